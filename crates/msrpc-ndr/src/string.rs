@@ -1,0 +1,153 @@
+//! `[string]` arrays (C706 14.3.4): strings carried with their terminating NUL, as
+//! conformant-varying arrays (`[string] wchar_t *`, `[string] char *`) or as varying arrays of
+//! fixed size (`[string] char name[64]`). `wchar_t` strings are UTF-16; `char` strings are
+//! read as Latin-1 (each byte one character) so every byte sequence round-trips.
+//!
+//! Decoding refuses a string whose last element is not NUL ([`DecodeErrorKind::UnterminatedString`]).
+
+use crate::{DecodeErrorKind, DecodeResult, EncodeError, EncodeResult, Reader, Writer};
+
+fn wide_units(s: &str, field: &'static str) -> EncodeResult<Vec<u16>> {
+    let mut units: Vec<u16> = s.encode_utf16().collect();
+    if units.contains(&0) {
+        return Err(EncodeError::EmbeddedNul(field));
+    }
+    units.push(0);
+    Ok(units)
+}
+
+fn char_bytes(s: &str, field: &'static str) -> EncodeResult<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() + 1);
+    for c in s.chars() {
+        let b = u8::try_from(u32::from(c)).map_err(|_| EncodeError::NotEightBit(field))?;
+        if b == 0 {
+            return Err(EncodeError::EmbeddedNul(field));
+        }
+        out.push(b);
+    }
+    out.push(0);
+    Ok(out)
+}
+
+fn count32(n: usize, field: &'static str) -> EncodeResult<u32> {
+    u32::try_from(n).map_err(|_| EncodeError::CountOverflow(field))
+}
+
+fn write_units(w: &mut Writer, units: &[u16]) {
+    for u in units {
+        w.u16(*u);
+    }
+}
+
+fn read_wide(r: &mut Reader<'_>, actual: u64) -> DecodeResult<String> {
+    let n = r.reserve(actual, 2, 2)?;
+    let mut units = Vec::with_capacity(n);
+    for _ in 0..n {
+        units.push(r.u16()?);
+    }
+    match units.pop() {
+        Some(0) => {}
+        _ => return Err(r.error(DecodeErrorKind::UnterminatedString)),
+    }
+    String::from_utf16(&units).map_err(|_| r.error(DecodeErrorKind::InvalidString))
+}
+
+fn read_char(r: &mut Reader<'_>, actual: u64) -> DecodeResult<String> {
+    r.check_ascii()?;
+    let n = r.reserve(actual, 1, 4)?;
+    let bytes = r.take(n)?;
+    match bytes.split_last() {
+        Some((0, body)) => Ok(body.iter().map(|&b| char::from(b)).collect()),
+        _ => Err(r.error(DecodeErrorKind::UnterminatedString)),
+    }
+}
+
+fn read_variance(r: &mut Reader<'_>, max: u64) -> DecodeResult<u64> {
+    let offset = u64::from(r.u32()?);
+    let actual = u64::from(r.u32()?);
+    if offset.saturating_add(actual) > max {
+        return Err(r.error(DecodeErrorKind::VarianceBeyondConformance {
+            max,
+            offset,
+            actual,
+        }));
+    }
+    Ok(actual)
+}
+
+/// Writes a conformant-varying `wchar_t` string: max_count, offset 0, actual_count, UTF-16
+/// units with the terminating NUL.
+pub fn encode_wide(s: &str, field: &'static str, w: &mut Writer) -> EncodeResult {
+    let units = wide_units(s, field)?;
+    let n = count32(units.len(), field)?;
+    w.u32(n);
+    w.u32(0);
+    w.u32(n);
+    write_units(w, &units);
+    Ok(())
+}
+
+/// Reads a conformant-varying `wchar_t` string.
+pub fn decode_wide(r: &mut Reader<'_>) -> DecodeResult<String> {
+    let max = u64::from(r.u32()?);
+    let actual = read_variance(r, max)?;
+    read_wide(r, actual)
+}
+
+/// Writes a conformant-varying `char` string.
+pub fn encode_char(s: &str, field: &'static str, w: &mut Writer) -> EncodeResult {
+    let bytes = char_bytes(s, field)?;
+    let n = count32(bytes.len(), field)?;
+    w.u32(n);
+    w.u32(0);
+    w.u32(n);
+    w.bytes(&bytes);
+    Ok(())
+}
+
+/// Reads a conformant-varying `char` string.
+pub fn decode_char(r: &mut Reader<'_>) -> DecodeResult<String> {
+    let max = u64::from(r.u32()?);
+    let actual = read_variance(r, max)?;
+    read_char(r, actual)
+}
+
+/// Writes a varying `wchar_t` string of fixed maximum `max` elements (terminator included).
+pub fn encode_wide_varying(s: &str, max: u64, field: &'static str, w: &mut Writer) -> EncodeResult {
+    let units = wide_units(s, field)?;
+    if units.len() as u64 > max {
+        return Err(EncodeError::TooLong(field));
+    }
+    w.u32(0);
+    w.u32(count32(units.len(), field)?);
+    write_units(w, &units);
+    Ok(())
+}
+
+/// Reads a varying `wchar_t` string of fixed maximum `max` elements.
+pub fn decode_wide_varying(r: &mut Reader<'_>, max: u64) -> DecodeResult<String> {
+    let actual = read_variance(r, max)?;
+    read_wide(r, actual)
+}
+
+/// Writes a varying `char` string of fixed maximum `max` elements (terminator included).
+pub fn encode_char_varying(s: &str, max: u64, field: &'static str, w: &mut Writer) -> EncodeResult {
+    let bytes = char_bytes(s, field)?;
+    if bytes.len() as u64 > max {
+        return Err(EncodeError::TooLong(field));
+    }
+    w.u32(0);
+    w.u32(count32(bytes.len(), field)?);
+    w.bytes(&bytes);
+    Ok(())
+}
+
+/// Reads a varying `char` string of fixed maximum `max` elements. An actual_count of zero (no
+/// terminator at all) is read as the empty string, as Windows sends for empty annotations.
+pub fn decode_char_varying(r: &mut Reader<'_>, max: u64) -> DecodeResult<String> {
+    let actual = read_variance(r, max)?;
+    if actual == 0 {
+        return Ok(String::new());
+    }
+    read_char(r, actual)
+}

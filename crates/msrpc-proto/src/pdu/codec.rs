@@ -1,0 +1,1 @@
+//! PDU encode and decode (being written).
