@@ -8,8 +8,12 @@
 //! Connectionless (UDP) PDUs, NDR64 and authentication mechanisms themselves live elsewhere.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
 
+pub mod client;
 pub mod dispatch;
 pub mod pdu;
+pub mod reassembly;
+pub mod security;
+pub mod server;
 
 pub use msrpc_ndr as ndr;
 pub use pdu::SyntaxId;

@@ -1,0 +1,570 @@
+//! The client side of one connection, sans-IO: binds presentation contexts, sends requests in
+//! fragments, reassembles responses, and reports faults, bind_naks and protocol errors.
+//!
+//! # States
+//! | state | input | action | next |
+//! |---|---|---|---|
+//! | Idle | `bind()` | queue bind | AwaitingBindAck |
+//! | AwaitingBindAck | bind_ack | record contexts, auth leg (auth3) | Bound |
+//! | AwaitingBindAck | bind_nak | report | Idle |
+//! | Bound | `bind()` (new interfaces) | queue alter_context | Bound (awaiting alter_context_resp) |
+//! | Bound | `request()` | queue fragments | Bound |
+//! | Bound | response / fault fragments | reassemble; last -> Response / Fault event | Bound |
+//! | any | shutdown | report; close | Closed |
+
+use std::collections::{HashMap, VecDeque};
+
+use msrpc_ndr::{DataRep, Uuid};
+
+use crate::pdu::{
+    self, AuthLayout, AuthLevel, AuthVerifier, Bind, BindNakReason, BindTimeFeatures,
+    Body, ContextElement, ContextResult, ContextResultEntry, FaultStatus, Header, PacketType, Pdu,
+    PfcFlags, Request, SecTrailer, SyntaxId,
+};
+use crate::reassembly::{Framer, Reassembly, DEFAULT_MAX_STUB};
+use crate::security::{level_seals, level_signs, AuthContext, AuthStep, SecurityProvider};
+use crate::server::{protect_with, MUST_RECV_FRAG_SIZE};
+
+/// Client connection settings.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Largest fragment we offer to send. Default 5840.
+    pub max_xmit_frag: u16,
+    /// Largest fragment we accept. Default 5840.
+    pub max_recv_frag: u16,
+    /// Cap on a reassembled response stub. Default 4 MiB.
+    pub max_stub: usize,
+    /// Byte order of requests.
+    pub drep: DataRep,
+    /// Association group to join (0: a new one).
+    pub assoc_group_id: u32,
+    /// Offer bind-time feature negotiation in the first bind.
+    pub bind_time_features: Option<BindTimeFeatures>,
+    /// Ask for header signing in an authenticated bind.
+    pub header_signing: bool,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            max_xmit_frag: 5840,
+            max_recv_frag: 5840,
+            max_stub: DEFAULT_MAX_STUB,
+            drep: DataRep::LITTLE_ENDIAN,
+            assoc_group_id: 0,
+            bind_time_features: Some(BindTimeFeatures::BOTH),
+            header_signing: true,
+        }
+    }
+}
+
+/// Why the client connection refused an operation or an input.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The interface has no accepted presentation context.
+    #[error("interface {0} is not bound")]
+    NotBound(SyntaxId),
+    /// A bind is already in flight.
+    #[error("a bind is already in progress")]
+    BindInProgress,
+    /// The connection is closed.
+    #[error("connection closed")]
+    Closed,
+    /// The server broke the protocol (the connection is unusable).
+    #[error("protocol error ({reason}): {detail}")]
+    Protocol {
+        /// Stable reason code.
+        reason: &'static str,
+        /// Detail.
+        detail: String,
+    },
+    /// Security failure (a signature that does not verify, a failed leg).
+    #[error("security: {0}")]
+    Security(String),
+}
+
+/// What the server said.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientEvent {
+    /// A bind or alter_context was answered; per offered interface, its result.
+    Bound {
+        /// The call_id of the bind.
+        call_id: u32,
+        /// Interface and the server's result for it.
+        results: Vec<(SyntaxId, ContextResultEntry)>,
+        /// Bind-time features the server acknowledged.
+        features: Option<BindTimeFeatures>,
+    },
+    /// The bind was refused.
+    BindNak {
+        /// The call_id of the bind.
+        call_id: u32,
+        /// The server's reason.
+        reason: BindNakReason,
+    },
+    /// A complete response.
+    Response {
+        /// The call.
+        call_id: u32,
+        /// Reassembled (and unsealed) stub.
+        stub: Vec<u8>,
+        /// Its data representation.
+        drep: DataRep,
+    },
+    /// The call failed with a fault.
+    Fault {
+        /// The call.
+        call_id: u32,
+        /// The status.
+        status: FaultStatus,
+        /// True when the server says the call did not execute.
+        did_not_execute: bool,
+    },
+    /// The server asked us to shut the connection down.
+    Shutdown,
+}
+
+#[derive(Debug, Clone)]
+struct Ctx {
+    id: u16,
+    syntax: SyntaxId,
+    accepted: Option<bool>,
+}
+
+#[derive(Debug)]
+struct PendingCall {
+    response: Option<Reassembly>,
+}
+
+/// The client side of one connection.
+pub struct ClientConnection {
+    config: ClientConfig,
+    framer: Framer,
+    contexts: Vec<Ctx>,
+    next_context_id: u16,
+    next_call_id: u32,
+    bind_in_flight: Option<(u32, Vec<u16>)>,
+    bound: bool,
+    closed: bool,
+    assoc_group_id: u32,
+    max_xmit: usize,
+    features: Option<BindTimeFeatures>,
+    auth: Option<AuthContext>,
+    calls: HashMap<u32, PendingCall>,
+    out: VecDeque<Vec<u8>>,
+}
+
+impl std::fmt::Debug for ClientConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConnection")
+            .field("contexts", &self.contexts)
+            .field("bound", &self.bound)
+            .field("assoc_group_id", &self.assoc_group_id)
+            .field("calls", &self.calls.len())
+            .finish()
+    }
+}
+
+impl ClientConnection {
+    /// A new, unbound connection.
+    pub fn new(config: ClientConfig) -> Self {
+        ClientConnection {
+            framer: Framer::new(usize::from(config.max_recv_frag.max(MUST_RECV_FRAG_SIZE))),
+            contexts: Vec::new(),
+            next_context_id: 0,
+            next_call_id: 1,
+            bind_in_flight: None,
+            bound: false,
+            closed: false,
+            assoc_group_id: config.assoc_group_id,
+            max_xmit: usize::from(MUST_RECV_FRAG_SIZE),
+            features: None,
+            auth: None,
+            calls: HashMap::new(),
+            out: VecDeque::new(),
+            config,
+        }
+    }
+
+    /// Sets the security provider for the next bind (an authenticated association).
+    pub fn set_auth(&mut self, provider: Box<dyn SecurityProvider>, level: AuthLevel, context_id: u32) {
+        self.auth = Some(AuthContext {
+            context_id,
+            auth_type: provider.auth_type(),
+            level,
+            provider,
+        });
+    }
+
+    /// The association group the server placed us in.
+    pub fn assoc_group_id(&self) -> u32 {
+        self.assoc_group_id
+    }
+
+    /// The negotiated largest fragment we send.
+    pub fn max_xmit_frag(&self) -> usize {
+        self.max_xmit
+    }
+
+    /// Bind-time features the server acknowledged.
+    pub fn features(&self) -> Option<BindTimeFeatures> {
+        self.features
+    }
+
+    /// True after a bind was acknowledged.
+    pub fn is_bound(&self) -> bool {
+        self.bound
+    }
+
+    /// The accepted presentation context for `syntax`.
+    pub fn context_for(&self, syntax: &SyntaxId) -> Option<u16> {
+        self.contexts
+            .iter()
+            .find(|c| c.syntax == *syntax && c.accepted == Some(true))
+            .map(|c| c.id)
+    }
+
+    /// True when a bind or alter_context awaits its answer.
+    pub fn bind_pending(&self) -> bool {
+        self.bind_in_flight.is_some()
+    }
+
+    /// Calls awaiting a response.
+    pub fn outstanding_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// The next fragment to send.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.out.pop_front()
+    }
+
+    fn call_id(&mut self) -> u32 {
+        let id = self.next_call_id;
+        self.next_call_id = self.next_call_id.wrapping_add(1).max(1);
+        id
+    }
+
+    fn header(&self, ptype: PacketType, flags: PfcFlags, call_id: u32) -> Header {
+        Header {
+            rpc_vers: 5,
+            rpc_vers_minor: 0,
+            ptype,
+            flags,
+            drep: self.config.drep,
+            frag_length: 0,
+            auth_length: 0,
+            call_id,
+        }
+    }
+
+    /// Offers presentation contexts for `interfaces` (NDR20 each): a bind on a fresh connection,
+    /// an alter_context afterwards. Interfaces already bound are skipped. Returns the call_id.
+    pub fn bind(&mut self, interfaces: &[SyntaxId]) -> Result<u32, ClientError> {
+        if self.closed {
+            return Err(ClientError::Closed);
+        }
+        if self.bind_in_flight.is_some() {
+            return Err(ClientError::BindInProgress);
+        }
+        let mut elems = Vec::new();
+        let mut ids = Vec::new();
+        for s in interfaces {
+            if self.context_for(s).is_some() || elems.iter().any(|e: &ContextElement| e.abstract_syntax == *s) {
+                continue;
+            }
+            let id = self.next_context_id;
+            self.next_context_id = self.next_context_id.wrapping_add(1);
+            self.contexts.push(Ctx { id, syntax: *s, accepted: None });
+            ids.push(id);
+            elems.push(ContextElement { context_id: id, abstract_syntax: *s, transfer_syntaxes: vec![SyntaxId::NDR20] });
+        }
+        let first_bind = !self.bound;
+        if first_bind {
+            if let (Some(f), Some(first)) = (self.config.bind_time_features, interfaces.first()) {
+                let id = self.next_context_id;
+                self.next_context_id = self.next_context_id.wrapping_add(1);
+                elems.push(ContextElement {
+                    context_id: id,
+                    abstract_syntax: *first,
+                    transfer_syntaxes: vec![SyntaxId::for_bind_time_features(f)],
+                });
+            }
+        }
+        let call_id = self.call_id();
+        let mut flags = PfcFlags::FIRST_AND_LAST;
+        let mut verifier = None;
+        if let Some(ctx) = self.auth.as_mut() {
+            if !ctx.provider.is_established() {
+                let token = match ctx.provider.step(None) {
+                    Ok(AuthStep::Continue(t)) | Ok(AuthStep::Done(Some(t))) => t,
+                    Ok(AuthStep::Done(None)) => Vec::new(),
+                    Err(e) => return Err(ClientError::Security(e.to_string())),
+                };
+                verifier = Some(AuthVerifier {
+                    trailer: SecTrailer {
+                        auth_type: ctx.auth_type,
+                        auth_level: ctx.level,
+                        auth_pad_length: 0,
+                        auth_reserved: 0,
+                        auth_context_id: ctx.context_id,
+                    },
+                    value: token,
+                });
+                if self.config.header_signing {
+                    flags = flags.with(PfcFlags::SUPPORT_HEADER_SIGN);
+                }
+            }
+        }
+        let body = Bind {
+            max_xmit_frag: self.config.max_xmit_frag,
+            max_recv_frag: self.config.max_recv_frag,
+            assoc_group_id: self.assoc_group_id,
+            contexts: elems,
+        };
+        let (ptype, body) = if first_bind {
+            (PacketType::BIND, Body::Bind(body))
+        } else {
+            (PacketType::ALTER_CONTEXT, Body::AlterContext(body))
+        };
+        let pdu = Pdu { header: self.header(ptype, flags, call_id), body, auth: verifier };
+        let bytes = pdu.encode().map_err(|e| ClientError::Protocol { reason: "encode", detail: e.to_string() })?;
+        self.out.push_back(bytes);
+        self.bind_in_flight = Some((call_id, ids));
+        Ok(call_id)
+    }
+
+    /// Sends a request on the accepted context for `interface`, fragmented to the negotiated
+    /// size. Returns the call_id.
+    pub fn request(&mut self, interface: &SyntaxId, opnum: u16, object: Option<Uuid>, stub: &[u8]) -> Result<u32, ClientError> {
+        if self.closed {
+            return Err(ClientError::Closed);
+        }
+        let context_id = self.context_for(interface).ok_or(ClientError::NotBound(*interface))?;
+        let call_id = self.call_id();
+        let auth_signs = self.auth.as_ref().is_some_and(|a| a.provider.is_established() && level_signs(a.level));
+        let obj_len = if object.is_some() { 16 } else { 0 };
+        let sig_len = self.auth.as_ref().map_or(0, |a| a.provider.signature_len());
+        let overhead = 24 + obj_len + if auth_signs { pdu::SEC_TRAILER_LEN + sig_len + pdu::AUTH_PAD_ALIGN } else { 0 };
+        let mut cap = self.max_xmit.saturating_sub(overhead).max(8);
+        cap = if auth_signs { (cap / pdu::AUTH_PAD_ALIGN).max(1) * pdu::AUTH_PAD_ALIGN } else { (cap / 8).max(1) * 8 };
+        let total = stub.len();
+        let mut offset = 0usize;
+        loop {
+            let end = offset.saturating_add(cap).min(total);
+            let mut flags = PfcFlags(0);
+            if offset == 0 {
+                flags = flags.with(PfcFlags::FIRST_FRAG);
+            }
+            if end == total {
+                flags = flags.with(PfcFlags::LAST_FRAG);
+            }
+            if object.is_some() {
+                flags = flags.with(PfcFlags::OBJECT_UUID);
+            }
+            let mut pdu = Pdu {
+                header: self.header(PacketType::REQUEST, flags, call_id),
+                body: Body::Request(Request {
+                    alloc_hint: u32::try_from(total - offset).unwrap_or(u32::MAX),
+                    context_id,
+                    opnum,
+                    object,
+                    stub: stub.get(offset..end).unwrap_or_default().to_vec(),
+                }),
+                auth: None,
+            };
+            let bytes = match self.auth.as_mut().filter(|a| a.provider.is_established() && level_signs(a.level)) {
+                Some(ctx) => protect_with(ctx, &mut pdu),
+                None => pdu.encode().ok(),
+            }
+            .ok_or(ClientError::Protocol { reason: "encode", detail: "request encode failed".into() })?;
+            self.out.push_back(bytes);
+            offset = end;
+            if offset >= total {
+                break;
+            }
+        }
+        self.calls.insert(call_id, PendingCall { response: None });
+        Ok(call_id)
+    }
+
+    /// Asks the server to cancel `call_id` (co_cancel).
+    pub fn cancel(&mut self, call_id: u32) {
+        if self.calls.contains_key(&call_id) {
+            let pdu = Pdu { header: self.header(PacketType::CO_CANCEL, PfcFlags::FIRST_AND_LAST, call_id), body: Body::CoCancel, auth: None };
+            if let Ok(b) = pdu.encode() {
+                self.out.push_back(b);
+            }
+        }
+    }
+
+    /// Abandons `call_id` (orphaned): its response, if any arrives, is discarded.
+    pub fn orphan(&mut self, call_id: u32) {
+        if self.calls.remove(&call_id).is_some() {
+            let pdu = Pdu { header: self.header(PacketType::ORPHANED, PfcFlags::FIRST_AND_LAST, call_id), body: Body::Orphaned, auth: None };
+            if let Ok(b) = pdu.encode() {
+                self.out.push_back(b);
+            }
+        }
+    }
+
+    /// Feeds received bytes; returns what the server said. An error leaves the connection
+    /// closed.
+    pub fn receive(&mut self, data: &[u8]) -> Result<Vec<ClientEvent>, ClientError> {
+        if self.closed {
+            return Err(ClientError::Closed);
+        }
+        self.framer.push(data);
+        let mut events = Vec::new();
+        loop {
+            let frame = match self.framer.next_frame() {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => return Err(self.fail(e.reason_code(), e.to_string())),
+            };
+            if let Err(e) = self.handle_frame(frame, &mut events) {
+                self.closed = true;
+                return Err(e);
+            }
+        }
+        Ok(events)
+    }
+
+    fn fail(&mut self, reason: &'static str, detail: String) -> ClientError {
+        self.closed = true;
+        ClientError::Protocol { reason, detail }
+    }
+
+    fn handle_frame(&mut self, mut frame: Vec<u8>, ev: &mut Vec<ClientEvent>) -> Result<(), ClientError> {
+        let header = Header::decode(&frame).map_err(|e| ClientError::Protocol { reason: e.reason_code(), detail: e.to_string() })?;
+        if header.ptype == PacketType::RESPONSE {
+            self.unprotect(&mut frame)?;
+        }
+        let pdu = Pdu::decode(&frame).map_err(|e| ClientError::Protocol { reason: e.reason_code(), detail: e.to_string() })?;
+        let call_id = pdu.header.call_id;
+        match pdu.body {
+            Body::BindAck(ack) | Body::AlterContextResp(ack) => {
+                let Some((bind_id, ids)) = self.bind_in_flight.take() else {
+                    return Err(ClientError::Protocol { reason: "unexpected_bind_ack", detail: "no bind in flight".into() });
+                };
+                if bind_id != call_id {
+                    return Err(ClientError::Protocol { reason: "bind_ack_call_id", detail: format!("{call_id} != {bind_id}") });
+                }
+                if pdu.header.ptype == PacketType::BIND_ACK {
+                    self.assoc_group_id = ack.assoc_group_id;
+                    let xmit = ack.max_recv_frag.min(self.config.max_xmit_frag).max(MUST_RECV_FRAG_SIZE);
+                    self.max_xmit = usize::from(xmit);
+                    let recv = ack.max_xmit_frag.min(self.config.max_recv_frag).max(MUST_RECV_FRAG_SIZE);
+                    self.framer.set_max_frag(usize::from(recv));
+                }
+                let mut results = Vec::new();
+                let mut features = None;
+                for (i, r) in ack.results.iter().enumerate() {
+                    if r.result == ContextResult::NEGOTIATE_ACK {
+                        features = Some(BindTimeFeatures(r.reason.0));
+                        continue;
+                    }
+                    let Some(&cid) = ids.get(i) else { continue };
+                    if let Some(c) = self.contexts.iter_mut().find(|c| c.id == cid) {
+                        c.accepted = Some(r.result == ContextResult::ACCEPTANCE);
+                        results.push((c.syntax, r.clone()));
+                    }
+                }
+                if features.is_some() {
+                    self.features = features;
+                }
+                self.bound = true;
+                // Continue the auth exchange: auth3 (NTLM) or another alter_context leg.
+                if let (Some(v), Some(ctx)) = (pdu.auth, self.auth.as_mut()) {
+                    if !ctx.provider.is_established() {
+                        match ctx.provider.step(Some(&v.value)) {
+                            Ok(AuthStep::Done(Some(token))) | Ok(AuthStep::Continue(token)) => {
+                                let trailer = SecTrailer {
+                                    auth_type: ctx.auth_type,
+                                    auth_level: ctx.level,
+                                    auth_pad_length: 0,
+                                    auth_reserved: 0,
+                                    auth_context_id: ctx.context_id,
+                                };
+                                let pdu = Pdu {
+                                    header: Header { ptype: PacketType::AUTH3, flags: PfcFlags::FIRST_AND_LAST, ..self.header(PacketType::AUTH3, PfcFlags::FIRST_AND_LAST, call_id) },
+                                    body: Body::Auth3([0; 4]),
+                                    auth: Some(AuthVerifier { trailer, value: token }),
+                                };
+                                let b = pdu.encode().map_err(|e| ClientError::Protocol { reason: "encode", detail: e.to_string() })?;
+                                self.out.push_back(b);
+                            }
+                            Ok(AuthStep::Done(None)) => {}
+                            Err(e) => return Err(ClientError::Security(e.to_string())),
+                        }
+                    }
+                }
+                ev.push(ClientEvent::Bound { call_id, results, features: self.features });
+            }
+            Body::BindNak(nak) => {
+                if let Some((_, ids)) = self.bind_in_flight.take() {
+                    self.contexts.retain(|c| !ids.contains(&c.id));
+                }
+                ev.push(ClientEvent::BindNak { call_id, reason: nak.reason });
+            }
+            Body::Response(resp) => {
+                let first = pdu.header.flags.contains(PfcFlags::FIRST_FRAG);
+                let last = pdu.header.flags.contains(PfcFlags::LAST_FRAG);
+                let Some(call) = self.calls.get_mut(&call_id) else {
+                    // A response to an orphaned call: discard.
+                    return Ok(());
+                };
+                match (&mut call.response, first) {
+                    (None, true) => call.response = Some(Reassembly::start(&resp.stub, self.config.max_stub).map_err(|e| ClientError::Protocol { reason: e.reason_code(), detail: e.to_string() })?),
+                    (Some(r), false) => r.push(&resp.stub).map_err(|e| ClientError::Protocol { reason: e.reason_code(), detail: e.to_string() })?,
+                    _ => return Err(ClientError::Protocol { reason: "fragment_out_of_order", detail: format!("call {call_id}") }),
+                }
+                if last {
+                    let stub = self.calls.remove(&call_id).and_then(|c| c.response).map(Reassembly::finish).unwrap_or_default();
+                    ev.push(ClientEvent::Response { call_id, stub, drep: pdu.header.drep });
+                }
+            }
+            Body::Fault(f) => {
+                if self.calls.remove(&call_id).is_some() {
+                    ev.push(ClientEvent::Fault { call_id, status: f.status, did_not_execute: pdu.header.flags.contains(PfcFlags::DID_NOT_EXECUTE) });
+                } else if let Some((bind_id, _)) = &self.bind_in_flight {
+                    if *bind_id == call_id {
+                        self.bind_in_flight = None;
+                        ev.push(ClientEvent::Fault { call_id, status: f.status, did_not_execute: true });
+                    }
+                } else {
+                    // A fault for a call we never made (e.g. a request refused before bind).
+                    ev.push(ClientEvent::Fault { call_id, status: f.status, did_not_execute: true });
+                }
+            }
+            Body::Shutdown => {
+                self.closed = true;
+                ev.push(ClientEvent::Shutdown);
+            }
+            _ => {
+                return Err(ClientError::Protocol { reason: "unexpected_packet_type", detail: format!("{:?}", pdu.header.ptype) });
+            }
+        }
+        Ok(())
+    }
+
+    fn unprotect(&mut self, frame: &mut [u8]) -> Result<(), ClientError> {
+        let Some(ctx) = self.auth.as_mut().filter(|a| a.provider.is_established() && level_signs(a.level)) else {
+            return Ok(());
+        };
+        let layout = AuthLayout::parse(frame)
+            .map_err(|e| ClientError::Protocol { reason: e.reason_code(), detail: e.to_string() })?
+            .ok_or_else(|| ClientError::Security("response without verifier".into()))?;
+        let t = frame.get(layout.trailer.clone()).unwrap_or_default();
+        if t.first().copied() != Some(ctx.auth_type.0) || t.get(1).copied() != Some(ctx.level.0) {
+            return Err(ClientError::Security("response auth type or level changed".into()));
+        }
+        let (pdu_part, sig) = frame.split_at_mut(layout.auth_value.start);
+        let sig = sig.to_vec();
+        let region = pdu_part.get_mut(..layout.trailer.end).ok_or_else(|| ClientError::Security("layout".into()))?;
+        let data = layout.stub.start..layout.pad.end;
+        let r = if level_seals(ctx.level) { ctx.provider.unseal(region, data, &sig) } else { ctx.provider.verify(region, data, &sig) };
+        r.map_err(|e| ClientError::Security(e.to_string()))
+    }
+}
