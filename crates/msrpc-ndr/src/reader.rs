@@ -183,6 +183,17 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// Runs `f` and adds `ty.field` to the path of any error it returns (generated code wraps
+    /// each member's decode in this).
+    pub fn field<T>(
+        &mut self,
+        ty: &'static str,
+        field: &'static str,
+        f: impl FnOnce(&mut Self) -> DecodeResult<T>,
+    ) -> DecodeResult<T> {
+        f(self).map_err(|e| e.in_field(field).in_type(ty))
+    }
+
     /// Enters one level of pointer or union nesting; pair with [`Reader::leave`].
     pub fn enter(&mut self) -> DecodeResult<()> {
         if self.depth >= self.limits.max_depth {

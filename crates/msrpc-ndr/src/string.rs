@@ -151,3 +151,68 @@ pub fn decode_char_varying(r: &mut Reader<'_>, max: u64) -> DecodeResult<String>
     }
     read_char(r, actual)
 }
+
+fn write_conformance(
+    w: &mut Writer,
+    len: usize,
+    size_is: Option<u64>,
+    field: &'static str,
+) -> EncodeResult {
+    let n = count32(len, field)?;
+    let max = size_is.unwrap_or(u64::from(n));
+    if u64::from(n) > max {
+        return Err(EncodeError::TooLong(field));
+    }
+    w.u32(u32::try_from(max).map_err(|_| EncodeError::CountOverflow(field))?);
+    w.u32(0);
+    w.u32(n);
+    Ok(())
+}
+
+fn read_conformance(r: &mut Reader<'_>, size_is: Option<u64>) -> DecodeResult<u64> {
+    let max = u64::from(r.u32()?);
+    if let Some(n) = size_is {
+        crate::array::check_count(r, n, max)?;
+    }
+    read_variance(r, max)
+}
+
+/// Writes a conformant-varying `wchar_t` string whose max_count is `size_is` (a
+/// `[string, size_is(n)]` buffer) rather than the string's length; `None` is [`encode_wide`].
+pub fn encode_wide_sized(
+    s: &str,
+    size_is: Option<u64>,
+    field: &'static str,
+    w: &mut Writer,
+) -> EncodeResult {
+    let units = wide_units(s, field)?;
+    write_conformance(w, units.len(), size_is, field)?;
+    write_units(w, &units);
+    Ok(())
+}
+
+/// Reads a conformant-varying `wchar_t` string, checking max_count against `size_is` when given.
+pub fn decode_wide_sized(r: &mut Reader<'_>, size_is: Option<u64>) -> DecodeResult<String> {
+    let actual = read_conformance(r, size_is)?;
+    read_wide(r, actual)
+}
+
+/// Writes a conformant-varying `char` string whose max_count is `size_is`; `None` is
+/// [`encode_char`].
+pub fn encode_char_sized(
+    s: &str,
+    size_is: Option<u64>,
+    field: &'static str,
+    w: &mut Writer,
+) -> EncodeResult {
+    let bytes = char_bytes(s, field)?;
+    write_conformance(w, bytes.len(), size_is, field)?;
+    w.bytes(&bytes);
+    Ok(())
+}
+
+/// Reads a conformant-varying `char` string, checking max_count against `size_is` when given.
+pub fn decode_char_sized(r: &mut Reader<'_>, size_is: Option<u64>) -> DecodeResult<String> {
+    let actual = read_conformance(r, size_is)?;
+    read_char(r, actual)
+}
