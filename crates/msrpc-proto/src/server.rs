@@ -18,7 +18,7 @@
 //! | Bound | second bind | bind_nak, close | Closed |
 //! | any | undecodable frame | close (ProtocolError event) | Closed |
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 use msrpc_ndr::{DataRep, Uuid};
 

@@ -1,0 +1,554 @@
+//! Client and server association state machines wired together in memory (quinn's `Pair`
+//! style): bind negotiation, fragmentation, reassembly limits, call tracking, cancel and
+//! orphan, alter_context, and an authenticated association with a toy mechanism that proves
+//! where signatures and sealing apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::ops::Range;
+
+use msrpc_ndr::{DataRep, Uuid};
+use msrpc_proto::client::{ClientConfig, ClientConnection, ClientEvent};
+use msrpc_proto::pdu::{
+    AuthLevel, AuthType, Bind, BindNakReason, BindTimeFeatures, Body, ContextElement,
+    ContextResult, FaultStatus, Header, PacketType, Pdu, PfcFlags, ProviderReason, Request,
+    SyntaxId,
+};
+use msrpc_proto::security::{AuthStep, SecurityError, SecurityProvider};
+use msrpc_proto::server::{ServerConfig, ServerConnection, ServerEnv, ServerEvent};
+
+const ECHO: SyntaxId = SyntaxId::new(
+    Uuid::from_u128(0x60a15ec5_4de8_11d7_a637_005056a20182),
+    1,
+    0,
+);
+const EPM: SyntaxId = SyntaxId::new(
+    Uuid::from_u128(0xe1af8308_5d1f_11c9_91a4_08002b14a0fa),
+    3,
+    0,
+);
+const UNKNOWN: SyntaxId = SyntaxId::new(Uuid::from_u128(0x1234), 1, 0);
+
+struct Env {
+    groups: Vec<u32>,
+    bad_user: bool,
+}
+
+impl Env {
+    fn new() -> Self {
+        Env {
+            groups: Vec::new(),
+            bad_user: false,
+        }
+    }
+}
+
+impl ServerEnv for Env {
+    fn lookup_interface(&self, a: &SyntaxId) -> Option<SyntaxId> {
+        [ECHO, EPM]
+            .into_iter()
+            .find(|s| s.uuid == a.uuid && s.major == a.major && s.minor >= a.minor)
+    }
+    fn assoc_group(&mut self, requested: u32) -> Option<u32> {
+        if requested == 0 {
+            let id = 0x5000 + self.groups.len() as u32;
+            self.groups.push(id);
+            Some(id)
+        } else {
+            self.groups.contains(&requested).then_some(requested)
+        }
+    }
+    fn security_provider(&mut self, t: AuthType) -> Option<Box<dyn SecurityProvider>> {
+        (t == AuthType(0xfe)).then(|| Box::new(Toy::acceptor(self.bad_user)) as Box<dyn SecurityProvider>)
+    }
+}
+
+/// A toy mechanism: three legs, a 16-byte keyed checksum with per-direction sequence numbers
+/// over the whole PDU, and XOR "sealing" of the data range. Not security, but it fails exactly
+/// where a real mechanism would if the state machines signed or sealed the wrong bytes.
+struct Toy {
+    client: bool,
+    legs: u8,
+    established: bool,
+    send_seq: u32,
+    recv_seq: u32,
+    reject: bool,
+}
+
+impl Toy {
+    fn initiator() -> Self {
+        Toy { client: true, legs: 0, established: false, send_seq: 0, recv_seq: 0, reject: false }
+    }
+    fn acceptor(reject: bool) -> Self {
+        Toy { client: false, legs: 0, established: false, send_seq: 0, recv_seq: 0, reject }
+    }
+    fn mac(dir: u8, seq: u32, pdu: &[u8]) -> Vec<u8> {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(dir) ^ (u64::from(seq) << 8);
+        for b in pdu {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        let mut out = h.to_le_bytes().to_vec();
+        out.extend_from_slice(&h.rotate_left(17).to_le_bytes());
+        out
+    }
+    fn dir(&self, sending: bool) -> u8 {
+        u8::from(self.client == sending)
+    }
+}
+
+impl SecurityProvider for Toy {
+    fn auth_type(&self) -> AuthType {
+        AuthType(0xfe)
+    }
+    fn step(&mut self, input: Option<&[u8]>) -> Result<AuthStep, SecurityError> {
+        self.legs += 1;
+        match (self.client, self.legs, input) {
+            (true, 1, None) => Ok(AuthStep::Continue(b"NEGOTIATE".to_vec())),
+            (true, 2, Some(b"CHALLENGE")) => {
+                self.established = true;
+                Ok(AuthStep::Done(Some(b"AUTHENTICATE".to_vec())))
+            }
+            (false, 1, Some(b"NEGOTIATE")) => Ok(AuthStep::Continue(b"CHALLENGE".to_vec())),
+            (false, 2, Some(b"AUTHENTICATE")) if !self.reject => {
+                self.established = true;
+                Ok(AuthStep::Done(None))
+            }
+            _ => Err(SecurityError::AuthenticationFailed("toy: unexpected token".into())),
+        }
+    }
+    fn is_established(&self) -> bool {
+        self.established
+    }
+    fn peer_name(&self) -> Option<String> {
+        (!self.client && self.established).then(|| "toy-user".to_string())
+    }
+    fn signature_len(&self) -> usize {
+        16
+    }
+    fn sign(&mut self, pdu: &[u8], _data: Range<usize>) -> Result<Vec<u8>, SecurityError> {
+        let s = Self::mac(self.dir(true), self.send_seq, pdu);
+        self.send_seq += 1;
+        Ok(s)
+    }
+    fn verify(&mut self, pdu: &[u8], _data: Range<usize>, sig: &[u8]) -> Result<(), SecurityError> {
+        let want = Self::mac(self.dir(false), self.recv_seq, pdu);
+        self.recv_seq += 1;
+        if want == sig { Ok(()) } else { Err(SecurityError::BadSignature) }
+    }
+    fn seal(&mut self, pdu: &mut [u8], data: Range<usize>) -> Result<Vec<u8>, SecurityError> {
+        let sig = self.sign(pdu, data.clone())?;
+        for b in &mut pdu[data] {
+            *b ^= 0x5a;
+        }
+        Ok(sig)
+    }
+    fn unseal(&mut self, pdu: &mut [u8], data: Range<usize>, sig: &[u8]) -> Result<(), SecurityError> {
+        for b in &mut pdu[data.clone()] {
+            *b ^= 0x5a;
+        }
+        self.verify(pdu, data, sig)
+    }
+}
+
+struct Pair {
+    client: ClientConnection,
+    server: ServerConnection,
+    env: Env,
+    server_events: Vec<ServerEvent>,
+    client_events: Vec<ClientEvent>,
+    wire_to_server: Vec<Vec<u8>>,
+}
+
+impl Pair {
+    fn new(c: ClientConfig, s: ServerConfig) -> Self {
+        Pair {
+            client: ClientConnection::new(c),
+            server: ServerConnection::new(s),
+            env: Env::new(),
+            server_events: Vec::new(),
+            client_events: Vec::new(),
+            wire_to_server: Vec::new(),
+        }
+    }
+
+    fn default() -> Self {
+        Self::new(ClientConfig::default(), ServerConfig::default())
+    }
+
+    /// Moves every queued fragment both ways; returns the new server events.
+    fn drive(&mut self) -> Vec<ServerEvent> {
+        let mut new = Vec::new();
+        loop {
+            let mut moved = false;
+            while let Some(f) = self.client.poll_transmit() {
+                moved = true;
+                self.wire_to_server.push(f.clone());
+                new.extend(self.server.receive(&f, &mut self.env));
+            }
+            while let Some(f) = self.server.poll_transmit() {
+                moved = true;
+                self.client_events.extend(self.client.receive(&f).unwrap());
+            }
+            if !moved {
+                break;
+            }
+        }
+        self.server_events.extend(new.clone());
+        new
+    }
+
+    fn calls(events: &[ServerEvent]) -> Vec<msrpc_proto::server::IncomingCall> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                ServerEvent::Call(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn bind_negotiates_each_context_and_bind_time_features() {
+    let mut p = Pair::default();
+    p.client.bind(&[ECHO, EPM, UNKNOWN]).unwrap();
+    let ev = p.drive();
+    let ServerEvent::Bound { results, assoc_group_id, .. } = &ev[0] else { panic!("{ev:?}") };
+    assert_eq!(*assoc_group_id, 0x5000);
+    // three interfaces plus the bind-time feature negotiation context
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[0].result, ContextResult::ACCEPTANCE);
+    assert_eq!(results[0].transfer_syntax, SyntaxId::NDR20);
+    assert_eq!(results[1].result, ContextResult::ACCEPTANCE);
+    assert_eq!(results[2].result, ContextResult::PROVIDER_REJECTION);
+    assert_eq!(results[2].reason, ProviderReason::ABSTRACT_SYNTAX_NOT_SUPPORTED);
+    assert_eq!(results[3].result, ContextResult::NEGOTIATE_ACK);
+    assert_eq!(results[3].reason, ProviderReason(BindTimeFeatures::BOTH.0));
+    assert!(p.client.context_for(&ECHO).is_some());
+    assert!(p.client.context_for(&UNKNOWN).is_none());
+    assert_eq!(p.client.features(), Some(BindTimeFeatures::BOTH));
+    assert_eq!(p.client.assoc_group_id(), 0x5000);
+}
+
+fn raw_bind(contexts: Vec<ContextElement>, vers: (u8, u8), drep: DataRep) -> Vec<u8> {
+    Pdu {
+        header: Header {
+            rpc_vers: vers.0,
+            rpc_vers_minor: vers.1,
+            ptype: PacketType::BIND,
+            flags: PfcFlags::FIRST_AND_LAST,
+            drep,
+            frag_length: 0,
+            auth_length: 0,
+            call_id: 7,
+        },
+        body: Body::Bind(Bind { max_xmit_frag: 4280, max_recv_frag: 4280, assoc_group_id: 0, contexts }),
+        auth: None,
+    }
+    .encode()
+    .unwrap()
+}
+
+fn first_reply(server: &mut ServerConnection) -> Pdu {
+    Pdu::decode(&server.poll_transmit().expect("a reply")).unwrap()
+}
+
+#[test]
+fn bind_refuses_unsupported_transfer_syntax_version_and_context_storms() {
+    let mut env = Env::new();
+    // NDR64 only: provider rejection, proposed transfer syntaxes not supported.
+    let mut s = ServerConnection::new(ServerConfig::default());
+    let ctx = ContextElement { context_id: 0, abstract_syntax: ECHO, transfer_syntaxes: vec![SyntaxId::NDR64] };
+    s.receive(&raw_bind(vec![ctx], (5, 0), DataRep::BIG_ENDIAN), &mut env);
+    let Body::BindAck(ack) = first_reply(&mut s).body else { panic!() };
+    assert_eq!(ack.results[0].result, ContextResult::PROVIDER_REJECTION);
+    assert_eq!(ack.results[0].reason, ProviderReason::PROPOSED_TRANSFER_SYNTAXES_NOT_SUPPORTED);
+
+    // Protocol version 4: bind_nak.
+    let mut s = ServerConnection::new(ServerConfig::default());
+    let ctx = ContextElement { context_id: 0, abstract_syntax: ECHO, transfer_syntaxes: vec![SyntaxId::NDR20] };
+    s.receive(&raw_bind(vec![ctx], (4, 0), DataRep::LITTLE_ENDIAN), &mut env);
+    let Body::BindNak(nak) = first_reply(&mut s).body else { panic!() };
+    assert_eq!(nak.reason, BindNakReason::PROTOCOL_VERSION_NOT_SUPPORTED);
+
+    // More contexts than the configured limit: bind_nak local limit exceeded. (A bind with
+    // thousands of contexts does not fit in a fragment and is refused by the framer.)
+    let mut s = ServerConnection::new(ServerConfig { max_contexts: 16, ..Default::default() });
+    let many = (0..100u16)
+        .map(|i| ContextElement { context_id: i, abstract_syntax: ECHO, transfer_syntaxes: vec![SyntaxId::NDR20] })
+        .collect::<Vec<_>>();
+    let ev = s.receive(&raw_bind(many, (5, 0), DataRep::LITTLE_ENDIAN), &mut env);
+    let Body::BindNak(nak) = first_reply(&mut s).body else { panic!() };
+    assert_eq!(nak.reason, BindNakReason::LOCAL_LIMIT_EXCEEDED);
+    assert!(matches!(ev[0], ServerEvent::BindRejected { .. }));
+
+    // Joining an association group that does not exist: bind_nak.
+    let mut s = ServerConnection::new(ServerConfig::default());
+    let mut b = Pdu::decode(&raw_bind(
+        vec![ContextElement { context_id: 0, abstract_syntax: ECHO, transfer_syntaxes: vec![SyntaxId::NDR20] }],
+        (5, 0),
+        DataRep::LITTLE_ENDIAN,
+    ))
+    .unwrap();
+    if let Body::Bind(bind) = &mut b.body {
+        bind.assoc_group_id = 0xdead;
+    }
+    s.receive(&b.encode().unwrap(), &mut env);
+    assert!(matches!(first_reply(&mut s).body, Body::BindNak(_)));
+}
+
+fn request_pdu(call_id: u32, context_id: u16, flags: PfcFlags, stub: Vec<u8>) -> Vec<u8> {
+    Pdu {
+        header: Header {
+            rpc_vers: 5,
+            rpc_vers_minor: 0,
+            ptype: PacketType::REQUEST,
+            flags,
+            drep: DataRep::LITTLE_ENDIAN,
+            frag_length: 0,
+            auth_length: 0,
+            call_id,
+        },
+        body: Body::Request(Request { alloc_hint: 0xffff_ffff, context_id, opnum: 0, object: None, stub }),
+        auth: None,
+    }
+    .encode()
+    .unwrap()
+}
+
+#[test]
+fn request_before_bind_gets_proto_error_and_close() {
+    let mut env = Env::new();
+    let mut s = ServerConnection::new(ServerConfig::default());
+    let ev = s.receive(&request_pdu(3, 0, PfcFlags::FIRST_AND_LAST, vec![1, 2, 3, 4]), &mut env);
+    assert!(matches!(ev[0], ServerEvent::Refused { status: FaultStatus::NCA_S_PROTO_ERROR, .. }));
+    let Body::Fault(f) = first_reply(&mut s).body else { panic!() };
+    assert_eq!(f.status, FaultStatus::NCA_S_PROTO_ERROR);
+    assert!(s.wants_close());
+}
+
+#[test]
+fn unknown_context_and_call_id_reuse_are_refused() {
+    let mut p = Pair::default();
+    p.client.bind(&[ECHO]).unwrap();
+    p.drive();
+    let ev = p.server.receive(&request_pdu(9, 42, PfcFlags::FIRST_AND_LAST, vec![0; 4]), &mut p.env);
+    assert!(matches!(ev[0], ServerEvent::Refused { status: FaultStatus::NCA_S_UNK_IF, .. }));
+    assert!(!p.server.wants_close());
+    let _ = p.server.poll_transmit();
+    // A first fragment, then a second first fragment with the same call_id.
+    let ev = p.server.receive(&request_pdu(10, 0, PfcFlags::FIRST_FRAG, vec![0; 8]), &mut p.env);
+    assert!(ev.is_empty());
+    let ev = p.server.receive(&request_pdu(10, 0, PfcFlags::FIRST_FRAG, vec![0; 8]), &mut p.env);
+    assert!(matches!(ev[0], ServerEvent::Refused { reason: "call_id_reuse", .. }));
+    assert!(p.server.wants_close());
+}
+
+#[test]
+fn middle_fragment_without_first_is_refused() {
+    let mut p = Pair::default();
+    p.client.bind(&[ECHO]).unwrap();
+    p.drive();
+    let ev = p.server.receive(&request_pdu(11, 0, PfcFlags::LAST_FRAG, vec![0; 8]), &mut p.env);
+    assert!(matches!(ev[0], ServerEvent::Refused { reason: "fragment_out_of_order", .. }));
+}
+
+#[test]
+fn large_stubs_fragment_and_reassemble_both_ways_in_both_byte_orders() {
+    for drep in [DataRep::LITTLE_ENDIAN, DataRep::BIG_ENDIAN] {
+        let mut p = Pair::new(
+            ClientConfig { drep, max_xmit_frag: 1432, max_recv_frag: 1432, ..Default::default() },
+            ServerConfig::default(),
+        );
+        p.client.bind(&[ECHO]).unwrap();
+        p.drive();
+        assert_eq!(p.client.max_xmit_frag(), 1432);
+        let stub: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        let id = p.client.request(&ECHO, 1, None, &stub).unwrap();
+        let before = p.wire_to_server.len();
+        let ev = p.drive();
+        let frags = p.wire_to_server.len() - before;
+        assert!(frags >= 14, "20000 bytes in 1432-byte fragments: {frags}");
+        assert!(p.wire_to_server[before..].iter().all(|f| f.len() <= 1432));
+        let calls = Pair::calls(&ev);
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].stub, stub);
+        assert_eq!(calls[0].drep, drep);
+        assert_eq!(calls[0].fragments as usize, frags);
+        let reply: Vec<u8> = stub.iter().rev().copied().chain(stub.iter().copied()).collect();
+        p.server.respond(id, Ok(reply.clone()));
+        p.drive();
+        let got = p.client_events.iter().find_map(|e| match e {
+            ClientEvent::Response { call_id, stub, drep: d } if *call_id == id => Some((stub.clone(), *d)),
+            _ => None,
+        });
+        assert_eq!(got, Some((reply, drep)));
+    }
+}
+
+#[test]
+fn reassembly_cap_is_enforced_across_interleaved_calls() {
+    let mut p = Pair::new(ClientConfig::default(), ServerConfig { max_stub: 10_000, ..Default::default() });
+    p.client.bind(&[ECHO]).unwrap();
+    p.drive();
+    // Two calls, each under the cap, interleaved: together they exceed it.
+    let ev = p.server.receive(&request_pdu(20, 0, PfcFlags::FIRST_FRAG, vec![0; 4000]), &mut p.env);
+    assert!(ev.is_empty());
+    let ev = p.server.receive(&request_pdu(21, 0, PfcFlags::FIRST_FRAG, vec![0; 4000]), &mut p.env);
+    assert!(ev.is_empty());
+    let ev = p.server.receive(&request_pdu(20, 0, PfcFlags(0), vec![0; 4000]), &mut p.env);
+    assert!(matches!(ev[0], ServerEvent::Refused { reason: "reassembly_over_cap", .. }), "{ev:?}");
+    assert!(p.server.wants_close());
+}
+
+#[test]
+fn several_outstanding_calls_answered_out_of_order() {
+    let mut p = Pair::default();
+    p.client.bind(&[ECHO, EPM]).unwrap();
+    p.drive();
+    let a = p.client.request(&ECHO, 0, None, &[1, 0, 0, 0]).unwrap();
+    let b = p.client.request(&EPM, 2, Some(Uuid::from_u128(77)), &[2, 0, 0, 0]).unwrap();
+    let ev = p.drive();
+    let calls = Pair::calls(&ev);
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].interface, EPM);
+    assert_eq!(calls[1].object, Some(Uuid::from_u128(77)));
+    assert_eq!(p.server.outstanding_calls(), 2);
+    p.server.respond(b, Err(FaultStatus::NCA_S_OP_RNG_ERROR));
+    p.server.respond(a, Ok(vec![9, 9, 9, 9]));
+    p.drive();
+    assert!(matches!(p.client_events[1], ClientEvent::Fault { call_id, status: FaultStatus::NCA_S_OP_RNG_ERROR, .. } if call_id == b));
+    assert!(matches!(&p.client_events[2], ClientEvent::Response { call_id, stub, .. } if *call_id == a && stub == &vec![9, 9, 9, 9]));
+    assert_eq!(p.client.outstanding_calls(), 0);
+}
+
+#[test]
+fn cancel_and_orphan() {
+    let mut p = Pair::default();
+    p.client.bind(&[ECHO]).unwrap();
+    p.drive();
+    let a = p.client.request(&ECHO, 6, None, &[5, 0, 0, 0]).unwrap();
+    p.drive();
+    p.client.cancel(a);
+    let ev = p.drive();
+    assert_eq!(ev, vec![ServerEvent::Cancel { call_id: a }]);
+    p.client.orphan(a);
+    let ev = p.drive();
+    assert_eq!(ev, vec![ServerEvent::Orphaned { call_id: a }]);
+    // The service finishes anyway: nothing is sent for an orphaned call.
+    p.server.respond(a, Ok(vec![0; 4]));
+    assert!(p.server.poll_transmit().is_none());
+    assert_eq!(p.server.outstanding_calls(), 0);
+}
+
+#[test]
+fn alter_context_adds_an_interface() {
+    let mut p = Pair::default();
+    p.client.bind(&[ECHO]).unwrap();
+    p.drive();
+    assert!(p.client.context_for(&EPM).is_none());
+    p.client.bind(&[EPM]).unwrap();
+    let ev = p.drive();
+    assert!(matches!(ev[0], ServerEvent::Bound { kind: msrpc_proto::server::BindKind::AlterContext, .. }));
+    assert!(p.client.context_for(&EPM).is_some());
+    let id = p.client.request(&EPM, 3, None, &[0; 16]).unwrap();
+    let calls = Pair::calls(&p.drive());
+    assert_eq!((calls[0].call_id, calls[0].interface), (id, EPM));
+}
+
+#[test]
+fn second_bind_is_refused_and_closes() {
+    let mut p = Pair::default();
+    p.client.bind(&[ECHO]).unwrap();
+    p.drive();
+    let ctx = ContextElement { context_id: 5, abstract_syntax: EPM, transfer_syntaxes: vec![SyntaxId::NDR20] };
+    let ev = p.server.receive(&raw_bind(vec![ctx], (5, 0), DataRep::LITTLE_ENDIAN), &mut p.env);
+    assert!(matches!(ev[0], ServerEvent::BindRejected { .. }));
+    assert!(p.server.wants_close());
+}
+
+#[test]
+fn malformed_frames_close_the_connection() {
+    let mut env = Env::new();
+    let mut s = ServerConnection::new(ServerConfig::default());
+    // frag_length 8: below the 16-byte header.
+    let ev = s.receive(&[5, 0, 11, 3, 0x10, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0], &mut env);
+    assert!(matches!(ev[0], ServerEvent::ProtocolError { .. }), "{ev:?}");
+    assert!(s.wants_close());
+    // frag_length beyond the negotiated maximum.
+    let mut s = ServerConnection::new(ServerConfig::default());
+    let ev = s.receive(&[5, 0, 11, 3, 0x10, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0], &mut env);
+    assert!(matches!(ev[0], ServerEvent::ProtocolError { reason: "frag_length_over_max", .. }), "{ev:?}");
+}
+
+fn auth_pair(level: AuthLevel, bad_user: bool) -> Pair {
+    let mut p = Pair::default();
+    p.env.bad_user = bad_user;
+    p.client.set_auth(Box::new(Toy::initiator()), level, 79);
+    p.client.bind(&[ECHO]).unwrap();
+    p.drive();
+    p
+}
+
+#[test]
+fn authenticated_association_signs_and_seals() {
+    for level in [AuthLevel::PKT_INTEGRITY, AuthLevel::PKT_PRIVACY] {
+        let mut p = auth_pair(level, false);
+        assert!(p.server_events.iter().any(|e| matches!(e, ServerEvent::Authenticated { user: Some(u), error: None, .. } if u == "toy-user")));
+        let secret = b"a secret stub that must not travel in clear".to_vec();
+        let id = p.client.request(&ECHO, 1, None, &secret).unwrap();
+        let before = p.wire_to_server.len();
+        let calls = Pair::calls(&p.drive());
+        assert_eq!(calls.len(), 1, "{:?}", p.server_events);
+        assert_eq!(calls[0].stub, secret);
+        assert_eq!(calls[0].auth.as_ref().unwrap().level, level);
+        let wire = &p.wire_to_server[before];
+        let in_clear = wire.windows(secret.len()).any(|w| w == secret.as_slice());
+        assert_eq!(in_clear, level != AuthLevel::PKT_PRIVACY);
+        p.server.respond(id, Ok(b"reply".to_vec()));
+        p.drive();
+        assert!(p.client_events.iter().any(|e| matches!(e, ClientEvent::Response { stub, .. } if stub == b"reply")));
+    }
+}
+
+#[test]
+fn tampered_or_replayed_protected_pdus_are_refused() {
+    for level in [AuthLevel::PKT_INTEGRITY, AuthLevel::PKT_PRIVACY] {
+        // Tampered stub byte.
+        let mut p = auth_pair(level, false);
+        p.client.request(&ECHO, 1, None, &[7; 32]).unwrap();
+        let mut f = p.client.poll_transmit().unwrap();
+        f[30] ^= 1;
+        let ev = p.server.receive(&f, &mut p.env);
+        assert!(matches!(ev[0], ServerEvent::Refused { status: FaultStatus::ACCESS_DENIED, .. }), "{ev:?}");
+        assert!(p.server.wants_close());
+
+        // Replay of a good PDU: the sequence number no longer matches.
+        let mut p = auth_pair(level, false);
+        p.client.request(&ECHO, 1, None, &[7; 32]).unwrap();
+        let f = p.client.poll_transmit().unwrap();
+        let ev = p.server.receive(&f, &mut p.env);
+        assert!(matches!(ev[0], ServerEvent::Call(_)));
+        // The identical bytes again: refused by the sequence number inside the signature,
+        // before call_id reuse is even looked at.
+        let ev = p.server.receive(&f, &mut p.env);
+        assert!(
+            matches!(ev[0], ServerEvent::Refused { status: FaultStatus::ACCESS_DENIED, reason: "bad_signature" | "bad_seal", .. }),
+            "{ev:?}"
+        );
+    }
+}
+
+#[test]
+fn unauthenticated_request_on_protected_association_and_failed_auth3() {
+    let mut p = auth_pair(AuthLevel::PKT_PRIVACY, false);
+    let ev = p.server.receive(&request_pdu(50, 0, PfcFlags::FIRST_AND_LAST, vec![0; 8]), &mut p.env);
+    assert!(matches!(ev[0], ServerEvent::Refused { reason: "auth_verifier_missing", .. }), "{ev:?}");
+
+    // The acceptor refuses the AUTHENTICATE leg: no reply to auth3 (like Samba), then the next
+    // request is refused with access denied.
+    let mut p = auth_pair(AuthLevel::PKT_INTEGRITY, true);
+    assert!(p.server_events.iter().any(|e| matches!(e, ServerEvent::Authenticated { error: Some(_), .. })));
+    let ev = p.server.receive(&request_pdu(51, 0, PfcFlags::FIRST_AND_LAST, vec![0; 8]), &mut p.env);
+    assert!(matches!(ev[0], ServerEvent::Refused { status: FaultStatus::ACCESS_DENIED, .. }), "{ev:?}");
+}
