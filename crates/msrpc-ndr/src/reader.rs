@@ -194,6 +194,15 @@ impl<'a> Reader<'a> {
         f(self).map_err(|e| e.in_field(field).in_type(ty))
     }
 
+    /// Runs `f` one nesting level deeper ([`Reader::enter`] before, [`Reader::leave`] after);
+    /// generated unions decode their arms in this.
+    pub fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> DecodeResult<T>) -> DecodeResult<T> {
+        self.enter()?;
+        let v = f(self);
+        self.leave();
+        v
+    }
+
     /// Enters one level of pointer or union nesting; pair with [`Reader::leave`].
     pub fn enter(&mut self) -> DecodeResult<()> {
         if self.depth >= self.limits.max_depth {

@@ -1,0 +1,741 @@
+#!/usr/bin/env python3
+"""Seeds the cargo-fuzz corpora from third-party packet captures (read in place, never copied).
+
+Usage: python3 fuzz/seed_corpora.py [CAPTURES_DIR] [--out CORPUS_DIR]
+
+CAPTURES_DIR defaults to ../shared/captures relative to the repository root; CORPUS_DIR to
+fuzz/corpus. Standard library only.
+
+What it does, per capture (pcap or pcapng):
+  * link layers: Ethernet (with VLAN tags), Linux SLL/SLL2, BSD loopback, raw IPv4/IPv6;
+    anything else (and tunnels such as GRE) is skipped and reported;
+  * reassembles every TCP connection per direction by sequence number (retransmissions and
+    overlaps are dropped, gaps split the stream into contiguous pieces);
+  * splits each piece into connection-oriented DCE/RPC PDUs by frag_length (rpc_vers 5,
+    ptype < 20), resynchronising after gaps; streams that start with NetBIOS/SMB framing are
+    counted and skipped (DCE/RPC over named pipes is not extracted);
+  * tracks presentation contexts per connection (context id -> interface UUID, from bind and
+    alter_context, pruned by bind_ack / alter_context_resp) and reassembles fragmented request
+    and response stubs per call_id.
+
+Seeds written (file name = sha1 of the content, so reruns are idempotent):
+  pdu_decode/     every PDU
+  server_stream/  [selector] + the client->server byte stream of each connection (per piece)
+  client_stream/  [selector] + the server->client byte stream
+  ndr_epm/        [op, drep] + stub, for ept (e1af8308-...) and mgmt (afa8bd80-...) calls
+  ndr_echo/       [op, drep] + stub, for rpcecho (60a15ec5-...) calls, plus Impacket vectors
+                  (tests/vectors/impacket/*.hex) and hex literals from crates/msrpc-echo tests
+
+The NDR seed prefix is the one the ndr_* targets read (see fuzz/README.md):
+  op byte:   bits 0-4 opnum, bit 5 interface (ndr_epm: 0 = ept, 1 = mgmt), bit 6 response
+             (1: the stub is a response to decode, 0: a request to dispatch)
+  drep byte: even = little-endian, odd = big-endian
+The stream selector byte is the one the *_stream targets read: 0 feeds the stream at once.
+"""
+
+import argparse
+import hashlib
+import os
+import re
+import struct
+import sys
+from collections import defaultdict
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+EPM_UUID = "e1af8308-5d1f-11c9-91a4-08002b14a0fa"
+MGMT_UUID = "afa8bd80-7d8a-11c9-bef4-08002b102989"
+ECHO_UUID = "60a15ec5-4de8-11d7-a637-005056a20182"
+
+PT_REQUEST, PT_RESPONSE, PT_FAULT = 0, 2, 3
+PT_BIND, PT_BIND_ACK, PT_BIND_NAK, PT_ALTER, PT_ALTER_RESP = 11, 12, 13, 14, 15
+CO_PTYPES = {0, 2, 3, 11, 12, 13, 14, 15, 16, 17, 18, 19}
+PFC_FIRST, PFC_LAST, PFC_OBJECT = 0x01, 0x02, 0x80
+AUTH_LEVEL_PRIVACY = 6
+
+OP_MGMT = 0x20
+OP_RESPONSE = 0x40
+
+
+class Stats:
+    def __init__(self):
+        self.counts = defaultdict(int)
+        self.notes = []
+
+    def inc(self, key, n=1):
+        self.counts[key] += n
+
+
+# ---------------------------------------------------------------- capture files
+
+
+def read_pcap(data, name, stats):
+    """Yields (linktype, frame) from a classic pcap file."""
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        e = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        e = ">"
+    else:
+        return
+    if len(data) < 24:
+        return
+    linktype = struct.unpack(e + "I", data[20:24])[0] & 0x0FFFFFFF
+    off = 24
+    while off + 16 <= len(data):
+        incl = struct.unpack(e + "I", data[off + 8 : off + 12])[0]
+        off += 16
+        if incl > len(data) - off:
+            stats.notes.append(f"{name}: truncated record at offset {off - 16}")
+            break
+        yield linktype, data[off : off + incl]
+        off += incl
+
+
+def read_pcapng(data, name, stats):
+    """Yields (linktype, frame) from a pcapng file (SHB, IDB, EPB, SPB, obsolete PB)."""
+    off = 0
+    e = "<"
+    links = []
+    while off + 12 <= len(data):
+        btype_raw = data[off : off + 4]
+        if btype_raw == b"\x0a\x0d\x0d\x0a":
+            bom = data[off + 8 : off + 12]
+            e = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
+            links = []
+        btype, blen = struct.unpack(e + "II", data[off : off + 8])
+        if blen < 12 or off + blen > len(data):
+            stats.notes.append(f"{name}: bad pcapng block at offset {off}")
+            break
+        body = data[off + 8 : off + blen - 4]
+        if btype == 1 and len(body) >= 2:
+            links.append(struct.unpack(e + "H", body[:2])[0])
+        elif btype == 6 and len(body) >= 20:
+            iface, _, _, caplen, _ = struct.unpack(e + "IIIII", body[:20])
+            if iface < len(links):
+                yield links[iface], body[20 : 20 + caplen]
+        elif btype == 3 and len(body) >= 4 and links:
+            orig = struct.unpack(e + "I", body[:4])[0]
+            yield links[0], body[4 : 4 + orig]
+        elif btype == 2 and len(body) >= 20:
+            iface = struct.unpack(e + "H", body[:2])[0]
+            caplen = struct.unpack(e + "I", body[12:16])[0]
+            if iface < len(links):
+                yield links[iface], body[20 : 20 + caplen]
+        off += blen
+
+
+# ---------------------------------------------------------------- link and network layers
+
+
+def strip_link(linktype, frame):
+    """Returns (ethertype_or_version, payload) or None when the link type is not handled."""
+    if linktype == 1:  # Ethernet
+        if len(frame) < 14:
+            return None
+        et = struct.unpack(">H", frame[12:14])[0]
+        off = 14
+        while et in (0x8100, 0x88A8, 0x9100) and len(frame) >= off + 4:
+            et = struct.unpack(">H", frame[off + 2 : off + 4])[0]
+            off += 4
+        return et, frame[off:]
+    if linktype == 113:  # Linux cooked v1
+        if len(frame) < 16:
+            return None
+        return struct.unpack(">H", frame[14:16])[0], frame[16:]
+    if linktype == 276:  # Linux cooked v2
+        if len(frame) < 20:
+            return None
+        return struct.unpack(">H", frame[0:2])[0], frame[20:]
+    if linktype in (0, 108):  # BSD loopback / OpenBSD loop: 4-byte family
+        if len(frame) < 4:
+            return None
+        return "ip?", frame[4:]
+    if linktype in (12, 14, 101):  # raw IP
+        return "ip?", frame
+    if linktype == 228:
+        return 0x0800, frame
+    if linktype == 229:
+        return 0x86DD, frame
+    return None
+
+
+def parse_ip(et, pkt):
+    """Returns (proto, src, dst, payload, fragmented) or None."""
+    if et == "ip?":
+        if not pkt:
+            return None
+        et = 0x0800 if pkt[0] >> 4 == 4 else 0x86DD if pkt[0] >> 4 == 6 else None
+    if et == 0x0800:
+        if len(pkt) < 20 or pkt[0] >> 4 != 4:
+            return None
+        ihl = (pkt[0] & 0x0F) * 4
+        total = struct.unpack(">H", pkt[2:4])[0]
+        frag = struct.unpack(">H", pkt[6:8])[0]
+        fragmented = bool(frag & 0x2000) or (frag & 0x1FFF) != 0
+        end = min(len(pkt), total) if total >= ihl else len(pkt)
+        return pkt[9], pkt[12:16], pkt[16:20], pkt[ihl:end], fragmented
+    if et == 0x86DD:
+        if len(pkt) < 40:
+            return None
+        plen = struct.unpack(">H", pkt[4:6])[0]
+        nh = pkt[6]
+        src, dst = pkt[8:24], pkt[24:40]
+        body = pkt[40 : 40 + plen]
+        fragmented = False
+        while nh in (0, 43, 60, 44) and len(body) >= 8:
+            if nh == 44:
+                fragmented = True
+                nh, body = body[0], body[8:]
+            else:
+                hl = (body[1] + 1) * 8
+                nh, body = body[0], body[hl:]
+        return nh, src, dst, body, fragmented
+    return None
+
+
+# ---------------------------------------------------------------- TCP reassembly
+
+
+class Direction:
+    def __init__(self):
+        self.isn = None  # sequence number of the first payload byte (SYN + 1)
+        self.segments = []  # (seq, payload)
+        self.syn = False
+        self.fin = False
+
+    def pieces(self):
+        """Contiguous pieces of the stream, in order: [(relative offset, bytes)]."""
+        if not self.segments:
+            return []
+        base = self.isn
+        if base is None:
+            # No SYN seen: the smallest sequence number (mod 2**32, relative to the first one).
+            first = self.segments[0][0]
+
+            def signed(seq):
+                d = (seq - first) & 0xFFFFFFFF
+                return d - 0x100000000 if d >= 0x80000000 else d
+
+            base = min((s for s, _ in self.segments), key=signed)
+        rel = []
+        for seq, data in self.segments:
+            r = (seq - base) & 0xFFFFFFFF
+            if r >= 0x80000000:  # before the start: keep what lies after it
+                cut = (base - seq) & 0xFFFFFFFF
+                if cut >= len(data):
+                    continue
+                data, r = data[cut:], 0
+            rel.append((r, data))
+        rel.sort(key=lambda x: (x[0], -len(x[1])))
+        pieces = []
+        cur_start, cur = None, bytearray()
+        for r, data in rel:
+            if cur_start is None:
+                cur_start, cur = r, bytearray(data)
+                continue
+            end = cur_start + len(cur)
+            if r <= end:
+                tail = data[end - r :]
+                cur.extend(tail)
+            else:
+                pieces.append((cur_start, bytes(cur)))
+                cur_start, cur = r, bytearray(data)
+        if cur_start is not None:
+            pieces.append((cur_start, bytes(cur)))
+        return pieces
+
+
+class Conn:
+    def __init__(self, key):
+        self.key = key  # ((ip, port), (ip, port)) sorted
+        self.dirs = {}  # (src endpoint) -> Direction
+        self.syn_from = None  # endpoint that sent a bare SYN (the client)
+        self.order = []  # endpoints in order of first payload
+
+
+def tcp_segment(conns, src, dst, tcp, stats):
+    if len(tcp) < 20:
+        return
+    sport, dport, seq = struct.unpack(">HHI", tcp[:8])
+    doff = (tcp[12] >> 4) * 4
+    flags = tcp[13]
+    payload = tcp[doff:]
+    a, b = (src, sport), (dst, dport)
+    key = tuple(sorted([a, b]))
+    conn = conns.get(key)
+    if conn is None or (flags & 0x02 and not flags & 0x10 and conn.dirs.get(a) and conn.dirs[a].segments):
+        # A new SYN on a used 4-tuple starts a new connection (port reuse).
+        if conn is not None:
+            conns.setdefault("_closed", []).append(conn)
+        conn = Conn(key)
+        conns[key] = conn
+    d = conn.dirs.setdefault(a, Direction())
+    if flags & 0x02:  # SYN
+        d.syn = True
+        d.isn = (seq + 1) & 0xFFFFFFFF
+        if not flags & 0x10:
+            conn.syn_from = a
+        seq = (seq + 1) & 0xFFFFFFFF
+    if flags & 0x01:
+        d.fin = True
+    if payload:
+        if a not in conn.order:
+            conn.order.append(a)
+        d.segments.append((seq, payload))
+
+
+# ---------------------------------------------------------------- DCE/RPC framing
+
+
+def u16(b, off, le):
+    return struct.unpack(("<" if le else ">") + "H", b[off : off + 2])[0]
+
+
+def u32(b, off, le):
+    return struct.unpack(("<" if le else ">") + "I", b[off : off + 4])[0]
+
+
+def header_at(buf, off):
+    """frag_length of a plausible connection-oriented PDU header at buf[off:], else None."""
+    if off + 16 > len(buf):
+        return None
+    if buf[off] != 5 or buf[off + 1] > 1 or buf[off + 2] not in CO_PTYPES:
+        return None
+    drep0 = buf[off + 4]
+    if drep0 not in (0x00, 0x10) or buf[off + 5] > 3:
+        return None
+    le = drep0 >> 4 == 1
+    flen = u16(buf, off + 8, le)
+    alen = u16(buf, off + 10, le)
+    if flen < 16 or alen + 16 > flen:
+        return None
+    return flen
+
+
+def split_pdus(piece, resync):
+    """Splits a contiguous piece into PDUs. Returns (pdus, first_ok)."""
+    pdus = []
+    off = 0
+    first_ok = header_at(piece, 0) is not None
+    if not first_ok and not resync:
+        return pdus, False
+    while off < len(piece):
+        flen = header_at(piece, off)
+        if flen is not None and off + flen <= len(piece):
+            # After a resync, demand that the next header (if any) is plausible too.
+            nxt = off + flen
+            if not pdus and off > 0 and nxt < len(piece) and header_at(piece, nxt) is None:
+                flen = None
+        if flen is None or off + flen > len(piece):
+            if flen is not None:
+                break  # truncated last PDU (the capture ends, or a gap follows)
+            if not resync:
+                break
+            j = piece.find(b"\x05", off + 1)
+            if j < 0:
+                break
+            off = j
+            continue
+        pdus.append(piece[off : off + flen])
+        off += flen
+    return pdus, first_ok
+
+
+def looks_smb(piece):
+    return len(piece) >= 8 and piece[0] == 0 and piece[4:8] in (b"\xfeSMB", b"\xffSMB", b"\xfdSMB")
+
+
+def uuid_str(b, le=True):
+    if len(b) < 16:
+        return None
+    if le:
+        d1, d2, d3 = struct.unpack("<IHH", b[:8])
+    else:
+        d1, d2, d3 = struct.unpack(">IHH", b[:8])
+    r = b[8:16].hex()
+    return f"{d1:08x}-{d2:04x}-{d3:04x}-{r[:4]}-{r[4:]}"
+
+
+def pdu_fields(p):
+    le = p[4] >> 4 == 1
+    return {
+        "ptype": p[2],
+        "flags": p[3],
+        "le": le,
+        "drep": p[4:8],
+        "flen": u16(p, 8, le),
+        "alen": u16(p, 10, le),
+        "call_id": u32(p, 12, le),
+    }
+
+
+def stub_of(p, f, body_off):
+    """The stub bytes of a request/response PDU (auth padding and verifier removed), and
+    whether it is sealed."""
+    end = f["flen"]
+    sealed = False
+    if f["alen"]:
+        trailer = end - f["alen"] - 8
+        if trailer < body_off:
+            return None, False
+        pad = p[trailer + 2]
+        sealed = p[trailer + 1] == AUTH_LEVEL_PRIVACY
+        end = max(body_off, trailer - pad)
+    return p[body_off:end], sealed
+
+
+def parse_bind(p, f):
+    """[(context_id, abstract uuid)] offered by a bind / alter_context."""
+    le = f["le"]
+    out = []
+    if len(p) < 28:
+        return out
+    n = p[24]
+    off = 28
+    for _ in range(n):
+        if off + 4 + 20 > len(p):
+            break
+        cid = u16(p, off, le)
+        nts = p[off + 2]
+        out.append((cid, uuid_str(p[off + 4 : off + 20], le)))
+        off += 4 + 20 + 20 * nts
+    return out
+
+
+def parse_bind_ack(p, f):
+    """[result] per offered context, in order."""
+    le = f["le"]
+    if len(p) < 26:
+        return None
+    sec_len = u16(p, 24, le)
+    off = 26 + sec_len
+    off += (-off) % 4
+    if off + 4 > len(p):
+        return None
+    n = p[off]
+    off += 4
+    res = []
+    for _ in range(n):
+        if off + 24 > len(p):
+            break
+        res.append(u16(p, off, le))
+        off += 24
+    return res
+
+
+# ---------------------------------------------------------------- seeds
+
+
+class Writer:
+    def __init__(self, out_dir):
+        self.out = out_dir
+        self.counts = defaultdict(int)
+        self.seen = set()
+
+    def write(self, target, data):
+        h = hashlib.sha1(data).hexdigest()
+        if (target, h) in self.seen:
+            return
+        self.seen.add((target, h))
+        d = os.path.join(self.out, target)
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, h)
+        if not os.path.exists(path):
+            with open(path, "wb") as fh:
+                fh.write(data)
+        self.counts[target] += 1
+
+
+def ndr_seed(writer, iface, opnum, drep, stub, response):
+    op = opnum & 0x1F
+    if response:
+        op |= OP_RESPONSE
+    if iface == MGMT_UUID:
+        op |= OP_MGMT
+    drep_sel = 0 if drep[0] >> 4 == 1 else 1
+    target = "ndr_echo" if iface == ECHO_UUID else "ndr_epm"
+    writer.write(target, bytes([op, drep_sel]) + stub)
+
+
+def process_conn(conn, writer, stats):
+    ends = list(conn.dirs.keys())
+    # Classify pieces per direction.
+    dir_pdus = {}
+    dir_pieces = {}
+    smb = False
+    for ep, d in conn.dirs.items():
+        pieces = d.pieces()
+        dir_pieces[ep] = pieces
+        if pieces and looks_smb(pieces[0][1]):
+            smb = True
+    if smb:
+        stats.inc("flows skipped: SMB (DCE/RPC over named pipes not extracted)")
+        return
+    any_rpc = False
+    for ep, pieces in dir_pieces.items():
+        pdus = []
+        for i, (_, piece) in enumerate(pieces):
+            got, first_ok = split_pdus(piece, resync=True)
+            if i == 0 and not first_ok and len(got) < 2:
+                got = []  # not DCE/RPC (or a false match)
+            pdus.append((piece, got))
+        dir_pdus[ep] = pdus
+        if any(g for _, g in pdus):
+            any_rpc = True
+    if not any_rpc:
+        if any(dir_pieces.values()):
+            stats.inc("flows skipped: TCP payload that is not DCE/RPC")
+        return
+    stats.inc("DCE/RPC TCP connections")
+
+    # Which end is the client: the one sending bind/alter/request; else the SYN sender.
+    def score(ep):
+        s = 0
+        for _, g in dir_pdus.get(ep, []):
+            for p in g:
+                if p[2] in (PT_BIND, PT_ALTER, PT_REQUEST, 16):
+                    s += 1
+                elif p[2] in (PT_BIND_ACK, PT_RESPONSE, PT_ALTER_RESP, PT_BIND_NAK, PT_FAULT):
+                    s -= 1
+        return s
+
+    client = max(ends, key=lambda ep: (score(ep), ep == conn.syn_from))
+    server = next((ep for ep in ends if ep != client), None)
+
+    for ep, pdus in dir_pdus.items():
+        target = "server_stream" if ep == client else "client_stream"
+        for piece, got in pdus:
+            if not got:
+                continue
+            # The stream as the peer would receive it, from the first whole PDU on.
+            start = piece.find(got[0])
+            stream = piece[start:] if start >= 0 else b"".join(got)
+            writer.write(target, bytes([0]) + stream[:65536])
+            for p in got:
+                writer.write("pdu_decode", p)
+
+    # Interleave both directions' PDUs in capture-independent order: binds first from the client
+    # then acks, good enough for context tracking (acks prune, requests are looked up).
+    contexts = {}
+    pending_bind = []
+    calls = {}  # call_id -> (iface, opnum, drep)
+    req_frags = {}
+    resp_frags = {}
+    client_pdus = [p for _, g in dir_pdus.get(client, []) for p in g]
+    server_pdus = [p for _, g in dir_pdus.get(server, []) for p in g] if server else []
+    # Walk binds and acks in order so the ack prunes the matching bind.
+    acks = [p for p in server_pdus if p[2] in (PT_BIND_ACK, PT_ALTER_RESP)]
+    ack_by_call = {}
+    for p in acks:
+        f = pdu_fields(p)
+        ack_by_call.setdefault(f["call_id"], []).append(p)
+    for p in client_pdus:
+        f = pdu_fields(p)
+        if f["ptype"] in (PT_BIND, PT_ALTER):
+            offered = parse_bind(p, f)
+            ack = ack_by_call.get(f["call_id"], [])
+            results = None
+            if ack:
+                a = ack.pop(0)
+                results = parse_bind_ack(a, pdu_fields(a))
+            for i, (cid, iface) in enumerate(offered):
+                if results is not None and i < len(results) and results[i] != 0:
+                    continue
+                contexts[cid] = iface
+        elif f["ptype"] == PT_REQUEST:
+            if len(p) < 24:
+                continue
+            le = f["le"]
+            cid, opnum = u16(p, 20, le), u16(p, 22, le)
+            body = 24 + (16 if f["flags"] & PFC_OBJECT else 0)
+            stub, sealed = stub_of(p, f, body)
+            if stub is None:
+                continue
+            iface = contexts.get(cid)
+            cur = req_frags.setdefault(f["call_id"], [iface, opnum, f["drep"], bytearray(), sealed])
+            if f["flags"] & PFC_FIRST:
+                cur[:] = [iface, opnum, f["drep"], bytearray(), sealed]
+            cur[3].extend(stub)
+            cur[4] = cur[4] or sealed
+            if f["flags"] & PFC_LAST:
+                iface, opnum, drep, data, sealed = req_frags.pop(f["call_id"])
+                calls[f["call_id"]] = (iface, opnum, drep)
+                if iface in (EPM_UUID, MGMT_UUID, ECHO_UUID):
+                    if sealed:
+                        stats.inc("ndr stubs skipped: sealed")
+                    else:
+                        ndr_seed(writer, iface, opnum, drep, bytes(data), False)
+    for p in server_pdus:
+        f = pdu_fields(p)
+        if f["ptype"] != PT_RESPONSE or len(p) < 24:
+            continue
+        stub, sealed = stub_of(p, f, 24)
+        if stub is None:
+            continue
+        cur = resp_frags.setdefault(f["call_id"], [bytearray(), sealed])
+        if f["flags"] & PFC_FIRST:
+            cur[:] = [bytearray(), sealed]
+        cur[0].extend(stub)
+        cur[1] = cur[1] or sealed
+        if f["flags"] & PFC_LAST:
+            data, sealed = resp_frags.pop(f["call_id"])
+            call = calls.get(f["call_id"])
+            if call and call[0] in (EPM_UUID, MGMT_UUID, ECHO_UUID) and not sealed:
+                ndr_seed(writer, call[0], call[1], f["drep"], bytes(data), True)
+
+
+def process_capture(path, writer, stats):
+    name = os.path.basename(path)
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if data[:4] == b"\x0a\x0d\x0d\x0a":
+        frames = read_pcapng(data, name, stats)
+    elif data[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"):
+        frames = read_pcap(data, name, stats)
+    else:
+        return False
+    conns = {}
+    skipped_link = defaultdict(int)
+    skipped_proto = defaultdict(int)
+    udp_dce = 0
+    nframes = 0
+    for linktype, frame in frames:
+        nframes += 1
+        link = strip_link(linktype, frame)
+        if link is None:
+            skipped_link[linktype] += 1
+            continue
+        ip = parse_ip(*link)
+        if ip is None:
+            skipped_proto["non-IP frames"] += 1
+            continue
+        proto, src, dst, payload, fragmented = ip
+        if fragmented:
+            skipped_proto["ip fragment"] += 1
+            continue
+        if proto == 6:
+            tcp_segment(conns, src, dst, payload, stats)
+        elif proto == 17:
+            if len(payload) > 8 and payload[8] == 4:
+                udp_dce += 1
+            else:
+                skipped_proto["udp"] += 1
+        elif proto == 47:
+            skipped_proto["GRE (tunnel not decapsulated)"] += 1
+        else:
+            skipped_proto[f"ip proto {proto}"] += 1
+    before = dict(writer.counts)
+    all_conns = [c for k, c in conns.items() if k != "_closed"] + conns.get("_closed", [])
+    for c in all_conns:
+        process_conn(c, writer, stats)
+    got = {k: writer.counts[k] - before.get(k, 0) for k in writer.counts if writer.counts[k] - before.get(k, 0)}
+    msg = f"{name}: {nframes} frames, {len(all_conns)} TCP connections"
+    if got:
+        msg += ", new seeds " + ", ".join(f"{k}={v}" for k, v in sorted(got.items()))
+    else:
+        msg += ", no new seeds"
+    skips = [f"link type {k}: {v} frames" for k, v in skipped_link.items()]
+    skips += [f"{k}: {v} packets" for k, v in skipped_proto.items() if k != "udp"]
+    if udp_dce:
+        skips.append(f"connectionless DCE/RPC over UDP: {udp_dce} packets")
+        stats.inc("connectionless (UDP) DCE/RPC packets skipped", udp_dce)
+    if skips:
+        msg += " (skipped: " + "; ".join(skips) + ")"
+    print(msg)
+    return True
+
+
+def seed_echo_extras(writer, stats):
+    """Impacket vectors (request stubs) and hex literals of the msrpc-echo tests."""
+    vec_dir = os.path.join(REPO, "tests", "vectors", "impacket")
+    n = 0
+    if os.path.isdir(vec_dir):
+        for fn in sorted(os.listdir(vec_dir)):
+            if not fn.endswith(".hex"):
+                continue
+            text = open(os.path.join(vec_dir, fn), encoding="utf-8", errors="replace").read()
+            n += seed_from_hex_file(writer, fn, text)
+    src = os.path.join(REPO, "crates", "msrpc-echo")
+    for root, _, files in os.walk(src):
+        for fn in files:
+            if fn.endswith(".rs"):
+                text = open(os.path.join(root, fn), encoding="utf-8", errors="replace").read()
+                for m in re.finditer(r'hex!\s*\(\s*"([0-9a-fA-F\s]+)"|decode\(\s*"([0-9a-fA-F\s]+)"', text):
+                    h = re.sub(r"\s+", "", m.group(1) or m.group(2) or "")
+                    if len(h) % 2 == 0 and h:
+                        stub = bytes.fromhex(h)
+                        for op in range(10):
+                            writer.write("ndr_echo", bytes([op, 0]) + stub)
+                            n += 1
+    if n:
+        stats.notes.append(f"ndr_echo: {n} seeds from Impacket vectors / echo test literals")
+
+
+def seed_from_hex_file(writer, fn, text):
+    """A .hex vector: comment lines (#) may name the opnum and the direction
+    ('opnum: N', 'response'); the rest is the stub in hex. Files whose name says which
+    interface they belong to go to that target."""
+    lower = fn.lower()
+    if "echo" in lower:
+        iface = ECHO_UUID
+    elif "mgmt" in lower:
+        iface = MGMT_UUID
+    elif "epm" in lower or "ept" in lower:
+        iface = EPM_UUID
+    else:
+        return 0
+    meta = " ".join(l for l in text.splitlines() if l.lstrip().startswith(("#", "//")))
+    body = "".join(l for l in text.splitlines() if not l.lstrip().startswith(("#", "//")))
+    h = re.sub(r"[^0-9a-fA-F]", "", body)
+    if len(h) % 2:
+        return 0
+    stub = bytes.fromhex(h)
+    m = re.search(r"opnum\D{0,3}(\d+)", meta + " " + lower)
+    response = "resp" in (meta + lower).lower()
+    big = "big" in (meta + lower).lower()
+    drep = b"\x00\x00\x00\x00" if big else b"\x10\x00\x00\x00"
+    opnums = [int(m.group(1))] if m else list(range(10))
+    for op in opnums:
+        ndr_seed(writer, iface, op, drep, stub, response)
+    return len(opnums)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("captures", nargs="?", default=os.path.join(os.path.dirname(REPO), "shared", "captures"))
+    ap.add_argument("--out", default=os.path.join(REPO, "fuzz", "corpus"))
+    args = ap.parse_args()
+    if not os.path.isdir(args.captures):
+        print(f"no captures directory at {args.captures}; corpora will start empty", file=sys.stderr)
+        captures = []
+    else:
+        captures = sorted(os.listdir(args.captures))
+    writer = Writer(args.out)
+    stats = Stats()
+    for t in ("pdu_decode", "server_stream", "client_stream", "ndr_epm", "ndr_echo"):
+        os.makedirs(os.path.join(args.out, t), exist_ok=True)
+    for fn in captures:
+        path = os.path.join(args.captures, fn)
+        if not os.path.isfile(path):
+            continue
+        try:
+            if not process_capture(path, writer, stats):
+                print(f"{fn}: not a pcap/pcapng file, skipped")
+        except Exception as e:  # a broken capture must not stop the others
+            print(f"{fn}: skipped, parse failure: {e!r}")
+    seed_echo_extras(writer, stats)
+    print()
+    for k, v in sorted(stats.counts.items()):
+        print(f"{k}: {v}")
+    for n in stats.notes:
+        print(n)
+    print()
+    print("seeds written per corpus (this run, deduplicated):")
+    for t in ("pdu_decode", "server_stream", "client_stream", "ndr_epm", "ndr_echo"):
+        total = len(os.listdir(os.path.join(args.out, t)))
+        print(f"  {t}: {writer.counts.get(t, 0)} (files in corpus now: {total})")
+
+
+if __name__ == "__main__":
+    main()
