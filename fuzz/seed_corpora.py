@@ -23,12 +23,15 @@ Seeds written (file name = sha1 of the content, so reruns are idempotent):
   server_stream/  [selector] + the client->server byte stream of each connection (per piece)
   client_stream/  [selector] + the server->client byte stream
   ndr_epm/        [op, drep] + stub, for ept (e1af8308-...) and mgmt (afa8bd80-...) calls
-  ndr_echo/       [op, drep] + stub, for rpcecho (60a15ec5-...) calls, plus Impacket vectors
-                  (tests/vectors/impacket/*.hex) and hex literals from crates/msrpc-echo tests
+  ndr_echo/       [op, drep] + stub, for rpcecho (60a15ec5-...) calls
+and from the Impacket vectors the repository generates (tests/vectors/impacket/*.hex): pdu_* to
+pdu_decode (plus synthetic client and server streams built from them), echo_/epm_/mgmt_ call
+stubs to ndr_echo / ndr_epm.
 
 The NDR seed prefix is the one the ndr_* targets read (see fuzz/README.md):
   op byte:   bits 0-4 opnum, bit 5 interface (ndr_epm: 0 = ept, 1 = mgmt), bit 6 response
-             (1: the stub is a response to decode, 0: a request to dispatch)
+             (0: the rest is a request stub to dispatch; 1: a u16 little-endian length, the
+             request stub of that length, then the response stub to decode against it)
   drep byte: even = little-endian, odd = big-endian
 The stream selector byte is the one the *_stream targets read: 0 feeds the stream at once.
 """
@@ -447,15 +450,18 @@ class Writer:
         self.counts[target] += 1
 
 
-def ndr_seed(writer, iface, opnum, drep, stub, response):
+def ndr_seed(writer, iface, opnum, drep, stub, request=None):
+    """Writes [op, drep] + stub for a request; for a response (request given),
+    [op | 0x40, drep, len(request) as u16 LE] + request + stub."""
     op = opnum & 0x1F
-    if response:
-        op |= OP_RESPONSE
     if iface == MGMT_UUID:
         op |= OP_MGMT
     drep_sel = 0 if drep[0] >> 4 == 1 else 1
     target = "ndr_echo" if iface == ECHO_UUID else "ndr_epm"
-    writer.write(target, bytes([op, drep_sel]) + stub)
+    if request is None:
+        writer.write(target, bytes([op, drep_sel]) + stub)
+    elif len(request) <= 0xFFFF:
+        writer.write(target, bytes([op | OP_RESPONSE, drep_sel]) + struct.pack("<H", len(request)) + request + stub)
 
 
 def process_conn(conn, writer, stats):
@@ -560,12 +566,12 @@ def process_conn(conn, writer, stats):
             cur[4] = cur[4] or sealed
             if f["flags"] & PFC_LAST:
                 iface, opnum, drep, data, sealed = req_frags.pop(f["call_id"])
-                calls[f["call_id"]] = (iface, opnum, drep)
+                calls[f["call_id"]] = (iface, opnum, None if sealed else bytes(data))
                 if iface in (EPM_UUID, MGMT_UUID, ECHO_UUID):
                     if sealed:
                         stats.inc("ndr stubs skipped: sealed")
                     else:
-                        ndr_seed(writer, iface, opnum, drep, bytes(data), False)
+                        ndr_seed(writer, iface, opnum, drep, bytes(data))
     for p in server_pdus:
         f = pdu_fields(p)
         if f["ptype"] != PT_RESPONSE or len(p) < 24:
@@ -581,8 +587,8 @@ def process_conn(conn, writer, stats):
         if f["flags"] & PFC_LAST:
             data, sealed = resp_frags.pop(f["call_id"])
             call = calls.get(f["call_id"])
-            if call and call[0] in (EPM_UUID, MGMT_UUID, ECHO_UUID) and not sealed:
-                ndr_seed(writer, call[0], call[1], f["drep"], bytes(data), True)
+            if call and call[0] in (EPM_UUID, MGMT_UUID, ECHO_UUID) and not sealed and call[2] is not None:
+                ndr_seed(writer, call[0], call[1], f["drep"], bytes(data), request=call[2])
 
 
 def process_capture(path, writer, stats):
@@ -646,59 +652,82 @@ def process_capture(path, writer, stats):
     return True
 
 
-def seed_echo_extras(writer, stats):
-    """Impacket vectors (request stubs) and hex literals of the msrpc-echo tests."""
+ECHO_OPS = {"AddOne": 0, "EchoData": 1, "SinkData": 2, "SourceData": 3, "TestCall": 4,
+            "TestCall2": 5, "TestSleep": 6, "TestEnum": 7, "TestSurrounding": 8,
+            "TestDoublePointer": 9}
+EPM_OPS = {"ept_insert": 0, "ept_delete": 1, "ept_lookup": 2, "ept_map": 3,
+           "ept_lookup_handle_free": 4, "ept_inq_object": 5, "ept_mgmt_delete": 6}
+MGMT_OPS = {"inq_if_ids": 0, "inq_stats": 1, "is_server_listening": 2,
+            "stop_server_listening": 3, "inq_princ_name": 4}
+
+
+def read_hex(path):
+    with open(path, encoding="ascii", errors="replace") as fh:
+        h = re.sub(r"\s+", "", fh.read())
+    try:
+        return bytes.fromhex(h)
+    except ValueError:
+        return None
+
+
+def seed_from_vectors(writer, stats):
+    """Seeds from the Impacket vectors in tests/vectors/impacket (generated, in the repo):
+    pdu_*.hex -> pdu_decode (and two synthetic streams); echo_/epm_/mgmt_ call stubs ->
+    ndr_echo / ndr_epm, responses paired with their request."""
     vec_dir = os.path.join(REPO, "tests", "vectors", "impacket")
+    if not os.path.isdir(vec_dir):
+        stats.notes.append("no tests/vectors/impacket: no vector seeds")
+        return
+    vectors = {}
+    for fn in sorted(os.listdir(vec_dir)):
+        if fn.endswith(".hex") and not fn.endswith(".mask.hex"):
+            b = read_hex(os.path.join(vec_dir, fn))
+            if b is not None:
+                vectors[fn[:-4]] = b
     n = 0
-    if os.path.isdir(vec_dir):
-        for fn in sorted(os.listdir(vec_dir)):
-            if not fn.endswith(".hex"):
-                continue
-            text = open(os.path.join(vec_dir, fn), encoding="utf-8", errors="replace").read()
-            n += seed_from_hex_file(writer, fn, text)
-    src = os.path.join(REPO, "crates", "msrpc-echo")
-    for root, _, files in os.walk(src):
-        for fn in files:
-            if fn.endswith(".rs"):
-                text = open(os.path.join(root, fn), encoding="utf-8", errors="replace").read()
-                for m in re.finditer(r'hex!\s*\(\s*"([0-9a-fA-F\s]+)"|decode\(\s*"([0-9a-fA-F\s]+)"', text):
-                    h = re.sub(r"\s+", "", m.group(1) or m.group(2) or "")
-                    if len(h) % 2 == 0 and h:
-                        stub = bytes.fromhex(h)
-                        for op in range(10):
-                            writer.write("ndr_echo", bytes([op, 0]) + stub)
-                            n += 1
-    if n:
-        stats.notes.append(f"ndr_echo: {n} seeds from Impacket vectors / echo test literals")
-
-
-def seed_from_hex_file(writer, fn, text):
-    """A .hex vector: comment lines (#) may name the opnum and the direction
-    ('opnum: N', 'response'); the rest is the stub in hex. Files whose name says which
-    interface they belong to go to that target."""
-    lower = fn.lower()
-    if "echo" in lower:
-        iface = ECHO_UUID
-    elif "mgmt" in lower:
-        iface = MGMT_UUID
-    elif "epm" in lower or "ept" in lower:
-        iface = EPM_UUID
-    else:
-        return 0
-    meta = " ".join(l for l in text.splitlines() if l.lstrip().startswith(("#", "//")))
-    body = "".join(l for l in text.splitlines() if not l.lstrip().startswith(("#", "//")))
-    h = re.sub(r"[^0-9a-fA-F]", "", body)
-    if len(h) % 2:
-        return 0
-    stub = bytes.fromhex(h)
-    m = re.search(r"opnum\D{0,3}(\d+)", meta + " " + lower)
-    response = "resp" in (meta + lower).lower()
-    big = "big" in (meta + lower).lower()
-    drep = b"\x00\x00\x00\x00" if big else b"\x10\x00\x00\x00"
-    opnums = [int(m.group(1))] if m else list(range(10))
-    for op in opnums:
-        ndr_seed(writer, iface, op, drep, stub, response)
-    return len(opnums)
+    for name, b in vectors.items():
+        if name.startswith("pdu_"):
+            writer.write("pdu_decode", b)
+            n += 1
+    # Synthetic streams from the PDU vectors: what a client sends, what a server answers.
+    client_side = [v for k in ("pdu_bind", "pdu_request", "pdu_request_object", "pdu_request_frag1",
+                               "pdu_request_frag2", "pdu_co_cancel", "pdu_orphaned",
+                               "pdu_alter_context", "pdu_request_ept_map_hept_map")
+                   if (v := vectors.get(k)) is not None]
+    if client_side:
+        for sel in (0x00, 0x80, 0xC5):
+            writer.write("server_stream", bytes([sel]) + b"".join(client_side))
+        n += 3
+    auth_side = [v for k in ("pdu_bind_auth", "pdu_auth3", "pdu_request_auth_integrity")
+                 if (v := vectors.get(k)) is not None]
+    if auth_side:
+        writer.write("server_stream", bytes([0x80]) + b"".join(auth_side))
+        n += 1
+    server_side = [v for k in ("pdu_bind_ack", "pdu_response", "pdu_fault", "pdu_alter_context_resp",
+                               "pdu_shutdown")
+                   if (v := vectors.get(k)) is not None]
+    if server_side:
+        for sel in (0x00, 0x03):
+            writer.write("client_stream", bytes([sel]) + b"".join(server_side))
+        n += 2
+    for name, b in vectors.items():
+        m = re.match(r"(echo|epm|mgmt)_(.+?)_(request|response)(.*)$", name)
+        if not m:
+            continue
+        family, op, kind, suffix = m.groups()
+        table = {"echo": ECHO_OPS, "epm": EPM_OPS, "mgmt": MGMT_OPS}[family]
+        if op not in table:
+            continue
+        iface = {"echo": ECHO_UUID, "epm": EPM_UUID, "mgmt": MGMT_UUID}[family]
+        if kind == "request":
+            ndr_seed(writer, iface, table[op], b"\x10\0\0\0", b)
+            n += 1
+        else:
+            req = vectors.get(f"{family}_{op}_request{suffix}", vectors.get(f"{family}_{op}_request"))
+            if req is not None:
+                ndr_seed(writer, iface, table[op], b"\x10\0\0\0", b, request=req)
+                n += 1
+    stats.notes.append(f"{n} seeds from the Impacket vectors in tests/vectors/impacket")
 
 
 def main():
@@ -724,7 +753,7 @@ def main():
                 print(f"{fn}: not a pcap/pcapng file, skipped")
         except Exception as e:  # a broken capture must not stop the others
             print(f"{fn}: skipped, parse failure: {e!r}")
-    seed_echo_extras(writer, stats)
+    seed_from_vectors(writer, stats)
     print()
     for k, v in sorted(stats.counts.items()):
         print(f"{k}: {v}")

@@ -10,10 +10,9 @@ use std::ops::Range;
 use msrpc_ndr::{DataRep, Endian, Uuid};
 
 use super::{
-    AuthLevel, AuthType, AuthVerifier, Bind, BindAck, BindNak, BindNakReason, Body,
-    ContextElement, ContextResult, ContextResultEntry, Fault, FaultStatus, Header, PacketType,
-    Pdu, PfcFlags, ProviderReason, Request, Response, SecTrailer, SyntaxId, HEADER_LEN,
-    SEC_TRAILER_LEN,
+    AuthLevel, AuthType, AuthVerifier, Bind, BindAck, BindNak, BindNakReason, Body, ContextElement,
+    ContextResult, ContextResultEntry, Fault, FaultStatus, Header, PacketType, Pdu, PfcFlags,
+    ProviderReason, Request, Response, SecTrailer, SyntaxId, HEADER_LEN, SEC_TRAILER_LEN,
 };
 
 /// Fixed part of a request body: `alloc_hint`, `p_cont_id`, `opnum` (C706 12.6.4.9).
@@ -36,7 +35,9 @@ const SYNTAX_ID_LEN: usize = 20;
 /// MS-RPCE 2.2.2). Every variant is the sender's fault.
 ///
 /// Offsets and lengths named `needed`/`available` inside a body are relative to the start of
-/// the type-specific body (byte 16 of the PDU) and exclude auth padding and the verifier.
+/// the type-specific body (byte 16 of the PDU) and exclude the verifier; they exclude the auth
+/// padding too, except when the fixed fields of a request, response or fault already overlap
+/// the sec_trailer (then `available` counts every byte before it).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PduError {
@@ -70,7 +71,9 @@ pub enum PduError {
     },
     /// `auth_length` plus the 8-byte sec_trailer does not fit after the common header
     /// (C706 12.6.3.1, 13.2.6.1).
-    #[error("auth_length {auth_length} plus sec_trailer does not fit in frag_length {frag_length}")]
+    #[error(
+        "auth_length {auth_length} plus sec_trailer does not fit in frag_length {frag_length}"
+    )]
     AuthLengthBeyondPdu {
         /// The header's `auth_length`.
         auth_length: u16,
@@ -282,7 +285,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], Short> {
-        let end = self.pos.checked_add(n).ok_or(Short { needed: usize::MAX })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .ok_or(Short { needed: usize::MAX })?;
         let bytes = self.buf.get(self.pos..end).ok_or(Short { needed: end })?;
         self.pos = end;
         Ok(bytes)
@@ -594,13 +600,14 @@ impl Layout {
                 })?;
             let value_start = trailer_start + SEC_TRAILER_LEN;
             // auth_pad_length is byte 2 of the sec_trailer.
-            let pad_len = frame
-                .get(trailer_start + 2)
-                .copied()
-                .ok_or(PduError::AuthLengthBeyondPdu {
-                    auth_length: header.auth_length,
-                    frag_length,
-                })?;
+            let pad_len =
+                frame
+                    .get(trailer_start + 2)
+                    .copied()
+                    .ok_or(PduError::AuthLengthBeyondPdu {
+                        auth_length: header.auth_length,
+                        frag_length,
+                    })?;
             (
                 trailer_start,
                 Some((
@@ -616,9 +623,8 @@ impl Layout {
         let stub_start = stub_offset(header.ptype, header.flags);
         let fixed_needed = stub_start - HEADER_LEN;
         let before_pad = body_end - HEADER_LEN;
-        let fault_short = header.ptype == PacketType::FAULT
-            && auth.is_none()
-            && before_pad == FAULT_SHORT_LEN;
+        let fault_short =
+            header.ptype == PacketType::FAULT && auth.is_none() && before_pad == FAULT_SHORT_LEN;
         if before_pad < fixed_needed && !fault_short {
             return Err(PduError::BodyTruncated {
                 ptype: header.ptype,
@@ -778,10 +784,11 @@ fn decode_body(header: &Header, body: &[u8]) -> Result<Body, PduError> {
             let available = c.remaining();
             let mut versions = Vec::with_capacity(usize::from(n_protocols));
             for _ in 0..n_protocols {
-                let [major, minor] = c.array::<2>().map_err(|_| PduError::VersionListTruncated {
-                    n_protocols,
-                    available,
-                })?;
+                let [major, minor] =
+                    c.array::<2>().map_err(|_| PduError::VersionListTruncated {
+                        n_protocols,
+                        available,
+                    })?;
                 versions.push((major, minor));
             }
             Body::BindNak(BindNak {
@@ -1010,8 +1017,8 @@ impl Pdu {
             w.u32(t.auth_context_id);
             w.bytes(&auth.value);
             let length = HEADER_LEN.saturating_add(w.out.len());
-            auth_length = u16::try_from(auth.value.len())
-                .map_err(|_| EncodeError::FragTooLong { length })?;
+            auth_length =
+                u16::try_from(auth.value.len()).map_err(|_| EncodeError::FragTooLong { length })?;
         }
         let length = HEADER_LEN.saturating_add(w.out.len());
         let frag_length = u16::try_from(length).map_err(|_| EncodeError::FragTooLong { length })?;

@@ -1,0 +1,679 @@
+//! `#[derive(Ndr)]`: structures, unions (enums with data) and NDR enums (fieldless enums).
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::spanned::Spanned;
+use syn::{Data, DataEnum, DeriveInput, Expr, Fields, Member, Type};
+
+use crate::attrs::{self, FieldAttrs, SwitchType};
+use crate::shape::{self, Binder, Position, Shape};
+
+/// Entry point: the `Ndr` impl (and `NdrUnion` for unions) for `input`.
+pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
+    if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
+        return Err(syn::Error::new(
+            input.generics.span(),
+            "#[derive(Ndr)] does not support generic types",
+        ));
+    }
+    let cattrs = attrs::container_attrs(&input.attrs)?;
+    match &input.data {
+        Data::Struct(s) => {
+            if cattrs.switch_type.is_some() || cattrs.encapsulated || cattrs.v1_enum {
+                return Err(syn::Error::new(
+                    input.ident.span(),
+                    "switch_type / encapsulated / v1_enum apply to enums, not structures",
+                ));
+            }
+            derive_struct(&input.ident, &s.fields)
+        }
+        Data::Enum(e) => {
+            let is_union = cattrs.switch_type.is_some()
+                || cattrs.encapsulated
+                || e.variants.iter().any(|v| {
+                    !matches!(v.fields, Fields::Unit)
+                        || v.attrs.iter().any(|a| a.path().is_ident("ndr"))
+                });
+            if is_union {
+                if cattrs.v1_enum {
+                    return Err(syn::Error::new(
+                        input.ident.span(),
+                        "v1_enum applies to fieldless enums, not unions",
+                    ));
+                }
+                derive_union(
+                    &input.ident,
+                    e,
+                    cattrs.switch_type.unwrap_or(SwitchType::U32),
+                    cattrs.encapsulated,
+                )
+            } else {
+                derive_enum(&input.ident, e, cattrs.v1_enum)
+            }
+        }
+        Data::Union(u) => Err(syn::Error::new(
+            u.union_token.span,
+            "#[derive(Ndr)] does not support Rust unions; write an NDR union as an enum",
+        )),
+    }
+}
+
+/// One structure member.
+struct Member_ {
+    member: Member,
+    local: Ident,
+    name: String,
+    attrs: FieldAttrs,
+    shape: Shape,
+}
+
+fn max_align_chain(items: &[TokenStream]) -> TokenStream {
+    let mut it = items.iter().rev();
+    match it.next() {
+        None => quote!(1),
+        Some(last) => it.fold(last.clone(), |acc, x| quote!(::msrpc_ndr::max_align(#x, #acc))),
+    }
+}
+
+fn sum_chain(items: &[TokenStream]) -> TokenStream {
+    if items.is_empty() {
+        quote!(0)
+    } else {
+        quote!(#(#items)+*)
+    }
+}
+
+fn and_chain(items: &[TokenStream]) -> TokenStream {
+    if items.is_empty() {
+        quote!(true)
+    } else {
+        quote!(#(#items)&&*)
+    }
+}
+
+/// Binds names to `self.<field>` (encode, decode_buffers).
+struct SelfBinder<'a>(&'a [Member_]);
+
+impl Binder for SelfBinder<'_> {
+    fn place(&self, name: &str, _span: Span) -> syn::Result<Option<TokenStream>> {
+        Ok(self.0.iter().find(|m| m.name == name).map(|m| {
+            let member = &m.member;
+            quote!(self.#member)
+        }))
+    }
+}
+
+/// Binds names to the decoded locals (decode_scalars' post checks).
+struct LocalBinder<'a>(&'a [Member_]);
+
+impl Binder for LocalBinder<'_> {
+    fn place(&self, name: &str, _span: Span) -> syn::Result<Option<TokenStream>> {
+        Ok(self.0.iter().find(|m| m.name == name).map(|m| {
+            let local = &m.local;
+            quote!(#local)
+        }))
+    }
+}
+
+/// No sibling names (union arms).
+struct NoBinder;
+
+impl Binder for NoBinder {
+    fn place(&self, _name: &str, _span: Span) -> syn::Result<Option<TokenStream>> {
+        Ok(None)
+    }
+}
+
+fn derive_struct(ident: &Ident, fields: &Fields) -> syn::Result<TokenStream> {
+    let tyname = ident.to_string();
+    let count = fields.len();
+    let mut members = Vec::with_capacity(count);
+    for (i, f) in fields.iter().enumerate() {
+        let fattrs = attrs::field_attrs(&f.attrs, false)?;
+        let shape = shape::classify(
+            &f.ty,
+            &fattrs,
+            Position::Member {
+                last: i + 1 == count,
+            },
+        )?;
+        let (member, local, name) = match &f.ident {
+            Some(id) => (Member::Named(id.clone()), id.clone(), id.to_string()),
+            None => (
+                Member::Unnamed(syn::Index::from(i)),
+                format_ident!("__f{}", i),
+                i.to_string(),
+            ),
+        };
+        members.push(Member_ {
+            member,
+            local,
+            name,
+            attrs: fattrs,
+            shape,
+        });
+    }
+    let hoisted = members
+        .last()
+        .filter(|m| matches!(m.shape, Shape::Conformant { .. }));
+
+    let (aligns, (mins, onlys)): (Vec<_>, (Vec<_>, Vec<_>)) = members
+        .iter()
+        .map(|m| {
+            let (a, w, s) = shape::member_consts(&m.shape);
+            (a, (w, s))
+        })
+        .unzip();
+    let align = max_align_chain(&aligns);
+    let wire_min = sum_chain(&mins);
+    let scalars_only = and_chain(&onlys);
+
+    let self_binder = SelfBinder(&members);
+    let local_binder = LocalBinder(&members);
+
+    // encode_scalars
+    let mut enc_s = TokenStream::new();
+    let mut hoist_prelude = TokenStream::new();
+    if let Some(m) = hoisted {
+        let field = &m.name;
+        let member = &m.member;
+        let pre = shape::prelude(&m.attrs, &self_binder)?;
+        let len_check = if m.attrs.length_is.is_none() {
+            quote! { ::msrpc_ndr::array::check_len(#field, __size_is, self.#member.len())?; }
+        } else {
+            quote! {}
+        };
+        enc_s.extend(quote! {
+            #pre
+            #len_check
+            let __max: u32 = u32::try_from(__size_is)
+                .map_err(|_| ::msrpc_ndr::EncodeError::CountOverflow(#field))?;
+            __w.u32(__max);
+        });
+        hoist_prelude = shape::prelude(&m.attrs, &local_binder)?;
+    }
+    enc_s.extend(quote! { __w.align(<Self as ::msrpc_ndr::Ndr>::ALIGN); });
+    for m in &members {
+        let member = &m.member;
+        let place = quote!(self.#member);
+        let code = shape::member_encode_scalars(&m.shape, &place, &m.name);
+        let is_hoisted = hoisted.is_some_and(|h| h.name == m.name);
+        let pre = if is_hoisted {
+            quote! {}
+        } else {
+            shape::prelude(&without_size(&m.attrs, &m.shape), &self_binder)?
+        };
+        if is_hoisted || pre.is_empty() {
+            enc_s.extend(code);
+        } else {
+            enc_s.extend(quote! { { #pre #code } });
+        }
+    }
+
+    // encode_buffers
+    let mut enc_b = TokenStream::new();
+    for m in &members {
+        let member = &m.member;
+        let place = quote!(self.#member);
+        let code = shape::member_encode_buffers(&m.shape, &place, &m.name);
+        if code.is_empty() {
+            continue;
+        }
+        if shape::buffers_need_prelude(&m.shape) {
+            let pre = shape::prelude(&m.attrs, &self_binder)?;
+            enc_b.extend(quote! { { #pre #code } });
+        } else {
+            enc_b.extend(code);
+        }
+    }
+
+    // decode_scalars
+    let mut dec_s = TokenStream::new();
+    if let Some(m) = hoisted {
+        let field = &m.name;
+        dec_s.extend(quote! {
+            let __max: u32 = __r.field(#tyname, #field, ::msrpc_ndr::Reader::u32)?;
+        });
+    }
+    dec_s.extend(quote! {
+        __r.align(<Self as ::msrpc_ndr::Ndr>::ALIGN).map_err(|__e| __e.in_type(#tyname))?;
+    });
+    let mut post = TokenStream::new();
+    for m in &members {
+        let local = &m.local;
+        let field = &m.name;
+        let reader = scalars_fn(&m.shape);
+        dec_s.extend(quote! { let #local = __r.field(#tyname, #field, #reader)?; });
+        let wrap = quote!(.in_field(#field).in_type(#tyname));
+        let checks = shape::member_post_checks(&m.shape, &quote!(&#local), &wrap);
+        if !checks.is_empty() {
+            let is_hoisted = hoisted.is_some_and(|h| h.name == m.name);
+            let pre = if is_hoisted {
+                hoist_prelude.clone()
+            } else {
+                shape::prelude(&without_size(&m.attrs, &m.shape), &local_binder)?
+            };
+            post.extend(quote! { { #pre #checks } });
+        }
+    }
+    dec_s.extend(post);
+    let ctor = match fields {
+        Fields::Named(_) => {
+            let locals = members.iter().map(|m| &m.local);
+            quote! { Self { #(#locals),* } }
+        }
+        Fields::Unnamed(_) => {
+            let locals = members.iter().map(|m| &m.local);
+            quote! { Self ( #(#locals),* ) }
+        }
+        Fields::Unit => quote! { Self },
+    };
+
+    // decode_buffers
+    let mut dec_b = TokenStream::new();
+    for m in &members {
+        let member = &m.member;
+        let field = &m.name;
+        let place = quote!(self.#member);
+        let Some(code) = shape::member_decode_buffers(&m.shape, &place) else {
+            continue;
+        };
+        let call = quote! { __r.field(#tyname, #field, |__r| #code)?; };
+        if shape::buffers_need_prelude(&m.shape) {
+            let pre = shape::prelude(&m.attrs, &self_binder)?;
+            dec_b.extend(quote! { { #pre #call } });
+        } else {
+            dec_b.extend(call);
+        }
+    }
+
+    let has_buffers = !enc_b.is_empty();
+    let buffers = if has_buffers {
+        quote! {
+            fn encode_buffers(&self, __w: &mut ::msrpc_ndr::Writer) -> ::msrpc_ndr::EncodeResult {
+                #enc_b
+                ::core::result::Result::Ok(())
+            }
+            fn decode_buffers(&mut self, __r: &mut ::msrpc_ndr::Reader<'_>) -> ::msrpc_ndr::DecodeResult<()> {
+                #dec_b
+                ::core::result::Result::Ok(())
+            }
+        }
+    } else {
+        quote! {}
+    };
+    let unused_w = if members.is_empty() {
+        quote! { let _ = &__w; }
+    } else {
+        quote! {}
+    };
+
+    Ok(quote! {
+        #[automatically_derived]
+        impl ::msrpc_ndr::Ndr for #ident {
+            const ALIGN: usize = #align;
+            const WIRE_MIN: usize = #wire_min;
+            const SCALARS_ONLY: bool = #scalars_only;
+            fn encode_scalars(&self, __w: &mut ::msrpc_ndr::Writer) -> ::msrpc_ndr::EncodeResult {
+                #unused_w
+                #enc_s
+                ::core::result::Result::Ok(())
+            }
+            fn decode_scalars(__r: &mut ::msrpc_ndr::Reader<'_>) -> ::msrpc_ndr::DecodeResult<Self> {
+                #dec_s
+                ::core::result::Result::Ok(#ctor)
+            }
+            #buffers
+        }
+    })
+}
+
+/// The attributes whose prelude a member's *scalar* phase needs (a pointer's sizes are only
+/// needed in the buffers phase).
+fn without_size(a: &FieldAttrs, shape: &Shape) -> FieldAttrs {
+    match shape {
+        Shape::Ptr { .. } | Shape::Opt { .. } => FieldAttrs::default(),
+        Shape::Conformant { .. } | Shape::Str { .. } => {
+            let mut out = a.clone();
+            out.size_is = None;
+            out.switch_is = None;
+            out
+        }
+        Shape::Varying { .. } => {
+            let mut out = a.clone();
+            out.size_is = None;
+            out.switch_is = None;
+            out
+        }
+        Shape::Plain { .. } => {
+            let mut out = a.clone();
+            out.size_is = None;
+            out.length_is = None;
+            out
+        }
+    }
+}
+
+/// The reader of a member's scalars as a function (`Reader::field` takes one): the type's
+/// `decode_scalars` itself for plain members, a closure otherwise.
+fn scalars_fn(shape: &Shape) -> TokenStream {
+    match shape {
+        Shape::Plain { ty, .. } => quote!(<#ty as ::msrpc_ndr::Ndr>::decode_scalars),
+        other => {
+            let code = shape::member_decode_scalars(other);
+            quote!(|__r| #code)
+        }
+    }
+}
+
+/// One union arm.
+struct Arm {
+    ident: Ident,
+    name: String,
+    case: Option<Expr>,
+    default: bool,
+    field: Option<(Type, FieldAttrs, Shape)>,
+}
+
+fn derive_union(
+    ident: &Ident,
+    e: &DataEnum,
+    st: SwitchType,
+    encapsulated: bool,
+) -> syn::Result<TokenStream> {
+    let tyname = ident.to_string();
+    let mut arms = Vec::new();
+    let mut seen_default = false;
+    for v in &e.variants {
+        let va = attrs::variant_attrs(&v.attrs)?;
+        if let Some((_, d)) = &v.discriminant {
+            return Err(syn::Error::new(
+                d.span(),
+                "union arms take their discriminant from #[ndr(case = ...)], not `= value`",
+            ));
+        }
+        if va.default == va.case.is_some() {
+            return Err(syn::Error::new(
+                v.ident.span(),
+                "each union arm needs exactly one of #[ndr(case = ...)] or #[ndr(default)]",
+            ));
+        }
+        let field = match &v.fields {
+            Fields::Unit => None,
+            Fields::Unnamed(u) if u.unnamed.len() == 1 => {
+                let Some(f) = u.unnamed.first() else {
+                    unreachable!()
+                };
+                let fa = attrs::field_attrs(&f.attrs, false)?;
+                let shape = shape::classify(&f.ty, &fa, Position::Member { last: false })?;
+                Some((f.ty.clone(), fa, shape))
+            }
+            other => {
+                return Err(syn::Error::new(
+                    other.span(),
+                    "a union arm is a unit variant or a tuple variant with one field",
+                ))
+            }
+        };
+        if va.default {
+            if seen_default {
+                return Err(syn::Error::new(v.ident.span(), "more than one default arm"));
+            }
+            seen_default = true;
+            if field.is_none() {
+                return Err(syn::Error::new(
+                    v.ident.span(),
+                    "the default arm carries the discriminant: write it as `Other(u16)` (the switch type)",
+                ));
+            }
+        }
+        arms.push(Arm {
+            ident: v.ident.clone(),
+            name: v.ident.to_string(),
+            case: va.case,
+            default: va.default,
+            field,
+        });
+    }
+    let swty = st.ty();
+    let swsize = st.size();
+    let write_d = match st {
+        SwitchType::U8 => quote!(__w.u8),
+        SwitchType::U16 => quote!(__w.u16),
+        SwitchType::U32 => quote!(__w.u32),
+    };
+    let read_d = match st {
+        SwitchType::U8 => quote!(__r.u8()),
+        SwitchType::U16 => quote!(__r.u16()),
+        SwitchType::U32 => quote!(__r.u32()),
+    };
+    let data_arms: Vec<&Arm> = arms
+        .iter()
+        .filter(|a| !a.default && a.field.is_some())
+        .collect();
+    let arm_aligns: Vec<TokenStream> = data_arms
+        .iter()
+        .filter_map(|a| a.field.as_ref())
+        .map(|(_, _, s)| shape::member_consts(s).0)
+        .collect();
+    let arm_onlys: Vec<TokenStream> = data_arms
+        .iter()
+        .filter_map(|a| a.field.as_ref())
+        .map(|(_, _, s)| shape::member_consts(s).2)
+        .collect();
+    let arms_align = max_align_chain(&arm_aligns);
+    let mut all_aligns = arm_aligns.clone();
+    all_aligns.push(quote!(#swsize));
+    let align = max_align_chain(&all_aligns);
+    let scalars_only = and_chain(&arm_onlys);
+    let after_d = if encapsulated {
+        quote! { __w.align(#arms_align); }
+    } else {
+        quote! {}
+    };
+    let after_d_read = if encapsulated {
+        quote! { __r.align(#arms_align)?; }
+    } else {
+        quote! {}
+    };
+
+    let case_const = |i: usize| format_ident!("__CASE{}", i);
+    let mut consts = TokenStream::new();
+    for (i, a) in arms.iter().enumerate() {
+        if let Some(c) = &a.case {
+            let cid = case_const(i);
+            consts.extend(quote! { const #cid: #swty = #c; });
+        }
+    }
+
+    let mut disc_arms = TokenStream::new();
+    let mut enc_s_arms = TokenStream::new();
+    let mut enc_b_arms = TokenStream::new();
+    let mut dec_b_arms = TokenStream::new();
+    let mut dec_chain = TokenStream::new();
+    let mut default_dec = quote! {
+        ::core::result::Result::Err(__r.error(::msrpc_ndr::DecodeErrorKind::UnknownDiscriminant(u64::from(__d))))
+    };
+    for (i, a) in arms.iter().enumerate() {
+        let vid = &a.ident;
+        let name = &a.name;
+        let cid = case_const(i);
+        if a.default {
+            disc_arms.extend(quote! { Self::#vid(__d) => u64::from(*__d), });
+            enc_s_arms.extend(quote! { Self::#vid(__d) => { #write_d(*__d); } });
+            default_dec = quote! { ::core::result::Result::Ok(Self::#vid(__d)) };
+            continue;
+        }
+        match &a.field {
+            None => {
+                disc_arms.extend(quote! { Self::#vid => u64::from(#cid), });
+                enc_s_arms.extend(quote! { Self::#vid => { #write_d(#cid); } });
+                dec_chain.extend(quote! {
+                    if __d == #cid {
+                        return ::core::result::Result::Ok(Self::#vid);
+                    }
+                });
+            }
+            Some((_, fa, shape)) => {
+                let place = quote!((*__v));
+                let pre = shape::prelude(fa, &NoBinder)?;
+                let enc = shape::member_encode_scalars(shape, &place, name);
+                let encb = shape::member_encode_buffers(shape, &place, name);
+                disc_arms.extend(quote! { Self::#vid(_) => u64::from(#cid), });
+                enc_s_arms.extend(quote! {
+                    Self::#vid(__v) => {
+                        #pre
+                        #write_d(#cid);
+                        #after_d
+                        #enc
+                    }
+                });
+                if !encb.is_empty() {
+                    enc_b_arms.extend(quote! { Self::#vid(__v) => { #pre #encb } });
+                }
+                let dec = scalars_fn(shape);
+                let wrap = quote!(.in_field(#name).in_type(#tyname));
+                let post = shape::member_post_checks(shape, &quote!(&__x), &wrap);
+                dec_chain.extend(quote! {
+                    if __d == #cid {
+                        #after_d_read
+                        let __x = __r.field(#tyname, #name, #dec)?;
+                        #pre
+                        #post
+                        return ::core::result::Result::Ok(Self::#vid(__x));
+                    }
+                });
+                if let Some(decb) = shape::member_decode_buffers(shape, &place) {
+                    dec_b_arms.extend(quote! {
+                        Self::#vid(__v) => {
+                            #pre
+                            __r.field(#tyname, #name, |__r| #decb)
+                        }
+                    });
+                }
+            }
+        }
+    }
+    let buffers = if enc_b_arms.is_empty() {
+        quote! {}
+    } else {
+        quote! {
+            fn encode_buffers(&self, __w: &mut ::msrpc_ndr::Writer) -> ::msrpc_ndr::EncodeResult {
+                match self {
+                    #enc_b_arms
+                    #[allow(unreachable_patterns)]
+                    _ => {}
+                }
+                ::core::result::Result::Ok(())
+            }
+            fn decode_buffers(&mut self, __r: &mut ::msrpc_ndr::Reader<'_>) -> ::msrpc_ndr::DecodeResult<()> {
+                __r.nested(|__r| match self {
+                    #dec_b_arms
+                    #[allow(unreachable_patterns)]
+                    _ => ::core::result::Result::Ok(()),
+                })
+            }
+        }
+    };
+
+    Ok(quote! {
+        #[automatically_derived]
+        impl ::msrpc_ndr::NdrUnion for #ident {
+            fn discriminant(&self) -> u64 {
+                #consts
+                match self {
+                    #disc_arms
+                }
+            }
+        }
+
+        #[automatically_derived]
+        impl ::msrpc_ndr::Ndr for #ident {
+            const ALIGN: usize = #align;
+            const WIRE_MIN: usize = #swsize;
+            const SCALARS_ONLY: bool = #scalars_only;
+            fn encode_scalars(&self, __w: &mut ::msrpc_ndr::Writer) -> ::msrpc_ndr::EncodeResult {
+                #consts
+                match self {
+                    #enc_s_arms
+                }
+                ::core::result::Result::Ok(())
+            }
+            fn decode_scalars(__r: &mut ::msrpc_ndr::Reader<'_>) -> ::msrpc_ndr::DecodeResult<Self> {
+                __r.nested(|__r| {
+                    #consts
+                    let __d: #swty = #read_d?;
+                    #dec_chain
+                    #default_dec
+                })
+                .map_err(|__e| __e.in_type(#tyname))
+            }
+            #buffers
+        }
+    })
+}
+
+fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream> {
+    let ty = if v1 { quote!(u32) } else { quote!(u16) };
+    let size: usize = if v1 { 4 } else { 2 };
+    let write = if v1 { quote!(__w.u32) } else { quote!(__w.u16) };
+    let read = if v1 { quote!(__r.u32()) } else { quote!(__r.u16()) };
+    let tyname = ident.to_string();
+    let mut consts = TokenStream::new();
+    let mut enc_arms = TokenStream::new();
+    let mut dec_chain = TokenStream::new();
+    let wide = if v1 { quote!(__v) } else { quote!(u32::from(__v)) };
+    let mut count_arms = TokenStream::new();
+    for (i, v) in e.variants.iter().enumerate() {
+        let Some((_, d)) = &v.discriminant else {
+            return Err(syn::Error::new(
+                v.ident.span(),
+                "NDR enum variants need explicit values (`Name = 1`)",
+            ));
+        };
+        let cid = format_ident!("__V{}", i);
+        let vid = &v.ident;
+        consts.extend(quote! { const #cid: #ty = #d; });
+        enc_arms.extend(quote! { Self::#vid => #cid, });
+        count_arms.extend(quote! { Self::#vid => u64::from(#cid), });
+        dec_chain.extend(quote! {
+            if __v == #cid {
+                return ::core::result::Result::Ok(Self::#vid);
+            }
+        });
+    }
+    Ok(quote! {
+        #[automatically_derived]
+        impl ::msrpc_ndr::Ndr for #ident {
+            const ALIGN: usize = #size;
+            const WIRE_MIN: usize = #size;
+            const SCALARS_ONLY: bool = true;
+            fn encode_scalars(&self, __w: &mut ::msrpc_ndr::Writer) -> ::msrpc_ndr::EncodeResult {
+                #consts
+                #write(match self {
+                    #enc_arms
+                });
+                ::core::result::Result::Ok(())
+            }
+            fn decode_scalars(__r: &mut ::msrpc_ndr::Reader<'_>) -> ::msrpc_ndr::DecodeResult<Self> {
+                #consts
+                let __v: #ty = #read.map_err(|__e| __e.in_type(#tyname))?;
+                #dec_chain
+                ::core::result::Result::Err(
+                    __r.error(::msrpc_ndr::DecodeErrorKind::UnknownEnumValue(#wide)).in_type(#tyname),
+                )
+            }
+        }
+
+        /// The enum's wire value (so it can select a union arm in `switch_is`).
+        #[automatically_derived]
+        impl ::msrpc_ndr::NdrCount for #ident {
+            fn ndr_count(&self) -> u64 {
+                #consts
+                match self {
+                    #count_arms
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,869 @@
+//! `#[interface(uuid = "...", version = "M.m")]` on a trait: request/response types per
+//! operation, a service trait, a server dispatcher and a client.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::spanned::Spanned;
+use syn::{Attribute, FnArg, ItemTrait, LitInt, LitStr, Pat, ReturnType, TraitItem, Type};
+
+use crate::attrs::{self, FieldAttrs};
+use crate::shape::{self, Binder, Position, Shape};
+
+/// Arguments of the `interface` attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceArgs {
+    /// The UUID as a 128-bit number.
+    pub uuid: u128,
+    /// Major version.
+    pub major: u16,
+    /// Minor version.
+    pub minor: u16,
+}
+
+/// Parses a UUID in its 8-4-4-4-12 text form.
+pub fn parse_uuid(s: &str) -> Option<u128> {
+    let groups: Vec<&str> = s.split('-').collect();
+    let lens: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    if lens != [8, 4, 4, 4, 12] {
+        return None;
+    }
+    let hex: String = groups.concat();
+    if !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    u128::from_str_radix(&hex, 16).ok()
+}
+
+/// Parses `uuid = "...", version = "M.m"`.
+pub fn parse_args(args: TokenStream) -> syn::Result<InterfaceArgs> {
+    let mut uuid = None;
+    let mut version = None;
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("uuid") {
+            let lit: LitStr = meta.value()?.parse()?;
+            let v = parse_uuid(&lit.value()).ok_or_else(|| {
+                syn::Error::new(lit.span(), "expected a UUID like \"12345678-1234-1234-1234-123456789abc\"")
+            })?;
+            uuid = Some(v);
+            Ok(())
+        } else if meta.path.is_ident("version") {
+            let lit: LitStr = meta.value()?.parse()?;
+            let text = lit.value();
+            let (a, b) = text.split_once('.').unwrap_or((text.as_str(), "0"));
+            match (a.parse::<u16>(), b.parse::<u16>()) {
+                (Ok(a), Ok(b)) => {
+                    version = Some((a, b));
+                    Ok(())
+                }
+                _ => Err(syn::Error::new(lit.span(), "expected a version like \"1.0\"")),
+            }
+        } else {
+            Err(meta.error("unknown interface argument (expected uuid, version)"))
+        }
+    });
+    syn::parse::Parser::parse2(parser, args)?;
+    let uuid = uuid.ok_or_else(|| syn::Error::new(Span::call_site(), "missing `uuid = \"...\"`"))?;
+    let (major, minor) = version.unwrap_or((0, 0));
+    Ok(InterfaceArgs {
+        uuid,
+        major,
+        minor,
+    })
+}
+
+/// One operation parameter.
+struct Param {
+    ident: Ident,
+    name: String,
+    ty: Type,
+    attrs: FieldAttrs,
+    shape: Shape,
+    docs: Vec<Attribute>,
+}
+
+/// One operation.
+struct Op {
+    method: Ident,
+    name: String,
+    opnum: u16,
+    docs: Vec<Attribute>,
+    params: Vec<Param>,
+    ret: Option<Type>,
+    req_ty: Ident,
+    resp_ty: Ident,
+}
+
+fn pascal(snake: &str) -> String {
+    snake
+        .split('_')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            match c.next() {
+                Some(f) => f.to_ascii_uppercase().to_string() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect()
+}
+
+fn parse_op(f: &syn::TraitItemFn) -> syn::Result<Op> {
+    let mut opnum = None;
+    let mut docs = Vec::new();
+    for a in &f.attrs {
+        if a.path().is_ident("opnum") {
+            let lit: LitInt = a.parse_args()?;
+            opnum = Some(lit.base10_parse::<u16>()?);
+        } else if a.path().is_ident("doc") {
+            docs.push(a.clone());
+        } else {
+            return Err(syn::Error::new(
+                a.span(),
+                "unexpected attribute on an operation (expected #[opnum(N)] and doc comments)",
+            ));
+        }
+    }
+    let opnum = opnum.ok_or_else(|| {
+        syn::Error::new(f.sig.ident.span(), "operation needs #[opnum(N)]")
+    })?;
+    if f.default.is_some() {
+        return Err(syn::Error::new(
+            f.sig.ident.span(),
+            "interface operations are declarations without a body",
+        ));
+    }
+    if !f.sig.generics.params.is_empty() || f.sig.asyncness.is_some() {
+        return Err(syn::Error::new(
+            f.sig.ident.span(),
+            "operations are plain `fn name(params) -> Ret;` declarations (no generics, no async)",
+        ));
+    }
+    let mut params = Vec::new();
+    for input in &f.sig.inputs {
+        let FnArg::Typed(pt) = input else {
+            return Err(syn::Error::new(
+                input.span(),
+                "operations take no `self`: list the parameters only",
+            ));
+        };
+        let Pat::Ident(pi) = &*pt.pat else {
+            return Err(syn::Error::new(pt.pat.span(), "parameters must be plain names"));
+        };
+        let ident = pi.ident.clone();
+        let name = ident.to_string();
+        if name == "result" || name.starts_with("__") {
+            return Err(syn::Error::new(
+                ident.span(),
+                "parameter names `result` and `__*` are reserved",
+            ));
+        }
+        let fattrs = attrs::field_attrs(&pt.attrs, true)?;
+        if !fattrs.is_in && !fattrs.is_out {
+            return Err(syn::Error::new(
+                ident.span(),
+                "parameter needs a direction: #[ndr(in)], #[ndr(out)] or #[ndr(in, out)]",
+            ));
+        }
+        if fattrs.unique && !matches!(shape::type_head(&pt.ty), Some((n, Some(_))) if n == "Option")
+        {
+            return Err(syn::Error::new(
+                pt.ty.span(),
+                "#[ndr(unique)] applies to Option<T> parameters",
+            ));
+        }
+        let shape = shape::classify(&pt.ty, &fattrs, Position::TopLevel)?;
+        let docs = pt
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("doc"))
+            .cloned()
+            .collect();
+        params.push(Param {
+            ident,
+            name,
+            ty: (*pt.ty).clone(),
+            attrs: fattrs,
+            shape,
+            docs,
+        });
+    }
+    let ret = match &f.sig.output {
+        ReturnType::Default => None,
+        ReturnType::Type(_, t) => Some((**t).clone()),
+    };
+    let base = pascal(&f.sig.ident.to_string());
+    Ok(Op {
+        method: f.sig.ident.clone(),
+        name: f.sig.ident.to_string(),
+        opnum,
+        docs,
+        params,
+        ret,
+        req_ty: format_ident!("{}Request", base),
+        resp_ty: format_ident!("{}Response", base),
+    })
+}
+
+/// Request encode: names are request fields (`self.x`).
+struct ReqEncodeBinder<'a>(&'a Op);
+
+impl Binder for ReqEncodeBinder<'_> {
+    fn place(&self, name: &str, span: Span) -> syn::Result<Option<TokenStream>> {
+        match self.0.params.iter().find(|p| p.name == name) {
+            Some(p) if p.attrs.is_in => {
+                let id = &p.ident;
+                Ok(Some(quote!(self.#id)))
+            }
+            Some(_) => Err(syn::Error::new(
+                span,
+                format!("`{name}` is an [out]-only parameter; a request cannot refer to it"),
+            )),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Request decode: names are earlier [in] parameters, already decoded into locals.
+struct ReqDecodeBinder<'a> {
+    op: &'a Op,
+    upto: usize,
+}
+
+impl Binder for ReqDecodeBinder<'_> {
+    fn place(&self, name: &str, span: Span) -> syn::Result<Option<TokenStream>> {
+        let Some((i, p)) = self.op.params.iter().enumerate().find(|(_, p)| p.name == name) else {
+            return Ok(None);
+        };
+        if !p.attrs.is_in {
+            return Err(syn::Error::new(
+                span,
+                format!("`{name}` is an [out]-only parameter; a request cannot refer to it"),
+            ));
+        }
+        if i >= self.upto {
+            return Err(syn::Error::new(
+                span,
+                format!("`{name}` comes later in the request; sizing expressions may only name earlier parameters"),
+            ));
+        }
+        let id = &p.ident;
+        Ok(Some(quote!(#id)))
+    }
+}
+
+/// Response: names are earlier response fields first (`self.x` when encoding, locals when
+/// decoding), then request values passed as arguments (references named like the parameter).
+struct RespBinder<'a> {
+    op: &'a Op,
+    decoding: bool,
+    upto: usize,
+}
+
+impl Binder for RespBinder<'_> {
+    fn place(&self, name: &str, span: Span) -> syn::Result<Option<TokenStream>> {
+        let found = self.op.params.iter().enumerate().find(|(_, p)| p.name == name);
+        let Some((i, p)) = found else {
+            return Ok(None);
+        };
+        let id = &p.ident;
+        if p.attrs.is_out && i < self.upto {
+            return Ok(Some(if self.decoding {
+                quote!(#id)
+            } else {
+                quote!(self.#id)
+            }));
+        }
+        if p.attrs.is_in {
+            return Ok(Some(quote!(*#id)));
+        }
+        Err(syn::Error::new(
+            span,
+            format!("`{name}` comes later in the response; sizing expressions may only name earlier [out] parameters or [in] parameters"),
+        ))
+    }
+}
+
+/// The [in] parameters a response's sizing expressions need, in parameter order.
+fn response_args(op: &Op) -> Vec<&Param> {
+    let mut names = std::collections::BTreeSet::new();
+    for (i, p) in op.params.iter().enumerate().filter(|(_, p)| p.attrs.is_out) {
+        for e in [&p.attrs.size_is, &p.attrs.length_is, &p.attrs.switch_is]
+            .into_iter()
+            .flatten()
+        {
+            for n in shape::expr_names(e) {
+                let earlier_out = op
+                    .params
+                    .iter()
+                    .enumerate()
+                    .any(|(j, q)| q.name == n && q.attrs.is_out && j < i);
+                if !earlier_out {
+                    names.insert(n);
+                }
+            }
+        }
+    }
+    op.params
+        .iter()
+        .filter(|p| p.attrs.is_in && names.contains(&p.name))
+        .collect()
+}
+
+fn doc(text: String) -> TokenStream {
+    quote!(#[doc = #text])
+}
+
+fn direction(p: &Param) -> &'static str {
+    match (p.attrs.is_in, p.attrs.is_out) {
+        (true, true) => "[in, out]",
+        (true, false) => "[in]",
+        _ => "[out]",
+    }
+}
+
+fn decode_fn(shape: &Shape) -> TokenStream {
+    match shape {
+        Shape::Plain { ty, checks } if !checks.switch_is && checks.range.is_none() => {
+            quote!(<#ty as ::msrpc_ndr::Ndr>::decode)
+        }
+        other => {
+            let code = shape::full_decode(other);
+            quote!(|__r| #code)
+        }
+    }
+}
+
+fn gen_op(op: &Op, vis: &syn::Visibility) -> syn::Result<TokenStream> {
+    let req_ty = &op.req_ty;
+    let resp_ty = &op.resp_ty;
+    let req_name = req_ty.to_string();
+    let resp_name = resp_ty.to_string();
+    let opnum = op.opnum;
+    let method = &op.name;
+
+    // Fields.
+    let field = |p: &Param| {
+        let id = &p.ident;
+        let ty = &p.ty;
+        let docs = if p.docs.is_empty() {
+            vec![doc(format!("`{}` parameter `{}`.", direction(p), p.name))]
+        } else {
+            p.docs.iter().map(|a| quote!(#a)).collect()
+        };
+        quote! { #(#docs)* pub #id: #ty, }
+    };
+    let in_params: Vec<&Param> = op.params.iter().filter(|p| p.attrs.is_in).collect();
+    let out_params: Vec<&Param> = op.params.iter().filter(|p| p.attrs.is_out).collect();
+    let req_fields: Vec<TokenStream> = in_params.iter().map(|p| field(p)).collect();
+    let mut resp_fields: Vec<TokenStream> = out_params.iter().map(|p| field(p)).collect();
+    if let Some(r) = &op.ret {
+        resp_fields.push(quote! {
+            #[doc = "The operation's return value."]
+            pub result: #r,
+        });
+    }
+
+    // Request encode/decode.
+    let mut req_enc = TokenStream::new();
+    let mut req_dec = TokenStream::new();
+    for (i, p) in op.params.iter().enumerate() {
+        if !p.attrs.is_in {
+            continue;
+        }
+        let id = &p.ident;
+        let name = &p.name;
+        let pre = shape::prelude(&p.attrs, &ReqEncodeBinder(op))?;
+        let enc = shape::full_encode(&p.shape, &quote!(&self.#id), name);
+        req_enc.extend(quote! { { #pre #enc } });
+        let pre = shape::prelude(&p.attrs, &ReqDecodeBinder { op, upto: i })?;
+        let dec = decode_fn(&p.shape);
+        req_dec.extend(quote! {
+            let #id = {
+                #pre
+                __r.field(#req_name, #name, #dec)?
+            };
+        });
+    }
+    let in_ids: Vec<&Ident> = in_params.iter().map(|p| &p.ident).collect();
+
+    // Response encode/decode.
+    let args = response_args(op);
+    let arg_decls: Vec<TokenStream> = args
+        .iter()
+        .map(|p| {
+            let id = &p.ident;
+            let ty = &p.ty;
+            quote!(#id: &#ty)
+        })
+        .collect();
+    let arg_from_req: Vec<TokenStream> = args
+        .iter()
+        .map(|p| {
+            let id = &p.ident;
+            quote!(&req.#id)
+        })
+        .collect();
+    let mut resp_enc = TokenStream::new();
+    let mut resp_dec = TokenStream::new();
+    for (i, p) in op.params.iter().enumerate() {
+        if !p.attrs.is_out {
+            continue;
+        }
+        let id = &p.ident;
+        let name = &p.name;
+        let pre = shape::prelude(
+            &p.attrs,
+            &RespBinder {
+                op,
+                decoding: false,
+                upto: i,
+            },
+        )?;
+        let enc = shape::full_encode(&p.shape, &quote!(&self.#id), name);
+        resp_enc.extend(quote! { { #pre #enc } });
+        let pre = shape::prelude(
+            &p.attrs,
+            &RespBinder {
+                op,
+                decoding: true,
+                upto: i,
+            },
+        )?;
+        let dec = decode_fn(&p.shape);
+        resp_dec.extend(quote! {
+            let #id = {
+                #pre
+                __r.field(#resp_name, #name, #dec)?
+            };
+        });
+    }
+    let mut out_ids: Vec<TokenStream> = out_params
+        .iter()
+        .map(|p| {
+            let id = &p.ident;
+            quote!(#id)
+        })
+        .collect();
+    if let Some(r) = &op.ret {
+        resp_enc.extend(quote! { ::msrpc_ndr::Ndr::encode(&self.result, __w)?; });
+        resp_dec.extend(quote! {
+            let result = __r.field(#resp_name, "result", <#r as ::msrpc_ndr::Ndr>::decode)?;
+        });
+        out_ids.push(quote!(result));
+    }
+    let req_param = if args.is_empty() {
+        quote!(_req)
+    } else {
+        quote!(req)
+    };
+
+    let op_docs: Vec<TokenStream> = op.docs.iter().map(|a| quote!(#a)).collect();
+    let req_doc = doc(format!(
+        "Request of `{method}` (opnum {opnum}): its `[in]` parameters, in wire order."
+    ));
+    let resp_doc = doc(format!(
+        "Response of `{method}` (opnum {opnum}): its `[out]` parameters, in wire order{}.",
+        if op.ret.is_some() {
+            ", then the return value"
+        } else {
+            ""
+        }
+    ));
+    let args_doc = if args.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " The [in] values {} size or select parts of the response and are passed in.",
+            args.iter()
+                .map(|p| format!("`{}`", p.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let enc_doc = doc(format!(
+        "Writes the `[out]` parameters (and return value) into `w`.{args_doc}"
+    ));
+    let dec_doc = doc(format!(
+        "Reads the `[out]` parameters (and return value).{args_doc}"
+    ));
+
+    Ok(quote! {
+        #req_doc
+        #[doc = ""]
+        #(#op_docs)*
+        #[derive(Clone, Debug, PartialEq)]
+        #vis struct #req_ty {
+            #(#req_fields)*
+        }
+
+        impl #req_ty {
+            /// The operation number.
+            pub const OPNUM: u16 = #opnum;
+
+            /// Writes the `[in]` parameters, each in full (scalars, then deferred referents), in order.
+            pub fn encode(&self, __w: &mut ::msrpc_ndr::Writer) -> ::msrpc_ndr::EncodeResult {
+                #req_enc
+                ::core::result::Result::Ok(())
+            }
+
+            /// Reads the `[in]` parameters.
+            pub fn decode(__r: &mut ::msrpc_ndr::Reader<'_>) -> ::msrpc_ndr::DecodeResult<Self> {
+                #req_dec
+                ::core::result::Result::Ok(Self { #(#in_ids),* })
+            }
+
+            /// Encodes the request stub in representation `drep`.
+            pub fn to_stub(&self, drep: ::msrpc_ndr::DataRep) -> ::msrpc_ndr::EncodeResult<::std::vec::Vec<u8>> {
+                let mut __w = ::msrpc_ndr::Writer::new(drep);
+                self.encode(&mut __w)?;
+                ::core::result::Result::Ok(__w.into_bytes())
+            }
+
+            /// Decodes a request stub; bytes after the last parameter are ignored (peers pad).
+            pub fn from_stub(
+                stub: &[u8],
+                drep: ::msrpc_ndr::DataRep,
+                limits: ::msrpc_ndr::DecodeLimits,
+            ) -> ::msrpc_ndr::DecodeResult<Self> {
+                let mut __r = ::msrpc_ndr::Reader::new(stub, drep, limits);
+                Self::decode(&mut __r)
+            }
+        }
+
+        #resp_doc
+        #[doc = ""]
+        #(#op_docs)*
+        #[derive(Clone, Debug, PartialEq)]
+        #vis struct #resp_ty {
+            #(#resp_fields)*
+        }
+
+        impl #resp_ty {
+            #enc_doc
+            pub fn encode(&self, __w: &mut ::msrpc_ndr::Writer #(, #arg_decls)*) -> ::msrpc_ndr::EncodeResult {
+                #resp_enc
+                ::core::result::Result::Ok(())
+            }
+
+            #dec_doc
+            pub fn decode(__r: &mut ::msrpc_ndr::Reader<'_> #(, #arg_decls)*) -> ::msrpc_ndr::DecodeResult<Self> {
+                #resp_dec
+                ::core::result::Result::Ok(Self { #(#out_ids),* })
+            }
+
+            /// Encodes the response stub in representation `drep`, sized by the request `req`.
+            pub fn to_stub(
+                &self,
+                #req_param: &#req_ty,
+                drep: ::msrpc_ndr::DataRep,
+            ) -> ::msrpc_ndr::EncodeResult<::std::vec::Vec<u8>> {
+                let mut __w = ::msrpc_ndr::Writer::new(drep);
+                self.encode(&mut __w #(, #arg_from_req)*)?;
+                ::core::result::Result::Ok(__w.into_bytes())
+            }
+
+            /// Decodes a response stub to the request `req`; bytes after the last value are
+            /// ignored.
+            pub fn from_stub(
+                stub: &[u8],
+                drep: ::msrpc_ndr::DataRep,
+                limits: ::msrpc_ndr::DecodeLimits,
+                #req_param: &#req_ty,
+            ) -> ::msrpc_ndr::DecodeResult<Self> {
+                let mut __r = ::msrpc_ndr::Reader::new(stub, drep, limits);
+                Self::decode(&mut __r #(, #arg_from_req)*)
+            }
+        }
+    })
+}
+
+/// Entry point: expands the interface trait `item` with arguments `args`.
+pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let args = parse_args(args)?;
+    let tr: ItemTrait = syn::parse2(item)?;
+    if !tr.generics.params.is_empty() {
+        return Err(syn::Error::new(tr.generics.span(), "interfaces cannot be generic"));
+    }
+    if !tr.supertraits.is_empty() {
+        return Err(syn::Error::new(tr.supertraits.span(), "interfaces take no supertraits"));
+    }
+    let mut ops: Vec<Op> = Vec::new();
+    for it in &tr.items {
+        match it {
+            TraitItem::Fn(f) => {
+                let op = parse_op(f)?;
+                if let Some(prev) = ops.iter().find(|o| o.opnum == op.opnum) {
+                    return Err(syn::Error::new(
+                        f.sig.ident.span(),
+                        format!("opnum {} is already used by `{}`", op.opnum, prev.name),
+                    ));
+                }
+                ops.push(op);
+            }
+            other => {
+                return Err(syn::Error::new(
+                    other.span(),
+                    "an interface trait contains only operations (`#[opnum(N)] fn name(...);`)",
+                ))
+            }
+        }
+    }
+    let vis = &tr.vis;
+    let name = &tr.ident;
+    let name_str = name.to_string();
+    let server = format_ident!("{}Server", name);
+    let client = format_ident!("{}Client", name);
+    let marker = format_ident!("{}Interface", name);
+    let trait_docs = attrs::docs(&tr.attrs);
+    let uuid = args.uuid;
+    let major = args.major;
+    let minor = args.minor;
+    let uuid_text = format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        uuid >> 96,
+        (uuid >> 80) & 0xffff,
+        (uuid >> 64) & 0xffff,
+        (uuid >> 48) & 0xffff,
+        uuid & 0xffff_ffff_ffff
+    );
+
+    let max_op = ops.iter().map(|o| o.opnum).max();
+    let operations: Vec<TokenStream> = match max_op {
+        None => Vec::new(),
+        Some(m) => (0..=m)
+            .map(|n| match ops.iter().find(|o| o.opnum == n) {
+                Some(o) => {
+                    let s = &o.name;
+                    quote!(::core::option::Option::Some(#s))
+                }
+                None => quote!(::core::option::Option::None),
+            })
+            .collect(),
+    };
+
+    let mut items = TokenStream::new();
+    let mut service_methods = TokenStream::new();
+    let mut dispatch_arms = TokenStream::new();
+    let mut client_methods = TokenStream::new();
+    for op in &ops {
+        items.extend(gen_op(op, vis)?);
+        let method = &op.method;
+        let req_ty = &op.req_ty;
+        let resp_ty = &op.resp_ty;
+        let opnum = op.opnum;
+        let op_docs: Vec<TokenStream> = op.docs.iter().map(|a| quote!(#a)).collect();
+        let head_doc = doc(format!("Operation `{}` (opnum {}).", op.name, op.opnum));
+        service_methods.extend(quote! {
+            #head_doc
+            #[doc = ""]
+            #(#op_docs)*
+            fn #method(
+                &self,
+                ctx: &::msrpc_proto::dispatch::CallContext,
+                req: #req_ty,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<#resp_ty, ::msrpc_proto::dispatch::RpcFault>,
+            > + ::core::marker::Send;
+        });
+        let args = response_args(op);
+        let keep: Vec<TokenStream> = args
+            .iter()
+            .map(|p| {
+                let id = &p.ident;
+                let local = format_ident!("__in_{}", p.ident);
+                quote! { let #local = ::core::clone::Clone::clone(&__req.#id); }
+            })
+            .collect();
+        let pass: Vec<TokenStream> = args
+            .iter()
+            .map(|p| {
+                let local = format_ident!("__in_{}", p.ident);
+                quote!(&#local)
+            })
+            .collect();
+        dispatch_arms.extend(quote! {
+            #opnum => {
+                let __req = #req_ty::from_stub(&stub, drep, limits)
+                    .map_err(::msrpc_proto::dispatch::DispatchError::BadStub)?;
+                #(#keep)*
+                let __resp = self
+                    .service
+                    .#method(&ctx, __req)
+                    .await
+                    .map_err(::msrpc_proto::dispatch::DispatchError::Fault)?;
+                let mut __w = ::msrpc_ndr::Writer::new(drep);
+                __resp
+                    .encode(&mut __w #(, #pass)*)
+                    .map_err(::msrpc_proto::dispatch::DispatchError::Encode)?;
+                ::core::result::Result::Ok(__w.into_bytes())
+            }
+        });
+        let cdoc = doc(format!(
+            "Calls `{}` (opnum {}): encodes `req` in the invoker's data representation and decodes the response within its limits.",
+            op.name, op.opnum
+        ));
+        client_methods.extend(quote! {
+            #cdoc
+            pub async fn #method(
+                &self,
+                req: #req_ty,
+            ) -> ::core::result::Result<#resp_ty, ::msrpc_proto::dispatch::CallError> {
+                let __drep = self.invoke.drep();
+                let __stub = req
+                    .to_stub(__drep)
+                    .map_err(::msrpc_proto::dispatch::CallError::Encode)?;
+                let __resp = self
+                    .invoke
+                    .invoke(
+                        <#marker as ::msrpc_proto::dispatch::Interface>::SYNTAX,
+                        #opnum,
+                        self.object,
+                        __stub,
+                        __drep,
+                    )
+                    .await?;
+                #resp_ty::from_stub(&__resp.stub, __resp.drep, self.invoke.limits(), &req)
+                    .map_err(::msrpc_proto::dispatch::CallError::Decode)
+            }
+        });
+    }
+
+    let trait_doc_default = if trait_docs.is_empty() {
+        doc(format!(
+            "The `{name_str}` interface ({uuid_text} v{major}.{minor}): implement it to serve the interface with [`{server}`]."
+        ))
+    } else {
+        quote! { #(#trait_docs)* }
+    };
+    let marker_doc = doc(format!(
+        "The `{name_str}` interface's identity: {uuid_text} v{major}.{minor}."
+    ));
+    let server_doc = doc(format!(
+        "Serves a [`{name_str}`] implementation: decodes requests, calls the service, encodes responses (a [`Dispatch`](::msrpc_proto::dispatch::Dispatch))."
+    ));
+    let client_doc = doc(format!(
+        "A client of the `{name_str}` interface over any [`Invoke`](::msrpc_proto::dispatch::Invoke)."
+    ));
+
+    Ok(quote! {
+        #items
+
+        #trait_doc_default
+        #vis trait #name: ::core::marker::Send + ::core::marker::Sync + 'static {
+            #service_methods
+        }
+
+        #marker_doc
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        #vis struct #marker;
+
+        impl ::msrpc_proto::dispatch::Interface for #marker {
+            const SYNTAX: ::msrpc_proto::SyntaxId = ::msrpc_proto::SyntaxId::new(
+                ::msrpc_ndr::Uuid::from_u128(#uuid),
+                #major,
+                #minor,
+            );
+            const NAME: &'static str = #name_str;
+            const OPERATIONS: &'static [::core::option::Option<&'static str>] = &[#(#operations),*];
+        }
+
+        #server_doc
+        #[derive(Clone, Debug, Default)]
+        #vis struct #server<S> {
+            service: S,
+        }
+
+        impl<S> #server<S> {
+            /// Wraps `service`.
+            pub const fn new(service: S) -> Self {
+                Self { service }
+            }
+
+            /// The wrapped service.
+            pub fn service(&self) -> &S {
+                &self.service
+            }
+
+            /// The wrapped service, consuming the server.
+            pub fn into_inner(self) -> S {
+                self.service
+            }
+        }
+
+        impl<S> ::msrpc_proto::dispatch::Interface for #server<S> {
+            const SYNTAX: ::msrpc_proto::SyntaxId = <#marker as ::msrpc_proto::dispatch::Interface>::SYNTAX;
+            const NAME: &'static str = <#marker as ::msrpc_proto::dispatch::Interface>::NAME;
+            const OPERATIONS: &'static [::core::option::Option<&'static str>] =
+                <#marker as ::msrpc_proto::dispatch::Interface>::OPERATIONS;
+        }
+
+        impl<S: #name> ::msrpc_proto::dispatch::Dispatch for #server<S> {
+            fn syntax(&self) -> ::msrpc_proto::SyntaxId {
+                <#marker as ::msrpc_proto::dispatch::Interface>::SYNTAX
+            }
+
+            fn name(&self) -> &'static str {
+                <#marker as ::msrpc_proto::dispatch::Interface>::NAME
+            }
+
+            fn operation_name(&self, opnum: u16) -> ::core::option::Option<&'static str> {
+                <#marker as ::msrpc_proto::dispatch::Interface>::operation_name(opnum)
+            }
+
+            fn dispatch<'a>(
+                &'a self,
+                ctx: ::msrpc_proto::dispatch::CallContext,
+                stub: ::std::vec::Vec<u8>,
+                drep: ::msrpc_ndr::DataRep,
+                limits: ::msrpc_ndr::DecodeLimits,
+            ) -> ::msrpc_proto::dispatch::BoxFuture<
+                'a,
+                ::core::result::Result<::std::vec::Vec<u8>, ::msrpc_proto::dispatch::DispatchError>,
+            > {
+                ::std::boxed::Box::pin(async move {
+                    match ctx.opnum {
+                        #dispatch_arms
+                        __other => ::core::result::Result::Err(
+                            ::msrpc_proto::dispatch::DispatchError::OpnumOutOfRange(__other),
+                        ),
+                    }
+                })
+            }
+        }
+
+        #client_doc
+        #[derive(Clone, Debug)]
+        #vis struct #client<C> {
+            invoke: C,
+            object: ::core::option::Option<::msrpc_ndr::Uuid>,
+        }
+
+        impl<C> ::msrpc_proto::dispatch::Interface for #client<C> {
+            const SYNTAX: ::msrpc_proto::SyntaxId = <#marker as ::msrpc_proto::dispatch::Interface>::SYNTAX;
+            const NAME: &'static str = <#marker as ::msrpc_proto::dispatch::Interface>::NAME;
+            const OPERATIONS: &'static [::core::option::Option<&'static str>] =
+                <#marker as ::msrpc_proto::dispatch::Interface>::OPERATIONS;
+        }
+
+        impl<C: ::msrpc_proto::dispatch::Invoke> #client<C> {
+            /// A client calling through `invoke`, without an object UUID.
+            pub const fn new(invoke: C) -> Self {
+                Self { invoke, object: ::core::option::Option::None }
+            }
+
+            /// Sends `object` as the object UUID of every call.
+            #[must_use]
+            pub fn with_object(mut self, object: ::msrpc_ndr::Uuid) -> Self {
+                self.object = ::core::option::Option::Some(object);
+                self
+            }
+
+            /// The invoker.
+            pub fn invoker(&self) -> &C {
+                &self.invoke
+            }
+
+            #client_methods
+        }
+    })
+}
