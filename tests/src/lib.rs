@@ -4,6 +4,10 @@
 //! state machines, with nothing but memory in between. Service calls run as tokio tasks, so a
 //! slow call (rpcecho's TestSleep) does not hold up the others.
 
+mod sleeper;
+
+pub use sleeper::TokioSleep;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 

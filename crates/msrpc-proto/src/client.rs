@@ -17,8 +17,8 @@ use std::collections::{HashMap, VecDeque};
 use msrpc_ndr::{DataRep, Uuid};
 
 use crate::pdu::{
-    self, AuthLayout, AuthLevel, AuthVerifier, Bind, BindNakReason, BindTimeFeatures,
-    Body, ContextElement, ContextResult, ContextResultEntry, FaultStatus, Header, PacketType, Pdu,
+    self, AuthLayout, AuthLevel, AuthVerifier, Bind, BindNakReason, BindTimeFeatures, Body,
+    ContextElement, ContextResult, ContextResultEntry, FaultStatus, Header, PacketType, Pdu,
     PfcFlags, Request, SecTrailer, SyntaxId,
 };
 use crate::reassembly::{Framer, Reassembly, DEFAULT_MAX_STUB};
@@ -188,7 +188,12 @@ impl ClientConnection {
     }
 
     /// Sets the security provider for the next bind (an authenticated association).
-    pub fn set_auth(&mut self, provider: Box<dyn SecurityProvider>, level: AuthLevel, context_id: u32) {
+    pub fn set_auth(
+        &mut self,
+        provider: Box<dyn SecurityProvider>,
+        level: AuthLevel,
+        context_id: u32,
+    ) {
         self.auth = Some(AuthContext {
             context_id,
             auth_type: provider.auth_type(),
@@ -271,14 +276,26 @@ impl ClientConnection {
         let mut elems = Vec::new();
         let mut ids = Vec::new();
         for s in interfaces {
-            if self.context_for(s).is_some() || elems.iter().any(|e: &ContextElement| e.abstract_syntax == *s) {
+            if self.context_for(s).is_some()
+                || elems
+                    .iter()
+                    .any(|e: &ContextElement| e.abstract_syntax == *s)
+            {
                 continue;
             }
             let id = self.next_context_id;
             self.next_context_id = self.next_context_id.wrapping_add(1);
-            self.contexts.push(Ctx { id, syntax: *s, accepted: None });
+            self.contexts.push(Ctx {
+                id,
+                syntax: *s,
+                accepted: None,
+            });
             ids.push(id);
-            elems.push(ContextElement { context_id: id, abstract_syntax: *s, transfer_syntaxes: vec![SyntaxId::NDR20] });
+            elems.push(ContextElement {
+                context_id: id,
+                abstract_syntax: *s,
+                transfer_syntaxes: vec![SyntaxId::NDR20],
+            });
         }
         let first_bind = !self.bound;
         if first_bind {
@@ -328,8 +345,15 @@ impl ClientConnection {
         } else {
             (PacketType::ALTER_CONTEXT, Body::AlterContext(body))
         };
-        let pdu = Pdu { header: self.header(ptype, flags, call_id), body, auth: verifier };
-        let bytes = pdu.encode().map_err(|e| ClientError::Protocol { reason: "encode", detail: e.to_string() })?;
+        let pdu = Pdu {
+            header: self.header(ptype, flags, call_id),
+            body,
+            auth: verifier,
+        };
+        let bytes = pdu.encode().map_err(|e| ClientError::Protocol {
+            reason: "encode",
+            detail: e.to_string(),
+        })?;
         self.out.push_back(bytes);
         self.bind_in_flight = Some((call_id, ids));
         Ok(call_id)
@@ -337,18 +361,39 @@ impl ClientConnection {
 
     /// Sends a request on the accepted context for `interface`, fragmented to the negotiated
     /// size. Returns the call_id.
-    pub fn request(&mut self, interface: &SyntaxId, opnum: u16, object: Option<Uuid>, stub: &[u8]) -> Result<u32, ClientError> {
+    pub fn request(
+        &mut self,
+        interface: &SyntaxId,
+        opnum: u16,
+        object: Option<Uuid>,
+        stub: &[u8],
+    ) -> Result<u32, ClientError> {
         if self.closed {
             return Err(ClientError::Closed);
         }
-        let context_id = self.context_for(interface).ok_or(ClientError::NotBound(*interface))?;
+        let context_id = self
+            .context_for(interface)
+            .ok_or(ClientError::NotBound(*interface))?;
         let call_id = self.call_id();
-        let auth_signs = self.auth.as_ref().is_some_and(|a| a.provider.is_established() && level_signs(a.level));
+        let auth_signs = self
+            .auth
+            .as_ref()
+            .is_some_and(|a| a.provider.is_established() && level_signs(a.level));
         let obj_len = if object.is_some() { 16 } else { 0 };
         let sig_len = self.auth.as_ref().map_or(0, |a| a.provider.signature_len());
-        let overhead = 24 + obj_len + if auth_signs { pdu::SEC_TRAILER_LEN + sig_len + pdu::AUTH_PAD_ALIGN } else { 0 };
+        let overhead = 24
+            + obj_len
+            + if auth_signs {
+                pdu::SEC_TRAILER_LEN + sig_len + pdu::AUTH_PAD_ALIGN
+            } else {
+                0
+            };
         let mut cap = self.max_xmit.saturating_sub(overhead).max(8);
-        cap = if auth_signs { (cap / pdu::AUTH_PAD_ALIGN).max(1) * pdu::AUTH_PAD_ALIGN } else { (cap / 8).max(1) * 8 };
+        cap = if auth_signs {
+            (cap / pdu::AUTH_PAD_ALIGN).max(1) * pdu::AUTH_PAD_ALIGN
+        } else {
+            (cap / 8).max(1) * 8
+        };
         let total = stub.len();
         let mut offset = 0usize;
         loop {
@@ -374,11 +419,18 @@ impl ClientConnection {
                 }),
                 auth: None,
             };
-            let bytes = match self.auth.as_mut().filter(|a| a.provider.is_established() && level_signs(a.level)) {
+            let bytes = match self
+                .auth
+                .as_mut()
+                .filter(|a| a.provider.is_established() && level_signs(a.level))
+            {
                 Some(ctx) => protect_with(ctx, &mut pdu),
                 None => pdu.encode().ok(),
             }
-            .ok_or(ClientError::Protocol { reason: "encode", detail: "request encode failed".into() })?;
+            .ok_or(ClientError::Protocol {
+                reason: "encode",
+                detail: "request encode failed".into(),
+            })?;
             self.out.push_back(bytes);
             offset = end;
             if offset >= total {
@@ -392,7 +444,11 @@ impl ClientConnection {
     /// Asks the server to cancel `call_id` (co_cancel).
     pub fn cancel(&mut self, call_id: u32) {
         if self.calls.contains_key(&call_id) {
-            let pdu = Pdu { header: self.header(PacketType::CO_CANCEL, PfcFlags::FIRST_AND_LAST, call_id), body: Body::CoCancel, auth: None };
+            let pdu = Pdu {
+                header: self.header(PacketType::CO_CANCEL, PfcFlags::FIRST_AND_LAST, call_id),
+                body: Body::CoCancel,
+                auth: None,
+            };
             if let Ok(b) = pdu.encode() {
                 self.out.push_back(b);
             }
@@ -402,7 +458,11 @@ impl ClientConnection {
     /// Abandons `call_id` (orphaned): its response, if any arrives, is discarded.
     pub fn orphan(&mut self, call_id: u32) {
         if self.calls.remove(&call_id).is_some() {
-            let pdu = Pdu { header: self.header(PacketType::ORPHANED, PfcFlags::FIRST_AND_LAST, call_id), body: Body::Orphaned, auth: None };
+            let pdu = Pdu {
+                header: self.header(PacketType::ORPHANED, PfcFlags::FIRST_AND_LAST, call_id),
+                body: Body::Orphaned,
+                auth: None,
+            };
             if let Ok(b) = pdu.encode() {
                 self.out.push_back(b);
             }
@@ -436,26 +496,48 @@ impl ClientConnection {
         ClientError::Protocol { reason, detail }
     }
 
-    fn handle_frame(&mut self, mut frame: Vec<u8>, ev: &mut Vec<ClientEvent>) -> Result<(), ClientError> {
-        let header = Header::decode(&frame).map_err(|e| ClientError::Protocol { reason: e.reason_code(), detail: e.to_string() })?;
+    fn handle_frame(
+        &mut self,
+        mut frame: Vec<u8>,
+        ev: &mut Vec<ClientEvent>,
+    ) -> Result<(), ClientError> {
+        let header = Header::decode(&frame).map_err(|e| ClientError::Protocol {
+            reason: e.reason_code(),
+            detail: e.to_string(),
+        })?;
         if header.ptype == PacketType::RESPONSE {
             self.unprotect(&mut frame)?;
         }
-        let pdu = Pdu::decode(&frame).map_err(|e| ClientError::Protocol { reason: e.reason_code(), detail: e.to_string() })?;
+        let pdu = Pdu::decode(&frame).map_err(|e| ClientError::Protocol {
+            reason: e.reason_code(),
+            detail: e.to_string(),
+        })?;
         let call_id = pdu.header.call_id;
         match pdu.body {
             Body::BindAck(ack) | Body::AlterContextResp(ack) => {
                 let Some((bind_id, ids)) = self.bind_in_flight.take() else {
-                    return Err(ClientError::Protocol { reason: "unexpected_bind_ack", detail: "no bind in flight".into() });
+                    return Err(ClientError::Protocol {
+                        reason: "unexpected_bind_ack",
+                        detail: "no bind in flight".into(),
+                    });
                 };
                 if bind_id != call_id {
-                    return Err(ClientError::Protocol { reason: "bind_ack_call_id", detail: format!("{call_id} != {bind_id}") });
+                    return Err(ClientError::Protocol {
+                        reason: "bind_ack_call_id",
+                        detail: format!("{call_id} != {bind_id}"),
+                    });
                 }
                 if pdu.header.ptype == PacketType::BIND_ACK {
                     self.assoc_group_id = ack.assoc_group_id;
-                    let xmit = ack.max_recv_frag.min(self.config.max_xmit_frag).max(MUST_RECV_FRAG_SIZE);
+                    let xmit = ack
+                        .max_recv_frag
+                        .min(self.config.max_xmit_frag)
+                        .max(MUST_RECV_FRAG_SIZE);
                     self.max_xmit = usize::from(xmit);
-                    let recv = ack.max_xmit_frag.min(self.config.max_recv_frag).max(MUST_RECV_FRAG_SIZE);
+                    let recv = ack
+                        .max_xmit_frag
+                        .min(self.config.max_recv_frag)
+                        .max(MUST_RECV_FRAG_SIZE);
                     self.framer.set_max_frag(usize::from(recv));
                 }
                 let mut results = Vec::new();
@@ -488,11 +570,25 @@ impl ClientConnection {
                                     auth_context_id: ctx.context_id,
                                 };
                                 let pdu = Pdu {
-                                    header: Header { ptype: PacketType::AUTH3, flags: PfcFlags::FIRST_AND_LAST, ..self.header(PacketType::AUTH3, PfcFlags::FIRST_AND_LAST, call_id) },
+                                    header: Header {
+                                        ptype: PacketType::AUTH3,
+                                        flags: PfcFlags::FIRST_AND_LAST,
+                                        ..self.header(
+                                            PacketType::AUTH3,
+                                            PfcFlags::FIRST_AND_LAST,
+                                            call_id,
+                                        )
+                                    },
                                     body: Body::Auth3([0; 4]),
-                                    auth: Some(AuthVerifier { trailer, value: token }),
+                                    auth: Some(AuthVerifier {
+                                        trailer,
+                                        value: token,
+                                    }),
                                 };
-                                let b = pdu.encode().map_err(|e| ClientError::Protocol { reason: "encode", detail: e.to_string() })?;
+                                let b = pdu.encode().map_err(|e| ClientError::Protocol {
+                                    reason: "encode",
+                                    detail: e.to_string(),
+                                })?;
                                 self.out.push_back(b);
                             }
                             Ok(AuthStep::Done(None)) => {}
@@ -500,13 +596,20 @@ impl ClientConnection {
                         }
                     }
                 }
-                ev.push(ClientEvent::Bound { call_id, results, features: self.features });
+                ev.push(ClientEvent::Bound {
+                    call_id,
+                    results,
+                    features: self.features,
+                });
             }
             Body::BindNak(nak) => {
                 if let Some((_, ids)) = self.bind_in_flight.take() {
                     self.contexts.retain(|c| !ids.contains(&c.id));
                 }
-                ev.push(ClientEvent::BindNak { call_id, reason: nak.reason });
+                ev.push(ClientEvent::BindNak {
+                    call_id,
+                    reason: nak.reason,
+                });
             }
             Body::Response(resp) => {
                 let first = pdu.header.flags.contains(PfcFlags::FIRST_FRAG);
@@ -516,26 +619,63 @@ impl ClientConnection {
                     return Ok(());
                 };
                 match (&mut call.response, first) {
-                    (None, true) => call.response = Some(Reassembly::start(&resp.stub, self.config.max_stub).map_err(|e| ClientError::Protocol { reason: e.reason_code(), detail: e.to_string() })?),
-                    (Some(r), false) => r.push(&resp.stub).map_err(|e| ClientError::Protocol { reason: e.reason_code(), detail: e.to_string() })?,
-                    _ => return Err(ClientError::Protocol { reason: "fragment_out_of_order", detail: format!("call {call_id}") }),
+                    (None, true) => {
+                        call.response =
+                            Some(Reassembly::start(&resp.stub, self.config.max_stub).map_err(
+                                |e| ClientError::Protocol {
+                                    reason: e.reason_code(),
+                                    detail: e.to_string(),
+                                },
+                            )?)
+                    }
+                    (Some(r), false) => r.push(&resp.stub).map_err(|e| ClientError::Protocol {
+                        reason: e.reason_code(),
+                        detail: e.to_string(),
+                    })?,
+                    _ => {
+                        return Err(ClientError::Protocol {
+                            reason: "fragment_out_of_order",
+                            detail: format!("call {call_id}"),
+                        })
+                    }
                 }
                 if last {
-                    let stub = self.calls.remove(&call_id).and_then(|c| c.response).map(Reassembly::finish).unwrap_or_default();
-                    ev.push(ClientEvent::Response { call_id, stub, drep: pdu.header.drep });
+                    let stub = self
+                        .calls
+                        .remove(&call_id)
+                        .and_then(|c| c.response)
+                        .map(Reassembly::finish)
+                        .unwrap_or_default();
+                    ev.push(ClientEvent::Response {
+                        call_id,
+                        stub,
+                        drep: pdu.header.drep,
+                    });
                 }
             }
             Body::Fault(f) => {
                 if self.calls.remove(&call_id).is_some() {
-                    ev.push(ClientEvent::Fault { call_id, status: f.status, did_not_execute: pdu.header.flags.contains(PfcFlags::DID_NOT_EXECUTE) });
+                    ev.push(ClientEvent::Fault {
+                        call_id,
+                        status: f.status,
+                        did_not_execute: pdu.header.flags.contains(PfcFlags::DID_NOT_EXECUTE),
+                    });
                 } else if let Some((bind_id, _)) = &self.bind_in_flight {
                     if *bind_id == call_id {
                         self.bind_in_flight = None;
-                        ev.push(ClientEvent::Fault { call_id, status: f.status, did_not_execute: true });
+                        ev.push(ClientEvent::Fault {
+                            call_id,
+                            status: f.status,
+                            did_not_execute: true,
+                        });
                     }
                 } else {
                     // A fault for a call we never made (e.g. a request refused before bind).
-                    ev.push(ClientEvent::Fault { call_id, status: f.status, did_not_execute: true });
+                    ev.push(ClientEvent::Fault {
+                        call_id,
+                        status: f.status,
+                        did_not_execute: true,
+                    });
                 }
             }
             Body::Shutdown => {
@@ -543,28 +683,46 @@ impl ClientConnection {
                 ev.push(ClientEvent::Shutdown);
             }
             _ => {
-                return Err(ClientError::Protocol { reason: "unexpected_packet_type", detail: format!("{:?}", pdu.header.ptype) });
+                return Err(ClientError::Protocol {
+                    reason: "unexpected_packet_type",
+                    detail: format!("{:?}", pdu.header.ptype),
+                });
             }
         }
         Ok(())
     }
 
     fn unprotect(&mut self, frame: &mut [u8]) -> Result<(), ClientError> {
-        let Some(ctx) = self.auth.as_mut().filter(|a| a.provider.is_established() && level_signs(a.level)) else {
+        let Some(ctx) = self
+            .auth
+            .as_mut()
+            .filter(|a| a.provider.is_established() && level_signs(a.level))
+        else {
             return Ok(());
         };
         let layout = AuthLayout::parse(frame)
-            .map_err(|e| ClientError::Protocol { reason: e.reason_code(), detail: e.to_string() })?
+            .map_err(|e| ClientError::Protocol {
+                reason: e.reason_code(),
+                detail: e.to_string(),
+            })?
             .ok_or_else(|| ClientError::Security("response without verifier".into()))?;
         let t = frame.get(layout.trailer.clone()).unwrap_or_default();
         if t.first().copied() != Some(ctx.auth_type.0) || t.get(1).copied() != Some(ctx.level.0) {
-            return Err(ClientError::Security("response auth type or level changed".into()));
+            return Err(ClientError::Security(
+                "response auth type or level changed".into(),
+            ));
         }
         let (pdu_part, sig) = frame.split_at_mut(layout.auth_value.start);
         let sig = sig.to_vec();
-        let region = pdu_part.get_mut(..layout.trailer.end).ok_or_else(|| ClientError::Security("layout".into()))?;
+        let region = pdu_part
+            .get_mut(..layout.trailer.end)
+            .ok_or_else(|| ClientError::Security("layout".into()))?;
         let data = layout.stub.start..layout.pad.end;
-        let r = if level_seals(ctx.level) { ctx.provider.unseal(region, data, &sig) } else { ctx.provider.verify(region, data, &sig) };
+        let r = if level_seals(ctx.level) {
+            ctx.provider.unseal(region, data, &sig)
+        } else {
+            ctx.provider.verify(region, data, &sig)
+        };
         r.map_err(|e| ClientError::Security(e.to_string()))
     }
 }

@@ -6,7 +6,10 @@
 //! # What it does not do
 //! No sockets, no tokio, no clock: callers feed bytes and a `now` and take bytes and events.
 //! Connectionless (UDP) PDUs, NDR64 and authentication mechanisms themselves live elsewhere.
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 pub mod client;
 pub mod dispatch;

@@ -64,8 +64,12 @@ pub trait SecurityProvider: Send {
     fn sign(&mut self, pdu: &[u8], data: Range<usize>) -> Result<Vec<u8>, SecurityError>;
 
     /// Verifies a peer's `signature` over `pdu`.
-    fn verify(&mut self, pdu: &[u8], data: Range<usize>, signature: &[u8])
-        -> Result<(), SecurityError>;
+    fn verify(
+        &mut self,
+        pdu: &[u8],
+        data: Range<usize>,
+        signature: &[u8],
+    ) -> Result<(), SecurityError>;
 
     /// Encrypts `pdu[data]` in place for `PKT_PRIVACY` and returns the signature.
     fn seal(&mut self, pdu: &mut [u8], data: Range<usize>) -> Result<Vec<u8>, SecurityError>;

@@ -25,9 +25,8 @@ use msrpc_ndr::{DataRep, Uuid};
 use crate::dispatch::CallAuth;
 use crate::pdu::{
     self, AuthLayout, AuthLevel, AuthType, AuthVerifier, Bind, BindAck, BindNak, BindNakReason,
-    BindTimeFeatures, Body, ContextElement, ContextResult, ContextResultEntry, Fault,
-    FaultStatus, Header, PacketType, Pdu, PfcFlags, ProviderReason, Response, SecTrailer,
-    SyntaxId,
+    BindTimeFeatures, Body, ContextElement, ContextResult, ContextResultEntry, Fault, FaultStatus,
+    Header, PacketType, Pdu, PfcFlags, ProviderReason, Response, SecTrailer, SyntaxId,
 };
 use crate::reassembly::{Framer, Reassembly, ReassemblyError, DEFAULT_MAX_STUB};
 use crate::security::{level_seals, level_signs, AuthContext, AuthStep, SecurityProvider};
@@ -320,7 +319,12 @@ impl ServerConnection {
         self.close_after_flush = true;
     }
 
-    fn handle_frame(&mut self, mut frame: Vec<u8>, env: &mut dyn ServerEnv, ev: &mut Vec<ServerEvent>) {
+    fn handle_frame(
+        &mut self,
+        mut frame: Vec<u8>,
+        env: &mut dyn ServerEnv,
+        ev: &mut Vec<ServerEvent>,
+    ) {
         let header = match Header::decode(&frame) {
             Ok(h) => h,
             Err(e) => return self.protocol_error(e.reason_code(), e.to_string(), ev),
@@ -345,13 +349,21 @@ impl ServerConnection {
             Ok(p) => p,
             Err(e) => {
                 if header.ptype == PacketType::REQUEST {
-                    return self.refuse(&header, FaultStatus::NCA_S_PROTO_ERROR, e.reason_code(), true, ev);
+                    return self.refuse(
+                        &header,
+                        FaultStatus::NCA_S_PROTO_ERROR,
+                        e.reason_code(),
+                        true,
+                        ev,
+                    );
                 }
                 return self.protocol_error(e.reason_code(), e.to_string(), ev);
             }
         };
         match (self.state, pdu.body) {
-            (State::AwaitingBind, Body::Bind(b)) => self.on_bind(&pdu.header, b, pdu.auth, BindKind::Bind, env, ev),
+            (State::AwaitingBind, Body::Bind(b)) => {
+                self.on_bind(&pdu.header, b, pdu.auth, BindKind::Bind, env, ev)
+            }
             (State::Bound, Body::Bind(_)) => {
                 self.bind_nak(&pdu.header, BindNakReason::REASON_NOT_SPECIFIED, ev);
                 self.close_after_flush = true;
@@ -362,8 +374,12 @@ impl ServerConnection {
             (State::Bound, Body::Auth3(_)) => self.on_auth3(pdu.auth, ev),
             (State::Bound, Body::Request(r)) => self.on_request(&pdu.header, r, ev),
             (State::Bound, Body::CoCancel) => {
-                if self.active.contains_key(&pdu.header.call_id) || self.partial.contains_key(&pdu.header.call_id) {
-                    ev.push(ServerEvent::Cancel { call_id: pdu.header.call_id });
+                if self.active.contains_key(&pdu.header.call_id)
+                    || self.partial.contains_key(&pdu.header.call_id)
+                {
+                    ev.push(ServerEvent::Cancel {
+                        call_id: pdu.header.call_id,
+                    });
                 }
             }
             (State::Bound, Body::Orphaned) => {
@@ -376,9 +392,13 @@ impl ServerConnection {
                     ev.push(ServerEvent::Orphaned { call_id: id });
                 }
             }
-            (State::AwaitingBind, Body::Request(_)) => {
-                self.refuse(&pdu.header, FaultStatus::NCA_S_PROTO_ERROR, "request_before_bind", true, ev)
-            }
+            (State::AwaitingBind, Body::Request(_)) => self.refuse(
+                &pdu.header,
+                FaultStatus::NCA_S_PROTO_ERROR,
+                "request_before_bind",
+                true,
+                ev,
+            ),
             (_, body) => {
                 let name = pdu.header.ptype;
                 let _ = body;
@@ -392,8 +412,13 @@ impl ServerConnection {
     }
 
     /// Verifies/unseals a request in place according to the connection's auth context.
-    fn unprotect(&mut self, header: &Header, frame: &mut [u8]) -> Result<(), (FaultStatus, &'static str)> {
-        let layout = AuthLayout::parse(frame).map_err(|_| (FaultStatus::NCA_S_PROTO_ERROR, "auth_layout"))?;
+    fn unprotect(
+        &mut self,
+        header: &Header,
+        frame: &mut [u8],
+    ) -> Result<(), (FaultStatus, &'static str)> {
+        let layout = AuthLayout::parse(frame)
+            .map_err(|_| (FaultStatus::NCA_S_PROTO_ERROR, "auth_layout"))?;
         let Some(ctx) = self.auth.as_mut() else {
             if layout.is_some() {
                 return Err((FaultStatus::ACCESS_DENIED, "auth_without_context"));
@@ -411,19 +436,32 @@ impl ServerConnection {
         };
         let trailer = frame.get(layout.trailer.clone()).and_then(|t| {
             let t: &[u8] = t;
-            Some((*t.first()?, *t.get(1)?, u32::from_le_bytes([*t.get(4)?, *t.get(5)?, *t.get(6)?, *t.get(7)?])))
+            Some((
+                *t.first()?,
+                *t.get(1)?,
+                u32::from_le_bytes([*t.get(4)?, *t.get(5)?, *t.get(6)?, *t.get(7)?]),
+            ))
         });
         let Some((atype, alevel, actx)) = trailer else {
             return Err((FaultStatus::NCA_S_PROTO_ERROR, "auth_layout"));
         };
-        let actx = if header.drep.endian() == msrpc_ndr::Endian::Big { actx.swap_bytes() } else { actx };
-        if AuthType(atype) != ctx.auth_type || AuthLevel(alevel) != ctx.level || actx != ctx.context_id {
+        let actx = if header.drep.endian() == msrpc_ndr::Endian::Big {
+            actx.swap_bytes()
+        } else {
+            actx
+        };
+        if AuthType(atype) != ctx.auth_type
+            || AuthLevel(alevel) != ctx.level
+            || actx != ctx.context_id
+        {
             return Err((FaultStatus::ACCESS_DENIED, "auth_context_mismatch"));
         }
         let sig_start = layout.auth_value.start;
         let (pdu_part, sig) = frame.split_at_mut(sig_start);
         let sig = sig.to_vec();
-        let pdu_part = pdu_part.get_mut(..layout.trailer.end).ok_or((FaultStatus::NCA_S_PROTO_ERROR, "auth_layout"))?;
+        let pdu_part = pdu_part
+            .get_mut(..layout.trailer.end)
+            .ok_or((FaultStatus::NCA_S_PROTO_ERROR, "auth_layout"))?;
         if level_seals(ctx.level) {
             ctx.provider
                 .unseal(pdu_part, layout.stub.start..layout.pad.end, &sig)
@@ -445,7 +483,11 @@ impl ServerConnection {
         ev: &mut Vec<ServerEvent>,
     ) {
         self.send_fault(header.call_id, 0, header.drep, status, true);
-        ev.push(ServerEvent::Refused { call_id: header.call_id, status, reason });
+        ev.push(ServerEvent::Refused {
+            call_id: header.call_id,
+            status,
+            reason,
+        });
         if close {
             self.partial.clear();
             self.partial_bytes = 0;
@@ -456,7 +498,11 @@ impl ServerConnection {
     fn bind_nak(&mut self, header: &Header, reason: BindNakReason, ev: &mut Vec<ServerEvent>) {
         let pdu = Pdu {
             header: reply_header(header, PacketType::BIND_NAK, PfcFlags::FIRST_AND_LAST),
-            body: Body::BindNak(BindNak { reason, versions: vec![(5, 0)], extra: Vec::new() }),
+            body: Body::BindNak(BindNak {
+                reason,
+                versions: vec![(5, 0)],
+                extra: Vec::new(),
+            }),
             auth: None,
         };
         self.queue(pdu);
@@ -493,13 +539,26 @@ impl ServerConnection {
             };
             self.assoc_group_id = group;
             // Fragment sizes: what the client can receive bounds what we send.
-            let xmit = bind.max_recv_frag.min(self.config.max_xmit_frag).max(MUST_RECV_FRAG_SIZE);
-            let recv = bind.max_xmit_frag.min(self.config.max_recv_frag).max(MUST_RECV_FRAG_SIZE);
+            let xmit = bind
+                .max_recv_frag
+                .min(self.config.max_xmit_frag)
+                .max(MUST_RECV_FRAG_SIZE);
+            let recv = bind
+                .max_xmit_frag
+                .min(self.config.max_recv_frag)
+                .max(MUST_RECV_FRAG_SIZE);
             self.max_xmit = usize::from(xmit);
             self.framer.set_max_frag(usize::from(recv));
-            self.header_sign = self.config.header_signing && header.flags.contains(PfcFlags::SUPPORT_HEADER_SIGN);
+            self.header_sign =
+                self.config.header_signing && header.flags.contains(PfcFlags::SUPPORT_HEADER_SIGN);
         } else if bind.contexts.len() > self.config.max_contexts {
-            return self.refuse(header, FaultStatus::NCA_S_PROTO_ERROR, "too_many_contexts", true, ev);
+            return self.refuse(
+                header,
+                FaultStatus::NCA_S_PROTO_ERROR,
+                "too_many_contexts",
+                true,
+                ev,
+            );
         }
         // Authentication leg carried by the bind / alter_context.
         let mut auth_reply: Option<AuthVerifier> = None;
@@ -517,9 +576,19 @@ impl ServerConnection {
                     });
                     if kind == BindKind::Bind {
                         self.state = State::AwaitingBind;
-                        return self.bind_nak(header, BindNakReason::AUTHENTICATION_TYPE_NOT_RECOGNIZED, ev);
+                        return self.bind_nak(
+                            header,
+                            BindNakReason::AUTHENTICATION_TYPE_NOT_RECOGNIZED,
+                            ev,
+                        );
                     }
-                    return self.refuse(header, FaultStatus::ACCESS_DENIED, "auth_failed", true, ev);
+                    return self.refuse(
+                        header,
+                        FaultStatus::ACCESS_DENIED,
+                        "auth_failed",
+                        true,
+                        ev,
+                    );
                 }
             }
         }
@@ -544,7 +613,7 @@ impl ServerConnection {
         };
         let ack = BindAck {
             max_xmit_frag: u16::try_from(self.max_xmit).unwrap_or(u16::MAX),
-            max_recv_frag: u16::try_from(self.config.max_recv_frag.max(MUST_RECV_FRAG_SIZE)).unwrap_or(u16::MAX),
+            max_recv_frag: self.config.max_recv_frag.max(MUST_RECV_FRAG_SIZE),
             assoc_group_id: self.assoc_group_id,
             sec_addr,
             results: results.clone(),
@@ -553,7 +622,11 @@ impl ServerConnection {
             BindKind::Bind => Body::BindAck(ack),
             BindKind::AlterContext => Body::AlterContextResp(ack),
         };
-        self.queue(Pdu { header: reply_header(header, ptype, flags), body, auth: auth_reply });
+        self.queue(Pdu {
+            header: reply_header(header, ptype, flags),
+            body,
+            auth: auth_reply,
+        });
         self.state = State::Bound;
         ev.push(ServerEvent::Bound {
             kind,
@@ -564,13 +637,21 @@ impl ServerConnection {
         });
     }
 
-    fn negotiate_context(&mut self, c: &ContextElement, env: &mut dyn ServerEnv) -> ContextResultEntry {
+    fn negotiate_context(
+        &mut self,
+        c: &ContextElement,
+        env: &mut dyn ServerEnv,
+    ) -> ContextResultEntry {
         let reject = |reason| ContextResultEntry {
             result: ContextResult::PROVIDER_REJECTION,
             reason,
             transfer_syntax: SyntaxId::new(Uuid::nil(), 0, 0),
         };
-        if let Some(f) = c.transfer_syntaxes.iter().find_map(|t| t.bind_time_features()) {
+        if let Some(f) = c
+            .transfer_syntaxes
+            .iter()
+            .find_map(|t| t.bind_time_features())
+        {
             self.features = BindTimeFeatures(f.0 & self.config.bind_time_features.0);
             return ContextResultEntry {
                 result: ContextResult::NEGOTIATE_ACK,
@@ -581,11 +662,18 @@ impl ServerConnection {
         let Some(served) = env.lookup_interface(&c.abstract_syntax) else {
             return reject(ProviderReason::ABSTRACT_SYNTAX_NOT_SUPPORTED);
         };
-        let Some(ts) = c.transfer_syntaxes.iter().find(|t| **t == SyntaxId::NDR20).copied() else {
+        let Some(ts) = c
+            .transfer_syntaxes
+            .iter()
+            .find(|t| **t == SyntaxId::NDR20)
+            .copied()
+        else {
             return reject(ProviderReason::PROPOSED_TRANSFER_SYNTAXES_NOT_SUPPORTED);
         };
         match self.contexts.get(&c.context_id) {
-            Some((existing, _)) if existing.uuid != served.uuid || existing.major != served.major => {
+            Some((existing, _))
+                if existing.uuid != served.uuid || existing.major != served.major =>
+            {
                 return reject(ProviderReason::REASON_NOT_SPECIFIED);
             }
             Some(_) => {}
@@ -595,17 +683,27 @@ impl ServerConnection {
             None => {}
         }
         self.contexts.insert(c.context_id, (served, ts));
-        ContextResultEntry { result: ContextResult::ACCEPTANCE, reason: ProviderReason(0), transfer_syntax: ts }
+        ContextResultEntry {
+            result: ContextResult::ACCEPTANCE,
+            reason: ProviderReason(0),
+            transfer_syntax: ts,
+        }
     }
 
-    fn auth_leg(&mut self, v: &AuthVerifier, env: &mut dyn ServerEnv) -> Result<Option<AuthVerifier>, String> {
+    fn auth_leg(
+        &mut self,
+        v: &AuthVerifier,
+        env: &mut dyn ServerEnv,
+    ) -> Result<Option<AuthVerifier>, String> {
         let t = v.trailer;
         if t.auth_level.0 < AuthLevel::CONNECT.0 || t.auth_level.0 > AuthLevel::PKT_PRIVACY.0 {
             return Err(format!("unsupported auth level {:?}", t.auth_level));
         }
         if let Some(ctx) = &self.auth {
-            if ctx.provider.is_established() || ctx.context_id != t.auth_context_id
-                || ctx.auth_type != t.auth_type || ctx.level != t.auth_level
+            if ctx.provider.is_established()
+                || ctx.context_id != t.auth_context_id
+                || ctx.auth_type != t.auth_type
+                || ctx.level != t.auth_level
             {
                 return Err("auth context changed".into());
             }
@@ -622,10 +720,16 @@ impl ServerConnection {
         }
         let ctx = self.auth.as_mut().ok_or("no auth context")?;
         match ctx.provider.step(Some(&v.value)) {
-            Ok(AuthStep::Continue(token)) | Ok(AuthStep::Done(Some(token))) => Ok(Some(AuthVerifier {
-                trailer: SecTrailer { auth_pad_length: 0, auth_reserved: 0, ..t },
-                value: token,
-            })),
+            Ok(AuthStep::Continue(token)) | Ok(AuthStep::Done(Some(token))) => {
+                Ok(Some(AuthVerifier {
+                    trailer: SecTrailer {
+                        auth_pad_length: 0,
+                        auth_reserved: 0,
+                        ..t
+                    },
+                    value: token,
+                }))
+            }
             Ok(AuthStep::Done(None)) => Ok(None),
             Err(e) => {
                 self.auth = None;
@@ -636,12 +740,23 @@ impl ServerConnection {
 
     fn on_auth3(&mut self, auth: Option<AuthVerifier>, ev: &mut Vec<ServerEvent>) {
         let Some(v) = auth else {
-            return self.protocol_error("auth3_without_verifier", "auth3 without verifier".into(), ev);
+            return self.protocol_error(
+                "auth3_without_verifier",
+                "auth3 without verifier".into(),
+                ev,
+            );
         };
         let Some(ctx) = self.auth.as_mut() else {
-            return self.protocol_error("auth3_without_context", "auth3 without a bind auth leg".into(), ev);
+            return self.protocol_error(
+                "auth3_without_context",
+                "auth3 without a bind auth leg".into(),
+                ev,
+            );
         };
-        if ctx.context_id != v.trailer.auth_context_id || ctx.auth_type != v.trailer.auth_type || ctx.level != v.trailer.auth_level {
+        if ctx.context_id != v.trailer.auth_context_id
+            || ctx.auth_type != v.trailer.auth_type
+            || ctx.level != v.trailer.auth_level
+        {
             self.auth_failed = Some("auth3 changed the auth context".into());
         } else {
             match ctx.provider.step(Some(&v.value)) {
@@ -676,18 +791,44 @@ impl ServerConnection {
         let last = header.flags.contains(PfcFlags::LAST_FRAG);
         if first {
             if self.partial.contains_key(&id) || self.active.contains_key(&id) {
-                return self.refuse(header, FaultStatus::NCA_S_PROTO_ERROR, "call_id_reuse", true, ev);
+                return self.refuse(
+                    header,
+                    FaultStatus::NCA_S_PROTO_ERROR,
+                    "call_id_reuse",
+                    true,
+                    ev,
+                );
             }
             if !self.contexts.contains_key(&req.context_id) {
-                return self.refuse(header, FaultStatus::NCA_S_UNK_IF, "unknown_context", false, ev);
+                return self.refuse(
+                    header,
+                    FaultStatus::NCA_S_UNK_IF,
+                    "unknown_context",
+                    false,
+                    ev,
+                );
             }
             if self.outstanding_calls() >= self.config.max_outstanding_calls {
-                return self.refuse(header, FaultStatus::NCA_S_SERVER_TOO_BUSY, "too_many_calls", false, ev);
+                return self.refuse(
+                    header,
+                    FaultStatus::NCA_S_SERVER_TOO_BUSY,
+                    "too_many_calls",
+                    false,
+                    ev,
+                );
             }
             let budget = self.config.max_stub.saturating_sub(self.partial_bytes);
             let data = match Reassembly::start(&req.stub, budget) {
                 Ok(d) => d,
-                Err(e) => return self.refuse(header, FaultStatus::NCA_S_PROTO_ERROR, e.reason_code(), true, ev),
+                Err(e) => {
+                    return self.refuse(
+                        header,
+                        FaultStatus::NCA_S_PROTO_ERROR,
+                        e.reason_code(),
+                        true,
+                        ev,
+                    )
+                }
             };
             let call = PartialCall {
                 context_id: req.context_id,
@@ -705,24 +846,51 @@ impl ServerConnection {
         }
         let Some(mut call) = self.partial.remove(&id) else {
             let e = ReassemblyError::MissingFirst(id);
-            return self.refuse(header, FaultStatus::NCA_S_PROTO_ERROR, e.reason_code(), true, ev);
+            return self.refuse(
+                header,
+                FaultStatus::NCA_S_PROTO_ERROR,
+                e.reason_code(),
+                true,
+                ev,
+            );
         };
-        if call.context_id != req.context_id || call.opnum != req.opnum || call.drep != header.drep {
+        if call.context_id != req.context_id || call.opnum != req.opnum || call.drep != header.drep
+        {
             let e = ReassemblyError::Inconsistent(id);
-            return self.refuse(header, FaultStatus::NCA_S_PROTO_ERROR, e.reason_code(), true, ev);
+            return self.refuse(
+                header,
+                FaultStatus::NCA_S_PROTO_ERROR,
+                e.reason_code(),
+                true,
+                ev,
+            );
         }
         let before = call.data.len();
         // The cap covers every call being reassembled on this connection.
         let others = self.partial_bytes.saturating_sub(before);
         let room = self.config.max_stub.saturating_sub(others);
         if before.checked_add(req.stub.len()).is_none_or(|n| n > room) {
-            let e = ReassemblyError::OverCap { cap: self.config.max_stub };
+            let e = ReassemblyError::OverCap {
+                cap: self.config.max_stub,
+            };
             self.partial_bytes = others;
-            return self.refuse(header, FaultStatus::NCA_S_PROTO_ERROR, e.reason_code(), true, ev);
+            return self.refuse(
+                header,
+                FaultStatus::NCA_S_PROTO_ERROR,
+                e.reason_code(),
+                true,
+                ev,
+            );
         }
         if let Err(e) = call.data.push(&req.stub) {
             self.partial_bytes = others;
-            return self.refuse(header, FaultStatus::NCA_S_PROTO_ERROR, e.reason_code(), true, ev);
+            return self.refuse(
+                header,
+                FaultStatus::NCA_S_PROTO_ERROR,
+                e.reason_code(),
+                true,
+                ev,
+            );
         }
         self.partial_bytes = others.saturating_add(call.data.len());
         if last {
@@ -737,12 +905,23 @@ impl ServerConnection {
         let Some(&(interface, _)) = self.contexts.get(&call.context_id) else {
             return;
         };
-        self.active.insert(call_id, ActiveCall { context_id: call.context_id, drep: call.drep, orphaned: false });
-        let auth = self.auth.as_ref().filter(|a| a.provider.is_established()).map(|a| CallAuth {
-            auth_type: a.auth_type,
-            level: a.level,
-            user: a.provider.peer_name(),
-        });
+        self.active.insert(
+            call_id,
+            ActiveCall {
+                context_id: call.context_id,
+                drep: call.drep,
+                orphaned: false,
+            },
+        );
+        let auth = self
+            .auth
+            .as_ref()
+            .filter(|a| a.provider.is_established())
+            .map(|a| CallAuth {
+                auth_type: a.auth_type,
+                level: a.level,
+                user: a.provider.peer_name(),
+            });
         let fragments = call.data.fragments();
         ev.push(ServerEvent::Call(IncomingCall {
             call_id,
@@ -773,7 +952,14 @@ impl ServerConnection {
         }
     }
 
-    fn send_fault(&mut self, call_id: u32, context_id: u16, drep: DataRep, status: FaultStatus, did_not_execute: bool) {
+    fn send_fault(
+        &mut self,
+        call_id: u32,
+        context_id: u16,
+        drep: DataRep,
+        status: FaultStatus,
+        did_not_execute: bool,
+    ) {
         let mut flags = PfcFlags::FIRST_AND_LAST;
         if did_not_execute {
             flags = flags.with(PfcFlags::DID_NOT_EXECUTE);
@@ -788,13 +974,31 @@ impl ServerConnection {
             auth_length: 0,
             call_id,
         };
-        let body = Body::Fault(Fault { alloc_hint: 32, context_id, cancel_count: 0, flags: 0, status, reserved2: 0, stub: Vec::new() });
-        self.queue(Pdu { header, body, auth: None });
+        let body = Body::Fault(Fault {
+            alloc_hint: 32,
+            context_id,
+            cancel_count: 0,
+            flags: 0,
+            status,
+            reserved2: 0,
+            stub: Vec::new(),
+        });
+        self.queue(Pdu {
+            header,
+            body,
+            auth: None,
+        });
     }
 
     fn send_response(&mut self, call_id: u32, context_id: u16, drep: DataRep, stub: &[u8]) {
-        let auth = self.auth.as_ref().filter(|a| a.provider.is_established() && level_signs(a.level));
-        let overhead = 24 + auth.map_or(0, |a| pdu::SEC_TRAILER_LEN + a.provider.signature_len() + pdu::AUTH_PAD_ALIGN);
+        let auth = self
+            .auth
+            .as_ref()
+            .filter(|a| a.provider.is_established() && level_signs(a.level));
+        let overhead = 24
+            + auth.map_or(0, |a| {
+                pdu::SEC_TRAILER_LEN + a.provider.signature_len() + pdu::AUTH_PAD_ALIGN
+            });
         let mut cap = self.max_xmit.saturating_sub(overhead).max(8);
         if auth.is_some() {
             cap = (cap / pdu::AUTH_PAD_ALIGN).max(1) * pdu::AUTH_PAD_ALIGN;
@@ -830,7 +1034,11 @@ impl ServerConnection {
                 reserved: 0,
                 stub: chunk.to_vec(),
             });
-            let pdu = Pdu { header, body, auth: None };
+            let pdu = Pdu {
+                header,
+                body,
+                auth: None,
+            };
             match self.protect(pdu) {
                 Some(bytes) => self.out.push_back(bytes),
                 None => {
@@ -847,7 +1055,11 @@ impl ServerConnection {
 
     /// Encodes `pdu`, signing or sealing it when the auth level asks for it.
     fn protect(&mut self, mut pdu: Pdu) -> Option<Vec<u8>> {
-        let Some(ctx) = self.auth.as_mut().filter(|a| a.provider.is_established() && level_signs(a.level)) else {
+        let Some(ctx) = self
+            .auth
+            .as_mut()
+            .filter(|a| a.provider.is_established() && level_signs(a.level))
+        else {
             return pdu.encode().ok();
         };
         protect_with(ctx, &mut pdu)

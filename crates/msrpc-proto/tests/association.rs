@@ -58,7 +58,8 @@ impl ServerEnv for Env {
         }
     }
     fn security_provider(&mut self, t: AuthType) -> Option<Box<dyn SecurityProvider>> {
-        (t == AuthType(0xfe)).then(|| Box::new(Toy::acceptor(self.bad_user)) as Box<dyn SecurityProvider>)
+        (t == AuthType(0xfe))
+            .then(|| Box::new(Toy::acceptor(self.bad_user)) as Box<dyn SecurityProvider>)
     }
 }
 
@@ -76,10 +77,24 @@ struct Toy {
 
 impl Toy {
     fn initiator() -> Self {
-        Toy { client: true, legs: 0, established: false, send_seq: 0, recv_seq: 0, reject: false }
+        Toy {
+            client: true,
+            legs: 0,
+            established: false,
+            send_seq: 0,
+            recv_seq: 0,
+            reject: false,
+        }
     }
     fn acceptor(reject: bool) -> Self {
-        Toy { client: false, legs: 0, established: false, send_seq: 0, recv_seq: 0, reject }
+        Toy {
+            client: false,
+            legs: 0,
+            established: false,
+            send_seq: 0,
+            recv_seq: 0,
+            reject,
+        }
     }
     fn mac(dir: u8, seq: u32, pdu: &[u8]) -> Vec<u8> {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ u64::from(dir) ^ (u64::from(seq) << 8);
@@ -113,7 +128,9 @@ impl SecurityProvider for Toy {
                 self.established = true;
                 Ok(AuthStep::Done(None))
             }
-            _ => Err(SecurityError::AuthenticationFailed("toy: unexpected token".into())),
+            _ => Err(SecurityError::AuthenticationFailed(
+                "toy: unexpected token".into(),
+            )),
         }
     }
     fn is_established(&self) -> bool {
@@ -133,7 +150,11 @@ impl SecurityProvider for Toy {
     fn verify(&mut self, pdu: &[u8], _data: Range<usize>, sig: &[u8]) -> Result<(), SecurityError> {
         let want = Self::mac(self.dir(false), self.recv_seq, pdu);
         self.recv_seq += 1;
-        if want == sig { Ok(()) } else { Err(SecurityError::BadSignature) }
+        if want == sig {
+            Ok(())
+        } else {
+            Err(SecurityError::BadSignature)
+        }
     }
     fn seal(&mut self, pdu: &mut [u8], data: Range<usize>) -> Result<Vec<u8>, SecurityError> {
         let sig = self.sign(pdu, data.clone())?;
@@ -142,7 +163,12 @@ impl SecurityProvider for Toy {
         }
         Ok(sig)
     }
-    fn unseal(&mut self, pdu: &mut [u8], data: Range<usize>, sig: &[u8]) -> Result<(), SecurityError> {
+    fn unseal(
+        &mut self,
+        pdu: &mut [u8],
+        data: Range<usize>,
+        sig: &[u8],
+    ) -> Result<(), SecurityError> {
         for b in &mut pdu[data.clone()] {
             *b ^= 0x5a;
         }
@@ -213,7 +239,14 @@ fn bind_negotiates_each_context_and_bind_time_features() {
     let mut p = Pair::default();
     p.client.bind(&[ECHO, EPM, UNKNOWN]).unwrap();
     let ev = p.drive();
-    let ServerEvent::Bound { results, assoc_group_id, .. } = &ev[0] else { panic!("{ev:?}") };
+    let ServerEvent::Bound {
+        results,
+        assoc_group_id,
+        ..
+    } = &ev[0]
+    else {
+        panic!("{ev:?}")
+    };
     assert_eq!(*assoc_group_id, 0x5000);
     // three interfaces plus the bind-time feature negotiation context
     assert_eq!(results.len(), 4);
@@ -221,7 +254,10 @@ fn bind_negotiates_each_context_and_bind_time_features() {
     assert_eq!(results[0].transfer_syntax, SyntaxId::NDR20);
     assert_eq!(results[1].result, ContextResult::ACCEPTANCE);
     assert_eq!(results[2].result, ContextResult::PROVIDER_REJECTION);
-    assert_eq!(results[2].reason, ProviderReason::ABSTRACT_SYNTAX_NOT_SUPPORTED);
+    assert_eq!(
+        results[2].reason,
+        ProviderReason::ABSTRACT_SYNTAX_NOT_SUPPORTED
+    );
     assert_eq!(results[3].result, ContextResult::NEGOTIATE_ACK);
     assert_eq!(results[3].reason, ProviderReason(BindTimeFeatures::BOTH.0));
     assert!(p.client.context_for(&ECHO).is_some());
@@ -242,7 +278,12 @@ fn raw_bind(contexts: Vec<ContextElement>, vers: (u8, u8), drep: DataRep) -> Vec
             auth_length: 0,
             call_id: 7,
         },
-        body: Body::Bind(Bind { max_xmit_frag: 4280, max_recv_frag: 4280, assoc_group_id: 0, contexts }),
+        body: Body::Bind(Bind {
+            max_xmit_frag: 4280,
+            max_recv_frag: 4280,
+            assoc_group_id: 0,
+            contexts,
+        }),
         auth: None,
     }
     .encode()
@@ -258,34 +299,65 @@ fn bind_refuses_unsupported_transfer_syntax_version_and_context_storms() {
     let mut env = Env::new();
     // NDR64 only: provider rejection, proposed transfer syntaxes not supported.
     let mut s = ServerConnection::new(ServerConfig::default());
-    let ctx = ContextElement { context_id: 0, abstract_syntax: ECHO, transfer_syntaxes: vec![SyntaxId::NDR64] };
+    let ctx = ContextElement {
+        context_id: 0,
+        abstract_syntax: ECHO,
+        transfer_syntaxes: vec![SyntaxId::NDR64],
+    };
     s.receive(&raw_bind(vec![ctx], (5, 0), DataRep::BIG_ENDIAN), &mut env);
-    let Body::BindAck(ack) = first_reply(&mut s).body else { panic!() };
+    let Body::BindAck(ack) = first_reply(&mut s).body else {
+        panic!()
+    };
     assert_eq!(ack.results[0].result, ContextResult::PROVIDER_REJECTION);
-    assert_eq!(ack.results[0].reason, ProviderReason::PROPOSED_TRANSFER_SYNTAXES_NOT_SUPPORTED);
+    assert_eq!(
+        ack.results[0].reason,
+        ProviderReason::PROPOSED_TRANSFER_SYNTAXES_NOT_SUPPORTED
+    );
 
     // Protocol version 4: bind_nak.
     let mut s = ServerConnection::new(ServerConfig::default());
-    let ctx = ContextElement { context_id: 0, abstract_syntax: ECHO, transfer_syntaxes: vec![SyntaxId::NDR20] };
-    s.receive(&raw_bind(vec![ctx], (4, 0), DataRep::LITTLE_ENDIAN), &mut env);
-    let Body::BindNak(nak) = first_reply(&mut s).body else { panic!() };
+    let ctx = ContextElement {
+        context_id: 0,
+        abstract_syntax: ECHO,
+        transfer_syntaxes: vec![SyntaxId::NDR20],
+    };
+    s.receive(
+        &raw_bind(vec![ctx], (4, 0), DataRep::LITTLE_ENDIAN),
+        &mut env,
+    );
+    let Body::BindNak(nak) = first_reply(&mut s).body else {
+        panic!()
+    };
     assert_eq!(nak.reason, BindNakReason::PROTOCOL_VERSION_NOT_SUPPORTED);
 
     // More contexts than the configured limit: bind_nak local limit exceeded. (A bind with
     // thousands of contexts does not fit in a fragment and is refused by the framer.)
-    let mut s = ServerConnection::new(ServerConfig { max_contexts: 16, ..Default::default() });
+    let mut s = ServerConnection::new(ServerConfig {
+        max_contexts: 16,
+        ..Default::default()
+    });
     let many = (0..100u16)
-        .map(|i| ContextElement { context_id: i, abstract_syntax: ECHO, transfer_syntaxes: vec![SyntaxId::NDR20] })
+        .map(|i| ContextElement {
+            context_id: i,
+            abstract_syntax: ECHO,
+            transfer_syntaxes: vec![SyntaxId::NDR20],
+        })
         .collect::<Vec<_>>();
     let ev = s.receive(&raw_bind(many, (5, 0), DataRep::LITTLE_ENDIAN), &mut env);
-    let Body::BindNak(nak) = first_reply(&mut s).body else { panic!() };
+    let Body::BindNak(nak) = first_reply(&mut s).body else {
+        panic!()
+    };
     assert_eq!(nak.reason, BindNakReason::LOCAL_LIMIT_EXCEEDED);
     assert!(matches!(ev[0], ServerEvent::BindRejected { .. }));
 
     // Joining an association group that does not exist: bind_nak.
     let mut s = ServerConnection::new(ServerConfig::default());
     let mut b = Pdu::decode(&raw_bind(
-        vec![ContextElement { context_id: 0, abstract_syntax: ECHO, transfer_syntaxes: vec![SyntaxId::NDR20] }],
+        vec![ContextElement {
+            context_id: 0,
+            abstract_syntax: ECHO,
+            transfer_syntaxes: vec![SyntaxId::NDR20],
+        }],
         (5, 0),
         DataRep::LITTLE_ENDIAN,
     ))
@@ -309,7 +381,13 @@ fn request_pdu(call_id: u32, context_id: u16, flags: PfcFlags, stub: Vec<u8>) ->
             auth_length: 0,
             call_id,
         },
-        body: Body::Request(Request { alloc_hint: 0xffff_ffff, context_id, opnum: 0, object: None, stub }),
+        body: Body::Request(Request {
+            alloc_hint: 0xffff_ffff,
+            context_id,
+            opnum: 0,
+            object: None,
+            stub,
+        }),
         auth: None,
     }
     .encode()
@@ -320,9 +398,20 @@ fn request_pdu(call_id: u32, context_id: u16, flags: PfcFlags, stub: Vec<u8>) ->
 fn request_before_bind_gets_proto_error_and_close() {
     let mut env = Env::new();
     let mut s = ServerConnection::new(ServerConfig::default());
-    let ev = s.receive(&request_pdu(3, 0, PfcFlags::FIRST_AND_LAST, vec![1, 2, 3, 4]), &mut env);
-    assert!(matches!(ev[0], ServerEvent::Refused { status: FaultStatus::NCA_S_PROTO_ERROR, .. }));
-    let Body::Fault(f) = first_reply(&mut s).body else { panic!() };
+    let ev = s.receive(
+        &request_pdu(3, 0, PfcFlags::FIRST_AND_LAST, vec![1, 2, 3, 4]),
+        &mut env,
+    );
+    assert!(matches!(
+        ev[0],
+        ServerEvent::Refused {
+            status: FaultStatus::NCA_S_PROTO_ERROR,
+            ..
+        }
+    ));
+    let Body::Fault(f) = first_reply(&mut s).body else {
+        panic!()
+    };
     assert_eq!(f.status, FaultStatus::NCA_S_PROTO_ERROR);
     assert!(s.wants_close());
 }
@@ -332,15 +421,36 @@ fn unknown_context_and_call_id_reuse_are_refused() {
     let mut p = Pair::default();
     p.client.bind(&[ECHO]).unwrap();
     p.drive();
-    let ev = p.server.receive(&request_pdu(9, 42, PfcFlags::FIRST_AND_LAST, vec![0; 4]), &mut p.env);
-    assert!(matches!(ev[0], ServerEvent::Refused { status: FaultStatus::NCA_S_UNK_IF, .. }));
+    let ev = p.server.receive(
+        &request_pdu(9, 42, PfcFlags::FIRST_AND_LAST, vec![0; 4]),
+        &mut p.env,
+    );
+    assert!(matches!(
+        ev[0],
+        ServerEvent::Refused {
+            status: FaultStatus::NCA_S_UNK_IF,
+            ..
+        }
+    ));
     assert!(!p.server.wants_close());
     let _ = p.server.poll_transmit();
     // A first fragment, then a second first fragment with the same call_id.
-    let ev = p.server.receive(&request_pdu(10, 0, PfcFlags::FIRST_FRAG, vec![0; 8]), &mut p.env);
+    let ev = p.server.receive(
+        &request_pdu(10, 0, PfcFlags::FIRST_FRAG, vec![0; 8]),
+        &mut p.env,
+    );
     assert!(ev.is_empty());
-    let ev = p.server.receive(&request_pdu(10, 0, PfcFlags::FIRST_FRAG, vec![0; 8]), &mut p.env);
-    assert!(matches!(ev[0], ServerEvent::Refused { reason: "call_id_reuse", .. }));
+    let ev = p.server.receive(
+        &request_pdu(10, 0, PfcFlags::FIRST_FRAG, vec![0; 8]),
+        &mut p.env,
+    );
+    assert!(matches!(
+        ev[0],
+        ServerEvent::Refused {
+            reason: "call_id_reuse",
+            ..
+        }
+    ));
     assert!(p.server.wants_close());
 }
 
@@ -349,15 +459,29 @@ fn middle_fragment_without_first_is_refused() {
     let mut p = Pair::default();
     p.client.bind(&[ECHO]).unwrap();
     p.drive();
-    let ev = p.server.receive(&request_pdu(11, 0, PfcFlags::LAST_FRAG, vec![0; 8]), &mut p.env);
-    assert!(matches!(ev[0], ServerEvent::Refused { reason: "fragment_out_of_order", .. }));
+    let ev = p.server.receive(
+        &request_pdu(11, 0, PfcFlags::LAST_FRAG, vec![0; 8]),
+        &mut p.env,
+    );
+    assert!(matches!(
+        ev[0],
+        ServerEvent::Refused {
+            reason: "fragment_out_of_order",
+            ..
+        }
+    ));
 }
 
 #[test]
 fn large_stubs_fragment_and_reassemble_both_ways_in_both_byte_orders() {
     for drep in [DataRep::LITTLE_ENDIAN, DataRep::BIG_ENDIAN] {
         let mut p = Pair::new(
-            ClientConfig { drep, max_xmit_frag: 1432, max_recv_frag: 1432, ..Default::default() },
+            ClientConfig {
+                drep,
+                max_xmit_frag: 1432,
+                max_recv_frag: 1432,
+                ..Default::default()
+            },
             ServerConfig::default(),
         );
         p.client.bind(&[ECHO]).unwrap();
@@ -375,11 +499,20 @@ fn large_stubs_fragment_and_reassemble_both_ways_in_both_byte_orders() {
         assert_eq!(calls[0].stub, stub);
         assert_eq!(calls[0].drep, drep);
         assert_eq!(calls[0].fragments as usize, frags);
-        let reply: Vec<u8> = stub.iter().rev().copied().chain(stub.iter().copied()).collect();
+        let reply: Vec<u8> = stub
+            .iter()
+            .rev()
+            .copied()
+            .chain(stub.iter().copied())
+            .collect();
         p.server.respond(id, Ok(reply.clone()));
         p.drive();
         let got = p.client_events.iter().find_map(|e| match e {
-            ClientEvent::Response { call_id, stub, drep: d } if *call_id == id => Some((stub.clone(), *d)),
+            ClientEvent::Response {
+                call_id,
+                stub,
+                drep: d,
+            } if *call_id == id => Some((stub.clone(), *d)),
             _ => None,
         });
         assert_eq!(got, Some((reply, drep)));
@@ -388,16 +521,39 @@ fn large_stubs_fragment_and_reassemble_both_ways_in_both_byte_orders() {
 
 #[test]
 fn reassembly_cap_is_enforced_across_interleaved_calls() {
-    let mut p = Pair::new(ClientConfig::default(), ServerConfig { max_stub: 10_000, ..Default::default() });
+    let mut p = Pair::new(
+        ClientConfig::default(),
+        ServerConfig {
+            max_stub: 10_000,
+            ..Default::default()
+        },
+    );
     p.client.bind(&[ECHO]).unwrap();
     p.drive();
     // Two calls, each under the cap, interleaved: together they exceed it.
-    let ev = p.server.receive(&request_pdu(20, 0, PfcFlags::FIRST_FRAG, vec![0; 4000]), &mut p.env);
+    let ev = p.server.receive(
+        &request_pdu(20, 0, PfcFlags::FIRST_FRAG, vec![0; 4000]),
+        &mut p.env,
+    );
     assert!(ev.is_empty());
-    let ev = p.server.receive(&request_pdu(21, 0, PfcFlags::FIRST_FRAG, vec![0; 4000]), &mut p.env);
+    let ev = p.server.receive(
+        &request_pdu(21, 0, PfcFlags::FIRST_FRAG, vec![0; 4000]),
+        &mut p.env,
+    );
     assert!(ev.is_empty());
-    let ev = p.server.receive(&request_pdu(20, 0, PfcFlags(0), vec![0; 4000]), &mut p.env);
-    assert!(matches!(ev[0], ServerEvent::Refused { reason: "reassembly_over_cap", .. }), "{ev:?}");
+    let ev = p
+        .server
+        .receive(&request_pdu(20, 0, PfcFlags(0), vec![0; 4000]), &mut p.env);
+    assert!(
+        matches!(
+            ev[0],
+            ServerEvent::Refused {
+                reason: "reassembly_over_cap",
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
     assert!(p.server.wants_close());
 }
 
@@ -407,7 +563,10 @@ fn several_outstanding_calls_answered_out_of_order() {
     p.client.bind(&[ECHO, EPM]).unwrap();
     p.drive();
     let a = p.client.request(&ECHO, 0, None, &[1, 0, 0, 0]).unwrap();
-    let b = p.client.request(&EPM, 2, Some(Uuid::from_u128(77)), &[2, 0, 0, 0]).unwrap();
+    let b = p
+        .client
+        .request(&EPM, 2, Some(Uuid::from_u128(77)), &[2, 0, 0, 0])
+        .unwrap();
     let ev = p.drive();
     let calls = Pair::calls(&ev);
     assert_eq!(calls.len(), 2);
@@ -417,8 +576,12 @@ fn several_outstanding_calls_answered_out_of_order() {
     p.server.respond(b, Err(FaultStatus::NCA_S_OP_RNG_ERROR));
     p.server.respond(a, Ok(vec![9, 9, 9, 9]));
     p.drive();
-    assert!(matches!(p.client_events[1], ClientEvent::Fault { call_id, status: FaultStatus::NCA_S_OP_RNG_ERROR, .. } if call_id == b));
-    assert!(matches!(&p.client_events[2], ClientEvent::Response { call_id, stub, .. } if *call_id == a && stub == &vec![9, 9, 9, 9]));
+    assert!(
+        matches!(p.client_events[1], ClientEvent::Fault { call_id, status: FaultStatus::NCA_S_OP_RNG_ERROR, .. } if call_id == b)
+    );
+    assert!(
+        matches!(&p.client_events[2], ClientEvent::Response { call_id, stub, .. } if *call_id == a && stub == &vec![9, 9, 9, 9])
+    );
     assert_eq!(p.client.outstanding_calls(), 0);
 }
 
@@ -449,7 +612,13 @@ fn alter_context_adds_an_interface() {
     assert!(p.client.context_for(&EPM).is_none());
     p.client.bind(&[EPM]).unwrap();
     let ev = p.drive();
-    assert!(matches!(ev[0], ServerEvent::Bound { kind: msrpc_proto::server::BindKind::AlterContext, .. }));
+    assert!(matches!(
+        ev[0],
+        ServerEvent::Bound {
+            kind: msrpc_proto::server::BindKind::AlterContext,
+            ..
+        }
+    ));
     assert!(p.client.context_for(&EPM).is_some());
     let id = p.client.request(&EPM, 3, None, &[0; 16]).unwrap();
     let calls = Pair::calls(&p.drive());
@@ -461,8 +630,15 @@ fn second_bind_is_refused_and_closes() {
     let mut p = Pair::default();
     p.client.bind(&[ECHO]).unwrap();
     p.drive();
-    let ctx = ContextElement { context_id: 5, abstract_syntax: EPM, transfer_syntaxes: vec![SyntaxId::NDR20] };
-    let ev = p.server.receive(&raw_bind(vec![ctx], (5, 0), DataRep::LITTLE_ENDIAN), &mut p.env);
+    let ctx = ContextElement {
+        context_id: 5,
+        abstract_syntax: EPM,
+        transfer_syntaxes: vec![SyntaxId::NDR20],
+    };
+    let ev = p.server.receive(
+        &raw_bind(vec![ctx], (5, 0), DataRep::LITTLE_ENDIAN),
+        &mut p.env,
+    );
     assert!(matches!(ev[0], ServerEvent::BindRejected { .. }));
     assert!(p.server.wants_close());
 }
@@ -472,13 +648,28 @@ fn malformed_frames_close_the_connection() {
     let mut env = Env::new();
     let mut s = ServerConnection::new(ServerConfig::default());
     // frag_length 8: below the 16-byte header.
-    let ev = s.receive(&[5, 0, 11, 3, 0x10, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0], &mut env);
+    let ev = s.receive(
+        &[5, 0, 11, 3, 0x10, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0],
+        &mut env,
+    );
     assert!(matches!(ev[0], ServerEvent::ProtocolError { .. }), "{ev:?}");
     assert!(s.wants_close());
     // frag_length beyond the negotiated maximum.
     let mut s = ServerConnection::new(ServerConfig::default());
-    let ev = s.receive(&[5, 0, 11, 3, 0x10, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0], &mut env);
-    assert!(matches!(ev[0], ServerEvent::ProtocolError { reason: "frag_length_over_max", .. }), "{ev:?}");
+    let ev = s.receive(
+        &[5, 0, 11, 3, 0x10, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0],
+        &mut env,
+    );
+    assert!(
+        matches!(
+            ev[0],
+            ServerEvent::ProtocolError {
+                reason: "frag_length_over_max",
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
 }
 
 fn auth_pair(level: AuthLevel, bad_user: bool) -> Pair {
@@ -507,7 +698,10 @@ fn authenticated_association_signs_and_seals() {
         assert_eq!(in_clear, level != AuthLevel::PKT_PRIVACY);
         p.server.respond(id, Ok(b"reply".to_vec()));
         p.drive();
-        assert!(p.client_events.iter().any(|e| matches!(e, ClientEvent::Response { stub, .. } if stub == b"reply")));
+        assert!(p
+            .client_events
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Response { stub, .. } if stub == b"reply")));
     }
 }
 
@@ -520,7 +714,16 @@ fn tampered_or_replayed_protected_pdus_are_refused() {
         let mut f = p.client.poll_transmit().unwrap();
         f[30] ^= 1;
         let ev = p.server.receive(&f, &mut p.env);
-        assert!(matches!(ev[0], ServerEvent::Refused { status: FaultStatus::ACCESS_DENIED, .. }), "{ev:?}");
+        assert!(
+            matches!(
+                ev[0],
+                ServerEvent::Refused {
+                    status: FaultStatus::ACCESS_DENIED,
+                    ..
+                }
+            ),
+            "{ev:?}"
+        );
         assert!(p.server.wants_close());
 
         // Replay of a good PDU: the sequence number no longer matches.
@@ -533,7 +736,14 @@ fn tampered_or_replayed_protected_pdus_are_refused() {
         // before call_id reuse is even looked at.
         let ev = p.server.receive(&f, &mut p.env);
         assert!(
-            matches!(ev[0], ServerEvent::Refused { status: FaultStatus::ACCESS_DENIED, reason: "bad_signature" | "bad_seal", .. }),
+            matches!(
+                ev[0],
+                ServerEvent::Refused {
+                    status: FaultStatus::ACCESS_DENIED,
+                    reason: "bad_signature" | "bad_seal",
+                    ..
+                }
+            ),
             "{ev:?}"
         );
     }
@@ -542,13 +752,40 @@ fn tampered_or_replayed_protected_pdus_are_refused() {
 #[test]
 fn unauthenticated_request_on_protected_association_and_failed_auth3() {
     let mut p = auth_pair(AuthLevel::PKT_PRIVACY, false);
-    let ev = p.server.receive(&request_pdu(50, 0, PfcFlags::FIRST_AND_LAST, vec![0; 8]), &mut p.env);
-    assert!(matches!(ev[0], ServerEvent::Refused { reason: "auth_verifier_missing", .. }), "{ev:?}");
+    let ev = p.server.receive(
+        &request_pdu(50, 0, PfcFlags::FIRST_AND_LAST, vec![0; 8]),
+        &mut p.env,
+    );
+    assert!(
+        matches!(
+            ev[0],
+            ServerEvent::Refused {
+                reason: "auth_verifier_missing",
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
 
     // The acceptor refuses the AUTHENTICATE leg: no reply to auth3 (like Samba), then the next
     // request is refused with access denied.
     let mut p = auth_pair(AuthLevel::PKT_INTEGRITY, true);
-    assert!(p.server_events.iter().any(|e| matches!(e, ServerEvent::Authenticated { error: Some(_), .. })));
-    let ev = p.server.receive(&request_pdu(51, 0, PfcFlags::FIRST_AND_LAST, vec![0; 8]), &mut p.env);
-    assert!(matches!(ev[0], ServerEvent::Refused { status: FaultStatus::ACCESS_DENIED, .. }), "{ev:?}");
+    assert!(p
+        .server_events
+        .iter()
+        .any(|e| matches!(e, ServerEvent::Authenticated { error: Some(_), .. })));
+    let ev = p.server.receive(
+        &request_pdu(51, 0, PfcFlags::FIRST_AND_LAST, vec![0; 8]),
+        &mut p.env,
+    );
+    assert!(
+        matches!(
+            ev[0],
+            ServerEvent::Refused {
+                status: FaultStatus::ACCESS_DENIED,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
 }
