@@ -35,7 +35,10 @@ impl Registry {
     }
 
     fn find(&self, syntax: &SyntaxId) -> Option<Arc<dyn Dispatch>> {
-        self.services.iter().find(|s| s.syntax() == *syntax).cloned()
+        self.services
+            .iter()
+            .find(|s| s.syntax() == *syntax)
+            .cloned()
     }
 }
 
@@ -218,12 +221,18 @@ fn deliver(g: &mut Inner, e: ClientEvent) {
                 let _ = w.send(Err(CallError::Protocol(format!("bind_nak {reason:?}"))));
             }
         }
-        ClientEvent::Response { call_id, stub, drep } => {
+        ClientEvent::Response {
+            call_id,
+            stub,
+            drep,
+        } => {
             if let Some(w) = g.waiters.remove(&call_id) {
                 let _ = w.send(Ok(ResponseStub { stub, drep }));
             }
         }
-        ClientEvent::Fault { call_id, status, .. } => {
+        ClientEvent::Fault {
+            call_id, status, ..
+        } => {
             if let Some(w) = g.waiters.remove(&call_id) {
                 let _ = w.send(Err(CallError::Fault(status)));
             }
@@ -252,13 +261,13 @@ impl Invoke for Loopback {
             }
             let rx = {
                 let mut g = self.lock();
-                let call_id = g
-                    .client
-                    .request(&syntax, opnum, object, &stub)
-                    .map_err(|e| match e {
-                        msrpc_proto::client::ClientError::NotBound(s) => CallError::NotBound(s),
-                        e => CallError::Protocol(e.to_string()),
-                    })?;
+                let call_id =
+                    g.client
+                        .request(&syntax, opnum, object, &stub)
+                        .map_err(|e| match e {
+                            msrpc_proto::client::ClientError::NotBound(s) => CallError::NotBound(s),
+                            e => CallError::Protocol(e.to_string()),
+                        })?;
                 let (tx, rx) = oneshot::channel();
                 g.waiters.insert(call_id, tx);
                 rx

@@ -91,7 +91,11 @@ fn path_name(meta: &ParseNestedMeta<'_>) -> String {
 pub fn field_attrs(attrs: &[Attribute], param: bool) -> syn::Result<FieldAttrs> {
     let mut out = FieldAttrs::default();
     for attr in attrs.iter().filter(|a| a.path().is_ident("ndr")) {
-        out.span = Some(attr.path().get_ident().map_or_else(Span::call_site, |i| i.span()));
+        out.span = Some(
+            attr.path()
+                .get_ident()
+                .map_or_else(Span::call_site, |i| i.span()),
+        );
         attr.parse_nested_meta(|meta| {
             if path_is(&meta, "size_is") {
                 let e = expr_value(&meta)?;

@@ -71,7 +71,10 @@ fn max_align_chain(items: &[TokenStream]) -> TokenStream {
     let mut it = items.iter().rev();
     match it.next() {
         None => quote!(1),
-        Some(last) => it.fold(last.clone(), |acc, x| quote!(::msrpc_ndr::max_align(#x, #acc))),
+        Some(last) => it.fold(
+            last.clone(),
+            |acc, x| quote!(::msrpc_ndr::max_align(#x, #acc)),
+        ),
     }
 }
 
@@ -617,12 +620,20 @@ fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream
     let ty = if v1 { quote!(u32) } else { quote!(u16) };
     let size: usize = if v1 { 4 } else { 2 };
     let write = if v1 { quote!(__w.u32) } else { quote!(__w.u16) };
-    let read = if v1 { quote!(__r.u32()) } else { quote!(__r.u16()) };
+    let read = if v1 {
+        quote!(__r.u32())
+    } else {
+        quote!(__r.u16())
+    };
     let tyname = ident.to_string();
     let mut consts = TokenStream::new();
     let mut enc_arms = TokenStream::new();
     let mut dec_chain = TokenStream::new();
-    let wide = if v1 { quote!(__v) } else { quote!(u32::from(__v)) };
+    let wide = if v1 {
+        quote!(__v)
+    } else {
+        quote!(u32::from(__v))
+    };
     let mut count_arms = TokenStream::new();
     for (i, v) in e.variants.iter().enumerate() {
         let Some((_, d)) = &v.discriminant else {

@@ -42,7 +42,10 @@ pub fn parse_args(args: TokenStream) -> syn::Result<InterfaceArgs> {
         if meta.path.is_ident("uuid") {
             let lit: LitStr = meta.value()?.parse()?;
             let v = parse_uuid(&lit.value()).ok_or_else(|| {
-                syn::Error::new(lit.span(), "expected a UUID like \"12345678-1234-1234-1234-123456789abc\"")
+                syn::Error::new(
+                    lit.span(),
+                    "expected a UUID like \"12345678-1234-1234-1234-123456789abc\"",
+                )
             })?;
             uuid = Some(v);
             Ok(())
@@ -55,20 +58,20 @@ pub fn parse_args(args: TokenStream) -> syn::Result<InterfaceArgs> {
                     version = Some((a, b));
                     Ok(())
                 }
-                _ => Err(syn::Error::new(lit.span(), "expected a version like \"1.0\"")),
+                _ => Err(syn::Error::new(
+                    lit.span(),
+                    "expected a version like \"1.0\"",
+                )),
             }
         } else {
             Err(meta.error("unknown interface argument (expected uuid, version)"))
         }
     });
     syn::parse::Parser::parse2(parser, args)?;
-    let uuid = uuid.ok_or_else(|| syn::Error::new(Span::call_site(), "missing `uuid = \"...\"`"))?;
+    let uuid =
+        uuid.ok_or_else(|| syn::Error::new(Span::call_site(), "missing `uuid = \"...\"`"))?;
     let (major, minor) = version.unwrap_or((0, 0));
-    Ok(InterfaceArgs {
-        uuid,
-        major,
-        minor,
-    })
+    Ok(InterfaceArgs { uuid, major, minor })
 }
 
 /// One operation parameter.
@@ -123,9 +126,8 @@ fn parse_op(f: &syn::TraitItemFn) -> syn::Result<Op> {
             ));
         }
     }
-    let opnum = opnum.ok_or_else(|| {
-        syn::Error::new(f.sig.ident.span(), "operation needs #[opnum(N)]")
-    })?;
+    let opnum =
+        opnum.ok_or_else(|| syn::Error::new(f.sig.ident.span(), "operation needs #[opnum(N)]"))?;
     if f.default.is_some() {
         return Err(syn::Error::new(
             f.sig.ident.span(),
@@ -147,7 +149,10 @@ fn parse_op(f: &syn::TraitItemFn) -> syn::Result<Op> {
             ));
         };
         let Pat::Ident(pi) = &*pt.pat else {
-            return Err(syn::Error::new(pt.pat.span(), "parameters must be plain names"));
+            return Err(syn::Error::new(
+                pt.pat.span(),
+                "parameters must be plain names",
+            ));
         };
         let ident = pi.ident.clone();
         let name = ident.to_string();
@@ -231,7 +236,13 @@ struct ReqDecodeBinder<'a> {
 
 impl Binder for ReqDecodeBinder<'_> {
     fn place(&self, name: &str, span: Span) -> syn::Result<Option<TokenStream>> {
-        let Some((i, p)) = self.op.params.iter().enumerate().find(|(_, p)| p.name == name) else {
+        let Some((i, p)) = self
+            .op
+            .params
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.name == name)
+        else {
             return Ok(None);
         };
         if !p.attrs.is_in {
@@ -261,7 +272,12 @@ struct RespBinder<'a> {
 
 impl Binder for RespBinder<'_> {
     fn place(&self, name: &str, span: Span) -> syn::Result<Option<TokenStream>> {
-        let found = self.op.params.iter().enumerate().find(|(_, p)| p.name == name);
+        let found = self
+            .op
+            .params
+            .iter()
+            .enumerate()
+            .find(|(_, p)| p.name == name);
         let Some((i, p)) = found else {
             return Ok(None);
         };
@@ -582,10 +598,16 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     let args = parse_args(args)?;
     let tr: ItemTrait = syn::parse2(item)?;
     if !tr.generics.params.is_empty() {
-        return Err(syn::Error::new(tr.generics.span(), "interfaces cannot be generic"));
+        return Err(syn::Error::new(
+            tr.generics.span(),
+            "interfaces cannot be generic",
+        ));
     }
     if !tr.supertraits.is_empty() {
-        return Err(syn::Error::new(tr.supertraits.span(), "interfaces take no supertraits"));
+        return Err(syn::Error::new(
+            tr.supertraits.span(),
+            "interfaces take no supertraits",
+        ));
     }
     let mut ops: Vec<Op> = Vec::new();
     for it in &tr.items {

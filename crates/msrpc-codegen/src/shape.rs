@@ -241,7 +241,10 @@ pub fn classify(ty: &Type, attrs: &FieldAttrs, pos: Position) -> syn::Result<Sha
                     ));
                 }
                 if attrs.size_is.is_some() {
-                    return Err(err(span, "`size_is` on an embedded String is not supported"));
+                    return Err(err(
+                        span,
+                        "`size_is` on an embedded String is not supported",
+                    ));
                 }
             }
             if attrs.max.is_some() && attrs.size_is.is_some() {
@@ -635,11 +638,7 @@ pub fn member_consts(shape: &Shape) -> (TokenStream, TokenStream, TokenStream) {
             elem, length_is, ..
         } => (
             quote!(::msrpc_ndr::max_align(4, <#elem as ::msrpc_ndr::Ndr>::ALIGN)),
-            if *length_is {
-                quote!(12)
-            } else {
-                quote!(4)
-            },
+            if *length_is { quote!(12) } else { quote!(4) },
             quote!(<#elem as ::msrpc_ndr::Ndr>::SCALARS_ONLY),
         ),
         Shape::Varying { elem, .. } => (
@@ -735,7 +734,9 @@ pub fn member_decode_scalars(shape: &Shape) -> TokenStream {
             PtrKind::Unique => quote! { ::msrpc_ndr::Unique::<#inner_ty>::decode_pointer(__r) },
             PtrKind::Ref => quote! { ::msrpc_ndr::Ref::<#inner_ty>::decode_pointer(__r) },
         },
-        Shape::Opt { inner_ty, .. } => quote! { ::msrpc_ndr::Unique::<#inner_ty>::decode_pointer(__r).map(::msrpc_ndr::Unique::into_inner) },
+        Shape::Opt { inner_ty, .. } => {
+            quote! { ::msrpc_ndr::Unique::<#inner_ty>::decode_pointer(__r).map(::msrpc_ndr::Unique::into_inner) }
+        }
     }
 }
 

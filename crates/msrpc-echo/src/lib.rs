@@ -13,7 +13,10 @@
 //! Top-level `[ref]` pointers (`[out] uint32 *out_data`) have no wire form and are plain
 //! values here; `uint16 **s2` is a [`Unique<String>`]; `uint16 ***data` is a
 //! `Unique<Unique<u16>>`.
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 use std::time::Duration;
 
@@ -399,7 +402,8 @@ impl<Sl: Sleeper> Rpcecho for EchoService<Sl> {
         req: TestSurroundingRequest,
     ) -> Result<TestSurroundingResponse, RpcFault> {
         let x = req.data.x.saturating_mul(2);
-        let len = usize::try_from(x).map_err(|_| RpcFault(FaultStatus::NCA_S_FAULT_REMOTE_NO_MEMORY))?;
+        let len =
+            usize::try_from(x).map_err(|_| RpcFault(FaultStatus::NCA_S_FAULT_REMOTE_NO_MEMORY))?;
         // Bounded by the request: `x` equals the count of elements that decoded within the
         // decode limits, so the reply is at most twice that.
         Ok(TestSurroundingResponse {

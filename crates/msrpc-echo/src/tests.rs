@@ -4,9 +4,7 @@
 use super::*;
 use futures::executor::block_on;
 use msrpc_ndr::{DataRep, DecodeErrorKind, DecodeLimits, EncodeError, Uuid};
-use msrpc_proto::dispatch::{
-    CallError, Dispatch, DispatchError, Interface, Invoke, ResponseStub,
-};
+use msrpc_proto::dispatch::{CallError, Dispatch, DispatchError, Interface, Invoke, ResponseStub};
 use msrpc_proto::SyntaxId;
 
 const LE: DataRep = DataRep::LITTLE_ENDIAN;
@@ -55,7 +53,10 @@ fn add_one_and_echo_data_stubs() {
     };
     let out = [3, 0, 0, 0, 1, 2, 3];
     assert_eq!(resp.to_stub(&req, LE).unwrap(), out);
-    assert_eq!(EchoDataResponse::from_stub(&out, LE, LIM, &req).unwrap(), resp);
+    assert_eq!(
+        EchoDataResponse::from_stub(&out, LE, LIM, &req).unwrap(),
+        resp
+    );
     // the response's size_is names the request's len
     let mut w = msrpc_ndr::Writer::new(LE);
     assert_eq!(
@@ -101,7 +102,10 @@ fn test_call_strings() {
         b'a', 0, b'b', 0, 0, 0,
     ];
     assert_eq!(resp.to_stub(&req, LE).unwrap(), out);
-    assert_eq!(TestCallResponse::from_stub(&out, LE, LIM, &req).unwrap(), resp);
+    assert_eq!(
+        TestCallResponse::from_stub(&out, LE, LIM, &req).unwrap(),
+        resp
+    );
     let null = TestCallResponse { s2: Unique::null() };
     assert_eq!(null.to_stub(&req, LE).unwrap(), [0, 0, 0, 0]);
 }
@@ -123,7 +127,10 @@ fn test_call2_union_response() {
         0, 0, 0, 0,          // result: NTSTATUS
     ];
     assert_eq!(resp.to_stub(&req, LE).unwrap(), le);
-    assert_eq!(TestCall2Response::from_stub(&le, LE, LIM, &req).unwrap(), resp);
+    assert_eq!(
+        TestCall2Response::from_stub(&le, LE, LIM, &req).unwrap(),
+        resp
+    );
     #[rustfmt::skip]
     let be = [
         0, 5, 0, 0, 0, 0, 0, 0,
@@ -136,7 +143,11 @@ fn test_call2_union_response() {
     let wrong = TestCall2Request { level: 4 };
     assert!(matches!(
         resp.to_stub(&wrong, LE),
-        Err(EncodeError::DiscriminantMismatch { field: "info", expected: 4, found: 5 })
+        Err(EncodeError::DiscriminantMismatch {
+            field: "info",
+            expected: 4,
+            found: 5
+        })
     ));
     let e = TestCall2Response::from_stub(&le, LE, LIM, &wrong).unwrap_err();
     assert_eq!(e.path(), "TestCall2Response.info");
@@ -191,7 +202,10 @@ fn test_enum_surrounding_and_double_pointer_stubs() {
         1, 0, 2, 0, // surrounding
     ];
     assert_eq!(req.to_stub(LE).unwrap(), stub);
-    assert_eq!(TestSurroundingRequest::from_stub(&stub, LE, LIM).unwrap(), req);
+    assert_eq!(
+        TestSurroundingRequest::from_stub(&stub, LE, LIM).unwrap(),
+        req
+    );
 
     let req = TestDoublePointerRequest {
         data: Unique::new(Unique::new(7)),
@@ -203,7 +217,10 @@ fn test_enum_surrounding_and_double_pointer_stubs() {
         7, 0,                   // ***data
     ];
     assert_eq!(req.to_stub(LE).unwrap(), stub);
-    assert_eq!(TestDoublePointerRequest::from_stub(&stub, LE, LIM).unwrap(), req);
+    assert_eq!(
+        TestDoublePointerRequest::from_stub(&stub, LE, LIM).unwrap(),
+        req
+    );
 }
 
 /// Joins a client to a server in-process.
@@ -275,7 +292,7 @@ fn every_operation_through_client_and_server() {
             assert_eq!(r.data[257], 1);
             let r = c
                 .test_call(TestCallRequest {
-                    s1: "héllo".into(),
+                    s1: "héllo".into()
                 })
                 .await
                 .unwrap();
@@ -285,7 +302,10 @@ fn every_operation_through_client_and_server() {
                 assert_eq!(Some(r.info), info_for_level(level));
                 assert_eq!(r.result, NtStatus::OK);
             }
-            let e = c.test_call2(TestCall2Request { level: 8 }).await.unwrap_err();
+            let e = c
+                .test_call2(TestCall2Request { level: 8 })
+                .await
+                .unwrap_err();
             assert_eq!(e, CallError::Fault(FaultStatus::NCA_S_FAULT_INVALID_TAG));
             let r = c.test_sleep(TestSleepRequest { seconds: 3 }).await.unwrap();
             assert_eq!(r.result, 3);
@@ -353,11 +373,19 @@ fn dispatch_errors() {
             .unwrap();
         assert_eq!(out, [2, 0, 0, 0]);
         // the response is in the request's byte order
-        let out = server.dispatch(ctx(0), vec![0, 0, 0, 1], BE, LIM).await.unwrap();
+        let out = server
+            .dispatch(ctx(0), vec![0, 0, 0, 1], BE, LIM)
+            .await
+            .unwrap();
         assert_eq!(out, [0, 0, 0, 2]);
         // a huge count is refused before allocating
         let e = server
-            .dispatch(ctx(2), vec![0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f], LE, LIM)
+            .dispatch(
+                ctx(2),
+                vec![0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f],
+                LE,
+                LIM,
+            )
             .await
             .unwrap_err();
         let DispatchError::BadStub(d) = e else {
@@ -366,9 +394,15 @@ fn dispatch_errors() {
         assert!(matches!(d.kind, DecodeErrorKind::CountLimit { .. }), "{d}");
         // SourceData's peer-chosen length is capped
         let small = RpcechoServer::new(EchoService::new(NoSleep).with_max_source_len(8));
-        let e = small.dispatch(ctx(3), vec![9, 0, 0, 0], LE, LIM).await.unwrap_err();
+        let e = small
+            .dispatch(ctx(3), vec![9, 0, 0, 0], LE, LIM)
+            .await
+            .unwrap_err();
         assert_eq!(e.status(), FaultStatus::NCA_S_FAULT_REMOTE_NO_MEMORY);
-        let out = small.dispatch(ctx(3), vec![2, 0, 0, 0], LE, LIM).await.unwrap();
+        let out = small
+            .dispatch(ctx(3), vec![2, 0, 0, 0], LE, LIM)
+            .await
+            .unwrap();
         assert_eq!(out, [2, 0, 0, 0, 0, 1]);
     });
 }

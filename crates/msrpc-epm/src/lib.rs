@@ -19,7 +19,10 @@
 //! `ept_map_auth` (opnum 7) is a Windows extension whose parameters MS-RPCE does not publish
 //! (Samba declares it without parameters and never implements it); it is defined here with
 //! `ept_map`'s parameters, without any authentication extras.
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 pub mod mgmt;
 pub mod status;
@@ -98,10 +101,7 @@ pub trait Ept {
 
     /// `ept_lookup_handle_free`: releases a lookup context.
     #[opnum(4)]
-    fn ept_lookup_handle_free(
-        #[ndr(in, out)] entry_handle: ContextHandle,
-        #[ndr(out)] status: u32,
-    );
+    fn ept_lookup_handle_free(#[ndr(in, out)] entry_handle: ContextHandle, #[ndr(out)] status: u32);
 
     /// `ept_inq_object`: the endpoint mapper's object UUID.
     #[opnum(5)]

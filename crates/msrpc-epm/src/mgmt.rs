@@ -20,10 +20,7 @@ pub const RPC_C_STATS_PKTS_OUT: usize = 3;
 pub trait Mgmt {
     /// `rpc__mgmt_inq_if_ids`: the interfaces the server offers.
     #[opnum(0)]
-    fn inq_if_ids(
-        #[ndr(out)] if_id_vector: Unique<RpcIfIdVector>,
-        #[ndr(out)] status: u32,
-    );
+    fn inq_if_ids(#[ndr(out)] if_id_vector: Unique<RpcIfIdVector>, #[ndr(out)] status: u32);
 
     /// `rpc__mgmt_inq_stats`: up to `max_count` statistics counters.
     #[opnum(1)]

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::mgmt::{
-    InqIfIdsRequest, InqIfIdsResponse, InqPrincNameRequest, InqPrincNameResponse,
-    InqStatsRequest, InqStatsResponse, MgmtInterface,
+    InqIfIdsRequest, InqIfIdsResponse, InqPrincNameRequest, InqPrincNameResponse, InqStatsRequest,
+    InqStatsResponse, MgmtInterface,
 };
 use msrpc_ndr::{DataRep, DecodeErrorKind, DecodeLimits, EncodeError};
 use msrpc_proto::dispatch::Interface;
@@ -31,13 +31,21 @@ const HANDLE_LE: [u8; 20] = [
 fn identities() {
     assert_eq!(
         EptInterface::SYNTAX,
-        SyntaxId::new(Uuid::from_u128(0xe1af8308_5d1f_11c9_91a4_08002b14a0fa), 3, 0)
+        SyntaxId::new(
+            Uuid::from_u128(0xe1af8308_5d1f_11c9_91a4_08002b14a0fa),
+            3,
+            0
+        )
     );
     assert_eq!(EptInterface::operation_name(3), Some("ept_map"));
     assert_eq!(EptInterface::OPERATIONS.len(), 8);
     assert_eq!(
         MgmtInterface::SYNTAX,
-        SyntaxId::new(Uuid::from_u128(0xafa8bd80_7d8a_11c9_bef4_08002b102989), 1, 0)
+        SyntaxId::new(
+            Uuid::from_u128(0xafa8bd80_7d8a_11c9_bef4_08002b102989),
+            1,
+            0
+        )
     );
     assert_eq!(MgmtInterface::OPERATIONS.len(), 5);
 }
@@ -87,7 +95,10 @@ fn ept_lookup_request_and_response() {
     ]
     .concat();
     assert_eq!(with_if.to_stub(LE).unwrap(), stub_if);
-    assert_eq!(EptLookupRequest::from_stub(&stub_if, LE, LIM).unwrap(), with_if);
+    assert_eq!(
+        EptLookupRequest::from_stub(&stub_if, LE, LIM).unwrap(),
+        with_if
+    );
 
     let resp = EptLookupResponse {
         entry_handle: handle(),
@@ -118,11 +129,17 @@ fn ept_lookup_request_and_response() {
     ]
     .concat();
     assert_eq!(resp.to_stub(&req, LE).unwrap(), out);
-    assert_eq!(EptLookupResponse::from_stub(&out, LE, LIM, &req).unwrap(), resp);
+    assert_eq!(
+        EptLookupResponse::from_stub(&out, LE, LIM, &req).unwrap(),
+        resp
+    );
     let be = resp.to_stub(&req, BE).unwrap();
     assert_eq!(be.len(), out.len());
     assert_eq!(&be[24..28], &[0, 0, 0x01, 0xf4]);
-    assert_eq!(EptLookupResponse::from_stub(&be, BE, LIM, &req).unwrap(), resp);
+    assert_eq!(
+        EptLookupResponse::from_stub(&be, BE, LIM, &req).unwrap(),
+        resp
+    );
 
     // The empty answer that ends a lookup loop.
     let done = EptLookupResponse {
@@ -141,14 +158,20 @@ fn ept_lookup_request_and_response() {
     ]
     .concat();
     assert_eq!(done.to_stub(&req, LE).unwrap(), out);
-    assert_eq!(EptLookupResponse::from_stub(&out, LE, LIM, &req).unwrap(), done);
+    assert_eq!(
+        EptLookupResponse::from_stub(&out, LE, LIM, &req).unwrap(),
+        done
+    );
 
     // num_ents and the array's actual_count must agree
     let mut bad = resp.clone();
     bad.num_ents = 2;
     assert!(matches!(
         bad.to_stub(&req, LE),
-        Err(EncodeError::CountMismatch { field: "entries", .. })
+        Err(EncodeError::CountMismatch {
+            field: "entries",
+            ..
+        })
     ));
     // a max_count other than the request's max_ents is refused
     let other = EptLookupRequest {
@@ -224,11 +247,17 @@ fn ept_map_request_and_response() {
     ]
     .concat();
     assert_eq!(resp.to_stub(&req, LE).unwrap(), out);
-    assert_eq!(EptMapResponse::from_stub(&out, LE, LIM, &req).unwrap(), resp);
+    assert_eq!(
+        EptMapResponse::from_stub(&out, LE, LIM, &req).unwrap(),
+        resp
+    );
     // trailing bytes are tolerated
     let mut padded = out.clone();
     padded.extend_from_slice(&[0xee; 4]);
-    assert_eq!(EptMapResponse::from_stub(&padded, LE, LIM, &req).unwrap(), resp);
+    assert_eq!(
+        EptMapResponse::from_stub(&padded, LE, LIM, &req).unwrap(),
+        resp
+    );
     // a truncated tower names its path
     let e = EptMapResponse::from_stub(&out[..45], LE, LIM, &req).unwrap_err();
     assert_eq!(e.path(), "EptMapResponse.towers[0].tower_octet_string");
@@ -340,7 +369,10 @@ fn mgmt_operations() {
         0, 0, 0, 0,  // status
     ];
     assert_eq!(resp.to_stub(&req, LE).unwrap(), out);
-    assert_eq!(InqStatsResponse::from_stub(&out, LE, LIM, &req).unwrap(), resp);
+    assert_eq!(
+        InqStatsResponse::from_stub(&out, LE, LIM, &req).unwrap(),
+        resp
+    );
 
     let req = InqPrincNameRequest {
         authn_proto: 9,
@@ -360,5 +392,8 @@ fn mgmt_operations() {
         0, 0, 0, 0,  // status
     ];
     assert_eq!(resp.to_stub(&req, LE).unwrap(), out);
-    assert_eq!(InqPrincNameResponse::from_stub(&out, LE, LIM, &req).unwrap(), resp);
+    assert_eq!(
+        InqPrincNameResponse::from_stub(&out, LE, LIM, &req).unwrap(),
+        resp
+    );
 }

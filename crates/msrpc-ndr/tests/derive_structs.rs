@@ -227,7 +227,11 @@ fn fixed_varying_conformant_and_conformant_varying_arrays() {
     bad.n = 4;
     assert!(matches!(
         msrpc_ndr::to_bytes(&bad, LE),
-        Err(EncodeError::CountMismatch { field: "conf", expected: 4, actual: 3 })
+        Err(EncodeError::CountMismatch {
+            field: "conf",
+            expected: 4,
+            actual: 3
+        })
     ));
     let mut bad = v.clone();
     bad.var.push(9);
@@ -239,12 +243,21 @@ fn fixed_varying_conformant_and_conformant_varying_arrays() {
     let mut wrong = le;
     wrong[24] = 4; // n = 4, but *conf's max_count is 3
     let e = dec::<Arrays>(&wrong, LE).unwrap_err();
-    assert_eq!(e.kind, DecodeErrorKind::CountMismatch { expected: 4, found: 3 });
+    assert_eq!(
+        e.kind,
+        DecodeErrorKind::CountMismatch {
+            expected: 4,
+            found: 3
+        }
+    );
     assert_eq!(e.path(), "Arrays.conf");
     let mut wrong = le;
     wrong[16] = 9; // var actual_count 9 > max 8
     let e = dec::<Arrays>(&wrong, LE).unwrap_err();
-    assert!(matches!(e.kind, DecodeErrorKind::VarianceBeyondConformance { .. }));
+    assert!(matches!(
+        e.kind,
+        DecodeErrorKind::VarianceBeyondConformance { .. }
+    ));
     assert_eq!(e.path(), "Arrays.var");
 }
 
@@ -286,12 +299,22 @@ fn conformant_structures_hoist_max_count() {
     let mut wrong = le;
     wrong[8] = 2;
     let e = dec::<Conf>(&wrong, LE).unwrap_err();
-    assert_eq!(e.kind, DecodeErrorKind::CountMismatch { expected: 2, found: 3 });
+    assert_eq!(
+        e.kind,
+        DecodeErrorKind::CountMismatch {
+            expected: 2,
+            found: 3
+        }
+    );
     assert_eq!(e.path(), "Conf.data");
     let bad = Conf { len: 2, ..v };
     assert!(matches!(
         msrpc_ndr::to_bytes(&bad, LE),
-        Err(EncodeError::CountMismatch { field: "data", expected: 2, actual: 3 })
+        Err(EncodeError::CountMismatch {
+            field: "data",
+            expected: 2,
+            actual: 3
+        })
     ));
 
     let v = ConfVar {
@@ -438,7 +461,10 @@ struct Ranged {
 
 #[test]
 fn range_is_checked_both_ways() {
-    let ok = Ranged { level: 10, delta: -5 };
+    let ok = Ranged {
+        level: 10,
+        delta: -5,
+    };
     assert_eq!(enc(&ok, LE), [10, 0, 0, 0, 0xfb, 0xff]);
     assert_eq!(dec::<Ranged>(&[10, 0, 0, 0, 0xfb, 0xff], LE).unwrap(), ok);
     let e = dec::<Ranged>(&[11, 0, 0, 0, 0, 0], LE).unwrap_err();
@@ -534,7 +560,10 @@ fn error_paths_name_nested_fields() {
     ];
     assert_eq!(bytes, expected);
     let e = dec::<EptEntry>(&bytes[..bytes.len() - 1], LE).unwrap_err();
-    assert!(matches!(e.kind, DecodeErrorKind::CountBeyondData { count: 4, .. }));
+    assert!(matches!(
+        e.kind,
+        DecodeErrorKind::CountBeyondData { count: 4, .. }
+    ));
     assert_eq!(e.path(), "EptEntry.tower.tower_octet_string");
     assert!(e
         .to_string()
@@ -599,7 +628,10 @@ fn limits_refuse_before_allocating() {
         max_depth: 128,
         ..DecodeLimits::DEFAULT
     };
-    assert_eq!(msrpc_ndr::from_bytes::<Node>(&bytes, LE, roomy).unwrap(), node);
+    assert_eq!(
+        msrpc_ndr::from_bytes::<Node>(&bytes, LE, roomy).unwrap(),
+        node
+    );
 }
 
 fn arb_item() -> impl Strategy<Value = Item> {

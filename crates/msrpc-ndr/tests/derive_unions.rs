@@ -182,7 +182,11 @@ fn encapsulated_unions_align_the_arm_to_the_largest_arm() {
         &[0, 1, 0, 0, 0, 3],
     );
     roundtrip(&NotEncap::Short(3), &[1, 0, 3, 0], &[0, 1, 0, 3]);
-    roundtrip(&Encap::Long(5), &[2, 0, 0, 0, 5, 0, 0, 0], &[0, 2, 0, 0, 0, 0, 0, 5]);
+    roundtrip(
+        &Encap::Long(5),
+        &[2, 0, 0, 0, 5, 0, 0, 0],
+        &[0, 2, 0, 0, 0, 0, 0, 5],
+    );
 }
 
 #[derive(Ndr, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -254,7 +258,10 @@ fn nested_unions_hit_the_depth_limit() {
         max_depth: 200,
         ..DecodeLimits::DEFAULT
     };
-    assert_eq!(msrpc_ndr::from_bytes::<Chain>(&bytes, LE, roomy).unwrap(), v);
+    assert_eq!(
+        msrpc_ndr::from_bytes::<Chain>(&bytes, LE, roomy).unwrap(),
+        v
+    );
 }
 
 fn arb_holder() -> impl Strategy<Value = Holder> {
