@@ -1535,3 +1535,314 @@ mod echo {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Endpoint mapper and mgmt (msrpc-epm vs impacket.dcerpc.v5.epm / mgmt)
+// ---------------------------------------------------------------------------------------------
+
+mod epm {
+    use super::*;
+    use msrpc_epm::mgmt::*;
+    use msrpc_epm::*;
+
+    const ENTRY_OBJECT_UUID: &str = "d0c0ffee-0000-4000-8000-00000000abcd";
+
+    /// Splits a tower's octets into its floors' (lhs, rhs) byte strings (C706 appendix L).
+    fn floors(tower: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let n = u16::from_le_bytes([tower[0], tower[1]]);
+        let mut at = 2;
+        let take = |at: &mut usize| {
+            let len = usize::from(u16::from_le_bytes([tower[*at], tower[*at + 1]]));
+            let b = tower[*at + 2..*at + 2 + len].to_vec();
+            *at += 2 + len;
+            b
+        };
+        let out = (0..n).map(|_| (take(&mut at), take(&mut at))).collect();
+        assert_eq!(at, tower.len(), "tower has trailing bytes");
+        out
+    }
+
+    fn tcp_tower() -> Twr {
+        Twr::new(stub_of("epm_tower_tcp"))
+    }
+
+    fn np_tower() -> Twr {
+        Twr::new(stub_of("epm_tower_np"))
+    }
+
+    #[test]
+    fn towers_built_by_impacket() {
+        let tcp = floors(&tcp_tower().tower_octet_string);
+        assert_eq!(tcp.len(), 5);
+        let mut iface = vec![0x0d];
+        iface.extend(uuid(ECHO_UUID).to_bytes_le());
+        iface.extend([1, 0]);
+        assert_eq!(tcp[0], (iface, vec![0, 0]), "floor 1: rpcecho v1.0");
+        let mut ndr = vec![0x0d];
+        ndr.extend(SyntaxId::NDR20.uuid.to_bytes_le());
+        ndr.extend([2, 0]);
+        assert_eq!(tcp[1], (ndr, vec![0, 0]), "floor 2: NDR20 v2.0");
+        assert_eq!(tcp[2], (vec![0x0b], vec![0, 0]), "floor 3: ncacn");
+        assert_eq!(
+            tcp[3],
+            (vec![0x07], vec![0xc0, 0x00]),
+            "floor 4: TCP 49152, big-endian"
+        );
+        assert_eq!(tcp[4], (vec![0x09], vec![127, 0, 0, 1]), "floor 5: IP");
+        let np = floors(&np_tower().tower_octet_string);
+        assert_eq!(np[3], (vec![0x0f], b"\\PIPE\\rpcecho\0".to_vec()));
+        assert_eq!(np[4], (vec![0x11], b"\\\\SERVER\0".to_vec()));
+    }
+
+    fn lookup_request() -> EptLookupRequest {
+        EptLookupRequest {
+            inquiry_type: RPC_C_EP_ALL_ELTS,
+            object: Unique::null(),
+            interface_id: Unique::null(),
+            vers_option: RPC_C_VERS_ALL,
+            entry_handle: ContextHandle::NULL,
+            max_ents: 500,
+        }
+    }
+
+    #[test]
+    fn ept_lookup() {
+        let req = lookup_request();
+        check_stub(
+            "epm_ept_lookup_request",
+            &req,
+            |r| r.to_stub(LE),
+            |b| EptLookupRequest::from_stub(b, LE, LIMITS),
+        );
+        let resp = EptLookupResponse {
+            entry_handle: ContextHandle {
+                attributes: 0,
+                uuid: uuid(HANDLE_UUID),
+            },
+            num_ents: 2,
+            entries: vec![
+                EptEntry {
+                    object: Uuid::nil(),
+                    tower: Unique::new(tcp_tower()),
+                    annotation: "rpcecho".into(),
+                },
+                EptEntry {
+                    object: uuid(ENTRY_OBJECT_UUID),
+                    tower: Unique::new(np_tower()),
+                    annotation: String::new(),
+                },
+            ],
+            status: status::RPC_S_OK,
+        };
+        check_stub(
+            "epm_ept_lookup_response",
+            &resp,
+            |r| r.to_stub(&req, LE),
+            |b| EptLookupResponse::from_stub(b, LE, LIMITS, &req),
+        );
+    }
+
+    fn map_request() -> EptMapRequest {
+        EptMapRequest {
+            object: Unique::new(Uuid::nil()),
+            map_tower: Unique::new(Twr::new(
+                // Impacket's hept_map tower: rpcecho over TCP, port 0, 0.0.0.0.
+                load("epm_ept_map_request").bytes[32..32 + 75].to_vec(),
+            )),
+            entry_handle: ContextHandle::NULL,
+            max_towers: 4,
+        }
+    }
+
+    #[test]
+    fn ept_map() {
+        let req = map_request();
+        let tower = floors(&req.map_tower.get().unwrap().tower_octet_string);
+        assert_eq!(tower[3], (vec![0x07], vec![0, 0]));
+        assert_eq!(tower[4], (vec![0x09], vec![0, 0, 0, 0]));
+        check_stub(
+            "epm_ept_map_request",
+            &req,
+            |r| r.to_stub(LE),
+            |b| EptMapRequest::from_stub(b, LE, LIMITS),
+        );
+        let resp = EptMapResponse {
+            entry_handle: ContextHandle::NULL,
+            num_towers: 1,
+            towers: vec![Unique::new(tcp_tower())],
+            status: status::RPC_S_OK,
+        };
+        check_stub(
+            "epm_ept_map_response",
+            &resp,
+            |r| r.to_stub(&req, LE),
+            |b| EptMapResponse::from_stub(b, LE, LIMITS, &req),
+        );
+    }
+
+    /// What Impacket's own clients put in a request PDU decodes with our request types.
+    #[test]
+    fn requests_sent_by_impacket_helpers_decode() {
+        // epm.hept_lookup
+        let lookup = Pdu::decode(&load("pdu_request_ept_lookup_hept_lookup").bytes).unwrap();
+        let Body::Request(r) = lookup.body else {
+            unreachable!()
+        };
+        assert_eq!(r.opnum, EptLookupRequest::OPNUM);
+        assert_eq!(
+            EptLookupRequest::from_stub(&r.stub, LE, LIMITS).unwrap(),
+            lookup_request()
+        );
+        // epm.hept_map (referent ids 1 and 2)
+        let map = Pdu::decode(&load("pdu_request_ept_map_hept_map").bytes).unwrap();
+        let Body::Request(r) = map.body else {
+            unreachable!()
+        };
+        assert_eq!(r.opnum, EptMapRequest::OPNUM);
+        assert_eq!(r.stub[..4], [1, 0, 0, 0]);
+        assert_eq!(
+            EptMapRequest::from_stub(&r.stub, LE, LIMITS).unwrap(),
+            map_request()
+        );
+        // And a lookup response PDU carries our stub.
+        let resp = Pdu::decode(&load("pdu_response").bytes).unwrap();
+        let Body::Response(r) = resp.body else {
+            unreachable!()
+        };
+        let got = EptLookupResponse::from_stub(&r.stub, LE, LIMITS, &lookup_request()).unwrap();
+        assert_eq!(got.num_ents, 2);
+        assert_eq!(got.entries[0].annotation, "rpcecho");
+    }
+
+    #[test]
+    fn ept_lookup_handle_free() {
+        let req = EptLookupHandleFreeRequest {
+            entry_handle: ContextHandle {
+                attributes: 0,
+                uuid: uuid(HANDLE_UUID),
+            },
+        };
+        check_stub(
+            "epm_ept_lookup_handle_free_request",
+            &req,
+            |r| r.to_stub(LE),
+            |b| EptLookupHandleFreeRequest::from_stub(b, LE, LIMITS),
+        );
+        check_stub(
+            "epm_ept_lookup_handle_free_response",
+            &EptLookupHandleFreeResponse {
+                entry_handle: ContextHandle::NULL,
+                status: status::RPC_S_OK,
+            },
+            |r| r.to_stub(&req, LE),
+            |b| EptLookupHandleFreeResponse::from_stub(b, LE, LIMITS, &req),
+        );
+    }
+
+    #[test]
+    fn mgmt_inq_if_ids() {
+        let req = InqIfIdsRequest {};
+        check_stub(
+            "mgmt_inq_if_ids_request",
+            &req,
+            |r| r.to_stub(LE),
+            |b| InqIfIdsRequest::from_stub(b, LE, LIMITS),
+        );
+        let resp = InqIfIdsResponse {
+            if_id_vector: Unique::new(RpcIfIdVector {
+                count: 2,
+                if_id: vec![
+                    Unique::new(RpcIfId {
+                        uuid: uuid(EPM_UUID),
+                        vers_major: 3,
+                        vers_minor: 0,
+                    }),
+                    Unique::new(RpcIfId {
+                        uuid: uuid(ECHO_UUID),
+                        vers_major: 1,
+                        vers_minor: 0,
+                    }),
+                ],
+            }),
+            status: status::RPC_S_OK,
+        };
+        check_stub(
+            "mgmt_inq_if_ids_response",
+            &resp,
+            |r| r.to_stub(&req, LE),
+            |b| InqIfIdsResponse::from_stub(b, LE, LIMITS, &req),
+        );
+    }
+
+    /// C706's mgmt.idl: `[in, out] unsigned32 *count, [out, size_is(*count)] unsigned32
+    /// statistics[*]` - a conformant array (max_count, elements), no offset/actual_count.
+    #[test]
+    fn mgmt_inq_stats() {
+        let v = load("mgmt_inq_stats_request");
+        assert_eq!(v.bytes, [4, 0, 0, 0]);
+        let req = InqStatsRequest { max_count: 4 };
+        check_stub(
+            "mgmt_inq_stats_request",
+            &req,
+            |r| r.to_stub(LE),
+            |b| InqStatsRequest::from_stub(b, LE, LIMITS),
+        );
+        let resp = InqStatsResponse {
+            count: 4,
+            statistics: vec![10, 0, 20, 20],
+            status: status::RPC_S_OK,
+        };
+        check_stub(
+            "mgmt_inq_stats_response",
+            &resp,
+            |r| r.to_stub(&req, LE),
+            |b| InqStatsResponse::from_stub(b, LE, LIMITS, &req),
+        );
+    }
+
+    /// Impacket's is_server_listening response has only the status: the IDL's boolean32
+    /// result is missing. We send both, and refuse Impacket's 4 bytes as truncated.
+    #[test]
+    fn mgmt_is_server_listening() {
+        let req = IsServerListeningRequest {};
+        check_stub(
+            "mgmt_is_server_listening_request",
+            &req,
+            |r| r.to_stub(LE),
+            |b| IsServerListeningRequest::from_stub(b, LE, LIMITS),
+        );
+        let v = load("mgmt_is_server_listening_response");
+        assert_eq!(v.bytes, [0, 0, 0, 0]);
+        let resp = IsServerListeningResponse {
+            status: status::RPC_S_OK,
+            result: 1,
+        };
+        let ours = resp.to_stub(&req, LE).unwrap();
+        assert_eq!(ours, [0, 0, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(ours[..4], v.bytes[..], "the status Impacket has");
+        assert!(IsServerListeningResponse::from_stub(&v.bytes, LE, LIMITS, &req).is_err());
+    }
+
+    #[test]
+    fn mgmt_inq_princ_name() {
+        let req = InqPrincNameRequest {
+            authn_proto: 10,
+            princ_name_size: 64,
+        };
+        check_stub(
+            "mgmt_inq_princ_name_request",
+            &req,
+            |r| r.to_stub(LE),
+            |b| InqPrincNameRequest::from_stub(b, LE, LIMITS),
+        );
+        check_stub(
+            "mgmt_inq_princ_name_response",
+            &InqPrincNameResponse {
+                princ_name: "host/server".into(),
+                status: status::RPC_S_OK,
+            },
+            |r| r.to_stub(&req, LE),
+            |b| InqPrincNameResponse::from_stub(b, LE, LIMITS, &req),
+        );
+    }
+}

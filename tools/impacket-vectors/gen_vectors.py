@@ -44,7 +44,6 @@ from impacket import ntlm
 from impacket.dcerpc.v5 import epm, mgmt, ndr, rpcrt
 from impacket.dcerpc.v5.dtypes import (
     DOUBLE,
-    DWORD_ARRAY,
     FLOAT,
     LONG,
     LONGLONG,
@@ -59,7 +58,6 @@ from impacket.dcerpc.v5.dtypes import (
     ULONG,
     ULONGLONG,
     USHORT,
-    UUID,
     WSTR,
 )
 from impacket.dcerpc.v5.ndr import (
@@ -87,7 +85,6 @@ FIRST_REF_ID = 0x00020000
 # Interfaces and syntaxes used throughout.
 EPM_UUID = "e1af8308-5d1f-11c9-91a4-08002b14a0fa"
 ECHO_UUID = "60a15ec5-4de8-11d7-a637-005056a20182"
-MGMT_UUID = "afa8bd80-7d8a-11c9-bef4-08002b102989"
 NDR20_UUID = "8a885d04-1ceb-11c9-9fe8-08002b104860"
 BTFN_UUID = "6cb71c2c-9812-4540-0300-000000000000"  # bind-time features 0x0003
 OBJECT_UUID = "12345678-9abc-def0-1122-334455667788"
@@ -588,10 +585,20 @@ def single(field_name, field_class):
     )()
 
 
+ROUNDTRIP_FAILURES = []
+
+
 def emit_ndr(name, obj, producer, values, notes="", renumber=True, section="NDR"):
     if renumber:
         renumber_pointers(obj)
     data, mask = ndr_bytes_and_mask(obj)
+    # Impacket must read its own bytes back to the same encoding.
+    try:
+        again = type(obj)(data).getData()
+    except Exception as e:  # noqa: BLE001 - recorded, reported in MANIFEST.md
+        again = repr(e)
+    if again != data:
+        ROUNDTRIP_FAILURES.append(name)
     return emit(name, data, mask, section=section, producer=producer, values=values, notes=notes)
 
 
@@ -953,6 +960,7 @@ def np_tower(iface_syntax, pipe, host):
     return tower.getData()
 
 
+# Set by epm_vectors().
 TCP_TOWER_ECHO_49152 = None
 NP_TOWER_ECHO = None
 
@@ -1393,8 +1401,7 @@ class EchoTestDoublePointerResponse(NDRCALL):
 
 def echo_vectors():
     def ev(name, obj, producer, values, notes="", renumber=True):
-        seeded_obj = obj
-        return emit_ndr(name, seeded_obj, producer, values, notes, renumber, section="rpcecho")
+        return emit_ndr(name, obj, producer, values, notes, renumber, section="rpcecho")
 
     seeded()
     r = EchoAddOne()
@@ -1780,10 +1787,9 @@ def pdu_vectors():
         producer="rpcrt.MSRPCBindAck(type MSRPC_ALTERCTX_R)",
         values="flags 0x03, call_id 2, 4280/4280, assoc_group 0x12345, sec_addr empty (length "
         "0), one result: acceptance/0/NDR20 v2.0",
-        notes="Impacket's 'z' SecondaryAddr always writes a NUL, so this is SecondaryAddr '' "
-        "(1 byte) + Pad 1 byte: the same 2 zero bytes C706 has after a zero sec_addr length. "
-        "Parsing it back, MSRPCBindAck's PadLen formula skips 1 + 2 bytes and reads ctx_num one "
-        "byte late (0 results).",
+        notes="Impacket's 'z' SecondaryAddr always writes a NUL when building, so this is "
+        "SecondaryAddr '' (1 byte) + Pad 1 byte: the same 2 zero bytes C706 has after a zero "
+        "sec_addr length (Impacket's parser reads it back correctly).",
     )
 
     # request / response with EPM stubs
@@ -2101,16 +2107,15 @@ Departures from the spec:
 - **bind_ack for an unknown interface** is user_rejection (1) with reason 1 and the NDR20 syntax
   (pdu_bind_ack_impacket_server_reject); Windows sends provider_rejection (2),
   abstract_syntax_not_supported (1), and a zero syntax.
-- **alter_context_resp parsing.** MSRPCBindAck models sec_addr as a NUL-terminated 'z' field plus
-  a pad computed from SecondaryAddrLen; with a zero-length sec_addr (every alter_context_resp) it
-  consumes 3 bytes instead of 2 and reads n_results one byte late (pdu_alter_context_resp).
-- **SecondaryAddrLen** is declared `'<H&SecondaryAddr'`, which packs the Python object address when
-  not set explicitly (the vectors set it).
+- **Empty sec_addr when building.** MSRPCBindAck declares SecondaryAddr as a 'z' field guarded by
+  `'<H&SecondaryAddr'`: the parser skips it when the length is 0, but the builder still writes its
+  NUL, and the PadLen formula assumes it absent. A zero-length sec_addr (every
+  alter_context_resp) built with Impacket's own pad formula comes out one byte long and
+  misaligns the results; pdu_alter_context_resp sets Pad by hand (1 byte) so the bytes are the
+  C706 ones (length 0, then 2 zero bytes). The same `&` field packs the Python object address
+  when SecondaryAddrLen is not set explicitly (every vector sets it).
 - **mgmt is_server_listening response** lacks the boolean32 return value (4 bytes instead of 8;
   mgmt_is_server_listening_response).
-- **Context handles declared as `'20s'`** (DRS_HANDLE, PRINTER_HANDLE, IELF_HANDLE, ...) get an
-  NDR alignment of 20 from `NDRSTRUCT.getAlignment` (calcsize of the field); only
-  epm.ept_lookup_handle_t-style handles (ULONG + UUID) align to 4. These vectors use the latter.
 - **No embedded [ref] pointers, no full-pointer aliasing, no multi-syntax presentation contexts**
   (CtxItem has one 20-byte TransferSyntax), **no 32-bit enums in NDR20** (NDRENUM is '<H';
   echo_Enum1_32 overrides its structure to '<L').
@@ -2133,7 +2138,9 @@ def write_manifest():
         "vectors are complete encodings (scalars, then deferred referents) of one value or of "
         "one call's [in] or [out] parameters, little-endian, NDR20. Referent ids were "
         "renumbered 0x00020000, 0x00020004, ... in wire order through Impacket's ReferentID "
-        "field unless the vector says otherwise.",
+        "field unless the vector says otherwise. Every NDR vector (ndr_*, epm_* but the towers, "
+        "mgmt_*, echo_*) was parsed back with the Impacket class that wrote it and re-encoded "
+        "to the same bytes.",
         "",
         "UUIDs: EPM %s v3.0; rpcecho %s v1.0; NDR20 %s v2.0; bind-time features %s v1.0; "
         "object UUID %s; context handle UUID %s." % (
@@ -2189,6 +2196,8 @@ def main():
         if fname not in keep:
             os.remove(os.path.join(OUT, fname))
     write_manifest()
+    if ROUNDTRIP_FAILURES:
+        sys.exit("Impacket does not read back: %s" % ", ".join(ROUNDTRIP_FAILURES))
     print("%d vectors written to %s" % (len(VECTORS), os.path.relpath(OUT, REPO)))
 
 

@@ -294,10 +294,16 @@ fn derive_struct(ident: &Ident, fields: &Fields) -> syn::Result<TokenStream> {
     let buffers = if has_buffers {
         quote! {
             fn encode_buffers(&self, __w: &mut ::msrpc_ndr::Writer) -> ::msrpc_ndr::EncodeResult {
+                if <Self as ::msrpc_ndr::Ndr>::SCALARS_ONLY {
+                    return ::core::result::Result::Ok(());
+                }
                 #enc_b
                 ::core::result::Result::Ok(())
             }
             fn decode_buffers(&mut self, __r: &mut ::msrpc_ndr::Reader<'_>) -> ::msrpc_ndr::DecodeResult<()> {
+                if <Self as ::msrpc_ndr::Ndr>::SCALARS_ONLY {
+                    return ::core::result::Result::Ok(());
+                }
                 #dec_b
                 ::core::result::Result::Ok(())
             }
@@ -404,9 +410,10 @@ fn derive_union(
         let field = match &v.fields {
             Fields::Unit => None,
             Fields::Unnamed(u) if u.unnamed.len() == 1 => {
-                let Some(f) = u.unnamed.first() else {
-                    unreachable!()
-                };
+                let f = u
+                    .unnamed
+                    .first()
+                    .ok_or_else(|| syn::Error::new(u.span(), "expected one field"))?;
                 let fa = attrs::field_attrs(&f.attrs, false)?;
                 let shape = shape::classify(&f.ty, &fa, Position::Member { last: false })?;
                 Some((f.ty.clone(), fa, shape))

@@ -26,8 +26,58 @@
 //! | `switch_is = "expr"` | union field, `Unique<U>` | the discriminant must equal `expr` |
 //! | `range(lo, hi)` | integer field | value checked on encode and decode (bounds are literals) |
 //!
-//! Sizing expressions are Rust expressions over earlier sibling fields (bound as references,
-//! so `len`, `*len` and `len * 2` all work), evaluated as `u64`.
+//! Sizing expressions are Rust expressions over sibling fields (bound as references, so
+//! `len`, `*len` and `len * 2` all work; enums derived with `Ndr` count as their wire value),
+//! evaluated as `u64`. Decoding checks every count against its expression; encoding refuses a
+//! value whose lengths disagree with them (`EncodeError::CountMismatch`).
+//!
+//! Not supported: generic types; `Full<T>` pointers with attributes on the referent; a
+//! conformant structure embedded in another structure (its max_count is written where the
+//! member starts instead of being hoisted to the outer structure's front).
+//!
+//! # `#[interface(uuid = "...", version = "M.m")]`
+//! On a trait whose items are operations:
+//!
+//! ```text
+//! #[interface(uuid = "60a15ec5-4de8-11d7-a637-005056a20182", version = "1.0")]
+//! pub trait Rpcecho {
+//!     #[opnum(1)]
+//!     fn echo_data(
+//!         #[ndr(in)] len: u32,
+//!         #[ndr(in, size_is = "len")] in_data: Vec<u8>,
+//!         #[ndr(out, size_is = "len")] out_data: Vec<u8>,
+//!     );
+//!     #[opnum(5)]
+//!     fn test_call2(#[ndr(in)] level: u16, #[ndr(out, switch_is = "level")] info: EchoInfo) -> NtStatus;
+//! }
+//! ```
+//!
+//! Every parameter needs a direction: `#[ndr(in)]`, `#[ndr(out)]` or `#[ndr(in, out)]`
+//! (`r#in`, `input`, `output` and `in_out` are accepted spellings). Parameters are top-level:
+//! a `[ref]` pointer parameter is written as its referent (the default: `[out] uint32 *x` is
+//! `x: u32`); `Option<T>` (optionally marked `unique`) is a `[unique]` pointer; `Unique<T>`,
+//! `Ref<T>` keep their referent id; `Vec<T>` with `size_is`/`length_is` is a conformant
+//! (-varying) array; `String` is a conformant-varying `[string]` (`string = "char"` for 8-bit,
+//! `size_is` for an explicit max_count). Each parameter is written in full before the next;
+//! the return value comes last in the response. Sizing expressions of `[out]` parameters
+//! resolve names to earlier `[out]` parameters first, then to `[in]` parameters, which the
+//! response's `encode`/`decode` then take as arguments. Opnums may have gaps.
+//!
+//! Generated for trait `Foo` with operation `do_it`:
+//! - `DoItRequest` (`[in]` parameters as pub fields; `OPNUM`, `encode`, `decode`, `to_stub`,
+//!   `from_stub`) and `DoItResponse` (`[out]` parameters, then `result`; `encode(w, in-values)`,
+//!   `decode(r, in-values)`, `to_stub(&req, drep)`, `from_stub(stub, drep, limits, &req)`).
+//!   Both derive `Clone, Debug, PartialEq`, so parameter types need those too. `from_stub`
+//!   ignores trailing bytes.
+//! - trait `Foo: Send + Sync + 'static` with `fn do_it(&self, ctx: &CallContext, req:
+//!   DoItRequest) -> impl Future<Output = Result<DoItResponse, RpcFault>> + Send`
+//!   (implement it with `async fn`).
+//! - `FooServer<S: Foo>`: `Dispatch` (unknown opnum: `OpnumOutOfRange`; undecodable request:
+//!   `BadStub` with the field path; the response is encoded in the request's `drep`).
+//! - `FooClient<C: Invoke>`: `async fn do_it(&self, req) -> Result<DoItResponse, CallError>`,
+//!   `with_object(uuid)`.
+//! - `FooInterface`: `Interface` (`SYNTAX`, `NAME`, `OPERATIONS`); also implemented by the
+//!   server and client types.
 
 mod attrs;
 mod derive;

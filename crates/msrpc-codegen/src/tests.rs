@@ -1,1 +1,495 @@
+//! Unit tests: attribute parsing, shapes, generated tokens and error messages.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::attrs::{self, Charset, SwitchType};
+use crate::shape::{self, Position, Shape};
+
+fn field_attrs(ts: TokenStream, param: bool) -> syn::Result<attrs::FieldAttrs> {
+    let f: syn::Field = syn::parse::Parser::parse2(syn::Field::parse_named, ts).unwrap();
+    attrs::field_attrs(&f.attrs, param)
+}
+
+fn squash(ts: &TokenStream) -> String {
+    ts.to_string().split_whitespace().collect::<String>()
+}
+
+fn derive(ts: TokenStream) -> syn::Result<String> {
+    crate::derive_ndr(ts).map(|out| {
+        // the output must be valid items
+        syn::parse2::<syn::File>(out.clone()).unwrap();
+        squash(&out)
+    })
+}
+
+fn derive_err(ts: TokenStream) -> String {
+    crate::derive_ndr(ts).unwrap_err().to_string()
+}
+
+fn iface(args: TokenStream, item: TokenStream) -> syn::Result<String> {
+    crate::interface(args, item).map(|out| {
+        syn::parse2::<syn::File>(out.clone()).unwrap();
+        squash(&out)
+    })
+}
+
+fn iface_err(item: TokenStream) -> String {
+    crate::interface(quote!(uuid = "12345678-1234-1234-1234-123456789abc"), item)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn parses_field_attributes() {
+    let a = field_attrs(
+        quote!(#[ndr(size_is = "len * 2", length_is = count, string = "char", max = 64, range(1, 10))] x: u8),
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        squash(&quote::ToTokens::to_token_stream(
+            a.size_is.as_ref().unwrap()
+        )),
+        "len*2"
+    );
+    assert_eq!(
+        squash(&quote::ToTokens::to_token_stream(
+            a.length_is.as_ref().unwrap()
+        )),
+        "count"
+    );
+    assert_eq!(a.string, Some(Charset::Char));
+    assert!(a.max.is_some() && a.range.is_some());
+    assert!(!a.is_plain());
+
+    let a = field_attrs(quote!(#[ndr(in, out, unique)] #[ndr(string)] x: u8), true).unwrap();
+    assert!(a.is_in && a.is_out && a.unique);
+    assert_eq!(a.string, Some(Charset::Wide));
+    let a = field_attrs(quote!(#[ndr(r#in, output)] x: u8), true).unwrap();
+    assert!(a.is_in && a.is_out);
+    let a = field_attrs(quote!(#[ndr(in_out)] x: u8), true).unwrap();
+    assert!(a.is_in && a.is_out);
+    assert!(field_attrs(quote!(x: u8), false).unwrap().is_plain());
+}
+
+#[test]
+fn rejects_bad_field_attributes() {
+    let e = field_attrs(quote!(#[ndr(size_is = "a", size_is = "b")] x: u8), false);
+    assert!(e.err().unwrap().to_string().contains("duplicate `size_is`"));
+    let e = field_attrs(quote!(#[ndr(sise_is = "a")] x: u8), false);
+    assert!(e
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("unknown ndr attribute `sise_is`"));
+    // directions only on parameters
+    let e = field_attrs(quote!(#[ndr(in)] x: u8), false);
+    assert!(e.is_err());
+    let e = field_attrs(quote!(#[ndr(string = "ebcdic")] x: u8), false);
+    assert!(e
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("unknown string charset"));
+    let e = field_attrs(quote!(#[ndr(size_is = "len +")] x: u8), false);
+    assert!(e.is_err());
+    let e = field_attrs(quote!(#[ndr(range(1))] x: u8), false);
+    assert!(e.is_err());
+}
+
+#[test]
+fn parses_container_and_variant_attributes() {
+    let item: syn::DeriveInput = syn::parse2(quote!(
+        #[ndr(switch_type = "uint16", encapsulated)]
+        enum U {
+            A,
+        }
+    ))
+    .unwrap();
+    let c = attrs::container_attrs(&item.attrs).unwrap();
+    assert_eq!(c.switch_type, Some(SwitchType::U16));
+    assert!(c.encapsulated && !c.v1_enum);
+    let item: syn::DeriveInput = syn::parse2(quote!(
+        #[ndr(switch_type = "u64")]
+        enum U {
+            A,
+        }
+    ))
+    .unwrap();
+    assert!(attrs::container_attrs(&item.attrs).is_err());
+    let v: syn::Variant = syn::parse2(quote!(
+        #[ndr(case = LEVEL + 1)]
+        A(u8)
+    ))
+    .unwrap();
+    let va = attrs::variant_attrs(&v.attrs).unwrap();
+    assert!(va.case.is_some() && !va.default);
+}
+
+#[test]
+fn classifies_shapes() {
+    let ty = |t: TokenStream| -> syn::Type { syn::parse2(t).unwrap() };
+    let plain = attrs::FieldAttrs::default();
+    let sized = field_attrs(quote!(#[ndr(size_is = "n")] x: u8), false).unwrap();
+    let cv = field_attrs(quote!(#[ndr(size_is = "n", length_is = "m")] x: u8), false).unwrap();
+    let string = field_attrs(quote!(#[ndr(string)] x: u8), false).unwrap();
+    let varying = field_attrs(quote!(#[ndr(string, max = 8)] x: u8), false).unwrap();
+
+    let last = Position::Member { last: true };
+    let mid = Position::Member { last: false };
+    assert!(matches!(
+        shape::classify(&ty(quote!(Vec<u8>)), &sized, last).unwrap(),
+        Shape::Conformant {
+            size_is: true,
+            length_is: false,
+            ..
+        }
+    ));
+    assert!(matches!(
+        shape::classify(&ty(quote!(Vec<u8>)), &cv, last).unwrap(),
+        Shape::Conformant {
+            size_is: true,
+            length_is: true,
+            ..
+        }
+    ));
+    assert!(matches!(
+        shape::classify(&ty(quote!(Unique<Vec<u8>>)), &sized, mid).unwrap(),
+        Shape::Ptr { inner, .. } if matches!(*inner, Shape::Conformant { .. })
+    ));
+    assert!(matches!(
+        shape::classify(&ty(quote!(msrpc_ndr::Ref<String>)), &string, mid).unwrap(),
+        Shape::Ptr { inner, .. } if matches!(*inner, Shape::Str { max: None, .. })
+    ));
+    assert!(matches!(
+        shape::classify(&ty(quote!(String)), &varying, mid).unwrap(),
+        Shape::Str { max: Some(_), .. }
+    ));
+    assert!(matches!(
+        shape::classify(&ty(quote!(Unique<Unique<u16>>)), &plain, mid).unwrap(),
+        Shape::Plain { .. }
+    ));
+    assert!(matches!(
+        shape::classify(&ty(quote!(Vec<u8>)), &plain, Position::TopLevel).unwrap(),
+        Shape::Plain { .. }
+    ));
+    assert!(matches!(
+        shape::classify(&ty(quote!(Option<u32>)), &plain, Position::TopLevel).unwrap(),
+        Shape::Opt { .. }
+    ));
+
+    let err = |t: TokenStream, a: &attrs::FieldAttrs, p: Position| {
+        shape::classify(&ty(t), a, p).err().unwrap().to_string()
+    };
+    assert!(err(quote!(Vec<u8>), &sized, mid).contains("must be the last field"));
+    assert!(err(quote!(Vec<u8>), &plain, mid).contains("embedded Vec needs"));
+    assert!(err(quote!(String), &string, mid).contains("embedded String needs `max"));
+    assert!(err(quote!(Option<u8>), &plain, mid).contains("Option<T> is only a top-level"));
+    assert!(err(quote!(Vec<u8>), &string, Position::TopLevel).contains("`string` applies"));
+    assert!(err(quote!(u32), &sized, mid).contains("apply to Vec<T>"));
+    assert!(err(quote!(Full<Vec<u8>>), &sized, mid).contains("Full<T>"));
+}
+
+#[test]
+fn expression_names_skip_fields_of_other_values() {
+    let e: syn::Expr = syn::parse_str("len * 2 + other.count + f(x)").unwrap();
+    let names: Vec<String> = shape::expr_names(&e).into_iter().collect();
+    assert_eq!(names, ["f", "len", "other", "x"]);
+}
+
+#[test]
+fn struct_tokens() {
+    let out = derive(quote! {
+        struct Twr {
+            tag: u16,
+            tower_length: u32,
+            #[ndr(size_is = "tower_length")]
+            tower_octet_string: Vec<u8>,
+        }
+    })
+    .unwrap();
+    assert!(out.contains("impl::msrpc_ndr::NdrforTwr"));
+    // max_count hoisted before the structure's alignment
+    let hoist = out.find("__w.u32(__max);").unwrap();
+    let align = out
+        .find("__w.align(<Selfas::msrpc_ndr::Ndr>::ALIGN);")
+        .unwrap();
+    assert!(hoist < align);
+    assert!(out.contains("::msrpc_ndr::array::check_len(\"tower_octet_string\",__size_is"));
+    assert!(out.contains("lettower_length=&self.tower_length;"));
+    assert!(out.contains("__r.field(\"Twr\",\"tower_octet_string\",::msrpc_ndr::Reader::u32)"));
+    assert!(out.contains("::msrpc_ndr::array::decode_elements_scalars::<u8>(__r,u64::from(__max))"));
+    assert!(out.contains("::msrpc_ndr::array::check_count(__r,__size_is,u64::from(__max))"));
+    assert!(out.contains("constALIGN:usize=::msrpc_ndr::max_align(<u16as::msrpc_ndr::Ndr>::ALIGN"));
+    // the buffers phase is skipped for types without pointers
+    assert!(out.contains("fnencode_buffers(&self,__w:&mut::msrpc_ndr::Writer)->::msrpc_ndr::EncodeResult{if<Selfas::msrpc_ndr::Ndr>::SCALARS_ONLY{return"));
+
+    let out = derive(quote! {
+        struct P {
+            n: u32,
+            #[ndr(size_is = "n")]
+            data: Unique<Vec<u16>>,
+        }
+    })
+    .unwrap();
+    assert!(out.contains("::msrpc_ndr::Unique::encode_pointer(&self.data,__w)?;"));
+    assert!(out.contains("::msrpc_ndr::array::encode_conformant(__v,::core::option::Option::Some(__size_is),\"data\",__w)?;"));
+    assert!(out.contains("fndecode_buffers"));
+    assert!(out.contains("(self.data).decode_referent_with(__r,|__r|"));
+}
+
+#[test]
+fn union_and_enum_tokens() {
+    let out = derive(quote! {
+        #[ndr(switch_type = "u16")]
+        enum Info {
+            #[ndr(case = 1)]
+            A(u8),
+            #[ndr(case = 2)]
+            B,
+            #[ndr(default)]
+            Other(u16),
+        }
+    })
+    .unwrap();
+    assert!(out.contains("impl::msrpc_ndr::NdrUnionforInfo"));
+    assert!(out.contains("const__CASE0:u16=1;"));
+    assert!(out.contains("let__d:u16=__r.u16()?;"));
+    assert!(out.contains("Self::Other(__d)=>u64::from(*__d)"));
+    assert!(out.contains("__r.nested("));
+    assert!(out.contains("::core::result::Result::Ok(Self::Other(__d))"));
+    assert!(!out.contains("UnknownDiscriminant"));
+
+    let out = derive(quote! {
+        #[ndr(switch_type = "u8", encapsulated)]
+        enum E { #[ndr(case = 1)] A(u32) }
+    })
+    .unwrap();
+    assert!(out.contains("__w.u8(__CASE0);__w.align("));
+    assert!(out.contains("UnknownDiscriminant"));
+
+    let out = derive(quote! { #[ndr(v1_enum)] enum E { A = 1, B = 0x10000 } }).unwrap();
+    assert!(out.contains("constALIGN:usize=4usize"));
+    assert!(out.contains("__w.u32(matchself{Self::A=>__V0,Self::B=>__V1,})"));
+    assert!(out.contains("UnknownEnumValue(__v)"));
+    assert!(out.contains("impl::msrpc_ndr::NdrCountforE"));
+    let out = derive(quote! { enum E { A = 1 } }).unwrap();
+    assert!(out.contains("let__v:u16=__r.u16()"));
+    assert!(out.contains("UnknownEnumValue(u32::from(__v))"));
+}
+
+#[test]
+fn derive_errors() {
+    assert!(derive_err(quote!(
+        struct G<T> {
+            t: T,
+        }
+    ))
+    .contains("generic"));
+    assert!(derive_err(quote!(union U { a: u8 })).contains("Rust unions"));
+    assert!(derive_err(quote!(
+        enum E {
+            A,
+            B,
+        }
+    ))
+    .contains("explicit values"));
+    assert!(derive_err(quote!(
+        enum U {
+            #[ndr(case = 1)]
+            A(u8),
+            B(u16),
+        }
+    ))
+    .contains("exactly one of"));
+    assert!(derive_err(quote!(
+        enum U {
+            #[ndr(case = 1)]
+            A(u8, u8),
+        }
+    ))
+    .contains("one field"));
+    assert!(derive_err(quote!(
+        enum U {
+            #[ndr(default)]
+            A,
+        }
+    ))
+    .contains("carries the discriminant"));
+    assert!(derive_err(quote!(
+        enum U {
+            #[ndr(default)]
+            A(u32),
+            #[ndr(default)]
+            B(u32),
+        }
+    ))
+    .contains("more than one default"));
+    assert!(derive_err(quote!(
+        #[ndr(v1_enum)]
+        struct S {
+            a: u8,
+        }
+    ))
+    .contains("apply to enums"));
+    assert!(derive_err(quote!(
+        struct S {
+            #[ndr(size_is = "n")]
+            a: Vec<u8>,
+            n: u32,
+        }
+    ))
+    .contains("must be the last field"));
+}
+
+#[test]
+fn uuid_and_interface_arguments() {
+    assert_eq!(
+        crate::parse_uuid("60a15ec5-4de8-11d7-a637-005056a20182"),
+        Some(0x60a15ec5_4de8_11d7_a637_005056a20182)
+    );
+    assert_eq!(crate::parse_uuid("60a15ec54de811d7a637005056a20182"), None);
+    assert_eq!(
+        crate::parse_uuid("60a15ec5-4de8-11d7-a637-005056a2018g"),
+        None
+    );
+    let a = crate::interface::parse_args(quote!(
+        uuid = "e1af8308-5d1f-11c9-91a4-08002b14a0fa",
+        version = "3.1"
+    ))
+    .unwrap();
+    assert_eq!((a.major, a.minor), (3, 1));
+    assert!(crate::interface::parse_args(quote!(version = "1.0")).is_err());
+    assert!(crate::interface::parse_args(quote!(uuid = "x")).is_err());
+    assert!(crate::interface::parse_args(quote!(
+        uuid = "e1af8308-5d1f-11c9-91a4-08002b14a0fa",
+        version = "a.b"
+    ))
+    .is_err());
+}
+
+#[test]
+fn interface_tokens() {
+    let out = iface(
+        quote!(uuid = "60a15ec5-4de8-11d7-a637-005056a20182", version = "1.0"),
+        quote! {
+            /// Echo.
+            pub trait Rpcecho {
+                #[opnum(0)]
+                fn add_one(#[ndr(in)] in_data: u32, #[ndr(out)] out_data: u32);
+                #[opnum(3)]
+                fn source_data(#[ndr(in)] len: u32, #[ndr(out, size_is = "len")] data: Vec<u8>) -> u32;
+            }
+        },
+    )
+    .unwrap();
+    for frag in [
+        "pubstructAddOneRequest{",
+        "pubin_data:u32,",
+        "pubstructAddOneResponse{",
+        "pubstructSourceDataResponse{",
+        "pubresult:u32,",
+        "pubconstOPNUM:u16=3u16;",
+        "pubtraitRpcecho:::core::marker::Send+::core::marker::Sync+'static",
+        "fnadd_one(&self,ctx:&::msrpc_proto::dispatch::CallContext,req:AddOneRequest,)->impl::core::future::Future<",
+        "pubstructRpcechoServer<S>",
+        "impl<S:Rpcecho>::msrpc_proto::dispatch::DispatchforRpcechoServer<S>",
+        "pubstructRpcechoClient<C>",
+        "pubstructRpcechoInterface;",
+        "constNAME:&'staticstr=\"Rpcecho\";",
+        "&[::core::option::Option::Some(\"add_one\"),::core::option::Option::None,::core::option::Option::None,::core::option::Option::Some(\"source_data\")]",
+        // the response's size_is names the request's len, passed as an argument
+        "pubfnencode(&self,__w:&mut::msrpc_ndr::Writer,len:&u32)",
+        "letlen=&*len;",
+        "let__in_len=::core::clone::Clone::clone(&__req.len);",
+        "DispatchError::OpnumOutOfRange(__other)",
+        "DispatchError::BadStub",
+        "pubasyncfnsource_data(&self,req:SourceDataRequest,)",
+        "::msrpc_ndr::array::encode_conformant(&self.data,::core::option::Option::Some(__size_is),\"data\",__w)?;",
+    ] {
+        assert!(out.contains(frag), "missing {frag}");
+    }
+}
+
+#[test]
+fn interface_errors() {
+    assert!(iface_err(quote!(
+        trait T {
+            fn f(#[ndr(in)] a: u32);
+        }
+    ))
+    .contains("#[opnum(N)]"));
+    assert!(iface_err(quote!(
+        trait T {
+            #[opnum(0)]
+            fn f(a: u32);
+        }
+    ))
+    .contains("direction"));
+    assert!(iface_err(quote!(
+        trait T {
+            #[opnum(0)]
+            fn f(&self);
+        }
+    ))
+    .contains("no `self`"));
+    assert!(iface_err(quote!(
+        trait T {
+            #[opnum(0)]
+            fn f();
+            #[opnum(0)]
+            fn g();
+        }
+    ))
+    .contains("already used by `f`"));
+    assert!(iface_err(quote!(
+        trait T {
+            #[opnum(0)]
+            fn f(#[ndr(in, size_is = "n")] a: Vec<u8>, #[ndr(out)] n: u32);
+        }
+    ))
+    .contains("[out]-only"));
+    assert!(iface_err(quote!(
+        trait T {
+            #[opnum(0)]
+            fn f(#[ndr(in, size_is = "n")] a: Vec<u8>, #[ndr(in)] n: u32);
+        }
+    ))
+    .contains("comes later in the request"));
+    assert!(iface_err(quote!(
+        trait T {
+            #[opnum(0)]
+            fn f(#[ndr(out, size_is = "n")] a: Vec<u8>, #[ndr(out)] n: u32);
+        }
+    ))
+    .contains("comes later in the response"));
+    assert!(iface_err(quote!(
+        trait T {
+            #[opnum(0)]
+            fn f(#[ndr(in)] result: u32);
+        }
+    ))
+    .contains("reserved"));
+    assert!(iface_err(quote!(
+        trait T {
+            #[opnum(0)]
+            fn f(#[ndr(in, unique)] a: u32);
+        }
+    ))
+    .contains("Option<T>"));
+    assert!(iface_err(quote!(
+        trait T {
+            const X: u32;
+        }
+    ))
+    .contains("only operations"));
+    assert!(iface_err(quote!(
+        trait T {
+            #[opnum(0)]
+            fn f() {}
+        }
+    ))
+    .contains("without a body"));
+}

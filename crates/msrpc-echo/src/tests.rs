@@ -406,3 +406,80 @@ fn dispatch_errors() {
         assert_eq!(out, [2, 0, 0, 0, 0, 1]);
     });
 }
+
+/// Parameter forms rpcecho does not use: `Option<T>` ([unique]), a `Ref<T>` parameter, a
+/// varying array and sized strings.
+#[interface(uuid = "00000000-1111-2222-3333-444444444444", version = "2.1")]
+trait Forms {
+    #[opnum(2)]
+    fn forms(
+        #[ndr(in, unique)] maybe: Option<u32>,
+        #[ndr(in, string, unique)] name: Option<String>,
+        #[ndr(in)] r: msrpc_ndr::Ref<u16>,
+        #[ndr(in)] n: u32,
+        #[ndr(in, max = 4, length_is = "n")] fixed: Vec<u16>,
+        #[ndr(in, range(0, 3))] level: u16,
+        #[ndr(out, string, size_is = "n * 2")] wide: String,
+    ) -> u32;
+}
+
+#[test]
+fn other_parameter_forms() {
+    assert_eq!(FormsInterface::SYNTAX.major, 2);
+    assert_eq!(FormsInterface::OPERATIONS, [None, None, Some("forms")]);
+    let req = FormsRequest {
+        maybe: Some(7),
+        name: None,
+        r: msrpc_ndr::Ref::new(9),
+        n: 2,
+        fixed: vec![1, 2],
+        level: 3,
+    };
+    #[rustfmt::skip]
+    let stub = [
+        0x00, 0x00, 0x02, 0x00, // maybe: referent id
+        7, 0, 0, 0,             // *maybe
+        0, 0, 0, 0,             // name: null
+        0x04, 0x00, 0x02, 0x00, // r: referent id (a Ref<T> parameter keeps its pointer)
+        9, 0, 0, 0,             // *r + padding
+        2, 0, 0, 0,             // n
+        0, 0, 0, 0, 2, 0, 0, 0, // fixed: offset, actual_count
+        1, 0, 2, 0,             // fixed
+        3, 0,                   // level
+    ];
+    assert_eq!(req.to_stub(LE).unwrap(), stub);
+    assert_eq!(FormsRequest::from_stub(&stub, LE, LIM).unwrap(), req);
+    let mut bad = stub;
+    bad[36] = 4;
+    let e = FormsRequest::from_stub(&bad, LE, LIM).unwrap_err();
+    assert_eq!(e.path(), "FormsRequest.level");
+    assert!(matches!(
+        e.kind,
+        DecodeErrorKind::OutOfRange { value: 4, .. }
+    ));
+    let over = FormsRequest {
+        level: 4,
+        ..req.clone()
+    };
+    assert_eq!(over.to_stub(LE), Err(EncodeError::OutOfRange("level")));
+
+    let resp = FormsResponse {
+        wide: "hi".into(),
+        result: 1,
+    };
+    #[rustfmt::skip]
+    let out = [
+        4, 0, 0, 0, // wide: max_count = n * 2
+        0, 0, 0, 0, // offset
+        3, 0, 0, 0, // actual_count
+        b'h', 0, b'i', 0, 0, 0, 0, 0, // "hi\0" + padding
+        1, 0, 0, 0, // result
+    ];
+    assert_eq!(resp.to_stub(&req, LE).unwrap(), out);
+    assert_eq!(FormsResponse::from_stub(&out, LE, LIM, &req).unwrap(), resp);
+    let long = FormsResponse {
+        wide: "hello".into(),
+        result: 1,
+    };
+    assert_eq!(long.to_stub(&req, LE), Err(EncodeError::TooLong("wide")));
+}

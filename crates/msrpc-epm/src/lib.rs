@@ -13,7 +13,7 @@
 //! # IDL mapping
 //! `uuid_p_t`, `rpc_if_id_p_t` and `twr_p_t` (pointers to a single value that never alias)
 //! are [`Unique`] pointers; top-level `[out] T *x` parameters are plain values;
-//! `ept_lookup_handle_t` is a [`ContextHandle`](msrpc_ndr::ContextHandle); the `handle_t`
+//! `ept_lookup_handle_t` is a [`ContextHandle`]; the `handle_t`
 //! binding parameter of `ept_inq_object` has no wire form and is omitted.
 //!
 //! `ept_map_auth` (opnum 7) is a Windows extension whose parameters MS-RPCE does not publish
