@@ -182,3 +182,113 @@ pub fn check_outgoing(frame: &[u8], max_frag: usize) {
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+/// Limits for request decoding in the NDR targets: small enough that the limit paths are
+/// reachable with inputs of fuzzer size.
+pub const NDR_LIMITS: msrpc_ndr::DecodeLimits = msrpc_ndr::DecodeLimits {
+    max_depth: 16,
+    max_elements: 64 * 1024,
+    max_alloc_bytes: 1024 * 1024,
+};
+
+/// Limits for decoding what our own server encoded (responses may legitimately be larger than
+/// the request that sized them).
+pub const RESPONSE_LIMITS: msrpc_ndr::DecodeLimits = msrpc_ndr::DecodeLimits::DEFAULT;
+
+/// The input of an NDR target, split: see the ndr_* targets' docs.
+pub struct NdrInput<'a> {
+    /// Operation number (bits 0-4 of the first byte).
+    pub opnum: u16,
+    /// Bit 5 of the first byte (ndr_epm: the mgmt interface).
+    pub alt_interface: bool,
+    /// Data representation (second byte: even little-endian, odd big-endian).
+    pub drep: msrpc_ndr::DataRep,
+    /// The request stub.
+    pub request: &'a [u8],
+    /// In response mode (bit 6), the response stub to decode against `request`.
+    pub response: Option<&'a [u8]>,
+}
+
+impl<'a> NdrInput<'a> {
+    /// Splits `data`; `None` when it is too short.
+    pub fn parse(data: &'a [u8]) -> Option<Self> {
+        let (&op, rest) = data.split_first()?;
+        let (&d, rest) = rest.split_first()?;
+        let drep = if d & 1 == 0 { msrpc_ndr::DataRep::LITTLE_ENDIAN } else { msrpc_ndr::DataRep::BIG_ENDIAN };
+        let opnum = u16::from(op & 0x1f);
+        let alt_interface = op & 0x20 != 0;
+        if op & 0x40 == 0 {
+            return Some(NdrInput { opnum, alt_interface, drep, request: rest, response: None });
+        }
+        let len = usize::from(u16::from_le_bytes([*rest.first()?, *rest.get(1)?]));
+        let rest = &rest[2..];
+        let split = len.min(rest.len());
+        let (request, response) = rest.split_at(split);
+        Some(NdrInput { opnum, alt_interface, drep, request, response: Some(response) })
+    }
+}
+
+/// Runs one request through a generated dispatcher.
+pub fn dispatch<D: msrpc_proto::dispatch::Dispatch>(
+    server: &D,
+    opnum: u16,
+    stub: &[u8],
+    drep: msrpc_ndr::DataRep,
+) -> Result<Vec<u8>, msrpc_proto::dispatch::DispatchError> {
+    let ctx = msrpc_proto::dispatch::CallContext { call_id: 1, opnum, ..Default::default() };
+    futures::executor::block_on(server.dispatch(ctx, stub.to_vec(), drep, NDR_LIMITS))
+}
+
+/// Checks one operation of a generated interface on a fuzz input:
+/// - the dispatcher refuses with `BadStub` exactly when `Request::from_stub` fails;
+/// - a decoded request re-encodes and decodes to the same value;
+/// - what the dispatcher encoded decodes as the operation's response;
+/// - in response mode, a decoded response re-encodes and decodes to the same value.
+#[macro_export]
+macro_rules! check_op {
+    ($server:expr, $input:expr, $req:ty, $resp:ty) => {{
+        let input: &$crate::NdrInput<'_> = $input;
+        let drep = input.drep;
+        let decoded = <$req>::from_stub(input.request, drep, $crate::NDR_LIMITS);
+        match input.response {
+            None => {
+                let out = $crate::dispatch($server, input.opnum, input.request, drep);
+                match (&decoded, &out) {
+                    (Err(_), Err(msrpc_proto::dispatch::DispatchError::BadStub(_))) => {}
+                    (Err(e), other) => panic!("from_stub failed ({e}) but dispatch gave {other:?}"),
+                    (Ok(_), Err(msrpc_proto::dispatch::DispatchError::BadStub(e))) => {
+                        panic!("from_stub succeeded but dispatch says bad stub: {e}")
+                    }
+                    _ => {}
+                }
+                if let Ok(req) = &decoded {
+                    let enc = match req.to_stub(drep) {
+                        Ok(b) => b,
+                        Err(e) => panic!("decoded request does not re-encode ({e}): {req:?}"),
+                    };
+                    match <$req>::from_stub(&enc, drep, $crate::NDR_LIMITS) {
+                        Ok(back) => assert_eq!(&back, req, "request round trip; re-encoded {}", $crate::hex(&enc)),
+                        Err(e) => panic!("re-encoded request does not decode ({e}): {}", $crate::hex(&enc)),
+                    }
+                    if let Ok(bytes) = &out {
+                        if let Err(e) = <$resp>::from_stub(bytes, drep, $crate::RESPONSE_LIMITS, req) {
+                            panic!("our response does not decode ({e}): {}\nrequest {req:?}", $crate::hex(bytes));
+                        }
+                    }
+                }
+            }
+            Some(resp_bytes) => {
+                let Ok(req) = decoded else { return };
+                let Ok(resp) = <$resp>::from_stub(resp_bytes, drep, $crate::NDR_LIMITS, &req) else { return };
+                let enc = match resp.to_stub(&req, drep) {
+                    Ok(b) => b,
+                    Err(e) => panic!("decoded response does not re-encode ({e}): {resp:?}\nrequest {req:?}"),
+                };
+                match <$resp>::from_stub(&enc, drep, $crate::NDR_LIMITS, &req) {
+                    Ok(back) => assert_eq!(back, resp, "response round trip; re-encoded {}", $crate::hex(&enc)),
+                    Err(e) => panic!("re-encoded response does not decode ({e}): {}", $crate::hex(&enc)),
+                }
+            }
+        }
+    }};
+}

@@ -1780,7 +1780,7 @@ mod epm {
     fn mgmt_inq_stats() {
         let v = load("mgmt_inq_stats_request");
         assert_eq!(v.bytes, [4, 0, 0, 0]);
-        let req = InqStatsRequest { max_count: 4 };
+        let req = InqStatsRequest { count: 4 };
         check_stub(
             "mgmt_inq_stats_request",
             &req,

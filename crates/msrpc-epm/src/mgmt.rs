@@ -22,12 +22,13 @@ pub trait Mgmt {
     #[opnum(0)]
     fn inq_if_ids(#[ndr(out)] if_id_vector: Unique<RpcIfIdVector>, #[ndr(out)] status: u32);
 
-    /// `rpc__mgmt_inq_stats`: up to `max_count` statistics counters.
+    /// `rpc__mgmt_inq_stats`: the client sends how many counters it wants (`count`), the
+    /// server answers with how many it returns and a conformant array of that size (C706
+    /// appendix Q: `[in, out] unsigned32 *count, [out, size_is(*count)] unsigned32 statistics[*]`).
     #[opnum(1)]
     fn inq_stats(
-        #[ndr(in)] max_count: u32,
-        #[ndr(out)] count: u32,
-        #[ndr(out, size_is = "max_count", length_is = "count")] statistics: Vec<u32>,
+        #[ndr(in, out)] count: u32,
+        #[ndr(out, size_is = "count")] statistics: Vec<u32>,
         #[ndr(out)] status: u32,
     );
 

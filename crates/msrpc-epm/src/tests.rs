@@ -353,7 +353,7 @@ fn mgmt_operations() {
         resp
     );
 
-    let req = InqStatsRequest { max_count: 4 };
+    let req = InqStatsRequest { count: 4 };
     let resp = InqStatsResponse {
         count: 2,
         statistics: vec![10, 20],
@@ -361,10 +361,8 @@ fn mgmt_operations() {
     };
     #[rustfmt::skip]
     let out = [
-        2, 0, 0, 0,  // count
-        4, 0, 0, 0,  // statistics: max_count (size_is max_count)
-        0, 0, 0, 0,  // offset
-        2, 0, 0, 0,  // actual_count (length_is count)
+        2, 0, 0, 0,  // *count (out)
+        2, 0, 0, 0,  // statistics: max_count (size_is *count)
         10, 0, 0, 0, 20, 0, 0, 0,
         0, 0, 0, 0,  // status
     ];

@@ -40,7 +40,10 @@
 //! let back: Pair = msrpc_ndr::from_bytes(&bytes, DataRep::LITTLE_ENDIAN, DecodeLimits::DEFAULT).unwrap();
 //! assert_eq!(back, v);
 //! ```
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+#![cfg_attr(
+    test,
+    allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
 
 extern crate self as msrpc_ndr;
 

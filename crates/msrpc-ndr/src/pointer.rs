@@ -61,7 +61,11 @@ impl<T> Unique<T> {
 
     /// Writes the referent id (0 for null).
     pub fn encode_pointer(&self, w: &mut Writer) -> EncodeResult {
-        let id = if self.value.is_some() { w.next_ref_id() } else { 0 };
+        let id = if self.value.is_some() {
+            w.next_ref_id()
+        } else {
+            0
+        };
         w.u32(id);
         Ok(())
     }

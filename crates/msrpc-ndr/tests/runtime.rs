@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use msrpc_ndr::{
-    array, string, ContextHandle, DataRep, DecodeErrorKind, DecodeLimits, Full, Ndr, Reader,
-    Ref, Unique, Uuid, Writer,
+    array, string, ContextHandle, DataRep, DecodeErrorKind, DecodeLimits, Full, Ndr, Reader, Ref,
+    Unique, Uuid, Writer,
 };
 use proptest::prelude::*;
 
@@ -42,7 +42,10 @@ fn primitives_align_from_the_stream_start_in_both_byte_orders() {
     (0x11u8).encode(&mut w).unwrap();
     (0x2233_4455u32).encode(&mut w).unwrap();
     (0x6677u16).encode(&mut w).unwrap();
-    assert_eq!(w.into_bytes(), [0x11, 0, 0, 0, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]);
+    assert_eq!(
+        w.into_bytes(),
+        [0x11, 0, 0, 0, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77]
+    );
 
     let b = [0x11, 0xde, 0xad, 0xbe, 0x22, 0x33, 0x44, 0x55];
     let mut r = Reader::new(&b, BE, DecodeLimits::DEFAULT);
@@ -70,15 +73,24 @@ fn guid_follows_drep_for_its_first_three_fields() {
     let u = Uuid::parse_str("e1af8308-5d1f-11c9-91a4-08002b14a0fa").unwrap();
     assert_eq!(
         enc(&u, LE),
-        [0x08, 0x83, 0xaf, 0xe1, 0x1f, 0x5d, 0xc9, 0x11, 0x91, 0xa4, 0x08, 0x00, 0x2b, 0x14, 0xa0, 0xfa]
+        [
+            0x08, 0x83, 0xaf, 0xe1, 0x1f, 0x5d, 0xc9, 0x11, 0x91, 0xa4, 0x08, 0x00, 0x2b, 0x14,
+            0xa0, 0xfa
+        ]
     );
-    assert_eq!(enc(&u, BE)[..8], [0xe1, 0xaf, 0x83, 0x08, 0x5d, 0x1f, 0x11, 0xc9]);
+    assert_eq!(
+        enc(&u, BE)[..8],
+        [0xe1, 0xaf, 0x83, 0x08, 0x5d, 0x1f, 0x11, 0xc9]
+    );
     assert_eq!(dec::<Uuid>(&enc(&u, BE), BE).unwrap(), u);
 }
 
 #[test]
 fn context_handle_is_twenty_bytes() {
-    let h = ContextHandle { attributes: 0, uuid: Uuid::from_u128(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10) };
+    let h = ContextHandle {
+        attributes: 0,
+        uuid: Uuid::from_u128(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10),
+    };
     let b = enc(&h, LE);
     assert_eq!(b.len(), 20);
     assert_eq!(b[..4], [0, 0, 0, 0]);
@@ -113,7 +125,11 @@ fn ref_pointer_refuses_null_and_full_pointers_alias() {
     assert_eq!(enc(&Ref::new(5u16), LE), [0, 0, 2, 0, 5, 0]);
 
     let shared = Arc::new(0x1234u32);
-    let v = [Full::from_arc(shared.clone()), Full::from_arc(shared), Full::null()];
+    let v = [
+        Full::from_arc(shared.clone()),
+        Full::from_arc(shared),
+        Full::null(),
+    ];
     let b = enc(&v, LE);
     assert_eq!(
         b,
@@ -137,7 +153,10 @@ fn varying_and_conformant_varying_arrays() {
     array::encode_varying(&[1u16, 2, 3], 8, Some(3), "v", &mut w).unwrap();
     assert_eq!(w.as_bytes(), [0, 0, 0, 0, 3, 0, 0, 0, 1, 0, 2, 0, 3, 0]);
     let mut r = Reader::new(w.as_bytes(), LE, DecodeLimits::DEFAULT);
-    assert_eq!(array::decode_varying::<u16>(&mut r, 8, Some(3)).unwrap(), vec![1, 2, 3]);
+    assert_eq!(
+        array::decode_varying::<u16>(&mut r, 8, Some(3)).unwrap(),
+        vec![1, 2, 3]
+    );
 
     let mut w = Writer::new(BE);
     array::encode_conformant_varying(&[9u8, 8], Some(10), Some(2), "cv", &mut w).unwrap();
@@ -146,7 +165,10 @@ fn varying_and_conformant_varying_arrays() {
     let bad = [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 9, 8];
     let mut r = Reader::new(&bad, BE, DecodeLimits::DEFAULT);
     let e = array::decode_conformant_varying::<u8>(&mut r, None, None).unwrap_err();
-    assert!(matches!(e.kind, DecodeErrorKind::VarianceBeyondConformance { .. }));
+    assert!(matches!(
+        e.kind,
+        DecodeErrorKind::VarianceBeyondConformance { .. }
+    ));
     // a size_is mismatch is refused on both sides
     let mut w = Writer::new(LE);
     assert!(array::encode_conformant(&[1u8, 2], Some(3), "x", &mut w).is_err());
@@ -165,12 +187,18 @@ fn strings_wide_char_and_fixed() {
 
     let mut w = Writer::new(BE);
     string::encode_char("ab", "s", &mut w).unwrap();
-    assert_eq!(w.as_bytes(), [0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 3, b'a', b'b', 0]);
+    assert_eq!(
+        w.as_bytes(),
+        [0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 3, b'a', b'b', 0]
+    );
 
     // no terminator
     let unterminated = [2, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, b'h', 0, b'i', 0];
     let mut r = Reader::new(&unterminated, LE, DecodeLimits::DEFAULT);
-    assert_eq!(string::decode_wide(&mut r).unwrap_err().kind, DecodeErrorKind::UnterminatedString);
+    assert_eq!(
+        string::decode_wide(&mut r).unwrap_err().kind,
+        DecodeErrorKind::UnterminatedString
+    );
 
     // fixed maximum (EPM annotation): too long is refused on encode
     let mut w = Writer::new(LE);
@@ -191,17 +219,32 @@ fn huge_counts_are_refused_before_allocation() {
     // Within max_elements but beyond the data.
     let b = [0, 0, 1, 0, 1, 0, 0, 0];
     let e = dec::<Vec<u32>>(&b, LE).unwrap_err();
-    assert!(matches!(e.kind, DecodeErrorKind::CountBeyondData { count: 65536, .. }), "{e}");
+    assert!(
+        matches!(
+            e.kind,
+            DecodeErrorKind::CountBeyondData { count: 65536, .. }
+        ),
+        "{e}"
+    );
     // Allocation budget: 1000 unique pointers to 8-byte values with a 4 KiB budget.
     let v: Vec<Unique<u64>> = (0..1000).map(Unique::new).collect();
     let bytes = enc(&v, LE);
-    let limits = DecodeLimits { max_alloc_bytes: 4096, ..DecodeLimits::DEFAULT };
+    let limits = DecodeLimits {
+        max_alloc_bytes: 4096,
+        ..DecodeLimits::DEFAULT
+    };
     let e = msrpc_ndr::from_bytes::<Vec<Unique<u64>>>(&bytes, LE, limits).unwrap_err();
-    assert!(matches!(e.kind, DecodeErrorKind::AllocLimit { limit: 4096 }), "{e}");
+    assert!(
+        matches!(e.kind, DecodeErrorKind::AllocLimit { limit: 4096 }),
+        "{e}"
+    );
     // refused at the count, before any element was decoded
     assert_eq!(e.offset, 4);
     // With room for the array but not for every boxed referent, a later referent is refused.
-    let limits = DecodeLimits { max_alloc_bytes: 1000 * 16 + 8 * 10, ..DecodeLimits::DEFAULT };
+    let limits = DecodeLimits {
+        max_alloc_bytes: 1000 * 16 + 8 * 10,
+        ..DecodeLimits::DEFAULT
+    };
     let e = msrpc_ndr::from_bytes::<Vec<Unique<u64>>>(&bytes, LE, limits).unwrap_err();
     assert!(matches!(e.kind, DecodeErrorKind::AllocLimit { .. }), "{e}");
     assert_eq!(e.path(), "[10]");
@@ -213,7 +256,10 @@ fn deep_pointer_chains_hit_the_depth_limit() {
     let v: P3 = Unique::new(Unique::new(Unique::new(7)));
     let b = enc(&v, LE);
     assert_eq!(dec::<P3>(&b, LE).unwrap(), v);
-    let limits = DecodeLimits { max_depth: 2, ..DecodeLimits::DEFAULT };
+    let limits = DecodeLimits {
+        max_depth: 2,
+        ..DecodeLimits::DEFAULT
+    };
     let e = msrpc_ndr::from_bytes::<P3>(&b, LE, limits).unwrap_err();
     assert_eq!(e.kind, DecodeErrorKind::DepthLimit { limit: 2 });
 }
@@ -226,7 +272,10 @@ fn error_paths_name_the_field() {
         .in_field("tower")
         .in_type("EptEntry");
     assert_eq!(e.path(), "EptEntry.tower.tower_octet_string");
-    assert_eq!(e.to_string(), "EptEntry.tower.tower_octet_string: string without terminator at offset 52");
+    assert_eq!(
+        e.to_string(),
+        "EptEntry.tower.tower_octet_string: string without terminator at offset 52"
+    );
     let e = msrpc_ndr::DecodeError::new(DecodeErrorKind::NullRefPointer, 0)
         .at_index(3)
         .in_field("entries")
@@ -237,8 +286,14 @@ fn error_paths_name_the_field() {
 #[test]
 fn trailing_bytes_are_refused_by_from_bytes_but_not_from_prefix() {
     let b = [1, 0, 0, 0, 0, 0, 0, 0];
-    assert!(matches!(dec::<u32>(&b, LE).unwrap_err().kind, DecodeErrorKind::TrailingBytes(4)));
-    assert_eq!(msrpc_ndr::from_prefix::<u32>(&b, LE, DecodeLimits::DEFAULT).unwrap(), 1);
+    assert!(matches!(
+        dec::<u32>(&b, LE).unwrap_err().kind,
+        DecodeErrorKind::TrailingBytes(4)
+    ));
+    assert_eq!(
+        msrpc_ndr::from_prefix::<u32>(&b, LE, DecodeLimits::DEFAULT).unwrap(),
+        1
+    );
 }
 
 proptest! {
