@@ -2173,6 +2173,12 @@ def write_manifest():
 
 
 def main():
+    global OUT
+    args = sys.argv[1:]
+    if args[:1] == ["--out"] and len(args) == 2:
+        OUT = os.path.abspath(args[1])
+    elif args:
+        sys.exit("usage: gen_vectors.py [--out DIR]  (default: tests/vectors/impacket)")
     if impacket_version.version != EXPECTED_IMPACKET:
         sys.exit(
             "impacket %s found, %s required" % (impacket_version.version, EXPECTED_IMPACKET)
