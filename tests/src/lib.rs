@@ -191,6 +191,7 @@ impl Loopback {
                                 assoc_group_id: 0,
                                 auth: call.auth.clone(),
                                 peer: Some("loopback".into()),
+                                local: false,
                             };
                             svc.dispatch(ctx, call.stub, call.drep, Default::default())
                                 .await

@@ -773,6 +773,13 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         #trait_doc_default
         #vis trait #name: ::core::marker::Send + ::core::marker::Sync + 'static {
             #service_methods
+
+            /// Runs down the context handles of association group `assoc_group_id`: called by
+            /// the runtime once the group's last connection is gone (the client closed it, or
+            /// vanished). The default does nothing.
+            fn rundown(&self, assoc_group_id: u32) {
+                let _ = assoc_group_id;
+            }
         }
 
         #marker_doc
@@ -830,6 +837,10 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
 
             fn operation_name(&self, opnum: u16) -> ::core::option::Option<&'static str> {
                 <#marker as ::msrpc_proto::dispatch::Interface>::operation_name(opnum)
+            }
+
+            fn rundown(&self, assoc_group_id: u32) {
+                #name::rundown(&self.service, assoc_group_id)
             }
 
             fn dispatch<'a>(

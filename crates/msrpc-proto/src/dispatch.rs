@@ -44,6 +44,10 @@ pub struct CallContext {
     pub auth: Option<CallAuth>,
     /// The peer's address as text, when the transport knows one.
     pub peer: Option<String>,
+    /// True when the call came over the local registration channel (a Unix domain socket
+    /// or an in-process call), never from the network. Services that accept writes only
+    /// from local callers (the EPM's `ept_insert`) check this.
+    pub local: bool,
 }
 
 /// Authentication facts of a call.
@@ -106,6 +110,11 @@ pub trait Dispatch: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Name of `opnum`, if defined.
     fn operation_name(&self, opnum: u16) -> Option<&'static str>;
+    /// Runs down the context handles of association group `assoc_group_id` (its last
+    /// connection is gone). The default does nothing.
+    fn rundown(&self, assoc_group_id: u32) {
+        let _ = assoc_group_id;
+    }
     /// Runs one call: `ctx.opnum` selects the operation, `stub` is the reassembled (and
     /// unsealed) request stub in representation `drep`, decoded within `limits`.
     fn dispatch<'a>(

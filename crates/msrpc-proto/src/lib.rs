@@ -13,6 +13,7 @@
 
 pub mod client;
 pub mod dispatch;
+pub mod handles;
 pub mod pdu;
 pub mod reassembly;
 pub mod security;
