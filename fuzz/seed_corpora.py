@@ -464,6 +464,43 @@ def ndr_seed(writer, iface, opnum, drep, stub, request=None):
         writer.write(target, bytes([op | OP_RESPONSE, drep_sel]) + struct.pack("<H", len(request)) + request + stub)
 
 
+def auth_level_of(pdus):
+    """auth_level of the first PDU with a verifier, if any."""
+    for p in pdus:
+        f = pdu_fields(p)
+        if f["alen"] and f["flen"] <= len(p):
+            t = f["flen"] - f["alen"] - 8
+            if t >= 16:
+                return p[t + 1]
+    return None
+
+
+def renumber_for_client(pdus):
+    """Server PDUs with call ids renumbered for the client_stream target's client: the first
+    bind answer -> 1, responses/faults to the first three calls -> 2, 3, 4, a second bind
+    answer (alter_context_resp) -> 5."""
+    out = bytearray()
+    mapping = {}
+    binds = 0
+    calls = 0
+    for p in pdus:
+        f = pdu_fields(p)
+        cid = f["call_id"]
+        if f["ptype"] in (PT_BIND_ACK, PT_BIND_NAK, PT_ALTER_RESP):
+            if cid not in mapping:
+                binds += 1
+                mapping[cid] = 1 if binds == 1 else 5
+        elif f["ptype"] in (PT_RESPONSE, PT_FAULT):
+            if cid not in mapping and calls < 3:
+                calls += 1
+                mapping[cid] = 1 + calls
+        new = mapping.get(cid, cid)
+        q = bytearray(p)
+        q[12:16] = struct.pack("<I" if f["le"] else ">I", new)
+        out += q
+    return bytes(out[:65536])
+
+
 def process_conn(conn, writer, stats):
     ends = list(conn.dirs.keys())
     # Classify pieces per direction.
@@ -517,7 +554,19 @@ def process_conn(conn, writer, stats):
             # The stream as the peer would receive it, from the first whole PDU on.
             start = piece.find(got[0])
             stream = piece[start:] if start >= 0 else b"".join(got)
-            writer.write(target, bytes([0]) + stream[:65536])
+            stream = stream[:65536]
+            writer.write(target, bytes([0]) + stream)
+            level = auth_level_of(got)
+            if target == "server_stream":
+                # Serve every interface (selector bit 7), so captured calls reach dispatch.
+                writer.write(target, bytes([0x80]) + stream)
+            else:
+                # Call ids renumbered to what the target's client uses; with the toy mechanism
+                # when the capture is authenticated (bit 7; bit 6 = privacy).
+                sel = 0
+                if level is not None and level >= 5:
+                    sel = 0xC0 if level == AUTH_LEVEL_PRIVACY else 0x80
+                writer.write(target, bytes([sel]) + renumber_for_client(got))
             for p in got:
                 writer.write("pdu_decode", p)
 

@@ -5,7 +5,8 @@
 #                                    (default 20) each; fails on any crash, leak, OOM or timeout
 #   scripts/fuzz.sh long SECONDS     the same for SECONDS per target, then prints libFuzzer's
 #                                    final stats (runs, execs/s, cov, ft, corpus) per target
-#   scripts/fuzz.sh regressions      run only the committed inputs in fuzz/regressions/
+#   scripts/fuzz.sh regressions      run only the committed inputs in fuzz/regressions/, strictly
+#                                    (MSRPC_FUZZ_STRICT=1: known, reported findings fail too)
 #   scripts/fuzz.sh seed | build     one step alone
 #
 # Environment:
@@ -144,7 +145,8 @@ case "$cmd" in
       [ -n "$files" ] || continue
       say "replaying $(echo "$files" | wc -l) regression input(s) for $t"
       # shellcheck disable=SC2086
-      if ! "${CARGO[@]}" fuzz run --fuzz-dir fuzz --debug-assertions "$t" $files -- -runs=1 \
+      mkdir -p "$LOGS"
+      if ! MSRPC_FUZZ_STRICT=1 "${CARGO[@]}" fuzz run --fuzz-dir fuzz --debug-assertions "$t" $files -- -runs=1 \
           >"$LOGS/$t.regressions.log" 2>&1; then
         echo "FAIL: $t regression (see $LOGS/$t.regressions.log)" >&2
         status=1

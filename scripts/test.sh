@@ -8,6 +8,19 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "peers the tests need: tshark (Debian package)"
+if ! command -v tshark >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null
+  else
+    echo "FAIL: tshark is missing and this is not root; install it (apt-get install tshark)" >&2
+    exit 1
+  fi
+fi
+tshark --version | head -1
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

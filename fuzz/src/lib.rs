@@ -183,6 +183,24 @@ pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// True when `MSRPC_FUZZ_STRICT` is set: known, reported findings (see [`known_finding`]) fail
+/// the targets too (what `scripts/fuzz.sh regressions` uses).
+pub fn strict() -> bool {
+    static STRICT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *STRICT.get_or_init(|| std::env::var_os("MSRPC_FUZZ_STRICT").is_some_and(|v| v != "0"))
+}
+
+/// Findings already reported and not fixed yet, tolerated (outside strict mode) so that fuzzing
+/// can go past them. Each has a regression input in `fuzz/regressions/`; remove the case here
+/// once the bug is fixed.
+///
+/// - F1 (fuzz/README.md): msrpc-ndr's string decoders accept a string with an embedded NUL
+///   (only the last element must be NUL) but the encoders refuse it, so a decoded value does
+///   not re-encode.
+pub fn known_finding(e: &msrpc_ndr::EncodeError) -> bool {
+    !strict() && matches!(e, msrpc_ndr::EncodeError::EmbeddedNul(_))
+}
+
 /// Limits for request decoding in the NDR targets: small enough that the limit paths are
 /// reachable with inputs of fuzzer size.
 pub const NDR_LIMITS: msrpc_ndr::DecodeLimits = msrpc_ndr::DecodeLimits {
@@ -264,6 +282,7 @@ macro_rules! check_op {
                 if let Ok(req) = &decoded {
                     let enc = match req.to_stub(drep) {
                         Ok(b) => b,
+                        Err(e) if $crate::known_finding(&e) => return,
                         Err(e) => panic!("decoded request does not re-encode ({e}): {req:?}"),
                     };
                     match <$req>::from_stub(&enc, drep, $crate::NDR_LIMITS) {
@@ -282,6 +301,7 @@ macro_rules! check_op {
                 let Ok(resp) = <$resp>::from_stub(resp_bytes, drep, $crate::NDR_LIMITS, &req) else { return };
                 let enc = match resp.to_stub(&req, drep) {
                     Ok(b) => b,
+                    Err(e) if $crate::known_finding(&e) => return,
                     Err(e) => panic!("decoded response does not re-encode ({e}): {resp:?}\nrequest {req:?}"),
                 };
                 match <$resp>::from_stub(&enc, drep, $crate::NDR_LIMITS, &req) {

@@ -4,6 +4,7 @@
 //! state machines, with nothing but memory in between. Service calls run as tokio tasks, so a
 //! slow call (rpcecho's TestSleep) does not hold up the others.
 
+pub mod pcap;
 mod sleeper;
 
 pub use sleeper::TokioSleep;
@@ -73,6 +74,7 @@ struct Inner {
     server_events: Vec<ServerEvent>,
     fragments_to_server: usize,
     fragments_to_client: usize,
+    wire: Vec<pcap::Segment>,
 }
 
 /// An in-memory association: a client and a server state machine joined by memory.
@@ -97,6 +99,7 @@ impl Loopback {
                 server_events: Vec::new(),
                 fragments_to_server: 0,
                 fragments_to_client: 0,
+                wire: Vec::new(),
             })),
             drep,
         }
@@ -118,6 +121,11 @@ impl Loopback {
     pub fn fragment_counts(&self) -> (usize, usize) {
         let g = self.lock();
         (g.fragments_to_server, g.fragments_to_client)
+    }
+
+    /// Every fragment that crossed the connection, in order, with its direction.
+    pub fn wire(&self) -> Vec<pcap::Segment> {
+        self.lock().wire.clone()
     }
 
     /// Runs a closure on the client state machine (to inspect or drive it directly).
@@ -152,6 +160,10 @@ impl Loopback {
                 while let Some(frame) = g.client.poll_transmit() {
                     moved = true;
                     g.fragments_to_server += 1;
+                    g.wire.push(pcap::Segment {
+                        to_server: true,
+                        data: frame.clone(),
+                    });
                     let evs = g.server.receive(&frame, &mut g.registry);
                     for e in evs {
                         if let ServerEvent::Call(c) = &e {
@@ -163,6 +175,10 @@ impl Loopback {
                 while let Some(frame) = g.server.poll_transmit() {
                     moved = true;
                     g.fragments_to_client += 1;
+                    g.wire.push(pcap::Segment {
+                        to_server: false,
+                        data: frame.clone(),
+                    });
                     match g.client.receive(&frame) {
                         Ok(evs) => {
                             for e in evs {

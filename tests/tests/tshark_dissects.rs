@@ -1,0 +1,171 @@
+//! tshark (Wireshark's dissector, software we did not write) reads every PDU our client and
+//! server exchange — binds, fragmented requests and responses in both byte orders, every
+//! rpcecho operation, faults — without a malformed packet, and sees the packet types and
+//! opnums we sent. The test fails loudly when tshark is missing (scripts/test.sh installs it).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::process::Command;
+
+use msrpc_echo::*;
+use msrpc_ndr::{DataRep, Unique};
+use msrpc_proto::client::ClientConfig;
+use msrpc_proto::dispatch::{Interface, Invoke};
+use msrpc_proto::server::ServerConfig;
+use msrpc_tests::{pcap, Loopback, Registry, TokioSleep};
+
+async fn exchange(drep: DataRep) -> Vec<pcap::Segment> {
+    let lb = Loopback::new(
+        ClientConfig {
+            drep,
+            max_xmit_frag: 1432,
+            max_recv_frag: 1432,
+            ..Default::default()
+        },
+        ServerConfig {
+            sec_addr: "49152".into(),
+            ..Default::default()
+        },
+        Registry::default().with(RpcechoServer::new(EchoService::new(TokioSleep))),
+    );
+    let c = RpcechoClient::new(lb.clone());
+    c.add_one(AddOneRequest { in_data: 1 }).await.unwrap();
+    let data: Vec<u8> = (0..6000u32).map(|i| i as u8).collect();
+    c.echo_data(EchoDataRequest {
+        len: 6000,
+        in_data: data,
+    })
+    .await
+    .unwrap();
+    c.sink_data(SinkDataRequest {
+        len: 2,
+        data: vec![1, 2],
+    })
+    .await
+    .unwrap();
+    c.source_data(SourceDataRequest { len: 3000 })
+        .await
+        .unwrap();
+    c.test_call(TestCallRequest {
+        s1: "tshark".into(),
+    })
+    .await
+    .unwrap();
+    for level in 1..=7 {
+        c.test_call2(TestCall2Request { level }).await.unwrap();
+    }
+    c.test_sleep(TestSleepRequest { seconds: 0 }).await.unwrap();
+    c.test_enum(TestEnumRequest {
+        foo1: EchoEnum1::Enum1,
+        foo2: EchoEnum2::default(),
+        foo3: EchoEnum3::E1(EchoEnum1::Enum2),
+    })
+    .await
+    .unwrap();
+    c.test_surrounding(TestSurroundingRequest {
+        data: EchoSurrounding {
+            x: 2,
+            surrounding: vec![5, 6],
+        },
+    })
+    .await
+    .unwrap();
+    c.test_double_pointer(TestDoublePointerRequest {
+        data: Unique::new(Unique::new(3)),
+    })
+    .await
+    .unwrap();
+    // a fault: unknown opnum
+    let _ = lb
+        .invoke(RpcechoInterface::SYNTAX, 42, None, vec![0; 4], drep)
+        .await;
+    lb.wire()
+}
+
+fn tshark(pcap_path: &std::path::Path, fields: &[&str], filter: Option<&str>) -> String {
+    let mut cmd = Command::new("tshark");
+    cmd.arg("-n")
+        .arg("-r")
+        .arg(pcap_path)
+        .arg("-d")
+        .arg("tcp.port==49152,dcerpc");
+    if let Some(f) = filter {
+        cmd.arg("-Y").arg(f);
+    }
+    cmd.arg("-T").arg("fields");
+    for f in fields {
+        cmd.arg("-e").arg(f);
+    }
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("tshark is required for this test and could not be run ({e}); scripts/test.sh installs it (apt-get install tshark)")
+    });
+    assert!(
+        out.status.success(),
+        "tshark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn tshark_finds_no_malformed_packet_and_agrees_on_types_and_opnums() {
+    let dir = std::env::temp_dir().join(format!("msrpc-tshark-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, drep) in [DataRep::LITTLE_ENDIAN, DataRep::BIG_ENDIAN]
+        .into_iter()
+        .enumerate()
+    {
+        let segments = exchange(drep).await;
+        let path = dir.join(format!("echo-{i}.pcap"));
+        std::fs::write(&path, pcap::tcp_session(50000, 49152, &segments)).unwrap();
+
+        let malformed = tshark(
+            &path,
+            &["frame.number"],
+            Some("_ws.malformed || _ws.expert.severity == error"),
+        );
+        assert!(
+            malformed.trim().is_empty(),
+            "tshark flags frames {malformed} in {}",
+            path.display()
+        );
+
+        // Every PDU we sent is seen by tshark as a DCE/RPC PDU of the same type.
+        let ours: Vec<u8> = segments.iter().map(|s| s.data[2]).collect();
+        let theirs: Vec<u8> = tshark(&path, &["dcerpc.pkt_type"], Some("dcerpc"))
+            .lines()
+            .flat_map(|l| {
+                l.split(',')
+                    .map(|v| v.trim().parse::<u8>().unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(theirs, ours, "packet types differ");
+
+        // tshark reads the same opnums from the requests.
+        let opnums: Vec<u16> = tshark(&path, &["dcerpc.opnum"], Some("dcerpc.pkt_type == 0"))
+            .lines()
+            .flat_map(|l| {
+                l.split(',')
+                    .map(|v| v.trim().parse::<u16>().unwrap())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for op in 0..=9u16 {
+            assert!(opnums.contains(&op), "opnum {op} missing from {opnums:?}");
+        }
+        assert!(opnums.contains(&42));
+        // and reassembles our fragmented EchoData request (opnum 1) from all its fragments.
+        let ours_frags = opnums.iter().filter(|&&o| o == 1).count();
+        assert!(ours_frags >= 4, "EchoData request was not fragmented");
+        let counts = tshark(
+            &path,
+            &["dcerpc.fragment.count"],
+            Some("dcerpc.pkt_type == 0 && dcerpc.opnum == 1 && dcerpc.fragment.count"),
+        );
+        assert_eq!(
+            counts.trim(),
+            ours_frags.to_string(),
+            "tshark reassembled a different fragment count"
+        );
+    }
+}
