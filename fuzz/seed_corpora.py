@@ -802,6 +802,7 @@ def main():
                 print(f"{fn}: not a pcap/pcapng file, skipped")
         except Exception as e:  # a broken capture must not stop the others
             print(f"{fn}: skipped, parse failure: {e!r}")
+    from_captures = dict(writer.counts)
     seed_from_vectors(writer, stats)
     print()
     for k, v in sorted(stats.counts.items()):
@@ -809,10 +810,12 @@ def main():
     for n in stats.notes:
         print(n)
     print()
-    print("seeds written per corpus (this run, deduplicated):")
+    print("seeds per corpus (this run, deduplicated): from captures + from vectors")
     for t in ("pdu_decode", "server_stream", "client_stream", "ndr_epm", "ndr_echo"):
         total = len(os.listdir(os.path.join(args.out, t)))
-        print(f"  {t}: {writer.counts.get(t, 0)} (files in corpus now: {total})")
+        cap = from_captures.get(t, 0)
+        vec = writer.counts.get(t, 0) - cap
+        print(f"  {t}: {cap} + {vec} (files in the corpus directory now: {total})")
 
 
 if __name__ == "__main__":
