@@ -10,6 +10,27 @@
 //! - [`mgmt`]: the same for the management interface ([`mgmt::Mgmt`], [`mgmt::MgmtServer`], ...).
 //! - Wire types: [`Twr`], [`EptEntry`], [`RpcIfId`], [`RpcIfIdVector`]; [`status`] codes.
 //!
+//! # The endpoint mapper (sans-IO)
+//! - [`tower`]: what a `twr_t` means ([`Tower`], [`Floor`]): decode, encode, binding strings.
+//! - [`db`]: the endpoint map ([`EndpointDb`]) with lookup and map matching and paging.
+//! - [`EpmService`]: [`Ept`] over a shared [`EndpointDb`]; [`MgmtService`]: [`mgmt::Mgmt`] over
+//!   the runtime's interface list and [`MgmtStats`].
+//!
+//! # Wiring (what the runtime does)
+//! ```
+//! use std::sync::{Arc, Mutex, RwLock};
+//! use msrpc_epm::{mgmt::MgmtServer, EndpointDb, EpmService, EptServer, MgmtService, MgmtStats};
+//!
+//! let db = Arc::new(Mutex::new(EndpointDb::new()));
+//! let epm = EptServer::new(EpmService::new(Arc::clone(&db)));
+//! let stats = MgmtStats::new(); // the runtime increments stats.calls_in, ...
+//! let if_ids = Arc::new(RwLock::new(Vec::new())); // the runtime keeps it current
+//! let mgmt = MgmtServer::new(MgmtService::new(if_ids, stats.clone()));
+//! // In-process registrations use owners from IN_PROCESS_OWNER_BASE up; calls over the local
+//! // registration channel set CallContext::local and register as their association group.
+//! # let _ = (epm, mgmt);
+//! ```
+//!
 //! # IDL mapping
 //! `uuid_p_t`, `rpc_if_id_p_t` and `twr_p_t` (pointers to a single value that never alias)
 //! are [`Unique`] pointers; top-level `[out] T *x` parameters are plain values;
@@ -24,10 +45,20 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod db;
 pub mod mgmt;
+mod mgmt_service;
+mod service;
 pub mod status;
+pub mod tower;
 mod types;
 
+pub use db::{EndpointDb, NewEntry};
+pub use mgmt_service::{MgmtService, MgmtStats, SharedIfIds};
+pub use service::{
+    EpmConfig, EpmService, SharedDb, DEFAULT_MAX_BATCH, DEFAULT_MAX_WALKS_PER_GROUP,
+};
+pub use tower::{Floor, Tower, TowerError};
 pub use types::{EptEntry, RpcIfId, RpcIfIdVector, Twr, TwrP};
 
 use msrpc_macros::interface;

@@ -63,7 +63,7 @@ mod sleeper;
 
 pub use binding::{Binding, BindingError};
 pub use client::{BindError, Client, ClientOptions, ConnectError};
-pub use epm::{ip_tcp_tower, parse_ip_tcp_tower, TowerError, EPM_PORT};
+pub use epm::EPM_PORT;
 pub use limits::{Limits, DEFAULT_DYNAMIC_PORTS};
 pub use server::{
     ConnEvent, Observer, SecurityFactory, Server, ServerBuilder, ServerHandle, StartError,

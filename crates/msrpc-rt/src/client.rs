@@ -1,0 +1,796 @@
+//! The RPC client: one TCP connection driven by a task that owns a [`ClientConnection`].
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use msrpc_ndr::{DataRep, DecodeLimits, Uuid};
+use msrpc_proto::client::{ClientConfig, ClientConnection, ClientError, ClientEvent};
+use msrpc_proto::dispatch::{BoxFuture, CallError, Invoke, ResponseStub};
+use msrpc_proto::pdu::{BindNakReason, ContextResult, FaultStatus, ProviderReason, SyntaxId};
+use tokio::io::AsyncReadExt;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::binding::Binding;
+use crate::io::{spawn_writer, Outbox};
+
+const READ_BUF: usize = 16 * 1024;
+
+/// How a [`Client`] connects and calls.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// Resolving the host and establishing the TCP connection. Default 10 s.
+    pub connect_timeout: Duration,
+    /// Each call (including the bind it may need), or `None` for no limit. A call that times
+    /// out fails with [`CallError::Timeout`] and is orphaned on the server. Default 60 s.
+    pub call_timeout: Option<Duration>,
+    /// Writing a batch of fragments (the server does not read); the connection fails after
+    /// it. Default 30 s.
+    pub send_timeout: Duration,
+    /// The protocol settings (fragment sizes, byte order, association group to join).
+    pub config: ClientConfig,
+    /// Limits for decoding responses.
+    pub decode_limits: DecodeLimits,
+    /// Port of the endpoint mapper for [`Client::connect_via_epm`]. Default 135.
+    pub epm_port: u16,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            connect_timeout: Duration::from_secs(10),
+            call_timeout: Some(Duration::from_secs(60)),
+            send_timeout: Duration::from_secs(30),
+            config: ClientConfig::default(),
+            decode_limits: DecodeLimits::DEFAULT,
+            epm_port: crate::epm::EPM_PORT,
+        }
+    }
+}
+
+/// Why a connection could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The binding names no port (resolve it with [`Client::connect_via_epm`]).
+    #[error("binding `{0}` has no port (use Client::connect_via_epm to ask the endpoint mapper)")]
+    NoPort(String),
+    /// The host name did not resolve.
+    #[error("cannot resolve `{host}`: {source}")]
+    Resolve {
+        /// The host.
+        host: String,
+        /// The resolver's error.
+        source: io::Error,
+    },
+    /// Resolution gave no address.
+    #[error("`{0}` resolved to no address")]
+    NoAddress(String),
+    /// No connection within [`ClientOptions::connect_timeout`].
+    #[error("connecting to {host} port {port} timed out")]
+    Timeout {
+        /// The host.
+        host: String,
+        /// The port.
+        port: u16,
+    },
+    /// The TCP connection failed (refused, unreachable...).
+    #[error("cannot connect to {addr}: {source}")]
+    Io {
+        /// The last address tried.
+        addr: SocketAddr,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The endpoint mapper could not be asked.
+    #[error("endpoint mapper: {0}")]
+    Epm(CallError),
+    /// The endpoint mapper knows no `ncacn_ip_tcp` endpoint of the interface.
+    #[error(
+        "the endpoint mapper has no ncacn_ip_tcp endpoint for {interface} (status {status:#x})"
+    )]
+    NotRegistered {
+        /// The interface asked for.
+        interface: SyntaxId,
+        /// `ept_map`'s status (`ept_s_not_registered` or another error).
+        status: u32,
+    },
+}
+
+/// Why a bind (or alter_context) failed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BindError {
+    /// The server refused the association (bind_nak), e.g. for an unknown association group.
+    #[error("bind_nak: {0:?}")]
+    Nak(BindNakReason),
+    /// The server answered but refused these interfaces' presentation contexts.
+    #[error("presentation contexts rejected: {0:?}")]
+    Rejected(Vec<(SyntaxId, ProviderReason)>),
+    /// The server answered with a fault.
+    #[error("fault {0}")]
+    Fault(FaultStatus),
+    /// No answer within the call timeout.
+    #[error("timed out")]
+    Timeout,
+    /// The connection failed or was closed.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// The server broke the protocol.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}
+
+impl BindError {
+    /// The [`CallError`] a call on `syntax` fails with when its bind failed this way.
+    pub fn to_call_error(&self, syntax: SyntaxId) -> CallError {
+        match self {
+            BindError::Nak(_) | BindError::Rejected(_) => CallError::NotBound(syntax),
+            BindError::Fault(s) => CallError::Fault(*s),
+            BindError::Timeout => CallError::Timeout,
+            BindError::Transport(t) => CallError::Transport(t.clone()),
+            BindError::Protocol(p) => CallError::Protocol(p.clone()),
+        }
+    }
+}
+
+type CallReply = oneshot::Sender<Result<ResponseStub, CallError>>;
+type BindReply = oneshot::Sender<Result<(), BindError>>;
+
+enum Command {
+    Call {
+        token: u64,
+        syntax: SyntaxId,
+        opnum: u16,
+        object: Option<Uuid>,
+        stub: Vec<u8>,
+        reply: CallReply,
+    },
+    Bind {
+        syntaxes: Vec<SyntaxId>,
+        reply: BindReply,
+    },
+    Abandon {
+        token: u64,
+    },
+    Close,
+}
+
+struct Inner {
+    cmd: mpsc::UnboundedSender<Command>,
+    call_timeout: Option<Duration>,
+    drep: DataRep,
+    limits: DecodeLimits,
+    peer: SocketAddr,
+    local: SocketAddr,
+    assoc_group: Arc<AtomicU32>,
+    closed: Arc<AtomicBool>,
+    next_token: AtomicU64,
+}
+
+/// A connection to an RPC server, usable from many tasks at once (clones share the
+/// connection; calls are multiplexed on it). Implements [`Invoke`], so generated clients
+/// work over it: `RpcechoClient::new(client)`.
+///
+/// The connection binds each interface the first time a call uses it (bind, then
+/// alter_context), or explicitly with [`Client::bind`]. It closes when the last clone is
+/// dropped, on [`Client::close`], or when the server or the network ends it; calls then fail
+/// with [`CallError::Transport`].
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("peer", &self.inner.peer)
+            .field("local", &self.inner.local)
+            .field("assoc_group_id", &self.assoc_group_id())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl Client {
+    /// Connects to the host and port of `binding` (which must name a port).
+    pub async fn connect(binding: &Binding, opts: ClientOptions) -> Result<Client, ConnectError> {
+        let port = binding
+            .port
+            .ok_or_else(|| ConnectError::NoPort(binding.to_string()))?;
+        Self::connect_host(&binding.host, port, opts).await
+    }
+
+    /// Connects to `addr`.
+    pub async fn connect_addr(
+        addr: SocketAddr,
+        opts: ClientOptions,
+    ) -> Result<Client, ConnectError> {
+        let stream = tokio::time::timeout(opts.connect_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| ConnectError::Timeout {
+                host: addr.ip().to_string(),
+                port: addr.port(),
+            })?
+            .map_err(|source| ConnectError::Io { addr, source })?;
+        Self::from_stream(stream, opts).map_err(|source| ConnectError::Io { addr, source })
+    }
+
+    /// Resolves `host` and connects to the first of its addresses that accepts on `port`.
+    pub async fn connect_host(
+        host: &str,
+        port: u16,
+        opts: ClientOptions,
+    ) -> Result<Client, ConnectError> {
+        let timeout = opts.connect_timeout;
+        let attempt = async {
+            let addrs = tokio::net::lookup_host((host, port))
+                .await
+                .map_err(|source| ConnectError::Resolve {
+                    host: host.to_string(),
+                    source,
+                })?;
+            let mut last = None;
+            for addr in addrs {
+                match TcpStream::connect(addr).await {
+                    Ok(s) => return Ok((s, addr)),
+                    Err(source) => last = Some(ConnectError::Io { addr, source }),
+                }
+            }
+            Err(last.unwrap_or_else(|| ConnectError::NoAddress(host.to_string())))
+        };
+        let (stream, addr) =
+            tokio::time::timeout(timeout, attempt)
+                .await
+                .map_err(|_| ConnectError::Timeout {
+                    host: host.to_string(),
+                    port,
+                })??;
+        Self::from_stream(stream, opts).map_err(|source| ConnectError::Io { addr, source })
+    }
+
+    /// Asks the endpoint mapper on `host` ([`ClientOptions::epm_port`], 135 by default) where
+    /// `interface` listens over `ncacn_ip_tcp` (`ept_map`), then connects there.
+    pub async fn connect_via_epm(
+        host: &str,
+        interface: SyntaxId,
+        opts: ClientOptions,
+    ) -> Result<Client, ConnectError> {
+        let mut epm_opts = opts.clone();
+        epm_opts.config.assoc_group_id = 0;
+        let epm = Self::connect_host(host, opts.epm_port, epm_opts).await?;
+        let port = crate::epm::map_tcp_port(&epm, interface).await;
+        epm.close();
+        let port = port?;
+        tracing::debug!(host, port, %interface, "endpoint mapper answered");
+        Self::connect_host(host, port, opts).await
+    }
+
+    /// Wraps a connected socket (for callers that connect themselves).
+    pub fn from_stream(stream: TcpStream, opts: ClientOptions) -> io::Result<Client> {
+        stream.set_nodelay(true)?;
+        let peer = stream.peer_addr()?;
+        let local = stream.local_addr()?;
+        let (rd, wr) = stream.into_split();
+        let (out, writer) = spawn_writer(wr, opts.send_timeout);
+        let (cmd, cmd_rx) = mpsc::unbounded_channel();
+        let assoc_group = Arc::new(AtomicU32::new(0));
+        let closed = Arc::new(AtomicBool::new(false));
+        let driver = Driver {
+            conn: ClientConnection::new(opts.config.clone()),
+            out,
+            calls: HashMap::new(),
+            tokens: HashMap::new(),
+            waiting: Vec::new(),
+            bind_in_flight: None,
+            bind_queue: VecDeque::new(),
+            assoc_group: assoc_group.clone(),
+            peer,
+        };
+        tokio::spawn(driver.run(rd, writer, cmd_rx, closed.clone()));
+        Ok(Client {
+            inner: Arc::new(Inner {
+                cmd,
+                call_timeout: opts.call_timeout,
+                drep: opts.config.drep,
+                limits: opts.decode_limits,
+                peer,
+                local,
+                assoc_group,
+                closed,
+                next_token: AtomicU64::new(1),
+            }),
+        })
+    }
+
+    /// Binds presentation contexts for `interfaces` now (interfaces already bound are
+    /// skipped). Calls bind on first use anyway; this is for asking up front, e.g. to join
+    /// an association group or check that the server offers an interface.
+    pub async fn bind(&self, interfaces: &[SyntaxId]) -> Result<(), BindError> {
+        let (reply, rx) = oneshot::channel();
+        self.inner
+            .cmd
+            .send(Command::Bind {
+                syntaxes: interfaces.to_vec(),
+                reply,
+            })
+            .map_err(|_| BindError::Transport("connection closed".into()))?;
+        let answer = match self.inner.call_timeout {
+            Some(t) => tokio::time::timeout(t, rx)
+                .await
+                .map_err(|_| BindError::Timeout)?,
+            None => rx.await,
+        };
+        answer.map_err(|_| BindError::Transport("connection closed".into()))?
+    }
+
+    /// The association group the server placed this connection in (0 before the first bind).
+    pub fn assoc_group_id(&self) -> u32 {
+        self.inner.assoc_group.load(Ordering::Relaxed)
+    }
+
+    /// The server's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.inner.peer
+    }
+
+    /// Our address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local
+    }
+
+    /// True once the connection is closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Relaxed) || self.inner.cmd.is_closed()
+    }
+
+    /// Closes the connection now, without waiting for calls in progress (they fail with
+    /// [`CallError::Transport`]; the server cancels them and runs down the association group
+    /// if this was its last connection).
+    pub fn close(&self) {
+        let _ = self.inner.cmd.send(Command::Close);
+    }
+}
+
+/// Tells the driver a call's caller is gone (timeout or dropped future) unless disarmed.
+struct AbandonOnDrop<'a> {
+    cmd: &'a mpsc::UnboundedSender<Command>,
+    token: u64,
+    armed: bool,
+}
+
+impl Drop for AbandonOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.cmd.send(Command::Abandon { token: self.token });
+        }
+    }
+}
+
+impl Invoke for Client {
+    fn invoke<'a>(
+        &'a self,
+        syntax: SyntaxId,
+        opnum: u16,
+        object: Option<Uuid>,
+        stub: Vec<u8>,
+        _drep: DataRep,
+    ) -> BoxFuture<'a, Result<ResponseStub, CallError>> {
+        Box::pin(async move {
+            let token = self.inner.next_token.fetch_add(1, Ordering::Relaxed);
+            let (reply, rx) = oneshot::channel();
+            self.inner
+                .cmd
+                .send(Command::Call {
+                    token,
+                    syntax,
+                    opnum,
+                    object,
+                    stub,
+                    reply,
+                })
+                .map_err(|_| CallError::Transport("connection closed".into()))?;
+            let mut guard = AbandonOnDrop {
+                cmd: &self.inner.cmd,
+                token,
+                armed: true,
+            };
+            let answer = match self.inner.call_timeout {
+                Some(t) => match tokio::time::timeout(t, rx).await {
+                    Ok(a) => a,
+                    Err(_) => return Err(CallError::Timeout),
+                },
+                None => rx.await,
+            };
+            guard.armed = false;
+            answer.map_err(|_| CallError::Transport("connection closed".into()))?
+        })
+    }
+
+    fn drep(&self) -> DataRep {
+        self.inner.drep
+    }
+
+    fn limits(&self) -> DecodeLimits {
+        self.inner.limits
+    }
+}
+
+/// A bind waiting to be sent or answered.
+struct PendingBind {
+    syntaxes: Vec<SyntaxId>,
+    replies: Vec<BindReply>,
+}
+
+/// A call waiting for its interface to be bound.
+struct Waiting {
+    token: u64,
+    syntax: SyntaxId,
+    opnum: u16,
+    object: Option<Uuid>,
+    stub: Vec<u8>,
+    reply: CallReply,
+}
+
+/// Why the driver stopped.
+enum End {
+    Transport(String),
+    Protocol(String),
+}
+
+impl End {
+    fn call_error(&self) -> CallError {
+        match self {
+            End::Transport(t) => CallError::Transport(t.clone()),
+            End::Protocol(p) => CallError::Protocol(p.clone()),
+        }
+    }
+
+    fn bind_error(&self) -> BindError {
+        match self {
+            End::Transport(t) => BindError::Transport(t.clone()),
+            End::Protocol(p) => BindError::Protocol(p.clone()),
+        }
+    }
+}
+
+struct Driver {
+    conn: ClientConnection,
+    out: Outbox,
+    /// Calls sent: call_id -> (token, reply).
+    calls: HashMap<u32, (u64, CallReply)>,
+    /// token -> call_id of calls sent.
+    tokens: HashMap<u64, u32>,
+    waiting: Vec<Waiting>,
+    bind_in_flight: Option<(u32, PendingBind)>,
+    bind_queue: VecDeque<PendingBind>,
+    assoc_group: Arc<AtomicU32>,
+    peer: SocketAddr,
+}
+
+impl Driver {
+    async fn run(
+        mut self,
+        mut rd: OwnedReadHalf,
+        mut writer: JoinHandle<io::Result<()>>,
+        mut cmd_rx: mpsc::UnboundedReceiver<Command>,
+        closed: Arc<AtomicBool>,
+    ) {
+        let mut buf = vec![0u8; READ_BUF];
+        let end = loop {
+            self.flush();
+            tokio::select! {
+                cmd = cmd_rx.recv() => match cmd {
+                    None => break End::Transport("client dropped".into()),
+                    Some(Command::Close) => break End::Transport("connection closed by the client".into()),
+                    Some(c) => self.command(c),
+                },
+                r = rd.read(&mut buf) => match r {
+                    Ok(0) => break End::Transport("the server closed the connection".into()),
+                    Ok(n) => {
+                        let data = buf.get(..n).unwrap_or_default();
+                        match self.conn.receive(data) {
+                            Ok(events) => {
+                                let mut shutdown = false;
+                                for ev in events {
+                                    shutdown |= self.event(ev);
+                                }
+                                if shutdown {
+                                    break End::Transport("the server shut the association down".into());
+                                }
+                            }
+                            Err(ClientError::Closed) => break End::Transport("connection closed".into()),
+                            Err(e) => break End::Protocol(e.to_string()),
+                        }
+                    }
+                    Err(e) => break End::Transport(format!("read failed: {e}")),
+                },
+                r = &mut writer => {
+                    break End::Transport(match r {
+                        Ok(Ok(())) => "writer ended".into(),
+                        Ok(Err(e)) => format!("write failed: {e}"),
+                        Err(e) => format!("writer task: {e}"),
+                    });
+                }
+            }
+        };
+        closed.store(true, Ordering::Relaxed);
+        tracing::debug!(peer = %self.peer, reason = %match &end { End::Transport(t) | End::Protocol(t) => t }, "client connection ended");
+        cmd_rx.close();
+        while let Ok(c) = cmd_rx.try_recv() {
+            match c {
+                Command::Call { reply, .. } => {
+                    let _ = reply.send(Err(end.call_error()));
+                }
+                Command::Bind { reply, .. } => {
+                    let _ = reply.send(Err(end.bind_error()));
+                }
+                Command::Abandon { .. } | Command::Close => {}
+            }
+        }
+        self.fail_all(&end);
+        // Dropping the sender lets the writer finish what is queued and close the socket.
+    }
+
+    fn flush(&mut self) {
+        while let Some(frame) = self.conn.poll_transmit() {
+            if !self.out.send(frame) {
+                break;
+            }
+        }
+    }
+
+    fn fail_all(&mut self, end: &End) {
+        for (_, (_, reply)) in self.calls.drain() {
+            let _ = reply.send(Err(end.call_error()));
+        }
+        for w in self.waiting.drain(..) {
+            let _ = w.reply.send(Err(end.call_error()));
+        }
+        let binds = self
+            .bind_in_flight
+            .take()
+            .map(|(_, b)| b)
+            .into_iter()
+            .chain(self.bind_queue.drain(..));
+        for b in binds {
+            for r in b.replies {
+                let _ = r.send(Err(end.bind_error()));
+            }
+        }
+    }
+
+    fn command(&mut self, c: Command) {
+        match c {
+            Command::Call {
+                token,
+                syntax,
+                opnum,
+                object,
+                stub,
+                reply,
+            } => {
+                let w = Waiting {
+                    token,
+                    syntax,
+                    opnum,
+                    object,
+                    stub,
+                    reply,
+                };
+                if self.conn.context_for(&syntax).is_some() {
+                    self.send_call(w);
+                } else {
+                    self.waiting.push(w);
+                    self.need_bind(syntax);
+                }
+            }
+            Command::Bind { syntaxes, reply } => {
+                let mut unbound: Vec<SyntaxId> = Vec::new();
+                for s in syntaxes {
+                    if self.conn.context_for(&s).is_none() && !unbound.contains(&s) {
+                        unbound.push(s);
+                    }
+                }
+                if unbound.is_empty() {
+                    let _ = reply.send(Ok(()));
+                } else {
+                    self.bind_queue.push_back(PendingBind {
+                        syntaxes: unbound,
+                        replies: vec![reply],
+                    });
+                    self.next_bind();
+                }
+            }
+            Command::Abandon { token } => {
+                if let Some(call_id) = self.tokens.remove(&token) {
+                    self.calls.remove(&call_id);
+                    self.conn.orphan(call_id);
+                    tracing::debug!(call_id, "call abandoned: orphaned");
+                } else {
+                    self.waiting.retain(|w| w.token != token);
+                }
+            }
+            Command::Close => {}
+        }
+    }
+
+    fn send_call(&mut self, w: Waiting) {
+        match self.conn.request(&w.syntax, w.opnum, w.object, &w.stub) {
+            Ok(call_id) => {
+                self.tokens.insert(w.token, call_id);
+                self.calls.insert(call_id, (w.token, w.reply));
+            }
+            Err(e) => {
+                let err = match e {
+                    ClientError::NotBound(s) => CallError::NotBound(s),
+                    ClientError::Closed => CallError::Transport("connection closed".into()),
+                    e => CallError::Protocol(e.to_string()),
+                };
+                let _ = w.reply.send(Err(err));
+            }
+        }
+    }
+
+    /// Makes sure a bind for `syntax` is in flight or queued.
+    fn need_bind(&mut self, syntax: SyntaxId) {
+        let pending = self
+            .bind_in_flight
+            .iter()
+            .map(|(_, b)| b)
+            .chain(self.bind_queue.iter())
+            .any(|b| b.syntaxes.contains(&syntax));
+        if !pending {
+            // Calls for several new interfaces share one queued bind.
+            match self.bind_queue.back_mut() {
+                Some(b) if b.replies.is_empty() => b.syntaxes.push(syntax),
+                _ => self.bind_queue.push_back(PendingBind {
+                    syntaxes: vec![syntax],
+                    replies: Vec::new(),
+                }),
+            }
+        }
+        self.next_bind();
+    }
+
+    /// Sends the next queued bind when none is in flight.
+    fn next_bind(&mut self) {
+        while self.bind_in_flight.is_none() {
+            let Some(mut b) = self.bind_queue.pop_front() else {
+                return;
+            };
+            b.syntaxes.retain(|s| self.conn.context_for(s).is_none());
+            if b.syntaxes.is_empty() {
+                for r in b.replies {
+                    let _ = r.send(Ok(()));
+                }
+                self.retry_waiting(&[]);
+                continue;
+            }
+            match self.conn.bind(&b.syntaxes) {
+                Ok(call_id) => self.bind_in_flight = Some((call_id, b)),
+                Err(e) => {
+                    let err = match e {
+                        ClientError::Closed => BindError::Transport("connection closed".into()),
+                        e => BindError::Protocol(e.to_string()),
+                    };
+                    self.finish_bind(b, Err(err));
+                }
+            }
+        }
+    }
+
+    /// Answers a finished bind's waiters and the calls that waited for its interfaces.
+    fn finish_bind(&mut self, b: PendingBind, result: Result<(), BindError>) {
+        for r in b.replies {
+            let _ = r.send(result.clone());
+        }
+        match result {
+            Ok(()) => self.retry_waiting(&b.syntaxes),
+            Err(e) => {
+                let (failed, keep): (Vec<_>, Vec<_>) = self
+                    .waiting
+                    .drain(..)
+                    .partition(|w| b.syntaxes.contains(&w.syntax));
+                self.waiting = keep;
+                for w in failed {
+                    let _ = w.reply.send(Err(e.to_call_error(w.syntax)));
+                }
+            }
+        }
+    }
+
+    /// Sends the waiting calls whose interface is now bound; fails those whose interface was
+    /// in `finished` (a completed bind) and is still not bound.
+    fn retry_waiting(&mut self, finished: &[SyntaxId]) {
+        let waiting = std::mem::take(&mut self.waiting);
+        for w in waiting {
+            if self.conn.context_for(&w.syntax).is_some() {
+                self.send_call(w);
+            } else if finished.contains(&w.syntax) {
+                let _ = w.reply.send(Err(CallError::NotBound(w.syntax)));
+            } else {
+                self.waiting.push(w);
+            }
+        }
+    }
+
+    /// Handles one event; true when the server shut the association down.
+    fn event(&mut self, ev: ClientEvent) -> bool {
+        match ev {
+            ClientEvent::Bound {
+                call_id, results, ..
+            } => {
+                self.assoc_group
+                    .store(self.conn.assoc_group_id(), Ordering::Relaxed);
+                match self.bind_in_flight.take() {
+                    Some((id, b)) if id == call_id => {
+                        let rejected: Vec<(SyntaxId, ProviderReason)> = results
+                            .iter()
+                            .filter(|(_, r)| r.result != ContextResult::ACCEPTANCE)
+                            .map(|(s, r)| (*s, r.reason))
+                            .collect();
+                        let result = if rejected.is_empty() {
+                            Ok(())
+                        } else {
+                            Err(BindError::Rejected(rejected))
+                        };
+                        for r in b.replies {
+                            let _ = r.send(result.clone());
+                        }
+                        self.retry_waiting(&b.syntaxes);
+                        self.next_bind();
+                    }
+                    other => self.bind_in_flight = other,
+                }
+            }
+            ClientEvent::BindNak { call_id, reason } => {
+                tracing::debug!(call_id, ?reason, "bind_nak");
+                match self.bind_in_flight.take() {
+                    Some((id, b)) if id == call_id => {
+                        self.finish_bind(b, Err(BindError::Nak(reason)));
+                        self.next_bind();
+                    }
+                    other => self.bind_in_flight = other,
+                }
+            }
+            ClientEvent::Response {
+                call_id,
+                stub,
+                drep,
+            } => {
+                if let Some((token, reply)) = self.calls.remove(&call_id) {
+                    self.tokens.remove(&token);
+                    let _ = reply.send(Ok(ResponseStub { stub, drep }));
+                }
+            }
+            ClientEvent::Fault {
+                call_id, status, ..
+            } => {
+                if let Some((token, reply)) = self.calls.remove(&call_id) {
+                    self.tokens.remove(&token);
+                    let _ = reply.send(Err(CallError::Fault(status)));
+                } else {
+                    match self.bind_in_flight.take() {
+                        Some((id, b)) if id == call_id => {
+                            self.finish_bind(b, Err(BindError::Fault(status)));
+                            self.next_bind();
+                        }
+                        other => {
+                            self.bind_in_flight = other;
+                            tracing::debug!(call_id, %status, "fault for no known call");
+                        }
+                    }
+                }
+            }
+            ClientEvent::Shutdown => return true,
+        }
+        false
+    }
+}

@@ -1,0 +1,366 @@
+//! One server connection: a task that moves bytes between the socket and a
+//! [`ServerConnection`], runs each call as its own task, and enforces the timeouts.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use msrpc_proto::dispatch::CallContext;
+use msrpc_proto::pdu::{AuthType, Body, FaultStatus, Header, PacketType, Pdu, PfcFlags, SyntaxId};
+use msrpc_proto::security::SecurityProvider;
+use msrpc_proto::server::{IncomingCall, ServerConfig, ServerConnection, ServerEnv, ServerEvent};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+use tokio::task::{AbortHandle, Id, JoinSet};
+use tokio::time::Instant;
+
+use crate::io::{spawn_writer, FragTracker, Outbox};
+use crate::server::{ConnEvent, ConnSlot, RunState, Shared};
+
+const READ_BUF: usize = 16 * 1024;
+
+/// The [`ServerEnv`] of one connection: the server's registry plus the group it joined.
+struct ConnEnv {
+    shared: Arc<Shared>,
+    group: Option<u32>,
+}
+
+impl ServerEnv for ConnEnv {
+    fn lookup_interface(&self, abstract_syntax: &SyntaxId) -> Option<SyntaxId> {
+        self.shared.lookup_interface(abstract_syntax)
+    }
+
+    fn assoc_group(&mut self, requested: u32) -> Option<u32> {
+        let joined = self.shared.join_group(requested)?;
+        // A connection belongs to one group: a repeated bind (after a bind_nak) moves it.
+        if let Some(old) = self.group.replace(joined) {
+            self.shared.leave_group(old);
+        }
+        Some(joined)
+    }
+
+    fn security_provider(&mut self, auth_type: AuthType) -> Option<Box<dyn SecurityProvider>> {
+        self.shared.security.as_ref().and_then(|f| f(auth_type))
+    }
+}
+
+impl ConnEnv {
+    fn leave(&mut self) {
+        if let Some(g) = self.group.take() {
+            self.shared.leave_group(g);
+        }
+    }
+}
+
+type CallResult = Result<Vec<u8>, FaultStatus>;
+
+struct Conn {
+    shared: Arc<Shared>,
+    conn_id: u64,
+    peer: SocketAddr,
+    peer_text: String,
+    sm: ServerConnection,
+    env: ConnEnv,
+    out: Outbox,
+    tasks: JoinSet<CallResult>,
+    task_calls: HashMap<Id, u32>,
+    call_tasks: HashMap<u32, AbortHandle>,
+    close_reason: Option<&'static str>,
+}
+
+/// Runs one accepted connection to its end.
+pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, local: SocketAddr, slot: ConnSlot) {
+    let shared = slot.0.clone();
+    let conn_id = shared.next_conn_id();
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(conn_id, error = %e, "TCP_NODELAY");
+    }
+    shared.observe(&ConnEvent::Opened {
+        conn_id,
+        peer,
+        local,
+    });
+    tracing::debug!(conn_id, %peer, %local, "connection opened");
+    let limits = &shared.limits;
+    let config = ServerConfig {
+        max_xmit_frag: limits.max_xmit_frag,
+        max_recv_frag: limits.max_recv_frag,
+        max_stub: limits.max_stub,
+        max_outstanding_calls: limits.max_outstanding_calls,
+        max_contexts: limits.max_contexts,
+        sec_addr: local.port().to_string(),
+        ..ServerConfig::default()
+    };
+    let (rd, wr) = stream.into_split();
+    let (out, writer) = spawn_writer(wr, limits.send_timeout);
+    let mut conn = Conn {
+        shared: shared.clone(),
+        conn_id,
+        peer,
+        peer_text: peer.to_string(),
+        sm: ServerConnection::new(config),
+        env: ConnEnv {
+            shared: shared.clone(),
+            group: None,
+        },
+        out,
+        tasks: JoinSet::new(),
+        task_calls: HashMap::new(),
+        call_tasks: HashMap::new(),
+        close_reason: None,
+    };
+    let (reason, flush) = conn.drive(rd, writer).await;
+    // Calls whose connection is gone are cancelled (dropped at their next await) before the
+    // association group is left, so none of them can create a handle after its rundown.
+    conn.tasks.shutdown().await;
+    let Conn { out, mut env, .. } = conn;
+    drop(out);
+    if let Some(writer) = flush {
+        let _ = tokio::time::timeout(shared.limits.send_timeout, writer).await;
+    }
+    env.leave();
+    tracing::debug!(conn_id, %peer, %reason, "connection closed");
+    shared.observe(&ConnEvent::Closed {
+        conn_id,
+        peer,
+        reason: &reason,
+    });
+    drop(slot);
+}
+
+impl Conn {
+    /// The connection's main loop. Returns why it ended and, when queued fragments should
+    /// still be flushed, the writer task to wait for.
+    async fn drive(
+        &mut self,
+        mut rd: tokio::net::tcp::OwnedReadHalf,
+        mut writer: tokio::task::JoinHandle<std::io::Result<()>>,
+    ) -> (
+        Cow<'static, str>,
+        Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    ) {
+        let limits = self.shared.limits.clone();
+        let mut state = self.shared.state.subscribe();
+        let mut draining = *state.borrow_and_update() != RunState::Running;
+        let mut buf = vec![0u8; READ_BUF];
+        let mut last_activity = Instant::now();
+        let mut tracker = FragTracker::default();
+        let mut frag_started: Option<(Instant, u64)> = None;
+        // Stop reading while this much waits to be written (a peer that sends requests and
+        // does not read the answers); one largest response never stops it.
+        let high_water = limits.max_stub.saturating_mul(2).max(1 << 20);
+        loop {
+            if self.flush() {
+                last_activity = Instant::now();
+            }
+            if self.sm.wants_close() {
+                let reason = self.close_reason.unwrap_or("closed_by_protocol");
+                return (Cow::Borrowed(reason), Some(writer));
+            }
+            if draining && self.tasks.is_empty() {
+                self.send_shutdown();
+                return (Cow::Borrowed("server_shutdown"), Some(writer));
+            }
+            let idle_deadline = deadline(last_activity, limits.idle_timeout);
+            let frag_deadline = frag_started.map(|(t, _)| deadline(t, limits.fragment_timeout));
+            let backlogged = self.out.queued() > high_water;
+            tokio::select! {
+                r = state.changed() => {
+                    let now = if r.is_ok() { *state.borrow_and_update() } else { RunState::Abort };
+                    match now {
+                        RunState::Running => {}
+                        RunState::Draining => draining = true,
+                        RunState::Abort => return (Cow::Borrowed("server_abort"), None),
+                    }
+                }
+                _ = self.out.drained(), if backlogged => {}
+                r = rd.read(&mut buf), if !draining && !backlogged => match r {
+                    Ok(0) => return (Cow::Borrowed("peer_closed"), None),
+                    Ok(n) => {
+                        let data = buf.get(..n).unwrap_or_default();
+                        last_activity = Instant::now();
+                        tracker.feed(data);
+                        frag_started = match (tracker.mid_fragment(), frag_started) {
+                            (false, _) => None,
+                            // Still inside the fragment that was already timed.
+                            (true, Some((t, done))) if done == tracker.completed() => Some((t, done)),
+                            (true, _) => Some((last_activity, tracker.completed())),
+                        };
+                        let events = self.sm.receive(data, &mut self.env);
+                        for ev in events {
+                            self.on_event(ev);
+                        }
+                    }
+                    Err(e) => return (Cow::Owned(format!("read failed: {e}")), None),
+                },
+                Some(r) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
+                    last_activity = Instant::now();
+                    let (id, result) = match r {
+                        Ok((id, result)) => (id, result),
+                        Err(e) if e.is_panic() => {
+                            tracing::error!(conn_id = self.conn_id, "a service call panicked");
+                            (e.id(), Err(FaultStatus::NCA_S_FAULT_UNSPEC))
+                        }
+                        Err(e) => (e.id(), Err(FaultStatus::RPC_S_CALL_CANCELLED)),
+                    };
+                    if let Some(call_id) = self.task_calls.remove(&id) {
+                        self.call_tasks.remove(&call_id);
+                        self.sm.respond(call_id, result);
+                    }
+                }
+                _ = tokio::time::sleep_until(idle_deadline) => {
+                    if self.tasks.is_empty() {
+                        return (Cow::Borrowed("idle_timeout"), None);
+                    }
+                    last_activity = Instant::now();
+                }
+                _ = sleep_until_opt(frag_deadline), if frag_deadline.is_some() => {
+                    tracing::info!(conn_id = self.conn_id, peer = %self.peer, "fragment not completed in time");
+                    return (Cow::Borrowed("fragment_timeout"), None);
+                }
+                r = &mut writer => {
+                    let reason = match r {
+                        Ok(Ok(())) => "writer_ended".to_string(),
+                        Ok(Err(e)) => format!("write failed: {e}"),
+                        Err(e) => format!("writer task: {e}"),
+                    };
+                    return (Cow::Owned(reason), None);
+                }
+            }
+        }
+    }
+
+    /// Queues every fragment the state machine has for the writer; true if there was any.
+    fn flush(&mut self) -> bool {
+        let mut any = false;
+        while let Some(frame) = self.sm.poll_transmit() {
+            any = true;
+            if !self.out.send(frame) {
+                break;
+            }
+        }
+        any
+    }
+
+    /// Asks the client to close the association (C706 `shutdown` PDU) before we do.
+    fn send_shutdown(&mut self) {
+        let pdu = Pdu {
+            header: Header::new(PacketType::SHUTDOWN, PfcFlags::FIRST_AND_LAST, 0),
+            body: Body::Shutdown,
+            auth: None,
+        };
+        if let Ok(bytes) = pdu.encode() {
+            self.out.send(bytes);
+        }
+    }
+
+    fn on_event(&mut self, ev: ServerEvent) {
+        self.shared.observe(&ConnEvent::Event {
+            conn_id: self.conn_id,
+            peer: self.peer,
+            event: &ev,
+        });
+        let conn_id = self.conn_id;
+        match ev {
+            ServerEvent::Call(call) => self.spawn_call(call),
+            ServerEvent::Orphaned { call_id } => {
+                tracing::debug!(conn_id, call_id, "call orphaned by the client: cancelling");
+                if let Some(h) = self.call_tasks.get(&call_id) {
+                    h.abort();
+                }
+            }
+            ServerEvent::Cancel { call_id } => {
+                tracing::debug!(conn_id, call_id, "co_cancel (the call runs to completion)");
+            }
+            ServerEvent::ProtocolError { reason, detail } => {
+                tracing::info!(conn_id, peer = %self.peer, reason, %detail, "protocol error");
+                self.close_reason = Some(reason);
+            }
+            ServerEvent::Refused {
+                call_id,
+                status,
+                reason,
+            } => {
+                tracing::debug!(conn_id, call_id, %status, reason, "request refused");
+                if self.sm.wants_close() {
+                    self.close_reason = Some(reason);
+                }
+            }
+            ServerEvent::BindRejected { reason } => {
+                tracing::debug!(conn_id, ?reason, "bind rejected");
+            }
+            ServerEvent::Bound {
+                kind,
+                assoc_group_id,
+                ..
+            } => {
+                tracing::debug!(conn_id, ?kind, assoc_group_id, "bound");
+            }
+            ServerEvent::Authenticated {
+                auth_type,
+                level,
+                user,
+                error,
+            } => {
+                tracing::info!(conn_id, ?auth_type, ?level, ?user, ?error, "authentication");
+            }
+        }
+    }
+
+    fn spawn_call(&mut self, call: IncomingCall) {
+        let IncomingCall {
+            call_id,
+            context_id,
+            interface,
+            opnum,
+            object,
+            stub,
+            drep,
+            auth,
+            ..
+        } = call;
+        let ctx = CallContext {
+            call_id,
+            context_id,
+            opnum,
+            object,
+            assoc_group_id: self.sm.assoc_group_id(),
+            auth,
+            peer: Some(self.peer_text.clone()),
+            local: false,
+        };
+        let service = self.shared.service(&interface);
+        let limits = self.shared.limits.decode;
+        let conn_id = self.conn_id;
+        let handle = self.tasks.spawn(async move {
+            let Some(service) = service else {
+                return Err(FaultStatus::NCA_S_UNK_IF);
+            };
+            let name = service.name();
+            service
+                .dispatch(ctx, stub, drep, limits)
+                .await
+                .map_err(|e| {
+                    tracing::debug!(conn_id, call_id, interface = name, opnum, error = %e, "call failed");
+                    e.status()
+                })
+        });
+        self.task_calls.insert(handle.id(), call_id);
+        self.call_tasks.insert(call_id, handle);
+    }
+}
+
+/// `base + d`, saturating far in the future instead of overflowing.
+fn deadline(base: Instant, d: std::time::Duration) -> Instant {
+    base.checked_add(d)
+        .or_else(|| base.checked_add(std::time::Duration::from_secs(30 * 86_400)))
+        .unwrap_or(base)
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

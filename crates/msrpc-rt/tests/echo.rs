@@ -1,0 +1,380 @@
+//! Every rpcecho operation through `RpcechoClient<Client>` against `RpcechoServer` over real
+//! loopback TCP, in both byte orders, with 1432-byte fragments so the larger calls are split;
+//! big payloads; concurrent calls on several connections and on one.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use msrpc_echo::*;
+use msrpc_ndr::{DataRep, Unique};
+use msrpc_proto::client::ClientConfig;
+use msrpc_proto::dispatch::{CallError, Interface, Invoke};
+use msrpc_proto::pdu::FaultStatus;
+use msrpc_proto::server::ServerEvent;
+use msrpc_rt::{Binding, Client, ClientOptions, ConnEvent, Limits, Server, TokioSleeper};
+
+/// (opnum, drep, fragments, peer) of every call the server saw.
+type Seen = Arc<Mutex<Vec<(u16, DataRep, u32, Option<String>)>>>;
+
+async fn server(limits: Limits) -> (Server, Seen) {
+    let seen: Seen = Arc::default();
+    let s2 = seen.clone();
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .service(RpcechoServer::new(EchoService::new(TokioSleeper)))
+        .limits(limits)
+        .observer(Arc::new(move |ev: &ConnEvent<'_>| {
+            if let ConnEvent::Event {
+                event: ServerEvent::Call(c),
+                peer,
+                ..
+            } = ev
+            {
+                s2.lock()
+                    .unwrap()
+                    .push((c.opnum, c.drep, c.fragments, Some(peer.to_string())));
+            }
+        }))
+        .start()
+        .await
+        .unwrap();
+    (server, seen)
+}
+
+fn small_frags() -> Limits {
+    Limits {
+        max_recv_frag: 1432,
+        max_xmit_frag: 1432,
+        ..Limits::default()
+    }
+}
+
+fn opts(drep: DataRep) -> ClientOptions {
+    ClientOptions {
+        config: ClientConfig {
+            drep,
+            max_xmit_frag: 1432,
+            max_recv_frag: 1432,
+            ..Default::default()
+        },
+        call_timeout: Some(Duration::from_secs(30)),
+        ..Default::default()
+    }
+}
+
+async fn connect(server: &Server, drep: DataRep) -> Client {
+    let addr = server.local_addrs()[0];
+    let binding = Binding::parse(&format!("ncacn_ip_tcp:127.0.0.1[{}]", addr.port())).unwrap();
+    Client::connect(&binding, opts(drep)).await.unwrap()
+}
+
+async fn every_operation(drep: DataRep) {
+    let (server, seen) = server(small_frags()).await;
+    let client = connect(&server, drep).await;
+    assert_eq!(client.drep(), drep);
+    let c = RpcechoClient::new(client.clone());
+
+    // 0 AddOne
+    assert_eq!(
+        c.add_one(AddOneRequest { in_data: 41 })
+            .await
+            .unwrap()
+            .out_data,
+        42
+    );
+    assert_ne!(client.assoc_group_id(), 0);
+    assert_eq!(
+        c.add_one(AddOneRequest { in_data: u32::MAX })
+            .await
+            .unwrap()
+            .out_data,
+        0
+    );
+
+    // 1 EchoData, fragmented both ways
+    let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    let r = c
+        .echo_data(EchoDataRequest {
+            len: 10_000,
+            in_data: data.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.out_data, data);
+
+    // 2 SinkData
+    c.sink_data(SinkDataRequest {
+        len: 3,
+        data: vec![1, 2, 3],
+    })
+    .await
+    .unwrap();
+
+    // 3 SourceData
+    let r = c.source_data(SourceDataRequest { len: 300 }).await.unwrap();
+    assert_eq!(
+        r.data,
+        (0..300u32).map(|i| (i & 0xff) as u8).collect::<Vec<_>>()
+    );
+
+    // 4 TestCall
+    let r = c
+        .test_call(TestCallRequest {
+            s1: "héllo wörld ✓".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.s2.get().map(String::as_str), Some("héllo wörld ✓"));
+
+    // 5 TestCall2: every level, and an unknown one (a fault; the connection survives)
+    for level in 1..=7u16 {
+        let r = c.test_call2(TestCall2Request { level }).await.unwrap();
+        assert_eq!(Some(r.info), info_for_level(level));
+        assert_eq!(r.result, NtStatus::OK);
+    }
+    let e = c
+        .test_call2(TestCall2Request { level: 8 })
+        .await
+        .unwrap_err();
+    assert_eq!(e, CallError::Fault(FaultStatus::NCA_S_FAULT_INVALID_TAG));
+
+    // 6 TestSleep
+    assert_eq!(
+        c.test_sleep(TestSleepRequest { seconds: 0 })
+            .await
+            .unwrap()
+            .result,
+        0
+    );
+
+    // 7 TestEnum
+    let foo2 = EchoEnum2 {
+        e1: EchoEnum1::Enum1,
+        e2: EchoEnum1_32::Enum2,
+    };
+    let foo3 = EchoEnum3::E2(EchoEnum2 {
+        e1: EchoEnum1::Enum2,
+        e2: EchoEnum1_32::Enum1,
+    });
+    let r = c
+        .test_enum(TestEnumRequest {
+            foo1: EchoEnum1::Enum2,
+            foo2,
+            foo3,
+        })
+        .await
+        .unwrap();
+    assert_eq!((r.foo1, r.foo2, r.foo3), (EchoEnum1::Enum2, foo2, foo3));
+
+    // 8 TestSurrounding
+    let r = c
+        .test_surrounding(TestSurroundingRequest {
+            data: EchoSurrounding {
+                x: 3,
+                surrounding: vec![1, 2, 3],
+            },
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        r.data,
+        EchoSurrounding {
+            x: 6,
+            surrounding: vec![0; 6]
+        }
+    );
+
+    // 9 TestDoublePointer
+    let r = c
+        .test_double_pointer(TestDoublePointerRequest {
+            data: Unique::new(Unique::new(0x4242)),
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.result, 0x4242);
+    let r = c
+        .test_double_pointer(TestDoublePointerRequest {
+            data: Unique::new(Unique::null()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.result, 0);
+
+    // Unknown opnum and bad stub: the spec's faults, and the association survives.
+    let syntax = RpcechoInterface::SYNTAX;
+    let e = client
+        .invoke(syntax, 10, None, vec![0; 4], drep)
+        .await
+        .unwrap_err();
+    assert_eq!(e, CallError::Fault(FaultStatus::NCA_S_OP_RNG_ERROR));
+    let stub = if drep == DataRep::LITTLE_ENDIAN {
+        vec![5, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 1, 2, 3, 4, 5]
+    } else {
+        vec![0, 0, 0, 5, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5]
+    };
+    let e = client
+        .invoke(syntax, 1, None, stub, drep)
+        .await
+        .unwrap_err();
+    assert_eq!(e, CallError::Fault(FaultStatus::RPC_X_BAD_STUB_DATA));
+    assert_eq!(
+        c.add_one(AddOneRequest { in_data: 1 })
+            .await
+            .unwrap()
+            .out_data,
+        2
+    );
+
+    // The server saw every operation, in the client's byte order, from the client's address,
+    // and at least one request came in several fragments.
+    let seen = seen.lock().unwrap().clone();
+    let peer = client.local_addr().to_string();
+    assert!(seen
+        .iter()
+        .all(|(_, d, _, p)| *d == drep && p.as_deref() == Some(peer.as_str())));
+    let mut opnums: Vec<u16> = seen.iter().map(|s| s.0).collect();
+    opnums.sort_unstable();
+    opnums.dedup();
+    assert_eq!(opnums, (0..=10).collect::<Vec<_>>());
+    assert!(seen.iter().any(|s| s.2 > 1), "no request was fragmented");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_little_endian() {
+    every_operation(DataRep::LITTLE_ENDIAN).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_big_endian() {
+    every_operation(DataRep::BIG_ENDIAN).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_payloads_are_fragmented_and_reassembled() {
+    let (server, seen) = server(Limits::default()).await;
+    for drep in [DataRep::LITTLE_ENDIAN, DataRep::BIG_ENDIAN] {
+        let c = RpcechoClient::new(connect(&server, drep).await);
+        // ~1 MiB each way in 1432-byte fragments.
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+        let r = c
+            .echo_data(EchoDataRequest {
+                len: data.len() as u32,
+                in_data: data.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(r.out_data, data);
+        // 3 MiB from the server.
+        let r = c
+            .source_data(SourceDataRequest { len: 3 << 20 })
+            .await
+            .unwrap();
+        assert_eq!(r.data.len(), 3 << 20);
+        assert!(r
+            .data
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == (i & 0xff) as u8));
+    }
+    let max_frags = seen.lock().unwrap().iter().map(|s| s.2).max().unwrap();
+    assert!(max_frags > 600, "1 MB in {max_frags} fragments");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_the_reassembly_cap_is_refused() {
+    let (server, _) = server(Limits {
+        max_stub: 64 * 1024,
+        ..Limits::default()
+    })
+    .await;
+    let c = RpcechoClient::new(connect(&server, DataRep::LITTLE_ENDIAN).await);
+    let e = c
+        .echo_data(EchoDataRequest {
+            len: 100_000,
+            in_data: vec![0; 100_000],
+        })
+        .await
+        .unwrap_err();
+    // The server faults (nca_s_proto_error) and closes the connection; depending on timing
+    // the client sees the fault or the closed connection.
+    assert!(
+        matches!(
+            e,
+            CallError::Fault(FaultStatus::NCA_S_PROTO_ERROR) | CallError::Transport(_)
+        ),
+        "{e:?}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_on_eight_connections() {
+    let (server, _) = server(Limits::default()).await;
+    let mut tasks = Vec::new();
+    let mut clients = Vec::new();
+    for conn in 0..8u32 {
+        let client = connect(&server, DataRep::LITTLE_ENDIAN).await;
+        clients.push(client.clone());
+        for k in 0..8u32 {
+            let c = RpcechoClient::new(client.clone());
+            tasks.push(tokio::spawn(async move {
+                for i in 0..20u32 {
+                    let v = conn * 10_000 + k * 100 + i;
+                    let r = c.add_one(AddOneRequest { in_data: v }).await.unwrap();
+                    assert_eq!(r.out_data, v + 1);
+                }
+                let data = vec![conn as u8; 5000];
+                let r = c
+                    .echo_data(EchoDataRequest {
+                        len: 5000,
+                        in_data: data.clone(),
+                    })
+                    .await
+                    .unwrap();
+                assert_eq!(r.out_data, data);
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(server.connections(), 8);
+    assert_eq!(server.handle().assoc_groups(), 8);
+    drop(clients);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_sleep_does_not_hold_up_other_calls_on_the_connection() {
+    let (server, _) = server(Limits::default()).await;
+    let client = connect(&server, DataRep::LITTLE_ENDIAN).await;
+    let c = RpcechoClient::new(client.clone());
+    c.add_one(AddOneRequest { in_data: 0 }).await.unwrap();
+    let sleeper = {
+        let c = RpcechoClient::new(client.clone());
+        tokio::spawn(async move { c.test_sleep(TestSleepRequest { seconds: 2 }).await })
+    };
+    // Many calls outstanding at once on the same connection while TestSleep runs.
+    let mut calls = Vec::new();
+    for i in 0..32u32 {
+        let c = RpcechoClient::new(client.clone());
+        calls.push(tokio::spawn(async move {
+            c.add_one(AddOneRequest { in_data: i })
+                .await
+                .unwrap()
+                .out_data
+        }));
+    }
+    for (i, t) in calls.into_iter().enumerate() {
+        assert_eq!(t.await.unwrap(), i as u32 + 1);
+    }
+    assert!(
+        !sleeper.is_finished(),
+        "the sleeping call finished before the others"
+    );
+    assert_eq!(sleeper.await.unwrap().unwrap().result, 2);
+    server.shutdown().await;
+}
