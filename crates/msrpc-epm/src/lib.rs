@@ -47,8 +47,8 @@
 
 pub mod db;
 pub mod mgmt;
-mod mgmt_service;
-mod service;
+pub mod mgmt_service;
+pub mod service;
 pub mod status;
 pub mod tower;
 mod types;

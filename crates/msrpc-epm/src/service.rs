@@ -186,11 +186,7 @@ impl EpmService {
                 Ok(w) => w,
                 Err(st) => return Ok(Batch::status(st)),
             };
-            let (items, more) = {
-                let db = self.lock();
-                let (items, more) = advance(&db, &mut walk, max, &item);
-                (items, more)
-            };
+            let (items, more) = advance(&self.lock(), &mut walk, max, &item);
             if items.is_empty() {
                 return Ok(Batch::status(status::EPT_S_NOT_REGISTERED));
             }

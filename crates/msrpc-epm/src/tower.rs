@@ -31,10 +31,10 @@ use crate::Twr;
 ///
 /// C706 appendix I defines 0x00-0x0d; the others are the values Windows and Samba use
 /// (Samba's `epm_protocol` enumeration, Wireshark's `packet-dcerpc-epm.c`). Note that
-/// [`NAMED_PIPE`] (0x0f, the SMB pipe name of `ncacn_np`) and [`LRPC_PORT`] (0x10, the port
-/// name of `ncalrpc`) are easy to confuse: Windows' `ncalrpc` tower is
-/// `..., LRPC (0x0c), LRPC_PORT (0x10)`, its `ncacn_np` tower `..., RPC_CO, NAMED_PIPE (0x0f),
-/// NETBIOS (0x11)`.
+/// [`NAMED_PIPE`](protocol::NAMED_PIPE) (0x0f, the SMB pipe name of `ncacn_np`) and
+/// [`LRPC_PORT`](protocol::LRPC_PORT) (0x10, the port name of `ncalrpc`) are easy to confuse:
+/// Windows' `ncalrpc` tower is `..., LRPC (0x0c), LRPC_PORT (0x10)`, its `ncacn_np` tower
+/// `..., RPC_CO, NAMED_PIPE (0x0f), NETBIOS (0x11)`.
 pub mod protocol {
     /// OSI object identifier.
     pub const OSI_OID: u8 = 0x00;
