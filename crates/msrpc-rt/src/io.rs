@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use msrpc_proto::pdu::{frame_length, HEADER_LEN};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
@@ -44,10 +43,10 @@ impl Outbox {
 /// Spawns the task that writes queued fragments to `wr`, each batch within `send_timeout`.
 /// Dropping the [`Outbox`] flushes what is queued and shuts the write side down; the task ends
 /// early with an error when a write fails or times out.
-pub(crate) fn spawn_writer(
-    wr: OwnedWriteHalf,
-    send_timeout: Duration,
-) -> (Outbox, JoinHandle<io::Result<()>>) {
+pub(crate) fn spawn_writer<W>(wr: W, send_timeout: Duration) -> (Outbox, JoinHandle<io::Result<()>>)
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let (tx, rx) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
     let drained = Arc::new(Notify::new());
@@ -68,8 +67,8 @@ pub(crate) fn spawn_writer(
     )
 }
 
-async fn write_loop(
-    mut wr: OwnedWriteHalf,
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut wr: W,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
     send_timeout: Duration,
     queued: Arc<AtomicUsize>,

@@ -3,18 +3,17 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use msrpc_proto::dispatch::CallContext;
 use msrpc_proto::pdu::{AuthType, Body, FaultStatus, Header, PacketType, Pdu, PfcFlags, SyntaxId};
 use msrpc_proto::security::SecurityProvider;
 use msrpc_proto::server::{IncomingCall, ServerConfig, ServerConnection, ServerEnv, ServerEvent};
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::task::{AbortHandle, Id, JoinSet};
 use tokio::time::Instant;
 
+use crate::addr::{LocalAddr, PeerAddr};
 use crate::io::{spawn_writer, FragTracker, Outbox};
 use crate::server::{ConnEvent, ConnSlot, RunState, Shared};
 
@@ -58,7 +57,7 @@ type CallResult = Result<Vec<u8>, FaultStatus>;
 struct Conn {
     shared: Arc<Shared>,
     conn_id: u64,
-    peer: SocketAddr,
+    peer: PeerAddr,
     peer_text: String,
     sm: ServerConnection,
     env: ConnEnv,
@@ -69,17 +68,19 @@ struct Conn {
     close_reason: Option<&'static str>,
 }
 
-/// Runs one accepted connection to its end.
-pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, local: SocketAddr, slot: ConnSlot) {
+/// Runs one accepted connection (its read and write halves) to its end. Calls on a Unix
+/// domain socket peer are marked [`CallContext::local`].
+pub(crate) async fn run<R, W>(rd: R, wr: W, peer: PeerAddr, local: Arc<LocalAddr>, slot: ConnSlot)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let shared = slot.0.clone();
     let conn_id = shared.next_conn_id();
-    if let Err(e) = stream.set_nodelay(true) {
-        tracing::debug!(conn_id, error = %e, "TCP_NODELAY");
-    }
     shared.observe(&ConnEvent::Opened {
         conn_id,
         peer,
-        local,
+        local: &local,
     });
     tracing::debug!(conn_id, %peer, %local, "connection opened");
     let limits = &shared.limits;
@@ -89,10 +90,12 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, local: SocketAddr, 
         max_stub: limits.max_stub,
         max_outstanding_calls: limits.max_outstanding_calls,
         max_contexts: limits.max_contexts,
-        sec_addr: local.port().to_string(),
+        sec_addr: match &*local {
+            LocalAddr::Tcp(a) => a.port().to_string(),
+            LocalAddr::Unix(p) => p.display().to_string(),
+        },
         ..ServerConfig::default()
     };
-    let (rd, wr) = stream.into_split();
     let (out, writer) = spawn_writer(wr, limits.send_timeout);
     let mut conn = Conn {
         shared: shared.clone(),
@@ -132,9 +135,9 @@ pub(crate) async fn run(stream: TcpStream, peer: SocketAddr, local: SocketAddr, 
 impl Conn {
     /// The connection's main loop. Returns why it ended and, when queued fragments should
     /// still be flushed, the writer task to wait for.
-    async fn drive(
+    async fn drive<R: AsyncRead + Unpin>(
         &mut self,
-        mut rd: tokio::net::tcp::OwnedReadHalf,
+        mut rd: R,
         mut writer: tokio::task::JoinHandle<std::io::Result<()>>,
     ) -> (
         Cow<'static, str>,
@@ -180,7 +183,9 @@ impl Conn {
                     Ok(n) => {
                         let data = buf.get(..n).unwrap_or_default();
                         last_activity = Instant::now();
+                        let before = tracker.completed();
                         tracker.feed(data);
+                        self.count_pdus(tracker.completed().wrapping_sub(before), 0);
                         frag_started = match (tracker.mid_fragment(), frag_started) {
                             (false, _) => None,
                             // Still inside the fragment that was already timed.
@@ -233,14 +238,26 @@ impl Conn {
 
     /// Queues every fragment the state machine has for the writer; true if there was any.
     fn flush(&mut self) -> bool {
-        let mut any = false;
+        let mut sent = 0u64;
         while let Some(frame) = self.sm.poll_transmit() {
-            any = true;
+            sent += 1;
             if !self.out.send(frame) {
                 break;
             }
         }
-        any
+        self.count_pdus(0, sent);
+        sent > 0
+    }
+
+    /// Reports PDUs (fragments) received and sent to the observer.
+    fn count_pdus(&self, received: u64, sent: u64) {
+        if received > 0 || sent > 0 {
+            self.shared.observe(&ConnEvent::Pdus {
+                conn_id: self.conn_id,
+                received,
+                sent,
+            });
+        }
     }
 
     /// Asks the client to close the association (C706 `shutdown` PDU) before we do.
@@ -252,6 +269,7 @@ impl Conn {
         };
         if let Ok(bytes) = pdu.encode() {
             self.out.send(bytes);
+            self.count_pdus(0, 1);
         }
     }
 
@@ -328,7 +346,7 @@ impl Conn {
             assoc_group_id: self.sm.assoc_group_id(),
             auth,
             peer: Some(self.peer_text.clone()),
-            local: false,
+            local: self.peer.is_local(),
         };
         let service = self.shared.service(&interface);
         let limits = self.shared.limits.decode;
