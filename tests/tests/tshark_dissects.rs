@@ -7,7 +7,7 @@
 use std::process::Command;
 
 use msrpc_echo::*;
-use msrpc_ndr::{DataRep, Unique};
+use msrpc_ndr::DataRep;
 use msrpc_proto::client::ClientConfig;
 use msrpc_proto::dispatch::{Interface, Invoke};
 use msrpc_proto::server::ServerConfig;
@@ -28,52 +28,9 @@ async fn exchange(drep: DataRep) -> Vec<pcap::Segment> {
         Registry::default().with(RpcechoServer::new(EchoService::new(TokioSleep))),
     );
     let c = RpcechoClient::new(lb.clone());
-    c.add_one(AddOneRequest { in_data: 1 }).await.unwrap();
-    let data: Vec<u8> = (0..6000u32).map(|i| i as u8).collect();
-    c.echo_data(EchoDataRequest {
-        len: 6000,
-        in_data: data,
-    })
-    .await
-    .unwrap();
-    c.sink_data(SinkDataRequest {
-        len: 2,
-        data: vec![1, 2],
-    })
-    .await
-    .unwrap();
-    c.source_data(SourceDataRequest { len: 3000 })
+    msrpc_echo::conformance::exercise(&c, 6000, 0)
         .await
         .unwrap();
-    c.test_call(TestCallRequest {
-        s1: "tshark".into(),
-    })
-    .await
-    .unwrap();
-    for level in 1..=7 {
-        c.test_call2(TestCall2Request { level }).await.unwrap();
-    }
-    c.test_sleep(TestSleepRequest { seconds: 0 }).await.unwrap();
-    c.test_enum(TestEnumRequest {
-        foo1: EchoEnum1::Enum1,
-        foo2: EchoEnum2::default(),
-        foo3: EchoEnum3::E1(EchoEnum1::Enum2),
-    })
-    .await
-    .unwrap();
-    c.test_surrounding(TestSurroundingRequest {
-        data: EchoSurrounding {
-            x: 2,
-            surrounding: vec![5, 6],
-        },
-    })
-    .await
-    .unwrap();
-    c.test_double_pointer(TestDoublePointerRequest {
-        data: Unique::new(Unique::new(3)),
-    })
-    .await
-    .unwrap();
     // a fault: unknown opnum
     let _ = lb
         .invoke(RpcechoInterface::SYNTAX, 42, None, vec![0; 4], drep)

@@ -424,5 +424,7 @@ impl<Sl: Sleeper> Rpcecho for EchoService<Sl> {
     }
 }
 
+pub mod conformance;
+
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,11 @@
-//! The RPC client: one TCP connection driven by a task that owns a [`ClientConnection`].
+//! The RPC client: one TCP (or Unix domain socket) connection driven by a task that owns a
+//! [`ClientConnection`].
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,10 +13,9 @@ use msrpc_ndr::{DataRep, DecodeLimits, Uuid};
 use msrpc_proto::client::{ClientConfig, ClientConnection, ClientError, ClientEvent};
 use msrpc_proto::dispatch::{BoxFuture, CallError, Invoke, ResponseStub};
 use msrpc_proto::pdu::{BindNakReason, ContextResult, FaultStatus, ProviderReason, SyntaxId};
-use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
-use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::{TcpStream, UnixStream};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::binding::Binding;
@@ -85,6 +86,15 @@ pub enum ConnectError {
     Io {
         /// The last address tried.
         addr: SocketAddr,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The Unix domain socket connection failed (no such file, refused, permission denied,
+    /// or no connection within [`ClientOptions::connect_timeout`]).
+    #[error("cannot connect to unix socket {}: {source}", path.display())]
+    Unix {
+        /// The socket path.
+        path: PathBuf,
         /// The OS error.
         source: io::Error,
     },
@@ -169,8 +179,9 @@ struct Inner {
     limits: DecodeLimits,
     peer: SocketAddr,
     local: SocketAddr,
+    unix_path: Option<PathBuf>,
     assoc_group: Arc<AtomicU32>,
-    closed: Arc<AtomicBool>,
+    closed: watch::Receiver<bool>,
     next_token: AtomicU64,
 }
 
@@ -192,6 +203,7 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("peer", &self.inner.peer)
             .field("local", &self.inner.local)
+            .field("unix_path", &self.inner.unix_path)
             .field("assoc_group_id", &self.assoc_group_id())
             .field("closed", &self.is_closed())
             .finish()
@@ -272,16 +284,63 @@ impl Client {
         Self::connect_host(host, port, opts).await
     }
 
+    /// Connects to the Unix domain socket at `path` (a server's
+    /// [`listen_unix`](crate::ServerBuilder::listen_unix) endpoint, the local channel: the
+    /// server treats this connection's calls as local). [`ClientOptions::epm_port`] is not
+    /// used.
+    pub async fn connect_unix(
+        path: impl AsRef<Path>,
+        opts: ClientOptions,
+    ) -> Result<Client, ConnectError> {
+        let path = path.as_ref();
+        let err = |source| ConnectError::Unix {
+            path: path.to_path_buf(),
+            source,
+        };
+        let stream = tokio::time::timeout(opts.connect_timeout, UnixStream::connect(path))
+            .await
+            .map_err(|_| err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out")))?
+            .map_err(err)?;
+        Ok(Self::from_unix_stream(stream, path.to_path_buf(), opts))
+    }
+
+    /// Wraps a connected Unix domain socket (for callers that connect themselves); `path` is
+    /// only reported by [`Client::unix_path`].
+    pub fn from_unix_stream(stream: UnixStream, path: PathBuf, opts: ClientOptions) -> Client {
+        let (rd, wr) = stream.into_split();
+        let unspecified = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+        Self::from_halves(rd, wr, unspecified, unspecified, Some(path), opts)
+    }
+
     /// Wraps a connected socket (for callers that connect themselves).
     pub fn from_stream(stream: TcpStream, opts: ClientOptions) -> io::Result<Client> {
         stream.set_nodelay(true)?;
         let peer = stream.peer_addr()?;
         let local = stream.local_addr()?;
         let (rd, wr) = stream.into_split();
+        Ok(Self::from_halves(rd, wr, peer, local, None, opts))
+    }
+
+    fn from_halves<R, W>(
+        rd: R,
+        wr: W,
+        peer: SocketAddr,
+        local: SocketAddr,
+        unix_path: Option<PathBuf>,
+        opts: ClientOptions,
+    ) -> Client
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let (out, writer) = spawn_writer(wr, opts.send_timeout);
         let (cmd, cmd_rx) = mpsc::unbounded_channel();
         let assoc_group = Arc::new(AtomicU32::new(0));
-        let closed = Arc::new(AtomicBool::new(false));
+        let (closed_tx, closed) = watch::channel(false);
+        let peer_text = match &unix_path {
+            Some(p) => format!("unix:{}", p.display()),
+            None => peer.to_string(),
+        };
         let driver = Driver {
             conn: ClientConnection::new(opts.config.clone()),
             out,
@@ -291,10 +350,10 @@ impl Client {
             bind_in_flight: None,
             bind_queue: VecDeque::new(),
             assoc_group: assoc_group.clone(),
-            peer,
+            peer: peer_text,
         };
-        tokio::spawn(driver.run(rd, writer, cmd_rx, closed.clone()));
-        Ok(Client {
+        tokio::spawn(driver.run(rd, writer, cmd_rx, closed_tx));
+        Client {
             inner: Arc::new(Inner {
                 cmd,
                 call_timeout: opts.call_timeout,
@@ -302,11 +361,12 @@ impl Client {
                 limits: opts.decode_limits,
                 peer,
                 local,
+                unix_path,
                 assoc_group,
                 closed,
                 next_token: AtomicU64::new(1),
             }),
-        })
+        }
     }
 
     /// Binds presentation contexts for `interfaces` now (interfaces already bound are
@@ -335,19 +395,32 @@ impl Client {
         self.inner.assoc_group.load(Ordering::Relaxed)
     }
 
-    /// The server's address.
+    /// The server's address (`0.0.0.0:0` for a Unix domain socket connection: see
+    /// [`Client::unix_path`]).
     pub fn peer_addr(&self) -> SocketAddr {
         self.inner.peer
     }
 
-    /// Our address.
+    /// Our address (`0.0.0.0:0` for a Unix domain socket connection).
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local
     }
 
+    /// The socket path, for a connection made with [`Client::connect_unix`].
+    pub fn unix_path(&self) -> Option<&Path> {
+        self.inner.unix_path.as_deref()
+    }
+
     /// True once the connection is closed.
     pub fn is_closed(&self) -> bool {
-        self.inner.closed.load(Ordering::Relaxed) || self.inner.cmd.is_closed()
+        *self.inner.closed.borrow() || self.inner.cmd.is_closed()
+    }
+
+    /// Completes when the connection is closed (by either side or the network).
+    pub async fn closed(&self) {
+        let mut rx = self.inner.closed.clone();
+        // An error means the driver is gone, which also means closed.
+        let _ = rx.wait_for(|c| *c).await;
     }
 
     /// Closes the connection now, without waiting for calls in progress (they fail with
@@ -471,16 +544,16 @@ struct Driver {
     bind_in_flight: Option<(u32, PendingBind)>,
     bind_queue: VecDeque<PendingBind>,
     assoc_group: Arc<AtomicU32>,
-    peer: SocketAddr,
+    peer: String,
 }
 
 impl Driver {
-    async fn run(
+    async fn run<R: AsyncRead + Unpin>(
         mut self,
-        mut rd: OwnedReadHalf,
+        mut rd: R,
         mut writer: JoinHandle<io::Result<()>>,
         mut cmd_rx: mpsc::UnboundedReceiver<Command>,
-        closed: Arc<AtomicBool>,
+        closed: watch::Sender<bool>,
     ) {
         let mut buf = vec![0u8; READ_BUF];
         let end = loop {
@@ -520,7 +593,7 @@ impl Driver {
                 }
             }
         };
-        closed.store(true, Ordering::Relaxed);
+        closed.send_replace(true);
         tracing::debug!(peer = %self.peer, reason = %match &end { End::Transport(t) | End::Protocol(t) => t }, "client connection ended");
         cmd_rx.close();
         while let Ok(c) = cmd_rx.try_recv() {

@@ -1,11 +1,13 @@
-//! The RPC server: listeners, the state shared by their connections (services, association
-//! groups, limits) and shutdown.
+//! The RPC server: listeners (TCP and Unix domain sockets), the state shared by their
+//! connections (services, association groups, limits) and shutdown.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -14,11 +16,21 @@ use msrpc_proto::dispatch::Dispatch;
 use msrpc_proto::pdu::{AuthType, SyntaxId};
 use msrpc_proto::security::SecurityProvider;
 use msrpc_proto::server::ServerEvent;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::addr::{LocalAddr, PeerAddr};
 use crate::limits::{Limits, DEFAULT_DYNAMIC_PORTS};
+
+/// The mode of a Unix domain socket endpoint's file: owner and group may connect.
+pub const UNIX_SOCKET_MODE: u32 = 0o660;
+
+/// How long [`ServerBuilder::start`] waits for an existing socket file's server to answer.
+const LIVE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Pending connections a TCP listener queues.
+const BACKLOG: i32 = 1024;
 
 /// What a connection reports to the [`Observer`] (for audit logs and metrics).
 #[derive(Debug)]
@@ -29,16 +41,16 @@ pub enum ConnEvent<'a> {
         /// Server-wide connection number.
         conn_id: u64,
         /// The peer.
-        peer: SocketAddr,
+        peer: PeerAddr,
         /// Our endpoint.
-        local: SocketAddr,
+        local: &'a LocalAddr,
     },
     /// A connection was accepted and closed at once (the server is at `max_connections`).
     Refused {
         /// The peer.
-        peer: SocketAddr,
+        peer: PeerAddr,
         /// Our endpoint.
-        local: SocketAddr,
+        local: &'a LocalAddr,
         /// Stable reason code (`too_many_connections`).
         reason: &'static str,
     },
@@ -47,16 +59,26 @@ pub enum ConnEvent<'a> {
         /// Server-wide connection number.
         conn_id: u64,
         /// The peer.
-        peer: SocketAddr,
+        peer: PeerAddr,
         /// The event (a `Call` carries its request stub).
         event: &'a ServerEvent,
+    },
+    /// PDUs (fragments) crossed a connection since its previous `Pdus` event (for traffic
+    /// counters such as mgmt's `inq_stats`).
+    Pdus {
+        /// Server-wide connection number.
+        conn_id: u64,
+        /// Complete PDUs received.
+        received: u64,
+        /// PDUs queued for sending.
+        sent: u64,
     },
     /// A connection closed.
     Closed {
         /// Server-wide connection number.
         conn_id: u64,
         /// The peer.
-        peer: SocketAddr,
+        peer: PeerAddr,
         /// Why (`peer_closed`, `idle_timeout`, `fragment_timeout`, `server_shutdown`, a
         /// protocol error's reason code, or an IO error's text).
         reason: &'a str,
@@ -74,9 +96,24 @@ pub type SecurityFactory = Arc<dyn Fn(AuthType) -> Option<Box<dyn SecurityProvid
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
-    /// No [`ServerBuilder::listen`] was given.
+    /// No [`ServerBuilder::listen`] or [`ServerBuilder::listen_unix`] was given.
     #[error("no endpoint to listen on (call ServerBuilder::listen)")]
     NoEndpoint,
+    /// A Unix domain socket endpoint could not be created (or a file that is not a socket is
+    /// in the way).
+    #[error("cannot listen on unix socket {}: {source}", path.display())]
+    BindUnix {
+        /// The socket path.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// Another server answers on the Unix domain socket path.
+    #[error("another server is already listening on unix socket {}", path.display())]
+    UnixInUse {
+        /// The socket path.
+        path: PathBuf,
+    },
     /// An endpoint could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -123,6 +160,7 @@ pub(crate) struct Shared {
     pub(crate) state: watch::Sender<RunState>,
     next_conn: AtomicU64,
     local_addrs: Vec<SocketAddr>,
+    unix_paths: Vec<PathBuf>,
 }
 
 impl Shared {
@@ -135,6 +173,11 @@ impl Shared {
 
     /// The served interface compatible with `a`: same UUID and major version, minor version
     /// at least the one asked for.
+    /// The interfaces served, in the order they were added.
+    pub(crate) fn interfaces(&self) -> Vec<SyntaxId> {
+        self.services.iter().map(|s| s.syntax()).collect()
+    }
+
     pub(crate) fn lookup_interface(&self, a: &SyntaxId) -> Option<SyntaxId> {
         self.services
             .iter()
@@ -232,6 +275,7 @@ impl Drop for ConnSlot {
 /// Configures a [`Server`]: endpoints, services, limits, hooks.
 pub struct ServerBuilder {
     endpoints: Vec<SocketAddr>,
+    unix_paths: Vec<PathBuf>,
     services: Vec<Arc<dyn Dispatch>>,
     limits: Limits,
     dynamic_ports: RangeInclusive<u16>,
@@ -243,6 +287,7 @@ impl std::fmt::Debug for ServerBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerBuilder")
             .field("endpoints", &self.endpoints)
+            .field("unix_paths", &self.unix_paths)
             .field(
                 "services",
                 &self.services.iter().map(|s| s.name()).collect::<Vec<_>>(),
@@ -256,10 +301,34 @@ impl std::fmt::Debug for ServerBuilder {
 impl ServerBuilder {
     /// Adds an `ncacn_ip_tcp` endpoint. Port 0 takes a free port from the dynamic range
     /// ([`dynamic_ports`](Self::dynamic_ports)), starting at a random one and moving on past
-    /// ports in use. Every endpoint hosts every service.
+    /// ports in use; several port-0 endpoints take the same port when it is free on each of
+    /// their addresses (so `0.0.0.0:0` and `[::]:0` share a port). Every endpoint hosts every
+    /// service. IPv6 endpoints are IPv6-only (`IPV6_V6ONLY`), so `[::]:135` and `0.0.0.0:135`
+    /// can both be bound.
     #[must_use]
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.endpoints.push(addr);
+        self
+    }
+
+    /// Adds a Unix domain socket endpoint at `path`: the local channel. Its connections are
+    /// served exactly like TCP ones, except that every call has [`CallContext::local`] set
+    /// and [`CallContext::peer`] reads `unix:<pid>` (the connecting process, from
+    /// `SO_PEERCRED`), so services that accept writes only from local callers (the endpoint
+    /// mapper's `ept_insert`) accept them.
+    ///
+    /// [`start`](Self::start) creates the socket with mode [`UNIX_SOCKET_MODE`] (0660: the
+    /// owner and group may connect; the directory's permissions also apply). A socket file
+    /// already at `path` is removed when nothing answers on it (a stale file left by a
+    /// crash); when a server answers, `start` fails with [`StartError::UnixInUse`]; a file
+    /// that is not a socket is never removed ([`StartError::BindUnix`]). The file is removed
+    /// again at shutdown when it is still the one this server created.
+    ///
+    /// [`CallContext::local`]: msrpc_proto::dispatch::CallContext::local
+    /// [`CallContext::peer`]: msrpc_proto::dispatch::CallContext::peer
+    #[must_use]
+    pub fn listen_unix(mut self, path: impl Into<PathBuf>) -> Self {
+        self.unix_paths.push(path.into());
         self
     }
 
@@ -308,20 +377,34 @@ impl ServerBuilder {
 
     /// Binds every endpoint and starts accepting (within the current tokio runtime).
     pub async fn start(self) -> Result<Server, StartError> {
-        if self.endpoints.is_empty() {
+        if self.endpoints.is_empty() && self.unix_paths.is_empty() {
             return Err(StartError::NoEndpoint);
         }
-        let mut listeners = Vec::with_capacity(self.endpoints.len());
+        let mut listeners = Vec::with_capacity(self.endpoints.len() + self.unix_paths.len());
+        let mut local_addrs = Vec::with_capacity(self.endpoints.len());
+        // The port the first port-0 endpoint got: the others try it first.
+        let mut dynamic_port: Option<u16> = None;
         for addr in &self.endpoints {
-            listeners.push(bind_endpoint(*addr, &self.dynamic_ports).await?);
-        }
-        let mut local_addrs = Vec::with_capacity(listeners.len());
-        for (l, addr) in listeners.iter().zip(&self.endpoints) {
-            let local = l.local_addr().map_err(|source| StartError::Bind {
+            let listener = match dynamic_port {
+                Some(p) if addr.port() == 0 => match bind_tcp(SocketAddr::new(addr.ip(), p)) {
+                    Ok(l) => l,
+                    Err(_) => bind_endpoint(*addr, &self.dynamic_ports).await?,
+                },
+                _ => bind_endpoint(*addr, &self.dynamic_ports).await?,
+            };
+            let local = listener.local_addr().map_err(|source| StartError::Bind {
                 addr: *addr,
                 source,
             })?;
+            if addr.port() == 0 && dynamic_port.is_none() {
+                dynamic_port = Some(local.port());
+            }
             local_addrs.push(local);
+            listeners.push((Listener::Tcp(listener), LocalAddr::Tcp(local)));
+        }
+        for path in &self.unix_paths {
+            let (listener, id) = bind_unix(path).await?;
+            listeners.push((Listener::Unix(listener, id), LocalAddr::Unix(path.clone())));
         }
         let shared = Arc::new(Shared {
             services: self.services,
@@ -335,12 +418,17 @@ impl ServerBuilder {
             conns: watch::Sender::new(0),
             state: watch::Sender::new(RunState::Running),
             next_conn: AtomicU64::new(1),
-            local_addrs: local_addrs.clone(),
+            local_addrs,
+            unix_paths: self.unix_paths,
         });
         let mut tasks = Vec::with_capacity(listeners.len());
-        for (listener, local) in listeners.into_iter().zip(local_addrs) {
-            tracing::info!(%local, "listening (ncacn_ip_tcp)");
-            tasks.push(tokio::spawn(accept_loop(listener, local, shared.clone())));
+        for (listener, local) in listeners {
+            tracing::info!(%local, "listening");
+            tasks.push(tokio::spawn(accept_loop(
+                listener,
+                Arc::new(local),
+                shared.clone(),
+            )));
         }
         Ok(Server {
             handle: ServerHandle {
@@ -359,14 +447,26 @@ fn random_u64() -> u64 {
     h.finish()
 }
 
+/// Binds a TCP listener on `addr` (`SO_REUSEADDR`, and `IPV6_V6ONLY` for IPv6).
+fn bind_tcp(addr: SocketAddr) -> io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    TcpListener::from_std(socket.into())
+}
+
 async fn bind_endpoint(
     addr: SocketAddr,
     range: &RangeInclusive<u16>,
 ) -> Result<TcpListener, StartError> {
     if addr.port() != 0 {
-        return TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind { addr, source });
+        return bind_tcp(addr).map_err(|source| StartError::Bind { addr, source });
     }
     let (start, end) = (*range.start(), *range.end());
     let no_port = StartError::NoFreePort {
@@ -385,7 +485,7 @@ async fn bind_endpoint(
             continue;
         };
         let candidate = SocketAddr::new(addr.ip(), port);
-        match TcpListener::bind(candidate).await {
+        match bind_tcp(candidate) {
             Ok(l) => return Ok(l),
             Err(e) if matches!(e.kind(), io::ErrorKind::AddrInUse) => {
                 tracing::trace!(%candidate, "port in use, trying the next");
@@ -404,24 +504,118 @@ async fn bind_endpoint(
     Err(no_port)
 }
 
-async fn accept_loop(listener: TcpListener, local: SocketAddr, shared: Arc<Shared>) {
+/// The identity (device, inode) of a socket file this server created.
+type FileId = (u64, u64);
+
+/// Creates the Unix domain socket endpoint at `path` (see [`ServerBuilder::listen_unix`]).
+async fn bind_unix(path: &Path) -> Result<(UnixListener, Option<FileId>), StartError> {
+    let err = |source: io::Error| StartError::BindUnix {
+        path: path.to_path_buf(),
+        source,
+    };
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.file_type().is_socket() => {
+            return Err(err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "the path exists and is not a socket (not removed)",
+            )));
+        }
+        Ok(_) => match tokio::time::timeout(LIVE_CHECK_TIMEOUT, UnixStream::connect(path)).await {
+            Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                tracing::info!(path = %path.display(), "removing a stale socket file");
+                std::fs::remove_file(path).map_err(err)?;
+            }
+            Ok(Err(e)) => return Err(err(e)),
+            // Something accepted (or holds the connection in its backlog): it is alive.
+            Ok(Ok(_)) | Err(_) => {
+                return Err(StartError::UnixInUse {
+                    path: path.to_path_buf(),
+                })
+            }
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e)),
+    }
+    let listener = UnixListener::bind(path).map_err(err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(UNIX_SOCKET_MODE))
+        .map_err(err)?;
+    let id = std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| (m.dev(), m.ino()));
+    Ok((listener, id))
+}
+
+/// A bound endpoint.
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener, Option<FileId>),
+}
+
+/// An accepted connection.
+enum Accepted {
+    Tcp(TcpStream, SocketAddr),
+    Unix(UnixStream),
+}
+
+impl Listener {
+    async fn accept(&self) -> io::Result<Accepted> {
+        match self {
+            Listener::Tcp(l) => l.accept().await.map(|(s, a)| Accepted::Tcp(s, a)),
+            Listener::Unix(l, _) => l.accept().await.map(|(s, _)| Accepted::Unix(s)),
+        }
+    }
+}
+
+impl Accepted {
+    fn peer(&self) -> PeerAddr {
+        match self {
+            Accepted::Tcp(_, a) => PeerAddr::Tcp(*a),
+            Accepted::Unix(s) => match s.peer_cred() {
+                Ok(c) => PeerAddr::Unix {
+                    pid: c.pid(),
+                    uid: Some(c.uid()),
+                },
+                Err(_) => PeerAddr::Unix {
+                    pid: None,
+                    uid: None,
+                },
+            },
+        }
+    }
+}
+
+async fn accept_loop(listener: Listener, local: Arc<LocalAddr>, shared: Arc<Shared>) {
     let mut state = shared.state.subscribe();
     loop {
         tokio::select! {
             r = listener.accept() => match r {
-                Ok((stream, peer)) => {
+                Ok(accepted) => {
+                    let peer = accepted.peer();
                     if !shared.try_add_connection() {
                         tracing::warn!(%peer, %local, "too many connections: closing");
                         shared.observe(&ConnEvent::Refused {
                             peer,
-                            local,
+                            local: &local,
                             reason: "too_many_connections",
                         });
-                        drop(stream);
+                        drop(accepted);
                         continue;
                     }
                     let slot = ConnSlot(shared.clone());
-                    tokio::spawn(crate::server_conn::run(stream, peer, local, slot));
+                    let local = local.clone();
+                    match accepted {
+                        Accepted::Tcp(stream, _) => {
+                            if let Err(e) = stream.set_nodelay(true) {
+                                tracing::debug!(%peer, error = %e, "TCP_NODELAY");
+                            }
+                            let (rd, wr) = stream.into_split();
+                            tokio::spawn(crate::server_conn::run(rd, wr, peer, local, slot));
+                        }
+                        Accepted::Unix(stream) => {
+                            let (rd, wr) = stream.into_split();
+                            tokio::spawn(crate::server_conn::run(rd, wr, peer, local, slot));
+                        }
+                    }
                 }
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
@@ -430,6 +624,15 @@ async fn accept_loop(listener: TcpListener, local: SocketAddr, shared: Arc<Share
                 }
             },
             _ = async { state.wait_for(|s| *s != RunState::Running).await.map(|_| ()) } => break,
+        }
+    }
+    if let (Listener::Unix(_, Some(id)), LocalAddr::Unix(path)) = (&listener, &*local) {
+        // Remove the socket file unless another server has replaced it meanwhile.
+        let ours = std::fs::symlink_metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == id);
+        if ours {
+            if let Err(e) = std::fs::remove_file(path) {
+                tracing::debug!(path = %path.display(), error = %e, "removing the socket file");
+            }
         }
     }
     tracing::info!(%local, "stopped listening");
@@ -447,6 +650,7 @@ impl Server {
     pub fn builder() -> ServerBuilder {
         ServerBuilder {
             endpoints: Vec::new(),
+            unix_paths: Vec::new(),
             services: Vec::new(),
             limits: Limits::default(),
             dynamic_ports: DEFAULT_DYNAMIC_PORTS,
@@ -455,9 +659,20 @@ impl Server {
         }
     }
 
-    /// The bound endpoints, in the order they were given to [`ServerBuilder::listen`].
+    /// The bound TCP endpoints, in the order they were given to [`ServerBuilder::listen`].
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.handle.local_addrs()
+    }
+
+    /// The Unix domain socket endpoints, in the order they were given to
+    /// [`ServerBuilder::listen_unix`].
+    pub fn unix_paths(&self) -> Vec<PathBuf> {
+        self.handle.unix_paths()
+    }
+
+    /// The interfaces served (on every endpoint), in the order the services were added.
+    pub fn interfaces(&self) -> Vec<SyntaxId> {
+        self.handle.interfaces()
     }
 
     /// Connections open now.
@@ -487,6 +702,7 @@ impl std::fmt::Debug for ServerHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerHandle")
             .field("local_addrs", &self.shared.local_addrs)
+            .field("unix_paths", &self.shared.unix_paths)
             .field("connections", &self.connections())
             .field("assoc_groups", &self.assoc_groups())
             .finish_non_exhaustive()
@@ -497,9 +713,19 @@ impl std::fmt::Debug for ServerHandle {
 const ABORT_WAIT: Duration = Duration::from_secs(5);
 
 impl ServerHandle {
-    /// The bound endpoints.
+    /// The bound TCP endpoints.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.shared.local_addrs.clone()
+    }
+
+    /// The Unix domain socket endpoints.
+    pub fn unix_paths(&self) -> Vec<PathBuf> {
+        self.shared.unix_paths.clone()
+    }
+
+    /// The interfaces served (on every endpoint), in the order the services were added.
+    pub fn interfaces(&self) -> Vec<SyntaxId> {
+        self.shared.interfaces()
     }
 
     /// Connections open now.
