@@ -105,7 +105,9 @@ pub fn encode_varying<T: Ndr>(
     encode_elements_scalars(items, w)
 }
 
-fn read_variance(r: &mut Reader<'_>, max: u64) -> DecodeResult<u64> {
+/// Reads a varying array's `offset` and `actual_count`, refusing them beyond `max`; returns
+/// actual_count.
+pub(crate) fn read_variance(r: &mut Reader<'_>, max: u64) -> DecodeResult<u64> {
     let offset = u64::from(r.u32()?);
     let actual = u64::from(r.u32()?);
     if offset.saturating_add(actual) > max {

@@ -5,6 +5,7 @@
 //!
 //! Decoding refuses a string whose last element is not NUL ([`DecodeErrorKind::UnterminatedString`]).
 
+use crate::array::read_variance;
 use crate::{DecodeErrorKind, DecodeResult, EncodeError, EncodeResult, Reader, Writer};
 
 fn wide_units(s: &str, field: &'static str) -> EncodeResult<Vec<u16>> {
@@ -60,19 +61,6 @@ fn read_char(r: &mut Reader<'_>, actual: u64) -> DecodeResult<String> {
         Some((0, body)) => Ok(body.iter().map(|&b| char::from(b)).collect()),
         _ => Err(r.error(DecodeErrorKind::UnterminatedString)),
     }
-}
-
-fn read_variance(r: &mut Reader<'_>, max: u64) -> DecodeResult<u64> {
-    let offset = u64::from(r.u32()?);
-    let actual = u64::from(r.u32()?);
-    if offset.saturating_add(actual) > max {
-        return Err(r.error(DecodeErrorKind::VarianceBeyondConformance {
-            max,
-            offset,
-            actual,
-        }));
-    }
-    Ok(actual)
 }
 
 /// Writes a conformant-varying `wchar_t` string: max_count, offset 0, actual_count, UTF-16
