@@ -1,25 +1,50 @@
 #!/usr/bin/env bash
 # The one command that runs every test: formatting, lints, unit/integration/doc tests, the
-# Impacket cross-check of our vector files, and a short fuzz smoke run.
-# It installs what it needs: Impacket into target/venv (PyPI), cargo-fuzz (crates.io).
+# Impacket cross-check of our vector files, the interop tests against Impacket, Samba and tshark
+# (tests/interop/run.sh), and a short fuzz smoke run.
+# It installs what it needs: Impacket into target/venv (PyPI), cargo-fuzz (crates.io), and as root
+# the Debian packages tshark, samba, samba-common-bin, smbclient (tests/interop/run.sh's peers).
 # Set MSRPC_SKIP_FUZZ=1 to leave out the fuzz smoke run while iterating locally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "peers the tests need: tshark (Debian package)"
-if ! command -v tshark >/dev/null 2>&1; then
+step "peers the tests need: tshark, Samba (samba-dcerpcd, rpcclient) (Debian packages)"
+# tshark dissects our traffic (tests/tests/tshark_dissects.rs, tests/interop/run.sh); Samba's
+# samba-dcerpcd and rpcclient are the peers of tests/interop/run.sh.
+peers_missing() {
+  command -v tshark >/dev/null 2>&1 || return 0
+  command -v rpcclient >/dev/null 2>&1 || return 0
+  [ -x /usr/libexec/samba/samba-dcerpcd ] || return 0
+  return 1
+}
+if peers_missing; then
   if [ "$(id -u)" = 0 ]; then
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    # Install without starting Samba's system services (smbd/nmbd would take ports 139/445).
+    own_policy=
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+      chmod +x /usr/sbin/policy-rc.d
+      own_policy=1
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tshark >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      tshark samba samba-common-bin smbclient >/dev/null
+    [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
   else
-    echo "FAIL: tshark is missing and this is not root; install it (apt-get install tshark)" >&2
+    echo "FAIL: tshark, rpcclient or samba-dcerpcd is missing and this is not root; install them" >&2
+    echo "      (apt-get install tshark samba samba-common-bin smbclient)" >&2
     exit 1
   fi
 fi
+if peers_missing; then
+  echo "FAIL: tshark, rpcclient and /usr/libexec/samba/samba-dcerpcd are still not all installed" >&2
+  exit 1
+fi
 tshark --version | head -1
+/usr/libexec/samba/samba-dcerpcd --version | head -1
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -47,6 +72,9 @@ if ! diff -r "$tmp" tests/vectors/impacket; then
 fi
 rm -rf "$tmp"
 echo "vectors reproduce byte for byte"
+
+step "interop: Impacket and tshark against msrpcd, msrpc against Samba (tests/interop/run.sh)"
+tests/interop/run.sh
 
 if [ "${MSRPC_SKIP_FUZZ:-0}" != 1 ]; then
   step "fuzz smoke run (every target, ${FUZZ_SECONDS:-20}s each)"

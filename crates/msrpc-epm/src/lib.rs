@@ -12,6 +12,7 @@
 //!
 //! # The endpoint mapper (sans-IO)
 //! - [`tower`]: what a `twr_t` means ([`Tower`], [`Floor`]): decode, encode, binding strings.
+//! - [`known`]: well-known interface UUIDs with names, descriptions and versions.
 //! - [`db`]: the endpoint map ([`EndpointDb`]) with lookup and map matching and paging.
 //! - [`EpmService`]: [`Ept`] over a shared [`EndpointDb`]; [`MgmtService`]: [`mgmt::Mgmt`] over
 //!   the runtime's interface list and [`MgmtStats`].
@@ -46,6 +47,7 @@
 )]
 
 pub mod db;
+pub mod known;
 pub mod mgmt;
 pub mod mgmt_service;
 pub mod service;

@@ -38,34 +38,46 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Local channel and endpoint registration
+//! A server may also listen on a Unix domain socket ([`ServerBuilder::listen_unix`]): the
+//! same protocol, but its calls are marked local, which is what the endpoint mapper requires
+//! of `ept_insert`. [`Client::connect_unix`] connects there, and [`registration`] keeps a
+//! service's endpoints registered with the local endpoint mapper (`msrpcd`) through it
+//! ([`Server::register_with`]).
+//!
 //! # What it does not do
-//! - Only `ncacn_ip_tcp`: no named pipes (`ncacn_np`), no HTTP, no UDP (`ncadg_ip_udp`),
-//!   no local (`ncalrpc`) transport yet.
+//! - Only `ncacn_ip_tcp` and the Unix domain socket channel: no named pipes (`ncacn_np`), no
+//!   HTTP, no UDP (`ncadg_ip_udp`), no Windows `ncalrpc`. Unix only.
 //! - No authentication mechanism of its own: a server may be given a factory of
 //!   [`SecurityProvider`](msrpc_proto::security::SecurityProvider)s
 //!   ([`ServerBuilder::security`]); the client binds unauthenticated.
-//! - It does not register endpoints with an endpoint mapper; [`Client::connect_via_epm`] only
-//!   asks one (`ept_map`).
+//! - [`Client::connect_via_epm`] asks an endpoint mapper over TCP (`ept_map`); registering
+//!   goes through the local socket only ([`registration`]).
 //! - Logging goes through `tracing`; installing a subscriber is the application's business.
 #![cfg_attr(
     test,
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+mod addr;
 mod binding;
 mod client;
 mod epm;
 mod io;
 mod limits;
+pub mod registration;
 mod server;
 mod server_conn;
 mod sleeper;
 
+pub use addr::{LocalAddr, PeerAddr};
 pub use binding::{Binding, BindingError};
 pub use client::{BindError, Client, ClientOptions, ConnectError};
 pub use epm::EPM_PORT;
 pub use limits::{Limits, DEFAULT_DYNAMIC_PORTS};
+pub use registration::{Registration, RegistrationOptions, RegistrationState, RegistrationStatus};
 pub use server::{
     ConnEvent, Observer, SecurityFactory, Server, ServerBuilder, ServerHandle, StartError,
+    UNIX_SOCKET_MODE,
 };
 pub use sleeper::TokioSleeper;

@@ -628,6 +628,7 @@ async fn accept_loop(listener: Listener, local: Arc<LocalAddr>, shared: Arc<Shar
     }
     if let (Listener::Unix(_, Some(id)), LocalAddr::Unix(path)) = (&listener, &*local) {
         // Remove the socket file unless another server has replaced it meanwhile.
+        let id: FileId = *id;
         let ours = std::fs::symlink_metadata(path).is_ok_and(|m| (m.dev(), m.ino()) == id);
         if ours {
             if let Err(e) = std::fs::remove_file(path) {

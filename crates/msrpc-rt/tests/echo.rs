@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use msrpc_echo::*;
-use msrpc_ndr::{DataRep, Unique};
+use msrpc_ndr::DataRep;
 use msrpc_proto::client::ClientConfig;
 use msrpc_proto::dispatch::{CallError, Interface, Invoke};
 use msrpc_proto::pdu::FaultStatus;

@@ -1,0 +1,151 @@
+//! `msrpc`: a command-line client, inspector and load generator for Microsoft RPC (DCE/RPC
+//! over `ncacn_ip_tcp`).
+//!
+//! # Commands
+//! | command | what it does |
+//! |---|---|
+//! | `msrpc dump HOST[:PORT]` | Lists the endpoint mapper's database (`ept_lookup`, paged 500 entries at a time until the handle is null), grouped by interface like Impacket's rpcdump: interface UUID and version, known name and protocol, annotation, binding strings. Port 135 by default. |
+//! | `msrpc map BINDING [--brute]` | Lists the interfaces a server offers: `mgmt inq_if_ids` first; when that fails (fault, not bound, error status) or with `--brute`, binds to every well-known interface and reports those accepted (like Impacket's rpcmap). |
+//! | `msrpc call BINDING OP [ARGS]` | Calls one operation: `echo-add-one N`, `echo-data HEX` / `echo-data --len N`, `echo-sink --len N`, `echo-source N`, `echo-call STRING`, `echo-call2 LEVEL`, `echo-sleep SECONDS`, `echo-enum`, `echo-surrounding N`, `echo-double-pointer N\|null\|inner-null`, `mgmt-is-listening`, `mgmt-if-ids`, `mgmt-stats`, `mgmt-princ-name [--authn N]`, `ept-map UUID[/VERSION]` (a name from the well-known table works too: `ept-map samr`). |
+//! | `msrpc bench BINDING --conns N --duration S [--op OP] [--warmup S] [--max-calls N]` | Closed-loop load: N connections, each calling OP back to back; reports calls/s, latency percentiles and errors. OP: `mgmt-is-listening` (default), `ept-map`, `ept-lookup`, `echo-add-one`, `echo-data:SIZE`. |
+//! | `msrpc bench-raw serve ADDR` | A plain TCP request/response server for the baseline (length-prefixed frames). |
+//! | `msrpc bench-raw run ADDR --conns N --duration S --request-size A --response-size B` | The same closed loop over raw TCP: A bytes out, B bytes back per round trip (frame headers included, so sizes can match RPC PDUs byte for byte). |
+//!
+//! A BINDING is a string binding (`ncacn_ip_tcp:127.0.0.1[49152]`, `ncacn_ip_tcp:[::1][135]`)
+//! or `HOST[:PORT]`. Without a port, `call` and `bench` ask the endpoint mapper
+//! (`--epm-port`, 135 by default) where the operation's interface listens; `map` and
+//! `ept-map` use the endpoint mapper's own port.
+//!
+//! `--json` (before or after the command) prints one JSON document on stdout (for `bench-raw
+//! serve`, one JSON line when listening); errors then also come as `{"error": {...}}`.
+//!
+//! # Exit codes
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | usage error (bad arguments, unparsable binding or UUID) |
+//! | 2 | cannot resolve or connect, the connection failed or timed out, or the endpoint mapper has no endpoint for the interface |
+//! | 3 | the server refused: fault, bind rejected (bind_nak or presentation context rejected), protocol error, or an error status from the operation |
+//! | 4 | nothing found: no endpoints registered, no interface offered, `ept_map` found no tower |
+//!
+//! # Bounds
+//! Every loop is bounded in count and time: `dump` stops after `--max-entries` (100 000) and
+//! frees the lookup handle; `ept-map` pages at most 64 times; `bench` and `bench-raw run` stop
+//! at `--duration` (plus `--warmup`) or `--max-calls`, whichever comes first; `bench-raw serve`
+//! stops after `--duration` (1 hour by default) and serves at most `--max-conns` connections.
+//! Each connect and call is bounded by `--timeout` (10 s).
+
+mod bench;
+mod call;
+mod dump;
+mod fail;
+mod map;
+mod output;
+mod raw;
+mod stats;
+mod target;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::fail::Failure;
+
+/// Microsoft RPC (DCE/RPC over TCP) client, endpoint mapper inspector and load generator.
+#[derive(Parser, Debug)]
+#[command(
+    name = "msrpc",
+    version,
+    after_help = "Exit codes: 0 success; 1 usage error; 2 cannot resolve/connect (or the \
+connection failed, or the endpoint mapper has no endpoint for the interface); 3 RPC refused \
+(fault, bind rejected, protocol error, error status); 4 nothing found."
+)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Args, Debug, Clone)]
+pub struct Global {
+    /// Print one JSON document (JSON lines for `bench-raw serve`) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Seconds allowed for each connect and each call.
+    #[arg(long, global = true, default_value_t = 10.0, value_name = "SECONDS")]
+    pub timeout: f64,
+    /// Port of the endpoint mapper, for bindings without a port.
+    #[arg(long, global = true, default_value_t = 135, value_name = "PORT")]
+    pub epm_port: u16,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List the endpoint mapper's registrations (ept_lookup), grouped by interface.
+    Dump(dump::DumpArgs),
+    /// List the interfaces a server offers (mgmt inq_if_ids, or bind probes).
+    Map(map::MapArgs),
+    /// Call one operation.
+    Call(call::CallArgs),
+    /// Closed-loop load generator over RPC.
+    Bench(bench::BenchArgs),
+    /// Raw TCP request/response baseline (server and load generator).
+    #[command(subcommand)]
+    BenchRaw(raw::RawCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(fail::Exit::Usage.code())
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let json = cli.global.json;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("msrpc: cannot start the async runtime: {e}");
+            return ExitCode::from(fail::Exit::Usage.code());
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    // Connections still draining must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            f.report(json);
+            ExitCode::from(f.exit.code())
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let g = cli.global;
+    if !(g.timeout.is_finite() && g.timeout > 0.0 && g.timeout <= 86_400.0) {
+        return Err(Failure::usage(
+            "--timeout must be between 0 and 86400 seconds",
+        ));
+    }
+    match cli.command {
+        Command::Dump(a) => dump::run(&g, a).await,
+        Command::Map(a) => map::run(&g, a).await,
+        Command::Call(a) => call::run(&g, a).await,
+        Command::Bench(a) => bench::run(&g, a).await,
+        Command::BenchRaw(c) => raw::run(&g, c).await,
+    }
+}

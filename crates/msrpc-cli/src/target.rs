@@ -1,0 +1,194 @@
+//! Where to connect: parsing `HOST[:PORT]` and string bindings, and connecting (directly or
+//! through the endpoint mapper).
+
+use std::time::Duration;
+
+use msrpc_epm::known;
+use msrpc_ndr::Uuid;
+use msrpc_proto::pdu::SyntaxId;
+use msrpc_rt::{Binding, Client, ClientOptions};
+
+use crate::fail::Failure;
+use crate::Global;
+
+/// Parses a string binding (`ncacn_ip_tcp:HOST[PORT]`) or the short form `HOST[:PORT]`
+/// (`127.0.0.1`, `127.0.0.1:135`, `[::1]:135`, `::1`, `server.example`).
+pub fn parse_target(text: &str) -> Result<Binding, Failure> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(Failure::usage("empty host or binding"));
+    }
+    let lower = t.to_ascii_lowercase();
+    if lower.contains("ncacn_") || lower.contains("ncadg_") || lower.contains("ncalrpc") {
+        return Binding::parse(t).map_err(|e| Failure::usage(format!("binding `{t}`: {e}")));
+    }
+    let (host, port) = if let Some(rest) = t.strip_prefix('[') {
+        let Some((host, after)) = rest.split_once(']') else {
+            return Err(Failure::usage(format!("unclosed `[` in `{t}`")));
+        };
+        match after {
+            "" => (host, None),
+            _ => match after.strip_prefix(':') {
+                Some(p) => (host, Some(p)),
+                None => return Err(Failure::usage(format!("unexpected `{after}` in `{t}`"))),
+            },
+        }
+    } else {
+        match t.matches(':').count() {
+            0 => (t, None),
+            // One colon: HOST:PORT. More: a bare IPv6 address without a port.
+            1 => match t.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (t, None),
+            },
+            _ => (t, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(Failure::usage(format!("no host in `{t}`")));
+    }
+    let port = match port {
+        None => None,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if n != 0 => Some(n),
+            _ => return Err(Failure::usage(format!("invalid port `{p}` in `{t}`"))),
+        },
+    };
+    // Let the binding parser validate the host.
+    let probe = Binding::tcp(host, port).to_string();
+    Binding::parse(&probe).map_err(|e| Failure::usage(format!("`{t}`: {e}")))
+}
+
+/// Client options from the global flags.
+pub fn client_options(g: &Global) -> ClientOptions {
+    let t = Duration::from_secs_f64(g.timeout);
+    ClientOptions {
+        connect_timeout: t,
+        call_timeout: Some(t),
+        epm_port: g.epm_port,
+        ..ClientOptions::default()
+    }
+}
+
+/// Connects to `b`'s port, or (without one) asks the endpoint mapper where `interface`
+/// listens.
+pub async fn connect(
+    b: &Binding,
+    interface: SyntaxId,
+    opts: ClientOptions,
+) -> Result<Client, Failure> {
+    let r = match b.port {
+        Some(p) => Client::connect_host(&b.host, p, opts).await,
+        None => Client::connect_via_epm(&b.host, interface, opts).await,
+    };
+    r.map_err(Failure::connecting)
+}
+
+/// Connects to `b`'s port, or the endpoint mapper's port when it names none.
+pub async fn connect_or_epm(g: &Global, b: &Binding) -> Result<Client, Failure> {
+    let port = b.port.unwrap_or(g.epm_port);
+    Client::connect_host(&b.host, port, client_options(g))
+        .await
+        .map_err(Failure::connecting)
+}
+
+/// `host:port` for messages (IPv6 in brackets).
+pub fn display_addr(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// Parses `UUID[/MAJOR[.MINOR]]` or `NAME[/...]` (a well-known interface name). Without a
+/// version, a known interface's usual version, else 1.0.
+pub fn parse_interface(text: &str) -> Result<SyntaxId, Failure> {
+    let (id, version) = match text.split_once('/') {
+        Some((i, v)) => (i.trim(), Some(v.trim())),
+        None => (text.trim(), None),
+    };
+    let uuid = match Uuid::parse_str(id) {
+        Ok(u) => u,
+        Err(_) => match known::lookup_name(id) {
+            Some(k) => k.uuid,
+            None => {
+                return Err(Failure::usage(format!(
+                    "`{id}` is neither a UUID nor a well-known interface name"
+                )))
+            }
+        },
+    };
+    let (major, minor) = match version {
+        None => known::lookup(&uuid).map_or((1, 0), |k| k.default_version()),
+        Some(v) => parse_version(v)?,
+    };
+    Ok(SyntaxId::new(uuid, major, minor))
+}
+
+/// Parses `MAJOR[.MINOR]`.
+pub fn parse_version(v: &str) -> Result<(u16, u16), Failure> {
+    let bad = || Failure::usage(format!("invalid version `{v}`: expected MAJOR[.MINOR]"));
+    let (maj, min) = v.split_once('.').unwrap_or((v, "0"));
+    let major = maj.parse::<u16>().map_err(|_| bad())?;
+    let minor = min.parse::<u16>().map_err(|_| bad())?;
+    Ok((major, minor))
+}
+
+/// `uuid vMAJOR.MINOR`.
+pub fn syntax_text(s: &SyntaxId) -> String {
+    format!("{} v{}.{}", s.uuid, s.major, s.minor)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn hp(t: &str) -> (String, Option<u16>) {
+        let b = parse_target(t).unwrap_or_else(|e| panic!("{t}: {e}"));
+        (b.host, b.port)
+    }
+
+    #[test]
+    fn short_forms_and_bindings() {
+        assert_eq!(hp("127.0.0.1"), ("127.0.0.1".into(), None));
+        assert_eq!(hp("127.0.0.1:135"), ("127.0.0.1".into(), Some(135)));
+        assert_eq!(hp("[::1]:135"), ("::1".into(), Some(135)));
+        assert_eq!(hp("[::1]"), ("::1".into(), None));
+        assert_eq!(hp("::1"), ("::1".into(), None));
+        assert_eq!(hp("host.example"), ("host.example".into(), None));
+        assert_eq!(
+            hp("ncacn_ip_tcp:127.0.0.1[49152]"),
+            ("127.0.0.1".into(), Some(49152))
+        );
+        assert_eq!(hp("ncacn_ip_tcp:10.1.2.3"), ("10.1.2.3".into(), None));
+        for bad in [
+            "",
+            "h:0",
+            "h:x",
+            "[::1",
+            "[::1]x",
+            ":135",
+            "ncacn_np:h[\\pipe\\x]",
+        ] {
+            assert!(parse_target(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn interfaces_by_uuid_or_name() {
+        let s = parse_interface("samr").unwrap();
+        assert_eq!((s.major, s.minor), (1, 0));
+        let s = parse_interface("e1af8308-5d1f-11c9-91a4-08002b14a0fa").unwrap();
+        assert_eq!((s.major, s.minor), (3, 0));
+        let s = parse_interface("e1af8308-5d1f-11c9-91a4-08002b14a0fa/2.1").unwrap();
+        assert_eq!((s.major, s.minor), (2, 1));
+        let s = parse_interface("01234567-89ab-cdef-0123-456789abcdef/4").unwrap();
+        assert_eq!((s.major, s.minor), (4, 0));
+        let s = parse_interface("01234567-89ab-cdef-0123-456789abcdef").unwrap();
+        assert_eq!((s.major, s.minor), (1, 0));
+        assert!(parse_interface("nope").is_err());
+        assert!(parse_interface("samr/x").is_err());
+    }
+}

@@ -1,0 +1,436 @@
+//! Command line and configuration file: the layers (embedded defaults, `--config` file,
+//! command line), their parsing and validation, and the effective configuration.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+
+pub use crate::shared::{default_registration_socket, PortRange};
+
+/// The endpoint mapper's well-known port, used when a listen address has none.
+pub const EPM_PORT: u16 = 135;
+
+/// The configuration built into the binary: the bottom layer.
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+/// The command line.
+#[derive(Debug, Default, Parser)]
+#[command(
+    name = "msrpcd",
+    version,
+    about = "The DCE/RPC endpoint mapper daemon (EPM on port 135)",
+    long_about = "The DCE/RPC endpoint mapper daemon: serves the endpoint mapper (ept) and \
+        mgmt interfaces on ncacn_ip_tcp port 135, and a local registration socket where \
+        services on this host register their endpoints.\n\n\
+        Settings come from the built-in defaults, then the --config file, then the command \
+        line (each overrides the one before). --print-config shows the result.",
+    after_help = "Examples:\n  msrpcd --demo                              \
+        (needs root or CAP_NET_BIND_SERVICE for port 135)\n  \
+        msrpcd --listen 127.0.0.1:1135 --demo      (no privileges needed)\n  \
+        msrpcd --config /etc/msrpcd/msrpcd.toml --print-config"
+)]
+pub struct Cli {
+    /// Where the endpoint mapper listens (`--listen`, repeatable).
+    #[arg(
+        short,
+        long,
+        value_name = "ADDR[:PORT]",
+        help = "Address to serve the endpoint mapper on, ADDR or ADDR:PORT (port 135 when \
+                omitted; IPv6 as [ADDR]:PORT). Repeat for several. Default: 0.0.0.0:135, plus \
+                [::]:135 when IPv6 is available. Config key: listen (a list)"
+    )]
+    pub listen: Vec<ListenAddr>,
+
+    /// Dynamic port range for hosted services (the demo). Config key: ports.
+    #[arg(long, value_name = "LOW-HIGH")]
+    pub ports: Option<PortRange>,
+
+    /// Read settings from this TOML file (unknown keys are an error).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Also host the rpcecho test service (and mgmt) on a dynamic port of the same
+    /// addresses, registered in the endpoint map as "rpcecho demo". Config key: demo.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// The local registration socket. Default: /run/msrpcd/epm.sock as root, otherwise
+    /// $XDG_RUNTIME_DIR/msrpcd/epm.sock, or /tmp/msrpcd-$UID/epm.sock. Its directory is
+    /// created (mode 0750). Config key: registration-socket.
+    #[arg(long, value_name = "PATH")]
+    pub registration_socket: Option<PathBuf>,
+
+    /// Log filter for stderr: a level (error, warn, info, debug, trace) or tracing
+    /// directives (msrpc_rt=debug,info). Overrides RUST_LOG, which overrides the config
+    /// file. Config key: log-level.
+    #[arg(long, value_name = "FILTER")]
+    pub log_level: Option<String>,
+
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// A `--listen` value: `ADDR`, `ADDR:PORT`, `[V6]`, `[V6]:PORT` or a bare IPv6 address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenAddr(pub SocketAddr);
+
+impl FromStr for ListenAddr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        if let Ok(a) = t.parse::<SocketAddr>() {
+            return Ok(ListenAddr(a));
+        }
+        let bare = t
+            .strip_prefix('[')
+            .and_then(|r| r.strip_suffix(']'))
+            .unwrap_or(t);
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            return Ok(ListenAddr(SocketAddr::new(ip, EPM_PORT)));
+        }
+        Err(format!(
+            "invalid listen address `{s}`: expected IP or IP:PORT (IPv6 as [ADDR]:PORT), \
+             e.g. 0.0.0.0, 127.0.0.1:1135, [::1]:135"
+        ))
+    }
+}
+
+impl fmt::Display for ListenAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// One configuration layer as TOML holds it: every key optional, unknown keys refused. The
+/// keys are the long command-line options' names.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Layer {
+    /// `listen = ["0.0.0.0:135", "[::]:135"]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<Vec<String>>,
+    /// `ports = "49152-65535"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ports: Option<String>,
+    /// `demo = false`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo: Option<bool>,
+    /// `registration-socket = "/run/msrpcd/epm.sock"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration_socket: Option<PathBuf>,
+    /// `log-level = "info"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_level: Option<String>,
+}
+
+impl Layer {
+    /// Parses a TOML layer; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Layer> {
+        toml::from_str(text).with_context(|| format!("invalid configuration in {origin}"))
+    }
+
+    /// Reads and parses the file at `path`.
+    pub fn read(path: &Path) -> anyhow::Result<Layer> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read configuration file {}", path.display()))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// The layer the command line sets.
+    pub fn from_cli(cli: &Cli) -> Layer {
+        Layer {
+            listen: (!cli.listen.is_empty())
+                .then(|| cli.listen.iter().map(ToString::to_string).collect()),
+            ports: cli.ports.map(|p| p.to_string()),
+            demo: cli.demo.then_some(true),
+            registration_socket: cli.registration_socket.clone(),
+            log_level: cli.log_level.clone(),
+        }
+    }
+
+    /// `self` with the keys `top` sets replaced.
+    pub fn overlay(self, top: Layer) -> Layer {
+        Layer {
+            listen: top.listen.or(self.listen),
+            ports: top.ports.or(self.ports),
+            demo: top.demo.or(self.demo),
+            registration_socket: top.registration_socket.or(self.registration_socket),
+            log_level: top.log_level.or(self.log_level),
+        }
+    }
+}
+
+/// The effective configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Where the endpoint mapper listens.
+    pub listen: Vec<SocketAddr>,
+    /// The dynamic port range.
+    pub ports: PortRange,
+    /// Host the rpcecho demo.
+    pub demo: bool,
+    /// The local registration socket.
+    pub registration_socket: PathBuf,
+    /// The log filter (unless `RUST_LOG` or `--log-level` say otherwise).
+    pub log_level: String,
+}
+
+/// What the process knows about its environment, for the computed defaults.
+#[derive(Clone, Debug)]
+pub struct Env {
+    /// Effective user id.
+    pub euid: u32,
+    /// `$XDG_RUNTIME_DIR`, when set and not empty.
+    pub xdg_runtime_dir: Option<PathBuf>,
+    /// Whether an IPv6 socket can be bound.
+    pub ipv6: bool,
+}
+
+impl Env {
+    /// The running process's environment.
+    pub fn current() -> Env {
+        Env {
+            euid: rustix::process::geteuid().as_raw(),
+            xdg_runtime_dir: std::env::var_os("XDG_RUNTIME_DIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            ipv6: std::net::TcpListener::bind((Ipv6Addr::UNSPECIFIED, 0)).is_ok(),
+        }
+    }
+
+    /// The default listen addresses: `0.0.0.0:135`, and `[::]:135` with IPv6.
+    pub fn default_listen(&self) -> Vec<SocketAddr> {
+        let mut v = vec![SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), EPM_PORT)];
+        if self.ipv6 {
+            v.push(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), EPM_PORT));
+        }
+        v
+    }
+
+    /// The default registration socket.
+    pub fn default_socket(&self) -> PathBuf {
+        default_registration_socket(self.euid, self.xdg_runtime_dir.as_deref())
+    }
+}
+
+impl Config {
+    /// Resolves the layers (embedded defaults, then the `--config` file, then the command
+    /// line) and fills what none of them sets from `env`.
+    pub fn load(cli: &Cli, env: &Env) -> anyhow::Result<Config> {
+        let mut layer = Layer::parse(DEFAULT_CONFIG, "the built-in defaults")?;
+        if let Some(path) = &cli.config {
+            layer = layer.overlay(Layer::read(path)?);
+        }
+        layer = layer.overlay(Layer::from_cli(cli));
+        Self::from_layer(layer, env)
+    }
+
+    /// Validates a merged layer.
+    pub fn from_layer(layer: Layer, env: &Env) -> anyhow::Result<Config> {
+        let listen = match layer.listen {
+            Some(list) => {
+                if list.is_empty() {
+                    bail!("listen: at least one address is needed");
+                }
+                list.iter()
+                    .map(|s| s.parse::<ListenAddr>().map(|a| a.0))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(anyhow::Error::msg)
+                    .context("listen")?
+            }
+            None => env.default_listen(),
+        };
+        let ports = match layer.ports {
+            Some(p) => p
+                .parse::<PortRange>()
+                .map_err(anyhow::Error::msg)
+                .context("ports")?,
+            None => PortRange {
+                low: *msrpc_rt::DEFAULT_DYNAMIC_PORTS.start(),
+                high: *msrpc_rt::DEFAULT_DYNAMIC_PORTS.end(),
+            },
+        };
+        let registration_socket = layer
+            .registration_socket
+            .unwrap_or_else(|| env.default_socket());
+        if registration_socket.file_name().is_none() {
+            bail!(
+                "registration-socket: `{}` names no file",
+                registration_socket.display()
+            );
+        }
+        let log_level = layer.log_level.unwrap_or_else(|| "info".to_string());
+        tracing_subscriber::EnvFilter::try_new(&log_level)
+            .map_err(|e| anyhow::anyhow!("log-level: invalid filter `{log_level}`: {e}"))?;
+        Ok(Config {
+            listen,
+            ports,
+            demo: layer.demo.unwrap_or(false),
+            registration_socket,
+            log_level,
+        })
+    }
+
+    /// The configuration as a layer that sets every key.
+    pub fn to_layer(&self) -> Layer {
+        Layer {
+            listen: Some(self.listen.iter().map(ToString::to_string).collect()),
+            ports: Some(self.ports.to_string()),
+            demo: Some(self.demo),
+            registration_socket: Some(self.registration_socket.clone()),
+            log_level: Some(self.log_level.clone()),
+        }
+    }
+
+    /// The configuration as a TOML file (what `--print-config` prints; `--config` reads it
+    /// back to the same configuration).
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        let body = toml::to_string(&self.to_layer()).context("serializing the configuration")?;
+        Ok(format!("# msrpcd effective configuration\n{body}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+    use super::*;
+
+    fn env(euid: u32, xdg: Option<&str>, ipv6: bool) -> Env {
+        Env {
+            euid,
+            xdg_runtime_dir: xdg.map(PathBuf::from),
+            ipv6,
+        }
+    }
+
+    #[test]
+    fn listen_addresses() {
+        let p = |s: &str| s.parse::<ListenAddr>().map(|a| a.0.to_string());
+        assert_eq!(p("0.0.0.0").unwrap(), "0.0.0.0:135");
+        assert_eq!(p("127.0.0.1:1135").unwrap(), "127.0.0.1:1135");
+        assert_eq!(p("[::]").unwrap(), "[::]:135");
+        assert_eq!(p("::1").unwrap(), "[::1]:135");
+        assert_eq!(p("[::1]:1135").unwrap(), "[::1]:1135");
+        assert!(p("localhost")
+            .unwrap_err()
+            .contains("expected IP or IP:PORT"));
+        assert!(p("1.2.3.4:99999").is_err());
+    }
+
+    #[test]
+    fn port_ranges() {
+        let r: PortRange = "50000-50010".parse().unwrap();
+        assert_eq!(r.range(), 50000..=50010);
+        assert_eq!(r.to_string(), "50000-50010");
+        assert_eq!("7-7".parse::<PortRange>().unwrap().range(), 7..=7);
+        for bad in ["", "5", "0-10", "10-9", "1-70000", "a-b", "1-2-3"] {
+            assert!(bad.parse::<PortRange>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn defaults_depend_on_the_user_and_ipv6() {
+        let root = env(0, Some("/run/user/0"), true);
+        assert_eq!(root.default_socket(), Path::new("/run/msrpcd/epm.sock"));
+        assert_eq!(
+            env(1000, Some("/run/user/1000"), true).default_socket(),
+            Path::new("/run/user/1000/msrpcd/epm.sock")
+        );
+        assert_eq!(
+            env(1000, None, true).default_socket(),
+            Path::new("/tmp/msrpcd-1000/epm.sock")
+        );
+        let c = Config::load(&Cli::default(), &root).unwrap();
+        assert_eq!(
+            c.listen,
+            vec![
+                "0.0.0.0:135".parse::<SocketAddr>().unwrap(),
+                "[::]:135".parse().unwrap()
+            ]
+        );
+        assert_eq!(c.ports.range(), 49152..=65535);
+        assert!(!c.demo);
+        assert_eq!(c.log_level, "info");
+        let c = Config::load(&Cli::default(), &env(0, None, false)).unwrap();
+        assert_eq!(c.listen.len(), 1);
+    }
+
+    #[test]
+    fn the_command_line_overrides_the_file_and_print_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "listen = [\"127.0.0.9\"]\nports = \"50000-50100\"\ndemo = true\nlog-level = \"debug\"\n",
+        )
+        .unwrap();
+        let e = env(1000, None, true);
+        let cli = Cli::try_parse_from(["msrpcd", "--config", file.to_str().unwrap()]).unwrap();
+        let c = Config::load(&cli, &e).unwrap();
+        assert_eq!(c.listen, vec!["127.0.0.9:135".parse().unwrap()]);
+        assert_eq!(c.ports.range(), 50000..=50100);
+        assert!(c.demo);
+        assert_eq!(c.log_level, "debug");
+        let cli = Cli::try_parse_from([
+            "msrpcd",
+            "--config",
+            file.to_str().unwrap(),
+            "--listen",
+            "127.0.0.10:1135",
+            "-l",
+            "127.0.0.11",
+            "--ports",
+            "60000-60001",
+            "--log-level",
+            "warn",
+            "--registration-socket",
+            "/tmp/x/s.sock",
+        ])
+        .unwrap();
+        let c = Config::load(&cli, &e).unwrap();
+        assert_eq!(
+            c.listen,
+            vec![
+                "127.0.0.10:1135".parse::<SocketAddr>().unwrap(),
+                "127.0.0.11:135".parse().unwrap()
+            ]
+        );
+        assert_eq!(c.ports.range(), 60000..=60001);
+        assert!(c.demo, "the file's demo stays");
+        assert_eq!(c.log_level, "warn");
+        assert_eq!(c.registration_socket, Path::new("/tmp/x/s.sock"));
+        // --print-config output read back gives the same configuration.
+        let printed = c.to_toml().unwrap();
+        std::fs::write(&file, &printed).unwrap();
+        let cli = Cli::try_parse_from(["msrpcd", "-c", file.to_str().unwrap()]).unwrap();
+        assert_eq!(Config::load(&cli, &e).unwrap(), c);
+    }
+
+    #[test]
+    fn bad_files_are_errors() {
+        let e = env(1000, None, true);
+        let bad = |text: &str| {
+            let layer = Layer::parse(text, "t.toml")?;
+            Config::from_layer(layer, &e)
+        };
+        let err = format!("{:#}", bad("bogus = 1").unwrap_err());
+        assert!(err.contains("unknown field `bogus`"), "{err}");
+        assert!(err.contains("t.toml"), "{err}");
+        let err = format!("{:#}", bad("listen = \"0.0.0.0\"").unwrap_err());
+        assert!(err.contains("invalid type"), "{err}");
+        let err = format!("{:#}", bad("listen = []").unwrap_err());
+        assert!(err.contains("at least one"), "{err}");
+        let err = format!("{:#}", bad("ports = \"9-1\"").unwrap_err());
+        assert!(err.contains("ports"), "{err}");
+        let err = format!("{:#}", bad("log-level = \"no such[\"").unwrap_err());
+        assert!(err.contains("log-level"), "{err}");
+        assert!(Layer::parse(DEFAULT_CONFIG, "defaults").is_ok());
+    }
+}

@@ -1,0 +1,214 @@
+//! The running daemon: the endpoint mapper server (TCP endpoints and the registration
+//! socket), the optional rpcecho demo, signals and shutdown.
+
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use msrpc_echo::RpcechoInterface;
+use msrpc_echo::{EchoService, RpcechoServer};
+use msrpc_epm::db::IN_PROCESS_OWNER_BASE;
+use msrpc_epm::mgmt::{MgmtInterface, MgmtServer};
+use msrpc_epm::{EndpointDb, EpmService, EptInterface, EptServer, MgmtStats};
+use msrpc_proto::dispatch::Interface;
+use msrpc_rt::{Server, TokioSleeper};
+
+use crate::config::Config;
+use crate::diagnose;
+use crate::shared::{mgmt_for, stats_observer};
+
+/// The annotation of the demo's endpoint-map entries.
+pub const DEMO_ANNOTATION: &str = "rpcecho demo";
+
+/// The owner id of the demo's in-process registration.
+pub const DEMO_OWNER: u64 = IN_PROCESS_OWNER_BASE;
+
+/// How often the daemon checks whether a local `stop_server_listening` asked it to stop.
+const STOP_POLL: Duration = Duration::from_millis(200);
+
+/// Creates the registration socket's directory (mode 0750) when missing, and refuses one
+/// that is a symbolic link or belongs to another user (other than root): a directory in
+/// `/tmp` someone else created could hand the socket to them.
+pub fn prepare_socket_dir(socket: &Path, euid: u32) -> anyhow::Result<()> {
+    let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    match std::fs::symlink_metadata(dir) {
+        Ok(meta) => {
+            if meta.file_type().is_symlink() {
+                bail!(
+                    "the registration socket directory {} is a symbolic link: refusing it",
+                    dir.display()
+                );
+            }
+            if !meta.is_dir() {
+                bail!(
+                    "the registration socket directory {} is not a directory",
+                    dir.display()
+                );
+            }
+            if meta.uid() != euid && meta.uid() != 0 {
+                bail!(
+                    "the registration socket directory {} belongs to uid {}, not to this user \
+                     (uid {euid}): refusing it (remove it or choose --registration-socket)",
+                    dir.display(),
+                    meta.uid()
+                );
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o750)
+                .create(dir)
+                .with_context(|| {
+                    format!(
+                        "cannot create the registration socket directory {}",
+                        dir.display()
+                    )
+                })?;
+        }
+        Err(e) => {
+            return Err(e).with_context(|| format!("cannot inspect {}", dir.display()));
+        }
+    }
+    Ok(())
+}
+
+/// SIGINT and SIGTERM, caught from before the first endpoint is announced (a signal that
+/// arrives during start-up then stops the daemon cleanly instead of killing it).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
+    }
+
+    /// Waits for SIGINT or SIGTERM, or for a local `stop_server_listening` (one of
+    /// `stop_flags`); returns which.
+    async fn stop_requested(&mut self, stop_flags: &[Arc<AtomicBool>]) -> &'static str {
+        let mut poll = tokio::time::interval(STOP_POLL);
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return "SIGTERM",
+                _ = self.int.recv() => return "SIGINT",
+                _ = poll.tick() => {
+                    if stop_flags.iter().any(|f| f.load(Ordering::SeqCst)) {
+                        return "mgmt stop_server_listening";
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Runs the daemon until a signal (or a local `stop_server_listening`), then shuts down.
+pub async fn run(cfg: Config, euid: u32) -> anyhow::Result<()> {
+    let mut signals = Signals::install()?;
+    let exe = std::env::current_exe().unwrap_or_else(|_| "msrpcd".into());
+    prepare_socket_dir(&cfg.registration_socket, euid)?;
+
+    let db = Arc::new(Mutex::new(EndpointDb::new()));
+    let epm_stats = MgmtStats::new();
+    let ept = EptServer::new(EpmService::new(Arc::clone(&db)));
+    let epm_ifs = [EptInterface::SYNTAX, MgmtInterface::SYNTAX];
+    let epm_mgmt = mgmt_for(&epm_ifs, epm_stats.clone());
+    let mut stop_flags = vec![epm_mgmt.stop_flag()];
+    let mut builder = Server::builder();
+    for addr in &cfg.listen {
+        builder = builder.listen(*addr);
+    }
+    let epm = builder
+        .listen_unix(&cfg.registration_socket)
+        .service(ept)
+        .service(MgmtServer::new(epm_mgmt))
+        .observer(stats_observer(epm_stats))
+        .start()
+        .await
+        .map_err(|e| anyhow::anyhow!(diagnose::explain(&e, "the endpoint mapper", &exe)))?;
+    for addr in epm.local_addrs() {
+        println!("EPM listening on {addr}");
+    }
+    println!("registration socket {}", cfg.registration_socket.display());
+
+    let demo = if cfg.demo {
+        match start_demo(&cfg, &db).await {
+            Ok(d) => Some(d),
+            Err(e) => {
+                epm.shutdown().await;
+                return Err(anyhow::anyhow!(diagnose::explain(
+                    &e,
+                    "the rpcecho demo",
+                    &exe
+                )));
+            }
+        }
+    } else {
+        None
+    };
+    if let Some((server, flag)) = &demo {
+        stop_flags.push(flag.clone());
+        for addr in server.local_addrs() {
+            println!("rpcecho demo on {addr}");
+        }
+    }
+    tracing::info!(
+        endpoints = epm.local_addrs().len(),
+        demo = cfg.demo,
+        "msrpcd ready"
+    );
+
+    let why = signals.stop_requested(&stop_flags).await;
+    tracing::info!(reason = why, "shutting down");
+    let epm_handle = epm.handle();
+    match demo {
+        Some((server, _)) => {
+            tokio::join!(server.shutdown(), epm_handle.shutdown());
+        }
+        None => epm_handle.shutdown().await,
+    }
+    println!("msrpcd stopped ({why})");
+    Ok(())
+}
+
+/// Starts the rpcecho demo (rpcecho + mgmt) on a dynamic port of every listen address and
+/// registers it in the endpoint map in-process.
+async fn start_demo(
+    cfg: &Config,
+    db: &Arc<Mutex<EndpointDb>>,
+) -> Result<(Server, Arc<AtomicBool>), msrpc_rt::StartError> {
+    let stats = MgmtStats::new();
+    let echo = RpcechoServer::new(EchoService::new(TokioSleeper));
+    let ifs = [RpcechoInterface::SYNTAX, MgmtInterface::SYNTAX];
+    let mgmt = mgmt_for(&ifs, stats.clone());
+    let flag = mgmt.stop_flag();
+    let mut builder = Server::builder().dynamic_ports(cfg.ports.range());
+    for addr in &cfg.listen {
+        builder = builder.listen(std::net::SocketAddr::new(addr.ip(), 0));
+    }
+    let server = builder
+        .service(echo)
+        .service(MgmtServer::new(mgmt))
+        .observer(stats_observer(stats))
+        .start()
+        .await?;
+    let entries = server.epm_entries(DEMO_ANNOTATION);
+    let registered = db
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .register(DEMO_OWNER, entries, true);
+    if let Err(e) = registered {
+        tracing::error!(error = %e, "cannot register the demo in the endpoint map");
+    }
+    Ok((server, flag))
+}

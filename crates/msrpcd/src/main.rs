@@ -1,0 +1,102 @@
+//! `msrpcd`: the DCE/RPC endpoint mapper daemon.
+//!
+//! It serves, on every `--listen` address (default `0.0.0.0:135` and `[::]:135`):
+//! - the endpoint mapper `ept` (e1af8308-5d1f-11c9-91a4-08002b14a0fa v3.0): `ept_lookup`,
+//!   `ept_map`, ... over the shared endpoint map; `ept_insert` / `ept_delete` /
+//!   `ept_mgmt_delete` from the network are refused with access denied (5);
+//! - `mgmt` (afa8bd80-7d8a-11c9-bef4-08002b102989 v1.0): `inq_if_ids` lists `ept` and
+//!   `mgmt`, `inq_stats` counts calls and PDUs of this endpoint.
+//!
+//! and the same interfaces on the local registration socket (a Unix domain socket, mode
+//! 0660), where calls are local: services on this host register their endpoints there with
+//! `ept_insert` (see `msrpc_rt::registration`), and the daemon removes them when the
+//! registering connection closes. A local `mgmt stop_server_listening` stops the daemon.
+//!
+//! The endpoint mapper does not list itself (nor mgmt) in `ept_lookup`, as on Windows: a
+//! client that reached port 135 needs no entry to find it, and rpcdump output stays the list
+//! of services.
+//!
+//! `--demo` also hosts Samba's rpcecho test interface (with mgmt) on a dynamic port of the
+//! same addresses, registered in-process as "rpcecho demo".
+//!
+//! Configuration: built-in defaults (`src/default.toml`), then `--config FILE` (TOML, the
+//! long option names as keys, unknown keys refused), then the command line.
+//! `--print-config` prints the effective configuration. Logs go to stderr (`tracing`);
+//! stdout gets one line per endpoint at start and one at stop.
+
+mod config;
+mod daemon;
+mod diagnose;
+mod shared;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use config::{Cli, Config, Env};
+
+/// Exit status for a configuration or usage error.
+const EXIT_CONFIG: u8 = 2;
+/// Exit status for a failure at run time (an endpoint that cannot be bound, ...).
+const EXIT_FAILURE: u8 = 1;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env = Env::current();
+    let cfg = match Config::load(&cli, &env) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("msrpcd: error: {e:#}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if cli.print_config {
+        return match cfg.to_toml() {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("msrpcd: error: {e:#}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        };
+    }
+    init_logging(&cli, &cfg);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("msrpcd: error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match runtime.block_on(daemon::run(cfg, env.euid)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("msrpcd: error: {e:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}
+
+/// Logs to stderr with the filter from `--log-level`, else `RUST_LOG`, else the
+/// configuration's `log-level`.
+fn init_logging(cli: &Cli, cfg: &Config) {
+    let filter = cli
+        .log_level
+        .as_deref()
+        .and_then(|l| EnvFilter::try_new(l).ok())
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .or_else(|| EnvFilter::try_new(&cfg.log_level).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

@@ -1,0 +1,342 @@
+#!/usr/bin/env bash
+# Interoperability tests against software we did not write, run by scripts/test.sh:
+#   Impacket 0.13.1 (rpcdump.py, rpcmap.py, and tests/interop/impacket_echo.py on its DCE/RPC
+#   client) against msrpcd; our `msrpc` tool against Samba's samba-dcerpcd, with Samba's own
+#   rpcclient as the reference; tshark (Wireshark's dissectors) over everything on the wire.
+#
+#   tests/interop/run.sh            (from anywhere; builds the release binaries first)
+#
+# Needs: target/venv with impacket (scripts/test.sh installs it), the Debian packages samba,
+# samba-common-bin, smbclient and tshark, and root (port 135; capturing on lo). Without root,
+# msrpcd's EPM goes to 127.0.0.41:1135 and the tools are told so (Samba's part then fails:
+# samba-dcerpcd only serves its EPM on 135). A missing peer is a failure, never a skip.
+# Set INTEROP_KEEP=1 to keep the work directory (logs, capture) after a passing run;
+# INTEROP_MSRPCD_IP / INTEROP_SAMBA_IP change the loopback addresses (127.0.0.41 / 127.0.0.42).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+
+# Loopback addresses of their own (other tests use 127.0.0.1 and 127.0.0.2), so concurrent runs
+# of other suites do not collide with these servers.
+MSRPCD_IP=${INTEROP_MSRPCD_IP:-127.0.0.41}
+SAMBA_IP=${INTEROP_SAMBA_IP:-127.0.0.42}
+ECHO_UUID=60a15ec5-4de8-11d7-a637-005056a20182
+EPM_UUID=e1af8308-5d1f-11c9-91a4-08002b14a0fa
+MGMT_UUID=afa8bd80-7d8a-11c9-bef4-08002b102989
+VENV=$ROOT/target/venv
+PY=$VENV/bin/python
+MSRPCD=$ROOT/target/release/msrpcd
+MSRPC=$ROOT/target/release/msrpc
+HELP="$ROOT/tests/interop/interop.py"
+
+PASSED=0
+FAILED=0
+FAILS=()
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/msrpc-interop.XXXXXX")
+MSRPCD_PID=
+TSHARK_PID=
+SAMBA_STARTED=
+
+section() { printf '\n--- %s\n' "$*"; }
+pass() { PASSED=$((PASSED + 1)); printf 'PASS: %s\n' "$*"; }
+fail() { FAILED=$((FAILED + 1)); FAILS+=("$*"); printf 'FAIL: %s\n' "$*"; }
+show() { # show FILE [LINES]: indent the tail of a log
+  [ -s "$1" ] && tail -n "${2:-25}" "$1" | sed 's/^/    | /'
+  return 0
+}
+# check NAME CMD...: runs CMD, output to $WORK/NAME.out; pass/fail on its exit status.
+check() {
+  local name=$1
+  shift
+  local rc=0
+  "$@" >"$WORK/$name.out" 2>&1 || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    grep '^note:' "$WORK/$name.out" | sed 's/^/    /'
+    pass "$name: $(tail -n 1 "$WORK/$name.out")"
+    return 0
+  fi
+  fail "$name (exit $rc)"
+  show "$WORK/$name.out" 40
+  return 1
+}
+
+summary() {
+  printf '\n'
+  if [ "$FAILED" -gt 0 ]; then
+    printf 'interop failures:\n'
+    printf '  - %s\n' "${FAILS[@]}"
+  fi
+  printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+}
+
+# fatal: a prerequisite is missing; nothing after it can run.
+fatal() {
+  fail "$*"
+  summary
+  exit 1
+}
+
+stop_all() {
+  if [ -n "$MSRPCD_PID" ] && kill -0 "$MSRPCD_PID" 2>/dev/null; then
+    kill "$MSRPCD_PID" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$MSRPCD_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$MSRPCD_PID" 2>/dev/null
+    wait "$MSRPCD_PID" 2>/dev/null
+  fi
+  MSRPCD_PID=
+  if [ -n "$SAMBA_STARTED" ]; then
+    timeout 20 tests/interop/samba-dcerpcd.sh stop "$WORK/samba" >/dev/null 2>&1
+    SAMBA_STARTED=
+  fi
+  if [ -n "$TSHARK_PID" ] && kill -0 "$TSHARK_PID" 2>/dev/null; then
+    kill -INT "$TSHARK_PID" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$TSHARK_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$TSHARK_PID" 2>/dev/null
+    wait "$TSHARK_PID" 2>/dev/null
+  fi
+  TSHARK_PID=
+}
+
+on_exit() {
+  local rc=$?
+  stop_all
+  if [ "$FAILED" -eq 0 ] && [ "$rc" -eq 0 ] && [ "${INTEROP_KEEP:-0}" != 1 ]; then
+    rm -rf "$WORK"
+  else
+    echo "interop work directory kept: $WORK"
+  fi
+}
+trap on_exit EXIT
+trap 'echo "interrupted" >&2; exit 130' INT TERM
+
+# wait_tcp HOST PORT SECONDS: until something accepts on HOST:PORT.
+wait_tcp() {
+  local end=$((SECONDS + $3))
+  while [ "$SECONDS" -lt "$end" ]; do
+    if timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  return 1
+}
+
+tcp_in_use() { timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
+
+# ---------------------------------------------------------------------------------------------
+section "peers (software we did not write)"
+missing=()
+command -v tshark >/dev/null 2>&1 || missing+=("tshark (Debian package tshark)")
+command -v rpcclient >/dev/null 2>&1 || missing+=("rpcclient (Debian package smbclient)")
+[ -x /usr/libexec/samba/samba-dcerpcd ] || missing+=("/usr/libexec/samba/samba-dcerpcd (Debian package samba)")
+command -v python3 >/dev/null 2>&1 || missing+=("python3")
+if [ ! -x "$PY" ] || ! "$PY" -c 'import impacket' 2>/dev/null; then
+  missing+=("Impacket in $VENV (python3 -m venv target/venv && target/venv/bin/pip install impacket==0.13.1)")
+fi
+for s in rpcdump.py rpcmap.py; do
+  [ -f "$VENV/bin/$s" ] || missing+=("$VENV/bin/$s (Impacket's example scripts)")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  for m in "${missing[@]}"; do echo "missing: $m" >&2; done
+  fatal "peers missing: ${missing[*]} (scripts/test.sh installs them)"
+fi
+echo "tshark: $(tshark --version 2>/dev/null | head -1)"
+echo "samba:  $(/usr/libexec/samba/samba-dcerpcd --version 2>/dev/null | head -1)"
+echo "impacket: $("$PY" -c 'from impacket import version; print(version.version)')"
+if [ "$(id -u)" = 0 ]; then
+  EPM_PORT=135
+else
+  EPM_PORT=1135
+  echo "NOTE: not root: msrpcd's EPM listens on $MSRPCD_IP:$EPM_PORT (not 135) and the tools are given"
+  echo "      that port; samba-dcerpcd needs 135 and capturing on lo needs privileges, so expect failures."
+fi
+
+# ---------------------------------------------------------------------------------------------
+section "(a) release build of msrpcd and msrpc"
+if ! timeout 3600 cargo build --release -p msrpcd -p msrpc-cli >"$WORK/build.log" 2>&1; then
+  show "$WORK/build.log" 30
+  fatal "cargo build --release -p msrpcd -p msrpc-cli failed"
+fi
+[ -x "$MSRPCD" ] && [ -x "$MSRPC" ] || fatal "the build did not produce target/release/msrpcd and target/release/msrpc"
+pass "release build: target/release/msrpcd, target/release/msrpc"
+
+for a in "$MSRPCD_IP:$EPM_PORT" "$SAMBA_IP:135"; do
+  if tcp_in_use "${a%:*}" "${a#*:}"; then
+    fatal "$a is already taken by another process (a leftover from an earlier run?); stop it first"
+  fi
+done
+
+# ---------------------------------------------------------------------------------------------
+section "(b) tshark capturing on lo"
+PCAP=$WORK/capture.pcapng
+FILTER="host $MSRPCD_IP or host $SAMBA_IP"
+tshark -n -i lo -f "$FILTER" -w "$PCAP" >"$WORK/tshark-capture.log" 2>&1 &
+TSHARK_PID=$!
+capturing=
+for _ in $(seq 1 150); do
+  if grep -q "Capturing on" "$WORK/tshark-capture.log" 2>/dev/null; then capturing=1; break; fi
+  kill -0 "$TSHARK_PID" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$capturing" ]; then
+  show "$WORK/tshark-capture.log"
+  fatal "tshark did not start capturing on lo within 15 s (root or the wireshark group is needed)"
+fi
+pass "tshark capturing on lo ($FILTER)"
+
+# ---------------------------------------------------------------------------------------------
+section "(c) msrpcd --listen $MSRPCD_IP:$EPM_PORT --demo"
+LISTEN=$MSRPCD_IP
+[ "$EPM_PORT" = 135 ] || LISTEN=$MSRPCD_IP:$EPM_PORT
+"$MSRPCD" --listen "$LISTEN" --demo --registration-socket "$WORK/epm.sock" >"$WORK/msrpcd.log" 2>&1 &
+MSRPCD_PID=$!
+if ! wait_tcp "$MSRPCD_IP" "$EPM_PORT" 20; then
+  show "$WORK/msrpcd.log"
+  fatal "msrpcd did not accept on $MSRPCD_IP:$EPM_PORT within 20 s"
+fi
+# The demo registers rpcecho in the EPM; wait (bounded) until the dump shows it.
+ECHO_PORT=
+for _ in $(seq 1 20); do
+  if timeout 20 "$MSRPC" dump --json "$MSRPCD_IP:$EPM_PORT" >"$WORK/msrpcd-dump.json" 2>"$WORK/msrpcd-dump.err" &&
+    ECHO_PORT=$(python3 "$HELP" tcp-port "$WORK/msrpcd-dump.json" "$ECHO_UUID" 2>/dev/null); then
+    break
+  fi
+  ECHO_PORT=
+  sleep 0.5
+done
+if [ -z "$ECHO_PORT" ]; then
+  show "$WORK/msrpcd-dump.json"
+  show "$WORK/msrpcd-dump.err"
+  show "$WORK/msrpcd.log"
+  fatal "msrpc dump --json $MSRPCD_IP:$EPM_PORT never listed rpcecho over ncacn_ip_tcp (10 s)"
+fi
+pass "msrpcd up; msrpc dump --json lists rpcecho at ncacn_ip_tcp:$MSRPCD_IP[$ECHO_PORT]"
+python3 "$HELP" msrpc-dump "$WORK/msrpcd-dump.json"
+
+# ---------------------------------------------------------------------------------------------
+section "(d) Impacket against msrpcd"
+if [ "$EPM_PORT" = 135 ]; then
+  rpcdump() { timeout 60 "$PY" "$VENV/bin/rpcdump.py" "$MSRPCD_IP"; }
+else
+  # rpcdump.py only knows the EPM on 135 (its -port picks a transport); the same class on 1135.
+  rpcdump() {
+    timeout 60 "$PY" - "$VENV/bin/rpcdump.py" "$MSRPCD_IP" "$EPM_PORT" <<'PYEOF'
+import logging, runpy, sys
+from impacket.examples import logger
+script, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+logger.init()
+mod = runpy.run_path(script, run_name="rpcdump")
+cls = mod["RPCDump"]
+cls.KNOWN_PROTOCOLS[port] = {"bindstr": "ncacn_ip_tcp:%%s[%d]" % port}
+cls(port=port).dump(host, host)
+PYEOF
+  }
+fi
+rpcdump >"$WORK/rpcdump.out" 2>&1
+echo "rpcdump.py: $(grep -cE '^UUID' "$WORK/rpcdump.out") interfaces, $(grep -E 'Received|No endpoints|Protocol failed' "$WORK/rpcdump.out" | tr -d '\n')"
+check rpcdump-lists-every-entry python3 "$HELP" rpcdump-covers "$WORK/msrpcd-dump.json" "$WORK/rpcdump.out" ||
+  show "$WORK/rpcdump.out" 40
+
+timeout 60 "$PY" "$VENV/bin/rpcmap.py" -auth-level 1 "ncacn_ip_tcp:$MSRPCD_IP[$ECHO_PORT]" \
+  >"$WORK/rpcmap-echo.out" 2>&1
+check rpcmap-demo-endpoint python3 "$HELP" rpcmap-lists "$WORK/rpcmap-echo.out" "$ECHO_UUID" "$MGMT_UUID"
+
+timeout 60 "$PY" "$VENV/bin/rpcmap.py" -auth-level 1 "ncacn_ip_tcp:$MSRPCD_IP[$EPM_PORT]" \
+  >"$WORK/rpcmap-epm.out" 2>&1
+check rpcmap-epm-endpoint python3 "$HELP" rpcmap-lists "$WORK/rpcmap-epm.out" "$EPM_UUID" "$MGMT_UUID"
+
+timeout 120 "$PY" "$VENV/bin/rpcmap.py" -auth-level 1 -uuid "$ECHO_UUID" -brute-opnums -opnum-max 12 \
+  "ncacn_ip_tcp:$MSRPCD_IP[$ECHO_PORT]" >"$WORK/rpcmap-opnums.out" 2>&1
+check rpcmap-brute-opnums python3 "$HELP" rpcmap-opnums "$WORK/rpcmap-opnums.out" 10
+
+echo "impacket_echo.py, explicit port:"
+if timeout 120 "$PY" tests/interop/impacket_echo.py "$MSRPCD_IP" "$ECHO_PORT" 2>&1 |
+  tee "$WORK/impacket-echo-port.out" | sed 's/^/    /'; then
+  pass "impacket_echo.py $MSRPCD_IP $ECHO_PORT: $(tail -n 1 "$WORK/impacket-echo-port.out")"
+else
+  fail "impacket_echo.py $MSRPCD_IP $ECHO_PORT: $(tail -n 1 "$WORK/impacket-echo-port.out")"
+fi
+echo "impacket_echo.py, port from the EPM (epm.hept_map):"
+if timeout 120 "$PY" tests/interop/impacket_echo.py --epm-port "$EPM_PORT" "$MSRPCD_IP" 2>&1 |
+  tee "$WORK/impacket-echo-epm.out" | sed 's/^/    /'; then
+  pass "impacket_echo.py $MSRPCD_IP (via ept_map): $(tail -n 1 "$WORK/impacket-echo-epm.out")"
+else
+  fail "impacket_echo.py $MSRPCD_IP (via ept_map): $(tail -n 1 "$WORK/impacket-echo-epm.out")"
+fi
+
+# ---------------------------------------------------------------------------------------------
+section "(e) msrpc against Samba's samba-dcerpcd on $SAMBA_IP"
+if timeout 60 tests/interop/samba-dcerpcd.sh start "$WORK/samba" "$SAMBA_IP" >"$WORK/samba-start.out" 2>&1; then
+  SAMBA_STARTED=1
+  pass "samba-dcerpcd serving its EPM on $SAMBA_IP:135"
+  timeout 30 rpcclient -s "$WORK/samba/smb.conf" -U% "ncacn_ip_tcp:$SAMBA_IP[135]" -c epmlookup \
+    >"$WORK/rpcclient-epm.out" 2>&1 || fail "rpcclient epmlookup exited $?"
+  echo "rpcclient epmlookup: $(grep -c abstract_syntax "$WORK/rpcclient-epm.out") entries"
+  if timeout 30 "$MSRPC" dump --json "$SAMBA_IP" >"$WORK/samba-dump.json" 2>"$WORK/samba-dump.err"; then
+    pass "msrpc dump --json $SAMBA_IP exits 0"
+    timeout 60 "$PY" tests/interop/impacket_lookup.py "$SAMBA_IP" >"$WORK/samba-walk.json" 2>"$WORK/samba-walk.err" ||
+      show "$WORK/samba-walk.err"
+    check samba-epm-same-as-rpcclient python3 "$HELP" epm-same "$WORK/samba-dump.json" \
+      "$WORK/rpcclient-epm.out" "$WORK/samba-walk.json"
+    # One of Samba's TCP endpoints, from the dump: lsarpc's (samr and dssetup share it).
+    SPORT=$(python3 "$HELP" tcp-port "$WORK/samba-dump.json" 12345778-1234-abcd-ef00-0123456789ab "$SAMBA_IP" 2>/dev/null)
+    if [ -z "$SPORT" ]; then
+      fail "msrpc dump of $SAMBA_IP has no ncacn_ip_tcp entry for lsarpc"
+    else
+      B="ncacn_ip_tcp:$SAMBA_IP[$SPORT]"
+      if timeout 30 "$MSRPC" call "$B" mgmt-is-listening >"$WORK/mgmt-listening.out" 2>&1; then
+        pass "msrpc call $B mgmt-is-listening: $(tr '\n' ' ' <"$WORK/mgmt-listening.out")"
+      else
+        fail "msrpc call $B mgmt-is-listening exited $?"
+        show "$WORK/mgmt-listening.out"
+      fi
+      if timeout 30 "$MSRPC" call "$B" mgmt-if-ids >"$WORK/mgmt-if-ids.out" 2>&1; then
+        check samba-mgmt-if-ids python3 "$HELP" if-ids-cover "$WORK/mgmt-if-ids.out" "$WORK/samba-dump.json" "$SPORT"
+      else
+        fail "msrpc call $B mgmt-if-ids exited $?"
+        show "$WORK/mgmt-if-ids.out"
+      fi
+    fi
+  else
+    fail "msrpc dump --json $SAMBA_IP exited $?"
+    show "$WORK/samba-dump.err"
+  fi
+else
+  fail "samba-dcerpcd did not start on $SAMBA_IP:135"
+  show "$WORK/samba-start.out"
+  show "$WORK/samba/samba-dcerpcd.out"
+fi
+
+# ---------------------------------------------------------------------------------------------
+section "(f) stop everything; tshark reads the capture"
+stop_all
+if [ ! -s "$PCAP" ]; then
+  fail "no capture file was written ($PCAP)"
+else
+  # Decode the dynamic endpoints as DCE/RPC explicitly (the heuristic would find most of them).
+  DECODE=()
+  for p in $ECHO_PORT $(grep -oE "ncacn_ip_tcp:$SAMBA_IP\[[0-9]+" "$WORK/rpcclient-epm.out" 2>/dev/null |
+    grep -oE '[0-9]+$' | sort -u); do
+    [ "$p" = 135 ] || DECODE+=(-d "tcp.port==$p,dcerpc")
+  done
+  frames=$(timeout 300 tshark -n -r "$PCAP" 2>/dev/null | wc -l)
+  if timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "_ws.malformed || _ws.expert.severity == error" \
+    >"$WORK/tshark-bad.out" 2>"$WORK/tshark-bad.err"; then
+    if [ -s "$WORK/tshark-bad.out" ]; then
+      fail "tshark flags $(wc -l <"$WORK/tshark-bad.out") of $frames frames as malformed or expert errors"
+      show "$WORK/tshark-bad.out" 30
+      timeout 120 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "_ws.malformed || _ws.expert.severity == error" \
+        -T fields -e frame.number -e _ws.expert.message 2>/dev/null | head -20 | sed 's/^/    | /'
+    else
+      pass "tshark: no malformed packet or expert error in $frames frames"
+    fi
+  else
+    fail "tshark could not read the capture"
+    show "$WORK/tshark-bad.err"
+  fi
+  timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y dcerpc -T fields -E separator=/t \
+    -e ip.src -e ip.dst -e dcerpc.pkt_type >"$WORK/pdus.tsv" 2>"$WORK/pdus.err"
+  check tshark-pdus-both-peers python3 "$HELP" tshark "$WORK/pdus.tsv" "$MSRPCD_IP" "$SAMBA_IP"
+  cat "$WORK/tshark-pdus-both-peers.out" | sed 's/^/    /'
+fi
+
+summary
+[ "$FAILED" -eq 0 ]
