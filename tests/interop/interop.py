@@ -12,6 +12,7 @@ Each subcommand prints what it compared and exits 0 when the check holds, 1 when
   epm-same JSON RPCCLIENT_OUT WALK_JSON     the dump, `rpcclient -c epmlookup` and
                                             impacket_lookup.py agree
   if-ids-cover IFIDS_OUT JSON PORT          mgmt inq_if_ids lists the dump's UUIDs on PORT
+  text-lists JSON TEXT_OUT                  `msrpc dump` (text) shows what --json shows
   tshark PDUS_TSV SERVER_IP...              every server saw bind/bind_ack/request/response
 """
 
@@ -331,6 +332,19 @@ def cmd_if_ids_cover(out, js, port):
     return 0
 
 
+def cmd_text_lists(js, text_out):
+    """The text form of `msrpc dump` names every interface and binding the JSON form has."""
+    with open(text_out, encoding="utf-8", errors="replace") as f:
+        text = f.read().lower()
+    ours = msrpc_dump(js)
+    missing = sorted({e.uuid for e in ours if e.uuid not in text} | {e.binding for e in ours if e.binding.lower() not in text})
+    if missing:
+        print("msrpc dump (text) lacks %s" % ", ".join(missing))
+        return 1
+    print("msrpc dump (text) shows all %d interfaces and bindings of the JSON form" % len({e.uuid for e in ours}))
+    return 0
+
+
 PTYPES = {0: "request", 2: "response", 11: "bind", 12: "bind_ack"}
 
 
@@ -370,6 +384,7 @@ def main():
         "rpcmap-opnums": cmd_rpcmap_opnums,
         "epm-same": cmd_epm_same,
         "if-ids-cover": cmd_if_ids_cover,
+        "text-lists": cmd_text_lists,
         "tshark": cmd_tshark,
     }
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:

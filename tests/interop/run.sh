@@ -272,6 +272,12 @@ if timeout 60 tests/interop/samba-dcerpcd.sh start "$WORK/samba" "$SAMBA_IP" >"$
   echo "rpcclient epmlookup: $(grep -c abstract_syntax "$WORK/rpcclient-epm.out") entries"
   if timeout 30 "$MSRPC" dump --json "$SAMBA_IP" >"$WORK/samba-dump.json" 2>"$WORK/samba-dump.err"; then
     pass "msrpc dump --json $SAMBA_IP exits 0"
+    if timeout 30 "$MSRPC" dump "$SAMBA_IP" >"$WORK/samba-dump.txt" 2>&1; then
+      check samba-dump-text python3 "$HELP" text-lists "$WORK/samba-dump.json" "$WORK/samba-dump.txt"
+    else
+      fail "msrpc dump $SAMBA_IP (text) exited $?"
+      show "$WORK/samba-dump.txt"
+    fi
     timeout 60 "$PY" tests/interop/impacket_lookup.py "$SAMBA_IP" >"$WORK/samba-walk.json" 2>"$WORK/samba-walk.err" ||
       show "$WORK/samba-walk.err"
     check samba-epm-same-as-rpcclient python3 "$HELP" epm-same "$WORK/samba-dump.json" \
