@@ -254,6 +254,16 @@ pub fn dispatch<D: msrpc_proto::dispatch::Dispatch>(
     drep: msrpc_ndr::DataRep,
 ) -> Result<Vec<u8>, msrpc_proto::dispatch::DispatchError> {
     let ctx = msrpc_proto::dispatch::CallContext { call_id: 1, opnum, ..Default::default() };
+    dispatch_ctx(server, ctx, stub, drep)
+}
+
+/// Runs one request through a generated dispatcher with a given call context.
+pub fn dispatch_ctx<D: msrpc_proto::dispatch::Dispatch>(
+    server: &D,
+    ctx: msrpc_proto::dispatch::CallContext,
+    stub: &[u8],
+    drep: msrpc_ndr::DataRep,
+) -> Result<Vec<u8>, msrpc_proto::dispatch::DispatchError> {
     futures::executor::block_on(server.dispatch(ctx, stub.to_vec(), drep, NDR_LIMITS))
 }
 
@@ -265,12 +275,16 @@ pub fn dispatch<D: msrpc_proto::dispatch::Dispatch>(
 #[macro_export]
 macro_rules! check_op {
     ($server:expr, $input:expr, $req:ty, $resp:ty) => {{
+        let ctx = msrpc_proto::dispatch::CallContext { call_id: 1, opnum: ($input).opnum, ..Default::default() };
+        $crate::check_op!($server, $input, $req, $resp, ctx)
+    }};
+    ($server:expr, $input:expr, $req:ty, $resp:ty, $ctx:expr) => {{
         let input: &$crate::NdrInput<'_> = $input;
         let drep = input.drep;
         let decoded = <$req>::from_stub(input.request, drep, $crate::NDR_LIMITS);
         match input.response {
             None => {
-                let out = $crate::dispatch($server, input.opnum, input.request, drep);
+                let out = $crate::dispatch_ctx($server, $ctx, input.request, drep);
                 match (&decoded, &out) {
                     (Err(_), Err(msrpc_proto::dispatch::DispatchError::BadStub(_))) => {}
                     (Err(e), other) => panic!("from_stub failed ({e}) but dispatch gave {other:?}"),

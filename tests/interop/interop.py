@@ -371,6 +371,16 @@ def cmd_tshark(tsv, *servers):
             if n == 0:
                 ok = False
                 print("capture: no %s PDU %s %s" % (what, "from" if from_server else "to", srv))
+        def n_of(t, from_server):
+            return sum(c for (s, d, tt), c in counts.items()
+                       if tt == t and ((s == srv) if from_server else (d == srv)))
+        binds, acks, naks = n_of(11, False), n_of(12, True), n_of(13, True)
+        faults = n_of(3, True)
+        row.append("bind_nak %d, fault %d" % (naks, faults))
+        if acks + naks != binds:
+            ok = False
+            print("capture: %d binds to %s but %d bind_ack + %d bind_nak (a lost packet or an unanswered bind)"
+                  % (binds, srv, acks, naks))
         print("capture, server %s: %s" % (srv, ", ".join(row)))
     return 0 if ok else 1
 

@@ -11,7 +11,8 @@
 # msrpcd's EPM goes to 127.0.0.41:1135 and the tools are told so (Samba's part then fails:
 # samba-dcerpcd only serves its EPM on 135). A missing peer is a failure, never a skip.
 # Set INTEROP_KEEP=1 to keep the work directory (logs, capture) after a passing run;
-# INTEROP_MSRPCD_IP / INTEROP_SAMBA_IP change the loopback addresses (127.0.0.41 / 127.0.0.42).
+# INTEROP_MSRPCD_IP / INTEROP_SAMBA_IP change the loopback addresses (127.0.0.41 / 127.0.0.42),
+# INTEROP_EPM_PORT msrpcd's EPM port (135 as root, else 1135).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -33,6 +34,7 @@ PASSED=0
 FAILED=0
 FAILS=()
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/msrpc-interop.XXXXXX")
+PCAP=$WORK/capture.pcapng
 MSRPCD_PID=
 TSHARK_PID=
 SAMBA_STARTED=
@@ -89,6 +91,16 @@ stop_all() {
     SAMBA_STARTED=
   fi
   if [ -n "$TSHARK_PID" ] && kill -0 "$TSHARK_PID" 2>/dev/null; then
+    # libpcap hands packets over in blocks that the kernel retires on a timeout: let the last
+    # ones reach the file (its size stable for 1.5 s, at most 6 s) before stopping tshark.
+    local last=-1 size stable=0
+    for _ in $(seq 1 12); do
+      size=$(stat -c %s "$PCAP" 2>/dev/null || echo 0)
+      if [ "$size" = "$last" ]; then stable=$((stable + 1)); else stable=0; fi
+      [ "$stable" -ge 3 ] && break
+      last=$size
+      sleep 0.5
+    done
     kill -INT "$TSHARK_PID" 2>/dev/null
     for _ in $(seq 1 100); do kill -0 "$TSHARK_PID" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$TSHARK_PID" 2>/dev/null
@@ -141,7 +153,10 @@ fi
 echo "tshark: $(tshark --version 2>/dev/null | head -1)"
 echo "samba:  $(/usr/libexec/samba/samba-dcerpcd --version 2>/dev/null | head -1)"
 echo "impacket: $("$PY" -c 'from impacket import version; print(version.version)')"
-if [ "$(id -u)" = 0 ]; then
+if [ -n "${INTEROP_EPM_PORT:-}" ]; then
+  EPM_PORT=$INTEROP_EPM_PORT
+  echo "NOTE: INTEROP_EPM_PORT: msrpcd's EPM listens on $MSRPCD_IP:$EPM_PORT and the tools are given that port"
+elif [ "$(id -u)" = 0 ]; then
   EPM_PORT=135
 else
   EPM_PORT=1135
@@ -166,7 +181,6 @@ done
 
 # ---------------------------------------------------------------------------------------------
 section "(b) tshark capturing on lo"
-PCAP=$WORK/capture.pcapng
 FILTER="host $MSRPCD_IP or host $SAMBA_IP"
 tshark -n -i lo -f "$FILTER" -w "$PCAP" >"$WORK/tshark-capture.log" 2>&1 &
 TSHARK_PID=$!
@@ -176,11 +190,15 @@ for _ in $(seq 1 150); do
   kill -0 "$TSHARK_PID" 2>/dev/null || break
   sleep 0.1
 done
-if [ -z "$capturing" ]; then
+if [ -n "$capturing" ]; then
+  pass "tshark capturing on lo ($FILTER)"
+else
   show "$WORK/tshark-capture.log"
-  fatal "tshark did not start capturing on lo within 15 s (root or the wireshark group is needed)"
+  fail "tshark did not start capturing on lo within 15 s (root or the wireshark group is needed)"
+  kill "$TSHARK_PID" 2>/dev/null
+  wait "$TSHARK_PID" 2>/dev/null
+  TSHARK_PID=
 fi
-pass "tshark capturing on lo ($FILTER)"
 
 # ---------------------------------------------------------------------------------------------
 section "(c) msrpcd --listen $MSRPCD_IP:$EPM_PORT --demo"
@@ -188,38 +206,41 @@ LISTEN=$MSRPCD_IP
 [ "$EPM_PORT" = 135 ] || LISTEN=$MSRPCD_IP:$EPM_PORT
 "$MSRPCD" --listen "$LISTEN" --demo --registration-socket "$WORK/epm.sock" >"$WORK/msrpcd.log" 2>&1 &
 MSRPCD_PID=$!
+ECHO_PORT=
 if ! wait_tcp "$MSRPCD_IP" "$EPM_PORT" 20; then
   show "$WORK/msrpcd.log"
-  fatal "msrpcd did not accept on $MSRPCD_IP:$EPM_PORT within 20 s"
+  fail "msrpcd did not accept on $MSRPCD_IP:$EPM_PORT within 20 s"
 fi
 # The demo registers rpcecho in the EPM; wait (bounded) until the dump shows it.
-ECHO_PORT=
 for _ in $(seq 1 20); do
-  if timeout 20 "$MSRPC" dump --json "$MSRPCD_IP:$EPM_PORT" >"$WORK/msrpcd-dump.json" 2>"$WORK/msrpcd-dump.err" &&
+  kill -0 "$MSRPCD_PID" 2>/dev/null || break
+  if timeout 10 "$MSRPC" dump --json --timeout 3 "$MSRPCD_IP:$EPM_PORT" >"$WORK/msrpcd-dump.json" 2>"$WORK/msrpcd-dump.err" &&
     ECHO_PORT=$(python3 "$HELP" tcp-port "$WORK/msrpcd-dump.json" "$ECHO_UUID" 2>/dev/null); then
     break
   fi
   ECHO_PORT=
   sleep 0.5
 done
-if [ -z "$ECHO_PORT" ]; then
+if [ -n "$ECHO_PORT" ]; then
+  pass "msrpcd up; msrpc dump --json lists rpcecho at ncacn_ip_tcp:$MSRPCD_IP[$ECHO_PORT]"
+  python3 "$HELP" msrpc-dump "$WORK/msrpcd-dump.json"
+else
   show "$WORK/msrpcd-dump.json"
   show "$WORK/msrpcd-dump.err"
   show "$WORK/msrpcd.log"
-  fatal "msrpc dump --json $MSRPCD_IP:$EPM_PORT never listed rpcecho over ncacn_ip_tcp (10 s)"
+  fail "msrpc dump --json $MSRPCD_IP:$EPM_PORT never listed rpcecho over ncacn_ip_tcp (msrpcd up 10 s)"
 fi
-pass "msrpcd up; msrpc dump --json lists rpcecho at ncacn_ip_tcp:$MSRPCD_IP[$ECHO_PORT]"
-python3 "$HELP" msrpc-dump "$WORK/msrpcd-dump.json"
 
 # ---------------------------------------------------------------------------------------------
 section "(d) Impacket against msrpcd"
-if [ "$EPM_PORT" = 135 ]; then
-  rpcdump() { timeout 60 "$PY" "$VENV/bin/rpcdump.py" "$MSRPCD_IP"; }
-else
-  # rpcdump.py only knows the EPM on 135 (its -port picks a transport); the same class on 1135.
-  rpcdump() {
-    timeout 60 "$PY" - "$VENV/bin/rpcdump.py" "$MSRPCD_IP" "$EPM_PORT" <<'PYEOF'
-import logging, runpy, sys
+impacket_against_msrpcd() {
+  if [ "$EPM_PORT" = 135 ]; then
+    rpcdump() { timeout 60 "$PY" "$VENV/bin/rpcdump.py" "$MSRPCD_IP"; }
+  else
+    # rpcdump.py only knows the EPM on 135 (its -port picks a transport); the same class on 1135.
+    rpcdump() {
+      timeout 60 "$PY" - "$VENV/bin/rpcdump.py" "$MSRPCD_IP" "$EPM_PORT" <<'PYEOF'
+import runpy, sys
 from impacket.examples import logger
 script, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
 logger.init()
@@ -228,38 +249,45 @@ cls = mod["RPCDump"]
 cls.KNOWN_PROTOCOLS[port] = {"bindstr": "ncacn_ip_tcp:%%s[%d]" % port}
 cls(port=port).dump(host, host)
 PYEOF
-  }
-fi
-rpcdump >"$WORK/rpcdump.out" 2>&1
-echo "rpcdump.py: $(grep -cE '^UUID' "$WORK/rpcdump.out") interfaces, $(grep -E 'Received|No endpoints|Protocol failed' "$WORK/rpcdump.out" | tr -d '\n')"
-check rpcdump-lists-every-entry python3 "$HELP" rpcdump-covers "$WORK/msrpcd-dump.json" "$WORK/rpcdump.out" ||
-  show "$WORK/rpcdump.out" 40
+    }
+  fi
+  rpcdump >"$WORK/rpcdump.out" 2>&1
+  echo "rpcdump.py: $(grep -cE '^UUID' "$WORK/rpcdump.out") interfaces, $(grep -E 'Received|No endpoints|Protocol failed' "$WORK/rpcdump.out" | tr -d '\n')"
+  check rpcdump-lists-every-entry python3 "$HELP" rpcdump-covers "$WORK/msrpcd-dump.json" "$WORK/rpcdump.out" ||
+    show "$WORK/rpcdump.out" 40
 
-timeout 60 "$PY" "$VENV/bin/rpcmap.py" -auth-level 1 "ncacn_ip_tcp:$MSRPCD_IP[$ECHO_PORT]" \
-  >"$WORK/rpcmap-echo.out" 2>&1
-check rpcmap-demo-endpoint python3 "$HELP" rpcmap-lists "$WORK/rpcmap-echo.out" "$ECHO_UUID" "$MGMT_UUID"
+  timeout 60 "$PY" "$VENV/bin/rpcmap.py" -auth-level 1 "ncacn_ip_tcp:$MSRPCD_IP[$ECHO_PORT]" \
+    >"$WORK/rpcmap-echo.out" 2>&1
+  check rpcmap-demo-endpoint python3 "$HELP" rpcmap-lists "$WORK/rpcmap-echo.out" "$ECHO_UUID" "$MGMT_UUID"
 
-timeout 60 "$PY" "$VENV/bin/rpcmap.py" -auth-level 1 "ncacn_ip_tcp:$MSRPCD_IP[$EPM_PORT]" \
-  >"$WORK/rpcmap-epm.out" 2>&1
-check rpcmap-epm-endpoint python3 "$HELP" rpcmap-lists "$WORK/rpcmap-epm.out" "$EPM_UUID" "$MGMT_UUID"
+  timeout 60 "$PY" "$VENV/bin/rpcmap.py" -auth-level 1 "ncacn_ip_tcp:$MSRPCD_IP[$EPM_PORT]" \
+    >"$WORK/rpcmap-epm.out" 2>&1
+  check rpcmap-epm-endpoint python3 "$HELP" rpcmap-lists "$WORK/rpcmap-epm.out" "$EPM_UUID" "$MGMT_UUID"
 
-timeout 120 "$PY" "$VENV/bin/rpcmap.py" -auth-level 1 -uuid "$ECHO_UUID" -brute-opnums -opnum-max 12 \
-  "ncacn_ip_tcp:$MSRPCD_IP[$ECHO_PORT]" >"$WORK/rpcmap-opnums.out" 2>&1
-check rpcmap-brute-opnums python3 "$HELP" rpcmap-opnums "$WORK/rpcmap-opnums.out" 10
+  timeout 120 "$PY" "$VENV/bin/rpcmap.py" -auth-level 1 -uuid "$ECHO_UUID" -brute-opnums -opnum-max 12 \
+    "ncacn_ip_tcp:$MSRPCD_IP[$ECHO_PORT]" >"$WORK/rpcmap-opnums.out" 2>&1
+  check rpcmap-brute-opnums python3 "$HELP" rpcmap-opnums "$WORK/rpcmap-opnums.out" 10
 
-echo "impacket_echo.py, explicit port:"
-if timeout 120 "$PY" tests/interop/impacket_echo.py "$MSRPCD_IP" "$ECHO_PORT" 2>&1 |
-  tee "$WORK/impacket-echo-port.out" | sed 's/^/    /'; then
-  pass "impacket_echo.py $MSRPCD_IP $ECHO_PORT: $(tail -n 1 "$WORK/impacket-echo-port.out")"
+  echo "impacket_echo.py, explicit port:"
+  if timeout 120 "$PY" tests/interop/impacket_echo.py "$MSRPCD_IP" "$ECHO_PORT" 2>&1 |
+    tee "$WORK/impacket-echo-port.out" | sed 's/^/    /'; then
+    pass "impacket_echo.py $MSRPCD_IP $ECHO_PORT: $(tail -n 1 "$WORK/impacket-echo-port.out")"
+  else
+    fail "impacket_echo.py $MSRPCD_IP $ECHO_PORT: $(tail -n 1 "$WORK/impacket-echo-port.out")"
+  fi
+  echo "impacket_echo.py, port from the EPM (epm.hept_map):"
+  if timeout 120 "$PY" tests/interop/impacket_echo.py --epm-port "$EPM_PORT" "$MSRPCD_IP" 2>&1 |
+    tee "$WORK/impacket-echo-epm.out" | sed 's/^/    /'; then
+    pass "impacket_echo.py $MSRPCD_IP (via ept_map): $(tail -n 1 "$WORK/impacket-echo-epm.out")"
+  else
+    fail "impacket_echo.py $MSRPCD_IP (via ept_map): $(tail -n 1 "$WORK/impacket-echo-epm.out")"
+  fi
+
+}
+if [ -n "$ECHO_PORT" ]; then
+  impacket_against_msrpcd
 else
-  fail "impacket_echo.py $MSRPCD_IP $ECHO_PORT: $(tail -n 1 "$WORK/impacket-echo-port.out")"
-fi
-echo "impacket_echo.py, port from the EPM (epm.hept_map):"
-if timeout 120 "$PY" tests/interop/impacket_echo.py --epm-port "$EPM_PORT" "$MSRPCD_IP" 2>&1 |
-  tee "$WORK/impacket-echo-epm.out" | sed 's/^/    /'; then
-  pass "impacket_echo.py $MSRPCD_IP (via ept_map): $(tail -n 1 "$WORK/impacket-echo-epm.out")"
-else
-  fail "impacket_echo.py $MSRPCD_IP (via ept_map): $(tail -n 1 "$WORK/impacket-echo-epm.out")"
+  fail "Impacket checks not run: msrpcd is not serving rpcecho (see (c))"
 fi
 
 # ---------------------------------------------------------------------------------------------

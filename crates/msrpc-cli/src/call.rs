@@ -186,7 +186,7 @@ pub async fn run(g: &Global, a: CallArgs) -> Result<(), Failure> {
     if g.json {
         print_json(&o.json)
     } else {
-        println!("{}", o.text);
+        outln!("{}", o.text);
         Ok(())
     }
 }

@@ -227,14 +227,14 @@ fn print_text(target: &str, decoded: &[Decoded], batches: u32) {
     for (iface, members) in &groups {
         match iface {
             Some(s) => {
-                println!("Protocol  : {}", description_or_na(s));
-                println!("Name      : {}", name_or_na(s));
-                println!("UUID      : {} v{}.{}", s.uuid, s.major, s.minor);
+                outln!("Protocol  : {}", description_or_na(s));
+                outln!("Name      : {}", name_or_na(s));
+                outln!("UUID      : {} v{}.{}", s.uuid, s.major, s.minor);
             }
             None => {
-                println!("Protocol  : N/A");
-                println!("Name      : N/A");
-                println!("UUID      : (tower has no interface floor)");
+                outln!("Protocol  : N/A");
+                outln!("Name      : N/A");
+                outln!("UUID      : (tower has no interface floor)");
             }
         }
         let mut annotations: Vec<&str> = Vec::new();
@@ -245,9 +245,9 @@ fn print_text(target: &str, decoded: &[Decoded], batches: u32) {
             }
         }
         if !annotations.is_empty() {
-            println!("Annotation: {}", annotations.join(" | "));
+            outln!("Annotation: {}", annotations.join(" | "));
         }
-        println!("Bindings  :");
+        outln!("Bindings  :");
         for m in members {
             let mut line = match (&m.json.binding, &m.json.tower_error, &m.json.tower_hex) {
                 (Some(b), _, _) => b.clone(),
@@ -258,11 +258,11 @@ fn print_text(target: &str, decoded: &[Decoded], batches: u32) {
             if m.json.object != Uuid::nil().to_string() {
                 line.push_str(&format!("  (object {})", m.json.object));
             }
-            println!("            {line}");
+            outln!("            {line}");
         }
-        println!();
+        outln!();
     }
-    println!(
+    outln!(
         "{} endpoints, {} interfaces, from {target} in {} ept_lookup calls.",
         decoded.len(),
         groups.len(),
@@ -295,7 +295,7 @@ pub async fn run(g: &Global, a: DumpArgs) -> Result<(), Failure> {
         None => None,
     };
     if let Some(n) = &note {
-        eprintln!("msrpc: warning: {n} ({} entries kept)", decoded.len());
+        errln!("msrpc: warning: {n} ({} entries kept)", decoded.len());
     }
     if decoded.is_empty() {
         return failure.map_or(Ok(()), Err);

@@ -111,7 +111,7 @@ impl Failure {
 
     /// Prints the failure: text on stderr, and with `json` a JSON document on stdout.
     pub fn report(&self, json: bool) {
-        eprintln!("msrpc: {self}");
+        errln!("msrpc: {self}");
         if json && !self.json_printed {
             let doc = json!({
                 "error": {
@@ -120,7 +120,7 @@ impl Failure {
                     "message": self.to_string(),
                 }
             });
-            println!("{doc}");
+            outln!("{doc}");
         }
     }
 }

@@ -35,6 +35,22 @@
 //! stops after `--duration` (1 hour by default) and serves at most `--max-conns` connections.
 //! Each connect and call is bounded by `--timeout` (10 s).
 
+/// `println!` that ignores a closed stdout (`msrpc dump | head` must not panic).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that ignores a closed stderr.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod bench;
 mod call;
 mod dump;
@@ -118,7 +134,7 @@ fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("msrpc: cannot start the async runtime: {e}");
+            errln!("msrpc: cannot start the async runtime: {e}");
             return ExitCode::from(fail::Exit::Usage.code());
         }
     };

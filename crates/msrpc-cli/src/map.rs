@@ -219,7 +219,7 @@ pub async fn run(g: &Global, a: MapArgs) -> Result<(), Failure> {
             Err(e) => {
                 client.close();
                 if !g.json {
-                    eprintln!("msrpc: {e}; probing well-known interfaces with binds");
+                    errln!("msrpc: {e}; probing well-known interfaces with binds");
                 }
                 let p = probe(g, &b.host, port, &candidates()).await;
                 ("bind-probe", Some(e), p.accepted, Some(p.tried), p.errors)
@@ -231,7 +231,7 @@ pub async fn run(g: &Global, a: MapArgs) -> Result<(), Failure> {
         .map(|(s, e)| format!("{} v{}.{}: {e}", s.uuid, s.major, s.minor))
         .collect();
     for e in &errors {
-        eprintln!("msrpc: warning: probe failed: {e}");
+        errln!("msrpc: warning: probe failed: {e}");
     }
     if found.is_empty() {
         let why = match (&mgmt_error, probed) {
@@ -251,14 +251,14 @@ pub async fn run(g: &Global, a: MapArgs) -> Result<(), Failure> {
         });
     }
     match probed {
-        Some(n) => println!(
+        Some(n) => outln!(
             "Interfaces at {target} (bind probes: {} of {n} well-known interface versions accepted):",
             found.len()
         ),
-        None => println!("Interfaces at {target} (mgmt inq_if_ids):"),
+        None => outln!("Interfaces at {target} (mgmt inq_if_ids):"),
     }
     for s in &found {
-        println!(
+        outln!(
             "  {} v{}.{}  {:<20} {}",
             s.uuid,
             s.major,

@@ -10,7 +10,7 @@ use crate::fail::Failure;
 pub fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Failure::usage(format!("cannot encode the JSON output: {e}")))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }
 

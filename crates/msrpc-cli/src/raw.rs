@@ -98,9 +98,9 @@ async fn serve(g: &Global, a: ServeArgs) -> Result<(), Failure> {
         .local_addr()
         .map_err(|e| Failure::connect(format!("listener address: {e}")))?;
     if g.json {
-        println!("{}", json!({"listening": local.to_string()}));
+        outln!("{}", json!({"listening": local.to_string()}));
     } else {
-        println!("listening on {local}");
+        outln!("listening on {local}");
     }
     let _ = std::io::stdout().flush();
     let deadline = Instant::now() + Duration::from_secs_f64(a.duration);

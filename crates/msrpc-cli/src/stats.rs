@@ -270,25 +270,31 @@ pub fn report(head: ReportHead, plan: Plan, results: Vec<ConnResult>) -> Report 
 
 /// Prints a report as text.
 pub fn print_report(r: &Report) {
-    println!("{} {} against {}", r.mode, r.op, r.target);
+    outln!("{} {} against {}", r.mode, r.op, r.target);
     if let (Some(a), Some(b)) = (r.request_bytes, r.response_bytes) {
-        println!("  sizes      : {a} bytes out, {b} bytes back per call");
+        outln!("  sizes      : {a} bytes out, {b} bytes back per call");
     }
-    println!(
+    outln!(
         "  connections: {} ({} s measured after {} s warm-up)",
-        r.conns, r.measured_s, r.warmup_s
+        r.conns,
+        r.measured_s,
+        r.warmup_s
     );
-    println!("  calls      : {} ({} errors)", r.calls, r.errors);
-    println!("  calls/s    : {}", r.calls_per_sec);
-    println!(
+    outln!("  calls      : {} ({} errors)", r.calls, r.errors);
+    outln!("  calls/s    : {}", r.calls_per_sec);
+    outln!(
         "  latency us : p50 {}  p90 {}  p99 {}  max {}  mean {}",
-        r.latency_us.p50, r.latency_us.p90, r.latency_us.p99, r.latency_us.max, r.latency_us.mean
+        r.latency_us.p50,
+        r.latency_us.p90,
+        r.latency_us.p99,
+        r.latency_us.max,
+        r.latency_us.mean
     );
     if r.broken_conns > 0 {
-        println!("  broken connections: {}", r.broken_conns);
+        outln!("  broken connections: {}", r.broken_conns);
     }
     if let Some(e) = &r.first_error {
-        println!("  first error: {e}");
+        outln!("  first error: {e}");
     }
 }
 

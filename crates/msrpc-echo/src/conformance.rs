@@ -175,11 +175,22 @@ pub async fn exercise<C: Invoke>(
         )?;
         check(
             "TestEnum",
-            (r.foo1, r.foo2, r.foo3) == (foo1, foo2, foo3),
+            (r.foo1, r.foo2, r.foo3)
+                == (
+                    foo1,
+                    EchoEnum2 {
+                        e1: EchoEnum1::Enum2,
+                        ..foo2
+                    },
+                    foo3,
+                ),
             || format!("{r:?}"),
         )?;
     }
-    report("TestEnum", "both union arms echoed".into());
+    report(
+        "TestEnum",
+        "both union arms echoed, foo2.e1 set to ECHO_ENUM2 as Samba does".into(),
+    );
 
     let data = EchoSurrounding {
         x: 3,

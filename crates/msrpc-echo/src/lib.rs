@@ -208,7 +208,7 @@ pub trait Rpcecho {
     #[opnum(6)]
     fn test_sleep(#[ndr(in)] seconds: u32) -> u32;
 
-    /// `echo_TestEnum`: returns its arguments.
+    /// `echo_TestEnum`: returns its arguments, with `foo2.e1` set to `ECHO_ENUM2`.
     #[opnum(7)]
     fn test_enum(
         #[ndr(in, out)] foo1: EchoEnum1,
@@ -252,7 +252,7 @@ impl Sleeper for NoSleep {
 /// | TestCall | `s2 = s1` |
 /// | TestCall2 | level 1: v=10; 2: v=20; 3: v=30; 4: v=40; 5: v1=50, v2=60; 6: v1=70, info1.v=80; 7: v1=80, info4.v=90; result `STATUS_OK`. Any other level: fault `nca_s_fault_invalid_tag` (the union cannot represent it) |
 /// | TestSleep | sleeps `seconds` with the [`Sleeper`], returns `seconds` |
-/// | TestEnum | returns its arguments |
+/// | TestEnum | returns its arguments with `foo2.e1 = ECHO_ENUM2` (what Samba's `dcesrv_echo_TestEnum` does) |
 /// | TestSurrounding | `x` doubled, `surrounding` replaced by `x` zeros |
 /// | TestDoublePointer | `***data`, or 0 when either pointer is null |
 #[derive(Clone, Debug)]
@@ -391,7 +391,10 @@ impl<Sl: Sleeper> Rpcecho for EchoService<Sl> {
     ) -> Result<TestEnumResponse, RpcFault> {
         Ok(TestEnumResponse {
             foo1: req.foo1,
-            foo2: req.foo2,
+            foo2: EchoEnum2 {
+                e1: EchoEnum1::Enum2,
+                ..req.foo2
+            },
             foo3: req.foo3,
         })
     }
