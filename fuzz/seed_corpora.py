@@ -24,6 +24,8 @@ Seeds written (file name = sha1 of the content, so reruns are idempotent):
   client_stream/  [selector] + the server->client byte stream
   ndr_epm/        [op, drep] + stub, for ept (e1af8308-...) and mgmt (afa8bd80-...) calls
   ndr_echo/       [op, drep] + stub, for rpcecho (60a15ec5-...) calls
+  epm_tower/      tower_octet_string contents found in ept stubs
+  epm_service/    each connection's ept/mgmt calls as one call sequence (see the target)
 and from the Impacket vectors the repository generates (tests/vectors/impacket/*.hex): pdu_* to
 pdu_decode (plus synthetic client and server streams built from them), echo_/epm_/mgmt_ call
 stubs to ndr_echo / ndr_epm.
@@ -55,6 +57,8 @@ PT_BIND, PT_BIND_ACK, PT_BIND_NAK, PT_ALTER, PT_ALTER_RESP = 11, 12, 13, 14, 15
 CO_PTYPES = {0, 2, 3, 11, 12, 13, 14, 15, 16, 17, 18, 19}
 PFC_FIRST, PFC_LAST, PFC_OBJECT = 0x01, 0x02, 0x80
 AUTH_LEVEL_PRIVACY = 6
+
+TARGETS = ("pdu_decode", "server_stream", "client_stream", "ndr_epm", "ndr_echo", "epm_tower", "epm_service")
 
 OP_MGMT = 0x20
 OP_RESPONSE = 0x40
@@ -462,6 +466,31 @@ def ndr_seed(writer, iface, opnum, drep, stub, request=None):
         writer.write(target, bytes([op, drep_sel]) + stub)
     elif len(request) <= 0xFFFF:
         writer.write(target, bytes([op | OP_RESPONSE, drep_sel]) + struct.pack("<H", len(request)) + request + stub)
+    if iface == EPM_UUID:
+        for tower in find_towers(stub, drep[0] >> 4 == 1):
+            writer.write("epm_tower", tower)
+
+
+def find_towers(stub, le):
+    """tower_octet_string contents inside an NDR stub: a twr_t is max_count, tower_length (the
+    same value N), then N octets starting with a floor count of 1 to 16 (u16 little-endian)."""
+    e = "<" if le else ">"
+    out = []
+    for i in range(0, max(0, len(stub) - 10), 4):
+        n, m = struct.unpack(e + "II", stub[i : i + 8])
+        if n == m and 4 <= n <= len(stub) - i - 8:
+            octets = stub[i + 8 : i + 8 + n]
+            if 1 <= struct.unpack("<H", octets[:2])[0] <= 16:
+                out.append(octets)
+    return out
+
+
+def epm_record(iface, opnum, drep, stub, use_last):
+    """One epm_service record: [op, flags, len u16 LE] + stub (local caller, group 1)."""
+    op = (opnum & 0x0F) | (0x10 if iface == MGMT_UUID else 0)
+    flags = 0x01 | (0x02 if drep[0] >> 4 == 0 else 0) | (0x10 if use_last else 0)
+    stub = stub[:0xFFFF]
+    return bytes([op, flags]) + struct.pack("<H", len(stub)) + stub
 
 
 def auth_level_of(pdus):
@@ -577,6 +606,7 @@ def process_conn(conn, writer, stats):
     calls = {}  # call_id -> (iface, opnum, drep)
     req_frags = {}
     resp_frags = {}
+    epm_records = []
     client_pdus = [p for _, g in dir_pdus.get(client, []) for p in g]
     server_pdus = [p for _, g in dir_pdus.get(server, []) for p in g] if server else []
     # Walk binds and acks in order so the ack prunes the matching bind.
@@ -621,6 +651,11 @@ def process_conn(conn, writer, stats):
                         stats.inc("ndr stubs skipped: sealed")
                     else:
                         ndr_seed(writer, iface, opnum, drep, bytes(data))
+                        if iface in (EPM_UUID, MGMT_UUID) and len(epm_records) < 16:
+                            later = iface == EPM_UUID and opnum in (2, 3, 4, 7) and bool(epm_records)
+                            epm_records.append(epm_record(iface, opnum, drep, bytes(data), later))
+    if epm_records:
+        writer.write("epm_service", b"".join(epm_records))
     for p in server_pdus:
         f = pdu_fields(p)
         if f["ptype"] != PT_RESPONSE or len(p) < 24:
@@ -776,6 +811,19 @@ def seed_from_vectors(writer, stats):
             if req is not None:
                 ndr_seed(writer, iface, table[op], b"\x10\0\0\0", b, request=req)
                 n += 1
+    for k in ("epm_tower_tcp", "epm_tower_np"):
+        if k in vectors:
+            writer.write("epm_tower", vectors[k])
+            n += 1
+    seq = [("epm_ept_lookup_request", EPM_UUID, 2, False), ("epm_ept_lookup_request", EPM_UUID, 2, True),
+           ("epm_ept_map_request", EPM_UUID, 3, False), ("epm_ept_map_request", EPM_UUID, 3, True),
+           ("epm_ept_lookup_handle_free_request", EPM_UUID, 4, True),
+           ("mgmt_inq_if_ids_request", MGMT_UUID, 0, False), ("mgmt_inq_stats_request", MGMT_UUID, 1, False),
+           ("mgmt_inq_princ_name_request", MGMT_UUID, 4, False)]
+    recs = [epm_record(iface, op, b"\x10\0\0\0", vectors[k], last) for k, iface, op, last in seq if k in vectors]
+    if recs:
+        writer.write("epm_service", b"".join(recs))
+        n += 1
     stats.notes.append(f"{n} seeds from the Impacket vectors in tests/vectors/impacket")
 
 
@@ -791,7 +839,7 @@ def main():
         captures = sorted(os.listdir(args.captures))
     writer = Writer(args.out)
     stats = Stats()
-    for t in ("pdu_decode", "server_stream", "client_stream", "ndr_epm", "ndr_echo"):
+    for t in TARGETS:
         os.makedirs(os.path.join(args.out, t), exist_ok=True)
     for fn in captures:
         path = os.path.join(args.captures, fn)
@@ -811,7 +859,7 @@ def main():
         print(n)
     print()
     print("seeds per corpus (this run, deduplicated): from captures + from vectors")
-    for t in ("pdu_decode", "server_stream", "client_stream", "ndr_epm", "ndr_echo"):
+    for t in TARGETS:
         total = len(os.listdir(os.path.join(args.out, t)))
         cap = from_captures.get(t, 0)
         vec = writer.counts.get(t, 0) - cap

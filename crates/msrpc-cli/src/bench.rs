@@ -39,7 +39,7 @@ const ONE_FRAGMENT: usize = 1432;
 /// `msrpc bench` arguments.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// The server: a string binding or HOST[:PORT]. Without a port, echo operations ask the
+    /// The server: a string binding, HOST or HOST:PORT. Without a port, echo operations ask the
     /// endpoint mapper; mgmt and ept operations use the endpoint mapper's port.
     pub binding: String,
     /// Connections, each with its own closed loop.

@@ -28,6 +28,8 @@ use crate::Global;
 pub const MAX_ENTS: u32 = 500;
 /// Consecutive empty batches with a live handle after which the walk gives up.
 const MAX_EMPTY_BATCHES: u32 = 3;
+/// The longest a walk may take, whatever the server sends.
+pub const WALK_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// `msrpc dump` arguments.
 #[derive(Args, Debug)]
@@ -67,6 +69,7 @@ pub struct Walk {
 
 /// Walks the endpoint map of `client` (see the module docs).
 pub async fn lookup_all(client: &Client, max_entries: usize) -> Walk {
+    let deadline = std::time::Instant::now() + WALK_TIME_LIMIT;
     let ept = EptClient::new(client.clone());
     let mut handle = ContextHandle::NULL;
     let mut entries: Vec<EptEntry> = Vec::new();
@@ -79,6 +82,9 @@ pub async fn lookup_all(client: &Client, max_entries: usize) -> Walk {
     let end = loop {
         if entries.len() >= max_entries {
             break WalkEnd::Truncated(format!("stopped at --max-entries {max_entries}"));
+        }
+        if std::time::Instant::now() >= deadline {
+            break WalkEnd::Truncated(format!("stopped after {} s", WALK_TIME_LIMIT.as_secs()));
         }
         let req = EptLookupRequest {
             inquiry_type: RPC_C_EP_ALL_ELTS,

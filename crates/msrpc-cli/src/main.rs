@@ -29,8 +29,9 @@
 //! | 4 | nothing found: no endpoints registered, no interface offered, `ept_map` found no tower |
 //!
 //! # Bounds
-//! Every loop is bounded in count and time: `dump` stops after `--max-entries` (100 000) and
-//! frees the lookup handle; `ept-map` pages at most 64 times; `bench` and `bench-raw run` stop
+//! Every loop is bounded in count and time: `dump` stops after `--max-entries` (100 000) or
+//! 300 s and frees the lookup handle; `map` probes each well-known interface version once,
+//! within 300 s and 64 fresh connections; `ept-map` pages at most 64 times; `bench` and `bench-raw run` stop
 //! at `--duration` (plus `--warmup`) or `--max-calls`, whichever comes first; `bench-raw serve`
 //! stops after `--duration` (1 hour by default) and serves at most `--max-conns` connections.
 //! Each connect and call is bounded by `--timeout` (10 s).
@@ -67,15 +68,18 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::fail::Failure;
 
+/// The exit codes, shown by every `--help`.
+const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  usage error
+  2  cannot resolve or connect; the connection failed or timed out; the endpoint mapper has
+     no endpoint for the interface
+  3  the server refused: fault, bind rejected, protocol error, error status
+  4  nothing found: no endpoints, no interface offered, no tower";
+
 /// Microsoft RPC (DCE/RPC over TCP) client, endpoint mapper inspector and load generator.
 #[derive(Parser, Debug)]
-#[command(
-    name = "msrpc",
-    version,
-    after_help = "Exit codes: 0 success; 1 usage error; 2 cannot resolve/connect (or the \
-connection failed, or the endpoint mapper has no endpoint for the interface); 3 RPC refused \
-(fault, bind rejected, protocol error, error status); 4 nothing found."
-)]
+#[command(name = "msrpc", version, after_help = EXIT_CODES)]
 pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]
@@ -103,15 +107,19 @@ pub struct Global {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// List the endpoint mapper's registrations (ept_lookup), grouped by interface.
+    #[command(after_help = EXIT_CODES)]
     Dump(dump::DumpArgs),
     /// List the interfaces a server offers (mgmt inq_if_ids, or bind probes).
+    #[command(after_help = EXIT_CODES)]
     Map(map::MapArgs),
     /// Call one operation.
+    #[command(after_help = EXIT_CODES)]
     Call(call::CallArgs),
     /// Closed-loop load generator over RPC.
+    #[command(after_help = EXIT_CODES)]
     Bench(bench::BenchArgs),
     /// Raw TCP request/response baseline (server and load generator).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = EXIT_CODES)]
     BenchRaw(raw::RawCommand),
 }
 

@@ -28,11 +28,13 @@ use crate::Global;
 pub const PROBE_BATCH: usize = 1;
 /// Fresh connections a probe run may open for retries.
 const MAX_RECONNECTS: usize = 64;
+/// The longest a probe run may take.
+pub const PROBE_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// `msrpc map` arguments.
 #[derive(Args, Debug)]
 pub struct MapArgs {
-    /// The endpoint: a string binding or HOST[:PORT] (without a port: the endpoint mapper's).
+    /// The endpoint: a string binding, HOST or HOST:PORT (without a port: the endpoint mapper's).
     pub binding: String,
     /// Probe every well-known interface with binds even when mgmt answers.
     #[arg(long)]
@@ -86,7 +88,13 @@ pub async fn probe(g: &Global, host: &str, port: u16, candidates: &[SyntaxId]) -
     };
     let mut reconnects = 0usize;
     let mut client: Option<Client> = None;
+    let deadline = std::time::Instant::now() + PROBE_TIME_LIMIT;
     for batch in candidates.chunks(PROBE_BATCH) {
+        if std::time::Instant::now() >= deadline {
+            let why = format!("not probed: {} s time limit", PROBE_TIME_LIMIT.as_secs());
+            out.errors.extend(batch.iter().map(|s| (*s, why.clone())));
+            continue;
+        }
         let mut retry: Vec<SyntaxId> = Vec::new();
         match connection(g, host, port, &mut client, &mut reconnects).await {
             Err(e) => out.errors.extend(batch.iter().map(|s| (*s, e.clone()))),

@@ -123,43 +123,64 @@ async fn serve(g: &Global, a: ServeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A request frame's sizes, from its 8-byte header, when `data` holds one.
+fn frame_header(data: &[u8]) -> Option<(u32, u32)> {
+    let h: [u8; 8] = data.get(..8)?.try_into().ok()?;
+    let [a0, a1, a2, a3, b0, b1, b2, b3] = h;
+    Some((
+        u32::from_be_bytes([a0, a1, a2, a3]),
+        u32::from_be_bytes([b0, b1, b2, b3]),
+    ))
+}
+
 /// Serves one connection until the peer closes, a frame is invalid, nothing arrives for
-/// `idle`, or `deadline`.
+/// `idle`, or `deadline`. Reads as much as the socket has (one read per round trip when
+/// frames are small) and answers every complete frame.
 async fn serve_conn(mut stream: TcpStream, deadline: Instant, idle: Duration) {
     let _ = stream.set_nodelay(true);
-    let mut buf: Vec<u8> = Vec::new();
-    let mut header = [0u8; REQ_HEADER as usize];
+    let mut buf: Vec<u8> = vec![0; 64 * 1024];
+    let mut filled = 0usize;
+    let mut out: Vec<u8> = Vec::new();
     loop {
-        let step = async {
-            stream.read_exact(&mut header).await?;
-            let [a0, a1, a2, a3, b0, b1, b2, b3] = header;
-            let req = u32::from_be_bytes([a0, a1, a2, a3]);
-            let resp = u32::from_be_bytes([b0, b1, b2, b3]);
+        // Answer the complete frames at the front of the buffer.
+        while let Some((req, resp)) = buf.get(..filled).and_then(frame_header) {
             if !(REQ_HEADER..=MAX_FRAME).contains(&req)
                 || !(RESP_HEADER..=MAX_FRAME).contains(&resp)
             {
-                return Err(std::io::Error::other("frame size out of range"));
+                return;
             }
-            let body = usize::try_from(req - REQ_HEADER).map_err(std::io::Error::other)?;
-            buf.resize(body, 0);
-            stream.read_exact(&mut buf).await?;
-            let out = usize::try_from(resp).map_err(std::io::Error::other)?;
-            buf.clear();
-            buf.resize(out, 0);
-            if let Some(h) = buf.get_mut(..4) {
-                h.copy_from_slice(&resp.to_be_bytes());
+            let (Ok(req), Ok(resp_len)) = (usize::try_from(req), usize::try_from(resp)) else {
+                return;
+            };
+            if filled < req {
+                if buf.len() < req {
+                    buf.resize(req, 0);
+                }
+                break;
             }
-            stream.write_all(&buf).await
+            out.clear();
+            out.extend_from_slice(&resp.to_be_bytes());
+            out.resize(resp_len, 0);
+            let write = tokio::time::timeout_at(deadline, stream.write_all(&out));
+            if !matches!(write.await, Ok(Ok(()))) {
+                return;
+            }
+            buf.copy_within(req..filled, 0);
+            filled -= req;
+        }
+        let Some(space) = buf.get_mut(filled..) else {
+            return;
         };
-        let limit = Instant::now() + idle;
-        match tokio::time::timeout_at(limit.min(deadline), step).await {
-            Ok(Ok(())) => {}
+        let limit = (Instant::now() + idle).min(deadline);
+        match tokio::time::timeout_at(limit, stream.read(space)).await {
+            Ok(Ok(n)) if n > 0 => filled += n,
             _ => return,
         }
     }
 }
 
-/// One round trip: writes `request`, reads a response of `expect` bytes into `buf`.
+/// One round trip: writes `request`, reads the `expect`-byte response into `buf` (usually
+/// with one read).
 async fn round_trip(
     stream: &mut TcpStream,
     request: &[u8],
@@ -167,17 +188,27 @@ async fn round_trip(
     buf: &mut Vec<u8>,
 ) -> std::io::Result<()> {
     stream.write_all(request).await?;
-    let mut h = [0u8; RESP_HEADER as usize];
-    stream.read_exact(&mut h).await?;
-    let got = u32::from_be_bytes(h);
-    if got != expect {
+    let want = usize::try_from(expect).map_err(std::io::Error::other)?;
+    buf.resize(want, 0);
+    let mut got = 0usize;
+    while got < want {
+        let space = buf.get_mut(got..).unwrap_or_default();
+        let n = stream.read(space).await?;
+        if n == 0 {
+            return Err(std::io::Error::other("the server closed the connection"));
+        }
+        got += n;
+    }
+    let header: [u8; 4] = buf
+        .get(..4)
+        .and_then(|h| h.try_into().ok())
+        .ok_or_else(|| std::io::Error::other("short response"))?;
+    let len = u32::from_be_bytes(header);
+    if len != expect {
         return Err(std::io::Error::other(format!(
-            "response of {got} bytes, expected {expect}"
+            "response of {len} bytes, expected {expect}"
         )));
     }
-    let body = usize::try_from(got - RESP_HEADER).map_err(std::io::Error::other)?;
-    buf.resize(body, 0);
-    stream.read_exact(buf).await?;
     Ok(())
 }
 

@@ -231,7 +231,7 @@ fn every_call_operation() {
     assert_eq!(d["result"], 1);
     assert!(d["elapsed_s"].as_f64().unwrap() >= 0.9);
 
-    assert_eq!(call_json(b, &["echo-enum"])["identical"], true);
+    assert_eq!(call_json(b, &["echo-enum"])["as_samba"], true);
 
     let d = call_json(b, &["echo-surrounding", "7"]);
     assert_eq!(

@@ -24,7 +24,7 @@ use msrpc_epm::{
 use msrpc_ndr::Uuid;
 use msrpc_proto::dispatch::Interface;
 use msrpc_proto::pdu::SyntaxId;
-use msrpc_rt::{Server, TokioSleeper};
+use msrpc_rt::{Server, ServerBuilder, TokioSleeper};
 use serde_json::Value;
 
 /// What the test server hosts.
@@ -194,6 +194,35 @@ pub fn start(cfg: Config) -> TestServer {
     TestServer {
         addr,
         registered,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    }
+}
+
+/// Starts a server on 127.0.0.1 with the services `build` adds.
+pub fn start_with(
+    build: impl FnOnce(ServerBuilder) -> ServerBuilder + Send + 'static,
+) -> TestServer {
+    let (tx, rx) = mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let b = Server::builder().listen("127.0.0.1:0".parse().unwrap());
+            let server = build(b).start().await.unwrap();
+            tx.send(server.local_addrs()[0]).unwrap();
+            let _ = stop_rx.await;
+            server.shutdown().await;
+        });
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    TestServer {
+        addr,
+        registered: 0,
         stop: Some(stop_tx),
         thread: Some(thread),
     }
