@@ -4,6 +4,9 @@
 //! read as Latin-1 (each byte one character) so every byte sequence round-trips.
 //!
 //! Decoding refuses a string whose last element is not NUL ([`DecodeErrorKind::UnterminatedString`]).
+//! A string with a NUL before its terminator decodes to the text before that first NUL (what the
+//! C code of Windows and Samba sees), so every decoded value re-encodes; encoding refuses an
+//! embedded NUL ([`EncodeError::EmbeddedNul`]).
 
 use crate::array::read_variance;
 use crate::{DecodeErrorKind, DecodeResult, EncodeError, EncodeResult, Reader, Writer};
@@ -50,6 +53,10 @@ fn read_wide(r: &mut Reader<'_>, actual: u64) -> DecodeResult<String> {
         Some(0) => {}
         _ => return Err(r.error(DecodeErrorKind::UnterminatedString)),
     }
+    // The string ends at its first NUL, as the C code on either side sees it.
+    if let Some(nul) = units.iter().position(|&u| u == 0) {
+        units.truncate(nul);
+    }
     String::from_utf16(&units).map_err(|_| r.error(DecodeErrorKind::InvalidString))
 }
 
@@ -58,7 +65,11 @@ fn read_char(r: &mut Reader<'_>, actual: u64) -> DecodeResult<String> {
     let n = r.reserve(actual, 1, 4)?;
     let bytes = r.take(n)?;
     match bytes.split_last() {
-        Some((0, body)) => Ok(body.iter().map(|&b| char::from(b)).collect()),
+        Some((0, body)) => Ok(body
+            .iter()
+            .take_while(|&&b| b != 0)
+            .map(|&b| char::from(b))
+            .collect()),
         _ => Err(r.error(DecodeErrorKind::UnterminatedString)),
     }
 }

@@ -206,6 +206,16 @@ fn strings_wide_char_and_fixed() {
     string::encode_char_varying("rpcecho", 64, "annotation", &mut w).unwrap();
     let mut r = Reader::new(w.as_bytes(), LE, DecodeLimits::DEFAULT);
     assert_eq!(string::decode_char_varying(&mut r, 64).unwrap(), "rpcecho");
+    // A NUL before the terminator ends the string (fuzzing found the decoder accepting what
+    // the encoder refused: fuzz/regressions/*/f1-*); the value re-encodes.
+    let inner_nul = [
+        4, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, b'a', 0, 0, 0, b'b', 0, 0, 0,
+    ];
+    let mut r = Reader::new(&inner_nul, LE, DecodeLimits::DEFAULT);
+    assert_eq!(string::decode_wide(&mut r).unwrap(), "a");
+    let inner_nul = [0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 4, b'x', 0, b'y', 0];
+    let mut r = Reader::new(&inner_nul, BE, DecodeLimits::DEFAULT);
+    assert_eq!(string::decode_char(&mut r).unwrap(), "x");
     // Embedded NUL is refused on encode.
     assert!(string::encode_wide("a\0b", "s", &mut Writer::new(LE)).is_err());
 }
