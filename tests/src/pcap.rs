@@ -10,45 +10,56 @@ pub struct Segment {
     pub data: Vec<u8>,
 }
 
-fn packet(
-    out: &mut Vec<u8>,
-    t: u32,
-    src: ([u8; 4], u16),
-    dst: ([u8; 4], u16),
+type Ep = ([u8; 4], u16);
+
+/// TCP fields of one packet.
+struct Tcp {
     seq: u32,
     ack: u32,
     flags: u8,
-    payload: &[u8],
-) {
-    let ip_len = 20 + 20 + payload.len();
-    let frame_len = 14 + ip_len;
-    // pcap record header
-    out.extend_from_slice(&t.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&(frame_len as u32).to_le_bytes());
-    out.extend_from_slice(&(frame_len as u32).to_le_bytes());
-    // Ethernet
-    out.extend_from_slice(&[0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0x08, 0x00]);
-    // IPv4
-    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0];
-    ip[2..4].copy_from_slice(&(ip_len as u16).to_be_bytes());
-    ip.extend_from_slice(&src.0);
-    ip.extend_from_slice(&dst.0);
-    let mut sum: u32 = ip
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+}
+
+fn checksum(words: &[u8]) -> u16 {
+    let mut sum: u32 = words
+        .chunks_exact(2)
+        .map(|c| match c {
+            [a, b] => u32::from(u16::from_be_bytes([*a, *b])),
+            _ => 0,
+        })
         .sum();
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-    out.extend_from_slice(&ip);
+    !(sum as u16)
+}
+
+fn packet(out: &mut Vec<u8>, t: u32, (src, dst): (Ep, Ep), tcp: Tcp, payload: &[u8]) {
+    let ip_len = (20 + 20 + payload.len()) as u16;
+    let frame_len = 14 + u32::from(ip_len);
+    // pcap record header
+    out.extend_from_slice(&t.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&frame_len.to_le_bytes());
+    out.extend_from_slice(&frame_len.to_le_bytes());
+    // Ethernet
+    out.extend_from_slice(&[0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0x08, 0x00]);
+    // IPv4: header without checksum, then with it
+    let head = |sum: u16| {
+        let mut ip = vec![0x45, 0];
+        ip.extend_from_slice(&ip_len.to_be_bytes());
+        ip.extend_from_slice(&[0, 0, 0x40, 0, 64, 6]);
+        ip.extend_from_slice(&sum.to_be_bytes());
+        ip.extend_from_slice(&src.0);
+        ip.extend_from_slice(&dst.0);
+        ip
+    };
+    out.extend_from_slice(&head(checksum(&head(0))));
     // TCP
     out.extend_from_slice(&src.1.to_be_bytes());
     out.extend_from_slice(&dst.1.to_be_bytes());
-    out.extend_from_slice(&seq.to_be_bytes());
-    out.extend_from_slice(&ack.to_be_bytes());
-    out.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    out.extend_from_slice(&tcp.seq.to_be_bytes());
+    out.extend_from_slice(&tcp.ack.to_be_bytes());
+    out.extend_from_slice(&[0x50, tcp.flags, 0xff, 0xff, 0, 0, 0, 0]);
     out.extend_from_slice(payload);
 }
 
@@ -67,18 +78,68 @@ pub fn tcp_session(client_port: u16, server_port: u16, segments: &[Segment]) -> 
     let s = ([127, 0, 0, 1], server_port);
     let (mut cseq, mut sseq) = (1000u32, 5000u32);
     let mut t = 1_700_000_000u32;
-    packet(&mut out, t, c, s, cseq, 0, 0x02, &[]);
-    packet(&mut out, t, s, c, sseq, cseq + 1, 0x12, &[]);
+    packet(
+        &mut out,
+        t,
+        (c, s),
+        Tcp {
+            seq: cseq,
+            ack: 0,
+            flags: 0x02,
+        },
+        &[],
+    );
+    packet(
+        &mut out,
+        t,
+        (s, c),
+        Tcp {
+            seq: sseq,
+            ack: cseq + 1,
+            flags: 0x12,
+        },
+        &[],
+    );
     cseq += 1;
     sseq += 1;
-    packet(&mut out, t, c, s, cseq, sseq, 0x10, &[]);
+    packet(
+        &mut out,
+        t,
+        (c, s),
+        Tcp {
+            seq: cseq,
+            ack: sseq,
+            flags: 0x10,
+        },
+        &[],
+    );
     for seg in segments {
         t += 1;
         if seg.to_server {
-            packet(&mut out, t, c, s, cseq, sseq, 0x18, &seg.data);
+            packet(
+                &mut out,
+                t,
+                (c, s),
+                Tcp {
+                    seq: cseq,
+                    ack: sseq,
+                    flags: 0x18,
+                },
+                &seg.data,
+            );
             cseq = cseq.wrapping_add(seg.data.len() as u32);
         } else {
-            packet(&mut out, t, s, c, sseq, cseq, 0x18, &seg.data);
+            packet(
+                &mut out,
+                t,
+                (s, c),
+                Tcp {
+                    seq: sseq,
+                    ack: cseq,
+                    flags: 0x18,
+                },
+                &seg.data,
+            );
             sseq = sseq.wrapping_add(seg.data.len() as u32);
         }
     }
