@@ -3,7 +3,12 @@
 //! request costs N copies of it") rather than absolute times that depend on the machine.
 //!
 //! Run: `cargo bench -p msrpc-tests --bench codec`.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use std::hint::black_box;
 use std::net::Ipv4Addr;
