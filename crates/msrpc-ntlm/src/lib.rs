@@ -1,0 +1,28 @@
+//! NTLMv2 (MS-NLMP) for msrpc: an [`NtlmClient`] and an [`NtlmAcceptor`] implementing
+//! [`msrpc_proto::security::SecurityProvider`] for `auth_type` `RPC_C_AUTHN_WINNT` (0x0a).
+//!
+//! What it does:
+//! - the NEGOTIATE / CHALLENGE / AUTHENTICATE exchange (MS-NLMP 2.2, [`messages`]), with
+//!   bounded parsing that reports [`messages::MessageError`] and never panics;
+//! - NTLMv2 responses, key exchange with an RC4-encrypted random session key, the MIC, and
+//!   message signing and sealing with extended session security and 128-bit keys
+//!   (MS-NLMP 3.3.2, 3.4; [`crypto`]), one sequence number and RC4 handle per direction;
+//! - an acceptor that verifies the client's NTProofStr against its own [`UserStore`] of NT
+//!   hashes, so a wrong password, an unknown user or a proof made for another user's name is
+//!   refused, and a MIC announced in the client's AV pairs must verify.
+//!
+//! What it does not: NTLMv1, LM and LM_KEY (refused by the acceptor, never produced by the
+//! client), DES, sessions without extended session security or with 40/56-bit keys,
+//! channel bindings, datagram (connectionless) NTLM, and pass-through to a domain controller.
+//! Anonymous logons are refused unless [`NtlmAcceptor::allow_anonymous`] is set.
+//!
+//! Secrets (NT hashes, NTOWFv2, session keys) are zeroized on drop and no `Debug` output
+//! prints them.
+
+pub mod crypto;
+pub mod messages;
+mod provider;
+pub mod session;
+
+pub use provider::{MemoryUserStore, NtlmAcceptor, NtlmClient, UserStore};
+pub use session::SIGNATURE_LEN;
