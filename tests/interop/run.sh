@@ -21,6 +21,8 @@ ROOT=$PWD
 # of other suites do not collide with these servers.
 MSRPCD_IP=${INTEROP_MSRPCD_IP:-127.0.0.41}
 SAMBA_IP=${INTEROP_SAMBA_IP:-127.0.0.42}
+NTLM_IP=${INTEROP_NTLM_IP:-127.0.0.43}
+NTLM_PORT=1140
 ECHO_UUID=60a15ec5-4de8-11d7-a637-005056a20182
 EPM_UUID=e1af8308-5d1f-11c9-91a4-08002b14a0fa
 MGMT_UUID=afa8bd80-7d8a-11c9-bef4-08002b102989
@@ -181,7 +183,7 @@ done
 
 # ---------------------------------------------------------------------------------------------
 section "(b) tshark capturing on lo"
-FILTER="host $MSRPCD_IP or host $SAMBA_IP"
+FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP"
 tshark -n -i lo -f "$FILTER" -w "$PCAP" >"$WORK/tshark-capture.log" 2>&1 &
 TSHARK_PID=$!
 capturing=
@@ -340,6 +342,24 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
+section "(e2) Impacket's NTLM client against our NTLMv2 acceptor (rpcecho at integrity and privacy)"
+if timeout 1800 cargo build --release -p msrpc-ntlm --example ntlm_echo_server >"$WORK/ntlm-build.log" 2>&1; then
+  "$ROOT/target/release/examples/ntlm_echo_server" "$NTLM_IP:$NTLM_PORT" alice 'S3cret!pw' 120 \
+    >"$WORK/ntlm-server.log" 2>&1 &
+  NTLM_PID=$!
+  if wait_tcp "$NTLM_IP" "$NTLM_PORT" 20; then
+    check impacket-ntlm "$PY" tests/interop/impacket_ntlm.py "$NTLM_IP" "$NTLM_PORT" alice 'S3cret!pw'
+  else
+    fail "ntlm_echo_server did not listen on $NTLM_IP:$NTLM_PORT"
+    show "$WORK/ntlm-server.log"
+  fi
+  kill "$NTLM_PID" 2>/dev/null
+  wait "$NTLM_PID" 2>/dev/null
+else
+  fail "cargo build --release -p msrpc-ntlm --example ntlm_echo_server failed"
+  show "$WORK/ntlm-build.log" 30
+fi
+
 section "(f) stop everything; tshark reads the capture"
 stop_all
 if [ ! -s "$PCAP" ]; then
