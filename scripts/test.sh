@@ -46,6 +46,15 @@ fi
 tshark --version | head -1
 /usr/libexec/samba/samba-dcerpcd --version | head -1
 
+step "Impacket 0.13.1 into target/venv (integration tests and the interop suite use it)"
+VENV=target/venv
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c 'import impacket' 2>/dev/null; then
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check impacket==0.13.1
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -57,12 +66,6 @@ cargo test --workspace
 
 step "Impacket: regenerate the NDR/PDU vectors and compare with the checked-in files"
 VENV=target/venv
-if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
-fi
-if ! "$VENV/bin/python" -c 'import impacket' 2>/dev/null; then
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check impacket==0.13.1
-fi
 tmp=$(mktemp -d)
 "$VENV/bin/python" tools/impacket-vectors/gen_vectors.py --out "$tmp"
 if ! diff -r "$tmp" tests/vectors/impacket; then

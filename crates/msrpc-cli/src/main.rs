@@ -10,6 +10,7 @@
 //! | `msrpc bench BINDING --conns N --duration S [--op OP] [--warmup S] [--max-calls N]` | Closed-loop load: N connections, each calling OP back to back; reports calls/s, latency percentiles and errors. OP: `mgmt-is-listening` (default), `ept-map`, `ept-lookup`, `echo-add-one`, `echo-data:SIZE`. |
 //! | `msrpc bench-raw serve ADDR` | A plain TCP request/response server for the baseline (length-prefixed frames). |
 //! | `msrpc bench-raw run ADDR --conns N --duration S --request-size A --response-size B` | The same closed loop over raw TCP: A bytes out, B bytes back per round trip (frame headers included, so sizes can match RPC PDUs byte for byte). |
+//! | `msrpc users add FILE USER [--domain D]` / `users del FILE USER` / `users list FILE` | Manages the NTLM user file `msrpcd --users` reads (`name:domain:NT-hash` lines, mode 0600, written atomically; never a plaintext password). `add` reads the password from stdin when stdin is not a terminal, otherwise prompts twice without echo. `del` of an unknown user exits 4; an unreadable, world-readable or malformed file exits 1. |
 //!
 //! A BINDING is a string binding (`ncacn_ip_tcp:127.0.0.1[49152]`, `ncacn_ip_tcp:[::1][135]`)
 //! or `HOST[:PORT]`. Without a port, `call` and `bench` ask the endpoint mapper
@@ -61,6 +62,7 @@ mod output;
 mod raw;
 mod stats;
 mod target;
+mod users;
 
 use std::process::ExitCode;
 
@@ -121,6 +123,9 @@ pub enum Command {
     /// Raw TCP request/response baseline (server and load generator).
     #[command(subcommand, after_help = EXIT_CODES)]
     BenchRaw(raw::RawCommand),
+    /// Manage the NTLM user file of `msrpcd --users` (add, del, list).
+    #[command(subcommand, after_help = EXIT_CODES)]
+    Users(users::UsersCommand),
 }
 
 fn main() -> ExitCode {
@@ -171,5 +176,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Call(a) => call::run(&g, a).await,
         Command::Bench(a) => bench::run(&g, a).await,
         Command::BenchRaw(c) => raw::run(&g, c).await,
+        Command::Users(c) => users::run(&g, c),
     }
 }

@@ -23,6 +23,8 @@ pub mod crypto;
 pub mod messages;
 mod provider;
 pub mod session;
+pub mod store;
 
 pub use provider::{MemoryUserStore, NtlmAcceptor, NtlmClient, UserStore};
 pub use session::SIGNATURE_LEN;
+pub use store::{FileUserStore, StoreError};

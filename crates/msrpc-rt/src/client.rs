@@ -12,7 +12,10 @@ use std::time::Duration;
 use msrpc_ndr::{DataRep, DecodeLimits, Uuid};
 use msrpc_proto::client::{ClientConfig, ClientConnection, ClientError, ClientEvent};
 use msrpc_proto::dispatch::{BoxFuture, CallError, Invoke, ResponseStub};
-use msrpc_proto::pdu::{BindNakReason, ContextResult, FaultStatus, ProviderReason, SyntaxId};
+use msrpc_proto::pdu::{
+    AuthLevel, BindNakReason, ContextResult, FaultStatus, ProviderReason, SyntaxId,
+};
+use msrpc_proto::security::SecurityProvider;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -22,6 +25,53 @@ use crate::binding::Binding;
 use crate::io::{spawn_writer, Outbox};
 
 const READ_BUF: usize = 16 * 1024;
+
+/// Authentication for the connections a [`Client`] makes: each new connection gets a fresh
+/// provider from [`ClientAuth::provider`], set before its first bind, so the bind carries
+/// the first leg and every later PDU is protected at [`ClientAuth::level`] (signatures and
+/// seals of responses are verified; a response that does not verify fails the connection).
+#[derive(Clone)]
+pub struct ClientAuth {
+    /// Makes a fresh client provider (e.g. `msrpc_ntlm::NtlmClient`) for each connection.
+    pub provider: Arc<dyn Fn() -> Box<dyn SecurityProvider> + Send + Sync>,
+    /// The authentication level (`PKT_INTEGRITY`, `PKT_PRIVACY`, ...).
+    pub level: AuthLevel,
+    /// The `auth_context_id` sent in every auth trailer. Default
+    /// [`ClientAuth::DEFAULT_CONTEXT_ID`].
+    pub context_id: u32,
+}
+
+impl ClientAuth {
+    /// The default `auth_context_id` (the value Impacket uses).
+    pub const DEFAULT_CONTEXT_ID: u32 = 79231;
+
+    /// Authentication at `level` with providers made by `factory`.
+    pub fn new<F>(level: AuthLevel, factory: F) -> Self
+    where
+        F: Fn() -> Box<dyn SecurityProvider> + Send + Sync + 'static,
+    {
+        ClientAuth {
+            provider: Arc::new(factory),
+            level,
+            context_id: Self::DEFAULT_CONTEXT_ID,
+        }
+    }
+
+    /// The same with another `auth_context_id`.
+    pub fn with_context_id(mut self, context_id: u32) -> Self {
+        self.context_id = context_id;
+        self
+    }
+}
+
+impl std::fmt::Debug for ClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientAuth")
+            .field("level", &self.level)
+            .field("context_id", &self.context_id)
+            .finish_non_exhaustive()
+    }
+}
 
 /// How a [`Client`] connects and calls.
 #[derive(Clone, Debug)]
@@ -40,6 +90,10 @@ pub struct ClientOptions {
     pub decode_limits: DecodeLimits,
     /// Port of the endpoint mapper for [`Client::connect_via_epm`]. Default 135.
     pub epm_port: u16,
+    /// Authentication for each connection, or `None` (the default) for unauthenticated
+    /// binds. The endpoint mapper lookup of [`Client::connect_via_epm`] is always
+    /// unauthenticated; the connection it then makes uses this.
+    pub auth: Option<ClientAuth>,
 }
 
 impl Default for ClientOptions {
@@ -51,6 +105,7 @@ impl Default for ClientOptions {
             config: ClientConfig::default(),
             decode_limits: DecodeLimits::DEFAULT,
             epm_port: crate::epm::EPM_PORT,
+            auth: None,
         }
     }
 }
@@ -276,6 +331,7 @@ impl Client {
     ) -> Result<Client, ConnectError> {
         let mut epm_opts = opts.clone();
         epm_opts.config.assoc_group_id = 0;
+        epm_opts.auth = None;
         let epm = Self::connect_host(host, opts.epm_port, epm_opts).await?;
         let port = crate::epm::map_tcp_port(&epm, interface).await;
         epm.close();
@@ -341,8 +397,12 @@ impl Client {
             Some(p) => format!("unix:{}", p.display()),
             None => peer.to_string(),
         };
+        let mut conn = ClientConnection::new(opts.config.clone());
+        if let Some(auth) = &opts.auth {
+            conn.set_auth((auth.provider)(), auth.level, auth.context_id);
+        }
         let driver = Driver {
-            conn: ClientConnection::new(opts.config.clone()),
+            conn,
             out,
             calls: HashMap::new(),
             tokens: HashMap::new(),

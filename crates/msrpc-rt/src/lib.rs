@@ -72,7 +72,7 @@ mod sleeper;
 
 pub use addr::{LocalAddr, PeerAddr};
 pub use binding::{Binding, BindingError};
-pub use client::{BindError, Client, ClientOptions, ConnectError};
+pub use client::{BindError, Client, ClientAuth, ClientOptions, ConnectError};
 pub use epm::EPM_PORT;
 pub use limits::{Limits, DEFAULT_DYNAMIC_PORTS};
 pub use registration::{Registration, RegistrationOptions, RegistrationState, RegistrationStatus};

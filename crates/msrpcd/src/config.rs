@@ -71,6 +71,12 @@ pub struct Cli {
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
 
+    /// Accept NTLMv2 (auth type WINNT) on every endpoint for the accounts in this user file
+    /// (`name:domain:NT-hash` lines, managed with `msrpc users`; must not be world-readable).
+    /// Without it, authenticated binds are refused. Config key: users.
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -128,6 +134,9 @@ pub struct Layer {
     /// `log-level = "info"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_level: Option<String>,
+    /// `users = "/etc/msrpcd/users"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub users: Option<PathBuf>,
 }
 
 impl Layer {
@@ -152,6 +161,7 @@ impl Layer {
             demo: cli.demo.then_some(true),
             registration_socket: cli.registration_socket.clone(),
             log_level: cli.log_level.clone(),
+            users: cli.users.clone(),
         }
     }
 
@@ -163,6 +173,7 @@ impl Layer {
             demo: top.demo.or(self.demo),
             registration_socket: top.registration_socket.or(self.registration_socket),
             log_level: top.log_level.or(self.log_level),
+            users: top.users.or(self.users),
         }
     }
 }
@@ -180,6 +191,8 @@ pub struct Config {
     pub registration_socket: PathBuf,
     /// The log filter (unless `RUST_LOG` or `--log-level` say otherwise).
     pub log_level: String,
+    /// The NTLM user file, when authenticated binds are accepted.
+    pub users: Option<PathBuf>,
 }
 
 /// What the process knows about its environment, for the computed defaults.
@@ -275,6 +288,7 @@ impl Config {
             demo: layer.demo.unwrap_or(false),
             registration_socket,
             log_level,
+            users: layer.users,
         })
     }
 
@@ -286,6 +300,7 @@ impl Config {
             demo: Some(self.demo),
             registration_socket: Some(self.registration_socket.clone()),
             log_level: Some(self.log_level.clone()),
+            users: self.users.clone(),
         }
     }
 
@@ -378,6 +393,7 @@ mod tests {
         assert_eq!(c.ports.range(), 50000..=50100);
         assert!(c.demo);
         assert_eq!(c.log_level, "debug");
+        assert_eq!(c.users, None);
         let cli = Cli::try_parse_from([
             "msrpcd",
             "--config",
@@ -392,6 +408,8 @@ mod tests {
             "warn",
             "--registration-socket",
             "/tmp/x/s.sock",
+            "--users",
+            "/etc/msrpcd/users",
         ])
         .unwrap();
         let c = Config::load(&cli, &e).unwrap();
@@ -406,6 +424,7 @@ mod tests {
         assert!(c.demo, "the file's demo stays");
         assert_eq!(c.log_level, "warn");
         assert_eq!(c.registration_socket, Path::new("/tmp/x/s.sock"));
+        assert_eq!(c.users.as_deref(), Some(Path::new("/etc/msrpcd/users")));
         // --print-config output read back gives the same configuration.
         let printed = c.to_toml().unwrap();
         std::fs::write(&file, &printed).unwrap();

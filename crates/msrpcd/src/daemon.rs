@@ -13,8 +13,11 @@ use msrpc_echo::{EchoService, RpcechoServer};
 use msrpc_epm::db::IN_PROCESS_OWNER_BASE;
 use msrpc_epm::mgmt::{MgmtInterface, MgmtServer};
 use msrpc_epm::{EndpointDb, EpmService, EptInterface, EptServer, MgmtStats};
+use msrpc_ntlm::{FileUserStore, NtlmAcceptor, UserStore};
 use msrpc_proto::dispatch::Interface;
-use msrpc_rt::{Server, TokioSleeper};
+use msrpc_proto::pdu::AuthType;
+use msrpc_proto::security::SecurityProvider;
+use msrpc_rt::{SecurityFactory, Server, TokioSleeper};
 
 use crate::config::Config;
 use crate::diagnose;
@@ -112,11 +115,34 @@ impl Signals {
     }
 }
 
+/// Loads the user file at `path` and makes the security factory that accepts NTLMv2
+/// (`AuthType::WINNT`) for its accounts; other authentication types stay refused.
+pub fn ntlm_security(path: &Path) -> anyhow::Result<SecurityFactory> {
+    let store = FileUserStore::load(path).context("cannot load the NTLM user file (--users)")?;
+    if store.is_empty() {
+        tracing::warn!(file = %path.display(), "the NTLM user file has no accounts");
+    }
+    tracing::info!(
+        file = %path.display(),
+        accounts = store.len(),
+        "accepting NTLMv2 binds"
+    );
+    let store: Arc<dyn UserStore> = Arc::new(store);
+    Ok(Arc::new(move |t: AuthType| {
+        (t == AuthType::WINNT)
+            .then(|| Box::new(NtlmAcceptor::new(store.clone())) as Box<dyn SecurityProvider>)
+    }))
+}
+
 /// Runs the daemon until a signal (or a local `stop_server_listening`), then shuts down.
 pub async fn run(cfg: Config, euid: u32) -> anyhow::Result<()> {
     let mut signals = Signals::install()?;
     let exe = std::env::current_exe().unwrap_or_else(|_| "msrpcd".into());
     prepare_socket_dir(&cfg.registration_socket, euid)?;
+    let security = match &cfg.users {
+        Some(path) => Some(ntlm_security(path)?),
+        None => None,
+    };
 
     let db = Arc::new(Mutex::new(EndpointDb::new()));
     let epm_stats = MgmtStats::new();
@@ -127,6 +153,9 @@ pub async fn run(cfg: Config, euid: u32) -> anyhow::Result<()> {
     let mut builder = Server::builder();
     for addr in &cfg.listen {
         builder = builder.listen(*addr);
+    }
+    if let Some(f) = &security {
+        builder = builder.security(f.clone());
     }
     let epm = builder
         .listen_unix(&cfg.registration_socket)
@@ -142,7 +171,7 @@ pub async fn run(cfg: Config, euid: u32) -> anyhow::Result<()> {
     println!("registration socket {}", cfg.registration_socket.display());
 
     let demo = if cfg.demo {
-        match start_demo(&cfg, &db).await {
+        match start_demo(&cfg, &db, security.clone()).await {
             Ok(d) => Some(d),
             Err(e) => {
                 epm.shutdown().await;
@@ -186,6 +215,7 @@ pub async fn run(cfg: Config, euid: u32) -> anyhow::Result<()> {
 async fn start_demo(
     cfg: &Config,
     db: &Arc<Mutex<EndpointDb>>,
+    security: Option<SecurityFactory>,
 ) -> Result<(Server, Arc<AtomicBool>), msrpc_rt::StartError> {
     let stats = MgmtStats::new();
     let echo = RpcechoServer::new(EchoService::new(TokioSleeper));
@@ -195,6 +225,9 @@ async fn start_demo(
     let mut builder = Server::builder().dynamic_ports(cfg.ports.range());
     for addr in &cfg.listen {
         builder = builder.listen(std::net::SocketAddr::new(addr.ip(), 0));
+    }
+    if let Some(f) = security {
+        builder = builder.security(f);
     }
     let server = builder
         .service(echo)

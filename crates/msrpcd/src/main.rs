@@ -19,6 +19,11 @@
 //! `--demo` also hosts Samba's rpcecho test interface (with mgmt) on a dynamic port of the
 //! same addresses, registered in-process as "rpcecho demo".
 //!
+//! `--users FILE` (config key `users`) makes every endpoint (EPM and demo) accept NTLMv2
+//! binds (auth type WINNT, `msrpc_ntlm::NtlmAcceptor`) for the accounts in FILE
+//! (`name:domain:NT-hash` lines, `msrpc users add/del/list`; a world-readable or malformed
+//! file stops the start). Without it, authenticated binds are refused.
+//!
 //! Configuration: built-in defaults (`src/default.toml`), then `--config FILE` (TOML, the
 //! long option names as keys, unknown keys refused), then the command line.
 //! `--print-config` prints the effective configuration. Logs go to stderr (`tracing`);

@@ -1,0 +1,129 @@
+//! `msrpcd --users FILE`: the daemon's endpoints accept NTLMv2 for the file's accounts,
+//! checked with Impacket (`tests/interop/impacket_ntlm.py`, from `target/venv`, which must
+//! exist: this test fails loudly without it); without `--users` the same binds are refused.
+//! Address 127.0.0.30.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod support;
+
+use std::path::PathBuf;
+
+use msrpc_ntlm::FileUserStore;
+use support::*;
+
+const PASSWORD: &str = "S3cret-pw!";
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The venv's Python, or a panic that says how to make it.
+fn python() -> PathBuf {
+    let py = workspace().join("target/venv/bin/python");
+    assert!(
+        py.exists(),
+        "{} is missing: this test needs Impacket 0.13.1 in target/venv \
+         (python3 -m venv target/venv && target/venv/bin/pip install impacket==0.13.1)",
+        py.display()
+    );
+    py
+}
+
+/// Runs the Impacket NTLM script against `host:port`: (exit success, stdout + stderr).
+async fn impacket(host: &str, port: u16, user: &str, password: &str) -> (bool, String) {
+    let script = workspace().join("tests/interop/impacket_ntlm.py");
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        tokio::process::Command::new(python())
+            .arg(&script)
+            .args([host, &port.to_string(), user, password])
+            .stdin(std::process::Stdio::null())
+            .output(),
+    )
+    .await
+    .expect("impacket_ntlm.py timed out")
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+async fn start(dir: &std::path::Path, users: Option<&std::path::Path>) -> (Proc, SocketAddrs) {
+    let sock = dir.join("run").join("epm.sock");
+    let mut args = vec![
+        "--listen".to_string(),
+        "127.0.0.30:1135".to_string(),
+        "--demo".to_string(),
+        "--registration-socket".to_string(),
+        sock.to_str().unwrap().to_string(),
+    ];
+    if let Some(u) = users {
+        args.push("--users".into());
+        args.push(u.to_str().unwrap().into());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut d = Proc::spawn(MSRPCD, &args);
+    let epm = d.addr_line("EPM listening on").await;
+    let demo = d.addr_line("rpcecho demo on").await;
+    (d, SocketAddrs { epm, demo })
+}
+
+struct SocketAddrs {
+    #[allow(dead_code)]
+    epm: std::net::SocketAddr,
+    demo: std::net::SocketAddr,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn impacket_authenticates_with_ntlm_only_when_users_are_given() {
+    let py = python();
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users");
+    let mut store = FileUserStore::load_or_new(&users).unwrap();
+    store.add("tester", "", PASSWORD).unwrap();
+    store.save().unwrap();
+    assert!(!std::fs::read_to_string(&users).unwrap().contains(PASSWORD));
+    assert!(py.exists());
+
+    // With --users: every check of the script passes (integrity, privacy, wrong password).
+    let (mut d, a) = start(dir.path(), Some(&users)).await;
+    let (ok, text) = impacket("127.0.0.30", a.demo.port(), "TESTER", PASSWORD).await;
+    assert!(
+        ok && text.contains("impacket_ntlm: 5 passed, 0 failed"),
+        "{text}\nmsrpcd stderr:\n{}",
+        d.stderr()
+    );
+    assert!(d.terminate().await.success());
+
+    // Without --users: authenticated binds are refused, so the authenticated calls fail.
+    let (mut d, a) = start(dir.path(), None).await;
+    let (ok, text) = impacket("127.0.0.30", a.demo.port(), "tester", PASSWORD).await;
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("Authentication type not recognized") && !text.contains(" 0 failed"),
+        "{text}"
+    );
+    assert!(d.terminate().await.success());
+
+    // A world-readable user file is refused at start, naming the file.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&users, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let sock = dir.path().join("run").join("epm.sock");
+    let (status, _, err) = run(
+        MSRPCD,
+        &[
+            "--listen",
+            "127.0.0.30:1135",
+            "--registration-socket",
+            sock.to_str().unwrap(),
+            "--users",
+            users.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("readable by other users"), "{err}");
+}
