@@ -349,6 +349,16 @@ if timeout 1800 cargo build --release -p msrpc-ntlm --example ntlm_echo_server >
   NTLM_PID=$!
   if wait_tcp "$NTLM_IP" "$NTLM_PORT" 20; then
     check impacket-ntlm "$PY" tests/interop/impacket_ntlm.py "$NTLM_IP" "$NTLM_PORT" alice 'S3cret!pw'
+    for level in integrity privacy; do
+      check "msrpc-ntlm-$level" env MSRPC_PASSWORD='S3cret!pw' "$MSRPC" --user alice --auth-level "$level" \
+        call "ncacn_ip_tcp:$NTLM_IP[$NTLM_PORT]" echo-data --len 9000
+    done
+    if env MSRPC_PASSWORD=wrong "$MSRPC" --user alice call "ncacn_ip_tcp:$NTLM_IP[$NTLM_PORT]" echo-add-one 1 \
+      >"$WORK/msrpc-ntlm-wrong.out" 2>&1; then
+      fail "msrpc with a wrong NTLM password was not refused"
+    else
+      pass "msrpc with a wrong NTLM password is refused (exit $?)"
+    fi
   else
     fail "ntlm_echo_server did not listen on $NTLM_IP:$NTLM_PORT"
     show "$WORK/ntlm-server.log"

@@ -103,6 +103,16 @@ pub struct Global {
     /// Port of the endpoint mapper, for bindings without a port.
     #[arg(long, global = true, default_value_t = 135, value_name = "PORT")]
     pub epm_port: u16,
+    /// Authenticate with NTLMv2 as this user (the password comes from the environment
+    /// variable MSRPC_PASSWORD, never from the command line).
+    #[arg(long, global = true, value_name = "USER")]
+    pub user: Option<String>,
+    /// The user's domain (default: empty).
+    #[arg(long, global = true, default_value = "", value_name = "DOMAIN")]
+    pub domain: String,
+    /// Authentication level with --user: integrity (signed) or privacy (signed and sealed).
+    #[arg(long, global = true, default_value = "privacy", value_parser = ["integrity", "privacy"])]
+    pub auth_level: String,
 }
 
 /// The commands.

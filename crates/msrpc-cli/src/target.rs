@@ -66,8 +66,25 @@ pub fn client_options(g: &Global) -> ClientOptions {
         connect_timeout: t,
         call_timeout: Some(t),
         epm_port: g.epm_port,
+        auth: client_auth(g),
         ..ClientOptions::default()
     }
+}
+
+/// NTLMv2 for every connection when `--user` is given (password from `MSRPC_PASSWORD`).
+fn client_auth(g: &Global) -> Option<msrpc_rt::ClientAuth> {
+    let user = g.user.clone()?;
+    let domain = g.domain.clone();
+    let password = std::env::var("MSRPC_PASSWORD").unwrap_or_default();
+    let level = if g.auth_level == "integrity" {
+        msrpc_proto::pdu::AuthLevel::PKT_INTEGRITY
+    } else {
+        msrpc_proto::pdu::AuthLevel::PKT_PRIVACY
+    };
+    Some(msrpc_rt::ClientAuth::new(level, move || {
+        Box::new(msrpc_ntlm::NtlmClient::new(&user, &domain, &password))
+            as Box<dyn msrpc_proto::security::SecurityProvider>
+    }))
 }
 
 /// Connects to `b`'s port, or (without one) asks the endpoint mapper where `interface`

@@ -250,10 +250,20 @@ async fn a_service_process_registers_is_dropped_when_killed_and_comes_back_after
     local.close();
     let status = d.wait().await;
     assert!(status.success(), "{status:?}; stderr:\n{}", d.stderr());
-    assert!(d
-        .stdout()
-        .iter()
-        .any(|l| l == "msrpcd stopped (mgmt stop_server_listening)"));
+    // The reader task may still be copying the last lines out of the closed pipe: give it a
+    // bounded moment.
+    let said = |d: &support::Proc| {
+        d.stdout()
+            .iter()
+            .any(|l| l == "msrpcd stopped (mgmt stop_server_listening)")
+    };
+    for _ in 0..100 {
+        if said(&d) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(said(&d), "stdout: {:?}", d.stdout());
 }
 
 /// `ip_unprivileged_port_start`: ports below it need privileges (1024 unless changed).
