@@ -147,7 +147,7 @@ async fn demo_is_listed_reachable_and_writes_from_the_network_are_refused() {
     // SIGTERM: graceful stop, socket file removed.
     let status = d.terminate().await;
     assert!(status.success(), "{status:?}; stderr:\n{}", d.stderr());
-    assert!(d.stdout().iter().any(|l| l == "msrpcd stopped (SIGTERM)"));
+    assert!(said_eventually(&d, "msrpcd stopped (SIGTERM)").await);
     assert!(!sock.exists());
 }
 
@@ -250,20 +250,23 @@ async fn a_service_process_registers_is_dropped_when_killed_and_comes_back_after
     local.close();
     let status = d.wait().await;
     assert!(status.success(), "{status:?}; stderr:\n{}", d.stderr());
-    // The reader task may still be copying the last lines out of the closed pipe: give it a
-    // bounded moment.
-    let said = |d: &support::Proc| {
+    assert!(
+        said_eventually(&d, "msrpcd stopped (mgmt stop_server_listening)").await,
+        "stdout: {:?}",
         d.stdout()
-            .iter()
-            .any(|l| l == "msrpcd stopped (mgmt stop_server_listening)")
-    };
+    );
+}
+
+/// True once `line` is among the process's stdout lines. The reader task may still be copying
+/// the last lines out of the closed pipe when the exit is seen, so this waits a bounded moment.
+async fn said_eventually(d: &support::Proc, line: &str) -> bool {
     for _ in 0..100 {
-        if said(&d) {
-            break;
+        if d.stdout().iter().any(|l| l == line) {
+            return true;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    assert!(said(&d), "stdout: {:?}", d.stdout());
+    false
 }
 
 /// `ip_unprivileged_port_start`: ports below it need privileges (1024 unless changed).
