@@ -17,11 +17,11 @@ use std::collections::{HashMap, VecDeque};
 use msrpc_ndr::{DataRep, Uuid};
 
 use crate::pdu::{
-    self, AuthLayout, AuthLevel, AuthVerifier, Bind, BindNakReason, BindTimeFeatures, Body,
+    AuthLayout, AuthLevel, AuthVerifier, Bind, BindNakReason, BindTimeFeatures, Body,
     ContextElement, ContextResult, ContextResultEntry, FaultStatus, Header, PacketType, Pdu,
     PfcFlags, Request, SecTrailer, SyntaxId,
 };
-use crate::reassembly::{Framer, Reassembly, DEFAULT_MAX_STUB};
+use crate::reassembly::{stub_capacity, Framer, Reassembly, DEFAULT_MAX_STUB};
 use crate::security::{level_seals, level_signs, AuthContext, AuthStep, SecurityProvider};
 use crate::server::{protect_with, MUST_RECV_FRAG_SIZE};
 
@@ -380,20 +380,12 @@ impl ClientConnection {
             .as_ref()
             .is_some_and(|a| a.provider.is_established() && level_signs(a.level));
         let obj_len = if object.is_some() { 16 } else { 0 };
-        let sig_len = self.auth.as_ref().map_or(0, |a| a.provider.signature_len());
-        let overhead = 24
-            + obj_len
-            + if auth_signs {
-                pdu::SEC_TRAILER_LEN + sig_len + pdu::AUTH_PAD_ALIGN
-            } else {
-                0
-            };
-        let mut cap = self.max_xmit.saturating_sub(overhead).max(8);
-        cap = if auth_signs {
-            (cap / pdu::AUTH_PAD_ALIGN).max(1) * pdu::AUTH_PAD_ALIGN
-        } else {
-            (cap / 8).max(1) * 8
-        };
+        let sig_len = self
+            .auth
+            .as_ref()
+            .filter(|_| auth_signs)
+            .map(|a| a.provider.signature_len());
+        let cap = stub_capacity(self.max_xmit, 24 + obj_len, sig_len);
         let total = stub.len();
         let mut offset = 0usize;
         loop {

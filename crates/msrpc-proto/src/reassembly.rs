@@ -43,6 +43,22 @@ impl ReassemblyError {
     }
 }
 
+/// Stub bytes one outgoing request or response fragment carries: what `max_frag` leaves after
+/// the `header_len`-byte PDU header and, when the PDU is signed (`signature_len` given), the
+/// sec_trailer, the signature and the worst-case auth padding. Signed fragments carry a multiple
+/// of 16 bytes (so only the last needs auth padding), others a multiple of 8; never less than
+/// one such unit.
+pub fn stub_capacity(max_frag: usize, header_len: usize, signature_len: Option<usize>) -> usize {
+    let overhead =
+        header_len + signature_len.map_or(0, |s| pdu::SEC_TRAILER_LEN + s + pdu::AUTH_PAD_ALIGN);
+    let unit = if signature_len.is_some() {
+        pdu::AUTH_PAD_ALIGN
+    } else {
+        8
+    };
+    (max_frag.saturating_sub(overhead) / unit).max(1) * unit
+}
+
 /// One call's stub being reassembled.
 #[derive(Debug)]
 pub struct Reassembly {

@@ -28,7 +28,7 @@ use crate::pdu::{
     BindTimeFeatures, Body, ContextElement, ContextResult, ContextResultEntry, Fault, FaultStatus,
     Header, PacketType, Pdu, PfcFlags, ProviderReason, Response, SecTrailer, SyntaxId,
 };
-use crate::reassembly::{Framer, Reassembly, ReassemblyError, DEFAULT_MAX_STUB};
+use crate::reassembly::{stub_capacity, Framer, Reassembly, ReassemblyError, DEFAULT_MAX_STUB};
 use crate::security::{level_seals, level_signs, AuthContext, AuthStep, SecurityProvider};
 
 /// The smallest fragment every implementation must accept (C706 `MUST_RECV_FRAG_SIZE`).
@@ -995,16 +995,7 @@ impl ServerConnection {
             .auth
             .as_ref()
             .filter(|a| a.provider.is_established() && level_signs(a.level));
-        let overhead = 24
-            + auth.map_or(0, |a| {
-                pdu::SEC_TRAILER_LEN + a.provider.signature_len() + pdu::AUTH_PAD_ALIGN
-            });
-        let mut cap = self.max_xmit.saturating_sub(overhead).max(8);
-        if auth.is_some() {
-            cap = (cap / pdu::AUTH_PAD_ALIGN).max(1) * pdu::AUTH_PAD_ALIGN;
-        } else {
-            cap = (cap / 8).max(1) * 8;
-        }
+        let cap = stub_capacity(self.max_xmit, 24, auth.map(|a| a.provider.signature_len()));
         let total = stub.len();
         let mut offset = 0usize;
         loop {
