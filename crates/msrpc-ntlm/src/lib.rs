@@ -23,8 +23,10 @@ pub mod crypto;
 pub mod messages;
 mod provider;
 pub mod session;
+pub mod spnego;
 pub mod store;
 
 pub use provider::{MemoryUserStore, NtlmAcceptor, NtlmClient, UserStore};
 pub use session::SIGNATURE_LEN;
+pub use spnego::{SpnegoAcceptor, SpnegoClient};
 pub use store::{FileUserStore, StoreError};

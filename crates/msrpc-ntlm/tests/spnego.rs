@@ -1,0 +1,342 @@
+//! SPNEGO carrying NTLM: DER round trips, hostile input, client <-> acceptor handshakes with
+//! message protection, and msrpc_rt client <-> server over GSS_NEGOTIATE at PKT_PRIVACY.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use msrpc_echo::{AddOneRequest, EchoService, RpcechoClient, RpcechoServer};
+use msrpc_ntlm::spnego::{NegState, NegTokenInit, NegTokenResp, OID_NTLMSSP, OID_SPNEGO};
+use msrpc_ntlm::{MemoryUserStore, NtlmAcceptor, NtlmClient, SpnegoAcceptor, SpnegoClient};
+use msrpc_proto::client::ClientConfig;
+use msrpc_proto::pdu::{AuthLevel, AuthType};
+use msrpc_proto::security::{AuthStep, SecurityProvider};
+use msrpc_rt::{Client, ClientAuth, ClientOptions, Server, TokioSleeper};
+use proptest::prelude::*;
+
+const KRB5: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02];
+
+fn acceptor() -> SpnegoAcceptor {
+    SpnegoAcceptor::new(NtlmAcceptor::new(Arc::new(
+        MemoryUserStore::new().with_user("alice", "Secret1"),
+    )))
+}
+
+fn client(password: &str) -> SpnegoClient {
+    SpnegoClient::new(NtlmClient::new("alice", "DOM", password))
+}
+
+fn handshake(c: &mut SpnegoClient, s: &mut SpnegoAcceptor) {
+    let AuthStep::Continue(init) = c.step(None).unwrap() else {
+        panic!("init")
+    };
+    let parsed = NegTokenInit::decode(&init).unwrap();
+    assert_eq!(parsed.mech_types, vec![OID_NTLMSSP.to_vec()]);
+    assert!(parsed
+        .mech_token
+        .as_ref()
+        .unwrap()
+        .starts_with(b"NTLMSSP\0"));
+    let AuthStep::Continue(resp) = s.step(Some(&init)).unwrap() else {
+        panic!("challenge")
+    };
+    let r = NegTokenResp::decode(&resp).unwrap();
+    assert_eq!(r.neg_state, Some(NegState::AcceptIncomplete));
+    assert_eq!(r.supported_mech.as_deref(), Some(OID_NTLMSSP));
+    let AuthStep::Done(Some(auth)) = c.step(Some(&resp)).unwrap() else {
+        panic!("authenticate")
+    };
+    assert!(c.is_established() && !s.is_established());
+    let AuthStep::Done(Some(done)) = s.step(Some(&auth)).unwrap() else {
+        panic!("accept-completed")
+    };
+    assert_eq!(
+        NegTokenResp::decode(&done).unwrap().neg_state,
+        Some(NegState::AcceptCompleted)
+    );
+    assert!(s.is_established());
+}
+
+#[test]
+fn known_encoding_of_init() {
+    let t = NegTokenInit {
+        mech_types: vec![OID_NTLMSSP.to_vec()],
+        mech_token: Some(vec![1, 2, 3]),
+        mech_list_mic: None,
+    };
+    let der = t.encode();
+    // Both vectors as produced by Impacket's impacket.spnego encoder.
+    let expected =
+        hex::decode("602306062b0601050502a0193017a00e300c060a2b06010401823702020aa2050403010203")
+            .unwrap();
+    assert_eq!(der, expected);
+    assert_eq!(NegTokenInit::decode(&der).unwrap(), t);
+    assert_eq!(&der[4..10], OID_SPNEGO);
+    let resp = NegTokenResp {
+        response_token: Some(vec![1, 2, 3]),
+        ..Default::default()
+    };
+    assert_eq!(
+        resp.encode(),
+        hex::decode("a1093007a2050403010203").unwrap()
+    );
+}
+
+#[test]
+fn long_lengths_round_trip() {
+    for n in [127usize, 128, 255, 256, 70_000] {
+        let t = NegTokenResp {
+            neg_state: Some(NegState::AcceptIncomplete),
+            supported_mech: Some(OID_NTLMSSP.to_vec()),
+            response_token: Some(vec![0xab; n]),
+            mech_list_mic: Some(vec![1; 16]),
+        };
+        assert_eq!(NegTokenResp::decode(&t.encode()).unwrap(), t);
+        let i = NegTokenInit {
+            mech_types: vec![KRB5.to_vec(), OID_NTLMSSP.to_vec()],
+            mech_token: Some(vec![7; n]),
+            mech_list_mic: Some(vec![2; 16]),
+        };
+        assert_eq!(NegTokenInit::decode(&i.encode()).unwrap(), i);
+    }
+}
+
+#[test]
+fn hostile_der_is_refused() {
+    let good = NegTokenResp {
+        neg_state: Some(NegState::AcceptIncomplete),
+        supported_mech: Some(OID_NTLMSSP.to_vec()),
+        response_token: Some(vec![9; 40]),
+        mech_list_mic: None,
+    }
+    .encode();
+    for cut in 0..good.len() {
+        assert!(NegTokenResp::decode(&good[..cut]).is_err(), "cut {cut}");
+    }
+    let mut trailing = good.clone();
+    trailing.push(0);
+    assert!(NegTokenResp::decode(&trailing).is_err());
+    // Indefinite length, 5-octet length, huge length.
+    assert!(NegTokenResp::decode(&[0xa1, 0x80, 0x30, 0x00, 0x00, 0x00]).is_err());
+    assert!(NegTokenResp::decode(&[0xa1, 0x85, 0, 0, 0, 0, 2, 0x30, 0]).is_err());
+    assert!(NegTokenResp::decode(&[0xa1, 0x84, 0xff, 0xff, 0xff, 0xff, 0x30]).is_err());
+    // Bad negState.
+    assert!(NegTokenResp::decode(&[0xa1, 0x07, 0x30, 0x05, 0xa0, 0x03, 0x0a, 0x01, 0x09]).is_err());
+    // Wrong outer OID.
+    let mut init = NegTokenInit {
+        mech_types: vec![OID_NTLMSSP.to_vec()],
+        mech_token: None,
+        mech_list_mic: None,
+    }
+    .encode();
+    init[9] = 3;
+    assert!(NegTokenInit::decode(&init).is_err());
+}
+
+proptest! {
+    #[test]
+    fn decoders_never_panic(buf in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let _ = NegTokenInit::decode(&buf);
+        let _ = NegTokenResp::decode(&buf);
+        let mut s = acceptor();
+        let _ = s.step(Some(&buf));
+        let mut c = client("Secret1");
+        c.step(None).unwrap();
+        let _ = c.step(Some(&buf));
+    }
+
+    #[test]
+    fn mutated_tokens_never_panic(pos in any::<usize>(), byte in any::<u8>()) {
+        let mut c = client("Secret1");
+        let mut s = acceptor();
+        let AuthStep::Continue(mut init) = c.step(None).unwrap() else { panic!() };
+        let i = pos % init.len();
+        init[i] = byte;
+        if let Ok(AuthStep::Continue(mut resp)) = s.step(Some(&init)) {
+            let j = pos % resp.len();
+            resp[j] ^= byte;
+            let _ = c.step(Some(&resp));
+        }
+    }
+
+    #[test]
+    fn resp_round_trip(state in 0u8..4, mech in proptest::option::of(proptest::collection::vec(any::<u8>(), 1..20)),
+                       tok in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..600)),
+                       mic in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..40))) {
+        let t = NegTokenResp {
+            neg_state: Some([NegState::AcceptCompleted, NegState::AcceptIncomplete, NegState::Reject, NegState::RequestMic][state as usize]),
+            supported_mech: mech,
+            response_token: tok,
+            mech_list_mic: mic,
+        };
+        prop_assert_eq!(NegTokenResp::decode(&t.encode()).unwrap(), t);
+    }
+}
+
+#[test]
+fn handshake_then_sign_and_seal() {
+    let mut c = client("Secret1");
+    let mut s = acceptor();
+    handshake(&mut c, &mut s);
+    assert_eq!(c.auth_type(), AuthType::GSS_NEGOTIATE);
+    assert_eq!(s.auth_type(), AuthType::GSS_NEGOTIATE);
+    assert_eq!(s.peer_name().as_deref(), Some("DOM\\alice"));
+    assert_eq!(c.signature_len(), 16);
+    for round in 0..3u8 {
+        let m: Vec<u8> = (0..64u8).map(|i| i ^ round).collect();
+        let sig = c.sign(&m, 16..48).unwrap();
+        s.verify(&m, 16..48, &sig).unwrap();
+        let sig = s.sign(&m, 16..48).unwrap();
+        c.verify(&m, 16..48, &sig).unwrap();
+        let mut p = m.clone();
+        let sig = c.seal(&mut p, 16..48).unwrap();
+        assert_ne!(p, m);
+        s.unseal(&mut p, 16..48, &sig).unwrap();
+        assert_eq!(p, m);
+        let sig = s.seal(&mut p, 16..48).unwrap();
+        c.unseal(&mut p, 16..48, &sig).unwrap();
+        assert_eq!(p, m);
+    }
+    let m = [1u8; 32];
+    let mut sig = c.sign(&m, 0..32).unwrap();
+    sig[15] ^= 1;
+    assert!(s.verify(&m, 0..32, &sig).is_err());
+}
+
+#[test]
+fn wrong_password_is_refused() {
+    let mut c = client("nope");
+    let mut s = acceptor();
+    let AuthStep::Continue(init) = c.step(None).unwrap() else {
+        panic!()
+    };
+    let AuthStep::Continue(resp) = s.step(Some(&init)).unwrap() else {
+        panic!()
+    };
+    let AuthStep::Done(Some(auth)) = c.step(Some(&resp)).unwrap() else {
+        panic!()
+    };
+    assert!(s.step(Some(&auth)).is_err());
+    assert!(!s.is_established());
+    assert_eq!(s.peer_name(), None);
+    assert!(s.sign(&[0; 8], 0..8).is_err());
+}
+
+#[test]
+fn mechs_without_ntlm_are_refused_and_reject_is_honoured() {
+    let init = NegTokenInit {
+        mech_types: vec![KRB5.to_vec()],
+        mech_token: Some(vec![1, 2, 3]),
+        mech_list_mic: None,
+    }
+    .encode();
+    assert!(acceptor().step(Some(&init)).is_err());
+
+    let mut c = client("Secret1");
+    c.step(None).unwrap();
+    let reject = NegTokenResp {
+        neg_state: Some(NegState::Reject),
+        ..Default::default()
+    }
+    .encode();
+    assert!(c.step(Some(&reject)).is_err());
+    assert!(!c.is_established());
+}
+
+#[test]
+fn ntlm_not_first_gets_a_second_leg() {
+    // Offered [Kerberos, NTLM] with a Kerberos optimistic token: the acceptor selects NTLM
+    // without a token and the initiator sends NEGOTIATE in a NegTokenResp.
+    let mut ntlm = NtlmClient::new("alice", "DOM", "Secret1");
+    let AuthStep::Continue(negotiate) = ntlm.step(None).unwrap() else {
+        panic!()
+    };
+    let mut s = acceptor();
+    let init = NegTokenInit {
+        mech_types: vec![KRB5.to_vec(), OID_NTLMSSP.to_vec()],
+        mech_token: Some(vec![0x60, 0]),
+        mech_list_mic: None,
+    }
+    .encode();
+    let AuthStep::Continue(r) = s.step(Some(&init)).unwrap() else {
+        panic!()
+    };
+    let r = NegTokenResp::decode(&r).unwrap();
+    assert_eq!(r.supported_mech.as_deref(), Some(OID_NTLMSSP));
+    assert_eq!(r.response_token, None);
+    let leg = NegTokenResp {
+        response_token: Some(negotiate),
+        ..Default::default()
+    }
+    .encode();
+    let AuthStep::Continue(r) = s.step(Some(&leg)).unwrap() else {
+        panic!()
+    };
+    let challenge = NegTokenResp::decode(&r).unwrap().response_token.unwrap();
+    let AuthStep::Done(Some(auth)) = ntlm.step(Some(&challenge)).unwrap() else {
+        panic!()
+    };
+    let leg = NegTokenResp {
+        response_token: Some(auth),
+        mech_list_mic: Some(vec![0; 16]),
+        ..Default::default()
+    }
+    .encode();
+    assert!(matches!(
+        s.step(Some(&leg)).unwrap(),
+        AuthStep::Done(Some(_))
+    ));
+    assert!(s.is_established());
+}
+
+async fn spnego_server() -> Server {
+    let store: Arc<MemoryUserStore> =
+        Arc::new(MemoryUserStore::new().with_user("alice", "Secret1"));
+    Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .service(RpcechoServer::new(EchoService::new(TokioSleeper)))
+        .security(Arc::new(move |t: AuthType| {
+            (t == AuthType::GSS_NEGOTIATE).then(|| {
+                Box::new(SpnegoAcceptor::new(NtlmAcceptor::new(store.clone())))
+                    as Box<dyn SecurityProvider>
+            })
+        }))
+        .start()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn rt_client_and_server_over_gss_negotiate() {
+    let server = spnego_server().await;
+    for level in [AuthLevel::PKT_INTEGRITY, AuthLevel::PKT_PRIVACY] {
+        let o = ClientOptions {
+            config: ClientConfig::default(),
+            call_timeout: Some(Duration::from_secs(30)),
+            auth: Some(ClientAuth::new(level, || {
+                Box::new(client("Secret1")) as Box<dyn SecurityProvider>
+            })),
+            ..Default::default()
+        };
+        let cl = Client::connect_addr(server.local_addrs()[0], o)
+            .await
+            .unwrap();
+        let c = RpcechoClient::new(cl.clone());
+        assert_eq!(
+            c.add_one(AddOneRequest { in_data: 41 })
+                .await
+                .unwrap()
+                .out_data,
+            42
+        );
+        assert_eq!(
+            c.add_one(AddOneRequest { in_data: 1 })
+                .await
+                .unwrap()
+                .out_data,
+            2
+        );
+        cl.close();
+    }
+    server.shutdown().await;
+}
