@@ -87,7 +87,10 @@ async fn impacket_at_connect_and_pkt() {
     for a in auths {
         let a = a.unwrap();
         assert_eq!(a.level, AuthLevel::CONNECT);
-        assert_eq!(a.user.as_deref().map(str::to_lowercase).as_deref(), Some("alice"));
+        assert_eq!(
+            a.user.as_deref().map(str::to_lowercase).as_deref(),
+            Some("alice")
+        );
     }
     // The PKT request was refused for its missing verifier.
     assert!(seen.iter().any(|e| matches!(
