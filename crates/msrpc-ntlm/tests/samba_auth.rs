@@ -268,6 +268,9 @@ fn header2(call_id: u32, context_id: u16, opnum: u16) -> Header2 {
     }
 }
 
+/// Builds a verification trailer for a call_id.
+type MakeVt = Box<dyn Fn(u32) -> VerificationTrailer>;
+
 #[test]
 fn samba_and_the_auth_core() {
     let samba = Samba::start();
@@ -357,7 +360,7 @@ fn samba_and_the_auth_core() {
         &conn.inq_if_ids(&RequestOptions::default()).unwrap(),
         "our trailer",
     );
-    let wrong: Vec<(&str, Box<dyn Fn(u32) -> VerificationTrailer>)> = vec![
+    let wrong: Vec<(&str, MakeVt)> = vec![
         (
             "header2 opnum",
             Box::new(|id| {

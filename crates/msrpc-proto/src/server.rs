@@ -12,7 +12,8 @@
 //! | AwaitingBind | bind (unacceptable) | bind_nak | AwaitingBind |
 //! | AwaitingBind | request / alter_context / other | fault nca_proto_error, close | Closed |
 //! | Bound | alter_context | alter_context_resp | Bound |
-//! | Bound | auth3 | complete auth leg, no reply | Bound |
+//! | Bound | alter_context with a new `auth_context_id` | start another security context | Bound |
+//! | Bound | auth3 | complete the named context's leg, no reply | Bound |
 //! | Bound | request fragments | reassemble; last -> Call event | Bound |
 //! | Bound | co_cancel / orphaned | Cancel / Orphaned event | Bound |
 //! | Bound | second bind | bind_nak, close | Closed |
