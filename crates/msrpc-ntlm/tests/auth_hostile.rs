@@ -760,6 +760,16 @@ fn second_context_with_another_level_is_kept_apart() {
     let ev = p.drive();
     assert!(ev.iter().any(|e| matches!(e, ServerEvent::Authenticated { error: Some(m), .. } if m.contains("too many"))), "{ev:?}");
     assert!(p.server.wants_close());
+    // Our client drops the refused context: it cannot be used for requests.
+    assert!(!p.client.auth_established(9));
+    let opts = RequestOptions {
+        auth_context_id: Some(9),
+        ..RequestOptions::default()
+    };
+    assert!(matches!(
+        p.client.request_with(&ECHO, 1, None, b"x", &opts),
+        Err(ClientError::Security(_) | ClientError::Closed)
+    ));
 }
 
 #[test]

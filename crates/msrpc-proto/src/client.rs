@@ -863,6 +863,11 @@ impl ClientConnection {
                 } else if let Some((bind_id, _)) = &self.bind_in_flight {
                     if *bind_id == call_id {
                         self.bind_in_flight = None;
+                        // A refused alter_context leg: that security context is gone.
+                        if let Some(id) = self.auth_in_flight.take() {
+                            self.auths
+                                .retain(|a| a.context_id != id || a.provider.is_established());
+                        }
                         ev.push(ClientEvent::Fault {
                             call_id,
                             status: f.status,
