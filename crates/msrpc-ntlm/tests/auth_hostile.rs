@@ -992,3 +992,67 @@ fn every_single_byte_corruption_of_a_protected_request_is_refused() {
         }
     }
 }
+
+#[test]
+fn bind_at_an_unknown_level_or_type_is_nacked() {
+    for (at, value) in [(1usize, 0u8), (1, 1), (1, 7), (1, 0xff), (0, 0x44)] {
+        let mut p = Pair::unbound(ClientConfig::default());
+        p.client.set_auth(alice(), AuthLevel::PKT_INTEGRITY, 1);
+        p.client.bind(&[ECHO]).unwrap();
+        let mut bind = p.client.poll_transmit().unwrap();
+        let t = trailer_at(&bind);
+        bind[t + at] = value;
+        let ev = p.inject(&bind);
+        assert!(
+            ev.iter().any(|e| matches!(
+                e,
+                ServerEvent::BindRejected {
+                    reason: BindNakReason::AUTHENTICATION_TYPE_NOT_RECOGNIZED
+                }
+            )),
+            "byte {at} = {value}: {ev:?}"
+        );
+        assert_eq!(
+            ptype(&p.server.poll_transmit().unwrap()),
+            PacketType::BIND_NAK
+        );
+    }
+}
+
+#[test]
+fn unauthenticated_bind_then_an_auth_context_by_alter_context() {
+    // Like Samba: the association stays usable unauthenticated; requests naming the new
+    // context run as its user.
+    let mut p = Pair::unbound(ClientConfig::default());
+    p.client.bind(&[ECHO]).unwrap();
+    p.drive();
+    p.client
+        .add_auth_context(bob(), AuthLevel::PKT_PRIVACY, 3)
+        .unwrap();
+    p.drive();
+    assert!(p.client.auth_established(3), "{:?}", p.server_events);
+    p.client.request(&ECHO, 1, None, b"anonymous").unwrap();
+    let c = calls(&p.drive());
+    assert_eq!(c[0].auth, None);
+    let opts = RequestOptions {
+        auth_context_id: Some(3),
+        ..RequestOptions::default()
+    };
+    let id = p
+        .client
+        .request_with(&ECHO, 1, None, b"as bob", &opts)
+        .unwrap();
+    let c = calls(&p.drive());
+    let auth = c[0].auth.clone().unwrap();
+    assert_eq!(
+        (auth.level, auth.user.as_deref()),
+        (AuthLevel::PKT_PRIVACY, Some("TESTDOM\\bob"))
+    );
+    p.server.respond(id, Ok(b"sealed for bob".to_vec()));
+    p.drive();
+    assert!(p.client_errors.is_empty(), "{:?}", p.client_errors);
+    assert!(p
+        .client_events
+        .iter()
+        .any(|e| matches!(e, ClientEvent::Response { stub, .. } if stub == b"sealed for bob")));
+}

@@ -184,6 +184,8 @@ pub struct ClientConnection {
     auths: Vec<AuthContext>,
     /// The auth context whose leg the bind / alter_context in flight carries.
     auth_in_flight: Option<u32>,
+    /// The `auth_context_id` of [`set_auth`](Self::set_auth)'s context (the bind's).
+    primary: Option<u32>,
     header_sign_asked: bool,
     calls: HashMap<u32, PendingCall>,
     out: VecDeque<Vec<u8>>,
@@ -216,6 +218,7 @@ impl ClientConnection {
             features: None,
             auths: Vec::new(),
             auth_in_flight: None,
+            primary: None,
             header_sign_asked: false,
             calls: HashMap::new(),
             out: VecDeque::new(),
@@ -239,6 +242,7 @@ impl ClientConnection {
         };
         self.auths.clear();
         self.auths.push(ctx);
+        self.primary = Some(context_id);
     }
 
     /// Starts a further security context on the bound connection (MS-RPCE 3.3.1.5.4, security
@@ -438,7 +442,12 @@ impl ClientConnection {
         let call_id = self.call_id();
         let mut flags = PfcFlags::FIRST_AND_LAST;
         let mut verifier = None;
-        if let Some(ctx) = self.auths.first_mut() {
+        let primary = self.primary;
+        if let Some(ctx) = self
+            .auths
+            .iter_mut()
+            .find(|a| Some(a.context_id) == primary)
+        {
             if !ctx.provider.is_established() && self.auth_in_flight.is_none() {
                 let token = match ctx.provider.step(None) {
                     Ok(AuthStep::Continue(t)) | Ok(AuthStep::Done(Some(t))) => t,
@@ -527,11 +536,11 @@ impl ClientConnection {
                         ClientError::Security(format!("auth context {id} is not established"))
                     })?,
             ),
-            None => self
-                .auths
-                .first()
-                .filter(|a| a.provider.is_established())
-                .map(|_| 0),
+            None => self.primary.and_then(|id| {
+                self.auths
+                    .iter()
+                    .position(|a| a.context_id == id && a.provider.is_established())
+            }),
         };
         let auth_ctx = auth_idx
             .and_then(|i| self.auths.get(i))
