@@ -349,6 +349,8 @@ if timeout 1800 cargo build --release -p msrpc-ntlm --example ntlm_echo_server >
   NTLM_PID=$!
   if wait_tcp "$NTLM_IP" "$NTLM_PORT" 20; then
     check impacket-ntlm "$PY" tests/interop/impacket_ntlm.py "$NTLM_IP" "$NTLM_PORT" alice 'S3cret!pw'
+    # CONNECT answered; PKT (Impacket sends its requests unsigned) refused.
+    check impacket-auth-levels "$PY" tests/interop/impacket_auth_levels.py "$NTLM_IP" "$NTLM_PORT" alice 'S3cret!pw'
     for level in integrity privacy; do
       check "msrpc-ntlm-$level" env MSRPC_PASSWORD='S3cret!pw' "$MSRPC" --user alice --auth-level "$level" \
         call "ncacn_ip_tcp:$NTLM_IP[$NTLM_PORT]" echo-data --len 9000

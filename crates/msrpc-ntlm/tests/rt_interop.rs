@@ -123,6 +123,16 @@ async fn round_trip(level: AuthLevel, context_id: Option<u32>) {
 }
 
 #[tokio::test]
+async fn ntlm_connect_round_trip() {
+    round_trip(AuthLevel::CONNECT, None).await;
+}
+
+#[tokio::test]
+async fn ntlm_pkt_round_trip() {
+    round_trip(AuthLevel::PKT, None).await;
+}
+
+#[tokio::test]
 async fn ntlm_integrity_round_trip() {
     round_trip(AuthLevel::PKT_INTEGRITY, None).await;
 }

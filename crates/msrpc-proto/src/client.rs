@@ -22,8 +22,11 @@ use crate::pdu::{
     PfcFlags, Request, SecTrailer, SyntaxId,
 };
 use crate::reassembly::{stub_capacity, Framer, Reassembly, DEFAULT_MAX_STUB};
-use crate::security::{level_seals, level_signs, AuthContext, AuthStep, SecurityProvider};
+use crate::security::{
+    effective_level, level_seals, level_signs, AuthContext, AuthStep, SecurityProvider,
+};
 use crate::server::{protect_with, MUST_RECV_FRAG_SIZE};
+use crate::verification::{Header2, VerificationTrailer};
 
 /// Client connection settings.
 #[derive(Clone, Debug)]
@@ -42,6 +45,9 @@ pub struct ClientConfig {
     pub bind_time_features: Option<BindTimeFeatures>,
     /// Ask for header signing in an authenticated bind.
     pub header_signing: bool,
+    /// Append a verification trailer (MS-RPCE 2.2.2.13) to the stub of every signed request
+    /// (levels `PKT`, `PKT_INTEGRITY`, `PKT_PRIVACY`). Default true.
+    pub verification_trailer: bool,
 }
 
 impl Default for ClientConfig {
@@ -54,6 +60,7 @@ impl Default for ClientConfig {
             assoc_group_id: 0,
             bind_time_features: Some(BindTimeFeatures::BOTH),
             header_signing: true,
+            verification_trailer: true,
         }
     }
 }
@@ -135,6 +142,30 @@ struct Ctx {
 #[derive(Debug)]
 struct PendingCall {
     response: Option<Reassembly>,
+    auth_ctx: Option<u32>,
+}
+
+/// Which verification trailer a request carries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum TrailerMode {
+    /// The one [`ClientConfig::verification_trailer`] asks for (PCONTEXT, HEADER2 and, when
+    /// header signing was asked for, BITMASK_1), on signed requests only.
+    #[default]
+    Default,
+    /// None.
+    Omit,
+    /// This one, as given (for tests that need a wrong one).
+    Custom(VerificationTrailer),
+}
+
+/// Per-request choices of [`ClientConnection::request_with`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestOptions {
+    /// The security context (`auth_context_id`) to protect the request with; `None` uses the
+    /// bind's.
+    pub auth_context_id: Option<u32>,
+    /// The verification trailer.
+    pub trailer: TrailerMode,
 }
 
 /// The client side of one connection.
@@ -150,7 +181,12 @@ pub struct ClientConnection {
     assoc_group_id: u32,
     max_xmit: usize,
     features: Option<BindTimeFeatures>,
-    auth: Option<AuthContext>,
+    auths: Vec<AuthContext>,
+    /// The auth context whose leg the bind / alter_context in flight carries.
+    auth_in_flight: Option<u32>,
+    /// The `auth_context_id` of [`set_auth`](Self::set_auth)'s context (the bind's).
+    primary: Option<u32>,
+    header_sign_asked: bool,
     calls: HashMap<u32, PendingCall>,
     out: VecDeque<Vec<u8>>,
 }
@@ -180,26 +216,120 @@ impl ClientConnection {
             assoc_group_id: config.assoc_group_id,
             max_xmit: usize::from(MUST_RECV_FRAG_SIZE),
             features: None,
-            auth: None,
+            auths: Vec::new(),
+            auth_in_flight: None,
+            primary: None,
+            header_sign_asked: false,
             calls: HashMap::new(),
             out: VecDeque::new(),
             config,
         }
     }
 
-    /// Sets the security provider for the next bind (an authenticated association).
+    /// Sets the security provider for the bind (an authenticated association). `CALL` is
+    /// sent as `PKT`, as the Windows runtime does on connection-oriented transports.
     pub fn set_auth(
         &mut self,
         provider: Box<dyn SecurityProvider>,
         level: AuthLevel,
         context_id: u32,
     ) {
-        self.auth = Some(AuthContext {
+        let ctx = AuthContext {
             context_id,
             auth_type: provider.auth_type(),
-            level,
+            level: effective_level(level),
             provider,
-        });
+        };
+        self.auths.clear();
+        self.auths.push(ctx);
+        self.primary = Some(context_id);
+    }
+
+    /// Starts a further security context on the bound connection (MS-RPCE 3.3.1.5.4, security
+    /// context multiplexing): an alter_context re-offering an accepted presentation context,
+    /// carrying the first token under the new `context_id`; the exchange continues like a
+    /// bind's (auth3). Requests choose it with [`RequestOptions::auth_context_id`]. Returns
+    /// the alter_context's call_id.
+    pub fn add_auth_context(
+        &mut self,
+        provider: Box<dyn SecurityProvider>,
+        level: AuthLevel,
+        context_id: u32,
+    ) -> Result<u32, ClientError> {
+        if self.closed {
+            return Err(ClientError::Closed);
+        }
+        if self.bind_in_flight.is_some() {
+            return Err(ClientError::BindInProgress);
+        }
+        if self.auths.iter().any(|a| a.context_id == context_id) {
+            return Err(ClientError::Security(format!(
+                "auth context {context_id} already exists"
+            )));
+        }
+        let Some(c) = self
+            .contexts
+            .iter()
+            .find(|c| c.accepted == Some(true))
+            .cloned()
+        else {
+            return Err(ClientError::Security(
+                "no bound presentation context".into(),
+            ));
+        };
+        let mut ctx = AuthContext {
+            context_id,
+            auth_type: provider.auth_type(),
+            level: effective_level(level),
+            provider,
+        };
+        let token = match ctx.provider.step(None) {
+            Ok(AuthStep::Continue(t)) | Ok(AuthStep::Done(Some(t))) => t,
+            Ok(AuthStep::Done(None)) => Vec::new(),
+            Err(e) => return Err(ClientError::Security(e.to_string())),
+        };
+        ctx.provider.set_header_signing(self.header_sign_asked);
+        let verifier = AuthVerifier {
+            trailer: SecTrailer {
+                auth_type: ctx.auth_type,
+                auth_level: ctx.level,
+                auth_pad_length: 0,
+                auth_reserved: 0,
+                auth_context_id: context_id,
+            },
+            value: token,
+        };
+        self.auths.push(ctx);
+        let call_id = self.call_id();
+        let pdu = Pdu {
+            header: self.header(PacketType::ALTER_CONTEXT, PfcFlags::FIRST_AND_LAST, call_id),
+            body: Body::AlterContext(Bind {
+                max_xmit_frag: self.config.max_xmit_frag,
+                max_recv_frag: self.config.max_recv_frag,
+                assoc_group_id: self.assoc_group_id,
+                contexts: vec![ContextElement {
+                    context_id: c.id,
+                    abstract_syntax: c.syntax,
+                    transfer_syntaxes: vec![SyntaxId::NDR20],
+                }],
+            }),
+            auth: Some(verifier),
+        };
+        let bytes = pdu.encode().map_err(|e| ClientError::Protocol {
+            reason: "encode",
+            detail: e.to_string(),
+        })?;
+        self.out.push_back(bytes);
+        self.bind_in_flight = Some((call_id, vec![c.id]));
+        self.auth_in_flight = Some(context_id);
+        Ok(call_id)
+    }
+
+    /// True once the security context `context_id` is established.
+    pub fn auth_established(&self, context_id: u32) -> bool {
+        self.auths
+            .iter()
+            .any(|a| a.context_id == context_id && a.provider.is_established())
     }
 
     /// The association group the server placed us in.
@@ -312,8 +442,13 @@ impl ClientConnection {
         let call_id = self.call_id();
         let mut flags = PfcFlags::FIRST_AND_LAST;
         let mut verifier = None;
-        if let Some(ctx) = self.auth.as_mut() {
-            if !ctx.provider.is_established() {
+        let primary = self.primary;
+        if let Some(ctx) = self
+            .auths
+            .iter_mut()
+            .find(|a| Some(a.context_id) == primary)
+        {
+            if !ctx.provider.is_established() && self.auth_in_flight.is_none() {
                 let token = match ctx.provider.step(None) {
                     Ok(AuthStep::Continue(t)) | Ok(AuthStep::Done(Some(t))) => t,
                     Ok(AuthStep::Done(None)) => Vec::new(),
@@ -329,9 +464,12 @@ impl ClientConnection {
                     },
                     value: token,
                 });
-                if self.config.header_signing {
+                if self.config.header_signing && first_bind {
                     flags = flags.with(PfcFlags::SUPPORT_HEADER_SIGN);
+                    self.header_sign_asked = true;
                 }
+                ctx.provider.set_header_signing(self.header_sign_asked);
+                self.auth_in_flight = Some(ctx.context_id);
             }
         }
         let body = Bind {
@@ -360,7 +498,7 @@ impl ClientConnection {
     }
 
     /// Sends a request on the accepted context for `interface`, fragmented to the negotiated
-    /// size. Returns the call_id.
+    /// size, protected by the bind's security context. Returns the call_id.
     pub fn request(
         &mut self,
         interface: &SyntaxId,
@@ -368,22 +506,82 @@ impl ClientConnection {
         object: Option<Uuid>,
         stub: &[u8],
     ) -> Result<u32, ClientError> {
+        self.request_with(interface, opnum, object, stub, &RequestOptions::default())
+    }
+
+    /// [`request`](Self::request) with a chosen security context and verification trailer.
+    /// At `CONNECT` the PDUs carry no verifier; at `PKT` and `PKT_INTEGRITY` they are signed,
+    /// at `PKT_PRIVACY` sealed; a signed request carries a verification trailer unless told
+    /// otherwise.
+    pub fn request_with(
+        &mut self,
+        interface: &SyntaxId,
+        opnum: u16,
+        object: Option<Uuid>,
+        stub: &[u8],
+        opts: &RequestOptions,
+    ) -> Result<u32, ClientError> {
         if self.closed {
             return Err(ClientError::Closed);
         }
         let context_id = self
             .context_for(interface)
             .ok_or(ClientError::NotBound(*interface))?;
+        let auth_idx = match opts.auth_context_id {
+            Some(id) => Some(
+                self.auths
+                    .iter()
+                    .position(|a| a.context_id == id && a.provider.is_established())
+                    .ok_or_else(|| {
+                        ClientError::Security(format!("auth context {id} is not established"))
+                    })?,
+            ),
+            None => self.primary.and_then(|id| {
+                self.auths
+                    .iter()
+                    .position(|a| a.context_id == id && a.provider.is_established())
+            }),
+        };
+        let auth_ctx = auth_idx
+            .and_then(|i| self.auths.get(i))
+            .map(|a| a.context_id);
+        let sign_idx =
+            auth_idx.filter(|&i| self.auths.get(i).is_some_and(|a| level_signs(a.level)));
         let call_id = self.call_id();
-        let auth_signs = self
-            .auth
-            .as_ref()
-            .is_some_and(|a| a.provider.is_established() && level_signs(a.level));
+        let mut owned;
+        let mut stub = stub;
+        if sign_idx.is_some() {
+            let vt = match &opts.trailer {
+                TrailerMode::Default if self.config.verification_trailer => {
+                    Some(VerificationTrailer::for_request(
+                        Header2 {
+                            ptype: PacketType::REQUEST,
+                            drep: self.config.drep.0,
+                            call_id,
+                            context_id,
+                            opnum,
+                        },
+                        *interface,
+                        SyntaxId::NDR20,
+                        self.header_sign_asked,
+                    ))
+                }
+                TrailerMode::Custom(vt) => Some(vt.clone()),
+                _ => None,
+            };
+            if let Some(vt) = vt {
+                owned = stub.to_vec();
+                vt.append_to(&mut owned, self.config.drep);
+                stub = &owned;
+            }
+        } else if let TrailerMode::Custom(vt) = &opts.trailer {
+            owned = stub.to_vec();
+            vt.append_to(&mut owned, self.config.drep);
+            stub = &owned;
+        }
         let obj_len = if object.is_some() { 16 } else { 0 };
-        let sig_len = self
-            .auth
-            .as_ref()
-            .filter(|_| auth_signs)
+        let sig_len = sign_idx
+            .and_then(|i| self.auths.get(i))
             .map(|a| a.provider.signature_len());
         let cap = stub_capacity(self.max_xmit, 24 + obj_len, sig_len);
         let total = stub.len();
@@ -411,11 +609,7 @@ impl ClientConnection {
                 }),
                 auth: None,
             };
-            let bytes = match self
-                .auth
-                .as_mut()
-                .filter(|a| a.provider.is_established() && level_signs(a.level))
-            {
+            let bytes = match sign_idx.and_then(|i| self.auths.get_mut(i)) {
                 Some(ctx) => protect_with(ctx, &mut pdu),
                 None => pdu.encode().ok(),
             }
@@ -429,7 +623,13 @@ impl ClientConnection {
                 break;
             }
         }
-        self.calls.insert(call_id, PendingCall { response: None });
+        self.calls.insert(
+            call_id,
+            PendingCall {
+                response: None,
+                auth_ctx,
+            },
+        );
         Ok(call_id)
     }
 
@@ -498,7 +698,7 @@ impl ClientConnection {
             detail: e.to_string(),
         })?;
         if header.ptype == PacketType::RESPONSE {
-            self.unprotect(&mut frame)?;
+            self.unprotect(header.call_id, &mut frame)?;
         }
         let pdu = Pdu::decode(&frame).map_err(|e| ClientError::Protocol {
             reason: e.reason_code(),
@@ -550,7 +750,23 @@ impl ClientConnection {
                 }
                 self.bound = true;
                 // Continue the auth exchange: auth3 (NTLM) or another alter_context leg.
-                if let (Some(v), Some(ctx)) = (pdu.auth, self.auth.as_mut()) {
+                if pdu.header.ptype == PacketType::BIND_ACK {
+                    let negotiated = self.header_sign_asked
+                        && pdu.header.flags.contains(PfcFlags::SUPPORT_HEADER_SIGN);
+                    for a in &mut self.auths {
+                        a.provider.set_header_signing(negotiated);
+                    }
+                }
+                let leg = self.auth_in_flight.take();
+                let ctx = leg.and_then(|id| self.auths.iter_mut().find(|a| a.context_id == id));
+                if let (Some(v), Some(ctx)) = (pdu.auth, ctx) {
+                    if v.trailer.auth_context_id != ctx.context_id
+                        || v.trailer.auth_type != ctx.auth_type
+                    {
+                        return Err(ClientError::Security(
+                            "the server answered for another auth context".into(),
+                        ));
+                    }
                     if !ctx.provider.is_established() {
                         match ctx.provider.step(Some(&v.value)) {
                             Ok(AuthStep::Done(Some(token))) | Ok(AuthStep::Continue(token)) => {
@@ -598,6 +814,7 @@ impl ClientConnection {
                 if let Some((_, ids)) = self.bind_in_flight.take() {
                     self.contexts.retain(|c| !ids.contains(&c.id));
                 }
+                self.auth_in_flight = None;
                 ev.push(ClientEvent::BindNak {
                     call_id,
                     reason: nak.reason,
@@ -655,6 +872,11 @@ impl ClientConnection {
                 } else if let Some((bind_id, _)) = &self.bind_in_flight {
                     if *bind_id == call_id {
                         self.bind_in_flight = None;
+                        // A refused alter_context leg: that security context is gone.
+                        if let Some(id) = self.auth_in_flight.take() {
+                            self.auths
+                                .retain(|a| a.context_id != id || a.provider.is_established());
+                        }
                         ev.push(ClientEvent::Fault {
                             call_id,
                             status: f.status,
@@ -684,11 +906,18 @@ impl ClientConnection {
         Ok(())
     }
 
-    fn unprotect(&mut self, frame: &mut [u8]) -> Result<(), ClientError> {
+    /// Verifies (and at privacy unseals) a response fragment with its call's security
+    /// context: the sec_trailer must name that context with its type and level. At `CONNECT`
+    /// a verifier is not required and not checked.
+    fn unprotect(&mut self, call_id: u32, frame: &mut [u8]) -> Result<(), ClientError> {
+        let Some(id) = self.calls.get(&call_id).and_then(|c| c.auth_ctx) else {
+            return Ok(());
+        };
         let Some(ctx) = self
-            .auth
-            .as_mut()
-            .filter(|a| a.provider.is_established() && level_signs(a.level))
+            .auths
+            .iter_mut()
+            .find(|a| a.context_id == id)
+            .filter(|a| level_signs(a.level))
         else {
             return Ok(());
         };
@@ -699,9 +928,23 @@ impl ClientConnection {
             })?
             .ok_or_else(|| ClientError::Security("response without verifier".into()))?;
         let t = frame.get(layout.trailer.clone()).unwrap_or_default();
-        if t.first().copied() != Some(ctx.auth_type.0) || t.get(1).copied() != Some(ctx.level.0) {
+        let big = t.len() == 8 && frame.get(4).is_some_and(|d| d & 0xf0 == 0);
+        let ctx_id = t
+            .get(4..8)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(|b| {
+                if big {
+                    u32::from_be_bytes(b)
+                } else {
+                    u32::from_le_bytes(b)
+                }
+            });
+        if t.first().copied() != Some(ctx.auth_type.0)
+            || t.get(1).copied() != Some(ctx.level.0)
+            || ctx_id != Some(ctx.context_id)
+        {
             return Err(ClientError::Security(
-                "response auth type or level changed".into(),
+                "response auth type, level or context changed".into(),
             ));
         }
         let (pdu_part, sig) = frame.split_at_mut(layout.auth_value.start);

@@ -18,6 +18,7 @@ pub mod pdu;
 pub mod reassembly;
 pub mod security;
 pub mod server;
+pub mod verification;
 
 pub use msrpc_ndr as ndr;
 pub use pdu::SyntaxId;

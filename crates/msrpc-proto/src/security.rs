@@ -74,6 +74,13 @@ pub trait SecurityProvider: Send {
     /// Encrypts `pdu[data]` in place for `PKT_PRIVACY` and returns the signature.
     fn seal(&mut self, pdu: &mut [u8], data: Range<usize>) -> Result<Vec<u8>, SecurityError>;
 
+    /// Told whether header signing (`PFC_SUPPORT_HEADER_SIGN`, MS-RPCE 3.3.1.5.2.2) was
+    /// negotiated on the connection, before the first protected PDU. Mechanisms that sign
+    /// only `data` without it (Kerberos, Netlogon) switch to signing the whole `pdu`. NTLM
+    /// ignores it: NTLM always signs header, body, auth padding and sec_trailer (what Windows,
+    /// Samba and Impacket do), so the default does nothing.
+    fn set_header_signing(&mut self, _negotiated: bool) {}
+
     /// Decrypts `pdu[data]` in place and verifies `signature`.
     fn unseal(
         &mut self,
@@ -106,9 +113,22 @@ impl std::fmt::Debug for AuthContext {
     }
 }
 
-/// True when `level` protects every PDU with a signature.
+/// True when `level` protects every request and response PDU with a signature: `CALL`
+/// (raised to `PKT` on connection-oriented transports, MS-RPCE 3.3.1.5.2.1), `PKT`,
+/// `PKT_INTEGRITY` and `PKT_PRIVACY`. `CONNECT` authenticates the association only: its PDUs
+/// carry no verifier (Samba and Impacket send none; one that is present is not checked).
 pub fn level_signs(level: AuthLevel) -> bool {
-    level.0 >= AuthLevel::PKT_INTEGRITY.0
+    level.0 >= AuthLevel::CALL.0 && level.0 <= AuthLevel::PKT_PRIVACY.0
+}
+
+/// The level actually used on a connection-oriented transport: `CALL` becomes `PKT` (what the
+/// Windows RPC runtime does for `ncacn_*`); every other level is kept.
+pub fn effective_level(level: AuthLevel) -> AuthLevel {
+    if level == AuthLevel::CALL {
+        AuthLevel::PKT
+    } else {
+        level
+    }
 }
 
 /// True when `level` seals stubs.

@@ -12,7 +12,8 @@
 //! | AwaitingBind | bind (unacceptable) | bind_nak | AwaitingBind |
 //! | AwaitingBind | request / alter_context / other | fault nca_proto_error, close | Closed |
 //! | Bound | alter_context | alter_context_resp | Bound |
-//! | Bound | auth3 | complete auth leg, no reply | Bound |
+//! | Bound | alter_context with a new `auth_context_id` | start another security context | Bound |
+//! | Bound | auth3 | complete the named context's leg, no reply | Bound |
 //! | Bound | request fragments | reassemble; last -> Call event | Bound |
 //! | Bound | co_cancel / orphaned | Cancel / Orphaned event | Bound |
 //! | Bound | second bind | bind_nak, close | Closed |
@@ -30,6 +31,7 @@ use crate::pdu::{
 };
 use crate::reassembly::{stub_capacity, Framer, Reassembly, ReassemblyError, DEFAULT_MAX_STUB};
 use crate::security::{level_seals, level_signs, AuthContext, AuthStep, SecurityProvider};
+use crate::verification::{Header2, RequestFacts, VerificationTrailer};
 
 /// The smallest fragment every implementation must accept (C706 `MUST_RECV_FRAG_SIZE`).
 pub const MUST_RECV_FRAG_SIZE: u16 = 1432;
@@ -57,6 +59,12 @@ pub struct ServerConfig {
     pub sec_addr: String,
     /// Whether we support header signing (`PFC_SUPPORT_HEADER_SIGN`).
     pub header_signing: bool,
+    /// Security contexts one connection may hold (each alter_context with a new
+    /// `auth_context_id` starts one). Default 4.
+    pub max_auth_contexts: usize,
+    /// Check (and strip) a verification trailer (MS-RPCE 2.2.2.13) found at the end of a
+    /// signed request's stub. Default true.
+    pub verification_trailer: bool,
 }
 
 impl Default for ServerConfig {
@@ -70,6 +78,8 @@ impl Default for ServerConfig {
             bind_time_features: BindTimeFeatures::BOTH,
             sec_addr: String::new(),
             header_signing: true,
+            max_auth_contexts: 4,
+            verification_trailer: true,
         }
     }
 }
@@ -188,6 +198,8 @@ enum State {
 
 #[derive(Debug)]
 struct PartialCall {
+    auth_ctx: Option<u32>,
+    call_id: u32,
     context_id: u16,
     opnum: u16,
     object: Option<Uuid>,
@@ -197,6 +209,7 @@ struct PartialCall {
 
 #[derive(Debug, Clone, Copy)]
 struct ActiveCall {
+    auth_ctx: Option<u32>,
     context_id: u16,
     drep: DataRep,
     orphaned: bool,
@@ -212,7 +225,9 @@ pub struct ServerConnection {
     max_xmit: usize,
     features: BindTimeFeatures,
     header_sign: bool,
-    auth: Option<AuthContext>,
+    client_header_sign: bool,
+    auths: Vec<AuthContext>,
+    bind_authenticated: bool,
     auth_failed: Option<String>,
     partial: HashMap<u32, PartialCall>,
     partial_bytes: usize,
@@ -227,7 +242,7 @@ impl std::fmt::Debug for ServerConnection {
             .field("state", &self.state)
             .field("assoc_group_id", &self.assoc_group_id)
             .field("contexts", &self.contexts)
-            .field("auth", &self.auth)
+            .field("auths", &self.auths)
             .field("active", &self.active.len())
             .finish()
     }
@@ -246,7 +261,9 @@ impl ServerConnection {
             assoc_group_id: 0,
             features: BindTimeFeatures(0),
             header_sign: false,
-            auth: None,
+            client_header_sign: false,
+            auths: Vec::new(),
+            bind_authenticated: false,
             auth_failed: None,
             partial: HashMap::new(),
             partial_bytes: 0,
@@ -340,9 +357,14 @@ impl ServerConnection {
             );
         }
         // Integrity and privacy: verify (and unseal) request-like PDUs before decoding.
+        let mut auth_ctx = None;
         if header.ptype == PacketType::REQUEST && self.state == State::Bound {
-            if let Err(refusal) = self.unprotect(&header, &mut frame) {
-                return self.refuse(&header, refusal.0, refusal.1, true, ev);
+            if self.auth_failed.is_some() {
+                return self.refuse(&header, FaultStatus::ACCESS_DENIED, "auth_failed", true, ev);
+            }
+            match self.unprotect(&header, &mut frame) {
+                Ok(a) => auth_ctx = a,
+                Err(refusal) => return self.refuse(&header, refusal.0, refusal.1, true, ev),
             }
         }
         let pdu = match Pdu::decode(&frame) {
@@ -372,7 +394,7 @@ impl ServerConnection {
                 self.on_bind(&pdu.header, b, pdu.auth, BindKind::AlterContext, env, ev)
             }
             (State::Bound, Body::Auth3(_)) => self.on_auth3(pdu.auth, ev),
-            (State::Bound, Body::Request(r)) => self.on_request(&pdu.header, r, ev),
+            (State::Bound, Body::Request(r)) => self.on_request(&pdu.header, r, auth_ctx, ev),
             (State::Bound, Body::CoCancel) => {
                 if self.active.contains_key(&pdu.header.call_id)
                     || self.partial.contains_key(&pdu.header.call_id)
@@ -411,50 +433,104 @@ impl ServerConnection {
         }
     }
 
-    /// Verifies/unseals a request in place according to the connection's auth context.
+    /// Chooses the security context of a request fragment and verifies/unseals it in place
+    /// (MS-RPCE 3.3.1.5.2, Samba's rules): the first fragment's sec_trailer names the context
+    /// (`auth_context_id`), whose type and level it must repeat; a request without a verifier
+    /// runs under an established `CONNECT` context, or unauthenticated when the bind was; later
+    /// fragments must repeat the first one's trailer exactly. `CONNECT` PDUs carry no signature
+    /// (one that is present is not checked); every higher level is verified, and privacy
+    /// unsealed. Returns the context's `auth_context_id`.
     fn unprotect(
         &mut self,
         header: &Header,
         frame: &mut [u8],
-    ) -> Result<(), (FaultStatus, &'static str)> {
+    ) -> Result<Option<u32>, (FaultStatus, &'static str)> {
         let layout = AuthLayout::parse(frame)
             .map_err(|_| (FaultStatus::NCA_S_PROTO_ERROR, "auth_layout"))?;
-        let Some(ctx) = self.auth.as_mut() else {
-            if layout.is_some() {
-                return Err((FaultStatus::ACCESS_DENIED, "auth_without_context"));
+        let first = header.flags.contains(PfcFlags::FIRST_FRAG);
+        let trailer = match &layout {
+            None => None,
+            Some(l) => {
+                let t = frame.get(l.trailer.clone()).and_then(|t| {
+                    let t: &[u8] = t;
+                    Some((
+                        AuthType(*t.first()?),
+                        AuthLevel(*t.get(1)?),
+                        [*t.get(4)?, *t.get(5)?, *t.get(6)?, *t.get(7)?],
+                    ))
+                });
+                let Some((atype, alevel, id)) = t else {
+                    return Err((FaultStatus::NCA_S_PROTO_ERROR, "auth_layout"));
+                };
+                let id = if header.drep.endian() == msrpc_ndr::Endian::Big {
+                    u32::from_be_bytes(id)
+                } else {
+                    u32::from_le_bytes(id)
+                };
+                Some((atype, alevel, id))
             }
-            return Ok(());
         };
-        if !ctx.provider.is_established() {
-            return Err((FaultStatus::ACCESS_DENIED, "auth_not_established"));
-        }
-        let Some(layout) = layout else {
-            if ctx.level.0 >= AuthLevel::CONNECT.0 && level_signs(ctx.level) {
-                return Err((FaultStatus::ACCESS_DENIED, "auth_verifier_missing"));
+        let chosen: Option<u32> = if first {
+            match trailer {
+                None => {
+                    if let Some(c) = self
+                        .auths
+                        .iter()
+                        .find(|a| a.level == AuthLevel::CONNECT && a.provider.is_established())
+                    {
+                        return Ok(Some(c.context_id));
+                    }
+                    if self.bind_authenticated {
+                        return Err((FaultStatus::ACCESS_DENIED, "auth_verifier_missing"));
+                    }
+                    return Ok(None);
+                }
+                Some((atype, alevel, id)) => {
+                    let Some(ctx) = self.auths.iter().find(|a| a.context_id == id) else {
+                        return Err((FaultStatus::ACCESS_DENIED, "auth_context_unknown"));
+                    };
+                    if !ctx.provider.is_established() {
+                        return Err((FaultStatus::NCA_S_PROTO_ERROR, "auth_not_established"));
+                    }
+                    if ctx.auth_type != atype || ctx.level != alevel {
+                        return Err((FaultStatus::ACCESS_DENIED, "auth_context_mismatch"));
+                    }
+                    Some(id)
+                }
             }
-            return Ok(());
+        } else {
+            // A later fragment: the first fragment chose the context.
+            let Some(call) = self.partial.get(&header.call_id) else {
+                // on_request refuses the missing first fragment.
+                return Ok(None);
+            };
+            let expected = call.auth_ctx;
+            let Some(id) = expected else {
+                if trailer.is_some() {
+                    return Err((FaultStatus::NCA_S_PROTO_ERROR, "auth_fragment_mismatch"));
+                }
+                return Ok(None);
+            };
+            let Some(ctx) = self.auths.iter().find(|a| a.context_id == id) else {
+                return Err((FaultStatus::NCA_S_PROTO_ERROR, "auth_fragment_mismatch"));
+            };
+            match trailer {
+                None if ctx.level == AuthLevel::CONNECT => {}
+                Some((t, l, i)) if t == ctx.auth_type && l == ctx.level && i == id => {}
+                _ => return Err((FaultStatus::NCA_S_PROTO_ERROR, "auth_fragment_mismatch")),
+            }
+            Some(id)
         };
-        let trailer = frame.get(layout.trailer.clone()).and_then(|t| {
-            let t: &[u8] = t;
-            Some((
-                *t.first()?,
-                *t.get(1)?,
-                u32::from_le_bytes([*t.get(4)?, *t.get(5)?, *t.get(6)?, *t.get(7)?]),
-            ))
-        });
-        let Some((atype, alevel, actx)) = trailer else {
+        let Some(id) = chosen else { return Ok(None) };
+        let Some(ctx) = self.auths.iter_mut().find(|a| a.context_id == id) else {
             return Err((FaultStatus::NCA_S_PROTO_ERROR, "auth_layout"));
         };
-        let actx = if header.drep.endian() == msrpc_ndr::Endian::Big {
-            actx.swap_bytes()
-        } else {
-            actx
+        let Some(layout) = layout else {
+            // CONNECT without a verifier.
+            return Ok(Some(id));
         };
-        if AuthType(atype) != ctx.auth_type
-            || AuthLevel(alevel) != ctx.level
-            || actx != ctx.context_id
-        {
-            return Err((FaultStatus::ACCESS_DENIED, "auth_context_mismatch"));
+        if !level_signs(ctx.level) {
+            return Ok(Some(id));
         }
         let sig_start = layout.auth_value.start;
         let (pdu_part, sig) = frame.split_at_mut(sig_start);
@@ -465,13 +541,13 @@ impl ServerConnection {
         if level_seals(ctx.level) {
             ctx.provider
                 .unseal(pdu_part, layout.stub.start..layout.pad.end, &sig)
-                .map_err(|_| (FaultStatus::ACCESS_DENIED, "bad_seal"))?;
-        } else if level_signs(ctx.level) {
+                .map_err(|_| (FaultStatus::RPC_S_SEC_PKG_ERROR, "bad_seal"))?;
+        } else {
             ctx.provider
                 .verify(pdu_part, layout.stub.start..layout.pad.end, &sig)
-                .map_err(|_| (FaultStatus::ACCESS_DENIED, "bad_signature"))?;
+                .map_err(|_| (FaultStatus::RPC_S_SEC_PKG_ERROR, "bad_signature"))?;
         }
-        Ok(())
+        Ok(Some(id))
     }
 
     fn refuse(
@@ -549,8 +625,9 @@ impl ServerConnection {
                 .max(MUST_RECV_FRAG_SIZE);
             self.max_xmit = usize::from(xmit);
             self.framer.set_max_frag(usize::from(recv));
-            self.header_sign =
-                self.config.header_signing && header.flags.contains(PfcFlags::SUPPORT_HEADER_SIGN);
+            self.client_header_sign = header.flags.contains(PfcFlags::SUPPORT_HEADER_SIGN);
+            self.header_sign = self.config.header_signing && self.client_header_sign;
+            self.bind_authenticated = auth.is_some();
         } else if bind.contexts.len() > self.config.max_contexts {
             return self.refuse(
                 header,
@@ -560,12 +637,20 @@ impl ServerConnection {
                 ev,
             );
         }
+        if kind == BindKind::AlterContext
+            && header.flags.contains(PfcFlags::SUPPORT_HEADER_SIGN)
+            && !self.client_header_sign
+        {
+            // Like Samba: the first PDU that asks for header signing negotiates it.
+            self.client_header_sign = true;
+            self.header_sign = self.config.header_signing;
+        }
         // Authentication leg carried by the bind / alter_context.
         let mut auth_reply: Option<AuthVerifier> = None;
         let mut auth_info = None;
         if let Some(v) = auth {
             auth_info = Some((v.trailer.auth_type, v.trailer.auth_level));
-            match self.auth_leg(&v, env) {
+            match self.auth_leg(&v, kind, env) {
                 Ok(reply) => auth_reply = reply,
                 Err(e) => {
                     ev.push(ServerEvent::Authenticated {
@@ -596,7 +681,7 @@ impl ServerConnection {
         for c in &bind.contexts {
             results.push(self.negotiate_context(c, env));
         }
-        let flags = if self.header_sign {
+        let flags = if self.header_sign && header.flags.contains(PfcFlags::SUPPORT_HEADER_SIGN) {
             PfcFlags::FIRST_AND_LAST.with(PfcFlags::SUPPORT_HEADER_SIGN)
         } else {
             PfcFlags::FIRST_AND_LAST
@@ -690,35 +775,55 @@ impl ServerConnection {
         }
     }
 
+    /// One leg of context establishment carried by a bind or alter_context. A new
+    /// `auth_context_id` starts a new security context (at most `max_auth_contexts`); a known
+    /// one continues its exchange, with the same type and level; an established one cannot
+    /// be renegotiated.
     fn auth_leg(
         &mut self,
         v: &AuthVerifier,
+        kind: BindKind,
         env: &mut dyn ServerEnv,
     ) -> Result<Option<AuthVerifier>, String> {
         let t = v.trailer;
         if t.auth_level.0 < AuthLevel::CONNECT.0 || t.auth_level.0 > AuthLevel::PKT_PRIVACY.0 {
             return Err(format!("unsupported auth level {:?}", t.auth_level));
         }
-        if let Some(ctx) = &self.auth {
-            if ctx.provider.is_established()
-                || ctx.context_id != t.auth_context_id
-                || ctx.auth_type != t.auth_type
-                || ctx.level != t.auth_level
-            {
-                return Err("auth context changed".into());
+        let idx = match self
+            .auths
+            .iter()
+            .position(|a| a.context_id == t.auth_context_id)
+        {
+            Some(i) => {
+                let ctx = self.auths.get(i).ok_or("no auth context")?;
+                if ctx.provider.is_established() {
+                    return Err("auth context already established".into());
+                }
+                if ctx.auth_type != t.auth_type || ctx.level != t.auth_level {
+                    return Err("auth context changed".into());
+                }
+                i
             }
-        } else {
-            let provider = env
-                .security_provider(t.auth_type)
-                .ok_or_else(|| format!("auth type {:?} not offered", t.auth_type))?;
-            self.auth = Some(AuthContext {
-                context_id: t.auth_context_id,
-                auth_type: t.auth_type,
-                level: t.auth_level,
-                provider,
-            });
-        }
-        let ctx = self.auth.as_mut().ok_or("no auth context")?;
+            None => {
+                if kind == BindKind::AlterContext
+                    && self.auths.len() >= self.config.max_auth_contexts
+                {
+                    return Err("too many auth contexts".into());
+                }
+                let mut provider = env
+                    .security_provider(t.auth_type)
+                    .ok_or_else(|| format!("auth type {:?} not offered", t.auth_type))?;
+                provider.set_header_signing(self.header_sign);
+                self.auths.push(AuthContext {
+                    context_id: t.auth_context_id,
+                    auth_type: t.auth_type,
+                    level: t.auth_level,
+                    provider,
+                });
+                self.auths.len() - 1
+            }
+        };
+        let ctx = self.auths.get_mut(idx).ok_or("no auth context")?;
         match ctx.provider.step(Some(&v.value)) {
             Ok(AuthStep::Continue(token)) | Ok(AuthStep::Done(Some(token))) => {
                 Ok(Some(AuthVerifier {
@@ -732,12 +837,14 @@ impl ServerConnection {
             }
             Ok(AuthStep::Done(None)) => Ok(None),
             Err(e) => {
-                self.auth = None;
+                self.auths.remove(idx);
                 Err(e.to_string())
             }
         }
     }
 
+    /// The auth3 leg: completes the pending context it names. Like Samba, a failed auth3
+    /// gets no reply; every later request on the connection is refused.
     fn on_auth3(&mut self, auth: Option<AuthVerifier>, ev: &mut Vec<ServerEvent>) {
         let Some(v) = auth else {
             return self.protocol_error(
@@ -746,20 +853,28 @@ impl ServerConnection {
                 ev,
             );
         };
-        let Some(ctx) = self.auth.as_mut() else {
+        if self.auths.is_empty() {
             return self.protocol_error(
                 "auth3_without_context",
                 "auth3 without a bind auth leg".into(),
                 ev,
             );
-        };
-        if ctx.context_id != v.trailer.auth_context_id
-            || ctx.auth_type != v.trailer.auth_type
-            || ctx.level != v.trailer.auth_level
-        {
-            self.auth_failed = Some("auth3 changed the auth context".into());
-        } else {
-            match ctx.provider.step(Some(&v.value)) {
+        }
+        let found = self
+            .auths
+            .iter_mut()
+            .find(|a| a.context_id == v.trailer.auth_context_id);
+        match found {
+            None => self.auth_failed = Some("auth3 names an unknown auth context".into()),
+            Some(ctx) if ctx.provider.is_established() => {
+                self.auth_failed = Some("auth3 for an established auth context".into())
+            }
+            Some(ctx)
+                if ctx.auth_type != v.trailer.auth_type || ctx.level != v.trailer.auth_level =>
+            {
+                self.auth_failed = Some("auth3 changed the auth context".into())
+            }
+            Some(ctx) => match ctx.provider.step(Some(&v.value)) {
                 Ok(_) if ctx.provider.is_established() => {
                     ev.push(ServerEvent::Authenticated {
                         auth_type: ctx.auth_type,
@@ -771,9 +886,8 @@ impl ServerConnection {
                 }
                 Ok(_) => self.auth_failed = Some("context not established after auth3".into()),
                 Err(e) => self.auth_failed = Some(e.to_string()),
-            }
+            },
         }
-        // Like Samba: no reply to a failed auth3; later requests are refused.
         ev.push(ServerEvent::Authenticated {
             auth_type: v.trailer.auth_type,
             level: v.trailer.auth_level,
@@ -782,11 +896,14 @@ impl ServerConnection {
         });
     }
 
-    fn on_request(&mut self, header: &Header, req: pdu::Request, ev: &mut Vec<ServerEvent>) {
+    fn on_request(
+        &mut self,
+        header: &Header,
+        req: pdu::Request,
+        auth_ctx: Option<u32>,
+        ev: &mut Vec<ServerEvent>,
+    ) {
         let id = header.call_id;
-        if self.auth_failed.is_some() {
-            return self.refuse(header, FaultStatus::ACCESS_DENIED, "auth_failed", true, ev);
-        }
         let first = header.flags.contains(PfcFlags::FIRST_FRAG);
         let last = header.flags.contains(PfcFlags::LAST_FRAG);
         if first {
@@ -831,6 +948,8 @@ impl ServerConnection {
                 }
             };
             let call = PartialCall {
+                auth_ctx,
+                call_id: id,
                 context_id: req.context_id,
                 opnum: req.opnum,
                 object: req.object,
@@ -838,7 +957,7 @@ impl ServerConnection {
                 data,
             };
             if last {
-                return self.deliver(id, call, ev);
+                return self.deliver(header, call, ev);
             }
             self.partial_bytes = self.partial_bytes.saturating_add(call.data.len());
             self.partial.insert(id, call);
@@ -895,41 +1014,78 @@ impl ServerConnection {
         self.partial_bytes = others.saturating_add(call.data.len());
         if last {
             self.partial_bytes = others;
-            self.deliver(id, call, ev);
+            self.deliver(header, call, ev);
         } else {
             self.partial.insert(id, call);
         }
     }
 
-    fn deliver(&mut self, call_id: u32, call: PartialCall, ev: &mut Vec<ServerEvent>) {
-        let Some(&(interface, _)) = self.contexts.get(&call.context_id) else {
+    fn deliver(&mut self, last: &Header, call: PartialCall, ev: &mut Vec<ServerEvent>) {
+        let call_id = call.call_id;
+        let Some(&(interface, transfer)) = self.contexts.get(&call.context_id) else {
             return;
         };
+        let ctx = call
+            .auth_ctx
+            .and_then(|id| self.auths.iter().find(|a| a.context_id == id));
+        let auth = ctx.map(|a| CallAuth {
+            auth_type: a.auth_type,
+            level: a.level,
+            user: a.provider.peer_name(),
+        });
+        let signed = ctx.is_some_and(|a| level_signs(a.level));
+        let fragments = call.data.fragments();
+        let mut stub = call.data.finish();
+        if signed && self.config.verification_trailer {
+            // MS-RPCE 2.2.2.13: checked when present, stripped before dispatch.
+            match VerificationTrailer::find(&stub, call.drep) {
+                Ok(None) => {}
+                Ok(Some((vt, at))) => {
+                    let facts = RequestFacts {
+                        header2: Header2 {
+                            ptype: PacketType::REQUEST,
+                            drep: call.drep.0,
+                            call_id,
+                            context_id: call.context_id,
+                            opnum: call.opnum,
+                        },
+                        abstract_syntax: interface,
+                        transfer_syntax: transfer,
+                        client_header_signing: self.client_header_sign,
+                    };
+                    if let Err(e) = vt.check(&facts) {
+                        // Like Samba: access denied, the connection stays.
+                        return self.refuse(
+                            last,
+                            FaultStatus::ACCESS_DENIED,
+                            e.reason_code(),
+                            false,
+                            ev,
+                        );
+                    }
+                    stub.truncate(at);
+                }
+                Err(e) => {
+                    return self.refuse(last, FaultStatus::FAULT_OTHER, e.reason_code(), false, ev);
+                }
+            }
+        }
         self.active.insert(
             call_id,
             ActiveCall {
+                auth_ctx: call.auth_ctx,
                 context_id: call.context_id,
                 drep: call.drep,
                 orphaned: false,
             },
         );
-        let auth = self
-            .auth
-            .as_ref()
-            .filter(|a| a.provider.is_established())
-            .map(|a| CallAuth {
-                auth_type: a.auth_type,
-                level: a.level,
-                user: a.provider.peer_name(),
-            });
-        let fragments = call.data.fragments();
         ev.push(ServerEvent::Call(IncomingCall {
             call_id,
             context_id: call.context_id,
             interface,
             opnum: call.opnum,
             object: call.object,
-            stub: call.data.finish(),
+            stub,
             drep: call.drep,
             fragments,
             auth,
@@ -947,7 +1103,7 @@ impl ServerConnection {
             return;
         }
         match result {
-            Ok(stub) => self.send_response(call_id, call.context_id, call.drep, &stub),
+            Ok(stub) => self.send_response(call_id, &call, &stub),
             Err(status) => self.send_fault(call_id, call.context_id, call.drep, status, false),
         }
     }
@@ -990,11 +1146,15 @@ impl ServerConnection {
         });
     }
 
-    fn send_response(&mut self, call_id: u32, context_id: u16, drep: DataRep, stub: &[u8]) {
-        let auth = self
-            .auth
-            .as_ref()
-            .filter(|a| a.provider.is_established() && level_signs(a.level));
+    fn send_response(&mut self, call_id: u32, call: &ActiveCall, stub: &[u8]) {
+        let (context_id, drep) = (call.context_id, call.drep);
+        // Responses use the request's security context.
+        let auth_idx = call.auth_ctx.and_then(|id| {
+            self.auths.iter().position(|a| {
+                a.context_id == id && a.provider.is_established() && level_signs(a.level)
+            })
+        });
+        let auth = auth_idx.and_then(|i| self.auths.get(i));
         let cap = stub_capacity(self.max_xmit, 24, auth.map(|a| a.provider.signature_len()));
         let total = stub.len();
         let mut offset = 0usize;
@@ -1030,7 +1190,7 @@ impl ServerConnection {
                 body,
                 auth: None,
             };
-            match self.protect(pdu) {
+            match self.protect(pdu, auth_idx) {
                 Some(bytes) => self.out.push_back(bytes),
                 None => {
                     self.close_after_flush = true;
@@ -1044,16 +1204,12 @@ impl ServerConnection {
         }
     }
 
-    /// Encodes `pdu`, signing or sealing it when the auth level asks for it.
-    fn protect(&mut self, mut pdu: Pdu) -> Option<Vec<u8>> {
-        let Some(ctx) = self
-            .auth
-            .as_mut()
-            .filter(|a| a.provider.is_established() && level_signs(a.level))
-        else {
-            return pdu.encode().ok();
-        };
-        protect_with(ctx, &mut pdu)
+    /// Encodes `pdu`, signing or sealing it with the security context at `auth_idx`.
+    fn protect(&mut self, mut pdu: Pdu, auth_idx: Option<usize>) -> Option<Vec<u8>> {
+        match auth_idx.and_then(|i| self.auths.get_mut(i)) {
+            Some(ctx) => protect_with(ctx, &mut pdu),
+            None => pdu.encode().ok(),
+        }
     }
 }
 

@@ -34,7 +34,10 @@ const READ_BUF: usize = 16 * 1024;
 pub struct ClientAuth {
     /// Makes a fresh client provider (e.g. `msrpc_ntlm::NtlmClient`) for each connection.
     pub provider: Arc<dyn Fn() -> Box<dyn SecurityProvider> + Send + Sync>,
-    /// The authentication level (`PKT_INTEGRITY`, `PKT_PRIVACY`, ...).
+    /// The authentication level: `CONNECT` (the association is authenticated, PDUs carry no
+    /// verifier), `CALL` (sent as `PKT`), `PKT` and `PKT_INTEGRITY` (every PDU signed),
+    /// `PKT_PRIVACY` (sealed). Signed requests carry a verification trailer unless
+    /// `ClientConfig::verification_trailer` is off.
     pub level: AuthLevel,
     /// The `auth_context_id` sent in every auth trailer. Default
     /// [`ClientAuth::DEFAULT_CONTEXT_ID`].

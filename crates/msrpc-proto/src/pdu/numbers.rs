@@ -253,6 +253,9 @@ open_enum! {
     /// Fault status codes (C706 appendix E, MS-RPCE 2.2.2.7 and 3.3.1.5) and the Windows error
     /// codes that Windows servers send as fault status.
     FaultStatus(u32) {
+        /// Unspecified failure (DCERPC_FAULT_OTHER; Samba's answer to an undecodable
+        /// verification trailer).
+        FAULT_OTHER = 0x0000_0001,
         /// Access denied (ERROR_ACCESS_DENIED, what Windows sends for refused calls).
         ACCESS_DENIED = 0x0000_0005,
         /// Out of memory (ERROR_OUTOFMEMORY).
@@ -265,6 +268,9 @@ open_enum! {
         RPC_X_SS_CONTEXT_MISMATCH = 0x0000_06f8,
         /// The call was cancelled (RPC_S_CALL_CANCELLED).
         RPC_S_CALL_CANCELLED = 0x0000_071a,
+        /// The security package failed (RPC_S_SEC_PKG_ERROR): what Windows and Samba answer
+        /// when a request's signature does not verify or its sealed stub does not unseal.
+        RPC_S_SEC_PKG_ERROR = 0x0000_0721,
         /// nca_s_fault_int_div_by_zero.
         NCA_S_FAULT_INT_DIV_BY_ZERO = 0x1c00_0001,
         /// nca_s_fault_addr_error.
