@@ -448,7 +448,11 @@ mod tests {
         use msrpc_policy::{EpmLookup, Level, RestrictMode};
         let e = env(1000, None, true);
         let c = Config::load(&Cli::default(), &e).unwrap();
-        assert_eq!(c.policy, Policy::default(), "the defaults permit everything");
+        assert_eq!(
+            c.policy,
+            Policy::default(),
+            "the defaults permit everything"
+        );
         assert!(c.to_toml().unwrap().contains("[policy]"));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
@@ -478,7 +482,10 @@ opnum = [0, 1]
         assert_eq!(c.policy.min_level(&echo), Level::Privacy);
         assert_eq!(c.policy.file().filter.len(), 1);
         let printed = c.to_toml().unwrap();
-        assert!(printed.contains("min-auth-level = \"privacy\""), "{printed}");
+        assert!(
+            printed.contains("min-auth-level = \"privacy\""),
+            "{printed}"
+        );
         std::fs::write(&file, &printed).unwrap();
         assert_eq!(Config::load(&cli, &e).unwrap(), c, "{printed}");
     }
@@ -500,7 +507,10 @@ opnum = [0, 1]
             ),
         ] {
             let err = format!("{:#}", bad(text).unwrap_err());
-            assert!(err.contains(want) && err.contains("p.toml"), "{text}: {err}");
+            assert!(
+                err.contains(want) && err.contains("p.toml"),
+                "{text}: {err}"
+            );
         }
     }
 

@@ -265,7 +265,9 @@ pub fn reload(
     }
     if let Some(u) = users {
         match u.reload() {
-            Ok(n) => tracing::info!(file = %u.path().display(), accounts = n, "reload: user file re-read"),
+            Ok(n) => {
+                tracing::info!(file = %u.path().display(), accounts = n, "reload: user file re-read")
+            }
             Err(e) => tracing::error!(
                 file = %u.path().display(),
                 error = format!("{e:#}"),
