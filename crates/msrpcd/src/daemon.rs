@@ -168,14 +168,9 @@ impl UserFile {
         &self.path
     }
 
-    /// Accounts in force.
-    pub fn len(&self) -> usize {
+    /// How many accounts are in force.
+    pub fn accounts(&self) -> usize {
         self.current().len()
-    }
-
-    /// True when no account is in force.
-    pub fn is_empty(&self) -> bool {
-        self.current().is_empty()
     }
 
     fn current(&self) -> Arc<FileUserStore> {
@@ -199,7 +194,7 @@ pub fn ntlm_security(path: &Path) -> anyhow::Result<(SecurityFactory, Arc<UserFi
     let users = Arc::new(UserFile::load(path)?);
     tracing::info!(
         file = %path.display(),
-        accounts = users.len(),
+        accounts = users.accounts(),
         "accepting NTLMv2 binds"
     );
     let store: Arc<dyn UserStore> = users.clone();
