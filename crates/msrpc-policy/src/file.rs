@@ -80,16 +80,17 @@ pub enum Level {
 }
 
 impl Level {
-    /// The policy level of a wire level (`DEFAULT` counts as `connect`; unknown values above
-    /// privacy count as privacy, below none as none).
+    /// The policy level of a wire level (`DEFAULT` counts as `connect`). A value MS-RPCE
+    /// does not define counts as `none`: a level the policy cannot know the protection of
+    /// never satisfies a requirement.
     pub fn from_wire(level: msrpc_proto::pdu::AuthLevel) -> Level {
         match level.0 {
             0 | 2 => Level::Connect,
-            1 => Level::None,
             3 => Level::Call,
             4 => Level::Pkt,
             5 => Level::Integrity,
-            _ => Level::Privacy,
+            6 => Level::Privacy,
+            _ => Level::None,
         }
     }
 

@@ -53,6 +53,7 @@ fn reason(p: &Policy, c: &CallerInfo<'_>) -> Option<&'static str> {
 }
 
 const EPM: &str = "e1af8308-5d1f-11c9-91a4-08002b14a0fa";
+const MGMT: &str = "afa8bd80-7d8a-11c9-bef4-08002b102989";
 
 #[test]
 fn the_empty_policy_permits_everything() {
@@ -109,7 +110,10 @@ fn levels_are_ordered_and_default_is_connect() {
     assert_eq!(Level::from_wire(AuthLevel::DEFAULT), Level::Connect);
     assert_eq!(Level::from_wire(AuthLevel::NONE), Level::None);
     assert_eq!(Level::from_wire(AuthLevel::PKT), Level::Pkt);
-    assert_eq!(Level::from_wire(AuthLevel(9)), Level::Privacy);
+    assert_eq!(Level::from_wire(AuthLevel::PKT_PRIVACY), Level::Privacy);
+    // Undefined levels never satisfy a requirement.
+    assert_eq!(Level::from_wire(AuthLevel(7)), Level::None);
+    assert_eq!(Level::from_wire(AuthLevel(0xff)), Level::None);
     let p = policy(&format!(
         "[[interface]]\nuuid = \"{ECHO}\"\nmin-auth-level = \"connect\"\n"
     ));
@@ -312,6 +316,7 @@ fn restrict_modes() {
         ("authenticated", ECHO, false, false, true),
         ("authenticated", ECHO, true, false, false),
         ("authenticated", EPM, false, false, false),
+        ("authenticated", MGMT, false, false, true),
         ("authenticated", OTHER, false, false, false),
         ("authenticated", ECHO, false, true, false),
         ("authenticated_without_exceptions", EPM, false, false, true),
