@@ -337,13 +337,22 @@ fn user_matches(rule: &(Option<String>, String), caller: &str) -> bool {
         Some((d, u)) => (Some(d), u),
         None => (None, caller),
     };
-    if !user.eq_ignore_ascii_case(&rule.1) && user.to_lowercase() != rule.1 {
+    if !same_name(user, &rule.1) {
         return false;
     }
     match (&rule.0, domain) {
         (None, _) => true,
-        (Some(rd), Some(d)) => d.eq_ignore_ascii_case(rd) || d.to_lowercase() == *rd,
+        (Some(rd), Some(d)) => same_name(d, rd),
         (Some(_), None) => false,
+    }
+}
+
+/// `name` equals `lower` (already lower-cased) ignoring case; allocates only for non-ASCII.
+fn same_name(name: &str, lower: &str) -> bool {
+    if name.is_ascii() {
+        name.eq_ignore_ascii_case(lower)
+    } else {
+        name.to_lowercase() == lower
     }
 }
 

@@ -187,7 +187,7 @@ auth-level-below = "integrity"
 [[filter]]
 name = "no-bob"
 action = "deny"
-user = ['CORP\bob', "mallory"]
+user = ['CORP\bob', "mallory", 'Équipe\Zoé']
 
 [[filter]]
 name = "no-exact-pkt"
@@ -229,6 +229,17 @@ auth-level = "pkt"
         ("X\\Mallory", true),
         ("mallory", true),
         ("alice", false),
+        ("ÉQUIPE\\Mallory", true),
+    ] {
+        let a = auth(AuthLevel::PKT_PRIVACY, user);
+        let got = rule(&call(ECHO, 0, Some("192.0.2.1"), Some(&a)));
+        assert_eq!(got.as_deref() == Some("no-bob"), denied, "{user}: {got:?}");
+    }
+    // Non-ASCII names compare case-insensitively too.
+    for (user, denied) in [
+        ("ÉQUIPE\\ZOÉ", true),
+        ("équipe\\zoé", true),
+        ("X\\zoé", false),
     ] {
         let a = auth(AuthLevel::PKT_PRIVACY, user);
         let got = rule(&call(ECHO, 0, Some("192.0.2.1"), Some(&a)));
