@@ -12,7 +12,8 @@
 # samba-dcerpcd only serves its EPM on 135). A missing peer is a failure, never a skip.
 # Set INTEROP_KEEP=1 to keep the work directory (logs, capture) after a passing run;
 # INTEROP_MSRPCD_IP / INTEROP_SAMBA_IP change the loopback addresses (127.0.0.41 / 127.0.0.42),
-# INTEROP_EPM_PORT msrpcd's EPM port (135 as root, else 1135).
+# INTEROP_EPM_PORT msrpcd's EPM port (135 as root, else 1135); INTEROP_POLICY_IP the address of
+# the msrpcd that section (e3) runs with a security policy (127.0.0.113).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -23,6 +24,8 @@ MSRPCD_IP=${INTEROP_MSRPCD_IP:-127.0.0.41}
 SAMBA_IP=${INTEROP_SAMBA_IP:-127.0.0.42}
 NTLM_IP=${INTEROP_NTLM_IP:-127.0.0.43}
 NTLM_PORT=1140
+POLICY_IP=${INTEROP_POLICY_IP:-127.0.0.113}
+POLICY_PORTS=1170-1179
 ECHO_UUID=60a15ec5-4de8-11d7-a637-005056a20182
 EPM_UUID=e1af8308-5d1f-11c9-91a4-08002b14a0fa
 MGMT_UUID=afa8bd80-7d8a-11c9-bef4-08002b102989
@@ -175,7 +178,7 @@ fi
 [ -x "$MSRPCD" ] && [ -x "$MSRPC" ] || fatal "the build did not produce target/release/msrpcd and target/release/msrpc"
 pass "release build: target/release/msrpcd, target/release/msrpc"
 
-for a in "$MSRPCD_IP:$EPM_PORT" "$SAMBA_IP:135"; do
+for a in "$MSRPCD_IP:$EPM_PORT" "$SAMBA_IP:135" "$POLICY_IP:$EPM_PORT"; do
   if tcp_in_use "${a%:*}" "${a#*:}"; then
     fatal "$a is already taken by another process (a leftover from an earlier run?); stop it first"
   fi
@@ -183,7 +186,7 @@ done
 
 # ---------------------------------------------------------------------------------------------
 section "(b) tshark capturing on lo"
-FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP"
+FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP or host $POLICY_IP"
 tshark -n -i lo -f "$FILTER" -w "$PCAP" >"$WORK/tshark-capture.log" 2>&1 &
 TSHARK_PID=$!
 capturing=
@@ -372,6 +375,64 @@ else
   show "$WORK/ntlm-build.log" 30
 fi
 
+section "(e3) msrpcd's security policy against Impacket (rpcecho privacy-only, epm-lookup = refuse)"
+# Its own msrpcd on $POLICY_IP: rpcecho (the demo) requires PKT_PRIVACY and endpoint lookups are
+# refused. Impacket's client must get rpc_s_access_denied unauthenticated and at PKT_INTEGRITY,
+# be served at PKT_PRIVACY, and rpcdump.py must be refused.
+POLICY_ECHO_PORT=
+policy_against_impacket() {
+  local dir=$WORK/policy
+  mkdir -p "$dir"
+  cat >"$dir/msrpcd.toml" <<TOML
+listen = ["$POLICY_IP:$EPM_PORT"]
+ports = "$POLICY_PORTS"
+demo = true
+registration-socket = "$dir/run/epm.sock"
+
+[policy]
+epm-lookup = "refuse"
+
+[[policy.interface]]
+uuid = "$ECHO_UUID"
+min-auth-level = "privacy"
+TOML
+  if ! printf 'S3cret!pw\n' | "$MSRPC" users add "$dir/users" alice >"$dir/users.out" 2>&1; then
+    fail "msrpc users add (for the policy msrpcd)"
+    show "$dir/users.out"
+    return
+  fi
+  "$MSRPCD" --config "$dir/msrpcd.toml" --users "$dir/users" >"$dir/msrpcd.out" 2>"$dir/msrpcd.err" &
+  local pid=$!
+  if wait_tcp "$POLICY_IP" "$EPM_PORT" 20; then
+    for _ in $(seq 1 50); do grep -q '^rpcecho demo on' "$dir/msrpcd.out" && break; sleep 0.1; done
+    POLICY_ECHO_PORT=$(sed -n 's/^rpcecho demo on .*:\([0-9]*\)$/\1/p' "$dir/msrpcd.out" | head -1)
+    if [ -n "$POLICY_ECHO_PORT" ]; then
+      check impacket-policy timeout 180 "$PY" tests/interop/impacket_policy.py "$POLICY_IP" "$EPM_PORT" \
+        "$POLICY_ECHO_PORT" alice 'S3cret!pw' "$VENV/bin/rpcdump.py"
+      local refused
+      refused=$(grep -c 'call refused by the security policy' "$dir/msrpcd.err")
+      if [ "$refused" -ge 3 ] && grep -q 'reason="policy_min_level"' "$dir/msrpcd.err" &&
+        grep -q 'reason="policy_epm_lookup"' "$dir/msrpcd.err"; then
+        pass "msrpcd logged $refused policy refusals (policy_min_level, policy_epm_lookup)"
+      else
+        fail "msrpcd did not log the policy refusals"
+        show "$dir/msrpcd.err"
+      fi
+    else
+      fail "the policy msrpcd did not announce its rpcecho demo"
+      show "$dir/msrpcd.out"
+    fi
+  else
+    fail "the policy msrpcd did not listen on $POLICY_IP:$EPM_PORT"
+    show "$dir/msrpcd.err"
+  fi
+  kill "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+}
+policy_against_impacket
+
 section "(f) stop everything; tshark reads the capture"
 stop_all
 if [ ! -s "$PCAP" ]; then
@@ -379,7 +440,7 @@ if [ ! -s "$PCAP" ]; then
 else
   # Decode the dynamic endpoints as DCE/RPC explicitly (the heuristic would find most of them).
   DECODE=()
-  for p in $ECHO_PORT $(grep -oE "ncacn_ip_tcp:$SAMBA_IP\[[0-9]+" "$WORK/rpcclient-epm.out" 2>/dev/null |
+  for p in $ECHO_PORT $POLICY_ECHO_PORT $(grep -oE "ncacn_ip_tcp:$SAMBA_IP\[[0-9]+" "$WORK/rpcclient-epm.out" 2>/dev/null |
     grep -oE '[0-9]+$' | sort -u); do
     [ "$p" = 135 ] || DECODE+=(-d "tcp.port==$p,dcerpc")
   done

@@ -38,6 +38,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Security policy
+//! [`ServerBuilder::policy`] takes an `msrpc_policy::PolicyHandle`: every request is checked
+//! against it before dispatch (minimum auth level per interface, RestrictRemoteClients-like
+//! modes, the EPM lookup policy, filters, per-interface security callbacks); a refused call is
+//! answered with a fault `ACCESS_DENIED` and reported as [`ConnEvent::PolicyDecision`]. The
+//! handle can be replaced while the server runs.
+//!
 //! # Local channel and endpoint registration
 //! A server may also listen on a Unix domain socket ([`ServerBuilder::listen_unix`]): the
 //! same protocol, but its calls are marked local, which is what the endpoint mapper requires

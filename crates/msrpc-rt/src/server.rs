@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use msrpc_policy::{PolicyHandle, Verdict};
 use msrpc_proto::dispatch::Dispatch;
 use msrpc_proto::pdu::{AuthType, SyntaxId};
 use msrpc_proto::security::SecurityProvider;
@@ -62,6 +63,26 @@ pub enum ConnEvent<'a> {
         peer: PeerAddr,
         /// The event (a `Call` carries its request stub).
         event: &'a ServerEvent,
+    },
+    /// The security policy ([`ServerBuilder::policy`]) refused a call, or audit filters
+    /// matched it (then `verdict.audits` names them; the call may be served or refused).
+    /// Calls the policy simply permits produce no event.
+    PolicyDecision {
+        /// Server-wide connection number.
+        conn_id: u64,
+        /// The peer.
+        peer: PeerAddr,
+        /// The call's `call_id`.
+        call_id: u32,
+        /// The interface called.
+        interface: SyntaxId,
+        /// The operation number.
+        opnum: u16,
+        /// The authenticated user, when there is one.
+        user: Option<&'a str>,
+        /// The verdict: `verdict.refusal` says why a refused call was answered with a fault
+        /// (its status) and `verdict.audits` lists the matching audit filters.
+        verdict: &'a Verdict,
     },
     /// PDUs (fragments) crossed a connection since its previous `Pdus` event (for traffic
     /// counters such as mgmt's `inq_stats`).
@@ -154,6 +175,7 @@ pub(crate) struct Shared {
     pub(crate) limits: Limits,
     pub(crate) observer: Option<Observer>,
     pub(crate) security: Option<SecurityFactory>,
+    pub(crate) policy: Option<PolicyHandle>,
     groups: Mutex<Groups>,
     /// Open connections (a watch so shutdown can wait for zero).
     pub(crate) conns: watch::Sender<usize>,
@@ -281,6 +303,7 @@ pub struct ServerBuilder {
     dynamic_ports: RangeInclusive<u16>,
     observer: Option<Observer>,
     security: Option<SecurityFactory>,
+    policy: Option<PolicyHandle>,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -375,6 +398,18 @@ impl ServerBuilder {
         self
     }
 
+    /// Applies a security policy to every call on every endpoint: each request is checked
+    /// ([`PolicyHandle::check`]) before it is dispatched, and a refused one is answered with
+    /// a fault carrying the refusal's status (access denied) without reaching the service.
+    /// Refusals and audit-filter matches are reported as [`ConnEvent::PolicyDecision`] and
+    /// logged through `tracing`. Keep a clone of the handle to replace the policy (or its
+    /// callbacks) while the server runs: the next call sees the change.
+    #[must_use]
+    pub fn policy(mut self, policy: PolicyHandle) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
     /// Binds every endpoint and starts accepting (within the current tokio runtime).
     pub async fn start(self) -> Result<Server, StartError> {
         if self.endpoints.is_empty() && self.unix_paths.is_empty() {
@@ -411,6 +446,7 @@ impl ServerBuilder {
             limits: self.limits,
             observer: self.observer,
             security: self.security,
+            policy: self.policy,
             groups: Mutex::new(Groups {
                 members: HashMap::new(),
                 next: (random_u64() as u32).max(1),
@@ -657,6 +693,7 @@ impl Server {
             dynamic_ports: DEFAULT_DYNAMIC_PORTS,
             observer: None,
             security: None,
+            policy: None,
         }
     }
 
@@ -732,6 +769,11 @@ impl ServerHandle {
     /// Connections open now.
     pub fn connections(&self) -> usize {
         *self.shared.conns.borrow()
+    }
+
+    /// The security policy, when the server was given one ([`ServerBuilder::policy`]).
+    pub fn policy(&self) -> Option<PolicyHandle> {
+        self.shared.policy.clone()
     }
 
     /// Association groups alive now (each has at least one connection).

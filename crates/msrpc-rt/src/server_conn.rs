@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use msrpc_policy::CallerInfo;
 use msrpc_proto::dispatch::CallContext;
 use msrpc_proto::pdu::{AuthType, Body, FaultStatus, Header, PacketType, Pdu, PfcFlags, SyntaxId};
 use msrpc_proto::security::SecurityProvider;
@@ -348,6 +349,9 @@ impl Conn {
             peer: Some(self.peer_text.clone()),
             local: self.peer.is_local(),
         };
+        if !self.policy_permits(&ctx, interface) {
+            return;
+        }
         let service = self.shared.service(&interface);
         let limits = self.shared.limits.decode;
         let conn_id = self.conn_id;
@@ -366,6 +370,79 @@ impl Conn {
         });
         self.task_calls.insert(handle.id(), call_id);
         self.call_tasks.insert(call_id, handle);
+    }
+}
+
+impl Conn {
+    /// Consults the server's policy for a call about to be dispatched; a refused call is
+    /// answered with its fault here. Refusals and audit matches are reported and logged.
+    fn policy_permits(&mut self, ctx: &CallContext, interface: SyntaxId) -> bool {
+        let Some(policy) = &self.shared.policy else {
+            return true;
+        };
+        let caller = CallerInfo {
+            interface,
+            opnum: ctx.opnum,
+            remote: self.peer.tcp().map(|a| a.ip().to_canonical()),
+            local: ctx.local,
+            auth: ctx.auth.as_ref(),
+        };
+        let verdict = policy.check(&caller);
+        let user = caller.user();
+        if verdict.refusal.is_none() && verdict.audits.is_empty() {
+            return true;
+        }
+        let conn_id = self.conn_id;
+        let call_id = ctx.call_id;
+        let audits = verdict
+            .audits
+            .iter()
+            .map(|a| &**a)
+            .collect::<Vec<_>>()
+            .join(",");
+        match &verdict.refusal {
+            Some(r) => tracing::info!(
+                conn_id,
+                call_id,
+                peer = %self.peer,
+                interface = %interface.uuid,
+                opnum = ctx.opnum,
+                user,
+                level = %caller.level(),
+                reason = r.reason.code(),
+                rule = r.rule.as_deref(),
+                status = %r.status,
+                audits,
+                "call refused by the security policy"
+            ),
+            None => tracing::info!(
+                conn_id,
+                call_id,
+                peer = %self.peer,
+                interface = %interface.uuid,
+                opnum = ctx.opnum,
+                user,
+                level = %caller.level(),
+                audits,
+                "policy audit: call permitted"
+            ),
+        }
+        self.shared.observe(&ConnEvent::PolicyDecision {
+            conn_id,
+            peer: self.peer,
+            call_id,
+            interface,
+            opnum: ctx.opnum,
+            user,
+            verdict: &verdict,
+        });
+        match verdict.refusal {
+            Some(r) => {
+                self.sm.respond(call_id, Err(r.status));
+                false
+            }
+            None => true,
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use msrpc_policy::Policy;
 use serde::{Deserialize, Serialize};
 
 pub use crate::shared::{default_registration_socket, PortRange};
@@ -137,6 +138,10 @@ pub struct Layer {
     /// `users = "/etc/msrpcd/users"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<PathBuf>,
+    /// The `[policy]` table (the server security policy; see `default.toml`). A layer's
+    /// table replaces the one below it as a whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<Policy>,
 }
 
 impl Layer {
@@ -162,6 +167,7 @@ impl Layer {
             registration_socket: cli.registration_socket.clone(),
             log_level: cli.log_level.clone(),
             users: cli.users.clone(),
+            policy: None,
         }
     }
 
@@ -174,6 +180,7 @@ impl Layer {
             registration_socket: top.registration_socket.or(self.registration_socket),
             log_level: top.log_level.or(self.log_level),
             users: top.users.or(self.users),
+            policy: top.policy.or(self.policy),
         }
     }
 }
@@ -193,6 +200,8 @@ pub struct Config {
     pub log_level: String,
     /// The NTLM user file, when authenticated binds are accepted.
     pub users: Option<PathBuf>,
+    /// The server security policy applied to every endpoint (EPM, mgmt, the demo).
+    pub policy: Policy,
 }
 
 /// What the process knows about its environment, for the computed defaults.
@@ -289,6 +298,7 @@ impl Config {
             registration_socket,
             log_level,
             users: layer.users,
+            policy: layer.policy.unwrap_or_default(),
         })
     }
 
@@ -301,6 +311,7 @@ impl Config {
             registration_socket: Some(self.registration_socket.clone()),
             log_level: Some(self.log_level.clone()),
             users: self.users.clone(),
+            policy: Some(self.policy.clone()),
         }
     }
 
@@ -430,6 +441,77 @@ mod tests {
         std::fs::write(&file, &printed).unwrap();
         let cli = Cli::try_parse_from(["msrpcd", "-c", file.to_str().unwrap()]).unwrap();
         assert_eq!(Config::load(&cli, &e).unwrap(), c);
+    }
+
+    #[test]
+    fn the_policy_table_loads_prints_and_reads_back() {
+        use msrpc_policy::{EpmLookup, Level, RestrictMode};
+        let e = env(1000, None, true);
+        let c = Config::load(&Cli::default(), &e).unwrap();
+        assert_eq!(
+            c.policy,
+            Policy::default(),
+            "the defaults permit everything"
+        );
+        assert!(c.to_toml().unwrap().contains("[policy]"));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            r#"
+listen = ["127.0.0.111:1135"]
+[policy]
+restrict-remote-clients = "authenticated"
+epm-lookup = "refuse"
+[[policy.interface]]
+uuid = "60a15ec5-4de8-11d7-a637-005056a20182"
+min-auth-level = "privacy"
+[[policy.filter]]
+name = "no-bob"
+action = "deny"
+user = 'CORP\bob'
+opnum = [0, 1]
+"#,
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from(["msrpcd", "-c", file.to_str().unwrap()]).unwrap();
+        let c = Config::load(&cli, &e).unwrap();
+        assert_eq!(c.policy.restrict_mode(), RestrictMode::Authenticated);
+        assert_eq!(c.policy.epm_lookup(), EpmLookup::Refuse);
+        let echo = "60a15ec5-4de8-11d7-a637-005056a20182".parse().unwrap();
+        assert_eq!(c.policy.min_level(&echo), Level::Privacy);
+        assert_eq!(c.policy.file().filter.len(), 1);
+        let printed = c.to_toml().unwrap();
+        assert!(
+            printed.contains("min-auth-level = \"privacy\""),
+            "{printed}"
+        );
+        std::fs::write(&file, &printed).unwrap();
+        assert_eq!(Config::load(&cli, &e).unwrap(), c, "{printed}");
+    }
+
+    #[test]
+    fn bad_policies_are_errors() {
+        let e = env(1000, None, true);
+        let bad = |text: &str| {
+            let layer = Layer::parse(text, "p.toml")?;
+            Config::from_layer(layer, &e)
+        };
+        for (text, want) in [
+            ("[policy]\nbogus = 1", "unknown field `bogus`"),
+            ("[policy]\nepm-lookup = \"never\"", "unknown variant"),
+            ("[[policy.interface]]\nuuid = \"nope\"", "not a UUID"),
+            (
+                "[[policy.filter]]\nname = \"x\"\naction = \"deny\"\nremote = \"1.2.3.4/99\"",
+                "filter `x`",
+            ),
+        ] {
+            let err = format!("{:#}", bad(text).unwrap_err());
+            assert!(
+                err.contains(want) && err.contains("p.toml"),
+                "{text}: {err}"
+            );
+        }
     }
 
     #[test]

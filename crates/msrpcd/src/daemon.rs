@@ -1,10 +1,11 @@
 //! The running daemon: the endpoint mapper server (TCP endpoints and the registration
-//! socket), the optional rpcecho demo, signals and shutdown.
+//! socket), the optional rpcecho demo, the security policy, signals (SIGHUP reloads the
+//! policy and the user file) and shutdown.
 
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -14,6 +15,7 @@ use msrpc_epm::db::IN_PROCESS_OWNER_BASE;
 use msrpc_epm::mgmt::{MgmtInterface, MgmtServer};
 use msrpc_epm::{EndpointDb, EpmService, EptInterface, EptServer, MgmtStats};
 use msrpc_ntlm::{FileUserStore, NtlmAcceptor, UserStore};
+use msrpc_policy::{Policy, PolicyHandle};
 use msrpc_proto::dispatch::Interface;
 use msrpc_proto::pdu::AuthType;
 use msrpc_proto::security::SecurityProvider;
@@ -82,10 +84,12 @@ pub fn prepare_socket_dir(socket: &Path, euid: u32) -> anyhow::Result<()> {
 }
 
 /// SIGINT and SIGTERM, caught from before the first endpoint is announced (a signal that
-/// arrives during start-up then stops the daemon cleanly instead of killing it).
+/// arrives during start-up then stops the daemon cleanly instead of killing it), and SIGHUP
+/// (reload).
 struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -94,17 +98,23 @@ impl Signals {
         Ok(Signals {
             term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
             int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
         })
     }
 
     /// Waits for SIGINT or SIGTERM, or for a local `stop_server_listening` (one of
-    /// `stop_flags`); returns which.
-    async fn stop_requested(&mut self, stop_flags: &[Arc<AtomicBool>]) -> &'static str {
+    /// `stop_flags`); returns which. Each SIGHUP meanwhile runs `on_hup`.
+    async fn stop_requested(
+        &mut self,
+        stop_flags: &[Arc<AtomicBool>],
+        on_hup: &mut dyn FnMut(),
+    ) -> &'static str {
         let mut poll = tokio::time::interval(STOP_POLL);
         loop {
             tokio::select! {
                 _ = self.term.recv() => return "SIGTERM",
                 _ = self.int.recv() => return "SIGINT",
+                _ = self.hup.recv() => on_hup(),
                 _ = poll.tick() => {
                     if stop_flags.iter().any(|f| f.load(Ordering::SeqCst)) {
                         return "mgmt stop_server_listening";
@@ -115,34 +125,173 @@ impl Signals {
     }
 }
 
-/// Loads the user file at `path` and makes the security factory that accepts NTLMv2
-/// (`AuthType::WINNT`) for its accounts; other authentication types stay refused.
-pub fn ntlm_security(path: &Path) -> anyhow::Result<SecurityFactory> {
-    let store = FileUserStore::load(path).context("cannot load the NTLM user file (--users)")?;
-    if store.is_empty() {
-        tracing::warn!(file = %path.display(), "the NTLM user file has no accounts");
+/// The NTLM user file (`--users`), re-read on SIGHUP: a [`UserStore`] whose accounts are
+/// replaced as a whole by [`reload`](Self::reload) (binds already authenticated keep their
+/// session; the next bind sees the new accounts).
+pub struct UserFile {
+    path: PathBuf,
+    store: RwLock<Arc<FileUserStore>>,
+}
+
+impl UserFile {
+    /// Loads the file at `path` (refused when malformed or readable by other users).
+    pub fn load(path: &Path) -> anyhow::Result<UserFile> {
+        let store = Self::read(path)?;
+        Ok(UserFile {
+            path: path.to_path_buf(),
+            store: RwLock::new(Arc::new(store)),
+        })
     }
+
+    fn read(path: &Path) -> anyhow::Result<FileUserStore> {
+        let store =
+            FileUserStore::load(path).context("cannot load the NTLM user file (--users)")?;
+        if store.is_empty() {
+            tracing::warn!(file = %path.display(), "the NTLM user file has no accounts");
+        }
+        Ok(store)
+    }
+
+    /// Re-reads the file; on error the accounts in force stay. Returns the account count.
+    pub fn reload(&self) -> anyhow::Result<usize> {
+        let store = Self::read(&self.path)?;
+        let n = store.len();
+        *self
+            .store
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(store);
+        Ok(n)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many accounts are in force.
+    pub fn accounts(&self) -> usize {
+        self.current().len()
+    }
+
+    fn current(&self) -> Arc<FileUserStore> {
+        self.store
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl UserStore for UserFile {
+    fn nt_hash(&self, user: &str, domain: &str) -> Option<[u8; 16]> {
+        self.current().nt_hash(user, domain)
+    }
+}
+
+/// Loads the user file at `path` and makes the security factory that accepts NTLMv2
+/// (`AuthType::WINNT`) for its accounts; other authentication types stay refused. The
+/// returned [`UserFile`] reloads the accounts the factory's acceptors use.
+pub fn ntlm_security(path: &Path) -> anyhow::Result<(SecurityFactory, Arc<UserFile>)> {
+    let users = Arc::new(UserFile::load(path)?);
     tracing::info!(
         file = %path.display(),
-        accounts = store.len(),
+        accounts = users.accounts(),
         "accepting NTLMv2 binds"
     );
-    let store: Arc<dyn UserStore> = Arc::new(store);
-    Ok(Arc::new(move |t: AuthType| {
+    let store: Arc<dyn UserStore> = users.clone();
+    let factory: SecurityFactory = Arc::new(move |t: AuthType| {
         (t == AuthType::WINNT)
             .then(|| Box::new(NtlmAcceptor::new(store.clone())) as Box<dyn SecurityProvider>)
-    }))
+    });
+    Ok((factory, users))
+}
+
+/// Logs the policy in force.
+fn log_policy(policy: &Policy, what: &str) {
+    let f = policy.file();
+    tracing::info!(
+        restrict_remote_clients = ?f.restrict_remote_clients,
+        epm_lookup = ?f.epm_lookup,
+        default_action = ?f.default_action,
+        interfaces = f.interface.len(),
+        filters = f.filter.len(),
+        "{what}"
+    );
+}
+
+/// What SIGHUP does: puts the `[policy]` of a freshly loaded configuration (`new`) in force,
+/// or keeps the current one when `new` is an error; re-reads the user file, keeping the
+/// current accounts when it cannot. Settings other than the policy need a restart (logged).
+pub fn reload(
+    new: anyhow::Result<Config>,
+    current: &mut Config,
+    policy: &PolicyHandle,
+    users: Option<&UserFile>,
+) {
+    match new {
+        Err(e) => tracing::error!(
+            error = format!("{e:#}"),
+            "reload: the configuration is refused; the current policy stays in force"
+        ),
+        Ok(cfg) => {
+            if cfg.policy == current.policy {
+                tracing::info!("reload: security policy unchanged");
+            } else {
+                policy.replace(cfg.policy.clone());
+                log_policy(&cfg.policy, "reload: new security policy in force");
+            }
+            let restart = [
+                ("listen", cfg.listen != current.listen),
+                ("ports", cfg.ports != current.ports),
+                ("demo", cfg.demo != current.demo),
+                (
+                    "registration-socket",
+                    cfg.registration_socket != current.registration_socket,
+                ),
+                ("log-level", cfg.log_level != current.log_level),
+                ("users", cfg.users != current.users),
+            ];
+            for (key, changed) in restart {
+                if changed {
+                    tracing::warn!(key, "reload: this setting changed; it takes a restart");
+                }
+            }
+            current.policy = cfg.policy;
+        }
+    }
+    if let Some(u) = users {
+        match u.reload() {
+            Ok(n) => {
+                tracing::info!(file = %u.path().display(), accounts = n, "reload: user file re-read")
+            }
+            Err(e) => tracing::error!(
+                file = %u.path().display(),
+                error = format!("{e:#}"),
+                "reload: the user file is refused; the current accounts stay"
+            ),
+        }
+    }
 }
 
 /// Runs the daemon until a signal (or a local `stop_server_listening`), then shuts down.
-pub async fn run(cfg: Config, euid: u32) -> anyhow::Result<()> {
+/// On SIGHUP, `load` gives the configuration anew (the `--config` file re-read) and
+/// [`reload`] applies its policy.
+pub async fn run(
+    mut cfg: Config,
+    euid: u32,
+    load: impl Fn() -> anyhow::Result<Config>,
+) -> anyhow::Result<()> {
     let mut signals = Signals::install()?;
     let exe = std::env::current_exe().unwrap_or_else(|_| "msrpcd".into());
     prepare_socket_dir(&cfg.registration_socket, euid)?;
-    let security = match &cfg.users {
-        Some(path) => Some(ntlm_security(path)?),
-        None => None,
+    let (security, users) = match &cfg.users {
+        Some(path) => {
+            let (f, u) = ntlm_security(path)?;
+            (Some(f), Some(u))
+        }
+        None => (None, None),
     };
+    let policy = PolicyHandle::new(cfg.policy.clone());
+    log_policy(&cfg.policy, "security policy");
 
     let db = Arc::new(Mutex::new(EndpointDb::new()));
     let epm_stats = MgmtStats::new();
@@ -158,6 +307,7 @@ pub async fn run(cfg: Config, euid: u32) -> anyhow::Result<()> {
         builder = builder.security(f.clone());
     }
     let epm = builder
+        .policy(policy.clone())
         .listen_unix(&cfg.registration_socket)
         .service(ept)
         .service(MgmtServer::new(epm_mgmt))
@@ -171,7 +321,7 @@ pub async fn run(cfg: Config, euid: u32) -> anyhow::Result<()> {
     println!("registration socket {}", cfg.registration_socket.display());
 
     let demo = if cfg.demo {
-        match start_demo(&cfg, &db, security.clone()).await {
+        match start_demo(&cfg, &db, security.clone(), policy.clone()).await {
             Ok(d) => Some(d),
             Err(e) => {
                 epm.shutdown().await;
@@ -197,7 +347,11 @@ pub async fn run(cfg: Config, euid: u32) -> anyhow::Result<()> {
         "msrpcd ready"
     );
 
-    let why = signals.stop_requested(&stop_flags).await;
+    let mut on_hup = || {
+        tracing::info!("SIGHUP: reloading the security policy and the user file");
+        reload(load(), &mut cfg, &policy, users.as_deref());
+    };
+    let why = signals.stop_requested(&stop_flags, &mut on_hup).await;
     tracing::info!(reason = why, "shutting down");
     let epm_handle = epm.handle();
     match demo {
@@ -216,6 +370,7 @@ async fn start_demo(
     cfg: &Config,
     db: &Arc<Mutex<EndpointDb>>,
     security: Option<SecurityFactory>,
+    policy: PolicyHandle,
 ) -> Result<(Server, Arc<AtomicBool>), msrpc_rt::StartError> {
     let stats = MgmtStats::new();
     let echo = RpcechoServer::new(EchoService::new(TokioSleeper));
@@ -230,6 +385,7 @@ async fn start_demo(
         builder = builder.security(f);
     }
     let server = builder
+        .policy(policy)
         .service(echo)
         .service(MgmtServer::new(mgmt))
         .observer(stats_observer(stats))

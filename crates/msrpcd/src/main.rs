@@ -24,6 +24,13 @@
 //! (`name:domain:NT-hash` lines, `msrpc users add/del/list`; a world-readable or malformed
 //! file stops the start). Without it, authenticated binds are refused.
 //!
+//! The `[policy]` table of the configuration (see `src/default.toml`) is the server security
+//! policy (`msrpc_policy`): minimum auth level per interface, RestrictRemoteClients-like
+//! modes, the EPM lookup policy and RPC filters, applied to every endpoint; refused calls get
+//! a fault `rpc_s_access_denied` and a log line. SIGHUP re-reads the `--config` file and puts
+//! its policy in force (a bad file is refused and the current policy kept), and re-reads the
+//! `--users` file (likewise).
+//!
 //! Configuration: built-in defaults (`src/default.toml`), then `--config FILE` (TOML, the
 //! long option names as keys, unknown keys refused), then the command line.
 //! `--print-config` prints the effective configuration. Logs go to stderr (`tracing`);
@@ -80,7 +87,9 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    match runtime.block_on(daemon::run(cfg, env.euid)) {
+    let euid = env.euid;
+    let load = move || Config::load(&cli, &env);
+    match runtime.block_on(daemon::run(cfg, euid, load)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("msrpcd: error: {e:#}");
