@@ -165,7 +165,8 @@ pub enum ServerEvent {
         auth_type: AuthType,
         /// Level.
         level: AuthLevel,
-        /// Peer name when established.
+        /// Peer name when established; on a failure, the name the peer claimed (unverified,
+        /// for audit records) when the mechanism could read one.
         user: Option<String>,
         /// Failure reason when refused.
         error: Option<String>,
@@ -774,10 +775,11 @@ impl ServerConnection {
             }
         }
         // Like Samba: no reply to a failed auth3; later requests are refused.
+        let claimed = self.auth.as_ref().and_then(|c| c.provider.claimed_name());
         ev.push(ServerEvent::Authenticated {
             auth_type: v.trailer.auth_type,
             level: v.trailer.auth_level,
-            user: None,
+            user: claimed,
             error: self.auth_failed.clone(),
         });
     }

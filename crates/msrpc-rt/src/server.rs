@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use msrpc_proto::dispatch::Dispatch;
-use msrpc_proto::pdu::{AuthType, SyntaxId};
+use msrpc_ndr::DataRep;
+use msrpc_proto::pdu::{AuthType, FaultStatus, SyntaxId};
 use msrpc_proto::security::SecurityProvider;
 use msrpc_proto::server::ServerEvent;
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
@@ -62,6 +63,28 @@ pub enum ConnEvent<'a> {
         peer: PeerAddr,
         /// The event (a `Call` carries its request stub).
         event: &'a ServerEvent,
+    },
+    /// A dispatched call finished: its response (or fault) is being sent. Emitted only when an
+    /// observer is installed (the runtime keeps a copy of each request stub for it).
+    CallDone {
+        /// Server-wide connection number.
+        conn_id: u64,
+        /// The peer.
+        peer: PeerAddr,
+        /// `call_id`.
+        call_id: u32,
+        /// The interface of the call's presentation context.
+        interface: SyntaxId,
+        /// Operation number.
+        opnum: u16,
+        /// Data representation of both stubs.
+        drep: DataRep,
+        /// The request stub (reassembled, unsealed).
+        request: &'a [u8],
+        /// The response stub, or the fault status sent instead.
+        response: Result<&'a [u8], FaultStatus>,
+        /// From the request's last fragment to the response.
+        duration: Duration,
     },
     /// PDUs (fragments) crossed a connection since its previous `Pdus` event (for traffic
     /// counters such as mgmt's `inq_stats`).

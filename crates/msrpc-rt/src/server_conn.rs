@@ -66,6 +66,17 @@ struct Conn {
     task_calls: HashMap<Id, u32>,
     call_tasks: HashMap<u32, AbortHandle>,
     close_reason: Option<&'static str>,
+    /// Per outstanding call, what [`ConnEvent::CallDone`] reports (only with an observer).
+    call_meta: HashMap<u32, CallMeta>,
+}
+
+/// What the runtime remembers of a dispatched call for [`ConnEvent::CallDone`].
+struct CallMeta {
+    interface: SyntaxId,
+    opnum: u16,
+    drep: msrpc_ndr::DataRep,
+    request: Vec<u8>,
+    started: Instant,
 }
 
 /// Runs one accepted connection (its read and write halves) to its end. Calls on a Unix
@@ -112,6 +123,7 @@ where
         task_calls: HashMap::new(),
         call_tasks: HashMap::new(),
         close_reason: None,
+        call_meta: HashMap::new(),
     };
     let (reason, flush) = conn.drive(rd, writer).await;
     // Calls whose connection is gone are cancelled (dropped at their next await) before the
@@ -211,6 +223,7 @@ impl Conn {
                     };
                     if let Some(call_id) = self.task_calls.remove(&id) {
                         self.call_tasks.remove(&call_id);
+                        self.call_done(call_id, &result);
                         self.sm.respond(call_id, result);
                     }
                 }
@@ -234,6 +247,24 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// Reports a finished call to the observer (when one is installed).
+    fn call_done(&mut self, call_id: u32, result: &CallResult) {
+        let Some(meta) = self.call_meta.remove(&call_id) else {
+            return;
+        };
+        self.shared.observe(&ConnEvent::CallDone {
+            conn_id: self.conn_id,
+            peer: self.peer,
+            call_id,
+            interface: meta.interface,
+            opnum: meta.opnum,
+            drep: meta.drep,
+            request: &meta.request,
+            response: result.as_deref().map_err(|s| *s),
+            duration: meta.started.elapsed(),
+        });
     }
 
     /// Queues every fragment the state machine has for the writer; true if there was any.
@@ -287,6 +318,7 @@ impl Conn {
                 if let Some(h) = self.call_tasks.get(&call_id) {
                     h.abort();
                 }
+                self.call_meta.remove(&call_id);
             }
             ServerEvent::Cancel { call_id } => {
                 tracing::debug!(conn_id, call_id, "co_cancel (the call runs to completion)");
@@ -348,6 +380,18 @@ impl Conn {
             peer: Some(self.peer_text.clone()),
             local: self.peer.is_local(),
         };
+        if self.shared.observer.is_some() {
+            self.call_meta.insert(
+                call_id,
+                CallMeta {
+                    interface,
+                    opnum,
+                    drep,
+                    request: stub.clone(),
+                    started: Instant::now(),
+                },
+            );
+        }
         let service = self.shared.service(&interface);
         let limits = self.shared.limits.decode;
         let conn_id = self.conn_id;
