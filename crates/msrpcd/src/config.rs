@@ -8,12 +8,16 @@ use std::str::FromStr;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use msrpc_audit::detect::DetectorConfig;
 use serde::{Deserialize, Serialize};
 
 pub use crate::shared::{default_registration_socket, PortRange};
 
 /// The endpoint mapper's well-known port, used when a listen address has none.
 pub const EPM_PORT: u16 = 135;
+
+/// Default capacity of the audit queue.
+pub const DEFAULT_AUDIT_QUEUE: usize = 8192;
 
 /// The configuration built into the binary: the bottom layer.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
@@ -77,6 +81,16 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub users: Option<PathBuf>,
 
+    /// Write audit events and detector alerts as JSON lines to FILE (appended), or to stdout
+    /// with `-`. Config key: audit.log.
+    #[arg(long, value_name = "FILE|-")]
+    pub audit_log: Option<String>,
+
+    /// Serve Prometheus counters (connections, binds, calls, authentication, policy,
+    /// malformed input, alerts) at http://ADDR:PORT/metrics. Config key: audit.metrics.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<SocketAddr>,
+
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -137,6 +151,51 @@ pub struct Layer {
     /// `users = "/etc/msrpcd/users"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<PathBuf>,
+    /// The `[audit]` table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditLayer>,
+}
+
+/// The `[audit]` table of a layer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AuditLayer {
+    /// `log = "/var/log/msrpcd/audit.json"` (or `"-"` for stdout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// `metrics = "127.0.0.1:9135"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
+    /// `queue = 8192`: audit inputs waiting for the writer before new ones are dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<usize>,
+    /// `[audit.detectors]`: thresholds and windows (missing keys keep their defaults).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detectors: Option<DetectorConfig>,
+}
+
+impl AuditLayer {
+    fn overlay(self, top: AuditLayer) -> AuditLayer {
+        AuditLayer {
+            log: top.log.or(self.log),
+            metrics: top.metrics.or(self.metrics),
+            queue: top.queue.or(self.queue),
+            detectors: top.detectors.or(self.detectors),
+        }
+    }
+}
+
+/// Where audit records go and what the detectors look for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// JSON-lines file (`-`: stdout); `None`: no log (detectors still feed the metrics).
+    pub log: Option<String>,
+    /// Address of the `/metrics` responder.
+    pub metrics: Option<SocketAddr>,
+    /// Capacity of the queue between connections and the audit writer.
+    pub queue: usize,
+    /// Detector thresholds.
+    pub detectors: DetectorConfig,
 }
 
 impl Layer {
@@ -162,6 +221,11 @@ impl Layer {
             registration_socket: cli.registration_socket.clone(),
             log_level: cli.log_level.clone(),
             users: cli.users.clone(),
+            audit: (cli.audit_log.is_some() || cli.metrics.is_some()).then(|| AuditLayer {
+                log: cli.audit_log.clone(),
+                metrics: cli.metrics.map(|m| m.to_string()),
+                ..AuditLayer::default()
+            }),
         }
     }
 
@@ -174,6 +238,10 @@ impl Layer {
             registration_socket: top.registration_socket.or(self.registration_socket),
             log_level: top.log_level.or(self.log_level),
             users: top.users.or(self.users),
+            audit: match (self.audit, top.audit) {
+                (Some(a), Some(b)) => Some(a.overlay(b)),
+                (a, b) => b.or(a),
+            },
         }
     }
 }
@@ -193,6 +261,8 @@ pub struct Config {
     pub log_level: String,
     /// The NTLM user file, when authenticated binds are accepted.
     pub users: Option<PathBuf>,
+    /// Audit log, metrics and detectors.
+    pub audit: AuditConfig,
 }
 
 /// What the process knows about its environment, for the computed defaults.
@@ -282,7 +352,28 @@ impl Config {
         let log_level = layer.log_level.unwrap_or_else(|| "info".to_string());
         tracing_subscriber::EnvFilter::try_new(&log_level)
             .map_err(|e| anyhow::anyhow!("log-level: invalid filter `{log_level}`: {e}"))?;
+        let a = layer.audit.unwrap_or_default();
+        let metrics = match a.metrics {
+            Some(m) => Some(m.parse::<SocketAddr>().map_err(|_| {
+                anyhow::anyhow!("audit.metrics: invalid address `{m}`: expected IP:PORT")
+            })?),
+            None => None,
+        };
+        if a.log.as_deref() == Some("") {
+            bail!("audit.log: empty path (use \"-\" for stdout)");
+        }
+        let queue = a.queue.unwrap_or(DEFAULT_AUDIT_QUEUE);
+        if queue == 0 {
+            bail!("audit.queue: must be at least 1");
+        }
+        let audit = AuditConfig {
+            log: a.log,
+            metrics,
+            queue,
+            detectors: a.detectors.unwrap_or_default(),
+        };
         Ok(Config {
+            audit,
             listen,
             ports,
             demo: layer.demo.unwrap_or(false),
@@ -301,6 +392,12 @@ impl Config {
             registration_socket: Some(self.registration_socket.clone()),
             log_level: Some(self.log_level.clone()),
             users: self.users.clone(),
+            audit: Some(AuditLayer {
+                log: self.audit.log.clone(),
+                metrics: self.audit.metrics.map(|m| m.to_string()),
+                queue: Some(self.audit.queue),
+                detectors: Some(self.audit.detectors.clone()),
+            }),
         }
     }
 

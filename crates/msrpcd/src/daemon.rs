@@ -19,6 +19,7 @@ use msrpc_proto::pdu::AuthType;
 use msrpc_proto::security::SecurityProvider;
 use msrpc_rt::{SecurityFactory, Server, TokioSleeper};
 
+use crate::audit::Audit;
 use crate::config::Config;
 use crate::diagnose;
 use crate::shared::{mgmt_for, stats_observer};
@@ -144,6 +145,10 @@ pub async fn run(cfg: Config, euid: u32) -> anyhow::Result<()> {
         None => None,
     };
 
+    let audit = Audit::start(&cfg.audit).await?;
+    if let Some(addr) = audit.metrics_addr {
+        println!("metrics on http://{addr}/metrics");
+    }
     let db = Arc::new(Mutex::new(EndpointDb::new()));
     let epm_stats = MgmtStats::new();
     let ept = EptServer::new(EpmService::new(Arc::clone(&db)));
@@ -161,7 +166,7 @@ pub async fn run(cfg: Config, euid: u32) -> anyhow::Result<()> {
         .listen_unix(&cfg.registration_socket)
         .service(ept)
         .service(MgmtServer::new(epm_mgmt))
-        .observer(stats_observer(epm_stats))
+        .observer(audit.observer(stats_observer(epm_stats)))
         .start()
         .await
         .map_err(|e| anyhow::anyhow!(diagnose::explain(&e, "the endpoint mapper", &exe)))?;
@@ -171,7 +176,7 @@ pub async fn run(cfg: Config, euid: u32) -> anyhow::Result<()> {
     println!("registration socket {}", cfg.registration_socket.display());
 
     let demo = if cfg.demo {
-        match start_demo(&cfg, &db, security.clone()).await {
+        match start_demo(&cfg, &db, security.clone(), &audit).await {
             Ok(d) => Some(d),
             Err(e) => {
                 epm.shutdown().await;
@@ -206,6 +211,7 @@ pub async fn run(cfg: Config, euid: u32) -> anyhow::Result<()> {
         }
         None => epm_handle.shutdown().await,
     }
+    audit.shutdown().await;
     println!("msrpcd stopped ({why})");
     Ok(())
 }
@@ -216,6 +222,7 @@ async fn start_demo(
     cfg: &Config,
     db: &Arc<Mutex<EndpointDb>>,
     security: Option<SecurityFactory>,
+    audit: &Audit,
 ) -> Result<(Server, Arc<AtomicBool>), msrpc_rt::StartError> {
     let stats = MgmtStats::new();
     let echo = RpcechoServer::new(EchoService::new(TokioSleeper));
@@ -232,7 +239,7 @@ async fn start_demo(
     let server = builder
         .service(echo)
         .service(MgmtServer::new(mgmt))
-        .observer(stats_observer(stats))
+        .observer(audit.observer(stats_observer(stats)))
         .start()
         .await?;
     let entries = server.epm_entries(DEMO_ANNOTATION);
