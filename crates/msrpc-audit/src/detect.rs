@@ -10,7 +10,7 @@
 //! | `opnum_brute_force` | draws `nca_s_op_rng_error` for many distinct opnums of one interface | 8 opnums in 300 s |
 //! | `password_guessing` | fails authentication many times (or one user fails from anywhere many times) | 5 per source / 10 per user in 300 s |
 //! | `password_spraying` | fails authentication as many distinct users | 4 users in 300 s |
-//! | `connection_scan` | opens many short connections that never bind | 20 in 60 s (at most 2 s each) |
+//! | `connection_scan` | opens many short connections that never send a bind | 20 in 60 s (at most 2 s each) |
 //! | `malformed_burst` | sends malformed input many times | 5 in 60 s |
 //! | `exploit_shape` | sends one request with an exploit's shape ([`crate::inspect`]), or a fragment sequence whose lengths would overflow ([`crate::inspect::OVERFLOW_REASONS`]) | 1 |
 //!
@@ -233,7 +233,13 @@ pub struct Detectors {
     scan: Table,
     malformed: Table,
     exploit: Table,
+    /// uids of open connections that sent a bind (accepted or not), so a rejected bind is
+    /// not a "connection that never binds"; bounded, oldest forgotten first.
+    bind_tried: VecDeque<String>,
 }
+
+/// Connections remembered as having tried a bind.
+const BIND_TRIED: usize = 8192;
 
 impl Detectors {
     /// Detectors with `cfg`.
@@ -251,6 +257,7 @@ impl Detectors {
             scan: Table::default(),
             malformed: Table::default(),
             exploit: Table::default(),
+            bind_tried: VecDeque::new(),
         }
     }
 
@@ -322,6 +329,12 @@ impl Detectors {
                 nak_reason,
                 ..
             } => {
+                if self.bind_tried.back().map(String::as_str) != Some(uid) {
+                    if self.bind_tried.len() >= BIND_TRIED {
+                        self.bind_tried.pop_front();
+                    }
+                    self.bind_tried.push_back(uid.to_string());
+                }
                 let Some(k) = key(src) else { return out };
                 let w = secs(c.bind_window);
                 if let Some(reason) = nak_reason {
@@ -438,7 +451,14 @@ impl Detectors {
                 duration, bound, ..
             } => {
                 let short = *duration * 1000.0 <= c.scan_max_duration_ms as f64;
-                if !bound && short {
+                let tried = match self.bind_tried.iter().rposition(|u| u == uid) {
+                    Some(i) => {
+                        self.bind_tried.remove(i);
+                        true
+                    }
+                    None => false,
+                };
+                if !bound && !tried && short {
                     if let Some(k) = key(src) {
                         let w = secs(c.scan_window);
                         let win = self.scan.get(k, cap);
@@ -809,6 +829,14 @@ mod tests {
             .map(|i| ev(i as f64 * 0.1, "10.0.5.2", i, close(0.01, true)))
             .chain((0..30u64).map(|i| ev(i as f64, "10.0.5.3", i, close(120.0, false))))
             .chain((0..5u64).map(|i| ev(i as f64, "10.0.5.4", i, close(0.0, false))))
+            // rpcmap.py's UUID sweep: each connection's bind is rejected (that is the
+            // interface brute force detector's business, not a scan).
+            .chain((0..50u64).flat_map(|i| {
+                [
+                    ev(i as f64, "10.0.5.5", 1000 + i, bind("12345678-1234-abcd-ef00-0123456789ab", "provider_rejection")),
+                    ev(i as f64, "10.0.5.5", 1000 + i, close(0.01, false)),
+                ]
+            }))
             .collect();
         assert!(run(&mut d, &v).is_empty());
     }

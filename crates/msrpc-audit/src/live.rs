@@ -612,3 +612,221 @@ fn server_event(st: &mut ConnState, event: ServerEvent) -> Option<EventKind> {
         ServerEvent::Call(_) | ServerEvent::Cancel { .. } => return None,
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use msrpc_epm::{EptLookupRequest, EptLookupResponse};
+    use msrpc_ndr::{ContextHandle, Unique};
+    use msrpc_proto::pdu::{ContextElement, ContextResultEntry, ProviderReason};
+
+    fn kinds(evs: &[Event]) -> Vec<String> {
+        evs.iter()
+            .map(|e| {
+                serde_json::to_value(e).unwrap()["event"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_connection_becomes_events_with_one_uid() {
+        let mut live = Live::new(42);
+        let peer: SocketAddr = "127.0.0.130:40000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.131:135".parse().unwrap();
+        let mut all = live.feed(
+            10.0,
+            Input::Opened {
+                conn_id: 7,
+                peer: Some(peer),
+                local: Some(local),
+            },
+        );
+        let epm = SyntaxId::new(EPM, 3, 0);
+        let ndr20 = SyntaxId::new(
+            msrpc_ndr::Uuid::from_u128(0x8a885d04_1ceb_11c9_9fe8_08002b104860),
+            2,
+            0,
+        );
+        let unknown = SyntaxId::new(msrpc_ndr::Uuid::from_u128(0x1234), 1, 0);
+        all.extend(live.feed(
+            10.1,
+            Input::server(
+                7,
+                &ServerEvent::Bound {
+                    kind: BindKind::Bind,
+                    assoc_group_id: 5,
+                    offered: vec![
+                        ContextElement {
+                            context_id: 0,
+                            abstract_syntax: epm,
+                            transfer_syntaxes: vec![ndr20],
+                        },
+                        ContextElement {
+                            context_id: 1,
+                            abstract_syntax: unknown,
+                            transfer_syntaxes: vec![ndr20],
+                        },
+                    ],
+                    results: vec![
+                        ContextResultEntry {
+                            result: ContextResult::ACCEPTANCE,
+                            reason: ProviderReason::REASON_NOT_SPECIFIED,
+                            transfer_syntax: ndr20,
+                        },
+                        ContextResultEntry {
+                            result: ContextResult::PROVIDER_REJECTION,
+                            reason: ProviderReason::ABSTRACT_SYNTAX_NOT_SUPPORTED,
+                            transfer_syntax: SyntaxId::new(msrpc_ndr::Uuid::nil(), 0, 0),
+                        },
+                    ],
+                    auth: None,
+                },
+            ),
+        ));
+        let req = EptLookupRequest {
+            inquiry_type: 0,
+            object: Unique::default(),
+            interface_id: Unique::default(),
+            vers_option: 1,
+            entry_handle: ContextHandle::default(),
+            max_ents: 500,
+        };
+        let resp = EptLookupResponse {
+            entry_handle: ContextHandle::default(),
+            num_ents: 0,
+            entries: vec![],
+            status: 0x16c9a0d6,
+        };
+        let drep = DataRep::LITTLE_ENDIAN;
+        let (rq, rs) = (req.to_stub(drep).unwrap(), resp.to_stub(&req, drep).unwrap());
+        all.extend(live.feed(
+            10.2,
+            Input::Request {
+                conn_id: 7,
+                call_id: 2,
+                fragments: 1,
+                auth_level: None,
+                user: None,
+            },
+        ));
+        all.extend(live.feed(
+            10.3,
+            Input::call_done(
+                7,
+                2,
+                epm,
+                2,
+                drep,
+                &rq,
+                Ok(&rs),
+                std::time::Duration::from_millis(2),
+            ),
+        ));
+        all.extend(live.feed(
+            10.35,
+            Input::call_done(
+                7,
+                3,
+                epm,
+                9,
+                drep,
+                &[],
+                Err(FaultStatus::NCA_S_OP_RNG_ERROR),
+                std::time::Duration::from_millis(1),
+            ),
+        ));
+        all.extend(live.feed(
+            10.4,
+            Input::server(
+                7,
+                &ServerEvent::Authenticated {
+                    auth_type: AuthType::WINNT,
+                    level: AuthLevel::PKT_INTEGRITY,
+                    user: Some("alice".into()),
+                    error: Some("unknown user or wrong password".into()),
+                },
+            ),
+        ));
+        all.extend(live.feed(
+            10.5,
+            Input::server(
+                7,
+                &ServerEvent::ProtocolError {
+                    reason: "frag_length_below_header",
+                    detail: "x".into(),
+                },
+            ),
+        ));
+        all.extend(live.feed(
+            10.5,
+            Input::Pdus {
+                conn_id: 7,
+                received: 4,
+                sent: 3,
+            },
+        ));
+        all.extend(live.feed(
+            11.0,
+            Input::Closed {
+                conn_id: 7,
+                reason: "frag_length_below_header".into(),
+            },
+        ));
+        assert_eq!(
+            kinds(&all),
+            [
+                "conn_open",
+                "bind",
+                "call",
+                "epm_lookup",
+                "call",
+                "auth",
+                "malformed",
+                "conn_close"
+            ]
+        );
+        assert!(all.iter().all(|e| e.conn.uid == all[0].conn.uid));
+        assert_eq!(all[0].conn.uid, uid(42, 7));
+        assert_eq!(all[0].conn.uid.len(), 18);
+        assert_ne!(uid(42, 7), uid(42, 8));
+        assert_eq!(all[7].conn.orig_h, Some(peer.ip()));
+        assert_eq!(all[7].conn.resp_p, Some(135));
+        let v = serde_json::to_value(&all[1]).unwrap();
+        assert_eq!(v["contexts"][0]["result"], "accepted");
+        assert_eq!(v["contexts"][0]["endpoint"], "epmapper");
+        assert_eq!(v["contexts"][0]["transfer_syntaxes"][0], "ndr20");
+        assert_eq!(v["contexts"][1]["result"], "provider_rejection");
+        assert_eq!(v["contexts"][1]["reason"], "abstract_syntax_not_supported");
+        let v = serde_json::to_value(&all[2]).unwrap();
+        assert_eq!(v["operation"], "ept_lookup");
+        assert_eq!(v["rtt"], 0.002);
+        assert_eq!(v["stub_out"], rs.len());
+        let v = serde_json::to_value(&all[3]).unwrap();
+        assert_eq!(v["call_id"], 2);
+        assert_eq!(v["status"], 0x16c9a0d6u32);
+        let v = serde_json::to_value(&all[4]).unwrap();
+        assert_eq!(v["fault"], "nca_s_op_rng_error");
+        let v = serde_json::to_value(&all[5]).unwrap();
+        assert_eq!(v["outcome"], "failure");
+        assert_eq!(v["user"], "alice");
+        assert_eq!(v["auth_type"], "winnt");
+        let v = serde_json::to_value(&all[7]).unwrap();
+        assert_eq!(v["pdus_in"], 4);
+        assert_eq!(v["bound"], true);
+        assert_eq!(v["duration"], 1.0);
+        assert_eq!(live.tracked(), 0);
+    }
+
+    #[test]
+    fn stubs_are_kept_only_where_interpreted() {
+        let echo = SyntaxId::new(msrpc_ndr::Uuid::from_u128(0x60a15ec5_4de8_11d7_a637_005056a20182), 1, 0);
+        let i = Input::call_done(1, 1, echo, 1, DataRep::LITTLE_ENDIAN, &[0; 100], Ok(&[0; 50]), std::time::Duration::ZERO);
+        let Input::CallDone { request, response, stub_in, stub_out, .. } = i else { panic!() };
+        assert!(request.is_empty() && response.is_empty());
+        assert_eq!((stub_in, stub_out), (100, 50));
+    }
+}
