@@ -530,6 +530,57 @@ mod tests {
     }
 
     #[test]
+    fn audit_section_layers_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[audit]\nlog = \"/var/log/a.json\"\nqueue = 10\n[audit.detectors]\nepm-lookups = 3\nbind-window = 9\n",
+        )
+        .unwrap();
+        let e = env(1000, None, true);
+        let c = Config::load(&Cli::default(), &e).unwrap();
+        assert_eq!(c.audit.log, None);
+        assert_eq!(c.audit.metrics, None);
+        assert_eq!(c.audit.queue, DEFAULT_AUDIT_QUEUE);
+        assert_eq!(c.audit.detectors, DetectorConfig::default());
+        let cli = Cli::try_parse_from([
+            "msrpcd",
+            "-c",
+            file.to_str().unwrap(),
+            "--metrics",
+            "127.0.0.133:9135",
+        ])
+        .unwrap();
+        let c = Config::load(&cli, &e).unwrap();
+        assert_eq!(c.audit.log.as_deref(), Some("/var/log/a.json"));
+        assert_eq!(c.audit.metrics, Some("127.0.0.133:9135".parse().unwrap()));
+        assert_eq!(c.audit.queue, 10);
+        assert_eq!(c.audit.detectors.epm_lookups, 3);
+        assert_eq!(c.audit.detectors.bind_window, 9);
+        assert_eq!(c.audit.detectors.opnum_faults, 8, "unset keys keep defaults");
+        let cli = Cli::try_parse_from(["msrpcd", "-c", file.to_str().unwrap(), "--audit-log", "-"])
+            .unwrap();
+        assert_eq!(Config::load(&cli, &e).unwrap().audit.log.as_deref(), Some("-"));
+        // --print-config reads back to the same configuration.
+        std::fs::write(&file, c.to_toml().unwrap()).unwrap();
+        let cli = Cli::try_parse_from(["msrpcd", "-c", file.to_str().unwrap()]).unwrap();
+        assert_eq!(Config::load(&cli, &e).unwrap(), c);
+        let bad = |text: &str| {
+            let layer = Layer::parse(text, "t.toml")?;
+            Config::from_layer(layer, &e)
+        };
+        let err = format!("{:#}", bad("[audit.detectors]\nnope = 1").unwrap_err());
+        assert!(err.contains("unknown field `nope`"), "{err}");
+        let err = format!("{:#}", bad("[audit]\nfoo = 1").unwrap_err());
+        assert!(err.contains("unknown field `foo`"), "{err}");
+        let err = format!("{:#}", bad("[audit]\nmetrics = \"localhost\"").unwrap_err());
+        assert!(err.contains("audit.metrics"), "{err}");
+        let err = format!("{:#}", bad("[audit]\nqueue = 0").unwrap_err());
+        assert!(err.contains("audit.queue"), "{err}");
+    }
+
+    #[test]
     fn bad_files_are_errors() {
         let e = env(1000, None, true);
         let bad = |text: &str| {
