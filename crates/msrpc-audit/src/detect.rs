@@ -304,9 +304,16 @@ impl Detectors {
                     win.touch(ts, w, uid);
                     if win.count(ts, c.epm_lookups) {
                         let evidence = win.fire(ts, w, c.epm_lookups, "ept_lookup calls");
-                        out.push(alert(ev, "epm_enumeration", "medium",
-                            format!("{} ept_lookup calls (last inquiry {inquiry}) within {w} s", c.epm_lookups),
-                            evidence));
+                        out.push(alert(
+                            ev,
+                            "epm_enumeration",
+                            "medium",
+                            format!(
+                                "{} ept_lookup calls (last inquiry {inquiry}) within {w} s",
+                                c.epm_lookups
+                            ),
+                            evidence,
+                        ));
                     }
                 }
             }
@@ -317,10 +324,18 @@ impl Detectors {
                     win.touch(ts, w, uid);
                     let item = interface.clone().unwrap_or_else(|| "(none)".into());
                     if win.distinct(ts, item, c.epm_map_interfaces) {
-                        let evidence = win.fire(ts, w, c.epm_map_interfaces, "distinct interfaces mapped");
-                        out.push(alert(ev, "epm_enumeration", "medium",
-                            format!("ept_map for {} distinct interfaces within {w} s", c.epm_map_interfaces),
-                            evidence));
+                        let evidence =
+                            win.fire(ts, w, c.epm_map_interfaces, "distinct interfaces mapped");
+                        out.push(alert(
+                            ev,
+                            "epm_enumeration",
+                            "medium",
+                            format!(
+                                "ept_map for {} distinct interfaces within {w} s",
+                                c.epm_map_interfaces
+                            ),
+                            evidence,
+                        ));
                     }
                 }
             }
@@ -342,15 +357,22 @@ impl Detectors {
                     win.touch(ts, w, uid);
                     if win.count(ts, c.bind_naks) {
                         let evidence = win.fire(ts, w, c.bind_naks, "bind_naks");
-                        out.push(alert(ev, "interface_brute_force", "medium",
+                        out.push(alert(
+                            ev,
+                            "interface_brute_force",
+                            "medium",
                             format!("{} bind_naks within {w} s (last: {reason})", c.bind_naks),
-                            evidence));
+                            evidence,
+                        ));
                     }
                 }
                 let rejected: Vec<&str> = contexts
                     .iter()
                     .filter(|x| {
-                        matches!(x.result.as_deref(), Some("provider_rejection" | "user_rejection"))
+                        matches!(
+                            x.result.as_deref(),
+                            Some("provider_rejection" | "user_rejection")
+                        )
                     })
                     .map(|x| x.interface.as_str())
                     .collect();
@@ -362,11 +384,22 @@ impl Detectors {
                         fired |= win.distinct(ts, i.to_string(), c.bind_rejected_interfaces);
                     }
                     if fired {
-                        let evidence =
-                            win.fire(ts, w, c.bind_rejected_interfaces, "distinct rejected interfaces");
-                        out.push(alert(ev, "interface_brute_force", "medium",
-                            format!("binds to {} distinct unsupported interfaces within {w} s", c.bind_rejected_interfaces),
-                            evidence));
+                        let evidence = win.fire(
+                            ts,
+                            w,
+                            c.bind_rejected_interfaces,
+                            "distinct rejected interfaces",
+                        );
+                        out.push(alert(
+                            ev,
+                            "interface_brute_force",
+                            "medium",
+                            format!(
+                                "binds to {} distinct unsupported interfaces within {w} s",
+                                c.bind_rejected_interfaces
+                            ),
+                            evidence,
+                        ));
                     }
                 }
             }
@@ -376,21 +409,31 @@ impl Detectors {
                 opnum,
                 fault,
                 ..
-            } => {
-                if fault.as_deref() == Some("nca_s_op_rng_error") {
-                    if let Some(k) = key(src) {
-                        let iface = interface.clone().unwrap_or_default();
-                        let w = secs(c.opnum_window);
-                        let win = self.opnum.get(format!("{k} {iface}"), cap);
-                        win.touch(ts, w, uid);
-                        if win.distinct(ts, opnum.to_string(), c.opnum_faults) {
-                            let mut evidence = win.fire(ts, w, c.opnum_faults, "distinct opnums faulted nca_s_op_rng_error");
-                            evidence["interface"] = json!(iface);
-                            let name = endpoint.clone().unwrap_or(iface);
-                            out.push(alert(ev, "opnum_brute_force", "medium",
-                                format!("{} distinct opnums of {name} faulted op_rng_error within {w} s", c.opnum_faults),
-                                evidence));
-                        }
+            } if fault.as_deref() == Some("nca_s_op_rng_error") => {
+                if let Some(k) = key(src) {
+                    let iface = interface.clone().unwrap_or_default();
+                    let w = secs(c.opnum_window);
+                    let win = self.opnum.get(format!("{k} {iface}"), cap);
+                    win.touch(ts, w, uid);
+                    if win.distinct(ts, opnum.to_string(), c.opnum_faults) {
+                        let mut evidence = win.fire(
+                            ts,
+                            w,
+                            c.opnum_faults,
+                            "distinct opnums faulted nca_s_op_rng_error",
+                        );
+                        set(&mut evidence, "interface", json!(iface));
+                        let name = endpoint.clone().unwrap_or(iface);
+                        out.push(alert(
+                            ev,
+                            "opnum_brute_force",
+                            "medium",
+                            format!(
+                                "{} distinct opnums of {name} faulted op_rng_error within {w} s",
+                                c.opnum_faults
+                            ),
+                            evidence,
+                        ));
                     }
                 }
             }
@@ -411,17 +454,26 @@ impl Detectors {
                         }
                     }
                     if win.count(ts, c.auth_failures_per_source) {
-                        let mut evidence = win.fire(ts, w, c.auth_failures_per_source, "authentication failures");
-                        evidence["count"] = json!(c.auth_failures_per_source);
-                        out.push(alert(ev, "password_guessing", "high",
-                            format!("{} authentication failures from one source within {w} s", c.auth_failures_per_source),
-                            evidence));
+                        let mut evidence =
+                            win.fire(ts, w, c.auth_failures_per_source, "authentication failures");
+                        set(&mut evidence, "count", json!(c.auth_failures_per_source));
+                        out.push(alert(
+                            ev,
+                            "password_guessing",
+                            "high",
+                            format!(
+                                "{} authentication failures from one source within {w} s",
+                                c.auth_failures_per_source
+                            ),
+                            evidence,
+                        ));
                     }
                     if let Some(u) = user {
                         let win = self.auth_spray.get(k, cap);
                         win.touch(ts, w, uid);
                         if win.distinct(ts, u.to_ascii_lowercase(), c.auth_users_per_source) {
-                            let evidence = win.fire(ts, w, c.auth_users_per_source, "distinct users failing");
+                            let evidence =
+                                win.fire(ts, w, c.auth_users_per_source, "distinct users failing");
                             out.push(alert(ev, "password_spraying", "high",
                                 format!("authentication failures for {} distinct users from one source within {w} s", c.auth_users_per_source),
                                 evidence));
@@ -438,12 +490,24 @@ impl Detectors {
                         }
                     }
                     if win.count(ts, c.auth_failures_per_user) {
-                        let mut evidence = win.fire(ts, w, c.auth_failures_per_user, "authentication failures of one user");
-                        evidence["count"] = json!(c.auth_failures_per_user);
-                        evidence["user"] = json!(u);
-                        out.push(alert(ev, "password_guessing", "high",
-                            format!("{} authentication failures for user {u} within {w} s", c.auth_failures_per_user),
-                            evidence));
+                        let mut evidence = win.fire(
+                            ts,
+                            w,
+                            c.auth_failures_per_user,
+                            "authentication failures of one user",
+                        );
+                        set(&mut evidence, "count", json!(c.auth_failures_per_user));
+                        set(&mut evidence, "user", json!(u));
+                        out.push(alert(
+                            ev,
+                            "password_guessing",
+                            "high",
+                            format!(
+                                "{} authentication failures for user {u} within {w} s",
+                                c.auth_failures_per_user
+                            ),
+                            evidence,
+                        ));
                     }
                 }
             }
@@ -464,10 +528,22 @@ impl Detectors {
                         let win = self.scan.get(k, cap);
                         win.touch(ts, w, uid);
                         if win.count(ts, c.scan_connections) {
-                            let evidence = win.fire(ts, w, c.scan_connections, "short connections without a bind");
-                            out.push(alert(ev, "connection_scan", "low",
-                                format!("{} short connections without a bind within {w} s", c.scan_connections),
-                                evidence));
+                            let evidence = win.fire(
+                                ts,
+                                w,
+                                c.scan_connections,
+                                "short connections without a bind",
+                            );
+                            out.push(alert(
+                                ev,
+                                "connection_scan",
+                                "low",
+                                format!(
+                                    "{} short connections without a bind within {w} s",
+                                    c.scan_connections
+                                ),
+                                evidence,
+                            ));
                         }
                     }
                 }
@@ -489,18 +565,23 @@ impl Detectors {
                     win.distinct.insert(r, ts);
                     if counted {
                         let mut evidence = win.fire(ts, w, c.malformed, "malformed inputs");
-                        evidence["count"] = json!(c.malformed);
-                        out.push(alert(ev, "malformed_burst", "medium",
-                            format!("{} malformed inputs within {w} s (last: {reason})", c.malformed),
-                            evidence));
+                        set(&mut evidence, "count", json!(c.malformed));
+                        out.push(alert(
+                            ev,
+                            "malformed_burst",
+                            "medium",
+                            format!(
+                                "{} malformed inputs within {w} s (last: {reason})",
+                                c.malformed
+                            ),
+                            evidence,
+                        ));
                     }
                 }
             }
-            EventKind::ExploitShape { shape, detail, .. } => {
-                if c.exploit_shapes {
-                    if let Some(a) = self.exploit_alert(ev, shape, detail) {
-                        out.push(a);
-                    }
+            EventKind::ExploitShape { shape, detail, .. } if c.exploit_shapes => {
+                if let Some(a) = self.exploit_alert(ev, shape, detail) {
+                    out.push(a);
                 }
             }
             _ => {}
@@ -510,15 +591,20 @@ impl Detectors {
 
     /// One alert per (source, shape) per minute.
     fn exploit_alert(&mut self, ev: &Event, shape: &str, detail: &str) -> Option<Event> {
-        let src = ev.conn.orig_h.map_or_else(|| "local".to_string(), |a| a.to_string());
-        let win = self.exploit.get(format!("{src} {shape}"), self.cfg.max_sources);
+        let src = ev
+            .conn
+            .orig_h
+            .map_or_else(|| "local".to_string(), |a| a.to_string());
+        let win = self
+            .exploit
+            .get(format!("{src} {shape}"), self.cfg.max_sources);
         win.touch(ev.ts, 60.0, &ev.conn.uid);
         if !win.count(ev.ts, 1) {
             return None;
         }
         let mut evidence = win.fire(ev.ts, 60.0, 1, "requests with an exploit shape");
-        evidence["shape"] = json!(shape);
-        evidence["detail"] = json!(detail);
+        set(&mut evidence, "shape", json!(shape));
+        set(&mut evidence, "detail", json!(detail));
         Some(alert(
             ev,
             "exploit_shape",
@@ -534,6 +620,13 @@ impl Detectors {
         let cfg = self.cfg.clone();
         *self = Detectors::new(cfg);
         Vec::new()
+    }
+}
+
+/// Adds a field to an evidence object.
+fn set(evidence: &mut serde_json::Value, key: &str, value: serde_json::Value) {
+    if let Some(o) = evidence.as_object_mut() {
+        o.insert(key.to_string(), value);
     }
 }
 
@@ -680,7 +773,12 @@ mod tests {
     fn rpcdump(t0: f64, src: &str, n: u64) -> Vec<Event> {
         let mut v = vec![
             ev(t0, src, n, EventKind::ConnOpen),
-            ev(t0, src, n, bind("e1af8308-5d1f-11c9-91a4-08002b14a0fa", "accepted")),
+            ev(
+                t0,
+                src,
+                n,
+                bind("e1af8308-5d1f-11c9-91a4-08002b14a0fa", "accepted"),
+            ),
         ];
         for i in 0..3 {
             v.push(ev(t0 + 0.01 * f64::from(i), src, n, lookup()));
@@ -692,16 +790,27 @@ mod tests {
     #[test]
     fn epm_enumeration_fires_on_sweeps_and_stays_quiet_for_rpcdump() {
         let mut d = Detectors::new(DetectorConfig::default());
-        let sweep: Vec<Event> = (0..40).map(|i| ev(f64::from(i), "10.0.0.1", 1, lookup())).collect();
+        let sweep: Vec<Event> = (0..40)
+            .map(|i| ev(f64::from(i), "10.0.0.1", 1, lookup()))
+            .collect();
         let a = run(&mut d, &sweep);
         assert_eq!(names(&a), ["epm_enumeration"], "one alert, then held off");
-        let EventKind::Alert { evidence, source, .. } = &a[0].kind else { unreachable!() };
+        let EventKind::Alert {
+            evidence, source, ..
+        } = &a[0].kind
+        else {
+            unreachable!()
+        };
         assert_eq!(evidence["count"], 30);
         assert_eq!(source.unwrap().to_string(), "10.0.0.1");
-        let maps: Vec<Event> = (0..12).map(|i| ev(f64::from(i), "10.0.0.2", 2, map(i))).collect();
+        let maps: Vec<Event> = (0..12)
+            .map(|i| ev(f64::from(i), "10.0.0.2", 2, map(i)))
+            .collect();
         let a = run(&mut d, &maps);
         assert_eq!(names(&a), ["epm_enumeration"]);
-        let EventKind::Alert { evidence, .. } = &a[0].kind else { unreachable!() };
+        let EventKind::Alert { evidence, .. } = &a[0].kind else {
+            unreachable!()
+        };
         assert_eq!(evidence["items"].as_array().unwrap().len(), 10);
 
         let mut d = Detectors::new(DetectorConfig::default());
@@ -710,10 +819,14 @@ mod tests {
         for m in 0..30u32 {
             assert!(run(&mut d, &rpcdump(f64::from(m) * 60.0, "10.0.0.4", 4)).is_empty());
         }
-        let same: Vec<Event> = (0..50).map(|i| ev(f64::from(i), "10.0.0.5", 5, map(1))).collect();
+        let same: Vec<Event> = (0..50)
+            .map(|i| ev(f64::from(i), "10.0.0.5", 5, map(1)))
+            .collect();
         assert!(run(&mut d, &same).is_empty());
         // Lookups spread beyond the window do not add up.
-        let slow: Vec<Event> = (0..100).map(|i| ev(f64::from(i) * 3.0, "10.0.0.6", 6, lookup())).collect();
+        let slow: Vec<Event> = (0..100)
+            .map(|i| ev(f64::from(i) * 3.0, "10.0.0.6", 6, lookup()))
+            .collect();
         assert!(run(&mut d, &slow).is_empty());
     }
 
@@ -722,23 +835,38 @@ mod tests {
         let mut d = Detectors::new(DetectorConfig::default());
         let sweep: Vec<Event> = (0..15u64)
             .map(|i| {
-                ev(i as f64 * 0.05, "10.0.1.1", i, bind(&format!("12345678-1234-abcd-ef00-{i:012}"), "provider_rejection"))
+                ev(
+                    i as f64 * 0.05,
+                    "10.0.1.1",
+                    i,
+                    bind(
+                        &format!("12345678-1234-abcd-ef00-{i:012}"),
+                        "provider_rejection",
+                    ),
+                )
             })
             .collect();
         let a = run(&mut d, &sweep);
         assert_eq!(names(&a), ["interface_brute_force"]);
-        let EventKind::Alert { evidence, .. } = &a[0].kind else { unreachable!() };
+        let EventKind::Alert { evidence, .. } = &a[0].kind else {
+            unreachable!()
+        };
         assert!(evidence["uids"].as_array().unwrap().len() > 1);
         let naks: Vec<Event> = (0..25)
             .map(|i| {
-                ev(f64::from(i), "10.0.1.2", 9, EventKind::Bind {
-                    kind: "bind".into(),
-                    assoc_group: 0,
-                    contexts: vec![],
-                    nak_reason: Some("authentication_type_not_recognized".into()),
-                    auth_type: None,
-                    auth_level: None,
-                })
+                ev(
+                    f64::from(i),
+                    "10.0.1.2",
+                    9,
+                    EventKind::Bind {
+                        kind: "bind".into(),
+                        assoc_group: 0,
+                        contexts: vec![],
+                        nak_reason: Some("authentication_type_not_recognized".into()),
+                        auth_type: None,
+                        auth_level: None,
+                    },
+                )
             })
             .collect();
         assert_eq!(names(&run(&mut d, &naks)), ["interface_brute_force"]);
@@ -751,8 +879,18 @@ mod tests {
         let v: Vec<Event> = (0..100u64)
             .flat_map(|i| {
                 [
-                    ev(i as f64, "10.0.1.3", i, bind("e1af8308-5d1f-11c9-91a4-08002b14a0fa", "accepted")),
-                    ev(i as f64, "10.0.1.3", i, bind("12345678-1234-abcd-ef00-0123456789ab", "provider_rejection")),
+                    ev(
+                        i as f64,
+                        "10.0.1.3",
+                        i,
+                        bind("e1af8308-5d1f-11c9-91a4-08002b14a0fa", "accepted"),
+                    ),
+                    ev(
+                        i as f64,
+                        "10.0.1.3",
+                        i,
+                        bind("12345678-1234-abcd-ef00-0123456789ab", "provider_rejection"),
+                    ),
                 ]
             })
             .collect();
@@ -763,19 +901,45 @@ mod tests {
     fn opnum_brute_force() {
         let mut d = Detectors::new(DetectorConfig::default());
         let sweep: Vec<Event> = (0..64u16)
-            .map(|o| ev(f64::from(o), "10.0.2.1", 1, call(o, (o >= 10).then_some("nca_s_op_rng_error"))))
+            .map(|o| {
+                ev(
+                    f64::from(o),
+                    "10.0.2.1",
+                    1,
+                    call(o, (o >= 10).then_some("nca_s_op_rng_error")),
+                )
+            })
             .collect();
         let a = run(&mut d, &sweep);
         assert_eq!(names(&a), ["opnum_brute_force"]);
-        let EventKind::Alert { evidence, .. } = &a[0].kind else { unreachable!() };
-        assert_eq!(evidence["interface"], "60a15ec5-4de8-11d7-a637-005056a20182");
+        let EventKind::Alert { evidence, .. } = &a[0].kind else {
+            unreachable!()
+        };
+        assert_eq!(
+            evidence["interface"],
+            "60a15ec5-4de8-11d7-a637-005056a20182"
+        );
         // Quiet: ordinary calls, a client probing one missing opnum repeatedly, and
         // rpcmap's -opnum-max 12 on a 10-operation interface (3 distinct).
         let mut d = Detectors::new(DetectorConfig::default());
         let v: Vec<Event> = (0..200u16)
             .map(|i| ev(f64::from(i), "10.0.2.2", 2, call(i % 10, None)))
-            .chain((0..50).map(|i| ev(f64::from(i), "10.0.2.2", 2, call(42, Some("nca_s_op_rng_error")))))
-            .chain((0..13u16).map(|o| ev(f64::from(o), "10.0.2.3", 3, call(o, (o >= 10).then_some("nca_s_op_rng_error")))))
+            .chain((0..50).map(|i| {
+                ev(
+                    f64::from(i),
+                    "10.0.2.2",
+                    2,
+                    call(42, Some("nca_s_op_rng_error")),
+                )
+            }))
+            .chain((0..13u16).map(|o| {
+                ev(
+                    f64::from(o),
+                    "10.0.2.3",
+                    3,
+                    call(o, (o >= 10).then_some("nca_s_op_rng_error")),
+                )
+            }))
             .collect();
         assert!(run(&mut d, &v).is_empty());
     }
@@ -783,10 +947,17 @@ mod tests {
     #[test]
     fn password_guessing_and_spraying() {
         let mut d = Detectors::new(DetectorConfig::default());
-        let guess: Vec<Event> = (0..6).map(|i| ev(f64::from(i), "10.0.3.1", 1, auth("WORKGROUP\\alice", false))).collect();
+        let guess: Vec<Event> = (0..6)
+            .map(|i| ev(f64::from(i), "10.0.3.1", 1, auth("WORKGROUP\\alice", false)))
+            .collect();
         let a = run(&mut d, &guess);
         assert_eq!(names(&a), ["password_guessing"]);
-        let EventKind::Alert { evidence, summary, .. } = &a[0].kind else { unreachable!() };
+        let EventKind::Alert {
+            evidence, summary, ..
+        } = &a[0].kind
+        else {
+            unreachable!()
+        };
         assert_eq!(evidence["items"][0], "WORKGROUP\\alice", "{summary}");
 
         let spray: Vec<Event> = ["a", "b", "c", "d"]
@@ -797,10 +968,14 @@ mod tests {
         assert_eq!(names(&run(&mut d, &spray)), ["password_spraying"]);
 
         // One user failing from many sources (distributed guessing).
-        let dist: Vec<Event> = (0..10).map(|i| ev(f64::from(i), &format!("10.0.4.{i}"), 3, auth("bob", false))).collect();
+        let dist: Vec<Event> = (0..10)
+            .map(|i| ev(f64::from(i), &format!("10.0.4.{i}"), 3, auth("bob", false)))
+            .collect();
         let a = run(&mut d, &dist);
         assert_eq!(names(&a), ["password_guessing"]);
-        let EventKind::Alert { evidence, .. } = &a[0].kind else { unreachable!() };
+        let EventKind::Alert { evidence, .. } = &a[0].kind else {
+            unreachable!()
+        };
         assert_eq!(evidence["user"], "bob");
     }
 
@@ -808,7 +983,9 @@ mod tests {
     fn password_checks_stay_quiet_for_normal_logons() {
         let mut d = Detectors::new(DetectorConfig::default());
         // Many successes, and a user who mistypes twice then succeeds, every few minutes.
-        let mut v: Vec<Event> = (0..100).map(|i| ev(f64::from(i), "10.0.3.3", 1, auth("alice", true))).collect();
+        let mut v: Vec<Event> = (0..100)
+            .map(|i| ev(f64::from(i), "10.0.3.3", 1, auth("alice", true)))
+            .collect();
         for round in 0..10 {
             let t = f64::from(round) * 400.0;
             v.push(ev(t, "10.0.3.4", 2, auth("carol", false)));
@@ -821,7 +998,9 @@ mod tests {
     #[test]
     fn connection_scan() {
         let mut d = Detectors::new(DetectorConfig::default());
-        let scan: Vec<Event> = (0..25u64).map(|i| ev(i as f64 * 0.1, "10.0.5.1", i, close(0.01, false))).collect();
+        let scan: Vec<Event> = (0..25u64)
+            .map(|i| ev(i as f64 * 0.1, "10.0.5.1", i, close(0.01, false)))
+            .collect();
         assert_eq!(names(&run(&mut d, &scan)), ["connection_scan"]);
         // Quiet: bound connections, long idle connections, and a few probes.
         let mut d = Detectors::new(DetectorConfig::default());
@@ -833,7 +1012,12 @@ mod tests {
             // interface brute force detector's business, not a scan).
             .chain((0..50u64).flat_map(|i| {
                 [
-                    ev(i as f64, "10.0.5.5", 1000 + i, bind("12345678-1234-abcd-ef00-0123456789ab", "provider_rejection")),
+                    ev(
+                        i as f64,
+                        "10.0.5.5",
+                        1000 + i,
+                        bind("12345678-1234-abcd-ef00-0123456789ab", "provider_rejection"),
+                    ),
                     ev(i as f64, "10.0.5.5", 1000 + i, close(0.01, false)),
                 ]
             }))
@@ -848,13 +1032,17 @@ mod tests {
             reason: r.into(),
             detail: "x".into(),
         };
-        let burst: Vec<Event> = (0..5).map(|i| ev(f64::from(i), "10.0.6.1", 1, m("frag_length_below_header"))).collect();
+        let burst: Vec<Event> = (0..5)
+            .map(|i| ev(f64::from(i), "10.0.6.1", 1, m("frag_length_below_header")))
+            .collect();
         assert_eq!(names(&run(&mut d, &burst)), ["malformed_burst"]);
         let a = run(&mut d, &[ev(0.0, "10.0.6.2", 2, m("reassembly_over_cap"))]);
         assert_eq!(names(&a), ["exploit_shape"]);
         // Quiet: one malformed PDU now and then.
         let mut d = Detectors::new(DetectorConfig::default());
-        let v: Vec<Event> = (0..20).map(|i| ev(f64::from(i) * 30.0, "10.0.6.3", 3, m("trailing_data"))).collect();
+        let v: Vec<Event> = (0..20)
+            .map(|i| ev(f64::from(i) * 30.0, "10.0.6.3", 3, m("trailing_data")))
+            .collect();
         assert!(run(&mut d, &v).is_empty());
     }
 
@@ -868,9 +1056,14 @@ mod tests {
             shape: "dcom_oversized_server_name".into(),
             detail: "d".into(),
         };
-        let v: Vec<Event> = (0..10).map(|i| ev(f64::from(i), "10.0.7.1", 1, shape.clone())).collect();
+        let v: Vec<Event> = (0..10)
+            .map(|i| ev(f64::from(i), "10.0.7.1", 1, shape.clone()))
+            .collect();
         assert_eq!(names(&run(&mut d, &v)), ["exploit_shape"]);
-        assert_eq!(names(&run(&mut d, &[ev(61.0, "10.0.7.1", 1, shape.clone())])), ["exploit_shape"]);
+        assert_eq!(
+            names(&run(&mut d, &[ev(61.0, "10.0.7.1", 1, shape.clone())])),
+            ["exploit_shape"]
+        );
         // Quiet: ordinary DCOM calls and disabled shapes.
         let mut d = Detectors::new(DetectorConfig {
             exploit_shapes: false,

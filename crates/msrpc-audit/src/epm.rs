@@ -4,9 +4,8 @@
 //! back).
 
 use msrpc_epm::{
-    EptLookupRequest, EptLookupResponse, EptMapRequest, EptMapResponse, Tower,
-    RPC_C_EP_ALL_ELTS, RPC_C_EP_MATCH_BY_BOTH, RPC_C_EP_MATCH_BY_IF, RPC_C_EP_MATCH_BY_OBJ,
-    RPC_C_VERS_EXACT,
+    EptLookupRequest, EptLookupResponse, EptMapRequest, EptMapResponse, Tower, RPC_C_EP_ALL_ELTS,
+    RPC_C_EP_MATCH_BY_BOTH, RPC_C_EP_MATCH_BY_IF, RPC_C_EP_MATCH_BY_OBJ, RPC_C_VERS_EXACT,
 };
 use msrpc_ndr::{DataRep, DecodeLimits};
 
@@ -102,7 +101,11 @@ mod tests {
     fn tower() -> Twr {
         Tower::ncacn_ip_tcp(
             echo(),
-            SyntaxId::new(Uuid::from_u128(0x8a885d04_1ceb_11c9_9fe8_08002b104860), 2, 0),
+            SyntaxId::new(
+                Uuid::from_u128(0x8a885d04_1ceb_11c9_9fe8_08002b104860),
+                2,
+                0,
+            ),
             "127.0.0.1".parse().unwrap(),
             5000,
         )
@@ -179,7 +182,10 @@ mod tests {
                     entries,
                     ..
                 } => {
-                    assert_eq!(interface.as_deref(), Some("60a15ec5-4de8-11d7-a637-005056a20182"));
+                    assert_eq!(
+                        interface.as_deref(),
+                        Some("60a15ec5-4de8-11d7-a637-005056a20182")
+                    );
                     assert_eq!(endpoint.as_deref(), Some("rpcecho"));
                     assert_eq!(protocol.as_deref(), Some("ncacn_ip_tcp"));
                     assert_eq!(entries, 1);

@@ -204,8 +204,13 @@ mod tests {
             } else {
                 DataRep::BIG_ENDIAN
             };
-            let f = request(&IREMOTE_ACTIVATION, 0, &activation_stub(&name, little), drep)
-                .unwrap();
+            let f = request(
+                &IREMOTE_ACTIVATION,
+                0,
+                &activation_stub(&name, little),
+                drep,
+            )
+            .unwrap();
             assert_eq!(f.shape, "dcom_oversized_server_name");
             assert!(f.detail.contains("300-character"), "{}", f.detail);
         }
@@ -241,7 +246,9 @@ mod tests {
         for cut in 0..bad.len() {
             let _ = request(&IREMOTE_ACTIVATION, 0, &bad[..cut], DataRep::LITTLE_ENDIAN);
         }
-        let junk: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let junk: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         assert_eq!(
             request(&ISYSTEM_ACTIVATOR, 3, &junk, DataRep::LITTLE_ENDIAN),
             None

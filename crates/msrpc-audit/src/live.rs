@@ -267,7 +267,7 @@ fn syntax_text(s: &SyntaxId) -> String {
         "ndr20".into()
     } else if u == NDR64 {
         "ndr64".into()
-    } else if u >> 64 == 0x6cb71c2c_9812_4540 {
+    } else if u >> 64 == 0x6cb7_1c2c_9812_4540 {
         "bind_time_features".into()
     } else {
         format!("{} v{}", s.uuid, s.major)
@@ -534,17 +534,16 @@ fn server_event(st: &mut ConnState, event: ServerEvent) -> Option<EventKind> {
                         other => other.to_string(),
                     });
                     let reason = r
-                        .filter(|r| r.result == ContextResult::PROVIDER_REJECTION
-                            || r.result == ContextResult::USER_REJECTION)
+                        .filter(|r| {
+                            r.result == ContextResult::PROVIDER_REJECTION
+                                || r.result == ContextResult::USER_REJECTION
+                        })
                         .map(|r| r.reason.to_string());
                     let uuid = c.abstract_syntax.uuid;
                     BindContext {
                         context_id: c.context_id,
                         interface: uuid.to_string(),
-                        version: format!(
-                            "{}.{}",
-                            c.abstract_syntax.major, c.abstract_syntax.minor
-                        ),
+                        version: format!("{}.{}", c.abstract_syntax.major, c.abstract_syntax.minor),
                         endpoint: interface_name(&uuid).map(str::to_string),
                         transfer_syntaxes: c.transfer_syntaxes.iter().map(syntax_text).collect(),
                         result,
@@ -552,7 +551,10 @@ fn server_event(st: &mut ConnState, event: ServerEvent) -> Option<EventKind> {
                     }
                 })
                 .collect::<Vec<_>>();
-            if contexts.iter().any(|c| c.result.as_deref() == Some("accepted")) {
+            if contexts
+                .iter()
+                .any(|c| c.result.as_deref() == Some("accepted"))
+            {
                 st.bound = true;
             }
             EventKind::Bind {
@@ -702,7 +704,10 @@ mod tests {
             status: 0x16c9a0d6,
         };
         let drep = DataRep::LITTLE_ENDIAN;
-        let (rq, rs) = (req.to_stub(drep).unwrap(), resp.to_stub(&req, drep).unwrap());
+        let (rq, rs) = (
+            req.to_stub(drep).unwrap(),
+            resp.to_stub(&req, drep).unwrap(),
+        );
         all.extend(live.feed(
             10.2,
             Input::Request {
@@ -823,9 +828,31 @@ mod tests {
 
     #[test]
     fn stubs_are_kept_only_where_interpreted() {
-        let echo = SyntaxId::new(msrpc_ndr::Uuid::from_u128(0x60a15ec5_4de8_11d7_a637_005056a20182), 1, 0);
-        let i = Input::call_done(1, 1, echo, 1, DataRep::LITTLE_ENDIAN, &[0; 100], Ok(&[0; 50]), std::time::Duration::ZERO);
-        let Input::CallDone { request, response, stub_in, stub_out, .. } = i else { panic!() };
+        let echo = SyntaxId::new(
+            msrpc_ndr::Uuid::from_u128(0x60a15ec5_4de8_11d7_a637_005056a20182),
+            1,
+            0,
+        );
+        let i = Input::call_done(
+            1,
+            1,
+            echo,
+            1,
+            DataRep::LITTLE_ENDIAN,
+            &[0; 100],
+            Ok(&[0; 50]),
+            std::time::Duration::ZERO,
+        );
+        let Input::CallDone {
+            request,
+            response,
+            stub_in,
+            stub_out,
+            ..
+        } = i
+        else {
+            panic!()
+        };
         assert!(request.is_empty() && response.is_empty());
         assert_eq!((stub_in, stub_out), (100, 50));
     }

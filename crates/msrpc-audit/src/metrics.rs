@@ -145,7 +145,11 @@ impl Metrics {
                     .unwrap_or("unknown");
                 self.add(
                     "msrpc_calls_total",
-                    &[iface, &opnum.to_string(), fault.as_deref().unwrap_or("none")],
+                    &[
+                        iface,
+                        &opnum.to_string(),
+                        fault.as_deref().unwrap_or("none"),
+                    ],
                     1,
                 );
             }
@@ -164,9 +168,7 @@ impl Metrics {
                 self.add("msrpc_policy_total", &[action, reason], 1)
             }
             EventKind::Refused { reason, .. } => self.add("msrpc_refused_total", &[reason], 1),
-            EventKind::Malformed { reason, .. } => {
-                self.add("msrpc_malformed_total", &[reason], 1)
-            }
+            EventKind::Malformed { reason, .. } => self.add("msrpc_malformed_total", &[reason], 1),
             EventKind::ExploitShape { shape, .. } => {
                 self.add("msrpc_exploit_shapes_total", &[shape], 1)
             }
@@ -243,8 +245,13 @@ pub fn parse_exposition(text: &str) -> Result<Vec<Sample>, String> {
         let (name, labels) = match head.split_once('{') {
             None => (head.to_string(), Vec::new()),
             Some((name, rest)) => {
-                let body = rest.strip_suffix('}').ok_or_else(|| bad("unclosed labels"))?;
-                (name.to_string(), parse_labels(body).ok_or_else(|| bad("bad labels"))?)
+                let body = rest
+                    .strip_suffix('}')
+                    .ok_or_else(|| bad("unclosed labels"))?;
+                (
+                    name.to_string(),
+                    parse_labels(body).ok_or_else(|| bad("bad labels"))?,
+                )
             }
         };
         if name.is_empty()
@@ -276,7 +283,11 @@ fn parse_labels(body: &str) -> Option<Vec<(String, String)>> {
             chars.next();
         }
         if key.is_empty() {
-            return if labels.is_empty() { Some(labels) } else { None };
+            return if labels.is_empty() {
+                Some(labels)
+            } else {
+                None
+            };
         }
         chars.next(); // '='
         if chars.next() != Some('"') {
@@ -385,23 +396,38 @@ mod tests {
             value(
                 &s,
                 "msrpc_calls_total",
-                &[("interface", "rpcecho"), ("opnum", "3"), ("fault", "nca_s_op_rng_error")]
+                &[
+                    ("interface", "rpcecho"),
+                    ("opnum", "3"),
+                    ("fault", "nca_s_op_rng_error")
+                ]
             ),
             Some(1.0)
         );
         assert_eq!(
-            value(&s, "msrpc_calls_total", &[("interface", "rpcecho"), ("opnum", "3"), ("fault", "none")]),
+            value(
+                &s,
+                "msrpc_calls_total",
+                &[("interface", "rpcecho"), ("opnum", "3"), ("fault", "none")]
+            ),
             Some(1.0)
         );
         assert_eq!(
-            value(&s, "msrpc_malformed_total", &[("reason", "weird \"quoted\"\\reason")]),
+            value(
+                &s,
+                "msrpc_malformed_total",
+                &[("reason", "weird \"quoted\"\\reason")]
+            ),
             Some(1.0)
         );
         assert_eq!(
             value(&s, "msrpc_alerts_total", &[("detector", "epm_enumeration")]),
             Some(1.0)
         );
-        assert_eq!(value(&s, "msrpc_audit_events_dropped_total", &[]), Some(3.0));
+        assert_eq!(
+            value(&s, "msrpc_audit_events_dropped_total", &[]),
+            Some(3.0)
+        );
         assert_eq!(value(&s, "msrpc_audit_events_total", &[]), Some(7.0));
         assert!(parse_exposition("bad line").is_err());
     }
@@ -416,8 +442,14 @@ mod tests {
             }));
         }
         let s = parse_exposition(&m.render()).unwrap();
-        let n = s.iter().filter(|s| s.name == "msrpc_malformed_total").count();
+        let n = s
+            .iter()
+            .filter(|s| s.name == "msrpc_malformed_total")
+            .count();
         assert_eq!(n, MAX_SERIES + 1);
-        assert_eq!(value(&s, "msrpc_malformed_total", &[("reason", "other")]), Some(50.0));
+        assert_eq!(
+            value(&s, "msrpc_malformed_total", &[("reason", "other")]),
+            Some(50.0)
+        );
     }
 }

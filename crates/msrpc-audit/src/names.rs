@@ -63,8 +63,14 @@ mod tests {
     fn names() {
         assert_eq!(operation_name(&EPM, 2), Some("ept_lookup"));
         assert_eq!(operation_name(&EPM, 99), None);
-        assert_eq!(operation_name(&ISYSTEM_ACTIVATOR, 4), Some("RemoteCreateInstance"));
-        assert_eq!(interface_name(&IREMOTE_ACTIVATION), Some("IRemoteActivation"));
+        assert_eq!(
+            operation_name(&ISYSTEM_ACTIVATOR, 4),
+            Some("RemoteCreateInstance")
+        );
+        assert_eq!(
+            interface_name(&IREMOTE_ACTIVATION),
+            Some("IRemoteActivation")
+        );
         assert_eq!(interface_name(&Uuid::from_u128(7)), None);
     }
 }

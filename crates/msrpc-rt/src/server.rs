@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use msrpc_proto::dispatch::Dispatch;
 use msrpc_ndr::DataRep;
+use msrpc_proto::dispatch::Dispatch;
 use msrpc_proto::pdu::{AuthType, FaultStatus, SyntaxId};
 use msrpc_proto::security::SecurityProvider;
 use msrpc_proto::server::ServerEvent;

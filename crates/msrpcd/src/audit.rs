@@ -78,7 +78,10 @@ impl Audit {
                     .await
                     .with_context(|| format!("cannot serve metrics on {addr}"))?;
                 let local = listener.local_addr().unwrap_or(addr);
-                (Some(tokio::spawn(serve_metrics(listener, metrics.clone()))), Some(local))
+                (
+                    Some(tokio::spawn(serve_metrics(listener, metrics.clone()))),
+                    Some(local),
+                )
             }
             None => (None, None),
         };
@@ -135,7 +138,13 @@ impl Audit {
                         let alerts = detectors.observe(&ev);
                         emit(&ev, &mut sink);
                         for a in &alerts {
-                            if let msrpc_audit::EventKind::Alert { detector, summary, source, .. } = &a.kind {
+                            if let msrpc_audit::EventKind::Alert {
+                                detector,
+                                summary,
+                                source,
+                                ..
+                            } = &a.kind
+                            {
                                 tracing::warn!(detector, source = ?source, "{summary}");
                             }
                             emit(a, &mut sink);
@@ -289,7 +298,11 @@ async fn answer(mut stream: tokio::net::TcpStream, metrics: &Metrics) -> std::io
             "text/plain; version=0.0.4; charset=utf-8",
             metrics.render(),
         ),
-        ("GET", _) => ("404 Not Found", "text/plain", "not found: try /metrics\n".into()),
+        ("GET", _) => (
+            "404 Not Found",
+            "text/plain",
+            "not found: try /metrics\n".into(),
+        ),
         _ => ("405 Method Not Allowed", "text/plain", "only GET\n".into()),
     };
     let resp = format!(

@@ -558,10 +558,16 @@ mod tests {
         assert_eq!(c.audit.queue, 10);
         assert_eq!(c.audit.detectors.epm_lookups, 3);
         assert_eq!(c.audit.detectors.bind_window, 9);
-        assert_eq!(c.audit.detectors.opnum_faults, 8, "unset keys keep defaults");
+        assert_eq!(
+            c.audit.detectors.opnum_faults, 8,
+            "unset keys keep defaults"
+        );
         let cli = Cli::try_parse_from(["msrpcd", "-c", file.to_str().unwrap(), "--audit-log", "-"])
             .unwrap();
-        assert_eq!(Config::load(&cli, &e).unwrap().audit.log.as_deref(), Some("-"));
+        assert_eq!(
+            Config::load(&cli, &e).unwrap().audit.log.as_deref(),
+            Some("-")
+        );
         // --print-config reads back to the same configuration.
         std::fs::write(&file, c.to_toml().unwrap()).unwrap();
         let cli = Cli::try_parse_from(["msrpcd", "-c", file.to_str().unwrap()]).unwrap();
