@@ -29,10 +29,10 @@ pub const MAX_SERVER_NAME_CHARS: u32 = 64;
 pub const MAX_NAME_CHARS: u32 = 1024;
 
 /// `Malformed` reason codes that mean a fragment sequence's lengths or `alloc_hint` would
-/// overflow a reassembly buffer (the CVE-2022-26809 class).
+/// overflow a reassembly buffer (the CVE-2022-26809 class). `frag_length_over_max` is not one:
+/// ordinary clients (Impacket without a fragment size) send fragments larger than negotiated.
 pub const OVERFLOW_REASONS: &[&str] = &[
     "reassembly_over_cap",
-    "frag_length_over_max",
     "alloc_hint_overflow",
     "alloc_hint_over_cap",
 ];
