@@ -19,10 +19,12 @@ impl<W: Write> JsonSink<W> {
         JsonSink { out, written: 0 }
     }
 
-    /// Writes one event as one line (not flushed).
+    /// Writes one event as one line (not flushed), with a single `write_all`, so lines from
+    /// other writers of a shared stream (stdout) never cut into it.
     pub fn write(&mut self, ev: &Event) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, ev)?;
-        self.out.write_all(b"\n")?;
+        let mut line = serde_json::to_vec(ev)?;
+        line.push(b'\n');
+        self.out.write_all(&line)?;
         self.written += 1;
         Ok(())
     }
