@@ -144,7 +144,8 @@ impl Input {
         }
     }
 
-    /// The input for a finished call. The stubs are copied only when the audit interprets
+    /// The input for a finished call: `request` is the request stub or its beginning,
+    /// `stub_in` the whole stub's length. The stubs are copied only when the audit interprets
     /// them: EPM calls (for [`crate::epm::interpret`]) and DCOM activation requests (for
     /// [`crate::inspect::request`]).
     #[allow(clippy::too_many_arguments)]
@@ -155,6 +156,7 @@ impl Input {
         opnum: u16,
         drep: DataRep,
         request: &[u8],
+        stub_in: usize,
         response: Result<&[u8], FaultStatus>,
         duration: std::time::Duration,
     ) -> Input {
@@ -170,7 +172,7 @@ impl Input {
             interface,
             opnum,
             drep,
-            stub_in: request.len() as u64,
+            stub_in: stub_in as u64,
             stub_out: resp.len() as u64,
             request: if keep_request {
                 request.to_vec()
@@ -727,6 +729,7 @@ mod tests {
                 2,
                 drep,
                 &rq,
+                rq.len(),
                 Ok(&rs),
                 std::time::Duration::from_millis(2),
             ),
@@ -740,6 +743,7 @@ mod tests {
                 9,
                 drep,
                 &[],
+                0,
                 Err(FaultStatus::NCA_S_OP_RNG_ERROR),
                 std::time::Duration::from_millis(1),
             ),
@@ -840,6 +844,7 @@ mod tests {
             1,
             DataRep::LITTLE_ENDIAN,
             &[0; 100],
+            100,
             Ok(&[0; 50]),
             std::time::Duration::ZERO,
         );

@@ -79,8 +79,10 @@ pub enum ConnEvent<'a> {
         opnum: u16,
         /// Data representation of both stubs.
         drep: DataRep,
-        /// The request stub (reassembled, unsealed).
+        /// The request stub (reassembled, unsealed), cut at [`CALL_DONE_STUB_MAX`] bytes.
         request: &'a [u8],
+        /// The whole request stub's length.
+        stub_in: usize,
         /// The response stub, or the fault status sent instead.
         response: Result<&'a [u8], FaultStatus>,
         /// From the request's last fragment to the response.
@@ -107,6 +109,10 @@ pub enum ConnEvent<'a> {
         reason: &'a str,
     },
 }
+
+/// How much of a request stub [`ConnEvent::CallDone`] carries (the runtime keeps this much of
+/// each outstanding call's stub for it).
+pub const CALL_DONE_STUB_MAX: usize = 64 * 1024;
 
 /// Receives every [`ConnEvent`] of a server. It runs on the connection's task: keep it quick.
 pub type Observer = Arc<dyn Fn(&ConnEvent<'_>) + Send + Sync>;

@@ -76,6 +76,7 @@ struct CallMeta {
     opnum: u16,
     drep: msrpc_ndr::DataRep,
     request: Vec<u8>,
+    stub_in: usize,
     started: Instant,
 }
 
@@ -262,6 +263,7 @@ impl Conn {
             opnum: meta.opnum,
             drep: meta.drep,
             request: &meta.request,
+            stub_in: meta.stub_in,
             response: result.as_deref().map_err(|s| *s),
             duration: meta.started.elapsed(),
         });
@@ -387,7 +389,11 @@ impl Conn {
                     interface,
                     opnum,
                     drep,
-                    request: stub.clone(),
+                    request: stub
+                        .get(..stub.len().min(crate::server::CALL_DONE_STUB_MAX))
+                        .unwrap_or_default()
+                        .to_vec(),
+                    stub_in: stub.len(),
                     started: Instant::now(),
                 },
             );

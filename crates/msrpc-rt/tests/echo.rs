@@ -275,11 +275,13 @@ async fn call_done_reports_both_stubs_and_faults() {
                 opnum,
                 drep,
                 request,
+                stub_in,
                 response,
                 ..
             } = ev
             {
                 assert_eq!(*interface, RpcechoInterface::SYNTAX);
+                assert_eq!(*stub_in, request.len());
                 d2.lock().unwrap().push((
                     *call_id,
                     *opnum,

@@ -230,11 +230,12 @@ fn input_of(ev: &ConnEvent<'_>) -> Option<Input> {
             opnum,
             drep,
             request,
+            stub_in,
             response,
             duration,
             ..
         } => Input::call_done(
-            *conn_id, *call_id, *interface, *opnum, *drep, request, *response, *duration,
+            *conn_id, *call_id, *interface, *opnum, *drep, request, *stub_in, *response, *duration,
         ),
         ConnEvent::Pdus {
             conn_id,
