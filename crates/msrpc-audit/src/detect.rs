@@ -29,7 +29,8 @@ use serde_json::json;
 use crate::{AuthOutcome, ConnId, Event, EventKind};
 
 /// Thresholds and windows of the detectors (TOML `[audit.detectors]` in msrpcd). Windows are
-/// in seconds; a threshold of 0 disables that check.
+/// in seconds; a threshold of 0 disables that check; thresholds above [`MAX_THRESHOLD`] count
+/// as that (each tracked key keeps at most that many timestamps or items).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
 pub struct DetectorConfig {
@@ -102,6 +103,9 @@ impl Default for DetectorConfig {
     }
 }
 
+/// The largest threshold honoured.
+pub const MAX_THRESHOLD: u32 = 4096;
+
 /// Items listed in an alert's evidence.
 const EVIDENCE_ITEMS: usize = 32;
 /// uids listed in an alert's evidence.
@@ -149,9 +153,7 @@ impl Window {
 
     /// Records a distinct item; true when the threshold is reached (and not held off).
     fn distinct(&mut self, ts: f64, item: String, threshold: u32) -> bool {
-        let cap = usize::try_from(threshold)
-            .unwrap_or(usize::MAX)
-            .clamp(1, 4 * EVIDENCE_ITEMS);
+        let cap = usize::try_from(threshold).unwrap_or(usize::MAX).max(1);
         if !self.distinct.contains_key(&item) && self.distinct.len() >= cap {
             if let Some(old) = self
                 .distinct
@@ -242,8 +244,22 @@ pub struct Detectors {
 const BIND_TRIED: usize = 8192;
 
 impl Detectors {
-    /// Detectors with `cfg`.
-    pub fn new(cfg: DetectorConfig) -> Detectors {
+    /// Detectors with `cfg` (thresholds above [`MAX_THRESHOLD`] lowered to it).
+    pub fn new(mut cfg: DetectorConfig) -> Detectors {
+        for t in [
+            &mut cfg.epm_lookups,
+            &mut cfg.epm_map_interfaces,
+            &mut cfg.bind_rejected_interfaces,
+            &mut cfg.bind_naks,
+            &mut cfg.opnum_faults,
+            &mut cfg.auth_failures_per_source,
+            &mut cfg.auth_users_per_source,
+            &mut cfg.auth_failures_per_user,
+            &mut cfg.scan_connections,
+            &mut cfg.malformed,
+        ] {
+            *t = (*t).min(MAX_THRESHOLD);
+        }
         Detectors {
             cfg,
             epm_lookup: Table::default(),
@@ -1089,6 +1105,35 @@ mod tests {
         assert!(d.tracked() <= 350, "{}", d.tracked());
         assert!(d.finish().is_empty());
         assert_eq!(d.tracked(), 0);
+    }
+
+    #[test]
+    fn large_thresholds_are_honoured_up_to_the_cap() {
+        let mut d = Detectors::new(DetectorConfig {
+            opnum_faults: 200,
+            epm_lookups: u32::MAX,
+            ..DetectorConfig::default()
+        });
+        assert_eq!(d.config().epm_lookups, MAX_THRESHOLD);
+        let v: Vec<Event> = (0..199u16)
+            .map(|o| ev(1.0, "10.0.8.1", 1, call(o, Some("nca_s_op_rng_error"))))
+            .collect();
+        assert!(run(&mut d, &v).is_empty());
+        let a = run(
+            &mut d,
+            &[ev(
+                1.0,
+                "10.0.8.1",
+                1,
+                call(500, Some("nca_s_op_rng_error")),
+            )],
+        );
+        assert_eq!(names(&a), ["opnum_brute_force"]);
+        let EventKind::Alert { evidence, .. } = &a[0].kind else {
+            unreachable!()
+        };
+        assert_eq!(evidence["count"], 200);
+        assert_eq!(evidence["items"].as_array().unwrap().len(), EVIDENCE_ITEMS);
     }
 
     #[test]
