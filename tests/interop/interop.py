@@ -14,6 +14,11 @@ Each subcommand prints what it compared and exits 0 when the check holds, 1 when
   if-ids-cover IFIDS_OUT JSON PORT          mgmt inq_if_ids lists the dump's UUIDs on PORT
   text-lists JSON TEXT_OUT                  `msrpc dump` (text) shows what --json shows
   tshark PDUS_TSV SERVER_IP...              every server saw bind/bind_ack/request/response
+  audit-alerts LOG FROM none|DETECTOR...    msrpcd's JSON-lines audit log from line FROM (1-based):
+                                            every line is an event with the Zeek fields; `none`:
+                                            no alert; else each DETECTOR alerted
+  metrics URL DETECTOR...                   GET URL parses as Prometheus text and counts at least
+                                            one alert of each DETECTOR
 """
 
 import json
@@ -385,8 +390,82 @@ def cmd_tshark(tsv, *servers):
     return 0 if ok else 1
 
 
+ZEEK_FIELDS = ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "event")
+
+
+def cmd_audit_alerts(log, start, *want):
+    start = int(start)
+    with open(log, encoding="utf-8") as f:
+        lines = f.read().splitlines()[start - 1:]
+    ok = True
+    events, alerts = {}, {}
+    for n, line in enumerate(lines, start):
+        try:
+            ev = json.loads(line)
+        except ValueError as e:
+            print("line %d is not JSON (%s): %s" % (n, e, line[:120]))
+            ok = False
+            continue
+        missing = [k for k in ZEEK_FIELDS if k not in ev]
+        if missing:
+            print("line %d lacks %s: %s" % (n, missing, line[:120]))
+            ok = False
+        events[ev.get("event")] = events.get(ev.get("event"), 0) + 1
+        if ev.get("event") == "alert":
+            d = ev.get("detector")
+            alerts[d] = alerts.get(d, 0) + 1
+            print("alert %s (%s) from %s: %s" % (d, ev.get("severity"), ev.get("source"), ev.get("summary")))
+            print("  evidence: %s" % json.dumps(ev.get("evidence"))[:300])
+    print("events from line %d: %s" % (start, ", ".join("%s=%d" % kv for kv in sorted(events.items(), key=str))))
+    if list(want) == ["none"]:
+        if alerts:
+            print("expected no alert, got %s" % alerts)
+            ok = False
+    else:
+        for d in want:
+            if not alerts.get(d):
+                print("expected an alert from %s, got %s" % (d, alerts or "none"))
+                ok = False
+    return 0 if ok else 1
+
+
+def cmd_metrics(url, *detectors):
+    import urllib.request
+    with urllib.request.urlopen(url, timeout=10) as r:
+        ctype = r.headers.get("Content-Type", "")
+        text = r.read().decode("utf-8")
+    ok = ctype.startswith("text/plain")
+    if not ok:
+        print("Content-Type %r is not text/plain" % ctype)
+    sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (-?[0-9.eE+]+)$')
+    label = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+    values = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = sample.match(line)
+        if not m:
+            print("not a sample: %r" % line)
+            ok = False
+            continue
+        labels = tuple(label.findall(m.group(3) or ""))
+        values[(m.group(1), labels)] = float(m.group(4))
+    conns = values.get(("msrpc_connections_total", ()), 0)
+    print("metrics: %d samples, msrpc_connections_total %d" % (len(values), conns))
+    if conns < 1:
+        ok = False
+    for d in detectors:
+        v = values.get(("msrpc_alerts_total", (("detector", d),)), 0)
+        print("msrpc_alerts_total{detector=%s} %d" % (d, v))
+        if v < 1:
+            ok = False
+    return 0 if ok else 1
+
+
 def main():
     cmds = {
+        "audit-alerts": cmd_audit_alerts,
+        "metrics": cmd_metrics,
         "msrpc-dump": cmd_msrpc_dump,
         "tcp-port": cmd_tcp_port,
         "rpcdump-covers": cmd_rpcdump_covers,

@@ -26,6 +26,8 @@ NTLM_IP=${INTEROP_NTLM_IP:-127.0.0.43}
 NTLM_PORT=1140
 POLICY_IP=${INTEROP_POLICY_IP:-127.0.0.113}
 POLICY_PORTS=1170-1179
+AUDIT_IP=${INTEROP_AUDIT_IP:-127.0.0.130}
+AUDIT_METRICS_PORT=9135
 ECHO_UUID=60a15ec5-4de8-11d7-a637-005056a20182
 EPM_UUID=e1af8308-5d1f-11c9-91a4-08002b14a0fa
 MGMT_UUID=afa8bd80-7d8a-11c9-bef4-08002b102989
@@ -41,6 +43,7 @@ FAILS=()
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/msrpc-interop.XXXXXX")
 PCAP=$WORK/capture.pcapng
 MSRPCD_PID=
+AUDIT_PID=
 TSHARK_PID=
 SAMBA_STARTED=
 
@@ -84,6 +87,13 @@ fatal() {
 }
 
 stop_all() {
+  if [ -n "$AUDIT_PID" ] && kill -0 "$AUDIT_PID" 2>/dev/null; then
+    kill "$AUDIT_PID" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$AUDIT_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$AUDIT_PID" 2>/dev/null
+    wait "$AUDIT_PID" 2>/dev/null
+  fi
+  AUDIT_PID=
   if [ -n "$MSRPCD_PID" ] && kill -0 "$MSRPCD_PID" 2>/dev/null; then
     kill "$MSRPCD_PID" 2>/dev/null
     for _ in $(seq 1 50); do kill -0 "$MSRPCD_PID" 2>/dev/null || break; sleep 0.1; done
@@ -178,7 +188,7 @@ fi
 [ -x "$MSRPCD" ] && [ -x "$MSRPC" ] || fatal "the build did not produce target/release/msrpcd and target/release/msrpc"
 pass "release build: target/release/msrpcd, target/release/msrpc"
 
-for a in "$MSRPCD_IP:$EPM_PORT" "$SAMBA_IP:135" "$POLICY_IP:$EPM_PORT"; do
+for a in "$MSRPCD_IP:$EPM_PORT" "$SAMBA_IP:135" "$POLICY_IP:$EPM_PORT" "$AUDIT_IP:$EPM_PORT"; do
   if tcp_in_use "${a%:*}" "${a#*:}"; then
     fatal "$a is already taken by another process (a leftover from an earlier run?); stop it first"
   fi
@@ -186,7 +196,7 @@ done
 
 # ---------------------------------------------------------------------------------------------
 section "(b) tshark capturing on lo"
-FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP or host $POLICY_IP"
+FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP or host $POLICY_IP or host $AUDIT_IP"
 tshark -n -i lo -f "$FILTER" -w "$PCAP" >"$WORK/tshark-capture.log" 2>&1 &
 TSHARK_PID=$!
 capturing=
@@ -432,6 +442,85 @@ TOML
   wait "$pid" 2>/dev/null
 }
 policy_against_impacket
+# ---------------------------------------------------------------------------------------------
+section "(g) audit: msrpcd --audit-log --metrics; Impacket's probing raises alerts, one rpcdump none"
+# A daemon of its own (its log holds only this section's traffic), with NTLM accounts.
+audit_section() {
+  local log=$WORK/audit.json users=$WORK/audit-users echo_port from
+  printf 'S3cret!pw\n' | "$MSRPC" users add "$users" alice >"$WORK/audit-users.out" 2>&1 ||
+    { fail "msrpc users add failed"; show "$WORK/audit-users.out"; return; }
+  "$MSRPCD" --listen "$AUDIT_IP:$EPM_PORT" --demo --users "$users" --registration-socket "$WORK/audit.sock" \
+    --audit-log "$log" --metrics "$AUDIT_IP:$AUDIT_METRICS_PORT" >"$WORK/audit-msrpcd.log" 2>&1 &
+  AUDIT_PID=$!
+  if ! wait_tcp "$AUDIT_IP" "$EPM_PORT" 20 || ! wait_tcp "$AUDIT_IP" "$AUDIT_METRICS_PORT" 5; then
+    fail "msrpcd --audit-log --metrics did not accept on $AUDIT_IP:$EPM_PORT and :$AUDIT_METRICS_PORT within 20 s"
+    show "$WORK/audit-msrpcd.log"
+    return
+  fi
+  # One rpcdump.py (as (d) runs it) must raise nothing.
+  if [ "$EPM_PORT" = 135 ]; then
+    timeout 60 "$PY" "$VENV/bin/rpcdump.py" "$AUDIT_IP" >"$WORK/audit-rpcdump.out" 2>&1
+  else
+    timeout 60 "$PY" - "$VENV/bin/rpcdump.py" "$AUDIT_IP" "$EPM_PORT" >"$WORK/audit-rpcdump.out" 2>&1 <<'PYEOF'
+import runpy, sys
+from impacket.examples import logger
+script, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+logger.init()
+mod = runpy.run_path(script, run_name="rpcdump")
+cls = mod["RPCDump"]
+cls.KNOWN_PROTOCOLS[port] = {"bindstr": "ncacn_ip_tcp:%%s[%d]" % port}
+cls(port=port).dump(host, host)
+PYEOF
+  fi
+  grep -q '^UUID' "$WORK/audit-rpcdump.out" || { fail "rpcdump.py against the audited msrpcd listed nothing"; show "$WORK/audit-rpcdump.out"; }
+  sleep 1 # the writer flushes when its queue is empty
+  check audit-rpcdump-quiet python3 "$HELP" audit-alerts "$log" 1 none
+  sed 's/^/    /' "$WORK/audit-rpcdump-quiet.out"
+  echo_port=$(grep -oE "rpcecho demo on $AUDIT_IP:[0-9]+" "$WORK/audit-msrpcd.log" | grep -oE '[0-9]+$' | head -1)
+  [ -n "$echo_port" ] || { fail "the audited msrpcd did not announce its rpcecho demo"; return; }
+
+  # rpcmap.py -brute-uuids: a connection and a bind per known UUID (interface brute force).
+  from=$(($(wc -l <"$log") + 1))
+  timeout 300 "$PY" "$VENV/bin/rpcmap.py" -auth-level 1 -brute-uuids "ncacn_ip_tcp:$AUDIT_IP[$EPM_PORT]" \
+    >"$WORK/audit-rpcmap-uuids.out" 2>&1
+  echo "rpcmap.py -brute-uuids: $(grep -c '^Protocol' "$WORK/audit-rpcmap-uuids.out") interfaces found"
+  sleep 1
+  check audit-interface-brute-force python3 "$HELP" audit-alerts "$log" "$from" interface_brute_force
+  sed 's/^/    /' "$WORK/audit-interface-brute-force.out" | head -12
+
+  # rpcmap.py -brute-opnums up to 40 on rpcecho (10 operations): op_rng faults for 30 opnums.
+  from=$(($(wc -l <"$log") + 1))
+  timeout 300 "$PY" "$VENV/bin/rpcmap.py" -auth-level 1 -uuid "$ECHO_UUID" -brute-opnums -opnum-max 40 \
+    "ncacn_ip_tcp:$AUDIT_IP[$echo_port]" >"$WORK/audit-rpcmap-opnums.out" 2>&1
+  sleep 1
+  check audit-opnum-brute-force python3 "$HELP" audit-alerts "$log" "$from" opnum_brute_force
+  sed 's/^/    /' "$WORK/audit-opnum-brute-force.out" | head -12
+
+  # A wrong-password burst (6 Impacket NTLM logons as alice), then a spray (5 users).
+  from=$(($(wc -l <"$log") + 1))
+  check audit-guess-refused "$PY" tests/interop/impacket_audit.py "$AUDIT_IP" "$echo_port" guess alice 6
+  sleep 1
+  check audit-password-guessing python3 "$HELP" audit-alerts "$log" "$from" password_guessing
+  sed 's/^/    /' "$WORK/audit-password-guessing.out" | head -12
+  from=$(($(wc -l <"$log") + 1))
+  check audit-spray-refused "$PY" tests/interop/impacket_audit.py "$AUDIT_IP" "$echo_port" spray 5
+  sleep 1
+  check audit-password-spraying python3 "$HELP" audit-alerts "$log" "$from" password_spraying
+  sed 's/^/    /' "$WORK/audit-password-spraying.out" | head -12
+
+  check audit-metrics python3 "$HELP" metrics "http://$AUDIT_IP:$AUDIT_METRICS_PORT/metrics" \
+    interface_brute_force opnum_brute_force password_guessing password_spraying
+  sed 's/^/    /' "$WORK/audit-metrics.out"
+  kill "$AUDIT_PID" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$AUDIT_PID" 2>/dev/null || break; sleep 0.1; done
+  wait "$AUDIT_PID" 2>/dev/null
+  AUDIT_PID=
+}
+if [ -x "$MSRPCD" ] && [ -x "$MSRPC" ]; then
+  audit_section
+else
+  fail "audit checks not run: no release build (see (a))"
+fi
 
 section "(f) stop everything; tshark reads the capture"
 stop_all

@@ -204,6 +204,19 @@ pub enum EventKind {
         /// Stable reason code.
         reason: String,
     },
+    /// A request whose stub has the shape of a known exploit (see [`crate::inspect`]).
+    ExploitShape {
+        /// `call_id`.
+        call_id: u32,
+        /// Interface UUID.
+        interface: String,
+        /// Opnum.
+        opnum: u16,
+        /// Stable shape code (`dcom_oversized_server_name`, `dcom_oversized_name`, ...).
+        shape: String,
+        /// Human-readable detail.
+        detail: String,
+    },
     /// A detector raised an alert.
     Alert {
         /// Detector name (`epm_enumeration`, `interface_brute_force`, ...).

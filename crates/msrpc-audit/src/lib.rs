@@ -2,15 +2,32 @@
 //!
 //! One [`Event`] describes one thing that happened on one connection: it opened or closed, a
 //! bind was answered, a call completed, an authentication leg succeeded or failed, the policy
-//! refused a call, the peer sent malformed input, or a detector raised an alert. Events are
-//! plain data (serde), produced from the protocol core's `ServerEvent`s by the runtime and from
-//! decoded captures by the analyzer, so both paths feed the same detectors and write the same
-//! records. Field names follow Zeek's `dce_rpc.log` where they overlap (`ts`, `uid`,
-//! `id.orig_h`, `id.orig_p`, `id.resp_h`, `id.resp_p`, `rtt`, `endpoint`, `operation`).
+//! refused a call, the peer sent malformed input, a request had an exploit's shape, or a
+//! detector raised an alert. Events are plain data (serde), produced from the protocol core's
+//! `ServerEvent`s by the runtime ([`live`]) and from decoded captures by the analyzer, so
+//! both paths feed the same detectors and write the same records. Field names follow Zeek's
+//! `dce_rpc.log` where they overlap (`ts`, `uid`, `id.orig_h`, `id.orig_p`, `id.resp_h`,
+//! `id.resp_p`, `rtt`, `endpoint`, `operation`).
 //!
-//! This crate does no IO beyond writing to a caller-supplied `std::io::Write`; it never
-//! parses network input itself (the producers do, with `msrpc-proto`'s decoders).
+//! - [`live`]: the adapter from a server's observer callbacks to events;
+//! - [`epm`]: `ept_lookup` / `ept_map` stubs to [`EventKind::EpmLookup`] / [`EventKind::EpmMap`];
+//! - [`inspect`]: exploit shapes visible in request stubs (DCOM activation names);
+//! - [`detect`]: the detectors (EPM enumeration, interface and opnum brute force, password
+//!   guessing and spraying, connection scans, malformed bursts, exploit shapes), driven only
+//!   by events (time from [`Event::ts`]), with bounded memory;
+//! - [`json`]: the JSON-lines sink; [`metrics`]: Prometheus text-format counters.
+//!
+//! This crate does no IO beyond writing to a caller-supplied `std::io::Write`, reads no clock
+//! and opens no socket (the daemon serves the metrics); it parses only stubs the protocol
+//! core already reassembled and verified, with bounded decoders that never panic.
 
+pub mod detect;
+pub mod epm;
 pub mod event;
+pub mod inspect;
+pub mod json;
+pub mod live;
+pub mod metrics;
+pub mod names;
 
 pub use event::{AuthOutcome, BindContext, ConnId, Event, EventKind};

@@ -380,6 +380,8 @@ pub struct NtlmAcceptor {
     state: AcceptorState,
     session: Option<Session>,
     peer: Option<String>,
+    /// The user name AUTHENTICATE carried, verified or not (audit records only).
+    claimed: Option<String>,
 }
 
 impl std::fmt::Debug for NtlmAcceptor {
@@ -411,6 +413,7 @@ impl NtlmAcceptor {
             state: AcceptorState::Initial,
             session: None,
             peer: None,
+            claimed: None,
         }
     }
 
@@ -509,6 +512,11 @@ impl NtlmAcceptor {
         if auth.user.is_empty() {
             return Err(refuse("empty user name"));
         }
+        self.claimed = Some(if auth.domain.is_empty() {
+            auth.user.clone()
+        } else {
+            format!("{}\\{}", auth.domain, auth.user)
+        });
         let hash = Zeroizing::new(
             self.store
                 .nt_hash(&auth.user, &auth.domain)
@@ -620,6 +628,10 @@ impl SecurityProvider for NtlmAcceptor {
         } else {
             None
         }
+    }
+
+    fn claimed_name(&self) -> Option<String> {
+        self.claimed.clone()
     }
 
     fn signature_len(&self) -> usize {

@@ -547,6 +547,10 @@ macro_rules! delegate {
                 }
             }
 
+            fn claimed_name(&self) -> Option<String> {
+                self.inner.claimed_name()
+            }
+
             fn signature_len(&self) -> usize {
                 self.inner.signature_len()
             }

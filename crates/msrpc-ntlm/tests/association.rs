@@ -147,13 +147,14 @@ fn ntlm_association_signs_and_seals_calls_both_ways() {
 #[test]
 fn wrong_password_fails_auth3_and_the_next_request_is_refused() {
     let mut p = Pair::new("wrong horse", AuthLevel::PKT_INTEGRITY);
+    // The refusal names the user the client claimed (for audit records), unverified.
     assert!(p.server_events.iter().any(|e| matches!(
         e,
         ServerEvent::Authenticated {
-            user: None,
+            user: Some(u),
             error: Some(_),
             ..
-        }
+        } if u == "TESTDOM\\alice"
     )));
     p.client.request(&ECHO, 1, None, &[1, 2, 3, 4]).ok();
     let ev = p.drive();

@@ -57,6 +57,12 @@ pub trait SecurityProvider: Send {
         None
     }
 
+    /// The name the peer claimed (acceptor side), verified or not: for audit records of
+    /// refused logons. Never use it for access decisions.
+    fn claimed_name(&self) -> Option<String> {
+        self.peer_name()
+    }
+
     /// Length of the signature this provider produces (the auth value of protected PDUs).
     fn signature_len(&self) -> usize;
 

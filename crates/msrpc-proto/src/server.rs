@@ -175,7 +175,8 @@ pub enum ServerEvent {
         auth_type: AuthType,
         /// Level.
         level: AuthLevel,
-        /// Peer name when established.
+        /// Peer name when established; on a failure, the name the peer claimed (unverified,
+        /// for audit records) when the mechanism could read one.
         user: Option<String>,
         /// Failure reason when refused.
         error: Option<String>,
@@ -888,10 +889,17 @@ impl ServerConnection {
                 Err(e) => self.auth_failed = Some(e.to_string()),
             },
         }
+        // Like Samba: no reply to a failed auth3; later requests are refused. The event names the
+        // user the token claimed (unverified) so password guessing can be told apart per user.
+        let claimed = self
+            .auths
+            .iter()
+            .find(|a| a.context_id == v.trailer.auth_context_id)
+            .and_then(|c| c.provider.claimed_name());
         ev.push(ServerEvent::Authenticated {
             auth_type: v.trailer.auth_type,
             level: v.trailer.auth_level,
-            user: None,
+            user: claimed,
             error: self.auth_failed.clone(),
         });
     }

@@ -85,6 +85,6 @@ pub use limits::{Limits, DEFAULT_DYNAMIC_PORTS};
 pub use registration::{Registration, RegistrationOptions, RegistrationState, RegistrationStatus};
 pub use server::{
     ConnEvent, Observer, SecurityFactory, Server, ServerBuilder, ServerHandle, StartError,
-    UNIX_SOCKET_MODE,
+    CALL_DONE_STUB_MAX, UNIX_SOCKET_MODE,
 };
 pub use sleeper::TokioSleeper;

@@ -12,9 +12,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use msrpc_ndr::DataRep;
 use msrpc_policy::{PolicyHandle, Verdict};
 use msrpc_proto::dispatch::Dispatch;
-use msrpc_proto::pdu::{AuthType, SyntaxId};
+use msrpc_proto::pdu::{AuthType, FaultStatus, SyntaxId};
 use msrpc_proto::security::SecurityProvider;
 use msrpc_proto::server::ServerEvent;
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
@@ -84,6 +85,30 @@ pub enum ConnEvent<'a> {
         /// (its status) and `verdict.audits` lists the matching audit filters.
         verdict: &'a Verdict,
     },
+    /// A dispatched call finished: its response (or fault) is being sent. Emitted only when an
+    /// observer is installed (the runtime keeps a copy of each request stub for it).
+    CallDone {
+        /// Server-wide connection number.
+        conn_id: u64,
+        /// The peer.
+        peer: PeerAddr,
+        /// `call_id`.
+        call_id: u32,
+        /// The interface of the call's presentation context.
+        interface: SyntaxId,
+        /// Operation number.
+        opnum: u16,
+        /// Data representation of both stubs.
+        drep: DataRep,
+        /// The request stub (reassembled, unsealed), cut at [`CALL_DONE_STUB_MAX`] bytes.
+        request: &'a [u8],
+        /// The whole request stub's length.
+        stub_in: usize,
+        /// The response stub, or the fault status sent instead.
+        response: Result<&'a [u8], FaultStatus>,
+        /// From the request's last fragment to the response.
+        duration: Duration,
+    },
     /// PDUs (fragments) crossed a connection since its previous `Pdus` event (for traffic
     /// counters such as mgmt's `inq_stats`).
     Pdus {
@@ -105,6 +130,10 @@ pub enum ConnEvent<'a> {
         reason: &'a str,
     },
 }
+
+/// How much of a request stub [`ConnEvent::CallDone`] carries (the runtime keeps this much of
+/// each outstanding call's stub for it).
+pub const CALL_DONE_STUB_MAX: usize = 64 * 1024;
 
 /// Receives every [`ConnEvent`] of a server. It runs on the connection's task: keep it quick.
 pub type Observer = Arc<dyn Fn(&ConnEvent<'_>) + Send + Sync>;

@@ -67,6 +67,18 @@ struct Conn {
     task_calls: HashMap<Id, u32>,
     call_tasks: HashMap<u32, AbortHandle>,
     close_reason: Option<&'static str>,
+    /// Per outstanding call, what [`ConnEvent::CallDone`] reports (only with an observer).
+    call_meta: HashMap<u32, CallMeta>,
+}
+
+/// What the runtime remembers of a dispatched call for [`ConnEvent::CallDone`].
+struct CallMeta {
+    interface: SyntaxId,
+    opnum: u16,
+    drep: msrpc_ndr::DataRep,
+    request: Vec<u8>,
+    stub_in: usize,
+    started: Instant,
 }
 
 /// Runs one accepted connection (its read and write halves) to its end. Calls on a Unix
@@ -113,6 +125,7 @@ where
         task_calls: HashMap::new(),
         call_tasks: HashMap::new(),
         close_reason: None,
+        call_meta: HashMap::new(),
     };
     let (reason, flush) = conn.drive(rd, writer).await;
     // Calls whose connection is gone are cancelled (dropped at their next await) before the
@@ -212,6 +225,7 @@ impl Conn {
                     };
                     if let Some(call_id) = self.task_calls.remove(&id) {
                         self.call_tasks.remove(&call_id);
+                        self.call_done(call_id, &result);
                         self.sm.respond(call_id, result);
                     }
                 }
@@ -235,6 +249,25 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// Reports a finished call to the observer (when one is installed).
+    fn call_done(&mut self, call_id: u32, result: &CallResult) {
+        let Some(meta) = self.call_meta.remove(&call_id) else {
+            return;
+        };
+        self.shared.observe(&ConnEvent::CallDone {
+            conn_id: self.conn_id,
+            peer: self.peer,
+            call_id,
+            interface: meta.interface,
+            opnum: meta.opnum,
+            drep: meta.drep,
+            request: &meta.request,
+            stub_in: meta.stub_in,
+            response: result.as_deref().map_err(|s| *s),
+            duration: meta.started.elapsed(),
+        });
     }
 
     /// Queues every fragment the state machine has for the writer; true if there was any.
@@ -288,6 +321,7 @@ impl Conn {
                 if let Some(h) = self.call_tasks.get(&call_id) {
                     h.abort();
                 }
+                self.call_meta.remove(&call_id);
             }
             ServerEvent::Cancel { call_id } => {
                 tracing::debug!(conn_id, call_id, "co_cancel (the call runs to completion)");
@@ -351,6 +385,22 @@ impl Conn {
         };
         if !self.policy_permits(&ctx, interface) {
             return;
+        }
+        if self.shared.observer.is_some() {
+            self.call_meta.insert(
+                call_id,
+                CallMeta {
+                    interface,
+                    opnum,
+                    drep,
+                    request: stub
+                        .get(..stub.len().min(crate::server::CALL_DONE_STUB_MAX))
+                        .unwrap_or_default()
+                        .to_vec(),
+                    stub_in: stub.len(),
+                    started: Instant::now(),
+                },
+            );
         }
         let service = self.shared.service(&interface);
         let limits = self.shared.limits.decode;

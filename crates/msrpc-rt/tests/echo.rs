@@ -257,3 +257,66 @@ async fn test_sleep_does_not_hold_up_other_calls_on_the_connection() {
     assert_eq!(sleeper.await.unwrap().unwrap().result, 2);
     server.shutdown().await;
 }
+
+/// (call_id, opnum, drep, request, response or fault) of every `CallDone`.
+type Done = Arc<Mutex<Vec<(u32, u16, DataRep, Vec<u8>, Result<Vec<u8>, FaultStatus>)>>>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_done_reports_both_stubs_and_faults() {
+    let done: Done = Arc::default();
+    let d2 = done.clone();
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .service(RpcechoServer::new(EchoService::new(TokioSleeper)))
+        .observer(Arc::new(move |ev: &ConnEvent<'_>| {
+            if let ConnEvent::CallDone {
+                call_id,
+                interface,
+                opnum,
+                drep,
+                request,
+                stub_in,
+                response,
+                ..
+            } = ev
+            {
+                assert_eq!(*interface, RpcechoInterface::SYNTAX);
+                assert_eq!(*stub_in, request.len());
+                d2.lock().unwrap().push((
+                    *call_id,
+                    *opnum,
+                    *drep,
+                    request.to_vec(),
+                    response.map(<[u8]>::to_vec),
+                ));
+            }
+        }))
+        .start()
+        .await
+        .unwrap();
+    for drep in [DataRep::LITTLE_ENDIAN, DataRep::BIG_ENDIAN] {
+        let client = connect(&server, drep).await;
+        let c = RpcechoClient::new(client.clone());
+        let r = c.add_one(AddOneRequest { in_data: 41 }).await.unwrap();
+        assert_eq!(r.out_data, 42);
+        let e = client
+            .invoke(RpcechoInterface::SYNTAX, 10, None, vec![0; 4], drep)
+            .await
+            .unwrap_err();
+        assert_eq!(e, CallError::Fault(FaultStatus::NCA_S_OP_RNG_ERROR));
+    }
+    let done = done.lock().unwrap().clone();
+    assert_eq!(done.len(), 4, "{done:?}");
+    let (_, op, drep, req, resp) = &done[0];
+    assert_eq!((*op, *drep), (0, DataRep::LITTLE_ENDIAN));
+    assert_eq!(req, &41u32.to_le_bytes());
+    assert_eq!(resp.as_deref().unwrap(), &42u32.to_le_bytes());
+    let (_, op, _, req, resp) = &done[1];
+    assert_eq!(*op, 10);
+    assert_eq!(req, &[0; 4]);
+    assert_eq!(resp, &Err(FaultStatus::NCA_S_OP_RNG_ERROR));
+    let (_, _, drep, req, resp) = &done[2];
+    assert_eq!(*drep, DataRep::BIG_ENDIAN);
+    assert_eq!(req, &41u32.to_be_bytes());
+    assert_eq!(resp.as_deref().unwrap(), &42u32.to_be_bytes());
+}

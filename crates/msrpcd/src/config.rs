@@ -9,12 +9,16 @@ use std::str::FromStr;
 use anyhow::{bail, Context};
 use clap::Parser;
 use msrpc_policy::Policy;
+use msrpc_audit::detect::DetectorConfig;
 use serde::{Deserialize, Serialize};
 
 pub use crate::shared::{default_registration_socket, PortRange};
 
 /// The endpoint mapper's well-known port, used when a listen address has none.
 pub const EPM_PORT: u16 = 135;
+
+/// Default capacity of the audit queue.
+pub const DEFAULT_AUDIT_QUEUE: usize = 8192;
 
 /// The configuration built into the binary: the bottom layer.
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
@@ -77,6 +81,16 @@ pub struct Cli {
     /// Without it, authenticated binds are refused. Config key: users.
     #[arg(long, value_name = "FILE")]
     pub users: Option<PathBuf>,
+
+    /// Write audit events and detector alerts as JSON lines to FILE (appended), or to stdout
+    /// with `-`. Config key: audit.log.
+    #[arg(long, value_name = "FILE|-")]
+    pub audit_log: Option<String>,
+
+    /// Serve Prometheus counters (connections, binds, calls, authentication, policy,
+    /// malformed input, alerts) at http://ADDR:PORT/metrics. Config key: audit.metrics.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<SocketAddr>,
 
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
@@ -142,6 +156,51 @@ pub struct Layer {
     /// table replaces the one below it as a whole.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<Policy>,
+    /// The `[audit]` table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditLayer>,
+}
+
+/// The `[audit]` table of a layer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AuditLayer {
+    /// `log = "/var/log/msrpcd/audit.json"` (or `"-"` for stdout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// `metrics = "127.0.0.1:9135"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<String>,
+    /// `queue = 8192`: audit inputs waiting for the writer before new ones are dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<usize>,
+    /// `[audit.detectors]`: thresholds and windows (missing keys keep their defaults).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detectors: Option<DetectorConfig>,
+}
+
+impl AuditLayer {
+    fn overlay(self, top: AuditLayer) -> AuditLayer {
+        AuditLayer {
+            log: top.log.or(self.log),
+            metrics: top.metrics.or(self.metrics),
+            queue: top.queue.or(self.queue),
+            detectors: top.detectors.or(self.detectors),
+        }
+    }
+}
+
+/// Where audit records go and what the detectors look for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// JSON-lines file (`-`: stdout); `None`: no log (detectors still feed the metrics).
+    pub log: Option<String>,
+    /// Address of the `/metrics` responder.
+    pub metrics: Option<SocketAddr>,
+    /// Capacity of the queue between connections and the audit writer.
+    pub queue: usize,
+    /// Detector thresholds.
+    pub detectors: DetectorConfig,
 }
 
 impl Layer {
@@ -168,6 +227,11 @@ impl Layer {
             log_level: cli.log_level.clone(),
             users: cli.users.clone(),
             policy: None,
+            audit: (cli.audit_log.is_some() || cli.metrics.is_some()).then(|| AuditLayer {
+                log: cli.audit_log.clone(),
+                metrics: cli.metrics.map(|m| m.to_string()),
+                ..AuditLayer::default()
+            }),
         }
     }
 
@@ -181,6 +245,10 @@ impl Layer {
             log_level: top.log_level.or(self.log_level),
             users: top.users.or(self.users),
             policy: top.policy.or(self.policy),
+            audit: match (self.audit, top.audit) {
+                (Some(a), Some(b)) => Some(a.overlay(b)),
+                (a, b) => b.or(a),
+            },
         }
     }
 }
@@ -202,6 +270,8 @@ pub struct Config {
     pub users: Option<PathBuf>,
     /// The server security policy applied to every endpoint (EPM, mgmt, the demo).
     pub policy: Policy,
+    /// Audit log, metrics and detectors.
+    pub audit: AuditConfig,
 }
 
 /// What the process knows about its environment, for the computed defaults.
@@ -291,7 +361,28 @@ impl Config {
         let log_level = layer.log_level.unwrap_or_else(|| "info".to_string());
         tracing_subscriber::EnvFilter::try_new(&log_level)
             .map_err(|e| anyhow::anyhow!("log-level: invalid filter `{log_level}`: {e}"))?;
+        let a = layer.audit.unwrap_or_default();
+        let metrics = match a.metrics {
+            Some(m) => Some(m.parse::<SocketAddr>().map_err(|_| {
+                anyhow::anyhow!("audit.metrics: invalid address `{m}`: expected IP:PORT")
+            })?),
+            None => None,
+        };
+        if a.log.as_deref() == Some("") {
+            bail!("audit.log: empty path (use \"-\" for stdout)");
+        }
+        let queue = a.queue.unwrap_or(DEFAULT_AUDIT_QUEUE);
+        if queue == 0 {
+            bail!("audit.queue: must be at least 1");
+        }
+        let audit = AuditConfig {
+            log: a.log,
+            metrics,
+            queue,
+            detectors: a.detectors.unwrap_or_default(),
+        };
         Ok(Config {
+            audit,
             listen,
             ports,
             demo: layer.demo.unwrap_or(false),
@@ -312,6 +403,12 @@ impl Config {
             log_level: Some(self.log_level.clone()),
             users: self.users.clone(),
             policy: Some(self.policy.clone()),
+            audit: Some(AuditLayer {
+                log: self.audit.log.clone(),
+                metrics: self.audit.metrics.map(|m| m.to_string()),
+                queue: Some(self.audit.queue),
+                detectors: Some(self.audit.detectors.clone()),
+            }),
         }
     }
 
@@ -512,6 +609,63 @@ opnum = [0, 1]
                 "{text}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn audit_section_layers_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[audit]\nlog = \"/var/log/a.json\"\nqueue = 10\n[audit.detectors]\nepm-lookups = 3\nbind-window = 9\n",
+        )
+        .unwrap();
+        let e = env(1000, None, true);
+        let c = Config::load(&Cli::default(), &e).unwrap();
+        assert_eq!(c.audit.log, None);
+        assert_eq!(c.audit.metrics, None);
+        assert_eq!(c.audit.queue, DEFAULT_AUDIT_QUEUE);
+        assert_eq!(c.audit.detectors, DetectorConfig::default());
+        let cli = Cli::try_parse_from([
+            "msrpcd",
+            "-c",
+            file.to_str().unwrap(),
+            "--metrics",
+            "127.0.0.133:9135",
+        ])
+        .unwrap();
+        let c = Config::load(&cli, &e).unwrap();
+        assert_eq!(c.audit.log.as_deref(), Some("/var/log/a.json"));
+        assert_eq!(c.audit.metrics, Some("127.0.0.133:9135".parse().unwrap()));
+        assert_eq!(c.audit.queue, 10);
+        assert_eq!(c.audit.detectors.epm_lookups, 3);
+        assert_eq!(c.audit.detectors.bind_window, 9);
+        assert_eq!(
+            c.audit.detectors.opnum_faults, 8,
+            "unset keys keep defaults"
+        );
+        let cli = Cli::try_parse_from(["msrpcd", "-c", file.to_str().unwrap(), "--audit-log", "-"])
+            .unwrap();
+        assert_eq!(
+            Config::load(&cli, &e).unwrap().audit.log.as_deref(),
+            Some("-")
+        );
+        // --print-config reads back to the same configuration.
+        std::fs::write(&file, c.to_toml().unwrap()).unwrap();
+        let cli = Cli::try_parse_from(["msrpcd", "-c", file.to_str().unwrap()]).unwrap();
+        assert_eq!(Config::load(&cli, &e).unwrap(), c);
+        let bad = |text: &str| {
+            let layer = Layer::parse(text, "t.toml")?;
+            Config::from_layer(layer, &e)
+        };
+        let err = format!("{:#}", bad("[audit.detectors]\nnope = 1").unwrap_err());
+        assert!(err.contains("unknown field `nope`"), "{err}");
+        let err = format!("{:#}", bad("[audit]\nfoo = 1").unwrap_err());
+        assert!(err.contains("unknown field `foo`"), "{err}");
+        let err = format!("{:#}", bad("[audit]\nmetrics = \"localhost\"").unwrap_err());
+        assert!(err.contains("audit.metrics"), "{err}");
+        let err = format!("{:#}", bad("[audit]\nqueue = 0").unwrap_err());
+        assert!(err.contains("audit.queue"), "{err}");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use msrpc_proto::pdu::AuthType;
 use msrpc_proto::security::SecurityProvider;
 use msrpc_rt::{SecurityFactory, Server, TokioSleeper};
 
+use crate::audit::Audit;
 use crate::config::Config;
 use crate::diagnose;
 use crate::shared::{mgmt_for, stats_observer};
@@ -293,6 +294,10 @@ pub async fn run(
     let policy = PolicyHandle::new(cfg.policy.clone());
     log_policy(&cfg.policy, "security policy");
 
+    let audit = Audit::start(&cfg.audit).await?;
+    if let Some(addr) = audit.metrics_addr {
+        println!("metrics on http://{addr}/metrics");
+    }
     let db = Arc::new(Mutex::new(EndpointDb::new()));
     let epm_stats = MgmtStats::new();
     let ept = EptServer::new(EpmService::new(Arc::clone(&db)));
@@ -311,7 +316,7 @@ pub async fn run(
         .listen_unix(&cfg.registration_socket)
         .service(ept)
         .service(MgmtServer::new(epm_mgmt))
-        .observer(stats_observer(epm_stats))
+        .observer(audit.observer(stats_observer(epm_stats)))
         .start()
         .await
         .map_err(|e| anyhow::anyhow!(diagnose::explain(&e, "the endpoint mapper", &exe)))?;
@@ -321,7 +326,7 @@ pub async fn run(
     println!("registration socket {}", cfg.registration_socket.display());
 
     let demo = if cfg.demo {
-        match start_demo(&cfg, &db, security.clone(), policy.clone()).await {
+        match start_demo(&cfg, &db, security.clone(), policy.clone(), &audit).await {
             Ok(d) => Some(d),
             Err(e) => {
                 epm.shutdown().await;
@@ -360,6 +365,7 @@ pub async fn run(
         }
         None => epm_handle.shutdown().await,
     }
+    audit.shutdown().await;
     println!("msrpcd stopped ({why})");
     Ok(())
 }
@@ -371,6 +377,7 @@ async fn start_demo(
     db: &Arc<Mutex<EndpointDb>>,
     security: Option<SecurityFactory>,
     policy: PolicyHandle,
+    audit: &Audit,
 ) -> Result<(Server, Arc<AtomicBool>), msrpc_rt::StartError> {
     let stats = MgmtStats::new();
     let echo = RpcechoServer::new(EchoService::new(TokioSleeper));
@@ -388,7 +395,7 @@ async fn start_demo(
         .policy(policy)
         .service(echo)
         .service(MgmtServer::new(mgmt))
-        .observer(stats_observer(stats))
+        .observer(audit.observer(stats_observer(stats)))
         .start()
         .await?;
     let entries = server.epm_entries(DEMO_ANNOTATION);

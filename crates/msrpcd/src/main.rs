@@ -30,12 +30,20 @@
 //! a fault `rpc_s_access_denied` and a log line. SIGHUP re-reads the `--config` file and puts
 //! its policy in force (a bad file is refused and the current policy kept), and re-reads the
 //! `--users` file (likewise).
+//! Audit: every connection's events (open/close, binds, calls, EPM lookups and maps,
+//! authentication, malformed input) go through a bounded queue to a writer thread that runs
+//! the detectors (`msrpc_audit::detect`: EPM enumeration, interface and opnum brute force,
+//! password guessing and spraying, connection scans, malformed bursts, exploit shapes; alerts
+//! are also logged as warnings). `--audit-log FILE|-` writes events and alerts as JSON lines,
+//! `--metrics ADDR:PORT` serves Prometheus counters at `/metrics`; `[audit]` and
+//! `[audit.detectors]` in the config file set them and the thresholds.
 //!
 //! Configuration: built-in defaults (`src/default.toml`), then `--config FILE` (TOML, the
 //! long option names as keys, unknown keys refused), then the command line.
 //! `--print-config` prints the effective configuration. Logs go to stderr (`tracing`);
 //! stdout gets one line per endpoint at start and one at stop.
 
+mod audit;
 mod config;
 mod daemon;
 mod diagnose;

@@ -1,0 +1,199 @@
+//! Endpoint mapper calls as audit records: an `ept_lookup` or `ept_map` call's request and
+//! response stubs, decoded with `msrpc-epm`'s generated types, become
+//! [`EventKind::EpmLookup`] / [`EventKind::EpmMap`] (what was asked, how many entries came
+//! back).
+
+use msrpc_epm::{
+    EptLookupRequest, EptLookupResponse, EptMapRequest, EptMapResponse, Tower, RPC_C_EP_ALL_ELTS,
+    RPC_C_EP_MATCH_BY_BOTH, RPC_C_EP_MATCH_BY_IF, RPC_C_EP_MATCH_BY_OBJ, RPC_C_VERS_EXACT,
+};
+use msrpc_ndr::{DataRep, DecodeLimits};
+
+use crate::names::interface_name;
+use crate::EventKind;
+
+/// Decode limits for EPM stubs (a lookup page holds at most a few hundred entries).
+const LIMITS: DecodeLimits = DecodeLimits {
+    max_depth: 16,
+    max_elements: 1 << 16,
+    max_alloc_bytes: 4 << 20,
+};
+
+/// Interprets an endpoint mapper call (interface `ept`) from its request and response stubs
+/// in data representation `drep`: opnum 2 (`ept_lookup`) gives [`EventKind::EpmLookup`],
+/// opnums 3 and 7 (`ept_map`, `ept_map_auth`) give [`EventKind::EpmMap`]. Other opnums, and
+/// stubs that do not decode (a faulted call has no response stub), give `None`.
+///
+/// The returned event's `call_id` is 0: the caller, which knows the call, sets it.
+pub fn interpret(
+    request_stub: &[u8],
+    response_stub: &[u8],
+    drep: DataRep,
+    opnum: u16,
+) -> Option<EventKind> {
+    match opnum {
+        2 => {
+            let req = EptLookupRequest::from_stub(request_stub, drep, LIMITS).ok()?;
+            let resp = EptLookupResponse::from_stub(response_stub, drep, LIMITS, &req).ok()?;
+            let inquiry = match req.inquiry_type {
+                RPC_C_EP_ALL_ELTS => "all".to_string(),
+                RPC_C_EP_MATCH_BY_IF if req.vers_option == RPC_C_VERS_EXACT => {
+                    "interface_exact".to_string()
+                }
+                RPC_C_EP_MATCH_BY_IF => "interface".to_string(),
+                RPC_C_EP_MATCH_BY_OBJ => "object".to_string(),
+                RPC_C_EP_MATCH_BY_BOTH => "both".to_string(),
+                n => n.to_string(),
+            };
+            let interface = match req.inquiry_type {
+                RPC_C_EP_MATCH_BY_IF | RPC_C_EP_MATCH_BY_BOTH => {
+                    req.interface_id.get().map(|i| i.uuid.to_string())
+                }
+                _ => None,
+            };
+            Some(EventKind::EpmLookup {
+                call_id: 0,
+                inquiry,
+                interface,
+                entries: resp.num_ents,
+                status: resp.status,
+            })
+        }
+        3 | 7 => {
+            let req = EptMapRequest::from_stub(request_stub, drep, LIMITS).ok()?;
+            let resp = EptMapResponse::from_stub(response_stub, drep, LIMITS, &req).ok()?;
+            let tower = req.map_tower.get().and_then(|t| Tower::from_twr(t).ok());
+            let syntax = tower.as_ref().and_then(Tower::interface);
+            Some(EventKind::EpmMap {
+                call_id: 0,
+                interface: syntax.map(|s| s.uuid.to_string()),
+                endpoint: syntax
+                    .and_then(|s| interface_name(&s.uuid))
+                    .map(str::to_string),
+                protocol: tower
+                    .as_ref()
+                    .and_then(Tower::protocol_sequence)
+                    .map(str::to_string),
+                entries: resp.num_towers,
+                status: resp.status,
+            })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use msrpc_epm::{EptEntry, RpcIfId, Twr};
+    use msrpc_ndr::{ContextHandle, Unique, Uuid};
+    use msrpc_proto::pdu::SyntaxId;
+
+    fn echo() -> SyntaxId {
+        SyntaxId::new(
+            Uuid::from_u128(0x60a15ec5_4de8_11d7_a637_005056a20182),
+            1,
+            0,
+        )
+    }
+
+    fn tower() -> Twr {
+        Tower::ncacn_ip_tcp(
+            echo(),
+            SyntaxId::new(
+                Uuid::from_u128(0x8a885d04_1ceb_11c9_9fe8_08002b104860),
+                2,
+                0,
+            ),
+            "127.0.0.1".parse().unwrap(),
+            5000,
+        )
+        .to_twr()
+        .unwrap()
+    }
+
+    #[test]
+    fn lookup_and_map_decode() {
+        for drep in [DataRep::LITTLE_ENDIAN, DataRep::BIG_ENDIAN] {
+            let req = EptLookupRequest {
+                inquiry_type: RPC_C_EP_MATCH_BY_IF,
+                object: Unique::default(),
+                interface_id: Unique::new(RpcIfId {
+                    uuid: echo().uuid,
+                    vers_major: 1,
+                    vers_minor: 0,
+                }),
+                vers_option: 1,
+                entry_handle: ContextHandle::default(),
+                max_ents: 10,
+            };
+            let resp = EptLookupResponse {
+                entry_handle: ContextHandle::default(),
+                num_ents: 1,
+                entries: vec![EptEntry {
+                    object: Uuid::nil(),
+                    tower: Unique::new(tower()),
+                    annotation: "x".into(),
+                }],
+                status: 0,
+            };
+            let ev = interpret(
+                &req.to_stub(drep).unwrap(),
+                &resp.to_stub(&req, drep).unwrap(),
+                drep,
+                2,
+            )
+            .unwrap();
+            assert_eq!(
+                ev,
+                EventKind::EpmLookup {
+                    call_id: 0,
+                    inquiry: "interface".into(),
+                    interface: Some("60a15ec5-4de8-11d7-a637-005056a20182".into()),
+                    entries: 1,
+                    status: 0,
+                }
+            );
+            let req = EptMapRequest {
+                object: Unique::default(),
+                map_tower: Unique::new(tower()),
+                entry_handle: ContextHandle::default(),
+                max_towers: 4,
+            };
+            let resp = EptMapResponse {
+                entry_handle: ContextHandle::default(),
+                num_towers: 1,
+                towers: vec![Unique::new(tower())],
+                status: 0,
+            };
+            let ev = interpret(
+                &req.to_stub(drep).unwrap(),
+                &resp.to_stub(&req, drep).unwrap(),
+                drep,
+                3,
+            )
+            .unwrap();
+            match ev {
+                EventKind::EpmMap {
+                    interface,
+                    endpoint,
+                    protocol,
+                    entries,
+                    ..
+                } => {
+                    assert_eq!(
+                        interface.as_deref(),
+                        Some("60a15ec5-4de8-11d7-a637-005056a20182")
+                    );
+                    assert_eq!(endpoint.as_deref(), Some("rpcecho"));
+                    assert_eq!(protocol.as_deref(), Some("ncacn_ip_tcp"));
+                    assert_eq!(entries, 1);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(interpret(&[1, 2, 3], &[], DataRep::LITTLE_ENDIAN, 2), None);
+        assert_eq!(interpret(&[], &[], DataRep::LITTLE_ENDIAN, 5), None);
+    }
+}

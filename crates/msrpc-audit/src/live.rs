@@ -1,0 +1,864 @@
+//! The live adapter: turns what a running server reports (connection opened and closed, the
+//! protocol core's `ServerEvent`s, call completions) into [`Event`]s with Zeek-style `uid`s.
+//!
+//! It has no runtime dependency: the server's observer converts its callbacks into owned
+//! [`Input`]s (cheaply, on the connection task: stubs are copied only for the interfaces
+//! the audit interprets, see [`Input::call_done`]), sends them to a writer task, and the
+//! writer task feeds them to a [`Live`] adapter with their time stamp.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use msrpc_ndr::DataRep;
+use msrpc_proto::pdu::{AuthLevel, AuthType, ContextResult, FaultStatus, SyntaxId};
+use msrpc_proto::server::{BindKind, ServerEvent};
+
+use crate::names::{interface_name, operation_name, EPM};
+use crate::{AuthOutcome, BindContext, ConnId, Event, EventKind};
+
+/// Connections the adapter tracks at once; past it the oldest is forgotten (its later events
+/// still get records, with a fresh state).
+pub const MAX_TRACKED_CONNECTIONS: usize = 65_536;
+
+/// Longest user name or reason text copied into a record.
+const MAX_TEXT: usize = 256;
+
+/// What a server reports, owned (for a channel to a writer task).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Input {
+    /// A connection was accepted.
+    Opened {
+        /// Server-wide connection number.
+        conn_id: u64,
+        /// The client's address (`None` for a local channel).
+        peer: Option<SocketAddr>,
+        /// Our address (`None` for a local channel).
+        local: Option<SocketAddr>,
+    },
+    /// A connection was accepted and closed at once (the server was full).
+    Refused {
+        /// The client's address.
+        peer: Option<SocketAddr>,
+        /// Our address.
+        local: Option<SocketAddr>,
+        /// Stable reason code.
+        reason: String,
+    },
+    /// A protocol event other than a call (use [`Input::server`] to build it).
+    Server {
+        /// Server-wide connection number.
+        conn_id: u64,
+        /// The event; never `ServerEvent::Call` (that becomes [`Input::Request`]).
+        event: ServerEvent,
+    },
+    /// A request was dispatched (`ServerEvent::Call` without its stub).
+    Request {
+        /// Server-wide connection number.
+        conn_id: u64,
+        /// `call_id`.
+        call_id: u32,
+        /// Request fragments.
+        fragments: u32,
+        /// Auth level of the call, when authenticated.
+        auth_level: Option<AuthLevel>,
+        /// Authenticated user, when established.
+        user: Option<String>,
+    },
+    /// A dispatched call finished.
+    CallDone {
+        /// Server-wide connection number.
+        conn_id: u64,
+        /// `call_id`.
+        call_id: u32,
+        /// Interface of the call.
+        interface: SyntaxId,
+        /// Opnum.
+        opnum: u16,
+        /// Data representation of the stubs.
+        drep: DataRep,
+        /// Request stub length.
+        stub_in: u64,
+        /// Response stub length (0 on a fault).
+        stub_out: u64,
+        /// The request stub, when kept (EPM and DCOM activation calls), else empty.
+        request: Vec<u8>,
+        /// The response stub, when kept (EPM calls), else empty.
+        response: Vec<u8>,
+        /// The fault sent instead of a response.
+        fault: Option<FaultStatus>,
+        /// Seconds from the request to the response.
+        duration: f64,
+    },
+    /// A security policy decision on a call (for the policy layer to report).
+    Policy {
+        /// Server-wide connection number.
+        conn_id: u64,
+        /// `call_id`.
+        call_id: u32,
+        /// Interface UUID.
+        interface: String,
+        /// Opnum.
+        opnum: u16,
+        /// `deny` or `audit`.
+        action: String,
+        /// Stable reason code.
+        reason: String,
+        /// The rule that matched.
+        rule: Option<String>,
+    },
+    /// PDUs crossed a connection.
+    Pdus {
+        /// Server-wide connection number.
+        conn_id: u64,
+        /// Received.
+        received: u64,
+        /// Sent.
+        sent: u64,
+    },
+    /// A connection closed.
+    Closed {
+        /// Server-wide connection number.
+        conn_id: u64,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Input {
+    /// The input for a protocol event: `ServerEvent::Call` becomes [`Input::Request`]
+    /// (without the stub); others are cloned.
+    pub fn server(conn_id: u64, event: &ServerEvent) -> Input {
+        match event {
+            ServerEvent::Call(c) => Input::Request {
+                conn_id,
+                call_id: c.call_id,
+                fragments: c.fragments,
+                auth_level: c.auth.as_ref().map(|a| a.level),
+                user: c.auth.as_ref().and_then(|a| a.user.clone()),
+            },
+            other => Input::Server {
+                conn_id,
+                event: other.clone(),
+            },
+        }
+    }
+
+    /// The input for a finished call: `request` is the request stub or its beginning,
+    /// `stub_in` the whole stub's length. The stubs are copied only when the audit interprets
+    /// them: EPM calls (for [`crate::epm::interpret`]) and DCOM activation requests (for
+    /// [`crate::inspect::request`]).
+    #[allow(clippy::too_many_arguments)]
+    pub fn call_done(
+        conn_id: u64,
+        call_id: u32,
+        interface: SyntaxId,
+        opnum: u16,
+        drep: DataRep,
+        request: &[u8],
+        stub_in: usize,
+        response: Result<&[u8], FaultStatus>,
+        duration: std::time::Duration,
+    ) -> Input {
+        let epm = interface.uuid == EPM;
+        let keep_request = epm || crate::inspect::inspects(&interface.uuid);
+        let (resp, fault) = match response {
+            Ok(r) => (r, None),
+            Err(f) => (&[][..], Some(f)),
+        };
+        Input::CallDone {
+            conn_id,
+            call_id,
+            interface,
+            opnum,
+            drep,
+            stub_in: stub_in as u64,
+            stub_out: resp.len() as u64,
+            request: if keep_request {
+                request.to_vec()
+            } else {
+                Vec::new()
+            },
+            response: if epm { resp.to_vec() } else { Vec::new() },
+            fault,
+            duration: duration.as_secs_f64(),
+        }
+    }
+}
+
+/// A Zeek-style connection uid: `C` and 17 base-62 characters, from a per-run `seed` and the
+/// connection number (distinct numbers give distinct uids within a run).
+pub fn uid(seed: u64, conn_id: u64) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    // A bijective mix of the connection number (splitmix64's finalizer) keyed by the seed,
+    // then 32 more bits for length.
+    let a = mix(conn_id ^ seed);
+    let b = mix(a ^ seed.rotate_left(17)) as u32;
+    let mut n = (u128::from(a) << 32) | u128::from(b);
+    let mut s = String::with_capacity(18);
+    s.push('C');
+    for _ in 0..17 {
+        let d = (n % 62) as usize;
+        n /= 62;
+        s.push(char::from(*ALPHABET.get(d).unwrap_or(&b'0')));
+    }
+    s
+}
+
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+#[derive(Debug)]
+struct ConnState {
+    id: ConnId,
+    opened: f64,
+    pdus_in: u64,
+    pdus_out: u64,
+    bound: bool,
+    /// Pending requests: call_id -> (fragments, auth level, user).
+    calls: HashMap<u32, (u32, Option<AuthLevel>, Option<String>)>,
+    seq: u64,
+}
+
+/// The adapter: per-connection state (addresses, uid, counters, pending calls), bounded by
+/// [`MAX_TRACKED_CONNECTIONS`].
+#[derive(Debug)]
+pub struct Live {
+    seed: u64,
+    conns: HashMap<u64, ConnState>,
+    seq: u64,
+}
+
+fn clip(s: &str) -> String {
+    if s.len() <= MAX_TEXT {
+        return s.to_string();
+    }
+    let mut end = MAX_TEXT;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", s.get(..end).unwrap_or_default())
+}
+
+/// `auth_type` as records show it (`winnt`, `gss_negotiate`, or a number).
+pub fn auth_type_name(t: AuthType) -> String {
+    t.to_string()
+}
+
+/// `auth_level` as records show it (`connect`, `pkt_integrity`, `pkt_privacy`, ...).
+pub fn auth_level_name(l: AuthLevel) -> String {
+    l.to_string()
+}
+
+/// A fault status as records show it: its name (`nca_s_op_rng_error`) or `0x%08x`.
+pub fn fault_name(f: FaultStatus) -> String {
+    match f.name() {
+        Some(n) => n.to_ascii_lowercase(),
+        None => format!("{:#010x}", f.0),
+    }
+}
+
+fn syntax_text(s: &SyntaxId) -> String {
+    const NDR20: u128 = 0x8a885d04_1ceb_11c9_9fe8_08002b104860;
+    const NDR64: u128 = 0x71710533_beba_4937_8319_b5dbef9ccc36;
+    let u = s.uuid.as_u128();
+    if u == NDR20 {
+        "ndr20".into()
+    } else if u == NDR64 {
+        "ndr64".into()
+    } else if u >> 64 == 0x6cb7_1c2c_9812_4540 {
+        "bind_time_features".into()
+    } else {
+        format!("{} v{}", s.uuid, s.major)
+    }
+}
+
+impl Live {
+    /// An adapter whose uids derive from `seed` (take it from a random source or the start
+    /// time, so runs do not repeat uids).
+    pub fn new(seed: u64) -> Live {
+        Live {
+            seed,
+            conns: HashMap::new(),
+            seq: 0,
+        }
+    }
+
+    /// Connections being tracked.
+    pub fn tracked(&self) -> usize {
+        self.conns.len()
+    }
+
+    fn state(&mut self, conn_id: u64, ts: f64) -> &mut ConnState {
+        if !self.conns.contains_key(&conn_id) && self.conns.len() >= MAX_TRACKED_CONNECTIONS {
+            // Forget the oldest (lowest sequence) connection.
+            if let Some(old) = self
+                .conns
+                .iter()
+                .min_by_key(|(_, c)| c.seq)
+                .map(|(k, _)| *k)
+            {
+                self.conns.remove(&old);
+            }
+        }
+        self.seq += 1;
+        let seq = self.seq;
+        let seed = self.seed;
+        self.conns.entry(conn_id).or_insert_with(|| ConnState {
+            id: ConnId {
+                uid: uid(seed, conn_id),
+                orig_h: None,
+                orig_p: None,
+                resp_h: None,
+                resp_p: None,
+            },
+            opened: ts,
+            pdus_in: 0,
+            pdus_out: 0,
+            bound: false,
+            calls: HashMap::new(),
+            seq,
+        })
+    }
+
+    /// Feeds one input observed at `ts` (seconds since the Unix epoch); returns the events it
+    /// makes (often none, sometimes several: an EPM call gives a `call` and an `epm_lookup`).
+    pub fn feed(&mut self, ts: f64, input: Input) -> Vec<Event> {
+        let mut out = Vec::new();
+        match input {
+            Input::Opened {
+                conn_id,
+                peer,
+                local,
+            } => {
+                let st = self.state(conn_id, ts);
+                st.id.orig_h = peer.map(|a| a.ip());
+                st.id.orig_p = peer.map(|a| a.port());
+                st.id.resp_h = local.map(|a| a.ip());
+                st.id.resp_p = local.map(|a| a.port());
+                st.opened = ts;
+                out.push(ev(ts, &st.id, EventKind::ConnOpen));
+            }
+            Input::Refused {
+                peer,
+                local,
+                reason,
+            } => {
+                self.seq += 1;
+                let id = ConnId {
+                    uid: uid(self.seed, u64::MAX - self.seq),
+                    orig_h: peer.map(|a| a.ip()),
+                    orig_p: peer.map(|a| a.port()),
+                    resp_h: local.map(|a| a.ip()),
+                    resp_p: local.map(|a| a.port()),
+                };
+                out.push(ev(ts, &id, EventKind::ConnOpen));
+                out.push(ev(
+                    ts,
+                    &id,
+                    EventKind::ConnClose {
+                        reason: clip(&reason),
+                        duration: 0.0,
+                        pdus_in: 0,
+                        pdus_out: 0,
+                        bound: false,
+                    },
+                ));
+            }
+            Input::Server { conn_id, event } => {
+                let st = self.state(conn_id, ts);
+                if let Some(kind) = server_event(st, event) {
+                    out.push(ev(ts, &st.id, kind));
+                }
+            }
+            Input::Request {
+                conn_id,
+                call_id,
+                fragments,
+                auth_level,
+                user,
+            } => {
+                let st = self.state(conn_id, ts);
+                // Bounded by the server's outstanding-call limit; stay bounded regardless.
+                if st.calls.len() < 4096 {
+                    st.calls.insert(call_id, (fragments, auth_level, user));
+                }
+            }
+            Input::CallDone {
+                conn_id,
+                call_id,
+                interface,
+                opnum,
+                drep,
+                stub_in,
+                stub_out,
+                request,
+                response,
+                fault,
+                duration,
+            } => {
+                let st = self.state(conn_id, ts);
+                let (fragments, level, user) = st.calls.remove(&call_id).unwrap_or((1, None, None));
+                let uuid = interface.uuid;
+                out.push(ev(
+                    ts,
+                    &st.id,
+                    EventKind::Call {
+                        call_id,
+                        interface: Some(uuid.to_string()),
+                        endpoint: interface_name(&uuid).map(str::to_string),
+                        opnum,
+                        operation: operation_name(&uuid, opnum).map(str::to_string),
+                        stub_in,
+                        stub_out,
+                        fragments,
+                        rtt: Some(duration),
+                        fault: fault.map(fault_name),
+                        auth_level: level.map(auth_level_name),
+                        user: user.as_deref().map(clip),
+                    },
+                ));
+                if fault == Some(FaultStatus::RPC_X_BAD_STUB_DATA) {
+                    out.push(ev(
+                        ts,
+                        &st.id,
+                        EventKind::Malformed {
+                            reason: "ndr_decode_error".into(),
+                            detail: format!(
+                                "request stub of {} opnum {opnum} ({stub_in} bytes) did not decode",
+                                interface_name(&uuid)
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| uuid.to_string())
+                            ),
+                        },
+                    ));
+                }
+                if uuid == EPM && fault.is_none() {
+                    if let Some(mut k) = crate::epm::interpret(&request, &response, drep, opnum) {
+                        match &mut k {
+                            EventKind::EpmLookup { call_id: c, .. }
+                            | EventKind::EpmMap { call_id: c, .. } => *c = call_id,
+                            _ => {}
+                        }
+                        out.push(ev(ts, &st.id, k));
+                    }
+                }
+                if let Some(f) = crate::inspect::request(&uuid, opnum, &request, drep) {
+                    out.push(ev(
+                        ts,
+                        &st.id,
+                        EventKind::ExploitShape {
+                            call_id,
+                            interface: uuid.to_string(),
+                            opnum,
+                            shape: f.shape,
+                            detail: f.detail,
+                        },
+                    ));
+                }
+            }
+            Input::Policy {
+                conn_id,
+                call_id,
+                interface,
+                opnum,
+                action,
+                reason,
+                rule,
+            } => {
+                let st = self.state(conn_id, ts);
+                out.push(ev(
+                    ts,
+                    &st.id,
+                    EventKind::Policy {
+                        call_id,
+                        interface,
+                        opnum,
+                        action,
+                        reason,
+                        rule,
+                    },
+                ));
+            }
+            Input::Pdus {
+                conn_id,
+                received,
+                sent,
+            } => {
+                let st = self.state(conn_id, ts);
+                st.pdus_in = st.pdus_in.saturating_add(received);
+                st.pdus_out = st.pdus_out.saturating_add(sent);
+            }
+            Input::Closed { conn_id, reason } => {
+                let st = self.state(conn_id, ts);
+                let kind = EventKind::ConnClose {
+                    reason: clip(&reason),
+                    duration: (ts - st.opened).max(0.0),
+                    pdus_in: st.pdus_in,
+                    pdus_out: st.pdus_out,
+                    bound: st.bound,
+                };
+                out.push(ev(ts, &st.id, kind));
+                self.conns.remove(&conn_id);
+            }
+        }
+        out
+    }
+}
+
+fn ev(ts: f64, id: &ConnId, kind: EventKind) -> Event {
+    Event {
+        ts,
+        conn: id.clone(),
+        kind,
+    }
+}
+
+fn server_event(st: &mut ConnState, event: ServerEvent) -> Option<EventKind> {
+    Some(match event {
+        ServerEvent::Bound {
+            kind,
+            assoc_group_id,
+            offered,
+            results,
+            auth,
+        } => {
+            let contexts = offered
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let r = results.get(i);
+                    let result = r.map(|r| match r.result {
+                        ContextResult::ACCEPTANCE => "accepted".to_string(),
+                        other => other.to_string(),
+                    });
+                    let reason = r
+                        .filter(|r| {
+                            r.result == ContextResult::PROVIDER_REJECTION
+                                || r.result == ContextResult::USER_REJECTION
+                        })
+                        .map(|r| r.reason.to_string());
+                    let uuid = c.abstract_syntax.uuid;
+                    BindContext {
+                        context_id: c.context_id,
+                        interface: uuid.to_string(),
+                        version: format!("{}.{}", c.abstract_syntax.major, c.abstract_syntax.minor),
+                        endpoint: interface_name(&uuid).map(str::to_string),
+                        transfer_syntaxes: c.transfer_syntaxes.iter().map(syntax_text).collect(),
+                        result,
+                        reason,
+                    }
+                })
+                .collect::<Vec<_>>();
+            if contexts
+                .iter()
+                .any(|c| c.result.as_deref() == Some("accepted"))
+            {
+                st.bound = true;
+            }
+            EventKind::Bind {
+                kind: match kind {
+                    BindKind::Bind => "bind",
+                    BindKind::AlterContext => "alter_context",
+                }
+                .into(),
+                assoc_group: assoc_group_id,
+                contexts,
+                nak_reason: None,
+                auth_type: auth.map(|(t, _)| auth_type_name(t)),
+                auth_level: auth.map(|(_, l)| auth_level_name(l)),
+            }
+        }
+        ServerEvent::BindRejected { reason } => EventKind::Bind {
+            kind: "bind".into(),
+            assoc_group: 0,
+            contexts: Vec::new(),
+            nak_reason: Some(reason.to_string()),
+            auth_type: None,
+            auth_level: None,
+        },
+        ServerEvent::Refused {
+            call_id,
+            status,
+            reason,
+        } => EventKind::Refused {
+            call_id,
+            status: fault_name(status),
+            reason: reason.to_string(),
+        },
+        ServerEvent::Authenticated {
+            auth_type,
+            level,
+            user,
+            error,
+        } => EventKind::Auth {
+            auth_type: auth_type_name(auth_type),
+            auth_level: auth_level_name(level),
+            user: user.as_deref().map(clip),
+            outcome: if error.is_none() {
+                AuthOutcome::Success
+            } else {
+                AuthOutcome::Failure
+            },
+            reason: error.as_deref().map(clip),
+        },
+        ServerEvent::ProtocolError { reason, detail } => EventKind::Malformed {
+            reason: reason.to_string(),
+            detail: clip(&detail),
+        },
+        ServerEvent::Orphaned { call_id } => {
+            st.calls.remove(&call_id);
+            return None;
+        }
+        ServerEvent::Call(_) | ServerEvent::Cancel { .. } => return None,
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use msrpc_epm::{EptLookupRequest, EptLookupResponse};
+    use msrpc_ndr::{ContextHandle, Unique};
+    use msrpc_proto::pdu::{ContextElement, ContextResultEntry, ProviderReason};
+
+    fn kinds(evs: &[Event]) -> Vec<String> {
+        evs.iter()
+            .map(|e| {
+                serde_json::to_value(e).unwrap()["event"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_connection_becomes_events_with_one_uid() {
+        let mut live = Live::new(42);
+        let peer: SocketAddr = "127.0.0.130:40000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.131:135".parse().unwrap();
+        let mut all = live.feed(
+            10.0,
+            Input::Opened {
+                conn_id: 7,
+                peer: Some(peer),
+                local: Some(local),
+            },
+        );
+        let epm = SyntaxId::new(EPM, 3, 0);
+        let ndr20 = SyntaxId::new(
+            msrpc_ndr::Uuid::from_u128(0x8a885d04_1ceb_11c9_9fe8_08002b104860),
+            2,
+            0,
+        );
+        let unknown = SyntaxId::new(msrpc_ndr::Uuid::from_u128(0x1234), 1, 0);
+        all.extend(live.feed(
+            10.1,
+            Input::server(
+                7,
+                &ServerEvent::Bound {
+                    kind: BindKind::Bind,
+                    assoc_group_id: 5,
+                    offered: vec![
+                        ContextElement {
+                            context_id: 0,
+                            abstract_syntax: epm,
+                            transfer_syntaxes: vec![ndr20],
+                        },
+                        ContextElement {
+                            context_id: 1,
+                            abstract_syntax: unknown,
+                            transfer_syntaxes: vec![ndr20],
+                        },
+                    ],
+                    results: vec![
+                        ContextResultEntry {
+                            result: ContextResult::ACCEPTANCE,
+                            reason: ProviderReason::REASON_NOT_SPECIFIED,
+                            transfer_syntax: ndr20,
+                        },
+                        ContextResultEntry {
+                            result: ContextResult::PROVIDER_REJECTION,
+                            reason: ProviderReason::ABSTRACT_SYNTAX_NOT_SUPPORTED,
+                            transfer_syntax: SyntaxId::new(msrpc_ndr::Uuid::nil(), 0, 0),
+                        },
+                    ],
+                    auth: None,
+                },
+            ),
+        ));
+        let req = EptLookupRequest {
+            inquiry_type: 0,
+            object: Unique::default(),
+            interface_id: Unique::default(),
+            vers_option: 1,
+            entry_handle: ContextHandle::default(),
+            max_ents: 500,
+        };
+        let resp = EptLookupResponse {
+            entry_handle: ContextHandle::default(),
+            num_ents: 0,
+            entries: vec![],
+            status: 0x16c9a0d6,
+        };
+        let drep = DataRep::LITTLE_ENDIAN;
+        let (rq, rs) = (
+            req.to_stub(drep).unwrap(),
+            resp.to_stub(&req, drep).unwrap(),
+        );
+        all.extend(live.feed(
+            10.2,
+            Input::Request {
+                conn_id: 7,
+                call_id: 2,
+                fragments: 1,
+                auth_level: None,
+                user: None,
+            },
+        ));
+        all.extend(live.feed(
+            10.3,
+            Input::call_done(
+                7,
+                2,
+                epm,
+                2,
+                drep,
+                &rq,
+                rq.len(),
+                Ok(&rs),
+                std::time::Duration::from_millis(2),
+            ),
+        ));
+        all.extend(live.feed(
+            10.35,
+            Input::call_done(
+                7,
+                3,
+                epm,
+                9,
+                drep,
+                &[],
+                0,
+                Err(FaultStatus::NCA_S_OP_RNG_ERROR),
+                std::time::Duration::from_millis(1),
+            ),
+        ));
+        all.extend(live.feed(
+            10.4,
+            Input::server(
+                7,
+                &ServerEvent::Authenticated {
+                    auth_type: AuthType::WINNT,
+                    level: AuthLevel::PKT_INTEGRITY,
+                    user: Some("alice".into()),
+                    error: Some("unknown user or wrong password".into()),
+                },
+            ),
+        ));
+        all.extend(live.feed(
+            10.5,
+            Input::server(
+                7,
+                &ServerEvent::ProtocolError {
+                    reason: "frag_length_below_header",
+                    detail: "x".into(),
+                },
+            ),
+        ));
+        all.extend(live.feed(
+            10.5,
+            Input::Pdus {
+                conn_id: 7,
+                received: 4,
+                sent: 3,
+            },
+        ));
+        all.extend(live.feed(
+            11.0,
+            Input::Closed {
+                conn_id: 7,
+                reason: "frag_length_below_header".into(),
+            },
+        ));
+        assert_eq!(
+            kinds(&all),
+            [
+                "conn_open",
+                "bind",
+                "call",
+                "epm_lookup",
+                "call",
+                "auth",
+                "malformed",
+                "conn_close"
+            ]
+        );
+        assert!(all.iter().all(|e| e.conn.uid == all[0].conn.uid));
+        assert_eq!(all[0].conn.uid, uid(42, 7));
+        assert_eq!(all[0].conn.uid.len(), 18);
+        assert_ne!(uid(42, 7), uid(42, 8));
+        assert_eq!(all[7].conn.orig_h, Some(peer.ip()));
+        assert_eq!(all[7].conn.resp_p, Some(135));
+        let v = serde_json::to_value(&all[1]).unwrap();
+        assert_eq!(v["contexts"][0]["result"], "accepted");
+        assert_eq!(v["contexts"][0]["endpoint"], "epmapper");
+        assert_eq!(v["contexts"][0]["transfer_syntaxes"][0], "ndr20");
+        assert_eq!(v["contexts"][1]["result"], "provider_rejection");
+        assert_eq!(v["contexts"][1]["reason"], "abstract_syntax_not_supported");
+        let v = serde_json::to_value(&all[2]).unwrap();
+        assert_eq!(v["operation"], "ept_lookup");
+        assert_eq!(v["rtt"], 0.002);
+        assert_eq!(v["stub_out"], rs.len());
+        let v = serde_json::to_value(&all[3]).unwrap();
+        assert_eq!(v["call_id"], 2);
+        assert_eq!(v["status"], 0x16c9a0d6u32);
+        let v = serde_json::to_value(&all[4]).unwrap();
+        assert_eq!(v["fault"], "nca_s_op_rng_error");
+        let v = serde_json::to_value(&all[5]).unwrap();
+        assert_eq!(v["outcome"], "failure");
+        assert_eq!(v["user"], "alice");
+        assert_eq!(v["auth_type"], "winnt");
+        let v = serde_json::to_value(&all[7]).unwrap();
+        assert_eq!(v["pdus_in"], 4);
+        assert_eq!(v["bound"], true);
+        assert_eq!(v["duration"], 1.0);
+        assert_eq!(live.tracked(), 0);
+    }
+
+    #[test]
+    fn stubs_are_kept_only_where_interpreted() {
+        let echo = SyntaxId::new(
+            msrpc_ndr::Uuid::from_u128(0x60a15ec5_4de8_11d7_a637_005056a20182),
+            1,
+            0,
+        );
+        let i = Input::call_done(
+            1,
+            1,
+            echo,
+            1,
+            DataRep::LITTLE_ENDIAN,
+            &[0; 100],
+            100,
+            Ok(&[0; 50]),
+            std::time::Duration::ZERO,
+        );
+        let Input::CallDone {
+            request,
+            response,
+            stub_in,
+            stub_out,
+            ..
+        } = i
+        else {
+            panic!()
+        };
+        assert!(request.is_empty() && response.is_empty());
+        assert_eq!((stub_in, stub_out), (100, 50));
+    }
+}

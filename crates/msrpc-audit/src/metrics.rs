@@ -1,0 +1,455 @@
+//! Prometheus counters over the events, rendered in the text exposition format (version
+//! 0.0.4), hand-written: a handful of counter families with bounded label sets.
+//!
+//! Families: `msrpc_connections_total`, `msrpc_connections_open` (gauge),
+//! `msrpc_binds_total{kind,result}`, `msrpc_calls_total{interface,opnum,fault}`,
+//! `msrpc_epm_requests_total{operation}`, `msrpc_auth_total{auth_type,outcome}`,
+//! `msrpc_policy_total{action,reason}`, `msrpc_refused_total{reason}`,
+//! `msrpc_malformed_total{reason}`, `msrpc_exploit_shapes_total{shape}`,
+//! `msrpc_alerts_total{detector}`, `msrpc_audit_events_total`,
+//! `msrpc_audit_events_dropped_total`. Each family keeps at most [`MAX_SERIES`] label sets;
+//! later new ones are counted under label values `other`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+
+use crate::{Event, EventKind};
+
+/// Label sets one family keeps before folding new ones into `other`.
+pub const MAX_SERIES: usize = 1024;
+
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    kind: &'static str,
+    labels: &'static [&'static str],
+}
+
+const FAMILIES: &[Family] = &[
+    Family { name: "msrpc_connections_total", help: "Connections accepted.", kind: "counter", labels: &[] },
+    Family { name: "msrpc_connections_open", help: "Connections open now.", kind: "gauge", labels: &[] },
+    Family { name: "msrpc_binds_total", help: "Binds and alter_contexts by result (accepted: some context accepted; rejected: none; nak: bind_nak).", kind: "counter", labels: &["kind", "result"] },
+    Family { name: "msrpc_calls_total", help: "Calls completed, by interface, opnum and fault (none when answered).", kind: "counter", labels: &["interface", "opnum", "fault"] },
+    Family { name: "msrpc_epm_requests_total", help: "Endpoint mapper lookups and maps answered.", kind: "counter", labels: &["operation"] },
+    Family { name: "msrpc_auth_total", help: "Authentication legs by mechanism and outcome.", kind: "counter", labels: &["auth_type", "outcome"] },
+    Family { name: "msrpc_policy_total", help: "Security policy decisions by action and reason.", kind: "counter", labels: &["action", "reason"] },
+    Family { name: "msrpc_refused_total", help: "Requests the connection refused with a fault before dispatch.", kind: "counter", labels: &["reason"] },
+    Family { name: "msrpc_malformed_total", help: "Malformed input by reason code.", kind: "counter", labels: &["reason"] },
+    Family { name: "msrpc_exploit_shapes_total", help: "Requests with an exploit's shape.", kind: "counter", labels: &["shape"] },
+    Family { name: "msrpc_alerts_total", help: "Detector alerts.", kind: "counter", labels: &["detector"] },
+    Family { name: "msrpc_audit_events_total", help: "Audit events produced.", kind: "counter", labels: &[] },
+    Family { name: "msrpc_audit_events_dropped_total", help: "Audit inputs dropped because the audit queue was full.", kind: "counter", labels: &[] },
+];
+
+#[derive(Default)]
+struct Inner {
+    /// family index -> label values -> value.
+    series: Vec<BTreeMap<Vec<String>, i64>>,
+}
+
+/// The counters; share it (`Arc`) between the writer that observes events and the HTTP
+/// responder that renders them.
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn family_index(name: &str) -> usize {
+    FAMILIES.iter().position(|f| f.name == name).unwrap_or(0)
+}
+
+impl Metrics {
+    /// All counters at zero.
+    pub fn new() -> Metrics {
+        Metrics {
+            inner: Mutex::new(Inner {
+                series: FAMILIES.iter().map(|_| BTreeMap::new()).collect(),
+            }),
+        }
+    }
+
+    fn add(&self, family: &str, labels: &[&str], by: i64) {
+        let mut g = match self.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let Some(map) = g.series.get_mut(family_index(family)) else {
+            return;
+        };
+        let mut key: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
+        if !map.contains_key(&key) && map.len() >= MAX_SERIES {
+            key = labels.iter().map(|_| "other".to_string()).collect();
+        }
+        let v = map.entry(key).or_insert(0);
+        *v = v.saturating_add(by);
+    }
+
+    /// Counts `n` inputs dropped before they became events (a full queue).
+    pub fn dropped(&self, n: u64) {
+        self.add(
+            "msrpc_audit_events_dropped_total",
+            &[],
+            i64::try_from(n).unwrap_or(i64::MAX),
+        );
+    }
+
+    /// Counts one event.
+    pub fn observe(&self, ev: &Event) {
+        self.add("msrpc_audit_events_total", &[], 1);
+        match &ev.kind {
+            EventKind::ConnOpen => {
+                self.add("msrpc_connections_total", &[], 1);
+                self.add("msrpc_connections_open", &[], 1);
+            }
+            EventKind::ConnClose { .. } => self.add("msrpc_connections_open", &[], -1),
+            EventKind::Bind {
+                kind,
+                contexts,
+                nak_reason,
+                ..
+            } => {
+                let result = if nak_reason.is_some() {
+                    "nak"
+                } else if contexts
+                    .iter()
+                    .any(|c| c.result.as_deref() == Some("accepted"))
+                {
+                    "accepted"
+                } else {
+                    "rejected"
+                };
+                self.add("msrpc_binds_total", &[kind, result], 1);
+            }
+            EventKind::Call {
+                interface,
+                endpoint,
+                opnum,
+                fault,
+                ..
+            } => {
+                let iface = endpoint
+                    .as_deref()
+                    .or(interface.as_deref())
+                    .unwrap_or("unknown");
+                self.add(
+                    "msrpc_calls_total",
+                    &[
+                        iface,
+                        &opnum.to_string(),
+                        fault.as_deref().unwrap_or("none"),
+                    ],
+                    1,
+                );
+            }
+            EventKind::EpmLookup { .. } => self.add("msrpc_epm_requests_total", &["lookup"], 1),
+            EventKind::EpmMap { .. } => self.add("msrpc_epm_requests_total", &["map"], 1),
+            EventKind::Auth {
+                auth_type, outcome, ..
+            } => {
+                let o = match outcome {
+                    crate::AuthOutcome::Success => "success",
+                    crate::AuthOutcome::Failure => "failure",
+                };
+                self.add("msrpc_auth_total", &[auth_type, o], 1);
+            }
+            EventKind::Policy { action, reason, .. } => {
+                self.add("msrpc_policy_total", &[action, reason], 1)
+            }
+            EventKind::Refused { reason, .. } => self.add("msrpc_refused_total", &[reason], 1),
+            EventKind::Malformed { reason, .. } => self.add("msrpc_malformed_total", &[reason], 1),
+            EventKind::ExploitShape { shape, .. } => {
+                self.add("msrpc_exploit_shapes_total", &[shape], 1)
+            }
+            EventKind::Alert { detector, .. } => self.add("msrpc_alerts_total", &[detector], 1),
+        }
+    }
+
+    /// The text exposition (`Content-Type: text/plain; version=0.0.4`).
+    pub fn render(&self) -> String {
+        let g = match self.inner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let mut s = String::new();
+        for (f, map) in FAMILIES.iter().zip(g.series.iter()) {
+            let _ = writeln!(s, "# HELP {} {}", f.name, f.help);
+            let _ = writeln!(s, "# TYPE {} {}", f.name, f.kind);
+            if f.labels.is_empty() {
+                let v = map.get(&Vec::new()).copied().unwrap_or(0);
+                let _ = writeln!(s, "{} {v}", f.name);
+                continue;
+            }
+            for (labels, v) in map {
+                let body = f
+                    .labels
+                    .iter()
+                    .zip(labels)
+                    .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let _ = writeln!(s, "{}{{{body}}} {v}", f.name);
+            }
+        }
+        s
+    }
+}
+
+fn escape(v: &str) -> String {
+    let mut o = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '"' => o.push_str("\\\""),
+            '\n' => o.push_str("\\n"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// One sample of a parsed exposition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// Metric name.
+    pub name: String,
+    /// Label pairs in order.
+    pub labels: Vec<(String, String)>,
+    /// Value.
+    pub value: f64,
+}
+
+/// Parses a text exposition (the subset [`Metrics::render`] writes: comments, and samples
+/// with optional quoted labels); for tests and tools that read `/metrics` back.
+pub fn parse_exposition(text: &str) -> Result<Vec<Sample>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |why: &str| format!("line {}: {why}: {line}", n + 1);
+        let (head, value) = line.rsplit_once(' ').ok_or_else(|| bad("no value"))?;
+        let value: f64 = value.parse().map_err(|_| bad("bad value"))?;
+        let (name, labels) = match head.split_once('{') {
+            None => (head.to_string(), Vec::new()),
+            Some((name, rest)) => {
+                let body = rest
+                    .strip_suffix('}')
+                    .ok_or_else(|| bad("unclosed labels"))?;
+                (
+                    name.to_string(),
+                    parse_labels(body).ok_or_else(|| bad("bad labels"))?,
+                )
+            }
+        };
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+        {
+            return Err(bad("bad metric name"));
+        }
+        out.push(Sample {
+            name,
+            labels,
+            value,
+        });
+    }
+    Ok(out)
+}
+
+fn parse_labels(body: &str) -> Option<Vec<(String, String)>> {
+    let mut labels = Vec::new();
+    let mut chars = body.chars().peekable();
+    loop {
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' {
+                break;
+            }
+            key.push(c);
+            chars.next();
+        }
+        if key.is_empty() {
+            return if labels.is_empty() {
+                Some(labels)
+            } else {
+                None
+            };
+        }
+        chars.next(); // '='
+        if chars.next() != Some('"') {
+            return None;
+        }
+        let mut val = String::new();
+        loop {
+            match chars.next()? {
+                '\\' => match chars.next()? {
+                    'n' => val.push('\n'),
+                    c => val.push(c),
+                },
+                '"' => break,
+                c => val.push(c),
+            }
+        }
+        labels.push((key.trim_start_matches(',').to_string(), val));
+        match chars.next() {
+            None => return Some(labels),
+            Some(',') => continue,
+            Some(_) => return None,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::ConnId;
+
+    fn ev(kind: EventKind) -> Event {
+        Event {
+            ts: 1.0,
+            conn: ConnId {
+                uid: "C1".into(),
+                orig_h: None,
+                orig_p: None,
+                resp_h: None,
+                resp_p: None,
+            },
+            kind,
+        }
+    }
+
+    fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        samples
+            .iter()
+            .find(|s| {
+                s.name == name
+                    && s.labels.len() == labels.len()
+                    && s.labels
+                        .iter()
+                        .zip(labels)
+                        .all(|((k, v), (k2, v2))| k == k2 && v == v2)
+            })
+            .map(|s| s.value)
+    }
+
+    #[test]
+    fn exposition_parses_back() {
+        let m = Metrics::new();
+        m.observe(&ev(EventKind::ConnOpen));
+        m.observe(&ev(EventKind::ConnOpen));
+        m.observe(&ev(EventKind::ConnClose {
+            reason: "peer_closed".into(),
+            duration: 1.0,
+            pdus_in: 1,
+            pdus_out: 1,
+            bound: true,
+        }));
+        for fault in [None, Some("nca_s_op_rng_error".to_string())] {
+            m.observe(&ev(EventKind::Call {
+                call_id: 1,
+                interface: Some("x".into()),
+                endpoint: Some("rpcecho".into()),
+                opnum: 3,
+                operation: None,
+                stub_in: 0,
+                stub_out: 0,
+                fragments: 1,
+                rtt: None,
+                fault,
+                auth_level: None,
+                user: None,
+            }));
+        }
+        m.observe(&ev(EventKind::Malformed {
+            reason: "weird \"quoted\"\\reason".into(),
+            detail: String::new(),
+        }));
+        m.observe(&ev(EventKind::Alert {
+            detector: "epm_enumeration".into(),
+            severity: "medium".into(),
+            summary: String::new(),
+            source: None,
+            evidence: serde_json::Value::Null,
+        }));
+        m.dropped(3);
+        let text = m.render();
+        assert!(text.contains("# TYPE msrpc_calls_total counter"));
+        let s = parse_exposition(&text).unwrap();
+        assert_eq!(value(&s, "msrpc_connections_total", &[]), Some(2.0));
+        assert_eq!(value(&s, "msrpc_connections_open", &[]), Some(1.0));
+        assert_eq!(
+            value(
+                &s,
+                "msrpc_calls_total",
+                &[
+                    ("interface", "rpcecho"),
+                    ("opnum", "3"),
+                    ("fault", "nca_s_op_rng_error")
+                ]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(
+                &s,
+                "msrpc_calls_total",
+                &[("interface", "rpcecho"), ("opnum", "3"), ("fault", "none")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(
+                &s,
+                "msrpc_malformed_total",
+                &[("reason", "weird \"quoted\"\\reason")]
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&s, "msrpc_alerts_total", &[("detector", "epm_enumeration")]),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&s, "msrpc_audit_events_dropped_total", &[]),
+            Some(3.0)
+        );
+        assert_eq!(value(&s, "msrpc_audit_events_total", &[]), Some(7.0));
+        assert!(parse_exposition("bad line").is_err());
+    }
+
+    #[test]
+    fn label_sets_are_bounded() {
+        let m = Metrics::new();
+        for i in 0..(MAX_SERIES + 50) {
+            m.observe(&ev(EventKind::Malformed {
+                reason: format!("r{i}"),
+                detail: String::new(),
+            }));
+        }
+        let s = parse_exposition(&m.render()).unwrap();
+        let n = s
+            .iter()
+            .filter(|s| s.name == "msrpc_malformed_total")
+            .count();
+        assert_eq!(n, MAX_SERIES + 1);
+        assert_eq!(
+            value(&s, "msrpc_malformed_total", &[("reason", "other")]),
+            Some(50.0)
+        );
+    }
+}

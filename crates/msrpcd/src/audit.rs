@@ -1,0 +1,315 @@
+//! The daemon's audit pipeline: an observer on every server turns connection events into
+//! owned `msrpc_audit::live::Input`s and hands them to a bounded queue (never blocking a
+//! connection: when the queue is full the input is dropped and counted); a writer thread
+//! runs the live adapter, the detectors, the metrics and the JSON-lines sink; a tokio task
+//! answers `GET /metrics`.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use msrpc_audit::detect::Detectors;
+use msrpc_audit::json::JsonSink;
+use msrpc_audit::live::{Input, Live};
+use msrpc_audit::metrics::Metrics;
+use msrpc_rt::{ConnEvent, LocalAddr, Observer};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, Semaphore};
+
+use crate::config::AuditConfig;
+
+/// Longest HTTP request head the metrics responder reads.
+const MAX_REQUEST: usize = 8 * 1024;
+/// How long a metrics client may take to send its request or read the answer.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Metrics requests served at once.
+const HTTP_CONCURRENCY: usize = 16;
+/// How long shutdown waits for the writer to drain.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+enum Msg {
+    Input(f64, Input),
+    Stop,
+}
+
+/// The running pipeline.
+pub struct Audit {
+    tx: mpsc::Sender<Msg>,
+    dropped: Arc<AtomicU64>,
+    writer: Option<std::thread::JoinHandle<()>>,
+    http: Option<tokio::task::JoinHandle<()>>,
+    /// Where `/metrics` is served.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn open_log(path: &str) -> anyhow::Result<Box<dyn Write + Send>> {
+    if path == "-" {
+        return Ok(Box::new(std::io::stdout()));
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open the audit log {path}"))?;
+    Ok(Box::new(std::io::BufWriter::new(f)))
+}
+
+impl Audit {
+    /// Opens the log, binds the metrics address and starts the writer.
+    pub async fn start(cfg: &AuditConfig) -> anyhow::Result<Audit> {
+        let mut sink = match &cfg.log {
+            Some(p) => Some(JsonSink::new(open_log(p)?)),
+            None => None,
+        };
+        let metrics = Arc::new(Metrics::new());
+        let (http, metrics_addr) = match cfg.metrics {
+            Some(addr) => {
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot serve metrics on {addr}"))?;
+                let local = listener.local_addr().unwrap_or(addr);
+                (
+                    Some(tokio::spawn(serve_metrics(listener, metrics.clone()))),
+                    Some(local),
+                )
+            }
+            None => (None, None),
+        };
+        let (tx, mut rx) = mpsc::channel::<Msg>(cfg.queue);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let seed = {
+            let t = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0);
+            t ^ u64::from(std::process::id()).rotate_left(32)
+        };
+        let mut detectors = Detectors::new(cfg.detectors.clone());
+        let drops = dropped.clone();
+        let writer = std::thread::Builder::new()
+            .name("msrpcd-audit".into())
+            .spawn(move || {
+                let mut live = Live::new(seed);
+                let mut failed = false;
+                let mut emit = |ev: &msrpc_audit::Event, sink: &mut Option<JsonSink<_>>| {
+                    metrics.observe(ev);
+                    if let Some(s) = sink.as_mut() {
+                        if let Err(e) = s.write(ev) {
+                            if !failed {
+                                tracing::error!(error = %e, "cannot write the audit log");
+                                failed = true;
+                            }
+                        }
+                    }
+                };
+                loop {
+                    let msg = match rx.try_recv() {
+                        Ok(m) => m,
+                        Err(mpsc::error::TryRecvError::Empty) => {
+                            if let Some(s) = sink.as_mut() {
+                                let _ = s.flush();
+                            }
+                            match rx.blocking_recv() {
+                                Some(m) => m,
+                                None => break,
+                            }
+                        }
+                        Err(mpsc::error::TryRecvError::Disconnected) => break,
+                    };
+                    let d = drops.swap(0, Ordering::Relaxed);
+                    if d > 0 {
+                        metrics.dropped(d);
+                    }
+                    let (ts, input) = match msg {
+                        Msg::Input(ts, i) => (ts, i),
+                        Msg::Stop => break,
+                    };
+                    for ev in live.feed(ts, input) {
+                        let alerts = detectors.observe(&ev);
+                        emit(&ev, &mut sink);
+                        for a in &alerts {
+                            if let msrpc_audit::EventKind::Alert {
+                                detector,
+                                summary,
+                                source,
+                                ..
+                            } = &a.kind
+                            {
+                                tracing::warn!(detector, source = ?source, "{summary}");
+                            }
+                            emit(a, &mut sink);
+                        }
+                    }
+                }
+                for a in detectors.finish() {
+                    emit(&a, &mut sink);
+                }
+                if let Some(s) = sink.as_mut() {
+                    let _ = s.flush();
+                }
+            })
+            .context("cannot start the audit writer thread")?;
+        Ok(Audit {
+            tx,
+            dropped,
+            writer: Some(writer),
+            http,
+            metrics_addr,
+        })
+    }
+
+    /// The observer to install on a server (combined with `other`, which runs first).
+    pub fn observer(&self, other: Observer) -> Observer {
+        let tx = self.tx.clone();
+        let dropped = self.dropped.clone();
+        Arc::new(move |ev: &ConnEvent<'_>| {
+            other(ev);
+            let Some(input) = input_of(ev) else { return };
+            if tx.try_send(Msg::Input(now(), input)).is_err() {
+                dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    }
+
+    /// Drains the queue (bounded in time) and stops the writer and the metrics responder.
+    pub async fn shutdown(mut self) {
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, self.tx.send(Msg::Stop)).await;
+        if let Some(w) = self.writer.take() {
+            let joined = tokio::task::spawn_blocking(move || w.join());
+            let _ = tokio::time::timeout(DRAIN_TIMEOUT, joined).await;
+        }
+        if let Some(h) = self.http.take() {
+            h.abort();
+        }
+    }
+}
+
+fn tcp(local: &LocalAddr) -> Option<SocketAddr> {
+    match local {
+        LocalAddr::Tcp(a) => Some(*a),
+        _ => None,
+    }
+}
+
+/// The owned input for a connection event (`None` for events the audit does not use).
+fn input_of(ev: &ConnEvent<'_>) -> Option<Input> {
+    Some(match ev {
+        ConnEvent::Opened {
+            conn_id,
+            peer,
+            local,
+        } => Input::Opened {
+            conn_id: *conn_id,
+            peer: peer.tcp(),
+            local: tcp(local),
+        },
+        ConnEvent::Refused {
+            peer,
+            local,
+            reason,
+        } => Input::Refused {
+            peer: peer.tcp(),
+            local: tcp(local),
+            reason: (*reason).to_string(),
+        },
+        ConnEvent::Event { conn_id, event, .. } => Input::server(*conn_id, event),
+        ConnEvent::CallDone {
+            conn_id,
+            call_id,
+            interface,
+            opnum,
+            drep,
+            request,
+            stub_in,
+            response,
+            duration,
+            ..
+        } => Input::call_done(
+            *conn_id, *call_id, *interface, *opnum, *drep, request, *stub_in, *response, *duration,
+        ),
+        ConnEvent::Pdus {
+            conn_id,
+            received,
+            sent,
+        } => Input::Pdus {
+            conn_id: *conn_id,
+            received: *received,
+            sent: *sent,
+        },
+        ConnEvent::Closed {
+            conn_id, reason, ..
+        } => Input::Closed {
+            conn_id: *conn_id,
+            reason: (*reason).to_string(),
+        },
+        _ => return None,
+    })
+}
+
+/// Answers `GET /metrics` (HTTP/1.0 or 1.1, one request per connection) with the text
+/// exposition; anything else gets 404 or 405.
+async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
+    let slots = Arc::new(Semaphore::new(HTTP_CONCURRENCY));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(HTTP_TIMEOUT, answer(stream, &metrics)).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn answer(mut stream: tokio::net::TcpStream, metrics: &Metrics) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && !buf.windows(2).any(|w| w == b"\n\n") {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        if buf.len() > MAX_REQUEST {
+            break;
+        }
+    }
+    let head = String::from_utf8_lossy(&buf);
+    let mut parts = head.lines().next().unwrap_or("").split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (status, ctype, body) = match (method, path.split('?').next().unwrap_or("")) {
+        ("GET", "/metrics") => (
+            "200 OK",
+            "text/plain; version=0.0.4; charset=utf-8",
+            metrics.render(),
+        ),
+        ("GET", _) => (
+            "404 Not Found",
+            "text/plain",
+            "not found: try /metrics\n".into(),
+        ),
+        _ => ("405 Method Not Allowed", "text/plain", "only GET\n".into()),
+    };
+    let resp = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(resp.as_bytes()).await?;
+    stream.shutdown().await
+}

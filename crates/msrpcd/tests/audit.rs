@@ -1,0 +1,256 @@
+//! The audit pipeline of the built daemon: `--audit-log` and `--metrics` on 127.0.0.133.
+//! Ordinary traffic (an EPM listing, rpcecho calls) gives well-formed events and no alert;
+//! a bind sweep over unknown interfaces, a burst of malformed PDUs and a connection scan
+//! raise their detectors' alerts, in the log and in `/metrics`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use msrpc_audit::metrics::{parse_exposition, Sample};
+use msrpc_echo::{AddOneRequest, RpcechoClient};
+use msrpc_ndr::Uuid;
+use msrpc_proto::pdu::{Bind, Body, ContextElement, Header, PacketType, Pdu, PfcFlags, SyntaxId};
+use serde_json::Value;
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn events(log: &Path) -> Vec<Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn alerts(evs: &[Value]) -> Vec<String> {
+    evs.iter()
+        .filter(|e| e["event"] == "alert")
+        .map(|e| e["detector"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Polls the log (bounded) until `done` holds for its events.
+async fn wait_log(log: &Path, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    for _ in 0..100 {
+        let evs = events(log);
+        if done(&evs) {
+            return evs;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    events(log)
+}
+
+async fn get_metrics(addr: SocketAddr) -> Vec<Sample> {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut body = String::new();
+    tokio::time::timeout(WAIT, s.read_to_string(&mut body))
+        .await
+        .unwrap()
+        .unwrap();
+    let (head, text) = body.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    parse_exposition(text).unwrap()
+}
+
+fn metric(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .filter(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.iter().any(|(k2, v2)| k == k2 && v == v2))
+        })
+        .map(|s| s.value)
+        .sum()
+}
+
+/// A bind offering one context for `uuid`, as bytes.
+fn bind_pdu(uuid: Uuid) -> Vec<u8> {
+    Pdu {
+        header: Header::new(PacketType::BIND, PfcFlags::FIRST_AND_LAST, 1),
+        body: Body::Bind(Bind {
+            max_xmit_frag: 4280,
+            max_recv_frag: 4280,
+            assoc_group_id: 0,
+            contexts: vec![ContextElement {
+                context_id: 0,
+                abstract_syntax: SyntaxId::new(uuid, 1, 0),
+                transfer_syntaxes: vec![SyntaxId::NDR20],
+            }],
+        }),
+        auth: None,
+    }
+    .encode()
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordinary_traffic_is_quiet_and_probes_raise_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("run").join("epm.sock");
+    let log = dir.path().join("audit.json");
+    let mut d = Proc::spawn(
+        MSRPCD,
+        &[
+            "--listen",
+            "127.0.0.133:1135",
+            "--demo",
+            "--ports",
+            "50000-59999",
+            "--registration-socket",
+            sock.to_str().unwrap(),
+            "--audit-log",
+            log.to_str().unwrap(),
+            "--metrics",
+            "127.0.0.133:0",
+        ],
+    );
+    let m = d.line("metrics on http://").await;
+    let maddr: SocketAddr = m
+        .trim_start_matches("metrics on http://")
+        .trim_end_matches("/metrics")
+        .parse()
+        .unwrap();
+    let epm = d.addr_line("EPM listening on").await;
+    let demo = d.addr_line("rpcecho demo on").await;
+
+    // Ordinary: an EPM listing, and rpcecho calls.
+    assert_eq!(lookup_all(epm).await.len(), 1);
+    let c = RpcechoClient::new(connect(demo).await);
+    for i in 0..5 {
+        let r = c.add_one(AddOneRequest { in_data: i }).await.unwrap();
+        assert_eq!(r.out_data, i + 1);
+    }
+    drop(c);
+    let evs = wait_log(&log, |e| {
+        e.iter().filter(|e| e["event"] == "conn_close").count() >= 2
+    })
+    .await;
+    assert!(alerts(&evs).is_empty(), "{evs:#?}");
+    for e in &evs {
+        for k in [
+            "ts",
+            "uid",
+            "id.orig_h",
+            "id.orig_p",
+            "id.resp_h",
+            "id.resp_p",
+            "event",
+        ] {
+            assert!(e.get(k).is_some(), "{k} missing in {e}");
+        }
+        assert!(e["uid"].as_str().unwrap().starts_with('C'));
+    }
+    let lookup = evs
+        .iter()
+        .find(|e| e["event"] == "call" && e["operation"] == "ept_lookup")
+        .expect("an ept_lookup call");
+    assert_eq!(lookup["endpoint"], "epmapper");
+    assert_eq!(lookup["id.resp_p"], 1135);
+    assert!(lookup["rtt"].as_f64().unwrap() >= 0.0);
+    let listed = evs.iter().find(|e| e["event"] == "epm_lookup").unwrap();
+    assert_eq!(listed["uid"], lookup["uid"]);
+    assert_eq!(listed["inquiry"], "all");
+    let adds = evs
+        .iter()
+        .filter(|e| e["event"] == "call" && e["endpoint"] == "rpcecho")
+        .count();
+    assert_eq!(adds, 5);
+
+    // Probes: a bind sweep over 12 unknown interfaces (a connection each, as rpcmap.py does).
+    for i in 0..12u128 {
+        let mut s = TcpStream::connect(epm).await.unwrap();
+        s.write_all(&bind_pdu(Uuid::from_u128(0xdead_0000 + i)))
+            .await
+            .unwrap();
+        let mut ack = [0u8; 16];
+        s.read_exact(&mut ack).await.unwrap();
+        assert_eq!(ack[2], 12, "bind_ack");
+    }
+    // Malformed: 5 connections whose first PDU's frag_length is below the header.
+    for _ in 0..5 {
+        let mut s = TcpStream::connect(epm).await.unwrap();
+        let mut bad = bind_pdu(Uuid::from_u128(1));
+        bad[8] = 4;
+        bad[9] = 0;
+        s.write_all(&bad).await.unwrap();
+        let mut rest = Vec::new();
+        let _ = tokio::time::timeout(WAIT, s.read_to_end(&mut rest)).await;
+    }
+    // A connection scan: 25 connections that send nothing.
+    for _ in 0..25 {
+        drop(TcpStream::connect(epm).await.unwrap());
+    }
+    let want = [
+        "interface_brute_force",
+        "malformed_burst",
+        "connection_scan",
+    ];
+    let evs = wait_log(&log, |e| {
+        let a = alerts(e);
+        want.iter().all(|w| a.iter().any(|x| x == w))
+    })
+    .await;
+    let a = alerts(&evs);
+    for w in want {
+        assert_eq!(a.iter().filter(|x| *x == w).count(), 1, "{w}: {a:?}");
+    }
+    assert_eq!(a.len(), 3, "{a:?}");
+    let brute = evs
+        .iter()
+        .find(|e| e["event"] == "alert" && e["detector"] == "interface_brute_force")
+        .unwrap();
+    assert_eq!(brute["evidence"]["count"], 10);
+    assert!(brute["evidence"]["items"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("00000000-0000-0000-0000-0000dead"));
+    assert!(brute["source"].is_string(), "{brute}");
+    assert!(evs
+        .iter()
+        .any(|e| e["event"] == "malformed" && e["reason"] == "frag_length_below_header"));
+
+    let s = get_metrics(maddr).await;
+    assert!(metric(&s, "msrpc_connections_total", &[]) >= 44.0);
+    assert_eq!(
+        metric(&s, "msrpc_binds_total", &[("result", "rejected")]),
+        12.0
+    );
+    assert_eq!(
+        metric(
+            &s,
+            "msrpc_calls_total",
+            &[("interface", "rpcecho"), ("opnum", "0"), ("fault", "none")]
+        ),
+        5.0
+    );
+    assert_eq!(
+        metric(
+            &s,
+            "msrpc_malformed_total",
+            &[("reason", "frag_length_below_header")]
+        ),
+        5.0
+    );
+    for w in want {
+        assert_eq!(
+            metric(&s, "msrpc_alerts_total", &[("detector", w)]),
+            1.0,
+            "{w}"
+        );
+    }
+    assert_eq!(metric(&s, "msrpc_audit_events_dropped_total", &[]), 0.0);
+
+    assert!(d.terminate().await.success(), "{}", d.stderr());
+}
