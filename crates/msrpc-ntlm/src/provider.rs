@@ -196,6 +196,32 @@ impl NtlmClient {
         self
     }
 
+    /// GSS_GetMIC (MS-NLMP 3.4.4.2): an NTLM signature over `msg` under our sending state,
+    /// consuming one sequence number (and, with key exchange, RC4 keystream). SPNEGO uses it
+    /// for its mechListMIC.
+    pub fn get_mic(&mut self, msg: &[u8]) -> Result<Vec<u8>, SecurityError> {
+        Ok(client_session(&mut self.state)?.sign(msg))
+    }
+
+    /// GSS_VerifyMIC: checks the acceptor's `mic` over `msg` under our receiving state.
+    pub fn verify_mic(&mut self, msg: &[u8], mic: &[u8]) -> Result<(), SecurityError> {
+        check_sig_len(mic)?;
+        client_session(&mut self.state)?.verify(msg, mic)
+    }
+
+    /// Re-keys both RC4 handles, keeping the sequence numbers (after SPNEGO's mechListMIC).
+    pub fn reset_rc4(&mut self) -> Result<(), SecurityError> {
+        client_session(&mut self.state)?.reset_rc4()
+    }
+
+    /// The next (send, receive) sequence numbers, once established.
+    pub fn sequence_numbers(&self) -> Option<(u32, u32)> {
+        match &self.state {
+            ClientState::Established(s) => Some(s.sequence_numbers()),
+            _ => None,
+        }
+    }
+
     fn authenticate(
         &mut self,
         negotiate: &[u8],
@@ -380,6 +406,8 @@ pub struct NtlmAcceptor {
     state: AcceptorState,
     session: Option<Session>,
     peer: Option<String>,
+    /// Whether the verified AUTHENTICATE carried a MIC (MsvAvFlags bit 0x2).
+    had_mic: bool,
 }
 
 impl std::fmt::Debug for NtlmAcceptor {
@@ -411,6 +439,7 @@ impl NtlmAcceptor {
             state: AcceptorState::Initial,
             session: None,
             peer: None,
+            had_mic: false,
         }
     }
 
@@ -427,6 +456,34 @@ impl NtlmAcceptor {
     pub fn allow_anonymous(mut self, allow: bool) -> Self {
         self.allow_anonymous = allow;
         self
+    }
+
+    /// True once established from an AUTHENTICATE that announced and carried a MIC
+    /// (MsvAvFlags 0x2). SPNEGO then requires the initiator's mechListMIC (MS-SPNG 3.2.5.1).
+    pub fn authenticate_had_mic(&self) -> bool {
+        self.is_established() && self.had_mic
+    }
+
+    /// GSS_GetMIC: an NTLM signature over `msg` under our sending state (see
+    /// [`NtlmClient::get_mic`]).
+    pub fn get_mic(&mut self, msg: &[u8]) -> Result<Vec<u8>, SecurityError> {
+        Ok(session(&mut self.session)?.sign(msg))
+    }
+
+    /// GSS_VerifyMIC: checks the initiator's `mic` over `msg` under our receiving state.
+    pub fn verify_mic(&mut self, msg: &[u8], mic: &[u8]) -> Result<(), SecurityError> {
+        check_sig_len(mic)?;
+        session(&mut self.session)?.verify(msg, mic)
+    }
+
+    /// Re-keys both RC4 handles, keeping the sequence numbers (after SPNEGO's mechListMIC).
+    pub fn reset_rc4(&mut self) -> Result<(), SecurityError> {
+        session(&mut self.session)?.reset_rc4()
+    }
+
+    /// The next (send, receive) sequence numbers, once established.
+    pub fn sequence_numbers(&self) -> Option<(u32, u32)> {
+        self.session.as_ref().map(Session::sequence_numbers)
     }
 
     fn challenge(&self, negotiate: &[u8]) -> Result<(Vec<u8>, [u8; 8], u32), SecurityError> {
@@ -544,6 +601,7 @@ impl NtlmAcceptor {
                 return Err(refuse("MIC does not verify"));
             }
         }
+        self.had_mic = mic_required;
         self.session = Some(Session::new(&exported, false, key_exch)?);
         self.peer = Some(if auth.domain.is_empty() {
             auth.user.clone()
