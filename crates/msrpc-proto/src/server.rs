@@ -566,7 +566,18 @@ impl ServerConnection {
         if let Some(v) = auth {
             auth_info = Some((v.trailer.auth_type, v.trailer.auth_level));
             match self.auth_leg(&v, env) {
-                Ok(reply) => auth_reply = reply,
+                Ok(reply) => {
+                    auth_reply = reply;
+                    // A context completed by this leg (SPNEGO's alter_context third leg).
+                    if let Some(ctx) = self.auth.as_ref().filter(|c| c.provider.is_established()) {
+                        ev.push(ServerEvent::Authenticated {
+                            auth_type: ctx.auth_type,
+                            level: ctx.level,
+                            user: ctx.provider.peer_name(),
+                            error: None,
+                        });
+                    }
+                }
                 Err(e) => {
                     ev.push(ServerEvent::Authenticated {
                         auth_type: v.trailer.auth_type,

@@ -13,7 +13,7 @@ use msrpc_echo::{EchoService, RpcechoServer};
 use msrpc_epm::db::IN_PROCESS_OWNER_BASE;
 use msrpc_epm::mgmt::{MgmtInterface, MgmtServer};
 use msrpc_epm::{EndpointDb, EpmService, EptInterface, EptServer, MgmtStats};
-use msrpc_ntlm::{FileUserStore, NtlmAcceptor, UserStore};
+use msrpc_ntlm::{FileUserStore, NtlmAcceptor, SpnegoAcceptor, UserStore};
 use msrpc_proto::dispatch::Interface;
 use msrpc_proto::pdu::AuthType;
 use msrpc_proto::security::SecurityProvider;
@@ -115,8 +115,9 @@ impl Signals {
     }
 }
 
-/// Loads the user file at `path` and makes the security factory that accepts NTLMv2
-/// (`AuthType::WINNT`) for its accounts; other authentication types stay refused.
+/// Loads the user file at `path` and makes the security factory that accepts NTLMv2 for its
+/// accounts, bare (`AuthType::WINNT`) or inside SPNEGO (`AuthType::GSS_NEGOTIATE`); other
+/// authentication types stay refused.
 pub fn ntlm_security(path: &Path) -> anyhow::Result<SecurityFactory> {
     let store = FileUserStore::load(path).context("cannot load the NTLM user file (--users)")?;
     if store.is_empty() {
@@ -129,8 +130,14 @@ pub fn ntlm_security(path: &Path) -> anyhow::Result<SecurityFactory> {
     );
     let store: Arc<dyn UserStore> = Arc::new(store);
     Ok(Arc::new(move |t: AuthType| {
-        (t == AuthType::WINNT)
-            .then(|| Box::new(NtlmAcceptor::new(store.clone())) as Box<dyn SecurityProvider>)
+        let ntlm = || NtlmAcceptor::new(store.clone());
+        if t == AuthType::WINNT {
+            Some(Box::new(ntlm()) as Box<dyn SecurityProvider>)
+        } else if t == AuthType::GSS_NEGOTIATE {
+            Some(Box::new(SpnegoAcceptor::new(ntlm())) as Box<dyn SecurityProvider>)
+        } else {
+            None
+        }
     }))
 }
 
