@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Interoperability tests against software we did not write, run by scripts/test.sh:
 #   Impacket 0.13.1 (rpcdump.py, rpcmap.py, and tests/interop/impacket_echo.py on its DCE/RPC
-#   client) against msrpcd; our `msrpc` tool against Samba's samba-dcerpcd, with Samba's own
+#   client) against msrpcd; Impacket's NTLM (impacket_ntlm.py) and, built from its spnego/ntlm/
+#   rpcrt classes, SPNEGO (impacket_spnego.py) clients and Samba's rpcclient (NTLM and SPNEGO,
+#   sign and seal) against msrpcd --users; our `msrpc` tool against Samba's samba-dcerpcd, with Samba's own
 #   rpcclient as the reference; tshark (Wireshark's dissectors) over everything on the wire.
 #
 #   tests/interop/run.sh            (from anywhere; builds the release binaries first)
@@ -23,6 +25,11 @@ MSRPCD_IP=${INTEROP_MSRPCD_IP:-127.0.0.41}
 SAMBA_IP=${INTEROP_SAMBA_IP:-127.0.0.42}
 NTLM_IP=${INTEROP_NTLM_IP:-127.0.0.43}
 NTLM_PORT=1140
+# msrpcd --users --demo for Samba's rpcclient (NTLM and SPNEGO) and impacket_spnego.py.
+AUTH_IP=${INTEROP_AUTH_IP:-127.0.0.122}
+AUTH_USER=alice
+AUTH_PASSWORD='Sp3nego!pw'
+AUTH_ECHO_PORT=
 ECHO_UUID=60a15ec5-4de8-11d7-a637-005056a20182
 EPM_UUID=e1af8308-5d1f-11c9-91a4-08002b14a0fa
 MGMT_UUID=afa8bd80-7d8a-11c9-bef4-08002b102989
@@ -175,7 +182,7 @@ fi
 [ -x "$MSRPCD" ] && [ -x "$MSRPC" ] || fatal "the build did not produce target/release/msrpcd and target/release/msrpc"
 pass "release build: target/release/msrpcd, target/release/msrpc"
 
-for a in "$MSRPCD_IP:$EPM_PORT" "$SAMBA_IP:135"; do
+for a in "$MSRPCD_IP:$EPM_PORT" "$SAMBA_IP:135" "$AUTH_IP:$EPM_PORT"; do
   if tcp_in_use "${a%:*}" "${a#*:}"; then
     fatal "$a is already taken by another process (a leftover from an earlier run?); stop it first"
   fi
@@ -183,7 +190,7 @@ done
 
 # ---------------------------------------------------------------------------------------------
 section "(b) tshark capturing on lo"
-FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP"
+FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP or host $AUTH_IP"
 tshark -n -i lo -f "$FILTER" -w "$PCAP" >"$WORK/tshark-capture.log" 2>&1 &
 TSHARK_PID=$!
 capturing=
@@ -370,6 +377,90 @@ else
   show "$WORK/ntlm-build.log" 30
 fi
 
+# ---------------------------------------------------------------------------------------------
+section "(e3) Samba's rpcclient and Impacket (SPNEGO) against msrpcd --users on $AUTH_IP"
+# rpcclient's binding options pick the auth type (ntlm: WINNT 0x0a, spnego: GSS_NEGOTIATE 0x09,
+# which Samba's client completes with an alter_context carrying the mechListMIC) and the level
+# (sign: PKT_INTEGRITY, seal: PKT_PRIVACY); epmlookup then walks msrpcd's EPM one element per
+# call over the protected association.
+auth_against_msrpcd() {
+  local users="$WORK/auth-users" conf="$WORK/rpcclient.conf" listen=$AUTH_IP pid=""
+  [ "$EPM_PORT" = 135 ] || listen=$AUTH_IP:$EPM_PORT
+  printf '%s\n' "$AUTH_PASSWORD" | "$MSRPC" users add "$users" "$AUTH_USER" >"$WORK/auth-users.out" 2>&1 ||
+    { fail "msrpc users add failed"; show "$WORK/auth-users.out"; return; }
+  printf '[global]\n  workgroup = WORKGROUP\n' >"$conf"
+  "$MSRPCD" --listen "$listen" --users "$users" --demo --registration-socket "$WORK/auth-epm.sock" \
+    >"$WORK/msrpcd-auth.log" 2>&1 &
+  pid=$!
+  if ! wait_tcp "$AUTH_IP" "$EPM_PORT" 20; then
+    fail "msrpcd --users did not accept on $AUTH_IP:$EPM_PORT within 20 s"
+    show "$WORK/msrpcd-auth.log"
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    return
+  fi
+  for _ in $(seq 1 20); do
+    if timeout 10 "$MSRPC" dump --json --timeout 3 "$AUTH_IP:$EPM_PORT" >"$WORK/auth-dump.json" 2>/dev/null &&
+      AUTH_ECHO_PORT=$(python3 "$HELP" tcp-port "$WORK/auth-dump.json" "$ECHO_UUID" 2>/dev/null); then
+      break
+    fi
+    AUTH_ECHO_PORT=
+    sleep 0.5
+  done
+  local auth lvl name
+  for auth in ntlm spnego; do
+    for lvl in sign seal; do
+      name="rpcclient-$auth-$lvl"
+      if timeout 60 rpcclient -s "$conf" -U "$AUTH_USER%$AUTH_PASSWORD" \
+        "ncacn_ip_tcp:$AUTH_IP[$auth,$lvl]" -c epmlookup >"$WORK/$name.out" 2>&1 &&
+        grep -q "abstract_syntax=$ECHO_UUID" "$WORK/$name.out" &&
+        [ "$(grep -c "abstract_syntax=$ECHO_UUID" "$WORK/$name.out")" -lt 10 ]; then
+        pass "$name: epmlookup over msrpcd's EPM lists rpcecho ($(grep -c abstract_syntax "$WORK/$name.out") entries)"
+      else
+        fail "$name: rpcclient epmlookup against msrpcd (exit status or output wrong)"
+        show "$WORK/$name.out" 15
+      fi
+    done
+  done
+  # msrpcd logged each as an authenticated association of the right type and level.
+  local t l
+  for t in WINNT GSS_NEGOTIATE; do
+    for l in PKT_INTEGRITY PKT_PRIVACY; do
+      if grep "authentication" "$WORK/msrpcd-auth.log" | grep "auth_type=AuthType::$t " |
+        grep "level=AuthLevel::$l " | grep -q "user=Some(\"WORKGROUP\\\\\\\\$AUTH_USER\")"; then
+        pass "msrpcd authenticated rpcclient's $t at $l as WORKGROUP\\$AUTH_USER"
+      else
+        fail "msrpcd did not log rpcclient's $t authentication at $l"
+        grep authentication "$WORK/msrpcd-auth.log" | tail -n 8 | sed 's/^/    | /'
+      fi
+    done
+  done
+  for auth in ntlm spnego; do
+    if timeout 60 rpcclient -s "$conf" -U "$AUTH_USER%wrong-password" \
+      "ncacn_ip_tcp:$AUTH_IP[$auth,seal]" -c epmlookup >"$WORK/rpcclient-$auth-wrong.out" 2>&1 &&
+      grep -q "abstract_syntax=" "$WORK/rpcclient-$auth-wrong.out"; then
+      fail "rpcclient $auth with a wrong password was answered"
+    elif grep -q "ACCESS_DENIED" "$WORK/rpcclient-$auth-wrong.out"; then
+      pass "rpcclient $auth with a wrong password is refused (NT_STATUS_ACCESS_DENIED)"
+    else
+      fail "rpcclient $auth with a wrong password: no access denied"
+      show "$WORK/rpcclient-$auth-wrong.out" 10
+    fi
+  done
+  if [ -n "$AUTH_ECHO_PORT" ]; then
+    check impacket-spnego "$PY" tests/interop/impacket_spnego.py "$AUTH_IP" "$AUTH_ECHO_PORT" \
+      "$AUTH_USER" "$AUTH_PASSWORD"
+    grep -E '^(PASS|FAIL)' "$WORK/impacket-spnego.out" | sed 's/^/    /'
+  else
+    fail "msrpcd --users --demo never listed rpcecho (impacket_spnego.py not run)"
+    show "$WORK/msrpcd-auth.log"
+  fi
+  kill "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+}
+auth_against_msrpcd
+
 section "(f) stop everything; tshark reads the capture"
 stop_all
 if [ ! -s "$PCAP" ]; then
@@ -377,7 +468,7 @@ if [ ! -s "$PCAP" ]; then
 else
   # Decode the dynamic endpoints as DCE/RPC explicitly (the heuristic would find most of them).
   DECODE=()
-  for p in $ECHO_PORT $(grep -oE "ncacn_ip_tcp:$SAMBA_IP\[[0-9]+" "$WORK/rpcclient-epm.out" 2>/dev/null |
+  for p in $ECHO_PORT $AUTH_ECHO_PORT $(grep -oE "ncacn_ip_tcp:$SAMBA_IP\[[0-9]+" "$WORK/rpcclient-epm.out" 2>/dev/null |
     grep -oE '[0-9]+$' | sort -u); do
     [ "$p" = 135 ] || DECODE+=(-d "tcp.port==$p,dcerpc")
   done
