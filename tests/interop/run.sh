@@ -491,6 +491,15 @@ else
     -e ip.src -e ip.dst -e dcerpc.pkt_type >"$WORK/pdus.tsv" 2>"$WORK/pdus.err"
   check tshark-pdus-both-peers python3 "$HELP" tshark "$WORK/pdus.tsv" "$MSRPCD_IP" "$SAMBA_IP"
   cat "$WORK/tshark-pdus-both-peers.out" | sed 's/^/    /'
+  # Section (e3) is in the capture: SPNEGO's alter_context / alter_context_resp legs (auth type 9)
+  # and sealed requests to msrpcd --users, all dissected without a malformed packet (above).
+  spnego_legs=$(timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "ip.addr==$AUTH_IP && dcerpc.auth_type == 9 && (dcerpc.pkt_type == 14 || dcerpc.pkt_type == 15)" 2>/dev/null | wc -l)
+  sealed=$(timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "ip.addr==$AUTH_IP && dcerpc.auth_level == 6 && dcerpc.pkt_type == 0" 2>/dev/null | wc -l)
+  if [ "$spnego_legs" -ge 8 ] && [ "$sealed" -gt 0 ]; then
+    pass "tshark: $spnego_legs SPNEGO alter_context legs and $sealed sealed requests with msrpcd --users ($AUTH_IP)"
+  else
+    fail "tshark: section (e3) missing from the capture ($spnego_legs SPNEGO alter_context legs, $sealed sealed requests)"
+  fi
 fi
 
 summary
