@@ -307,6 +307,27 @@ if timeout 60 tests/interop/samba-dcerpcd.sh start "$WORK/samba" "$SAMBA_IP" >"$
   timeout 30 rpcclient -s "$WORK/samba/smb.conf" -U% "ncacn_ip_tcp:$SAMBA_IP[135]" -c epmlookup \
     >"$WORK/rpcclient-epm.out" 2>&1 || fail "rpcclient epmlookup exited $?"
   echo "rpcclient epmlookup: $(grep -c abstract_syntax "$WORK/rpcclient-epm.out") entries"
+  # msrpc authenticated to Samba's EPM (mgmt inq_if_ids on 135), NTLM and SPNEGO (alter_context
+  # with both mechListMICs), signed and sealed: every response's signature verified by msrpc.
+  # The passdb user is the Unix account daemon (Debian has it).
+  if printf 'Samba-pw1\nSamba-pw1\n' | timeout 30 pdbedit -s "$WORK/samba/smb.conf" -a -u daemon -t \
+    >"$WORK/pdbedit.out" 2>&1; then
+    for t in ntlm spnego; do
+      for l in integrity privacy; do
+        check "msrpc-samba-$t-$l" env MSRPC_PASSWORD=Samba-pw1 "$MSRPC" --user daemon --domain MSRPCSAMBA \
+          --auth-type "$t" --auth-level "$l" call "ncacn_ip_tcp:$SAMBA_IP[135]" mgmt-if-ids
+      done
+    done
+    if env MSRPC_PASSWORD=wrong "$MSRPC" --user daemon --domain MSRPCSAMBA --auth-type spnego \
+      call "ncacn_ip_tcp:$SAMBA_IP[135]" mgmt-if-ids >"$WORK/msrpc-samba-wrong.out" 2>&1; then
+      fail "Samba answered msrpc's SPNEGO call with a wrong password"
+    else
+      pass "Samba refuses msrpc's SPNEGO call with a wrong password: $(tail -n 1 "$WORK/msrpc-samba-wrong.out")"
+    fi
+  else
+    fail "pdbedit -a -u daemon failed"
+    show "$WORK/pdbedit.out"
+  fi
   if timeout 30 "$MSRPC" dump --json "$SAMBA_IP" >"$WORK/samba-dump.json" 2>"$WORK/samba-dump.err"; then
     pass "msrpc dump --json $SAMBA_IP exits 0"
     if timeout 30 "$MSRPC" dump "$SAMBA_IP" >"$WORK/samba-dump.txt" 2>&1; then
@@ -447,6 +468,10 @@ auth_against_msrpcd() {
     fi
   done
   if [ -n "$AUTH_ECHO_PORT" ]; then
+    for l in integrity privacy; do
+      check "msrpc-spnego-$l" env MSRPC_PASSWORD="$AUTH_PASSWORD" "$MSRPC" --user "$AUTH_USER" --auth-type spnego \
+        --auth-level "$l" call "ncacn_ip_tcp:$AUTH_IP[$AUTH_ECHO_PORT]" echo-data --len 9000
+    done
     check impacket-spnego "$PY" tests/interop/impacket_spnego.py "$AUTH_IP" "$AUTH_ECHO_PORT" \
       "$AUTH_USER" "$AUTH_PASSWORD"
     grep -E '^(PASS|FAIL)' "$WORK/impacket-spnego.out" | sed 's/^/    /'
