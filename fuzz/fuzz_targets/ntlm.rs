@@ -2,7 +2,10 @@
 //! First byte selects: 0 NEGOTIATE, 1 CHALLENGE, 2 AUTHENTICATE, 3 NegTokenInit, 4 NegTokenResp
 //! (each: what decodes must re-encode to bytes that decode again); 5 the acceptor given a real
 //! NEGOTIATE and then the input as AUTHENTICATE; 6 a client given the input as CHALLENGE;
-//! 7 the SPNEGO acceptor given the input as its first token. Never a panic.
+//! 7 the SPNEGO acceptor given the input as its first token; 8 a real SPNEGO exchange up to the
+//! client's AUTHENTICATE + mechListMIC, then the acceptor given the input instead; 9 the same
+//! exchange with the input as the acceptor's final token (accept-completed + mechListMIC) to
+//! the client. Never a panic.
 #![no_main]
 
 use std::sync::Arc;
@@ -10,7 +13,10 @@ use std::sync::Arc;
 use libfuzzer_sys::fuzz_target;
 use msrpc_ntlm::messages::{Authenticate, Challenge, Negotiate};
 use msrpc_ntlm::spnego::{NegTokenInit, NegTokenResp};
-use msrpc_ntlm::{MemoryUserStore, NtlmAcceptor, NtlmClient, SpnegoAcceptor, UserStore};
+use msrpc_ntlm::{
+    MemoryUserStore, NtlmAcceptor, NtlmClient, SpnegoAcceptor, SpnegoClient, UserStore,
+};
+use msrpc_proto::security::AuthStep;
 use msrpc_proto::security::SecurityProvider;
 
 macro_rules! reparse {
@@ -30,7 +36,7 @@ fn store() -> Arc<dyn UserStore> {
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };
-    match sel % 8 {
+    match sel % 10 {
         0 => reparse!(Negotiate, rest),
         1 => reparse!(Challenge, rest),
         2 => reparse!(Authenticate, rest),
@@ -50,10 +56,24 @@ fuzz_target!(|data: &[u8]| {
             let _ = client.step(None);
             let _ = client.step(Some(rest));
         }
-        _ => {
+        7 => {
             let mut acc = SpnegoAcceptor::new(NtlmAcceptor::new(store()));
             let _ = acc.step(Some(rest));
             let _ = acc.step(Some(rest));
+        }
+        sel => {
+            let mut c = SpnegoClient::new(NtlmClient::new("alice", "", "pw"));
+            let mut acc = SpnegoAcceptor::new(NtlmAcceptor::new(store()));
+            let Ok(AuthStep::Continue(init)) = c.step(None) else { return };
+            let Ok(AuthStep::Continue(ch)) = acc.step(Some(&init)) else { return };
+            let Ok(AuthStep::Continue(auth)) = c.step(Some(&ch)) else { return };
+            if sel == 8 {
+                let _ = acc.step(Some(rest));
+                let _ = acc.step(Some(&auth));
+            } else {
+                let _ = c.step(Some(rest));
+                let _ = c.sign(rest, 0..0);
+            }
         }
     }
 });

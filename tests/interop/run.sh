@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Interoperability tests against software we did not write, run by scripts/test.sh:
 #   Impacket 0.13.1 (rpcdump.py, rpcmap.py, and tests/interop/impacket_echo.py on its DCE/RPC
-#   client) against msrpcd; our `msrpc` tool against Samba's samba-dcerpcd, with Samba's own
+#   client) against msrpcd; Impacket's NTLM (impacket_ntlm.py) and, built from its spnego/ntlm/
+#   rpcrt classes, SPNEGO (impacket_spnego.py) clients and Samba's rpcclient (NTLM and SPNEGO,
+#   sign and seal) against msrpcd --users; our `msrpc` tool against Samba's samba-dcerpcd, with Samba's own
 #   rpcclient as the reference; tshark (Wireshark's dissectors) over everything on the wire.
 #
 #   tests/interop/run.sh            (from anywhere; builds the release binaries first)
@@ -28,6 +30,11 @@ POLICY_IP=${INTEROP_POLICY_IP:-127.0.0.113}
 POLICY_PORTS=1170-1179
 AUDIT_IP=${INTEROP_AUDIT_IP:-127.0.0.130}
 AUDIT_METRICS_PORT=9135
+# msrpcd --users --demo for Samba's rpcclient (NTLM and SPNEGO) and impacket_spnego.py.
+AUTH_IP=${INTEROP_AUTH_IP:-127.0.0.122}
+AUTH_USER=alice
+AUTH_PASSWORD='Sp3nego!pw'
+AUTH_ECHO_PORT=
 ECHO_UUID=60a15ec5-4de8-11d7-a637-005056a20182
 EPM_UUID=e1af8308-5d1f-11c9-91a4-08002b14a0fa
 MGMT_UUID=afa8bd80-7d8a-11c9-bef4-08002b102989
@@ -188,7 +195,7 @@ fi
 [ -x "$MSRPCD" ] && [ -x "$MSRPC" ] || fatal "the build did not produce target/release/msrpcd and target/release/msrpc"
 pass "release build: target/release/msrpcd, target/release/msrpc"
 
-for a in "$MSRPCD_IP:$EPM_PORT" "$SAMBA_IP:135" "$POLICY_IP:$EPM_PORT" "$AUDIT_IP:$EPM_PORT"; do
+for a in "$MSRPCD_IP:$EPM_PORT" "$SAMBA_IP:135" "$POLICY_IP:$EPM_PORT" "$AUDIT_IP:$EPM_PORT" "$AUTH_IP:$EPM_PORT"; do
   if tcp_in_use "${a%:*}" "${a#*:}"; then
     fatal "$a is already taken by another process (a leftover from an earlier run?); stop it first"
   fi
@@ -196,7 +203,7 @@ done
 
 # ---------------------------------------------------------------------------------------------
 section "(b) tshark capturing on lo"
-FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP or host $POLICY_IP or host $AUDIT_IP"
+FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP or host $POLICY_IP or host $AUDIT_IP or host $AUTH_IP"
 tshark -n -i lo -f "$FILTER" -w "$PCAP" >"$WORK/tshark-capture.log" 2>&1 &
 TSHARK_PID=$!
 capturing=
@@ -313,6 +320,27 @@ if timeout 60 tests/interop/samba-dcerpcd.sh start "$WORK/samba" "$SAMBA_IP" >"$
   timeout 30 rpcclient -s "$WORK/samba/smb.conf" -U% "ncacn_ip_tcp:$SAMBA_IP[135]" -c epmlookup \
     >"$WORK/rpcclient-epm.out" 2>&1 || fail "rpcclient epmlookup exited $?"
   echo "rpcclient epmlookup: $(grep -c abstract_syntax "$WORK/rpcclient-epm.out") entries"
+  # msrpc authenticated to Samba's EPM (mgmt inq_if_ids on 135), NTLM and SPNEGO (alter_context
+  # with both mechListMICs), signed and sealed: every response's signature verified by msrpc.
+  # The passdb user is the Unix account daemon (Debian has it).
+  if printf 'Samba-pw1\nSamba-pw1\n' | timeout 30 pdbedit -s "$WORK/samba/smb.conf" -a -u daemon -t \
+    >"$WORK/pdbedit.out" 2>&1; then
+    for t in ntlm spnego; do
+      for l in integrity privacy; do
+        check "msrpc-samba-$t-$l" env MSRPC_PASSWORD=Samba-pw1 "$MSRPC" --user daemon --domain MSRPCSAMBA \
+          --auth-type "$t" --auth-level "$l" call "ncacn_ip_tcp:$SAMBA_IP[135]" mgmt-if-ids
+      done
+    done
+    if env MSRPC_PASSWORD=wrong "$MSRPC" --user daemon --domain MSRPCSAMBA --auth-type spnego \
+      call "ncacn_ip_tcp:$SAMBA_IP[135]" mgmt-if-ids >"$WORK/msrpc-samba-wrong.out" 2>&1; then
+      fail "Samba answered msrpc's SPNEGO call with a wrong password"
+    else
+      pass "Samba refuses msrpc's SPNEGO call with a wrong password: $(tail -n 1 "$WORK/msrpc-samba-wrong.out")"
+    fi
+  else
+    fail "pdbedit -a -u daemon failed"
+    show "$WORK/pdbedit.out"
+  fi
   if timeout 30 "$MSRPC" dump --json "$SAMBA_IP" >"$WORK/samba-dump.json" 2>"$WORK/samba-dump.err"; then
     pass "msrpc dump --json $SAMBA_IP exits 0"
     if timeout 30 "$MSRPC" dump "$SAMBA_IP" >"$WORK/samba-dump.txt" 2>&1; then
@@ -443,6 +471,93 @@ TOML
 }
 policy_against_impacket
 # ---------------------------------------------------------------------------------------------
+section "(e4) Samba's rpcclient and Impacket (SPNEGO) against msrpcd --users on $AUTH_IP"
+# rpcclient's binding options pick the auth type (ntlm: WINNT 0x0a, spnego: GSS_NEGOTIATE 0x09,
+# which Samba's client completes with an alter_context carrying the mechListMIC) and the level
+# (sign: PKT_INTEGRITY, seal: PKT_PRIVACY); epmlookup then walks msrpcd's EPM one element per
+# call over the protected association.
+auth_against_msrpcd() {
+  local users="$WORK/auth-users" conf="$WORK/rpcclient.conf" listen=$AUTH_IP pid=""
+  [ "$EPM_PORT" = 135 ] || listen=$AUTH_IP:$EPM_PORT
+  printf '%s\n' "$AUTH_PASSWORD" | "$MSRPC" users add "$users" "$AUTH_USER" >"$WORK/auth-users.out" 2>&1 ||
+    { fail "msrpc users add failed"; show "$WORK/auth-users.out"; return; }
+  printf '[global]\n  workgroup = WORKGROUP\n' >"$conf"
+  "$MSRPCD" --listen "$listen" --users "$users" --demo --registration-socket "$WORK/auth-epm.sock" \
+    >"$WORK/msrpcd-auth.log" 2>&1 &
+  pid=$!
+  if ! wait_tcp "$AUTH_IP" "$EPM_PORT" 20; then
+    fail "msrpcd --users did not accept on $AUTH_IP:$EPM_PORT within 20 s"
+    show "$WORK/msrpcd-auth.log"
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    return
+  fi
+  for _ in $(seq 1 20); do
+    if timeout 10 "$MSRPC" dump --json --timeout 3 "$AUTH_IP:$EPM_PORT" >"$WORK/auth-dump.json" 2>/dev/null &&
+      AUTH_ECHO_PORT=$(python3 "$HELP" tcp-port "$WORK/auth-dump.json" "$ECHO_UUID" 2>/dev/null); then
+      break
+    fi
+    AUTH_ECHO_PORT=
+    sleep 0.5
+  done
+  local auth lvl name
+  for auth in ntlm spnego; do
+    for lvl in sign seal; do
+      name="rpcclient-$auth-$lvl"
+      if timeout 60 rpcclient -s "$conf" -U "$AUTH_USER%$AUTH_PASSWORD" \
+        "ncacn_ip_tcp:$AUTH_IP[$auth,$lvl]" -c epmlookup >"$WORK/$name.out" 2>&1 &&
+        grep -q "abstract_syntax=$ECHO_UUID" "$WORK/$name.out" &&
+        [ "$(grep -c "abstract_syntax=$ECHO_UUID" "$WORK/$name.out")" -lt 10 ]; then
+        pass "$name: epmlookup over msrpcd's EPM lists rpcecho ($(grep -c abstract_syntax "$WORK/$name.out") entries)"
+      else
+        fail "$name: rpcclient epmlookup against msrpcd (exit status or output wrong)"
+        show "$WORK/$name.out" 15
+      fi
+    done
+  done
+  # msrpcd logged each as an authenticated association of the right type and level.
+  local t l
+  for t in WINNT GSS_NEGOTIATE; do
+    for l in PKT_INTEGRITY PKT_PRIVACY; do
+      if grep "authentication" "$WORK/msrpcd-auth.log" | grep "auth_type=AuthType::$t " |
+        grep "level=AuthLevel::$l " | grep -q "user=Some(\"WORKGROUP\\\\\\\\$AUTH_USER\")"; then
+        pass "msrpcd authenticated rpcclient's $t at $l as WORKGROUP\\$AUTH_USER"
+      else
+        fail "msrpcd did not log rpcclient's $t authentication at $l"
+        grep authentication "$WORK/msrpcd-auth.log" | tail -n 8 | sed 's/^/    | /'
+      fi
+    done
+  done
+  for auth in ntlm spnego; do
+    if timeout 60 rpcclient -s "$conf" -U "$AUTH_USER%wrong-password" \
+      "ncacn_ip_tcp:$AUTH_IP[$auth,seal]" -c epmlookup >"$WORK/rpcclient-$auth-wrong.out" 2>&1 &&
+      grep -q "abstract_syntax=" "$WORK/rpcclient-$auth-wrong.out"; then
+      fail "rpcclient $auth with a wrong password was answered"
+    elif grep -q "ACCESS_DENIED" "$WORK/rpcclient-$auth-wrong.out"; then
+      pass "rpcclient $auth with a wrong password is refused (NT_STATUS_ACCESS_DENIED)"
+    else
+      fail "rpcclient $auth with a wrong password: no access denied"
+      show "$WORK/rpcclient-$auth-wrong.out" 10
+    fi
+  done
+  if [ -n "$AUTH_ECHO_PORT" ]; then
+    for l in integrity privacy; do
+      check "msrpc-spnego-$l" env MSRPC_PASSWORD="$AUTH_PASSWORD" "$MSRPC" --user "$AUTH_USER" --auth-type spnego \
+        --auth-level "$l" call "ncacn_ip_tcp:$AUTH_IP[$AUTH_ECHO_PORT]" echo-data --len 9000
+    done
+    check impacket-spnego "$PY" tests/interop/impacket_spnego.py "$AUTH_IP" "$AUTH_ECHO_PORT" \
+      "$AUTH_USER" "$AUTH_PASSWORD"
+    grep -E '^(PASS|FAIL)' "$WORK/impacket-spnego.out" | sed 's/^/    /'
+  else
+    fail "msrpcd --users --demo never listed rpcecho (impacket_spnego.py not run)"
+    show "$WORK/msrpcd-auth.log"
+  fi
+  kill "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+}
+auth_against_msrpcd
+# ---------------------------------------------------------------------------------------------
 section "(g) audit: msrpcd --audit-log --metrics; Impacket's probing raises alerts, one rpcdump none"
 # A daemon of its own (its log holds only this section's traffic), with NTLM accounts.
 audit_section() {
@@ -529,7 +644,7 @@ if [ ! -s "$PCAP" ]; then
 else
   # Decode the dynamic endpoints as DCE/RPC explicitly (the heuristic would find most of them).
   DECODE=()
-  for p in $ECHO_PORT $POLICY_ECHO_PORT $(grep -oE "ncacn_ip_tcp:$SAMBA_IP\[[0-9]+" "$WORK/rpcclient-epm.out" 2>/dev/null |
+  for p in $ECHO_PORT $POLICY_ECHO_PORT $AUTH_ECHO_PORT $(grep -oE "ncacn_ip_tcp:$SAMBA_IP\[[0-9]+" "$WORK/rpcclient-epm.out" 2>/dev/null |
     grep -oE '[0-9]+$' | sort -u); do
     [ "$p" = 135 ] || DECODE+=(-d "tcp.port==$p,dcerpc")
   done
@@ -552,6 +667,15 @@ else
     -e ip.src -e ip.dst -e dcerpc.pkt_type >"$WORK/pdus.tsv" 2>"$WORK/pdus.err"
   check tshark-pdus-both-peers python3 "$HELP" tshark "$WORK/pdus.tsv" "$MSRPCD_IP" "$SAMBA_IP"
   cat "$WORK/tshark-pdus-both-peers.out" | sed 's/^/    /'
+  # Section (e4) is in the capture: SPNEGO's alter_context / alter_context_resp legs (auth type 9)
+  # and sealed requests to msrpcd --users, all dissected without a malformed packet (above).
+  spnego_legs=$(timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "ip.addr==$AUTH_IP && dcerpc.auth_type == 9 && (dcerpc.pkt_type == 14 || dcerpc.pkt_type == 15)" 2>/dev/null | wc -l)
+  sealed=$(timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "ip.addr==$AUTH_IP && dcerpc.auth_level == 6 && dcerpc.pkt_type == 0" 2>/dev/null | wc -l)
+  if [ "$spnego_legs" -ge 8 ] && [ "$sealed" -gt 0 ]; then
+    pass "tshark: $spnego_legs SPNEGO alter_context legs and $sealed sealed requests with msrpcd --users ($AUTH_IP)"
+  else
+    fail "tshark: section (e4) missing from the capture ($spnego_legs SPNEGO alter_context legs, $sealed sealed requests)"
+  fi
 fi
 
 summary

@@ -113,6 +113,10 @@ pub struct Global {
     /// Authentication level with --user: integrity (signed) or privacy (signed and sealed).
     #[arg(long, global = true, default_value = "privacy", value_parser = ["integrity", "privacy"])]
     pub auth_level: String,
+    /// Authentication type with --user: ntlm (RPC_C_AUTHN_WINNT, 0x0a) or spnego
+    /// (RPC_C_AUTHN_GSS_NEGOTIATE, 0x09, carrying NTLMv2 with the mechListMIC).
+    #[arg(long, global = true, default_value = "ntlm", value_parser = ["ntlm", "spnego"])]
+    pub auth_type: String,
 }
 
 /// The commands.

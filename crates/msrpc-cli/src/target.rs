@@ -71,7 +71,8 @@ pub fn client_options(g: &Global) -> ClientOptions {
     }
 }
 
-/// NTLMv2 for every connection when `--user` is given (password from `MSRPC_PASSWORD`).
+/// NTLMv2 (bare or in SPNEGO, `--auth-type`) for every connection when `--user` is given
+/// (password from `MSRPC_PASSWORD`).
 fn client_auth(g: &Global) -> Option<msrpc_rt::ClientAuth> {
     let user = g.user.clone()?;
     let domain = g.domain.clone();
@@ -81,9 +82,15 @@ fn client_auth(g: &Global) -> Option<msrpc_rt::ClientAuth> {
     } else {
         msrpc_proto::pdu::AuthLevel::PKT_PRIVACY
     };
+    let spnego = g.auth_type == "spnego";
     Some(msrpc_rt::ClientAuth::new(level, move || {
-        Box::new(msrpc_ntlm::NtlmClient::new(&user, &domain, &password))
-            as Box<dyn msrpc_proto::security::SecurityProvider>
+        let ntlm = msrpc_ntlm::NtlmClient::new(&user, &domain, &password);
+        if spnego {
+            Box::new(msrpc_ntlm::SpnegoClient::new(ntlm))
+                as Box<dyn msrpc_proto::security::SecurityProvider>
+        } else {
+            Box::new(ntlm) as Box<dyn msrpc_proto::security::SecurityProvider>
+        }
     }))
 }
 

@@ -3,7 +3,7 @@
 //! # Behaviour
 //! | operation | behaviour |
 //! |---|---|
-//! | `ept_lookup` | Pages through the matching elements, at most `min(max_ents, max_batch)` per call. A null `entry_handle` starts a walk; when more elements remain after the batch, the answer carries a live handle (status 0), otherwise the null handle (status 0). A walk that matches nothing at all answers `ept_s_not_registered` with the null handle. A status other than 0 never comes with elements, and the last non-empty batch always carries the null handle: Impacket's `hept_lookup` (rpcdump) loops until the handle is null and raises on any non-zero status, dropping what it collected. |
+//! | `ept_lookup` | Pages through the matching elements, at most `min(max_ents, max_batch)` per call. A null `entry_handle` starts a walk; when more elements remain after the batch, the answer carries a live handle (status 0), otherwise the null handle (status 0). A walk that matches nothing at all answers `ept_s_not_registered` with the null handle. A status other than 0 never comes with elements. The last batch carries the null handle unless it is full (exactly `max_ents` elements): Impacket's `hept_lookup` (rpcdump) loops until the handle is null and raises on any non-zero status, dropping what it collected, while Samba's `rpcclient epmlookup` asks for one element at a time with the handle it got and restarts from the beginning when that is null (so a null handle on a full batch made it loop forever); a full last batch therefore keeps its handle, and the call resuming it answers status 0, no element and the null handle, which ends both loops. |
 //! | `ept_map` / `ept_map_auth` | The same paging over the towers of [`MapQuery`] matches (`max_towers`). An absent or malformed map tower answers `ept_s_invalid_entry`. |
 //! | `ept_lookup_handle_free` | Closes the handle: null handle out, status 0. A null handle in is a no-op (status 0). |
 //! | `ept_inq_object` | The configured object UUID ([`EpmConfig::object`], nil by default), status 0. |
@@ -74,8 +74,28 @@ impl Default for EpmConfig {
 /// An unfinished walk, held by a lookup handle.
 #[derive(Clone, Copy, Debug)]
 enum Walk {
-    Lookup { query: Lookup, cursor: Cursor },
-    Map { query: MapQuery, cursor: Cursor },
+    Lookup {
+        query: Lookup,
+        cursor: Cursor,
+    },
+    Map {
+        query: MapQuery,
+        cursor: Cursor,
+    },
+    /// Every element was returned, the last batch full: the next call ends the walk.
+    Finished {
+        is_map: bool,
+    },
+}
+
+impl Walk {
+    fn is_map(&self) -> bool {
+        match self {
+            Walk::Lookup { .. } => false,
+            Walk::Map { .. } => true,
+            Walk::Finished { is_map } => *is_map,
+        }
+    }
 }
 
 /// What resuming a walk gave.
@@ -180,7 +200,10 @@ impl EpmService {
             self.drop_walk(group, handle);
             return Ok(Batch::status(status::EPT_S_CANT_PERFORM_OP_MS));
         }
+        let requested = max;
         let max = self.batch_size(max);
+        // A full batch keeps the walk live even when nothing remains (see the module docs).
+        let full = |n: usize| u32::try_from(n).is_ok_and(|n| n == requested);
         if handle.is_null() {
             let mut walk = match start() {
                 Ok(w) => w,
@@ -190,7 +213,10 @@ impl EpmService {
             if items.is_empty() {
                 return Ok(Batch::status(status::EPT_S_NOT_REGISTERED));
             }
-            let handle = if more {
+            if !more && full(items.len()) {
+                walk = Walk::Finished { is_map };
+            }
+            let handle = if more || full(items.len()) {
                 self.walks.create(group, walk)?
             } else {
                 ContextHandle::NULL
@@ -202,12 +228,16 @@ impl EpmService {
             });
         }
         let step = self.walks.with(group, handle, |walk| {
-            if matches!(walk, Walk::Map { .. }) != is_map {
+            if walk.is_map() != is_map {
                 return Step::WrongKind;
             }
             let db = self.lock();
             match advance(&db, walk, max, &item) {
                 (items, true) => Step::More(items),
+                (items, false) if !items.is_empty() && full(items.len()) => {
+                    *walk = Walk::Finished { is_map };
+                    Step::More(items)
+                }
                 (items, false) => Step::Done(items),
             }
         })?;
@@ -284,6 +314,7 @@ fn advance<T>(
             }
             p
         }
+        Walk::Finished { .. } => return (Vec::new(), false),
     };
     let items = page.entries.iter().map(|e| item(e)).collect();
     (items, page.next.is_some())

@@ -14,7 +14,12 @@
 //! What it does not: NTLMv1, LM and LM_KEY (refused by the acceptor, never produced by the
 //! client), DES, sessions without extended session security or with 40/56-bit keys,
 //! channel bindings, datagram (connectionless) NTLM, and pass-through to a domain controller.
-//! Anonymous logons are refused unless [`NtlmAcceptor::allow_anonymous`] is set.
+//! Anonymous logons are refused unless [`NtlmAcceptor::allow_anonymous`] is set; then they
+//! are accepted as [`ANONYMOUS_LOGON`] without a session key (connect level only).
+//!
+//! SPNEGO ([`spnego`]) wraps both for `auth_type` `RPC_C_AUTHN_GSS_NEGOTIATE` (0x09), with
+//! the mechListMIC exchanged both ways (see the module for the sequence-number and RC4
+//! findings), checked against Samba and Impacket.
 //!
 //! Secrets (NT hashes, NTOWFv2, session keys) are zeroized on drop and no `Debug` output
 //! prints them.
@@ -26,7 +31,7 @@ pub mod session;
 pub mod spnego;
 pub mod store;
 
-pub use provider::{MemoryUserStore, NtlmAcceptor, NtlmClient, UserStore};
+pub use provider::{MemoryUserStore, NtlmAcceptor, NtlmClient, UserStore, ANONYMOUS_LOGON};
 pub use session::SIGNATURE_LEN;
 pub use spnego::{SpnegoAcceptor, SpnegoClient};
 pub use store::{FileUserStore, StoreError};

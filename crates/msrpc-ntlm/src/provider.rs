@@ -40,6 +40,9 @@ const SERVER_FLAGS: u32 = CLIENT_FLAGS | flags::OEM | flags::TARGET_TYPE_SERVER;
 /// security and 128-bit keys.
 const REQUIRED: u32 = flags::EXTENDED_SESSIONSECURITY | flags::NEGOTIATE_128;
 
+/// The peer name of an accepted anonymous NTLM logon (Windows' `NT AUTHORITY\ANONYMOUS LOGON`).
+pub const ANONYMOUS_LOGON: &str = "ANONYMOUS LOGON";
+
 /// Length of the fixed part of an NTLMv2 client blob before the AV pairs.
 const BLOB_HEADER: usize = 28;
 
@@ -152,6 +155,7 @@ pub struct NtlmClient {
     nt_hash: Key16,
     state: ClientState,
     session: Option<Session>,
+    anonymous: bool,
 }
 
 impl std::fmt::Debug for NtlmClient {
@@ -185,15 +189,62 @@ impl NtlmClient {
             nt_hash: Zeroizing::new(hash),
             state: ClientState::Initial,
             session: None,
+            anonymous: false,
         };
         hash.zeroize();
         c
+    }
+
+    /// An anonymous client (MS-NLMP 3.2.5.1.2): AUTHENTICATE with an empty user name, an empty
+    /// NtChallengeResponse and a single zero byte as LmChallengeResponse, no session key and no
+    /// MIC. Only for `RPC_C_AUTHN_LEVEL_CONNECT`: an anonymous context cannot sign or seal.
+    /// Acceptors refuse it unless they allow anonymous logons.
+    pub fn anonymous() -> Self {
+        let mut c = Self::with_nt_hash("", "", [0; 16]);
+        c.anonymous = true;
+        c
+    }
+
+    /// The session for message protection; none for an anonymous client.
+    fn keyed(&mut self) -> Result<&mut Session, SecurityError> {
+        if self.anonymous {
+            return Err(SecurityError::NotReady(
+                "an anonymous NTLM context has no session key",
+            ));
+        }
+        client_session(&mut self.state)
     }
 
     /// Sets the workstation name sent in AUTHENTICATE.
     pub fn with_workstation(mut self, workstation: &str) -> Self {
         self.workstation = workstation.to_string();
         self
+    }
+
+    /// GSS_GetMIC (MS-NLMP 3.4.4.2): an NTLM signature over `msg` under our sending state,
+    /// consuming one sequence number (and, with key exchange, RC4 keystream). SPNEGO uses it
+    /// for its mechListMIC.
+    pub fn get_mic(&mut self, msg: &[u8]) -> Result<Vec<u8>, SecurityError> {
+        Ok(self.keyed()?.sign(msg))
+    }
+
+    /// GSS_VerifyMIC: checks the acceptor's `mic` over `msg` under our receiving state.
+    pub fn verify_mic(&mut self, msg: &[u8], mic: &[u8]) -> Result<(), SecurityError> {
+        check_sig_len(mic)?;
+        self.keyed()?.verify(msg, mic)
+    }
+
+    /// Re-keys both RC4 handles, keeping the sequence numbers (after SPNEGO's mechListMIC).
+    pub fn reset_rc4(&mut self) -> Result<(), SecurityError> {
+        self.keyed()?.reset_rc4()
+    }
+
+    /// The next (send, receive) sequence numbers, once established.
+    pub fn sequence_numbers(&self) -> Option<(u32, u32)> {
+        match &self.state {
+            ClientState::Established(s) => Some(s.sequence_numbers()),
+            _ => None,
+        }
     }
 
     fn authenticate(
@@ -207,6 +258,22 @@ impl NtlmClient {
             return Err(refuse(
                 "server does not offer extended session security with 128-bit keys",
             ));
+        }
+        if self.anonymous {
+            let auth = Authenticate {
+                flags: (negotiated & !flags::KEY_EXCH) | flags::ANONYMOUS,
+                lm_response: vec![0],
+                nt_response: Vec::new(),
+                domain: String::new(),
+                user: String::new(),
+                workstation: self.workstation.clone(),
+                encrypted_random_session_key: Vec::new(),
+                version: Some(OUR_VERSION),
+                mic: None,
+            };
+            // A placeholder session that `keyed` never hands out.
+            self.session = Some(Session::new(&[0; 16], true, false)?);
+            return Ok(auth.encode());
         }
         // The client's AV pairs: the server's, with MsvAvFlags announcing the MIC.
         let timestamp = match find_av(&challenge.target_info, av_id::TIMESTAMP) {
@@ -323,7 +390,7 @@ impl SecurityProvider for NtlmClient {
     }
 
     fn sign(&mut self, pdu: &[u8], _data: Range<usize>) -> Result<Vec<u8>, SecurityError> {
-        Ok(client_session(&mut self.state)?.sign(pdu))
+        Ok(self.keyed()?.sign(pdu))
     }
 
     fn verify(
@@ -333,11 +400,11 @@ impl SecurityProvider for NtlmClient {
         signature: &[u8],
     ) -> Result<(), SecurityError> {
         check_sig_len(signature)?;
-        client_session(&mut self.state)?.verify(pdu, signature)
+        self.keyed()?.verify(pdu, signature)
     }
 
     fn seal(&mut self, pdu: &mut [u8], data: Range<usize>) -> Result<Vec<u8>, SecurityError> {
-        client_session(&mut self.state)?.seal(pdu, data)
+        self.keyed()?.seal(pdu, data)
     }
 
     fn unseal(
@@ -347,7 +414,7 @@ impl SecurityProvider for NtlmClient {
         signature: &[u8],
     ) -> Result<(), SecurityError> {
         check_sig_len(signature)?;
-        client_session(&mut self.state)?.unseal(pdu, data, signature)
+        self.keyed()?.unseal(pdu, data, signature)
     }
 }
 
@@ -382,6 +449,10 @@ pub struct NtlmAcceptor {
     peer: Option<String>,
     /// The user name AUTHENTICATE carried, verified or not (audit records only).
     claimed: Option<String>,
+    /// Whether the verified AUTHENTICATE carried a MIC (MsvAvFlags bit 0x2).
+    had_mic: bool,
+    /// The context is an accepted anonymous logon (no session key).
+    anonymous: bool,
 }
 
 impl std::fmt::Debug for NtlmAcceptor {
@@ -414,6 +485,8 @@ impl NtlmAcceptor {
             session: None,
             peer: None,
             claimed: None,
+            had_mic: false,
+            anonymous: false,
         }
     }
 
@@ -424,12 +497,59 @@ impl NtlmAcceptor {
         self
     }
 
-    /// Accepts anonymous AUTHENTICATE messages (empty user and NT response). Off by default.
-    /// An anonymous context has no peer name and its keys are derived from a zero session
-    /// key, so its signatures prove nothing.
+    /// Accepts anonymous AUTHENTICATE messages (MS-NLMP 3.2.5.1.2: empty user name, empty
+    /// NtChallengeResponse, LmChallengeResponse absent or zeros). Off by default: then they are
+    /// refused like a wrong password. An accepted anonymous context has the peer name
+    /// [`ANONYMOUS_LOGON`] and **no session key** (MS-NLMP's would be all zeros, known to
+    /// anyone), so it serves only levels that need none (`RPC_C_AUTHN_LEVEL_CONNECT`): signing,
+    /// verifying, sealing and unsealing refuse (the RPC server then faults the call with access
+    /// denied), and so do GSS_GetMIC / GSS_VerifyMIC.
     pub fn allow_anonymous(mut self, allow: bool) -> Self {
         self.allow_anonymous = allow;
         self
+    }
+
+    /// True once an anonymous logon was accepted (see [`NtlmAcceptor::allow_anonymous`]).
+    pub fn is_anonymous(&self) -> bool {
+        self.is_established() && self.anonymous
+    }
+
+    /// The session for message protection; none for an anonymous context.
+    fn keyed(&mut self) -> Result<&mut Session, SecurityError> {
+        if self.anonymous {
+            return Err(SecurityError::AuthenticationFailed(
+                "an anonymous NTLM context has no session key (only the connect level)".into(),
+            ));
+        }
+        session(&mut self.session)
+    }
+
+    /// True once established from an AUTHENTICATE that announced and carried a MIC
+    /// (MsvAvFlags 0x2). SPNEGO then requires the initiator's mechListMIC (MS-SPNG 3.2.5.1).
+    pub fn authenticate_had_mic(&self) -> bool {
+        self.is_established() && self.had_mic
+    }
+
+    /// GSS_GetMIC: an NTLM signature over `msg` under our sending state (see
+    /// [`NtlmClient::get_mic`]).
+    pub fn get_mic(&mut self, msg: &[u8]) -> Result<Vec<u8>, SecurityError> {
+        Ok(self.keyed()?.sign(msg))
+    }
+
+    /// GSS_VerifyMIC: checks the initiator's `mic` over `msg` under our receiving state.
+    pub fn verify_mic(&mut self, msg: &[u8], mic: &[u8]) -> Result<(), SecurityError> {
+        check_sig_len(mic)?;
+        self.keyed()?.verify(msg, mic)
+    }
+
+    /// Re-keys both RC4 handles, keeping the sequence numbers (after SPNEGO's mechListMIC).
+    pub fn reset_rc4(&mut self) -> Result<(), SecurityError> {
+        self.keyed()?.reset_rc4()
+    }
+
+    /// The next (send, receive) sequence numbers, once established.
+    pub fn sequence_numbers(&self) -> Option<(u32, u32)> {
+        self.session.as_ref().map(Session::sequence_numbers)
     }
 
     fn challenge(&self, negotiate: &[u8]) -> Result<(Vec<u8>, [u8; 8], u32), SecurityError> {
@@ -496,7 +616,8 @@ impl NtlmAcceptor {
             let base = Zeroizing::new([0u8; 16]);
             let exported = self.exported_key(&base, key_exch, &auth)?;
             self.session = Some(Session::new(&exported, false, key_exch)?);
-            self.peer = None;
+            self.anonymous = true;
+            self.peer = Some(ANONYMOUS_LOGON.to_string());
             return Ok(());
         }
         if nt.len() == 24 {
@@ -552,6 +673,7 @@ impl NtlmAcceptor {
                 return Err(refuse("MIC does not verify"));
             }
         }
+        self.had_mic = mic_required;
         self.session = Some(Session::new(&exported, false, key_exch)?);
         self.peer = Some(if auth.domain.is_empty() {
             auth.user.clone()
@@ -639,7 +761,7 @@ impl SecurityProvider for NtlmAcceptor {
     }
 
     fn sign(&mut self, pdu: &[u8], _data: Range<usize>) -> Result<Vec<u8>, SecurityError> {
-        Ok(session(&mut self.session)?.sign(pdu))
+        Ok(self.keyed()?.sign(pdu))
     }
 
     fn verify(
@@ -649,11 +771,11 @@ impl SecurityProvider for NtlmAcceptor {
         signature: &[u8],
     ) -> Result<(), SecurityError> {
         check_sig_len(signature)?;
-        session(&mut self.session)?.verify(pdu, signature)
+        self.keyed()?.verify(pdu, signature)
     }
 
     fn seal(&mut self, pdu: &mut [u8], data: Range<usize>) -> Result<Vec<u8>, SecurityError> {
-        session(&mut self.session)?.seal(pdu, data)
+        self.keyed()?.seal(pdu, data)
     }
 
     fn unseal(
@@ -663,6 +785,6 @@ impl SecurityProvider for NtlmAcceptor {
         signature: &[u8],
     ) -> Result<(), SecurityError> {
         check_sig_len(signature)?;
-        session(&mut self.session)?.unseal(pdu, data, signature)
+        self.keyed()?.unseal(pdu, data, signature)
     }
 }

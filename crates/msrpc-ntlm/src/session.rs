@@ -13,6 +13,7 @@ pub const SIGNATURE_LEN: usize = 16;
 /// One direction's keys, RC4 handle and sequence number.
 struct Half {
     sign_key: Key16,
+    seal_key: Key16,
     handle: Rc4,
     seq: u32,
 }
@@ -24,9 +25,17 @@ impl Half {
             .map_err(|_| SecurityError::NotReady("RC4 key setup failed"))?;
         Ok(Half {
             sign_key: sign_key(exported, dir),
+            seal_key: seal,
             handle,
             seq: 0,
         })
+    }
+
+    /// Re-keys the RC4 handle from the sealing key; the sequence number is kept.
+    fn reset_handle(&mut self) -> Result<(), SecurityError> {
+        self.handle = Rc4::new_from_slice(self.seal_key.as_slice())
+            .map_err(|_| SecurityError::NotReady("RC4 key setup failed"))?;
+        Ok(())
     }
 
     /// The MAC (MS-NLMP 3.4.4.2) of `msg` under this direction's state; advances the sequence
@@ -77,6 +86,19 @@ impl Session {
             recv,
             key_exch,
         })
+    }
+
+    /// Re-keys both directions' RC4 handles from their sealing keys, keeping the sequence
+    /// numbers: what SPNEGO does after the mechListMIC (MS-SPNG 3.1.5.1; see
+    /// [`crate::spnego`]).
+    pub fn reset_rc4(&mut self) -> Result<(), SecurityError> {
+        self.send.reset_handle()?;
+        self.recv.reset_handle()
+    }
+
+    /// The next sequence numbers (send, receive).
+    pub fn sequence_numbers(&self) -> (u32, u32) {
+        (self.send.seq, self.recv.seq)
     }
 
     /// Signs `msg`.

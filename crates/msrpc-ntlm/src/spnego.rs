@@ -1,30 +1,48 @@
 //! SPNEGO (RFC 4178, MS-SPNG) carrying NTLM, for `auth_type` `RPC_C_AUTHN_GSS_NEGOTIATE` (0x09).
 //!
-//! [`SpnegoClient`] wraps an [`NtlmClient`] and [`SpnegoAcceptor`] an [`NtlmAcceptor`]:
+//! [`SpnegoClient`] wraps an [`NtlmClient`] and [`SpnegoAcceptor`] an [`NtlmAcceptor`]. Four
+//! legs:
 //!
 //! 1. client: `NegTokenInit` (GSS-API `InitialContextToken` with the SPNEGO OID, mechTypes
-//!    `{ NTLMSSP }`, mechToken = NTLM NEGOTIATE);
+//!    `{ NTLMSSP }` by default, mechToken = NTLM NEGOTIATE);
 //! 2. acceptor: `NegTokenResp` (accept-incomplete, supportedMech NTLMSSP, CHALLENGE);
-//! 3. client: `NegTokenResp` (responseToken = AUTHENTICATE), returned as `Done(Some(..))`;
-//! 4. acceptor: established; answers `Done(Some(NegTokenResp(accept-completed)))`, which the
-//!    RPC server sends back in an alter_context_resp (and drops after an auth3).
+//! 3. client: `NegTokenResp` (responseToken = AUTHENTICATE, mechListMIC), returned as
+//!    `Continue`, so the DCE/RPC client carries it in an **alter_context** (not auth3);
+//! 4. acceptor: `NegTokenResp` (accept-completed, its own mechListMIC), returned as
+//!    `Done(Some(..))` and sent in the alter_context_resp; the client verifies it and is done.
 //!
-//! The acceptor accepts only NTLM: an init whose mechTypes lack NTLMSSP is refused (an
-//! error from `step`, which the RPC layer turns into a bind_nak / access denied; encode a
-//! [`NegState::Reject`] [`NegTokenResp`] yourself if a reject token is needed). If NTLMSSP is
-//! offered but not first, or the init carries no mechToken, the optimistic token is ignored
-//! and the acceptor answers accept-incomplete with supportedMech and no responseToken, so the
-//! client sends NEGOTIATE in its next `NegTokenResp`.
+//! When the initiator lists another mechanism first (e.g. Kerberos, [`SpnegoClient::with_mech_types`]),
+//! the acceptor ignores the optimistic token and answers `request-mic` with supportedMech
+//! NTLMSSP and no token; the initiator then sends NEGOTIATE in a `NegTokenResp` (one more
+//! leg). An init whose mechTypes lack NTLMSSP is refused (an error from `step`, which the RPC
+//! layer turns into a bind_nak / access denied).
 //!
-//! **mechListMIC is not produced and not verified.** MS-SPNG 3.1.5.1 computes it with
-//! GSS_GetMIC of the negotiated mechanism, i.e. an NTLM signature that consumes sequence
-//! number 0 and advances the RC4 sealing state; Windows and Samba then reset NTLM's sequence
-//! numbers and RC4 handles (when the NTLM AUTHENTICATE carried a MIC) before protecting
-//! messages. [`NtlmClient`] and [`NtlmAcceptor`] expose no such reset, so doing the MIC here
-//! would desynchronise every later signature. Since the acceptor only ever selects NTLM, the
-//! downgrade the MIC protects against cannot lead to anything but NTLM. A received
-//! mechListMIC is therefore parsed and ignored; peers that insist on receiving one from the
-//! acceptor (Windows clients that offered several mechanisms) will not interoperate.
+//! # mechListMIC (what we found, and what this module does)
+//!
+//! - **What it is** (RFC 4178 5, MS-SPNG 3.1.5.1): NTLM's GSS_GetMIC over the DER of the
+//!   initiator's `MechTypeList` (`SEQUENCE OF OID`, as in the `NegTokenInit`), i.e. an NTLM
+//!   signature (MS-NLMP 3.4.4.2): HMAC-MD5 with the sender's signing key over the sender's
+//!   sequence number and the list, the checksum RC4-encrypted with the sender's sealing handle
+//!   (key exchange). It is the first use of each direction, so it carries **sequence number 0**.
+//! - **Afterwards** both sides **re-key the RC4 handles** from the sealing keys (so the first
+//!   sealed PDU uses the same keystream start as the MIC did; MS-SPNG 3.1.5.1 "NTLM RC4 key
+//!   state for MechListMIC and first signed message") and **keep the sequence numbers**: the
+//!   first DCE/RPC request and response carry sequence number 1. Samba does this
+//!   (`gensec_may_reset_crypto` with a partial reset once a MIC was checked: RC4 re-keyed,
+//!   sequence numbers kept), and `tests/samba_spnego.rs` proves it against samba-dcerpcd: three
+//!   signed and three sealed calls on one connection verify both ways.
+//! - **When it is sent**: our client always sends it with the AUTHENTICATE (whose NTLM MIC it
+//!   always sets) and requires the acceptor's in accept-completed. Our acceptor verifies the
+//!   initiator's when present and **requires** it when NTLM was not the initiator's first
+//!   mechanism (RFC 4178 5: only then could a downgrade have happened) or when the
+//!   AUTHENTICATE carried an NTLM MIC (MsvAvFlags 0x2; what Samba checks as "new SPNEGO", and
+//!   Windows clients that set the NTLM MIC always send the mechListMIC); it answers with its
+//!   own mechListMIC exactly when it verified one, then re-keys RC4. A mechListMIC sent
+//!   before NTLM completed is refused.
+//! - **auth3**: a client that sends its final token in an auth3 never receives the acceptor's
+//!   mechListMIC, but the acceptor has consumed its sending sequence number 0 for it, so
+//!   their sequence numbers disagree. Windows and Samba clients use alter_context whenever
+//!   SPNEGO still expects an answer (as ours does); the server drops the token after auth3.
 //!
 //! The DER reader is bounded: definite lengths only (at most 4 length octets), single-octet
 //! tags, every length checked against the enclosing buffer, no recursion beyond the fixed
@@ -353,6 +371,9 @@ enum Phase {
     Initial,
     /// Waiting for the peer's next token.
     Negotiating,
+    /// Client only: AUTHENTICATE and mechListMIC sent, waiting for accept-completed and the
+    /// acceptor's mechListMIC.
+    AwaitingMic,
     Established,
     Failed,
 }
@@ -362,29 +383,66 @@ enum Phase {
 pub struct SpnegoClient {
     inner: NtlmClient,
     phase: Phase,
+    /// The mechanisms offered, most preferred first; NTLMSSP is among them.
+    mech_types: Vec<Vec<u8>>,
+    /// Whether NTLM's NEGOTIATE has been sent (optimistically or after the acceptor chose NTLM).
+    ntlm_started: bool,
 }
 
 impl SpnegoClient {
-    /// Wraps `inner`, which must not have started its exchange.
+    /// Wraps `inner`, which must not have started its exchange, offering only NTLMSSP (with
+    /// NEGOTIATE as the optimistic token).
     pub fn new(inner: NtlmClient) -> Self {
         Self {
             inner,
             phase: Phase::Initial,
+            mech_types: vec![OID_NTLMSSP.to_vec()],
+            ntlm_started: false,
+        }
+    }
+
+    /// Offers `mech_types` (DER OID contents, most preferred first) instead of NTLMSSP alone,
+    /// as Windows does when it lists Kerberos first. NTLMSSP is appended when missing, since
+    /// it is the only mechanism this client can run; the optimistic NEGOTIATE is sent only
+    /// when NTLMSSP comes first, otherwise it follows once the acceptor selected NTLMSSP.
+    pub fn with_mech_types(mut self, mech_types: Vec<Vec<u8>>) -> Self {
+        self.mech_types = mech_types;
+        if !self.mech_types.iter().any(|m| m == OID_NTLMSSP) {
+            self.mech_types.push(OID_NTLMSSP.to_vec());
+        }
+        self
+    }
+
+    fn mech_types_der(&self) -> Vec<u8> {
+        NegTokenInit {
+            mech_types: self.mech_types.clone(),
+            ..NegTokenInit::default()
+        }
+        .mech_types_der()
+    }
+
+    fn negotiate(&mut self) -> Result<Vec<u8>, SecurityError> {
+        self.ntlm_started = true;
+        match self.inner.step(None)? {
+            AuthStep::Continue(t) => Ok(t),
+            AuthStep::Done(_) => Err(refuse("NTLM finished early")),
         }
     }
 
     fn run(&mut self, input: Option<&[u8]>) -> Result<AuthStep, SecurityError> {
         match (self.phase, input) {
             (Phase::Initial, None) => {
-                let token = match self.inner.step(None)? {
-                    AuthStep::Continue(t) => t,
-                    AuthStep::Done(_) => return Err(refuse("NTLM finished early")),
+                let mech_token = if self.mech_types.first().map(Vec::as_slice) == Some(OID_NTLMSSP)
+                {
+                    Some(self.negotiate()?)
+                } else {
+                    None
                 };
                 self.phase = Phase::Negotiating;
                 Ok(AuthStep::Continue(
                     NegTokenInit {
-                        mech_types: vec![OID_NTLMSSP.to_vec()],
-                        mech_token: Some(token),
+                        mech_types: self.mech_types.clone(),
+                        mech_token,
                         mech_list_mic: None,
                     }
                     .encode(),
@@ -393,7 +451,8 @@ impl SpnegoClient {
             (Phase::Negotiating, Some(buf)) => {
                 let resp = NegTokenResp::decode(buf)?;
                 match resp.neg_state {
-                    Some(NegState::AcceptIncomplete) | None => {}
+                    // request-mic: NTLM was not our first choice; our mechListMIC always goes.
+                    Some(NegState::AcceptIncomplete) | Some(NegState::RequestMic) | None => {}
                     Some(NegState::Reject) => return Err(refuse("rejected by the acceptor")),
                     Some(s) => return Err(refuse(&format!("unexpected negState {s:?}"))),
                 }
@@ -403,6 +462,23 @@ impl SpnegoClient {
                     .is_some_and(|m| m != OID_NTLMSSP)
                 {
                     return Err(refuse("acceptor selected a mechanism other than NTLM"));
+                }
+                if !self.ntlm_started {
+                    // NTLM was not our first choice: the acceptor must name it, and we start it.
+                    if resp.supported_mech.is_none() {
+                        return Err(refuse("acceptor named no mechanism"));
+                    }
+                    if resp.response_token.is_some() {
+                        return Err(refuse("a token for a mechanism we did not start"));
+                    }
+                    let negotiate = self.negotiate()?;
+                    return Ok(AuthStep::Continue(
+                        NegTokenResp {
+                            response_token: Some(negotiate),
+                            ..NegTokenResp::default()
+                        }
+                        .encode(),
+                    ));
                 }
                 let challenge = resp
                     .response_token
@@ -414,14 +490,45 @@ impl SpnegoClient {
                 if !self.inner.is_established() {
                     return Err(refuse("NTLM not established"));
                 }
-                self.phase = Phase::Established;
-                Ok(AuthStep::Done(Some(
+                // Our AUTHENTICATE always carries a MIC, so the mechListMIC always goes with
+                // it, and the acceptor's is awaited (a fourth leg: alter_context in DCE/RPC).
+                let mic = self.inner.get_mic(&self.mech_types_der())?;
+                self.phase = Phase::AwaitingMic;
+                Ok(AuthStep::Continue(
                     NegTokenResp {
                         response_token: Some(auth),
+                        mech_list_mic: Some(mic),
                         ..NegTokenResp::default()
                     }
                     .encode(),
-                )))
+                ))
+            }
+            (Phase::AwaitingMic, Some(buf)) => {
+                let resp = NegTokenResp::decode(buf)?;
+                match resp.neg_state {
+                    Some(NegState::AcceptCompleted) => {}
+                    Some(NegState::Reject) => return Err(refuse("rejected by the acceptor")),
+                    s => return Err(refuse(&format!("unexpected negState {s:?}"))),
+                }
+                if resp
+                    .supported_mech
+                    .as_deref()
+                    .is_some_and(|m| m != OID_NTLMSSP)
+                {
+                    return Err(refuse("acceptor changed the mechanism"));
+                }
+                if resp.response_token.as_ref().is_some_and(|t| !t.is_empty()) {
+                    return Err(refuse("a mechanism token after NTLM completed"));
+                }
+                let mic = resp
+                    .mech_list_mic
+                    .ok_or_else(|| refuse("the acceptor sent no mechListMIC"))?;
+                self.inner
+                    .verify_mic(&self.mech_types_der(), &mic)
+                    .map_err(|_| refuse("the acceptor's mechListMIC does not verify"))?;
+                self.inner.reset_rc4()?;
+                self.phase = Phase::Established;
+                Ok(AuthStep::Done(None))
             }
             _ => Err(SecurityError::NotReady("unexpected SPNEGO client step")),
         }
@@ -435,6 +542,10 @@ pub struct SpnegoAcceptor {
     phase: Phase,
     /// Whether the inner NTLM acceptor has received NEGOTIATE.
     ntlm_started: bool,
+    /// DER of the initiator's mechTypes, which the mechListMICs cover.
+    mech_types_der: Vec<u8>,
+    /// NTLM was not the initiator's first choice: a mechListMIC is required.
+    mic_required: bool,
 }
 
 impl SpnegoAcceptor {
@@ -444,13 +555,15 @@ impl SpnegoAcceptor {
             inner,
             phase: Phase::Initial,
             ntlm_started: false,
+            mech_types_der: Vec::new(),
+            mic_required: false,
         }
     }
 
-    fn incomplete(token: Option<Vec<u8>>) -> AuthStep {
+    fn incomplete(token: Option<Vec<u8>>, state: NegState) -> AuthStep {
         AuthStep::Continue(
             NegTokenResp {
-                neg_state: Some(NegState::AcceptIncomplete),
+                neg_state: Some(state),
                 supported_mech: Some(OID_NTLMSSP.to_vec()),
                 response_token: token,
                 mech_list_mic: None,
@@ -459,20 +572,42 @@ impl SpnegoAcceptor {
         )
     }
 
-    /// Feeds one NTLM token to the inner acceptor and wraps its answer.
-    fn ntlm(&mut self, token: &[u8]) -> Result<AuthStep, SecurityError> {
+    /// Feeds one NTLM token (with the initiator's mechListMIC, if any) to the inner acceptor
+    /// and wraps its answer.
+    fn ntlm(&mut self, token: &[u8], mic: Option<&[u8]>) -> Result<AuthStep, SecurityError> {
         let first = !self.ntlm_started;
         self.ntlm_started = true;
+        if first && mic.is_some() {
+            return Err(refuse("mechListMIC before NTLM completed"));
+        }
         match self.inner.step(Some(token))? {
             AuthStep::Continue(challenge) if first => {
                 self.phase = Phase::Negotiating;
-                Ok(Self::incomplete(Some(challenge)))
+                Ok(Self::incomplete(
+                    Some(challenge),
+                    NegState::AcceptIncomplete,
+                ))
             }
             AuthStep::Done(None) if !first && self.inner.is_established() => {
+                let our_mic = match mic {
+                    Some(m) => {
+                        self.inner
+                            .verify_mic(&self.mech_types_der, m)
+                            .map_err(|_| refuse("the initiator's mechListMIC does not verify"))?;
+                        let ours = self.inner.get_mic(&self.mech_types_der)?;
+                        self.inner.reset_rc4()?;
+                        Some(ours)
+                    }
+                    None if self.mic_required || self.inner.authenticate_had_mic() => {
+                        return Err(refuse("mechListMIC missing"));
+                    }
+                    None => None,
+                };
                 self.phase = Phase::Established;
                 Ok(AuthStep::Done(Some(
                     NegTokenResp {
                         neg_state: Some(NegState::AcceptCompleted),
+                        mech_list_mic: our_mic,
                         ..NegTokenResp::default()
                     }
                     .encode(),
@@ -491,12 +626,21 @@ impl SpnegoAcceptor {
                     .iter()
                     .position(|m| m == OID_NTLMSSP)
                     .ok_or_else(|| refuse("NTLMSSP not among the offered mechanisms"))?;
+                self.mech_types_der = init.mech_types_der();
+                // RFC 4178 5: another mechanism than the initiator's first needs a mechListMIC.
+                self.mic_required = pos != 0;
                 match init.mech_token {
                     // The optimistic token is for the first mechanism only.
-                    Some(t) if pos == 0 => self.ntlm(&t),
+                    Some(t) if pos == 0 => self.ntlm(&t, None),
                     _ => {
                         self.phase = Phase::Negotiating;
-                        Ok(Self::incomplete(None))
+                        // RFC 4178 4.2.2: request-mic when NTLM is not the first choice.
+                        let state = if pos == 0 {
+                            NegState::AcceptIncomplete
+                        } else {
+                            NegState::RequestMic
+                        };
+                        Ok(Self::incomplete(None, state))
                     }
                 }
             }
@@ -509,11 +653,10 @@ impl SpnegoAcceptor {
                 if resp.supported_mech.is_some() {
                     return Err(refuse("supportedMech from the initiator"));
                 }
-                // mechListMIC, if any, is ignored (see the module documentation).
                 let token = resp
                     .response_token
                     .ok_or_else(|| refuse("no NTLM token from the initiator"))?;
-                self.ntlm(&token)
+                self.ntlm(&token, resp.mech_list_mic.as_deref())
             }
             _ => Err(SecurityError::NotReady("unexpected SPNEGO acceptor step")),
         }

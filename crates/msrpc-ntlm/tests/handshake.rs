@@ -194,7 +194,8 @@ fn ntlmv1_and_anonymous_responses_are_refused() {
     let mut s = acceptor().allow_anonymous(true);
     assert_eq!(anonymous(&mut s).unwrap(), AuthStep::Done(None));
     assert!(s.is_established());
-    assert_eq!(s.peer_name(), None);
+    assert_eq!(s.peer_name().as_deref(), Some(msrpc_ntlm::ANONYMOUS_LOGON));
+    assert!(s.is_anonymous() && s.sign(&[0; 8], 0..8).is_err());
 }
 
 #[test]

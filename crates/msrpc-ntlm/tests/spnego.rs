@@ -26,7 +26,8 @@ fn client(password: &str) -> SpnegoClient {
     SpnegoClient::new(NtlmClient::new("alice", "DOM", password))
 }
 
-fn handshake(c: &mut SpnegoClient, s: &mut SpnegoAcceptor) {
+/// Runs the four legs; returns the acceptor's final token.
+fn handshake(c: &mut SpnegoClient, s: &mut SpnegoAcceptor) -> Vec<u8> {
     let AuthStep::Continue(init) = c.step(None).unwrap() else {
         panic!("init")
     };
@@ -43,18 +44,23 @@ fn handshake(c: &mut SpnegoClient, s: &mut SpnegoAcceptor) {
     let r = NegTokenResp::decode(&resp).unwrap();
     assert_eq!(r.neg_state, Some(NegState::AcceptIncomplete));
     assert_eq!(r.supported_mech.as_deref(), Some(OID_NTLMSSP));
-    let AuthStep::Done(Some(auth)) = c.step(Some(&resp)).unwrap() else {
+    // The AUTHENTICATE goes with a mechListMIC and expects the acceptor's answer.
+    let AuthStep::Continue(auth) = c.step(Some(&resp)).unwrap() else {
         panic!("authenticate")
     };
-    assert!(c.is_established() && !s.is_established());
+    let a = NegTokenResp::decode(&auth).unwrap();
+    assert_eq!(a.mech_list_mic.as_ref().map(Vec::len), Some(16));
+    assert!(!c.is_established() && !s.is_established());
     let AuthStep::Done(Some(done)) = s.step(Some(&auth)).unwrap() else {
         panic!("accept-completed")
     };
-    assert_eq!(
-        NegTokenResp::decode(&done).unwrap().neg_state,
-        Some(NegState::AcceptCompleted)
-    );
+    let d = NegTokenResp::decode(&done).unwrap();
+    assert_eq!(d.neg_state, Some(NegState::AcceptCompleted));
+    assert_eq!(d.mech_list_mic.as_ref().map(Vec::len), Some(16));
     assert!(s.is_established());
+    assert_eq!(c.step(Some(&done)).unwrap(), AuthStep::Done(None));
+    assert!(c.is_established());
+    done
 }
 
 #[test]
@@ -213,7 +219,7 @@ fn wrong_password_is_refused() {
     let AuthStep::Continue(resp) = s.step(Some(&init)).unwrap() else {
         panic!()
     };
-    let AuthStep::Done(Some(auth)) = c.step(Some(&resp)).unwrap() else {
+    let AuthStep::Continue(auth) = c.step(Some(&resp)).unwrap() else {
         panic!()
     };
     assert!(s.step(Some(&auth)).is_err());
@@ -263,6 +269,7 @@ fn ntlm_not_first_gets_a_second_leg() {
     };
     let r = NegTokenResp::decode(&r).unwrap();
     assert_eq!(r.supported_mech.as_deref(), Some(OID_NTLMSSP));
+    assert_eq!(r.neg_state, Some(NegState::RequestMic));
     assert_eq!(r.response_token, None);
     let leg = NegTokenResp {
         response_token: Some(negotiate),
@@ -276,17 +283,239 @@ fn ntlm_not_first_gets_a_second_leg() {
     let AuthStep::Done(Some(auth)) = ntlm.step(Some(&challenge)).unwrap() else {
         panic!()
     };
+    // NTLM was the second choice: the mechListMIC is required and must cover the list as
+    // offered, [Kerberos, NTLM].
+    let offered = NegTokenInit {
+        mech_types: vec![KRB5.to_vec(), OID_NTLMSSP.to_vec()],
+        ..Default::default()
+    }
+    .mech_types_der();
+    let good_mic = ntlm.get_mic(&offered).unwrap();
     let leg = NegTokenResp {
         response_token: Some(auth),
-        mech_list_mic: Some(vec![0; 16]),
+        mech_list_mic: Some(good_mic.clone()),
         ..Default::default()
     }
     .encode();
-    assert!(matches!(
-        s.step(Some(&leg)).unwrap(),
-        AuthStep::Done(Some(_))
-    ));
+    let AuthStep::Done(Some(done)) = s.step(Some(&leg)).unwrap() else {
+        panic!()
+    };
     assert!(s.is_established());
+    let done = NegTokenResp::decode(&done).unwrap();
+    assert_eq!(done.neg_state, Some(NegState::AcceptCompleted));
+    // The acceptor's MIC verifies with the initiator's receiving state (sequence 0).
+    ntlm.verify_mic(&offered, &done.mech_list_mic.unwrap())
+        .unwrap();
+    // Both sides re-key RC4 and keep sequence number 1 for the first message.
+    ntlm.reset_rc4().unwrap();
+    assert_eq!(ntlm.sequence_numbers(), Some((1, 1)));
+    let m = [7u8; 48];
+    let mut p = m;
+    let sig = ntlm.seal(&mut p, 16..32).unwrap();
+    assert_eq!(&sig[12..16], &1u32.to_le_bytes());
+    s.unseal(&mut p, 16..32, &sig).unwrap();
+    assert_eq!(p, m);
+}
+
+/// Drives [Kerberos, NTLM] up to the AUTHENTICATE: (raw NTLM client, acceptor, AUTHENTICATE,
+/// DER of the offered list).
+fn second_choice_until_authenticate() -> (NtlmClient, SpnegoAcceptor, Vec<u8>, Vec<u8>) {
+    let mut ntlm = NtlmClient::new("alice", "DOM", "Secret1");
+    let AuthStep::Continue(negotiate) = ntlm.step(None).unwrap() else {
+        panic!()
+    };
+    let mut s = acceptor();
+    let init = NegTokenInit {
+        mech_types: vec![KRB5.to_vec(), OID_NTLMSSP.to_vec()],
+        mech_token: Some(vec![0x60, 0]),
+        mech_list_mic: None,
+    };
+    let AuthStep::Continue(_) = s.step(Some(&init.encode())).unwrap() else {
+        panic!()
+    };
+    let leg = NegTokenResp {
+        response_token: Some(negotiate),
+        ..Default::default()
+    }
+    .encode();
+    let AuthStep::Continue(r) = s.step(Some(&leg)).unwrap() else {
+        panic!()
+    };
+    let challenge = NegTokenResp::decode(&r).unwrap().response_token.unwrap();
+    let AuthStep::Done(Some(auth)) = ntlm.step(Some(&challenge)).unwrap() else {
+        panic!()
+    };
+    (ntlm, s, auth, init.mech_types_der())
+}
+
+fn final_leg(auth: Vec<u8>, mic: Option<Vec<u8>>) -> Vec<u8> {
+    NegTokenResp {
+        response_token: Some(auth),
+        mech_list_mic: mic,
+        ..Default::default()
+    }
+    .encode()
+}
+
+#[test]
+fn acceptor_refuses_missing_tampered_or_foreign_mech_list_mic() {
+    // Missing (NTLM was not first, and the AUTHENTICATE carried a MIC).
+    let (_, mut s, auth, _) = second_choice_until_authenticate();
+    let e = s.step(Some(&final_leg(auth, None))).unwrap_err();
+    assert!(e.to_string().contains("mechListMIC missing"), "{e}");
+    assert!(!s.is_established());
+    // Tampered.
+    let (mut ntlm, mut s, auth, offered) = second_choice_until_authenticate();
+    let mut mic = ntlm.get_mic(&offered).unwrap();
+    mic[6] ^= 0x40;
+    let e = s.step(Some(&final_leg(auth, Some(mic)))).unwrap_err();
+    assert!(e.to_string().contains("does not verify"), "{e}");
+    assert!(!s.is_established());
+    // Computed over another list (what a downgrading attacker would leave): [NTLM] alone.
+    let (mut ntlm, mut s, auth, _) = second_choice_until_authenticate();
+    let other = NegTokenInit {
+        mech_types: vec![OID_NTLMSSP.to_vec()],
+        ..Default::default()
+    }
+    .mech_types_der();
+    let mic = ntlm.get_mic(&other).unwrap();
+    assert!(s.step(Some(&final_leg(auth, Some(mic)))).is_err());
+    assert!(!s.is_established());
+    // Wrong length.
+    let (_, mut s, auth, _) = second_choice_until_authenticate();
+    assert!(s.step(Some(&final_leg(auth, Some(vec![1; 15])))).is_err());
+}
+
+#[test]
+fn acceptor_requires_the_mic_when_ntlm_had_one_even_as_first_choice() {
+    let mut c = client("Secret1");
+    let mut s = acceptor();
+    let AuthStep::Continue(init) = c.step(None).unwrap() else {
+        panic!()
+    };
+    let AuthStep::Continue(resp) = s.step(Some(&init)).unwrap() else {
+        panic!()
+    };
+    let AuthStep::Continue(auth) = c.step(Some(&resp)).unwrap() else {
+        panic!()
+    };
+    let mut stripped = NegTokenResp::decode(&auth).unwrap();
+    assert!(stripped.mech_list_mic.take().is_some());
+    let e = s.step(Some(&stripped.encode())).unwrap_err();
+    assert!(e.to_string().contains("mechListMIC missing"), "{e}");
+    // A mechListMIC with the NEGOTIATE (before NTLM completed) is refused too.
+    let mut s = acceptor();
+    let mut c = client("Secret1");
+    let mut ntlm = NtlmClient::new("alice", "DOM", "Secret1");
+    let AuthStep::Continue(negotiate) = ntlm.step(None).unwrap() else {
+        panic!()
+    };
+    let _ = c.step(None).unwrap();
+    let init = NegTokenInit {
+        mech_types: vec![KRB5.to_vec(), OID_NTLMSSP.to_vec()],
+        ..Default::default()
+    };
+    s.step(Some(&init.encode())).unwrap();
+    assert!(s
+        .step(Some(&final_leg(negotiate, Some(vec![0; 16]))))
+        .is_err());
+}
+
+#[test]
+fn client_refuses_missing_or_tampered_acceptor_mic() {
+    for tamper in 0..4 {
+        let mut c = client("Secret1");
+        let mut s = acceptor();
+        let AuthStep::Continue(init) = c.step(None).unwrap() else {
+            panic!()
+        };
+        let AuthStep::Continue(resp) = s.step(Some(&init)).unwrap() else {
+            panic!()
+        };
+        let AuthStep::Continue(auth) = c.step(Some(&resp)).unwrap() else {
+            panic!()
+        };
+        let AuthStep::Done(Some(done)) = s.step(Some(&auth)).unwrap() else {
+            panic!()
+        };
+        let mut d = NegTokenResp::decode(&done).unwrap();
+        match tamper {
+            0 => d.mech_list_mic = None,
+            1 => d.mech_list_mic.as_mut().unwrap()[9] ^= 1,
+            2 => d.neg_state = Some(NegState::AcceptIncomplete),
+            _ => d.supported_mech = Some(KRB5.to_vec()),
+        }
+        assert!(c.step(Some(&d.encode())).is_err(), "tamper {tamper}");
+        assert!(!c.is_established());
+        assert!(c.sign(&[0; 8], 0..8).is_err());
+    }
+}
+
+#[test]
+fn client_offering_kerberos_first_negotiates_ntlm_second() {
+    let mut c = client("Secret1").with_mech_types(vec![KRB5.to_vec()]);
+    let mut s = acceptor();
+    let AuthStep::Continue(init) = c.step(None).unwrap() else {
+        panic!()
+    };
+    let i = NegTokenInit::decode(&init).unwrap();
+    assert_eq!(i.mech_types, vec![KRB5.to_vec(), OID_NTLMSSP.to_vec()]);
+    assert_eq!(i.mech_token, None);
+    let AuthStep::Continue(sel) = s.step(Some(&init)).unwrap() else {
+        panic!()
+    };
+    let AuthStep::Continue(neg) = c.step(Some(&sel)).unwrap() else {
+        panic!()
+    };
+    let AuthStep::Continue(ch) = s.step(Some(&neg)).unwrap() else {
+        panic!()
+    };
+    let AuthStep::Continue(auth) = c.step(Some(&ch)).unwrap() else {
+        panic!()
+    };
+    let AuthStep::Done(Some(done)) = s.step(Some(&auth)).unwrap() else {
+        panic!()
+    };
+    assert_eq!(c.step(Some(&done)).unwrap(), AuthStep::Done(None));
+    let m = [3u8; 40];
+    let mut p = m;
+    let sig = c.seal(&mut p, 8..40).unwrap();
+    s.unseal(&mut p, 8..40, &sig).unwrap();
+    assert_eq!(p, m);
+}
+
+#[test]
+fn garbage_der_at_every_leg_fails_the_context() {
+    let garbage: [&[u8]; 5] = [
+        &[],
+        &[0x30, 0x03, 0x02, 0x01],
+        &[0xa1, 0x84, 0xff, 0xff, 0xff, 0xff],
+        b"NTLMSSP\0\x03\0\0\0",
+        &[0xa1, 0x05, 0x30, 0x03, 0xa3, 0x01, 0x04],
+    ];
+    for g in garbage {
+        // Acceptor legs 1 and 2.
+        let mut s = acceptor();
+        assert!(s.step(Some(g)).is_err());
+        assert!(s.step(Some(g)).is_err() && !s.is_established());
+        let mut c = client("Secret1");
+        let mut s = acceptor();
+        let AuthStep::Continue(init) = c.step(None).unwrap() else {
+            panic!()
+        };
+        let AuthStep::Continue(resp) = s.step(Some(&init)).unwrap() else {
+            panic!()
+        };
+        assert!(s.step(Some(g)).is_err() && !s.is_established());
+        // Client legs 2 and 3.
+        let mut c2 = client("Secret1");
+        c2.step(None).unwrap();
+        assert!(c2.step(Some(g)).is_err() && !c2.is_established());
+        let AuthStep::Continue(_) = c.step(Some(&resp)).unwrap() else {
+            panic!()
+        };
+        assert!(c.step(Some(g)).is_err() && !c.is_established());
+    }
 }
 
 async fn spnego_server() -> Server {

@@ -6,6 +6,7 @@
 //! |---|---|---|---|
 //! | Idle | `bind()` | queue bind | AwaitingBindAck |
 //! | AwaitingBindAck | bind_ack | record contexts, auth leg (auth3) | Bound |
+//! | AwaitingBindAck | bind_ack, provider continues | alter_context with the next auth token | AwaitingBindAck (Bound reported after alter_context_resp) |
 //! | AwaitingBindAck | bind_nak | report | Idle |
 //! | Bound | `bind()` (new interfaces) | queue alter_context | Bound (awaiting alter_context_resp) |
 //! | Bound | `request()` | queue fragments | Bound |
@@ -176,6 +177,9 @@ pub struct ClientConnection {
     next_context_id: u16,
     next_call_id: u32,
     bind_in_flight: Option<(u32, Vec<u16>)>,
+    /// A bind whose auth exchange continues over alter_context (SPNEGO's fourth leg): the
+    /// bind's call_id and results, reported once the exchange completes.
+    auth_leg: Option<(u32, Vec<(SyntaxId, ContextResultEntry)>)>,
     bound: bool,
     closed: bool,
     assoc_group_id: u32,
@@ -211,6 +215,7 @@ impl ClientConnection {
             next_context_id: 0,
             next_call_id: 1,
             bind_in_flight: None,
+            auth_leg: None,
             bound: false,
             closed: false,
             assoc_group_id: config.assoc_group_id,
@@ -749,7 +754,9 @@ impl ClientConnection {
                     self.features = features;
                 }
                 self.bound = true;
-                // Continue the auth exchange: auth3 (NTLM) or another alter_context leg.
+                // Continue the auth exchange of the context this leg belongs to: auth3 when the
+                // provider is done (NTLM), another alter_context leg when it expects an answer
+                // (SPNEGO's mechListMIC).
                 if pdu.header.ptype == PacketType::BIND_ACK {
                     let negotiated = self.header_sign_asked
                         && pdu.header.flags.contains(PfcFlags::SUPPORT_HEADER_SIGN);
@@ -757,36 +764,37 @@ impl ClientConnection {
                         a.provider.set_header_signing(negotiated);
                     }
                 }
+                let pending = self.auth_leg.take();
+                let mut next_leg = None;
                 let leg = self.auth_in_flight.take();
                 let ctx = leg.and_then(|id| self.auths.iter_mut().find(|a| a.context_id == id));
-                if let (Some(v), Some(ctx)) = (pdu.auth, ctx) {
-                    if v.trailer.auth_context_id != ctx.context_id
-                        || v.trailer.auth_type != ctx.auth_type
-                    {
-                        return Err(ClientError::Security(
-                            "the server answered for another auth context".into(),
-                        ));
+                if let Some(ctx) = ctx {
+                    if let Some(v) = &pdu.auth {
+                        if v.trailer.auth_context_id != ctx.context_id
+                            || v.trailer.auth_type != ctx.auth_type
+                        {
+                            return Err(ClientError::Security(
+                                "the server answered for another auth context".into(),
+                            ));
+                        }
                     }
-                    if !ctx.provider.is_established() {
-                        match ctx.provider.step(Some(&v.value)) {
-                            Ok(AuthStep::Done(Some(token))) | Ok(AuthStep::Continue(token)) => {
-                                let trailer = SecTrailer {
-                                    auth_type: ctx.auth_type,
-                                    auth_level: ctx.level,
-                                    auth_pad_length: 0,
-                                    auth_reserved: 0,
-                                    auth_context_id: ctx.context_id,
-                                };
+                    let trailer = SecTrailer {
+                        auth_type: ctx.auth_type,
+                        auth_level: ctx.level,
+                        auth_pad_length: 0,
+                        auth_reserved: 0,
+                        auth_context_id: ctx.context_id,
+                    };
+                    let context_id = ctx.context_id;
+                    match (pdu.auth, ctx.provider.is_established()) {
+                        (Some(v), false) => match ctx.provider.step(Some(&v.value)) {
+                            Ok(AuthStep::Done(Some(token))) => {
                                 let pdu = Pdu {
-                                    header: Header {
-                                        ptype: PacketType::AUTH3,
-                                        flags: PfcFlags::FIRST_AND_LAST,
-                                        ..self.header(
-                                            PacketType::AUTH3,
-                                            PfcFlags::FIRST_AND_LAST,
-                                            call_id,
-                                        )
-                                    },
+                                    header: self.header(
+                                        PacketType::AUTH3,
+                                        PfcFlags::FIRST_AND_LAST,
+                                        call_id,
+                                    ),
                                     body: Body::Auth3([0; 4]),
                                     auth: Some(AuthVerifier {
                                         trailer,
@@ -799,13 +807,73 @@ impl ClientConnection {
                                 })?;
                                 self.out.push_back(b);
                             }
+                            Ok(AuthStep::Continue(token)) => {
+                                next_leg = Some((
+                                    context_id,
+                                    AuthVerifier {
+                                        trailer,
+                                        value: token,
+                                    },
+                                ));
+                            }
                             Ok(AuthStep::Done(None)) => {}
                             Err(e) => return Err(ClientError::Security(e.to_string())),
+                        },
+                        (None, false) if pending.is_some() => {
+                            return Err(ClientError::Security(
+                                "alter_context_resp ended the auth exchange early".into(),
+                            ));
                         }
+                        _ => {}
                     }
                 }
+                let (bound_id, results) = match pending {
+                    Some((id, r)) => (id, r),
+                    None => (call_id, results),
+                };
+                if let Some((context_id, verifier)) = next_leg {
+                    // The same presentation contexts again, with the next auth token.
+                    let accepted: Vec<&Ctx> = self
+                        .contexts
+                        .iter()
+                        .filter(|c| ids.contains(&c.id) && c.accepted == Some(true))
+                        .collect();
+                    let elems: Vec<ContextElement> = accepted
+                        .iter()
+                        .map(|c| ContextElement {
+                            context_id: c.id,
+                            abstract_syntax: c.syntax,
+                            transfer_syntaxes: vec![SyntaxId::NDR20],
+                        })
+                        .collect();
+                    let leg_ids: Vec<u16> = accepted.iter().map(|c| c.id).collect();
+                    let leg_call = self.call_id();
+                    let pdu = Pdu {
+                        header: self.header(
+                            PacketType::ALTER_CONTEXT,
+                            PfcFlags::FIRST_AND_LAST,
+                            leg_call,
+                        ),
+                        body: Body::AlterContext(Bind {
+                            max_xmit_frag: self.config.max_xmit_frag,
+                            max_recv_frag: self.config.max_recv_frag,
+                            assoc_group_id: self.assoc_group_id,
+                            contexts: elems,
+                        }),
+                        auth: Some(verifier),
+                    };
+                    let b = pdu.encode().map_err(|e| ClientError::Protocol {
+                        reason: "encode",
+                        detail: e.to_string(),
+                    })?;
+                    self.out.push_back(b);
+                    self.bind_in_flight = Some((leg_call, leg_ids));
+                    self.auth_in_flight = Some(context_id);
+                    self.auth_leg = Some((bound_id, results));
+                    return Ok(());
+                }
                 ev.push(ClientEvent::Bound {
-                    call_id,
+                    call_id: bound_id,
                     results,
                     features: self.features,
                 });
@@ -877,6 +945,8 @@ impl ClientConnection {
                             self.auths
                                 .retain(|a| a.context_id != id || a.provider.is_established());
                         }
+                        // A refused auth leg is reported as the bind it continues.
+                        let call_id = self.auth_leg.take().map_or(call_id, |(id, _)| id);
                         ev.push(ClientEvent::Fault {
                             call_id,
                             status: f.status,

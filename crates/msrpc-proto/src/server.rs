@@ -652,7 +652,24 @@ impl ServerConnection {
         if let Some(v) = auth {
             auth_info = Some((v.trailer.auth_type, v.trailer.auth_level));
             match self.auth_leg(&v, kind, env) {
-                Ok(reply) => auth_reply = reply,
+                Ok(reply) => {
+                    auth_reply = reply;
+                    // A context this leg completed (SPNEGO's alter_context third leg; `auth_leg`
+                    // refuses legs for contexts already established, so this reports it once).
+                    if let Some(ctx) = self
+                        .auths
+                        .iter()
+                        .find(|c| c.context_id == v.trailer.auth_context_id)
+                        .filter(|c| c.provider.is_established())
+                    {
+                        ev.push(ServerEvent::Authenticated {
+                            auth_type: ctx.auth_type,
+                            level: ctx.level,
+                            user: ctx.provider.peer_name(),
+                            error: None,
+                        });
+                    }
+                }
                 Err(e) => {
                     ev.push(ServerEvent::Authenticated {
                         auth_type: v.trailer.auth_type,

@@ -73,6 +73,8 @@ struct Toy {
     send_seq: u32,
     recv_seq: u32,
     reject: bool,
+    /// Initiator: a fourth leg, like SPNEGO's mechListMIC (the third token expects an answer).
+    four_legs: bool,
 }
 
 impl Toy {
@@ -84,6 +86,13 @@ impl Toy {
             send_seq: 0,
             recv_seq: 0,
             reject: false,
+            four_legs: false,
+        }
+    }
+    fn four_leg_initiator() -> Self {
+        Toy {
+            four_legs: true,
+            ..Self::initiator()
         }
     }
     fn acceptor(reject: bool) -> Self {
@@ -94,6 +103,7 @@ impl Toy {
             send_seq: 0,
             recv_seq: 0,
             reject,
+            four_legs: false,
         }
     }
     fn mac(dir: u8, seq: u32, pdu: &[u8]) -> Vec<u8> {
@@ -119,14 +129,25 @@ impl SecurityProvider for Toy {
         self.legs += 1;
         match (self.client, self.legs, input) {
             (true, 1, None) => Ok(AuthStep::Continue(b"NEGOTIATE".to_vec())),
+            (true, 2, Some(b"CHALLENGE")) if self.four_legs => {
+                Ok(AuthStep::Continue(b"AUTHENTICATE+MIC".to_vec()))
+            }
             (true, 2, Some(b"CHALLENGE")) => {
                 self.established = true;
                 Ok(AuthStep::Done(Some(b"AUTHENTICATE".to_vec())))
+            }
+            (true, 3, Some(b"COMPLETED+MIC")) if self.four_legs => {
+                self.established = true;
+                Ok(AuthStep::Done(None))
             }
             (false, 1, Some(b"NEGOTIATE")) => Ok(AuthStep::Continue(b"CHALLENGE".to_vec())),
             (false, 2, Some(b"AUTHENTICATE")) if !self.reject => {
                 self.established = true;
                 Ok(AuthStep::Done(None))
+            }
+            (false, 2, Some(b"AUTHENTICATE+MIC")) if !self.reject => {
+                self.established = true;
+                Ok(AuthStep::Done(Some(b"COMPLETED+MIC".to_vec())))
             }
             _ => Err(SecurityError::AuthenticationFailed(
                 "toy: unexpected token".into(),
@@ -789,4 +810,62 @@ fn unauthenticated_request_on_protected_association_and_failed_auth3() {
         ),
         "{ev:?}"
     );
+}
+
+/// A provider that continues after the bind_ack (SPNEGO with mechListMIC): the client sends
+/// its third token in an alter_context, not an auth3, and reports the bind only once the
+/// alter_context_resp brought the acceptor's final token; a refused leg is reported as a fault
+/// of the bind.
+#[test]
+fn four_leg_auth_continues_in_alter_context() {
+    for level in [AuthLevel::PKT_INTEGRITY, AuthLevel::PKT_PRIVACY] {
+        let mut p = Pair::default();
+        p.client
+            .set_auth(Box::new(Toy::four_leg_initiator()), level, 79);
+        let bind_id = p.client.bind(&[ECHO]).unwrap();
+        p.drive();
+        let types: Vec<u8> = p.wire_to_server.iter().map(|f| f[2]).collect();
+        assert_eq!(types, vec![11, 14], "bind then alter_context, no auth3");
+        let bound: Vec<u32> = p
+            .client_events
+            .iter()
+            .filter_map(|e| match e {
+                ClientEvent::Bound {
+                    call_id, results, ..
+                } => {
+                    assert_eq!(results.len(), 1);
+                    assert_eq!(results[0].1.result, ContextResult::ACCEPTANCE);
+                    Some(*call_id)
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(bound, vec![bind_id], "one Bound, for the bind");
+        assert!(p.server_events.iter().any(|e| matches!(e, ServerEvent::Authenticated { user: Some(u), error: None, .. } if u == "toy-user")));
+        let id = p.client.request(&ECHO, 1, None, b"four legs").unwrap();
+        let calls = Pair::calls(&p.drive());
+        assert_eq!(calls.len(), 1, "{:?}", p.server_events);
+        assert_eq!(calls[0].stub, b"four legs");
+        p.server.respond(id, Ok(b"ok".to_vec()));
+        p.drive();
+        assert!(p
+            .client_events
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Response { stub, .. } if stub == b"ok")));
+    }
+    // The acceptor refuses the third leg: the alter_context is faulted, reported for the bind.
+    let mut p = Pair::default();
+    p.env.bad_user = true;
+    p.client.set_auth(
+        Box::new(Toy::four_leg_initiator()),
+        AuthLevel::PKT_PRIVACY,
+        79,
+    );
+    let bind_id = p.client.bind(&[ECHO]).unwrap();
+    p.drive();
+    assert!(!p
+        .client_events
+        .iter()
+        .any(|e| matches!(e, ClientEvent::Bound { .. })));
+    assert!(p.client_events.iter().any(|e| matches!(e, ClientEvent::Fault { call_id, status, .. } if *call_id == bind_id && *status == FaultStatus::ACCESS_DENIED)), "{:?}", p.client_events);
 }

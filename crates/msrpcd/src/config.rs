@@ -76,7 +76,7 @@ pub struct Cli {
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
 
-    /// Accept NTLMv2 (auth type WINNT) on every endpoint for the accounts in this user file
+    /// Accept NTLMv2 (auth type WINNT, and inside SPNEGO, GSS_NEGOTIATE) on every endpoint for the accounts in this user file
     /// (`name:domain:NT-hash` lines, managed with `msrpc users`; must not be world-readable).
     /// Without it, authenticated binds are refused. Config key: users.
     #[arg(long, value_name = "FILE")]

@@ -14,7 +14,7 @@ use msrpc_echo::{EchoService, RpcechoServer};
 use msrpc_epm::db::IN_PROCESS_OWNER_BASE;
 use msrpc_epm::mgmt::{MgmtInterface, MgmtServer};
 use msrpc_epm::{EndpointDb, EpmService, EptInterface, EptServer, MgmtStats};
-use msrpc_ntlm::{FileUserStore, NtlmAcceptor, UserStore};
+use msrpc_ntlm::{FileUserStore, NtlmAcceptor, SpnegoAcceptor, UserStore};
 use msrpc_policy::{Policy, PolicyHandle};
 use msrpc_proto::dispatch::Interface;
 use msrpc_proto::pdu::AuthType;
@@ -188,8 +188,9 @@ impl UserStore for UserFile {
     }
 }
 
-/// Loads the user file at `path` and makes the security factory that accepts NTLMv2
-/// (`AuthType::WINNT`) for its accounts; other authentication types stay refused. The
+/// Loads the user file at `path` and makes the security factory that accepts NTLMv2 for its
+/// accounts, bare (`AuthType::WINNT`) or inside SPNEGO (`AuthType::GSS_NEGOTIATE`); other
+/// authentication types stay refused. The
 /// returned [`UserFile`] reloads the accounts the factory's acceptors use.
 pub fn ntlm_security(path: &Path) -> anyhow::Result<(SecurityFactory, Arc<UserFile>)> {
     let users = Arc::new(UserFile::load(path)?);
@@ -199,9 +200,16 @@ pub fn ntlm_security(path: &Path) -> anyhow::Result<(SecurityFactory, Arc<UserFi
         "accepting NTLMv2 binds"
     );
     let store: Arc<dyn UserStore> = users.clone();
+    // NTLMv2 bare (WINNT) or inside SPNEGO (GSS_NEGOTIATE); other types stay refused.
     let factory: SecurityFactory = Arc::new(move |t: AuthType| {
-        (t == AuthType::WINNT)
-            .then(|| Box::new(NtlmAcceptor::new(store.clone())) as Box<dyn SecurityProvider>)
+        let ntlm = || NtlmAcceptor::new(store.clone());
+        if t == AuthType::WINNT {
+            Some(Box::new(ntlm()) as Box<dyn SecurityProvider>)
+        } else if t == AuthType::GSS_NEGOTIATE {
+            Some(Box::new(SpnegoAcceptor::new(ntlm())) as Box<dyn SecurityProvider>)
+        } else {
+            None
+        }
     });
     Ok((factory, users))
 }

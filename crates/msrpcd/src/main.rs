@@ -20,7 +20,8 @@
 //! same addresses, registered in-process as "rpcecho demo".
 //!
 //! `--users FILE` (config key `users`) makes every endpoint (EPM and demo) accept NTLMv2
-//! binds (auth type WINNT, `msrpc_ntlm::NtlmAcceptor`) for the accounts in FILE
+//! binds (auth type WINNT, `msrpc_ntlm::NtlmAcceptor`, and SPNEGO carrying it, auth type
+//! GSS_NEGOTIATE, `msrpc_ntlm::SpnegoAcceptor`) for the accounts in FILE
 //! (`name:domain:NT-hash` lines, `msrpc users add/del/list`; a world-readable or malformed
 //! file stops the start). Without it, authenticated binds are refused.
 //!

@@ -1,6 +1,7 @@
-//! `msrpcd --users FILE`: the daemon's endpoints accept NTLMv2 for the file's accounts,
-//! checked with Impacket (`tests/interop/impacket_ntlm.py`, from `target/venv`, which must
-//! exist: this test fails loudly without it); without `--users` the same binds are refused.
+//! `msrpcd --users FILE`: the daemon's endpoints accept NTLMv2 for the file's accounts, bare
+//! and inside SPNEGO, checked with Impacket (`tests/interop/impacket_ntlm.py` and
+//! `impacket_spnego.py`, from `target/venv`, which must exist: this test fails loudly without
+//! it); without `--users` the same binds are refused.
 //! Address 127.0.0.30.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -29,9 +30,15 @@ fn python() -> PathBuf {
     py
 }
 
-/// Runs the Impacket NTLM script against `host:port`: (exit success, stdout + stderr).
-async fn impacket(host: &str, port: u16, user: &str, password: &str) -> (bool, String) {
-    let script = workspace().join("tests/interop/impacket_ntlm.py");
+/// Runs an Impacket script of tests/interop against `host:port`: (exit success, output).
+async fn impacket(
+    script: &str,
+    host: &str,
+    port: u16,
+    user: &str,
+    password: &str,
+) -> (bool, String) {
+    let script = workspace().join("tests/interop").join(script);
     let out = tokio::time::timeout(
         std::time::Duration::from_secs(120),
         tokio::process::Command::new(python())
@@ -41,7 +48,7 @@ async fn impacket(host: &str, port: u16, user: &str, password: &str) -> (bool, S
             .output(),
     )
     .await
-    .expect("impacket_ntlm.py timed out")
+    .expect("the Impacket script timed out")
     .unwrap();
     let text = format!(
         "{}{}",
@@ -90,9 +97,30 @@ async fn impacket_authenticates_with_ntlm_only_when_users_are_given() {
 
     // With --users: every check of the script passes (integrity, privacy, wrong password).
     let (mut d, a) = start(dir.path(), Some(&users)).await;
-    let (ok, text) = impacket("127.0.0.30", a.demo.port(), "TESTER", PASSWORD).await;
+    let (ok, text) = impacket(
+        "impacket_ntlm.py",
+        "127.0.0.30",
+        a.demo.port(),
+        "TESTER",
+        PASSWORD,
+    )
+    .await;
     assert!(
         ok && text.contains("impacket_ntlm: 5 passed, 0 failed"),
+        "{text}\nmsrpcd stderr:\n{}",
+        d.stderr()
+    );
+    // SPNEGO (auth type 9) with and without mechListMIC, integrity and privacy.
+    let (ok, text) = impacket(
+        "impacket_spnego.py",
+        "127.0.0.30",
+        a.demo.port(),
+        "tester",
+        PASSWORD,
+    )
+    .await;
+    assert!(
+        ok && text.contains("impacket_spnego: 22 passed, 0 failed"),
         "{text}\nmsrpcd stderr:\n{}",
         d.stderr()
     );
@@ -100,12 +128,28 @@ async fn impacket_authenticates_with_ntlm_only_when_users_are_given() {
 
     // Without --users: authenticated binds are refused, so the authenticated calls fail.
     let (mut d, a) = start(dir.path(), None).await;
-    let (ok, text) = impacket("127.0.0.30", a.demo.port(), "tester", PASSWORD).await;
+    let (ok, text) = impacket(
+        "impacket_ntlm.py",
+        "127.0.0.30",
+        a.demo.port(),
+        "tester",
+        PASSWORD,
+    )
+    .await;
     assert!(!ok, "{text}");
     assert!(
         text.contains("Authentication type not recognized") && !text.contains(" 0 failed"),
         "{text}"
     );
+    let (ok, text) = impacket(
+        "impacket_spnego.py",
+        "127.0.0.30",
+        a.demo.port(),
+        "tester",
+        PASSWORD,
+    )
+    .await;
+    assert!(!ok && !text.contains(" 0 failed"), "{text}");
     assert!(d.terminate().await.success());
 
     // A world-readable user file is refused at start, naming the file.

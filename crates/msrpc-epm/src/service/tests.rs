@@ -170,13 +170,48 @@ fn rpcdump_loop_collects_every_entry_once() {
         assert_eq!(got[17].annotation, "e17");
         assert_eq!(s.service().live_handles(), 0, "walk over, handle closed");
     }
-    // 1000 / 500: two batches, the second with the null handle and status 0
+    // 1000 / 500: two full batches with a live handle, then none with the null handle and
+    // status 0 (a full batch keeps its handle).
     let first = lookup(&s, &all_elts(ContextHandle::NULL, 500));
     assert!(!first.entry_handle.is_null());
     assert_eq!(first.num_ents, 500);
     let second = lookup(&s, &all_elts(first.entry_handle, 500));
-    assert!(second.entry_handle.is_null());
+    assert!(!second.entry_handle.is_null());
     assert_eq!((second.num_ents, second.status), (500, 0));
+    let third = lookup(&s, &all_elts(second.entry_handle, 500));
+    assert!(third.entry_handle.is_null());
+    assert_eq!((third.num_ents, third.status), (0, 0));
+    assert_eq!(s.service().live_handles(), 0);
+    // 1000 / 600: the short second batch ends the walk.
+    let first = lookup(&s, &all_elts(ContextHandle::NULL, 600));
+    let second = lookup(&s, &all_elts(first.entry_handle, 600));
+    assert!(second.entry_handle.is_null());
+    assert_eq!((second.num_ents, second.status), (400, 0));
+    assert_eq!(s.service().live_handles(), 0);
+}
+
+/// Samba's `rpcclient epmlookup`: one element per call with the handle it was given,
+/// stopping on a non-zero status or a count other than 1; a null handle restarts the walk.
+#[test]
+fn rpcclient_epmlookup_loop_ends() {
+    let s = server();
+    register(
+        &s,
+        (0..3u16)
+            .map(|p| NewEntry::new(Uuid::nil(), tcp(iface(1), p), ""))
+            .collect(),
+    );
+    let mut handle = ContextHandle::NULL;
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        let r = lookup(&s, &all_elts(handle, 1));
+        if r.status != 0 || r.num_ents != 1 {
+            break;
+        }
+        got.extend(r.entries.iter().map(port_of));
+        handle = r.entry_handle;
+    }
+    assert_eq!(got, vec![0, 1, 2]);
     assert_eq!(s.service().live_handles(), 0);
 }
 
