@@ -442,14 +442,14 @@ mod tests {
         f.extend(28u32.to_le_bytes());
         // IDB, linktype 113 (SLL), tsresol 9 (ns)
         f.extend(1u32.to_le_bytes());
-        f.extend(32u32.to_le_bytes());
+        f.extend(28u32.to_le_bytes());
         f.extend(113u16.to_le_bytes());
         f.extend([0, 0]);
         f.extend(0u32.to_le_bytes());
         f.extend(9u16.to_le_bytes());
         f.extend(1u16.to_le_bytes());
         f.extend([9, 0, 0, 0]);
-        f.extend(32u32.to_le_bytes());
+        f.extend(28u32.to_le_bytes());
         // EPB with 3 bytes
         let ts: u64 = 2_500_000_000;
         f.extend(6u32.to_le_bytes());
