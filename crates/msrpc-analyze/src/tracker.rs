@@ -407,7 +407,7 @@ impl Conversation {
             }
             Body::Auth3(_) => self.ntlm_token(&pdu.auth, ts, None, out),
             Body::Request(r) => {
-                let iface = self.contexts.get(&r.context_id).map(|s| s.uuid);
+                let iface = self.context(r.context_id).map(|s| s.uuid);
                 *out.request_pdus.entry((iface, r.opnum)).or_default() += 1;
                 self.request(h, r, auth_level, ts, out);
             }
@@ -499,7 +499,7 @@ impl Conversation {
         let fragments = a.asm.fragments();
         let stub = a.asm.finish();
         self.kept_bytes = self.kept_bytes.saturating_sub(stub.len());
-        let interface = self.contexts.get(&a.context_id).copied();
+        let interface = self.context(a.context_id);
         let is_epm = interface.is_some_and(|s| s.uuid.as_u128() == epm::EPM_UUID);
         let keep = is_epm && self.kept_bytes + stub.len() <= self.max_stub;
         if keep {
@@ -527,6 +527,19 @@ impl Conversation {
         ) {
             self.release(&old);
         }
+    }
+
+    /// The interface of a presentation context: an accepted one, or else one offered in a
+    /// bind whose answer has not been seen yet (the client's direction can run ahead of the
+    /// server's in a capture).
+    fn context(&self, id: u16) -> Option<SyntaxId> {
+        self.contexts.get(&id).copied().or_else(|| {
+            self.binds
+                .values()
+                .flat_map(|b| b.contexts.iter())
+                .find(|c| c.context_id == id)
+                .map(|c| c.abstract_syntax)
+        })
     }
 
     fn drop_req(&mut self, call_id: u32) {
@@ -729,5 +742,259 @@ fn bind_context(el: &ContextElement, r: Option<&pdu::ContextResultEntry>) -> Bin
                 Some(n) => n.to_ascii_lowercase(),
                 None => r.reason.0.to_string(),
             }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use msrpc_proto::pdu::{
+        Bind, BindAck, ContextResultEntry, Fault, ProviderReason, Request, Response,
+    };
+
+    const ECHO: SyntaxId = SyntaxId::new(
+        Uuid::from_u128(0x60a15ec5_4de8_11d7_a637_005056a20182),
+        1,
+        0,
+    );
+
+    fn enc(ptype: PacketType, flags: PfcFlags, call_id: u32, body: Body) -> Vec<u8> {
+        Pdu {
+            header: Header::new(ptype, flags, call_id),
+            body,
+            auth: None,
+        }
+        .encode()
+        .unwrap()
+    }
+
+    fn bind() -> Vec<u8> {
+        enc(
+            PacketType::BIND,
+            PfcFlags::FIRST_AND_LAST,
+            1,
+            Body::Bind(Bind {
+                max_xmit_frag: 4280,
+                max_recv_frag: 4280,
+                assoc_group_id: 0,
+                contexts: vec![ContextElement {
+                    context_id: 3,
+                    abstract_syntax: ECHO,
+                    transfer_syntaxes: vec![SyntaxId::NDR20],
+                }],
+            }),
+        )
+    }
+
+    fn bind_ack() -> Vec<u8> {
+        enc(
+            PacketType::BIND_ACK,
+            PfcFlags::FIRST_AND_LAST,
+            1,
+            Body::BindAck(BindAck {
+                max_xmit_frag: 4280,
+                max_recv_frag: 4280,
+                assoc_group_id: 77,
+                sec_addr: b"135\0".to_vec(),
+                results: vec![ContextResultEntry {
+                    result: ContextResult::ACCEPTANCE,
+                    reason: ProviderReason::REASON_NOT_SPECIFIED,
+                    transfer_syntax: SyntaxId::NDR20,
+                }],
+            }),
+        )
+    }
+
+    fn request(call_id: u32, flags: PfcFlags, opnum: u16, stub: &[u8]) -> Vec<u8> {
+        enc(
+            PacketType::REQUEST,
+            flags,
+            call_id,
+            Body::Request(Request {
+                alloc_hint: 0,
+                context_id: 3,
+                opnum,
+                object: None,
+                stub: stub.to_vec(),
+            }),
+        )
+    }
+
+    fn response(call_id: u32, stub: &[u8]) -> Vec<u8> {
+        enc(
+            PacketType::RESPONSE,
+            PfcFlags::FIRST_AND_LAST,
+            call_id,
+            Body::Response(Response {
+                alloc_hint: 0,
+                context_id: 3,
+                cancel_count: 0,
+                reserved: 0,
+                stub: stub.to_vec(),
+            }),
+        )
+    }
+
+    fn fault(call_id: u32, status: FaultStatus) -> Vec<u8> {
+        enc(
+            PacketType::FAULT,
+            PfcFlags::FIRST_AND_LAST,
+            call_id,
+            Body::Fault(Fault {
+                alloc_hint: 0,
+                context_id: 3,
+                cancel_count: 0,
+                flags: 0,
+                status,
+                reserved2: 0,
+                stub: Vec::new(),
+            }),
+        )
+    }
+
+    fn calls(out: &Output) -> Vec<(u32, Option<String>, u16, u64, u64, u32, Option<String>)> {
+        out.events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                EventKind::Call {
+                    call_id,
+                    endpoint,
+                    opnum,
+                    stub_in,
+                    stub_out,
+                    fragments,
+                    fault,
+                    ..
+                } => Some((
+                    *call_id,
+                    endpoint.clone(),
+                    *opnum,
+                    *stub_in,
+                    *stub_out,
+                    *fragments,
+                    fault.clone(),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn bind_fragmented_call_fault_byte_by_byte() {
+        let mut c = Conversation::new(None, false);
+        let mut out = Output::default();
+        let client: Vec<u8> = [
+            bind(),
+            request(2, PfcFlags::FIRST_FRAG, 1, &[1; 16]),
+            request(2, PfcFlags::LAST_FRAG, 1, &[2; 8]),
+            request(3, PfcFlags::FIRST_AND_LAST, 9, &[0; 4]),
+        ]
+        .concat();
+        let server: Vec<u8> = [bind_ack(), response(2, &[5; 24]), fault(3, FaultStatus::NCA_S_OP_RNG_ERROR)].concat();
+        // The client's bytes one at a time, then the server's in one piece, at later times.
+        for b in &client {
+            c.data(Dir::ToServer, 1.0, std::slice::from_ref(b), &mut out);
+        }
+        c.data(Dir::ToClient, 1.25, &server, &mut out);
+        assert!(c.bound);
+        assert_eq!((c.pdus_in, c.pdus_out), (4, 3));
+        assert!(matches!(
+            &out.events[0].1,
+            EventKind::Bind { assoc_group: 77, contexts, .. }
+                if contexts[0].context_id == 3 && contexts[0].result.as_deref() == Some("accepted")
+                    && contexts[0].endpoint.as_deref() == Some("rpcecho")
+        ));
+        assert_eq!(
+            calls(&out),
+            vec![
+                (2, Some("rpcecho".into()), 1, 24, 24, 2, None),
+                (3, Some("rpcecho".into()), 9, 4, 0, 1, Some("nca_s_op_rng_error".into())),
+            ]
+        );
+        let rtt = out.events.iter().find_map(|(_, e)| match e {
+            EventKind::Call { rtt, .. } => *rtt,
+            _ => None,
+        });
+        assert_eq!(rtt, Some(0.25));
+        assert_eq!(out.request_pdus.get(&(Some(ECHO.uuid), 1)), Some(&2));
+        assert_eq!(out.pdus.get(&PacketType::REQUEST), Some(&3));
+        assert_eq!(c.held(), 0);
+    }
+
+    #[test]
+    fn resynchronises_after_a_gap_and_reports_garbage() {
+        let mut c = Conversation::new(None, false);
+        let mut out = Output::default();
+        c.data(Dir::ToServer, 0.0, &bind(), &mut out);
+        c.data(Dir::ToClient, 0.0, &bind_ack(), &mut out);
+        // Half a request, then a gap, then a whole one.
+        let r = request(5, PfcFlags::FIRST_AND_LAST, 0, &[0; 4]);
+        c.data(Dir::ToServer, 0.0, &r[..10], &mut out);
+        c.gap(Dir::ToServer);
+        let mut after = vec![0xee; 7];
+        after.extend(request(6, PfcFlags::FIRST_AND_LAST, 0, &[0; 4]));
+        c.data(Dir::ToServer, 0.0, &after, &mut out);
+        c.data(Dir::ToClient, 0.0, &response(6, &[1; 4]), &mut out);
+        assert_eq!(out.resyncs, 1);
+        assert_eq!(calls(&out).len(), 1);
+        assert_eq!(calls(&out)[0].0, 6);
+        // Garbage without a gap is malformed input, reported once, then resynchronised.
+        c.data(Dir::ToServer, 0.0, &[0x41; 40], &mut out);
+        let malformed: Vec<_> = out
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                EventKind::Malformed { reason, .. } => Some(reason.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(malformed, vec!["unsupported_version".to_string()]);
+    }
+
+    #[test]
+    fn reassembly_errors_use_the_server_reason_codes() {
+        let mut c = Conversation::new(None, false);
+        let mut out = Output::default();
+        c.data(Dir::ToServer, 0.0, &bind(), &mut out);
+        c.data(Dir::ToClient, 0.0, &bind_ack(), &mut out);
+        let big = vec![0u8; 4000];
+        // Two first fragments of one call.
+        c.data(Dir::ToServer, 0.0, &request(7, PfcFlags::FIRST_FRAG, 1, &big), &mut out);
+        c.data(Dir::ToServer, 0.0, &request(7, PfcFlags::FIRST_FRAG, 1, &big), &mut out);
+        // A fragment changing the opnum.
+        c.data(Dir::ToServer, 0.0, &request(8, PfcFlags::FIRST_FRAG, 1, &big), &mut out);
+        c.data(Dir::ToServer, 0.0, &request(8, PfcFlags(0), 2, &big), &mut out);
+        // More than 4 MiB in one call.
+        c.data(Dir::ToServer, 0.0, &request(9, PfcFlags::FIRST_FRAG, 1, &big), &mut out);
+        for _ in 0..1100 {
+            c.data(Dir::ToServer, 0.0, &request(9, PfcFlags(0), 1, &big), &mut out);
+        }
+        let reasons: Vec<_> = out
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                EventKind::Malformed { reason, .. } => Some(reason.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            vec!["fragment_out_of_order", "fragment_inconsistent", "reassembly_over_cap"]
+        );
+        assert!(c.held() <= DEFAULT_MAX_STUB + 2 * 65536);
+    }
+
+    #[test]
+    fn plausible_header_rejects_noise() {
+        assert!(plausible_header(&bind()));
+        let mut b = bind();
+        b[0] = 4;
+        assert!(!plausible_header(&b));
+        let mut b = bind();
+        b[2] = 7; // connectionless type
+        assert!(!plausible_header(&b));
+        let mut b = bind();
+        b[4] = 0x22; // drep
+        assert!(!plausible_header(&b));
     }
 }
