@@ -73,7 +73,9 @@ fn fragments(stub: &[u8], mk: impl Fn(PfcFlags, Vec<u8>) -> Vec<u8>) -> Vec<u8> 
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).expect("usage: gen_capture OUT CONNS CALLS STUB");
+    let path = args
+        .get(1)
+        .expect("usage: gen_capture OUT CONNS CALLS STUB");
     let conns: u32 = args.get(2).map_or(100, |s| s.parse().unwrap());
     let calls: u32 = args.get(3).map_or(10, |s| s.parse().unwrap());
     let stub_len: usize = args.get(4).map_or(1000, |s| s.parse().unwrap());
@@ -82,9 +84,7 @@ fn main() {
         w: BufWriter::with_capacity(1 << 20, file),
         ts: 1_700_000_000.0,
     };
-    for v in [0xa1b2_c3d4u32] {
-        out.w.write_all(&v.to_le_bytes()).unwrap();
-    }
+    out.w.write_all(&0xa1b2_c3d4u32.to_le_bytes()).unwrap();
     out.w.write_all(&2u16.to_le_bytes()).unwrap();
     out.w.write_all(&4u16.to_le_bytes()).unwrap();
     for v in [0u32, 0, 65535, 1] {
@@ -98,8 +98,22 @@ fn main() {
             40000 + (c % 20000) as u16,
         );
         let (mut cs, mut ss) = (1000u32, 5000u32);
-        out.frame(&build_tcp_v4(client, server, cs - 1, 0, tcp_flags::SYN, &[]));
-        out.frame(&build_tcp_v4(server, client, ss - 1, cs, tcp_flags::SYN | tcp_flags::ACK, &[]));
+        out.frame(&build_tcp_v4(
+            client,
+            server,
+            cs - 1,
+            0,
+            tcp_flags::SYN,
+            &[],
+        ));
+        out.frame(&build_tcp_v4(
+            server,
+            client,
+            ss - 1,
+            cs,
+            tcp_flags::SYN | tcp_flags::ACK,
+            &[],
+        ));
         let mut send = |out: &mut Out<_>, from_client: bool, bytes: &[u8]| {
             for seg in bytes.chunks(MSS) {
                 if from_client {
@@ -177,8 +191,22 @@ fn main() {
             });
             send(&mut out, false, &resp);
         }
-        out.frame(&build_tcp_v4(client, server, cs, ss, tcp_flags::FIN | tcp_flags::ACK, &[]));
-        out.frame(&build_tcp_v4(server, client, ss, cs + 1, tcp_flags::FIN | tcp_flags::ACK, &[]));
+        out.frame(&build_tcp_v4(
+            client,
+            server,
+            cs,
+            ss,
+            tcp_flags::FIN | tcp_flags::ACK,
+            &[],
+        ));
+        out.frame(&build_tcp_v4(
+            server,
+            client,
+            ss,
+            cs + 1,
+            tcp_flags::FIN | tcp_flags::ACK,
+            &[],
+        ));
     }
     out.w.flush().unwrap();
 }

@@ -382,8 +382,20 @@ mod tests {
     use super::*;
 
     fn pcap_file(big: bool, nanos: bool, packets: &[(u32, u32, &[u8])]) -> Vec<u8> {
-        let w32 = |v: u32| if big { v.to_be_bytes() } else { v.to_le_bytes() };
-        let w16 = |v: u16| if big { v.to_be_bytes() } else { v.to_le_bytes() };
+        let w32 = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let w16 = |v: u16| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
         let mut f = Vec::new();
         f.extend(w32(if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
         f.extend(w16(2));

@@ -134,8 +134,7 @@ pub fn interpret(
         }
         7 => {
             let req = EptMapAuthRequest::from_stub(request, request_drep, LIMITS).ok()?;
-            let resp =
-                EptMapAuthResponse::from_stub(response, response_drep, LIMITS, &req).ok()?;
+            let resp = EptMapAuthResponse::from_stub(response, response_drep, LIMITS, &req).ok()?;
             for t in &resp.towers {
                 learned_from(t, &mut learned);
             }

@@ -150,10 +150,11 @@ fn key(a: Endpoint, b: Endpoint) -> (Endpoint, Endpoint) {
     }
 }
 
-fn idx(d: Dir) -> usize {
+fn side<T>(pair: &mut [T; 2], d: Dir) -> &mut T {
+    let [to_server, to_client] = pair;
     match d {
-        Dir::ToServer => 0,
-        Dir::ToClient => 1,
+        Dir::ToServer => to_server,
+        Dir::ToClient => to_client,
     }
 }
 
@@ -166,7 +167,9 @@ fn make_uid(n: u64) -> String {
     const DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut s = String::from("C");
     for _ in 0..11 {
-        s.push(char::from(DIGITS.get((z % 62) as usize).copied().unwrap_or(b'0')));
+        s.push(char::from(
+            DIGITS.get((z % 62) as usize).copied().unwrap_or(b'0'),
+        ));
         z /= 62;
     }
     s
@@ -381,7 +384,7 @@ impl<D: Detect> Analyzer<D> {
         };
         if syn {
             flow.syn_seen = true;
-            flow.rs[idx(dir)].syn(seq);
+            side(&mut flow.rs, dir).syn(seq);
         }
         if flow.kind != Kind::Other {
             self.scratch.clear();
@@ -400,11 +403,11 @@ impl<D: Detect> Analyzer<D> {
                 Chunk::Gap(_) => marks.push((d, Mark::Gap)),
             };
             if ackf {
-                flow.rs[idx(other)].acked(ack, &mut |c| push(other, c));
+                side(&mut flow.rs, other).acked(ack, &mut |c| push(other, c));
             }
             if !payload.is_empty() {
                 flow.had_data = true;
-                flow.rs[idx(dir)].segment(seq, payload, &mut |c| push(dir, c));
+                side(&mut flow.rs, dir).segment(seq, payload, &mut |c| push(dir, c));
             }
             self.deliver(k, ts);
         }
@@ -421,7 +424,7 @@ impl<D: Detect> Analyzer<D> {
             return;
         }
         if flags & tcp_flags::FIN != 0 {
-            flow.fin[idx(dir)] = true;
+            *side(&mut flow.fin, dir) = true;
             if flow.fin[0] && flow.fin[1] {
                 self.close(k, "peer_closed");
             }
@@ -555,7 +558,7 @@ impl<D: Detect> Analyzer<D> {
                 self.marks.clear();
                 let (scratch, marks) = (&mut self.scratch, &mut self.marks);
                 for d in [Dir::ToServer, Dir::ToClient] {
-                    flow.rs[idx(d)].finish(&mut |c: Chunk<'_>| match c {
+                    side(&mut flow.rs, d).finish(&mut |c: Chunk<'_>| match c {
                         Chunk::Data(b) => {
                             let start = scratch.len();
                             scratch.extend_from_slice(b);

@@ -111,9 +111,8 @@ const DSSETUP_OPS: &[&str] = &["DsRolerGetPrimaryDomainInformation"];
 /// svcctl, netlogon, IObjectExporter, dssetup).
 pub fn operation(uuid: &Uuid, opnum: u16) -> Option<&'static str> {
     let dense = |t: &'static [&'static str]| t.get(usize::from(opnum)).copied();
-    let sparse = |t: &'static [(u16, &'static str)]| {
-        t.iter().find(|(o, _)| *o == opnum).map(|(_, n)| *n)
-    };
+    let sparse =
+        |t: &'static [(u16, &'static str)]| t.iter().find(|(o, _)| *o == opnum).map(|(_, n)| *n);
     match uuid.as_u128() {
         0xe1af8308_5d1f_11c9_91a4_08002b14a0fa => dense(EPM_OPS),
         0xafa8bd80_7d8a_11c9_bef4_08002b102989 => dense(MGMT_OPS),

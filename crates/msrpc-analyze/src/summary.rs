@@ -76,7 +76,10 @@ impl Summary {
     pub fn record(&mut self, ev: &Event) {
         match &ev.kind {
             EventKind::Bind { contexts, .. } => {
-                for c in contexts.iter().filter(|c| c.result.as_deref() == Some("accepted")) {
+                for c in contexts
+                    .iter()
+                    .filter(|c| c.result.as_deref() == Some("accepted"))
+                {
                     let i = self.interfaces.entry(c.interface.clone()).or_default();
                     i.binds += 1;
                     i.name.clone_from(&c.endpoint);

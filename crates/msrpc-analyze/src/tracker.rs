@@ -292,7 +292,10 @@ impl Conversation {
             Dir::ToServer => self.pdus_in += 1,
             Dir::ToClient => self.pdus_out += 1,
         }
-        let auth_type = pdu.auth.as_ref().map(|a| names::auth_type(a.trailer.auth_type));
+        let auth_type = pdu
+            .auth
+            .as_ref()
+            .map(|a| names::auth_type(a.trailer.auth_type));
         let auth_level = pdu
             .auth
             .as_ref()
@@ -723,10 +726,7 @@ fn bind_context(el: &ContextElement, r: Option<&pdu::ContextResultEntry>) -> Bin
     BindContext {
         context_id: el.context_id,
         interface: uuid.to_string(),
-        version: format!(
-            "{}.{}",
-            el.abstract_syntax.major, el.abstract_syntax.minor
-        ),
+        version: format!("{}.{}", el.abstract_syntax.major, el.abstract_syntax.minor),
         endpoint: names::interface(&uuid).map(str::to_string),
         transfer_syntaxes: el.transfer_syntaxes.iter().map(syntax_name).collect(),
         result: r.map(|r| match r.result.0 {
@@ -852,7 +852,9 @@ mod tests {
         )
     }
 
-    fn calls(out: &Output) -> Vec<(u32, Option<String>, u16, u64, u64, u32, Option<String>)> {
+    type CallRow = (u32, Option<String>, u16, u64, u64, u32, Option<String>);
+
+    fn calls(out: &Output) -> Vec<CallRow> {
         out.events
             .iter()
             .filter_map(|(_, e)| match e {
@@ -890,7 +892,12 @@ mod tests {
             request(3, PfcFlags::FIRST_AND_LAST, 9, &[0; 4]),
         ]
         .concat();
-        let server: Vec<u8> = [bind_ack(), response(2, &[5; 24]), fault(3, FaultStatus::NCA_S_OP_RNG_ERROR)].concat();
+        let server: Vec<u8> = [
+            bind_ack(),
+            response(2, &[5; 24]),
+            fault(3, FaultStatus::NCA_S_OP_RNG_ERROR),
+        ]
+        .concat();
         // The client's bytes one at a time, then the server's in one piece, at later times.
         for b in &client {
             c.data(Dir::ToServer, 1.0, std::slice::from_ref(b), &mut out);
@@ -908,7 +915,15 @@ mod tests {
             calls(&out),
             vec![
                 (2, Some("rpcecho".into()), 1, 24, 24, 2, None),
-                (3, Some("rpcecho".into()), 9, 4, 0, 1, Some("nca_s_op_rng_error".into())),
+                (
+                    3,
+                    Some("rpcecho".into()),
+                    9,
+                    4,
+                    0,
+                    1,
+                    Some("nca_s_op_rng_error".into())
+                ),
             ]
         );
         let rtt = out.events.iter().find_map(|(_, e)| match e {
@@ -959,15 +974,45 @@ mod tests {
         c.data(Dir::ToClient, 0.0, &bind_ack(), &mut out);
         let big = vec![0u8; 4000];
         // Two first fragments of one call.
-        c.data(Dir::ToServer, 0.0, &request(7, PfcFlags::FIRST_FRAG, 1, &big), &mut out);
-        c.data(Dir::ToServer, 0.0, &request(7, PfcFlags::FIRST_FRAG, 1, &big), &mut out);
+        c.data(
+            Dir::ToServer,
+            0.0,
+            &request(7, PfcFlags::FIRST_FRAG, 1, &big),
+            &mut out,
+        );
+        c.data(
+            Dir::ToServer,
+            0.0,
+            &request(7, PfcFlags::FIRST_FRAG, 1, &big),
+            &mut out,
+        );
         // A fragment changing the opnum.
-        c.data(Dir::ToServer, 0.0, &request(8, PfcFlags::FIRST_FRAG, 1, &big), &mut out);
-        c.data(Dir::ToServer, 0.0, &request(8, PfcFlags(0), 2, &big), &mut out);
+        c.data(
+            Dir::ToServer,
+            0.0,
+            &request(8, PfcFlags::FIRST_FRAG, 1, &big),
+            &mut out,
+        );
+        c.data(
+            Dir::ToServer,
+            0.0,
+            &request(8, PfcFlags(0), 2, &big),
+            &mut out,
+        );
         // More than 4 MiB in one call.
-        c.data(Dir::ToServer, 0.0, &request(9, PfcFlags::FIRST_FRAG, 1, &big), &mut out);
+        c.data(
+            Dir::ToServer,
+            0.0,
+            &request(9, PfcFlags::FIRST_FRAG, 1, &big),
+            &mut out,
+        );
         for _ in 0..1100 {
-            c.data(Dir::ToServer, 0.0, &request(9, PfcFlags(0), 1, &big), &mut out);
+            c.data(
+                Dir::ToServer,
+                0.0,
+                &request(9, PfcFlags(0), 1, &big),
+                &mut out,
+            );
         }
         let reasons: Vec<_> = out
             .events
@@ -979,7 +1024,11 @@ mod tests {
             .collect();
         assert_eq!(
             reasons,
-            vec!["fragment_out_of_order", "fragment_inconsistent", "reassembly_over_cap"]
+            vec![
+                "fragment_out_of_order",
+                "fragment_inconsistent",
+                "reassembly_over_cap"
+            ]
         );
         assert!(c.held() <= DEFAULT_MAX_STUB + 2 * 65536);
     }

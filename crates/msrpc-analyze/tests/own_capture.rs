@@ -71,7 +71,10 @@ fn expected_events() {
         .into_iter()
         .collect()
     );
-    assert_eq!(s.auth, [("alice".to_string(), (2, 1))].into_iter().collect());
+    assert_eq!(
+        s.auth,
+        [("alice".to_string(), (2, 1))].into_iter().collect()
+    );
     assert!(s.malformed.is_empty(), "{:?}", s.malformed);
     assert_eq!(s.gaps, 0);
 
@@ -114,11 +117,21 @@ fn expected_events() {
                 user,
                 rtt,
                 ..
-            } => Some((*opnum, *stub_in, *stub_out, *fragments, auth_level.clone(), user.clone(), *rtt)),
+            } => Some((
+                *opnum,
+                *stub_in,
+                *stub_out,
+                *fragments,
+                auth_level.clone(),
+                user.clone(),
+                *rtt,
+            )),
             _ => None,
         })
         .collect();
-    assert!(calls.iter().any(|c| c.0 == 1 && c.1 == 20008 && c.2 == 20004 && c.3 == 20));
+    assert!(calls
+        .iter()
+        .any(|c| c.0 == 1 && c.1 == 20008 && c.2 == 20004 && c.3 == 20));
     for level in ["integrity", "privacy"] {
         assert!(
             calls.iter().any(|c| c.0 == 1
@@ -127,9 +140,13 @@ fn expected_events() {
             "an EchoData at {level} as alice"
         );
     }
-    assert!(calls.iter().all(|c| c.6.is_some_and(|r| (0.0..5.0).contains(&r))));
+    assert!(calls
+        .iter()
+        .all(|c| c.6.is_some_and(|r| (0.0..5.0).contains(&r))));
     // TestSleep(1) takes about a second.
-    assert!(calls.iter().any(|c| c.0 == 6 && c.6.is_some_and(|r| r >= 0.9)));
+    assert!(calls
+        .iter()
+        .any(|c| c.0 == 6 && c.6.is_some_and(|r| r >= 0.9)));
 
     // The wrong password: refused with access denied on the first call after auth3.
     let auths: Vec<_> = events
@@ -157,7 +174,10 @@ fn expected_events() {
     );
 
     // Every connection opened is closed, with the PDU counts adding up.
-    let opens = events.iter().filter(|e| matches!(e.kind, EventKind::ConnOpen)).count();
+    let opens = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::ConnOpen))
+        .count();
     let (mut closes, mut pdus_total) = (0, 0);
     for e in &events {
         if let EventKind::ConnClose {
@@ -181,12 +201,19 @@ fn agrees_with_tshark() {
             .arg("-n")
             .arg("-r")
             .arg(capture())
-            .args(["-Y", "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport != 135"])
+            .args([
+                "-Y",
+                "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport != 135",
+            ])
             .args(["-T", "fields", "-e", "tcp.dstport"])
             .output()
             .expect("tshark is required for this test");
         let text = String::from_utf8_lossy(&out.stdout).to_string();
-        text.lines().next().expect("a connection to the demo port").trim().to_string()
+        text.lines()
+            .next()
+            .expect("a connection to the demo port")
+            .trim()
+            .to_string()
     };
     let t = common::tshark(&capture(), &[&format!("tcp.port=={port},dcerpc")]);
     assert_eq!(common::ours(&s), t);

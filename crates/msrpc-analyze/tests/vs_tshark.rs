@@ -9,10 +9,16 @@
 mod common;
 
 /// `(capture, tshark decode-as, request PDUs tshark misses as (opnum, count))`.
-const OVERRIDES: &[(&str, &[&str], &[(u16, u64)])] = &[
+type Override = (&'static str, &'static [&'static str], &'static [(u16, u64)]);
+
+const OVERRIDES: &[Override] = &[
     // DCE/RPC straight on port 445 without SMB framing: tshark's SMB dissector claims it.
     ("arkime__dcerpc-test.pcap", &["tcp.port==445,dcerpc"], &[]),
-    ("arkime__dcerpc_synthetic.pcap", &["tcp.port==445,dcerpc"], &[]),
+    (
+        "arkime__dcerpc_synthetic.pcap",
+        &["tcp.port==445,dcerpc"],
+        &[],
+    ),
     // Ports 1153/1032: tshark decodes the stream as C12.22 (port 1153 is C12.22's).
     ("zeek__mapi.pcap", &["tcp.port==1153,dcerpc"], &[]),
     // Frame 419 is a retransmission that fills the hole frame 418 shows ("previous segment
@@ -30,7 +36,10 @@ fn capture_names() -> Vec<String> {
         .filter(|n| n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".cap"))
         .collect();
     names.sort();
-    assert!(names.len() >= 28, "expected the 28 captures of SOURCES.md, found {names:?}");
+    assert!(
+        names.len() >= 28,
+        "expected the 28 captures of SOURCES.md, found {names:?}"
+    );
     names
 }
 
@@ -73,7 +82,14 @@ fn connectionless_packets_agree_with_tshark() {
             .arg("-n")
             .arg("-r")
             .arg(&p)
-            .args(["-Y", "dcerpc && udp", "-T", "fields", "-e", "dcerpc.pkt_type"])
+            .args([
+                "-Y",
+                "dcerpc && udp",
+                "-T",
+                "fields",
+                "-e",
+                "dcerpc.pkt_type",
+            ])
             .output()
             .expect("tshark is required for this test");
         let mut theirs = std::collections::BTreeMap::<String, u64>::new();

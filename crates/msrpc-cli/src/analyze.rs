@@ -36,11 +36,10 @@ pub fn run(g: &Global, a: AnalyzeArgs) -> Result<(), Failure> {
     if let Some(p) = &a.detectors_config {
         // The detectors (msrpc-audit's) plug in through msrpc_analyze::Detect; until they are
         // part of this build the option is checked for readability only.
-        std::fs::metadata(p)
-            .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?;
+        std::fs::metadata(p).map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?;
     }
-    let file = File::open(&a.file)
-        .map_err(|e| Failure::usage(format!("{}: {e}", a.file.display())))?;
+    let file =
+        File::open(&a.file).map_err(|e| Failure::usage(format!("{}: {e}", a.file.display())))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let pb = if len >= PROGRESS_MIN_BYTES && std::io::stderr().is_terminal() {
         let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
@@ -88,8 +87,10 @@ pub fn run(g: &Global, a: AnalyzeArgs) -> Result<(), Failure> {
         outln!("{}", summary.render());
     }
     if let Err(e) = result {
-        let f = Failure::new(Exit::Usage, anyhow::anyhow!("{}: {e}", a.file.display()));
-        return Err(if json { f } else { f });
+        return Err(Failure::new(
+            Exit::Usage,
+            anyhow::anyhow!("{}: {e}", a.file.display()),
+        ));
     }
     if summary.rpc_flows == 0 && summary.cl_pdus.is_empty() {
         return Err(Failure::not_found("no DCE/RPC in the capture").json_printed());

@@ -1,5 +1,10 @@
 //! Helpers shared by the capture tests.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -30,8 +35,13 @@ pub fn analyze(path: &std::path::Path) -> (Summary, Vec<Event>) {
     let f = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut a = Analyzer::new(Config::default());
     let mut events = Vec::new();
-    msrpc_analyze::run(std::io::BufReader::new(f), &mut a, |e| events.extend(e), |_| {})
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    msrpc_analyze::run(
+        std::io::BufReader::new(f),
+        &mut a,
+        |e| events.extend(e),
+        |_| {},
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     (a.summary().clone(), events)
 }
 
