@@ -79,6 +79,9 @@ pub struct Config {
     pub idle_timeout: f64,
     /// Out-of-order buffer caps per direction.
     pub tcp_caps: Caps,
+    /// Bytes all connections together may hold (out-of-order segments, partial PDUs, stubs
+    /// being reassembled); beyond it the least recently active connections are closed.
+    pub max_held_bytes: usize,
 }
 
 impl Default for Config {
@@ -90,6 +93,7 @@ impl Default for Config {
                 bytes: 256 * 1024,
                 segments: 256,
             },
+            max_held_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -133,6 +137,12 @@ impl Flow {
             resp_h: Some(self.server.0),
             resp_p: Some(self.server.1),
         }
+    }
+
+    /// Bytes this connection holds.
+    fn held(&self) -> usize {
+        self.rs.iter().map(Reassembler::buffered).sum::<usize>()
+            + self.conv.as_ref().map_or(0, Conversation::held)
     }
 
     fn swap(&mut self) {
@@ -189,6 +199,8 @@ pub struct Analyzer<D: Detect = NoDetectors> {
     scratch: Vec<u8>,
     marks: Vec<(Dir, Mark)>,
     out: Output,
+    /// Bytes held by all connections (kept current per packet).
+    held: usize,
 }
 
 impl Analyzer<NoDetectors> {
@@ -214,6 +226,7 @@ impl<D: Detect> Analyzer<D> {
             scratch: Vec::new(),
             marks: Vec::new(),
             out: Output::default(),
+            held: 0,
         }
     }
 
@@ -230,6 +243,11 @@ impl<D: Detect> Analyzer<D> {
     /// Connections currently tracked.
     pub fn flows(&self) -> usize {
         self.flows.len()
+    }
+
+    /// Bytes all tracked connections hold.
+    pub fn held_bytes(&self) -> usize {
+        self.held
     }
 
     /// One captured packet.
@@ -297,10 +315,11 @@ impl<D: Detect> Analyzer<D> {
             .entry(cl::ptype_name(h.ptype).to_string())
             .or_default() += 1;
         if h.ptype == 0 {
+            let key = summary::bounded_key(&self.summary.cl_requests, h.interface.to_string());
             *self
                 .summary
                 .cl_requests
-                .entry(h.interface.to_string())
+                .entry(key)
                 .or_default()
                 .entry(h.opnum)
                 .or_default() += 1;
@@ -377,6 +396,7 @@ impl<D: Detect> Analyzer<D> {
             return;
         };
         flow.last_ts = ts;
+        let held_before = flow.held();
         let dir = if src == flow.client {
             Dir::ToServer
         } else {
@@ -414,10 +434,20 @@ impl<D: Detect> Analyzer<D> {
         let Some(flow) = self.flows.get_mut(&k) else {
             return;
         };
+        self.held = (self.held + flow.held()).saturating_sub(held_before);
         let dir = if src == flow.client {
             Dir::ToServer
         } else {
             Dir::ToClient
+        };
+        // Over the global budget: close the least recently active connections (bounded).
+        let mut rounds = 0;
+        while self.held > self.cfg.max_held_bytes && rounds < 16 && !self.flows.is_empty() {
+            self.evict();
+            rounds += 1;
+        }
+        let Some(flow) = self.flows.get_mut(&k) else {
+            return;
         };
         if flags & tcp_flags::RST != 0 {
             self.close(k, "reset");
@@ -504,6 +534,7 @@ impl<D: Detect> Analyzer<D> {
         }
         for ((iface, op), n) in out.request_pdus.drain() {
             let key = iface.map_or_else(|| "unknown".to_string(), |u| u.to_string());
+            let key = summary::bounded_key(&self.summary.request_pdus, key);
             *self
                 .summary
                 .request_pdus
@@ -513,7 +544,8 @@ impl<D: Detect> Analyzer<D> {
                 .or_default() += n;
         }
         for (u, n) in out.offered.drain() {
-            *self.summary.offered.entry(u.to_string()).or_default() += n;
+            let key = summary::bounded_key(&self.summary.offered, u.to_string());
+            *self.summary.offered.entry(key).or_default() += n;
         }
         for (s, n) in out.faults.drain() {
             *self.summary.faults.entry(names::fault(s)).or_default() += n;
@@ -551,6 +583,9 @@ impl<D: Detect> Analyzer<D> {
     }
 
     fn close(&mut self, k: (Endpoint, Endpoint), reason: &str) {
+        if let Some(f) = self.flows.get(&k) {
+            self.held = self.held.saturating_sub(f.held());
+        }
         // Flush what waits behind holes first.
         if let Some(flow) = self.flows.get_mut(&k) {
             if flow.kind != Kind::Other {
@@ -653,4 +688,74 @@ pub fn run<R: std::io::Read, D: Detect>(
     progress(cap.position());
     on_events(analyzer.take_events());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    const S: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    fn c(i: u8) -> Ipv4Addr {
+        Ipv4Addr::new(10, 1, 0, i)
+    }
+
+    #[test]
+    fn flow_table_and_memory_stay_bounded() {
+        let cfg = Config {
+            max_flows: 4,
+            idle_timeout: 1e9,
+            tcp_caps: Caps {
+                bytes: 64 * 1024,
+                segments: 64,
+            },
+            max_held_bytes: 100_000,
+        };
+        let mut a = Analyzer::new(cfg);
+        let bytes = vec![0x05u8; 1000];
+        for i in 0..40u8 {
+            let syn = net::build_tcp_v4((c(i), 1000), (S, 135), 0, 0, tcp_flags::SYN, &[]);
+            a.packet(f64::from(i), 1, &syn);
+            // Segments after a hole that never fills: they wait in the out-of-order buffer.
+            for k in 0..30u32 {
+                let f = net::build_tcp_v4(
+                    (c(i), 1000),
+                    (S, 135),
+                    5000 + k * 1000,
+                    0,
+                    tcp_flags::ACK,
+                    &bytes,
+                );
+                a.packet(f64::from(i), 1, &f);
+                assert!(a.flows() <= 4);
+                assert!(a.held_bytes() <= 100_000 + 64 * 1024, "{}", a.held_bytes());
+            }
+        }
+        assert!(a.summary().evicted_flows >= 36);
+        a.finish();
+        assert_eq!(a.flows(), 0);
+        assert_eq!(a.held_bytes(), 0);
+    }
+
+    #[test]
+    fn idle_connections_are_closed() {
+        let mut a = Analyzer::new(Config {
+            idle_timeout: 100.0,
+            ..Config::default()
+        });
+        let syn = net::build_tcp_v4((c(1), 1000), (S, 135), 0, 0, tcp_flags::SYN, &[]);
+        a.packet(0.0, 1, &syn);
+        let other = net::build_tcp_v4((c(2), 1000), (S, 135), 0, 0, tcp_flags::SYN, &[]);
+        a.packet(500.0, 1, &other);
+        assert_eq!(a.flows(), 1);
+        assert_eq!(a.summary().evicted_flows, 1);
+    }
+
+    #[test]
+    fn uids_are_distinct() {
+        let ids: HashSet<String> = (0..10_000).map(make_uid).collect();
+        assert_eq!(ids.len(), 10_000);
+        assert!(ids.iter().all(|u| u.len() == 12 && u.starts_with('C')));
+    }
 }

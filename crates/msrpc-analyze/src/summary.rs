@@ -6,6 +6,19 @@ use std::fmt::Write as _;
 use msrpc_audit::{AuthOutcome, Event, EventKind};
 use serde::Serialize;
 
+/// Distinct keys kept in each table of the summary; further keys are counted under `(other)`,
+/// so a capture full of invented UUIDs or user names cannot grow it without bound.
+pub const MAX_KEYS: usize = 10_000;
+
+/// `key` if `map` has it or has room for it, else `(other)`.
+pub fn bounded_key<V>(map: &BTreeMap<String, V>, key: String) -> String {
+    if map.len() < MAX_KEYS || map.contains_key(&key) {
+        key
+    } else {
+        "(other)".to_string()
+    }
+}
+
 /// One interface's calls.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct InterfaceSummary {
@@ -94,6 +107,7 @@ impl Summary {
                 ..
             } => {
                 let key = interface.clone().unwrap_or_else(|| "unknown".into());
+                let key = bounded_key(&self.interfaces, key);
                 let i = self.interfaces.entry(key).or_default();
                 if i.name.is_none() {
                     i.name.clone_from(endpoint);
@@ -108,6 +122,7 @@ impl Summary {
             }
             EventKind::Auth { user, outcome, .. } => {
                 let u = user.clone().unwrap_or_else(|| "(anonymous)".into());
+                let u = bounded_key(&self.auth, u);
                 let e = self.auth.entry(u).or_default();
                 match outcome {
                     AuthOutcome::Success => e.0 += 1,
