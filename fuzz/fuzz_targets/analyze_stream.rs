@@ -31,6 +31,7 @@ fuzz_target!(|data: &[u8]| {
             bytes: 4096,
             segments: 16,
         },
+        max_held_bytes: 64 * 1024,
     };
     let mut a = Analyzer::new(cfg);
     if sel & 1 == 1 {
