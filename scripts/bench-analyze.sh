@@ -1,27 +1,30 @@
 #!/usr/bin/env bash
 # Throughput of `msrpc analyze` beside tshark on the same capture.
 #
-#   scripts/bench-analyze.sh [MB]      (default 100: the synthetic capture's approximate size)
+#   scripts/bench-analyze.sh [MB [STUB]]   (defaults 300 and 4096)
 #
+# MB is the synthetic capture's approximate size, STUB the stub bytes of each call each way.
 # The capture is synthetic (crates/msrpc-analyze/examples/gen_capture.rs): connections from
 # distinct clients to 10.255.0.1:49700, each a handshake, an rpcecho bind, 20 EchoData calls of
-# 4 KiB each way (2 fragments each, 1460-byte segments) and FINs. Reported per tool: wall
+# STUB bytes each way (fragmented at 4280 bytes, 1460-byte segments) and FINs. Reported per tool: wall
 # seconds (best of 3), MB/s and peak RSS; tshark runs as `tshark -r FILE` (plain, summary lines)
 # and `tshark -r FILE -Y dcerpc -d tcp.port==49700,dcerpc` (full DCE/RPC dissection).
 # Output: a Markdown table on stdout. Every run is bounded by `timeout`.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-MB=${1:-100}
+MB=${1:-300}
+STUB=${2:-4096}
 WORK=${BENCH_WORK:-target/bench-analyze}
 mkdir -p "$WORK"
 timeout 3600 cargo build --release -p msrpc-cli -p msrpc-analyze --example gen_capture >"$WORK/build.log" 2>&1 ||
   { echo "build failed (see $WORK/build.log)" >&2; exit 1; }
 MSRPC=target/release/msrpc
-# One connection is about 2 * 20 * 4.6 KB of frames, ~190 KB.
-CONNS=$(( MB * 1000000 / 190000 + 1 ))
-CAP="$WORK/synthetic-${MB}MB.pcap"
-[ -s "$CAP" ] || target/release/examples/gen_capture "$CAP" "$CONNS" 20 4096
+# One connection: 2 * 20 calls of STUB bytes plus headers (24 per fragment, 70 per segment).
+PER_CONN=$(( 40 * (STUB + 24 + 70 * (STUB / 1460 + 1)) + 1000 ))
+CONNS=$(( MB * 1000000 / PER_CONN + 1 ))
+CAP="$WORK/synthetic-${MB}MB-${STUB}.pcap"
+[ -s "$CAP" ] || target/release/examples/gen_capture "$CAP" "$CONNS" 20 "$STUB"
 SIZE=$(stat -c %s "$CAP")
 command -v tshark >/dev/null || { echo "tshark missing" >&2; exit 1; }
 
