@@ -287,4 +287,51 @@ mod tests {
         }
         assert_eq!(decode(9999, &f), Err(Skip::LinkType));
     }
+
+    #[test]
+    fn ipv6_cooked_and_loopback_link_types() {
+        let mut ip6 = vec![0x60, 0, 0, 0];
+        let mut udp = Vec::new();
+        udp.extend(5000u16.to_be_bytes());
+        udp.extend(135u16.to_be_bytes());
+        udp.extend(11u16.to_be_bytes());
+        udp.extend([0, 0]);
+        udp.extend(b"abc");
+        // A hop-by-hop header before UDP.
+        let mut payload = vec![17, 0, 0, 0, 0, 0, 0, 0];
+        payload.extend(&udp);
+        ip6.extend((payload.len() as u16).to_be_bytes());
+        ip6.extend([0, 64]); // next header: hop-by-hop
+        let src: Ipv6Addr = "fe80::1".parse().unwrap();
+        let dst: Ipv6Addr = "fe80::2".parse().unwrap();
+        ip6.extend(src.octets());
+        ip6.extend(dst.octets());
+        ip6.extend(&payload);
+        let want = Segment::Udp {
+            src: src.into(),
+            dst: dst.into(),
+            sport: 5000,
+            dport: 135,
+            payload: b"abc",
+        };
+        // Linux cooked v1: 16 bytes, protocol at 14.
+        let mut sll = vec![0u8; 14];
+        sll.extend([0x86, 0xdd]);
+        sll.extend(&ip6);
+        assert_eq!(decode(113, &sll).unwrap(), want);
+        // Linux cooked v2: protocol first, 20 bytes.
+        let mut sll2 = vec![0x86, 0xdd];
+        sll2.extend([0u8; 18]);
+        sll2.extend(&ip6);
+        assert_eq!(decode(276, &sll2).unwrap(), want);
+        // BSD loopback: a 4-byte family.
+        let mut lo = vec![30, 0, 0, 0];
+        lo.extend(&ip6);
+        assert_eq!(decode(0, &lo).unwrap(), want);
+        // IPv4 fragments are skipped.
+        let a = Ipv4Addr::new(1, 1, 1, 1);
+        let mut f = build_tcp_v4((a, 1), (a, 2), 0, 0, 0, b"x");
+        f[14 + 6] = 0x20; // more fragments
+        assert_eq!(decode(1, &f), Err(Skip::Fragment));
+    }
 }
