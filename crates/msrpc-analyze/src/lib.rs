@@ -616,7 +616,7 @@ impl<D: Detect> Analyzer<D> {
             self.summary.out_of_order += r.stats.out_of_order;
         }
         if let Some(mut c) = flow.conv.take() {
-            c.close(&mut self.out);
+            c.close(reason, &mut self.out);
             self.out.events.push((
                 flow.last_ts,
                 EventKind::ConnClose {

@@ -56,7 +56,8 @@ pub struct Summary {
     pub interfaces: BTreeMap<String, InterfaceSummary>,
     /// Faults by status.
     pub faults: BTreeMap<String, u64>,
-    /// Authentications by user (`(anonymous)` without a user): successes and failures.
+    /// Authentications by user (`(MECHANISM: no user name in the tokens)` for Kerberos and other
+    /// mechanisms whose tokens name nobody in clear): successes and failures.
     pub auth: BTreeMap<String, (u64, u64)>,
     /// Malformed input by reason code.
     pub malformed: BTreeMap<String, u64>,
@@ -120,8 +121,15 @@ impl Summary {
                     i.faults += 1;
                 }
             }
-            EventKind::Auth { user, outcome, .. } => {
-                let u = user.clone().unwrap_or_else(|| "(anonymous)".into());
+            EventKind::Auth {
+                user,
+                outcome,
+                auth_type,
+                ..
+            } => {
+                let u = user
+                    .clone()
+                    .unwrap_or_else(|| format!("({auth_type}: no user name in the tokens)"));
                 let u = bounded_key(&self.auth, u);
                 let e = self.auth.entry(u).or_default();
                 match outcome {

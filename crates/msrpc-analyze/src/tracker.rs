@@ -148,6 +148,12 @@ pub struct Conversation {
     max_stub: usize,
     pending_auth: Option<PendingAuth>,
     user: Option<String>,
+    /// An Auth event for a non-NTLM mechanism was reported on this connection.
+    opaque_reported: bool,
+    /// A non-NTLM mechanism's bind waiting for its verdict: mechanism, level, time.
+    opaque_pending: Option<(String, String, f64)>,
+    /// An NTLM AUTHENTICATE was seen on this connection.
+    ntlm_seen: bool,
     /// PDUs from the client.
     pub pdus_in: u64,
     /// PDUs from the server.
@@ -172,6 +178,9 @@ impl Conversation {
             max_stub: DEFAULT_MAX_STUB,
             pending_auth: None,
             user: None,
+            opaque_reported: false,
+            opaque_pending: None,
+            ntlm_seen: false,
             pdus_in: 0,
             pdus_out: 0,
             bound: false,
@@ -300,6 +309,35 @@ impl Conversation {
             .auth
             .as_ref()
             .map(|a| names::auth_level(a.trailer.auth_level));
+        // A mechanism whose tokens name no user (Kerberos, ...): the verdict is the first call
+        // answered, or a refusal.
+        if dir == Dir::ToClient && self.opaque_pending.is_some() {
+            let verdict = match &pdu.body {
+                Body::Response(_) => Some(None),
+                Body::Fault(f) if auth_fault(f.status) => Some(Some(names::fault(f.status))),
+                Body::BindNak(n) => Some(Some(format!("bind_nak: {}", n.reason))),
+                _ => None,
+            };
+            if let Some((fail, Some((auth_type, auth_level, t)))) =
+                verdict.map(|v| (v, self.opaque_pending.take()))
+            {
+                self.opaque_reported = true;
+                out.events.push((
+                    t,
+                    EventKind::Auth {
+                        auth_type,
+                        auth_level,
+                        user: None,
+                        outcome: if fail.is_some() {
+                            AuthOutcome::Failure
+                        } else {
+                            AuthOutcome::Success
+                        },
+                        reason: fail,
+                    },
+                ));
+            }
+        }
         // An auth3's verdict is the server's next PDU.
         if dir == Dir::ToClient {
             if let Some(p) = self.pending_auth.take() {
@@ -328,6 +366,23 @@ impl Conversation {
                 }
                 if self.binds.len() >= MAX_PENDING_BINDS {
                     self.binds.clear();
+                }
+                let opaque_auth = pdu.auth.as_ref().and_then(|a| {
+                    let t = a.trailer.auth_type;
+                    let ntlm =
+                        t == AuthType::WINNT || a.value.windows(8).any(|w| w == b"NTLMSSP\0");
+                    (!ntlm && t != AuthType::NONE).then(|| {
+                        (
+                            names::auth_type(t),
+                            names::auth_level(a.trailer.auth_level),
+                            ts,
+                        )
+                    })
+                });
+                // A verifier without an NTLM message (Kerberos, Netlogon, Schannel, SPNEGO over
+                // Kerberos) names no user: its verdict is the first answered call.
+                if !self.opaque_reported && !self.ntlm_seen && self.opaque_pending.is_none() {
+                    self.opaque_pending = opaque_auth;
                 }
                 self.binds.insert(
                     h.call_id,
@@ -657,6 +712,8 @@ impl Conversation {
         if let Some(prev) = self.pending_auth.take() {
             self.auth_verdict(prev, Some("superseded".into()), out);
         }
+        self.ntlm_seen = true;
+        self.opaque_pending = None;
         self.pending_auth = Some(PendingAuth {
             ts,
             auth_type: names::auth_type(t),
@@ -692,11 +749,17 @@ impl Conversation {
         ));
     }
 
-    /// The connection ended: an authentication still waiting for its verdict is reported as
-    /// unanswered.
-    pub fn close(&mut self, out: &mut Output) {
+    /// The connection ended (`capture_end` when the capture stopped first): an
+    /// authentication still waiting for its verdict is reported as a failure with reason
+    /// `unanswered` (`unanswered_at_capture_end` when the capture simply stopped).
+    pub fn close(&mut self, reason: &str, out: &mut Output) {
         if let Some(p) = self.pending_auth.take() {
-            self.auth_verdict(p, Some("unanswered".into()), out);
+            let why = if reason == "capture_end" {
+                "unanswered_at_capture_end"
+            } else {
+                "unanswered"
+            };
+            self.auth_verdict(p, Some(why.into()), out);
         }
         self.reqs.clear();
         self.calls.clear();
@@ -1080,7 +1143,7 @@ mod tests {
                 c.data(d, 0.0, &b, &mut out);
                 proptest::prop_assert!(c.held() <= DEFAULT_MAX_STUB + 2 * 70_000);
             }
-            c.close(&mut out);
+            c.close("peer_closed", &mut out);
             proptest::prop_assert_eq!(c.held(), 0);
         }
     }
