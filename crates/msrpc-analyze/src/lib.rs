@@ -661,7 +661,7 @@ impl<D: Detect> Analyzer<D> {
     }
 }
 
-/// Errors of [`analyze_file`].
+/// Errors of [`run`] (reading the capture).
 pub use capture::CaptureError;
 
 /// Reads a whole capture through `analyzer`, calling `on_events` with each batch of events and

@@ -9,6 +9,16 @@
 //! After a capture gap, or on a stream that does not frame, it resynchronises on the next PDU
 //! header that validates (version 5.0, a connection-oriented packet type, a plausible data
 //! representation, `frag_length` and `auth_length`).
+//!
+//! Authentication: an NTLM AUTHENTICATE (raw, or inside SPNEGO) in a bind, alter_context or
+//! auth3 names the user (`DOMAIN\user`). Its verdict is the answer to that bind or
+//! alter_context (ack: success, bind_nak: failure), or for auth3 the server's next PDU (a fault
+//! with an access or security status: failure; anything else: success). A mechanism whose
+//! tokens name nobody in clear (Kerberos, Netlogon, SPNEGO over Kerberos) gets one Auth event
+//! per connection without a user, decided by the first answered call or a refusal. An NTLM
+//! leg still unanswered when the connection ends is a failure with reason `unanswered`
+//! (`unanswered_at_capture_end` when the capture stopped first). Calls carry the user of the
+//! last successful NTLM leg.
 
 use std::collections::HashMap;
 
