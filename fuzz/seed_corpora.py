@@ -26,6 +26,7 @@ Seeds written (file name = sha1 of the content, so reruns are idempotent):
   ndr_echo/       [op, drep] + stub, for rpcecho (60a15ec5-...) calls
   epm_tower/      tower_octet_string contents found in ept stubs
   epm_service/    each connection's ept/mgmt calls as one call sequence (see the target)
+  analyze_stream/ [1] + each capture file of at most 69000 bytes (the analyzer's pcap mode)
 and from the Impacket vectors the repository generates (tests/vectors/impacket/*.hex): pdu_* to
 pdu_decode (plus synthetic client and server streams built from them), echo_/epm_/mgmt_ call
 stubs to ndr_echo / ndr_epm.
@@ -58,7 +59,7 @@ CO_PTYPES = {0, 2, 3, 11, 12, 13, 14, 15, 16, 17, 18, 19}
 PFC_FIRST, PFC_LAST, PFC_OBJECT = 0x01, 0x02, 0x80
 AUTH_LEVEL_PRIVACY = 6
 
-TARGETS = ("pdu_decode", "server_stream", "client_stream", "ndr_epm", "ndr_echo", "epm_tower", "epm_service")
+TARGETS = ("pdu_decode", "server_stream", "client_stream", "ndr_epm", "ndr_echo", "epm_tower", "epm_service", "analyze_stream")
 
 OP_MGMT = 0x20
 OP_RESPONSE = 0x40
@@ -845,6 +846,10 @@ def main():
         path = os.path.join(args.captures, fn)
         if not os.path.isfile(path):
             continue
+        # analyze_stream: selector 1 + the whole capture file (those within libFuzzer's max_len).
+        if os.path.getsize(path) <= 69000 and (fn.endswith(".pcap") or fn.endswith(".pcapng") or fn.endswith(".cap")):
+            with open(path, "rb") as fh:
+                writer.write("analyze_stream", b"\x01" + fh.read())
         try:
             if not process_capture(path, writer, stats):
                 print(f"{fn}: not a pcap/pcapng file, skipped")

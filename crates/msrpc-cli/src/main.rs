@@ -10,6 +10,7 @@
 //! | `msrpc bench BINDING --conns N --duration S [--op OP] [--warmup S] [--max-calls N]` | Closed-loop load: N connections, each calling OP back to back; reports calls/s, latency percentiles and errors. OP: `mgmt-is-listening` (default), `ept-map`, `ept-lookup`, `echo-add-one`, `echo-data:SIZE`. |
 //! | `msrpc bench-raw serve ADDR` | A plain TCP request/response server for the baseline (length-prefixed frames). |
 //! | `msrpc bench-raw run ADDR --conns N --duration S --request-size A --response-size B` | The same closed loop over raw TCP: A bytes out, B bytes back per round trip (frame headers included, so sizes can match RPC PDUs byte for byte). |
+//! | `msrpc analyze FILE [--json] [--detectors-config FILE] [--max-flows N]` | Reads a pcap or pcapng capture offline: TCP reassembly, DCE/RPC on port 135, on ports the capture's endpoint mapper answers reveal and by content; prints a summary table (connections, PDUs by type, interfaces with calls per opnum, faults, authenticated users, malformed input, alerts, connectionless packets), or with `--json` one JSON line per audit event (`msrpc-audit`'s `Event`). A progress bar on a terminal for files of 16 MiB and more. Exit 1 for an unreadable or corrupt file (after printing what was read), 4 when the capture holds no DCE/RPC. |
 //! | `msrpc users add FILE USER [--domain D]` / `users del FILE USER` / `users list FILE` | Manages the NTLM user file `msrpcd --users` reads (`name:domain:NT-hash` lines, mode 0600, written atomically; never a plaintext password). `add` reads the password from stdin when stdin is not a terminal, otherwise prompts twice without echo. `del` of an unknown user exits 4; an unreadable, world-readable or malformed file exits 1. |
 //!
 //! A BINDING is a string binding (`ncacn_ip_tcp:127.0.0.1[49152]`, `ncacn_ip_tcp:[::1][135]`)
@@ -53,6 +54,7 @@ macro_rules! errln {
     }};
 }
 
+mod analyze;
 mod bench;
 mod call;
 mod dump;
@@ -137,6 +139,9 @@ pub enum Command {
     /// Raw TCP request/response baseline (server and load generator).
     #[command(subcommand, after_help = EXIT_CODES)]
     BenchRaw(raw::RawCommand),
+    /// Analyze DCE/RPC in a pcap or pcapng capture (summary table, or JSON lines of events).
+    #[command(after_help = EXIT_CODES)]
+    Analyze(analyze::AnalyzeArgs),
     /// Manage the NTLM user file of `msrpcd --users` (add, del, list).
     #[command(subcommand, after_help = EXIT_CODES)]
     Users(users::UsersCommand),
@@ -191,5 +196,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Bench(a) => bench::run(&g, a).await,
         Command::BenchRaw(c) => raw::run(&g, c).await,
         Command::Users(c) => users::run(&g, c),
+        Command::Analyze(a) => analyze::run(&g, a),
     }
 }

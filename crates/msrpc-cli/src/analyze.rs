@@ -1,0 +1,99 @@
+//! `msrpc analyze FILE`: DCE/RPC in a pcap or pcapng capture, offline (`msrpc-analyze`).
+
+use std::fs::File;
+use std::io::{BufReader, IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use msrpc_analyze::{Analyzer, Config, NoDetectors};
+
+use crate::fail::{Exit, Failure};
+use crate::Global;
+
+/// Files smaller than this get no progress bar.
+const PROGRESS_MIN_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Arguments of `analyze`.
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    /// The capture (pcap or pcapng).
+    pub file: PathBuf,
+    /// Detector configuration (TOML), for the detectors of `msrpc-audit`.
+    #[arg(long, value_name = "FILE")]
+    pub detectors_config: Option<PathBuf>,
+    /// Connections tracked at once (the least recently active are closed beyond).
+    #[arg(long, default_value_t = 65_536, value_name = "N")]
+    pub max_flows: usize,
+}
+
+/// Runs `analyze`: JSON lines of events with `--json`, otherwise a summary table. Exit 4 when
+/// the capture holds no DCE/RPC.
+pub fn run(g: &Global, a: AnalyzeArgs) -> Result<(), Failure> {
+    if a.max_flows == 0 {
+        return Err(Failure::usage("--max-flows must be at least 1"));
+    }
+    if let Some(p) = &a.detectors_config {
+        // The detectors (msrpc-audit's) plug in through msrpc_analyze::Detect; until they are
+        // part of this build the option is checked for readability only.
+        std::fs::metadata(p).map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?;
+    }
+    let file =
+        File::open(&a.file).map_err(|e| Failure::usage(format!("{}: {e}", a.file.display())))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let pb = if len >= PROGRESS_MIN_BYTES && std::io::stderr().is_terminal() {
+        let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        if let Ok(style) =
+            ProgressStyle::with_template("reading {bar:40} {bytes}/{total_bytes} {bytes_per_sec}")
+        {
+            pb.set_style(style);
+        }
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+    let cfg = Config {
+        max_flows: a.max_flows,
+        ..Config::default()
+    };
+    let mut analyzer = Analyzer::with_detectors(cfg, NoDetectors);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let json = g.json;
+    let mut closed = false;
+    let result = msrpc_analyze::run(
+        BufReader::with_capacity(256 * 1024, file),
+        &mut analyzer,
+        |events| {
+            if json && !closed {
+                for ev in events {
+                    if let Ok(line) = serde_json::to_string(&ev) {
+                        if writeln!(out, "{line}").is_err() {
+                            // stdout closed (`| head`): stop writing, keep reading quietly.
+                            closed = true;
+                            break;
+                        }
+                    }
+                }
+            }
+        },
+        |pos| pb.set_position(pos),
+    );
+    pb.finish_and_clear();
+    let _ = out.flush();
+    drop(out);
+    let summary = analyzer.summary();
+    if !json {
+        outln!("{}", summary.render());
+    }
+    if let Err(e) = result {
+        return Err(Failure::new(
+            Exit::Usage,
+            anyhow::anyhow!("{}: {e}", a.file.display()),
+        ));
+    }
+    if summary.rpc_flows == 0 && summary.cl_pdus.is_empty() {
+        return Err(Failure::not_found("no DCE/RPC in the capture").json_printed());
+    }
+    Ok(())
+}
