@@ -48,8 +48,8 @@ use crate::tracker::{Conversation, Dir, Output};
 
 /// The detectors' seam: every event the analyzer produces is shown to `observe`, and what it
 /// returns (alerts) is emitted after it; `finish` runs once at the end of the capture.
-/// `msrpc_audit::detect::Detectors` is meant to implement it (wired in where the CLI builds
-/// the analyzer).
+/// `msrpc_audit::detect::Detectors` implements it, so a capture is judged by the same
+/// detectors as live traffic.
 pub trait Detect {
     /// One event; returns alerts.
     fn observe(&mut self, ev: &Event) -> Vec<Event>;
@@ -67,6 +67,15 @@ impl Detect for NoDetectors {
     }
     fn finish(&mut self) -> Vec<Event> {
         Vec::new()
+    }
+}
+
+impl Detect for msrpc_audit::detect::Detectors {
+    fn observe(&mut self, ev: &Event) -> Vec<Event> {
+        msrpc_audit::detect::Detectors::observe(self, ev)
+    }
+    fn finish(&mut self) -> Vec<Event> {
+        msrpc_audit::detect::Detectors::finish(self)
     }
 }
 

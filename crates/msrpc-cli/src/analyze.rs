@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use msrpc_analyze::{Analyzer, Config, NoDetectors};
+use msrpc_analyze::{Analyzer, Config};
+use msrpc_audit::detect::{DetectorConfig, Detectors};
 
 use crate::fail::{Exit, Failure};
 use crate::Global;
@@ -19,7 +20,9 @@ const PROGRESS_MIN_BYTES: u64 = 16 * 1024 * 1024;
 pub struct AnalyzeArgs {
     /// The capture (pcap or pcapng).
     pub file: PathBuf,
-    /// Detector configuration (TOML), for the detectors of `msrpc-audit`.
+    /// Detector thresholds (TOML): the keys of msrpcd's `[audit.detectors]`, at the top level
+    /// or under `[audit.detectors]` (an msrpcd configuration file works as it is). Default:
+    /// the same defaults as msrpcd.
     #[arg(long, value_name = "FILE")]
     pub detectors_config: Option<PathBuf>,
     /// Connections tracked at once (the least recently active are closed beyond).
@@ -33,11 +36,10 @@ pub fn run(g: &Global, a: AnalyzeArgs) -> Result<(), Failure> {
     if a.max_flows == 0 {
         return Err(Failure::usage("--max-flows must be at least 1"));
     }
-    if let Some(p) = &a.detectors_config {
-        // The detectors (msrpc-audit's) plug in through msrpc_analyze::Detect; until they are
-        // part of this build the option is checked for readability only.
-        std::fs::metadata(p).map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?;
-    }
+    let detectors = match &a.detectors_config {
+        Some(p) => load_detector_config(p)?,
+        None => DetectorConfig::default(),
+    };
     let file =
         File::open(&a.file).map_err(|e| Failure::usage(format!("{}: {e}", a.file.display())))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -56,7 +58,7 @@ pub fn run(g: &Global, a: AnalyzeArgs) -> Result<(), Failure> {
         max_flows: a.max_flows,
         ..Config::default()
     };
-    let mut analyzer = Analyzer::with_detectors(cfg, NoDetectors);
+    let mut analyzer = Analyzer::with_detectors(cfg, Detectors::new(detectors));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let json = g.json;
@@ -96,4 +98,17 @@ pub fn run(g: &Global, a: AnalyzeArgs) -> Result<(), Failure> {
         return Err(Failure::not_found("no DCE/RPC in the capture").json_printed());
     }
     Ok(())
+}
+
+/// Reads detector thresholds from `path`: the `[audit.detectors]` table when the file has one
+/// (an msrpcd configuration), otherwise the whole file. Unknown keys are refused.
+fn load_detector_config(path: &std::path::Path) -> Result<DetectorConfig, Failure> {
+    let bad = |e: &dyn std::fmt::Display| Failure::usage(format!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| bad(&e))?;
+    let value: toml::Table = toml::from_str(&text).map_err(|e| bad(&e))?;
+    let table = match value.get("audit").and_then(|a| a.get("detectors")) {
+        Some(t) => t.clone(),
+        None => toml::Value::Table(value),
+    };
+    table.try_into().map_err(|e| bad(&e))
 }
