@@ -174,9 +174,15 @@ impl Audit {
         let dropped = self.dropped.clone();
         Arc::new(move |ev: &ConnEvent<'_>| {
             other(ev);
-            let Some(input) = input_of(ev) else { return };
-            if tx.try_send(Msg::Input(now(), input)).is_err() {
-                dropped.fetch_add(1, Ordering::Relaxed);
+            let mut send = |input| {
+                if tx.try_send(Msg::Input(now(), input)).is_err() {
+                    dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            };
+            if let ConnEvent::PolicyDecision { .. } = ev {
+                policy_inputs(ev).into_iter().for_each(&mut send);
+            } else if let Some(input) = input_of(ev) {
+                send(input);
             }
         })
     }
@@ -199,6 +205,44 @@ fn tcp(local: &LocalAddr) -> Option<SocketAddr> {
         LocalAddr::Tcp(a) => Some(*a),
         _ => None,
     }
+}
+
+/// The policy inputs of a `PolicyDecision`: one per matching audit filter (`action = "audit"`),
+/// then the refusal (`action = "deny"`) when the call was refused.
+fn policy_inputs(ev: &ConnEvent<'_>) -> Vec<Input> {
+    let ConnEvent::PolicyDecision {
+        conn_id,
+        call_id,
+        interface,
+        opnum,
+        verdict,
+        ..
+    } = ev
+    else {
+        return Vec::new();
+    };
+    let input = |action: &str, reason: &str, rule: Option<String>| Input::Policy {
+        conn_id: *conn_id,
+        call_id: *call_id,
+        interface: interface.uuid.to_string(),
+        opnum: *opnum,
+        action: action.to_string(),
+        reason: reason.to_string(),
+        rule,
+    };
+    let mut out: Vec<Input> = verdict
+        .audits
+        .iter()
+        .map(|rule| input("audit", "policy_filter_audit", Some(rule.to_string())))
+        .collect();
+    if let Some(r) = &verdict.refusal {
+        out.push(input(
+            "deny",
+            r.reason.code(),
+            r.rule.as_ref().map(|n| n.to_string()),
+        ));
+    }
+    out
 }
 
 /// The owned input for a connection event (`None` for events the audit does not use).

@@ -117,6 +117,7 @@ async fn policy_from_the_config_file_and_sighup_reload() {
     let cfg = dir.path().join("msrpcd.toml");
     let users = dir.path().join("users");
     let sock = dir.path().join("run").join("epm.sock");
+    let audit = dir.path().join("audit.json");
     std::fs::write(&cfg, config("refuse")).unwrap();
     write_users(&users, &["alice"]);
     let mut d = Proc::spawn(
@@ -128,6 +129,8 @@ async fn policy_from_the_config_file_and_sighup_reload() {
             sock.to_str().unwrap(),
             "--users",
             users.to_str().unwrap(),
+            "--audit-log",
+            audit.to_str().unwrap(),
         ],
     );
     let epm = d.addr_line("EPM listening on").await;
@@ -154,6 +157,26 @@ async fn policy_from_the_config_file_and_sighup_reload() {
     assert!(
         err.contains("policy_epm_lookup") && err.contains("policy_min_level"),
         "{err}"
+    );
+    // The audit log has a `policy` deny event per refusal, with its reason code.
+    let mut denials = Vec::new();
+    for _ in 0..50 {
+        let text = std::fs::read_to_string(&audit).unwrap_or_default();
+        denials = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["event"] == "policy" && e["action"] == "deny")
+            .map(|e| e["reason"].as_str().unwrap_or_default().to_string())
+            .collect();
+        if denials.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        denials,
+        ["policy_epm_lookup", "policy_min_level", "policy_min_level"],
+        "audit log policy events"
     );
 
     // SIGHUP: lookups allowed now, bob added; both seen by the next calls.
