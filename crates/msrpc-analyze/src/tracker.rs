@@ -116,6 +116,8 @@ struct ReqAsm {
     opnum: u16,
     drep: DataRep,
     auth_level: Option<String>,
+    /// An `alloc_hint` anomaly was already reported for this call.
+    flagged: bool,
 }
 
 #[derive(Debug)]
@@ -498,6 +500,38 @@ impl Conversation {
     ) {
         let first = h.flags.contains(PfcFlags::FIRST_FRAG);
         let last = h.flags.contains(PfcFlags::LAST_FRAG);
+        // The same alloc_hint check as the server (reported once per call, never refused).
+        let received = if first {
+            Some(0)
+        } else {
+            self.reqs
+                .get(&h.call_id)
+                .filter(|a| !a.flagged)
+                .map(|a| a.asm.len())
+        };
+        let mut flagged = false;
+        if let Some(received) = received {
+            if let Some(reason) = msrpc_proto::reassembly::alloc_hint_anomaly(
+                received,
+                r.alloc_hint,
+                self.max_stub,
+            ) {
+                flagged = true;
+                if let Some(a) = self.reqs.get_mut(&h.call_id).filter(|_| !first) {
+                    a.flagged = true;
+                }
+                out.events.push((
+                    ts,
+                    EventKind::Malformed {
+                        reason: reason.into(),
+                        detail: format!(
+                            "call {}: alloc_hint {} after {received} stub bytes",
+                            h.call_id, r.alloc_hint
+                        ),
+                    },
+                ));
+            }
+        }
         let err = if first {
             if self.reqs.contains_key(&h.call_id) {
                 self.drop_req(h.call_id);
@@ -515,6 +549,7 @@ impl Conversation {
                                 opnum: r.opnum,
                                 drep: h.drep,
                                 auth_level,
+                                flagged,
                             },
                         );
                         None
@@ -1010,6 +1045,78 @@ mod tests {
         assert_eq!(out.request_pdus.get(&(Some(ECHO.uuid), 1)), Some(&2));
         assert_eq!(out.pdus.get(&PacketType::REQUEST), Some(&3));
         assert_eq!(c.held(), 0);
+    }
+
+    fn request_hint(call_id: u32, flags: PfcFlags, alloc_hint: u32, stub: &[u8]) -> Vec<u8> {
+        enc(
+            PacketType::REQUEST,
+            flags,
+            call_id,
+            Body::Request(Request {
+                alloc_hint,
+                context_id: 3,
+                opnum: 1,
+                object: None,
+                stub: stub.to_vec(),
+            }),
+        )
+    }
+
+    #[test]
+    fn alloc_hints_past_the_cap_or_2_pow_32_are_reported_once_per_call() {
+        let mut c = Conversation::new(None, false);
+        let mut out = Output::default();
+        c.data(Dir::ToServer, 0.0, &bind(), &mut out);
+        c.data(Dir::ToClient, 0.0, &bind_ack(), &mut out);
+        let client = [
+            // An honest call: no report.
+            request_hint(2, PfcFlags::FIRST_AND_LAST, 8, &[0; 8]),
+            // The CVE-2022-26809 shape: fragments whose received bytes plus alloc_hint wrap.
+            request_hint(3, PfcFlags::FIRST_FRAG, 64, &[0; 64]),
+            request_hint(3, PfcFlags(0), u32::MAX - 10, &[0; 64]),
+            request_hint(3, PfcFlags::LAST_FRAG, u32::MAX - 10, &[0; 64]),
+            // An alloc_hint far beyond the 4 MiB cap on a first fragment.
+            request_hint(4, PfcFlags::FIRST_AND_LAST, 0x8000_0000, &[0; 8]),
+        ]
+        .concat();
+        c.data(Dir::ToServer, 1.0, &client, &mut out);
+        let reasons: Vec<&str> = out
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                EventKind::Malformed { reason, .. } => Some(reason.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reasons, ["alloc_hint_overflow", "alloc_hint_over_cap"]);
+        // The detectors turn them into an exploit_shape alert.
+        let mut d = msrpc_audit::detect::Detectors::new(Default::default());
+        let conn = msrpc_audit::ConnId {
+            uid: "C1".into(),
+            orig_h: Some(std::net::IpAddr::from([10, 0, 0, 9])),
+            orig_p: Some(50000),
+            resp_h: None,
+            resp_p: Some(135),
+        };
+        let alerts: Vec<String> = out
+            .events
+            .iter()
+            .flat_map(|(ts, k)| {
+                d.observe(&msrpc_audit::Event {
+                    ts: *ts,
+                    conn: conn.clone(),
+                    kind: k.clone(),
+                })
+            })
+            .filter_map(|e| match e.kind {
+                EventKind::Alert { detector, .. } => Some(detector),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            alerts.iter().any(|a| a == "exploit_shape"),
+            "alerts: {alerts:?}"
+        );
     }
 
     #[test]

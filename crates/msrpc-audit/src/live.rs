@@ -609,6 +609,10 @@ fn server_event(st: &mut ConnState, event: ServerEvent) -> Option<EventKind> {
             reason: reason.to_string(),
             detail: clip(&detail),
         },
+        ServerEvent::Anomaly { reason, detail, .. } => EventKind::Malformed {
+            reason: reason.to_string(),
+            detail: clip(&detail),
+        },
         ServerEvent::Orphaned { call_id } => {
             st.calls.remove(&call_id);
             return None;

@@ -8,6 +8,22 @@
 
 use crate::pdu::{self, PduError};
 
+/// Why a request fragment's `alloc_hint` is suspicious, or `None`: `alloc_hint_overflow` when
+/// the stub bytes already received plus the hint pass 2^32 (a server adding them would wrap:
+/// the CVE-2022-26809 class), `alloc_hint_over_cap` when the hint alone is beyond `cap` (the
+/// per-connection reassembly cap). Neither is refused (`alloc_hint` is never used to allocate);
+/// both are worth an audit record.
+pub fn alloc_hint_anomaly(received: usize, alloc_hint: u32, cap: usize) -> Option<&'static str> {
+    let received = u64::try_from(received).unwrap_or(u64::MAX);
+    if received.saturating_add(u64::from(alloc_hint)) > u64::from(u32::MAX) {
+        return Some("alloc_hint_overflow");
+    }
+    if u64::from(alloc_hint) > u64::try_from(cap).unwrap_or(u64::MAX) {
+        return Some("alloc_hint_over_cap");
+    }
+    None
+}
+
 /// Default cap on a reassembled stub (MS-RPCE 3.3.3.5.? : 4 MiB).
 pub const DEFAULT_MAX_STUB: usize = 4 * 1024 * 1024;
 
@@ -189,5 +205,34 @@ impl FrameError {
             FrameError::Pdu(e) => e.reason_code(),
             FrameError::TooLong { .. } => "frag_length_over_max",
         }
+    }
+}
+
+#[cfg(test)]
+mod alloc_hint_tests {
+    use super::alloc_hint_anomaly;
+
+    #[test]
+    fn alloc_hint_anomalies() {
+        let cap: usize = 4 << 20;
+        let c32 = u32::try_from(cap).unwrap_or(u32::MAX);
+        assert_eq!(alloc_hint_anomaly(0, 4096, cap), None);
+        assert_eq!(alloc_hint_anomaly(0, c32, cap), None);
+        assert_eq!(
+            alloc_hint_anomaly(0, c32 + 1, cap),
+            Some("alloc_hint_over_cap")
+        );
+        assert_eq!(
+            alloc_hint_anomaly(16, u32::MAX - 16, cap),
+            Some("alloc_hint_over_cap")
+        );
+        assert_eq!(
+            alloc_hint_anomaly(17, u32::MAX - 16, cap),
+            Some("alloc_hint_overflow")
+        );
+        assert_eq!(
+            alloc_hint_anomaly(usize::MAX, 1, cap),
+            Some("alloc_hint_overflow")
+        );
     }
 }

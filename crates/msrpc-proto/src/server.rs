@@ -181,6 +181,17 @@ pub enum ServerEvent {
         /// Failure reason when refused.
         error: Option<String>,
     },
+    /// Suspicious but not refused input (a request's `alloc_hint` beyond the reassembly cap or
+    /// wrapping past 2^32 with the bytes received: `alloc_hint_over_cap`, `alloc_hint_overflow`);
+    /// reported once per call, for the audit log. The call goes on.
+    Anomaly {
+        /// The call.
+        call_id: u32,
+        /// Stable reason code.
+        reason: &'static str,
+        /// Human-readable detail.
+        detail: String,
+    },
     /// Malformed or out-of-protocol input; the connection closes after flushing.
     ProtocolError {
         /// Stable reason code (`frag_length_below_header`, `reassembly_over_cap`, ...).
@@ -206,6 +217,8 @@ struct PartialCall {
     object: Option<Uuid>,
     drep: DataRep,
     data: Reassembly,
+    /// An `alloc_hint` anomaly was already reported for this call.
+    flagged: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -921,6 +934,27 @@ impl ServerConnection {
         });
     }
 
+    /// Reports a suspicious `alloc_hint` ([`ServerEvent::Anomaly`]); true when it did.
+    fn alloc_hint_check(
+        &self,
+        call_id: u32,
+        received: usize,
+        alloc_hint: u32,
+        ev: &mut Vec<ServerEvent>,
+    ) -> bool {
+        let Some(reason) =
+            crate::reassembly::alloc_hint_anomaly(received, alloc_hint, self.config.max_stub)
+        else {
+            return false;
+        };
+        ev.push(ServerEvent::Anomaly {
+            call_id,
+            reason,
+            detail: format!("alloc_hint {alloc_hint} after {received} stub bytes"),
+        });
+        true
+    }
+
     fn on_request(
         &mut self,
         header: &Header,
@@ -959,6 +993,7 @@ impl ServerConnection {
                     ev,
                 );
             }
+            let flagged = self.alloc_hint_check(id, 0, req.alloc_hint, ev);
             let budget = self.config.max_stub.saturating_sub(self.partial_bytes);
             let data = match Reassembly::start(&req.stub, budget) {
                 Ok(d) => d,
@@ -980,6 +1015,7 @@ impl ServerConnection {
                 object: req.object,
                 drep: header.drep,
                 data,
+                flagged,
             };
             if last {
                 return self.deliver(header, call, ev);
@@ -1010,6 +1046,9 @@ impl ServerConnection {
             );
         }
         let before = call.data.len();
+        if !call.flagged {
+            call.flagged = self.alloc_hint_check(id, before, req.alloc_hint, ev);
+        }
         // The cap covers every call being reassembled on this connection.
         let others = self.partial_bytes.saturating_sub(before);
         let room = self.config.max_stub.saturating_sub(others);

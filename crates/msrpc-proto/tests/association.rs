@@ -403,7 +403,7 @@ fn request_pdu(call_id: u32, context_id: u16, flags: PfcFlags, stub: Vec<u8>) ->
             call_id,
         },
         body: Body::Request(Request {
-            alloc_hint: 0xffff_ffff,
+            alloc_hint: u32::try_from(stub.len()).unwrap(),
             context_id,
             opnum: 0,
             object: None,
@@ -845,7 +845,9 @@ fn four_leg_auth_continues_in_alter_context() {
         let id = p.client.request(&ECHO, 1, None, b"four legs").unwrap();
         let calls = Pair::calls(&p.drive());
         assert_eq!(calls.len(), 1, "{:?}", p.server_events);
-        assert_eq!(calls[0].stub, b"four legs");
+        // The verification trailer is stripped; the client's alignment padding before it stays.
+        assert!(calls[0].stub.starts_with(b"four legs"), "{:?}", calls[0].stub);
+        assert!(calls[0].stub[9..].iter().all(|&b| b == 0) && calls[0].stub.len() < 13);
         p.server.respond(id, Ok(b"ok".to_vec()));
         p.drive();
         assert!(p
@@ -868,4 +870,44 @@ fn four_leg_auth_continues_in_alter_context() {
         .iter()
         .any(|e| matches!(e, ClientEvent::Bound { .. })));
     assert!(p.client_events.iter().any(|e| matches!(e, ClientEvent::Fault { call_id, status, .. } if *call_id == bind_id && *status == FaultStatus::ACCESS_DENIED)), "{:?}", p.client_events);
+}
+
+#[test]
+fn suspicious_alloc_hints_are_reported_once_per_call_and_not_refused() {
+    let mut p = Pair::default();
+    p.client.bind(&[ECHO]).unwrap();
+    p.drive();
+    let hinted = |call_id: u32, flags: PfcFlags, alloc_hint: u32| {
+        let mut b = request_pdu(call_id, 0, flags, vec![7; 64]);
+        b[16..20].copy_from_slice(&alloc_hint.to_le_bytes());
+        b
+    };
+    let mut ev = Vec::new();
+    for frag in [
+        hinted(40, PfcFlags::FIRST_FRAG, 64),
+        hinted(40, PfcFlags(0), u32::MAX - 10),
+        hinted(40, PfcFlags::LAST_FRAG, u32::MAX - 10),
+        hinted(41, PfcFlags::FIRST_AND_LAST, 0x8000_0000),
+    ] {
+        ev.extend(p.server.receive(&frag, &mut p.env));
+    }
+    let anomalies: Vec<(u32, &str)> = ev
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::Anomaly { call_id, reason, .. } => Some((*call_id, *reason)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        anomalies,
+        [(40, "alloc_hint_overflow"), (41, "alloc_hint_over_cap")]
+    );
+    let calls: Vec<(u32, usize)> = ev
+        .iter()
+        .filter_map(|e| match e {
+            ServerEvent::Call(c) => Some((c.call_id, c.stub.len())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls, [(40, 192), (41, 64)], "both calls still dispatched");
 }

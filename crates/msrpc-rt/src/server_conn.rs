@@ -326,6 +326,13 @@ impl Conn {
             ServerEvent::Cancel { call_id } => {
                 tracing::debug!(conn_id, call_id, "co_cancel (the call runs to completion)");
             }
+            ServerEvent::Anomaly {
+                call_id,
+                reason,
+                detail,
+            } => {
+                tracing::info!(conn_id, peer = %self.peer, call_id, reason, %detail, "suspicious request");
+            }
             ServerEvent::ProtocolError { reason, detail } => {
                 tracing::info!(conn_id, peer = %self.peer, reason, %detail, "protocol error");
                 self.close_reason = Some(reason);
