@@ -676,6 +676,34 @@ else
   else
     fail "tshark: section (e4) missing from the capture ($spnego_legs SPNEGO alter_context legs, $sealed sealed requests)"
   fi
+
+  # The offline analyzer over the same capture: the alerts the live daemon raised in (g) are found
+  # again from the packets alone (same decoders, same detectors), and every server seen here is
+  # read without an error exit.
+  section "(f2) msrpc analyze over the capture: the live detectors' alerts found offline"
+  if "$MSRPC" --json analyze "$PCAP" >"$WORK/analyze.json" 2>"$WORK/analyze.err"; then
+    check analyze-alerts python3 - "$WORK/analyze.json" "$AUDIT_IP" <<'PYEOF'
+import json, sys
+path, audit_ip = sys.argv[1], sys.argv[2]
+events = [json.loads(l) for l in open(path) if l.strip()]
+alerts = [e for e in events if e.get("event") == "alert"]
+want = {"interface_brute_force", "opnum_brute_force", "password_guessing", "password_spraying"}
+found = {a["detector"] for a in alerts}
+calls = sum(1 for e in events if e.get("event") == "call")
+print(f"{len(events)} events, {calls} calls, alerts: {sorted(found)}")
+missing = want - found
+if missing:
+    sys.exit(f"missing alerts offline: {sorted(missing)}")
+# Every wanted alert is about traffic to the audited daemon's address.
+for a in alerts:
+    if a["detector"] in want and a.get("id.resp_h") not in (audit_ip, None):
+        sys.exit(f"alert {a['detector']} about {a.get('id.resp_h')}, expected {audit_ip}")
+print(f"offline alerts match the live ones: {sorted(want)}")
+PYEOF
+  else
+    fail "msrpc analyze could not read the interop capture"
+    show "$WORK/analyze.err"
+  fi
 fi
 
 summary
