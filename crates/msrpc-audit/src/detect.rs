@@ -313,7 +313,11 @@ impl Detectors {
         let c = &self.cfg;
         let key = |s: Option<IpAddr>| s.map(|a| a.to_string());
         match &ev.kind {
-            EventKind::EpmLookup { inquiry, .. } => {
+            EventKind::EpmLookup {
+                inquiry,
+                resumed: false,
+                ..
+            } => {
                 if let Some(k) = key(src) {
                     let w = secs(c.epm_window);
                     let win = self.epm_lookup.get(k, cap);
@@ -711,6 +715,7 @@ mod tests {
             interface: None,
             entries: 10,
             status: 0,
+            resumed: false,
         }
     }
 

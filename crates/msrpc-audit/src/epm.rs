@@ -4,10 +4,11 @@
 //! back).
 
 use msrpc_epm::{
-    EptLookupRequest, EptLookupResponse, EptMapRequest, EptMapResponse, Tower, RPC_C_EP_ALL_ELTS,
-    RPC_C_EP_MATCH_BY_BOTH, RPC_C_EP_MATCH_BY_IF, RPC_C_EP_MATCH_BY_OBJ, RPC_C_VERS_EXACT,
+    EptLookupRequest, EptLookupResponse, EptMapAuthRequest, EptMapAuthResponse, EptMapRequest,
+    EptMapResponse, Tower, Twr, RPC_C_EP_ALL_ELTS, RPC_C_EP_MATCH_BY_BOTH, RPC_C_EP_MATCH_BY_IF,
+    RPC_C_EP_MATCH_BY_OBJ, RPC_C_VERS_EXACT,
 };
-use msrpc_ndr::{DataRep, DecodeLimits};
+use msrpc_ndr::{DataRep, DecodeLimits, Unique};
 
 use crate::names::interface_name;
 use crate::EventKind;
@@ -18,6 +19,17 @@ const LIMITS: DecodeLimits = DecodeLimits {
     max_elements: 1 << 16,
     max_alloc_bytes: 4 << 20,
 };
+
+/// An interpreted endpoint mapper call: the audit event and the towers the answer carried
+/// (the analyzer learns dynamic ports from them).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Interpretation {
+    /// [`EventKind::EpmLookup`] or [`EventKind::EpmMap`], with `call_id` 0 (the caller sets it).
+    pub event: EventKind,
+    /// The towers in the answer's entries (lookup) or tower list (map), decoded; towers that
+    /// do not decode are left out.
+    pub towers: Vec<Tower>,
+}
 
 /// Interprets an endpoint mapper call (interface `ept`) from its request and response stubs
 /// in data representation `drep`: opnum 2 (`ept_lookup`) gives [`EventKind::EpmLookup`],
@@ -31,10 +43,24 @@ pub fn interpret(
     drep: DataRep,
     opnum: u16,
 ) -> Option<EventKind> {
+    interpret_call(request_stub, drep, response_stub, drep, opnum).map(|i| i.event)
+}
+
+/// [`interpret`] with each stub in its own data representation (a capture shows both), also
+/// returning the towers answered.
+pub fn interpret_call(
+    request_stub: &[u8],
+    request_drep: DataRep,
+    response_stub: &[u8],
+    response_drep: DataRep,
+    opnum: u16,
+) -> Option<Interpretation> {
+    let decode = |t: &Unique<Twr>| t.get().and_then(|t| Tower::from_twr(t).ok());
     match opnum {
         2 => {
-            let req = EptLookupRequest::from_stub(request_stub, drep, LIMITS).ok()?;
-            let resp = EptLookupResponse::from_stub(response_stub, drep, LIMITS, &req).ok()?;
+            let req = EptLookupRequest::from_stub(request_stub, request_drep, LIMITS).ok()?;
+            let resp =
+                EptLookupResponse::from_stub(response_stub, response_drep, LIMITS, &req).ok()?;
             let inquiry = match req.inquiry_type {
                 RPC_C_EP_ALL_ELTS => "all".to_string(),
                 RPC_C_EP_MATCH_BY_IF if req.vers_option == RPC_C_VERS_EXACT => {
@@ -51,31 +77,49 @@ pub fn interpret(
                 }
                 _ => None,
             };
-            Some(EventKind::EpmLookup {
-                call_id: 0,
-                inquiry,
-                interface,
-                entries: resp.num_ents,
-                status: resp.status,
+            Some(Interpretation {
+                event: EventKind::EpmLookup {
+                    call_id: 0,
+                    inquiry,
+                    interface,
+                    entries: resp.num_ents,
+                    status: resp.status,
+                    resumed: !req.entry_handle.is_null(),
+                },
+                towers: resp.entries.iter().filter_map(|e| decode(&e.tower)).collect(),
             })
         }
         3 | 7 => {
-            let req = EptMapRequest::from_stub(request_stub, drep, LIMITS).ok()?;
-            let resp = EptMapResponse::from_stub(response_stub, drep, LIMITS, &req).ok()?;
-            let tower = req.map_tower.get().and_then(|t| Tower::from_twr(t).ok());
+            // ept_map and ept_map_auth: the same answer; the map tower is what was asked.
+            let (map_tower, num_towers, status, towers) = if opnum == 3 {
+                let req = EptMapRequest::from_stub(request_stub, request_drep, LIMITS).ok()?;
+                let resp =
+                    EptMapResponse::from_stub(response_stub, response_drep, LIMITS, &req).ok()?;
+                (req.map_tower, resp.num_towers, resp.status, resp.towers)
+            } else {
+                let req = EptMapAuthRequest::from_stub(request_stub, request_drep, LIMITS).ok()?;
+                let resp =
+                    EptMapAuthResponse::from_stub(response_stub, response_drep, LIMITS, &req)
+                        .ok()?;
+                (req.map_tower, resp.num_towers, resp.status, resp.towers)
+            };
+            let tower = decode(&map_tower);
             let syntax = tower.as_ref().and_then(Tower::interface);
-            Some(EventKind::EpmMap {
-                call_id: 0,
-                interface: syntax.map(|s| s.uuid.to_string()),
-                endpoint: syntax
-                    .and_then(|s| interface_name(&s.uuid))
-                    .map(str::to_string),
-                protocol: tower
-                    .as_ref()
-                    .and_then(Tower::protocol_sequence)
-                    .map(str::to_string),
-                entries: resp.num_towers,
-                status: resp.status,
+            Some(Interpretation {
+                event: EventKind::EpmMap {
+                    call_id: 0,
+                    interface: syntax.map(|s| s.uuid.to_string()),
+                    endpoint: syntax
+                        .and_then(|s| interface_name(&s.uuid))
+                        .map(str::to_string),
+                    protocol: tower
+                        .as_ref()
+                        .and_then(Tower::protocol_sequence)
+                        .map(str::to_string),
+                    entries: num_towers,
+                    status,
+                },
+                towers: towers.iter().filter_map(decode).collect(),
             })
         }
         _ => None,
@@ -153,6 +197,7 @@ mod tests {
                     interface: Some("60a15ec5-4de8-11d7-a637-005056a20182".into()),
                     entries: 1,
                     status: 0,
+                    resumed: false,
                 }
             );
             let req = EptMapRequest {

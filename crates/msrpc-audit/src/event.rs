@@ -144,6 +144,10 @@ pub enum EventKind {
         entries: u32,
         /// `ept_*` status returned.
         status: u32,
+        /// True when the call resumed a walk (a non-null entry handle in): the detectors count
+        /// walks, not pages, so a client paging one element at a time is one lookup.
+        #[serde(default)]
+        resumed: bool,
     },
     /// An `ept_map` answered.
     EpmMap {
