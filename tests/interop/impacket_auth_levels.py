@@ -9,59 +9,13 @@ request below the bound level.
 """
 import sys
 
-from impacket.dcerpc.v5 import transport
-from impacket.dcerpc.v5.rpcrt import (
-    RPC_C_AUTHN_LEVEL_CONNECT,
-    RPC_C_AUTHN_LEVEL_PKT,
-    RPC_C_AUTHN_WINNT,
-)
-from impacket.dcerpc.v5.ndr import NDRCALL, NDRUniConformantArray
-from impacket.dcerpc.v5.dtypes import ULONG
-from impacket.uuid import uuidtup_to_bin
+import os
 
-ECHO = uuidtup_to_bin(("60a15ec5-4de8-11d7-a637-005056a20182", "1.0"))
+from impacket.dcerpc.v5.rpcrt import RPC_C_AUTHN_LEVEL_CONNECT, RPC_C_AUTHN_LEVEL_PKT
 
-
-class BYTES(NDRUniConformantArray):
-    item = "c"
-
-
-class AddOne(NDRCALL):
-    opnum = 0
-    structure = (("in_data", ULONG),)
-
-
-class AddOneResponse(NDRCALL):
-    structure = (("out_data", ULONG),)
-
-
-class EchoData(NDRCALL):
-    opnum = 1
-    structure = (("len", ULONG), ("in_data", BYTES))
-
-
-class EchoDataResponse(NDRCALL):
-    structure = (("out_data", BYTES),)
-
-
-RESULTS = []
-
-
-def check(name, ok, detail):
-    RESULTS.append(bool(ok))
-    print("%s %-34s %s" % ("PASS" if ok else "FAIL", name, detail), flush=True)
-
-
-def session(host, port, user, password, level):
-    t = transport.DCERPCTransportFactory("ncacn_ip_tcp:%s[%d]" % (host, port))
-    t.set_credentials(user, password, "")
-    dce = t.get_dce_rpc()
-    dce.set_auth_type(RPC_C_AUTHN_WINNT)
-    dce.set_auth_level(level)
-    dce.connect()
-    dce.bind(ECHO)
-    dce.set_max_fragment_size(1400)
-    return dce
+# The rpcecho call classes, check() and session() are impacket_ntlm.py's.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from impacket_ntlm import RESULTS, AddOne, EchoData, check, session  # noqa: E402
 
 
 def main():

@@ -13,13 +13,15 @@
 //! they are missing. Samba is always stopped.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
+use common::{unix_user, Samba, DOMAIN, EPM_UUID_LE, MGMT, PASSWORD};
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use msrpc_ndr::{DataRep, Uuid};
+use msrpc_ndr::DataRep;
 use msrpc_ntlm::NtlmClient;
 use msrpc_proto::client::{
     ClientConfig, ClientConnection, ClientError, ClientEvent, RequestOptions, TrailerMode,
@@ -29,143 +31,7 @@ use msrpc_proto::security::SecurityProvider;
 use msrpc_proto::verification::{Command as VtCommand, Header2, VerificationTrailer};
 
 const ADDR: &str = "127.0.0.102";
-const SAMBA_DCERPCD: &str = "/usr/libexec/samba/samba-dcerpcd";
-const PASSWORD: &str = "Msrpc-test-pw1";
 const PASSWORD2: &str = "Msrpc-test-pw2";
-const DOMAIN: &str = "MSRPCSAMBA";
-const MGMT: SyntaxId = SyntaxId::new(
-    Uuid::from_u128(0xafa8bd80_7d8a_11c9_bef4_08002b102989),
-    1,
-    0,
-);
-const EPM_UUID_LE: [u8; 16] = [
-    0x08, 0x83, 0xaf, 0xe1, 0x1f, 0x5d, 0xc9, 0x11, 0x91, 0xa4, 0x08, 0x00, 0x2b, 0x14, 0xa0, 0xfa,
-];
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/samba-dcerpcd.sh")
-}
-
-/// Stops samba-dcerpcd when dropped (also on panic).
-struct Samba {
-    dir: PathBuf,
-}
-
-impl Samba {
-    fn start() -> Samba {
-        assert!(
-            Path::new(SAMBA_DCERPCD).exists(),
-            "{SAMBA_DCERPCD} is missing: install the Debian packages samba and samba-common-bin"
-        );
-        let dir = std::env::temp_dir().join(format!("msrpc-samba-auth-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let samba = Samba { dir };
-        let out = Command::new("bash")
-            .arg(script())
-            .arg("start")
-            .arg(&samba.dir)
-            .arg(ADDR)
-            .output()
-            .expect("run samba-dcerpcd.sh");
-        assert!(
-            out.status.success(),
-            "samba-dcerpcd did not start: {}\n{}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            std::fs::read_to_string(samba.dir.join("samba-dcerpcd.out")).unwrap_or_default(),
-            samba.logs()
-        );
-        samba
-    }
-
-    fn conf(&self) -> PathBuf {
-        self.dir.join("smb.conf")
-    }
-
-    /// Samba's log files, for failure messages.
-    fn logs(&self) -> String {
-        let mut text = String::new();
-        if let Ok(rd) = std::fs::read_dir(self.dir.join("log")) {
-            for e in rd.flatten() {
-                let body = std::fs::read_to_string(e.path()).unwrap_or_default();
-                let tail: String = body
-                    .lines()
-                    .rev()
-                    .take(40)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect::<Vec<_>>()
-                    .join("\n");
-                text.push_str(&format!("--- {}\n{tail}\n", e.path().display()));
-            }
-        }
-        text
-    }
-
-    /// Adds `user` (an existing Unix account) to Samba's private passdb.
-    fn add_user(&self, user: &str, password: &str) {
-        let mut child = Command::new("pdbedit")
-            .arg("-s")
-            .arg(self.conf())
-            .args(["-a", "-u", user, "-t"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run pdbedit (package samba-common-bin)");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{password}\n{password}\n").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "pdbedit -a -u {user} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-impl Drop for Samba {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .arg(&self.dir)
-            .status();
-        // Keep the configuration and logs of a failed run for inspection.
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-/// A Unix account for the Samba user: `daemon` (present on Debian), else a `msrpctest`
-/// account created with useradd.
-fn unix_user() -> String {
-    let exists = |u: &str| {
-        Command::new("id")
-            .arg(u)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if exists("daemon") {
-        return "daemon".into();
-    }
-    if !exists("msrpctest") {
-        let st = Command::new("useradd")
-            .args(["-M", "-N", "-s", "/usr/sbin/nologin", "msrpctest"])
-            .status()
-            .expect("run useradd");
-        assert!(st.success(), "useradd msrpctest failed");
-    }
-    "msrpctest".into()
-}
 
 /// One TCP connection driven by our sans-IO client, recording every frame Samba sent.
 struct Conn {
@@ -273,7 +139,7 @@ type MakeVt = Box<dyn Fn(u32) -> VerificationTrailer>;
 
 #[test]
 fn samba_and_the_auth_core() {
-    let samba = Samba::start();
+    let samba = Samba::start(ADDR);
     let user = unix_user();
     samba.add_user(&user, PASSWORD);
     samba.add_user("bin", PASSWORD2);
