@@ -511,11 +511,9 @@ impl Conversation {
         };
         let mut flagged = false;
         if let Some(received) = received {
-            if let Some(reason) = msrpc_proto::reassembly::alloc_hint_anomaly(
-                received,
-                r.alloc_hint,
-                self.max_stub,
-            ) {
+            if let Some(reason) =
+                msrpc_proto::reassembly::alloc_hint_anomaly(received, r.alloc_hint, self.max_stub)
+            {
                 flagged = true;
                 if let Some(a) = self.reqs.get_mut(&h.call_id).filter(|_| !first) {
                     a.flagged = true;

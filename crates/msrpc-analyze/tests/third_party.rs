@@ -145,7 +145,10 @@ fn gaps_are_counted_and_survived() {
         .collect();
     assert_eq!(
         calls,
-        vec![(Some("samr".to_string()), Some("rpc_s_sec_pkg_error".to_string()))]
+        vec![(
+            Some("samr".to_string()),
+            Some("rpc_s_sec_pkg_error".to_string())
+        )]
     );
 }
 

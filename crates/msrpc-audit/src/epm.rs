@@ -86,7 +86,11 @@ pub fn interpret_call(
                     status: resp.status,
                     resumed: !req.entry_handle.is_null(),
                 },
-                towers: resp.entries.iter().filter_map(|e| decode(&e.tower)).collect(),
+                towers: resp
+                    .entries
+                    .iter()
+                    .filter_map(|e| decode(&e.tower))
+                    .collect(),
             })
         }
         3 | 7 => {

@@ -846,7 +846,11 @@ fn four_leg_auth_continues_in_alter_context() {
         let calls = Pair::calls(&p.drive());
         assert_eq!(calls.len(), 1, "{:?}", p.server_events);
         // The verification trailer is stripped; the client's alignment padding before it stays.
-        assert!(calls[0].stub.starts_with(b"four legs"), "{:?}", calls[0].stub);
+        assert!(
+            calls[0].stub.starts_with(b"four legs"),
+            "{:?}",
+            calls[0].stub
+        );
         assert!(calls[0].stub[9..].iter().all(|&b| b == 0) && calls[0].stub.len() < 13);
         p.server.respond(id, Ok(b"ok".to_vec()));
         p.drive();
@@ -894,7 +898,9 @@ fn suspicious_alloc_hints_are_reported_once_per_call_and_not_refused() {
     let anomalies: Vec<(u32, &str)> = ev
         .iter()
         .filter_map(|e| match e {
-            ServerEvent::Anomaly { call_id, reason, .. } => Some((*call_id, *reason)),
+            ServerEvent::Anomaly {
+                call_id, reason, ..
+            } => Some((*call_id, *reason)),
             _ => None,
         })
         .collect();
