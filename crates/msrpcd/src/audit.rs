@@ -322,21 +322,17 @@ async fn answer(
     let mut parts = head.lines().next().unwrap_or("").split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let (status, ctype, body) = match (method, path.split('?').next().unwrap_or("")) {
-        ("GET", "/metrics") => (
-            "200 OK",
-            "text/plain; version=0.0.4; charset=utf-8",
+        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", {
+            let mut text = metrics.render();
+            for g in gauges
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
             {
-                let mut text = metrics.render();
-                for g in gauges
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .iter()
-                {
-                    g(&mut text);
-                }
-                text
-            },
-        ),
+                g(&mut text);
+            }
+            text
+        }),
         ("GET", _) => (
             "404 Not Found",
             "text/plain",

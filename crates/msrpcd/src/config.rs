@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use msrpc_policy::Policy;
 use msrpc_audit::detect::DetectorConfig;
+use msrpc_policy::Policy;
 use serde::{Deserialize, Serialize};
 
 pub use crate::shared::{default_registration_socket, PortRange};
@@ -231,7 +231,7 @@ impl Default for LimitsConfig {
 
 impl LimitsConfig {
     /// The runtime's [`msrpc_rt::Limits`] with these keys set (the others at their defaults).
-    pub fn to_rt(&self) -> msrpc_rt::Limits {
+    pub fn to_rt(self) -> msrpc_rt::Limits {
         msrpc_rt::Limits {
             max_connections: self.max_connections,
             idle_timeout: self.idle_timeout,
@@ -787,6 +787,66 @@ opnum = [0, 1]
         assert!(err.contains("audit.metrics"), "{err}");
         let err = format!("{:#}", bad("[audit]\nqueue = 0").unwrap_err());
         assert!(err.contains("audit.queue"), "{err}");
+    }
+
+    #[test]
+    fn limits_section_layers_reads_back_and_validates() {
+        let e = env(1000, None, true);
+        let c = Config::load(&Cli::default(), &e).unwrap();
+        assert_eq!(
+            c.limits,
+            LimitsConfig::default(),
+            "default.toml repeats the runtime's"
+        );
+        assert_eq!(c.limits.max_connections, 4096);
+        assert_eq!(c.limits.idle_timeout, Duration::from_secs(300));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[limits]\nmax-connections = 11000\nidle-timeout = 3\n",
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from(["msrpcd", "-c", file.to_str().unwrap()]).unwrap();
+        let c = Config::load(&cli, &e).unwrap();
+        assert_eq!(c.limits.max_connections, 11000);
+        assert_eq!(c.limits.idle_timeout, Duration::from_secs(3));
+        assert_eq!(
+            c.limits.fragment_timeout,
+            Duration::from_secs(30),
+            "unset keys keep defaults"
+        );
+        let rt = c.limits.to_rt();
+        assert_eq!(rt.max_connections, 11000);
+        assert_eq!(rt.idle_timeout, Duration::from_secs(3));
+        assert_eq!(rt.send_timeout, Duration::from_secs(30));
+        std::fs::write(&file, c.to_toml().unwrap()).unwrap();
+        assert_eq!(
+            Config::load(&cli, &e).unwrap(),
+            c,
+            "--print-config reads back"
+        );
+        let bad = |text: &str| {
+            let layer = Layer::parse(text, "t.toml")?;
+            Config::from_layer(layer, &e)
+        };
+        for (text, key) in [
+            ("[limits]\nmax-connections = 0", "limits.max-connections"),
+            (
+                "[limits]\nmax-connections = 2000000",
+                "limits.max-connections",
+            ),
+            ("[limits]\nidle-timeout = 0", "limits.idle-timeout"),
+            (
+                "[limits]\nfragment-timeout = 100000",
+                "limits.fragment-timeout",
+            ),
+            ("[limits]\nsend-timeout = 0", "limits.send-timeout"),
+            ("[limits]\nnope = 1", "unknown field `nope`"),
+        ] {
+            let err = format!("{:#}", bad(text).unwrap_err());
+            assert!(err.contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -409,7 +409,11 @@ fn server_gauges(
              # TYPE msrpc_assoc_groups gauge"
         );
         for (name, h) in &servers {
-            let _ = writeln!(out, "msrpc_assoc_groups{{server=\"{name}\"}} {}", h.assoc_groups());
+            let _ = writeln!(
+                out,
+                "msrpc_assoc_groups{{server=\"{name}\"}} {}",
+                h.assoc_groups()
+            );
         }
         let _ = writeln!(
             out,
@@ -417,7 +421,11 @@ fn server_gauges(
              # TYPE msrpc_server_connections gauge"
         );
         for (name, h) in &servers {
-            let _ = writeln!(out, "msrpc_server_connections{{server=\"{name}\"}} {}", h.connections());
+            let _ = writeln!(
+                out,
+                "msrpc_server_connections{{server=\"{name}\"}} {}",
+                h.connections()
+            );
         }
     })
 }
