@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Load and fault tests against release msrpcd, on loopback 127.0.0.160-162 only (issue 6, part 3):
+# Load and fault tests against release msrpcd, on loopback 127.0.0.160-163 and .165 only (issue 6, part 3):
 #   A. LOAD_IDLE_CONNS (10 000) idle connections, each bound (one mgmt call, so each also holds an
 #      association group): msrpcd's RSS before/while held -> KiB per connection; all accepted; a
 #      normal call (EPM and the rpcecho demo through the EPM) still served while they are held;
 #      the server's connection and association-group gauges back to 0 after they close; repeated
 #      rounds reuse the memory (RSS stops growing: no leak; glibc does not give it back).
+#   A2. the same number of raw TCP connections (never bound) on a fresh msrpcd: KiB per connection.
+#   A3. max-connections = 100: of 150 connections 50 are closed at once; served again afterwards.
 #   B. LOAD_CALLS (1 000 000) mgmt is_server_listening calls over 64 connections: zero errors.
 #   C. short timeouts (idle 3 s, fragment 2 s, send 2 s): a slow sender (half a bind PDU), a
 #      half-open connection (connects, never sends) and a client that stops reading a big
@@ -26,6 +28,8 @@ KILL_HANDLES=5
 A=127.0.0.160 # idle connections, throughput, kill mid-call (default timeouts)
 B=127.0.0.161 # short timeouts
 C=127.0.0.162 # restart
+A2=127.0.0.163 # idle raw connections (a fresh msrpcd)
+A3=127.0.0.165 # max-connections
 PORT=1135
 MPORT=9135
 
@@ -139,6 +143,10 @@ fragment-timeout = 2
 send-timeout = 2
 EOF
 cp "$tmp/a.toml" "$tmp/c.toml"
+cat >"$tmp/a3.toml" <<EOF
+[limits]
+max-connections = 100
+EOF
 
 declare -A fig
 
@@ -215,6 +223,40 @@ fig[rss]="$per_conn"
 fig[rss_after]=$(python3 -c "print(f'{($rss3_after - $rss0) / 1024:.0f}')")
 fig[rss_peak]=$(python3 -c "print(f'{($rss3 - $rss0) / 1024:.0f}')")
 fig[call_ms]=$CALL_MS
+
+step "A2. $IDLE_CONNS idle raw TCP connections (never bound) on a fresh msrpcd ($A2:$PORT)"
+start_msrpcd a2 $A2 "$tmp/a.toml"
+a2pid=$DPID
+$msrpc call $A2:$PORT mgmt-is-listening >/dev/null
+sleep 0.5
+r0=$(rss_kib $a2pid)
+timeout 180 $msrpc --json bench-idle $A2:$PORT --conns "$IDLE_CONNS" --hold 120 >"$tmp/raw.json" 2>&1 &
+hpid=$!
+pids+=("$hpid")
+if wait_line "$tmp/raw.json" '"holding"' 120 && [ "$(json "$tmp/raw.json" "['held']")" = "$IDLE_CONNS" ] &&
+  wait_metric $A2:$MPORT 20 'msrpc_server_connections{server="epm"}' "$IDLE_CONNS"; then
+  sleep 1
+  fig[rss_raw]=$(python3 -c "print(f'{($(rss_kib $a2pid) - $r0) / $IDLE_CONNS:.1f}')")
+  ok "$IDLE_CONNS raw connections held: ${fig[rss_raw]} KiB each"
+else
+  fig[rss_raw]=-
+  fail "raw connections: $(cat "$tmp/raw.json")"
+fi
+kill -TERM $hpid
+wait $hpid || fail "bench-idle (raw) lost connections: $(tail -1 "$tmp/raw.json")"
+kill -TERM $a2pid
+
+step "A3. max-connections = 100: of 150 connections, 50 are closed at once, the rest served ($A3:$PORT)"
+start_msrpcd a3 $A3 "$tmp/a3.toml"
+a3pid=$DPID
+timeout 60 $msrpc --json bench-idle $A3:$PORT --conns 150 --hold 1 >"$tmp/max.json" 2>"$tmp/max.err" || true
+held=$(json "$tmp/max.json" "['held']" 2>/dev/null || echo -)
+lost=$(json "$tmp/max.json" "['lost']" 2>/dev/null || echo -)
+[ "$held" = 150 ] && [ "$lost" = 50 ] && ok "150 connected, 50 closed at once by msrpcd" ||
+  fail "max-connections: held $held, lost $lost (expected 150 and 50): $(cat "$tmp/max.json" "$tmp/max.err")"
+wait_metric $A3:$MPORT 10 'msrpc_server_connections{server="epm"}' 0 && $msrpc call $A3:$PORT mgmt-is-listening >/dev/null &&
+  ok "served again once they closed" || fail "not served after the connections closed"
+kill -TERM $a3pid
 
 # ---------------------------------------------------------------------------------------------
 step "B. $CALLS calls over 64 connections (mgmt is_server_listening)"
@@ -361,6 +403,7 @@ cat <<EOF
 | figure | measured | target / baseline |
 |---|---|---|
 | RSS per idle bound connection ($IDLE_CONNS held) | ${fig[rss]} KiB | <= 16 KiB ($target_met) |
+| RSS per idle raw TCP connection (never bound; $IDLE_CONNS held, fresh msrpcd) | ${fig[rss_raw]} KiB | |
 | msrpcd RSS over its start: last round held / after close | ${fig[rss_peak]} / ${fig[rss_after]} MiB | no growth across rounds |
 | EPM + rpcecho call while $IDLE_CONNS are held | ${fig[call_ms]} ms | served |
 | calls/s, mgmt is_server_listening, 64 connections | ${fig[cps]} | $CALLS calls in ${fig[secs]} s |

@@ -5,7 +5,7 @@
 # It installs what it needs: Impacket into target/venv (PyPI), cargo-fuzz (crates.io), and as root
 # the Debian packages tshark, samba, samba-common-bin, smbclient (tests/interop/run.sh's peers).
 # Set MSRPC_SKIP_FUZZ=1 to leave out the fuzz smoke run while iterating locally, and
-# MSRPC_SKIP_LOAD=1 to leave out the load and fault tests (scripts/load.sh, about a minute).
+# MSRPC_SKIP_LOAD=1 to leave out the load and fault tests (scripts/load.sh, about three minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
