@@ -17,7 +17,7 @@
 #   E. msrpcd restarted (SIGTERM, start again) while msrpc-echo-service is registered: the
 #      service re-registers by itself, and a client's retry (through the EPM) succeeds.
 # Prints a Markdown table of figures; exits 1 if any expectation failed.
-# Bounded: every wait loop has a count and `timeout`; about 1-2 minutes on 2 cores.
+# Bounded: every wait loop has a count and `timeout`; about 3 minutes on 2 cores.
 # Needs ~2*LOAD_IDLE_CONNS file descriptors per process (raises `ulimit -n` to the hard limit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
