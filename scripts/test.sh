@@ -4,7 +4,8 @@
 # (tests/interop/run.sh), and a short fuzz smoke run.
 # It installs what it needs: Impacket into target/venv (PyPI), cargo-fuzz (crates.io), and as root
 # the Debian packages tshark, samba, samba-common-bin, smbclient (tests/interop/run.sh's peers).
-# Set MSRPC_SKIP_FUZZ=1 to leave out the fuzz smoke run while iterating locally.
+# Set MSRPC_SKIP_FUZZ=1 to leave out the fuzz smoke run while iterating locally, and
+# MSRPC_SKIP_LOAD=1 to leave out the load and fault tests (scripts/load.sh, about three minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -77,6 +78,11 @@ echo "vectors reproduce byte for byte"
 
 step "interop: Impacket and tshark against msrpcd, msrpc against Samba (tests/interop/run.sh)"
 tests/interop/run.sh
+
+if [ "${MSRPC_SKIP_LOAD:-0}" != 1 ]; then
+  step "load and faults against release msrpcd: 10,000 idle connections, 1,000,000 calls, timeouts, kill -9, restart (scripts/load.sh)"
+  scripts/load.sh
+fi
 
 if [ "${MSRPC_SKIP_FUZZ:-0}" != 1 ]; then
   step "fuzz smoke run (every target, ${FUZZ_SECONDS:-20}s each)"

@@ -54,8 +54,9 @@ pub struct BenchArgs {
     /// Seconds of calls before measuring.
     #[arg(long, default_value_t = 1.0)]
     pub warmup: f64,
-    /// Measured calls over all connections, at most.
-    #[arg(long, default_value_t = 10_000_000)]
+    /// Measured calls over all connections, at most (`--calls N` with a long `--duration`
+    /// makes exactly N calls).
+    #[arg(long, visible_alias = "calls", default_value_t = 10_000_000)]
     pub max_calls: u64,
 }
 

@@ -8,6 +8,7 @@
 //! | `msrpc map BINDING [--brute]` | Lists the interfaces a server offers: `mgmt inq_if_ids` first; when that fails (fault, not bound, error status) or with `--brute`, binds to every well-known interface and reports those accepted (like Impacket's rpcmap). |
 //! | `msrpc call BINDING OP [ARGS]` | Calls one operation: `echo-add-one N`, `echo-data HEX` / `echo-data --len N`, `echo-sink --len N`, `echo-source N`, `echo-call STRING`, `echo-call2 LEVEL`, `echo-sleep SECONDS`, `echo-enum`, `echo-surrounding N`, `echo-double-pointer N\|null\|inner-null`, `mgmt-is-listening`, `mgmt-if-ids`, `mgmt-stats`, `mgmt-princ-name [--authn N]`, `ept-map UUID[/VERSION]` (a name from the well-known table works too: `ept-map samr`). |
 //! | `msrpc bench BINDING --conns N --duration S [--op OP] [--warmup S] [--max-calls N]` | Closed-loop load: N connections, each calling OP back to back; reports calls/s, latency percentiles and errors. OP: `mgmt-is-listening` (default), `ept-map`, `ept-lookup`, `echo-add-one`, `echo-data:SIZE`. |
+//! | `msrpc bench-idle BINDING --conns N [--bind] [--hold S]` | Opens N connections (`--parallel` at a time; with `--bind` each binds with one mgmt is_server_listening call), prints `holding N connections` (or a JSON line), holds them idle for `--hold` seconds or until SIGTERM/SIGINT, then closes them; exit 2 when any failed to open or was closed by the server meanwhile. For measuring the server's memory per idle connection. |
 //! | `msrpc bench-raw serve ADDR` | A plain TCP request/response server for the baseline (length-prefixed frames). |
 //! | `msrpc bench-raw run ADDR --conns N --duration S --request-size A --response-size B` | The same closed loop over raw TCP: A bytes out, B bytes back per round trip (frame headers included, so sizes can match RPC PDUs byte for byte). |
 //! | `msrpc analyze FILE [--json] [--detectors-config FILE] [--max-flows N]` | Reads a pcap or pcapng capture offline: TCP reassembly, DCE/RPC on port 135, on ports the capture's endpoint mapper answers reveal and by content; prints a summary table (connections, PDUs by type, interfaces with calls per opnum, faults, authenticated users, malformed input, alerts, connectionless packets), or with `--json` one JSON line per audit event (`msrpc-audit`'s `Event`). A progress bar on a terminal for files of 16 MiB and more. Exit 1 for an unreadable or corrupt file (after printing what was read), 4 when the capture holds no DCE/RPC. |
@@ -59,6 +60,7 @@ mod bench;
 mod call;
 mod dump;
 mod fail;
+mod idle;
 mod map;
 mod output;
 mod raw;
@@ -136,6 +138,9 @@ pub enum Command {
     /// Closed-loop load generator over RPC.
     #[command(after_help = EXIT_CODES)]
     Bench(bench::BenchArgs),
+    /// Open many connections and hold them idle (server memory per connection).
+    #[command(after_help = EXIT_CODES)]
+    BenchIdle(idle::IdleArgs),
     /// Raw TCP request/response baseline (server and load generator).
     #[command(subcommand, after_help = EXIT_CODES)]
     BenchRaw(raw::RawCommand),
@@ -195,6 +200,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Call(a) => call::run(&g, a).await,
         Command::Bench(a) => bench::run(&g, a).await,
         Command::BenchRaw(c) => raw::run(&g, c).await,
+        Command::BenchIdle(a) => idle::run(&g, a).await,
         Command::Users(c) => users::run(&g, c),
         Command::Analyze(a) => analyze::run(&g, a),
     }

@@ -34,13 +34,16 @@ const LIVE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// Pending connections a TCP listener queues.
 const BACKLOG: i32 = 1024;
 
+/// The next connection number, shared by every [`Server`] of the process.
+static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
 /// What a connection reports to the [`Observer`] (for audit logs and metrics).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ConnEvent<'a> {
     /// A connection was accepted.
     Opened {
-        /// Server-wide connection number.
+        /// Connection number, unique in the process (one sequence over all servers).
         conn_id: u64,
         /// The peer.
         peer: PeerAddr,
@@ -58,7 +61,7 @@ pub enum ConnEvent<'a> {
     },
     /// The protocol core reported an event on a connection.
     Event {
-        /// Server-wide connection number.
+        /// Connection number, unique in the process (one sequence over all servers).
         conn_id: u64,
         /// The peer.
         peer: PeerAddr,
@@ -69,7 +72,7 @@ pub enum ConnEvent<'a> {
     /// matched it (then `verdict.audits` names them; the call may be served or refused).
     /// Calls the policy simply permits produce no event.
     PolicyDecision {
-        /// Server-wide connection number.
+        /// Connection number, unique in the process (one sequence over all servers).
         conn_id: u64,
         /// The peer.
         peer: PeerAddr,
@@ -88,7 +91,7 @@ pub enum ConnEvent<'a> {
     /// A dispatched call finished: its response (or fault) is being sent. Emitted only when an
     /// observer is installed (the runtime keeps a copy of each request stub for it).
     CallDone {
-        /// Server-wide connection number.
+        /// Connection number, unique in the process (one sequence over all servers).
         conn_id: u64,
         /// The peer.
         peer: PeerAddr,
@@ -112,7 +115,7 @@ pub enum ConnEvent<'a> {
     /// PDUs (fragments) crossed a connection since its previous `Pdus` event (for traffic
     /// counters such as mgmt's `inq_stats`).
     Pdus {
-        /// Server-wide connection number.
+        /// Connection number, unique in the process (one sequence over all servers).
         conn_id: u64,
         /// Complete PDUs received.
         received: u64,
@@ -121,7 +124,7 @@ pub enum ConnEvent<'a> {
     },
     /// A connection closed.
     Closed {
-        /// Server-wide connection number.
+        /// Connection number, unique in the process (one sequence over all servers).
         conn_id: u64,
         /// The peer.
         peer: PeerAddr,
@@ -209,7 +212,6 @@ pub(crate) struct Shared {
     /// Open connections (a watch so shutdown can wait for zero).
     pub(crate) conns: watch::Sender<usize>,
     pub(crate) state: watch::Sender<RunState>,
-    next_conn: AtomicU64,
     local_addrs: Vec<SocketAddr>,
     unix_paths: Vec<PathBuf>,
 }
@@ -297,7 +299,10 @@ impl Shared {
     }
 
     pub(crate) fn next_conn_id(&self) -> u64 {
-        self.next_conn.fetch_add(1, Ordering::Relaxed)
+        // One sequence for every server in the process: observers shared by several servers
+        // (msrpcd's audit pipeline serves the endpoint mapper and the demo) key their
+        // per-connection state by this number, so it must not repeat across servers.
+        NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Counts a new connection unless the server is full.
@@ -482,7 +487,6 @@ impl ServerBuilder {
             }),
             conns: watch::Sender::new(0),
             state: watch::Sender::new(RunState::Running),
-            next_conn: AtomicU64::new(1),
             local_addrs,
             unix_paths: self.unix_paths,
         });

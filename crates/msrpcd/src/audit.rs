@@ -30,6 +30,10 @@ const HTTP_CONCURRENCY: usize = 16;
 /// How long shutdown waits for the writer to drain.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Appends sampled gauges (Prometheus text, `# HELP`/`# TYPE` lines included) to a
+/// `/metrics` answer.
+pub type GaugeFn = Box<dyn Fn(&mut String) + Send + Sync>;
+
 enum Msg {
     Input(f64, Input),
     Stop,
@@ -41,6 +45,7 @@ pub struct Audit {
     dropped: Arc<AtomicU64>,
     writer: Option<std::thread::JoinHandle<()>>,
     http: Option<tokio::task::JoinHandle<()>>,
+    gauges: Arc<std::sync::Mutex<Vec<GaugeFn>>>,
     /// Where `/metrics` is served.
     pub metrics_addr: Option<SocketAddr>,
 }
@@ -72,6 +77,7 @@ impl Audit {
             None => None,
         };
         let metrics = Arc::new(Metrics::new());
+        let gauges: Arc<std::sync::Mutex<Vec<GaugeFn>>> = Arc::default();
         let (http, metrics_addr) = match cfg.metrics {
             Some(addr) => {
                 let listener = tokio::net::TcpListener::bind(addr)
@@ -79,7 +85,11 @@ impl Audit {
                     .with_context(|| format!("cannot serve metrics on {addr}"))?;
                 let local = listener.local_addr().unwrap_or(addr);
                 (
-                    Some(tokio::spawn(serve_metrics(listener, metrics.clone()))),
+                    Some(tokio::spawn(serve_metrics(
+                        listener,
+                        metrics.clone(),
+                        gauges.clone(),
+                    ))),
                     Some(local),
                 )
             }
@@ -164,8 +174,17 @@ impl Audit {
             dropped,
             writer: Some(writer),
             http,
+            gauges,
             metrics_addr,
         })
+    }
+
+    /// Adds gauges sampled at each `/metrics` request (after the event counters).
+    pub fn add_gauges(&self, f: GaugeFn) {
+        self.gauges
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(f);
     }
 
     /// The observer to install on a server (combined with `other`, which runs first).
@@ -302,7 +321,11 @@ fn input_of(ev: &ConnEvent<'_>) -> Option<Input> {
 
 /// Answers `GET /metrics` (HTTP/1.0 or 1.1, one request per connection) with the text
 /// exposition; anything else gets 404 or 405.
-async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Arc<Metrics>) {
+async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    gauges: Arc<std::sync::Mutex<Vec<GaugeFn>>>,
+) {
     let slots = Arc::new(Semaphore::new(HTTP_CONCURRENCY));
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -314,14 +337,19 @@ async fn serve_metrics(listener: tokio::net::TcpListener, metrics: Arc<Metrics>)
             continue;
         };
         let metrics = metrics.clone();
+        let gauges = gauges.clone();
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(HTTP_TIMEOUT, answer(stream, &metrics)).await;
+            let _ = tokio::time::timeout(HTTP_TIMEOUT, answer(stream, &metrics, &gauges)).await;
             drop(permit);
         });
     }
 }
 
-async fn answer(mut stream: tokio::net::TcpStream, metrics: &Metrics) -> std::io::Result<()> {
+async fn answer(
+    mut stream: tokio::net::TcpStream,
+    metrics: &Metrics,
+    gauges: &std::sync::Mutex<Vec<GaugeFn>>,
+) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") && !buf.windows(2).any(|w| w == b"\n\n") {
@@ -338,11 +366,17 @@ async fn answer(mut stream: tokio::net::TcpStream, metrics: &Metrics) -> std::io
     let mut parts = head.lines().next().unwrap_or("").split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let (status, ctype, body) = match (method, path.split('?').next().unwrap_or("")) {
-        ("GET", "/metrics") => (
-            "200 OK",
-            "text/plain; version=0.0.4; charset=utf-8",
-            metrics.render(),
-        ),
+        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", {
+            let mut text = metrics.render();
+            for g in gauges
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+            {
+                g(&mut text);
+            }
+            text
+        }),
         ("GET", _) => (
             "404 Not Found",
             "text/plain",

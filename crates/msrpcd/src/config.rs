@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
@@ -159,6 +160,116 @@ pub struct Layer {
     /// The `[audit]` table.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditLayer>,
+    /// The `[limits]` table (connections and timeouts of every endpoint).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LimitsLayer>,
+}
+
+/// The `[limits]` table of a layer: what every server msrpcd runs (the endpoint mapper, the
+/// demo) allows. Timeouts are whole seconds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LimitsLayer {
+    /// `max-connections = 4096`: connections open at once per server (over its endpoints);
+    /// one more is accepted and closed at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
+    /// `idle-timeout = 300`: a connection with no byte in or out and no call running for
+    /// this long is closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout: Option<u64>,
+    /// `fragment-timeout = 30`: a fragment whose first byte arrived must be complete within
+    /// this time (a slow sender), or the connection is closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fragment_timeout: Option<u64>,
+    /// `send-timeout = 30`: writing a batch of fragments must finish within this time (a
+    /// peer that stops reading), or the connection is closed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_timeout: Option<u64>,
+}
+
+impl LimitsLayer {
+    fn overlay(self, top: LimitsLayer) -> LimitsLayer {
+        LimitsLayer {
+            max_connections: top.max_connections.or(self.max_connections),
+            idle_timeout: top.idle_timeout.or(self.idle_timeout),
+            fragment_timeout: top.fragment_timeout.or(self.fragment_timeout),
+            send_timeout: top.send_timeout.or(self.send_timeout),
+        }
+    }
+}
+
+/// Connection limits and timeouts applied to every server msrpcd runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// Connections open at once per server.
+    pub max_connections: usize,
+    /// Idle connections are closed after this long.
+    pub idle_timeout: Duration,
+    /// A started fragment must be complete within this time.
+    pub fragment_timeout: Duration,
+    /// A batch of outgoing fragments must be written within this time.
+    pub send_timeout: Duration,
+}
+
+/// Largest `limits.max-connections` accepted (each connection holds a file descriptor).
+pub const MAX_CONNECTIONS_LIMIT: usize = 1_000_000;
+/// Largest timeout accepted, in seconds (one day).
+pub const MAX_TIMEOUT_SECS: u64 = 86_400;
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let l = msrpc_rt::Limits::default();
+        LimitsConfig {
+            max_connections: l.max_connections,
+            idle_timeout: l.idle_timeout,
+            fragment_timeout: l.fragment_timeout,
+            send_timeout: l.send_timeout,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The runtime's [`msrpc_rt::Limits`] with these keys set (the others at their defaults).
+    pub fn to_rt(self) -> msrpc_rt::Limits {
+        msrpc_rt::Limits {
+            max_connections: self.max_connections,
+            idle_timeout: self.idle_timeout,
+            fragment_timeout: self.fragment_timeout,
+            send_timeout: self.send_timeout,
+            ..msrpc_rt::Limits::default()
+        }
+    }
+
+    fn from_layer(l: LimitsLayer) -> anyhow::Result<LimitsConfig> {
+        let d = LimitsConfig::default();
+        let max_connections = l.max_connections.unwrap_or(d.max_connections);
+        if max_connections == 0 || max_connections > MAX_CONNECTIONS_LIMIT {
+            bail!("limits.max-connections: must be 1 to {MAX_CONNECTIONS_LIMIT}");
+        }
+        let secs = |v: Option<u64>, dflt: Duration, key: &str| -> anyhow::Result<Duration> {
+            match v {
+                None => Ok(dflt),
+                Some(s) if (1..=MAX_TIMEOUT_SECS).contains(&s) => Ok(Duration::from_secs(s)),
+                Some(_) => bail!("limits.{key}: must be 1 to {MAX_TIMEOUT_SECS} seconds"),
+            }
+        };
+        Ok(LimitsConfig {
+            max_connections,
+            idle_timeout: secs(l.idle_timeout, d.idle_timeout, "idle-timeout")?,
+            fragment_timeout: secs(l.fragment_timeout, d.fragment_timeout, "fragment-timeout")?,
+            send_timeout: secs(l.send_timeout, d.send_timeout, "send-timeout")?,
+        })
+    }
+
+    fn to_layer(self) -> LimitsLayer {
+        LimitsLayer {
+            max_connections: Some(self.max_connections),
+            idle_timeout: Some(self.idle_timeout.as_secs()),
+            fragment_timeout: Some(self.fragment_timeout.as_secs()),
+            send_timeout: Some(self.send_timeout.as_secs()),
+        }
+    }
 }
 
 /// The `[audit]` table of a layer.
@@ -227,6 +338,7 @@ impl Layer {
             log_level: cli.log_level.clone(),
             users: cli.users.clone(),
             policy: None,
+            limits: None,
             audit: (cli.audit_log.is_some() || cli.metrics.is_some()).then(|| AuditLayer {
                 log: cli.audit_log.clone(),
                 metrics: cli.metrics.map(|m| m.to_string()),
@@ -246,6 +358,10 @@ impl Layer {
             users: top.users.or(self.users),
             policy: top.policy.or(self.policy),
             audit: match (self.audit, top.audit) {
+                (Some(a), Some(b)) => Some(a.overlay(b)),
+                (a, b) => b.or(a),
+            },
+            limits: match (self.limits, top.limits) {
                 (Some(a), Some(b)) => Some(a.overlay(b)),
                 (a, b) => b.or(a),
             },
@@ -272,6 +388,8 @@ pub struct Config {
     pub policy: Policy,
     /// Audit log, metrics and detectors.
     pub audit: AuditConfig,
+    /// Connection limits and timeouts.
+    pub limits: LimitsConfig,
 }
 
 /// What the process knows about its environment, for the computed defaults.
@@ -381,8 +499,10 @@ impl Config {
             queue,
             detectors: a.detectors.unwrap_or_default(),
         };
+        let limits = LimitsConfig::from_layer(layer.limits.unwrap_or_default())?;
         Ok(Config {
             audit,
+            limits,
             listen,
             ports,
             demo: layer.demo.unwrap_or(false),
@@ -409,6 +529,7 @@ impl Config {
                 queue: Some(self.audit.queue),
                 detectors: Some(self.audit.detectors.clone()),
             }),
+            limits: Some(self.limits.to_layer()),
         }
     }
 
@@ -666,6 +787,66 @@ opnum = [0, 1]
         assert!(err.contains("audit.metrics"), "{err}");
         let err = format!("{:#}", bad("[audit]\nqueue = 0").unwrap_err());
         assert!(err.contains("audit.queue"), "{err}");
+    }
+
+    #[test]
+    fn limits_section_layers_reads_back_and_validates() {
+        let e = env(1000, None, true);
+        let c = Config::load(&Cli::default(), &e).unwrap();
+        assert_eq!(
+            c.limits,
+            LimitsConfig::default(),
+            "default.toml repeats the runtime's"
+        );
+        assert_eq!(c.limits.max_connections, 4096);
+        assert_eq!(c.limits.idle_timeout, Duration::from_secs(300));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[limits]\nmax-connections = 11000\nidle-timeout = 3\n",
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from(["msrpcd", "-c", file.to_str().unwrap()]).unwrap();
+        let c = Config::load(&cli, &e).unwrap();
+        assert_eq!(c.limits.max_connections, 11000);
+        assert_eq!(c.limits.idle_timeout, Duration::from_secs(3));
+        assert_eq!(
+            c.limits.fragment_timeout,
+            Duration::from_secs(30),
+            "unset keys keep defaults"
+        );
+        let rt = c.limits.to_rt();
+        assert_eq!(rt.max_connections, 11000);
+        assert_eq!(rt.idle_timeout, Duration::from_secs(3));
+        assert_eq!(rt.send_timeout, Duration::from_secs(30));
+        std::fs::write(&file, c.to_toml().unwrap()).unwrap();
+        assert_eq!(
+            Config::load(&cli, &e).unwrap(),
+            c,
+            "--print-config reads back"
+        );
+        let bad = |text: &str| {
+            let layer = Layer::parse(text, "t.toml")?;
+            Config::from_layer(layer, &e)
+        };
+        for (text, key) in [
+            ("[limits]\nmax-connections = 0", "limits.max-connections"),
+            (
+                "[limits]\nmax-connections = 2000000",
+                "limits.max-connections",
+            ),
+            ("[limits]\nidle-timeout = 0", "limits.idle-timeout"),
+            (
+                "[limits]\nfragment-timeout = 100000",
+                "limits.fragment-timeout",
+            ),
+            ("[limits]\nsend-timeout = 0", "limits.send-timeout"),
+            ("[limits]\nnope = 1", "unknown field `nope`"),
+        ] {
+            let err = format!("{:#}", bad(text).unwrap_err());
+            assert!(err.contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

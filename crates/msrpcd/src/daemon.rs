@@ -258,6 +258,7 @@ pub fn reload(
                 ),
                 ("log-level", cfg.log_level != current.log_level),
                 ("users", cfg.users != current.users),
+                ("limits", cfg.limits != current.limits),
             ];
             for (key, changed) in restart {
                 if changed {
@@ -308,11 +309,11 @@ pub async fn run(
     }
     let db = Arc::new(Mutex::new(EndpointDb::new()));
     let epm_stats = MgmtStats::new();
-    let ept = EptServer::new(EpmService::new(Arc::clone(&db)));
+    let ept = Arc::new(EptServer::new(EpmService::new(Arc::clone(&db))));
     let epm_ifs = [EptInterface::SYNTAX, MgmtInterface::SYNTAX];
     let epm_mgmt = mgmt_for(&epm_ifs, epm_stats.clone());
     let mut stop_flags = vec![epm_mgmt.stop_flag()];
-    let mut builder = Server::builder();
+    let mut builder = Server::builder().limits(cfg.limits.to_rt());
     for addr in &cfg.listen {
         builder = builder.listen(*addr);
     }
@@ -322,7 +323,7 @@ pub async fn run(
     let epm = builder
         .policy(policy.clone())
         .listen_unix(&cfg.registration_socket)
-        .service(ept)
+        .service_arc(ept.clone())
         .service(MgmtServer::new(epm_mgmt))
         .observer(audit.observer(stats_observer(epm_stats)))
         .start()
@@ -354,6 +355,11 @@ pub async fn run(
             println!("rpcecho demo on {addr}");
         }
     }
+    audit.add_gauges(server_gauges(
+        ept,
+        epm.handle(),
+        demo.as_ref().map(|(s, _)| s.handle()),
+    ));
     tracing::info!(
         endpoints = epm.local_addrs().len(),
         demo = cfg.demo,
@@ -378,6 +384,52 @@ pub async fn run(
     Ok(())
 }
 
+/// The gauges `/metrics` samples from the running servers: live EPM lookup handles,
+/// association groups and open connections per server (`epm`, `demo`). They read the
+/// servers' own state, so unlike the event counters they cannot miss a dropped audit input.
+fn server_gauges(
+    ept: Arc<EptServer<EpmService>>,
+    epm: msrpc_rt::ServerHandle,
+    demo: Option<msrpc_rt::ServerHandle>,
+) -> crate::audit::GaugeFn {
+    use std::fmt::Write as _;
+    Box::new(move |out: &mut String| {
+        let servers = std::iter::once(("epm", &epm)).chain(demo.iter().map(|d| ("demo", d)));
+        let servers: Vec<_> = servers.collect();
+        let _ = writeln!(
+            out,
+            "# HELP msrpc_epm_live_handles Endpoint mapper lookup handles (unfinished ept_lookup/ept_map walks) alive now.\n\
+             # TYPE msrpc_epm_live_handles gauge\n\
+             msrpc_epm_live_handles {}",
+            ept.service().live_handles()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP msrpc_assoc_groups Association groups alive now, per server.\n\
+             # TYPE msrpc_assoc_groups gauge"
+        );
+        for (name, h) in &servers {
+            let _ = writeln!(
+                out,
+                "msrpc_assoc_groups{{server=\"{name}\"}} {}",
+                h.assoc_groups()
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP msrpc_server_connections Connections the server holds now, per server.\n\
+             # TYPE msrpc_server_connections gauge"
+        );
+        for (name, h) in &servers {
+            let _ = writeln!(
+                out,
+                "msrpc_server_connections{{server=\"{name}\"}} {}",
+                h.connections()
+            );
+        }
+    })
+}
+
 /// Starts the rpcecho demo (rpcecho + mgmt) on a dynamic port of every listen address and
 /// registers it in the endpoint map in-process.
 async fn start_demo(
@@ -392,7 +444,9 @@ async fn start_demo(
     let ifs = [RpcechoInterface::SYNTAX, MgmtInterface::SYNTAX];
     let mgmt = mgmt_for(&ifs, stats.clone());
     let flag = mgmt.stop_flag();
-    let mut builder = Server::builder().dynamic_ports(cfg.ports.range());
+    let mut builder = Server::builder()
+        .dynamic_ports(cfg.ports.range())
+        .limits(cfg.limits.to_rt());
     for addr in &cfg.listen {
         builder = builder.listen(std::net::SocketAddr::new(addr.ip(), 0));
     }
