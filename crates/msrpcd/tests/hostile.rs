@@ -181,12 +181,18 @@ impl Enc {
         self.b.push(v);
     }
     fn u16(&mut self, v: u16) {
-        self.b
-            .extend_from_slice(&if self.le { v.to_le_bytes() } else { v.to_be_bytes() });
+        self.b.extend_from_slice(&if self.le {
+            v.to_le_bytes()
+        } else {
+            v.to_be_bytes()
+        });
     }
     fn u32(&mut self, v: u32) {
-        self.b
-            .extend_from_slice(&if self.le { v.to_le_bytes() } else { v.to_be_bytes() });
+        self.b.extend_from_slice(&if self.le {
+            v.to_le_bytes()
+        } else {
+            v.to_be_bytes()
+        });
     }
     fn uuid(&mut self, u: u128) {
         let b = u.to_be_bytes();
@@ -236,11 +242,8 @@ fn encode(spec: &PduSpec, handles: &HashMap<usize, Vec<u8>>) -> Vec<Vec<u8>> {
             if spec.step_call_id {
                 one.call_id = Some(spec.call_id.unwrap_or(1) + i);
             }
-            if spec.context_count.is_some() {
-                one.context_base = Some(
-                    spec.context_base.unwrap_or(0)
-                        + (i * spec.context_count.unwrap()) as u16,
-                );
+            if let Some(count) = spec.context_count {
+                one.context_base = Some(spec.context_base.unwrap_or(0) + (i * count) as u16);
             }
             out.extend(encode(&one, handles));
         }
@@ -570,7 +573,9 @@ async fn run_case(
         }
         let c = conns.get_mut(&step.conn).unwrap();
         // The server may close before it has read everything (a refusal): not a failure.
-        let _ = timeout(WAIT, c.s.write_all(&bytes)).await.expect("write timed out");
+        let _ = timeout(WAIT, c.s.write_all(&bytes))
+            .await
+            .expect("write timed out");
         if step.half_close {
             let _ = c.s.shutdown().await;
         }
@@ -679,8 +684,7 @@ fn corpus_parses_and_covers_the_issue_list() {
     for (name, c) in &corpus {
         let refuses = c.step.iter().any(|s| {
             s.then == "close"
-                || s
-                    .expect
+                || s.expect
                     .iter()
                     .any(|e| e.starts_with("fault:") || e.starts_with("bind_nak:"))
         });
@@ -689,7 +693,9 @@ fn corpus_parses_and_covers_the_issue_list() {
             "{name}: refuses but names no audit event"
         );
         assert!(
-            c.step.iter().any(|s| !s.expect.is_empty() || s.then == "close"),
+            c.step
+                .iter()
+                .any(|s| !s.expect.is_empty() || s.then == "close"),
             "{name}: no expectation"
         );
     }
@@ -760,9 +766,7 @@ async fn hostile_corpus_against_live_msrpcd() {
             if !found {
                 let mine: Vec<String> = events(&log)
                     .into_iter()
-                    .filter(|e| {
-                        ports.contains(&(e["id.orig_p"].as_u64().unwrap_or(0) as u16))
-                    })
+                    .filter(|e| ports.contains(&(e["id.orig_p"].as_u64().unwrap_or(0) as u16)))
                     .map(|mut e| {
                         for k in ["ts", "uid", "id.orig_h", "id.resp_h", "id.resp_p"] {
                             e.as_object_mut().unwrap().remove(k);
@@ -784,7 +788,11 @@ async fn hostile_corpus_against_live_msrpcd() {
             .unwrap_or_else(|e| panic!("{name}: rpcecho call failed afterwards: {e}"));
         assert_eq!(r.out_data, 42);
         drop(c);
-        assert_eq!(lookup_all(epm).await.len(), 1, "{name}: EPM listing afterwards");
+        assert_eq!(
+            lookup_all(epm).await.len(),
+            1,
+            "{name}: EPM listing afterwards"
+        );
         let rss = status_kib(pid, "VmRSS:");
         peak = status_kib(pid, "VmHWM:");
         figures.push(format!(
@@ -815,5 +823,9 @@ async fn hostile_corpus_against_live_msrpcd() {
         "msrpcd RSS peaked at {peak} KiB (bound {RSS_BOUND_KIB} KiB)"
     );
     let status = d.terminate().await;
-    assert!(status.success(), "msrpcd exit {status:?}; stderr:\n{}", d.stderr());
+    assert!(
+        status.success(),
+        "msrpcd exit {status:?}; stderr:\n{}",
+        d.stderr()
+    );
 }
