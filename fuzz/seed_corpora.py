@@ -59,7 +59,10 @@ CO_PTYPES = {0, 2, 3, 11, 12, 13, 14, 15, 16, 17, 18, 19}
 PFC_FIRST, PFC_LAST, PFC_OBJECT = 0x01, 0x02, 0x80
 AUTH_LEVEL_PRIVACY = 6
 
-TARGETS = ("pdu_decode", "server_stream", "client_stream", "ndr_epm", "ndr_echo", "epm_tower", "epm_service", "analyze_stream")
+TARGETS = ("pdu_decode", "server_stream", "client_stream", "ndr_epm", "ndr_echo", "epm_tower", "epm_service", "analyze_stream",
+           "verification_trailer", "audit_epm", "audit_inspect")
+IREMOTE_ACTIVATION_UUID = "4d9f4ab8-7d1c-11cf-861e-0020af6e7c57"
+ISYSTEM_ACTIVATOR_UUID = "000001a0-0000-0000-c000-000000000046"
 
 OP_MGMT = 0x20
 OP_RESPONSE = 0x40
@@ -466,10 +469,49 @@ def ndr_seed(writer, iface, opnum, drep, stub, request=None):
     if request is None:
         writer.write(target, bytes([op, drep_sel]) + stub)
     elif len(request) <= 0xFFFF:
-        writer.write(target, bytes([op | OP_RESPONSE, drep_sel]) + struct.pack("<H", len(request)) + request + stub)
+        seed = bytes([op | OP_RESPONSE, drep_sel]) + struct.pack("<H", len(request)) + request + stub
+        writer.write(target, seed)
+        if iface == EPM_UUID:
+            # audit_epm reads the same layout (epm::interpret of a request and its response).
+            writer.write("audit_epm", seed)
     if iface == EPM_UUID:
         for tower in find_towers(stub, drep[0] >> 4 == 1):
             writer.write("epm_tower", tower)
+
+
+def request_seeds(writer, iface, opnum, drep, stub):
+    """Any unsealed request stub -> verification_trailer ([drep, flags] + stub: a signed
+    Windows request ends with one); DCOM activation requests -> audit_inspect
+    ([iface, opnum, drep] + stub)."""
+    drep_sel = 0 if drep[0] >> 4 == 1 else 1
+    if len(stub) <= 65000:
+        writer.write("verification_trailer", bytes([drep_sel, 0]) + stub)
+    sel = {IREMOTE_ACTIVATION_UUID: 0, ISYSTEM_ACTIVATOR_UUID: 1}.get(iface)
+    if sel is not None and len(stub) <= 65000:
+        writer.write("audit_inspect", bytes([sel, opnum & 7, drep_sel]) + stub)
+
+
+def synthetic_trailers(writer):
+    """verification_trailer seeds built here: the trailer our client sends (BITMASK_1, PCONTEXT,
+    HEADER2) after a short stub, both byte orders, and one with an unknown command."""
+    magic = bytes([0x8A, 0xE3, 0x13, 0x71, 0x02, 0xF4, 0x36, 0x71])
+    ept = bytes.fromhex("0883afe11f5dc91191a408002b14a0fa")
+    ndr = bytes.fromhex("045d888aeb1cc9119fe808002b104860")
+    for le, drep_sel in ((True, 0), (False, 1)):
+        e = "<" if le else ">"
+        def syntax(u, major, minor):
+            if not le:  # the UUID's first three fields follow the byte order
+                u = u[3::-1] + u[5:3:-1] + u[7:5:-1] + u[8:]
+            return u + struct.pack(e + "HH", major, minor)
+        stub = b"\x01\x02\x03\x04\x05"
+        pad = b"\0" * (-len(stub) % 4)
+        bm = struct.pack(e + "HHI", 1, 4, 1)
+        pc = struct.pack(e + "HH", 2 | 0x8000, 40) + syntax(ept, 3, 0) + syntax(ndr, 2, 0)
+        drep = b"\x10\0\0\0" if le else b"\0\0\0\0"
+        h2 = struct.pack(e + "HH", 3 | 0x8000 | 0x4000, 16) + b"\0\0\0\0" + drep + struct.pack(e + "IHH", 7, 1, 0)
+        writer.write("verification_trailer", bytes([drep_sel, 1]) + stub + pad + magic + bm + pc + h2)
+        unk = struct.pack(e + "HH", 9 | 0x4000, 4) + b"abcd"
+        writer.write("verification_trailer", bytes([drep_sel, 0]) + stub + pad + magic + pc + unk)
 
 
 def find_towers(stub, le):
@@ -647,6 +689,8 @@ def process_conn(conn, writer, stats):
             if f["flags"] & PFC_LAST:
                 iface, opnum, drep, data, sealed = req_frags.pop(f["call_id"])
                 calls[f["call_id"]] = (iface, opnum, None if sealed else bytes(data))
+                if not sealed:
+                    request_seeds(writer, iface, opnum, drep, bytes(data))
                 if iface in (EPM_UUID, MGMT_UUID, ECHO_UUID):
                     if sealed:
                         stats.inc("ndr stubs skipped: sealed")
@@ -857,6 +901,7 @@ def main():
             print(f"{fn}: skipped, parse failure: {e!r}")
     from_captures = dict(writer.counts)
     seed_from_vectors(writer, stats)
+    synthetic_trailers(writer)
     print()
     for k, v in sorted(stats.counts.items()):
         print(f"{k}: {v}")

@@ -63,6 +63,8 @@ step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test --workspace"
+# Includes the hostile-input corpus (tests/hostile/*.toml) against a live msrpcd:
+# crates/msrpcd/tests/hostile.rs builds msrpcd (CARGO_BIN_EXE_msrpcd) and fails on any case.
 cargo test --workspace
 
 step "Impacket: regenerate the NDR/PDU vectors and compare with the checked-in files"

@@ -259,6 +259,10 @@ pub enum EncodeError {
     /// A `char` string with characters that are not 8-bit.
     #[error("{0}: character outside 8-bit range")]
     NotEightBit(&'static str),
+    /// A `char` string to write in a data representation whose characters are not ASCII
+    /// (EBCDIC): this implementation does not convert characters.
+    #[error("{0}: char strings in a non-ASCII (EBCDIC) data representation")]
+    CharRepNotAscii(&'static str),
     /// A `[ref]` pointer given no value.
     #[error("{0}: null [ref] pointer")]
     NullRefPointer(&'static str),

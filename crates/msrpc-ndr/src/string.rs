@@ -8,8 +8,26 @@
 //! C code of Windows and Samba sees), so every decoded value re-encodes; encoding refuses an
 //! embedded NUL ([`EncodeError::EmbeddedNul`]).
 
-use crate::array::read_variance;
 use crate::{DecodeErrorKind, DecodeResult, EncodeError, EncodeResult, Reader, Writer};
+
+/// A string's `offset` and `actual_count` (returned): the offset must be 0 (a string starts at
+/// its first character; Windows' and Samba's NDR engines refuse any other offset) and
+/// actual_count within `max`.
+fn read_string_variance(r: &mut Reader<'_>, max: u64) -> DecodeResult<u64> {
+    let offset = u64::from(r.u32()?);
+    let actual = u64::from(r.u32()?);
+    if offset != 0 {
+        return Err(r.error(DecodeErrorKind::Invalid("string offset must be 0")));
+    }
+    if actual > max {
+        return Err(r.error(DecodeErrorKind::VarianceBeyondConformance {
+            max,
+            offset,
+            actual,
+        }));
+    }
+    Ok(actual)
+}
 
 fn wide_units(s: &str, field: &'static str) -> EncodeResult<Vec<u16>> {
     let mut units: Vec<u16> = s.encode_utf16().collect();
@@ -89,12 +107,15 @@ pub fn encode_wide(s: &str, field: &'static str, w: &mut Writer) -> EncodeResult
 /// Reads a conformant-varying `wchar_t` string.
 pub fn decode_wide(r: &mut Reader<'_>) -> DecodeResult<String> {
     let max = u64::from(r.u32()?);
-    let actual = read_variance(r, max)?;
+    let actual = read_string_variance(r, max)?;
     read_wide(r, actual)
 }
 
 /// Writes a conformant-varying `char` string.
 pub fn encode_char(s: &str, field: &'static str, w: &mut Writer) -> EncodeResult {
+    if !w.drep().is_ascii() {
+        return Err(EncodeError::CharRepNotAscii(field));
+    }
     let bytes = char_bytes(s, field)?;
     let n = count32(bytes.len(), field)?;
     w.u32(n);
@@ -107,7 +128,7 @@ pub fn encode_char(s: &str, field: &'static str, w: &mut Writer) -> EncodeResult
 /// Reads a conformant-varying `char` string.
 pub fn decode_char(r: &mut Reader<'_>) -> DecodeResult<String> {
     let max = u64::from(r.u32()?);
-    let actual = read_variance(r, max)?;
+    let actual = read_string_variance(r, max)?;
     read_char(r, actual)
 }
 
@@ -125,12 +146,15 @@ pub fn encode_wide_varying(s: &str, max: u64, field: &'static str, w: &mut Write
 
 /// Reads a varying `wchar_t` string of fixed maximum `max` elements.
 pub fn decode_wide_varying(r: &mut Reader<'_>, max: u64) -> DecodeResult<String> {
-    let actual = read_variance(r, max)?;
+    let actual = read_string_variance(r, max)?;
     read_wide(r, actual)
 }
 
 /// Writes a varying `char` string of fixed maximum `max` elements (terminator included).
 pub fn encode_char_varying(s: &str, max: u64, field: &'static str, w: &mut Writer) -> EncodeResult {
+    if !w.drep().is_ascii() {
+        return Err(EncodeError::CharRepNotAscii(field));
+    }
     let bytes = char_bytes(s, field)?;
     if bytes.len() as u64 > max {
         return Err(EncodeError::TooLong(field));
@@ -144,7 +168,7 @@ pub fn encode_char_varying(s: &str, max: u64, field: &'static str, w: &mut Write
 /// Reads a varying `char` string of fixed maximum `max` elements. An actual_count of zero (no
 /// terminator at all) is read as the empty string, as Windows sends for empty annotations.
 pub fn decode_char_varying(r: &mut Reader<'_>, max: u64) -> DecodeResult<String> {
-    let actual = read_variance(r, max)?;
+    let actual = read_string_variance(r, max)?;
     if actual == 0 {
         return Ok(String::new());
     }
@@ -173,7 +197,7 @@ fn read_conformance(r: &mut Reader<'_>, size_is: Option<u64>) -> DecodeResult<u6
     if let Some(n) = size_is {
         crate::array::check_count(r, n, max)?;
     }
-    read_variance(r, max)
+    read_string_variance(r, max)
 }
 
 /// Writes a conformant-varying `wchar_t` string whose max_count is `size_is` (a
@@ -204,6 +228,9 @@ pub fn encode_char_sized(
     field: &'static str,
     w: &mut Writer,
 ) -> EncodeResult {
+    if !w.drep().is_ascii() {
+        return Err(EncodeError::CharRepNotAscii(field));
+    }
     let bytes = char_bytes(s, field)?;
     write_conformance(w, bytes.len(), size_is, field)?;
     w.bytes(&bytes);

@@ -221,6 +221,43 @@ fn strings_wide_char_and_fixed() {
 }
 
 #[test]
+fn string_offset_must_be_zero_and_char_strings_are_ascii_only() {
+    // Found by the hostile corpus (tests/hostile/ndr-string-offset-nonzero.toml): a string whose
+    // offset is not 0 was accepted; Windows and Samba refuse it.
+    let offset_one = [4, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, b'a', 0, 0, 0];
+    let mut r = Reader::new(&offset_one, LE, DecodeLimits::DEFAULT);
+    assert_eq!(
+        string::decode_wide(&mut r).unwrap_err().kind,
+        DecodeErrorKind::Invalid("string offset must be 0")
+    );
+    let offset_one = [0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 2, b'x', 0];
+    let mut r = Reader::new(&offset_one, BE, DecodeLimits::DEFAULT);
+    assert!(string::decode_char(&mut r).is_err());
+    let mut r = Reader::new(&offset_one[4..], BE, DecodeLimits::DEFAULT);
+    assert!(string::decode_char_varying(&mut r, 8).is_err());
+    // actual_count beyond max_count is still refused.
+    let over = [1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, b'a', 0, 0, 0];
+    let mut r = Reader::new(&over, LE, DecodeLimits::DEFAULT);
+    assert!(matches!(
+        string::decode_wide(&mut r).unwrap_err().kind,
+        DecodeErrorKind::VarianceBeyondConformance { .. }
+    ));
+    // EBCDIC (drep byte 0 low nibble 1): char strings are neither read nor written (no
+    // conversion), wide strings do not depend on the character format.
+    let ebcdic = DataRep([0x11, 0, 0, 0]);
+    assert_eq!(
+        string::encode_char("ab", "s", &mut Writer::new(ebcdic)),
+        Err(msrpc_ndr::EncodeError::CharRepNotAscii("s"))
+    );
+    assert!(string::encode_char_varying("ab", 8, "s", &mut Writer::new(ebcdic)).is_err());
+    assert!(string::encode_char_sized("ab", None, "s", &mut Writer::new(ebcdic)).is_err());
+    string::encode_wide("ab", "s", &mut Writer::new(ebcdic)).unwrap();
+    let ascii = [3, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, b'a', b'b', 0];
+    let mut r = Reader::new(&ascii, ebcdic, DecodeLimits::DEFAULT);
+    assert!(string::decode_char(&mut r).is_err());
+}
+
+#[test]
 fn huge_counts_are_refused_before_allocation() {
     // max_count 0xffffffff of u32 with 8 bytes of data.
     let b = [0xff, 0xff, 0xff, 0xff, 1, 0, 0, 0, 2, 0, 0, 0];

@@ -128,8 +128,8 @@ pub enum ConnEvent<'a> {
         conn_id: u64,
         /// The peer.
         peer: PeerAddr,
-        /// Why (`peer_closed`, `idle_timeout`, `fragment_timeout`, `server_shutdown`, a
-        /// protocol error's reason code, or an IO error's text).
+        /// Why (`peer_closed`, `peer_closed_mid_fragment`, `idle_timeout`, `fragment_timeout`,
+        /// `server_shutdown`, a protocol error's reason code, or an IO error's text).
         reason: &'a str,
     },
 }

@@ -193,6 +193,10 @@ impl Conn {
                 }
                 _ = self.out.drained(), if backlogged => {}
                 r = rd.read(&mut buf), if !draining && !backlogged => match r {
+                    // A peer that leaves inside a fragment sent a frag_length beyond its data.
+                    Ok(0) if tracker.mid_fragment() => {
+                        return (Cow::Borrowed("peer_closed_mid_fragment"), None)
+                    }
                     Ok(0) => return (Cow::Borrowed("peer_closed"), None),
                     Ok(n) => {
                         let data = buf.get(..n).unwrap_or_default();
