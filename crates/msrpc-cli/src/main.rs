@@ -62,6 +62,7 @@ mod fail;
 mod map;
 mod output;
 mod raw;
+mod register;
 mod stats;
 mod target;
 mod users;
@@ -139,6 +140,10 @@ pub enum Command {
     /// Raw TCP request/response baseline (server and load generator).
     #[command(subcommand, after_help = EXIT_CODES)]
     BenchRaw(raw::RawCommand),
+    /// Fill a local msrpcd's endpoint map for benchmarks (synthetic elements, or a copy of
+    /// another endpoint mapper's) and hold the registration.
+    #[command(after_help = EXIT_CODES)]
+    BenchRegister(register::RegisterArgs),
     /// Analyze DCE/RPC in a pcap or pcapng capture (summary table, or JSON lines of events).
     #[command(after_help = EXIT_CODES)]
     Analyze(analyze::AnalyzeArgs),
@@ -195,6 +200,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Call(a) => call::run(&g, a).await,
         Command::Bench(a) => bench::run(&g, a).await,
         Command::BenchRaw(c) => raw::run(&g, c).await,
+        Command::BenchRegister(a) => register::run(&g, a).await,
         Command::Users(c) => users::run(&g, c),
         Command::Analyze(a) => analyze::run(&g, a),
     }

@@ -92,6 +92,11 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics: Option<SocketAddr>,
 
+    /// The most elements the endpoint map holds (default 65536); a registration that would
+    /// exceed it is refused. Config key: epm-max-entries.
+    #[arg(long, value_name = "N")]
+    pub epm_max_entries: Option<usize>,
+
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -152,6 +157,9 @@ pub struct Layer {
     /// `users = "/etc/msrpcd/users"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<PathBuf>,
+    /// `epm-max-entries = 65536`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epm_max_entries: Option<usize>,
     /// The `[policy]` table (the server security policy; see `default.toml`). A layer's
     /// table replaces the one below it as a whole.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -226,6 +234,7 @@ impl Layer {
             registration_socket: cli.registration_socket.clone(),
             log_level: cli.log_level.clone(),
             users: cli.users.clone(),
+            epm_max_entries: cli.epm_max_entries,
             policy: None,
             audit: (cli.audit_log.is_some() || cli.metrics.is_some()).then(|| AuditLayer {
                 log: cli.audit_log.clone(),
@@ -244,6 +253,7 @@ impl Layer {
             registration_socket: top.registration_socket.or(self.registration_socket),
             log_level: top.log_level.or(self.log_level),
             users: top.users.or(self.users),
+            epm_max_entries: top.epm_max_entries.or(self.epm_max_entries),
             policy: top.policy.or(self.policy),
             audit: match (self.audit, top.audit) {
                 (Some(a), Some(b)) => Some(a.overlay(b)),
@@ -268,6 +278,8 @@ pub struct Config {
     pub log_level: String,
     /// The NTLM user file, when authenticated binds are accepted.
     pub users: Option<PathBuf>,
+    /// The most elements the endpoint map holds.
+    pub epm_max_entries: usize,
     /// The server security policy applied to every endpoint (EPM, mgmt, the demo).
     pub policy: Policy,
     /// Audit log, metrics and detectors.
@@ -361,6 +373,12 @@ impl Config {
         let log_level = layer.log_level.unwrap_or_else(|| "info".to_string());
         tracing_subscriber::EnvFilter::try_new(&log_level)
             .map_err(|e| anyhow::anyhow!("log-level: invalid filter `{log_level}`: {e}"))?;
+        let epm_max_entries = layer
+            .epm_max_entries
+            .unwrap_or(msrpc_epm::db::DEFAULT_MAX_ENTRIES);
+        if epm_max_entries == 0 {
+            bail!("epm-max-entries: must be at least 1");
+        }
         let a = layer.audit.unwrap_or_default();
         let metrics = match a.metrics {
             Some(m) => Some(m.parse::<SocketAddr>().map_err(|_| {
@@ -389,6 +407,7 @@ impl Config {
             registration_socket,
             log_level,
             users: layer.users,
+            epm_max_entries,
             policy: layer.policy.unwrap_or_default(),
         })
     }
@@ -402,6 +421,7 @@ impl Config {
             registration_socket: Some(self.registration_socket.clone()),
             log_level: Some(self.log_level.clone()),
             users: self.users.clone(),
+            epm_max_entries: Some(self.epm_max_entries),
             policy: Some(self.policy.clone()),
             audit: Some(AuditLayer {
                 log: self.audit.log.clone(),
