@@ -97,6 +97,11 @@ pub struct Cli {
     #[arg(long, value_name = "N")]
     pub epm_max_entries: Option<usize>,
 
+    /// Connections open at once on each server (the endpoint mapper's, the demo's); more are
+    /// accepted and closed at once. Default 4096. Config key: max-connections.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -157,6 +162,9 @@ pub struct Layer {
     /// `users = "/etc/msrpcd/users"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<PathBuf>,
+    /// `max-connections = 4096`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
     /// `epm-max-entries = 65536`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub epm_max_entries: Option<usize>,
@@ -235,6 +243,7 @@ impl Layer {
             log_level: cli.log_level.clone(),
             users: cli.users.clone(),
             epm_max_entries: cli.epm_max_entries,
+            max_connections: cli.max_connections,
             policy: None,
             audit: (cli.audit_log.is_some() || cli.metrics.is_some()).then(|| AuditLayer {
                 log: cli.audit_log.clone(),
@@ -254,6 +263,7 @@ impl Layer {
             log_level: top.log_level.or(self.log_level),
             users: top.users.or(self.users),
             epm_max_entries: top.epm_max_entries.or(self.epm_max_entries),
+            max_connections: top.max_connections.or(self.max_connections),
             policy: top.policy.or(self.policy),
             audit: match (self.audit, top.audit) {
                 (Some(a), Some(b)) => Some(a.overlay(b)),
@@ -280,6 +290,8 @@ pub struct Config {
     pub users: Option<PathBuf>,
     /// The most elements the endpoint map holds.
     pub epm_max_entries: usize,
+    /// Connections open at once on each server.
+    pub max_connections: usize,
     /// The server security policy applied to every endpoint (EPM, mgmt, the demo).
     pub policy: Policy,
     /// Audit log, metrics and detectors.
@@ -379,6 +391,12 @@ impl Config {
         if epm_max_entries == 0 {
             bail!("epm-max-entries: must be at least 1");
         }
+        let max_connections = layer
+            .max_connections
+            .unwrap_or(msrpc_rt::Limits::default().max_connections);
+        if max_connections == 0 {
+            bail!("max-connections: must be at least 1");
+        }
         let a = layer.audit.unwrap_or_default();
         let metrics = match a.metrics {
             Some(m) => Some(m.parse::<SocketAddr>().map_err(|_| {
@@ -408,6 +426,7 @@ impl Config {
             log_level,
             users: layer.users,
             epm_max_entries,
+            max_connections,
             policy: layer.policy.unwrap_or_default(),
         })
     }
@@ -422,6 +441,7 @@ impl Config {
             log_level: Some(self.log_level.clone()),
             users: self.users.clone(),
             epm_max_entries: Some(self.epm_max_entries),
+            max_connections: Some(self.max_connections),
             policy: Some(self.policy.clone()),
             audit: Some(AuditLayer {
                 log: self.audit.log.clone(),

@@ -319,7 +319,12 @@ pub async fn run(
     if let Some(f) = &security {
         builder = builder.security(f.clone());
     }
+    let limits = msrpc_rt::Limits {
+        max_connections: cfg.max_connections,
+        ..msrpc_rt::Limits::default()
+    };
     let epm = builder
+        .limits(limits.clone())
         .policy(policy.clone())
         .listen_unix(&cfg.registration_socket)
         .service(ept)
@@ -401,6 +406,10 @@ async fn start_demo(
         builder = builder.security(f);
     }
     let server = builder
+        .limits(msrpc_rt::Limits {
+            max_connections: cfg.max_connections,
+            ..msrpc_rt::Limits::default()
+        })
         .policy(policy)
         .service(echo)
         .service(MgmtServer::new(mgmt))
