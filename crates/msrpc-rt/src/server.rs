@@ -112,7 +112,9 @@ pub enum ConnEvent<'a> {
         duration: Duration,
     },
     /// PDUs (fragments) crossed a connection since its previous `Pdus` event (for traffic
-    /// counters such as mgmt's `inq_stats`).
+    /// counters such as mgmt's `inq_stats`). Reported once per turn of the connection's loop,
+    /// after the responses of the calls answered at once were queued (so a request and its
+    /// response make one event; a call sees its own request counted only after it ran).
     Pdus {
         /// Server-wide connection number.
         conn_id: u64,

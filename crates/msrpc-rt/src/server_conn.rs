@@ -77,6 +77,8 @@ struct Conn {
     close_reason: Option<&'static str>,
     /// Per outstanding call, what [`ConnEvent::CallDone`] reports (only with an observer).
     call_meta: HashMap<u32, CallMeta>,
+    /// PDUs received and sent, not yet reported.
+    pdus: (u64, u64),
 }
 
 /// What the runtime remembers of a dispatched call for [`ConnEvent::CallDone`].
@@ -134,8 +136,10 @@ where
         call_tasks: HashMap::new(),
         close_reason: None,
         call_meta: HashMap::new(),
+        pdus: (0, 0),
     };
     let (reason, flush) = conn.drive(rd, &mut wr).await;
+    conn.report_pdus();
     // Calls whose connection is gone are cancelled (dropped at their next await) before the
     // association group is left, so none of them can create a handle after its rundown.
     conn.tasks.shutdown().await;
@@ -188,6 +192,8 @@ impl Conn {
         loop {
             // Output comes from a read or a finished task, which count as activity already.
             self.flush();
+            // Received and sent together: a call answered at once costs one event.
+            self.report_pdus();
             if self.sm.wants_close() {
                 let reason = self.close_reason.unwrap_or("closed_by_protocol");
                 return (Cow::Borrowed(reason), true);
@@ -325,8 +331,16 @@ impl Conn {
         sent > 0
     }
 
-    /// Reports PDUs (fragments) received and sent to the observer.
-    fn count_pdus(&self, received: u64, sent: u64) {
+    /// Counts PDUs (fragments) received and sent, for the next [`report_pdus`](Self::report_pdus).
+    fn count_pdus(&mut self, received: u64, sent: u64) {
+        self.pdus.0 = self.pdus.0.wrapping_add(received);
+        self.pdus.1 = self.pdus.1.wrapping_add(sent);
+    }
+
+    /// Reports the PDUs counted since the last report to the observer, in one event (a call
+    /// answered at once: its request and its response together).
+    fn report_pdus(&mut self) {
+        let (received, sent) = std::mem::take(&mut self.pdus);
         if received > 0 || sent > 0 {
             self.shared.observe(&ConnEvent::Pdus {
                 conn_id: self.conn_id,
