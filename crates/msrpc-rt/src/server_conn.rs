@@ -76,7 +76,8 @@ struct Conn {
     call_tasks: HashMap<u32, AbortHandle>,
     close_reason: Option<&'static str>,
     /// Per outstanding call, what [`ConnEvent::CallDone`] reports (only with an observer).
-    call_meta: HashMap<u32, CallMeta>,
+    /// A short list (at most `max_outstanding_calls`, usually one): searched, not hashed.
+    call_meta: Vec<(u32, CallMeta)>,
     /// PDUs received and sent, not yet reported.
     pdus: (u64, u64),
 }
@@ -135,7 +136,7 @@ where
         task_calls: HashMap::new(),
         call_tasks: HashMap::new(),
         close_reason: None,
-        call_meta: HashMap::new(),
+        call_meta: Vec::new(),
         pdus: (0, 0),
     };
     let (reason, flush) = conn.drive(rd, &mut wr).await;
@@ -301,9 +302,19 @@ impl Conn {
         }
     }
 
+    /// Removes and returns what was kept of call `call_id` for the observer.
+    fn take_meta(&mut self, call_id: u32) -> Option<CallMeta> {
+        let i = self.call_meta.iter().position(|(id, _)| *id == call_id)?;
+        let meta = self.call_meta.swap_remove(i).1;
+        if self.call_meta.is_empty() && self.call_meta.capacity() > 8 {
+            self.call_meta = Vec::new();
+        }
+        Some(meta)
+    }
+
     /// Reports a finished call to the observer (when one is installed).
     fn call_done(&mut self, call_id: u32, result: &CallResult) {
-        let Some(meta) = self.call_meta.remove(&call_id) else {
+        let Some(meta) = self.take_meta(call_id) else {
             return;
         };
         self.shared.observe(&ConnEvent::CallDone {
@@ -377,7 +388,7 @@ impl Conn {
                 if let Some(h) = self.call_tasks.get(&call_id) {
                     h.abort();
                 }
-                self.call_meta.remove(&call_id);
+                self.take_meta(call_id);
             }
             ServerEvent::Cancel { call_id } => {
                 tracing::debug!(conn_id, call_id, "co_cancel (the call runs to completion)");
@@ -450,7 +461,8 @@ impl Conn {
             } else {
                 Vec::new()
             };
-            self.call_meta.insert(
+            self.take_meta(call_id);
+            self.call_meta.push((
                 call_id,
                 CallMeta {
                     interface,
@@ -460,7 +472,7 @@ impl Conn {
                     stub_in: stub.len(),
                     started: Instant::now(),
                 },
-            );
+            ));
         }
         let service = self.shared.service(&interface);
         let limits = self.shared.limits.decode;
