@@ -119,7 +119,7 @@ done
 rss=$(python3 scripts/idle-rss.py "$pid_idle" "$idle" 1135 10000)
 
 m() { median <<<"${R[$1]}"; }
-ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.2f' % (a/b if b else 0))" "$1" "$2"; }
+ratio() { python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('%.3f' % (a/b if b else 0))" "$1" "$2"; }
 met() { python3 -c "import sys; print('met' if float(sys.argv[1]) $2 float(sys.argv[2]) else 'NOT met')" "$1" "$3"; }
 echo "Medians of $rounds interleaved rounds of $secs s; load average at each round: ${load[*]}"
 echo "Endpoint maps: Samba $n_samba entries, msrpcd $n_ours (a copy of Samba's)."
