@@ -324,14 +324,9 @@ pub async fn run(g: &Global, a: BenchArgs) -> Result<(), Failure> {
             None => crate::target::parse_interface(t)?,
         },
     };
-    let map_tower = Tower::ncacn_ip_tcp(
-        map_interface,
-        SyntaxId::NDR20,
-        Ipv4Addr::UNSPECIFIED,
-        0,
-    )
-    .to_twr()
-    .map_err(|e| Failure::usage(format!("map tower: {e}")))?;
+    let map_tower = Tower::ncacn_ip_tcp(map_interface, SyntaxId::NDR20, Ipv4Addr::UNSPECIFIED, 0)
+        .to_twr()
+        .map_err(|e| Failure::usage(format!("map tower: {e}")))?;
     let data = Arc::new(match a.op {
         BenchOp::EchoData(n) => (0..n).map(|i| (i & 0xff) as u8).collect(),
         _ => Vec::new(),

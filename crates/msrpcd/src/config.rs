@@ -8,8 +8,8 @@ use std::str::FromStr;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use msrpc_policy::Policy;
 use msrpc_audit::detect::DetectorConfig;
+use msrpc_policy::Policy;
 use serde::{Deserialize, Serialize};
 
 pub use crate::shared::{default_registration_socket, PortRange};

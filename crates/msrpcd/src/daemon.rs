@@ -306,7 +306,9 @@ pub async fn run(
     if let Some(addr) = audit.metrics_addr {
         println!("metrics on http://{addr}/metrics");
     }
-    let db = Arc::new(Mutex::new(EndpointDb::with_max_entries(cfg.epm_max_entries)));
+    let db = Arc::new(Mutex::new(EndpointDb::with_max_entries(
+        cfg.epm_max_entries,
+    )));
     let epm_stats = MgmtStats::new();
     let ept = EptServer::new(EpmService::new(Arc::clone(&db)));
     let epm_ifs = [EptInterface::SYNTAX, MgmtInterface::SYNTAX];
