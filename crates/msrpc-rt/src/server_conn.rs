@@ -177,6 +177,9 @@ impl Conn {
         let limits = self.shared.limits.clone();
         let mut state = self.shared.state.subscribe();
         let mut draining = *state.borrow_and_update() != RunState::Running;
+        // One wait for the server's next state for many loop turns (a new `changed()` per turn
+        // would register with the watch and deregister again for every call).
+        let mut next_state = Box::pin(watch_next(state));
         let mut buf = vec![0u8; READ_BUF_START];
         let mut last_activity = Instant::now();
         let mut tracker = FragTracker::default();
@@ -217,8 +220,8 @@ impl Conn {
             let frag_deadline = frag_started.map(|(t, _)| deadline(t, limits.fragment_timeout));
             let backlogged = self.out.queued() > high_water;
             tokio::select! {
-                r = state.changed() => {
-                    let now = if r.is_ok() { *state.borrow_and_update() } else { RunState::Abort };
+                (now, rx) = &mut next_state => {
+                    next_state = Box::pin(watch_next(rx));
                     match now {
                         RunState::Running => {}
                         RunState::Draining => draining = true,
@@ -586,6 +589,17 @@ impl Conn {
             None => true,
         }
     }
+}
+
+/// The server's next run state (`Abort` when the server is gone), with the receiver back.
+async fn watch_next(
+    mut rx: tokio::sync::watch::Receiver<RunState>,
+) -> (RunState, tokio::sync::watch::Receiver<RunState>) {
+    let now = match rx.changed().await {
+        Ok(()) => *rx.borrow_and_update(),
+        Err(_) => RunState::Abort,
+    };
+    (now, rx)
 }
 
 /// `base + d`, saturating far in the future instead of overflowing.
