@@ -125,6 +125,14 @@ pub enum Input {
     },
 }
 
+/// The interfaces whose request stubs [`Input::call_done`] keeps (the endpoint mapper and
+/// DCOM activation): a server need copy request stubs for its observer only for these.
+pub const REQUEST_STUB_INTERFACES: [msrpc_ndr::Uuid; 3] = [
+    EPM,
+    crate::names::IREMOTE_ACTIVATION,
+    crate::names::ISYSTEM_ACTIVATOR,
+];
+
 impl Input {
     /// The input for a protocol event: `ServerEvent::Call` becomes [`Input::Request`]
     /// (without the stub); others are cloned.

@@ -58,6 +58,10 @@ pub struct BenchArgs {
     /// makes exactly N calls).
     #[arg(long, visible_alias = "calls", default_value_t = 10_000_000)]
     pub max_calls: u64,
+    /// The interface `ept-map` asks for: UUID[/MAJOR.MINOR], a well-known name, or
+    /// `synthetic:N` (element N of `msrpc bench-register`). Default: the endpoint mapper's own.
+    #[arg(long, value_name = "INTERFACE")]
+    pub map_interface: Option<String>,
 }
 
 /// What `bench` calls.
@@ -311,14 +315,19 @@ pub async fn run(g: &Global, a: BenchArgs) -> Result<(), Failure> {
         EptInterface::SYNTAX
     };
     let (clients, port) = connect_all(g, &b, interface, !a.op.is_echo(), a.conns).await?;
-    let map_tower = Tower::ncacn_ip_tcp(
-        EptInterface::SYNTAX,
-        SyntaxId::NDR20,
-        Ipv4Addr::UNSPECIFIED,
-        0,
-    )
-    .to_twr()
-    .map_err(|e| Failure::usage(format!("map tower: {e}")))?;
+    let map_interface = match a.map_interface.as_deref() {
+        None => EptInterface::SYNTAX,
+        Some(t) => match t.strip_prefix("synthetic:") {
+            Some(n) => crate::register::synthetic_interface(
+                n.parse()
+                    .map_err(|_| Failure::usage(format!("--map-interface: bad number `{n}`")))?,
+            ),
+            None => crate::target::parse_interface(t)?,
+        },
+    };
+    let map_tower = Tower::ncacn_ip_tcp(map_interface, SyntaxId::NDR20, Ipv4Addr::UNSPECIFIED, 0)
+        .to_twr()
+        .map_err(|e| Failure::usage(format!("map tower: {e}")))?;
     let data = Arc::new(match a.op {
         BenchOp::EchoData(n) => (0..n).map(|i| (i & 0xff) as u8).collect(),
         _ => Vec::new(),

@@ -64,6 +64,7 @@ mod idle;
 mod map;
 mod output;
 mod raw;
+mod register;
 mod stats;
 mod target;
 mod users;
@@ -144,6 +145,10 @@ pub enum Command {
     /// Raw TCP request/response baseline (server and load generator).
     #[command(subcommand, after_help = EXIT_CODES)]
     BenchRaw(raw::RawCommand),
+    /// Fill a local msrpcd's endpoint map for benchmarks (synthetic elements, or a copy of
+    /// another endpoint mapper's) and hold the registration.
+    #[command(after_help = EXIT_CODES)]
+    BenchRegister(register::RegisterArgs),
     /// Analyze DCE/RPC in a pcap or pcapng capture (summary table, or JSON lines of events).
     #[command(after_help = EXIT_CODES)]
     Analyze(analyze::AnalyzeArgs),
@@ -201,6 +206,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Bench(a) => bench::run(&g, a).await,
         Command::BenchRaw(c) => raw::run(&g, c).await,
         Command::BenchIdle(a) => idle::run(&g, a).await,
+        Command::BenchRegister(a) => register::run(&g, a).await,
         Command::Users(c) => users::run(&g, c),
         Command::Analyze(a) => analyze::run(&g, a),
     }

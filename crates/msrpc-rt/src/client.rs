@@ -16,13 +16,12 @@ use msrpc_proto::pdu::{
     AuthLevel, BindNakReason, ContextResult, FaultStatus, ProviderReason, SyntaxId,
 };
 use msrpc_proto::security::SecurityProvider;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
 
 use crate::binding::Binding;
-use crate::io::{spawn_writer, Outbox};
+use crate::io::WriteQueue;
 
 const READ_BUF: usize = 16 * 1024;
 
@@ -392,7 +391,6 @@ impl Client {
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let (out, writer) = spawn_writer(wr, opts.send_timeout);
         let (cmd, cmd_rx) = mpsc::unbounded_channel();
         let assoc_group = Arc::new(AtomicU32::new(0));
         let (closed_tx, closed) = watch::channel(false);
@@ -406,7 +404,8 @@ impl Client {
         }
         let driver = Driver {
             conn,
-            out,
+            out: WriteQueue::default(),
+            send_timeout: opts.send_timeout,
             calls: HashMap::new(),
             tokens: HashMap::new(),
             waiting: Vec::new(),
@@ -415,7 +414,7 @@ impl Client {
             assoc_group: assoc_group.clone(),
             peer: peer_text,
         };
-        tokio::spawn(driver.run(rd, writer, cmd_rx, closed_tx));
+        tokio::spawn(driver.run(rd, wr, cmd_rx, closed_tx));
         Client {
             inner: Arc::new(Inner {
                 cmd,
@@ -598,7 +597,9 @@ impl End {
 
 struct Driver {
     conn: ClientConnection,
-    out: Outbox,
+    /// Fragments not yet written (the driver writes them itself, no writer task).
+    out: WriteQueue,
+    send_timeout: Duration,
     /// Calls sent: call_id -> (token, reply).
     calls: HashMap<u32, (u64, CallReply)>,
     /// token -> call_id of calls sent.
@@ -611,16 +612,28 @@ struct Driver {
 }
 
 impl Driver {
-    async fn run<R: AsyncRead + Unpin>(
+    async fn run<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         mut self,
         mut rd: R,
-        mut writer: JoinHandle<io::Result<()>>,
+        mut wr: W,
         mut cmd_rx: mpsc::UnboundedReceiver<Command>,
         closed: watch::Sender<bool>,
     ) {
         let mut buf = vec![0u8; READ_BUF];
+        // Since when queued bytes have waited without the socket taking any.
+        let mut write_stalled: Option<tokio::time::Instant> = None;
         let end = loop {
             self.flush();
+            if let Err(e) = self.out.write_now(&mut wr) {
+                break End::Transport(format!("write failed: {e}"));
+            }
+            let writing = !self.out.is_empty();
+            if !writing {
+                write_stalled = None;
+            } else if write_stalled.is_none() {
+                write_stalled = Some(tokio::time::Instant::now());
+            }
+            let send_deadline = write_stalled.map(|t| t + self.send_timeout);
             tokio::select! {
                 cmd = cmd_rx.recv() => match cmd {
                     None => break End::Transport("client dropped".into()),
@@ -647,12 +660,16 @@ impl Driver {
                     }
                     Err(e) => break End::Transport(format!("read failed: {e}")),
                 },
-                r = &mut writer => {
-                    break End::Transport(match r {
-                        Ok(Ok(())) => "writer ended".into(),
-                        Ok(Err(e)) => format!("write failed: {e}"),
-                        Err(e) => format!("writer task: {e}"),
-                    });
+                r = wr.write(self.out.pending()), if writing => match r {
+                    Ok(0) => break End::Transport("write failed: the socket took no byte".into()),
+                    Ok(n) => {
+                        self.out.advance(n);
+                        write_stalled = None;
+                    }
+                    Err(e) => break End::Transport(format!("write failed: {e}")),
+                },
+                () = sleep_until_opt(send_deadline), if send_deadline.is_some() => {
+                    break End::Transport("send timed out (the peer does not read)".into());
                 }
             }
         };
@@ -671,14 +688,17 @@ impl Driver {
             }
         }
         self.fail_all(&end);
-        // Dropping the sender lets the writer finish what is queued and close the socket.
+        // Best effort: what is still queued, then the write side.
+        let _ = tokio::time::timeout(self.send_timeout, async {
+            wr.write_all(self.out.pending()).await?;
+            wr.shutdown().await
+        })
+        .await;
     }
 
     fn flush(&mut self) {
         while let Some(frame) = self.conn.poll_transmit() {
-            if !self.out.send(frame) {
-                break;
-            }
+            self.out.send(frame);
         }
     }
 
@@ -928,5 +948,12 @@ impl Driver {
             ClientEvent::Shutdown => return true,
         }
         false
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
     }
 }

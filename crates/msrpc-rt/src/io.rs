@@ -1,101 +1,81 @@
-//! Socket plumbing shared by the server and the client: the writer task and the fragment
-//! tracker behind the slow-sender timeout.
+//! Socket plumbing shared by the server and the client: the write queue each connection
+//! task drains itself (no writer task: a response goes out in the task that produced it) and
+//! the fragment tracker behind the slow-sender timeout.
 
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
 use msrpc_proto::pdu::{frame_length, HEADER_LEN};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, Notify};
-use tokio::task::JoinHandle;
+use tokio::io::AsyncWrite;
 
-/// Outgoing fragments are written in batches of up to this many bytes.
-const BATCH: usize = 64 * 1024;
-
-/// The queue of fragments waiting for the writer task, with the number of bytes in it (so a
-/// connection can stop reading while a peer does not take its responses).
-pub(crate) struct Outbox {
-    tx: mpsc::UnboundedSender<Vec<u8>>,
-    queued: Arc<AtomicUsize>,
-    drained: Arc<Notify>,
+/// Bytes waiting to be written: the queued fragments, back to back (written with as few
+/// writes as the socket allows). Empty, it holds no allocation.
+#[derive(Debug, Default)]
+pub(crate) struct WriteQueue {
+    buf: Vec<u8>,
+    /// Bytes of `buf` already written.
+    written: usize,
 }
 
-impl Outbox {
-    /// Queues a fragment; false when the writer is gone.
-    pub(crate) fn send(&self, frame: Vec<u8>) -> bool {
-        self.queued.fetch_add(frame.len(), Ordering::Relaxed);
-        self.tx.send(frame).is_ok()
+impl WriteQueue {
+    /// Queues a fragment (taking its allocation when nothing else waits).
+    pub(crate) fn send(&mut self, frame: Vec<u8>) {
+        if self.buf.is_empty() {
+            self.buf = frame;
+            self.written = 0;
+        } else {
+            self.buf.extend_from_slice(&frame);
+        }
+    }
+
+    /// The bytes not yet written.
+    pub(crate) fn pending(&self) -> &[u8] {
+        self.buf.get(self.written..).unwrap_or_default()
+    }
+
+    /// True when everything queued was written.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.written >= self.buf.len()
     }
 
     /// Bytes queued and not yet written.
     pub(crate) fn queued(&self) -> usize {
-        self.queued.load(Ordering::Relaxed)
+        self.buf.len().saturating_sub(self.written)
     }
 
-    /// Completes after the writer has written a batch (check [`queued`](Self::queued) again).
-    pub(crate) async fn drained(&self) {
-        self.drained.notified().await
-    }
-}
-
-/// Spawns the task that writes queued fragments to `wr`, each batch within `send_timeout`.
-/// Dropping the [`Outbox`] flushes what is queued and shuts the write side down; the task ends
-/// early with an error when a write fails or times out.
-pub(crate) fn spawn_writer<W>(wr: W, send_timeout: Duration) -> (Outbox, JoinHandle<io::Result<()>>)
-where
-    W: AsyncWrite + Unpin + Send + 'static,
-{
-    let (tx, rx) = mpsc::unbounded_channel();
-    let queued = Arc::new(AtomicUsize::new(0));
-    let drained = Arc::new(Notify::new());
-    let task = tokio::spawn(write_loop(
-        wr,
-        rx,
-        send_timeout,
-        queued.clone(),
-        drained.clone(),
-    ));
-    (
-        Outbox {
-            tx,
-            queued,
-            drained,
-        },
-        task,
-    )
-}
-
-async fn write_loop<W: AsyncWrite + Unpin>(
-    mut wr: W,
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
-    send_timeout: Duration,
-    queued: Arc<AtomicUsize>,
-    drained: Arc<Notify>,
-) -> io::Result<()> {
-    while let Some(mut batch) = rx.recv().await {
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(more) => batch.extend_from_slice(&more),
-                Err(_) => break,
+    /// Writes what `wr` takes without waiting (a no-op waker: the caller's next poll of a
+    /// write registers the real one).
+    pub(crate) fn write_now<W: AsyncWrite + Unpin>(&mut self, wr: &mut W) -> io::Result<()> {
+        let mut cx = Context::from_waker(Waker::noop());
+        while !self.is_empty() {
+            match Pin::new(&mut *wr).poll_write(&mut cx, self.pending()) {
+                Poll::Ready(Ok(0)) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "the socket took no byte",
+                    ))
+                }
+                Poll::Ready(Ok(n)) => self.advance(n),
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => break,
             }
         }
-        match tokio::time::timeout(send_timeout, wr.write_all(&batch)).await {
-            Ok(r) => r?,
-            Err(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "send timed out (the peer does not read)",
-                ))
-            }
-        }
-        queued.fetch_sub(batch.len(), Ordering::Relaxed);
-        drained.notify_one();
+        Ok(())
     }
-    // Best effort: the peer may already be gone.
-    let _ = tokio::time::timeout(send_timeout, wr.shutdown()).await;
-    Ok(())
+
+    /// Accounts for `n` bytes written; frees the buffer once everything is.
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.written = self.written.saturating_add(n);
+        if self.written >= self.buf.len() {
+            self.buf = Vec::new();
+            self.written = 0;
+        } else if self.written > 64 * 1024 && self.written * 2 > self.buf.len() {
+            // A long backlog: drop what is written so the buffer does not only grow.
+            self.buf.drain(..self.written);
+            self.written = 0;
+        }
+    }
 }
 
 /// Follows fragment boundaries in a received byte stream (without buffering payloads), so the

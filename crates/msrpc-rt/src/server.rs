@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use msrpc_ndr::DataRep;
+use msrpc_ndr::{DataRep, Uuid};
 use msrpc_policy::{PolicyHandle, Verdict};
 use msrpc_proto::dispatch::Dispatch;
 use msrpc_proto::pdu::{AuthType, FaultStatus, SyntaxId};
@@ -89,7 +89,8 @@ pub enum ConnEvent<'a> {
         verdict: &'a Verdict,
     },
     /// A dispatched call finished: its response (or fault) is being sent. Emitted only when an
-    /// observer is installed (the runtime keeps a copy of each request stub for it).
+    /// observer is installed. The request stub is kept (copied) only for the interfaces named
+    /// with [`ServerBuilder::call_done_stubs`]; for others `request` is empty.
     CallDone {
         /// Connection number, unique in the process (one sequence over all servers).
         conn_id: u64,
@@ -103,7 +104,8 @@ pub enum ConnEvent<'a> {
         opnum: u16,
         /// Data representation of both stubs.
         drep: DataRep,
-        /// The request stub (reassembled, unsealed), cut at [`CALL_DONE_STUB_MAX`] bytes.
+        /// The request stub (reassembled, unsealed), cut at [`CALL_DONE_STUB_MAX`] bytes; empty
+        /// unless the interface is one of [`ServerBuilder::call_done_stubs`].
         request: &'a [u8],
         /// The whole request stub's length.
         stub_in: usize,
@@ -113,7 +115,9 @@ pub enum ConnEvent<'a> {
         duration: Duration,
     },
     /// PDUs (fragments) crossed a connection since its previous `Pdus` event (for traffic
-    /// counters such as mgmt's `inq_stats`).
+    /// counters such as mgmt's `inq_stats`). Reported once per turn of the connection's loop,
+    /// after the responses of the calls answered at once were queued (so a request and its
+    /// response make one event; a call sees its own request counted only after it ran).
     Pdus {
         /// Connection number, unique in the process (one sequence over all servers).
         conn_id: u64,
@@ -206,6 +210,8 @@ pub(crate) struct Shared {
     pub(crate) services: Vec<Arc<dyn Dispatch>>,
     pub(crate) limits: Limits,
     pub(crate) observer: Option<Observer>,
+    /// Interfaces whose request stubs `CallDone` carries.
+    pub(crate) call_done_stubs: Vec<Uuid>,
     pub(crate) security: Option<SecurityFactory>,
     pub(crate) policy: Option<PolicyHandle>,
     groups: Mutex<Groups>,
@@ -336,6 +342,7 @@ pub struct ServerBuilder {
     limits: Limits,
     dynamic_ports: RangeInclusive<u16>,
     observer: Option<Observer>,
+    call_done_stubs: Vec<Uuid>,
     security: Option<SecurityFactory>,
     policy: Option<PolicyHandle>,
 }
@@ -425,6 +432,16 @@ impl ServerBuilder {
         self
     }
 
+    /// Names the interfaces (by UUID) whose request stubs [`ConnEvent::CallDone`] carries:
+    /// the runtime copies (up to [`CALL_DONE_STUB_MAX`] bytes of) each such request for the
+    /// observer. Calls to other interfaces report an empty `request` and cost no copy. The
+    /// default is none.
+    #[must_use]
+    pub fn call_done_stubs(mut self, interfaces: impl IntoIterator<Item = Uuid>) -> Self {
+        self.call_done_stubs = interfaces.into_iter().collect();
+        self
+    }
+
     /// Offers authentication: `factory` makes an acceptor per authenticated bind.
     #[must_use]
     pub fn security(mut self, factory: SecurityFactory) -> Self {
@@ -479,6 +496,7 @@ impl ServerBuilder {
             services: self.services,
             limits: self.limits,
             observer: self.observer,
+            call_done_stubs: self.call_done_stubs,
             security: self.security,
             policy: self.policy,
             groups: Mutex::new(Groups {
@@ -725,6 +743,7 @@ impl Server {
             limits: Limits::default(),
             dynamic_ports: DEFAULT_DYNAMIC_PORTS,
             observer: None,
+            call_done_stubs: Vec::new(),
             security: None,
             policy: None,
         }

@@ -3,22 +3,30 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 use msrpc_policy::CallerInfo;
 use msrpc_proto::dispatch::CallContext;
 use msrpc_proto::pdu::{AuthType, Body, FaultStatus, Header, PacketType, Pdu, PfcFlags, SyntaxId};
 use msrpc_proto::security::SecurityProvider;
 use msrpc_proto::server::{IncomingCall, ServerConfig, ServerConnection, ServerEnv, ServerEvent};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::task::{AbortHandle, Id, JoinSet};
 use tokio::time::Instant;
 
 use crate::addr::{LocalAddr, PeerAddr};
-use crate::io::{spawn_writer, FragTracker, Outbox};
+use crate::io::{FragTracker, WriteQueue};
 use crate::server::{ConnEvent, ConnSlot, RunState, Shared};
 
+/// The largest read buffer a connection grows to.
 const READ_BUF: usize = 16 * 1024;
+/// A connection's first read buffer: enough for small calls, so an idle connection holds
+/// little. It doubles (up to [`READ_BUF`]) each time a read fills it.
+const READ_BUF_START: usize = 1024;
 
 /// The [`ServerEnv`] of one connection: the server's registry plus the group it joined.
 struct ConnEnv {
@@ -62,13 +70,16 @@ struct Conn {
     peer_text: String,
     sm: ServerConnection,
     env: ConnEnv,
-    out: Outbox,
+    out: WriteQueue,
     tasks: JoinSet<CallResult>,
     task_calls: HashMap<Id, u32>,
     call_tasks: HashMap<u32, AbortHandle>,
     close_reason: Option<&'static str>,
     /// Per outstanding call, what [`ConnEvent::CallDone`] reports (only with an observer).
-    call_meta: HashMap<u32, CallMeta>,
+    /// A short list (at most `max_outstanding_calls`, usually one): searched, not hashed.
+    call_meta: Vec<(u32, CallMeta)>,
+    /// PDUs received and sent, not yet reported.
+    pdus: (u64, u64),
 }
 
 /// What the runtime remembers of a dispatched call for [`ConnEvent::CallDone`].
@@ -109,7 +120,7 @@ where
         },
         ..ServerConfig::default()
     };
-    let (out, writer) = spawn_writer(wr, limits.send_timeout);
+    let mut wr = wr;
     let mut conn = Conn {
         shared: shared.clone(),
         conn_id,
@@ -120,22 +131,30 @@ where
             shared: shared.clone(),
             group: None,
         },
-        out,
+        out: WriteQueue::default(),
         tasks: JoinSet::new(),
         task_calls: HashMap::new(),
         call_tasks: HashMap::new(),
         close_reason: None,
-        call_meta: HashMap::new(),
+        call_meta: Vec::new(),
+        pdus: (0, 0),
     };
-    let (reason, flush) = conn.drive(rd, writer).await;
+    let (reason, flush) = conn.drive(rd, &mut wr).await;
+    conn.report_pdus();
     // Calls whose connection is gone are cancelled (dropped at their next await) before the
     // association group is left, so none of them can create a handle after its rundown.
     conn.tasks.shutdown().await;
     let Conn { out, mut env, .. } = conn;
-    drop(out);
-    if let Some(writer) = flush {
-        let _ = tokio::time::timeout(shared.limits.send_timeout, writer).await;
+    if flush {
+        // Best effort: what is queued (a last fault, a shutdown PDU), then the write side.
+        let _ = tokio::time::timeout(shared.limits.send_timeout, async {
+            wr.write_all(out.pending()).await?;
+            wr.shutdown().await
+        })
+        .await;
     }
+    drop(out);
+    drop(wr);
     env.leave();
     tracing::debug!(conn_id, %peer, %reason, "connection closed");
     shared.observe(&ConnEvent::Closed {
@@ -147,58 +166,96 @@ where
 }
 
 impl Conn {
-    /// The connection's main loop. Returns why it ended and, when queued fragments should
-    /// still be flushed, the writer task to wait for.
-    async fn drive<R: AsyncRead + Unpin>(
+    /// The connection's main loop: reads, runs calls, and writes their responses itself (no
+    /// writer task: queued fragments go out in one write as soon as the socket takes them).
+    /// Returns why it ended and whether what is still queued should be flushed.
+    async fn drive<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
         &mut self,
         mut rd: R,
-        mut writer: tokio::task::JoinHandle<std::io::Result<()>>,
-    ) -> (
-        Cow<'static, str>,
-        Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    ) {
+        wr: &mut W,
+    ) -> (Cow<'static, str>, bool) {
         let limits = self.shared.limits.clone();
         let mut state = self.shared.state.subscribe();
         let mut draining = *state.borrow_and_update() != RunState::Running;
-        let mut buf = vec![0u8; READ_BUF];
+        // One wait for the server's next state for many loop turns (a new `changed()` per turn
+        // would register with the watch and deregister again for every call).
+        let mut next_state = Box::pin(watch_next(state));
+        let mut buf = vec![0u8; READ_BUF_START];
         let mut last_activity = Instant::now();
         let mut tracker = FragTracker::default();
         let mut frag_started: Option<(Instant, u64)> = None;
+        // Since when queued bytes have waited without the socket taking any.
+        let mut write_stalled: Option<Instant> = None;
         // Stop reading while this much waits to be written (a peer that sends requests and
         // does not read the answers); one largest response never stops it.
         let high_water = limits.max_stub.saturating_mul(2).max(1 << 20);
+        // One idle timer for the connection's life: when it fires, it is moved to the latest
+        // activity's deadline (cheaper than a new timer per loop turn).
+        let idle_sleep = tokio::time::sleep_until(deadline(last_activity, limits.idle_timeout));
+        tokio::pin!(idle_sleep);
         loop {
-            if self.flush() {
-                last_activity = Instant::now();
-            }
+            // Output comes from a read or a finished task, which count as activity already.
+            self.flush();
+            // Received and sent together: a call answered at once costs one event.
+            self.report_pdus();
             if self.sm.wants_close() {
                 let reason = self.close_reason.unwrap_or("closed_by_protocol");
-                return (Cow::Borrowed(reason), Some(writer));
+                return (Cow::Borrowed(reason), true);
             }
             if draining && self.tasks.is_empty() {
                 self.send_shutdown();
-                return (Cow::Borrowed("server_shutdown"), Some(writer));
+                return (Cow::Borrowed("server_shutdown"), true);
             }
-            let idle_deadline = deadline(last_activity, limits.idle_timeout);
+            // Write what the socket takes now; only the rest waits in the select below.
+            if let Err(e) = self.out.write_now(wr) {
+                return (Cow::Owned(format!("write failed: {e}")), false);
+            }
+            let writing = !self.out.is_empty();
+            if !writing {
+                write_stalled = None;
+            } else if write_stalled.is_none() {
+                write_stalled = Some(Instant::now());
+            }
+            let send_deadline = write_stalled.map(|t| deadline(t, limits.send_timeout));
             let frag_deadline = frag_started.map(|(t, _)| deadline(t, limits.fragment_timeout));
             let backlogged = self.out.queued() > high_water;
             tokio::select! {
-                r = state.changed() => {
-                    let now = if r.is_ok() { *state.borrow_and_update() } else { RunState::Abort };
+                (now, rx) = &mut next_state => {
+                    next_state = Box::pin(watch_next(rx));
                     match now {
                         RunState::Running => {}
                         RunState::Draining => draining = true,
-                        RunState::Abort => return (Cow::Borrowed("server_abort"), None),
+                        RunState::Abort => return (Cow::Borrowed("server_abort"), false),
                     }
                 }
-                _ = self.out.drained(), if backlogged => {}
+                r = wr.write(self.out.pending()), if writing => match r {
+                    Ok(0) => return (Cow::Borrowed("write failed: the socket took no byte"), false),
+                    Ok(n) => {
+                        self.out.advance(n);
+                        last_activity = Instant::now();
+                        write_stalled = None;
+                    }
+                    Err(e) => return (Cow::Owned(format!("write failed: {e}")), false),
+                },
+                _ = sleep_until_opt(send_deadline), if send_deadline.is_some() => {
+                    return (Cow::Borrowed("write failed: send timed out (the peer does not read)"), false);
+                }
                 r = rd.read(&mut buf), if !draining && !backlogged => match r {
                     // A peer that leaves inside a fragment sent a frag_length beyond its data.
                     Ok(0) if tracker.mid_fragment() => {
-                        return (Cow::Borrowed("peer_closed_mid_fragment"), None)
+                        return (Cow::Borrowed("peer_closed_mid_fragment"), false)
                     }
-                    Ok(0) => return (Cow::Borrowed("peer_closed"), None),
+                    Ok(0) => return (Cow::Borrowed("peer_closed"), false),
                     Ok(n) => {
+                        if n == buf.len() && buf.len() < READ_BUF {
+                            // More is probably waiting: read bigger chunks from now on.
+                            let grown = (buf.len() * 2).min(READ_BUF);
+                            let mut bigger = vec![0u8; grown];
+                            if let (Some(dst), Some(src)) = (bigger.get_mut(..n), buf.get(..n)) {
+                                dst.copy_from_slice(src);
+                            }
+                            buf = bigger;
+                        }
                         let data = buf.get(..n).unwrap_or_default();
                         last_activity = Instant::now();
                         let before = tracker.completed();
@@ -215,7 +272,7 @@ impl Conn {
                             self.on_event(ev);
                         }
                     }
-                    Err(e) => return (Cow::Owned(format!("read failed: {e}")), None),
+                    Err(e) => return (Cow::Owned(format!("read failed: {e}")), false),
                 },
                 Some(r) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
                     last_activity = Instant::now();
@@ -233,31 +290,38 @@ impl Conn {
                         self.sm.respond(call_id, result);
                     }
                 }
-                _ = tokio::time::sleep_until(idle_deadline) => {
-                    if self.tasks.is_empty() {
-                        return (Cow::Borrowed("idle_timeout"), None);
+                () = &mut idle_sleep => {
+                    let now = Instant::now();
+                    let due = deadline(last_activity, limits.idle_timeout);
+                    if due <= now {
+                        if self.tasks.is_empty() {
+                            return (Cow::Borrowed("idle_timeout"), false);
+                        }
+                        last_activity = now;
                     }
-                    last_activity = Instant::now();
+                    idle_sleep.as_mut().reset(deadline(last_activity, limits.idle_timeout));
                 }
                 _ = sleep_until_opt(frag_deadline), if frag_deadline.is_some() => {
                     tracing::info!(conn_id = self.conn_id, peer = %self.peer, "fragment not completed in time");
-                    return (Cow::Borrowed("fragment_timeout"), None);
-                }
-                r = &mut writer => {
-                    let reason = match r {
-                        Ok(Ok(())) => "writer_ended".to_string(),
-                        Ok(Err(e)) => format!("write failed: {e}"),
-                        Err(e) => format!("writer task: {e}"),
-                    };
-                    return (Cow::Owned(reason), None);
+                    return (Cow::Borrowed("fragment_timeout"), false);
                 }
             }
         }
     }
 
+    /// Removes and returns what was kept of call `call_id` for the observer.
+    fn take_meta(&mut self, call_id: u32) -> Option<CallMeta> {
+        let i = self.call_meta.iter().position(|(id, _)| *id == call_id)?;
+        let meta = self.call_meta.swap_remove(i).1;
+        if self.call_meta.is_empty() && self.call_meta.capacity() > 8 {
+            self.call_meta = Vec::new();
+        }
+        Some(meta)
+    }
+
     /// Reports a finished call to the observer (when one is installed).
     fn call_done(&mut self, call_id: u32, result: &CallResult) {
-        let Some(meta) = self.call_meta.remove(&call_id) else {
+        let Some(meta) = self.take_meta(call_id) else {
             return;
         };
         self.shared.observe(&ConnEvent::CallDone {
@@ -274,21 +338,27 @@ impl Conn {
         });
     }
 
-    /// Queues every fragment the state machine has for the writer; true if there was any.
+    /// Queues every fragment the state machine has for writing; true if there was any.
     fn flush(&mut self) -> bool {
         let mut sent = 0u64;
         while let Some(frame) = self.sm.poll_transmit() {
             sent += 1;
-            if !self.out.send(frame) {
-                break;
-            }
+            self.out.send(frame);
         }
         self.count_pdus(0, sent);
         sent > 0
     }
 
-    /// Reports PDUs (fragments) received and sent to the observer.
-    fn count_pdus(&self, received: u64, sent: u64) {
+    /// Counts PDUs (fragments) received and sent, for the next [`report_pdus`](Self::report_pdus).
+    fn count_pdus(&mut self, received: u64, sent: u64) {
+        self.pdus.0 = self.pdus.0.wrapping_add(received);
+        self.pdus.1 = self.pdus.1.wrapping_add(sent);
+    }
+
+    /// Reports the PDUs counted since the last report to the observer, in one event (a call
+    /// answered at once: its request and its response together).
+    fn report_pdus(&mut self) {
+        let (received, sent) = std::mem::take(&mut self.pdus);
         if received > 0 || sent > 0 {
             self.shared.observe(&ConnEvent::Pdus {
                 conn_id: self.conn_id,
@@ -325,7 +395,7 @@ impl Conn {
                 if let Some(h) = self.call_tasks.get(&call_id) {
                     h.abort();
                 }
-                self.call_meta.remove(&call_id);
+                self.take_meta(call_id);
             }
             ServerEvent::Cancel { call_id } => {
                 tracing::debug!(conn_id, call_id, "co_cancel (the call runs to completion)");
@@ -398,25 +468,30 @@ impl Conn {
             return;
         }
         if self.shared.observer.is_some() {
-            self.call_meta.insert(
+            let request = if self.shared.call_done_stubs.contains(&interface.uuid) {
+                stub.get(..stub.len().min(crate::server::CALL_DONE_STUB_MAX))
+                    .unwrap_or_default()
+                    .to_vec()
+            } else {
+                Vec::new()
+            };
+            self.take_meta(call_id);
+            self.call_meta.push((
                 call_id,
                 CallMeta {
                     interface,
                     opnum,
                     drep,
-                    request: stub
-                        .get(..stub.len().min(crate::server::CALL_DONE_STUB_MAX))
-                        .unwrap_or_default()
-                        .to_vec(),
+                    request,
                     stub_in: stub.len(),
                     started: Instant::now(),
                 },
-            );
+            ));
         }
         let service = self.shared.service(&interface);
         let limits = self.shared.limits.decode;
         let conn_id = self.conn_id;
-        let handle = self.tasks.spawn(async move {
+        let mut call: Pin<Box<dyn Future<Output = CallResult> + Send>> = Box::pin(async move {
             let Some(service) = service else {
                 return Err(FaultStatus::NCA_S_UNK_IF);
             };
@@ -429,6 +504,26 @@ impl Conn {
                     e.status()
                 })
         });
+        // Most calls finish without waiting (the endpoint mapper, mgmt, small echoes): poll
+        // once here and answer at once, sparing a task and two wake-ups. A call that has to
+        // wait becomes a task (a future must register the waker of its latest poll, so the
+        // task's first poll replaces the no-op waker of this one).
+        let mut cx = Context::from_waker(Waker::noop());
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(&mut cx)));
+        let ready = match polled {
+            Ok(Poll::Pending) => None,
+            Ok(Poll::Ready(result)) => Some(result),
+            Err(_) => {
+                tracing::error!(conn_id, "a service call panicked");
+                Some(Err(FaultStatus::NCA_S_FAULT_UNSPEC))
+            }
+        };
+        if let Some(result) = ready {
+            self.call_done(call_id, &result);
+            self.sm.respond(call_id, result);
+            return;
+        }
+        let handle = self.tasks.spawn(call);
         self.task_calls.insert(handle.id(), call_id);
         self.call_tasks.insert(call_id, handle);
     }
@@ -505,6 +600,17 @@ impl Conn {
             None => true,
         }
     }
+}
+
+/// The server's next run state (`Abort` when the server is gone), with the receiver back.
+async fn watch_next(
+    mut rx: tokio::sync::watch::Receiver<RunState>,
+) -> (RunState, tokio::sync::watch::Receiver<RunState>) {
+    let now = match rx.changed().await {
+        Ok(()) => *rx.borrow_and_update(),
+        Err(_) => RunState::Abort,
+    };
+    (now, rx)
 }
 
 /// `base + d`, saturating far in the future instead of overflowing.

@@ -258,6 +258,46 @@ async fn test_sleep_does_not_hold_up_other_calls_on_the_connection() {
     server.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn call_done_copies_request_stubs_only_for_named_interfaces() {
+    // (request, stub_in, response) of every CallDone
+    type Seen = Arc<Mutex<Vec<(Vec<u8>, usize, Vec<u8>)>>>;
+    let seen: Seen = Arc::default();
+    let s2 = seen.clone();
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .service(RpcechoServer::new(EchoService::new(TokioSleeper)))
+        .call_done_stubs([msrpc_ndr::Uuid::from_u128(1)])
+        .observer(Arc::new(move |ev: &ConnEvent<'_>| {
+            if let ConnEvent::CallDone {
+                request,
+                stub_in,
+                response,
+                ..
+            } = ev
+            {
+                s2.lock().unwrap().push((
+                    request.to_vec(),
+                    *stub_in,
+                    response.map(<[u8]>::to_vec).unwrap_or_default(),
+                ));
+            }
+        }))
+        .start()
+        .await
+        .unwrap();
+    let client = connect(&server, DataRep::LITTLE_ENDIAN).await;
+    let r = RpcechoClient::new(client.clone())
+        .add_one(AddOneRequest { in_data: 7 })
+        .await
+        .unwrap();
+    assert_eq!(r.out_data, 8);
+    let seen = seen.lock().unwrap().clone();
+    // rpcecho is not named: no request copy, but its length and the response are reported
+    assert_eq!(seen, vec![(Vec::new(), 4, 8u32.to_le_bytes().to_vec())]);
+    server.shutdown().await;
+}
+
 /// (call_id, opnum, drep, request, response or fault) of every `CallDone`.
 type Done = Arc<Mutex<Vec<(u32, u16, DataRep, Vec<u8>, Result<Vec<u8>, FaultStatus>)>>>;
 
@@ -268,6 +308,7 @@ async fn call_done_reports_both_stubs_and_faults() {
     let server = Server::builder()
         .listen("127.0.0.1:0".parse().unwrap())
         .service(RpcechoServer::new(EchoService::new(TokioSleeper)))
+        .call_done_stubs([RpcechoInterface::SYNTAX.uuid])
         .observer(Arc::new(move |ev: &ConnEvent<'_>| {
             if let ConnEvent::CallDone {
                 call_id,

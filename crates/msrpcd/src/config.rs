@@ -93,6 +93,16 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR:PORT")]
     pub metrics: Option<SocketAddr>,
 
+    /// The most elements the endpoint map holds (default 65536); a registration that would
+    /// exceed it is refused. Config key: epm-max-entries.
+    #[arg(long, value_name = "N")]
+    pub epm_max_entries: Option<usize>,
+
+    /// Connections open at once on each server (the endpoint mapper's, the demo's); more are
+    /// accepted and closed at once. Default 4096. Config key: `[limits] max-connections`.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -153,6 +163,9 @@ pub struct Layer {
     /// `users = "/etc/msrpcd/users"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub users: Option<PathBuf>,
+    /// `epm-max-entries = 65536`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epm_max_entries: Option<usize>,
     /// The `[policy]` table (the server security policy; see `default.toml`). A layer's
     /// table replaces the one below it as a whole.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -337,8 +350,12 @@ impl Layer {
             registration_socket: cli.registration_socket.clone(),
             log_level: cli.log_level.clone(),
             users: cli.users.clone(),
+            epm_max_entries: cli.epm_max_entries,
             policy: None,
-            limits: None,
+            limits: cli.max_connections.map(|n| LimitsLayer {
+                max_connections: Some(n),
+                ..LimitsLayer::default()
+            }),
             audit: (cli.audit_log.is_some() || cli.metrics.is_some()).then(|| AuditLayer {
                 log: cli.audit_log.clone(),
                 metrics: cli.metrics.map(|m| m.to_string()),
@@ -356,6 +373,7 @@ impl Layer {
             registration_socket: top.registration_socket.or(self.registration_socket),
             log_level: top.log_level.or(self.log_level),
             users: top.users.or(self.users),
+            epm_max_entries: top.epm_max_entries.or(self.epm_max_entries),
             policy: top.policy.or(self.policy),
             audit: match (self.audit, top.audit) {
                 (Some(a), Some(b)) => Some(a.overlay(b)),
@@ -384,6 +402,8 @@ pub struct Config {
     pub log_level: String,
     /// The NTLM user file, when authenticated binds are accepted.
     pub users: Option<PathBuf>,
+    /// The most elements the endpoint map holds.
+    pub epm_max_entries: usize,
     /// The server security policy applied to every endpoint (EPM, mgmt, the demo).
     pub policy: Policy,
     /// Audit log, metrics and detectors.
@@ -479,6 +499,12 @@ impl Config {
         let log_level = layer.log_level.unwrap_or_else(|| "info".to_string());
         tracing_subscriber::EnvFilter::try_new(&log_level)
             .map_err(|e| anyhow::anyhow!("log-level: invalid filter `{log_level}`: {e}"))?;
+        let epm_max_entries = layer
+            .epm_max_entries
+            .unwrap_or(msrpc_epm::db::DEFAULT_MAX_ENTRIES);
+        if epm_max_entries == 0 {
+            bail!("epm-max-entries: must be at least 1");
+        }
         let a = layer.audit.unwrap_or_default();
         let metrics = match a.metrics {
             Some(m) => Some(m.parse::<SocketAddr>().map_err(|_| {
@@ -509,6 +535,7 @@ impl Config {
             registration_socket,
             log_level,
             users: layer.users,
+            epm_max_entries,
             policy: layer.policy.unwrap_or_default(),
         })
     }
@@ -522,6 +549,7 @@ impl Config {
             registration_socket: Some(self.registration_socket.clone()),
             log_level: Some(self.log_level.clone()),
             users: self.users.clone(),
+            epm_max_entries: Some(self.epm_max_entries),
             policy: Some(self.policy.clone()),
             audit: Some(AuditLayer {
                 log: self.audit.log.clone(),
@@ -816,6 +844,18 @@ opnum = [0, 1]
             Duration::from_secs(30),
             "unset keys keep defaults"
         );
+        // --max-connections overrides the file's [limits] max-connections, keeping its other keys.
+        let cli2 = Cli::try_parse_from([
+            "msrpcd",
+            "-c",
+            file.to_str().unwrap(),
+            "--max-connections",
+            "12000",
+        ])
+        .unwrap();
+        let c2 = Config::load(&cli2, &e).unwrap();
+        assert_eq!(c2.limits.max_connections, 12000);
+        assert_eq!(c2.limits.idle_timeout, Duration::from_secs(3));
         let rt = c.limits.to_rt();
         assert_eq!(rt.max_connections, 11000);
         assert_eq!(rt.idle_timeout, Duration::from_secs(3));

@@ -307,7 +307,9 @@ pub async fn run(
     if let Some(addr) = audit.metrics_addr {
         println!("metrics on http://{addr}/metrics");
     }
-    let db = Arc::new(Mutex::new(EndpointDb::new()));
+    let db = Arc::new(Mutex::new(EndpointDb::with_max_entries(
+        cfg.epm_max_entries,
+    )));
     let epm_stats = MgmtStats::new();
     let ept = Arc::new(EptServer::new(EpmService::new(Arc::clone(&db))));
     let epm_ifs = [EptInterface::SYNTAX, MgmtInterface::SYNTAX];
@@ -325,6 +327,7 @@ pub async fn run(
         .listen_unix(&cfg.registration_socket)
         .service_arc(ept.clone())
         .service(MgmtServer::new(epm_mgmt))
+        .call_done_stubs(msrpc_audit::live::REQUEST_STUB_INTERFACES)
         .observer(audit.observer(stats_observer(epm_stats)))
         .start()
         .await
@@ -457,6 +460,7 @@ async fn start_demo(
         .policy(policy)
         .service(echo)
         .service(MgmtServer::new(mgmt))
+        .call_done_stubs(msrpc_audit::live::REQUEST_STUB_INTERFACES)
         .observer(audit.observer(stats_observer(stats)))
         .start()
         .await?;
