@@ -301,7 +301,8 @@ impl Live {
     }
 
     fn state(&mut self, conn_id: u64, ts: f64) -> &mut ConnState {
-        if !self.conns.contains_key(&conn_id) && self.conns.len() >= MAX_TRACKED_CONNECTIONS {
+        // The length test first: below the limit, one hash (the `entry`) per input.
+        if self.conns.len() >= MAX_TRACKED_CONNECTIONS && !self.conns.contains_key(&conn_id) {
             // Forget the oldest (lowest sequence) connection.
             if let Some(old) = self
                 .conns
