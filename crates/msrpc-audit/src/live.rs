@@ -253,12 +253,20 @@ fn clip(s: &str) -> String {
 
 /// `auth_type` as records show it (`winnt`, `gss_negotiate`, or a number).
 pub fn auth_type_name(t: AuthType) -> String {
-    t.to_string()
+    // What `Display` writes, with one allocation and no formatter.
+    match t.name() {
+        Some(n) => n.to_ascii_lowercase(),
+        None => t.to_string(),
+    }
 }
 
 /// `auth_level` as records show it (`connect`, `pkt_integrity`, `pkt_privacy`, ...).
 pub fn auth_level_name(l: AuthLevel) -> String {
-    l.to_string()
+    // What `Display` writes, with one allocation and no formatter.
+    match l.name() {
+        Some(n) => n.to_ascii_lowercase(),
+        None => l.to_string(),
+    }
 }
 
 /// A fault status as records show it: its name (`nca_s_op_rng_error`) or `0x%08x`.
