@@ -47,7 +47,7 @@ impl Half {
 
     /// The MAC (MS-NLMP 3.4.4.2) of `msg` under this direction's state; advances the sequence
     /// number and the RC4 handle. Callers that seal run the data through the handle first.
-    fn mac(&mut self, msg: &[u8], key_exch: bool) -> Vec<u8> {
+    fn mac(&mut self, msg: &[u8], key_exch: bool) -> [u8; SIGNATURE_LEN] {
         let mac = self.mac_start(msg);
         self.mac_finish(mac, key_exch)
     }
@@ -66,17 +66,23 @@ impl Half {
 
     /// The second half of [`Half::mac`]: the checksum (RC4-encrypted under key exchange) and
     /// the signature.
-    fn mac_finish(&mut self, (mac, seq): (Hmac<Md5>, [u8; 4]), key_exch: bool) -> Vec<u8> {
+    fn mac_finish(
+        &mut self,
+        (mac, seq): (Hmac<Md5>, [u8; 4]),
+        key_exch: bool,
+    ) -> [u8; SIGNATURE_LEN] {
         let digest: [u8; 16] = mac.finalize().into_bytes().into();
         let mut checksum = [0u8; 8];
         checksum.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
         if key_exch {
             self.handle.apply_keystream(&mut checksum);
         }
-        let mut sig = Vec::with_capacity(SIGNATURE_LEN);
-        sig.extend_from_slice(&1u32.to_le_bytes());
-        sig.extend_from_slice(&checksum);
-        sig.extend_from_slice(&seq);
+        let mut sig = [0u8; SIGNATURE_LEN];
+        let (version, rest) = sig.split_at_mut(4);
+        let (sum, seq_num) = rest.split_at_mut(8);
+        version.copy_from_slice(&1u32.to_le_bytes());
+        sum.copy_from_slice(&checksum);
+        seq_num.copy_from_slice(&seq);
         sig
     }
 }
@@ -127,7 +133,7 @@ impl Session {
 
     /// Signs `msg`.
     pub fn sign(&mut self, msg: &[u8]) -> Vec<u8> {
-        self.send.mac(msg, self.key_exch)
+        self.send.mac(msg, self.key_exch).to_vec()
     }
 
     /// Verifies a peer signature over `msg`; the expected sequence number advances either way.
@@ -151,7 +157,7 @@ impl Session {
         if let Some(region) = pdu.get_mut(data) {
             self.send.handle.apply_keystream(region);
         }
-        Ok(self.send.mac_finish(mac, self.key_exch))
+        Ok(self.send.mac_finish(mac, self.key_exch).to_vec())
     }
 
     /// Decrypts `pdu[data]` in place and verifies `signature` over the plaintext `pdu`.
