@@ -85,6 +85,10 @@ pub enum Input {
         request: Vec<u8>,
         /// The response stub, when kept (EPM calls), else empty.
         response: Vec<u8>,
+        /// The request's facts (fragments, auth level, user) when the producer has them at
+        /// the call's end (see [`Input::with_request_facts`]); `None`: from the call's
+        /// earlier [`Input::Request`].
+        facts: Option<RequestFacts>,
         /// The fault sent instead of a response.
         fault: Option<FaultStatus>,
         /// Seconds from the request to the response.
@@ -188,11 +192,29 @@ impl Input {
                 Vec::new()
             },
             response: if epm { resp.to_vec() } else { Vec::new() },
+            facts: None,
             fault,
             duration: duration.as_secs_f64(),
         }
     }
+
+    /// Adds the request's facts to a [`Input::CallDone`] (other inputs are returned as they
+    /// are): one input per call instead of an [`Input::Request`] and a `CallDone`.
+    pub fn with_request_facts(
+        mut self,
+        fragments: u32,
+        auth_level: Option<AuthLevel>,
+        user: Option<&str>,
+    ) -> Input {
+        if let Input::CallDone { facts, .. } = &mut self {
+            *facts = Some((fragments, auth_level, user.map(str::to_string)));
+        }
+        self
+    }
 }
+
+/// What a finished call reports of its request: fragments, auth level, user.
+pub type RequestFacts = (u32, Option<AuthLevel>, Option<String>);
 
 /// A Zeek-style connection uid: `C` and 17 base-62 characters, from a per-run `seed` and the
 /// connection number (distinct numbers give distinct uids within a run).
@@ -253,12 +275,20 @@ fn clip(s: &str) -> String {
 
 /// `auth_type` as records show it (`winnt`, `gss_negotiate`, or a number).
 pub fn auth_type_name(t: AuthType) -> String {
-    t.to_string()
+    // What `Display` writes, with one allocation and no formatter.
+    match t.name() {
+        Some(n) => n.to_ascii_lowercase(),
+        None => t.to_string(),
+    }
 }
 
 /// `auth_level` as records show it (`connect`, `pkt_integrity`, `pkt_privacy`, ...).
 pub fn auth_level_name(l: AuthLevel) -> String {
-    l.to_string()
+    // What `Display` writes, with one allocation and no formatter.
+    match l.name() {
+        Some(n) => n.to_ascii_lowercase(),
+        None => l.to_string(),
+    }
 }
 
 /// A fault status as records show it: its name (`nca_s_op_rng_error`) or `0x%08x`.
@@ -301,7 +331,8 @@ impl Live {
     }
 
     fn state(&mut self, conn_id: u64, ts: f64) -> &mut ConnState {
-        if !self.conns.contains_key(&conn_id) && self.conns.len() >= MAX_TRACKED_CONNECTIONS {
+        // The length test first: below the limit, one hash (the `entry`) per input.
+        if self.conns.len() >= MAX_TRACKED_CONNECTIONS && !self.conns.contains_key(&conn_id) {
             // Forget the oldest (lowest sequence) connection.
             if let Some(old) = self
                 .conns
@@ -405,11 +436,15 @@ impl Live {
                 stub_out,
                 request,
                 response,
+                facts,
                 fault,
                 duration,
             } => {
                 let st = self.state(conn_id, ts);
-                let (fragments, level, user) = st.calls.remove(&call_id).unwrap_or((1, None, None));
+                let (fragments, level, user) = match facts {
+                    Some(f) => f,
+                    None => st.calls.remove(&call_id).unwrap_or((1, None, None)),
+                };
                 let uuid = interface.uuid;
                 out.push(ev(
                     ts,
@@ -840,6 +875,57 @@ mod tests {
         assert_eq!(v["bound"], true);
         assert_eq!(v["duration"], 1.0);
         assert_eq!(live.tracked(), 0);
+    }
+
+    #[test]
+    fn call_done_with_facts_needs_no_request_input() {
+        let echo = SyntaxId::new(
+            msrpc_ndr::Uuid::from_u128(0x60a15ec5_4de8_11d7_a637_005056a20182),
+            1,
+            0,
+        );
+        let done = |call_id| {
+            Input::call_done(
+                3,
+                call_id,
+                echo,
+                1,
+                DataRep::LITTLE_ENDIAN,
+                &[],
+                8,
+                Ok(&[0; 4]),
+                std::time::Duration::ZERO,
+            )
+        };
+        let mut live = Live::new(1);
+        // Facts carried by the CallDone itself.
+        let with = live.feed(
+            1.0,
+            done(9).with_request_facts(2, Some(AuthLevel::PKT_PRIVACY), Some("bob")),
+        );
+        // The same facts through an earlier Request input.
+        live.feed(
+            2.0,
+            Input::Request {
+                conn_id: 3,
+                call_id: 10,
+                fragments: 2,
+                auth_level: Some(AuthLevel::PKT_PRIVACY),
+                user: Some("bob".into()),
+            },
+        );
+        let via_request = live.feed(3.0, done(10));
+        // Neither: one fragment, unauthenticated.
+        let neither = live.feed(4.0, done(11));
+        for evs in [&with, &via_request] {
+            let v = serde_json::to_value(&evs[0]).unwrap();
+            assert_eq!(v["fragments"], 2);
+            assert_eq!(v["auth_level"], "pkt_privacy");
+            assert_eq!(v["user"], "bob");
+        }
+        let v = serde_json::to_value(&neither[0]).unwrap();
+        assert_eq!(v["fragments"], 1);
+        assert!(v.get("user").is_none_or(|u| u.is_null()));
     }
 
     #[test]

@@ -70,6 +70,79 @@ fn family_index(name: &str) -> usize {
     FAMILIES.iter().position(|f| f.name == name).unwrap_or(0)
 }
 
+/// A label set, owned (the map's keys) or borrowed (a lookup), ordered as `Vec<String>` is
+/// (element by element, then by length) so a map keyed by `Vec<String>` can be searched
+/// with a `&[&str]`.
+trait Labels {
+    /// The `i`th label value.
+    fn label(&self, i: usize) -> Option<&str>;
+}
+
+impl Labels for Vec<String> {
+    fn label(&self, i: usize) -> Option<&str> {
+        self.get(i).map(String::as_str)
+    }
+}
+
+impl Labels for &[&str] {
+    fn label(&self, i: usize) -> Option<&str> {
+        self.get(i).copied()
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn Labels + 'a> for Vec<String> {
+    fn borrow(&self) -> &(dyn Labels + 'a) {
+        self
+    }
+}
+
+impl Ord for dyn Labels + '_ {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // Bounded: stops at the shorter set's end (label sets have at most a few values).
+        for i in 0.. {
+            match (self.label(i), other.label(i)) {
+                (None, None) => return std::cmp::Ordering::Equal,
+                (a, b) => match a.cmp(&b) {
+                    std::cmp::Ordering::Equal => {}
+                    o => return o,
+                },
+            }
+        }
+        std::cmp::Ordering::Equal
+    }
+}
+
+impl PartialOrd for dyn Labels + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for dyn Labels + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+
+impl Eq for dyn Labels + '_ {}
+
+/// `n` in decimal, written into `buf` (no allocation).
+fn decimal(n: u16, buf: &mut [u8; 5]) -> &str {
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        if let Some(b) = buf.get_mut(i) {
+            *b = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(buf.get(i..).unwrap_or_default()).unwrap_or("0")
+}
+
 impl Metrics {
     /// All counters at zero.
     pub fn new() -> Metrics {
@@ -88,8 +161,13 @@ impl Metrics {
         let Some(map) = g.series.get_mut(family_index(family)) else {
             return;
         };
+        // The common case, a label set already counted, looks it up without allocating.
+        if let Some(v) = map.get_mut(&labels as &dyn Labels) {
+            *v = v.saturating_add(by);
+            return;
+        }
         let mut key: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
-        if !map.contains_key(&key) && map.len() >= MAX_SERIES {
+        if map.len() >= MAX_SERIES {
             key = labels.iter().map(|_| "other".to_string()).collect();
         }
         let v = map.entry(key).or_insert(0);
@@ -139,6 +217,7 @@ impl Metrics {
                 fault,
                 ..
             } => {
+                let mut digits = [0u8; 5];
                 let iface = endpoint
                     .as_deref()
                     .or(interface.as_deref())
@@ -147,7 +226,7 @@ impl Metrics {
                     "msrpc_calls_total",
                     &[
                         iface,
-                        &opnum.to_string(),
+                        decimal(*opnum, &mut digits),
                         fault.as_deref().unwrap_or("none"),
                     ],
                     1,
@@ -345,6 +424,40 @@ mod tests {
                         .all(|((k, v), (k2, v2))| k == k2 && v == v2)
             })
             .map(|s| s.value)
+    }
+
+    #[test]
+    fn decimal_writes_every_u16() {
+        for n in [0u16, 7, 10, 99, 100, 4095, 10000, 65535] {
+            let mut b = [0u8; 5];
+            assert_eq!(decimal(n, &mut b), n.to_string());
+        }
+    }
+
+    #[test]
+    fn borrowed_lookup_orders_like_owned_keys() {
+        let sets: [&[&str]; 6] = [&[], &["a"], &["a", ""], &["a", "b"], &["ab"], &["b", "a"]];
+        for x in sets {
+            for y in sets {
+                let owned_x: Vec<String> = x.iter().map(|s| s.to_string()).collect();
+                let owned_y: Vec<String> = y.iter().map(|s| s.to_string()).collect();
+                let (bx, by): (&dyn Labels, &dyn Labels) = (&x, &y);
+                assert_eq!(bx.cmp(by), owned_x.cmp(&owned_y), "{x:?} vs {y:?}");
+            }
+        }
+        // Repeated label sets land on one series, found again without a new key.
+        let m = Metrics::new();
+        for _ in 0..3 {
+            m.add("msrpc_binds_total", &["bind", "accepted"], 1);
+        }
+        m.add("msrpc_binds_total", &["bind", "nak"], 1);
+        let g = m.inner.lock().unwrap();
+        let map = &g.series[family_index("msrpc_binds_total")];
+        assert_eq!(map.len(), 2);
+        assert_eq!(
+            map.get(&vec!["bind".to_string(), "accepted".to_string()]),
+            Some(&3)
+        );
     }
 
     #[test]

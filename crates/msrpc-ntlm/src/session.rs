@@ -47,22 +47,42 @@ impl Half {
 
     /// The MAC (MS-NLMP 3.4.4.2) of `msg` under this direction's state; advances the sequence
     /// number and the RC4 handle. Callers that seal run the data through the handle first.
-    fn mac(&mut self, msg: &[u8], key_exch: bool) -> Vec<u8> {
+    fn mac(&mut self, msg: &[u8], key_exch: bool) -> [u8; SIGNATURE_LEN] {
+        let mac = self.mac_start(msg);
+        self.mac_finish(mac, key_exch)
+    }
+
+    /// The first half of [`Half::mac`]: the HMAC over the sequence number and `msg`, before
+    /// any RC4 keystream is used (so a sealer can hash the plaintext in place, then encrypt
+    /// it, then finish). Advances the sequence number.
+    fn mac_start(&mut self, msg: &[u8]) -> (Hmac<Md5>, [u8; 4]) {
         let seq = self.seq.to_le_bytes();
         self.seq = self.seq.wrapping_add(1);
         let mut mac = self.mac_key.clone();
         mac.update(&seq);
         mac.update(msg);
+        (mac, seq)
+    }
+
+    /// The second half of [`Half::mac`]: the checksum (RC4-encrypted under key exchange) and
+    /// the signature.
+    fn mac_finish(
+        &mut self,
+        (mac, seq): (Hmac<Md5>, [u8; 4]),
+        key_exch: bool,
+    ) -> [u8; SIGNATURE_LEN] {
         let digest: [u8; 16] = mac.finalize().into_bytes().into();
         let mut checksum = [0u8; 8];
         checksum.copy_from_slice(digest.get(..8).unwrap_or(&[0; 8]));
         if key_exch {
             self.handle.apply_keystream(&mut checksum);
         }
-        let mut sig = Vec::with_capacity(SIGNATURE_LEN);
-        sig.extend_from_slice(&1u32.to_le_bytes());
-        sig.extend_from_slice(&checksum);
-        sig.extend_from_slice(&seq);
+        let mut sig = [0u8; SIGNATURE_LEN];
+        let (version, rest) = sig.split_at_mut(4);
+        let (sum, seq_num) = rest.split_at_mut(8);
+        version.copy_from_slice(&1u32.to_le_bytes());
+        sum.copy_from_slice(&checksum);
+        seq_num.copy_from_slice(&seq);
         sig
     }
 }
@@ -113,7 +133,7 @@ impl Session {
 
     /// Signs `msg`.
     pub fn sign(&mut self, msg: &[u8]) -> Vec<u8> {
-        self.send.mac(msg, self.key_exch)
+        self.send.mac(msg, self.key_exch).to_vec()
     }
 
     /// Verifies a peer signature over `msg`; the expected sequence number advances either way.
@@ -131,12 +151,13 @@ impl Session {
         if pdu.get(data.clone()).is_none() {
             return Err(SecurityError::NotReady("data range outside the PDU"));
         }
-        // The checksum covers the plaintext, but the data takes the RC4 keystream first.
-        let plain = pdu.to_vec();
+        // The checksum covers the plaintext, but the data takes the RC4 keystream first: hash
+        // the plaintext in place, encrypt, then finish (no copy of the PDU).
+        let mac = self.send.mac_start(pdu);
         if let Some(region) = pdu.get_mut(data) {
             self.send.handle.apply_keystream(region);
         }
-        Ok(self.send.mac(&plain, self.key_exch))
+        Ok(self.send.mac_finish(mac, self.key_exch).to_vec())
     }
 
     /// Decrypts `pdu[data]` in place and verifies `signature` over the plaintext `pdu`.

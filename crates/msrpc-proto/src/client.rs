@@ -1017,16 +1017,17 @@ impl ClientConnection {
                 "response auth type, level or context changed".into(),
             ));
         }
+        // Disjoint halves: the signature is read in place while the PDU part is unsealed.
         let (pdu_part, sig) = frame.split_at_mut(layout.auth_value.start);
-        let sig = sig.to_vec();
+        let sig: &[u8] = sig;
         let region = pdu_part
             .get_mut(..layout.trailer.end)
             .ok_or_else(|| ClientError::Security("layout".into()))?;
         let data = layout.stub.start..layout.pad.end;
         let r = if level_seals(ctx.level) {
-            ctx.provider.unseal(region, data, &sig)
+            ctx.provider.unseal(region, data, sig)
         } else {
-            ctx.provider.verify(region, data, &sig)
+            ctx.provider.verify(region, data, sig)
         };
         r.map_err(|e| ClientError::Security(e.to_string()))
     }

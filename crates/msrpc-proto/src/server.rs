@@ -547,18 +547,19 @@ impl ServerConnection {
             return Ok(Some(id));
         }
         let sig_start = layout.auth_value.start;
+        // Disjoint halves: the signature is read in place while the PDU part is unsealed.
         let (pdu_part, sig) = frame.split_at_mut(sig_start);
-        let sig = sig.to_vec();
+        let sig: &[u8] = sig;
         let pdu_part = pdu_part
             .get_mut(..layout.trailer.end)
             .ok_or((FaultStatus::NCA_S_PROTO_ERROR, "auth_layout"))?;
         if level_seals(ctx.level) {
             ctx.provider
-                .unseal(pdu_part, layout.stub.start..layout.pad.end, &sig)
+                .unseal(pdu_part, layout.stub.start..layout.pad.end, sig)
                 .map_err(|_| (FaultStatus::RPC_S_SEC_PKG_ERROR, "bad_seal"))?;
         } else {
             ctx.provider
-                .verify(pdu_part, layout.stub.start..layout.pad.end, &sig)
+                .verify(pdu_part, layout.stub.start..layout.pad.end, sig)
                 .map_err(|_| (FaultStatus::RPC_S_SEC_PKG_ERROR, "bad_signature"))?;
         }
         Ok(Some(id))

@@ -310,9 +310,9 @@ impl VerificationTrailer {
             let word = r.u16()?;
             let length = usize::from(r.u16()?);
             let must = word & MUST_PROCESS != 0;
-            let value = r.take(length)?.to_vec();
+            let value = r.take(length)?;
             let mut v = Rd {
-                b: &value,
+                b: value,
                 pos: 0,
                 e: drep.endian(),
             };
@@ -342,7 +342,7 @@ impl VerificationTrailer {
                     if length % 4 != 0 {
                         return Err(TrailerError::Malformed("unknown command length"));
                     }
-                    Command::Unknown(n, value.clone())
+                    Command::Unknown(n, value.to_vec())
                 }
             };
             let num = word & COMMAND_MASK;

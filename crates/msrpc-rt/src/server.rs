@@ -113,6 +113,12 @@ pub enum ConnEvent<'a> {
         response: Result<&'a [u8], FaultStatus>,
         /// From the request's last fragment to the response.
         duration: Duration,
+        /// Request fragments (as in the call's `ServerEvent::Call`).
+        fragments: u32,
+        /// The call's auth level, when authenticated (as in the call's `ServerEvent::Call`).
+        auth_level: Option<msrpc_proto::pdu::AuthLevel>,
+        /// The authenticated user, when established (as in the call's `ServerEvent::Call`).
+        user: Option<&'a str>,
     },
     /// PDUs (fragments) crossed a connection since its previous `Pdus` event (for traffic
     /// counters such as mgmt's `inq_stats`). Reported once per turn of the connection's loop,

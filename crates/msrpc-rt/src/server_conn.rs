@@ -90,6 +90,9 @@ struct CallMeta {
     request: Vec<u8>,
     stub_in: usize,
     started: Instant,
+    fragments: u32,
+    auth_level: Option<msrpc_proto::pdu::AuthLevel>,
+    user: Option<String>,
 }
 
 /// Runs one accepted connection (its read and write halves) to its end. Calls on a Unix
@@ -335,6 +338,9 @@ impl Conn {
             stub_in: meta.stub_in,
             response: result.as_deref().map_err(|s| *s),
             duration: meta.started.elapsed(),
+            fragments: meta.fragments,
+            auth_level: meta.auth_level,
+            user: meta.user.as_deref(),
         });
     }
 
@@ -452,8 +458,13 @@ impl Conn {
             stub,
             drep,
             auth,
+            fragments,
             ..
         } = call;
+        let (auth_level, user) = match (&auth, self.shared.observer.is_some()) {
+            (Some(a), true) => (Some(a.level), a.user.clone()),
+            _ => (None, None),
+        };
         let ctx = CallContext {
             call_id,
             context_id,
@@ -485,6 +496,9 @@ impl Conn {
                     request,
                     stub_in: stub.len(),
                     started: Instant::now(),
+                    fragments,
+                    auth_level,
+                    user,
                 },
             ));
         }

@@ -308,6 +308,11 @@ fn input_of(ev: &ConnEvent<'_>) -> Option<Input> {
             local: tcp(local),
             reason: (*reason).to_string(),
         },
+        // A call's facts travel with its CallDone (one input per call).
+        ConnEvent::Event {
+            event: msrpc_proto::server::ServerEvent::Call(_),
+            ..
+        } => return None,
         ConnEvent::Event { conn_id, event, .. } => Input::server(*conn_id, event),
         ConnEvent::CallDone {
             conn_id,
@@ -319,10 +324,14 @@ fn input_of(ev: &ConnEvent<'_>) -> Option<Input> {
             stub_in,
             response,
             duration,
+            fragments,
+            auth_level,
+            user,
             ..
         } => Input::call_done(
             *conn_id, *call_id, *interface, *opnum, *drep, request, *stub_in, *response, *duration,
-        ),
+        )
+        .with_request_facts(*fragments, *auth_level, *user),
         ConnEvent::Pdus {
             conn_id,
             received,
