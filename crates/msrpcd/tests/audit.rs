@@ -13,19 +13,11 @@ use std::time::Duration;
 use msrpc_audit::metrics::{parse_exposition, Sample};
 use msrpc_echo::{AddOneRequest, RpcechoClient};
 use msrpc_ndr::Uuid;
-use msrpc_proto::pdu::{Bind, Body, ContextElement, Header, PacketType, Pdu, PfcFlags, SyntaxId};
+use msrpc_proto::pdu::SyntaxId;
 use serde_json::Value;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn events(log: &Path) -> Vec<Value> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
 
 fn alerts(evs: &[Value]) -> Vec<String> {
     evs.iter()
@@ -37,13 +29,13 @@ fn alerts(evs: &[Value]) -> Vec<String> {
 /// Polls the log (bounded) until `done` holds for its events.
 async fn wait_log(log: &Path, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     for _ in 0..100 {
-        let evs = events(log);
+        let evs = audit_events(log);
         if done(&evs) {
             return evs;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    events(log)
+    audit_events(log)
 }
 
 async fn get_metrics(addr: SocketAddr) -> Vec<Sample> {
@@ -73,26 +65,6 @@ fn metric(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
         })
         .map(|s| s.value)
         .sum()
-}
-
-/// A bind offering one context for `uuid`, as bytes.
-fn bind_pdu(uuid: Uuid) -> Vec<u8> {
-    Pdu {
-        header: Header::new(PacketType::BIND, PfcFlags::FIRST_AND_LAST, 1),
-        body: Body::Bind(Bind {
-            max_xmit_frag: 4280,
-            max_recv_frag: 4280,
-            assoc_group_id: 0,
-            contexts: vec![ContextElement {
-                context_id: 0,
-                abstract_syntax: SyntaxId::new(uuid, 1, 0),
-                transfer_syntaxes: vec![SyntaxId::NDR20],
-            }],
-        }),
-        auth: None,
-    }
-    .encode()
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,9 +143,13 @@ async fn ordinary_traffic_is_quiet_and_probes_raise_alerts() {
     // Probes: a bind sweep over 12 unknown interfaces (a connection each, as rpcmap.py does).
     for i in 0..12u128 {
         let mut s = TcpStream::connect(epm).await.unwrap();
-        s.write_all(&bind_pdu(Uuid::from_u128(0xdead_0000 + i)))
-            .await
-            .unwrap();
+        s.write_all(&bind_pdu(SyntaxId::new(
+            Uuid::from_u128(0xdead_0000 + i),
+            1,
+            0,
+        )))
+        .await
+        .unwrap();
         let mut ack = [0u8; 16];
         s.read_exact(&mut ack).await.unwrap();
         assert_eq!(ack[2], 12, "bind_ack");
@@ -181,7 +157,7 @@ async fn ordinary_traffic_is_quiet_and_probes_raise_alerts() {
     // Malformed: 5 connections whose first PDU's frag_length is below the header.
     for _ in 0..5 {
         let mut s = TcpStream::connect(epm).await.unwrap();
-        let mut bad = bind_pdu(Uuid::from_u128(1));
+        let mut bad = bind_pdu(SyntaxId::new(Uuid::from_u128(1), 1, 0));
         bad[8] = 4;
         bad[9] = 0;
         s.write_all(&bad).await.unwrap();

@@ -8,25 +8,16 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use msrpc_echo::{AddOneRequest, RpcechoClient};
 use msrpc_epm::{EptClient, EptLookupRequest, RPC_C_EP_ALL_ELTS};
 use msrpc_ndr::{ContextHandle, Unique, Uuid};
-use msrpc_proto::pdu::{Bind, Body, ContextElement, Header, PacketType, Pdu, PfcFlags, SyntaxId};
+use msrpc_proto::pdu::SyntaxId;
 use serde_json::Value;
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn events(log: &Path) -> Vec<Value> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
 
 /// `/metrics` as text.
 async fn metrics_text(addr: SocketAddr) -> String {
@@ -74,29 +65,6 @@ async fn time_to_close(s: &mut TcpStream) -> Duration {
             Err(_) => panic!("the server did not close within {WAIT:?}"),
         }
     }
-}
-
-fn bind_pdu() -> Vec<u8> {
-    Pdu {
-        header: Header::new(PacketType::BIND, PfcFlags::FIRST_AND_LAST, 1),
-        body: Body::Bind(Bind {
-            max_xmit_frag: 4280,
-            max_recv_frag: 4280,
-            assoc_group_id: 0,
-            contexts: vec![ContextElement {
-                context_id: 0,
-                abstract_syntax: SyntaxId::new(
-                    Uuid::parse_str("e1af8308-5d1f-11c9-91a4-08002b14a0fa").unwrap(),
-                    3,
-                    0,
-                ),
-                transfer_syntaxes: vec![SyntaxId::NDR20],
-            }],
-        }),
-        auth: None,
-    }
-    .encode()
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,7 +119,11 @@ async fn timeouts_cut_connections_and_gauges_count_handles() {
 
     // A slow sender (half a bind, then nothing) and a silent connection.
     let mut slow = TcpStream::connect(epm).await.unwrap();
-    let pdu = bind_pdu();
+    let pdu = bind_pdu(SyntaxId::new(
+        Uuid::parse_str("e1af8308-5d1f-11c9-91a4-08002b14a0fa").unwrap(),
+        3,
+        0,
+    ));
     slow.write_all(&pdu[..pdu.len() / 2]).await.unwrap();
     let mut silent = TcpStream::connect(epm).await.unwrap();
     let (slow_port, silent_port) = (
@@ -175,7 +147,7 @@ async fn timeouts_cut_connections_and_gauges_count_handles() {
     };
     let mut evs = Vec::new();
     for _ in 0..100 {
-        evs = closes(&events(&log));
+        evs = closes(&audit_events(&log));
         if evs.len() >= 3 {
             break;
         }

@@ -277,3 +277,35 @@ pub fn port_of(listing: &[Listed], annotation: &str) -> Option<u16> {
             _ => None,
         })
 }
+
+/// The audit log's events (JSON lines), parsed; a line that is not JSON fails the test.
+pub fn audit_events(log: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// A bind (call_id 1, NDR20) offering one context for `syntax`, as bytes.
+pub fn bind_pdu(syntax: msrpc_proto::pdu::SyntaxId) -> Vec<u8> {
+    use msrpc_proto::pdu::{
+        Bind, Body, ContextElement, Header, PacketType, Pdu, PfcFlags, SyntaxId,
+    };
+    Pdu {
+        header: Header::new(PacketType::BIND, PfcFlags::FIRST_AND_LAST, 1),
+        body: Body::Bind(Bind {
+            max_xmit_frag: 4280,
+            max_recv_frag: 4280,
+            assoc_group_id: 0,
+            contexts: vec![ContextElement {
+                context_id: 0,
+                abstract_syntax: syntax,
+                transfer_syntaxes: vec![SyntaxId::NDR20],
+            }],
+        }),
+        auth: None,
+    }
+    .encode()
+    .unwrap()
+}
