@@ -77,6 +77,45 @@ fn session(s: &mut Option<Session>) -> Result<&mut Session, SecurityError> {
         .ok_or(SecurityError::NotReady("NTLM context not established"))
 }
 
+/// The `SecurityProvider` message-protection methods shared by [`NtlmClient`] and
+/// [`NtlmAcceptor`]: both delegate to their established [`Session`] (through their `keyed()`).
+/// NTLM signs the whole PDU and seals only the stub and padding (MS-RPCE 3.3.1.5.2.2).
+macro_rules! session_protection {
+    () => {
+        fn signature_len(&self) -> usize {
+            SIGNATURE_LEN
+        }
+
+        fn sign(&mut self, pdu: &[u8], _data: Range<usize>) -> Result<Vec<u8>, SecurityError> {
+            Ok(self.keyed()?.sign(pdu))
+        }
+
+        fn verify(
+            &mut self,
+            pdu: &[u8],
+            _data: Range<usize>,
+            signature: &[u8],
+        ) -> Result<(), SecurityError> {
+            check_sig_len(signature)?;
+            self.keyed()?.verify(pdu, signature)
+        }
+
+        fn seal(&mut self, pdu: &mut [u8], data: Range<usize>) -> Result<Vec<u8>, SecurityError> {
+            self.keyed()?.seal(pdu, data)
+        }
+
+        fn unseal(
+            &mut self,
+            pdu: &mut [u8],
+            data: Range<usize>,
+            signature: &[u8],
+        ) -> Result<(), SecurityError> {
+            check_sig_len(signature)?;
+            self.keyed()?.unseal(pdu, data, signature)
+        }
+    };
+}
+
 fn check_sig_len(signature: &[u8]) -> Result<(), SecurityError> {
     if signature.len() == SIGNATURE_LEN {
         Ok(())
@@ -385,37 +424,7 @@ impl SecurityProvider for NtlmClient {
         matches!(self.state, ClientState::Established(_))
     }
 
-    fn signature_len(&self) -> usize {
-        SIGNATURE_LEN
-    }
-
-    fn sign(&mut self, pdu: &[u8], _data: Range<usize>) -> Result<Vec<u8>, SecurityError> {
-        Ok(self.keyed()?.sign(pdu))
-    }
-
-    fn verify(
-        &mut self,
-        pdu: &[u8],
-        _data: Range<usize>,
-        signature: &[u8],
-    ) -> Result<(), SecurityError> {
-        check_sig_len(signature)?;
-        self.keyed()?.verify(pdu, signature)
-    }
-
-    fn seal(&mut self, pdu: &mut [u8], data: Range<usize>) -> Result<Vec<u8>, SecurityError> {
-        self.keyed()?.seal(pdu, data)
-    }
-
-    fn unseal(
-        &mut self,
-        pdu: &mut [u8],
-        data: Range<usize>,
-        signature: &[u8],
-    ) -> Result<(), SecurityError> {
-        check_sig_len(signature)?;
-        self.keyed()?.unseal(pdu, data, signature)
-    }
+    session_protection!();
 }
 
 fn client_session(s: &mut ClientState) -> Result<&mut Session, SecurityError> {
@@ -756,35 +765,5 @@ impl SecurityProvider for NtlmAcceptor {
         self.claimed.clone()
     }
 
-    fn signature_len(&self) -> usize {
-        SIGNATURE_LEN
-    }
-
-    fn sign(&mut self, pdu: &[u8], _data: Range<usize>) -> Result<Vec<u8>, SecurityError> {
-        Ok(self.keyed()?.sign(pdu))
-    }
-
-    fn verify(
-        &mut self,
-        pdu: &[u8],
-        _data: Range<usize>,
-        signature: &[u8],
-    ) -> Result<(), SecurityError> {
-        check_sig_len(signature)?;
-        self.keyed()?.verify(pdu, signature)
-    }
-
-    fn seal(&mut self, pdu: &mut [u8], data: Range<usize>) -> Result<Vec<u8>, SecurityError> {
-        self.keyed()?.seal(pdu, data)
-    }
-
-    fn unseal(
-        &mut self,
-        pdu: &mut [u8],
-        data: Range<usize>,
-        signature: &[u8],
-    ) -> Result<(), SecurityError> {
-        check_sig_len(signature)?;
-        self.keyed()?.unseal(pdu, data, signature)
-    }
+    session_protection!();
 }
