@@ -88,12 +88,7 @@ async fn ordinary_traffic_is_quiet_and_probes_raise_alerts() {
             "127.0.0.133:0",
         ],
     );
-    let m = d.line("metrics on http://").await;
-    let maddr: SocketAddr = m
-        .trim_start_matches("metrics on http://")
-        .trim_end_matches("/metrics")
-        .parse()
-        .unwrap();
+    let maddr = d.metrics_addr().await;
     let epm = d.addr_line("EPM listening on").await;
     let demo = d.addr_line("rpcecho demo on").await;
 

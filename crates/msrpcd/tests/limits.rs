@@ -96,12 +96,7 @@ async fn timeouts_cut_connections_and_gauges_count_handles() {
             "127.0.0.164:0",
         ],
     );
-    let m = d.line("metrics on http://").await;
-    let maddr: SocketAddr = m
-        .trim_start_matches("metrics on http://")
-        .trim_end_matches("/metrics")
-        .parse()
-        .unwrap();
+    let maddr = d.metrics_addr().await;
     let epm = d.addr_line("EPM listening on").await;
     let demo = d.addr_line("rpcecho demo on").await;
 

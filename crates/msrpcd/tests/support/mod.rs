@@ -126,6 +126,15 @@ impl Proc {
         l.rsplit(' ').next().unwrap().parse().unwrap()
     }
 
+    /// The address of the `/metrics` responder, from msrpcd's "metrics on http://ADDR/metrics".
+    pub async fn metrics_addr(&mut self) -> SocketAddr {
+        let m = self.line("metrics on http://").await;
+        m.trim_start_matches("metrics on http://")
+            .trim_end_matches("/metrics")
+            .parse()
+            .unwrap()
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.id().unwrap() as i32
     }
