@@ -6,7 +6,7 @@
 //! the audit interprets, see [`Input::call_done`]), sends them to a writer task, and the
 //! writer task feeds them to a [`Live`] adapter with their time stamp.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
 
 use msrpc_ndr::DataRep;
@@ -249,7 +249,7 @@ struct ConnState {
     pdus_out: u64,
     bound: bool,
     /// Pending requests: call_id -> (fragments, auth level, user).
-    calls: HashMap<u32, (u32, Option<AuthLevel>, Option<String>)>,
+    calls: FxHashMap<u32, (u32, Option<AuthLevel>, Option<String>)>,
     seq: u64,
 }
 
@@ -258,7 +258,7 @@ struct ConnState {
 #[derive(Debug)]
 pub struct Live {
     seed: u64,
-    conns: HashMap<u64, ConnState>,
+    conns: FxHashMap<u64, ConnState>,
     seq: u64,
 }
 
@@ -320,7 +320,7 @@ impl Live {
     pub fn new(seed: u64) -> Live {
         Live {
             seed,
-            conns: HashMap::new(),
+            conns: FxHashMap::default(),
             seq: 0,
         }
     }
@@ -358,7 +358,7 @@ impl Live {
             pdus_in: 0,
             pdus_out: 0,
             bound: false,
-            calls: HashMap::new(),
+            calls: FxHashMap::default(),
             seq,
         })
     }

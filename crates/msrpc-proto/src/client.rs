@@ -13,7 +13,8 @@
 //! | Bound | response / fault fragments | reassemble; last -> Response / Fault event | Bound |
 //! | any | shutdown | report; close | Closed |
 
-use std::collections::{HashMap, VecDeque};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 
 use msrpc_ndr::{DataRep, Uuid};
 
@@ -191,7 +192,7 @@ pub struct ClientConnection {
     /// The `auth_context_id` of [`set_auth`](Self::set_auth)'s context (the bind's).
     primary: Option<u32>,
     header_sign_asked: bool,
-    calls: HashMap<u32, PendingCall>,
+    calls: FxHashMap<u32, PendingCall>,
     out: VecDeque<Vec<u8>>,
 }
 
@@ -225,7 +226,7 @@ impl ClientConnection {
             auth_in_flight: None,
             primary: None,
             header_sign_asked: false,
-            calls: HashMap::new(),
+            calls: FxHashMap::default(),
             out: VecDeque::new(),
             config,
         }

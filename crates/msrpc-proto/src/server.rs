@@ -19,7 +19,8 @@
 //! | Bound | second bind | bind_nak, close | Closed |
 //! | any | undecodable frame | close (ProtocolError event) | Closed |
 
-use std::collections::{HashMap, VecDeque};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 
 use msrpc_ndr::{DataRep, Uuid};
 
@@ -234,7 +235,7 @@ pub struct ServerConnection {
     config: ServerConfig,
     state: State,
     framer: Framer,
-    contexts: HashMap<u16, (SyntaxId, SyntaxId)>,
+    contexts: FxHashMap<u16, (SyntaxId, SyntaxId)>,
     assoc_group_id: u32,
     max_xmit: usize,
     features: BindTimeFeatures,
@@ -243,9 +244,9 @@ pub struct ServerConnection {
     auths: Vec<AuthContext>,
     bind_authenticated: bool,
     auth_failed: Option<String>,
-    partial: HashMap<u32, PartialCall>,
+    partial: FxHashMap<u32, PartialCall>,
     partial_bytes: usize,
-    active: HashMap<u32, ActiveCall>,
+    active: FxHashMap<u32, ActiveCall>,
     out: VecDeque<Vec<u8>>,
     close_after_flush: bool,
 }
@@ -271,7 +272,7 @@ impl ServerConnection {
             max_xmit: usize::from(MUST_RECV_FRAG_SIZE),
             config,
             state: State::AwaitingBind,
-            contexts: HashMap::new(),
+            contexts: FxHashMap::default(),
             assoc_group_id: 0,
             features: BindTimeFeatures(0),
             header_sign: false,
@@ -279,9 +280,9 @@ impl ServerConnection {
             auths: Vec::new(),
             bind_authenticated: false,
             auth_failed: None,
-            partial: HashMap::new(),
+            partial: FxHashMap::default(),
             partial_bytes: 0,
-            active: HashMap::new(),
+            active: FxHashMap::default(),
             out: VecDeque::new(),
             close_after_flush: false,
         }

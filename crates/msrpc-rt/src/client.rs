@@ -1,7 +1,8 @@
 //! The RPC client: one TCP (or Unix domain socket) connection driven by a task that owns a
 //! [`ClientConnection`].
 
-use std::collections::{HashMap, VecDeque};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -406,8 +407,8 @@ impl Client {
             conn,
             out: WriteQueue::default(),
             send_timeout: opts.send_timeout,
-            calls: HashMap::new(),
-            tokens: HashMap::new(),
+            calls: FxHashMap::default(),
+            tokens: FxHashMap::default(),
             waiting: Vec::new(),
             bind_in_flight: None,
             bind_queue: VecDeque::new(),
@@ -601,9 +602,9 @@ struct Driver {
     out: WriteQueue,
     send_timeout: Duration,
     /// Calls sent: call_id -> (token, reply).
-    calls: HashMap<u32, (u64, CallReply)>,
+    calls: FxHashMap<u32, (u64, CallReply)>,
     /// token -> call_id of calls sent.
-    tokens: HashMap<u64, u32>,
+    tokens: FxHashMap<u64, u32>,
     waiting: Vec<Waiting>,
     bind_in_flight: Option<(u32, PendingBind)>,
     bind_queue: VecDeque<PendingBind>,

@@ -1,8 +1,8 @@
 //! One server connection: a task that moves bytes between the socket and a
 //! [`ServerConnection`], runs each call as its own task, and enforces the timeouts.
 
+use rustc_hash::FxHashMap;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -72,8 +72,8 @@ struct Conn {
     env: ConnEnv,
     out: WriteQueue,
     tasks: JoinSet<CallResult>,
-    task_calls: HashMap<Id, u32>,
-    call_tasks: HashMap<u32, AbortHandle>,
+    task_calls: FxHashMap<Id, u32>,
+    call_tasks: FxHashMap<u32, AbortHandle>,
     close_reason: Option<&'static str>,
     /// Per outstanding call, what [`ConnEvent::CallDone`] reports (only with an observer).
     /// A short list (at most `max_outstanding_calls`, usually one): searched, not hashed.
@@ -136,8 +136,8 @@ where
         },
         out: WriteQueue::default(),
         tasks: JoinSet::new(),
-        task_calls: HashMap::new(),
-        call_tasks: HashMap::new(),
+        task_calls: FxHashMap::default(),
+        call_tasks: FxHashMap::default(),
         close_reason: None,
         call_meta: Vec::new(),
         pdus: (0, 0),

@@ -354,9 +354,9 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(endian: Endian) -> Self {
+    fn with_capacity(endian: Endian, capacity: usize) -> Self {
         Writer {
-            out: Vec::new(),
+            out: Vec::with_capacity(capacity),
             endian,
         }
     }
@@ -462,16 +462,45 @@ impl Header {
     /// Appends the 16-byte common header (C706 12.6.3.1) to `out`, with `frag_length` and
     /// `auth_length` as stored, in the byte order of `drep`.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let mut w = Writer::new(self.drep.endian());
-        w.u8(self.rpc_vers);
-        w.u8(self.rpc_vers_minor);
-        w.u8(self.ptype.0);
-        w.u8(self.flags.0);
-        w.bytes(&self.drep.0);
-        w.u16(self.frag_length);
-        w.u16(self.auth_length);
-        w.u32(self.call_id);
-        out.extend_from_slice(&w.out);
+        out.extend_from_slice(&self.to_bytes());
+    }
+
+    /// The 16-byte common header as [`Header::encode`] writes it.
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+        let little = self.drep.endian() == Endian::Little;
+        let u16b = |v: u16| {
+            if little {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            }
+        };
+        let [f0, f1] = u16b(self.frag_length);
+        let [a0, a1] = u16b(self.auth_length);
+        let [c0, c1, c2, c3] = if little {
+            self.call_id.to_le_bytes()
+        } else {
+            self.call_id.to_be_bytes()
+        };
+        let [d0, d1, d2, d3] = self.drep.0;
+        [
+            self.rpc_vers,
+            self.rpc_vers_minor,
+            self.ptype.0,
+            self.flags.0,
+            d0,
+            d1,
+            d2,
+            d3,
+            f0,
+            f1,
+            a0,
+            a1,
+            c0,
+            c1,
+            c2,
+            c3,
+        ]
     }
 }
 
@@ -956,7 +985,26 @@ impl Pdu {
             return Err(EncodeError::BodyTypeMismatch { ptype });
         }
         let mut flags = header.flags;
-        let mut w = Writer::new(header.drep.endian());
+        // One allocation: the header's place, then the body, then the trailer; the header is
+        // written last, once the lengths are known.
+        let body_hint = match &self.body {
+            Body::Request(r) => 40usize.saturating_add(r.stub.len()),
+            Body::Response(r) => 8usize.saturating_add(r.stub.len()),
+            Body::Fault(f) => 16usize.saturating_add(f.stub.len()),
+            _ => 64,
+        };
+        let auth_hint = self.auth.as_ref().map_or(0, |a| {
+            usize::from(a.trailer.auth_pad_length)
+                .saturating_add(8)
+                .saturating_add(a.value.len())
+        });
+        let mut w = Writer::with_capacity(
+            header.drep.endian(),
+            HEADER_LEN
+                .saturating_add(body_hint)
+                .saturating_add(auth_hint),
+        );
+        w.zeros(HEADER_LEN);
         match &self.body {
             Body::Request(r) => {
                 w.u32(r.alloc_hint);
@@ -1016,11 +1064,11 @@ impl Pdu {
             w.u8(t.auth_reserved);
             w.u32(t.auth_context_id);
             w.bytes(&auth.value);
-            let length = HEADER_LEN.saturating_add(w.out.len());
+            let length = w.out.len();
             auth_length =
                 u16::try_from(auth.value.len()).map_err(|_| EncodeError::FragTooLong { length })?;
         }
-        let length = HEADER_LEN.saturating_add(w.out.len());
+        let length = w.out.len();
         let frag_length = u16::try_from(length).map_err(|_| EncodeError::FragTooLong { length })?;
         let out_header = Header {
             flags,
@@ -1028,9 +1076,10 @@ impl Pdu {
             auth_length,
             ..*header
         };
-        let mut out = Vec::with_capacity(length);
-        out_header.encode(&mut out);
-        out.extend_from_slice(&w.out);
+        let mut out = w.out;
+        if let Some(h) = out.get_mut(..HEADER_LEN) {
+            h.copy_from_slice(&out_header.to_bytes());
+        }
         Ok(out)
     }
 }
