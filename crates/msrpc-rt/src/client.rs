@@ -1,13 +1,22 @@
-//! The RPC client: one TCP (or Unix domain socket) connection driven by a task that owns a
-//! [`ClientConnection`].
+//! The RPC client: one TCP (or Unix domain socket) connection, its [`ClientConnection`] shared by
+//! the callers and a reader task.
+//!
+//! A call runs its command in the caller's task: it takes the connection's lock, encodes the
+//! request (or queues it behind a bind) and writes it to the socket without waiting, then waits
+//! for its answer. The reader task reads the socket, feeds the protocol core, hands answers
+//! to their callers, and finishes writes the socket would not take at once (with the send
+//! timeout). No channel hop and no task wake-up stand between a call and its request's write.
 
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 use msrpc_ndr::{DataRep, DecodeLimits, Uuid};
@@ -17,9 +26,9 @@ use msrpc_proto::pdu::{
     AuthLevel, BindNakReason, ContextResult, FaultStatus, ProviderReason, SyntaxId,
 };
 use msrpc_proto::security::SecurityProvider;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 use crate::binding::Binding;
 use crate::io::WriteQueue;
@@ -227,11 +236,70 @@ enum Command {
     Abandon {
         token: u64,
     },
-    Close,
+}
+
+/// The socket's write half, boxed so callers need not know the transport.
+type Writer = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// What the callers and the reader task share, behind one lock held only for non-blocking work.
+struct Shared {
+    driver: Driver,
+    /// The write half (`None` once the connection ended and the reader took it to flush).
+    wr: Option<Writer>,
+    /// The reader task's waker: woken when a caller leaves bytes the socket did not take, or
+    /// asks to close.
+    reader: Option<Waker>,
+    /// Why the connection must end (a close asked for, or a write that failed in a caller).
+    end_asked: Option<End>,
+    /// Why the connection ended; commands then fail at once.
+    ended: Option<End>,
+}
+
+impl Shared {
+    fn wake_reader(&mut self) {
+        if let Some(w) = &self.reader {
+            w.wake_by_ref();
+        }
+    }
+
+    /// Runs a command and writes what it produced without waiting; the reader takes over
+    /// writes the socket did not take.
+    fn submit(&mut self, c: Command) {
+        if let Some(end) = &self.ended {
+            end.refuse(c);
+            return;
+        }
+        self.driver.command(c);
+        self.write_now();
+    }
+
+    /// Queues the protocol core's fragments and writes what the socket takes now.
+    fn write_now(&mut self) {
+        self.driver.flush();
+        if self.driver.out.is_empty() {
+            return;
+        }
+        if let Some(wr) = self.wr.as_mut() {
+            if let Err(e) = self.driver.out.write_now(wr) {
+                self.end_asked
+                    .get_or_insert(End::Transport(format!("write failed: {e}")));
+            }
+        }
+        if !self.driver.out.is_empty() || self.end_asked.is_some() {
+            self.wake_reader();
+        }
+    }
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    // A panic while holding the lock leaves plain data behind: keep going with it.
+    shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 struct Inner {
-    cmd: mpsc::UnboundedSender<Command>,
+    shared: Arc<Mutex<Shared>>,
     call_timeout: Option<Duration>,
     drep: DataRep,
     limits: DecodeLimits,
@@ -392,7 +460,6 @@ impl Client {
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let (cmd, cmd_rx) = mpsc::unbounded_channel();
         let assoc_group = Arc::new(AtomicU32::new(0));
         let (closed_tx, closed) = watch::channel(false);
         let peer_text = match &unix_path {
@@ -406,19 +473,30 @@ impl Client {
         let driver = Driver {
             conn,
             out: WriteQueue::default(),
-            send_timeout: opts.send_timeout,
             calls: FxHashMap::default(),
             tokens: FxHashMap::default(),
             waiting: Vec::new(),
             bind_in_flight: None,
             bind_queue: VecDeque::new(),
             assoc_group: assoc_group.clone(),
-            peer: peer_text,
         };
-        tokio::spawn(driver.run(rd, wr, cmd_rx, closed_tx));
+        let shared = Arc::new(Mutex::new(Shared {
+            driver,
+            wr: Some(Box::new(wr)),
+            reader: None,
+            end_asked: None,
+            ended: None,
+        }));
+        tokio::spawn(read_loop(
+            shared.clone(),
+            rd,
+            closed_tx,
+            opts.send_timeout,
+            peer_text,
+        ));
         Client {
             inner: Arc::new(Inner {
-                cmd,
+                shared,
                 call_timeout: opts.call_timeout,
                 drep: opts.config.drep,
                 limits: opts.decode_limits,
@@ -437,13 +515,10 @@ impl Client {
     /// an association group or check that the server offers an interface.
     pub async fn bind(&self, interfaces: &[SyntaxId]) -> Result<(), BindError> {
         let (reply, rx) = oneshot::channel();
-        self.inner
-            .cmd
-            .send(Command::Bind {
-                syntaxes: interfaces.to_vec(),
-                reply,
-            })
-            .map_err(|_| BindError::Transport("connection closed".into()))?;
+        self.inner.submit(Command::Bind {
+            syntaxes: interfaces.to_vec(),
+            reply,
+        });
         let answer = match self.inner.call_timeout {
             Some(t) => tokio::time::timeout(t, rx)
                 .await
@@ -476,7 +551,7 @@ impl Client {
 
     /// True once the connection is closed.
     pub fn is_closed(&self) -> bool {
-        *self.inner.closed.borrow() || self.inner.cmd.is_closed()
+        *self.inner.closed.borrow() || lock(&self.inner.shared).ended.is_some()
     }
 
     /// Completes when the connection is closed (by either side or the network).
@@ -490,13 +565,34 @@ impl Client {
     /// [`CallError::Transport`]; the server cancels them and runs down the association group
     /// if this was its last connection).
     pub fn close(&self) {
-        let _ = self.inner.cmd.send(Command::Close);
+        self.inner.close("connection closed by the client");
+    }
+}
+
+impl Inner {
+    fn submit(&self, c: Command) {
+        lock(&self.shared).submit(c);
+    }
+
+    fn close(&self, why: &str) {
+        let mut g = lock(&self.shared);
+        if g.ended.is_none() {
+            g.end_asked.get_or_insert(End::Transport(why.to_string()));
+            g.wake_reader();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last clone is gone: nobody can call any more.
+        self.close("client dropped");
     }
 }
 
 /// Tells the driver a call's caller is gone (timeout or dropped future) unless disarmed.
 struct AbandonOnDrop<'a> {
-    cmd: &'a mpsc::UnboundedSender<Command>,
+    inner: &'a Inner,
     token: u64,
     armed: bool,
 }
@@ -504,7 +600,7 @@ struct AbandonOnDrop<'a> {
 impl Drop for AbandonOnDrop<'_> {
     fn drop(&mut self) {
         if self.armed {
-            let _ = self.cmd.send(Command::Abandon { token: self.token });
+            self.inner.submit(Command::Abandon { token: self.token });
         }
     }
 }
@@ -521,19 +617,16 @@ impl Invoke for Client {
         Box::pin(async move {
             let token = self.inner.next_token.fetch_add(1, Ordering::Relaxed);
             let (reply, rx) = oneshot::channel();
-            self.inner
-                .cmd
-                .send(Command::Call {
-                    token,
-                    syntax,
-                    opnum,
-                    object,
-                    stub,
-                    reply,
-                })
-                .map_err(|_| CallError::Transport("connection closed".into()))?;
+            self.inner.submit(Command::Call {
+                token,
+                syntax,
+                opnum,
+                object,
+                stub,
+                reply,
+            });
             let mut guard = AbandonOnDrop {
-                cmd: &self.inner.cmd,
+                inner: &self.inner,
                 token,
                 armed: true,
             };
@@ -594,13 +687,31 @@ impl End {
             End::Protocol(p) => BindError::Protocol(p.clone()),
         }
     }
+
+    fn text(&self) -> &str {
+        match self {
+            End::Transport(t) | End::Protocol(t) => t,
+        }
+    }
+
+    /// Answers a command that came after the end.
+    fn refuse(&self, c: Command) {
+        match c {
+            Command::Call { reply, .. } => {
+                let _ = reply.send(Err(self.call_error()));
+            }
+            Command::Bind { reply, .. } => {
+                let _ = reply.send(Err(self.bind_error()));
+            }
+            Command::Abandon { .. } => {}
+        }
+    }
 }
 
 struct Driver {
     conn: ClientConnection,
-    /// Fragments not yet written (the driver writes them itself, no writer task).
+    /// Fragments not yet written.
     out: WriteQueue,
-    send_timeout: Duration,
     /// Calls sent: call_id -> (token, reply).
     calls: FxHashMap<u32, (u64, CallReply)>,
     /// token -> call_id of calls sent.
@@ -609,94 +720,129 @@ struct Driver {
     bind_in_flight: Option<(u32, PendingBind)>,
     bind_queue: VecDeque<PendingBind>,
     assoc_group: Arc<AtomicU32>,
-    peer: String,
 }
 
-impl Driver {
-    async fn run<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
-        mut self,
-        mut rd: R,
-        mut wr: W,
-        mut cmd_rx: mpsc::UnboundedReceiver<Command>,
-        closed: watch::Sender<bool>,
-    ) {
-        let mut buf = vec![0u8; READ_BUF];
-        // Since when queued bytes have waited without the socket taking any.
-        let mut write_stalled: Option<tokio::time::Instant> = None;
-        let end = loop {
-            self.flush();
-            if let Err(e) = self.out.write_now(&mut wr) {
-                break End::Transport(format!("write failed: {e}"));
+/// What woke the reader task.
+enum Woke {
+    Read(usize),
+    End(End),
+}
+
+/// The reader task: reads the socket into the protocol core, answers callers, finishes the
+/// writes callers could not, enforces the send timeout, and ends the connection.
+async fn read_loop<R: AsyncRead + Unpin>(
+    shared: Arc<Mutex<Shared>>,
+    mut rd: R,
+    closed: watch::Sender<bool>,
+    send_timeout: Duration,
+    peer: String,
+) {
+    let mut buf = vec![0u8; READ_BUF];
+    // Since when queued bytes have waited without the socket taking any.
+    let mut write_stalled: Option<tokio::time::Instant> = None;
+    let deadline = tokio::time::sleep(send_timeout);
+    tokio::pin!(deadline);
+    let end = loop {
+        let woke = poll_fn(|cx| {
+            let mut g = lock(&shared);
+            if let Some(end) = g.end_asked.take() {
+                return Poll::Ready(Woke::End(end));
             }
-            let writing = !self.out.is_empty();
+            if !g.reader.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                g.reader = Some(cx.waker().clone());
+            }
+            let mut wrote = false;
+            let Shared { driver, wr, .. } = &mut *g;
+            if let Some(wr) = wr.as_mut() {
+                while !driver.out.is_empty() {
+                    match Pin::new(&mut *wr).poll_write(cx, driver.out.pending()) {
+                        Poll::Ready(Ok(0)) => {
+                            return Poll::Ready(Woke::End(End::Transport(
+                                "write failed: the socket took no byte".into(),
+                            )))
+                        }
+                        Poll::Ready(Ok(n)) => {
+                            driver.out.advance(n);
+                            wrote = true;
+                        }
+                        Poll::Ready(Err(e)) => {
+                            return Poll::Ready(Woke::End(End::Transport(format!(
+                                "write failed: {e}"
+                            ))))
+                        }
+                        Poll::Pending => break,
+                    }
+                }
+            }
+            let writing = !driver.out.is_empty();
+            drop(g);
             if !writing {
                 write_stalled = None;
-            } else if write_stalled.is_none() {
-                write_stalled = Some(tokio::time::Instant::now());
+            } else if wrote || write_stalled.is_none() {
+                let now = tokio::time::Instant::now();
+                write_stalled = Some(now);
+                deadline.as_mut().reset(now + send_timeout);
             }
-            let send_deadline = write_stalled.map(|t| t + self.send_timeout);
-            tokio::select! {
-                cmd = cmd_rx.recv() => match cmd {
-                    None => break End::Transport("client dropped".into()),
-                    Some(Command::Close) => break End::Transport("connection closed by the client".into()),
-                    Some(c) => self.command(c),
-                },
-                r = rd.read(&mut buf) => match r {
-                    Ok(0) => break End::Transport("the server closed the connection".into()),
-                    Ok(n) => {
-                        let data = buf.get(..n).unwrap_or_default();
-                        match self.conn.receive(data) {
-                            Ok(events) => {
-                                let mut shutdown = false;
-                                for ev in events {
-                                    shutdown |= self.event(ev);
-                                }
-                                if shutdown {
-                                    break End::Transport("the server shut the association down".into());
-                                }
-                            }
-                            Err(ClientError::Closed) => break End::Transport("connection closed".into()),
-                            Err(e) => break End::Protocol(e.to_string()),
-                        }
-                    }
-                    Err(e) => break End::Transport(format!("read failed: {e}")),
-                },
-                r = wr.write(self.out.pending()), if writing => match r {
-                    Ok(0) => break End::Transport("write failed: the socket took no byte".into()),
-                    Ok(n) => {
-                        self.out.advance(n);
-                        write_stalled = None;
-                    }
-                    Err(e) => break End::Transport(format!("write failed: {e}")),
-                },
-                () = sleep_until_opt(send_deadline), if send_deadline.is_some() => {
-                    break End::Transport("send timed out (the peer does not read)".into());
+            if writing && deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Woke::End(End::Transport(
+                    "send timed out (the peer does not read)".into(),
+                )));
+            }
+            let mut rb = ReadBuf::new(&mut buf);
+            match Pin::new(&mut rd).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) => Poll::Ready(Woke::Read(rb.filled().len())),
+                Poll::Ready(Err(e)) => {
+                    Poll::Ready(Woke::End(End::Transport(format!("read failed: {e}"))))
                 }
+                Poll::Pending => Poll::Pending,
             }
+        })
+        .await;
+        let n = match woke {
+            Woke::End(end) => break end,
+            Woke::Read(0) => break End::Transport("the server closed the connection".into()),
+            Woke::Read(n) => n,
         };
-        closed.send_replace(true);
-        tracing::debug!(peer = %self.peer, reason = %match &end { End::Transport(t) | End::Protocol(t) => t }, "client connection ended");
-        cmd_rx.close();
-        while let Ok(c) = cmd_rx.try_recv() {
-            match c {
-                Command::Call { reply, .. } => {
-                    let _ = reply.send(Err(end.call_error()));
+        let data = buf.get(..n).unwrap_or_default();
+        let mut g = lock(&shared);
+        match g.driver.conn.receive(data) {
+            Ok(events) => {
+                let mut shutdown = false;
+                for ev in events {
+                    shutdown |= g.driver.event(ev);
                 }
-                Command::Bind { reply, .. } => {
-                    let _ = reply.send(Err(end.bind_error()));
+                if shutdown {
+                    break End::Transport("the server shut the association down".into());
                 }
-                Command::Abandon { .. } | Command::Close => {}
             }
+            Err(ClientError::Closed) => break End::Transport("connection closed".into()),
+            Err(e) => break End::Protocol(e.to_string()),
         }
-        self.fail_all(&end);
-        // Best effort: what is still queued, then the write side.
-        let _ = tokio::time::timeout(self.send_timeout, async {
-            wr.write_all(self.out.pending()).await?;
+        g.write_now();
+    };
+    closed.send_replace(true);
+    tracing::debug!(peer = %peer, reason = %end.text(), "client connection ended");
+    let (wr, pending) = {
+        let mut g = lock(&shared);
+        g.driver.fail_all(&end);
+        g.reader = None;
+        g.end_asked = None;
+        let pending = g.driver.out.pending().to_vec();
+        g.driver.out = WriteQueue::default();
+        g.ended = Some(end);
+        (g.wr.take(), pending)
+    };
+    // Best effort: what is still queued, then the write side.
+    if let Some(mut wr) = wr {
+        let _ = tokio::time::timeout(send_timeout, async {
+            wr.write_all(&pending).await?;
             wr.shutdown().await
         })
         .await;
     }
+}
 
+impl Driver {
     fn flush(&mut self) {
         while let Some(frame) = self.conn.poll_transmit() {
             self.out.send(frame);
@@ -774,7 +920,6 @@ impl Driver {
                     self.waiting.retain(|w| w.token != token);
                 }
             }
-            Command::Close => {}
         }
     }
 
@@ -949,12 +1094,5 @@ impl Driver {
             ClientEvent::Shutdown => return true,
         }
         false
-    }
-}
-
-async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }
