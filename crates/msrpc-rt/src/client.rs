@@ -6,6 +6,8 @@
 //! for its answer. The reader task reads the socket, feeds the protocol core, hands answers
 //! to their callers, and finishes writes the socket would not take at once (with the send
 //! timeout). No channel hop and no task wake-up stand between a call and its request's write.
+//! Call timeouts are deadlines kept with the calls: the reader task holds one timer, armed at
+//! the earliest deadline, instead of a timer per call.
 
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
@@ -220,6 +222,8 @@ impl BindError {
 type CallReply = oneshot::Sender<Result<ResponseStub, CallError>>;
 type BindReply = oneshot::Sender<Result<(), BindError>>;
 
+type Deadline = Option<tokio::time::Instant>;
+
 enum Command {
     Call {
         token: u64,
@@ -228,6 +232,8 @@ enum Command {
         object: Option<Uuid>,
         stub: Vec<u8>,
         reply: CallReply,
+        /// When the call fails with [`CallError::Timeout`] (and is orphaned).
+        deadline: Deadline,
     },
     Bind {
         syntaxes: Vec<SyntaxId>,
@@ -253,6 +259,9 @@ struct Shared {
     end_asked: Option<End>,
     /// Why the connection ended; commands then fail at once.
     ended: Option<End>,
+    /// When the reader's call timer must fire: the earliest call deadline it knows of (it
+    /// may be earlier than every remaining deadline: the reader then re-arms it).
+    timer: Deadline,
 }
 
 impl Shared {
@@ -268,6 +277,17 @@ impl Shared {
         if let Some(end) = &self.ended {
             end.refuse(c);
             return;
+        }
+        if let Command::Call {
+            deadline: Some(d), ..
+        } = &c
+        {
+            // Deadlines of one client only grow, so an armed timer fires first; arm it (one
+            // wake-up) only when it is not.
+            if self.timer.is_none() {
+                self.timer = Some(*d);
+                self.wake_reader();
+            }
         }
         self.driver.command(c);
         self.write_now();
@@ -486,6 +506,7 @@ impl Client {
             reader: None,
             end_asked: None,
             ended: None,
+            timer: None,
         }));
         tokio::spawn(read_loop(
             shared.clone(),
@@ -617,6 +638,10 @@ impl Invoke for Client {
         Box::pin(async move {
             let token = self.inner.next_token.fetch_add(1, Ordering::Relaxed);
             let (reply, rx) = oneshot::channel();
+            let deadline = self
+                .inner
+                .call_timeout
+                .map(|t| tokio::time::Instant::now() + t);
             self.inner.submit(Command::Call {
                 token,
                 syntax,
@@ -624,19 +649,15 @@ impl Invoke for Client {
                 object,
                 stub,
                 reply,
+                deadline,
             });
             let mut guard = AbandonOnDrop {
                 inner: &self.inner,
                 token,
                 armed: true,
             };
-            let answer = match self.inner.call_timeout {
-                Some(t) => match tokio::time::timeout(t, rx).await {
-                    Ok(a) => a,
-                    Err(_) => return Err(CallError::Timeout),
-                },
-                None => rx.await,
-            };
+            // The reader task answers with CallError::Timeout at the deadline.
+            let answer = rx.await;
             guard.armed = false;
             answer.map_err(|_| CallError::Transport("connection closed".into()))?
         })
@@ -665,6 +686,7 @@ struct Waiting {
     object: Option<Uuid>,
     stub: Vec<u8>,
     reply: CallReply,
+    deadline: Deadline,
 }
 
 /// Why the driver stopped.
@@ -712,8 +734,8 @@ struct Driver {
     conn: ClientConnection,
     /// Fragments not yet written.
     out: WriteQueue,
-    /// Calls sent: call_id -> (token, reply).
-    calls: FxHashMap<u32, (u64, CallReply)>,
+    /// Calls sent: call_id -> (token, reply, deadline).
+    calls: FxHashMap<u32, (u64, CallReply, Deadline)>,
     /// token -> call_id of calls sent.
     tokens: FxHashMap<u64, u32>,
     waiting: Vec<Waiting>,
@@ -725,6 +747,8 @@ struct Driver {
 /// What woke the reader task.
 enum Woke {
     Read(usize),
+    /// The call timer fired.
+    Timer,
     End(End),
 }
 
@@ -742,6 +766,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
     let mut write_stalled: Option<tokio::time::Instant> = None;
     let deadline = tokio::time::sleep(send_timeout);
     tokio::pin!(deadline);
+    // The call timer, armed at `Shared::timer`.
+    let call_timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(call_timer);
+    let mut call_timer_at: Deadline = None;
     let end = loop {
         let woke = poll_fn(|cx| {
             let mut g = lock(&shared);
@@ -775,7 +803,17 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 }
             }
             let writing = !driver.out.is_empty();
+            let timer = g.timer;
             drop(g);
+            if let Some(at) = timer {
+                if call_timer_at != Some(at) {
+                    call_timer.as_mut().reset(at);
+                    call_timer_at = Some(at);
+                }
+                if call_timer.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Woke::Timer);
+                }
+            }
             if !writing {
                 write_stalled = None;
             } else if wrote || write_stalled.is_none() {
@@ -800,6 +838,14 @@ async fn read_loop<R: AsyncRead + Unpin>(
         .await;
         let n = match woke {
             Woke::End(end) => break end,
+            Woke::Timer => {
+                let mut g = lock(&shared);
+                let next = g.driver.expire(tokio::time::Instant::now());
+                g.timer = next;
+                call_timer_at = None;
+                g.write_now();
+                continue;
+            }
             Woke::Read(0) => break End::Transport("the server closed the connection".into()),
             Woke::Read(n) => n,
         };
@@ -843,6 +889,37 @@ async fn read_loop<R: AsyncRead + Unpin>(
 }
 
 impl Driver {
+    /// Fails the calls whose deadline passed with [`CallError::Timeout`] (those sent are
+    /// orphaned on the server); returns the earliest deadline left.
+    fn expire(&mut self, now: tokio::time::Instant) -> Deadline {
+        let due: Vec<u32> = self
+            .calls
+            .iter()
+            .filter(|(_, (_, _, d))| d.is_some_and(|d| d <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for call_id in due {
+            if let Some((token, reply, _)) = self.calls.remove(&call_id) {
+                self.tokens.remove(&token);
+                self.conn.orphan(call_id);
+                tracing::debug!(call_id, "call timed out: orphaned");
+                let _ = reply.send(Err(CallError::Timeout));
+            }
+        }
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|w| w.deadline.is_some_and(|d| d <= now));
+        self.waiting = keep;
+        for w in due {
+            let _ = w.reply.send(Err(CallError::Timeout));
+        }
+        self.calls
+            .values()
+            .filter_map(|(_, _, d)| *d)
+            .chain(self.waiting.iter().filter_map(|w| w.deadline))
+            .min()
+    }
+
     fn flush(&mut self) {
         while let Some(frame) = self.conn.poll_transmit() {
             self.out.send(frame);
@@ -850,7 +927,7 @@ impl Driver {
     }
 
     fn fail_all(&mut self, end: &End) {
-        for (_, (_, reply)) in self.calls.drain() {
+        for (_, (_, reply, _)) in self.calls.drain() {
             let _ = reply.send(Err(end.call_error()));
         }
         for w in self.waiting.drain(..) {
@@ -878,6 +955,7 @@ impl Driver {
                 object,
                 stub,
                 reply,
+                deadline,
             } => {
                 let w = Waiting {
                     token,
@@ -886,6 +964,7 @@ impl Driver {
                     object,
                     stub,
                     reply,
+                    deadline,
                 };
                 if self.conn.context_for(&syntax).is_some() {
                     self.send_call(w);
@@ -927,7 +1006,7 @@ impl Driver {
         match self.conn.request(&w.syntax, w.opnum, w.object, &w.stub) {
             Ok(call_id) => {
                 self.tokens.insert(w.token, call_id);
-                self.calls.insert(call_id, (w.token, w.reply));
+                self.calls.insert(call_id, (w.token, w.reply, w.deadline));
             }
             Err(e) => {
                 let err = match e {
@@ -1067,7 +1146,7 @@ impl Driver {
                 stub,
                 drep,
             } => {
-                if let Some((token, reply)) = self.calls.remove(&call_id) {
+                if let Some((token, reply, _)) = self.calls.remove(&call_id) {
                     self.tokens.remove(&token);
                     let _ = reply.send(Ok(ResponseStub { stub, drep }));
                 }
@@ -1075,7 +1154,7 @@ impl Driver {
             ClientEvent::Fault {
                 call_id, status, ..
             } => {
-                if let Some((token, reply)) = self.calls.remove(&call_id) {
+                if let Some((token, reply, _)) = self.calls.remove(&call_id) {
                     self.tokens.remove(&token);
                     let _ = reply.send(Err(CallError::Fault(status)));
                 } else {
