@@ -395,6 +395,11 @@ impl SecurityProvider for NtlmClient {
         AuthType::WINNT
     }
 
+    fn covers_header(&self) -> bool {
+        // NTLM signs header, body, auth padding and sec_trailer, negotiated or not.
+        true
+    }
+
     fn step(&mut self, input: Option<&[u8]>) -> Result<AuthStep, SecurityError> {
         let state = std::mem::replace(&mut self.state, ClientState::Failed);
         match (state, input) {

@@ -698,6 +698,10 @@ macro_rules! delegate {
                 self.inner.signature_len()
             }
 
+            fn covers_header(&self) -> bool {
+                self.inner.covers_header()
+            }
+
             fn sign(&mut self, pdu: &[u8], data: Range<usize>) -> Result<Vec<u8>, SecurityError> {
                 self.ready()?;
                 self.inner.sign(pdu, data)

@@ -917,6 +917,65 @@ fn verification_trailer_checked_and_stripped() {
         .any(|w| w == msrpc_proto::verification::MAGIC));
 }
 
+/// The trailer commands in a request frame (empty when it carries none).
+fn trailer_commands(frame: &[u8]) -> Vec<u16> {
+    let magic = msrpc_proto::verification::MAGIC;
+    let Some(at) = frame.windows(8).position(|w| w == magic) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut i = at + 8;
+    while let Some(c) = frame.get(i..i + 4) {
+        let cmd = u16::from_le_bytes([c[0], c[1]]);
+        out.push(cmd & 0x3fff);
+        if cmd & 0x4000 != 0 {
+            break;
+        }
+        i += 4 + usize::from(u16::from_le_bytes([c[2], c[3]]));
+    }
+    out
+}
+
+#[test]
+fn the_trailer_is_sent_until_the_server_verified_it() {
+    const BITMASK_1: u16 = 1;
+    const PCONTEXT: u16 = 2;
+    for level in [AuthLevel::PKT_INTEGRITY, AuthLevel::PKT_PRIVACY] {
+        let mut p = Pair::with(alice(), level);
+        // A fault does not verify anything: the next request carries the trailer again.
+        let mut sent = Vec::new();
+        for result in [
+            Err(FaultStatus(0x1c010002)),
+            Ok(b"ok".to_vec()),
+            Ok(b"ok".to_vec()),
+        ] {
+            let before = p.wire_to_server.len();
+            let id = p.client.request(&ECHO, 1, None, b"in!!").unwrap();
+            let c = calls(&p.drive());
+            assert_eq!(c.len(), 1, "{level:?}");
+            // The server saw the stub without the trailer.
+            assert_eq!(c[0].stub, b"in!!".to_vec());
+            p.server.respond(id, result);
+            p.drive();
+            let req = p.wire_to_server.get(before).cloned().unwrap_or_default();
+            // Sealed requests are opaque on the wire: there the frame's length shows it.
+            sent.push((req.len(), trailer_commands(&req)));
+        }
+        assert!(p.client_errors.is_empty(), "{:?}", p.client_errors);
+        let (first, second, third) = (&sent[0], &sent[1], &sent[2]);
+        // The first two requests (the first answered with a fault) carry PCONTEXT and
+        // BITMASK_1 (header signing asked), no HEADER2 (NTLM signs the header); the third,
+        // after a successful answer, none: it is that much shorter.
+        assert_eq!(first.0, second.0, "{level:?}");
+        assert!(third.0 < second.0, "{level:?}: {sent:?}");
+        if level == AuthLevel::PKT_INTEGRITY {
+            assert_eq!(first.1, vec![BITMASK_1, PCONTEXT]);
+            assert_eq!(second.1, vec![BITMASK_1, PCONTEXT]);
+            assert!(third.1.is_empty());
+        }
+    }
+}
+
 #[test]
 fn header_signing_is_negotiated_and_echoed() {
     // The client asks, our server echoes it.

@@ -28,7 +28,7 @@ use crate::security::{
     effective_level, level_seals, level_signs, AuthContext, AuthStep, SecurityProvider,
 };
 use crate::server::{protect_with, MUST_RECV_FRAG_SIZE};
-use crate::verification::{Header2, VerificationTrailer};
+use crate::verification::{Header2, TrailerParts, VerificationTrailer};
 
 /// Client connection settings.
 #[derive(Clone, Debug)]
@@ -47,8 +47,12 @@ pub struct ClientConfig {
     pub bind_time_features: Option<BindTimeFeatures>,
     /// Ask for header signing in an authenticated bind.
     pub header_signing: bool,
-    /// Append a verification trailer (MS-RPCE 2.2.2.13) to the stub of every signed request
-    /// (levels `PKT`, `PKT_INTEGRITY`, `PKT_PRIVACY`). Default true.
+    /// Append a verification trailer (MS-RPCE 2.2.2.13) to signed requests (levels `PKT`,
+    /// `PKT_INTEGRITY`, `PKT_PRIVACY`) until the server has verified it, as Samba's client
+    /// does: BITMASK_1 until a request carrying it succeeds, PCONTEXT until one on that
+    /// presentation context succeeds, and HEADER2 on every request when the security
+    /// provider does not sign the header ([`SecurityProvider::covers_header`]). A request
+    /// with none of them carries no trailer. Default true.
     pub verification_trailer: bool,
 }
 
@@ -145,13 +149,17 @@ struct Ctx {
 struct PendingCall {
     response: Option<Reassembly>,
     auth_ctx: Option<u32>,
+    /// What the request's verification trailer asked the server to verify (presentation
+    /// context, BITMASK_1): recorded as verified when the call succeeds.
+    vt: Option<(Option<u16>, bool)>,
 }
 
 /// Which verification trailer a request carries.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum TrailerMode {
-    /// The one [`ClientConfig::verification_trailer`] asks for (PCONTEXT, HEADER2 and, when
-    /// header signing was asked for, BITMASK_1), on signed requests only.
+    /// The one [`ClientConfig::verification_trailer`] asks for (the commands the server has not
+    /// verified yet: PCONTEXT, BITMASK_1 when header signing was asked for, HEADER2 when the
+    /// provider does not sign the header), on signed requests only.
     #[default]
     Default,
     /// None.
@@ -192,6 +200,10 @@ pub struct ClientConnection {
     /// The `auth_context_id` of [`set_auth`](Self::set_auth)'s context (the bind's).
     primary: Option<u32>,
     header_sign_asked: bool,
+    /// Presentation contexts whose PCONTEXT verification the server accepted.
+    verified_pcontexts: Vec<u16>,
+    /// True once the server accepted a BITMASK_1 command.
+    verified_bitmask1: bool,
     calls: FxHashMap<u32, PendingCall>,
     out: VecDeque<Vec<u8>>,
 }
@@ -226,6 +238,8 @@ impl ClientConnection {
             auth_in_flight: None,
             primary: None,
             header_sign_asked: false,
+            verified_pcontexts: Vec::new(),
+            verified_bitmask1: false,
             calls: FxHashMap::default(),
             out: VecDeque::new(),
             config,
@@ -556,10 +570,18 @@ impl ClientConnection {
         let call_id = self.call_id();
         let mut owned;
         let mut stub = stub;
-        if sign_idx.is_some() {
+        let mut vt_asked = None;
+        if let Some(i) = sign_idx {
             let vt = match &opts.trailer {
                 TrailerMode::Default if self.config.verification_trailer => {
-                    Some(VerificationTrailer::for_request(
+                    let pcontext = !self.verified_pcontexts.contains(&context_id);
+                    let bitmask = self.header_sign_asked && !self.verified_bitmask1;
+                    let header2 = !self
+                        .auths
+                        .get(i)
+                        .is_some_and(|a| a.provider.covers_header());
+                    vt_asked = Some((pcontext.then_some(context_id), bitmask));
+                    VerificationTrailer::with_parts(
                         Header2 {
                             ptype: PacketType::REQUEST,
                             drep: self.config.drep.0,
@@ -569,8 +591,12 @@ impl ClientConnection {
                         },
                         *interface,
                         SyntaxId::NDR20,
-                        self.header_sign_asked,
-                    ))
+                        TrailerParts {
+                            bitmask1: bitmask,
+                            pcontext,
+                            header2,
+                        },
+                    )
                 }
                 TrailerMode::Custom(vt) => Some(vt.clone()),
                 _ => None,
@@ -634,6 +660,7 @@ impl ClientConnection {
             PendingCall {
                 response: None,
                 auth_ctx,
+                vt: vt_asked,
             },
         );
         Ok(call_id)
@@ -918,9 +945,17 @@ impl ClientConnection {
                     }
                 }
                 if last {
-                    let stub = self
-                        .calls
-                        .remove(&call_id)
+                    let call = self.calls.remove(&call_id);
+                    if let Some((pcontext, bitmask)) = call.as_ref().and_then(|c| c.vt) {
+                        // The server answered a request whose trailer it had to check.
+                        if let Some(id) = pcontext {
+                            if !self.verified_pcontexts.contains(&id) {
+                                self.verified_pcontexts.push(id);
+                            }
+                        }
+                        self.verified_bitmask1 |= bitmask;
+                    }
+                    let stub = call
                         .and_then(|c| c.response)
                         .map(Reassembly::finish)
                         .unwrap_or_default();

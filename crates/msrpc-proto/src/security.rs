@@ -87,6 +87,14 @@ pub trait SecurityProvider: Send {
     /// Samba and Impacket do), so the default does nothing.
     fn set_header_signing(&mut self, _negotiated: bool) {}
 
+    /// True when this provider's signatures cover the PDU header (the common header and the
+    /// request header), as NTLM's always do. The client then leaves the verification
+    /// trailer's HEADER2 command out: it would protect nothing the signature does not.
+    /// Default false (HEADER2 is sent on every signed request).
+    fn covers_header(&self) -> bool {
+        false
+    }
+
     /// Decrypts `pdu[data]` in place and verifies `signature`.
     fn unseal(
         &mut self,

@@ -196,27 +196,71 @@ impl Rd<'_> {
     }
 }
 
+/// Which commands [`VerificationTrailer::for_request`] puts in a trailer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TrailerParts {
+    /// BITMASK_1 with `CLIENT_SUPPORT_HEADER_SIGNING`.
+    pub bitmask1: bool,
+    /// PCONTEXT: the request's presentation context.
+    pub pcontext: bool,
+    /// HEADER2: the request's header fields.
+    pub header2: bool,
+}
+
 impl VerificationTrailer {
-    /// The trailer our client sends: BITMASK_1 (when it asked for header signing), PCONTEXT
-    /// and HEADER2, the last two marked MUST_PROCESS.
+    /// The full trailer: BITMASK_1 (when `header_signing`), PCONTEXT and HEADER2, the last two
+    /// marked MUST_PROCESS.
     pub fn for_request(
         header2: Header2,
         abstract_syntax: SyntaxId,
         transfer_syntax: SyntaxId,
         header_signing: bool,
     ) -> Self {
+        Self::build(
+            header2,
+            abstract_syntax,
+            transfer_syntax,
+            TrailerParts {
+                bitmask1: header_signing,
+                pcontext: true,
+                header2: true,
+            },
+        )
+    }
+
+    /// The trailer our client sends, with the `parts` asked for; `None` when no part is.
+    pub fn with_parts(
+        header2: Header2,
+        abstract_syntax: SyntaxId,
+        transfer_syntax: SyntaxId,
+        parts: TrailerParts,
+    ) -> Option<Self> {
+        let vt = Self::build(header2, abstract_syntax, transfer_syntax, parts);
+        (!vt.commands.is_empty()).then_some(vt)
+    }
+
+    fn build(
+        header2: Header2,
+        abstract_syntax: SyntaxId,
+        transfer_syntax: SyntaxId,
+        parts: TrailerParts,
+    ) -> Self {
         let mut commands = Vec::new();
-        if header_signing {
+        if parts.bitmask1 {
             commands.push((Command::Bitmask1(CLIENT_SUPPORT_HEADER_SIGNING), false));
         }
-        commands.push((
-            Command::Pcontext {
-                abstract_syntax,
-                transfer_syntax,
-            },
-            true,
-        ));
-        commands.push((Command::Header2(header2), true));
+        if parts.pcontext {
+            commands.push((
+                Command::Pcontext {
+                    abstract_syntax,
+                    transfer_syntax,
+                },
+                true,
+            ));
+        }
+        if parts.header2 {
+            commands.push((Command::Header2(header2), true));
+        }
         VerificationTrailer { commands }
     }
 
