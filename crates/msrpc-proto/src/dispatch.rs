@@ -99,6 +99,17 @@ impl DispatchError {
             DispatchError::Fault(f) => f.0,
         }
     }
+
+    /// True when the fault came before the service method ran (an opnum out of range, a
+    /// request stub that did not decode): the fault then carries `PFC_DID_NOT_EXECUTE`
+    /// (C706 12.6.3.1: set whenever the fault occurred before the manager routine was
+    /// invoked).
+    pub fn before_execution(&self) -> bool {
+        matches!(
+            self,
+            DispatchError::OpnumOutOfRange(_) | DispatchError::BadStub(_)
+        )
+    }
 }
 
 /// A served interface: decodes a request stub, runs the operation and encodes the response.

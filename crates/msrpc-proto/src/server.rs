@@ -1174,6 +1174,21 @@ impl ServerConnection {
         }
     }
 
+    /// Answers a call delivered by [`ServerEvent::Call`] with a fault that came before the
+    /// service ran (refused by policy, unknown interface, undecodable stub, opnum out of
+    /// range): the fault carries `PFC_DID_NOT_EXECUTE`, so the client knows the call had no
+    /// effect. Orphaned calls and unknown ids are dropped silently, as with
+    /// [`ServerConnection::respond`].
+    pub fn respond_not_executed(&mut self, call_id: u32, status: FaultStatus) {
+        let Some(call) = self.active.remove(&call_id) else {
+            return;
+        };
+        if call.orphaned || self.wants_close() {
+            return;
+        }
+        self.send_fault(call_id, call.context_id, call.drep, status, true);
+    }
+
     fn send_fault(
         &mut self,
         call_id: u32,

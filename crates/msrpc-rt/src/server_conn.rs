@@ -61,7 +61,24 @@ impl ConnEnv {
     }
 }
 
-type CallResult = Result<Vec<u8>, FaultStatus>;
+type CallResult = Result<Vec<u8>, CallFault>;
+
+/// How a call failed: its fault status, and whether the service never ran
+/// (`PFC_DID_NOT_EXECUTE`).
+#[derive(Clone, Copy, Debug)]
+struct CallFault {
+    status: FaultStatus,
+    not_executed: bool,
+}
+
+impl CallFault {
+    fn executed(status: FaultStatus) -> Self {
+        CallFault {
+            status,
+            not_executed: false,
+        }
+    }
+}
 
 struct Conn {
     shared: Arc<Shared>,
@@ -283,14 +300,14 @@ impl Conn {
                         Ok((id, result)) => (id, result),
                         Err(e) if e.is_panic() => {
                             tracing::error!(conn_id = self.conn_id, "a service call panicked");
-                            (e.id(), Err(FaultStatus::NCA_S_FAULT_UNSPEC))
+                            (e.id(), Err(CallFault::executed(FaultStatus::NCA_S_FAULT_UNSPEC)))
                         }
-                        Err(e) => (e.id(), Err(FaultStatus::RPC_S_CALL_CANCELLED)),
+                        Err(e) => (e.id(), Err(CallFault::executed(FaultStatus::RPC_S_CALL_CANCELLED))),
                     };
                     if let Some(call_id) = self.task_calls.remove(&id) {
                         self.call_tasks.remove(&call_id);
                         self.call_done(call_id, &result);
-                        self.sm.respond(call_id, result);
+                        self.answer(call_id, result);
                     }
                 }
                 () = &mut idle_sleep => {
@@ -322,6 +339,15 @@ impl Conn {
         Some(meta)
     }
 
+    /// Sends a finished call's response or fault.
+    fn answer(&mut self, call_id: u32, result: CallResult) {
+        match result {
+            Ok(stub) => self.sm.respond(call_id, Ok(stub)),
+            Err(f) if f.not_executed => self.sm.respond_not_executed(call_id, f.status),
+            Err(f) => self.sm.respond(call_id, Err(f.status)),
+        }
+    }
+
     /// Reports a finished call to the observer (when one is installed).
     fn call_done(&mut self, call_id: u32, result: &CallResult) {
         let Some(meta) = self.take_meta(call_id) else {
@@ -336,7 +362,7 @@ impl Conn {
             drep: meta.drep,
             request: &meta.request,
             stub_in: meta.stub_in,
-            response: result.as_deref().map_err(|s| *s),
+            response: result.as_deref().map_err(|f| f.status),
             duration: meta.started.elapsed(),
             fragments: meta.fragments,
             auth_level: meta.auth_level,
@@ -507,7 +533,10 @@ impl Conn {
         let conn_id = self.conn_id;
         let mut call: Pin<Box<dyn Future<Output = CallResult> + Send>> = Box::pin(async move {
             let Some(service) = service else {
-                return Err(FaultStatus::NCA_S_UNK_IF);
+                return Err(CallFault {
+                    status: FaultStatus::NCA_S_UNK_IF,
+                    not_executed: true,
+                });
             };
             let name = service.name();
             service
@@ -515,7 +544,10 @@ impl Conn {
                 .await
                 .map_err(|e| {
                     tracing::debug!(conn_id, call_id, interface = name, opnum, error = %e, "call failed");
-                    e.status()
+                    CallFault {
+                        status: e.status(),
+                        not_executed: e.before_execution(),
+                    }
                 })
         });
         // Most calls finish without waiting (the endpoint mapper, mgmt, small echoes): poll
@@ -529,12 +561,12 @@ impl Conn {
             Ok(Poll::Ready(result)) => Some(result),
             Err(_) => {
                 tracing::error!(conn_id, "a service call panicked");
-                Some(Err(FaultStatus::NCA_S_FAULT_UNSPEC))
+                Some(Err(CallFault::executed(FaultStatus::NCA_S_FAULT_UNSPEC)))
             }
         };
         if let Some(result) = ready {
             self.call_done(call_id, &result);
-            self.sm.respond(call_id, result);
+            self.answer(call_id, result);
             return;
         }
         let handle = self.tasks.spawn(call);
@@ -608,7 +640,7 @@ impl Conn {
         });
         match verdict.refusal {
             Some(r) => {
-                self.sm.respond(call_id, Err(r.status));
+                self.sm.respond_not_executed(call_id, r.status);
                 false
             }
             None => true,

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use msrpc_echo::{AddOneRequest, RpcechoClient};
-use msrpc_proto::pdu::{Body, Pdu};
+use msrpc_proto::pdu::{Body, Pdu, PfcFlags};
 use serde::Deserialize;
 use serde_json::Value;
 use support::*;
@@ -479,6 +479,10 @@ fn describe(frame: &[u8]) -> (String, Option<Vec<u8>>) {
         Body::BindAck(_) => ("bind_ack".into(), None),
         Body::AlterContextResp(_) => ("alter_context_resp".into(), None),
         Body::BindNak(n) => (format!("bind_nak:{}", n.reason), None),
+        // `:did_not_execute` when the fault says the call never ran (PFC_DID_NOT_EXECUTE).
+        Body::Fault(f) if pdu.header.flags.contains(PfcFlags::DID_NOT_EXECUTE) => {
+            (format!("fault:{}:did_not_execute", f.status), None)
+        }
         Body::Fault(f) => (format!("fault:{}", f.status), None),
         Body::Response(r) => ("response".into(), Some(r.stub)),
         Body::Shutdown => ("shutdown".into(), None),
