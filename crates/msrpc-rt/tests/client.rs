@@ -228,7 +228,7 @@ async fn many_callers_share_a_connection_and_one_timeout_does_not_disturb_the_ot
         });
     }
     while bounded(tasks.join_next()).await.is_some() {}
-    let results = results.lock().unwrap();
+    let results = std::mem::take(&mut *results.lock().unwrap());
     let ok = results.iter().filter(|r| r.is_ok()).count();
     let timed_out = results
         .iter()
