@@ -225,16 +225,7 @@ type BindReply = oneshot::Sender<Result<(), BindError>>;
 type Deadline = Option<tokio::time::Instant>;
 
 enum Command {
-    Call {
-        token: u64,
-        syntax: SyntaxId,
-        opnum: u16,
-        object: Option<Uuid>,
-        stub: Vec<u8>,
-        reply: CallReply,
-        /// When the call fails with [`CallError::Timeout`] (and is orphaned).
-        deadline: Deadline,
-    },
+    Call(Waiting),
     Bind {
         syntaxes: Vec<SyntaxId>,
         reply: BindReply,
@@ -278,9 +269,9 @@ impl Shared {
             end.refuse(c);
             return;
         }
-        if let Command::Call {
+        if let Command::Call(Waiting {
             deadline: Some(d), ..
-        } = &c
+        }) = &c
         {
             // Deadlines of one client only grow, so an armed timer fires first; arm it (one
             // wake-up) only when it is not.
@@ -642,7 +633,7 @@ impl Invoke for Client {
                 .inner
                 .call_timeout
                 .map(|t| tokio::time::Instant::now() + t);
-            self.inner.submit(Command::Call {
+            self.inner.submit(Command::Call(Waiting {
                 token,
                 syntax,
                 opnum,
@@ -650,7 +641,7 @@ impl Invoke for Client {
                 stub,
                 reply,
                 deadline,
-            });
+            }));
             let mut guard = AbandonOnDrop {
                 inner: &self.inner,
                 token,
@@ -678,7 +669,7 @@ struct PendingBind {
     replies: Vec<BindReply>,
 }
 
-/// A call waiting for its interface to be bound.
+/// A call: submitted by its caller, then waiting for its interface to be bound or sent.
 struct Waiting {
     token: u64,
     syntax: SyntaxId,
@@ -686,6 +677,7 @@ struct Waiting {
     object: Option<Uuid>,
     stub: Vec<u8>,
     reply: CallReply,
+    /// When the call fails with [`CallError::Timeout`] (and is orphaned).
     deadline: Deadline,
 }
 
@@ -719,7 +711,7 @@ impl End {
     /// Answers a command that came after the end.
     fn refuse(&self, c: Command) {
         match c {
-            Command::Call { reply, .. } => {
+            Command::Call(Waiting { reply, .. }) => {
                 let _ = reply.send(Err(self.call_error()));
             }
             Command::Bind { reply, .. } => {
@@ -948,24 +940,8 @@ impl Driver {
 
     fn command(&mut self, c: Command) {
         match c {
-            Command::Call {
-                token,
-                syntax,
-                opnum,
-                object,
-                stub,
-                reply,
-                deadline,
-            } => {
-                let w = Waiting {
-                    token,
-                    syntax,
-                    opnum,
-                    object,
-                    stub,
-                    reply,
-                    deadline,
-                };
+            Command::Call(w) => {
+                let syntax = w.syntax;
                 if self.conn.context_for(&syntax).is_some() {
                     self.send_call(w);
                 } else {
