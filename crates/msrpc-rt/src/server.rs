@@ -119,6 +119,10 @@ pub enum ConnEvent<'a> {
         auth_level: Option<msrpc_proto::pdu::AuthLevel>,
         /// The authenticated user, when established (as in the call's `ServerEvent::Call`).
         user: Option<&'a str>,
+        /// Why the call faulted, when the runtime knows more than the status: the decoder's
+        /// error with its field path for a request stub that did not decode, the opnum out of
+        /// range, the encoder's error.
+        error: Option<&'a str>,
     },
     /// PDUs (fragments) crossed a connection since its previous `Pdus` event (for traffic
     /// counters such as mgmt's `inq_stats`). Reported once per turn of the connection's loop,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use msrpc_policy::CallerInfo;
-use msrpc_proto::dispatch::CallContext;
+use msrpc_proto::dispatch::{CallContext, DispatchError};
 use msrpc_proto::pdu::{AuthType, Body, FaultStatus, Header, PacketType, Pdu, PfcFlags, SyntaxId};
 use msrpc_proto::security::SecurityProvider;
 use msrpc_proto::server::{IncomingCall, ServerConfig, ServerConnection, ServerEnv, ServerEvent};
@@ -63,12 +63,13 @@ impl ConnEnv {
 
 type CallResult = Result<Vec<u8>, CallFault>;
 
-/// How a call failed: its fault status, and whether the service never ran
-/// (`PFC_DID_NOT_EXECUTE`).
-#[derive(Clone, Copy, Debug)]
+/// How a call failed: its fault status, whether the service never ran
+/// (`PFC_DID_NOT_EXECUTE`), and what the dispatcher said (for the observer).
+#[derive(Debug)]
 struct CallFault {
     status: FaultStatus,
     not_executed: bool,
+    detail: Option<String>,
 }
 
 impl CallFault {
@@ -76,6 +77,7 @@ impl CallFault {
         CallFault {
             status,
             not_executed: false,
+            detail: None,
         }
     }
 }
@@ -367,6 +369,7 @@ impl Conn {
             fragments: meta.fragments,
             auth_level: meta.auth_level,
             user: meta.user.as_deref(),
+            error: result.as_ref().err().and_then(|f| f.detail.as_deref()),
         });
     }
 
@@ -536,6 +539,7 @@ impl Conn {
                 return Err(CallFault {
                     status: FaultStatus::NCA_S_UNK_IF,
                     not_executed: true,
+                    detail: None,
                 });
             };
             let name = service.name();
@@ -547,6 +551,8 @@ impl Conn {
                     CallFault {
                         status: e.status(),
                         not_executed: e.before_execution(),
+                        // Service faults are the service's answer; the others say why.
+                        detail: (!matches!(e, DispatchError::Fault(_))).then(|| e.to_string()),
                     }
                 })
         });

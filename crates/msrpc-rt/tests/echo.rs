@@ -305,6 +305,8 @@ type Done = Arc<Mutex<Vec<(u32, u16, DataRep, Vec<u8>, Result<Vec<u8>, FaultStat
 async fn call_done_reports_both_stubs_and_faults() {
     let done: Done = Arc::default();
     let d2 = done.clone();
+    let errors: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let e2 = errors.clone();
     let server = Server::builder()
         .listen("127.0.0.1:0".parse().unwrap())
         .service(RpcechoServer::new(EchoService::new(TokioSleeper)))
@@ -318,9 +320,11 @@ async fn call_done_reports_both_stubs_and_faults() {
                 request,
                 stub_in,
                 response,
+                error,
                 ..
             } = ev
             {
+                e2.lock().unwrap().push(error.map(str::to_string));
                 assert_eq!(*interface, RpcechoInterface::SYNTAX);
                 assert_eq!(*stub_in, request.len());
                 d2.lock().unwrap().push((
@@ -346,8 +350,31 @@ async fn call_done_reports_both_stubs_and_faults() {
             .unwrap_err();
         assert_eq!(e, CallError::Fault(FaultStatus::NCA_S_OP_RNG_ERROR));
     }
+    // EchoData (opnum 1) whose array is missing: the decoder's error reaches the observer.
+    let client = connect(&server, DataRep::LITTLE_ENDIAN).await;
+    let e = client
+        .invoke(
+            RpcechoInterface::SYNTAX,
+            1,
+            None,
+            vec![5, 0, 0, 0],
+            DataRep::LITTLE_ENDIAN,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e, CallError::Fault(FaultStatus::RPC_X_BAD_STUB_DATA));
+    let errors = errors.lock().unwrap().clone();
+    assert_eq!(errors.len(), 5, "{errors:?}");
+    assert_eq!(errors[0], None, "a call that succeeded has no error");
+    assert!(
+        errors[1].as_deref().is_some_and(|e| e.contains("opnum 10")),
+        "{errors:?}"
+    );
+    let bad_stub = errors[4].as_deref().unwrap_or_default();
+    assert!(bad_stub.starts_with("bad stub data:"), "{bad_stub}");
+    assert!(bad_stub.contains("in_data"), "no field path: {bad_stub}");
     let done = done.lock().unwrap().clone();
-    assert_eq!(done.len(), 4, "{done:?}");
+    assert_eq!(done.len(), 5, "{done:?}");
     let (_, op, drep, req, resp) = &done[0];
     assert_eq!((*op, *drep), (0, DataRep::LITTLE_ENDIAN));
     assert_eq!(req, &41u32.to_le_bytes());
