@@ -7,6 +7,7 @@
 //! writer task feeds them to a [`Live`] adapter with their time stamp.
 
 use rustc_hash::FxHashMap;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use msrpc_ndr::DataRep;
@@ -260,7 +261,16 @@ pub struct Live {
     seed: u64,
     conns: FxHashMap<u64, ConnState>,
     seq: u64,
+    /// The `call` event [`Live::feed_with`] fills in place for each finished call: its
+    /// strings keep their buffers, so a call costs no allocation.
+    scratch: Option<Event>,
+    /// Interface UUIDs as text, formatted once each (at most [`MAX_UUID_TEXTS`]).
+    uuid_texts: FxHashMap<u128, String>,
 }
+
+/// Interface UUID texts [`Live`] keeps formatted (a server serves few interfaces; past this
+/// the cache starts over).
+const MAX_UUID_TEXTS: usize = 256;
 
 fn clip(s: &str) -> String {
     if s.len() <= MAX_TEXT {
@@ -322,6 +332,8 @@ impl Live {
             seed,
             conns: FxHashMap::default(),
             seq: 0,
+            scratch: None,
+            uuid_texts: FxHashMap::default(),
         }
     }
 
@@ -365,8 +377,29 @@ impl Live {
 
     /// Feeds one input observed at `ts` (seconds since the Unix epoch); returns the events it
     /// makes (often none, sometimes several: an EPM call gives a `call` and an `epm_lookup`).
+    /// [`Live::feed_with`] gives the same events without collecting them.
     pub fn feed(&mut self, ts: f64, input: Input) -> Vec<Event> {
         let mut out = Vec::new();
+        self.feed_with(ts, input, |e| out.push(e.clone()));
+        out
+    }
+
+    /// Feeds one input observed at `ts` (seconds since the Unix epoch) and hands each event
+    /// it makes, in order, to `f` (often none, sometimes several: an EPM call gives a `call`
+    /// and an `epm_lookup`). The same events as [`Live::feed`], cheaper: a finished call's
+    /// `call` event is built in a buffer the adapter reuses (no allocation per call).
+    pub fn feed_with(&mut self, ts: f64, input: Input, mut f: impl FnMut(&Event)) {
+        if let Input::CallDone { .. } = input {
+            self.call_done(ts, input, &mut f);
+            return;
+        }
+        let mut out = Vec::new();
+        self.feed_other(ts, input, &mut out);
+        out.iter().for_each(f);
+    }
+
+    /// The inputs other than [`Input::CallDone`].
+    fn feed_other(&mut self, ts: f64, input: Input, out: &mut Vec<Event>) {
         match input {
             Input::Opened {
                 conn_id,
@@ -426,83 +459,8 @@ impl Live {
                     st.calls.insert(call_id, (fragments, auth_level, user));
                 }
             }
-            Input::CallDone {
-                conn_id,
-                call_id,
-                interface,
-                opnum,
-                drep,
-                stub_in,
-                stub_out,
-                request,
-                response,
-                facts,
-                fault,
-                duration,
-            } => {
-                let st = self.state(conn_id, ts);
-                let (fragments, level, user) = match facts {
-                    Some(f) => f,
-                    None => st.calls.remove(&call_id).unwrap_or((1, None, None)),
-                };
-                let uuid = interface.uuid;
-                out.push(ev(
-                    ts,
-                    &st.id,
-                    EventKind::Call {
-                        call_id,
-                        interface: Some(uuid.to_string()),
-                        endpoint: interface_name(&uuid).map(str::to_string),
-                        opnum,
-                        operation: operation_name(&uuid, opnum).map(str::to_string),
-                        stub_in,
-                        stub_out,
-                        fragments,
-                        rtt: Some(duration),
-                        fault: fault.map(fault_name),
-                        auth_level: level.map(auth_level_name),
-                        user: user.as_deref().map(clip),
-                    },
-                ));
-                if fault == Some(FaultStatus::RPC_X_BAD_STUB_DATA) {
-                    out.push(ev(
-                        ts,
-                        &st.id,
-                        EventKind::Malformed {
-                            reason: "ndr_decode_error".into(),
-                            detail: format!(
-                                "request stub of {} opnum {opnum} ({stub_in} bytes) did not decode",
-                                interface_name(&uuid)
-                                    .map(str::to_string)
-                                    .unwrap_or_else(|| uuid.to_string())
-                            ),
-                        },
-                    ));
-                }
-                if uuid == EPM && fault.is_none() {
-                    if let Some(mut k) = crate::epm::interpret(&request, &response, drep, opnum) {
-                        match &mut k {
-                            EventKind::EpmLookup { call_id: c, .. }
-                            | EventKind::EpmMap { call_id: c, .. } => *c = call_id,
-                            _ => {}
-                        }
-                        out.push(ev(ts, &st.id, k));
-                    }
-                }
-                if let Some(f) = crate::inspect::request(&uuid, opnum, &request, drep) {
-                    out.push(ev(
-                        ts,
-                        &st.id,
-                        EventKind::ExploitShape {
-                            call_id,
-                            interface: uuid.to_string(),
-                            opnum,
-                            shape: f.shape,
-                            detail: f.detail,
-                        },
-                    ));
-                }
-            }
+            // Handled by `call_done` (`feed_with` sends it there).
+            Input::CallDone { .. } => {}
             Input::Policy {
                 conn_id,
                 call_id,
@@ -548,8 +506,208 @@ impl Live {
                 self.conns.remove(&conn_id);
             }
         }
-        out
     }
+
+    /// `uuid` as text, from the cache.
+    fn uuid_text(&mut self, uuid: &msrpc_ndr::Uuid) -> &str {
+        if self.uuid_texts.len() >= MAX_UUID_TEXTS && !self.uuid_texts.contains_key(&uuid.as_u128())
+        {
+            self.uuid_texts.clear();
+        }
+        self.uuid_texts
+            .entry(uuid.as_u128())
+            .or_insert_with(|| uuid.to_string())
+    }
+
+    /// A finished call: its `call` event (filled in `scratch`), then the `malformed`,
+    /// `epm_lookup`/`epm_map` and `exploit_shape` events it may make.
+    fn call_done(&mut self, ts: f64, input: Input, f: &mut impl FnMut(&Event)) {
+        let Input::CallDone {
+            conn_id,
+            call_id,
+            interface,
+            opnum,
+            drep,
+            stub_in,
+            stub_out,
+            request,
+            response,
+            facts,
+            fault,
+            duration,
+        } = input
+        else {
+            return;
+        };
+        let uuid = interface.uuid;
+        let mut e = match self.scratch.take() {
+            Some(e) if matches!(e.kind, EventKind::Call { .. }) => e,
+            _ => blank_call(),
+        };
+        if let EventKind::Call {
+            interface: e_interface,
+            ..
+        } = &mut e.kind
+        {
+            set_text(e_interface, Some(self.uuid_text(&uuid)));
+        }
+        let st = self.state(conn_id, ts);
+        let (fragments, level, user) = match facts {
+            Some(f) => f,
+            None => st.calls.remove(&call_id).unwrap_or((1, None, None)),
+        };
+        e.ts = ts;
+        e.conn.uid.clone_from(&st.id.uid);
+        e.conn.orig_h = st.id.orig_h;
+        e.conn.orig_p = st.id.orig_p;
+        e.conn.resp_h = st.id.resp_h;
+        e.conn.resp_p = st.id.resp_p;
+        if let EventKind::Call {
+            call_id: e_call_id,
+            endpoint: e_endpoint,
+            opnum: e_opnum,
+            operation: e_operation,
+            stub_in: e_stub_in,
+            stub_out: e_stub_out,
+            fragments: e_fragments,
+            rtt: e_rtt,
+            fault: e_fault,
+            auth_level: e_auth_level,
+            user: e_user,
+            ..
+        } = &mut e.kind
+        {
+            *e_call_id = call_id;
+            set_text(e_endpoint, interface_name(&uuid));
+            *e_opnum = opnum;
+            set_text(e_operation, operation_name(&uuid, opnum));
+            *e_stub_in = stub_in;
+            *e_stub_out = stub_out;
+            *e_fragments = fragments;
+            *e_rtt = Some(duration);
+            // As `fault_name`, `auth_level_name` and `clip` write them.
+            match fault {
+                Some(f) => {
+                    let s = reuse(e_fault);
+                    match f.name() {
+                        Some(n) => push_lowercase(s, n),
+                        None => {
+                            let _ = write!(s, "{:#010x}", f.0);
+                        }
+                    }
+                }
+                None => *e_fault = None,
+            }
+            match level {
+                Some(l) => {
+                    let s = reuse(e_auth_level);
+                    match l.name() {
+                        Some(n) => push_lowercase(s, n),
+                        None => {
+                            let _ = write!(s, "{l}");
+                        }
+                    }
+                }
+                None => *e_auth_level = None,
+            }
+            match user.as_deref() {
+                Some(u) if u.len() <= MAX_TEXT => set_text(e_user, Some(u)),
+                Some(u) => *e_user = Some(clip(u)),
+                None => *e_user = None,
+            }
+        }
+        f(&e);
+        self.scratch = Some(e);
+        let Some(st) = self.conns.get(&conn_id) else {
+            return;
+        };
+        if fault == Some(FaultStatus::RPC_X_BAD_STUB_DATA) {
+            f(&ev(
+                ts,
+                &st.id,
+                EventKind::Malformed {
+                    reason: "ndr_decode_error".into(),
+                    detail: format!(
+                        "request stub of {} opnum {opnum} ({stub_in} bytes) did not decode",
+                        interface_name(&uuid)
+                            .map(str::to_string)
+                            .unwrap_or_else(|| uuid.to_string())
+                    ),
+                },
+            ));
+        }
+        if uuid == EPM && fault.is_none() {
+            if let Some(mut k) = crate::epm::interpret(&request, &response, drep, opnum) {
+                match &mut k {
+                    EventKind::EpmLookup { call_id: c, .. }
+                    | EventKind::EpmMap { call_id: c, .. } => *c = call_id,
+                    _ => {}
+                }
+                f(&ev(ts, &st.id, k));
+            }
+        }
+        if let Some(found) = crate::inspect::request(&uuid, opnum, &request, drep) {
+            f(&ev(
+                ts,
+                &st.id,
+                EventKind::ExploitShape {
+                    call_id,
+                    interface: uuid.to_string(),
+                    opnum,
+                    shape: found.shape,
+                    detail: found.detail,
+                },
+            ));
+        }
+    }
+}
+
+/// An empty `call` event (the first value of [`Live`]'s scratch event).
+fn blank_call() -> Event {
+    Event {
+        ts: 0.0,
+        conn: ConnId {
+            uid: String::new(),
+            orig_h: None,
+            orig_p: None,
+            resp_h: None,
+            resp_p: None,
+        },
+        kind: EventKind::Call {
+            call_id: 0,
+            interface: None,
+            endpoint: None,
+            opnum: 0,
+            operation: None,
+            stub_in: 0,
+            stub_out: 0,
+            fragments: 0,
+            rtt: None,
+            fault: None,
+            auth_level: None,
+            user: None,
+        },
+    }
+}
+
+/// Sets `dst` to `src`, reusing `dst`'s buffer.
+fn set_text(dst: &mut Option<String>, src: Option<&str>) {
+    match src {
+        Some(s) => reuse(dst).push_str(s),
+        None => *dst = None,
+    }
+}
+
+/// `dst`'s string, emptied (a new one when `dst` is `None`).
+fn reuse(dst: &mut Option<String>) -> &mut String {
+    let s = dst.get_or_insert_with(String::new);
+    s.clear();
+    s
+}
+
+/// Appends `s` in ASCII lowercase.
+fn push_lowercase(dst: &mut String, s: &str) {
+    dst.extend(s.chars().map(|c| c.to_ascii_lowercase()));
 }
 
 fn ev(ts: f64, id: &ConnId, kind: EventKind) -> Event {
@@ -926,6 +1084,118 @@ mod tests {
         let v = serde_json::to_value(&neither[0]).unwrap();
         assert_eq!(v["fragments"], 1);
         assert!(v.get("user").is_none_or(|u| u.is_null()));
+    }
+
+    /// One full `call` line per case, byte for byte (the audit log's format), through one
+    /// adapter so every case reuses the buffers the previous one left.
+    #[test]
+    fn call_events_pin_their_json_lines() {
+        let mgmt = SyntaxId::new(
+            msrpc_ndr::Uuid::from_u128(0xafa8bd80_7d8a_11c9_bef4_08002b102989),
+            1,
+            0,
+        );
+        let unknown = SyntaxId::new(msrpc_ndr::Uuid::from_u128(0x1234), 1, 0);
+        let mut live = Live::new(42);
+        live.feed(
+            5.0,
+            Input::Opened {
+                conn_id: 7,
+                peer: Some("127.0.0.130:40000".parse().unwrap()),
+                local: Some("127.0.0.131:135".parse().unwrap()),
+            },
+        );
+        let line = |evs: Vec<Event>| {
+            assert_eq!(evs.len(), 1);
+            String::from_utf8(serde_json::to_vec(&evs[0]).unwrap()).unwrap()
+        };
+        let long_user = format!("DOM\\{}", "é".repeat(200));
+        let cases: Vec<(Input, String)> = vec![
+            (
+                Input::call_done(
+                    7,
+                    2,
+                    mgmt,
+                    2,
+                    DataRep::LITTLE_ENDIAN,
+                    &[],
+                    0,
+                    Ok(&[0; 8]),
+                    std::time::Duration::from_micros(2500),
+                )
+                .with_request_facts(1, None, None),
+                format!(
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":2,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null}}"#,
+                    uid(42, 7)
+                ),
+            ),
+            (
+                // Another connection (no Opened: no addresses), a fault, auth, a user to escape.
+                Input::call_done(
+                    9,
+                    3,
+                    unknown,
+                    70,
+                    DataRep::LITTLE_ENDIAN,
+                    &[],
+                    12,
+                    Err(FaultStatus::NCA_S_OP_RNG_ERROR),
+                    std::time::Duration::ZERO,
+                )
+                .with_request_facts(
+                    3,
+                    Some(AuthLevel::PKT_PRIVACY),
+                    Some("DOM\\al\"ice"),
+                ),
+                format!(
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":null,"id.orig_p":null,"id.resp_h":null,"id.resp_p":null,"event":"call","call_id":3,"interface":"00000000-0000-0000-0000-000000001234","endpoint":null,"opnum":70,"operation":null,"stub_in":12,"stub_out":0,"fragments":3,"rtt":0.0,"fault":"nca_s_op_rng_error","auth_level":"pkt_privacy","user":"DOM\\al\"ice"}}"#,
+                    uid(42, 9)
+                ),
+            ),
+            (
+                // Unnamed fault status and auth level, a user longer than the clip limit.
+                Input::call_done(
+                    7,
+                    4,
+                    mgmt,
+                    1,
+                    DataRep::LITTLE_ENDIAN,
+                    &[],
+                    0,
+                    Err(FaultStatus(0x1234_5678)),
+                    std::time::Duration::from_secs(1),
+                )
+                .with_request_facts(1, Some(AuthLevel(9)), Some(&long_user)),
+                format!(
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":4,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":1,"operation":"inq_stats","stub_in":0,"stub_out":0,"fragments":1,"rtt":1.0,"fault":"0x12345678","auth_level":"{}","user":"DOM\\{}..."}}"#,
+                    uid(42, 7),
+                    AuthLevel(9),
+                    "é".repeat(126)
+                ),
+            ),
+            (
+                // Back to the first shape: nothing left over from the previous calls.
+                Input::call_done(
+                    7,
+                    5,
+                    mgmt,
+                    2,
+                    DataRep::LITTLE_ENDIAN,
+                    &[],
+                    0,
+                    Ok(&[0; 8]),
+                    std::time::Duration::from_micros(2500),
+                )
+                .with_request_facts(1, None, None),
+                format!(
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":5,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null}}"#,
+                    uid(42, 7)
+                ),
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(line(live.feed(1_700_000_000.25, input)), want);
+        }
     }
 
     #[test]

@@ -42,6 +42,21 @@ const FAMILIES: &[Family] = &[
     Family { name: "msrpc_audit_events_dropped_total", help: "Audit inputs dropped because the audit queue was full.", kind: "counter", labels: &[] },
 ];
 
+// Indexes into `FAMILIES` (a test checks them against the names).
+const CONNECTIONS_TOTAL: usize = 0;
+const CONNECTIONS_OPEN: usize = 1;
+const BINDS_TOTAL: usize = 2;
+const CALLS_TOTAL: usize = 3;
+const EPM_REQUESTS_TOTAL: usize = 4;
+const AUTH_TOTAL: usize = 5;
+const POLICY_TOTAL: usize = 6;
+const REFUSED_TOTAL: usize = 7;
+const MALFORMED_TOTAL: usize = 8;
+const EXPLOIT_SHAPES_TOTAL: usize = 9;
+const ALERTS_TOTAL: usize = 10;
+const AUDIT_EVENTS_TOTAL: usize = 11;
+const AUDIT_EVENTS_DROPPED_TOTAL: usize = 12;
+
 #[derive(Default)]
 struct Inner {
     /// family index -> label values -> value.
@@ -66,6 +81,7 @@ impl Default for Metrics {
     }
 }
 
+#[cfg(test)]
 fn family_index(name: &str) -> usize {
     FAMILIES.iter().position(|f| f.name == name).unwrap_or(0)
 }
@@ -126,6 +142,25 @@ impl PartialEq for dyn Labels + '_ {
 
 impl Eq for dyn Labels + '_ {}
 
+impl Inner {
+    fn add(&mut self, family: usize, labels: &[&str], by: i64) {
+        let Some(map) = self.series.get_mut(family) else {
+            return;
+        };
+        // The common case, a label set already counted, looks it up without allocating.
+        if let Some(v) = map.get_mut(&labels as &dyn Labels) {
+            *v = v.saturating_add(by);
+            return;
+        }
+        let mut key: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
+        if map.len() >= MAX_SERIES {
+            key = labels.iter().map(|_| "other".to_string()).collect();
+        }
+        let v = map.entry(key).or_insert(0);
+        *v = v.saturating_add(by);
+    }
+}
+
 /// `n` in decimal, written into `buf` (no allocation).
 fn decimal(n: u16, buf: &mut [u8; 5]) -> &str {
     let mut i = buf.len();
@@ -153,31 +188,22 @@ impl Metrics {
         }
     }
 
+    #[cfg(test)]
     fn add(&self, family: &str, labels: &[&str], by: i64) {
-        let mut g = match self.inner.lock() {
+        self.lock().add(family_index(family), labels, by);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        match self.inner.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
-        };
-        let Some(map) = g.series.get_mut(family_index(family)) else {
-            return;
-        };
-        // The common case, a label set already counted, looks it up without allocating.
-        if let Some(v) = map.get_mut(&labels as &dyn Labels) {
-            *v = v.saturating_add(by);
-            return;
         }
-        let mut key: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
-        if map.len() >= MAX_SERIES {
-            key = labels.iter().map(|_| "other".to_string()).collect();
-        }
-        let v = map.entry(key).or_insert(0);
-        *v = v.saturating_add(by);
     }
 
     /// Counts `n` inputs dropped before they became events (a full queue).
     pub fn dropped(&self, n: u64) {
-        self.add(
-            "msrpc_audit_events_dropped_total",
+        self.lock().add(
+            AUDIT_EVENTS_DROPPED_TOTAL,
             &[],
             i64::try_from(n).unwrap_or(i64::MAX),
         );
@@ -185,13 +211,15 @@ impl Metrics {
 
     /// Counts one event.
     pub fn observe(&self, ev: &Event) {
-        self.add("msrpc_audit_events_total", &[], 1);
+        // One lock per event.
+        let mut g = self.lock();
+        g.add(AUDIT_EVENTS_TOTAL, &[], 1);
         match &ev.kind {
             EventKind::ConnOpen => {
-                self.add("msrpc_connections_total", &[], 1);
-                self.add("msrpc_connections_open", &[], 1);
+                g.add(CONNECTIONS_TOTAL, &[], 1);
+                g.add(CONNECTIONS_OPEN, &[], 1);
             }
-            EventKind::ConnClose { .. } => self.add("msrpc_connections_open", &[], -1),
+            EventKind::ConnClose { .. } => g.add(CONNECTIONS_OPEN, &[], -1),
             EventKind::Bind {
                 kind,
                 contexts,
@@ -208,7 +236,7 @@ impl Metrics {
                 } else {
                     "rejected"
                 };
-                self.add("msrpc_binds_total", &[kind, result], 1);
+                g.add(BINDS_TOTAL, &[kind, result], 1);
             }
             EventKind::Call {
                 interface,
@@ -222,8 +250,8 @@ impl Metrics {
                     .as_deref()
                     .or(interface.as_deref())
                     .unwrap_or("unknown");
-                self.add(
-                    "msrpc_calls_total",
+                g.add(
+                    CALLS_TOTAL,
                     &[
                         iface,
                         decimal(*opnum, &mut digits),
@@ -232,8 +260,8 @@ impl Metrics {
                     1,
                 );
             }
-            EventKind::EpmLookup { .. } => self.add("msrpc_epm_requests_total", &["lookup"], 1),
-            EventKind::EpmMap { .. } => self.add("msrpc_epm_requests_total", &["map"], 1),
+            EventKind::EpmLookup { .. } => g.add(EPM_REQUESTS_TOTAL, &["lookup"], 1),
+            EventKind::EpmMap { .. } => g.add(EPM_REQUESTS_TOTAL, &["map"], 1),
             EventKind::Auth {
                 auth_type, outcome, ..
             } => {
@@ -241,20 +269,15 @@ impl Metrics {
                     crate::AuthOutcome::Success => "success",
                     crate::AuthOutcome::Failure => "failure",
                 };
-                self.add("msrpc_auth_total", &[auth_type, o], 1);
+                g.add(AUTH_TOTAL, &[auth_type, o], 1);
             }
-            EventKind::Policy { action, reason, .. } => {
-                self.add("msrpc_policy_total", &[action, reason], 1)
-            }
-            EventKind::Refused { reason, .. } => self.add("msrpc_refused_total", &[reason], 1),
-            EventKind::Malformed { reason, .. } => self.add("msrpc_malformed_total", &[reason], 1),
-            EventKind::ExploitShape { shape, .. } => {
-                self.add("msrpc_exploit_shapes_total", &[shape], 1)
-            }
-            EventKind::Alert { detector, .. } => self.add("msrpc_alerts_total", &[detector], 1),
+            EventKind::Policy { action, reason, .. } => g.add(POLICY_TOTAL, &[action, reason], 1),
+            EventKind::Refused { reason, .. } => g.add(REFUSED_TOTAL, &[reason], 1),
+            EventKind::Malformed { reason, .. } => g.add(MALFORMED_TOTAL, &[reason], 1),
+            EventKind::ExploitShape { shape, .. } => g.add(EXPLOIT_SHAPES_TOTAL, &[shape], 1),
+            EventKind::Alert { detector, .. } => g.add(ALERTS_TOTAL, &[detector], 1),
         }
     }
-
     /// The text exposition (`Content-Type: text/plain; version=0.0.4`).
     pub fn render(&self) -> String {
         let g = match self.inner.lock() {
@@ -424,6 +447,31 @@ mod tests {
                         .all(|((k, v), (k2, v2))| k == k2 && v == v2)
             })
             .map(|s| s.value)
+    }
+
+    #[test]
+    fn family_constants_match_names() {
+        for (i, name) in [
+            (CONNECTIONS_TOTAL, "msrpc_connections_total"),
+            (CONNECTIONS_OPEN, "msrpc_connections_open"),
+            (BINDS_TOTAL, "msrpc_binds_total"),
+            (CALLS_TOTAL, "msrpc_calls_total"),
+            (EPM_REQUESTS_TOTAL, "msrpc_epm_requests_total"),
+            (AUTH_TOTAL, "msrpc_auth_total"),
+            (POLICY_TOTAL, "msrpc_policy_total"),
+            (REFUSED_TOTAL, "msrpc_refused_total"),
+            (MALFORMED_TOTAL, "msrpc_malformed_total"),
+            (EXPLOIT_SHAPES_TOTAL, "msrpc_exploit_shapes_total"),
+            (ALERTS_TOTAL, "msrpc_alerts_total"),
+            (AUDIT_EVENTS_TOTAL, "msrpc_audit_events_total"),
+            (
+                AUDIT_EVENTS_DROPPED_TOTAL,
+                "msrpc_audit_events_dropped_total",
+            ),
+        ] {
+            assert_eq!(FAMILIES[i].name, name);
+        }
+        assert_eq!(FAMILIES.len(), 13);
     }
 
     #[test]

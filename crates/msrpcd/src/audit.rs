@@ -167,9 +167,9 @@ impl Audit {
                         Msg::Input(ts, i) => (ts, i),
                         Msg::Stop => break,
                     };
-                    for ev in live.feed(ts, input) {
-                        let alerts = detectors.observe(&ev);
-                        emit(&ev, &mut sink);
+                    live.feed_with(ts, input, |ev| {
+                        let alerts = detectors.observe(ev);
+                        emit(ev, &mut sink);
                         for a in &alerts {
                             if let msrpc_audit::EventKind::Alert {
                                 detector,
@@ -182,7 +182,7 @@ impl Audit {
                             }
                             emit(a, &mut sink);
                         }
-                    }
+                    });
                 }
                 for a in detectors.finish() {
                     emit(&a, &mut sink);
