@@ -161,6 +161,7 @@ impl Input {
     /// `stub_in` the whole stub's length. The stubs are copied only when the audit interprets
     /// them: EPM calls (for [`crate::epm::interpret`]) and DCOM activation requests (for
     /// [`crate::inspect::request`]).
+    #[inline]
     #[allow(clippy::too_many_arguments)]
     pub fn call_done(
         conn_id: u64,
@@ -201,6 +202,7 @@ impl Input {
 
     /// Adds the request's facts to a [`Input::CallDone`] (other inputs are returned as they
     /// are): one input per call instead of an [`Input::Request`] and a `CallDone`.
+    #[inline]
     pub fn with_request_facts(
         mut self,
         fragments: u32,
