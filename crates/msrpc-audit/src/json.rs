@@ -120,8 +120,7 @@ impl<W: Write> JsonSink<W> {
             if self.prefixes.len() >= MAX_PREFIXES {
                 self.prefixes.clear();
             }
-            self.prefixes
-                .insert(conn.uid.clone(), (conn.clone(), text));
+            self.prefixes.insert(conn.uid.clone(), (conn.clone(), text));
         }
         Ok(self
             .prefixes
@@ -161,7 +160,7 @@ impl<W: Write> JsonSink<W> {
 fn opt_str(line: &mut Vec<u8>, s: Option<&str>) -> std::io::Result<()> {
     match s {
         None => line.extend_from_slice(b"null"),
-        Some(s) if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') => {
+        Some(s) if !needs_escape(s.as_bytes()) => {
             line.push(b'"');
             line.extend_from_slice(s.as_bytes());
             line.push(b'"');
@@ -171,8 +170,34 @@ fn opt_str(line: &mut Vec<u8>, s: Option<&str>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Whether `b` has a byte serde_json escapes: a control character (below 0x20), `"` or `\\`.
+/// Eight bytes at a time: a word has a byte below `n` (`n` <= 0x80) iff
+/// `(x - n * 0x01..01) & !x & 0x80..80` is not zero, and a byte equal to `c` iff `x ^ c * 0x01..01`
+/// has a zero byte (below 1).
+fn needs_escape(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES.wrapping_mul(n)) & !x & HIGHS != 0;
+    let words = b.chunks_exact(8);
+    let tail = words.remainder();
+    for w in words {
+        let x = u64::from_le_bytes(w.try_into().unwrap_or([0; 8]));
+        if below(x, 0x20)
+            || below(x ^ ONES.wrapping_mul(u64::from(b'"')), 1)
+            || below(x ^ ONES.wrapping_mul(u64::from(b'\\')), 1)
+        {
+            return true;
+        }
+    }
+    tail.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\')
+}
+
 /// `n` in decimal.
 fn decimal(line: &mut Vec<u8>, mut n: u64) {
+    if n < 10 {
+        line.push(b'0' + n as u8);
+        return;
+    }
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -265,7 +290,26 @@ mod tests {
             }
         }
         let got = sink.into_inner();
-        assert_eq!(String::from_utf8(got).unwrap(), String::from_utf8(want).unwrap());
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            String::from_utf8(want).unwrap()
+        );
+    }
+
+    #[test]
+    fn needs_escape_matches_a_byte_scan() {
+        let slow = |b: &[u8]| b.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\');
+        // Every byte value at every position of words and tails, in otherwise plain text.
+        for len in [1usize, 7, 8, 9, 16, 17, 36] {
+            for at in 0..len {
+                for v in 0..=255u8 {
+                    let mut b = vec![b'a'; len];
+                    b[at] = v;
+                    assert_eq!(needs_escape(&b), slow(&b), "{b:?}");
+                }
+            }
+        }
+        assert!(!needs_escape(b""));
     }
 
     #[test]
