@@ -50,8 +50,9 @@ pub enum Input {
     Server {
         /// Server-wide connection number.
         conn_id: u64,
-        /// The event; never `ServerEvent::Call` (that becomes [`Input::Request`]).
-        event: ServerEvent,
+        /// The event; never `ServerEvent::Call` (that becomes [`Input::Request`]). Boxed, as
+        /// the stubs of [`Input::CallDone`]: inputs stay small (cheap to move through a queue).
+        event: Box<ServerEvent>,
     },
     /// A request was dispatched (`ServerEvent::Call` without its stub).
     Request {
@@ -82,10 +83,8 @@ pub enum Input {
         stub_in: u64,
         /// Response stub length (0 on a fault).
         stub_out: u64,
-        /// The request stub, when kept (EPM and DCOM activation calls), else empty.
-        request: Vec<u8>,
-        /// The response stub, when kept (EPM calls), else empty.
-        response: Vec<u8>,
+        /// The stubs, when kept (EPM and DCOM activation calls), else `None`.
+        stubs: Option<Box<CallStubs>>,
         /// The request's facts (fragments, auth level, user) when the producer has them at
         /// the call's end (see [`Input::with_request_facts`]); `None`: from the call's
         /// earlier [`Input::Request`].
@@ -130,6 +129,15 @@ pub enum Input {
     },
 }
 
+/// The stubs of a finished call, when [`Input::call_done`] keeps them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallStubs {
+    /// The request stub (EPM and DCOM activation calls), else empty.
+    pub request: Vec<u8>,
+    /// The response stub (EPM calls), else empty.
+    pub response: Vec<u8>,
+}
+
 /// The interfaces whose request stubs [`Input::call_done`] keeps (the endpoint mapper and
 /// DCOM activation): a server need copy request stubs for its observer only for these.
 pub const REQUEST_STUB_INTERFACES: [msrpc_ndr::Uuid; 3] = [
@@ -152,7 +160,7 @@ impl Input {
             },
             other => Input::Server {
                 conn_id,
-                event: other.clone(),
+                event: Box::new(other.clone()),
             },
         }
     }
@@ -188,12 +196,12 @@ impl Input {
             drep,
             stub_in: stub_in as u64,
             stub_out: resp.len() as u64,
-            request: if keep_request {
-                request.to_vec()
-            } else {
-                Vec::new()
-            },
-            response: if epm { resp.to_vec() } else { Vec::new() },
+            stubs: keep_request.then(|| {
+                Box::new(CallStubs {
+                    request: request.to_vec(),
+                    response: if epm { resp.to_vec() } else { Vec::new() },
+                })
+            }),
             facts: None,
             fault,
             duration: duration.as_secs_f64(),
@@ -210,14 +218,14 @@ impl Input {
         user: Option<&str>,
     ) -> Input {
         if let Input::CallDone { facts, .. } = &mut self {
-            *facts = Some((fragments, auth_level, user.map(str::to_string)));
+            *facts = Some((fragments, auth_level, user.map(Box::from)));
         }
         self
     }
 }
 
 /// What a finished call reports of its request: fragments, auth level, user.
-pub type RequestFacts = (u32, Option<AuthLevel>, Option<String>);
+pub type RequestFacts = (u32, Option<AuthLevel>, Option<Box<str>>);
 
 /// A Zeek-style connection uid: `C` and 17 base-62 characters, from a per-run `seed` and the
 /// connection number (distinct numbers give distinct uids within a run).
@@ -252,7 +260,7 @@ struct ConnState {
     pdus_out: u64,
     bound: bool,
     /// Pending requests: call_id -> (fragments, auth level, user).
-    calls: FxHashMap<u32, (u32, Option<AuthLevel>, Option<String>)>,
+    calls: FxHashMap<u32, RequestFacts>,
     seq: u64,
 }
 
@@ -265,7 +273,8 @@ pub struct Live {
     seq: u64,
     /// The `call` event [`Live::feed_with`] fills in place for each finished call: its
     /// strings keep their buffers, so a call costs no allocation.
-    scratch: Option<Event>,
+    /// Boxed: taken out and put back per call, it moves as a pointer.
+    scratch: Option<Box<Event>>,
     /// Interface UUIDs as text, formatted once each (at most [`MAX_UUID_TEXTS`]).
     uuid_texts: FxHashMap<u128, String>,
 }
@@ -444,7 +453,7 @@ impl Live {
             }
             Input::Server { conn_id, event } => {
                 let st = self.state(conn_id, ts);
-                if let Some(kind) = server_event(st, event) {
+                if let Some(kind) = server_event(st, *event) {
                     out.push(ev(ts, &st.id, kind));
                 }
             }
@@ -458,7 +467,10 @@ impl Live {
                 let st = self.state(conn_id, ts);
                 // Bounded by the server's outstanding-call limit; stay bounded regardless.
                 if st.calls.len() < 4096 {
-                    st.calls.insert(call_id, (fragments, auth_level, user));
+                    st.calls.insert(
+                        call_id,
+                        (fragments, auth_level, user.map(String::into_boxed_str)),
+                    );
                 }
             }
             // Handled by `call_done` (`feed_with` sends it there).
@@ -532,8 +544,7 @@ impl Live {
             drep,
             stub_in,
             stub_out,
-            request,
-            response,
+            stubs,
             facts,
             fault,
             duration,
@@ -542,9 +553,12 @@ impl Live {
             return;
         };
         let uuid = interface.uuid;
+        let (request, response) = stubs
+            .as_deref()
+            .map_or((&[][..], &[][..]), |s| (&s.request[..], &s.response[..]));
         let mut e = match self.scratch.take() {
             Some(e) if matches!(e.kind, EventKind::Call { .. }) => e,
-            _ => blank_call(),
+            _ => Box::new(blank_call()),
         };
         if let EventKind::Call {
             interface: e_interface,
@@ -639,7 +653,7 @@ impl Live {
             ));
         }
         if uuid == EPM && fault.is_none() {
-            if let Some(mut k) = crate::epm::interpret(&request, &response, drep, opnum) {
+            if let Some(mut k) = crate::epm::interpret(request, response, drep, opnum) {
                 match &mut k {
                     EventKind::EpmLookup { call_id: c, .. }
                     | EventKind::EpmMap { call_id: c, .. } => *c = call_id,
@@ -648,7 +662,7 @@ impl Live {
                 f(&ev(ts, &st.id, k));
             }
         }
-        if let Some(found) = crate::inspect::request(&uuid, opnum, &request, drep) {
+        if let Some(found) = crate::inspect::request(&uuid, opnum, request, drep) {
             f(&ev(
                 ts,
                 &st.id,
@@ -1219,8 +1233,7 @@ mod tests {
             std::time::Duration::ZERO,
         );
         let Input::CallDone {
-            request,
-            response,
+            stubs,
             stub_in,
             stub_out,
             ..
@@ -1228,7 +1241,7 @@ mod tests {
         else {
             panic!()
         };
-        assert!(request.is_empty() && response.is_empty());
+        assert_eq!(stubs, None);
         assert_eq!((stub_in, stub_out), (100, 50));
     }
 }
