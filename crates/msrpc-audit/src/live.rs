@@ -275,6 +275,9 @@ pub struct Live {
     /// strings keep their buffers, so a call costs no allocation.
     /// Boxed: taken out and put back per call, it moves as a pointer.
     scratch: Option<Box<Event>>,
+    /// The interface UUID and opnum whose texts (`interface`, `endpoint`, `operation`) the
+    /// scratch event holds: a call to the same operation leaves them as they are.
+    scratch_names: Option<(u128, u16)>,
     /// Interface UUIDs as text, formatted once each (at most [`MAX_UUID_TEXTS`]).
     uuid_texts: FxHashMap<u128, String>,
 }
@@ -344,6 +347,7 @@ impl Live {
             conns: FxHashMap::default(),
             seq: 0,
             scratch: None,
+            scratch_names: None,
             uuid_texts: FxHashMap::default(),
         }
     }
@@ -558,14 +562,25 @@ impl Live {
             .map_or((&[][..], &[][..]), |s| (&s.request[..], &s.response[..]));
         let mut e = match self.scratch.take() {
             Some(e) if matches!(e.kind, EventKind::Call { .. }) => e,
-            _ => Box::new(blank_call()),
+            _ => {
+                self.scratch_names = None;
+                Box::new(blank_call())
+            }
         };
-        if let EventKind::Call {
-            interface: e_interface,
-            ..
-        } = &mut e.kind
-        {
-            set_text(e_interface, Some(self.uuid_text(&uuid)));
+        let names = (uuid.as_u128(), opnum);
+        if self.scratch_names != Some(names) {
+            if let EventKind::Call {
+                interface: e_interface,
+                endpoint: e_endpoint,
+                operation: e_operation,
+                ..
+            } = &mut e.kind
+            {
+                set_text(e_interface, Some(self.uuid_text(&uuid)));
+                set_text(e_endpoint, interface_name(&uuid));
+                set_text(e_operation, operation_name(&uuid, opnum));
+            }
+            self.scratch_names = Some(names);
         }
         let st = self.state(conn_id, ts);
         let (fragments, level, user) = match facts {
@@ -580,9 +595,7 @@ impl Live {
         e.conn.resp_p = st.id.resp_p;
         if let EventKind::Call {
             call_id: e_call_id,
-            endpoint: e_endpoint,
             opnum: e_opnum,
-            operation: e_operation,
             stub_in: e_stub_in,
             stub_out: e_stub_out,
             fragments: e_fragments,
@@ -594,9 +607,7 @@ impl Live {
         } = &mut e.kind
         {
             *e_call_id = call_id;
-            set_text(e_endpoint, interface_name(&uuid));
             *e_opnum = opnum;
-            set_text(e_operation, operation_name(&uuid, opnum));
             *e_stub_in = stub_in;
             *e_stub_out = stub_out;
             *e_fragments = fragments;
@@ -1205,6 +1216,43 @@ mod tests {
                 .with_request_facts(1, None, None),
                 format!(
                     r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":5,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null}}"#,
+                    uid(42, 7)
+                ),
+            ),
+            (
+                // The same operation on another connection (no addresses), then faulted.
+                Input::call_done(
+                    9,
+                    6,
+                    mgmt,
+                    2,
+                    DataRep::LITTLE_ENDIAN,
+                    &[],
+                    0,
+                    Ok(&[0; 8]),
+                    std::time::Duration::from_micros(2500),
+                )
+                .with_request_facts(1, None, None),
+                format!(
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":null,"id.orig_p":null,"id.resp_h":null,"id.resp_p":null,"event":"call","call_id":6,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null}}"#,
+                    uid(42, 9)
+                ),
+            ),
+            (
+                Input::call_done(
+                    7,
+                    7,
+                    mgmt,
+                    2,
+                    DataRep::LITTLE_ENDIAN,
+                    &[],
+                    0,
+                    Err(FaultStatus::NCA_S_OP_RNG_ERROR),
+                    std::time::Duration::from_micros(2500),
+                )
+                .with_request_facts(1, None, None),
+                format!(
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":7,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":0,"fragments":1,"rtt":0.0025,"fault":"nca_s_op_rng_error","auth_level":null,"user":null}}"#,
                     uid(42, 7)
                 ),
             ),
