@@ -673,6 +673,9 @@ impl Live {
                 f(&ev(ts, &st.id, k));
             }
         }
+        if !crate::inspect::inspects(&uuid) {
+            return;
+        }
         if let Some(found) = crate::inspect::request(&uuid, opnum, request, drep) {
             f(&ev(
                 ts,

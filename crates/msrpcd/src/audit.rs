@@ -6,7 +6,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -118,7 +118,13 @@ enum Msg {
 
 /// The running pipeline.
 pub struct Audit {
-    tx: mpsc::Sender<Msg>,
+    /// Unbounded, with the bound (`queued` < `capacity`) kept by the observer: a bounded
+    /// tokio channel takes a lock to return each slot, the writer's cost per input.
+    tx: mpsc::UnboundedSender<Msg>,
+    /// Inputs sent and not yet received by the writer.
+    queued: Arc<AtomicUsize>,
+    /// The queue's bound (`--audit-queue`).
+    capacity: usize,
     dropped: Arc<AtomicU64>,
     pdus: Arc<PduTotals>,
     writer: Option<std::thread::JoinHandle<()>>,
@@ -173,7 +179,9 @@ impl Audit {
             }
             None => (None, None),
         };
-        let (tx, mut rx) = mpsc::channel::<Msg>(cfg.queue);
+        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let received = queued.clone();
         let dropped = Arc::new(AtomicU64::new(0));
         let seed = {
             let t = SystemTime::now()
@@ -240,6 +248,7 @@ impl Audit {
                         Msg::Input(ts, i) => (ts, i),
                         Msg::Stop => break,
                     };
+                    received.fetch_sub(1, Ordering::AcqRel);
                     live.feed_with(ts, input, |ev| {
                         let alerts = detectors.observe(ev);
                         emit(ev, &mut sink);
@@ -267,6 +276,8 @@ impl Audit {
             .context("cannot start the audit writer thread")?;
         Ok(Audit {
             tx,
+            queued,
+            capacity: cfg.queue,
             dropped,
             pdus: Arc::new(PduTotals::new()),
             writer: Some(writer),
@@ -287,12 +298,18 @@ impl Audit {
     /// The observer to install on a server (combined with `other`, which runs first).
     pub fn observer(&self, other: Observer) -> Observer {
         let tx = self.tx.clone();
+        let queued = self.queued.clone();
+        let capacity = self.capacity;
         let dropped = self.dropped.clone();
         let pdus = self.pdus.clone();
         Arc::new(move |ev: &ConnEvent<'_>| {
             other(ev);
             let mut send = |input| {
-                if tx.try_send(Msg::Input(now(), input)).is_err() {
+                // Room is taken before the send and given back by the writer on receipt.
+                if queued.fetch_add(1, Ordering::AcqRel) >= capacity
+                    || tx.send(Msg::Input(now(), input)).is_err()
+                {
+                    queued.fetch_sub(1, Ordering::AcqRel);
                     dropped.fetch_add(1, Ordering::Relaxed);
                 }
             };
@@ -325,7 +342,7 @@ impl Audit {
 
     /// Drains the queue (bounded in time) and stops the writer and the metrics responder.
     pub async fn shutdown(mut self) {
-        let _ = tokio::time::timeout(DRAIN_TIMEOUT, self.tx.send(Msg::Stop)).await;
+        let _ = self.tx.send(Msg::Stop);
         if let Some(w) = self.writer.take() {
             let joined = tokio::task::spawn_blocking(move || w.join());
             let _ = tokio::time::timeout(DRAIN_TIMEOUT, joined).await;
