@@ -17,6 +17,20 @@ pub struct JsonSink<W: Write> {
     /// Per connection (by uid), its fields as written in every line (`"uid":...,"id.resp_p":N,`),
     /// with the connection they were written for (at most [`MAX_PREFIXES`]).
     prefixes: FxHashMap<String, (ConnId, Vec<u8>)>,
+    /// The last call's operation as written (`,"interface":...,"operation":...`), for the next
+    /// call to the same operation.
+    names: CallNames,
+}
+
+/// A call's `interface`, `endpoint`, `opnum` and `operation`, and their text in a line.
+#[derive(Debug, Default)]
+struct CallNames {
+    interface: Option<String>,
+    endpoint: Option<String>,
+    opnum: u16,
+    operation: Option<String>,
+    /// Empty until written once.
+    text: Vec<u8>,
 }
 
 /// Connections whose fields [`JsonSink`] keeps written (past this it starts over).
@@ -31,6 +45,7 @@ impl<W: Write> JsonSink<W> {
             written: 0,
             line: Vec::new(),
             prefixes: FxHashMap::default(),
+            names: CallNames::default(),
         }
     }
 
@@ -82,14 +97,29 @@ impl<W: Write> JsonSink<W> {
         line.extend_from_slice(self.prefix(&ev.conn)?);
         line.extend_from_slice(b"\"event\":\"call\",\"call_id\":");
         decimal(line, u64::from(*call_id));
-        line.extend_from_slice(b",\"interface\":");
-        opt_str(line, interface.as_deref())?;
-        line.extend_from_slice(b",\"endpoint\":");
-        opt_str(line, endpoint.as_deref())?;
-        line.extend_from_slice(b",\"opnum\":");
-        decimal(line, u64::from(*opnum));
-        line.extend_from_slice(b",\"operation\":");
-        opt_str(line, operation.as_deref())?;
+        let n = &mut self.names;
+        if n.text.is_empty()
+            || n.opnum != *opnum
+            || n.interface != *interface
+            || n.endpoint != *endpoint
+            || n.operation != *operation
+        {
+            let text = &mut n.text;
+            text.clear();
+            text.extend_from_slice(b",\"interface\":");
+            opt_str(text, interface.as_deref())?;
+            text.extend_from_slice(b",\"endpoint\":");
+            opt_str(text, endpoint.as_deref())?;
+            text.extend_from_slice(b",\"opnum\":");
+            decimal(text, u64::from(*opnum));
+            text.extend_from_slice(b",\"operation\":");
+            opt_str(text, operation.as_deref())?;
+            n.interface.clone_from(interface);
+            n.endpoint.clone_from(endpoint);
+            n.opnum = *opnum;
+            n.operation.clone_from(operation);
+        }
+        line.extend_from_slice(&n.text);
         line.extend_from_slice(b",\"stub_in\":");
         decimal(line, *stub_in);
         line.extend_from_slice(b",\"stub_out\":");
@@ -288,6 +318,45 @@ mod tests {
                 want.extend(serde_json::to_vec(&ev).unwrap());
                 want.push(b'\n');
             }
+        }
+        // Calls repeating an operation (the names' text is reused), then differing from the
+        // previous one in one name only (it must not be).
+        let a = (Some("u-1"), Some("mgmt"), 2u16, Some("is_server_listening"));
+        for (interface, endpoint, opnum, operation) in [
+            a,
+            a,
+            (a.0, a.1, 3, a.3),
+            (a.0, a.1, 3, None),
+            (a.0, None, 3, None),
+            (Some("u-2"), None, 3, None),
+            (None, None, 3, None),
+            a,
+            (a.0, a.1, a.2, Some("is_server_listening2")),
+            (a.0, Some("mgmt\""), a.2, a.3),
+            a,
+        ] {
+            n += 1;
+            let ev = Event {
+                ts: 2.5,
+                conn: conns[0].clone(),
+                kind: EventKind::Call {
+                    call_id: n as u32,
+                    interface: interface.map(str::to_string),
+                    endpoint: endpoint.map(str::to_string),
+                    opnum,
+                    operation: operation.map(str::to_string),
+                    stub_in: 1,
+                    stub_out: n,
+                    fragments: 1,
+                    rtt: Some(0.5),
+                    fault: None,
+                    auth_level: None,
+                    user: None,
+                },
+            };
+            sink.write(&ev).unwrap();
+            want.extend(serde_json::to_vec(&ev).unwrap());
+            want.push(b'\n');
         }
         let got = sink.into_inner();
         assert_eq!(
