@@ -297,7 +297,13 @@ mod tests {
                 let u = |k: usize| texts[(i + k) % texts.len()].map(str::to_string);
                 n += 1;
                 let ev = Event {
-                    ts: [1_700_000_000.25, 0.0, 1e-7, f64::NAN, 123456789.123456789][i % 5],
+                    ts: [
+                        1_700_000_000.25,
+                        0.0,
+                        1e-7,
+                        f64::NAN,
+                        123_456_789.123_456_79,
+                    ][i % 5],
                     conn: conn.clone(),
                     kind: EventKind::Call {
                         call_id: [0, 1, u32::MAX][i % 3],

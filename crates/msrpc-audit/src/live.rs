@@ -4,7 +4,9 @@
 //! It has no runtime dependency: the server's observer converts its callbacks into owned
 //! [`Input`]s (cheaply, on the connection task: stubs are copied only for the interfaces
 //! the audit interprets, see [`Input::call_done`]), sends them to a writer task, and the
-//! writer task feeds them to a [`Live`] adapter with their time stamp.
+//! writer task feeds them to a [`Live`] adapter with their time stamp ([`Live::feed_with`]
+//! hands the events to a closure by reference, a call's without allocating; [`Live::feed`]
+//! collects the same events).
 
 use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
