@@ -4,9 +4,12 @@
 //! It has no runtime dependency: the server's observer converts its callbacks into owned
 //! [`Input`]s (cheaply, on the connection task: stubs are copied only for the interfaces
 //! the audit interprets, see [`Input::call_done`]), sends them to a writer task, and the
-//! writer task feeds them to a [`Live`] adapter with their time stamp.
+//! writer task feeds them to a [`Live`] adapter with their time stamp ([`Live::feed_with`]
+//! hands the events to a closure by reference, a call's without allocating; [`Live::feed`]
+//! collects the same events).
 
 use rustc_hash::FxHashMap;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use msrpc_ndr::DataRep;
@@ -49,8 +52,9 @@ pub enum Input {
     Server {
         /// Server-wide connection number.
         conn_id: u64,
-        /// The event; never `ServerEvent::Call` (that becomes [`Input::Request`]).
-        event: ServerEvent,
+        /// The event; never `ServerEvent::Call` (that becomes [`Input::Request`]). Boxed, as
+        /// the stubs of [`Input::CallDone`]: inputs stay small (cheap to move through a queue).
+        event: Box<ServerEvent>,
     },
     /// A request was dispatched (`ServerEvent::Call` without its stub).
     Request {
@@ -81,10 +85,8 @@ pub enum Input {
         stub_in: u64,
         /// Response stub length (0 on a fault).
         stub_out: u64,
-        /// The request stub, when kept (EPM and DCOM activation calls), else empty.
-        request: Vec<u8>,
-        /// The response stub, when kept (EPM calls), else empty.
-        response: Vec<u8>,
+        /// The stubs, when kept (EPM and DCOM activation calls), else `None`.
+        stubs: Option<Box<CallStubs>>,
         /// The request's facts (fragments, auth level, user) when the producer has them at
         /// the call's end (see [`Input::with_request_facts`]); `None`: from the call's
         /// earlier [`Input::Request`].
@@ -129,6 +131,15 @@ pub enum Input {
     },
 }
 
+/// The stubs of a finished call, when [`Input::call_done`] keeps them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CallStubs {
+    /// The request stub (EPM and DCOM activation calls), else empty.
+    pub request: Vec<u8>,
+    /// The response stub (EPM calls), else empty.
+    pub response: Vec<u8>,
+}
+
 /// The interfaces whose request stubs [`Input::call_done`] keeps (the endpoint mapper and
 /// DCOM activation): a server need copy request stubs for its observer only for these.
 pub const REQUEST_STUB_INTERFACES: [msrpc_ndr::Uuid; 3] = [
@@ -151,7 +162,7 @@ impl Input {
             },
             other => Input::Server {
                 conn_id,
-                event: other.clone(),
+                event: Box::new(other.clone()),
             },
         }
     }
@@ -160,6 +171,7 @@ impl Input {
     /// `stub_in` the whole stub's length. The stubs are copied only when the audit interprets
     /// them: EPM calls (for [`crate::epm::interpret`]) and DCOM activation requests (for
     /// [`crate::inspect::request`]).
+    #[inline]
     #[allow(clippy::too_many_arguments)]
     pub fn call_done(
         conn_id: u64,
@@ -186,12 +198,12 @@ impl Input {
             drep,
             stub_in: stub_in as u64,
             stub_out: resp.len() as u64,
-            request: if keep_request {
-                request.to_vec()
-            } else {
-                Vec::new()
-            },
-            response: if epm { resp.to_vec() } else { Vec::new() },
+            stubs: keep_request.then(|| {
+                Box::new(CallStubs {
+                    request: request.to_vec(),
+                    response: if epm { resp.to_vec() } else { Vec::new() },
+                })
+            }),
             facts: None,
             fault,
             duration: duration.as_secs_f64(),
@@ -200,6 +212,7 @@ impl Input {
 
     /// Adds the request's facts to a [`Input::CallDone`] (other inputs are returned as they
     /// are): one input per call instead of an [`Input::Request`] and a `CallDone`.
+    #[inline]
     pub fn with_request_facts(
         mut self,
         fragments: u32,
@@ -207,14 +220,14 @@ impl Input {
         user: Option<&str>,
     ) -> Input {
         if let Input::CallDone { facts, .. } = &mut self {
-            *facts = Some((fragments, auth_level, user.map(str::to_string)));
+            *facts = Some((fragments, auth_level, user.map(Box::from)));
         }
         self
     }
 }
 
 /// What a finished call reports of its request: fragments, auth level, user.
-pub type RequestFacts = (u32, Option<AuthLevel>, Option<String>);
+pub type RequestFacts = (u32, Option<AuthLevel>, Option<Box<str>>);
 
 /// A Zeek-style connection uid: `C` and 17 base-62 characters, from a per-run `seed` and the
 /// connection number (distinct numbers give distinct uids within a run).
@@ -249,7 +262,7 @@ struct ConnState {
     pdus_out: u64,
     bound: bool,
     /// Pending requests: call_id -> (fragments, auth level, user).
-    calls: FxHashMap<u32, (u32, Option<AuthLevel>, Option<String>)>,
+    calls: FxHashMap<u32, RequestFacts>,
     seq: u64,
 }
 
@@ -260,7 +273,20 @@ pub struct Live {
     seed: u64,
     conns: FxHashMap<u64, ConnState>,
     seq: u64,
+    /// The `call` event [`Live::feed_with`] fills in place for each finished call: its
+    /// strings keep their buffers, so a call costs no allocation.
+    /// Boxed: taken out and put back per call, it moves as a pointer.
+    scratch: Option<Box<Event>>,
+    /// The interface UUID and opnum whose texts (`interface`, `endpoint`, `operation`) the
+    /// scratch event holds: a call to the same operation leaves them as they are.
+    scratch_names: Option<(u128, u16)>,
+    /// Interface UUIDs as text, formatted once each (at most [`MAX_UUID_TEXTS`]).
+    uuid_texts: FxHashMap<u128, String>,
 }
+
+/// Interface UUID texts [`Live`] keeps formatted (a server serves few interfaces; past this
+/// the cache starts over).
+const MAX_UUID_TEXTS: usize = 256;
 
 fn clip(s: &str) -> String {
     if s.len() <= MAX_TEXT {
@@ -322,6 +348,9 @@ impl Live {
             seed,
             conns: FxHashMap::default(),
             seq: 0,
+            scratch: None,
+            scratch_names: None,
+            uuid_texts: FxHashMap::default(),
         }
     }
 
@@ -365,8 +394,29 @@ impl Live {
 
     /// Feeds one input observed at `ts` (seconds since the Unix epoch); returns the events it
     /// makes (often none, sometimes several: an EPM call gives a `call` and an `epm_lookup`).
+    /// [`Live::feed_with`] gives the same events without collecting them.
     pub fn feed(&mut self, ts: f64, input: Input) -> Vec<Event> {
         let mut out = Vec::new();
+        self.feed_with(ts, input, |e| out.push(e.clone()));
+        out
+    }
+
+    /// Feeds one input observed at `ts` (seconds since the Unix epoch) and hands each event
+    /// it makes, in order, to `f` (often none, sometimes several: an EPM call gives a `call`
+    /// and an `epm_lookup`). The same events as [`Live::feed`], cheaper: a finished call's
+    /// `call` event is built in a buffer the adapter reuses (no allocation per call).
+    pub fn feed_with(&mut self, ts: f64, input: Input, mut f: impl FnMut(&Event)) {
+        if let Input::CallDone { .. } = input {
+            self.call_done(ts, input, &mut f);
+            return;
+        }
+        let mut out = Vec::new();
+        self.feed_other(ts, input, &mut out);
+        out.iter().for_each(f);
+    }
+
+    /// The inputs other than [`Input::CallDone`].
+    fn feed_other(&mut self, ts: f64, input: Input, out: &mut Vec<Event>) {
         match input {
             Input::Opened {
                 conn_id,
@@ -409,7 +459,7 @@ impl Live {
             }
             Input::Server { conn_id, event } => {
                 let st = self.state(conn_id, ts);
-                if let Some(kind) = server_event(st, event) {
+                if let Some(kind) = server_event(st, *event) {
                     out.push(ev(ts, &st.id, kind));
                 }
             }
@@ -423,86 +473,14 @@ impl Live {
                 let st = self.state(conn_id, ts);
                 // Bounded by the server's outstanding-call limit; stay bounded regardless.
                 if st.calls.len() < 4096 {
-                    st.calls.insert(call_id, (fragments, auth_level, user));
-                }
-            }
-            Input::CallDone {
-                conn_id,
-                call_id,
-                interface,
-                opnum,
-                drep,
-                stub_in,
-                stub_out,
-                request,
-                response,
-                facts,
-                fault,
-                duration,
-            } => {
-                let st = self.state(conn_id, ts);
-                let (fragments, level, user) = match facts {
-                    Some(f) => f,
-                    None => st.calls.remove(&call_id).unwrap_or((1, None, None)),
-                };
-                let uuid = interface.uuid;
-                out.push(ev(
-                    ts,
-                    &st.id,
-                    EventKind::Call {
+                    st.calls.insert(
                         call_id,
-                        interface: Some(uuid.to_string()),
-                        endpoint: interface_name(&uuid).map(str::to_string),
-                        opnum,
-                        operation: operation_name(&uuid, opnum).map(str::to_string),
-                        stub_in,
-                        stub_out,
-                        fragments,
-                        rtt: Some(duration),
-                        fault: fault.map(fault_name),
-                        auth_level: level.map(auth_level_name),
-                        user: user.as_deref().map(clip),
-                    },
-                ));
-                if fault == Some(FaultStatus::RPC_X_BAD_STUB_DATA) {
-                    out.push(ev(
-                        ts,
-                        &st.id,
-                        EventKind::Malformed {
-                            reason: "ndr_decode_error".into(),
-                            detail: format!(
-                                "request stub of {} opnum {opnum} ({stub_in} bytes) did not decode",
-                                interface_name(&uuid)
-                                    .map(str::to_string)
-                                    .unwrap_or_else(|| uuid.to_string())
-                            ),
-                        },
-                    ));
-                }
-                if uuid == EPM && fault.is_none() {
-                    if let Some(mut k) = crate::epm::interpret(&request, &response, drep, opnum) {
-                        match &mut k {
-                            EventKind::EpmLookup { call_id: c, .. }
-                            | EventKind::EpmMap { call_id: c, .. } => *c = call_id,
-                            _ => {}
-                        }
-                        out.push(ev(ts, &st.id, k));
-                    }
-                }
-                if let Some(f) = crate::inspect::request(&uuid, opnum, &request, drep) {
-                    out.push(ev(
-                        ts,
-                        &st.id,
-                        EventKind::ExploitShape {
-                            call_id,
-                            interface: uuid.to_string(),
-                            opnum,
-                            shape: f.shape,
-                            detail: f.detail,
-                        },
-                    ));
+                        (fragments, auth_level, user.map(String::into_boxed_str)),
+                    );
                 }
             }
+            // Handled by `call_done` (`feed_with` sends it there).
+            Input::CallDone { .. } => {}
             Input::Policy {
                 conn_id,
                 call_id,
@@ -548,8 +526,220 @@ impl Live {
                 self.conns.remove(&conn_id);
             }
         }
-        out
     }
+
+    /// `uuid` as text, from the cache.
+    fn uuid_text(&mut self, uuid: &msrpc_ndr::Uuid) -> &str {
+        if self.uuid_texts.len() >= MAX_UUID_TEXTS && !self.uuid_texts.contains_key(&uuid.as_u128())
+        {
+            self.uuid_texts.clear();
+        }
+        self.uuid_texts
+            .entry(uuid.as_u128())
+            .or_insert_with(|| uuid.to_string())
+    }
+
+    /// A finished call: its `call` event (filled in `scratch`), then the `malformed`,
+    /// `epm_lookup`/`epm_map` and `exploit_shape` events it may make.
+    fn call_done(&mut self, ts: f64, input: Input, f: &mut impl FnMut(&Event)) {
+        let Input::CallDone {
+            conn_id,
+            call_id,
+            interface,
+            opnum,
+            drep,
+            stub_in,
+            stub_out,
+            stubs,
+            facts,
+            fault,
+            duration,
+        } = input
+        else {
+            return;
+        };
+        let uuid = interface.uuid;
+        let (request, response) = stubs
+            .as_deref()
+            .map_or((&[][..], &[][..]), |s| (&s.request[..], &s.response[..]));
+        let mut e = match self.scratch.take() {
+            Some(e) if matches!(e.kind, EventKind::Call { .. }) => e,
+            _ => {
+                self.scratch_names = None;
+                Box::new(blank_call())
+            }
+        };
+        let names = (uuid.as_u128(), opnum);
+        if self.scratch_names != Some(names) {
+            if let EventKind::Call {
+                interface: e_interface,
+                endpoint: e_endpoint,
+                operation: e_operation,
+                ..
+            } = &mut e.kind
+            {
+                set_text(e_interface, Some(self.uuid_text(&uuid)));
+                set_text(e_endpoint, interface_name(&uuid));
+                set_text(e_operation, operation_name(&uuid, opnum));
+            }
+            self.scratch_names = Some(names);
+        }
+        let st = self.state(conn_id, ts);
+        let (fragments, level, user) = match facts {
+            Some(f) => f,
+            None => st.calls.remove(&call_id).unwrap_or((1, None, None)),
+        };
+        e.ts = ts;
+        e.conn.uid.clone_from(&st.id.uid);
+        e.conn.orig_h = st.id.orig_h;
+        e.conn.orig_p = st.id.orig_p;
+        e.conn.resp_h = st.id.resp_h;
+        e.conn.resp_p = st.id.resp_p;
+        if let EventKind::Call {
+            call_id: e_call_id,
+            opnum: e_opnum,
+            stub_in: e_stub_in,
+            stub_out: e_stub_out,
+            fragments: e_fragments,
+            rtt: e_rtt,
+            fault: e_fault,
+            auth_level: e_auth_level,
+            user: e_user,
+            ..
+        } = &mut e.kind
+        {
+            *e_call_id = call_id;
+            *e_opnum = opnum;
+            *e_stub_in = stub_in;
+            *e_stub_out = stub_out;
+            *e_fragments = fragments;
+            *e_rtt = Some(duration);
+            // As `fault_name`, `auth_level_name` and `clip` write them.
+            match fault {
+                Some(f) => {
+                    let s = reuse(e_fault);
+                    match f.name() {
+                        Some(n) => push_lowercase(s, n),
+                        None => {
+                            let _ = write!(s, "{:#010x}", f.0);
+                        }
+                    }
+                }
+                None => *e_fault = None,
+            }
+            match level {
+                Some(l) => {
+                    let s = reuse(e_auth_level);
+                    match l.name() {
+                        Some(n) => push_lowercase(s, n),
+                        None => {
+                            let _ = write!(s, "{l}");
+                        }
+                    }
+                }
+                None => *e_auth_level = None,
+            }
+            match user.as_deref() {
+                Some(u) if u.len() <= MAX_TEXT => set_text(e_user, Some(u)),
+                Some(u) => *e_user = Some(clip(u)),
+                None => *e_user = None,
+            }
+        }
+        f(&e);
+        self.scratch = Some(e);
+        let Some(st) = self.conns.get(&conn_id) else {
+            return;
+        };
+        if fault == Some(FaultStatus::RPC_X_BAD_STUB_DATA) {
+            f(&ev(
+                ts,
+                &st.id,
+                EventKind::Malformed {
+                    reason: "ndr_decode_error".into(),
+                    detail: format!(
+                        "request stub of {} opnum {opnum} ({stub_in} bytes) did not decode",
+                        interface_name(&uuid)
+                            .map(str::to_string)
+                            .unwrap_or_else(|| uuid.to_string())
+                    ),
+                },
+            ));
+        }
+        if uuid == EPM && fault.is_none() {
+            if let Some(mut k) = crate::epm::interpret(request, response, drep, opnum) {
+                match &mut k {
+                    EventKind::EpmLookup { call_id: c, .. }
+                    | EventKind::EpmMap { call_id: c, .. } => *c = call_id,
+                    _ => {}
+                }
+                f(&ev(ts, &st.id, k));
+            }
+        }
+        if !crate::inspect::inspects(&uuid) {
+            return;
+        }
+        if let Some(found) = crate::inspect::request(&uuid, opnum, request, drep) {
+            f(&ev(
+                ts,
+                &st.id,
+                EventKind::ExploitShape {
+                    call_id,
+                    interface: uuid.to_string(),
+                    opnum,
+                    shape: found.shape,
+                    detail: found.detail,
+                },
+            ));
+        }
+    }
+}
+
+/// An empty `call` event (the first value of [`Live`]'s scratch event).
+fn blank_call() -> Event {
+    Event {
+        ts: 0.0,
+        conn: ConnId {
+            uid: String::new(),
+            orig_h: None,
+            orig_p: None,
+            resp_h: None,
+            resp_p: None,
+        },
+        kind: EventKind::Call {
+            call_id: 0,
+            interface: None,
+            endpoint: None,
+            opnum: 0,
+            operation: None,
+            stub_in: 0,
+            stub_out: 0,
+            fragments: 0,
+            rtt: None,
+            fault: None,
+            auth_level: None,
+            user: None,
+        },
+    }
+}
+
+/// Sets `dst` to `src`, reusing `dst`'s buffer.
+fn set_text(dst: &mut Option<String>, src: Option<&str>) {
+    match src {
+        Some(s) => reuse(dst).push_str(s),
+        None => *dst = None,
+    }
+}
+
+/// `dst`'s string, emptied (a new one when `dst` is `None`).
+fn reuse(dst: &mut Option<String>) -> &mut String {
+    let s = dst.get_or_insert_with(String::new);
+    s.clear();
+    s
+}
+
+/// Appends `s` in ASCII lowercase.
+fn push_lowercase(dst: &mut String, s: &str) {
+    dst.extend(s.chars().map(|c| c.to_ascii_lowercase()));
 }
 
 fn ev(ts: f64, id: &ConnId, kind: EventKind) -> Event {
@@ -928,6 +1118,155 @@ mod tests {
         assert!(v.get("user").is_none_or(|u| u.is_null()));
     }
 
+    /// One full `call` line per case, byte for byte (the audit log's format), through one
+    /// adapter so every case reuses the buffers the previous one left.
+    #[test]
+    fn call_events_pin_their_json_lines() {
+        let mgmt = SyntaxId::new(
+            msrpc_ndr::Uuid::from_u128(0xafa8bd80_7d8a_11c9_bef4_08002b102989),
+            1,
+            0,
+        );
+        let unknown = SyntaxId::new(msrpc_ndr::Uuid::from_u128(0x1234), 1, 0);
+        let mut live = Live::new(42);
+        live.feed(
+            5.0,
+            Input::Opened {
+                conn_id: 7,
+                peer: Some("127.0.0.130:40000".parse().unwrap()),
+                local: Some("127.0.0.131:135".parse().unwrap()),
+            },
+        );
+        let line = |evs: Vec<Event>| {
+            assert_eq!(evs.len(), 1);
+            String::from_utf8(serde_json::to_vec(&evs[0]).unwrap()).unwrap()
+        };
+        let long_user = format!("DOM\\{}", "é".repeat(200));
+        let cases: Vec<(Input, String)> = vec![
+            (
+                Input::call_done(
+                    7,
+                    2,
+                    mgmt,
+                    2,
+                    DataRep::LITTLE_ENDIAN,
+                    &[],
+                    0,
+                    Ok(&[0; 8]),
+                    std::time::Duration::from_micros(2500),
+                )
+                .with_request_facts(1, None, None),
+                format!(
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":2,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null}}"#,
+                    uid(42, 7)
+                ),
+            ),
+            (
+                // Another connection (no Opened: no addresses), a fault, auth, a user to escape.
+                Input::call_done(
+                    9,
+                    3,
+                    unknown,
+                    70,
+                    DataRep::LITTLE_ENDIAN,
+                    &[],
+                    12,
+                    Err(FaultStatus::NCA_S_OP_RNG_ERROR),
+                    std::time::Duration::ZERO,
+                )
+                .with_request_facts(
+                    3,
+                    Some(AuthLevel::PKT_PRIVACY),
+                    Some("DOM\\al\"ice"),
+                ),
+                format!(
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":null,"id.orig_p":null,"id.resp_h":null,"id.resp_p":null,"event":"call","call_id":3,"interface":"00000000-0000-0000-0000-000000001234","endpoint":null,"opnum":70,"operation":null,"stub_in":12,"stub_out":0,"fragments":3,"rtt":0.0,"fault":"nca_s_op_rng_error","auth_level":"pkt_privacy","user":"DOM\\al\"ice"}}"#,
+                    uid(42, 9)
+                ),
+            ),
+            (
+                // Unnamed fault status and auth level, a user longer than the clip limit.
+                Input::call_done(
+                    7,
+                    4,
+                    mgmt,
+                    1,
+                    DataRep::LITTLE_ENDIAN,
+                    &[],
+                    0,
+                    Err(FaultStatus(0x1234_5678)),
+                    std::time::Duration::from_secs(1),
+                )
+                .with_request_facts(1, Some(AuthLevel(9)), Some(&long_user)),
+                format!(
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":4,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":1,"operation":"inq_stats","stub_in":0,"stub_out":0,"fragments":1,"rtt":1.0,"fault":"0x12345678","auth_level":"{}","user":"DOM\\{}..."}}"#,
+                    uid(42, 7),
+                    AuthLevel(9),
+                    "é".repeat(126)
+                ),
+            ),
+            (
+                // Back to the first shape: nothing left over from the previous calls.
+                Input::call_done(
+                    7,
+                    5,
+                    mgmt,
+                    2,
+                    DataRep::LITTLE_ENDIAN,
+                    &[],
+                    0,
+                    Ok(&[0; 8]),
+                    std::time::Duration::from_micros(2500),
+                )
+                .with_request_facts(1, None, None),
+                format!(
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":5,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null}}"#,
+                    uid(42, 7)
+                ),
+            ),
+            (
+                // The same operation on another connection (no addresses), then faulted.
+                Input::call_done(
+                    9,
+                    6,
+                    mgmt,
+                    2,
+                    DataRep::LITTLE_ENDIAN,
+                    &[],
+                    0,
+                    Ok(&[0; 8]),
+                    std::time::Duration::from_micros(2500),
+                )
+                .with_request_facts(1, None, None),
+                format!(
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":null,"id.orig_p":null,"id.resp_h":null,"id.resp_p":null,"event":"call","call_id":6,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null}}"#,
+                    uid(42, 9)
+                ),
+            ),
+            (
+                Input::call_done(
+                    7,
+                    7,
+                    mgmt,
+                    2,
+                    DataRep::LITTLE_ENDIAN,
+                    &[],
+                    0,
+                    Err(FaultStatus::NCA_S_OP_RNG_ERROR),
+                    std::time::Duration::from_micros(2500),
+                )
+                .with_request_facts(1, None, None),
+                format!(
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":7,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":0,"fragments":1,"rtt":0.0025,"fault":"nca_s_op_rng_error","auth_level":null,"user":null}}"#,
+                    uid(42, 7)
+                ),
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(line(live.feed(1_700_000_000.25, input)), want);
+        }
+    }
+
     #[test]
     fn stubs_are_kept_only_where_interpreted() {
         let echo = SyntaxId::new(
@@ -947,8 +1286,7 @@ mod tests {
             std::time::Duration::ZERO,
         );
         let Input::CallDone {
-            request,
-            response,
+            stubs,
             stub_in,
             stub_out,
             ..
@@ -956,7 +1294,7 @@ mod tests {
         else {
             panic!()
         };
-        assert!(request.is_empty() && response.is_empty());
+        assert_eq!(stubs, None);
         assert_eq!((stub_in, stub_out), (100, 50));
     }
 }

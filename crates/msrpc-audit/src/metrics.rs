@@ -42,10 +42,97 @@ const FAMILIES: &[Family] = &[
     Family { name: "msrpc_audit_events_dropped_total", help: "Audit inputs dropped because the audit queue was full.", kind: "counter", labels: &[] },
 ];
 
+// Indexes into `FAMILIES` (a test checks them against the names).
+const CONNECTIONS_TOTAL: usize = 0;
+const CONNECTIONS_OPEN: usize = 1;
+const BINDS_TOTAL: usize = 2;
+const CALLS_TOTAL: usize = 3;
+const EPM_REQUESTS_TOTAL: usize = 4;
+const AUTH_TOTAL: usize = 5;
+const POLICY_TOTAL: usize = 6;
+const REFUSED_TOTAL: usize = 7;
+const MALFORMED_TOTAL: usize = 8;
+const EXPLOIT_SHAPES_TOTAL: usize = 9;
+const ALERTS_TOTAL: usize = 10;
+const AUDIT_EVENTS_TOTAL: usize = 11;
+const AUDIT_EVENTS_DROPPED_TOTAL: usize = 12;
+
 #[derive(Default)]
 struct Inner {
     /// family index -> label values -> value.
     series: Vec<BTreeMap<Vec<String>, i64>>,
+    /// Counts of families without labels (by family index; `series` holds none of them).
+    plain: [i64; FAMILY_COUNT],
+    /// The last few `msrpc_calls_total` label sets seen, with calls counted since they were
+    /// added to `series` (a call whose labels are here costs no map search).
+    recent_calls: [Option<RecentCall>; RECENT_CALLS],
+    /// The `recent_calls` slot the next new label set takes.
+    next_recent: usize,
+}
+
+/// Families in `FAMILIES`.
+const FAMILY_COUNT: usize = 13;
+
+/// `msrpc_calls_total` label sets remembered (a server answers a few interfaces at a time).
+const RECENT_CALLS: usize = 4;
+
+/// A `msrpc_calls_total` label set and the calls counted for it but not yet in `series`.
+struct RecentCall {
+    interface: String,
+    opnum: u16,
+    fault: String,
+    pending: i64,
+}
+
+impl Inner {
+    /// Counts one call. The first time a label set is seen it is added to `series` at once
+    /// (so whether it gets a series or folds into `other` is decided as without the cache);
+    /// later calls are counted in `recent_calls` and moved to `series` by `flush_calls`.
+    fn add_call(&mut self, interface: &str, opnum: u16, fault: &str) {
+        for r in self.recent_calls.iter_mut().flatten() {
+            if r.opnum == opnum && r.interface == interface && r.fault == fault {
+                r.pending += 1;
+                return;
+            }
+        }
+        let mut digits = [0u8; 5];
+        self.add(
+            CALLS_TOTAL,
+            &[interface, decimal(opnum, &mut digits), fault],
+            1,
+        );
+        let slot = self.next_recent % RECENT_CALLS;
+        self.next_recent = (slot + 1) % RECENT_CALLS;
+        if let Some(old) = self.recent_calls.get_mut(slot).and_then(Option::take) {
+            self.flush_call(&old);
+        }
+        if let Some(s) = self.recent_calls.get_mut(slot) {
+            *s = Some(RecentCall {
+                interface: interface.to_string(),
+                opnum,
+                fault: fault.to_string(),
+                pending: 0,
+            });
+        }
+    }
+
+    fn flush_call(&mut self, r: &RecentCall) {
+        if r.pending != 0 {
+            let mut digits = [0u8; 5];
+            let opnum = decimal(r.opnum, &mut digits);
+            self.add(CALLS_TOTAL, &[&r.interface, opnum, &r.fault], r.pending);
+        }
+    }
+
+    /// Moves the calls counted in `recent_calls` to `series`.
+    fn flush_calls(&mut self) {
+        let mut recent = std::mem::take(&mut self.recent_calls);
+        for r in recent.iter_mut().flatten() {
+            self.flush_call(r);
+            r.pending = 0;
+        }
+        self.recent_calls = recent;
+    }
 }
 
 /// The counters; share it (`Arc`) between the writer that observes events and the HTTP
@@ -66,6 +153,7 @@ impl Default for Metrics {
     }
 }
 
+#[cfg(test)]
 fn family_index(name: &str) -> usize {
     FAMILIES.iter().position(|f| f.name == name).unwrap_or(0)
 }
@@ -126,6 +214,31 @@ impl PartialEq for dyn Labels + '_ {
 
 impl Eq for dyn Labels + '_ {}
 
+impl Inner {
+    fn add(&mut self, family: usize, labels: &[&str], by: i64) {
+        if labels.is_empty() {
+            if let Some(v) = self.plain.get_mut(family) {
+                *v = v.saturating_add(by);
+            }
+            return;
+        }
+        let Some(map) = self.series.get_mut(family) else {
+            return;
+        };
+        // The common case, a label set already counted, looks it up without allocating.
+        if let Some(v) = map.get_mut(&labels as &dyn Labels) {
+            *v = v.saturating_add(by);
+            return;
+        }
+        let mut key: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
+        if map.len() >= MAX_SERIES {
+            key = labels.iter().map(|_| "other".to_string()).collect();
+        }
+        let v = map.entry(key).or_insert(0);
+        *v = v.saturating_add(by);
+    }
+}
+
 /// `n` in decimal, written into `buf` (no allocation).
 fn decimal(n: u16, buf: &mut [u8; 5]) -> &str {
     let mut i = buf.len();
@@ -149,35 +262,29 @@ impl Metrics {
         Metrics {
             inner: Mutex::new(Inner {
                 series: FAMILIES.iter().map(|_| BTreeMap::new()).collect(),
+                plain: [0; FAMILY_COUNT],
+                recent_calls: Default::default(),
+                next_recent: 0,
             }),
         }
     }
 
+    #[cfg(test)]
     fn add(&self, family: &str, labels: &[&str], by: i64) {
-        let mut g = match self.inner.lock() {
+        self.lock().add(family_index(family), labels, by);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        match self.inner.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
-        };
-        let Some(map) = g.series.get_mut(family_index(family)) else {
-            return;
-        };
-        // The common case, a label set already counted, looks it up without allocating.
-        if let Some(v) = map.get_mut(&labels as &dyn Labels) {
-            *v = v.saturating_add(by);
-            return;
         }
-        let mut key: Vec<String> = labels.iter().map(|s| s.to_string()).collect();
-        if map.len() >= MAX_SERIES {
-            key = labels.iter().map(|_| "other".to_string()).collect();
-        }
-        let v = map.entry(key).or_insert(0);
-        *v = v.saturating_add(by);
     }
 
     /// Counts `n` inputs dropped before they became events (a full queue).
     pub fn dropped(&self, n: u64) {
-        self.add(
-            "msrpc_audit_events_dropped_total",
+        self.lock().add(
+            AUDIT_EVENTS_DROPPED_TOTAL,
             &[],
             i64::try_from(n).unwrap_or(i64::MAX),
         );
@@ -185,13 +292,15 @@ impl Metrics {
 
     /// Counts one event.
     pub fn observe(&self, ev: &Event) {
-        self.add("msrpc_audit_events_total", &[], 1);
+        // One lock per event.
+        let mut g = self.lock();
+        g.add(AUDIT_EVENTS_TOTAL, &[], 1);
         match &ev.kind {
             EventKind::ConnOpen => {
-                self.add("msrpc_connections_total", &[], 1);
-                self.add("msrpc_connections_open", &[], 1);
+                g.add(CONNECTIONS_TOTAL, &[], 1);
+                g.add(CONNECTIONS_OPEN, &[], 1);
             }
-            EventKind::ConnClose { .. } => self.add("msrpc_connections_open", &[], -1),
+            EventKind::ConnClose { .. } => g.add(CONNECTIONS_OPEN, &[], -1),
             EventKind::Bind {
                 kind,
                 contexts,
@@ -208,7 +317,7 @@ impl Metrics {
                 } else {
                     "rejected"
                 };
-                self.add("msrpc_binds_total", &[kind, result], 1);
+                g.add(BINDS_TOTAL, &[kind, result], 1);
             }
             EventKind::Call {
                 interface,
@@ -217,23 +326,14 @@ impl Metrics {
                 fault,
                 ..
             } => {
-                let mut digits = [0u8; 5];
                 let iface = endpoint
                     .as_deref()
                     .or(interface.as_deref())
                     .unwrap_or("unknown");
-                self.add(
-                    "msrpc_calls_total",
-                    &[
-                        iface,
-                        decimal(*opnum, &mut digits),
-                        fault.as_deref().unwrap_or("none"),
-                    ],
-                    1,
-                );
+                g.add_call(iface, *opnum, fault.as_deref().unwrap_or("none"));
             }
-            EventKind::EpmLookup { .. } => self.add("msrpc_epm_requests_total", &["lookup"], 1),
-            EventKind::EpmMap { .. } => self.add("msrpc_epm_requests_total", &["map"], 1),
+            EventKind::EpmLookup { .. } => g.add(EPM_REQUESTS_TOTAL, &["lookup"], 1),
+            EventKind::EpmMap { .. } => g.add(EPM_REQUESTS_TOTAL, &["map"], 1),
             EventKind::Auth {
                 auth_type, outcome, ..
             } => {
@@ -241,32 +341,26 @@ impl Metrics {
                     crate::AuthOutcome::Success => "success",
                     crate::AuthOutcome::Failure => "failure",
                 };
-                self.add("msrpc_auth_total", &[auth_type, o], 1);
+                g.add(AUTH_TOTAL, &[auth_type, o], 1);
             }
-            EventKind::Policy { action, reason, .. } => {
-                self.add("msrpc_policy_total", &[action, reason], 1)
-            }
-            EventKind::Refused { reason, .. } => self.add("msrpc_refused_total", &[reason], 1),
-            EventKind::Malformed { reason, .. } => self.add("msrpc_malformed_total", &[reason], 1),
-            EventKind::ExploitShape { shape, .. } => {
-                self.add("msrpc_exploit_shapes_total", &[shape], 1)
-            }
-            EventKind::Alert { detector, .. } => self.add("msrpc_alerts_total", &[detector], 1),
+            EventKind::Policy { action, reason, .. } => g.add(POLICY_TOTAL, &[action, reason], 1),
+            EventKind::Refused { reason, .. } => g.add(REFUSED_TOTAL, &[reason], 1),
+            EventKind::Malformed { reason, .. } => g.add(MALFORMED_TOTAL, &[reason], 1),
+            EventKind::ExploitShape { shape, .. } => g.add(EXPLOIT_SHAPES_TOTAL, &[shape], 1),
+            EventKind::Alert { detector, .. } => g.add(ALERTS_TOTAL, &[detector], 1),
         }
     }
 
     /// The text exposition (`Content-Type: text/plain; version=0.0.4`).
     pub fn render(&self) -> String {
-        let g = match self.inner.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut g = self.lock();
+        g.flush_calls();
         let mut s = String::new();
-        for (f, map) in FAMILIES.iter().zip(g.series.iter()) {
+        for ((f, map), plain) in FAMILIES.iter().zip(g.series.iter()).zip(g.plain.iter()) {
             let _ = writeln!(s, "# HELP {} {}", f.name, f.help);
             let _ = writeln!(s, "# TYPE {} {}", f.name, f.kind);
             if f.labels.is_empty() {
-                let v = map.get(&Vec::new()).copied().unwrap_or(0);
+                let v = *plain;
                 let _ = writeln!(s, "{} {v}", f.name);
                 continue;
             }
@@ -427,6 +521,31 @@ mod tests {
     }
 
     #[test]
+    fn family_constants_match_names() {
+        for (i, name) in [
+            (CONNECTIONS_TOTAL, "msrpc_connections_total"),
+            (CONNECTIONS_OPEN, "msrpc_connections_open"),
+            (BINDS_TOTAL, "msrpc_binds_total"),
+            (CALLS_TOTAL, "msrpc_calls_total"),
+            (EPM_REQUESTS_TOTAL, "msrpc_epm_requests_total"),
+            (AUTH_TOTAL, "msrpc_auth_total"),
+            (POLICY_TOTAL, "msrpc_policy_total"),
+            (REFUSED_TOTAL, "msrpc_refused_total"),
+            (MALFORMED_TOTAL, "msrpc_malformed_total"),
+            (EXPLOIT_SHAPES_TOTAL, "msrpc_exploit_shapes_total"),
+            (ALERTS_TOTAL, "msrpc_alerts_total"),
+            (AUDIT_EVENTS_TOTAL, "msrpc_audit_events_total"),
+            (
+                AUDIT_EVENTS_DROPPED_TOTAL,
+                "msrpc_audit_events_dropped_total",
+            ),
+        ] {
+            assert_eq!(FAMILIES[i].name, name);
+        }
+        assert_eq!(FAMILIES.len(), FAMILY_COUNT);
+    }
+
+    #[test]
     fn decimal_writes_every_u16() {
         for n in [0u16, 7, 10, 99, 100, 4095, 10000, 65535] {
             let mut b = [0u8; 5];
@@ -543,6 +662,90 @@ mod tests {
         );
         assert_eq!(value(&s, "msrpc_audit_events_total", &[]), Some(7.0));
         assert!(parse_exposition("bad line").is_err());
+    }
+
+    /// The recent-calls cache counts exactly what one map search per call counts: label sets
+    /// interleaved past the cache's size, renders in between, and new label sets past
+    /// MAX_SERIES folding into `other` by first sight.
+    #[test]
+    fn call_counts_match_a_plain_model() {
+        let m = Metrics::new();
+        let mut model: BTreeMap<Vec<String>, i64> = BTreeMap::new();
+        let call = |iface: &str, opnum: u16, fault: Option<&str>| {
+            ev(EventKind::Call {
+                call_id: 1,
+                interface: Some("u".into()),
+                endpoint: Some(iface.into()),
+                opnum,
+                operation: None,
+                stub_in: 0,
+                stub_out: 0,
+                fragments: 1,
+                rtt: None,
+                fault: fault.map(str::to_string),
+                auth_level: None,
+                user: None,
+            })
+        };
+        let count = |model: &mut BTreeMap<Vec<String>, i64>,
+                     iface: &str,
+                     opnum: u16,
+                     fault: Option<&str>| {
+            m.observe(&call(iface, opnum, fault));
+            let mut key = vec![
+                iface.to_string(),
+                opnum.to_string(),
+                fault.unwrap_or("none").to_string(),
+            ];
+            if !model.contains_key(&key) && model.len() >= MAX_SERIES {
+                key = vec!["other".to_string(); 3];
+            }
+            *model.entry(key).or_insert(0) += 1;
+        };
+        let check = |model: &BTreeMap<Vec<String>, i64>| {
+            let s = parse_exposition(&m.render()).unwrap();
+            let got: BTreeMap<Vec<String>, i64> = s
+                .iter()
+                .filter(|s| s.name == "msrpc_calls_total")
+                .map(|s| {
+                    (
+                        s.labels.iter().map(|(_, v)| v.clone()).collect(),
+                        s.value as i64,
+                    )
+                })
+                .collect();
+            assert_eq!(&got, model);
+        };
+        for round in 0..2000u16 {
+            // Six hot label sets (more than the cache holds), in a rotating order, each
+            // repeated a few times, then two of them alternating.
+            let hot = |k: u16| {
+                (
+                    ["mgmt", "epmapper", "rpcecho"][usize::from(k % 3)],
+                    k,
+                    (k == 5).then_some("nca_s_op_rng_error"),
+                )
+            };
+            for k in 0..6u16 {
+                let (i, o, f) = hot((k + round) % 6);
+                for _ in 0..=(k % 3) {
+                    count(&mut model, i, o, f);
+                }
+            }
+            for _ in 0..3 {
+                for k in [round % 6, (round + 1) % 6] {
+                    let (i, o, f) = hot(k);
+                    count(&mut model, i, o, f);
+                }
+            }
+            // A new label set now and then, past MAX_SERIES by the end.
+            count(&mut model, "x", round, None);
+            if round % 500 == 7 {
+                check(&model);
+            }
+        }
+        check(&model);
+        assert!(model.contains_key(&vec!["other".to_string(); 3]));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -35,6 +35,78 @@ const IDLE_POLLS: u32 = 50;
 /// How long shutdown waits for the writer to drain.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Connections whose PDU counts [`PduTotals`] sums at once (a slot each, by connection
+/// number modulo this).
+const PDU_SLOTS: usize = 4096;
+
+/// The connections' PDU counts not yet sent to the writer. The runtime reports them once per
+/// turn of a connection's loop (about once per call); the audit needs only their totals (in
+/// `conn_close`), so the observer sums them here, lock-free, and sends one `Pdus` input just
+/// before the connection's `Closed`. A connection whose slot another one holds (more than
+/// `PDU_SLOTS` open at once) has its counts sent as they come, as before.
+struct PduTotals {
+    slots: Box<[PduSlot]>,
+}
+
+#[derive(Default)]
+struct PduSlot {
+    /// The connection number + 1 of the holder; 0 when free.
+    owner: AtomicU64,
+    received: AtomicU64,
+    sent: AtomicU64,
+}
+
+impl PduTotals {
+    fn new() -> PduTotals {
+        PduTotals {
+            slots: (0..PDU_SLOTS).map(|_| PduSlot::default()).collect(),
+        }
+    }
+
+    fn slot(&self, conn_id: u64) -> Option<(&PduSlot, u64)> {
+        let tag = conn_id.wrapping_add(1);
+        let i = usize::try_from(conn_id % PDU_SLOTS as u64).ok()?;
+        (tag != 0).then_some(())?;
+        Some((self.slots.get(i)?, tag))
+    }
+
+    /// Adds to `conn_id`'s totals (taking a free slot for it); false when its slot is held by
+    /// another connection (then the caller sends the counts itself). Only the connection's
+    /// own task calls this and [`PduTotals::take`] for it, so they never race each other.
+    fn add(&self, conn_id: u64, received: u64, sent: u64) -> bool {
+        let Some((slot, tag)) = self.slot(conn_id) else {
+            return false;
+        };
+        let owner = slot.owner.load(Ordering::Acquire);
+        if owner != tag
+            && (owner != 0
+                || slot
+                    .owner
+                    .compare_exchange(0, tag, Ordering::AcqRel, Ordering::Acquire)
+                    .is_err())
+        {
+            return false;
+        }
+        slot.received.fetch_add(received, Ordering::Relaxed);
+        slot.sent.fetch_add(sent, Ordering::Relaxed);
+        true
+    }
+
+    /// Takes `conn_id`'s totals and frees its slot (`None` when it holds none).
+    fn take(&self, conn_id: u64) -> Option<(u64, u64)> {
+        let (slot, tag) = self.slot(conn_id)?;
+        if slot.owner.load(Ordering::Acquire) != tag {
+            return None;
+        }
+        let totals = (
+            slot.received.swap(0, Ordering::Relaxed),
+            slot.sent.swap(0, Ordering::Relaxed),
+        );
+        slot.owner.store(0, Ordering::Release);
+        Some(totals)
+    }
+}
+
 /// Appends sampled gauges (Prometheus text, `# HELP`/`# TYPE` lines included) to a
 /// `/metrics` answer.
 pub type GaugeFn = Box<dyn Fn(&mut String) + Send + Sync>;
@@ -46,8 +118,15 @@ enum Msg {
 
 /// The running pipeline.
 pub struct Audit {
-    tx: mpsc::Sender<Msg>,
+    /// Unbounded, with the bound (`queued` < `capacity`) kept by the observer: a bounded
+    /// tokio channel takes a lock to return each slot, the writer's cost per input.
+    tx: mpsc::UnboundedSender<Msg>,
+    /// Inputs sent and not yet received by the writer.
+    queued: Arc<AtomicUsize>,
+    /// The queue's bound (`--audit-queue`).
+    capacity: usize,
     dropped: Arc<AtomicU64>,
+    pdus: Arc<PduTotals>,
     writer: Option<std::thread::JoinHandle<()>>,
     http: Option<tokio::task::JoinHandle<()>>,
     gauges: Arc<std::sync::Mutex<Vec<GaugeFn>>>,
@@ -100,7 +179,9 @@ impl Audit {
             }
             None => (None, None),
         };
-        let (tx, mut rx) = mpsc::channel::<Msg>(cfg.queue);
+        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+        let queued = Arc::new(AtomicUsize::new(0));
+        let received = queued.clone();
         let dropped = Arc::new(AtomicU64::new(0));
         let seed = {
             let t = SystemTime::now()
@@ -167,9 +248,10 @@ impl Audit {
                         Msg::Input(ts, i) => (ts, i),
                         Msg::Stop => break,
                     };
-                    for ev in live.feed(ts, input) {
-                        let alerts = detectors.observe(&ev);
-                        emit(&ev, &mut sink);
+                    received.fetch_sub(1, Ordering::AcqRel);
+                    live.feed_with(ts, input, |ev| {
+                        let alerts = detectors.observe(ev);
+                        emit(ev, &mut sink);
                         for a in &alerts {
                             if let msrpc_audit::EventKind::Alert {
                                 detector,
@@ -182,7 +264,7 @@ impl Audit {
                             }
                             emit(a, &mut sink);
                         }
-                    }
+                    });
                 }
                 for a in detectors.finish() {
                     emit(&a, &mut sink);
@@ -194,7 +276,10 @@ impl Audit {
             .context("cannot start the audit writer thread")?;
         Ok(Audit {
             tx,
+            queued,
+            capacity: cfg.queue,
             dropped,
+            pdus: Arc::new(PduTotals::new()),
             writer: Some(writer),
             http,
             gauges,
@@ -213,17 +298,43 @@ impl Audit {
     /// The observer to install on a server (combined with `other`, which runs first).
     pub fn observer(&self, other: Observer) -> Observer {
         let tx = self.tx.clone();
+        let queued = self.queued.clone();
+        let capacity = self.capacity;
         let dropped = self.dropped.clone();
+        let pdus = self.pdus.clone();
         Arc::new(move |ev: &ConnEvent<'_>| {
             other(ev);
             let mut send = |input| {
-                if tx.try_send(Msg::Input(now(), input)).is_err() {
+                // Room is taken before the send and given back by the writer on receipt.
+                if queued.fetch_add(1, Ordering::AcqRel) >= capacity
+                    || tx.send(Msg::Input(now(), input)).is_err()
+                {
+                    queued.fetch_sub(1, Ordering::AcqRel);
                     dropped.fetch_add(1, Ordering::Relaxed);
                 }
             };
-            if let ConnEvent::PolicyDecision { .. } = ev {
-                policy_inputs(ev).into_iter().for_each(&mut send);
-            } else if let Some(input) = input_of(ev) {
+            match ev {
+                ConnEvent::PolicyDecision { .. } => {
+                    policy_inputs(ev).into_iter().for_each(&mut send);
+                    return;
+                }
+                ConnEvent::Pdus {
+                    conn_id,
+                    received,
+                    sent,
+                } if pdus.add(*conn_id, *received, *sent) => return,
+                ConnEvent::Closed { conn_id, .. } => {
+                    if let Some((received, sent)) = pdus.take(*conn_id) {
+                        send(Input::Pdus {
+                            conn_id: *conn_id,
+                            received,
+                            sent,
+                        });
+                    }
+                }
+                _ => {}
+            }
+            if let Some(input) = input_of(ev) {
                 send(input);
             }
         })
@@ -231,7 +342,7 @@ impl Audit {
 
     /// Drains the queue (bounded in time) and stops the writer and the metrics responder.
     pub async fn shutdown(mut self) {
-        let _ = tokio::time::timeout(DRAIN_TIMEOUT, self.tx.send(Msg::Stop)).await;
+        let _ = self.tx.send(Msg::Stop);
         if let Some(w) = self.writer.take() {
             let joined = tokio::task::spawn_blocking(move || w.join());
             let _ = tokio::time::timeout(DRAIN_TIMEOUT, joined).await;
@@ -422,4 +533,30 @@ async fn answer(
     );
     stream.write_all(resp.as_bytes()).await?;
     stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pdu_totals_sum_per_connection_until_taken() {
+        let t = PduTotals::new();
+        assert!(t.add(7, 1, 1));
+        assert!(t.add(7, 2, 3));
+        assert!(t.add(8, 5, 0));
+        // Connection 7 + PDU_SLOTS maps to 7's slot while 7 holds it: not summed here.
+        let twin = 7 + PDU_SLOTS as u64;
+        assert!(!t.add(twin, 1, 1));
+        assert_eq!(t.take(twin), None);
+        assert_eq!(t.take(7), Some((3, 4)));
+        assert_eq!(t.take(7), None);
+        // The freed slot starts from zero for its next holder.
+        assert!(t.add(twin, 1, 2));
+        assert_eq!(t.take(twin), Some((1, 2)));
+        assert_eq!(t.take(8), Some((5, 0)));
+        // The one connection number without a tag is never summed.
+        assert!(!t.add(u64::MAX, 1, 1));
+        assert_eq!(t.take(u64::MAX), None);
+    }
 }
