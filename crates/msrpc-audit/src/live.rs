@@ -131,13 +131,17 @@ pub enum Input {
     },
 }
 
-/// The stubs of a finished call, when [`Input::call_done`] keeps them.
+/// What a finished call carries beyond its counts, when there is any: the stubs
+/// [`Input::call_done`] keeps, the error [`Input::with_error`] adds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallStubs {
     /// The request stub (EPM and DCOM activation calls), else empty.
     pub request: Vec<u8>,
     /// The response stub (EPM calls), else empty.
     pub response: Vec<u8>,
+    /// Why the call faulted, when the server knows more than the status (the decoder's
+    /// field path of a request stub that did not decode).
+    pub error: Option<String>,
 }
 
 /// The interfaces whose request stubs [`Input::call_done`] keeps (the endpoint mapper and
@@ -202,6 +206,7 @@ impl Input {
                 Box::new(CallStubs {
                     request: request.to_vec(),
                     response: if epm { resp.to_vec() } else { Vec::new() },
+                    error: None,
                 })
             }),
             facts: None,
@@ -221,6 +226,17 @@ impl Input {
     ) -> Input {
         if let Input::CallDone { facts, .. } = &mut self {
             *facts = Some((fragments, auth_level, user.map(Box::from)));
+        }
+        self
+    }
+}
+
+impl Input {
+    /// Adds the server's error text to a [`Input::CallDone`] (other inputs, and `None`, leave
+    /// it as it is): an `ndr_decode_error` record then says which field did not decode.
+    pub fn with_error(mut self, error: Option<&str>) -> Input {
+        if let (Input::CallDone { stubs, .. }, Some(e)) = (&mut self, error) {
+            stubs.get_or_insert_with(Box::default).error = Some(clip(e));
         }
         self
     }
@@ -657,10 +673,15 @@ impl Live {
                 EventKind::Malformed {
                     reason: "ndr_decode_error".into(),
                     detail: format!(
-                        "request stub of {} opnum {opnum} ({stub_in} bytes) did not decode",
+                        "request stub of {} opnum {opnum} ({stub_in} bytes) did not decode{}",
                         interface_name(&uuid)
                             .map(str::to_string)
-                            .unwrap_or_else(|| uuid.to_string())
+                            .unwrap_or_else(|| uuid.to_string()),
+                        stubs
+                            .as_deref()
+                            .and_then(|s| s.error.as_deref())
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default()
                     ),
                 },
             ));

@@ -438,11 +438,13 @@ fn input_of(ev: &ConnEvent<'_>) -> Option<Input> {
             fragments,
             auth_level,
             user,
+            error,
             ..
         } => Input::call_done(
             *conn_id, *call_id, *interface, *opnum, *drep, request, *stub_in, *response, *duration,
         )
-        .with_request_facts(*fragments, *auth_level, *user),
+        .with_request_facts(*fragments, *auth_level, *user)
+        .with_error(*error),
         ConnEvent::Pdus {
             conn_id,
             received,

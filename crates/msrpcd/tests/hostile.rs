@@ -515,6 +515,10 @@ fn event_matches(e: &Value, want: &BTreeMap<String, toml::Value>, ports: &[u16])
         return false;
     }
     want.iter().all(|(k, v)| {
+        // `FIELD_contains = "text"`: the field's text contains it.
+        if let (Some(field), toml::Value::String(s)) = (k.strip_suffix("_contains"), v) {
+            return e[field].as_str().is_some_and(|g| g.contains(s.as_str()));
+        }
         let got = &e[k.as_str()];
         match v {
             toml::Value::String(s) => got.as_str() == Some(s.as_str()),
