@@ -16,18 +16,20 @@
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 
+use crate::pdu::StubBody;
+
 use msrpc_ndr::{DataRep, Uuid};
 
 use crate::pdu::{
     AuthLayout, AuthLevel, AuthVerifier, Bind, BindNakReason, BindTimeFeatures, Body,
     ContextElement, ContextResult, ContextResultEntry, FaultStatus, Header, PacketType, Pdu,
-    PfcFlags, Request, SecTrailer, SyntaxId,
+    PfcFlags, SecTrailer, SyntaxId,
 };
 use crate::reassembly::{stub_capacity, Framer, Reassembly, DEFAULT_MAX_STUB};
 use crate::security::{
     effective_level, level_seals, level_signs, AuthContext, AuthStep, SecurityProvider,
 };
-use crate::server::{protect_with, MUST_RECV_FRAG_SIZE};
+use crate::server::{stub_fragment, MUST_RECV_FRAG_SIZE};
 use crate::verification::{Header2, TrailerParts, VerificationTrailer};
 
 /// Client connection settings.
@@ -630,22 +632,16 @@ impl ClientConnection {
             if object.is_some() {
                 flags = flags.with(PfcFlags::OBJECT_UUID);
             }
-            let mut pdu = Pdu {
-                header: self.header(PacketType::REQUEST, flags, call_id),
-                body: Body::Request(Request {
-                    alloc_hint: u32::try_from(total - offset).unwrap_or(u32::MAX),
-                    context_id,
-                    opnum,
-                    object,
-                    stub: stub.get(offset..end).unwrap_or_default().to_vec(),
-                }),
-                auth: None,
+            let header = self.header(PacketType::REQUEST, flags, call_id);
+            let body = StubBody::Request {
+                alloc_hint: u32::try_from(total - offset).unwrap_or(u32::MAX),
+                context_id,
+                opnum,
+                object,
             };
-            let bytes = match sign_idx.and_then(|i| self.auths.get_mut(i)) {
-                Some(ctx) => protect_with(ctx, &mut pdu),
-                None => pdu.encode().ok(),
-            }
-            .ok_or(ClientError::Protocol {
+            let chunk = stub.get(offset..end).unwrap_or_default();
+            let ctx = sign_idx.and_then(|i| self.auths.get_mut(i));
+            let bytes = stub_fragment(ctx, &header, &body, chunk).ok_or(ClientError::Protocol {
                 reason: "encode",
                 detail: "request encode failed".into(),
             })?;
@@ -697,23 +693,34 @@ impl ClientConnection {
     /// Feeds received bytes; returns what the server said. An error leaves the connection
     /// closed.
     pub fn receive(&mut self, data: &[u8]) -> Result<Vec<ClientEvent>, ClientError> {
+        let mut events = Vec::new();
+        self.receive_into(data, &mut events)?;
+        Ok(events)
+    }
+
+    /// [`ClientConnection::receive`] appending the events to `events` (a buffer the caller
+    /// reuses). On an error, the events of the fragments before it are in `events`.
+    pub fn receive_into(
+        &mut self,
+        data: &[u8],
+        events: &mut Vec<ClientEvent>,
+    ) -> Result<(), ClientError> {
         if self.closed {
             return Err(ClientError::Closed);
         }
         self.framer.push(data);
-        let mut events = Vec::new();
         loop {
             let frame = match self.framer.next_frame() {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
                 Err(e) => return Err(self.fail(e.reason_code(), e.to_string())),
             };
-            if let Err(e) = self.handle_frame(frame, &mut events) {
+            if let Err(e) = self.handle_frame(frame, events) {
                 self.closed = true;
                 return Err(e);
             }
         }
-        Ok(events)
+        Ok(())
     }
 
     fn fail(&mut self, reason: &'static str, detail: String) -> ClientError {
@@ -925,13 +932,14 @@ impl ClientConnection {
                 };
                 match (&mut call.response, first) {
                     (None, true) => {
-                        call.response =
-                            Some(Reassembly::start(&resp.stub, self.config.max_stub).map_err(
+                        call.response = Some(
+                            Reassembly::start_owned(resp.stub, self.config.max_stub).map_err(
                                 |e| ClientError::Protocol {
                                     reason: e.reason_code(),
                                     detail: e.to_string(),
                                 },
-                            )?)
+                            )?,
+                        )
                     }
                     (Some(r), false) => r.push(&resp.stub).map_err(|e| ClientError::Protocol {
                         reason: e.reason_code(),

@@ -87,11 +87,17 @@ impl Reassembly {
     /// Starts a call's reassembly with its first fragment's stub. `alloc_hint` is ignored for
     /// allocation on purpose.
     pub fn start(first: &[u8], cap: usize) -> Result<Self, ReassemblyError> {
+        Self::start_owned(first.to_vec(), cap)
+    }
+
+    /// [`Reassembly::start`] taking the first fragment's stub as it is (no copy: a
+    /// single-fragment call's stub goes to the service as decoded).
+    pub fn start_owned(first: Vec<u8>, cap: usize) -> Result<Self, ReassemblyError> {
         if first.len() > cap {
             return Err(ReassemblyError::OverCap { cap });
         }
         Ok(Reassembly {
-            stub: first.to_vec(),
+            stub: first,
             cap,
             fragments: 1,
         })

@@ -22,13 +22,15 @@
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 
+use crate::pdu::{encode_stub_frame, StubBody};
+
 use msrpc_ndr::{DataRep, Uuid};
 
 use crate::dispatch::CallAuth;
 use crate::pdu::{
     self, AuthLayout, AuthLevel, AuthType, AuthVerifier, Bind, BindAck, BindNak, BindNakReason,
     BindTimeFeatures, Body, ContextElement, ContextResult, ContextResultEntry, Fault, FaultStatus,
-    Header, PacketType, Pdu, PfcFlags, ProviderReason, Response, SecTrailer, SyntaxId,
+    Header, PacketType, Pdu, PfcFlags, ProviderReason, SecTrailer, SyntaxId,
 };
 use crate::reassembly::{stub_capacity, Framer, Reassembly, ReassemblyError, DEFAULT_MAX_STUB};
 use crate::security::{level_seals, level_signs, AuthContext, AuthStep, SecurityProvider};
@@ -997,7 +999,8 @@ impl ServerConnection {
             }
             let flagged = self.alloc_hint_check(id, 0, req.alloc_hint, ev);
             let budget = self.config.max_stub.saturating_sub(self.partial_bytes);
-            let data = match Reassembly::start(&req.stub, budget) {
+            let (context_id, opnum, object) = (req.context_id, req.opnum, req.object);
+            let data = match Reassembly::start_owned(req.stub, budget) {
                 Ok(d) => d,
                 Err(e) => {
                     return self.refuse(
@@ -1012,9 +1015,9 @@ impl ServerConnection {
             let call = PartialCall {
                 auth_ctx,
                 call_id: id,
-                context_id: req.context_id,
-                opnum: req.opnum,
-                object: req.object,
+                context_id,
+                opnum,
+                object,
                 drep: header.drep,
                 data,
                 flagged,
@@ -1259,19 +1262,13 @@ impl ServerConnection {
                 auth_length: 0,
                 call_id,
             };
-            let body = Body::Response(Response {
+            let body = StubBody::Response {
                 alloc_hint: u32::try_from(total - offset).unwrap_or(u32::MAX),
                 context_id,
                 cancel_count: 0,
-                reserved: 0,
-                stub: chunk.to_vec(),
-            });
-            let pdu = Pdu {
-                header,
-                body,
-                auth: None,
             };
-            match self.protect(pdu, auth_idx) {
+            let ctx = auth_idx.and_then(|i| self.auths.get_mut(i));
+            match stub_fragment(ctx, &header, &body, chunk) {
                 Some(bytes) => self.out.push_back(bytes),
                 None => {
                     self.close_after_flush = true;
@@ -1284,52 +1281,43 @@ impl ServerConnection {
             }
         }
     }
-
-    /// Encodes `pdu`, signing or sealing it with the security context at `auth_idx`.
-    fn protect(&mut self, mut pdu: Pdu, auth_idx: Option<usize>) -> Option<Vec<u8>> {
-        match auth_idx.and_then(|i| self.auths.get_mut(i)) {
-            Some(ctx) => protect_with(ctx, &mut pdu),
-            None => pdu.encode().ok(),
-        }
-    }
 }
 
-/// Adds a verifier to `pdu`, encodes it and signs or seals it with `ctx` (shared by client
-/// and server).
-pub(crate) fn protect_with(ctx: &mut AuthContext, pdu: &mut Pdu) -> Option<Vec<u8>> {
-    let stub_len = match &pdu.body {
-        Body::Request(r) => r.stub.len(),
-        Body::Response(r) => r.stub.len(),
-        _ => 0,
+/// A request or response fragment, signed or sealed with `ctx` when given (shared by client
+/// and server): written in place with room for the verifier, then protected in place.
+pub(crate) fn stub_fragment(
+    ctx: Option<&mut AuthContext>,
+    header: &Header,
+    body: &StubBody,
+    chunk: &[u8],
+) -> Option<Vec<u8>> {
+    let Some(ctx) = ctx else {
+        return encode_stub_frame(header, body, chunk, None)
+            .ok()
+            .map(|f| f.bytes);
     };
     let sig_len = ctx.provider.signature_len();
-    pdu.auth = Some(AuthVerifier {
-        trailer: SecTrailer {
-            auth_type: ctx.auth_type,
-            auth_level: ctx.level,
-            auth_pad_length: pdu::auth_pad_len(stub_len),
-            auth_reserved: 0,
-            auth_context_id: ctx.context_id,
-        },
-        value: vec![0; sig_len],
-    });
-    let mut bytes = pdu.encode().ok()?;
-    let layout = AuthLayout::parse(&bytes).ok()??;
-    let data = layout.stub.start..layout.pad.end;
-    let signed_end = layout.trailer.end;
+    let trailer = SecTrailer {
+        auth_type: ctx.auth_type,
+        auth_level: ctx.level,
+        auth_pad_length: pdu::auth_pad_len(chunk.len()),
+        auth_reserved: 0,
+        auth_context_id: ctx.context_id,
+    };
+    let mut f = encode_stub_frame(header, body, chunk, Some((&trailer, sig_len))).ok()?;
     let sig = {
-        let region = bytes.get_mut(..signed_end)?;
+        let region = f.bytes.get_mut(..f.signed_end)?;
         if level_seals(ctx.level) {
-            ctx.provider.seal(region, data).ok()?
+            ctx.provider.seal(region, f.data.clone()).ok()?
         } else {
-            ctx.provider.sign(region, data).ok()?
+            ctx.provider.sign(region, f.data.clone()).ok()?
         }
     };
     if sig.len() != sig_len {
         return None;
     }
-    bytes.get_mut(layout.auth_value)?.copy_from_slice(&sig);
-    Some(bytes)
+    f.bytes.get_mut(f.auth_value.clone())?.copy_from_slice(&sig);
+    Some(f.bytes)
 }
 
 fn reply_header(req: &Header, ptype: PacketType, flags: PfcFlags) -> Header {

@@ -1326,3 +1326,67 @@ fn header_new_defaults() {
         })
     );
 }
+
+mod stub_frames {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// `encode_stub_frame` writes the bytes `Pdu::encode` writes for the same request or
+        /// response, and its ranges point at the stub + padding, the trailer's end and the
+        /// auth value.
+        #[test]
+        fn match_pdu_encode(
+            request in any::<bool>(),
+            big in any::<bool>(),
+            object in proptest::option::of(any::<u128>()),
+            stub in proptest::collection::vec(any::<u8>(), 0..200),
+            auth in proptest::option::of((1u8..=6, 0u32..5, 0usize..40)),
+            flags in any::<u8>(),
+            call_id in any::<u32>(),
+            alloc_hint in any::<u32>(),
+        ) {
+            let drep = if big { DataRep::BIG_ENDIAN } else { DataRep::LITTLE_ENDIAN };
+            let ptype = if request { PacketType::REQUEST } else { PacketType::RESPONSE };
+            let mut header = Header::new(ptype, PfcFlags(flags), call_id);
+            header.drep = drep;
+            let object = if request { object.map(Uuid::from_u128) } else { None };
+            let trailer = auth.map(|(level, ctx, _)| SecTrailer {
+                auth_type: AuthType::WINNT,
+                auth_level: AuthLevel(level),
+                auth_pad_length: auth_pad_len(stub.len()),
+                auth_reserved: 0,
+                auth_context_id: ctx,
+            });
+            let value_len = auth.map_or(0, |(_, _, n)| n.max(1));
+            let body = if request {
+                StubBody::Request { alloc_hint, context_id: 3, opnum: 9, object }
+            } else {
+                StubBody::Response { alloc_hint, context_id: 3, cancel_count: 0 }
+            };
+            let f = encode_stub_frame(&header, &body, &stub, trailer.as_ref().map(|t| (t, value_len)))
+                .unwrap();
+            let pdu = Pdu {
+                header,
+                body: if request {
+                    Body::Request(Request { alloc_hint, context_id: 3, opnum: 9, object, stub: stub.clone() })
+                } else {
+                    Body::Response(Response { alloc_hint, context_id: 3, cancel_count: 0, reserved: 0, stub: stub.clone() })
+                },
+                auth: trailer.map(|t| AuthVerifier { trailer: t, value: vec![0; value_len] }),
+            };
+            prop_assert_eq!(&f.bytes, &pdu.encode().unwrap());
+            let stub_at = if object.is_some() { 40 } else { 24 };
+            prop_assert_eq!(f.data.start, stub_at);
+            prop_assert_eq!(&f.bytes[f.data.start..f.data.start + stub.len()], &stub[..]);
+            prop_assert_eq!(f.auth_value.len(), value_len);
+            prop_assert_eq!(f.auth_value.end, f.bytes.len());
+            if let Some(t) = trailer {
+                prop_assert_eq!(f.data.end, stub_at + stub.len() + usize::from(t.auth_pad_length));
+                prop_assert_eq!(f.signed_end, f.data.end + 8);
+            } else {
+                prop_assert_eq!(f.signed_end, f.bytes.len());
+            }
+        }
+    }
+}

@@ -754,6 +754,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
     peer: String,
 ) {
     let mut buf = vec![0u8; READ_BUF];
+    // The protocol core's events, one buffer for the connection's life.
+    let mut events = Vec::new();
     // Since when queued bytes have waited without the socket taking any.
     let mut write_stalled: Option<tokio::time::Instant> = None;
     let deadline = tokio::time::sleep(send_timeout);
@@ -843,16 +845,16 @@ async fn read_loop<R: AsyncRead + Unpin>(
         };
         let data = buf.get(..n).unwrap_or_default();
         let mut g = lock(&shared);
-        match g.driver.conn.receive(data) {
-            Ok(events) => {
-                let mut shutdown = false;
-                for ev in events {
-                    shutdown |= g.driver.event(ev);
-                }
-                if shutdown {
-                    break End::Transport("the server shut the association down".into());
-                }
+        let received = g.driver.conn.receive_into(data, &mut events);
+        let mut shutdown = false;
+        for ev in events.drain(..) {
+            shutdown |= g.driver.event(ev);
+        }
+        match received {
+            Ok(()) if shutdown => {
+                break End::Transport("the server shut the association down".into())
             }
+            Ok(()) => {}
             Err(ClientError::Closed) => break End::Transport("connection closed".into()),
             Err(e) => break End::Protocol(e.to_string()),
         }

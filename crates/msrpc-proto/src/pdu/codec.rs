@@ -1084,6 +1084,145 @@ impl Pdu {
     }
 }
 
+/// The fixed fields of a request or response body, before its stub (for
+/// [`encode_stub_frame`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StubBody {
+    /// A request (C706 12.6.4.9); `PFC_OBJECT_UUID` is set exactly when `object` is present.
+    Request {
+        /// `alloc_hint`.
+        alloc_hint: u32,
+        /// `p_cont_id`.
+        context_id: u16,
+        /// `opnum`.
+        opnum: u16,
+        /// The object UUID.
+        object: Option<Uuid>,
+    },
+    /// A response (C706 12.6.4.10).
+    Response {
+        /// `alloc_hint`.
+        alloc_hint: u32,
+        /// `p_cont_id`.
+        context_id: u16,
+        /// `cancel_count`.
+        cancel_count: u8,
+    },
+}
+
+/// A request or response fragment written by [`encode_stub_frame`], with where its parts are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StubFrame {
+    /// The whole fragment.
+    pub bytes: Vec<u8>,
+    /// The stub and the auth padding after it (what sealing encrypts).
+    pub data: Range<usize>,
+    /// The end of the sec_trailer (what signing covers: the fragment up to here).
+    pub signed_end: usize,
+    /// The auth value (zeros, for the signature), empty without a verifier.
+    pub auth_value: Range<usize>,
+}
+
+/// Writes a request or response fragment straight from its parts, in one allocation and
+/// without a [`Pdu`]: the header (with `ptype`, `frag_length`, `auth_length` and, for a
+/// request, `PFC_OBJECT_UUID` computed; the other fields as given), the body's fixed fields,
+/// `stub`, then with `auth = Some((trailer, value_len))` `trailer.auth_pad_length` zero bytes,
+/// the sec_trailer and `value_len` zero bytes for the signature. The same bytes as
+/// [`Pdu::encode`] of the equivalent `Pdu`.
+pub fn encode_stub_frame(
+    header: &Header,
+    body: &StubBody,
+    stub: &[u8],
+    auth: Option<(&SecTrailer, usize)>,
+) -> Result<StubFrame, EncodeError> {
+    let auth_len = auth.map_or(0, |(t, n)| {
+        usize::from(t.auth_pad_length)
+            .saturating_add(8)
+            .saturating_add(n)
+    });
+    let capacity = HEADER_LEN
+        .saturating_add(24)
+        .saturating_add(stub.len())
+        .saturating_add(auth_len);
+    let mut w = Writer::with_capacity(header.drep.endian(), capacity);
+    w.zeros(HEADER_LEN);
+    let mut flags = header.flags;
+    let ptype = match body {
+        StubBody::Request {
+            alloc_hint,
+            context_id,
+            opnum,
+            object,
+        } => {
+            w.u32(*alloc_hint);
+            w.u16(*context_id);
+            w.u16(*opnum);
+            flags = match object {
+                Some(obj) => {
+                    w.uuid(obj);
+                    flags.with(PfcFlags::OBJECT_UUID)
+                }
+                None => flags.without(PfcFlags::OBJECT_UUID),
+            };
+            PacketType::REQUEST
+        }
+        StubBody::Response {
+            alloc_hint,
+            context_id,
+            cancel_count,
+        } => {
+            w.u32(*alloc_hint);
+            w.u16(*context_id);
+            w.u8(*cancel_count);
+            w.u8(0);
+            PacketType::RESPONSE
+        }
+    };
+    let stub_start = w.out.len();
+    w.bytes(stub);
+    let mut auth_length = 0u16;
+    let (data, signed_end, auth_value) = match auth {
+        Some((t, value_len)) => {
+            w.zeros(usize::from(t.auth_pad_length));
+            let data = stub_start..w.out.len();
+            w.u8(t.auth_type.0);
+            w.u8(t.auth_level.0);
+            w.u8(t.auth_pad_length);
+            w.u8(t.auth_reserved);
+            w.u32(t.auth_context_id);
+            let signed_end = w.out.len();
+            w.zeros(value_len);
+            let length = w.out.len();
+            auth_length =
+                u16::try_from(value_len).map_err(|_| EncodeError::FragTooLong { length })?;
+            (data, signed_end, signed_end..length)
+        }
+        None => {
+            let end = w.out.len();
+            (stub_start..end, end, end..end)
+        }
+    };
+    let length = w.out.len();
+    let frag_length = u16::try_from(length).map_err(|_| EncodeError::FragTooLong { length })?;
+    let out_header = Header {
+        ptype,
+        flags,
+        frag_length,
+        auth_length,
+        ..*header
+    };
+    let mut bytes = w.out;
+    if let Some(h) = bytes.get_mut(..HEADER_LEN) {
+        h.copy_from_slice(&out_header.to_bytes());
+    }
+    Ok(StubFrame {
+        bytes,
+        data,
+        signed_end,
+        auth_value,
+    })
+}
+
 /// bind and alter_context bodies (C706 12.6.4.3, 12.6.4.1).
 fn encode_bind(w: &mut Writer, b: &Bind) -> Result<(), EncodeError> {
     w.u16(b.max_xmit_frag);
