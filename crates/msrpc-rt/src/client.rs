@@ -799,6 +799,23 @@ async fn read_loop<R: AsyncRead + Unpin>(
             let writing = !driver.out.is_empty();
             let timer = g.timer;
             drop(g);
+            if !writing {
+                write_stalled = None;
+            } else if wrote || write_stalled.is_none() {
+                let now = tokio::time::Instant::now();
+                write_stalled = Some(now);
+                deadline.as_mut().reset(now + send_timeout);
+            }
+            // The read first: the timers are polled (and registered) only when it waits, and
+            // tokio's cooperative budget makes it wait at least every 128 reads.
+            let mut rb = ReadBuf::new(&mut buf);
+            match Pin::new(&mut rd).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) => return Poll::Ready(Woke::Read(rb.filled().len())),
+                Poll::Ready(Err(e)) => {
+                    return Poll::Ready(Woke::End(End::Transport(format!("read failed: {e}"))))
+                }
+                Poll::Pending => {}
+            }
             if let Some(at) = timer {
                 if call_timer_at != Some(at) {
                     call_timer.as_mut().reset(at);
@@ -808,26 +825,12 @@ async fn read_loop<R: AsyncRead + Unpin>(
                     return Poll::Ready(Woke::Timer);
                 }
             }
-            if !writing {
-                write_stalled = None;
-            } else if wrote || write_stalled.is_none() {
-                let now = tokio::time::Instant::now();
-                write_stalled = Some(now);
-                deadline.as_mut().reset(now + send_timeout);
-            }
             if writing && deadline.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Woke::End(End::Transport(
                     "send timed out (the peer does not read)".into(),
                 )));
             }
-            let mut rb = ReadBuf::new(&mut buf);
-            match Pin::new(&mut rd).poll_read(cx, &mut rb) {
-                Poll::Ready(Ok(())) => Poll::Ready(Woke::Read(rb.filled().len())),
-                Poll::Ready(Err(e)) => {
-                    Poll::Ready(Woke::End(End::Transport(format!("read failed: {e}"))))
-                }
-                Poll::Pending => Poll::Pending,
-            }
+            Poll::Pending
         })
         .await;
         let n = match woke {
