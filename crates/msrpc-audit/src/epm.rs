@@ -55,41 +55,17 @@ pub fn interpret_call(
     response_drep: DataRep,
     opnum: u16,
 ) -> Option<Interpretation> {
-    let decode = |t: &Unique<Twr>| t.get().and_then(|t| Tower::from_twr(t).ok());
     match opnum {
         2 => {
             let req = EptLookupRequest::from_stub(request_stub, request_drep, LIMITS).ok()?;
             let resp =
                 EptLookupResponse::from_stub(response_stub, response_drep, LIMITS, &req).ok()?;
-            let inquiry = match req.inquiry_type {
-                RPC_C_EP_ALL_ELTS => "all".to_string(),
-                RPC_C_EP_MATCH_BY_IF if req.vers_option == RPC_C_VERS_EXACT => {
-                    "interface_exact".to_string()
-                }
-                RPC_C_EP_MATCH_BY_IF => "interface".to_string(),
-                RPC_C_EP_MATCH_BY_OBJ => "object".to_string(),
-                RPC_C_EP_MATCH_BY_BOTH => "both".to_string(),
-                n => n.to_string(),
-            };
-            let interface = match req.inquiry_type {
-                RPC_C_EP_MATCH_BY_IF | RPC_C_EP_MATCH_BY_BOTH => {
-                    req.interface_id.get().map(|i| i.uuid.to_string())
-                }
-                _ => None,
-            };
             Some(Interpretation {
-                event: EventKind::EpmLookup {
-                    call_id: 0,
-                    inquiry,
-                    interface,
-                    entries: resp.num_ents,
-                    status: resp.status,
-                    resumed: !req.entry_handle.is_null(),
-                },
+                event: lookup_event(&req, resp.num_ents, resp.status),
                 towers: resp
                     .entries
                     .iter()
-                    .filter_map(|e| decode(&e.tower))
+                    .filter_map(|e| decode_tower(&e.tower))
                     .collect(),
             })
         }
@@ -107,26 +83,105 @@ pub fn interpret_call(
                         .ok()?;
                 (req.map_tower, resp.num_towers, resp.status, resp.towers)
             };
-            let tower = decode(&map_tower);
-            let syntax = tower.as_ref().and_then(Tower::interface);
             Some(Interpretation {
-                event: EventKind::EpmMap {
-                    call_id: 0,
-                    interface: syntax.map(|s| s.uuid.to_string()),
-                    endpoint: syntax
-                        .and_then(|s| interface_name(&s.uuid))
-                        .map(str::to_string),
-                    protocol: tower
-                        .as_ref()
-                        .and_then(Tower::protocol_sequence)
-                        .map(str::to_string),
-                    entries: num_towers,
-                    status,
-                },
-                towers: towers.iter().filter_map(decode).collect(),
+                event: map_event(&map_tower, num_towers, status),
+                towers: towers.iter().filter_map(decode_tower).collect(),
             })
         }
         _ => None,
+    }
+}
+
+/// The count and status of an endpoint mapper answer (`ept_lookup`'s `num_ents`, `ept_map`'s
+/// and `ept_map_auth`'s `num_towers`: the `unsigned32` after the 20-byte entry handle; the
+/// status: the `unsigned32` that ends the stub), read without decoding the entries. For
+/// answers known to be well formed: a server auditing its own (decoding every entry and
+/// tower of a full lookup cost msrpcd several times the call itself).
+pub fn answer_counts(response_stub: &[u8], drep: DataRep) -> Option<(u32, u32)> {
+    let word = |at: usize| -> Option<u32> {
+        let b: [u8; 4] = response_stub.get(at..at.checked_add(4)?)?.try_into().ok()?;
+        Some(match drep.endian() {
+            msrpc_ndr::Endian::Little => u32::from_le_bytes(b),
+            msrpc_ndr::Endian::Big => u32::from_be_bytes(b),
+        })
+    };
+    if response_stub.len() < 28 {
+        return None;
+    }
+    Some((word(20)?, word(response_stub.len() - 4)?))
+}
+
+/// [`interpret`] from the request stub and the answer's counts ([`answer_counts`]), without
+/// the response stub.
+pub fn interpret_answer(
+    request_stub: &[u8],
+    drep: DataRep,
+    opnum: u16,
+    (count, status): (u32, u32),
+) -> Option<EventKind> {
+    match opnum {
+        2 => {
+            let req = EptLookupRequest::from_stub(request_stub, drep, LIMITS).ok()?;
+            Some(lookup_event(&req, count, status))
+        }
+        3 => {
+            let req = EptMapRequest::from_stub(request_stub, drep, LIMITS).ok()?;
+            Some(map_event(&req.map_tower, count, status))
+        }
+        7 => {
+            let req = EptMapAuthRequest::from_stub(request_stub, drep, LIMITS).ok()?;
+            Some(map_event(&req.map_tower, count, status))
+        }
+        _ => None,
+    }
+}
+
+fn decode_tower(t: &Unique<Twr>) -> Option<Tower> {
+    t.get().and_then(|t| Tower::from_twr(t).ok())
+}
+
+fn lookup_event(req: &EptLookupRequest, entries: u32, status: u32) -> EventKind {
+    let inquiry = match req.inquiry_type {
+        RPC_C_EP_ALL_ELTS => "all".to_string(),
+        RPC_C_EP_MATCH_BY_IF if req.vers_option == RPC_C_VERS_EXACT => {
+            "interface_exact".to_string()
+        }
+        RPC_C_EP_MATCH_BY_IF => "interface".to_string(),
+        RPC_C_EP_MATCH_BY_OBJ => "object".to_string(),
+        RPC_C_EP_MATCH_BY_BOTH => "both".to_string(),
+        n => n.to_string(),
+    };
+    let interface = match req.inquiry_type {
+        RPC_C_EP_MATCH_BY_IF | RPC_C_EP_MATCH_BY_BOTH => {
+            req.interface_id.get().map(|i| i.uuid.to_string())
+        }
+        _ => None,
+    };
+    EventKind::EpmLookup {
+        call_id: 0,
+        inquiry,
+        interface,
+        entries,
+        status,
+        resumed: !req.entry_handle.is_null(),
+    }
+}
+
+fn map_event(map_tower: &Unique<Twr>, entries: u32, status: u32) -> EventKind {
+    let tower = decode_tower(map_tower);
+    let syntax = tower.as_ref().and_then(Tower::interface);
+    EventKind::EpmMap {
+        call_id: 0,
+        interface: syntax.map(|s| s.uuid.to_string()),
+        endpoint: syntax
+            .and_then(|s| interface_name(&s.uuid))
+            .map(str::to_string),
+        protocol: tower
+            .as_ref()
+            .and_then(Tower::protocol_sequence)
+            .map(str::to_string),
+        entries,
+        status,
     }
 }
 
@@ -243,6 +298,67 @@ mod tests {
             }
         }
         assert_eq!(interpret(&[1, 2, 3], &[], DataRep::LITTLE_ENDIAN, 2), None);
+    }
+
+    #[test]
+    fn answer_counts_give_what_the_full_decode_gives() {
+        for drep in [DataRep::LITTLE_ENDIAN, DataRep::BIG_ENDIAN] {
+            for (n, status) in [(0u32, 0x16c9a0d6u32), (1, 0), (3, 0), (7, 0)] {
+                let req = EptLookupRequest {
+                    inquiry_type: RPC_C_EP_ALL_ELTS,
+                    object: Unique::default(),
+                    interface_id: Unique::default(),
+                    vers_option: 1,
+                    entry_handle: ContextHandle::default(),
+                    max_ents: 10,
+                };
+                let resp = EptLookupResponse {
+                    entry_handle: ContextHandle::default(),
+                    num_ents: n,
+                    entries: (0..n)
+                        .map(|i| EptEntry {
+                            object: Uuid::from_u128(u128::from(i)),
+                            tower: Unique::new(tower()),
+                            annotation: "annotation of odd length".into(),
+                        })
+                        .collect(),
+                    status,
+                };
+                let (q, r) = (
+                    req.to_stub(drep).unwrap(),
+                    resp.to_stub(&req, drep).unwrap(),
+                );
+                let counts = answer_counts(&r, drep).unwrap();
+                assert_eq!(counts, (n, status));
+                assert_eq!(
+                    interpret_answer(&q, drep, 2, counts),
+                    interpret(&q, &r, drep, 2)
+                );
+                let req = EptMapRequest {
+                    object: Unique::default(),
+                    map_tower: Unique::new(tower()),
+                    entry_handle: ContextHandle::default(),
+                    max_towers: 8,
+                };
+                let resp = EptMapResponse {
+                    entry_handle: ContextHandle::default(),
+                    num_towers: n,
+                    towers: (0..n).map(|_| Unique::new(tower())).collect(),
+                    status,
+                };
+                let (q, r) = (
+                    req.to_stub(drep).unwrap(),
+                    resp.to_stub(&req, drep).unwrap(),
+                );
+                let counts = answer_counts(&r, drep).unwrap();
+                assert_eq!(counts, (n, status));
+                assert_eq!(
+                    interpret_answer(&q, drep, 3, counts),
+                    interpret(&q, &r, drep, 3)
+                );
+            }
+        }
+        assert_eq!(answer_counts(&[0; 27], DataRep::LITTLE_ENDIAN), None);
         assert_eq!(interpret(&[], &[], DataRep::LITTLE_ENDIAN, 5), None);
     }
 }

@@ -137,8 +137,11 @@ pub enum Input {
 pub struct CallStubs {
     /// The request stub (EPM and DCOM activation calls), else empty.
     pub request: Vec<u8>,
-    /// The response stub (EPM calls), else empty.
+    /// The response stub, when kept (no interface needs it now: EPM answers keep
+    /// [`CallStubs::answer`] instead), else empty.
     pub response: Vec<u8>,
+    /// An endpoint mapper answer's count and status ([`crate::epm::answer_counts`]).
+    pub answer: Option<(u32, u32)>,
     /// Why the call faulted, when the server knows more than the status (the decoder's
     /// field path of a request stub that did not decode).
     pub error: Option<String>,
@@ -205,7 +208,12 @@ impl Input {
             stubs: keep_request.then(|| {
                 Box::new(CallStubs {
                     request: request.to_vec(),
-                    response: if epm { resp.to_vec() } else { Vec::new() },
+                    response: Vec::new(),
+                    answer: if epm {
+                        crate::epm::answer_counts(resp, drep)
+                    } else {
+                        None
+                    },
                     error: None,
                 })
             }),
@@ -687,7 +695,12 @@ impl Live {
             ));
         }
         if uuid == EPM && fault.is_none() {
-            if let Some(mut k) = crate::epm::interpret(request, response, drep, opnum) {
+            let answer = stubs.as_deref().and_then(|s| s.answer);
+            let k = match answer {
+                Some(counts) => crate::epm::interpret_answer(request, drep, opnum, counts),
+                None => crate::epm::interpret(request, response, drep, opnum),
+            };
+            if let Some(mut k) = k {
                 match &mut k {
                     EventKind::EpmLookup { call_id: c, .. }
                     | EventKind::EpmMap { call_id: c, .. } => *c = call_id,

@@ -38,17 +38,37 @@ fn wide_units(s: &str, field: &'static str) -> EncodeResult<Vec<u16>> {
     Ok(units)
 }
 
-fn char_bytes(s: &str, field: &'static str) -> EncodeResult<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() + 1);
-    for c in s.chars() {
-        let b = u8::try_from(u32::from(c)).map_err(|_| EncodeError::NotEightBit(field))?;
-        if b == 0 {
+/// The `char` elements of `s` with its terminator, after checking that every character fits
+/// in eight bits (ISO 8859-1) and none is NUL.
+fn char_count(s: &str, field: &'static str) -> EncodeResult<usize> {
+    if s.is_ascii() {
+        if s.as_bytes().contains(&0) {
             return Err(EncodeError::EmbeddedNul(field));
         }
-        out.push(b);
+        return Ok(s.len() + 1);
     }
-    out.push(0);
-    Ok(out)
+    let mut n = 1usize;
+    for c in s.chars() {
+        match u8::try_from(u32::from(c)) {
+            Ok(0) => return Err(EncodeError::EmbeddedNul(field)),
+            Ok(_) => n += 1,
+            Err(_) => return Err(EncodeError::NotEightBit(field)),
+        }
+    }
+    Ok(n)
+}
+
+/// Writes the elements [`char_count`] counted (checked there): one byte per character, then
+/// the terminator.
+fn write_chars(w: &mut Writer, s: &str) {
+    if s.is_ascii() {
+        w.bytes(s.as_bytes());
+    } else {
+        for c in s.chars() {
+            w.u8(u8::try_from(u32::from(c)).unwrap_or(b'?'));
+        }
+    }
+    w.u8(0);
 }
 
 fn count32(n: usize, field: &'static str) -> EncodeResult<u32> {
@@ -116,12 +136,11 @@ pub fn encode_char(s: &str, field: &'static str, w: &mut Writer) -> EncodeResult
     if !w.drep().is_ascii() {
         return Err(EncodeError::CharRepNotAscii(field));
     }
-    let bytes = char_bytes(s, field)?;
-    let n = count32(bytes.len(), field)?;
+    let n = count32(char_count(s, field)?, field)?;
     w.u32(n);
     w.u32(0);
     w.u32(n);
-    w.bytes(&bytes);
+    write_chars(w, s);
     Ok(())
 }
 
@@ -155,13 +174,13 @@ pub fn encode_char_varying(s: &str, max: u64, field: &'static str, w: &mut Write
     if !w.drep().is_ascii() {
         return Err(EncodeError::CharRepNotAscii(field));
     }
-    let bytes = char_bytes(s, field)?;
-    if bytes.len() as u64 > max {
+    let n = char_count(s, field)?;
+    if n as u64 > max {
         return Err(EncodeError::TooLong(field));
     }
     w.u32(0);
-    w.u32(count32(bytes.len(), field)?);
-    w.bytes(&bytes);
+    w.u32(count32(n, field)?);
+    write_chars(w, s);
     Ok(())
 }
 
@@ -231,9 +250,8 @@ pub fn encode_char_sized(
     if !w.drep().is_ascii() {
         return Err(EncodeError::CharRepNotAscii(field));
     }
-    let bytes = char_bytes(s, field)?;
-    write_conformance(w, bytes.len(), size_is, field)?;
-    w.bytes(&bytes);
+    write_conformance(w, char_count(s, field)?, size_is, field)?;
+    write_chars(w, s);
     Ok(())
 }
 

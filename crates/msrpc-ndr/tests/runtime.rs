@@ -377,3 +377,35 @@ proptest! {
         prop_assert_eq!(string::decode_wide(&mut r).unwrap(), s);
     }
 }
+
+#[test]
+fn char_strings_are_latin1_with_a_terminator_and_refuse_nul_and_wide_characters() {
+    use msrpc_ndr::EncodeError;
+    let le = DataRep::LITTLE_ENDIAN;
+    // ISO 8859-1: one byte per character, the terminator counted.
+    let mut w = Writer::new(le);
+    string::encode_char("aé", "s", &mut w).unwrap();
+    assert_eq!(
+        w.into_bytes(),
+        [3, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, b'a', 0xe9, 0]
+    );
+    let mut w = Writer::new(le);
+    string::encode_char_varying("é", 2, "s", &mut w).unwrap();
+    assert_eq!(w.into_bytes(), [0, 0, 0, 0, 2, 0, 0, 0, 0xe9, 0]);
+    // The count decides TooLong, not the UTF-8 length ("é" is 2 bytes of UTF-8, 1 char).
+    assert!(string::encode_char_varying("éé", 2, "s", &mut Writer::new(le)).is_err());
+    for bad in ["a\0b", "\0"] {
+        assert_eq!(
+            string::encode_char(bad, "s", &mut Writer::new(le)),
+            Err(EncodeError::EmbeddedNul("s"))
+        );
+    }
+    assert_eq!(
+        string::encode_char("a€", "s", &mut Writer::new(le)),
+        Err(EncodeError::NotEightBit("s"))
+    );
+    assert_eq!(
+        string::encode_char_varying("\u{100}", 8, "s", &mut Writer::new(le)),
+        Err(EncodeError::NotEightBit("s"))
+    );
+}
