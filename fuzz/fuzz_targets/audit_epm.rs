@@ -6,7 +6,11 @@
 //! response...]`; op bits 0-4 = opnum; drep even = little-endian, odd = big-endian.
 //!
 //! Invariants: no panic; only opnums 2, 3 and 7 give an event, and only when both stubs decode
-//! with the generated decoders (within the same limits); the event serializes to JSON.
+//! with the generated decoders (within the same limits); the event serializes to JSON. The
+//! light path msrpcd's live audit takes (`answer_counts` then `interpret_answer`) does not
+//! panic either, and gives an event of the same kind whenever the full decode does (the
+//! status may differ: the light path reads the stub's last word, the decoders accept
+//! trailing bytes).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -21,6 +25,16 @@ fuzz_target!(|data: &[u8]| {
     let len = usize::from(u16::from_le_bytes([*l0, *l1])).min(rest.len());
     let (request, response) = rest.split_at(len);
     let got = msrpc_audit::epm::interpret(request, response, drep, opnum);
+    let light = msrpc_audit::epm::answer_counts(response, drep)
+        .and_then(|c| msrpc_audit::epm::interpret_answer(request, drep, opnum, c));
+    if let Some(g) = &got {
+        let same_kind = matches!(
+            (g, &light),
+            (EventKind::EpmLookup { .. }, Some(EventKind::EpmLookup { .. }))
+                | (EventKind::EpmMap { .. }, Some(EventKind::EpmMap { .. }))
+        );
+        assert!(same_kind, "full {g:?}, light {light:?}");
+    }
     let limits = DecodeLimits { max_depth: 16, max_elements: 1 << 16, max_alloc_bytes: 4 << 20 };
     match opnum {
         2 => {
