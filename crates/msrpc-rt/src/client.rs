@@ -485,7 +485,6 @@ impl Client {
             conn,
             out: WriteQueue::default(),
             calls: FxHashMap::default(),
-            tokens: FxHashMap::default(),
             waiting: Vec::new(),
             bind_in_flight: None,
             bind_queue: VecDeque::new(),
@@ -726,10 +725,9 @@ struct Driver {
     conn: ClientConnection,
     /// Fragments not yet written.
     out: WriteQueue,
-    /// Calls sent: call_id -> (token, reply, deadline).
+    /// Calls sent: call_id -> (token, reply, deadline). (An abandoned call is found by its
+    /// token with a scan: abandons are rare, lookups by call_id happen on every answer.)
     calls: FxHashMap<u32, (u64, CallReply, Deadline)>,
-    /// token -> call_id of calls sent.
-    tokens: FxHashMap<u64, u32>,
     waiting: Vec<Waiting>,
     bind_in_flight: Option<(u32, PendingBind)>,
     bind_queue: VecDeque<PendingBind>,
@@ -896,8 +894,7 @@ impl Driver {
             .map(|(id, _)| *id)
             .collect();
         for call_id in due {
-            if let Some((token, reply, _)) = self.calls.remove(&call_id) {
-                self.tokens.remove(&token);
+            if let Some((_, reply, _)) = self.calls.remove(&call_id) {
                 self.conn.orphan(call_id);
                 tracing::debug!(call_id, "call timed out: orphaned");
                 let _ = reply.send(Err(CallError::Timeout));
@@ -972,7 +969,12 @@ impl Driver {
                 }
             }
             Command::Abandon { token } => {
-                if let Some(call_id) = self.tokens.remove(&token) {
+                let sent = self
+                    .calls
+                    .iter()
+                    .find(|(_, (t, _, _))| *t == token)
+                    .map(|(id, _)| *id);
+                if let Some(call_id) = sent {
                     self.calls.remove(&call_id);
                     self.conn.orphan(call_id);
                     tracing::debug!(call_id, "call abandoned: orphaned");
@@ -986,7 +988,6 @@ impl Driver {
     fn send_call(&mut self, w: Waiting) {
         match self.conn.request(&w.syntax, w.opnum, w.object, &w.stub) {
             Ok(call_id) => {
-                self.tokens.insert(w.token, call_id);
                 self.calls.insert(call_id, (w.token, w.reply, w.deadline));
             }
             Err(e) => {
@@ -1127,16 +1128,14 @@ impl Driver {
                 stub,
                 drep,
             } => {
-                if let Some((token, reply, _)) = self.calls.remove(&call_id) {
-                    self.tokens.remove(&token);
+                if let Some((_, reply, _)) = self.calls.remove(&call_id) {
                     let _ = reply.send(Ok(ResponseStub { stub, drep }));
                 }
             }
             ClientEvent::Fault {
                 call_id, status, ..
             } => {
-                if let Some((token, reply, _)) = self.calls.remove(&call_id) {
-                    self.tokens.remove(&token);
+                if let Some((_, reply, _)) = self.calls.remove(&call_id) {
                     let _ = reply.send(Err(CallError::Fault(status)));
                 } else {
                     match self.bind_in_flight.take() {
