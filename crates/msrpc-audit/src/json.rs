@@ -223,24 +223,13 @@ fn needs_escape(b: &[u8]) -> bool {
 }
 
 /// `n` in decimal.
-fn decimal(line: &mut Vec<u8>, mut n: u64) {
+fn decimal(line: &mut Vec<u8>, n: u64) {
     if n < 10 {
         line.push(b'0' + n as u8);
         return;
     }
     let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        if let Some(b) = buf.get_mut(i) {
-            *b = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    line.extend_from_slice(buf.get(i..).unwrap_or_default());
+    line.extend_from_slice(crate::decimal(n, &mut buf).as_bytes());
 }
 
 #[cfg(test)]

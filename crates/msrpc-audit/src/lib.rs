@@ -31,3 +31,31 @@ pub mod metrics;
 pub mod names;
 
 pub use event::{AuthOutcome, BindContext, ConnId, Event, EventKind};
+
+/// `n` in decimal, written into `buf` (no allocation): the hot paths of the JSON sink and the
+/// metrics write numbers with it.
+pub(crate) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        if let Some(b) = buf.get_mut(i) {
+            *b = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(buf.get(i..).unwrap_or_default()).unwrap_or("0")
+}
+
+#[cfg(test)]
+mod decimal_tests {
+    #[test]
+    fn decimal_writes_every_width() {
+        for n in [0u64, 7, 10, 99, 100, 4095, 65535, 1 << 32, u64::MAX] {
+            let mut b = [0u8; 20];
+            assert_eq!(super::decimal(n, &mut b), n.to_string());
+        }
+    }
+}

@@ -95,7 +95,7 @@ impl Inner {
                 return;
             }
         }
-        let mut digits = [0u8; 5];
+        let mut digits = [0u8; 20];
         self.add(
             CALLS_TOTAL,
             &[interface, decimal(opnum, &mut digits), fault],
@@ -118,7 +118,7 @@ impl Inner {
 
     fn flush_call(&mut self, r: &RecentCall) {
         if r.pending != 0 {
-            let mut digits = [0u8; 5];
+            let mut digits = [0u8; 20];
             let opnum = decimal(r.opnum, &mut digits);
             self.add(CALLS_TOTAL, &[&r.interface, opnum, &r.fault], r.pending);
         }
@@ -240,20 +240,8 @@ impl Inner {
 }
 
 /// `n` in decimal, written into `buf` (no allocation).
-fn decimal(n: u16, buf: &mut [u8; 5]) -> &str {
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        if let Some(b) = buf.get_mut(i) {
-            *b = b'0' + (n % 10) as u8;
-        }
-        n /= 10;
-        if n == 0 || i == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(buf.get(i..).unwrap_or_default()).unwrap_or("0")
+fn decimal(n: u16, buf: &mut [u8; 20]) -> &str {
+    crate::decimal(u64::from(n), buf)
 }
 
 impl Metrics {
@@ -548,7 +536,7 @@ mod tests {
     #[test]
     fn decimal_writes_every_u16() {
         for n in [0u16, 7, 10, 99, 100, 4095, 10000, 65535] {
-            let mut b = [0u8; 5];
+            let mut b = [0u8; 20];
             assert_eq!(decimal(n, &mut b), n.to_string());
         }
     }
