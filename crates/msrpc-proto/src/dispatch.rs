@@ -42,8 +42,9 @@ pub struct CallContext {
     pub assoc_group_id: u32,
     /// Authentication of the call, when the connection is authenticated.
     pub auth: Option<CallAuth>,
-    /// The peer's address as text, when the transport knows one.
-    pub peer: Option<String>,
+    /// The peer's address as text, when the transport knows one (shared by the connection's
+    /// calls: no copy per call).
+    pub peer: Option<std::sync::Arc<str>>,
     /// True when the call came over the local registration channel (a Unix domain socket
     /// or an in-process call), never from the network. Services that accept writes only
     /// from local callers (the EPM's `ept_insert`) check this.

@@ -86,7 +86,7 @@ struct Conn {
     shared: Arc<Shared>,
     conn_id: u64,
     peer: PeerAddr,
-    peer_text: String,
+    peer_text: Arc<str>,
     sm: ServerConnection,
     env: ConnEnv,
     out: WriteQueue,
@@ -147,7 +147,7 @@ where
         shared: shared.clone(),
         conn_id,
         peer,
-        peer_text: peer.to_string(),
+        peer_text: peer.to_string().into(),
         sm: ServerConnection::new(config),
         env: ConnEnv {
             shared: shared.clone(),

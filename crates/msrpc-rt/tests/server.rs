@@ -226,7 +226,10 @@ async fn second_connection_joins_the_association_group_and_unknown_groups_are_re
 
     // The CallContext carried the peer's address and the group.
     let ctx = svc.0.contexts.lock().unwrap()[0].clone();
-    assert_eq!(ctx.peer, Some(a.local_addr().to_string()));
+    assert_eq!(
+        ctx.peer.as_deref(),
+        Some(a.local_addr().to_string().as_str())
+    );
     assert_eq!(ctx.assoc_group_id, group);
     assert!(!ctx.local);
     server.shutdown().await;
