@@ -963,6 +963,17 @@ mod tests {
 
     type CallRow = (u32, Option<String>, u16, u64, u64, u32, Option<String>);
 
+    /// The reasons of the `malformed` events, in order.
+    fn malformed(out: &Output) -> Vec<&str> {
+        out.events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                EventKind::Malformed { reason, .. } => Some(reason.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn calls(out: &Output) -> Vec<CallRow> {
         out.events
             .iter()
@@ -1078,14 +1089,7 @@ mod tests {
         ]
         .concat();
         c.data(Dir::ToServer, 1.0, &client, &mut out);
-        let reasons: Vec<&str> = out
-            .events
-            .iter()
-            .filter_map(|(_, e)| match e {
-                EventKind::Malformed { reason, .. } => Some(reason.as_str()),
-                _ => None,
-            })
-            .collect();
+        let reasons = malformed(&out);
         assert_eq!(reasons, ["alloc_hint_overflow", "alloc_hint_over_cap"]);
         // The detectors turn them into an exploit_shape alert.
         let mut d = msrpc_audit::detect::Detectors::new(Default::default());
@@ -1136,15 +1140,8 @@ mod tests {
         assert_eq!(calls(&out)[0].0, 6);
         // Garbage without a gap is malformed input, reported once, then resynchronised.
         c.data(Dir::ToServer, 0.0, &[0x41; 40], &mut out);
-        let malformed: Vec<_> = out
-            .events
-            .iter()
-            .filter_map(|(_, e)| match e {
-                EventKind::Malformed { reason, .. } => Some(reason.clone()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(malformed, vec!["unsupported_version".to_string()]);
+        let malformed = malformed(&out);
+        assert_eq!(malformed, ["unsupported_version"]);
     }
 
     #[test]
@@ -1195,14 +1192,7 @@ mod tests {
                 &mut out,
             );
         }
-        let reasons: Vec<_> = out
-            .events
-            .iter()
-            .filter_map(|(_, e)| match e {
-                EventKind::Malformed { reason, .. } => Some(reason.as_str()),
-                _ => None,
-            })
-            .collect();
+        let reasons = malformed(&out);
         assert_eq!(
             reasons,
             vec![

@@ -116,6 +116,31 @@ macro_rules! session_protection {
     };
 }
 
+/// The GSS message-integrity calls both sides offer SPNEGO (inherent methods over the
+/// established session's `keyed()`).
+macro_rules! gss_mic_methods {
+    () => {
+        /// GSS_GetMIC (MS-NLMP 3.4.4.2): an NTLM signature over `msg` under our sending
+        /// state, consuming one sequence number (and, with key exchange, RC4 keystream).
+        /// SPNEGO uses it for its mechListMIC.
+        pub fn get_mic(&mut self, msg: &[u8]) -> Result<Vec<u8>, SecurityError> {
+            Ok(self.keyed()?.sign(msg))
+        }
+
+        /// GSS_VerifyMIC: checks the peer's `mic` over `msg` under our receiving state.
+        pub fn verify_mic(&mut self, msg: &[u8], mic: &[u8]) -> Result<(), SecurityError> {
+            check_sig_len(mic)?;
+            self.keyed()?.verify(msg, mic)
+        }
+
+        /// Re-keys both RC4 handles, keeping the sequence numbers (after SPNEGO's
+        /// mechListMIC).
+        pub fn reset_rc4(&mut self) -> Result<(), SecurityError> {
+            self.keyed()?.reset_rc4()
+        }
+    };
+}
+
 fn check_sig_len(signature: &[u8]) -> Result<(), SecurityError> {
     if signature.len() == SIGNATURE_LEN {
         Ok(())
@@ -260,23 +285,7 @@ impl NtlmClient {
         self
     }
 
-    /// GSS_GetMIC (MS-NLMP 3.4.4.2): an NTLM signature over `msg` under our sending state,
-    /// consuming one sequence number (and, with key exchange, RC4 keystream). SPNEGO uses it
-    /// for its mechListMIC.
-    pub fn get_mic(&mut self, msg: &[u8]) -> Result<Vec<u8>, SecurityError> {
-        Ok(self.keyed()?.sign(msg))
-    }
-
-    /// GSS_VerifyMIC: checks the acceptor's `mic` over `msg` under our receiving state.
-    pub fn verify_mic(&mut self, msg: &[u8], mic: &[u8]) -> Result<(), SecurityError> {
-        check_sig_len(mic)?;
-        self.keyed()?.verify(msg, mic)
-    }
-
-    /// Re-keys both RC4 handles, keeping the sequence numbers (after SPNEGO's mechListMIC).
-    pub fn reset_rc4(&mut self) -> Result<(), SecurityError> {
-        self.keyed()?.reset_rc4()
-    }
+    gss_mic_methods!();
 
     /// The next (send, receive) sequence numbers, once established.
     pub fn sequence_numbers(&self) -> Option<(u32, u32)> {
@@ -544,22 +553,7 @@ impl NtlmAcceptor {
         self.is_established() && self.had_mic
     }
 
-    /// GSS_GetMIC: an NTLM signature over `msg` under our sending state (see
-    /// [`NtlmClient::get_mic`]).
-    pub fn get_mic(&mut self, msg: &[u8]) -> Result<Vec<u8>, SecurityError> {
-        Ok(self.keyed()?.sign(msg))
-    }
-
-    /// GSS_VerifyMIC: checks the initiator's `mic` over `msg` under our receiving state.
-    pub fn verify_mic(&mut self, msg: &[u8], mic: &[u8]) -> Result<(), SecurityError> {
-        check_sig_len(mic)?;
-        self.keyed()?.verify(msg, mic)
-    }
-
-    /// Re-keys both RC4 handles, keeping the sequence numbers (after SPNEGO's mechListMIC).
-    pub fn reset_rc4(&mut self) -> Result<(), SecurityError> {
-        self.keyed()?.reset_rc4()
-    }
+    gss_mic_methods!();
 
     /// The next (send, receive) sequence numbers, once established.
     pub fn sequence_numbers(&self) -> Option<(u32, u32)> {

@@ -134,6 +134,20 @@ impl Pair {
         new
     }
 
+    /// Sends `frame` to the server, which must refuse it with `status` and `reason` and close
+    /// the association; returns the server's events.
+    fn inject_refused(
+        &mut self,
+        frame: &[u8],
+        status: FaultStatus,
+        reason: &str,
+    ) -> Vec<ServerEvent> {
+        let ev = self.inject(frame);
+        assert_eq!(refused(&ev), Some((status, reason)), "{ev:?}");
+        assert!(self.server.wants_close());
+        ev
+    }
+
     /// Sends `frame` to the server as is.
     fn inject(&mut self, frame: &[u8]) -> Vec<ServerEvent> {
         let ev = self.server.receive(frame, &mut self.env);
@@ -252,12 +266,7 @@ fn pkt_and_call_levels_sign_like_integrity() {
         let (_, frames) = p.request_frames(b"x", &RequestOptions::default());
         let mut f = frames[0].clone();
         f[24] ^= 0x80;
-        let ev = p.inject(&f);
-        assert_eq!(
-            refused(&ev),
-            Some((FaultStatus::RPC_S_SEC_PKG_ERROR, "bad_signature"))
-        );
-        assert!(p.server.wants_close());
+        p.inject_refused(&f, FaultStatus::RPC_S_SEC_PKG_ERROR, "bad_signature");
     }
 }
 
@@ -321,12 +330,7 @@ fn a_request_below_the_bound_level_is_refused() {
         let mut f = frames[0].clone();
         let t = trailer_at(&f);
         f[t + 1] = AuthLevel::CONNECT.0;
-        let ev = p.inject(&f);
-        assert_eq!(
-            refused(&ev),
-            Some((FaultStatus::ACCESS_DENIED, "auth_context_mismatch"))
-        );
-        assert!(p.server.wants_close());
+        let ev = p.inject_refused(&f, FaultStatus::ACCESS_DENIED, "auth_context_mismatch");
         assert!(calls(&ev).is_empty());
     }
 }
@@ -356,12 +360,7 @@ fn level_lowered_between_legs_fails_the_association() {
     q.client.bind(&[ECHO]).unwrap();
     q.drive();
     let (_, frames) = q.request_frames(b"after", &RequestOptions::default());
-    let ev = p.inject(&frames[0]);
-    assert_eq!(
-        refused(&ev),
-        Some((FaultStatus::ACCESS_DENIED, "auth_failed"))
-    );
-    assert!(p.server.wants_close());
+    p.inject_refused(&frames[0], FaultStatus::ACCESS_DENIED, "auth_failed");
 
     // The same with the auth3 switching auth type (WINNT -> SPNEGO) or context id.
     for (at, value) in [(0usize, AuthType::GSS_NEGOTIATE.0), (4, 9)] {
@@ -438,24 +437,14 @@ fn auth_context_switched_mid_connection_is_refused() {
         let mut f = frames[0].clone();
         let t = trailer_at(&f);
         f[t + 4] = 77;
-        let ev = p.inject(&f);
-        assert_eq!(
-            refused(&ev),
-            Some((FaultStatus::ACCESS_DENIED, "auth_context_unknown"))
-        );
-        assert!(p.server.wants_close());
+        p.inject_refused(&f, FaultStatus::ACCESS_DENIED, "auth_context_unknown");
         // Known id, other auth type.
         let mut p = Pair::with(alice(), level);
         let (_, frames) = p.request_frames(b"switch", &RequestOptions::default());
         let mut f = frames[0].clone();
         let t = trailer_at(&f);
         f[t] = AuthType::GSS_NEGOTIATE.0;
-        let ev = p.inject(&f);
-        assert_eq!(
-            refused(&ev),
-            Some((FaultStatus::ACCESS_DENIED, "auth_context_mismatch"))
-        );
-        assert!(p.server.wants_close());
+        p.inject_refused(&f, FaultStatus::ACCESS_DENIED, "auth_context_mismatch");
     }
 }
 
@@ -648,12 +637,7 @@ fn garbage_tokens_at_every_leg() {
         let len = u16::try_from(alter.len()).unwrap();
         alter[8..10].copy_from_slice(&len.to_le_bytes());
         alter[10..12].copy_from_slice(&u16::try_from(g.len()).unwrap().to_le_bytes());
-        let ev = p.inject(&alter);
-        assert_eq!(
-            refused(&ev),
-            Some((FaultStatus::ACCESS_DENIED, "auth_failed"))
-        );
-        assert!(p.server.wants_close());
+        p.inject_refused(&alter, FaultStatus::ACCESS_DENIED, "auth_failed");
     }
 }
 

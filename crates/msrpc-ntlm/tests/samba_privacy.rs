@@ -10,9 +10,8 @@
 
 use std::time::Duration;
 
-use msrpc_ndr::DataRep;
 use msrpc_ntlm::NtlmClient;
-use msrpc_proto::dispatch::{CallError, Invoke};
+use msrpc_proto::dispatch::CallError;
 use msrpc_proto::pdu::AuthLevel;
 use msrpc_proto::security::SecurityProvider;
 use msrpc_rt::{Client, ClientAuth, ClientOptions};
@@ -20,7 +19,7 @@ use msrpc_rt::{Client, ClientAuth, ClientOptions};
 const ADDR: &str = "127.0.0.83";
 
 mod common;
-use common::{unix_user, Samba, DOMAIN, EPM_UUID_LE, MGMT, MGMT_INQ_IF_IDS, PASSWORD};
+use common::{inq_if_ids, unix_user, Samba, DOMAIN, EPM_UUID_LE, PASSWORD};
 fn opts(user: &str, password: &str, level: AuthLevel) -> ClientOptions {
     let (user, password) = (user.to_string(), password.to_string());
     ClientOptions {
@@ -30,21 +29,6 @@ fn opts(user: &str, password: &str, level: AuthLevel) -> ClientOptions {
         })),
         ..Default::default()
     }
-}
-
-/// mgmt inq_if_ids with the response stub Samba sent (already verified and unsealed).
-async fn inq_if_ids(client: &Client) -> Result<Vec<u8>, CallError> {
-    let r = client
-        .invoke(
-            MGMT,
-            MGMT_INQ_IF_IDS,
-            None,
-            Vec::new(),
-            DataRep::LITTLE_ENDIAN,
-        )
-        .await?;
-    assert_eq!(r.drep, DataRep::LITTLE_ENDIAN);
-    Ok(r.stub)
 }
 
 async fn call_at(user: &str, level: AuthLevel, samba: &Samba) {

@@ -14,15 +14,14 @@
 
 use std::time::Duration;
 
-use msrpc_ndr::DataRep;
 use msrpc_ntlm::{NtlmClient, SpnegoClient};
-use msrpc_proto::dispatch::{CallError, Invoke};
+use msrpc_proto::dispatch::CallError;
 use msrpc_proto::pdu::AuthLevel;
 use msrpc_proto::security::SecurityProvider;
 use msrpc_rt::{Client, ClientAuth, ClientOptions};
 
 mod common;
-use common::{unix_user, Samba, DOMAIN, EPM_UUID_LE, MGMT, MGMT_INQ_IF_IDS, PASSWORD};
+use common::{inq_if_ids, unix_user, Samba, DOMAIN, EPM_UUID_LE, PASSWORD};
 
 const ADDR: &str = "127.0.0.121";
 /// Kerberos 5 (1.2.840.113554.1.2.2), offered first in one run.
@@ -43,19 +42,6 @@ fn opts(user: &str, password: &str, level: AuthLevel, krb5_first: bool) -> Clien
         })),
         ..Default::default()
     }
-}
-
-async fn inq_if_ids(client: &Client) -> Result<Vec<u8>, CallError> {
-    let r = client
-        .invoke(
-            MGMT,
-            MGMT_INQ_IF_IDS,
-            None,
-            Vec::new(),
-            DataRep::LITTLE_ENDIAN,
-        )
-        .await?;
-    Ok(r.stub)
 }
 
 async fn call_at(user: &str, level: AuthLevel, krb5_first: bool, samba: &Samba) {

@@ -406,29 +406,24 @@ fn server_gauges(
              msrpc_epm_live_handles {}",
             ept.service().live_handles()
         );
-        let _ = writeln!(
-            out,
-            "# HELP msrpc_assoc_groups Association groups alive now, per server.\n\
-             # TYPE msrpc_assoc_groups gauge"
-        );
-        for (name, h) in &servers {
-            let _ = writeln!(
-                out,
-                "msrpc_assoc_groups{{server=\"{name}\"}} {}",
-                h.assoc_groups()
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP msrpc_server_connections Connections the server holds now, per server.\n\
-             # TYPE msrpc_server_connections gauge"
-        );
-        for (name, h) in &servers {
-            let _ = writeln!(
-                out,
-                "msrpc_server_connections{{server=\"{name}\"}} {}",
-                h.connections()
-            );
+        type Sample = fn(&msrpc_rt::ServerHandle) -> usize;
+        let per_server: [(&str, &str, Sample); 2] = [
+            (
+                "msrpc_assoc_groups",
+                "Association groups alive now, per server.",
+                msrpc_rt::ServerHandle::assoc_groups,
+            ),
+            (
+                "msrpc_server_connections",
+                "Connections the server holds now, per server.",
+                msrpc_rt::ServerHandle::connections,
+            ),
+        ];
+        for (metric, help, value) in per_server {
+            let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} gauge");
+            for (name, h) in &servers {
+                let _ = writeln!(out, "{metric}{{server=\"{name}\"}} {}", value(h));
+            }
         }
     })
 }

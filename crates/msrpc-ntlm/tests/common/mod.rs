@@ -136,6 +136,24 @@ impl Drop for Samba {
 
 /// A Unix account for the Samba user: `daemon` (present on Debian), else a `msrpctest`
 /// account created with useradd.
+/// mgmt inq_if_ids with the response stub Samba sent (already verified and unsealed).
+pub async fn inq_if_ids(
+    client: &msrpc_rt::Client,
+) -> Result<Vec<u8>, msrpc_proto::dispatch::CallError> {
+    use msrpc_proto::dispatch::Invoke;
+    let r = client
+        .invoke(
+            MGMT,
+            MGMT_INQ_IF_IDS,
+            None,
+            Vec::new(),
+            msrpc_ndr::DataRep::LITTLE_ENDIAN,
+        )
+        .await?;
+    assert_eq!(r.drep, msrpc_ndr::DataRep::LITTLE_ENDIAN);
+    Ok(r.stub)
+}
+
 pub fn unix_user() -> String {
     let exists = |u: &str| {
         Command::new("id")
