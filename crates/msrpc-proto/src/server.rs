@@ -1266,6 +1266,7 @@ impl ServerConnection {
                 alloc_hint: u32::try_from(total - offset).unwrap_or(u32::MAX),
                 context_id,
                 cancel_count: 0,
+                reserved: 0,
             };
             let ctx = auth_idx.and_then(|i| self.auths.get_mut(i));
             match stub_fragment(ctx, &header, &body, chunk) {

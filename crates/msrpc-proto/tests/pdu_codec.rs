@@ -1362,7 +1362,7 @@ mod stub_frames {
             let body = if request {
                 StubBody::Request { alloc_hint, context_id: 3, opnum: 9, object }
             } else {
-                StubBody::Response { alloc_hint, context_id: 3, cancel_count: 0 }
+                StubBody::Response { alloc_hint, context_id: 3, cancel_count: 0, reserved: 0 }
             };
             let f = encode_stub_frame(&header, &body, &stub, trailer.as_ref().map(|t| (t, value_len)))
                 .unwrap();
@@ -1376,6 +1376,10 @@ mod stub_frames {
                 auth: trailer.map(|t| AuthVerifier { trailer: t, value: vec![0; value_len] }),
             };
             prop_assert_eq!(&f.bytes, &pdu.encode().unwrap());
+            // And it reads back as the body and verifier it was written from.
+            let back = Pdu::decode(&f.bytes).unwrap();
+            prop_assert_eq!(&back.body, &pdu.body);
+            prop_assert_eq!(&back.auth, &pdu.auth);
             let stub_at = if object.is_some() { 40 } else { 24 };
             prop_assert_eq!(f.data.start, stub_at);
             prop_assert_eq!(&f.bytes[f.data.start..f.data.start + stub.len()], &stub[..]);

@@ -984,12 +984,45 @@ impl Pdu {
         if !matches {
             return Err(EncodeError::BodyTypeMismatch { ptype });
         }
-        let mut flags = header.flags;
+        if let Some(a) = &self.auth {
+            if a.value.is_empty() {
+                return Err(EncodeError::AuthValueEmpty);
+            }
+        }
+        // Requests and responses: the one writer both sides' hot paths use.
+        let stub_body = match &self.body {
+            Body::Request(r) => Some((
+                StubBody::Request {
+                    alloc_hint: r.alloc_hint,
+                    context_id: r.context_id,
+                    opnum: r.opnum,
+                    object: r.object,
+                },
+                &r.stub,
+            )),
+            Body::Response(r) => Some((
+                StubBody::Response {
+                    alloc_hint: r.alloc_hint,
+                    context_id: r.context_id,
+                    cancel_count: r.cancel_count,
+                    reserved: r.reserved,
+                },
+                &r.stub,
+            )),
+            _ => None,
+        };
+        if let Some((body, stub)) = stub_body {
+            let auth = self.auth.as_ref().map(|a| (&a.trailer, a.value.len()));
+            let mut f = encode_stub_frame(header, &body, stub, auth)?;
+            if let (Some(a), Some(dst)) = (&self.auth, f.bytes.get_mut(f.auth_value.clone())) {
+                dst.copy_from_slice(&a.value);
+            }
+            return Ok(f.bytes);
+        }
+        let flags = header.flags;
         // One allocation: the header's place, then the body, then the trailer; the header is
         // written last, once the lengths are known.
         let body_hint = match &self.body {
-            Body::Request(r) => 40usize.saturating_add(r.stub.len()),
-            Body::Response(r) => 8usize.saturating_add(r.stub.len()),
             Body::Fault(f) => 16usize.saturating_add(f.stub.len()),
             _ => 64,
         };
@@ -1006,26 +1039,8 @@ impl Pdu {
         );
         w.zeros(HEADER_LEN);
         match &self.body {
-            Body::Request(r) => {
-                w.u32(r.alloc_hint);
-                w.u16(r.context_id);
-                w.u16(r.opnum);
-                flags = match &r.object {
-                    Some(obj) => {
-                        w.uuid(obj);
-                        flags.with(PfcFlags::OBJECT_UUID)
-                    }
-                    None => flags.without(PfcFlags::OBJECT_UUID),
-                };
-                w.bytes(&r.stub);
-            }
-            Body::Response(r) => {
-                w.u32(r.alloc_hint);
-                w.u16(r.context_id);
-                w.u8(r.cancel_count);
-                w.u8(r.reserved);
-                w.bytes(&r.stub);
-            }
+            // Written above by encode_stub_frame.
+            Body::Request(_) | Body::Response(_) => {}
             Body::Fault(f) => {
                 w.u32(f.alloc_hint);
                 w.u16(f.context_id);
@@ -1053,9 +1068,6 @@ impl Pdu {
         }
         let mut auth_length = 0u16;
         if let Some(auth) = &self.auth {
-            if auth.value.is_empty() {
-                return Err(EncodeError::AuthValueEmpty);
-            }
             let t = &auth.trailer;
             w.zeros(usize::from(t.auth_pad_length));
             w.u8(t.auth_type.0);
@@ -1107,6 +1119,8 @@ pub enum StubBody {
         context_id: u16,
         /// `cancel_count`.
         cancel_count: u8,
+        /// `reserved` (0 on the wire; kept so a decoded PDU re-encodes as it came).
+        reserved: u8,
     },
 }
 
@@ -1170,11 +1184,12 @@ pub fn encode_stub_frame(
             alloc_hint,
             context_id,
             cancel_count,
+            reserved,
         } => {
             w.u32(*alloc_hint);
             w.u16(*context_id);
             w.u8(*cancel_count);
-            w.u8(0);
+            w.u8(*reserved);
             PacketType::RESPONSE
         }
     };
