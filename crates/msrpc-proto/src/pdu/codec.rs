@@ -361,6 +361,24 @@ impl Writer {
         }
     }
 
+    /// The finished fragment: `header` (with `frag_length` set to the bytes written) over
+    /// the `HEADER_LEN` bytes the writer started with.
+    fn finish(self, header: Header) -> Result<Vec<u8>, EncodeError> {
+        let length = self.out.len();
+        let frag_length = u16::try_from(length).map_err(|_| EncodeError::FragTooLong { length })?;
+        let mut out = self.out;
+        if let Some(h) = out.get_mut(..HEADER_LEN) {
+            h.copy_from_slice(
+                &Header {
+                    frag_length,
+                    ..header
+                }
+                .to_bytes(),
+            );
+        }
+        Ok(out)
+    }
+
     fn u8(&mut self, v: u8) {
         self.out.push(v);
     }
@@ -1080,19 +1098,11 @@ impl Pdu {
             auth_length =
                 u16::try_from(auth.value.len()).map_err(|_| EncodeError::FragTooLong { length })?;
         }
-        let length = w.out.len();
-        let frag_length = u16::try_from(length).map_err(|_| EncodeError::FragTooLong { length })?;
-        let out_header = Header {
+        w.finish(Header {
             flags,
-            frag_length,
             auth_length,
             ..*header
-        };
-        let mut out = w.out;
-        if let Some(h) = out.get_mut(..HEADER_LEN) {
-            h.copy_from_slice(&out_header.to_bytes());
-        }
-        Ok(out)
+        })
     }
 }
 
@@ -1217,19 +1227,12 @@ pub fn encode_stub_frame(
             (stub_start..end, end, end..end)
         }
     };
-    let length = w.out.len();
-    let frag_length = u16::try_from(length).map_err(|_| EncodeError::FragTooLong { length })?;
-    let out_header = Header {
+    let bytes = w.finish(Header {
         ptype,
         flags,
-        frag_length,
         auth_length,
         ..*header
-    };
-    let mut bytes = w.out;
-    if let Some(h) = bytes.get_mut(..HEADER_LEN) {
-        h.copy_from_slice(&out_header.to_bytes());
-    }
+    })?;
     Ok(StubFrame {
         bytes,
         data,
