@@ -11,6 +11,8 @@ Each subcommand prints what it compared and exits 0 when the check holds, 1 when
   rpcmap-opnums RPCMAP_OUT N                opnums 0..N-1 exist, N.. give nca_s_op_rng_error
   epm-same JSON RPCCLIENT_OUT WALK_JSON     the dump, `rpcclient -c epmlookup` and
                                             impacket_lookup.py agree
+  epm-walk-windows JSON WALK_JSON           impacket_lookup.py's max_ents=1 walk of msrpcd has
+                                            the dump's entries and ends as Windows ends it
   if-ids-cover IFIDS_OUT JSON PORT          mgmt inq_if_ids lists the dump's UUIDs on PORT
   text-lists JSON TEXT_OUT                  `msrpc dump` (text) shows what --json shows
   tshark PDUS_TSV SERVER_IP...              every server saw bind/bind_ack/request/response
@@ -321,6 +323,34 @@ def cmd_epm_same(js, out, walk):
     return 0 if ok else 1
 
 
+def cmd_epm_walk_windows(js, walk):
+    """A one-entry-per-call Impacket walk of msrpcd's EPM ends as Windows' endpoint mapper ends
+    it (captures of Windows hosts): every entry in an answer of its own with status 0 and a live
+    handle, then an answer with no entry, ept_s_not_registered (0x16c9a0d6) and the null handle.
+    The entries are those of `msrpc dump --json`, in the same order."""
+    ours = msrpc_dump(js)
+    walked, wdoc = impacket_walk(walk)
+    ok = True
+    if [e.key() for e in walked] != [e.key() for e in ours]:
+        ok = False
+        print("the walk (%d entries) and msrpc dump (%d) differ" % (len(walked), len(ours)))
+    if wdoc["final_status"] != "0x16c9a0d6" or wdoc["final_batch"] != 0:
+        ok = False
+        print(
+            "the walk ended with status %s and %d entries; Windows ends it with 0x16c9a0d6 and none"
+            % (wdoc["final_status"], wdoc["final_batch"])
+        )
+    if wdoc["calls"] != len(walked) + 1:
+        ok = False
+        print("%d calls for %d entries (Windows: one per entry and a last, empty one)" % (wdoc["calls"], len(walked)))
+    if ok:
+        print(
+            "max_ents=1 walk: %d entries one per call, then 0 entries with ept_s_not_registered, as Windows"
+            % len(walked)
+        )
+    return 0 if ok else 1
+
+
 def cmd_if_ids_cover(out, js, port):
     with open(out, encoding="utf-8", errors="replace") as f:
         text = f.read()
@@ -472,6 +502,7 @@ def main():
         "rpcmap-lists": cmd_rpcmap_lists,
         "rpcmap-opnums": cmd_rpcmap_opnums,
         "epm-same": cmd_epm_same,
+        "epm-walk-windows": cmd_epm_walk_windows,
         "if-ids-cover": cmd_if_ids_cover,
         "text-lists": cmd_text_lists,
         "tshark": cmd_tshark,

@@ -278,6 +278,11 @@ PYEOF
   check rpcdump-lists-every-entry python3 "$HELP" rpcdump-covers "$WORK/msrpcd-dump.json" "$WORK/rpcdump.out" ||
     show "$WORK/rpcdump.out" 40
 
+  # An ept_lookup walk with max_ents = 1 (Impacket's classes) ends as Windows ends it.
+  timeout 60 "$PY" tests/interop/impacket_lookup.py "$MSRPCD_IP" "$EPM_PORT" >"$WORK/msrpcd-walk.json" \
+    2>"$WORK/msrpcd-walk.err" || show "$WORK/msrpcd-walk.err"
+  check epm-walk-ends-as-windows python3 "$HELP" epm-walk-windows "$WORK/msrpcd-dump.json" "$WORK/msrpcd-walk.json"
+
   timeout 60 "$PY" "$VENV/bin/rpcmap.py" -auth-level 1 "ncacn_ip_tcp:$MSRPCD_IP[$ECHO_PORT]" \
     >"$WORK/rpcmap-echo.out" 2>&1
   check rpcmap-demo-endpoint python3 "$HELP" rpcmap-lists "$WORK/rpcmap-echo.out" "$ECHO_UUID" "$MGMT_UUID"

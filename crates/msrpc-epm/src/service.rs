@@ -3,7 +3,7 @@
 //! # Behaviour
 //! | operation | behaviour |
 //! |---|---|
-//! | `ept_lookup` | Pages through the matching elements, at most `min(max_ents, max_batch)` per call. A null `entry_handle` starts a walk; when more elements remain after the batch, the answer carries a live handle (status 0), otherwise the null handle (status 0). A walk that matches nothing at all answers `ept_s_not_registered` with the null handle. A status other than 0 never comes with elements. The last batch carries the null handle unless it is full (exactly `max_ents` elements): Impacket's `hept_lookup` (rpcdump) loops until the handle is null and raises on any non-zero status, dropping what it collected, while Samba's `rpcclient epmlookup` asks for one element at a time with the handle it got and restarts from the beginning when that is null (so a null handle on a full batch made it loop forever); a full last batch therefore keeps its handle, and the call resuming it answers status 0, no element and the null handle, which ends both loops. |
+//! | `ept_lookup` | Pages through the matching elements, at most `min(max_ents, max_batch)` per call. A null `entry_handle` starts a walk; when more elements remain after the batch, the answer carries a live handle (status 0), otherwise the null handle (status 0). A walk that matches nothing at all answers `ept_s_not_registered` with the null handle. A status other than 0 never comes with elements. As Windows' endpoint mapper does (captures of a `max_ents = 1` walk): a short last batch carries status 0 and the null handle; a full batch (exactly `max_ents` elements) keeps its handle even when nothing remains, and the call resuming a walk with nothing left answers no element, `ept_s_not_registered` and the null handle. That ends Samba's `rpcclient epmlookup` loop (one element per call with the handle it got, stopping on a non-zero status or a count other than 1, restarting from the beginning on a null handle) and Impacket's `hept_lookup` (rpcdump: asks for 500, loops until the handle is null) whenever the last batch is short; Impacket raises on the final `ept_s_not_registered` of a walk whose size is a multiple of 500, against Windows as against us. |
 //! | `ept_map` / `ept_map_auth` | The same paging over the towers of [`MapQuery`] matches (`max_towers`). An absent or malformed map tower answers `ept_s_invalid_entry`. |
 //! | `ept_lookup_handle_free` | Closes the handle: null handle out, status 0. A null handle in is a no-op (status 0). |
 //! | `ept_inq_object` | The configured object UUID ([`EpmConfig::object`], nil by default), status 0. |
@@ -14,7 +14,8 @@
 //! [`HandleTable`] does for every service). Continuing an `ept_map` walk with an `ept_lookup`
 //! handle (or the reverse) answers `ept_s_invalid_context` and closes the handle. When a walk
 //! is resumed, the request's query arguments are ignored: the handle remembers the walk's
-//! query. A resumed walk that finds nothing more answers status 0 with the null handle.
+//! query. A resumed walk that finds nothing more answers `ept_s_not_registered` with the null
+//! handle.
 //! `max_ents` / `max_towers` of 0 answers `EPT_S_CANT_PERFORM_OP` (0x6d8, MS-RPCE 2.2.1.2.1)
 //! and closes the handle passed in, if any.
 //!
@@ -249,10 +250,15 @@ impl EpmService {
             },
             Step::Done(items) => {
                 self.drop_walk(group, handle);
-                Batch {
-                    handle: ContextHandle::NULL,
-                    items,
-                    status: status::RPC_S_OK,
+                if items.is_empty() {
+                    // Windows ends a walk that has nothing left with ept_s_not_registered.
+                    Batch::status(status::EPT_S_NOT_REGISTERED)
+                } else {
+                    Batch {
+                        handle: ContextHandle::NULL,
+                        items,
+                        status: status::RPC_S_OK,
+                    }
                 }
             }
             Step::WrongKind => {

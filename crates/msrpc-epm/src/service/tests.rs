@@ -118,7 +118,9 @@ fn map_req(tower: &Tower, handle: ContextHandle, max_towers: u32) -> EptMapReque
 }
 
 /// What Impacket's `hept_lookup` does: loop until the handle is null, raising on any non-zero
-/// status (and so losing what it had).
+/// status (and so losing what it had). It asks for 500; against Windows as against us, a walk
+/// whose last batch is full ends with `ept_s_not_registered`, so callers pass a `max_ents` that
+/// does not divide the number of entries.
 fn rpcdump(s: &Server, max_ents: u32) -> Vec<EptEntry> {
     let mut handle = ContextHandle::NULL;
     let mut out = Vec::new();
@@ -163,15 +165,15 @@ fn rpcdump_loop_collects_every_entry_once() {
             })
             .collect(),
     );
-    for max_ents in [500, 13, 1000, 1, 999, 4096] {
+    for max_ents in [600, 13, 1001, 3, 999, 4096] {
         let got = rpcdump(&s, max_ents);
         let ports: Vec<u16> = got.iter().map(port_of).collect();
         assert_eq!(ports, (0..1000).collect::<Vec<_>>(), "max_ents {max_ents}");
         assert_eq!(got[17].annotation, "e17");
         assert_eq!(s.service().live_handles(), 0, "walk over, handle closed");
     }
-    // 1000 / 500: two full batches with a live handle, then none with the null handle and
-    // status 0 (a full batch keeps its handle).
+    // 1000 / 500: two full batches with a live handle (a full batch keeps its handle), then
+    // what Windows answers when nothing is left: no element, ept_s_not_registered, null handle.
     let first = lookup(&s, &all_elts(ContextHandle::NULL, 500));
     assert!(!first.entry_handle.is_null());
     assert_eq!(first.num_ents, 500);
@@ -180,13 +182,52 @@ fn rpcdump_loop_collects_every_entry_once() {
     assert_eq!((second.num_ents, second.status), (500, 0));
     let third = lookup(&s, &all_elts(second.entry_handle, 500));
     assert!(third.entry_handle.is_null());
-    assert_eq!((third.num_ents, third.status), (0, 0));
+    assert_eq!(
+        (third.num_ents, third.status),
+        (0, status::EPT_S_NOT_REGISTERED)
+    );
+    assert!(third.entries.is_empty());
     assert_eq!(s.service().live_handles(), 0);
     // 1000 / 600: the short second batch ends the walk.
     let first = lookup(&s, &all_elts(ContextHandle::NULL, 600));
     let second = lookup(&s, &all_elts(first.entry_handle, 600));
     assert!(second.entry_handle.is_null());
     assert_eq!((second.num_ents, second.status), (400, 0));
+    assert_eq!(s.service().live_handles(), 0);
+}
+
+/// A `max_ents = 1` walk as Windows' endpoint mapper answers it (captures): one element per
+/// answer with status 0 and a live handle, then no element, `ept_s_not_registered` and the
+/// null handle.
+#[test]
+fn max_ents_1_walk_ends_as_windows_does() {
+    let s = server();
+    register(
+        &s,
+        (0..3u16)
+            .map(|p| NewEntry::new(Uuid::nil(), tcp(iface(1), p), ""))
+            .collect(),
+    );
+    let mut handle = ContextHandle::NULL;
+    for port in 0..3u16 {
+        let r = lookup(&s, &all_elts(handle, 1));
+        assert_eq!((r.status, r.num_ents), (0, 1), "entry {port}");
+        assert_eq!(r.entries.iter().map(port_of).collect::<Vec<_>>(), [port]);
+        assert!(!r.entry_handle.is_null(), "a full batch keeps its handle");
+        handle = r.entry_handle;
+    }
+    let last = lookup(&s, &all_elts(handle, 1));
+    assert_eq!(
+        (last.status, last.num_ents),
+        (status::EPT_S_NOT_REGISTERED, 0)
+    );
+    assert!(last.entries.is_empty() && last.entry_handle.is_null());
+    assert_eq!(s.service().live_handles(), 0);
+    // A short last batch: status 0 and the null handle at once.
+    let r = lookup(&s, &all_elts(ContextHandle::NULL, 2));
+    let r = lookup(&s, &all_elts(r.entry_handle, 2));
+    assert_eq!((r.status, r.num_ents), (0, 1));
+    assert!(r.entry_handle.is_null());
     assert_eq!(s.service().live_handles(), 0);
 }
 
@@ -606,6 +647,12 @@ fn ept_map_pages_with_max_towers() {
                 let mut req = map_req(&tcp(rpcecho(), 0), handle, max);
                 req.object = Unique::new(obj);
                 let resp = map(&s, &req);
+                if resp.status == status::EPT_S_NOT_REGISTERED {
+                    // the walk's last batch was full: nothing left, as Windows ends it
+                    assert!(resp.towers.is_empty() && resp.entry_handle.is_null());
+                    assert!(!got.is_empty() && got.len() % max as usize == 0);
+                    break;
+                }
                 assert_eq!(resp.status, 0);
                 for t in &resp.towers {
                     match Tower::from_twr(t.get().unwrap()).unwrap().endpoint() {
