@@ -1,12 +1,8 @@
-//! Names for audit records: interface names (from `msrpc-epm`'s table of well-known
-//! interfaces) and operation names for the interfaces this workspace defines plus the DCOM
-//! activation interfaces the exploit-shape inspection looks at.
+//! Names for audit records: interface and operation names from `msrpc-epm`'s table of
+//! well-known interfaces, and the UUIDs of the DCOM interfaces the exploit-shape inspection
+//! looks at.
 
-use msrpc_echo::RpcechoInterface;
-use msrpc_epm::mgmt::MgmtInterface;
-use msrpc_epm::EptInterface;
 use msrpc_ndr::Uuid;
-use msrpc_proto::dispatch::Interface;
 
 /// The endpoint mapper `ept` (e1af8308-5d1f-11c9-91a4-08002b14a0fa).
 pub const EPM: Uuid = Uuid::from_u128(0xe1af8308_5d1f_11c9_91a4_08002b14a0fa);
@@ -22,37 +18,9 @@ pub fn interface_name(uuid: &Uuid) -> Option<&'static str> {
     msrpc_epm::known::lookup(uuid).map(|k| k.name)
 }
 
-/// The name of operation `opnum` of interface `uuid`, when known.
+/// The name of operation `opnum` of interface `uuid`, when known (`msrpc_epm::known`'s table).
 pub fn operation_name(uuid: &Uuid, opnum: u16) -> Option<&'static str> {
-    let table: &[Option<&'static str>] = if *uuid == EptInterface::SYNTAX.uuid {
-        EptInterface::OPERATIONS
-    } else if *uuid == MgmtInterface::SYNTAX.uuid {
-        MgmtInterface::OPERATIONS
-    } else if *uuid == RpcechoInterface::SYNTAX.uuid {
-        RpcechoInterface::OPERATIONS
-    } else if *uuid == IREMOTE_ACTIVATION {
-        &[Some("RemoteActivation")]
-    } else if *uuid == ISYSTEM_ACTIVATOR {
-        &[
-            None,
-            None,
-            None,
-            Some("RemoteGetClassObject"),
-            Some("RemoteCreateInstance"),
-        ]
-    } else if *uuid == IOBJECT_EXPORTER {
-        &[
-            Some("ResolveOxid"),
-            Some("SimplePing"),
-            Some("ComplexPing"),
-            Some("ServerAlive"),
-            Some("ResolveOxid2"),
-            Some("ServerAlive2"),
-        ]
-    } else {
-        return None;
-    };
-    table.get(usize::from(opnum)).copied().flatten()
+    msrpc_epm::known::operation_name(uuid, opnum)
 }
 
 #[cfg(test)]

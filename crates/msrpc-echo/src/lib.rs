@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use msrpc_macros::interface;
 use msrpc_ndr::{Ndr, Unique};
-use msrpc_proto::dispatch::{BoxFuture, CallContext, RpcFault};
+use msrpc_proto::dispatch::{CallContext, RpcFault};
 use msrpc_proto::pdu::FaultStatus;
 
 /// An `NTSTATUS` value.
@@ -225,21 +225,9 @@ pub trait Rpcecho {
     fn test_double_pointer(#[ndr(in)] data: Unique<Unique<u16>>) -> u16;
 }
 
-/// Waits for a duration (so the reference service stays free of any async runtime).
-pub trait Sleeper: Send + Sync + 'static {
-    /// Completes after `d`.
-    fn sleep(&self, d: Duration) -> BoxFuture<'_, ()>;
-}
-
-/// A [`Sleeper`] that returns at once (for tests).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoSleep;
-
-impl Sleeper for NoSleep {
-    fn sleep(&self, _d: Duration) -> BoxFuture<'_, ()> {
-        Box::pin(std::future::ready(()))
-    }
-}
+/// The runtime's timer, through which `TestSleep` sleeps (so this crate needs no async runtime):
+/// `msrpc_rt::TokioSleeper` on tokio, [`NoSleep`] in tests.
+pub use msrpc_proto::dispatch::{NoSleep, Sleeper};
 
 /// The reference rpcecho service, with Samba's semantics (`rpc_server/echo/rpc_echo.c`):
 ///

@@ -4,7 +4,9 @@
 use super::*;
 use futures::executor::block_on;
 use msrpc_ndr::{DataRep, DecodeErrorKind, DecodeLimits, EncodeError, Uuid};
-use msrpc_proto::dispatch::{CallError, Dispatch, DispatchError, Interface, Invoke, ResponseStub};
+use msrpc_proto::dispatch::{
+    BoxFuture, CallError, Dispatch, DispatchError, Interface, Invoke, ResponseStub,
+};
 use msrpc_proto::SyntaxId;
 
 const LE: DataRep = DataRep::LITTLE_ENDIAN;

@@ -20,6 +20,7 @@
 //! ```
 
 use msrpc_ndr::Uuid;
+use msrpc_proto::dispatch::Interface;
 
 /// One well-known interface.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -291,6 +292,80 @@ pub fn lookup_name(name: &str) -> Option<&'static KnownInterface> {
 /// Every well-known interface.
 pub fn all() -> &'static [KnownInterface] {
     INTERFACES
+}
+
+/// Operation names by opnum of the interfaces whose operations are known here (names as the
+/// defining IDL spells them); `None` marks an opnum the interface does not define or that only
+/// exists on the local side. Tools that name calls (the audit log, the capture analyzer) read
+/// this table rather than linking the crates that implement the interfaces.
+const OPERATIONS: &[(Uuid, &[Option<&str>])] = &[
+    (
+        <crate::EptInterface as Interface>::SYNTAX.uuid,
+        <crate::EptInterface as Interface>::OPERATIONS,
+    ),
+    (
+        <crate::mgmt::MgmtInterface as Interface>::SYNTAX.uuid,
+        <crate::mgmt::MgmtInterface as Interface>::OPERATIONS,
+    ),
+    // Samba's librpc/idl/echo.idl.
+    (
+        Uuid::from_u128(0x60a15ec5_4de8_11d7_a637_005056a20182),
+        &[
+            Some("echo_AddOne"),
+            Some("echo_EchoData"),
+            Some("echo_SinkData"),
+            Some("echo_SourceData"),
+            Some("echo_TestCall"),
+            Some("echo_TestCall2"),
+            Some("echo_TestSleep"),
+            Some("echo_TestEnum"),
+            Some("echo_TestSurrounding"),
+            Some("echo_TestDoublePointer"),
+        ],
+    ),
+    // [MS-DCOM] 3.1.2.5.2.3: IRemoteActivation.
+    (
+        Uuid::from_u128(0x4d9f4ab8_7d1c_11cf_861e_0020af6e7c57),
+        &[Some("RemoteActivation")],
+    ),
+    // [MS-DCOM] 3.1.2.5.2.3: IRemoteSCMActivator (ISystemActivator); opnums 0-2 are reserved.
+    (
+        Uuid::from_u128(0x000001a0_0000_0000_c000_000000000046),
+        &[
+            None,
+            None,
+            None,
+            Some("RemoteGetClassObject"),
+            Some("RemoteCreateInstance"),
+        ],
+    ),
+    // [MS-DCOM] 3.1.2.5.1: IObjectExporter.
+    (
+        Uuid::from_u128(0x99fcfec4_5260_101b_bbcb_00aa0021347a),
+        &[
+            Some("ResolveOxid"),
+            Some("SimplePing"),
+            Some("ComplexPing"),
+            Some("ServerAlive"),
+            Some("ResolveOxid2"),
+            Some("ServerAlive2"),
+        ],
+    ),
+];
+
+/// The name of operation `opnum` of the well-known interface `uuid`, when this table knows it.
+///
+/// ```
+/// use msrpc_epm::known;
+/// use msrpc_ndr::Uuid;
+///
+/// let epm = Uuid::parse_str("e1af8308-5d1f-11c9-91a4-08002b14a0fa").unwrap();
+/// assert_eq!(known::operation_name(&epm, 2), Some("ept_lookup"));
+/// assert_eq!(known::operation_name(&epm, 99), None);
+/// ```
+pub fn operation_name(uuid: &Uuid, opnum: u16) -> Option<&'static str> {
+    let (_, ops) = OPERATIONS.iter().find(|(u, _)| u == uuid)?;
+    ops.get(usize::from(opnum)).copied().flatten()
 }
 
 #[cfg(test)]

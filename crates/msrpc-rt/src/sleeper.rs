@@ -1,12 +1,11 @@
-//! A tokio [`Sleeper`] for the reference rpcecho service.
+//! The tokio [`Sleeper`]: the timer this runtime gives hosted services.
 
 use std::time::Duration;
 
-use msrpc_echo::Sleeper;
-use msrpc_proto::dispatch::BoxFuture;
+use msrpc_proto::dispatch::{BoxFuture, Sleeper};
 
-/// Sleeps with `tokio::time::sleep`, so `EchoService::new(TokioSleeper)` serves `TestSleep`
-/// without holding up other calls.
+/// Sleeps with `tokio::time::sleep`, so a service waiting through it (rpcecho's `TestSleep`,
+/// say: `EchoService::new(TokioSleeper)`) does not hold up other calls.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TokioSleeper;
 
