@@ -13,7 +13,9 @@
 #   FUZZ_SECONDS   seconds per target for smoke (default 20)
 #   FUZZ_TARGETS   space-separated subset of targets (default: all)
 #   FUZZ_JOBS      targets run at once (default 1; at most 2 on a 2-core machine)
-#   CAPTURES       capture directory for seeding (default ../shared/captures from the repo root)
+#   MSRPC_CAPTURES capture directory for seeding (default ../shared/captures from the repo root;
+#                  CAPTURES is still read); without captures the corpora are seeded from the
+#                  Impacket vectors only
 #   FUZZ_NICE      nice level for the fuzzers (default 10)
 #
 # It installs cargo-fuzz from crates.io when missing. It uses the nightly toolchain when one
@@ -47,8 +49,9 @@ ensure_cargo_fuzz() {
 
 seed() {
   say "seeding corpora from captures"
-  if [ -n "${CAPTURES:-}" ]; then
-    python3 fuzz/seed_corpora.py "$CAPTURES"
+  local captures=${MSRPC_CAPTURES:-${CAPTURES:-}}
+  if [ -n "$captures" ]; then
+    python3 fuzz/seed_corpora.py "$captures"
   else
     python3 fuzz/seed_corpora.py
   fi

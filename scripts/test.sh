@@ -6,10 +6,37 @@
 # the Debian packages tshark, samba, samba-common-bin, smbclient (tests/interop/run.sh's peers).
 # Set MSRPC_SKIP_FUZZ=1 to leave out the fuzz smoke run while iterating locally, and
 # MSRPC_SKIP_LOAD=1 to leave out the load and fault tests (scripts/load.sh, about three minutes).
+#
+# Third-party captures (real traffic of Windows hosts and attack tools, which we may not
+# redistribute) live outside the repository: MSRPC_CAPTURES names their directory (default
+# ../shared/captures from the repository root). Without them, the tests that need them
+# (`shared_captures_*`) are skipped and named at the start and the end of the run, and
+# everything else runs; with MSRPC_REQUIRE_CAPTURES=1 (.ci/run sets it) their absence fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "third-party captures"
+MSRPC_CAPTURES=${MSRPC_CAPTURES:-$(cd .. && pwd)/shared/captures}
+CAPTURE_SKIP=()
+if [ -f "$MSRPC_CAPTURES/SOURCES.md" ]; then
+  export MSRPC_CAPTURES
+  echo "using $MSRPC_CAPTURES ($(find "$MSRPC_CAPTURES" -maxdepth 1 -type f | wc -l) files)"
+elif [ "${MSRPC_REQUIRE_CAPTURES:-0}" = 1 ]; then
+  echo "FAIL: the third-party captures are required (MSRPC_REQUIRE_CAPTURES=1) and missing:" >&2
+  echo "      no $MSRPC_CAPTURES/SOURCES.md; set MSRPC_CAPTURES to their directory" >&2
+  exit 1
+else
+  unset MSRPC_CAPTURES
+  CAPTURE_SKIP=(--skip shared_captures_)
+  skipped_capture_tests() {
+    grep -ho 'fn shared_captures_[a-z0-9_]*' crates/*/tests/*.rs | sed 's/^fn /    /'
+  }
+  echo "NOTE: no third-party captures (MSRPC_CAPTURES unset and no ../shared/captures):"
+  echo "      these tests will not run, everything else will (fuzz corpora: Impacket vectors only):"
+  skipped_capture_tests
+fi
 
 step "peers the tests need: tshark, Samba (samba-dcerpcd, rpcclient) (Debian packages)"
 # tshark dissects our traffic (tests/tests/tshark_dissects.rs, tests/interop/run.sh); Samba's
@@ -65,7 +92,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo test --workspace"
 # Includes the hostile-input corpus (tests/hostile/*.toml) against a live msrpcd:
 # crates/msrpcd/tests/hostile.rs builds msrpcd (CARGO_BIN_EXE_msrpcd) and fails on any case.
-cargo test --workspace
+cargo test --workspace -- "${CAPTURE_SKIP[@]}"
 
 step "Impacket: regenerate the NDR/PDU vectors and compare with the checked-in files"
 VENV=target/venv
@@ -91,4 +118,9 @@ if [ "${MSRPC_SKIP_FUZZ:-0}" != 1 ]; then
   scripts/fuzz.sh smoke
 fi
 
-step "all tests passed"
+if [ ${#CAPTURE_SKIP[@]} -gt 0 ]; then
+  step "all tests passed, but these did not run: the third-party captures are absent (MSRPC_CAPTURES)"
+  skipped_capture_tests
+else
+  step "all tests passed"
+fi

@@ -27,7 +27,7 @@ fn auths(events: &[Event]) -> Vec<(String, Option<String>, AuthOutcome, Option<S
 }
 
 #[test]
-fn ntlm_users_and_verdicts() {
+fn shared_captures_ntlm_users_and_verdicts() {
     // SPNEGO offering Kerberos first, then NTLM in alter_context; the capture ends before the
     // server's answer to the AUTHENTICATE.
     let (_, ev) = run("zeek__dce_rpc_ntlm.pcapng");
@@ -77,7 +77,7 @@ fn ntlm_users_and_verdicts() {
 }
 
 #[test]
-fn kerberos_is_reported_without_a_user() {
+fn shared_captures_kerberos_is_reported_without_a_user() {
     for cap in [
         "zeek__kerberos135_auth.pcapng",
         "scapy__dcerpc_privacy_krb.pcapng",
@@ -92,7 +92,7 @@ fn kerberos_is_reported_without_a_user() {
 }
 
 #[test]
-fn endpoint_mapper_answers_teach_ports() {
+fn shared_captures_endpoint_mapper_answers_teach_ports() {
     // ept_map for nspi and emsmdb (ports 4997 and 1032), then connections to both.
     let (s, ev) = run("zeek__mapi.pcap");
     assert_eq!(s.learned_endpoints, 2);
@@ -129,7 +129,7 @@ fn endpoint_mapper_answers_teach_ports() {
 }
 
 #[test]
-fn gaps_are_counted_and_survived() {
+fn shared_captures_gaps_are_counted_and_survived() {
     // Suricata's gap test: a segment is missing from the client's stream; the analyzer counts
     // the gap, resynchronises on the next request and still pairs the fault with its call.
     let (s, ev) = run("sv__dce-gap-handling.pcap");
@@ -153,7 +153,7 @@ fn gaps_are_counted_and_survived() {
 }
 
 #[test]
-fn connectionless_is_counted() {
+fn shared_captures_connectionless_is_counted() {
     let (s, _) = run("sv__dcerpc-udp-scapy.pcap");
     assert_eq!(s.cl_pdus.get("request"), Some(&5));
     assert_eq!(s.cl_pdus.get("response"), Some(&5));

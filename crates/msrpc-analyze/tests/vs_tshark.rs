@@ -44,7 +44,7 @@ fn capture_names() -> Vec<String> {
 }
 
 #[test]
-fn pdus_opnums_and_interfaces_agree_with_tshark() {
+fn shared_captures_pdus_opnums_and_interfaces_agree_with_tshark() {
     let dir = common::captures_dir();
     let mut failures = Vec::new();
     let mut compared_pdus = 0u64;
@@ -73,7 +73,7 @@ fn pdus_opnums_and_interfaces_agree_with_tshark() {
 }
 
 #[test]
-fn connectionless_packets_agree_with_tshark() {
+fn shared_captures_connectionless_packets_agree_with_tshark() {
     let dir = common::captures_dir();
     for n in capture_names() {
         let p = dir.join(&n);
