@@ -8,11 +8,10 @@ use msrpc_epm::mgmt::MgmtInterface;
 use msrpc_epm::EptInterface;
 use msrpc_proto::dispatch::Interface;
 
-/// `echo_TestCall2` -> `test_call2`: the IDL name as `#[interface]`'s Rust method is spelled.
+/// `TestCall2` -> `test_call2`: the IDL name as `#[interface]`'s Rust method is spelled.
 fn snake(idl: &str) -> String {
-    let base = idl.strip_prefix("echo_").unwrap_or(idl);
     let mut out = String::new();
-    for (i, c) in base.chars().enumerate() {
+    for (i, c) in idl.chars().enumerate() {
         if c.is_ascii_uppercase() {
             if i > 0 {
                 out.push('_');
@@ -33,7 +32,7 @@ fn rpcecho_names_follow_the_interface() {
         let table = known::operation_name(&uuid, opnum);
         assert_eq!(table.map(snake).as_deref(), ours, "opnum {opnum}");
     }
-    assert_eq!(known::operation_name(&uuid, 7), Some("echo_TestEnum"));
+    assert_eq!(known::operation_name(&uuid, 7), Some("TestEnum"));
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! Names for wire numbers as the audit records spell them, and operation names of a few
-//! well-known interfaces (interface names come from `msrpc_epm::known`).
+//! Names for wire numbers as the audit records spell them; interface and operation names come
+//! from `msrpc_epm::known`.
 
 use msrpc_ndr::Uuid;
 use msrpc_proto::pdu::{AuthLevel, AuthType, FaultStatus, PacketType};
@@ -47,80 +47,8 @@ pub fn interface(uuid: &Uuid) -> Option<&'static str> {
     msrpc_epm::known::lookup(uuid).map(|k| k.name)
 }
 
-const EPM_OPS: &[&str] = &[
-    "ept_insert",
-    "ept_delete",
-    "ept_lookup",
-    "ept_map",
-    "ept_lookup_handle_free",
-    "ept_inq_object",
-    "ept_mgmt_delete",
-    "ept_map_auth",
-];
-const MGMT_OPS: &[&str] = &[
-    "inq_if_ids",
-    "inq_stats",
-    "is_server_listening",
-    "stop_server_listening",
-    "inq_princ_name",
-];
-const ECHO_OPS: &[&str] = &[
-    "AddOne",
-    "EchoData",
-    "SinkData",
-    "SourceData",
-    "TestCall",
-    "TestCall2",
-    "TestSleep",
-    "TestEnum",
-    "TestSurrounding",
-    "TestDoublePointer",
-];
-const SVCCTL_OPS: &[(u16, &str)] = &[
-    (0, "CloseServiceHandle"),
-    (1, "ControlService"),
-    (2, "DeleteService"),
-    (6, "QueryServiceStatus"),
-    (12, "CreateServiceW"),
-    (15, "OpenSCManagerW"),
-    (16, "OpenServiceW"),
-    (19, "StartServiceW"),
-];
-const NETLOGON_OPS: &[(u16, &str)] = &[
-    (2, "NetrLogonSamLogon"),
-    (4, "NetrServerReqChallenge"),
-    (15, "NetrServerAuthenticate2"),
-    (21, "NetrLogonGetCapabilities"),
-    (26, "NetrServerAuthenticate3"),
-    (29, "NetrLogonGetDomainInfo"),
-    (30, "NetrServerPasswordSet2"),
-    (39, "NetrLogonSamLogonEx"),
-    (45, "NetrLogonSamLogonWithFlags"),
-];
-const OXID_OPS: &[&str] = &[
-    "ResolveOxid",
-    "SimplePing",
-    "ComplexPing",
-    "ServerAlive",
-    "ResolveOxid2",
-    "ServerAlive2",
-];
-const DSSETUP_OPS: &[&str] = &["DsRolerGetPrimaryDomainInformation"];
-
-/// The operation's name, for the interfaces this table covers (endpoint mapper, mgmt, rpcecho,
-/// svcctl, netlogon, IObjectExporter, dssetup).
+/// The operation's name, when `msrpc_epm::known`'s table knows it (the audit log uses the
+/// same table).
 pub fn operation(uuid: &Uuid, opnum: u16) -> Option<&'static str> {
-    let dense = |t: &'static [&'static str]| t.get(usize::from(opnum)).copied();
-    let sparse =
-        |t: &'static [(u16, &'static str)]| t.iter().find(|(o, _)| *o == opnum).map(|(_, n)| *n);
-    match uuid.as_u128() {
-        0xe1af8308_5d1f_11c9_91a4_08002b14a0fa => dense(EPM_OPS),
-        0xafa8bd80_7d8a_11c9_bef4_08002b102989 => dense(MGMT_OPS),
-        0x60a15ec5_4de8_11d7_a637_005056a20182 => dense(ECHO_OPS),
-        0x367abb81_9844_35f1_ad32_98f038001003 => sparse(SVCCTL_OPS),
-        0x12345678_1234_abcd_ef00_01234567cffb => sparse(NETLOGON_OPS),
-        0x99fcfec4_5260_101b_bbcb_00aa0021347a => dense(OXID_OPS),
-        0x3919286a_b10c_11d0_9ba8_00c04fd92ef5 => dense(DSSETUP_OPS),
-        _ => None,
-    }
+    msrpc_epm::known::operation_name(uuid, opnum)
 }

@@ -294,62 +294,104 @@ pub fn all() -> &'static [KnownInterface] {
     INTERFACES
 }
 
+/// The operation names of one interface.
+enum Operations {
+    /// By opnum from 0; `None` for an opnum the interface does not define.
+    Dense(&'static [Option<&'static str>]),
+    /// `(opnum, name)` pairs, for interfaces of which only some operations are named here.
+    Sparse(&'static [(u16, &'static str)]),
+}
+
 /// Operation names by opnum of the interfaces whose operations are known here (names as the
-/// defining IDL spells them); `None` marks an opnum the interface does not define or that only
-/// exists on the local side. Tools that name calls (the audit log, the capture analyzer) read
-/// this table rather than linking the crates that implement the interfaces.
-const OPERATIONS: &[(Uuid, &[Option<&str>])] = &[
+/// defining specification or IDL spells them; rpcecho's without Samba's `echo_` prefix, as
+/// Zeek's tables spell them). Tools that name calls (the audit log, the capture analyzer) read
+/// this one table rather than linking the crates that implement the interfaces.
+const OPERATIONS: &[(u128, Operations)] = &[
     (
-        <crate::EptInterface as Interface>::SYNTAX.uuid,
-        <crate::EptInterface as Interface>::OPERATIONS,
+        0xe1af8308_5d1f_11c9_91a4_08002b14a0fa,
+        Operations::Dense(<crate::EptInterface as Interface>::OPERATIONS),
     ),
     (
-        <crate::mgmt::MgmtInterface as Interface>::SYNTAX.uuid,
-        <crate::mgmt::MgmtInterface as Interface>::OPERATIONS,
+        0xafa8bd80_7d8a_11c9_bef4_08002b102989,
+        Operations::Dense(<crate::mgmt::MgmtInterface as Interface>::OPERATIONS),
     ),
     // Samba's librpc/idl/echo.idl.
     (
-        Uuid::from_u128(0x60a15ec5_4de8_11d7_a637_005056a20182),
-        &[
-            Some("echo_AddOne"),
-            Some("echo_EchoData"),
-            Some("echo_SinkData"),
-            Some("echo_SourceData"),
-            Some("echo_TestCall"),
-            Some("echo_TestCall2"),
-            Some("echo_TestSleep"),
-            Some("echo_TestEnum"),
-            Some("echo_TestSurrounding"),
-            Some("echo_TestDoublePointer"),
-        ],
+        0x60a15ec5_4de8_11d7_a637_005056a20182,
+        Operations::Dense(&[
+            Some("AddOne"),
+            Some("EchoData"),
+            Some("SinkData"),
+            Some("SourceData"),
+            Some("TestCall"),
+            Some("TestCall2"),
+            Some("TestSleep"),
+            Some("TestEnum"),
+            Some("TestSurrounding"),
+            Some("TestDoublePointer"),
+        ]),
+    ),
+    // [MS-SCMR] 3.1.4.
+    (
+        0x367abb81_9844_35f1_ad32_98f038001003,
+        Operations::Sparse(&[
+            (0, "CloseServiceHandle"),
+            (1, "ControlService"),
+            (2, "DeleteService"),
+            (6, "QueryServiceStatus"),
+            (12, "CreateServiceW"),
+            (15, "OpenSCManagerW"),
+            (16, "OpenServiceW"),
+            (19, "StartServiceW"),
+        ]),
+    ),
+    // [MS-NRPC] 3.5.4.
+    (
+        0x12345678_1234_abcd_ef00_01234567cffb,
+        Operations::Sparse(&[
+            (2, "NetrLogonSamLogon"),
+            (4, "NetrServerReqChallenge"),
+            (15, "NetrServerAuthenticate2"),
+            (21, "NetrLogonGetCapabilities"),
+            (26, "NetrServerAuthenticate3"),
+            (29, "NetrLogonGetDomainInfo"),
+            (30, "NetrServerPasswordSet2"),
+            (39, "NetrLogonSamLogonEx"),
+            (45, "NetrLogonSamLogonWithFlags"),
+        ]),
+    ),
+    // [MS-DSSP] 3.2.5.
+    (
+        0x3919286a_b10c_11d0_9ba8_00c04fd92ef5,
+        Operations::Dense(&[Some("DsRolerGetPrimaryDomainInformation")]),
     ),
     // [MS-DCOM] 3.1.2.5.2.3: IRemoteActivation.
     (
-        Uuid::from_u128(0x4d9f4ab8_7d1c_11cf_861e_0020af6e7c57),
-        &[Some("RemoteActivation")],
+        0x4d9f4ab8_7d1c_11cf_861e_0020af6e7c57,
+        Operations::Dense(&[Some("RemoteActivation")]),
     ),
     // [MS-DCOM] 3.1.2.5.2.3: IRemoteSCMActivator (ISystemActivator); opnums 0-2 are reserved.
     (
-        Uuid::from_u128(0x000001a0_0000_0000_c000_000000000046),
-        &[
+        0x000001a0_0000_0000_c000_000000000046,
+        Operations::Dense(&[
             None,
             None,
             None,
             Some("RemoteGetClassObject"),
             Some("RemoteCreateInstance"),
-        ],
+        ]),
     ),
     // [MS-DCOM] 3.1.2.5.1: IObjectExporter.
     (
-        Uuid::from_u128(0x99fcfec4_5260_101b_bbcb_00aa0021347a),
-        &[
+        0x99fcfec4_5260_101b_bbcb_00aa0021347a,
+        Operations::Dense(&[
             Some("ResolveOxid"),
             Some("SimplePing"),
             Some("ComplexPing"),
             Some("ServerAlive"),
             Some("ResolveOxid2"),
             Some("ServerAlive2"),
-        ],
+        ]),
     ),
 ];
 
@@ -364,8 +406,12 @@ const OPERATIONS: &[(Uuid, &[Option<&str>])] = &[
 /// assert_eq!(known::operation_name(&epm, 99), None);
 /// ```
 pub fn operation_name(uuid: &Uuid, opnum: u16) -> Option<&'static str> {
-    let (_, ops) = OPERATIONS.iter().find(|(u, _)| u == uuid)?;
-    ops.get(usize::from(opnum)).copied().flatten()
+    let key = uuid.as_u128();
+    let (_, ops) = OPERATIONS.iter().find(|(u, _)| *u == key)?;
+    match ops {
+        Operations::Dense(t) => t.get(usize::from(opnum)).copied().flatten(),
+        Operations::Sparse(t) => t.iter().find(|(o, _)| *o == opnum).map(|(_, n)| *n),
+    }
 }
 
 #[cfg(test)]
