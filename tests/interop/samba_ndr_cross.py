@@ -597,8 +597,9 @@ _simple("echo_SinkData", "SinkData", in_len=3, in_data=[0xFF, 0, 0x80])
 _simple("echo_SinkData_empty", "SinkData", in_len=0, in_data=[])
 _simple("echo_SourceData", "SourceData", in_len=7, out_data=[0, 1, 2, 3, 4, 5, 6])
 _simple("echo_SourceData_empty", "SourceData", in_len=0, out_data=[])
-call("echo_SourceData_1MiB", _echo("SourceData"))(
-    lambda be: new(_echo("SourceData"), in_len=BIG, out_data=pattern(BIG)))
+# The largest answer our EchoService gives (DEFAULT_MAX_SOURCE_LEN, 4 MiB).
+call("echo_SourceData_4MiB", _echo("SourceData"))(
+    lambda be: new(_echo("SourceData"), in_len=4 * BIG, out_data=pattern(4 * BIG)))
 _simple("echo_TestCall", "TestCall", in_s1="hello", out_s2="hello")
 _simple("echo_TestCall_empty", "TestCall", in_s1="", out_s2="")
 _simple("echo_TestCall_null", "TestCall", in_s1="x", out_s2=None)

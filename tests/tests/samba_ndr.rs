@@ -562,6 +562,14 @@ fn cross_check(label: &str, cases: Vec<Case>) {
         });
     print!("{}", String::from_utf8_lossy(&out.stdout));
     eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    // Exit status 2: Samba's tools are missing; nothing else is worth reporting.
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "Samba's NDR engine is missing: {}(apt-get install python3-samba samba-testsuite; \
+         scripts/test.sh installs them)",
+        String::from_utf8_lossy(&out.stdout)
+    );
     if !out.status.success() {
         failures.push(format!(
             "samba_ndr_cross.py failed ({}): see its output above",

@@ -620,10 +620,15 @@ fn echo_cases() -> Vec<Case> {
             SourceDataRequest { len: 0 },
             SourceDataResponse { data: Vec::new() },
         ),
+        // The largest answer our EchoService gives (4 MiB, the MS-RPCE request cap).
         call(
-            "echo_SourceData_1MiB",
-            SourceDataRequest { len: BIG },
-            SourceDataResponse { data: pattern(BIG) },
+            "echo_SourceData_4MiB",
+            SourceDataRequest {
+                len: DEFAULT_MAX_SOURCE_LEN,
+            },
+            SourceDataResponse {
+                data: pattern(DEFAULT_MAX_SOURCE_LEN),
+            },
         ),
         call(
             "echo_TestCall",
