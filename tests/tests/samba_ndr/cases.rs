@@ -322,6 +322,23 @@ fn epm_cases() -> Vec<Case> {
                 status: 0,
             },
         ),
+        // Two equal towers: Samba's classes are given one object twice (see the script's
+        // full_pointer_alias).
+        call(
+            "epm_Map_shared_tower",
+            EptMapRequest {
+                object: Unique::null(),
+                map_tower: Unique::new(tcp_tower(135)),
+                entry_handle: ContextHandle::NULL,
+                max_towers: 2,
+            },
+            EptMapResponse {
+                entry_handle: handle(),
+                num_towers: 2,
+                towers: vec![Unique::new(tcp_tower(49152)), Unique::new(tcp_tower(49152))],
+                status: 0,
+            },
+        ),
         call(
             "epm_Map_zero_octet_tower",
             EptMapRequest {
