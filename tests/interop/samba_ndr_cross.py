@@ -20,8 +20,9 @@ DIR/ours holds our encodings, NAME.in|out.le|be.hex, and a MANIFEST ("call NAME"
 For refusal cases, Samba's unpack (and ndrdump) must refuse our bytes.
 
 Where Samba departs from C706/MS-RPCE, the case carries a Quirk that says so with the
-reference; the script checks that the departure still holds (Samba refuses our bytes), and
-leaves a NAME.DIR.ORDER.quirk file so the Rust side knows what not to compare.
+reference; the script checks that the departure still holds (Samba refuses our bytes, or packs
+the value otherwise than we do), so a fix on either side makes the entry fail until it is
+updated, and leaves a NAME.DIR.ORDER.quirk file telling the Rust side what not to compare.
 
 Exit status: 0 all passed, 1 a check failed, 2 Samba's tools are missing.
 """
@@ -75,7 +76,9 @@ class Quirk:
     ours_rejected: Samba cannot read our (spec) bytes; the script requires that it still
                    refuses them (so a fix on either side makes this entry stale, loudly).
     theirs:        'none'  - Samba's packing is not written (we cannot or must not read it);
-                   'bytes' - written; the Rust side compares the value it reads, not the bytes.
+                   'bytes' - written, but its bytes differ from ours: the Rust side compares
+                   the value it reads, this script compares our bytes with Samba's re-packing
+                   of what it read from them.
     lossy:         Samba's Python binding cannot represent the value it unpacked (compare the
                    collapsed value only; ndrdump, which works on the C structures, and the
                    byte comparison are the checks).
@@ -133,10 +136,10 @@ HANDLE_UUID = "5c0b6d3e-9a2f-4f61-8e27-c1d2e3f40516"
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 BIG = 1024 * 1024
 
-# ept_lookup's vers_option, as C706 appendix O (rpc_c_vers_all = 1, ...) and Windows' rpcdce.h
-# number them. Samba's epmapper.idl numbers its RPC_C_VERS_* constants from 0 (RPC_C_VERS_ALL =
-# 0, ..., RPC_C_VERS_UPTO = 4), one below; the wire carries a plain uint32 either way, so the
-# cases use the spec's numbers, not samba.dcerpc.epmapper's.
+# ept_lookup's vers_option, as DCE and Windows number them (rpcdce.h: RPC_C_VERS_ALL 1, ...,
+# RPC_C_VERS_UPTO 5; msrpc_epm's constants). Samba's epmapper.idl numbers its RPC_C_VERS_*
+# constants from 0 (RPC_C_VERS_ALL = 0, ..., RPC_C_VERS_UPTO = 4), one below; the wire carries
+# a plain uint32 either way, so the cases use DCE's numbers, not samba.dcerpc.epmapper's.
 RPC_C_VERS_ALL = 1
 RPC_C_VERS_EXACT = 3
 

@@ -404,6 +404,59 @@ fn note(notes: &mut Vec<String>, n: String) {
     }
 }
 
+/// Where one vector lives: `dir/NAME.PART.ORDER.hex` (and its `.quirk`).
+struct Vector<'a> {
+    dir: &'a Path,
+    name: &'static str,
+    part: &'static str,
+    order: &'static str,
+}
+
+/// Decodes Samba's vector of one direction and byte order, compares the value with ours, and
+/// its bytes with ours unless the script documented why they differ.
+fn check_samba_side(
+    side: &Side,
+    at: &Vector<'_>,
+    drep: DataRep,
+    notes: &mut Vec<String>,
+) -> Result<(), String> {
+    let Vector {
+        dir,
+        name,
+        part,
+        order,
+    } = *at;
+    let q = quirk(dir, name, part, order);
+    if let Some((kind, why)) = &q {
+        if kind == "none" {
+            note(
+                notes,
+                format!("{part}: no Samba vector (Samba quirk [{why}])"),
+            );
+            return Ok(());
+        }
+    }
+    let theirs =
+        read_hex(&hex_file(dir, name, part, order)).map_err(|e| format!("Samba's vector: {e}"))?;
+    (side.check)(&theirs, drep).map_err(|e| format!("Samba's bytes: {e}"))?;
+    if let Some((_, why)) = q {
+        note(
+            notes,
+            format!("{part}: value compared, bytes not (Samba quirk [{why}])"),
+        );
+        return Ok(());
+    }
+    let ours = (side.encode)(drep)?;
+    match same_but_referent_ids(&ours, &theirs, drep) {
+        Ok(0) => Ok(()),
+        Ok(n) => {
+            note(notes, format!("{part}: {n} referent ids renumbered"));
+            Ok(())
+        }
+        Err(e) => Err(format!("Samba's bytes vs ours: {e}")),
+    }
+}
+
 /// Decodes Samba's vectors (and our refusal bytes) with our engine; returns the failures and
 /// prints a line per case.
 fn check_samba(cases: &[Case], ours: &Path, samba: &Path) -> Vec<String> {
@@ -415,48 +468,14 @@ fn check_samba(cases: &[Case], ours: &Path, samba: &Path) -> Vec<String> {
             match &case.kind {
                 Kind::Call { request, response } => {
                     for (side, part) in [(request, "in"), (response, "out")] {
-                        let what = format!("{} {part} {order}", case.name);
-                        let q = quirk(samba, case.name, part, order);
-                        if let Some((kind, why)) = &q {
-                            if kind == "none" {
-                                note(
-                                    &mut notes,
-                                    format!("{part}: no Samba vector (Samba quirk [{why}])"),
-                                );
-                                continue;
-                            }
-                        }
-                        let theirs = match read_hex(&hex_file(samba, case.name, part, order)) {
-                            Ok(b) => b,
-                            Err(e) => {
-                                failures.push(format!("{what}: Samba's vector: {e}"));
-                                continue;
-                            }
+                        let at = Vector {
+                            dir: samba,
+                            name: case.name,
+                            part,
+                            order,
                         };
-                        if let Err(e) = (side.check)(&theirs, drep) {
-                            failures.push(format!("{what}: Samba's bytes: {e}"));
-                            continue;
-                        }
-                        if let Some((_, why)) = q {
-                            note(
-                                &mut notes,
-                                format!("{part}: value compared, bytes not (Samba quirk [{why}])"),
-                            );
-                            continue;
-                        }
-                        let ours = match (side.encode)(drep) {
-                            Ok(b) => b,
-                            Err(e) => {
-                                failures.push(format!("{what}: {e}"));
-                                continue;
-                            }
-                        };
-                        match same_but_referent_ids(&ours, &theirs, drep) {
-                            Ok(0) => {}
-                            Ok(n) => {
-                                note(&mut notes, format!("{part}: {n} referent ids renumbered"))
-                            }
-                            Err(e) => failures.push(format!("{what}: Samba's bytes vs ours: {e}")),
+                        if let Err(e) = check_samba_side(side, &at, drep, &mut notes) {
+                            failures.push(format!("{} {part} {order}: {e}", case.name));
                         }
                     }
                 }
