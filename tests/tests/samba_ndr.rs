@@ -537,7 +537,7 @@ fn summary(cases: &[Case]) -> String {
         let refusals = of.len() - calls;
         write!(
             out,
-            "{}: {} calls ({} stubs per byte order), {} refusals; ",
+            "{}: {} calls ({} stubs per byte order) and {} refusal cases; ",
             prefix.trim_end_matches('_'),
             calls,
             calls * 2,
