@@ -3,7 +3,8 @@
 # Impacket cross-check of our vector files, the interop tests against Impacket, Samba and tshark
 # (tests/interop/run.sh), and a short fuzz smoke run.
 # It installs what it needs: Impacket into target/venv (PyPI), cargo-fuzz (crates.io), and as root
-# the Debian packages tshark, samba, samba-common-bin, smbclient (tests/interop/run.sh's peers).
+# the Debian packages tshark, samba, samba-common-bin, smbclient (tests/interop/run.sh's peers),
+# python3-samba and samba-testsuite (Samba's NDR engine and ndrdump, tests/tests/samba_ndr.rs).
 # Set MSRPC_SKIP_FUZZ=1 to leave out the fuzz smoke run while iterating locally, and
 # MSRPC_SKIP_LOAD=1 to leave out the load and fault tests (scripts/load.sh, about three minutes).
 #
@@ -38,13 +39,18 @@ else
   skipped_capture_tests
 fi
 
-step "peers the tests need: tshark, Samba (samba-dcerpcd, rpcclient) (Debian packages)"
+step "peers the tests need: tshark, Samba (samba-dcerpcd, rpcclient, python3-samba, ndrdump) (Debian packages)"
 # tshark dissects our traffic (tests/tests/tshark_dissects.rs, tests/interop/run.sh); Samba's
-# samba-dcerpcd and rpcclient are the peers of tests/interop/run.sh.
+# samba-dcerpcd and rpcclient are the peers of tests/interop/run.sh; Samba's NDR engine
+# (python3-samba's samba.dcerpc, samba-testsuite's ndrdump) cross-checks ours
+# (tests/tests/samba_ndr.rs with tests/interop/samba_ndr_cross.py, run by cargo test).
 peers_missing() {
   command -v tshark >/dev/null 2>&1 || return 0
   command -v rpcclient >/dev/null 2>&1 || return 0
   [ -x /usr/libexec/samba/samba-dcerpcd ] || return 0
+  command -v ndrdump >/dev/null 2>&1 || return 0
+  /usr/bin/python3 -c 'import samba.dcerpc.epmapper, samba.dcerpc.mgmt, samba.dcerpc.echo' \
+    >/dev/null 2>&1 || return 0
   return 1
 }
 if peers_missing; then
@@ -59,20 +65,23 @@ if peers_missing; then
     fi
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      tshark samba samba-common-bin smbclient >/dev/null
+      tshark samba samba-common-bin smbclient python3-samba samba-testsuite >/dev/null
     [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
   else
-    echo "FAIL: tshark, rpcclient or samba-dcerpcd is missing and this is not root; install them" >&2
-    echo "      (apt-get install tshark samba samba-common-bin smbclient)" >&2
+    echo "FAIL: tshark, rpcclient, samba-dcerpcd, ndrdump or python3-samba is missing and this is" >&2
+    echo "      not root; install them (apt-get install tshark samba samba-common-bin smbclient" >&2
+    echo "      python3-samba samba-testsuite)" >&2
     exit 1
   fi
 fi
 if peers_missing; then
-  echo "FAIL: tshark, rpcclient and /usr/libexec/samba/samba-dcerpcd are still not all installed" >&2
+  echo "FAIL: tshark, rpcclient, /usr/libexec/samba/samba-dcerpcd, ndrdump and python3-samba are" >&2
+  echo "      still not all installed" >&2
   exit 1
 fi
 tshark --version | head -1
 /usr/libexec/samba/samba-dcerpcd --version | head -1
+ndrdump --version | head -1
 
 step "Impacket 0.13.1 into target/venv (integration tests and the interop suite use it)"
 VENV=target/venv
@@ -91,7 +100,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test --workspace"
 # Includes the hostile-input corpus (tests/hostile/*.toml) against a live msrpcd:
-# crates/msrpcd/tests/hostile.rs builds msrpcd (CARGO_BIN_EXE_msrpcd) and fails on any case.
+# crates/msrpcd/tests/hostile.rs builds msrpcd (CARGO_BIN_EXE_msrpcd) and fails on any case;
+# and the cross-check with Samba's NDR engine (tests/tests/samba_ndr.rs, no server needed).
 cargo test --workspace -- "${CAPTURE_SKIP[@]}"
 
 step "Impacket: regenerate the NDR/PDU vectors and compare with the checked-in files"
