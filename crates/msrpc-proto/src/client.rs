@@ -605,12 +605,12 @@ impl ClientConnection {
             };
             if let Some(vt) = vt {
                 owned = stub.to_vec();
-                vt.append_to(&mut owned, self.config.drep);
+                vt.append_to(&mut owned);
                 stub = &owned;
             }
         } else if let TrailerMode::Custom(vt) = &opts.trailer {
             owned = stub.to_vec();
-            vt.append_to(&mut owned, self.config.drep);
+            vt.append_to(&mut owned);
             stub = &owned;
         }
         let obj_len = if object.is_some() { 16 } else { 0 };
