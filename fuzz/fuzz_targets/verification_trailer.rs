@@ -1,8 +1,9 @@
 //! The verification trailer codec (crates/msrpc-proto `verification`, MS-RPCE 2.2.2.13) on
 //! arbitrary request stubs, as the server sees them after reassembly and unsealing.
 //!
-//! Input: `[drep, flags, stub...]`; drep even = little-endian, odd = big-endian; flags bit 0 =
-//! the client asked for header signing (for `check`), bits 1-7 the opnum of the facts.
+//! Input: `[drep, flags, stub...]`; drep even = a little-endian request, odd = big-endian (only
+//! HEADER2's copy of the drep depends on it: the trailer itself is little-endian in both); flags
+//! bit 0 = the client asked for header signing (for `check`), bits 1-7 the opnum of the facts.
 //!
 //! Invariants: no panic; a trailer `find` returns starts at a 4-byte aligned offset with the
 //! magic, is what `decode` gives for the bytes after the magic, and re-encodes (`append_to` on
@@ -32,17 +33,17 @@ fuzz_target!(|data: &[u8]| {
         transfer_syntax: SyntaxId::NDR20,
         client_header_signing: flags & 1 != 0,
     };
-    match VerificationTrailer::find(stub, drep) {
+    match VerificationTrailer::find(stub) {
         Ok(Some((vt, at))) => {
             assert_eq!(at % 4, 0, "trailer at an unaligned offset; input {}", hex(data));
             assert_eq!(stub.get(at..at + MAGIC.len()), Some(&MAGIC[..]), "no magic at {at}");
             let rest = stub.get(at + MAGIC.len()..).unwrap_or_default();
-            assert_eq!(VerificationTrailer::decode(rest, drep).as_ref(), Ok(&vt), "find != decode");
+            assert_eq!(VerificationTrailer::decode(rest).as_ref(), Ok(&vt), "find != decode");
             let _ = vt.check(&facts);
             let mut again = stub.get(..at).unwrap_or_default().to_vec();
-            vt.append_to(&mut again, drep);
+            vt.append_to(&mut again);
             assert_eq!(
-                VerificationTrailer::find(&again, drep),
+                VerificationTrailer::find(&again),
                 Ok(Some((vt.clone(), at))),
                 "trailer does not round-trip; input {} re-encoded {}",
                 hex(data),
@@ -59,10 +60,10 @@ fuzz_target!(|data: &[u8]| {
         facts.client_header_signing,
     );
     let mut with = stub.to_vec();
-    ours.append_to(&mut with, drep);
+    ours.append_to(&mut with);
     let at = stub.len().div_ceil(4) * 4;
     assert_eq!(
-        VerificationTrailer::find(&with, drep),
+        VerificationTrailer::find(&with),
         Ok(Some((ours.clone(), at))),
         "our trailer not found after {}",
         hex(stub)

@@ -3,7 +3,9 @@
 #   Impacket 0.13.1 (rpcdump.py, rpcmap.py, and tests/interop/impacket_echo.py on its DCE/RPC
 #   client) against msrpcd; Impacket's NTLM (impacket_ntlm.py) and, built from its spnego/ntlm/
 #   rpcrt classes, SPNEGO (impacket_spnego.py) clients and Samba's rpcclient (NTLM and SPNEGO,
-#   sign and seal) against msrpcd --users; our `msrpc` tool against Samba's samba-dcerpcd, with Samba's own
+#   sign and seal) against msrpcd --users; Samba's own Python rpcecho client (python3-samba,
+#   tests/interop/samba_py_bigendian.py) against msrpcd --users in both byte orders at every level;
+#   our `msrpc` tool against Samba's samba-dcerpcd (also big-endian, every level), with Samba's own
 #   rpcclient as the reference; tshark (Wireshark's dissectors) over everything on the wire.
 #
 #   tests/interop/run.sh            (from anywhere; builds the release binaries first)
@@ -15,7 +17,8 @@
 # Set INTEROP_KEEP=1 to keep the work directory (logs, capture) after a passing run;
 # INTEROP_MSRPCD_IP / INTEROP_SAMBA_IP change the loopback addresses (127.0.0.41 / 127.0.0.42),
 # INTEROP_EPM_PORT msrpcd's EPM port (135 as root, else 1135); INTEROP_POLICY_IP the address of
-# the msrpcd that section (e3) runs with a security policy (127.0.0.113).
+# the msrpcd that section (e3) runs with a security policy (127.0.0.113); INTEROP_BIGENDIAN_IP the
+# address of section (e5)'s msrpcd --users for Samba's Python client (127.0.0.62).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -35,6 +38,9 @@ AUTH_IP=${INTEROP_AUTH_IP:-127.0.0.122}
 AUTH_USER=alice
 AUTH_PASSWORD='Sp3nego!pw'
 AUTH_ECHO_PORT=
+# msrpcd --users --demo for Samba's Python rpcecho client in both byte orders (section e5).
+BIGENDIAN_IP=${INTEROP_BIGENDIAN_IP:-127.0.0.62}
+BIGENDIAN_ECHO_PORT=
 ECHO_UUID=60a15ec5-4de8-11d7-a637-005056a20182
 EPM_UUID=e1af8308-5d1f-11c9-91a4-08002b14a0fa
 MGMT_UUID=afa8bd80-7d8a-11c9-bef4-08002b102989
@@ -162,6 +168,8 @@ command -v tshark >/dev/null 2>&1 || missing+=("tshark (Debian package tshark)")
 command -v rpcclient >/dev/null 2>&1 || missing+=("rpcclient (Debian package smbclient)")
 [ -x /usr/libexec/samba/samba-dcerpcd ] || missing+=("/usr/libexec/samba/samba-dcerpcd (Debian package samba)")
 command -v python3 >/dev/null 2>&1 || missing+=("python3")
+/usr/bin/python3 -c 'import samba.dcerpc.echo' 2>/dev/null ||
+  missing+=("samba.dcerpc.echo for /usr/bin/python3 (Debian package python3-samba)")
 if [ ! -x "$PY" ] || ! "$PY" -c 'import impacket' 2>/dev/null; then
   missing+=("Impacket in $VENV (python3 -m venv target/venv && target/venv/bin/pip install impacket==0.13.1)")
 fi
@@ -195,7 +203,8 @@ fi
 [ -x "$MSRPCD" ] && [ -x "$MSRPC" ] || fatal "the build did not produce target/release/msrpcd and target/release/msrpc"
 pass "release build: target/release/msrpcd, target/release/msrpc"
 
-for a in "$MSRPCD_IP:$EPM_PORT" "$SAMBA_IP:135" "$POLICY_IP:$EPM_PORT" "$AUDIT_IP:$EPM_PORT" "$AUTH_IP:$EPM_PORT"; do
+for a in "$MSRPCD_IP:$EPM_PORT" "$SAMBA_IP:135" "$POLICY_IP:$EPM_PORT" "$AUDIT_IP:$EPM_PORT" "$AUTH_IP:$EPM_PORT" \
+  "$BIGENDIAN_IP:$EPM_PORT"; do
   if tcp_in_use "${a%:*}" "${a#*:}"; then
     fatal "$a is already taken by another process (a leftover from an earlier run?); stop it first"
   fi
@@ -203,7 +212,7 @@ done
 
 # ---------------------------------------------------------------------------------------------
 section "(b) tshark capturing on lo"
-FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP or host $POLICY_IP or host $AUDIT_IP or host $AUTH_IP"
+FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP or host $POLICY_IP or host $AUDIT_IP or host $AUTH_IP or host $BIGENDIAN_IP"
 tshark -n -i lo -f "$FILTER" -w "$PCAP" >"$WORK/tshark-capture.log" 2>&1 &
 TSHARK_PID=$!
 capturing=
@@ -330,10 +339,14 @@ if timeout 60 tests/interop/samba-dcerpcd.sh start "$WORK/samba" "$SAMBA_IP" >"$
   # The passdb user is the Unix account daemon (Debian has it).
   if printf 'Samba-pw1\nSamba-pw1\n' | timeout 30 pdbedit -s "$WORK/samba/smb.conf" -a -u daemon -t \
     >"$WORK/pdbedit.out" 2>&1; then
+    # Every level (connect: the association only; packet and integrity: signed; privacy:
+    # sealed), in little-endian and, with the binding option `bigendian`, big-endian PDUs.
     for t in ntlm spnego; do
-      for l in integrity privacy; do
-        check "msrpc-samba-$t-$l" env MSRPC_PASSWORD=Samba-pw1 "$MSRPC" --user daemon --domain MSRPCSAMBA \
-          --auth-type "$t" --auth-level "$l" call "ncacn_ip_tcp:$SAMBA_IP[135]" mgmt-if-ids
+      for l in connect packet integrity privacy; do
+        for e in "" ",bigendian"; do
+          check "msrpc-samba-$t-$l${e/,/-}" env MSRPC_PASSWORD=Samba-pw1 "$MSRPC" --user daemon \
+            --domain MSRPCSAMBA --auth-type "$t" --auth-level "$l" call "ncacn_ip_tcp:$SAMBA_IP[135$e]" mgmt-if-ids
+        done
       done
     done
     if env MSRPC_PASSWORD=wrong "$MSRPC" --user daemon --domain MSRPCSAMBA --auth-type spnego \
@@ -375,6 +388,14 @@ if timeout 60 tests/interop/samba-dcerpcd.sh start "$WORK/samba" "$SAMBA_IP" >"$
       else
         fail "msrpc call $B mgmt-if-ids exited $?"
         show "$WORK/mgmt-if-ids.out"
+      fi
+      BB="ncacn_ip_tcp:$SAMBA_IP[$SPORT,bigendian]"
+      if timeout 30 "$MSRPC" call "$BB" mgmt-if-ids >"$WORK/mgmt-if-ids-be.out" 2>&1; then
+        check samba-mgmt-if-ids-bigendian python3 "$HELP" if-ids-cover "$WORK/mgmt-if-ids-be.out" \
+          "$WORK/samba-dump.json" "$SPORT"
+      else
+        fail "msrpc call $BB mgmt-if-ids exited $?"
+        show "$WORK/mgmt-if-ids-be.out"
       fi
     fi
   else
@@ -563,6 +584,43 @@ auth_against_msrpcd() {
 }
 auth_against_msrpcd
 # ---------------------------------------------------------------------------------------------
+section "(e5) Samba's Python rpcecho client against msrpcd --users on $BIGENDIAN_IP, both byte orders"
+# python3-samba's pidl-generated client (Samba's NDR engine and gensec) with bindings
+# [bigendian,AUTH,LEVEL] and [AUTH,LEVEL], AUTH ntlm / spnego, LEVEL connect / packet / sign /
+# seal: every rpcecho check of samba_py_bigendian.py, then a wrong password refused. Big-endian
+# signed or sealed calls failed (NT_STATUS_RPC_CALL_FAILED) while msrpcd read the verification
+# trailer in the request's byte order.
+bigendian_against_msrpcd() {
+  local dir=$WORK/bigendian listen=$BIGENDIAN_IP pid
+  [ "$EPM_PORT" = 135 ] || listen=$BIGENDIAN_IP:$EPM_PORT
+  mkdir -p "$dir"
+  printf '%s\n' "$AUTH_PASSWORD" | "$MSRPC" users add "$dir/users" "$AUTH_USER" >"$dir/users.out" 2>&1 ||
+    { fail "msrpc users add (for the big-endian msrpcd)"; show "$dir/users.out"; return; }
+  "$MSRPCD" --listen "$listen" --users "$dir/users" --demo --registration-socket "$dir/epm.sock" \
+    >"$dir/msrpcd.out" 2>"$dir/msrpcd.err" &
+  pid=$!
+  if wait_tcp "$BIGENDIAN_IP" "$EPM_PORT" 20; then
+    for _ in $(seq 1 50); do grep -q '^rpcecho demo on' "$dir/msrpcd.out" && break; sleep 0.1; done
+    BIGENDIAN_ECHO_PORT=$(sed -n 's/^rpcecho demo on .*:\([0-9]*\)$/\1/p' "$dir/msrpcd.out" | head -1)
+    if [ -n "$BIGENDIAN_ECHO_PORT" ]; then
+      check samba-py-bigendian timeout 300 /usr/bin/python3 tests/interop/samba_py_bigendian.py \
+        "$BIGENDIAN_IP" "$BIGENDIAN_ECHO_PORT" "$AUTH_USER" "$AUTH_PASSWORD"
+      grep -E '^(PASS|FAIL)' "$WORK/samba-py-bigendian.out" | sed 's/^/    /'
+    else
+      fail "the big-endian msrpcd did not announce its rpcecho demo"
+      show "$dir/msrpcd.out"
+    fi
+  else
+    fail "msrpcd --users did not accept on $BIGENDIAN_IP:$EPM_PORT within 20 s"
+    show "$dir/msrpcd.err"
+  fi
+  kill "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+}
+bigendian_against_msrpcd
+# ---------------------------------------------------------------------------------------------
 section "(g) audit: msrpcd --audit-log --metrics; Impacket's probing raises alerts, one rpcdump none"
 # A daemon of its own (its log holds only this section's traffic), with NTLM accounts.
 audit_section() {
@@ -649,7 +707,7 @@ if [ ! -s "$PCAP" ]; then
 else
   # Decode the dynamic endpoints as DCE/RPC explicitly (the heuristic would find most of them).
   DECODE=()
-  for p in $ECHO_PORT $POLICY_ECHO_PORT $AUTH_ECHO_PORT $(grep -oE "ncacn_ip_tcp:$SAMBA_IP\[[0-9]+" "$WORK/rpcclient-epm.out" 2>/dev/null |
+  for p in $ECHO_PORT $POLICY_ECHO_PORT $AUTH_ECHO_PORT $BIGENDIAN_ECHO_PORT $(grep -oE "ncacn_ip_tcp:$SAMBA_IP\[[0-9]+" "$WORK/rpcclient-epm.out" 2>/dev/null |
     grep -oE '[0-9]+$' | sort -u); do
     [ "$p" = 135 ] || DECODE+=(-d "tcp.port==$p,dcerpc")
   done
@@ -681,6 +739,25 @@ else
   else
     fail "tshark: section (e4) missing from the capture ($spnego_legs SPNEGO alter_context legs, $sealed sealed requests)"
   fi
+
+  # Sections (e) and (e5) are in the capture in big-endian: requests at PKT (4), PKT_INTEGRITY (5)
+  # and PKT_PRIVACY (6) to Samba and to msrpcd --users, each peer answering with protected
+  # responses (Samba in its own byte order, little-endian; msrpcd in the request's), none
+  # malformed (above).
+  for peer in "$SAMBA_IP" "$BIGENDIAN_IP"; do
+    counts=
+    for lvl in 4 5 6; do
+      n=$(timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "ip.dst==$peer && dcerpc.pkt_type == 0 && dcerpc.drep.byteorder == 0 && dcerpc.auth_level == $lvl" 2>/dev/null | wc -l)
+      counts="$counts $lvl:$n"
+      [ "$n" -gt 0 ] || counts="$counts(none)"
+    done
+    resp=$(timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "ip.src==$peer && dcerpc.pkt_type == 2 && dcerpc.auth_level >= 4" 2>/dev/null | wc -l)
+    if [[ "$counts" != *none* ]] && [ "$resp" -gt 0 ]; then
+      pass "tshark: big-endian signed/sealed requests to $peer by level ($counts), $resp protected responses"
+    else
+      fail "tshark: big-endian requests to $peer missing from the capture (by level:$counts; $resp protected responses)"
+    fi
+  done
 
   # The offline analyzer over the same capture: the alerts the live daemon raised in (g) are found
   # again from the packets alone (same decoders, same detectors), and every server seen here is

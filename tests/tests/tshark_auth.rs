@@ -1,14 +1,15 @@
 //! tshark dissects the authenticated traffic of the auth core without a malformed packet: NTLM
 //! binds with header signing, auth3, alter_context starting a second security context, and
-//! requests/responses at CONNECT (no verifier), PKT, PKT_INTEGRITY and PKT_PRIVACY, with our
-//! verification trailer, which tshark finds and decodes with the END and MUST_PROCESS bits
-//! where we put them. Fails loudly when tshark is missing.
+//! requests/responses at CONNECT (no verifier, no header signing asked), PKT, PKT_INTEGRITY and
+//! PKT_PRIVACY, in little- and big-endian PDUs, with our verification trailer (little-endian in
+//! both), which tshark finds and decodes with the END and MUST_PROCESS bits where we put them.
+//! Fails loudly when tshark is missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::process::Command;
 use std::sync::Arc;
 
-use msrpc_ndr::Uuid;
+use msrpc_ndr::{DataRep, Uuid};
 use msrpc_ntlm::{MemoryUserStore, NtlmAcceptor, NtlmClient};
 use msrpc_proto::client::{ClientConfig, ClientConnection, RequestOptions};
 use msrpc_proto::pdu::{AuthLevel, AuthType, SyntaxId};
@@ -74,14 +75,17 @@ fn pump(
     }
 }
 
-fn session(level: AuthLevel) -> Vec<pcap::Segment> {
+fn session(level: AuthLevel, drep: DataRep) -> Vec<pcap::Segment> {
     let store = Arc::new(
         MemoryUserStore::new()
             .with_user("alice", "correct horse")
             .with_user("bob", "battery staple"),
     );
     let mut env = Env(store);
-    let mut c = ClientConnection::new(ClientConfig::default());
+    let mut c = ClientConnection::new(ClientConfig {
+        drep,
+        ..ClientConfig::default()
+    });
     let mut s = ServerConnection::new(ServerConfig::default());
     let mut wire = Vec::new();
     c.set_auth(
@@ -139,15 +143,29 @@ fn tshark(path: &std::path::Path, fields: &[&str], filter: &str) -> String {
 fn tshark_dissects_authenticated_traffic() {
     let dir = std::env::temp_dir().join(format!("msrpc-tshark-auth-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for level in [
+    for (level, drep) in [
         AuthLevel::CONNECT,
         AuthLevel::PKT,
         AuthLevel::PKT_INTEGRITY,
         AuthLevel::PKT_PRIVACY,
-    ] {
-        let segments = session(level);
-        let path = dir.join(format!("auth-{}.pcap", level.0));
+    ]
+    .into_iter()
+    .flat_map(|l| [(l, DataRep::LITTLE_ENDIAN), (l, DataRep::BIG_ENDIAN)])
+    {
+        let segments = session(level, drep);
+        let path = dir.join(format!("auth-{}-{:02x}.pcap", level.0, drep.0[0]));
+        let level_drep = format!("{level:?} {drep:?}");
         std::fs::write(&path, pcap::tcp_session(50001, 49152, &segments)).unwrap();
+        let byte_order = tshark(&path, &["dcerpc.drep.byteorder"], "dcerpc");
+        let want_order = if drep == DataRep::BIG_ENDIAN {
+            "0"
+        } else {
+            "1"
+        };
+        assert!(
+            byte_order.lines().all(|l| l == want_order) && byte_order.lines().count() == 10,
+            "{level_drep}: {byte_order}"
+        );
         let bad = tshark(
             &path,
             &["frame.number"],
@@ -155,7 +173,7 @@ fn tshark_dissects_authenticated_traffic() {
         );
         assert!(
             bad.trim().is_empty(),
-            "{level:?}: tshark flags frames {bad}"
+            "{level_drep}: tshark flags frames {bad}"
         );
         // bind, bind_ack, auth3, request, response, alter, alter_resp, auth3, request, response
         let types = tshark(&path, &["dcerpc.pkt_type"], "dcerpc");
@@ -167,7 +185,7 @@ fn tshark_dissects_authenticated_traffic() {
         assert_eq!(
             types,
             ["11", "12", "16", "0", "2", "14", "15", "16", "0", "2"],
-            "{level:?}"
+            "{level_drep}"
         );
         // tshark reads the auth context of every protected request and response.
         let ctx = tshark(
@@ -179,9 +197,10 @@ fn tshark_dissects_authenticated_traffic() {
             assert!(ctx.lines().all(|l| l.trim().is_empty()), "{ctx}");
         } else {
             let want = format!("1\t{0}\n1\t{0}\n2\t{0}\n2\t{0}\n", level.0);
-            assert_eq!(ctx, want, "{level:?}");
+            assert_eq!(ctx, want, "{level_drep}");
         }
-        // Header signing asked and echoed.
+        // Header signing asked and echoed, at the levels that sign (not at CONNECT, as
+        // Samba's client).
         let hs = tshark(
             &path,
             &["dcerpc.cn_flags.first_frag"],
@@ -189,8 +208,8 @@ fn tshark_dissects_authenticated_traffic() {
         );
         assert_eq!(
             hs.lines().count(),
-            2,
-            "{level:?}: PFC_SUPPORT_HEADER_SIGN (0x04)"
+            if level == AuthLevel::CONNECT { 0 } else { 2 },
+            "{level_drep}: PFC_SUPPORT_HEADER_SIGN (0x04)"
         );
         // The verification trailer in the signed-but-clear requests.
         if level == AuthLevel::PKT || level == AuthLevel::PKT_INTEGRITY {
@@ -206,7 +225,7 @@ fn tshark_dissects_authenticated_traffic() {
             // Only the first request carries one (the second follows a verified answer):
             // BITMASK_1 (optional), PCONTEXT (must, end); no HEADER2, NTLM signs the header.
             let lines: Vec<&str> = vt.lines().collect();
-            assert_eq!(lines, ["0x0001,0x0002\t0,1\t0,1"], "{level:?}: {vt}");
+            assert_eq!(lines, ["0x0001,0x0002\t0,1\t0,1"], "{level_drep}: {vt}");
         }
     }
 }

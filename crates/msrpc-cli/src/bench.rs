@@ -280,7 +280,8 @@ async fn connect_all(
     use_epm_port: bool,
     n: usize,
 ) -> Result<(Vec<Client>, u16), Failure> {
-    let opts = client_options(g);
+    let mut opts = client_options(g);
+    b.apply_to(&mut opts.config);
     let first = match (b.port, use_epm_port) {
         (Some(p), _) => Client::connect_host(&b.host, p, opts.clone()).await,
         (None, true) => Client::connect_host(&b.host, g.epm_port, opts.clone()).await,

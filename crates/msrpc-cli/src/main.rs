@@ -14,8 +14,10 @@
 //! | `msrpc analyze FILE [--json] [--detectors-config FILE] [--max-flows N]` | Reads a pcap or pcapng capture offline: TCP reassembly, DCE/RPC on port 135, on ports the capture's endpoint mapper answers reveal and by content; prints a summary table (connections, PDUs by type, interfaces with calls per opnum, faults, authenticated users, malformed input, alerts, connectionless packets), or with `--json` one JSON line per audit event (`msrpc-audit`'s `Event`). A progress bar on a terminal for files of 16 MiB and more. Exit 1 for an unreadable or corrupt file (after printing what was read), 4 when the capture holds no DCE/RPC. |
 //! | `msrpc users add FILE USER [--domain D]` / `users del FILE USER` / `users list FILE` | Manages the NTLM user file `msrpcd --users` reads (`name:domain:NT-hash` lines, mode 0600, written atomically; never a plaintext password). `add` reads the password from stdin when stdin is not a terminal, otherwise prompts twice without echo. `del` of an unknown user exits 4; an unreadable, world-readable or malformed file exits 1. |
 //!
-//! A BINDING is a string binding (`ncacn_ip_tcp:127.0.0.1[49152]`, `ncacn_ip_tcp:[::1][135]`)
-//! or `HOST[:PORT]`. Without a port, `call` and `bench` ask the endpoint mapper
+//! A BINDING is a string binding (`ncacn_ip_tcp:127.0.0.1[49152]`, `ncacn_ip_tcp:[::1][135]`;
+//! the option `bigendian`, as in Samba's bindings, makes `call`, `dump`, `bench` and `map`'s
+//! `inq_if_ids` send big-endian PDUs: `ncacn_ip_tcp:127.0.0.1[135,bigendian]`) or
+//! `HOST[:PORT]`. Without a port, `call` and `bench` ask the endpoint mapper
 //! (`--epm-port`, 135 by default) where the operation's interface listens; `map` and
 //! `ept-map` use the endpoint mapper's own port.
 //!
@@ -115,8 +117,11 @@ pub struct Global {
     /// The user's domain (default: empty).
     #[arg(long, global = true, default_value = "", value_name = "DOMAIN")]
     pub domain: String,
-    /// Authentication level with --user: integrity (signed) or privacy (signed and sealed).
-    #[arg(long, global = true, default_value = "privacy", value_parser = ["integrity", "privacy"])]
+    /// Authentication level with --user: connect (the association is authenticated, PDUs are
+    /// not protected), packet (PKT: signed, as integrity), integrity (signed) or privacy
+    /// (signed and sealed).
+    #[arg(long, global = true, default_value = "privacy",
+          value_parser = ["connect", "packet", "integrity", "privacy"])]
     pub auth_level: String,
     /// Authentication type with --user: ntlm (RPC_C_AUTHN_WINNT, 0x0a) or spnego
     /// (RPC_C_AUTHN_GSS_NEGOTIATE, 0x09, carrying NTLMv2 with the mechListMIC).

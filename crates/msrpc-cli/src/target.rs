@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use msrpc_epm::known;
 use msrpc_ndr::Uuid;
-use msrpc_proto::pdu::SyntaxId;
+use msrpc_proto::pdu::{AuthLevel, SyntaxId};
 use msrpc_rt::{Binding, Client, ClientOptions};
 
 use crate::fail::Failure;
@@ -77,10 +77,11 @@ fn client_auth(g: &Global) -> Option<msrpc_rt::ClientAuth> {
     let user = g.user.clone()?;
     let domain = g.domain.clone();
     let password = std::env::var("MSRPC_PASSWORD").unwrap_or_default();
-    let level = if g.auth_level == "integrity" {
-        msrpc_proto::pdu::AuthLevel::PKT_INTEGRITY
-    } else {
-        msrpc_proto::pdu::AuthLevel::PKT_PRIVACY
+    let level = match g.auth_level.as_str() {
+        "connect" => AuthLevel::CONNECT,
+        "packet" => AuthLevel::PKT,
+        "integrity" => AuthLevel::PKT_INTEGRITY,
+        _ => AuthLevel::PKT_PRIVACY,
     };
     let spnego = g.auth_type == "spnego";
     Some(msrpc_rt::ClientAuth::new(level, move || {
@@ -95,12 +96,13 @@ fn client_auth(g: &Global) -> Option<msrpc_rt::ClientAuth> {
 }
 
 /// Connects to `b`'s port, or (without one) asks the endpoint mapper where `interface`
-/// listens.
+/// listens; the binding's options apply (`bigendian`).
 pub async fn connect(
     b: &Binding,
     interface: SyntaxId,
-    opts: ClientOptions,
+    mut opts: ClientOptions,
 ) -> Result<Client, Failure> {
+    b.apply_to(&mut opts.config);
     let r = match b.port {
         Some(p) => Client::connect_host(&b.host, p, opts).await,
         None => Client::connect_via_epm(&b.host, interface, opts).await,
@@ -108,10 +110,13 @@ pub async fn connect(
     r.map_err(Failure::connecting)
 }
 
-/// Connects to `b`'s port, or the endpoint mapper's port when it names none.
+/// Connects to `b`'s port, or the endpoint mapper's port when it names none; the binding's
+/// options apply (`bigendian`).
 pub async fn connect_or_epm(g: &Global, b: &Binding) -> Result<Client, Failure> {
     let port = b.port.unwrap_or(g.epm_port);
-    Client::connect_host(&b.host, port, client_options(g))
+    let mut opts = client_options(g);
+    b.apply_to(&mut opts.config);
+    Client::connect_host(&b.host, port, opts)
         .await
         .map_err(Failure::connecting)
 }

@@ -1,5 +1,6 @@
 //! The `msrpc` binary against an in-process msrpc_rt server: dump (with paging), map (mgmt and
-//! bind probes), every call operation, bench and bench-raw, and the exit codes.
+//! bind probes), every call operation, bench and bench-raw, the exit codes, and the `bigendian`
+//! binding option.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -7,8 +8,13 @@ mod common;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
-use common::{extra_interface, msrpc, start, Config};
+use common::{extra_interface, msrpc, start, start_with, Config};
+use msrpc_echo::{EchoService, RpcechoServer};
+use msrpc_ndr::DataRep;
+use msrpc_proto::server::ServerEvent;
+use msrpc_rt::{ConnEvent, TokioSleeper};
 use serde_json::Value;
 
 const EPM: &str = "e1af8308-5d1f-11c9-91a4-08002b14a0fa";
@@ -282,6 +288,45 @@ fn every_call_operation() {
     assert_eq!(d["out"], 2);
     let d = call_json("127.0.0.1", &["mgmt-is-listening", "--epm-port", &s.port()]);
     assert_eq!(d["listening"], true);
+}
+
+/// `ncacn_ip_tcp:HOST[PORT,bigendian]` (Samba's binding option) makes `msrpc call` send
+/// big-endian requests; the server answers in the same byte order.
+#[test]
+fn the_bigendian_binding_option() {
+    let seen: Arc<Mutex<Vec<DataRep>>> = Arc::default();
+    let s2 = seen.clone();
+    let s = start_with(move |b| {
+        b.service(RpcechoServer::new(EchoService::new(TokioSleeper)))
+            .observer(Arc::new(move |ev: &ConnEvent<'_>| {
+                if let ConnEvent::Event {
+                    event: ServerEvent::Call(c),
+                    ..
+                } = ev
+                {
+                    s2.lock().unwrap().push(c.drep);
+                }
+            }))
+    });
+    let port = s.port();
+    for (binding, want) in [
+        (
+            format!("ncacn_ip_tcp:127.0.0.1[{port}]"),
+            DataRep::LITTLE_ENDIAN,
+        ),
+        (
+            format!("ncacn_ip_tcp:127.0.0.1[{port},bigendian]"),
+            DataRep::BIG_ENDIAN,
+        ),
+    ] {
+        seen.lock().unwrap().clear();
+        assert_eq!(call_json(&binding, &["echo-add-one", "41"])["out"], 42);
+        assert_eq!(call_json(&binding, &["echo-call", "héllo"])["out"], "héllo");
+        let d = call_json(&binding, &["echo-data", "--len", "7000"]);
+        assert_eq!(d["identical"], true);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen, vec![want; 3], "{binding}");
+    }
 }
 
 #[test]

@@ -5,8 +5,8 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use msrpc_proto::pdu::AuthType;
-use msrpc_proto::security::{AuthStep, SecurityError, SecurityProvider};
+use msrpc_proto::pdu::{AuthLevel, AuthType};
+use msrpc_proto::security::{level_signs, AuthStep, SecurityError, SecurityProvider};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::crypto::{
@@ -220,6 +220,10 @@ pub struct NtlmClient {
     state: ClientState,
     session: Option<Session>,
     anonymous: bool,
+    /// The flags NEGOTIATE asks for: [`CLIENT_FLAGS`], without SIGN and SEAL at `CONNECT`.
+    flags: u32,
+    /// The flags AUTHENTICATE settled on (0 before).
+    negotiated: u32,
 }
 
 impl std::fmt::Debug for NtlmClient {
@@ -254,6 +258,8 @@ impl NtlmClient {
             state: ClientState::Initial,
             session: None,
             anonymous: false,
+            flags: CLIENT_FLAGS,
+            negotiated: 0,
         };
         hash.zeroize();
         c
@@ -287,6 +293,12 @@ impl NtlmClient {
 
     gss_mic_methods!();
 
+    /// True once established with `NEGOTIATE_SIGN` agreed (not at `CONNECT`, see
+    /// [`SecurityProvider::set_auth_level`]).
+    pub fn negotiated_signing(&self) -> bool {
+        self.is_established() && self.negotiated & flags::SIGN != 0
+    }
+
     /// The next (send, receive) sequence numbers, once established.
     pub fn sequence_numbers(&self) -> Option<(u32, u32)> {
         match &self.state {
@@ -301,12 +313,13 @@ impl NtlmClient {
         challenge_bytes: &[u8],
     ) -> Result<Vec<u8>, SecurityError> {
         let challenge = Challenge::decode(challenge_bytes).map_err(malformed)?;
-        let negotiated = challenge.flags & CLIENT_FLAGS;
+        let negotiated = challenge.flags & self.flags;
         if negotiated & REQUIRED != REQUIRED {
             return Err(refuse(
                 "server does not offer extended session security with 128-bit keys",
             ));
         }
+        self.negotiated = negotiated;
         if self.anonymous {
             let auth = Authenticate {
                 flags: (negotiated & !flags::KEY_EXCH) | flags::ANONYMOUS,
@@ -409,12 +422,25 @@ impl SecurityProvider for NtlmClient {
         true
     }
 
+    fn set_auth_level(&mut self, level: AuthLevel) {
+        // At CONNECT no PDU is signed or sealed: ask for neither, as Samba's client does
+        // (Samba's server faults a CONNECT call on a context that negotiated SIGN). Only
+        // before NEGOTIATE went out.
+        if matches!(self.state, ClientState::Initial) {
+            self.flags = if level_signs(level) {
+                CLIENT_FLAGS
+            } else {
+                CLIENT_FLAGS & !(flags::SIGN | flags::SEAL)
+            };
+        }
+    }
+
     fn step(&mut self, input: Option<&[u8]>) -> Result<AuthStep, SecurityError> {
         let state = std::mem::replace(&mut self.state, ClientState::Failed);
         match (state, input) {
             (ClientState::Initial, None) => {
                 let negotiate = Negotiate {
-                    flags: CLIENT_FLAGS,
+                    flags: self.flags,
                     version: Some(OUR_VERSION),
                 }
                 .encode();

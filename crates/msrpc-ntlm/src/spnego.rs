@@ -32,7 +32,9 @@
 //!   sequence numbers kept), and `tests/samba_spnego.rs` proves it against samba-dcerpcd: three
 //!   signed and three sealed calls on one connection verify both ways.
 //! - **When it is sent**: our client always sends it with the AUTHENTICATE (whose NTLM MIC it
-//!   always sets) and requires the acceptor's in accept-completed. Our acceptor verifies the
+//!   always sets) and requires the acceptor's in accept-completed, except when NTLM did not
+//!   negotiate signing (the `CONNECT` level, where our NTLM client asks for neither SIGN nor
+//!   SEAL, as Samba's does): Samba's acceptor then sends none, and nothing is signed later. Our acceptor verifies the
 //!   initiator's when present and **requires** it when NTLM was not the initiator's first
 //!   mechanism (RFC 4178 5: only then could a downgrade have happened) or when the
 //!   AUTHENTICATE carried an NTLM MIC (MsvAvFlags 0x2; what Samba checks as "new SPNEGO", and
@@ -50,7 +52,7 @@
 
 use std::ops::Range;
 
-use msrpc_proto::pdu::AuthType;
+use msrpc_proto::pdu::{AuthLevel, AuthType};
 use msrpc_proto::security::{AuthStep, SecurityError, SecurityProvider};
 
 use crate::{NtlmAcceptor, NtlmClient};
@@ -520,13 +522,19 @@ impl SpnegoClient {
                 if resp.response_token.as_ref().is_some_and(|t| !t.is_empty()) {
                     return Err(refuse("a mechanism token after NTLM completed"));
                 }
-                let mic = resp
-                    .mech_list_mic
-                    .ok_or_else(|| refuse("the acceptor sent no mechListMIC"))?;
-                self.inner
-                    .verify_mic(&self.mech_types_der(), &mic)
-                    .map_err(|_| refuse("the acceptor's mechListMIC does not verify"))?;
-                self.inner.reset_rc4()?;
+                match resp.mech_list_mic {
+                    Some(mic) => {
+                        self.inner
+                            .verify_mic(&self.mech_types_der(), &mic)
+                            .map_err(|_| refuse("the acceptor's mechListMIC does not verify"))?;
+                        self.inner.reset_rc4()?;
+                    }
+                    // Without NEGOTIATE_SIGN (the CONNECT level) Samba's acceptor does not
+                    // answer with a mechListMIC (it has no "new SPNEGO" without signing);
+                    // nothing is signed afterwards, and NTLM's own MIC covered the exchange.
+                    None if !self.inner.negotiated_signing() => {}
+                    None => return Err(refuse("the acceptor sent no mechListMIC")),
+                }
                 self.phase = Phase::Established;
                 Ok(AuthStep::Done(None))
             }
@@ -700,6 +708,10 @@ macro_rules! delegate {
 
             fn covers_header(&self) -> bool {
                 self.inner.covers_header()
+            }
+
+            fn set_auth_level(&mut self, level: AuthLevel) {
+                self.inner.set_auth_level(level)
             }
 
             fn sign(&mut self, pdu: &[u8], data: Range<usize>) -> Result<Vec<u8>, SecurityError> {

@@ -1099,3 +1099,95 @@ fn unauthenticated_bind_then_an_auth_context_by_alter_context() {
         .iter()
         .any(|e| matches!(e, ClientEvent::Response { stub, .. } if stub == b"sealed for bob")));
 }
+
+/// The NTLM negotiate flags of the first NTLMSSP message in a frame (bare or inside SPNEGO).
+fn ntlm_flags(frame: &[u8]) -> u32 {
+    let at = frame
+        .windows(8)
+        .position(|w| w == b"NTLMSSP\0")
+        .expect("an NTLM message");
+    u32::from_le_bytes(frame[at + 12..at + 16].try_into().unwrap())
+}
+
+/// NTLM and SPNEGO over a big-endian association at every level, with the real mechanisms:
+/// requests and responses of several fragments signed, sealed or (CONNECT) neither, the
+/// verification trailer little-endian inside the big-endian requests. At CONNECT the client
+/// asks for neither NTLM signing nor sealing and no header signing, as Samba's client does
+/// (Samba's server faults a CONNECT call on a context that negotiated NTLM signing), and
+/// SPNEGO completes without mechListMICs.
+#[test]
+fn big_endian_at_every_level_with_ntlm_and_spnego() {
+    const SIGN: u32 = 0x10;
+    const SEAL: u32 = 0x20;
+    for spnego in [false, true] {
+        for level in [
+            AuthLevel::CONNECT,
+            AuthLevel::PKT,
+            AuthLevel::PKT_INTEGRITY,
+            AuthLevel::PKT_PRIVACY,
+        ] {
+            let ntlm = NtlmClient::new("bob", "TESTDOM", "battery staple");
+            let provider: Box<dyn SecurityProvider> = if spnego {
+                Box::new(SpnegoClient::new(ntlm))
+            } else {
+                Box::new(ntlm)
+            };
+            let config = ClientConfig {
+                drep: DataRep::BIG_ENDIAN,
+                ..ClientConfig::default()
+            };
+            let mut p = Pair::with_config(provider, level, config);
+            let what = format!("spnego={spnego} {level:?}");
+            let bind = &p.wire_to_server[0];
+            assert_eq!(bind[4], 0x00, "{what}: big-endian bind");
+            let flags = ntlm_flags(bind);
+            let header_sign = bind[3] & 0x04 != 0;
+            if level == AuthLevel::CONNECT {
+                assert_eq!(flags & (SIGN | SEAL), 0, "{what}: NEGOTIATE {flags:#x}");
+                assert!(!header_sign, "{what}: no header signing at CONNECT");
+            } else {
+                assert_eq!(flags & (SIGN | SEAL), SIGN | SEAL, "{what}");
+                assert!(header_sign, "{what}");
+            }
+            if spnego {
+                // bind, alter_context (AUTHENTICATE, and the mechListMIC only with signing).
+                let alter = &p.wire_to_server[1];
+                assert_eq!(ptype(alter), PacketType::ALTER_CONTEXT, "{what}");
+            }
+            let stub: Vec<u8> = (0..9000u32).map(|i| (i % 241) as u8).collect();
+            let before = p.wire_to_server.len();
+            let id = p.client.request(&ECHO, 1, None, &stub).unwrap();
+            let c = calls(&p.drive());
+            assert_eq!(c.len(), 1, "{what}: {:?}", p.server_events);
+            assert_eq!(c[0].drep, DataRep::BIG_ENDIAN);
+            assert_eq!(c[0].fragments, 2, "{what}");
+            assert!(c[0].stub.starts_with(&stub) && c[0].stub.len() - stub.len() < 4);
+            assert_eq!(c[0].auth.as_ref().unwrap().level, level);
+            let last = &p.wire_to_server[before + 1];
+            if level == AuthLevel::PKT || level == AuthLevel::PKT_INTEGRITY {
+                // BITMASK_1 then PCONTEXT, little-endian words in a big-endian request.
+                let at = last
+                    .windows(8)
+                    .position(|w| w == msrpc_proto::verification::MAGIC)
+                    .expect("a trailer");
+                assert_eq!(last[at + 8..at + 12], [0x01, 0x00, 0x04, 0x00], "{what}");
+                assert_eq!(trailer_commands(last), vec![1, 2], "{what}");
+            }
+            let reply: Vec<u8> = (0..8000u32).map(|i| (i % 7) as u8).collect();
+            let before = p.wire_to_client.len();
+            p.server.respond(id, Ok(reply.clone()));
+            p.drive();
+            assert!(p.client_errors.is_empty(), "{what}: {:?}", p.client_errors);
+            assert!(p.client_events.iter().any(|e| matches!(
+                e,
+                ClientEvent::Response { stub, drep, .. } if *stub == reply && *drep == DataRep::BIG_ENDIAN
+            )), "{what}");
+            let frames = &p.wire_to_client[before..];
+            assert_eq!(frames.len(), 2, "{what}: two response fragments");
+            assert!(
+                frames.iter().all(|f| f[4] == 0x00),
+                "{what}: big-endian responses"
+            );
+        }
+    }
+}

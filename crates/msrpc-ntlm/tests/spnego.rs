@@ -569,3 +569,38 @@ async fn rt_client_and_server_over_gss_negotiate() {
     }
     server.shutdown().await;
 }
+
+/// At CONNECT (no NTLM signing negotiated) Samba's acceptor answers accept-completed without a
+/// mechListMIC: our client takes that there, and only there; with signing negotiated a missing
+/// mechListMIC is still refused.
+#[test]
+fn accept_completed_without_mech_list_mic_only_without_signing() {
+    for (level, ok) in [
+        (AuthLevel::CONNECT, true),
+        (AuthLevel::PKT_INTEGRITY, false),
+        (AuthLevel::PKT_PRIVACY, false),
+    ] {
+        let mut c = client("Secret1");
+        c.set_auth_level(level);
+        let mut s = acceptor();
+        let AuthStep::Continue(init) = c.step(None).unwrap() else {
+            panic!("init")
+        };
+        let AuthStep::Continue(resp) = s.step(Some(&init)).unwrap() else {
+            panic!("challenge")
+        };
+        let AuthStep::Continue(auth) = c.step(Some(&resp)).unwrap() else {
+            panic!("authenticate")
+        };
+        assert!(s.step(Some(&auth)).is_ok());
+        // What Samba sends at CONNECT: accept-completed, nothing else.
+        let bare = NegTokenResp {
+            neg_state: Some(NegState::AcceptCompleted),
+            ..NegTokenResp::default()
+        }
+        .encode();
+        let r = c.step(Some(&bare));
+        assert_eq!(r.is_ok(), ok, "{level:?}: {r:?}");
+        assert_eq!(c.is_established(), ok, "{level:?}");
+    }
+}

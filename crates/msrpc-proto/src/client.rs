@@ -47,7 +47,8 @@ pub struct ClientConfig {
     pub assoc_group_id: u32,
     /// Offer bind-time feature negotiation in the first bind.
     pub bind_time_features: Option<BindTimeFeatures>,
-    /// Ask for header signing in an authenticated bind.
+    /// Ask for header signing in an authenticated bind at a level that signs (not at
+    /// `CONNECT`, where Samba's client does not ask either).
     pub header_signing: bool,
     /// Append a verification trailer (MS-RPCE 2.2.2.13) to signed requests (levels `PKT`,
     /// `PKT_INTEGRITY`, `PKT_PRIVACY`) until the server has verified it, as Samba's client
@@ -256,10 +257,13 @@ impl ClientConnection {
         level: AuthLevel,
         context_id: u32,
     ) {
+        let mut provider = provider;
+        let level = effective_level(level);
+        provider.set_auth_level(level);
         let ctx = AuthContext {
             context_id,
             auth_type: provider.auth_type(),
-            level: effective_level(level),
+            level,
             provider,
         };
         self.auths.clear();
@@ -305,6 +309,7 @@ impl ClientConnection {
             level: effective_level(level),
             provider,
         };
+        ctx.provider.set_auth_level(ctx.level);
         let token = match ctx.provider.step(None) {
             Ok(AuthStep::Continue(t)) | Ok(AuthStep::Done(Some(t))) => t,
             Ok(AuthStep::Done(None)) => Vec::new(),
@@ -486,7 +491,7 @@ impl ClientConnection {
                     },
                     value: token,
                 });
-                if self.config.header_signing && first_bind {
+                if self.config.header_signing && first_bind && level_signs(ctx.level) {
                     flags = flags.with(PfcFlags::SUPPORT_HEADER_SIGN);
                     self.header_sign_asked = true;
                 }
@@ -605,12 +610,12 @@ impl ClientConnection {
             };
             if let Some(vt) = vt {
                 owned = stub.to_vec();
-                vt.append_to(&mut owned, self.config.drep);
+                vt.append_to(&mut owned);
                 stub = &owned;
             }
         } else if let TrailerMode::Custom(vt) = &opts.trailer {
             owned = stub.to_vec();
-            vt.append_to(&mut owned, self.config.drep);
+            vt.append_to(&mut owned);
             stub = &owned;
         }
         let obj_len = if object.is_some() { 16 } else { 0 };

@@ -80,6 +80,14 @@ pub trait SecurityProvider: Send {
     /// Encrypts `pdu[data]` in place for `PKT_PRIVACY` and returns the signature.
     fn seal(&mut self, pdu: &mut [u8], data: Range<usize>) -> Result<Vec<u8>, SecurityError>;
 
+    /// Told the level of its auth context before its first leg (client side: by
+    /// `ClientConnection::set_auth` and `add_auth_context`, `CALL` already raised to `PKT`).
+    /// A mechanism may ask for less at a level that protects no PDU: NTLM leaves
+    /// `NEGOTIATE_SIGN` and `NEGOTIATE_SEAL` out at `CONNECT`, as Samba's client does (Samba's
+    /// server cannot answer a `CONNECT` call on a context that negotiated signing: it faults
+    /// `nca_s_fault_other`). The default does nothing.
+    fn set_auth_level(&mut self, _level: AuthLevel) {}
+
     /// Told whether header signing (`PFC_SUPPORT_HEADER_SIGN`, MS-RPCE 3.3.1.5.2.2) was
     /// negotiated on the connection, before the first protected PDU. Mechanisms that sign
     /// only `data` without it (Kerberos, Netlogon) switch to signing the whole `pdu`. NTLM

@@ -1107,7 +1107,7 @@ impl ServerConnection {
         let mut stub = call.data.finish();
         if signed && self.config.verification_trailer {
             // MS-RPCE 2.2.2.13: checked when present, stripped before dispatch.
-            match VerificationTrailer::find(&stub, call.drep) {
+            match VerificationTrailer::find(&stub) {
                 Ok(None) => {}
                 Ok(Some((vt, at))) => {
                     let facts = RequestFacts {

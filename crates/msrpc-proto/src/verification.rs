@@ -3,7 +3,9 @@
 //! security provider may not cover (the header fields, the presentation context, whether
 //! the client asked for header signing).
 //!
-//! Wire layout (all integers in the request's data representation): the 8-byte magic
+//! Wire layout (all integers little-endian whatever the request's data representation: Samba's
+//! client writes and its server reads the trailer with a little-endian NDR context of its own,
+//! and Wireshark dissects it so; the PDU's drep appears only as HEADER2's copy): the 8-byte magic
 //! `8a e3 13 71 02 f4 36 71` at a 4-byte aligned offset from the stub start, then commands,
 //! each `command: u16` (low 14 bits the command, `0x4000` END on the last one, `0x8000`
 //! MUST_PROCESS), `length: u16`, `length` bytes of value:
@@ -14,7 +16,7 @@
 //! This module does not decide policy: [`VerificationTrailer::check`] compares a decoded
 //! trailer against the facts of the request, the server state machine refuses on mismatch.
 
-use msrpc_ndr::{DataRep, Endian, Uuid};
+use msrpc_ndr::Uuid;
 
 use crate::pdu::{PacketType, SyntaxId};
 
@@ -114,38 +116,32 @@ pub struct RequestFacts {
     pub client_header_signing: bool,
 }
 
-fn put_u16(out: &mut Vec<u8>, v: u16, e: Endian) {
-    out.extend_from_slice(&match e {
-        Endian::Little => v.to_le_bytes(),
-        Endian::Big => v.to_be_bytes(),
-    });
+fn put_u16(out: &mut Vec<u8>, v: u16) {
+    out.extend_from_slice(&v.to_le_bytes());
 }
 
-fn put_u32(out: &mut Vec<u8>, v: u32, e: Endian) {
-    out.extend_from_slice(&match e {
-        Endian::Little => v.to_le_bytes(),
-        Endian::Big => v.to_be_bytes(),
-    });
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
 }
 
-fn put_syntax(out: &mut Vec<u8>, s: &SyntaxId, e: Endian) {
+fn put_syntax(out: &mut Vec<u8>, s: &SyntaxId) {
     // A UUID in NDR: time_low u32, time_mid u16, time_hi u16, then 8 bytes as they are.
     let b = s.uuid.as_bytes();
     let tl = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
     let tm = u16::from_be_bytes([b[4], b[5]]);
     let th = u16::from_be_bytes([b[6], b[7]]);
-    put_u32(out, tl, e);
-    put_u16(out, tm, e);
-    put_u16(out, th, e);
+    put_u32(out, tl);
+    put_u16(out, tm);
+    put_u16(out, th);
     out.extend_from_slice(&b[8..]);
-    put_u16(out, s.major, e);
-    put_u16(out, s.minor, e);
+    put_u16(out, s.major);
+    put_u16(out, s.minor);
 }
 
+/// A bounded little-endian reader over the trailer's bytes.
 struct Rd<'a> {
     b: &'a [u8],
     pos: usize,
-    e: Endian,
 }
 
 impl Rd<'_> {
@@ -167,18 +163,12 @@ impl Rd<'_> {
         let [Some(x), Some(y)] = a else {
             return Err(TrailerError::Malformed("truncated"));
         };
-        Ok(match self.e {
-            Endian::Little => u16::from_le_bytes([x, y]),
-            Endian::Big => u16::from_be_bytes([x, y]),
-        })
+        Ok(u16::from_le_bytes([x, y]))
     }
     fn u32(&mut self) -> Result<u32, TrailerError> {
-        let hi = self.u16()?;
         let lo = self.u16()?;
-        Ok(match self.e {
-            Endian::Little => u32::from(hi) | (u32::from(lo) << 16),
-            Endian::Big => (u32::from(hi) << 16) | u32::from(lo),
-        })
+        let hi = self.u16()?;
+        Ok(u32::from(lo) | (u32::from(hi) << 16))
     }
     fn syntax(&mut self) -> Result<SyntaxId, TrailerError> {
         let tl = self.u32()?;
@@ -265,9 +255,8 @@ impl VerificationTrailer {
     }
 
     /// Appends the trailer to `stub`: zero padding to a 4-byte boundary, the magic, the
-    /// commands (END on the last), in `drep`'s byte order.
-    pub fn append_to(&self, stub: &mut Vec<u8>, drep: DataRep) {
-        let e = drep.endian();
+    /// commands (END on the last), little-endian in any data representation.
+    pub fn append_to(&self, stub: &mut Vec<u8>) {
         while stub.len() % 4 != 0 {
             stub.push(0);
         }
@@ -277,24 +266,24 @@ impl VerificationTrailer {
             let mut value = Vec::new();
             let num = match c {
                 Command::Bitmask1(bits) => {
-                    put_u32(&mut value, *bits, e);
+                    put_u32(&mut value, *bits);
                     CMD_BITMASK_1
                 }
                 Command::Pcontext {
                     abstract_syntax,
                     transfer_syntax,
                 } => {
-                    put_syntax(&mut value, abstract_syntax, e);
-                    put_syntax(&mut value, transfer_syntax, e);
+                    put_syntax(&mut value, abstract_syntax);
+                    put_syntax(&mut value, transfer_syntax);
                     CMD_PCONTEXT
                 }
                 Command::Header2(h) => {
                     value.push(h.ptype.0);
                     value.extend_from_slice(&[0, 0, 0]);
                     value.extend_from_slice(&h.drep);
-                    put_u32(&mut value, h.call_id, e);
-                    put_u16(&mut value, h.context_id, e);
-                    put_u16(&mut value, h.opnum, e);
+                    put_u32(&mut value, h.call_id);
+                    put_u16(&mut value, h.context_id);
+                    put_u16(&mut value, h.opnum);
                     CMD_HEADER2
                 }
                 Command::Unknown(num, v) => {
@@ -309,8 +298,8 @@ impl VerificationTrailer {
             if i + 1 == n {
                 word |= COMMAND_END;
             }
-            put_u16(stub, word, e);
-            put_u16(stub, u16::try_from(value.len()).unwrap_or(u16::MAX), e);
+            put_u16(stub, word);
+            put_u16(stub, u16::try_from(value.len()).unwrap_or(u16::MAX));
             stub.extend_from_slice(&value);
         }
     }
@@ -318,8 +307,9 @@ impl VerificationTrailer {
     /// Looks for a trailer at the end of `stub` (MS-RPCE 2.2.2.13: the magic at a 4-byte
     /// aligned offset, searched from the end over the last [`MAX_SEARCH`] bytes, its commands
     /// ending exactly at the stub's end). Returns the trailer and the offset where it starts
-    /// (where the stub proper ends), `Ok(None)` when there is none.
-    pub fn find(stub: &[u8], drep: DataRep) -> Result<Option<(Self, usize)>, TrailerError> {
+    /// (where the stub proper ends), `Ok(None)` when there is none. The trailer is
+    /// little-endian whatever the request's data representation.
+    pub fn find(stub: &[u8]) -> Result<Option<(Self, usize)>, TrailerError> {
         let len = stub.len();
         if len < MAGIC.len() + 4 {
             return Ok(None);
@@ -329,7 +319,7 @@ impl VerificationTrailer {
         let mut at = last;
         loop {
             if stub.get(at..at + MAGIC.len()) == Some(&MAGIC[..]) {
-                let t = Self::decode(stub.get(at + MAGIC.len()..).unwrap_or_default(), drep)?;
+                let t = Self::decode(stub.get(at + MAGIC.len()..).unwrap_or_default())?;
                 return Ok(Some((t, at)));
             }
             if at < lowest + 4 || at < 4 {
@@ -339,13 +329,10 @@ impl VerificationTrailer {
         }
     }
 
-    /// Decodes the commands after the magic; they must end exactly at the end of `b`.
-    pub fn decode(b: &[u8], drep: DataRep) -> Result<Self, TrailerError> {
-        let mut r = Rd {
-            b,
-            pos: 0,
-            e: drep.endian(),
-        };
+    /// Decodes the commands after the magic (little-endian); they must end exactly at the end
+    /// of `b`.
+    pub fn decode(b: &[u8]) -> Result<Self, TrailerError> {
+        let mut r = Rd { b, pos: 0 };
         let mut commands = Vec::new();
         loop {
             if commands.len() >= MAX_COMMANDS {
@@ -355,11 +342,7 @@ impl VerificationTrailer {
             let length = usize::from(r.u16()?);
             let must = word & MUST_PROCESS != 0;
             let value = r.take(length)?;
-            let mut v = Rd {
-                b: value,
-                pos: 0,
-                e: drep.endian(),
-            };
+            let mut v = Rd { b: value, pos: 0 };
             let cmd = match word & COMMAND_MASK {
                 CMD_BITMASK_1 if length == 4 => Command::Bitmask1(v.u32()?),
                 CMD_PCONTEXT if length == 40 => Command::Pcontext {
@@ -479,24 +462,95 @@ mod tests {
     }
 
     #[test]
-    fn round_trip_in_both_byte_orders_and_check() {
-        for drep in [DataRep::LITTLE_ENDIAN, DataRep::BIG_ENDIAN] {
-            let f = facts();
-            let vt = VerificationTrailer::for_request(
-                f.header2,
-                f.abstract_syntax,
-                f.transfer_syntax,
-                true,
-            );
-            let mut stub = vec![1, 2, 3, 4, 5];
-            vt.append_to(&mut stub, drep);
-            // 5 bytes of stub, 3 of padding, magic, 8 + 44 + 20 bytes of commands.
-            assert_eq!(stub.len(), 8 + 8 + 8 + 44 + 20);
-            let (got, at) = VerificationTrailer::find(&stub, drep).unwrap().unwrap();
-            assert_eq!(at, 8);
-            assert_eq!(got, vt);
-            got.check(&f).unwrap();
-        }
+    fn round_trip_and_check() {
+        let f = facts();
+        let vt =
+            VerificationTrailer::for_request(f.header2, f.abstract_syntax, f.transfer_syntax, true);
+        let mut stub = vec![1, 2, 3, 4, 5];
+        vt.append_to(&mut stub);
+        // 5 bytes of stub, 3 of padding, magic, 8 + 44 + 20 bytes of commands.
+        assert_eq!(stub.len(), 8 + 8 + 8 + 44 + 20);
+        let (got, at) = VerificationTrailer::find(&stub).unwrap().unwrap();
+        assert_eq!(at, 8);
+        assert_eq!(got, vt);
+        got.check(&f).unwrap();
+    }
+
+    /// The stub of an rpcecho AddOne(41) request Samba's client (python3-samba 4.17,
+    /// `ncacn_ip_tcp:...[bigendian,ntlm,sign]`) sent in a big-endian PDU (drep 00 00 00 00):
+    /// the stub is big-endian, the trailer little-endian, byte for byte what the same client
+    /// sends in a little-endian PDU.
+    #[test]
+    fn little_endian_in_a_big_endian_request() {
+        let stub: Vec<u8> = [
+            &[0x00, 0x00, 0x00, 0x29][..], // AddOne's in_data = 41, big-endian
+            &MAGIC,
+            &[0x01, 0x00, 0x04, 0x00], // BITMASK_1, length 4
+            &[0x01, 0x00, 0x00, 0x00], // CLIENT_SUPPORT_HEADER_SIGNING
+            &[0x02, 0x40, 0x28, 0x00], // PCONTEXT | END, length 40
+            // rpcecho 60a15ec5-4de8-11d7-a637-005056a20182: time_low, time_mid, time_hi LE
+            &[0xc5, 0x5e, 0xa1, 0x60, 0xe8, 0x4d, 0xd7, 0x11],
+            &[0xa6, 0x37, 0x00, 0x50, 0x56, 0xa2, 0x01, 0x82],
+            &[0x01, 0x00, 0x00, 0x00], // version 1.0 (major, minor as u16 LE)
+            // NDR20 8a885d04-1ceb-11c9-9fe8-08002b104860 v2.0
+            &[0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11],
+            &[0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60],
+            &[0x02, 0x00, 0x00, 0x00],
+        ]
+        .concat();
+        let (vt, at) = VerificationTrailer::find(&stub).unwrap().unwrap();
+        assert_eq!(at, 4);
+        let echo = SyntaxId::new(
+            Uuid::from_u128(0x60a15ec5_4de8_11d7_a637_005056a20182),
+            1,
+            0,
+        );
+        assert_eq!(
+            vt.commands,
+            vec![
+                (Command::Bitmask1(CLIENT_SUPPORT_HEADER_SIGNING), false),
+                (
+                    Command::Pcontext {
+                        abstract_syntax: echo,
+                        transfer_syntax: SyntaxId::NDR20,
+                    },
+                    false
+                ),
+            ]
+        );
+        let mut f = facts();
+        f.header2.drep = [0, 0, 0, 0];
+        f.abstract_syntax = echo;
+        vt.check(&f).unwrap();
+        // Our encoder writes the same bytes (PCONTEXT without MUST_PROCESS here).
+        let mut again = vec![0x00, 0x00, 0x00, 0x29];
+        vt.append_to(&mut again);
+        assert_eq!(again, stub);
+    }
+
+    /// HEADER2's integers are little-endian too; its drep is the request's, copied.
+    #[test]
+    fn header2_of_a_big_endian_request() {
+        let h = Header2 {
+            ptype: PacketType::REQUEST,
+            drep: [0, 0, 0, 0],
+            call_id: 0x0102_0304,
+            context_id: 0x0506,
+            opnum: 0x0708,
+        };
+        let vt = VerificationTrailer {
+            commands: vec![(Command::Header2(h), true)],
+        };
+        let mut stub = Vec::new();
+        vt.append_to(&mut stub);
+        let mut want = MAGIC.to_vec();
+        want.extend_from_slice(&[0x03, 0xc0, 0x10, 0x00]); // HEADER2 | END | MUST_PROCESS, 16
+        want.extend_from_slice(&[0x00, 0, 0, 0]); // PTYPE request, reserved
+        want.extend_from_slice(&[0, 0, 0, 0]); // drep as in the header
+        want.extend_from_slice(&[0x04, 0x03, 0x02, 0x01]); // call_id
+        want.extend_from_slice(&[0x06, 0x05, 0x08, 0x07]); // p_cont_id, opnum
+        assert_eq!(stub, want);
+        assert_eq!(VerificationTrailer::find(&stub).unwrap(), Some((vt, 0)));
     }
 
     #[test]
@@ -526,22 +580,19 @@ mod tests {
 
     #[test]
     fn absent_and_malformed() {
-        assert_eq!(
-            VerificationTrailer::find(&[0; 64], DataRep::LITTLE_ENDIAN).unwrap(),
-            None
-        );
+        assert_eq!(VerificationTrailer::find(&[0; 64]).unwrap(), None);
         let mut stub = vec![0; 8];
         stub.extend_from_slice(&MAGIC);
         stub.extend_from_slice(&[0x03, 0x40, 0x10, 0x00, 1, 2]); // HEADER2 cut short
-        assert!(VerificationTrailer::find(&stub, DataRep::LITTLE_ENDIAN).is_err());
+        assert!(VerificationTrailer::find(&stub).is_err());
         // Every truncation of a good trailer is either absent or an error, never a panic.
         let f = facts();
         let vt =
             VerificationTrailer::for_request(f.header2, f.abstract_syntax, f.transfer_syntax, true);
         let mut good = vec![9; 4];
-        vt.append_to(&mut good, DataRep::LITTLE_ENDIAN);
+        vt.append_to(&mut good);
         for cut in 0..good.len() {
-            let r = VerificationTrailer::find(&good[..cut], DataRep::LITTLE_ENDIAN);
+            let r = VerificationTrailer::find(&good[..cut]);
             assert!(!matches!(r, Ok(Some(_))), "cut {cut}");
         }
     }

@@ -1,13 +1,16 @@
 //! Client and server association state machines wired together in memory (quinn's `Pair`
 //! style): bind negotiation, fragmentation, reassembly limits, call tracking, cancel and
 //! orphan, alter_context, and an authenticated association with a toy mechanism that proves
-//! where signatures and sealing apply.
+//! where signatures and sealing apply, in both byte orders (the verification trailer stays
+//! little-endian in a big-endian request, as Samba and Windows send it).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::ops::Range;
 
 use msrpc_ndr::{DataRep, Uuid};
-use msrpc_proto::client::{ClientConfig, ClientConnection, ClientEvent};
+use msrpc_proto::client::{
+    ClientConfig, ClientConnection, ClientEvent, RequestOptions, TrailerMode,
+};
 use msrpc_proto::pdu::{
     AuthLevel, AuthType, Bind, BindNakReason, BindTimeFeatures, Body, ContextElement,
     ContextResult, FaultStatus, Header, PacketType, Pdu, PfcFlags, ProviderReason, Request,
@@ -204,6 +207,8 @@ struct Pair {
     server_events: Vec<ServerEvent>,
     client_events: Vec<ClientEvent>,
     wire_to_server: Vec<Vec<u8>>,
+    /// Frames the server sent.
+    to_client: usize,
 }
 
 impl Pair {
@@ -215,7 +220,12 @@ impl Pair {
             server_events: Vec::new(),
             client_events: Vec::new(),
             wire_to_server: Vec::new(),
+            to_client: 0,
         }
+    }
+
+    fn wire_to_client_len(&self) -> usize {
+        self.to_client
     }
 
     fn default() -> Self {
@@ -234,6 +244,7 @@ impl Pair {
             }
             while let Some(f) = self.server.poll_transmit() {
                 moved = true;
+                self.to_client += 1;
                 self.client_events.extend(self.client.receive(&f).unwrap());
             }
             if !moved {
@@ -874,6 +885,166 @@ fn four_leg_auth_continues_in_alter_context() {
         .iter()
         .any(|e| matches!(e, ClientEvent::Bound { .. })));
     assert!(p.client_events.iter().any(|e| matches!(e, ClientEvent::Fault { call_id, status, .. } if *call_id == bind_id && *status == FaultStatus::ACCESS_DENIED)), "{:?}", p.client_events);
+}
+
+/// The verification trailer's magic (MS-RPCE 2.2.2.13.1).
+const VT_MAGIC: [u8; 8] = [0x8a, 0xe3, 0x13, 0x71, 0x02, 0xf4, 0x36, 0x71];
+
+fn be16(f: &[u8], at: usize) -> usize {
+    usize::from(u16::from_be_bytes([f[at], f[at + 1]]))
+}
+
+/// A big-endian association at every level: the client's requests and the server's responses
+/// are big-endian (header, stub, sec_trailer's auth_context_id), signed and sealed where the
+/// level asks, several fragments each way; the verification trailer inside a big-endian
+/// request is little-endian, as Samba's client and server (and Wireshark) have it.
+#[test]
+fn big_endian_association_at_every_level() {
+    for level in [
+        AuthLevel::CONNECT,
+        AuthLevel::CALL,
+        AuthLevel::PKT,
+        AuthLevel::PKT_INTEGRITY,
+        AuthLevel::PKT_PRIVACY,
+    ] {
+        let config = ClientConfig {
+            drep: DataRep::BIG_ENDIAN,
+            ..ClientConfig::default()
+        };
+        let mut p = Pair::new(config, ServerConfig::default());
+        p.client.set_auth(Box::new(Toy::initiator()), level, 79);
+        p.client.bind(&[ECHO]).unwrap();
+        p.drive();
+        let on_wire = if level == AuthLevel::CALL {
+            AuthLevel::PKT
+        } else {
+            level
+        };
+        let signs = on_wire != AuthLevel::CONNECT;
+        let stub: Vec<u8> = (0..9000u32).map(|i| (i % 251) as u8).collect();
+        let before = p.wire_to_server.len();
+        let id = p.client.request(&ECHO, 1, None, &stub).unwrap();
+        let calls = Pair::calls(&p.drive());
+        assert_eq!(calls.len(), 1, "{level:?}: {:?}", p.server_events);
+        let call = &calls[0];
+        assert_eq!(call.drep, DataRep::BIG_ENDIAN);
+        assert_eq!(call.fragments, 2, "{level:?}");
+        assert!(call.stub.starts_with(&stub) && call.stub.len() - stub.len() < 4);
+        assert_eq!(call.auth.as_ref().unwrap().level, on_wire);
+        let frames = &p.wire_to_server[before..];
+        assert_eq!(frames.len(), 2);
+        for f in frames {
+            assert_eq!(f[4], 0x00, "big-endian drep");
+            assert_eq!(be16(f, 8), f.len(), "frag_length, big-endian");
+            let auth_len = be16(f, 10);
+            assert_eq!(auth_len, if signs { 16 } else { 0 }, "{level:?}");
+            if signs {
+                let ctx = f.len() - auth_len - 4;
+                assert_eq!(u32::from_be_bytes(f[ctx..ctx + 4].try_into().unwrap()), 79);
+                assert_eq!(f[ctx - 3], on_wire.0, "sec_trailer auth_level");
+            }
+        }
+        let last = &frames[1];
+        let magic = last.windows(8).position(|w| w == VT_MAGIC);
+        match on_wire {
+            AuthLevel::PKT | AuthLevel::PKT_INTEGRITY => {
+                // BITMASK_1 (header signing was asked), then PCONTEXT and HEADER2 (the toy does
+                // not sign the header): little-endian words in a big-endian PDU.
+                let vt = &last[magic.expect("a trailer in the last fragment") + 8..];
+                assert_eq!(vt[..8], [0x01, 0x00, 0x04, 0x00, 0x01, 0x00, 0x00, 0x00]);
+                assert_eq!(
+                    vt[8..12],
+                    [0x02, 0x80, 0x28, 0x00],
+                    "PCONTEXT, MUST_PROCESS"
+                );
+                // rpcecho's UUID with time_low first and little-endian.
+                assert_eq!(vt[12..16], [0xc5, 0x5e, 0xa1, 0x60]);
+                let h2 = &vt[52..];
+                assert_eq!(
+                    h2[..4],
+                    [0x03, 0xc0, 0x10, 0x00],
+                    "HEADER2, END, MUST_PROCESS"
+                );
+                assert_eq!(
+                    h2[8..12],
+                    [0, 0, 0, 0],
+                    "HEADER2 repeats the big-endian drep"
+                );
+                let call_id = u32::from_be_bytes(last[12..16].try_into().unwrap());
+                assert_eq!(h2[12..16], call_id.to_le_bytes(), "call_id, little-endian");
+            }
+            // Sealed (the toy's XOR hides the magic) or not signed at all (no trailer).
+            _ => assert_eq!(magic, None, "{level:?}"),
+        }
+        let reply: Vec<u8> = (0..7000u32).map(|i| (i % 13) as u8).collect();
+        let before = p.wire_to_client_len();
+        p.server.respond(id, Ok(reply.clone()));
+        p.drive();
+        assert!(p.client_events.iter().any(
+            |e| matches!(e, ClientEvent::Response { stub, drep, .. } if *stub == reply && *drep == DataRep::BIG_ENDIAN)
+        ), "{level:?}: {:?}", p.client_events);
+        assert_eq!(p.wire_to_client_len() - before, 2, "two response fragments");
+    }
+}
+
+/// A request as Samba's client sends it with `[bigendian,sign]` / `[bigendian,seal]`: a
+/// big-endian PDU and stub (AddOne(41)) followed by a little-endian verification trailer
+/// (BITMASK_1, PCONTEXT | END). The server finds it, checks it against the presentation
+/// context and strips it; one naming another interface is refused as a mismatch (so it was
+/// read, not skipped).
+#[test]
+fn big_endian_request_with_a_little_endian_trailer_like_samba() {
+    fn samba_stub(uuid: [u8; 16]) -> Vec<u8> {
+        let mut s = vec![0x00, 0x00, 0x00, 0x29]; // in_data = 41, big-endian
+        s.extend_from_slice(&VT_MAGIC);
+        s.extend_from_slice(&[0x01, 0x00, 0x04, 0x00, 0x01, 0x00, 0x00, 0x00]); // BITMASK_1
+        s.extend_from_slice(&[0x02, 0x40, 0x28, 0x00]); // PCONTEXT | END, length 40
+        s.extend_from_slice(&uuid); // the interface, NDR (little-endian fields)
+        s.extend_from_slice(&[0x01, 0x00, 0x00, 0x00]); // version 1.0
+        s.extend_from_slice(&[
+            0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11, // NDR20
+            0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60, 0x02, 0x00, 0x00, 0x00,
+        ]);
+        s
+    }
+    let echo = ECHO.uuid.to_bytes_le();
+    let epm = EPM.uuid.to_bytes_le();
+    let omit = RequestOptions {
+        trailer: TrailerMode::Omit,
+        ..RequestOptions::default()
+    };
+    for level in [AuthLevel::PKT_INTEGRITY, AuthLevel::PKT_PRIVACY] {
+        let config = ClientConfig {
+            drep: DataRep::BIG_ENDIAN,
+            ..ClientConfig::default()
+        };
+        let mut p = Pair::new(config, ServerConfig::default());
+        p.client.set_auth(Box::new(Toy::initiator()), level, 1);
+        p.client.bind(&[ECHO]).unwrap();
+        p.drive();
+        p.client
+            .request_with(&ECHO, 0, None, &samba_stub(echo), &omit)
+            .unwrap();
+        let ev = p.drive();
+        let calls = Pair::calls(&ev);
+        assert_eq!(calls.len(), 1, "{level:?}: {ev:?}");
+        assert_eq!(calls[0].stub, [0x00, 0x00, 0x00, 0x29], "trailer stripped");
+        p.client
+            .request_with(&ECHO, 0, None, &samba_stub(epm), &omit)
+            .unwrap();
+        let ev = p.drive();
+        assert!(
+            ev.iter().any(|e| matches!(
+                e,
+                ServerEvent::Refused {
+                    status: FaultStatus::ACCESS_DENIED,
+                    reason: "vt_mismatch",
+                    ..
+                }
+            )),
+            "{level:?}: {ev:?}"
+        );
+    }
 }
 
 #[test]

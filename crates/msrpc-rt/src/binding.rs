@@ -4,7 +4,8 @@
 
 use std::fmt;
 
-use msrpc_ndr::Uuid;
+use msrpc_ndr::{DataRep, Uuid};
+use msrpc_proto::client::ClientConfig;
 
 /// The only protocol sequence this runtime speaks.
 const PROTSEQ: &str = "ncacn_ip_tcp";
@@ -28,7 +29,10 @@ const PROTSEQ: &str = "ncacn_ip_tcp";
 /// The protocol sequence is matched without regard to case. An IPv6 address may be written in
 /// brackets (`[::1]`); a bracket group directly after `ncacn_ip_tcp:` is a host only when it
 /// holds a `:`, so `ncacn_ip_tcp:[135]` is an endpoint without a host, which is refused.
-/// Options are kept in [`Binding::options`] and not acted on.
+/// Options are kept in [`Binding::options`]; the runtime acts on one, as Samba's binding
+/// strings do: `bigendian` sends requests in big-endian NDR ([`Binding::data_representation`],
+/// applied by [`Client::connect`](crate::Client::connect) and
+/// [`Binding::apply_to`]). The others are left to the caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Binding {
     /// Object UUID, when the binding starts with `UUID@` (connecting does not use it; pass it
@@ -83,6 +87,29 @@ impl Binding {
             host: host.into(),
             port,
             options: Vec::new(),
+        }
+    }
+
+    /// True when the binding carries option `name` (compared without regard to case).
+    pub fn has_option(&self, name: &str) -> bool {
+        self.options
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(name))
+    }
+
+    /// The data representation the binding asks requests to use: big-endian with the
+    /// `bigendian` option (Samba's binding option of that name), otherwise `None` (the
+    /// configuration's, little-endian by default). Integers, UTF-16 strings and the PDU header
+    /// follow it; NTLM tokens and the verification trailer stay little-endian (their specs
+    /// fix the byte order).
+    pub fn data_representation(&self) -> Option<DataRep> {
+        self.has_option("bigendian").then_some(DataRep::BIG_ENDIAN)
+    }
+
+    /// Applies the options the runtime acts on to `config` (`bigendian`).
+    pub fn apply_to(&self, config: &mut ClientConfig) {
+        if let Some(drep) = self.data_representation() {
+            config.drep = drep;
         }
     }
 
@@ -277,6 +304,24 @@ mod tests {
             Some(Uuid::from_u128(0x60a15ec5_4de8_11d7_a637_005056a20182))
         );
         assert_eq!(b.port, Some(1));
+    }
+
+    #[test]
+    fn bigendian_option() {
+        let mut config = ClientConfig::default();
+        let b = ok("ncacn_ip_tcp:h[135]");
+        assert_eq!(b.data_representation(), None);
+        b.apply_to(&mut config);
+        assert_eq!(config.drep, DataRep::LITTLE_ENDIAN);
+        let b = ok("ncacn_ip_tcp:h[135,BigEndian]");
+        assert!(b.has_option("bigendian"));
+        assert_eq!(b.data_representation(), Some(DataRep::BIG_ENDIAN));
+        b.apply_to(&mut config);
+        assert_eq!(config.drep, DataRep::BIG_ENDIAN);
+        assert_eq!(
+            ok("ncacn_ip_tcp:h[,bigendian]").data_representation(),
+            Some(DataRep::BIG_ENDIAN)
+        );
     }
 
     #[test]

@@ -348,11 +348,16 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// Connects to the host and port of `binding` (which must name a port).
-    pub async fn connect(binding: &Binding, opts: ClientOptions) -> Result<Client, ConnectError> {
+    /// Connects to the host and port of `binding` (which must name a port), with the
+    /// binding's options applied to `opts` ([`Binding::apply_to`]: `bigendian`).
+    pub async fn connect(
+        binding: &Binding,
+        mut opts: ClientOptions,
+    ) -> Result<Client, ConnectError> {
         let port = binding
             .port
             .ok_or_else(|| ConnectError::NoPort(binding.to_string()))?;
+        binding.apply_to(&mut opts.config);
         Self::connect_host(&binding.host, port, opts).await
     }
 

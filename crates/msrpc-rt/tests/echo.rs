@@ -130,6 +130,48 @@ async fn every_operation_big_endian() {
     every_operation(DataRep::BIG_ENDIAN).await;
 }
 
+/// The `bigendian` option of a string binding (Samba's) makes `Client::connect` send
+/// big-endian requests, whatever the options' configuration says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bigendian_binding_option() {
+    let (server, seen) = server(Limits::default()).await;
+    let port = server.local_addrs()[0].port();
+    for (text, want) in [
+        (
+            format!("ncacn_ip_tcp:127.0.0.1[{port}]"),
+            DataRep::LITTLE_ENDIAN,
+        ),
+        (
+            format!("ncacn_ip_tcp:127.0.0.1[{port},bigendian]"),
+            DataRep::BIG_ENDIAN,
+        ),
+    ] {
+        seen.lock().unwrap().clear();
+        let binding = Binding::parse(&text).unwrap();
+        let client = Client::connect(&binding, opts(DataRep::LITTLE_ENDIAN))
+            .await
+            .unwrap();
+        assert_eq!(client.drep(), want, "{text}");
+        let c = RpcechoClient::new(client.clone());
+        let r = c.add_one(AddOneRequest { in_data: 41 }).await.unwrap();
+        assert_eq!(r.out_data, 42);
+        let data: Vec<u8> = (0..3000u32).map(|i| i as u8).collect();
+        let r = c
+            .echo_data(EchoDataRequest {
+                len: 3000,
+                in_data: data.clone(),
+            })
+            .await
+            .unwrap();
+        assert_eq!(r.out_data, data);
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2, "{text}");
+        assert!(seen.iter().all(|s| s.1 == want), "{text}: {seen:?}");
+        client.close();
+    }
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn big_payloads_are_fragmented_and_reassembled() {
     let (server, seen) = server(Limits::default()).await;
