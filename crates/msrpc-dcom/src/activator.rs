@@ -8,7 +8,9 @@
 use msrpc_macros::interface;
 use msrpc_ndr::Unique;
 
+use crate::activation::ActivationLimits;
 use crate::dualstring::DualStringArray;
+use crate::error::{DcomError, DcomResult};
 use crate::hresult::HResult;
 use crate::ids::{Clsid, Iid, Ipid, Oxid};
 use crate::orpc::{ComVersion, MInterfacePointer, OrpcThat, OrpcThis};
@@ -63,4 +65,45 @@ pub trait Activation {
         #[ndr(out, size_is = "interfaces")] interface_data: Vec<Unique<MInterfacePointer>>,
         #[ndr(out, size_is = "interfaces")] results: Vec<HResult>,
     ) -> u32;
+}
+
+impl RemoteActivationRequest {
+    /// Bounds every peer-controlled size of a `RemoteActivation` before anything uses it (the
+    /// MS03-026 shape is a long `pwszObjectName`): the object name's length, the interface
+    /// and protocol sequence counts (and that `pIIDs` holds `Interfaces` IIDs, 1 at least).
+    pub fn check(&self, limits: &ActivationLimits) -> DcomResult<()> {
+        if let Some(name) = &self.object_name {
+            let units = name.encode_utf16().count();
+            if units > limits.max_string_units {
+                return Err(DcomError::Limit {
+                    what: "RemoteActivation.pwszObjectName",
+                    value: units as u64,
+                    limit: limits.max_string_units as u64,
+                });
+            }
+        }
+        if self.interfaces == 0 || self.interfaces > limits.max_interfaces {
+            return Err(DcomError::Limit {
+                what: "RemoteActivation.Interfaces",
+                value: u64::from(self.interfaces),
+                limit: u64::from(limits.max_interfaces),
+            });
+        }
+        if self.iids.as_ref().map(Vec::len) != usize::try_from(self.interfaces).ok() {
+            return Err(DcomError::Invalid(
+                "RemoteActivation: pIIDs does not hold Interfaces IIDs",
+            ));
+        }
+        if self.c_requested_protseqs > limits.max_protseqs {
+            return Err(DcomError::Limit {
+                what: "RemoteActivation.cRequestedProtseqs",
+                value: u64::from(self.c_requested_protseqs),
+                limit: u64::from(limits.max_protseqs),
+            });
+        }
+        if let Some(storage) = self.object_storage.get() {
+            crate::objref::ObjRef::decode(&storage.data)?;
+        }
+        Ok(())
+    }
 }
