@@ -837,3 +837,87 @@ fn check_nested(ip: &MInterfacePointer, limits: &ActivationLimits, depth: u32) -
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialization_follows_ms_rpce_2_2_6() {
+        // LocationInfoData with a name: 4 + 12 bytes of scalars, then the string (12 + 2*3):
+        // 34 bytes of NDR, padded to 40.
+        let v = LocationInfoData {
+            machine_name: Unique::new("ab".into()),
+            ..Default::default()
+        };
+        let b = serialize(&v).unwrap();
+        assert_eq!(&b[..8], &[1, 0x10, 8, 0, 0xcc, 0xcc, 0xcc, 0xcc]);
+        assert_eq!(
+            &b[8..12],
+            &40u32.to_le_bytes(),
+            "length includes the padding"
+        );
+        assert_eq!(&b[12..16], &[0; 4], "private filler is 0");
+        assert_eq!(b.len(), 16 + 40);
+        assert!(b[16 + 34..].iter().all(|&x| x == 0));
+        let back: LocationInfoData =
+            deserialize(&b, &ActivationLimits::DEFAULT, "LocationInfoData").unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn big_endian_serializations_decode() {
+        let v = InstantiationInfoData::new(guids::IID_IUNKNOWN, vec![guids::IID_ICLASS_FACTORY])
+            .unwrap();
+        let mut w = Writer::new(DataRep::BIG_ENDIAN);
+        v.encode(&mut w).unwrap();
+        let mut body = w.into_bytes();
+        body.resize(body.len().div_ceil(8) * 8, 0);
+        let mut b = vec![1, 0x00, 0, 8, 0xcc, 0xcc, 0xcc, 0xcc];
+        b.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(&body);
+        let back: InstantiationInfoData =
+            deserialize(&b, &ActivationLimits::DEFAULT, "InstantiationInfoData").unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn bad_type_serialization_headers_are_refused() {
+        let good = serialize(&LocationInfoData::default()).unwrap();
+        for (at, byte) in [(0usize, 2u8), (1, 0x11), (2, 16)] {
+            let mut b = good.clone();
+            b[at] = byte;
+            assert!(
+                deserialize::<LocationInfoData>(&b, &ActivationLimits::DEFAULT, "x").is_err(),
+                "byte {at} = {byte:#x} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn instantiation_info_this_size_is_the_serialized_size() {
+        let v =
+            InstantiationInfoData::new(guids::IID_IUNKNOWN, vec![guids::IID_IUNKNOWN; 3]).unwrap();
+        assert_eq!(v.this_size as usize, serialize(&v).unwrap().len());
+        assert_eq!(v.c_iid, 3);
+    }
+
+    #[test]
+    fn to_objref_picks_in_or_out() {
+        let blob = ActivationBlob::new(vec![Property::LocationInfo(LocationInfoData::default())]);
+        let o = blob.to_objref(false).unwrap();
+        assert_eq!(o.iid, guids::IID_IACTIVATION_PROPERTIES_OUT);
+        let ObjRefBody::Custom(c) = &o.body else {
+            panic!("custom")
+        };
+        assert_eq!(c.clsid, guids::CLSID_ACTIVATION_PROPERTIES_OUT);
+        assert_eq!(c.reserved as usize, c.data.len() + 8);
+        // Not an activation OBJREF: refused.
+        let other = ObjRef {
+            iid: guids::IID_IUNKNOWN,
+            body: ObjRefBody::Custom(ObjRefCustom::new(guids::CLSID_ERROR_OBJECT, c.data.clone())),
+        };
+        assert!(ActivationBlob::from_objref(&other, &ActivationLimits::DEFAULT).is_err());
+    }
+}

@@ -33,6 +33,21 @@
 //! `Reader::reserve` before allocation), activation blobs by [`activation::ActivationLimits`],
 //! bindings by [`dualstring::BindingLimits`], tables by [`tables::GcConfig`]. OBJREFs never
 //! allocate more than their input.
+//!
+//! # Example
+//! ```
+//! use msrpc_dcom::activation::{ActivationBlob, ActivationLimits, InstantiationInfoData, Property};
+//! use msrpc_dcom::ids::guids;
+//!
+//! let clsid = msrpc_ndr::Uuid::from_u128(0x49b2791a_b1ae_4c90_9b8e_e860ba07f889);
+//! let info = InstantiationInfoData::new(clsid, vec![guids::IID_IUNKNOWN])?;
+//! let blob = ActivationBlob::new(vec![Property::InstantiationInfo(info)]);
+//! // What RemoteCreateInstance carries in pActProperties: an OBJREF_CUSTOM around the blob.
+//! let ip = blob.to_interface_pointer(true)?;
+//! let back = ActivationBlob::from_interface_pointer(&ip, &ActivationLimits::DEFAULT)?;
+//! assert_eq!(back.instantiation_info().map(|i| i.class_id), Some(clsid));
+//! # Ok::<(), msrpc_dcom::DcomError>(())
+//! ```
 #![forbid(unsafe_code)]
 #![cfg_attr(
     test,
