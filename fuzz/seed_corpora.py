@@ -490,6 +490,31 @@ def request_seeds(writer, iface, opnum, drep, stub):
     sel = {IREMOTE_ACTIVATION_UUID: 0, ISYSTEM_ACTIVATOR_UUID: 1}.get(iface)
     if sel is not None and len(stub) <= 65000:
         writer.write("audit_inspect", bytes([sel, opnum & 7, drep_sel]) + stub)
+        # Activation requests start with ORPCTHIS.
+        writer.write("dcom_orpcthis", bytes([drep_sel]) + stub)
+    objref_seeds(writer, stub)
+
+
+def objref_seeds(writer, stub):
+    """OBJREFs inside any unsealed stub (an MInterfacePointer: ulCntData right before the
+    "MEOW" signature) -> dcom_objref; an activation OBJREF_CUSTOM's data -> dcom_activation_blob."""
+    start = 0
+    while True:
+        i = stub.find(b"MEOW", start)
+        if i < 4:
+            if i < 0:
+                return
+            start = i + 4
+            continue
+        start = i + 4
+        cnt = struct.unpack_from("<I", stub, i - 4)[0]
+        if cnt < 24 or i + cnt > len(stub):
+            continue
+        objref = stub[i:i + cnt]
+        writer.write("dcom_objref", objref)
+        flags = struct.unpack_from("<I", objref, 4)[0]
+        if flags == 4 and len(objref) > 48 and objref[24:26] in (b"\x38\x03", b"\x39\x03"):
+            writer.write("dcom_activation_blob", objref[48:])
 
 
 def synthetic_trailers(writer):
@@ -719,6 +744,8 @@ def process_conn(conn, writer, stats):
             call = calls.get(f["call_id"])
             if call and call[0] in (EPM_UUID, MGMT_UUID, ECHO_UUID) and not sealed and call[2] is not None:
                 ndr_seed(writer, call[0], call[1], f["drep"], bytes(data), request=call[2])
+            if not sealed:
+                objref_seeds(writer, bytes(data))
 
 
 def process_capture(path, writer, stats):

@@ -384,7 +384,9 @@ def objref_vectors():
     o["std"] = std(flags=dcomrt.SORF_NOPING, refs=1)
     o["saResAddr"] = packed_dsa([], [])
     emit("objref_standard_noping_empty_bindings", o.getData(), None, s, "dcomrt.OBJREF_STANDARD",
-         "std flags SORF_NOPING, 1 ref; saResAddr: 4 zeros, offset 2")
+         "std flags SORF_NOPING, 1 ref; saResAddr: 2 zeros, offset 1",
+         "One terminator per empty section (what the binding classes give); 2.2.19.1's smallest "
+         "array is four zeros with offset 2, which msrpc writes. Both parse as no bindings.")
 
     o = dcomrt.OBJREF_HANDLER()
     o["iid"] = string_to_bin(IID_IDISPATCH)
