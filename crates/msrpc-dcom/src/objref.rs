@@ -2,7 +2,7 @@
 //!
 //! # Why a hand-written codec
 //! An OBJREF is not NDR. It travels as the opaque `abData` bytes of an
-//! [`MInterfacePointer`](crate::orpc::MInterfacePointer) (2.2.14) and MS-DCOM defines it as a
+//! [`MInterfacePointer`] (2.2.14) and MS-DCOM defines it as a
 //! packet layout: little-endian fields with no NDR alignment, a DUALSTRINGARRAY in its packet
 //! form (2.2.19.1, no conformance count), and a flavour chosen by a flags word rather than an
 //! NDR union discriminant. So it is read here with a bounds-checked little-endian cursor;
