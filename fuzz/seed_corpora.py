@@ -60,7 +60,8 @@ PFC_FIRST, PFC_LAST, PFC_OBJECT = 0x01, 0x02, 0x80
 AUTH_LEVEL_PRIVACY = 6
 
 TARGETS = ("pdu_decode", "server_stream", "client_stream", "ndr_epm", "ndr_echo", "epm_tower", "epm_service", "analyze_stream",
-           "verification_trailer", "audit_epm", "audit_inspect")
+           "verification_trailer", "audit_epm", "audit_inspect", "dcom_objref", "dcom_dualstringarray",
+           "dcom_activation_blob", "dcom_orpcthis")
 IREMOTE_ACTIVATION_UUID = "4d9f4ab8-7d1c-11cf-861e-0020af6e7c57"
 ISYSTEM_ACTIVATOR_UUID = "000001a0-0000-0000-c000-000000000046"
 
@@ -489,6 +490,31 @@ def request_seeds(writer, iface, opnum, drep, stub):
     sel = {IREMOTE_ACTIVATION_UUID: 0, ISYSTEM_ACTIVATOR_UUID: 1}.get(iface)
     if sel is not None and len(stub) <= 65000:
         writer.write("audit_inspect", bytes([sel, opnum & 7, drep_sel]) + stub)
+        # Activation requests start with ORPCTHIS.
+        writer.write("dcom_orpcthis", bytes([drep_sel]) + stub)
+    objref_seeds(writer, stub)
+
+
+def objref_seeds(writer, stub):
+    """OBJREFs inside any unsealed stub (an MInterfacePointer: ulCntData right before the
+    "MEOW" signature) -> dcom_objref; an activation OBJREF_CUSTOM's data -> dcom_activation_blob."""
+    start = 0
+    while True:
+        i = stub.find(b"MEOW", start)
+        if i < 4:
+            if i < 0:
+                return
+            start = i + 4
+            continue
+        start = i + 4
+        cnt = struct.unpack_from("<I", stub, i - 4)[0]
+        if cnt < 24 or i + cnt > len(stub):
+            continue
+        objref = stub[i:i + cnt]
+        writer.write("dcom_objref", objref)
+        flags = struct.unpack_from("<I", objref, 4)[0]
+        if flags == 4 and len(objref) > 48 and objref[24:26] in (b"\x38\x03", b"\x39\x03"):
+            writer.write("dcom_activation_blob", objref[48:])
 
 
 def synthetic_trailers(writer):
@@ -718,6 +744,8 @@ def process_conn(conn, writer, stats):
             call = calls.get(f["call_id"])
             if call and call[0] in (EPM_UUID, MGMT_UUID, ECHO_UUID) and not sealed and call[2] is not None:
                 ndr_seed(writer, call[0], call[1], f["drep"], bytes(data), request=call[2])
+            if not sealed:
+                objref_seeds(writer, bytes(data))
 
 
 def process_capture(path, writer, stats):
@@ -872,6 +900,38 @@ def seed_from_vectors(writer, stats):
     stats.notes.append(f"{n} seeds from the Impacket vectors in tests/vectors/impacket")
 
 
+def seed_from_dcom_vectors(writer, stats):
+    """Seeds the dcom_* targets from tests/vectors/impacket-dcom (gen_dcom_vectors.py): OBJREFs,
+    activation blobs, NDR DUALSTRINGARRAYs, and ORPCTHIS (alone and at the start of the ORPC
+    request stubs), each ORPCTHIS seed in both drep selectors."""
+    vec_dir = os.path.join(REPO, "tests", "vectors", "impacket-dcom")
+    if not os.path.isdir(vec_dir):
+        stats.notes.append("no tests/vectors/impacket-dcom: no DCOM vector seeds")
+        return
+    n = 0
+    for fn in sorted(os.listdir(vec_dir)):
+        if not fn.endswith(".hex") or fn.endswith(".mask.hex"):
+            continue
+        name, b = fn[:-4], read_hex(os.path.join(vec_dir, fn))
+        if b is None:
+            continue
+        if name.startswith("objref_") or name.endswith("_objref"):
+            writer.write("dcom_objref", b)
+        elif name.endswith("_blob"):
+            writer.write("dcom_activation_blob", b)
+        elif name.startswith("dualstringarray_"):
+            writer.write("dcom_dualstringarray", b)
+        elif name.startswith("orpcthis_") or name in (
+                "remote_create_instance_request", "remote_get_class_object_request",
+                "remote_activation_request", "rem_query_interface_request", "rem_add_ref_request",
+                "rem_release_request"):
+            writer.write("dcom_orpcthis", b"\x00" + b)
+        else:
+            continue
+        n += 1
+    stats.notes.append(f"{n} seeds from the Impacket DCOM vectors in tests/vectors/impacket-dcom")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("captures", nargs="?", default=os.path.join(os.path.dirname(REPO), "shared", "captures"))
@@ -901,6 +961,7 @@ def main():
             print(f"{fn}: skipped, parse failure: {e!r}")
     from_captures = dict(writer.counts)
     seed_from_vectors(writer, stats)
+    seed_from_dcom_vectors(writer, stats)
     synthetic_trailers(writer)
     print()
     for k, v in sorted(stats.counts.items()):

@@ -41,6 +41,7 @@ fn libraries_do_not_know_the_demo_or_what_is_above_them() {
         ("msrpc-proto", &["msrpc-ndr"]),
         ("msrpc-epm", &["msrpc-ndr", "msrpc-proto", "msrpc-macros"]),
         ("msrpc-echo", &["msrpc-ndr", "msrpc-proto", "msrpc-macros"]),
+        ("msrpc-dcom", &["msrpc-ndr", "msrpc-proto", "msrpc-macros"]),
         ("msrpc-ntlm", &["msrpc-proto"]),
         ("msrpc-policy", &["msrpc-ndr", "msrpc-proto"]),
         (
