@@ -3,7 +3,7 @@
 
 Run with Impacket 0.13.1 installed (see gen_vectors.py, whose helpers this script reuses):
 
-    target/venv/bin/python tools/impacket-vectors/gen_dcom_vectors.py
+    target/venv/bin/python tools/impacket-vectors/gen_dcom_vectors.py [--out DIR]
 
 Every vector comes from impacket.dcerpc.v5.dcomrt: its structure classes (ORPCTHIS, ORPCTHAT,
 STDOBJREF, OBJREF_*, DUALSTRINGARRAY, STRINGBINDING, SECURITYBINDING, the activation property
@@ -724,6 +724,11 @@ def write_manifest():
 
 
 def main():
+    global OUT
+    if len(sys.argv) == 3 and sys.argv[1] == "--out":
+        OUT = sys.argv[2]
+    elif len(sys.argv) != 1:
+        sys.exit("usage: gen_dcom_vectors.py [--out DIR]")
     if impacket_version.version != gv.EXPECTED_IMPACKET:
         sys.exit("impacket %s found, %s required" % (impacket_version.version, gv.EXPECTED_IMPACKET))
     os.makedirs(OUT, exist_ok=True)
