@@ -3,7 +3,8 @@
 # Impacket cross-check of our vector files, the interop tests against Impacket, Samba and tshark
 # (tests/interop/run.sh), and a short fuzz smoke run.
 # It installs what it needs: Impacket into target/venv (PyPI), cargo-fuzz (crates.io), and as root
-# the Debian packages tshark, samba, samba-common-bin, smbclient (tests/interop/run.sh's peers).
+# the Debian packages tshark, samba, samba-common-bin, smbclient, python3-samba (tests/interop/run.sh's
+# peers).
 # Set MSRPC_SKIP_FUZZ=1 to leave out the fuzz smoke run while iterating locally, and
 # MSRPC_SKIP_LOAD=1 to leave out the load and fault tests (scripts/load.sh, about three minutes).
 set -euo pipefail
@@ -11,13 +12,14 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "peers the tests need: tshark, Samba (samba-dcerpcd, rpcclient) (Debian packages)"
+step "peers the tests need: tshark, Samba (samba-dcerpcd, rpcclient, python3-samba) (Debian packages)"
 # tshark dissects our traffic (tests/tests/tshark_dissects.rs, tests/interop/run.sh); Samba's
-# samba-dcerpcd and rpcclient are the peers of tests/interop/run.sh.
+# samba-dcerpcd, rpcclient and Python rpcecho client are the peers of tests/interop/run.sh.
 peers_missing() {
   command -v tshark >/dev/null 2>&1 || return 0
   command -v rpcclient >/dev/null 2>&1 || return 0
   [ -x /usr/libexec/samba/samba-dcerpcd ] || return 0
+  /usr/bin/python3 -c 'import samba.dcerpc.echo' >/dev/null 2>&1 || return 0
   return 1
 }
 if peers_missing; then
@@ -32,16 +34,16 @@ if peers_missing; then
     fi
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      tshark samba samba-common-bin smbclient >/dev/null
+      tshark samba samba-common-bin smbclient python3-samba >/dev/null
     [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
   else
-    echo "FAIL: tshark, rpcclient or samba-dcerpcd is missing and this is not root; install them" >&2
-    echo "      (apt-get install tshark samba samba-common-bin smbclient)" >&2
+    echo "FAIL: tshark, rpcclient, samba-dcerpcd or python3-samba is missing and this is not root; install them" >&2
+    echo "      (apt-get install tshark samba samba-common-bin smbclient python3-samba)" >&2
     exit 1
   fi
 fi
 if peers_missing; then
-  echo "FAIL: tshark, rpcclient and /usr/libexec/samba/samba-dcerpcd are still not all installed" >&2
+  echo "FAIL: tshark, rpcclient, /usr/libexec/samba/samba-dcerpcd and python3-samba are still not all installed" >&2
   exit 1
 fi
 tshark --version | head -1
