@@ -45,9 +45,6 @@ pub enum DecodeErrorKind {
         /// The configured limit.
         limit: u32,
     },
-    /// A `[ref]` pointer was null (referent id 0).
-    #[error("null [ref] pointer")]
-    NullRefPointer,
     /// A union's discriminant matches no arm and the union has no default arm.
     #[error("unknown union discriminant {0:#x}")]
     UnknownDiscriminant(u64),
