@@ -7,11 +7,43 @@
 //! Requests decode within 1 MiB / 64 Ki elements / depth 16; SourceData serves at most 256 KiB.
 //! Invariants (see `msrpc_fuzz::check_op!`): no panic; dispatch refuses exactly what
 //! `Request::from_stub` refuses; requests and responses round-trip; our responses decode.
+//! TestEnum (opnum 7), whose stubs are only enums, a union discriminant and padding: a stub
+//! that decodes re-encodes to its own bytes (padding zeroed), so an enum value the IDL does not
+//! name comes back exactly as it came.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use msrpc_echo::*;
 use msrpc_fuzz::{check_op, NdrInput};
+
+/// `enc` is `input`'s first `enc.len()` bytes with TestEnum's alignment padding zeroed: after
+/// foo1 and foo2.e1 (16-bit enums before 32-bit-aligned data), and in the `ECHO_ENUM2` arm
+/// (24 bytes) after the discriminant and after foo3.e2.e1.
+fn same_enum_bytes(what: &str, input: &[u8], enc: &[u8]) {
+    let padding: &[usize] = if enc.len() == 24 { &[2, 3, 6, 7, 14, 15, 18, 19] } else { &[2, 3, 6, 7] };
+    let mut want = input[..enc.len()].to_vec();
+    for &i in padding {
+        want[i] = 0;
+    }
+    assert_eq!(enc, &want[..], "{what}: re-encoded {} from {}", msrpc_fuzz::hex(enc), msrpc_fuzz::hex(input));
+}
+
+fn test_enum_bytes(input: &NdrInput<'_>) {
+    let d = input.drep;
+    let Ok(req) = TestEnumRequest::from_stub(input.request, d, msrpc_fuzz::NDR_LIMITS) else {
+        return;
+    };
+    // check_op! has already required these encodings to succeed.
+    let Ok(enc) = req.to_stub(d) else { return };
+    same_enum_bytes("TestEnum request", input.request, &enc);
+    if let Some(r) = input.response {
+        let Ok(resp) = TestEnumResponse::from_stub(r, d, msrpc_fuzz::NDR_LIMITS, &req) else {
+            return;
+        };
+        let Ok(enc) = resp.to_stub(&req, d) else { return };
+        same_enum_bytes("TestEnum response", r, &enc);
+    }
+}
 
 fuzz_target!(|data: &[u8]| {
     let Some(input) = NdrInput::parse(data) else {
@@ -26,7 +58,10 @@ fuzz_target!(|data: &[u8]| {
         4 => check_op!(&server, &input, TestCallRequest, TestCallResponse),
         5 => check_op!(&server, &input, TestCall2Request, TestCall2Response),
         6 => check_op!(&server, &input, TestSleepRequest, TestSleepResponse),
-        7 => check_op!(&server, &input, TestEnumRequest, TestEnumResponse),
+        7 => {
+            check_op!(&server, &input, TestEnumRequest, TestEnumResponse);
+            test_enum_bytes(&input);
+        }
         8 => check_op!(&server, &input, TestSurroundingRequest, TestSurroundingResponse),
         9 => check_op!(&server, &input, TestDoublePointerRequest, TestDoublePointerResponse),
         op => {

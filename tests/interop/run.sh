@@ -4,21 +4,23 @@
 #   client) against msrpcd; Impacket's NTLM (impacket_ntlm.py) and, built from its spnego/ntlm/
 #   rpcrt classes, SPNEGO (impacket_spnego.py) clients and Samba's rpcclient (NTLM and SPNEGO,
 #   sign and seal) against msrpcd --users; Samba's own Python rpcecho client (python3-samba,
-#   tests/interop/samba_py_bigendian.py) against msrpcd --users in both byte orders at every level;
+#   tests/interop/samba_py_bigendian.py) against msrpcd --users in both byte orders at every level,
+#   and (samba_py_echo.py) with enum values the IDL does not name against msrpcd --demo;
 #   our `msrpc` tool against Samba's samba-dcerpcd (also big-endian, every level), with Samba's own
 #   rpcclient as the reference; tshark (Wireshark's dissectors) over everything on the wire.
 #
 #   tests/interop/run.sh            (from anywhere; builds the release binaries first)
 #
 # Needs: target/venv with impacket (scripts/test.sh installs it), the Debian packages samba,
-# samba-common-bin, smbclient and tshark, and root (port 135; capturing on lo). Without root,
+# samba-common-bin, smbclient, python3-samba and tshark, and root (port 135; capturing on lo). Without root,
 # msrpcd's EPM goes to 127.0.0.41:1135 and the tools are told so (Samba's part then fails:
 # samba-dcerpcd only serves its EPM on 135). A missing peer is a failure, never a skip.
 # Set INTEROP_KEEP=1 to keep the work directory (logs, capture) after a passing run;
 # INTEROP_MSRPCD_IP / INTEROP_SAMBA_IP change the loopback addresses (127.0.0.41 / 127.0.0.42),
 # INTEROP_EPM_PORT msrpcd's EPM port (135 as root, else 1135); INTEROP_POLICY_IP the address of
 # the msrpcd that section (e3) runs with a security policy (127.0.0.113); INTEROP_BIGENDIAN_IP the
-# address of section (e5)'s msrpcd --users for Samba's Python client (127.0.0.62).
+# address of section (e5)'s msrpcd --users for Samba's Python client (127.0.0.62); INTEROP_ENUM_IP
+# that of section (e6)'s msrpcd for Samba's Python client (127.0.0.61).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -33,6 +35,9 @@ POLICY_IP=${INTEROP_POLICY_IP:-127.0.0.113}
 POLICY_PORTS=1170-1179
 AUDIT_IP=${INTEROP_AUDIT_IP:-127.0.0.130}
 AUDIT_METRICS_PORT=9135
+# msrpcd --demo for Samba's Python rpcecho client (samba_py_echo.py: enum values the IDL does not name).
+ENUM_IP=${INTEROP_ENUM_IP:-127.0.0.61}
+ENUM_ECHO_PORT=
 # msrpcd --users --demo for Samba's rpcclient (NTLM and SPNEGO) and impacket_spnego.py.
 AUTH_IP=${INTEROP_AUTH_IP:-127.0.0.122}
 AUTH_USER=alice
@@ -168,7 +173,7 @@ command -v tshark >/dev/null 2>&1 || missing+=("tshark (Debian package tshark)")
 command -v rpcclient >/dev/null 2>&1 || missing+=("rpcclient (Debian package smbclient)")
 [ -x /usr/libexec/samba/samba-dcerpcd ] || missing+=("/usr/libexec/samba/samba-dcerpcd (Debian package samba)")
 command -v python3 >/dev/null 2>&1 || missing+=("python3")
-/usr/bin/python3 -c 'import samba.dcerpc.echo' 2>/dev/null ||
+/usr/bin/python3 -c 'import samba.dcerpc.echo' >/dev/null 2>&1 ||
   missing+=("samba.dcerpc.echo for /usr/bin/python3 (Debian package python3-samba)")
 if [ ! -x "$PY" ] || ! "$PY" -c 'import impacket' 2>/dev/null; then
   missing+=("Impacket in $VENV (python3 -m venv target/venv && target/venv/bin/pip install impacket==0.13.1)")
@@ -204,7 +209,7 @@ fi
 pass "release build: target/release/msrpcd, target/release/msrpc"
 
 for a in "$MSRPCD_IP:$EPM_PORT" "$SAMBA_IP:135" "$POLICY_IP:$EPM_PORT" "$AUDIT_IP:$EPM_PORT" "$AUTH_IP:$EPM_PORT" \
-  "$BIGENDIAN_IP:$EPM_PORT"; do
+  "$BIGENDIAN_IP:$EPM_PORT" "$ENUM_IP:$EPM_PORT"; do
   if tcp_in_use "${a%:*}" "${a#*:}"; then
     fatal "$a is already taken by another process (a leftover from an earlier run?); stop it first"
   fi
@@ -212,7 +217,7 @@ done
 
 # ---------------------------------------------------------------------------------------------
 section "(b) tshark capturing on lo"
-FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP or host $POLICY_IP or host $AUDIT_IP or host $AUTH_IP or host $BIGENDIAN_IP"
+FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP or host $POLICY_IP or host $AUDIT_IP or host $AUTH_IP or host $BIGENDIAN_IP or host $ENUM_IP"
 tshark -n -i lo -f "$FILTER" -w "$PCAP" >"$WORK/tshark-capture.log" 2>&1 &
 TSHARK_PID=$!
 capturing=
@@ -621,6 +626,37 @@ bigendian_against_msrpcd() {
 }
 bigendian_against_msrpcd
 # ---------------------------------------------------------------------------------------------
+section "(e6) Samba's Python rpcecho client (python3-samba) against msrpcd --demo on $ENUM_IP"
+# Samba's pidl-generated client sends TestEnum with enum values echo.idl does not name (e1 = 76,
+# up to the wire widths); an NDR enum is an integer on the wire, so the server must hand them
+# back as Samba's dcesrv_echo_TestEnum does (foo2.e1 set to ECHO_ENUM2, the rest unchanged).
+samba_py_against_msrpcd() {
+  local listen=$ENUM_IP pid
+  [ "$EPM_PORT" = 135 ] || listen=$ENUM_IP:$EPM_PORT
+  "$MSRPCD" --listen "$listen" --demo --registration-socket "$WORK/enum-epm.sock" \
+    >"$WORK/msrpcd-enum.log" 2>&1 &
+  pid=$!
+  if wait_tcp "$ENUM_IP" "$EPM_PORT" 20; then
+    for _ in $(seq 1 50); do grep -q "^rpcecho demo on $ENUM_IP:" "$WORK/msrpcd-enum.log" && break; sleep 0.1; done
+    ENUM_ECHO_PORT=$(sed -n "s/^rpcecho demo on $ENUM_IP:\([0-9]*\)$/\1/p" "$WORK/msrpcd-enum.log" | head -1)
+    if [ -n "$ENUM_ECHO_PORT" ]; then
+      check samba-py-echo-enums timeout 60 /usr/bin/python3 tests/interop/samba_py_echo.py "$ENUM_IP" "$ENUM_ECHO_PORT"
+      grep -E '^(PASS|FAIL)' "$WORK/samba-py-echo-enums.out" | sed 's/^/    /'
+    else
+      fail "msrpcd --demo on $ENUM_IP did not announce its rpcecho demo"
+      show "$WORK/msrpcd-enum.log"
+    fi
+  else
+    fail "msrpcd --demo did not accept on $ENUM_IP:$EPM_PORT within 20 s"
+    show "$WORK/msrpcd-enum.log"
+  fi
+  kill "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+}
+samba_py_against_msrpcd
+# ---------------------------------------------------------------------------------------------
 section "(g) audit: msrpcd --audit-log --metrics; Impacket's probing raises alerts, one rpcdump none"
 # A daemon of its own (its log holds only this section's traffic), with NTLM accounts.
 audit_section() {
@@ -707,7 +743,7 @@ if [ ! -s "$PCAP" ]; then
 else
   # Decode the dynamic endpoints as DCE/RPC explicitly (the heuristic would find most of them).
   DECODE=()
-  for p in $ECHO_PORT $POLICY_ECHO_PORT $AUTH_ECHO_PORT $BIGENDIAN_ECHO_PORT $(grep -oE "ncacn_ip_tcp:$SAMBA_IP\[[0-9]+" "$WORK/rpcclient-epm.out" 2>/dev/null |
+  for p in $ECHO_PORT $POLICY_ECHO_PORT $AUTH_ECHO_PORT $BIGENDIAN_ECHO_PORT $ENUM_ECHO_PORT $(grep -oE "ncacn_ip_tcp:$SAMBA_IP\[[0-9]+" "$WORK/rpcclient-epm.out" 2>/dev/null |
     grep -oE '[0-9]+$' | sort -u); do
     [ "$p" = 135 ] || DECODE+=(-d "tcp.port==$p,dcerpc")
   done

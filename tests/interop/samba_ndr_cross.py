@@ -103,8 +103,8 @@ class Call:
 CALLS = {}
 REFUSALS = {}
 
-# Cases that need our open enums (branch `enum`); tests/tests/samba_ndr.rs runs them as the
-# group "open_enums" (open_enum_values_cross_check, ignored until that branch merges).
+# Cases with enumeration values outside the declared constants; tests/tests/samba_ndr.rs runs
+# them as the group "open_enums" (open_enum_values_cross_check).
 OPEN_ENUM_CASES = set()
 
 

@@ -618,10 +618,13 @@ fn ndr_u32_unions() {
 }
 
 #[derive(msrpc_ndr::Ndr, Debug, PartialEq, Clone, Copy)]
+#[repr(u32)]
 enum Color {
     Red = 1,
     Green = 2,
     Blue = 0x7fff,
+    #[ndr(unknown)]
+    Unknown(u32),
 }
 
 #[derive(msrpc_ndr::Ndr, Debug, PartialEq)]
@@ -644,6 +647,8 @@ fn ndr_enum() {
     // The other values are distinct on the wire.
     assert_eq!(to_bytes(&Color::Red, LE).unwrap(), [1, 0]);
     assert_eq!(to_bytes(&Color::Green, LE).unwrap(), [2, 0]);
+    // A value the enum does not name travels as it is.
+    assert_eq!(to_bytes(&Color::Unknown(3), LE).unwrap(), [3, 0]);
 }
 
 #[derive(msrpc_ndr::Ndr, Debug, PartialEq)]

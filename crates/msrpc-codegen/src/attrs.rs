@@ -243,13 +243,15 @@ pub fn container_attrs(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
     Ok(out)
 }
 
-/// Attributes on a union arm.
+/// Attributes on a union arm or an NDR enum's variant.
 #[derive(Clone, Default)]
 pub struct VariantAttrs {
-    /// `case = expr`.
+    /// `case = expr` (union arms).
     pub case: Option<Expr>,
-    /// `default`.
+    /// `default` (union arms).
     pub default: bool,
+    /// `unknown`: the catch-all variant of an NDR enum, holding any value it does not name.
+    pub unknown: bool,
 }
 
 /// Parses `#[ndr(...)]` on an enum variant.
@@ -263,9 +265,12 @@ pub fn variant_attrs(attrs: &[Attribute]) -> syn::Result<VariantAttrs> {
             } else if path_is(&meta, "default") {
                 out.default = true;
                 Ok(())
+            } else if path_is(&meta, "unknown") {
+                out.unknown = true;
+                Ok(())
             } else {
                 Err(meta.error(format!(
-                    "unknown ndr attribute `{}` on a variant (expected case or default)",
+                    "unknown ndr attribute `{}` on a variant (expected case, default or unknown)",
                     path_name(&meta)
                 )))
             }

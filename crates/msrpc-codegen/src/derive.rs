@@ -28,17 +28,27 @@ pub fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
             derive_struct(&input.ident, &s.fields)
         }
         Data::Enum(e) => {
+            let vattrs = e
+                .variants
+                .iter()
+                .map(|v| attrs::variant_attrs(&v.attrs))
+                .collect::<syn::Result<Vec<_>>>()?;
+            // An NDR enum: `Name = value` variants and its `#[ndr(unknown)]` catch-all (or
+            // only unit variants, which then get asked for their values). Anything else with
+            // data or union attributes is a union.
+            let enum_like = cattrs.v1_enum
+                || vattrs.iter().any(|a| a.unknown)
+                || e.variants.iter().any(|v| v.discriminant.is_some())
+                || e.variants.iter().all(|v| matches!(v.fields, Fields::Unit));
             let is_union = cattrs.switch_type.is_some()
                 || cattrs.encapsulated
-                || e.variants.iter().any(|v| {
-                    !matches!(v.fields, Fields::Unit)
-                        || v.attrs.iter().any(|a| a.path().is_ident("ndr"))
-                });
+                || vattrs.iter().any(|a| a.case.is_some() || a.default)
+                || !enum_like;
             if is_union {
                 if cattrs.v1_enum {
                     return Err(syn::Error::new(
                         input.ident.span(),
-                        "v1_enum applies to fieldless enums, not unions",
+                        "v1_enum applies to NDR enums, not unions",
                     ));
                 }
                 derive_union(
@@ -401,6 +411,12 @@ fn derive_union(
                 "union arms take their discriminant from #[ndr(case = ...)], not `= value`",
             ));
         }
+        if va.unknown {
+            return Err(syn::Error::new(
+                v.ident.span(),
+                "#[ndr(unknown)] marks an NDR enum's catch-all; a union's is its #[ndr(default)] arm",
+            ));
+        }
         if va.default == va.case.is_some() {
             return Err(syn::Error::new(
                 v.ident.span(),
@@ -623,6 +639,13 @@ fn derive_union(
     })
 }
 
+/// An NDR enum (C706 14.2.5: a 16-bit integer on the wire; `v1_enum`, MS-RPCE 2.2.4.6: 32-bit).
+///
+/// Open, as the peers' stubs are: Windows and Samba hand any value of the wire width to the
+/// service, so `Name = value` variants are joined by exactly one `#[ndr(unknown)]` tuple
+/// variant holding the raw value of any other (`Unknown(u32)`; `u16` also works for a 16-bit
+/// enum). Decoding never fails on the value; encoding writes the held value as it is, or fails
+/// with `EncodeError::EnumValueOutOfRange` when it does not fit the wire type.
 fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream> {
     let ty = if v1 { quote!(u32) } else { quote!(u16) };
     let size: usize = if v1 { 4 } else { 2 };
@@ -636,30 +659,79 @@ fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream
     let mut consts = TokenStream::new();
     let mut enc_arms = TokenStream::new();
     let mut dec_chain = TokenStream::new();
-    let wide = if v1 {
-        quote!(__v)
-    } else {
-        quote!(u32::from(__v))
-    };
+    let mut from_chain = TokenStream::new();
+    let mut raw_arms = TokenStream::new();
     let mut count_arms = TokenStream::new();
+    let mut unknown: Option<(Ident, Type)> = None;
     for (i, v) in e.variants.iter().enumerate() {
+        let va = attrs::variant_attrs(&v.attrs)?;
+        let vid = &v.ident;
+        if va.unknown {
+            if unknown.is_some() {
+                return Err(syn::Error::new(
+                    vid.span(),
+                    "more than one #[ndr(unknown)] variant",
+                ));
+            }
+            if let Some((_, d)) = &v.discriminant {
+                return Err(syn::Error::new(
+                    d.span(),
+                    "the #[ndr(unknown)] catch-all holds its value in its field, not `= value`",
+                ));
+            }
+            let field = match &v.fields {
+                Fields::Unnamed(u) if u.unnamed.len() == 1 => u.unnamed.first(),
+                _ => None,
+            };
+            let Some(field) = field else {
+                return Err(syn::Error::new(
+                    v.fields.span(),
+                    "the #[ndr(unknown)] catch-all is a tuple variant with one integer field, e.g. `Unknown(u32)`",
+                ));
+            };
+            if let Some(a) = field.attrs.iter().find(|a| a.path().is_ident("ndr")) {
+                return Err(syn::Error::new(
+                    a.span(),
+                    "the catch-all's field takes no ndr attributes",
+                ));
+            }
+            unknown = Some((vid.clone(), field.ty.clone()));
+            continue;
+        }
+        if !matches!(v.fields, Fields::Unit) {
+            return Err(syn::Error::new(
+                v.fields.span(),
+                "an NDR enum's variants are `Name = value`, plus one `#[ndr(unknown)] Unknown(u32)` catch-all",
+            ));
+        }
         let Some((_, d)) = &v.discriminant else {
             return Err(syn::Error::new(
-                v.ident.span(),
+                vid.span(),
                 "NDR enum variants need explicit values (`Name = 1`)",
             ));
         };
         let cid = format_ident!("__V{}", i);
-        let vid = &v.ident;
         consts.extend(quote! { const #cid: #ty = #d; });
-        enc_arms.extend(quote! { Self::#vid => #cid, });
-        count_arms.extend(quote! { Self::#vid => u64::from(#cid), });
+        enc_arms.extend(quote! { #ident::#vid => #cid, });
+        count_arms.extend(quote! { #ident::#vid => u64::from(#cid), });
+        raw_arms.extend(quote! { #ident::#vid => ::core::convert::From::from(#cid), });
         dec_chain.extend(quote! {
             if __v == #cid {
-                return ::core::result::Result::Ok(Self::#vid);
+                return ::core::result::Result::Ok(#ident::#vid);
+            }
+        });
+        from_chain.extend(quote! {
+            if __wide == u64::from(#cid) {
+                return #ident::#vid;
             }
         });
     }
+    let Some((uid, fty)) = unknown else {
+        return Err(syn::Error::new(
+            ident.span(),
+            "an NDR enum is open: add a catch-all variant `#[ndr(unknown)] Unknown(u32)` for the values it does not name (peers send any value of the wire width)",
+        ));
+    };
     Ok(quote! {
         #[automatically_derived]
         impl ::msrpc_ndr::Ndr for #ident {
@@ -668,18 +740,27 @@ fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream
             const SCALARS_ONLY: bool = true;
             fn encode_scalars(&self, __w: &mut ::msrpc_ndr::Writer) -> ::msrpc_ndr::EncodeResult {
                 #consts
-                #write(match self {
+                let __v: #ty = match self {
                     #enc_arms
-                });
+                    #ident::#uid(__x) => {
+                        let __wide = <u64 as ::core::convert::From<#fty>>::from(*__x);
+                        <#ty as ::core::convert::TryFrom<u64>>::try_from(__wide).map_err(|_| {
+                            ::msrpc_ndr::EncodeError::EnumValueOutOfRange {
+                                ty: #tyname,
+                                value: __wide,
+                                max: u64::from(#ty::MAX),
+                            }
+                        })?
+                    }
+                };
+                #write(__v);
                 ::core::result::Result::Ok(())
             }
             fn decode_scalars(__r: &mut ::msrpc_ndr::Reader<'_>) -> ::msrpc_ndr::DecodeResult<Self> {
                 #consts
                 let __v: #ty = #read.map_err(|__e| __e.in_type(#tyname))?;
                 #dec_chain
-                ::core::result::Result::Err(
-                    __r.error(::msrpc_ndr::DecodeErrorKind::UnknownEnumValue(#wide)).in_type(#tyname),
-                )
+                ::core::result::Result::Ok(#ident::#uid(<#fty as ::core::convert::From<#ty>>::from(__v)))
             }
         }
 
@@ -690,6 +771,30 @@ fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream
                 #consts
                 match self {
                     #count_arms
+                    #ident::#uid(__x) => <u64 as ::core::convert::From<#fty>>::from(*__x),
+                }
+            }
+        }
+
+        /// The named variant for a declared value, the catch-all for any other.
+        #[automatically_derived]
+        impl ::core::convert::From<#fty> for #ident {
+            fn from(__x: #fty) -> Self {
+                #consts
+                let __wide = <u64 as ::core::convert::From<#fty>>::from(__x);
+                #from_chain
+                #ident::#uid(__x)
+            }
+        }
+
+        /// The value (a named variant's declared value, the catch-all's held one).
+        #[automatically_derived]
+        impl ::core::convert::From<#ident> for #fty {
+            fn from(__e: #ident) -> Self {
+                #consts
+                match __e {
+                    #raw_arms
+                    #ident::#uid(__x) => __x,
                 }
             }
         }

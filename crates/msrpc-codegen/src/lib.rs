@@ -9,8 +9,14 @@
 //!   carrying an unknown discriminant. `#[ndr(switch_type = "u8" | "u16" | "u32")]` on the
 //!   enum (default `u32`), `#[ndr(encapsulated)]` to align the arm to the largest arm
 //!   alignment after the discriminant. Implements `msrpc_ndr::NdrUnion` too.
-//! - **Enums**: fieldless enums with explicit values; 16-bit on the wire, 32-bit with
-//!   `#[ndr(v1_enum)]`.
+//! - **Enums**: `Name = value` variants and one `#[ndr(unknown)] Unknown(u32)` catch-all that
+//!   holds any other value (open, as Windows' and Samba's stubs are: decoding never refuses a
+//!   value, encoding writes the held one back; one that does not fit the wire type fails with
+//!   `EncodeError::EnumValueOutOfRange`). 16-bit on the wire, 32-bit with `#[ndr(v1_enum)]`.
+//!   Rust wants a `#[repr(..)]` for explicit values beside a tuple variant (its tag, not the
+//!   wire type): `#[repr(u32)]` with the catch-all last never collides or overflows for 16-bit
+//!   values. Also implements `From<u32>` (the named variant for a declared value) and
+//!   `From<Enum> for u32` (for the catch-all's field type, `u32` here).
 //!
 //! Field (and parameter) attributes, `#[ndr(...)]`:
 //!

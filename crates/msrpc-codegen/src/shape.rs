@@ -588,11 +588,10 @@ pub fn full_decode(shape: &Shape) -> TokenStream {
                         ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
                     }
                 },
+                // The referent id's value is ignored, zero included (as Windows, Samba and
+                // Wine do): a [ref] pointer's referent always follows.
                 PtrKind::Ref => quote! {
                     match __r.u32() {
-                        ::core::result::Result::Ok(0) => ::core::result::Result::Err(
-                            __r.error(::msrpc_ndr::DecodeErrorKind::NullRefPointer),
-                        ),
                         ::core::result::Result::Ok(_) => __r
                             .nested(|__r| #inner_dec)
                             .map(::msrpc_ndr::Ref::new),

@@ -125,7 +125,14 @@ fn parses_container_and_variant_attributes() {
     ))
     .unwrap();
     let va = attrs::variant_attrs(&v.attrs).unwrap();
-    assert!(va.case.is_some() && !va.default);
+    assert!(va.case.is_some() && !va.default && !va.unknown);
+    let v: syn::Variant = syn::parse2(quote!(
+        #[ndr(unknown)]
+        Unknown(u32)
+    ))
+    .unwrap();
+    let va = attrs::variant_attrs(&v.attrs).unwrap();
+    assert!(va.unknown && va.case.is_none() && !va.default);
 }
 
 #[test]
@@ -270,14 +277,46 @@ fn union_and_enum_tokens() {
     assert!(out.contains("__w.u8(__CASE0);__w.align("));
     assert!(out.contains("UnknownDiscriminant"));
 
-    let out = derive(quote! { #[ndr(v1_enum)] enum E { A = 1, B = 0x10000 } }).unwrap();
+    let out = derive(quote! {
+        #[ndr(v1_enum)]
+        #[repr(u32)]
+        enum E { A = 1, B = 0x10000, #[ndr(unknown)] Unknown(u32) }
+    })
+    .unwrap();
     assert!(out.contains("constALIGN:usize=4usize"));
-    assert!(out.contains("__w.u32(matchself{Self::A=>__V0,Self::B=>__V1,})"));
-    assert!(out.contains("UnknownEnumValue(__v)"));
+    assert!(out.contains("const__V0:u32=1;const__V1:u32=0x10000;"));
+    assert!(out.contains("let__v:u32=matchself{E::A=>__V0,E::B=>__V1,E::Unknown(__x)=>{"));
+    assert!(out.contains("<u32as::core::convert::TryFrom<u64>>::try_from(__wide)"));
+    assert!(out.contains(
+        "EncodeError::EnumValueOutOfRange{ty:\"E\",value:__wide,max:u64::from(u32::MAX),}"
+    ));
+    assert!(out.contains("__w.u32(__v);"));
+    // decoding never refuses a value: a declared one is its variant, any other the catch-all
+    assert!(out.contains("if__v==__V1{return::core::result::Result::Ok(E::B);}"));
+    assert!(out.contains(
+        "::core::result::Result::Ok(E::Unknown(<u32as::core::convert::From<u32>>::from(__v)))"
+    ));
+    assert!(!out.contains("Err(__r.error"));
     assert!(out.contains("impl::msrpc_ndr::NdrCountforE"));
-    let out = derive(quote! { enum E { A = 1 } }).unwrap();
+    assert!(out.contains("E::Unknown(__x)=><u64as::core::convert::From<u32>>::from(*__x),"));
+    assert!(out.contains("impl::core::convert::From<u32>forE"));
+    assert!(out.contains("if__wide==u64::from(__V0){returnE::A;}"));
+    assert!(out.contains("impl::core::convert::From<E>foru32"));
+    assert!(out.contains("E::Unknown(__x)=>__x,"));
+
+    // 16-bit by default; the catch-all may be as wide as the wire (u16) or wider (u32)
+    let out = derive(quote! { #[repr(u16)] enum E { A = 1, #[ndr(unknown)] Other(u16) } }).unwrap();
+    assert!(out.contains("constALIGN:usize=2usize"));
     assert!(out.contains("let__v:u16=__r.u16()"));
-    assert!(out.contains("UnknownEnumValue(u32::from(__v))"));
+    assert!(out.contains("<u16as::core::convert::TryFrom<u64>>::try_from(__wide)"));
+    assert!(out.contains("E::Other(<u16as::core::convert::From<u16>>::from(__v))"));
+    assert!(out.contains("impl::core::convert::From<u16>forE"));
+    let out = derive(quote! { #[repr(u16)] enum E { A = 1, #[ndr(unknown)] U(u32) } }).unwrap();
+    assert!(out.contains("max:u64::from(u16::MAX)"));
+    assert!(out.contains("E::U(<u32as::core::convert::From<u16>>::from(__v))"));
+    // a catch-all alone is an enum too
+    let out = derive(quote! { enum E { #[ndr(unknown)] U(u32) } }).unwrap();
+    assert!(out.contains("::core::result::Result::Ok(E::U("));
 }
 
 #[test]
@@ -327,6 +366,89 @@ fn derive_errors() {
         }
     ))
     .contains("more than one default"));
+    // NDR enums are open: exactly one catch-all, a tuple variant with one plain field
+    assert!(derive_err(quote!(
+        enum E {
+            A = 1,
+            B = 2,
+        }
+    ))
+    .contains("an NDR enum is open"));
+    assert!(derive_err(quote!(
+        #[ndr(v1_enum)]
+        enum E {
+            A,
+        }
+    ))
+    .contains("explicit values"));
+    assert!(derive_err(quote!(
+        enum E {
+            A = 1,
+            #[ndr(unknown)]
+            U(u32),
+            #[ndr(unknown)]
+            V(u32),
+        }
+    ))
+    .contains("more than one #[ndr(unknown)]"));
+    for catch_all in [quote!(U), quote!(U(u16, u16)), quote!(U { v: u32 })] {
+        assert!(
+            derive_err(quote!(enum E { A = 1, #[ndr(unknown)] #catch_all }))
+                .contains("a tuple variant with one integer field"),
+            "{catch_all}"
+        );
+    }
+    assert!(derive_err(quote!(
+        enum E {
+            A = 1,
+            #[ndr(unknown)]
+            U(#[ndr(range(0, 9))] u32),
+        }
+    ))
+    .contains("takes no ndr attributes"));
+    assert!(derive_err(quote!(
+        #[repr(u32)]
+        enum E {
+            A = 1,
+            #[ndr(unknown)]
+            U(u32) = 7,
+        }
+    ))
+    .contains("not `= value`"));
+    assert!(derive_err(quote!(
+        #[repr(u32)]
+        enum E {
+            A = 1,
+            B(u8),
+            #[ndr(unknown)]
+            U(u32),
+        }
+    ))
+    .contains("plus one `#[ndr(unknown)]"));
+    assert!(derive_err(quote!(
+        enum U {
+            #[ndr(case = 1)]
+            A(u8),
+            #[ndr(unknown)]
+            B(u32),
+        }
+    ))
+    .contains("a union's is its #[ndr(default)] arm"));
+    assert!(derive_err(quote!(
+        #[ndr(v1_enum)]
+        enum U {
+            #[ndr(case = 1)]
+            A(u8),
+        }
+    ))
+    .contains("v1_enum applies to NDR enums, not unions"));
+    assert!(derive_err(quote!(
+        enum E {
+            #[ndr(unknwon)]
+            U(u32),
+        }
+    ))
+    .contains("expected case, default or unknown"));
     assert!(derive_err(quote!(
         #[ndr(v1_enum)]
         struct S {

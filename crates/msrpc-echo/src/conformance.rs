@@ -155,17 +155,37 @@ pub async fn exercise<C: Invoke>(
     })?;
     report("TestSleep", format!("slept {sleep} s"));
 
-    let foo2 = EchoEnum2 {
+    let named = EchoEnum2 {
         e1: EchoEnum1::Enum1,
         e2: EchoEnum1_32::Enum2,
     };
-    for (foo1, foo3) in [
-        (EchoEnum1::Enum1, EchoEnum3::E1(EchoEnum1::Enum2)),
+    // Values the IDL does not name travel as they are (Samba's client sends them; Samba's and
+    // Windows' stubs hand them to the service), up to the wire widths.
+    let unnamed = EchoEnum2 {
+        e1: EchoEnum1::Unknown(76),
+        e2: EchoEnum1_32::Unknown(0xffff_ffff),
+    };
+    for (foo1, foo2, foo3) in [
+        (EchoEnum1::Enum1, named, EchoEnum3::E1(EchoEnum1::Enum2)),
         (
             EchoEnum1::Enum2,
+            named,
             EchoEnum3::E2(EchoEnum2 {
                 e1: EchoEnum1::Enum2,
                 e2: EchoEnum1_32::Enum1,
+            }),
+        ),
+        (
+            EchoEnum1::Enum1,
+            unnamed,
+            EchoEnum3::E1(EchoEnum1::Unknown(0xffff)),
+        ),
+        (
+            EchoEnum1::Enum2,
+            unnamed,
+            EchoEnum3::E2(EchoEnum2 {
+                e1: EchoEnum1::Unknown(0x8000),
+                e2: EchoEnum1_32::Unknown(76),
             }),
         ),
     ] {
@@ -189,7 +209,7 @@ pub async fn exercise<C: Invoke>(
     }
     report(
         "TestEnum",
-        "both union arms echoed, foo2.e1 set to ECHO_ENUM2 as Samba does".into(),
+        "both union arms echoed, values the IDL does not name unchanged, foo2.e1 set to ECHO_ENUM2 as Samba does".into(),
     );
 
     let data = EchoSurrounding {

@@ -118,25 +118,36 @@ pub enum EchoInfo {
     Info7(EchoInfo7),
 }
 
-/// `echo_Enum1` (a 16-bit NDR enum).
+/// `echo_Enum1` (a 16-bit NDR enum). Open, as in Samba and Windows: a value the IDL does not
+/// name (any of 0..=0xffff) decodes into [`EchoEnum1::Unknown`] and is sent back as it came.
 #[derive(Ndr, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u32)]
 pub enum EchoEnum1 {
     /// `ECHO_ENUM1`.
     #[default]
     Enum1 = 1,
     /// `ECHO_ENUM2`.
     Enum2 = 2,
+    /// Any other value. One above 0xffff does not fit the wire: encoding it fails, and a
+    /// response holding it faults with `RPC_X_ENUM_VALUE_OUT_OF_RANGE`.
+    #[ndr(unknown)]
+    Unknown(u32),
 }
 
-/// `echo_Enum1_32` (`[v1_enum]`: 32 bits on the wire).
+/// `echo_Enum1_32` (`[v1_enum]`: 32 bits on the wire). Open: any other value decodes into
+/// [`EchoEnum1_32::Unknown`].
 #[derive(Ndr, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[ndr(v1_enum)]
+#[repr(u32)]
 pub enum EchoEnum1_32 {
     /// `ECHO_ENUM1_32`.
     #[default]
     Enum1 = 1,
     /// `ECHO_ENUM2_32`.
     Enum2 = 2,
+    /// Any other value.
+    #[ndr(unknown)]
+    Unknown(u32),
 }
 
 /// `echo_Enum2`.
@@ -148,7 +159,8 @@ pub struct EchoEnum2 {
     pub e2: EchoEnum1_32,
 }
 
-/// `union echo_Enum3 [switch_type(uint16)]`.
+/// `union echo_Enum3 [switch_type(uint16)]`. Without a default arm (as in the IDL): a
+/// discriminant other than 1 or 2 does not decode (the arm's layout is unknown), as in Samba.
 #[derive(Ndr, Clone, Copy, Debug, PartialEq, Eq)]
 #[ndr(switch_type = "u16")]
 pub enum EchoEnum3 {
@@ -240,7 +252,7 @@ pub use msrpc_proto::dispatch::{NoSleep, Sleeper};
 /// | TestCall | `s2 = s1` |
 /// | TestCall2 | level 1: v=10; 2: v=20; 3: v=30; 4: v=40; 5: v1=50, v2=60; 6: v1=70, info1.v=80; 7: v1=80, info4.v=90; result `STATUS_OK`. Any other level: fault `nca_s_fault_invalid_tag` (the union cannot represent it) |
 /// | TestSleep | sleeps `seconds` with the [`Sleeper`], returns `seconds` |
-/// | TestEnum | returns its arguments with `foo2.e1 = ECHO_ENUM2` (what Samba's `dcesrv_echo_TestEnum` does) |
+/// | TestEnum | returns its arguments with `foo2.e1 = ECHO_ENUM2` (what Samba's `dcesrv_echo_TestEnum` does); values the enums do not name come back unchanged |
 /// | TestSurrounding | `x` doubled, `surrounding` replaced by `x` zeros |
 /// | TestDoublePointer | `***data`, or 0 when either pointer is null |
 #[derive(Clone, Debug)]

@@ -409,6 +409,92 @@ fn dispatch_errors() {
     });
 }
 
+/// What Samba's rpcecho client sends with values the IDL does not name (python3-samba:
+/// `TestEnum(ECHO_ENUM1, Enum2(e1=76, e2=76), 76)`): the request decodes, the service sees the
+/// values, and the response carries them back unchanged but foo2.e1, which Samba's
+/// `dcesrv_echo_TestEnum` sets to ECHO_ENUM2.
+#[test]
+fn test_enum_hands_back_values_the_idl_does_not_name() {
+    let server = RpcechoServer::new(EchoService::new(NoSleep));
+    let ctx = CallContext {
+        opnum: TestEnumRequest::OPNUM,
+        ..CallContext::default()
+    };
+    #[rustfmt::skip]
+    let le = [
+        1, 0, 0, 0,       // foo1 = ECHO_ENUM1 (selects foo3's arm) + padding
+        76, 0, 0, 0,      // foo2.e1 = 76 + padding
+        76, 0, 0, 0,      // foo2.e2 = 76 (v1_enum)
+        1, 0,             // foo3: discriminant
+        0xff, 0xff,       // foo3.e1 = 0xffff
+    ];
+    #[rustfmt::skip]
+    let be = [0, 1, 0, 0, 0, 76, 0, 0, 0, 0, 0, 76, 0, 1, 0xff, 0xff];
+    let req = TestEnumRequest {
+        foo1: EchoEnum1::Enum1,
+        foo2: EchoEnum2 {
+            e1: EchoEnum1::Unknown(76),
+            e2: EchoEnum1_32::Unknown(76),
+        },
+        foo3: EchoEnum3::E1(EchoEnum1::Unknown(0xffff)),
+    };
+    for (stub, drep) in [(le, LE), (be, BE)] {
+        assert_eq!(TestEnumRequest::from_stub(&stub, drep, LIM).unwrap(), req);
+        assert_eq!(req.to_stub(drep).unwrap(), stub);
+        let out = block_on(server.dispatch(ctx.clone(), stub.to_vec(), drep, LIM)).unwrap();
+        let mut want = stub;
+        // foo2.e1 = ECHO_ENUM2
+        if drep == LE {
+            want[4] = 2;
+        } else {
+            want[5] = 2;
+        }
+        assert_eq!(out, want);
+    }
+
+    // foo1 selects foo3's arm and echo_Enum3 has no default arm: an unnamed foo1 cannot
+    // decode (as in Samba: NDR_ERR_BAD_SWITCH), a bad-stub fault before the service runs.
+    let mut unnamed_arm = le;
+    unnamed_arm[0] = 76;
+    unnamed_arm[12] = 76;
+    let e = block_on(server.dispatch(ctx.clone(), unnamed_arm.to_vec(), LE, LIM)).unwrap_err();
+    let DispatchError::BadStub(d) = &e else {
+        panic!("{e:?}")
+    };
+    assert_eq!(d.kind, DecodeErrorKind::UnknownDiscriminant(76));
+    assert_eq!(d.path(), "TestEnumRequest.foo3");
+    assert_eq!(e.status(), FaultStatus::RPC_X_BAD_STUB_DATA);
+    assert!(e.before_execution());
+
+    // A value the wire cannot carry (a 16-bit enum holding more than 0xffff) does not encode;
+    // the server answers RPC_X_ENUM_VALUE_OUT_OF_RANGE, as Windows does.
+    let resp = TestEnumResponse {
+        foo1: EchoEnum1::Enum1,
+        foo2: EchoEnum2 {
+            e1: EchoEnum1::Unknown(0x1_0000),
+            e2: EchoEnum1_32::Enum1,
+        },
+        foo3: EchoEnum3::E1(EchoEnum1::Enum1),
+    };
+    let err = resp.to_stub(&req, LE).unwrap_err();
+    assert_eq!(
+        err,
+        EncodeError::EnumValueOutOfRange {
+            ty: "EchoEnum1",
+            value: 0x1_0000,
+            max: 0xffff
+        }
+    );
+    let e = DispatchError::Encode(err);
+    assert_eq!(e.status(), FaultStatus::RPC_X_ENUM_VALUE_OUT_OF_RANGE);
+    assert_eq!(e.status().0, 1781);
+    assert!(!e.before_execution());
+    assert_eq!(
+        DispatchError::Encode(EncodeError::TooLong("x")).status(),
+        FaultStatus::NCA_S_FAULT_UNSPEC
+    );
+}
+
 /// Parameter forms rpcecho does not use: `Option<T>` ([unique]), a `Ref<T>` parameter, a
 /// varying array and sized strings.
 #[interface(uuid = "00000000-1111-2222-3333-444444444444", version = "2.1")]

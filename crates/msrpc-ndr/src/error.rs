@@ -45,9 +45,6 @@ pub enum DecodeErrorKind {
         /// The configured limit.
         limit: u32,
     },
-    /// A `[ref]` pointer was null (referent id 0).
-    #[error("null [ref] pointer")]
-    NullRefPointer,
     /// A union's discriminant matches no arm and the union has no default arm.
     #[error("unknown union discriminant {0:#x}")]
     UnknownDiscriminant(u64),
@@ -59,9 +56,6 @@ pub enum DecodeErrorKind {
         /// The discriminant on the wire.
         found: u64,
     },
-    /// An enumeration value outside the declared constants.
-    #[error("unknown enum value {0:#x}")]
-    UnknownEnumValue(u32),
     /// A conformance or variance value differs from the field that `size_is`/`length_is` names.
     #[error("array count {found} differs from the expected {expected}")]
     CountMismatch {
@@ -266,6 +260,18 @@ pub enum EncodeError {
     /// A `[ref]` pointer given no value.
     #[error("{0}: null [ref] pointer")]
     NullRefPointer(&'static str),
+    /// An NDR enum's catch-all holds a value wider than the enum's wire type (16 bits, or 32
+    /// with `v1_enum`); the fault for it is `RPC_X_ENUM_VALUE_OUT_OF_RANGE`, as Windows raises
+    /// when it cannot marshal an enum value.
+    #[error("{ty}: enum value {value:#x} does not fit its wire type (at most {max:#x})")]
+    EnumValueOutOfRange {
+        /// The enum type.
+        ty: &'static str,
+        /// The value held.
+        value: u64,
+        /// The largest value the wire type carries.
+        max: u64,
+    },
 }
 
 /// Result of a decode.

@@ -154,6 +154,10 @@ impl<T: Ndr> Ndr for Unique<T> {
 /// An embedded `[ref]` pointer: never null; a referent id on the wire, the referent deferred.
 /// (A top-level `[ref]` parameter has no wire form of its own; generated stubs write its
 /// referent in place and do not use this type.)
+///
+/// The referent always follows, whatever the id says: decoding ignores the id's value (zero
+/// included), as Windows' (`NdrpPointerUnmarshall`: no check for `FC_RP`), Samba's
+/// (`ndr_pull_ref_ptr`) and Wine's NDR engines do; encoding writes a fresh non-zero id.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct Ref<T>(pub Box<T>);
 
@@ -175,14 +179,12 @@ impl<T> Ref<T> {
         Ok(())
     }
 
-    /// Reads a referent id, refusing null.
+    /// Reads (and ignores) a referent id: the referent follows in any case.
     pub fn decode_pointer(r: &mut Reader<'_>) -> DecodeResult<Self>
     where
         T: Default,
     {
-        if r.u32()? == 0 {
-            return Err(r.error(DecodeErrorKind::NullRefPointer));
-        }
+        r.u32()?;
         Ok(Ref(Box::default()))
     }
 

@@ -119,10 +119,20 @@ fn conformant_array_of_unique_pointers_defers_referents() {
 }
 
 #[test]
-fn ref_pointer_refuses_null_and_full_pointers_alias() {
-    let e = dec::<Ref<u32>>(&[0, 0, 0, 0], LE).unwrap_err();
-    assert_eq!(e.kind, DecodeErrorKind::NullRefPointer);
+fn ref_pointers_ignore_their_id_and_full_pointers_alias() {
+    // A [ref] pointer's referent always follows; its id is not looked at (Windows, Samba and
+    // Wine do not either), so even a zero id decodes, and re-encodes with a fresh id.
     assert_eq!(enc(&Ref::new(5u16), LE), [0, 0, 2, 0, 5, 0]);
+    for id in [[0, 0, 0, 0], [0, 0, 2, 0], [0xff; 4]] {
+        let mut b = id.to_vec();
+        b.extend_from_slice(&[5, 0]);
+        assert_eq!(*dec::<Ref<u16>>(&b, LE).unwrap(), 5);
+        assert_eq!(*dec::<Ref<u16>>(&b, BE).unwrap(), 0x500);
+    }
+    assert!(
+        dec::<Ref<u32>>(&[0, 0, 0, 0], LE).is_err(),
+        "the referent must follow"
+    );
 
     let shared = Arc::new(0x1234u32);
     let v = [
@@ -323,7 +333,7 @@ fn error_paths_name_the_field() {
         e.to_string(),
         "EptEntry.tower.tower_octet_string: string without terminator at offset 52"
     );
-    let e = msrpc_ndr::DecodeError::new(DecodeErrorKind::NullRefPointer, 0)
+    let e = msrpc_ndr::DecodeError::new(DecodeErrorKind::UnknownDiscriminant(9), 0)
         .at_index(3)
         .in_field("entries")
         .in_type("EptLookupResponse");

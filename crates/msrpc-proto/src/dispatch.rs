@@ -101,7 +101,8 @@ pub enum DispatchError {
     /// The request stub did not decode (`RPC_X_BAD_STUB_DATA`); carries the field path.
     #[error("bad stub data: {0}")]
     BadStub(DecodeError),
-    /// The response could not be encoded (the service's fault; `nca_s_fault_unspec`).
+    /// The response could not be encoded (the service's fault): `RPC_X_ENUM_VALUE_OUT_OF_RANGE`
+    /// for an enum value wider than its wire type, `nca_s_fault_unspec` for anything else.
     #[error("response encode failed: {0}")]
     Encode(EncodeError),
     /// The service method returned a fault.
@@ -115,6 +116,9 @@ impl DispatchError {
         match self {
             DispatchError::OpnumOutOfRange(_) => FaultStatus::NCA_S_OP_RNG_ERROR,
             DispatchError::BadStub(_) => FaultStatus::RPC_X_BAD_STUB_DATA,
+            DispatchError::Encode(EncodeError::EnumValueOutOfRange { .. }) => {
+                FaultStatus::RPC_X_ENUM_VALUE_OUT_OF_RANGE
+            }
             DispatchError::Encode(_) => FaultStatus::NCA_S_FAULT_UNSPEC,
             DispatchError::Fault(f) => f.0,
         }

@@ -8,9 +8,8 @@
 //! - [`cases`]: calls both engines must encode alike and decode from each other, and bytes both
 //!   must refuse;
 //! - [`open_enum_cases`]: rpcecho calls carrying enumeration values outside the declared
-//!   constants. Samba reads and writes them unchanged; our derived enums refuse them until the
-//!   open enums of branch `enum` merge (`EchoEnum1::Unknown(..)`-style catch-all variants). They
-//!   are written to pass then; `open_enum_values_cross_check` runs them (ignored until then).
+//!   constants. Samba reads and writes them unchanged, and so do our open enums (the
+//!   `#[ndr(unknown)]` catch-all); `open_enum_values_cross_check` runs them.
 
 use std::net::Ipv4Addr;
 
@@ -940,8 +939,8 @@ pub(crate) fn cases() -> Vec<Case> {
 }
 
 /// A value of an NDR enumeration from its wire number, whatever the number: through our own
-/// decoder, so the case needs no variant name (the catch-all's name is the enum branch's
-/// choice). Fails today for numbers outside the declared constants.
+/// decoder, so the case needs no variant name (an unknown number lands in the `#[ndr(unknown)]`
+/// catch-all).
 fn wire_enum<T: Ndr>(v: u32) -> Result<T, String> {
     let bytes = match T::WIRE_MIN {
         2 => u16::try_from(v)
@@ -951,7 +950,7 @@ fn wire_enum<T: Ndr>(v: u32) -> Result<T, String> {
         _ => v.to_le_bytes().to_vec(),
     };
     from_bytes::<T>(&bytes, DataRep::LITTLE_ENDIAN, DecodeLimits::DEFAULT)
-        .map_err(|e| format!("enum value {v:#x}: {e} (needs the open enums of branch `enum`)"))
+        .map_err(|e| format!("enum value {v:#x}: {e}"))
 }
 
 fn open_enum_case(
@@ -965,8 +964,7 @@ fn open_enum_case(
 }
 
 /// rpcecho TestEnum with enumeration values outside the declared constants (Samba keeps them;
-/// MS-RPCE 2.2.5.1.1 / C706 14.2.7: an enum is a 16-bit integer on the wire, any value). These
-/// need the open enums of branch `enum`; each is written to pass once it merges.
+/// MS-RPCE 2.2.5.1.1 / C706 14.2.7: an enum is a 16-bit integer on the wire, any value).
 pub(crate) fn open_enum_cases() -> Vec<Case> {
     vec![
         open_enum_case("echo_TestEnum_unknown_enum2_e1", || {

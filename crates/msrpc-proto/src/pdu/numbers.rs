@@ -262,6 +262,9 @@ open_enum! {
         OUT_OF_MEMORY = 0x0000_000e,
         /// Unknown authentication service (RPC_S_UNKNOWN_AUTHN_SERVICE).
         RPC_S_UNKNOWN_AUTHN_SERVICE = 0x0000_06d3,
+        /// An enum value that does not fit its wire type (RPC_X_ENUM_VALUE_OUT_OF_RANGE, 1781:
+        /// what Windows raises when it cannot marshal an enum value).
+        RPC_X_ENUM_VALUE_OUT_OF_RANGE = 0x0000_06f5,
         /// Bad stub data (RPC_X_BAD_STUB_DATA: undecodable NDR).
         RPC_X_BAD_STUB_DATA = 0x0000_06f7,
         /// Invalid or unknown context handle (RPC_X_SS_CONTEXT_MISMATCH).
