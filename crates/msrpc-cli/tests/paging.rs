@@ -97,7 +97,7 @@ impl Ept for Scripted {
         } else if h == handle(H2) {
             answer(Vec::new(), ContextHandle::NULL, EPT_S_NOT_REGISTERED)
         } else {
-            return Err(RpcFault(FaultStatus::RPC_X_SS_CONTEXT_MISMATCH));
+            return Err(RpcFault(FaultStatus::NCA_S_FAULT_CONTEXT_MISMATCH));
         })
     }
 

@@ -10,7 +10,7 @@
 //! | `ept_insert` / `ept_delete` / `ept_mgmt_delete` | Only for calls with [`CallContext::local`] (the local registration channel); any other caller gets `RPC_S_ACCESS_DENIED` (5) and the database is not touched. Local calls act with owner [`owner_for_group`]`(ctx.assoc_group_id)`: the runtime must give each registrant its own association group on the local channel. `ept_delete` removes only elements of that owner; `ept_mgmt_delete` removes any owner's. |
 //!
 //! A handle that does not exist (or belongs to another association group) faults with
-//! `RPC_X_SS_CONTEXT_MISMATCH` (the NDR runtime's check of context handles, as
+//! `nca_s_fault_context_mismatch` (the NDR runtime's check of context handles, as
 //! [`HandleTable`] does for every service). Continuing an `ept_map` walk with an `ept_lookup`
 //! handle (or the reverse) answers `ept_s_invalid_context` and closes the handle. When a walk
 //! is resumed, the request's query arguments are ignored: the handle remembers the walk's

@@ -3,7 +3,7 @@
 //!
 //! A service keeps one [`HandleTable<T>`] per kind of handle it hands out. Because each table
 //! holds one type, a handle of another type (or one invented by the peer) is simply not found:
-//! [`HandleTable::with`] refuses it with `RPC_X_SS_CONTEXT_MISMATCH`, as Windows does. A handle
+//! [`HandleTable::with`] refuses it with `nca_s_fault_context_mismatch` (0x1c00001a), as Windows does. A handle
 //! belongs to the association group it was created in; the same UUID presented on another
 //! group is refused too. When a group's last connection goes, the runtime calls the service's
 //! `rundown(group)`, which calls [`HandleTable::rundown`] to take back (and drop, or clean up)
@@ -31,7 +31,7 @@ pub enum HandleError {
 impl From<HandleError> for RpcFault {
     fn from(e: HandleError) -> RpcFault {
         match e {
-            HandleError::Mismatch => RpcFault(FaultStatus::RPC_X_SS_CONTEXT_MISMATCH),
+            HandleError::Mismatch => RpcFault(FaultStatus::NCA_S_FAULT_CONTEXT_MISMATCH),
             HandleError::TooMany => RpcFault(FaultStatus::OUT_OF_MEMORY),
         }
     }
@@ -171,7 +171,7 @@ mod tests {
         assert_eq!(a.with(1, &invented, |_| ()), Err(HandleError::Mismatch));
         assert_eq!(
             RpcFault::from(HandleError::Mismatch),
-            RpcFault(FaultStatus::RPC_X_SS_CONTEXT_MISMATCH)
+            RpcFault(FaultStatus::NCA_S_FAULT_CONTEXT_MISMATCH)
         );
         // per-group limit
         a.create(1, "y".into()).unwrap();

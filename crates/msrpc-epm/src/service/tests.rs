@@ -319,7 +319,7 @@ fn lookup_handles_belong_to_their_group_and_can_be_freed() {
     assert_eq!(s.service().live_handles(), 1);
     // another association group cannot use it
     let e = lookup_in(&s, GROUP + 1, &all_elts(h, 3)).unwrap_err();
-    assert_eq!(e.status(), FaultStatus::RPC_X_SS_CONTEXT_MISMATCH);
+    assert_eq!(e.status(), FaultStatus::NCA_S_FAULT_CONTEXT_MISMATCH);
     // an invented handle faults too
     let invented = ContextHandle {
         attributes: 0,
@@ -328,7 +328,7 @@ fn lookup_handles_belong_to_their_group_and_can_be_freed() {
     let e = lookup_in(&s, GROUP, &all_elts(invented, 3)).unwrap_err();
     assert_eq!(
         e,
-        DispatchError::Fault(RpcFault(FaultStatus::RPC_X_SS_CONTEXT_MISMATCH))
+        DispatchError::Fault(RpcFault(FaultStatus::NCA_S_FAULT_CONTEXT_MISMATCH))
     );
     // using the lookup handle for a map: ept_s_invalid_context, and the handle is gone
     let m = map(&s, &map_req(&tcp(iface(1), 0), h, 4));
@@ -346,7 +346,7 @@ fn lookup_handles_belong_to_their_group_and_can_be_freed() {
             .map(|out| EptLookupHandleFreeResponse::from_stub(&out, LE, LIM, &req).unwrap())
     };
     let e = free(GROUP + 1, h).unwrap_err();
-    assert_eq!(e.status(), FaultStatus::RPC_X_SS_CONTEXT_MISMATCH);
+    assert_eq!(e.status(), FaultStatus::NCA_S_FAULT_CONTEXT_MISMATCH);
     let r = free(GROUP, h).unwrap();
     assert_eq!((r.entry_handle, r.status), (ContextHandle::NULL, 0));
     assert_eq!(s.service().live_handles(), 0);

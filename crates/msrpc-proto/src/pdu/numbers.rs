@@ -267,8 +267,6 @@ open_enum! {
         RPC_X_ENUM_VALUE_OUT_OF_RANGE = 0x0000_06f5,
         /// Bad stub data (RPC_X_BAD_STUB_DATA: undecodable NDR).
         RPC_X_BAD_STUB_DATA = 0x0000_06f7,
-        /// Invalid or unknown context handle (RPC_X_SS_CONTEXT_MISMATCH).
-        RPC_X_SS_CONTEXT_MISMATCH = 0x0000_06f8,
         /// The call was cancelled (RPC_S_CALL_CANCELLED).
         RPC_S_CALL_CANCELLED = 0x0000_071a,
         /// The security package failed (RPC_S_SEC_PKG_ERROR): what Windows and Samba answer
@@ -292,7 +290,9 @@ open_enum! {
         NCA_S_FAULT_ILL_INST = 0x1c00_000e,
         /// nca_s_fault_unspec.
         NCA_S_FAULT_UNSPEC = 0x1c00_0012,
-        /// nca_s_fault_context_mismatch: unknown context handle.
+        /// nca_s_fault_context_mismatch: an unknown, closed or foreign context handle (the
+        /// stub's RPC_X_SS_CONTEXT_MISMATCH, which is ERROR_INVALID_HANDLE in memory; on the
+        /// wire Windows faults with this status, as Samba's torture tests against Windows check).
         NCA_S_FAULT_CONTEXT_MISMATCH = 0x1c00_001a,
         /// nca_s_fault_remote_no_memory.
         NCA_S_FAULT_REMOTE_NO_MEMORY = 0x1c00_001b,
