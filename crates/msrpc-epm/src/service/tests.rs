@@ -196,18 +196,24 @@ fn rpcdump_loop_collects_every_entry_once() {
     assert_eq!(s.service().live_handles(), 0);
 }
 
+/// A server whose map holds `n` entries of one interface, on ports 0..n.
+fn server_with_ports(n: u16) -> Server {
+    let s = server();
+    register(
+        &s,
+        (0..n)
+            .map(|p| NewEntry::new(Uuid::nil(), tcp(iface(1), p), ""))
+            .collect(),
+    );
+    s
+}
+
 /// A `max_ents = 1` walk as Windows' endpoint mapper answers it (captures): one element per
 /// answer with status 0 and a live handle, then no element, `ept_s_not_registered` and the
 /// null handle.
 #[test]
 fn max_ents_1_walk_ends_as_windows_does() {
-    let s = server();
-    register(
-        &s,
-        (0..3u16)
-            .map(|p| NewEntry::new(Uuid::nil(), tcp(iface(1), p), ""))
-            .collect(),
-    );
+    let s = server_with_ports(3);
     let mut handle = ContextHandle::NULL;
     for port in 0..3u16 {
         let r = lookup(&s, &all_elts(handle, 1));
@@ -235,13 +241,7 @@ fn max_ents_1_walk_ends_as_windows_does() {
 /// stopping on a non-zero status or a count other than 1; a null handle restarts the walk.
 #[test]
 fn rpcclient_epmlookup_loop_ends() {
-    let s = server();
-    register(
-        &s,
-        (0..3u16)
-            .map(|p| NewEntry::new(Uuid::nil(), tcp(iface(1), p), ""))
-            .collect(),
-    );
+    let s = server_with_ports(3);
     let mut handle = ContextHandle::NULL;
     let mut got = Vec::new();
     for _ in 0..10 {
