@@ -681,11 +681,13 @@ impl NtlmAcceptor {
             self.peer = Some(ANONYMOUS_LOGON.to_string());
             return Ok(());
         }
-        self.claimed = Some(if auth.domain.is_empty() {
-            auth.user.clone()
-        } else {
-            format!("{}\\{}", auth.domain, auth.user)
-        });
+        if !auth.user.is_empty() {
+            self.claimed = Some(if auth.domain.is_empty() {
+                auth.user.clone()
+            } else {
+                format!("{}\\{}", auth.domain, auth.user)
+            });
+        }
         if negotiated & REQUIRED != REQUIRED {
             return Err(refuse(
                 "AUTHENTICATE drops extended session security or 128-bit keys",
