@@ -1,5 +1,5 @@
 //! Interop with Samba: our anonymous NTLM client (`NtlmClient::anonymous`, bare and inside
-//! SPNEGO) calls mgmt `inq_if_ids` on samba-dcerpcd's endpoint mapper (127.0.0.64:135) at
+//! SPNEGO) calls mgmt `inq_if_ids` on samba-dcerpcd's endpoint mapper (127.0.0.219:135) at
 //! PKT_INTEGRITY and PKT_PRIVACY, three calls per connection. Samba accepts an anonymous logon
 //! as a null session with the session key its anonymous account has (16 zero bytes), so our
 //! client verifying (and unsealing) every response proves both sides derived the same keys
@@ -20,7 +20,7 @@ use msrpc_rt::{Client, ClientAuth, ClientOptions};
 mod common;
 use common::{inq_if_ids, Samba, EPM_UUID_LE};
 
-const ADDR: &str = "127.0.0.64";
+const ADDR: &str = "127.0.0.219";
 
 fn opts(level: AuthLevel, spnego: bool) -> ClientOptions {
     ClientOptions {
