@@ -6,7 +6,9 @@
 #   sign and seal) against msrpcd --users; Samba's own Python rpcecho client (python3-samba,
 #   tests/interop/samba_py_bigendian.py) against msrpcd --users in both byte orders at every level,
 #   and (samba_py_echo.py) with enum values the IDL does not name against msrpcd --demo;
-#   our `msrpc` tool against Samba's samba-dcerpcd (also big-endian, every level), with Samba's own
+#   Impacket's anonymous NTLM (rpcmap.py's defaults and impacket_anonymous.py) against msrpcd with
+#   and without --users, switched off and under a policy; our `msrpc` tool against Samba's
+#   samba-dcerpcd (named and anonymous, also big-endian, every level), with Samba's own
 #   rpcclient as the reference; tshark (Wireshark's dissectors) over everything on the wire.
 #
 #   tests/interop/run.sh            (from anywhere; builds the release binaries first)
@@ -20,7 +22,8 @@
 # INTEROP_EPM_PORT msrpcd's EPM port (135 as root, else 1135); INTEROP_POLICY_IP the address of
 # the msrpcd that section (e3) runs with a security policy (127.0.0.113); INTEROP_BIGENDIAN_IP the
 # address of section (e5)'s msrpcd --users for Samba's Python client (127.0.0.62); INTEROP_ENUM_IP
-# that of section (e6)'s msrpcd for Samba's Python client (127.0.0.61).
+# that of section (e6)'s msrpcd for Samba's Python client (127.0.0.61); INTEROP_ANON_IP the
+# address of section (h)'s daemons taking anonymous NTLM logons (127.0.0.63).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -40,6 +43,8 @@ ENUM_IP=${INTEROP_ENUM_IP:-127.0.0.61}
 ENUM_ECHO_PORT=
 # msrpcd --users --demo for Samba's rpcclient (NTLM and SPNEGO) and impacket_spnego.py.
 AUTH_IP=${INTEROP_AUTH_IP:-127.0.0.122}
+# Section (h): msrpcd daemons (one at a time) taking anonymous NTLM logons.
+ANON_IP=${INTEROP_ANON_IP:-127.0.0.63}
 AUTH_USER=alice
 AUTH_PASSWORD='Sp3nego!pw'
 AUTH_ECHO_PORT=
@@ -112,6 +117,11 @@ stop_all() {
     wait "$AUDIT_PID" 2>/dev/null
   fi
   AUDIT_PID=
+  if [ -n "${ANON_PID:-}" ] && kill -0 "$ANON_PID" 2>/dev/null; then
+    kill -9 "$ANON_PID" 2>/dev/null
+    wait "$ANON_PID" 2>/dev/null
+  fi
+  ANON_PID=
   if [ -n "$MSRPCD_PID" ] && kill -0 "$MSRPCD_PID" 2>/dev/null; then
     kill "$MSRPCD_PID" 2>/dev/null
     for _ in $(seq 1 50); do kill -0 "$MSRPCD_PID" 2>/dev/null || break; sleep 0.1; done
@@ -209,7 +219,7 @@ fi
 pass "release build: target/release/msrpcd, target/release/msrpc"
 
 for a in "$MSRPCD_IP:$EPM_PORT" "$SAMBA_IP:135" "$POLICY_IP:$EPM_PORT" "$AUDIT_IP:$EPM_PORT" "$AUTH_IP:$EPM_PORT" \
-  "$BIGENDIAN_IP:$EPM_PORT" "$ENUM_IP:$EPM_PORT"; do
+  "$BIGENDIAN_IP:$EPM_PORT" "$ENUM_IP:$EPM_PORT" "$ANON_IP:$EPM_PORT"; do
   if tcp_in_use "${a%:*}" "${a#*:}"; then
     fatal "$a is already taken by another process (a leftover from an earlier run?); stop it first"
   fi
@@ -217,7 +227,7 @@ done
 
 # ---------------------------------------------------------------------------------------------
 section "(b) tshark capturing on lo"
-FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP or host $POLICY_IP or host $AUDIT_IP or host $AUTH_IP or host $BIGENDIAN_IP or host $ENUM_IP"
+FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP or host $POLICY_IP or host $AUDIT_IP or host $AUTH_IP or host $BIGENDIAN_IP or host $ENUM_IP or host $ANON_IP"
 tshark -n -i lo -f "$FILTER" -w "$PCAP" >"$WORK/tshark-capture.log" 2>&1 &
 TSHARK_PID=$!
 capturing=
@@ -364,6 +374,13 @@ if timeout 60 tests/interop/samba-dcerpcd.sh start "$WORK/samba" "$SAMBA_IP" >"$
     fail "pdbedit -a -u daemon failed"
     show "$WORK/pdbedit.out"
   fi
+  # msrpc's anonymous logon (a null session to Samba), signed and sealed, NTLM and SPNEGO.
+  for t in ntlm spnego; do
+    for l in integrity privacy; do
+      check "msrpc-samba-anonymous-$t-$l" "$MSRPC" --anonymous --auth-type "$t" --auth-level "$l" \
+        call "ncacn_ip_tcp:$SAMBA_IP[135]" mgmt-if-ids
+    done
+  done
   if timeout 30 "$MSRPC" dump --json "$SAMBA_IP" >"$WORK/samba-dump.json" 2>"$WORK/samba-dump.err"; then
     pass "msrpc dump --json $SAMBA_IP exits 0"
     if timeout 30 "$MSRPC" dump "$SAMBA_IP" >"$WORK/samba-dump.txt" 2>&1; then
@@ -736,6 +753,159 @@ else
   fail "audit checks not run: no release build (see (a))"
 fi
 
+# ---------------------------------------------------------------------------------------------
+section "(h) anonymous NTLM (Impacket's default: no credentials, privacy) against msrpcd on $ANON_IP"
+# Daemons of their own on $ANON_IP, one after the other: a default `msrpcd --demo` (no --users),
+# one with --users, two with `[security] allow-anonymous = false` (without and with --users) and
+# one whose [policy] says restrict-remote-clients = "authenticated" (with an audit log).
+ANON_PID=
+ANON_ECHO=
+ANON_LISTEN=$ANON_IP
+[ "$EPM_PORT" = 135 ] || ANON_LISTEN=$ANON_IP:$EPM_PORT
+# anon_start NAME ARG...: msrpcd --demo on $ANON_IP with ARGs; sets ANON_PID and ANON_ECHO.
+anon_start() {
+  local name=$1 d=$WORK/anon
+  shift
+  mkdir -p "$d"
+  "$MSRPCD" --listen "$ANON_LISTEN" --demo --registration-socket "$d/$name.sock" "$@" \
+    >"$d/$name.out" 2>"$d/$name.err" &
+  ANON_PID=$!
+  ANON_ECHO=
+  if ! wait_tcp "$ANON_IP" "$EPM_PORT" 20; then
+    fail "msrpcd ($name) did not listen on $ANON_IP:$EPM_PORT"
+    show "$d/$name.err"
+    return 1
+  fi
+  for _ in $(seq 1 50); do grep -q '^rpcecho demo on' "$d/$name.out" && break; sleep 0.1; done
+  ANON_ECHO=$(sed -n 's/^rpcecho demo on .*:\([0-9]*\)$/\1/p' "$d/$name.out" | head -1)
+  if [ -z "$ANON_ECHO" ]; then
+    fail "msrpcd ($name) did not announce its rpcecho demo"
+    show "$d/$name.out"
+    return 1
+  fi
+}
+anon_stop() {
+  if [ -n "$ANON_PID" ]; then
+    kill "$ANON_PID" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$ANON_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$ANON_PID" 2>/dev/null
+    wait "$ANON_PID" 2>/dev/null
+  fi
+  ANON_PID=
+}
+# anon_rpcmap NAME PORT: Impacket's rpcmap.py with its defaults (anonymous NTLM at privacy).
+anon_rpcmap() {
+  timeout 60 "$PY" "$VENV/bin/rpcmap.py" "ncacn_ip_tcp:$ANON_IP[$2]" >"$WORK/anon/$1.rpcmap" 2>&1
+}
+anonymous_section() {
+  local d=$WORK/anon users=$WORK/anon/users t l
+  mkdir -p "$d"
+  printf 'S3cret!pw\n' | "$MSRPC" users add "$users" alice >"$d/users.out" 2>&1 ||
+    { fail "msrpc users add (for the anonymous section)"; show "$d/users.out"; return; }
+  printf '[security]\nallow-anonymous = false\n' >"$d/off.toml"
+  printf '[policy]\nrestrict-remote-clients = "authenticated"\n' >"$d/restrict.toml"
+
+  # (a) A default msrpcd --demo: no --users, nothing configured. rpcmap.py's defaults list the
+  # endpoint mapper's interfaces on 135 and the demo's on its port (before anonymous logons,
+  # both failed with "Authentication type not recognized").
+  if anon_start default; then
+    anon_rpcmap default-epm "$EPM_PORT"
+    check anon-rpcmap-default-epm python3 "$HELP" rpcmap-lists "$d/default-epm.rpcmap" "$EPM_UUID" "$MGMT_UUID"
+    anon_rpcmap default-echo "$ANON_ECHO"
+    check anon-rpcmap-default-echo python3 "$HELP" rpcmap-lists "$d/default-echo.rpcmap" "$ECHO_UUID" "$MGMT_UUID"
+    # (c) rpcecho anonymously, NTLM and SPNEGO, at connect, integrity and privacy.
+    check anon-impacket-default "$PY" tests/interop/impacket_anonymous.py "$ANON_IP" "$ANON_ECHO" served
+    grep -E '^(PASS|FAIL)' "$WORK/anon-impacket-default.out" | sed 's/^/    /'
+    # Our client logs on anonymously too.
+    for t in ntlm spnego; do
+      for l in integrity privacy; do
+        check "anon-msrpc-$t-$l" "$MSRPC" --anonymous --auth-type "$t" --auth-level "$l" \
+          call "ncacn_ip_tcp:$ANON_IP[$ANON_ECHO]" echo-data --len 9000
+      done
+    done
+    anon_stop
+    if grep 'authentication' "$d/default.err" | grep 'level=AuthLevel::PKT_PRIVACY' |
+      grep -q 'user=Some("ANONYMOUS LOGON") error=None'; then
+      pass "msrpcd (no --users) logged rpcmap.py's logon as ANONYMOUS LOGON at PKT_PRIVACY"
+    else
+      fail "msrpcd (no --users) did not log an anonymous logon at PKT_PRIVACY"
+      grep authentication "$d/default.err" | tail -n 5 | sed 's/^/    | /'
+    fi
+  fi
+
+  # (b) The same with --users: anonymous and named logons side by side.
+  if anon_start users --users "$users"; then
+    anon_rpcmap users-epm "$EPM_PORT"
+    check anon-rpcmap-users-epm python3 "$HELP" rpcmap-lists "$d/users-epm.rpcmap" "$EPM_UUID" "$MGMT_UUID"
+    anon_rpcmap users-echo "$ANON_ECHO"
+    check anon-rpcmap-users-echo python3 "$HELP" rpcmap-lists "$d/users-echo.rpcmap" "$ECHO_UUID" "$MGMT_UUID"
+    check anon-impacket-users "$PY" tests/interop/impacket_anonymous.py "$ANON_IP" "$ANON_ECHO" served
+    check anon-impacket-users-named "$PY" tests/interop/impacket_ntlm.py "$ANON_IP" "$ANON_ECHO" alice 'S3cret!pw'
+    anon_stop
+  fi
+
+  # (d) [security] allow-anonymous = false: refused. Without --users nothing is offered (bind_nak
+  # "authentication type not recognized", as before); with --users the logon fails.
+  if anon_start off --config "$d/off.toml"; then
+    anon_rpcmap off-epm "$EPM_PORT"
+    if grep -q 'Authentication type not recognized' "$d/off-epm.rpcmap" && ! grep -q '^UUID' "$d/off-epm.rpcmap"; then
+      pass "allow-anonymous = false: rpcmap.py refused ($(grep -m1 'Protocol failed' "$d/off-epm.rpcmap"))"
+    else
+      fail "allow-anonymous = false: rpcmap.py was not refused with authentication type not recognized"
+      show "$d/off-epm.rpcmap" 10
+    fi
+    check anon-impacket-off "$PY" tests/interop/impacket_anonymous.py "$ANON_IP" "$ANON_ECHO" refused
+    anon_stop
+  fi
+  if anon_start off-users --config "$d/off.toml" --users "$users"; then
+    check anon-impacket-off-users "$PY" tests/interop/impacket_anonymous.py "$ANON_IP" "$ANON_ECHO" refused
+    check anon-impacket-off-users-named "$PY" tests/interop/impacket_ntlm.py "$ANON_IP" "$ANON_ECHO" alice 'S3cret!pw'
+    anon_stop
+    if grep 'authentication' "$d/off-users.err" | grep 'user=Some("ANONYMOUS LOGON")' |
+      grep -q 'anonymous logons are not accepted'; then
+      pass "allow-anonymous = false: msrpcd logged the refused anonymous logons"
+    else
+      fail "allow-anonymous = false: no refused anonymous logon in msrpcd's log"
+      grep authentication "$d/off-users.err" | tail -n 5 | sed 's/^/    | /'
+    fi
+  fi
+
+  # (e) restrict-remote-clients = "authenticated": an anonymous caller is not authenticated (as
+  # for Windows' RestrictRemoteClients); its logon holds, its calls to rpcecho are refused with
+  # rpc_s_access_denied, and the audit log names it and the policy's reason.
+  if anon_start restrict --config "$d/restrict.toml" --audit-log "$d/restrict-audit.json"; then
+    check anon-impacket-restrict "$PY" tests/interop/impacket_anonymous.py "$ANON_IP" "$ANON_ECHO" denied
+    sleep 1 # the audit writer flushes when its queue is empty
+    anon_stop
+    check anon-audit-restrict python3 - "$d/restrict-audit.json" "$ECHO_UUID" <<'PYEOF'
+import json, sys
+path, echo = sys.argv[1], sys.argv[2]
+events = [json.loads(l) for l in open(path, encoding="utf-8") if l.strip()]
+anon = "ANONYMOUS LOGON"
+auths = [e for e in events if e.get("event") == "auth"]
+denies = [e for e in events if e.get("event") == "policy" and e.get("action") == "deny"]
+odd = [e for e in auths if e.get("user") != anon or e.get("outcome") != "success"]
+odd += [e for e in denies if e.get("user") != anon or e.get("reason") != "policy_restrict_remote"
+        or e.get("interface") != echo]
+# A refused call is recorded by its policy event (it never reached a service: no call event).
+odd += [e for e in events if e.get("event") == "call" and e.get("interface") == echo]
+print(f"{len(auths)} logons, {len(denies)} policy denials")
+if denies:
+    print("e.g. " + json.dumps({k: denies[0].get(k) for k in ("event", "action", "reason", "interface", "opnum", "user")}))
+if len(auths) != 6 or len(denies) != 12 or odd:
+    sys.exit(f"want 6 anonymous logons and 12 denials naming {anon} and policy_restrict_remote; odd: {odd[:2]}")
+print(f"6 anonymous logons; every denial names {anon} and policy_restrict_remote")
+PYEOF
+    sed 's/^/    /' "$WORK/anon-audit-restrict.out"
+  fi
+}
+if [ -x "$MSRPCD" ] && [ -x "$MSRPC" ]; then
+  anonymous_section
+  anon_stop
+else
+  fail "anonymous checks not run: no release build (see (a))"
+fi
+
 section "(f) stop everything; tshark reads the capture"
 stop_all
 if [ ! -s "$PCAP" ]; then
@@ -819,6 +989,19 @@ for a in alerts:
     if a["detector"] in want and a.get("source") != "127.0.0.1":
         sys.exit(f"alert {a['detector']} names source {a.get('source')}, expected 127.0.0.1")
 print(f"offline alerts match the live ones: {sorted(want)}")
+PYEOF
+    # Section (h)'s anonymous logons are named offline as the live audit names them.
+    check analyze-anonymous python3 - "$WORK/analyze.json" "$ANON_IP" <<'PYEOF'
+import json, sys
+path, ip = sys.argv[1], sys.argv[2]
+events = [json.loads(l) for l in open(path) if l.strip()]
+ok = [e for e in events if e.get("event") == "auth" and e.get("id.resp_h") == ip
+      and e.get("user") == "ANONYMOUS LOGON" and e.get("outcome") == "success"]
+calls = [e for e in events if e.get("event") == "call" and e.get("id.resp_h") == ip
+         and e.get("user") == "ANONYMOUS LOGON"]
+print(f"{len(ok)} anonymous logons and {len(calls)} of their calls on {ip} named ANONYMOUS LOGON")
+if len(ok) < 12 or not calls:
+    sys.exit("the analyzer does not name section (h)'s anonymous logons")
 PYEOF
   else
     fail "msrpc analyze could not read the interop capture"

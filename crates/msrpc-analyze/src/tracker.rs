@@ -11,7 +11,8 @@
 //! representation, `frag_length` and `auth_length`).
 //!
 //! Authentication: an NTLM AUTHENTICATE (raw, or inside SPNEGO) in a bind, alter_context or
-//! auth3 names the user (`DOMAIN\user`). Its verdict is the answer to that bind or
+//! auth3 names the user (`DOMAIN\user`; `ANONYMOUS LOGON` for an anonymous one, as the live
+//! audit names it). Its verdict is the answer to that bind or
 //! alter_context (ack: success, bind_nak: failure), or for auth3 the server's next PDU (a fault
 //! with an access or security status: failure; anything else: success). A mechanism whose
 //! tokens name nobody in clear (Kerberos, Netlogon, SPNEGO over Kerberos) gets one Auth event
@@ -738,6 +739,10 @@ impl Conversation {
             return;
         }
         let user = match msrpc_ntlm::messages::Authenticate::decode(msg) {
+            // An anonymous logon: named as the live audit names it.
+            Ok(m) if msrpc_ntlm::is_anonymous_logon(&m) => {
+                Some(msrpc_ntlm::ANONYMOUS_LOGON.to_string())
+            }
             Ok(m) if m.user.is_empty() => None,
             Ok(m) if m.domain.is_empty() => Some(m.user),
             Ok(m) => Some(format!("{}\\{}", m.domain, m.user)),

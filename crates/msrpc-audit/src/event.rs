@@ -191,6 +191,10 @@ pub enum EventKind {
         reason: String,
         /// The rule that matched, when a named rule did.
         rule: Option<String>,
+        /// The caller's user, when the call was authenticated (`ANONYMOUS LOGON` for an
+        /// anonymous logon), as in the `call` event.
+        #[serde(default)]
+        user: Option<String>,
     },
     /// The peer sent malformed or out-of-protocol input.
     Malformed {

@@ -112,6 +112,8 @@ pub enum Input {
         reason: String,
         /// The rule that matched.
         rule: Option<String>,
+        /// The caller's user, when authenticated.
+        user: Option<String>,
     },
     /// PDUs crossed a connection.
     Pdus {
@@ -513,6 +515,7 @@ impl Live {
                 action,
                 reason,
                 rule,
+                user,
             } => {
                 let st = self.state(conn_id, ts);
                 out.push(ev(
@@ -525,6 +528,7 @@ impl Live {
                         action,
                         reason,
                         rule,
+                        user: user.as_deref().map(clip),
                     },
                 ));
             }

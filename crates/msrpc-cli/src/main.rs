@@ -114,16 +114,21 @@ pub struct Global {
     /// variable MSRPC_PASSWORD, never from the command line).
     #[arg(long, global = true, value_name = "USER")]
     pub user: Option<String>,
+    /// Authenticate with anonymous NTLM (no user, no password; what Impacket's rpcmap.py
+    /// does by default): the server sees ANONYMOUS LOGON. Signs and seals like --user, with
+    /// keys anyone who saw the logon can derive.
+    #[arg(long, global = true, conflicts_with = "user")]
+    pub anonymous: bool,
     /// The user's domain (default: empty).
     #[arg(long, global = true, default_value = "", value_name = "DOMAIN")]
     pub domain: String,
-    /// Authentication level with --user: connect (the association is authenticated, PDUs are
-    /// not protected), packet (PKT: signed, as integrity), integrity (signed) or privacy
-    /// (signed and sealed).
+    /// Authentication level with --user or --anonymous: connect (the association is
+    /// authenticated, PDUs are not protected), packet (PKT: signed, as integrity), integrity
+    /// (signed) or privacy (signed and sealed).
     #[arg(long, global = true, default_value = "privacy",
           value_parser = ["connect", "packet", "integrity", "privacy"])]
     pub auth_level: String,
-    /// Authentication type with --user: ntlm (RPC_C_AUTHN_WINNT, 0x0a) or spnego
+    /// Authentication type with --user or --anonymous: ntlm (RPC_C_AUTHN_WINNT, 0x0a) or spnego
     /// (RPC_C_AUTHN_GSS_NEGOTIATE, 0x09, carrying NTLMv2 with the mechListMIC).
     #[arg(long, global = true, default_value = "ntlm", value_parser = ["ntlm", "spnego"])]
     pub auth_type: String,

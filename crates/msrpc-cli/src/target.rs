@@ -72,11 +72,20 @@ pub fn client_options(g: &Global) -> ClientOptions {
 }
 
 /// NTLMv2 (bare or in SPNEGO, `--auth-type`) for every connection when `--user` is given
-/// (password from `MSRPC_PASSWORD`).
+/// (password from `MSRPC_PASSWORD`), or anonymous NTLM with `--anonymous`.
 fn client_auth(g: &Global) -> Option<msrpc_rt::ClientAuth> {
-    let user = g.user.clone()?;
+    let anonymous = g.anonymous;
+    let user = match &g.user {
+        Some(u) => u.clone(),
+        None if anonymous => String::new(),
+        None => return None,
+    };
     let domain = g.domain.clone();
-    let password = std::env::var("MSRPC_PASSWORD").unwrap_or_default();
+    let password = if anonymous {
+        String::new()
+    } else {
+        std::env::var("MSRPC_PASSWORD").unwrap_or_default()
+    };
     let level = match g.auth_level.as_str() {
         "connect" => AuthLevel::CONNECT,
         "packet" => AuthLevel::PKT,
@@ -85,7 +94,11 @@ fn client_auth(g: &Global) -> Option<msrpc_rt::ClientAuth> {
     };
     let spnego = g.auth_type == "spnego";
     Some(msrpc_rt::ClientAuth::new(level, move || {
-        let ntlm = msrpc_ntlm::NtlmClient::new(&user, &domain, &password);
+        let ntlm = if anonymous {
+            msrpc_ntlm::NtlmClient::anonymous()
+        } else {
+            msrpc_ntlm::NtlmClient::new(&user, &domain, &password)
+        };
         if spnego {
             Box::new(msrpc_ntlm::SpnegoClient::new(ntlm))
                 as Box<dyn msrpc_proto::security::SecurityProvider>

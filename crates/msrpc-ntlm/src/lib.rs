@@ -15,7 +15,9 @@
 //! client), DES, sessions without extended session security or with 40/56-bit keys,
 //! channel bindings, datagram (connectionless) NTLM, and pass-through to a domain controller.
 //! Anonymous logons are refused unless [`NtlmAcceptor::allow_anonymous`] is set; then they
-//! are accepted as [`ANONYMOUS_LOGON`] without a session key (connect level only).
+//! are accepted as [`ANONYMOUS_LOGON`] with the session key MS-NLMP gives them (derived from
+//! `Z(16)`, as Windows, Samba and Impacket compute it), so they sign and seal;
+//! [`NtlmClient::anonymous`] is the matching client.
 //!
 //! SPNEGO ([`spnego`]) wraps both for `auth_type` `RPC_C_AUTHN_GSS_NEGOTIATE` (0x09), with
 //! the mechListMIC exchanged both ways (see the module for the sequence-number and RC4
@@ -31,7 +33,9 @@ pub mod session;
 pub mod spnego;
 pub mod store;
 
-pub use provider::{MemoryUserStore, NtlmAcceptor, NtlmClient, UserStore, ANONYMOUS_LOGON};
+pub use provider::{
+    is_anonymous_logon, MemoryUserStore, NtlmAcceptor, NtlmClient, UserStore, ANONYMOUS_LOGON,
+};
 pub use session::SIGNATURE_LEN;
 pub use spnego::{SpnegoAcceptor, SpnegoClient};
 pub use store::{FileUserStore, StoreError};

@@ -54,6 +54,22 @@ fn refuse(why: &str) -> SecurityError {
     SecurityError::AuthenticationFailed(why.to_string())
 }
 
+/// True when `auth` is an anonymous AUTHENTICATE (MS-NLMP 3.2.5.1.2 "the user name and
+/// response are empty"): an empty user name, an empty NtChallengeResponse and an
+/// LmChallengeResponse that is empty or zeros (`Z(1)` from Windows and Impacket, empty from
+/// Samba; at most 24 bytes). The domain and workstation names may be anything.
+pub fn is_anonymous_logon(auth: &Authenticate) -> bool {
+    auth.user.is_empty()
+        && auth.nt_response.is_empty()
+        && auth.lm_response.len() <= 24
+        && auth.lm_response.iter().all(|&b| b == 0)
+}
+
+/// True for the user name anonymous logons are given ([`ANONYMOUS_LOGON`], any case).
+fn is_reserved_name(user: &str) -> bool {
+    user.eq_ignore_ascii_case(ANONYMOUS_LOGON)
+}
+
 fn random<const N: usize>() -> Result<[u8; N], SecurityError> {
     let mut b = [0u8; N];
     getrandom::fill(&mut b).map_err(|_| SecurityError::NotReady("no system randomness"))?;
@@ -265,23 +281,28 @@ impl NtlmClient {
         c
     }
 
-    /// An anonymous client (MS-NLMP 3.2.5.1.2): AUTHENTICATE with an empty user name, an empty
-    /// NtChallengeResponse and a single zero byte as LmChallengeResponse, no session key and no
-    /// MIC. Only for `RPC_C_AUTHN_LEVEL_CONNECT`: an anonymous context cannot sign or seal.
-    /// Acceptors refuse it unless they allow anonymous logons.
+    /// An anonymous client (MS-NLMP 3.2.5.1.2, 3.3.2): AUTHENTICATE with the
+    /// `NTLMSSP_NEGOTIATE_ANONYMOUS` flag, an empty user name, an empty NtChallengeResponse,
+    /// `Z(1)` as LmChallengeResponse and no MIC, what Windows and Impacket send. The session
+    /// key is the one MS-NLMP gives an anonymous logon: SessionBaseKey = KeyExchangeKey =
+    /// `Z(16)`; with key exchange (the usual case) a random ExportedSessionKey travels
+    /// RC4-encrypted under `Z(16)`, otherwise the ExportedSessionKey is `Z(16)` itself. So an
+    /// anonymous client signs and seals at every level, as Impacket's rpcmap.py does, but the
+    /// protection is only against a party that did not see the AUTHENTICATE: anyone who saw
+    /// it can derive the keys. Acceptors refuse it unless they allow anonymous logons.
     pub fn anonymous() -> Self {
         let mut c = Self::with_nt_hash("", "", [0; 16]);
         c.anonymous = true;
         c
     }
 
-    /// The session for message protection; none for an anonymous client.
+    /// True for a client made with [`NtlmClient::anonymous`].
+    pub fn is_anonymous(&self) -> bool {
+        self.anonymous
+    }
+
+    /// The session for message protection.
     fn keyed(&mut self) -> Result<&mut Session, SecurityError> {
-        if self.anonymous {
-            return Err(SecurityError::NotReady(
-                "an anonymous NTLM context has no session key",
-            ));
-        }
         client_session(&mut self.state)
     }
 
@@ -307,6 +328,35 @@ impl NtlmClient {
         }
     }
 
+    /// The anonymous AUTHENTICATE (see [`NtlmClient::anonymous`]) and its session.
+    fn authenticate_anonymous(&mut self, negotiated: u32) -> Result<Vec<u8>, SecurityError> {
+        let key_exch = negotiated & flags::KEY_EXCH != 0;
+        // MS-NLMP 3.3.2 / 3.2.5.1.2: an anonymous logon's SessionBaseKey (and, for NTLMv2,
+        // KeyExchangeKey) is Z(16).
+        let kxkey = Zeroizing::new([0u8; 16]);
+        let (exported, encrypted) = if key_exch {
+            let exported: Key16 = Zeroizing::new(random()?);
+            let mut enc = *exported;
+            rc4_oneshot(kxkey.as_slice(), &mut enc);
+            (exported, enc.to_vec())
+        } else {
+            (kxkey, Vec::new())
+        };
+        let auth = Authenticate {
+            flags: negotiated | flags::ANONYMOUS,
+            lm_response: vec![0],
+            nt_response: Vec::new(),
+            domain: String::new(),
+            user: String::new(),
+            workstation: self.workstation.clone(),
+            encrypted_random_session_key: encrypted,
+            version: Some(OUR_VERSION),
+            mic: None,
+        };
+        self.session = Some(Session::new(&exported, true, key_exch)?);
+        Ok(auth.encode())
+    }
+
     fn authenticate(
         &mut self,
         negotiate: &[u8],
@@ -321,20 +371,7 @@ impl NtlmClient {
         }
         self.negotiated = negotiated;
         if self.anonymous {
-            let auth = Authenticate {
-                flags: (negotiated & !flags::KEY_EXCH) | flags::ANONYMOUS,
-                lm_response: vec![0],
-                nt_response: Vec::new(),
-                domain: String::new(),
-                user: String::new(),
-                workstation: self.workstation.clone(),
-                encrypted_random_session_key: Vec::new(),
-                version: Some(OUR_VERSION),
-                mic: None,
-            };
-            // A placeholder session that `keyed` never hands out.
-            self.session = Some(Session::new(&[0; 16], true, false)?);
-            return Ok(auth.encode());
+            return self.authenticate_anonymous(negotiated);
         }
         // The client's AV pairs: the server's, with MsvAvFlags announcing the MIC.
         let timestamp = match find_av(&challenge.target_info, av_id::TIMESTAMP) {
@@ -464,6 +501,10 @@ impl SecurityProvider for NtlmClient {
         matches!(self.state, ClientState::Established(_))
     }
 
+    fn is_anonymous(&self) -> bool {
+        self.anonymous && self.is_established()
+    }
+
     session_protection!();
 }
 
@@ -500,7 +541,7 @@ pub struct NtlmAcceptor {
     claimed: Option<String>,
     /// Whether the verified AUTHENTICATE carried a MIC (MsvAvFlags bit 0x2).
     had_mic: bool,
-    /// The context is an accepted anonymous logon (no session key).
+    /// The context is an accepted anonymous logon.
     anonymous: bool,
 }
 
@@ -546,13 +587,26 @@ impl NtlmAcceptor {
         self
     }
 
-    /// Accepts anonymous AUTHENTICATE messages (MS-NLMP 3.2.5.1.2: empty user name, empty
-    /// NtChallengeResponse, LmChallengeResponse absent or zeros). Off by default: then they are
-    /// refused like a wrong password. An accepted anonymous context has the peer name
-    /// [`ANONYMOUS_LOGON`] and **no session key** (MS-NLMP's would be all zeros, known to
-    /// anyone), so it serves only levels that need none (`RPC_C_AUTHN_LEVEL_CONNECT`): signing,
-    /// verifying, sealing and unsealing refuse (the RPC server then faults the call with access
-    /// denied), and so do GSS_GetMIC / GSS_VerifyMIC.
+    /// Accepts anonymous AUTHENTICATE messages (MS-NLMP 3.2.5.1.2: an empty user name and
+    /// empty responses; see [`is_anonymous_logon`]). Off by default: then they are refused
+    /// like a wrong password. An accepted anonymous context has the peer name
+    /// [`ANONYMOUS_LOGON`], answers [`SecurityProvider::is_anonymous`] with true, and has the
+    /// session key MS-NLMP gives anonymous logons, as Windows and Samba compute it:
+    /// SessionBaseKey = KeyExchangeKey = `Z(16)`, the ExportedSessionKey the RC4 decryption
+    /// of EncryptedRandomSessionKey under `Z(16)` with key exchange, `Z(16)` without; signing
+    /// and sealing keys follow as for any logon (MS-NLMP 3.4.5). So anonymous contexts sign
+    /// and seal at every level (what Impacket's rpcmap.py asks for by default), although the
+    /// keys are derivable by anyone who saw the AUTHENTICATE.
+    ///
+    /// An anonymous AUTHENTICATE that dropped extended session security or 128-bit keys
+    /// (Samba's client does: its anonymous logons negotiate `0x62008a35`, without
+    /// `NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY`) is accepted without a session: it serves
+    /// `RPC_C_AUTHN_LEVEL_CONNECT`, and signing or sealing refuse (this crate does not
+    /// implement NTLMv1 session security). Named logons always need both.
+    ///
+    /// A MIC in an anonymous AUTHENTICATE is not checked: MS-NLMP checks a MIC only when the
+    /// NTLMv2 response's MsvAvFlags announce one, and an anonymous logon has no response
+    /// (Windows and Samba do not check it either; its key would prove nothing).
     pub fn allow_anonymous(mut self, allow: bool) -> Self {
         self.allow_anonymous = allow;
         self
@@ -563,11 +617,12 @@ impl NtlmAcceptor {
         self.is_established() && self.anonymous
     }
 
-    /// The session for message protection; none for an anonymous context.
+    /// The session for message protection.
     fn keyed(&mut self) -> Result<&mut Session, SecurityError> {
-        if self.anonymous {
+        if self.anonymous && self.session.is_none() {
             return Err(SecurityError::AuthenticationFailed(
-                "an anonymous NTLM context has no session key (only the connect level)".into(),
+                "this anonymous NTLM logon negotiated no session security (connect level only)"
+                    .into(),
             ));
         }
         session(&mut self.session)
@@ -634,25 +689,42 @@ impl NtlmAcceptor {
     ) -> Result<(), SecurityError> {
         let auth = Authenticate::decode(token).map_err(malformed)?;
         let negotiated = auth.flags & granted;
+        let key_exch = negotiated & flags::KEY_EXCH != 0;
+        let nt = auth.nt_response.as_slice();
+        if is_anonymous_logon(&auth) {
+            self.claimed = Some(ANONYMOUS_LOGON.to_string());
+            if !self.allow_anonymous {
+                return Err(refuse("anonymous logons are not accepted"));
+            }
+            // MS-NLMP 3.3.2 / 3.2.5.1.2: an anonymous SessionBaseKey (= KeyExchangeKey for
+            // NTLMv2) is Z(16); Windows and Samba use it for key exchange.
+            if negotiated & REQUIRED == REQUIRED {
+                let base = Zeroizing::new([0u8; 16]);
+                let exported = self.exported_key(&base, key_exch, &auth)?;
+                self.session = Some(Session::new(&exported, false, key_exch)?);
+            }
+            self.anonymous = true;
+            self.peer = Some(ANONYMOUS_LOGON.to_string());
+            return Ok(());
+        }
+        if !auth.user.is_empty() {
+            self.claimed = Some(if auth.domain.is_empty() {
+                auth.user.clone()
+            } else {
+                format!("{}\\{}", auth.domain, auth.user)
+            });
+        }
         if negotiated & REQUIRED != REQUIRED {
             return Err(refuse(
                 "AUTHENTICATE drops extended session security or 128-bit keys",
             ));
         }
-        let key_exch = negotiated & flags::KEY_EXCH != 0;
-        let nt = auth.nt_response.as_slice();
         if nt.is_empty() {
-            let anonymous = auth.user.is_empty() && auth.lm_response.iter().all(|&b| b == 0);
-            if !(anonymous && self.allow_anonymous) {
-                return Err(refuse("anonymous authentication refused"));
-            }
-            // MS-NLMP 3.3.2: an anonymous SessionBaseKey is all zeros.
-            let base = Zeroizing::new([0u8; 16]);
-            let exported = self.exported_key(&base, key_exch, &auth)?;
-            self.session = Some(Session::new(&exported, false, key_exch)?);
-            self.anonymous = true;
-            self.peer = Some(ANONYMOUS_LOGON.to_string());
-            return Ok(());
+            return Err(refuse(if auth.user.is_empty() {
+                "LM-only responses are refused"
+            } else {
+                "no NT response"
+            }));
         }
         if nt.len() == 24 {
             return Err(refuse("NTLMv1 responses are refused"));
@@ -667,11 +739,11 @@ impl NtlmAcceptor {
         if auth.user.is_empty() {
             return Err(refuse("empty user name"));
         }
-        self.claimed = Some(if auth.domain.is_empty() {
-            auth.user.clone()
-        } else {
-            format!("{}\\{}", auth.domain, auth.user)
-        });
+        if is_reserved_name(&auth.user) {
+            // The name anonymous logons get: no account may log on with it, so the name alone
+            // tells an audit record's anonymous logons apart.
+            return Err(refuse("unknown user or wrong password"));
+        }
         let hash = Zeroizing::new(
             self.store
                 .nt_hash(&auth.user, &auth.domain)
@@ -788,6 +860,10 @@ impl SecurityProvider for NtlmAcceptor {
 
     fn claimed_name(&self) -> Option<String> {
         self.claimed.clone()
+    }
+
+    fn is_anonymous(&self) -> bool {
+        NtlmAcceptor::is_anonymous(self)
     }
 
     session_protection!();

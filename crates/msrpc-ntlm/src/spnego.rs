@@ -702,6 +702,10 @@ macro_rules! delegate {
                 self.inner.claimed_name()
             }
 
+            fn is_anonymous(&self) -> bool {
+                self.is_established() && self.inner.is_anonymous()
+            }
+
             fn signature_len(&self) -> usize {
                 self.inner.signature_len()
             }

@@ -118,6 +118,9 @@ fn check_name(what: &'static str, value: &str, may_be_empty: bool) -> Result<(),
     if value.starts_with('#') {
         return bad("it starts with `#`");
     }
+    if what == "user name" && value.eq_ignore_ascii_case(crate::ANONYMOUS_LOGON) {
+        return bad("it is the name anonymous logons get");
+    }
     Ok(())
 }
 
@@ -524,6 +527,9 @@ mod tests {
             ("#x", ""),
             ("a\nb", ""),
             ("a", "D:E"),
+            // The name anonymous logons get (any case) is not an account name.
+            ("ANONYMOUS LOGON", ""),
+            ("anonymous logon", "NT AUTHORITY"),
         ] {
             assert!(
                 matches!(

@@ -7,12 +7,15 @@
 //!   unauthenticated call to an interface that requires privacy" is refused;
 //! - `restrict-remote-clients`, like Windows' `RestrictRemoteClients` value: `none`,
 //!   `authenticated` (the endpoint mapper and interfaces marked `allow-unauthenticated` are
-//!   exempt), `authenticated_without_exceptions`; local callers are always exempt;
+//!   exempt), `authenticated_without_exceptions`; local callers are always exempt; an
+//!   anonymous logon (NTLM's null session, `CallAuth::anonymous`) is not authenticated,
+//!   whatever its level;
 //! - `epm-lookup`: `allow`, `require_authentication` or `refuse` for `ept_lookup`, `ept_map`
 //!   and `ept_lookup_handle_free` from the network;
 //! - filters like Windows' `netsh rpc filter`: conditions on the interface UUID, opnum, remote
-//!   address or prefix (IPv4/IPv6), auth level (exact, or strictly below one) and user, with
-//!   `permit`, `deny` or `audit`, and a `default-action`;
+//!   address or prefix (IPv4/IPv6), auth level (exact, or strictly below one) and user
+//!   (`ANONYMOUS LOGON` or `NT AUTHORITY\ANONYMOUS LOGON` names anonymous logons, and only
+//!   them), with `permit`, `deny` or `audit`, and a `default-action`;
 //! - per-interface security callbacks ([`SecurityCallback`], like `RpcServerRegisterIf2`'s),
 //!   run after the static checks, through a [`PolicyHandle`] that a reload swaps atomically.
 //!

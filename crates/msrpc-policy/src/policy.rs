@@ -49,14 +49,24 @@ impl CallerInfo<'_> {
         self.auth.map_or(Level::None, |a| Level::from_wire(a.level))
     }
 
-    /// The authenticated user, when there is one.
+    /// The authenticated user, when there is one (`ANONYMOUS LOGON` for an anonymous
+    /// logon).
     pub fn user(&self) -> Option<&str> {
         self.auth.and_then(|a| a.user.as_deref())
     }
 
-    /// True when the call is authenticated (at `connect` or above).
+    /// True when the call's security context is an anonymous logon (NTLM's null session): it
+    /// has a level, but proved no identity.
+    pub fn anonymous(&self) -> bool {
+        self.auth.is_some_and(|a| a.anonymous)
+    }
+
+    /// True when the call is authenticated: at `connect` or above, by someone other than an
+    /// anonymous logon. What `restrict-remote-clients` and `epm-lookup =
+    /// "require_authentication"` ask for (to Windows' RestrictRemoteClients an anonymous
+    /// NTLM caller is an anonymous caller, MS-RPCE 3.1.1.1.3).
     pub fn authenticated(&self) -> bool {
-        self.level() >= Level::Connect
+        self.level() >= Level::Connect && !self.anonymous()
     }
 }
 
@@ -307,7 +317,8 @@ impl Filter {
             let Some(user) = c.user() else {
                 return false;
             };
-            if !us.iter().any(|u| user_matches(u, user)) {
+            let anonymous = c.anonymous();
+            if !us.iter().any(|u| user_matches(u, user, anonymous)) {
                 return false;
             }
         }
@@ -331,8 +342,24 @@ fn parse_user(s: &str) -> Result<(Option<String>, String), PolicyError> {
     Ok((domain, user))
 }
 
-/// `rule` (lower-cased) against the caller's `DOMAIN\user` or `user`.
-fn user_matches(rule: &(Option<String>, String), caller: &str) -> bool {
+/// The user name of anonymous logons in filters (lower-cased), alone or in the domain
+/// `NT AUTHORITY` (Windows' `NT AUTHORITY\ANONYMOUS LOGON`).
+const ANONYMOUS_USER: &str = "anonymous logon";
+const ANONYMOUS_DOMAIN: &str = "nt authority";
+
+/// True when `rule` (lower-cased) names anonymous logons.
+fn names_anonymous(rule: &(Option<String>, String)) -> bool {
+    rule.1 == ANONYMOUS_USER && rule.0.as_deref().is_none_or(|d| d == ANONYMOUS_DOMAIN)
+}
+
+/// `rule` (lower-cased) against the caller's `DOMAIN\user` or `user`. An anonymous caller
+/// matches exactly the rules naming anonymous logons (`ANONYMOUS LOGON` or
+/// `NT AUTHORITY\ANONYMOUS LOGON`), and those rules match no other caller, whatever name it
+/// has.
+fn user_matches(rule: &(Option<String>, String), caller: &str, anonymous: bool) -> bool {
+    if anonymous || names_anonymous(rule) {
+        return anonymous && names_anonymous(rule);
+    }
     let (domain, user) = match caller.rsplit_once('\\') {
         Some((d, u)) => (Some(d), u),
         None => (None, caller),
@@ -474,11 +501,13 @@ impl Policy {
     ///    stage: `deny` refuses (`policy_filter_deny`); `permit` ends the filter stage (later
     ///    filters are not consulted) and the checks below still apply; when none matches,
     ///    `default-action = "deny"` refuses (`policy_filter_default`);
-    /// 3. `restrict-remote-clients` (remote unauthenticated callers; `policy_restrict_remote`);
+    /// 3. `restrict-remote-clients` (remote unauthenticated callers, anonymous logons
+    ///    included: [`CallerInfo::authenticated`]; `policy_restrict_remote`);
     /// 4. `epm-lookup` for `ept_lookup`/`ept_map`/`ept_lookup_handle_free` from remote
-    ///    callers (`policy_epm_lookup`);
+    ///    callers (`policy_epm_lookup`; `require_authentication` counts anonymous logons as
+    ///    unauthenticated);
     /// 5. the interface's `min-auth-level` (`policy_min_level`), for every caller, local ones
-    ///    included.
+    ///    included; an anonymous logon counts at the level it asked for.
     ///
     /// Audit filters are evaluated even for calls refused later, so an audit rule sees every
     /// call it matches. The security callbacks of a [`PolicyHandle`] run after all of these.

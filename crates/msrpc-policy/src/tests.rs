@@ -27,6 +27,16 @@ fn auth(level: AuthLevel, user: &str) -> CallAuth {
         auth_type: AuthType::WINNT,
         level,
         user: Some(user.to_string()),
+        anonymous: false,
+    }
+}
+
+fn anonymous(level: AuthLevel) -> CallAuth {
+    CallAuth {
+        auth_type: AuthType::WINNT,
+        level,
+        user: Some("ANONYMOUS LOGON".to_string()),
+        anonymous: true,
     }
 }
 
@@ -364,6 +374,139 @@ fn restrict_modes() {
         ),
         Some("policy_restrict_remote")
     );
+}
+
+#[test]
+fn anonymous_logons_are_unauthenticated_but_keep_their_level() {
+    let remote = Some("192.0.2.1");
+    let anon_priv = anonymous(AuthLevel::PKT_PRIVACY);
+    let anon_connect = anonymous(AuthLevel::CONNECT);
+    let alice = auth(AuthLevel::PKT_PRIVACY, "alice");
+    // The caller facts.
+    let c = call(ECHO, 0, remote, Some(&anon_priv));
+    assert!(c.anonymous() && !c.authenticated());
+    assert_eq!(c.level(), Level::Privacy);
+    assert_eq!(c.user(), Some("ANONYMOUS LOGON"));
+    assert!(!call(ECHO, 0, remote, Some(&alice)).anonymous());
+
+    // restrict-remote-clients = "authenticated": anonymous at any level is refused, except
+    // to the endpoint mapper and allow-unauthenticated interfaces, as unauthenticated calls.
+    let p = policy(&format!(
+        "restrict-remote-clients = \"authenticated\"\n[[interface]]\nuuid = \"{OTHER}\"\nallow-unauthenticated = true\n"
+    ));
+    for a in [&anon_priv, &anon_connect] {
+        assert_eq!(
+            reason(&p, &call(ECHO, 0, remote, Some(a))),
+            Some("policy_restrict_remote")
+        );
+        assert_eq!(
+            reason(&p, &call(MGMT, 0, remote, Some(a))),
+            Some("policy_restrict_remote")
+        );
+        assert_eq!(reason(&p, &call(EPM, 3, remote, Some(a))), None);
+        assert_eq!(reason(&p, &call(OTHER, 0, remote, Some(a))), None);
+        // Local callers are exempt as ever.
+        assert_eq!(reason(&p, &call(ECHO, 0, None, Some(a))), None);
+    }
+    assert_eq!(reason(&p, &call(ECHO, 0, remote, Some(&alice))), None);
+    let p = policy("restrict-remote-clients = \"authenticated_without_exceptions\"");
+    assert_eq!(
+        reason(&p, &call(EPM, 3, remote, Some(&anon_priv))),
+        Some("policy_restrict_remote")
+    );
+
+    // epm-lookup = "require_authentication": anonymous is not enough.
+    let p = policy("epm-lookup = \"require_authentication\"");
+    assert_eq!(
+        reason(&p, &call(EPM, 2, remote, Some(&anon_priv))),
+        Some("policy_epm_lookup")
+    );
+    assert_eq!(reason(&p, &call(EPM, 2, remote, Some(&alice))), None);
+
+    // min-auth-level: the level asked for counts.
+    let p = policy(&format!(
+        "[[interface]]\nuuid = \"{ECHO}\"\nmin-auth-level = \"privacy\"\n"
+    ));
+    assert_eq!(reason(&p, &call(ECHO, 0, remote, Some(&anon_priv))), None);
+    assert_eq!(
+        reason(&p, &call(ECHO, 0, remote, Some(&anon_connect))),
+        Some("policy_min_level")
+    );
+
+    // User filters: `ANONYMOUS LOGON` or `NT AUTHORITY\ANONYMOUS LOGON` (any case) match
+    // anonymous logons and nothing else; other names never match an anonymous caller.
+    let p = policy(
+        r#"
+[[filter]]
+name = "no-anonymous"
+action = "deny"
+user = "Anonymous Logon"
+
+[[filter]]
+name = "no-nt-authority-anonymous"
+action = "deny"
+user = 'NT AUTHORITY\ANONYMOUS LOGON'
+interface = "12345778-1234-abcd-ef00-0123456789ab"
+
+[[filter]]
+name = "no-other-domain-anonymous"
+action = "deny"
+user = 'CORP\ANONYMOUS LOGON'
+
+[[filter]]
+name = "audit-alice"
+action = "audit"
+user = ["alice", "anonymous"]
+
+[[filter]]
+name = "level-filter"
+action = "audit"
+auth-level = "privacy"
+"#,
+    );
+    let v = p.check(&call(ECHO, 0, remote, Some(&anon_priv)));
+    assert_eq!(v.refusal.unwrap().rule.as_deref(), Some("no-anonymous"));
+    let audits: Vec<&str> = v.audits.iter().map(|a| &**a).collect();
+    assert_eq!(
+        audits,
+        ["level-filter"],
+        "auth-level filters see the level asked"
+    );
+    // A named account that happens to be called ANONYMOUS LOGON is not anonymous: the
+    // anonymous rules do not match it (NTLM acceptors refuse that name anyway).
+    let impostor = auth(AuthLevel::PKT_PRIVACY, "ANONYMOUS LOGON");
+    let v = p.check(&call(ECHO, 0, remote, Some(&impostor)));
+    assert!(v.permitted());
+    let v = p.check(&call(ECHO, 0, remote, Some(&alice)));
+    assert!(v.permitted());
+    assert_eq!(v.audits.len(), 2);
+    // The domain-qualified form, and a rule in another domain that never matches.
+    let p = policy(
+        r#"
+[[filter]]
+name = "nt"
+action = "deny"
+user = 'nt authority\anonymous logon'
+
+[[filter]]
+name = "corp"
+action = "deny"
+user = 'CORP\ANONYMOUS LOGON'
+"#,
+    );
+    assert_eq!(
+        p.check(&call(ECHO, 0, remote, Some(&anon_connect)))
+            .refusal
+            .unwrap()
+            .rule
+            .as_deref(),
+        Some("nt")
+    );
+    let p =
+        policy("[[filter]]\nname = \"corp\"\naction = \"deny\"\nuser = 'CORP\\ANONYMOUS LOGON'\n");
+    assert!(p
+        .check(&call(ECHO, 0, remote, Some(&anon_connect)))
+        .permitted());
 }
 
 #[test]

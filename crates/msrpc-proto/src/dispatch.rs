@@ -77,8 +77,13 @@ pub struct CallAuth {
     pub auth_type: AuthType,
     /// Level in force for this call.
     pub level: AuthLevel,
-    /// Authenticated user name, when the mechanism established one.
+    /// Authenticated user name, when the mechanism established one (`ANONYMOUS LOGON` for
+    /// an anonymous NTLM logon).
     pub user: Option<String>,
+    /// True when the context is an anonymous logon
+    /// ([`SecurityProvider::is_anonymous`](crate::security::SecurityProvider::is_anonymous)):
+    /// the level is what the client asked for, but nobody was authenticated.
+    pub anonymous: bool,
 }
 
 /// A fault a service method returns instead of a response (sent as a fault PDU).

@@ -63,6 +63,14 @@ pub trait SecurityProvider: Send {
         self.peer_name()
     }
 
+    /// True when the established context is an anonymous logon: on the acceptor side, the
+    /// peer proved no identity (NTLM's null session, MS-NLMP 3.2.5.1.2); on the initiator
+    /// side, we logged on anonymously. Such a context may still sign and seal, but access
+    /// checks must treat its caller as unauthenticated. Default false.
+    fn is_anonymous(&self) -> bool {
+        false
+    }
+
     /// Length of the signature this provider produces (the auth value of protected PDUs).
     fn signature_len(&self) -> usize;
 

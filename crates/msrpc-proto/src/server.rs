@@ -1101,6 +1101,7 @@ impl ServerConnection {
             auth_type: a.auth_type,
             level: a.level,
             user: a.provider.peer_name(),
+            anonymous: a.provider.is_anonymous(),
         });
         let signed = ctx.is_some_and(|a| level_signs(a.level));
         let fragments = call.data.fragments();

@@ -368,6 +368,7 @@ fn policy_inputs(ev: &ConnEvent<'_>) -> Vec<Input> {
         call_id,
         interface,
         opnum,
+        user,
         verdict,
         ..
     } = ev
@@ -382,6 +383,7 @@ fn policy_inputs(ev: &ConnEvent<'_>) -> Vec<Input> {
         action: action.to_string(),
         reason: reason.to_string(),
         rule,
+        user: user.map(str::to_string),
     };
     let mut out: Vec<Input> = verdict
         .audits

@@ -77,9 +77,10 @@ pub struct Cli {
     #[arg(long, value_name = "FILTER")]
     pub log_level: Option<String>,
 
-    /// Accept NTLMv2 (auth type WINNT, and inside SPNEGO, GSS_NEGOTIATE) on every endpoint for the accounts in this user file
-    /// (`name:domain:NT-hash` lines, managed with `msrpc users`; must not be world-readable).
-    /// Without it, authenticated binds are refused. Config key: users.
+    /// Accept NTLMv2 (auth type WINNT, and inside SPNEGO, GSS_NEGOTIATE) on every endpoint
+    /// for the accounts in this user file (`name:domain:NT-hash` lines, managed with `msrpc
+    /// users`; must not be world-readable). Without it, NTLM binds are accepted only as
+    /// anonymous logons (see `[security] allow-anonymous`). Config key: users.
     #[arg(long, value_name = "FILE")]
     pub users: Option<PathBuf>,
 
@@ -176,6 +177,34 @@ pub struct Layer {
     /// The `[limits]` table (connections and timeouts of every endpoint).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitsLayer>,
+    /// The `[security]` table (which logons are accepted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security: Option<SecurityLayer>,
+}
+
+/// The `[security]` table of a layer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SecurityLayer {
+    /// `allow-anonymous = true`: accept anonymous NTLM logons (NTLM or SPNEGO with an empty
+    /// user name and empty responses) as `ANONYMOUS LOGON`, at the level asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_anonymous: Option<bool>,
+}
+
+impl SecurityLayer {
+    fn overlay(self, top: SecurityLayer) -> SecurityLayer {
+        SecurityLayer {
+            allow_anonymous: top.allow_anonymous.or(self.allow_anonymous),
+        }
+    }
+}
+
+/// Which logons msrpcd accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecurityConfig {
+    /// Accept anonymous NTLM logons (with or without a user file).
+    pub allow_anonymous: bool,
 }
 
 /// The `[limits]` table of a layer: what every server msrpcd runs (the endpoint mapper, the
@@ -352,6 +381,7 @@ impl Layer {
             users: cli.users.clone(),
             epm_max_entries: cli.epm_max_entries,
             policy: None,
+            security: None,
             limits: cli.max_connections.map(|n| LimitsLayer {
                 max_connections: Some(n),
                 ..LimitsLayer::default()
@@ -383,6 +413,10 @@ impl Layer {
                 (Some(a), Some(b)) => Some(a.overlay(b)),
                 (a, b) => b.or(a),
             },
+            security: match (self.security, top.security) {
+                (Some(a), Some(b)) => Some(a.overlay(b)),
+                (a, b) => b.or(a),
+            },
         }
     }
 }
@@ -400,8 +434,10 @@ pub struct Config {
     pub registration_socket: PathBuf,
     /// The log filter (unless `RUST_LOG` or `--log-level` say otherwise).
     pub log_level: String,
-    /// The NTLM user file, when authenticated binds are accepted.
+    /// The NTLM user file, when named users may log on.
     pub users: Option<PathBuf>,
+    /// Which logons are accepted (`[security]`).
+    pub security: SecurityConfig,
     /// The most elements the endpoint map holds.
     pub epm_max_entries: usize,
     /// The server security policy applied to every endpoint (EPM, mgmt, the demo).
@@ -526,7 +562,14 @@ impl Config {
             detectors: a.detectors.unwrap_or_default(),
         };
         let limits = LimitsConfig::from_layer(layer.limits.unwrap_or_default())?;
+        let security = SecurityConfig {
+            allow_anonymous: layer
+                .security
+                .and_then(|s| s.allow_anonymous)
+                .unwrap_or(true),
+        };
         Ok(Config {
+            security,
             audit,
             limits,
             listen,
@@ -558,6 +601,9 @@ impl Config {
                 detectors: Some(self.audit.detectors.clone()),
             }),
             limits: Some(self.limits.to_layer()),
+            security: Some(SecurityLayer {
+                allow_anonymous: Some(self.security.allow_anonymous),
+            }),
         }
     }
 
@@ -687,6 +733,42 @@ mod tests {
         std::fs::write(&file, &printed).unwrap();
         let cli = Cli::try_parse_from(["msrpcd", "-c", file.to_str().unwrap()]).unwrap();
         assert_eq!(Config::load(&cli, &e).unwrap(), c);
+    }
+
+    #[test]
+    fn the_security_table_defaults_to_anonymous_on_and_reads_back() {
+        let e = env(1000, None, true);
+        let c = Config::load(&Cli::default(), &e).unwrap();
+        assert!(
+            c.security.allow_anonymous,
+            "anonymous logons are on by default"
+        );
+        assert!(c
+            .to_toml()
+            .unwrap()
+            .contains("[security]\nallow-anonymous = true"));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[security]\nallow-anonymous = false\n").unwrap();
+        let cli = Cli::try_parse_from(["msrpcd", "-c", file.to_str().unwrap()]).unwrap();
+        let c = Config::load(&cli, &e).unwrap();
+        assert!(!c.security.allow_anonymous);
+        // An empty [security] table keeps the default.
+        std::fs::write(&file, "[security]\n").unwrap();
+        assert!(Config::load(&cli, &e).unwrap().security.allow_anonymous);
+        // --print-config reads back.
+        std::fs::write(&file, "[security]\nallow-anonymous = false\n").unwrap();
+        let c = Config::load(&cli, &e).unwrap();
+        std::fs::write(&file, c.to_toml().unwrap()).unwrap();
+        assert_eq!(Config::load(&cli, &e).unwrap(), c);
+        // Unknown keys and wrong types are errors.
+        for bad in [
+            "[security]\nallow-anonymus = false\n",
+            "[security]\nallow-anonymous = \"no\"\n",
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            assert!(Config::load(&cli, &e).is_err(), "{bad}");
+        }
     }
 
     #[test]

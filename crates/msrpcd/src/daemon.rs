@@ -14,7 +14,7 @@ use msrpc_echo::{EchoService, RpcechoServer};
 use msrpc_epm::db::IN_PROCESS_OWNER_BASE;
 use msrpc_epm::mgmt::{MgmtInterface, MgmtServer};
 use msrpc_epm::{EndpointDb, EpmService, EptInterface, EptServer, MgmtStats};
-use msrpc_ntlm::{FileUserStore, NtlmAcceptor, SpnegoAcceptor, UserStore};
+use msrpc_ntlm::{FileUserStore, MemoryUserStore, NtlmAcceptor, SpnegoAcceptor, UserStore};
 use msrpc_policy::{Policy, PolicyHandle};
 use msrpc_proto::dispatch::Interface;
 use msrpc_proto::pdu::AuthType;
@@ -188,21 +188,36 @@ impl UserStore for UserFile {
     }
 }
 
-/// Loads the user file at `path` and makes the security factory that accepts NTLMv2 for its
-/// accounts, bare (`AuthType::WINNT`) or inside SPNEGO (`AuthType::GSS_NEGOTIATE`); other
-/// authentication types stay refused. The
+/// The security factory of every endpoint: NTLMv2 bare (`AuthType::WINNT`) or inside SPNEGO
+/// (`AuthType::GSS_NEGOTIATE`), checking named users against the user file at `users` (when
+/// given; without one every named logon fails like a wrong password) and accepting anonymous
+/// logons as `ANONYMOUS LOGON` when `allow_anonymous`. Other authentication types stay
+/// refused. `None` when neither is set: nothing is offered and authenticated binds get
+/// bind_nak "authentication type not recognized", as before anonymous logons existed. The
 /// returned [`UserFile`] reloads the accounts the factory's acceptors use.
-pub fn ntlm_security(path: &Path) -> anyhow::Result<(SecurityFactory, Arc<UserFile>)> {
-    let users = Arc::new(UserFile::load(path)?);
-    tracing::info!(
-        file = %path.display(),
-        accounts = users.accounts(),
-        "accepting NTLMv2 binds"
-    );
-    let store: Arc<dyn UserStore> = users.clone();
-    // NTLMv2 bare (WINNT) or inside SPNEGO (GSS_NEGOTIATE); other types stay refused.
+pub fn ntlm_security(
+    users: Option<&Path>,
+    allow_anonymous: bool,
+) -> anyhow::Result<(Option<SecurityFactory>, Option<Arc<UserFile>>)> {
+    let file = users.map(UserFile::load).transpose()?.map(Arc::new);
+    let store: Arc<dyn UserStore> = match &file {
+        Some(f) => f.clone(),
+        None if allow_anonymous => Arc::new(MemoryUserStore::new()),
+        None => return Ok((None, None)),
+    };
+    match &file {
+        Some(f) => tracing::info!(
+            file = %f.path().display(),
+            accounts = f.accounts(),
+            anonymous = allow_anonymous,
+            "accepting NTLMv2 and SPNEGO logons"
+        ),
+        None => {
+            tracing::info!("accepting anonymous NTLMv2 and SPNEGO logons only (no --users file)")
+        }
+    }
     let factory: SecurityFactory = Arc::new(move |t: AuthType| {
-        let ntlm = || NtlmAcceptor::new(store.clone());
+        let ntlm = || NtlmAcceptor::new(store.clone()).allow_anonymous(allow_anonymous);
         if t == AuthType::WINNT {
             Some(Box::new(ntlm()) as Box<dyn SecurityProvider>)
         } else if t == AuthType::GSS_NEGOTIATE {
@@ -211,7 +226,7 @@ pub fn ntlm_security(path: &Path) -> anyhow::Result<(SecurityFactory, Arc<UserFi
             None
         }
     });
-    Ok((factory, users))
+    Ok((Some(factory), file))
 }
 
 /// Logs the policy in force.
@@ -258,6 +273,7 @@ pub fn reload(
                 ),
                 ("log-level", cfg.log_level != current.log_level),
                 ("users", cfg.users != current.users),
+                ("security", cfg.security != current.security),
                 ("limits", cfg.limits != current.limits),
             ];
             for (key, changed) in restart {
@@ -293,13 +309,7 @@ pub async fn run(
     let mut signals = Signals::install()?;
     let exe = std::env::current_exe().unwrap_or_else(|_| "msrpcd".into());
     prepare_socket_dir(&cfg.registration_socket, euid)?;
-    let (security, users) = match &cfg.users {
-        Some(path) => {
-            let (f, u) = ntlm_security(path)?;
-            (Some(f), Some(u))
-        }
-        None => (None, None),
-    };
+    let (security, users) = ntlm_security(cfg.users.as_deref(), cfg.security.allow_anonymous)?;
     let policy = PolicyHandle::new(cfg.policy.clone());
     log_policy(&cfg.policy, "security policy");
 
