@@ -1,0 +1,234 @@
+//! `msrpc dcom alive` against an in-process OXID resolver: a test double of
+//! `IObjectExporter` (the generated server trait of `msrpc-dcom`) answering Impacket's
+//! ServerAlive2 response vector, behind a wrapper that records the request stubs it receives
+//! so they can be compared with Impacket's request vector. Also: error status, fault, and a
+//! resolver that never answers (the wait is bounded).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{msrpc, start_with};
+use msrpc_dcom::resolver::*;
+use msrpc_ndr::{DataRep, DecodeLimits};
+use msrpc_proto::dispatch::{BoxFuture, CallContext, Dispatch, DispatchError, RpcFault};
+use msrpc_proto::pdu::{FaultStatus, SyntaxId};
+use serde_json::Value;
+
+fn vector(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../../tests/vectors/impacket-dcom/{name}.hex",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    hex::decode(
+        std::fs::read_to_string(path)
+            .unwrap()
+            .split_whitespace()
+            .collect::<String>(),
+    )
+    .unwrap()
+}
+
+/// Impacket's ServerAlive2 response (COM 5.7, three addresses, five security bindings).
+fn impacket_response() -> ServerAlive2Response {
+    let stub = vector("server_alive2_response");
+    ServerAlive2Response::from_stub(
+        &stub,
+        DataRep::LITTLE_ENDIAN,
+        DecodeLimits::DEFAULT,
+        &ServerAlive2Request {},
+    )
+    .unwrap()
+}
+
+/// The test double: answers ServerAlive2 with `answer` (or a fault); other operations fault.
+struct Resolver {
+    answer: Result<ServerAlive2Response, RpcFault>,
+}
+
+impl ObjectExporter for Resolver {
+    async fn resolve_oxid(
+        &self,
+        _: &CallContext,
+        _: ResolveOxidRequest,
+    ) -> Result<ResolveOxidResponse, RpcFault> {
+        Err(RpcFault(FaultStatus::NCA_S_OP_RNG_ERROR))
+    }
+    async fn simple_ping(
+        &self,
+        _: &CallContext,
+        _: SimplePingRequest,
+    ) -> Result<SimplePingResponse, RpcFault> {
+        Err(RpcFault(FaultStatus::NCA_S_OP_RNG_ERROR))
+    }
+    async fn complex_ping(
+        &self,
+        _: &CallContext,
+        _: ComplexPingRequest,
+    ) -> Result<ComplexPingResponse, RpcFault> {
+        Err(RpcFault(FaultStatus::NCA_S_OP_RNG_ERROR))
+    }
+    async fn server_alive(
+        &self,
+        _: &CallContext,
+        _: ServerAliveRequest,
+    ) -> Result<ServerAliveResponse, RpcFault> {
+        Err(RpcFault(FaultStatus::NCA_S_OP_RNG_ERROR))
+    }
+    async fn resolve_oxid2(
+        &self,
+        _: &CallContext,
+        _: ResolveOxid2Request,
+    ) -> Result<ResolveOxid2Response, RpcFault> {
+        Err(RpcFault(FaultStatus::NCA_S_OP_RNG_ERROR))
+    }
+    async fn server_alive2(
+        &self,
+        _: &CallContext,
+        _: ServerAlive2Request,
+    ) -> Result<ServerAlive2Response, RpcFault> {
+        self.answer.clone()
+    }
+}
+
+/// The (opnum, request stub) of every call, in order.
+type Seen = Arc<Mutex<Vec<(u16, Vec<u8>)>>>;
+
+/// Records (opnum, request stub) and passes the call on.
+struct Recording<D> {
+    inner: D,
+    seen: Seen,
+}
+
+impl<D: Dispatch> Dispatch for Recording<D> {
+    fn syntax(&self) -> SyntaxId {
+        self.inner.syntax()
+    }
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn operation_name(&self, opnum: u16) -> Option<&'static str> {
+        self.inner.operation_name(opnum)
+    }
+    fn dispatch<'a>(
+        &'a self,
+        ctx: CallContext,
+        stub: Vec<u8>,
+        drep: DataRep,
+        limits: DecodeLimits,
+    ) -> BoxFuture<'a, Result<Vec<u8>, DispatchError>> {
+        self.seen.lock().unwrap().push((ctx.opnum, stub.clone()));
+        self.inner.dispatch(ctx, stub, drep, limits)
+    }
+}
+
+fn serve(answer: Result<ServerAlive2Response, RpcFault>) -> (common::TestServer, Seen) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = Arc::clone(&seen);
+    let server = start_with(move |b| {
+        b.service(Recording {
+            inner: ObjectExporterServer::new(Resolver { answer }),
+            seen: s2,
+        })
+    });
+    (server, seen)
+}
+
+#[test]
+fn alive_prints_com_version_and_addresses_text_and_json() {
+    let (s, seen) = serve(Ok(impacket_response()));
+    let target = format!("127.0.0.1:{}", s.port());
+
+    let r = msrpc(&["dcom", "alive", &target, "--json"]).expect_code(0);
+    let doc = r.json();
+    assert_eq!(doc["com_version"], "5.7");
+    assert_eq!(doc["peer"], format!("127.0.0.1:{}", s.port()));
+    let addrs: Vec<&str> = doc["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        addrs,
+        ["WIN-DCOM01", "192.168.56.10", "fe80::1c2d:3e4f:5a6b:7c8d"]
+    );
+    assert_eq!(doc["string_bindings"][0]["protseq"], "ncacn_ip_tcp");
+    assert_eq!(doc["string_bindings"][0]["tower_id"], 7);
+    let svcs: Vec<u64> = doc["security_bindings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["authn_svc"].as_u64().unwrap())
+        .collect();
+    assert_eq!(svcs, [9, 10, 16, 22, 30]);
+    assert_eq!(doc["security_bindings"][1]["authn_name"], "NTLM");
+    assert_eq!(doc["security_bindings"][1]["authz_svc"], 0xffff);
+
+    let r = msrpc(&["dcom", "alive", &target]).expect_code(0);
+    assert!(r.stdout.contains("COM version: 5.7"), "{}", r.stdout);
+    for a in addrs {
+        assert!(r.stdout.contains(&format!("  {a}\n")), "{}", r.stdout);
+    }
+    assert!(r.stdout.contains("10 (NTLM)"), "{}", r.stdout);
+
+    // Both requests were ServerAlive2 with Impacket's request stub (empty: no [in] parameter).
+    let want = vector("server_alive2_request");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    for (opnum, stub) in seen.iter() {
+        assert_eq!(*opnum, 5);
+        assert_eq!(stub, &want);
+    }
+}
+
+#[test]
+fn alive_error_status_and_fault_exit_3() {
+    let mut resp = impacket_response();
+    resp.result = 5;
+    let (s, _) = serve(Ok(resp));
+    let r = msrpc(&[
+        "dcom",
+        "alive",
+        &format!("127.0.0.1:{}", s.port()),
+        "--json",
+    ])
+    .expect_code(3);
+    let doc: Value = r.json();
+    assert_eq!(doc["error"]["kind"], "refused");
+    assert!(r.stderr.contains("0x00000005"), "{}", r.stderr);
+
+    let (s, _) = serve(Err(RpcFault(FaultStatus::ACCESS_DENIED)));
+    let r = msrpc(&["dcom", "alive", &format!("127.0.0.1:{}", s.port())]).expect_code(3);
+    assert!(r.stderr.contains("fault"), "{}", r.stderr);
+}
+
+#[test]
+fn alive_bounded_when_the_resolver_never_answers() {
+    // Accepts and never reads: the bind waits for an answer that never comes.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hold = std::thread::spawn(move || {
+        let (c, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(3));
+        drop(c);
+    });
+    let t0 = Instant::now();
+    let r = msrpc(&[
+        "dcom",
+        "alive",
+        &format!("127.0.0.1:{port}"),
+        "--timeout",
+        "1",
+    ])
+    .expect_code(2);
+    assert!(t0.elapsed() < Duration::from_secs(4), "{:?}", t0.elapsed());
+    assert!(
+        r.stderr.contains("timed out") || r.stderr.contains("no answer"),
+        "{}",
+        r.stderr
+    );
+    hold.join().unwrap();
+}
