@@ -52,7 +52,10 @@ fn libraries_do_not_know_the_demo_or_what_is_above_them() {
             "msrpc-rt",
             &["msrpc-ndr", "msrpc-proto", "msrpc-epm", "msrpc-policy"],
         ),
-        ("msrpc-audit", &["msrpc-ndr", "msrpc-proto", "msrpc-epm"]),
+        (
+            "msrpc-audit",
+            &["msrpc-ndr", "msrpc-proto", "msrpc-epm", "msrpc-dcom"],
+        ),
         (
             "msrpc-analyze",
             &[

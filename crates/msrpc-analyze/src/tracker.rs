@@ -602,7 +602,9 @@ impl Conversation {
         self.kept_bytes = self.kept_bytes.saturating_sub(stub.len());
         let interface = self.context(a.context_id);
         let is_epm = interface.is_some_and(|s| s.uuid.as_u128() == epm::EPM_UUID);
-        let keep = is_epm && self.kept_bytes + stub.len() <= self.max_stub;
+        // EPM stubs (ports learned) and DCOM ones (activations, resolver and IRemUnknown calls).
+        let is_dcom = interface.is_some_and(|s| msrpc_audit::dcom::interprets(&s.uuid));
+        let keep = (is_epm || is_dcom) && self.kept_bytes + stub.len() <= self.max_stub;
         if keep {
             self.kept_bytes += stub.len();
         }
@@ -705,13 +707,27 @@ impl Conversation {
                 user: self.user.clone(),
             },
         ));
-        if let (Some((req, rdrep)), Some(resp)) = (&c.stub, &c.resp) {
+        let is_epm = iface.is_some_and(|u| u.as_u128() == epm::EPM_UUID);
+        if let (true, Some((req, rdrep)), Some(resp)) = (is_epm, &c.stub, &c.resp) {
             if let Some((kind, learned)) =
                 epm::interpret(req, *rdrep, resp, h.drep, c.opnum, h.call_id)
             {
                 out.events.push((ts, kind));
                 out.learned
                     .extend(learned.into_iter().map(|l| (l, self.server)));
+            }
+        }
+        if let (Some(u), Some((req, rdrep))) = (iface, &c.stub) {
+            let facts = msrpc_audit::dcom::CallFacts {
+                call_id: h.call_id,
+                auth_level: c.auth_level.clone(),
+                user: self.user.clone(),
+            };
+            let resp = c.resp.as_deref().map(|r| (r, h.drep));
+            if let Some(kind) =
+                msrpc_audit::dcom::interpret_call(&u, c.opnum, req, *rdrep, resp, &facts)
+            {
+                out.events.push((ts, kind));
             }
         }
     }

@@ -336,6 +336,9 @@ impl Metrics {
             EventKind::Malformed { reason, .. } => g.add(MALFORMED_TOTAL, &[reason], 1),
             EventKind::ExploitShape { shape, .. } => g.add(EXPLOIT_SHAPES_TOTAL, &[shape], 1),
             EventKind::Alert { detector, .. } => g.add(ALERTS_TOTAL, &[detector], 1),
+            EventKind::DcomActivation { .. }
+            | EventKind::DcomResolver { .. }
+            | EventKind::DcomRemUnknown { .. } => {}
         }
     }
 
