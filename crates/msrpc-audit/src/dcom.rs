@@ -167,7 +167,14 @@ pub fn interpret_call(
     } else if i == IOBJECT_EXPORTER {
         resolver(opnum, request, request_drep, response, facts.call_id)
     } else if i == IREM_UNKNOWN || i == IREM_UNKNOWN2 {
-        rem_unknown(i == IREM_UNKNOWN2, opnum, request, request_drep, response, facts.call_id)
+        rem_unknown(
+            i == IREM_UNKNOWN2,
+            opnum,
+            request,
+            request_drep,
+            response,
+            facts.call_id,
+        )
     } else {
         None
     }
@@ -233,9 +240,8 @@ fn scm_activation(
     // Request: the activation properties' InstantiationInfo names the class and interfaces.
     let (props, hresult, out) = if opnum == 3 {
         let req = RemoteGetClassObjectRequest::from_stub(request, drep, LIMITS).ok()?;
-        let resp = response.and_then(|(s, d)| {
-            RemoteGetClassObjectResponse::from_stub(s, d, LIMITS, &req).ok()
-        });
+        let resp = response
+            .and_then(|(s, d)| RemoteGetClassObjectResponse::from_stub(s, d, LIMITS, &req).ok());
         (
             req.act_properties,
             resp.as_ref().map(|r| r.result.0),
@@ -243,9 +249,8 @@ fn scm_activation(
         )
     } else {
         let req = RemoteCreateInstanceRequest::from_stub(request, drep, LIMITS).ok()?;
-        let resp = response.and_then(|(s, d)| {
-            RemoteCreateInstanceResponse::from_stub(s, d, LIMITS, &req).ok()
-        });
+        let resp = response
+            .and_then(|(s, d)| RemoteCreateInstanceResponse::from_stub(s, d, LIMITS, &req).ok());
         (
             req.act_properties,
             resp.as_ref().map(|r| r.result.0),
@@ -403,7 +408,11 @@ fn rem_unknown(
                 (req.interface_refs, resp.map(|r| r.result.0))
             };
             (
-                if opnum == 4 { "RemAddRef" } else { "RemRelease" },
+                if opnum == 4 {
+                    "RemAddRef"
+                } else {
+                    "RemRelease"
+                },
                 refs.iter().map(|r| r.ipid.0.to_string()).collect(),
                 Vec::new(),
                 hresult,
