@@ -133,6 +133,13 @@ fn shared_captures_ctxids_is_an_mmc20_activation() {
     // Suricata's dcerpc-ctxids test capture is DCOM lateral movement too: PURP\Administrator
     // activates MMC20.Application (RemoteGetClassObject at integrity) on a domain controller,
     // then binds IRemUnknown2 on the exporter's port. A true positive.
+    let (summary, _) = common::analyze(&common::captures_dir().join(CTXIDS));
+    assert_eq!(
+        summary
+            .dcom_activations
+            .get("MMC20.Application 49b2791a-b1ae-4c90-9b8e-e860ba07f889"),
+        Some(&1)
+    );
     let (events, alerts) = run(CTXIDS);
     let acts = activations(&events);
     assert_eq!(acts.len(), 1, "{acts:?}");
