@@ -1,0 +1,289 @@
+//! The client (feature `rt`) against in-process test doubles served by `msrpc-rt`: an
+//! activator answering Impacket's activation reply, the activation properties compared with
+//! Impacket's, the exporter's address chosen with the fallback to the dialled host, and every
+//! wait bounded.
+#![cfg(feature = "rt")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use msrpc_dcom::activation::{ActivationBlob, ActivationLimits, Property};
+use msrpc_dcom::activator::*;
+use msrpc_dcom::client::{
+    activate, activation_properties, choose_exporter, split_network_addr, ClientError,
+};
+use msrpc_dcom::dualstring::{Bindings, StringBinding};
+use msrpc_dcom::hresult::HResult;
+use msrpc_dcom::ids::guids;
+use msrpc_dcom::{MInterfacePointer, OrpcThat};
+use msrpc_ndr::{Unique, Uuid};
+use msrpc_proto::dispatch::{CallContext, RpcFault};
+use msrpc_rt::{ClientOptions, Server};
+
+const CLSID_MMC20: Uuid = Uuid::from_u128(0x49b2791a_b1ae_4c90_9b8e_e860ba07f889);
+const IID_IDISPATCH: Uuid = Uuid::from_u128(0x00020400_0000_0000_c000_000000000046);
+
+fn vector(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../../tests/vectors/impacket-dcom/{name}.hex",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    hex::decode(
+        std::fs::read_to_string(path)
+            .unwrap()
+            .split_whitespace()
+            .collect::<String>(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn activation_properties_are_impackets_but_for_this_size() {
+    let ours = activation_properties(CLSID_MMC20, &[IID_IDISPATCH]).unwrap();
+    let mut theirs = ActivationBlob::decode(
+        &vector("remote_create_instance_blob"),
+        &ActivationLimits::DEFAULT,
+    )
+    .unwrap();
+    // Impacket leaves thisSize 0; we fill it in (MS-DCOM 2.2.22.2.1).
+    let size = ours.instantiation_info().unwrap().this_size;
+    assert_ne!(size, 0);
+    for p in &mut theirs.properties {
+        if let Property::InstantiationInfo(i) = p {
+            i.this_size = size;
+        }
+    }
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.encode().unwrap(), theirs.encode().unwrap());
+}
+
+/// The test double: records the activation requests and answers `reply`.
+struct Activator {
+    reply: Result<(HResult, Option<MInterfacePointer>), RpcFault>,
+    seen: Arc<Mutex<Vec<ActivationBlob>>>,
+    delay: Duration,
+}
+
+impl RemoteScmActivator for Activator {
+    async fn remote_get_class_object(
+        &self,
+        _: &CallContext,
+        _: RemoteGetClassObjectRequest,
+    ) -> Result<RemoteGetClassObjectResponse, RpcFault> {
+        Err(RpcFault(msrpc_proto::pdu::FaultStatus::NCA_S_OP_RNG_ERROR))
+    }
+    async fn remote_create_instance(
+        &self,
+        _: &CallContext,
+        req: RemoteCreateInstanceRequest,
+    ) -> Result<RemoteCreateInstanceResponse, RpcFault> {
+        let blob = ActivationBlob::from_interface_pointer(
+            req.act_properties.get().unwrap(),
+            &ActivationLimits::DEFAULT,
+        )
+        .unwrap();
+        self.seen.lock().unwrap().push(blob);
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        let (result, out) = self.reply.clone()?;
+        Ok(RemoteCreateInstanceResponse {
+            orpcthat: OrpcThat::default(),
+            act_properties_out: match out {
+                Some(ip) => Unique::new(ip),
+                None => Unique::null(),
+            },
+            result,
+        })
+    }
+}
+
+/// Impacket's activation reply (IDispatch S_OK, OXID 0x2f47a0c1d4e5f601, bindings
+/// WIN-DCOM01[49668] and 192.168.56.10[49668], authnHint 5).
+fn impacket_reply() -> MInterfacePointer {
+    let blob = ActivationBlob::decode(&vector("activation_reply_blob"), &ActivationLimits::DEFAULT)
+        .unwrap();
+    blob.to_interface_pointer(false).unwrap()
+}
+
+async fn serve(
+    reply: Result<(HResult, Option<MInterfacePointer>), RpcFault>,
+    delay: Duration,
+) -> (Server, u16, Arc<Mutex<Vec<ActivationBlob>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .service(RemoteScmActivatorServer::new(Activator {
+            reply,
+            seen: Arc::clone(&seen),
+            delay,
+        }))
+        .start()
+        .await
+        .unwrap();
+    let port = server.local_addrs()[0].port();
+    (server, port, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activate_reads_impackets_reply() {
+    let (server, port, seen) =
+        serve(Ok((HResult::S_OK, Some(impacket_reply()))), Duration::ZERO).await;
+    let a = activate(
+        "127.0.0.1",
+        port,
+        CLSID_MMC20,
+        &[IID_IDISPATCH],
+        ClientOptions::default(),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.oxid.0, 0x2f47_a0c1_d4e5_f601);
+    assert_eq!(a.authn_hint, 5);
+    assert_eq!((a.server_version.major, a.server_version.minor), (5, 7));
+    assert_eq!(
+        a.ipid_rem_unknown.0,
+        Uuid::from_u128(0x0000ac01_0a2c_0000_8e14_1c2f0a5a7b11)
+    );
+    assert_eq!(a.bindings.strings.len(), 2);
+    assert_eq!(a.interfaces.len(), 1);
+    assert_eq!(a.interfaces[0].iid, IID_IDISPATCH);
+    assert!(a.interfaces[0].hresult.is_success());
+    assert!(a.interfaces[0].objref.is_some());
+
+    // What the activator received: the four properties, our CLSID and IID, protseq 7.
+    let blobs = seen.lock().unwrap().clone();
+    assert_eq!(blobs.len(), 1);
+    let clsids: Vec<Uuid> = blobs[0].properties.iter().map(Property::clsid).collect();
+    assert_eq!(
+        clsids,
+        [
+            guids::CLSID_INSTANTIATION_INFO,
+            guids::CLSID_ACTIVATION_CONTEXT_INFO,
+            guids::CLSID_SERVER_LOCATION_INFO,
+            guids::CLSID_SCM_REQUEST_INFO
+        ]
+    );
+    assert_eq!(blobs[0].instantiation_info().unwrap().class_id, CLSID_MMC20);
+    let rr = blobs[0]
+        .scm_request_info()
+        .unwrap()
+        .remote_request
+        .get()
+        .unwrap();
+    assert_eq!(rr.requested_protseqs.get().unwrap(), &vec![7u16]);
+
+    // The advertised names do not resolve or answer here: the dialled host, advertised port.
+    let chosen = choose_exporter("127.0.0.1", &a.bindings, Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert_eq!(
+        (chosen.host.as_str(), chosen.port, chosen.fallback),
+        ("127.0.0.1", 49668, true)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activate_failures_and_bounded_waits() {
+    // A failed HRESULT.
+    let (server, port, _) = serve(Ok((HResult::E_ACCESSDENIED, None)), Duration::ZERO).await;
+    let e = activate(
+        "127.0.0.1",
+        port,
+        CLSID_MMC20,
+        &[IID_IDISPATCH],
+        ClientOptions::default(),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ClientError::Status {
+                status: 0x8007_0005,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    server.shutdown().await;
+    // S_OK without properties out.
+    let (server, port, _) = serve(Ok((HResult::S_OK, None)), Duration::ZERO).await;
+    let e = activate(
+        "127.0.0.1",
+        port,
+        CLSID_MMC20,
+        &[IID_IDISPATCH],
+        ClientOptions::default(),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, ClientError::Invalid(_)), "{e}");
+    server.shutdown().await;
+    // An activator that takes too long: the whole exchange is bounded.
+    let (server, port, _) = serve(
+        Ok((HResult::S_OK, Some(impacket_reply()))),
+        Duration::from_secs(30),
+    )
+    .await;
+    let t0 = Instant::now();
+    let e = activate(
+        "127.0.0.1",
+        port,
+        CLSID_MMC20,
+        &[IID_IDISPATCH],
+        ClientOptions::default(),
+        Duration::from_millis(500),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, ClientError::Timeout(_)), "{e}");
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exporter_choice_prefers_a_reachable_advertised_binding() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let b = |a: &str| StringBinding {
+        tower_id: 7,
+        network_addr: a.into(),
+    };
+    let bindings = Bindings {
+        strings: vec![
+            b("no-such-host.invalid[1]"),
+            StringBinding {
+                tower_id: 0x1f,
+                network_addr: "127.0.0.1[2]".into(),
+            },
+            b(&format!("127.0.0.1[{port}]")),
+        ],
+        security: vec![],
+    };
+    let c = choose_exporter("10.9.9.9", &bindings, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.host.as_str(), c.port, c.fallback),
+        ("127.0.0.1", port, false)
+    );
+    // No tcp binding: nothing to choose.
+    assert!(
+        choose_exporter("h", &Bindings::default(), Duration::from_millis(10))
+            .await
+            .is_none()
+    );
+    assert_eq!(
+        split_network_addr("WIN-DCOM01[49668]"),
+        Some(("WIN-DCOM01".into(), 49668))
+    );
+    assert_eq!(split_network_addr("fe80::1"), Some(("fe80::1".into(), 135)));
+    assert_eq!(split_network_addr("h[x]"), None);
+    assert_eq!(split_network_addr(""), None);
+}
