@@ -137,7 +137,10 @@ fn activation_request(clsid: Uuid, iid: Uuid) -> RemoteCreateInstanceRequest {
         }),
     ]);
     RemoteCreateInstanceRequest {
-        orpcthis: OrpcThis::new(Uuid::from_u128(0xc1d0)),
+        orpcthis: OrpcThis {
+            flags: 1,
+            ..OrpcThis::new(Uuid::from_u128(0xc1d0))
+        },
         unk_outer: Unique::null(),
         act_properties: Unique::new(blob.to_interface_pointer(true).unwrap()),
     }

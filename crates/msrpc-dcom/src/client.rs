@@ -216,7 +216,11 @@ pub async fn activate_on(
     let props = activation_properties(clsid, iids)?.to_interface_pointer(true)?;
     let resp = RemoteScmActivatorClient::new(client.clone())
         .remote_create_instance(RemoteCreateInstanceRequest {
-            orpcthis: OrpcThis::new(uuid::Uuid::new_v4()),
+            // Flags 1 (ORPCF_LOCAL), as Windows' clients (the shared captures) and Impacket send.
+            orpcthis: OrpcThis {
+                flags: 1,
+                ..OrpcThis::new(uuid::Uuid::new_v4())
+            },
             unk_outer: msrpc_ndr::Unique::null(),
             act_properties: msrpc_ndr::Unique::new(props),
         })

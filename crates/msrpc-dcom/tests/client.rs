@@ -78,6 +78,11 @@ impl RemoteScmActivator for Activator {
         _: &CallContext,
         req: RemoteCreateInstanceRequest,
     ) -> Result<RemoteCreateInstanceResponse, RpcFault> {
+        assert_eq!(req.orpcthis.flags, 1, "ORPCF_LOCAL, as Windows sends");
+        assert_eq!(
+            (req.orpcthis.version.major, req.orpcthis.version.minor),
+            (5, 7)
+        );
         let blob = ActivationBlob::from_interface_pointer(
             req.act_properties.get().unwrap(),
             &ActivationLimits::DEFAULT,
