@@ -377,6 +377,15 @@ fn live_calls_become_dcom_events() {
     assert_eq!(act.conn.orig_h, Some("10.0.0.1".parse().unwrap()));
     let mut det = Detectors::new(DetectorConfig::default());
     assert_eq!(alerts(&mut det, act).len(), 1);
+    let m = msrpc_audit::metrics::Metrics::new();
+    m.observe(act);
+    let text = m.render();
+    assert!(
+        text.contains(
+            "msrpc_dcom_activations_total{class=\"MMC20.Application\",operation=\"RemoteCreateInstance\"} 1"
+        ),
+        "{text}"
+    );
 
     // ServerAlive2 with its answer.
     let resp = vector("server_alive2_response");
