@@ -2,7 +2,9 @@
 //! `IObjectExporter::ServerAlive2` (MS-DCOM 3.1.2.5.1.6), the call network scanners make on
 //! port 135 to learn a host's COM version and every network address it advertises; and
 //! activation ([`activate`]: `IRemoteSCMActivator::RemoteCreateInstance`, 3.1.2.5.2.3.3) with
-//! the choice of the object exporter's address ([`choose_exporter`]).
+//! the choice of the object exporter's address ([`choose_exporter`]); and the exporter's
+//! `IRemUnknown2` ([`Exporter`]: QueryInterface, Release). Not yet: method calls on the
+//! interfaces, AddRef/Release on drop, the pinger.
 //!
 //! Every wait is bounded: the connect by [`ClientOptions::connect_timeout`], the bind and call
 //! by [`ClientOptions::call_timeout`], and the whole exchange by the `timeout` argument.
@@ -352,4 +354,106 @@ pub async fn choose_exporter(
         port: first_port,
         fallback: true,
     })
+}
+
+/// A connection to an object exporter (the address [`choose_exporter`] found), calling its
+/// `IRemUnknown2` (MS-DCOM 3.1.1.5.7) at the IPID the activation named
+/// ([`Activated::ipid_rem_unknown`]): ORPC calls with ORPCTHIS 5.7, the IPID as the object
+/// UUID. Each call is bounded by [`ClientOptions::call_timeout`]. Authentication is the
+/// caller's `opts.auth`: Windows exporters want at least the activation's `authnHint`.
+#[derive(Clone, Debug)]
+pub struct Exporter {
+    client: Client,
+    rem_unknown: Ipid,
+}
+
+impl Exporter {
+    /// Connects to the exporter at `host:port`.
+    pub async fn connect(
+        host: &str,
+        port: u16,
+        rem_unknown: Ipid,
+        opts: ClientOptions,
+    ) -> Result<Exporter, ClientError> {
+        let client = Client::connect_host(host, port, opts).await?;
+        Ok(Exporter {
+            client,
+            rem_unknown,
+        })
+    }
+
+    /// The connection.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn rem_unknown(&self) -> crate::remunknown2::RemUnknown2Client<Client> {
+        crate::remunknown2::RemUnknown2Client::new(self.client.clone())
+            .with_object(self.rem_unknown.0)
+    }
+
+    /// `RemQueryInterface`: `refs` references to each of `iids` of the object behind `ipid`;
+    /// one result per IID (its HRESULT and, on success, its STDOBJREF). A failed call
+    /// HRESULT is an error; the entries' own HRESULTs are returned as they are.
+    pub async fn query_interface(
+        &self,
+        ipid: Ipid,
+        refs: u32,
+        iids: &[Iid],
+    ) -> Result<Vec<crate::orpc::RemQiResult>, ClientError> {
+        let what = "RemQueryInterface";
+        let c_iids = u16::try_from(iids.len())
+            .map_err(|_| DcomError::Unencodable("more than 65535 IIDs"))?;
+        let resp = self
+            .rem_unknown()
+            .rem_query_interface(crate::remunknown2::RemQueryInterfaceRequest {
+                orpcthis: OrpcThis::new(uuid::Uuid::new_v4()),
+                ripid: ipid,
+                c_refs: refs,
+                c_iids,
+                iids: iids.to_vec(),
+            })
+            .await
+            .map_err(|source| ClientError::Call { what, source })?;
+        if !resp.result.is_success() {
+            return Err(ClientError::Status {
+                what,
+                status: resp.result.0,
+            });
+        }
+        let results = resp.qi_results.get().cloned().unwrap_or_default();
+        if results.len() != iids.len() {
+            return Err(DcomError::Invalid("RemQueryInterface: not one result per IID").into());
+        }
+        Ok(results)
+    }
+
+    /// `RemRelease`: gives back references (what a client does when it drops interfaces).
+    pub async fn release(&self, refs: &[crate::orpc::RemInterfaceRef]) -> Result<(), ClientError> {
+        let what = "RemRelease";
+        let c_interface_refs = u16::try_from(refs.len())
+            .map_err(|_| DcomError::Unencodable("more than 65535 references"))?;
+        let resp = self
+            .rem_unknown()
+            .rem_release(crate::remunknown2::RemReleaseRequest {
+                orpcthis: OrpcThis::new(uuid::Uuid::new_v4()),
+                c_interface_refs,
+                interface_refs: refs.to_vec(),
+            })
+            .await
+            .map_err(|source| ClientError::Call { what, source })?;
+        if resp.result.is_success() {
+            Ok(())
+        } else {
+            Err(ClientError::Status {
+                what,
+                status: resp.result.0,
+            })
+        }
+    }
+
+    /// Closes the connection.
+    pub fn close(&self) {
+        self.client.close();
+    }
 }

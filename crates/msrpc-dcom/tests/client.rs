@@ -292,3 +292,147 @@ async fn exporter_choice_prefers_a_reachable_advertised_binding() {
     assert_eq!(split_network_addr("h[x]"), None);
     assert_eq!(split_network_addr(""), None);
 }
+
+/// An exporter's IRemUnknown2 test double: one object (IPID `OBJ`) offering IDispatch; calls
+/// must name the IRemUnknown IPID as their object UUID.
+struct RemUnknown {
+    released: Arc<Mutex<Vec<msrpc_dcom::orpc::RemInterfaceRef>>>,
+}
+
+const REMUNK: Uuid = Uuid::from_u128(0x0000ac01_0a2c_0000_8e14_1c2f0a5a7b11);
+const OBJ: Uuid = Uuid::from_u128(0x0000a801_0a2c_0000_5d1a_c37a9f1f3c4e);
+
+impl msrpc_dcom::remunknown2::RemUnknown2 for RemUnknown {
+    async fn rem_query_interface(
+        &self,
+        ctx: &CallContext,
+        req: msrpc_dcom::remunknown2::RemQueryInterfaceRequest,
+    ) -> Result<msrpc_dcom::remunknown2::RemQueryInterfaceResponse, RpcFault> {
+        let bad = ctx.object != Some(REMUNK) || req.ripid.0 != OBJ;
+        let results = req
+            .iids
+            .iter()
+            .map(|iid| msrpc_dcom::orpc::RemQiResult {
+                hresult: if *iid == IID_IDISPATCH {
+                    HResult::S_OK
+                } else {
+                    HResult::E_NOINTERFACE
+                },
+                std: msrpc_dcom::StdObjRef {
+                    public_refs: req.c_refs,
+                    ipid: msrpc_dcom::Ipid(Uuid::from_u128(0x1234)),
+                    ..Default::default()
+                },
+            })
+            .collect();
+        Ok(msrpc_dcom::remunknown2::RemQueryInterfaceResponse {
+            orpcthat: OrpcThat::default(),
+            qi_results: if bad {
+                Unique::null()
+            } else {
+                Unique::new(results)
+            },
+            result: if bad {
+                HResult::RPC_E_INVALID_OBJECT
+            } else {
+                HResult::S_OK
+            },
+        })
+    }
+    async fn rem_add_ref(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::remunknown2::RemAddRefRequest,
+    ) -> Result<msrpc_dcom::remunknown2::RemAddRefResponse, RpcFault> {
+        Err(RpcFault(msrpc_proto::pdu::FaultStatus::NCA_S_OP_RNG_ERROR))
+    }
+    async fn rem_release(
+        &self,
+        ctx: &CallContext,
+        req: msrpc_dcom::remunknown2::RemReleaseRequest,
+    ) -> Result<msrpc_dcom::remunknown2::RemReleaseResponse, RpcFault> {
+        assert_eq!(ctx.object, Some(REMUNK));
+        self.released.lock().unwrap().extend(req.interface_refs);
+        Ok(msrpc_dcom::remunknown2::RemReleaseResponse {
+            orpcthat: OrpcThat::default(),
+            result: HResult::S_OK,
+        })
+    }
+    async fn rem_query_interface2(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::remunknown2::RemQueryInterface2Request,
+    ) -> Result<msrpc_dcom::remunknown2::RemQueryInterface2Response, RpcFault> {
+        Err(RpcFault(msrpc_proto::pdu::FaultStatus::NCA_S_OP_RNG_ERROR))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exporter_query_interface_and_release() {
+    use msrpc_dcom::client::Exporter;
+    let released = Arc::new(Mutex::new(Vec::new()));
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .service(msrpc_dcom::remunknown2::RemUnknown2Server::new(
+            RemUnknown {
+                released: Arc::clone(&released),
+            },
+        ))
+        .start()
+        .await
+        .unwrap();
+    let port = server.local_addrs()[0].port();
+    // The exporter found the way the client finds it: an advertised binding naming it.
+    let bindings = Bindings {
+        strings: vec![StringBinding {
+            tower_id: 7,
+            network_addr: format!("127.0.0.1[{port}]"),
+        }],
+        security: vec![],
+    };
+    let at = choose_exporter("127.0.0.1", &bindings, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert!(!at.fallback);
+    let e = Exporter::connect(
+        &at.host,
+        at.port,
+        msrpc_dcom::Ipid(REMUNK),
+        ClientOptions::default(),
+    )
+    .await
+    .unwrap();
+    let other = Uuid::from_u128(0x00000131_0000_0000_c000_000000000099);
+    let r = e
+        .query_interface(msrpc_dcom::Ipid(OBJ), 5, &[IID_IDISPATCH, other])
+        .await
+        .unwrap();
+    assert_eq!(r.len(), 2);
+    assert!(r[0].hresult.is_success());
+    assert_eq!(r[0].std.public_refs, 5);
+    assert_eq!(r[1].hresult, HResult::E_NOINTERFACE);
+    // An unknown object: the call's HRESULT is the error.
+    let err = e
+        .query_interface(msrpc_dcom::Ipid(Uuid::from_u128(9)), 1, &[IID_IDISPATCH])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Status {
+                status: 0x8001_0114,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let refs = [msrpc_dcom::orpc::RemInterfaceRef {
+        ipid: r[0].std.ipid,
+        public_refs: 5,
+        private_refs: 0,
+    }];
+    e.release(&refs).await.unwrap();
+    assert_eq!(released.lock().unwrap().as_slice(), &refs);
+    e.close();
+    server.shutdown().await;
+}
