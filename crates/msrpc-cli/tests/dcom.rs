@@ -2,7 +2,8 @@
 //! `IObjectExporter` (the generated server trait of `msrpc-dcom`) answering Impacket's
 //! ServerAlive2 response vector, behind a wrapper that records the request stubs it receives
 //! so they can be compared with Impacket's request vector. Also: error status, fault, and a
-//! resolver that never answers (the wait is bounded).
+//! resolver that never answers (the wait is bounded). And the daemon's audit path wired as
+//! msrpcd wires it: our client's DCOM calls become `dcom_*` events and an alert.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -231,4 +232,131 @@ fn alive_bounded_when_the_resolver_never_answers() {
         r.stderr
     );
     hold.join().unwrap();
+}
+
+/// An activator answering Impacket's activation reply to any RemoteCreateInstance.
+struct Activator;
+
+impl msrpc_dcom::activator::RemoteScmActivator for Activator {
+    async fn remote_get_class_object(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::activator::RemoteGetClassObjectRequest,
+    ) -> Result<msrpc_dcom::activator::RemoteGetClassObjectResponse, RpcFault> {
+        Err(RpcFault(FaultStatus::NCA_S_OP_RNG_ERROR))
+    }
+    async fn remote_create_instance(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::activator::RemoteCreateInstanceRequest,
+    ) -> Result<msrpc_dcom::activator::RemoteCreateInstanceResponse, RpcFault> {
+        use msrpc_dcom::activation::{ActivationBlob, ActivationLimits};
+        let blob =
+            ActivationBlob::decode(&vector("activation_reply_blob"), &ActivationLimits::DEFAULT)
+                .unwrap();
+        Ok(msrpc_dcom::activator::RemoteCreateInstanceResponse {
+            orpcthat: Default::default(),
+            act_properties_out: msrpc_ndr::Unique::new(blob.to_interface_pointer(false).unwrap()),
+            result: msrpc_dcom::HResult::S_OK,
+        })
+    }
+}
+
+/// The daemon's audit path, as msrpcd wires it (without msrpcd): the runtime copies the stubs
+/// of `REQUEST_STUB_INTERFACES`, its observer turns each finished call into an audit input,
+/// `Live` makes the events and the detectors judge them. Our client's ServerAlive2 and
+/// activation of MMC20.Application become `dcom_resolver`, `dcom_activation` and a
+/// `dcom_lateral_movement` alert.
+#[test]
+fn live_audit_of_our_clients_dcom_calls() {
+    use msrpc_audit::detect::{DetectorConfig, Detectors};
+    use msrpc_audit::live::{Input, Live, REQUEST_STUB_INTERFACES};
+    use msrpc_audit::EventKind;
+    use msrpc_rt::ConnEvent;
+
+    let inputs: Arc<Mutex<Vec<Input>>> = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&inputs);
+    let observer: msrpc_rt::Observer = Arc::new(move |ev: &ConnEvent<'_>| {
+        if let ConnEvent::CallDone {
+            conn_id,
+            call_id,
+            interface,
+            opnum,
+            drep,
+            request,
+            stub_in,
+            response,
+            duration,
+            fragments,
+            auth_level,
+            user,
+            ..
+        } = ev
+        {
+            sink.lock().unwrap().push(
+                Input::call_done(
+                    *conn_id, *call_id, *interface, *opnum, *drep, request, *stub_in, *response,
+                    *duration,
+                )
+                .with_request_facts(*fragments, *auth_level, *user),
+            );
+        }
+    });
+    let s = start_with(move |b| {
+        b.service(ObjectExporterServer::new(Resolver {
+            answer: Ok(impacket_response()),
+        }))
+        .service(msrpc_dcom::activator::RemoteScmActivatorServer::new(
+            Activator,
+        ))
+        .call_done_stubs(REQUEST_STUB_INTERFACES)
+        .observer(observer)
+    });
+    msrpc(&["dcom", "alive", &format!("127.0.0.1:{}", s.port())]).expect_code(0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mmc20: msrpc_ndr::Uuid = "49b2791a-b1ae-4c90-9b8e-e860ba07f889".parse().unwrap();
+    let idispatch: msrpc_ndr::Uuid = "00020400-0000-0000-c000-000000000046".parse().unwrap();
+    let a = rt
+        .block_on(msrpc_dcom::client::activate(
+            "127.0.0.1",
+            s.addr.port(),
+            mmc20,
+            &[idispatch],
+            msrpc_rt::ClientOptions::default(),
+            Duration::from_secs(10),
+        ))
+        .unwrap();
+    assert_eq!(a.oxid.0, 0x2f47_a0c1_d4e5_f601);
+    // The observer runs on the server's tasks: wait for both calls.
+    let t0 = Instant::now();
+    while inputs.lock().unwrap().len() < 2 && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut live = Live::new(7);
+    let mut det = Detectors::new(DetectorConfig::default());
+    let mut events = Vec::new();
+    for (i, input) in inputs.lock().unwrap().drain(..).enumerate() {
+        for e in live.feed(i as f64, input) {
+            events.extend(det.observe(&e));
+            events.push(e);
+        }
+    }
+    let kinds: Vec<&EventKind> = events.iter().map(|e| &e.kind).collect();
+    assert!(
+        kinds.iter().any(|k| matches!(k, EventKind::DcomResolver { operation, com_version: Some(v), bindings, .. }
+            if operation == "ServerAlive2" && v == "5.7" && bindings.len() == 3)),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.iter().any(|k| matches!(k, EventKind::DcomActivation { class_name: Some(n), hresult: Some(0), oxid: Some(o), .. }
+            if n == "MMC20.Application" && o == "0x2f47a0c1d4e5f601")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.iter().any(|k| matches!(k, EventKind::Alert { detector, .. } if detector == "dcom_lateral_movement")),
+        "{kinds:?}"
+    );
 }
