@@ -3,8 +3,9 @@
 //! port 135 to learn a host's COM version and every network address it advertises; and
 //! activation ([`activate`]: `IRemoteSCMActivator::RemoteCreateInstance`, 3.1.2.5.2.3.3) with
 //! the choice of the object exporter's address ([`choose_exporter`]); and the exporter's
-//! `IRemUnknown2` ([`Exporter`]: QueryInterface, Release). Not yet: method calls on the
-//! interfaces, AddRef/Release on drop, the pinger.
+//! `IRemUnknown2` ([`Exporter`]: QueryInterface, Release); and pinging ([`Pinger`]: ComplexPing
+//! with sequence numbers from 1, SimplePing, a new set after `OR_INVALID_SET`). Not yet: method
+//! calls on the interfaces, AddRef/Release on drop, a timer driving the pinger.
 //!
 //! Every wait is bounded: the connect by [`ClientOptions::connect_timeout`], the bind and call
 //! by [`ClientOptions::call_timeout`], and the whole exchange by the `timeout` argument.
@@ -455,5 +456,137 @@ impl Exporter {
     /// Closes the connection.
     pub fn close(&self) {
         self.client.close();
+    }
+}
+
+/// The client side of DCOM garbage collection (MS-DCOM 3.2.6.1): one ping set on an exporter
+/// machine's OXID resolver, kept alive by calling [`Pinger::ping`] every [`Pinger::PERIOD`]
+/// (at most; the server expires a set after three periods without a ping). A ping with set
+/// changes (or the first, which creates the set) is a `ComplexPing` with a sequence number
+/// that starts at 1 and grows by one each time; a ping without changes is a `SimplePing`. When
+/// the server answers `OR_INVALID_SET` (it expired the set), the next ping creates a new set
+/// with every OID.
+#[derive(Clone, Debug)]
+pub struct Pinger {
+    client: Client,
+    set_id: crate::ids::SetId,
+    sequence: u16,
+    oids: std::collections::BTreeSet<crate::ids::Oid>,
+    added: Vec<crate::ids::Oid>,
+    deleted: Vec<crate::ids::Oid>,
+    backoff: u16,
+}
+
+impl Pinger {
+    /// The ping period MS-DCOM recommends (3.2.6.1: 120 seconds).
+    pub const PERIOD: Duration = Duration::from_secs(120);
+    /// Most OIDs sent in one ComplexPing (its counts are 16-bit).
+    pub const MAX_CHANGES: usize = 4096;
+
+    /// A pinger calling the resolver on `client` (port 135 of the exporter's machine).
+    pub fn new(client: Client) -> Pinger {
+        Pinger {
+            client,
+            set_id: crate::ids::SetId(0),
+            sequence: 0,
+            oids: Default::default(),
+            added: Vec::new(),
+            deleted: Vec::new(),
+            backoff: 0,
+        }
+    }
+
+    /// The set id the server gave (0 before the first ping).
+    pub fn set_id(&self) -> crate::ids::SetId {
+        self.set_id
+    }
+
+    /// The last ComplexPing's sequence number (0 before the first).
+    pub fn sequence(&self) -> u16 {
+        self.sequence
+    }
+
+    /// The server's ping backoff factor from the last ComplexPing (MS-DCOM 3.2.4.2.1).
+    pub fn backoff_factor(&self) -> u16 {
+        self.backoff
+    }
+
+    /// Keeps `oid` alive from the next ping on.
+    pub fn add(&mut self, oid: crate::ids::Oid) {
+        if self.oids.insert(oid) {
+            self.deleted.retain(|o| *o != oid);
+            self.added.push(oid);
+        }
+    }
+
+    /// Stops keeping `oid` alive from the next ping on.
+    pub fn remove(&mut self, oid: crate::ids::Oid) {
+        if self.oids.remove(&oid) {
+            let was_pending = self.added.contains(&oid);
+            self.added.retain(|o| *o != oid);
+            if !was_pending {
+                self.deleted.push(oid);
+            }
+        }
+    }
+
+    /// Pings the set (see the type's docs). Fails on a transport error, a fault or an error
+    /// status; changes not acknowledged are sent again by the next ping.
+    pub async fn ping(&mut self) -> Result<(), ClientError> {
+        use crate::resolver::{ComplexPingRequest, SimplePingRequest};
+        let resolver = ObjectExporterClient::new(self.client.clone());
+        if self.set_id.0 != 0 && self.added.is_empty() && self.deleted.is_empty() {
+            let what = "SimplePing";
+            let r = resolver
+                .simple_ping(SimplePingRequest {
+                    set_id: self.set_id,
+                })
+                .await
+                .map_err(|source| ClientError::Call { what, source })?;
+            return self.check(what, r.result);
+        }
+        let what = "ComplexPing";
+        let add: Vec<_> = self.added.iter().copied().take(Self::MAX_CHANGES).collect();
+        let del: Vec<_> = self
+            .deleted
+            .iter()
+            .copied()
+            .take(Self::MAX_CHANGES)
+            .collect();
+        let sequence = self.sequence.wrapping_add(1).max(1);
+        let c_add = u16::try_from(add.len()).unwrap_or(u16::MAX);
+        let c_del = u16::try_from(del.len()).unwrap_or(u16::MAX);
+        let r = resolver
+            .complex_ping(ComplexPingRequest {
+                set_id: self.set_id,
+                sequence_num: sequence,
+                c_add_to_set: c_add,
+                c_del_from_set: c_del,
+                add_to_set: (!add.is_empty()).then(|| add.clone()),
+                del_from_set: (!del.is_empty()).then(|| del.clone()),
+            })
+            .await
+            .map_err(|source| ClientError::Call { what, source })?;
+        self.sequence = sequence;
+        self.check(what, r.result)?;
+        self.set_id = r.set_id;
+        self.backoff = r.ping_backoff_factor;
+        self.added.drain(..add.len());
+        self.deleted.drain(..del.len());
+        Ok(())
+    }
+
+    fn check(&mut self, what: &'static str, status: u32) -> Result<(), ClientError> {
+        if status == crate::hresult::status::OR_INVALID_SET {
+            // The set expired: the next ping makes a new one with every OID.
+            self.set_id = crate::ids::SetId(0);
+            self.added = self.oids.iter().copied().collect();
+            self.deleted.clear();
+        }
+        if status == 0 {
+            Ok(())
+        } else {
+            Err(ClientError::Status { what, status })
+        }
     }
 }

@@ -436,3 +436,142 @@ async fn exporter_query_interface_and_release() {
     e.close();
     server.shutdown().await;
 }
+
+/// A resolver test double for pings: records each ping, creates set 0x77, and expires the
+/// set once when asked.
+#[derive(Default)]
+struct PingResolver {
+    log: Mutex<Vec<String>>,
+    expire_next: Mutex<bool>,
+}
+
+type Shared = Arc<PingResolver>;
+
+fn op_rng<T>() -> Result<T, RpcFault> {
+    Err(RpcFault(msrpc_proto::pdu::FaultStatus::NCA_S_OP_RNG_ERROR))
+}
+
+struct PingServer(Shared);
+
+impl msrpc_dcom::resolver::ObjectExporter for PingServer {
+    async fn resolve_oxid(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::resolver::ResolveOxidRequest,
+    ) -> Result<msrpc_dcom::resolver::ResolveOxidResponse, RpcFault> {
+        op_rng()
+    }
+    async fn simple_ping(
+        &self,
+        _: &CallContext,
+        req: msrpc_dcom::resolver::SimplePingRequest,
+    ) -> Result<msrpc_dcom::resolver::SimplePingResponse, RpcFault> {
+        self.0
+            .log
+            .lock()
+            .unwrap()
+            .push(format!("simple {:#x}", req.set_id.0));
+        let expire = std::mem::take(&mut *self.0.expire_next.lock().unwrap());
+        Ok(msrpc_dcom::resolver::SimplePingResponse {
+            result: if expire { 0x778 } else { 0 },
+        })
+    }
+    async fn complex_ping(
+        &self,
+        _: &CallContext,
+        req: msrpc_dcom::resolver::ComplexPingRequest,
+    ) -> Result<msrpc_dcom::resolver::ComplexPingResponse, RpcFault> {
+        let ids = |v: &Option<Vec<msrpc_dcom::Oid>>| {
+            v.as_deref()
+                .unwrap_or_default()
+                .iter()
+                .map(|o| o.0.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        self.0.log.lock().unwrap().push(format!(
+            "complex {:#x} seq {} +[{}] -[{}]",
+            req.set_id.0,
+            req.sequence_num,
+            ids(&req.add_to_set),
+            ids(&req.del_from_set)
+        ));
+        Ok(msrpc_dcom::resolver::ComplexPingResponse {
+            set_id: msrpc_dcom::SetId(if req.set_id.0 == 0 {
+                0x77
+            } else {
+                req.set_id.0
+            }),
+            ping_backoff_factor: 0,
+            result: 0,
+        })
+    }
+    async fn server_alive(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::resolver::ServerAliveRequest,
+    ) -> Result<msrpc_dcom::resolver::ServerAliveResponse, RpcFault> {
+        op_rng()
+    }
+    async fn resolve_oxid2(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::resolver::ResolveOxid2Request,
+    ) -> Result<msrpc_dcom::resolver::ResolveOxid2Response, RpcFault> {
+        op_rng()
+    }
+    async fn server_alive2(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::resolver::ServerAlive2Request,
+    ) -> Result<msrpc_dcom::resolver::ServerAlive2Response, RpcFault> {
+        op_rng()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pinger_creates_changes_keeps_and_recreates_its_set() {
+    use msrpc_dcom::client::Pinger;
+    use msrpc_dcom::Oid;
+    let state: Shared = Arc::default();
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .service(msrpc_dcom::resolver::ObjectExporterServer::new(PingServer(
+            Arc::clone(&state),
+        )))
+        .start()
+        .await
+        .unwrap();
+    let port = server.local_addrs()[0].port();
+    let client = msrpc_rt::Client::connect_host("127.0.0.1", port, ClientOptions::default())
+        .await
+        .unwrap();
+    let mut p = Pinger::new(client);
+    p.add(Oid(1));
+    p.add(Oid(2));
+    p.ping().await.unwrap(); // creates the set
+    assert_eq!(p.set_id().0, 0x77);
+    p.ping().await.unwrap(); // nothing changed: SimplePing
+    p.remove(Oid(1));
+    p.add(Oid(3));
+    p.ping().await.unwrap(); // ComplexPing with the changes, sequence 2
+    *state.expire_next.lock().unwrap() = true;
+    let e = p.ping().await.unwrap_err(); // the server expired the set
+    assert!(
+        matches!(e, ClientError::Status { status: 0x778, .. }),
+        "{e}"
+    );
+    p.ping().await.unwrap(); // a new set with every OID, sequence 3
+    assert_eq!(p.sequence(), 3);
+    assert_eq!(
+        state.log.lock().unwrap().as_slice(),
+        [
+            "complex 0x0 seq 1 +[1,2] -[]",
+            "simple 0x77",
+            "complex 0x77 seq 2 +[3] -[1]",
+            "simple 0x77",
+            "complex 0x0 seq 3 +[2,3] -[]",
+        ]
+    );
+    server.shutdown().await;
+}
