@@ -174,6 +174,9 @@ pub struct Conversation {
     pub bound: bool,
     /// The server's address (for learned endpoints whose tower names no host).
     server: Option<std::net::IpAddr>,
+    /// The auth level of the last acknowledged bind or alter_context that carried a
+    /// verifier: what a `connect`-level call (no verifier of its own) ran under.
+    bind_level: Option<String>,
 }
 
 impl Conversation {
@@ -197,6 +200,7 @@ impl Conversation {
             pdus_out: 0,
             bound: false,
             server,
+            bind_level: None,
         };
         for d in &mut c.dirs {
             d.resync = mid_stream;
@@ -435,6 +439,9 @@ impl Conversation {
                     for el in o.iter().skip(a.results.len()) {
                         contexts.push(bind_context(el, None));
                     }
+                }
+                if let Some(level) = pending.as_ref().and_then(|p| p.auth_level.clone()) {
+                    self.bind_level = Some(level);
                 }
                 if let Some(p) = &pending {
                     out.events.push((
@@ -720,7 +727,8 @@ impl Conversation {
         if let (Some(u), Some((req, rdrep))) = (iface, &c.stub) {
             let facts = msrpc_audit::dcom::CallFacts {
                 call_id: h.call_id,
-                auth_level: c.auth_level.clone(),
+                // A connect-level call carries no verifier: the bind's level.
+                auth_level: c.auth_level.clone().or_else(|| self.bind_level.clone()),
                 user: self.user.clone(),
             };
             let resp = c.resp.as_deref().map(|r| (r, h.drep));

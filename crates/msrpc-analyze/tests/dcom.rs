@@ -108,9 +108,10 @@ fn shared_captures_wmi_activation_alerts_with_lower_severity() {
     let (events, alerts) = run(WMI);
     let acts = activations(&events);
     assert_eq!(acts.len(), 1, "{acts:?}");
+    // At connect level (no verifier on the call): the level is the bind's.
     assert!(
-        matches!(acts[0], EventKind::DcomActivation { operation, class_name: Some(n), hresult: Some(0), .. }
-        if operation == "RemoteCreateInstance" && n == "WbemLevel1Login")
+        matches!(acts[0], EventKind::DcomActivation { operation, class_name: Some(n), hresult: Some(0), auth_level: Some(l), .. }
+        if operation == "RemoteCreateInstance" && n == "WbemLevel1Login" && l == "connect")
     );
     assert_eq!(
         dcom_alerts(&alerts),
