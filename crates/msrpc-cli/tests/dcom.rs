@@ -360,3 +360,49 @@ fn live_audit_of_our_clients_dcom_calls() {
         "{kinds:?}"
     );
 }
+
+#[test]
+fn activate_prints_the_exporter_and_falls_back_to_the_dialled_host() {
+    let s = start_with(|b| {
+        b.service(msrpc_dcom::activator::RemoteScmActivatorServer::new(
+            Activator,
+        ))
+    });
+    let target = format!("127.0.0.1:{}", s.port());
+    let t0 = Instant::now();
+    let r = msrpc(&[
+        "dcom",
+        "activate",
+        &target,
+        "49b2791a-b1ae-4c90-9b8e-e860ba07f889",
+        "00020400-0000-0000-c000-000000000046",
+        "--json",
+        "--timeout",
+        "1",
+    ])
+    .expect_code(0);
+    // Two advertised bindings probed, each within --timeout.
+    assert!(t0.elapsed() < Duration::from_secs(8), "{:?}", t0.elapsed());
+    let doc = r.json();
+    assert_eq!(doc["oxid"], "0x2f47a0c1d4e5f601");
+    assert_eq!(doc["authn_hint"], 5);
+    assert_eq!(doc["server_version"], "5.7");
+    assert_eq!(
+        doc["string_bindings"][0]["network_addr"],
+        "WIN-DCOM01[49668]"
+    );
+    // Impacket's reply names hosts that do not answer here: the dialled host, advertised port.
+    assert_eq!(doc["exporter"], "127.0.0.1:49668");
+    assert_eq!(doc["exporter_fallback"], true);
+    assert_eq!(
+        doc["interfaces"][0]["iid"],
+        "00020400-0000-0000-c000-000000000046"
+    );
+    assert_eq!(doc["interfaces"][0]["hresult"], "0x00000000");
+    assert_eq!(
+        doc["interfaces"][0]["ipid"],
+        "0000a801-0a2c-0000-5d1a-c37a9f1f3c4e"
+    );
+    // A bad CLSID is a usage error.
+    msrpc(&["dcom", "activate", &target, "nope"]).expect_code(1);
+}
