@@ -1,5 +1,7 @@
-//! tshark dissects our DCOM client's traffic on port 135 — a ServerAlive2 and a
-//! RemoteCreateInstance with the activation properties `msrpc_dcom::client::activate` sends —
+//! tshark dissects our DCOM client's traffic — a ServerAlive2 and a RemoteCreateInstance with
+//! the activation properties `msrpc_dcom::client::activate` sends, the pinger's ComplexPing and
+//! SimplePing, the exporter's RemQueryInterface and RemRelease (IRemUnknown2, the IPID as
+//! object UUID) —
 //! and the answers (Impacket's ServerAlive2 response and activation reply served by test
 //! doubles of the generated server traits) without a malformed packet, reading the same
 //! operations (IOXIDResolver ServerAlive2, ISystemActivator RemoteCreateInstance). It fails
@@ -57,14 +59,18 @@ impl ObjectExporter for Resolver {
         _: &CallContext,
         _: SimplePingRequest,
     ) -> Result<SimplePingResponse, RpcFault> {
-        op_rng()
+        Ok(SimplePingResponse { result: 0 })
     }
     async fn complex_ping(
         &self,
         _: &CallContext,
         _: ComplexPingRequest,
     ) -> Result<ComplexPingResponse, RpcFault> {
-        op_rng()
+        Ok(ComplexPingResponse {
+            set_id: msrpc_dcom::SetId(0x77),
+            ping_backoff_factor: 0,
+            result: 0,
+        })
     }
     async fn server_alive(
         &self,
@@ -96,6 +102,59 @@ impl ObjectExporter for Resolver {
 }
 
 struct Activator;
+
+/// IRemUnknown2 at an exporter: IDispatch is offered, nothing else.
+struct RemUnknown;
+
+impl msrpc_dcom::remunknown2::RemUnknown2 for RemUnknown {
+    async fn rem_query_interface(
+        &self,
+        _: &CallContext,
+        req: msrpc_dcom::remunknown2::RemQueryInterfaceRequest,
+    ) -> Result<msrpc_dcom::remunknown2::RemQueryInterfaceResponse, RpcFault> {
+        let results = req
+            .iids
+            .iter()
+            .map(|_| msrpc_dcom::orpc::RemQiResult {
+                hresult: HResult::S_OK,
+                std: msrpc_dcom::StdObjRef {
+                    public_refs: req.c_refs,
+                    ipid: msrpc_dcom::Ipid(Uuid::from_u128(0x1234)),
+                    ..Default::default()
+                },
+            })
+            .collect();
+        Ok(msrpc_dcom::remunknown2::RemQueryInterfaceResponse {
+            orpcthat: OrpcThat::default(),
+            qi_results: Unique::new(results),
+            result: HResult::S_OK,
+        })
+    }
+    async fn rem_add_ref(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::remunknown2::RemAddRefRequest,
+    ) -> Result<msrpc_dcom::remunknown2::RemAddRefResponse, RpcFault> {
+        op_rng()
+    }
+    async fn rem_release(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::remunknown2::RemReleaseRequest,
+    ) -> Result<msrpc_dcom::remunknown2::RemReleaseResponse, RpcFault> {
+        Ok(msrpc_dcom::remunknown2::RemReleaseResponse {
+            orpcthat: OrpcThat::default(),
+            result: HResult::S_OK,
+        })
+    }
+    async fn rem_query_interface2(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::remunknown2::RemQueryInterface2Request,
+    ) -> Result<msrpc_dcom::remunknown2::RemQueryInterface2Response, RpcFault> {
+        op_rng()
+    }
+}
 
 impl RemoteScmActivator for Activator {
     async fn remote_get_class_object(
@@ -179,7 +238,8 @@ async fn tshark_dissects_server_alive2_and_activation() {
         },
         Registry::default()
             .with(ObjectExporterServer::new(Resolver))
-            .with(RemoteScmActivatorServer::new(Activator)),
+            .with(RemoteScmActivatorServer::new(Activator))
+            .with(msrpc_dcom::remunknown2::RemUnknown2Server::new(RemUnknown)),
     );
     let r = ObjectExporterClient::new(lb.clone())
         .server_alive2(ServerAlive2Request {})
@@ -193,6 +253,51 @@ async fn tshark_dissects_server_alive2_and_activation() {
         .await
         .unwrap();
     assert!(a.result.is_success());
+    // Pings as `msrpc_dcom::client::Pinger` sends them: a ComplexPing creating the set
+    // (sequence 1), then a SimplePing.
+    let resolver = ObjectExporterClient::new(lb.clone());
+    let c = resolver
+        .complex_ping(ComplexPingRequest {
+            set_id: msrpc_dcom::SetId(0),
+            sequence_num: 1,
+            c_add_to_set: 2,
+            c_del_from_set: 0,
+            add_to_set: Some(vec![msrpc_dcom::Oid(1), msrpc_dcom::Oid(2)]),
+            del_from_set: None,
+        })
+        .await
+        .unwrap();
+    resolver
+        .simple_ping(SimplePingRequest { set_id: c.set_id })
+        .await
+        .unwrap();
+    // RemQueryInterface and RemRelease as `msrpc_dcom::client::Exporter` sends them.
+    let remunk = msrpc_dcom::remunknown2::RemUnknown2Client::new(lb.clone())
+        .with_object(Uuid::from_u128(0x0000ac01_0a2c_0000_8e14_1c2f0a5a7b11));
+    let obj = msrpc_dcom::Ipid(Uuid::from_u128(0x0000a801_0a2c_0000_5d1a_c37a9f1f3c4e));
+    let qi = remunk
+        .rem_query_interface(msrpc_dcom::remunknown2::RemQueryInterfaceRequest {
+            orpcthis: OrpcThis::new(Uuid::from_u128(0xc1d1)),
+            ripid: obj,
+            c_refs: 5,
+            c_iids: 1,
+            iids: vec![idispatch],
+        })
+        .await
+        .unwrap();
+    assert!(qi.result.is_success());
+    remunk
+        .rem_release(msrpc_dcom::remunknown2::RemReleaseRequest {
+            orpcthis: OrpcThis::new(Uuid::from_u128(0xc1d2)),
+            c_interface_refs: 1,
+            interface_refs: vec![msrpc_dcom::orpc::RemInterfaceRef {
+                ipid: msrpc_dcom::Ipid(Uuid::from_u128(0x1234)),
+                public_refs: 5,
+                private_refs: 0,
+            }],
+        })
+        .await
+        .unwrap();
 
     let dir = std::env::temp_dir().join(format!("msrpc-tshark-dcom-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -216,12 +321,18 @@ async fn tshark_dissects_server_alive2_and_activation() {
         "dcerpc.pkt_type == 0 || dcerpc.pkt_type == 2",
     );
     let lines: Vec<&str> = ops.lines().collect();
-    assert_eq!(lines.len(), 4, "{ops}");
+    assert_eq!(lines.len(), 12, "{ops}");
     let resolver = tshark(&path, &["frame.number"], "oxid");
     assert_eq!(
         resolver.lines().count(),
-        2,
-        "ServerAlive2 request and response: {resolver}"
+        6,
+        "ServerAlive2, ComplexPing and SimplePing requests and responses: {resolver}"
+    );
+    let remunk = tshark(&path, &["frame.number"], "remunk2");
+    assert_eq!(
+        remunk.lines().count(),
+        4,
+        "RemQueryInterface and RemRelease requests and responses: {remunk}"
     );
     let activator = tshark(&path, &["frame.number"], "isystemactivator");
     assert_eq!(
