@@ -60,10 +60,15 @@ PFC_FIRST, PFC_LAST, PFC_OBJECT = 0x01, 0x02, 0x80
 AUTH_LEVEL_PRIVACY = 6
 
 TARGETS = ("pdu_decode", "server_stream", "client_stream", "ndr_epm", "ndr_echo", "epm_tower", "epm_service", "analyze_stream",
-           "verification_trailer", "audit_epm", "audit_inspect", "dcom_objref", "dcom_dualstringarray",
+           "verification_trailer", "audit_epm", "audit_inspect", "audit_dcom", "dcom_objref", "dcom_dualstringarray",
            "dcom_activation_blob", "dcom_orpcthis")
 IREMOTE_ACTIVATION_UUID = "4d9f4ab8-7d1c-11cf-861e-0020af6e7c57"
 ISYSTEM_ACTIVATOR_UUID = "000001a0-0000-0000-c000-000000000046"
+# audit_dcom's interface selectors (fuzz_targets/audit_dcom.rs).
+AUDIT_DCOM_IFACES = {ISYSTEM_ACTIVATOR_UUID: 0, IREMOTE_ACTIVATION_UUID: 1,
+                     "99fcfec4-5260-101b-bbcb-00aa0021347a": 2,
+                     "00000131-0000-0000-c000-000000000046": 3,
+                     "00000143-0000-0000-c000-000000000046": 4}
 
 OP_MGMT = 0x20
 OP_RESPONSE = 0x40
@@ -480,6 +485,16 @@ def ndr_seed(writer, iface, opnum, drep, stub, request=None):
             writer.write("epm_tower", tower)
 
 
+def audit_dcom_seed(writer, iface, opnum, drep, request, response=None):
+    """A DCOM call (activation, resolver, IRemUnknown) -> audit_dcom:
+    [iface, opnum, flags, len(request) u16 LE] + request + response."""
+    if len(request) > 0xFFFF or opnum > 0xFF:
+        return
+    flags = (0 if drep[0] >> 4 == 1 else 1) | (2 if response is not None else 0)
+    writer.write("audit_dcom", bytes([AUDIT_DCOM_IFACES[iface], opnum, flags])
+                 + struct.pack("<H", len(request)) + request + (response or b""))
+
+
 def request_seeds(writer, iface, opnum, drep, stub):
     """Any unsealed request stub -> verification_trailer ([drep, flags] + stub: a signed
     Windows request ends with one); DCOM activation requests -> audit_inspect
@@ -744,6 +759,8 @@ def process_conn(conn, writer, stats):
             call = calls.get(f["call_id"])
             if call and call[0] in (EPM_UUID, MGMT_UUID, ECHO_UUID) and not sealed and call[2] is not None:
                 ndr_seed(writer, call[0], call[1], f["drep"], bytes(data), request=call[2])
+            if call and call[0] in AUDIT_DCOM_IFACES and not sealed and call[2] is not None:
+                audit_dcom_seed(writer, call[0], call[1], f["drep"], call[2], bytes(data))
             if not sealed:
                 objref_seeds(writer, bytes(data))
 
@@ -915,6 +932,20 @@ def seed_from_dcom_vectors(writer, stats):
         name, b = fn[:-4], read_hex(os.path.join(vec_dir, fn))
         if b is None:
             continue
+        if name in ("remote_create_instance_request", "remote_get_class_object_request"):
+            audit_dcom_seed(writer, ISYSTEM_ACTIVATOR_UUID, 4 if "create" in name else 3,
+                            b"\x10\0\0\0", b)
+        elif name == "remote_activation_request":
+            audit_dcom_seed(writer, IREMOTE_ACTIVATION_UUID, 0, b"\x10\0\0\0", b)
+        elif name.startswith("rem_") and name.endswith("_request"):
+            op = {"rem_query_interface_request": 3, "rem_add_ref_request": 4, "rem_release_request": 5}[name]
+            audit_dcom_seed(writer, "00000143-0000-0000-c000-000000000046", op, b"\x10\0\0\0", b)
+        resolver = {"server_alive2_response": (5, "server_alive2_request"),
+                    "resolve_oxid2_response": (4, "resolve_oxid2_request")}.get(name)
+        if resolver:
+            req = read_hex(os.path.join(vec_dir, resolver[1] + ".hex")) or b""
+            audit_dcom_seed(writer, "99fcfec4-5260-101b-bbcb-00aa0021347a", resolver[0],
+                            b"\x10\0\0\0", req, b)
         if name.startswith("objref_") or name.endswith("_objref"):
             writer.write("dcom_objref", b)
         elif name.endswith("_blob"):

@@ -41,14 +41,21 @@ fn libraries_do_not_know_the_demo_or_what_is_above_them() {
         ("msrpc-proto", &["msrpc-ndr"]),
         ("msrpc-epm", &["msrpc-ndr", "msrpc-proto", "msrpc-macros"]),
         ("msrpc-echo", &["msrpc-ndr", "msrpc-proto", "msrpc-macros"]),
-        ("msrpc-dcom", &["msrpc-ndr", "msrpc-proto", "msrpc-macros"]),
+        // msrpc-rt only behind the optional `rt` feature (the client); never the reverse.
+        (
+            "msrpc-dcom",
+            &["msrpc-ndr", "msrpc-proto", "msrpc-macros", "msrpc-rt"],
+        ),
         ("msrpc-ntlm", &["msrpc-proto"]),
         ("msrpc-policy", &["msrpc-ndr", "msrpc-proto"]),
         (
             "msrpc-rt",
             &["msrpc-ndr", "msrpc-proto", "msrpc-epm", "msrpc-policy"],
         ),
-        ("msrpc-audit", &["msrpc-ndr", "msrpc-proto", "msrpc-epm"]),
+        (
+            "msrpc-audit",
+            &["msrpc-ndr", "msrpc-proto", "msrpc-epm", "msrpc-dcom"],
+        ),
         (
             "msrpc-analyze",
             &[

@@ -582,6 +582,11 @@ def resolver_vectors():
     emit("resolve_oxid2_request", stub, mask, s, "dcomrt.IObjectExporter.ResolveOxid2(oxid, [7])",
          "pOxid %#x, cRequestedProtseqs 1, [7]" % OXID_1)
 
+    dce = run_client(lambda dce: dcomrt.IObjectExporter(dce).ServerAlive2(), zero=False)
+    assert dce.req.opnum == 5
+    emit("server_alive2_request", dce.stub, None, s, "dcomrt.IObjectExporter.ServerAlive2()",
+         "opnum 5, no [in] parameter", "An empty stub: what `msrpc dcom alive` must send.")
+
     r = dcomrt.ServerAlive2Response()
     r["pComVersion"]["MajorVersion"] = 5
     r["pComVersion"]["MinorVersion"] = 7

@@ -63,6 +63,8 @@ pub struct Summary {
     pub malformed: BTreeMap<String, u64>,
     /// Alerts by detector.
     pub alerts: BTreeMap<String, u64>,
+    /// DCOM activations by class (`NAME CLSID`, or the CLSID of an unknown class).
+    pub dcom_activations: BTreeMap<String, u64>,
     /// `ept_map`/`ept_lookup` answers seen.
     pub epm_answers: u64,
     /// Endpoints learned from them.
@@ -144,6 +146,16 @@ impl Summary {
                 *self.alerts.entry(detector.clone()).or_default() += 1;
             }
             EventKind::EpmLookup { .. } | EventKind::EpmMap { .. } => self.epm_answers += 1,
+            EventKind::DcomActivation {
+                clsid, class_name, ..
+            } => {
+                let k = match class_name {
+                    Some(n) => format!("{n} {clsid}"),
+                    None => clsid.clone(),
+                };
+                let k = bounded_key(&self.dcom_activations, k);
+                *self.dcom_activations.entry(k).or_default() += 1;
+            }
             _ => {}
         }
     }
@@ -197,9 +209,10 @@ impl Summary {
                 );
             }
         }
-        let maps: [(&str, &BTreeMap<String, u64>); 3] = [
+        let maps: [(&str, &BTreeMap<String, u64>); 4] = [
             ("Faults", &self.faults),
             ("Malformed input", &self.malformed),
+            ("DCOM activations (class)", &self.dcom_activations),
             ("Alerts", &self.alerts),
         ];
         for (title, m) in maps {

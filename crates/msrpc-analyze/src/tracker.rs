@@ -175,6 +175,9 @@ pub struct Conversation {
     pub bound: bool,
     /// The server's address (for learned endpoints whose tower names no host).
     server: Option<std::net::IpAddr>,
+    /// The auth level of the last acknowledged bind or alter_context that carried a
+    /// verifier: what a `connect`-level call (no verifier of its own) ran under.
+    bind_level: Option<String>,
 }
 
 impl Conversation {
@@ -198,6 +201,7 @@ impl Conversation {
             pdus_out: 0,
             bound: false,
             server,
+            bind_level: None,
         };
         for d in &mut c.dirs {
             d.resync = mid_stream;
@@ -437,6 +441,9 @@ impl Conversation {
                         contexts.push(bind_context(el, None));
                     }
                 }
+                if let Some(level) = pending.as_ref().and_then(|p| p.auth_level.clone()) {
+                    self.bind_level = Some(level);
+                }
                 if let Some(p) = &pending {
                     out.events.push((
                         ts,
@@ -603,7 +610,9 @@ impl Conversation {
         self.kept_bytes = self.kept_bytes.saturating_sub(stub.len());
         let interface = self.context(a.context_id);
         let is_epm = interface.is_some_and(|s| s.uuid.as_u128() == epm::EPM_UUID);
-        let keep = is_epm && self.kept_bytes + stub.len() <= self.max_stub;
+        // EPM stubs (ports learned) and DCOM ones (activations, resolver and IRemUnknown calls).
+        let is_dcom = interface.is_some_and(|s| msrpc_audit::dcom::interprets(&s.uuid));
+        let keep = (is_epm || is_dcom) && self.kept_bytes + stub.len() <= self.max_stub;
         if keep {
             self.kept_bytes += stub.len();
         }
@@ -706,13 +715,28 @@ impl Conversation {
                 user: self.user.clone(),
             },
         ));
-        if let (Some((req, rdrep)), Some(resp)) = (&c.stub, &c.resp) {
+        let is_epm = iface.is_some_and(|u| u.as_u128() == epm::EPM_UUID);
+        if let (true, Some((req, rdrep)), Some(resp)) = (is_epm, &c.stub, &c.resp) {
             if let Some((kind, learned)) =
                 epm::interpret(req, *rdrep, resp, h.drep, c.opnum, h.call_id)
             {
                 out.events.push((ts, kind));
                 out.learned
                     .extend(learned.into_iter().map(|l| (l, self.server)));
+            }
+        }
+        if let (Some(u), Some((req, rdrep))) = (iface, &c.stub) {
+            let facts = msrpc_audit::dcom::CallFacts {
+                call_id: h.call_id,
+                // A connect-level call carries no verifier: the bind's level.
+                auth_level: c.auth_level.clone().or_else(|| self.bind_level.clone()),
+                user: self.user.clone(),
+            };
+            let resp = c.resp.as_deref().map(|r| (r, h.drep));
+            if let Some(kind) =
+                msrpc_audit::dcom::interpret_call(&u, c.opnum, req, *rdrep, resp, &facts)
+            {
+                out.events.push((ts, kind));
             }
         }
     }

@@ -13,6 +13,7 @@
 //! | `connection_scan` | opens many short connections that never send a bind | 20 in 60 s (at most 2 s each) |
 //! | `malformed_burst` | sends malformed input many times | 5 in 60 s |
 //! | `exploit_shape` | sends one request with an exploit's shape ([`crate::inspect`]), or a fragment sequence whose lengths would overflow ([`crate::inspect::OVERFLOW_REASONS`]) | 1 |
+//! | `dcom_lateral_movement` | activates (`dcom_activation`) a COM class that [`crate::dcom::CLASSES`] marks as abused for remote execution: ATT&CK T1021.003 (MMC20.Application, ShellWindows, ShellBrowserWindow; severity high) or T1047 (WMI's WbemLevel1Login; medium); once per (source, class) per window | 1 in 300 s |
 //!
 //! Time comes only from [`Event::ts`] (never the wall clock), so the same code runs over live
 //! traffic and over captures. Once a detector alerts about a key it stays quiet about that key
@@ -74,6 +75,10 @@ pub struct DetectorConfig {
     pub malformed_window: u64,
     /// Alert on exploit shapes.
     pub exploit_shapes: bool,
+    /// Alert on remote activations of the classes [`crate::dcom::CLASSES`] marks as abused.
+    pub dcom_lateral_movement: bool,
+    /// Window of the DCOM check: one alert per (source, class) per window.
+    pub dcom_window: u64,
 }
 
 impl Default for DetectorConfig {
@@ -99,6 +104,8 @@ impl Default for DetectorConfig {
             malformed: 5,
             malformed_window: 60,
             exploit_shapes: true,
+            dcom_lateral_movement: true,
+            dcom_window: 300,
         }
     }
 }
@@ -235,6 +242,7 @@ pub struct Detectors {
     scan: Table,
     malformed: Table,
     exploit: Table,
+    dcom: Table,
     /// uids of open connections that sent a bind (accepted or not), so a rejected bind is
     /// not a "connection that never binds"; bounded, oldest forgotten first.
     bind_tried: VecDeque<String>,
@@ -273,6 +281,7 @@ impl Detectors {
             scan: Table::default(),
             malformed: Table::default(),
             exploit: Table::default(),
+            dcom: Table::default(),
             bind_tried: VecDeque::new(),
         }
     }
@@ -296,6 +305,7 @@ impl Detectors {
             &self.scan,
             &self.malformed,
             &self.exploit,
+            &self.dcom,
         ]
         .iter()
         .map(|t| t.map.len())
@@ -604,6 +614,11 @@ impl Detectors {
                     out.push(a);
                 }
             }
+            EventKind::DcomActivation { .. } if c.dcom_lateral_movement => {
+                if let Some(a) = self.dcom_alert(ev) {
+                    out.push(a);
+                }
+            }
             _ => {}
         }
         out
@@ -630,6 +645,60 @@ impl Detectors {
             "exploit_shape",
             "high",
             format!("exploit shape {shape}: {detail}"),
+            evidence,
+        ))
+    }
+
+    /// A remote activation of an abused class: one alert per (source, class) per window.
+    fn dcom_alert(&mut self, ev: &Event) -> Option<Event> {
+        let EventKind::DcomActivation {
+            operation,
+            clsid,
+            iids,
+            hresult,
+            auth_level,
+            user,
+            ..
+        } = &ev.kind
+        else {
+            return None;
+        };
+        let class = crate::dcom::known_class(&clsid.parse().ok()?)?;
+        let abuse = class.abuse?;
+        let src = ev
+            .conn
+            .orig_h
+            .map_or_else(|| "local".to_string(), |a| a.to_string());
+        let w = secs(self.cfg.dcom_window);
+        let win = self
+            .dcom
+            .get(format!("{src} {clsid}"), self.cfg.max_sources);
+        win.touch(ev.ts, w, &ev.conn.uid);
+        if !win.count(ev.ts, 1) {
+            return None;
+        }
+        let mut evidence = win.fire(ev.ts, w, 1, "activations of the class");
+        for (k, v) in [
+            ("technique", json!(abuse.technique)),
+            ("clsid", json!(clsid)),
+            ("class_name", json!(class.name)),
+            ("operation", json!(operation)),
+            ("iids", json!(iids)),
+            ("hresult", json!(hresult.map(|h| format!("{h:#010x}")))),
+            ("auth_level", json!(auth_level)),
+            ("user", json!(user)),
+            ("server", json!(ev.conn.resp_h)),
+        ] {
+            set(&mut evidence, k, v);
+        }
+        Some(alert(
+            ev,
+            "dcom_lateral_movement",
+            abuse.severity,
+            format!(
+                "{operation} of {} ({clsid}) from {src}: {} ({})",
+                class.name, abuse.note, abuse.technique
+            ),
             evidence,
         ))
     }

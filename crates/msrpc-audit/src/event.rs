@@ -164,6 +164,60 @@ pub enum EventKind {
         /// `ept_*` status returned.
         status: u32,
     },
+    /// A DCOM activation (`ISystemActivator` RemoteGetClassObject / RemoteCreateInstance,
+    /// `IRemoteActivation` RemoteActivation): the class and interfaces asked for and, when the
+    /// answer was seen, its result and the object exporter's OXID and bindings
+    /// ([`crate::dcom`]).
+    DcomActivation {
+        /// `call_id`.
+        call_id: u32,
+        /// `RemoteCreateInstance`, `RemoteGetClassObject` or `RemoteActivation`.
+        operation: String,
+        /// The CLSID activated.
+        clsid: String,
+        /// The class's name, when [`crate::dcom::CLASSES`] knows it.
+        class_name: Option<String>,
+        /// The IIDs requested.
+        iids: Vec<String>,
+        /// The answer's HRESULT (RemoteActivation: its status, else its `phr`), when seen.
+        hresult: Option<u32>,
+        /// The object exporter's OXID (`0x...`), when the answer carried one.
+        oxid: Option<String>,
+        /// The object exporter's string bindings (`ncacn_ip_tcp:HOST[PORT]`).
+        bindings: Vec<String>,
+        /// Auth level of the call.
+        auth_level: Option<String>,
+        /// Authenticated user.
+        user: Option<String>,
+    },
+    /// An OXID resolver call (`IObjectExporter` ResolveOxid, ResolveOxid2, ServerAlive2).
+    DcomResolver {
+        /// `call_id`.
+        call_id: u32,
+        /// `ResolveOxid`, `ResolveOxid2` or `ServerAlive2`.
+        operation: String,
+        /// The OXID resolved (`0x...`).
+        oxid: Option<String>,
+        /// The COM version answered (`5.7`).
+        com_version: Option<String>,
+        /// String bindings answered: the exporter's, or (ServerAlive2) the host's addresses.
+        bindings: Vec<String>,
+        /// The `error_status_t` answered, when seen.
+        status: Option<u32>,
+    },
+    /// An `IRemUnknown`/`IRemUnknown2` call (RemQueryInterface(2), RemAddRef, RemRelease).
+    DcomRemUnknown {
+        /// `call_id`.
+        call_id: u32,
+        /// The operation.
+        operation: String,
+        /// The IPIDs the call names.
+        ipids: Vec<String>,
+        /// The IIDs asked for (QueryInterface).
+        iids: Vec<String>,
+        /// The HRESULT answered, when seen.
+        hresult: Option<u32>,
+    },
     /// An authentication leg completed or failed.
     Auth {
         /// Mechanism (`winnt`, `gss_negotiate`, or a number).

@@ -21,6 +21,7 @@
 //! and opens no socket (the daemon serves the metrics); it parses only stubs the protocol
 //! core already reassembled and verified, with bounded decoders that never panic.
 
+pub mod dcom;
 pub mod detect;
 pub mod epm;
 pub mod event;

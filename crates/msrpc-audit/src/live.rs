@@ -137,9 +137,9 @@ pub enum Input {
 /// [`Input::call_done`] keeps, the error [`Input::with_error`] adds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallStubs {
-    /// The request stub (EPM and DCOM activation calls), else empty.
+    /// The request stub (EPM and DCOM calls), else empty.
     pub request: Vec<u8>,
-    /// The response stub, when kept (no interface needs it now: EPM answers keep
+    /// The response stub, when kept (DCOM calls [`crate::dcom::interprets`]; EPM answers keep
     /// [`CallStubs::answer`] instead), else empty.
     pub response: Vec<u8>,
     /// An endpoint mapper answer's count and status ([`crate::epm::answer_counts`]).
@@ -149,12 +149,16 @@ pub struct CallStubs {
     pub error: Option<String>,
 }
 
-/// The interfaces whose request stubs [`Input::call_done`] keeps (the endpoint mapper and
-/// DCOM activation): a server need copy request stubs for its observer only for these.
-pub const REQUEST_STUB_INTERFACES: [msrpc_ndr::Uuid; 3] = [
+/// The interfaces whose request stubs [`Input::call_done`] keeps (the endpoint mapper, DCOM
+/// activation, the OXID resolver and IRemUnknown(2)): a server need copy request stubs for its
+/// observer only for these.
+pub const REQUEST_STUB_INTERFACES: [msrpc_ndr::Uuid; 6] = [
     EPM,
     crate::names::IREMOTE_ACTIVATION,
     crate::names::ISYSTEM_ACTIVATOR,
+    crate::names::IOBJECT_EXPORTER,
+    crate::dcom::IREM_UNKNOWN,
+    crate::dcom::IREM_UNKNOWN2,
 ];
 
 impl Input {
@@ -178,8 +182,9 @@ impl Input {
 
     /// The input for a finished call: `request` is the request stub or its beginning,
     /// `stub_in` the whole stub's length. The stubs are copied only when the audit interprets
-    /// them: EPM calls (for [`crate::epm::interpret`]) and DCOM activation requests (for
-    /// [`crate::inspect::request`]).
+    /// them: EPM calls (for [`crate::epm::interpret`]), DCOM activation requests (for
+    /// [`crate::inspect::request`]) and the DCOM calls [`crate::dcom::interpret_call`] reads
+    /// (whose response stubs are kept too).
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub fn call_done(
@@ -194,7 +199,8 @@ impl Input {
         duration: std::time::Duration,
     ) -> Input {
         let epm = interface.uuid == EPM;
-        let keep_request = epm || crate::inspect::inspects(&interface.uuid);
+        let dcom = crate::dcom::interprets(&interface.uuid);
+        let keep_request = epm || dcom || crate::inspect::inspects(&interface.uuid);
         let (resp, fault) = match response {
             Ok(r) => (r, None),
             Err(f) => (&[][..], Some(f)),
@@ -210,7 +216,7 @@ impl Input {
             stubs: keep_request.then(|| {
                 Box::new(CallStubs {
                     request: request.to_vec(),
-                    response: Vec::new(),
+                    response: if dcom { resp.to_vec() } else { Vec::new() },
                     answer: if epm {
                         crate::epm::answer_counts(resp, drep)
                     } else {
@@ -674,10 +680,30 @@ impl Live {
             }
         }
         f(&e);
+        let dcom_facts = crate::dcom::interprets(&uuid).then(|| match &e.kind {
+            EventKind::Call {
+                auth_level, user, ..
+            } => crate::dcom::CallFacts {
+                call_id,
+                auth_level: auth_level.clone(),
+                user: user.clone(),
+            },
+            _ => crate::dcom::CallFacts {
+                call_id,
+                ..Default::default()
+            },
+        });
         self.scratch = Some(e);
         let Some(st) = self.conns.get(&conn_id) else {
             return;
         };
+        if let Some(facts) = dcom_facts {
+            let resp = (fault.is_none() && !response.is_empty()).then_some((response, drep));
+            if let Some(k) = crate::dcom::interpret_call(&uuid, opnum, request, drep, resp, &facts)
+            {
+                f(&ev(ts, &st.id, k));
+            }
+        }
         if fault == Some(FaultStatus::RPC_X_BAD_STUB_DATA) {
             f(&ev(
                 ts,

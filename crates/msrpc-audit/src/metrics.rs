@@ -40,6 +40,7 @@ const FAMILIES: &[Family] = &[
     Family { name: "msrpc_alerts_total", help: "Detector alerts.", kind: "counter", labels: &["detector"] },
     Family { name: "msrpc_audit_events_total", help: "Audit events produced.", kind: "counter", labels: &[] },
     Family { name: "msrpc_audit_events_dropped_total", help: "Audit inputs dropped because the audit queue was full.", kind: "counter", labels: &[] },
+    Family { name: "msrpc_dcom_activations_total", help: "DCOM activations by class (a known class's name, else other) and operation.", kind: "counter", labels: &["class", "operation"] },
 ];
 
 // Indexes into `FAMILIES` (a test checks them against the names).
@@ -56,6 +57,7 @@ const EXPLOIT_SHAPES_TOTAL: usize = 9;
 const ALERTS_TOTAL: usize = 10;
 const AUDIT_EVENTS_TOTAL: usize = 11;
 const AUDIT_EVENTS_DROPPED_TOTAL: usize = 12;
+const DCOM_ACTIVATIONS_TOTAL: usize = 13;
 
 #[derive(Default)]
 struct Inner {
@@ -71,7 +73,7 @@ struct Inner {
 }
 
 /// Families in `FAMILIES`.
-const FAMILY_COUNT: usize = 13;
+const FAMILY_COUNT: usize = 14;
 
 /// `msrpc_calls_total` label sets remembered (a server answers a few interfaces at a time).
 const RECENT_CALLS: usize = 4;
@@ -336,6 +338,19 @@ impl Metrics {
             EventKind::Malformed { reason, .. } => g.add(MALFORMED_TOTAL, &[reason], 1),
             EventKind::ExploitShape { shape, .. } => g.add(EXPLOIT_SHAPES_TOTAL, &[shape], 1),
             EventKind::Alert { detector, .. } => g.add(ALERTS_TOTAL, &[detector], 1),
+            EventKind::DcomActivation {
+                class_name,
+                operation,
+                ..
+            } => {
+                // Names only from the table of known classes: bounded label values.
+                g.add(
+                    DCOM_ACTIVATIONS_TOTAL,
+                    &[class_name.as_deref().unwrap_or("other"), operation],
+                    1,
+                );
+            }
+            EventKind::DcomResolver { .. } | EventKind::DcomRemUnknown { .. } => {}
         }
     }
 
@@ -527,6 +542,7 @@ mod tests {
                 AUDIT_EVENTS_DROPPED_TOTAL,
                 "msrpc_audit_events_dropped_total",
             ),
+            (DCOM_ACTIVATIONS_TOTAL, "msrpc_dcom_activations_total"),
         ] {
             assert_eq!(FAMILIES[i].name, name);
         }

@@ -21,8 +21,11 @@
 //! - [`tables`]: exporters, objects, IPIDs and ping sets with reference counting and garbage
 //!   collection; time is an argument, nothing reads a clock.
 //!
+//! - With the `rt` feature, `client`: a client over `msrpc-rt` (ServerAlive2 host
+//!   discovery), the only part that does IO.
+//!
 //! # What it does not do
-//! No IO, sockets, tasks or clock: the runtime (`msrpc-rt`) hosts the interfaces and calls
+//! Without the `rt` feature: no IO, sockets, tasks or clock. The runtime (`msrpc-rt`) hosts the interfaces and calls
 //! [`tables::ObjectTables::expire`] on its own timer. It does not implement COM classes, the
 //! activation decision (which CLSIDs exist, who may launch them), security policy, or NDR64.
 //! Context (2.2.20) and error-information (2.2.21) extensions are carried as opaque ORPC
@@ -56,6 +59,8 @@
 
 pub mod activation;
 pub mod activator;
+#[cfg(feature = "rt")]
+pub mod client;
 pub mod dualstring;
 mod error;
 pub mod hresult;

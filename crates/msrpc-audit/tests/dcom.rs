@@ -1,0 +1,410 @@
+//! DCOM calls as audit events: Impacket's request and response vectors interpreted by
+//! `msrpc_audit::dcom::interpret_call`, the daemon's live path (`Live` keeps and reads the
+//! stubs) and the `dcom_lateral_movement` detector (fires for the abused classes of
+//! `dcom::CLASSES`, once per source and class per window, never for other classes).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use msrpc_audit::dcom::{self, CallFacts, IREM_UNKNOWN2};
+use msrpc_audit::detect::{DetectorConfig, Detectors};
+use msrpc_audit::live::{Input, Live, REQUEST_STUB_INTERFACES};
+use msrpc_audit::names::{IOBJECT_EXPORTER, ISYSTEM_ACTIVATOR};
+use msrpc_audit::{ConnId, Event, EventKind};
+use msrpc_dcom::activation::{ActivationBlob, InstantiationInfoData, Property};
+use msrpc_dcom::activator::RemoteCreateInstanceRequest;
+use msrpc_dcom::ids::guids;
+use msrpc_dcom::OrpcThis;
+use msrpc_ndr::{DataRep, Unique, Uuid};
+use msrpc_proto::pdu::{FaultStatus, SyntaxId};
+
+const LE: DataRep = DataRep::LITTLE_ENDIAN;
+const MMC20: &str = "49b2791a-b1ae-4c90-9b8e-e860ba07f889";
+
+fn vector(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../../tests/vectors/impacket-dcom/{name}.hex",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    hex::decode(
+        std::fs::read_to_string(path)
+            .unwrap()
+            .split_whitespace()
+            .collect::<String>(),
+    )
+    .unwrap()
+}
+
+fn facts() -> CallFacts {
+    CallFacts {
+        call_id: 9,
+        auth_level: Some("integrity".into()),
+        user: Some("CORP\\alice".into()),
+    }
+}
+
+/// A RemoteCreateInstance request stub for `clsid` (what Impacket's CoCreateInstanceEx sends).
+fn create_instance(clsid: Uuid) -> Vec<u8> {
+    let info = InstantiationInfoData::new(clsid, vec![guids::IID_IUNKNOWN]).unwrap();
+    let blob = ActivationBlob::new(vec![Property::InstantiationInfo(info)]);
+    RemoteCreateInstanceRequest {
+        orpcthis: OrpcThis::new(Uuid::from_u128(1)),
+        unk_outer: Unique::null(),
+        act_properties: Unique::new(blob.to_interface_pointer(true).unwrap()),
+    }
+    .to_stub(LE)
+    .unwrap()
+}
+
+#[test]
+fn impacket_activation_requests_name_class_and_interfaces() {
+    for (vec, opnum, op, iid) in [
+        (
+            "remote_create_instance_request",
+            4,
+            "RemoteCreateInstance",
+            "00020400-0000-0000-c000-000000000046",
+        ),
+        (
+            "remote_get_class_object_request",
+            3,
+            "RemoteGetClassObject",
+            "00000001-0000-0000-c000-000000000046",
+        ),
+    ] {
+        let k = dcom::interpret_call(&ISYSTEM_ACTIVATOR, opnum, &vector(vec), LE, None, &facts())
+            .unwrap_or_else(|| panic!("{vec}"));
+        let EventKind::DcomActivation {
+            call_id,
+            operation,
+            clsid,
+            class_name,
+            iids,
+            hresult,
+            oxid,
+            auth_level,
+            user,
+            ..
+        } = k
+        else {
+            panic!("{k:?}")
+        };
+        assert_eq!((call_id, operation.as_str()), (9, op));
+        assert_eq!(clsid, MMC20);
+        assert_eq!(class_name.as_deref(), Some("MMC20.Application"));
+        assert_eq!(iids, [iid]);
+        assert_eq!((hresult, oxid), (None, None));
+        assert_eq!(auth_level.as_deref(), Some("integrity"));
+        assert_eq!(user.as_deref(), Some("CORP\\alice"));
+    }
+    let k = dcom::interpret_call(
+        &msrpc_audit::names::IREMOTE_ACTIVATION,
+        0,
+        &vector("remote_activation_request"),
+        LE,
+        None,
+        &facts(),
+    )
+    .unwrap();
+    assert!(
+        matches!(&k, EventKind::DcomActivation { operation, clsid, .. } if operation == "RemoteActivation" && clsid == MMC20),
+        "{k:?}"
+    );
+    // Other interfaces, other opnums and garbage: nothing.
+    assert!(dcom::interpret_call(&ISYSTEM_ACTIVATOR, 2, &[], LE, None, &facts()).is_none());
+    assert!(dcom::interpret_call(&ISYSTEM_ACTIVATOR, 4, &[0xff; 40], LE, None, &facts()).is_none());
+    assert!(dcom::interpret_call(
+        &Uuid::from_u128(7),
+        4,
+        &vector("remote_create_instance_request"),
+        LE,
+        None,
+        &facts()
+    )
+    .is_none());
+}
+
+#[test]
+fn impacket_resolver_and_remunknown_calls() {
+    let k = dcom::interpret_call(
+        &IOBJECT_EXPORTER,
+        5,
+        &vector("server_alive2_request"),
+        LE,
+        Some((&vector("server_alive2_response"), LE)),
+        &facts(),
+    )
+    .unwrap();
+    let EventKind::DcomResolver {
+        operation,
+        com_version,
+        bindings,
+        status,
+        ..
+    } = k
+    else {
+        panic!()
+    };
+    assert_eq!(operation, "ServerAlive2");
+    assert_eq!(com_version.as_deref(), Some("5.7"));
+    assert_eq!(
+        bindings,
+        [
+            "ncacn_ip_tcp:WIN-DCOM01",
+            "ncacn_ip_tcp:192.168.56.10",
+            "ncacn_ip_tcp:fe80::1c2d:3e4f:5a6b:7c8d"
+        ]
+    );
+    assert_eq!(status, Some(0));
+
+    let k = dcom::interpret_call(
+        &IOBJECT_EXPORTER,
+        4,
+        &vector("resolve_oxid2_request"),
+        LE,
+        Some((&vector("resolve_oxid2_response"), LE)),
+        &facts(),
+    )
+    .unwrap();
+    let EventKind::DcomResolver { oxid, bindings, .. } = k else {
+        panic!()
+    };
+    assert_eq!(oxid.as_deref(), Some("0x2f47a0c1d4e5f601"));
+    assert_eq!(
+        bindings,
+        [
+            "ncacn_ip_tcp:WIN-DCOM01[49668]",
+            "ncacn_ip_tcp:192.168.56.10[49668]"
+        ]
+    );
+
+    let k = dcom::interpret_call(
+        &IREM_UNKNOWN2,
+        3,
+        &vector("rem_query_interface_request"),
+        LE,
+        None,
+        &facts(),
+    )
+    .unwrap();
+    let EventKind::DcomRemUnknown {
+        operation,
+        ipids,
+        iids,
+        ..
+    } = k
+    else {
+        panic!()
+    };
+    assert_eq!(operation, "RemQueryInterface");
+    assert_eq!(ipids, ["0000a801-0a2c-0000-5d1a-c37a9f1f3c4e"]);
+    assert_eq!(iids, ["00020400-0000-0000-c000-000000000046"]);
+    let k = dcom::interpret_call(
+        &IREM_UNKNOWN2,
+        5,
+        &vector("rem_release_request"),
+        LE,
+        None,
+        &facts(),
+    )
+    .unwrap();
+    assert!(matches!(k, EventKind::DcomRemUnknown { operation, .. } if operation == "RemRelease"));
+}
+
+fn event(ts: f64, src: &str, kind: EventKind) -> Event {
+    Event {
+        ts,
+        conn: ConnId {
+            uid: "C1".into(),
+            orig_h: Some(src.parse().unwrap()),
+            orig_p: Some(50000),
+            resp_h: Some("10.0.0.2".parse().unwrap()),
+            resp_p: Some(135),
+        },
+        kind,
+    }
+}
+
+fn activation_of(clsid: &str) -> EventKind {
+    let clsid: Uuid = clsid.parse().unwrap();
+    dcom::interpret_call(
+        &ISYSTEM_ACTIVATOR,
+        4,
+        &create_instance(clsid),
+        LE,
+        None,
+        &facts(),
+    )
+    .unwrap()
+}
+
+fn alerts(d: &mut Detectors, e: &Event) -> Vec<(String, String, String)> {
+    d.observe(e)
+        .into_iter()
+        .filter_map(|a| match a.kind {
+            EventKind::Alert {
+                detector,
+                severity,
+                evidence,
+                ..
+            } => Some((
+                detector,
+                severity,
+                evidence["technique"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn lateral_movement_fires_for_abused_classes_only() {
+    let mut d = Detectors::new(DetectorConfig::default());
+    let high = |t: &str| {
+        vec![(
+            "dcom_lateral_movement".to_string(),
+            "high".to_string(),
+            t.to_string(),
+        )]
+    };
+    for (i, c) in [
+        MMC20,
+        "9ba05972-f6a8-11cf-a442-00a0c90a8f39",
+        "c08afd90-f2a1-11d1-8455-00a0c91f3880",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(
+            alerts(
+                &mut d,
+                &event(10.0 + i as f64, "10.0.0.1", activation_of(c))
+            ),
+            high("T1021.003"),
+            "{c}"
+        );
+    }
+    assert_eq!(
+        alerts(
+            &mut d,
+            &event(
+                20.0,
+                "10.0.0.1",
+                activation_of("8bc3f05e-d86b-11d0-a075-00c04fb68820")
+            )
+        ),
+        vec![(
+            "dcom_lateral_movement".to_string(),
+            "medium".to_string(),
+            "T1047".to_string()
+        )]
+    );
+    // Once per (source, class) per window; another source alerts again.
+    assert!(alerts(&mut d, &event(30.0, "10.0.0.1", activation_of(MMC20))).is_empty());
+    assert_eq!(
+        alerts(&mut d, &event(31.0, "10.0.0.3", activation_of(MMC20))).len(),
+        1
+    );
+    assert_eq!(
+        alerts(&mut d, &event(400.0, "10.0.0.1", activation_of(MMC20))).len(),
+        1
+    );
+    // Other classes (Excel is named, not alerted; an unknown class; the IActivationPropertiesIn
+    // CLSID) never alert.
+    for c in [
+        "00024500-0000-0000-c000-000000000046",
+        "11111111-2222-3333-4444-555555555555",
+        "00000338-0000-0000-c000-000000000046",
+    ] {
+        assert!(
+            alerts(&mut d, &event(500.0, "10.0.0.1", activation_of(c))).is_empty(),
+            "{c}"
+        );
+    }
+    // Disabled: nothing.
+    let mut off = Detectors::new(DetectorConfig {
+        dcom_lateral_movement: false,
+        ..DetectorConfig::default()
+    });
+    assert!(alerts(&mut off, &event(1.0, "10.0.0.1", activation_of(MMC20))).is_empty());
+}
+
+#[test]
+fn live_calls_become_dcom_events() {
+    assert!(REQUEST_STUB_INTERFACES.contains(&ISYSTEM_ACTIVATOR));
+    assert!(REQUEST_STUB_INTERFACES.contains(&IOBJECT_EXPORTER));
+    let mut live = Live::new(1);
+    live.feed(
+        1.0,
+        Input::Opened {
+            conn_id: 1,
+            peer: Some("10.0.0.1:50000".parse().unwrap()),
+            local: Some("10.0.0.2:135".parse().unwrap()),
+        },
+    );
+    let d = std::time::Duration::from_millis(1);
+    // A refused activation of MMC20.Application: the event without an answer.
+    let stub = vector("remote_create_instance_request");
+    let evs = live.feed(
+        2.0,
+        Input::call_done(
+            1,
+            3,
+            SyntaxId::new(ISYSTEM_ACTIVATOR, 0, 0),
+            4,
+            LE,
+            &stub,
+            stub.len(),
+            Err(FaultStatus::ACCESS_DENIED),
+            d,
+        ),
+    );
+    let act = evs
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::DcomActivation { .. }))
+        .unwrap_or_else(|| panic!("{evs:?}"));
+    let EventKind::DcomActivation {
+        call_id,
+        clsid,
+        hresult,
+        ..
+    } = &act.kind
+    else {
+        panic!()
+    };
+    assert_eq!((*call_id, clsid.as_str(), *hresult), (3, MMC20, None));
+    assert_eq!(act.conn.orig_h, Some("10.0.0.1".parse().unwrap()));
+    let mut det = Detectors::new(DetectorConfig::default());
+    assert_eq!(alerts(&mut det, act).len(), 1);
+    let m = msrpc_audit::metrics::Metrics::new();
+    m.observe(act);
+    let text = m.render();
+    assert!(
+        text.contains(
+            "msrpc_dcom_activations_total{class=\"MMC20.Application\",operation=\"RemoteCreateInstance\"} 1"
+        ),
+        "{text}"
+    );
+
+    // ServerAlive2 with its answer.
+    let resp = vector("server_alive2_response");
+    let evs = live.feed(
+        3.0,
+        Input::call_done(
+            1,
+            4,
+            SyntaxId::new(IOBJECT_EXPORTER, 0, 0),
+            5,
+            LE,
+            &[],
+            0,
+            Ok(&resp),
+            d,
+        ),
+    );
+    assert!(
+        evs.iter().any(|e| matches!(&e.kind, EventKind::DcomResolver { operation, status: Some(0), bindings, .. } if operation == "ServerAlive2" && bindings.len() == 3)),
+        "{evs:?}"
+    );
+}

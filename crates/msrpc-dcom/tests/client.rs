@@ -1,0 +1,577 @@
+//! The client (feature `rt`) against in-process test doubles served by `msrpc-rt`: an
+//! activator answering Impacket's activation reply, the activation properties compared with
+//! Impacket's, the exporter's address chosen with the fallback to the dialled host, and every
+//! wait bounded.
+#![cfg(feature = "rt")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use msrpc_dcom::activation::{ActivationBlob, ActivationLimits, Property};
+use msrpc_dcom::activator::*;
+use msrpc_dcom::client::{
+    activate, activation_properties, choose_exporter, split_network_addr, ClientError,
+};
+use msrpc_dcom::dualstring::{Bindings, StringBinding};
+use msrpc_dcom::hresult::HResult;
+use msrpc_dcom::ids::guids;
+use msrpc_dcom::{MInterfacePointer, OrpcThat};
+use msrpc_ndr::{Unique, Uuid};
+use msrpc_proto::dispatch::{CallContext, RpcFault};
+use msrpc_rt::{ClientOptions, Server};
+
+const CLSID_MMC20: Uuid = Uuid::from_u128(0x49b2791a_b1ae_4c90_9b8e_e860ba07f889);
+const IID_IDISPATCH: Uuid = Uuid::from_u128(0x00020400_0000_0000_c000_000000000046);
+
+fn vector(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../../tests/vectors/impacket-dcom/{name}.hex",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    hex::decode(
+        std::fs::read_to_string(path)
+            .unwrap()
+            .split_whitespace()
+            .collect::<String>(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn activation_properties_are_impackets_but_for_this_size() {
+    let ours = activation_properties(CLSID_MMC20, &[IID_IDISPATCH]).unwrap();
+    let mut theirs = ActivationBlob::decode(
+        &vector("remote_create_instance_blob"),
+        &ActivationLimits::DEFAULT,
+    )
+    .unwrap();
+    // Impacket leaves thisSize 0; we fill it in (MS-DCOM 2.2.22.2.1).
+    let size = ours.instantiation_info().unwrap().this_size;
+    assert_ne!(size, 0);
+    for p in &mut theirs.properties {
+        if let Property::InstantiationInfo(i) = p {
+            i.this_size = size;
+        }
+    }
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.encode().unwrap(), theirs.encode().unwrap());
+}
+
+/// The test double: records the activation requests and answers `reply`.
+struct Activator {
+    reply: Result<(HResult, Option<MInterfacePointer>), RpcFault>,
+    seen: Arc<Mutex<Vec<ActivationBlob>>>,
+    delay: Duration,
+}
+
+impl RemoteScmActivator for Activator {
+    async fn remote_get_class_object(
+        &self,
+        _: &CallContext,
+        _: RemoteGetClassObjectRequest,
+    ) -> Result<RemoteGetClassObjectResponse, RpcFault> {
+        Err(RpcFault(msrpc_proto::pdu::FaultStatus::NCA_S_OP_RNG_ERROR))
+    }
+    async fn remote_create_instance(
+        &self,
+        _: &CallContext,
+        req: RemoteCreateInstanceRequest,
+    ) -> Result<RemoteCreateInstanceResponse, RpcFault> {
+        assert_eq!(req.orpcthis.flags, 1, "ORPCF_LOCAL, as Windows sends");
+        assert_eq!(
+            (req.orpcthis.version.major, req.orpcthis.version.minor),
+            (5, 7)
+        );
+        let blob = ActivationBlob::from_interface_pointer(
+            req.act_properties.get().unwrap(),
+            &ActivationLimits::DEFAULT,
+        )
+        .unwrap();
+        self.seen.lock().unwrap().push(blob);
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        let (result, out) = self.reply.clone()?;
+        Ok(RemoteCreateInstanceResponse {
+            orpcthat: OrpcThat::default(),
+            act_properties_out: match out {
+                Some(ip) => Unique::new(ip),
+                None => Unique::null(),
+            },
+            result,
+        })
+    }
+}
+
+/// Impacket's activation reply (IDispatch S_OK, OXID 0x2f47a0c1d4e5f601, bindings
+/// WIN-DCOM01[49668] and 192.168.56.10[49668], authnHint 5).
+fn impacket_reply() -> MInterfacePointer {
+    let blob = ActivationBlob::decode(&vector("activation_reply_blob"), &ActivationLimits::DEFAULT)
+        .unwrap();
+    blob.to_interface_pointer(false).unwrap()
+}
+
+async fn serve(
+    reply: Result<(HResult, Option<MInterfacePointer>), RpcFault>,
+    delay: Duration,
+) -> (Server, u16, Arc<Mutex<Vec<ActivationBlob>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .service(RemoteScmActivatorServer::new(Activator {
+            reply,
+            seen: Arc::clone(&seen),
+            delay,
+        }))
+        .start()
+        .await
+        .unwrap();
+    let port = server.local_addrs()[0].port();
+    (server, port, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activate_reads_impackets_reply() {
+    let (server, port, seen) =
+        serve(Ok((HResult::S_OK, Some(impacket_reply()))), Duration::ZERO).await;
+    let a = activate(
+        "127.0.0.1",
+        port,
+        CLSID_MMC20,
+        &[IID_IDISPATCH],
+        ClientOptions::default(),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.oxid.0, 0x2f47_a0c1_d4e5_f601);
+    assert_eq!(a.authn_hint, 5);
+    assert_eq!((a.server_version.major, a.server_version.minor), (5, 7));
+    assert_eq!(
+        a.ipid_rem_unknown.0,
+        Uuid::from_u128(0x0000ac01_0a2c_0000_8e14_1c2f0a5a7b11)
+    );
+    assert_eq!(a.bindings.strings.len(), 2);
+    assert_eq!(a.interfaces.len(), 1);
+    assert_eq!(a.interfaces[0].iid, IID_IDISPATCH);
+    assert!(a.interfaces[0].hresult.is_success());
+    assert!(a.interfaces[0].objref.is_some());
+
+    // What the activator received: the four properties, our CLSID and IID, protseq 7.
+    let blobs = seen.lock().unwrap().clone();
+    assert_eq!(blobs.len(), 1);
+    let clsids: Vec<Uuid> = blobs[0].properties.iter().map(Property::clsid).collect();
+    assert_eq!(
+        clsids,
+        [
+            guids::CLSID_INSTANTIATION_INFO,
+            guids::CLSID_ACTIVATION_CONTEXT_INFO,
+            guids::CLSID_SERVER_LOCATION_INFO,
+            guids::CLSID_SCM_REQUEST_INFO
+        ]
+    );
+    assert_eq!(blobs[0].instantiation_info().unwrap().class_id, CLSID_MMC20);
+    let rr = blobs[0]
+        .scm_request_info()
+        .unwrap()
+        .remote_request
+        .get()
+        .unwrap();
+    assert_eq!(rr.requested_protseqs.get().unwrap(), &vec![7u16]);
+
+    // The advertised names do not resolve or answer here: the dialled host, advertised port.
+    let chosen = choose_exporter("127.0.0.1", &a.bindings, Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert_eq!(
+        (chosen.host.as_str(), chosen.port, chosen.fallback),
+        ("127.0.0.1", 49668, true)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activate_failures_and_bounded_waits() {
+    // A failed HRESULT.
+    let (server, port, _) = serve(Ok((HResult::E_ACCESSDENIED, None)), Duration::ZERO).await;
+    let e = activate(
+        "127.0.0.1",
+        port,
+        CLSID_MMC20,
+        &[IID_IDISPATCH],
+        ClientOptions::default(),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ClientError::Status {
+                status: 0x8007_0005,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    server.shutdown().await;
+    // S_OK without properties out.
+    let (server, port, _) = serve(Ok((HResult::S_OK, None)), Duration::ZERO).await;
+    let e = activate(
+        "127.0.0.1",
+        port,
+        CLSID_MMC20,
+        &[IID_IDISPATCH],
+        ClientOptions::default(),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, ClientError::Invalid(_)), "{e}");
+    server.shutdown().await;
+    // An activator that takes too long: the whole exchange is bounded.
+    let (server, port, _) = serve(
+        Ok((HResult::S_OK, Some(impacket_reply()))),
+        Duration::from_secs(30),
+    )
+    .await;
+    let t0 = Instant::now();
+    let e = activate(
+        "127.0.0.1",
+        port,
+        CLSID_MMC20,
+        &[IID_IDISPATCH],
+        ClientOptions::default(),
+        Duration::from_millis(500),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, ClientError::Timeout(_)), "{e}");
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exporter_choice_prefers_a_reachable_advertised_binding() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let b = |a: &str| StringBinding {
+        tower_id: 7,
+        network_addr: a.into(),
+    };
+    let bindings = Bindings {
+        strings: vec![
+            b("no-such-host.invalid[1]"),
+            StringBinding {
+                tower_id: 0x1f,
+                network_addr: "127.0.0.1[2]".into(),
+            },
+            b(&format!("127.0.0.1[{port}]")),
+        ],
+        security: vec![],
+    };
+    let c = choose_exporter("10.9.9.9", &bindings, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.host.as_str(), c.port, c.fallback),
+        ("127.0.0.1", port, false)
+    );
+    // No tcp binding: nothing to choose.
+    assert!(
+        choose_exporter("h", &Bindings::default(), Duration::from_millis(10))
+            .await
+            .is_none()
+    );
+    assert_eq!(
+        split_network_addr("WIN-DCOM01[49668]"),
+        Some(("WIN-DCOM01".into(), 49668))
+    );
+    assert_eq!(split_network_addr("fe80::1"), Some(("fe80::1".into(), 135)));
+    assert_eq!(split_network_addr("h[x]"), None);
+    assert_eq!(split_network_addr(""), None);
+}
+
+/// An exporter's IRemUnknown2 test double: one object (IPID `OBJ`) offering IDispatch; calls
+/// must name the IRemUnknown IPID as their object UUID.
+struct RemUnknown {
+    released: Arc<Mutex<Vec<msrpc_dcom::orpc::RemInterfaceRef>>>,
+}
+
+const REMUNK: Uuid = Uuid::from_u128(0x0000ac01_0a2c_0000_8e14_1c2f0a5a7b11);
+const OBJ: Uuid = Uuid::from_u128(0x0000a801_0a2c_0000_5d1a_c37a9f1f3c4e);
+
+impl msrpc_dcom::remunknown2::RemUnknown2 for RemUnknown {
+    async fn rem_query_interface(
+        &self,
+        ctx: &CallContext,
+        req: msrpc_dcom::remunknown2::RemQueryInterfaceRequest,
+    ) -> Result<msrpc_dcom::remunknown2::RemQueryInterfaceResponse, RpcFault> {
+        let bad = ctx.object != Some(REMUNK) || req.ripid.0 != OBJ;
+        let results = req
+            .iids
+            .iter()
+            .map(|iid| msrpc_dcom::orpc::RemQiResult {
+                hresult: if *iid == IID_IDISPATCH {
+                    HResult::S_OK
+                } else {
+                    HResult::E_NOINTERFACE
+                },
+                std: msrpc_dcom::StdObjRef {
+                    public_refs: req.c_refs,
+                    ipid: msrpc_dcom::Ipid(Uuid::from_u128(0x1234)),
+                    ..Default::default()
+                },
+            })
+            .collect();
+        Ok(msrpc_dcom::remunknown2::RemQueryInterfaceResponse {
+            orpcthat: OrpcThat::default(),
+            qi_results: if bad {
+                Unique::null()
+            } else {
+                Unique::new(results)
+            },
+            result: if bad {
+                HResult::RPC_E_INVALID_OBJECT
+            } else {
+                HResult::S_OK
+            },
+        })
+    }
+    async fn rem_add_ref(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::remunknown2::RemAddRefRequest,
+    ) -> Result<msrpc_dcom::remunknown2::RemAddRefResponse, RpcFault> {
+        Err(RpcFault(msrpc_proto::pdu::FaultStatus::NCA_S_OP_RNG_ERROR))
+    }
+    async fn rem_release(
+        &self,
+        ctx: &CallContext,
+        req: msrpc_dcom::remunknown2::RemReleaseRequest,
+    ) -> Result<msrpc_dcom::remunknown2::RemReleaseResponse, RpcFault> {
+        assert_eq!(ctx.object, Some(REMUNK));
+        self.released.lock().unwrap().extend(req.interface_refs);
+        Ok(msrpc_dcom::remunknown2::RemReleaseResponse {
+            orpcthat: OrpcThat::default(),
+            result: HResult::S_OK,
+        })
+    }
+    async fn rem_query_interface2(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::remunknown2::RemQueryInterface2Request,
+    ) -> Result<msrpc_dcom::remunknown2::RemQueryInterface2Response, RpcFault> {
+        Err(RpcFault(msrpc_proto::pdu::FaultStatus::NCA_S_OP_RNG_ERROR))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exporter_query_interface_and_release() {
+    use msrpc_dcom::client::Exporter;
+    let released = Arc::new(Mutex::new(Vec::new()));
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .service(msrpc_dcom::remunknown2::RemUnknown2Server::new(
+            RemUnknown {
+                released: Arc::clone(&released),
+            },
+        ))
+        .start()
+        .await
+        .unwrap();
+    let port = server.local_addrs()[0].port();
+    // The exporter found the way the client finds it: an advertised binding naming it.
+    let bindings = Bindings {
+        strings: vec![StringBinding {
+            tower_id: 7,
+            network_addr: format!("127.0.0.1[{port}]"),
+        }],
+        security: vec![],
+    };
+    let at = choose_exporter("127.0.0.1", &bindings, Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert!(!at.fallback);
+    let e = Exporter::connect(
+        &at.host,
+        at.port,
+        msrpc_dcom::Ipid(REMUNK),
+        ClientOptions::default(),
+    )
+    .await
+    .unwrap();
+    let other = Uuid::from_u128(0x00000131_0000_0000_c000_000000000099);
+    let r = e
+        .query_interface(msrpc_dcom::Ipid(OBJ), 5, &[IID_IDISPATCH, other])
+        .await
+        .unwrap();
+    assert_eq!(r.len(), 2);
+    assert!(r[0].hresult.is_success());
+    assert_eq!(r[0].std.public_refs, 5);
+    assert_eq!(r[1].hresult, HResult::E_NOINTERFACE);
+    // An unknown object: the call's HRESULT is the error.
+    let err = e
+        .query_interface(msrpc_dcom::Ipid(Uuid::from_u128(9)), 1, &[IID_IDISPATCH])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Status {
+                status: 0x8001_0114,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let refs = [msrpc_dcom::orpc::RemInterfaceRef {
+        ipid: r[0].std.ipid,
+        public_refs: 5,
+        private_refs: 0,
+    }];
+    e.release(&refs).await.unwrap();
+    assert_eq!(released.lock().unwrap().as_slice(), &refs);
+    e.close();
+    server.shutdown().await;
+}
+
+/// A resolver test double for pings: records each ping, creates set 0x77, and expires the
+/// set once when asked.
+#[derive(Default)]
+struct PingResolver {
+    log: Mutex<Vec<String>>,
+    expire_next: Mutex<bool>,
+}
+
+type Shared = Arc<PingResolver>;
+
+fn op_rng<T>() -> Result<T, RpcFault> {
+    Err(RpcFault(msrpc_proto::pdu::FaultStatus::NCA_S_OP_RNG_ERROR))
+}
+
+struct PingServer(Shared);
+
+impl msrpc_dcom::resolver::ObjectExporter for PingServer {
+    async fn resolve_oxid(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::resolver::ResolveOxidRequest,
+    ) -> Result<msrpc_dcom::resolver::ResolveOxidResponse, RpcFault> {
+        op_rng()
+    }
+    async fn simple_ping(
+        &self,
+        _: &CallContext,
+        req: msrpc_dcom::resolver::SimplePingRequest,
+    ) -> Result<msrpc_dcom::resolver::SimplePingResponse, RpcFault> {
+        self.0
+            .log
+            .lock()
+            .unwrap()
+            .push(format!("simple {:#x}", req.set_id.0));
+        let expire = std::mem::take(&mut *self.0.expire_next.lock().unwrap());
+        Ok(msrpc_dcom::resolver::SimplePingResponse {
+            result: if expire { 0x778 } else { 0 },
+        })
+    }
+    async fn complex_ping(
+        &self,
+        _: &CallContext,
+        req: msrpc_dcom::resolver::ComplexPingRequest,
+    ) -> Result<msrpc_dcom::resolver::ComplexPingResponse, RpcFault> {
+        let ids = |v: &Option<Vec<msrpc_dcom::Oid>>| {
+            v.as_deref()
+                .unwrap_or_default()
+                .iter()
+                .map(|o| o.0.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        self.0.log.lock().unwrap().push(format!(
+            "complex {:#x} seq {} +[{}] -[{}]",
+            req.set_id.0,
+            req.sequence_num,
+            ids(&req.add_to_set),
+            ids(&req.del_from_set)
+        ));
+        Ok(msrpc_dcom::resolver::ComplexPingResponse {
+            set_id: msrpc_dcom::SetId(if req.set_id.0 == 0 {
+                0x77
+            } else {
+                req.set_id.0
+            }),
+            ping_backoff_factor: 0,
+            result: 0,
+        })
+    }
+    async fn server_alive(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::resolver::ServerAliveRequest,
+    ) -> Result<msrpc_dcom::resolver::ServerAliveResponse, RpcFault> {
+        op_rng()
+    }
+    async fn resolve_oxid2(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::resolver::ResolveOxid2Request,
+    ) -> Result<msrpc_dcom::resolver::ResolveOxid2Response, RpcFault> {
+        op_rng()
+    }
+    async fn server_alive2(
+        &self,
+        _: &CallContext,
+        _: msrpc_dcom::resolver::ServerAlive2Request,
+    ) -> Result<msrpc_dcom::resolver::ServerAlive2Response, RpcFault> {
+        op_rng()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pinger_creates_changes_keeps_and_recreates_its_set() {
+    use msrpc_dcom::client::Pinger;
+    use msrpc_dcom::Oid;
+    let state: Shared = Arc::default();
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .service(msrpc_dcom::resolver::ObjectExporterServer::new(PingServer(
+            Arc::clone(&state),
+        )))
+        .start()
+        .await
+        .unwrap();
+    let port = server.local_addrs()[0].port();
+    let client = msrpc_rt::Client::connect_host("127.0.0.1", port, ClientOptions::default())
+        .await
+        .unwrap();
+    let mut p = Pinger::new(client);
+    p.add(Oid(1));
+    p.add(Oid(2));
+    p.ping().await.unwrap(); // creates the set
+    assert_eq!(p.set_id().0, 0x77);
+    p.ping().await.unwrap(); // nothing changed: SimplePing
+    p.remove(Oid(1));
+    p.add(Oid(3));
+    p.ping().await.unwrap(); // ComplexPing with the changes, sequence 2
+    *state.expire_next.lock().unwrap() = true;
+    let e = p.ping().await.unwrap_err(); // the server expired the set
+    assert!(
+        matches!(e, ClientError::Status { status: 0x778, .. }),
+        "{e}"
+    );
+    p.ping().await.unwrap(); // a new set with every OID, sequence 3
+    assert_eq!(p.sequence(), 3);
+    assert_eq!(
+        state.log.lock().unwrap().as_slice(),
+        [
+            "complex 0x0 seq 1 +[1,2] -[]",
+            "simple 0x77",
+            "complex 0x77 seq 2 +[3] -[1]",
+            "simple 0x77",
+            "complex 0x0 seq 3 +[2,3] -[]",
+        ]
+    );
+    server.shutdown().await;
+}
