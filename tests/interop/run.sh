@@ -175,6 +175,41 @@ wait_tcp() {
 }
 
 tcp_in_use() { timeout 2 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
+# demo_start IP NAME ARG...: msrpcd --demo on IP (port $EPM_PORT) with ARGs, output in
+# $WORK/NAME.out/.err; waits (bounded) for its EPM and its rpcecho announcement. Sets DEMO_PID and
+# DEMO_ECHO (rpcecho's port); fails (and says why) when either does not come.
+DEMO_PID=
+DEMO_ECHO=
+demo_start() {
+  local ip=$1 name=$2 listen=$1
+  shift 2
+  [ "$EPM_PORT" = 135 ] || listen=$ip:$EPM_PORT
+  mkdir -p "$(dirname "$WORK/$name")"
+  "$MSRPCD" --listen "$listen" --demo --registration-socket "$WORK/$name.sock" "$@" \
+    >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  DEMO_PID=$!
+  DEMO_ECHO=
+  if ! wait_tcp "$ip" "$EPM_PORT" 20; then
+    fail "msrpcd ($name) did not listen on $ip:$EPM_PORT within 20 s"
+    show "$WORK/$name.err"
+    return 1
+  fi
+  for _ in $(seq 1 50); do grep -q '^rpcecho demo on' "$WORK/$name.out" && break; sleep 0.1; done
+  DEMO_ECHO=$(sed -n 's/^rpcecho demo on .*:\([0-9]*\)$/\1/p' "$WORK/$name.out" | head -1)
+  if [ -z "$DEMO_ECHO" ]; then
+    fail "msrpcd ($name) did not announce its rpcecho demo"
+    show "$WORK/$name.out"
+    return 1
+  fi
+}
+# pid_stop PID: SIGTERM, up to 5 s for it to go, then SIGKILL; reaps it.
+pid_stop() {
+  [ -n "$1" ] || return 0
+  kill "$1" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null
+  wait "$1" 2>/dev/null
+}
 
 # ---------------------------------------------------------------------------------------------
 section "peers (software we did not write)"
@@ -613,33 +648,17 @@ section "(e5) Samba's Python rpcecho client against msrpcd --users on $BIGENDIAN
 # signed or sealed calls failed (NT_STATUS_RPC_CALL_FAILED) while msrpcd read the verification
 # trailer in the request's byte order.
 bigendian_against_msrpcd() {
-  local dir=$WORK/bigendian listen=$BIGENDIAN_IP pid
-  [ "$EPM_PORT" = 135 ] || listen=$BIGENDIAN_IP:$EPM_PORT
+  local dir=$WORK/bigendian
   mkdir -p "$dir"
   printf '%s\n' "$AUTH_PASSWORD" | "$MSRPC" users add "$dir/users" "$AUTH_USER" >"$dir/users.out" 2>&1 ||
     { fail "msrpc users add (for the big-endian msrpcd)"; show "$dir/users.out"; return; }
-  "$MSRPCD" --listen "$listen" --users "$dir/users" --demo --registration-socket "$dir/epm.sock" \
-    >"$dir/msrpcd.out" 2>"$dir/msrpcd.err" &
-  pid=$!
-  if wait_tcp "$BIGENDIAN_IP" "$EPM_PORT" 20; then
-    for _ in $(seq 1 50); do grep -q '^rpcecho demo on' "$dir/msrpcd.out" && break; sleep 0.1; done
-    BIGENDIAN_ECHO_PORT=$(sed -n 's/^rpcecho demo on .*:\([0-9]*\)$/\1/p' "$dir/msrpcd.out" | head -1)
-    if [ -n "$BIGENDIAN_ECHO_PORT" ]; then
-      check samba-py-bigendian timeout 300 /usr/bin/python3 tests/interop/samba_py_bigendian.py \
-        "$BIGENDIAN_IP" "$BIGENDIAN_ECHO_PORT" "$AUTH_USER" "$AUTH_PASSWORD"
-      grep -E '^(PASS|FAIL)' "$WORK/samba-py-bigendian.out" | sed 's/^/    /'
-    else
-      fail "the big-endian msrpcd did not announce its rpcecho demo"
-      show "$dir/msrpcd.out"
-    fi
-  else
-    fail "msrpcd --users did not accept on $BIGENDIAN_IP:$EPM_PORT within 20 s"
-    show "$dir/msrpcd.err"
+  if demo_start "$BIGENDIAN_IP" bigendian/msrpcd --users "$dir/users"; then
+    BIGENDIAN_ECHO_PORT=$DEMO_ECHO
+    check samba-py-bigendian timeout 300 /usr/bin/python3 tests/interop/samba_py_bigendian.py \
+      "$BIGENDIAN_IP" "$BIGENDIAN_ECHO_PORT" "$AUTH_USER" "$AUTH_PASSWORD"
+    grep -E '^(PASS|FAIL)' "$WORK/samba-py-bigendian.out" | sed 's/^/    /'
   fi
-  kill "$pid" 2>/dev/null
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
+  pid_stop "$DEMO_PID"
 }
 bigendian_against_msrpcd
 # ---------------------------------------------------------------------------------------------
@@ -648,29 +667,12 @@ section "(e6) Samba's Python rpcecho client (python3-samba) against msrpcd --dem
 # up to the wire widths); an NDR enum is an integer on the wire, so the server must hand them
 # back as Samba's dcesrv_echo_TestEnum does (foo2.e1 set to ECHO_ENUM2, the rest unchanged).
 samba_py_against_msrpcd() {
-  local listen=$ENUM_IP pid
-  [ "$EPM_PORT" = 135 ] || listen=$ENUM_IP:$EPM_PORT
-  "$MSRPCD" --listen "$listen" --demo --registration-socket "$WORK/enum-epm.sock" \
-    >"$WORK/msrpcd-enum.log" 2>&1 &
-  pid=$!
-  if wait_tcp "$ENUM_IP" "$EPM_PORT" 20; then
-    for _ in $(seq 1 50); do grep -q "^rpcecho demo on $ENUM_IP:" "$WORK/msrpcd-enum.log" && break; sleep 0.1; done
-    ENUM_ECHO_PORT=$(sed -n "s/^rpcecho demo on $ENUM_IP:\([0-9]*\)$/\1/p" "$WORK/msrpcd-enum.log" | head -1)
-    if [ -n "$ENUM_ECHO_PORT" ]; then
-      check samba-py-echo-enums timeout 60 /usr/bin/python3 tests/interop/samba_py_echo.py "$ENUM_IP" "$ENUM_ECHO_PORT"
-      grep -E '^(PASS|FAIL)' "$WORK/samba-py-echo-enums.out" | sed 's/^/    /'
-    else
-      fail "msrpcd --demo on $ENUM_IP did not announce its rpcecho demo"
-      show "$WORK/msrpcd-enum.log"
-    fi
-  else
-    fail "msrpcd --demo did not accept on $ENUM_IP:$EPM_PORT within 20 s"
-    show "$WORK/msrpcd-enum.log"
+  if demo_start "$ENUM_IP" msrpcd-enum; then
+    ENUM_ECHO_PORT=$DEMO_ECHO
+    check samba-py-echo-enums timeout 60 /usr/bin/python3 tests/interop/samba_py_echo.py "$ENUM_IP" "$ENUM_ECHO_PORT"
+    grep -E '^(PASS|FAIL)' "$WORK/samba-py-echo-enums.out" | sed 's/^/    /'
   fi
-  kill "$pid" 2>/dev/null
-  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
+  pid_stop "$DEMO_PID"
 }
 samba_py_against_msrpcd
 # ---------------------------------------------------------------------------------------------
@@ -760,37 +762,18 @@ section "(h) anonymous NTLM (Impacket's default: no credentials, privacy) agains
 # one whose [policy] says restrict-remote-clients = "authenticated" (with an audit log).
 ANON_PID=
 ANON_ECHO=
-ANON_LISTEN=$ANON_IP
-[ "$EPM_PORT" = 135 ] || ANON_LISTEN=$ANON_IP:$EPM_PORT
 # anon_start NAME ARG...: msrpcd --demo on $ANON_IP with ARGs; sets ANON_PID and ANON_ECHO.
 anon_start() {
-  local name=$1 d=$WORK/anon
+  local name=$1
   shift
-  mkdir -p "$d"
-  "$MSRPCD" --listen "$ANON_LISTEN" --demo --registration-socket "$d/$name.sock" "$@" \
-    >"$d/$name.out" 2>"$d/$name.err" &
-  ANON_PID=$!
-  ANON_ECHO=
-  if ! wait_tcp "$ANON_IP" "$EPM_PORT" 20; then
-    fail "msrpcd ($name) did not listen on $ANON_IP:$EPM_PORT"
-    show "$d/$name.err"
-    return 1
-  fi
-  for _ in $(seq 1 50); do grep -q '^rpcecho demo on' "$d/$name.out" && break; sleep 0.1; done
-  ANON_ECHO=$(sed -n 's/^rpcecho demo on .*:\([0-9]*\)$/\1/p' "$d/$name.out" | head -1)
-  if [ -z "$ANON_ECHO" ]; then
-    fail "msrpcd ($name) did not announce its rpcecho demo"
-    show "$d/$name.out"
-    return 1
-  fi
+  demo_start "$ANON_IP" "anon/$name" "$@"
+  local rc=$?
+  ANON_PID=$DEMO_PID
+  ANON_ECHO=$DEMO_ECHO
+  return $rc
 }
 anon_stop() {
-  if [ -n "$ANON_PID" ]; then
-    kill "$ANON_PID" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$ANON_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$ANON_PID" 2>/dev/null
-    wait "$ANON_PID" 2>/dev/null
-  fi
+  pid_stop "$ANON_PID"
   ANON_PID=
 }
 # anon_rpcmap NAME PORT: Impacket's rpcmap.py with its defaults (anonymous NTLM at privacy).
