@@ -56,6 +56,7 @@
 
 pub mod activation;
 pub mod activator;
+pub mod demo;
 pub mod dualstring;
 mod error;
 pub mod hresult;

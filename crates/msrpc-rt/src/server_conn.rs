@@ -136,6 +136,7 @@ where
         max_stub: limits.max_stub,
         max_outstanding_calls: limits.max_outstanding_calls,
         max_contexts: limits.max_contexts,
+        max_auth_contexts: limits.max_auth_contexts,
         sec_addr: match &*local {
             LocalAddr::Tcp(a) => a.port().to_string(),
             LocalAddr::Unix(p) => p.display().to_string(),
@@ -504,6 +505,7 @@ impl Conn {
             context_id,
             opnum,
             object,
+            conn_id: self.conn_id,
             assoc_group_id: self.sm.assoc_group_id(),
             auth,
             peer: Some(self.peer_text.clone()),

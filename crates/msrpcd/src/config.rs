@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Parser;
 use msrpc_audit::detect::DetectorConfig;
-use msrpc_policy::Policy;
+use msrpc_policy::{Level, Policy};
 use serde::{Deserialize, Serialize};
 
 pub use crate::shared::{default_registration_socket, PortRange};
@@ -176,6 +176,9 @@ pub struct Layer {
     /// The `[limits]` table (connections and timeouts of every endpoint).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<LimitsLayer>,
+    /// `[dcom]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dcom: Option<DcomLayer>,
 }
 
 /// The `[limits]` table of a layer: what every server msrpcd runs (the endpoint mapper, the
@@ -285,6 +288,101 @@ impl LimitsConfig {
     }
 }
 
+/// The `[dcom]` table of a layer: the OXID resolver and activators on the endpoint mapper's
+/// port, the object exporter, garbage collection and the minimum activation level.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DcomLayer {
+    /// `enabled = true`: IObjectExporter, IRemoteSCMActivator and IActivation on port 135.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// `min-activation-level = "integrity"`: activations below it get E_ACCESSDENIED.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_activation_level: Option<Level>,
+    /// `ping-period = 120`: seconds between a client's pings (MS-DCOM 3.2.6.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ping_period: Option<u64>,
+    /// `missed-pings = 3`: periods without a ping after which a ping set expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missed_pings: Option<u32>,
+    /// `gc-interval = 30`: seconds between garbage-collection runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gc_interval: Option<u64>,
+}
+
+impl DcomLayer {
+    fn overlay(self, top: DcomLayer) -> DcomLayer {
+        DcomLayer {
+            enabled: top.enabled.or(self.enabled),
+            min_activation_level: top.min_activation_level.or(self.min_activation_level),
+            ping_period: top.ping_period.or(self.ping_period),
+            missed_pings: top.missed_pings.or(self.missed_pings),
+            gc_interval: top.gc_interval.or(self.gc_interval),
+        }
+    }
+}
+
+/// The effective `[dcom]` settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DcomConfig {
+    /// The resolver and activators run on port 135.
+    pub enabled: bool,
+    /// The minimum activation authentication level.
+    pub min_activation_level: Level,
+    /// The ping period.
+    pub ping_period: Duration,
+    /// Missed periods before a ping set expires.
+    pub missed_pings: u32,
+    /// Between garbage-collection runs.
+    pub gc_interval: Duration,
+}
+
+impl Default for DcomConfig {
+    fn default() -> Self {
+        DcomConfig {
+            enabled: true,
+            min_activation_level: Level::Integrity,
+            ping_period: Duration::from_secs(120),
+            missed_pings: 3,
+            gc_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+impl DcomConfig {
+    fn from_layer(l: DcomLayer) -> anyhow::Result<DcomConfig> {
+        let d = DcomConfig::default();
+        let secs = |v: Option<u64>, dflt: Duration, key: &str| -> anyhow::Result<Duration> {
+            match v {
+                None => Ok(dflt),
+                Some(s) if (1..=MAX_TIMEOUT_SECS).contains(&s) => Ok(Duration::from_secs(s)),
+                Some(_) => bail!("dcom.{key}: must be 1 to {MAX_TIMEOUT_SECS} seconds"),
+            }
+        };
+        let missed_pings = l.missed_pings.unwrap_or(d.missed_pings);
+        if !(1..=100).contains(&missed_pings) {
+            bail!("dcom.missed-pings: must be 1 to 100");
+        }
+        Ok(DcomConfig {
+            enabled: l.enabled.unwrap_or(d.enabled),
+            min_activation_level: l.min_activation_level.unwrap_or(d.min_activation_level),
+            ping_period: secs(l.ping_period, d.ping_period, "ping-period")?,
+            missed_pings,
+            gc_interval: secs(l.gc_interval, d.gc_interval, "gc-interval")?,
+        })
+    }
+
+    fn to_layer(self) -> DcomLayer {
+        DcomLayer {
+            enabled: Some(self.enabled),
+            min_activation_level: Some(self.min_activation_level),
+            ping_period: Some(self.ping_period.as_secs()),
+            missed_pings: Some(self.missed_pings),
+            gc_interval: Some(self.gc_interval.as_secs()),
+        }
+    }
+}
+
 /// The `[audit]` table of a layer.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -356,6 +454,7 @@ impl Layer {
                 max_connections: Some(n),
                 ..LimitsLayer::default()
             }),
+            dcom: None,
             audit: (cli.audit_log.is_some() || cli.metrics.is_some()).then(|| AuditLayer {
                 log: cli.audit_log.clone(),
                 metrics: cli.metrics.map(|m| m.to_string()),
@@ -380,6 +479,10 @@ impl Layer {
                 (a, b) => b.or(a),
             },
             limits: match (self.limits, top.limits) {
+                (Some(a), Some(b)) => Some(a.overlay(b)),
+                (a, b) => b.or(a),
+            },
+            dcom: match (self.dcom, top.dcom) {
                 (Some(a), Some(b)) => Some(a.overlay(b)),
                 (a, b) => b.or(a),
             },
@@ -410,6 +513,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Connection limits and timeouts.
     pub limits: LimitsConfig,
+    /// DCOM.
+    pub dcom: DcomConfig,
 }
 
 /// What the process knows about its environment, for the computed defaults.
@@ -526,7 +631,9 @@ impl Config {
             detectors: a.detectors.unwrap_or_default(),
         };
         let limits = LimitsConfig::from_layer(layer.limits.unwrap_or_default())?;
+        let dcom = DcomConfig::from_layer(layer.dcom.unwrap_or_default())?;
         Ok(Config {
+            dcom,
             audit,
             limits,
             listen,
@@ -558,6 +665,7 @@ impl Config {
                 detectors: Some(self.audit.detectors.clone()),
             }),
             limits: Some(self.limits.to_layer()),
+            dcom: Some(self.dcom.to_layer()),
         }
     }
 

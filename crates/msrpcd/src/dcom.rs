@@ -1,0 +1,1034 @@
+//! DCOM hosting (MS-DCOM) in msrpcd: the OXID resolver (`IObjectExporter`) and the activators
+//! (`IRemoteSCMActivator`, `IActivation`) on port 135 next to the endpoint mapper, one object
+//! exporter on a dynamic port serving `IRemUnknown`, `IRemUnknown2` and the hosted classes'
+//! interfaces (calls name their object by IPID in the request's object UUID), the class
+//! registry (CLSID -> factory), the minimum activation authentication level
+//! (CVE-2021-26414) and the garbage-collection timer over [`ObjectTables`].
+//!
+//! The wire types, interface stubs and tables are `msrpc-dcom`'s (sans-IO); this module only
+//! holds them, decides, and reads the clock.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use msrpc_dcom::activation::{
+    ActivationBlob, ActivationLimits, Property, PropsOutInfo, RemoteReplyScmInfo, ScmReplyInfoData,
+};
+use msrpc_dcom::activator::{
+    Activation, RemoteActivationRequest, RemoteActivationResponse, RemoteCreateInstanceRequest,
+    RemoteCreateInstanceResponse, RemoteGetClassObjectRequest, RemoteGetClassObjectResponse,
+    RemoteScmActivator,
+};
+use msrpc_dcom::demo::{
+    AddRequest, AddResponse, Calculator, EchoRequest, EchoResponse, SpawnRequest, SpawnResponse,
+    CLSID_CALCULATOR, IID_ICALCULATOR,
+};
+use msrpc_dcom::dualstring::{Bindings, DualStringArray, SecurityBinding, StringBinding};
+use msrpc_dcom::hresult::status;
+use msrpc_dcom::ids::guids;
+use msrpc_dcom::objref::ObjRef;
+use msrpc_dcom::orpc::{RemQiResult, StdObjRef};
+use msrpc_dcom::remunknown::{
+    RemAddRefRequest, RemAddRefResponse, RemQueryInterfaceRequest, RemQueryInterfaceResponse,
+    RemReleaseRequest, RemReleaseResponse, RemUnknown,
+};
+use msrpc_dcom::remunknown2::RemUnknown2;
+use msrpc_dcom::resolver::{
+    ComplexPingRequest, ComplexPingResponse, ObjectExporter, ResolveOxid2Request,
+    ResolveOxid2Response, ResolveOxidRequest, ResolveOxidResponse, ServerAlive2Request,
+    ServerAlive2Response, ServerAliveRequest, ServerAliveResponse, SimplePingRequest,
+    SimplePingResponse,
+};
+use msrpc_dcom::tables::{GcConfig, IpidEntry, ObjectTables};
+use msrpc_dcom::{Clsid, ComVersion, HResult, Iid, Ipid, MInterfacePointer, OrpcThat, Oxid};
+use msrpc_ndr::Unique;
+use msrpc_policy::Level;
+use msrpc_proto::dispatch::{CallContext, RpcFault};
+
+/// `ncacn_ip_tcp`'s tower id in string bindings.
+const TCP: u16 = msrpc_dcom::dualstring::TOWER_NCACN_IP_TCP;
+/// RPC_C_AUTHN_WINNT and RPC_C_AUTHN_GSS_NEGOTIATE, the security bindings advertised when
+/// msrpcd accepts NTLM.
+const AUTHN_WINNT: u16 = 10;
+const AUTHN_GSS_NEGOTIATE: u16 = 9;
+/// The most IIDs one RemQueryInterface(2) may ask for.
+const MAX_QI_IIDS: usize = 256;
+/// CO_E_SERVER_EXEC_FAILURE: no object exporter is running.
+const CO_E_SERVER_EXEC_FAILURE: HResult = HResult(0x8008_0005);
+
+/// A COM object hosted by msrpcd.
+pub trait ComObject: Send + Sync + 'static {
+    /// The interfaces it implements besides IUnknown.
+    fn interfaces(&self) -> &'static [Iid];
+    /// For the interface stubs to reach the concrete type.
+    fn as_any(&self) -> &dyn Any;
+    /// Whether it implements `iid` (IUnknown always).
+    fn supports(&self, iid: Iid) -> bool {
+        iid == guids::IID_IUNKNOWN || self.interfaces().contains(&iid)
+    }
+}
+
+/// A hosted object, shared by the tables and the calls running on it.
+pub type Object = Arc<dyn ComObject>;
+
+/// Creates an instance of a class.
+pub type Factory = Arc<dyn Fn() -> Object + Send + Sync>;
+
+/// CLSID -> factory.
+#[derive(Clone, Default)]
+pub struct ClassRegistry {
+    classes: HashMap<Clsid, (&'static str, Factory)>,
+}
+
+impl ClassRegistry {
+    /// Registers (or replaces) class `clsid`.
+    pub fn register(&mut self, clsid: Clsid, name: &'static str, factory: Factory) {
+        self.classes.insert(clsid, (name, factory));
+    }
+
+    /// True when no class is registered.
+    pub fn is_empty(&self) -> bool {
+        self.classes.is_empty()
+    }
+
+    fn get(&self, clsid: Clsid) -> Option<&(&'static str, Factory)> {
+        self.classes.get(&clsid)
+    }
+}
+
+/// What the `[dcom]` configuration sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DcomSettings {
+    /// Activations below this level are refused with E_ACCESSDENIED.
+    pub min_activation_level: Level,
+    /// Ping timing and table limits.
+    pub gc: GcConfig,
+    /// How often the garbage collector runs.
+    pub gc_interval: Duration,
+}
+
+/// Reports a DCOM refusal to the audit pipeline: (connection, call id, interface, opnum,
+/// reason code).
+pub type Reporter = Arc<dyn Fn(&CallContext, msrpc_proto::pdu::SyntaxId, &str) + Send + Sync>;
+
+/// The DCOM state of the daemon: tables, classes, bindings.
+pub struct DcomHost {
+    tables: Mutex<ObjectTables<Object>>,
+    epoch: Instant,
+    classes: ClassRegistry,
+    settings: DcomSettings,
+    limits: ActivationLimits,
+    /// What ServerAlive2 answers and OBJREFs carry as the resolver's address: the host's
+    /// names, no endpoints, and the security bindings.
+    resolver_bindings: Bindings,
+    /// The object exporter, once it listens.
+    exporter: OnceLock<Oxid>,
+    security: Vec<SecurityBinding>,
+    report: Option<Reporter>,
+}
+
+/// The host's name (for the bindings), when the kernel tells it.
+fn hostname() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim();
+    (!name.is_empty() && !name.contains('\0')).then(|| name.to_string())
+}
+
+/// The network addresses to advertise for `addrs` (specified addresses as they are; the host
+/// name for every unspecified one), each followed by `[port]` when `with_port`.
+fn string_bindings(addrs: &[SocketAddr], with_port: bool) -> Vec<StringBinding> {
+    let mut out: Vec<StringBinding> = Vec::new();
+    let host = hostname();
+    let mut push = |s: String| {
+        if !out.iter().any(|b| b.network_addr == s) {
+            out.push(StringBinding {
+                tower_id: TCP,
+                network_addr: s,
+            });
+        }
+    };
+    for a in addrs {
+        let port = if with_port {
+            format!("[{}]", a.port())
+        } else {
+            String::new()
+        };
+        if !a.ip().is_unspecified() {
+            push(format!("{}{port}", a.ip()));
+        }
+    }
+    if let Some(h) = host {
+        for a in addrs {
+            let port = if with_port {
+                format!("[{}]", a.port())
+            } else {
+                String::new()
+            };
+            push(format!("{h}{port}"));
+        }
+    }
+    out
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The wire level of a call (1, none, when unauthenticated).
+fn wire_level(ctx: &CallContext) -> u32 {
+    ctx.auth.as_ref().map_or(1, |a| u32::from(a.level.0).max(1))
+}
+
+fn call_level(ctx: &CallContext) -> Level {
+    ctx.auth
+        .as_ref()
+        .map_or(Level::None, |a| Level::from_wire(a.level))
+}
+
+/// The result of one activation.
+struct Activated {
+    oxid: Oxid,
+    bindings: DualStringArray,
+    rem_unknown: Ipid,
+    authn_hint: u32,
+    /// Per requested IID: its result and interface pointer.
+    results: Vec<(HResult, Option<MInterfacePointer>)>,
+}
+
+impl DcomHost {
+    /// A host for `classes`, advertising the resolver at `epm_addrs` (ports dropped).
+    /// `ntlm` says whether authenticated binds are accepted (security bindings).
+    pub fn new(
+        classes: ClassRegistry,
+        settings: DcomSettings,
+        epm_addrs: &[SocketAddr],
+        ntlm: bool,
+        report: Option<Reporter>,
+    ) -> DcomHost {
+        let security = if ntlm {
+            vec![
+                SecurityBinding::new(AUTHN_WINNT, ""),
+                SecurityBinding::new(AUTHN_GSS_NEGOTIATE, ""),
+            ]
+        } else {
+            Vec::new()
+        };
+        DcomHost {
+            tables: Mutex::new(ObjectTables::new(settings.gc)),
+            epoch: Instant::now(),
+            classes,
+            settings,
+            limits: ActivationLimits::DEFAULT,
+            resolver_bindings: Bindings {
+                strings: string_bindings(epm_addrs, false),
+                security: security.clone(),
+            },
+            exporter: OnceLock::new(),
+            security,
+            report,
+        }
+    }
+
+    /// The classes hosted.
+    pub fn classes(&self) -> &ClassRegistry {
+        &self.classes
+    }
+
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    /// Registers the object exporter listening at `addrs`; returns its OXID.
+    pub fn set_exporter(&self, addrs: &[SocketAddr]) -> anyhow::Result<Oxid> {
+        let bindings = Bindings {
+            strings: string_bindings(addrs, true),
+            security: self.security.clone(),
+        };
+        let hint = match self.settings.min_activation_level {
+            Level::Privacy => 6,
+            Level::Integrity => 5,
+            Level::Pkt => 4,
+            Level::Call => 3,
+            Level::Connect => 2,
+            Level::None => 1,
+        };
+        let oxid = lock(&self.tables)
+            .add_exporter(bindings, hint)
+            .map_err(|e| anyhow::anyhow!("cannot register the object exporter: {e}"))?
+            .oxid;
+        let _ = self.exporter.set(oxid);
+        Ok(oxid)
+    }
+
+    /// Garbage collection: expired ping sets and their objects go. Returns how many objects.
+    pub fn expire(&self) -> usize {
+        let now = self.now();
+        let gone = lock(&self.tables).expire(now);
+        if !gone.is_empty() {
+            let (objects, ipids, sets) = self.counts();
+            tracing::info!(
+                collected = gone.len(),
+                objects,
+                ipids,
+                sets,
+                "DCOM garbage collection"
+            );
+        }
+        gone.len()
+    }
+
+    /// (objects, IPIDs, ping sets) alive now.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let t = lock(&self.tables);
+        (t.object_count(), t.ipid_count(), t.set_count())
+    }
+
+    fn resolver_dsa(&self) -> DualStringArray {
+        DualStringArray::from_bindings(&self.resolver_bindings)
+            .unwrap_or_else(|_| DualStringArray::empty())
+    }
+
+    fn objref(&self, iid: Iid, std: StdObjRef) -> Option<MInterfacePointer> {
+        ObjRef::standard(iid, std, self.resolver_dsa())
+            .to_interface_pointer()
+            .ok()
+    }
+
+    fn refuse(&self, ctx: &CallContext, syntax: msrpc_proto::pdu::SyntaxId, reason: &str) {
+        if let Some(r) = &self.report {
+            r(ctx, syntax, reason);
+        }
+    }
+
+    /// The checks and the work common to the three activation calls.
+    fn activate(
+        &self,
+        ctx: &CallContext,
+        syntax: msrpc_proto::pdu::SyntaxId,
+        clsid: Clsid,
+        iids: &[Iid],
+    ) -> Result<Activated, HResult> {
+        let level = call_level(ctx);
+        let user = ctx.auth.as_ref().and_then(|a| a.user.as_deref());
+        if level < self.settings.min_activation_level {
+            // Windows logs System event 10036 for this (KB5004442).
+            tracing::warn!(
+                %clsid,
+                level = level.name(),
+                min = self.settings.min_activation_level.name(),
+                user,
+                peer = ctx.peer.as_deref(),
+                "DCOM activation refused: below the minimum activation authentication level"
+            );
+            self.refuse(ctx, syntax, "dcom_activation_level");
+            return Err(HResult::E_ACCESSDENIED);
+        }
+        if iids.is_empty() || iids.len() > self.limits.max_interfaces as usize {
+            return Err(HResult::E_INVALIDARG);
+        }
+        let Some((name, factory)) = self.classes.get(clsid) else {
+            tracing::info!(%clsid, user, "DCOM activation of an unregistered class");
+            return Err(HResult::REGDB_E_CLASSNOTREG);
+        };
+        let Some(&oxid) = self.exporter.get() else {
+            return Err(CO_E_SERVER_EXEC_FAILURE);
+        };
+        let object = factory();
+        let Some(&first) = iids.iter().find(|i| object.supports(**i)) else {
+            return Err(HResult::E_NOINTERFACE);
+        };
+        let now = self.now();
+        let mut t = lock(&self.tables);
+        let std = t
+            .export(oxid, object.clone(), first, 1, true, now)
+            .map_err(|e| {
+                tracing::warn!(error = %e, "DCOM activation: the object tables are full");
+                HResult::E_OUTOFMEMORY
+            })?;
+        let oid = std.oid;
+        let mut results = Vec::with_capacity(iids.len());
+        let mut first_done = false;
+        for iid in iids {
+            if !object.supports(*iid) {
+                results.push((HResult::E_NOINTERFACE, None));
+                continue;
+            }
+            let std = if *iid == first && !first_done {
+                first_done = true;
+                Ok(std)
+            } else {
+                t.add_interface(oid, *iid, 1, now)
+            };
+            match std.ok().and_then(|s| self.objref(*iid, s)) {
+                Some(ip) => results.push((HResult::S_OK, Some(ip))),
+                None => results.push((HResult::E_OUTOFMEMORY, None)),
+            }
+        }
+        let exporter = t.exporter(oxid).ok_or(CO_E_SERVER_EXEC_FAILURE)?;
+        let bindings =
+            DualStringArray::from_bindings(&exporter.bindings).map_err(|_| HResult::E_FAIL)?;
+        let rem_unknown = exporter.rem_unknown;
+        drop(t);
+        tracing::info!(%clsid, class = name, user, level = level.name(), "DCOM activation");
+        Ok(Activated {
+            oxid,
+            bindings,
+            rem_unknown,
+            authn_hint: wire_level(ctx),
+            results,
+        })
+    }
+
+    /// The object behind an ORPC call's IPID (`ctx.object`), with its IPID entry.
+    fn target(&self, ctx: &CallContext) -> Option<(IpidEntry, Object)> {
+        let ipid = Ipid(ctx.object?);
+        let t = lock(&self.tables);
+        t.lookup(ipid).map(|(e, o)| (*e, o.clone()))
+    }
+
+    /// True when the call is addressed to the exporter's IRemUnknown.
+    fn is_rem_unknown(&self, ctx: &CallContext) -> bool {
+        let (Some(obj), Some(oxid)) = (ctx.object, self.exporter.get()) else {
+            return false;
+        };
+        lock(&self.tables)
+            .exporter(*oxid)
+            .is_some_and(|e| e.rem_unknown == Ipid(obj))
+    }
+
+    /// Exports a new object created by a method (an `[out]` interface pointer).
+    fn export_new(&self, object: Object, iid: Iid) -> Result<MInterfacePointer, HResult> {
+        let oxid = *self.exporter.get().ok_or(CO_E_SERVER_EXEC_FAILURE)?;
+        let now = self.now();
+        let std = lock(&self.tables)
+            .export(oxid, object, iid, 1, true, now)
+            .map_err(|_| HResult::E_OUTOFMEMORY)?;
+        self.objref(iid, std).ok_or(HResult::E_FAIL)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// IObjectExporter on 135
+
+/// The OXID resolver.
+#[derive(Clone)]
+pub struct Resolver(pub Arc<DcomHost>);
+
+impl ObjectExporter for Resolver {
+    async fn resolve_oxid(
+        &self,
+        _ctx: &CallContext,
+        req: ResolveOxidRequest,
+    ) -> Result<ResolveOxidResponse, RpcFault> {
+        let t = lock(&self.0.tables);
+        let found = t.exporter(req.oxid).and_then(|e| {
+            let dsa = DualStringArray::from_bindings(&e.bindings).ok()?;
+            Some((dsa, e.rem_unknown, e.authn_hint))
+        });
+        Ok(match found {
+            Some((dsa, ipid, hint)) => ResolveOxidResponse {
+                oxid_bindings: Unique::new(dsa),
+                ipid_rem_unknown: ipid,
+                authn_hint: hint,
+                result: status::OK,
+            },
+            None => ResolveOxidResponse {
+                oxid_bindings: Unique::null(),
+                ipid_rem_unknown: Ipid::default(),
+                authn_hint: 0,
+                result: status::OR_INVALID_OXID,
+            },
+        })
+    }
+
+    async fn simple_ping(
+        &self,
+        _ctx: &CallContext,
+        req: SimplePingRequest,
+    ) -> Result<SimplePingResponse, RpcFault> {
+        let now = self.0.now();
+        let r = lock(&self.0.tables).simple_ping(req.set_id, now);
+        Ok(SimplePingResponse {
+            result: r.map_or_else(|e| e.status(), |()| status::OK),
+        })
+    }
+
+    async fn complex_ping(
+        &self,
+        _ctx: &CallContext,
+        req: ComplexPingRequest,
+    ) -> Result<ComplexPingResponse, RpcFault> {
+        let add = req.add_to_set.unwrap_or_default();
+        let del = req.del_from_set.unwrap_or_default();
+        let now = self.0.now();
+        let r = lock(&self.0.tables).complex_ping(req.set_id, &add, &del, now);
+        Ok(match r {
+            Ok(o) => {
+                if !o.collected.is_empty() {
+                    tracing::debug!(
+                        objects = o.collected.len(),
+                        "DCOM objects collected (removed from their ping set)"
+                    );
+                }
+                ComplexPingResponse {
+                    set_id: o.set_id,
+                    ping_backoff_factor: 0,
+                    result: status::OK,
+                }
+            }
+            Err(e) => ComplexPingResponse {
+                set_id: req.set_id,
+                ping_backoff_factor: 0,
+                result: e.status(),
+            },
+        })
+    }
+
+    async fn server_alive(
+        &self,
+        _ctx: &CallContext,
+        _req: ServerAliveRequest,
+    ) -> Result<ServerAliveResponse, RpcFault> {
+        Ok(ServerAliveResponse { result: status::OK })
+    }
+
+    async fn resolve_oxid2(
+        &self,
+        ctx: &CallContext,
+        req: ResolveOxid2Request,
+    ) -> Result<ResolveOxid2Response, RpcFault> {
+        let r = self
+            .resolve_oxid(
+                ctx,
+                ResolveOxidRequest {
+                    oxid: req.oxid,
+                    c_requested_protseqs: req.c_requested_protseqs,
+                    requested_protseqs: req.requested_protseqs,
+                },
+            )
+            .await?;
+        Ok(ResolveOxid2Response {
+            oxid_bindings: r.oxid_bindings,
+            ipid_rem_unknown: r.ipid_rem_unknown,
+            authn_hint: r.authn_hint,
+            com_version: ComVersion::CURRENT,
+            result: r.result,
+        })
+    }
+
+    async fn server_alive2(
+        &self,
+        _ctx: &CallContext,
+        _req: ServerAlive2Request,
+    ) -> Result<ServerAlive2Response, RpcFault> {
+        Ok(ServerAlive2Response {
+            com_version: ComVersion::CURRENT,
+            or_bindings: Unique::new(self.0.resolver_dsa()),
+            reserved: 0,
+            result: status::OK,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Activation on 135
+
+/// `IRemoteSCMActivator` and `IActivation`.
+#[derive(Clone)]
+pub struct Activator(pub Arc<DcomHost>);
+
+impl Activator {
+    /// RemoteCreateInstance and RemoteGetClassObject: decode and check the blob, activate,
+    /// answer PropsOutInfo then ScmReplyInfo (Impacket reads them by position).
+    fn scm(
+        &self,
+        ctx: &CallContext,
+        version: ComVersion,
+        blob: &Unique<MInterfacePointer>,
+        class_object: bool,
+    ) -> Result<MInterfacePointer, HResult> {
+        let syntax = <msrpc_dcom::activator::RemoteScmActivatorInterface as msrpc_proto::dispatch::Interface>::SYNTAX;
+        version.check_client()?;
+        let ip = blob.get().ok_or(HResult::E_INVALIDARG)?;
+        let blob = ActivationBlob::from_interface_pointer(ip, &self.0.limits).map_err(|e| {
+            tracing::warn!(error = %e, peer = ctx.peer.as_deref(), "DCOM activation blob refused");
+            HResult::E_INVALIDARG
+        })?;
+        let info = blob.instantiation_info().ok_or(HResult::E_INVALIDARG)?;
+        if blob.scm_request_info().is_none() {
+            return Err(HResult::E_INVALIDARG);
+        }
+        let iids: Vec<Iid> = if class_object {
+            vec![guids::IID_ICLASS_FACTORY]
+        } else {
+            info.iids.get().cloned().unwrap_or_default()
+        };
+        if class_object {
+            // No class factory objects are hosted: the class's existence is all we tell.
+            return Err(if self.0.classes.get(info.class_id).is_some() {
+                HResult::E_NOINTERFACE
+            } else {
+                HResult::REGDB_E_CLASSNOTREG
+            });
+        }
+        let a = self.0.activate(ctx, syntax, info.class_id, &iids)?;
+        let (hresults, pointers): (Vec<HResult>, Vec<Unique<MInterfacePointer>>) = a
+            .results
+            .into_iter()
+            .map(|(hr, ip)| (hr, ip.map_or_else(Unique::null, Unique::new)))
+            .unzip();
+        let c_ifs = u32::try_from(iids.len()).map_err(|_| HResult::E_INVALIDARG)?;
+        let out = ActivationBlob::new(vec![
+            Property::PropsOutInfo(PropsOutInfo {
+                c_ifs,
+                iids: Unique::new(iids),
+                hresults: Unique::new(hresults),
+                interface_data: Unique::new(pointers),
+            }),
+            Property::ScmReplyInfo(ScmReplyInfoData {
+                pdw_reserved: Unique::null(),
+                remote_reply: Unique::new(RemoteReplyScmInfo {
+                    oxid: a.oxid,
+                    oxid_bindings: Unique::new(a.bindings),
+                    ipid_rem_unknown: a.rem_unknown,
+                    authn_hint: a.authn_hint,
+                    server_version: ComVersion::CURRENT,
+                }),
+            }),
+        ]);
+        out.to_interface_pointer(false).map_err(|e| {
+            tracing::error!(error = %e, "cannot encode an activation reply");
+            HResult::E_FAIL
+        })
+    }
+}
+
+impl RemoteScmActivator for Activator {
+    async fn remote_get_class_object(
+        &self,
+        ctx: &CallContext,
+        req: RemoteGetClassObjectRequest,
+    ) -> Result<RemoteGetClassObjectResponse, RpcFault> {
+        let r = self.scm(ctx, req.orpcthis.version, &req.act_properties, true);
+        let (out, result) = match r {
+            Ok(ip) => (Unique::new(ip), HResult::S_OK),
+            Err(hr) => (Unique::null(), hr),
+        };
+        Ok(RemoteGetClassObjectResponse {
+            orpcthat: OrpcThat::default(),
+            act_properties_out: out,
+            result,
+        })
+    }
+
+    async fn remote_create_instance(
+        &self,
+        ctx: &CallContext,
+        req: RemoteCreateInstanceRequest,
+    ) -> Result<RemoteCreateInstanceResponse, RpcFault> {
+        let r = if req.unk_outer.get().is_some() {
+            Err(HResult::CLASS_E_NOAGGREGATION)
+        } else {
+            self.scm(ctx, req.orpcthis.version, &req.act_properties, false)
+        };
+        let (out, result) = match r {
+            Ok(ip) => (Unique::new(ip), HResult::S_OK),
+            Err(hr) => (Unique::null(), hr),
+        };
+        Ok(RemoteCreateInstanceResponse {
+            orpcthat: OrpcThat::default(),
+            act_properties_out: out,
+            result,
+        })
+    }
+}
+
+impl Activation for Activator {
+    async fn remote_activation(
+        &self,
+        ctx: &CallContext,
+        req: RemoteActivationRequest,
+    ) -> Result<RemoteActivationResponse, RpcFault> {
+        let syntax = <msrpc_dcom::activator::ActivationInterface as msrpc_proto::dispatch::Interface>::SYNTAX;
+        let n = usize::try_from(req.interfaces).unwrap_or(usize::MAX);
+        let fail = |hr: HResult| {
+            // The out arrays are sized by Interfaces: fill them only when it is sane.
+            let n = if n <= self.0.limits.max_interfaces as usize {
+                n
+            } else {
+                0
+            };
+            RemoteActivationResponse {
+                orpcthat: OrpcThat::default(),
+                oxid: Oxid::default(),
+                oxid_bindings: Unique::null(),
+                ipid_rem_unknown: Ipid::default(),
+                authn_hint: 0,
+                server_version: ComVersion::CURRENT,
+                hr,
+                interface_data: vec![Unique::null(); n],
+                results: vec![hr; n],
+                result: status::OK,
+            }
+        };
+        if let Err(e) = req.check(&self.0.limits) {
+            tracing::warn!(error = %e, peer = ctx.peer.as_deref(), "DCOM RemoteActivation refused");
+            let mut r = fail(HResult::E_INVALIDARG);
+            if n > self.0.limits.max_interfaces as usize {
+                // Interfaces sizes the reply's arrays: refuse the call instead.
+                r.result = status::INVALID_ARG;
+            }
+            return Ok(r);
+        }
+        if let Err(hr) = req.orpcthis.version.check_client() {
+            return Ok(fail(hr));
+        }
+        if req.object_name.is_some() || req.object_storage.get().is_some() {
+            // Persistent activation (a moniker or storage) is not supported.
+            return Ok(fail(HResult::E_NOTIMPL));
+        }
+        let iids = req.iids.clone().unwrap_or_default();
+        match self.0.activate(ctx, syntax, req.clsid, &iids) {
+            Ok(a) => {
+                let (results, interface_data) = a
+                    .results
+                    .into_iter()
+                    .map(|(hr, ip)| (hr, ip.map_or_else(Unique::null, Unique::new)))
+                    .unzip();
+                Ok(RemoteActivationResponse {
+                    orpcthat: OrpcThat::default(),
+                    oxid: a.oxid,
+                    oxid_bindings: Unique::new(a.bindings),
+                    ipid_rem_unknown: a.rem_unknown,
+                    authn_hint: a.authn_hint,
+                    server_version: ComVersion::CURRENT,
+                    hr: HResult::S_OK,
+                    interface_data,
+                    results,
+                    result: status::OK,
+                })
+            }
+            Err(hr) => Ok(fail(hr)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// IRemUnknown / IRemUnknown2 on the exporter
+
+/// IRemUnknown and IRemUnknown2 of the object exporter.
+#[derive(Clone)]
+pub struct RemUnknownService(pub Arc<DcomHost>);
+
+impl RemUnknownService {
+    fn check(&self, ctx: &CallContext, version: ComVersion) -> Result<(), HResult> {
+        version.check_client()?;
+        if !self.0.is_rem_unknown(ctx) {
+            return Err(HResult::RPC_E_INVALID_IPID);
+        }
+        Ok(())
+    }
+
+    fn query(
+        &self,
+        ctx: &CallContext,
+        version: ComVersion,
+        ripid: Ipid,
+        refs: u32,
+        iids: &[Iid],
+    ) -> Result<Vec<(HResult, StdObjRef, Iid)>, HResult> {
+        self.check(ctx, version)?;
+        if iids.is_empty() || iids.len() > MAX_QI_IIDS {
+            return Err(HResult::E_INVALIDARG);
+        }
+        let now = self.0.now();
+        let mut t = lock(&self.0.tables);
+        let (entry, object) = t
+            .lookup(ripid)
+            .map(|(e, o)| (*e, o.clone()))
+            .ok_or(HResult::RPC_E_INVALID_OBJECT)?;
+        Ok(iids
+            .iter()
+            .map(|iid| {
+                if !object.supports(*iid) {
+                    return (HResult::E_NOINTERFACE, StdObjRef::default(), *iid);
+                }
+                match t.add_interface(entry.oid, *iid, refs.max(1), now) {
+                    Ok(std) => (HResult::S_OK, std, *iid),
+                    Err(_) => (HResult::E_OUTOFMEMORY, StdObjRef::default(), *iid),
+                }
+            })
+            .collect())
+    }
+
+    fn add_ref(
+        &self,
+        ctx: &CallContext,
+        version: ComVersion,
+        refs: &[msrpc_dcom::orpc::RemInterfaceRef],
+    ) -> (HResult, Vec<HResult>) {
+        if let Err(hr) = self.check(ctx, version) {
+            return (hr, vec![hr; refs.len()]);
+        }
+        let now = self.0.now();
+        let results = lock(&self.0.tables).add_refs(refs, now);
+        let hr = if results.iter().all(|r| r.is_success()) {
+            HResult::S_OK
+        } else {
+            HResult::E_INVALIDARG
+        };
+        (hr, results)
+    }
+
+    fn release(
+        &self,
+        ctx: &CallContext,
+        version: ComVersion,
+        refs: &[msrpc_dcom::orpc::RemInterfaceRef],
+    ) -> HResult {
+        if let Err(hr) = self.check(ctx, version) {
+            return hr;
+        }
+        let out = lock(&self.0.tables).release(refs);
+        if !out.collected.is_empty() {
+            tracing::debug!(objects = out.collected.len(), "DCOM objects released");
+        }
+        if out.unknown == 0 {
+            HResult::S_OK
+        } else {
+            HResult::E_INVALIDARG
+        }
+    }
+}
+
+fn qi_results(
+    r: Result<Vec<(HResult, StdObjRef, Iid)>, HResult>,
+) -> (Unique<Vec<RemQiResult>>, HResult) {
+    match r {
+        Ok(v) => (
+            Unique::new(
+                v.into_iter()
+                    .map(|(hresult, std, _)| RemQiResult { hresult, std })
+                    .collect(),
+            ),
+            HResult::S_OK,
+        ),
+        Err(hr) => (Unique::null(), hr),
+    }
+}
+
+impl RemUnknown for RemUnknownService {
+    async fn rem_query_interface(
+        &self,
+        ctx: &CallContext,
+        req: RemQueryInterfaceRequest,
+    ) -> Result<RemQueryInterfaceResponse, RpcFault> {
+        let r = self.query(ctx, req.orpcthis.version, req.ripid, req.c_refs, &req.iids);
+        let (qi_results, result) = qi_results(r);
+        Ok(RemQueryInterfaceResponse {
+            orpcthat: OrpcThat::default(),
+            qi_results,
+            result,
+        })
+    }
+
+    async fn rem_add_ref(
+        &self,
+        ctx: &CallContext,
+        req: RemAddRefRequest,
+    ) -> Result<RemAddRefResponse, RpcFault> {
+        let (result, results) = self.add_ref(ctx, req.orpcthis.version, &req.interface_refs);
+        Ok(RemAddRefResponse {
+            orpcthat: OrpcThat::default(),
+            results,
+            result,
+        })
+    }
+
+    async fn rem_release(
+        &self,
+        ctx: &CallContext,
+        req: RemReleaseRequest,
+    ) -> Result<RemReleaseResponse, RpcFault> {
+        Ok(RemReleaseResponse {
+            orpcthat: OrpcThat::default(),
+            result: self.release(ctx, req.orpcthis.version, &req.interface_refs),
+        })
+    }
+}
+
+impl RemUnknown2 for RemUnknownService {
+    async fn rem_query_interface(
+        &self,
+        ctx: &CallContext,
+        req: msrpc_dcom::remunknown2::RemQueryInterfaceRequest,
+    ) -> Result<msrpc_dcom::remunknown2::RemQueryInterfaceResponse, RpcFault> {
+        let r = self.query(ctx, req.orpcthis.version, req.ripid, req.c_refs, &req.iids);
+        let (qi_results, result) = qi_results(r);
+        Ok(msrpc_dcom::remunknown2::RemQueryInterfaceResponse {
+            orpcthat: OrpcThat::default(),
+            qi_results,
+            result,
+        })
+    }
+
+    async fn rem_add_ref(
+        &self,
+        ctx: &CallContext,
+        req: msrpc_dcom::remunknown2::RemAddRefRequest,
+    ) -> Result<msrpc_dcom::remunknown2::RemAddRefResponse, RpcFault> {
+        let (result, results) = self.add_ref(ctx, req.orpcthis.version, &req.interface_refs);
+        Ok(msrpc_dcom::remunknown2::RemAddRefResponse {
+            orpcthat: OrpcThat::default(),
+            results,
+            result,
+        })
+    }
+
+    async fn rem_release(
+        &self,
+        ctx: &CallContext,
+        req: msrpc_dcom::remunknown2::RemReleaseRequest,
+    ) -> Result<msrpc_dcom::remunknown2::RemReleaseResponse, RpcFault> {
+        Ok(msrpc_dcom::remunknown2::RemReleaseResponse {
+            orpcthat: OrpcThat::default(),
+            result: self.release(ctx, req.orpcthis.version, &req.interface_refs),
+        })
+    }
+
+    async fn rem_query_interface2(
+        &self,
+        ctx: &CallContext,
+        req: msrpc_dcom::remunknown2::RemQueryInterface2Request,
+    ) -> Result<msrpc_dcom::remunknown2::RemQueryInterface2Response, RpcFault> {
+        let r = self.query(ctx, req.orpcthis.version, req.ripid, 1, &req.iids);
+        let n = req.iids.len();
+        let (hresults, interface_data, result) = match r {
+            Ok(v) => {
+                let (h, d) = v
+                    .into_iter()
+                    .map(|(hr, std, iid)| {
+                        if hr.is_success() {
+                            match self.0.objref(iid, std) {
+                                Some(ip) => (hr, Unique::new(ip)),
+                                None => (HResult::E_FAIL, Unique::null()),
+                            }
+                        } else {
+                            (hr, Unique::null())
+                        }
+                    })
+                    .unzip();
+                (h, d, HResult::S_OK)
+            }
+            Err(hr) => (vec![hr; n], vec![Unique::null(); n], hr),
+        };
+        Ok(msrpc_dcom::remunknown2::RemQueryInterface2Response {
+            orpcthat: OrpcThat::default(),
+            hresults,
+            interface_data,
+            result,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The demo class
+
+/// The demo calculator object (`msrpc_dcom::demo`): `Add` adds its offset to every sum.
+#[derive(Debug, Default)]
+pub struct CalculatorObject {
+    offset: i32,
+}
+
+impl ComObject for CalculatorObject {
+    fn interfaces(&self) -> &'static [Iid] {
+        &[IID_ICALCULATOR]
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// The classes `--demo` hosts.
+pub fn demo_classes() -> ClassRegistry {
+    let mut r = ClassRegistry::default();
+    r.register(
+        CLSID_CALCULATOR,
+        "MsrpcCalculator",
+        Arc::new(|| Arc::new(CalculatorObject::default()) as Object),
+    );
+    r
+}
+
+/// `ICalculator` on the exporter: finds the object by IPID and runs the method.
+#[derive(Clone)]
+pub struct CalculatorService(pub Arc<DcomHost>);
+
+impl CalculatorService {
+    /// The calculator a call names, or the HRESULT to answer.
+    fn object(&self, ctx: &CallContext, version: ComVersion) -> Result<Object, HResult> {
+        version.check_client()?;
+        let (entry, object) = self.0.target(ctx).ok_or(HResult::RPC_E_INVALID_IPID)?;
+        if entry.iid != IID_ICALCULATOR {
+            return Err(HResult::E_NOINTERFACE);
+        }
+        Ok(object)
+    }
+}
+
+fn calc(o: &Object) -> Option<&CalculatorObject> {
+    o.as_any().downcast_ref::<CalculatorObject>()
+}
+
+impl Calculator for CalculatorService {
+    async fn add(&self, ctx: &CallContext, req: AddRequest) -> Result<AddResponse, RpcFault> {
+        let r = self.object(ctx, req.orpcthis.version).and_then(|o| {
+            let c = calc(&o).ok_or(HResult::E_NOINTERFACE)?;
+            Ok(req.a.wrapping_add(req.b).wrapping_add(c.offset))
+        });
+        let (sum, result) = match r {
+            Ok(s) => (s, HResult::S_OK),
+            Err(hr) => (0, hr),
+        };
+        Ok(AddResponse {
+            orpcthat: OrpcThat::default(),
+            sum,
+            result,
+        })
+    }
+
+    async fn echo(&self, ctx: &CallContext, req: EchoRequest) -> Result<EchoResponse, RpcFault> {
+        let r = self.object(ctx, req.orpcthis.version);
+        Ok(match r {
+            Ok(_) => EchoResponse {
+                orpcthat: OrpcThat::default(),
+                reply: Unique::new(req.text),
+                result: HResult::S_OK,
+            },
+            Err(hr) => EchoResponse {
+                orpcthat: OrpcThat::default(),
+                reply: Unique::null(),
+                result: hr,
+            },
+        })
+    }
+
+    async fn spawn(&self, ctx: &CallContext, req: SpawnRequest) -> Result<SpawnResponse, RpcFault> {
+        let r = self.object(ctx, req.orpcthis.version).and_then(|_| {
+            let child: Object = Arc::new(CalculatorObject { offset: req.offset });
+            self.0.export_new(child, IID_ICALCULATOR)
+        });
+        let (child, result) = match r {
+            Ok(ip) => (Unique::new(ip), HResult::S_OK),
+            Err(hr) => (Unique::null(), hr),
+        };
+        Ok(SpawnResponse {
+            orpcthat: OrpcThat::default(),
+            child,
+            result,
+        })
+    }
+}
