@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """Impacket's DCOM client against msrpcd --demo (docs/dcom.md).
 
-usage: impacket_dcom.py HOST USER PASSWORD [LEVEL ...] [--refused LEVEL ...]
+usage: impacket_dcom.py HOST USER PASSWORD [LEVEL ...] [--refused LEVEL ...] [--gc LEVEL]
 
 For each LEVEL (none, connect, integrity, privacy): DCOMConnection at that authLevel,
 CoCreateInstanceEx(CLSID_MsrpcCalculator, IID_ICalculator), ICalculator::Add / Echo / Spawn (a
 child object called in turn), RemQueryInterface (ICalculator: a new reference; an unsupported
 IID: E_NOINTERFACE), RemAddRef, RemRelease. Each LEVEL after --refused must be refused at
-activation with E_ACCESSDENIED (0x80070005). Also IObjectExporter::ServerAlive2 (COM version
-and bindings) unauthenticated. Prints PASS/FAIL lines; exits 1 on any failure.
+activation with E_ACCESSDENIED (0x80070005). --gc LEVEL (against an msrpcd whose ping timeout is
+a few seconds: [dcom] ping-period = 1, missed-pings = 3): an object activated with
+oxidResolver=True is kept alive by Impacket's pingServer() (ComplexPing creating the set, then
+SimplePing) beyond the timeout, and collected once the pings stop (a vanished client). Also
+IObjectExporter::ServerAlive2 (COM version and bindings) unauthenticated. Prints PASS/FAIL
+lines; exits 1 on any failure.
 """
 import sys
+import time
 import traceback
 
 from impacket.dcerpc.v5 import transport
@@ -191,18 +196,57 @@ def refused(host, user, password, level):
             pass  # Impacket keeps no connection table after a refused activation
 
 
+def ping():
+    """One round of Impacket's pinger, without the 120 s timer it re-arms."""
+    DCOMConnection.pingServer()
+    if DCOMConnection.PINGTIMER is not None:
+        DCOMConnection.PINGTIMER.cancel()
+
+
+def gc_check(host, user, password, level):
+    dcom = DCOMConnection(host, user, password, authLevel=LEVELS[level], oxidResolver=True)
+    try:
+        calc = ICalculator(dcom.CoCreateInstanceEx(CLSID_CALCULATOR, IID_ICALCULATOR))
+        # CoCreateInstanceEx armed Impacket's 120 s ping timer: pings are driven from here.
+        if DCOMConnection.PINGTIMER is not None:
+            DCOMConnection.PINGTIMER.cancel()
+        ping()
+        setid = DCOMConnection.OID_SET.get(host, {}).get("setid", 0)
+        report(bool(setid), "%s: pingServer: ComplexPing created ping set %#x" % (level, setid or 0))
+        for _ in range(6):
+            time.sleep(1)
+            ping()
+        report(calc.Add(20, 22) == 42, "%s: pinged every second for 6 s (timeout 3 s): the object lives" % level)
+        time.sleep(7)
+        try:
+            calc.Add(1, 1)
+            report(False, "%s: 7 s without a ping: the object still answers" % level)
+        except DCERPCException as e:
+            report(
+                (e.get_error_code() or 0) & 0xFFFFFFFF == RPC_E_INVALID_IPID,
+                "%s: 7 s without a ping: the object was collected (%s)" % (level, e),
+            )
+    finally:
+        if DCOMConnection.PINGTIMER is not None:
+            DCOMConnection.PINGTIMER.cancel()
+        dcom.disconnect()
+
+
 def main():
     host, user, password = sys.argv[1:4]
-    levels, refuse, target = [], [], None
+    levels, refuse, gc = [], [], []
     target = levels
     for a in sys.argv[4:]:
         if a == "--refused":
             target = refuse
+        elif a == "--gc":
+            target = gc
         else:
             target.append(a)
     steps = [lambda: server_alive2(host)]
     steps += [lambda l=l: session(host, user, password, l) for l in levels]
     steps += [lambda l=l: refused(host, user, password, l) for l in refuse]
+    steps += [lambda l=l: gc_check(host, user, password, l) for l in gc]
     for step in steps:
         try:
             step()
