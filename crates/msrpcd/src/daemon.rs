@@ -540,18 +540,7 @@ async fn start_dcom(
         missed_pings: cfg.dcom.missed_pings,
         ..msrpc_dcom::tables::GcConfig::DEFAULT
     };
-    let send = audit.sender();
-    let report: dcom::Reporter = Arc::new(move |ctx, syntax, reason| {
-        send(msrpc_audit::live::Input::Policy {
-            conn_id: ctx.conn_id,
-            call_id: ctx.call_id,
-            interface: syntax.uuid.to_string(),
-            opnum: ctx.opnum,
-            action: "deny".to_string(),
-            reason: reason.to_string(),
-            rule: None,
-        })
-    });
+    let report: dcom::Reporter = Arc::new(audit.sender());
     let host = Arc::new(DcomHost::new(
         classes,
         dcom::DcomSettings {

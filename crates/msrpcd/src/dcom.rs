@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
+use msrpc_audit::live::Input;
 use msrpc_dcom::activation::{
     ActivationBlob, ActivationLimits, Property, PropsOutInfo, RemoteReplyScmInfo, ScmReplyInfoData,
 };
@@ -43,10 +44,12 @@ use msrpc_dcom::resolver::{
     SimplePingResponse,
 };
 use msrpc_dcom::tables::{GcConfig, IpidEntry, ObjectTables};
+use msrpc_dcom::DcomError;
 use msrpc_dcom::{Clsid, ComVersion, HResult, Iid, Ipid, MInterfacePointer, OrpcThat, Oxid};
 use msrpc_ndr::Unique;
 use msrpc_policy::Level;
 use msrpc_proto::dispatch::{CallContext, RpcFault};
+use msrpc_proto::pdu::SyntaxId;
 
 /// `ncacn_ip_tcp`'s tower id in string bindings.
 const TCP: u16 = msrpc_dcom::dualstring::TOWER_NCACN_IP_TCP;
@@ -110,9 +113,17 @@ pub struct DcomSettings {
     pub gc_interval: Duration,
 }
 
-/// Reports a DCOM refusal to the audit pipeline: (connection, call id, interface, opnum,
-/// reason code).
-pub type Reporter = Arc<dyn Fn(&CallContext, msrpc_proto::pdu::SyntaxId, &str) + Send + Sync>;
+/// Sends an audit input (a refusal the DCOM services decided) to the audit pipeline.
+pub type Reporter = Arc<dyn Fn(Input) + Send + Sync>;
+
+/// The shape code of a refused activation: beyond a limit (sizes, counts, strings, OBJREF
+/// nesting: the MS03-026 / MS03-039 class), or not decodable.
+fn shape_of(e: &DcomError) -> &'static str {
+    match e {
+        DcomError::Limit { .. } | DcomError::Depth(_) => "dcom_activation_limit",
+        _ => "dcom_activation_malformed",
+    }
+}
 
 /// The DCOM state of the daemon: tables, classes, bindings.
 pub struct DcomHost {
@@ -297,9 +308,37 @@ impl DcomHost {
             .ok()
     }
 
-    fn refuse(&self, ctx: &CallContext, syntax: msrpc_proto::pdu::SyntaxId, reason: &str) {
+    /// Audits an activation refused below the minimum level (a `policy` deny event).
+    fn report_denied(&self, ctx: &CallContext, syntax: SyntaxId, reason: &str) {
         if let Some(r) = &self.report {
-            r(ctx, syntax, reason);
+            r(Input::Policy {
+                conn_id: ctx.conn_id,
+                call_id: ctx.call_id,
+                interface: syntax.uuid.to_string(),
+                opnum: ctx.opnum,
+                action: "deny".to_string(),
+                reason: reason.to_string(),
+                rule: None,
+            });
+        }
+    }
+
+    /// Audits an activation refused for its shape (an `exploit_shape` event).
+    fn report_shape(&self, ctx: &CallContext, syntax: SyntaxId, e: &DcomError) {
+        tracing::warn!(
+            error = %e,
+            peer = ctx.peer.as_deref(),
+            "DCOM activation request refused"
+        );
+        if let Some(r) = &self.report {
+            r(Input::ExploitShape {
+                conn_id: ctx.conn_id,
+                call_id: ctx.call_id,
+                interface: syntax.uuid.to_string(),
+                opnum: ctx.opnum,
+                shape: shape_of(e).to_string(),
+                detail: e.to_string(),
+            });
         }
     }
 
@@ -307,7 +346,7 @@ impl DcomHost {
     fn activate(
         &self,
         ctx: &CallContext,
-        syntax: msrpc_proto::pdu::SyntaxId,
+        syntax: SyntaxId,
         clsid: Clsid,
         iids: &[Iid],
     ) -> Result<Activated, HResult> {
@@ -323,7 +362,7 @@ impl DcomHost {
                 peer = ctx.peer.as_deref(),
                 "DCOM activation refused: below the minimum activation authentication level"
             );
-            self.refuse(ctx, syntax, "dcom_activation_level");
+            self.report_denied(ctx, syntax, "dcom_activation_level");
             return Err(HResult::E_ACCESSDENIED);
         }
         if iids.is_empty() || iids.len() > self.limits.max_interfaces as usize {
@@ -554,7 +593,7 @@ impl Activator {
         version.check_client()?;
         let ip = blob.get().ok_or(HResult::E_INVALIDARG)?;
         let blob = ActivationBlob::from_interface_pointer(ip, &self.0.limits).map_err(|e| {
-            tracing::warn!(error = %e, peer = ctx.peer.as_deref(), "DCOM activation blob refused");
+            self.0.report_shape(ctx, syntax, &e);
             HResult::E_INVALIDARG
         })?;
         let info = blob.instantiation_info().ok_or(HResult::E_INVALIDARG)?;
@@ -675,7 +714,7 @@ impl Activation for Activator {
             }
         };
         if let Err(e) = req.check(&self.0.limits) {
-            tracing::warn!(error = %e, peer = ctx.peer.as_deref(), "DCOM RemoteActivation refused");
+            self.0.report_shape(ctx, syntax, &e);
             let mut r = fail(HResult::E_INVALIDARG);
             if n > self.0.limits.max_interfaces as usize {
                 // Interfaces sizes the reply's arrays: refuse the call instead.
