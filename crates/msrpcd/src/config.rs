@@ -926,6 +926,45 @@ opnum = [0, 1]
     }
 
     #[test]
+    fn dcom_section_defaults_layers_reads_back_and_validates() {
+        let e = env(1000, None, true);
+        let c = Config::load(&Cli::default(), &e).unwrap();
+        assert_eq!(
+            c.dcom,
+            DcomConfig::default(),
+            "default.toml repeats the code's"
+        );
+        assert_eq!(c.dcom.min_activation_level, Level::Integrity);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[dcom]\nmin-activation-level = \"privacy\"\nping-period = 2\n",
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from(["msrpcd", "-c", file.to_str().unwrap()]).unwrap();
+        let c = Config::load(&cli, &e).unwrap();
+        assert_eq!(c.dcom.min_activation_level, Level::Privacy);
+        assert_eq!(c.dcom.ping_period, Duration::from_secs(2));
+        assert_eq!(c.dcom.missed_pings, 3, "unset keys keep defaults");
+        assert!(c.dcom.enabled);
+        // --print-config reads back to the same configuration.
+        let back =
+            Config::from_layer(Layer::parse(&c.to_toml().unwrap(), "t").unwrap(), &e).unwrap();
+        assert_eq!(back.dcom, c.dcom);
+        for bad in [
+            "[dcom]\nmin-activation-level = \"high\"\n",
+            "[dcom]\nping-period = 0\n",
+            "[dcom]\nmissed-pings = 0\n",
+            "[dcom]\ngc-interval = 100000\n",
+            "[dcom]\nunknown = 1\n",
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            assert!(Config::load(&cli, &e).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
     fn limits_section_layers_reads_back_and_validates() {
         let e = env(1000, None, true);
         let c = Config::load(&Cli::default(), &e).unwrap();
