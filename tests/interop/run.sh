@@ -831,7 +831,7 @@ else
   # Section (e6) is in the capture: the resolver, the activator and the exporter's IRemUnknown
   # and ICalculator calls, dissected by Wireshark's DCOM dissectors without a malformed packet.
   dcom_counts=
-  for f in oxid isystemactivator remunk "dcerpc.cn_bind_if_id == bf30c0af-df87-42e5-ab32-930938b49417"; do
+  for f in oxid isystemactivator remunk "dcerpc.cn_bind_to_uuid == bf30c0af-df87-42e5-ab32-930938b49417" "dcerpc.pkt_type == 0 && dcerpc.obj_id"; do
     n=$(timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "(ip.addr==$DCOM_IP || ip.addr==$DCOM_OPEN_IP) && ($f)" 2>/dev/null | wc -l)
     dcom_counts="$dcom_counts ${f%% *}:$n"
     [ "$n" -gt 0 ] || dcom_counts="$dcom_counts(none)"
