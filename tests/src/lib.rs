@@ -205,6 +205,7 @@ impl Loopback {
                                 opnum: call.opnum,
                                 object: call.object,
                                 conn_id: 0,
+                                local_addr: None,
                                 assoc_group_id: 0,
                                 auth: call.auth.clone(),
                                 peer: Some("loopback".into()),

@@ -137,6 +137,8 @@ pub struct DcomHost {
     resolver_bindings: Bindings,
     /// The object exporter, once it listens.
     exporter: OnceLock<Oxid>,
+    /// Where the object exporter listens.
+    exporter_addrs: OnceLock<Vec<SocketAddr>>,
     security: Vec<SecurityBinding>,
     report: Option<Reporter>,
 }
@@ -238,6 +240,7 @@ impl DcomHost {
                 security: security.clone(),
             },
             exporter: OnceLock::new(),
+            exporter_addrs: OnceLock::new(),
             security,
             report,
         }
@@ -271,7 +274,56 @@ impl DcomHost {
             .map_err(|e| anyhow::anyhow!("cannot register the object exporter: {e}"))?
             .oxid;
         let _ = self.exporter.set(oxid);
+        let _ = self.exporter_addrs.set(addrs.to_vec());
         Ok(oxid)
+    }
+
+    /// `base` with the address the client dialled (`ctx.local_addr`) first, when it is not
+    /// there: with a listener on an unspecified address, the bindings only name the host, and
+    /// clients look for the address they dialled (Impacket picks the tower-7 binding whose
+    /// host contains it). `port` gives the port to add for an address (None: no port).
+    fn with_dialled(
+        ctx: &CallContext,
+        base: &Bindings,
+        port: impl Fn(std::net::IpAddr) -> Option<Option<u16>>,
+    ) -> Bindings {
+        let mut b = base.clone();
+        let Some(local) = ctx.local_addr else {
+            return b;
+        };
+        let ip = local.ip().to_canonical();
+        let Some(port) = port(ip) else {
+            return b;
+        };
+        let s = match port {
+            Some(p) => format!("{ip}[{p}]"),
+            None => ip.to_string(),
+        };
+        if !b.strings.iter().any(|x| x.network_addr == s) {
+            b.strings.insert(
+                0,
+                StringBinding {
+                    tower_id: TCP,
+                    network_addr: s,
+                },
+            );
+        }
+        b
+    }
+
+    /// The exporter's port for a client that dialled `ip`: the listener on `ip`, else one on
+    /// the unspecified address of its family.
+    fn exporter_port(&self, ip: std::net::IpAddr) -> Option<Option<u16>> {
+        let addrs = self.exporter_addrs.get()?;
+        addrs
+            .iter()
+            .find(|a| a.ip() == ip)
+            .or_else(|| {
+                addrs
+                    .iter()
+                    .find(|a| a.ip().is_unspecified() && a.is_ipv4() == ip.is_ipv4())
+            })
+            .map(|a| Some(a.port()))
     }
 
     /// Garbage collection: expired ping sets and their objects go. Returns how many objects.
@@ -407,8 +459,8 @@ impl DcomHost {
             }
         }
         let exporter = t.exporter(oxid).ok_or(CO_E_SERVER_EXEC_FAILURE)?;
-        let bindings =
-            DualStringArray::from_bindings(&exporter.bindings).map_err(|_| HResult::E_FAIL)?;
+        let reply = Self::with_dialled(ctx, &exporter.bindings, |ip| self.exporter_port(ip));
+        let bindings = DualStringArray::from_bindings(&reply).map_err(|_| HResult::E_FAIL)?;
         let rem_unknown = exporter.rem_unknown;
         drop(t);
         tracing::info!(%clsid, class = name, user, level = level.name(), "DCOM activation");
@@ -560,12 +612,14 @@ impl ObjectExporter for Resolver {
 
     async fn server_alive2(
         &self,
-        _ctx: &CallContext,
+        ctx: &CallContext,
         _req: ServerAlive2Request,
     ) -> Result<ServerAlive2Response, RpcFault> {
+        let b = DcomHost::with_dialled(ctx, &self.0.resolver_bindings, |_| Some(None));
+        let dsa = DualStringArray::from_bindings(&b).unwrap_or_else(|_| self.0.resolver_dsa());
         Ok(ServerAlive2Response {
             com_version: ComVersion::CURRENT,
-            or_bindings: Unique::new(self.0.resolver_dsa()),
+            or_bindings: Unique::new(dsa),
             reserved: 0,
             result: status::OK,
         })
@@ -1313,6 +1367,60 @@ mod tests {
             release(&f, rem_unknown, child, 1).await,
             HResult::E_INVALIDARG
         );
+    }
+
+    #[tokio::test]
+    async fn an_unspecified_listener_advertises_the_address_the_client_dialled() {
+        let host = Arc::new(DcomHost::new(
+            demo_classes(),
+            DcomSettings {
+                min_activation_level: Level::None,
+                gc: GcConfig::DEFAULT,
+                gc_interval: Duration::from_secs(1),
+            },
+            &["0.0.0.0:135".parse().unwrap()],
+            false,
+            None,
+        ));
+        host.set_exporter(&["0.0.0.0:50001".parse().unwrap()])
+            .unwrap();
+        let mut c = ctx(4, 1, None);
+        c.local_addr = Some("192.0.2.7:135".parse().unwrap());
+        let req = RemoteCreateInstanceRequest {
+            orpcthis: OrpcThis::new(Uuid::from_u128(1)),
+            unk_outer: Unique::null(),
+            act_properties: Unique::new(blob(vec![IID_ICALCULATOR])),
+        };
+        let r = Activator(host.clone())
+            .remote_create_instance(&c, req)
+            .await
+            .unwrap();
+        let out = ActivationBlob::from_interface_pointer(
+            r.act_properties_out.get().unwrap(),
+            &ActivationLimits::DEFAULT,
+        )
+        .unwrap();
+        let reply = out.scm_reply_info().unwrap().remote_reply.get().unwrap();
+        let b = reply
+            .oxid_bindings
+            .get()
+            .unwrap()
+            .parse(&BindingLimits::DEFAULT)
+            .unwrap();
+        assert_eq!(b.strings[0].network_addr, "192.0.2.7[50001]");
+        assert_eq!(reply.authn_hint, 1);
+        let r = Resolver(host)
+            .server_alive2(&c, ServerAlive2Request {})
+            .await
+            .unwrap();
+        let b = r
+            .or_bindings
+            .get()
+            .unwrap()
+            .parse(&BindingLimits::DEFAULT)
+            .unwrap();
+        assert_eq!(b.strings[0].network_addr, "192.0.2.7");
+        assert!(b.security.is_empty());
     }
 
     #[tokio::test]
