@@ -397,6 +397,8 @@ pub async fn run(
         ept,
         epm.handle(),
         demo.as_ref().map(|(s, _)| s.handle()),
+        dcom.as_ref()
+            .map(|d| (d.host.clone(), d.exporter.as_ref().map(Server::handle))),
     ));
     tracing::info!(
         endpoints = epm.local_addrs().len(),
@@ -429,17 +431,43 @@ pub async fn run(
 }
 
 /// The gauges `/metrics` samples from the running servers: live EPM lookup handles,
-/// association groups and open connections per server (`epm`, `demo`). They read the
-/// servers' own state, so unlike the event counters they cannot miss a dropped audit input.
+/// association groups and open connections per server (`epm`, `demo`, `dcom`: the object
+/// exporter), and the DCOM objects, IPIDs and ping sets alive. They read the servers' own
+/// state, so unlike the event counters they cannot miss a dropped audit input.
 fn server_gauges(
     ept: Arc<EptServer<EpmService>>,
     epm: msrpc_rt::ServerHandle,
     demo: Option<msrpc_rt::ServerHandle>,
+    dcom: Option<(Arc<DcomHost>, Option<msrpc_rt::ServerHandle>)>,
 ) -> crate::audit::GaugeFn {
     use std::fmt::Write as _;
     Box::new(move |out: &mut String| {
-        let servers = std::iter::once(("epm", &epm)).chain(demo.iter().map(|d| ("demo", d)));
+        let exporter = dcom.as_ref().and_then(|(_, e)| e.as_ref());
+        let servers = std::iter::once(("epm", &epm))
+            .chain(demo.iter().map(|d| ("demo", d)))
+            .chain(exporter.map(|d| ("dcom", d)));
         let servers: Vec<_> = servers.collect();
+        if let Some((host, _)) = &dcom {
+            let (objects, ipids, sets) = host.counts();
+            for (metric, help, v) in [
+                ("msrpc_dcom_objects", "DCOM objects exported now.", objects),
+                (
+                    "msrpc_dcom_ipids",
+                    "DCOM interface pointers (IPIDs) alive now.",
+                    ipids,
+                ),
+                (
+                    "msrpc_dcom_ping_sets",
+                    "DCOM clients' ping sets alive now.",
+                    sets,
+                ),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "# HELP {metric} {help}\n# TYPE {metric} gauge\n{metric} {v}"
+                );
+            }
+        }
         let _ = writeln!(
             out,
             "# HELP msrpc_epm_live_handles Endpoint mapper lookup handles (unfinished ept_lookup/ept_map walks) alive now.\n\
