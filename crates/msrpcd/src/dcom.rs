@@ -49,7 +49,7 @@ use msrpc_dcom::{Clsid, ComVersion, HResult, Iid, Ipid, MInterfacePointer, OrpcT
 use msrpc_ndr::Unique;
 use msrpc_policy::Level;
 use msrpc_proto::dispatch::{CallContext, RpcFault};
-use msrpc_proto::pdu::SyntaxId;
+use msrpc_proto::pdu::{FaultStatus, SyntaxId};
 
 /// `ncacn_ip_tcp`'s tower id in string bindings.
 const TCP: u16 = msrpc_dcom::dualstring::TOWER_NCACN_IP_TCP;
@@ -394,14 +394,14 @@ impl DcomHost {
         }
     }
 
-    /// The checks and the work common to the three activation calls.
-    fn activate(
+    /// The minimum activation level (CVE-2021-26414): below it, E_ACCESSDENIED and a
+    /// `policy` deny event.
+    fn check_level(
         &self,
         ctx: &CallContext,
         syntax: SyntaxId,
         clsid: Clsid,
-        iids: &[Iid],
-    ) -> Result<Activated, HResult> {
+    ) -> Result<(), HResult> {
         let level = call_level(ctx);
         let user = ctx.auth.as_ref().and_then(|a| a.user.as_deref());
         if level < self.settings.min_activation_level {
@@ -417,6 +417,20 @@ impl DcomHost {
             self.report_denied(ctx, syntax, "dcom_activation_level");
             return Err(HResult::E_ACCESSDENIED);
         }
+        Ok(())
+    }
+
+    /// The checks and the work common to the three activation calls.
+    fn activate(
+        &self,
+        ctx: &CallContext,
+        syntax: SyntaxId,
+        clsid: Clsid,
+        iids: &[Iid],
+    ) -> Result<Activated, HResult> {
+        self.check_level(ctx, syntax, clsid)?;
+        let level = call_level(ctx);
+        let user = ctx.auth.as_ref().and_then(|a| a.user.as_deref());
         if iids.is_empty() || iids.len() > self.limits.max_interfaces as usize {
             return Err(HResult::E_INVALIDARG);
         }
@@ -660,6 +674,7 @@ impl Activator {
             info.iids.get().cloned().unwrap_or_default()
         };
         if class_object {
+            self.0.check_level(ctx, syntax, info.class_id)?;
             // No class factory objects are hosted: the class's existence is all we tell.
             return Err(if self.0.classes.get(info.class_id).is_some() {
                 HResult::E_NOINTERFACE
@@ -769,12 +784,12 @@ impl Activation for Activator {
         };
         if let Err(e) = req.check(&self.0.limits) {
             self.0.report_shape(ctx, syntax, &e);
-            let mut r = fail(HResult::E_INVALIDARG);
             if n > self.0.limits.max_interfaces as usize {
-                // Interfaces sizes the reply's arrays: refuse the call instead.
-                r.result = status::INVALID_ARG;
+                // Interfaces sizes the reply's arrays (whatever pIIDs held): answering would
+                // mean allocating as the peer says. Refuse the call instead.
+                return Err(RpcFault(FaultStatus::RPC_X_BAD_STUB_DATA));
             }
-            return Ok(r);
+            return Ok(fail(HResult::E_INVALIDARG));
         }
         if let Err(hr) = req.orpcthis.version.check_client() {
             return Ok(fail(hr));
@@ -1424,6 +1439,56 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn remote_activation_activates_and_bounds_its_counts() {
+        use msrpc_dcom::activator::ActivationServer;
+        let f = fixture(Duration::from_secs(120));
+        let server = ActivationServer::new(Activator(f.host.clone()));
+        let req = RemoteActivationRequest {
+            orpcthis: OrpcThis::new(Uuid::from_u128(1)),
+            clsid: CLSID_CALCULATOR,
+            object_name: None,
+            object_storage: Unique::null(),
+            client_imp_level: 2,
+            mode: 0,
+            interfaces: 2,
+            iids: Some(vec![IID_ICALCULATOR, guids::IID_ICLASS_FACTORY]),
+            c_requested_protseqs: 1,
+            requested_protseqs: vec![7],
+        };
+        let out = server
+            .dispatch(ctx(0, 6, None), req.to_stub(LE).unwrap(), LE, LIM)
+            .await
+            .unwrap();
+        let r = RemoteActivationResponse::from_stub(&out, LE, LIM, &req).unwrap();
+        assert_eq!((r.result, r.hr), (status::OK, HResult::S_OK));
+        assert_eq!(r.results, [HResult::S_OK, HResult::E_NOINTERFACE]);
+        let ipid = ObjRef::decode(&r.interface_data[0].get().unwrap().data)
+            .unwrap()
+            .std()
+            .unwrap()
+            .ipid;
+        assert_eq!(add(&f, ipid, 2, 2).await, (4, HResult::S_OK));
+        assert_eq!(r.authn_hint, 6);
+        // More interfaces than ActivationLimits allows: the reply's arrays would be sized by
+        // the peer, so the call is refused with a fault.
+        let n = ActivationLimits::DEFAULT.max_interfaces + 1;
+        let req = RemoteActivationRequest {
+            interfaces: n,
+            iids: Some(vec![IID_ICALCULATOR; n as usize]),
+            ..req
+        };
+        let e = server
+            .dispatch(ctx(0, 6, None), req.to_stub(LE).unwrap(), LE, LIM)
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), FaultStatus::RPC_X_BAD_STUB_DATA);
+        assert!(matches!(
+            &f.inputs.lock().unwrap()[..],
+            [Input::ExploitShape { shape, .. }] if shape == "dcom_activation_limit"
+        ));
+    }
+
+    #[tokio::test]
     async fn activation_below_the_minimum_level_is_refused_and_reported() {
         let f = fixture(Duration::from_secs(120));
         for level in [1, 2, 4] {
@@ -1431,9 +1496,21 @@ mod tests {
             assert_eq!(r.result, HResult::E_ACCESSDENIED);
             assert!(r.act_properties_out.get().is_none());
         }
+        // RemoteGetClassObject is held to the same level.
+        let server = RemoteScmActivatorServer::new(Activator(f.host.clone()));
+        let req = RemoteGetClassObjectRequest {
+            orpcthis: OrpcThis::new(Uuid::from_u128(1)),
+            act_properties: Unique::new(blob(vec![IID_ICALCULATOR])),
+        };
+        let out = server
+            .dispatch(ctx(3, 2, None), req.to_stub(LE).unwrap(), LE, LIM)
+            .await
+            .unwrap();
+        let r = RemoteGetClassObjectResponse::from_stub(&out, LE, LIM, &req).unwrap();
+        assert_eq!(r.result, HResult::E_ACCESSDENIED);
         assert_eq!(f.host.counts(), (0, 0, 0));
         let inputs = f.inputs.lock().unwrap();
-        assert_eq!(inputs.len(), 3);
+        assert_eq!(inputs.len(), 4);
         assert!(matches!(
             &inputs[0],
             Input::Policy { conn_id: 7, call_id: 3, interface, opnum: 4, action, reason, .. }
