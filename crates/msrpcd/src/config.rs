@@ -308,6 +308,9 @@ pub struct DcomLayer {
     /// `gc-interval = 30`: seconds between garbage-collection runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gc_interval: Option<u64>,
+    /// `exporter-port = 0`: the object exporter's TCP port (0: one from `ports`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exporter_port: Option<u16>,
 }
 
 impl DcomLayer {
@@ -318,6 +321,7 @@ impl DcomLayer {
             ping_period: top.ping_period.or(self.ping_period),
             missed_pings: top.missed_pings.or(self.missed_pings),
             gc_interval: top.gc_interval.or(self.gc_interval),
+            exporter_port: top.exporter_port.or(self.exporter_port),
         }
     }
 }
@@ -335,6 +339,8 @@ pub struct DcomConfig {
     pub missed_pings: u32,
     /// Between garbage-collection runs.
     pub gc_interval: Duration,
+    /// The object exporter's port; 0: a dynamic one.
+    pub exporter_port: u16,
 }
 
 impl Default for DcomConfig {
@@ -345,6 +351,7 @@ impl Default for DcomConfig {
             ping_period: Duration::from_secs(120),
             missed_pings: 3,
             gc_interval: Duration::from_secs(30),
+            exporter_port: 0,
         }
     }
 }
@@ -369,6 +376,7 @@ impl DcomConfig {
             ping_period: secs(l.ping_period, d.ping_period, "ping-period")?,
             missed_pings,
             gc_interval: secs(l.gc_interval, d.gc_interval, "gc-interval")?,
+            exporter_port: l.exporter_port.unwrap_or(d.exporter_port),
         })
     }
 
@@ -379,6 +387,7 @@ impl DcomConfig {
             ping_period: Some(self.ping_period.as_secs()),
             missed_pings: Some(self.missed_pings),
             gc_interval: Some(self.gc_interval.as_secs()),
+            exporter_port: Some(self.exporter_port),
         }
     }
 }
@@ -939,13 +948,14 @@ opnum = [0, 1]
         let file = dir.path().join("c.toml");
         std::fs::write(
             &file,
-            "[dcom]\nmin-activation-level = \"privacy\"\nping-period = 2\n",
+            "[dcom]\nmin-activation-level = \"privacy\"\nping-period = 2\nexporter-port = 4135\n",
         )
         .unwrap();
         let cli = Cli::try_parse_from(["msrpcd", "-c", file.to_str().unwrap()]).unwrap();
         let c = Config::load(&cli, &e).unwrap();
         assert_eq!(c.dcom.min_activation_level, Level::Privacy);
         assert_eq!(c.dcom.ping_period, Duration::from_secs(2));
+        assert_eq!(c.dcom.exporter_port, 4135);
         assert_eq!(c.dcom.missed_pings, 3, "unset keys keep defaults");
         assert!(c.dcom.enabled);
         // --print-config reads back to the same configuration.

@@ -265,6 +265,7 @@ pub fn reload(
                 ("log-level", cfg.log_level != current.log_level),
                 ("users", cfg.users != current.users),
                 ("limits", cfg.limits != current.limits),
+                ("dcom", cfg.dcom != current.dcom),
             ];
             for (key, changed) in restart {
                 if changed {
@@ -589,11 +590,12 @@ async fn start_dcom(
             max_auth_contexts: EXPORTER_AUTH_CONTEXTS,
             ..cfg.limits.to_rt()
         };
-        let mut builder = Server::builder()
-            .dynamic_ports(cfg.ports.range())
-            .limits(limits);
+        let mut builder = Server::builder().limits(limits);
+        if cfg.dcom.exporter_port == 0 {
+            builder = builder.dynamic_ports(cfg.ports.range());
+        }
         for addr in &cfg.listen {
-            builder = builder.listen(std::net::SocketAddr::new(addr.ip(), 0));
+            builder = builder.listen(std::net::SocketAddr::new(addr.ip(), cfg.dcom.exporter_port));
         }
         if let Some(f) = security {
             builder = builder.security(f);
