@@ -22,7 +22,9 @@
 # INTEROP_EPM_PORT msrpcd's EPM port (135 as root, else 1135); INTEROP_POLICY_IP the address of
 # the msrpcd that section (e3) runs with a security policy (127.0.0.113); INTEROP_BIGENDIAN_IP the
 # address of section (e5)'s msrpcd --users for Samba's Python client (127.0.0.62); INTEROP_ENUM_IP
-# that of section (e6)'s msrpcd for Samba's Python client (127.0.0.61); INTEROP_ANON_IP the
+# that of section (e6)'s msrpcd for Samba's Python client (127.0.0.61); INTEROP_DCOM_IP /
+# INTEROP_DCOM_OPEN_IP those of section (e7)'s msrpcd for Impacket's DCOM client (127.0.0.64 with
+# the default minimum activation level, 127.0.0.65 with none and short pings); INTEROP_ANON_IP the
 # address of section (h)'s daemons taking anonymous NTLM logons (127.0.0.63).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -51,6 +53,11 @@ AUTH_ECHO_PORT=
 # msrpcd --users --demo for Samba's Python rpcecho client in both byte orders (section e5).
 BIGENDIAN_IP=${INTEROP_BIGENDIAN_IP:-127.0.0.62}
 BIGENDIAN_ECHO_PORT=
+# msrpcd --users --demo for Impacket's DCOM client (section e7; DCOMConnection dials 135), and
+# a second one allowing activation at any level with a ping timeout of 3 s (GC checks).
+DCOM_IP=${INTEROP_DCOM_IP:-127.0.0.64}
+DCOM_OPEN_IP=${INTEROP_DCOM_OPEN_IP:-127.0.0.65}
+DCOM_PORTS=
 ECHO_UUID=60a15ec5-4de8-11d7-a637-005056a20182
 EPM_UUID=e1af8308-5d1f-11c9-91a4-08002b14a0fa
 MGMT_UUID=afa8bd80-7d8a-11c9-bef4-08002b102989
@@ -254,7 +261,7 @@ fi
 pass "release build: target/release/msrpcd, target/release/msrpc"
 
 for a in "$MSRPCD_IP:$EPM_PORT" "$SAMBA_IP:135" "$POLICY_IP:$EPM_PORT" "$AUDIT_IP:$EPM_PORT" "$AUTH_IP:$EPM_PORT" \
-  "$BIGENDIAN_IP:$EPM_PORT" "$ENUM_IP:$EPM_PORT" "$ANON_IP:$EPM_PORT"; do
+  "$BIGENDIAN_IP:$EPM_PORT" "$ENUM_IP:$EPM_PORT" "$ANON_IP:$EPM_PORT" "$DCOM_IP:$EPM_PORT" "$DCOM_OPEN_IP:$EPM_PORT"; do
   if tcp_in_use "${a%:*}" "${a#*:}"; then
     fatal "$a is already taken by another process (a leftover from an earlier run?); stop it first"
   fi
@@ -262,7 +269,7 @@ done
 
 # ---------------------------------------------------------------------------------------------
 section "(b) tshark capturing on lo"
-FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP or host $POLICY_IP or host $AUDIT_IP or host $AUTH_IP or host $BIGENDIAN_IP or host $ENUM_IP or host $ANON_IP"
+FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP or host $POLICY_IP or host $AUDIT_IP or host $AUTH_IP or host $BIGENDIAN_IP or host $ENUM_IP or host $ANON_IP or host $DCOM_IP or host $DCOM_OPEN_IP"
 tshark -n -i lo -f "$FILTER" -w "$PCAP" >"$WORK/tshark-capture.log" 2>&1 &
 TSHARK_PID=$!
 capturing=
@@ -676,6 +683,87 @@ samba_py_against_msrpcd() {
 }
 samba_py_against_msrpcd
 # ---------------------------------------------------------------------------------------------
+section "(e7) Impacket's DCOM client (DCOMConnection) against msrpcd --users --demo on $DCOM_IP and $DCOM_OPEN_IP"
+# tests/interop/impacket_dcom.py: ServerAlive2; DCOMConnection + CoCreateInstanceEx of the demo
+# calculator (docs/dcom.md) + ICalculator calls (one returning another object) + RemQueryInterface
+# + RemAddRef + RemRelease at integrity and privacy; activation at connect and none refused with
+# E_ACCESSDENIED (the default minimum level, integrity) and audited. On $DCOM_OPEN_IP ([dcom]
+# min-activation-level = "none", ping timeout 3 s): the same session at none, and an object kept
+# alive by Impacket's pingServer() then collected once the pings stop.
+dcom_against_impacket() {
+  local dir=$WORK/dcom
+  mkdir -p "$dir"
+  if [ "$EPM_PORT" != 135 ]; then
+    fail "DCOM: Impacket's DCOMConnection only dials port 135 (root needed); msrpcd is on $EPM_PORT"
+    return
+  fi
+  if ! printf 'S3cret!pw\n' | "$MSRPC" users add "$dir/users" alice >"$dir/users.out" 2>&1; then
+    fail "msrpc users add (for the DCOM msrpcd)"
+    show "$dir/users.out"
+    return
+  fi
+  cat >"$dir/open.toml" <<TOML
+listen = ["$DCOM_OPEN_IP:135"]
+demo = true
+registration-socket = "$dir/open/epm.sock"
+
+[dcom]
+min-activation-level = "none"
+ping-period = 1
+missed-pings = 3
+gc-interval = 1
+TOML
+  "$MSRPCD" --listen "$DCOM_IP" --users "$dir/users" --demo --registration-socket "$dir/epm.sock" \
+    --audit-log "$dir/audit.json" >"$dir/msrpcd.out" 2>"$dir/msrpcd.err" &
+  local pid=$!
+  "$MSRPCD" --config "$dir/open.toml" --users "$dir/users" >"$dir/open.out" 2>"$dir/open.err" &
+  local open_pid=$!
+  if wait_tcp "$DCOM_IP" 135 20 && wait_tcp "$DCOM_OPEN_IP" 135 20; then
+    for _ in $(seq 1 50); do
+      grep -q '^DCOM object exporter on' "$dir/msrpcd.out" && grep -q '^DCOM object exporter on' "$dir/open.out" && break
+      sleep 0.1
+    done
+    DCOM_PORTS=$(sed -n 's/^DCOM object exporter on .*:\([0-9]*\)$/\1/p' "$dir/msrpcd.out" "$dir/open.out" | sort -u | tr '\n' ' ')
+    check impacket-dcom timeout 300 "$PY" tests/interop/impacket_dcom.py "$DCOM_IP" alice 'S3cret!pw' \
+      integrity privacy --refused connect none
+    grep -E '^(PASS|FAIL)' "$WORK/impacket-dcom.out" | sed 's/^/    /'
+    check impacket-dcom-open timeout 300 "$PY" tests/interop/impacket_dcom.py "$DCOM_OPEN_IP" alice 'S3cret!pw' \
+      none --gc integrity
+    grep -E '^(PASS|FAIL)' "$WORK/impacket-dcom-open.out" | sed 's/^/    /'
+    # The refusals below the minimum level reached the audit log (Windows' event 10036).
+    local refused=0
+    for _ in $(seq 1 30); do
+      refused=$(grep -c '"reason":"dcom_activation_level"' "$dir/audit.json" 2>/dev/null)
+      [ "$refused" -ge 2 ] && break
+      sleep 0.1
+    done
+    if [ "$refused" -ge 2 ] && grep -q 'DCOM activation refused' "$dir/msrpcd.err"; then
+      pass "msrpcd audited $refused activations below the minimum level (policy deny, dcom_activation_level)"
+    else
+      fail "msrpcd did not audit the activations below the minimum level ($refused events)"
+      show "$dir/msrpcd.err"
+    fi
+    if grep -q 'DCOM garbage collection collected=1 objects=0 ipids=0 sets=0' "$dir/open.err"; then
+      pass "msrpcd collected the unpinged object; objects, IPIDs and ping sets back to zero"
+    else
+      fail "msrpcd did not log the collection of the unpinged object"
+      show "$dir/open.err"
+    fi
+  else
+    fail "the DCOM msrpcd did not listen on $DCOM_IP:135 and $DCOM_OPEN_IP:135"
+    show "$dir/msrpcd.err"
+    show "$dir/open.err"
+  fi
+  local p
+  for p in "$pid" "$open_pid"; do
+    kill "$p" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+}
+dcom_against_impacket
+# ---------------------------------------------------------------------------------------------
 section "(g) audit: msrpcd --audit-log --metrics; Impacket's probing raises alerts, one rpcdump none"
 # A daemon of its own (its log holds only this section's traffic), with NTLM accounts.
 audit_section() {
@@ -896,7 +984,7 @@ if [ ! -s "$PCAP" ]; then
 else
   # Decode the dynamic endpoints as DCE/RPC explicitly (the heuristic would find most of them).
   DECODE=()
-  for p in $ECHO_PORT $POLICY_ECHO_PORT $AUTH_ECHO_PORT $BIGENDIAN_ECHO_PORT $ENUM_ECHO_PORT $(grep -oE "ncacn_ip_tcp:$SAMBA_IP\[[0-9]+" "$WORK/rpcclient-epm.out" 2>/dev/null |
+  for p in $ECHO_PORT $POLICY_ECHO_PORT $AUTH_ECHO_PORT $BIGENDIAN_ECHO_PORT $ENUM_ECHO_PORT $DCOM_PORTS $(grep -oE "ncacn_ip_tcp:$SAMBA_IP\[[0-9]+" "$WORK/rpcclient-epm.out" 2>/dev/null |
     grep -oE '[0-9]+$' | sort -u); do
     [ "$p" = 135 ] || DECODE+=(-d "tcp.port==$p,dcerpc")
   done
@@ -927,6 +1015,20 @@ else
     pass "tshark: $spnego_legs SPNEGO alter_context legs and $sealed sealed requests with msrpcd --users ($AUTH_IP)"
   else
     fail "tshark: section (e4) missing from the capture ($spnego_legs SPNEGO alter_context legs, $sealed sealed requests)"
+  fi
+
+  # Section (e7) is in the capture: the resolver, the activator and the exporter's IRemUnknown
+  # and ICalculator calls, dissected by Wireshark's DCOM dissectors without a malformed packet.
+  dcom_counts=
+  for f in oxid isystemactivator remunk "dcerpc.cn_bind_to_uuid == bf30c0af-df87-42e5-ab32-930938b49417" "dcerpc.pkt_type == 0 && dcerpc.obj_id"; do
+    n=$(timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "(ip.addr==$DCOM_IP || ip.addr==$DCOM_OPEN_IP) && ($f)" 2>/dev/null | wc -l)
+    dcom_counts="$dcom_counts ${f%% *}:$n"
+    [ "$n" -gt 0 ] || dcom_counts="$dcom_counts(none)"
+  done
+  if [[ "$dcom_counts" != *none* ]]; then
+    pass "tshark: DCOM traffic of section (e7) dissected ($dcom_counts)"
+  else
+    fail "tshark: DCOM traffic of section (e7) missing from the capture ($dcom_counts)"
   fi
 
   # Sections (e) and (e5) are in the capture in big-endian: requests at PKT (4), PKT_INTEGRITY (5)

@@ -204,6 +204,8 @@ impl Loopback {
                                 context_id: call.context_id,
                                 opnum: call.opnum,
                                 object: call.object,
+                                conn_id: 0,
+                                local_addr: None,
                                 assoc_group_id: 0,
                                 auth: call.auth.clone(),
                                 peer: Some("loopback".into()),

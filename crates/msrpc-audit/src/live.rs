@@ -115,6 +115,23 @@ pub enum Input {
         /// The caller's user, when authenticated.
         user: Option<String>,
     },
+    /// A service refused a request with an exploit's shape it found decoding it (a DCOM
+    /// activation blob beyond its limits: absurd property counts or sizes, nested OBJREFs, an
+    /// oversized name), reported by the service itself (`CallContext::conn_id`).
+    ExploitShape {
+        /// Server-wide connection number.
+        conn_id: u64,
+        /// `call_id`.
+        call_id: u32,
+        /// Interface UUID.
+        interface: String,
+        /// Opnum.
+        opnum: u16,
+        /// Stable shape code.
+        shape: String,
+        /// Human-readable detail.
+        detail: String,
+    },
     /// PDUs crossed a connection.
     Pdus {
         /// Server-wide connection number.
@@ -535,6 +552,27 @@ impl Live {
                         reason,
                         rule,
                         user: user.as_deref().map(clip),
+                    },
+                ));
+            }
+            Input::ExploitShape {
+                conn_id,
+                call_id,
+                interface,
+                opnum,
+                shape,
+                detail,
+            } => {
+                let st = self.state(conn_id, ts);
+                out.push(ev(
+                    ts,
+                    &st.id,
+                    EventKind::ExploitShape {
+                        call_id,
+                        interface,
+                        opnum,
+                        shape,
+                        detail: clip(&detail),
                     },
                 ));
             }

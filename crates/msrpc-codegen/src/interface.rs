@@ -18,6 +18,11 @@ pub struct InterfaceArgs {
     pub major: u16,
     /// Minor version.
     pub minor: u16,
+    /// `orpc`: a DCOM object interface (MS-DCOM 3.1.1.5.1): every operation gets
+    /// `orpcthis: ::msrpc_dcom::OrpcThis` as its first `[in]` parameter, `orpcthat:
+    /// ::msrpc_dcom::OrpcThat` as its first `[out]` one, and returns `::msrpc_dcom::HResult`;
+    /// opnums 0-2 (IUnknown's, never on the wire) are refused.
+    pub orpc: bool,
 }
 
 /// Parses a UUID in its 8-4-4-4-12 text form.
@@ -34,12 +39,16 @@ pub fn parse_uuid(s: &str) -> Option<u128> {
     u128::from_str_radix(&hex, 16).ok()
 }
 
-/// Parses `uuid = "...", version = "M.m"`.
+/// Parses `uuid = "...", version = "M.m"` and the `orpc` flag.
 pub fn parse_args(args: TokenStream) -> syn::Result<InterfaceArgs> {
     let mut uuid = None;
     let mut version = None;
+    let mut orpc = false;
     let parser = syn::meta::parser(|meta| {
-        if meta.path.is_ident("uuid") {
+        if meta.path.is_ident("orpc") {
+            orpc = true;
+            Ok(())
+        } else if meta.path.is_ident("uuid") {
             let lit: LitStr = meta.value()?.parse()?;
             let v = parse_uuid(&lit.value()).ok_or_else(|| {
                 syn::Error::new(
@@ -64,14 +73,19 @@ pub fn parse_args(args: TokenStream) -> syn::Result<InterfaceArgs> {
                 )),
             }
         } else {
-            Err(meta.error("unknown interface argument (expected uuid, version)"))
+            Err(meta.error("unknown interface argument (expected uuid, version, orpc)"))
         }
     });
     syn::parse::Parser::parse2(parser, args)?;
     let uuid =
         uuid.ok_or_else(|| syn::Error::new(Span::call_site(), "missing `uuid = \"...\"`"))?;
     let (major, minor) = version.unwrap_or((0, 0));
-    Ok(InterfaceArgs { uuid, major, minor })
+    Ok(InterfaceArgs {
+        uuid,
+        major,
+        minor,
+        orpc,
+    })
 }
 
 /// One operation parameter.
@@ -207,6 +221,49 @@ fn parse_op(f: &syn::TraitItemFn) -> syn::Result<Op> {
         req_ty: format_ident!("{}Request", base),
         resp_ty: format_ident!("{}Response", base),
     })
+}
+
+/// `orpc`: inserts ORPCTHIS (first `[in]`) and ORPCTHAT (first `[out]`) into every operation
+/// and makes it return the HRESULT, as MS-DCOM 3.1.1.5.1 lays out an ORPC call's stubs.
+fn orpc_operations(tr: &mut ItemTrait) -> syn::Result<()> {
+    for it in &mut tr.items {
+        let TraitItem::Fn(f) = it else { continue };
+        for a in &f.attrs {
+            if a.path().is_ident("opnum") {
+                let lit: LitInt = a.parse_args()?;
+                if lit.base10_parse::<u16>()? < 3 {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "opnums 0-2 of an ORPC interface are IUnknown's (never on the wire): start at 3",
+                    ));
+                }
+            }
+        }
+        for input in &f.sig.inputs {
+            if let FnArg::Typed(pt) = input {
+                if let Pat::Ident(pi) = &*pt.pat {
+                    if pi.ident == "orpcthis" || pi.ident == "orpcthat" {
+                        return Err(syn::Error::new(
+                            pi.ident.span(),
+                            "`orpc` interfaces add orpcthis/orpcthat themselves: remove this parameter",
+                        ));
+                    }
+                }
+            }
+        }
+        if let ReturnType::Type(_, t) = &f.sig.output {
+            return Err(syn::Error::new(
+                t.span(),
+                "`orpc` operations return the HRESULT: leave the return type out",
+            ));
+        }
+        let this: FnArg = syn::parse_quote!(#[ndr(in)] orpcthis: ::msrpc_dcom::OrpcThis);
+        let that: FnArg = syn::parse_quote!(#[ndr(out)] orpcthat: ::msrpc_dcom::OrpcThat);
+        f.sig.inputs.insert(0, that);
+        f.sig.inputs.insert(0, this);
+        f.sig.output = syn::parse_quote!(-> ::msrpc_dcom::HResult);
+    }
+    Ok(())
 }
 
 /// Request encode: names are request fields (`self.x`).
@@ -596,7 +653,10 @@ fn gen_op(op: &Op, vis: &syn::Visibility) -> syn::Result<TokenStream> {
 /// Entry point: expands the interface trait `item` with arguments `args`.
 pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let args = parse_args(args)?;
-    let tr: ItemTrait = syn::parse2(item)?;
+    let mut tr: ItemTrait = syn::parse2(item)?;
+    if args.orpc {
+        orpc_operations(&mut tr)?;
+    }
     if !tr.generics.params.is_empty() {
         return Err(syn::Error::new(
             tr.generics.span(),

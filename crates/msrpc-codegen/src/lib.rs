@@ -84,6 +84,12 @@
 //!   `with_object(uuid)`.
 //! - `FooInterface`: `Interface` (`SYNTAX`, `NAME`, `OPERATIONS`); also implemented by the
 //!   server and client types.
+//!
+//! `#[interface(uuid = "...", version = "0.0", orpc)]` defines a DCOM object interface: each
+//! operation (opnum 3 and up) gets `orpcthis: ::msrpc_dcom::OrpcThis` as its first `[in]`
+//! parameter and `orpcthat: ::msrpc_dcom::OrpcThat` as its first `[out]` one, and returns
+//! `::msrpc_dcom::HResult` (write no return type), so the stubs carry ORPCTHIS in and ORPCTHAT
+//! and the HRESULT out (MS-DCOM 3.1.1.5.1); the caller's crate depends on `msrpc-dcom`.
 
 mod attrs;
 mod derive;

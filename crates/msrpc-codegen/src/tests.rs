@@ -536,6 +536,73 @@ fn interface_tokens() {
 }
 
 #[test]
+fn orpc_interfaces_get_orpcthis_orpcthat_and_the_hresult() {
+    let out = iface(
+        quote!(
+            uuid = "bf30c0af-df87-42e5-ab32-930938b49417",
+            version = "0.0",
+            orpc
+        ),
+        quote! {
+            pub trait Calculator {
+                #[opnum(3)]
+                fn add(#[ndr(in)] a: i32, #[ndr(in)] b: i32, #[ndr(out)] sum: i32);
+            }
+        },
+    )
+    .unwrap();
+    for frag in [
+        "pubstructAddRequest{",
+        "puborpcthis:::msrpc_dcom::OrpcThis,#[doc=\"`[in]`parameter`a`.\"]puba:i32,",
+        "puborpcthat:::msrpc_dcom::OrpcThat,#[doc=\"`[out]`parameter`sum`.\"]pubsum:i32,",
+        "pubresult:::msrpc_dcom::HResult,",
+    ] {
+        assert!(out.contains(frag), "missing {frag} in {out}");
+    }
+    let a =
+        crate::interface::parse_args(quote!(uuid = "bf30c0af-df87-42e5-ab32-930938b49417", orpc))
+            .unwrap();
+    assert!(a.orpc);
+    for (item, why) in [
+        (
+            quote!(
+                trait T {
+                    #[opnum(2)]
+                    fn f(#[ndr(in)] a: u32);
+                }
+            ),
+            "opnums 0-2",
+        ),
+        (
+            quote!(
+                trait T {
+                    #[opnum(3)]
+                    fn f(#[ndr(in)] a: u32) -> u32;
+                }
+            ),
+            "leave the return type out",
+        ),
+        (
+            quote!(
+                trait T {
+                    #[opnum(3)]
+                    fn f(#[ndr(in)] orpcthis: u32);
+                }
+            ),
+            "remove this parameter",
+        ),
+    ] {
+        let e = iface(
+            quote!(uuid = "bf30c0af-df87-42e5-ab32-930938b49417", orpc),
+            item,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains(why), "{e}");
+    }
+}
+
+#[test]
 fn interface_errors() {
     assert!(iface_err(quote!(
         trait T {

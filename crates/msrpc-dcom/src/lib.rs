@@ -57,10 +57,14 @@
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+// `#[interface(orpc)]` names `::msrpc_dcom::...`: let this crate's own interfaces (`demo`) do so.
+extern crate self as msrpc_dcom;
+
 pub mod activation;
 pub mod activator;
 #[cfg(feature = "rt")]
 pub mod client;
+pub mod demo;
 pub mod dualstring;
 mod error;
 pub mod hresult;

@@ -57,6 +57,14 @@ pub struct CallContext {
     pub opnum: u16,
     /// Object UUID, when the request carried one.
     pub object: Option<Uuid>,
+    /// The runtime's number of the connection the call arrived on (unique in the process;
+    /// 0 when the caller has none): what the audit keys a connection's events by, so a
+    /// service can report an event of its own about the call.
+    pub conn_id: u64,
+    /// Our address on the connection (the one the client dialled, also when the listener is
+    /// bound to an unspecified address), when the transport is TCP: what a DCOM activator
+    /// advertises back to the client.
+    pub local_addr: Option<std::net::SocketAddr>,
     /// The association group of the connection.
     pub assoc_group_id: u32,
     /// Authentication of the call, when the connection is authenticated.

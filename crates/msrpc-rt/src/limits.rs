@@ -43,6 +43,10 @@ pub struct Limits {
     pub shutdown_grace: Duration,
     /// Limits for decoding request stubs (given to every dispatch).
     pub decode: DecodeLimits,
+    /// Security contexts one connection may hold (`ServerConfig::max_auth_contexts`: each
+    /// alter_context with a new `auth_context_id` starts one; Impacket's DCOM client starts
+    /// one per interface switch). Default 4.
+    pub max_auth_contexts: usize,
 }
 
 impl Default for Limits {
@@ -59,6 +63,7 @@ impl Default for Limits {
             send_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             decode: DecodeLimits::DEFAULT,
+            max_auth_contexts: 4,
         }
     }
 }

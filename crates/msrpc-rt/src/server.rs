@@ -705,12 +705,13 @@ async fn accept_loop(listener: Listener, local: Arc<LocalAddr>, shared: Arc<Shar
                             if let Err(e) = stream.set_nodelay(true) {
                                 tracing::debug!(%peer, error = %e, "TCP_NODELAY");
                             }
+                            let dialled = stream.local_addr().ok();
                             let (rd, wr) = stream.into_split();
-                            tokio::spawn(crate::server_conn::run(rd, wr, peer, local, slot));
+                            tokio::spawn(crate::server_conn::run(rd, wr, peer, local, dialled, slot));
                         }
                         Accepted::Unix(stream) => {
                             let (rd, wr) = stream.into_split();
-                            tokio::spawn(crate::server_conn::run(rd, wr, peer, local, slot));
+                            tokio::spawn(crate::server_conn::run(rd, wr, peer, local, None, slot));
                         }
                     }
                 }

@@ -87,6 +87,8 @@ struct Conn {
     conn_id: u64,
     peer: PeerAddr,
     peer_text: Arc<str>,
+    /// The socket's own address (what the client dialled), for TCP.
+    dialled: Option<std::net::SocketAddr>,
     sm: ServerConnection,
     env: ConnEnv,
     out: WriteQueue,
@@ -115,9 +117,16 @@ struct CallMeta {
 }
 
 /// Runs one accepted connection (its read and write halves) to its end. Calls on a Unix
-/// domain socket peer are marked [`CallContext::local`].
-pub(crate) async fn run<R, W>(rd: R, wr: W, peer: PeerAddr, local: Arc<LocalAddr>, slot: ConnSlot)
-where
+/// domain socket peer are marked [`CallContext::local`]; `dialled` is the TCP socket's own
+/// address ([`CallContext::local_addr`]).
+pub(crate) async fn run<R, W>(
+    rd: R,
+    wr: W,
+    peer: PeerAddr,
+    local: Arc<LocalAddr>,
+    dialled: Option<std::net::SocketAddr>,
+    slot: ConnSlot,
+) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
@@ -136,6 +145,7 @@ where
         max_stub: limits.max_stub,
         max_outstanding_calls: limits.max_outstanding_calls,
         max_contexts: limits.max_contexts,
+        max_auth_contexts: limits.max_auth_contexts,
         sec_addr: match &*local {
             LocalAddr::Tcp(a) => a.port().to_string(),
             LocalAddr::Unix(p) => p.display().to_string(),
@@ -148,6 +158,7 @@ where
         conn_id,
         peer,
         peer_text: peer.to_string().into(),
+        dialled,
         sm: ServerConnection::new(config),
         env: ConnEnv {
             shared: shared.clone(),
@@ -504,6 +515,8 @@ impl Conn {
             context_id,
             opnum,
             object,
+            conn_id: self.conn_id,
+            local_addr: self.dialled,
             assoc_group_id: self.sm.assoc_group_id(),
             auth,
             peer: Some(self.peer_text.clone()),

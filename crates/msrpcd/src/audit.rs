@@ -340,6 +340,23 @@ impl Audit {
         })
     }
 
+    /// A sender of inputs that services produce themselves (a DCOM activation refused below
+    /// the minimum level): same queue and bound as the observers'.
+    pub fn sender(&self) -> impl Fn(Input) + Send + Sync + 'static {
+        let tx = self.tx.clone();
+        let queued = self.queued.clone();
+        let capacity = self.capacity;
+        let dropped = self.dropped.clone();
+        move |input| {
+            if queued.fetch_add(1, Ordering::AcqRel) >= capacity
+                || tx.send(Msg::Input(now(), input)).is_err()
+            {
+                queued.fetch_sub(1, Ordering::AcqRel);
+                dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Drains the queue (bounded in time) and stops the writer and the metrics responder.
     pub async fn shutdown(mut self) {
         let _ = self.tx.send(Msg::Stop);

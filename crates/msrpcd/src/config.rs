@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Parser;
 use msrpc_audit::detect::DetectorConfig;
-use msrpc_policy::Policy;
+use msrpc_policy::{Level, Policy};
 use serde::{Deserialize, Serialize};
 
 pub use crate::shared::{default_registration_socket, PortRange};
@@ -180,6 +180,9 @@ pub struct Layer {
     /// The `[security]` table (which logons are accepted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security: Option<SecurityLayer>,
+    /// `[dcom]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dcom: Option<DcomLayer>,
 }
 
 /// The `[security]` table of a layer.
@@ -314,6 +317,110 @@ impl LimitsConfig {
     }
 }
 
+/// The `[dcom]` table of a layer: the OXID resolver and activators on the endpoint mapper's
+/// port, the object exporter, garbage collection and the minimum activation level.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DcomLayer {
+    /// `enabled = true`: IObjectExporter, IRemoteSCMActivator and IActivation on port 135.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// `min-activation-level = "integrity"`: activations below it get E_ACCESSDENIED.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_activation_level: Option<Level>,
+    /// `ping-period = 120`: seconds between a client's pings (MS-DCOM 3.2.6.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ping_period: Option<u64>,
+    /// `missed-pings = 3`: periods without a ping after which a ping set expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missed_pings: Option<u32>,
+    /// `gc-interval = 30`: seconds between garbage-collection runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gc_interval: Option<u64>,
+    /// `exporter-port = 0`: the object exporter's TCP port (0: one from `ports`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exporter_port: Option<u16>,
+}
+
+impl DcomLayer {
+    fn overlay(self, top: DcomLayer) -> DcomLayer {
+        DcomLayer {
+            enabled: top.enabled.or(self.enabled),
+            min_activation_level: top.min_activation_level.or(self.min_activation_level),
+            ping_period: top.ping_period.or(self.ping_period),
+            missed_pings: top.missed_pings.or(self.missed_pings),
+            gc_interval: top.gc_interval.or(self.gc_interval),
+            exporter_port: top.exporter_port.or(self.exporter_port),
+        }
+    }
+}
+
+/// The effective `[dcom]` settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DcomConfig {
+    /// The resolver and activators run on port 135.
+    pub enabled: bool,
+    /// The minimum activation authentication level.
+    pub min_activation_level: Level,
+    /// The ping period.
+    pub ping_period: Duration,
+    /// Missed periods before a ping set expires.
+    pub missed_pings: u32,
+    /// Between garbage-collection runs.
+    pub gc_interval: Duration,
+    /// The object exporter's port; 0: a dynamic one.
+    pub exporter_port: u16,
+}
+
+impl Default for DcomConfig {
+    fn default() -> Self {
+        DcomConfig {
+            enabled: true,
+            min_activation_level: Level::Integrity,
+            ping_period: Duration::from_secs(120),
+            missed_pings: 3,
+            gc_interval: Duration::from_secs(30),
+            exporter_port: 0,
+        }
+    }
+}
+
+impl DcomConfig {
+    fn from_layer(l: DcomLayer) -> anyhow::Result<DcomConfig> {
+        let d = DcomConfig::default();
+        let secs = |v: Option<u64>, dflt: Duration, key: &str| -> anyhow::Result<Duration> {
+            match v {
+                None => Ok(dflt),
+                Some(s) if (1..=MAX_TIMEOUT_SECS).contains(&s) => Ok(Duration::from_secs(s)),
+                Some(_) => bail!("dcom.{key}: must be 1 to {MAX_TIMEOUT_SECS} seconds"),
+            }
+        };
+        let missed_pings = l.missed_pings.unwrap_or(d.missed_pings);
+        if !(1..=100).contains(&missed_pings) {
+            bail!("dcom.missed-pings: must be 1 to 100");
+        }
+        Ok(DcomConfig {
+            enabled: l.enabled.unwrap_or(d.enabled),
+            min_activation_level: l.min_activation_level.unwrap_or(d.min_activation_level),
+            ping_period: secs(l.ping_period, d.ping_period, "ping-period")?,
+            missed_pings,
+            gc_interval: secs(l.gc_interval, d.gc_interval, "gc-interval")?,
+            exporter_port: l.exporter_port.unwrap_or(d.exporter_port),
+        })
+    }
+
+    fn to_layer(self) -> DcomLayer {
+        DcomLayer {
+            enabled: Some(self.enabled),
+            min_activation_level: Some(self.min_activation_level),
+            ping_period: Some(self.ping_period.as_secs()),
+            missed_pings: Some(self.missed_pings),
+            gc_interval: Some(self.gc_interval.as_secs()),
+            exporter_port: Some(self.exporter_port),
+        }
+    }
+}
+
 /// The `[audit]` table of a layer.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -386,6 +493,7 @@ impl Layer {
                 max_connections: Some(n),
                 ..LimitsLayer::default()
             }),
+            dcom: None,
             audit: (cli.audit_log.is_some() || cli.metrics.is_some()).then(|| AuditLayer {
                 log: cli.audit_log.clone(),
                 metrics: cli.metrics.map(|m| m.to_string()),
@@ -414,6 +522,10 @@ impl Layer {
                 (a, b) => b.or(a),
             },
             security: match (self.security, top.security) {
+                (Some(a), Some(b)) => Some(a.overlay(b)),
+                (a, b) => b.or(a),
+            },
+            dcom: match (self.dcom, top.dcom) {
                 (Some(a), Some(b)) => Some(a.overlay(b)),
                 (a, b) => b.or(a),
             },
@@ -446,6 +558,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Connection limits and timeouts.
     pub limits: LimitsConfig,
+    /// DCOM.
+    pub dcom: DcomConfig,
 }
 
 /// What the process knows about its environment, for the computed defaults.
@@ -568,8 +682,10 @@ impl Config {
                 .and_then(|s| s.allow_anonymous)
                 .unwrap_or(true),
         };
+        let dcom = DcomConfig::from_layer(layer.dcom.unwrap_or_default())?;
         Ok(Config {
             security,
+            dcom,
             audit,
             limits,
             listen,
@@ -604,6 +720,7 @@ impl Config {
             security: Some(SecurityLayer {
                 allow_anonymous: Some(self.security.allow_anonymous),
             }),
+            dcom: Some(self.dcom.to_layer()),
         }
     }
 
@@ -897,6 +1014,46 @@ opnum = [0, 1]
         assert!(err.contains("audit.metrics"), "{err}");
         let err = format!("{:#}", bad("[audit]\nqueue = 0").unwrap_err());
         assert!(err.contains("audit.queue"), "{err}");
+    }
+
+    #[test]
+    fn dcom_section_defaults_layers_reads_back_and_validates() {
+        let e = env(1000, None, true);
+        let c = Config::load(&Cli::default(), &e).unwrap();
+        assert_eq!(
+            c.dcom,
+            DcomConfig::default(),
+            "default.toml repeats the code's"
+        );
+        assert_eq!(c.dcom.min_activation_level, Level::Integrity);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[dcom]\nmin-activation-level = \"privacy\"\nping-period = 2\nexporter-port = 4135\n",
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from(["msrpcd", "-c", file.to_str().unwrap()]).unwrap();
+        let c = Config::load(&cli, &e).unwrap();
+        assert_eq!(c.dcom.min_activation_level, Level::Privacy);
+        assert_eq!(c.dcom.ping_period, Duration::from_secs(2));
+        assert_eq!(c.dcom.exporter_port, 4135);
+        assert_eq!(c.dcom.missed_pings, 3, "unset keys keep defaults");
+        assert!(c.dcom.enabled);
+        // --print-config reads back to the same configuration.
+        let back =
+            Config::from_layer(Layer::parse(&c.to_toml().unwrap(), "t").unwrap(), &e).unwrap();
+        assert_eq!(back.dcom, c.dcom);
+        for bad in [
+            "[dcom]\nmin-activation-level = \"high\"\n",
+            "[dcom]\nping-period = 0\n",
+            "[dcom]\nmissed-pings = 0\n",
+            "[dcom]\ngc-interval = 100000\n",
+            "[dcom]\nunknown = 1\n",
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            assert!(Config::load(&cli, &e).is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

@@ -23,8 +23,14 @@ use msrpc_rt::{SecurityFactory, Server, TokioSleeper};
 
 use crate::audit::Audit;
 use crate::config::Config;
+use crate::dcom::{self, Activator, CalculatorService, DcomHost, RemUnknownService, Resolver};
 use crate::diagnose;
 use crate::shared::{mgmt_for, stats_observer};
+use msrpc_dcom::activator::{ActivationServer, RemoteScmActivatorServer};
+use msrpc_dcom::demo::CalculatorServer;
+use msrpc_dcom::remunknown::RemUnknownServer;
+use msrpc_dcom::remunknown2::RemUnknown2Server;
+use msrpc_dcom::resolver::ObjectExporterServer;
 
 /// The annotation of the demo's endpoint-map entries.
 pub const DEMO_ANNOTATION: &str = "rpcecho demo";
@@ -275,6 +281,7 @@ pub fn reload(
                 ("users", cfg.users != current.users),
                 ("security", cfg.security != current.security),
                 ("limits", cfg.limits != current.limits),
+                ("dcom", cfg.dcom != current.dcom),
             ];
             for (key, changed) in restart {
                 if changed {
@@ -325,12 +332,34 @@ pub async fn run(
     let epm_ifs = [EptInterface::SYNTAX, MgmtInterface::SYNTAX];
     let epm_mgmt = mgmt_for(&epm_ifs, epm_stats.clone());
     let mut stop_flags = vec![epm_mgmt.stop_flag()];
+    let dcom = if cfg.dcom.enabled {
+        match start_dcom(&cfg, security.clone(), policy.clone(), &audit).await {
+            Ok(d) => Some(d),
+            Err(e) => {
+                audit.shutdown().await;
+                return Err(anyhow::anyhow!(diagnose::explain(
+                    &e,
+                    "the DCOM object exporter",
+                    &exe
+                )));
+            }
+        }
+    } else {
+        None
+    };
     let mut builder = Server::builder().limits(cfg.limits.to_rt());
     for addr in &cfg.listen {
         builder = builder.listen(*addr);
     }
     if let Some(f) = &security {
         builder = builder.security(f.clone());
+    }
+    if let Some(d) = &dcom {
+        // Windows' endpoint mapper lists none of these: they live on 135 by definition.
+        builder = builder
+            .service(ObjectExporterServer::new(Resolver(d.host.clone())))
+            .service(RemoteScmActivatorServer::new(Activator(d.host.clone())))
+            .service(ActivationServer::new(Activator(d.host.clone())));
     }
     let epm = builder
         .policy(policy.clone())
@@ -344,6 +373,13 @@ pub async fn run(
         .map_err(|e| anyhow::anyhow!(diagnose::explain(&e, "the endpoint mapper", &exe)))?;
     for addr in epm.local_addrs() {
         println!("EPM listening on {addr}");
+    }
+    if let Some(d) = &dcom {
+        if let Some(server) = &d.exporter {
+            for addr in server.local_addrs() {
+                println!("DCOM object exporter on {addr}");
+            }
+        }
     }
     println!("registration socket {}", cfg.registration_socket.display());
 
@@ -372,6 +408,8 @@ pub async fn run(
         ept,
         epm.handle(),
         demo.as_ref().map(|(s, _)| s.handle()),
+        dcom.as_ref()
+            .map(|d| (d.host.clone(), d.exporter.as_ref().map(Server::handle))),
     ));
     tracing::info!(
         endpoints = epm.local_addrs().len(),
@@ -392,23 +430,55 @@ pub async fn run(
         }
         None => epm_handle.shutdown().await,
     }
+    if let Some(d) = dcom {
+        d.gc.abort();
+        if let Some(server) = d.exporter {
+            server.shutdown().await;
+        }
+    }
     audit.shutdown().await;
     println!("msrpcd stopped ({why})");
     Ok(())
 }
 
 /// The gauges `/metrics` samples from the running servers: live EPM lookup handles,
-/// association groups and open connections per server (`epm`, `demo`). They read the
-/// servers' own state, so unlike the event counters they cannot miss a dropped audit input.
+/// association groups and open connections per server (`epm`, `demo`, `dcom`: the object
+/// exporter), and the DCOM objects, IPIDs and ping sets alive. They read the servers' own
+/// state, so unlike the event counters they cannot miss a dropped audit input.
 fn server_gauges(
     ept: Arc<EptServer<EpmService>>,
     epm: msrpc_rt::ServerHandle,
     demo: Option<msrpc_rt::ServerHandle>,
+    dcom: Option<(Arc<DcomHost>, Option<msrpc_rt::ServerHandle>)>,
 ) -> crate::audit::GaugeFn {
     use std::fmt::Write as _;
     Box::new(move |out: &mut String| {
-        let servers = std::iter::once(("epm", &epm)).chain(demo.iter().map(|d| ("demo", d)));
+        let exporter = dcom.as_ref().and_then(|(_, e)| e.as_ref());
+        let servers = std::iter::once(("epm", &epm))
+            .chain(demo.iter().map(|d| ("demo", d)))
+            .chain(exporter.map(|d| ("dcom", d)));
         let servers: Vec<_> = servers.collect();
+        if let Some((host, _)) = &dcom {
+            let (objects, ipids, sets) = host.counts();
+            for (metric, help, v) in [
+                ("msrpc_dcom_objects", "DCOM objects exported now.", objects),
+                (
+                    "msrpc_dcom_ipids",
+                    "DCOM interface pointers (IPIDs) alive now.",
+                    ipids,
+                ),
+                (
+                    "msrpc_dcom_ping_sets",
+                    "DCOM clients' ping sets alive now.",
+                    sets,
+                ),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "# HELP {metric} {help}\n# TYPE {metric} gauge\n{metric} {v}"
+                );
+            }
+        }
         let _ = writeln!(
             out,
             "# HELP msrpc_epm_live_handles Endpoint mapper lookup handles (unfinished ept_lookup/ept_map walks) alive now.\n\
@@ -478,4 +548,90 @@ async fn start_demo(
         tracing::error!(error = %e, "cannot register the demo in the endpoint map");
     }
     Ok((server, flag))
+}
+
+/// Security contexts one connection to the object exporter may hold.
+const EXPORTER_AUTH_CONTEXTS: usize = 256;
+
+/// DCOM in the daemon: the shared host (tables, classes), the object exporter's server (when
+/// classes are hosted) and the garbage-collection task.
+struct Dcom {
+    host: Arc<DcomHost>,
+    exporter: Option<Server>,
+    gc: tokio::task::JoinHandle<()>,
+}
+
+/// Creates the DCOM host (the demo's classes with `--demo`), starts the object exporter on a
+/// dynamic port of every listen address when it hosts classes, and the GC timer.
+async fn start_dcom(
+    cfg: &Config,
+    security: Option<SecurityFactory>,
+    policy: PolicyHandle,
+    audit: &Audit,
+) -> Result<Dcom, msrpc_rt::StartError> {
+    let classes = if cfg.demo {
+        dcom::demo_classes()
+    } else {
+        dcom::ClassRegistry::default()
+    };
+    let gc = msrpc_dcom::tables::GcConfig {
+        ping_period: cfg.dcom.ping_period,
+        missed_pings: cfg.dcom.missed_pings,
+        ..msrpc_dcom::tables::GcConfig::DEFAULT
+    };
+    let report: dcom::Reporter = Arc::new(audit.sender());
+    let host = Arc::new(DcomHost::new(
+        classes,
+        dcom::DcomSettings {
+            min_activation_level: cfg.dcom.min_activation_level,
+            gc,
+            gc_interval: cfg.dcom.gc_interval,
+        },
+        &cfg.listen,
+        security.is_some(),
+        Some(report),
+    ));
+    let exporter = if host.classes().is_empty() {
+        None
+    } else {
+        // Impacket's client opens a new security context on the connection each time it
+        // switches interface (alter_context with a new auth_context_id).
+        let limits = msrpc_rt::Limits {
+            max_auth_contexts: EXPORTER_AUTH_CONTEXTS,
+            ..cfg.limits.to_rt()
+        };
+        let mut builder = Server::builder().limits(limits);
+        if cfg.dcom.exporter_port == 0 {
+            builder = builder.dynamic_ports(cfg.ports.range());
+        }
+        for addr in &cfg.listen {
+            builder = builder.listen(std::net::SocketAddr::new(addr.ip(), cfg.dcom.exporter_port));
+        }
+        if let Some(f) = security {
+            builder = builder.security(f);
+        }
+        let server = builder
+            .policy(policy)
+            .service(RemUnknownServer::new(RemUnknownService(host.clone())))
+            .service(RemUnknown2Server::new(RemUnknownService(host.clone())))
+            .service(CalculatorServer::new(CalculatorService(host.clone())))
+            .observer(audit.observer(Arc::new(|_: &msrpc_rt::ConnEvent<'_>| {})))
+            .start()
+            .await?;
+        if let Err(e) = host.set_exporter(&server.local_addrs()) {
+            tracing::error!(error = %e, "DCOM: no object exporter");
+        }
+        Some(server)
+    };
+    let gc_host = host.clone();
+    let period = cfg.dcom.gc_interval;
+    let gc = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            gc_host.expire();
+        }
+    });
+    Ok(Dcom { host, exporter, gc })
 }

@@ -47,6 +47,7 @@
 mod audit;
 mod config;
 mod daemon;
+mod dcom;
 mod diagnose;
 mod shared;
 
