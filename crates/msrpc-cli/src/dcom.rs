@@ -29,6 +29,12 @@ pub enum DcomCommand {
     /// RemoteCreateInstance: activate a class for interfaces; print the object exporter's
     /// OXID, bindings, the address chosen to reach it, and the interfaces returned.
     Activate(ActivateArgs),
+    /// Activate the demo calculator and call one ICalculator method on it through the
+    /// exporter (`add A B`, `echo TEXT`, `spawn OFFSET A B`), then release it.
+    Call(crate::dcom_call::CallArgs),
+    /// Closed-loop load of ICalculator calls (or activations) on N exporter connections;
+    /// reports calls/s and latency percentiles like `msrpc bench`.
+    Bench(crate::dcom_call::DcomBenchArgs),
 }
 
 /// `msrpc dcom activate` arguments.
@@ -55,6 +61,8 @@ pub async fn run(g: &Global, c: DcomCommand) -> Result<(), Failure> {
     match c {
         DcomCommand::Alive(a) => alive(g, a).await,
         DcomCommand::Activate(a) => activate_cmd(g, a).await,
+        DcomCommand::Call(a) => crate::dcom_call::call(g, a).await,
+        DcomCommand::Bench(a) => crate::dcom_call::bench(g, a).await,
     }
 }
 
@@ -113,7 +121,7 @@ fn authn_name(svc: u16) -> Option<&'static str> {
     })
 }
 
-fn failure(e: ClientError) -> Failure {
+pub(crate) fn failure(e: ClientError) -> Failure {
     match e {
         ClientError::Connect(c) => Failure::connecting(c),
         ClientError::Call { what, source } => Failure::new(
@@ -241,7 +249,7 @@ struct ActivateJson {
     interfaces: Vec<InterfaceOut>,
 }
 
-fn parse_uuid(what: &str, text: &str) -> Result<Uuid, Failure> {
+pub(crate) fn parse_uuid(what: &str, text: &str) -> Result<Uuid, Failure> {
     Uuid::parse_str(text.trim())
         .map_err(|_| Failure::usage(format!("{what} `{text}` is not a UUID")))
 }

@@ -63,6 +63,7 @@ mod analyze;
 mod bench;
 mod call;
 mod dcom;
+mod dcom_call;
 mod dump;
 mod fail;
 mod idle;

@@ -1,0 +1,221 @@
+//! `msrpc dcom call` and `msrpc dcom bench` against a real msrpcd (`--demo --users`): the
+//! built `msrpcd` binary next to `msrpc` in the target directory (`cargo test --workspace`
+//! builds it; with `cargo test -p msrpc-cli` alone, build it first with
+//! `cargo build -p msrpcd`: the test fails, not skips, without it). Activation at packet
+//! integrity with NTLMv2, then ICalculator's Add, Echo and Spawn with their real results;
+//! activation below integrity is refused (exit 3).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+const PASSWORD: &str = "S3cret!pw";
+
+fn msrpc_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_msrpc")
+}
+
+fn msrpcd_bin() -> PathBuf {
+    let p = std::path::Path::new(msrpc_bin()).with_file_name("msrpcd");
+    assert!(
+        p.exists(),
+        "{} is missing: build it first (cargo build -p msrpcd); cargo test --workspace does",
+        p.display()
+    );
+    p
+}
+
+/// A running msrpcd, killed when dropped.
+struct Daemon {
+    child: Child,
+    epm: SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(ip: &str) -> Daemon {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users");
+    let mut add = Command::new(msrpc_bin())
+        .args(["users", "add", users.to_str().unwrap(), "alice"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    assert!(add.wait().unwrap().success());
+    let mut child = Command::new(msrpcd_bin())
+        .args([
+            "--listen",
+            &format!("{ip}:0"),
+            "--demo",
+            "--users",
+            users.to_str().unwrap(),
+            "--registration-socket",
+            dir.path().join("epm.sock").to_str().unwrap(),
+        ])
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut epm = None;
+    let mut exporter = false;
+    while epm.is_none() || !exporter {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("msrpcd did not start within 20 s");
+        if let Some(a) = line.strip_prefix("EPM listening on ") {
+            epm = Some(a.trim().parse().unwrap());
+        }
+        exporter |= line.starts_with("DCOM object exporter on ");
+    }
+    Daemon {
+        child,
+        epm: epm.unwrap(),
+        _dir: dir,
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        assert_eq!(
+            self.code, 0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        serde_json::from_str(&self.stdout).unwrap()
+    }
+}
+
+fn msrpc(d: &Daemon, level: &str, args: &[&str]) -> Run {
+    let out = Command::new(msrpc_bin())
+        .args([
+            "--epm-port",
+            &d.epm.port().to_string(),
+            "--timeout",
+            "10",
+            "--user",
+            "alice",
+            "--auth-level",
+            level,
+        ])
+        .args(args)
+        .env("MSRPC_PASSWORD", PASSWORD)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn call_add_echo_spawn_on_msrpcd() {
+    let d = start("127.0.0.168");
+    let host = d.epm.ip().to_string();
+
+    let v = msrpc(
+        &d,
+        "integrity",
+        &["--json", "dcom", "call", &host, "add", "2", "3"],
+    )
+    .json();
+    assert_eq!(v["method"], "Add");
+    assert_eq!(v["sum"], 5);
+    assert_eq!(v["released"], true);
+    assert!(v["exporter"].as_str().unwrap().starts_with(&host));
+
+    let text = "héllo, wörld ∑";
+    let v = msrpc(
+        &d,
+        "privacy",
+        &["--json", "dcom", "call", &host, "echo", text],
+    )
+    .json();
+    assert_eq!(v["reply"], text);
+
+    let v = msrpc(
+        &d,
+        "integrity",
+        &["--json", "dcom", "call", &host, "spawn", "100", "2", "3"],
+    )
+    .json();
+    assert_eq!(v["method"], "Spawn");
+    assert_eq!(v["sum"], 105);
+    assert_ne!(v["child_ipid"], v["ipid"]);
+    assert_eq!(v["released"], true);
+
+    // Negative numbers, text output: the sum alone on its line.
+    let r = msrpc(&d, "integrity", &["dcom", "call", &host, "add", "-7", "3"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.lines().any(|l| l == "-4"), "{}", r.stdout);
+
+    // Below the minimum activation level: E_ACCESSDENIED, exit 3.
+    let r = msrpc(&d, "connect", &["dcom", "call", &host, "add", "2", "3"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("0x80070005"), "{}", r.stderr);
+}
+
+#[test]
+fn bench_add_and_activate_on_msrpcd() {
+    let d = start("127.0.0.169");
+    let host = d.epm.ip().to_string();
+    for op in ["add", "echo:16", "activate"] {
+        let v = msrpc(
+            &d,
+            "integrity",
+            &[
+                "--json",
+                "dcom",
+                "bench",
+                &host,
+                "--conns",
+                "2",
+                "--op",
+                op,
+                "--warmup",
+                "0",
+                "--duration",
+                "30",
+                "--max-calls",
+                "50",
+            ],
+        )
+        .json();
+        assert_eq!(v["mode"], "orpc");
+        assert_eq!(v["op"], op);
+        assert_eq!(v["conns"], 2);
+        assert_eq!(v["calls"], 50, "{v}");
+        assert_eq!(v["errors"], 0, "{v}");
+    }
+}
