@@ -14,6 +14,8 @@
 //! | `msrpc analyze FILE [--json] [--detectors-config FILE] [--max-flows N]` | Reads a pcap or pcapng capture offline: TCP reassembly, DCE/RPC on port 135, on ports the capture's endpoint mapper answers reveal and by content; prints a summary table (connections, PDUs by type, interfaces with calls per opnum, faults, authenticated users, malformed input, alerts, connectionless packets), or with `--json` one JSON line per audit event (`msrpc-audit`'s `Event`). A progress bar on a terminal for files of 16 MiB and more. Exit 1 for an unreadable or corrupt file (after printing what was read), 4 when the capture holds no DCE/RPC. |
 //! | `msrpc dcom alive HOST[:PORT]` | Calls `IObjectExporter::ServerAlive2` on the OXID resolver (port 135 unless given; `--user` authenticates, Windows answers without): prints the COM version, the network addresses of the host's `ncacn_ip_tcp` string bindings (every name and address it advertises, other networks included), other string bindings and the security bindings (authentication services). Exit 2 when it cannot connect or the whole exchange exceeds twice `--timeout`, 3 for a fault, an error status or bindings that do not parse. |
 //! | `msrpc dcom activate HOST[:PORT] CLSID [IID...]` | `IRemoteSCMActivator::RemoteCreateInstance` of CLSID for the IIDs (IUnknown by default; `--user` authenticates: Windows wants packet integrity or more): prints the object exporter's OXID, COM version, authnHint, IRemUnknown IPID, string bindings, the address a client would use (the first advertised `ncacn_ip_tcp` binding that accepts a connection within `--timeout`, else the dialled host with the advertised port) and each interface's HRESULT and IPID. Exit 3 for a fault, a failed HRESULT, or when no interface came back. |
+//! | `msrpc dcom call HOST[:PORT] add A B \| echo TEXT \| spawn OFFSET A B` | Activates msrpcd's demo calculator (`--clsid`/`--iid` for another), calls `ICalculator::Add`/`Echo`/`Spawn` (then `Add` on the child) on the object exporter through the generated ORPC client with the IPID as object UUID, prints the result and gives the references back with `RemRelease`. Exit 3 for a fault or a failed HRESULT (an activation below packet integrity: `0x80070005`). |
+//! | `msrpc dcom bench HOST[:PORT] --conns N --duration S [--op add\|echo:SIZE\|activate]` | Closed-loop DCOM load: N exporter connections calling `ICalculator::Add`/`Echo` on one activated calculator, or activate + release loops; reported like `bench`. |
 //! | `msrpc users add FILE USER [--domain D]` / `users del FILE USER` / `users list FILE` | Manages the NTLM user file `msrpcd --users` reads (`name:domain:NT-hash` lines, mode 0600, written atomically; never a plaintext password). `add` reads the password from stdin when stdin is not a terminal, otherwise prompts twice without echo. `del` of an unknown user exits 4; an unreadable, world-readable or malformed file exits 1. |
 //!
 //! A BINDING is a string binding (`ncacn_ip_tcp:127.0.0.1[49152]`, `ncacn_ip_tcp:[::1][135]`;
@@ -167,7 +169,8 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Analyze(analyze::AnalyzeArgs),
     /// DCOM: `alive HOST` (ServerAlive2: COM version and the host's network addresses),
-    /// `activate HOST CLSID [IID...]` (RemoteCreateInstance).
+    /// `activate HOST CLSID [IID...]` (RemoteCreateInstance), `call HOST add|echo|spawn ...`
+    /// (the demo calculator), `bench HOST` (DCOM load).
     #[command(subcommand, after_help = EXIT_CODES)]
     Dcom(dcom::DcomCommand),
     /// Manage the NTLM user file of `msrpcd --users` (add, del, list).
