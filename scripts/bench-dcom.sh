@@ -42,15 +42,17 @@ done
 col() { tr ';' '\n' <<<"${r[$1]}" | grep . | awk -v n="$2" '{print $n}' | median; }
 echo "Medians of $rounds interleaved rounds of $secs s, NTLMv2 at packet integrity, $(nproc) cores shared by msrpcd and the client; load average at the end: $(uptime | sed 's/.*load average: //')"
 echo
-echo "| load | conns | plain RPC calls/s (p50 / p99 us) | ORPC calls/s (p50 / p99 us) | ORPC / plain |"
-echo "|---|---|---|---|---|"
+echo "| load | conns | plain RPC calls/s (p50 / p99 us) | ORPC calls/s (p50 / p99 us) | ORPC / plain calls/s | plain / ORPC p50 | rounds: plain; ORPC calls/s |"
+echo "|---|---|---|---|---|---|---|"
 for c in 1 16; do
   p=$(col plain,$c 1); o=$(col orpc,$c 1)
   q=$(python3 -c "print(f'{$o / $p:.2f}')")
-  printf '| EchoData(32 B) vs ICalculator::Add | %s | %.0f (%s / %s) | %.0f (%s / %s) | %s (>= 0.9: %s) |\n' \
+  l=$(python3 -c "print(f'{$(col plain,$c 2) / $(col orpc,$c 2):.2f}')")
+  each() { tr ';' '\n' <<<"${r[$1]}" | grep . | awk '{printf "%s%.0f", (NR>1 ? " " : ""), $1}'; }
+  printf '| EchoData(32 B) vs ICalculator::Add | %s | %.0f (%s / %s) | %.0f (%s / %s) | %s (>= 0.9: %s) | %s | %s; %s |\n' \
     "$c" "$p" "$(col plain,$c 2)" "$(col plain,$c 3)" "$o" "$(col orpc,$c 2)" "$(col orpc,$c 3)" "$q" \
-    "$(python3 -c "print('met' if $q >= 0.9 else 'NOT met')")"
+    "$(python3 -c "print('met' if $q >= 0.9 else 'NOT met')")" "$l" "$(each plain,$c)" "$(each orpc,$c)"
 done
 echo
-printf 'Activations/s (RemoteCreateInstance + RemRelease, 1 connection): %.0f (p50 %s us, p99 %s us)\n' \
-  "$(col act,1 1)" "$(col act,1 2)" "$(col act,1 3)"
+printf 'Activations/s (RemoteCreateInstance + RemRelease, 1 connection): %.0f (p50 %s us, p99 %s us; rounds: %s)\n' \
+  "$(col act,1 1)" "$(col act,1 2)" "$(col act,1 3)" "$(each act,1)"
