@@ -371,6 +371,12 @@ pub async fn call(g: &Global, a: CallArgs) -> Result<(), Failure> {
                     .ok_or_else(|| {
                         Failure::refused("ICalculator::Spawn returned no standard OBJREF")
                     })?;
+                if child.oxid != s.act.oxid {
+                    return Err(Failure::refused(format!(
+                        "ICalculator::Spawn returned an object of another exporter (OXID {:#018x})",
+                        child.oxid.0
+                    )));
+                }
                 held.push(rem_ref(&child));
                 doc.child_ipid = Some(child.ipid.0.to_string());
                 doc.sum = Some(add(&s.calculator(child.ipid), *a, *b).await?);

@@ -184,6 +184,17 @@ fn call_add_echo_spawn_on_msrpcd() {
     let r = msrpc(&d, "connect", &["dcom", "call", &host, "add", "2", "3"]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("0x80070005"), "{}", r.stderr);
+
+    // Nothing listening: exit 2.
+    let closed = std::net::TcpListener::bind((host.as_str(), 0)).unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let r = msrpc(
+        &d,
+        "integrity",
+        &["dcom", "call", &format!("{host}:{port}"), "add", "1", "2"],
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
 }
 
 #[test]
