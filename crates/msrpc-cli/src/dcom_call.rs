@@ -69,10 +69,10 @@ pub struct CallArgs {
     /// The host: HOST, HOST:PORT (the activator's port, `--epm-port`, by default) or a string
     /// binding.
     pub target: String,
-    /// The class (default: the demo's MsrpcCalculator).
+    /// The class (the demo's MsrpcCalculator by default).
     #[arg(long, default_value_t = CLSID_CALCULATOR.to_string())]
     pub clsid: String,
-    /// The interface (default: the demo's ICalculator).
+    /// The interface (the demo's ICalculator by default).
     #[arg(long, default_value_t = IID_ICALCULATOR.to_string())]
     pub iid: String,
     /// The method and its arguments.
