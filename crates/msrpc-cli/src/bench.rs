@@ -25,7 +25,6 @@ use msrpc_rt::{Binding, Client};
 
 use crate::call::MAX_PAYLOAD;
 use crate::fail::{describe_call_error, status_text, Failure};
-use crate::output::print_json;
 use crate::stats::{self, CallOutcome, Plan, ReportHead};
 use crate::target::{client_options, display_addr, parse_target};
 use crate::Global;
@@ -395,24 +394,7 @@ pub async fn run(g: &Global, a: BenchArgs) -> Result<(), Failure> {
         plan,
         results,
     );
-    if g.json {
-        print_json(&report)?;
-    } else {
-        stats::print_report(&report);
-    }
-    if report.calls == 0 {
-        return Err(Failure::refused(format!(
-            "no call succeeded ({} errors{})",
-            report.errors,
-            report
-                .first_error
-                .as_deref()
-                .map(|e| format!("; first: {e}"))
-                .unwrap_or_default()
-        ))
-        .json_printed());
-    }
-    Ok(())
+    stats::publish(&report, g.json)
 }
 
 #[cfg(test)]

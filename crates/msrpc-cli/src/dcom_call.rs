@@ -632,24 +632,7 @@ pub async fn bench(g: &Global, a: DcomBenchArgs) -> Result<(), Failure> {
         plan,
         results,
     );
-    if g.json {
-        print_json(&report)?;
-    } else {
-        stats::print_report(&report);
-    }
-    if report.calls == 0 {
-        return Err(Failure::refused(format!(
-            "no call succeeded ({} errors{})",
-            report.errors,
-            report
-                .first_error
-                .as_deref()
-                .map(|e| format!("; first: {e}"))
-                .unwrap_or_default()
-        ))
-        .json_printed());
-    }
-    Ok(())
+    stats::publish(&report, g.json)
 }
 
 #[cfg(test)]

@@ -268,6 +268,29 @@ pub fn report(head: ReportHead, plan: Plan, results: Vec<ConnResult>) -> Report 
     }
 }
 
+/// Prints `report` (JSON or the text table) and fails when not one call succeeded: what
+/// `bench` and `dcom bench` end with.
+pub fn publish(report: &Report, json: bool) -> Result<(), Failure> {
+    if json {
+        crate::output::print_json(report)?;
+    } else {
+        print_report(report);
+    }
+    if report.calls == 0 {
+        return Err(Failure::refused(format!(
+            "no call succeeded ({} errors{})",
+            report.errors,
+            report
+                .first_error
+                .as_deref()
+                .map(|e| format!("; first: {e}"))
+                .unwrap_or_default()
+        ))
+        .json_printed());
+    }
+    Ok(())
+}
+
 /// Prints a report as text.
 pub fn print_report(r: &Report) {
     outln!("{} {} against {}", r.mode, r.op, r.target);
