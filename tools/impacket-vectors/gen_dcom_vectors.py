@@ -742,18 +742,7 @@ def main():
     objref_vectors()
     activation_vectors()
     resolver_vectors()
-    keep = {"MANIFEST.md"}
-    for v in VECTORS:
-        keep.add(v["name"] + ".hex")
-        with open(os.path.join(OUT, v["name"] + ".hex"), "w", newline="\n") as f:
-            f.write(gv.hex_lines(v["data"]))
-        if v["mask"] is not None:
-            keep.add(v["name"] + ".mask.hex")
-            with open(os.path.join(OUT, v["name"] + ".mask.hex"), "w", newline="\n") as f:
-                f.write(gv.hex_lines(v["mask"]))
-    for fname in os.listdir(OUT):
-        if fname not in keep:
-            os.remove(os.path.join(OUT, fname))
+    gv.write_vectors(OUT, VECTORS)
     write_manifest()
     if ROUNDTRIP_FAILURES:
         sys.exit("Impacket does not read back: %s" % ", ".join(ROUNDTRIP_FAILURES))

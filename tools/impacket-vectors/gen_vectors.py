@@ -2172,6 +2172,23 @@ def write_manifest():
         f.write("\n".join(lines))
 
 
+
+def write_vectors(out, vectors):
+    """Writes NAME.hex (and NAME.mask.hex when the vector has a mask) for every vector into out,
+    and removes any other file there but MANIFEST.md (so a dropped vector does not linger)."""
+    keep = {"MANIFEST.md"}
+    for v in vectors:
+        keep.add(v["name"] + ".hex")
+        with open(os.path.join(out, v["name"] + ".hex"), "w", newline="\n") as f:
+            f.write(hex_lines(v["data"]))
+        if v["mask"] is not None:
+            keep.add(v["name"] + ".mask.hex")
+            with open(os.path.join(out, v["name"] + ".mask.hex"), "w", newline="\n") as f:
+                f.write(hex_lines(v["mask"]))
+    for fname in os.listdir(out):
+        if fname not in keep:
+            os.remove(os.path.join(out, fname))
+
 def main():
     global OUT
     args = sys.argv[1:]
@@ -2189,18 +2206,7 @@ def main():
     echo_vectors()
     pdu_vectors()
 
-    keep = {"MANIFEST.md"}
-    for v in VECTORS:
-        keep.add(v["name"] + ".hex")
-        with open(os.path.join(OUT, v["name"] + ".hex"), "w", newline="\n") as f:
-            f.write(hex_lines(v["data"]))
-        if v["mask"] is not None:
-            keep.add(v["name"] + ".mask.hex")
-            with open(os.path.join(OUT, v["name"] + ".mask.hex"), "w", newline="\n") as f:
-                f.write(hex_lines(v["mask"]))
-    for fname in os.listdir(OUT):
-        if fname not in keep:
-            os.remove(os.path.join(OUT, fname))
+    write_vectors(OUT, VECTORS)
     write_manifest()
     if ROUNDTRIP_FAILURES:
         sys.exit("Impacket does not read back: %s" % ", ".join(ROUNDTRIP_FAILURES))
