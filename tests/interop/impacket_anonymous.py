@@ -22,8 +22,6 @@ import struct
 import sys
 
 from impacket.dcerpc.v5 import transport
-from impacket.dcerpc.v5.dtypes import ULONG
-from impacket.dcerpc.v5.ndr import NDRCALL, NDRUniConformantArray
 from impacket.dcerpc.v5.rpcrt import (
     MSRPC_FAULT,
     MSRPC_RESPONSE,
@@ -37,12 +35,11 @@ from impacket.dcerpc.v5.rpcrt import (
     MSRPCRequestHeader,
     MSRPCRespHeader,
 )
-from impacket.uuid import uuidtup_to_bin
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import impacket_spnego  # noqa: E402 - the SPNEGO driver next to this script
+from rpcecho_impacket import ECHO, AddOne, AddOneResponse, EchoData, EchoDataResponse  # noqa: E402
 
-ECHO = uuidtup_to_bin(("60a15ec5-4de8-11d7-a637-005056a20182", "1.0"))
 ACCESS_DENIED = 0x5
 LEVELS = (
     ("connect", RPC_C_AUTHN_LEVEL_CONNECT),
@@ -50,29 +47,6 @@ LEVELS = (
     ("privacy", RPC_C_AUTHN_LEVEL_PKT_PRIVACY),
 )
 DATA = bytes((i * 7 + 3) & 0xFF for i in range(5000))
-
-
-class BYTES(NDRUniConformantArray):
-    item = "c"
-
-
-class AddOne(NDRCALL):
-    opnum = 0
-    structure = (("in_data", ULONG),)
-
-
-class AddOneResponse(NDRCALL):
-    structure = (("out_data", ULONG),)
-
-
-class EchoData(NDRCALL):
-    opnum = 1
-    structure = (("len", ULONG), ("in_data", BYTES))
-
-
-class EchoDataResponse(NDRCALL):
-    structure = (("out_data", BYTES),)
-
 
 RESULTS = []
 

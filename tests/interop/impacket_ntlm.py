@@ -13,34 +13,8 @@ from impacket.dcerpc.v5.rpcrt import (
     RPC_C_AUTHN_WINNT,
     DCERPCException,
 )
-from impacket.dcerpc.v5.ndr import NDRCALL, NDRUniConformantArray
-from impacket.dcerpc.v5.dtypes import ULONG
-from impacket.uuid import uuidtup_to_bin
 
-ECHO = uuidtup_to_bin(("60a15ec5-4de8-11d7-a637-005056a20182", "1.0"))
-
-
-class BYTES(NDRUniConformantArray):
-    item = "c"
-
-
-class AddOne(NDRCALL):
-    opnum = 0
-    structure = (("in_data", ULONG),)
-
-
-class AddOneResponse(NDRCALL):
-    structure = (("out_data", ULONG),)
-
-
-class EchoData(NDRCALL):
-    opnum = 1
-    structure = (("len", ULONG), ("in_data", BYTES))
-
-
-class EchoDataResponse(NDRCALL):
-    structure = (("out_data", BYTES),)
-
+from rpcecho_impacket import ECHO, AddOne, EchoData
 
 RESULTS = []
 
