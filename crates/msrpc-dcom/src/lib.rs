@@ -64,6 +64,7 @@ pub mod activation;
 pub mod activator;
 #[cfg(feature = "rt")]
 pub mod client;
+pub mod com;
 pub mod demo;
 pub mod dualstring;
 mod error;
@@ -77,6 +78,7 @@ pub mod remunknown2;
 pub mod resolver;
 pub mod tables;
 
+pub use com::ComInterface;
 pub use error::{DcomError, DcomResult};
 pub use hresult::HResult;
 pub use ids::{Cid, Clsid, Iid, Ipid, Oid, Oxid, SetId};

@@ -221,6 +221,25 @@ fn resolver_answers_impacket() {
     ));
 }
 
+/// An invoker that is never called.
+struct NoInvoke;
+
+impl msrpc_proto::dispatch::Invoke for NoInvoke {
+    fn invoke<'a>(
+        &'a self,
+        syntax: msrpc_proto::SyntaxId,
+        _: u16,
+        _: Option<msrpc_ndr::Uuid>,
+        _: Vec<u8>,
+        _: DataRep,
+    ) -> msrpc_proto::dispatch::BoxFuture<
+        'a,
+        Result<msrpc_proto::dispatch::ResponseStub, msrpc_proto::dispatch::CallError>,
+    > {
+        Box::pin(async move { Err(msrpc_proto::dispatch::CallError::NotBound(syntax)) })
+    }
+}
+
 #[test]
 fn interface_identities_and_operation_tables() {
     use msrpc_dcom::activator::{ActivationInterface, RemoteScmActivatorInterface};
@@ -258,6 +277,16 @@ fn interface_identities_and_operation_tables() {
         RemUnknown2Interface::operation_name(6),
         Some("rem_query_interface2")
     );
+    // `orpc` interfaces are COM interfaces: the IID is the UUID, the client calls by IPID.
+    {
+        use msrpc_dcom::demo::{CalculatorInterface, IID_ICALCULATOR};
+        use msrpc_dcom::ComInterface;
+        assert_eq!(<CalculatorInterface as ComInterface>::IID, IID_ICALCULATOR);
+        let ipid = msrpc_dcom::Ipid(msrpc_ndr::Uuid::from_u128(7));
+        let c = <CalculatorInterface as ComInterface>::client(NoInvoke, ipid);
+        assert_eq!(c.object(), Some(ipid.0));
+        assert_eq!(c.syntax(), CalculatorInterface::SYNTAX);
+    }
     for v in [
         ObjectExporterInterface::SYNTAX,
         RemoteScmActivatorInterface::SYNTAX,
