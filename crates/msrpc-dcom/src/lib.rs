@@ -73,6 +73,7 @@ pub mod ids;
 mod le;
 pub mod objref;
 pub mod orpc;
+pub mod ping;
 pub mod remunknown;
 pub mod remunknown2;
 pub mod resolver;

@@ -561,8 +561,8 @@ async fn pinger_creates_changes_keeps_and_recreates_its_set() {
         matches!(e, ClientError::Status { status: 0x778, .. }),
         "{e}"
     );
-    p.ping().await.unwrap(); // a new set with every OID, sequence 3
-    assert_eq!(p.sequence(), 3);
+    p.ping().await.unwrap(); // a new set with every OID, sequence 1 (MS-DCOM 3.2.6.1)
+    assert_eq!(p.sequence(), 1);
     assert_eq!(
         state.log.lock().unwrap().as_slice(),
         [
@@ -570,7 +570,7 @@ async fn pinger_creates_changes_keeps_and_recreates_its_set() {
             "simple 0x77",
             "complex 0x77 seq 2 +[3] -[1]",
             "simple 0x77",
-            "complex 0x0 seq 3 +[2,3] -[]",
+            "complex 0x0 seq 1 +[2,3] -[]",
         ]
     );
     server.shutdown().await;
