@@ -75,6 +75,8 @@ pub mod orpc;
 pub mod remunknown;
 pub mod remunknown2;
 pub mod resolver;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod tables;
 
 pub use error::{DcomError, DcomResult};

@@ -23,7 +23,7 @@ use msrpc_rt::{SecurityFactory, Server, TokioSleeper};
 
 use crate::audit::Audit;
 use crate::config::Config;
-use crate::dcom::{self, Activator, CalculatorService, DcomHost, RemUnknownService, Resolver};
+use crate::dcom;
 use crate::diagnose;
 use crate::shared::{mgmt_for, stats_observer};
 use msrpc_dcom::activator::{ActivationServer, RemoteScmActivatorServer};
@@ -31,6 +31,8 @@ use msrpc_dcom::demo::CalculatorServer;
 use msrpc_dcom::remunknown::RemUnknownServer;
 use msrpc_dcom::remunknown2::RemUnknown2Server;
 use msrpc_dcom::resolver::ObjectExporterServer;
+use msrpc_dcom::server::demo::CalculatorService;
+use msrpc_dcom::server::{Activator, DcomHost, RemUnknownService, Resolver};
 
 /// The annotation of the demo's endpoint-map entries.
 pub const DEMO_ANNOTATION: &str = "rpcecho demo";
@@ -570,26 +572,25 @@ async fn start_dcom(
     audit: &Audit,
 ) -> Result<Dcom, msrpc_rt::StartError> {
     let classes = if cfg.demo {
-        dcom::demo_classes()
+        msrpc_dcom::server::demo::demo_classes()
     } else {
-        dcom::ClassRegistry::default()
+        msrpc_dcom::server::ClassRegistry::default()
     };
     let gc = msrpc_dcom::tables::GcConfig {
         ping_period: cfg.dcom.ping_period,
         missed_pings: cfg.dcom.missed_pings,
         ..msrpc_dcom::tables::GcConfig::DEFAULT
     };
-    let report: dcom::Reporter = Arc::new(audit.sender());
     let host = Arc::new(DcomHost::new(
         classes,
-        dcom::DcomSettings {
+        msrpc_dcom::server::DcomSettings {
             min_activation_level: cfg.dcom.min_activation_level,
             gc,
             gc_interval: cfg.dcom.gc_interval,
         },
         &cfg.listen,
         security.is_some(),
-        Some(report),
+        Some(dcom::observer(audit.sender())),
     ));
     let exporter = if host.classes().is_empty() {
         None
@@ -619,7 +620,7 @@ async fn start_dcom(
             .start()
             .await?;
         if let Err(e) = host.set_exporter(&server.local_addrs()) {
-            tracing::error!(error = %e, "DCOM: no object exporter");
+            tracing::error!(error = %e, "DCOM: cannot register the object exporter");
         }
         Some(server)
     };
