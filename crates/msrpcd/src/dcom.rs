@@ -45,10 +45,21 @@ pub fn audit_input(event: &DcomEvent) -> Option<Input> {
             shape: (*shape).to_string(),
             detail: error.to_string(),
         }),
-        // Not audited yet: the events for activations, ORPC calls, references, pings and
-        // garbage collection go to the debug log until the audit records them.
-        other => {
-            tracing::debug!(event = ?other, "DCOM");
+        // Not audited yet: activations, ORPC calls, reference counting, pings and garbage
+        // collection go to the debug log until the audit has records for them.
+        DcomEvent::Activation { .. }
+        | DcomEvent::OrpcCall { .. }
+        | DcomEvent::RemQueryInterface { .. }
+        | DcomEvent::RemAddRef { .. }
+        | DcomEvent::RemRelease { .. }
+        | DcomEvent::Ping { .. }
+        | DcomEvent::Collected { .. } => {
+            tracing::debug!(event = ?event, "DCOM event");
+            None
+        }
+        // Events added to msrpc-dcom later.
+        _ => {
+            tracing::debug!(event = ?event, "DCOM event (unknown to msrpcd)");
             None
         }
     }
@@ -121,5 +132,13 @@ mod tests {
                 detail: error.to_string(),
             })
         );
+        let collected = DcomEvent::Collected {
+            oids: vec![],
+            reason: msrpc_dcom::server::GcReason::PingTimeout,
+            objects: 0,
+            ipids: 0,
+            sets: 0,
+        };
+        assert_eq!(audit_input(&collected), None);
     }
 }

@@ -53,11 +53,14 @@ impl Activator {
         if class_object {
             self.0.check_level(ctx, syntax, info.class_id)?;
             // No class factory objects are hosted: the class's existence is all we tell.
-            return Err(if self.0.classes.get(info.class_id).is_some() {
+            let hr = if self.0.classes.get(info.class_id).is_some() {
                 HResult::E_NOINTERFACE
             } else {
                 HResult::REGDB_E_CLASSNOTREG
-            });
+            };
+            self.0
+                .report_activation(ctx, info.class_id, &iids, hr, None);
+            return Err(hr);
         }
         let a = self.0.activate(ctx, syntax, info.class_id, &iids)?;
         let (hresults, pointers): (Vec<HResult>, Vec<Unique<MInterfacePointer>>) = a

@@ -14,6 +14,9 @@ use crate::demo::{
 };
 use crate::{ComVersion, HResult, Iid, OrpcThat};
 
+/// The demo class's name.
+pub const CLASS_NAME: &str = "MsrpcCalculator";
+
 /// The demo calculator object (`crate::demo`): `Add` adds its offset to every sum.
 #[derive(Debug, Default)]
 pub struct CalculatorObject {
@@ -34,7 +37,7 @@ pub fn demo_classes() -> ClassRegistry {
     let mut r = ClassRegistry::default();
     r.register(
         CLSID_CALCULATOR,
-        "MsrpcCalculator",
+        CLASS_NAME,
         Arc::new(|| Arc::new(CalculatorObject::default()) as Object),
     );
     r
@@ -47,12 +50,12 @@ pub struct CalculatorService(pub Arc<DcomHost>);
 impl CalculatorService {
     /// The calculator a call names, or the HRESULT to answer.
     fn object(&self, ctx: &CallContext, version: ComVersion) -> Result<Object, HResult> {
-        version.check_client()?;
-        let (entry, object) = self.0.target(ctx).ok_or(HResult::RPC_E_INVALID_IPID)?;
-        if entry.iid != IID_ICALCULATOR {
-            return Err(HResult::E_NOINTERFACE);
-        }
-        Ok(object)
+        self.0.orpc_object(ctx, version, IID_ICALCULATOR)
+    }
+
+    /// Reports the call's answer.
+    fn done(&self, ctx: &CallContext, result: HResult) {
+        self.0.orpc_done(ctx, IID_ICALCULATOR, result);
     }
 }
 
@@ -70,6 +73,7 @@ impl Calculator for CalculatorService {
             Ok(s) => (s, HResult::S_OK),
             Err(hr) => (0, hr),
         };
+        self.done(ctx, result);
         Ok(AddResponse {
             orpcthat: OrpcThat::default(),
             sum,
@@ -79,6 +83,7 @@ impl Calculator for CalculatorService {
 
     async fn echo(&self, ctx: &CallContext, req: EchoRequest) -> Result<EchoResponse, RpcFault> {
         let r = self.object(ctx, req.orpcthis.version);
+        self.done(ctx, r.as_ref().map_or_else(|hr| *hr, |_| HResult::S_OK));
         Ok(match r {
             Ok(_) => EchoResponse {
                 orpcthat: OrpcThat::default(),
@@ -96,12 +101,13 @@ impl Calculator for CalculatorService {
     async fn spawn(&self, ctx: &CallContext, req: SpawnRequest) -> Result<SpawnResponse, RpcFault> {
         let r = self.object(ctx, req.orpcthis.version).and_then(|_| {
             let child: Object = Arc::new(CalculatorObject { offset: req.offset });
-            self.0.export_new(child, IID_ICALCULATOR)
+            self.0.export(child, CLASS_NAME, IID_ICALCULATOR)
         });
         let (child, result) = match r {
             Ok(ip) => (Unique::new(ip), HResult::S_OK),
             Err(hr) => (Unique::null(), hr),
         };
+        self.done(ctx, result);
         Ok(SpawnResponse {
             orpcthat: OrpcThat::default(),
             child,

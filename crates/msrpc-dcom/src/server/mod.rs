@@ -34,10 +34,11 @@ use crate::activation::ActivationLimits;
 use crate::dualstring::{Bindings, DualStringArray, SecurityBinding, StringBinding};
 use crate::ids::guids;
 use crate::objref::ObjRef;
+use crate::orpc::RemInterfaceRef;
 use crate::orpc::StdObjRef;
 use crate::tables::{GcConfig, IpidEntry, ObjectTables, TableError};
 use crate::DcomError;
-use crate::{Clsid, HResult, Iid, Ipid, MInterfacePointer, Oxid};
+use crate::{Clsid, ComVersion, HResult, Iid, Ipid, MInterfacePointer, Oid, Oxid, SetId};
 use msrpc_policy::Level;
 use msrpc_proto::dispatch::CallContext;
 use msrpc_proto::pdu::SyntaxId;
@@ -67,6 +68,13 @@ pub trait ComObject: Send + Sync + 'static {
 
 /// A hosted object, shared by the tables and the calls running on it.
 pub type Object = Arc<dyn ComObject>;
+
+/// What the tables hold for an object: it and its class's name.
+#[derive(Clone)]
+struct Hosted {
+    object: Object,
+    class: &'static str,
+}
 
 /// Creates an instance of a class.
 pub type Factory = Arc<dyn Fn() -> Object + Send + Sync>;
@@ -150,6 +158,150 @@ pub enum DcomEvent {
         /// The operation called.
         opnum: u16,
     },
+    /// An activation that passed the level check, done (`result` S_OK: an object exported)
+    /// or failed (an unregistered class, no requested interface, full tables, ...).
+    /// `RemoteGetClassObject` reports here too (no class objects are hosted: never S_OK).
+    Activation {
+        /// The class asked for.
+        clsid: Clsid,
+        /// Its registered name, when it is registered.
+        class: Option<&'static str>,
+        /// The interfaces asked for.
+        iids: Vec<Iid>,
+        /// The authenticated user, if any.
+        user: Option<String>,
+        /// The call's authentication level.
+        level: Level,
+        /// The activation's HRESULT.
+        result: HResult,
+        /// The exporter holding the new object (when one was exported).
+        oxid: Option<Oxid>,
+        /// The new object (when one was exported).
+        oid: Option<Oid>,
+        /// The connection (`CallContext::conn_id`).
+        conn_id: u64,
+        /// The call id on that connection.
+        call_id: u32,
+    },
+    /// An ORPC call on a hosted object's interface, answered (see [`DcomHost::orpc_done`]).
+    OrpcCall {
+        /// The IPID the call named (`CallContext::object`; nil when it named none).
+        ipid: Ipid,
+        /// Its object, when the IPID names one.
+        oid: Option<Oid>,
+        /// Its exporter, when the IPID names one.
+        oxid: Option<Oxid>,
+        /// The object's class name, when the IPID names one.
+        class: Option<&'static str>,
+        /// The interface the service serves.
+        iid: Iid,
+        /// The operation.
+        opnum: u16,
+        /// The HRESULT answered.
+        result: HResult,
+        /// The connection (`CallContext::conn_id`).
+        conn_id: u64,
+        /// The call id on that connection.
+        call_id: u32,
+    },
+    /// `RemQueryInterface` (IRemUnknown) or `RemQueryInterface2` (IRemUnknown2, `v2`).
+    RemQueryInterface {
+        /// The IPID whose object is asked.
+        ripid: Ipid,
+        /// Public references asked for each new interface (RemQueryInterface2: 1).
+        refs: u32,
+        /// The interfaces asked for.
+        iids: Vec<Iid>,
+        /// Per interface: its HRESULT (empty when the call was refused as a whole).
+        results: Vec<HResult>,
+        /// The call's HRESULT.
+        result: HResult,
+        /// Whether it came through IRemUnknown2's RemQueryInterface2.
+        v2: bool,
+        /// The connection (`CallContext::conn_id`).
+        conn_id: u64,
+        /// The call id on that connection.
+        call_id: u32,
+    },
+    /// `RemAddRef` (IRemUnknown or IRemUnknown2).
+    RemAddRef {
+        /// The reference count changes asked for.
+        refs: Vec<RemInterfaceRef>,
+        /// Per entry: its HRESULT.
+        results: Vec<HResult>,
+        /// The call's HRESULT.
+        result: HResult,
+        /// The connection (`CallContext::conn_id`).
+        conn_id: u64,
+        /// The call id on that connection.
+        call_id: u32,
+    },
+    /// `RemRelease` (IRemUnknown or IRemUnknown2); the objects it frees are reported as
+    /// [`DcomEvent::Collected`] with [`GcReason::Released`].
+    RemRelease {
+        /// The reference count changes asked for.
+        refs: Vec<RemInterfaceRef>,
+        /// The call's HRESULT (`E_INVALIDARG` when an entry named no IPID).
+        result: HResult,
+        /// The connection (`CallContext::conn_id`).
+        conn_id: u64,
+        /// The call id on that connection.
+        call_id: u32,
+    },
+    /// A ping at the resolver: `SimplePing` (`added` and `removed` empty) or `ComplexPing`.
+    Ping {
+        /// True for ComplexPing.
+        complex: bool,
+        /// The set pinged (ComplexPing with set 0: the new set's id when it succeeded).
+        set_id: SetId,
+        /// OIDs added to the set.
+        added: Vec<Oid>,
+        /// OIDs removed from the set.
+        removed: Vec<Oid>,
+        /// The resolver's status (`hresult::status`, 0: OK).
+        result: u32,
+        /// The connection (`CallContext::conn_id`).
+        conn_id: u64,
+        /// The call id on that connection.
+        call_id: u32,
+    },
+    /// Objects that went from the tables.
+    Collected {
+        /// Their OIDs.
+        oids: Vec<Oid>,
+        /// Why they went.
+        reason: GcReason,
+        /// Objects left.
+        objects: usize,
+        /// IPIDs left.
+        ipids: usize,
+        /// Ping sets left.
+        sets: usize,
+    },
+}
+
+/// Why objects were collected ([`DcomEvent::Collected`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GcReason {
+    /// Their ping set expired: no client pinged it for `ping_period` x `missed_pings`
+    /// (MS-DCOM 3.2.6.1), by [`DcomHost::expire`].
+    PingTimeout,
+    /// `RemRelease` released their last reference and no ping set held them.
+    Released,
+    /// `ComplexPing` removed them from their last ping set and no reference held them.
+    RemovedFromSet,
+}
+
+impl GcReason {
+    /// A stable code: `ping_timeout`, `released`, `removed_from_set`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GcReason::PingTimeout => "ping_timeout",
+            GcReason::Released => "released",
+            GcReason::RemovedFromSet => "removed_from_set",
+        }
+    }
 }
 
 /// Receives the [`DcomEvent`]s of a [`DcomHost`]'s services. It runs inside the call, with no
@@ -167,7 +319,7 @@ fn shape_of(e: &DcomError) -> &'static str {
 
 /// The DCOM state of a server process: object tables, classes, bindings (one OXID).
 pub struct DcomHost {
-    tables: Mutex<ObjectTables<Object>>,
+    tables: Mutex<ObjectTables<Hosted>>,
     epoch: Instant,
     classes: ClassRegistry,
     settings: DcomSettings,
@@ -244,6 +396,7 @@ fn call_level(ctx: &CallContext) -> Level {
 /// The result of one activation.
 struct Activated {
     oxid: Oxid,
+    oid: Oid,
     bindings: DualStringArray,
     rem_unknown: Ipid,
     authn_hint: u32,
@@ -367,6 +520,7 @@ impl DcomHost {
     pub fn expire(&self) -> usize {
         let now = self.now();
         let gone = lock(&self.tables).expire(now);
+        let n = gone.len();
         if !gone.is_empty() {
             let (objects, ipids, sets) = self.counts();
             tracing::info!(
@@ -376,8 +530,30 @@ impl DcomHost {
                 sets,
                 "DCOM garbage collection"
             );
+            self.emit(DcomEvent::Collected {
+                oids: gone,
+                reason: GcReason::PingTimeout,
+                objects,
+                ipids,
+                sets,
+            });
         }
-        gone.len()
+        n
+    }
+
+    /// Reports objects a call collected (no lock held).
+    fn collected(&self, oids: Vec<Oid>, reason: GcReason) {
+        if oids.is_empty() || self.observer.is_none() {
+            return;
+        }
+        let (objects, ipids, sets) = self.counts();
+        self.emit(DcomEvent::Collected {
+            oids,
+            reason,
+            objects,
+            ipids,
+            sets,
+        });
     }
 
     /// (objects, IPIDs, ping sets) alive now.
@@ -400,6 +576,13 @@ impl DcomHost {
     fn emit(&self, event: DcomEvent) {
         if let Some(o) = &self.observer {
             o(&event);
+        }
+    }
+
+    /// Builds the event only when someone observes.
+    fn emit_with(&self, event: impl FnOnce() -> DcomEvent) {
+        if let Some(o) = &self.observer {
+            o(&event());
         }
     }
 
@@ -457,6 +640,32 @@ impl DcomHost {
         Ok(())
     }
 
+    /// Reports an activation that passed the level check.
+    fn report_activation(
+        &self,
+        ctx: &CallContext,
+        clsid: Clsid,
+        iids: &[Iid],
+        result: HResult,
+        object: Option<(Oxid, Oid)>,
+    ) {
+        if self.observer.is_none() {
+            return;
+        }
+        self.emit(DcomEvent::Activation {
+            clsid,
+            class: self.classes.get(clsid).map(|(name, _)| *name),
+            iids: iids.to_vec(),
+            user: ctx.auth.as_ref().and_then(|a| a.user.clone()),
+            level: call_level(ctx),
+            result,
+            oxid: object.map(|(oxid, _)| oxid),
+            oid: object.map(|(_, oid)| oid),
+            conn_id: ctx.conn_id,
+            call_id: ctx.call_id,
+        });
+    }
+
     /// The checks and the work common to the three activation calls.
     fn activate(
         &self,
@@ -466,6 +675,20 @@ impl DcomHost {
         iids: &[Iid],
     ) -> Result<Activated, HResult> {
         self.check_level(ctx, syntax, clsid)?;
+        let r = self.activate_checked(ctx, clsid, iids);
+        match &r {
+            Ok(a) => self.report_activation(ctx, clsid, iids, HResult::S_OK, Some((a.oxid, a.oid))),
+            Err(hr) => self.report_activation(ctx, clsid, iids, *hr, None),
+        }
+        r
+    }
+
+    fn activate_checked(
+        &self,
+        ctx: &CallContext,
+        clsid: Clsid,
+        iids: &[Iid],
+    ) -> Result<Activated, HResult> {
         let level = call_level(ctx);
         let user = ctx.auth.as_ref().and_then(|a| a.user.as_deref());
         if iids.is_empty() || iids.len() > self.limits.max_interfaces as usize {
@@ -484,12 +707,14 @@ impl DcomHost {
         };
         let now = self.now();
         let mut t = lock(&self.tables);
-        let std = t
-            .export(oxid, object.clone(), first, 1, true, now)
-            .map_err(|e| {
-                tracing::warn!(error = %e, "DCOM activation: the object tables are full");
-                HResult::E_OUTOFMEMORY
-            })?;
+        let hosted = Hosted {
+            object: object.clone(),
+            class: name,
+        };
+        let std = t.export(oxid, hosted, first, 1, true, now).map_err(|e| {
+            tracing::warn!(error = %e, "DCOM activation: the object tables are full");
+            HResult::E_OUTOFMEMORY
+        })?;
         let oid = std.oid;
         let mut results = Vec::with_capacity(iids.len());
         let mut first_done = false;
@@ -517,6 +742,7 @@ impl DcomHost {
         tracing::info!(%clsid, class = name, user, level = level.name(), "DCOM activation");
         Ok(Activated {
             oxid,
+            oid,
             bindings,
             rem_unknown,
             authn_hint: wire_level(ctx),
@@ -524,11 +750,56 @@ impl DcomHost {
         })
     }
 
+    /// The object an ORPC call on interface `iid` names by IPID (`CallContext::object`), for
+    /// a hosted interface's service: checks the caller's COM version, then that the IPID
+    /// exists (else `RPC_E_INVALID_IPID`) and is an `iid` IPID (else `E_NOINTERFACE`). Reach
+    /// the concrete type with [`ComObject::as_any`]; report the answer with
+    /// [`DcomHost::orpc_done`].
+    pub fn orpc_object(
+        &self,
+        ctx: &CallContext,
+        version: ComVersion,
+        iid: Iid,
+    ) -> Result<Object, HResult> {
+        version.check_client()?;
+        let (entry, object) = self.target(ctx).ok_or(HResult::RPC_E_INVALID_IPID)?;
+        if entry.iid != iid {
+            return Err(HResult::E_NOINTERFACE);
+        }
+        Ok(object)
+    }
+
+    /// Reports an ORPC call on interface `iid` answered with `result` (a
+    /// [`DcomEvent::OrpcCall`]): every method of a hosted interface's service calls it once.
+    /// The IPID is looked up again, so an object released meanwhile is reported without its
+    /// OID, OXID and class.
+    pub fn orpc_done(&self, ctx: &CallContext, iid: Iid, result: HResult) {
+        if self.observer.is_none() {
+            return;
+        }
+        let ipid = Ipid(ctx.object.unwrap_or_default());
+        let found = {
+            let t = lock(&self.tables);
+            t.lookup(ipid).map(|(e, h)| (e.oid, e.oxid, h.class))
+        };
+        self.emit(DcomEvent::OrpcCall {
+            ipid,
+            oid: found.map(|f| f.0),
+            oxid: found.map(|f| f.1),
+            class: found.map(|f| f.2),
+            iid,
+            opnum: ctx.opnum,
+            result,
+            conn_id: ctx.conn_id,
+            call_id: ctx.call_id,
+        });
+    }
+
     /// The object behind an ORPC call's IPID (`ctx.object`), with its IPID entry.
     fn target(&self, ctx: &CallContext) -> Option<(IpidEntry, Object)> {
         let ipid = Ipid(ctx.object?);
         let t = lock(&self.tables);
-        t.lookup(ipid).map(|(e, o)| (*e, o.clone()))
+        t.lookup(ipid).map(|(e, h)| (*e, h.object.clone()))
     }
 
     /// True when the call is addressed to the exporter's IRemUnknown.
@@ -541,12 +812,21 @@ impl DcomHost {
             .is_some_and(|e| e.rem_unknown == Ipid(obj))
     }
 
-    /// Exports a new object created by a method (an `[out]` interface pointer).
-    fn export_new(&self, object: Object, iid: Iid) -> Result<MInterfacePointer, HResult> {
+    /// Exports `object` (of class `class`, the name events report) created by a method, for
+    /// an `[out]` interface pointer: its `iid` interface with one public reference, marshalled
+    /// as a standard OBJREF naming this host's resolver. The object lives until the client
+    /// releases that reference or stops pinging it. Errors: `CO_E_SERVER_EXEC_FAILURE` before
+    /// [`DcomHost::set_exporter`], `E_OUTOFMEMORY` when the tables are full.
+    pub fn export(
+        &self,
+        object: Object,
+        class: &'static str,
+        iid: Iid,
+    ) -> Result<MInterfacePointer, HResult> {
         let oxid = *self.exporter.get().ok_or(CO_E_SERVER_EXEC_FAILURE)?;
         let now = self.now();
         let std = lock(&self.tables)
-            .export(oxid, object, iid, 1, true, now)
+            .export(oxid, Hosted { object, class }, iid, 1, true, now)
             .map_err(|_| HResult::E_OUTOFMEMORY)?;
         self.objref(iid, std).ok_or(HResult::E_FAIL)
     }

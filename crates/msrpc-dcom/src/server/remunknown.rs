@@ -6,8 +6,8 @@ use std::sync::Arc;
 use msrpc_ndr::Unique;
 use msrpc_proto::dispatch::{CallContext, RpcFault};
 
-use super::{lock, DcomHost, MAX_QI_IIDS};
-use crate::orpc::{RemQiResult, StdObjRef};
+use super::{lock, DcomEvent, DcomHost, GcReason, MAX_QI_IIDS};
+use crate::orpc::{RemInterfaceRef, RemQiResult, StdObjRef};
 use crate::remunknown::{
     RemAddRefRequest, RemAddRefResponse, RemQueryInterfaceRequest, RemQueryInterfaceResponse,
     RemReleaseRequest, RemReleaseResponse, RemUnknown,
@@ -28,7 +28,34 @@ impl RemUnknownService {
         Ok(())
     }
 
+    /// RemQueryInterface(2) (`v2`), reported.
     fn query(
+        &self,
+        ctx: &CallContext,
+        version: ComVersion,
+        ripid: Ipid,
+        refs: u32,
+        iids: &[Iid],
+        v2: bool,
+    ) -> Result<Vec<(HResult, StdObjRef, Iid)>, HResult> {
+        let r = self.query_tables(ctx, version, ripid, refs, iids);
+        self.0.emit_with(|| DcomEvent::RemQueryInterface {
+            ripid,
+            refs,
+            iids: iids.to_vec(),
+            results: r
+                .as_ref()
+                .map(|v| v.iter().map(|(hr, _, _)| *hr).collect())
+                .unwrap_or_default(),
+            result: r.as_ref().map_or_else(|hr| *hr, |_| HResult::S_OK),
+            v2,
+            conn_id: ctx.conn_id,
+            call_id: ctx.call_id,
+        });
+        r
+    }
+
+    fn query_tables(
         &self,
         ctx: &CallContext,
         version: ComVersion,
@@ -44,7 +71,7 @@ impl RemUnknownService {
         let mut t = lock(&self.0.tables);
         let (entry, object) = t
             .lookup(ripid)
-            .map(|(e, o)| (*e, o.clone()))
+            .map(|(e, h)| (*e, h.object.clone()))
             .ok_or(HResult::RPC_E_INVALID_OBJECT)?;
         Ok(iids
             .iter()
@@ -60,11 +87,29 @@ impl RemUnknownService {
             .collect())
     }
 
+    /// RemAddRef, reported.
     fn add_ref(
         &self,
         ctx: &CallContext,
         version: ComVersion,
-        refs: &[crate::orpc::RemInterfaceRef],
+        refs: &[RemInterfaceRef],
+    ) -> (HResult, Vec<HResult>) {
+        let (result, results) = self.add_ref_tables(ctx, version, refs);
+        self.0.emit_with(|| DcomEvent::RemAddRef {
+            refs: refs.to_vec(),
+            results: results.clone(),
+            result,
+            conn_id: ctx.conn_id,
+            call_id: ctx.call_id,
+        });
+        (result, results)
+    }
+
+    fn add_ref_tables(
+        &self,
+        ctx: &CallContext,
+        version: ComVersion,
+        refs: &[RemInterfaceRef],
     ) -> (HResult, Vec<HResult>) {
         if let Err(hr) = self.check(ctx, version) {
             return (hr, vec![hr; refs.len()]);
@@ -79,24 +124,31 @@ impl RemUnknownService {
         (hr, results)
     }
 
-    fn release(
-        &self,
-        ctx: &CallContext,
-        version: ComVersion,
-        refs: &[crate::orpc::RemInterfaceRef],
-    ) -> HResult {
-        if let Err(hr) = self.check(ctx, version) {
-            return hr;
-        }
-        let out = lock(&self.0.tables).release(refs);
-        if !out.collected.is_empty() {
-            tracing::debug!(objects = out.collected.len(), "DCOM objects released");
-        }
-        if out.unknown == 0 {
-            HResult::S_OK
-        } else {
-            HResult::E_INVALIDARG
-        }
+    /// RemRelease, reported (with the objects it collected).
+    fn release(&self, ctx: &CallContext, version: ComVersion, refs: &[RemInterfaceRef]) -> HResult {
+        let (result, collected) = match self.check(ctx, version) {
+            Err(hr) => (hr, Vec::new()),
+            Ok(()) => {
+                let out = lock(&self.0.tables).release(refs);
+                if !out.collected.is_empty() {
+                    tracing::debug!(objects = out.collected.len(), "DCOM objects released");
+                }
+                let hr = if out.unknown == 0 {
+                    HResult::S_OK
+                } else {
+                    HResult::E_INVALIDARG
+                };
+                (hr, out.collected)
+            }
+        };
+        self.0.emit_with(|| DcomEvent::RemRelease {
+            refs: refs.to_vec(),
+            result,
+            conn_id: ctx.conn_id,
+            call_id: ctx.call_id,
+        });
+        self.0.collected(collected, GcReason::Released);
+        result
     }
 }
 
@@ -122,7 +174,14 @@ impl RemUnknown for RemUnknownService {
         ctx: &CallContext,
         req: RemQueryInterfaceRequest,
     ) -> Result<RemQueryInterfaceResponse, RpcFault> {
-        let r = self.query(ctx, req.orpcthis.version, req.ripid, req.c_refs, &req.iids);
+        let r = self.query(
+            ctx,
+            req.orpcthis.version,
+            req.ripid,
+            req.c_refs,
+            &req.iids,
+            false,
+        );
         let (qi_results, result) = qi_results(r);
         Ok(RemQueryInterfaceResponse {
             orpcthat: OrpcThat::default(),
@@ -162,7 +221,14 @@ impl RemUnknown2 for RemUnknownService {
         ctx: &CallContext,
         req: crate::remunknown2::RemQueryInterfaceRequest,
     ) -> Result<crate::remunknown2::RemQueryInterfaceResponse, RpcFault> {
-        let r = self.query(ctx, req.orpcthis.version, req.ripid, req.c_refs, &req.iids);
+        let r = self.query(
+            ctx,
+            req.orpcthis.version,
+            req.ripid,
+            req.c_refs,
+            &req.iids,
+            false,
+        );
         let (qi_results, result) = qi_results(r);
         Ok(crate::remunknown2::RemQueryInterfaceResponse {
             orpcthat: OrpcThat::default(),
@@ -200,7 +266,7 @@ impl RemUnknown2 for RemUnknownService {
         ctx: &CallContext,
         req: crate::remunknown2::RemQueryInterface2Request,
     ) -> Result<crate::remunknown2::RemQueryInterface2Response, RpcFault> {
-        let r = self.query(ctx, req.orpcthis.version, req.ripid, 1, &req.iids);
+        let r = self.query(ctx, req.orpcthis.version, req.ripid, 1, &req.iids, true);
         let n = req.iids.len();
         let (hresults, interface_data, result) = match r {
             Ok(v) => {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use msrpc_ndr::Unique;
 use msrpc_proto::dispatch::{CallContext, RpcFault};
 
-use super::{lock, DcomHost};
+use super::{lock, DcomEvent, DcomHost, GcReason};
 use crate::dualstring::DualStringArray;
 use crate::hresult::status;
 use crate::resolver::{
@@ -50,26 +50,34 @@ impl ObjectExporter for Resolver {
 
     async fn simple_ping(
         &self,
-        _ctx: &CallContext,
+        ctx: &CallContext,
         req: SimplePingRequest,
     ) -> Result<SimplePingResponse, RpcFault> {
         let now = self.0.now();
         let r = lock(&self.0.tables).simple_ping(req.set_id, now);
-        Ok(SimplePingResponse {
-            result: r.map_or_else(|e| e.status(), |()| status::OK),
-        })
+        let result = r.map_or_else(|e| e.status(), |()| status::OK);
+        self.0.emit_with(|| DcomEvent::Ping {
+            complex: false,
+            set_id: req.set_id,
+            added: Vec::new(),
+            removed: Vec::new(),
+            result,
+            conn_id: ctx.conn_id,
+            call_id: ctx.call_id,
+        });
+        Ok(SimplePingResponse { result })
     }
 
     async fn complex_ping(
         &self,
-        _ctx: &CallContext,
+        ctx: &CallContext,
         req: ComplexPingRequest,
     ) -> Result<ComplexPingResponse, RpcFault> {
         let add = req.add_to_set.unwrap_or_default();
         let del = req.del_from_set.unwrap_or_default();
         let now = self.0.now();
         let r = lock(&self.0.tables).complex_ping(req.set_id, &add, &del, now);
-        Ok(match r {
+        let (response, collected) = match r {
             Ok(o) => {
                 if !o.collected.is_empty() {
                     tracing::debug!(
@@ -77,18 +85,33 @@ impl ObjectExporter for Resolver {
                         "DCOM objects collected (removed from their ping set)"
                     );
                 }
-                ComplexPingResponse {
+                let response = ComplexPingResponse {
                     set_id: o.set_id,
                     ping_backoff_factor: 0,
                     result: status::OK,
-                }
+                };
+                (response, o.collected)
             }
-            Err(e) => ComplexPingResponse {
-                set_id: req.set_id,
-                ping_backoff_factor: 0,
-                result: e.status(),
-            },
-        })
+            Err(e) => {
+                let response = ComplexPingResponse {
+                    set_id: req.set_id,
+                    ping_backoff_factor: 0,
+                    result: e.status(),
+                };
+                (response, Vec::new())
+            }
+        };
+        self.0.emit_with(|| DcomEvent::Ping {
+            complex: true,
+            set_id: response.set_id,
+            added: add,
+            removed: del,
+            result: response.result,
+            conn_id: ctx.conn_id,
+            call_id: ctx.call_id,
+        });
+        self.0.collected(collected, GcReason::RemovedFromSet);
+        Ok(response)
     }
 
     async fn server_alive(

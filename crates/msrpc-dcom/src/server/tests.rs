@@ -360,10 +360,11 @@ async fn remote_activation_activates_and_bounds_its_counts() {
     assert_eq!(e.status(), FaultStatus::RPC_X_BAD_STUB_DATA);
     assert!(matches!(
         &f.events.lock().unwrap()[..],
-        [DcomEvent::ActivationRefused {
-            shape: "dcom_activation_limit",
-            ..
-        }]
+        [
+            DcomEvent::Activation { class: Some("MsrpcCalculator"), result, oid: Some(_), .. },
+            DcomEvent::OrpcCall { opnum: 3, .. },
+            DcomEvent::ActivationRefused { shape: "dcom_activation_limit", .. },
+        ] if *result == HResult::S_OK
     ));
 }
 
@@ -437,10 +438,11 @@ async fn unknown_classes_unsupported_interfaces_and_hostile_blobs() {
     assert_eq!(r.result, HResult::E_INVALIDARG);
     assert!(matches!(
         &f.events.lock().unwrap()[..],
-        [DcomEvent::ActivationRefused {
-            shape: "dcom_activation_limit",
-            ..
-        }]
+        [
+            DcomEvent::Activation { class: Some("MsrpcCalculator"), result: r1, oid: None, .. },
+            DcomEvent::Activation { class: None, result: r2, oxid: None, .. },
+            DcomEvent::ActivationRefused { shape: "dcom_activation_limit", .. },
+        ] if *r1 == HResult::E_NOINTERFACE && *r2 == HResult::REGDB_E_CLASSNOTREG
     ));
     assert_eq!(f.host.counts(), (0, 0, 0));
 }
@@ -528,4 +530,168 @@ async fn resolver_answers_and_pings_keep_objects_until_they_stop() {
     assert_eq!(f.host.expire(), 1);
     assert_eq!(f.host.counts(), (0, 0, 0));
     assert_eq!(add(&f, ipid, 1, 1).await, (0, HResult::RPC_E_INVALID_IPID));
+}
+
+#[tokio::test]
+async fn services_report_activations_calls_references_pings_and_collection() {
+    let f = fixture(Duration::from_millis(200));
+    let (ipid, rem_unknown) = activate(&f).await;
+    let (oid, oxid) = {
+        let t = lock(&f.host.tables);
+        let e = t.lookup(ipid).unwrap().0;
+        (e.oid, e.oxid)
+    };
+    assert_eq!(add(&f, ipid, 1, 2).await, (3, HResult::S_OK));
+    let bogus = Ipid(Uuid::from_u128(0xdead));
+    assert_eq!(add(&f, bogus, 1, 2).await, (0, HResult::RPC_E_INVALID_IPID));
+    let rq = RemUnknownServer::new(RemUnknownService(f.host.clone()));
+    let req = RemQueryInterfaceRequest {
+        orpcthis: OrpcThis::new(Uuid::from_u128(5)),
+        ripid: ipid,
+        c_refs: 2,
+        c_iids: 2,
+        iids: vec![IID_ICALCULATOR, guids::IID_ICLASS_FACTORY],
+    };
+    rq.dispatch(
+        ctx(3, 5, Some(rem_unknown.0)),
+        req.to_stub(LE).unwrap(),
+        LE,
+        LIM,
+    )
+    .await
+    .unwrap();
+    // Three references now: releasing them all collects the object.
+    assert_eq!(release(&f, rem_unknown, ipid, 3).await, HResult::S_OK);
+    {
+        let events = f.events.lock().unwrap();
+        assert_eq!(events.len(), 6, "{events:#?}");
+        assert_eq!(
+            events[0],
+            DcomEvent::Activation {
+                clsid: CLSID_CALCULATOR,
+                class: Some("MsrpcCalculator"),
+                iids: vec![IID_ICALCULATOR],
+                user: Some("alice".into()),
+                level: Level::Integrity,
+                result: HResult::S_OK,
+                oxid: Some(oxid),
+                oid: Some(oid),
+                conn_id: 7,
+                call_id: 3,
+            }
+        );
+        assert_eq!(
+            events[1],
+            DcomEvent::OrpcCall {
+                ipid,
+                oid: Some(oid),
+                oxid: Some(oxid),
+                class: Some("MsrpcCalculator"),
+                iid: IID_ICALCULATOR,
+                opnum: 3,
+                result: HResult::S_OK,
+                conn_id: 7,
+                call_id: 3,
+            }
+        );
+        assert_eq!(
+            events[2],
+            DcomEvent::OrpcCall {
+                ipid: bogus,
+                oid: None,
+                oxid: None,
+                class: None,
+                iid: IID_ICALCULATOR,
+                opnum: 3,
+                result: HResult::RPC_E_INVALID_IPID,
+                conn_id: 7,
+                call_id: 3,
+            }
+        );
+        assert_eq!(
+            events[3],
+            DcomEvent::RemQueryInterface {
+                ripid: ipid,
+                refs: 2,
+                iids: vec![IID_ICALCULATOR, guids::IID_ICLASS_FACTORY],
+                results: vec![HResult::S_OK, HResult::E_NOINTERFACE],
+                result: HResult::S_OK,
+                v2: false,
+                conn_id: 7,
+                call_id: 3,
+            }
+        );
+        assert!(matches!(
+            &events[4],
+            DcomEvent::RemRelease { refs, result, .. }
+                if refs.len() == 1 && refs[0].public_refs == 3 && *result == HResult::S_OK
+        ));
+        assert_eq!(
+            events[5],
+            DcomEvent::Collected {
+                oids: vec![oid],
+                reason: GcReason::Released,
+                objects: 0,
+                ipids: 0,
+                sets: 0,
+            }
+        );
+    }
+
+    // A second object, pinged once by a new set, then abandoned: the set times out.
+    f.events.lock().unwrap().clear();
+    let (ipid, _) = activate(&f).await;
+    let oid = lock(&f.host.tables).lookup(ipid).unwrap().0.oid;
+    let server = ObjectExporterServer::new(Resolver(f.host.clone()));
+    let req = ComplexPingRequest {
+        set_id: Default::default(),
+        sequence_num: 1,
+        c_add_to_set: 1,
+        c_del_from_set: 0,
+        add_to_set: Some(vec![oid]),
+        del_from_set: None,
+    };
+    let out = server
+        .dispatch(ctx(2, 5, None), req.to_stub(LE).unwrap(), LE, LIM)
+        .await
+        .unwrap();
+    let set = ComplexPingResponse::from_stub(&out, LE, LIM, &req).unwrap();
+    let req = SimplePingRequest {
+        set_id: SetId(set.set_id.0 ^ 1),
+    };
+    server
+        .dispatch(ctx(1, 5, None), req.to_stub(LE).unwrap(), LE, LIM)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(f.host.expire(), 1);
+    let events = f.events.lock().unwrap();
+    assert_eq!(events.len(), 4, "{events:#?}");
+    assert_eq!(
+        events[1],
+        DcomEvent::Ping {
+            complex: true,
+            set_id: set.set_id,
+            added: vec![oid],
+            removed: vec![],
+            result: status::OK,
+            conn_id: 7,
+            call_id: 3,
+        }
+    );
+    assert!(matches!(
+        &events[2],
+        DcomEvent::Ping { complex: false, result, added, .. }
+            if *result == status::OR_INVALID_SET && added.is_empty()
+    ));
+    assert_eq!(
+        events[3],
+        DcomEvent::Collected {
+            oids: vec![oid],
+            reason: GcReason::PingTimeout,
+            objects: 0,
+            ipids: 0,
+            sets: 0,
+        }
+    );
 }
