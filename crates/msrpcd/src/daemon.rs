@@ -26,13 +26,9 @@ use crate::config::Config;
 use crate::dcom;
 use crate::diagnose;
 use crate::shared::{mgmt_for, stats_observer};
-use msrpc_dcom::activator::{ActivationServer, RemoteScmActivatorServer};
 use msrpc_dcom::demo::CalculatorServer;
-use msrpc_dcom::remunknown::RemUnknownServer;
-use msrpc_dcom::remunknown2::RemUnknown2Server;
-use msrpc_dcom::resolver::ObjectExporterServer;
 use msrpc_dcom::server::demo::CalculatorService;
-use msrpc_dcom::server::{Activator, DcomHost, RemUnknownService, Resolver};
+use msrpc_dcom::server::DcomHost;
 
 /// The annotation of the demo's endpoint-map entries.
 pub const DEMO_ANNOTATION: &str = "rpcecho demo";
@@ -358,10 +354,7 @@ pub async fn run(
     }
     if let Some(d) = &dcom {
         // Windows' endpoint mapper lists none of these: they live on 135 by definition.
-        builder = builder
-            .service(ObjectExporterServer::new(Resolver(d.host.clone())))
-            .service(RemoteScmActivatorServer::new(Activator(d.host.clone())))
-            .service(ActivationServer::new(Activator(d.host.clone())));
+        builder = d.host.resolver_services(builder);
     }
     let epm = builder
         .policy(policy.clone())
@@ -552,9 +545,6 @@ async fn start_demo(
     Ok((server, flag))
 }
 
-/// Security contexts one connection to the object exporter may hold.
-const EXPORTER_AUTH_CONTEXTS: usize = 256;
-
 /// DCOM in the daemon: the shared host (tables, classes), the object exporter's server (when
 /// classes are hosted) and the garbage-collection task.
 struct Dcom {
@@ -595,10 +585,8 @@ async fn start_dcom(
     let exporter = if host.classes().is_empty() {
         None
     } else {
-        // Impacket's client opens a new security context on the connection each time it
-        // switches interface (alter_context with a new auth_context_id).
         let limits = msrpc_rt::Limits {
-            max_auth_contexts: EXPORTER_AUTH_CONTEXTS,
+            max_auth_contexts: msrpc_dcom::server::EXPORTER_AUTH_CONTEXTS,
             ..cfg.limits.to_rt()
         };
         let mut builder = Server::builder().limits(limits);
@@ -611,10 +599,8 @@ async fn start_dcom(
         if let Some(f) = security {
             builder = builder.security(f);
         }
-        let server = builder
-            .policy(policy)
-            .service(RemUnknownServer::new(RemUnknownService(host.clone())))
-            .service(RemUnknown2Server::new(RemUnknownService(host.clone())))
+        let server = host
+            .exporter_services(builder.policy(policy))
             .service(CalculatorServer::new(CalculatorService(host.clone())))
             .observer(audit.observer(Arc::new(|_: &msrpc_rt::ConnEvent<'_>| {})))
             .start()
@@ -624,15 +610,6 @@ async fn start_dcom(
         }
         Some(server)
     };
-    let gc_host = host.clone();
-    let period = cfg.dcom.gc_interval;
-    let gc = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            gc_host.expire();
-        }
-    });
+    let gc = host.spawn_gc();
     Ok(Dcom { host, exporter, gc })
 }

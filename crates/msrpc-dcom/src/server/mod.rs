@@ -12,9 +12,17 @@
 //! through a [`DcomObserver`] as [`DcomEvent`]s.
 //!
 //! The demo calculator class (`crate::demo`'s `ICalculator`) is in [`demo`].
+//!
+//! With the `rt` feature too, [`DcomHost`] adds its services to an `msrpc_rt::Server`
+//! builder (`resolver_services`, `exporter_services`) and runs its garbage collector
+//! (`spawn_gc`): msrpcd hosts its classes that way, and so can any process.
+#![cfg_attr(feature = "rt", doc = "")]
+#![cfg_attr(feature = "rt", doc = include_str!("hosting.md"))]
 
 mod activator;
 pub mod demo;
+#[cfg(feature = "rt")]
+mod hosting;
 mod remunknown;
 mod resolver;
 #[cfg(test)]
@@ -101,6 +109,11 @@ impl ClassRegistry {
     }
 }
 
+/// Security contexts one connection to an object exporter should be allowed
+/// (`msrpc_rt::Limits::max_auth_contexts`): Impacket's client opens a new one each time it
+/// switches interface (alter_context with a new auth_context_id).
+pub const EXPORTER_AUTH_CONTEXTS: usize = 256;
+
 /// How a [`DcomHost`] decides (msrpcd's `[dcom]` configuration).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DcomSettings {
@@ -110,6 +123,18 @@ pub struct DcomSettings {
     pub gc: GcConfig,
     /// How often the garbage collector runs.
     pub gc_interval: Duration,
+}
+
+impl Default for DcomSettings {
+    /// Activation at packet integrity or above (as Windows since KB5004442), the MS-DCOM ping
+    /// timing ([`GcConfig::DEFAULT`]), a collection every 30 s.
+    fn default() -> Self {
+        DcomSettings {
+            min_activation_level: Level::Integrity,
+            gc: GcConfig::DEFAULT,
+            gc_interval: Duration::from_secs(30),
+        }
+    }
 }
 
 /// What the DCOM services report about the calls they refuse (see [`DcomObserver`]).
