@@ -41,10 +41,17 @@ fn libraries_do_not_know_the_demo_or_what_is_above_them() {
         ("msrpc-proto", &["msrpc-ndr"]),
         ("msrpc-epm", &["msrpc-ndr", "msrpc-proto", "msrpc-macros"]),
         ("msrpc-echo", &["msrpc-ndr", "msrpc-proto", "msrpc-macros"]),
-        // msrpc-rt only behind the optional `rt` feature (the client); never the reverse.
+        // msrpc-policy (the activation level) only behind the optional `server` feature,
+        // msrpc-rt only behind `rt` (the client); neither ever depends on msrpc-dcom.
         (
             "msrpc-dcom",
-            &["msrpc-ndr", "msrpc-proto", "msrpc-macros", "msrpc-rt"],
+            &[
+                "msrpc-ndr",
+                "msrpc-proto",
+                "msrpc-macros",
+                "msrpc-policy",
+                "msrpc-rt",
+            ],
         ),
         ("msrpc-ntlm", &["msrpc-proto"]),
         ("msrpc-policy", &["msrpc-ndr", "msrpc-proto"]),

@@ -1,6 +1,7 @@
-//! The sans-IO foundation of DCOM (MS-DCOM, the Distributed Component Object Model Remote
-//! Protocol) on msrpc's NDR and DCE/RPC core: wire types, codecs, interface definitions and the
-//! object tables with ping-driven garbage collection.
+//! DCOM (MS-DCOM, the Distributed Component Object Model Remote Protocol) on msrpc's NDR and
+//! DCE/RPC core: a sans-IO foundation (wire types, codecs, interface definitions, the object
+//! tables with ping-driven garbage collection), and behind features a client (`rt`) and COM
+//! class hosting (`server`).
 //!
 //! # What it does
 //! - Identifiers and well-known GUIDs ([`ids`]: OXID, OID, SETID, IPID, CID, CLSID, IID;
@@ -22,12 +23,21 @@
 //!   collection; time is an argument, nothing reads a clock.
 //!
 //! - With the `rt` feature, `client`: a client over `msrpc-rt` (ServerAlive2 host
-//!   discovery), the only part that does IO.
+//!   discovery, activation, the exporter's IRemUnknown2, pinging).
+//! - With the `server` feature, `server`: hosting COM classes. `DcomHost` (one object
+//!   exporter: the tables, the registered classes, the minimum activation authentication
+//!   level, garbage collection) and its services: the OXID resolver, the activators
+//!   (RemoteCreateInstance, RemoteGetClassObject, RemoteActivation) and IRemUnknown(2); what
+//!   they decide is reported as `server::DcomEvent`s to an observer; `server::demo` is the
+//!   demo calculator class. With `rt` as well, the host adds its services to an
+//!   `msrpc_rt::Server` builder and runs its collector on a tokio task.
 //!
 //! # What it does not do
-//! Without the `rt` feature: no IO, sockets, tasks or clock. The runtime (`msrpc-rt`) hosts the interfaces and calls
-//! [`tables::ObjectTables::expire`] on its own timer. It does not implement COM classes, the
-//! activation decision (which CLSIDs exist, who may launch them), security policy, or NDR64.
+//! Without the `rt` and `server` features: no IO, sockets, tasks or clock. `server` reads the
+//! clock and the host name (for the bindings it advertises), never a socket; only `rt` runs
+//! servers, clients and timers. It does not write audit records (the observer's owner does),
+//! decide per-class launch or access permissions, host classes of another process, marshal
+//! `[in]`/`[out]` interface pointers in generated code, or speak NDR64.
 //! Context (2.2.20) and error-information (2.2.21) extensions are carried as opaque ORPC
 //! extents, not decoded.
 //!
@@ -77,6 +87,8 @@ pub mod ping;
 pub mod remunknown;
 pub mod remunknown2;
 pub mod resolver;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod tables;
 
 pub use com::ComInterface;

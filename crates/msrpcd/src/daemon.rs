@@ -23,14 +23,12 @@ use msrpc_rt::{SecurityFactory, Server, TokioSleeper};
 
 use crate::audit::Audit;
 use crate::config::Config;
-use crate::dcom::{self, Activator, CalculatorService, DcomHost, RemUnknownService, Resolver};
+use crate::dcom;
 use crate::diagnose;
 use crate::shared::{mgmt_for, stats_observer};
-use msrpc_dcom::activator::{ActivationServer, RemoteScmActivatorServer};
 use msrpc_dcom::demo::CalculatorServer;
-use msrpc_dcom::remunknown::RemUnknownServer;
-use msrpc_dcom::remunknown2::RemUnknown2Server;
-use msrpc_dcom::resolver::ObjectExporterServer;
+use msrpc_dcom::server::demo::CalculatorService;
+use msrpc_dcom::server::DcomHost;
 
 /// The annotation of the demo's endpoint-map entries.
 pub const DEMO_ANNOTATION: &str = "rpcecho demo";
@@ -356,10 +354,7 @@ pub async fn run(
     }
     if let Some(d) = &dcom {
         // Windows' endpoint mapper lists none of these: they live on 135 by definition.
-        builder = builder
-            .service(ObjectExporterServer::new(Resolver(d.host.clone())))
-            .service(RemoteScmActivatorServer::new(Activator(d.host.clone())))
-            .service(ActivationServer::new(Activator(d.host.clone())));
+        builder = d.host.resolver_services(builder);
     }
     let epm = builder
         .policy(policy.clone())
@@ -550,9 +545,6 @@ async fn start_demo(
     Ok((server, flag))
 }
 
-/// Security contexts one connection to the object exporter may hold.
-const EXPORTER_AUTH_CONTEXTS: usize = 256;
-
 /// DCOM in the daemon: the shared host (tables, classes), the object exporter's server (when
 /// classes are hosted) and the garbage-collection task.
 struct Dcom {
@@ -570,34 +562,31 @@ async fn start_dcom(
     audit: &Audit,
 ) -> Result<Dcom, msrpc_rt::StartError> {
     let classes = if cfg.demo {
-        dcom::demo_classes()
+        msrpc_dcom::server::demo::demo_classes()
     } else {
-        dcom::ClassRegistry::default()
+        msrpc_dcom::server::ClassRegistry::default()
     };
     let gc = msrpc_dcom::tables::GcConfig {
         ping_period: cfg.dcom.ping_period,
         missed_pings: cfg.dcom.missed_pings,
         ..msrpc_dcom::tables::GcConfig::DEFAULT
     };
-    let report: dcom::Reporter = Arc::new(audit.sender());
     let host = Arc::new(DcomHost::new(
         classes,
-        dcom::DcomSettings {
+        msrpc_dcom::server::DcomSettings {
             min_activation_level: cfg.dcom.min_activation_level,
             gc,
             gc_interval: cfg.dcom.gc_interval,
         },
         &cfg.listen,
         security.is_some(),
-        Some(report),
+        Some(dcom::observer(audit.sender())),
     ));
     let exporter = if host.classes().is_empty() {
         None
     } else {
-        // Impacket's client opens a new security context on the connection each time it
-        // switches interface (alter_context with a new auth_context_id).
         let limits = msrpc_rt::Limits {
-            max_auth_contexts: EXPORTER_AUTH_CONTEXTS,
+            max_auth_contexts: msrpc_dcom::server::EXPORTER_AUTH_CONTEXTS,
             ..cfg.limits.to_rt()
         };
         let mut builder = Server::builder().limits(limits);
@@ -610,28 +599,17 @@ async fn start_dcom(
         if let Some(f) = security {
             builder = builder.security(f);
         }
-        let server = builder
-            .policy(policy)
-            .service(RemUnknownServer::new(RemUnknownService(host.clone())))
-            .service(RemUnknown2Server::new(RemUnknownService(host.clone())))
+        let server = host
+            .exporter_services(builder.policy(policy))
             .service(CalculatorServer::new(CalculatorService(host.clone())))
             .observer(audit.observer(Arc::new(|_: &msrpc_rt::ConnEvent<'_>| {})))
             .start()
             .await?;
         if let Err(e) = host.set_exporter(&server.local_addrs()) {
-            tracing::error!(error = %e, "DCOM: no object exporter");
+            tracing::error!(error = %e, "DCOM: cannot register the object exporter");
         }
         Some(server)
     };
-    let gc_host = host.clone();
-    let period = cfg.dcom.gc_interval;
-    let gc = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            gc_host.expire();
-        }
-    });
+    let gc = host.spawn_gc();
     Ok(Dcom { host, exporter, gc })
 }
