@@ -218,7 +218,7 @@ impl Exporter {
             .map_err(|_| DcomError::Unencodable("more than 65535 IIDs"))?;
         let resp = self
             .rem_unknown()
-            .rem_query_interface(crate::remunknown2::RemQueryInterfaceRequest {
+            .rem_query_interface(crate::remunknown::RemQueryInterfaceRequest {
                 orpcthis: OrpcThis::new(uuid::Uuid::new_v4()),
                 ripid: ipid,
                 c_refs: refs,
@@ -248,7 +248,7 @@ impl Exporter {
             .map_err(|_| DcomError::Unencodable("more than 65535 references"))?;
         let resp = self
             .rem_unknown()
-            .rem_add_ref(crate::remunknown2::RemAddRefRequest {
+            .rem_add_ref(crate::remunknown::RemAddRefRequest {
                 orpcthis: OrpcThis::new(uuid::Uuid::new_v4()),
                 c_interface_refs,
                 interface_refs: refs.to_vec(),
@@ -449,7 +449,7 @@ async fn rem_release(
         .map_err(|_| DcomError::Unencodable("more than 65535 references"))?;
     let resp = RemUnknown2Client::new(client.clone())
         .with_object(rem_unknown.0)
-        .rem_release(crate::remunknown2::RemReleaseRequest {
+        .rem_release(crate::remunknown::RemReleaseRequest {
             orpcthis: OrpcThis::new(uuid::Uuid::new_v4()),
             c_interface_refs,
             interface_refs: refs.to_vec(),
