@@ -293,12 +293,31 @@ async fn exporter_choice_prefers_a_reachable_advertised_binding() {
     assert_eq!(split_network_addr(""), None);
 }
 
-/// A resolver test double for pings: records each ping, creates set 0x77, and expires the
-/// set once when asked.
+/// A resolver test double for pings (what the library's resolver cannot be made to do):
+/// records each ping and when it came, creates set 0x77, expires the set once when asked,
+/// answers ComplexPing with a backoff factor, faults the next pings when asked.
 #[derive(Default)]
 struct PingResolver {
     log: Mutex<Vec<String>>,
+    times: Mutex<Vec<Instant>>,
     expire_next: Mutex<bool>,
+    backoff: Mutex<u16>,
+    fail_next: Mutex<u32>,
+}
+
+impl PingResolver {
+    /// Records a ping; a fault when one was asked for.
+    fn record(&self, line: String) -> Result<(), RpcFault> {
+        self.times.lock().unwrap().push(Instant::now());
+        let mut fail = self.fail_next.lock().unwrap();
+        if *fail > 0 {
+            *fail -= 1;
+            self.log.lock().unwrap().push(format!("{line} (fault)"));
+            return Err(RpcFault(msrpc_proto::pdu::FaultStatus::NCA_S_FAULT_UNSPEC));
+        }
+        self.log.lock().unwrap().push(line);
+        Ok(())
+    }
 }
 
 type Shared = Arc<PingResolver>;
@@ -322,11 +341,7 @@ impl msrpc_dcom::resolver::ObjectExporter for PingServer {
         _: &CallContext,
         req: msrpc_dcom::resolver::SimplePingRequest,
     ) -> Result<msrpc_dcom::resolver::SimplePingResponse, RpcFault> {
-        self.0
-            .log
-            .lock()
-            .unwrap()
-            .push(format!("simple {:#x}", req.set_id.0));
+        self.0.record(format!("simple {:#x}", req.set_id.0))?;
         let expire = std::mem::take(&mut *self.0.expire_next.lock().unwrap());
         Ok(msrpc_dcom::resolver::SimplePingResponse {
             result: if expire { 0x778 } else { 0 },
@@ -345,20 +360,20 @@ impl msrpc_dcom::resolver::ObjectExporter for PingServer {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        self.0.log.lock().unwrap().push(format!(
+        self.0.record(format!(
             "complex {:#x} seq {} +[{}] -[{}]",
             req.set_id.0,
             req.sequence_num,
             ids(&req.add_to_set),
             ids(&req.del_from_set)
-        ));
+        ))?;
         Ok(msrpc_dcom::resolver::ComplexPingResponse {
             set_id: msrpc_dcom::SetId(if req.set_id.0 == 0 {
                 0x77
             } else {
                 req.set_id.0
             }),
-            ping_backoff_factor: 0,
+            ping_backoff_factor: *self.0.backoff.lock().unwrap(),
             result: 0,
         })
     }
@@ -430,4 +445,130 @@ async fn pinger_creates_changes_keeps_and_recreates_its_set() {
         ]
     );
     server.shutdown().await;
+}
+
+async fn serve_pings(state: &Shared) -> (Server, u16) {
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .service(msrpc_dcom::resolver::ObjectExporterServer::new(PingServer(
+            Arc::clone(state),
+        )))
+        .start()
+        .await
+        .unwrap();
+    let port = server.local_addrs()[0].port();
+    (server, port)
+}
+
+/// Waits (at most 10 s) until `cond` holds.
+async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "waited 10 s for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_task_honours_the_backoff_factor_and_retries_failures() {
+    use msrpc_dcom::client::{PingConfig, PingTask};
+    use msrpc_dcom::Oid;
+    let state: Shared = Arc::default();
+    *state.backoff.lock().unwrap() = 1;
+    let (server, port) = serve_pings(&state).await;
+    let period = Duration::from_millis(150);
+    let retry = Duration::from_millis(60);
+    let p = PingTask::new(
+        "127.0.0.1",
+        port,
+        ClientOptions::default(),
+        PingConfig {
+            period,
+            call_timeout: Duration::from_secs(5),
+            retry_delay: retry,
+            retries: 2,
+            max_backoff_factor: 1,
+        },
+    );
+    assert!(!p.is_running(), "nothing to ping yet");
+    let t0 = Instant::now();
+    p.add(Oid(1));
+    assert!(p.is_running());
+    until("two pings", || state.times.lock().unwrap().len() >= 2).await;
+    let times = state.times.lock().unwrap().clone();
+    // The first after one period; the server asked for factor 1: the next after two.
+    assert!(times[0] - t0 >= period);
+    assert!(
+        times[1] - times[0] >= period * 2,
+        "{:?}",
+        times[1] - times[0]
+    );
+    assert_eq!(p.stats().backoff_factor, 1);
+
+    // The next ping faults: tried again after the retry delay, not a period later.
+    *state.fail_next.lock().unwrap() = 1;
+    until("the retry", || state.times.lock().unwrap().len() >= 4).await;
+    let times = state.times.lock().unwrap().clone();
+    let gap = times[3] - times[2];
+    assert!(gap >= retry && gap < period * 2, "{gap:?}");
+    let s = p.stats();
+    assert_eq!((s.failures, s.pings), (1, 3));
+    assert!(s.last_error.unwrap().contains("SimplePing"));
+    assert_eq!(
+        state.log.lock().unwrap()[..4],
+        [
+            "complex 0x0 seq 1 +[1] -[]",
+            "simple 0x77",
+            "simple 0x77 (fault)",
+            "simple 0x77",
+        ]
+    );
+    // Its last OID removed: the deletion goes at once, then the task stops.
+    p.remove(Oid(1));
+    until("the task to stop", || !p.is_running()).await;
+    assert_eq!(
+        state.log.lock().unwrap().last().unwrap(),
+        "complex 0x77 seq 2 +[] -[1]"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_task_survives_an_unreachable_resolver() {
+    use msrpc_dcom::client::{PingConfig, PingTask};
+    use msrpc_dcom::Oid;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let p = PingTask::new(
+        "127.0.0.1",
+        port,
+        ClientOptions::default(),
+        PingConfig {
+            period: Duration::from_millis(50),
+            call_timeout: Duration::from_secs(2),
+            retry_delay: Duration::from_millis(20),
+            retries: 2,
+            max_backoff_factor: 1,
+        },
+    );
+    p.add(Oid(1));
+    // One try and two retries per period, each counted; the task keeps running.
+    until("three failures", || p.stats().failures >= 3).await;
+    let s = p.stats();
+    assert_eq!(s.pings, 0);
+    assert!(s.running);
+    assert!(s.last_error.is_some());
+    // A flush waits for an answer that cannot come, within its bound.
+    let e = p.flush(Duration::from_millis(2000)).await.unwrap_err();
+    assert!(
+        matches!(e, ClientError::Background { .. } | ClientError::Timeout(_)),
+        "{e}"
+    );
+    // Nothing left to keep alive (the set was never created): the task stops.
+    p.remove(Oid(1));
+    until("the task to stop", || !p.is_running()).await;
 }

@@ -6,10 +6,11 @@
 
 use msrpc_dcom::resolver::*;
 use msrpc_ndr::{DataRep, DecodeLimits};
-use msrpc_proto::dispatch::{CallContext, Interface};
+use msrpc_proto::dispatch::Interface;
 
 const LE: DataRep = DataRep::LITTLE_ENDIAN;
 
+#[cfg(feature = "server")]
 fn vector(name: &str) -> Vec<u8> {
     let path = format!(
         "{}/../../tests/vectors/impacket-dcom/{name}.hex",
@@ -24,8 +25,9 @@ fn vector(name: &str) -> Vec<u8> {
     .unwrap()
 }
 
-fn ctx(opnum: u16) -> CallContext {
-    CallContext {
+#[cfg(feature = "server")]
+fn ctx(opnum: u16) -> msrpc_proto::dispatch::CallContext {
+    msrpc_proto::dispatch::CallContext {
         opnum,
         ..Default::default()
     }

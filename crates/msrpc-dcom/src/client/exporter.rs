@@ -41,6 +41,9 @@ pub struct ExporterOptions {
     pub pinger: Option<PingTask>,
     /// The bound of each RemRelease sent for dropped references. Default 30 s.
     pub release_timeout: Duration,
+    /// How long the release task waits after a handle is dropped for others to join the same
+    /// RemRelease (a scope ending drops several). Default 5 ms.
+    pub release_linger: Duration,
 }
 
 impl Default for ExporterOptions {
@@ -49,6 +52,7 @@ impl Default for ExporterOptions {
             oxid: None,
             pinger: None,
             release_timeout: Duration::from_secs(30),
+            release_linger: Duration::from_millis(5),
         }
     }
 }
@@ -157,6 +161,7 @@ impl Exporter {
                 live: Arc::clone(&live),
                 stats: Arc::clone(&stats),
                 timeout: xo.release_timeout,
+                linger: xo.release_linger,
             }));
             tx
         });
@@ -474,20 +479,30 @@ struct ReleaseTask {
     live: Arc<Mutex<HashMap<Oid, usize>>>,
     stats: Arc<Mutex<ReleaseStats>>,
     timeout: Duration,
+    linger: Duration,
 }
 
 /// Sends the releases of dropped handles, batching those queued together; ends when the
 /// exporter and every handle are gone and the queue is empty.
 async fn release_task(mut t: ReleaseTask) {
     while let Some(first) = t.rx.recv().await {
-        // Handles dropped together (a scope ending) join one batch.
-        tokio::task::yield_now().await;
+        // Handles dropped together (a scope ending) join one batch: wait `linger` for them,
+        // unless someone waits for a flush.
+        let deadline = tokio::time::Instant::now() + t.linger;
+        let mut flushing = matches!(first, ReleaseMsg::Flush(_));
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
-            match t.rx.try_recv() {
-                Ok(m) => batch.push(m),
-                Err(_) => break,
-            }
+            let next = if flushing {
+                t.rx.try_recv().ok()
+            } else {
+                tokio::time::timeout_at(deadline, t.rx.recv())
+                    .await
+                    .ok()
+                    .flatten()
+            };
+            let Some(m) = next else { break };
+            flushing |= matches!(m, ReleaseMsg::Flush(_));
+            batch.push(m);
         }
         let mut refs: Vec<RemInterfaceRef> = Vec::new();
         let mut unpings = Vec::new();

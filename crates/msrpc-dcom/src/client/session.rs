@@ -31,6 +31,8 @@ pub struct DcomConfig {
     pub probe_timeout: Duration,
     /// The bound of each RemRelease sent for dropped handles. Default 30 s.
     pub release_timeout: Duration,
+    /// How long dropped handles wait for others to share their RemRelease. Default 5 ms.
+    pub release_linger: Duration,
 }
 
 impl Default for DcomConfig {
@@ -40,6 +42,7 @@ impl Default for DcomConfig {
             timeout: Duration::from_secs(30),
             probe_timeout: Duration::from_secs(5),
             release_timeout: Duration::from_secs(30),
+            release_linger: Duration::from_millis(5),
         }
     }
 }
@@ -203,6 +206,7 @@ impl DcomClient {
             oxid: Some(activated.oxid),
             pinger: Some(self.pinger(host, port)),
             release_timeout: self.config.release_timeout,
+            release_linger: self.config.release_linger,
         };
         let exporter = tokio::time::timeout(
             t,
