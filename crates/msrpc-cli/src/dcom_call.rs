@@ -324,7 +324,7 @@ pub async fn call(g: &Global, a: CallArgs) -> Result<(), Failure> {
                 // The child's references are ours from here (released below); one of another
                 // exporter could not be released here and is refused.
                 let c = exporter
-                    .adopt_pointer(ptr)
+                    .adopt_ptr(ptr)
                     .map_err(|e| Failure::refused(format!("ICalculator::Spawn: {e}")))?;
                 doc.child_ipid = Some(c.ipid().0.to_string());
                 let c = child.insert(c);

@@ -20,7 +20,9 @@
 //!   (IRemoteSCMActivator, IActivation), [`remunknown`] (IRemUnknown), [`remunknown2`]
 //!   (IRemUnknown2, inheriting IRemUnknown's operations): request/response types, service
 //!   traits, servers and clients. [`ComInterface`] is what every `#[interface(orpc)]`
-//!   implements (the IID, the generated client for an IPID).
+//!   implements (the IID, the generated client for an IPID); [`ComPtr`]`<I>` is an interface
+//!   pointer typed by its interface, which generated code marshals as an `MInterfacePointer`
+//!   and refuses when marshaled for another IID.
 //! - [`tables`]: exporters, objects, IPIDs and ping sets with reference counting and garbage
 //!   collection; time is an argument, nothing reads a clock.
 //! - [`ping`]: the client's side of garbage collection, one ping set's state (what the next
@@ -44,9 +46,8 @@
 //! Without the `rt` and `server` features: no IO, sockets, tasks or clock. `server` reads the
 //! clock and the host name (for the bindings it advertises), never a socket; only `rt` runs
 //! servers, clients and timers. It does not write audit records (the observer's owner does),
-//! decide per-class launch or access permissions, host classes of another process, marshal
-//! `[in]`/`[out]` interface pointers in generated code (a client adopts one with
-//! `client::Exporter::adopt_pointer`), or speak NDR64.
+//! decide per-class launch or access permissions, host classes of another process, build the
+//! OBJREF of an `[in]` interface pointer from a client's handle, or speak NDR64.
 //! Context (2.2.20) and error-information (2.2.21) extensions are carried as opaque ORPC
 //! extents, not decoded.
 //!
@@ -100,7 +101,7 @@ pub mod resolver;
 pub mod server;
 pub mod tables;
 
-pub use com::ComInterface;
+pub use com::{ComInterface, ComPtr};
 pub use error::{DcomError, DcomResult};
 pub use hresult::HResult;
 pub use ids::{Cid, Clsid, Iid, Ipid, Oid, Oxid, SetId};

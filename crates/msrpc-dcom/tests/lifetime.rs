@@ -217,7 +217,7 @@ async fn handles_release_on_drop_and_their_objects_leave_the_ping_set() {
         .unwrap();
     let child = inst
         .exporter
-        .adopt_pointer(spawned.child.get().unwrap())
+        .adopt_ptr(spawned.child.get().unwrap())
         .unwrap();
     assert_eq!(add(&child, 2, 3).await, 105);
     let child2 = child.add_ref().await.unwrap();

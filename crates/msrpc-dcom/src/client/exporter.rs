@@ -11,7 +11,7 @@ use msrpc_rt::{Client, ClientOptions};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{ClientError, PingTask};
-use crate::com::ComInterface;
+use crate::com::{ComInterface, ComPtr};
 use crate::error::DcomError;
 use crate::hresult::HResult;
 use crate::ids::{Iid, Ipid, Oid, Oxid};
@@ -321,6 +321,12 @@ impl Exporter {
     /// [`Exporter::adopt_objref`] of a marshaled interface pointer.
     pub fn adopt_pointer(&self, ip: &MInterfacePointer) -> Result<ComRef, ClientError> {
         self.adopt_objref(&ObjRef::from_interface_pointer(ip)?)
+    }
+
+    /// [`Exporter::adopt`] of a typed interface pointer (an `[out]` parameter the generated
+    /// code decoded, already checked to be marshaled for `I`).
+    pub fn adopt_ptr<I>(&self, ptr: &ComPtr<I>) -> Result<ComRef, ClientError> {
+        self.adopt_objref(ptr.objref())
     }
 
     /// `RemQueryInterface` for one reference to each of `iids` of the object behind `ipid`,
