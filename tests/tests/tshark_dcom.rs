@@ -103,15 +103,16 @@ impl ObjectExporter for Resolver {
 
 struct Activator;
 
-/// IRemUnknown2 at an exporter: IDispatch is offered, nothing else.
+/// IRemUnknown2 (IRemUnknown's operations, inherited, and its own) at an exporter: IDispatch
+/// is offered, nothing else.
 struct RemUnknown;
 
-impl msrpc_dcom::remunknown2::RemUnknown2 for RemUnknown {
+impl msrpc_dcom::remunknown::RemUnknown for RemUnknown {
     async fn rem_query_interface(
         &self,
         _: &CallContext,
-        req: msrpc_dcom::remunknown2::RemQueryInterfaceRequest,
-    ) -> Result<msrpc_dcom::remunknown2::RemQueryInterfaceResponse, RpcFault> {
+        req: msrpc_dcom::remunknown::RemQueryInterfaceRequest,
+    ) -> Result<msrpc_dcom::remunknown::RemQueryInterfaceResponse, RpcFault> {
         let results = req
             .iids
             .iter()
@@ -124,7 +125,7 @@ impl msrpc_dcom::remunknown2::RemUnknown2 for RemUnknown {
                 },
             })
             .collect();
-        Ok(msrpc_dcom::remunknown2::RemQueryInterfaceResponse {
+        Ok(msrpc_dcom::remunknown::RemQueryInterfaceResponse {
             orpcthat: OrpcThat::default(),
             qi_results: Unique::new(results),
             result: HResult::S_OK,
@@ -133,20 +134,23 @@ impl msrpc_dcom::remunknown2::RemUnknown2 for RemUnknown {
     async fn rem_add_ref(
         &self,
         _: &CallContext,
-        _: msrpc_dcom::remunknown2::RemAddRefRequest,
-    ) -> Result<msrpc_dcom::remunknown2::RemAddRefResponse, RpcFault> {
+        _: msrpc_dcom::remunknown::RemAddRefRequest,
+    ) -> Result<msrpc_dcom::remunknown::RemAddRefResponse, RpcFault> {
         op_rng()
     }
     async fn rem_release(
         &self,
         _: &CallContext,
-        _: msrpc_dcom::remunknown2::RemReleaseRequest,
-    ) -> Result<msrpc_dcom::remunknown2::RemReleaseResponse, RpcFault> {
-        Ok(msrpc_dcom::remunknown2::RemReleaseResponse {
+        _: msrpc_dcom::remunknown::RemReleaseRequest,
+    ) -> Result<msrpc_dcom::remunknown::RemReleaseResponse, RpcFault> {
+        Ok(msrpc_dcom::remunknown::RemReleaseResponse {
             orpcthat: OrpcThat::default(),
             result: HResult::S_OK,
         })
     }
+}
+
+impl msrpc_dcom::remunknown2::RemUnknown2 for RemUnknown {
     async fn rem_query_interface2(
         &self,
         _: &CallContext,
@@ -276,7 +280,7 @@ async fn tshark_dissects_server_alive2_and_activation() {
         .with_object(Uuid::from_u128(0x0000ac01_0a2c_0000_8e14_1c2f0a5a7b11));
     let obj = msrpc_dcom::Ipid(Uuid::from_u128(0x0000a801_0a2c_0000_5d1a_c37a9f1f3c4e));
     let qi = remunk
-        .rem_query_interface(msrpc_dcom::remunknown2::RemQueryInterfaceRequest {
+        .rem_query_interface(msrpc_dcom::remunknown::RemQueryInterfaceRequest {
             orpcthis: OrpcThis::new(Uuid::from_u128(0xc1d1)),
             ripid: obj,
             c_refs: 5,
@@ -287,7 +291,7 @@ async fn tshark_dissects_server_alive2_and_activation() {
         .unwrap();
     assert!(qi.result.is_success());
     remunk
-        .rem_release(msrpc_dcom::remunknown2::RemReleaseRequest {
+        .rem_release(msrpc_dcom::remunknown::RemReleaseRequest {
             orpcthis: OrpcThis::new(Uuid::from_u128(0xc1d2)),
             c_interface_refs: 1,
             interface_refs: vec![msrpc_dcom::orpc::RemInterfaceRef {

@@ -1,22 +1,24 @@
 //! `msrpc dcom call` and `msrpc dcom bench`: method calls on the demo class `MsrpcCalculator`
 //! (`msrpc_dcom::demo`, `docs/dcom.md`) through its generated ORPC client. The class is
-//! activated (`RemoteCreateInstance`), the object exporter reached at the address
-//! [`choose_exporter`] finds, and every `ICalculator` call names its interface by IPID in the
-//! request's object UUID; what the command holds is given back with `RemRelease` at the end.
+//! activated (`RemoteCreateInstance`) through [`DcomClient`], the object exporter reached at the
+//! address [`msrpc_dcom::client::choose_exporter`] finds, and every `ICalculator` call names its
+//! interface by IPID in the request's object UUID. What the command holds are [`ComRef`]s: it
+//! releases them (`RemRelease`) at the end, on every path, and ends the exporter session so the
+//! server can collect the objects at once.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use msrpc_dcom::client::{activate, activate_on, choose_exporter, Activated, Exporter};
+use msrpc_dcom::client::{
+    activate_on, ClientError, ComRef, DcomClient, DcomConfig, Exporter, ExporterOptions, Instance,
+};
 use msrpc_dcom::demo::{
     AddRequest, CalculatorClient, EchoRequest, SpawnRequest, CLSID_CALCULATOR, IID_ICALCULATOR,
 };
-use msrpc_dcom::ids::{Clsid, Iid, Ipid};
-use msrpc_dcom::objref::ObjRefBody;
-use msrpc_dcom::orpc::{OrpcThis, RemInterfaceRef, StdObjRef};
-use msrpc_dcom::ObjRef;
+use msrpc_dcom::ids::{Clsid, Iid};
+use msrpc_dcom::orpc::OrpcThis;
 use msrpc_ndr::Uuid;
 use msrpc_rt::{Client, ClientOptions};
 use serde::Serialize;
@@ -146,16 +148,6 @@ pub struct DcomBenchArgs {
     pub max_calls: u64,
 }
 
-/// The references an interface pointer carried: its IPID and public references.
-fn std_of(o: &ObjRef) -> Option<StdObjRef> {
-    match &o.body {
-        ObjRefBody::Standard { std, .. }
-        | ObjRefBody::Handler { std, .. }
-        | ObjRefBody::Extended { std, .. } => Some(*std),
-        _ => None,
-    }
-}
-
 fn orpcthis() -> OrpcThis {
     OrpcThis::new(Uuid::new_v4())
 }
@@ -174,91 +166,38 @@ fn call_failure(what: &str, e: &msrpc_proto::dispatch::CallError) -> Failure {
     )
 }
 
-/// An activated object on its exporter: what a command holds until [`Session::release`].
-struct Session {
-    exporter: Exporter,
-    exporter_addr: String,
-    act: Activated,
-    iface: StdObjRef,
-}
-
-/// The interface pointer an activation returned for its first IID.
-fn first_interface(act: &Activated) -> Result<StdObjRef, Failure> {
-    let Some(i) = act.interfaces.first() else {
-        return Err(Failure::refused("the activation returned no interface"));
-    };
-    if !i.hresult.is_success() {
-        return Err(status("the activation of the interface", i.hresult.0));
-    }
-    i.objref
-        .as_ref()
-        .and_then(std_of)
-        .ok_or_else(|| Failure::refused("the activation returned no standard OBJREF"))
-}
-
-/// Activates `clsid` for `iid` on `host:port` and connects to its exporter.
-async fn open(
-    g: &Global,
-    host: &str,
-    port: u16,
-    clsid: Clsid,
-    iid: Iid,
-    opts: ClientOptions,
-) -> Result<Session, Failure> {
+/// The DCOM client of a command: `--timeout` bounds each step (the activation exchange, which
+/// connects, binds and calls, twice that); MS-DCOM's ping period.
+fn dcom_client(g: &Global, opts: ClientOptions) -> DcomClient {
     let t = Duration::from_secs_f64(g.timeout);
-    let act = activate(host, port, clsid, &[iid], opts.clone(), t * 2)
-        .await
-        .map_err(failure)?;
-    let iface = first_interface(&act)?;
-    let (exporter, exporter_addr) = connect_exporter(host, &act, opts, t).await?;
-    Ok(Session {
-        exporter,
-        exporter_addr,
-        act,
-        iface,
-    })
-}
-
-/// Connects to the exporter an activation named.
-async fn connect_exporter(
-    host: &str,
-    act: &Activated,
-    opts: ClientOptions,
-    t: Duration,
-) -> Result<(Exporter, String), Failure> {
-    let Some(addr) = choose_exporter(host, &act.bindings, t).await else {
-        return Err(Failure::refused(
-            "the activation named no ncacn_ip_tcp binding for the exporter",
-        ));
-    };
-    let exporter = tokio::time::timeout(
-        t,
-        Exporter::connect(&addr.host, addr.port, act.ipid_rem_unknown, opts),
+    DcomClient::new(
+        opts,
+        DcomConfig {
+            timeout: t * 2,
+            probe_timeout: t,
+            release_timeout: t,
+            ..DcomConfig::default()
+        },
     )
-    .await
-    .map_err(|_| Failure::connect(format!("no connection to the exporter within {t:?}")))?
-    .map_err(failure)?;
-    Ok((exporter, display_addr(&addr.host, addr.port)))
 }
 
-/// The IRemUnknown reference that gives back `refs` public references of `s`.
-fn rem_ref(s: &StdObjRef) -> RemInterfaceRef {
-    RemInterfaceRef {
-        ipid: s.ipid,
-        public_refs: s.public_refs.max(1),
-        private_refs: 0,
+/// The handle of the first IID asked for: the interface's own HRESULT when it was refused.
+fn first_interface(inst: &mut Instance) -> Result<ComRef, Failure> {
+    match inst.take(0) {
+        Ok(r) => Ok(r),
+        Err(ClientError::Status { status: hr, .. }) => {
+            Err(status("the activation of the interface", hr))
+        }
+        Err(e) => Err(Failure::refused(format!(
+            "the activation returned no usable interface: {e}"
+        ))),
     }
 }
 
-impl Session {
-    fn calculator(&self, ipid: Ipid) -> CalculatorClient<Client> {
-        CalculatorClient::new(self.exporter.client().clone()).with_object(ipid.0)
-    }
-
-    /// Gives back `refs` (and closes nothing).
-    async fn release(&self, refs: &[RemInterfaceRef]) -> Result<(), Failure> {
-        self.exporter.release(refs).await.map_err(failure)
-    }
+/// An ICalculator client for the interface `r` holds (whatever its IID: the server answers
+/// E_NOINTERFACE for another interface).
+fn calculator(r: &ComRef) -> CalculatorClient<Client> {
+    CalculatorClient::new(r.connection().clone()).with_object(r.ipid().0)
 }
 
 async fn add(c: &CalculatorClient<Client>, a: i32, b: i32) -> Result<i32, Failure> {
@@ -325,22 +264,36 @@ pub async fn call(g: &Global, a: CallArgs) -> Result<(), Failure> {
     let port = b.port.unwrap_or(g.epm_port);
     let mut opts = client_options(g);
     b.apply_to(&mut opts.config);
-    let s = open(g, &b.host, port, clsid, iid, opts).await?;
-    let mut held = vec![rem_ref(&s.iface)];
+    let t = Duration::from_secs_f64(g.timeout);
+    let dcom = dcom_client(g, opts);
+    let mut inst = dcom
+        .create_instance(&b.host, port, clsid, &[iid])
+        .await
+        .map_err(failure)?;
+    let exporter = inst.exporter.clone();
+    let obj = match first_interface(&mut inst) {
+        Ok(o) => o,
+        Err(f) => {
+            // Nothing is held; the session ends.
+            let _ = exporter.shutdown(t).await;
+            return Err(f);
+        }
+    };
     let mut doc = CallJson {
         target: display_addr(&b.host, port),
-        exporter: s.exporter_addr.clone(),
+        exporter: display_addr(&inst.address.host, inst.address.port),
         clsid: clsid.to_string(),
         iid: iid.to_string(),
-        oxid: format!("{:#018x}", s.act.oxid.0),
-        ipid: s.iface.ipid.0.to_string(),
+        oxid: format!("{:#018x}", inst.activated.oxid.0),
+        ipid: obj.ipid().0.to_string(),
         method: "",
         sum: None,
         reply: None,
         child_ipid: None,
         released: false,
     };
-    let calc = s.calculator(s.iface.ipid);
+    let calc = calculator(&obj);
+    let mut child: Option<ComRef> = None;
     let outcome: Result<(), Failure> = async {
         match &a.op {
             CallOp::Add { a, b } => {
@@ -363,34 +316,36 @@ pub async fn call(g: &Global, a: CallArgs) -> Result<(), Failure> {
                 if !r.result.is_success() {
                     return Err(status("ICalculator::Spawn", r.result.0));
                 }
-                let child = r
-                    .child
-                    .get()
-                    .and_then(|p| ObjRef::decode(&p.data).ok())
-                    .and_then(|o| std_of(&o))
-                    .ok_or_else(|| {
-                        Failure::refused("ICalculator::Spawn returned no standard OBJREF")
-                    })?;
-                if child.oxid != s.act.oxid {
-                    return Err(Failure::refused(format!(
-                        "ICalculator::Spawn returned an object of another exporter (OXID {:#018x})",
-                        child.oxid.0
-                    )));
-                }
-                held.push(rem_ref(&child));
-                doc.child_ipid = Some(child.ipid.0.to_string());
-                doc.sum = Some(add(&s.calculator(child.ipid), *a, *b).await?);
+                let Some(ptr) = r.child.get() else {
+                    return Err(Failure::refused(
+                        "ICalculator::Spawn returned no interface pointer",
+                    ));
+                };
+                // The child's references are ours from here (released below); one of another
+                // exporter could not be released here and is refused.
+                let c = exporter
+                    .adopt_ptr(ptr)
+                    .map_err(|e| Failure::refused(format!("ICalculator::Spawn: {e}")))?;
+                doc.child_ipid = Some(c.ipid().0.to_string());
+                let c = child.insert(c);
+                doc.sum = Some(add(&calculator(c), *a, *b).await?);
             }
         }
         Ok(())
     }
     .await;
-    // Give back what is held, whatever happened to the call.
-    let released = s.release(&held).await;
-    s.exporter.close();
+    // Give back what is held, whatever happened to the call, then end the session (pings).
+    let mut released: Result<(), ClientError> = Ok(());
+    for r in child.into_iter().chain(Some(obj)) {
+        if let Err(e) = r.release().await {
+            released = Err(e);
+        }
+    }
+    let ended = exporter.shutdown(t).await;
+    let released = released.and(ended);
     doc.released = released.is_ok();
     outcome?;
-    released?;
+    released.map_err(failure)?;
     if g.json {
         print_json(&doc)?;
     } else {
@@ -481,16 +436,27 @@ impl Caller {
                         }
                     }
                 };
-                let iface = match first_interface(&act) {
-                    Ok(i) => i,
-                    Err(f) => {
+                let adopted = match act.interfaces.first() {
+                    Some(i) if !i.hresult.is_success() => Err(format!(
+                        "the activation of the interface answered HRESULT {:#010x}",
+                        i.hresult.0
+                    )),
+                    Some(i) => match &i.objref {
+                        Some(o) => exporter.adopt_objref(o).map_err(|e| e.to_string()),
+                        None => Err("the activation returned no interface pointer".into()),
+                    },
+                    None => Err("the activation returned no interface".into()),
+                };
+                let iface = match adopted {
+                    Ok(r) => r,
+                    Err(message) => {
                         return CallOutcome::Err {
-                            message: f.to_string(),
+                            message,
                             fatal: false,
                         }
                     }
                 };
-                match exporter.release(&[rem_ref(&iface)]).await {
+                match iface.release().await {
                     Ok(()) => CallOutcome::Ok,
                     Err(e) => CallOutcome::Err {
                         message: e.to_string(),
@@ -526,8 +492,21 @@ pub async fn bench(g: &Global, a: DcomBenchArgs) -> Result<(), Failure> {
     b.apply_to(&mut opts.config);
     let t = Duration::from_secs_f64(g.timeout);
     let (clsid, iid) = (CLSID_CALCULATOR, IID_ICALCULATOR);
-    // One object for the method loops (and the exporter's address for all).
-    let s = open(g, &b.host, port, clsid, iid, opts.clone()).await?;
+    // One object for the method loops (and the exporter's address for all), pinged while the
+    // run lasts.
+    let dcom = dcom_client(g, opts.clone());
+    let mut inst = dcom
+        .create_instance(&b.host, port, clsid, &[iid])
+        .await
+        .map_err(failure)?;
+    let exporter_addr = display_addr(&inst.address.host, inst.address.port);
+    let obj = match first_interface(&mut inst) {
+        Ok(o) => o,
+        Err(f) => {
+            let _ = inst.exporter.shutdown(t).await;
+            return Err(f);
+        }
+    };
     let text = Arc::new(match a.op {
         DcomBenchOp::Echo(n) => (0..n)
             .map(|i| char::from(b'a' + u8::try_from(i % 26).unwrap_or(0)))
@@ -539,11 +518,13 @@ pub async fn bench(g: &Global, a: DcomBenchArgs) -> Result<(), Failure> {
     let mut activators: Vec<Client> = Vec::new();
     let setup: Result<(), Failure> = async {
         for i in 0..a.conns {
-            // Connection 0 is the session's own exporter connection.
+            // Connection 0 is the session's own exporter connection (which pings the
+            // session's object, so the `activate` loop's objects just come and go in its set);
+            // the others ping nothing.
             let exporter = if i == 0 {
-                s.exporter.clone()
+                inst.exporter.clone()
             } else {
-                let (e, _) = connect_exporter(&b.host, &s.act, opts.clone(), t).await?;
+                let e = connect_exporter(&inst, opts.clone(), t).await?;
                 extra.push(e.clone());
                 e
             };
@@ -559,7 +540,7 @@ pub async fn bench(g: &Global, a: DcomBenchArgs) -> Result<(), Failure> {
             };
             callers.push(Caller {
                 op: a.op,
-                calc: CalculatorClient::new(exporter.client().clone()).with_object(s.iface.ipid.0),
+                calc: CalculatorClient::new(exporter.client().clone()).with_object(obj.ipid().0),
                 text: Arc::clone(&text),
                 activator,
                 exporter: Some(exporter),
@@ -589,8 +570,9 @@ pub async fn bench(g: &Global, a: DcomBenchArgs) -> Result<(), Failure> {
         }
     };
     if let Err(f) = setup {
-        let _ = s.release(&[rem_ref(&s.iface)]).await;
-        s.exporter.close();
+        drop(callers);
+        let _ = obj.release().await;
+        let _ = inst.exporter.shutdown(t).await;
         finish(&extra, &activators);
         return Err(f);
     }
@@ -612,8 +594,8 @@ pub async fn bench(g: &Global, a: DcomBenchArgs) -> Result<(), Failure> {
             Err(e) => task_error = Some(format!("load task failed: {e}")),
         }
     }
-    let _ = tokio::time::timeout(t, s.release(&[rem_ref(&s.iface)])).await;
-    s.exporter.close();
+    let _ = obj.release().await;
+    let _ = inst.exporter.shutdown(t).await;
     finish(&extra, &activators);
     if let Some(e) = task_error {
         return Err(Failure::connect(e));
@@ -623,7 +605,7 @@ pub async fn bench(g: &Global, a: DcomBenchArgs) -> Result<(), Failure> {
         ReportHead {
             mode: "orpc",
             op: a.op.to_string(),
-            target: s.exporter_addr.clone(),
+            target: exporter_addr,
             request_bytes: sizes.map(|s| s.0),
             response_bytes: sizes.map(|s| s.1),
             duration,
@@ -633,6 +615,34 @@ pub async fn bench(g: &Global, a: DcomBenchArgs) -> Result<(), Failure> {
         results,
     );
     stats::publish(&report, g.json)
+}
+
+/// A further connection to the exporter an activation named, with its OXID check and no
+/// pinging (the bench's own object is pinged through the session's connection).
+async fn connect_exporter(
+    inst: &Instance,
+    opts: ClientOptions,
+    t: Duration,
+) -> Result<Exporter, Failure> {
+    let xo = ExporterOptions {
+        oxid: Some(inst.activated.oxid),
+        pinger: None,
+        release_timeout: t,
+        ..ExporterOptions::default()
+    };
+    tokio::time::timeout(
+        t,
+        Exporter::connect_with(
+            &inst.address.host,
+            inst.address.port,
+            inst.activated.ipid_rem_unknown,
+            opts,
+            xo,
+        ),
+    )
+    .await
+    .map_err(|_| Failure::connect(format!("no connection to the exporter within {t:?}")))?
+    .map_err(failure)
 }
 
 #[cfg(test)]

@@ -3,7 +3,9 @@
 //! builds it; with `cargo test -p msrpc-cli` alone, build it first with
 //! `cargo build -p msrpcd`: the test fails, not skips, without it). Activation at packet
 //! integrity with NTLMv2, then ICalculator's Add, Echo and Spawn with their real results;
-//! activation below integrity is refused (exit 3).
+//! activation below integrity is refused (exit 3). After each call the daemon's
+//! `msrpc_dcom_objects` gauge (`--metrics`) is back to 0: the command released the activated
+//! object and the spawned child.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -35,6 +37,7 @@ fn msrpcd_bin() -> PathBuf {
 struct Daemon {
     child: Child,
     epm: SocketAddr,
+    metrics: SocketAddr,
     _dir: tempfile::TempDir,
 }
 
@@ -42,6 +45,33 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// The value of the gauge `name` at `/metrics` (bounded waits). The daemon adds its
+    /// gauges once every server runs, after printing their addresses: asked again until then.
+    fn gauge(&self, name: &str) -> u64 {
+        use std::io::Read;
+        let prefix = format!("{name} ");
+        let t0 = std::time::Instant::now();
+        loop {
+            let mut s = std::net::TcpStream::connect_timeout(&self.metrics, Duration::from_secs(5))
+                .unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let mut body = String::new();
+            s.read_to_string(&mut body).unwrap();
+            if let Some(v) = body.lines().find_map(|l| l.strip_prefix(&prefix)) {
+                return v.trim().parse().unwrap();
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "no {name} in {body}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -65,6 +95,8 @@ fn start(ip: &str) -> Daemon {
             users.to_str().unwrap(),
             "--registration-socket",
             dir.path().join("epm.sock").to_str().unwrap(),
+            "--metrics",
+            &format!("{ip}:0"),
         ])
         .env_remove("XDG_RUNTIME_DIR")
         .stdin(Stdio::null())
@@ -75,26 +107,34 @@ fn start(ip: &str) -> Daemon {
     let out = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
+        // Read to the end even once nobody listens: a closed pipe would kill the daemon at
+        // its next line (it prints more after the ones `start` waits for).
         for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
+            let _ = tx.send(line);
         }
     });
     let mut epm = None;
+    let mut metrics = None;
     let mut exporter = false;
-    while epm.is_none() || !exporter {
+    while epm.is_none() || metrics.is_none() || !exporter {
         let line = rx
             .recv_timeout(Duration::from_secs(20))
             .expect("msrpcd did not start within 20 s");
         if let Some(a) = line.strip_prefix("EPM listening on ") {
             epm = Some(a.trim().parse().unwrap());
         }
+        if let Some(a) = line
+            .strip_prefix("metrics on http://")
+            .and_then(|a| a.strip_suffix("/metrics"))
+        {
+            metrics = Some(a.trim().parse().unwrap());
+        }
         exporter |= line.starts_with("DCOM object exporter on ");
     }
     Daemon {
         child,
         epm: epm.unwrap(),
+        metrics: metrics.unwrap(),
         _dir: dir,
     }
 }
@@ -154,6 +194,7 @@ fn call_add_echo_spawn_on_msrpcd() {
     assert_eq!(v["sum"], 5);
     assert_eq!(v["released"], true);
     assert!(v["exporter"].as_str().unwrap().starts_with(&host));
+    assert_eq!(d.gauge("msrpc_dcom_objects"), 0);
 
     let text = "héllo, wörld ∑";
     let v = msrpc(
@@ -174,6 +215,9 @@ fn call_add_echo_spawn_on_msrpcd() {
     assert_eq!(v["sum"], 105);
     assert_ne!(v["child_ipid"], v["ipid"]);
     assert_eq!(v["released"], true);
+    // The object and the child it spawned are both gone.
+    assert_eq!(d.gauge("msrpc_dcom_objects"), 0);
+    assert_eq!(d.gauge("msrpc_dcom_ipids"), 0);
 
     // Negative numbers, text output: the sum alone on its line.
     let r = msrpc(&d, "integrity", &["dcom", "call", &host, "add", "-7", "3"]);
@@ -228,5 +272,6 @@ fn bench_add_and_activate_on_msrpcd() {
         assert_eq!(v["conns"], 2);
         assert_eq!(v["calls"], 50, "{v}");
         assert_eq!(v["errors"], 0, "{v}");
+        assert_eq!(d.gauge("msrpc_dcom_objects"), 0, "after {op}");
     }
 }

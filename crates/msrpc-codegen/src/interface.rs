@@ -650,6 +650,48 @@ fn gen_op(op: &Op, vis: &syn::Visibility) -> syn::Result<TokenStream> {
     })
 }
 
+/// The interface a trait inherits from (`trait Derived: path::to::Base`), as the path of the
+/// base trait; `None` without a supertrait.
+fn base_interface(tr: &ItemTrait) -> syn::Result<Option<syn::Path>> {
+    let mut bases = tr.supertraits.iter();
+    let Some(first) = bases.next() else {
+        return Ok(None);
+    };
+    let shape_error = || {
+        syn::Error::new(
+            tr.supertraits.span(),
+            "an interface inherits from one interface, named by its path (`trait Derived: path::to::Base`)",
+        )
+    };
+    if bases.next().is_some() {
+        return Err(shape_error());
+    }
+    let syn::TypeParamBound::Trait(bound) = first else {
+        return Err(shape_error());
+    };
+    let plain = bound.paren_token.is_none()
+        && bound.lifetimes.is_none()
+        && matches!(bound.modifier, syn::TraitBoundModifier::None)
+        && bound
+            .path
+            .segments
+            .iter()
+            .all(|s| matches!(s.arguments, syn::PathArguments::None));
+    if !plain || bound.path.segments.is_empty() {
+        return Err(shape_error());
+    }
+    Ok(Some(bound.path.clone()))
+}
+
+/// `path::to::Base` -> `path::to::Base{suffix}` (the base's generated marker or client).
+fn sibling(path: &syn::Path, suffix: &str) -> syn::Path {
+    let mut p = path.clone();
+    if let Some(last) = p.segments.last_mut() {
+        last.ident = format_ident!("{}{}", last.ident, suffix);
+    }
+    p
+}
+
 /// Entry point: expands the interface trait `item` with arguments `args`.
 pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let args = parse_args(args)?;
@@ -663,12 +705,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             "interfaces cannot be generic",
         ));
     }
-    if !tr.supertraits.is_empty() {
-        return Err(syn::Error::new(
-            tr.supertraits.span(),
-            "interfaces take no supertraits",
-        ));
-    }
+    let base = base_interface(&tr)?;
     let mut ops: Vec<Op> = Vec::new();
     for it in &tr.items {
         match it {
@@ -678,6 +715,12 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                     return Err(syn::Error::new(
                         f.sig.ident.span(),
                         format!("opnum {} is already used by `{}`", op.opnum, prev.name),
+                    ));
+                }
+                if op.name == "rundown" {
+                    return Err(syn::Error::new(
+                        f.sig.ident.span(),
+                        "`rundown` is the service's run-down hook: name the operation otherwise",
                     ));
                 }
                 ops.push(op);
@@ -727,6 +770,13 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     let mut service_methods = TokenStream::new();
     let mut dispatch_arms = TokenStream::new();
     let mut client_methods = TokenStream::new();
+    // How a client method reaches the invoker, the object UUID and the syntax it calls with:
+    // its own fields, or (derived) those of the base client it wraps.
+    let client_parts = if base.is_some() {
+        quote!(self.base.invoker(), self.base.syntax(), self.base.object())
+    } else {
+        quote!(&self.invoke, self.syntax, self.object)
+    };
     for op in &ops {
         items.extend(gen_op(op, vis)?);
         let method = &op.method;
@@ -768,9 +818,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                 let __req = #req_ty::from_stub(&stub, drep, limits)
                     .map_err(::msrpc_proto::dispatch::DispatchError::BadStub)?;
                 #(#keep)*
-                let __resp = self
-                    .service
-                    .#method(&ctx, __req)
+                let __resp = <__S as #name>::#method(service, &ctx, __req)
                     .await
                     .map_err(::msrpc_proto::dispatch::DispatchError::Fault)?;
                 let mut __w = ::msrpc_ndr::Writer::new(drep);
@@ -790,21 +838,15 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                 &self,
                 req: #req_ty,
             ) -> ::core::result::Result<#resp_ty, ::msrpc_proto::dispatch::CallError> {
-                let __drep = self.invoke.drep();
+                let (__invoke, __syntax, __object) = (#client_parts);
+                let __drep = __invoke.drep();
                 let __stub = req
                     .to_stub(__drep)
                     .map_err(::msrpc_proto::dispatch::CallError::Encode)?;
-                let __resp = self
-                    .invoke
-                    .invoke(
-                        <#marker as ::msrpc_proto::dispatch::Interface>::SYNTAX,
-                        #opnum,
-                        self.object,
-                        __stub,
-                        __drep,
-                    )
+                let __resp = __invoke
+                    .invoke(__syntax, #opnum, __object, __stub, __drep)
                     .await?;
-                #resp_ty::from_stub(&__resp.stub, __resp.drep, self.invoke.limits(), &req)
+                #resp_ty::from_stub(&__resp.stub, __resp.drep, __invoke.limits(), &req)
                     .map_err(::msrpc_proto::dispatch::CallError::Decode)
             }
         });
@@ -827,19 +869,209 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         "A client of the `{name_str}` interface over any [`Invoke`](::msrpc_proto::dispatch::Invoke)."
     ));
 
+    // What differs between a root interface and one inheriting another: the service trait's
+    // supertraits and run-down hook, the dispatcher's fallback, the operation table, the
+    // client's layout.
+    let (trait_head, rundown_hook, dispatch_fallback, rundown_body, operations_value, checks) =
+        match &base {
+            None => (
+                quote!(#vis trait #name: ::core::marker::Send + ::core::marker::Sync + 'static),
+                quote! {
+                    /// Runs down the context handles of association group `assoc_group_id`: called by
+                    /// the runtime once the group's last connection is gone (the client closed it, or
+                    /// vanished). The default does nothing.
+                    fn rundown(&self, assoc_group_id: u32) {
+                        let _ = assoc_group_id;
+                    }
+                },
+                quote! {
+                    let _ = (service, stub, drep, limits);
+                    ::core::result::Result::Err(
+                        ::msrpc_proto::dispatch::DispatchError::OpnumOutOfRange(__other),
+                    )
+                },
+                quote!(<__S as #name>::rundown(service, assoc_group_id)),
+                quote!(&[#(#operations),*]),
+                TokenStream::new(),
+            ),
+            Some(base_path) => {
+                let base_marker = sibling(base_path, "Interface");
+                let collision = format!(
+                    "an operation of `{name_str}` reuses an opnum of the interface it inherits"
+                );
+                (
+                    quote!(#vis trait #name: #base_path + ::core::marker::Send + ::core::marker::Sync + 'static),
+                    TokenStream::new(),
+                    quote!(#base_marker::__dispatch(service, ctx, stub, drep, limits).await),
+                    quote!(#base_marker::__rundown(service, assoc_group_id)),
+                    quote! {{
+                        const __BASE: &[::core::option::Option<&str>] =
+                            <#base_marker as ::msrpc_proto::dispatch::Interface>::OPERATIONS;
+                        const __OWN: &[::core::option::Option<&str>] = &[#(#operations),*];
+                        const __LEN: usize =
+                            ::msrpc_proto::dispatch::inherited_operations_len(__BASE, __OWN);
+                        const __ALL: [::core::option::Option<&str>; __LEN] =
+                            ::msrpc_proto::dispatch::inherit_operations::<__LEN>(__BASE, __OWN);
+                        &__ALL
+                    }},
+                    quote! {
+                        // An inherited opnum redefined is refused at compile time.
+                        const _: () = ::core::assert!(
+                            ::msrpc_proto::dispatch::opnums_disjoint(
+                                <#base_marker as ::msrpc_proto::dispatch::Interface>::OPERATIONS,
+                                &[#(#operations),*],
+                            ),
+                            #collision
+                        );
+                    },
+                )
+            }
+        };
+
+    let client_def = match &base {
+        None => quote! {
+            #client_doc
+            #[derive(Clone, Debug)]
+            #vis struct #client<C> {
+                invoke: C,
+                object: ::core::option::Option<::msrpc_ndr::Uuid>,
+                syntax: ::msrpc_proto::SyntaxId,
+            }
+
+            impl<C: ::msrpc_proto::dispatch::Invoke> #client<C> {
+                /// A client calling through `invoke`, without an object UUID.
+                pub const fn new(invoke: C) -> Self {
+                    Self {
+                        invoke,
+                        object: ::core::option::Option::None,
+                        syntax: <#marker as ::msrpc_proto::dispatch::Interface>::SYNTAX,
+                    }
+                }
+
+                /// A client whose calls name the interface `syntax` instead of this one's:
+                /// what the client of an interface inheriting this one wraps, so the inherited
+                /// operations are called on the derived interface.
+                #[doc(hidden)]
+                pub const fn __with_syntax(invoke: C, syntax: ::msrpc_proto::SyntaxId) -> Self {
+                    Self {
+                        invoke,
+                        object: ::core::option::Option::None,
+                        syntax,
+                    }
+                }
+
+                /// Sends `object` as the object UUID of every call.
+                #[must_use]
+                pub fn with_object(mut self, object: ::msrpc_ndr::Uuid) -> Self {
+                    self.object = ::core::option::Option::Some(object);
+                    self
+                }
+
+                /// The invoker.
+                pub fn invoker(&self) -> &C {
+                    &self.invoke
+                }
+
+                /// The object UUID sent with every call, if any.
+                pub fn object(&self) -> ::core::option::Option<::msrpc_ndr::Uuid> {
+                    self.object
+                }
+
+                /// The interface the calls name: this one's, or that of the interface
+                /// inheriting it whose client this is part of.
+                pub fn syntax(&self) -> ::msrpc_proto::SyntaxId {
+                    self.syntax
+                }
+
+                #client_methods
+            }
+        },
+        Some(base_path) => {
+            let base_client = sibling(base_path, "Client");
+            let deref_doc = doc(format!(
+                "The inherited operations: the base interface's client, calling with `{name_str}`'s syntax."
+            ));
+            quote! {
+                #client_doc
+                #[doc = ""]
+                #[doc = "The operations it inherits are the base client's, reached through `Deref`; they are called on this interface (its UUID in the bind and the request)."]
+                #[derive(Clone, Debug)]
+                #vis struct #client<C> {
+                    base: #base_client<C>,
+                }
+
+                impl<C> ::core::ops::Deref for #client<C> {
+                    type Target = #base_client<C>;
+
+                    #deref_doc
+                    fn deref(&self) -> &#base_client<C> {
+                        &self.base
+                    }
+                }
+
+                impl<C: ::msrpc_proto::dispatch::Invoke> #client<C> {
+                    /// A client calling through `invoke`, without an object UUID.
+                    pub const fn new(invoke: C) -> Self {
+                        Self {
+                            base: #base_client::__with_syntax(
+                                invoke,
+                                <#marker as ::msrpc_proto::dispatch::Interface>::SYNTAX,
+                            ),
+                        }
+                    }
+
+                    /// A client whose calls name the interface `syntax` instead of this one's
+                    /// (for an interface inheriting this one).
+                    #[doc(hidden)]
+                    pub const fn __with_syntax(invoke: C, syntax: ::msrpc_proto::SyntaxId) -> Self {
+                        Self {
+                            base: #base_client::__with_syntax(invoke, syntax),
+                        }
+                    }
+
+                    /// Sends `object` as the object UUID of every call.
+                    #[must_use]
+                    pub fn with_object(self, object: ::msrpc_ndr::Uuid) -> Self {
+                        Self {
+                            base: self.base.with_object(object),
+                        }
+                    }
+
+                    #client_methods
+                }
+            }
+        }
+    };
+
+    let com_interface = if args.orpc {
+        let com_doc = doc(format!(
+            "`{name_str}` is a COM interface: its IID is its UUID, and [`{client}`] calls an object's interface by IPID."
+        ));
+        quote! {
+            #com_doc
+            impl ::msrpc_dcom::ComInterface for #marker {
+                type Client<C: ::msrpc_proto::dispatch::Invoke> = #client<C>;
+
+                fn client<C: ::msrpc_proto::dispatch::Invoke>(
+                    invoke: C,
+                    ipid: ::msrpc_dcom::Ipid,
+                ) -> #client<C> {
+                    #client::new(invoke).with_object(ipid.0)
+                }
+            }
+        }
+    } else {
+        TokenStream::new()
+    };
+
     Ok(quote! {
         #items
 
         #trait_doc_default
-        #vis trait #name: ::core::marker::Send + ::core::marker::Sync + 'static {
+        #trait_head {
             #service_methods
 
-            /// Runs down the context handles of association group `assoc_group_id`: called by
-            /// the runtime once the group's last connection is gone (the client closed it, or
-            /// vanished). The default does nothing.
-            fn rundown(&self, assoc_group_id: u32) {
-                let _ = assoc_group_id;
-            }
+            #rundown_hook
         }
 
         #marker_doc
@@ -853,8 +1085,39 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                 #minor,
             );
             const NAME: &'static str = #name_str;
-            const OPERATIONS: &'static [::core::option::Option<&'static str>] = &[#(#operations),*];
+            const OPERATIONS: &'static [::core::option::Option<&'static str>] = #operations_value;
         }
+
+        #checks
+
+        impl #marker {
+            /// Runs operation `ctx.opnum` of `service`: decodes the request stub, calls the
+            /// service and encodes its response (the dispatcher of this interface's server,
+            /// and of the servers of the interfaces inheriting it).
+            #[doc(hidden)]
+            pub async fn __dispatch<__S: #name + ?::core::marker::Sized>(
+                service: &__S,
+                ctx: ::msrpc_proto::dispatch::CallContext,
+                stub: ::std::vec::Vec<u8>,
+                drep: ::msrpc_ndr::DataRep,
+                limits: ::msrpc_ndr::DecodeLimits,
+            ) -> ::core::result::Result<::std::vec::Vec<u8>, ::msrpc_proto::dispatch::DispatchError> {
+                let __opnum = ctx.opnum;
+                match __opnum {
+                    #dispatch_arms
+                    __other => { #dispatch_fallback }
+                }
+            }
+
+            /// Runs down association group `assoc_group_id` in `service` (the root interface's
+            /// run-down hook).
+            #[doc(hidden)]
+            pub fn __rundown<__S: #name + ?::core::marker::Sized>(service: &__S, assoc_group_id: u32) {
+                #rundown_body
+            }
+        }
+
+        #com_interface
 
         #server_doc
         #[derive(Clone, Debug, Default)]
@@ -900,7 +1163,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             }
 
             fn rundown(&self, assoc_group_id: u32) {
-                #name::rundown(&self.service, assoc_group_id)
+                #marker::__rundown(&self.service, assoc_group_id)
             }
 
             fn dispatch<'a>(
@@ -913,50 +1176,17 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                 'a,
                 ::core::result::Result<::std::vec::Vec<u8>, ::msrpc_proto::dispatch::DispatchError>,
             > {
-                ::std::boxed::Box::pin(async move {
-                    match ctx.opnum {
-                        #dispatch_arms
-                        __other => ::core::result::Result::Err(
-                            ::msrpc_proto::dispatch::DispatchError::OpnumOutOfRange(__other),
-                        ),
-                    }
-                })
+                ::std::boxed::Box::pin(#marker::__dispatch(&self.service, ctx, stub, drep, limits))
             }
         }
 
-        #client_doc
-        #[derive(Clone, Debug)]
-        #vis struct #client<C> {
-            invoke: C,
-            object: ::core::option::Option<::msrpc_ndr::Uuid>,
-        }
+        #client_def
 
         impl<C> ::msrpc_proto::dispatch::Interface for #client<C> {
             const SYNTAX: ::msrpc_proto::SyntaxId = <#marker as ::msrpc_proto::dispatch::Interface>::SYNTAX;
             const NAME: &'static str = <#marker as ::msrpc_proto::dispatch::Interface>::NAME;
             const OPERATIONS: &'static [::core::option::Option<&'static str>] =
                 <#marker as ::msrpc_proto::dispatch::Interface>::OPERATIONS;
-        }
-
-        impl<C: ::msrpc_proto::dispatch::Invoke> #client<C> {
-            /// A client calling through `invoke`, without an object UUID.
-            pub const fn new(invoke: C) -> Self {
-                Self { invoke, object: ::core::option::Option::None }
-            }
-
-            /// Sends `object` as the object UUID of every call.
-            #[must_use]
-            pub fn with_object(mut self, object: ::msrpc_ndr::Uuid) -> Self {
-                self.object = ::core::option::Option::Some(object);
-                self
-            }
-
-            /// The invoker.
-            pub fn invoker(&self) -> &C {
-                &self.invoke
-            }
-
-            #client_methods
         }
     })
 }

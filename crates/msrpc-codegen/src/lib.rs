@@ -81,7 +81,7 @@
 //! - `FooServer<S: Foo>`: `Dispatch` (unknown opnum: `OpnumOutOfRange`; undecodable request:
 //!   `BadStub` with the field path; the response is encoded in the request's `drep`).
 //! - `FooClient<C: Invoke>`: `async fn do_it(&self, req) -> Result<DoItResponse, CallError>`,
-//!   `with_object(uuid)`.
+//!   `with_object(uuid)`, `invoker()`, `object()`, `syntax()`.
 //! - `FooInterface`: `Interface` (`SYNTAX`, `NAME`, `OPERATIONS`); also implemented by the
 //!   server and client types.
 //!
@@ -89,7 +89,38 @@
 //! operation (opnum 3 and up) gets `orpcthis: ::msrpc_dcom::OrpcThis` as its first `[in]`
 //! parameter and `orpcthat: ::msrpc_dcom::OrpcThat` as its first `[out]` one, and returns
 //! `::msrpc_dcom::HResult` (write no return type), so the stubs carry ORPCTHIS in and ORPCTHAT
-//! and the HRESULT out (MS-DCOM 3.1.1.5.1); the caller's crate depends on `msrpc-dcom`.
+//! and the HRESULT out (MS-DCOM 3.1.1.5.1); the caller's crate depends on `msrpc-dcom`. The
+//! marker then implements `::msrpc_dcom::ComInterface` (the IID, and the client for an IPID).
+//!
+//! ## Inheritance
+//! An interface inherits another by naming its trait as the one supertrait (a path without
+//! generics), as IDL's `interface IRemUnknown2 : IRemUnknown`:
+//!
+//! ```text
+//! #[interface(uuid = "00000143-0000-0000-c000-000000000046", version = "0.0", orpc)]
+//! pub trait RemUnknown2: crate::remunknown::RemUnknown {
+//!     #[opnum(6)]
+//!     fn rem_query_interface2(/* ... */);
+//! }
+//! ```
+//!
+//! Only the new operations are written; the inherited ones keep the base's request and response
+//! types. The base's generated items are found by name next to its trait (`RemUnknownInterface`,
+//! `RemUnknownClient`), so the base must be an `#[interface]` too. Generated:
+//! - the service trait `RemUnknown2: RemUnknown + Send + Sync + 'static`, with no run-down
+//!   hook of its own (the root's `rundown` serves the whole chain). A service implements both
+//!   traits.
+//! - `RemUnknown2Server<S: RemUnknown2>` dispatches its own opnums and hands any other to the
+//!   base's dispatcher (which answers `OpnumOutOfRange` past the root).
+//! - `RemUnknown2Interface::OPERATIONS` is the base's table with the new operations filled in;
+//!   an opnum the base already defines fails to compile (a `const` assertion).
+//! - `RemUnknown2Client<C>` holds a `RemUnknownClient<C>` built to call with `RemUnknown2`'s
+//!   syntax and reaches it through `Deref`, so `client.rem_release(..)` is the inherited
+//!   operation called on IRemUnknown2. `FooClient::syntax()` tells which interface a client's
+//!   calls name.
+//!
+//! Each interface's marker carries two hidden helpers the derived code calls,
+//! `FooInterface::__dispatch` and `FooInterface::__rundown`.
 
 mod attrs;
 mod derive;

@@ -682,3 +682,116 @@ fn interface_errors() {
     ))
     .contains("without a body"));
 }
+
+#[test]
+fn inheriting_interfaces() {
+    let out = iface(
+        quote!(
+            uuid = "00000143-0000-0000-c000-000000000046",
+            version = "0.0"
+        ),
+        quote! {
+            pub trait RemUnknown2: crate::remunknown::RemUnknown {
+                #[opnum(6)]
+                fn rem_query_interface2(#[ndr(in)] n: u32);
+            }
+        },
+    )
+    .unwrap();
+    for frag in [
+        // the base is a supertrait, with no run-down hook of its own
+        "pubtraitRemUnknown2:crate::remunknown::RemUnknown+::core::marker::Send",
+        // unknown opnums go to the base's dispatcher, the run-down to the base's
+        "__other=>{crate::remunknown::RemUnknownInterface::__dispatch(service,ctx,stub,drep,limits).await}",
+        "crate::remunknown::RemUnknownInterface::__rundown(service,assoc_group_id)",
+        // the operation table merges the base's, and a redefined opnum fails to compile
+        "<crate::remunknown::RemUnknownInterfaceas::msrpc_proto::dispatch::Interface>::OPERATIONS;",
+        "::msrpc_proto::dispatch::inherit_operations::<__LEN>(__BASE,__OWN)",
+        "::msrpc_proto::dispatch::opnums_disjoint(",
+        // the client wraps the base's, built with the derived syntax
+        "base:crate::remunknown::RemUnknownClient<C>,",
+        "impl<C>::core::ops::DerefforRemUnknown2Client<C>",
+        "crate::remunknown::RemUnknownClient::__with_syntax(invoke,<RemUnknown2Interfaceas::msrpc_proto::dispatch::Interface>::SYNTAX,)",
+    ] {
+        assert!(out.contains(frag), "missing {frag} in {out}");
+    }
+    assert!(
+        !out.contains("let_=assoc_group_id;"),
+        "no run-down hook of its own"
+    );
+    // a root interface keeps its hook and ends its dispatch with OpnumOutOfRange
+    let root = iface(
+        quote!(
+            uuid = "00000131-0000-0000-c000-000000000046",
+            version = "0.0",
+            orpc
+        ),
+        quote! {
+            pub trait RemUnknown {
+                #[opnum(3)]
+                fn f(#[ndr(in)] n: u32);
+            }
+        },
+    )
+    .unwrap();
+    for frag in [
+        "fnrundown(&self,assoc_group_id:u32){let_=assoc_group_id;}",
+        "DispatchError::OpnumOutOfRange(__other)",
+        "syntax:<RemUnknownInterfaceas::msrpc_proto::dispatch::Interface>::SYNTAX,",
+        // orpc interfaces are COM interfaces
+        "impl::msrpc_dcom::ComInterfaceforRemUnknownInterface",
+        "RemUnknownClient::new(invoke).with_object(ipid.0)",
+    ] {
+        assert!(root.contains(frag), "missing {frag} in {root}");
+    }
+    for (item, why) in [
+        (
+            quote!(
+                trait T: A + B {
+                    #[opnum(0)]
+                    fn f();
+                }
+            ),
+            "inherits from one interface",
+        ),
+        (
+            quote!(
+                trait T: A<u32> {
+                    #[opnum(0)]
+                    fn f();
+                }
+            ),
+            "inherits from one interface",
+        ),
+        (
+            quote!(
+                trait T: 'static {
+                    #[opnum(0)]
+                    fn f();
+                }
+            ),
+            "inherits from one interface",
+        ),
+        (
+            quote!(
+                trait T: ?Sized {
+                    #[opnum(0)]
+                    fn f();
+                }
+            ),
+            "inherits from one interface",
+        ),
+        (
+            quote!(
+                trait T: A {
+                    #[opnum(0)]
+                    fn rundown();
+                }
+            ),
+            "run-down hook",
+        ),
+    ] {
+        let e = iface_err(item);
+        assert!(e.contains(why), "{e}");
+    }
+}

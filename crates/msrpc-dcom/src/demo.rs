@@ -15,12 +15,14 @@
 //! }
 //! ```
 //! `Spawn` returns a new calculator object (an `ICalculator` OBJREF) whose `Add` adds
-//! `offset` to every sum.
+//! `offset` to every sum; its `[out]` interface pointer is a typed
+//! [`ComPtr`]`<`[`CalculatorInterface`]`>`, so the generated stubs refuse a pointer marshaled
+//! for another interface.
 
 use msrpc_macros::interface;
 use msrpc_ndr::{Unique, Uuid};
 
-use crate::orpc::MInterfacePointer;
+use crate::com::ComPtr;
 
 /// The calculator class: `CLSID_MsrpcCalculator` e316f1a9-1aa2-4272-a77c-3b9abdceaf56.
 pub const CLSID_CALCULATOR: Uuid = Uuid::from_u128(0xe316f1a9_1aa2_4272_a77c_3b9abdceaf56);
@@ -42,5 +44,5 @@ pub trait Calculator {
 
     /// `Spawn`: a new calculator adding `offset` to its sums, as an `ICalculator` pointer.
     #[opnum(5)]
-    fn spawn(#[ndr(in)] offset: i32, #[ndr(out)] child: Unique<MInterfacePointer>);
+    fn spawn(#[ndr(in)] offset: i32, #[ndr(out)] child: Unique<ComPtr<CalculatorInterface>>);
 }

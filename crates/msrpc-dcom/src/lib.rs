@@ -18,12 +18,22 @@
 //!   under [`activation::ActivationLimits`].
 //! - Interfaces defined with `#[interface]`: [`resolver`] (IObjectExporter), [`activator`]
 //!   (IRemoteSCMActivator, IActivation), [`remunknown`] (IRemUnknown), [`remunknown2`]
-//!   (IRemUnknown2): request/response types, service traits, servers and clients.
+//!   (IRemUnknown2, inheriting IRemUnknown's operations): request/response types, service
+//!   traits, servers and clients. [`ComInterface`] is what every `#[interface(orpc)]`
+//!   implements (the IID, the generated client for an IPID); [`ComPtr`]`<I>` is an interface
+//!   pointer typed by its interface, which generated code marshals as an `MInterfacePointer`
+//!   and refuses when marshaled for another IID.
 //! - [`tables`]: exporters, objects, IPIDs and ping sets with reference counting and garbage
 //!   collection; time is an argument, nothing reads a clock.
+//! - [`ping`]: the client's side of garbage collection, one ping set's state (what the next
+//!   ping sends, what an answer or a failure changes).
 //!
-//! - With the `rt` feature, `client`: a client over `msrpc-rt` (ServerAlive2 host
-//!   discovery, activation, the exporter's IRemUnknown2, pinging).
+//! - With the `rt` feature, `client`: a client over `msrpc-rt` (MS-DCOM 3.2): ServerAlive2
+//!   host discovery; activation and the exporter's address; `DcomClient::create_instance`
+//!   returning owned interface handles (`ComRef`: released when dropped, through a background
+//!   task batching `RemRelease`s, or by `release().await`; `add_ref`, `query_interface`, the
+//!   interface's generated client); a ping task per resolver keeping the held objects alive on
+//!   a timer (`PingTask`). Every wait bounded, background failures counted.
 //! - With the `server` feature, `server`: hosting COM classes. `DcomHost` (one object
 //!   exporter: the tables, the registered classes, the minimum activation authentication
 //!   level, garbage collection) and its services: the OXID resolver, the activators
@@ -36,8 +46,8 @@
 //! Without the `rt` and `server` features: no IO, sockets, tasks or clock. `server` reads the
 //! clock and the host name (for the bindings it advertises), never a socket; only `rt` runs
 //! servers, clients and timers. It does not write audit records (the observer's owner does),
-//! decide per-class launch or access permissions, host classes of another process, marshal
-//! `[in]`/`[out]` interface pointers in generated code, or speak NDR64.
+//! decide per-class launch or access permissions, host classes of another process, build the
+//! OBJREF of an `[in]` interface pointer from a client's handle, or speak NDR64.
 //! Context (2.2.20) and error-information (2.2.21) extensions are carried as opaque ORPC
 //! extents, not decoded.
 //!
@@ -74,6 +84,7 @@ pub mod activation;
 pub mod activator;
 #[cfg(feature = "rt")]
 pub mod client;
+pub mod com;
 pub mod demo;
 pub mod dualstring;
 mod error;
@@ -82,6 +93,7 @@ pub mod ids;
 mod le;
 pub mod objref;
 pub mod orpc;
+pub mod ping;
 pub mod remunknown;
 pub mod remunknown2;
 pub mod resolver;
@@ -89,6 +101,7 @@ pub mod resolver;
 pub mod server;
 pub mod tables;
 
+pub use com::{ComInterface, ComPtr};
 pub use error::{DcomError, DcomResult};
 pub use hresult::HResult;
 pub use ids::{Cid, Clsid, Iid, Ipid, Oid, Oxid, SetId};

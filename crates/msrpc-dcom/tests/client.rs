@@ -293,156 +293,31 @@ async fn exporter_choice_prefers_a_reachable_advertised_binding() {
     assert_eq!(split_network_addr(""), None);
 }
 
-/// An exporter's IRemUnknown2 test double: one object (IPID `OBJ`) offering IDispatch; calls
-/// must name the IRemUnknown IPID as their object UUID.
-struct RemUnknown {
-    released: Arc<Mutex<Vec<msrpc_dcom::orpc::RemInterfaceRef>>>,
-}
-
-const REMUNK: Uuid = Uuid::from_u128(0x0000ac01_0a2c_0000_8e14_1c2f0a5a7b11);
-const OBJ: Uuid = Uuid::from_u128(0x0000a801_0a2c_0000_5d1a_c37a9f1f3c4e);
-
-impl msrpc_dcom::remunknown2::RemUnknown2 for RemUnknown {
-    async fn rem_query_interface(
-        &self,
-        ctx: &CallContext,
-        req: msrpc_dcom::remunknown2::RemQueryInterfaceRequest,
-    ) -> Result<msrpc_dcom::remunknown2::RemQueryInterfaceResponse, RpcFault> {
-        let bad = ctx.object != Some(REMUNK) || req.ripid.0 != OBJ;
-        let results = req
-            .iids
-            .iter()
-            .map(|iid| msrpc_dcom::orpc::RemQiResult {
-                hresult: if *iid == IID_IDISPATCH {
-                    HResult::S_OK
-                } else {
-                    HResult::E_NOINTERFACE
-                },
-                std: msrpc_dcom::StdObjRef {
-                    public_refs: req.c_refs,
-                    ipid: msrpc_dcom::Ipid(Uuid::from_u128(0x1234)),
-                    ..Default::default()
-                },
-            })
-            .collect();
-        Ok(msrpc_dcom::remunknown2::RemQueryInterfaceResponse {
-            orpcthat: OrpcThat::default(),
-            qi_results: if bad {
-                Unique::null()
-            } else {
-                Unique::new(results)
-            },
-            result: if bad {
-                HResult::RPC_E_INVALID_OBJECT
-            } else {
-                HResult::S_OK
-            },
-        })
-    }
-    async fn rem_add_ref(
-        &self,
-        _: &CallContext,
-        _: msrpc_dcom::remunknown2::RemAddRefRequest,
-    ) -> Result<msrpc_dcom::remunknown2::RemAddRefResponse, RpcFault> {
-        Err(RpcFault(msrpc_proto::pdu::FaultStatus::NCA_S_OP_RNG_ERROR))
-    }
-    async fn rem_release(
-        &self,
-        ctx: &CallContext,
-        req: msrpc_dcom::remunknown2::RemReleaseRequest,
-    ) -> Result<msrpc_dcom::remunknown2::RemReleaseResponse, RpcFault> {
-        assert_eq!(ctx.object, Some(REMUNK));
-        self.released.lock().unwrap().extend(req.interface_refs);
-        Ok(msrpc_dcom::remunknown2::RemReleaseResponse {
-            orpcthat: OrpcThat::default(),
-            result: HResult::S_OK,
-        })
-    }
-    async fn rem_query_interface2(
-        &self,
-        _: &CallContext,
-        _: msrpc_dcom::remunknown2::RemQueryInterface2Request,
-    ) -> Result<msrpc_dcom::remunknown2::RemQueryInterface2Response, RpcFault> {
-        Err(RpcFault(msrpc_proto::pdu::FaultStatus::NCA_S_OP_RNG_ERROR))
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn exporter_query_interface_and_release() {
-    use msrpc_dcom::client::Exporter;
-    let released = Arc::new(Mutex::new(Vec::new()));
-    let server = Server::builder()
-        .listen("127.0.0.1:0".parse().unwrap())
-        .service(msrpc_dcom::remunknown2::RemUnknown2Server::new(
-            RemUnknown {
-                released: Arc::clone(&released),
-            },
-        ))
-        .start()
-        .await
-        .unwrap();
-    let port = server.local_addrs()[0].port();
-    // The exporter found the way the client finds it: an advertised binding naming it.
-    let bindings = Bindings {
-        strings: vec![StringBinding {
-            tower_id: 7,
-            network_addr: format!("127.0.0.1[{port}]"),
-        }],
-        security: vec![],
-    };
-    let at = choose_exporter("127.0.0.1", &bindings, Duration::from_secs(2))
-        .await
-        .unwrap();
-    assert!(!at.fallback);
-    let e = Exporter::connect(
-        &at.host,
-        at.port,
-        msrpc_dcom::Ipid(REMUNK),
-        ClientOptions::default(),
-    )
-    .await
-    .unwrap();
-    let other = Uuid::from_u128(0x00000131_0000_0000_c000_000000000099);
-    let r = e
-        .query_interface(msrpc_dcom::Ipid(OBJ), 5, &[IID_IDISPATCH, other])
-        .await
-        .unwrap();
-    assert_eq!(r.len(), 2);
-    assert!(r[0].hresult.is_success());
-    assert_eq!(r[0].std.public_refs, 5);
-    assert_eq!(r[1].hresult, HResult::E_NOINTERFACE);
-    // An unknown object: the call's HRESULT is the error.
-    let err = e
-        .query_interface(msrpc_dcom::Ipid(Uuid::from_u128(9)), 1, &[IID_IDISPATCH])
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            ClientError::Status {
-                status: 0x8001_0114,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    let refs = [msrpc_dcom::orpc::RemInterfaceRef {
-        ipid: r[0].std.ipid,
-        public_refs: 5,
-        private_refs: 0,
-    }];
-    e.release(&refs).await.unwrap();
-    assert_eq!(released.lock().unwrap().as_slice(), &refs);
-    e.close();
-    server.shutdown().await;
-}
-
-/// A resolver test double for pings: records each ping, creates set 0x77, and expires the
-/// set once when asked.
+/// A resolver test double for pings (what the library's resolver cannot be made to do):
+/// records each ping and when it came, creates set 0x77, expires the set once when asked,
+/// answers ComplexPing with a backoff factor, faults the next pings when asked.
 #[derive(Default)]
 struct PingResolver {
     log: Mutex<Vec<String>>,
+    times: Mutex<Vec<Instant>>,
     expire_next: Mutex<bool>,
+    backoff: Mutex<u16>,
+    fail_next: Mutex<u32>,
+}
+
+impl PingResolver {
+    /// Records a ping; a fault when one was asked for.
+    fn record(&self, line: String) -> Result<(), RpcFault> {
+        self.times.lock().unwrap().push(Instant::now());
+        let mut fail = self.fail_next.lock().unwrap();
+        if *fail > 0 {
+            *fail -= 1;
+            self.log.lock().unwrap().push(format!("{line} (fault)"));
+            return Err(RpcFault(msrpc_proto::pdu::FaultStatus::NCA_S_FAULT_UNSPEC));
+        }
+        self.log.lock().unwrap().push(line);
+        Ok(())
+    }
 }
 
 type Shared = Arc<PingResolver>;
@@ -466,11 +341,7 @@ impl msrpc_dcom::resolver::ObjectExporter for PingServer {
         _: &CallContext,
         req: msrpc_dcom::resolver::SimplePingRequest,
     ) -> Result<msrpc_dcom::resolver::SimplePingResponse, RpcFault> {
-        self.0
-            .log
-            .lock()
-            .unwrap()
-            .push(format!("simple {:#x}", req.set_id.0));
+        self.0.record(format!("simple {:#x}", req.set_id.0))?;
         let expire = std::mem::take(&mut *self.0.expire_next.lock().unwrap());
         Ok(msrpc_dcom::resolver::SimplePingResponse {
             result: if expire { 0x778 } else { 0 },
@@ -489,20 +360,20 @@ impl msrpc_dcom::resolver::ObjectExporter for PingServer {
                 .collect::<Vec<_>>()
                 .join(",")
         };
-        self.0.log.lock().unwrap().push(format!(
+        self.0.record(format!(
             "complex {:#x} seq {} +[{}] -[{}]",
             req.set_id.0,
             req.sequence_num,
             ids(&req.add_to_set),
             ids(&req.del_from_set)
-        ));
+        ))?;
         Ok(msrpc_dcom::resolver::ComplexPingResponse {
             set_id: msrpc_dcom::SetId(if req.set_id.0 == 0 {
                 0x77
             } else {
                 req.set_id.0
             }),
-            ping_backoff_factor: 0,
+            ping_backoff_factor: *self.0.backoff.lock().unwrap(),
             result: 0,
         })
     }
@@ -561,8 +432,8 @@ async fn pinger_creates_changes_keeps_and_recreates_its_set() {
         matches!(e, ClientError::Status { status: 0x778, .. }),
         "{e}"
     );
-    p.ping().await.unwrap(); // a new set with every OID, sequence 3
-    assert_eq!(p.sequence(), 3);
+    p.ping().await.unwrap(); // a new set with every OID, sequence 1 (MS-DCOM 3.2.6.1)
+    assert_eq!(p.sequence(), 1);
     assert_eq!(
         state.log.lock().unwrap().as_slice(),
         [
@@ -570,8 +441,134 @@ async fn pinger_creates_changes_keeps_and_recreates_its_set() {
             "simple 0x77",
             "complex 0x77 seq 2 +[3] -[1]",
             "simple 0x77",
-            "complex 0x0 seq 3 +[2,3] -[]",
+            "complex 0x0 seq 1 +[2,3] -[]",
         ]
     );
     server.shutdown().await;
+}
+
+async fn serve_pings(state: &Shared) -> (Server, u16) {
+    let server = Server::builder()
+        .listen("127.0.0.1:0".parse().unwrap())
+        .service(msrpc_dcom::resolver::ObjectExporterServer::new(PingServer(
+            Arc::clone(state),
+        )))
+        .start()
+        .await
+        .unwrap();
+    let port = server.local_addrs()[0].port();
+    (server, port)
+}
+
+/// Waits (at most 10 s) until `cond` holds.
+async fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "waited 10 s for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_task_honours_the_backoff_factor_and_retries_failures() {
+    use msrpc_dcom::client::{PingConfig, PingTask};
+    use msrpc_dcom::Oid;
+    let state: Shared = Arc::default();
+    *state.backoff.lock().unwrap() = 1;
+    let (server, port) = serve_pings(&state).await;
+    let period = Duration::from_millis(150);
+    let retry = Duration::from_millis(60);
+    let p = PingTask::new(
+        "127.0.0.1",
+        port,
+        ClientOptions::default(),
+        PingConfig {
+            period,
+            call_timeout: Duration::from_secs(5),
+            retry_delay: retry,
+            retries: 2,
+            max_backoff_factor: 1,
+        },
+    );
+    assert!(!p.is_running(), "nothing to ping yet");
+    let t0 = Instant::now();
+    p.add(Oid(1));
+    assert!(p.is_running());
+    until("two pings", || state.times.lock().unwrap().len() >= 2).await;
+    let times = state.times.lock().unwrap().clone();
+    // The first after one period; the server asked for factor 1: the next after two.
+    assert!(times[0] - t0 >= period);
+    assert!(
+        times[1] - times[0] >= period * 2,
+        "{:?}",
+        times[1] - times[0]
+    );
+    assert_eq!(p.stats().backoff_factor, 1);
+
+    // The next ping faults: tried again after the retry delay, not a period later.
+    *state.fail_next.lock().unwrap() = 1;
+    until("the retry", || state.times.lock().unwrap().len() >= 4).await;
+    let times = state.times.lock().unwrap().clone();
+    let gap = times[3] - times[2];
+    assert!(gap >= retry && gap < period * 2, "{gap:?}");
+    let s = p.stats();
+    assert_eq!((s.failures, s.pings), (1, 3));
+    assert!(s.last_error.unwrap().contains("SimplePing"));
+    assert_eq!(
+        state.log.lock().unwrap()[..4],
+        [
+            "complex 0x0 seq 1 +[1] -[]",
+            "simple 0x77",
+            "simple 0x77 (fault)",
+            "simple 0x77",
+        ]
+    );
+    // Its last OID removed: the deletion goes at once, then the task stops.
+    p.remove(Oid(1));
+    until("the task to stop", || !p.is_running()).await;
+    assert_eq!(
+        state.log.lock().unwrap().last().unwrap(),
+        "complex 0x77 seq 2 +[] -[1]"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_task_survives_an_unreachable_resolver() {
+    use msrpc_dcom::client::{PingConfig, PingTask};
+    use msrpc_dcom::Oid;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let p = PingTask::new(
+        "127.0.0.1",
+        port,
+        ClientOptions::default(),
+        PingConfig {
+            period: Duration::from_millis(50),
+            call_timeout: Duration::from_secs(2),
+            retry_delay: Duration::from_millis(20),
+            retries: 2,
+            max_backoff_factor: 1,
+        },
+    );
+    p.add(Oid(1));
+    // One try and two retries per period, each counted; the task keeps running.
+    until("three failures", || p.stats().failures >= 3).await;
+    let s = p.stats();
+    assert_eq!(s.pings, 0);
+    assert!(s.running);
+    assert!(s.last_error.is_some());
+    // A flush waits for an answer that cannot come, within its bound.
+    let e = p.flush(Duration::from_millis(2000)).await.unwrap_err();
+    assert!(
+        matches!(e, ClientError::Background { .. } | ClientError::Timeout(_)),
+        "{e}"
+    );
+    // Nothing left to keep alive (the set was never created): the task stops.
+    p.remove(Oid(1));
+    until("the task to stop", || !p.is_running()).await;
 }

@@ -14,8 +14,8 @@ use msrpc_dcom::dualstring::{
 use msrpc_dcom::ids::guids;
 use msrpc_dcom::objref::{ObjRef, ObjRefBody};
 use msrpc_dcom::orpc::{OrpcThat, OrpcThis, RemQiResult, StdObjRef, SORF_NOPING};
+use msrpc_dcom::remunknown as ru;
 use msrpc_dcom::remunknown::{RemQueryInterfaceRequest, RemQueryInterfaceResponse};
-use msrpc_dcom::remunknown2 as ru2;
 use msrpc_dcom::resolver::{
     ComplexPingRequest, ResolveOxid2Request, ResolveOxid2Response, ServerAlive2Request,
     ServerAlive2Response, SimplePingRequest,
@@ -388,7 +388,7 @@ fn rem_unknown_from_impacket() {
     assert_eq!(r.orpcthis.cid, CID);
     assert_same("rem_query_interface_request", &r.to_stub(LE).unwrap());
 
-    let r = ru2::RemAddRefRequest::from_stub(&vector("rem_add_ref_request"), LE, LIMITS).unwrap();
+    let r = ru::RemAddRefRequest::from_stub(&vector("rem_add_ref_request"), LE, LIMITS).unwrap();
     assert_eq!(r.interface_refs.len(), 1);
     assert_eq!(
         (r.interface_refs[0].ipid, r.interface_refs[0].public_refs),
@@ -396,7 +396,7 @@ fn rem_unknown_from_impacket() {
     );
     assert_same("rem_add_ref_request", &r.to_stub(LE).unwrap());
 
-    let r = ru2::RemReleaseRequest::from_stub(&vector("rem_release_request"), LE, LIMITS).unwrap();
+    let r = ru::RemReleaseRequest::from_stub(&vector("rem_release_request"), LE, LIMITS).unwrap();
     assert_same("rem_release_request", &r.to_stub(LE).unwrap());
 }
 

@@ -46,6 +46,71 @@ pub trait Interface {
     }
 }
 
+/// The name at `opnum` of an operation table (`None` past its end or in a gap).
+const fn operation_at(ops: &[Option<&'static str>], opnum: usize) -> Option<&'static str> {
+    let mut rest = ops;
+    let mut i = 0;
+    while let [first, tail @ ..] = rest {
+        if i == opnum {
+            return *first;
+        }
+        rest = tail;
+        i += 1;
+    }
+    None
+}
+
+/// The length of the operation table of an interface that inherits `base` and adds `own`
+/// (what `#[interface]` sizes [`inherit_operations`]'s table with).
+pub const fn inherited_operations_len(
+    base: &[Option<&'static str>],
+    own: &[Option<&'static str>],
+) -> usize {
+    if base.len() > own.len() {
+        base.len()
+    } else {
+        own.len()
+    }
+}
+
+/// The operation table of an interface that inherits `base` and adds `own`: each opnum names
+/// the derived interface's own operation, else the base's. `N` is
+/// [`inherited_operations_len`]. Evaluated at compile time by the code `#[interface]`
+/// generates for a trait with a supertrait.
+pub const fn inherit_operations<const N: usize>(
+    base: &[Option<&'static str>],
+    own: &[Option<&'static str>],
+) -> [Option<&'static str>; N] {
+    let mut out: [Option<&'static str>; N] = [None; N];
+    let mut i = 0;
+    while i < N {
+        let name = match operation_at(own, i) {
+            Some(n) => Some(n),
+            None => operation_at(base, i),
+        };
+        // `i < N`, the array's length: the loop's own bound.
+        #[allow(clippy::indexing_slicing)]
+        {
+            out[i] = name;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// True when no opnum of `own` names an operation of `base` (a derived interface may not
+/// redefine an inherited opnum; `#[interface]` checks it at compile time).
+pub const fn opnums_disjoint(base: &[Option<&'static str>], own: &[Option<&'static str>]) -> bool {
+    let mut i = 0;
+    while i < own.len() {
+        if operation_at(own, i).is_some() && operation_at(base, i).is_some() {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Who is calling, as established by the association (given to every service method).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CallContext {
@@ -230,5 +295,48 @@ pub trait Invoke: Send + Sync {
     /// Limits for decoding responses.
     fn limits(&self) -> DecodeLimits {
         DecodeLimits::DEFAULT
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &[Option<&str>] = &[
+        None,
+        None,
+        None,
+        Some("qi"),
+        Some("add_ref"),
+        Some("release"),
+    ];
+    const OWN: &[Option<&str>] = &[None, None, None, None, None, None, Some("qi2")];
+
+    #[test]
+    fn inherited_operation_tables() {
+        const LEN: usize = inherited_operations_len(BASE, OWN);
+        const ALL: [Option<&str>; LEN] = inherit_operations::<LEN>(BASE, OWN);
+        assert_eq!(LEN, 7);
+        assert_eq!(
+            ALL,
+            [
+                None,
+                None,
+                None,
+                Some("qi"),
+                Some("add_ref"),
+                Some("release"),
+                Some("qi2")
+            ]
+        );
+        // The derived table may be shorter than the base's and fill its gaps.
+        let short: [Option<&str>; 6] = inherit_operations(BASE, &[Some("zero")]);
+        assert_eq!(short[0], Some("zero"));
+        assert_eq!(short[5], Some("release"));
+        assert_eq!(inherited_operations_len(BASE, &[Some("zero")]), 6);
+        assert!(opnums_disjoint(BASE, OWN));
+        assert!(opnums_disjoint(BASE, &[Some("zero")]));
+        assert!(!opnums_disjoint(BASE, &[None, None, None, None, Some("x")]));
+        assert!(opnums_disjoint(&[], OWN));
     }
 }

@@ -8,6 +8,7 @@ use msrpc_ndr::Unique;
 use msrpc_proto::dispatch::{CallContext, RpcFault};
 
 use super::{ClassRegistry, ComObject, DcomHost, Object};
+use crate::com::ComPtr;
 use crate::demo::{
     AddRequest, AddResponse, Calculator, EchoRequest, EchoResponse, SpawnRequest, SpawnResponse,
     CLSID_CALCULATOR, IID_ICALCULATOR,
@@ -101,7 +102,8 @@ impl Calculator for CalculatorService {
     async fn spawn(&self, ctx: &CallContext, req: SpawnRequest) -> Result<SpawnResponse, RpcFault> {
         let r = self.object(ctx, req.orpcthis.version).and_then(|_| {
             let child: Object = Arc::new(CalculatorObject { offset: req.offset });
-            self.0.export(child, CLASS_NAME, IID_ICALCULATOR)
+            let ip = self.0.export(child, CLASS_NAME, IID_ICALCULATOR)?;
+            ComPtr::from_pointer(ip).map_err(|_| HResult::E_FAIL)
         });
         let (child, result) = match r {
             Ok(ip) => (Unique::new(ip), HResult::S_OK),

@@ -1,5 +1,7 @@
-//! `IRemUnknown` and `IRemUnknown2` (MS-DCOM 3.1.1.5.6) on the object exporter:
-//! QueryInterface and reference counting on behalf of remote clients.
+//! `IRemUnknown` and `IRemUnknown2` (MS-DCOM 3.1.1.5.6, 3.1.1.5.7) on the object exporter:
+//! QueryInterface and reference counting on behalf of remote clients. One implementation of
+//! `IRemUnknown` serves both interfaces (`IRemUnknown2` inherits its operations); the
+//! `IRemUnknown2` impl adds `RemQueryInterface2`.
 
 use std::sync::Arc;
 
@@ -12,7 +14,7 @@ use crate::remunknown::{
     RemAddRefRequest, RemAddRefResponse, RemQueryInterfaceRequest, RemQueryInterfaceResponse,
     RemReleaseRequest, RemReleaseResponse, RemUnknown,
 };
-use crate::remunknown2::RemUnknown2;
+use crate::remunknown2::{RemQueryInterface2Request, RemQueryInterface2Response, RemUnknown2};
 use crate::{ComVersion, HResult, Iid, Ipid, OrpcThat};
 
 /// IRemUnknown and IRemUnknown2 of the object exporter.
@@ -216,56 +218,11 @@ impl RemUnknown for RemUnknownService {
 }
 
 impl RemUnknown2 for RemUnknownService {
-    async fn rem_query_interface(
-        &self,
-        ctx: &CallContext,
-        req: crate::remunknown2::RemQueryInterfaceRequest,
-    ) -> Result<crate::remunknown2::RemQueryInterfaceResponse, RpcFault> {
-        let r = self.query(
-            ctx,
-            req.orpcthis.version,
-            req.ripid,
-            req.c_refs,
-            &req.iids,
-            false,
-        );
-        let (qi_results, result) = qi_results(r);
-        Ok(crate::remunknown2::RemQueryInterfaceResponse {
-            orpcthat: OrpcThat::default(),
-            qi_results,
-            result,
-        })
-    }
-
-    async fn rem_add_ref(
-        &self,
-        ctx: &CallContext,
-        req: crate::remunknown2::RemAddRefRequest,
-    ) -> Result<crate::remunknown2::RemAddRefResponse, RpcFault> {
-        let (result, results) = self.add_ref(ctx, req.orpcthis.version, &req.interface_refs);
-        Ok(crate::remunknown2::RemAddRefResponse {
-            orpcthat: OrpcThat::default(),
-            results,
-            result,
-        })
-    }
-
-    async fn rem_release(
-        &self,
-        ctx: &CallContext,
-        req: crate::remunknown2::RemReleaseRequest,
-    ) -> Result<crate::remunknown2::RemReleaseResponse, RpcFault> {
-        Ok(crate::remunknown2::RemReleaseResponse {
-            orpcthat: OrpcThat::default(),
-            result: self.release(ctx, req.orpcthis.version, &req.interface_refs),
-        })
-    }
-
     async fn rem_query_interface2(
         &self,
         ctx: &CallContext,
-        req: crate::remunknown2::RemQueryInterface2Request,
-    ) -> Result<crate::remunknown2::RemQueryInterface2Response, RpcFault> {
+        req: RemQueryInterface2Request,
+    ) -> Result<RemQueryInterface2Response, RpcFault> {
         let r = self.query(ctx, req.orpcthis.version, req.ripid, 1, &req.iids, true);
         let n = req.iids.len();
         let (hresults, interface_data, result) = match r {
@@ -287,7 +244,7 @@ impl RemUnknown2 for RemUnknownService {
             }
             Err(hr) => (vec![hr; n], vec![Unique::null(); n], hr),
         };
-        Ok(crate::remunknown2::RemQueryInterface2Response {
+        Ok(RemQueryInterface2Response {
             orpcthat: OrpcThat::default(),
             hresults,
             interface_data,

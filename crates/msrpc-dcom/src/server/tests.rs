@@ -211,7 +211,7 @@ async fn activation_calls_query_interface_and_release() {
         .await
         .unwrap();
     let r = SpawnResponse::from_stub(&out, LE, LIM, &req).unwrap();
-    let child = ObjRef::decode(&r.child.get().unwrap().data).unwrap();
+    let child = r.child.get().unwrap().objref().clone();
     assert_eq!(child.iid, IID_ICALCULATOR);
     let child = child.std().unwrap().ipid;
     assert_eq!(add(&f, child, 1, 2).await, (1003, HResult::S_OK));

@@ -1,14 +1,26 @@
-//! The DCOM client over `msrpc-rt` (feature `rt`): host discovery with
-//! `IObjectExporter::ServerAlive2` (MS-DCOM 3.1.2.5.1.6), the call network scanners make on
-//! port 135 to learn a host's COM version and every network address it advertises; and
-//! activation ([`activate`]: `IRemoteSCMActivator::RemoteCreateInstance`, 3.1.2.5.2.3.3) with
-//! the choice of the object exporter's address ([`choose_exporter`]); and the exporter's
-//! `IRemUnknown2` ([`Exporter`]: QueryInterface, Release); and pinging ([`Pinger`]: ComplexPing
-//! with sequence numbers from 1, SimplePing, a new set after `OR_INVALID_SET`). Not yet: method
-//! calls on the interfaces, AddRef/Release on drop, a timer driving the pinger.
+//! The DCOM client over `msrpc-rt` (feature `rt`), MS-DCOM 3.2:
 //!
-//! Every wait is bounded: the connect by [`ClientOptions::connect_timeout`], the bind and call
-//! by [`ClientOptions::call_timeout`], and the whole exchange by the `timeout` argument.
+//! - host discovery with `IObjectExporter::ServerAlive2` ([`server_alive2`], 3.1.2.5.1.6), the
+//!   call network scanners make on port 135 to learn a host's COM version and addresses;
+//! - activation ([`activate`]: `IRemoteSCMActivator::RemoteCreateInstance`, 3.1.2.5.2.3.3) and
+//!   the choice of the object exporter's address ([`choose_exporter`]);
+//! - the exporter ([`Exporter`]: its `IRemUnknown2`, RemQueryInterface, RemAddRef, RemRelease)
+//!   and owned interface handles ([`ComRef`]): dropping one gives its references back through
+//!   a background task that batches `RemRelease`s (`Drop` never blocks), and an object's last
+//!   handle takes its OID out of the ping set; [`ComRef::release`] does it now and returns the
+//!   result, [`ComRef::add_ref`] takes another reference, [`ComRef::client`] builds the
+//!   interface's generated client (any `#[interface(orpc)]`, a [`crate::ComInterface`]);
+//! - pinging (3.2.6.1, over the sans-IO [`crate::ping::PingSet`]): [`Pinger`], one ping on a
+//!   connection the caller holds, and [`PingTask`], the background task per resolver that
+//!   pings on a timer (ComplexPing for changes, SimplePing otherwise, retries, the server's
+//!   backoff factor), stops when no OID remains, and counts its failures ([`PingStats`]);
+//! - [`DcomClient`], which puts these together: `create_instance` activates, connects to the
+//!   exporter and returns the handles, with one ping task per resolver.
+//!
+//! Every wait is bounded: connects by [`ClientOptions::connect_timeout`], binds and calls by
+//! [`ClientOptions::call_timeout`], whole exchanges by a `timeout` argument or
+//! [`DcomConfig`], background releases and pings by their own timeouts. Background failures
+//! are counted ([`ReleaseStats`], [`PingStats`]), never a panic.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -28,6 +40,14 @@ use crate::ids::{Clsid, Iid, Ipid, Oxid};
 use crate::objref::ObjRef;
 use crate::orpc::{ComVersion, OrpcThis};
 use crate::resolver::{ObjectExporterClient, ServerAlive2Request};
+
+mod exporter;
+mod pinger;
+mod session;
+
+pub use exporter::{ComRef, Exporter, ExporterOptions, ReleaseStats};
+pub use pinger::{PingConfig, PingStats, PingTask, Pinger};
+pub use session::{DcomClient, DcomConfig, Instance};
 
 /// The port of the OXID resolver (and endpoint mapper) on every Windows host.
 pub const RESOLVER_PORT: u16 = 135;
@@ -61,6 +81,22 @@ pub enum ClientError {
     /// The whole exchange took longer than allowed.
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+    /// A handle is for another interface than the one asked for.
+    #[error("the reference is for interface {held}, not {asked}")]
+    WrongInterface {
+        /// The IID the handle holds.
+        held: Iid,
+        /// The IID asked for.
+        asked: Iid,
+    },
+    /// A background task (releases, pings) failed or is gone.
+    #[error("{what}: {message}")]
+    Background {
+        /// Which task.
+        what: &'static str,
+        /// What happened.
+        message: String,
+    },
 }
 
 /// What `ServerAlive2` tells about a host.
@@ -355,238 +391,4 @@ pub async fn choose_exporter(
         port: first_port,
         fallback: true,
     })
-}
-
-/// A connection to an object exporter (the address [`choose_exporter`] found), calling its
-/// `IRemUnknown2` (MS-DCOM 3.1.1.5.7) at the IPID the activation named
-/// ([`Activated::ipid_rem_unknown`]): ORPC calls with ORPCTHIS 5.7, the IPID as the object
-/// UUID. Each call is bounded by [`ClientOptions::call_timeout`]. Authentication is the
-/// caller's `opts.auth`: Windows exporters want at least the activation's `authnHint`.
-#[derive(Clone, Debug)]
-pub struct Exporter {
-    client: Client,
-    rem_unknown: Ipid,
-}
-
-impl Exporter {
-    /// Connects to the exporter at `host:port`.
-    pub async fn connect(
-        host: &str,
-        port: u16,
-        rem_unknown: Ipid,
-        opts: ClientOptions,
-    ) -> Result<Exporter, ClientError> {
-        let client = Client::connect_host(host, port, opts).await?;
-        Ok(Exporter {
-            client,
-            rem_unknown,
-        })
-    }
-
-    /// The connection.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    fn rem_unknown(&self) -> crate::remunknown2::RemUnknown2Client<Client> {
-        crate::remunknown2::RemUnknown2Client::new(self.client.clone())
-            .with_object(self.rem_unknown.0)
-    }
-
-    /// `RemQueryInterface`: `refs` references to each of `iids` of the object behind `ipid`;
-    /// one result per IID (its HRESULT and, on success, its STDOBJREF). A failed call
-    /// HRESULT is an error; the entries' own HRESULTs are returned as they are.
-    pub async fn query_interface(
-        &self,
-        ipid: Ipid,
-        refs: u32,
-        iids: &[Iid],
-    ) -> Result<Vec<crate::orpc::RemQiResult>, ClientError> {
-        let what = "RemQueryInterface";
-        let c_iids = u16::try_from(iids.len())
-            .map_err(|_| DcomError::Unencodable("more than 65535 IIDs"))?;
-        let resp = self
-            .rem_unknown()
-            .rem_query_interface(crate::remunknown2::RemQueryInterfaceRequest {
-                orpcthis: OrpcThis::new(uuid::Uuid::new_v4()),
-                ripid: ipid,
-                c_refs: refs,
-                c_iids,
-                iids: iids.to_vec(),
-            })
-            .await
-            .map_err(|source| ClientError::Call { what, source })?;
-        if !resp.result.is_success() {
-            return Err(ClientError::Status {
-                what,
-                status: resp.result.0,
-            });
-        }
-        let results = resp.qi_results.get().cloned().unwrap_or_default();
-        if results.len() != iids.len() {
-            return Err(DcomError::Invalid("RemQueryInterface: not one result per IID").into());
-        }
-        Ok(results)
-    }
-
-    /// `RemRelease`: gives back references (what a client does when it drops interfaces).
-    pub async fn release(&self, refs: &[crate::orpc::RemInterfaceRef]) -> Result<(), ClientError> {
-        let what = "RemRelease";
-        let c_interface_refs = u16::try_from(refs.len())
-            .map_err(|_| DcomError::Unencodable("more than 65535 references"))?;
-        let resp = self
-            .rem_unknown()
-            .rem_release(crate::remunknown2::RemReleaseRequest {
-                orpcthis: OrpcThis::new(uuid::Uuid::new_v4()),
-                c_interface_refs,
-                interface_refs: refs.to_vec(),
-            })
-            .await
-            .map_err(|source| ClientError::Call { what, source })?;
-        if resp.result.is_success() {
-            Ok(())
-        } else {
-            Err(ClientError::Status {
-                what,
-                status: resp.result.0,
-            })
-        }
-    }
-
-    /// Closes the connection.
-    pub fn close(&self) {
-        self.client.close();
-    }
-}
-
-/// The client side of DCOM garbage collection (MS-DCOM 3.2.6.1): one ping set on an exporter
-/// machine's OXID resolver, kept alive by calling [`Pinger::ping`] every [`Pinger::PERIOD`]
-/// (at most; the server expires a set after three periods without a ping). A ping with set
-/// changes (or the first, which creates the set) is a `ComplexPing` with a sequence number
-/// that starts at 1 and grows by one each time; a ping without changes is a `SimplePing`. When
-/// the server answers `OR_INVALID_SET` (it expired the set), the next ping creates a new set
-/// with every OID.
-#[derive(Clone, Debug)]
-pub struct Pinger {
-    client: Client,
-    set_id: crate::ids::SetId,
-    sequence: u16,
-    oids: std::collections::BTreeSet<crate::ids::Oid>,
-    added: Vec<crate::ids::Oid>,
-    deleted: Vec<crate::ids::Oid>,
-    backoff: u16,
-}
-
-impl Pinger {
-    /// The ping period MS-DCOM recommends (3.2.6.1: 120 seconds).
-    pub const PERIOD: Duration = Duration::from_secs(120);
-    /// Most OIDs sent in one ComplexPing (its counts are 16-bit).
-    pub const MAX_CHANGES: usize = 4096;
-
-    /// A pinger calling the resolver on `client` (port 135 of the exporter's machine).
-    pub fn new(client: Client) -> Pinger {
-        Pinger {
-            client,
-            set_id: crate::ids::SetId(0),
-            sequence: 0,
-            oids: Default::default(),
-            added: Vec::new(),
-            deleted: Vec::new(),
-            backoff: 0,
-        }
-    }
-
-    /// The set id the server gave (0 before the first ping).
-    pub fn set_id(&self) -> crate::ids::SetId {
-        self.set_id
-    }
-
-    /// The last ComplexPing's sequence number (0 before the first).
-    pub fn sequence(&self) -> u16 {
-        self.sequence
-    }
-
-    /// The server's ping backoff factor from the last ComplexPing (MS-DCOM 3.2.4.2.1).
-    pub fn backoff_factor(&self) -> u16 {
-        self.backoff
-    }
-
-    /// Keeps `oid` alive from the next ping on.
-    pub fn add(&mut self, oid: crate::ids::Oid) {
-        if self.oids.insert(oid) {
-            self.deleted.retain(|o| *o != oid);
-            self.added.push(oid);
-        }
-    }
-
-    /// Stops keeping `oid` alive from the next ping on.
-    pub fn remove(&mut self, oid: crate::ids::Oid) {
-        if self.oids.remove(&oid) {
-            let was_pending = self.added.contains(&oid);
-            self.added.retain(|o| *o != oid);
-            if !was_pending {
-                self.deleted.push(oid);
-            }
-        }
-    }
-
-    /// Pings the set (see the type's docs). Fails on a transport error, a fault or an error
-    /// status; changes not acknowledged are sent again by the next ping.
-    pub async fn ping(&mut self) -> Result<(), ClientError> {
-        use crate::resolver::{ComplexPingRequest, SimplePingRequest};
-        let resolver = ObjectExporterClient::new(self.client.clone());
-        if self.set_id.0 != 0 && self.added.is_empty() && self.deleted.is_empty() {
-            let what = "SimplePing";
-            let r = resolver
-                .simple_ping(SimplePingRequest {
-                    set_id: self.set_id,
-                })
-                .await
-                .map_err(|source| ClientError::Call { what, source })?;
-            return self.check(what, r.result);
-        }
-        let what = "ComplexPing";
-        let add: Vec<_> = self.added.iter().copied().take(Self::MAX_CHANGES).collect();
-        let del: Vec<_> = self
-            .deleted
-            .iter()
-            .copied()
-            .take(Self::MAX_CHANGES)
-            .collect();
-        let sequence = self.sequence.wrapping_add(1).max(1);
-        let c_add = u16::try_from(add.len()).unwrap_or(u16::MAX);
-        let c_del = u16::try_from(del.len()).unwrap_or(u16::MAX);
-        let r = resolver
-            .complex_ping(ComplexPingRequest {
-                set_id: self.set_id,
-                sequence_num: sequence,
-                c_add_to_set: c_add,
-                c_del_from_set: c_del,
-                add_to_set: (!add.is_empty()).then(|| add.clone()),
-                del_from_set: (!del.is_empty()).then(|| del.clone()),
-            })
-            .await
-            .map_err(|source| ClientError::Call { what, source })?;
-        self.sequence = sequence;
-        self.check(what, r.result)?;
-        self.set_id = r.set_id;
-        self.backoff = r.ping_backoff_factor;
-        self.added.drain(..add.len());
-        self.deleted.drain(..del.len());
-        Ok(())
-    }
-
-    fn check(&mut self, what: &'static str, status: u32) -> Result<(), ClientError> {
-        if status == crate::hresult::status::OR_INVALID_SET {
-            // The set expired: the next ping makes a new one with every OID.
-            self.set_id = crate::ids::SetId(0);
-            self.added = self.oids.iter().copied().collect();
-            self.deleted.clear();
-        }
-        if status == 0 {
-            Ok(())
-        } else {
-            Err(ClientError::Status { what, status })
-        }
-    }
 }
