@@ -571,17 +571,20 @@ async fn start_dcom(
         missed_pings: cfg.dcom.missed_pings,
         ..msrpc_dcom::tables::GcConfig::DEFAULT
     };
-    let host = Arc::new(DcomHost::new(
-        classes,
-        msrpc_dcom::server::DcomSettings {
-            min_activation_level: cfg.dcom.min_activation_level,
-            gc,
-            gc_interval: cfg.dcom.gc_interval,
-        },
-        &cfg.listen,
-        security.is_some(),
-        Some(dcom::observer(audit.sender())),
-    ));
+    let host = Arc::new(
+        DcomHost::new(
+            classes,
+            msrpc_dcom::server::DcomSettings {
+                min_activation_level: cfg.dcom.min_activation_level,
+                gc,
+                gc_interval: cfg.dcom.gc_interval,
+            },
+            &cfg.listen,
+            security.is_some(),
+            Some(dcom::observer(audit.sender())),
+        )
+        .with_class_permission(dcom::class_permission(policy.clone())),
+    );
     let exporter = if host.classes().is_empty() {
         None
     } else {

@@ -1,11 +1,22 @@
 //! msrpcd's side of DCOM: the host itself (classes, resolver, activators, object exporter) is
 //! `msrpc_dcom::server`; this module maps the host's [`DcomEvent`]s to the audit pipeline's
-//! inputs.
+//! inputs and answers the host's per-class permission questions from the `[policy]`.
 
 use std::sync::Arc;
 
 use msrpc_audit::live::Input;
-use msrpc_dcom::server::{DcomEvent, DcomObserver};
+use msrpc_dcom::server::{ClassPermission, ClassRight, DcomEvent, DcomObserver};
+use msrpc_policy::{CallerInfo, PolicyHandle};
+
+/// The host's per-class launch and access permission: the `[[policy.dcom-class]]` entries of
+/// the policy in force (a SIGHUP reload swaps the policy, and the next call sees it).
+pub fn class_permission(policy: PolicyHandle) -> ClassPermission {
+    Arc::new(
+        move |clsid: msrpc_dcom::Clsid, right: ClassRight, caller: &CallerInfo<'_>| {
+            policy.current().check_class(&clsid, right, caller)
+        },
+    )
+}
 
 /// The audit input for a DCOM event, when the audit log records it: an activation refused
 /// below the minimum level is a `policy` deny (`dcom_activation_level`), one refused for its
@@ -44,6 +55,25 @@ pub fn audit_input(event: &DcomEvent) -> Option<Input> {
             opnum: *opnum,
             shape: (*shape).to_string(),
             detail: error.to_string(),
+        }),
+        DcomEvent::ClassDenied {
+            reason,
+            rule,
+            user,
+            conn_id,
+            call_id,
+            interface,
+            opnum,
+            ..
+        } => Some(Input::Policy {
+            conn_id: *conn_id,
+            call_id: *call_id,
+            interface: interface.to_string(),
+            opnum: *opnum,
+            action: "deny".to_string(),
+            reason: (*reason).to_string(),
+            rule: rule.as_deref().map(str::to_string),
+            user: user.clone(),
         }),
         // Not audited yet: activations, ORPC calls, reference counting, pings and garbage
         // collection go to the debug log until the audit has records for them.

@@ -695,3 +695,5 @@ async fn services_report_activations_calls_references_pings_and_collection() {
         }
     );
 }
+
+mod permissions;
