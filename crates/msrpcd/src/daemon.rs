@@ -605,6 +605,8 @@ async fn start_dcom(
         let server = host
             .exporter_services(builder.policy(policy))
             .service(CalculatorServer::new(CalculatorService(host.clone())))
+            // IRemUnknown(2)'s stubs, for their `dcom_rem_unknown` records.
+            .call_done_stubs(msrpc_audit::live::REQUEST_STUB_INTERFACES)
             .observer(audit.observer(Arc::new(|_: &msrpc_rt::ConnEvent<'_>| {})))
             .start()
             .await?;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use msrpc_audit::live::Input;
+use msrpc_audit::live::{DcomInput, Input};
 use msrpc_dcom::server::{ClassPermission, ClassRight, DcomEvent, DcomObserver};
 use msrpc_policy::{CallerInfo, PolicyHandle};
 
@@ -19,8 +19,13 @@ pub fn class_permission(policy: PolicyHandle) -> ClassPermission {
 }
 
 /// The audit input for a DCOM event, when the audit log records it: an activation refused
-/// below the minimum level is a `policy` deny (`dcom_activation_level`), one refused for its
-/// shape an `exploit_shape` event. The other events are only logged at debug level for now.
+/// below the minimum level is a `policy` deny (`dcom_activation_level`), one refused by the
+/// class's permissions a `policy` deny (`dcom_launch_denied`, `dcom_access_denied`), one
+/// refused for its shape an `exploit_shape` event; ORPC calls, pings and collections become
+/// `dcom_call`, `dcom_ping` and `dcom_gc` records; an activation of a hosted class names the
+/// class for its `dcom_activation` record (which, like the `dcom_rem_unknown` records, the
+/// audit reads from the call's stubs, as the analyzer does from captures). Reference counting
+/// is only logged at debug level (its records come from the stubs).
 pub fn audit_input(event: &DcomEvent) -> Option<Input> {
     match event {
         DcomEvent::ActivationDenied {
@@ -75,15 +80,76 @@ pub fn audit_input(event: &DcomEvent) -> Option<Input> {
             rule: rule.as_deref().map(str::to_string),
             user: user.clone(),
         }),
-        // Not audited yet: activations, ORPC calls, reference counting, pings and garbage
-        // collection go to the debug log until the audit has records for them.
+        DcomEvent::Activation {
+            clsid,
+            class: Some(name),
+            ..
+        } => Some(Input::ClassName {
+            clsid: *clsid,
+            name: (*name).to_string(),
+        }),
+        DcomEvent::OrpcCall {
+            ipid,
+            oid,
+            class,
+            iid,
+            opnum,
+            result,
+            conn_id,
+            call_id,
+            ..
+        } => Some(Input::Dcom {
+            conn_id: *conn_id,
+            input: Box::new(DcomInput::Call {
+                call_id: *call_id,
+                ipid: ipid.0,
+                oid: oid.map(|o| o.0),
+                class: *class,
+                interface: *iid,
+                opnum: *opnum,
+                hresult: result.0,
+            }),
+        }),
+        DcomEvent::Ping {
+            complex,
+            set_id,
+            added,
+            removed,
+            result,
+            conn_id,
+            call_id,
+        } => Some(Input::Dcom {
+            conn_id: *conn_id,
+            input: Box::new(DcomInput::Ping {
+                call_id: *call_id,
+                complex: *complex,
+                set_id: set_id.0,
+                added: added.iter().map(|o| o.0).collect(),
+                removed: removed.iter().map(|o| o.0).collect(),
+                status: *result,
+            }),
+        }),
+        DcomEvent::Collected {
+            oids,
+            reason,
+            objects,
+            ipids,
+            sets,
+            conn_id,
+        } => Some(Input::Dcom {
+            conn_id: *conn_id,
+            input: Box::new(DcomInput::Collected {
+                reason: reason.as_str(),
+                oids: oids.iter().map(|o| o.0).collect(),
+                objects: *objects as u64,
+                ipids: *ipids as u64,
+                sets: *sets as u64,
+            }),
+        }),
         DcomEvent::Activation { .. }
-        | DcomEvent::OrpcCall { .. }
         | DcomEvent::RemQueryInterface { .. }
         | DcomEvent::RemAddRef { .. }
-        | DcomEvent::RemRelease { .. }
-        | DcomEvent::Ping { .. }
-        | DcomEvent::Collected { .. } => {
+        | DcomEvent::RemRelease { .. } => {
             tracing::debug!(event = ?event, "DCOM event");
             None
         }
@@ -163,12 +229,25 @@ mod tests {
             })
         );
         let collected = DcomEvent::Collected {
-            oids: vec![],
+            oids: vec![msrpc_dcom::Oid(5)],
             reason: msrpc_dcom::server::GcReason::PingTimeout,
-            objects: 0,
-            ipids: 0,
+            objects: 1,
+            ipids: 2,
             sets: 0,
+            conn_id: 0,
         };
-        assert_eq!(audit_input(&collected), None);
+        assert_eq!(
+            audit_input(&collected),
+            Some(Input::Dcom {
+                conn_id: 0,
+                input: Box::new(DcomInput::Collected {
+                    reason: "ping_timeout",
+                    oids: vec![5],
+                    objects: 1,
+                    ipids: 2,
+                    sets: 0,
+                }),
+            })
+        );
     }
 }

@@ -123,7 +123,6 @@ async fn wait_log(log: &Path, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     }
 }
 
-#[allow(dead_code)] // used by the kill test
 async fn get_metrics(addr: SocketAddr) -> Vec<Sample> {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -138,7 +137,6 @@ async fn get_metrics(addr: SocketAddr) -> Vec<Sample> {
     parse_exposition(text).unwrap()
 }
 
-#[allow(dead_code)] // used by the kill test
 fn metric(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     samples
         .iter()
@@ -230,4 +228,173 @@ async fn class_launch_and_access_permissions_from_the_policy() {
     let evs = audit_events(&log);
     assert_eq!(policy_denies(&evs, "dcom_launch_denied").len(), 2);
     assert_eq!(policy_denies(&evs, "dcom_access_denied").len(), 2);
+}
+
+/// msrpcd's resident set size, from /proc.
+fn rss_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// (objects, IPIDs, ping sets, connections of every server) now.
+async fn live_state(maddr: SocketAddr) -> (f64, f64, f64, f64) {
+    let m = get_metrics(maddr).await;
+    (
+        metric(&m, "msrpc_dcom_objects", &[]),
+        metric(&m, "msrpc_dcom_ipids", &[]),
+        metric(&m, "msrpc_dcom_ping_sets", &[]),
+        metric(&m, "msrpc_server_connections", &[]),
+    )
+}
+
+/// The ping timeout these tests configure: ping-period x missed-pings.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// What collection may take beyond the timeout: a gc-interval (1 s) and scheduling.
+const MARGIN: Duration = Duration::from_secs(4);
+/// Kill cycles for the memory check.
+const CYCLES: usize = 5;
+/// How far msrpcd's RSS may grow from the first cycle's to the last's.
+const RSS_GROWTH_KIB: u64 = 3 * 1024;
+
+/// One cycle: a client activates the calculator, spawns children, takes a RemQueryInterface
+/// reference and pings, and is killed; everything it held goes within the timeout plus the
+/// margin. Returns the time that took.
+async fn kill_cycle(ip: &str, maddr: SocketAddr, d: &Proc) -> Duration {
+    let mut client = Proc::spawn_cmd(
+        impacket_command(&[ip, "alice", PASSWORD, "--hold", "integrity"]),
+        "impacket_dcom.py",
+        &[],
+    );
+    let holding = client.line("HOLDING").await;
+    assert_eq!(
+        holding,
+        "HOLDING 4",
+        "{:?}\n{}",
+        client.stdout(),
+        client.stderr()
+    );
+    let (objects, ipids, sets, _) = live_state(maddr).await;
+    assert_eq!(
+        (objects, sets),
+        (4.0, 1.0),
+        "the calculator and three children, one set"
+    );
+    // One ICalculator IPID per object: RemQueryInterface added references to the calculator's.
+    assert_eq!(ipids, 4.0);
+    // Still pinged: a timeout later, everything is there.
+    tokio::time::sleep(PING_TIMEOUT + Duration::from_secs(1)).await;
+    assert_eq!(
+        live_state(maddr).await.0,
+        4.0,
+        "pinged objects were collected"
+    );
+    client.kill9().await;
+    let killed = Instant::now();
+    loop {
+        let state = live_state(maddr).await;
+        if state == (0.0, 0.0, 0.0, 0.0) {
+            return killed.elapsed();
+        }
+        assert!(
+            killed.elapsed() <= PING_TIMEOUT + MARGIN,
+            "{:?} after the kill: (objects, ipids, sets, connections) = {state:?}\n{}",
+            killed.elapsed(),
+            d.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_killed_mid_session_leaves_nothing_behind() {
+    python();
+    let dir = tempfile::tempdir().unwrap();
+    let users = users(dir.path());
+    let log = dir.path().join("audit.json");
+    let config = dir.path().join("msrpcd.toml");
+    std::fs::write(
+        &config,
+        "[dcom]\nping-period = 1\nmissed-pings = 2\ngc-interval = 1\n",
+    )
+    .unwrap();
+    let ip = "127.0.0.198";
+    let (mut d, maddr) = start(dir.path(), ip, &config, &users, &log).await;
+
+    let first = kill_cycle(ip, maddr, &d).await;
+    let evs = wait_log(&log, |e| e.iter().any(|e| e["event"] == "dcom_gc")).await;
+    // What the session left in the audit log.
+    let of = |kind: &str| -> Vec<&Value> { evs.iter().filter(|e| e["event"] == kind).collect() };
+    let act = of("dcom_activation");
+    assert_eq!(act.len(), 1, "{act:#?}");
+    assert_eq!(act[0]["class_name"], "MsrpcCalculator");
+    assert_eq!(act[0]["clsid"], CALCULATOR);
+    assert_eq!(act[0]["hresult"], 0);
+    assert_eq!(act[0]["user"], "alice");
+    assert_eq!(act[0]["auth_level"], "pkt_integrity");
+    let calls = of("dcom_call");
+    // Three Spawns, three Adds on the children, an Add on the RemQueryInterface reference.
+    assert_eq!(calls.len(), 7, "{calls:#?}");
+    assert!(calls.iter().all(|c| c["class_name"] == "MsrpcCalculator"
+        && c["interface"] == ICALCULATOR
+        && c["hresult"] == 0
+        && c["oid"].is_string()));
+    let qi = of("dcom_rem_unknown");
+    assert!(
+        qi.iter().any(|e| e["operation"] == "RemQueryInterface"
+            && e["iids"][0] == ICALCULATOR
+            && e["hresult"] == 0),
+        "{qi:#?}"
+    );
+    let pings = of("dcom_ping");
+    assert!(
+        pings.iter().any(|p| p["operation"] == "ComplexPing"
+            && p["status"] == 0
+            && p["added"].as_array().unwrap().len() == 4),
+        "{pings:#?}"
+    );
+    let gc = of("dcom_gc");
+    assert!(gc.iter().all(|g| g["reason"] == "ping_timeout"), "{gc:#?}");
+    let collected: u64 = gc.iter().map(|g| g["collected"].as_u64().unwrap()).sum();
+    assert_eq!(collected, 4, "{gc:#?}");
+    let last = gc.last().unwrap();
+    assert_eq!(
+        (last["objects"].as_u64(), last["sets"].as_u64()),
+        (Some(0), Some(0))
+    );
+    assert!(
+        last["id.orig_h"].is_null(),
+        "the collector's record has no peer"
+    );
+    let m = get_metrics(maddr).await;
+    let activations = [("class", "MsrpcCalculator"), ("result", "ok")];
+    assert_eq!(
+        metric(&m, "msrpc_dcom_activations_total", &activations),
+        1.0
+    );
+    let ok_calls = [("class", "MsrpcCalculator"), ("result", "ok")];
+    assert_eq!(metric(&m, "msrpc_dcom_orpc_calls_total", &ok_calls), 7.0);
+    let timeout = [("reason", "ping_timeout")];
+    assert_eq!(metric(&m, "msrpc_dcom_collected_total", &timeout), 4.0);
+    assert!(metric(&m, "msrpc_dcom_pings_total", &[("result", "ok")]) >= 1.0);
+
+    // Memory: after more kill cycles, msrpcd's RSS stays near the first cycle's.
+    let rss_first = rss_kib(d.pid());
+    let mut took = vec![first];
+    for _ in 1..CYCLES {
+        took.push(kill_cycle(ip, maddr, &d).await);
+    }
+    let rss_last = rss_kib(d.pid());
+    eprintln!("collection after the kill: {took:?}; RSS {rss_first} KiB -> {rss_last} KiB");
+    assert!(
+        rss_last <= rss_first + RSS_GROWTH_KIB,
+        "RSS grew from {rss_first} KiB to {rss_last} KiB over {CYCLES} kill cycles"
+    );
+    let m = get_metrics(maddr).await;
+    let all = CYCLES as f64 * 4.0;
+    assert_eq!(metric(&m, "msrpc_dcom_collected_total", &timeout), all);
+    d.terminate().await;
 }

@@ -343,6 +343,9 @@ pub enum DcomEvent {
         ipids: usize,
         /// Ping sets left.
         sets: usize,
+        /// The connection of the call that collected them (`CallContext::conn_id`); 0 for the
+        /// garbage collector ([`DcomHost::expire`]).
+        conn_id: u64,
     },
 }
 
@@ -605,13 +608,14 @@ impl DcomHost {
                 objects,
                 ipids,
                 sets,
+                conn_id: 0,
             });
         }
         n
     }
 
-    /// Reports objects a call collected (no lock held).
-    fn collected(&self, oids: Vec<Oid>, reason: GcReason) {
+    /// Reports objects a call (on connection `conn_id`) collected (no lock held).
+    fn collected(&self, conn_id: u64, oids: Vec<Oid>, reason: GcReason) {
         if oids.is_empty() || self.observer.is_none() {
             return;
         }
@@ -622,6 +626,7 @@ impl DcomHost {
             objects,
             ipids,
             sets,
+            conn_id,
         });
     }
 

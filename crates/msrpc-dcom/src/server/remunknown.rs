@@ -161,7 +161,7 @@ impl RemUnknownService {
             conn_id: ctx.conn_id,
             call_id: ctx.call_id,
         });
-        self.0.collected(collected, GcReason::Released);
+        self.0.collected(ctx.conn_id, collected, GcReason::Released);
         result
     }
 }
