@@ -218,6 +218,58 @@ pub enum EventKind {
         /// The HRESULT answered, when seen.
         hresult: Option<u32>,
     },
+    /// An ORPC call on a hosted object, as the DCOM host answered it (live only: the IPID's
+    /// object and class are the host's knowledge, not the wire's).
+    DcomCall {
+        /// `call_id`.
+        call_id: u32,
+        /// The IPID the call named (the request's object UUID).
+        ipid: String,
+        /// The object's OID (`0x...`), when the IPID named one.
+        oid: Option<String>,
+        /// The object's class (its registered name), when the IPID named one.
+        class_name: Option<String>,
+        /// The interface called (IID).
+        interface: String,
+        /// Operation number.
+        opnum: u16,
+        /// The HRESULT answered.
+        hresult: u32,
+    },
+    /// An OXID resolver ping (`IObjectExporter` SimplePing, ComplexPing), as the host answered
+    /// it.
+    DcomPing {
+        /// `call_id`.
+        call_id: u32,
+        /// `SimplePing` or `ComplexPing`.
+        operation: String,
+        /// The ping set (`0x...`; ComplexPing creating one: the new set's id when it succeeded).
+        set_id: String,
+        /// OIDs added to the set (`0x...`; at most the first 64).
+        added: Vec<String>,
+        /// OIDs removed from the set (`0x...`; at most the first 64).
+        removed: Vec<String>,
+        /// The resolver's status (0: OK; `OR_INVALID_SET` 0x778, ...).
+        status: u32,
+    },
+    /// Objects the DCOM host collected: their ping set expired (`ping_timeout`, by the garbage
+    /// collector: the record's connection is the host's own, without addresses), a RemRelease
+    /// released their last reference (`released`), or a ComplexPing removed them from their
+    /// last set (`removed_from_set`).
+    DcomGc {
+        /// `ping_timeout`, `released` or `removed_from_set`.
+        reason: String,
+        /// Objects collected.
+        collected: u32,
+        /// Their OIDs (`0x...`; at most the first 64).
+        oids: Vec<String>,
+        /// Objects left.
+        objects: u64,
+        /// IPIDs left.
+        ipids: u64,
+        /// Ping sets left.
+        sets: u64,
+    },
     /// An authentication leg completed or failed.
     Auth {
         /// Mechanism (`winnt`, `gss_negotiate`, or a number).

@@ -132,6 +132,22 @@ pub enum Input {
         /// Human-readable detail.
         detail: String,
     },
+    /// What a DCOM host decided about a call (or, connection 0, by its garbage collector):
+    /// becomes a `dcom_call`, `dcom_ping` or `dcom_gc` event, formatted on the writer's side.
+    Dcom {
+        /// Server-wide connection number (0: the host itself).
+        conn_id: u64,
+        /// The facts, boxed (inputs stay small).
+        input: Box<DcomInput>,
+    },
+    /// A hosted COM class's name (a DCOM host reports it when it activates the class): the
+    /// `dcom_activation` events of that CLSID name it when [`crate::dcom::CLASSES`] does not.
+    ClassName {
+        /// The CLSID.
+        clsid: msrpc_ndr::Uuid,
+        /// Its registered name.
+        name: String,
+    },
     /// PDUs crossed a connection.
     Pdus {
         /// Server-wide connection number.
@@ -148,6 +164,125 @@ pub enum Input {
         /// Why.
         reason: String,
     },
+}
+
+/// What a DCOM host reports ([`Input::Dcom`]), typed: the writer formats it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DcomInput {
+    /// An ORPC call answered ([`EventKind::DcomCall`]).
+    Call {
+        /// `call_id`.
+        call_id: u32,
+        /// The IPID named.
+        ipid: msrpc_ndr::Uuid,
+        /// Its object, when the IPID names one.
+        oid: Option<u64>,
+        /// The object's class name.
+        class: Option<&'static str>,
+        /// The interface (IID).
+        interface: msrpc_ndr::Uuid,
+        /// Operation number.
+        opnum: u16,
+        /// The HRESULT answered.
+        hresult: u32,
+    },
+    /// A ping answered ([`EventKind::DcomPing`]).
+    Ping {
+        /// `call_id`.
+        call_id: u32,
+        /// ComplexPing (else SimplePing).
+        complex: bool,
+        /// The set.
+        set_id: u64,
+        /// OIDs added (the writer keeps the first [`MAX_LISTED_OIDS`]).
+        added: Vec<u64>,
+        /// OIDs removed.
+        removed: Vec<u64>,
+        /// The resolver's status.
+        status: u32,
+    },
+    /// Objects collected ([`EventKind::DcomGc`]).
+    Collected {
+        /// `ping_timeout`, `released` or `removed_from_set`.
+        reason: &'static str,
+        /// Their OIDs.
+        oids: Vec<u64>,
+        /// Objects left.
+        objects: u64,
+        /// IPIDs left.
+        ipids: u64,
+        /// Ping sets left.
+        sets: u64,
+    },
+}
+
+/// OIDs a `dcom_ping` or `dcom_gc` record lists (its `collected` count says how many there
+/// were).
+pub const MAX_LISTED_OIDS: usize = 64;
+
+/// Hosted class names [`Live`] remembers ([`Input::ClassName`]).
+const MAX_CLASS_NAMES: usize = 1024;
+
+fn oid_texts(oids: &[u64]) -> Vec<String> {
+    oids.iter()
+        .take(MAX_LISTED_OIDS)
+        .map(|o| format!("{o:#018x}"))
+        .collect()
+}
+
+impl DcomInput {
+    /// The event it makes.
+    fn event(self) -> EventKind {
+        match self {
+            DcomInput::Call {
+                call_id,
+                ipid,
+                oid,
+                class,
+                interface,
+                opnum,
+                hresult,
+            } => EventKind::DcomCall {
+                call_id,
+                ipid: ipid.to_string(),
+                oid: oid.map(|o| format!("{o:#018x}")),
+                class_name: class.map(str::to_string),
+                interface: interface.to_string(),
+                opnum,
+                hresult,
+            },
+            DcomInput::Ping {
+                call_id,
+                complex,
+                set_id,
+                added,
+                removed,
+                status,
+            } => EventKind::DcomPing {
+                call_id,
+                operation: if complex { "ComplexPing" } else { "SimplePing" }.into(),
+                set_id: format!("{set_id:#018x}"),
+                added: oid_texts(&added),
+                removed: oid_texts(&removed),
+                status,
+            },
+            DcomInput::Collected {
+                reason,
+                oids,
+                objects,
+                ipids,
+                sets,
+            } => EventKind::DcomGc {
+                reason: reason.into(),
+                collected: u32::try_from(oids.len()).unwrap_or(u32::MAX),
+                oids: oid_texts(&oids),
+                objects,
+                ipids,
+                sets,
+            },
+        }
+    }
 }
 
 /// What a finished call carries beyond its counts, when there is any: the stubs
@@ -331,6 +466,8 @@ pub struct Live {
     scratch_names: Option<(u128, u16)>,
     /// Interface UUIDs as text, formatted once each (at most [`MAX_UUID_TEXTS`]).
     uuid_texts: FxHashMap<u128, String>,
+    /// Hosted COM classes' names ([`Input::ClassName`]), at most `MAX_CLASS_NAMES`.
+    class_names: FxHashMap<msrpc_ndr::Uuid, String>,
 }
 
 /// Interface UUID texts [`Live`] keeps formatted (a server serves few interfaces; past this
@@ -400,6 +537,7 @@ impl Live {
             scratch: None,
             scratch_names: None,
             uuid_texts: FxHashMap::default(),
+            class_names: FxHashMap::default(),
         }
     }
 
@@ -576,6 +714,29 @@ impl Live {
                     },
                 ));
             }
+            Input::Dcom { conn_id, input } => {
+                let kind = input.event();
+                if conn_id == 0 {
+                    // The host itself (its garbage collector): no connection, no addresses.
+                    let id = ConnId {
+                        uid: uid(self.seed, 0),
+                        orig_h: None,
+                        orig_p: None,
+                        resp_h: None,
+                        resp_p: None,
+                    };
+                    out.push(ev(ts, &id, kind));
+                } else {
+                    let st = self.state(conn_id, ts);
+                    out.push(ev(ts, &st.id, kind));
+                }
+            }
+            Input::ClassName { clsid, name } => {
+                if self.class_names.len() < MAX_CLASS_NAMES || self.class_names.contains_key(&clsid)
+                {
+                    self.class_names.insert(clsid, clip(&name));
+                }
+            }
             Input::Pdus {
                 conn_id,
                 received,
@@ -737,8 +898,21 @@ impl Live {
         };
         if let Some(facts) = dcom_facts {
             let resp = (fault.is_none() && !response.is_empty()).then_some((response, drep));
-            if let Some(k) = crate::dcom::interpret_call(&uuid, opnum, request, drep, resp, &facts)
+            if let Some(mut k) =
+                crate::dcom::interpret_call(&uuid, opnum, request, drep, resp, &facts)
             {
+                if let EventKind::DcomActivation {
+                    clsid, class_name, ..
+                } = &mut k
+                {
+                    // A class the host named (not one of the table's).
+                    if class_name.is_none() {
+                        *class_name = clsid
+                            .parse::<msrpc_ndr::Uuid>()
+                            .ok()
+                            .and_then(|c| self.class_names.get(&c).cloned());
+                    }
+                }
                 f(&ev(ts, &st.id, k));
             }
         }

@@ -950,6 +950,14 @@ opnum = [0, 1]
                 "[[policy.filter]]\nname = \"x\"\naction = \"deny\"\nremote = \"1.2.3.4/99\"",
                 "filter `x`",
             ),
+            (
+                "[[policy.dcom-class]]\nclsid = \"e316f1a9-1aa2-4272-a77c-3b9abdceaf56\"\nlaunch-remote = \"10.0.0.0/99\"",
+                "dcom-class e316f1a9-1aa2-4272-a77c-3b9abdceaf56: launch-remote",
+            ),
+            (
+                "[[policy.dcom-class]]\nclsid = \"calc\"",
+                "dcom-class: clsid: `calc` is not a UUID",
+            ),
         ] {
             let err = format!("{:#}", bad(text).unwrap_err());
             assert!(
