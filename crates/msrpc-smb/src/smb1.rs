@@ -80,9 +80,9 @@ pub struct Header {
 }
 
 impl Header {
-    /// Reads a header (protocol id `0xFF 'S' 'M' 'B'` required).
+    /// Reads a header (all 32 bytes and the protocol id `0xFF 'S' 'M' 'B'` required).
     pub fn parse(b: &[u8]) -> Option<Header> {
-        if b.get(..4)? != [0xFF, b'S', b'M', b'B'] {
+        if b.len() < HEADER_LEN || b.get(..4)? != [0xFF, b'S', b'M', b'B'] {
             return None;
         }
         Some(Header {

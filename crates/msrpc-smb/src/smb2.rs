@@ -73,9 +73,10 @@ pub struct Header {
 }
 
 impl Header {
-    /// Reads a header: the protocol id `0xFE 'S' 'M' 'B'` and StructureSize 64 are required.
+    /// Reads a header: all 64 bytes, the protocol id `0xFE 'S' 'M' 'B'` and StructureSize 64
+    /// are required.
     pub fn parse(b: &[u8]) -> Option<Header> {
-        if b.get(..4)? != [0xFE, b'S', b'M', b'B'] || u16_at(b, 4)? != 64 {
+        if b.len() < HEADER_LEN || b.get(..4)? != [0xFE, b'S', b'M', b'B'] || u16_at(b, 4)? != 64 {
             return None;
         }
         let flags = u32_at(b, 16)?;
