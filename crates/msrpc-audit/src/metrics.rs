@@ -609,6 +609,7 @@ mod tests {
                 fault,
                 auth_level: None,
                 user: None,
+                named_pipe: None,
             }));
         }
         m.observe(&ev(EventKind::Malformed {
@@ -689,6 +690,7 @@ mod tests {
                 fault: fault.map(str::to_string),
                 auth_level: None,
                 user: None,
+                named_pipe: None,
             })
         };
         let count = |model: &mut BTreeMap<Vec<String>, i64>,
