@@ -16,9 +16,6 @@
 /// for the SMB2 header and the fixed fields that name a file.
 pub(crate) const PEEK: usize = 128;
 
-/// Bytes of a control packet kept (a session request's two encoded names take 68).
-const CONTROL_KEEP: usize = 256;
-
 /// Session message type.
 pub const NBSS_MESSAGE: u8 = 0x00;
 /// Session request (RFC 1002 4.3.2).
@@ -48,8 +45,9 @@ pub(crate) enum Unit<'a> {
     Head { head: &'a [u8], total: usize },
     /// A whole SMB message, or only its head when `truncated` (kept over the limit).
     Message { bytes: &'a [u8], truncated: bool },
-    /// A NetBIOS control packet: its type and (the head of) its payload.
-    Control { kind: u8, payload: &'a [u8] },
+    /// A NetBIOS control packet (its payload, such as a session request's names, is
+    /// skipped).
+    Control,
     /// Framing failed (the code says why); the framer resynchronises.
     Anomaly(&'static str),
     /// The framer found a frame start again after a gap or an anomaly.
@@ -185,7 +183,7 @@ impl Framer {
                     };
                     if total == 0 {
                         if kind != NBSS_MESSAGE {
-                            on(Unit::Control { kind, payload: &[] });
+                            on(Unit::Control);
                         }
                         self.state = State::Len { have: 0 };
                         continue;
@@ -193,7 +191,7 @@ impl Framer {
                     let keep = if kind == NBSS_MESSAGE {
                         total.min(max_message.max(PEEK))
                     } else {
-                        total.min(CONTROL_KEEP)
+                        0
                     };
                     // A message small enough needs no verdict.
                     let verdict = (kind != NBSS_MESSAGE || total <= PEEK).then_some(Verdict::Keep);
@@ -265,10 +263,7 @@ impl Framer {
                         continue;
                     }
                     if kind != NBSS_MESSAGE {
-                        on(Unit::Control {
-                            kind,
-                            payload: &self.buf,
-                        });
+                        on(Unit::Control);
                     } else if keep > 0 && !self.buf.is_empty() {
                         on(Unit::Message {
                             bytes: &self.buf,

@@ -146,6 +146,7 @@ pub struct Stats {
 
 /// What the parser reports.
 #[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event<'a> {
     /// A pipe was opened (the create was answered with success).
     Opened {
@@ -200,7 +201,7 @@ pub enum Event<'a> {
     /// Input the parser refused or a limit it hit; the parser goes on.
     Anomaly {
         /// A stable reason code (`netbios_bad_type`, `smb2_bad_next_command`,
-        /// `smb1_andx_loop`, `pipe_table_full`, ...).
+        /// `smb1_andx_loop`, `smb_pipe_table_full`, ...).
         reason: &'static str,
     },
 }
@@ -336,7 +337,7 @@ impl Tables {
         if self.pending.len() >= self.limits.max_pending && !self.pending.contains_key(&key) {
             // Answers the capture never showed pile up: forget them all (their pipes stay).
             self.pending.clear();
-            self.anomaly("pending_table_full", sink);
+            self.anomaly("smb_pending_table_full", sink);
         }
         self.pending.insert(key, p);
     }
@@ -357,7 +358,7 @@ impl Tables {
     pub(crate) fn tree(&mut self, key: TreeKey, share: &str, ipc: bool, sink: &mut Sink<'_>) {
         if self.trees.len() >= self.limits.max_trees && !self.trees.contains_key(&key) {
             self.trees.clear();
-            self.anomaly("tree_table_full", sink);
+            self.anomaly("smb_tree_table_full", sink);
         }
         self.trees.insert(key, Tree { ipc });
         sink(Event::TreeConnected { share, ipc });
@@ -385,7 +386,7 @@ impl Tables {
             return None;
         }
         if self.pipes.len() >= self.limits.max_pipes {
-            self.anomaly("pipe_table_full", sink);
+            self.anomaly("smb_pipe_table_full", sink);
             return None;
         }
         let id = PipeId(self.next_pipe);
@@ -594,11 +595,8 @@ impl SmbConnection {
                 tables.message(bytes, truncated, sink);
                 Verdict::Keep
             }
-            Unit::Control { kind, payload } => {
+            Unit::Control => {
                 tables.stats.netbios_control += 1;
-                if kind == frame::NBSS_NEGATIVE && payload.is_empty() {
-                    tables.anomaly("netbios_negative_without_code", sink);
-                }
                 Verdict::Keep
             }
             Unit::Anomaly(reason) => {
@@ -697,7 +695,7 @@ impl Tables {
                     self.stats.compressed += 1;
                 }
             }
-            _ => self.anomaly("not_smb", sink),
+            _ => self.anomaly("netbios_not_smb", sink),
         }
     }
 }

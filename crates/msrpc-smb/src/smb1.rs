@@ -126,6 +126,15 @@ fn is_andx(cmd: u8) -> bool {
     )
 }
 
+/// Whether this crate reads a command's data bytes (rather than data at a DataOffset).
+fn reads_bytes(cmd: u8, reply: bool) -> bool {
+    use command::*;
+    matches!(
+        (cmd, reply),
+        (NEGOTIATE, false) | (TREE_CONNECT_ANDX, _) | (NT_CREATE_ANDX, false)
+    )
+}
+
 /// Verdict on a long message from its first bytes.
 pub(crate) fn verdict(t: &mut Tables, head: &[u8]) -> Verdict {
     let Some(h) = Header::parse(head) else {
@@ -191,7 +200,13 @@ pub(crate) fn message(t: &mut Tables, msg: &[u8], truncated: bool, sink: &mut Si
             }
             return;
         };
-        let plen = 2 * usize::from(wc);
+        // MS-SMB 2.2.4.9.2: Windows answers an extended NT_CREATE_ANDX with WordCount 42
+        // but 50 words of parameters (its note on the field).
+        let plen = if cmd == command::NT_CREATE_ANDX && h.is_reply() && wc == 42 {
+            100
+        } else {
+            2 * usize::from(wc)
+        };
         let Some(params) = range(msg, off + 1, plen) else {
             if !truncated {
                 t.anomaly("smb1_truncated", sink);
@@ -204,7 +219,9 @@ pub(crate) fn message(t: &mut Tables, msg: &[u8], truncated: bool, sink: &mut Si
             Some(bc) => match range(msg, bytes_at, usize::from(bc)) {
                 Some(b) => b,
                 None => {
-                    if !truncated {
+                    // Only where the bytes are read: servers leave junk counts in answers
+                    // whose bytes nobody reads (a Windows NT_CREATE_ANDX in zeek__mapi.pcap).
+                    if !truncated && reads_bytes(cmd, h.is_reply()) {
                         t.anomaly("smb1_byte_count_out_of_range", sink);
                     }
                     msg.get(bytes_at..).unwrap_or_default()

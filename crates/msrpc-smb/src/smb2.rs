@@ -251,8 +251,11 @@ fn one(
         let ok = h.status == 0 || h.status == STATUS_BUFFER_OVERFLOW;
         match (h.command, t.take_pending(&key)) {
             (NEGOTIATE, _) if h.status == 0 => {
+                // 0x02FF answers a multi-protocol SMB1 negotiate: a real one follows.
                 if let (Some(mode), Some(rev)) = (u16_at(body, 2), u16_at(body, 4)) {
-                    t.negotiated(dialect_name(rev), mode & 0x0002 != 0, sink);
+                    if rev != 0x02FF {
+                        t.negotiated(dialect_name(rev), mode & 0x0002 != 0, sink);
+                    }
                 }
             }
             (SESSION_SETUP, _) if h.status == 0 => t.stats.sessions += 1,

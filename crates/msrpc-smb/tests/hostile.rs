@@ -73,7 +73,7 @@ fn every_truncation_of_every_message_is_survived() {
                 // fixed fields still say is read leniently, never past the end.
                 let expect: &[&str] = match cut {
                     0 => &[],
-                    1..=3 => &["not_smb"],
+                    1..=3 => &["netbios_not_smb"],
                     4..=63 => &["smb2_bad_header"],
                     _ => &[],
                 };
@@ -267,7 +267,7 @@ fn pipe_table_over_its_limit() {
     }
     let ev = feed(&mut c, &parts);
     assert_eq!(c.pipes(), 4);
-    assert_eq!(c.stats().anomalies["pipe_table_full"], 6);
+    assert_eq!(c.stats().anomalies["smb_pipe_table_full"], 6);
     assert_eq!(ev.iter().filter(|e| matches!(e, Ev::Opened(..))).count(), 4);
     // Unknown FileIds do not get past the limit either.
     let mut w = FILE;
@@ -279,7 +279,7 @@ fn pipe_table_over_its_limit() {
             nbss(&smb2(c2::WRITE, 0, 99, 5, 0, &write_req(w, b"x"))),
         )],
     );
-    assert_eq!(anomalies(&ev), vec!["pipe_table_full"]);
+    assert_eq!(anomalies(&ev), vec!["smb_pipe_table_full"]);
 }
 
 #[test]
@@ -325,7 +325,7 @@ fn netbios_garbage_resynchronises() {
     assert_eq!(c.stats().resyncs, 1);
     // Not SMB inside a good frame: an anomaly, the stream stays in step.
     let ev = feed(&mut c, &[(Dir::ToServer, nbss(b"HTTP/1.1 200 OK"))]);
-    assert_eq!(anomalies(&ev), vec!["not_smb"]);
+    assert_eq!(anomalies(&ev), vec!["netbios_not_smb"]);
 }
 
 #[test]

@@ -44,6 +44,7 @@ pub fn own(e: Event<'_>) -> Ev {
         } => Ev::Negotiated(dialect, signing_required),
         Event::TreeConnected { share, ipc } => Ev::Tree(share.to_string(), ipc),
         Event::Anomaly { reason } => Ev::Anomaly(reason),
+        e => panic!("an event the tests do not know: {e:?}"),
     }
 }
 
