@@ -110,7 +110,7 @@ struct Tcp {
 
 impl Tcp {
     fn open(a: &mut Analyzer, client_port: u16, port: u16) -> Tcp {
-        let mut t = Tcp {
+        let t = Tcp {
             client: (Ipv4Addr::new(10, 0, 0, 9), client_port),
             server: (Ipv4Addr::new(10, 0, 0, 1), port),
             seq: [1000, 5000],
@@ -305,8 +305,7 @@ fn pipes_side_by_side_keep_their_own_calls() {
     prelude(&mut a, &mut t);
     open(&mut a, &mut t, 2, "srvsvc", F1);
     open(&mut a, &mut t, 3, "\\PIPE\\wkssvc", F2);
-    let mut mid = 10;
-    for f in [F1, F2] {
+    for (mid, f) in (10..).zip([F1, F2]) {
         t.send(
             &mut a,
             true,
@@ -319,7 +318,6 @@ fn pipes_side_by_side_keep_their_own_calls() {
             &smb(c2::IOCTL, RESP, mid, &transceive_resp(f, &bind_ack())),
             1460,
         );
-        mid += 1;
     }
     // The same call id on both pipes, the requests interleaved before either answer.
     let r1 = request(2, PfcFlags::FIRST_AND_LAST, 21, &[1; 8]);
