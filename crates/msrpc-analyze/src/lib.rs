@@ -136,7 +136,7 @@ struct PipeConv {
 /// An SMB connection: the SMB parser and one conversation per pipe.
 struct SmbFlow {
     conn: SmbConnection,
-    pipes: HashMap<PipeId, PipeConv>,
+    pipes: rustc_hash::FxHashMap<PipeId, PipeConv>,
     /// Totals of the pipes' conversations already closed.
     pdus_in: u64,
     pdus_out: u64,
@@ -264,7 +264,7 @@ struct PipeTotals {
 /// One event of the SMB parser: pipe bytes go to the pipe's conversation (created for a pipe
 /// known to be one, or whose first bytes look like DCE/RPC), gaps and closes to it too.
 fn pipe_event(
-    pipes: &mut HashMap<PipeId, PipeConv>,
+    pipes: &mut rustc_hash::FxHashMap<PipeId, PipeConv>,
     st: &mut PipeTotals,
     ps: &mut PipeSink<'_>,
     ev: msrpc_smb::Event<'_>,
@@ -768,7 +768,7 @@ impl<D: Detect> Analyzer<D> {
                             let mid = !flow.syn_seen && !smb_start;
                             flow.smb = Some(Box::new(SmbFlow {
                                 conn: SmbConnection::new(self.cfg.smb, mid),
-                                pipes: HashMap::new(),
+                                pipes: Default::default(),
                                 pdus_in: 0,
                                 pdus_out: 0,
                                 bound: false,
@@ -807,8 +807,25 @@ impl<D: Detect> Analyzer<D> {
 
     /// Wraps the conversation output of flow `k` into events.
     fn flush_out(&mut self, k: (Endpoint, Endpoint)) {
-        let conn = self.flows.get(&k).map(Flow::conn_id);
-        if self.flows.get(&k).is_some_and(|f| f.kind == Kind::Smb) {
+        let out = &self.out;
+        let so = &self.smb_out;
+        // Most packets (TCP acknowledgements, SMB messages without pipe data) leave nothing.
+        if out.events.is_empty()
+            && out.pdus.is_empty()
+            && out.learned.is_empty()
+            && out.resyncs == 0
+            && out.offered.is_empty()
+            && so.opened.is_empty()
+            && so.dialects.is_empty()
+            && so.shares.is_empty()
+        {
+            return;
+        }
+        let (conn, smb) = match self.flows.get(&k) {
+            Some(f) => (Some(f.conn_id()), f.kind == Kind::Smb),
+            None => (None, false),
+        };
+        if smb {
             self.summary.smb.add_pipe_output(&self.out);
         }
         let so = &mut self.smb_out;

@@ -62,7 +62,9 @@ pub mod smb2;
 pub mod synth;
 mod wire;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::frame::{Framer, Unit, Verdict};
 
@@ -305,6 +307,8 @@ pub(crate) struct Tables {
     trees: HashMap<TreeKey, Tree>,
     pending: HashMap<ReqKey, Pending>,
     next_pipe: u64,
+    /// Bytes of the tracked pipes' names.
+    name_bytes: usize,
     pub(crate) stats: Stats,
     pub(crate) dialect: Option<String>,
     pub(crate) signing_required: bool,
@@ -317,11 +321,12 @@ impl Tables {
     fn new(limits: Limits) -> Self {
         Tables {
             limits,
-            pipes: HashMap::new(),
-            files: HashMap::new(),
-            trees: HashMap::new(),
-            pending: HashMap::new(),
+            pipes: HashMap::default(),
+            files: HashMap::default(),
+            trees: HashMap::default(),
+            pending: HashMap::default(),
             next_pipe: 1,
+            name_bytes: 0,
             stats: Stats::default(),
             dialect: None,
             signing_required: false,
@@ -391,6 +396,7 @@ impl Tables {
         }
         let id = PipeId(self.next_pipe);
         self.next_pipe += 1;
+        self.name_bytes += name.as_ref().map_or(0, String::len);
         self.pipes.insert(
             id,
             Pipe {
@@ -423,7 +429,10 @@ impl Tables {
 
     /// A create failed: forget its pipe.
     pub(crate) fn failed(&mut self, pipe: PipeId, sink: &mut Sink<'_>) {
-        if self.pipes.remove(&pipe).is_some() {
+        if let Some(p) = self.pipes.remove(&pipe) {
+            self.name_bytes = self
+                .name_bytes
+                .saturating_sub(p.name.as_ref().map_or(0, String::len));
             sink(Event::Closed { pipe });
         }
     }
@@ -472,6 +481,9 @@ impl Tables {
 
     pub(crate) fn close_pipe(&mut self, pipe: PipeId, sink: &mut Sink<'_>) {
         if let Some(p) = self.pipes.remove(&pipe) {
+            self.name_bytes = self
+                .name_bytes
+                .saturating_sub(p.name.as_ref().map_or(0, String::len));
             if let Some(f) = p.file {
                 if self.files.get(&f) == Some(&pipe) {
                     self.files.remove(&f);
@@ -525,11 +537,7 @@ impl Tables {
     fn held(&self) -> usize {
         // An estimate of the tables' heap use.
         (self.pipes.len() + self.files.len() + self.trees.len() + self.pending.len()) * 64
-            + self
-                .pipes
-                .values()
-                .map(|p| p.name.as_ref().map_or(0, String::len))
-                .sum::<usize>()
+            + self.name_bytes
     }
 }
 
