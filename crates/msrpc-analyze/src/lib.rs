@@ -10,10 +10,20 @@
 //! [`Detect`] implementation (the detectors) and into a [`summary::Summary`].
 //! Connectionless (UDP) DCE/RPC is recognised and counted ([`cl`]), not decoded further.
 //!
+//! SMB connections (ports 139 and 445, or any port whose first bytes are SMB framing) go
+//! through [`msrpc_smb`] (`ncacn_np`): each named pipe opened on them is a conversation of its
+//! own, fed the bytes written to and read from the pipe (writes, reads, transceives,
+//! transactions; PDUs split across SMB messages reassemble per pipe), and its `bind` and
+//! `call` events carry the pipe's name (`named_pipe`, e.g. `\pipe\samr`) and the SMB
+//! connection's uid. DCE/RPC sent straight over port 445 without SMB is still recognised by
+//! its first PDU. [`summary::Summary::smb`] counts SMB messages, dialects, shares, pipes and
+//! the PDUs and calls over them (which are also in the totals).
+//!
 //! # What it does not do
-//! No live capture, no IP defragmentation, no tunnels (GRE, VXLAN), no SMB named pipes
-//! (DCE/RPC inside SMB is not seen), no decryption of sealed stubs (sizes are those on the
-//! wire), no Kerberos user names (only NTLM AUTHENTICATE messages name a user).
+//! No live capture, no IP defragmentation, no tunnels (GRE, VXLAN), no decryption of sealed
+//! stubs (sizes are those on the wire) or of encrypted SMB3 sessions (their messages are
+//! counted, their pipes not seen), no Kerberos user names (only NTLM AUTHENTICATE messages
+//! name a user; SMB session setups are not read for users).
 //!
 //! # Memory bounds
 //! The file is streamed record by record. At most [`Config::max_flows`] connections are
@@ -21,7 +31,9 @@
 //! [`Config::idle_timeout`] seconds of capture time); each direction holds at most
 //! [`Config::tcp_caps`] out-of-order bytes and one partial PDU (under 64 KiB); each connection
 //! keeps at most 4 MiB of stubs being reassembled (as the server does), and only the endpoint
-//! mapper's stubs are kept once complete.
+//! mapper's stubs are kept once complete. An SMB connection holds at most one SMB message per
+//! direction ([`Config::smb`]: 1 MiB by default; file data is skipped without being held) and
+//! tracks at most 256 pipes, each a conversation bounded as above.
 #![cfg_attr(
     test,
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)

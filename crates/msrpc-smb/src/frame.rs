@@ -7,7 +7,7 @@
 //! control packets.
 //!
 //! The framer holds at most one message (up to the connection's `max_message`), or only its
-//! first [`PEEK`] bytes when the caller's verdict on that head is [`Verdict::Skip`] (bulk file
+//! first 128 bytes (`PEEK`) when the caller's verdict on that head is to skip it (bulk file
 //! data it does not need) or the message is over the limit. After a capture gap or an unknown
 //! packet type it resynchronises on the next bytes that look like a session message holding
 //! an SMB header (`00 LL LL LL` then `FF|FE|FD|FC 'S' 'M' 'B'`).

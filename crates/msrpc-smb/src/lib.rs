@@ -38,7 +38,7 @@
 //! on what a server would refuse), sizes vectors from counts in the message, and needs Rust
 //! 1.89 (this workspace builds with 1.85). A pipe extractor needs a few fields of a few
 //! commands read leniently under explicit limits, so this crate reads them itself, with a
-//! bounds-checked reader ([`wire`]) and the same standard as `msrpc-proto`'s PDU codec
+//! bounds-checked reader (`wire`) and the same standard as `msrpc-proto`'s PDU codec
 //! (hostile tests, a fuzz target).
 //!
 //! # Memory bounds ([`Limits`])
@@ -260,7 +260,7 @@ pub(crate) enum Pending {
         share: String,
     },
     Create {
-        pipe: Option<PipeId>,
+        pipe: PipeId,
     },
     Read {
         pipe: PipeId,

@@ -360,8 +360,7 @@ fn command(
                 }
             }
             NT_CREATE_ANDX => {
-                let Some(Pending::Create { pipe: Some(pipe) }) = t.take_pending(&h.key(b.cmd))
-                else {
+                let Some(Pending::Create { pipe }) = t.take_pending(&h.key(b.cmd)) else {
                     return;
                 };
                 match u16_at(p, 5) {
@@ -448,8 +447,7 @@ fn command(
         NT_CREATE_ANDX => {
             let len = u16_at(p, 5).map(usize::from);
             let name = string(msg, h, b.bytes_at, len, t.limits.max_name);
-            let pipe = t.new_pipe(tree, Some(pipe_name(&name)), false, sink);
-            if pipe.is_some() {
+            if let Some(pipe) = t.new_pipe(tree, Some(pipe_name(&name)), false, sink) {
                 t.pend(h.key(b.cmd), Pending::Create { pipe }, sink);
             }
         }

@@ -266,7 +266,7 @@ fn one(
                     t.tree(TreeKey::V2(tid), &share, ipc, sink);
                 }
             }
-            (CREATE, Some(Pending::Create { pipe: Some(pipe) })) => match id16_at(body, 64) {
+            (CREATE, Some(Pending::Create { pipe })) => match id16_at(body, 64) {
                 Some(f) if h.status == 0 => t.opened(pipe, FileKey::V2(f), sink),
                 _ => t.failed(pipe, sink),
             },
@@ -293,7 +293,7 @@ fn one(
                     Err(false) => {}
                 }
             }
-            (_, Some(Pending::Create { pipe: Some(pipe) })) => t.failed(pipe, sink),
+            (_, Some(Pending::Create { pipe })) => t.failed(pipe, sink),
             _ => {}
         }
         return;
@@ -322,7 +322,7 @@ fn one(
             let tree = h.tree_id.and_then(|id| t.tree_is_ipc(TreeKey::V2(id)));
             let pipe = t.new_pipe(tree, Some(pipe_name(&name)), false, sink);
             *chain = Some(pipe.map_or(FileRef::NotPipe, FileRef::Pipe));
-            if pipe.is_some() {
+            if let Some(pipe) = pipe {
                 t.pend(key, Pending::Create { pipe }, sink);
             }
         }
@@ -356,11 +356,10 @@ fn one(
         }
         IOCTL => {
             if u32_at(body, 4) != Some(FSCTL_PIPE_TRANSCEIVE) {
-                let _ = id16_at(body, 8).map(|f| {
-                    if f != RELATED_FILE {
-                        *chain = t.lookup(FileKey::V2(f)).map(FileRef::Pipe);
-                    }
-                });
+                // Another control code: only the chain's file is worth remembering.
+                if let Some(f) = id16_at(body, 8).filter(|f| *f != RELATED_FILE) {
+                    *chain = t.lookup(FileKey::V2(f)).map(FileRef::Pipe);
+                }
                 return;
             }
             let Some(FileRef::Pipe(pipe)) = file(t, h, body, 8, true, chain, sink) else {
