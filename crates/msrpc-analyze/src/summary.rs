@@ -105,6 +105,8 @@ pub struct SmbSummary {
     pub encrypted: u64,
     /// Compressed SMB3 messages (opaque).
     pub compressed: u64,
+    /// Successful session setups.
+    pub sessions: u64,
     /// Dialects negotiated (with `(signing required)` when the server required it), by
     /// connection.
     pub dialects: BTreeMap<String, u64>,
@@ -153,6 +155,7 @@ impl SmbSummary {
         self.signed += s.signed;
         self.encrypted += s.encrypted;
         self.compressed += s.compressed;
+        self.sessions += s.sessions;
         self.pipe_bytes[0] += s.pipe_bytes[0];
         self.pipe_bytes[1] += s.pipe_bytes[1];
     }
@@ -319,8 +322,9 @@ impl Summary {
         if smb.flows > 0 {
             let _ = writeln!(
                 s,
-                "\nSMB connections {}  messages SMB1 {} SMB2/3 {}  signed {}  encrypted {}  compressed {}",
+                "\nSMB connections {}  sessions {}  messages SMB1 {} SMB2/3 {}  signed {}  encrypted {}  compressed {}",
                 smb.flows,
+                smb.sessions,
                 smb.smb1_messages,
                 smb.smb2_messages,
                 smb.signed,
