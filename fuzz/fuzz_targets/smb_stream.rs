@@ -29,17 +29,26 @@ impl Seen {
     fn event(&mut self, e: Event<'_>) {
         match e {
             Event::Opened { pipe, .. } => {
-                assert!(!self.closed.contains(&pipe), "{pipe:?} opened after its close");
+                assert!(
+                    !self.closed.contains(&pipe),
+                    "{pipe:?} opened after its close"
+                );
                 assert!(self.opened.insert(pipe), "{pipe:?} opened twice");
                 self.live.insert(pipe);
             }
             Event::Data { pipe, data, .. } => {
                 assert!(!data.is_empty(), "empty pipe data");
-                assert!(!self.closed.contains(&pipe), "data for {pipe:?} after its close");
+                assert!(
+                    !self.closed.contains(&pipe),
+                    "data for {pipe:?} after its close"
+                );
                 self.live.insert(pipe);
             }
             Event::Gap { pipe, .. } => {
-                assert!(!self.closed.contains(&pipe), "gap for {pipe:?} after its close");
+                assert!(
+                    !self.closed.contains(&pipe),
+                    "gap for {pipe:?} after its close"
+                );
             }
             Event::Closed { pipe } => {
                 assert!(self.closed.insert(pipe), "{pipe:?} closed twice");
@@ -86,23 +95,40 @@ fuzz_target!(|data: &[u8]| {
         let len = usize::from(u16::from_le_bytes([rest[1], rest[2]])).min(rest.len() - 3);
         let body = &rest[3..3 + len];
         rest = &rest[3 + len..];
-        let dir = if flags & 1 != 0 { Dir::ToClient } else { Dir::ToServer };
+        let dir = if flags & 1 != 0 {
+            Dir::ToClient
+        } else {
+            Dir::ToServer
+        };
         if flags & 2 != 0 {
             c.gap(dir, &mut |e| seen.event(e));
         }
         for chunk in Chunker::new(sel, body) {
             c.data(dir, chunk, &mut |e| seen.event(e));
             assert!(c.pipes() <= limits.max_pipes, "pipe table over its limit");
-            assert!(c.held() <= bound(&limits), "held {} over {}", c.held(), bound(&limits));
+            assert!(
+                c.held() <= bound(&limits),
+                "held {} over {}",
+                c.held(),
+                bound(&limits)
+            );
         }
         if flags & 4 != 0 {
             c.finish(&mut |e| seen.event(e));
-            assert!(seen.live.is_empty(), "pipes left open after the end: {:?}", seen.live);
+            assert!(
+                seen.live.is_empty(),
+                "pipes left open after the end: {:?}",
+                seen.live
+            );
             assert_eq!(c.pipes(), 0);
             c = SmbConnection::new(limits, mid);
             seen = Seen::default();
         }
     }
     c.finish(&mut |e| seen.event(e));
-    assert!(seen.live.is_empty(), "pipes left open after the end: {:?}", seen.live);
+    assert!(
+        seen.live.is_empty(),
+        "pipes left open after the end: {:?}",
+        seen.live
+    );
 });
