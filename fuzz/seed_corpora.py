@@ -13,7 +13,7 @@ What it does, per capture (pcap or pcapng):
     overlaps are dropped, gaps split the stream into contiguous pieces);
   * splits each piece into connection-oriented DCE/RPC PDUs by frag_length (rpc_vers 5,
     ptype < 20), resynchronising after gaps; streams that start with NetBIOS/SMB framing are
-    counted and skipped (DCE/RPC over named pipes is not extracted);
+    written to smb_stream (both directions as records) instead;
   * tracks presentation contexts per connection (context id -> interface UUID, from bind and
     alter_context, pruned by bind_ack / alter_context_resp) and reassembles fragmented request
     and response stubs per call_id.
@@ -27,6 +27,7 @@ Seeds written (file name = sha1 of the content, so reruns are idempotent):
   epm_tower/      tower_octet_string contents found in ept stubs
   epm_service/    each connection's ept/mgmt calls as one call sequence (see the target)
   analyze_stream/ [1] + each capture file of at most 69000 bytes (the analyzer's pcap mode)
+  smb_stream/     each SMB connection's two directions as records (see the target)
 and from the Impacket vectors the repository generates (tests/vectors/impacket/*.hex): pdu_* to
 pdu_decode (plus synthetic client and server streams built from them), echo_/epm_/mgmt_ call
 stubs to ndr_echo / ndr_epm.
@@ -61,7 +62,7 @@ AUTH_LEVEL_PRIVACY = 6
 
 TARGETS = ("pdu_decode", "server_stream", "client_stream", "ndr_epm", "ndr_echo", "epm_tower", "epm_service", "analyze_stream",
            "verification_trailer", "audit_epm", "audit_inspect", "audit_dcom", "dcom_objref", "dcom_dualstringarray",
-           "dcom_activation_blob", "dcom_orpcthis")
+           "dcom_activation_blob", "dcom_orpcthis", "smb_stream")
 IREMOTE_ACTIVATION_UUID = "4d9f4ab8-7d1c-11cf-861e-0020af6e7c57"
 ISYSTEM_ACTIVATOR_UUID = "000001a0-0000-0000-c000-000000000046"
 # audit_dcom's interface selectors (fuzz_targets/audit_dcom.rs).
@@ -614,6 +615,27 @@ def renumber_for_client(pdus):
     return bytes(out[:65536])
 
 
+def smb_seeds(conn, dir_pieces, writer):
+    """smb_stream seeds: the client's pieces then the server's, as records
+    [flags, len u16 LE, data] (flags bit 0: server to client; bit 1: a gap before), whole
+    (selector 0) and in small chunks (selector 5), cut to 69000 bytes."""
+    ends = list(dir_pieces.keys())
+    server = next((ep for ep in ends if ep[1] in (139, 445)), None)
+    if server is None:
+        server = next((ep for ep in ends if ep != conn.syn_from), ends[0])
+    out = bytearray()
+    for ep in sorted(ends, key=lambda e: e == server):
+        to_client = 1 if ep == server else 0
+        for i, (_, piece) in enumerate(dir_pieces[ep]):
+            for k in range(0, len(piece), 65535):
+                part = piece[k:k + 65535]
+                gap = 2 if (i > 0 and k == 0) else 0
+                out += bytes([to_client | gap]) + struct.pack("<H", len(part)) + part
+    out = bytes(out[:69000])
+    for sel in (0x00, 0x05):
+        writer.write("smb_stream", bytes([sel]) + out)
+
+
 def process_conn(conn, writer, stats):
     ends = list(conn.dirs.keys())
     # Classify pieces per direction.
@@ -626,7 +648,8 @@ def process_conn(conn, writer, stats):
         if pieces and looks_smb(pieces[0][1]):
             smb = True
     if smb:
-        stats.inc("flows skipped: SMB (DCE/RPC over named pipes not extracted)")
+        stats.inc("SMB TCP connections (smb_stream seeds)")
+        smb_seeds(conn, dir_pieces, writer)
         return
     any_rpc = False
     for ep, pieces in dir_pieces.items():

@@ -178,6 +178,8 @@ pub struct Conversation {
     /// The auth level of the last acknowledged bind or alter_context that carried a
     /// verifier: what a `connect`-level call (no verifier of its own) ran under.
     bind_level: Option<String>,
+    /// The SMB named pipe this conversation runs over (`ncacn_np`), for its events.
+    named_pipe: Option<String>,
 }
 
 impl Conversation {
@@ -202,11 +204,19 @@ impl Conversation {
             bound: false,
             server,
             bind_level: None,
+            named_pipe: None,
         };
         for d in &mut c.dirs {
             d.resync = mid_stream;
         }
         c
+    }
+
+    /// A conversation over the SMB named pipe `name` (`\\pipe\\NAME`): its `bind` and
+    /// `call` events carry the name.
+    pub fn with_named_pipe(mut self, name: Option<String>) -> Self {
+        self.named_pipe = name;
+        self
     }
 
     fn dir_mut(&mut self, dir: Dir) -> &mut DirState {
@@ -454,6 +464,7 @@ impl Conversation {
                             nak_reason: None,
                             auth_type: p.auth_type.clone(),
                             auth_level: p.auth_level.clone(),
+                            named_pipe: self.named_pipe.clone(),
                         },
                     ));
                 } else {
@@ -478,6 +489,7 @@ impl Conversation {
                             nak_reason: Some(reason.clone()),
                             auth_type: p.auth_type,
                             auth_level: p.auth_level,
+                            named_pipe: self.named_pipe.clone(),
                         },
                     ));
                 }
@@ -713,6 +725,7 @@ impl Conversation {
                 fault: fault.map(names::fault),
                 auth_level: c.auth_level.clone(),
                 user: self.user.clone(),
+                named_pipe: self.named_pipe.clone(),
             },
         ));
         let is_epm = iface.is_some_and(|u| u.as_u128() == epm::EPM_UUID);

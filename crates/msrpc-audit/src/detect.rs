@@ -815,6 +815,7 @@ mod tests {
             nak_reason: None,
             auth_type: None,
             auth_level: None,
+            named_pipe: None,
         }
     }
 
@@ -832,6 +833,7 @@ mod tests {
             fault: fault.map(str::to_string),
             auth_level: None,
             user: None,
+            named_pipe: None,
         }
     }
 
@@ -955,6 +957,7 @@ mod tests {
                         nak_reason: Some("authentication_type_not_recognized".into()),
                         auth_type: None,
                         auth_level: None,
+                        named_pipe: None,
                     },
                 )
             })

@@ -104,6 +104,9 @@ pub enum EventKind {
         auth_type: Option<String>,
         /// Auth level of the verifier (`connect` ... `privacy`), if any.
         auth_level: Option<String>,
+        /// The SMB named pipe the call came through (Zeek's named_pipe), e.g. \pipe\spoolss.
+        #[serde(default)]
+        named_pipe: Option<String>,
     },
     /// A call completed (response or fault), or was refused before dispatch.
     Call {
@@ -131,6 +134,9 @@ pub enum EventKind {
         auth_level: Option<String>,
         /// Authenticated user, if any.
         user: Option<String>,
+        /// The SMB named pipe the call came through (Zeek's named_pipe), e.g. \pipe\spoolss.
+        #[serde(default)]
+        named_pipe: Option<String>,
     },
     /// An `ept_lookup` answered (what was asked, how many entries returned).
     EpmLookup {

@@ -87,6 +87,7 @@ impl<W: Write> JsonSink<W> {
             fault,
             auth_level,
             user,
+            named_pipe,
         } = &ev.kind
         else {
             return Ok(());
@@ -134,6 +135,8 @@ impl<W: Write> JsonSink<W> {
         opt_str(line, auth_level.as_deref())?;
         line.extend_from_slice(b",\"user\":");
         opt_str(line, user.as_deref())?;
+        line.extend_from_slice(b",\"named_pipe\":");
+        opt_str(line, named_pipe.as_deref())?;
         line.push(b'}');
         Ok(())
     }
@@ -307,6 +310,7 @@ mod tests {
                         fault: u(3),
                         auth_level: u(4),
                         user: u(5),
+                        named_pipe: u(6),
                     },
                 };
                 sink.write(&ev).unwrap();
@@ -347,6 +351,7 @@ mod tests {
                     fault: None,
                     auth_level: None,
                     user: None,
+                    named_pipe: None,
                 },
             };
             sink.write(&ev).unwrap();
@@ -401,6 +406,7 @@ mod tests {
                 fault: None,
                 auth_level: None,
                 user: None,
+                named_pipe: None,
             },
         };
         let mut sink = JsonSink::new(Vec::new());

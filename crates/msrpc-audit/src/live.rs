@@ -994,6 +994,7 @@ fn blank_call() -> Event {
             fault: None,
             auth_level: None,
             user: None,
+            named_pipe: None,
         },
     }
 }
@@ -1079,6 +1080,7 @@ fn server_event(st: &mut ConnState, event: ServerEvent) -> Option<EventKind> {
                 nak_reason: None,
                 auth_type: auth.map(|(t, _)| auth_type_name(t)),
                 auth_level: auth.map(|(_, l)| auth_level_name(l)),
+                named_pipe: None,
             }
         }
         ServerEvent::BindRejected { reason } => EventKind::Bind {
@@ -1088,6 +1090,7 @@ fn server_event(st: &mut ConnState, event: ServerEvent) -> Option<EventKind> {
             nak_reason: Some(reason.to_string()),
             auth_type: None,
             auth_level: None,
+            named_pipe: None,
         },
         ServerEvent::Refused {
             call_id,
@@ -1433,7 +1436,7 @@ mod tests {
                 )
                 .with_request_facts(1, None, None),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":2,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":2,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null,"named_pipe":null}}"#,
                     uid(42, 7)
                 ),
             ),
@@ -1456,7 +1459,7 @@ mod tests {
                     Some("DOM\\al\"ice"),
                 ),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":null,"id.orig_p":null,"id.resp_h":null,"id.resp_p":null,"event":"call","call_id":3,"interface":"00000000-0000-0000-0000-000000001234","endpoint":null,"opnum":70,"operation":null,"stub_in":12,"stub_out":0,"fragments":3,"rtt":0.0,"fault":"nca_s_op_rng_error","auth_level":"pkt_privacy","user":"DOM\\al\"ice"}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":null,"id.orig_p":null,"id.resp_h":null,"id.resp_p":null,"event":"call","call_id":3,"interface":"00000000-0000-0000-0000-000000001234","endpoint":null,"opnum":70,"operation":null,"stub_in":12,"stub_out":0,"fragments":3,"rtt":0.0,"fault":"nca_s_op_rng_error","auth_level":"pkt_privacy","user":"DOM\\al\"ice","named_pipe":null}}"#,
                     uid(42, 9)
                 ),
             ),
@@ -1475,7 +1478,7 @@ mod tests {
                 )
                 .with_request_facts(1, Some(AuthLevel(9)), Some(&long_user)),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":4,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":1,"operation":"inq_stats","stub_in":0,"stub_out":0,"fragments":1,"rtt":1.0,"fault":"0x12345678","auth_level":"{}","user":"DOM\\{}..."}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":4,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":1,"operation":"inq_stats","stub_in":0,"stub_out":0,"fragments":1,"rtt":1.0,"fault":"0x12345678","auth_level":"{}","user":"DOM\\{}...","named_pipe":null}}"#,
                     uid(42, 7),
                     AuthLevel(9),
                     "é".repeat(126)
@@ -1496,7 +1499,7 @@ mod tests {
                 )
                 .with_request_facts(1, None, None),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":5,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":5,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null,"named_pipe":null}}"#,
                     uid(42, 7)
                 ),
             ),
@@ -1515,7 +1518,7 @@ mod tests {
                 )
                 .with_request_facts(1, None, None),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":null,"id.orig_p":null,"id.resp_h":null,"id.resp_p":null,"event":"call","call_id":6,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":null,"id.orig_p":null,"id.resp_h":null,"id.resp_p":null,"event":"call","call_id":6,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null,"named_pipe":null}}"#,
                     uid(42, 9)
                 ),
             ),
@@ -1533,7 +1536,7 @@ mod tests {
                 )
                 .with_request_facts(1, None, None),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":7,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":0,"fragments":1,"rtt":0.0025,"fault":"nca_s_op_rng_error","auth_level":null,"user":null}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":7,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":0,"fragments":1,"rtt":0.0025,"fault":"nca_s_op_rng_error","auth_level":null,"user":null,"named_pipe":null}}"#,
                     uid(42, 7)
                 ),
             ),

@@ -658,6 +658,7 @@ mod tests {
                 fault,
                 auth_level: None,
                 user: None,
+                named_pipe: None,
             }));
         }
         m.observe(&ev(EventKind::Malformed {
@@ -738,6 +739,7 @@ mod tests {
                 fault: fault.map(str::to_string),
                 auth_level: None,
                 user: None,
+                named_pipe: None,
             })
         };
         let count = |model: &mut BTreeMap<Vec<String>, i64>,
