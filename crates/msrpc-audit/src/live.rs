@@ -159,23 +159,37 @@ pub struct CallStubs {
     /// The response stub, when kept (DCOM calls [`crate::dcom::interprets`]; EPM answers keep
     /// [`CallStubs::answer`] instead), else empty.
     pub response: Vec<u8>,
-    /// An endpoint mapper answer's count and status ([`crate::epm::answer_counts`]).
-    pub answer: Option<(u32, u32)>,
+    /// An endpoint mapper answer's count, status and end ([`crate::epm::answer_counts`]).
+    pub answer: Option<crate::epm::Answer>,
     /// Why the call faulted, when the server knows more than the status (the decoder's
     /// field path of a request stub that did not decode).
     pub error: Option<String>,
 }
 
 /// The interfaces whose request stubs [`Input::call_done`] keeps (the endpoint mapper, DCOM
-/// activation, the OXID resolver and IRemUnknown(2)): a server need copy request stubs for its
-/// observer only for these.
-pub const REQUEST_STUB_INTERFACES: [msrpc_ndr::Uuid; 6] = [
+/// activation, the OXID resolver and IRemUnknown(2), and the interfaces whose arguments
+/// [`crate::args`] reads): a server need copy request stubs for its observer only for these.
+pub const REQUEST_STUB_INTERFACES: [msrpc_ndr::Uuid; 20] = [
     EPM,
     crate::names::IREMOTE_ACTIVATION,
     crate::names::ISYSTEM_ACTIVATOR,
     crate::names::IOBJECT_EXPORTER,
     crate::dcom::IREM_UNKNOWN,
     crate::dcom::IREM_UNKNOWN2,
+    crate::args::SPOOLSS,
+    crate::args::EFSR_LSA,
+    crate::args::EFSR,
+    crate::args::DFSNM,
+    crate::args::FSRVP,
+    crate::args::SCMR,
+    crate::args::TSCH,
+    crate::args::ATSVC,
+    crate::args::NRPC,
+    crate::args::DRSUAPI,
+    crate::args::BKRP,
+    crate::args::LSARPC,
+    crate::args::EVENTLOG,
+    crate::args::WINREG,
 ];
 
 impl Input {
@@ -200,8 +214,9 @@ impl Input {
     /// The input for a finished call: `request` is the request stub or its beginning,
     /// `stub_in` the whole stub's length. The stubs are copied only when the audit interprets
     /// them: EPM calls (for [`crate::epm::interpret`]), DCOM activation requests (for
-    /// [`crate::inspect::request`]) and the DCOM calls [`crate::dcom::interpret_call`] reads
-    /// (whose response stubs are kept too).
+    /// [`crate::inspect::request`]), the DCOM calls [`crate::dcom::interpret_call`] reads
+    /// (whose response stubs are kept too) and the operations whose arguments
+    /// [`crate::args::extract`] reads.
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub fn call_done(
@@ -217,7 +232,10 @@ impl Input {
     ) -> Input {
         let epm = interface.uuid == EPM;
         let dcom = crate::dcom::interprets(&interface.uuid);
-        let keep_request = epm || dcom || crate::inspect::inspects(&interface.uuid);
+        let keep_request = epm
+            || dcom
+            || crate::inspect::inspects(&interface.uuid)
+            || crate::args::reads_op(&interface.uuid, opnum);
         let (resp, fault) = match response {
             Ok(r) => (r, None),
             Err(f) => (&[][..], Some(f)),
@@ -675,12 +693,19 @@ impl Live {
             fragments: e_fragments,
             rtt: e_rtt,
             fault: e_fault,
+            args: e_args,
             auth_level: e_auth_level,
             user: e_user,
             ..
         } = &mut e.kind
         {
             *e_call_id = call_id;
+            // Requests are unsealed here: every stub kept is in the clear.
+            if crate::args::reads_op(&uuid, opnum) {
+                *e_args = crate::args::extract(&uuid, opnum, request, drep);
+            } else if !e_args.is_empty() {
+                e_args.clear();
+            }
             *e_opnum = opnum;
             *e_stub_in = stub_in;
             *e_stub_out = stub_out;
@@ -818,8 +843,10 @@ fn blank_call() -> Event {
             fragments: 0,
             rtt: None,
             fault: None,
+            args: Vec::new(),
             auth_level: None,
             user: None,
+            named_pipe: None,
         },
     }
 }
@@ -905,6 +932,7 @@ fn server_event(st: &mut ConnState, event: ServerEvent) -> Option<EventKind> {
                 nak_reason: None,
                 auth_type: auth.map(|(t, _)| auth_type_name(t)),
                 auth_level: auth.map(|(_, l)| auth_level_name(l)),
+                named_pipe: None,
             }
         }
         ServerEvent::BindRejected { reason } => EventKind::Bind {
@@ -914,6 +942,7 @@ fn server_event(st: &mut ConnState, event: ServerEvent) -> Option<EventKind> {
             nak_reason: Some(reason.to_string()),
             auth_type: None,
             auth_level: None,
+            named_pipe: None,
         },
         ServerEvent::Refused {
             call_id,
@@ -1259,7 +1288,7 @@ mod tests {
                 )
                 .with_request_facts(1, None, None),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":2,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":2,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null,"named_pipe":null}}"#,
                     uid(42, 7)
                 ),
             ),
@@ -1282,7 +1311,7 @@ mod tests {
                     Some("DOM\\al\"ice"),
                 ),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":null,"id.orig_p":null,"id.resp_h":null,"id.resp_p":null,"event":"call","call_id":3,"interface":"00000000-0000-0000-0000-000000001234","endpoint":null,"opnum":70,"operation":null,"stub_in":12,"stub_out":0,"fragments":3,"rtt":0.0,"fault":"nca_s_op_rng_error","auth_level":"pkt_privacy","user":"DOM\\al\"ice"}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":null,"id.orig_p":null,"id.resp_h":null,"id.resp_p":null,"event":"call","call_id":3,"interface":"00000000-0000-0000-0000-000000001234","endpoint":null,"opnum":70,"operation":null,"stub_in":12,"stub_out":0,"fragments":3,"rtt":0.0,"fault":"nca_s_op_rng_error","auth_level":"pkt_privacy","user":"DOM\\al\"ice","named_pipe":null}}"#,
                     uid(42, 9)
                 ),
             ),
@@ -1301,7 +1330,7 @@ mod tests {
                 )
                 .with_request_facts(1, Some(AuthLevel(9)), Some(&long_user)),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":4,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":1,"operation":"inq_stats","stub_in":0,"stub_out":0,"fragments":1,"rtt":1.0,"fault":"0x12345678","auth_level":"{}","user":"DOM\\{}..."}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":4,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":1,"operation":"inq_stats","stub_in":0,"stub_out":0,"fragments":1,"rtt":1.0,"fault":"0x12345678","auth_level":"{}","user":"DOM\\{}...","named_pipe":null}}"#,
                     uid(42, 7),
                     AuthLevel(9),
                     "é".repeat(126)
@@ -1322,7 +1351,7 @@ mod tests {
                 )
                 .with_request_facts(1, None, None),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":5,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":5,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null,"named_pipe":null}}"#,
                     uid(42, 7)
                 ),
             ),
@@ -1341,7 +1370,7 @@ mod tests {
                 )
                 .with_request_facts(1, None, None),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":null,"id.orig_p":null,"id.resp_h":null,"id.resp_p":null,"event":"call","call_id":6,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":null,"id.orig_p":null,"id.resp_h":null,"id.resp_p":null,"event":"call","call_id":6,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null,"named_pipe":null}}"#,
                     uid(42, 9)
                 ),
             ),
@@ -1359,7 +1388,7 @@ mod tests {
                 )
                 .with_request_facts(1, None, None),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":7,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":0,"fragments":1,"rtt":0.0025,"fault":"nca_s_op_rng_error","auth_level":null,"user":null}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":7,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":0,"fragments":1,"rtt":0.0025,"fault":"nca_s_op_rng_error","auth_level":null,"user":null,"named_pipe":null}}"#,
                     uid(42, 7)
                 ),
             ),

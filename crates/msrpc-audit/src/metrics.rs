@@ -609,6 +609,8 @@ mod tests {
                 fault,
                 auth_level: None,
                 user: None,
+                args: Vec::new(),
+                named_pipe: None,
             }));
         }
         m.observe(&ev(EventKind::Malformed {
@@ -621,6 +623,10 @@ mod tests {
             summary: String::new(),
             source: None,
             evidence: serde_json::Value::Null,
+            technique: String::new(),
+            attack: None,
+            confidence: String::new(),
+            benign: String::new(),
         }));
         m.dropped(3);
         let text = m.render();
@@ -689,6 +695,8 @@ mod tests {
                 fault: fault.map(str::to_string),
                 auth_level: None,
                 user: None,
+                args: Vec::new(),
+                named_pipe: None,
             })
         };
         let count = |model: &mut BTreeMap<Vec<String>, i64>,
