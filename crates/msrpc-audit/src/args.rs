@@ -77,8 +77,8 @@ pub const WINREG: Uuid = Uuid::from_u128(0x338cd001_2244_31f1_aaaa_900038001003)
 /// The interfaces [`extract`] reads: a producer keeps request stubs only for these (and the
 /// endpoint mapper's and DCOM's, which have their own interpreters).
 pub const INTERFACES: [Uuid; 14] = [
-    SPOOLSS, EFSR_LSA, EFSR, DFSNM, FSRVP, SCMR, TSCH, ATSVC, NRPC, DRSUAPI, BKRP, LSARPC, EVENTLOG,
-    WINREG,
+    SPOOLSS, EFSR_LSA, EFSR, DFSNM, FSRVP, SCMR, TSCH, ATSVC, NRPC, DRSUAPI, BKRP, LSARPC,
+    EVENTLOG, WINREG,
 ];
 
 /// Decode limits for argument extraction: a task's XML is the largest value read.
@@ -289,13 +289,10 @@ impl Args<'_> {
                 for p in &mut ptrs {
                     *p = self.u32()?;
                 }
-                for (p, name) in ptrs.iter().zip([
-                    "",
-                    "",
-                    "pDriverPath",
-                    "pDataFile",
-                    "pConfigFile",
-                ]) {
+                for (p, name) in
+                    ptrs.iter()
+                        .zip(["", "", "pDriverPath", "pDataFile", "pConfigFile"])
+                {
                     if *p != 0 {
                         let s = self.wide()?;
                         if !name.is_empty() {

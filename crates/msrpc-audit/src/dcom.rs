@@ -65,7 +65,10 @@ pub const CLASSES: &[KnownClass] = &[
     class(0xc08afd90_f2a1_11d1_8455_00a0c91f3880, "ShellBrowserWindow"),
     class(0x8bc3f05e_d86b_11d0_a075_00c04fb68820, "WbemLevel1Login"),
     class(0x00024500_0000_0000_c000_000000000046, "Excel.Application"),
-    class(0x0006f03a_0000_0000_c000_000000000046, "Outlook.Application"),
+    class(
+        0x0006f03a_0000_0000_c000_000000000046,
+        "Outlook.Application",
+    ),
 ];
 
 /// The known class `clsid`, if any.

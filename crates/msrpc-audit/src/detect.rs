@@ -728,9 +728,7 @@ fn alert(
     let (attack, confidence, benign) = builtin_meta(detector);
     // The oversized activation names are the Blaster-era overflows (MS03-026, MS03-039).
     let technique = match evidence.get("shape").and_then(serde_json::Value::as_str) {
-        Some("dcom_oversized_server_name" | "dcom_oversized_name") => {
-            "blaster_activation_overflow"
-        }
+        Some("dcom_oversized_server_name" | "dcom_oversized_name") => "blaster_activation_overflow",
         _ => detector,
     };
     Event {

@@ -147,7 +147,9 @@ impl Net {
         };
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
@@ -407,7 +409,11 @@ impl Rule {
                 Some(d) => format!("{} distinct {}", self.count, d.text()),
                 None => format!("{} such events", self.count),
             };
-            s = format!("{s}: {what} within {} s per {}", self.within, self.per.as_str());
+            s = format!(
+                "{s}: {what} within {} s per {}",
+                self.within,
+                self.per.as_str()
+            );
         }
         s
     }
@@ -500,8 +506,12 @@ fn describe_step(st: &Step) -> String {
                 ArgTest::Zero(false) => format!("{name} not zero"),
                 ArgTest::Present(true) => format!("{name} present"),
                 ArgTest::Present(false) => format!("{name} absent"),
-                ArgTest::HostNot(Side::Caller) => format!("{name} names a host other than the caller"),
-                ArgTest::HostNot(Side::Target) => format!("{name} names a host other than the target"),
+                ArgTest::HostNot(Side::Caller) => {
+                    format!("{name} names a host other than the caller")
+                }
+                ArgTest::HostNot(Side::Target) => {
+                    format!("{name} names a host other than the target")
+                }
             });
         }
     }
@@ -581,7 +591,8 @@ impl Library {
             key: key.map(str::to_string),
             message,
         };
-        let table: toml::Table = toml::from_str(text).map_err(|e| err(None, None, e.to_string()))?;
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| err(None, None, e.to_string()))?;
         let mut next = self.clone();
         match table.get("version") {
             Some(toml::Value::Integer(SCHEMA_VERSION)) => {}
@@ -605,10 +616,15 @@ impl Library {
                 "version" => {}
                 "roles" => {
                     let t = v.as_table().ok_or_else(|| {
-                        err(None, Some("roles"), "expected a table of role = [addresses]".into())
+                        err(
+                            None,
+                            Some("roles"),
+                            "expected a table of role = [addresses]".into(),
+                        )
                     })?;
                     for (role, nets) in t {
-                        check_name(role).map_err(|m| err(None, Some(&format!("roles.{role}")), m))?;
+                        check_name(role)
+                            .map_err(|m| err(None, Some(&format!("roles.{role}")), m))?;
                         let nets = nets_of(nets)
                             .map_err(|m| err(None, Some(&format!("roles.{role}")), m))?;
                         next.roles.entry(role.clone()).or_default().extend(nets);
@@ -622,7 +638,8 @@ impl Library {
                         let t = r.as_table().ok_or_else(|| {
                             err(Some(format!("#{}", i + 1)), None, "expected a table".into())
                         })?;
-                        let rule = parse_rule(t, i).map_err(|(rule, key, m)| err(Some(rule), Some(&key), m))?;
+                        let rule = parse_rule(t, i)
+                            .map_err(|(rule, key, m)| err(Some(rule), Some(&key), m))?;
                         match next.rules.iter_mut().find(|x| x.id == rule.id) {
                             Some(old) => *old = rule,
                             None => next.rules.push(rule),
@@ -631,11 +648,19 @@ impl Library {
                 }
                 "override" => {
                     let arr = v.as_array().ok_or_else(|| {
-                        err(None, Some("override"), "expected [[override]] tables".into())
+                        err(
+                            None,
+                            Some("override"),
+                            "expected [[override]] tables".into(),
+                        )
                     })?;
                     for (i, o) in arr.iter().enumerate() {
                         let t = o.as_table().ok_or_else(|| {
-                            err(Some(format!("override #{}", i + 1)), None, "expected a table".into())
+                            err(
+                                Some(format!("override #{}", i + 1)),
+                                None,
+                                "expected a table".into(),
+                            )
                         })?;
                         let (id, ov) = parse_override(t, i)
                             .map_err(|(rule, key, m)| err(Some(rule), Some(&key), m))?;
@@ -706,7 +731,13 @@ impl Library {
 
     /// Changes a rule's threshold and window (`None` keeps them), for the detector settings
     /// that predate the library.
-    pub fn tune(&mut self, id: &str, count: Option<u32>, within: Option<f64>, enabled: Option<bool>) {
+    pub fn tune(
+        &mut self,
+        id: &str,
+        count: Option<u32>,
+        within: Option<f64>,
+        enabled: Option<bool>,
+    ) {
         if let Some(r) = self.rules.iter_mut().find(|r| r.id == id) {
             apply(
                 r,
@@ -747,8 +778,7 @@ fn apply(rule: &mut Rule, ov: &Override) {
 
 fn check_name(s: &str) -> Result<(), String> {
     if !s.is_empty()
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
     {
         Ok(())
@@ -884,9 +914,8 @@ fn parse_step(t: &toml::Table) -> Result<Step, (String, String)> {
             }
             "interface" => {
                 for s in strs_of(v).map_err(bad)? {
-                    let u: msrpc_ndr::Uuid = s
-                        .parse()
-                        .map_err(|_| bad(format!("{s:?} is not a UUID")))?;
+                    let u: msrpc_ndr::Uuid =
+                        s.parse().map_err(|_| bad(format!("{s:?} is not a UUID")))?;
                     st.interfaces.push(u.to_string());
                 }
             }
@@ -901,7 +930,9 @@ fn parse_step(t: &toml::Table) -> Result<Step, (String, String)> {
                 st.version = Some(s);
             }
             "opnums" => {
-                let a = v.as_array().ok_or_else(|| bad("expected a list of opnums".into()))?;
+                let a = v
+                    .as_array()
+                    .ok_or_else(|| bad("expected a list of opnums".into()))?;
                 for x in a {
                     let n = x
                         .as_integer()
@@ -925,12 +956,18 @@ fn parse_step(t: &toml::Table) -> Result<Step, (String, String)> {
                 });
             }
             "pipes" => {
-                st.pipes = strs_of(v).map_err(bad)?.iter().map(|p| pipe_name(p)).collect();
+                st.pipes = strs_of(v)
+                    .map_err(bad)?
+                    .iter()
+                    .map(|p| pipe_name(p))
+                    .collect();
             }
             "auth-level-min" | "auth-level-max" => {
                 let s = str_of(v).map_err(bad)?;
                 let n = level_number(&s).ok_or_else(|| {
-                    bad(format!("{s:?}: expected none, connect, call, packet, integrity or privacy"))
+                    bad(format!(
+                        "{s:?}: expected none, connect, call, packet, integrity or privacy"
+                    ))
                 })?;
                 if k == "auth-level-min" {
                     st.level_min = Some(n);
@@ -939,7 +976,11 @@ fn parse_step(t: &toml::Table) -> Result<Step, (String, String)> {
                 }
             }
             "users" => {
-                st.users = strs_of(v).map_err(bad)?.iter().map(|p| Pattern::new(p)).collect();
+                st.users = strs_of(v)
+                    .map_err(bad)?
+                    .iter()
+                    .map(|p| Pattern::new(p))
+                    .collect();
             }
             "anonymous" => st.anonymous = Some(bool_of(v).map_err(bad)?),
             "caller-role" | "caller-not-role" | "target-role" | "target-not-role" => {
@@ -992,7 +1033,11 @@ fn parse_step(t: &toml::Table) -> Result<Step, (String, String)> {
                         let key = format!("args.{name}.{tk}");
                         let e = |m: String| (key.clone(), m);
                         let lower = |v: &toml::Value| -> Result<Vec<String>, (String, String)> {
-                            Ok(strs_of(v).map_err(e)?.iter().map(|s| s.to_lowercase()).collect())
+                            Ok(strs_of(v)
+                                .map_err(e)?
+                                .iter()
+                                .map(|s| s.to_lowercase())
+                                .collect())
                         };
                         list.push(match tk.as_str() {
                             "is" => ArgTest::Is(lower(tv)?),
@@ -1059,11 +1104,13 @@ fn parse_rule(t: &toml::Table, index: usize) -> Result<Rule, Bad> {
             let a = str_of(v).map_err(|m| bad("attack", m))?;
             let ok = a.len() >= 5
                 && a.starts_with('T')
-                && a
-                    .get(1..)
+                && a.get(1..)
                     .is_some_and(|r| r.bytes().all(|b| b.is_ascii_digit() || b == b'.'));
             if !ok {
-                return Err(bad("attack", format!("{a:?}: expected an ATT&CK id like T1210 or T1569.002")));
+                return Err(bad(
+                    "attack",
+                    format!("{a:?}: expected an ATT&CK id like T1210 or T1569.002"),
+                ));
             }
             Some(a)
         }
@@ -1080,7 +1127,10 @@ fn parse_rule(t: &toml::Table, index: usize) -> Result<Rule, Bad> {
     let summary = req("summary")?;
     let benign = req("benign")?;
     if benign.trim().is_empty() {
-        return Err(bad("benign", "must say what would make the alert benign".into()));
+        return Err(bad(
+            "benign",
+            "must say what would make the alert benign".into(),
+        ));
     }
     let enabled = match t.get("enabled") {
         Some(v) => bool_of(v).map_err(|m| bad("enabled", m))?,
@@ -1100,7 +1150,12 @@ fn parse_rule(t: &toml::Table, index: usize) -> Result<Rule, Bad> {
             "target" => Per::Target,
             "source,target" => Per::SourceTarget,
             "callback" => Per::Callback,
-            s => return Err(bad("per", format!("{s:?}: expected source, target, source,target or callback"))),
+            s => {
+                return Err(bad(
+                    "per",
+                    format!("{s:?}: expected source, target, source,target or callback"),
+                ))
+            }
         },
         None => Per::SourceTarget,
     };
@@ -1158,7 +1213,10 @@ fn parse_rule(t: &toml::Table, index: usize) -> Result<Rule, Bad> {
         }
     }
     if steps.len() > 1 && (count > 1 || distinct.is_some()) {
-        return Err(bad("then", "a sequence cannot also have count or distinct".into()));
+        return Err(bad(
+            "then",
+            "a sequence cannot also have count or distinct".into(),
+        ));
     }
     if per == Per::Callback && steps.len() < 2 {
         return Err(bad("per", "callback needs a sequence (then)".into()));
@@ -1243,7 +1301,10 @@ fn parse_override(t: &toml::Table, index: usize) -> Result<(String, Override), B
 fn pipe_name(p: &str) -> String {
     let p = p.trim_start_matches(['\\', '/']);
     let lower = p.to_ascii_lowercase();
-    match lower.strip_prefix("pipe\\").or_else(|| lower.strip_prefix("pipe/")) {
+    match lower
+        .strip_prefix("pipe\\")
+        .or_else(|| lower.strip_prefix("pipe/"))
+    {
         Some(rest) => rest.to_string(),
         None => lower,
     }
@@ -1342,7 +1403,10 @@ impl Techniques {
                         &a.interfaces
                     };
                     if ifaces.is_empty() {
-                        index.entry((kind, String::new())).or_default().push((ri, si));
+                        index
+                            .entry((kind, String::new()))
+                            .or_default()
+                            .push((ri, si));
                     }
                     for i in ifaces {
                         let e = index.entry((kind, i.clone())).or_default();
@@ -1590,7 +1654,11 @@ impl Techniques {
 
     fn allowed(&self, rule: &Rule, ev: &Event) -> bool {
         let user = event_user(&ev.kind);
-        let by_source = |nets: &[Net]| ev.conn.orig_h.is_some_and(|s| nets.iter().any(|n| n.contains(s)));
+        let by_source = |nets: &[Net]| {
+            ev.conn
+                .orig_h
+                .is_some_and(|s| nets.iter().any(|n| n.contains(s)))
+        };
         let by_user = |pats: &[Pattern]| user.is_some_and(|u| pats.iter().any(|p| p.matches(u)));
         by_source(&self.lib.allow_sources)
             || by_source(&rule.allow_sources)
@@ -1661,7 +1729,9 @@ impl Techniques {
             let level = match k {
                 EventKind::Call { auth_level, .. }
                 | EventKind::DcomActivation { auth_level, .. }
-                | EventKind::Bind { auth_level, .. } => auth_level.as_deref().and_then(level_number),
+                | EventKind::Bind { auth_level, .. } => {
+                    auth_level.as_deref().and_then(level_number)
+                }
                 EventKind::Auth { auth_level, .. } => level_number(auth_level),
                 _ => None,
             }
@@ -1684,10 +1754,22 @@ impl Techniques {
             }
         }
         let (src, dst) = (ev.conn.orig_h, ev.conn.resp_h);
-        if st.caller_role.as_deref().is_some_and(|r| !self.in_role(src, r))
-            || st.caller_not_role.as_deref().is_some_and(|r| self.in_role(src, r))
-            || st.target_role.as_deref().is_some_and(|r| !self.in_role(dst, r))
-            || st.target_not_role.as_deref().is_some_and(|r| self.in_role(dst, r))
+        if st
+            .caller_role
+            .as_deref()
+            .is_some_and(|r| !self.in_role(src, r))
+            || st
+                .caller_not_role
+                .as_deref()
+                .is_some_and(|r| self.in_role(src, r))
+            || st
+                .target_role
+                .as_deref()
+                .is_some_and(|r| !self.in_role(dst, r))
+            || st
+                .target_not_role
+                .as_deref()
+                .is_some_and(|r| self.in_role(dst, r))
         {
             return false;
         }
@@ -1795,7 +1877,9 @@ impl Techniques {
             return None;
         }
         if !exists {
-            if self.keys >= KEY_BUDGET.max(self.max_keys) || self.tables.get(ri)?.map.len() >= self.max_keys {
+            if self.keys >= KEY_BUDGET.max(self.max_keys)
+                || self.tables.get(ri)?.map.len() >= self.max_keys
+            {
                 let t = self.tables.get_mut(ri)?;
                 if let Some(old) = t
                     .map
@@ -1884,7 +1968,11 @@ impl Techniques {
         // Fire.
         let mut items: Vec<(&String, &f64)> = st.distinct.iter().collect();
         items.sort_by(|a, b| a.1.total_cmp(b.1).then(a.0.cmp(b.0)));
-        let items: Vec<&String> = items.into_iter().take(EVIDENCE_ITEMS).map(|(k, _)| k).collect();
+        let items: Vec<&String> = items
+            .into_iter()
+            .take(EVIDENCE_ITEMS)
+            .map(|(k, _)| k)
+            .collect();
         let count = if seq {
             steps
         } else if rule.distinct.is_some() {
@@ -1984,7 +2072,9 @@ fn event_user(k: &EventKind) -> Option<&str> {
 fn success(k: &EventKind) -> Option<bool> {
     match k {
         EventKind::Call { fault, .. } => Some(fault.is_none()),
-        EventKind::EpmLookup { status, .. } | EventKind::EpmMap { status, .. } => Some(*status == 0),
+        EventKind::EpmLookup { status, .. } | EventKind::EpmMap { status, .. } => {
+            Some(*status == 0)
+        }
         EventKind::DcomActivation { hresult, .. } => hresult.map(|h| h == 0),
         EventKind::DcomResolver { status, .. } => status.map(|s| s == 0),
         EventKind::Bind {
@@ -2075,7 +2165,11 @@ fn first_arg(k: &EventKind) -> Option<String> {
         EventKind::DcomActivation {
             clsid, class_name, ..
         } => Some(class_name.clone().unwrap_or_else(|| clsid.clone())),
-        EventKind::EpmMap { endpoint, interface, .. } => endpoint.clone().or_else(|| interface.clone()),
+        EventKind::EpmMap {
+            endpoint,
+            interface,
+            ..
+        } => endpoint.clone().or_else(|| interface.clone()),
         _ => None,
     }
 }
@@ -2121,7 +2215,9 @@ fn call_summary(ev: &Event) -> Value {
             endpoint,
             entries,
             ..
-        } => json!({ "event": "epm_map", "interface": interface, "endpoint": endpoint, "entries": entries }),
+        } => {
+            json!({ "event": "epm_map", "interface": interface, "endpoint": endpoint, "entries": entries })
+        }
         EventKind::DcomActivation {
             operation,
             clsid,
@@ -2146,7 +2242,9 @@ fn call_summary(ev: &Event) -> Value {
         EventKind::ExploitShape { shape, detail, .. } => {
             json!({ "event": "exploit_shape", "shape": shape, "detail": detail })
         }
-        EventKind::Auth { user, outcome, .. } => json!({ "event": "auth", "user": user, "outcome": outcome }),
+        EventKind::Auth { user, outcome, .. } => {
+            json!({ "event": "auth", "user": user, "outcome": outcome })
+        }
         _ => json!({}),
     };
     if let (Some(o), Some(b)) = (v.as_object_mut(), base.as_object()) {
@@ -2219,7 +2317,10 @@ fn parse_host(v: &str) -> Option<Host> {
 
 /// A host name as compared: lower case, no leading `\\`, no trailing `$`, its first label.
 fn norm_name(n: &str) -> String {
-    let n = n.trim().trim_start_matches(['\\', '/']).to_ascii_lowercase();
+    let n = n
+        .trim()
+        .trim_start_matches(['\\', '/'])
+        .to_ascii_lowercase();
     let n = n.split(['\\', '/', '@', '[']).next().unwrap_or_default();
     let n = n.trim_end_matches('$');
     if n.parse::<IpAddr>().is_ok() {
@@ -2322,18 +2423,33 @@ opnums = [26]
             (("attack = \"T1210\"", "attack = \"lateral\""), "attack"),
             (("benign = \"b\"", "benign = \" \""), "benign"),
             (
-                ("interface = \"12345678-1234-abcd-ef00-01234567cffb\"", "interface = \"nope\""),
+                (
+                    "interface = \"12345678-1234-abcd-ef00-01234567cffb\"",
+                    "interface = \"nope\"",
+                ),
                 "interface",
             ),
             (("opnums = [26]", "opnums = [26]\ncount = 0"), "count"),
-            (("opnums = [26]", "opnums = [26]\nper = \"everyone\""), "per"),
-            (("opnums = [26]", "opnums = [26]\ncaller-role = \"dc\""), "caller-role"),
             (
-                ("opnums = [26]", "opnums = [26]\nargs.FileName = { unc = \"yes\" }"),
+                ("opnums = [26]", "opnums = [26]\nper = \"everyone\""),
+                "per",
+            ),
+            (
+                ("opnums = [26]", "opnums = [26]\ncaller-role = \"dc\""),
+                "caller-role",
+            ),
+            (
+                (
+                    "opnums = [26]",
+                    "opnums = [26]\nargs.FileName = { unc = \"yes\" }",
+                ),
                 "args.FileName.unc",
             ),
             (
-                ("opnums = [26]", "opnums = [26]\nthen = [{ opnums = [1], colour = 1 }]"),
+                (
+                    "opnums = [26]",
+                    "opnums = [26]\nthen = [{ opnums = [1], colour = 1 }]",
+                ),
                 "then[0].colour",
             ),
             (("opnums = [26]", "opnums = [26]\nwithin = -1"), "within"),
@@ -2342,11 +2458,17 @@ opnums = [26]
             let e = bad(&text);
             assert_eq!(e.rule.as_deref(), Some("x"), "{e}");
             assert_eq!(e.key.as_deref(), Some(key), "{e}");
-            assert!(e.to_string().starts_with("test.toml: rule \"x\": key"), "{e}");
+            assert!(
+                e.to_string().starts_with("test.toml: rule \"x\": key"),
+                "{e}"
+            );
         }
         // A missing id names the rule by position.
         let e = bad(&format!("{HEAD}{}", OK_RULE.replace("id = \"x\"", "")));
-        assert_eq!((e.rule.as_deref(), e.key.as_deref()), (Some("#1"), Some("id")));
+        assert_eq!(
+            (e.rule.as_deref(), e.key.as_deref()),
+            (Some("#1"), Some("id"))
+        );
     }
 
     #[test]
@@ -2364,16 +2486,28 @@ opnums = [26]
         assert_eq!(l.rule("x").unwrap().severity, Level::Low);
         assert_eq!(l.rule("x").unwrap().allow_sources.len(), 1);
         // Replacing by id.
-        l.extend(&format!("{HEAD}{}", OK_RULE.replace("severity = \"high\"", "severity = \"medium\"")), "u2")
-            .unwrap();
+        l.extend(
+            &format!(
+                "{HEAD}{}",
+                OK_RULE.replace("severity = \"high\"", "severity = \"medium\"")
+            ),
+            "u2",
+        )
+        .unwrap();
         assert_eq!(l.rules().len(), 2);
         assert_eq!(l.rule("x").unwrap().severity, Level::Medium);
         // An override of an unknown rule is refused and leaves the library as it was.
         let before = l.clone();
         let e = l
-            .extend(&format!("{HEAD}[[override]]\nid = \"nope\"\nenabled = false\n"), "u3")
+            .extend(
+                &format!("{HEAD}[[override]]\nid = \"nope\"\nenabled = false\n"),
+                "u3",
+            )
             .unwrap_err();
-        assert_eq!((e.rule.as_deref(), e.key.as_deref()), (Some("nope"), Some("id")));
+        assert_eq!(
+            (e.rule.as_deref(), e.key.as_deref()),
+            (Some("nope"), Some("id"))
+        );
         assert_eq!(l, before);
     }
 }

@@ -264,10 +264,7 @@ fn lateral_movement_rules_fire_for_abused_classes_only() {
     };
     for (i, (c, rule)) in [
         (MMC20, "dcom_mmc20_application"),
-        (
-            "9ba05972-f6a8-11cf-a442-00a0c90a8f39",
-            "dcom_shellwindows",
-        ),
+        ("9ba05972-f6a8-11cf-a442-00a0c90a8f39", "dcom_shellwindows"),
         (
             "c08afd90-f2a1-11d1-8455-00a0c91f3880",
             "dcom_shellbrowserwindow",
