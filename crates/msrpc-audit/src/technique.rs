@@ -39,10 +39,12 @@ pub const BUILTIN: &str = include_str!("../rules/techniques.toml");
 pub const SCHEMA_VERSION: i64 = 1;
 
 /// Keys tracked by all rules together (each rule also at most its table's cap).
-pub const KEY_BUDGET: usize = 65_536;
+pub const KEY_BUDGET: usize = 16_384;
 
 /// Calls listed in an alert's evidence (the first ones and the last).
-const EVIDENCE_CALLS: usize = 5;
+const EVIDENCE_CALLS: usize = 4;
+/// Longest argument value in an evidence call (characters).
+const EVIDENCE_VALUE: usize = 128;
 /// uids listed in an alert's evidence.
 const EVIDENCE_UIDS: usize = 8;
 /// Distinct items listed in an alert's evidence.
@@ -2258,7 +2260,11 @@ fn call_summary(ev: &Event) -> Value {
 fn args_object(args: &[CallArg]) -> Value {
     let mut m = serde_json::Map::new();
     for a in args {
-        m.insert(a.name.clone(), Value::String(a.value.clone()));
+        let v = match a.value.char_indices().nth(EVIDENCE_VALUE) {
+            Some((end, _)) => format!("{}...", a.value.get(..end).unwrap_or_default()),
+            None => a.value.clone(),
+        };
+        m.insert(a.name.clone(), Value::String(v));
     }
     Value::Object(m)
 }
