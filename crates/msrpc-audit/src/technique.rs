@@ -426,9 +426,9 @@ fn describe_step(st: &Step) -> String {
         let alts: Vec<String> = st.any_of.iter().map(describe_step).collect();
         let mut main = st.clone();
         main.any_of.clear();
-        main.kind = None;
         let rest = describe_step(&main);
-        let rest = rest.trim_start_matches("event").trim();
+        // Without its kind word: the alternatives say what they are.
+        let rest = rest.split_once(' ').map_or("", |(_, r)| r);
         return if rest.is_empty() {
             format!("({})", alts.join(" | "))
         } else {
@@ -754,6 +754,37 @@ impl Library {
     }
 }
 
+impl Library {
+    /// The rules as a Markdown table (id, technique, ATT&CK, severity and confidence, what
+    /// fires, what is benign): the table `docs/detection.md` carries, which a test keeps equal
+    /// to this.
+    pub fn to_markdown(&self) -> String {
+        let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+        let mut out = String::from(
+            "| rule | technique | ATT&CK | severity / confidence | fires on | benign when |\n|---|---|---|---|---|---|\n",
+        );
+        for r in &self.rules {
+            out.push_str(&format!(
+                "| `{}` | `{}` | {} | {} / {} | {}. {}{} | {} |\n",
+                r.id,
+                r.technique,
+                r.attack.as_deref().unwrap_or("-"),
+                r.severity.as_str(),
+                r.confidence.as_str(),
+                cell(&r.summary),
+                cell(&r.describe()),
+                if r.allow_sources.is_empty() && r.allow_users.is_empty() {
+                    ""
+                } else {
+                    " (with allow-lists)"
+                },
+                cell(&r.benign),
+            ));
+        }
+        out
+    }
+}
+
 fn apply(rule: &mut Rule, ov: &Override) {
     if let Some(e) = ov.enabled {
         rule.enabled = e;
@@ -944,11 +975,7 @@ fn parse_step(t: &toml::Table) -> Result<Step, (String, String)> {
                 }
             }
             "operations" => {
-                st.operations = strs_of(v)
-                    .map_err(bad)?
-                    .iter()
-                    .map(|s| s.to_ascii_lowercase())
-                    .collect();
+                st.operations = strs_of(v).map_err(bad)?;
             }
             "transport" => {
                 st.transport = Some(match str_of(v).map_err(bad)?.as_str() {
@@ -1544,11 +1571,12 @@ impl Techniques {
                     }
                 }
             }
-            EventKind::Auth { outcome, .. } => {
-                if *outcome == crate::AuthOutcome::Success {
-                    if let Some(c) = self.conns.get_mut(&ev.conn.uid) {
-                        c.authenticated = true;
-                    }
+            EventKind::Auth {
+                outcome: crate::AuthOutcome::Success,
+                ..
+            } => {
+                if let Some(c) = self.conns.get_mut(&ev.conn.uid) {
+                    c.authenticated = true;
                 }
             }
             EventKind::ConnClose { .. } => {
@@ -1815,7 +1843,7 @@ impl Techniques {
                 let Some(v) = v else { return false };
                 let lower = v.to_lowercase();
                 match t {
-                    ArgTest::Is(l) => l.iter().any(|x| *x == lower),
+                    ArgTest::Is(l) => l.contains(&lower),
                     ArgTest::Prefix(l) => l.iter().any(|x| lower.starts_with(x.as_str())),
                     ArgTest::Contains(l) => l.iter().any(|x| lower.contains(x.as_str())),
                     ArgTest::Unc(want) => is_unc(v) == *want,

@@ -1048,8 +1048,11 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter().map(|(a, b)| (s(a), s(b))).collect()
 }
 
+/// An interface, an opnum, a request stub and the arguments it must give.
+type Vector = (&'static str, u16, Vec<u8>, Vec<(String, String)>);
+
 /// Every operation the extractor reads, its stub and the arguments it must find.
-fn argument_vectors(drep: DataRep) -> Vec<(&'static str, u16, Vec<u8>, Vec<(String, String)>)> {
+fn argument_vectors(drep: DataRep) -> Vec<Vector> {
     let zero_pw = [0u8; 516];
     let mut set_pw = [0u8; 516];
     set_pw[7] = 0x41;
