@@ -1403,20 +1403,28 @@ struct Table {
 pub struct Techniques {
     lib: Library,
     tables: Vec<Table>,
-    /// (kind, interface) -> (rule, step) to try; steps without an interface under "".
-    index: HashMap<(Kind, String), Vec<(usize, usize)>>,
+    /// kind -> interface -> (rule, step) to try; steps without an interface under "".
+    index: HashMap<Kind, HashMap<String, Vec<(usize, usize)>>>,
     conns: HashMap<String, ConnInfo>,
     conn_seq: u64,
     names: HashMap<IpAddr, Vec<String>>,
     dcs: HashMap<IpAddr, f64>,
     max_keys: usize,
     keys: usize,
+    /// Candidate (rule, step) pairs of the event being observed (a buffer kept across events).
+    cands: Vec<(usize, usize)>,
 }
+
+/// The interfaces of the EPM and DCOM events, as the index keys them.
+const EPM_UUID: &str = "e1af8308-5d1f-11c9-91a4-08002b14a0fa";
+const ISYSTEM_ACTIVATOR_UUID: &str = "000001a0-0000-0000-c000-000000000046";
+const IREMOTE_ACTIVATION_UUID: &str = "4d9f4ab8-7d1c-11cf-861e-0020af6e7c57";
+const IOBJECT_EXPORTER_UUID: &str = "99fcfec4-5260-101b-bbcb-00aa0021347a";
 
 impl Techniques {
     /// An engine over `lib`, each rule tracking at most `max_keys` keys.
     pub fn new(lib: Library, max_keys: usize) -> Techniques {
-        let mut index: HashMap<(Kind, String), Vec<(usize, usize)>> = HashMap::new();
+        let mut index: HashMap<Kind, HashMap<String, Vec<(usize, usize)>>> = HashMap::new();
         for (ri, r) in lib.rules.iter().enumerate() {
             for (si, st) in r.steps.iter().enumerate() {
                 let alts: Vec<&Step> = if st.any_of.is_empty() {
@@ -1431,14 +1439,15 @@ impl Techniques {
                     } else {
                         &a.interfaces
                     };
+                    let by_iface = index.entry(kind).or_default();
                     if ifaces.is_empty() {
-                        index
-                            .entry((kind, String::new()))
-                            .or_default()
-                            .push((ri, si));
+                        let e = by_iface.entry(String::new()).or_default();
+                        if !e.contains(&(ri, si)) {
+                            e.push((ri, si));
+                        }
                     }
                     for i in ifaces {
-                        let e = index.entry((kind, i.clone())).or_default();
+                        let e = by_iface.entry(i.clone()).or_default();
                         if !e.contains(&(ri, si)) {
                             e.push((ri, si));
                         }
@@ -1456,6 +1465,7 @@ impl Techniques {
             dcs: HashMap::new(),
             max_keys: max_keys.max(1),
             keys: 0,
+            cands: Vec::new(),
         }
     }
 
@@ -1478,59 +1488,63 @@ impl Techniques {
         let Some(kind) = Kind::of(&ev.kind) else {
             return;
         };
-        let mut cands: Vec<(usize, usize)> = Vec::new();
-        let ifaces: Vec<&str> = match &ev.kind {
-            EventKind::Call { interface, .. } => interface.iter().map(String::as_str).collect(),
-            EventKind::Bind { contexts, .. } => {
-                contexts.iter().map(|c| c.interface.as_str()).collect()
-            }
-            EventKind::EpmLookup { .. } | EventKind::EpmMap { .. } => {
-                vec!["e1af8308-5d1f-11c9-91a4-08002b14a0fa"]
-            }
-            EventKind::DcomActivation { .. } => vec![
-                "000001a0-0000-0000-c000-000000000046",
-                "4d9f4ab8-7d1c-11cf-861e-0020af6e7c57",
-            ],
-            EventKind::DcomResolver { .. } => vec!["99fcfec4-5260-101b-bbcb-00aa0021347a"],
-            EventKind::ExploitShape { interface, .. } => vec![interface.as_str()],
-            _ => Vec::new(),
-        };
-        for i in ifaces.iter().chain(std::iter::once(&"")) {
-            if let Some(v) = self.index.get(&(kind, (*i).to_string())) {
-                for c in v {
-                    if !cands.contains(c) {
-                        cands.push(*c);
-                    }
+        // The steps indexed under the event's interfaces and under none, gathered in a buffer
+        // kept across events (no allocation per call once warm).
+        let mut cands = std::mem::take(&mut self.cands);
+        cands.clear();
+        if let Some(by_iface) = self.index.get(&kind) {
+            let mut add = |iface: &str| {
+                if let Some(v) = by_iface.get(iface) {
+                    cands.extend_from_slice(v);
                 }
-            }
-        }
-        if cands.is_empty() {
-            return;
-        }
-        // Later steps first, so one event never advances a sequence twice.
-        cands.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-        let mut fired_rule: Option<usize> = None;
-        for (ri, si) in cands {
-            if fired_rule == Some(ri) {
-                continue;
-            }
-            let Some(rule) = self.lib.rules.get(ri) else {
-                continue;
             };
-            if !rule.enabled {
-                continue;
+            match &ev.kind {
+                EventKind::Call {
+                    interface: Some(i), ..
+                } => add(i),
+                EventKind::Bind { contexts, .. } => contexts.iter().for_each(|c| add(&c.interface)),
+                EventKind::EpmLookup { .. } | EventKind::EpmMap { .. } => add(EPM_UUID),
+                EventKind::DcomActivation { .. } => {
+                    add(ISYSTEM_ACTIVATOR_UUID);
+                    add(IREMOTE_ACTIVATION_UUID);
+                }
+                EventKind::DcomResolver { .. } => add(IOBJECT_EXPORTER_UUID),
+                EventKind::ExploitShape { interface, .. } => add(interface),
+                _ => {}
             }
-            let Some(step) = rule.steps.get(si) else {
-                continue;
-            };
-            if !self.step_matches(step, ev) || self.allowed(rule, ev) {
-                continue;
-            }
-            if let Some(a) = self.advance(ri, si, ev) {
-                fired_rule = Some(ri);
-                out.push(a);
+            add("");
+        }
+        if !cands.is_empty() {
+            // Rule by rule, later steps first: once a step of a sequence takes the event, the
+            // rule's earlier steps do not see it (one event never advances a sequence twice,
+            // nor restarts the one it just advanced).
+            cands.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            cands.dedup();
+            let mut taken: Option<usize> = None;
+            for &(ri, si) in &cands {
+                if taken == Some(ri) {
+                    continue;
+                }
+                let Some(rule) = self.lib.rules.get(ri) else {
+                    continue;
+                };
+                if !rule.enabled {
+                    continue;
+                }
+                let Some(step) = rule.steps.get(si) else {
+                    continue;
+                };
+                if !self.step_matches(step, ev) || self.allowed(rule, ev) {
+                    continue;
+                }
+                let (took, alert) = self.advance(ri, si, ev);
+                if took {
+                    taken = Some(ri);
+                }
+                out.extend(alert);
             }
         }
+        self.cands = cands;
     }
 
     /// Learns host names and domain controllers, and the connection's binds.
@@ -1882,8 +1896,18 @@ impl Techniques {
         }
     }
 
-    /// Counts a matching event for rule `ri` at step `si`; the alert when it fires.
-    fn advance(&mut self, ri: usize, si: usize, ev: &Event) -> Option<Event> {
+    /// Counts a matching event for rule `ri` at step `si`: whether the step took it (a
+    /// sequence's later step takes an event only when the sequence is waiting for it), and the
+    /// alert when the rule fires.
+    fn advance(&mut self, ri: usize, si: usize, ev: &Event) -> (bool, Option<Event>) {
+        match self.count(ri, si, ev) {
+            Some((took, alert)) => (took, alert),
+            None => (false, None),
+        }
+    }
+
+    /// [`Techniques::advance`]; `None` for a rule index out of range.
+    fn count(&mut self, ri: usize, si: usize, ev: &Event) -> Option<(bool, Option<Event>)> {
         let rule = self.lib.rules.get(ri)?;
         let (src, dst) = (ev.conn.orig_h, ev.conn.resp_h);
         let addr = |a: Option<IpAddr>| a.map_or_else(|| "local".to_string(), |a| a.to_string());
@@ -1904,7 +1928,7 @@ impl Techniques {
         // Only the first step opens a key; later steps of a sequence need it open.
         let exists = self.tables.get(ri)?.map.contains_key(&key);
         if seq && si > 0 && !exists {
-            return None;
+            return Some((false, None));
         }
         if !exists {
             if self.keys >= KEY_BUDGET.max(self.max_keys)
@@ -1930,7 +1954,7 @@ impl Techniques {
         }
         st.last = ts;
         if ts < st.quiet_until {
-            return None;
+            return Some((false, None));
         }
         if seq {
             if si == 0 {
@@ -1939,18 +1963,18 @@ impl Techniques {
                 st.started = ts;
                 st.reached = 1;
                 st.note(ev, call);
-                return None;
+                return Some((true, None));
             }
             if st.reached != si || ts - st.started > within {
                 if ts - st.started > within {
                     st.reset();
                 }
-                return None;
+                return Some((false, None));
             }
             st.reached = si + 1;
             st.note(ev, call);
             if st.reached < steps {
-                return None;
+                return Some((true, None));
             }
         } else if single {
             st.first = ts;
@@ -1981,7 +2005,7 @@ impl Techniques {
                     }
                     st.distinct.insert(item, ts);
                     if st.distinct.len() < cap {
-                        return None;
+                        return Some((true, None));
                     }
                 }
                 None => {
@@ -1990,7 +2014,7 @@ impl Techniques {
                         st.times.pop_front();
                     }
                     if st.times.len() < cap {
-                        return None;
+                        return Some((true, None));
                     }
                 }
             }
@@ -2038,21 +2062,24 @@ impl Techniques {
         if rule.severity == Level::Low {
             summary.push_str(" [admin practice too: see benign]");
         }
-        Some(Event {
-            ts,
-            conn: ev.conn.clone(),
-            kind: EventKind::Alert {
-                detector: rule.id.clone(),
-                severity: rule.severity.as_str().into(),
-                summary,
-                source: src,
-                evidence,
-                technique: rule.technique.clone(),
-                attack: rule.attack.clone(),
-                confidence: rule.confidence.as_str().into(),
-                benign: rule.benign.clone(),
-            },
-        })
+        Some((
+            true,
+            Some(Event {
+                ts,
+                conn: ev.conn.clone(),
+                kind: EventKind::Alert {
+                    detector: rule.id.clone(),
+                    severity: rule.severity.as_str().into(),
+                    summary,
+                    source: src,
+                    evidence,
+                    technique: rule.technique.clone(),
+                    attack: rule.attack.clone(),
+                    confidence: rule.confidence.as_str().into(),
+                    benign: rule.benign.clone(),
+                },
+            }),
+        ))
     }
 }
 
@@ -2503,6 +2530,74 @@ opnums = [26]
             (e.rule.as_deref(), e.key.as_deref()),
             (Some("#1"), Some("id"))
         );
+    }
+
+    fn ev(ts: f64, opnum: u16) -> Event {
+        Event {
+            ts,
+            conn: crate::ConnId {
+                uid: "C1".into(),
+                orig_h: Some("10.0.0.1".parse().unwrap()),
+                orig_p: Some(1),
+                resp_h: Some("10.0.0.2".parse().unwrap()),
+                resp_p: Some(2),
+            },
+            kind: EventKind::Call {
+                call_id: 1,
+                interface: Some("12345678-1234-abcd-ef00-01234567cffb".into()),
+                endpoint: None,
+                opnum,
+                operation: None,
+                stub_in: 0,
+                stub_out: 0,
+                fragments: 1,
+                rtt: None,
+                fault: None,
+                args: Vec::new(),
+                auth_level: None,
+                user: None,
+                named_pipe: None,
+            },
+        }
+    }
+
+    #[test]
+    fn sequences_take_each_event_once() {
+        // A then A then B: the second A advances the sequence (it does not restart it).
+        let text = format!(
+            "{HEAD}{}",
+            OK_RULE.replace(
+                "opnums = [26]",
+                "opnums = [26]\nthen = [{ opnums = [26] }, { opnums = [30] }]\nwithin = 60"
+            )
+        );
+        let mut t = Techniques::new(Library::parse(&text, "t").unwrap(), 16);
+        let mut out = Vec::new();
+        for (ts, op) in [(0.0, 26), (1.0, 26), (2.0, 30)] {
+            t.observe(&ev(ts, op), &mut out);
+        }
+        assert_eq!(out.len(), 1, "{out:?}");
+        // A then B, with A repeated: the last A restarts the sequence, B completes it.
+        let text = format!(
+            "{HEAD}{}",
+            OK_RULE.replace(
+                "opnums = [26]",
+                "opnums = [26]\nthen = [{ opnums = [30] }]\nwithin = 60"
+            )
+        );
+        let mut t = Techniques::new(Library::parse(&text, "t").unwrap(), 16);
+        let mut out = Vec::new();
+        for (ts, op) in [(0.0, 26), (100.0, 26), (101.0, 30)] {
+            t.observe(&ev(ts, op), &mut out);
+        }
+        assert_eq!(out.len(), 1, "{out:?}");
+        // B without A, or too late: nothing.
+        let mut t = Techniques::new(Library::parse(&text, "t").unwrap(), 16);
+        let mut out = Vec::new();
+        for (ts, op) in [(0.0, 30), (1.0, 26), (70.0, 30)] {
+            t.observe(&ev(ts, op), &mut out);
+        }
+        assert!(out.is_empty(), "{out:?}");
     }
 
     #[test]
