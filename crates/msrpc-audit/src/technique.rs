@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
 
+use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
 
 use crate::{CallArg, Event, EventKind};
@@ -1404,7 +1405,7 @@ pub struct Techniques {
     lib: Library,
     tables: Vec<Table>,
     /// kind -> interface -> (rule, step) to try; steps without an interface under "".
-    index: HashMap<Kind, HashMap<String, Vec<(usize, usize)>>>,
+    index: FxHashMap<Kind, FxHashMap<String, Vec<(usize, usize)>>>,
     conns: HashMap<String, ConnInfo>,
     conn_seq: u64,
     names: HashMap<IpAddr, Vec<String>>,
@@ -1424,7 +1425,8 @@ const IOBJECT_EXPORTER_UUID: &str = "99fcfec4-5260-101b-bbcb-00aa0021347a";
 impl Techniques {
     /// An engine over `lib`, each rule tracking at most `max_keys` keys.
     pub fn new(lib: Library, max_keys: usize) -> Techniques {
-        let mut index: HashMap<Kind, HashMap<String, Vec<(usize, usize)>>> = HashMap::new();
+        let mut index: FxHashMap<Kind, FxHashMap<String, Vec<(usize, usize)>>> =
+            FxHashMap::default();
         for (ri, r) in lib.rules.iter().enumerate() {
             for (si, st) in r.steps.iter().enumerate() {
                 let alts: Vec<&Step> = if st.any_of.is_empty() {
