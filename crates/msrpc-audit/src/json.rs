@@ -316,8 +316,22 @@ mod tests {
                         fault: u(3),
                         auth_level: u(4),
                         user: u(5),
-                        args: Vec::new(),
-                        named_pipe: None,
+                        // Arguments on some calls (escapes and unicode too), a pipe on others.
+                        args: if i % 2 == 0 {
+                            Vec::new()
+                        } else {
+                            vec![
+                                crate::CallArg {
+                                    name: "FileName".into(),
+                                    value: u(6).unwrap_or_default(),
+                                },
+                                crate::CallArg {
+                                    name: "x".into(),
+                                    value: u(7).unwrap_or_default(),
+                                },
+                            ]
+                        },
+                        named_pipe: u(8),
                     },
                 };
                 sink.write(&ev).unwrap();
