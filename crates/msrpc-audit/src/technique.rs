@@ -2603,6 +2603,62 @@ opnums = [26]
     }
 
     #[test]
+    fn version_level_and_transport_keys() {
+        let text = format!(
+            "{HEAD}{}",
+            OK_RULE.replace(
+                "opnums = [26]",
+                "opnums = [26]\nversion = \"1.0\"\nauth-level-max = \"integrity\"\ntransport = \"tcp\""
+            )
+        );
+        let lib = Library::parse(&text, "t").unwrap();
+        let bind = |version: &str, level: Option<&str>| Event {
+            kind: EventKind::Bind {
+                kind: "bind".into(),
+                assoc_group: 1,
+                contexts: vec![crate::BindContext {
+                    context_id: 0,
+                    interface: "12345678-1234-abcd-ef00-01234567cffb".into(),
+                    version: version.into(),
+                    endpoint: None,
+                    transfer_syntaxes: vec![],
+                    result: Some("accepted".into()),
+                    reason: None,
+                }],
+                nak_reason: None,
+                auth_type: level.map(|_| "winnt".to_string()),
+                auth_level: level.map(str::to_string),
+                named_pipe: None,
+            },
+            ..ev(0.0, 0)
+        };
+        let fires = |events: Vec<Event>| {
+            let mut t = Techniques::new(lib.clone(), 16);
+            let mut out = Vec::new();
+            for e in &events {
+                t.observe(e, &mut out);
+            }
+            !out.is_empty()
+        };
+        // v1.0, connect level (the bind's), over TCP: fires.
+        assert!(fires(vec![bind("1.0", Some("connect")), ev(1.0, 26)]));
+        // Another version of the interface on this connection: not.
+        assert!(!fires(vec![bind("2.0", None), ev(1.0, 26)]));
+        // Sealed: above the maximum level.
+        let mut sealed = ev(1.0, 26);
+        if let EventKind::Call { auth_level, .. } = &mut sealed.kind {
+            *auth_level = Some("pkt_privacy".into());
+        }
+        assert!(!fires(vec![bind("1.0", Some("privacy")), sealed]));
+        // Through a named pipe: not TCP.
+        let mut piped = ev(1.0, 26);
+        if let EventKind::Call { named_pipe, .. } = &mut piped.kind {
+            *named_pipe = Some("\\PIPE\\netlogon".into());
+        }
+        assert!(!fires(vec![piped]));
+    }
+
+    #[test]
     fn user_files_add_replace_and_override() {
         let mut l = Library::parse(&format!("{HEAD}{OK_RULE}"), "base").unwrap();
         l.extend(
