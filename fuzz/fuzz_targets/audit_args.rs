@@ -14,8 +14,12 @@
 
 use libfuzzer_sys::fuzz_target;
 use msrpc_audit::detect::{DetectorConfig, Detectors};
+use msrpc_audit::technique::Library;
 use msrpc_audit::{ConnId, Event, EventKind};
 use msrpc_ndr::DataRep;
+
+/// The built-in library, parsed once (parsing it per input would be most of the run).
+static LIBRARY: std::sync::OnceLock<Library> = std::sync::OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
     let [i, op, flags, stub @ ..] = data else { return };
@@ -57,7 +61,8 @@ fuzz_target!(|data: &[u8]| {
         },
     };
     serde_json::to_string(&ev).expect("event serializes");
-    let mut d = Detectors::new(DetectorConfig::default());
+    let lib = LIBRARY.get_or_init(Library::builtin).clone();
+    let mut d = Detectors::with_library(DetectorConfig::default(), lib);
     for a in d.observe(&ev) {
         serde_json::to_string(&a).expect("alert serializes");
     }
