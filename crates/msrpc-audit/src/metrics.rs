@@ -618,7 +618,7 @@ mod tests {
             detail: String::new(),
         }));
         m.observe(&ev(EventKind::Alert {
-            detector: "epm_enumeration".into(),
+            detector: "epm_full_walk".into(),
             severity: "medium".into(),
             summary: String::new(),
             source: None,
@@ -663,7 +663,7 @@ mod tests {
             Some(1.0)
         );
         assert_eq!(
-            value(&s, "msrpc_alerts_total", &[("detector", "epm_enumeration")]),
+            value(&s, "msrpc_alerts_total", &[("detector", "epm_full_walk")]),
             Some(1.0)
         );
         assert_eq!(
