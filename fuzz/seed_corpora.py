@@ -61,10 +61,19 @@ PFC_FIRST, PFC_LAST, PFC_OBJECT = 0x01, 0x02, 0x80
 AUTH_LEVEL_PRIVACY = 6
 
 TARGETS = ("pdu_decode", "server_stream", "client_stream", "ndr_epm", "ndr_echo", "epm_tower", "epm_service", "analyze_stream",
-           "verification_trailer", "audit_epm", "audit_inspect", "audit_dcom", "dcom_objref", "dcom_dualstringarray",
+           "verification_trailer", "audit_args", "audit_epm", "audit_inspect", "audit_dcom", "dcom_objref", "dcom_dualstringarray",
            "dcom_activation_blob", "dcom_orpcthis", "smb_stream")
 IREMOTE_ACTIVATION_UUID = "4d9f4ab8-7d1c-11cf-861e-0020af6e7c57"
 ISYSTEM_ACTIVATOR_UUID = "000001a0-0000-0000-c000-000000000046"
+# audit_args's interface selectors: the order of msrpc_audit::args::INTERFACES.
+AUDIT_ARGS_IFACES = {u: i for i, u in enumerate([
+    "12345678-1234-abcd-ef00-0123456789ab", "c681d488-d850-11d0-8c52-00c04fd90f7e",
+    "df1941c5-fe89-4e79-bf10-463657acf44d", "4fc742e0-4a10-11cf-8273-00aa004ae673",
+    "a8e0653c-2744-4389-a61d-7373df8b2292", "367abb81-9844-35f1-ad32-98f038001003",
+    "86d35949-83c9-4044-b424-db363231fd0c", "1ff70682-0a51-30e8-076d-740be8cee98b",
+    "12345678-1234-abcd-ef00-01234567cffb", "e3514235-4b06-11d1-ab04-00c04fc2dcd2",
+    "3dde7c30-165d-11d1-ab8f-00805f14db40", "12345778-1234-abcd-ef00-0123456789ab",
+    "82273fdc-e32a-18c3-3f78-827929dc23ea", "338cd001-2244-31f1-aaaa-900038001003"])}
 # audit_dcom's interface selectors (fuzz_targets/audit_dcom.rs).
 AUDIT_DCOM_IFACES = {ISYSTEM_ACTIVATOR_UUID: 0, IREMOTE_ACTIVATION_UUID: 1,
                      "99fcfec4-5260-101b-bbcb-00aa0021347a": 2,
@@ -503,6 +512,8 @@ def request_seeds(writer, iface, opnum, drep, stub):
     drep_sel = 0 if drep[0] >> 4 == 1 else 1
     if len(stub) <= 65000:
         writer.write("verification_trailer", bytes([drep_sel, 0]) + stub)
+    if iface in AUDIT_ARGS_IFACES and opnum <= 0xFF and len(stub) <= 65000:
+        writer.write("audit_args", bytes([AUDIT_ARGS_IFACES[iface], opnum, drep_sel]) + stub)
     sel = {IREMOTE_ACTIVATION_UUID: 0, ISYSTEM_ACTIVATOR_UUID: 1}.get(iface)
     if sel is not None and len(stub) <= 65000:
         writer.write("audit_inspect", bytes([sel, opnum & 7, drep_sel]) + stub)

@@ -130,6 +130,12 @@ pub enum EventKind {
         rtt: Option<f64>,
         /// Fault status name or hex (`nca_s_op_rng_error`, `0x00000005`) when the call faulted.
         fault: Option<String>,
+        /// Arguments decoded from the request stub, when it was in the clear and the operation
+        /// is one [`crate::args`] reads (a UNC path, a service binary path, a Netlogon
+        /// credential...), in the order of the operation's parameters. Empty otherwise, and
+        /// then left out of the JSON record.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        args: Vec<CallArg>,
         /// Auth level the call was protected at.
         auth_level: Option<String>,
         /// Authenticated user, if any.
@@ -154,6 +160,14 @@ pub enum EventKind {
         /// walks, not pages, so a client paging one element at a time is one lookup.
         #[serde(default)]
         resumed: bool,
+        /// The most entries the client asked for in this call (`max_ents`).
+        #[serde(default)]
+        max_ents: u32,
+        /// True when the answer ended the walk (the null entry handle came back: the last
+        /// short page, or `ept_s_not_registered` past the end). An `all` inquiry that ends is
+        /// a walk of the whole endpoint map.
+        #[serde(default)]
+        end: bool,
     },
     /// An `ept_map` answered.
     EpmMap {
@@ -339,7 +353,9 @@ pub enum EventKind {
     },
     /// A detector raised an alert.
     Alert {
-        /// Detector name (`epm_enumeration`, `interface_brute_force`, ...).
+        /// Detector name: a built-in detector (`interface_brute_force`, `password_guessing`,
+        /// ...) or the id of the technique-library rule that fired (`zerologon_storm`,
+        /// `scm_service_create_start`, ...; see `docs/detection.md`).
         detector: String,
         /// `low`, `medium` or `high`.
         severity: String,
@@ -347,9 +363,37 @@ pub enum EventKind {
         summary: String,
         /// The source address the alert is about, when it is about one.
         source: Option<IpAddr>,
-        /// The evidence: counts, the interfaces or users involved, first and last times.
+        /// The evidence: counts, the calls (with their decoded arguments), interfaces or users
+        /// involved, first and last times, the connections' uids.
         evidence: serde_json::Value,
+        /// The technique (a row of the detection library: `zerologon`, `dcsync`, ...; for a
+        /// built-in detector, the detector's own name).
+        #[serde(default)]
+        technique: String,
+        /// The MITRE ATT&CK technique id (`T1210`, `T1569.002`), when one fits.
+        #[serde(default)]
+        attack: Option<String>,
+        /// How sure the rule is that this is the technique and not look-alike traffic: `low`,
+        /// `medium` or `high`.
+        #[serde(default)]
+        confidence: String,
+        /// What would make the alert benign (the administrative or product uses that look the
+        /// same), so the reader knows what to check.
+        #[serde(default)]
+        benign: String,
     },
+}
+
+/// One decoded argument of a call ([`EventKind::Call`]'s `args`): the parameter's name as the
+/// protocol's IDL spells it (`FileName`, `pszLocalMachine`, `lpBinaryPathName`) and its value
+/// as text (strings as sent, clipped to 256 characters; numbers in decimal, flags in `0x` hex;
+/// GUIDs in their usual form; binary values in lower-case hex; see [`crate::args`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallArg {
+    /// The parameter's name.
+    pub name: String,
+    /// Its value as text.
+    pub value: String,
 }
 
 #[cfg(test)]

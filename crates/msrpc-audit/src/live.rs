@@ -294,23 +294,37 @@ pub struct CallStubs {
     /// The response stub, when kept (DCOM calls [`crate::dcom::interprets`]; EPM answers keep
     /// [`CallStubs::answer`] instead), else empty.
     pub response: Vec<u8>,
-    /// An endpoint mapper answer's count and status ([`crate::epm::answer_counts`]).
-    pub answer: Option<(u32, u32)>,
+    /// An endpoint mapper answer's count, status and end ([`crate::epm::answer_counts`]).
+    pub answer: Option<crate::epm::Answer>,
     /// Why the call faulted, when the server knows more than the status (the decoder's
     /// field path of a request stub that did not decode).
     pub error: Option<String>,
 }
 
 /// The interfaces whose request stubs [`Input::call_done`] keeps (the endpoint mapper, DCOM
-/// activation, the OXID resolver and IRemUnknown(2)): a server need copy request stubs for its
-/// observer only for these.
-pub const REQUEST_STUB_INTERFACES: [msrpc_ndr::Uuid; 6] = [
+/// activation, the OXID resolver and IRemUnknown(2), and the interfaces whose arguments
+/// [`crate::args`] reads): a server need copy request stubs for its observer only for these.
+pub const REQUEST_STUB_INTERFACES: [msrpc_ndr::Uuid; 20] = [
     EPM,
     crate::names::IREMOTE_ACTIVATION,
     crate::names::ISYSTEM_ACTIVATOR,
     crate::names::IOBJECT_EXPORTER,
     crate::dcom::IREM_UNKNOWN,
     crate::dcom::IREM_UNKNOWN2,
+    crate::args::SPOOLSS,
+    crate::args::EFSR_LSA,
+    crate::args::EFSR,
+    crate::args::DFSNM,
+    crate::args::FSRVP,
+    crate::args::SCMR,
+    crate::args::TSCH,
+    crate::args::ATSVC,
+    crate::args::NRPC,
+    crate::args::DRSUAPI,
+    crate::args::BKRP,
+    crate::args::LSARPC,
+    crate::args::EVENTLOG,
+    crate::args::WINREG,
 ];
 
 impl Input {
@@ -335,8 +349,9 @@ impl Input {
     /// The input for a finished call: `request` is the request stub or its beginning,
     /// `stub_in` the whole stub's length. The stubs are copied only when the audit interprets
     /// them: EPM calls (for [`crate::epm::interpret`]), DCOM activation requests (for
-    /// [`crate::inspect::request`]) and the DCOM calls [`crate::dcom::interpret_call`] reads
-    /// (whose response stubs are kept too).
+    /// [`crate::inspect::request`]), the DCOM calls [`crate::dcom::interpret_call`] reads
+    /// (whose response stubs are kept too) and the operations whose arguments
+    /// [`crate::args::extract`] reads.
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub fn call_done(
@@ -352,7 +367,10 @@ impl Input {
     ) -> Input {
         let epm = interface.uuid == EPM;
         let dcom = crate::dcom::interprets(&interface.uuid);
-        let keep_request = epm || dcom || crate::inspect::inspects(&interface.uuid);
+        let keep_request = epm
+            || dcom
+            || crate::inspect::inspects(&interface.uuid)
+            || crate::args::reads_op(&interface.uuid, opnum);
         let (resp, fault) = match response {
             Ok(r) => (r, None),
             Err(f) => (&[][..], Some(f)),
@@ -836,12 +854,19 @@ impl Live {
             fragments: e_fragments,
             rtt: e_rtt,
             fault: e_fault,
+            args: e_args,
             auth_level: e_auth_level,
             user: e_user,
             ..
         } = &mut e.kind
         {
             *e_call_id = call_id;
+            // Requests are unsealed here: every stub kept is in the clear.
+            if crate::args::reads_op(&uuid, opnum) {
+                *e_args = crate::args::extract(&uuid, opnum, request, drep);
+            } else if !e_args.is_empty() {
+                e_args.clear();
+            }
             *e_opnum = opnum;
             *e_stub_in = stub_in;
             *e_stub_out = stub_out;
@@ -992,6 +1017,7 @@ fn blank_call() -> Event {
             fragments: 0,
             rtt: None,
             fault: None,
+            args: Vec::new(),
             auth_level: None,
             user: None,
             named_pipe: None,

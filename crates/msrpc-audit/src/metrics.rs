@@ -658,6 +658,7 @@ mod tests {
                 fault,
                 auth_level: None,
                 user: None,
+                args: Vec::new(),
                 named_pipe: None,
             }));
         }
@@ -666,11 +667,15 @@ mod tests {
             detail: String::new(),
         }));
         m.observe(&ev(EventKind::Alert {
-            detector: "epm_enumeration".into(),
+            detector: "epm_full_walk".into(),
             severity: "medium".into(),
             summary: String::new(),
             source: None,
             evidence: serde_json::Value::Null,
+            technique: String::new(),
+            attack: None,
+            confidence: String::new(),
+            benign: String::new(),
         }));
         m.dropped(3);
         let text = m.render();
@@ -707,7 +712,7 @@ mod tests {
             Some(1.0)
         );
         assert_eq!(
-            value(&s, "msrpc_alerts_total", &[("detector", "epm_enumeration")]),
+            value(&s, "msrpc_alerts_total", &[("detector", "epm_full_walk")]),
             Some(1.0)
         );
         assert_eq!(
@@ -739,6 +744,7 @@ mod tests {
                 fault: fault.map(str::to_string),
                 auth_level: None,
                 user: None,
+                args: Vec::new(),
                 named_pipe: None,
             })
         };

@@ -1,7 +1,8 @@
 //! DCOM calls as audit events: Impacket's request and response vectors interpreted by
 //! `msrpc_audit::dcom::interpret_call`, the daemon's live path (`Live` keeps and reads the
-//! stubs) and the `dcom_lateral_movement` detector (fires for the abused classes of
-//! `dcom::CLASSES`, once per source and class per window, never for other classes).
+//! stubs) and the technique library's DCOM rules (fire for MMC20.Application, ShellWindows,
+//! ShellBrowserWindow, Excel and Outlook, once per source and target per window; never for
+//! WMI's login class alone or other classes).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use msrpc_audit::dcom::{self, CallFacts, IREM_UNKNOWN2};
@@ -243,35 +244,31 @@ fn alerts(d: &mut Detectors, e: &Event) -> Vec<(String, String, String)> {
             EventKind::Alert {
                 detector,
                 severity,
-                evidence,
+                attack,
                 ..
-            } => Some((
-                detector,
-                severity,
-                evidence["technique"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            )),
+            } => Some((detector, severity, attack.unwrap_or_default())),
             _ => None,
         })
         .collect()
 }
 
 #[test]
-fn lateral_movement_fires_for_abused_classes_only() {
+fn lateral_movement_rules_fire_for_abused_classes_only() {
     let mut d = Detectors::new(DetectorConfig::default());
-    let high = |t: &str| {
+    let one = |rule: &str, severity: &str| {
         vec![(
-            "dcom_lateral_movement".to_string(),
-            "high".to_string(),
-            t.to_string(),
+            rule.to_string(),
+            severity.to_string(),
+            "T1021.003".to_string(),
         )]
     };
-    for (i, c) in [
-        MMC20,
-        "9ba05972-f6a8-11cf-a442-00a0c90a8f39",
-        "c08afd90-f2a1-11d1-8455-00a0c91f3880",
+    for (i, (c, rule)) in [
+        (MMC20, "dcom_mmc20_application"),
+        ("9ba05972-f6a8-11cf-a442-00a0c90a8f39", "dcom_shellwindows"),
+        (
+            "c08afd90-f2a1-11d1-8455-00a0c91f3880",
+            "dcom_shellbrowserwindow",
+        ),
     ]
     .iter()
     .enumerate()
@@ -281,26 +278,22 @@ fn lateral_movement_fires_for_abused_classes_only() {
                 &mut d,
                 &event(10.0 + i as f64, "10.0.0.1", activation_of(c))
             ),
-            high("T1021.003"),
+            one(rule, "high"),
             "{c}"
         );
     }
-    assert_eq!(
-        alerts(
-            &mut d,
-            &event(
-                20.0,
-                "10.0.0.1",
-                activation_of("8bc3f05e-d86b-11d0-a075-00c04fb68820")
-            )
-        ),
-        vec![(
-            "dcom_lateral_movement".to_string(),
-            "medium".to_string(),
-            "T1047".to_string()
-        )]
-    );
-    // Once per (source, class) per window; another source alerts again.
+    // WMI's login class: management tools activate it to query, so the activation alone is
+    // quiet (wmi_exec_method fires on ExecMethod calls).
+    assert!(alerts(
+        &mut d,
+        &event(
+            20.0,
+            "10.0.0.1",
+            activation_of("8bc3f05e-d86b-11d0-a075-00c04fb68820")
+        )
+    )
+    .is_empty());
+    // Once per (source, target) per window; another source alerts again.
     assert!(alerts(&mut d, &event(30.0, "10.0.0.1", activation_of(MMC20))).is_empty());
     assert_eq!(
         alerts(&mut d, &event(31.0, "10.0.0.3", activation_of(MMC20))).len(),
@@ -310,10 +303,20 @@ fn lateral_movement_fires_for_abused_classes_only() {
         alerts(&mut d, &event(400.0, "10.0.0.1", activation_of(MMC20))).len(),
         1
     );
-    // Other classes (Excel is named, not alerted; an unknown class; the IActivationPropertiesIn
-    // CLSID) never alert.
+    // Excel.Application: medium.
+    assert_eq!(
+        alerts(
+            &mut d,
+            &event(
+                500.0,
+                "10.0.0.1",
+                activation_of("00024500-0000-0000-c000-000000000046")
+            )
+        ),
+        one("dcom_office_excel_outlook", "medium")
+    );
+    // An unknown class and the IActivationPropertiesIn CLSID never alert.
     for c in [
-        "00024500-0000-0000-c000-000000000046",
         "11111111-2222-3333-4444-555555555555",
         "00000338-0000-0000-c000-000000000046",
     ] {
