@@ -20,7 +20,12 @@
 #![cfg_attr(feature = "rt", doc = include_str!("hosting.md"))]
 
 mod activator;
+#[cfg(feature = "rt")]
+mod attach;
 pub mod demo;
+mod foreign;
+#[cfg(feature = "rt")]
+mod forward;
 #[cfg(feature = "rt")]
 mod hosting;
 mod remunknown;
@@ -29,6 +34,9 @@ mod resolver;
 mod tests;
 
 pub use activator::Activator;
+#[cfg(feature = "rt")]
+pub use attach::{AttachError, AttachOptions, Attachment};
+pub use foreign::{LocalExporterService, LocalLimits};
 pub use remunknown::RemUnknownService;
 pub use resolver::Resolver;
 
@@ -358,6 +366,10 @@ pub struct DcomHost {
     exporter_addrs: OnceLock<Vec<SocketAddr>>,
     security: Vec<SecurityBinding>,
     observer: Option<DcomObserver>,
+    /// Exporters and classes of other processes (when this host is the machine's resolver).
+    foreign: foreign::Foreign,
+    /// When this host is attached to the machine's resolver: the OIDs to tell it about.
+    attached: foreign::Attached,
 }
 
 /// The host's name (for the bindings), when the kernel tells it.
@@ -461,6 +473,8 @@ impl DcomHost {
             exporter_addrs: OnceLock::new(),
             security,
             observer,
+            foreign: foreign::Foreign::default(),
+            attached: foreign::Attached::default(),
         }
     }
 
@@ -543,8 +557,14 @@ impl DcomHost {
 
     /// Garbage collection: expired ping sets and their objects go. Returns how many objects.
     pub fn expire(&self) -> usize {
+        if self.attached.is_active() {
+            // The machine's resolver keeps the ping sets and reports what it runs down.
+            return 0;
+        }
         let now = self.now();
-        let gone = lock(&self.tables).expire(now);
+        let gone = lock(&self.tables).expire_owned(now);
+        self.foreign.ran_down(&gone);
+        let gone: Vec<Oid> = gone.into_iter().map(|(o, _)| o).collect();
         let n = gone.len();
         if !gone.is_empty() {
             let (objects, ipids, sets) = self.counts();
@@ -568,6 +588,7 @@ impl DcomHost {
 
     /// Reports objects a call collected (no lock held).
     fn collected(&self, oids: Vec<Oid>, reason: GcReason) {
+        self.attached.released(&oids);
         if oids.is_empty() || self.observer.is_none() {
             return;
         }
@@ -637,6 +658,10 @@ impl DcomHost {
         syntax: SyntaxId,
         clsid: Clsid,
     ) -> Result<(), HResult> {
+        if ctx.local && self.attached.is_active() {
+            // Forwarded by the machine's activator over the local channel: checked there.
+            return Ok(());
+        }
         let level = call_level(ctx);
         let user = ctx.auth.as_ref().and_then(|a| a.user.as_deref());
         if level < self.settings.min_activation_level {
@@ -741,6 +766,7 @@ impl DcomHost {
             HResult::E_OUTOFMEMORY
         })?;
         let oid = std.oid;
+        self.attached.exported(oid);
         let mut results = Vec::with_capacity(iids.len());
         let mut first_done = false;
         for iid in iids {
@@ -853,6 +879,7 @@ impl DcomHost {
         let std = lock(&self.tables)
             .export(oxid, Hosted { object, class }, iid, 1, true, now)
             .map_err(|_| HResult::E_OUTOFMEMORY)?;
+        self.attached.exported(std.oid);
         self.objref(iid, std).ok_or(HResult::E_FAIL)
     }
 }
