@@ -109,8 +109,11 @@ async fn a_class_hosted_by_another_process_is_activated_through_msrpcd() {
     let exporter_at = s.addr_line("DCOM object exporter on").await;
     let line = s.line("attached OXID").await;
     let oxid = Oxid(
-        u64::from_str_radix(line.rsplit(' ').next().unwrap().trim_start_matches("0x"), 16)
-            .unwrap(),
+        u64::from_str_radix(
+            line.rsplit(' ').next().unwrap().trim_start_matches("0x"),
+            16,
+        )
+        .unwrap(),
     );
     assert_eq!(resolve(oxid).await, status::OK);
 
@@ -134,9 +137,14 @@ async fn a_class_hosted_by_another_process_is_activated_through_msrpcd() {
         .await
         .unwrap();
     assert_eq!(to.port, exporter_at.port(), "the process's exporter");
-    let ex = Exporter::connect(&to.host, to.port, a.ipid_rem_unknown, ClientOptions::default())
-        .await
-        .unwrap();
+    let ex = Exporter::connect(
+        &to.host,
+        to.port,
+        a.ipid_rem_unknown,
+        ClientOptions::default(),
+    )
+    .await
+    .unwrap();
     let calc = CalculatorClient::new(ex.client().clone()).with_object(std.ipid.0);
     let r = calc
         .add(AddRequest {
@@ -188,7 +196,11 @@ async fn a_class_hosted_by_another_process_is_activated_through_msrpcd() {
         })
         .await
         .unwrap();
-    assert_eq!((r.sum, r.result), (10, HResult::S_OK), "kept alive by pings");
+    assert_eq!(
+        (r.sum, r.result),
+        (10, HResult::S_OK),
+        "kept alive by pings"
+    );
 
     // The first object released by the client: gone from the process.
     ex.release(&[RemInterfaceRef {
@@ -242,7 +254,10 @@ async fn a_class_hosted_by_another_process_is_activated_through_msrpcd() {
     s.kill9().await;
     let deadline = tokio::time::Instant::now() + WAIT;
     while activation_status().await != Err(HResult::REGDB_E_CLASSNOTREG.0) {
-        assert!(tokio::time::Instant::now() < deadline, "the class stayed registered");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the class stayed registered"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(resolve(oxid).await, status::OR_INVALID_OXID);

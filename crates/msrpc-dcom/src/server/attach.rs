@@ -143,10 +143,7 @@ impl Link {
                     source,
                 })?;
             if r.result != 0 {
-                tracing::warn!(
-                    status = r.result,
-                    "DCOM: msrpcd refused free_oids"
-                );
+                tracing::warn!(status = r.result, "DCOM: msrpcd refused free_oids");
             }
         }
         Ok(())
@@ -201,7 +198,9 @@ pub struct Attachment {
 
 impl std::fmt::Debug for Attachment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Attachment").field("oxid", &self.oxid).finish()
+        f.debug_struct("Attachment")
+            .field("oxid", &self.oxid)
+            .finish()
     }
 }
 
@@ -290,7 +289,8 @@ impl DcomHost {
         if self.exporter.get().is_some() || self.attached.link.get().is_some() {
             return Err(AttachError::AlreadyExporting);
         }
-        let client = Client::connect_unix(registration_socket.as_ref(), opts.client.clone()).await?;
+        let client =
+            Client::connect_unix(registration_socket.as_ref(), opts.client.clone()).await?;
         let bindings = Bindings {
             strings: string_bindings(exporter_addrs, true),
             security: self.security.clone(),
@@ -350,8 +350,7 @@ impl DcomHost {
         let _ = self.attached.link.set(link.clone());
         let notify = Arc::new(Notify::new());
         let wake = notify.clone();
-        self.attached
-            .activate(Box::new(move || wake.notify_one()));
+        self.attached.activate(Box::new(move || wake.notify_one()));
         let (lost_tx, lost) = watch::channel(None);
         let host = self.clone();
         let poll = opts.rundown_poll;

@@ -231,7 +231,11 @@ impl LocalObjectExporter for LocalExporterService {
                 run_down: VecDeque::new(),
             },
         );
-        tracing::info!(?oxid, group, "DCOM: another process registered an object exporter");
+        tracing::info!(
+            ?oxid,
+            group,
+            "DCOM: another process registered an object exporter"
+        );
         Ok(RegisterExporterResponse {
             oxid,
             exporter: handle,
@@ -288,8 +292,16 @@ impl LocalObjectExporter for LocalExporterService {
         for oid in oids {
             match t.owner(*oid) {
                 Some(o) if o == oxid => {}
-                Some(_) => return Ok(AddOidsResponse { result: OR_INVALID_OID }),
-                None if oid.0 == 0 => return Ok(AddOidsResponse { result: OR_INVALID_OID }),
+                Some(_) => {
+                    return Ok(AddOidsResponse {
+                        result: OR_INVALID_OID,
+                    })
+                }
+                None if oid.0 == 0 => {
+                    return Ok(AddOidsResponse {
+                        result: OR_INVALID_OID,
+                    })
+                }
                 None => new += 1,
             }
         }
@@ -309,9 +321,7 @@ impl LocalObjectExporter for LocalExporterService {
             if let Err(e) = t.adopt(oxid, *oid, hosted, now) {
                 // Not reached after the checks above (duplicates in the list are refreshes).
                 tracing::warn!(error = %e, "DCOM: adopting another process's OID");
-                return Ok(AddOidsResponse {
-                    result: e.status(),
-                });
+                return Ok(AddOidsResponse { result: e.status() });
             }
         }
         Ok(AddOidsResponse { result: OK })

@@ -75,7 +75,10 @@ impl Activator {
         } else {
             info.iids.get().cloned().unwrap_or_default()
         };
-        Some(self.admit(ctx, scm_syntax(), version, clsid, &iids).map(|()| (class, iids)))
+        Some(
+            self.admit(ctx, scm_syntax(), version, clsid, &iids)
+                .map(|()| (class, iids)),
+        )
     }
 
     /// The checks of the usual path: COM version, minimum level, interface count.
@@ -155,10 +158,11 @@ impl Activator {
             act_properties_out: out.map_or_else(Unique::null, Unique::new),
             result,
         };
-        let (class, iids) = match self.route(ctx, req.orpcthis.version, &req.act_properties, false)? {
-            Ok(r) => r,
-            Err(hr) => return Some(answer(None, hr)),
-        };
+        let (class, iids) =
+            match self.route(ctx, req.orpcthis.version, &req.act_properties, false)? {
+                Ok(r) => r,
+                Err(hr) => return Some(answer(None, hr)),
+            };
         if req.unk_outer.get().is_some() {
             return Some(answer(None, HResult::CLASS_E_NOAGGREGATION));
         }

@@ -32,6 +32,8 @@ mod remunknown;
 mod resolver;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_local;
 
 pub use activator::Activator;
 #[cfg(feature = "rt")]

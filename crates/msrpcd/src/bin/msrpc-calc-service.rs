@@ -138,9 +138,9 @@ fn main() -> ExitCode {
 /// NTLMv2 and SPNEGO for the `users` accounts (none without a file) and anonymous logons.
 fn security(users: Option<&Path>) -> anyhow::Result<SecurityFactory> {
     let store: Arc<dyn UserStore> = match users {
-        Some(p) => Arc::new(
-            FileUserStore::load(p).with_context(|| format!("loading {}", p.display()))?,
-        ),
+        Some(p) => {
+            Arc::new(FileUserStore::load(p).with_context(|| format!("loading {}", p.display()))?)
+        }
         None => Arc::new(MemoryUserStore::new()),
     };
     Ok(Arc::new(move |t: AuthType| {
@@ -172,8 +172,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .unwrap_or(Path::new("/tmp"))
             .join(format!("calc-{}.sock", std::process::id())),
     };
-    let activator_socket = std::path::absolute(&activator_socket)
-        .context("the activator socket path")?;
+    let activator_socket =
+        std::path::absolute(&activator_socket).context("the activator socket path")?;
     if cli.rundown_poll == 0 {
         bail!("--rundown-poll: at least 1 second");
     }
