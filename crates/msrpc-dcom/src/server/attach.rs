@@ -188,7 +188,7 @@ impl Link {
     }
 }
 
-/// A host attached to msrpcd (see the [module documentation](self)).
+/// A host attached to msrpcd by [`DcomHost::attach`].
 pub struct Attachment {
     oxid: Oxid,
     lost: watch::Receiver<Option<String>>,

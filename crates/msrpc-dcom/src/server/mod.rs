@@ -16,6 +16,13 @@
 //! With the `rt` feature too, [`DcomHost`] adds its services to an `msrpc_rt::Server`
 //! builder (`resolver_services`, `exporter_services`) and runs its garbage collector
 //! (`spawn_gc`): msrpcd hosts its classes that way, and so can any process.
+//!
+//! Out of process (Windows' model: one OXID resolver per machine): the host on port 135 (msrpcd)
+//! serves [`LocalExporterService`] (`crate::local`'s `ILocalObjectExporter`, msrpc's own local
+//! interface) where other processes register their exporters, OIDs and classes; it resolves and
+//! pings those as its own and forwards activations of their classes to them (feature `rt`). A
+//! process hosting classes that way calls `DcomHost::attach` (features `server` + `rt`) instead
+//! of running a resolver; `docs/dcom.md` shows both sides.
 #![cfg_attr(feature = "rt", doc = "")]
 #![cfg_attr(feature = "rt", doc = include_str!("hosting.md"))]
 
