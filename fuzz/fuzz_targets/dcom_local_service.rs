@@ -128,22 +128,22 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             1 => {
-                call!(s, rec, ctx, &mut last, UnregisterExporterRequest, UnregisterExporterResponse, exporter);
+                let _ = call!(s, rec, ctx, &mut last, UnregisterExporterRequest, UnregisterExporterResponse, exporter);
             }
             2 => {
-                call!(s, rec, ctx, &mut last, AddOidsRequest, AddOidsResponse, exporter);
+                let _ = call!(s, rec, ctx, &mut last, AddOidsRequest, AddOidsResponse, exporter);
             }
             3 => {
-                call!(s, rec, ctx, &mut last, FreeOidsRequest, FreeOidsResponse, exporter);
+                let _ = call!(s, rec, ctx, &mut last, FreeOidsRequest, FreeOidsResponse, exporter);
             }
             4 => {
-                call!(s, rec, ctx, &mut last, RunDownOidsRequest, RunDownOidsResponse, exporter);
+                let _ = call!(s, rec, ctx, &mut last, RunDownOidsRequest, RunDownOidsResponse, exporter);
             }
             5 => {
-                call!(s, rec, ctx, &mut last, RegisterClassRequest, RegisterClassResponse, exporter);
+                let _ = call!(s, rec, ctx, &mut last, RegisterClassRequest, RegisterClassResponse, exporter);
             }
             6 => {
-                call!(s, rec, ctx, &mut last, RevokeClassRequest, RevokeClassResponse, exporter);
+                let _ = call!(s, rec, ctx, &mut last, RevokeClassRequest, RevokeClassResponse, exporter);
             }
             _ => {
                 host.expire();
