@@ -25,7 +25,9 @@
 # that of section (e6)'s msrpcd for Samba's Python client (127.0.0.61); INTEROP_DCOM_IP /
 # INTEROP_DCOM_OPEN_IP those of section (e7)'s msrpcd for Impacket's DCOM client (127.0.0.64 with
 # the default minimum activation level, 127.0.0.65 with none and short pings); INTEROP_ANON_IP the
-# address of section (h)'s daemons taking anonymous NTLM logons (127.0.0.63).
+# address of section (h)'s daemons taking anonymous NTLM logons (127.0.0.63); INTEROP_OUTPROC_IP /
+# INTEROP_OUTPROC_OPEN_IP those of section (e8), the calculator hosted out of msrpcd by
+# msrpc-calc-service (127.0.0.66 / 127.0.0.67; tests/interop/dcom_outproc.sh, which also runs alone).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -209,6 +211,9 @@ demo_start() {
     return 1
   fi
 }
+# Section (e8): the calculator hosted out of msrpcd (OUTPROC_IP, OUTPROC_OPEN_IP, its function).
+# shellcheck source=tests/interop/dcom_outproc.sh
+. "$ROOT/tests/interop/dcom_outproc.sh"
 # pid_stop PID: SIGTERM, up to 5 s for it to go, then SIGKILL; reaps it.
 pid_stop() {
   [ -n "$1" ] || return 0
@@ -261,7 +266,8 @@ fi
 pass "release build: target/release/msrpcd, target/release/msrpc"
 
 for a in "$MSRPCD_IP:$EPM_PORT" "$SAMBA_IP:135" "$POLICY_IP:$EPM_PORT" "$AUDIT_IP:$EPM_PORT" "$AUTH_IP:$EPM_PORT" \
-  "$BIGENDIAN_IP:$EPM_PORT" "$ENUM_IP:$EPM_PORT" "$ANON_IP:$EPM_PORT" "$DCOM_IP:$EPM_PORT" "$DCOM_OPEN_IP:$EPM_PORT"; do
+  "$BIGENDIAN_IP:$EPM_PORT" "$ENUM_IP:$EPM_PORT" "$ANON_IP:$EPM_PORT" "$DCOM_IP:$EPM_PORT" "$DCOM_OPEN_IP:$EPM_PORT" \
+  "$OUTPROC_IP:$EPM_PORT" "$OUTPROC_OPEN_IP:$EPM_PORT"; do
   if tcp_in_use "${a%:*}" "${a#*:}"; then
     fatal "$a is already taken by another process (a leftover from an earlier run?); stop it first"
   fi
@@ -269,7 +275,7 @@ done
 
 # ---------------------------------------------------------------------------------------------
 section "(b) tshark capturing on lo"
-FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP or host $POLICY_IP or host $AUDIT_IP or host $AUTH_IP or host $BIGENDIAN_IP or host $ENUM_IP or host $ANON_IP or host $DCOM_IP or host $DCOM_OPEN_IP"
+FILTER="host $MSRPCD_IP or host $SAMBA_IP or host $NTLM_IP or host $POLICY_IP or host $AUDIT_IP or host $AUTH_IP or host $BIGENDIAN_IP or host $ENUM_IP or host $ANON_IP or host $DCOM_IP or host $DCOM_OPEN_IP or host $OUTPROC_IP or host $OUTPROC_OPEN_IP"
 tshark -n -i lo -f "$FILTER" -w "$PCAP" >"$WORK/tshark-capture.log" 2>&1 &
 TSHARK_PID=$!
 capturing=
@@ -764,6 +770,9 @@ TOML
 }
 dcom_against_impacket
 # ---------------------------------------------------------------------------------------------
+section "(e8) Impacket's DCOM client against the calculator hosted by msrpc-calc-service behind msrpcd on $OUTPROC_IP and $OUTPROC_OPEN_IP"
+dcom_outproc_against_impacket
+# ---------------------------------------------------------------------------------------------
 section "(g) audit: msrpcd --audit-log --metrics; Impacket's probing raises alerts, one rpcdump none"
 # A daemon of its own (its log holds only this section's traffic), with NTLM accounts.
 audit_section() {
@@ -984,7 +993,7 @@ if [ ! -s "$PCAP" ]; then
 else
   # Decode the dynamic endpoints as DCE/RPC explicitly (the heuristic would find most of them).
   DECODE=()
-  for p in $ECHO_PORT $POLICY_ECHO_PORT $AUTH_ECHO_PORT $BIGENDIAN_ECHO_PORT $ENUM_ECHO_PORT $DCOM_PORTS $(grep -oE "ncacn_ip_tcp:$SAMBA_IP\[[0-9]+" "$WORK/rpcclient-epm.out" 2>/dev/null |
+  for p in $ECHO_PORT $POLICY_ECHO_PORT $AUTH_ECHO_PORT $BIGENDIAN_ECHO_PORT $ENUM_ECHO_PORT $DCOM_PORTS $OUTPROC_PORTS $(grep -oE "ncacn_ip_tcp:$SAMBA_IP\[[0-9]+" "$WORK/rpcclient-epm.out" 2>/dev/null |
     grep -oE '[0-9]+$' | sort -u); do
     [ "$p" = 135 ] || DECODE+=(-d "tcp.port==$p,dcerpc")
   done
@@ -1021,7 +1030,7 @@ else
   # and ICalculator calls, dissected by Wireshark's DCOM dissectors without a malformed packet.
   dcom_counts=
   for f in oxid isystemactivator remunk "dcerpc.cn_bind_to_uuid == bf30c0af-df87-42e5-ab32-930938b49417" "dcerpc.pkt_type == 0 && dcerpc.obj_id"; do
-    n=$(timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "(ip.addr==$DCOM_IP || ip.addr==$DCOM_OPEN_IP) && ($f)" 2>/dev/null | wc -l)
+    n=$(timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "(ip.addr==$DCOM_IP || ip.addr==$DCOM_OPEN_IP || ip.addr==$OUTPROC_IP || ip.addr==$OUTPROC_OPEN_IP) && ($f)" 2>/dev/null | wc -l)
     dcom_counts="$dcom_counts ${f%% *}:$n"
     [ "$n" -gt 0 ] || dcom_counts="$dcom_counts(none)"
   done

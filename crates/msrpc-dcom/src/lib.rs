@@ -91,6 +91,7 @@ mod error;
 pub mod hresult;
 pub mod ids;
 mod le;
+pub mod local;
 pub mod objref;
 pub mod orpc;
 pub mod ping;

@@ -134,6 +134,9 @@ pub enum TableError {
     /// No such ping set.
     #[error("unknown ping set {0:?}")]
     UnknownSet(SetId),
+    /// The id is in use already (an OXID, an OID another exporter holds, an IPID).
+    #[error("{0} in use already")]
+    Taken(&'static str),
 }
 
 impl TableError {
@@ -144,6 +147,7 @@ impl TableError {
             TableError::UnknownOxid(_) => status::OR_INVALID_OXID,
             TableError::UnknownOid(_) => status::OR_INVALID_OID,
             TableError::UnknownSet(_) => status::OR_INVALID_SET,
+            TableError::Taken(_) => status::OR_INVALID_OID,
         }
     }
 }
@@ -160,6 +164,13 @@ pub struct Exporter {
     /// The lowest authentication level it accepts (ResolveOxid's `pAuthnHint`).
     pub authn_hint: u32,
     objects: usize,
+}
+
+impl Exporter {
+    /// How many objects it exports now.
+    pub fn object_count(&self) -> usize {
+        self.objects
+    }
 }
 
 /// An IPID entry (MS-DCOM 3.1.1.1: interface table).
@@ -188,6 +199,9 @@ struct ObjectEntry<T> {
     value: T,
     ipids: Vec<Ipid>,
     pinged: bool,
+    /// Referenced by its exporter's own process (an object adopted with
+    /// [`ObjectTables::adopt`]): no reference counts here, only pings or the process free it.
+    held: bool,
     sets: u32,
     last_seen: Duration,
 }
@@ -300,20 +314,50 @@ impl<T> ObjectTables<T> {
         bindings: Bindings,
         authn_hint: u32,
     ) -> Result<&Exporter, TableError> {
+        self.insert_exporter(None, None, bindings, authn_hint)
+    }
+
+    /// Registers an object exporter with the OXID and the IRemUnknown IPID given (each drawn
+    /// fresh when `None`): another process's exporter, whose IPID that process chose, or a
+    /// process's own exporter under the OXID the machine's resolver gave it. Refused
+    /// ([`TableError::Taken`]) when the OXID is registered or the IPID is in use.
+    pub fn insert_exporter(
+        &mut self,
+        oxid: Option<Oxid>,
+        rem_unknown: Option<Ipid>,
+        bindings: Bindings,
+        authn_hint: u32,
+    ) -> Result<&Exporter, TableError> {
         if self.exporters.len() >= self.config.max_exporters {
             return Err(TableError::Limit {
                 what: "exporters",
                 limit: self.config.max_exporters,
             });
         }
-        let exporters = &self.exporters;
-        let oxid = loop {
-            let v = self.ids.next_u64();
-            if v != 0 && !exporters.contains_key(&Oxid(v)) {
-                break Oxid(v);
+        if let Some(o) = oxid {
+            if o.0 == 0 || self.exporters.contains_key(&o) {
+                return Err(TableError::Taken("OXID"));
             }
+        }
+        if let Some(i) = rem_unknown {
+            if i.0.is_nil() || self.ipids.contains_key(&i) || self.is_rem_unknown(i) {
+                return Err(TableError::Taken("IPID"));
+            }
+        }
+        let exporters = &self.exporters;
+        let oxid = match oxid {
+            Some(o) => o,
+            None => loop {
+                let v = self.ids.next_u64();
+                if v != 0 && !exporters.contains_key(&Oxid(v)) {
+                    break Oxid(v);
+                }
+            },
         };
-        let rem_unknown = self.fresh_ipid();
+        let rem_unknown = match rem_unknown {
+            Some(i) => i,
+            None => self.fresh_ipid(),
+        };
         let e = self.exporters.entry(oxid).or_insert(Exporter {
             oxid,
             bindings,
@@ -392,6 +436,7 @@ impl<T> ObjectTables<T> {
                 value,
                 ipids: Vec::new(),
                 pinged,
+                held: false,
                 sets: 0,
                 last_seen: now,
             },
@@ -454,6 +499,70 @@ impl<T> ObjectTables<T> {
             oid,
             ipid,
         })
+    }
+
+    /// Adopts object `oid` of exporter `oxid`, whose references another process counts
+    /// (MS-DCOM's resolver holding the OIDs of every exporter on the machine): it lives while
+    /// a ping set holds it or it was seen (adopted, pinged) within the ping timeout, until
+    /// [`ObjectTables::remove_objects`]. An OID of this exporter's adopted already is
+    /// refreshed; one that names another object is refused ([`TableError::Taken`]).
+    pub fn adopt(
+        &mut self,
+        oxid: Oxid,
+        oid: Oid,
+        value: T,
+        now: Duration,
+    ) -> Result<(), TableError> {
+        if !self.exporters.contains_key(&oxid) {
+            return Err(TableError::UnknownOxid(oxid));
+        }
+        if let Some(o) = self.objects.get_mut(&oid) {
+            if o.oxid == oxid && o.held {
+                o.last_seen = now;
+                return Ok(());
+            }
+            return Err(TableError::Taken("OID"));
+        }
+        if oid.0 == 0 {
+            return Err(TableError::UnknownOid(oid));
+        }
+        if self.objects.len() >= self.config.max_objects {
+            return Err(TableError::Limit {
+                what: "objects",
+                limit: self.config.max_objects,
+            });
+        }
+        self.objects.insert(
+            oid,
+            ObjectEntry {
+                oxid,
+                value,
+                ipids: Vec::new(),
+                pinged: true,
+                held: true,
+                sets: 0,
+                last_seen: now,
+            },
+        );
+        if let Some(e) = self.exporters.get_mut(&oxid) {
+            e.objects += 1;
+        }
+        Ok(())
+    }
+
+    /// The exporter of object `oid`.
+    pub fn owner(&self, oid: Oid) -> Option<Oxid> {
+        self.objects.get(&oid).map(|o| o.oxid)
+    }
+
+    /// Removes objects (with their IPIDs and their place in ping sets) whatever holds them:
+    /// a run-down exporter's objects, or those another process released. Returns the OIDs
+    /// that were there.
+    pub fn remove_objects(&mut self, oids: &[Oid]) -> Vec<Oid> {
+        oids.iter()
+            .copied()
+            .filter(|o| self.collect(*o).is_some())
+            .collect()
     }
 
     /// The IPID's entry and its object.
@@ -528,7 +637,7 @@ impl<T> ObjectTables<T> {
     fn unreferenced(&self, oid: Oid) -> bool {
         self.objects
             .get(&oid)
-            .is_some_and(|o| o.sets == 0 && self.refs(o) == 0)
+            .is_some_and(|o| o.sets == 0 && !o.held && self.refs(o) == 0)
     }
 
     fn collect(&mut self, oid: Oid) -> Option<T> {
@@ -664,6 +773,11 @@ impl<T> ObjectTables<T> {
     /// objects no live set holds that either hold no reference or, exported for pinging,
     /// have not been seen for `timeout()`. Returns the collected OIDs.
     pub fn expire(&mut self, now: Duration) -> Vec<Oid> {
+        self.expire_owned(now).into_iter().map(|(o, _)| o).collect()
+    }
+
+    /// [`ObjectTables::expire`], each collected OID with its exporter's OXID.
+    pub fn expire_owned(&mut self, now: Duration) -> Vec<(Oid, Oxid)> {
         let timeout = self.config.timeout();
         let dead: Vec<SetId> = self
             .sets
@@ -680,17 +794,17 @@ impl<T> ObjectTables<T> {
                 }
             }
         }
-        let victims: Vec<Oid> = self
+        let victims: Vec<(Oid, Oxid)> = self
             .objects
             .iter()
             .filter(|(_, o)| {
                 o.sets == 0
-                    && (self.refs(o) == 0
+                    && ((!o.held && self.refs(o) == 0)
                         || (o.pinged && now.saturating_sub(o.last_seen) >= timeout))
             })
-            .map(|(k, _)| *k)
+            .map(|(k, o)| (*k, o.oxid))
             .collect();
-        for oid in &victims {
+        for (oid, _) in &victims {
             self.collect(*oid);
         }
         victims

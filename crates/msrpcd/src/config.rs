@@ -411,6 +411,10 @@ pub struct DcomLayer {
     /// `exporter-port = 0`: the object exporter's TCP port (0: one from `ports`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exporter_port: Option<u16>,
+    /// `demo-class = true`: with `--demo`, host the demo calculator class in msrpcd (false:
+    /// leave it to a process such as `msrpc-calc-service`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo_class: Option<bool>,
 }
 
 impl DcomLayer {
@@ -422,6 +426,7 @@ impl DcomLayer {
             missed_pings: top.missed_pings.or(self.missed_pings),
             gc_interval: top.gc_interval.or(self.gc_interval),
             exporter_port: top.exporter_port.or(self.exporter_port),
+            demo_class: top.demo_class.or(self.demo_class),
         }
     }
 }
@@ -441,6 +446,8 @@ pub struct DcomConfig {
     pub gc_interval: Duration,
     /// The object exporter's port; 0: a dynamic one.
     pub exporter_port: u16,
+    /// With `--demo`, the demo calculator class is hosted in msrpcd.
+    pub demo_class: bool,
 }
 
 impl Default for DcomConfig {
@@ -452,6 +459,7 @@ impl Default for DcomConfig {
             missed_pings: 3,
             gc_interval: Duration::from_secs(30),
             exporter_port: 0,
+            demo_class: true,
         }
     }
 }
@@ -477,6 +485,7 @@ impl DcomConfig {
             missed_pings,
             gc_interval: secs(l.gc_interval, d.gc_interval, "gc-interval")?,
             exporter_port: l.exporter_port.unwrap_or(d.exporter_port),
+            demo_class: l.demo_class.unwrap_or(d.demo_class),
         })
     }
 
@@ -488,6 +497,7 @@ impl DcomConfig {
             missed_pings: Some(self.missed_pings),
             gc_interval: Some(self.gc_interval.as_secs()),
             exporter_port: Some(self.exporter_port),
+            demo_class: Some(self.demo_class),
         }
     }
 }

@@ -355,6 +355,8 @@ pub async fn run(
     if let Some(d) = &dcom {
         // Windows' endpoint mapper lists none of these: they live on 135 by definition.
         builder = d.host.resolver_services(builder);
+        // Processes hosting classes attach here (local calls only; see docs/dcom.md).
+        builder = d.host.local_services(builder);
     }
     let epm = builder
         .policy(policy.clone())
@@ -561,7 +563,7 @@ async fn start_dcom(
     policy: PolicyHandle,
     audit: &Audit,
 ) -> Result<Dcom, msrpc_rt::StartError> {
-    let classes = if cfg.demo {
+    let classes = if cfg.demo && cfg.dcom.demo_class {
         msrpc_dcom::server::demo::demo_classes()
     } else {
         msrpc_dcom::server::ClassRegistry::default()

@@ -102,6 +102,10 @@ impl RemoteScmActivator for Activator {
         ctx: &CallContext,
         req: RemoteGetClassObjectRequest,
     ) -> Result<RemoteGetClassObjectResponse, RpcFault> {
+        #[cfg(feature = "rt")]
+        if let Some(r) = self.forward_get_class_object(ctx, &req).await {
+            return Ok(r);
+        }
         let r = self.scm(ctx, req.orpcthis.version, &req.act_properties, true);
         let (out, result) = match r {
             Ok(ip) => (Unique::new(ip), HResult::S_OK),
@@ -119,10 +123,19 @@ impl RemoteScmActivator for Activator {
         ctx: &CallContext,
         req: RemoteCreateInstanceRequest,
     ) -> Result<RemoteCreateInstanceResponse, RpcFault> {
+        #[cfg(feature = "rt")]
+        if let Some(r) = self.forward_create_instance(ctx, &req).await {
+            return Ok(r);
+        }
         let r = if req.unk_outer.get().is_some() {
             Err(HResult::CLASS_E_NOAGGREGATION)
         } else {
             self.scm(ctx, req.orpcthis.version, &req.act_properties, false)
+        };
+        // Attached to the machine's resolver: it must know the new OIDs before clients ping.
+        let r = match r {
+            Ok(ip) => self.0.exports_registered().await.map(|()| ip),
+            Err(hr) => Err(hr),
         };
         let (out, result) = match r {
             Ok(ip) => (Unique::new(ip), HResult::S_OK),
@@ -181,8 +194,17 @@ impl Activation for Activator {
             // Persistent activation (a moniker or storage) is not supported.
             return Ok(fail(HResult::E_NOTIMPL));
         }
+        #[cfg(feature = "rt")]
+        if let Some(r) = self.forward_remote_activation(ctx, &req).await {
+            return Ok(r.unwrap_or_else(fail));
+        }
         let iids = req.iids.clone().unwrap_or_default();
-        match self.0.activate(ctx, syntax, req.clsid, &iids) {
+        let r = self.0.activate(ctx, syntax, req.clsid, &iids);
+        let r = match r {
+            Ok(a) => self.0.exports_registered().await.map(|()| a),
+            Err(hr) => Err(hr),
+        };
+        match r {
             Ok(a) => {
                 let (results, interface_data) = a
                     .results

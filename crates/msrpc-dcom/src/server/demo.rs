@@ -105,6 +105,11 @@ impl Calculator for CalculatorService {
             let ip = self.0.export(child, CLASS_NAME, IID_ICALCULATOR)?;
             ComPtr::from_pointer(ip).map_err(|_| HResult::E_FAIL)
         });
+        // Attached to the machine's resolver: it must know the new OID before clients ping.
+        let r = match r {
+            Ok(ip) => self.0.exports_registered().await.map(|()| ip),
+            Err(hr) => Err(hr),
+        };
         let (child, result) = match r {
             Ok(ip) => (Unique::new(ip), HResult::S_OK),
             Err(hr) => (Unique::null(), hr),

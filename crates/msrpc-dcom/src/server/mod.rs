@@ -16,11 +16,23 @@
 //! With the `rt` feature too, [`DcomHost`] adds its services to an `msrpc_rt::Server`
 //! builder (`resolver_services`, `exporter_services`) and runs its garbage collector
 //! (`spawn_gc`): msrpcd hosts its classes that way, and so can any process.
+//!
+//! Out of process (Windows' model: one OXID resolver per machine): the host on port 135 (msrpcd)
+//! serves [`LocalExporterService`] (`crate::local`'s `ILocalObjectExporter`, msrpc's own local
+//! interface) where other processes register their exporters, OIDs and classes; it resolves and
+//! pings those as its own and forwards activations of their classes to them (feature `rt`). A
+//! process hosting classes that way calls `DcomHost::attach` (features `server` + `rt`) instead
+//! of running a resolver; `docs/dcom.md` shows both sides.
 #![cfg_attr(feature = "rt", doc = "")]
 #![cfg_attr(feature = "rt", doc = include_str!("hosting.md"))]
 
 mod activator;
+#[cfg(feature = "rt")]
+mod attach;
 pub mod demo;
+mod foreign;
+#[cfg(feature = "rt")]
+mod forward;
 #[cfg(feature = "rt")]
 mod hosting;
 mod permissions;
@@ -28,8 +40,13 @@ mod remunknown;
 mod resolver;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_local;
 
 pub use activator::Activator;
+#[cfg(feature = "rt")]
+pub use attach::{AttachError, AttachOptions, Attachment};
+pub use foreign::{LocalExporterService, LocalLimits};
 pub use msrpc_policy::ClassRight;
 pub use permissions::ClassPermission;
 pub use remunknown::RemUnknownService;
@@ -404,6 +421,10 @@ pub struct DcomHost {
     observer: Option<DcomObserver>,
     /// Per-class launch and access permission ([`DcomHost::with_class_permission`]).
     class_permission: Option<ClassPermission>,
+    /// Exporters and classes of other processes (when this host is the machine's resolver).
+    foreign: foreign::Foreign,
+    /// When this host is attached to the machine's resolver: the OIDs to tell it about.
+    attached: foreign::Attached,
 }
 
 /// The host's name (for the bindings), when the kernel tells it.
@@ -508,6 +529,8 @@ impl DcomHost {
             security,
             observer,
             class_permission: None,
+            foreign: foreign::Foreign::default(),
+            attached: foreign::Attached::default(),
         }
     }
 
@@ -590,8 +613,14 @@ impl DcomHost {
 
     /// Garbage collection: expired ping sets and their objects go. Returns how many objects.
     pub fn expire(&self) -> usize {
+        if self.attached.is_active() {
+            // The machine's resolver keeps the ping sets and reports what it runs down.
+            return 0;
+        }
         let now = self.now();
-        let gone = lock(&self.tables).expire(now);
+        let gone = lock(&self.tables).expire_owned(now);
+        self.foreign.ran_down(&gone);
+        let gone: Vec<Oid> = gone.into_iter().map(|(o, _)| o).collect();
         let n = gone.len();
         if !gone.is_empty() {
             let (objects, ipids, sets) = self.counts();
@@ -616,6 +645,7 @@ impl DcomHost {
 
     /// Reports objects a call (on connection `conn_id`) collected (no lock held).
     fn collected(&self, conn_id: u64, oids: Vec<Oid>, reason: GcReason) {
+        self.attached.released(&oids);
         if oids.is_empty() || self.observer.is_none() {
             return;
         }
@@ -686,6 +716,10 @@ impl DcomHost {
         syntax: SyntaxId,
         clsid: Clsid,
     ) -> Result<(), HResult> {
+        if ctx.local && self.attached.is_active() {
+            // Forwarded by the machine's activator over the local channel: checked there.
+            return Ok(());
+        }
         let level = call_level(ctx);
         let user = ctx.auth.as_ref().and_then(|a| a.user.as_deref());
         if level < self.settings.min_activation_level {
@@ -792,6 +826,7 @@ impl DcomHost {
             HResult::E_OUTOFMEMORY
         })?;
         let oid = std.oid;
+        self.attached.exported(oid);
         let mut results = Vec::with_capacity(iids.len());
         let mut first_done = false;
         for iid in iids {
@@ -914,6 +949,7 @@ impl DcomHost {
         let std = lock(&self.tables)
             .export(oxid, hosted, iid, 1, true, now)
             .map_err(|_| HResult::E_OUTOFMEMORY)?;
+        self.attached.exported(std.oid);
         self.objref(iid, std).ok_or(HResult::E_FAIL)
     }
 }

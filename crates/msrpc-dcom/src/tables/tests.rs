@@ -301,3 +301,60 @@ fn table_errors_map_to_resolver_status() {
         status::OR_INVALID_SET
     );
 }
+
+#[test]
+fn adopted_objects_live_by_pings_and_go_by_timeout_or_removal() {
+    let (mut t, oxid) = tables(GcConfig::DEFAULT);
+    let foreign = t
+        .insert_exporter(
+            None,
+            Some(Ipid(Uuid::from_u128(0xabc))),
+            Bindings::default(),
+            5,
+        )
+        .unwrap()
+        .oxid;
+    // The IPID is taken now, and so is the OXID.
+    assert_eq!(
+        t.insert_exporter(
+            None,
+            Some(Ipid(Uuid::from_u128(0xabc))),
+            Bindings::default(),
+            5
+        )
+        .map(|e| e.oxid),
+        Err(TableError::Taken("IPID"))
+    );
+    assert_eq!(
+        t.insert_exporter(Some(foreign), None, Bindings::default(), 5)
+            .map(|e| e.oxid),
+        Err(TableError::Taken("OXID"))
+    );
+    t.adopt(foreign, Oid(500), "elsewhere", secs(0)).unwrap();
+    t.adopt(foreign, Oid(501), "elsewhere", secs(0)).unwrap();
+    assert_eq!(t.owner(Oid(500)), Some(foreign));
+    // Another exporter cannot claim them; the same one refreshes.
+    assert_eq!(
+        t.adopt(oxid, Oid(500), "x", secs(0)),
+        Err(TableError::Taken("OID"))
+    );
+    assert_eq!(t.adopt(foreign, Oid(500), "x", secs(1)), Ok(()));
+    // No references here, yet a collection keeps them (their process holds them).
+    assert!(t.expire(secs(2)).is_empty());
+    // In a ping set, then out of it: still there (not collected as unreferenced).
+    let set = t
+        .complex_ping(SetId(0), &[Oid(500), Oid(501)], &[], secs(100))
+        .unwrap();
+    let out = t
+        .complex_ping(set.set_id, &[], &[Oid(501)], secs(101))
+        .unwrap();
+    assert!(out.collected.is_empty());
+    // 501 unpinged for the timeout goes; 500 pinged stays.
+    t.simple_ping(set.set_id, secs(400)).unwrap();
+    let gone = t.expire_owned(secs(460));
+    assert_eq!(gone, vec![(Oid(501), foreign)]);
+    assert_eq!(t.owner(Oid(500)), Some(foreign));
+    // Removed by its process.
+    assert_eq!(t.remove_objects(&[Oid(500), Oid(999)]), vec![Oid(500)]);
+    assert_eq!(t.exporter(foreign).map(Exporter::object_count), Some(0));
+}
