@@ -345,3 +345,111 @@ async fn a_denied_access_answers_access_denied_for_calls_and_query_interface() {
         .count();
     assert_eq!(refused_calls, 2);
 }
+
+/// A class another process registered (out-of-process hosting) is launched only by those the
+/// permission lets: msrpcd refuses the others before forwarding anything, and forwards the
+/// permitted ones (here to a socket nobody serves: `CO_E_SERVER_EXEC_FAILURE`).
+#[cfg(feature = "rt")]
+#[tokio::test]
+async fn a_forwarded_launch_is_checked_before_it_leaves() {
+    use crate::local::{LocalObjectExporter, RegisterClassRequest, RegisterExporterRequest};
+
+    let (guard, made) = guarded();
+    let permission = guard.host.class_permission.clone().unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let host = Arc::new(
+        DcomHost::new(
+            ClassRegistry::default(),
+            DcomSettings::default(),
+            &["127.0.0.1:135".parse().unwrap()],
+            true,
+            Some(Arc::new(move |e: &DcomEvent| {
+                sink.lock().unwrap().push(e.clone())
+            })),
+        )
+        .with_class_permission(permission),
+    );
+    let f = Fixture { host, events };
+    // A process attaches its exporter and registers the calculator class.
+    let local = LocalExporterService(f.host.clone());
+    let lctx = CallContext {
+        local: true,
+        assoc_group_id: 9,
+        ..CallContext::default()
+    };
+    let dsa = crate::dualstring::DualStringArray::from_bindings(&crate::dualstring::Bindings {
+        strings: vec![crate::dualstring::StringBinding {
+            tower_id: crate::dualstring::TOWER_NCACN_IP_TCP,
+            network_addr: "127.0.0.1[49999]".into(),
+        }],
+        security: vec![],
+    })
+    .unwrap();
+    let r = local
+        .register_exporter(
+            &lctx,
+            RegisterExporterRequest {
+                bindings: dsa,
+                ipid_rem_unknown: Ipid(Uuid::from_u128(0x77)),
+                authn_hint: 5,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.result, 0);
+    let r = local
+        .register_class(
+            &lctx,
+            RegisterClassRequest {
+                exporter: r.exporter,
+                clsid: CLSID_CALCULATOR,
+                name: "MsrpcCalculator".into(),
+                activator: "/nonexistent/msrpc-test-activator.sock".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.result, 0);
+    let scm = RemoteScmActivatorServer::new(Activator(f.host.clone()));
+    let create = |user: &'static str| {
+        let scm = scm.clone();
+        async move {
+            let req = RemoteCreateInstanceRequest {
+                orpcthis: OrpcThis::new(Uuid::from_u128(1)),
+                unk_outer: Unique::null(),
+                act_properties: Unique::new(blob(vec![IID_ICALCULATOR])),
+            };
+            let out = scm
+                .dispatch(
+                    as_user(4, user, "127.0.0.1:4000", None),
+                    req.to_stub(LE).unwrap(),
+                    LE,
+                    LIM,
+                )
+                .await
+                .unwrap();
+            RemoteCreateInstanceResponse::from_stub(&out, LE, LIM, &req)
+                .unwrap()
+                .result
+        }
+    };
+    assert_eq!(create("mallory").await, HResult::E_ACCESSDENIED);
+    assert_eq!(
+        create("alice").await,
+        HResult(0x8008_0005),
+        "a permitted launch is forwarded (to a socket nobody serves)"
+    );
+    assert_eq!(made.load(Ordering::SeqCst), 0);
+    let denied: Vec<_> = f
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            DcomEvent::ClassDenied { right, user, .. } => Some((*right, user.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(denied, [(ClassRight::Launch, Some("mallory".to_string()))]);
+}
