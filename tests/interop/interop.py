@@ -16,9 +16,10 @@ Each subcommand prints what it compared and exits 0 when the check holds, 1 when
   if-ids-cover IFIDS_OUT JSON PORT          mgmt inq_if_ids lists the dump's UUIDs on PORT
   text-lists JSON TEXT_OUT                  `msrpc dump` (text) shows what --json shows
   tshark PDUS_TSV SERVER_IP...              every server saw bind/bind_ack/request/response
-  audit-alerts LOG FROM none|DETECTOR...    msrpcd's JSON-lines audit log from line FROM (1-based):
+  audit-alerts LOG FROM none|[only] DETECTOR...  msrpcd's JSON-lines audit log from line FROM (1-based):
                                             every line is an event with the Zeek fields; `none`:
-                                            no alert; else each DETECTOR alerted
+                                            no alert; `only`: exactly these DETECTORs alerted;
+                                            else each DETECTOR alerted
   metrics URL DETECTOR...                   GET URL parses as Prometheus text and counts at least
                                             one alert of each DETECTOR
 """
@@ -450,6 +451,10 @@ def cmd_audit_alerts(log, start, *want):
     if list(want) == ["none"]:
         if alerts:
             print("expected no alert, got %s" % alerts)
+            ok = False
+    elif want and want[0] == "only":
+        if set(alerts) != set(want[1:]):
+            print("expected exactly the alerts %s, got %s" % (sorted(want[1:]), alerts or "none"))
             ok = False
     else:
         for d in want:

@@ -773,7 +773,7 @@ dcom_against_impacket
 section "(e8) Impacket's DCOM client against the calculator hosted by msrpc-calc-service behind msrpcd on $OUTPROC_IP and $OUTPROC_OPEN_IP"
 dcom_outproc_against_impacket
 # ---------------------------------------------------------------------------------------------
-section "(g) audit: msrpcd --audit-log --metrics; Impacket's probing raises alerts, one rpcdump none"
+section "(g) audit: msrpcd --audit-log --metrics; Impacket's probing raises alerts, one rpcdump only the low epm_full_walk"
 # A daemon of its own (its log holds only this section's traffic), with NTLM accounts.
 audit_section() {
   local log=$WORK/audit.json users=$WORK/audit-users echo_port from
@@ -787,7 +787,8 @@ audit_section() {
     show "$WORK/audit-msrpcd.log"
     return
   fi
-  # One rpcdump.py (as (d) runs it) must raise nothing.
+  # One rpcdump.py (as (d) runs it) walks the whole endpoint map: endpoint-map enumeration
+  # (T1046), low severity, whatever its tool (issue 13's rule), and nothing else.
   if [ "$EPM_PORT" = 135 ]; then
     timeout 60 "$PY" "$VENV/bin/rpcdump.py" "$AUDIT_IP" >"$WORK/audit-rpcdump.out" 2>&1
   else
@@ -804,8 +805,8 @@ PYEOF
   fi
   grep -q '^UUID' "$WORK/audit-rpcdump.out" || { fail "rpcdump.py against the audited msrpcd listed nothing"; show "$WORK/audit-rpcdump.out"; }
   sleep 1 # the writer flushes when its queue is empty
-  check audit-rpcdump-quiet python3 "$HELP" audit-alerts "$log" 1 none
-  sed 's/^/    /' "$WORK/audit-rpcdump-quiet.out"
+  check audit-rpcdump-walk python3 "$HELP" audit-alerts "$log" 1 only epm_full_walk
+  sed 's/^/    /' "$WORK/audit-rpcdump-walk.out"
   echo_port=$(grep -oE "rpcecho demo on $AUDIT_IP:[0-9]+" "$WORK/audit-msrpcd.log" | grep -oE '[0-9]+$' | head -1)
   [ -n "$echo_port" ] || { fail "the audited msrpcd did not announce its rpcecho demo"; return; }
 
