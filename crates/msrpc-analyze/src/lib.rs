@@ -10,8 +10,13 @@
 //! [`Detect`] implementation (the detectors) and into a [`summary::Summary`].
 //! Connectionless (UDP) DCE/RPC is recognised and counted ([`cl`]), not decoded further.
 //!
+//! With the `live` feature, [`live::LiveSource`] captures from a network interface through
+//! libpcap (a capture thread and a bounded queue) for `msrpc analyze --interface`; the same
+//! [`Analyzer`] takes its packets with their capture timestamps, and [`Analyzer::tick`] moves
+//! its clock on when no packet arrives, so idle connections are still closed.
+//!
 //! # What it does not do
-//! No live capture, no IP defragmentation, no tunnels (GRE, VXLAN), no SMB named pipes
+//! No IP defragmentation, no tunnels (GRE, VXLAN), no SMB named pipes
 //! (DCE/RPC inside SMB is not seen), no decryption of sealed stubs (sizes are those on the
 //! wire), no Kerberos user names (only NTLM AUTHENTICATE messages name a user).
 //!
@@ -30,6 +35,8 @@
 pub mod capture;
 pub mod cl;
 pub mod epm;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod names;
 pub mod net;
 pub mod summary;
@@ -282,9 +289,16 @@ impl<D: Detect> Analyzer<D> {
             }) => self.udp((src, sport), (dst, dport), payload),
             Err(_) => self.summary.packets_skipped += 1,
         }
-        if ts > self.last_sweep + 60.0 {
-            self.last_sweep = ts;
-            self.sweep(ts);
+        self.tick(ts);
+    }
+
+    /// The clock moved on to `now` (seconds since the Unix epoch, the packets' clock) without a
+    /// packet: a live capture calls this when the link is quiet, so connections idle for
+    /// [`Config::idle_timeout`] are closed (checked at most once a minute of that clock).
+    pub fn tick(&mut self, now: f64) {
+        if now > self.last_sweep + 60.0 {
+            self.last_sweep = now;
+            self.sweep(now);
         }
     }
 

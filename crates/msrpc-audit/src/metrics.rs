@@ -350,7 +350,10 @@ impl Metrics {
                     1,
                 );
             }
-            EventKind::DcomResolver { .. } | EventKind::DcomRemUnknown { .. } => {}
+            // The sensor's counters are exposed by the sensor itself (`msrpc_sensor_*`).
+            EventKind::DcomResolver { .. }
+            | EventKind::DcomRemUnknown { .. }
+            | EventKind::SensorStats { .. } => {}
         }
     }
 
