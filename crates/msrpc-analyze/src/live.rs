@@ -24,9 +24,15 @@ use std::time::{Duration, Instant};
 /// Packets per batch handed from the capture thread to the consumer.
 pub const BATCH: usize = 64;
 
-/// How long libpcap may hold packets before delivering them (its read timeout), and so how
-/// often the capture thread notices a stop request when nothing arrives.
+/// How long the kernel may hold packets in a ring block before delivering them (libpcap's read
+/// timeout, TPACKET_V3's block timeout), and how long the capture thread waits in `poll(2)`
+/// before it looks at the stop flag again. The descriptor is non-blocking: with TPACKET_V3,
+/// libpcap's own blocking read waits for a packet however long it takes, so the thread could
+/// not be stopped on a quiet link.
 const READ_TIMEOUT_MS: i32 = 100;
+
+/// How long [`LiveSource::stop`] waits for the capture thread.
+const STOP_WAIT: Duration = Duration::from_secs(5);
 
 /// How often the capture thread refreshes libpcap's counters.
 const STATS_EVERY: Duration = Duration::from_millis(500);
@@ -152,6 +158,9 @@ pub enum LiveError {
     /// The capture thread could not be started.
     #[error("cannot start the capture thread: {0}")]
     Thread(std::io::Error),
+    /// The capture thread did not stop in time (left behind).
+    #[error("the capture thread did not stop within 5 s")]
+    Stuck,
     /// The capture thread panicked.
     #[error("the capture thread stopped abnormally")]
     Panicked,
@@ -231,6 +240,9 @@ impl LiveSource {
             ),
             None => None,
         };
+        let cap = cap
+            .setnonblock()
+            .map_err(pcap_err("non-blocking capture"))?;
         let linktype = u32::try_from(cap.get_datalink().0).unwrap_or(u32::MAX);
         let (tx, rx) = mpsc::sync_channel(cfg.queue_packets / BATCH);
         let stop = Arc::new(AtomicBool::new(false));
@@ -286,12 +298,14 @@ impl LiveSource {
     pub fn stop(mut self) -> (Vec<Vec<LivePacket>>, Result<(), LiveError>) {
         self.request_stop();
         let mut rest = Vec::new();
-        // The thread may be blocked sending into a full queue: keep draining until it ends.
-        // Bounded: the thread stops within its read timeout once it sees the flag.
+        // Keep draining until the thread ends: it notices the flag within its poll timeout.
+        // Bounded in time all the same; a thread that did not end is left behind.
+        let deadline = Instant::now() + STOP_WAIT;
         loop {
             match self.rx.recv_timeout(Duration::from_millis(50)) {
                 Ok(b) => rest.push(b),
-                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+                Err(RecvTimeoutError::Timeout) => return (rest, Err(LiveError::Stuck)),
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
@@ -348,7 +362,21 @@ impl Worker {
                         self.send(&mut batch);
                     }
                 }
-                Err(pcap::Error::TimeoutExpired) => self.send(&mut batch),
+                // Nothing ready (non-blocking): hand on what we have, then wait for the
+                // kernel to deliver (a block retired) or the timeout, whichever comes first.
+                Err(pcap::Error::TimeoutExpired) => {
+                    self.send(&mut batch);
+                    let timeout = rustix::event::Timespec {
+                        tv_sec: 0,
+                        tv_nsec: i64::from(READ_TIMEOUT_MS) * 1_000_000,
+                    };
+                    let mut fds = [rustix::event::PollFd::new(
+                        &self.cap,
+                        rustix::event::PollFlags::IN,
+                    )];
+                    // EINTR and the like: the loop polls again.
+                    let _ = rustix::event::poll(&mut fds, Some(&timeout));
+                }
                 Err(e) => break Err(pcap_err("capture read")(e)),
             }
             if stats_at.elapsed() >= STATS_EVERY {
