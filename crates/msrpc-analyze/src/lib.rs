@@ -776,6 +776,22 @@ mod tests {
     }
 
     #[test]
+    fn a_quiet_link_still_closes_idle_connections() {
+        // A live capture: no packet after the first, only the clock moving on.
+        let mut a = Analyzer::new(Config {
+            idle_timeout: 100.0,
+            ..Config::default()
+        });
+        let syn = net::build_tcp_v4((c(1), 1000), (S, 135), 0, 0, tcp_flags::SYN, &[]);
+        a.packet(1000.0, 1, &syn);
+        a.tick(1050.0);
+        assert_eq!(a.flows(), 1);
+        a.tick(1200.0);
+        assert_eq!(a.flows(), 0);
+        assert_eq!(a.summary().evicted_flows, 1);
+    }
+
+    #[test]
     fn uids_are_distinct() {
         let ids: HashSet<String> = (0..10_000).map(make_uid).collect();
         assert_eq!(ids.len(), 10_000);

@@ -26,13 +26,23 @@ pub struct LiveArgs {
     #[arg(long, value_name = "FILTER", requires = "interface")]
     pub bpf: Option<String>,
     /// Bytes kept of each packet (64..262144).
-    #[arg(long, default_value_t = 65_535, value_name = "BYTES", requires = "interface")]
+    #[arg(
+        long,
+        default_value_t = 65_535,
+        value_name = "BYTES",
+        requires = "interface"
+    )]
     pub snaplen: u32,
     /// Kernel capture buffer, in MiB.
     #[arg(long, default_value_t = 32, value_name = "MIB", requires = "interface")]
     pub buffer_mib: u32,
     /// Packets queued between the capture thread and the analyzer (beyond: dropped and counted).
-    #[arg(long, default_value_t = 65_536, value_name = "N", requires = "interface")]
+    #[arg(
+        long,
+        default_value_t = 65_536,
+        value_name = "N",
+        requires = "interface"
+    )]
     pub queue: usize,
     /// Put the interface in promiscuous mode.
     #[arg(long, requires = "interface")]
@@ -53,10 +63,20 @@ pub struct LiveArgs {
     #[arg(long, value_name = "N", requires = "interface")]
     pub count: Option<u64>,
     /// Seconds between two `sensor_stats` events.
-    #[arg(long, default_value_t = 60.0, value_name = "SECS", requires = "interface")]
+    #[arg(
+        long,
+        default_value_t = 60.0,
+        value_name = "SECS",
+        requires = "interface"
+    )]
     pub stats_interval: f64,
     /// Seconds after which a silent connection is closed.
-    #[arg(long, default_value_t = 3600.0, value_name = "SECS", requires = "interface")]
+    #[arg(
+        long,
+        default_value_t = 3600.0,
+        value_name = "SECS",
+        requires = "interface"
+    )]
     pub idle_timeout: f64,
 }
 
@@ -342,7 +362,9 @@ mod imp {
                 Recv::Ended => break,
             }
             gauges.analyzed.store(analyzed, Ordering::Relaxed);
-            gauges.flows.store(analyzer.flows() as u64, Ordering::Relaxed);
+            gauges
+                .flows
+                .store(analyzer.flows() as u64, Ordering::Relaxed);
             gauges
                 .held
                 .store(analyzer.held_bytes() as u64, Ordering::Relaxed);
@@ -381,7 +403,10 @@ mod imp {
             );
         }
         if sink.write_errors > 0 {
-            errln!("msrpc: {} event lines could not be written", sink.write_errors);
+            errln!(
+                "msrpc: {} event lines could not be written",
+                sink.write_errors
+            );
         }
         outcome.map_err(|e| Failure::new(Exit::Connect, e))
     }
@@ -415,8 +440,7 @@ mod imp {
         let deadline = Instant::now() + HTTP_TIMEOUT;
         let mut buf = Vec::with_capacity(1024);
         let mut chunk = [0u8; 1024];
-        while !buf.windows(4).any(|w| w == b"\r\n\r\n") && !buf.windows(2).any(|w| w == b"\n\n")
-        {
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") && !buf.windows(2).any(|w| w == b"\n\n") {
             let n = s.read(&mut chunk)?;
             if n == 0 || buf.len() > MAX_REQUEST || Instant::now() > deadline {
                 break;
@@ -458,12 +482,42 @@ mod imp {
         let c = counters.snapshot();
         let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         let plain: [(&str, &str, &str, u64); 6] = [
-            ("msrpc_sensor_packets_total", "counter", "Packets the sensor read from libpcap.", c.captured),
-            ("msrpc_sensor_bytes_total", "counter", "Bytes captured (each packet cut at the snap length).", c.bytes),
-            ("msrpc_sensor_analyzed_packets_total", "counter", "Packets the analyzer processed.", g(&gauges.analyzed)),
-            ("msrpc_sensor_pcap_received_total", "counter", "libpcap's ps_recv: packets that passed the filter.", c.pcap_received),
-            ("msrpc_sensor_flows", "gauge", "Connections the analyzer tracks now.", g(&gauges.flows)),
-            ("msrpc_sensor_held_bytes", "gauge", "Bytes the tracked connections hold.", g(&gauges.held)),
+            (
+                "msrpc_sensor_packets_total",
+                "counter",
+                "Packets the sensor read from libpcap.",
+                c.captured,
+            ),
+            (
+                "msrpc_sensor_bytes_total",
+                "counter",
+                "Bytes captured (each packet cut at the snap length).",
+                c.bytes,
+            ),
+            (
+                "msrpc_sensor_analyzed_packets_total",
+                "counter",
+                "Packets the analyzer processed.",
+                g(&gauges.analyzed),
+            ),
+            (
+                "msrpc_sensor_pcap_received_total",
+                "counter",
+                "libpcap's ps_recv: packets that passed the filter.",
+                c.pcap_received,
+            ),
+            (
+                "msrpc_sensor_flows",
+                "gauge",
+                "Connections the analyzer tracks now.",
+                g(&gauges.flows),
+            ),
+            (
+                "msrpc_sensor_held_bytes",
+                "gauge",
+                "Bytes the tracked connections hold.",
+                g(&gauges.held),
+            ),
         ];
         for (name, kind, help, v) in plain {
             let _ = writeln!(t, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
