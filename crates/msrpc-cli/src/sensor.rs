@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use clap::Args;
@@ -80,17 +80,6 @@ pub struct LiveArgs {
     pub idle_timeout: f64,
 }
 
-/// What the analysis loop publishes for the metrics responder.
-#[derive(Debug, Default)]
-pub struct Gauges {
-    /// Packets analysed.
-    pub analyzed: AtomicU64,
-    /// Connections tracked.
-    pub flows: AtomicU64,
-    /// Bytes they hold.
-    pub held: AtomicU64,
-}
-
 /// Sets `flag` on SIGINT or SIGTERM; a second signal ends the process at once (exit 130).
 /// Must run inside the tokio runtime (the CLI's `main`).
 fn stop_on_signals(flag: Arc<AtomicBool>) -> std::io::Result<()> {
@@ -135,7 +124,7 @@ mod imp {
     use std::fs::OpenOptions;
     use std::io::{BufWriter, Read, Write};
     use std::net::{TcpListener, TcpStream};
-    use std::sync::atomic::Ordering;
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
     use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -145,10 +134,21 @@ mod imp {
     use msrpc_audit::metrics::Metrics;
     use msrpc_audit::{ConnId, Event, EventKind};
 
-    use super::{stop_on_signals, Gauges};
+    use super::stop_on_signals;
     use crate::analyze::AnalyzeArgs;
     use crate::fail::{Exit, Failure};
     use crate::Global;
+
+    /// What the analysis loop publishes for the metrics responder.
+    #[derive(Debug, Default)]
+    struct Gauges {
+        /// Packets analysed.
+        analyzed: AtomicU64,
+        /// Connections tracked.
+        flows: AtomicU64,
+        /// Bytes they hold.
+        held: AtomicU64,
+    }
 
     /// How long one wait for packets lasts (the loop checks its bounds and signals between).
     const POLL: Duration = Duration::from_millis(100);
@@ -472,11 +472,7 @@ mod imp {
     }
 
     /// The daemon's families (`Metrics::render`) and the sensor's.
-    pub(crate) fn exposition(
-        metrics: &Metrics,
-        counters: &SensorCounters,
-        gauges: &Gauges,
-    ) -> String {
+    fn exposition(metrics: &Metrics, counters: &SensorCounters, gauges: &Gauges) -> String {
         use std::fmt::Write as _;
         let mut t = metrics.render();
         let c = counters.snapshot();

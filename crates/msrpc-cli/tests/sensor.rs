@@ -9,6 +9,7 @@
 //! Capturing needs root (CAP_NET_RAW) and dumpcap: the test fails without them, unless
 //! `MSRPC_SKIP_LIVE_CAPTURE=1` says to skip it (it then prints why). The built `msrpcd` must
 //! sit next to `msrpc` (`cargo build -p msrpcd`; `cargo test --workspace` builds it).
+#![cfg(feature = "live")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::BTreeMap;
@@ -119,13 +120,13 @@ fn lines(text: &str) -> Vec<Value> {
 }
 
 /// Calls by (interface, opnum), bound interfaces, and alerts by detector.
-fn digest(
-    events: &[Value],
-) -> (
+type Digest = (
     BTreeMap<(String, u64), u32>,
     BTreeMap<String, u32>,
     Vec<String>,
-) {
+);
+
+fn digest(events: &[Value]) -> Digest {
     let (mut calls, mut ifaces, mut alerts) = (BTreeMap::new(), BTreeMap::new(), Vec::new());
     for e in events {
         match e["event"].as_str().unwrap() {
