@@ -11,8 +11,9 @@
 //! Optionally every packet read is also written to a pcap file ([`LiveConfig::write`]), before
 //! the queue, so that file holds what the sensor saw whether or not the analyzer kept up.
 //!
-//! Memory: at most `queue_packets + BATCH` packets of at most `snaplen` bytes are queued or being
-//! filled at any time, plus the kernel ring.
+//! Memory: at most `queue_packets` packets and `queue_bytes` bytes of packet data are queued, one
+//! batch of at most [`BATCH`] packets of at most `snaplen` bytes is being filled, plus the kernel
+//! ring.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -50,6 +51,8 @@ pub struct LiveConfig {
     pub buffer_bytes: u32,
     /// Packets the queue between the capture thread and the analyzer holds.
     pub queue_packets: usize,
+    /// Bytes of packet data that queue holds (whichever bound comes first).
+    pub queue_bytes: usize,
     /// Promiscuous mode.
     pub promisc: bool,
     /// Also write every packet read to this pcap file.
@@ -64,6 +67,7 @@ impl Default for LiveConfig {
             snaplen: 65_535,
             buffer_bytes: 32 * 1024 * 1024,
             queue_packets: 65_536,
+            queue_bytes: 64 * 1024 * 1024,
             promisc: false,
             write: None,
         }
@@ -104,6 +108,8 @@ pub struct SensorCounters {
     pub pcap_if_dropped: AtomicU64,
     /// Packets written to [`LiveConfig::write`].
     pub written: AtomicU64,
+    /// Bytes of packet data in the queue now.
+    pub queued_bytes: AtomicU64,
 }
 
 /// A copy of [`SensorCounters`] at one moment.
@@ -215,6 +221,11 @@ impl LiveSource {
             .ok_or_else(|| {
                 LiveError::Config("the capture buffer must be between 64 KiB and 2 GiB".into())
             })?;
+        if cfg.queue_bytes < 1024 * 1024 {
+            return Err(LiveError::Config(
+                "the queue must hold at least 1 MiB".into(),
+            ));
+        }
         if cfg.queue_packets < BATCH || cfg.queue_packets > 16 * 1024 * 1024 {
             return Err(LiveError::Config(format!(
                 "the queue must hold between {BATCH} and 16777216 packets"
@@ -254,6 +265,7 @@ impl LiveSource {
             stop: stop.clone(),
             counters: counters.clone(),
             last_stats: [0; 3],
+            max_queued_bytes: cfg.queue_bytes as u64,
         };
         let thread = std::thread::Builder::new()
             .name("msrpc-capture".into())
@@ -282,7 +294,12 @@ impl LiveSource {
     /// Waits at most `wait` for the next batch.
     pub fn recv(&self, wait: Duration) -> Recv {
         match self.rx.recv_timeout(wait) {
-            Ok(b) => Recv::Packets(b),
+            Ok(b) => {
+                self.counters
+                    .queued_bytes
+                    .fetch_sub(batch_bytes(&b), Ordering::Relaxed);
+                Recv::Packets(b)
+            }
             Err(RecvTimeoutError::Timeout) => Recv::Idle,
             Err(RecvTimeoutError::Disconnected) => Recv::Ended,
         }
@@ -332,6 +349,12 @@ struct Worker {
     counters: Arc<SensorCounters>,
     /// libpcap's raw `ps_recv`, `ps_drop`, `ps_ifdrop` at the last refresh.
     last_stats: [u32; 3],
+    /// [`LiveConfig::queue_bytes`].
+    max_queued_bytes: u64,
+}
+
+fn batch_bytes(b: &[LivePacket]) -> u64 {
+    b.iter().map(|p| p.data.len() as u64).sum()
 }
 
 impl Worker {
@@ -399,9 +422,17 @@ impl Worker {
         }
         let full = std::mem::replace(batch, Vec::with_capacity(BATCH));
         let n = full.len() as u64;
+        let bytes = batch_bytes(&full);
+        let queued = &self.counters.queued_bytes;
+        if queued.load(Ordering::Relaxed) + bytes > self.max_queued_bytes {
+            self.counters.queue_dropped.fetch_add(n, Ordering::Relaxed);
+            return;
+        }
+        queued.fetch_add(bytes, Ordering::Relaxed);
         match self.tx.try_send(full) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
+                queued.fetch_sub(bytes, Ordering::Relaxed);
                 self.counters.queue_dropped.fetch_add(n, Ordering::Relaxed);
             }
             Err(TrySendError::Disconnected(_)) => {

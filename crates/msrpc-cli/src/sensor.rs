@@ -44,6 +44,9 @@ pub struct LiveArgs {
         requires = "interface"
     )]
     pub queue: usize,
+    /// Bytes of packet data that queue holds, in MiB (whichever bound comes first).
+    #[arg(long, default_value_t = 64, value_name = "MIB", requires = "interface")]
+    pub queue_mib: usize,
     /// Put the interface in promiscuous mode.
     #[arg(long, requires = "interface")]
     pub promisc: bool,
@@ -286,6 +289,7 @@ mod imp {
             snaplen: l.snaplen,
             buffer_bytes,
             queue_packets: l.queue,
+            queue_bytes: l.queue_mib.saturating_mul(1024 * 1024),
             promisc: l.promisc,
             write: l.write.clone(),
         };
