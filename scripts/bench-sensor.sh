@@ -16,6 +16,9 @@
 # The offered rate is what the kernel passed the filter in the sensor's round (ps_recv counts
 # each loopback packet twice, once leaving and once arriving: halved) over the load's time
 # (warm-up and measured); tshark's round is compared with that rate scaled by its calls/s.
+# CPU: user + system time of the sensor (of tshark and its dumpcap) over the round, read from
+# /proc when the load ends; packets per CPU-second is the rate one core would sustain for the
+# process alone (an estimate; the drops column is the measured fact).
 # The load tool and msrpcd float over both cores (the machine has two), so the sensor's core is
 # shared with them: the figures are a floor for a dedicated core.
 # Output: a Markdown table on stdout. Needs root (capture), tshark, taskset. Bounded by timeout.
@@ -58,6 +61,15 @@ for e in d.get("entries", []):
         print(b.split("[")[1].rstrip("]")); break')
 [ -n "$PORT" ] || die "no rpcecho port in msrpcd's endpoint map"
 
+cpu_of() { # pid: CPU seconds (user + system) of the process and its children still running
+  local total=0 p
+  for p in $1 $(pgrep -P "$1") $(for c in $(pgrep -P "$1"); do pgrep -P "$c"; done); do
+    [ -r "/proc/$p/stat" ] || continue
+    total=$(( total + $(awk '{print $14 + $15}' "/proc/$p/stat") ))
+  done
+  python3 -c "print($total / $(getconf CLK_TCK))"
+}
+
 load() { # conns seconds
   timeout $(($2 + 20)) "$MSRPC" --json bench "ncacn_ip_tcp:$IP" --op echo-add-one \
     --conns "$1" --warmup 0.5 --duration "$2" >"$WORK/bench.json" 2>"$WORK/bench.err"
@@ -65,8 +77,8 @@ load() { # conns seconds
     2>/dev/null || echo "?"
 }
 
-echo "| conns | calls/s | offered pkts/s | sensor pkts/s | sensor drops (kernel/if/queue) | sensor / offered | tshark pkts/s | tshark drops | tshark / offered |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| conns | calls/s (sensor / tshark round) | offered pkts/s | sensor pkts/s | sensor drops (kernel/if/queue) | sensor / offered | sensor CPU (cores) | sensor pkts per CPU-s | tshark pkts/s | tshark drops | tshark / offered | tshark CPU (cores) | tshark pkts per CPU-s |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for n in "${CONNS[@]}"; do
   DUR=$(python3 -c "print($SECS + 1.5)")
   LOADT=$(python3 -c "print($SECS + 0.5)")  # the load's warm-up and measured time
@@ -77,6 +89,7 @@ for n in "${CONNS[@]}"; do
   SP=$!
   sleep 0.5
   calls1=$(load "$n" "$SECS")
+  scpu=$(cpu_of "$SP")  # the load is over, the sensor still runs (idle) for about a second
   wait "$SP" || die "sensor failed: $(cat "$WORK/sensor.err")"
   read -r offered sensor drops < <(python3 - "$WORK/sensor.jsonl" "$LOADT" <<'EOF'
 import json, sys
@@ -92,17 +105,22 @@ EOF
   TP=$!
   sleep 1.5  # tshark starts slower (dumpcap child)
   calls2=$(load "$n" "$SECS")
+  tcpu=$(cpu_of "$TP")
   wait "$TP"
   tpk=$(wc -l <"$WORK/tshark.out")
   tdrop=$(grep -o '[0-9]* packets\? dropped' "$WORK/tshark.err" | grep -o '^[0-9]*' | head -1)
   trate=$(python3 -c "print(round($tpk / $LOADT))")
-  python3 - "$n" "$calls1" "$calls2" "$offered" "$sensor" "$drops" "$trate" "${tdrop:-0}" <<'EOF'
+  python3 - "$n" "$calls1" "$calls2" "$offered" "$sensor" "$drops" "$trate" "${tdrop:-0}" "$scpu" "$tcpu" "$LOADT" <<'EOF'
 import sys
-n, c1, c2, off, sen, drops, tr, td = sys.argv[1:]
+n, c1, c2, off, sen, drops, tr, td, scpu, tcpu, t = sys.argv[1:]
+scpu, tcpu, t = float(scpu), float(tcpu), float(t)
 off, sen, tr = int(off), int(sen), int(tr)
 # tshark's round offered about the sensor round's packets scaled by its calls.
 off2 = off * float(c2) / float(c1) if c1 not in ("?", "0") and c2 != "?" else off
 r = lambda a, o: "%.3f" % (a / o) if o else "?"
-print(f"| {n} | {c1} / {c2} | {off} | {sen} | {drops} | {r(sen, off)} | {tr} | {td} | {r(tr, off2)} |")
+# Packets per CPU second: what one core would sustain if the process had it alone.
+cap = lambda pk, c: "%d" % (pk * t / c) if c > 0 else "?"
+print(f"| {n} | {c1} / {c2} | {off} | {sen} | {drops} | {r(sen, off)} | {scpu / t:.2f} | {cap(sen, scpu)} "
+      f"| {tr} | {td} | {r(tr, off2)} | {tcpu / t:.2f} | {cap(tr, tcpu)} |")
 EOF
 done
