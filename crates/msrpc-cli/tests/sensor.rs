@@ -309,3 +309,53 @@ fn live_sensor_events_equal_the_offline_analysis_of_the_same_traffic() {
     assert_eq!(calls.get(&(echo, 1)), Some(&1), "{calls:?}");
     assert!(alerts.iter().any(|a| a == "epm_enumeration"), "{alerts:?}");
 }
+
+#[test]
+fn a_quiet_link_stops_on_time_with_its_counters_and_a_bad_filter_is_refused() {
+    if !can_capture() {
+        return;
+    }
+    // Nothing matches this filter on lo: the sensor must still stop at --duration (a blocking
+    // libpcap read would wait for a packet forever) and print its counters in the summary.
+    let t0 = Instant::now();
+    let out = Command::new(msrpc_bin())
+        .args([
+            "analyze",
+            "--interface",
+            "lo",
+            "--bpf",
+            "host 127.0.0.143 and tcp port 1",
+        ])
+        .args(["--duration", "1"])
+        .output()
+        .unwrap();
+    let elapsed = t0.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    assert!(
+        text.contains(
+            "sensor on lo: 0 packets captured (0 bytes), 0 analysed; dropped: 0 by the kernel"
+        ),
+        "{text}"
+    );
+
+    let out = Command::new(msrpc_bin())
+        .args(["analyze", "--interface", "lo", "--bpf", "tcp port nonsense"])
+        .args(["--duration", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("BPF filter"), "{err}");
+
+    let out = Command::new(msrpc_bin())
+        .args(["analyze", "--interface", "no-such-if0", "--duration", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
