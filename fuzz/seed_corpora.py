@@ -13,7 +13,7 @@ What it does, per capture (pcap or pcapng):
     overlaps are dropped, gaps split the stream into contiguous pieces);
   * splits each piece into connection-oriented DCE/RPC PDUs by frag_length (rpc_vers 5,
     ptype < 20), resynchronising after gaps; streams that start with NetBIOS/SMB framing are
-    counted and skipped (DCE/RPC over named pipes is not extracted);
+    written to smb_stream (both directions as records) instead;
   * tracks presentation contexts per connection (context id -> interface UUID, from bind and
     alter_context, pruned by bind_ack / alter_context_resp) and reassembles fragmented request
     and response stubs per call_id.
@@ -27,6 +27,7 @@ Seeds written (file name = sha1 of the content, so reruns are idempotent):
   epm_tower/      tower_octet_string contents found in ept stubs
   epm_service/    each connection's ept/mgmt calls as one call sequence (see the target)
   analyze_stream/ [1] + each capture file of at most 69000 bytes (the analyzer's pcap mode)
+  smb_stream/     each SMB connection's two directions as records (see the target)
 and from the Impacket vectors the repository generates (tests/vectors/impacket/*.hex): pdu_* to
 pdu_decode (plus synthetic client and server streams built from them), echo_/epm_/mgmt_ call
 stubs to ndr_echo / ndr_epm.
@@ -60,10 +61,19 @@ PFC_FIRST, PFC_LAST, PFC_OBJECT = 0x01, 0x02, 0x80
 AUTH_LEVEL_PRIVACY = 6
 
 TARGETS = ("pdu_decode", "server_stream", "client_stream", "ndr_epm", "ndr_echo", "epm_tower", "epm_service", "analyze_stream",
-           "verification_trailer", "audit_epm", "audit_inspect", "audit_dcom", "dcom_objref", "dcom_dualstringarray",
-           "dcom_activation_blob", "dcom_orpcthis")
+           "verification_trailer", "audit_args", "audit_epm", "audit_inspect", "audit_dcom", "dcom_objref", "dcom_dualstringarray",
+           "dcom_activation_blob", "dcom_orpcthis", "smb_stream")
 IREMOTE_ACTIVATION_UUID = "4d9f4ab8-7d1c-11cf-861e-0020af6e7c57"
 ISYSTEM_ACTIVATOR_UUID = "000001a0-0000-0000-c000-000000000046"
+# audit_args's interface selectors: the order of msrpc_audit::args::INTERFACES.
+AUDIT_ARGS_IFACES = {u: i for i, u in enumerate([
+    "12345678-1234-abcd-ef00-0123456789ab", "c681d488-d850-11d0-8c52-00c04fd90f7e",
+    "df1941c5-fe89-4e79-bf10-463657acf44d", "4fc742e0-4a10-11cf-8273-00aa004ae673",
+    "a8e0653c-2744-4389-a61d-7373df8b2292", "367abb81-9844-35f1-ad32-98f038001003",
+    "86d35949-83c9-4044-b424-db363231fd0c", "1ff70682-0a51-30e8-076d-740be8cee98b",
+    "12345678-1234-abcd-ef00-01234567cffb", "e3514235-4b06-11d1-ab04-00c04fc2dcd2",
+    "3dde7c30-165d-11d1-ab8f-00805f14db40", "12345778-1234-abcd-ef00-0123456789ab",
+    "82273fdc-e32a-18c3-3f78-827929dc23ea", "338cd001-2244-31f1-aaaa-900038001003"])}
 # audit_dcom's interface selectors (fuzz_targets/audit_dcom.rs).
 AUDIT_DCOM_IFACES = {ISYSTEM_ACTIVATOR_UUID: 0, IREMOTE_ACTIVATION_UUID: 1,
                      "99fcfec4-5260-101b-bbcb-00aa0021347a": 2,
@@ -502,6 +512,8 @@ def request_seeds(writer, iface, opnum, drep, stub):
     drep_sel = 0 if drep[0] >> 4 == 1 else 1
     if len(stub) <= 65000:
         writer.write("verification_trailer", bytes([drep_sel, 0]) + stub)
+    if iface in AUDIT_ARGS_IFACES and opnum <= 0xFF and len(stub) <= 65000:
+        writer.write("audit_args", bytes([AUDIT_ARGS_IFACES[iface], opnum, drep_sel]) + stub)
     sel = {IREMOTE_ACTIVATION_UUID: 0, ISYSTEM_ACTIVATOR_UUID: 1}.get(iface)
     if sel is not None and len(stub) <= 65000:
         writer.write("audit_inspect", bytes([sel, opnum & 7, drep_sel]) + stub)
@@ -614,6 +626,27 @@ def renumber_for_client(pdus):
     return bytes(out[:65536])
 
 
+def smb_seeds(conn, dir_pieces, writer):
+    """smb_stream seeds: the client's pieces then the server's, as records
+    [flags, len u16 LE, data] (flags bit 0: server to client; bit 1: a gap before), whole
+    (selector 0) and in small chunks (selector 5), cut to 69000 bytes."""
+    ends = list(dir_pieces.keys())
+    server = next((ep for ep in ends if ep[1] in (139, 445)), None)
+    if server is None:
+        server = next((ep for ep in ends if ep != conn.syn_from), ends[0])
+    out = bytearray()
+    for ep in sorted(ends, key=lambda e: e == server):
+        to_client = 1 if ep == server else 0
+        for i, (_, piece) in enumerate(dir_pieces[ep]):
+            for k in range(0, len(piece), 65535):
+                part = piece[k:k + 65535]
+                gap = 2 if (i > 0 and k == 0) else 0
+                out += bytes([to_client | gap]) + struct.pack("<H", len(part)) + part
+    out = bytes(out[:69000])
+    for sel in (0x00, 0x05):
+        writer.write("smb_stream", bytes([sel]) + out)
+
+
 def process_conn(conn, writer, stats):
     ends = list(conn.dirs.keys())
     # Classify pieces per direction.
@@ -626,7 +659,8 @@ def process_conn(conn, writer, stats):
         if pieces and looks_smb(pieces[0][1]):
             smb = True
     if smb:
-        stats.inc("flows skipped: SMB (DCE/RPC over named pipes not extracted)")
+        stats.inc("SMB TCP connections (smb_stream seeds)")
+        smb_seeds(conn, dir_pieces, writer)
         return
     any_rpc = False
     for ep, pieces in dir_pieces.items():

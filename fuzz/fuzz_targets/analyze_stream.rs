@@ -4,7 +4,7 @@
 //! Input: a selector byte, then
 //! - selector bit 0 = 0: a segment script: records `[flags, seq_delta u16 LE, len u8, data]`
 //!   replayed as Ethernet/IPv4/TCP frames between one client (port 40000+flags bit 0..1) and a
-//!   server on port 135 (flags bit 2 set: the client sends; bits 3-6: SYN, FIN, RST, ACK; bit
+//!   server on port 135 (port 445 for connection 3: SMB and its named pipes) (flags bit 2 set: the client sends; bits 3-6: SYN, FIN, RST, ACK; bit
 //!   7: the segment's sequence number goes backwards by the delta instead of forwards), so
 //!   reordering, overlaps, retransmissions, gaps and port reuse all occur;
 //! - selector bit 0 = 1: the rest is a whole pcap/pcapng file for `msrpc_analyze::run`.
@@ -32,6 +32,12 @@ fuzz_target!(|data: &[u8]| {
             segments: 16,
         },
         max_held_bytes: 64 * 1024,
+        smb: msrpc_analyze::msrpc_smb::Limits {
+            max_message: 8192,
+            max_pipes: 8,
+            max_pending: 16,
+            ..Default::default()
+        },
     };
     let mut a = Analyzer::new(cfg);
     if sel & 1 == 1 {
@@ -52,6 +58,8 @@ fuzz_target!(|data: &[u8]| {
         at = &at[4 + len..];
         let conn = usize::from(flags & 3);
         let cport = 40000 + conn as u16;
+        // Connection 3 goes to port 445: SMB, with DCE/RPC in its named pipes.
+        let sport = if conn == 3 { 445 } else { 135 };
         let from_client = flags & 4 != 0;
         let d = usize::from(!from_client);
         let seq = if flags & 0x80 != 0 {
@@ -75,9 +83,9 @@ fuzz_target!(|data: &[u8]| {
         }
         let ack = seqs[conn][1 - d];
         let frame = if from_client {
-            build_tcp_v4((client, cport), (server, 135), seq, ack, tf, payload)
+            build_tcp_v4((client, cport), (server, sport), seq, ack, tf, payload)
         } else {
-            build_tcp_v4((server, 135), (client, cport), seq, ack, tf, payload)
+            build_tcp_v4((server, sport), (client, cport), seq, ack, tf, payload)
         };
         ts += 0.5;
         a.packet(ts, 1, &frame);

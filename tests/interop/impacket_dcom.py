@@ -2,6 +2,7 @@
 """Impacket's DCOM client against msrpcd --demo (docs/dcom.md).
 
 usage: impacket_dcom.py HOST USER PASSWORD [LEVEL ...] [--refused LEVEL ...] [--gc LEVEL]
+                         [--access-denied LEVEL ...] [--hold LEVEL]
 
 For each LEVEL (none, connect, integrity, privacy): DCOMConnection at that authLevel,
 CoCreateInstanceEx(CLSID_MsrpcCalculator, IID_ICalculator), ICalculator::Add / Echo / Spawn (a
@@ -11,8 +12,13 @@ activation with E_ACCESSDENIED (0x80070005). --gc LEVEL (against an msrpcd whose
 a few seconds: [dcom] ping-period = 1, missed-pings = 3): an object activated with
 oxidResolver=True is kept alive by Impacket's pingServer() (ComplexPing creating the set, then
 SimplePing) beyond the timeout, and collected once the pings stop (a vanished client). Also
-IObjectExporter::ServerAlive2 (COM version and bindings) unauthenticated. Prints PASS/FAIL
-lines; exits 1 on any failure.
+--access-denied LEVEL (against an msrpcd whose [[policy.dcom-class]] lets USER launch the
+calculator but not access it): activation succeeds, ICalculator::Add and RemQueryInterface are
+refused with E_ACCESSDENIED, RemRelease still works. --hold LEVEL: activates the calculator with
+oxidResolver=True, spawns three children, takes a RemQueryInterface reference, pings (ComplexPing
+adding every OID) and prints "HOLDING <objects>", then pings every 0.5 s until killed (the
+client a test kills mid-session). Also IObjectExporter::ServerAlive2 (COM version and bindings)
+unauthenticated. Prints PASS/FAIL lines; exits 1 on any failure.
 """
 import sys
 import time
@@ -232,21 +238,68 @@ def gc_check(host, user, password, level):
         dcom.disconnect()
 
 
+def access_denied(host, user, password, level):
+    dcom = DCOMConnection(host, user, password, authLevel=LEVELS[level])
+    try:
+        unk = dcom.CoCreateInstanceEx(CLSID_CALCULATOR, IID_ICALCULATOR)
+        report(True, "%s: activation permitted (launch)" % level)
+        calc = ICalculator(unk)
+        for what, call in [
+            ("ICalculator::Add", lambda: calc.Add(1, 2)),
+            ("RemQueryInterface(ICalculator)", lambda: unk.RemQueryInterface(1, [IID_ICALCULATOR[:16]])),
+        ]:
+            try:
+                call()
+                report(False, "%s: %s answered without access permission" % (level, what))
+            except DCERPCException as e:
+                code = (e.get_error_code() or 0) & 0xFFFFFFFF
+                report(code == E_ACCESSDENIED, "%s: %s refused with 0x%08x (E_ACCESSDENIED expected)" % (level, what, code))
+        calc.RemRelease()
+        report(True, "%s: RemRelease without access permission" % level)
+    finally:
+        dcom.disconnect()
+
+
+def hold(host, user, password, level):
+    dcom = DCOMConnection(host, user, password, authLevel=LEVELS[level], oxidResolver=True)
+    unk = dcom.CoCreateInstanceEx(CLSID_CALCULATOR, IID_ICALCULATOR)
+    if DCOMConnection.PINGTIMER is not None:
+        DCOMConnection.PINGTIMER.cancel()
+    calc = ICalculator(unk)
+    children = [calc.Spawn(i) for i in range(3)]
+    sums = [c.Add(1, 1) for c in children]
+    report(sums == [2, 3, 4], "%s: three children spawned and called" % level)
+    ICalculator(unk.RemQueryInterface(1, [IID_ICALCULATOR[:16]])).Add(0, 0)
+    ping()
+    setid = DCOMConnection.OID_SET.get(host, {}).get("setid", 0)
+    report(bool(setid), "%s: ping set %#x created" % (level, setid or 0))
+    print("HOLDING %d" % (1 + len(children)), flush=True)
+    while True:
+        time.sleep(0.5)
+        ping()
+
+
 def main():
     host, user, password = sys.argv[1:4]
-    levels, refuse, gc = [], [], []
+    levels, refuse, gc, denied, held = [], [], [], [], []
     target = levels
     for a in sys.argv[4:]:
         if a == "--refused":
             target = refuse
         elif a == "--gc":
             target = gc
+        elif a == "--access-denied":
+            target = denied
+        elif a == "--hold":
+            target = held
         else:
             target.append(a)
     steps = [lambda: server_alive2(host)]
     steps += [lambda l=l: session(host, user, password, l) for l in levels]
     steps += [lambda l=l: refused(host, user, password, l) for l in refuse]
     steps += [lambda l=l: gc_check(host, user, password, l) for l in gc]
+    steps += [lambda l=l: access_denied(host, user, password, l) for l in denied]
+    steps += [lambda l=l: hold(host, user, password, l) for l in held]
     for step in steps:
         try:
             step()

@@ -1060,7 +1060,9 @@ import json, sys
 path, audit_ip = sys.argv[1], sys.argv[2]
 events = [json.loads(l) for l in open(path) if l.strip()]
 alerts = [e for e in events if e.get("event") == "alert"]
-want = {"interface_brute_force", "opnum_brute_force", "password_guessing", "password_spraying"}
+# rpcdump.py's walk of the endpoint map is the technique library's epm_full_walk (T1046, low).
+want = {"interface_brute_force", "opnum_brute_force", "password_guessing", "password_spraying",
+        "epm_full_walk"}
 found = {a["detector"] for a in alerts}
 calls = sum(1 for e in events if e.get("event") == "call")
 print(f"{len(events)} events, {calls} calls, alerts: {sorted(found)}")

@@ -63,6 +63,8 @@ fn libraries_do_not_know_the_demo_or_what_is_above_them() {
             "msrpc-audit",
             &["msrpc-ndr", "msrpc-proto", "msrpc-epm", "msrpc-dcom"],
         ),
+        // SMB parsing stands alone: no DCE/RPC crate below it.
+        ("msrpc-smb", &[]),
         (
             "msrpc-analyze",
             &[
@@ -71,6 +73,7 @@ fn libraries_do_not_know_the_demo_or_what_is_above_them() {
                 "msrpc-epm",
                 "msrpc-audit",
                 "msrpc-ntlm",
+                "msrpc-smb",
             ],
         ),
     ];

@@ -15,10 +15,20 @@
 //! [`Analyzer`] takes its packets with their capture timestamps, and [`Analyzer::tick`] moves
 //! its clock on when no packet arrives, so idle connections are still closed.
 //!
+//! SMB connections (ports 139 and 445, or any port whose first bytes are SMB framing) go
+//! through [`msrpc_smb`] (`ncacn_np`): each named pipe opened on them is a conversation of its
+//! own, fed the bytes written to and read from the pipe (writes, reads, transceives,
+//! transactions; PDUs split across SMB messages reassemble per pipe), and its `bind` and
+//! `call` events carry the pipe's name (`named_pipe`, e.g. `\pipe\samr`) and the SMB
+//! connection's uid. DCE/RPC sent straight over port 445 without SMB is still recognised by
+//! its first PDU. [`summary::Summary::smb`] counts SMB messages, dialects, shares, pipes and
+//! the PDUs and calls over them (which are also in the totals).
+//!
 //! # What it does not do
-//! No IP defragmentation, no tunnels (GRE, VXLAN), no SMB named pipes
-//! (DCE/RPC inside SMB is not seen), no decryption of sealed stubs (sizes are those on the
-//! wire), no Kerberos user names (only NTLM AUTHENTICATE messages name a user).
+//! No IP defragmentation, no tunnels (GRE, VXLAN), no decryption of sealed
+//! stubs (sizes are those on the wire) or of encrypted SMB3 sessions (their messages are
+//! counted, their pipes not seen), no Kerberos user names (only NTLM AUTHENTICATE messages
+//! name a user; SMB session setups are not read for users).
 //!
 //! # Memory bounds
 //! The file is streamed record by record. At most [`Config::max_flows`] connections are
@@ -26,7 +36,9 @@
 //! [`Config::idle_timeout`] seconds of capture time); each direction holds at most
 //! [`Config::tcp_caps`] out-of-order bytes and one partial PDU (under 64 KiB); each connection
 //! keeps at most 4 MiB of stubs being reassembled (as the server does), and only the endpoint
-//! mapper's stubs are kept once complete.
+//! mapper's stubs are kept once complete. An SMB connection holds at most one SMB message per
+//! direction ([`Config::smb`]: 1 MiB by default; file data is skipped without being held) and
+//! tracks at most 256 pipes, each a conversation bounded as above.
 #![cfg_attr(
     test,
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
@@ -43,10 +55,13 @@ pub mod summary;
 pub mod tcp;
 pub mod tracker;
 
+pub use msrpc_smb;
+
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use msrpc_audit::{ConnId, Event, EventKind};
+use msrpc_smb::{PipeId, SmbConnection};
 
 use crate::net::{tcp_flags, Segment};
 use crate::summary::Summary;
@@ -98,6 +113,8 @@ pub struct Config {
     /// Bytes all connections together may hold (out-of-order segments, partial PDUs, stubs
     /// being reassembled); beyond it the least recently active connections are closed.
     pub max_held_bytes: usize,
+    /// Limits of each SMB connection's parser (message size, pipes, pending requests).
+    pub smb: msrpc_smb::Limits,
 }
 
 impl Default for Config {
@@ -110,6 +127,7 @@ impl Default for Config {
                 segments: 256,
             },
             max_held_bytes: 512 * 1024 * 1024,
+            smb: msrpc_smb::Limits::default(),
         }
     }
 }
@@ -120,7 +138,227 @@ type Endpoint = (IpAddr, u16);
 enum Kind {
     Pending,
     Rpc,
+    /// SMB: DCE/RPC runs over its named pipes.
+    Smb,
     Other,
+}
+
+/// A named pipe of an SMB connection and its DCE/RPC conversation.
+struct PipeConv {
+    name: Option<String>,
+    /// Created when the pipe is known to be one and its bytes look like DCE/RPC.
+    conv: Option<Conversation>,
+    /// Not DCE/RPC (a file whose open the capture missed): its bytes are ignored.
+    rejected: bool,
+}
+
+/// An SMB connection: the SMB parser and one conversation per pipe.
+struct SmbFlow {
+    conn: SmbConnection,
+    pipes: rustc_hash::FxHashMap<PipeId, PipeConv>,
+    /// Totals of the pipes' conversations already closed.
+    pdus_in: u64,
+    pdus_out: u64,
+    bound: bool,
+    /// A pipe carried DCE/RPC (the connection counts as a DCE/RPC connection from then on).
+    rpc: bool,
+}
+
+impl SmbFlow {
+    fn held(&self) -> usize {
+        self.conn.held()
+            + self
+                .pipes
+                .values()
+                .map(|p| p.conv.as_ref().map_or(0, Conversation::held))
+                .sum::<usize>()
+    }
+}
+
+/// What SMB parsing reported for the summary, drained with the events.
+#[derive(Default)]
+struct SmbOut {
+    opened: Vec<String>,
+    dialects: Vec<(String, bool)>,
+    shares: Vec<String>,
+}
+
+/// Where an SMB connection's pipe events go while it is fed.
+struct PipeSink<'a> {
+    out: &'a mut Output,
+    smb_out: &'a mut SmbOut,
+    ts: f64,
+    server: IpAddr,
+    first_ts: f64,
+    /// Why pipes still open are closed (`pipe_closed` for an SMB close).
+    close_reason: &'a str,
+}
+
+impl<'a> PipeSink<'a> {
+    fn new(
+        out: &'a mut Output,
+        smb_out: &'a mut SmbOut,
+        ts: f64,
+        server: IpAddr,
+        first_ts: f64,
+    ) -> Self {
+        PipeSink {
+            out,
+            smb_out,
+            ts,
+            server,
+            first_ts,
+            close_reason: "pipe_closed",
+        }
+    }
+}
+
+fn pipe_dir(d: msrpc_smb::Dir) -> Dir {
+    match d {
+        msrpc_smb::Dir::ToServer => Dir::ToServer,
+        msrpc_smb::Dir::ToClient => Dir::ToClient,
+    }
+}
+
+impl SmbFlow {
+    /// Stream bytes of the TCP connection.
+    fn feed(&mut self, dir: Dir, bytes: &[u8], ps: &mut PipeSink<'_>) {
+        let d = match dir {
+            Dir::ToServer => msrpc_smb::Dir::ToServer,
+            Dir::ToClient => msrpc_smb::Dir::ToClient,
+        };
+        let mut st = PipeTotals {
+            rpc: self.rpc,
+            ..PipeTotals::default()
+        };
+        let SmbFlow { conn, pipes, .. } = self;
+        conn.data(d, bytes, &mut |ev| pipe_event(pipes, &mut st, ps, ev));
+        self.absorb(st);
+    }
+
+    /// The capture lost bytes of the TCP connection.
+    fn feed_gap(&mut self, dir: Dir, ps: &mut PipeSink<'_>) {
+        let d = match dir {
+            Dir::ToServer => msrpc_smb::Dir::ToServer,
+            Dir::ToClient => msrpc_smb::Dir::ToClient,
+        };
+        let mut st = PipeTotals {
+            rpc: self.rpc,
+            ..PipeTotals::default()
+        };
+        let SmbFlow { conn, pipes, .. } = self;
+        conn.gap(d, &mut |ev| pipe_event(pipes, &mut st, ps, ev));
+        self.absorb(st);
+    }
+
+    /// The TCP connection ended: every pipe's conversation is closed.
+    fn finish(&mut self, ps: &mut PipeSink<'_>) {
+        let mut st = PipeTotals {
+            rpc: self.rpc,
+            ..PipeTotals::default()
+        };
+        let SmbFlow { conn, pipes, .. } = self;
+        conn.finish(&mut |ev| pipe_event(pipes, &mut st, ps, ev));
+        self.absorb(st);
+    }
+
+    fn absorb(&mut self, st: PipeTotals) {
+        self.pdus_in += st.pdus_in;
+        self.pdus_out += st.pdus_out;
+        self.bound |= st.bound;
+        self.rpc |= st.rpc;
+    }
+}
+
+/// What the pipes' conversations closed during one feed add to their connection's totals.
+#[derive(Default)]
+struct PipeTotals {
+    pdus_in: u64,
+    pdus_out: u64,
+    bound: bool,
+    /// A pipe carried DCE/RPC (on entry: whether one already had).
+    rpc: bool,
+}
+
+/// One event of the SMB parser: pipe bytes go to the pipe's conversation (created for a pipe
+/// known to be one, or whose first bytes look like DCE/RPC), gaps and closes to it too.
+fn pipe_event(
+    pipes: &mut rustc_hash::FxHashMap<PipeId, PipeConv>,
+    st: &mut PipeTotals,
+    ps: &mut PipeSink<'_>,
+    ev: msrpc_smb::Event<'_>,
+) {
+    use msrpc_smb::Event as E;
+    match ev {
+        E::Opened { pipe, name } => {
+            ps.smb_out.opened.push(name.to_string());
+            pipes.entry(pipe).or_insert_with(|| PipeConv {
+                name: Some(name.to_string()),
+                conv: None,
+                rejected: false,
+            });
+        }
+        E::Data {
+            pipe,
+            name,
+            confirmed,
+            dir,
+            data,
+        } => {
+            let p = pipes.entry(pipe).or_insert_with(|| PipeConv {
+                name: name.map(str::to_string),
+                conv: None,
+                rejected: false,
+            });
+            if p.rejected {
+                return;
+            }
+            if p.conv.is_none() {
+                let header = tracker::plausible_header(data);
+                if !confirmed && !header {
+                    p.rejected = true;
+                    return;
+                }
+                if !st.rpc {
+                    // The connection's first DCE/RPC: it opens as one.
+                    st.rpc = true;
+                    ps.out.events.push((ps.first_ts, EventKind::ConnOpen));
+                }
+                p.conv = Some(
+                    Conversation::new(Some(ps.server), !header).with_named_pipe(p.name.clone()),
+                );
+            }
+            if let Some(c) = p.conv.as_mut() {
+                c.data(pipe_dir(dir), ps.ts, data, ps.out);
+            }
+        }
+        E::Gap { pipe, dir } => {
+            if let Some(c) = pipes.get_mut(&pipe).and_then(|p| p.conv.as_mut()) {
+                c.gap(pipe_dir(dir));
+            }
+        }
+        E::Closed { pipe } => {
+            if let Some(mut c) = pipes.remove(&pipe).and_then(|p| p.conv) {
+                c.close(ps.close_reason, ps.out);
+                st.pdus_in += c.pdus_in;
+                st.pdus_out += c.pdus_out;
+                st.bound |= c.bound;
+            }
+        }
+        E::Negotiated {
+            dialect,
+            signing_required,
+        } => ps.smb_out.dialects.push((dialect, signing_required)),
+        E::TreeConnected { share, .. } => ps.smb_out.shares.push(share.to_string()),
+        E::Anomaly { reason } => ps.out.events.push((
+            ps.ts,
+            EventKind::Malformed {
+                reason: reason.to_string(),
+                detail: "SMB".to_string(),
+            },
+        )),
+        _ => {}
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -142,6 +380,7 @@ struct Flow {
     syn_seen: bool,
     had_data: bool,
     conv: Option<Conversation>,
+    smb: Option<Box<SmbFlow>>,
 }
 
 impl Flow {
@@ -159,6 +398,7 @@ impl Flow {
     fn held(&self) -> usize {
         self.rs.iter().map(Reassembler::buffered).sum::<usize>()
             + self.conv.as_ref().map_or(0, Conversation::held)
+            + self.smb.as_ref().map_or(0, |s| s.held())
     }
 
     fn swap(&mut self) {
@@ -215,6 +455,7 @@ pub struct Analyzer<D: Detect = NoDetectors> {
     scratch: Vec<u8>,
     marks: Vec<(Dir, Mark)>,
     out: Output,
+    smb_out: SmbOut,
     /// Bytes held by all connections (kept current per packet).
     held: usize,
 }
@@ -242,6 +483,7 @@ impl<D: Detect> Analyzer<D> {
             scratch: Vec::new(),
             marks: Vec::new(),
             out: Output::default(),
+            smb_out: SmbOut::default(),
             held: 0,
         }
     }
@@ -412,6 +654,7 @@ impl<D: Detect> Analyzer<D> {
                     syn_seen: syn,
                     had_data: false,
                     conv: None,
+                    smb: None,
                 },
             );
         }
@@ -505,6 +748,16 @@ impl<D: Detect> Analyzer<D> {
                     if let Some(c) = flow.conv.as_mut() {
                         c.gap(d);
                     }
+                    if let Some(smb) = flow.smb.as_mut() {
+                        let mut ps = PipeSink::new(
+                            &mut self.out,
+                            &mut self.smb_out,
+                            ts,
+                            flow.server.0,
+                            flow.first_ts,
+                        );
+                        smb.feed_gap(d, &mut ps);
+                    }
                 }
                 Mark::Data(a, b) => {
                     let bytes = self.scratch.get(a..b).unwrap_or_default();
@@ -524,12 +777,29 @@ impl<D: Detect> Analyzer<D> {
                                 dir = flip(dir);
                             }
                         }
+                        let smb_port = [flow.server.1, flow.client.1]
+                            .iter()
+                            .any(|p| matches!(p, 139 | 445));
+                        let smb_start = msrpc_smb::looks_like_smb(bytes);
                         if on_port || header.is_some() {
                             flow.kind = Kind::Rpc;
                             self.summary.rpc_flows += 1;
                             let mid = !flow.syn_seen && header.is_none();
                             flow.conv = Some(Conversation::new(Some(flow.server.0), mid));
                             self.out.events.push((flow.first_ts, EventKind::ConnOpen));
+                        } else if smb_port || smb_start {
+                            // SMB (by port or by content): DCE/RPC runs over its pipes.
+                            flow.kind = Kind::Smb;
+                            self.summary.smb.flows += 1;
+                            let mid = !flow.syn_seen && !smb_start;
+                            flow.smb = Some(Box::new(SmbFlow {
+                                conn: SmbConnection::new(self.cfg.smb, mid),
+                                pipes: Default::default(),
+                                pdus_in: 0,
+                                pdus_out: 0,
+                                bound: false,
+                                rpc: false,
+                            }));
                         } else {
                             flow.kind = Kind::Other;
                             flow.rs = [Reassembler::default(), Reassembler::default()];
@@ -540,6 +810,19 @@ impl<D: Detect> Analyzer<D> {
                     }
                     if let Some(c) = flow.conv.as_mut() {
                         c.data(dir, ts, bytes, &mut self.out);
+                    } else if let Some(smb) = flow.smb.as_mut() {
+                        let had_rpc = smb.rpc;
+                        let mut ps = PipeSink::new(
+                            &mut self.out,
+                            &mut self.smb_out,
+                            ts,
+                            flow.server.0,
+                            flow.first_ts,
+                        );
+                        smb.feed(dir, bytes, &mut ps);
+                        if smb.rpc && !had_rpc {
+                            self.summary.rpc_flows += 1;
+                        }
                     }
                 }
             }
@@ -550,7 +833,45 @@ impl<D: Detect> Analyzer<D> {
 
     /// Wraps the conversation output of flow `k` into events.
     fn flush_out(&mut self, k: (Endpoint, Endpoint)) {
-        let conn = self.flows.get(&k).map(Flow::conn_id);
+        let out = &self.out;
+        let so = &self.smb_out;
+        // Most packets (TCP acknowledgements, SMB messages without pipe data) leave nothing.
+        if out.events.is_empty()
+            && out.pdus.is_empty()
+            && out.learned.is_empty()
+            && out.resyncs == 0
+            && out.offered.is_empty()
+            && so.opened.is_empty()
+            && so.dialects.is_empty()
+            && so.shares.is_empty()
+        {
+            return;
+        }
+        let (conn, smb) = match self.flows.get(&k) {
+            Some(f) => (Some(f.conn_id()), f.kind == Kind::Smb),
+            None => (None, false),
+        };
+        if smb {
+            self.summary.smb.add_pipe_output(&self.out);
+        }
+        let so = &mut self.smb_out;
+        for name in so.opened.drain(..) {
+            let key = summary::bounded_key(&self.summary.smb.pipes, name);
+            *self.summary.smb.pipes.entry(key).or_default() += 1;
+        }
+        for (dialect, signing) in so.dialects.drain(..) {
+            let key = if signing {
+                format!("{dialect} (signing required)")
+            } else {
+                dialect
+            };
+            let key = summary::bounded_key(&self.summary.smb.dialects, key);
+            *self.summary.smb.dialects.entry(key).or_default() += 1;
+        }
+        for share in so.shares.drain(..) {
+            let key = summary::bounded_key(&self.summary.smb.shares, share);
+            *self.summary.smb.shares.entry(key).or_default() += 1;
+        }
         let out = &mut self.out;
         for (t, n) in out.pdus.drain() {
             *self.summary.pdus.entry(names::ptype(t)).or_default() += n;
@@ -638,7 +959,35 @@ impl<D: Detect> Analyzer<D> {
             self.summary.retransmissions += r.stats.retransmissions;
             self.summary.out_of_order += r.stats.out_of_order;
         }
-        if let Some(mut c) = flow.conv.take() {
+        if let Some(mut smb) = flow.smb.take() {
+            {
+                let mut ps = PipeSink::new(
+                    &mut self.out,
+                    &mut self.smb_out,
+                    flow.last_ts,
+                    flow.server.0,
+                    flow.first_ts,
+                );
+                ps.close_reason = reason;
+                smb.finish(&mut ps);
+            }
+            self.summary.smb.add_stats(smb.conn.stats());
+            if smb.rpc {
+                self.out.events.push((
+                    flow.last_ts,
+                    EventKind::ConnClose {
+                        reason: reason.to_string(),
+                        duration: (flow.last_ts - flow.first_ts).max(0.0),
+                        pdus_in: smb.pdus_in,
+                        pdus_out: smb.pdus_out,
+                        bound: smb.bound,
+                    },
+                ));
+            }
+            self.flows.insert(k, flow);
+            self.flush_out(k);
+            self.flows.remove(&k);
+        } else if let Some(mut c) = flow.conv.take() {
             c.close(reason, &mut self.out);
             self.out.events.push((
                 flow.last_ts,
@@ -734,6 +1083,7 @@ mod tests {
                 segments: 64,
             },
             max_held_bytes: 100_000,
+            smb: msrpc_smb::Limits::default(),
         };
         let mut a = Analyzer::new(cfg);
         let bytes = vec![0x05u8; 1000];

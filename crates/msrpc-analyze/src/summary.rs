@@ -85,6 +85,80 @@ pub struct Summary {
     pub cl_requests: BTreeMap<String, BTreeMap<u16, u64>>,
     /// Flows closed because the flow table was full or they idled out.
     pub evicted_flows: u64,
+    /// SMB and the DCE/RPC over its named pipes (`ncacn_np`); the PDUs of the pipes are also
+    /// counted in the totals above.
+    pub smb: SmbSummary,
+}
+
+/// SMB connections and DCE/RPC over named pipes.
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct SmbSummary {
+    /// TCP connections carrying SMB.
+    pub flows: u64,
+    /// SMB1 messages.
+    pub smb1_messages: u64,
+    /// SMB2/3 messages.
+    pub smb2_messages: u64,
+    /// Signed messages.
+    pub signed: u64,
+    /// Encrypted SMB3 messages (opaque: pipes inside are not seen).
+    pub encrypted: u64,
+    /// Compressed SMB3 messages (opaque).
+    pub compressed: u64,
+    /// Successful session setups.
+    pub sessions: u64,
+    /// Dialects negotiated (with `(signing required)` when the server required it), by
+    /// connection.
+    pub dialects: BTreeMap<String, u64>,
+    /// Tree connects by share.
+    pub shares: BTreeMap<String, u64>,
+    /// Pipe opens by name (`\pipe\NAME`).
+    pub pipes: BTreeMap<String, u64>,
+    /// Bytes written to pipes and read from them.
+    pub pipe_bytes: [u64; 2],
+    /// DCE/RPC PDUs over pipes by packet type.
+    pub pdus: BTreeMap<String, u64>,
+    /// Request PDUs over pipes by interface UUID and opnum.
+    pub request_pdus: BTreeMap<String, BTreeMap<u16, u64>>,
+    /// Presentation context elements offered over pipes, by interface UUID.
+    pub offered: BTreeMap<String, u64>,
+    /// Completed calls over pipes, by pipe name.
+    pub calls: BTreeMap<String, u64>,
+}
+
+impl SmbSummary {
+    /// Adds a pipe conversation's counters (before they go into the totals).
+    pub(crate) fn add_pipe_output(&mut self, out: &crate::tracker::Output) {
+        for (t, n) in &out.pdus {
+            *self.pdus.entry(crate::names::ptype(*t)).or_default() += n;
+        }
+        for ((iface, op), n) in &out.request_pdus {
+            let key = iface.map_or_else(|| "unknown".to_string(), |u| u.to_string());
+            let key = bounded_key(&self.request_pdus, key);
+            *self
+                .request_pdus
+                .entry(key)
+                .or_default()
+                .entry(*op)
+                .or_default() += n;
+        }
+        for (u, n) in &out.offered {
+            let key = bounded_key(&self.offered, u.to_string());
+            *self.offered.entry(key).or_default() += n;
+        }
+    }
+
+    /// Adds a closed connection's parser counters.
+    pub(crate) fn add_stats(&mut self, s: &msrpc_smb::Stats) {
+        self.smb1_messages += s.smb1_messages;
+        self.smb2_messages += s.smb2_messages;
+        self.signed += s.signed;
+        self.encrypted += s.encrypted;
+        self.compressed += s.compressed;
+        self.sessions += s.sessions;
+        self.pipe_bytes[0] += s.pipe_bytes[0];
+        self.pipe_bytes[1] += s.pipe_bytes[1];
+    }
 }
 
 impl Summary {
@@ -121,6 +195,14 @@ impl Summary {
                 }
                 if fault.is_some() {
                     i.faults += 1;
+                }
+                if let EventKind::Call {
+                    named_pipe: Some(p),
+                    ..
+                } = &ev.kind
+                {
+                    let key = bounded_key(&self.smb.calls, p.clone());
+                    *self.smb.calls.entry(key).or_default() += 1;
                 }
             }
             EventKind::Auth {
@@ -235,6 +317,47 @@ impl Summary {
                 "\nEndpoint mapper answers {}  endpoints learned {}",
                 self.epm_answers, self.learned_endpoints
             );
+        }
+        let smb = &self.smb;
+        if smb.flows > 0 {
+            let _ = writeln!(
+                s,
+                "\nSMB connections {}  sessions {}  messages SMB1 {} SMB2/3 {}  signed {}  encrypted {}  compressed {}",
+                smb.flows,
+                smb.sessions,
+                smb.smb1_messages,
+                smb.smb2_messages,
+                smb.signed,
+                smb.encrypted,
+                smb.compressed
+            );
+            for (d, n) in &smb.dialects {
+                let _ = writeln!(s, "  dialect {d:<32} {n:>8}");
+            }
+            for (share, n) in &smb.shares {
+                let _ = writeln!(s, "  share   {share:<32} {n:>8}");
+            }
+            if !smb.pipes.is_empty() || !smb.calls.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "  named pipes (ncacn_np): {} bytes written, {} read; PDUs {}",
+                    smb.pipe_bytes[0],
+                    smb.pipe_bytes[1],
+                    smb.pdus.values().sum::<u64>()
+                );
+                let _ = writeln!(s, "  {:<40} {:>6} {:>6}", "pipe", "opens", "calls");
+                let mut names: Vec<&String> = smb.pipes.keys().chain(smb.calls.keys()).collect();
+                names.sort();
+                names.dedup();
+                for p in names {
+                    let _ = writeln!(
+                        s,
+                        "  {p:<40} {:>6} {:>6}",
+                        smb.pipes.get(p).copied().unwrap_or(0),
+                        smb.calls.get(p).copied().unwrap_or(0)
+                    );
+                }
+            }
         }
         if !self.cl_pdus.is_empty() {
             let _ = writeln!(s, "\nConnectionless (UDP) PDUs");

@@ -129,7 +129,8 @@ struct Outstanding {
     stub_in: u64,
     fragments: u32,
     auth_level: Option<String>,
-    /// Request stub, kept for endpoint mapper calls only.
+    /// Request stub, kept for endpoint mapper and DCOM calls, and for the operations whose
+    /// arguments `msrpc_audit::args` reads when the request was in the clear.
     stub: Option<(Vec<u8>, DataRep)>,
     /// Response progress.
     first_resp_ts: Option<f64>,
@@ -178,6 +179,8 @@ pub struct Conversation {
     /// The auth level of the last acknowledged bind or alter_context that carried a
     /// verifier: what a `connect`-level call (no verifier of its own) ran under.
     bind_level: Option<String>,
+    /// The SMB named pipe this conversation runs over (`ncacn_np`), for its events.
+    named_pipe: Option<String>,
 }
 
 impl Conversation {
@@ -202,11 +205,19 @@ impl Conversation {
             bound: false,
             server,
             bind_level: None,
+            named_pipe: None,
         };
         for d in &mut c.dirs {
             d.resync = mid_stream;
         }
         c
+    }
+
+    /// A conversation over the SMB named pipe `name` (`\\pipe\\NAME`): its `bind` and
+    /// `call` events carry the name.
+    pub fn with_named_pipe(mut self, name: Option<String>) -> Self {
+        self.named_pipe = name;
+        self
     }
 
     fn dir_mut(&mut self, dir: Dir) -> &mut DirState {
@@ -454,6 +465,7 @@ impl Conversation {
                             nak_reason: None,
                             auth_type: p.auth_type.clone(),
                             auth_level: p.auth_level.clone(),
+                            named_pipe: self.named_pipe.clone(),
                         },
                     ));
                 } else {
@@ -478,6 +490,7 @@ impl Conversation {
                             nak_reason: Some(reason.clone()),
                             auth_type: p.auth_type,
                             auth_level: p.auth_level,
+                            named_pipe: self.named_pipe.clone(),
                         },
                     ));
                 }
@@ -610,9 +623,12 @@ impl Conversation {
         self.kept_bytes = self.kept_bytes.saturating_sub(stub.len());
         let interface = self.context(a.context_id);
         let is_epm = interface.is_some_and(|s| s.uuid.as_u128() == epm::EPM_UUID);
-        // EPM stubs (ports learned) and DCOM ones (activations, resolver and IRemUnknown calls).
+        // EPM stubs (ports learned) and DCOM ones (activations, resolver and IRemUnknown calls);
+        // the arguments of a few operations, when not sealed (privacy).
         let is_dcom = interface.is_some_and(|s| msrpc_audit::dcom::interprets(&s.uuid));
-        let keep = (is_epm || is_dcom) && self.kept_bytes + stub.len() <= self.max_stub;
+        let has_args = interface.is_some_and(|s| msrpc_audit::args::reads_op(&s.uuid, a.opnum))
+            && a.auth_level.as_deref() != Some("privacy");
+        let keep = (is_epm || is_dcom || has_args) && self.kept_bytes + stub.len() <= self.max_stub;
         if keep {
             self.kept_bytes += stub.len();
         }
@@ -680,7 +696,11 @@ impl Conversation {
             c.first_resp_ts = Some(ts);
         }
         c.stub_out += len as u64;
-        if c.stub.is_some() && fault.is_none() {
+        // Answers are read for EPM and DCOM calls only.
+        let read_answer = c.interface.is_some_and(|s| {
+            s.uuid.as_u128() == epm::EPM_UUID || msrpc_audit::dcom::interprets(&s.uuid)
+        });
+        if c.stub.is_some() && read_answer && fault.is_none() {
             if let Some(s) = stub {
                 if self.kept_bytes + s.len() <= self.max_stub {
                     self.kept_bytes += s.len();
@@ -696,6 +716,12 @@ impl Conversation {
         };
         self.release(&c);
         let iface = c.interface.map(|s| s.uuid);
+        let args = match (iface, &c.stub) {
+            (Some(u), Some((req, rdrep))) if msrpc_audit::args::reads_op(&u, c.opnum) => {
+                msrpc_audit::args::extract(&u, c.opnum, req, *rdrep)
+            }
+            _ => Vec::new(),
+        };
         out.events.push((
             ts,
             EventKind::Call {
@@ -711,8 +737,10 @@ impl Conversation {
                 fragments: c.fragments,
                 rtt: c.first_resp_ts.map(|t| (t - c.ts).max(0.0)),
                 fault: fault.map(names::fault),
+                args,
                 auth_level: c.auth_level.clone(),
                 user: self.user.clone(),
+                named_pipe: self.named_pipe.clone(),
             },
         ));
         let is_epm = iface.is_some_and(|u| u.as_u128() == epm::EPM_UUID);

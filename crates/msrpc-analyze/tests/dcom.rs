@@ -1,7 +1,9 @@
 //! DCOM in the third-party captures: activations, resolver and IRemUnknown calls become
-//! `dcom_*` events, and the daemon's detectors raise `dcom_lateral_movement` on the ShellWindows
-//! (T1021.003) and WMI (T1047) captures, on Suricata's ctxids capture (an MMC20.Application
-//! activation), and on no other capture (netlogon, zerologon, psexec, ...).
+//! `dcom_*` events, and the technique library raises `dcom_shellwindows` on the ShellWindows
+//! capture, `wmi_exec_method` (T1047) on the WMI capture (its ExecMethod call; the activation of
+//! WMI's login class alone is what management tools do too, and stays quiet), and
+//! `dcom_mmc20_application` on Suricata's ctxids capture; no DCOM rule fires on any other
+//! capture (netlogon, zerologon, psexec, Zeek's WMI activation, ...).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
@@ -22,6 +24,8 @@ fn run(name: &str) -> (Vec<Event>, Vec<Event>) {
     (events, alerts)
 }
 
+/// The DCOM and WMI rules' alerts: (severity, ATT&CK id, rule, the activation's class name
+/// and operation, or the call's operation).
 fn dcom_alerts(alerts: &[Event]) -> Vec<(String, String, String, String)> {
     alerts
         .iter()
@@ -30,13 +34,23 @@ fn dcom_alerts(alerts: &[Event]) -> Vec<(String, String, String, String)> {
                 detector,
                 severity,
                 evidence,
+                attack,
                 ..
-            } if detector == "dcom_lateral_movement" => Some((
-                severity.clone(),
-                evidence["technique"].as_str().unwrap().to_string(),
-                evidence["class_name"].as_str().unwrap().to_string(),
-                evidence["operation"].as_str().unwrap().to_string(),
-            )),
+            } if detector.starts_with("dcom_") || detector.starts_with("wmi_") => {
+                let call = &evidence["calls"][0];
+                Some((
+                    severity.clone(),
+                    attack.clone().unwrap(),
+                    detector.clone(),
+                    format!(
+                        "{} {}",
+                        call["class_name"].as_str().unwrap_or("-"),
+                        call["operation"]
+                            .as_str()
+                            .map_or_else(|| call["opnum"].to_string(), str::to_string)
+                    ),
+                ))
+            }
             _ => None,
         })
         .collect()
@@ -87,8 +101,8 @@ fn shared_captures_shellwindows_activation_alerts() {
         vec![(
             "high".into(),
             "T1021.003".into(),
-            "ShellWindows".into(),
-            "RemoteGetClassObject".into()
+            "dcom_shellwindows".into(),
+            "ShellWindows RemoteGetClassObject".into()
         )]
     );
     // ResolveOxid2 and the IRemUnknown2 traffic on the exporter.
@@ -104,7 +118,7 @@ fn shared_captures_shellwindows_activation_alerts() {
 }
 
 #[test]
-fn shared_captures_wmi_activation_alerts_with_lower_severity() {
+fn shared_captures_wmi_exec_method_alerts() {
     let (events, alerts) = run(WMI);
     let acts = activations(&events);
     assert_eq!(acts.len(), 1, "{acts:?}");
@@ -113,13 +127,14 @@ fn shared_captures_wmi_activation_alerts_with_lower_severity() {
         matches!(acts[0], EventKind::DcomActivation { operation, class_name: Some(n), hresult: Some(0), auth_level: Some(l), .. }
         if operation == "RemoteCreateInstance" && n == "WbemLevel1Login" && l == "connect")
     );
+    // The activation is quiet; IWbemServices::ExecMethod (opnum 24, sealed) fires.
     assert_eq!(
         dcom_alerts(&alerts),
         vec![(
             "medium".into(),
             "T1047".into(),
-            "WbemLevel1Login".into(),
-            "RemoteCreateInstance".into()
+            "wmi_exec_method".into(),
+            "- 24".into()
         )]
     );
     // Windows' own ServerAlive2 after the activation: the host's addresses, no endpoints.
@@ -153,8 +168,8 @@ fn shared_captures_ctxids_is_an_mmc20_activation() {
         vec![(
             "high".into(),
             "T1021.003".into(),
-            "MMC20.Application".into(),
-            "RemoteGetClassObject".into()
+            "dcom_mmc20_application".into(),
+            "MMC20.Application RemoteGetClassObject".into()
         )]
     );
 }
@@ -162,14 +177,12 @@ fn shared_captures_ctxids_is_an_mmc20_activation() {
 #[test]
 fn shared_captures_no_dcom_alert_elsewhere() {
     // Zeek's kerberos135_auth capture is a WMI activation (WbemLevel1Login, Kerberos at
-    // connect level): the rule cannot tell an administrator's WMI from an attacker's, hence
-    // the lower severity. Every other capture (netlogon, zerologon, psexec, SMB, ...) must stay
-    // quiet.
+    // connect level) and nothing more: what a management tool's query starts with, so quiet.
+    // Every other capture (netlogon, zerologon, psexec, SMB, ...) must stay quiet too.
     let expected: &[(&str, &str, &str)] = &[
-        (SHELLWINDOWS, "T1021.003", "ShellWindows"),
-        (WMI, "T1047", "WbemLevel1Login"),
-        (CTXIDS, "T1021.003", "MMC20.Application"),
-        ("zeek__kerberos135_auth.pcapng", "T1047", "WbemLevel1Login"),
+        (SHELLWINDOWS, "T1021.003", "dcom_shellwindows"),
+        (WMI, "T1047", "wmi_exec_method"),
+        (CTXIDS, "T1021.003", "dcom_mmc20_application"),
     ];
     let dir = common::captures_dir();
     let mut names: Vec<String> = std::fs::read_dir(&dir)

@@ -162,3 +162,80 @@ fn shared_captures_connectionless_is_counted() {
     let (s, _) = run("ndpi__dcerpc.pcap");
     assert_eq!(s.cl_pdus.values().sum::<u64>(), 16);
 }
+
+#[test]
+fn shared_captures_named_pipe_calls_name_their_pipe() {
+    // SMB1: NT_CREATE_ANDX of \lsarpc, then DsRolerGetPrimaryDomainInformation through
+    // TransactNmPipe.
+    let (s, ev) = run("zeek__dssetup_DsRoleGetPrimaryDomainInformation_standalone_workstation.cap");
+    let calls: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Call {
+                operation,
+                named_pipe,
+                fault,
+                ..
+            } => Some((operation.clone(), named_pipe.clone(), fault.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        vec![(
+            Some("DsRolerGetPrimaryDomainInformation".into()),
+            Some("\\pipe\\lsarpc".into()),
+            None
+        )]
+    );
+    assert_eq!(s.smb.smb1_messages, 8);
+    assert_eq!(s.smb.pipes.get("\\pipe\\lsarpc"), Some(&1));
+    assert_eq!(s.rpc_flows, 1);
+    // SMB2 (2.1, signed): samr and lsarpc through FSCTL_PIPE_TRANSCEIVE; every bind names
+    // its pipe.
+    let (s, ev) = run("sv__20171220_smb_net_user.pcap");
+    assert_eq!(s.smb.calls.get("\\pipe\\samr"), Some(&42));
+    assert_eq!(s.smb.calls.get("\\pipe\\lsarpc"), Some(&4));
+    assert_eq!(s.smb.dialects.get("2.1 (signing required)"), Some(&1));
+    assert!(s.smb.signed > 100);
+    let binds: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Bind { named_pipe, .. } => named_pipe.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(binds.len(), 5);
+    assert!(binds
+        .iter()
+        .all(|p| p == "\\pipe\\samr" || p == "\\pipe\\lsarpc"));
+    // A DCE/RPC connection on port 135 in the same capture set carries no pipe name.
+    let (_, ev) = run("sv__zerologon.pcap");
+    let tcp_calls = ev
+        .iter()
+        .filter(|e| {
+            matches!(
+                &e.kind,
+                EventKind::Call {
+                    named_pipe: None,
+                    ..
+                }
+            )
+        })
+        .count();
+    let np_calls = ev
+        .iter()
+        .filter(|e| {
+            matches!(
+                &e.kind,
+                EventKind::Call {
+                    named_pipe: Some(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    // 21 rounds of ept_map, NetrServerReqChallenge and NetrServerAuthenticate3, and the
+    // NetrServerPasswordSet2, over TCP.
+    assert_eq!((tcp_calls, np_calls), (64, 5));
+}

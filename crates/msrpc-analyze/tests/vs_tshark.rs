@@ -1,12 +1,18 @@
 //! The analyzer against tshark's dissection of the same third-party captures
 //! (`../shared/captures`): PDU counts by type, request opnums and the interfaces offered in
-//! binds must agree, capture by capture. tshark must be installed (the test fails otherwise).
+//! binds must agree, capture by capture, over TCP and inside SMB named pipes (`ncacn_np`,
+//! also compared on its own, with the calls answered per interface and opnum). tshark must be
+//! installed (the test fails otherwise).
 //!
 //! Where tshark misreads a capture (SOURCES.md), it is told what the stream is with `-d`, or
 //! the PDUs it misses are added to its side, each case explained below.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
+
+use std::collections::BTreeMap;
+
+use msrpc_audit::EventKind;
 
 /// `(capture, tshark decode-as, request PDUs tshark misses as (opnum, count))`.
 type Override = (&'static str, &'static [&'static str], &'static [(u16, u64)]);
@@ -101,4 +107,138 @@ fn shared_captures_connectionless_packets_agree_with_tshark() {
         }
         assert_eq!(s.cl_pdus, theirs, "{n}: connectionless packets by type");
     }
+}
+
+/// Calls tshark's service-response-time statistics count for one interface over SMB: opnum ->
+/// requests answered by a response (tshark counts no faults there).
+fn tshark_srt_np(path: &std::path::Path, uuid: &str, version: &str) -> BTreeMap<u16, u64> {
+    let out = std::process::Command::new("tshark")
+        .arg("-n")
+        .arg("-r")
+        .arg(path)
+        .args([
+            "-q",
+            "-z",
+            &format!("dcerpc,srt,{uuid},{version},smb || smb2"),
+        ])
+        .output()
+        .expect("tshark is required for this test");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut calls = BTreeMap::new();
+    let mut table = false;
+    for line in text.lines() {
+        if line.starts_with("Index") {
+            table = true;
+            continue;
+        }
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if !table || cols.len() < 7 {
+            continue;
+        }
+        if let (Ok(op), Ok(n)) = (cols[0].parse::<u16>(), cols[cols.len() - 5].parse::<u64>()) {
+            calls.insert(op, n);
+        }
+    }
+    calls
+}
+
+/// `ncacn_np`: the DCE/RPC inside SMB named pipes, compared on its own. PDUs by type, request
+/// opnums and offered interfaces equal tshark's `dcerpc && (smb || smb2)`; the calls answered
+/// over pipes, by interface and opnum, equal tshark's service-response-time counts for each
+/// interface bound over a pipe.
+#[test]
+fn shared_captures_named_pipe_calls_agree_with_tshark() {
+    let dir = common::captures_dir();
+    let mut failures = Vec::new();
+    let mut np_calls = BTreeMap::new();
+    for n in capture_names() {
+        let p = dir.join(&n);
+        let (s, events) = common::analyze(&p);
+        let mut ours = common::Tshark {
+            pdus: s.smb.pdus.clone(),
+            offered: s.smb.offered.clone(),
+            ..Default::default()
+        };
+        for ops in s.smb.request_pdus.values() {
+            for (op, k) in ops {
+                *ours.request_opnums.entry(*op).or_default() += k;
+            }
+        }
+        let decode_as = OVERRIDES
+            .iter()
+            .find(|(f, _, _)| *f == n)
+            .map(|(_, d, _)| *d)
+            .unwrap_or(&[]);
+        let theirs = common::tshark_np(&p, decode_as);
+        if ours != theirs {
+            failures.push(format!(
+                "{n} (pipes):\n  ours   {ours:?}\n  tshark {theirs:?}"
+            ));
+        }
+        // Answered calls over pipes by (interface, opnum); the interfaces (with versions)
+        // bound over pipes.
+        let mut answered: BTreeMap<(String, u16), u64> = BTreeMap::new();
+        let mut bound = std::collections::BTreeSet::new();
+        let mut calls = 0u64;
+        for e in &events {
+            match &e.kind {
+                EventKind::Call {
+                    interface: Some(i),
+                    opnum,
+                    fault,
+                    named_pipe: Some(_),
+                    ..
+                } => {
+                    calls += 1;
+                    if fault.is_none() {
+                        *answered.entry((i.clone(), *opnum)).or_default() += 1;
+                    }
+                }
+                EventKind::Bind {
+                    contexts,
+                    named_pipe: Some(_),
+                    ..
+                } => {
+                    for c in contexts {
+                        bound.insert((c.interface.clone(), c.version.clone()));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut theirs_answered = BTreeMap::new();
+        for (uuid, version) in &bound {
+            for (op, k) in tshark_srt_np(&p, uuid, version) {
+                *theirs_answered.entry((uuid.clone(), op)).or_default() += k;
+            }
+        }
+        if answered != theirs_answered {
+            failures.push(format!(
+                "{n} (answered calls over pipes):\n  ours   {answered:?}\n  tshark {theirs_answered:?}"
+            ));
+        }
+        if calls > 0 {
+            np_calls.insert(n, calls);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Every capture with DCE/RPC in SMB pipes has its calls found (not a vacuous comparison).
+    for (cap, at_least) in [
+        ("sv__20171220_smb_net_user.pcap", 46),
+        ("zeek__20-fids.pcap", 102),
+        (
+            "zeek__dssetup_DsRoleGetPrimaryDomainInformation_standalone_workstation.cap",
+            1,
+        ),
+        ("zeek__mapi.pcap", 36),
+        ("sv__dcerpc-ctxids.pcap", 15),
+        ("sv__zerologon.pcap", 5),
+    ] {
+        let got = np_calls.get(cap).copied().unwrap_or(0);
+        assert!(
+            got >= at_least,
+            "{cap}: {got} ncacn_np calls, expected {at_least}"
+        );
+    }
+    eprintln!("ncacn_np calls per capture: {np_calls:?}");
 }

@@ -5,8 +5,7 @@
 //! [`EventKind::DcomActivation`], [`EventKind::DcomResolver`] and [`EventKind::DcomRemUnknown`].
 //! The daemon (live) and the analyzer (captures) both call [`interpret_call`].
 //!
-//! [`CLASSES`] is the one table of COM classes the audit names, and of those whose remote
-//! activation the `dcom_lateral_movement` detector reports ([`Abuse`]).
+//! [`CLASSES`] is the one table of COM classes the audit names.
 //!
 //! Decoding is bounded ([`LIMITS`], `ActivationLimits::DEFAULT`, `BindingLimits::DEFAULT`);
 //! stubs that do not decode (sealed calls, other byte layouts) give `None` or leave the
@@ -41,18 +40,6 @@ pub const LIMITS: DecodeLimits = DecodeLimits {
     max_alloc_bytes: 4 << 20,
 };
 
-/// Why the remote activation of a class is worth an alert.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Abuse {
-    /// MITRE ATT&CK technique (`T1021.003` DCOM lateral movement, `T1047` WMI).
-    pub technique: &'static str,
-    /// Alert severity: `high` for classes with no remote use expected, lower for classes
-    /// administrators use too.
-    pub severity: &'static str,
-    /// What attackers do with it.
-    pub note: &'static str,
-}
-
 /// A COM class the audit knows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KnownClass {
@@ -60,61 +47,27 @@ pub struct KnownClass {
     pub clsid: Uuid,
     /// ProgID or class name.
     pub name: &'static str,
-    /// Set when remote activation of the class is a known remote-execution technique.
-    pub abuse: Option<Abuse>,
 }
 
-const fn class(clsid: u128, name: &'static str, abuse: Option<Abuse>) -> KnownClass {
+const fn class(clsid: u128, name: &'static str) -> KnownClass {
     KnownClass {
         clsid: Uuid::from_u128(clsid),
         name,
-        abuse,
     }
 }
 
-const LATERAL: Abuse = Abuse {
-    technique: "T1021.003",
-    severity: "high",
-    note: "remote command execution through an automation object (no remote use expected)",
-};
-
-/// The COM classes the audit names; those with [`KnownClass::abuse`] raise
-/// `dcom_lateral_movement` alerts when activated remotely (CLSIDs as Impacket's dcomexec.py
-/// and wmiexec.py activate them; MS-DCOM, MS-WMI).
+/// The COM classes the audit names (CLSIDs as Impacket's dcomexec.py and wmiexec.py activate
+/// them; MS-DCOM, MS-WMI). Which activations are techniques is the technique library's
+/// business (`rules/techniques.toml`: `dcom_mmc20_application`, `dcom_shellwindows`, ...).
 pub const CLASSES: &[KnownClass] = &[
-    class(
-        0x49b2791a_b1ae_4c90_9b8e_e860ba07f889,
-        "MMC20.Application",
-        Some(LATERAL),
-    ),
-    class(
-        0x9ba05972_f6a8_11cf_a442_00a0c90a8f39,
-        "ShellWindows",
-        Some(LATERAL),
-    ),
-    class(
-        0xc08afd90_f2a1_11d1_8455_00a0c91f3880,
-        "ShellBrowserWindow",
-        Some(LATERAL),
-    ),
-    class(
-        0x8bc3f05e_d86b_11d0_a075_00c04fb68820,
-        "WbemLevel1Login",
-        Some(Abuse {
-            technique: "T1047",
-            severity: "medium",
-            note: "WMI remote execution (administrators and management tools use WMI too)",
-        }),
-    ),
-    class(
-        0x00024500_0000_0000_c000_000000000046,
-        "Excel.Application",
-        None,
-    ),
+    class(0x49b2791a_b1ae_4c90_9b8e_e860ba07f889, "MMC20.Application"),
+    class(0x9ba05972_f6a8_11cf_a442_00a0c90a8f39, "ShellWindows"),
+    class(0xc08afd90_f2a1_11d1_8455_00a0c91f3880, "ShellBrowserWindow"),
+    class(0x8bc3f05e_d86b_11d0_a075_00c04fb68820, "WbemLevel1Login"),
+    class(0x00024500_0000_0000_c000_000000000046, "Excel.Application"),
     class(
         0x0006f03a_0000_0000_c000_000000000046,
         "Outlook.Application",
-        None,
     ),
 ];
 

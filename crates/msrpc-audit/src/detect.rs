@@ -1,11 +1,18 @@
-//! Detectors over [`Event`]s: each watches one attack pattern per source address (or per
-//! user), with configurable thresholds and windows, and raises [`EventKind::Alert`] events
-//! carrying their evidence (counts, the interfaces, opnums or users involved, first and last
-//! times, the connections' uids).
+//! Detectors over [`Event`]s: the technique library ([`crate::technique`]: attack techniques
+//! as data, one alert per rule, its `detector` the rule's id) and built-in detectors that each
+//! watch one pattern per source address (or per user), with configurable thresholds and
+//! windows. Every alert is an [`EventKind::Alert`] carrying its technique, ATT&CK id,
+//! confidence, what would make it benign, and its evidence (counts, the calls and arguments,
+//! interfaces, opnums or users involved, first and last times, the connections' uids).
+//!
+//! The endpoint-mapper and DCOM detectors of earlier versions (`epm_enumeration`,
+//! `dcom_lateral_movement`) are rules of the library now (`epm_full_walk`, `epm_lookup_burst`,
+//! `epm_map_sweep`, `dcom_mmc20_application`, `dcom_shellwindows`, ...); their settings here
+//! (`epm-lookups`, `epm-map-interfaces`, `epm-window`, `dcom-lateral-movement`,
+//! `dcom-window`) tune those rules. The built-in detectors:
 //!
 //! | detector | fires when, within its window, one source ... | default |
 //! |---|---|---|
-//! | `epm_enumeration` | makes many `ept_lookup` calls, or `ept_map`s for many distinct interfaces | 30 lookups / 10 interfaces in 60 s |
 //! | `interface_brute_force` | binds to many distinct interfaces the server rejects (rpcmap.py's UUID sweep), or draws many bind_naks | 10 interfaces / 20 naks in 300 s |
 //! | `opnum_brute_force` | draws `nca_s_op_rng_error` for many distinct opnums of one interface | 8 opnums in 300 s |
 //! | `password_guessing` | fails authentication many times (or one user fails from anywhere many times) | 5 per source / 10 per user in 300 s |
@@ -13,7 +20,6 @@
 //! | `connection_scan` | opens many short connections that never send a bind | 20 in 60 s (at most 2 s each) |
 //! | `malformed_burst` | sends malformed input many times | 5 in 60 s |
 //! | `exploit_shape` | sends one request with an exploit's shape ([`crate::inspect`]), or a fragment sequence whose lengths would overflow ([`crate::inspect::OVERFLOW_REASONS`]) | 1 |
-//! | `dcom_lateral_movement` | activates (`dcom_activation`) a COM class that [`crate::dcom::CLASSES`] marks as abused for remote execution: ATT&CK T1021.003 (MMC20.Application, ShellWindows, ShellBrowserWindow; severity high) or T1047 (WMI's WbemLevel1Login; medium); once per (source, class) per window | 1 in 300 s |
 //!
 //! Time comes only from [`Event::ts`] (never the wall clock), so the same code runs over live
 //! traffic and over captures. Once a detector alerts about a key it stays quiet about that key
@@ -27,6 +33,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::technique::{Library, Techniques};
 use crate::{AuthOutcome, ConnId, Event, EventKind};
 
 /// Thresholds and windows of the detectors (TOML `[audit.detectors]` in msrpcd). Windows are
@@ -39,11 +46,13 @@ pub struct DetectorConfig {
     pub max_sources: usize,
     /// Users tracked by the per-user password-guessing check.
     pub max_users: usize,
-    /// `ept_lookup` calls from one source that make an enumeration.
+    /// Fresh `ept_lookup` walks from one source that make a burst (the library rule
+    /// `epm_lookup_burst`'s count; 0 disables it).
     pub epm_lookups: u32,
-    /// Distinct interfaces asked with `ept_map` from one source that make an enumeration.
+    /// Distinct interfaces asked with `ept_map` from one source that make a sweep (the rule
+    /// `epm_map_sweep`'s count; 0 disables it).
     pub epm_map_interfaces: u32,
-    /// Window of the EPM checks.
+    /// Window of those two rules.
     pub epm_window: u64,
     /// Distinct rejected interfaces bound from one source that make a brute force.
     pub bind_rejected_interfaces: u32,
@@ -75,9 +84,10 @@ pub struct DetectorConfig {
     pub malformed_window: u64,
     /// Alert on exploit shapes.
     pub exploit_shapes: bool,
-    /// Alert on remote activations of the classes [`crate::dcom::CLASSES`] marks as abused.
+    /// The library's DCOM lateral-movement rules (`dcom_mmc20_application`,
+    /// `dcom_shellwindows`, `dcom_shellbrowserwindow`, `dcom_office_excel_outlook`) on or off.
     pub dcom_lateral_movement: bool,
-    /// Window of the DCOM check: one alert per (source, class) per window.
+    /// Window of those rules: one alert per (source, target) per window.
     pub dcom_window: u64,
 }
 
@@ -231,8 +241,6 @@ impl Table {
 #[derive(Debug)]
 pub struct Detectors {
     cfg: DetectorConfig,
-    epm_lookup: Table,
-    epm_map: Table,
     bind_if: Table,
     bind_nak: Table,
     opnum: Table,
@@ -242,7 +250,10 @@ pub struct Detectors {
     scan: Table,
     malformed: Table,
     exploit: Table,
-    dcom: Table,
+    /// The technique library and its state.
+    techniques: Techniques,
+    /// The library as configured (to start over at [`Detectors::finish`]).
+    library: Library,
     /// uids of open connections that sent a bind (accepted or not), so a rejected bind is
     /// not a "connection that never binds"; bounded, oldest forgotten first.
     bind_tried: VecDeque<String>,
@@ -251,9 +262,49 @@ pub struct Detectors {
 /// Connections remembered as having tried a bind.
 const BIND_TRIED: usize = 8192;
 
+/// The DCOM lateral-movement rules that `dcom_lateral_movement` and `dcom_window` set.
+const DCOM_RULES: [&str; 4] = [
+    "dcom_mmc20_application",
+    "dcom_shellwindows",
+    "dcom_shellbrowserwindow",
+    "dcom_office_excel_outlook",
+];
+
 impl Detectors {
-    /// Detectors with `cfg` (thresholds above [`MAX_THRESHOLD`] lowered to it).
-    pub fn new(mut cfg: DetectorConfig) -> Detectors {
+    /// Detectors with `cfg` (thresholds above [`MAX_THRESHOLD`] lowered to it) and the
+    /// built-in technique library.
+    pub fn new(cfg: DetectorConfig) -> Detectors {
+        Detectors::with_library(cfg, Library::builtin())
+    }
+
+    /// Detectors with `cfg` and the technique library `library` (the built-in one extended by
+    /// a user's file, allow-lists added). The settings of `cfg` that differ from their
+    /// defaults and belong to library rules (`epm-*`, `dcom-*`) are applied to those rules.
+    pub fn with_library(mut cfg: DetectorConfig, mut library: Library) -> Detectors {
+        let d = DetectorConfig::default();
+        let count = |v: u32, dv: u32| (v != dv && v > 0).then_some(v);
+        let enabled = |v: u32, dv: u32| (v != dv).then_some(v > 0);
+        let within = |v: u64, dv: u64| (v != dv && v > 0).then_some(v as f64);
+        library.tune(
+            "epm_lookup_burst",
+            count(cfg.epm_lookups, d.epm_lookups),
+            within(cfg.epm_window, d.epm_window),
+            enabled(cfg.epm_lookups, d.epm_lookups),
+        );
+        library.tune(
+            "epm_map_sweep",
+            count(cfg.epm_map_interfaces, d.epm_map_interfaces),
+            within(cfg.epm_window, d.epm_window),
+            enabled(cfg.epm_map_interfaces, d.epm_map_interfaces),
+        );
+        for id in DCOM_RULES {
+            library.tune(
+                id,
+                None,
+                within(cfg.dcom_window, d.dcom_window),
+                (!cfg.dcom_lateral_movement).then_some(false),
+            );
+        }
         for t in [
             &mut cfg.epm_lookups,
             &mut cfg.epm_map_interfaces,
@@ -268,10 +319,9 @@ impl Detectors {
         ] {
             *t = (*t).min(MAX_THRESHOLD);
         }
+        let techniques = Techniques::new(library.clone(), cfg.max_sources);
         Detectors {
             cfg,
-            epm_lookup: Table::default(),
-            epm_map: Table::default(),
             bind_if: Table::default(),
             bind_nak: Table::default(),
             opnum: Table::default(),
@@ -281,9 +331,15 @@ impl Detectors {
             scan: Table::default(),
             malformed: Table::default(),
             exploit: Table::default(),
-            dcom: Table::default(),
+            techniques,
+            library,
             bind_tried: VecDeque::new(),
         }
+    }
+
+    /// The technique library in use.
+    pub fn library(&self) -> &Library {
+        &self.library
     }
 
     /// The configuration.
@@ -294,8 +350,6 @@ impl Detectors {
     /// Sources (and users) currently tracked, over all detectors.
     pub fn tracked(&self) -> usize {
         [
-            &self.epm_lookup,
-            &self.epm_map,
             &self.bind_if,
             &self.bind_nak,
             &self.opnum,
@@ -305,11 +359,11 @@ impl Detectors {
             &self.scan,
             &self.malformed,
             &self.exploit,
-            &self.dcom,
         ]
         .iter()
         .map(|t| t.map.len())
-        .sum()
+        .sum::<usize>()
+            + self.techniques.tracked()
     }
 
     /// Observes one event; returns the alerts it raises (`EventKind::Alert` events stamped
@@ -320,55 +374,12 @@ impl Detectors {
         let src = ev.conn.orig_h;
         let uid = ev.conn.uid.as_str();
         let cap = self.cfg.max_sources;
-        let c = &self.cfg;
         let key = |s: Option<IpAddr>| s.map(|a| a.to_string());
+        if !matches!(ev.kind, EventKind::Alert { .. }) {
+            self.techniques.observe(ev, &mut out);
+        }
+        let c = &self.cfg;
         match &ev.kind {
-            EventKind::EpmLookup {
-                inquiry,
-                resumed: false,
-                ..
-            } => {
-                if let Some(k) = key(src) {
-                    let w = secs(c.epm_window);
-                    let win = self.epm_lookup.get(k, cap);
-                    win.touch(ts, w, uid);
-                    if win.count(ts, c.epm_lookups) {
-                        let evidence = win.fire(ts, w, c.epm_lookups, "ept_lookup calls");
-                        out.push(alert(
-                            ev,
-                            "epm_enumeration",
-                            "medium",
-                            format!(
-                                "{} ept_lookup calls (last inquiry {inquiry}) within {w} s",
-                                c.epm_lookups
-                            ),
-                            evidence,
-                        ));
-                    }
-                }
-            }
-            EventKind::EpmMap { interface, .. } => {
-                if let Some(k) = key(src) {
-                    let w = secs(c.epm_window);
-                    let win = self.epm_map.get(k, cap);
-                    win.touch(ts, w, uid);
-                    let item = interface.clone().unwrap_or_else(|| "(none)".into());
-                    if win.distinct(ts, item, c.epm_map_interfaces) {
-                        let evidence =
-                            win.fire(ts, w, c.epm_map_interfaces, "distinct interfaces mapped");
-                        out.push(alert(
-                            ev,
-                            "epm_enumeration",
-                            "medium",
-                            format!(
-                                "ept_map for {} distinct interfaces within {w} s",
-                                c.epm_map_interfaces
-                            ),
-                            evidence,
-                        ));
-                    }
-                }
-            }
             EventKind::Bind {
                 contexts,
                 nak_reason,
@@ -614,11 +625,6 @@ impl Detectors {
                     out.push(a);
                 }
             }
-            EventKind::DcomActivation { .. } if c.dcom_lateral_movement => {
-                if let Some(a) = self.dcom_alert(ev) {
-                    out.push(a);
-                }
-            }
             _ => {}
         }
         out
@@ -649,65 +655,13 @@ impl Detectors {
         ))
     }
 
-    /// A remote activation of an abused class: one alert per (source, class) per window.
-    fn dcom_alert(&mut self, ev: &Event) -> Option<Event> {
-        let EventKind::DcomActivation {
-            operation,
-            clsid,
-            iids,
-            hresult,
-            auth_level,
-            user,
-            ..
-        } = &ev.kind
-        else {
-            return None;
-        };
-        let class = crate::dcom::known_class(&clsid.parse().ok()?)?;
-        let abuse = class.abuse?;
-        let src = ev
-            .conn
-            .orig_h
-            .map_or_else(|| "local".to_string(), |a| a.to_string());
-        let w = secs(self.cfg.dcom_window);
-        let win = self
-            .dcom
-            .get(format!("{src} {clsid}"), self.cfg.max_sources);
-        win.touch(ev.ts, w, &ev.conn.uid);
-        if !win.count(ev.ts, 1) {
-            return None;
-        }
-        let mut evidence = win.fire(ev.ts, w, 1, "activations of the class");
-        for (k, v) in [
-            ("technique", json!(abuse.technique)),
-            ("clsid", json!(clsid)),
-            ("class_name", json!(class.name)),
-            ("operation", json!(operation)),
-            ("iids", json!(iids)),
-            ("hresult", json!(hresult.map(|h| format!("{h:#010x}")))),
-            ("auth_level", json!(auth_level)),
-            ("user", json!(user)),
-            ("server", json!(ev.conn.resp_h)),
-        ] {
-            set(&mut evidence, k, v);
-        }
-        Some(alert(
-            ev,
-            "dcom_lateral_movement",
-            abuse.severity,
-            format!(
-                "{operation} of {} ({clsid}) from {src}: {} ({})",
-                class.name, abuse.note, abuse.technique
-            ),
-            evidence,
-        ))
-    }
-
     /// The end of the input (a capture's end): alerts are raised as soon as a threshold is
     /// crossed, so nothing is pending; the state is cleared and nothing returned.
     pub fn finish(&mut self) -> Vec<Event> {
         let cfg = self.cfg.clone();
-        *self = Detectors::new(cfg);
+        let library = self.library.clone();
+        // Tuning the tuned library again by `cfg` changes nothing.
+        *self = Detectors::with_library(cfg, library);
         Vec::new()
     }
 }
@@ -723,6 +677,47 @@ fn secs(s: u64) -> f64 {
     s as f64
 }
 
+/// The ATT&CK id, confidence and benign explanation of a built-in detector's alerts.
+fn builtin_meta(detector: &str) -> (Option<&'static str>, &'static str, &'static str) {
+    match detector {
+        "interface_brute_force" => (
+            Some("T1046"),
+            "medium",
+            "a client probing which versions of an interface a server offers, or one retrying an interface this server does not host",
+        ),
+        "opnum_brute_force" => (
+            Some("T1046"),
+            "medium",
+            "a client built for a newer version of the interface than the server implements",
+        ),
+        "password_guessing" => (
+            Some("T1110.001"),
+            "medium",
+            "a user or a service (scheduled task, mapped drive) retrying an outdated password",
+        ),
+        "password_spraying" => (
+            Some("T1110.003"),
+            "medium",
+            "a gateway (NAT, VPN, terminal server) in front of many users who mistype at once",
+        ),
+        "connection_scan" => (
+            Some("T1046"),
+            "medium",
+            "a port monitor or load-balancer health check that connects and leaves",
+        ),
+        "malformed_burst" => (
+            None,
+            "low",
+            "a buggy client, or a middlebox corrupting traffic",
+        ),
+        _ => (
+            Some("T1210"),
+            "high",
+            "none usual: vulnerability scanners and fuzzers send these shapes too",
+        ),
+    }
+}
+
 fn alert(
     ev: &Event,
     detector: &str,
@@ -730,6 +725,12 @@ fn alert(
     summary: String,
     evidence: serde_json::Value,
 ) -> Event {
+    let (attack, confidence, benign) = builtin_meta(detector);
+    // The oversized activation names are the Blaster-era overflows (MS03-026, MS03-039).
+    let technique = match evidence.get("shape").and_then(serde_json::Value::as_str) {
+        Some("dcom_oversized_server_name" | "dcom_oversized_name") => "blaster_activation_overflow",
+        _ => detector,
+    };
     Event {
         ts: ev.ts,
         conn: ConnId { ..ev.conn.clone() },
@@ -739,6 +740,10 @@ fn alert(
             summary,
             source: ev.conn.orig_h,
             evidence,
+            technique: technique.into(),
+            attack: attack.map(str::to_string),
+            confidence: confidence.into(),
+            benign: benign.into(),
         },
     }
 }
@@ -785,6 +790,8 @@ mod tests {
             entries: 10,
             status: 0,
             resumed: false,
+            max_ents: 0,
+            end: false,
         }
     }
 
@@ -815,6 +822,7 @@ mod tests {
             nak_reason: None,
             auth_type: None,
             auth_level: None,
+            named_pipe: None,
         }
     }
 
@@ -832,6 +840,8 @@ mod tests {
             fault: fault.map(str::to_string),
             auth_level: None,
             user: None,
+            args: Vec::new(),
+            named_pipe: None,
         }
     }
 
@@ -878,13 +888,13 @@ mod tests {
     }
 
     #[test]
-    fn epm_enumeration_fires_on_sweeps_and_stays_quiet_for_rpcdump() {
+    fn epm_rules_fire_on_sweeps_and_walks_and_stay_quiet_for_partial_lookups() {
         let mut d = Detectors::new(DetectorConfig::default());
         let sweep: Vec<Event> = (0..40)
             .map(|i| ev(f64::from(i), "10.0.0.1", 1, lookup()))
             .collect();
         let a = run(&mut d, &sweep);
-        assert_eq!(names(&a), ["epm_enumeration"], "one alert, then held off");
+        assert_eq!(names(&a), ["epm_lookup_burst"], "one alert, then held off");
         let EventKind::Alert {
             evidence, source, ..
         } = &a[0].kind
@@ -897,14 +907,38 @@ mod tests {
             .map(|i| ev(f64::from(i), "10.0.0.2", 2, map(i)))
             .collect();
         let a = run(&mut d, &maps);
-        assert_eq!(names(&a), ["epm_enumeration"]);
+        assert_eq!(names(&a), ["epm_map_sweep"]);
         let EventKind::Alert { evidence, .. } = &a[0].kind else {
             unreachable!()
         };
         assert_eq!(evidence["items"].as_array().unwrap().len(), 10);
 
+        // A walk to the end of the map is endpoint-map enumeration, low severity.
+        let mut end = lookup();
+        if let EventKind::EpmLookup { end: e, .. } = &mut end {
+            *e = true;
+        }
+        let a = run(&mut d, &[ev(0.0, "10.0.0.9", 9, end)]);
+        assert_eq!(names(&a), ["epm_full_walk"]);
+        let EventKind::Alert {
+            severity,
+            technique,
+            attack,
+            benign,
+            ..
+        } = &a[0].kind
+        else {
+            unreachable!()
+        };
+        assert_eq!(
+            (severity.as_str(), technique.as_str(), attack.as_deref()),
+            ("low", "epm_full_walk", Some("T1046"))
+        );
+        assert!(benign.contains("rpcdump"), "{benign}");
+
         let mut d = Detectors::new(DetectorConfig::default());
-        // A single rpcdump, and one per minute from another host, and the same map repeated.
+        // Lookups that stop before the end of the map (one per minute from another host),
+        // and the same map repeated.
         assert!(run(&mut d, &rpcdump(0.0, "10.0.0.3", 3)).is_empty());
         for m in 0..30u32 {
             assert!(run(&mut d, &rpcdump(f64::from(m) * 60.0, "10.0.0.4", 4)).is_empty());
@@ -955,6 +989,7 @@ mod tests {
                         nak_reason: Some("authentication_type_not_recognized".into()),
                         auth_type: None,
                         auth_level: None,
+                        named_pipe: None,
                     },
                 )
             })
@@ -1208,6 +1243,25 @@ mod tests {
         };
         assert_eq!(evidence["count"], 200);
         assert_eq!(evidence["items"].as_array().unwrap().len(), EVIDENCE_ITEMS);
+    }
+
+    #[test]
+    fn legacy_settings_tune_the_library_rules() {
+        let d = Detectors::new(DetectorConfig {
+            epm_lookups: 5,
+            epm_window: 10,
+            epm_map_interfaces: 0,
+            dcom_lateral_movement: false,
+            ..DetectorConfig::default()
+        });
+        let burst = d.library().rule("epm_lookup_burst").unwrap();
+        assert_eq!((burst.count, burst.within, burst.enabled), (5, 10.0, true));
+        assert!(!d.library().rule("epm_map_sweep").unwrap().enabled);
+        assert!(!d.library().rule("dcom_shellwindows").unwrap().enabled);
+        // Defaults leave the file's values.
+        let d = Detectors::new(DetectorConfig::default());
+        assert_eq!(d.library().rule("epm_lookup_burst").unwrap().count, 30);
+        assert!(d.library().rule("dcom_shellwindows").unwrap().enabled);
     }
 
     #[test]

@@ -60,8 +60,13 @@ pub fn interpret_call(
             let req = EptLookupRequest::from_stub(request_stub, request_drep, LIMITS).ok()?;
             let resp =
                 EptLookupResponse::from_stub(response_stub, response_drep, LIMITS, &req).ok()?;
+            let answer = Answer {
+                count: resp.num_ents,
+                status: resp.status,
+                end: resp.entry_handle.is_null(),
+            };
             Some(Interpretation {
-                event: lookup_event(&req, resp.num_ents, resp.status),
+                event: lookup_event(&req, answer),
                 towers: resp
                     .entries
                     .iter()
@@ -92,12 +97,23 @@ pub fn interpret_call(
     }
 }
 
-/// The count and status of an endpoint mapper answer (`ept_lookup`'s `num_ents`, `ept_map`'s
-/// and `ept_map_auth`'s `num_towers`: the `unsigned32` after the 20-byte entry handle; the
-/// status: the `unsigned32` that ends the stub), read without decoding the entries. For
-/// answers known to be well formed: a server auditing its own (decoding every entry and
-/// tower of a full lookup cost msrpcd several times the call itself).
-pub fn answer_counts(response_stub: &[u8], drep: DataRep) -> Option<(u32, u32)> {
+/// What an endpoint mapper answer says without its entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// `ept_lookup`'s `num_ents`, `ept_map`'s and `ept_map_auth`'s `num_towers`.
+    pub count: u32,
+    /// The `ept_*` status.
+    pub status: u32,
+    /// The entry handle returned is null: the walk ended.
+    pub end: bool,
+}
+
+/// The count, status and end of an endpoint mapper answer (the count: the `unsigned32` after
+/// the 20-byte entry handle; the status: the `unsigned32` that ends the stub; the end: the
+/// returned handle is all zero), read without decoding the entries. For answers known to be
+/// well formed: a server auditing its own (decoding every entry and tower of a full lookup
+/// cost msrpcd several times the call itself).
+pub fn answer_counts(response_stub: &[u8], drep: DataRep) -> Option<Answer> {
     let word = |at: usize| -> Option<u32> {
         let b: [u8; 4] = response_stub.get(at..at.checked_add(4)?)?.try_into().ok()?;
         Some(match drep.endian() {
@@ -108,7 +124,11 @@ pub fn answer_counts(response_stub: &[u8], drep: DataRep) -> Option<(u32, u32)> 
     if response_stub.len() < 28 {
         return None;
     }
-    Some((word(20)?, word(response_stub.len() - 4)?))
+    Some(Answer {
+        count: word(20)?,
+        status: word(response_stub.len() - 4)?,
+        end: response_stub.get(..20)?.iter().all(|&b| b == 0),
+    })
 }
 
 /// [`interpret`] from the request stub and the answer's counts ([`answer_counts`]), without
@@ -117,12 +137,13 @@ pub fn interpret_answer(
     request_stub: &[u8],
     drep: DataRep,
     opnum: u16,
-    (count, status): (u32, u32),
+    answer: Answer,
 ) -> Option<EventKind> {
+    let Answer { count, status, .. } = answer;
     match opnum {
         2 => {
             let req = EptLookupRequest::from_stub(request_stub, drep, LIMITS).ok()?;
-            Some(lookup_event(&req, count, status))
+            Some(lookup_event(&req, answer))
         }
         3 => {
             let req = EptMapRequest::from_stub(request_stub, drep, LIMITS).ok()?;
@@ -140,7 +161,7 @@ fn decode_tower(t: &Unique<Twr>) -> Option<Tower> {
     t.get().and_then(|t| Tower::from_twr(t).ok())
 }
 
-fn lookup_event(req: &EptLookupRequest, entries: u32, status: u32) -> EventKind {
+fn lookup_event(req: &EptLookupRequest, answer: Answer) -> EventKind {
     let inquiry = match req.inquiry_type {
         RPC_C_EP_ALL_ELTS => "all".to_string(),
         RPC_C_EP_MATCH_BY_IF if req.vers_option == RPC_C_VERS_EXACT => {
@@ -161,9 +182,11 @@ fn lookup_event(req: &EptLookupRequest, entries: u32, status: u32) -> EventKind 
         call_id: 0,
         inquiry,
         interface,
-        entries,
-        status,
+        entries: answer.count,
+        status: answer.status,
         resumed: !req.entry_handle.is_null(),
+        max_ents: req.max_ents,
+        end: answer.end,
     }
 }
 
@@ -257,6 +280,8 @@ mod tests {
                     entries: 1,
                     status: 0,
                     resumed: false,
+                    max_ents: 10,
+                    end: true,
                 }
             );
             let req = EptMapRequest {
@@ -329,7 +354,7 @@ mod tests {
                     resp.to_stub(&req, drep).unwrap(),
                 );
                 let counts = answer_counts(&r, drep).unwrap();
-                assert_eq!(counts, (n, status));
+                assert_eq!((counts.count, counts.status, counts.end), (n, status, true));
                 assert_eq!(
                     interpret_answer(&q, drep, 2, counts),
                     interpret(&q, &r, drep, 2)
@@ -351,7 +376,7 @@ mod tests {
                     resp.to_stub(&req, drep).unwrap(),
                 );
                 let counts = answer_counts(&r, drep).unwrap();
-                assert_eq!(counts, (n, status));
+                assert_eq!((counts.count, counts.status), (n, status));
                 assert_eq!(
                     interpret_answer(&q, drep, 3, counts),
                     interpret(&q, &r, drep, 3)

@@ -104,6 +104,9 @@ pub enum EventKind {
         auth_type: Option<String>,
         /// Auth level of the verifier (`connect` ... `privacy`), if any.
         auth_level: Option<String>,
+        /// The SMB named pipe the call came through (Zeek's named_pipe), e.g. \pipe\spoolss.
+        #[serde(default)]
+        named_pipe: Option<String>,
     },
     /// A call completed (response or fault), or was refused before dispatch.
     Call {
@@ -127,10 +130,19 @@ pub enum EventKind {
         rtt: Option<f64>,
         /// Fault status name or hex (`nca_s_op_rng_error`, `0x00000005`) when the call faulted.
         fault: Option<String>,
+        /// Arguments decoded from the request stub, when it was in the clear and the operation
+        /// is one [`crate::args`] reads (a UNC path, a service binary path, a Netlogon
+        /// credential...), in the order of the operation's parameters. Empty otherwise, and
+        /// then left out of the JSON record.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        args: Vec<CallArg>,
         /// Auth level the call was protected at.
         auth_level: Option<String>,
         /// Authenticated user, if any.
         user: Option<String>,
+        /// The SMB named pipe the call came through (Zeek's named_pipe), e.g. \pipe\spoolss.
+        #[serde(default)]
+        named_pipe: Option<String>,
     },
     /// An `ept_lookup` answered (what was asked, how many entries returned).
     EpmLookup {
@@ -148,6 +160,14 @@ pub enum EventKind {
         /// walks, not pages, so a client paging one element at a time is one lookup.
         #[serde(default)]
         resumed: bool,
+        /// The most entries the client asked for in this call (`max_ents`).
+        #[serde(default)]
+        max_ents: u32,
+        /// True when the answer ended the walk (the null entry handle came back: the last
+        /// short page, or `ept_s_not_registered` past the end). An `all` inquiry that ends is
+        /// a walk of the whole endpoint map.
+        #[serde(default)]
+        end: bool,
     },
     /// An `ept_map` answered.
     EpmMap {
@@ -218,6 +238,58 @@ pub enum EventKind {
         /// The HRESULT answered, when seen.
         hresult: Option<u32>,
     },
+    /// An ORPC call on a hosted object, as the DCOM host answered it (live only: the IPID's
+    /// object and class are the host's knowledge, not the wire's).
+    DcomCall {
+        /// `call_id`.
+        call_id: u32,
+        /// The IPID the call named (the request's object UUID).
+        ipid: String,
+        /// The object's OID (`0x...`), when the IPID named one.
+        oid: Option<String>,
+        /// The object's class (its registered name), when the IPID named one.
+        class_name: Option<String>,
+        /// The interface called (IID).
+        interface: String,
+        /// Operation number.
+        opnum: u16,
+        /// The HRESULT answered.
+        hresult: u32,
+    },
+    /// An OXID resolver ping (`IObjectExporter` SimplePing, ComplexPing), as the host answered
+    /// it.
+    DcomPing {
+        /// `call_id`.
+        call_id: u32,
+        /// `SimplePing` or `ComplexPing`.
+        operation: String,
+        /// The ping set (`0x...`; ComplexPing creating one: the new set's id when it succeeded).
+        set_id: String,
+        /// OIDs added to the set (`0x...`; at most the first 64).
+        added: Vec<String>,
+        /// OIDs removed from the set (`0x...`; at most the first 64).
+        removed: Vec<String>,
+        /// The resolver's status (0: OK; `OR_INVALID_SET` 0x778, ...).
+        status: u32,
+    },
+    /// Objects the DCOM host collected: their ping set expired (`ping_timeout`, by the garbage
+    /// collector: the record's connection is the host's own, without addresses), a RemRelease
+    /// released their last reference (`released`), or a ComplexPing removed them from their
+    /// last set (`removed_from_set`).
+    DcomGc {
+        /// `ping_timeout`, `released` or `removed_from_set`.
+        reason: String,
+        /// Objects collected.
+        collected: u32,
+        /// Their OIDs (`0x...`; at most the first 64).
+        oids: Vec<String>,
+        /// Objects left.
+        objects: u64,
+        /// IPIDs left.
+        ipids: u64,
+        /// Ping sets left.
+        sets: u64,
+    },
     /// An authentication leg completed or failed.
     Auth {
         /// Mechanism (`winnt`, `gss_negotiate`, or a number).
@@ -281,7 +353,9 @@ pub enum EventKind {
     },
     /// A detector raised an alert.
     Alert {
-        /// Detector name (`epm_enumeration`, `interface_brute_force`, ...).
+        /// Detector name: a built-in detector (`interface_brute_force`, `password_guessing`,
+        /// ...) or the id of the technique-library rule that fired (`zerologon_storm`,
+        /// `scm_service_create_start`, ...; see `docs/detection.md`).
         detector: String,
         /// `low`, `medium` or `high`.
         severity: String,
@@ -289,8 +363,24 @@ pub enum EventKind {
         summary: String,
         /// The source address the alert is about, when it is about one.
         source: Option<IpAddr>,
-        /// The evidence: counts, the interfaces or users involved, first and last times.
+        /// The evidence: counts, the calls (with their decoded arguments), interfaces or users
+        /// involved, first and last times, the connections' uids.
         evidence: serde_json::Value,
+        /// The technique (a row of the detection library: `zerologon`, `dcsync`, ...; for a
+        /// built-in detector, the detector's own name).
+        #[serde(default)]
+        technique: String,
+        /// The MITRE ATT&CK technique id (`T1210`, `T1569.002`), when one fits.
+        #[serde(default)]
+        attack: Option<String>,
+        /// How sure the rule is that this is the technique and not look-alike traffic: `low`,
+        /// `medium` or `high`.
+        #[serde(default)]
+        confidence: String,
+        /// What would make the alert benign (the administrative or product uses that look the
+        /// same), so the reader knows what to check.
+        #[serde(default)]
+        benign: String,
     },
     /// The live sensor's counters (`msrpc analyze --interface`), written periodically and
     /// once when it stops; totals since it started. It belongs to no connection: its `uid` is
@@ -320,6 +410,18 @@ pub enum EventKind {
         /// Whether this is the last one (the sensor is stopping).
         end: bool,
     },
+}
+
+/// One decoded argument of a call ([`EventKind::Call`]'s `args`): the parameter's name as the
+/// protocol's IDL spells it (`FileName`, `pszLocalMachine`, `lpBinaryPathName`) and its value
+/// as text (strings as sent, clipped to 256 characters; numbers in decimal, flags in `0x` hex;
+/// GUIDs in their usual form; binary values in lower-case hex; see [`crate::args`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallArg {
+    /// The parameter's name.
+    pub name: String,
+    /// Its value as text.
+    pub value: String,
 }
 
 #[cfg(test)]

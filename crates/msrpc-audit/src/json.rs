@@ -85,8 +85,10 @@ impl<W: Write> JsonSink<W> {
             fragments,
             rtt,
             fault,
+            args,
             auth_level,
             user,
+            named_pipe,
         } = &ev.kind
         else {
             return Ok(());
@@ -130,10 +132,17 @@ impl<W: Write> JsonSink<W> {
         serde_json::to_writer(&mut *line, rtt)?;
         line.extend_from_slice(b",\"fault\":");
         opt_str(line, fault.as_deref())?;
+        if !args.is_empty() {
+            // Rare (a few operations, in the clear): through serde.
+            line.extend_from_slice(b",\"args\":");
+            serde_json::to_writer(&mut *line, args)?;
+        }
         line.extend_from_slice(b",\"auth_level\":");
         opt_str(line, auth_level.as_deref())?;
         line.extend_from_slice(b",\"user\":");
         opt_str(line, user.as_deref())?;
+        line.extend_from_slice(b",\"named_pipe\":");
+        opt_str(line, named_pipe.as_deref())?;
         line.push(b'}');
         Ok(())
     }
@@ -307,6 +316,22 @@ mod tests {
                         fault: u(3),
                         auth_level: u(4),
                         user: u(5),
+                        // Arguments on some calls (escapes and unicode too), a pipe on others.
+                        args: if i % 2 == 0 {
+                            Vec::new()
+                        } else {
+                            vec![
+                                crate::CallArg {
+                                    name: "FileName".into(),
+                                    value: u(6).unwrap_or_default(),
+                                },
+                                crate::CallArg {
+                                    name: "x".into(),
+                                    value: u(7).unwrap_or_default(),
+                                },
+                            ]
+                        },
+                        named_pipe: u(8),
                     },
                 };
                 sink.write(&ev).unwrap();
@@ -347,6 +372,8 @@ mod tests {
                     fault: None,
                     auth_level: None,
                     user: None,
+                    args: Vec::new(),
+                    named_pipe: None,
                 },
             };
             sink.write(&ev).unwrap();
@@ -401,6 +428,8 @@ mod tests {
                 fault: None,
                 auth_level: None,
                 user: None,
+                args: Vec::new(),
+                named_pipe: None,
             },
         };
         let mut sink = JsonSink::new(Vec::new());

@@ -12,15 +12,20 @@
 //! - [`live`]: the adapter from a server's observer callbacks to events;
 //! - [`epm`]: `ept_lookup` / `ept_map` stubs to [`EventKind::EpmLookup`] / [`EventKind::EpmMap`];
 //! - [`inspect`]: exploit shapes visible in request stubs (DCOM activation names);
-//! - [`detect`]: the detectors (EPM enumeration, interface and opnum brute force, password
-//!   guessing and spraying, connection scans, malformed bursts, exploit shapes), driven only
-//!   by events (time from [`Event::ts`]), with bounded memory;
+//! - [`args`]: the arguments of the calls the technique library looks into (UNC paths,
+//!   service binary paths, Netlogon credentials...), decoded from request stubs in the clear;
+//! - [`technique`]: the technique library (rules as data, `rules/techniques.toml`) and its
+//!   engine: interfaces, opnums, arguments, roles, rates and sequences per source and target;
+//! - [`detect`]: the detectors (the technique library, interface and opnum brute force,
+//!   password guessing and spraying, connection scans, malformed bursts, exploit shapes),
+//!   driven only by events (time from [`Event::ts`]), with bounded memory;
 //! - [`json`]: the JSON-lines sink; [`metrics`]: Prometheus text-format counters.
 //!
 //! This crate does no IO beyond writing to a caller-supplied `std::io::Write`, reads no clock
 //! and opens no socket (the daemon serves the metrics); it parses only stubs the protocol
 //! core already reassembled and verified, with bounded decoders that never panic.
 
+pub mod args;
 pub mod dcom;
 pub mod detect;
 pub mod epm;
@@ -30,8 +35,9 @@ pub mod json;
 pub mod live;
 pub mod metrics;
 pub mod names;
+pub mod technique;
 
-pub use event::{AuthOutcome, BindContext, ConnId, Event, EventKind};
+pub use event::{AuthOutcome, BindContext, CallArg, ConnId, Event, EventKind};
 
 /// `n` in decimal, written into `buf` (no allocation): the hot paths of the JSON sink and the
 /// metrics write numbers with it.

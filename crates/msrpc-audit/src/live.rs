@@ -132,6 +132,22 @@ pub enum Input {
         /// Human-readable detail.
         detail: String,
     },
+    /// What a DCOM host decided about a call (or, connection 0, by its garbage collector):
+    /// becomes a `dcom_call`, `dcom_ping` or `dcom_gc` event, formatted on the writer's side.
+    Dcom {
+        /// Server-wide connection number (0: the host itself).
+        conn_id: u64,
+        /// The facts, boxed (inputs stay small).
+        input: Box<DcomInput>,
+    },
+    /// A hosted COM class's name (a DCOM host reports it when it activates the class): the
+    /// `dcom_activation` events of that CLSID name it when [`crate::dcom::CLASSES`] does not.
+    ClassName {
+        /// The CLSID.
+        clsid: msrpc_ndr::Uuid,
+        /// Its registered name.
+        name: String,
+    },
     /// PDUs crossed a connection.
     Pdus {
         /// Server-wide connection number.
@@ -150,6 +166,125 @@ pub enum Input {
     },
 }
 
+/// What a DCOM host reports ([`Input::Dcom`]), typed: the writer formats it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DcomInput {
+    /// An ORPC call answered ([`EventKind::DcomCall`]).
+    Call {
+        /// `call_id`.
+        call_id: u32,
+        /// The IPID named.
+        ipid: msrpc_ndr::Uuid,
+        /// Its object, when the IPID names one.
+        oid: Option<u64>,
+        /// The object's class name.
+        class: Option<&'static str>,
+        /// The interface (IID).
+        interface: msrpc_ndr::Uuid,
+        /// Operation number.
+        opnum: u16,
+        /// The HRESULT answered.
+        hresult: u32,
+    },
+    /// A ping answered ([`EventKind::DcomPing`]).
+    Ping {
+        /// `call_id`.
+        call_id: u32,
+        /// ComplexPing (else SimplePing).
+        complex: bool,
+        /// The set.
+        set_id: u64,
+        /// OIDs added (the writer keeps the first [`MAX_LISTED_OIDS`]).
+        added: Vec<u64>,
+        /// OIDs removed.
+        removed: Vec<u64>,
+        /// The resolver's status.
+        status: u32,
+    },
+    /// Objects collected ([`EventKind::DcomGc`]).
+    Collected {
+        /// `ping_timeout`, `released` or `removed_from_set`.
+        reason: &'static str,
+        /// Their OIDs.
+        oids: Vec<u64>,
+        /// Objects left.
+        objects: u64,
+        /// IPIDs left.
+        ipids: u64,
+        /// Ping sets left.
+        sets: u64,
+    },
+}
+
+/// OIDs a `dcom_ping` or `dcom_gc` record lists (its `collected` count says how many there
+/// were).
+pub const MAX_LISTED_OIDS: usize = 64;
+
+/// Hosted class names [`Live`] remembers ([`Input::ClassName`]).
+const MAX_CLASS_NAMES: usize = 1024;
+
+fn oid_texts(oids: &[u64]) -> Vec<String> {
+    oids.iter()
+        .take(MAX_LISTED_OIDS)
+        .map(|o| format!("{o:#018x}"))
+        .collect()
+}
+
+impl DcomInput {
+    /// The event it makes.
+    fn event(self) -> EventKind {
+        match self {
+            DcomInput::Call {
+                call_id,
+                ipid,
+                oid,
+                class,
+                interface,
+                opnum,
+                hresult,
+            } => EventKind::DcomCall {
+                call_id,
+                ipid: ipid.to_string(),
+                oid: oid.map(|o| format!("{o:#018x}")),
+                class_name: class.map(str::to_string),
+                interface: interface.to_string(),
+                opnum,
+                hresult,
+            },
+            DcomInput::Ping {
+                call_id,
+                complex,
+                set_id,
+                added,
+                removed,
+                status,
+            } => EventKind::DcomPing {
+                call_id,
+                operation: if complex { "ComplexPing" } else { "SimplePing" }.into(),
+                set_id: format!("{set_id:#018x}"),
+                added: oid_texts(&added),
+                removed: oid_texts(&removed),
+                status,
+            },
+            DcomInput::Collected {
+                reason,
+                oids,
+                objects,
+                ipids,
+                sets,
+            } => EventKind::DcomGc {
+                reason: reason.into(),
+                collected: u32::try_from(oids.len()).unwrap_or(u32::MAX),
+                oids: oid_texts(&oids),
+                objects,
+                ipids,
+                sets,
+            },
+        }
+    }
+}
+
 /// What a finished call carries beyond its counts, when there is any: the stubs
 /// [`Input::call_done`] keeps, the error [`Input::with_error`] adds.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -159,23 +294,37 @@ pub struct CallStubs {
     /// The response stub, when kept (DCOM calls [`crate::dcom::interprets`]; EPM answers keep
     /// [`CallStubs::answer`] instead), else empty.
     pub response: Vec<u8>,
-    /// An endpoint mapper answer's count and status ([`crate::epm::answer_counts`]).
-    pub answer: Option<(u32, u32)>,
+    /// An endpoint mapper answer's count, status and end ([`crate::epm::answer_counts`]).
+    pub answer: Option<crate::epm::Answer>,
     /// Why the call faulted, when the server knows more than the status (the decoder's
     /// field path of a request stub that did not decode).
     pub error: Option<String>,
 }
 
 /// The interfaces whose request stubs [`Input::call_done`] keeps (the endpoint mapper, DCOM
-/// activation, the OXID resolver and IRemUnknown(2)): a server need copy request stubs for its
-/// observer only for these.
-pub const REQUEST_STUB_INTERFACES: [msrpc_ndr::Uuid; 6] = [
+/// activation, the OXID resolver and IRemUnknown(2), and the interfaces whose arguments
+/// [`crate::args`] reads): a server need copy request stubs for its observer only for these.
+pub const REQUEST_STUB_INTERFACES: [msrpc_ndr::Uuid; 20] = [
     EPM,
     crate::names::IREMOTE_ACTIVATION,
     crate::names::ISYSTEM_ACTIVATOR,
     crate::names::IOBJECT_EXPORTER,
     crate::dcom::IREM_UNKNOWN,
     crate::dcom::IREM_UNKNOWN2,
+    crate::args::SPOOLSS,
+    crate::args::EFSR_LSA,
+    crate::args::EFSR,
+    crate::args::DFSNM,
+    crate::args::FSRVP,
+    crate::args::SCMR,
+    crate::args::TSCH,
+    crate::args::ATSVC,
+    crate::args::NRPC,
+    crate::args::DRSUAPI,
+    crate::args::BKRP,
+    crate::args::LSARPC,
+    crate::args::EVENTLOG,
+    crate::args::WINREG,
 ];
 
 impl Input {
@@ -200,8 +349,9 @@ impl Input {
     /// The input for a finished call: `request` is the request stub or its beginning,
     /// `stub_in` the whole stub's length. The stubs are copied only when the audit interprets
     /// them: EPM calls (for [`crate::epm::interpret`]), DCOM activation requests (for
-    /// [`crate::inspect::request`]) and the DCOM calls [`crate::dcom::interpret_call`] reads
-    /// (whose response stubs are kept too).
+    /// [`crate::inspect::request`]), the DCOM calls [`crate::dcom::interpret_call`] reads
+    /// (whose response stubs are kept too) and the operations whose arguments
+    /// [`crate::args::extract`] reads.
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub fn call_done(
@@ -217,7 +367,10 @@ impl Input {
     ) -> Input {
         let epm = interface.uuid == EPM;
         let dcom = crate::dcom::interprets(&interface.uuid);
-        let keep_request = epm || dcom || crate::inspect::inspects(&interface.uuid);
+        let keep_request = epm
+            || dcom
+            || crate::inspect::inspects(&interface.uuid)
+            || crate::args::reads_op(&interface.uuid, opnum);
         let (resp, fault) = match response {
             Ok(r) => (r, None),
             Err(f) => (&[][..], Some(f)),
@@ -331,6 +484,8 @@ pub struct Live {
     scratch_names: Option<(u128, u16)>,
     /// Interface UUIDs as text, formatted once each (at most [`MAX_UUID_TEXTS`]).
     uuid_texts: FxHashMap<u128, String>,
+    /// Hosted COM classes' names ([`Input::ClassName`]), at most `MAX_CLASS_NAMES`.
+    class_names: FxHashMap<msrpc_ndr::Uuid, String>,
 }
 
 /// Interface UUID texts [`Live`] keeps formatted (a server serves few interfaces; past this
@@ -400,6 +555,7 @@ impl Live {
             scratch: None,
             scratch_names: None,
             uuid_texts: FxHashMap::default(),
+            class_names: FxHashMap::default(),
         }
     }
 
@@ -576,6 +732,29 @@ impl Live {
                     },
                 ));
             }
+            Input::Dcom { conn_id, input } => {
+                let kind = input.event();
+                if conn_id == 0 {
+                    // The host itself (its garbage collector): no connection, no addresses.
+                    let id = ConnId {
+                        uid: uid(self.seed, 0),
+                        orig_h: None,
+                        orig_p: None,
+                        resp_h: None,
+                        resp_p: None,
+                    };
+                    out.push(ev(ts, &id, kind));
+                } else {
+                    let st = self.state(conn_id, ts);
+                    out.push(ev(ts, &st.id, kind));
+                }
+            }
+            Input::ClassName { clsid, name } => {
+                if self.class_names.len() < MAX_CLASS_NAMES || self.class_names.contains_key(&clsid)
+                {
+                    self.class_names.insert(clsid, clip(&name));
+                }
+            }
             Input::Pdus {
                 conn_id,
                 received,
@@ -675,12 +854,19 @@ impl Live {
             fragments: e_fragments,
             rtt: e_rtt,
             fault: e_fault,
+            args: e_args,
             auth_level: e_auth_level,
             user: e_user,
             ..
         } = &mut e.kind
         {
             *e_call_id = call_id;
+            // Requests are unsealed here: every stub kept is in the clear.
+            if crate::args::reads_op(&uuid, opnum) {
+                *e_args = crate::args::extract(&uuid, opnum, request, drep);
+            } else if !e_args.is_empty() {
+                e_args.clear();
+            }
             *e_opnum = opnum;
             *e_stub_in = stub_in;
             *e_stub_out = stub_out;
@@ -737,8 +923,21 @@ impl Live {
         };
         if let Some(facts) = dcom_facts {
             let resp = (fault.is_none() && !response.is_empty()).then_some((response, drep));
-            if let Some(k) = crate::dcom::interpret_call(&uuid, opnum, request, drep, resp, &facts)
+            if let Some(mut k) =
+                crate::dcom::interpret_call(&uuid, opnum, request, drep, resp, &facts)
             {
+                if let EventKind::DcomActivation {
+                    clsid, class_name, ..
+                } = &mut k
+                {
+                    // A class the host named (not one of the table's).
+                    if class_name.is_none() {
+                        *class_name = clsid
+                            .parse::<msrpc_ndr::Uuid>()
+                            .ok()
+                            .and_then(|c| self.class_names.get(&c).cloned());
+                    }
+                }
                 f(&ev(ts, &st.id, k));
             }
         }
@@ -818,8 +1017,10 @@ fn blank_call() -> Event {
             fragments: 0,
             rtt: None,
             fault: None,
+            args: Vec::new(),
             auth_level: None,
             user: None,
+            named_pipe: None,
         },
     }
 }
@@ -905,6 +1106,7 @@ fn server_event(st: &mut ConnState, event: ServerEvent) -> Option<EventKind> {
                 nak_reason: None,
                 auth_type: auth.map(|(t, _)| auth_type_name(t)),
                 auth_level: auth.map(|(_, l)| auth_level_name(l)),
+                named_pipe: None,
             }
         }
         ServerEvent::BindRejected { reason } => EventKind::Bind {
@@ -914,6 +1116,7 @@ fn server_event(st: &mut ConnState, event: ServerEvent) -> Option<EventKind> {
             nak_reason: Some(reason.to_string()),
             auth_type: None,
             auth_level: None,
+            named_pipe: None,
         },
         ServerEvent::Refused {
             call_id,
@@ -1259,7 +1462,7 @@ mod tests {
                 )
                 .with_request_facts(1, None, None),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":2,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":2,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null,"named_pipe":null}}"#,
                     uid(42, 7)
                 ),
             ),
@@ -1282,7 +1485,7 @@ mod tests {
                     Some("DOM\\al\"ice"),
                 ),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":null,"id.orig_p":null,"id.resp_h":null,"id.resp_p":null,"event":"call","call_id":3,"interface":"00000000-0000-0000-0000-000000001234","endpoint":null,"opnum":70,"operation":null,"stub_in":12,"stub_out":0,"fragments":3,"rtt":0.0,"fault":"nca_s_op_rng_error","auth_level":"pkt_privacy","user":"DOM\\al\"ice"}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":null,"id.orig_p":null,"id.resp_h":null,"id.resp_p":null,"event":"call","call_id":3,"interface":"00000000-0000-0000-0000-000000001234","endpoint":null,"opnum":70,"operation":null,"stub_in":12,"stub_out":0,"fragments":3,"rtt":0.0,"fault":"nca_s_op_rng_error","auth_level":"pkt_privacy","user":"DOM\\al\"ice","named_pipe":null}}"#,
                     uid(42, 9)
                 ),
             ),
@@ -1301,7 +1504,7 @@ mod tests {
                 )
                 .with_request_facts(1, Some(AuthLevel(9)), Some(&long_user)),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":4,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":1,"operation":"inq_stats","stub_in":0,"stub_out":0,"fragments":1,"rtt":1.0,"fault":"0x12345678","auth_level":"{}","user":"DOM\\{}..."}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":4,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":1,"operation":"inq_stats","stub_in":0,"stub_out":0,"fragments":1,"rtt":1.0,"fault":"0x12345678","auth_level":"{}","user":"DOM\\{}...","named_pipe":null}}"#,
                     uid(42, 7),
                     AuthLevel(9),
                     "é".repeat(126)
@@ -1322,7 +1525,7 @@ mod tests {
                 )
                 .with_request_facts(1, None, None),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":5,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":5,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null,"named_pipe":null}}"#,
                     uid(42, 7)
                 ),
             ),
@@ -1341,7 +1544,7 @@ mod tests {
                 )
                 .with_request_facts(1, None, None),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":null,"id.orig_p":null,"id.resp_h":null,"id.resp_p":null,"event":"call","call_id":6,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":null,"id.orig_p":null,"id.resp_h":null,"id.resp_p":null,"event":"call","call_id":6,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":8,"fragments":1,"rtt":0.0025,"fault":null,"auth_level":null,"user":null,"named_pipe":null}}"#,
                     uid(42, 9)
                 ),
             ),
@@ -1359,7 +1562,7 @@ mod tests {
                 )
                 .with_request_facts(1, None, None),
                 format!(
-                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":7,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":0,"fragments":1,"rtt":0.0025,"fault":"nca_s_op_rng_error","auth_level":null,"user":null}}"#,
+                    r#"{{"ts":1700000000.25,"uid":"{}","id.orig_h":"127.0.0.130","id.orig_p":40000,"id.resp_h":"127.0.0.131","id.resp_p":135,"event":"call","call_id":7,"interface":"afa8bd80-7d8a-11c9-bef4-08002b102989","endpoint":"mgmt","opnum":2,"operation":"is_server_listening","stub_in":0,"stub_out":0,"fragments":1,"rtt":0.0025,"fault":"nca_s_op_rng_error","auth_level":null,"user":null,"named_pipe":null}}"#,
                     uid(42, 7)
                 ),
             ),

@@ -7,7 +7,9 @@
 //! `msrpc_policy_total{action,reason}`, `msrpc_refused_total{reason}`,
 //! `msrpc_malformed_total{reason}`, `msrpc_exploit_shapes_total{shape}`,
 //! `msrpc_alerts_total{detector}`, `msrpc_audit_events_total`,
-//! `msrpc_audit_events_dropped_total`. Each family keeps at most [`MAX_SERIES`] label sets;
+//! `msrpc_audit_events_dropped_total`, `msrpc_dcom_activations_total{class,operation,result}`,
+//! `msrpc_dcom_orpc_calls_total{class,result}`, `msrpc_dcom_pings_total{operation,result}`,
+//! `msrpc_dcom_collected_total{reason}`. Each family keeps at most [`MAX_SERIES`] label sets;
 //! later new ones are counted under label values `other`.
 
 use std::collections::BTreeMap;
@@ -40,7 +42,10 @@ const FAMILIES: &[Family] = &[
     Family { name: "msrpc_alerts_total", help: "Detector alerts.", kind: "counter", labels: &["detector"] },
     Family { name: "msrpc_audit_events_total", help: "Audit events produced.", kind: "counter", labels: &[] },
     Family { name: "msrpc_audit_events_dropped_total", help: "Audit inputs dropped because the audit queue was full.", kind: "counter", labels: &[] },
-    Family { name: "msrpc_dcom_activations_total", help: "DCOM activations by class (a known class's name, else other) and operation.", kind: "counter", labels: &["class", "operation"] },
+    Family { name: "msrpc_dcom_activations_total", help: "DCOM activations by class (a known or hosted class's name, else other), operation and result (ok, access_denied, error, unanswered).", kind: "counter", labels: &["class", "operation", "result"] },
+    Family { name: "msrpc_dcom_orpc_calls_total", help: "ORPC calls on hosted DCOM objects by class (unknown when the IPID named none) and result (ok, access_denied, error).", kind: "counter", labels: &["class", "result"] },
+    Family { name: "msrpc_dcom_pings_total", help: "OXID resolver pings by operation and result (ok, error).", kind: "counter", labels: &["operation", "result"] },
+    Family { name: "msrpc_dcom_collected_total", help: "DCOM objects collected, by reason (ping_timeout, released, removed_from_set).", kind: "counter", labels: &["reason"] },
 ];
 
 // Indexes into `FAMILIES` (a test checks them against the names).
@@ -58,6 +63,9 @@ const ALERTS_TOTAL: usize = 10;
 const AUDIT_EVENTS_TOTAL: usize = 11;
 const AUDIT_EVENTS_DROPPED_TOTAL: usize = 12;
 const DCOM_ACTIVATIONS_TOTAL: usize = 13;
+const DCOM_ORPC_CALLS_TOTAL: usize = 14;
+const DCOM_PINGS_TOTAL: usize = 15;
+const DCOM_COLLECTED_TOTAL: usize = 16;
 
 #[derive(Default)]
 struct Inner {
@@ -73,7 +81,7 @@ struct Inner {
 }
 
 /// Families in `FAMILIES`.
-const FAMILY_COUNT: usize = 14;
+const FAMILY_COUNT: usize = 17;
 
 /// `msrpc_calls_total` label sets remembered (a server answers a few interfaces at a time).
 const RECENT_CALLS: usize = 4;
@@ -341,15 +349,42 @@ impl Metrics {
             EventKind::DcomActivation {
                 class_name,
                 operation,
+                hresult,
                 ..
             } => {
-                // Names only from the table of known classes: bounded label values.
+                // Names only from the table of known classes and the host's own: bounded
+                // label values.
                 g.add(
                     DCOM_ACTIVATIONS_TOTAL,
-                    &[class_name.as_deref().unwrap_or("other"), operation],
+                    &[
+                        class_name.as_deref().unwrap_or("other"),
+                        operation,
+                        hresult_label(*hresult),
+                    ],
                     1,
                 );
             }
+            EventKind::DcomCall {
+                class_name,
+                hresult,
+                ..
+            } => g.add(
+                DCOM_ORPC_CALLS_TOTAL,
+                &[
+                    class_name.as_deref().unwrap_or("unknown"),
+                    hresult_label(Some(*hresult)),
+                ],
+                1,
+            ),
+            EventKind::DcomPing {
+                operation, status, ..
+            } => {
+                let result = if *status == 0 { "ok" } else { "error" };
+                g.add(DCOM_PINGS_TOTAL, &[operation, result], 1);
+            }
+            EventKind::DcomGc {
+                reason, collected, ..
+            } => g.add(DCOM_COLLECTED_TOTAL, &[reason], i64::from(*collected)),
             // The sensor's counters are exposed by the sensor itself (`msrpc_sensor_*`).
             EventKind::DcomResolver { .. }
             | EventKind::DcomRemUnknown { .. }
@@ -382,6 +417,17 @@ impl Metrics {
             }
         }
         s
+    }
+}
+
+/// An HRESULT as a bounded label value: `ok` (success), `access_denied` (E_ACCESSDENIED),
+/// `error` (any other failure), `unanswered` (no answer seen).
+fn hresult_label(hr: Option<u32>) -> &'static str {
+    match hr {
+        None => "unanswered",
+        Some(h) if h & 0x8000_0000 == 0 => "ok",
+        Some(0x8007_0005) => "access_denied",
+        Some(_) => "error",
     }
 }
 
@@ -546,6 +592,9 @@ mod tests {
                 "msrpc_audit_events_dropped_total",
             ),
             (DCOM_ACTIVATIONS_TOTAL, "msrpc_dcom_activations_total"),
+            (DCOM_ORPC_CALLS_TOTAL, "msrpc_dcom_orpc_calls_total"),
+            (DCOM_PINGS_TOTAL, "msrpc_dcom_pings_total"),
+            (DCOM_COLLECTED_TOTAL, "msrpc_dcom_collected_total"),
         ] {
             assert_eq!(FAMILIES[i].name, name);
         }
@@ -612,6 +661,8 @@ mod tests {
                 fault,
                 auth_level: None,
                 user: None,
+                args: Vec::new(),
+                named_pipe: None,
             }));
         }
         m.observe(&ev(EventKind::Malformed {
@@ -619,11 +670,15 @@ mod tests {
             detail: String::new(),
         }));
         m.observe(&ev(EventKind::Alert {
-            detector: "epm_enumeration".into(),
+            detector: "epm_full_walk".into(),
             severity: "medium".into(),
             summary: String::new(),
             source: None,
             evidence: serde_json::Value::Null,
+            technique: String::new(),
+            attack: None,
+            confidence: String::new(),
+            benign: String::new(),
         }));
         m.dropped(3);
         let text = m.render();
@@ -660,7 +715,7 @@ mod tests {
             Some(1.0)
         );
         assert_eq!(
-            value(&s, "msrpc_alerts_total", &[("detector", "epm_enumeration")]),
+            value(&s, "msrpc_alerts_total", &[("detector", "epm_full_walk")]),
             Some(1.0)
         );
         assert_eq!(
@@ -692,6 +747,8 @@ mod tests {
                 fault: fault.map(str::to_string),
                 auth_level: None,
                 user: None,
+                args: Vec::new(),
+                named_pipe: None,
             })
         };
         let count = |model: &mut BTreeMap<Vec<String>, i64>,

@@ -1,7 +1,8 @@
 //! DCOM calls as audit events: Impacket's request and response vectors interpreted by
 //! `msrpc_audit::dcom::interpret_call`, the daemon's live path (`Live` keeps and reads the
-//! stubs) and the `dcom_lateral_movement` detector (fires for the abused classes of
-//! `dcom::CLASSES`, once per source and class per window, never for other classes).
+//! stubs) and the technique library's DCOM rules (fire for MMC20.Application, ShellWindows,
+//! ShellBrowserWindow, Excel and Outlook, once per source and target per window; never for
+//! WMI's login class alone or other classes).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use msrpc_audit::dcom::{self, CallFacts, IREM_UNKNOWN2};
@@ -243,35 +244,31 @@ fn alerts(d: &mut Detectors, e: &Event) -> Vec<(String, String, String)> {
             EventKind::Alert {
                 detector,
                 severity,
-                evidence,
+                attack,
                 ..
-            } => Some((
-                detector,
-                severity,
-                evidence["technique"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            )),
+            } => Some((detector, severity, attack.unwrap_or_default())),
             _ => None,
         })
         .collect()
 }
 
 #[test]
-fn lateral_movement_fires_for_abused_classes_only() {
+fn lateral_movement_rules_fire_for_abused_classes_only() {
     let mut d = Detectors::new(DetectorConfig::default());
-    let high = |t: &str| {
+    let one = |rule: &str, severity: &str| {
         vec![(
-            "dcom_lateral_movement".to_string(),
-            "high".to_string(),
-            t.to_string(),
+            rule.to_string(),
+            severity.to_string(),
+            "T1021.003".to_string(),
         )]
     };
-    for (i, c) in [
-        MMC20,
-        "9ba05972-f6a8-11cf-a442-00a0c90a8f39",
-        "c08afd90-f2a1-11d1-8455-00a0c91f3880",
+    for (i, (c, rule)) in [
+        (MMC20, "dcom_mmc20_application"),
+        ("9ba05972-f6a8-11cf-a442-00a0c90a8f39", "dcom_shellwindows"),
+        (
+            "c08afd90-f2a1-11d1-8455-00a0c91f3880",
+            "dcom_shellbrowserwindow",
+        ),
     ]
     .iter()
     .enumerate()
@@ -281,26 +278,22 @@ fn lateral_movement_fires_for_abused_classes_only() {
                 &mut d,
                 &event(10.0 + i as f64, "10.0.0.1", activation_of(c))
             ),
-            high("T1021.003"),
+            one(rule, "high"),
             "{c}"
         );
     }
-    assert_eq!(
-        alerts(
-            &mut d,
-            &event(
-                20.0,
-                "10.0.0.1",
-                activation_of("8bc3f05e-d86b-11d0-a075-00c04fb68820")
-            )
-        ),
-        vec![(
-            "dcom_lateral_movement".to_string(),
-            "medium".to_string(),
-            "T1047".to_string()
-        )]
-    );
-    // Once per (source, class) per window; another source alerts again.
+    // WMI's login class: management tools activate it to query, so the activation alone is
+    // quiet (wmi_exec_method fires on ExecMethod calls).
+    assert!(alerts(
+        &mut d,
+        &event(
+            20.0,
+            "10.0.0.1",
+            activation_of("8bc3f05e-d86b-11d0-a075-00c04fb68820")
+        )
+    )
+    .is_empty());
+    // Once per (source, target) per window; another source alerts again.
     assert!(alerts(&mut d, &event(30.0, "10.0.0.1", activation_of(MMC20))).is_empty());
     assert_eq!(
         alerts(&mut d, &event(31.0, "10.0.0.3", activation_of(MMC20))).len(),
@@ -310,10 +303,20 @@ fn lateral_movement_fires_for_abused_classes_only() {
         alerts(&mut d, &event(400.0, "10.0.0.1", activation_of(MMC20))).len(),
         1
     );
-    // Other classes (Excel is named, not alerted; an unknown class; the IActivationPropertiesIn
-    // CLSID) never alert.
+    // Excel.Application: medium.
+    assert_eq!(
+        alerts(
+            &mut d,
+            &event(
+                500.0,
+                "10.0.0.1",
+                activation_of("00024500-0000-0000-c000-000000000046")
+            )
+        ),
+        one("dcom_office_excel_outlook", "medium")
+    );
+    // An unknown class and the IActivationPropertiesIn CLSID never alert.
     for c in [
-        "00024500-0000-0000-c000-000000000046",
         "11111111-2222-3333-4444-555555555555",
         "00000338-0000-0000-c000-000000000046",
     ] {
@@ -382,7 +385,7 @@ fn live_calls_become_dcom_events() {
     let text = m.render();
     assert!(
         text.contains(
-            "msrpc_dcom_activations_total{class=\"MMC20.Application\",operation=\"RemoteCreateInstance\"} 1"
+            "msrpc_dcom_activations_total{class=\"MMC20.Application\",operation=\"RemoteCreateInstance\",result=\"unanswered\"} 1"
         ),
         "{text}"
     );
@@ -407,4 +410,181 @@ fn live_calls_become_dcom_events() {
         evs.iter().any(|e| matches!(&e.kind, EventKind::DcomResolver { operation, status: Some(0), bindings, .. } if operation == "ServerAlive2" && bindings.len() == 3)),
         "{evs:?}"
     );
+}
+
+/// The DCOM host's own records: a hosted class's name on its activations, ORPC calls, pings and
+/// collection (the collector's on the host's own connection, without addresses), as JSON
+/// lines and counters.
+#[test]
+fn live_host_records_name_hosted_classes_calls_pings_and_collection() {
+    use msrpc_audit::json::JsonSink;
+    use msrpc_audit::live::{DcomInput, MAX_LISTED_OIDS};
+    let calc = Uuid::from_u128(0xe316f1a9_1aa2_4272_a77c_3b9abdceaf56);
+    let icalc = Uuid::from_u128(0xbf30c0af_df87_42e5_ab32_930938b49417);
+    let mut live = Live::new(1);
+    let mut evs = live.feed(
+        1.0,
+        Input::Opened {
+            conn_id: 1,
+            peer: Some("10.0.0.1:50000".parse().unwrap()),
+            local: Some("10.0.0.2:135".parse().unwrap()),
+        },
+    );
+    let activate = |live: &mut Live| {
+        let stub = create_instance(calc);
+        live.feed(
+            2.0,
+            Input::call_done(
+                1,
+                3,
+                SyntaxId::new(ISYSTEM_ACTIVATOR, 0, 0),
+                4,
+                LE,
+                &stub,
+                stub.len(),
+                Err(FaultStatus::ACCESS_DENIED),
+                std::time::Duration::from_millis(1),
+            ),
+        )
+    };
+    let class_of = |evs: &[Event]| {
+        evs.iter()
+            .find_map(|e| match &e.kind {
+                EventKind::DcomActivation { class_name, .. } => Some(class_name.clone()),
+                _ => None,
+            })
+            .unwrap()
+    };
+    // Unknown to the table and not named by the host: no name.
+    assert_eq!(class_of(&activate(&mut live)), None);
+    // The host names it (before the activation's call ends): the record carries it.
+    assert!(live
+        .feed(
+            2.5,
+            Input::ClassName {
+                clsid: calc,
+                name: "MsrpcCalculator".into()
+            }
+        )
+        .is_empty());
+    let act = activate(&mut live);
+    assert_eq!(class_of(&act), Some("MsrpcCalculator".into()));
+    evs.extend(act);
+    let ipid = Uuid::from_u128(0x1234);
+    evs.extend(live.feed(
+        3.0,
+        Input::Dcom {
+            conn_id: 1,
+            input: Box::new(DcomInput::Call {
+                call_id: 4,
+                ipid,
+                oid: Some(0x42),
+                class: Some("MsrpcCalculator"),
+                interface: icalc,
+                opnum: 3,
+                hresult: 0,
+            }),
+        },
+    ));
+    evs.extend(live.feed(
+        3.5,
+        Input::Dcom {
+            conn_id: 1,
+            input: Box::new(DcomInput::Call {
+                call_id: 5,
+                ipid,
+                oid: None,
+                class: None,
+                interface: icalc,
+                opnum: 3,
+                hresult: 0x8001_0113,
+            }),
+        },
+    ));
+    let many: Vec<u64> = (1..=100).collect();
+    evs.extend(live.feed(
+        4.0,
+        Input::Dcom {
+            conn_id: 1,
+            input: Box::new(DcomInput::Ping {
+                call_id: 6,
+                complex: true,
+                set_id: 7,
+                added: many.clone(),
+                removed: vec![],
+                status: 0,
+            }),
+        },
+    ));
+    let gc = live.feed(
+        5.0,
+        Input::Dcom {
+            conn_id: 0,
+            input: Box::new(DcomInput::Collected {
+                reason: "ping_timeout",
+                oids: many,
+                objects: 0,
+                ipids: 0,
+                sets: 0,
+            }),
+        },
+    );
+    assert_eq!(gc.len(), 1);
+    assert_eq!(gc[0].conn.orig_h, None);
+    assert_eq!(gc[0].conn.uid, msrpc_audit::live::uid(1, 0));
+    evs.extend(gc);
+    let mut sink = JsonSink::new(Vec::new());
+    for e in &evs {
+        sink.write(e).unwrap();
+    }
+    let text = String::from_utf8(sink.into_inner()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let call = lines.iter().find(|l| l["event"] == "dcom_call").unwrap();
+    assert_eq!(call["ipid"], ipid.to_string());
+    assert_eq!(call["oid"], "0x0000000000000042");
+    assert_eq!(call["class_name"], "MsrpcCalculator");
+    assert_eq!(call["interface"], icalc.to_string());
+    assert_eq!(call["opnum"], 3);
+    assert_eq!(call["hresult"], 0);
+    assert_eq!(call["id.orig_h"], "10.0.0.1");
+    let ping = lines.iter().find(|l| l["event"] == "dcom_ping").unwrap();
+    assert_eq!(ping["operation"], "ComplexPing");
+    assert_eq!(ping["set_id"], "0x0000000000000007");
+    assert_eq!(ping["added"].as_array().unwrap().len(), MAX_LISTED_OIDS);
+    assert_eq!(ping["added"][0], "0x0000000000000001");
+    assert_eq!(ping["status"], 0);
+    let gc = lines.iter().find(|l| l["event"] == "dcom_gc").unwrap();
+    assert_eq!(gc["reason"], "ping_timeout");
+    assert_eq!(gc["collected"], 100);
+    assert_eq!(gc["oids"].as_array().unwrap().len(), MAX_LISTED_OIDS);
+    assert_eq!(
+        (
+            gc["objects"].clone(),
+            gc["ipids"].clone(),
+            gc["sets"].clone()
+        ),
+        (0.into(), 0.into(), 0.into())
+    );
+    assert!(gc["id.orig_h"].is_null());
+    // Each line reads back as the event it was.
+    for (l, e) in lines.iter().zip(&evs) {
+        assert_eq!(&serde_json::from_value::<Event>(l.clone()).unwrap(), e);
+    }
+    let m = msrpc_audit::metrics::Metrics::new();
+    for e in &evs {
+        m.observe(e);
+    }
+    let text = m.render();
+    for want in [
+        "msrpc_dcom_activations_total{class=\"MsrpcCalculator\",operation=\"RemoteCreateInstance\",result=\"unanswered\"} 1",
+        "msrpc_dcom_orpc_calls_total{class=\"MsrpcCalculator\",result=\"ok\"} 1",
+        "msrpc_dcom_orpc_calls_total{class=\"unknown\",result=\"error\"} 1",
+        "msrpc_dcom_pings_total{operation=\"ComplexPing\",result=\"ok\"} 1",
+        "msrpc_dcom_collected_total{reason=\"ping_timeout\"} 100",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
 }

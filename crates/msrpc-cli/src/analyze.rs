@@ -9,6 +9,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use msrpc_analyze::{Analyzer, Config};
 use msrpc_audit::detect::{DetectorConfig, Detectors};
+use msrpc_audit::technique::Library;
 
 use crate::fail::{Exit, Failure};
 use crate::Global;
@@ -27,6 +28,10 @@ pub struct AnalyzeArgs {
     /// the same defaults as msrpcd.
     #[arg(long, value_name = "FILE")]
     pub detectors_config: Option<PathBuf>,
+    /// A technique rules file (the built-in library's schema, docs/detection.md) applied over
+    /// the built-in rules: new rules, rules replaced by id, `[[override]]`s, `[roles]`.
+    #[arg(long, value_name = "FILE")]
+    pub rules: Option<PathBuf>,
     /// Connections tracked at once (the least recently active are closed beyond).
     #[arg(long, default_value_t = 65_536, value_name = "N")]
     pub max_flows: usize,
@@ -45,6 +50,16 @@ pub fn run(g: &Global, a: AnalyzeArgs) -> Result<(), Failure> {
         Some(p) => load_detector_config(p)?,
         None => DetectorConfig::default(),
     };
+    let library = match &a.rules {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Failure::usage(format!("{}: {e}", p.display())))?;
+            Library::with_file(&text, &p.display().to_string())
+                .map_err(|e| Failure::usage(e.to_string()))?
+        }
+        None => Library::builtin(),
+    };
+    let detectors = Detectors::with_library(detectors, library);
     let path = match (&a.live.interface, &a.file) {
         (Some(iface), _) => return crate::sensor::run(g, &a, iface, detectors),
         (None, Some(p)) => p.clone(),
@@ -67,7 +82,7 @@ pub fn run(g: &Global, a: AnalyzeArgs) -> Result<(), Failure> {
         max_flows: a.max_flows,
         ..Config::default()
     };
-    let mut analyzer = Analyzer::with_detectors(cfg, Detectors::new(detectors));
+    let mut analyzer = Analyzer::with_detectors(cfg, detectors);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let json = g.json;

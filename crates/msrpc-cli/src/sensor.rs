@@ -114,7 +114,7 @@ pub fn run(
     _g: &crate::Global,
     _a: &crate::analyze::AnalyzeArgs,
     _iface: &str,
-    _detectors: msrpc_audit::detect::DetectorConfig,
+    _detectors: msrpc_audit::detect::Detectors,
 ) -> Result<(), crate::fail::Failure> {
     let _ = stop_on_signals;
     Err(crate::fail::Failure::usage(
@@ -133,7 +133,7 @@ mod imp {
 
     use msrpc_analyze::live::{LiveConfig, LiveSource, Recv, SensorCounters, DEFAULT_FILTER};
     use msrpc_analyze::{Analyzer, Config};
-    use msrpc_audit::detect::{DetectorConfig, Detectors};
+    use msrpc_audit::detect::Detectors;
     use msrpc_audit::metrics::Metrics;
     use msrpc_audit::{ConnId, Event, EventKind};
 
@@ -251,7 +251,7 @@ mod imp {
         g: &Global,
         a: &AnalyzeArgs,
         iface: &str,
-        detectors: DetectorConfig,
+        detectors: Detectors,
     ) -> Result<(), Failure> {
         let l = &a.live;
         if !(l.stats_interval.is_finite() && l.stats_interval >= 0.1) {
@@ -318,7 +318,7 @@ mod imp {
             idle_timeout: l.idle_timeout,
             ..Config::default()
         };
-        let mut analyzer = Analyzer::with_detectors(acfg, Detectors::new(detectors));
+        let mut analyzer = Analyzer::with_detectors(acfg, detectors);
         let mut sink = Sink {
             stdout: g.json.then(|| BufWriter::new(std::io::stdout())),
             log,

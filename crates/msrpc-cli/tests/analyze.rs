@@ -83,3 +83,58 @@ fn exit_codes() {
     assert!(out.contains("DCE/RPC connections"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The technique library runs offline (rpcdump's walk of the endpoint map is `epm_full_walk`,
+/// low, saying it is admin practice too); `--rules` overrides it, and a rules file that does
+/// not load is a usage error naming the rule and the key.
+#[test]
+fn technique_rules_and_overrides() {
+    let cap = data("analyze-impacket-msrpcd.pcapng");
+    let cap = cap.to_str().unwrap();
+    let alerts = |out: &str| -> Vec<serde_json::Value> {
+        out.lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|e| e["event"] == "alert")
+            .collect()
+    };
+    let (code, out, err) = msrpc(&["--json", "analyze", cap]);
+    assert_eq!(code, 0, "{err}");
+    let a = alerts(&out);
+    let walk = a
+        .iter()
+        .find(|e| e["detector"] == "epm_full_walk")
+        .unwrap_or_else(|| panic!("{a:?}"));
+    assert_eq!(walk["severity"], "low");
+    assert_eq!(walk["attack"], "T1046");
+    assert_eq!(walk["technique"], "epm_full_walk");
+    assert!(walk["benign"].as_str().unwrap().contains("rpcdump"));
+    assert_eq!(walk["evidence"]["calls"][0]["inquiry"], "all");
+
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "version = 1\n[[override]]\nid = \"epm_full_walk\"\nallow-sources = [\"127.0.0.0/8\"]\n",
+    )
+    .unwrap();
+    let (code, out, err) = msrpc(&["--json", "analyze", cap, "--rules", rules.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !alerts(&out)
+            .iter()
+            .any(|e| e["detector"] == "epm_full_walk"),
+        "{out}"
+    );
+
+    std::fs::write(
+        &rules,
+        "version = 1\n[[rule]]\nid = \"mine\"\ntechnique = \"x\"\nseverity = \"loud\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = msrpc(&["analyze", cap, "--rules", rules.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("rule \"mine\"") && err.contains("key \"severity\""),
+        "{err}"
+    );
+}

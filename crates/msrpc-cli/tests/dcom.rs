@@ -266,7 +266,7 @@ impl msrpc_dcom::activator::RemoteScmActivator for Activator {
 /// of `REQUEST_STUB_INTERFACES`, its observer turns each finished call into an audit input,
 /// `Live` makes the events and the detectors judge them. Our client's ServerAlive2 and
 /// activation of MMC20.Application become `dcom_resolver`, `dcom_activation` and a
-/// `dcom_lateral_movement` alert.
+/// `dcom_mmc20_application` alert (the technique library's rule).
 #[test]
 fn live_audit_of_our_clients_dcom_calls() {
     use msrpc_audit::detect::{DetectorConfig, Detectors};
@@ -356,7 +356,7 @@ fn live_audit_of_our_clients_dcom_calls() {
         "{kinds:?}"
     );
     assert!(
-        kinds.iter().any(|k| matches!(k, EventKind::Alert { detector, .. } if detector == "dcom_lateral_movement")),
+        kinds.iter().any(|k| matches!(k, EventKind::Alert { detector, .. } if detector == "dcom_mmc20_application")),
         "{kinds:?}"
     );
 }

@@ -205,6 +205,36 @@ pub struct PolicyFile {
     /// Filters, in evaluation order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filter: Vec<FilterFile>,
+    /// Per-class DCOM launch and access permissions (`[[dcom-class]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dcom_class: Vec<DcomClassFile>,
+}
+
+/// `[[dcom-class]]`: who may launch (activate) a hosted COM class and who may call its
+/// objects, like the launch and access permissions Windows keeps per class (`dcomcnfg`).
+/// Each list restricts one right: the caller must match one of its values (users as in
+/// `[[filter]]`'s `user`, addresses as in its `remote`); when both the `-users` and the
+/// `-remote` list of a right are given, the caller must match both. A right without a list is
+/// not restricted; an empty list (`launch-users = []`) lets nobody through. A class without an
+/// entry is not restricted.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DcomClassFile {
+    /// The class's CLSID (`e316f1a9-1aa2-4272-a77c-3b9abdceaf56`).
+    pub clsid: String,
+    /// Who may activate the class (RemoteCreateInstance, RemoteGetClassObject,
+    /// RemoteActivation): user names, `DOMAIN\user` or `user`, case-insensitive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_users: Option<OneOrMany<String>>,
+    /// Addresses or prefixes that may activate the class.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_remote: Option<OneOrMany<String>>,
+    /// Who may call the class's objects (ORPC calls and RemQueryInterface).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_users: Option<OneOrMany<String>>,
+    /// Addresses or prefixes that may call the class's objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_remote: Option<OneOrMany<String>>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {

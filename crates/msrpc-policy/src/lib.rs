@@ -16,6 +16,8 @@
 //!   address or prefix (IPv4/IPv6), auth level (exact, or strictly below one) and user
 //!   (`ANONYMOUS LOGON` or `NT AUTHORITY\ANONYMOUS LOGON` names anonymous logons, and only
 //!   them), with `permit`, `deny` or `audit`, and a `default-action`;
+//! - per-class DCOM launch and access permissions (`[[dcom-class]]`, [`Policy::check_class`]),
+//!   which a DCOM host consults for activations and calls on the class's objects;
 //! - per-interface security callbacks ([`SecurityCallback`], like `RpcServerRegisterIf2`'s),
 //!   run after the static checks, through a [`PolicyHandle`] that a reload swaps atomically.
 //!
@@ -61,10 +63,11 @@ mod policy;
 mod tests;
 
 pub use file::{
-    Action, DefaultAction, EpmLookup, FilterFile, InterfaceFile, Level, OneOrMany, PolicyFile,
-    RestrictMode,
+    Action, DcomClassFile, DefaultAction, EpmLookup, FilterFile, InterfaceFile, Level, OneOrMany,
+    PolicyFile, RestrictMode,
 };
 pub use policy::{
-    CallerInfo, Decision, Policy, PolicyError, PolicyHandle, Prefix, Reason, Refusal,
-    SecurityCallback, Verdict, EPM_LOOKUP_OPNUMS, EPM_UUID, MAX_FILTERS, MAX_INTERFACES,
+    CallerInfo, ClassRight, Decision, Policy, PolicyError, PolicyHandle, Prefix, Reason, Refusal,
+    SecurityCallback, Verdict, EPM_LOOKUP_OPNUMS, EPM_UUID, MAX_DCOM_CLASSES, MAX_FILTERS,
+    MAX_INTERFACES,
 };

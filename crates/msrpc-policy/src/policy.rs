@@ -11,7 +11,10 @@ use msrpc_proto::dispatch::CallAuth;
 use msrpc_proto::pdu::{FaultStatus, SyntaxId};
 use serde::{Deserialize, Serialize};
 
-use crate::file::{Action, DefaultAction, EpmLookup, FilterFile, Level, PolicyFile, RestrictMode};
+use crate::file::{
+    Action, DcomClassFile, DefaultAction, EpmLookup, FilterFile, Level, OneOrMany, PolicyFile,
+    RestrictMode,
+};
 
 /// The endpoint mapper interface (`e1af8308-5d1f-11c9-91a4-08002b14a0fa`).
 pub const EPM_UUID: Uuid = Uuid::from_u128(0xe1af8308_5d1f_11c9_91a4_08002b14a0fa);
@@ -25,6 +28,9 @@ pub const MAX_FILTERS: usize = 4096;
 
 /// Most `[[interface]]` entries a policy may hold.
 pub const MAX_INTERFACES: usize = 4096;
+
+/// Most `[[dcom-class]]` entries a policy may hold.
+pub const MAX_DCOM_CLASSES: usize = 4096;
 
 /// Who is calling what: the facts a policy decides on.
 #[derive(Clone, Copy, Debug)]
@@ -99,11 +105,16 @@ pub enum Reason {
     EpmLookup,
     /// The interface's security callback said no.
     Callback,
+    /// A `[[dcom-class]]` entry does not let the caller activate the class.
+    DcomLaunch,
+    /// A `[[dcom-class]]` entry does not let the caller call the class's objects.
+    DcomAccess,
 }
 
 impl Reason {
     /// `policy_min_level`, `policy_filter_deny`, `policy_filter_default`,
-    /// `policy_restrict_remote`, `policy_epm_lookup` or `policy_callback`.
+    /// `policy_restrict_remote`, `policy_epm_lookup`, `policy_callback`,
+    /// `dcom_launch_denied` or `dcom_access_denied`.
     pub fn code(self) -> &'static str {
         match self {
             Reason::MinLevel => "policy_min_level",
@@ -112,6 +123,8 @@ impl Reason {
             Reason::RestrictRemote => "policy_restrict_remote",
             Reason::EpmLookup => "policy_epm_lookup",
             Reason::Callback => "policy_callback",
+            Reason::DcomLaunch => "dcom_launch_denied",
+            Reason::DcomAccess => "dcom_access_denied",
         }
     }
 }
@@ -383,6 +396,104 @@ fn same_name(name: &str, lower: &str) -> bool {
     }
 }
 
+/// A right over a hosted COM class (`[[dcom-class]]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ClassRight {
+    /// Activate it: RemoteCreateInstance, RemoteGetClassObject, RemoteActivation (Windows'
+    /// launch and activation permission).
+    Launch,
+    /// Call its objects: ORPC calls and RemQueryInterface (Windows' access permission).
+    Access,
+}
+
+impl ClassRight {
+    /// The reason a refusal of this right carries ([`Reason::DcomLaunch`],
+    /// [`Reason::DcomAccess`]).
+    pub fn reason(self) -> Reason {
+        match self {
+            ClassRight::Launch => Reason::DcomLaunch,
+            ClassRight::Access => Reason::DcomAccess,
+        }
+    }
+}
+
+/// Who may exercise one right: `None` lists do not restrict.
+#[derive(Clone, Debug, Default)]
+struct Permission {
+    /// Lower-cased, as [`Filter::users`].
+    users: Option<Vec<(Option<String>, String)>>,
+    remotes: Option<Vec<Prefix>>,
+}
+
+impl Permission {
+    fn compile(
+        users: Option<&OneOrMany<String>>,
+        remotes: Option<&OneOrMany<String>>,
+        key: &str,
+    ) -> Result<Permission, PolicyError> {
+        let users = users
+            .map(|v| v.as_slice().iter().map(|u| parse_user(u)).collect())
+            .transpose()
+            .map_err(|e| err(format!("{key}-users: {e}")))?;
+        let remotes = remotes
+            .map(|v| v.as_slice().iter().map(|p| Prefix::parse(p)).collect())
+            .transpose()
+            .map_err(|e| err(format!("{key}-remote: {e}")))?;
+        Ok(Permission { users, remotes })
+    }
+
+    /// The same matching as a filter's `user` and `remote` conditions.
+    fn permits(&self, c: &CallerInfo<'_>) -> bool {
+        if let Some(rs) = &self.remotes {
+            match c.remote {
+                Some(ip) if rs.iter().any(|p| p.contains(ip)) => {}
+                _ => return false,
+            }
+        }
+        if let Some(us) = &self.users {
+            let Some(user) = c.user() else {
+                return false;
+            };
+            let anonymous = c.anonymous();
+            if !us.iter().any(|u| user_matches(u, user, anonymous)) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// A validated `[[dcom-class]]` entry.
+#[derive(Clone, Debug)]
+struct ClassRule {
+    /// The rule's name in refusals: `dcom-class:CLSID`.
+    name: Arc<str>,
+    launch: Permission,
+    access: Permission,
+}
+
+impl ClassRule {
+    fn compile(f: &DcomClassFile) -> Result<(Uuid, ClassRule), PolicyError> {
+        let clsid = parse_uuid(&f.clsid).map_err(|e| err(format!("dcom-class: clsid: {e}")))?;
+        let ctx = |e: PolicyError| err(format!("dcom-class {clsid}: {e}"));
+        let launch =
+            Permission::compile(f.launch_users.as_ref(), f.launch_remote.as_ref(), "launch")
+                .map_err(ctx)?;
+        let access =
+            Permission::compile(f.access_users.as_ref(), f.access_remote.as_ref(), "access")
+                .map_err(ctx)?;
+        let name = Arc::from(format!("dcom-class:{clsid}"));
+        Ok((
+            clsid,
+            ClassRule {
+                name,
+                launch,
+                access,
+            },
+        ))
+    }
+}
+
 /// A validated `[[interface]]` entry.
 #[derive(Clone, Copy, Debug)]
 struct InterfaceRule {
@@ -399,6 +510,7 @@ pub struct Policy {
     file: PolicyFile,
     interfaces: HashMap<Uuid, InterfaceRule>,
     filters: Vec<Filter>,
+    classes: HashMap<Uuid, ClassRule>,
 }
 
 impl PartialEq for Policy {
@@ -416,6 +528,7 @@ impl Default for Policy {
             file: PolicyFile::default(),
             interfaces: HashMap::new(),
             filters: Vec::new(),
+            classes: HashMap::new(),
         }
     }
 }
@@ -435,8 +548,9 @@ impl From<Policy> for PolicyFile {
 }
 
 impl Policy {
-    /// Validates `file`: UUIDs, prefixes, user names, unique filter names and interfaces, at
-    /// most [`MAX_FILTERS`] filters and [`MAX_INTERFACES`] interfaces.
+    /// Validates `file`: UUIDs, prefixes, user names, unique filter names, interfaces and
+    /// classes, at most [`MAX_FILTERS`] filters, [`MAX_INTERFACES`] interfaces and
+    /// [`MAX_DCOM_CLASSES`] classes.
     pub fn from_file(file: PolicyFile) -> Result<Policy, PolicyError> {
         if file.filter.len() > MAX_FILTERS {
             return Err(err(format!("more than {MAX_FILTERS} filters")));
@@ -464,10 +578,23 @@ impl Policy {
             }
             filters.push(compiled);
         }
+        if file.dcom_class.len() > MAX_DCOM_CLASSES {
+            return Err(err(format!(
+                "more than {MAX_DCOM_CLASSES} dcom-class entries"
+            )));
+        }
+        let mut classes = HashMap::new();
+        for c in &file.dcom_class {
+            let (clsid, rule) = ClassRule::compile(c)?;
+            if classes.insert(clsid, rule).is_some() {
+                return Err(err(format!("dcom-class {clsid} is listed twice")));
+            }
+        }
         Ok(Policy {
             file,
             interfaces,
             filters,
+            classes,
         })
     }
 
@@ -573,6 +700,40 @@ impl Policy {
             }
         }
         v
+    }
+}
+
+impl Policy {
+    /// Whether the caller `c` (the activation call, or the call on one of the class's objects)
+    /// may exercise `right` over the COM class `clsid`: its `[[dcom-class]]` entry's lists for
+    /// that right, matched as a filter's `user` and `remote` (an unauthenticated caller
+    /// matches no user list, a local caller no address list). `None`: permitted (also when
+    /// the class has no entry); otherwise the refusal (`dcom_launch_denied` or
+    /// `dcom_access_denied`, the rule `dcom-class:CLSID`).
+    pub fn check_class(
+        &self,
+        clsid: &Uuid,
+        right: ClassRight,
+        c: &CallerInfo<'_>,
+    ) -> Option<Refusal> {
+        let rule = self.classes.get(clsid)?;
+        let permission = match right {
+            ClassRight::Launch => &rule.launch,
+            ClassRight::Access => &rule.access,
+        };
+        if permission.permits(c) {
+            return None;
+        }
+        Some(Refusal {
+            status: FaultStatus::ACCESS_DENIED,
+            reason: right.reason(),
+            rule: Some(rule.name.clone()),
+        })
+    }
+
+    /// True when some `[[dcom-class]]` entry restricts a class.
+    pub fn has_class_rules(&self) -> bool {
+        !self.classes.is_empty()
     }
 }
 

@@ -654,3 +654,122 @@ opnum = 3
             .is_err()
     );
 }
+
+const CALC: &str = "e316f1a9-1aa2-4272-a77c-3b9abdceaf56";
+
+fn class_reason(p: &Policy, right: ClassRight, c: &CallerInfo<'_>) -> Option<&'static str> {
+    p.check_class(&uuid(CALC), right, c).map(|r| {
+        assert_eq!(r.status, FaultStatus::ACCESS_DENIED);
+        assert_eq!(
+            r.rule.as_deref(),
+            Some(format!("dcom-class:{CALC}").as_str())
+        );
+        r.reason.code()
+    })
+}
+
+#[test]
+fn dcom_class_rights_match_users_and_addresses_as_filters_do() {
+    let p = policy(&format!(
+        r#"
+        [[dcom-class]]
+        clsid = "{CALC}"
+        launch-users = ["alice", "CORP\\bob", "ANONYMOUS LOGON"]
+        launch-remote = ["10.0.0.0/8", "::1"]
+        access-remote = "192.0.2.0/24"
+        "#
+    ));
+    assert!(p.has_class_rules());
+    let alice = auth(AuthLevel::PKT_INTEGRITY, "ALICE");
+    let bob_corp = auth(AuthLevel::PKT_INTEGRITY, "corp\\Bob");
+    let bob_other = auth(AuthLevel::PKT_INTEGRITY, "other\\bob");
+    let anon = anonymous(AuthLevel::PKT_PRIVACY);
+    let launch = ClassRight::Launch;
+    let access = ClassRight::Access;
+    // Launch: both lists must hold.
+    let ok = call(OTHER, 4, Some("10.1.2.3"), Some(&alice));
+    assert_eq!(class_reason(&p, launch, &ok), None);
+    let mapped = call(OTHER, 4, Some("::ffff:10.9.9.9"), Some(&bob_corp));
+    assert_eq!(
+        class_reason(&p, launch, &mapped),
+        None,
+        "v4-mapped, domain\\user"
+    );
+    let v6 = call(OTHER, 4, Some("::1"), Some(&anon));
+    assert_eq!(
+        class_reason(&p, launch, &v6),
+        None,
+        "anonymous listed by name"
+    );
+    for (c, why) in [
+        (
+            call(OTHER, 4, Some("10.1.2.3"), Some(&bob_other)),
+            "other domain",
+        ),
+        (call(OTHER, 4, Some("10.1.2.3"), None), "unauthenticated"),
+        (call(OTHER, 4, Some("192.0.2.1"), Some(&alice)), "address"),
+        (
+            call(OTHER, 4, None, Some(&alice)),
+            "local caller has no address",
+        ),
+    ] {
+        assert_eq!(
+            class_reason(&p, launch, &c),
+            Some("dcom_launch_denied"),
+            "{why}"
+        );
+    }
+    // Access: only the address list.
+    let c = call(OTHER, 3, Some("192.0.2.9"), None);
+    assert_eq!(class_reason(&p, access, &c), None);
+    let c = call(OTHER, 3, Some("10.1.2.3"), Some(&alice));
+    assert_eq!(class_reason(&p, access, &c), Some("dcom_access_denied"));
+    // Another class: no entry, no restriction.
+    let other = uuid(OTHER);
+    assert!(p.check_class(&other, launch, &c).is_none());
+    // An empty list lets nobody through; a right without lists everybody.
+    let p = policy(&format!(
+        "[[dcom-class]]\nclsid = \"{CALC}\"\nlaunch-users = []\n"
+    ));
+    let c = call(OTHER, 4, Some("10.1.2.3"), Some(&alice));
+    assert_eq!(class_reason(&p, launch, &c), Some("dcom_launch_denied"));
+    assert_eq!(class_reason(&p, access, &c), None);
+    assert!(!Policy::default().has_class_rules());
+}
+
+#[test]
+fn dcom_class_entries_are_validated_with_the_key_named() {
+    for (text, want) in [
+        (
+            "[[dcom-class]]\nclsid = \"nope\"\n",
+            "dcom-class: clsid: `nope` is not a UUID",
+        ),
+        (
+            &format!("[[dcom-class]]\nclsid = \"{CALC}\"\nlaunch-remote = \"10.0.0.0/33\"\n"),
+            "launch-remote: `10.0.0.0/33`",
+        ),
+        (
+            &format!("[[dcom-class]]\nclsid = \"{CALC}\"\naccess-users = [\"CORP\\\\\"]\n"),
+            "access-users: an empty user name",
+        ),
+        (
+            &format!("[[dcom-class]]\nclsid = \"{CALC}\"\n[[dcom-class]]\nclsid = \"{CALC}\"\n"),
+            "listed twice",
+        ),
+        (
+            &format!("[[dcom-class]]\nclsid = \"{CALC}\"\nlaunch-user = \"a\"\n"),
+            "unknown field `launch-user`",
+        ),
+    ] {
+        let e = toml::from_str::<Policy>(text).unwrap_err().to_string();
+        assert!(e.contains(want), "{text}: {e}");
+        if want.contains("remote") || want.contains("users") {
+            assert!(e.contains(&format!("dcom-class {CALC}")), "{e}");
+        }
+    }
+    // The file reads back.
+    let text = format!("[[dcom-class]]\nclsid = \"{CALC}\"\naccess-users = \"alice\"\n");
+    let p = policy(&text);
+    let back: Policy = toml::from_str(&toml::to_string(&p).unwrap()).unwrap();
+    assert_eq!(back, p);
+}

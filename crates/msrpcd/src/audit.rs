@@ -190,7 +190,8 @@ impl Audit {
                 .unwrap_or(0);
             t ^ u64::from(std::process::id()).rotate_left(32)
         };
-        let mut detectors = Detectors::new(cfg.detectors.clone());
+        let mut detectors =
+            Detectors::with_library(cfg.detectors.clone(), cfg.detection.library()?);
         let drops = dropped.clone();
         let writer = std::thread::Builder::new()
             .name("msrpcd-audit".into())

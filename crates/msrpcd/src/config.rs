@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Parser;
 use msrpc_audit::detect::DetectorConfig;
+use msrpc_audit::technique::{Library, Net, Pattern};
 use msrpc_policy::{Level, Policy};
 use serde::{Deserialize, Serialize};
 
@@ -183,6 +184,76 @@ pub struct Layer {
     /// `[dcom]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dcom: Option<DcomLayer>,
+    /// `[detection]`: the technique library's user file and allow-lists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detection: Option<DetectionLayer>,
+}
+
+/// The `[detection]` table of a layer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DetectionLayer {
+    /// `rules = "/etc/msrpcd/techniques.toml"`: a rules file (the schema of the built-in
+    /// library, `docs/detection.md`) that adds rules, replaces rules by id and overrides them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rules: Option<PathBuf>,
+    /// `allow-sources = ["10.0.0.0/8"]`: sources (addresses or prefixes) no technique rule
+    /// fires for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_sources: Option<Vec<String>>,
+    /// `allow-users = ['CORP\svc_*']`: users (patterns, `*` any run) no technique rule fires for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_users: Option<Vec<String>>,
+}
+
+impl DetectionLayer {
+    fn overlay(self, top: DetectionLayer) -> DetectionLayer {
+        DetectionLayer {
+            rules: top.rules.or(self.rules),
+            allow_sources: top.allow_sources.or(self.allow_sources),
+            allow_users: top.allow_users.or(self.allow_users),
+        }
+    }
+}
+
+/// The technique library's configuration: the built-in rules, a user's file over them, and
+/// library-wide allow-lists.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DetectionConfig {
+    /// The user's rules file.
+    pub rules: Option<PathBuf>,
+    /// Sources no rule fires for.
+    pub allow_sources: Vec<String>,
+    /// Users no rule fires for.
+    pub allow_users: Vec<String>,
+}
+
+impl DetectionConfig {
+    /// The library: the built-in rules, the `rules` file applied over them, the allow-lists
+    /// added. Errors name the file, the rule and the key.
+    pub fn library(&self) -> anyhow::Result<Library> {
+        let mut lib = Library::builtin();
+        if let Some(path) = &self.rules {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("detection.rules: cannot read {}", path.display()))?;
+            lib.extend(&text, &path.display().to_string())
+                .map_err(|e| anyhow::anyhow!("detection.rules: {e}"))?;
+        }
+        let nets = self
+            .allow_sources
+            .iter()
+            .map(|s| {
+                Net::parse(s).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "detection.allow-sources: `{s}` is not an address or ADDRESS/PREFIX"
+                    )
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let users: Vec<Pattern> = self.allow_users.iter().map(|u| Pattern::new(u)).collect();
+        lib.allow(&nets, &users);
+        Ok(lib)
+    }
 }
 
 /// The `[security]` table of a layer.
@@ -461,6 +532,8 @@ pub struct AuditConfig {
     pub queue: usize,
     /// Detector thresholds.
     pub detectors: DetectorConfig,
+    /// The technique library (`[detection]`).
+    pub detection: DetectionConfig,
 }
 
 impl Layer {
@@ -494,6 +567,7 @@ impl Layer {
                 ..LimitsLayer::default()
             }),
             dcom: None,
+            detection: None,
             audit: (cli.audit_log.is_some() || cli.metrics.is_some()).then(|| AuditLayer {
                 log: cli.audit_log.clone(),
                 metrics: cli.metrics.map(|m| m.to_string()),
@@ -526,6 +600,10 @@ impl Layer {
                 (a, b) => b.or(a),
             },
             dcom: match (self.dcom, top.dcom) {
+                (Some(a), Some(b)) => Some(a.overlay(b)),
+                (a, b) => b.or(a),
+            },
+            detection: match (self.detection, top.detection) {
                 (Some(a), Some(b)) => Some(a.overlay(b)),
                 (a, b) => b.or(a),
             },
@@ -669,11 +747,21 @@ impl Config {
         if queue == 0 {
             bail!("audit.queue: must be at least 1");
         }
+        let d = layer.detection.unwrap_or_default();
+        let detection = DetectionConfig {
+            rules: d.rules,
+            allow_sources: d.allow_sources.unwrap_or_default(),
+            allow_users: d.allow_users.unwrap_or_default(),
+        };
+        // Load it once now: a rules file that does not load stops the start-up, naming the rule
+        // and the key.
+        detection.library()?;
         let audit = AuditConfig {
             log: a.log,
             metrics,
             queue,
             detectors: a.detectors.unwrap_or_default(),
+            detection,
         };
         let limits = LimitsConfig::from_layer(layer.limits.unwrap_or_default())?;
         let security = SecurityConfig {
@@ -721,6 +809,11 @@ impl Config {
                 allow_anonymous: Some(self.security.allow_anonymous),
             }),
             dcom: Some(self.dcom.to_layer()),
+            detection: Some(DetectionLayer {
+                rules: self.audit.detection.rules.clone(),
+                allow_sources: Some(self.audit.detection.allow_sources.clone()),
+                allow_users: Some(self.audit.detection.allow_users.clone()),
+            }),
         }
     }
 
@@ -950,6 +1043,14 @@ opnum = [0, 1]
                 "[[policy.filter]]\nname = \"x\"\naction = \"deny\"\nremote = \"1.2.3.4/99\"",
                 "filter `x`",
             ),
+            (
+                "[[policy.dcom-class]]\nclsid = \"e316f1a9-1aa2-4272-a77c-3b9abdceaf56\"\nlaunch-remote = \"10.0.0.0/99\"",
+                "dcom-class e316f1a9-1aa2-4272-a77c-3b9abdceaf56: launch-remote",
+            ),
+            (
+                "[[policy.dcom-class]]\nclsid = \"calc\"",
+                "dcom-class: clsid: `calc` is not a UUID",
+            ),
         ] {
             let err = format!("{:#}", bad(text).unwrap_err());
             assert!(
@@ -1147,5 +1248,60 @@ opnum = [0, 1]
         let err = format!("{:#}", bad("log-level = \"no such[\"").unwrap_err());
         assert!(err.contains("log-level"), "{err}");
         assert!(Layer::parse(DEFAULT_CONFIG, "defaults").is_ok());
+    }
+
+    #[test]
+    fn detection_rules_file_and_allow_lists() {
+        let e = env(1000, None, true);
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("rules.toml");
+        std::fs::write(
+            &good,
+            "version = 1\n[roles]\nmanagement = [\"10.0.9.0/24\"]\n[[override]]\nid = \"epm_full_walk\"\nseverity = \"medium\"\n",
+        )
+        .unwrap();
+        let text = format!(
+            "[detection]\nrules = {:?}\nallow-sources = [\"10.1.0.0/16\"]\nallow-users = ['CORP\\svc_*']\n",
+            good.display().to_string()
+        );
+        let c = Config::from_layer(Layer::parse(&text, "t.toml").unwrap(), &e).unwrap();
+        assert_eq!(c.audit.detection.allow_sources, ["10.1.0.0/16"]);
+        let lib = c.audit.detection.library().unwrap();
+        assert_eq!(
+            lib.rule("epm_full_walk").unwrap().severity,
+            msrpc_audit::technique::Level::Medium
+        );
+        // The effective configuration prints and reads back the same.
+        let again =
+            Config::from_layer(Layer::parse(&c.to_toml().unwrap(), "p").unwrap(), &e).unwrap();
+        assert_eq!(again, c);
+        // A rules file that does not load stops the start-up, naming the rule and the key.
+        let bad_rules = dir.path().join("bad.toml");
+        std::fs::write(
+            &bad_rules,
+            "version = 1\n[[override]]\nid = \"dcsync\"\nseverity = \"urgent\"\n",
+        )
+        .unwrap();
+        let text = format!(
+            "[detection]\nrules = {:?}\n",
+            bad_rules.display().to_string()
+        );
+        let err = format!(
+            "{:#}",
+            Config::from_layer(Layer::parse(&text, "t.toml").unwrap(), &e).unwrap_err()
+        );
+        assert!(
+            err.contains("rule \"dcsync\"") && err.contains("key \"severity\""),
+            "{err}"
+        );
+        let err = format!(
+            "{:#}",
+            Config::from_layer(
+                Layer::parse("[detection]\nallow-sources = [\"nope\"]", "t.toml").unwrap(),
+                &e
+            )
+            .unwrap_err()
+        );
+        assert!(err.contains("detection.allow-sources"), "{err}");
     }
 }

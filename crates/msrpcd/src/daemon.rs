@@ -571,17 +571,20 @@ async fn start_dcom(
         missed_pings: cfg.dcom.missed_pings,
         ..msrpc_dcom::tables::GcConfig::DEFAULT
     };
-    let host = Arc::new(DcomHost::new(
-        classes,
-        msrpc_dcom::server::DcomSettings {
-            min_activation_level: cfg.dcom.min_activation_level,
-            gc,
-            gc_interval: cfg.dcom.gc_interval,
-        },
-        &cfg.listen,
-        security.is_some(),
-        Some(dcom::observer(audit.sender())),
-    ));
+    let host = Arc::new(
+        DcomHost::new(
+            classes,
+            msrpc_dcom::server::DcomSettings {
+                min_activation_level: cfg.dcom.min_activation_level,
+                gc,
+                gc_interval: cfg.dcom.gc_interval,
+            },
+            &cfg.listen,
+            security.is_some(),
+            Some(dcom::observer(audit.sender())),
+        )
+        .with_class_permission(dcom::class_permission(policy.clone())),
+    );
     let exporter = if host.classes().is_empty() {
         None
     } else {
@@ -602,6 +605,8 @@ async fn start_dcom(
         let server = host
             .exporter_services(builder.policy(policy))
             .service(CalculatorServer::new(CalculatorService(host.clone())))
+            // IRemUnknown(2)'s stubs, for their `dcom_rem_unknown` records.
+            .call_done_stubs(msrpc_audit::live::REQUEST_STUB_INTERFACES)
             .observer(audit.observer(Arc::new(|_: &msrpc_rt::ConnEvent<'_>| {})))
             .start()
             .await?;

@@ -52,7 +52,8 @@ pub fn analyze(path: &std::path::Path) -> (Summary, Vec<Event>) {
     (a.summary().clone(), events)
 }
 
-/// What tshark dissects as connection-oriented DCE/RPC directly over TCP.
+/// What tshark dissects as connection-oriented DCE/RPC over TCP (directly, or inside SMB
+/// named pipes).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Tshark {
     /// PDUs by packet type name.
@@ -64,8 +65,19 @@ pub struct Tshark {
 }
 
 /// Runs tshark (which must be installed: the test fails otherwise) with `decode_as` extra
-/// `-d` arguments.
+/// `-d` arguments: every connection-oriented PDU over TCP, SMB named pipes included, except
+/// inside GRE tunnels (the analyzer decodes no tunnels: `tcpdump__wccp_redirect_gre.pcap`'s
+/// one TransactNmPipe request is not seen).
 pub fn tshark(path: &std::path::Path, decode_as: &[&str]) -> Tshark {
+    tshark_filtered(path, decode_as, "dcerpc && tcp && !gre")
+}
+
+/// [`tshark`] for the PDUs carried by SMB named pipes only.
+pub fn tshark_np(path: &std::path::Path, decode_as: &[&str]) -> Tshark {
+    tshark_filtered(path, decode_as, "dcerpc && (smb || smb2) && !gre")
+}
+
+fn tshark_filtered(path: &std::path::Path, decode_as: &[&str], filter: &str) -> Tshark {
     let mut cmd = Command::new("tshark");
     cmd.arg("-n").arg("-r").arg(path);
     for d in decode_as {
@@ -73,7 +85,7 @@ pub fn tshark(path: &std::path::Path, decode_as: &[&str]) -> Tshark {
     }
     cmd.args([
         "-Y",
-        "dcerpc && tcp && !smb && !smb2 && !nbss",
+        filter,
         "-T",
         "fields",
         "-E",

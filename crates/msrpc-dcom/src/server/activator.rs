@@ -7,7 +7,7 @@ use msrpc_ndr::Unique;
 use msrpc_proto::dispatch::{CallContext, RpcFault};
 use msrpc_proto::pdu::FaultStatus;
 
-use super::DcomHost;
+use super::{ClassRight, DcomHost};
 use crate::activation::{
     ActivationBlob, Property, PropsOutInfo, RemoteReplyScmInfo, ScmReplyInfoData,
 };
@@ -52,6 +52,8 @@ impl Activator {
         };
         if class_object {
             self.0.check_level(ctx, syntax, info.class_id)?;
+            self.0
+                .check_class(ctx, syntax.uuid, info.class_id, ClassRight::Launch)?;
             // No class factory objects are hosted: the class's existence is all we tell.
             let hr = if self.0.classes.get(info.class_id).is_some() {
                 HResult::E_NOINTERFACE

@@ -23,12 +23,15 @@ mod activator;
 pub mod demo;
 #[cfg(feature = "rt")]
 mod hosting;
+mod permissions;
 mod remunknown;
 mod resolver;
 #[cfg(test)]
 mod tests;
 
 pub use activator::Activator;
+pub use msrpc_policy::ClassRight;
+pub use permissions::ClassPermission;
 pub use remunknown::RemUnknownService;
 pub use resolver::Resolver;
 
@@ -77,11 +80,13 @@ pub trait ComObject: Send + Sync + 'static {
 /// A hosted object, shared by the tables and the calls running on it.
 pub type Object = Arc<dyn ComObject>;
 
-/// What the tables hold for an object: it and its class's name.
+/// What the tables hold for an object: it, its class's name and, when the class is
+/// registered, its CLSID (what the class's access permission is looked up by).
 #[derive(Clone)]
 struct Hosted {
     object: Object,
     class: &'static str,
+    clsid: Option<Clsid>,
 }
 
 /// Creates an instance of a class.
@@ -106,6 +111,14 @@ impl ClassRegistry {
 
     fn get(&self, clsid: Clsid) -> Option<&(&'static str, Factory)> {
         self.classes.get(&clsid)
+    }
+
+    /// The CLSID registered under `name`.
+    fn clsid_named(&self, name: &str) -> Option<Clsid> {
+        self.classes
+            .iter()
+            .find(|(_, (n, _))| *n == name)
+            .map(|(clsid, _)| *clsid)
     }
 }
 
@@ -290,6 +303,34 @@ pub enum DcomEvent {
         /// The call id on that connection.
         call_id: u32,
     },
+    /// A call refused by the class's launch or access permission ([`ClassPermission`]),
+    /// answered `E_ACCESSDENIED`: an activation (launch; the factory never ran), or an ORPC
+    /// call or RemQueryInterface on one of its objects (access). Windows logs System event
+    /// 10016 for such refusals.
+    ClassDenied {
+        /// Launch or access.
+        right: ClassRight,
+        /// The class.
+        clsid: Clsid,
+        /// Its registered name, when it is registered.
+        class: Option<&'static str>,
+        /// `dcom_launch_denied` or `dcom_access_denied` (the refusal's reason code).
+        reason: &'static str,
+        /// The rule that refused, when the permission names one (msrpcd: `dcom-class:CLSID`).
+        rule: Option<Arc<str>>,
+        /// The authenticated user, if any.
+        user: Option<String>,
+        /// The client's address, as the transport gave it.
+        peer: Option<Arc<str>>,
+        /// The connection (`CallContext::conn_id`).
+        conn_id: u64,
+        /// The call id on that connection.
+        call_id: u32,
+        /// The interface called (an activation interface, IRemUnknown(2), or the object's).
+        interface: msrpc_ndr::Uuid,
+        /// The operation called.
+        opnum: u16,
+    },
     /// Objects that went from the tables.
     Collected {
         /// Their OIDs.
@@ -302,6 +343,9 @@ pub enum DcomEvent {
         ipids: usize,
         /// Ping sets left.
         sets: usize,
+        /// The connection of the call that collected them (`CallContext::conn_id`); 0 for the
+        /// garbage collector ([`DcomHost::expire`]).
+        conn_id: u64,
     },
 }
 
@@ -358,6 +402,8 @@ pub struct DcomHost {
     exporter_addrs: OnceLock<Vec<SocketAddr>>,
     security: Vec<SecurityBinding>,
     observer: Option<DcomObserver>,
+    /// Per-class launch and access permission ([`DcomHost::with_class_permission`]).
+    class_permission: Option<ClassPermission>,
 }
 
 /// The host's name (for the bindings), when the kernel tells it.
@@ -461,6 +507,7 @@ impl DcomHost {
             exporter_addrs: OnceLock::new(),
             security,
             observer,
+            class_permission: None,
         }
     }
 
@@ -561,13 +608,14 @@ impl DcomHost {
                 objects,
                 ipids,
                 sets,
+                conn_id: 0,
             });
         }
         n
     }
 
-    /// Reports objects a call collected (no lock held).
-    fn collected(&self, oids: Vec<Oid>, reason: GcReason) {
+    /// Reports objects a call (on connection `conn_id`) collected (no lock held).
+    fn collected(&self, conn_id: u64, oids: Vec<Oid>, reason: GcReason) {
         if oids.is_empty() || self.observer.is_none() {
             return;
         }
@@ -578,6 +626,7 @@ impl DcomHost {
             objects,
             ipids,
             sets,
+            conn_id,
         });
     }
 
@@ -700,6 +749,7 @@ impl DcomHost {
         iids: &[Iid],
     ) -> Result<Activated, HResult> {
         self.check_level(ctx, syntax, clsid)?;
+        self.check_class(ctx, syntax.uuid, clsid, ClassRight::Launch)?;
         let r = self.activate_checked(ctx, clsid, iids);
         match &r {
             Ok(a) => self.report_activation(ctx, clsid, iids, HResult::S_OK, Some((a.oxid, a.oid))),
@@ -735,6 +785,7 @@ impl DcomHost {
         let hosted = Hosted {
             object: object.clone(),
             class: name,
+            clsid: Some(clsid),
         };
         let std = t.export(oxid, hosted, first, 1, true, now).map_err(|e| {
             tracing::warn!(error = %e, "DCOM activation: the object tables are full");
@@ -787,9 +838,12 @@ impl DcomHost {
         iid: Iid,
     ) -> Result<Object, HResult> {
         version.check_client()?;
-        let (entry, object) = self.target(ctx).ok_or(HResult::RPC_E_INVALID_IPID)?;
+        let (entry, object, clsid) = self.target(ctx).ok_or(HResult::RPC_E_INVALID_IPID)?;
         if entry.iid != iid {
             return Err(HResult::E_NOINTERFACE);
+        }
+        if let Some(clsid) = clsid {
+            self.check_class(ctx, iid, clsid, ClassRight::Access)?;
         }
         Ok(object)
     }
@@ -821,10 +875,10 @@ impl DcomHost {
     }
 
     /// The object behind an ORPC call's IPID (`ctx.object`), with its IPID entry.
-    fn target(&self, ctx: &CallContext) -> Option<(IpidEntry, Object)> {
+    fn target(&self, ctx: &CallContext) -> Option<(IpidEntry, Object, Option<Clsid>)> {
         let ipid = Ipid(ctx.object?);
         let t = lock(&self.tables);
-        t.lookup(ipid).map(|(e, h)| (*e, h.object.clone()))
+        t.lookup(ipid).map(|(e, h)| (*e, h.object.clone(), h.clsid))
     }
 
     /// True when the call is addressed to the exporter's IRemUnknown.
@@ -837,7 +891,8 @@ impl DcomHost {
             .is_some_and(|e| e.rem_unknown == Ipid(obj))
     }
 
-    /// Exports `object` (of class `class`, the name events report) created by a method, for
+    /// Exports `object` (of class `class`, the name events report; a class registered under
+    /// that name lends it its access permission) created by a method, for
     /// an `[out]` interface pointer: its `iid` interface with one public reference, marshalled
     /// as a standard OBJREF naming this host's resolver. The object lives until the client
     /// releases that reference or stops pinging it. Errors: `CO_E_SERVER_EXEC_FAILURE` before
@@ -850,8 +905,14 @@ impl DcomHost {
     ) -> Result<MInterfacePointer, HResult> {
         let oxid = *self.exporter.get().ok_or(CO_E_SERVER_EXEC_FAILURE)?;
         let now = self.now();
+        let clsid = self.classes.clsid_named(class);
+        let hosted = Hosted {
+            object,
+            class,
+            clsid,
+        };
         let std = lock(&self.tables)
-            .export(oxid, Hosted { object, class }, iid, 1, true, now)
+            .export(oxid, hosted, iid, 1, true, now)
             .map_err(|_| HResult::E_OUTOFMEMORY)?;
         self.objref(iid, std).ok_or(HResult::E_FAIL)
     }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use msrpc_ndr::Unique;
 use msrpc_proto::dispatch::{CallContext, RpcFault};
 
-use super::{lock, DcomEvent, DcomHost, GcReason, MAX_QI_IIDS};
+use super::{lock, ClassRight, DcomEvent, DcomHost, GcReason, MAX_QI_IIDS};
+use crate::ids::guids::{IID_IREM_UNKNOWN, IID_IREM_UNKNOWN2};
 use crate::orpc::{RemInterfaceRef, RemQiResult, StdObjRef};
 use crate::remunknown::{
     RemAddRefRequest, RemAddRefResponse, RemQueryInterfaceRequest, RemQueryInterfaceResponse,
@@ -30,17 +31,20 @@ impl RemUnknownService {
         Ok(())
     }
 
-    /// RemQueryInterface(2) (`v2`), reported.
+    /// RemQueryInterface(2) (`v2`) through `interface` (IRemUnknown or IRemUnknown2),
+    /// reported.
+    #[allow(clippy::too_many_arguments)]
     fn query(
         &self,
         ctx: &CallContext,
+        interface: Iid,
         version: ComVersion,
         ripid: Ipid,
         refs: u32,
         iids: &[Iid],
         v2: bool,
     ) -> Result<Vec<(HResult, StdObjRef, Iid)>, HResult> {
-        let r = self.query_tables(ctx, version, ripid, refs, iids);
+        let r = self.query_tables(ctx, interface, version, ripid, refs, iids);
         self.0.emit_with(|| DcomEvent::RemQueryInterface {
             ripid,
             refs,
@@ -60,6 +64,7 @@ impl RemUnknownService {
     fn query_tables(
         &self,
         ctx: &CallContext,
+        interface: Iid,
         version: ComVersion,
         ripid: Ipid,
         refs: u32,
@@ -68,6 +73,15 @@ impl RemUnknownService {
         self.check(ctx, version)?;
         if iids.is_empty() || iids.len() > MAX_QI_IIDS {
             return Err(HResult::E_INVALIDARG);
+        }
+        let clsid = lock(&self.0.tables)
+            .lookup(ripid)
+            .map(|(_, h)| h.clsid)
+            .ok_or(HResult::RPC_E_INVALID_OBJECT)?;
+        if let Some(clsid) = clsid {
+            // The lock is not held while the permission runs.
+            self.0
+                .check_class(ctx, interface, clsid, ClassRight::Access)?;
         }
         let now = self.0.now();
         let mut t = lock(&self.0.tables);
@@ -149,7 +163,7 @@ impl RemUnknownService {
             conn_id: ctx.conn_id,
             call_id: ctx.call_id,
         });
-        self.0.collected(collected, GcReason::Released);
+        self.0.collected(ctx.conn_id, collected, GcReason::Released);
         result
     }
 }
@@ -178,6 +192,7 @@ impl RemUnknown for RemUnknownService {
     ) -> Result<RemQueryInterfaceResponse, RpcFault> {
         let r = self.query(
             ctx,
+            IID_IREM_UNKNOWN,
             req.orpcthis.version,
             req.ripid,
             req.c_refs,
@@ -223,7 +238,15 @@ impl RemUnknown2 for RemUnknownService {
         ctx: &CallContext,
         req: RemQueryInterface2Request,
     ) -> Result<RemQueryInterface2Response, RpcFault> {
-        let r = self.query(ctx, req.orpcthis.version, req.ripid, 1, &req.iids, true);
+        let r = self.query(
+            ctx,
+            IID_IREM_UNKNOWN2,
+            req.orpcthis.version,
+            req.ripid,
+            1,
+            &req.iids,
+            true,
+        );
         let n = req.iids.len();
         let (hresults, interface_data, result) = match r {
             Ok(v) => {

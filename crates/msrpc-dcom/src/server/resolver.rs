@@ -110,7 +110,8 @@ impl ObjectExporter for Resolver {
             conn_id: ctx.conn_id,
             call_id: ctx.call_id,
         });
-        self.0.collected(collected, GcReason::RemovedFromSet);
+        self.0
+            .collected(ctx.conn_id, collected, GcReason::RemovedFromSet);
         Ok(response)
     }
 

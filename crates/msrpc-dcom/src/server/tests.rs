@@ -634,6 +634,7 @@ async fn services_report_activations_calls_references_pings_and_collection() {
                 objects: 0,
                 ipids: 0,
                 sets: 0,
+                conn_id: 7,
             }
         );
     }
@@ -692,6 +693,9 @@ async fn services_report_activations_calls_references_pings_and_collection() {
             objects: 0,
             ipids: 0,
             sets: 0,
+            conn_id: 0,
         }
     );
 }
+
+mod permissions;
