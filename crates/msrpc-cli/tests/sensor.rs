@@ -1,6 +1,6 @@
 //! The live sensor (`msrpc analyze --interface lo`) against a real msrpcd (`--demo` on
-//! 127.0.0.141, an address no other test uses): `msrpc dump` (repeated: an endpoint-map walk
-//! that the `epm_enumeration` detector must report), `msrpc call` of rpcecho and mgmt
+//! 127.0.0.141, an address no other test uses): `msrpc dump` (repeated: endpoint-map walks
+//! that the technique library's `epm_full_walk` must report), `msrpc call` of rpcecho and mgmt
 //! operations, then the sensor stopped by SIGINT. Its JSON events must be those `msrpc
 //! analyze` finds offline in two captures of the same traffic: the pcap the sensor wrote
 //! itself (`--write`: the very events, byte for byte) and one taken at the same time by
@@ -161,9 +161,9 @@ fn live_sensor_events_equal_the_offline_analysis_of_the_same_traffic() {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    // The detectors' settings, given to the sensor and the offline runs alike.
     let detectors = d.join("detectors.toml");
-    // An endpoint-map walk of 8 lookups is an enumeration here (the default wants 30).
-    std::fs::write(&detectors, "epm-lookups = 8\nepm-window = 600\n").unwrap();
+    std::fs::write(&detectors, "epm-window = 600\n").unwrap();
     let detectors = detectors.to_str().unwrap();
 
     let _daemon = Proc(
@@ -235,7 +235,7 @@ fn live_sensor_events_equal_the_offline_analysis_of_the_same_traffic() {
     let rpcecho_calls = "msrpc_calls_total{interface=\"rpcecho\",opnum=\"0\",fault=\"none\"} 1";
     for needle in [
         rpcecho_calls,
-        "msrpc_alerts_total{detector=\"epm_enumeration\"} 1",
+        "msrpc_alerts_total{detector=\"epm_full_walk\"} 1",
         "msrpc_sensor_dropped_packets_total{where=\"queue\"} 0",
         "msrpc_sensor_dropped_packets_total{where=\"kernel\"} 0",
         "msrpc_sensor_packets_total ",
@@ -300,14 +300,16 @@ fn live_sensor_events_equal_the_offline_analysis_of_the_same_traffic() {
         ),
         "live events differ from dumpcap's capture"
     );
-    // What the traffic was: 10 lookups, 10 ept_maps (the calls find rpcecho's port), the
-    // four operations; the walk raised one epm_enumeration alert, live and offline.
+    // What the traffic was: 10 lookups, an ept_map per rpcecho call (to find its port), the
+    // four operations; the walks of the whole map raised the technique library's
+    // epm_full_walk (endpoint-map enumeration, T1046) live and offline.
     let epm = "e1af8308-5d1f-11c9-91a4-08002b14a0fa".to_string();
     let echo = "60a15ec5-4de8-11d7-a637-005056a20182".to_string();
     assert_eq!(calls.get(&(epm.clone(), 2)), Some(&10), "{calls:?}");
+    assert_eq!(calls.get(&(epm.clone(), 3)), Some(&2), "{calls:?}");
     assert_eq!(calls.get(&(echo.clone(), 0)), Some(&1), "{calls:?}");
     assert_eq!(calls.get(&(echo, 1)), Some(&1), "{calls:?}");
-    assert!(alerts.iter().any(|a| a == "epm_enumeration"), "{alerts:?}");
+    assert!(alerts.iter().any(|a| a == "epm_full_walk"), "{alerts:?}");
 }
 
 #[test]
