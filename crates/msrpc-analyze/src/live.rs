@@ -66,7 +66,7 @@ impl Default for LiveConfig {
             filter: DEFAULT_FILTER.to_string(),
             snaplen: 65_535,
             buffer_bytes: 32 * 1024 * 1024,
-            queue_packets: 65_536,
+            queue_packets: 262_144,
             queue_bytes: 64 * 1024 * 1024,
             promisc: false,
             write: None,

@@ -39,7 +39,7 @@ pub struct LiveArgs {
     /// Packets queued between the capture thread and the analyzer (beyond: dropped and counted).
     #[arg(
         long,
-        default_value_t = 65_536,
+        default_value_t = 262_144,
         value_name = "N",
         requires = "interface"
     )]
