@@ -4,7 +4,8 @@
 # (tests/interop/run.sh), and a short fuzz smoke run.
 # It installs what it needs: Impacket into target/venv (PyPI), cargo-fuzz (crates.io), and as root
 # the Debian packages tshark, samba, samba-common-bin, smbclient (tests/interop/run.sh's peers),
-# python3-samba and samba-testsuite (Samba's NDR engine and ndrdump, tests/tests/samba_ndr.rs).
+# python3-samba and samba-testsuite (Samba's NDR engine and ndrdump, tests/tests/samba_ndr.rs),
+# and libpcap-dev (the live sensor, `msrpc analyze --interface`, links libpcap).
 # Set MSRPC_SKIP_FUZZ=1 to leave out the fuzz smoke run while iterating locally, and
 # MSRPC_SKIP_LOAD=1 to leave out the load and fault tests (scripts/load.sh, about three minutes).
 #
@@ -39,13 +40,16 @@ else
   skipped_capture_tests
 fi
 
-step "peers the tests need: tshark, Samba (samba-dcerpcd, rpcclient, python3-samba, ndrdump) (Debian packages)"
+step "peers the tests need: tshark, Samba (samba-dcerpcd, rpcclient, python3-samba, ndrdump), libpcap-dev (Debian packages)"
 # tshark dissects our traffic (tests/tests/tshark_dissects.rs, tests/interop/run.sh); Samba's
 # samba-dcerpcd and rpcclient are the peers of tests/interop/run.sh; Samba's NDR engine
 # (python3-samba's samba.dcerpc, samba-testsuite's ndrdump) cross-checks ours
 # (tests/tests/samba_ndr.rs with tests/interop/samba_ndr_cross.py, run by cargo test).
+# libpcap-dev: msrpc-cli's default `live` feature links libpcap (crates/msrpc-cli/tests/sensor.rs
+# captures on lo as root).
 peers_missing() {
   command -v tshark >/dev/null 2>&1 || return 0
+  [ -e /usr/include/pcap/pcap.h ] || return 0
   command -v rpcclient >/dev/null 2>&1 || return 0
   [ -x /usr/libexec/samba/samba-dcerpcd ] || return 0
   command -v ndrdump >/dev/null 2>&1 || return 0
@@ -65,17 +69,17 @@ if peers_missing; then
     fi
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      tshark samba samba-common-bin smbclient python3-samba samba-testsuite >/dev/null
+      tshark samba samba-common-bin smbclient python3-samba samba-testsuite libpcap-dev >/dev/null
     [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
   else
     echo "FAIL: tshark, rpcclient, samba-dcerpcd, ndrdump or python3-samba is missing and this is" >&2
     echo "      not root; install them (apt-get install tshark samba samba-common-bin smbclient" >&2
-    echo "      python3-samba samba-testsuite)" >&2
+    echo "      python3-samba samba-testsuite libpcap-dev)" >&2
     exit 1
   fi
 fi
 if peers_missing; then
-  echo "FAIL: tshark, rpcclient, /usr/libexec/samba/samba-dcerpcd, ndrdump and python3-samba are" >&2
+  echo "FAIL: tshark, rpcclient, /usr/libexec/samba/samba-dcerpcd, ndrdump, python3-samba and libpcap-dev are" >&2
   echo "      still not all installed" >&2
   exit 1
 fi

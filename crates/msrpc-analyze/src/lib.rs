@@ -10,6 +10,11 @@
 //! [`Detect`] implementation (the detectors) and into a [`summary::Summary`].
 //! Connectionless (UDP) DCE/RPC is recognised and counted ([`cl`]), not decoded further.
 //!
+//! With the `live` feature, [`live::LiveSource`] captures from a network interface through
+//! libpcap (a capture thread and a bounded queue) for `msrpc analyze --interface`; the same
+//! [`Analyzer`] takes its packets with their capture timestamps, and [`Analyzer::tick`] moves
+//! its clock on when no packet arrives, so idle connections are still closed.
+//!
 //! SMB connections (ports 139 and 445, or any port whose first bytes are SMB framing) go
 //! through [`msrpc_smb`] (`ncacn_np`): each named pipe opened on them is a conversation of its
 //! own, fed the bytes written to and read from the pipe (writes, reads, transceives,
@@ -20,7 +25,7 @@
 //! the PDUs and calls over them (which are also in the totals).
 //!
 //! # What it does not do
-//! No live capture, no IP defragmentation, no tunnels (GRE, VXLAN), no decryption of sealed
+//! No IP defragmentation, no tunnels (GRE, VXLAN), no decryption of sealed
 //! stubs (sizes are those on the wire) or of encrypted SMB3 sessions (their messages are
 //! counted, their pipes not seen), no Kerberos user names (only NTLM AUTHENTICATE messages
 //! name a user; SMB session setups are not read for users).
@@ -42,6 +47,8 @@
 pub mod capture;
 pub mod cl;
 pub mod epm;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod names;
 pub mod net;
 pub mod summary;
@@ -524,9 +531,16 @@ impl<D: Detect> Analyzer<D> {
             }) => self.udp((src, sport), (dst, dport), payload),
             Err(_) => self.summary.packets_skipped += 1,
         }
-        if ts > self.last_sweep + 60.0 {
-            self.last_sweep = ts;
-            self.sweep(ts);
+        self.tick(ts);
+    }
+
+    /// The clock moved on to `now` (seconds since the Unix epoch, the packets' clock) without a
+    /// packet: a live capture calls this when the link is quiet, so connections idle for
+    /// [`Config::idle_timeout`] are closed (checked at most once a minute of that clock).
+    pub fn tick(&mut self, now: f64) {
+        if now > self.last_sweep + 60.0 {
+            self.last_sweep = now;
+            self.sweep(now);
         }
     }
 
@@ -1108,6 +1122,22 @@ mod tests {
         let other = net::build_tcp_v4((c(2), 1000), (S, 135), 0, 0, tcp_flags::SYN, &[]);
         a.packet(500.0, 1, &other);
         assert_eq!(a.flows(), 1);
+        assert_eq!(a.summary().evicted_flows, 1);
+    }
+
+    #[test]
+    fn a_quiet_link_still_closes_idle_connections() {
+        // A live capture: no packet after the first, only the clock moving on.
+        let mut a = Analyzer::new(Config {
+            idle_timeout: 100.0,
+            ..Config::default()
+        });
+        let syn = net::build_tcp_v4((c(1), 1000), (S, 135), 0, 0, tcp_flags::SYN, &[]);
+        a.packet(1000.0, 1, &syn);
+        a.tick(1050.0);
+        assert_eq!(a.flows(), 1);
+        a.tick(1200.0);
+        assert_eq!(a.flows(), 0);
         assert_eq!(a.summary().evicted_flows, 1);
     }
 

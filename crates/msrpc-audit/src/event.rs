@@ -382,6 +382,34 @@ pub enum EventKind {
         #[serde(default)]
         benign: String,
     },
+    /// The live sensor's counters (`msrpc analyze --interface`), written periodically and
+    /// once when it stops; totals since it started. It belongs to no connection: its `uid` is
+    /// `sensor` and the four-tuple is empty.
+    SensorStats {
+        /// The interface captured.
+        interface: String,
+        /// Packets read from libpcap.
+        packets_captured: u64,
+        /// Packets the analyzer processed (captured less those dropped from the queue, less
+        /// those still queued).
+        packets_analyzed: u64,
+        /// Bytes captured (each packet cut at the snap length).
+        bytes_captured: u64,
+        /// libpcap's `ps_recv`: packets that passed the filter.
+        pcap_received: u64,
+        /// libpcap's `ps_drop`: packets the kernel dropped, its capture buffer full.
+        pcap_dropped: u64,
+        /// libpcap's `ps_ifdrop`: packets the interface dropped.
+        pcap_if_dropped: u64,
+        /// Packets the sensor dropped, its queue to the analyzer full.
+        queue_dropped: u64,
+        /// Connections tracked now.
+        flows: u64,
+        /// Bytes the tracked connections hold (reassembly buffers).
+        held_bytes: u64,
+        /// Whether this is the last one (the sensor is stopping).
+        end: bool,
+    },
 }
 
 /// One decoded argument of a call ([`EventKind::Call`]'s `args`): the parameter's name as the

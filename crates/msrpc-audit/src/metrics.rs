@@ -385,7 +385,10 @@ impl Metrics {
             EventKind::DcomGc {
                 reason, collected, ..
             } => g.add(DCOM_COLLECTED_TOTAL, &[reason], i64::from(*collected)),
-            EventKind::DcomResolver { .. } | EventKind::DcomRemUnknown { .. } => {}
+            // The sensor's counters are exposed by the sensor itself (`msrpc_sensor_*`).
+            EventKind::DcomResolver { .. }
+            | EventKind::DcomRemUnknown { .. }
+            | EventKind::SensorStats { .. } => {}
         }
     }
 

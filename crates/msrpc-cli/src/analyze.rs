@@ -1,4 +1,5 @@
-//! `msrpc analyze FILE`: DCE/RPC in a pcap or pcapng capture, offline (`msrpc-analyze`).
+//! `msrpc analyze FILE`: DCE/RPC in a pcap or pcapng capture, offline (`msrpc-analyze`);
+//! `msrpc analyze --interface IFACE`: the same live, from a network interface (`crate::sensor`).
 
 use std::fs::File;
 use std::io::{BufReader, IsTerminal, Write};
@@ -20,7 +21,8 @@ const PROGRESS_MIN_BYTES: u64 = 16 * 1024 * 1024;
 #[derive(Args, Debug)]
 pub struct AnalyzeArgs {
     /// The capture (pcap or pcapng).
-    pub file: PathBuf,
+    #[arg(required_unless_present = "interface")]
+    pub file: Option<PathBuf>,
     /// Detector thresholds (TOML): the keys of msrpcd's `[audit.detectors]`, at the top level
     /// or under `[audit.detectors]` (an msrpcd configuration file works as it is). Default:
     /// the same defaults as msrpcd.
@@ -33,6 +35,9 @@ pub struct AnalyzeArgs {
     /// Connections tracked at once (the least recently active are closed beyond).
     #[arg(long, default_value_t = 65_536, value_name = "N")]
     pub max_flows: usize,
+    /// The live sensor (`--interface` and its options).
+    #[command(flatten)]
+    pub live: crate::sensor::LiveArgs,
 }
 
 /// Runs `analyze`: JSON lines of events with `--json`, otherwise a summary table. Exit 4 when
@@ -54,8 +59,13 @@ pub fn run(g: &Global, a: AnalyzeArgs) -> Result<(), Failure> {
         }
         None => Library::builtin(),
     };
-    let file =
-        File::open(&a.file).map_err(|e| Failure::usage(format!("{}: {e}", a.file.display())))?;
+    let detectors = Detectors::with_library(detectors, library);
+    let path = match (&a.live.interface, &a.file) {
+        (Some(iface), _) => return crate::sensor::run(g, &a, iface, detectors),
+        (None, Some(p)) => p.clone(),
+        (None, None) => return Err(Failure::usage("a capture FILE or --interface is needed")),
+    };
+    let file = File::open(&path).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let pb = if len >= PROGRESS_MIN_BYTES && std::io::stderr().is_terminal() {
         let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
@@ -72,7 +82,7 @@ pub fn run(g: &Global, a: AnalyzeArgs) -> Result<(), Failure> {
         max_flows: a.max_flows,
         ..Config::default()
     };
-    let mut analyzer = Analyzer::with_detectors(cfg, Detectors::with_library(detectors, library));
+    let mut analyzer = Analyzer::with_detectors(cfg, detectors);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let json = g.json;
@@ -105,7 +115,7 @@ pub fn run(g: &Global, a: AnalyzeArgs) -> Result<(), Failure> {
     if let Err(e) = result {
         return Err(Failure::new(
             Exit::Usage,
-            anyhow::anyhow!("{}: {e}", a.file.display()),
+            anyhow::anyhow!("{}: {e}", path.display()),
         ));
     }
     if summary.rpc_flows == 0 && summary.cl_pdus.is_empty() {

@@ -73,6 +73,7 @@ mod map;
 mod output;
 mod raw;
 mod register;
+mod sensor;
 mod stats;
 mod target;
 mod users;
@@ -165,7 +166,8 @@ pub enum Command {
     /// another endpoint mapper's) and hold the registration.
     #[command(after_help = EXIT_CODES)]
     BenchRegister(register::RegisterArgs),
-    /// Analyze DCE/RPC in a pcap or pcapng capture (summary table, or JSON lines of events).
+    /// Analyze DCE/RPC in a pcap or pcapng capture, or live on a network interface with
+    /// `--interface` (summary table, or JSON lines of events).
     #[command(after_help = EXIT_CODES)]
     Analyze(analyze::AnalyzeArgs),
     /// DCOM: `alive HOST` (ServerAlive2: COM version and the host's network addresses),
