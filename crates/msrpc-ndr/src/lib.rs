@@ -57,6 +57,7 @@ mod pointer;
 mod primitives;
 mod reader;
 pub mod string;
+mod syntax;
 mod writer;
 
 pub use drep::{DataRep, Endian};
@@ -67,7 +68,9 @@ pub use handle::ContextHandle;
 pub use limits::DecodeLimits;
 pub use msrpc_macros::Ndr;
 pub use pointer::{Full, Ref, Unique};
+pub use primitives::{Int3264, UInt3264};
 pub use reader::Reader;
+pub use syntax::TransferSyntax;
 pub use uuid::Uuid;
 pub use writer::{Writer, FIRST_REF_ID};
 
@@ -78,10 +81,22 @@ pub use writer::{Writer, FIRST_REF_ID};
 /// those pointers, each written in full, in the order the pointers appeared). Types without
 /// pointers only have scalars. `#[derive(Ndr)]` implements this for structs, unions and enums.
 pub trait Ndr: Sized {
-    /// Alignment of the type's scalar part: the largest alignment among its members.
+    /// Alignment of the type's scalar part in NDR20: the largest alignment among its members.
     const ALIGN: usize;
+    /// Alignment of the type's scalar part in NDR64 (pointers and counts align to 8 there,
+    /// enums to 4). Defaults to [`Ndr::ALIGN`], right for types without pointers, counts or
+    /// enums.
+    const ALIGN64: usize = Self::ALIGN;
     /// Fewest bytes one value occupies on the wire (used to refuse counts the data cannot hold).
     const WIRE_MIN: usize;
+
+    /// The type's alignment in `syntax` ([`Ndr::ALIGN`] or [`Ndr::ALIGN64`]).
+    fn align_in(syntax: TransferSyntax) -> usize {
+        match syntax {
+            TransferSyntax::Ndr20 => Self::ALIGN,
+            TransferSyntax::Ndr64 => Self::ALIGN64,
+        }
+    }
 
     /// Writes the scalar part.
     fn encode_scalars(&self, w: &mut Writer) -> EncodeResult;
@@ -183,9 +198,30 @@ pub fn to_bytes<T: Ndr>(value: &T, drep: DataRep) -> EncodeResult<Vec<u8>> {
     Ok(w.into_bytes())
 }
 
+/// Encodes `value` in full into a new stream in transfer syntax `syntax`.
+pub fn to_bytes_in<T: Ndr>(
+    value: &T,
+    drep: DataRep,
+    syntax: TransferSyntax,
+) -> EncodeResult<Vec<u8>> {
+    let mut w = Writer::with_syntax(drep, syntax);
+    value.encode(&mut w)?;
+    Ok(w.into_bytes())
+}
+
 /// Decodes one `T` from `bytes`, refusing trailing bytes.
 pub fn from_bytes<T: Ndr>(bytes: &[u8], drep: DataRep, limits: DecodeLimits) -> DecodeResult<T> {
-    let mut r = Reader::new(bytes, drep, limits);
+    from_bytes_in(bytes, drep, TransferSyntax::Ndr20, limits)
+}
+
+/// Decodes one `T` from `bytes` in transfer syntax `syntax`, refusing trailing bytes.
+pub fn from_bytes_in<T: Ndr>(
+    bytes: &[u8],
+    drep: DataRep,
+    syntax: TransferSyntax,
+    limits: DecodeLimits,
+) -> DecodeResult<T> {
+    let mut r = Reader::with_syntax(bytes, drep, syntax, limits);
     let v = T::decode(&mut r)?;
     r.finish()?;
     Ok(v)
