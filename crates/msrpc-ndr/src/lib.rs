@@ -1,6 +1,7 @@
-//! NDR20, the Network Data Representation transfer syntax of DCE/RPC (The Open Group C706
-//! chapter 14, with the Windows rules of MS-RPCE 2.2.5), as a bounded, sans-IO encoder and
-//! decoder.
+//! NDR20 and NDR64, the Network Data Representation transfer syntaxes of DCE/RPC (The Open
+//! Group C706 chapter 14; MS-RPCE 2.2.4 for Windows' NDR rules and 2.2.5 for NDR64), as a
+//! bounded, sans-IO encoder and decoder. A [`Reader`] or [`Writer`] is in one
+//! [`TransferSyntax`] (the presentation context's); the same `Ndr` impls serve both.
 //!
 //! # What it does
 //! - Primitive types with natural alignment, in either byte order chosen by the PDU's `drep`
@@ -19,10 +20,41 @@
 //! - `#[derive(Ndr)]` (re-exported from `msrpc-macros`) writes the impls for structs, unions and
 //!   enums.
 //!
+//! # NDR64 (MS-RPCE 2.2.5)
+//! What differs from NDR20, section by section; everything else (byte orders, the two
+//! phases, deferred referents, strings' NUL rules) is shared:
+//! - 2.2.5.2.1: `small`, `short`, `long` (4 bytes) and `hyper` keep their sizes and natural
+//!   alignment; `__int3264` is 8 bytes ([`Int3264`], [`UInt3264`]: 4 in NDR20).
+//! - 2.2.5.2 (enumerated types): every enum is a 4-byte integer, `v1_enum` or not
+//!   (derived enums; a 16-bit enum refuses a wire value beyond 16 bits).
+//! - 2.2.5.2.3 (pointers): a referent id is 8 bytes aligned to 8 ([`Reader::ref_id`],
+//!   [`Writer::ref_id`]); unique, full and embedded ref pointers alike. Referents are deferred
+//!   as in NDR20.
+//! - 2.2.5.3.1 (conformance and variance): max_count, offset and actual_count are 8 bytes
+//!   aligned to 8 ([`Reader::count`], [`Writer::count`]), in arrays, conformant structures
+//!   (hoisted to the front) and strings. A count is a peer's claim up to 2^64 - 1: it goes
+//!   through [`Reader::reserve`] (against `max_elements`, the bytes left and the allocation
+//!   budget) before anything is allocated, never truncated to 32 bits.
+//! - 2.2.5.3.4 (structures): a structure aligns to its largest member alignment in NDR64
+//!   ([`Ndr::ALIGN64`]: pointers 8, an embedded array or string its element's, as a 64-bit C
+//!   compiler lays the structure out; the 8-byte counts align themselves), and 2.2.5.3.4.1 ends
+//!   it on a multiple of that alignment (trailing padding, [`Writer::trailer_align`]).
+//! - 2.2.5.3.4.4 (unions): the union aligns to the largest of its discriminant's and arms'
+//!   alignments, and the arm, after the discriminant, to the largest arm alignment, encapsulated
+//!   or not; the discriminant keeps its declared type. `ms_union` does not apply to NDR64
+//!   (2.2.4.5).
+//! - Context handles stay 20 bytes aligned to 4 ([`ContextHandle`]): the handle is a
+//!   structure of a `long` and a GUID, with no pointer or count in it.
+//! - These rules are the ones Samba's NDR64 engine applies (`LIBNDR_FLAG_NDR64`:
+//!   `ndr_push_uint3264`, `ndr_push_union_align`, `ndr_push_trailer_align`), which
+//!   interoperates with Windows; Impacket's NDR64 client reads our answers.
+//!
 //! # What it does not do
-//! NDR64, pipes, EBCDIC characters and non-IEEE floats (decoding those reports
-//! [`DecodeErrorKind::UnsupportedDataRep`]), and any IO. Why hand-written: no maintained crate
-//! implements NDR20 with deferred pointers and peer-count limits.
+//! Pipes in either syntax (no Rust type or derive attribute declares one, so no stub can
+//! carry one; a pipe's chunk counts would follow the counts' rule above), EBCDIC characters and
+//! non-IEEE floats (decoding those reports [`DecodeErrorKind::UnsupportedDataRep`]), and any
+//! IO. Why hand-written: no maintained crate implements NDR20 and NDR64 with deferred pointers
+//! and peer-count limits.
 //!
 //! # Example
 //! ```
@@ -74,10 +106,10 @@ pub use syntax::TransferSyntax;
 pub use uuid::Uuid;
 pub use writer::{Writer, FIRST_REF_ID};
 
-/// A type with an NDR20 representation.
+/// A type with an NDR20 and an NDR64 representation.
 ///
 /// NDR writes a construct in two phases: its *scalars* (primitive members, embedded arrays,
-/// and embedded pointers as 4-byte referent ids), then its *buffers* (the deferred referents of
+/// and embedded pointers as referent ids: 4 bytes in NDR20, 8 in NDR64), then its *buffers* (the deferred referents of
 /// those pointers, each written in full, in the order the pointers appeared). Types without
 /// pointers only have scalars. `#[derive(Ndr)]` implements this for structs, unions and enums.
 pub trait Ndr: Sized {
