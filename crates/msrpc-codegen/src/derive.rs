@@ -170,14 +170,16 @@ fn derive_struct(ident: &Ident, fields: &Fields) -> syn::Result<TokenStream> {
         .last()
         .filter(|m| matches!(m.shape, Shape::Conformant { .. }));
 
-    let (aligns, (mins, onlys)): (Vec<_>, (Vec<_>, Vec<_>)) = members
+    let consts: Vec<shape::MemberConsts> = members
         .iter()
-        .map(|m| {
-            let (a, w, s) = shape::member_consts(&m.shape);
-            (a, (w, s))
-        })
-        .unzip();
+        .map(|m| shape::member_consts(&m.shape))
+        .collect();
+    let aligns: Vec<TokenStream> = consts.iter().map(|c| c.align.clone()).collect();
+    let aligns64: Vec<TokenStream> = consts.iter().map(|c| c.align64.clone()).collect();
+    let mins: Vec<TokenStream> = consts.iter().map(|c| c.wire_min.clone()).collect();
+    let onlys: Vec<TokenStream> = consts.iter().map(|c| c.scalars_only.clone()).collect();
     let align = max_align_chain(&aligns);
+    let align64 = max_align_chain(&aligns64);
     let wire_min = sum_chain(&mins);
     let scalars_only = and_chain(&onlys);
 
@@ -199,13 +201,12 @@ fn derive_struct(ident: &Ident, fields: &Fields) -> syn::Result<TokenStream> {
         enc_s.extend(quote! {
             #pre
             #len_check
-            let __max: u32 = u32::try_from(__size_is)
-                .map_err(|_| ::msrpc_ndr::EncodeError::CountOverflow(#field))?;
-            __w.u32(__max);
+            let __max: u64 = __size_is;
+            __w.count(__max, #field)?;
         });
         hoist_prelude = shape::prelude(&m.attrs, &local_binder)?;
     }
-    enc_s.extend(quote! { __w.align(<Self as ::msrpc_ndr::Ndr>::ALIGN); });
+    enc_s.extend(quote! { __w.align(<Self as ::msrpc_ndr::Ndr>::align_in(__w.syntax())); });
     for m in &members {
         let member = &m.member;
         let place = quote!(self.#member);
@@ -222,6 +223,8 @@ fn derive_struct(ident: &Ident, fields: &Fields) -> syn::Result<TokenStream> {
             enc_s.extend(quote! { { #pre #code } });
         }
     }
+
+    enc_s.extend(quote! { __w.trailer_align(<Self as ::msrpc_ndr::Ndr>::ALIGN64); });
 
     // encode_buffers
     let mut enc_b = TokenStream::new();
@@ -245,11 +248,11 @@ fn derive_struct(ident: &Ident, fields: &Fields) -> syn::Result<TokenStream> {
     if let Some(m) = hoisted {
         let field = &m.name;
         dec_s.extend(quote! {
-            let __max: u32 = __r.field(#tyname, #field, ::msrpc_ndr::Reader::u32)?;
+            let __max: u64 = __r.field(#tyname, #field, ::msrpc_ndr::Reader::count)?;
         });
     }
     dec_s.extend(quote! {
-        __r.align(<Self as ::msrpc_ndr::Ndr>::ALIGN).map_err(|__e| __e.in_type(#tyname))?;
+        __r.align(<Self as ::msrpc_ndr::Ndr>::align_in(__r.syntax())).map_err(|__e| __e.in_type(#tyname))?;
     });
     let mut post = TokenStream::new();
     for m in &members {
@@ -269,6 +272,10 @@ fn derive_struct(ident: &Ident, fields: &Fields) -> syn::Result<TokenStream> {
             post.extend(quote! { { #pre #checks } });
         }
     }
+    // MS-RPCE 2.2.5.3.4.1: in NDR64 a structure ends on a multiple of its alignment.
+    dec_s.extend(quote! {
+        __r.trailer_align(<Self as ::msrpc_ndr::Ndr>::ALIGN64).map_err(|__e| __e.in_type(#tyname))?;
+    });
     dec_s.extend(post);
     let ctor = match fields {
         Fields::Named(_) => {
@@ -331,6 +338,7 @@ fn derive_struct(ident: &Ident, fields: &Fields) -> syn::Result<TokenStream> {
         #[automatically_derived]
         impl ::msrpc_ndr::Ndr for #ident {
             const ALIGN: usize = #align;
+            const ALIGN64: usize = #align64;
             const WIRE_MIN: usize = #wire_min;
             const SCALARS_ONLY: bool = #scalars_only;
             fn encode_scalars(&self, __w: &mut ::msrpc_ndr::Writer) -> ::msrpc_ndr::EncodeResult {
@@ -477,28 +485,50 @@ fn derive_union(
         .iter()
         .filter(|a| !a.default && a.field.is_some())
         .collect();
-    let arm_aligns: Vec<TokenStream> = data_arms
+    let arm_consts: Vec<shape::MemberConsts> = data_arms
         .iter()
         .filter_map(|a| a.field.as_ref())
-        .map(|(_, _, s)| shape::member_consts(s).0)
+        .map(|(_, _, s)| shape::member_consts(s))
         .collect();
-    let arm_onlys: Vec<TokenStream> = data_arms
-        .iter()
-        .filter_map(|a| a.field.as_ref())
-        .map(|(_, _, s)| shape::member_consts(s).2)
-        .collect();
+    let arm_aligns: Vec<TokenStream> = arm_consts.iter().map(|c| c.align.clone()).collect();
+    let arm_aligns64: Vec<TokenStream> = arm_consts.iter().map(|c| c.align64.clone()).collect();
+    let arm_onlys: Vec<TokenStream> = arm_consts.iter().map(|c| c.scalars_only.clone()).collect();
     let arms_align = max_align_chain(&arm_aligns);
+    let arms_align64 = max_align_chain(&arm_aligns64);
     let mut all_aligns = arm_aligns.clone();
     all_aligns.push(quote!(#swsize));
     let align = max_align_chain(&all_aligns);
+    let mut all_aligns64 = arm_aligns64.clone();
+    all_aligns64.push(quote!(#swsize));
+    let align64 = max_align_chain(&all_aligns64);
     let scalars_only = and_chain(&arm_onlys);
-    let after_d = if encapsulated {
+    // NDR20: an encapsulated union aligns its arm to the largest arm alignment (C706
+    // 14.3.8), a non-encapsulated one leaves the arm to its own alignment. NDR64 (MS-RPCE
+    // 2.2.5.3.4.4): the union starts aligned to the largest of the discriminant's and the
+    // arms' alignments, and every arm to the largest arm alignment.
+    let after_d20 = if encapsulated {
         quote! { __w.align(#arms_align); }
     } else {
         quote! {}
     };
+    let after_d = quote! {
+        if __w.is_ndr64() {
+            __w.align(#arms_align64);
+        } else {
+            #after_d20
+        }
+    };
+    let after_d64 = quote! {
+        if __w.is_ndr64() {
+            __w.align(#arms_align64);
+        }
+    };
     let after_d_read = if encapsulated {
-        quote! { __r.align(#arms_align)?; }
+        quote! {
+            if !__r.is_ndr64() {
+                __r.align(#arms_align)?;
+            }
+        }
     } else {
         quote! {}
     };
@@ -526,14 +556,14 @@ fn derive_union(
         let cid = case_const(i);
         if a.default {
             disc_arms.extend(quote! { Self::#vid(__d) => u64::from(*__d), });
-            enc_s_arms.extend(quote! { Self::#vid(__d) => { #write_d(*__d); } });
+            enc_s_arms.extend(quote! { Self::#vid(__d) => { #write_d(*__d); #after_d64 } });
             default_dec = quote! { ::core::result::Result::Ok(Self::#vid(__d)) };
             continue;
         }
         match &a.field {
             None => {
                 disc_arms.extend(quote! { Self::#vid => u64::from(#cid), });
-                enc_s_arms.extend(quote! { Self::#vid => { #write_d(#cid); } });
+                enc_s_arms.extend(quote! { Self::#vid => { #write_d(#cid); #after_d64 } });
                 dec_chain.extend(quote! {
                     if __d == #cid {
                         return ::core::result::Result::Ok(Self::#vid);
@@ -616,10 +646,14 @@ fn derive_union(
         #[automatically_derived]
         impl ::msrpc_ndr::Ndr for #ident {
             const ALIGN: usize = #align;
+            const ALIGN64: usize = #align64;
             const WIRE_MIN: usize = #swsize;
             const SCALARS_ONLY: bool = #scalars_only;
             fn encode_scalars(&self, __w: &mut ::msrpc_ndr::Writer) -> ::msrpc_ndr::EncodeResult {
                 #consts
+                if __w.is_ndr64() {
+                    __w.align(<Self as ::msrpc_ndr::Ndr>::ALIGN64);
+                }
                 match self {
                     #enc_s_arms
                 }
@@ -628,7 +662,13 @@ fn derive_union(
             fn decode_scalars(__r: &mut ::msrpc_ndr::Reader<'_>) -> ::msrpc_ndr::DecodeResult<Self> {
                 __r.nested(|__r| {
                     #consts
+                    if __r.is_ndr64() {
+                        __r.align(<Self as ::msrpc_ndr::Ndr>::ALIGN64)?;
+                    }
                     let __d: #swty = #read_d?;
+                    if __r.is_ndr64() {
+                        __r.align(#arms_align64)?;
+                    }
                     #dec_chain
                     #default_dec
                 })
@@ -736,6 +776,7 @@ fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream
         #[automatically_derived]
         impl ::msrpc_ndr::Ndr for #ident {
             const ALIGN: usize = #size;
+            const ALIGN64: usize = 4;
             const WIRE_MIN: usize = #size;
             const SCALARS_ONLY: bool = true;
             fn encode_scalars(&self, __w: &mut ::msrpc_ndr::Writer) -> ::msrpc_ndr::EncodeResult {
@@ -753,12 +794,29 @@ fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream
                         })?
                     }
                 };
-                #write(__v);
+                // MS-RPCE 2.2.5.2: NDR64 carries every enum as a 4-byte integer.
+                if __w.is_ndr64() {
+                    __w.u32(::core::convert::From::from(__v));
+                } else {
+                    #write(__v);
+                }
                 ::core::result::Result::Ok(())
             }
             fn decode_scalars(__r: &mut ::msrpc_ndr::Reader<'_>) -> ::msrpc_ndr::DecodeResult<Self> {
                 #consts
-                let __v: #ty = #read.map_err(|__e| __e.in_type(#tyname))?;
+                let __v: #ty = if __r.is_ndr64() {
+                    let __wide = __r.u32().map_err(|__e| __e.in_type(#tyname))?;
+                    <#ty as ::core::convert::TryFrom<u32>>::try_from(__wide).map_err(|_| {
+                        __r.error(::msrpc_ndr::DecodeErrorKind::OutOfRange {
+                            value: i128::from(__wide),
+                            min: 0,
+                            max: i128::from(#ty::MAX),
+                        })
+                        .in_type(#tyname)
+                    })?
+                } else {
+                    #read.map_err(|__e| __e.in_type(#tyname))?
+                };
                 #dec_chain
                 ::core::result::Result::Ok(#ident::#uid(<#fty as ::core::convert::From<#ty>>::from(__v)))
             }

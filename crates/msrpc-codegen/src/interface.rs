@@ -585,20 +585,41 @@ fn gen_op(op: &Op, vis: &syn::Visibility) -> syn::Result<TokenStream> {
                 ::core::result::Result::Ok(Self { #(#in_ids),* })
             }
 
-            /// Encodes the request stub in representation `drep`.
+            /// Encodes the NDR20 request stub in representation `drep`.
             pub fn to_stub(&self, drep: ::msrpc_ndr::DataRep) -> ::msrpc_ndr::EncodeResult<::std::vec::Vec<u8>> {
-                let mut __w = ::msrpc_ndr::Writer::new(drep);
+                self.to_stub_in(drep, ::msrpc_ndr::TransferSyntax::Ndr20)
+            }
+
+            /// Encodes the request stub in transfer syntax `syntax` and representation `drep`.
+            pub fn to_stub_in(
+                &self,
+                drep: ::msrpc_ndr::DataRep,
+                syntax: ::msrpc_ndr::TransferSyntax,
+            ) -> ::msrpc_ndr::EncodeResult<::std::vec::Vec<u8>> {
+                let mut __w = ::msrpc_ndr::Writer::with_syntax(drep, syntax);
                 self.encode(&mut __w)?;
                 ::core::result::Result::Ok(__w.into_bytes())
             }
 
-            /// Decodes a request stub; bytes after the last parameter are ignored (peers pad).
+            /// Decodes an NDR20 request stub; bytes after the last parameter are ignored
+            /// (peers pad).
             pub fn from_stub(
                 stub: &[u8],
                 drep: ::msrpc_ndr::DataRep,
                 limits: ::msrpc_ndr::DecodeLimits,
             ) -> ::msrpc_ndr::DecodeResult<Self> {
-                let mut __r = ::msrpc_ndr::Reader::new(stub, drep, limits);
+                Self::from_stub_in(stub, drep, ::msrpc_ndr::TransferSyntax::Ndr20, limits)
+            }
+
+            /// Decodes a request stub in transfer syntax `syntax`; bytes after the last
+            /// parameter are ignored.
+            pub fn from_stub_in(
+                stub: &[u8],
+                drep: ::msrpc_ndr::DataRep,
+                syntax: ::msrpc_ndr::TransferSyntax,
+                limits: ::msrpc_ndr::DecodeLimits,
+            ) -> ::msrpc_ndr::DecodeResult<Self> {
+                let mut __r = ::msrpc_ndr::Reader::with_syntax(stub, drep, syntax, limits);
                 Self::decode(&mut __r)
             }
         }
@@ -624,26 +645,47 @@ fn gen_op(op: &Op, vis: &syn::Visibility) -> syn::Result<TokenStream> {
                 ::core::result::Result::Ok(Self { #(#out_ids),* })
             }
 
-            /// Encodes the response stub in representation `drep`, sized by the request `req`.
+            /// Encodes the NDR20 response stub in representation `drep`, sized by the request `req`.
             pub fn to_stub(
                 &self,
                 #req_param: &#req_ty,
                 drep: ::msrpc_ndr::DataRep,
             ) -> ::msrpc_ndr::EncodeResult<::std::vec::Vec<u8>> {
-                let mut __w = ::msrpc_ndr::Writer::new(drep);
+                self.to_stub_in(#req_param, drep, ::msrpc_ndr::TransferSyntax::Ndr20)
+            }
+
+            /// Encodes the response stub in transfer syntax `syntax`, sized by the request `req`.
+            pub fn to_stub_in(
+                &self,
+                #req_param: &#req_ty,
+                drep: ::msrpc_ndr::DataRep,
+                syntax: ::msrpc_ndr::TransferSyntax,
+            ) -> ::msrpc_ndr::EncodeResult<::std::vec::Vec<u8>> {
+                let mut __w = ::msrpc_ndr::Writer::with_syntax(drep, syntax);
                 self.encode(&mut __w #(, #arg_from_req)*)?;
                 ::core::result::Result::Ok(__w.into_bytes())
             }
 
-            /// Decodes a response stub to the request `req`; bytes after the last value are
-            /// ignored.
+            /// Decodes an NDR20 response stub to the request `req`; bytes after the last value
+            /// are ignored.
             pub fn from_stub(
                 stub: &[u8],
                 drep: ::msrpc_ndr::DataRep,
                 limits: ::msrpc_ndr::DecodeLimits,
                 #req_param: &#req_ty,
             ) -> ::msrpc_ndr::DecodeResult<Self> {
-                let mut __r = ::msrpc_ndr::Reader::new(stub, drep, limits);
+                Self::from_stub_in(stub, drep, ::msrpc_ndr::TransferSyntax::Ndr20, limits, #req_param)
+            }
+
+            /// Decodes a response stub in transfer syntax `syntax` to the request `req`.
+            pub fn from_stub_in(
+                stub: &[u8],
+                drep: ::msrpc_ndr::DataRep,
+                syntax: ::msrpc_ndr::TransferSyntax,
+                limits: ::msrpc_ndr::DecodeLimits,
+                #req_param: &#req_ty,
+            ) -> ::msrpc_ndr::DecodeResult<Self> {
+                let mut __r = ::msrpc_ndr::Reader::with_syntax(stub, drep, syntax, limits);
                 Self::decode(&mut __r #(, #arg_from_req)*)
             }
         }
@@ -815,13 +857,13 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             .collect();
         dispatch_arms.extend(quote! {
             #opnum => {
-                let __req = #req_ty::from_stub(&stub, drep, limits)
+                let __req = #req_ty::from_stub_in(&stub, drep, syntax, limits)
                     .map_err(::msrpc_proto::dispatch::DispatchError::BadStub)?;
                 #(#keep)*
                 let __resp = <__S as #name>::#method(service, &ctx, __req)
                     .await
                     .map_err(::msrpc_proto::dispatch::DispatchError::Fault)?;
-                let mut __w = ::msrpc_ndr::Writer::new(drep);
+                let mut __w = ::msrpc_ndr::Writer::with_syntax(drep, syntax);
                 __resp
                     .encode(&mut __w #(, #pass)*)
                     .map_err(::msrpc_proto::dispatch::DispatchError::Encode)?;
@@ -840,13 +882,14 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             ) -> ::core::result::Result<#resp_ty, ::msrpc_proto::dispatch::CallError> {
                 let (__invoke, __syntax, __object) = (#client_parts);
                 let __drep = __invoke.drep();
+                let __ts = __invoke.transfer_syntax(__syntax).await?;
                 let __stub = req
-                    .to_stub(__drep)
+                    .to_stub_in(__drep, __ts)
                     .map_err(::msrpc_proto::dispatch::CallError::Encode)?;
                 let __resp = __invoke
-                    .invoke(__syntax, #opnum, __object, __stub, __drep)
+                    .invoke_in(__syntax, #opnum, __object, __stub, __drep, __ts)
                     .await?;
-                #resp_ty::from_stub(&__resp.stub, __resp.drep, __invoke.limits(), &req)
+                #resp_ty::from_stub_in(&__resp.stub, __resp.drep, __ts, __invoke.limits(), &req)
                     .map_err(::msrpc_proto::dispatch::CallError::Decode)
             }
         });
@@ -885,7 +928,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                     }
                 },
                 quote! {
-                    let _ = (service, stub, drep, limits);
+                    let _ = (service, stub, drep, syntax, limits);
                     ::core::result::Result::Err(
                         ::msrpc_proto::dispatch::DispatchError::OpnumOutOfRange(__other),
                     )
@@ -902,7 +945,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                 (
                     quote!(#vis trait #name: #base_path + ::core::marker::Send + ::core::marker::Sync + 'static),
                     TokenStream::new(),
-                    quote!(#base_marker::__dispatch(service, ctx, stub, drep, limits).await),
+                    quote!(#base_marker::__dispatch(service, ctx, stub, drep, syntax, limits).await),
                     quote!(#base_marker::__rundown(service, assoc_group_id)),
                     quote! {{
                         const __BASE: &[::core::option::Option<&str>] =
@@ -1100,6 +1143,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                 ctx: ::msrpc_proto::dispatch::CallContext,
                 stub: ::std::vec::Vec<u8>,
                 drep: ::msrpc_ndr::DataRep,
+                syntax: ::msrpc_ndr::TransferSyntax,
                 limits: ::msrpc_ndr::DecodeLimits,
             ) -> ::core::result::Result<::std::vec::Vec<u8>, ::msrpc_proto::dispatch::DispatchError> {
                 let __opnum = ctx.opnum;
@@ -1176,7 +1220,32 @@ pub fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                 'a,
                 ::core::result::Result<::std::vec::Vec<u8>, ::msrpc_proto::dispatch::DispatchError>,
             > {
-                ::std::boxed::Box::pin(#marker::__dispatch(&self.service, ctx, stub, drep, limits))
+                ::std::boxed::Box::pin(#marker::__dispatch(
+                    &self.service,
+                    ctx,
+                    stub,
+                    drep,
+                    ::msrpc_ndr::TransferSyntax::Ndr20,
+                    limits,
+                ))
+            }
+
+            fn supports_ndr64(&self) -> bool {
+                true
+            }
+
+            fn dispatch_in<'a>(
+                &'a self,
+                ctx: ::msrpc_proto::dispatch::CallContext,
+                stub: ::std::vec::Vec<u8>,
+                drep: ::msrpc_ndr::DataRep,
+                syntax: ::msrpc_ndr::TransferSyntax,
+                limits: ::msrpc_ndr::DecodeLimits,
+            ) -> ::msrpc_proto::dispatch::BoxFuture<
+                'a,
+                ::core::result::Result<::std::vec::Vec<u8>, ::msrpc_proto::dispatch::DispatchError>,
+            > {
+                ::std::boxed::Box::pin(#marker::__dispatch(&self.service, ctx, stub, drep, syntax, limits))
             }
         }
 

@@ -475,10 +475,10 @@ pub fn full_encode(shape: &Shape, v: &TokenStream, field: &str) -> TokenStream {
                 match #v {
                     ::core::option::Option::Some(__v) => {
                         let __id = __w.next_ref_id();
-                        __w.u32(__id);
+                        __w.ref_id(__id);
                         #body
                     }
-                    ::core::option::Option::None => __w.u32(0),
+                    ::core::option::Option::None => __w.ref_id(0),
                 }
             }
         }
@@ -591,7 +591,7 @@ pub fn full_decode(shape: &Shape) -> TokenStream {
                 // The referent id's value is ignored, zero included (as Windows, Samba and
                 // Wine do): a [ref] pointer's referent always follows.
                 PtrKind::Ref => quote! {
-                    match __r.u32() {
+                    match __r.ref_id() {
                         ::core::result::Result::Ok(_) => __r
                             .nested(|__r| #inner_dec)
                             .map(::msrpc_ndr::Ref::new),
@@ -625,28 +625,58 @@ fn elements_with_buffers(head: TokenStream) -> TokenStream {
     }
 }
 
-/// `(ALIGN, WIRE_MIN, SCALARS_ONLY)` expressions of a member's scalar part.
-pub fn member_consts(shape: &Shape) -> (TokenStream, TokenStream, TokenStream) {
+/// The constant expressions of a member's scalar part.
+pub struct MemberConsts {
+    /// Alignment in NDR20.
+    pub align: TokenStream,
+    /// Alignment in NDR64: pointers 8, and an embedded array or string the alignment of its
+    /// elements (its counts align to 8 by themselves), as a 64-bit C compiler lays the
+    /// structure out (MS-RPCE 2.2.5.3.4).
+    pub align64: TokenStream,
+    /// Fewest wire bytes (NDR20's, a lower bound for NDR64 too).
+    pub wire_min: TokenStream,
+    /// No buffers phase.
+    pub scalars_only: TokenStream,
+}
+
+/// The constants of a member's scalar part.
+pub fn member_consts(shape: &Shape) -> MemberConsts {
     match shape {
-        Shape::Plain { ty, .. } => (
-            quote!(<#ty as ::msrpc_ndr::Ndr>::ALIGN),
-            quote!(<#ty as ::msrpc_ndr::Ndr>::WIRE_MIN),
-            quote!(<#ty as ::msrpc_ndr::Ndr>::SCALARS_ONLY),
-        ),
+        Shape::Plain { ty, .. } => MemberConsts {
+            align: quote!(<#ty as ::msrpc_ndr::Ndr>::ALIGN),
+            align64: quote!(<#ty as ::msrpc_ndr::Ndr>::ALIGN64),
+            wire_min: quote!(<#ty as ::msrpc_ndr::Ndr>::WIRE_MIN),
+            scalars_only: quote!(<#ty as ::msrpc_ndr::Ndr>::SCALARS_ONLY),
+        },
         Shape::Conformant {
             elem, length_is, ..
-        } => (
-            quote!(::msrpc_ndr::max_align(4, <#elem as ::msrpc_ndr::Ndr>::ALIGN)),
-            if *length_is { quote!(12) } else { quote!(4) },
-            quote!(<#elem as ::msrpc_ndr::Ndr>::SCALARS_ONLY),
-        ),
-        Shape::Varying { elem, .. } => (
-            quote!(::msrpc_ndr::max_align(4, <#elem as ::msrpc_ndr::Ndr>::ALIGN)),
-            quote!(8),
-            quote!(<#elem as ::msrpc_ndr::Ndr>::SCALARS_ONLY),
-        ),
-        Shape::Str { .. } => (quote!(4), quote!(8), quote!(true)),
-        Shape::Ptr { .. } | Shape::Opt { .. } => (quote!(4), quote!(4), quote!(false)),
+        } => MemberConsts {
+            align: quote!(::msrpc_ndr::max_align(4, <#elem as ::msrpc_ndr::Ndr>::ALIGN)),
+            align64: quote!(<#elem as ::msrpc_ndr::Ndr>::ALIGN64),
+            wire_min: if *length_is { quote!(12) } else { quote!(4) },
+            scalars_only: quote!(<#elem as ::msrpc_ndr::Ndr>::SCALARS_ONLY),
+        },
+        Shape::Varying { elem, .. } => MemberConsts {
+            align: quote!(::msrpc_ndr::max_align(4, <#elem as ::msrpc_ndr::Ndr>::ALIGN)),
+            align64: quote!(<#elem as ::msrpc_ndr::Ndr>::ALIGN64),
+            wire_min: quote!(8),
+            scalars_only: quote!(<#elem as ::msrpc_ndr::Ndr>::SCALARS_ONLY),
+        },
+        Shape::Str { cs, .. } => MemberConsts {
+            align: quote!(4),
+            align64: match cs {
+                Charset::Wide => quote!(2),
+                Charset::Char => quote!(1),
+            },
+            wire_min: quote!(8),
+            scalars_only: quote!(true),
+        },
+        Shape::Ptr { .. } | Shape::Opt { .. } => MemberConsts {
+            align: quote!(4),
+            align64: quote!(8),
+            wire_min: quote!(4),
+            scalars_only: quote!(false),
+        },
     }
 }
 
@@ -661,7 +691,7 @@ pub fn member_encode_scalars(shape: &Shape, place: &TokenStream, field: &str) ->
         }
         Shape::Conformant { length_is, .. } => {
             if *length_is {
-                quote! { ::msrpc_ndr::array::encode_varying(#v, u64::from(__max), ::core::option::Option::Some(__length_is), #field, __w)?; }
+                quote! { ::msrpc_ndr::array::encode_varying(#v, __max, ::core::option::Option::Some(__length_is), #field, __w)?; }
             } else {
                 quote! { ::msrpc_ndr::array::encode_elements_scalars(#v, __w)?; }
             }
@@ -719,9 +749,9 @@ pub fn member_decode_scalars(shape: &Shape) -> TokenStream {
             elem, length_is, ..
         } => {
             if *length_is {
-                quote! { ::msrpc_ndr::array::decode_varying::<#elem>(__r, u64::from(__max), ::core::option::Option::None) }
+                quote! { ::msrpc_ndr::array::decode_varying::<#elem>(__r, __max, ::core::option::Option::None) }
             } else {
-                quote! { ::msrpc_ndr::array::decode_elements_scalars::<#elem>(__r, u64::from(__max)) }
+                quote! { ::msrpc_ndr::array::decode_elements_scalars::<#elem>(__r, __max) }
             }
         }
         Shape::Varying { elem, max, .. } => {
@@ -750,7 +780,7 @@ pub fn member_post_checks(shape: &Shape, local: &TokenStream, wrap: &TokenStream
             let mut out = TokenStream::new();
             if *size_is {
                 out.extend(quote! {
-                    ::msrpc_ndr::array::check_count(__r, __size_is, u64::from(__max)).map_err(|__e| __e #wrap)?;
+                    ::msrpc_ndr::array::check_count(__r, __size_is, __max).map_err(|__e| __e #wrap)?;
                 });
             }
             if *length_is {

@@ -219,16 +219,24 @@ fn struct_tokens() {
     .unwrap();
     assert!(out.contains("impl::msrpc_ndr::NdrforTwr"));
     // max_count hoisted before the structure's alignment
-    let hoist = out.find("__w.u32(__max);").unwrap();
+    let hoist = out
+        .find("__w.count(__max,\"tower_octet_string\")?;")
+        .unwrap();
     let align = out
-        .find("__w.align(<Selfas::msrpc_ndr::Ndr>::ALIGN);")
+        .find("__w.align(<Selfas::msrpc_ndr::Ndr>::align_in(__w.syntax()));")
         .unwrap();
     assert!(hoist < align);
+    // NDR64 pads the structure to its alignment after its scalars (MS-RPCE 2.2.5.3.4.1)
+    let trailer = out
+        .find("__w.trailer_align(<Selfas::msrpc_ndr::Ndr>::ALIGN64);")
+        .unwrap();
+    assert!(align < trailer);
     assert!(out.contains("::msrpc_ndr::array::check_len(\"tower_octet_string\",__size_is"));
     assert!(out.contains("lettower_length=&self.tower_length;"));
-    assert!(out.contains("__r.field(\"Twr\",\"tower_octet_string\",::msrpc_ndr::Reader::u32)"));
-    assert!(out.contains("::msrpc_ndr::array::decode_elements_scalars::<u8>(__r,u64::from(__max))"));
-    assert!(out.contains("::msrpc_ndr::array::check_count(__r,__size_is,u64::from(__max))"));
+    assert!(out.contains("__r.field(\"Twr\",\"tower_octet_string\",::msrpc_ndr::Reader::count)"));
+    assert!(out.contains("::msrpc_ndr::array::decode_elements_scalars::<u8>(__r,__max)"));
+    assert!(out.contains("constALIGN64:usize="));
+    assert!(out.contains("::msrpc_ndr::array::check_count(__r,__size_is,__max)"));
     assert!(out.contains("constALIGN:usize=::msrpc_ndr::max_align(<u16as::msrpc_ndr::Ndr>::ALIGN"));
     // the buffers phase is skipped for types without pointers
     assert!(out.contains("fnencode_buffers(&self,__w:&mut::msrpc_ndr::Writer)->::msrpc_ndr::EncodeResult{if<Selfas::msrpc_ndr::Ndr>::SCALARS_ONLY{return"));
@@ -274,7 +282,7 @@ fn union_and_enum_tokens() {
         enum E { #[ndr(case = 1)] A(u32) }
     })
     .unwrap();
-    assert!(out.contains("__w.u8(__CASE0);__w.align("));
+    assert!(out.contains("__w.u8(__CASE0);if__w.is_ndr64(){__w.align("));
     assert!(out.contains("UnknownDiscriminant"));
 
     let out = derive(quote! {
@@ -307,7 +315,11 @@ fn union_and_enum_tokens() {
     // 16-bit by default; the catch-all may be as wide as the wire (u16) or wider (u32)
     let out = derive(quote! { #[repr(u16)] enum E { A = 1, #[ndr(unknown)] Other(u16) } }).unwrap();
     assert!(out.contains("constALIGN:usize=2usize"));
-    assert!(out.contains("let__v:u16=__r.u16()"));
+    assert!(out.contains("let__v:u16=if__r.is_ndr64(){"));
+    assert!(out.contains("}else{__r.u16()"));
+    // NDR64 carries it in 4 bytes (MS-RPCE 2.2.5.2); a value beyond 16 bits is refused there
+    assert!(out.contains("<u16as::core::convert::TryFrom<u32>>::try_from(__wide)"));
+    assert!(out.contains("constALIGN64:usize=4;"));
     assert!(out.contains("<u16as::core::convert::TryFrom<u64>>::try_from(__wide)"));
     assert!(out.contains("E::Other(<u16as::core::convert::From<u16>>::from(__v))"));
     assert!(out.contains("impl::core::convert::From<u16>forE"));
@@ -702,7 +714,7 @@ fn inheriting_interfaces() {
         // the base is a supertrait, with no run-down hook of its own
         "pubtraitRemUnknown2:crate::remunknown::RemUnknown+::core::marker::Send",
         // unknown opnums go to the base's dispatcher, the run-down to the base's
-        "__other=>{crate::remunknown::RemUnknownInterface::__dispatch(service,ctx,stub,drep,limits).await}",
+        "__other=>{crate::remunknown::RemUnknownInterface::__dispatch(service,ctx,stub,drep,syntax,limits).await}",
         "crate::remunknown::RemUnknownInterface::__rundown(service,assoc_group_id)",
         // the operation table merges the base's, and a redefined opnum fails to compile
         "<crate::remunknown::RemUnknownInterfaceas::msrpc_proto::dispatch::Interface>::OPERATIONS;",

@@ -1,16 +1,13 @@
 //! Array forms of C706 14.3.3: conformant, varying and conformant-varying arrays, and the
-//! element runs that conformant structures embed. Generated code calls these for fields with
+//! element runs that conformant structures embed. Counts (max_count, offset, actual_count)
+//! are `u32`s in NDR20 and `u64`s aligned to 8 in NDR64 (MS-RPCE 2.2.5.3.1, 2.2.5.3.3). Generated code calls these for fields with
 //! `size_is` / `length_is`.
 
 use crate::{DecodeErrorKind, DecodeResult, EncodeError, EncodeResult, Ndr, Reader, Writer};
 
-fn count32(len: usize, field: &'static str) -> EncodeResult<u32> {
-    u32::try_from(len).map_err(|_| EncodeError::CountOverflow(field))
-}
-
 /// Writes the elements' scalars (aligned to the element type), no counts.
 pub fn encode_elements_scalars<T: Ndr>(items: &[T], w: &mut Writer) -> EncodeResult {
-    w.align(T::ALIGN);
+    w.align_for::<T>();
     T::encode_scalars_slice(items, w)
 }
 
@@ -27,7 +24,7 @@ pub fn encode_elements_buffers<T: Ndr>(items: &[T], w: &mut Writer) -> EncodeRes
 /// Reads `count` elements' scalars after checking `count` against the limits.
 pub fn decode_elements_scalars<T: Ndr>(r: &mut Reader<'_>, count: u64) -> DecodeResult<Vec<T>> {
     let n = r.reserve(count, T::WIRE_MIN, std::mem::size_of::<T>())?;
-    r.align(T::ALIGN)?;
+    r.align_for::<T>()?;
     T::decode_scalars_vec(r, n)
 }
 
@@ -73,13 +70,13 @@ pub fn encode_conformant<T: Ndr>(
     if let Some(n) = size_is {
         check_len(field, n, items.len())?;
     }
-    w.u32(count32(items.len(), field)?);
+    w.count(items.len() as u64, field)?;
     encode_elements_scalars(items, w)
 }
 
 /// Reads a conformant array's scalars; `size_is`, when given, must equal the wire's max_count.
 pub fn decode_conformant<T: Ndr>(r: &mut Reader<'_>, size_is: Option<u64>) -> DecodeResult<Vec<T>> {
-    let max = u64::from(r.u32()?);
+    let max = r.count()?;
     if let Some(n) = size_is {
         check_count(r, n, max)?;
     }
@@ -100,16 +97,16 @@ pub fn encode_varying<T: Ndr>(
     if items.len() as u64 > max {
         return Err(EncodeError::TooLong(field));
     }
-    w.u32(0);
-    w.u32(count32(items.len(), field)?);
+    w.count(0, field)?;
+    w.count(items.len() as u64, field)?;
     encode_elements_scalars(items, w)
 }
 
 /// Reads a varying array's `offset` and `actual_count`, refusing them beyond `max`; returns
 /// actual_count.
 pub(crate) fn read_variance(r: &mut Reader<'_>, max: u64) -> DecodeResult<u64> {
-    let offset = u64::from(r.u32()?);
-    let actual = u64::from(r.u32()?);
+    let offset = r.count()?;
+    let actual = r.count()?;
     if offset.saturating_add(actual) > max {
         return Err(r.error(DecodeErrorKind::VarianceBeyondConformance {
             max,
@@ -150,9 +147,9 @@ pub fn encode_conformant_varying<T: Ndr>(
     if (items.len() as u64) > max {
         return Err(EncodeError::TooLong(field));
     }
-    w.u32(u32::try_from(max).map_err(|_| EncodeError::CountOverflow(field))?);
-    w.u32(0);
-    w.u32(count32(items.len(), field)?);
+    w.count(max, field)?;
+    w.count(0, field)?;
+    w.count(items.len() as u64, field)?;
     encode_elements_scalars(items, w)
 }
 
@@ -163,7 +160,7 @@ pub fn decode_conformant_varying<T: Ndr>(
     size_is: Option<u64>,
     length_is: Option<u64>,
 ) -> DecodeResult<Vec<T>> {
-    let max = u64::from(r.u32()?);
+    let max = r.count()?;
     if let Some(n) = size_is {
         check_count(r, n, max)?;
     }

@@ -92,7 +92,7 @@ pub enum DecodeErrorKind {
     },
     /// A full pointer's referent id refers to a value of another type.
     #[error("full pointer {0:#x} aliases a value of another type")]
-    FullPointerTypeMismatch(u32),
+    FullPointerTypeMismatch(u64),
     /// EBCDIC characters or non-IEEE floats, which this implementation does not decode.
     #[error("unsupported data representation {0:02x?}")]
     UnsupportedDataRep([u8; 4]),

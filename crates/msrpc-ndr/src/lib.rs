@@ -1,6 +1,7 @@
-//! NDR20, the Network Data Representation transfer syntax of DCE/RPC (The Open Group C706
-//! chapter 14, with the Windows rules of MS-RPCE 2.2.5), as a bounded, sans-IO encoder and
-//! decoder.
+//! NDR20 and NDR64, the Network Data Representation transfer syntaxes of DCE/RPC (The Open
+//! Group C706 chapter 14; MS-RPCE 2.2.4 for Windows' NDR rules and 2.2.5 for NDR64), as a
+//! bounded, sans-IO encoder and decoder. A [`Reader`] or [`Writer`] is in one
+//! [`TransferSyntax`] (the presentation context's); the same `Ndr` impls serve both.
 //!
 //! # What it does
 //! - Primitive types with natural alignment, in either byte order chosen by the PDU's `drep`
@@ -19,10 +20,41 @@
 //! - `#[derive(Ndr)]` (re-exported from `msrpc-macros`) writes the impls for structs, unions and
 //!   enums.
 //!
+//! # NDR64 (MS-RPCE 2.2.5)
+//! What differs from NDR20, section by section; everything else (byte orders, the two
+//! phases, deferred referents, strings' NUL rules) is shared:
+//! - 2.2.5.2.1: `small`, `short`, `long` (4 bytes) and `hyper` keep their sizes and natural
+//!   alignment; `__int3264` is 8 bytes ([`Int3264`], [`UInt3264`]: 4 in NDR20).
+//! - 2.2.5.2 (enumerated types): every enum is a 4-byte integer, `v1_enum` or not
+//!   (derived enums; a 16-bit enum refuses a wire value beyond 16 bits).
+//! - 2.2.5.2.3 (pointers): a referent id is 8 bytes aligned to 8 ([`Reader::ref_id`],
+//!   [`Writer::ref_id`]); unique, full and embedded ref pointers alike. Referents are deferred
+//!   as in NDR20.
+//! - 2.2.5.3.1 (conformance and variance): max_count, offset and actual_count are 8 bytes
+//!   aligned to 8 ([`Reader::count`], [`Writer::count`]), in arrays, conformant structures
+//!   (hoisted to the front) and strings. A count is a peer's claim up to 2^64 - 1: it goes
+//!   through [`Reader::reserve`] (against `max_elements`, the bytes left and the allocation
+//!   budget) before anything is allocated, never truncated to 32 bits.
+//! - 2.2.5.3.4 (structures): a structure aligns to its largest member alignment in NDR64
+//!   ([`Ndr::ALIGN64`]: pointers 8, an embedded array or string its element's, as a 64-bit C
+//!   compiler lays the structure out; the 8-byte counts align themselves), and 2.2.5.3.4.1 ends
+//!   it on a multiple of that alignment (trailing padding, [`Writer::trailer_align`]).
+//! - 2.2.5.3.4.4 (unions): the union aligns to the largest of its discriminant's and arms'
+//!   alignments, and the arm, after the discriminant, to the largest arm alignment, encapsulated
+//!   or not; the discriminant keeps its declared type. `ms_union` does not apply to NDR64
+//!   (2.2.4.5).
+//! - Context handles stay 20 bytes aligned to 4 ([`ContextHandle`]): the handle is a
+//!   structure of a `long` and a GUID, with no pointer or count in it.
+//! - These rules are the ones Samba's NDR64 engine applies (`LIBNDR_FLAG_NDR64`:
+//!   `ndr_push_uint3264`, `ndr_push_union_align`, `ndr_push_trailer_align`), which
+//!   interoperates with Windows; Impacket's NDR64 client reads our answers.
+//!
 //! # What it does not do
-//! NDR64, pipes, EBCDIC characters and non-IEEE floats (decoding those reports
-//! [`DecodeErrorKind::UnsupportedDataRep`]), and any IO. Why hand-written: no maintained crate
-//! implements NDR20 with deferred pointers and peer-count limits.
+//! Pipes in either syntax (no Rust type or derive attribute declares one, so no stub can
+//! carry one; a pipe's chunk counts would follow the counts' rule above), EBCDIC characters and
+//! non-IEEE floats (decoding those reports [`DecodeErrorKind::UnsupportedDataRep`]), and any
+//! IO. Why hand-written: no maintained crate implements NDR20 and NDR64 with deferred pointers
+//! and peer-count limits.
 //!
 //! # Example
 //! ```
@@ -57,6 +89,7 @@ mod pointer;
 mod primitives;
 mod reader;
 pub mod string;
+mod syntax;
 mod writer;
 
 pub use drep::{DataRep, Endian};
@@ -67,21 +100,35 @@ pub use handle::ContextHandle;
 pub use limits::DecodeLimits;
 pub use msrpc_macros::Ndr;
 pub use pointer::{Full, Ref, Unique};
+pub use primitives::{Int3264, UInt3264};
 pub use reader::Reader;
+pub use syntax::TransferSyntax;
 pub use uuid::Uuid;
 pub use writer::{Writer, FIRST_REF_ID};
 
-/// A type with an NDR20 representation.
+/// A type with an NDR20 and an NDR64 representation.
 ///
 /// NDR writes a construct in two phases: its *scalars* (primitive members, embedded arrays,
-/// and embedded pointers as 4-byte referent ids), then its *buffers* (the deferred referents of
+/// and embedded pointers as referent ids: 4 bytes in NDR20, 8 in NDR64), then its *buffers* (the deferred referents of
 /// those pointers, each written in full, in the order the pointers appeared). Types without
 /// pointers only have scalars. `#[derive(Ndr)]` implements this for structs, unions and enums.
 pub trait Ndr: Sized {
-    /// Alignment of the type's scalar part: the largest alignment among its members.
+    /// Alignment of the type's scalar part in NDR20: the largest alignment among its members.
     const ALIGN: usize;
+    /// Alignment of the type's scalar part in NDR64 (pointers and counts align to 8 there,
+    /// enums to 4). Defaults to [`Ndr::ALIGN`], right for types without pointers, counts or
+    /// enums.
+    const ALIGN64: usize = Self::ALIGN;
     /// Fewest bytes one value occupies on the wire (used to refuse counts the data cannot hold).
     const WIRE_MIN: usize;
+
+    /// The type's alignment in `syntax` ([`Ndr::ALIGN`] or [`Ndr::ALIGN64`]).
+    fn align_in(syntax: TransferSyntax) -> usize {
+        match syntax {
+            TransferSyntax::Ndr20 => Self::ALIGN,
+            TransferSyntax::Ndr64 => Self::ALIGN64,
+        }
+    }
 
     /// Writes the scalar part.
     fn encode_scalars(&self, w: &mut Writer) -> EncodeResult;
@@ -183,9 +230,30 @@ pub fn to_bytes<T: Ndr>(value: &T, drep: DataRep) -> EncodeResult<Vec<u8>> {
     Ok(w.into_bytes())
 }
 
+/// Encodes `value` in full into a new stream in transfer syntax `syntax`.
+pub fn to_bytes_in<T: Ndr>(
+    value: &T,
+    drep: DataRep,
+    syntax: TransferSyntax,
+) -> EncodeResult<Vec<u8>> {
+    let mut w = Writer::with_syntax(drep, syntax);
+    value.encode(&mut w)?;
+    Ok(w.into_bytes())
+}
+
 /// Decodes one `T` from `bytes`, refusing trailing bytes.
 pub fn from_bytes<T: Ndr>(bytes: &[u8], drep: DataRep, limits: DecodeLimits) -> DecodeResult<T> {
-    let mut r = Reader::new(bytes, drep, limits);
+    from_bytes_in(bytes, drep, TransferSyntax::Ndr20, limits)
+}
+
+/// Decodes one `T` from `bytes` in transfer syntax `syntax`, refusing trailing bytes.
+pub fn from_bytes_in<T: Ndr>(
+    bytes: &[u8],
+    drep: DataRep,
+    syntax: TransferSyntax,
+    limits: DecodeLimits,
+) -> DecodeResult<T> {
+    let mut r = Reader::with_syntax(bytes, drep, syntax, limits);
     let v = T::decode(&mut r)?;
     r.finish()?;
     Ok(v)

@@ -1,6 +1,7 @@
 //! Pointers (C706 14.3.10-14.3.12): [`Ref`], [`Unique`] and [`Full`].
 //!
-//! An embedded pointer is a 4-byte referent id among its construct's scalars; its referent is
+//! An embedded pointer is a referent id among its construct's scalars (4 bytes in NDR20, 8
+//! bytes aligned to 8 in NDR64, MS-RPCE 2.2.5.2.3); its referent is
 //! written later, in the construct's buffers phase. Between the two phases of a decode a
 //! pointer is *pending*: it knows the referent is coming but does not hold it yet. A value
 //! returned by [`Ndr::decode`] never has a pending pointer.
@@ -66,7 +67,7 @@ impl<T> Unique<T> {
         } else {
             0
         };
-        w.u32(id);
+        w.ref_id(id);
         Ok(())
     }
 
@@ -84,7 +85,7 @@ impl<T> Unique<T> {
 
     /// Reads the referent id; a non-zero id leaves the pointer pending.
     pub fn decode_pointer(r: &mut Reader<'_>) -> DecodeResult<Self> {
-        let id = r.u32()?;
+        let id = r.ref_id()?;
         Ok(Unique {
             value: None,
             pending: id != 0,
@@ -136,6 +137,7 @@ impl<T: fmt::Debug> fmt::Debug for Unique<T> {
 
 impl<T: Ndr> Ndr for Unique<T> {
     const ALIGN: usize = 4;
+    const ALIGN64: usize = 8;
     const WIRE_MIN: usize = 4;
     fn encode_scalars(&self, w: &mut Writer) -> EncodeResult {
         self.encode_pointer(w)
@@ -175,7 +177,7 @@ impl<T> Ref<T> {
     /// Writes a referent id.
     pub fn encode_pointer(&self, w: &mut Writer) -> EncodeResult {
         let id = w.next_ref_id();
-        w.u32(id);
+        w.ref_id(id);
         Ok(())
     }
 
@@ -184,7 +186,7 @@ impl<T> Ref<T> {
     where
         T: Default,
     {
-        r.u32()?;
+        r.ref_id()?;
         Ok(Ref(Box::default()))
     }
 
@@ -223,6 +225,7 @@ impl<T: fmt::Debug> fmt::Debug for Ref<T> {
 
 impl<T: Ndr + Default> Ndr for Ref<T> {
     const ALIGN: usize = 4;
+    const ALIGN64: usize = 8;
     const WIRE_MIN: usize = 4;
     fn encode_scalars(&self, w: &mut Writer) -> EncodeResult {
         self.encode_pointer(w)
@@ -245,7 +248,7 @@ impl<T: Ndr + Default> Ndr for Ref<T> {
 #[derive(Clone)]
 pub struct Full<T> {
     value: Option<Arc<T>>,
-    pending: u32,
+    pending: u64,
 }
 
 impl<T> Full<T> {
@@ -305,13 +308,14 @@ impl<T: fmt::Debug> fmt::Debug for Full<T> {
 
 impl<T: Ndr + Any + Send + Sync> Ndr for Full<T> {
     const ALIGN: usize = 4;
+    const ALIGN64: usize = 8;
     const WIRE_MIN: usize = 4;
     fn encode_scalars(&self, w: &mut Writer) -> EncodeResult {
         let id = match &self.value {
             Some(v) => w.full_pointer_id(Arc::as_ptr(v) as usize),
             None => 0,
         };
-        w.u32(id);
+        w.ref_id(id);
         Ok(())
     }
     fn encode_buffers(&self, w: &mut Writer) -> EncodeResult {
@@ -323,7 +327,7 @@ impl<T: Ndr + Any + Send + Sync> Ndr for Full<T> {
     fn decode_scalars(r: &mut Reader<'_>) -> DecodeResult<Self> {
         Ok(Full {
             value: None,
-            pending: r.u32()?,
+            pending: r.ref_id()?,
         })
     }
     fn decode_buffers(&mut self, r: &mut Reader<'_>) -> DecodeResult<()> {

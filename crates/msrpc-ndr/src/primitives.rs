@@ -117,10 +117,11 @@ impl Ndr for Uuid {
 /// A fixed array `T[N]`: N elements inline, no counts.
 impl<T: Ndr, const N: usize> Ndr for [T; N] {
     const ALIGN: usize = T::ALIGN;
+    const ALIGN64: usize = T::ALIGN64;
     const WIRE_MIN: usize = T::WIRE_MIN * N;
     const SCALARS_ONLY: bool = T::SCALARS_ONLY;
     fn encode_scalars(&self, w: &mut Writer) -> EncodeResult {
-        w.align(T::ALIGN);
+        w.align_for::<T>();
         T::encode_scalars_slice(self, w)
     }
     fn encode_buffers(&self, w: &mut Writer) -> EncodeResult {
@@ -132,7 +133,7 @@ impl<T: Ndr, const N: usize> Ndr for [T; N] {
         Ok(())
     }
     fn decode_scalars(r: &mut Reader<'_>) -> DecodeResult<Self> {
-        r.align(T::ALIGN)?;
+        r.align_for::<T>()?;
         let n = r.reserve(N as u64, T::WIRE_MIN, std::mem::size_of::<T>())?;
         let v = T::decode_scalars_vec(r, n)?;
         v.try_into()
@@ -148,24 +149,24 @@ impl<T: Ndr, const N: usize> Ndr for [T; N] {
     }
 }
 
-/// A conformant array `T[]` (`[size_is]` taken from the vector's length): `u32 max_count`,
-/// then the elements. This is the form of a pointer's referent or a top-level array; a
+/// A conformant array `T[]` (`[size_is]` taken from the vector's length): `max_count` (a
+/// `u32`; a `u64` in NDR64), then the elements. This is the form of a pointer's referent or a top-level array; a
 /// conformant array at the end of a structure is hoisted by the derive instead.
 impl<T: Ndr> Ndr for Vec<T> {
     const ALIGN: usize = crate::max_align(4, T::ALIGN);
+    const ALIGN64: usize = crate::max_align(8, T::ALIGN64);
     const WIRE_MIN: usize = 4;
     const SCALARS_ONLY: bool = T::SCALARS_ONLY;
     fn encode_scalars(&self, w: &mut Writer) -> EncodeResult {
-        let n = u32::try_from(self.len()).map_err(|_| EncodeError::CountOverflow("array"))?;
-        w.u32(n);
+        w.count(self.len() as u64, "array")?;
         crate::array::encode_elements_scalars(self, w)
     }
     fn encode_buffers(&self, w: &mut Writer) -> EncodeResult {
         crate::array::encode_elements_buffers(self, w)
     }
     fn decode_scalars(r: &mut Reader<'_>) -> DecodeResult<Self> {
-        let n = r.u32()?;
-        crate::array::decode_elements_scalars(r, u64::from(n))
+        let n = r.count()?;
+        crate::array::decode_elements_scalars(r, n)
     }
     fn decode_buffers(&mut self, r: &mut Reader<'_>) -> DecodeResult<()> {
         crate::array::decode_elements_buffers(self, r)
@@ -182,5 +183,52 @@ impl Ndr for () {
     }
     fn decode_scalars(_r: &mut Reader<'_>) -> DecodeResult<Self> {
         Ok(())
+    }
+}
+
+/// `__int3264` (MS-RPCE 2.2.5.2.1, signed): 4 bytes in NDR20, 8 bytes in NDR64. Encoding a
+/// value beyond 32 bits in NDR20 fails with [`EncodeError::OutOfRange`]; a 4-byte value is
+/// sign-extended when decoded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Int3264(pub i64);
+
+/// `unsigned __int3264`: 4 bytes in NDR20, 8 bytes in NDR64 (MS-RPCE 2.2.5.2.1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UInt3264(pub u64);
+
+impl Ndr for Int3264 {
+    const ALIGN: usize = 4;
+    const ALIGN64: usize = 8;
+    const WIRE_MIN: usize = 4;
+    const SCALARS_ONLY: bool = true;
+    fn encode_scalars(&self, w: &mut Writer) -> EncodeResult {
+        if w.is_ndr64() {
+            w.u64(self.0 as u64);
+        } else {
+            let v = i32::try_from(self.0).map_err(|_| EncodeError::OutOfRange("__int3264"))?;
+            w.u32(v as u32);
+        }
+        Ok(())
+    }
+    fn decode_scalars(r: &mut Reader<'_>) -> DecodeResult<Self> {
+        if r.is_ndr64() {
+            Ok(Int3264(r.u64()? as i64))
+        } else {
+            Ok(Int3264(i64::from(r.u32()? as i32)))
+        }
+    }
+}
+
+impl Ndr for UInt3264 {
+    const ALIGN: usize = 4;
+    const ALIGN64: usize = 8;
+    const WIRE_MIN: usize = 4;
+    const SCALARS_ONLY: bool = true;
+    fn encode_scalars(&self, w: &mut Writer) -> EncodeResult {
+        w.count(self.0, "unsigned __int3264")
+            .map_err(|_| EncodeError::OutOfRange("unsigned __int3264"))
+    }
+    fn decode_scalars(r: &mut Reader<'_>) -> DecodeResult<Self> {
+        r.count().map(UInt3264)
     }
 }

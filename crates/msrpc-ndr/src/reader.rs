@@ -4,7 +4,9 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::{DataRep, DecodeError, DecodeErrorKind, DecodeLimits, DecodeResult, Endian};
+use crate::{
+    DataRep, DecodeError, DecodeErrorKind, DecodeLimits, DecodeResult, Endian, TransferSyntax,
+};
 
 /// A cursor over received NDR bytes. All reads are bounds-checked; nothing indexes past the
 /// end. Alignment is relative to the start of the stream (the start of the stub data).
@@ -12,19 +14,31 @@ pub struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
     drep: DataRep,
+    syntax: TransferSyntax,
     limits: DecodeLimits,
     depth: u32,
     alloc_left: usize,
-    full_pointers: HashMap<u32, Arc<dyn Any + Send + Sync>>,
+    full_pointers: HashMap<u64, Arc<dyn Any + Send + Sync>>,
 }
 
 impl<'a> Reader<'a> {
-    /// A reader over `buf` in the data representation `drep`, bounded by `limits`.
+    /// An NDR20 reader over `buf` in the data representation `drep`, bounded by `limits`.
     pub fn new(buf: &'a [u8], drep: DataRep, limits: DecodeLimits) -> Self {
+        Self::with_syntax(buf, drep, TransferSyntax::Ndr20, limits)
+    }
+
+    /// A reader over `buf` in transfer syntax `syntax` and data representation `drep`.
+    pub fn with_syntax(
+        buf: &'a [u8],
+        drep: DataRep,
+        syntax: TransferSyntax,
+        limits: DecodeLimits,
+    ) -> Self {
         Reader {
             buf,
             pos: 0,
             drep,
+            syntax,
             alloc_left: limits.max_alloc_bytes,
             limits,
             depth: 0,
@@ -35,6 +49,16 @@ impl<'a> Reader<'a> {
     /// The data representation being read.
     pub fn drep(&self) -> DataRep {
         self.drep
+    }
+
+    /// The transfer syntax being read.
+    pub fn syntax(&self) -> TransferSyntax {
+        self.syntax
+    }
+
+    /// True when the stream is NDR64.
+    pub fn is_ndr64(&self) -> bool {
+        self.syntax.is_ndr64()
     }
 
     /// The limits in force.
@@ -132,6 +156,42 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// Reads a conformance or variance count: a `u32` in NDR20, a `u64` aligned to 8 in
+    /// NDR64 (MS-RPCE 2.2.5.3.1). The value is a peer's claim: pass it to
+    /// [`Reader::reserve`] before allocating.
+    pub fn count(&mut self) -> DecodeResult<u64> {
+        match self.syntax {
+            TransferSyntax::Ndr20 => self.u32().map(u64::from),
+            TransferSyntax::Ndr64 => self.u64(),
+        }
+    }
+
+    /// Reads a pointer's referent id: 4 bytes in NDR20, 8 bytes aligned to 8 in NDR64
+    /// (MS-RPCE 2.2.5.2.3).
+    pub fn ref_id(&mut self) -> DecodeResult<u64> {
+        self.count()
+    }
+
+    /// Aligns to the larger of `ndr20` and `ndr64` as the stream's syntax picks.
+    pub fn align_syntax(&mut self, ndr20: usize, ndr64: usize) -> DecodeResult<()> {
+        self.align(if self.is_ndr64() { ndr64 } else { ndr20 })
+    }
+
+    /// Aligns to `T`'s alignment in the stream's syntax.
+    pub fn align_for<T: crate::Ndr>(&mut self) -> DecodeResult<()> {
+        self.align(T::align_in(self.syntax))
+    }
+
+    /// Skips the trailing padding of a structure of alignment `align` in NDR64, where a
+    /// structure's size is a multiple of its alignment (MS-RPCE 2.2.5.3.4.1); nothing in NDR20.
+    pub fn trailer_align(&mut self, align: usize) -> DecodeResult<()> {
+        if self.is_ndr64() {
+            self.align(align)
+        } else {
+            Ok(())
+        }
+    }
+
     /// Fails unless the stream's floats are IEEE.
     pub fn check_ieee(&self) -> DecodeResult<()> {
         if self.drep.is_ieee_float() {
@@ -220,12 +280,12 @@ impl<'a> Reader<'a> {
     }
 
     /// Looks up a full pointer's referent already decoded under `ref_id`.
-    pub fn full_pointer(&self, ref_id: u32) -> Option<Arc<dyn Any + Send + Sync>> {
+    pub fn full_pointer(&self, ref_id: u64) -> Option<Arc<dyn Any + Send + Sync>> {
         self.full_pointers.get(&ref_id).cloned()
     }
 
     /// Records a full pointer's referent under `ref_id`.
-    pub fn set_full_pointer(&mut self, ref_id: u32, value: Arc<dyn Any + Send + Sync>) {
+    pub fn set_full_pointer(&mut self, ref_id: u64, value: Arc<dyn Any + Send + Sync>) {
         self.full_pointers.insert(ref_id, value);
     }
 }

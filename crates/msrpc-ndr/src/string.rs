@@ -14,8 +14,8 @@ use crate::{DecodeErrorKind, DecodeResult, EncodeError, EncodeResult, Reader, Wr
 /// its first character; Windows' and Samba's NDR engines refuse any other offset) and
 /// actual_count within `max`.
 fn read_string_variance(r: &mut Reader<'_>, max: u64) -> DecodeResult<u64> {
-    let offset = u64::from(r.u32()?);
-    let actual = u64::from(r.u32()?);
+    let offset = r.count()?;
+    let actual = r.count()?;
     if offset != 0 {
         return Err(r.error(DecodeErrorKind::Invalid("string offset must be 0")));
     }
@@ -71,8 +71,11 @@ fn write_chars(w: &mut Writer, s: &str) {
     w.u8(0);
 }
 
-fn count32(n: usize, field: &'static str) -> EncodeResult<u32> {
-    u32::try_from(n).map_err(|_| EncodeError::CountOverflow(field))
+/// Writes max_count, offset 0 and actual_count (`u32`s in NDR20, `u64`s in NDR64).
+fn write_cv(w: &mut Writer, max: u64, n: u64, field: &'static str) -> EncodeResult {
+    w.count(max, field)?;
+    w.count(0, field)?;
+    w.count(n, field)
 }
 
 fn write_units(w: &mut Writer, units: &[u16]) {
@@ -116,17 +119,15 @@ fn read_char(r: &mut Reader<'_>, actual: u64) -> DecodeResult<String> {
 /// units with the terminating NUL.
 pub fn encode_wide(s: &str, field: &'static str, w: &mut Writer) -> EncodeResult {
     let units = wide_units(s, field)?;
-    let n = count32(units.len(), field)?;
-    w.u32(n);
-    w.u32(0);
-    w.u32(n);
+    let n = units.len() as u64;
+    write_cv(w, n, n, field)?;
     write_units(w, &units);
     Ok(())
 }
 
 /// Reads a conformant-varying `wchar_t` string.
 pub fn decode_wide(r: &mut Reader<'_>) -> DecodeResult<String> {
-    let max = u64::from(r.u32()?);
+    let max = r.count()?;
     let actual = read_string_variance(r, max)?;
     read_wide(r, actual)
 }
@@ -136,17 +137,15 @@ pub fn encode_char(s: &str, field: &'static str, w: &mut Writer) -> EncodeResult
     if !w.drep().is_ascii() {
         return Err(EncodeError::CharRepNotAscii(field));
     }
-    let n = count32(char_count(s, field)?, field)?;
-    w.u32(n);
-    w.u32(0);
-    w.u32(n);
+    let n = char_count(s, field)? as u64;
+    write_cv(w, n, n, field)?;
     write_chars(w, s);
     Ok(())
 }
 
 /// Reads a conformant-varying `char` string.
 pub fn decode_char(r: &mut Reader<'_>) -> DecodeResult<String> {
-    let max = u64::from(r.u32()?);
+    let max = r.count()?;
     let actual = read_string_variance(r, max)?;
     read_char(r, actual)
 }
@@ -157,8 +156,8 @@ pub fn encode_wide_varying(s: &str, max: u64, field: &'static str, w: &mut Write
     if units.len() as u64 > max {
         return Err(EncodeError::TooLong(field));
     }
-    w.u32(0);
-    w.u32(count32(units.len(), field)?);
+    w.count(0, field)?;
+    w.count(units.len() as u64, field)?;
     write_units(w, &units);
     Ok(())
 }
@@ -178,8 +177,8 @@ pub fn encode_char_varying(s: &str, max: u64, field: &'static str, w: &mut Write
     if n as u64 > max {
         return Err(EncodeError::TooLong(field));
     }
-    w.u32(0);
-    w.u32(count32(n, field)?);
+    w.count(0, field)?;
+    w.count(n as u64, field)?;
     write_chars(w, s);
     Ok(())
 }
@@ -200,19 +199,16 @@ fn write_conformance(
     size_is: Option<u64>,
     field: &'static str,
 ) -> EncodeResult {
-    let n = count32(len, field)?;
-    let max = size_is.unwrap_or(u64::from(n));
-    if u64::from(n) > max {
+    let n = len as u64;
+    let max = size_is.unwrap_or(n);
+    if n > max {
         return Err(EncodeError::TooLong(field));
     }
-    w.u32(u32::try_from(max).map_err(|_| EncodeError::CountOverflow(field))?);
-    w.u32(0);
-    w.u32(n);
-    Ok(())
+    write_cv(w, max, n, field)
 }
 
 fn read_conformance(r: &mut Reader<'_>, size_is: Option<u64>) -> DecodeResult<u64> {
-    let max = u64::from(r.u32()?);
+    let max = r.count()?;
     if let Some(n) = size_is {
         crate::array::check_count(r, n, max)?;
     }

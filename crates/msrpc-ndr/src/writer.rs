@@ -1,12 +1,13 @@
 //! [`Writer`]: an NDR output stream.
 
-use crate::{DataRep, Endian};
+use crate::{DataRep, EncodeError, EncodeResult, Endian, TransferSyntax};
 
 /// Accumulates NDR bytes in one byte order. Alignment is relative to the start of the stream.
 #[derive(Debug)]
 pub struct Writer {
     buf: Vec<u8>,
     drep: DataRep,
+    syntax: TransferSyntax,
     next_ref_id: u32,
     full_pointers: Vec<(usize, u32, bool)>,
 }
@@ -15,9 +16,15 @@ pub struct Writer {
 pub const FIRST_REF_ID: u32 = 0x0002_0000;
 
 impl Writer {
-    /// An empty stream in the representation `drep`.
+    /// An empty NDR20 stream in the representation `drep`.
     pub fn new(drep: DataRep) -> Self {
+        Self::with_syntax(drep, TransferSyntax::Ndr20)
+    }
+
+    /// An empty stream in transfer syntax `syntax` and representation `drep`.
+    pub fn with_syntax(drep: DataRep, syntax: TransferSyntax) -> Self {
         Writer {
+            syntax,
             // Most stubs are small: one allocation instead of growing 8, 16, 32, 64.
             buf: Vec::with_capacity(64),
             drep,
@@ -29,6 +36,57 @@ impl Writer {
     /// The data representation being written.
     pub fn drep(&self) -> DataRep {
         self.drep
+    }
+
+    /// The transfer syntax being written.
+    pub fn syntax(&self) -> TransferSyntax {
+        self.syntax
+    }
+
+    /// True when the stream is NDR64.
+    pub fn is_ndr64(&self) -> bool {
+        self.syntax.is_ndr64()
+    }
+
+    /// Writes a conformance or variance count: a `u32` in NDR20 (a larger count fails with
+    /// [`EncodeError::CountOverflow`] naming `field`), a `u64` aligned to 8 in NDR64
+    /// (MS-RPCE 2.2.5.3.1).
+    pub fn count(&mut self, n: u64, field: &'static str) -> EncodeResult {
+        match self.syntax {
+            TransferSyntax::Ndr20 => {
+                let n = u32::try_from(n).map_err(|_| EncodeError::CountOverflow(field))?;
+                self.u32(n);
+            }
+            TransferSyntax::Ndr64 => self.u64(n),
+        }
+        Ok(())
+    }
+
+    /// Writes a pointer's referent id (0 for null): 4 bytes in NDR20, 8 bytes aligned to 8
+    /// in NDR64 (MS-RPCE 2.2.5.2.3).
+    pub fn ref_id(&mut self, id: u32) {
+        match self.syntax {
+            TransferSyntax::Ndr20 => self.u32(id),
+            TransferSyntax::Ndr64 => self.u64(u64::from(id)),
+        }
+    }
+
+    /// Aligns to `ndr20` or `ndr64` as the stream's syntax picks.
+    pub fn align_syntax(&mut self, ndr20: usize, ndr64: usize) {
+        self.align(if self.is_ndr64() { ndr64 } else { ndr20 });
+    }
+
+    /// Aligns to `T`'s alignment in the stream's syntax.
+    pub fn align_for<T: crate::Ndr>(&mut self) {
+        self.align(T::align_in(self.syntax));
+    }
+
+    /// Pads a structure of alignment `align` to a multiple of it in NDR64 (MS-RPCE
+    /// 2.2.5.3.4.1); nothing in NDR20.
+    pub fn trailer_align(&mut self, align: usize) {
+        if self.is_ndr64() {
+            self.align(align);
+        }
     }
 
     /// Bytes written so far.

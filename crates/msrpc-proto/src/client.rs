@@ -47,6 +47,11 @@ pub struct ClientConfig {
     pub assoc_group_id: u32,
     /// Offer bind-time feature negotiation in the first bind.
     pub bind_time_features: Option<BindTimeFeatures>,
+    /// Offer NDR64 beside NDR20 (MS-RPCE 2.2.5): each interface gets two presentation
+    /// contexts, NDR20 then NDR64, as 64-bit Windows clients offer them, and calls use the
+    /// one the server accepted (NDR64 when it accepted both). Default true; false offers
+    /// NDR20 only.
+    pub offer_ndr64: bool,
     /// Ask for header signing in an authenticated bind at a level that signs (not at
     /// `CONNECT`, where Samba's client does not ask either).
     pub header_signing: bool,
@@ -68,6 +73,7 @@ impl Default for ClientConfig {
             drep: DataRep::LITTLE_ENDIAN,
             assoc_group_id: 0,
             bind_time_features: Some(BindTimeFeatures::BOTH),
+            offer_ndr64: true,
             header_signing: true,
             verification_trailer: true,
         }
@@ -145,6 +151,8 @@ pub enum ClientEvent {
 struct Ctx {
     id: u16,
     syntax: SyntaxId,
+    /// The transfer syntax offered in this context (one per context).
+    transfer: SyntaxId,
     accepted: Option<bool>,
 }
 
@@ -337,7 +345,7 @@ impl ClientConnection {
                 contexts: vec![ContextElement {
                     context_id: c.id,
                     abstract_syntax: c.syntax,
-                    transfer_syntaxes: vec![SyntaxId::NDR20],
+                    transfer_syntaxes: vec![c.transfer],
                 }],
             }),
             auth: Some(verifier),
@@ -379,12 +387,30 @@ impl ClientConnection {
         self.bound
     }
 
-    /// The accepted presentation context for `syntax`.
+    /// The accepted presentation context for `syntax` (its NDR64 one when the server
+    /// accepted both).
     pub fn context_for(&self, syntax: &SyntaxId) -> Option<u16> {
-        self.contexts
+        self.accepted_context(syntax).map(|c| c.id)
+    }
+
+    /// The transfer syntax of the accepted presentation context for `syntax`.
+    pub fn transfer_for(&self, syntax: &SyntaxId) -> Option<msrpc_ndr::TransferSyntax> {
+        self.accepted_context(syntax)
+            .and_then(|c| c.transfer.ndr_syntax())
+    }
+
+    fn accepted_context(&self, syntax: &SyntaxId) -> Option<&Ctx> {
+        let mut accepted = self
+            .contexts
             .iter()
-            .find(|c| c.syntax == *syntax && c.accepted == Some(true))
-            .map(|c| c.id)
+            .filter(|c| c.syntax == *syntax && c.accepted == Some(true));
+        let first = accepted.next()?;
+        Some(
+            std::iter::once(first)
+                .chain(accepted)
+                .find(|c| c.transfer == SyntaxId::NDR64)
+                .unwrap_or(first),
+        )
     }
 
     /// True when a bind or alter_context awaits its answer.
@@ -421,8 +447,9 @@ impl ClientConnection {
         }
     }
 
-    /// Offers presentation contexts for `interfaces` (NDR20 each): a bind on a fresh connection,
-    /// an alter_context afterwards. Interfaces already bound are skipped. Returns the call_id.
+    /// Offers presentation contexts for `interfaces` (NDR20 each, and NDR64 in a context of
+    /// its own with [`ClientConfig::offer_ndr64`]): a bind on a fresh connection, an
+    /// alter_context afterwards. Interfaces already bound are skipped. Returns the call_id.
     pub fn bind(&mut self, interfaces: &[SyntaxId]) -> Result<u32, ClientError> {
         if self.closed {
             return Err(ClientError::Closed);
@@ -440,19 +467,31 @@ impl ClientConnection {
             {
                 continue;
             }
-            let id = self.next_context_id;
-            self.next_context_id = self.next_context_id.wrapping_add(1);
-            self.contexts.push(Ctx {
-                id,
-                syntax: *s,
-                accepted: None,
-            });
-            ids.push(id);
-            elems.push(ContextElement {
-                context_id: id,
-                abstract_syntax: *s,
-                transfer_syntaxes: vec![SyntaxId::NDR20],
-            });
+            let transfers: &[SyntaxId] = if self.config.offer_ndr64 {
+                &[SyntaxId::NDR20, SyntaxId::NDR64]
+            } else {
+                &[SyntaxId::NDR20]
+            };
+            for t in transfers {
+                let id = self.next_context_id;
+                self.next_context_id = self.next_context_id.wrapping_add(1);
+                // A context still offered for this interface from an earlier answer that
+                // rejected it is dropped: the new offer replaces it.
+                self.contexts
+                    .retain(|c| !(c.syntax == *s && c.transfer == *t && c.accepted == Some(false)));
+                self.contexts.push(Ctx {
+                    id,
+                    syntax: *s,
+                    transfer: *t,
+                    accepted: None,
+                });
+                ids.push(id);
+                elems.push(ContextElement {
+                    context_id: id,
+                    abstract_syntax: *s,
+                    transfer_syntaxes: vec![*t],
+                });
+            }
         }
         let first_bind = !self.bound;
         if first_bind {
@@ -597,7 +636,8 @@ impl ClientConnection {
                             opnum,
                         },
                         *interface,
-                        SyntaxId::NDR20,
+                        self.accepted_context(interface)
+                            .map_or(SyntaxId::NDR20, |c| c.transfer),
                         TrailerParts {
                             bitmask1: bitmask,
                             pcontext,
@@ -883,7 +923,7 @@ impl ClientConnection {
                         .map(|c| ContextElement {
                             context_id: c.id,
                             abstract_syntax: c.syntax,
-                            transfer_syntaxes: vec![SyntaxId::NDR20],
+                            transfer_syntaxes: vec![c.transfer],
                         })
                         .collect();
                     let leg_ids: Vec<u16> = accepted.iter().map(|c| c.id).collect();

@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 
 use crate::pdu::{encode_stub_frame, StubBody};
 
-use msrpc_ndr::{DataRep, Uuid};
+use msrpc_ndr::{DataRep, TransferSyntax, Uuid};
 
 use crate::dispatch::CallAuth;
 use crate::pdu::{
@@ -68,6 +68,30 @@ pub struct ServerConfig {
     /// Check (and strip) a verification trailer (MS-RPCE 2.2.2.13) found at the end of a
     /// signed request's stub. Default true.
     pub verification_trailer: bool,
+    /// Which transfer syntax wins when a bind offers an interface (that supports NDR64) in
+    /// both NDR20 and NDR64, in one presentation context or in two. Default NDR64, what
+    /// 64-bit Windows servers do (see [`TransferPreference`]).
+    pub transfer_preference: TransferPreference,
+}
+
+/// Which transfer syntax a server accepts when a client offers NDR20 and NDR64 for the same
+/// interface.
+///
+/// With two contexts (Windows clients send NDR20 in one, NDR64 in the next), the context of
+/// the preferred syntax is accepted and the other is refused with
+/// `proposed_transfer_syntaxes_not_supported`; with both in one context, that context
+/// accepts the preferred one. 64-bit Windows servers prefer NDR64: in the captures of
+/// `../shared/captures` (SAMR and LSARPC over SMB, the EPM, NETLOGON, DRSUAPI, MGMT, a DCOM
+/// class factory) every bind_ack to an NDR20 + NDR64 offer refuses the NDR20 context that
+/// way and accepts the NDR64 one; only interfaces built without NDR64 (IRemUnknown2 on the
+/// object exporter) accept NDR20 and refuse NDR64.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TransferPreference {
+    /// NDR64 wins (the default, as 64-bit Windows).
+    #[default]
+    Ndr64,
+    /// NDR20 wins (as 32-bit Windows and servers without NDR64).
+    Ndr20,
 }
 
 impl Default for ServerConfig {
@@ -83,6 +107,7 @@ impl Default for ServerConfig {
             header_signing: true,
             max_auth_contexts: 4,
             verification_trailer: true,
+            transfer_preference: TransferPreference::Ndr64,
         }
     }
 }
@@ -92,6 +117,12 @@ pub trait ServerEnv {
     /// The served interface compatible with `abstract_syntax` (same UUID and major version,
     /// served minor >= requested minor), if any.
     fn lookup_interface(&self, abstract_syntax: &SyntaxId) -> Option<SyntaxId>;
+    /// True when the served interface `interface` (as [`ServerEnv::lookup_interface`]
+    /// returned it) can be called in NDR64. The default is false: NDR20 only.
+    fn supports_ndr64(&self, interface: &SyntaxId) -> bool {
+        let _ = interface;
+        false
+    }
     /// Joins the association group `requested` (0: create one). `None` refuses the bind.
     fn assoc_group(&mut self, requested: u32) -> Option<u32>;
     /// A new acceptor for `auth_type`, or `None` when that mechanism is not offered.
@@ -124,6 +155,8 @@ pub struct IncomingCall {
     pub stub: Vec<u8>,
     /// Data representation of the stub.
     pub drep: DataRep,
+    /// Transfer syntax of the presentation context (the stub's, and the response's).
+    pub transfer_syntax: TransferSyntax,
     /// Number of fragments the request came in.
     pub fragments: u32,
     /// Authentication of the call.
@@ -714,7 +747,7 @@ impl ServerConnection {
         }
         let mut results = Vec::with_capacity(bind.contexts.len());
         for c in &bind.contexts {
-            results.push(self.negotiate_context(c, env));
+            results.push(self.negotiate_context(c, &bind.contexts, env));
         }
         let flags = if self.header_sign && header.flags.contains(PfcFlags::SUPPORT_HEADER_SIGN) {
             PfcFlags::FIRST_AND_LAST.with(PfcFlags::SUPPORT_HEADER_SIGN)
@@ -760,6 +793,7 @@ impl ServerConnection {
     fn negotiate_context(
         &mut self,
         c: &ContextElement,
+        all: &[ContextElement],
         env: &mut dyn ServerEnv,
     ) -> ContextResultEntry {
         let reject = |reason| ContextResultEntry {
@@ -782,12 +816,30 @@ impl ServerConnection {
         let Some(served) = env.lookup_interface(&c.abstract_syntax) else {
             return reject(ProviderReason::ABSTRACT_SYNTAX_NOT_SUPPORTED);
         };
-        let Some(ts) = c
-            .transfer_syntaxes
-            .iter()
-            .find(|t| **t == SyntaxId::NDR20)
-            .copied()
-        else {
+        let ndr64 = env.supports_ndr64(&served);
+        let usable = |t: &SyntaxId| *t == SyntaxId::NDR20 || (ndr64 && *t == SyntaxId::NDR64);
+        let (preferred, other) = match self.config.transfer_preference {
+            TransferPreference::Ndr64 => (SyntaxId::NDR64, SyntaxId::NDR20),
+            TransferPreference::Ndr20 => (SyntaxId::NDR20, SyntaxId::NDR64),
+        };
+        let offers =
+            |e: &ContextElement, t: SyntaxId| usable(&t) && e.transfer_syntaxes.contains(&t);
+        let ts = if offers(c, preferred) {
+            preferred
+        } else if offers(c, other) {
+            // Another context of this bind offering the same interface in the preferred
+            // syntax wins; this one is refused as Windows refuses it.
+            let beaten = all.iter().any(|e| {
+                e.context_id != c.context_id
+                    && e.abstract_syntax.uuid == c.abstract_syntax.uuid
+                    && e.abstract_syntax.major == c.abstract_syntax.major
+                    && offers(e, preferred)
+            });
+            if beaten {
+                return reject(ProviderReason::PROPOSED_TRANSFER_SYNTAXES_NOT_SUPPORTED);
+            }
+            other
+        } else {
             return reject(ProviderReason::PROPOSED_TRANSFER_SYNTAXES_NOT_SUPPORTED);
         };
         match self.contexts.get(&c.context_id) {
@@ -1157,6 +1209,7 @@ impl ServerConnection {
             object: call.object,
             stub,
             drep: call.drep,
+            transfer_syntax: transfer.ndr_syntax().unwrap_or_default(),
             fragments,
             auth,
         }));

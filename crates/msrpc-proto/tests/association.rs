@@ -34,6 +34,8 @@ const UNKNOWN: SyntaxId = SyntaxId::new(Uuid::from_u128(0x1234), 1, 0);
 struct Env {
     groups: Vec<u32>,
     bad_user: bool,
+    /// Interfaces served in NDR64 too.
+    ndr64: Vec<SyntaxId>,
 }
 
 impl Env {
@@ -41,6 +43,7 @@ impl Env {
         Env {
             groups: Vec::new(),
             bad_user: false,
+            ndr64: Vec::new(),
         }
     }
 }
@@ -50,6 +53,9 @@ impl ServerEnv for Env {
         [ECHO, EPM]
             .into_iter()
             .find(|s| s.uuid == a.uuid && s.major == a.major && s.minor >= a.minor)
+    }
+    fn supports_ndr64(&self, interface: &SyntaxId) -> bool {
+        self.ndr64.contains(interface)
     }
     fn assoc_group(&mut self, requested: u32) -> Option<u32> {
         if requested == 0 {
@@ -228,8 +234,15 @@ impl Pair {
         self.to_client
     }
 
+    /// An NDR20-only client (NDR64 negotiation has tests of its own).
     fn default() -> Self {
-        Self::new(ClientConfig::default(), ServerConfig::default())
+        Self::new(
+            ClientConfig {
+                offer_ndr64: false,
+                ..ClientConfig::default()
+            },
+            ServerConfig::default(),
+        )
     }
 
     /// Moves every queued fragment both ways; returns the new server events.
@@ -1087,4 +1100,135 @@ fn suspicious_alloc_hints_are_reported_once_per_call_and_not_refused() {
         })
         .collect();
     assert_eq!(calls, [(40, 192), (41, 64)], "both calls still dispatched");
+}
+
+/// MS-RPCE 2.2.5 negotiation: our client offers NDR20 and NDR64 in two contexts (then the
+/// bind-time feature context), as 64-bit Windows clients do; the server accepts one of them
+/// by its preference and refuses the other as Windows does
+/// (`proposed_transfer_syntaxes_not_supported`); interfaces without NDR64 accept NDR20; calls
+/// name the accepted context and arrive in its syntax.
+#[test]
+fn ndr64_negotiation_follows_the_preference() {
+    use msrpc_ndr::TransferSyntax;
+    use msrpc_proto::server::TransferPreference;
+    for (pref, want) in [
+        (TransferPreference::Ndr64, TransferSyntax::Ndr64),
+        (TransferPreference::Ndr20, TransferSyntax::Ndr20),
+    ] {
+        let mut p = Pair::new(
+            ClientConfig::default(),
+            ServerConfig {
+                transfer_preference: pref,
+                ..ServerConfig::default()
+            },
+        );
+        p.env.ndr64 = vec![ECHO];
+        p.client.bind(&[ECHO, EPM]).unwrap();
+        let ev = p.drive();
+        let ServerEvent::Bound {
+            offered, results, ..
+        } = &ev[0]
+        else {
+            panic!("{ev:?}")
+        };
+        // ECHO/NDR20, ECHO/NDR64, EPM/NDR20, EPM/NDR64, bind-time features
+        let offered: Vec<(u16, SyntaxId)> = offered
+            .iter()
+            .map(|c| (c.context_id, c.transfer_syntaxes[0]))
+            .collect();
+        assert_eq!(
+            &offered[..4],
+            &[
+                (0, SyntaxId::NDR20),
+                (1, SyntaxId::NDR64),
+                (2, SyntaxId::NDR20),
+                (3, SyntaxId::NDR64)
+            ]
+        );
+        assert_eq!(results.len(), 5);
+        let (won, lost) = if want == TransferSyntax::Ndr64 {
+            (1, 0)
+        } else {
+            (0, 1)
+        };
+        assert_eq!(results[won].result, ContextResult::ACCEPTANCE);
+        assert_eq!(results[won].transfer_syntax, SyntaxId::for_ndr(want));
+        assert_eq!(results[lost].result, ContextResult::PROVIDER_REJECTION);
+        assert_eq!(
+            results[lost].reason,
+            ProviderReason::PROPOSED_TRANSFER_SYNTAXES_NOT_SUPPORTED
+        );
+        // the EPM here has no NDR64: its NDR20 context wins whatever the preference
+        assert_eq!(results[2].result, ContextResult::ACCEPTANCE);
+        assert_eq!(results[3].result, ContextResult::PROVIDER_REJECTION);
+        assert_eq!(results[4].result, ContextResult::NEGOTIATE_ACK);
+        assert_eq!(p.client.transfer_for(&ECHO), Some(want));
+        assert_eq!(p.client.context_for(&ECHO), Some(won as u16));
+        assert_eq!(p.client.transfer_for(&EPM), Some(TransferSyntax::Ndr20));
+
+        p.client.request(&ECHO, 0, None, &[1, 0, 0, 0]).unwrap();
+        let calls = Pair::calls(&p.drive());
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].context_id, won as u16);
+        assert_eq!(calls[0].transfer_syntax, want);
+    }
+}
+
+/// Both syntaxes in one context: the preferred one is accepted; NDR64 alone for an interface
+/// without it is refused.
+#[test]
+fn ndr64_in_one_context_and_refused_without_support() {
+    use msrpc_proto::server::TransferPreference;
+    for (pref, want) in [
+        (TransferPreference::Ndr64, SyntaxId::NDR64),
+        (TransferPreference::Ndr20, SyntaxId::NDR20),
+    ] {
+        let mut s = ServerConnection::new(ServerConfig {
+            transfer_preference: pref,
+            ..ServerConfig::default()
+        });
+        let mut env = Env::new();
+        env.ndr64 = vec![ECHO];
+        let bind = Pdu {
+            header: Header {
+                rpc_vers: 5,
+                rpc_vers_minor: 0,
+                ptype: PacketType::BIND,
+                flags: PfcFlags::FIRST_AND_LAST,
+                drep: DataRep::LITTLE_ENDIAN,
+                frag_length: 0,
+                auth_length: 0,
+                call_id: 1,
+            },
+            body: Body::Bind(Bind {
+                max_xmit_frag: 5840,
+                max_recv_frag: 5840,
+                assoc_group_id: 0,
+                contexts: vec![
+                    ContextElement {
+                        context_id: 0,
+                        abstract_syntax: ECHO,
+                        transfer_syntaxes: vec![SyntaxId::NDR20, SyntaxId::NDR64],
+                    },
+                    ContextElement {
+                        context_id: 1,
+                        abstract_syntax: EPM,
+                        transfer_syntaxes: vec![SyntaxId::NDR64],
+                    },
+                ],
+            }),
+            auth: None,
+        };
+        let ev = s.receive(&bind.encode().unwrap(), &mut env);
+        let ServerEvent::Bound { results, .. } = &ev[0] else {
+            panic!("{ev:?}")
+        };
+        assert_eq!(results[0].result, ContextResult::ACCEPTANCE);
+        assert_eq!(results[0].transfer_syntax, want);
+        assert_eq!(results[1].result, ContextResult::PROVIDER_REJECTION);
+        assert_eq!(
+            results[1].reason,
+            ProviderReason::PROPOSED_TRANSFER_SYNTAXES_NOT_SUPPORTED
+        );
+    }
 }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
-use msrpc_ndr::{DataRep, DecodeLimits, Uuid};
+use msrpc_ndr::{DataRep, DecodeLimits, TransferSyntax, Uuid};
 use msrpc_proto::client::{ClientConfig, ClientConnection, ClientError, ClientEvent};
 use msrpc_proto::dispatch::{BoxFuture, CallError, Invoke, ResponseStub};
 use msrpc_proto::pdu::{
@@ -621,15 +621,20 @@ impl Drop for AbandonOnDrop<'_> {
     }
 }
 
-impl Invoke for Client {
-    fn invoke<'a>(
-        &'a self,
+impl Client {
+    /// The transfer syntax of the accepted presentation context for `interface`, if bound.
+    pub fn transfer_for(&self, interface: &SyntaxId) -> Option<TransferSyntax> {
+        lock(&self.inner.shared).driver.conn.transfer_for(interface)
+    }
+
+    fn call(
+        &self,
         syntax: SyntaxId,
         opnum: u16,
         object: Option<Uuid>,
         stub: Vec<u8>,
-        _drep: DataRep,
-    ) -> BoxFuture<'a, Result<ResponseStub, CallError>> {
+        transfer: Option<TransferSyntax>,
+    ) -> BoxFuture<'_, Result<ResponseStub, CallError>> {
         Box::pin(async move {
             let token = self.inner.next_token.fetch_add(1, Ordering::Relaxed);
             let (reply, rx) = oneshot::channel();
@@ -640,6 +645,7 @@ impl Invoke for Client {
             self.inner.submit(Command::Call(Waiting {
                 token,
                 syntax,
+                transfer,
                 opnum,
                 object,
                 stub,
@@ -656,6 +662,55 @@ impl Invoke for Client {
             guard.armed = false;
             answer.map_err(|_| CallError::Transport("connection closed".into()))?
         })
+    }
+}
+
+impl Invoke for Client {
+    /// Sends `stub` as it is on the accepted context for `syntax` (whatever its transfer
+    /// syntax: the caller wrote the stub).
+    fn invoke<'a>(
+        &'a self,
+        syntax: SyntaxId,
+        opnum: u16,
+        object: Option<Uuid>,
+        stub: Vec<u8>,
+        _drep: DataRep,
+    ) -> BoxFuture<'a, Result<ResponseStub, CallError>> {
+        self.call(syntax, opnum, object, stub, None)
+    }
+
+    /// Binds `interface` if needed (NDR20 and, with [`ClientConfig::offer_ndr64`], NDR64)
+    /// and answers the transfer syntax the server accepted.
+    fn transfer_syntax<'a>(
+        &'a self,
+        interface: SyntaxId,
+    ) -> BoxFuture<'a, Result<TransferSyntax, CallError>> {
+        Box::pin(async move {
+            if let Some(t) = self.transfer_for(&interface) {
+                return Ok(t);
+            }
+            self.bind(&[interface]).await.map_err(|e| match e {
+                BindError::Rejected(_) | BindError::Nak(_) => CallError::NotBound(interface),
+                BindError::Timeout => CallError::Timeout,
+                other => CallError::Transport(other.to_string()),
+            })?;
+            self.transfer_for(&interface)
+                .ok_or(CallError::NotBound(interface))
+        })
+    }
+
+    /// Sends `stub` on the accepted context for `syntax`, which must be of transfer syntax
+    /// `transfer` (a rebind to another syntax in between fails the call with `NotBound`).
+    fn invoke_in<'a>(
+        &'a self,
+        syntax: SyntaxId,
+        opnum: u16,
+        object: Option<Uuid>,
+        stub: Vec<u8>,
+        _drep: DataRep,
+        transfer: TransferSyntax,
+    ) -> BoxFuture<'a, Result<ResponseStub, CallError>> {
+        self.call(syntax, opnum, object, stub, Some(transfer))
     }
 
     fn drep(&self) -> DataRep {
@@ -677,6 +732,8 @@ struct PendingBind {
 struct Waiting {
     token: u64,
     syntax: SyntaxId,
+    /// The transfer syntax the stub was written in (`None`: sent on whatever was accepted).
+    transfer: Option<TransferSyntax>,
     opnum: u16,
     object: Option<Uuid>,
     stub: Vec<u8>,
@@ -991,6 +1048,12 @@ impl Driver {
     }
 
     fn send_call(&mut self, w: Waiting) {
+        if let Some(t) = w.transfer {
+            if self.conn.transfer_for(&w.syntax) != Some(t) {
+                let _ = w.reply.send(Err(CallError::NotBound(w.syntax)));
+                return;
+            }
+        }
         match self.conn.request(&w.syntax, w.opnum, w.object, &w.stub) {
             Ok(call_id) => {
                 self.calls.insert(call_id, (w.token, w.reply, w.deadline));
@@ -1099,9 +1162,14 @@ impl Driver {
                     .store(self.conn.assoc_group_id(), Ordering::Relaxed);
                 match self.bind_in_flight.take() {
                     Some((id, b)) if id == call_id => {
+                        // An interface offered in two contexts (NDR20, NDR64) is bound when
+                        // either was accepted.
                         let rejected: Vec<(SyntaxId, ProviderReason)> = results
                             .iter()
-                            .filter(|(_, r)| r.result != ContextResult::ACCEPTANCE)
+                            .filter(|(s, r)| {
+                                r.result != ContextResult::ACCEPTANCE
+                                    && self.conn.context_for(s).is_none()
+                            })
                             .map(|(s, r)| (*s, r.reason))
                             .collect();
                         let result = if rejected.is_empty() {

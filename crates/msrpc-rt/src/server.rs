@@ -17,7 +17,7 @@ use msrpc_policy::{PolicyHandle, Verdict};
 use msrpc_proto::dispatch::Dispatch;
 use msrpc_proto::pdu::{AuthType, FaultStatus, SyntaxId};
 use msrpc_proto::security::SecurityProvider;
-use msrpc_proto::server::ServerEvent;
+use msrpc_proto::server::{ServerEvent, TransferPreference};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -224,6 +224,8 @@ pub(crate) struct Shared {
     pub(crate) call_done_stubs: Vec<Uuid>,
     pub(crate) security: Option<SecurityFactory>,
     pub(crate) policy: Option<PolicyHandle>,
+    /// Which transfer syntax wins when a bind offers NDR20 and NDR64.
+    pub(crate) transfer_preference: TransferPreference,
     groups: Mutex<Groups>,
     /// Open connections (a watch so shutdown can wait for zero).
     pub(crate) conns: watch::Sender<usize>,
@@ -252,6 +254,13 @@ impl Shared {
             .iter()
             .map(|s| s.syntax())
             .find(|s| s.uuid == a.uuid && s.major == a.major && s.minor >= a.minor)
+    }
+
+    /// True when the service serving exactly `syntax` can be called in NDR64.
+    pub(crate) fn supports_ndr64(&self, syntax: &SyntaxId) -> bool {
+        self.services
+            .iter()
+            .any(|s| s.syntax() == *syntax && s.supports_ndr64())
     }
 
     /// The service serving exactly `syntax`.
@@ -355,6 +364,7 @@ pub struct ServerBuilder {
     call_done_stubs: Vec<Uuid>,
     security: Option<SecurityFactory>,
     policy: Option<PolicyHandle>,
+    transfer_preference: TransferPreference,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -471,6 +481,14 @@ impl ServerBuilder {
         self
     }
 
+    /// Which transfer syntax wins when a client offers an interface in both NDR20 and NDR64
+    /// (default [`TransferPreference::Ndr64`], as 64-bit Windows servers).
+    #[must_use]
+    pub fn transfer_preference(mut self, preference: TransferPreference) -> Self {
+        self.transfer_preference = preference;
+        self
+    }
+
     /// Binds every endpoint and starts accepting (within the current tokio runtime).
     pub async fn start(self) -> Result<Server, StartError> {
         if self.endpoints.is_empty() && self.unix_paths.is_empty() {
@@ -509,6 +527,7 @@ impl ServerBuilder {
             call_done_stubs: self.call_done_stubs,
             security: self.security,
             policy: self.policy,
+            transfer_preference: self.transfer_preference,
             groups: Mutex::new(Groups {
                 members: HashMap::new(),
                 next: (random_u64() as u32).max(1),
@@ -757,6 +776,7 @@ impl Server {
             call_done_stubs: Vec::new(),
             security: None,
             policy: None,
+            transfer_preference: TransferPreference::default(),
         }
     }
 

@@ -39,6 +39,10 @@ impl ServerEnv for ConnEnv {
         self.shared.lookup_interface(abstract_syntax)
     }
 
+    fn supports_ndr64(&self, interface: &SyntaxId) -> bool {
+        self.shared.supports_ndr64(interface)
+    }
+
     fn assoc_group(&mut self, requested: u32) -> Option<u32> {
         let joined = self.shared.join_group(requested)?;
         // A connection belongs to one group: a repeated bind (after a bind_nak) moves it.
@@ -146,6 +150,7 @@ pub(crate) async fn run<R, W>(
         max_outstanding_calls: limits.max_outstanding_calls,
         max_contexts: limits.max_contexts,
         max_auth_contexts: limits.max_auth_contexts,
+        transfer_preference: shared.transfer_preference,
         sec_addr: match &*local {
             LocalAddr::Tcp(a) => a.port().to_string(),
             LocalAddr::Unix(p) => p.display().to_string(),
@@ -502,6 +507,7 @@ impl Conn {
             object,
             stub,
             drep,
+            transfer_syntax,
             auth,
             fragments,
             ..
@@ -562,7 +568,7 @@ impl Conn {
             };
             let name = service.name();
             service
-                .dispatch(ctx, stub, drep, limits)
+                .dispatch_in(ctx, stub, drep, transfer_syntax, limits)
                 .await
                 .map_err(|e| {
                     tracing::debug!(conn_id, call_id, interface = name, opnum, error = %e, "call failed");

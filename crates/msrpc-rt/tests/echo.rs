@@ -51,9 +51,14 @@ fn small_frags() -> Limits {
 }
 
 fn opts(drep: DataRep) -> ClientOptions {
+    opts_in(drep, true)
+}
+
+fn opts_in(drep: DataRep, offer_ndr64: bool) -> ClientOptions {
     ClientOptions {
         config: ClientConfig {
             drep,
+            offer_ndr64,
             max_xmit_frag: 1432,
             max_recv_frag: 1432,
             ..Default::default()
@@ -70,8 +75,18 @@ async fn connect(server: &Server, drep: DataRep) -> Client {
 }
 
 async fn every_operation(drep: DataRep) {
+    every_operation_in(drep, true).await;
+}
+
+/// Every operation with a client offering NDR64 (our server, like 64-bit Windows, then
+/// accepts NDR64) or NDR20 only.
+async fn every_operation_in(drep: DataRep, offer_ndr64: bool) {
     let (server, seen) = server(small_frags()).await;
-    let client = connect(&server, drep).await;
+    let addr = server.local_addrs()[0];
+    let binding = Binding::parse(&format!("ncacn_ip_tcp:127.0.0.1[{}]", addr.port())).unwrap();
+    let client = Client::connect(&binding, opts_in(drep, offer_ndr64))
+        .await
+        .unwrap();
     assert_eq!(client.drep(), drep);
     let c = RpcechoClient::new(client.clone());
 
@@ -79,6 +94,12 @@ async fn every_operation(drep: DataRep) {
     msrpc_echo::conformance::exercise(&c, 10_000, 0)
         .await
         .unwrap();
+    let want = if offer_ndr64 {
+        msrpc_ndr::TransferSyntax::Ndr64
+    } else {
+        msrpc_ndr::TransferSyntax::Ndr20
+    };
+    assert_eq!(client.transfer_for(&RpcechoInterface::SYNTAX), Some(want));
 
     // Unknown opnum and bad stub: the spec's faults, and the association survives.
     let syntax = RpcechoInterface::SYNTAX;
@@ -123,6 +144,12 @@ async fn every_operation(drep: DataRep) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_little_endian() {
     every_operation(DataRep::LITTLE_ENDIAN).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_ndr20_only() {
+    every_operation_in(DataRep::LITTLE_ENDIAN, false).await;
+    every_operation_in(DataRep::BIG_ENDIAN, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -168,6 +168,9 @@ pub struct Layer {
     /// `epm-max-entries = 65536`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub epm_max_entries: Option<usize>,
+    /// `transfer-syntax = "ndr64"`: which of NDR20 and NDR64 wins when a client offers both.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transfer_syntax: Option<TransferSyntaxKey>,
     /// The `[policy]` table (the server security policy; see `default.toml`). A layer's
     /// table replaces the one below it as a whole.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -279,6 +282,28 @@ impl SecurityLayer {
 pub struct SecurityConfig {
     /// Accept anonymous NTLM logons (with or without a user file).
     pub allow_anonymous: bool,
+}
+
+/// The `transfer-syntax` key: which transfer syntax the servers accept when a client offers
+/// an interface in both NDR20 and NDR64 (MS-RPCE 2.2.5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferSyntaxKey {
+    /// NDR64 (the default, what 64-bit Windows servers do).
+    #[default]
+    Ndr64,
+    /// NDR20.
+    Ndr20,
+}
+
+impl TransferSyntaxKey {
+    /// The runtime's preference.
+    pub fn to_rt(self) -> msrpc_proto::server::TransferPreference {
+        match self {
+            TransferSyntaxKey::Ndr64 => msrpc_proto::server::TransferPreference::Ndr64,
+            TransferSyntaxKey::Ndr20 => msrpc_proto::server::TransferPreference::Ndr20,
+        }
+    }
 }
 
 /// The `[limits]` table of a layer: what every server msrpcd runs (the endpoint mapper, the
@@ -570,6 +595,7 @@ impl Layer {
             log_level: cli.log_level.clone(),
             users: cli.users.clone(),
             epm_max_entries: cli.epm_max_entries,
+            transfer_syntax: None,
             policy: None,
             security: None,
             limits: cli.max_connections.map(|n| LimitsLayer {
@@ -596,6 +622,7 @@ impl Layer {
             log_level: top.log_level.or(self.log_level),
             users: top.users.or(self.users),
             epm_max_entries: top.epm_max_entries.or(self.epm_max_entries),
+            transfer_syntax: top.transfer_syntax.or(self.transfer_syntax),
             policy: top.policy.or(self.policy),
             audit: match (self.audit, top.audit) {
                 (Some(a), Some(b)) => Some(a.overlay(b)),
@@ -640,6 +667,8 @@ pub struct Config {
     pub security: SecurityConfig,
     /// The most elements the endpoint map holds.
     pub epm_max_entries: usize,
+    /// Which transfer syntax wins when a client offers NDR20 and NDR64 (`transfer-syntax`).
+    pub transfer_syntax: TransferSyntaxKey,
     /// The server security policy applied to every endpoint (EPM, mgmt, the demo).
     pub policy: Policy,
     /// Audit log, metrics and detectors.
@@ -793,6 +822,7 @@ impl Config {
             log_level,
             users: layer.users,
             epm_max_entries,
+            transfer_syntax: layer.transfer_syntax.unwrap_or_default(),
             policy: layer.policy.unwrap_or_default(),
         })
     }
@@ -807,6 +837,7 @@ impl Config {
             log_level: Some(self.log_level.clone()),
             users: self.users.clone(),
             epm_max_entries: Some(self.epm_max_entries),
+            transfer_syntax: Some(self.transfer_syntax),
             policy: Some(self.policy.clone()),
             audit: Some(AuditLayer {
                 log: self.audit.log.clone(),

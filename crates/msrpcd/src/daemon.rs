@@ -345,7 +345,9 @@ pub async fn run(
     } else {
         None
     };
-    let mut builder = Server::builder().limits(cfg.limits.to_rt());
+    let mut builder = Server::builder()
+        .limits(cfg.limits.to_rt())
+        .transfer_preference(cfg.transfer_syntax.to_rt());
     for addr in &cfg.listen {
         builder = builder.listen(*addr);
     }
@@ -521,7 +523,8 @@ async fn start_demo(
     let flag = mgmt.stop_flag();
     let mut builder = Server::builder()
         .dynamic_ports(cfg.ports.range())
-        .limits(cfg.limits.to_rt());
+        .limits(cfg.limits.to_rt())
+        .transfer_preference(cfg.transfer_syntax.to_rt());
     for addr in &cfg.listen {
         builder = builder.listen(std::net::SocketAddr::new(addr.ip(), 0));
     }
@@ -594,7 +597,9 @@ async fn start_dcom(
             max_auth_contexts: msrpc_dcom::server::EXPORTER_AUTH_CONTEXTS,
             ..cfg.limits.to_rt()
         };
-        let mut builder = Server::builder().limits(limits);
+        let mut builder = Server::builder()
+            .limits(limits)
+            .transfer_preference(cfg.transfer_syntax.to_rt());
         if cfg.dcom.exporter_port == 0 {
             builder = builder.dynamic_ports(cfg.ports.range());
         }

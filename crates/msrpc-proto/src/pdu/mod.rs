@@ -43,12 +43,31 @@ impl SyntaxId {
         2,
         0,
     );
-    /// NDR64, `71710533-beba-4937-8319-b5dbef9ccc36` v1.0 (not implemented; refused in binds).
+    /// NDR64, `71710533-beba-4937-8319-b5dbef9ccc36` v1.0 (MS-RPCE 2.2.5).
     pub const NDR64: SyntaxId = SyntaxId::new(
         Uuid::from_u128(0x71710533_beba_4937_8319_b5dbef9ccc36),
         1,
         0,
     );
+
+    /// The NDR transfer syntax this identifies, if it is NDR20 or NDR64.
+    pub fn ndr_syntax(&self) -> Option<msrpc_ndr::TransferSyntax> {
+        if *self == Self::NDR20 {
+            Some(msrpc_ndr::TransferSyntax::Ndr20)
+        } else if *self == Self::NDR64 {
+            Some(msrpc_ndr::TransferSyntax::Ndr64)
+        } else {
+            None
+        }
+    }
+
+    /// The identifier of an NDR transfer syntax.
+    pub const fn for_ndr(syntax: msrpc_ndr::TransferSyntax) -> SyntaxId {
+        match syntax {
+            msrpc_ndr::TransferSyntax::Ndr20 => Self::NDR20,
+            msrpc_ndr::TransferSyntax::Ndr64 => Self::NDR64,
+        }
+    }
 
     /// True when this is a bind-time feature negotiation syntax
     /// (`6cb71c2c-9812-4540-XXXX-000000000000`, MS-RPCE 3.3.1.5.3).
