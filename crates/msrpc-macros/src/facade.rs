@@ -55,9 +55,7 @@ fn absolute(trees: &[TokenTree], i: usize) -> bool {
     if !CRATES.iter().any(|c| id == c) {
         return false;
     }
-    let colon = |t: Option<&TokenTree>, spacing: Spacing| {
-        matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == ':' && p.spacing() == spacing)
-    };
+    let colon = |t: Option<&TokenTree>, spacing: Spacing| matches!(t, Some(TokenTree::Punct(p)) if p.as_char() == ':' && p.spacing() == spacing);
     let (Some(j), Some(k)) = (i.checked_sub(1), i.checked_sub(2)) else {
         return false;
     };
@@ -98,7 +96,9 @@ mod tests {
             "<Selfas::msrpc::__private::msrpc_ndr::Ndr>::ALIGN"
         );
         assert_eq!(
-            text(quote!(fn f(w: &mut ::msrpc_proto::X) -> ::msrpc_dcom::Y {})),
+            text(quote!(
+                fn f(w: &mut ::msrpc_proto::X) -> ::msrpc_dcom::Y {}
+            )),
             "fnf(w:&mut::msrpc::__private::msrpc_proto::X)->::msrpc::__private::msrpc_dcom::Y{}"
         );
         assert_eq!(text(quote!(a::msrpc_ndr::X)), "a::msrpc_ndr::X");
@@ -106,7 +106,9 @@ mod tests {
         assert_eq!(text(quote!(<T as U>::msrpc_ndr)), "<TasU>::msrpc_ndr");
         assert_eq!(text(quote!(::other::X)), "::other::X");
         assert_eq!(
-            text(quote!(match x { _ => ::msrpc_ndr::f() })),
+            text(quote!(match x {
+                _ => ::msrpc_ndr::f(),
+            })),
             "matchx{_=>::msrpc::__private::msrpc_ndr::f()}"
         );
     }

@@ -70,7 +70,10 @@ pub async fn run() -> Result<usize, Box<dyn Error>> {
             let client = WhoAmIClient::new(Client::connect(&binding, opts).await?);
             let r = client.who(WhoRequest {}).await?;
             let user = r.user.into_inner().unwrap_or_default();
-            println!("{mech:6} at {name:9}: the server saw {user} at level {}", r.level);
+            println!(
+                "{mech:6} at {name:9}: the server saw {user} at level {}",
+                r.level
+            );
             if user != "alice" || r.level != level.0 {
                 return Err(format!("{mech} at {name}: got {user} at {}", r.level).into());
             }

@@ -16,8 +16,8 @@ use msrpc::auth::{self, AuthLevel, MemoryUserStore, UserStore};
 use msrpc::client::ClientOptions;
 use msrpc::dcom::client::{DcomClient, DcomConfig};
 use msrpc::dcom::demo::{
-    AddRequest, CalculatorInterface, CalculatorServer, EchoRequest, SpawnRequest,
-    CLSID_CALCULATOR, IID_ICALCULATOR,
+    AddRequest, CalculatorInterface, CalculatorServer, EchoRequest, SpawnRequest, CLSID_CALCULATOR,
+    IID_ICALCULATOR,
 };
 use msrpc::dcom::server::demo::{demo_classes, CalculatorService};
 use msrpc::dcom::server::{DcomHost, DcomSettings};
@@ -33,11 +33,11 @@ pub async fn run() -> Result<(i32, i32), Box<dyn Error>> {
     let users: Arc<dyn UserStore> = Arc::new(MemoryUserStore::new().with_user("alice", PASSWORD));
     let resolver_at = "127.0.0.1:0".parse()?;
     let host = Arc::new(DcomHost::new(
-        demo_classes(),            // CLSID -> factory of calculator objects
-        DcomSettings::default(),   // activation at PKT_INTEGRITY or more
-        &[resolver_at],            // the addresses the resolver advertises
-        true,                      // advertise NTLM and SPNEGO security bindings
-        None,                      // no observer of activations, calls and pings
+        demo_classes(),          // CLSID -> factory of calculator objects
+        DcomSettings::default(), // activation at PKT_INTEGRITY or more
+        &[resolver_at],          // the addresses the resolver advertises
+        true,                    // advertise NTLM and SPNEGO security bindings
+        None,                    // no observer of activations, calls and pings
     ));
     let exporter = host
         .exporter_services(Server::builder().listen("127.0.0.1:0".parse()?))
@@ -53,7 +53,10 @@ pub async fn run() -> Result<(i32, i32), Box<dyn Error>> {
         .await?;
     let gc = host.spawn_gc(); // collects objects whose clients stopped pinging
     let port = resolver.local_addrs().first().ok_or("no listener")?.port();
-    println!("host: resolver and activator on 127.0.0.1:{port}, exporter on {:?}", exporter.local_addrs());
+    println!(
+        "host: resolver and activator on 127.0.0.1:{port}, exporter on {:?}",
+        exporter.local_addrs()
+    );
 
     // --- the client ---
     let opts = ClientOptions {
@@ -69,22 +72,40 @@ pub async fn run() -> Result<(i32, i32), Box<dyn Error>> {
     let client = calc.client::<CalculatorInterface>()?;
     let this = || OrpcThis::new(Uuid::from_u128(0x5eed));
 
-    let r = client.add(AddRequest { orpcthis: this(), a: 20, b: 22 }).await?;
+    let r = client
+        .add(AddRequest {
+            orpcthis: this(),
+            a: 20,
+            b: 22,
+        })
+        .await?;
     println!("client: Add(20, 22) = {} ({:?})", r.sum, r.result);
     let sum = r.sum;
 
     let r = client
-        .echo(EchoRequest { orpcthis: this(), text: "hello, COM".into() })
+        .echo(EchoRequest {
+            orpcthis: this(),
+            text: "hello, COM".into(),
+        })
         .await?;
     println!("client: Echo = {:?}", r.reply.get());
 
     // Spawn returns an interface pointer to a new object; the client adopts the reference.
-    let r = client.spawn(SpawnRequest { orpcthis: this(), offset: 100 }).await?;
+    let r = client
+        .spawn(SpawnRequest {
+            orpcthis: this(),
+            offset: 100,
+        })
+        .await?;
     let ptr = r.child.get().ok_or("Spawn returned no object")?;
     let child = obj.exporter.adopt_ptr(ptr)?;
     let r = child
         .client::<CalculatorInterface>()?
-        .add(AddRequest { orpcthis: this(), a: 2, b: 3 })
+        .add(AddRequest {
+            orpcthis: this(),
+            a: 2,
+            b: 3,
+        })
         .await?;
     println!("client: the spawned calculator's Add(2, 3) = {}", r.sum);
     let child_sum = r.sum;

@@ -50,7 +50,11 @@ pub trait Elsewhere {
 struct Service;
 
 impl Calc for Service {
-    async fn divide(&self, _: &CallContext, req: DivideRequest) -> Result<DivideResponse, RpcFault> {
+    async fn divide(
+        &self,
+        _: &CallContext,
+        req: DivideRequest,
+    ) -> Result<DivideResponse, RpcFault> {
         if req.b == 0 {
             return Err(RpcFault(FaultStatus::NCA_S_FAULT_INT_DIV_BY_ZERO));
         }
@@ -64,7 +68,11 @@ impl Calc for Service {
         Ok(SleepResponse {})
     }
 
-    async fn check_even(&self, _: &CallContext, req: CheckEvenRequest) -> Result<CheckEvenResponse, RpcFault> {
+    async fn check_even(
+        &self,
+        _: &CallContext,
+        req: CheckEvenRequest,
+    ) -> Result<CheckEvenResponse, RpcFault> {
         Ok(CheckEvenResponse {
             result: if req.n % 2 == 0 { 0 } else { 87 },
         })

@@ -38,13 +38,18 @@ impl Hello for HelloService {
     async fn greet(&self, ctx: &CallContext, req: GreetRequest) -> Result<GreetResponse, RpcFault> {
         let name = req.g.name.get().map_or("stranger", String::as_str);
         let peer = ctx.peer.as_deref().unwrap_or("?");
-        let reply = vec![format!("hello, {name} (from {peer})"); usize::from(req.g.times)].join("; ");
+        let reply =
+            vec![format!("hello, {name} (from {peer})"); usize::from(req.g.times)].join("; ");
         Ok(GreetResponse {
             reply: Unique::new(reply),
         })
     }
 
-    async fn add_one(&self, _ctx: &CallContext, req: AddOneRequest) -> Result<AddOneResponse, RpcFault> {
+    async fn add_one(
+        &self,
+        _ctx: &CallContext,
+        req: AddOneRequest,
+    ) -> Result<AddOneResponse, RpcFault> {
         Ok(AddOneResponse {
             y: req.x.wrapping_add(1),
         })

@@ -86,7 +86,10 @@ pub async fn run(msrpcd: &Path) -> Result<u32, Box<dyn Error>> {
     // Keep reading its stdout, so that msrpcd never writes into a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     let epm = epm.ok_or("msrpcd printed no EPM address")?;
-    println!("msrpcd: endpoint mapper on {epm}, registration socket {}", socket.display());
+    println!(
+        "msrpcd: endpoint mapper on {epm}, registration socket {}",
+        socket.display()
+    );
 
     // The service: a server on a free port, registered with msrpcd.
     let server = Server::builder()

@@ -71,26 +71,27 @@ pub use msrpc_macros::interface_via_facade as interface;
 
 pub mod guide;
 
-/// NDR20, the transfer syntax: `#[derive(Ndr)]`, pointers ([`Ref`](ndr::Ref),
-/// [`Unique`](ndr::Unique), [`Full`](ndr::Full)), arrays, strings, context handles, limits
-/// and errors (all of `msrpc-ndr`).
-///
-/// ```
-/// use msrpc::ndr::{self, DataRep, DecodeLimits, Ndr, Unique};
-///
-/// #[derive(Ndr, Debug, PartialEq)]
-/// struct Pair {
-///     a: u16,
-///     b: Unique<u32>,
-/// }
-///
-/// let v = Pair { a: 7, b: Unique::new(9) };
-/// let bytes = ndr::to_bytes(&v, DataRep::LITTLE_ENDIAN)?;
-/// let back: Pair = ndr::from_bytes(&bytes, DataRep::LITTLE_ENDIAN, DecodeLimits::DEFAULT)?;
-/// assert_eq!(back, v);
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
 pub mod ndr {
+    //! NDR20, the transfer syntax: `#[derive(Ndr)]`, pointers ([`Ref`],
+    //! [`Unique`], [`Full`]), arrays, strings, context handles, limits
+    //! and errors (all of `msrpc-ndr`).
+    //!
+    //! ```
+    //! use msrpc::ndr::{self, DataRep, DecodeLimits, Ndr, Unique};
+    //!
+    //! #[derive(Ndr, Debug, PartialEq)]
+    //! struct Pair {
+    //!     a: u16,
+    //!     b: Unique<u32>,
+    //! }
+    //!
+    //! let v = Pair { a: 7, b: Unique::new(9) };
+    //! let bytes = ndr::to_bytes(&v, DataRep::LITTLE_ENDIAN)?;
+    //! let back: Pair = ndr::from_bytes(&bytes, DataRep::LITTLE_ENDIAN, DecodeLimits::DEFAULT)?;
+    //! assert_eq!(back, v);
+    //! # Ok::<(), Box<dyn std::error::Error>>(())
+    //! ```
+
     pub use msrpc_ndr::*;
 
     /// Derives [`Ndr`](trait@Ndr) for a struct, a union (an enum with data) or an enum; see
@@ -98,11 +99,12 @@ pub mod ndr {
     pub use msrpc_macros::NdrViaFacade as Ndr;
 }
 
-/// The call model shared by clients and services: who is calling ([`CallContext`],
-/// [`CallAuth`]), how a service refuses ([`RpcFault`] with a [`FaultStatus`]), how a call
-/// fails at the client ([`CallError`]), and the traits generated code implements
-/// ([`Dispatch`], [`Invoke`], [`Interface`]).
 pub mod rpc {
+    //! The call model shared by clients and services: who is calling ([`CallContext`],
+    //! [`CallAuth`]), how a service refuses ([`RpcFault`] with a [`FaultStatus`]), how a call
+    //! fails at the client ([`CallError`]), and the traits generated code implements
+    //! ([`Dispatch`], [`Invoke`], [`Interface`]).
+
     pub use msrpc_proto::dispatch::{
         CallAuth, CallContext, CallError, Dispatch, DispatchError, Interface, Invoke, RpcFault,
         Sleeper,
@@ -110,28 +112,30 @@ pub mod rpc {
     pub use msrpc_proto::pdu::{AuthLevel, AuthType, FaultStatus, SyntaxId};
 }
 
-/// The sans-IO protocol core (`msrpc-proto`): PDUs, association state machines, the
-/// `SecurityProvider` seam. Applications rarely need it directly.
 pub mod proto {
+    //! The sans-IO protocol core (`msrpc-proto`): PDUs, association state machines, the
+    //! `SecurityProvider` seam. Applications rarely need it directly.
+
     pub use msrpc_proto::*;
 }
 
-/// Calling interfaces over `ncacn_ip_tcp`: a [`Client`] is one connection that generated
-/// clients (`FooClient::new(client)`) call through; [`Binding`] parses string bindings;
-/// [`Client::connect_via_epm`] asks the endpoint mapper for the port.
 #[cfg(feature = "client")]
 pub mod client {
+    //! Calling interfaces over `ncacn_ip_tcp`: a [`Client`] is one connection that generated
+    //! clients (`FooClient::new(client)`) call through; [`Binding`] parses string bindings;
+    //! [`Client::connect_via_epm`] asks the endpoint mapper for the port.
+
     pub use msrpc_proto::client::ClientConfig;
     pub use msrpc_rt::{
-        BindError, Binding, BindingError, Client, ClientAuth, ClientOptions, ConnectError,
-        EPM_PORT,
+        BindError, Binding, BindingError, Client, ClientAuth, ClientOptions, ConnectError, EPM_PORT,
     };
 }
 
-/// Hosting interfaces: [`Server::builder`] takes listeners, services (generated
-/// `FooServer::new(service)`), [`Limits`], a security factory and a [`policy`].
 #[cfg(feature = "server")]
 pub mod server {
+    //! Hosting interfaces: [`Server::builder`] takes listeners, services (generated
+    //! `FooServer::new(service)`), [`Limits`], a security factory and a [`policy`].
+
     pub use msrpc_rt::{
         ConnEvent, Limits, Observer, SecurityFactory, Server, ServerBuilder, ServerHandle,
         StartError, TokioSleeper, DEFAULT_DYNAMIC_PORTS, UNIX_SOCKET_MODE,
@@ -145,10 +149,11 @@ pub mod server {
     }
 }
 
-/// Authentication: NTLMv2 and SPNEGO providers (`msrpc-ntlm`), user stores, and two helpers
-/// that wire them into a client ([`ntlm`], [`spnego`]) or a server ([`acceptors`]).
 #[cfg(feature = "ntlm")]
 pub mod auth {
+    //! Authentication: NTLMv2 and SPNEGO providers (`msrpc-ntlm`), user stores, and two helpers
+    //! that wire them into a client ([`ntlm`], [`spnego`]) or a server ([`acceptors`]).
+
     pub use msrpc_ntlm::{
         FileUserStore, MemoryUserStore, NtlmAcceptor, NtlmClient, SpnegoAcceptor, SpnegoClient,
         StoreError, UserStore, ANONYMOUS_LOGON,
@@ -204,11 +209,12 @@ pub mod auth {
     }
 }
 
-/// The endpoint mapper: keeping a server's endpoints registered with the local `msrpcd`
-/// ([`Registration`], through `Server::register_with`), and the EPM interface, towers and the
-/// table of well-known interfaces (`msrpc-epm`).
 #[cfg(any(feature = "client", feature = "server"))]
 pub mod epm {
+    //! The endpoint mapper: keeping a server's endpoints registered with the local `msrpcd`
+    //! ([`Registration`], through `Server::register_with`), and the EPM interface, towers and the
+    //! table of well-known interfaces (`msrpc-epm`).
+
     pub use msrpc_epm::{
         known, tower, EptClient, EptEntry, EptInterface, EptLookupRequest, EptMapRequest, Floor,
         RpcIfId, Tower, TowerError, RPC_C_EP_ALL_ELTS,
@@ -217,26 +223,29 @@ pub mod epm {
     pub use msrpc_rt::{Registration, RegistrationOptions, RegistrationState, RegistrationStatus};
 }
 
-/// DCOM (`msrpc-dcom`): identifiers, ORPC headers, OBJREFs, `#[interface(orpc)]` support,
-/// the client (`client`: `DcomClient::create_instance`, `ComRef`, pinging), and with the
-/// `server` feature class hosting (`server`: `DcomHost`, `ClassRegistry`, `ComObject`). The
-/// demo calculator class is in `demo` and `server::demo`.
 #[cfg(feature = "dcom")]
 pub mod dcom {
+    //! DCOM (`msrpc-dcom`): identifiers, ORPC headers, OBJREFs, `#[interface(orpc)]` support,
+    //! the client (`client`: `DcomClient::create_instance`, `ComRef`, pinging), and with the
+    //! `server` feature class hosting (`server`: `DcomHost`, `ClassRegistry`, `ComObject`). The
+    //! demo calculator class is in `demo` and `server::demo`.
+
     pub use msrpc_dcom::*;
 }
 
-/// Typed audit events for DCE/RPC traffic (`msrpc-audit`): the adapter from a server's
-/// observer to events (`live`), the detectors and technique library msrpcd runs, the
-/// JSON-lines sink and Prometheus metrics.
 #[cfg(feature = "audit")]
 pub mod audit {
+    //! Typed audit events for DCE/RPC traffic (`msrpc-audit`): the adapter from a server's
+    //! observer to events (`live`), the detectors and technique library msrpcd runs, the
+    //! JSON-lines sink and Prometheus metrics.
+
     pub use msrpc_audit::*;
 }
 
-/// The names most programs use: the macros, NDR pointer types, the call model, and with
-/// their features the client and server types.
 pub mod prelude {
+    //! The names most programs use: the macros, NDR pointer types, the call model, and with
+    //! their features the client and server types.
+
     pub use crate::interface;
     pub use crate::ndr::{Full, Ndr, Ref, Unique, Uuid};
     pub use crate::rpc::{AuthLevel, CallContext, CallError, FaultStatus, RpcFault};
@@ -247,9 +256,10 @@ pub mod prelude {
     pub use crate::server::{Limits, Server};
 }
 
-/// What the generated code of this crate's macros names (not an API).
 #[doc(hidden)]
 pub mod __private {
+    //! What the generated code of this crate's macros names (not an API).
+
     #[cfg(feature = "dcom")]
     pub use msrpc_dcom;
     pub use msrpc_ndr;

@@ -15,29 +15,50 @@
 pub mod define {}
 
 #[cfg_attr(all(feature = "client", feature = "server"), doc = include_str!("host.md"))]
-#[cfg_attr(not(all(feature = "client", feature = "server")), doc = "This chapter needs the features `client` and `server` (build the documentation with `--all-features`).")]
+#[cfg_attr(
+    not(all(feature = "client", feature = "server")),
+    doc = "This chapter needs the features `client` and `server` (build the documentation with `--all-features`)."
+)]
 pub mod host {}
 
 #[cfg_attr(all(feature = "client", feature = "server"), doc = include_str!("call.md"))]
-#[cfg_attr(not(all(feature = "client", feature = "server")), doc = "This chapter needs the features `client` and `server` (build the documentation with `--all-features`).")]
+#[cfg_attr(
+    not(all(feature = "client", feature = "server")),
+    doc = "This chapter needs the features `client` and `server` (build the documentation with `--all-features`)."
+)]
 pub mod call {}
 
 #[cfg_attr(all(feature = "client", feature = "server", feature = "ntlm"), doc = include_str!("auth.md"))]
-#[cfg_attr(not(all(feature = "client", feature = "server", feature = "ntlm")), doc = "This chapter needs the features `client`, `server` and `ntlm` (build the documentation with `--all-features`).")]
+#[cfg_attr(
+    not(all(feature = "client", feature = "server", feature = "ntlm")),
+    doc = "This chapter needs the features `client`, `server` and `ntlm` (build the documentation with `--all-features`)."
+)]
 pub mod auth {}
 
 #[cfg_attr(all(feature = "client", feature = "server"), doc = include_str!("register.md"))]
-#[cfg_attr(not(all(feature = "client", feature = "server")), doc = "This chapter needs the features `client` and `server` (build the documentation with `--all-features`).")]
+#[cfg_attr(
+    not(all(feature = "client", feature = "server")),
+    doc = "This chapter needs the features `client` and `server` (build the documentation with `--all-features`)."
+)]
 pub mod register {}
 
 #[cfg_attr(all(feature = "client", feature = "server"), doc = include_str!("faults.md"))]
-#[cfg_attr(not(all(feature = "client", feature = "server")), doc = "This chapter needs the features `client` and `server` (build the documentation with `--all-features`).")]
+#[cfg_attr(
+    not(all(feature = "client", feature = "server")),
+    doc = "This chapter needs the features `client` and `server` (build the documentation with `--all-features`)."
+)]
 pub mod faults {}
 
 #[cfg_attr(all(feature = "client", feature = "server"), doc = include_str!("hardening.md"))]
-#[cfg_attr(not(all(feature = "client", feature = "server")), doc = "This chapter needs the features `client` and `server` (build the documentation with `--all-features`).")]
+#[cfg_attr(
+    not(all(feature = "client", feature = "server")),
+    doc = "This chapter needs the features `client` and `server` (build the documentation with `--all-features`)."
+)]
 pub mod hardening {}
 
 #[cfg_attr(all(feature = "dcom", feature = "server", feature = "ntlm"), doc = include_str!("dcom.md"))]
-#[cfg_attr(not(all(feature = "dcom", feature = "server", feature = "ntlm")), doc = "This chapter needs the features `dcom`, `server` and `ntlm` (build the documentation with `--all-features`).")]
+#[cfg_attr(
+    not(all(feature = "dcom", feature = "server", feature = "ntlm")),
+    doc = "This chapter needs the features `dcom`, `server` and `ntlm` (build the documentation with `--all-features`)."
+)]
 pub mod dcom {}
