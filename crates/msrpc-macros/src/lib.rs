@@ -3,6 +3,8 @@
 
 use proc_macro::TokenStream;
 
+mod facade;
+
 /// Derives `msrpc_ndr::Ndr` for a struct, a union (enum with data) or an enum.
 /// See the `msrpc-codegen` crate documentation for the `#[ndr(...)]` attributes.
 #[proc_macro_derive(Ndr, attributes(ndr))]
@@ -28,6 +30,29 @@ pub fn derive_ndr(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn interface(args: TokenStream, item: TokenStream) -> TokenStream {
     msrpc_codegen::interface(args.into(), item.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// `#[derive(Ndr)]` as the `msrpc` facade re-exports it: the same code, with the paths the
+/// generated code names (`::msrpc_ndr`, `::msrpc_proto`, `::msrpc_dcom`) re-rooted under
+/// `::msrpc::__private`, so a crate that depends on `msrpc` alone compiles it.
+#[doc(hidden)]
+#[proc_macro_derive(NdrViaFacade, attributes(ndr))]
+pub fn derive_ndr_via_facade(input: TokenStream) -> TokenStream {
+    msrpc_codegen::derive_ndr(input.into())
+        .map(facade::reroot)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// `#[interface]` as the `msrpc` facade re-exports it (paths re-rooted as for
+/// [`macro@NdrViaFacade`]).
+#[doc(hidden)]
+#[proc_macro_attribute]
+pub fn interface_via_facade(args: TokenStream, item: TokenStream) -> TokenStream {
+    msrpc_codegen::interface(args.into(), item.into())
+        .map(facade::reroot)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
