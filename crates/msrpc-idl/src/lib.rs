@@ -110,6 +110,7 @@ pub const SYSTEM_IMPORTS: &[&str] = &[
     "oaidl.idl",
     "ms-rpce.idl",
     "basetsd.h",
+    "guiddef.h",
 ];
 
 /// How deep imports may nest.

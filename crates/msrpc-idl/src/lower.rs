@@ -159,6 +159,7 @@ pub fn camel(s: &str) -> String {
 }
 
 fn doc(s: &str) -> TokenStream {
+    let s = format!(" {s}");
     quote!(#[doc = #s])
 }
 
@@ -949,10 +950,11 @@ impl<'p> Lowerer<'p> {
                 let mut first = true;
                 for (n, _, s) in &items {
                     let v = self.consts.get(n).copied().unwrap_or(0);
-                    let max = if v1 { 0xffff_ffffi128 } else { 0xffff };
-                    let v = if v < 0 { v & max } else { v };
-                    if v > max {
-                        return Err(self.err(ErrorKind::Type, *s, format!("`{n}` = {v} does not fit a {} enum", if v1 { "32-bit" } else { "16-bit ([v1_enum] makes it 32-bit)" })));
+                    // a value beyond a 16-bit enum's wire is declared (MIDL accepts it) but
+                    // fails to encode at run time, as with MIDL's stubs
+                    let v = if v < 0 { v & 0xffff_ffff } else { v };
+                    if v > 0xffff_ffff {
+                        return Err(self.err(ErrorKind::Type, *s, format!("`{n}` = {v} does not fit 32 bits")));
                     }
                     let mut vn = camel(n.get(prefix..).unwrap_or(n));
                     while seen_names.contains(&vn) || vn == "Unknown" {
@@ -1028,6 +1030,9 @@ impl<'p> Lowerer<'p> {
                 let mut variants = Vec::new();
                 let mut seen = BTreeSet::new();
                 for arm in &arms {
+                    if arm.cases.is_empty() && !arm.default {
+                        return Err(self.unsupported(arm.span, "a C union without [case] labels (not remotable)"));
+                    }
                     let mut vals = Vec::new();
                     for c in &arm.cases {
                         vals.push(self.eval_located(c)? & mask);
@@ -1099,6 +1104,39 @@ impl<'p> Lowerer<'p> {
         self.out.extend(item);
         self.used_rust.insert(d.rust.clone());
         Ok(())
+    }
+
+    /// Records, for unions without `switch_type`, the width of the first `switch_is` naming
+    /// them (a structure member or an operation parameter).
+    fn switch_hints(&mut self) {
+        let mut groups: Vec<Vec<Field>> = Vec::new();
+        for d in &self.defs {
+            if let DefKind::Struct(s) = &d.kind {
+                groups.push(s.fields.clone().unwrap_or_default());
+            }
+        }
+        for (i, _, _) in &self.interfaces {
+            for it in &i.items {
+                if let Item::Operation(op) = it {
+                    groups.push(op.params.clone());
+                }
+            }
+        }
+        for fields in groups {
+            let mut sib = Siblings::new();
+            for f in &fields {
+                if let Ok(r) = self.field_resolved(f) {
+                    sib.insert(f.decl.name.clone(), (snake(&f.decl.name), r));
+                }
+            }
+            for f in &fields {
+                let Some(e) = f.attrs.expr("switch_is") else { continue };
+                let Some((_, r)) = sib.get(&f.decl.name) else { continue };
+                if let (Leaf::Def(idx), Some(b)) = (&r.leaf, self.expr_bits(e, &sib)) {
+                    self.switch_hint.entry(*idx).or_insert(b);
+                }
+            }
+        }
     }
 
     fn switch_bits(&self, r: &Resolved, span: Span) -> Result<u8> {
@@ -1345,7 +1383,8 @@ pub fn lower(p: &Program) -> Result<TokenStream> {
         let pd = l.pdefault;
         l.collect(&f.ast.items, f.main, pd)?;
     }
-    // interfaces first (they decide union switch types through switch_is), then types
+    l.switch_hints();
+    // interfaces, then types
     let ifaces = l.interfaces.clone();
     let mut iface_out = TokenStream::new();
     let mut wanted: BTreeSet<String> = ifaces.iter().filter(|(_, m, _)| *m).map(|(i, _, _)| i.name.clone()).collect();

@@ -347,6 +347,10 @@ impl<'m> Parser<'m> {
             loop {
                 out.0.push(self.attr()?);
                 if self.eat_punct(",") {
+                    // a trailing comma before `]`
+                    if self.eat_punct("]") {
+                        break;
+                    }
                     continue;
                 }
                 self.expect_punct("]")?;
@@ -395,6 +399,12 @@ impl<'m> Parser<'m> {
                     self.pos += 1;
                     loop {
                         if self.is_punct(",") || self.is_punct(")") {
+                            args.push(AttrArg::Expr(None));
+                        } else if self.is_punct("*")
+                            && matches!(self.peek_at(1), Some(Tok::Punct("," | ")")))
+                        {
+                            // `size_is(*)`: a size the IDL leaves open
+                            self.pos += 1;
                             args.push(AttrArg::Expr(None));
                         } else {
                             args.push(AttrArg::Expr(Some(self.expr()?)));
@@ -620,17 +630,16 @@ impl<'m> Parser<'m> {
                 }
                 _ => true,
             });
-            if cases.is_empty() && !default {
-                return Err(self
-                    .map
-                    .error(ErrorKind::Syntax, span, "a union arm needs [case(...)] or [default]")
-                    .expected_found("`[case(...)]` or `[default]`", self.found()));
-            }
+            // an arm without [case] or [default] is a C union's member (local types only)
             let field = if self.eat_punct(";") {
                 None
             } else {
                 let ty = self.type_spec()?;
-                let decl = self.declarator(false, false)?;
+                let decl = if self.is_punct(";") {
+                    Declarator { ptrs: 0, name: String::new(), dims: Vec::new(), params: None, span: self.span() }
+                } else {
+                    self.declarator(false, false)?
+                };
                 self.expect_punct(";")?;
                 Some(Field { attrs, ty, decl })
             };
