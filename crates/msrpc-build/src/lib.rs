@@ -1,6 +1,6 @@
 //! Compiles MIDL files into Rust from a `build.rs`, the way `prost-build` and `tonic-build` do.
 //!
-//! ```no_run
+//! ```ignore
 //! // build.rs
 //! fn main() {
 //!     msrpc_build::Builder::new()
@@ -66,7 +66,10 @@ impl From<msrpc_idl::Error> for Error {
 }
 
 /// Compiles `files` into `out_dir`, one `.rs` per file. Returns the files written.
-pub fn compile(files: &[impl AsRef<Path>], out_dir: impl AsRef<Path>) -> Result<Vec<PathBuf>, Error> {
+pub fn compile(
+    files: &[impl AsRef<Path>],
+    out_dir: impl AsRef<Path>,
+) -> Result<Vec<PathBuf>, Error> {
     Builder::new().out_dir(out_dir).compile(files)
 }
 
@@ -109,9 +112,13 @@ impl Builder {
     pub fn compile(&self, files: &[impl AsRef<Path>]) -> Result<Vec<PathBuf>, Error> {
         let out_dir = match &self.out_dir {
             Some(d) => d.clone(),
-            None => std::env::var_os("OUT_DIR").map(PathBuf::from).ok_or(Error::NoOutDir)?,
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or(Error::NoOutDir)?,
         };
-        let rerun = self.rerun.unwrap_or_else(|| std::env::var_os("OUT_DIR").is_some());
+        let rerun = self
+            .rerun
+            .unwrap_or_else(|| std::env::var_os("OUT_DIR").is_some());
         let opts = Options {
             include_dirs: self.include_dirs.clone(),
         };
@@ -138,10 +145,19 @@ impl Builder {
 
 /// The output file name for an IDL file: its stem in snake case, `.rs`.
 pub fn output_name(idl: &Path) -> String {
-    let stem = idl.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = idl
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut out: String = stem
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     if out.is_empty() {
         out.push_str("idl");

@@ -32,5 +32,9 @@ fn main() {
             }
         }
     }
-    println!("parsed {parsed}/{} lowered {lowered}/{}", files.len(), files.len());
+    println!(
+        "parsed {parsed}/{} lowered {lowered}/{}",
+        files.len(),
+        files.len()
+    );
 }

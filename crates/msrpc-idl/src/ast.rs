@@ -23,8 +23,8 @@ pub enum Expr {
     Index(Box<Expr>, Box<Expr>, Span),
     /// `(type) e`.
     Cast(Box<TypeSpec>, Box<Expr>, Span),
-    /// `sizeof(type)` (kept for diagnostics; not evaluated).
-    Sizeof(Span),
+    /// `sizeof(type)`: its NDR20 size for a base type or a pointer, else not a constant.
+    Sizeof(Option<u64>, Span),
 }
 
 impl Expr {
@@ -40,7 +40,7 @@ impl Expr {
             | Expr::Member(_, _, s)
             | Expr::Index(_, _, s)
             | Expr::Cast(_, _, s)
-            | Expr::Sizeof(s) => *s,
+            | Expr::Sizeof(_, s) => *s,
         }
     }
 }
@@ -97,7 +97,8 @@ impl Attrs {
 
     /// The first expression argument of `name`.
     pub fn expr(&self, name: &str) -> Option<&Expr> {
-        self.exprs(name).and_then(|v| v.into_iter().next().flatten())
+        self.exprs(name)
+            .and_then(|v| v.into_iter().next().flatten())
     }
 
     /// Adds the attributes of `other` that `self` lacks.

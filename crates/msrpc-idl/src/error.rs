@@ -31,10 +31,35 @@ pub enum ErrorKind {
     Unsupported,
 }
 
-/// A located error. Displayed as `file:line:col: message` (then `expected X, found Y` when
-/// the parser knows both).
+/// A located error (boxed, so results stay small). Displayed as `file:line:col: message`
+/// (then `expected X, found Y` when the parser knows both); its fields are those of
+/// [`ErrorInfo`], reached through `Deref`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<ErrorInfo>);
+
+impl Error {
+    /// An error from its parts.
+    pub fn new(info: ErrorInfo) -> Self {
+        Error(Box::new(info))
+    }
+}
+
+impl std::ops::Deref for Error {
+    type Target = ErrorInfo;
+    fn deref(&self) -> &ErrorInfo {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorInfo {
+        &mut self.0
+    }
+}
+
+/// What an [`Error`] says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorInfo {
     /// The kind.
     pub kind: ErrorKind,
     /// The file (as given or found on the include path).
@@ -99,7 +124,7 @@ impl SourceMap {
 
     /// An error at `span`.
     pub fn error(&self, kind: ErrorKind, span: Span, message: impl Into<String>) -> Error {
-        Error {
+        Error::new(ErrorInfo {
             kind,
             file: self.path(span.file),
             line: span.line,
@@ -107,7 +132,7 @@ impl SourceMap {
             message: message.into(),
             expected: None,
             found: None,
-        }
+        })
     }
 }
 

@@ -9,9 +9,7 @@ pub fn eval(e: &Expr, lookup: &dyn Fn(&str) -> Option<i128>) -> Result<i128, (Sp
     let ev = |x: &Expr| eval(x, lookup);
     Ok(match e {
         Expr::Int(v, _) => i128::from(*v),
-        Expr::Name(n, s) => {
-            lookup(n).ok_or_else(|| (*s, format!("`{n}` is not a constant")))?
-        }
+        Expr::Name(n, s) => lookup(n).ok_or_else(|| (*s, format!("`{n}` is not a constant")))?,
         Expr::Str(_, s) => return Err((*s, "a string is not an integer constant".into())),
         Expr::Unary(op, a, s) => {
             let a = ev(a)?;
@@ -30,8 +28,12 @@ pub fn eval(e: &Expr, lookup: &dyn Fn(&str) -> Option<i128>) -> Result<i128, (Sp
                 "+" => a.checked_add(b).ok_or_else(ovf)?,
                 "-" => a.checked_sub(b).ok_or_else(ovf)?,
                 "*" => a.checked_mul(b).ok_or_else(ovf)?,
-                "/" => a.checked_div(b).ok_or((*s, "division by zero".to_string()))?,
-                "%" => a.checked_rem(b).ok_or((*s, "division by zero".to_string()))?,
+                "/" => a
+                    .checked_div(b)
+                    .ok_or((*s, "division by zero".to_string()))?,
+                "%" => a
+                    .checked_rem(b)
+                    .ok_or((*s, "division by zero".to_string()))?,
                 "<<" => u32::try_from(b)
                     .ok()
                     .filter(|b| *b < 127)
@@ -64,7 +66,8 @@ pub fn eval(e: &Expr, lookup: &dyn Fn(&str) -> Option<i128>) -> Result<i128, (Sp
             }
         }
         Expr::Cast(_, a, _) => ev(a)?,
-        Expr::Member(_, _, s) | Expr::Index(_, _, s) | Expr::Sizeof(s) => {
+        Expr::Sizeof(Some(v), _) => i128::from(*v),
+        Expr::Member(_, _, s) | Expr::Index(_, _, s) | Expr::Sizeof(None, s) => {
             return Err((*s, "not a constant expression".into()))
         }
     })

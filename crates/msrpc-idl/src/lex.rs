@@ -85,7 +85,9 @@ pub fn lex(text: &str, file: u32, map: &SourceMap) -> Result<Vec<Token>> {
             bump!();
             continue;
         }
-        if c == '\\' && (at(i + 1) == Some('\n') || (at(i + 1) == Some('\r') && at(i + 2) == Some('\n'))) {
+        if c == '\\'
+            && (at(i + 1) == Some('\n') || (at(i + 1) == Some('\r') && at(i + 2) == Some('\n')))
+        {
             // a line continuation: the logical line goes on
             bump!();
             while at(i) != Some('\n') {
@@ -217,9 +219,11 @@ pub fn lex(text: &str, file: u32, map: &SourceMap) -> Result<Vec<Token>> {
                 bump!();
             }
             Tok::Ident(s)
-        } else if c.is_ascii_digit() || (c == '.' && at(i + 1).is_some_and(|d| d.is_ascii_digit())) {
+        } else if c.is_ascii_digit() || (c == '.' && at(i + 1).is_some_and(|d| d.is_ascii_digit()))
+        {
             let mut s = String::new();
-            while let Some(c) = at(i).filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_')
+            while let Some(c) =
+                at(i).filter(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_')
             {
                 // `0..9` is a range, not a number with two dots
                 if c == '.' && at(i + 1) == Some('.') {

@@ -95,7 +95,7 @@ use std::path::{Path, PathBuf};
 
 use proc_macro2::TokenStream;
 
-pub use error::{Error, ErrorKind, Result, SourceMap, Span};
+pub use error::{Error, ErrorInfo, ErrorKind, Result, SourceMap, Span};
 
 /// msrpc-idl's prelude: MS-DTYP's base types and MIDL's predefined names, in MIDL.
 pub const PRELUDE: &str = include_str!("prelude.idl");
@@ -153,7 +153,13 @@ pub fn parse_str(name: &str, text: &str, include_dirs: &[PathBuf]) -> Result<ast
     parse_text(&mut map, id, text, None, include_dirs)
 }
 
-fn parse_text(map: &mut SourceMap, id: u32, text: &str, dir: Option<&Path>, include_dirs: &[PathBuf]) -> Result<ast::File> {
+fn parse_text(
+    map: &mut SourceMap,
+    id: u32,
+    text: &str,
+    dir: Option<&Path>,
+    include_dirs: &[PathBuf],
+) -> Result<ast::File> {
     let toks = {
         let mut pp = pp::Preprocessor::new(map, include_dirs);
         pp.run(text, id, dir)?
@@ -180,14 +186,16 @@ impl Program {
         let mut seen = HashSet::new();
         for f in files {
             let f = f.as_ref();
-            let text = std::fs::read_to_string(f).map_err(|e| Error {
-                kind: ErrorKind::Io(e.to_string()),
-                file: f.to_path_buf(),
-                line: 0,
-                col: 0,
-                message: format!("cannot read the file: {e}"),
-                expected: None,
-                found: None,
+            let text = std::fs::read_to_string(f).map_err(|e| {
+                Error::new(ErrorInfo {
+                    kind: ErrorKind::Io(e.to_string()),
+                    file: f.to_path_buf(),
+                    line: 0,
+                    col: 0,
+                    message: format!("cannot read the file: {e}"),
+                    expected: None,
+                    found: None,
+                })
             })?;
             p.add(f.to_path_buf(), &text, true, opts, &mut seen, 0)?;
         }
@@ -197,11 +205,26 @@ impl Program {
     /// Loads one file given as text (its imports are read from the include path).
     pub fn load_str(name: &str, text: &str, opts: &Options) -> Result<Program> {
         let mut p = Program::new()?;
-        p.add(PathBuf::from(name), text, true, opts, &mut HashSet::new(), 0)?;
+        p.add(
+            PathBuf::from(name),
+            text,
+            true,
+            opts,
+            &mut HashSet::new(),
+            0,
+        )?;
         Ok(p)
     }
 
-    fn add(&mut self, path: PathBuf, text: &str, main: bool, opts: &Options, seen: &mut HashSet<PathBuf>, depth: usize) -> Result<()> {
+    fn add(
+        &mut self,
+        path: PathBuf,
+        text: &str,
+        main: bool,
+        opts: &Options,
+        seen: &mut HashSet<PathBuf>,
+        depth: usize,
+    ) -> Result<()> {
         let key = path.canonicalize().unwrap_or_else(|_| path.clone());
         if !seen.insert(key) {
             return Ok(());
@@ -225,12 +248,20 @@ impl Program {
             };
             for (file, span) in imports {
                 if depth >= MAX_IMPORT_DEPTH {
-                    return Err(self.map.error(ErrorKind::Type, *span, format!("imports nest more than {MAX_IMPORT_DEPTH} deep")));
+                    return Err(self.map.error(
+                        ErrorKind::Type,
+                        *span,
+                        format!("imports nest more than {MAX_IMPORT_DEPTH} deep"),
+                    ));
                 }
                 match pp::find_file(file, dir.as_deref(), &opts.include_dirs) {
                     Some(found) => {
                         let text = std::fs::read_to_string(&found).map_err(|e| {
-                            self.map.error(ErrorKind::Io(e.to_string()), *span, format!("cannot read `{}`: {e}", found.display()))
+                            self.map.error(
+                                ErrorKind::Io(e.to_string()),
+                                *span,
+                                format!("cannot read `{}`: {e}", found.display()),
+                            )
                         })?;
                         self.add(found, &text, false, opts, seen, depth + 1)?;
                     }
@@ -238,8 +269,15 @@ impl Program {
                     None => {
                         return Err(self
                             .map
-                            .error(ErrorKind::Io(file.clone()), *span, format!("cannot find the imported file `{file}`"))
-                            .expected_found("a file next to this one or on the include path", "none"))
+                            .error(
+                                ErrorKind::Io(file.clone()),
+                                *span,
+                                format!("cannot find the imported file `{file}`"),
+                            )
+                            .expected_found(
+                                "a file next to this one or on the include path",
+                                "none",
+                            ))
                     }
                 }
             }

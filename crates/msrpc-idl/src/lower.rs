@@ -16,9 +16,36 @@ use crate::Program;
 
 /// Rust names a generated type must not take (the code generator or the prelude use them).
 const RESERVED_TYPES: &[&str] = &[
-    "String", "Vec", "Option", "Box", "Result", "Unique", "Ref", "Full", "ContextHandle", "Uuid",
-    "Self", "Ok", "Err", "Some", "None", "Send", "Sync", "Clone", "Debug", "Default", "PartialEq",
-    "Eq", "Hash", "Ndr", "Sized", "Copy", "From", "Into", "Drop", "Fn",
+    "String",
+    "Vec",
+    "Option",
+    "Box",
+    "Result",
+    "Unique",
+    "Ref",
+    "Full",
+    "ContextHandle",
+    "Uuid",
+    "Self",
+    "Ok",
+    "Err",
+    "Some",
+    "None",
+    "Send",
+    "Sync",
+    "Clone",
+    "Debug",
+    "Default",
+    "PartialEq",
+    "Eq",
+    "Hash",
+    "Ndr",
+    "Sized",
+    "Copy",
+    "From",
+    "Into",
+    "Drop",
+    "Fn",
 ];
 
 /// Type names whose definition lowers to `msrpc_ndr::Uuid` (same wire layout as MS-DTYP's GUID).
@@ -183,7 +210,13 @@ impl<'p> Lowerer<'p> {
                         .iter()
                         .find(|d| d.ptrs == 0 && d.dims.is_empty())
                         .map(|d| d.name.clone());
-                    let def = self.register_spec(&td.ty, canonical.as_deref(), &td.attrs, main, pdefault)?;
+                    let def = self.register_spec(
+                        &td.ty,
+                        canonical.as_deref(),
+                        &td.attrs,
+                        main,
+                        pdefault,
+                    )?;
                     for d in &td.decls {
                         let alias = Alias {
                             attrs: td.attrs.clone(),
@@ -202,7 +235,11 @@ impl<'p> Lowerer<'p> {
                     if let Ok(v) = self.eval(e) {
                         self.consts.insert(name.clone(), v);
                     } else if !matches!(e, Expr::Str(..)) {
-                        return Err(self.err(ErrorKind::Type, *span, format!("`{name}` is not an integer constant")));
+                        return Err(self.err(
+                            ErrorKind::Type,
+                            *span,
+                            format!("`{name}` is not an integer constant"),
+                        ));
                     }
                 }
                 Item::Interface(i) => {
@@ -236,9 +273,24 @@ impl<'p> Lowerer<'p> {
         pdefault: PtrKind,
     ) -> Result<Option<usize>> {
         let (tag, span, kind, has_body) = match ty {
-            TypeSpec::Struct(s) => (s.tag.clone(), s.span, DefKind::Struct((**s).clone()), s.fields.is_some()),
-            TypeSpec::Union(u) => (u.tag.clone(), u.span, DefKind::Union((**u).clone()), u.arms.is_some()),
-            TypeSpec::Enum(e) => (e.tag.clone(), e.span, DefKind::Enum((**e).clone()), e.items.is_some()),
+            TypeSpec::Struct(s) => (
+                s.tag.clone(),
+                s.span,
+                DefKind::Struct((**s).clone()),
+                s.fields.is_some(),
+            ),
+            TypeSpec::Union(u) => (
+                u.tag.clone(),
+                u.span,
+                DefKind::Union((**u).clone()),
+                u.arms.is_some(),
+            ),
+            TypeSpec::Enum(e) => (
+                e.tag.clone(),
+                e.span,
+                DefKind::Enum((**e).clone()),
+                e.items.is_some(),
+            ),
             _ => return Ok(None),
         };
         if !has_body {
@@ -255,7 +307,13 @@ impl<'p> Lowerer<'p> {
             let mut next = 0i128;
             for (n, v, s) in e.items.iter().flatten() {
                 let val = match v {
-                    Some(v) => self.eval(v).map_err(|(sp, m)| self.err(ErrorKind::Type, if sp == Span::default() { *s } else { sp }, m))?,
+                    Some(v) => self.eval(v).map_err(|(sp, m)| {
+                        self.err(
+                            ErrorKind::Type,
+                            if sp == Span::default() { *s } else { sp },
+                            m,
+                        )
+                    })?,
                     None => next,
                 };
                 self.consts.insert(n.clone(), val);
@@ -282,14 +340,22 @@ impl<'p> Lowerer<'p> {
         match &kind {
             DefKind::Struct(s) => {
                 for f in s.fields.iter().flatten() {
-                    let n = format!("{}_{}", self.defs.get(idx).map_or("", |d| d.idl.as_str()), f.decl.name);
+                    let n = format!(
+                        "{}_{}",
+                        self.defs.get(idx).map_or("", |d| d.idl.as_str()),
+                        f.decl.name
+                    );
                     self.register_spec(&f.ty, Some(&n), &Attrs::default(), main, pdefault)?;
                 }
             }
             DefKind::Union(u) => {
                 for a in u.arms.iter().flatten() {
                     if let Some(f) = &a.field {
-                        let n = format!("{}_{}", self.defs.get(idx).map_or("", |d| d.idl.as_str()), f.decl.name);
+                        let n = format!(
+                            "{}_{}",
+                            self.defs.get(idx).map_or("", |d| d.idl.as_str()),
+                            f.decl.name
+                        );
                         self.register_spec(&f.ty, Some(&n), &Attrs::default(), main, pdefault)?;
                     }
                 }
@@ -310,30 +376,64 @@ impl<'p> Lowerer<'p> {
 
     // ---------------------------------------------------------------- resolution
 
-    fn resolve(&self, ty: &TypeSpec, ptrs: u32, dims: &[Dim], attrs: &Attrs, depth: usize) -> Result<Resolved> {
+    fn resolve(
+        &self,
+        ty: &TypeSpec,
+        ptrs: u32,
+        dims: &[Dim],
+        attrs: &Attrs,
+        depth: usize,
+    ) -> Result<Resolved> {
         let mut levels: Vec<Level> = dims.iter().cloned().map(Level::Array).collect();
         levels.extend((0..ptrs).map(|_| Level::Ptr));
         let span = spec_span(ty);
         if depth > 32 {
-            return Err(self.err(ErrorKind::Type, span, "typedefs nest more than 32 deep (a cycle?)"));
+            return Err(self.err(
+                ErrorKind::Type,
+                span,
+                "typedefs nest more than 32 deep (a cycle?)",
+            ));
         }
         let mut r = match ty {
-            TypeSpec::Base(b) => Resolved { levels: Vec::new(), leaf: Leaf::Base(*b), attrs: Attrs::default() },
-            TypeSpec::Pipe(..) => Resolved { levels: Vec::new(), leaf: Leaf::Pipe, attrs: Attrs::default() },
+            TypeSpec::Base(b) => Resolved {
+                levels: Vec::new(),
+                leaf: Leaf::Base(*b),
+                attrs: Attrs::default(),
+            },
+            TypeSpec::Pipe(..) => Resolved {
+                levels: Vec::new(),
+                leaf: Leaf::Pipe,
+                attrs: Attrs::default(),
+            },
             TypeSpec::Struct(_) | TypeSpec::Union(_) | TypeSpec::Enum(_) => {
                 let idx = self.def_of(ty).ok_or_else(|| {
-                    self.err(ErrorKind::Type, span, "reference to an undefined structure, union or enum tag")
+                    self.err(
+                        ErrorKind::Type,
+                        span,
+                        "reference to an undefined structure, union or enum tag",
+                    )
                 })?;
-                Resolved { levels: Vec::new(), leaf: self.def_leaf(idx), attrs: Attrs::default() }
+                Resolved {
+                    levels: Vec::new(),
+                    leaf: self.def_leaf(idx),
+                    attrs: Attrs::default(),
+                }
             }
             TypeSpec::Named(n, nspan) => {
                 let Some((alias, def)) = self.types.get(n) else {
                     return Err(self
                         .err(ErrorKind::Type, *nspan, format!("undefined type `{n}`"))
-                        .expected_found("a type defined by a typedef, the prelude or an import", format!("`{n}`")));
+                        .expected_found(
+                            "a type defined by a typedef, the prelude or an import",
+                            format!("`{n}`"),
+                        ));
                 };
                 if let Some(idx) = def {
-                    Resolved { levels: Vec::new(), leaf: self.def_leaf(*idx), attrs: alias.attrs.clone() }
+                    Resolved {
+                        levels: Vec::new(),
+                        leaf: self.def_leaf(*idx),
+                        attrs: alias.attrs.clone(),
+                    }
                 } else {
                     let wire = ["wire_marshal", "transmit_as", "user_marshal"]
                         .iter()
@@ -344,20 +444,38 @@ impl<'p> Lowerer<'p> {
                         });
                     match wire {
                         Some((t, p)) => self.resolve(&t, p, &[], &Attrs::default(), depth + 1)?,
-                        None => self.resolve(&alias.ty, alias.ptrs, &alias.dims, &alias.attrs, depth + 1)?,
+                        None => self.resolve(
+                            &alias.ty,
+                            alias.ptrs,
+                            &alias.dims,
+                            &alias.attrs,
+                            depth + 1,
+                        )?,
                     }
                 }
             }
         };
         levels.append(&mut r.levels);
         let mut attrs = attrs.merged(&r.attrs);
-        attrs.0.retain(|a| !matches!(a.name.as_str(), "wire_marshal" | "transmit_as" | "user_marshal"));
+        attrs.0.retain(|a| {
+            !matches!(
+                a.name.as_str(),
+                "wire_marshal" | "transmit_as" | "user_marshal"
+            )
+        });
         let mut leaf = r.leaf;
-        if attrs.has("context_handle") && leaf == Leaf::Base(Base::Void) && levels.last() == Some(&Level::Ptr) {
+        if attrs.has("context_handle")
+            && leaf == Leaf::Base(Base::Void)
+            && levels.last() == Some(&Level::Ptr)
+        {
             levels.pop();
             leaf = Leaf::ContextHandle;
         }
-        Ok(Resolved { levels, leaf, attrs })
+        Ok(Resolved {
+            levels,
+            leaf,
+            attrs,
+        })
     }
 
     fn def_of(&self, ty: &TypeSpec) -> Option<usize> {
@@ -387,7 +505,12 @@ impl<'p> Lowerer<'p> {
     // ---------------------------------------------------------------- values
 
     fn leaf_type(&mut self, leaf: &Leaf, span: Span, attrs: &Attrs) -> Result<Lowered> {
-        let plain = |ty: TokenStream, bits: Option<u8>| Lowered { ty, ndr: Vec::new(), default_ok: true, bits };
+        let plain = |ty: TokenStream, bits: Option<u8>| Lowered {
+            ty,
+            ndr: Vec::new(),
+            default_ok: true,
+            bits,
+        };
         Ok(match leaf {
             Leaf::Base(b) => match b {
                 Base::Int { bits, signed } => {
@@ -437,11 +560,17 @@ impl<'p> Lowerer<'p> {
         match self.defs.get(idx).map(|d| &d.kind) {
             Some(DefKind::Enum(_)) => true,
             Some(DefKind::Struct(s)) => s.fields.iter().flatten().all(|f| {
-                let Ok(r) = self.field_resolved(f) else { return false };
-                let sized = ["size_is", "length_is", "max_is", "last_is", "string"].iter().any(|a| r.attrs.has(a));
+                let Ok(r) = self.field_resolved(f) else {
+                    return false;
+                };
+                let sized = ["size_is", "length_is", "max_is", "last_is", "string"]
+                    .iter()
+                    .any(|a| r.attrs.has(a));
                 match r.levels.first() {
                     Some(Level::Ptr | Level::Array(Dim::Open)) => true,
-                    Some(Level::Array(Dim::Fixed(e))) => sized || self.eval(e).is_ok_and(|n| n <= 32),
+                    Some(Level::Array(Dim::Fixed(e))) => {
+                        sized || self.eval(e).is_ok_and(|n| n <= 32)
+                    }
                     None => match r.leaf {
                         Leaf::Def(i) => self.def_default(i, depth + 1),
                         _ => true,
@@ -453,13 +582,19 @@ impl<'p> Lowerer<'p> {
     }
 
     fn is_conformant(&self, idx: usize, depth: usize) -> bool {
-        let Some(Def { kind: DefKind::Struct(s), .. }) = self.defs.get(idx) else {
+        let Some(Def {
+            kind: DefKind::Struct(s),
+            ..
+        }) = self.defs.get(idx)
+        else {
             return false;
         };
         let Some(last) = s.fields.as_ref().and_then(|f| f.last()) else {
             return false;
         };
-        let Ok(r) = self.field_resolved(last) else { return false };
+        let Ok(r) = self.field_resolved(last) else {
+            return false;
+        };
         match (r.levels.first(), &r.leaf) {
             (Some(Level::Array(Dim::Open)), _) => true,
             (None, Leaf::Def(i)) if depth < 16 => self.is_conformant(*i, depth + 1),
@@ -516,7 +651,10 @@ impl<'p> Lowerer<'p> {
             }
         }
         let sized_levels: Vec<usize> = (0..sizes.len().max(lengths.len()))
-            .filter(|i| sizes.get(*i).is_some_and(Option::is_some) || lengths.get(*i).is_some_and(Option::is_some))
+            .filter(|i| {
+                sizes.get(*i).is_some_and(Option::is_some)
+                    || lengths.get(*i).is_some_and(Option::is_some)
+            })
             .collect();
         if sized_levels.len() > 1 {
             return Err(self.unsupported(span, "sizes on more than one level (`size_is(a, b)` with both given: an array of pointers to arrays)"));
@@ -524,21 +662,39 @@ impl<'p> Lowerer<'p> {
         let k = sized_levels.first().copied();
         if let Some(k) = k {
             if k >= r.levels.len() {
-                return Err(self.err(ErrorKind::Type, span, "size_is/length_is on a value that is neither a pointer nor an array").expected_found("a pointer or an array", "a plain value"));
+                return Err(self
+                    .err(
+                        ErrorKind::Type,
+                        span,
+                        "size_is/length_is on a value that is neither a pointer nor an array",
+                    )
+                    .expected_found("a pointer or an array", "a plain value"));
             }
         }
         let string = a.has("string");
-        let char_leaf = matches!(r.leaf, Leaf::Base(Base::Char | Base::Byte | Base::WChar | Base::Int { bits: 8 | 16, .. }));
+        let char_leaf = matches!(
+            r.leaf,
+            Leaf::Base(Base::Char | Base::Byte | Base::WChar | Base::Int { bits: 8 | 16, .. })
+        );
         // the level a [string] applies to: the innermost
         let string_level = if string {
             if !char_leaf || r.levels.is_empty() {
-                return Err(self.err(ErrorKind::Type, span, "[string] applies to a pointer to or an array of characters").expected_found("char, wchar_t or byte characters", "another type"));
+                return Err(self
+                    .err(
+                        ErrorKind::Type,
+                        span,
+                        "[string] applies to a pointer to or an array of characters",
+                    )
+                    .expected_found("char, wchar_t or byte characters", "another type"));
             }
             Some(r.levels.len() - 1)
         } else {
             None
         };
-        let wide = !matches!(r.leaf, Leaf::Base(Base::Char | Base::Byte | Base::Int { bits: 8, .. }));
+        let wide = !matches!(
+            r.leaf,
+            Leaf::Base(Base::Char | Base::Byte | Base::Int { bits: 8, .. })
+        );
         let ptr_attr = if a.has("ref") {
             Some(PtrKind::Ref)
         } else if a.has("unique") {
@@ -571,7 +727,11 @@ impl<'p> Lowerer<'p> {
                     .collect::<Result<_>>()?;
                 match vals.as_slice() {
                     [lo, hi] => Some((*lo, *hi)),
-                    _ => return Err(self.err(ErrorKind::Type, at.span, "`range` takes two bounds").expected_found("range(low, high)", format!("{} values", vals.len()))),
+                    _ => {
+                        return Err(self
+                            .err(ErrorKind::Type, at.span, "`range` takes two bounds")
+                            .expected_found("range(low, high)", format!("{} values", vals.len())))
+                    }
                 }
             }
             None => None,
@@ -594,7 +754,15 @@ impl<'p> Lowerer<'p> {
 
     /// Lowers `r.levels[i..]`; `attrs_here` tells whether the code generator's attributes can
     /// still reach this level (no `Vec` or fixed array in between).
-    fn walk(&mut self, r: &Resolved, i: usize, pos: Pos, attrs_here: bool, st: &mut Walk, wrappers: &mut TokenStream) -> Result<Lowered> {
+    fn walk(
+        &mut self,
+        r: &Resolved,
+        i: usize,
+        pos: Pos,
+        attrs_here: bool,
+        st: &mut Walk,
+        wrappers: &mut TokenStream,
+    ) -> Result<Lowered> {
         let span = st.span;
         let top_param = pos == Pos::Param && i == 0;
         let Some(level) = r.levels.get(i) else {
@@ -614,7 +782,10 @@ impl<'p> Lowerer<'p> {
                 }
             }
             if let Leaf::Def(idx) = r.leaf {
-                if matches!(pos, Pos::Member { .. } | Pos::Arm | Pos::Element) && i == 0 && self.is_conformant(idx, 0) {
+                if matches!(pos, Pos::Member { .. } | Pos::Arm | Pos::Element)
+                    && i == 0
+                    && self.is_conformant(idx, 0)
+                {
                     return Err(self.unsupported(span, "a conformant structure embedded in another structure, a union or an array (its max_count must be hoisted to the outer structure's front)"));
                 }
             }
@@ -624,21 +795,40 @@ impl<'p> Lowerer<'p> {
         let sized_here = st.k == Some(i);
         let size = st.sizes.get(i).cloned().flatten();
         let length = st.lengths.get(i).cloned().flatten();
-        let ptr_kind = |st: &Walk| if i == 0 { st.ptr_attr.unwrap_or(if pos == Pos::Param { PtrKind::Ref } else { st.pdefault }) } else { st.pdefault };
+        let ptr_kind = |st: &Walk| {
+            if i == 0 {
+                st.ptr_attr.unwrap_or(if pos == Pos::Param {
+                    PtrKind::Ref
+                } else {
+                    st.pdefault
+                })
+            } else {
+                st.pdefault
+            }
+        };
         match level {
             Level::Ptr => {
                 let kind = ptr_kind(st);
                 let inner = if sized_here || is_string_here {
                     // pointer to an array or a string: the referent is a Vec / String
                     let mut l = if is_string_here {
-                        let mut ndr = vec![if st.wide { quote!(string) } else { quote!(string = "char") }];
+                        let mut ndr = vec![if st.wide {
+                            quote!(string)
+                        } else {
+                            quote!(string = "char")
+                        }];
                         if let Some(s) = &size {
                             ndr.push(quote!(size_is = #s));
                         }
                         if length.is_some() {
                             return Err(self.unsupported(span, "length_is on a [string]"));
                         }
-                        Lowered { ty: quote!(::std::string::String), ndr, default_ok: true, bits: None }
+                        Lowered {
+                            ty: quote!(::std::string::String),
+                            ndr,
+                            default_ok: true,
+                            bits: None,
+                        }
                     } else {
                         let elem = self.element(r, i + 1, st, wrappers)?;
                         let et = &elem.ty;
@@ -652,26 +842,43 @@ impl<'p> Lowerer<'p> {
                             (None, Some(_)) => return Err(self.unsupported(span, "length_is without size_is on a pointer (a varying array behind a pointer)")),
                             (None, None) => {}
                         }
-                        Lowered { ty: quote!(::std::vec::Vec<#et>), ndr, default_ok: true, bits: None }
+                        Lowered {
+                            ty: quote!(::std::vec::Vec<#et>),
+                            ndr,
+                            default_ok: true,
+                            bits: None,
+                        }
                     };
                     if !attrs_here {
-                        return Err(self.unsupported(span, "a sized or [string] pointer inside an array element"));
+                        return Err(self.unsupported(
+                            span,
+                            "a sized or [string] pointer inside an array element",
+                        ));
                     }
                     l.bits = None;
                     l
                 } else {
-                    self.walk(r, i + 1, if top_param { Pos::Param } else { Pos::Element }, attrs_here, st, wrappers)
-                        .map(|mut l| {
-                            l.bits = None;
-                            l
-                        })?
+                    self.walk(
+                        r,
+                        i + 1,
+                        if top_param { Pos::Param } else { Pos::Element },
+                        attrs_here,
+                        st,
+                        wrappers,
+                    )
+                    .map(|mut l| {
+                        l.bits = None;
+                        l
+                    })?
                 };
                 let inner_ty = &inner.ty;
                 let has_attrs = !inner.ndr.is_empty();
                 let ty = if top_param {
                     match kind {
                         PtrKind::Ref => inner.ty.clone(),
-                        PtrKind::Unique | PtrKind::Full => quote!(::core::option::Option<#inner_ty>),
+                        PtrKind::Unique | PtrKind::Full => {
+                            quote!(::core::option::Option<#inner_ty>)
+                        }
                     }
                 } else {
                     match kind {
@@ -689,13 +896,25 @@ impl<'p> Lowerer<'p> {
                     _ => true,
                 };
                 if !top_param && kind == PtrKind::Ref && !inner.default_ok {
-                    return Err(self.unsupported(span, "an embedded [ref] pointer to a type without a default value (a union)"));
+                    return Err(self.unsupported(
+                        span,
+                        "an embedded [ref] pointer to a type without a default value (a union)",
+                    ));
                 }
-                Ok(Lowered { ty, ndr: inner.ndr, default_ok, bits: None })
+                Ok(Lowered {
+                    ty,
+                    ndr: inner.ndr,
+                    default_ok,
+                    bits: None,
+                })
             }
             Level::Array(dim) => {
                 if is_string_here {
-                    let mut ndr = vec![if st.wide { quote!(string) } else { quote!(string = "char") }];
+                    let mut ndr = vec![if st.wide {
+                        quote!(string)
+                    } else {
+                        quote!(string = "char")
+                    }];
                     match dim {
                         Dim::Fixed(e) => {
                             let n = self.eval_located(e)?;
@@ -709,9 +928,16 @@ impl<'p> Lowerer<'p> {
                         }
                     }
                     if !attrs_here {
-                        return Err(self.unsupported(span, "a [string] array inside an array element"));
+                        return Err(
+                            self.unsupported(span, "a [string] array inside an array element")
+                        );
                     }
-                    return Ok(Lowered { ty: quote!(::std::string::String), ndr, default_ok: true, bits: None });
+                    return Ok(Lowered {
+                        ty: quote!(::std::string::String),
+                        ndr,
+                        default_ok: true,
+                        bits: None,
+                    });
                 }
                 if sized_here {
                     let elem = self.element(r, i + 1, st, wrappers)?;
@@ -729,38 +955,62 @@ impl<'p> Lowerer<'p> {
                                 ndr.push(quote!(length_is = #l));
                             }
                         }
-                        Dim::Open => {
-                            match (&size, &length) {
-                                (Some(s), Some(l)) => {
-                                    ndr.push(quote!(size_is = #s));
-                                    ndr.push(quote!(length_is = #l));
-                                }
-                                (Some(s), None) => ndr.push(quote!(size_is = #s)),
-                                _ => return Err(self.unsupported(span, "a conformant array without size_is (length_is alone)")),
+                        Dim::Open => match (&size, &length) {
+                            (Some(s), Some(l)) => {
+                                ndr.push(quote!(size_is = #s));
+                                ndr.push(quote!(length_is = #l));
                             }
-                        }
+                            (Some(s), None) => ndr.push(quote!(size_is = #s)),
+                            _ => {
+                                return Err(self.unsupported(
+                                    span,
+                                    "a conformant array without size_is (length_is alone)",
+                                ))
+                            }
+                        },
                     }
                     if !attrs_here {
                         return Err(self.unsupported(span, "a sized array inside an array element"));
                     }
-                    return Ok(Lowered { ty: quote!(::std::vec::Vec<#et>), ndr, default_ok: true, bits: None });
+                    return Ok(Lowered {
+                        ty: quote!(::std::vec::Vec<#et>),
+                        ndr,
+                        default_ok: true,
+                        bits: None,
+                    });
                 }
                 match dim {
                     Dim::Fixed(e) => {
                         let n = self.eval_located(e)?;
                         let elem = self.element(r, i + 1, st, wrappers)?;
                         let et = &elem.ty;
-                        let n_lit = Literal::usize_unsuffixed(usize::try_from(n).map_err(|_| self.err(ErrorKind::Type, e.span(), "array size out of range"))?);
-                        Ok(Lowered { ty: quote!([#et; #n_lit]), ndr: Vec::new(), default_ok: elem.default_ok && n <= 32, bits: None })
+                        let n_lit =
+                            Literal::usize_unsuffixed(usize::try_from(n).map_err(|_| {
+                                self.err(ErrorKind::Type, e.span(), "array size out of range")
+                            })?);
+                        Ok(Lowered {
+                            ty: quote!([#et; #n_lit]),
+                            ndr: Vec::new(),
+                            default_ok: elem.default_ok && n <= 32,
+                            bits: None,
+                        })
                     }
                     Dim::Open => {
                         if pos == Pos::Param && i == 0 {
                             // an unsized open array parameter: the conformant form, counted by itself
                             let elem = self.element(r, i + 1, st, wrappers)?;
                             let et = &elem.ty;
-                            return Ok(Lowered { ty: quote!(::std::vec::Vec<#et>), ndr: Vec::new(), default_ok: true, bits: None });
+                            return Ok(Lowered {
+                                ty: quote!(::std::vec::Vec<#et>),
+                                ndr: Vec::new(),
+                                default_ok: true,
+                                bits: None,
+                            });
                         }
-                        Err(self.unsupported(span, "a conformant array (`[]`) without size_is or max_is"))
+                        Err(self.unsupported(
+                            span,
+                            "a conformant array (`[]`) without size_is or max_is",
+                        ))
                     }
                 }
             }
@@ -769,7 +1019,13 @@ impl<'p> Lowerer<'p> {
 
     /// The element type of an array at `r.levels[i..]`: a wrapper tuple structure when the
     /// element needs attributes of its own (a `[string]` pointer, a union with switch_is).
-    fn element(&mut self, r: &Resolved, i: usize, st: &mut Walk, wrappers: &mut TokenStream) -> Result<Lowered> {
+    fn element(
+        &mut self,
+        r: &Resolved,
+        i: usize,
+        st: &mut Walk,
+        wrappers: &mut TokenStream,
+    ) -> Result<Lowered> {
         let switch = st.switch.take();
         let range = st.range.take();
         let mut el = self.walk(r, i, Pos::Element, true, st, wrappers)?;
@@ -809,7 +1065,15 @@ impl<'p> Lowerer<'p> {
             Leaf::Base(Base::WChar) => Some(16),
             Leaf::Base(Base::ErrorStatus) => Some(32),
             Leaf::Def(i) => match self.defs.get(*i) {
-                Some(Def { kind: DefKind::Enum(_), attrs, .. }) => Some(if attrs.has("v1_enum") || r.attrs.has("v1_enum") { 32 } else { 16 }),
+                Some(Def {
+                    kind: DefKind::Enum(_),
+                    attrs,
+                    ..
+                }) => Some(if attrs.has("v1_enum") || r.attrs.has("v1_enum") {
+                    32
+                } else {
+                    16
+                }),
                 _ => None,
             },
             _ => None,
@@ -875,7 +1139,13 @@ impl<'p> Lowerer<'p> {
 
     // ---------------------------------------------------------------- definitions
 
-    fn validate(&self, tokens: &TokenStream, span: Span, what: &str, iface_args: Option<&TokenStream>) -> Result<()> {
+    fn validate(
+        &self,
+        tokens: &TokenStream,
+        span: Span,
+        what: &str,
+        iface_args: Option<&TokenStream>,
+    ) -> Result<()> {
         let r = match iface_args {
             None => {
                 // the derive sees the item without its `#[derive]`
@@ -887,7 +1157,9 @@ impl<'p> Lowerer<'p> {
     }
 
     fn lower_def(&mut self, idx: usize) -> Result<()> {
-        let Some(d) = self.defs.get(idx).cloned() else { return Ok(()) };
+        let Some(d) = self.defs.get(idx).cloned() else {
+            return Ok(());
+        };
         if GUID_NAMES.contains(&d.idl.as_str()) {
             return Ok(());
         }
@@ -916,7 +1188,15 @@ impl<'p> Lowerer<'p> {
                         return Err(self.unsupported(f.decl.span, "an unnamed member"));
                     }
                     let owner = format!("{}{}", d.rust, camel(&f.decl.name));
-                    let l = self.lower_value(r, Pos::Member { last: i + 1 == n }, f.decl.span, &sib, &owner, d.pdefault, &mut wrappers)?;
+                    let l = self.lower_value(
+                        r,
+                        Pos::Member { last: i + 1 == n },
+                        f.decl.span,
+                        &sib,
+                        &owner,
+                        d.pdefault,
+                        &mut wrappers,
+                    )?;
                     all_default &= l.default_ok;
                     let fname = ident(&snake(&f.decl.name));
                     let fdoc = doc(&format!("IDL `{}`.", f.decl.name));
@@ -930,7 +1210,11 @@ impl<'p> Lowerer<'p> {
                     out.push(quote! { #fdoc #attrs pub #fname: #ty });
                 }
                 self.default_ok.insert(idx, all_default);
-                let derives = if all_default { quote!(Clone, Debug, PartialEq, Default) } else { quote!(Clone, Debug, PartialEq) };
+                let derives = if all_default {
+                    quote!(Clone, Debug, PartialEq, Default)
+                } else {
+                    quote!(Clone, Debug, PartialEq)
+                };
                 let body = quote! { #idl_doc pub struct #name { #(#out),* } };
                 self.validate(&body, d.span, &format!("structure `{}`", d.idl), None)?;
                 quote! { #[derive(::msrpc_ndr::Ndr, #derives)] #body }
@@ -954,7 +1238,11 @@ impl<'p> Lowerer<'p> {
                     // fails to encode at run time, as with MIDL's stubs
                     let v = if v < 0 { v & 0xffff_ffff } else { v };
                     if v > 0xffff_ffff {
-                        return Err(self.err(ErrorKind::Type, *s, format!("`{n}` = {v} does not fit 32 bits")));
+                        return Err(self.err(
+                            ErrorKind::Type,
+                            *s,
+                            format!("`{n}` = {v} does not fit 32 bits"),
+                        ));
                     }
                     let mut vn = camel(n.get(prefix..).unwrap_or(n));
                     while seen_names.contains(&vn) || vn == "Unknown" {
@@ -972,7 +1260,11 @@ impl<'p> Lowerer<'p> {
                     first = false;
                     variants.push(quote! { #vdoc #def #vid = #lit });
                 }
-                let v1a = if v1 { quote!(#[ndr(v1_enum)]) } else { quote!() };
+                let v1a = if v1 {
+                    quote!(#[ndr(v1_enum)])
+                } else {
+                    quote!()
+                };
                 let body = quote! {
                     #idl_doc
                     #v1a
@@ -1000,10 +1292,13 @@ impl<'p> Lowerer<'p> {
                         (self.switch_bits(&r, d.span)?, true)
                     }
                     None => {
-                        let st = d.attrs.get("switch_type").and_then(|a| match a.args.first() {
-                            Some(AttrArg::Type(t, 0)) => Some(t.clone()),
-                            _ => None,
-                        });
+                        let st = d
+                            .attrs
+                            .get("switch_type")
+                            .and_then(|a| match a.args.first() {
+                                Some(AttrArg::Type(t, 0)) => Some(t.clone()),
+                                _ => None,
+                            });
                         match st {
                             Some(t) => {
                                 let r = self.resolve(&t, 0, &[], &Attrs::default(), 0)?;
@@ -1031,7 +1326,10 @@ impl<'p> Lowerer<'p> {
                 let mut seen = BTreeSet::new();
                 for arm in &arms {
                     if arm.cases.is_empty() && !arm.default {
-                        return Err(self.unsupported(arm.span, "a C union without [case] labels (not remotable)"));
+                        return Err(self.unsupported(
+                            arm.span,
+                            "a C union without [case] labels (not remotable)",
+                        ));
                     }
                     let mut vals = Vec::new();
                     for c in &arm.cases {
@@ -1047,14 +1345,27 @@ impl<'p> Lowerer<'p> {
                         }
                         seen.insert(vn.clone());
                         let vid = ident(&vn);
-                        variants.push(quote! { /// The `default` arm (empty): any other discriminant.
-                            #[ndr(default)] #vid(#swid) });
+                        variants.push(
+                            quote! { /// The `default` arm (empty): any other discriminant.
+                            #[ndr(default)] #vid(#swid) },
+                        );
                     }
                     let lowered = match &arm.field {
                         Some(f) => {
                             let r = self.field_resolved(f)?;
                             let owner = format!("{}{}", d.rust, camel(&f.decl.name));
-                            Some((f.decl.name.clone(), self.lower_value(&r, Pos::Arm, f.decl.span, &Siblings::new(), &owner, d.pdefault, &mut wrappers)?))
+                            Some((
+                                f.decl.name.clone(),
+                                self.lower_value(
+                                    &r,
+                                    Pos::Arm,
+                                    f.decl.span,
+                                    &Siblings::new(),
+                                    &owner,
+                                    d.pdefault,
+                                    &mut wrappers,
+                                )?,
+                            ))
                         }
                         None => None,
                     };
@@ -1063,7 +1374,11 @@ impl<'p> Lowerer<'p> {
                             Some((n, _)) if !n.is_empty() => camel(n),
                             _ => format!("Case{v}"),
                         };
-                        let mut vn = if vals.len() > 1 { format!("{base}{v}") } else { base };
+                        let mut vn = if vals.len() > 1 {
+                            format!("{base}{v}")
+                        } else {
+                            base
+                        };
                         while seen.contains(&vn) {
                             vn.push('_');
                         }
@@ -1075,7 +1390,11 @@ impl<'p> Lowerer<'p> {
                             Some((n, l)) => {
                                 let ty = &l.ty;
                                 let nd = &l.ndr;
-                                let fa = if nd.is_empty() { quote!() } else { quote!(#[ndr(#(#nd),*)]) };
+                                let fa = if nd.is_empty() {
+                                    quote!()
+                                } else {
+                                    quote!(#[ndr(#(#nd),*)])
+                                };
                                 let vd = doc(&format!("IDL `case({v})`: `{n}`."));
                                 variants.push(quote! { #vd #[ndr(case = #lit)] #vid(#fa #ty) });
                             }
@@ -1089,7 +1408,11 @@ impl<'p> Lowerer<'p> {
                 if variants.is_empty() {
                     return Err(self.unsupported(d.span, "a union without arms"));
                 }
-                let enc = if encapsulated { quote!(#[ndr(encapsulated)]) } else { quote!() };
+                let enc = if encapsulated {
+                    quote!(#[ndr(encapsulated)])
+                } else {
+                    quote!()
+                };
                 let body = quote! {
                     #idl_doc
                     #[ndr(switch_type = #swty)]
@@ -1130,8 +1453,12 @@ impl<'p> Lowerer<'p> {
                 }
             }
             for f in &fields {
-                let Some(e) = f.attrs.expr("switch_is") else { continue };
-                let Some((_, r)) = sib.get(&f.decl.name) else { continue };
+                let Some(e) = f.attrs.expr("switch_is") else {
+                    continue;
+                };
+                let Some((_, r)) = sib.get(&f.decl.name) else {
+                    continue;
+                };
                 if let (Leaf::Def(idx), Some(b)) = (&r.leaf, self.expr_bits(e, &sib)) {
                     self.switch_hint.entry(*idx).or_insert(b);
                 }
@@ -1141,7 +1468,11 @@ impl<'p> Lowerer<'p> {
 
     fn switch_bits(&self, r: &Resolved, span: Span) -> Result<u8> {
         if !r.levels.is_empty() {
-            return Err(self.err(ErrorKind::Type, span, "a union's switch type must be an integer or an enum"));
+            return Err(self.err(
+                ErrorKind::Type,
+                span,
+                "a union's switch type must be an integer or an enum",
+            ));
         }
         Ok(match &r.leaf {
             Leaf::Base(Base::Int { bits, .. }) => match bits {
@@ -1152,16 +1483,32 @@ impl<'p> Lowerer<'p> {
             Leaf::Base(Base::WChar) => 16,
             Leaf::Base(Base::ErrorStatus) => 32,
             Leaf::Def(i) => match self.defs.get(*i) {
-                Some(Def { kind: DefKind::Enum(_), attrs, .. }) => {
+                Some(Def {
+                    kind: DefKind::Enum(_),
+                    attrs,
+                    ..
+                }) => {
                     if attrs.has("v1_enum") || r.attrs.has("v1_enum") {
                         32
                     } else {
                         16
                     }
                 }
-                _ => return Err(self.err(ErrorKind::Type, span, "a union's switch type must be an integer or an enum")),
+                _ => {
+                    return Err(self.err(
+                        ErrorKind::Type,
+                        span,
+                        "a union's switch type must be an integer or an enum",
+                    ))
+                }
             },
-            _ => return Err(self.err(ErrorKind::Type, span, "a union's switch type must be an integer or an enum")),
+            _ => {
+                return Err(self.err(
+                    ErrorKind::Type,
+                    span,
+                    "a union's switch type must be an integer or an enum",
+                ))
+            }
         })
     }
 
@@ -1195,12 +1542,18 @@ impl<'p> Lowerer<'p> {
             Some(AttrArg::Text(t)) => t.clone(),
             _ => {
                 return Err(self
-                    .err(ErrorKind::Type, iface.span, format!("interface `{}` has no uuid", iface.name))
+                    .err(
+                        ErrorKind::Type,
+                        iface.span,
+                        format!("interface `{}` has no uuid", iface.name),
+                    )
                     .expected_found("[uuid(...)]", "none"))
             }
         };
         if msrpc_codegen::parse_uuid(&uuid).is_none() {
-            return Err(self.err(ErrorKind::Type, iface.span, "malformed uuid").expected_found("8-4-4-4-12 hexadecimal digits", uuid));
+            return Err(self
+                .err(ErrorKind::Type, iface.span, "malformed uuid")
+                .expected_found("8-4-4-4-12 hexadecimal digits", uuid));
         }
         let version = match iface.attrs.get("version").and_then(|a| a.args.first()) {
             Some(AttrArg::Text(t)) if t.contains('.') => t.clone(),
@@ -1212,7 +1565,11 @@ impl<'p> Lowerer<'p> {
             None | Some("IUnknown") => quote!(),
             Some(b) => {
                 if !self.interfaces.iter().any(|(i, _, _)| i.name == b) {
-                    return Err(self.err(ErrorKind::Type, iface.span, format!("undefined base interface `{b}`")));
+                    return Err(self.err(
+                        ErrorKind::Type,
+                        iface.span,
+                        format!("undefined base interface `{b}`"),
+                    ));
                 }
                 let b = ident(&camel(b));
                 quote!(: #b)
@@ -1237,7 +1594,10 @@ impl<'p> Lowerer<'p> {
                 continue;
             }
             if op.attrs.has("callback") {
-                return Err(self.unsupported(op.span, "[callback] operations (called by the server on the client)"));
+                return Err(self.unsupported(
+                    op.span,
+                    "[callback] operations (called by the server on the client)",
+                ));
             }
             let this = opnum;
             opnum += 1;
@@ -1257,9 +1617,21 @@ impl<'p> Lowerer<'p> {
                 if r.leaf == Leaf::Base(Base::Void) && r.levels.is_empty() {
                     continue; // `(void)`
                 }
-                let pname = if p.decl.name.is_empty() { format!("arg{idx}") } else { p.decl.name.clone() };
+                let pname = if p.decl.name.is_empty() {
+                    format!("arg{idx}")
+                } else {
+                    p.decl.name.clone()
+                };
                 let owner = format!("{}{}", camel(&op.name), camel(&pname));
-                let l = self.lower_value(r, Pos::Param, p.decl.span, &sib, &owner, pdefault, &mut wrappers)?;
+                let l = self.lower_value(
+                    r,
+                    Pos::Param,
+                    p.decl.span,
+                    &sib,
+                    &owner,
+                    pdefault,
+                    &mut wrappers,
+                )?;
                 let mut nd = Vec::new();
                 let (i, o) = (p.attrs.has("in"), p.attrs.has("out"));
                 if i || !o {
@@ -1279,8 +1651,17 @@ impl<'p> Lowerer<'p> {
             } else {
                 let r = self.resolve(&op.ret, op.ret_ptrs, &[], &Attrs::default(), 0)?;
                 if orpc {
-                    if !(r.levels.is_empty() && r.leaf == Leaf::Base(Base::Int { bits: 32, signed: true })) {
-                        return Err(self.unsupported(op.span, "an [object] operation that does not return HRESULT"));
+                    if !(r.levels.is_empty()
+                        && r.leaf
+                            == Leaf::Base(Base::Int {
+                                bits: 32,
+                                signed: true,
+                            }))
+                    {
+                        return Err(self.unsupported(
+                            op.span,
+                            "an [object] operation that does not return HRESULT",
+                        ));
                     }
                     quote!()
                 } else {
@@ -1294,7 +1675,10 @@ impl<'p> Lowerer<'p> {
             };
             let mut notes = vec![format!("IDL `{}` (opnum {this}).", op.name)];
             for a in &op.attrs.0 {
-                if matches!(a.name.as_str(), "idempotent" | "maybe" | "broadcast" | "call_as" | "async") {
+                if matches!(
+                    a.name.as_str(),
+                    "idempotent" | "maybe" | "broadcast" | "call_as" | "async"
+                ) {
                     notes.push(format!("IDL attribute `[{}]`.", a.name));
                 }
             }
@@ -1303,11 +1687,19 @@ impl<'p> Lowerer<'p> {
             let n = Literal::usize_unsuffixed(this);
             let one = quote! { #(#docs)* #[opnum(#n)] fn #mname(#(#params),*) #ret; };
             let check = quote! { pub trait #trait_name #supertrait { #one } };
-            self.validate(&check, op.span, &format!("operation `{}`", op.name), Some(&args))?;
+            self.validate(
+                &check,
+                op.span,
+                &format!("operation `{}`", op.name),
+                Some(&args),
+            )?;
             self.out.extend(wrappers);
             ops.push(one);
         }
-        let idoc = doc(&format!("IDL interface `{}` ({uuid} v{version}).", iface.name));
+        let idoc = doc(&format!(
+            "IDL interface `{}` ({uuid} v{version}).",
+            iface.name
+        ));
         let item = quote! {
             #idoc
             #[::msrpc_macros::interface(#args)]
@@ -1351,10 +1743,22 @@ fn common_prefix(names: &[String]) -> usize {
     }
     let mut len = first.len();
     for n in names {
-        len = len.min(first.bytes().zip(n.bytes()).take_while(|(a, b)| a == b).count());
+        len = len.min(
+            first
+                .bytes()
+                .zip(n.bytes())
+                .take_while(|(a, b)| a == b)
+                .count(),
+        );
     }
-    let cut = first.get(..len).and_then(|p| p.rfind('_')).map_or(0, |i| i + 1);
-    if names.iter().all(|n| n.get(cut..).is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphabetic()))) {
+    let cut = first
+        .get(..len)
+        .and_then(|p| p.rfind('_'))
+        .map_or(0, |i| i + 1);
+    if names.iter().all(|n| {
+        n.get(cut..)
+            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphabetic()))
+    }) {
         cut
     } else {
         0
@@ -1387,7 +1791,11 @@ pub fn lower(p: &Program) -> Result<TokenStream> {
     // interfaces, then types
     let ifaces = l.interfaces.clone();
     let mut iface_out = TokenStream::new();
-    let mut wanted: BTreeSet<String> = ifaces.iter().filter(|(_, m, _)| *m).map(|(i, _, _)| i.name.clone()).collect();
+    let mut wanted: BTreeSet<String> = ifaces
+        .iter()
+        .filter(|(_, m, _)| *m)
+        .map(|(i, _, _)| i.name.clone())
+        .collect();
     let mut grew = true;
     while grew {
         grew = false;
@@ -1404,7 +1812,9 @@ pub fn lower(p: &Program) -> Result<TokenStream> {
             iface_out.extend(std::mem::replace(&mut l.out, before));
         }
     }
-    let mains: Vec<usize> = (0..l.defs.len()).filter(|i| l.defs.get(*i).is_some_and(|d| d.main)).collect();
+    let mains: Vec<usize> = (0..l.defs.len())
+        .filter(|i| l.defs.get(*i).is_some_and(|d| d.main))
+        .collect();
     for i in mains.into_iter().rev() {
         if !l.needed.contains(&i) {
             l.needed.insert(0, i);

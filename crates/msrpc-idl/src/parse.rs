@@ -20,15 +20,50 @@ pub struct Parser<'m> {
 
 /// Keywords that may start a base type.
 const BASE_WORDS: &[&str] = &[
-    "signed", "unsigned", "short", "long", "int", "char", "small", "hyper", "__int8", "__int16",
-    "__int32", "__int64", "__int3264", "byte", "boolean", "wchar_t", "float", "double", "void",
-    "handle_t", "error_status_t", "ISO_LATIN_1", "ISO_MULTI_LINGUAL", "ISO_UCS", "int8", "uint8",
+    "signed",
+    "unsigned",
+    "short",
+    "long",
+    "int",
+    "char",
+    "small",
+    "hyper",
+    "__int8",
+    "__int16",
+    "__int32",
+    "__int64",
+    "__int3264",
+    "byte",
+    "boolean",
+    "wchar_t",
+    "float",
+    "double",
+    "void",
+    "handle_t",
+    "error_status_t",
+    "ISO_LATIN_1",
+    "ISO_MULTI_LINGUAL",
+    "ISO_UCS",
+    "int8",
+    "uint8",
 ];
 
 /// Qualifiers read and dropped.
 const QUALIFIERS: &[&str] = &[
-    "const", "volatile", "__RPC_FAR", "__RPC_USER", "__RPC_API", "__stdcall", "__cdecl",
-    "__RPC_STUB", "far", "near", "__far", "__near", "__ptr64", "__ptr32",
+    "const",
+    "volatile",
+    "__RPC_FAR",
+    "__RPC_USER",
+    "__RPC_API",
+    "__stdcall",
+    "__cdecl",
+    "__RPC_STUB",
+    "far",
+    "near",
+    "__far",
+    "__near",
+    "__ptr64",
+    "__ptr32",
 ];
 
 impl<'m> Parser<'m> {
@@ -298,7 +333,11 @@ impl<'m> Parser<'m> {
         let Some(params) = d.params else {
             return Err(self
                 .map
-                .error(ErrorKind::Syntax, d.span, "a declaration in an interface is an operation")
+                .error(
+                    ErrorKind::Syntax,
+                    d.span,
+                    "a declaration in an interface is an operation",
+                )
                 .expected_found("`(` and the parameters", self.found()));
         };
         self.expect_punct(";")?;
@@ -382,7 +421,8 @@ impl<'m> Parser<'m> {
                     args.push(AttrArg::Text(text));
                     self.expect_punct(")")?;
                 }
-                "switch_type" | "transmit_as" | "wire_marshal" | "user_marshal" | "represent_as" => {
+                "switch_type" | "transmit_as" | "wire_marshal" | "user_marshal"
+                | "represent_as" => {
                     self.pos += 1;
                     let ty = self.type_spec()?;
                     let mut ptrs = 0;
@@ -453,13 +493,11 @@ impl<'m> Parser<'m> {
             }
         }
         if !words.is_empty() {
-            return base_type(&words)
-                .map(TypeSpec::Base)
-                .ok_or_else(|| {
-                    self.map
-                        .error(ErrorKind::Syntax, span, "invalid base type")
-                        .expected_found("a base type", format!("`{}`", words.join(" ")))
-                });
+            return base_type(&words).map(TypeSpec::Base).ok_or_else(|| {
+                self.map
+                    .error(ErrorKind::Syntax, span, "invalid base type")
+                    .expected_found("a base type", format!("`{}`", words.join(" ")))
+            });
         }
         self.enter()?;
         let r = self.type_spec_inner(span);
@@ -636,7 +674,13 @@ impl<'m> Parser<'m> {
             } else {
                 let ty = self.type_spec()?;
                 let decl = if self.is_punct(";") {
-                    Declarator { ptrs: 0, name: String::new(), dims: Vec::new(), params: None, span: self.span() }
+                    Declarator {
+                        ptrs: 0,
+                        name: String::new(),
+                        dims: Vec::new(),
+                        params: None,
+                        span: self.span(),
+                    }
                 } else {
                     self.declarator(false, false)?
                 };
@@ -705,7 +749,11 @@ impl<'m> Parser<'m> {
         if self.is_punct("(") {
             return Err(self
                 .map
-                .error(ErrorKind::Syntax, span, "function pointer declarators are not supported")
+                .error(
+                    ErrorKind::Syntax,
+                    span,
+                    "function pointer declarators are not supported",
+                )
                 .expected_found("a name", "`(`"));
         }
         let name = match self.peek() {
@@ -786,13 +834,10 @@ impl<'m> Parser<'m> {
 
     fn binary(&mut self, min_prec: u8) -> Result<Expr> {
         let mut lhs = self.unary()?;
-        loop {
-            let Some((op, prec)) = (match self.peek() {
-                Some(Tok::Punct(p)) => binop(p),
-                _ => None,
-            }) else {
-                break;
-            };
+        while let Some((op, prec)) = match self.peek() {
+            Some(Tok::Punct(p)) => binop(p),
+            _ => None,
+        } {
             if prec < min_prec {
                 break;
             }
@@ -858,8 +903,26 @@ impl<'m> Parser<'m> {
                 if !self.is_punct("(") {
                     return Err(self.expected("`(`"));
                 }
+                // `sizeof(base type)` has a value (NDR20 sizes); anything else is kept unevaluated
+                let save = self.pos;
+                self.pos += 1;
+                if self.starts_type() {
+                    if let Ok(TypeSpec::Base(b)) = self.type_spec() {
+                        let mut ptr = false;
+                        while self.eat_punct("*") {
+                            ptr = true;
+                        }
+                        if self.eat_punct(")") {
+                            return Ok(Expr::Sizeof(
+                                Some(if ptr { 4 } else { base_size(b) }),
+                                span,
+                            ));
+                        }
+                    }
+                }
+                self.pos = save;
                 self.skip_group()?;
-                Ok(Expr::Sizeof(span))
+                Ok(Expr::Sizeof(None, span))
             }
             Some(Tok::Ident(n)) => {
                 self.pos += 1;
@@ -871,11 +934,19 @@ impl<'m> Parser<'m> {
                     && matches!(self.peek_at(1), Some(Tok::Punct(")") | Tok::Punct("*")))
                     && matches!(
                         self.peek_at(2),
-                        Some(Tok::Int(_) | Tok::Ident(_) | Tok::Char(_) | Tok::Punct("(" | "~" | "!" | "*" | ")"))
+                        Some(
+                            Tok::Int(_)
+                                | Tok::Ident(_)
+                                | Tok::Char(_)
+                                | Tok::Punct("(" | "~" | "!")
+                        )
                     )
                     && !matches!(
                         (self.peek_at(1), self.peek_at(2)),
-                        (Some(Tok::Punct("*")), Some(Tok::Int(_) | Tok::Ident(_) | Tok::Punct("(")))
+                        (
+                            Some(Tok::Punct("*")),
+                            Some(Tok::Int(_) | Tok::Ident(_) | Tok::Punct("("))
+                        )
                     );
                 if self.starts_type() || named_cast {
                     let ty = self.type_spec()?;
@@ -919,6 +990,17 @@ fn binop(p: &str) -> Option<(&'static str, u8)> {
     })
 }
 
+/// The NDR20 size of a base type (what `sizeof` gives in a constant expression).
+fn base_size(b: Base) -> u64 {
+    match b {
+        Base::Int { bits, .. } => u64::from(bits / 8),
+        Base::Char | Base::Byte | Base::Boolean | Base::Void => 1,
+        Base::WChar => 2,
+        Base::Float | Base::HandleT | Base::ErrorStatus => 4,
+        Base::Double => 8,
+    }
+}
+
 /// Combines base type keywords (`unsigned long`, `short int`, `unsigned __int64`...).
 fn base_type(words: &[String]) -> Option<Base> {
     let has = |w: &str| words.iter().any(|x| x == w);
@@ -943,8 +1025,20 @@ fn base_type(words: &[String]) -> Option<Base> {
         ("handle_t", Base::HandleT),
         ("error_status_t", Base::ErrorStatus),
         ("ISO_LATIN_1", Base::Char),
-        ("ISO_MULTI_LINGUAL", Base::Int { bits: 16, signed: false }),
-        ("ISO_UCS", Base::Int { bits: 32, signed: false }),
+        (
+            "ISO_MULTI_LINGUAL",
+            Base::Int {
+                bits: 16,
+                signed: false,
+            },
+        ),
+        (
+            "ISO_UCS",
+            Base::Int {
+                bits: 32,
+                signed: false,
+            },
+        ),
     ] {
         if has(w) {
             return single(b);

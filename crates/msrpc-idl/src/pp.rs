@@ -153,7 +153,11 @@ impl<'a> Preprocessor<'a> {
                     else {
                         return Err(self
                             .map
-                            .error(ErrorKind::Preprocessor, first.span, format!("`#{name}` needs a name"))
+                            .error(
+                                ErrorKind::Preprocessor,
+                                first.span,
+                                format!("`#{name}` needs a name"),
+                            )
                             .expected_found("a macro name", describe_opt(rest.first())));
                     };
                     self.defines.contains_key(m) == (name == "ifdef")
@@ -181,9 +185,8 @@ impl<'a> Preprocessor<'a> {
                         ))
                     }
                 }
-                let value = c_parent
-                    && !c_done
-                    && (name == "else" || self.eval_if(first.span, rest)?);
+                let value =
+                    c_parent && !c_done && (name == "else" || self.eval_if(first.span, rest)?);
                 if let Some(c) = conds.last_mut() {
                     c.active = value;
                     c.done |= value;
@@ -206,7 +209,11 @@ impl<'a> Preprocessor<'a> {
                 else {
                     return Err(self
                         .map
-                        .error(ErrorKind::Preprocessor, first.span, "`#define` needs a name")
+                        .error(
+                            ErrorKind::Preprocessor,
+                            first.span,
+                            "`#define` needs a name",
+                        )
                         .expected_found("a macro name", describe_opt(rest.first())));
                 };
                 let body = rest.get(1..).unwrap_or(&[]);
@@ -259,7 +266,13 @@ impl<'a> Preprocessor<'a> {
         Ok(())
     }
 
-    fn include(&mut self, span: Span, file: &str, out: &mut Vec<Token>, dir: Option<&Path>) -> Result<()> {
+    fn include(
+        &mut self,
+        span: Span,
+        file: &str,
+        out: &mut Vec<Token>,
+        dir: Option<&Path>,
+    ) -> Result<()> {
         if self.depth >= MAX_DEPTH {
             return Err(self.map.error(
                 ErrorKind::Preprocessor,
@@ -270,12 +283,19 @@ impl<'a> Preprocessor<'a> {
         let Some(path) = find_file(file, dir, self.include_dirs) else {
             return Err(self
                 .map
-                .error(ErrorKind::Io(file.to_string()), span, format!("cannot find `{file}`"))
+                .error(
+                    ErrorKind::Io(file.to_string()),
+                    span,
+                    format!("cannot find `{file}`"),
+                )
                 .expected_found("a file next to this one or on the include path", "none"));
         };
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            self.map
-                .error(ErrorKind::Io(e.to_string()), span, format!("cannot read `{}`: {e}", path.display()))
+            self.map.error(
+                ErrorKind::Io(e.to_string()),
+                span,
+                format!("cannot read `{}`: {e}", path.display()),
+            )
         })?;
         let id = self.map.add(path.clone());
         self.depth += 1;
@@ -293,8 +313,21 @@ impl<'a> Preprocessor<'a> {
         while let Some(t) = rest.get(i) {
             if t.tok == Tok::Ident("defined".into()) {
                 let (name, skip) = match (rest.get(i + 1), rest.get(i + 2)) {
-                    (Some(Token { tok: Tok::Punct("("), .. }), Some(Token { tok: Tok::Ident(n), .. })) => (n, 4),
-                    (Some(Token { tok: Tok::Ident(n), .. }), _) => (n, 2),
+                    (
+                        Some(Token {
+                            tok: Tok::Punct("("),
+                            ..
+                        }),
+                        Some(Token {
+                            tok: Tok::Ident(n), ..
+                        }),
+                    ) => (n, 4),
+                    (
+                        Some(Token {
+                            tok: Tok::Ident(n), ..
+                        }),
+                        _,
+                    ) => (n, 2),
                     (other, _) => {
                         return Err(self
                             .map
