@@ -68,6 +68,7 @@ mod dcom;
 mod dcom_call;
 mod dump;
 mod fail;
+mod idl;
 mod idle;
 mod map;
 mod output;
@@ -175,6 +176,9 @@ pub enum Command {
     /// (the demo calculator), `bench HOST` (DCOM load).
     #[command(subcommand, after_help = EXIT_CODES)]
     Dcom(dcom::DcomCommand),
+    /// Compile MIDL files into Rust (`#[derive(Ndr)]` types and `#[interface]` traits), one
+    /// formatted `.rs` per file, for committing generated code (build scripts use msrpc-build).
+    Idl(idl::IdlArgs),
     /// Manage the NTLM user file of `msrpcd --users` (add, del, list).
     #[command(subcommand, after_help = EXIT_CODES)]
     Users(users::UsersCommand),
@@ -232,6 +236,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::BenchRegister(a) => register::run(&g, a).await,
         Command::Dcom(c) => dcom::run(&g, c).await,
         Command::Users(c) => users::run(&g, c),
+        Command::Idl(a) => idl::run(&g, a),
         Command::Analyze(a) => analyze::run(&g, a),
     }
 }

@@ -1,0 +1,9 @@
+//! Samba's rpcecho interface compiled from IDL (`crates/msrpc-idl/tests/idl/rpcecho.idl`) by
+//! `msrpc-build` in this crate's `build.rs`. Its tests check that the generated stubs are
+//! byte-identical to `msrpc-echo`'s hand-written `#[interface]` ones, and that the generated
+//! client and server talk to those.
+
+/// The generated rpcecho types, `Rpcecho` service trait, `RpcechoServer` and `RpcechoClient`.
+pub mod rpcecho {
+    include!(concat!(env!("OUT_DIR"), "/rpcecho.rs"));
+}

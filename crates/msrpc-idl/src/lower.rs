@@ -1,0 +1,1835 @@
+//! Name resolution, type checking and lowering to Rust items that use `#[derive(Ndr)]` and
+//! `#[interface]`. Each generated item is expanded once by `msrpc-codegen` here, so an IDL
+//! construct the code generator refuses is reported at its IDL location instead of failing
+//! later in `rustc`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use heck::{ToSnakeCase, ToUpperCamelCase};
+use proc_macro2::{Ident, Literal, Span as PSpan, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::ast::*;
+use crate::error::{Error, ErrorKind, Result, SourceMap, Span};
+use crate::eval;
+use crate::Program;
+
+/// Rust names a generated type must not take (the code generator or the prelude use them).
+const RESERVED_TYPES: &[&str] = &[
+    "String",
+    "Vec",
+    "Option",
+    "Box",
+    "Result",
+    "Unique",
+    "Ref",
+    "Full",
+    "ContextHandle",
+    "Uuid",
+    "Self",
+    "Ok",
+    "Err",
+    "Some",
+    "None",
+    "Send",
+    "Sync",
+    "Clone",
+    "Debug",
+    "Default",
+    "PartialEq",
+    "Eq",
+    "Hash",
+    "Ndr",
+    "Sized",
+    "Copy",
+    "From",
+    "Into",
+    "Drop",
+    "Fn",
+];
+
+/// Type names whose definition lowers to `msrpc_ndr::Uuid` (same wire layout as MS-DTYP's GUID).
+const GUID_NAMES: &[&str] = &["GUID", "UUID", "IID", "CLSID", "_GUID"];
+
+#[derive(Clone, Debug)]
+enum DefKind {
+    Struct(StructDef),
+    Union(UnionDef),
+    Enum(EnumDef),
+}
+
+#[derive(Clone, Debug)]
+struct Def {
+    idl: String,
+    rust: String,
+    kind: DefKind,
+    attrs: Attrs,
+    span: Span,
+    main: bool,
+    pdefault: PtrKind,
+}
+
+#[derive(Clone, Debug)]
+struct Alias {
+    attrs: Attrs,
+    ty: TypeSpec,
+    ptrs: u32,
+    dims: Vec<Dim>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PtrKind {
+    Ref,
+    Unique,
+    Full,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Leaf {
+    Base(Base),
+    Def(usize),
+    ContextHandle,
+    Uuid,
+    Pipe,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Level {
+    Ptr,
+    Array(Dim),
+}
+
+#[derive(Clone, Debug)]
+struct Resolved {
+    levels: Vec<Level>,
+    leaf: Leaf,
+    attrs: Attrs,
+}
+
+/// Where a value sits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pos {
+    Member { last: bool },
+    Arm,
+    Param,
+    Element,
+}
+
+/// A lowered value: its Rust type and its `#[ndr(...)]` items.
+struct Lowered {
+    ty: TokenStream,
+    ndr: Vec<TokenStream>,
+    default_ok: bool,
+    /// An integer's bit width (for inferring a union's switch type).
+    bits: Option<u8>,
+}
+
+/// Names visible to a sizing expression: IDL name -> (Rust name, resolved type).
+type Siblings = HashMap<String, (String, Resolved)>;
+
+struct Lowerer<'p> {
+    map: &'p SourceMap,
+    types: HashMap<String, (Alias, Option<usize>)>,
+    tags: HashMap<String, usize>,
+    by_span: HashMap<Span, usize>,
+    defs: Vec<Def>,
+    consts: HashMap<String, i128>,
+    needed: Vec<usize>,
+    done: BTreeSet<usize>,
+    default_ok: HashMap<usize, bool>,
+    switch_hint: HashMap<usize, u8>,
+    out: TokenStream,
+    used_rust: BTreeSet<String>,
+    interfaces: Vec<(Interface, bool, PtrKind)>,
+    pdefault: PtrKind,
+}
+
+fn ident(s: &str) -> Ident {
+    const KEYWORDS: &[&str] = &[
+        "as", "break", "const", "continue", "else", "enum", "extern", "false", "fn", "for", "if",
+        "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
+        "static", "struct", "trait", "true", "type", "unsafe", "use", "where", "while", "async",
+        "await", "dyn", "abstract", "become", "box", "do", "final", "macro", "override", "priv",
+        "typeof", "unsized", "virtual", "yield", "try", "gen",
+    ];
+    if matches!(s, "self" | "Self" | "super" | "crate" | "_") {
+        return format_ident!("{}_", s);
+    }
+    if KEYWORDS.contains(&s) {
+        return Ident::new_raw(s, PSpan::call_site());
+    }
+    Ident::new(s, PSpan::call_site())
+}
+
+/// A Rust field, parameter or method name for an IDL name.
+pub fn snake(s: &str) -> String {
+    let mut out = s.trim_start_matches('_').to_snake_case();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out = format!("v{out}");
+    }
+    if out == "result" {
+        out = "result_".into();
+    }
+    out
+}
+
+/// A Rust type or variant name for an IDL name.
+pub fn camel(s: &str) -> String {
+    let mut out = s.trim_start_matches('_').to_upper_camel_case();
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out = format!("T{out}");
+    }
+    if RESERVED_TYPES.contains(&out.as_str()) {
+        out = format!("Idl{out}");
+    }
+    out
+}
+
+fn doc(s: &str) -> TokenStream {
+    let s = format!(" {s}");
+    quote!(#[doc = #s])
+}
+
+impl<'p> Lowerer<'p> {
+    fn err(&self, kind: ErrorKind, span: Span, msg: impl Into<String>) -> Error {
+        self.map.error(kind, span, msg)
+    }
+
+    fn unsupported(&self, span: Span, msg: impl Into<String>) -> Error {
+        self.err(ErrorKind::Unsupported, span, msg)
+    }
+
+    // ---------------------------------------------------------------- collection
+
+    fn collect(&mut self, items: &[Item], main: bool, pdefault: PtrKind) -> Result<()> {
+        for item in items {
+            match item {
+                Item::Typedef(td) => {
+                    let canonical = td
+                        .decls
+                        .iter()
+                        .find(|d| d.ptrs == 0 && d.dims.is_empty())
+                        .map(|d| d.name.clone());
+                    let def = self.register_spec(
+                        &td.ty,
+                        canonical.as_deref(),
+                        &td.attrs,
+                        main,
+                        pdefault,
+                    )?;
+                    for d in &td.decls {
+                        let alias = Alias {
+                            attrs: td.attrs.clone(),
+                            ty: td.ty.clone(),
+                            ptrs: d.ptrs,
+                            dims: d.dims.clone(),
+                        };
+                        let is_def = def.filter(|_| d.ptrs == 0 && d.dims.is_empty());
+                        self.types.insert(d.name.clone(), (alias, is_def));
+                    }
+                }
+                Item::TypeDecl(ty, _) => {
+                    self.register_spec(ty, None, &Attrs::default(), main, pdefault)?;
+                }
+                Item::Const(_, name, e, span) => {
+                    if let Ok(v) = self.eval(e) {
+                        self.consts.insert(name.clone(), v);
+                    } else if !matches!(e, Expr::Str(..)) {
+                        return Err(self.err(
+                            ErrorKind::Type,
+                            *span,
+                            format!("`{name}` is not an integer constant"),
+                        ));
+                    }
+                }
+                Item::Interface(i) => {
+                    let pd = match i.attrs.expr("pointer_default") {
+                        Some(Expr::Name(n, _)) if n == "ref" => PtrKind::Ref,
+                        Some(Expr::Name(n, _)) if n == "ptr" => PtrKind::Full,
+                        _ => PtrKind::Unique,
+                    };
+                    self.collect(&i.items, main, pd)?;
+                    self.interfaces.push((i.clone(), main, pd));
+                }
+                Item::Operation(op) => {
+                    for p in &op.params {
+                        self.register_spec(&p.ty, None, &Attrs::default(), main, pdefault)?;
+                    }
+                }
+                Item::Import(_) | Item::Skipped(..) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Registers the definitions inside `ty` (and nested ones); returns the index of `ty`'s
+    /// own definition.
+    fn register_spec(
+        &mut self,
+        ty: &TypeSpec,
+        name: Option<&str>,
+        attrs: &Attrs,
+        main: bool,
+        pdefault: PtrKind,
+    ) -> Result<Option<usize>> {
+        let (tag, span, kind, has_body) = match ty {
+            TypeSpec::Struct(s) => (
+                s.tag.clone(),
+                s.span,
+                DefKind::Struct((**s).clone()),
+                s.fields.is_some(),
+            ),
+            TypeSpec::Union(u) => (
+                u.tag.clone(),
+                u.span,
+                DefKind::Union((**u).clone()),
+                u.arms.is_some(),
+            ),
+            TypeSpec::Enum(e) => (
+                e.tag.clone(),
+                e.span,
+                DefKind::Enum((**e).clone()),
+                e.items.is_some(),
+            ),
+            _ => return Ok(None),
+        };
+        if !has_body {
+            return Ok(tag.and_then(|t| self.tags.get(&t).copied()));
+        }
+        let idl = name
+            .map(str::to_string)
+            .or_else(|| tag.clone())
+            .unwrap_or_else(|| format!("anonymous_{}_{}", span.line, span.col));
+        let idx = self.defs.len();
+        let mut rust = camel(&idl);
+        if let DefKind::Enum(e) = &kind {
+            // enumerators are constants in the enclosing scope
+            let mut next = 0i128;
+            for (n, v, s) in e.items.iter().flatten() {
+                let val = match v {
+                    Some(v) => self.eval(v).map_err(|(sp, m)| {
+                        self.err(
+                            ErrorKind::Type,
+                            if sp == Span::default() { *s } else { sp },
+                            m,
+                        )
+                    })?,
+                    None => next,
+                };
+                self.consts.insert(n.clone(), val);
+                next = val + 1;
+            }
+        }
+        while self.defs.iter().any(|d| d.rust == rust) {
+            rust.push('_');
+        }
+        self.defs.push(Def {
+            idl,
+            rust,
+            kind: kind.clone(),
+            attrs: attrs.clone(),
+            span,
+            main,
+            pdefault,
+        });
+        self.by_span.insert(span, idx);
+        if let Some(t) = tag {
+            self.tags.insert(t, idx);
+        }
+        // nested definitions
+        match &kind {
+            DefKind::Struct(s) => {
+                for f in s.fields.iter().flatten() {
+                    let n = format!(
+                        "{}_{}",
+                        self.defs.get(idx).map_or("", |d| d.idl.as_str()),
+                        f.decl.name
+                    );
+                    self.register_spec(&f.ty, Some(&n), &Attrs::default(), main, pdefault)?;
+                }
+            }
+            DefKind::Union(u) => {
+                for a in u.arms.iter().flatten() {
+                    if let Some(f) = &a.field {
+                        let n = format!(
+                            "{}_{}",
+                            self.defs.get(idx).map_or("", |d| d.idl.as_str()),
+                            f.decl.name
+                        );
+                        self.register_spec(&f.ty, Some(&n), &Attrs::default(), main, pdefault)?;
+                    }
+                }
+            }
+            DefKind::Enum(_) => {}
+        }
+        Ok(Some(idx))
+    }
+
+    fn eval(&self, e: &Expr) -> std::result::Result<i128, (Span, String)> {
+        eval::eval(e, &|n| self.consts.get(n).copied())
+    }
+
+    fn eval_located(&self, e: &Expr) -> Result<i128> {
+        self.eval(e)
+            .map_err(|(s, m)| self.err(ErrorKind::Type, s, m))
+    }
+
+    // ---------------------------------------------------------------- resolution
+
+    fn resolve(
+        &self,
+        ty: &TypeSpec,
+        ptrs: u32,
+        dims: &[Dim],
+        attrs: &Attrs,
+        depth: usize,
+    ) -> Result<Resolved> {
+        let mut levels: Vec<Level> = dims.iter().cloned().map(Level::Array).collect();
+        levels.extend((0..ptrs).map(|_| Level::Ptr));
+        let span = spec_span(ty);
+        if depth > 32 {
+            return Err(self.err(
+                ErrorKind::Type,
+                span,
+                "typedefs nest more than 32 deep (a cycle?)",
+            ));
+        }
+        let mut r = match ty {
+            TypeSpec::Base(b) => Resolved {
+                levels: Vec::new(),
+                leaf: Leaf::Base(*b),
+                attrs: Attrs::default(),
+            },
+            TypeSpec::Pipe(..) => Resolved {
+                levels: Vec::new(),
+                leaf: Leaf::Pipe,
+                attrs: Attrs::default(),
+            },
+            TypeSpec::Struct(_) | TypeSpec::Union(_) | TypeSpec::Enum(_) => {
+                let idx = self.def_of(ty).ok_or_else(|| {
+                    self.err(
+                        ErrorKind::Type,
+                        span,
+                        "reference to an undefined structure, union or enum tag",
+                    )
+                })?;
+                Resolved {
+                    levels: Vec::new(),
+                    leaf: self.def_leaf(idx),
+                    attrs: Attrs::default(),
+                }
+            }
+            TypeSpec::Named(n, nspan) => {
+                let Some((alias, def)) = self.types.get(n) else {
+                    return Err(self
+                        .err(ErrorKind::Type, *nspan, format!("undefined type `{n}`"))
+                        .expected_found(
+                            "a type defined by a typedef, the prelude or an import",
+                            format!("`{n}`"),
+                        ));
+                };
+                if let Some(idx) = def {
+                    Resolved {
+                        levels: Vec::new(),
+                        leaf: self.def_leaf(*idx),
+                        attrs: alias.attrs.clone(),
+                    }
+                } else {
+                    let wire = ["wire_marshal", "transmit_as", "user_marshal"]
+                        .iter()
+                        .find_map(|a| alias.attrs.get(a))
+                        .and_then(|a| match a.args.first() {
+                            Some(AttrArg::Type(t, p)) => Some((t.clone(), *p)),
+                            _ => None,
+                        });
+                    match wire {
+                        Some((t, p)) => self.resolve(&t, p, &[], &Attrs::default(), depth + 1)?,
+                        None => self.resolve(
+                            &alias.ty,
+                            alias.ptrs,
+                            &alias.dims,
+                            &alias.attrs,
+                            depth + 1,
+                        )?,
+                    }
+                }
+            }
+        };
+        levels.append(&mut r.levels);
+        let mut attrs = attrs.merged(&r.attrs);
+        attrs.0.retain(|a| {
+            !matches!(
+                a.name.as_str(),
+                "wire_marshal" | "transmit_as" | "user_marshal"
+            )
+        });
+        let mut leaf = r.leaf;
+        if attrs.has("context_handle")
+            && leaf == Leaf::Base(Base::Void)
+            && levels.last() == Some(&Level::Ptr)
+        {
+            levels.pop();
+            leaf = Leaf::ContextHandle;
+        }
+        Ok(Resolved {
+            levels,
+            leaf,
+            attrs,
+        })
+    }
+
+    fn def_of(&self, ty: &TypeSpec) -> Option<usize> {
+        let (span, tag) = match ty {
+            TypeSpec::Struct(s) => (s.span, &s.tag),
+            TypeSpec::Union(u) => (u.span, &u.tag),
+            TypeSpec::Enum(e) => (e.span, &e.tag),
+            _ => return None,
+        };
+        self.by_span
+            .get(&span)
+            .copied()
+            .or_else(|| tag.as_ref().and_then(|t| self.tags.get(t).copied()))
+    }
+
+    fn def_leaf(&self, idx: usize) -> Leaf {
+        match self.defs.get(idx) {
+            Some(d) if GUID_NAMES.contains(&d.idl.as_str()) => Leaf::Uuid,
+            _ => Leaf::Def(idx),
+        }
+    }
+
+    fn field_resolved(&self, f: &Field) -> Result<Resolved> {
+        self.resolve(&f.ty, f.decl.ptrs, &f.decl.dims, &f.attrs, 0)
+    }
+
+    // ---------------------------------------------------------------- values
+
+    fn leaf_type(&mut self, leaf: &Leaf, span: Span, attrs: &Attrs) -> Result<Lowered> {
+        let plain = |ty: TokenStream, bits: Option<u8>| Lowered {
+            ty,
+            ndr: Vec::new(),
+            default_ok: true,
+            bits,
+        };
+        Ok(match leaf {
+            Leaf::Base(b) => match b {
+                Base::Int { bits, signed } => {
+                    let t = format_ident!("{}{}", if *signed { "i" } else { "u" }, bits);
+                    plain(quote!(#t), Some(*bits))
+                }
+                Base::Char | Base::Byte => plain(quote!(u8), Some(8)),
+                Base::Boolean => plain(quote!(bool), Some(8)),
+                Base::WChar => plain(quote!(u16), Some(16)),
+                Base::Float => plain(quote!(f32), None),
+                Base::Double => plain(quote!(f64), None),
+                Base::ErrorStatus => plain(quote!(u32), Some(32)),
+                Base::Void => return Err(self.err(ErrorKind::Type, span, "`void` is not a wire type (a `void *` needs [context_handle])")),
+                Base::HandleT => return Err(self.unsupported(span, "a `handle_t` inside a type (a primitive handle is not on the wire; only a parameter may be one)")),
+            },
+            Leaf::Uuid => plain(quote!(::msrpc_ndr::Uuid), None),
+            Leaf::ContextHandle => plain(quote!(::msrpc_ndr::ContextHandle), None),
+            Leaf::Pipe => return Err(self.unsupported(span, "pipes (`pipe T`): the code generator has no pipe support; the parser reads them")),
+            Leaf::Def(idx) => {
+                let idx = *idx;
+                if !self.done.contains(&idx) && !self.needed.contains(&idx) {
+                    self.needed.push(idx);
+                }
+                let Some(d) = self.defs.get(idx) else {
+                    return Err(self.err(ErrorKind::Type, span, "internal: unknown definition"));
+                };
+                let name = ident(&d.rust);
+                let bits = match &d.kind {
+                    DefKind::Enum(_) => Some(if d.attrs.has("v1_enum") || attrs.has("v1_enum") { 32 } else { 16 }),
+                    _ => None,
+                };
+                let default_ok = match &d.kind {
+                    DefKind::Union(_) => false,
+                    DefKind::Enum(_) => true,
+                    DefKind::Struct(_) => self.def_default(idx, 0),
+                };
+                Lowered { ty: quote!(#name), ndr: Vec::new(), default_ok, bits }
+            }
+        })
+    }
+
+    /// Whether the type lowered for definition `idx` can derive `Default`.
+    fn def_default(&self, idx: usize, depth: usize) -> bool {
+        if depth > 16 {
+            return false;
+        }
+        match self.defs.get(idx).map(|d| &d.kind) {
+            Some(DefKind::Enum(_)) => true,
+            Some(DefKind::Struct(s)) => s.fields.iter().flatten().all(|f| {
+                let Ok(r) = self.field_resolved(f) else {
+                    return false;
+                };
+                let sized = ["size_is", "length_is", "max_is", "last_is", "string"]
+                    .iter()
+                    .any(|a| r.attrs.has(a));
+                match r.levels.first() {
+                    Some(Level::Ptr | Level::Array(Dim::Open)) => true,
+                    Some(Level::Array(Dim::Fixed(e))) => {
+                        sized || self.eval(e).is_ok_and(|n| n <= 32)
+                    }
+                    None => match r.leaf {
+                        Leaf::Def(i) => self.def_default(i, depth + 1),
+                        _ => true,
+                    },
+                }
+            }),
+            _ => false,
+        }
+    }
+
+    fn is_conformant(&self, idx: usize, depth: usize) -> bool {
+        let Some(Def {
+            kind: DefKind::Struct(s),
+            ..
+        }) = self.defs.get(idx)
+        else {
+            return false;
+        };
+        let Some(last) = s.fields.as_ref().and_then(|f| f.last()) else {
+            return false;
+        };
+        let Ok(r) = self.field_resolved(last) else {
+            return false;
+        };
+        match (r.levels.first(), &r.leaf) {
+            (Some(Level::Array(Dim::Open)), _) => true,
+            (None, Leaf::Def(i)) if depth < 16 => self.is_conformant(*i, depth + 1),
+            _ => false,
+        }
+    }
+
+    /// Lowers a field, parameter, arm or element of resolved type `r`.
+    #[allow(clippy::too_many_arguments)]
+    fn lower_value(
+        &mut self,
+        r: &Resolved,
+        pos: Pos,
+        span: Span,
+        sib: &Siblings,
+        owner: &str,
+        pdefault: PtrKind,
+        wrappers: &mut TokenStream,
+    ) -> Result<Lowered> {
+        let a = &r.attrs;
+        // sizes per level
+        let mut sizes: Vec<Option<String>> = Vec::new();
+        let mut lengths: Vec<Option<String>> = Vec::new();
+        for (name, plus_one, into_len) in [
+            ("size_is", false, false),
+            ("max_is", true, false),
+            ("length_is", false, true),
+            ("last_is", true, true),
+        ] {
+            if let Some(list) = a.exprs(name) {
+                for (i, e) in list.into_iter().enumerate() {
+                    let Some(e) = e else { continue };
+                    let mut s = self.sizing(e, sib)?;
+                    if plus_one {
+                        s = format!("::msrpc_ndr::ndr_count({s}).wrapping_add(1)");
+                    }
+                    let v = if into_len { &mut lengths } else { &mut sizes };
+                    while v.len() <= i {
+                        v.push(None);
+                    }
+                    if let Some(slot) = v.get_mut(i) {
+                        *slot = Some(s);
+                    }
+                }
+            }
+        }
+        for name in ["first_is", "min_is"] {
+            if let Some(list) = a.exprs(name) {
+                for e in list.into_iter().flatten() {
+                    if self.eval(e).ok() != Some(0) {
+                        return Err(self.unsupported(e.span(), format!("`{name}` with a value other than 0 (arrays whose first transmitted element is not 0)")));
+                    }
+                }
+            }
+        }
+        let sized_levels: Vec<usize> = (0..sizes.len().max(lengths.len()))
+            .filter(|i| {
+                sizes.get(*i).is_some_and(Option::is_some)
+                    || lengths.get(*i).is_some_and(Option::is_some)
+            })
+            .collect();
+        if sized_levels.len() > 1 {
+            return Err(self.unsupported(span, "sizes on more than one level (`size_is(a, b)` with both given: an array of pointers to arrays)"));
+        }
+        let k = sized_levels.first().copied();
+        if let Some(k) = k {
+            if k >= r.levels.len() {
+                return Err(self
+                    .err(
+                        ErrorKind::Type,
+                        span,
+                        "size_is/length_is on a value that is neither a pointer nor an array",
+                    )
+                    .expected_found("a pointer or an array", "a plain value"));
+            }
+        }
+        let string = a.has("string");
+        let char_leaf = matches!(
+            r.leaf,
+            Leaf::Base(Base::Char | Base::Byte | Base::WChar | Base::Int { bits: 8 | 16, .. })
+        );
+        // the level a [string] applies to: the innermost
+        let string_level = if string {
+            if !char_leaf || r.levels.is_empty() {
+                return Err(self
+                    .err(
+                        ErrorKind::Type,
+                        span,
+                        "[string] applies to a pointer to or an array of characters",
+                    )
+                    .expected_found("char, wchar_t or byte characters", "another type"));
+            }
+            Some(r.levels.len() - 1)
+        } else {
+            None
+        };
+        let wide = !matches!(
+            r.leaf,
+            Leaf::Base(Base::Char | Base::Byte | Base::Int { bits: 8, .. })
+        );
+        let ptr_attr = if a.has("ref") {
+            Some(PtrKind::Ref)
+        } else if a.has("unique") {
+            Some(PtrKind::Unique)
+        } else if a.has("ptr") {
+            Some(PtrKind::Full)
+        } else {
+            None
+        };
+        let switch = match a.expr("switch_is") {
+            Some(e) => Some(self.sizing(e, sib)?),
+            None => None,
+        };
+        if let (Some(e), Leaf::Def(idx)) = (a.expr("switch_is"), &r.leaf) {
+            // remember the discriminant's width for a union without switch_type
+            let bits = self.expr_bits(e, sib);
+            if let Some(b) = bits {
+                self.switch_hint.entry(*idx).or_insert(b);
+            }
+        }
+        let range = match a.get("range") {
+            Some(at) => {
+                let vals: Vec<i128> = at
+                    .args
+                    .iter()
+                    .filter_map(|x| match x {
+                        AttrArg::Expr(Some(e)) => Some(self.eval_located(e)),
+                        _ => None,
+                    })
+                    .collect::<Result<_>>()?;
+                match vals.as_slice() {
+                    [lo, hi] => Some((*lo, *hi)),
+                    _ => {
+                        return Err(self
+                            .err(ErrorKind::Type, at.span, "`range` takes two bounds")
+                            .expected_found("range(low, high)", format!("{} values", vals.len())))
+                    }
+                }
+            }
+            None => None,
+        };
+        let mut st = Walk {
+            sizes,
+            lengths,
+            k,
+            string_level,
+            wide,
+            switch,
+            range,
+            ptr_attr,
+            pdefault,
+            owner: owner.to_string(),
+            span,
+        };
+        self.walk(r, 0, pos, true, &mut st, wrappers)
+    }
+
+    /// Lowers `r.levels[i..]`; `attrs_here` tells whether the code generator's attributes can
+    /// still reach this level (no `Vec` or fixed array in between).
+    fn walk(
+        &mut self,
+        r: &Resolved,
+        i: usize,
+        pos: Pos,
+        attrs_here: bool,
+        st: &mut Walk,
+        wrappers: &mut TokenStream,
+    ) -> Result<Lowered> {
+        let span = st.span;
+        let top_param = pos == Pos::Param && i == 0;
+        let Some(level) = r.levels.get(i) else {
+            // the leaf
+            let mut l = self.leaf_type(&r.leaf, span, &r.attrs)?;
+            if let Some(sw) = &st.switch {
+                if !attrs_here {
+                    return Err(self.unsupported(span, "switch_is on the elements of an array"));
+                }
+                l.ndr.push(quote!(switch_is = #sw));
+            }
+            if let Some((lo, hi)) = st.range {
+                if l.bits.is_some() && attrs_here {
+                    let lo = Literal::i128_unsuffixed(lo);
+                    let hi = Literal::i128_unsuffixed(hi);
+                    l.ndr.push(quote!(range(#lo, #hi)));
+                }
+            }
+            if let Leaf::Def(idx) = r.leaf {
+                if matches!(pos, Pos::Member { .. } | Pos::Arm | Pos::Element)
+                    && i == 0
+                    && self.is_conformant(idx, 0)
+                {
+                    return Err(self.unsupported(span, "a conformant structure embedded in another structure, a union or an array (its max_count must be hoisted to the outer structure's front)"));
+                }
+            }
+            return Ok(l);
+        };
+        let is_string_here = st.string_level == Some(i);
+        let sized_here = st.k == Some(i);
+        let size = st.sizes.get(i).cloned().flatten();
+        let length = st.lengths.get(i).cloned().flatten();
+        let ptr_kind = |st: &Walk| {
+            if i == 0 {
+                st.ptr_attr.unwrap_or(if pos == Pos::Param {
+                    PtrKind::Ref
+                } else {
+                    st.pdefault
+                })
+            } else {
+                st.pdefault
+            }
+        };
+        match level {
+            Level::Ptr => {
+                let kind = ptr_kind(st);
+                let inner = if sized_here || is_string_here {
+                    // pointer to an array or a string: the referent is a Vec / String
+                    let mut l = if is_string_here {
+                        let mut ndr = vec![if st.wide {
+                            quote!(string)
+                        } else {
+                            quote!(string = "char")
+                        }];
+                        if let Some(s) = &size {
+                            ndr.push(quote!(size_is = #s));
+                        }
+                        if length.is_some() {
+                            return Err(self.unsupported(span, "length_is on a [string]"));
+                        }
+                        Lowered {
+                            ty: quote!(::std::string::String),
+                            ndr,
+                            default_ok: true,
+                            bits: None,
+                        }
+                    } else {
+                        let elem = self.element(r, i + 1, st, wrappers)?;
+                        let et = &elem.ty;
+                        let mut ndr = Vec::new();
+                        match (&size, &length) {
+                            (Some(s), Some(l)) => {
+                                ndr.push(quote!(size_is = #s));
+                                ndr.push(quote!(length_is = #l));
+                            }
+                            (Some(s), None) => ndr.push(quote!(size_is = #s)),
+                            (None, Some(_)) => return Err(self.unsupported(span, "length_is without size_is on a pointer (a varying array behind a pointer)")),
+                            (None, None) => {}
+                        }
+                        Lowered {
+                            ty: quote!(::std::vec::Vec<#et>),
+                            ndr,
+                            default_ok: true,
+                            bits: None,
+                        }
+                    };
+                    if !attrs_here {
+                        return Err(self.unsupported(
+                            span,
+                            "a sized or [string] pointer inside an array element",
+                        ));
+                    }
+                    l.bits = None;
+                    l
+                } else {
+                    self.walk(
+                        r,
+                        i + 1,
+                        if top_param { Pos::Param } else { Pos::Element },
+                        attrs_here,
+                        st,
+                        wrappers,
+                    )
+                    .map(|mut l| {
+                        l.bits = None;
+                        l
+                    })?
+                };
+                let inner_ty = &inner.ty;
+                let has_attrs = !inner.ndr.is_empty();
+                let ty = if top_param {
+                    match kind {
+                        PtrKind::Ref => inner.ty.clone(),
+                        PtrKind::Unique | PtrKind::Full => {
+                            quote!(::core::option::Option<#inner_ty>)
+                        }
+                    }
+                } else {
+                    match kind {
+                        PtrKind::Ref => quote!(::msrpc_ndr::Ref<#inner_ty>),
+                        PtrKind::Unique => quote!(::msrpc_ndr::Unique<#inner_ty>),
+                        PtrKind::Full if has_attrs => {
+                            return Err(self.unsupported(span, "a full ([ptr]) pointer whose referent has attributes (size_is, string, switch_is)"))
+                        }
+                        PtrKind::Full => quote!(::msrpc_ndr::Full<#inner_ty>),
+                    }
+                };
+                let default_ok = match (top_param, kind) {
+                    (true, PtrKind::Ref) => inner.default_ok,
+                    (false, PtrKind::Ref) => false,
+                    _ => true,
+                };
+                if !top_param && kind == PtrKind::Ref && !inner.default_ok {
+                    return Err(self.unsupported(
+                        span,
+                        "an embedded [ref] pointer to a type without a default value (a union)",
+                    ));
+                }
+                Ok(Lowered {
+                    ty,
+                    ndr: inner.ndr,
+                    default_ok,
+                    bits: None,
+                })
+            }
+            Level::Array(dim) => {
+                if is_string_here {
+                    let mut ndr = vec![if st.wide {
+                        quote!(string)
+                    } else {
+                        quote!(string = "char")
+                    }];
+                    match dim {
+                        Dim::Fixed(e) => {
+                            let n = self.eval_located(e)?;
+                            let n = Literal::i128_unsuffixed(n);
+                            ndr.push(quote!(max = #n));
+                        }
+                        Dim::Open => {
+                            if let Some(s) = &size {
+                                ndr.push(quote!(size_is = #s));
+                            }
+                        }
+                    }
+                    if !attrs_here {
+                        return Err(
+                            self.unsupported(span, "a [string] array inside an array element")
+                        );
+                    }
+                    return Ok(Lowered {
+                        ty: quote!(::std::string::String),
+                        ndr,
+                        default_ok: true,
+                        bits: None,
+                    });
+                }
+                if sized_here {
+                    let elem = self.element(r, i + 1, st, wrappers)?;
+                    let et = &elem.ty;
+                    let mut ndr = Vec::new();
+                    match dim {
+                        Dim::Fixed(e) => {
+                            if size.is_some() {
+                                return Err(self.unsupported(span, "size_is on a fixed-size array"));
+                            }
+                            let n = self.eval_located(e)?;
+                            let n = Literal::i128_unsuffixed(n);
+                            ndr.push(quote!(max = #n));
+                            if let Some(l) = &length {
+                                ndr.push(quote!(length_is = #l));
+                            }
+                        }
+                        Dim::Open => match (&size, &length) {
+                            (Some(s), Some(l)) => {
+                                ndr.push(quote!(size_is = #s));
+                                ndr.push(quote!(length_is = #l));
+                            }
+                            (Some(s), None) => ndr.push(quote!(size_is = #s)),
+                            _ => {
+                                return Err(self.unsupported(
+                                    span,
+                                    "a conformant array without size_is (length_is alone)",
+                                ))
+                            }
+                        },
+                    }
+                    if !attrs_here {
+                        return Err(self.unsupported(span, "a sized array inside an array element"));
+                    }
+                    return Ok(Lowered {
+                        ty: quote!(::std::vec::Vec<#et>),
+                        ndr,
+                        default_ok: true,
+                        bits: None,
+                    });
+                }
+                match dim {
+                    Dim::Fixed(e) => {
+                        let n = self.eval_located(e)?;
+                        let elem = self.element(r, i + 1, st, wrappers)?;
+                        let et = &elem.ty;
+                        let n_lit =
+                            Literal::usize_unsuffixed(usize::try_from(n).map_err(|_| {
+                                self.err(ErrorKind::Type, e.span(), "array size out of range")
+                            })?);
+                        Ok(Lowered {
+                            ty: quote!([#et; #n_lit]),
+                            ndr: Vec::new(),
+                            default_ok: elem.default_ok && n <= 32,
+                            bits: None,
+                        })
+                    }
+                    Dim::Open => {
+                        if pos == Pos::Param && i == 0 {
+                            // an unsized open array parameter: the conformant form, counted by itself
+                            let elem = self.element(r, i + 1, st, wrappers)?;
+                            let et = &elem.ty;
+                            return Ok(Lowered {
+                                ty: quote!(::std::vec::Vec<#et>),
+                                ndr: Vec::new(),
+                                default_ok: true,
+                                bits: None,
+                            });
+                        }
+                        Err(self.unsupported(
+                            span,
+                            "a conformant array (`[]`) without size_is or max_is",
+                        ))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The element type of an array at `r.levels[i..]`: a wrapper tuple structure when the
+    /// element needs attributes of its own (a `[string]` pointer, a union with switch_is).
+    fn element(
+        &mut self,
+        r: &Resolved,
+        i: usize,
+        st: &mut Walk,
+        wrappers: &mut TokenStream,
+    ) -> Result<Lowered> {
+        let switch = st.switch.take();
+        let range = st.range.take();
+        let mut el = self.walk(r, i, Pos::Element, true, st, wrappers)?;
+        st.switch = switch;
+        st.range = range;
+        if el.ndr.is_empty() {
+            return Ok(el);
+        }
+        let name = ident(&format!("{}Item", st.owner));
+        let ty = &el.ty;
+        let ndr = &el.ndr;
+        let d = doc(&format!("An element of `{}` (a wrapper carrying the element's attributes; the same bytes as the element).", st.owner));
+        wrappers.extend(quote! {
+            #d
+            #[derive(::msrpc_ndr::Ndr, Clone, Debug, PartialEq)]
+            pub struct #name(#[ndr(#(#ndr),*)] pub #ty);
+        });
+        el.ty = quote!(#name);
+        el.ndr = Vec::new();
+        el.default_ok = false;
+        Ok(el)
+    }
+
+    fn expr_bits(&self, e: &Expr, sib: &Siblings) -> Option<u8> {
+        let name = match e {
+            Expr::Name(n, _) => n,
+            Expr::Unary("*", inner, _) => match &**inner {
+                Expr::Name(n, _) => n,
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let (_, r) = sib.get(name)?;
+        match &r.leaf {
+            Leaf::Base(Base::Int { bits, .. }) => Some(*bits),
+            Leaf::Base(Base::Char | Base::Byte | Base::Boolean) => Some(8),
+            Leaf::Base(Base::WChar) => Some(16),
+            Leaf::Base(Base::ErrorStatus) => Some(32),
+            Leaf::Def(i) => match self.defs.get(*i) {
+                Some(Def {
+                    kind: DefKind::Enum(_),
+                    attrs,
+                    ..
+                }) => Some(if attrs.has("v1_enum") || r.attrs.has("v1_enum") {
+                    32
+                } else {
+                    16
+                }),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// A sizing expression as the Rust expression string the code generator takes.
+    fn sizing(&self, e: &Expr, sib: &Siblings) -> Result<String> {
+        match e {
+            Expr::Name(n, s) => match sib.get(n) {
+                Some((rust, _)) => Ok(rust.clone()),
+                None => match self.consts.get(n) {
+                    Some(v) => Ok(format!("{v}u64")),
+                    None => Err(self
+                        .err(ErrorKind::Type, *s, format!("`{n}` in a sizing expression is neither a sibling field or parameter nor a constant"))
+                        .expected_found("a field, parameter or constant", format!("`{n}`"))),
+                },
+            },
+            Expr::Unary("*", inner, s) => match &**inner {
+                Expr::Name(n, _) => match sib.get(n) {
+                    Some((rust, r)) => {
+                        if r.levels.first() == Some(&Level::Ptr) && (r.attrs.has("unique") || r.attrs.has("ptr")) {
+                            return Err(self.unsupported(*s, format!("a size taken from the referent of the [unique] pointer `{n}`")));
+                        }
+                        Ok(rust.clone())
+                    }
+                    None => self.sizing(inner, sib),
+                },
+                _ => Err(self.unsupported(*s, "dereferencing a computed value in a sizing expression")),
+            },
+            Expr::Member(base, field, _) => Ok(format!("{}.{}", self.sizing(base, sib)?, ident(&snake(field)))),
+            Expr::Int(v, _) => Ok(format!("{v}u64")),
+            Expr::Cast(_, inner, _) => self.sizing(inner, sib),
+            Expr::Binary(op, a, b, s) => {
+                let (x, y) = (self.sizing(a, sib)?, self.sizing(b, sib)?);
+                let x = format!("::msrpc_ndr::ndr_count({x})");
+                let y = format!("::msrpc_ndr::ndr_count({y})");
+                Ok(match *op {
+                    "+" => format!("{x}.wrapping_add({y})"),
+                    "-" => format!("{x}.wrapping_sub({y})"),
+                    "*" => format!("{x}.wrapping_mul({y})"),
+                    "/" => format!("{x}.checked_div({y}).unwrap_or(u64::MAX)"),
+                    "%" => format!("{x}.checked_rem({y}).unwrap_or(u64::MAX)"),
+                    "&" => format!("({x} & {y})"),
+                    "|" => format!("({x} | {y})"),
+                    "^" => format!("({x} ^ {y})"),
+                    "<<" => format!("{x}.checked_shl(u32::try_from({y}).unwrap_or(u32::MAX)).unwrap_or(u64::MAX)"),
+                    ">>" => format!("{x}.checked_shr(u32::try_from({y}).unwrap_or(u32::MAX)).unwrap_or(0)"),
+                    other => return Err(self.unsupported(*s, format!("the operator `{other}` in a sizing expression"))),
+                })
+            }
+            Expr::Cond(c, a, b, _) => {
+                let c = self.sizing(c, sib)?;
+                Ok(format!(
+                    "if ::msrpc_ndr::ndr_count({c}) != 0 {{ ::msrpc_ndr::ndr_count({}) }} else {{ ::msrpc_ndr::ndr_count({}) }}",
+                    self.sizing(a, sib)?,
+                    self.sizing(b, sib)?
+                ))
+            }
+            other => Err(self.unsupported(other.span(), "this form of sizing expression")),
+        }
+    }
+
+    // ---------------------------------------------------------------- definitions
+
+    fn validate(
+        &self,
+        tokens: &TokenStream,
+        span: Span,
+        what: &str,
+        iface_args: Option<&TokenStream>,
+    ) -> Result<()> {
+        let r = match iface_args {
+            None => {
+                // the derive sees the item without its `#[derive]`
+                msrpc_codegen::derive_ndr(tokens.clone()).map(|_| ())
+            }
+            Some(args) => msrpc_codegen::interface(args.clone(), tokens.clone()).map(|_| ()),
+        };
+        r.map_err(|e| self.unsupported(span, format!("{what}: {e}")))
+    }
+
+    fn lower_def(&mut self, idx: usize) -> Result<()> {
+        let Some(d) = self.defs.get(idx).cloned() else {
+            return Ok(());
+        };
+        if GUID_NAMES.contains(&d.idl.as_str()) {
+            return Ok(());
+        }
+        let name = ident(&d.rust);
+        let idl_doc = doc(&format!("IDL `{}`.", d.idl));
+        let mut wrappers = TokenStream::new();
+        let item = match &d.kind {
+            DefKind::Struct(s) => {
+                let fields = s.fields.clone().unwrap_or_default();
+                if fields.is_empty() {
+                    return Err(self.unsupported(d.span, "a structure without members"));
+                }
+                let mut sib = Siblings::new();
+                let mut resolved = Vec::new();
+                for f in &fields {
+                    let r = self.field_resolved(f)?;
+                    let rust = snake(&f.decl.name);
+                    sib.insert(f.decl.name.clone(), (rust, r.clone()));
+                    resolved.push(r);
+                }
+                let mut out = Vec::new();
+                let mut all_default = true;
+                let n = fields.len();
+                for (i, (f, r)) in fields.iter().zip(&resolved).enumerate() {
+                    if f.decl.name.is_empty() {
+                        return Err(self.unsupported(f.decl.span, "an unnamed member"));
+                    }
+                    let owner = format!("{}{}", d.rust, camel(&f.decl.name));
+                    let l = self.lower_value(
+                        r,
+                        Pos::Member { last: i + 1 == n },
+                        f.decl.span,
+                        &sib,
+                        &owner,
+                        d.pdefault,
+                        &mut wrappers,
+                    )?;
+                    all_default &= l.default_ok;
+                    let fname = ident(&snake(&f.decl.name));
+                    let fdoc = doc(&format!("IDL `{}`.", f.decl.name));
+                    let ty = l.ty;
+                    let attrs = if l.ndr.is_empty() {
+                        quote!()
+                    } else {
+                        let nd = l.ndr;
+                        quote!(#[ndr(#(#nd),*)])
+                    };
+                    out.push(quote! { #fdoc #attrs pub #fname: #ty });
+                }
+                self.default_ok.insert(idx, all_default);
+                let derives = if all_default {
+                    quote!(Clone, Debug, PartialEq, Default)
+                } else {
+                    quote!(Clone, Debug, PartialEq)
+                };
+                let body = quote! { #idl_doc pub struct #name { #(#out),* } };
+                self.validate(&body, d.span, &format!("structure `{}`", d.idl), None)?;
+                quote! { #[derive(::msrpc_ndr::Ndr, #derives)] #body }
+            }
+            DefKind::Enum(e) => {
+                let items = e.items.clone().unwrap_or_default();
+                if items.is_empty() {
+                    return Err(self.unsupported(d.span, "an enum without enumerators"));
+                }
+                let v1 = d.attrs.has("v1_enum");
+                let names: Vec<String> = items.iter().map(|(n, _, _)| n.clone()).collect();
+                let prefix = common_prefix(&names);
+                let mut seen_vals = BTreeSet::new();
+                let mut seen_names = BTreeSet::new();
+                let mut variants = Vec::new();
+                let mut aliases = Vec::new();
+                let mut first = true;
+                for (n, _, s) in &items {
+                    let v = self.consts.get(n).copied().unwrap_or(0);
+                    // a value beyond a 16-bit enum's wire is declared (MIDL accepts it) but
+                    // fails to encode at run time, as with MIDL's stubs
+                    let v = if v < 0 { v & 0xffff_ffff } else { v };
+                    if v > 0xffff_ffff {
+                        return Err(self.err(
+                            ErrorKind::Type,
+                            *s,
+                            format!("`{n}` = {v} does not fit 32 bits"),
+                        ));
+                    }
+                    let mut vn = camel(n.get(prefix..).unwrap_or(n));
+                    while seen_names.contains(&vn) || vn == "Unknown" {
+                        vn.push('_');
+                    }
+                    seen_names.insert(vn.clone());
+                    let vid = ident(&vn);
+                    let vdoc = doc(&format!("IDL `{n}` = {v}."));
+                    let lit = Literal::u32_unsuffixed(u32::try_from(v).unwrap_or(0));
+                    if !seen_vals.insert(v) {
+                        aliases.push(quote! { #vdoc pub const #vid: u32 = #lit; });
+                        continue;
+                    }
+                    let def = if first { quote!(#[default]) } else { quote!() };
+                    first = false;
+                    variants.push(quote! { #vdoc #def #vid = #lit });
+                }
+                let v1a = if v1 {
+                    quote!(#[ndr(v1_enum)])
+                } else {
+                    quote!()
+                };
+                let body = quote! {
+                    #idl_doc
+                    #v1a
+                    #[repr(u32)]
+                    pub enum #name {
+                        #(#variants,)*
+                        /// Any value the IDL does not name.
+                        #[ndr(unknown)]
+                        Unknown(u32),
+                    }
+                };
+                self.validate(&body, d.span, &format!("enum `{}`", d.idl), None)?;
+                let assoc = if aliases.is_empty() {
+                    quote!()
+                } else {
+                    quote! { impl #name { #(#aliases)* } }
+                };
+                quote! { #[derive(::msrpc_ndr::Ndr, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)] #body #assoc }
+            }
+            DefKind::Union(u) => {
+                let arms = u.arms.clone().unwrap_or_default();
+                let (bits, encapsulated) = match &u.switch {
+                    Some((t, _)) => {
+                        let r = self.resolve(t, 0, &[], &Attrs::default(), 0)?;
+                        (self.switch_bits(&r, d.span)?, true)
+                    }
+                    None => {
+                        let st = d
+                            .attrs
+                            .get("switch_type")
+                            .and_then(|a| match a.args.first() {
+                                Some(AttrArg::Type(t, 0)) => Some(t.clone()),
+                                _ => None,
+                            });
+                        match st {
+                            Some(t) => {
+                                let r = self.resolve(&t, 0, &[], &Attrs::default(), 0)?;
+                                (self.switch_bits(&r, d.span)?, false)
+                            }
+                            None => match self.switch_hint.get(&idx) {
+                                Some(b) => (*b, false),
+                                None => return Err(self.unsupported(d.span, format!("union `{}` has no switch_type and no switch_is tells its discriminant's type", d.idl))),
+                            },
+                        }
+                    }
+                };
+                let swty = match bits {
+                    8 => "u8",
+                    16 => "u16",
+                    _ => "u32",
+                };
+                let swid = format_ident!("{}", swty);
+                let mask: i128 = match bits {
+                    8 => 0xff,
+                    16 => 0xffff,
+                    _ => 0xffff_ffff,
+                };
+                let mut variants = Vec::new();
+                let mut seen = BTreeSet::new();
+                for arm in &arms {
+                    if arm.cases.is_empty() && !arm.default {
+                        return Err(self.unsupported(
+                            arm.span,
+                            "a C union without [case] labels (not remotable)",
+                        ));
+                    }
+                    let mut vals = Vec::new();
+                    for c in &arm.cases {
+                        vals.push(self.eval_located(c)? & mask);
+                    }
+                    if arm.default {
+                        if arm.field.is_some() {
+                            return Err(self.unsupported(arm.span, "a union's [default] arm with a member (the code generator's default arm holds only the discriminant)"));
+                        }
+                        let mut vn = "Other".to_string();
+                        while seen.contains(&vn) {
+                            vn.push('_');
+                        }
+                        seen.insert(vn.clone());
+                        let vid = ident(&vn);
+                        variants.push(
+                            quote! { /// The `default` arm (empty): any other discriminant.
+                            #[ndr(default)] #vid(#swid) },
+                        );
+                    }
+                    let lowered = match &arm.field {
+                        Some(f) => {
+                            let r = self.field_resolved(f)?;
+                            let owner = format!("{}{}", d.rust, camel(&f.decl.name));
+                            Some((
+                                f.decl.name.clone(),
+                                self.lower_value(
+                                    &r,
+                                    Pos::Arm,
+                                    f.decl.span,
+                                    &Siblings::new(),
+                                    &owner,
+                                    d.pdefault,
+                                    &mut wrappers,
+                                )?,
+                            ))
+                        }
+                        None => None,
+                    };
+                    for v in &vals {
+                        let base = match &lowered {
+                            Some((n, _)) if !n.is_empty() => camel(n),
+                            _ => format!("Case{v}"),
+                        };
+                        let mut vn = if vals.len() > 1 {
+                            format!("{base}{v}")
+                        } else {
+                            base
+                        };
+                        while seen.contains(&vn) {
+                            vn.push('_');
+                        }
+                        seen.insert(vn.clone());
+                        let vid = ident(&vn);
+                        let lit = Literal::u32_unsuffixed(u32::try_from(*v).unwrap_or(0));
+                        let lit = quote!(#lit);
+                        match &lowered {
+                            Some((n, l)) => {
+                                let ty = &l.ty;
+                                let nd = &l.ndr;
+                                let fa = if nd.is_empty() {
+                                    quote!()
+                                } else {
+                                    quote!(#[ndr(#(#nd),*)])
+                                };
+                                let vd = doc(&format!("IDL `case({v})`: `{n}`."));
+                                variants.push(quote! { #vd #[ndr(case = #lit)] #vid(#fa #ty) });
+                            }
+                            None => {
+                                let vd = doc(&format!("IDL `case({v})`: empty."));
+                                variants.push(quote! { #vd #[ndr(case = #lit)] #vid });
+                            }
+                        }
+                    }
+                }
+                if variants.is_empty() {
+                    return Err(self.unsupported(d.span, "a union without arms"));
+                }
+                let enc = if encapsulated {
+                    quote!(#[ndr(encapsulated)])
+                } else {
+                    quote!()
+                };
+                let body = quote! {
+                    #idl_doc
+                    #[ndr(switch_type = #swty)]
+                    #enc
+                    pub enum #name { #(#variants),* }
+                };
+                self.validate(&body, d.span, &format!("union `{}`", d.idl), None)?;
+                quote! { #[derive(::msrpc_ndr::Ndr, Clone, Debug, PartialEq)] #body }
+            }
+        };
+        self.out.extend(wrappers);
+        self.out.extend(item);
+        self.used_rust.insert(d.rust.clone());
+        Ok(())
+    }
+
+    /// Records, for unions without `switch_type`, the width of the first `switch_is` naming
+    /// them (a structure member or an operation parameter).
+    fn switch_hints(&mut self) {
+        let mut groups: Vec<Vec<Field>> = Vec::new();
+        for d in &self.defs {
+            if let DefKind::Struct(s) = &d.kind {
+                groups.push(s.fields.clone().unwrap_or_default());
+            }
+        }
+        for (i, _, _) in &self.interfaces {
+            for it in &i.items {
+                if let Item::Operation(op) = it {
+                    groups.push(op.params.clone());
+                }
+            }
+        }
+        for fields in groups {
+            let mut sib = Siblings::new();
+            for f in &fields {
+                if let Ok(r) = self.field_resolved(f) {
+                    sib.insert(f.decl.name.clone(), (snake(&f.decl.name), r));
+                }
+            }
+            for f in &fields {
+                let Some(e) = f.attrs.expr("switch_is") else {
+                    continue;
+                };
+                let Some((_, r)) = sib.get(&f.decl.name) else {
+                    continue;
+                };
+                if let (Leaf::Def(idx), Some(b)) = (&r.leaf, self.expr_bits(e, &sib)) {
+                    self.switch_hint.entry(*idx).or_insert(b);
+                }
+            }
+        }
+    }
+
+    fn switch_bits(&self, r: &Resolved, span: Span) -> Result<u8> {
+        if !r.levels.is_empty() {
+            return Err(self.err(
+                ErrorKind::Type,
+                span,
+                "a union's switch type must be an integer or an enum",
+            ));
+        }
+        Ok(match &r.leaf {
+            Leaf::Base(Base::Int { bits, .. }) => match bits {
+                8 | 16 | 32 => *bits,
+                _ => return Err(self.unsupported(span, "a 64-bit union discriminant")),
+            },
+            Leaf::Base(Base::Char | Base::Byte | Base::Boolean) => 8,
+            Leaf::Base(Base::WChar) => 16,
+            Leaf::Base(Base::ErrorStatus) => 32,
+            Leaf::Def(i) => match self.defs.get(*i) {
+                Some(Def {
+                    kind: DefKind::Enum(_),
+                    attrs,
+                    ..
+                }) => {
+                    if attrs.has("v1_enum") || r.attrs.has("v1_enum") {
+                        32
+                    } else {
+                        16
+                    }
+                }
+                _ => {
+                    return Err(self.err(
+                        ErrorKind::Type,
+                        span,
+                        "a union's switch type must be an integer or an enum",
+                    ))
+                }
+            },
+            _ => {
+                return Err(self.err(
+                    ErrorKind::Type,
+                    span,
+                    "a union's switch type must be an integer or an enum",
+                ))
+            }
+        })
+    }
+
+    // ---------------------------------------------------------------- interfaces
+
+    fn op_count(&self, name: &str, depth: usize) -> usize {
+        if name == "IUnknown" {
+            return 3;
+        }
+        let Some((i, _, _)) = self.interfaces.iter().find(|(i, _, _)| i.name == name) else {
+            return 0;
+        };
+        let own = i
+            .items
+            .iter()
+            .filter(|it| matches!(it, Item::Operation(op) if !op.attrs.has("local")))
+            .count();
+        let base = match (&i.base, depth < 16) {
+            (Some(b), true) => self.op_count(b, depth + 1),
+            _ => 0,
+        };
+        own + base
+    }
+
+    fn lower_interface(&mut self, iface: &Interface, pdefault: PtrKind) -> Result<()> {
+        if iface.attrs.has("local") || iface.name == "IUnknown" {
+            return Ok(());
+        }
+        let object = iface.attrs.has("object");
+        let uuid = match iface.attrs.get("uuid").and_then(|a| a.args.first()) {
+            Some(AttrArg::Text(t)) => t.clone(),
+            _ => {
+                return Err(self
+                    .err(
+                        ErrorKind::Type,
+                        iface.span,
+                        format!("interface `{}` has no uuid", iface.name),
+                    )
+                    .expected_found("[uuid(...)]", "none"))
+            }
+        };
+        if msrpc_codegen::parse_uuid(&uuid).is_none() {
+            return Err(self
+                .err(ErrorKind::Type, iface.span, "malformed uuid")
+                .expected_found("8-4-4-4-12 hexadecimal digits", uuid));
+        }
+        let version = match iface.attrs.get("version").and_then(|a| a.args.first()) {
+            Some(AttrArg::Text(t)) if t.contains('.') => t.clone(),
+            Some(AttrArg::Text(t)) => format!("{t}.0"),
+            _ => "0.0".to_string(),
+        };
+        let base_ops = iface.base.as_deref().map_or(0, |b| self.op_count(b, 0));
+        let supertrait = match iface.base.as_deref() {
+            None | Some("IUnknown") => quote!(),
+            Some(b) => {
+                if !self.interfaces.iter().any(|(i, _, _)| i.name == b) {
+                    return Err(self.err(
+                        ErrorKind::Type,
+                        iface.span,
+                        format!("undefined base interface `{b}`"),
+                    ));
+                }
+                let b = ident(&camel(b));
+                quote!(: #b)
+            }
+        };
+        let orpc = object || iface.base.is_some();
+        if orpc && !object {
+            return Err(self.unsupported(iface.span, "inheritance between non-[object] interfaces"));
+        }
+        let mut opnum = base_ops;
+        let mut ops = Vec::new();
+        let trait_name = ident(&camel(&iface.name));
+        let uuid_s = uuid.to_ascii_lowercase();
+        let args = if orpc {
+            quote!(uuid = #uuid_s, version = #version, orpc)
+        } else {
+            quote!(uuid = #uuid_s, version = #version)
+        };
+        for item in &iface.items {
+            let Item::Operation(op) = item else { continue };
+            if op.attrs.has("local") {
+                continue;
+            }
+            if op.attrs.has("callback") {
+                return Err(self.unsupported(
+                    op.span,
+                    "[callback] operations (called by the server on the client)",
+                ));
+            }
+            let this = opnum;
+            opnum += 1;
+            let mut sib = Siblings::new();
+            let mut resolved = Vec::new();
+            for p in &op.params {
+                let r = self.field_resolved(p)?;
+                sib.insert(p.decl.name.clone(), (snake(&p.decl.name), r.clone()));
+                resolved.push(r);
+            }
+            let mut params = Vec::new();
+            let mut wrappers = TokenStream::new();
+            for (idx, (p, r)) in op.params.iter().zip(&resolved).enumerate() {
+                if r.levels.is_empty() && r.leaf == Leaf::Base(Base::HandleT) {
+                    continue; // a primitive binding handle: not on the wire
+                }
+                if r.leaf == Leaf::Base(Base::Void) && r.levels.is_empty() {
+                    continue; // `(void)`
+                }
+                let pname = if p.decl.name.is_empty() {
+                    format!("arg{idx}")
+                } else {
+                    p.decl.name.clone()
+                };
+                let owner = format!("{}{}", camel(&op.name), camel(&pname));
+                let l = self.lower_value(
+                    r,
+                    Pos::Param,
+                    p.decl.span,
+                    &sib,
+                    &owner,
+                    pdefault,
+                    &mut wrappers,
+                )?;
+                let mut nd = Vec::new();
+                let (i, o) = (p.attrs.has("in"), p.attrs.has("out"));
+                if i || !o {
+                    nd.push(quote!(in));
+                }
+                if o {
+                    nd.push(quote!(out));
+                }
+                nd.extend(l.ndr);
+                let pid = ident(&snake(&pname));
+                let ty = l.ty;
+                let pd = doc(&format!("IDL `{pname}`."));
+                params.push(quote! { #pd #[ndr(#(#nd),*)] #pid: #ty });
+            }
+            let ret = if op.ret == TypeSpec::Base(Base::Void) && op.ret_ptrs == 0 {
+                quote!()
+            } else {
+                let r = self.resolve(&op.ret, op.ret_ptrs, &[], &Attrs::default(), 0)?;
+                if orpc {
+                    if !(r.levels.is_empty()
+                        && r.leaf
+                            == Leaf::Base(Base::Int {
+                                bits: 32,
+                                signed: true,
+                            }))
+                    {
+                        return Err(self.unsupported(
+                            op.span,
+                            "an [object] operation that does not return HRESULT",
+                        ));
+                    }
+                    quote!()
+                } else {
+                    if !r.levels.is_empty() {
+                        return Err(self.unsupported(op.span, "an operation returning a pointer"));
+                    }
+                    let l = self.leaf_type(&r.leaf, op.span, &r.attrs)?;
+                    let t = l.ty;
+                    quote!(-> #t)
+                }
+            };
+            let mut notes = vec![format!("IDL `{}` (opnum {this}).", op.name)];
+            for a in &op.attrs.0 {
+                if matches!(
+                    a.name.as_str(),
+                    "idempotent" | "maybe" | "broadcast" | "call_as" | "async"
+                ) {
+                    notes.push(format!("IDL attribute `[{}]`.", a.name));
+                }
+            }
+            let docs: Vec<TokenStream> = notes.iter().map(|n| doc(n)).collect();
+            let mname = ident(&snake(&op.name));
+            let n = Literal::usize_unsuffixed(this);
+            let one = quote! { #(#docs)* #[opnum(#n)] fn #mname(#(#params),*) #ret; };
+            let check = quote! { pub trait #trait_name #supertrait { #one } };
+            self.validate(
+                &check,
+                op.span,
+                &format!("operation `{}`", op.name),
+                Some(&args),
+            )?;
+            self.out.extend(wrappers);
+            ops.push(one);
+        }
+        let idoc = doc(&format!(
+            "IDL interface `{}` ({uuid} v{version}).",
+            iface.name
+        ));
+        let item = quote! {
+            #idoc
+            #[::msrpc_macros::interface(#args)]
+            pub trait #trait_name #supertrait { #(#ops)* }
+        };
+        self.out.extend(item);
+        Ok(())
+    }
+}
+
+struct Walk {
+    sizes: Vec<Option<String>>,
+    lengths: Vec<Option<String>>,
+    k: Option<usize>,
+    string_level: Option<usize>,
+    wide: bool,
+    switch: Option<String>,
+    range: Option<(i128, i128)>,
+    ptr_attr: Option<PtrKind>,
+    pdefault: PtrKind,
+    owner: String,
+    span: Span,
+}
+
+fn spec_span(ty: &TypeSpec) -> Span {
+    match ty {
+        TypeSpec::Named(_, s) | TypeSpec::Pipe(_, s) => *s,
+        TypeSpec::Struct(s) => s.span,
+        TypeSpec::Union(u) => u.span,
+        TypeSpec::Enum(e) => e.span,
+        TypeSpec::Base(_) => Span::default(),
+    }
+}
+
+/// The length of the common `_`-ended prefix of enumerator names (dropped from variant names
+/// when every name keeps a letter after it).
+fn common_prefix(names: &[String]) -> usize {
+    let Some(first) = names.first() else { return 0 };
+    if names.len() < 2 {
+        return 0;
+    }
+    let mut len = first.len();
+    for n in names {
+        len = len.min(
+            first
+                .bytes()
+                .zip(n.bytes())
+                .take_while(|(a, b)| a == b)
+                .count(),
+        );
+    }
+    let cut = first
+        .get(..len)
+        .and_then(|p| p.rfind('_'))
+        .map_or(0, |i| i + 1);
+    if names.iter().all(|n| {
+        n.get(cut..)
+            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphabetic()))
+    }) {
+        cut
+    } else {
+        0
+    }
+}
+
+/// Lowers a loaded program to Rust items.
+pub fn lower(p: &Program) -> Result<TokenStream> {
+    let mut l = Lowerer {
+        map: &p.map,
+        types: HashMap::new(),
+        tags: HashMap::new(),
+        by_span: HashMap::new(),
+        defs: Vec::new(),
+        consts: HashMap::new(),
+        needed: Vec::new(),
+        done: BTreeSet::new(),
+        default_ok: HashMap::new(),
+        switch_hint: HashMap::new(),
+        out: TokenStream::new(),
+        used_rust: BTreeSet::new(),
+        interfaces: Vec::new(),
+        pdefault: PtrKind::Unique,
+    };
+    for f in &p.files {
+        let pd = l.pdefault;
+        l.collect(&f.ast.items, f.main, pd)?;
+    }
+    l.switch_hints();
+    // interfaces, then types
+    let ifaces = l.interfaces.clone();
+    let mut iface_out = TokenStream::new();
+    let mut wanted: BTreeSet<String> = ifaces
+        .iter()
+        .filter(|(_, m, _)| *m)
+        .map(|(i, _, _)| i.name.clone())
+        .collect();
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for (i, _, _) in &ifaces {
+            if let (true, Some(b)) = (wanted.contains(&i.name), &i.base) {
+                grew |= wanted.insert(b.clone());
+            }
+        }
+    }
+    for (i, _, pd) in &ifaces {
+        if wanted.contains(&i.name) {
+            let before = std::mem::take(&mut l.out);
+            l.lower_interface(i, *pd)?;
+            iface_out.extend(std::mem::replace(&mut l.out, before));
+        }
+    }
+    let mains: Vec<usize> = (0..l.defs.len())
+        .filter(|i| l.defs.get(*i).is_some_and(|d| d.main))
+        .collect();
+    for i in mains.into_iter().rev() {
+        if !l.needed.contains(&i) {
+            l.needed.insert(0, i);
+        }
+    }
+    // structs whose fields decide Default are lowered before their users where possible:
+    // lower in dependency order by retrying users after what they need
+    while let Some(i) = l.needed.first().copied() {
+        l.needed.remove(0);
+        if !l.done.insert(i) {
+            continue;
+        }
+        l.lower_def(i)?;
+    }
+    let mut out = l.out;
+    out.extend(iface_out);
+    Ok(out)
+}

@@ -1,0 +1,434 @@
+//! Unit tests: one per construct (parsed, then lowered: the generated Rust is checked), and
+//! the error messages (file:line:col, expected/found).
+
+use crate::ast::*;
+use crate::{compile_str, parse_str, ErrorKind, Options};
+
+/// Lowers `body` inside an interface and returns the generated Rust without whitespace.
+fn lower(body: &str) -> String {
+    let src = format!("[uuid(12345678-1234-1234-1234-123456789abc), version(1.0), pointer_default(unique)]\ninterface t\n{{\n{body}\n}}\n");
+    let ts = compile_str("t.idl", &src, &Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    syn::parse2::<syn::File>(ts.clone()).unwrap();
+    squash(&ts.to_string())
+}
+
+fn squash(s: &str) -> String {
+    s.split_whitespace().collect()
+}
+
+fn err(src: &str) -> crate::Error {
+    compile_str("t.idl", src, &Options::default()).unwrap_err()
+}
+
+fn iface_err(body: &str) -> crate::Error {
+    err(&format!(
+        "[uuid(12345678-1234-1234-1234-123456789abc), version(1.0)]\ninterface t\n{{\n{body}\n}}\n"
+    ))
+}
+
+fn has(out: &str, needle: &str) {
+    assert!(
+        out.contains(&squash(needle)),
+        "missing {needle:?} in\n{out}"
+    );
+}
+
+#[test]
+fn echo_idl_lowers() {
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/idl/rpcecho.idl"
+    ))
+    .unwrap();
+    let ts = compile_str("rpcecho.idl", &src, &Options::default()).unwrap();
+    let out = squash(&ts.to_string());
+    has(
+        &out,
+        r#"#[::msrpc_macros::interface(uuid = "60a15ec5-4de8-11d7-a637-005056a20182", version = "1.0")] pub trait Rpcecho"#,
+    );
+    has(&out, "#[opnum(9)] fn echo_test_double_pointer");
+}
+
+#[test]
+fn parses_interface_header_and_import() {
+    let f = parse_str("t.idl", "import \"a.idl\", \"b.idl\";\n[uuid(12345678-1234-1234-1234-123456789abc), version(2.1), object, local,]\ninterface I : IUnknown { }", &[]).unwrap();
+    assert_eq!(f.items.len(), 2);
+    let Item::Import(v) = &f.items[0] else {
+        panic!()
+    };
+    assert_eq!(
+        v.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+        ["a.idl", "b.idl"]
+    );
+    let Item::Interface(i) = &f.items[1] else {
+        panic!()
+    };
+    assert_eq!(i.base.as_deref(), Some("IUnknown"));
+    assert_eq!(
+        i.attrs.get("uuid").unwrap().args,
+        [AttrArg::Text("12345678-1234-1234-1234-123456789abc".into())]
+    );
+    assert_eq!(
+        i.attrs.get("version").unwrap().args,
+        [AttrArg::Text("2.1".into())]
+    );
+    assert!(i.attrs.has("object") && i.attrs.has("local"));
+}
+
+#[test]
+fn preprocessor_defines_and_conditionals() {
+    let src = "#define N 4\n#define M (N * 2)\n#ifdef __midl\nconst long A = M;\n#else\nconst long A = 1;\n#endif\n#ifndef N\nconst long B = 0;\n#elif N > 3\nconst long B = 5;\n#endif\n#if defined(NOPE) || 0\nbroken\n#endif\ncpp_quote(\"#include <x.h>\")\n";
+    let f = parse_str("t.idl", src, &[]).unwrap();
+    let consts: Vec<(String, i128)> = f
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Const(_, n, e, _) => Some((n.clone(), crate::eval::eval(e, &|_| None).unwrap())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(consts, [("A".to_string(), 8), ("B".to_string(), 5)]);
+}
+
+#[test]
+fn include_reads_a_sibling_file() {
+    let dir = std::env::temp_dir().join(format!("msrpc-idl-inc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("inc.h"), "#define SIZE 16\n").unwrap();
+    let f = parse_str(
+        "t.idl",
+        "#include \"inc.h\"\nconst long X = SIZE;\n",
+        std::slice::from_ref(&dir),
+    )
+    .unwrap();
+    assert!(matches!(&f.items[0], Item::Const(_, n, Expr::Int(16, _), _) if n == "X"));
+    let e = parse_str("t.idl", "#include \"missing.h\"\n", &[dir]).unwrap_err();
+    assert_eq!((e.line, e.col), (1, 1));
+    assert!(e.to_string().contains("cannot find `missing.h`"), "{e}");
+}
+
+#[test]
+fn base_types() {
+    let out = lower("typedef struct { small a; unsigned small b; short c; unsigned short d; long e; unsigned long f; hyper g; unsigned hyper h; __int3264 i; unsigned __int3264 j; wchar_t k; byte l; boolean m; char n; float o; double p; error_status_t q; DWORD r; GUID s; } S;");
+    has(&out, "pub a: i8");
+    has(&out, "pub b: u8");
+    has(&out, "pub c: i16");
+    has(&out, "pub d: u16");
+    has(&out, "pub e: i32");
+    has(&out, "pub f: u32");
+    has(&out, "pub g: i64");
+    has(&out, "pub h: u64");
+    has(&out, "pub i: i32");
+    has(&out, "pub j: u32");
+    has(&out, "pub k: u16");
+    has(&out, "pub l: u8");
+    has(&out, "pub m: bool");
+    has(&out, "pub n: u8");
+    has(&out, "pub o: f32");
+    has(&out, "pub p: f64");
+    has(&out, "pub q: u32");
+    has(&out, "pub r: u32");
+    has(&out, "pub s: ::msrpc_ndr::Uuid");
+}
+
+#[test]
+fn struct_names_fields_and_docs() {
+    let out = lower("typedef struct _SHARE_INFO_0 { [string] wchar_t *shi0_netname; DWORD EntriesRead; } SHARE_INFO_0, *PSHARE_INFO_0;");
+    has(&out, "#[derive(::msrpc_ndr::Ndr, Clone, Debug, PartialEq, Default)] #[doc = \" IDL `SHARE_INFO_0`.\"] pub struct ShareInfo0");
+    has(
+        &out,
+        "#[ndr(string)] pub shi0_netname: ::msrpc_ndr::Unique<::std::string::String>",
+    );
+    has(&out, "pub entries_read: u32");
+}
+
+#[test]
+fn arrays_conformant_varying_fixed() {
+    let out = lower("typedef struct { DWORD n; DWORD l; [size_is(n), length_is(l)] DWORD *p; [size_is(n)] byte *q; [max_is(n)] byte *m; [length_is(l)] byte v[8]; [last_is(l)] byte w[8]; byte f[4]; [size_is(n)] short c[]; } A;");
+    has(
+        &out,
+        r#"#[ndr(size_is = "n", length_is = "l")] pub p: ::msrpc_ndr::Unique<::std::vec::Vec<u32>>"#,
+    );
+    has(
+        &out,
+        r#"#[ndr(size_is = "n")] pub q: ::msrpc_ndr::Unique<::std::vec::Vec<u8>>"#,
+    );
+    has(
+        &out,
+        r#"#[ndr(size_is = "::msrpc_ndr::ndr_count(n).wrapping_add(1)")] pub m"#,
+    );
+    has(
+        &out,
+        r#"#[ndr(max = 8, length_is = "l")] pub v: ::std::vec::Vec<u8>"#,
+    );
+    has(
+        &out,
+        r#"#[ndr(max = 8, length_is = "::msrpc_ndr::ndr_count(l).wrapping_add(1)")] pub w"#,
+    );
+    has(&out, "pub f: [u8; 4]");
+    has(&out, r#"#[ndr(size_is = "n")] pub c: ::std::vec::Vec<i16>"#);
+}
+
+#[test]
+fn sizing_expressions_and_constants() {
+    let out = lower("const long K = 2;\ntypedef struct { unsigned short Length; unsigned short MaximumLength; [size_is(MaximumLength / K), length_is(Length / 2)] WCHAR *Buffer; } U;");
+    has(
+        &out,
+        r#"size_is = "::msrpc_ndr::ndr_count(maximum_length).checked_div(::msrpc_ndr::ndr_count(2u64)).unwrap_or(u64::MAX)""#,
+    );
+}
+
+#[test]
+fn multi_level_size_is_and_pointer_kinds() {
+    let out = lower("void f([out] DWORD *count, [out, size_is(, *count)] DWORD **items, [in, unique] DWORD *opt, [in, ptr] DWORD *full, [in, ref] DWORD *r);");
+    has(
+        &out,
+        r#"#[ndr(out, size_is = "count")] items: ::msrpc_ndr::Unique<::std::vec::Vec<u32>>"#,
+    );
+    has(&out, "#[ndr(in)] opt: ::core::option::Option<u32>");
+    has(&out, "#[ndr(in)] full: ::core::option::Option<u32>");
+    has(&out, "#[ndr(in)] r: u32");
+    let out = lower("typedef struct { [ref] DWORD *a; [ptr] DWORD *b; DWORD *c; } P;");
+    has(&out, "pub a: ::msrpc_ndr::Ref<u32>");
+    has(&out, "pub b: ::msrpc_ndr::Full<u32>");
+    has(&out, "pub c: ::msrpc_ndr::Unique<u32>");
+}
+
+#[test]
+fn strings() {
+    let out = lower("typedef struct { [string] char *a; [string] wchar_t b[16]; [string] LPWSTR c; } S;\nvoid f([in, string, unique] wchar_t *server, [in, string] char *name);");
+    has(
+        &out,
+        r#"#[ndr(string = "char")] pub a: ::msrpc_ndr::Unique<::std::string::String>"#,
+    );
+    has(
+        &out,
+        "#[ndr(string, max = 16)] pub b: ::std::string::String",
+    );
+    has(
+        &out,
+        "#[ndr(string)] pub c: ::msrpc_ndr::Unique<::std::string::String>",
+    );
+    has(
+        &out,
+        "#[ndr(in, string)] server: ::core::option::Option<::std::string::String>",
+    );
+    has(
+        &out,
+        r#"#[ndr(in, string = "char")] name: ::std::string::String"#,
+    );
+}
+
+#[test]
+fn array_of_strings_gets_an_element_wrapper() {
+    let out = lower("typedef struct { DWORD n; [size_is(n)] LPWSTR *names; } L;");
+    has(
+        &out,
+        "pub struct LNamesItem(#[ndr(string)] pub ::msrpc_ndr::Unique<::std::string::String>);",
+    );
+    has(
+        &out,
+        r#"#[ndr(size_is = "n")] pub names: ::msrpc_ndr::Unique<::std::vec::Vec<LNamesItem>>"#,
+    );
+}
+
+#[test]
+fn unions_non_encapsulated_and_encapsulated() {
+    let out = lower("typedef [switch_type(DWORD)] union _U { [case(1)] DWORD a; [case(2, 3)] [string] wchar_t *s; [case(4)] ; [default] ; } U;\ntypedef struct { DWORD level; [switch_is(level)] U u; } H;");
+    has(&out, r#"#[ndr(switch_type = "u32")] pub enum U"#);
+    has(&out, "#[ndr(case = 1)] A(u32)");
+    has(
+        &out,
+        "#[ndr(case = 2)] S2(#[ndr(string)] ::msrpc_ndr::Unique<::std::string::String>)",
+    );
+    has(&out, "#[ndr(case = 3)] S3(");
+    has(&out, "#[ndr(case = 4)] Case4");
+    has(&out, "#[ndr(default)] Other(u32)");
+    has(&out, r#"#[ndr(switch_is = "level")] pub u: U"#);
+    let out = lower("typedef union _E switch (short kind) data { case 1: long a; case 2: case 3: hyper b; default: ; } E;");
+    has(
+        &out,
+        r#"#[ndr(switch_type = "u16")] #[ndr(encapsulated)] pub enum E"#,
+    );
+    has(&out, "#[ndr(case = 2)] B2(i64)");
+}
+
+#[test]
+fn union_switch_type_inferred_from_switch_is() {
+    let out = lower("typedef struct { unsigned short level; [switch_is(level)] union { [case(1)] DWORD a; } u; } H;");
+    has(&out, r#"#[ndr(switch_type = "u16")] pub enum HU"#);
+    has(&out, r#"#[ndr(switch_is = "level")] pub u: HU"#);
+}
+
+#[test]
+fn enums_16_and_32_bit() {
+    let out = lower("typedef enum { COLOR_RED = 1, COLOR_GREEN, COLOR_BLUE = 0x10 } COLOR;\ntypedef [v1_enum] enum _W { W_A, W_B } W;");
+    has(
+        &out,
+        "#[repr(u32)] pub enum Color { #[doc = \" IDL `COLOR_RED` = 1.\"] #[default] Red = 1,",
+    );
+    has(&out, "Green = 2,");
+    has(&out, "Blue = 16,");
+    has(&out, "#[ndr(unknown)] Unknown(u32)");
+    has(&out, "#[ndr(v1_enum)] #[repr(u32)] pub enum W");
+}
+
+#[test]
+fn range_and_context_handles() {
+    let out = lower("typedef [context_handle] void *MY_HANDLE;\nDWORD Open([in, range(1, 64)] DWORD n, [out] MY_HANDLE *h, [in] PCONTEXT_HANDLE p, [in] handle_t b);");
+    has(&out, "#[ndr(in, range(1, 64))] n: u32");
+    has(&out, "#[ndr(out)] h: ::msrpc_ndr::ContextHandle");
+    has(&out, "#[ndr(in)] p: ::msrpc_ndr::ContextHandle");
+    assert!(!out.contains("b:"), "handle_t is not on the wire");
+    has(&out, "-> u32;");
+}
+
+#[test]
+fn handle_types_and_operation_attributes() {
+    let out = lower("typedef [handle, string] wchar_t *SRV_HANDLE;\n[idempotent] DWORD A([in, unique] SRV_HANDLE server);\n[local] void L(void);\n[call_as(L)] DWORD RemoteL(void);\n");
+    has(
+        &out,
+        "#[ndr(in, string)] server: ::core::option::Option<::std::string::String>",
+    );
+    has(&out, "#[doc = \" IDL attribute `[idempotent]`.\"]");
+    has(&out, "#[opnum(1)] fn remote_l");
+    assert!(!out.contains("fn l("), "[local] operations are left out");
+}
+
+#[test]
+fn object_interfaces_are_orpc() {
+    let src = "[object, uuid(00000131-0000-0000-C000-000000000046), pointer_default(unique)]\ninterface IRemUnknown : IUnknown { HRESULT RemAddRef([in] unsigned short n); }\n[object, uuid(00000143-0000-0000-C000-000000000046)]\ninterface IRemUnknown2 : IRemUnknown { HRESULT RemQI2([in] DWORD x); }";
+    let out = squash(
+        &compile_str("t.idl", src, &Options::default())
+            .unwrap()
+            .to_string(),
+    );
+    has(
+        &out,
+        r#"#[::msrpc_macros::interface(uuid = "00000131-0000-0000-c000-000000000046", version = "0.0", orpc)] pub trait IRemUnknown { #[doc = " IDL `RemAddRef` (opnum 3)."] #[opnum(3)] fn rem_add_ref(#[doc = " IDL `n`."] #[ndr(in)] n: u16);"#,
+    );
+    has(&out, "pub trait IRemUnknown2: IRemUnknown {");
+    has(&out, "#[opnum(4)] fn rem_qi2");
+}
+
+#[test]
+fn prelude_types_are_available() {
+    let out = lower("void f([in] RPC_UNICODE_STRING *s, [out] FILETIME *t, [in] PRPC_SID sid);");
+    has(&out, "pub struct RpcUnicodeString");
+    has(&out, "pub struct Filetime");
+    has(&out, "#[ndr(in)] sid: RpcSid");
+}
+
+// ------------------------------------------------------------------ unsupported constructs
+
+#[test]
+fn pipes_parse_but_do_not_lower() {
+    let f = parse_str("t.idl", "interface p { typedef pipe byte BYTE_PIPE; }", &[]).unwrap();
+    let Item::Interface(i) = &f.items[0] else {
+        panic!()
+    };
+    assert!(matches!(
+        &i.items[0],
+        Item::Typedef(Typedef {
+            ty: TypeSpec::Pipe(..),
+            ..
+        })
+    ));
+    let e = iface_err("typedef pipe byte BYTE_PIPE;\nvoid f([in] BYTE_PIPE p);");
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert_eq!((e.line, e.col), (5, 23));
+    assert!(
+        e.to_string()
+            .starts_with("t.idl:5:23: not supported by the code generator: pipes"),
+        "{e}"
+    );
+}
+
+#[test]
+fn embedded_conformant_structure_is_refused() {
+    let e = iface_err("typedef struct { DWORD n; [size_is(n)] DWORD a[]; } C;\ntypedef struct { DWORD x; C c; } O;");
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert_eq!((e.line, e.col), (5, 29));
+    assert!(e.message.contains("conformant structure embedded"), "{e}");
+}
+
+#[test]
+fn first_is_default_arm_and_later_sizes_are_refused() {
+    let e =
+        iface_err("typedef struct { DWORD f; DWORD n; [size_is(n), first_is(f)] DWORD *a; } F;");
+    assert!(e.message.contains("first_is"), "{e}");
+    let e = iface_err("typedef [switch_type(long)] union { [case(1)] long a; [default] long b; } D;\ntypedef struct { long l; [switch_is(l)] D d; } E;");
+    assert!(e.message.contains("[default] arm with a member"), "{e}");
+    let e = iface_err("void f([in, size_is(n)] byte *buf, [in] DWORD n);");
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert!(e.message.contains("comes later in the request"), "{e}");
+    assert_eq!(e.line, 4);
+}
+
+// ------------------------------------------------------------------ error messages
+
+#[test]
+fn syntax_error_names_file_line_column_expected_found() {
+    let e = err("interface x\n{\n    void f([in] long a)\n}\n");
+    assert_eq!(e.kind, ErrorKind::Syntax);
+    assert_eq!((e.line, e.col), (4, 1));
+    assert_eq!(e.expected.as_deref(), Some("`;`"));
+    assert_eq!(e.found.as_deref(), Some("`}`"));
+    assert_eq!(
+        e.to_string(),
+        "t.idl:4:1: syntax error: expected `;`, found `}`"
+    );
+}
+
+#[test]
+fn lexer_and_preprocessor_errors_are_located() {
+    let e = err("const long a = 1;\n/* never closed\n");
+    assert_eq!((e.kind.clone(), e.line, e.col), (ErrorKind::Lex, 2, 1));
+    assert!(
+        e.to_string()
+            .contains("unterminated comment: expected `*/`, found end of file"),
+        "{e}"
+    );
+    let e = err("#ifdef X\nconst long a = 1;\n");
+    assert_eq!((e.kind.clone(), e.line), (ErrorKind::Preprocessor, 1));
+    assert!(e.to_string().contains("expected `#endif`"), "{e}");
+    let e = err("const long a = 0x;\n");
+    assert_eq!((e.line, e.col), (1, 16));
+    assert!(e.to_string().contains("malformed number"), "{e}");
+}
+
+#[test]
+fn undefined_names_are_type_errors() {
+    let e = iface_err("typedef struct { NOPE x; } S;");
+    assert_eq!(e.kind, ErrorKind::Type);
+    assert_eq!((e.line, e.col), (4, 18));
+    assert_eq!(e.found.as_deref(), Some("`NOPE`"));
+    let e = iface_err("typedef struct { [size_is(count)] DWORD *p; } S;");
+    assert_eq!(e.kind, ErrorKind::Type);
+    assert!(e.message.contains("`count` in a sizing expression"), "{e}");
+    let e = err("interface i { }");
+    assert!(e.to_string().contains("has no uuid"), "{e}");
+    let e = err("import \"nowhere.idl\";");
+    assert!(
+        e.to_string()
+            .starts_with("t.idl:1:8: cannot find the imported file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn nesting_is_bounded() {
+    let deep = format!("const long a = {}1{};", "(".repeat(500), ")".repeat(500));
+    let e = err(&deep);
+    assert!(e.message.contains("nested more than"), "{e}");
+    let mut src = String::new();
+    for i in 0..40 {
+        src.push_str(&format!("#define M{} M{}\n", i, i + 1));
+    }
+    src.push_str("const long a = M0;\n");
+    let e = err(&src);
+    assert!(
+        e.message.contains("expands more than") || e.kind == ErrorKind::Type,
+        "{e}"
+    );
+}
