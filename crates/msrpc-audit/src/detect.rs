@@ -407,13 +407,18 @@ impl Detectors {
                         ));
                     }
                 }
+                // An interface counts as refused only when none of its contexts was accepted:
+                // a client offering it in NDR20 and in NDR64 (as Windows does) sees one of the
+                // two refused for its transfer syntax, which probes nothing.
                 let rejected: Vec<&str> = contexts
                     .iter()
                     .filter(|x| {
                         matches!(
                             x.result.as_deref(),
                             Some("provider_rejection" | "user_rejection")
-                        )
+                        ) && !contexts.iter().any(|y| {
+                            y.interface == x.interface && y.result.as_deref() == Some("accepted")
+                        })
                     })
                     .map(|x| x.interface.as_str())
                     .collect();
@@ -995,6 +1000,45 @@ mod tests {
             })
             .collect();
         assert_eq!(names(&run(&mut d, &naks)), ["interface_brute_force"]);
+    }
+
+    #[test]
+    fn a_transfer_syntax_refusal_beside_an_accepted_context_is_no_probe() {
+        // A 64-bit Windows client (and ours) offers each interface in NDR20 and in NDR64; the
+        // server refuses one of the two for its transfer syntax. Twenty interfaces bound that
+        // way are ordinary use; the same twenty refused outright are a sweep.
+        let ctx = |id: u16, iface: &str, result: &str| BindContext {
+            context_id: id,
+            interface: iface.into(),
+            version: "1.0".into(),
+            endpoint: None,
+            transfer_syntaxes: vec![],
+            result: Some(result.into()),
+            reason: None,
+        };
+        let both = |i: u64, second: &str| {
+            let iface = format!("12345678-1234-abcd-ef00-{i:012}");
+            ev(
+                i as f64 * 0.05,
+                "10.0.1.4",
+                i,
+                EventKind::Bind {
+                    kind: "bind".into(),
+                    assoc_group: 0,
+                    contexts: vec![ctx(0, &iface, "provider_rejection"), ctx(1, &iface, second)],
+                    nak_reason: None,
+                    auth_type: None,
+                    auth_level: None,
+                    named_pipe: None,
+                },
+            )
+        };
+        let mut d = Detectors::new(DetectorConfig::default());
+        let ordinary: Vec<Event> = (0..20).map(|i| both(i, "accepted")).collect();
+        assert!(run(&mut d, &ordinary).is_empty());
+        let mut d = Detectors::new(DetectorConfig::default());
+        let sweep: Vec<Event> = (0..20).map(|i| both(i, "provider_rejection")).collect();
+        assert_eq!(names(&run(&mut d, &sweep)), ["interface_brute_force"]);
     }
 
     #[test]
