@@ -1345,4 +1345,137 @@ mod tests {
             proptest::prop_assert_eq!(c.held(), 0);
         }
     }
+
+    /// An EPM `ept_lookup` of every element on context 3, bound with `offered` transfer
+    /// syntaxes and, when `accepted` is given, answered with it; the request and its answer
+    /// encoded in `syntax`. Returns the tracker's output.
+    fn epm_lookup_in(
+        offered: Vec<SyntaxId>,
+        accepted: Option<SyntaxId>,
+        syntax: TransferSyntax,
+    ) -> Output {
+        use msrpc_epm::{EptLookupRequest, EptLookupResponse, RPC_C_EP_ALL_ELTS};
+        use msrpc_ndr::{ContextHandle, Unique};
+        let epm = SyntaxId::new(Uuid::from_u128(epm::EPM_UUID), 3, 0);
+        let mut c = Conversation::new(None, false);
+        let mut out = Output::default();
+        let bind = enc(
+            PacketType::BIND,
+            PfcFlags::FIRST_AND_LAST,
+            1,
+            Body::Bind(Bind {
+                max_xmit_frag: 4280,
+                max_recv_frag: 4280,
+                assoc_group_id: 0,
+                contexts: vec![ContextElement {
+                    context_id: 3,
+                    abstract_syntax: epm,
+                    transfer_syntaxes: offered,
+                }],
+            }),
+        );
+        c.data(Dir::ToServer, 1.0, &bind, &mut out);
+        if let Some(t) = accepted {
+            let ack = enc(
+                PacketType::BIND_ACK,
+                PfcFlags::FIRST_AND_LAST,
+                1,
+                Body::BindAck(BindAck {
+                    max_xmit_frag: 4280,
+                    max_recv_frag: 4280,
+                    assoc_group_id: 77,
+                    sec_addr: b"135\0".to_vec(),
+                    results: vec![ContextResultEntry {
+                        result: ContextResult::ACCEPTANCE,
+                        reason: ProviderReason::REASON_NOT_SPECIFIED,
+                        transfer_syntax: t,
+                    }],
+                }),
+            );
+            c.data(Dir::ToClient, 1.1, &ack, &mut out);
+        }
+        let req = EptLookupRequest {
+            inquiry_type: RPC_C_EP_ALL_ELTS,
+            object: Unique::null(),
+            interface_id: Unique::null(),
+            vers_option: 1,
+            entry_handle: ContextHandle::NULL,
+            max_ents: 500,
+        };
+        let resp = EptLookupResponse {
+            entry_handle: ContextHandle::NULL,
+            num_ents: 0,
+            entries: Vec::new(),
+            status: 0x16c9_a0d6,
+        };
+        let q = req.to_stub_in(DataRep::LITTLE_ENDIAN, syntax).unwrap();
+        let r = resp
+            .to_stub_in(&req, DataRep::LITTLE_ENDIAN, syntax)
+            .unwrap();
+        c.data(
+            Dir::ToServer,
+            2.0,
+            &request(2, PfcFlags::FIRST_AND_LAST, 2, &q),
+            &mut out,
+        );
+        c.data(Dir::ToClient, 2.1, &response(2, &r), &mut out);
+        out
+    }
+
+    fn lookups(out: &Output) -> Vec<&EventKind> {
+        out.events
+            .iter()
+            .map(|(_, k)| k)
+            .filter(|k| matches!(k, EventKind::EpmLookup { .. }))
+            .collect()
+    }
+
+    #[test]
+    fn stubs_are_read_in_the_accepted_transfer_syntax() {
+        let want = EventKind::EpmLookup {
+            call_id: 2,
+            inquiry: "all".into(),
+            interface: None,
+            entries: 0,
+            status: 0x16c9_a0d6,
+            resumed: false,
+            max_ents: 500,
+            end: true,
+        };
+        // Windows' answer: NDR64 accepted.
+        let out = epm_lookup_in(
+            vec![SyntaxId::NDR64],
+            Some(SyntaxId::NDR64),
+            TransferSyntax::Ndr64,
+        );
+        assert_eq!(lookups(&out), [&want]);
+        assert_eq!(out.unknown_syntax, 0);
+        let out = epm_lookup_in(
+            vec![SyntaxId::NDR20, SyntaxId::NDR64],
+            Some(SyntaxId::NDR20),
+            TransferSyntax::Ndr20,
+        );
+        assert_eq!(lookups(&out), [&want]);
+        // The answer missed, one syntax offered: that one.
+        let out = epm_lookup_in(vec![SyntaxId::NDR64], None, TransferSyntax::Ndr64);
+        assert_eq!(lookups(&out), [&want]);
+        // The answer missed, two offered: unknown, not decoded, counted; the call is still
+        // reported.
+        let out = epm_lookup_in(
+            vec![SyntaxId::NDR20, SyntaxId::NDR64],
+            None,
+            TransferSyntax::Ndr64,
+        );
+        assert!(lookups(&out).is_empty());
+        assert_eq!(out.unknown_syntax, 1);
+        assert!(out
+            .events
+            .iter()
+            .any(|(_, k)| matches!(k, EventKind::Call { opnum: 2, .. })));
+        // A syntax that is not NDR: not decoded, counted.
+        let other = SyntaxId::new(Uuid::from_u128(0x1234), 1, 0);
+        let out = epm_lookup_in(vec![other], Some(other), TransferSyntax::Ndr20);
+        assert!(lookups(&out).is_empty());
+        assert_eq!(out.unknown_syntax, 1);
+    }
 }

@@ -60,7 +60,15 @@ fn epm_events(evs: &[Value], uid: &str) -> Vec<Value> {
         .map(|e| {
             let mut e = e.clone();
             let o = e.as_object_mut().unwrap();
-            for k in ["ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "call_id"] {
+            for k in [
+                "ts",
+                "uid",
+                "id.orig_h",
+                "id.orig_p",
+                "id.resp_h",
+                "id.resp_p",
+                "call_id",
+            ] {
                 o.remove(k);
             }
             e
