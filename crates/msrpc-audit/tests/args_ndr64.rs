@@ -155,15 +155,18 @@ fn netr_job_add(syntax: TransferSyntax) -> Vec<u8> {
     w.into_bytes()
 }
 
+/// An operation: interface, opnum, its stub writer, the arguments it must give.
+type Case = (
+    Uuid,
+    u16,
+    fn(TransferSyntax) -> Vec<u8>,
+    Vec<(String, String)>,
+);
+
 #[test]
 fn the_same_arguments_from_ndr20_and_ndr64_stubs() {
     let atsvc = Uuid::from_u128(0x1ff70682_0a51_30e8_076d_740be8cee98b);
-    let cases: [(
-        Uuid,
-        u16,
-        fn(TransferSyntax) -> Vec<u8>,
-        Vec<(String, String)>,
-    ); 5] = [
+    let cases: [Case; 5] = [
         (
             NRPC,
             26,
