@@ -407,6 +407,15 @@ impl Detectors {
                         ));
                     }
                 }
+                // An interface is rejected when no context of the bind offering it was
+                // accepted: Windows clients (and ours) offer each interface in an NDR20 and an
+                // NDR64 context, and a server that prefers NDR64 refuses the NDR20 one with
+                // `proposed_transfer_syntaxes_not_supported` while accepting the other.
+                let accepted = |i: &str| {
+                    contexts
+                        .iter()
+                        .any(|x| x.interface == i && x.result.as_deref() == Some("accepted"))
+                };
                 let rejected: Vec<&str> = contexts
                     .iter()
                     .filter(|x| {
@@ -416,6 +425,7 @@ impl Detectors {
                         )
                     })
                     .map(|x| x.interface.as_str())
+                    .filter(|i| !accepted(i))
                     .collect();
                 if !rejected.is_empty() {
                     let win = self.bind_if.get(k, cap);
@@ -1017,6 +1027,50 @@ mod tests {
                         bind("12345678-1234-abcd-ef00-0123456789ab", "provider_rejection"),
                     ),
                 ]
+            })
+            .collect();
+        assert!(run(&mut d, &v).is_empty());
+    }
+
+    /// A bind as a Windows client sends it to a server preferring NDR64: the interface in an
+    /// NDR20 context (refused), an NDR64 one (accepted), and bind-time features.
+    fn ndr64_bind(iface: &str) -> EventKind {
+        let ctx = |id: u16, syntax: &str, result: &str| BindContext {
+            context_id: id,
+            interface: iface.into(),
+            version: "1.0".into(),
+            endpoint: None,
+            transfer_syntaxes: vec![syntax.into()],
+            result: Some(result.into()),
+            reason: (result == "provider_rejection")
+                .then(|| "proposed_transfer_syntaxes_not_supported".into()),
+        };
+        EventKind::Bind {
+            kind: "bind".into(),
+            assoc_group: 1,
+            contexts: vec![
+                ctx(0, "ndr20", "provider_rejection"),
+                ctx(1, "ndr64", "accepted"),
+                ctx(2, "bind_time_features", "negotiate_ack"),
+            ],
+            nak_reason: None,
+            auth_type: None,
+            auth_level: None,
+            named_pipe: None,
+        }
+    }
+
+    #[test]
+    fn interface_brute_force_ignores_the_ndr20_context_an_ndr64_bind_refuses() {
+        let mut d = Detectors::new(DetectorConfig::default());
+        let v: Vec<Event> = (0..15u64)
+            .map(|i| {
+                ev(
+                    i as f64 * 0.05,
+                    "10.0.1.4",
+                    i,
+                    ndr64_bind(&format!("12345678-1234-abcd-ef00-{i:012}")),
+                )
             })
             .collect();
         assert!(run(&mut d, &v).is_empty());
