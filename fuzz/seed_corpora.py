@@ -36,6 +36,8 @@ The NDR seed prefix is the one the ndr_* targets read (see fuzz/README.md):
   op byte:   bits 0-4 opnum, bit 5 interface (ndr_epm: 0 = ept, 1 = mgmt), bit 6 response
              (0: the rest is a request stub to dispatch; 1: a u16 little-endian length, the
              request stub of that length, then the response stub to decode against it)
+             bit 7 NDR64 (the presentation context's accepted transfer syntax, from the
+             bind_ack: Windows' EPM, SAMR, LSARPC... answer in NDR64)
   drep byte: even = little-endian, odd = big-endian
 The stream selector byte is the one the *_stream targets read: 0 feeds the stream at once.
 """
@@ -82,6 +84,8 @@ AUDIT_DCOM_IFACES = {ISYSTEM_ACTIVATOR_UUID: 0, IREMOTE_ACTIVATION_UUID: 1,
 
 OP_MGMT = 0x20
 OP_RESPONSE = 0x40
+OP_NDR64 = 0x80
+NDR64_UUID = "71710533-beba-4937-8319-b5dbef9ccc36"
 
 
 class Stats:
@@ -431,7 +435,7 @@ def parse_bind(p, f):
 
 
 def parse_bind_ack(p, f):
-    """[result] per offered context, in order."""
+    """[(result, accepted transfer syntax uuid)] per offered context, in order."""
     le = f["le"]
     if len(p) < 26:
         return None
@@ -446,7 +450,7 @@ def parse_bind_ack(p, f):
     for _ in range(n):
         if off + 24 > len(p):
             break
-        res.append(u16(p, off, le))
+        res.append((u16(p, off, le), uuid_str(p[off + 4 : off + 20], le)))
         off += 24
     return res
 
@@ -474,12 +478,14 @@ class Writer:
         self.counts[target] += 1
 
 
-def ndr_seed(writer, iface, opnum, drep, stub, request=None):
+def ndr_seed(writer, iface, opnum, drep, stub, request=None, ndr64=False):
     """Writes [op, drep] + stub for a request; for a response (request given),
-    [op | 0x40, drep, len(request) as u16 LE] + request + stub."""
+    [op | 0x40, drep, len(request) as u16 LE] + request + stub. NDR64 stubs set op bit 7."""
     op = opnum & 0x1F
     if iface == MGMT_UUID:
         op |= OP_MGMT
+    if ndr64:
+        op |= OP_NDR64
     drep_sel = 0 if drep[0] >> 4 == 1 else 1
     target = "ndr_echo" if iface == ECHO_UUID else "ndr_epm"
     if request is None:
@@ -491,32 +497,34 @@ def ndr_seed(writer, iface, opnum, drep, stub, request=None):
             # audit_epm reads the same layout (epm::interpret of a request and its response).
             writer.write("audit_epm", seed)
     if iface == EPM_UUID:
-        for tower in find_towers(stub, drep[0] >> 4 == 1):
+        for tower in find_towers(stub, drep[0] >> 4 == 1, ndr64):
             writer.write("epm_tower", tower)
 
 
-def audit_dcom_seed(writer, iface, opnum, drep, request, response=None):
+def audit_dcom_seed(writer, iface, opnum, drep, request, response=None, ndr64=False):
     """A DCOM call (activation, resolver, IRemUnknown) -> audit_dcom:
-    [iface, opnum, flags, len(request) u16 LE] + request + response."""
+    [iface, opnum, flags, len(request) u16 LE] + request + response (flags bit 2: NDR64)."""
     if len(request) > 0xFFFF or opnum > 0xFF:
         return
-    flags = (0 if drep[0] >> 4 == 1 else 1) | (2 if response is not None else 0)
+    flags = (0 if drep[0] >> 4 == 1 else 1) | (2 if response is not None else 0) | (4 if ndr64 else 0)
     writer.write("audit_dcom", bytes([AUDIT_DCOM_IFACES[iface], opnum, flags])
                  + struct.pack("<H", len(request)) + request + (response or b""))
 
 
-def request_seeds(writer, iface, opnum, drep, stub):
+def request_seeds(writer, iface, opnum, drep, stub, ndr64=False):
     """Any unsealed request stub -> verification_trailer ([drep, flags] + stub: a signed
-    Windows request ends with one); DCOM activation requests -> audit_inspect
-    ([iface, opnum, drep] + stub)."""
+    Windows request ends with one); the operations whose arguments the audit reads ->
+    audit_args ([iface, opnum, flags] + stub, flags bit 1 NDR64); DCOM activation requests ->
+    audit_inspect ([iface, opnum, drep] + stub, drep bit 1 NDR64)."""
     drep_sel = 0 if drep[0] >> 4 == 1 else 1
     if len(stub) <= 65000:
         writer.write("verification_trailer", bytes([drep_sel, 0]) + stub)
+    syn = 2 if ndr64 else 0
     if iface in AUDIT_ARGS_IFACES and opnum <= 0xFF and len(stub) <= 65000:
-        writer.write("audit_args", bytes([AUDIT_ARGS_IFACES[iface], opnum, drep_sel]) + stub)
+        writer.write("audit_args", bytes([AUDIT_ARGS_IFACES[iface], opnum, drep_sel | syn]) + stub)
     sel = {IREMOTE_ACTIVATION_UUID: 0, ISYSTEM_ACTIVATOR_UUID: 1}.get(iface)
     if sel is not None and len(stub) <= 65000:
-        writer.write("audit_inspect", bytes([sel, opnum & 7, drep_sel]) + stub)
+        writer.write("audit_inspect", bytes([sel, opnum & 7, drep_sel | syn]) + stub)
         # Activation requests start with ORPCTHIS.
         writer.write("dcom_orpcthis", bytes([drep_sel]) + stub)
     objref_seeds(writer, stub)
@@ -567,15 +575,17 @@ def synthetic_trailers(writer):
         writer.write("verification_trailer", bytes([drep_sel, 0]) + stub + pad + magic + pc + unk)
 
 
-def find_towers(stub, le):
+def find_towers(stub, le, ndr64=False):
     """tower_octet_string contents inside an NDR stub: a twr_t is max_count, tower_length (the
-    same value N), then N octets starting with a floor count of 1 to 16 (u16 little-endian)."""
+    same value N), then N octets starting with a floor count of 1 to 16 (u16 little-endian).
+    In NDR64 the max_count is 8 bytes aligned to 8, the tower_length 4."""
     e = "<" if le else ">"
+    head, fmt, step = (12, "QI", 8) if ndr64 else (8, "II", 4)
     out = []
-    for i in range(0, max(0, len(stub) - 10), 4):
-        n, m = struct.unpack(e + "II", stub[i : i + 8])
-        if n == m and 4 <= n <= len(stub) - i - 8:
-            octets = stub[i + 8 : i + 8 + n]
+    for i in range(0, max(0, len(stub) - head - 2), step):
+        n, m = struct.unpack(e + fmt, stub[i : i + head])
+        if n == m and 4 <= n <= len(stub) - i - head:
+            octets = stub[i + head : i + head + n]
             if 1 <= struct.unpack("<H", octets[:2])[0] <= 16:
                 out.append(octets)
     return out
@@ -743,9 +753,12 @@ def process_conn(conn, writer, stats):
                 a = ack.pop(0)
                 results = parse_bind_ack(a, pdu_fields(a))
             for i, (cid, iface) in enumerate(offered):
-                if results is not None and i < len(results) and results[i] != 0:
+                if results is not None and i < len(results) and results[i][0] != 0:
                     continue
-                contexts[cid] = iface
+                # The accepted transfer syntax (no answer seen: NDR20, the only one offered
+                # by every client).
+                ndr64 = results is not None and i < len(results) and results[i][1] == NDR64_UUID
+                contexts[cid] = (iface, ndr64)
         elif f["ptype"] == PT_REQUEST:
             if len(p) < 24:
                 continue
@@ -755,23 +768,26 @@ def process_conn(conn, writer, stats):
             stub, sealed = stub_of(p, f, body)
             if stub is None:
                 continue
-            iface = contexts.get(cid)
-            cur = req_frags.setdefault(f["call_id"], [iface, opnum, f["drep"], bytearray(), sealed])
+            iface, ndr64 = contexts.get(cid, (None, False))
+            cur = req_frags.setdefault(f["call_id"], [iface, opnum, f["drep"], bytearray(), sealed, ndr64])
             if f["flags"] & PFC_FIRST:
-                cur[:] = [iface, opnum, f["drep"], bytearray(), sealed]
+                cur[:] = [iface, opnum, f["drep"], bytearray(), sealed, ndr64]
             cur[3].extend(stub)
             cur[4] = cur[4] or sealed
             if f["flags"] & PFC_LAST:
-                iface, opnum, drep, data, sealed = req_frags.pop(f["call_id"])
-                calls[f["call_id"]] = (iface, opnum, None if sealed else bytes(data))
+                iface, opnum, drep, data, sealed, ndr64 = req_frags.pop(f["call_id"])
+                calls[f["call_id"]] = (iface, opnum, None if sealed else bytes(data), ndr64)
+                if ndr64:
+                    stats.inc("ndr stubs in NDR64")
                 if not sealed:
-                    request_seeds(writer, iface, opnum, drep, bytes(data))
+                    request_seeds(writer, iface, opnum, drep, bytes(data), ndr64)
                 if iface in (EPM_UUID, MGMT_UUID, ECHO_UUID):
                     if sealed:
                         stats.inc("ndr stubs skipped: sealed")
                     else:
-                        ndr_seed(writer, iface, opnum, drep, bytes(data))
-                        if iface in (EPM_UUID, MGMT_UUID) and len(epm_records) < 16:
+                        ndr_seed(writer, iface, opnum, drep, bytes(data), ndr64=ndr64)
+                        # epm_service's records are NDR20.
+                        if iface in (EPM_UUID, MGMT_UUID) and len(epm_records) < 16 and not ndr64:
                             later = iface == EPM_UUID and opnum in (2, 3, 4, 7) and bool(epm_records)
                             epm_records.append(epm_record(iface, opnum, drep, bytes(data), later))
     if epm_records:
@@ -792,9 +808,9 @@ def process_conn(conn, writer, stats):
             data, sealed = resp_frags.pop(f["call_id"])
             call = calls.get(f["call_id"])
             if call and call[0] in (EPM_UUID, MGMT_UUID, ECHO_UUID) and not sealed and call[2] is not None:
-                ndr_seed(writer, call[0], call[1], f["drep"], bytes(data), request=call[2])
+                ndr_seed(writer, call[0], call[1], f["drep"], bytes(data), request=call[2], ndr64=call[3])
             if call and call[0] in AUDIT_DCOM_IFACES and not sealed and call[2] is not None:
-                audit_dcom_seed(writer, call[0], call[1], f["drep"], call[2], bytes(data))
+                audit_dcom_seed(writer, call[0], call[1], f["drep"], call[2], bytes(data), ndr64=call[3])
             if not sealed:
                 objref_seeds(writer, bytes(data))
 

@@ -4,7 +4,7 @@
 //! SCMR, TSCH, Netlogon, DRSUAPI, BKRP, LSA, eventlog and winreg requests.
 //!
 //! Input: `[iface, opnum, flags, stub...]`; iface indexes `args::INTERFACES` (modulo its
-//! length); flags bit 0 = big-endian.
+//! length); flags bit 0 = big-endian, bit 1 = NDR64 (else NDR20).
 //!
 //! Invariants: no panic; arguments only for the operations `args::reads_op` names; every value
 //! at most `args::MAX_VALUE` characters plus the `...` that marks a clipped one; the event
@@ -16,7 +16,7 @@ use libfuzzer_sys::fuzz_target;
 use msrpc_audit::detect::{DetectorConfig, Detectors};
 use msrpc_audit::technique::Library;
 use msrpc_audit::{ConnId, Event, EventKind};
-use msrpc_ndr::DataRep;
+use msrpc_ndr::{DataRep, TransferSyntax};
 
 /// The built-in library, parsed once (parsing it per input would be most of the run).
 static LIBRARY: std::sync::OnceLock<Library> = std::sync::OnceLock::new();
@@ -27,7 +27,8 @@ fuzz_target!(|data: &[u8]| {
     let iface = ifaces[usize::from(*i) % ifaces.len()];
     let opnum = u16::from(*op);
     let drep = if flags & 1 == 0 { DataRep::LITTLE_ENDIAN } else { DataRep::BIG_ENDIAN };
-    let args = msrpc_audit::args::extract(&iface, opnum, stub, drep);
+    let syntax = if flags & 2 == 0 { TransferSyntax::Ndr20 } else { TransferSyntax::Ndr64 };
+    let args = msrpc_audit::args::extract(&iface, opnum, stub, drep, syntax);
     if !msrpc_audit::args::reads_op(&iface, opnum) {
         assert!(args.is_empty(), "{iface} {opnum}: {args:?}");
     }

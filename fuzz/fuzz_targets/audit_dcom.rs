@@ -5,7 +5,7 @@
 //! Input: `[iface, opnum, flags, len u16 LE, request (len bytes), response...]`; iface 0 =
 //! ISystemActivator, 1 = IRemoteActivation, 2 = IObjectExporter, 3 = IRemUnknown, 4 =
 //! IRemUnknown2, anything else = the endpoint mapper (never interpreted); flags bit 0 = big-endian,
-//! bit 1 = the response was seen.
+//! bit 1 = the response was seen, bit 2 = NDR64 (else NDR20).
 //!
 //! Invariants: no panic; only the interpreted interfaces give an event, of the kind their
 //! interface makes (activation, resolver, IRemUnknown), carrying the call id given; the event
@@ -16,7 +16,7 @@ use libfuzzer_sys::fuzz_target;
 use msrpc_audit::dcom::{CallFacts, IREM_UNKNOWN, IREM_UNKNOWN2};
 use msrpc_audit::names::{IOBJECT_EXPORTER, IREMOTE_ACTIVATION, ISYSTEM_ACTIVATOR};
 use msrpc_audit::{ConnId, Event, EventKind};
-use msrpc_ndr::{DataRep, Uuid};
+use msrpc_ndr::{DataRep, TransferSyntax, Uuid};
 
 fuzz_target!(|data: &[u8]| {
     let [i, op, flags, l0, l1, rest @ ..] = data else { return };
@@ -35,7 +35,8 @@ fuzz_target!(|data: &[u8]| {
     let response = (flags & 2 != 0).then_some((response, drep));
     assert_eq!(msrpc_audit::dcom::interprets(&iface), *i <= 4);
     let facts = CallFacts { call_id: 77, auth_level: Some("connect".into()), user: None };
-    let Some(k) = msrpc_audit::dcom::interpret_call(&iface, opnum, request, drep, response, &facts)
+    let syntax = if flags & 4 == 0 { TransferSyntax::Ndr20 } else { TransferSyntax::Ndr64 };
+    let Some(k) = msrpc_audit::dcom::interpret_call(&iface, opnum, request, drep, syntax, response, &facts)
     else {
         return;
     };

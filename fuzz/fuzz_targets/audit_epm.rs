@@ -3,7 +3,8 @@
 //! a peer's `ept_lookup` / `ept_map` stubs.
 //!
 //! Input: the `ndr_epm` response-mode layout, `[op, drep, len u16 LE, request (len bytes),
-//! response...]`; op bits 0-4 = opnum; drep even = little-endian, odd = big-endian.
+//! response...]`; op bits 0-4 = opnum, bit 7 = NDR64 (else NDR20, as in `ndr_epm`); drep even
+//! = little-endian, odd = big-endian.
 //!
 //! Invariants: no panic; only opnums 2, 3 and 7 give an event, and only when both stubs decode
 //! with the generated decoders (within the same limits); the event serializes to JSON. The
@@ -16,7 +17,7 @@
 use libfuzzer_sys::fuzz_target;
 use msrpc_audit::{ConnId, Event, EventKind};
 use msrpc_epm::{EptLookupRequest, EptMapRequest};
-use msrpc_ndr::{DataRep, DecodeLimits};
+use msrpc_ndr::{DataRep, DecodeLimits, TransferSyntax};
 
 fuzz_target!(|data: &[u8]| {
     let [op, d, l0, l1, rest @ ..] = data else { return };
@@ -24,9 +25,10 @@ fuzz_target!(|data: &[u8]| {
     let drep = if d % 2 == 0 { DataRep::LITTLE_ENDIAN } else { DataRep::BIG_ENDIAN };
     let len = usize::from(u16::from_le_bytes([*l0, *l1])).min(rest.len());
     let (request, response) = rest.split_at(len);
-    let got = msrpc_audit::epm::interpret(request, response, drep, opnum);
+    let syntax = if op & 0x80 == 0 { TransferSyntax::Ndr20 } else { TransferSyntax::Ndr64 };
+    let got = msrpc_audit::epm::interpret(request, response, drep, syntax, opnum);
     let light = msrpc_audit::epm::answer_counts(response, drep)
-        .and_then(|c| msrpc_audit::epm::interpret_answer(request, drep, opnum, c));
+        .and_then(|c| msrpc_audit::epm::interpret_answer(request, drep, syntax, opnum, c));
     if let Some(g) = &got {
         let same_kind = matches!(
             (g, &light),
@@ -39,13 +41,13 @@ fuzz_target!(|data: &[u8]| {
     match opnum {
         2 => {
             if got.is_some() {
-                assert!(EptLookupRequest::from_stub(request, drep, limits).is_ok());
+                assert!(EptLookupRequest::from_stub_in(request, drep, syntax, limits).is_ok());
             }
             assert!(matches!(got, None | Some(EventKind::EpmLookup { .. })), "{got:?}");
         }
         3 | 7 => {
             if got.is_some() {
-                assert!(EptMapRequest::from_stub(request, drep, limits).is_ok());
+                assert!(EptMapRequest::from_stub_in(request, drep, syntax, limits).is_ok());
             }
             assert!(matches!(got, None | Some(EventKind::EpmMap { .. })), "{got:?}");
         }

@@ -2,7 +2,8 @@
 //!
 //! Input: `[op, drep, stub...]`; op bits 0-4 = opnum, bit 5 = mgmt instead of ept, bit 6 =
 //! response mode (`[op, drep, len u16 LE, request (len bytes), response...]`: decode the
-//! response to that request and round-trip it instead of dispatching). drep: even
+//! response to that request and round-trip it instead of dispatching), bit 7 = NDR64 (every
+//! stub decoded, dispatched and re-encoded in NDR64; else NDR20). drep: even
 //! little-endian, odd big-endian. Requests decode within 1 MiB / 64 Ki elements / depth 16.
 //!
 //! A toy service answers every operation with values shaped by the request (towers echoed,
@@ -137,7 +138,13 @@ fuzz_target!(|data: &[u8]| {
             3 => check_op!(&server, &input, mgmt::StopServerListeningRequest, mgmt::StopServerListeningResponse),
             4 => check_op!(&server, &input, mgmt::InqPrincNameRequest, mgmt::InqPrincNameResponse),
             op => {
-                let r = msrpc_fuzz::dispatch(&server, op, input.request, input.drep);
+                let r = msrpc_fuzz::dispatch_ctx_in(
+                &server,
+                msrpc_proto::dispatch::CallContext { call_id: 1, opnum: op, ..Default::default() },
+                input.request,
+                input.drep,
+                input.syntax,
+            );
                 assert!(matches!(r, Err(msrpc_proto::dispatch::DispatchError::OpnumOutOfRange(_))), "{r:?}");
             }
         }
@@ -153,7 +160,13 @@ fuzz_target!(|data: &[u8]| {
             6 => check_op!(&server, &input, EptMgmtDeleteRequest, EptMgmtDeleteResponse),
             7 => check_op!(&server, &input, EptMapAuthRequest, EptMapAuthResponse),
             op => {
-                let r = msrpc_fuzz::dispatch(&server, op, input.request, input.drep);
+                let r = msrpc_fuzz::dispatch_ctx_in(
+                &server,
+                msrpc_proto::dispatch::CallContext { call_id: 1, opnum: op, ..Default::default() },
+                input.request,
+                input.drep,
+                input.syntax,
+            );
                 assert!(matches!(r, Err(msrpc_proto::dispatch::DispatchError::OpnumOutOfRange(_))), "{r:?}");
             }
         }

@@ -220,6 +220,9 @@ pub struct NdrInput<'a> {
     pub alt_interface: bool,
     /// Data representation (second byte: even little-endian, odd big-endian).
     pub drep: msrpc_ndr::DataRep,
+    /// Transfer syntax (bit 7 of the first byte: 0 NDR20, 1 NDR64): every stub is decoded,
+    /// dispatched and re-encoded in it.
+    pub syntax: msrpc_ndr::TransferSyntax,
     /// The request stub.
     pub request: &'a [u8],
     /// In response mode (bit 6), the response stub to decode against `request`.
@@ -234,14 +237,15 @@ impl<'a> NdrInput<'a> {
         let drep = if d & 1 == 0 { msrpc_ndr::DataRep::LITTLE_ENDIAN } else { msrpc_ndr::DataRep::BIG_ENDIAN };
         let opnum = u16::from(op & 0x1f);
         let alt_interface = op & 0x20 != 0;
+        let syntax = if op & 0x80 == 0 { msrpc_ndr::TransferSyntax::Ndr20 } else { msrpc_ndr::TransferSyntax::Ndr64 };
         if op & 0x40 == 0 {
-            return Some(NdrInput { opnum, alt_interface, drep, request: rest, response: None });
+            return Some(NdrInput { opnum, alt_interface, drep, syntax, request: rest, response: None });
         }
         let len = usize::from(u16::from_le_bytes([*rest.first()?, *rest.get(1)?]));
         let rest = &rest[2..];
         let split = len.min(rest.len());
         let (request, response) = rest.split_at(split);
-        Some(NdrInput { opnum, alt_interface, drep, request, response: Some(response) })
+        Some(NdrInput { opnum, alt_interface, drep, syntax, request, response: Some(response) })
     }
 }
 
@@ -266,8 +270,20 @@ pub fn dispatch_ctx<D: msrpc_proto::dispatch::Dispatch>(
     futures::executor::block_on(server.dispatch(ctx, stub.to_vec(), drep, NDR_LIMITS))
 }
 
-/// Checks one operation of a generated interface on a fuzz input:
-/// - the dispatcher refuses with `BadStub` exactly when `Request::from_stub` fails;
+/// [`dispatch_ctx`] in transfer syntax `syntax` (`Dispatch::dispatch_in`, as the runtime calls
+/// it for a call on a presentation context of that syntax).
+pub fn dispatch_ctx_in<D: msrpc_proto::dispatch::Dispatch>(
+    server: &D,
+    ctx: msrpc_proto::dispatch::CallContext,
+    stub: &[u8],
+    drep: msrpc_ndr::DataRep,
+    syntax: msrpc_ndr::TransferSyntax,
+) -> Result<Vec<u8>, msrpc_proto::dispatch::DispatchError> {
+    futures::executor::block_on(server.dispatch_in(ctx, stub.to_vec(), drep, syntax, NDR_LIMITS))
+}
+
+/// Checks one operation of a generated interface on a fuzz input, in its transfer syntax:
+/// - the dispatcher (`dispatch_in`) refuses with `BadStub` exactly when `Request::from_stub_in` fails;
 /// - a decoded request re-encodes and decodes to the same value;
 /// - what the dispatcher encoded decodes as the operation's response;
 /// - in response mode, a decoded response re-encodes and decodes to the same value.
@@ -279,11 +295,11 @@ macro_rules! check_op {
     }};
     ($server:expr, $input:expr, $req:ty, $resp:ty, $ctx:expr) => {{
         let input: &$crate::NdrInput<'_> = $input;
-        let drep = input.drep;
-        let decoded = <$req>::from_stub(input.request, drep, $crate::NDR_LIMITS);
+        let (drep, syntax) = (input.drep, input.syntax);
+        let decoded = <$req>::from_stub_in(input.request, drep, syntax, $crate::NDR_LIMITS);
         match input.response {
             None => {
-                let out = $crate::dispatch_ctx($server, $ctx, input.request, drep);
+                let out = $crate::dispatch_ctx_in($server, $ctx, input.request, drep, syntax);
                 match (&decoded, &out) {
                     (Err(_), Err(msrpc_proto::dispatch::DispatchError::BadStub(_))) => {}
                     (Err(e), other) => panic!("from_stub failed ({e}) but dispatch gave {other:?}"),
@@ -293,17 +309,17 @@ macro_rules! check_op {
                     _ => {}
                 }
                 if let Ok(req) = &decoded {
-                    let enc = match req.to_stub(drep) {
+                    let enc = match req.to_stub_in(drep, syntax) {
                         Ok(b) => b,
                         Err(e) if $crate::known_finding(&e) => return,
                         Err(e) => panic!("decoded request does not re-encode ({e}): {req:?}"),
                     };
-                    match <$req>::from_stub(&enc, drep, $crate::NDR_LIMITS) {
+                    match <$req>::from_stub_in(&enc, drep, syntax, $crate::NDR_LIMITS) {
                         Ok(back) => assert_eq!(&back, req, "request round trip; re-encoded {}", $crate::hex(&enc)),
                         Err(e) => panic!("re-encoded request does not decode ({e}): {}", $crate::hex(&enc)),
                     }
                     if let Ok(bytes) = &out {
-                        if let Err(e) = <$resp>::from_stub(bytes, drep, $crate::RESPONSE_LIMITS, req) {
+                        if let Err(e) = <$resp>::from_stub_in(bytes, drep, syntax, $crate::RESPONSE_LIMITS, req) {
                             panic!("our response does not decode ({e}): {}\nrequest {req:?}", $crate::hex(bytes));
                         }
                     }
@@ -311,13 +327,13 @@ macro_rules! check_op {
             }
             Some(resp_bytes) => {
                 let Ok(req) = decoded else { return };
-                let Ok(resp) = <$resp>::from_stub(resp_bytes, drep, $crate::NDR_LIMITS, &req) else { return };
-                let enc = match resp.to_stub(&req, drep) {
+                let Ok(resp) = <$resp>::from_stub_in(resp_bytes, drep, syntax, $crate::NDR_LIMITS, &req) else { return };
+                let enc = match resp.to_stub_in(&req, drep, syntax) {
                     Ok(b) => b,
                     Err(e) if $crate::known_finding(&e) => return,
                     Err(e) => panic!("decoded response does not re-encode ({e}): {resp:?}\nrequest {req:?}"),
                 };
-                match <$resp>::from_stub(&enc, drep, $crate::NDR_LIMITS, &req) {
+                match <$resp>::from_stub_in(&enc, drep, syntax, $crate::NDR_LIMITS, &req) {
                     Ok(back) => assert_eq!(back, resp, "response round trip; re-encoded {}", $crate::hex(&enc)),
                     Err(e) => panic!("re-encoded response does not decode ({e}): {}", $crate::hex(&enc)),
                 }

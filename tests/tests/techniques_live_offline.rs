@@ -128,6 +128,7 @@ async fn scenario(
                 c.interface,
                 c.opnum,
                 c.drep,
+                c.transfer_syntax,
                 &c.stub,
                 c.stub.len(),
                 Ok(&answer),

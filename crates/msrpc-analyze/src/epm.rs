@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use msrpc_audit::EventKind;
 use msrpc_epm::tower::{Address, Endpoint};
 use msrpc_epm::Tower;
-use msrpc_ndr::DataRep;
+use msrpc_ndr::{DataRep, TransferSyntax};
 
 /// The endpoint mapper interface UUID.
 pub const EPM_UUID: u128 = 0xe1af8308_5d1f_11c9_91a4_08002b14a0fa;
@@ -45,7 +45,8 @@ fn learned_from(tower: &Tower) -> Option<Learned> {
 }
 
 /// Interprets one answered EPM call (request and response stubs, each in its own data
-/// representation): the event it makes (with `call_id` set), and the endpoints its towers name.
+/// representation, both in the transfer syntax `syntax` the call's context accepted): the
+/// event it makes (with `call_id` set), and the endpoints its towers name.
 /// `None` when the operation is not `ept_lookup`/`ept_map`/`ept_map_auth` or a stub does not
 /// decode.
 pub fn interpret(
@@ -53,11 +54,18 @@ pub fn interpret(
     request_drep: DataRep,
     response: &[u8],
     response_drep: DataRep,
+    syntax: TransferSyntax,
     opnum: u16,
     call_id: u32,
 ) -> Option<(EventKind, Vec<Learned>)> {
-    let i =
-        msrpc_audit::epm::interpret_call(request, request_drep, response, response_drep, opnum)?;
+    let i = msrpc_audit::epm::interpret_call(
+        request,
+        request_drep,
+        response,
+        response_drep,
+        syntax,
+        opnum,
+    )?;
     let learned = i.towers.iter().filter_map(learned_from).collect();
     let mut event = i.event;
     match &mut event {

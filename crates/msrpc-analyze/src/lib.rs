@@ -840,6 +840,7 @@ impl<D: Detect> Analyzer<D> {
             && out.pdus.is_empty()
             && out.learned.is_empty()
             && out.resyncs == 0
+            && out.unknown_syntax == 0
             && out.offered.is_empty()
             && so.opened.is_empty()
             && so.dialects.is_empty()
@@ -895,6 +896,7 @@ impl<D: Detect> Analyzer<D> {
             *self.summary.faults.entry(names::fault(s)).or_default() += n;
         }
         self.summary.resyncs += std::mem::take(&mut out.resyncs);
+        self.summary.unknown_syntax_calls += std::mem::take(&mut out.unknown_syntax);
         for (l, server) in out.learned.drain(..) {
             let Some(addr) = l.addr.or(server) else {
                 continue;

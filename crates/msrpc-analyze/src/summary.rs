@@ -79,6 +79,10 @@ pub struct Summary {
     pub out_of_order: u64,
     /// Resynchronisations on a PDU header.
     pub resyncs: u64,
+    /// Calls whose stubs the audit reads (EPM, DCOM, arguments) left undecoded because their
+    /// presentation context's transfer syntax is neither NDR20 nor NDR64, or is not known.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unknown_syntax_calls: u64,
     /// Connectionless (UDP) DCE/RPC packets by packet type.
     pub cl_pdus: BTreeMap<String, u64>,
     /// Connectionless requests by interface UUID and opnum.
@@ -255,6 +259,13 @@ impl Summary {
             "stream repair: gaps {} ({} bytes)  retransmissions {}  out of order {}  resyncs {}",
             self.gaps, self.gap_bytes, self.retransmissions, self.out_of_order, self.resyncs
         );
+        if self.unknown_syntax_calls > 0 {
+            let _ = writeln!(
+                s,
+                "stubs not decoded (transfer syntax not NDR20/NDR64 or unknown): {} calls",
+                self.unknown_syntax_calls
+            );
+        }
         if !self.pdus.is_empty() {
             let _ = writeln!(s, "\nPDUs (connection-oriented)");
             for (t, n) in &self.pdus {
@@ -375,4 +386,8 @@ impl Summary {
         }
         s
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -6,6 +6,12 @@
 //! only the stubs it needs are kept: the endpoint mapper's), pairs requests with responses and
 //! faults by `call_id`, and reports [`EventKind`]s.
 //!
+//! Stubs are read in the transfer syntax each presentation context accepted, from the
+//! bind_ack / alter_context_resp result (Windows answers NDR64 for its EPM, SAMR, LSARPC,
+//! DRSUAPI, NETLOGON...); a context whose answer the capture missed has its syntax only when
+//! the bind offered one. A call in a context of another or unknown syntax is reported, but its
+//! stubs are not decoded ([`Output::unknown_syntax`] counts them).
+//!
 //! After a capture gap, or on a stream that does not frame, it resynchronises on the next PDU
 //! header that validates (version 5.0, a connection-oriented packet type, a plausible data
 //! representation, `frag_length` and `auth_length`).
@@ -24,7 +30,7 @@
 use std::collections::HashMap;
 
 use msrpc_audit::{AuthOutcome, BindContext, EventKind};
-use msrpc_ndr::{DataRep, Uuid};
+use msrpc_ndr::{DataRep, TransferSyntax, Uuid};
 use msrpc_proto::pdu::{
     self, AuthType, Body, ContextElement, ContextResult, FaultStatus, Header, PacketType, Pdu,
     PfcFlags, SyntaxId, HEADER_LEN,
@@ -67,6 +73,10 @@ pub struct Output {
     pub resyncs: u64,
     /// Presentation context elements offered in bind / alter_context PDUs, by interface.
     pub offered: HashMap<Uuid, u64>,
+    /// Calls whose stubs the audit reads (EPM, DCOM, arguments) left undecoded: their
+    /// context's transfer syntax is neither NDR20 nor NDR64, or is not known (the capture
+    /// missed the answer to a bind offering several).
+    pub unknown_syntax: u64,
 }
 
 /// Fault statuses that mean the security context was refused (the verdict on an auth3).
@@ -125,6 +135,8 @@ struct ReqAsm {
 struct Outstanding {
     ts: f64,
     interface: Option<SyntaxId>,
+    /// The transfer syntax of the call's context, when known and NDR.
+    syntax: Option<TransferSyntax>,
     opnum: u16,
     stub_in: u64,
     fragments: u32,
@@ -154,7 +166,9 @@ struct PendingAuth {
 #[derive(Debug)]
 pub struct Conversation {
     dirs: [DirState; 2],
-    contexts: HashMap<u16, SyntaxId>,
+    /// Accepted presentation contexts: the interface, and the accepted transfer syntax when it
+    /// is NDR20 or NDR64.
+    contexts: HashMap<u16, (SyntaxId, Option<TransferSyntax>)>,
     binds: HashMap<u32, PendingBind>,
     reqs: HashMap<u32, ReqAsm>,
     calls: HashMap<u32, Outstanding>,
@@ -441,7 +455,10 @@ impl Conversation {
                         if self.contexts.len() < MAX_CONTEXTS
                             || self.contexts.contains_key(&el.context_id)
                         {
-                            self.contexts.insert(el.context_id, el.abstract_syntax);
+                            self.contexts.insert(
+                                el.context_id,
+                                (el.abstract_syntax, r.transfer_syntax.ndr_syntax()),
+                            );
                         }
                     }
                     contexts.push(bind_context(el, Some(r)));
@@ -498,7 +515,7 @@ impl Conversation {
             }
             Body::Auth3(_) => self.ntlm_token(&pdu.auth, ts, None, out),
             Body::Request(r) => {
-                let iface = self.context(r.context_id).map(|s| s.uuid);
+                let iface = self.context(r.context_id).map(|(s, _)| s.uuid);
                 *out.request_pdus.entry((iface, r.opnum)).or_default() += 1;
                 self.request(h, r, auth_level, ts, out);
             }
@@ -621,14 +638,21 @@ impl Conversation {
         let fragments = a.asm.fragments();
         let stub = a.asm.finish();
         self.kept_bytes = self.kept_bytes.saturating_sub(stub.len());
-        let interface = self.context(a.context_id);
+        let (interface, syntax) = match self.context(a.context_id) {
+            Some((i, ts)) => (Some(i), ts),
+            None => (None, None),
+        };
         let is_epm = interface.is_some_and(|s| s.uuid.as_u128() == epm::EPM_UUID);
         // EPM stubs (ports learned) and DCOM ones (activations, resolver and IRemUnknown calls);
         // the arguments of a few operations, when not sealed (privacy).
         let is_dcom = interface.is_some_and(|s| msrpc_audit::dcom::interprets(&s.uuid));
         let has_args = interface.is_some_and(|s| msrpc_audit::args::reads_op(&s.uuid, a.opnum))
             && a.auth_level.as_deref() != Some("privacy");
-        let keep = (is_epm || is_dcom || has_args) && self.kept_bytes + stub.len() <= self.max_stub;
+        let reads = is_epm || is_dcom || has_args;
+        if reads && syntax.is_none() {
+            out.unknown_syntax += 1;
+        }
+        let keep = reads && syntax.is_some() && self.kept_bytes + stub.len() <= self.max_stub;
         if keep {
             self.kept_bytes += stub.len();
         }
@@ -642,6 +666,7 @@ impl Conversation {
             Outstanding {
                 ts,
                 interface,
+                syntax,
                 opnum: a.opnum,
                 stub_in,
                 fragments,
@@ -656,16 +681,23 @@ impl Conversation {
         }
     }
 
-    /// The interface of a presentation context: an accepted one, or else one offered in a
-    /// bind whose answer has not been seen yet (the client's direction can run ahead of the
-    /// server's in a capture).
-    fn context(&self, id: u16) -> Option<SyntaxId> {
+    /// The interface and NDR transfer syntax of a presentation context: an accepted one, or
+    /// else one offered in a bind whose answer has not been seen yet (the client's direction
+    /// can run ahead of the server's in a capture), whose syntax is known only when it offered
+    /// one.
+    fn context(&self, id: u16) -> Option<(SyntaxId, Option<TransferSyntax>)> {
         self.contexts.get(&id).copied().or_else(|| {
             self.binds
                 .values()
                 .flat_map(|b| b.contexts.iter())
                 .find(|c| c.context_id == id)
-                .map(|c| c.abstract_syntax)
+                .map(|c| {
+                    let only = match c.transfer_syntaxes.as_slice() {
+                        [one] => one.ndr_syntax(),
+                        _ => None,
+                    };
+                    (c.abstract_syntax, only)
+                })
         })
     }
 
@@ -716,9 +748,11 @@ impl Conversation {
         };
         self.release(&c);
         let iface = c.interface.map(|s| s.uuid);
-        let args = match (iface, &c.stub) {
-            (Some(u), Some((req, rdrep))) if msrpc_audit::args::reads_op(&u, c.opnum) => {
-                msrpc_audit::args::extract(&u, c.opnum, req, *rdrep)
+        let args = match (iface, &c.stub, c.syntax) {
+            (Some(u), Some((req, rdrep)), Some(syn))
+                if msrpc_audit::args::reads_op(&u, c.opnum) =>
+            {
+                msrpc_audit::args::extract(&u, c.opnum, req, *rdrep, syn)
             }
             _ => Vec::new(),
         };
@@ -744,16 +778,18 @@ impl Conversation {
             },
         ));
         let is_epm = iface.is_some_and(|u| u.as_u128() == epm::EPM_UUID);
-        if let (true, Some((req, rdrep)), Some(resp)) = (is_epm, &c.stub, &c.resp) {
+        if let (true, Some((req, rdrep)), Some(resp), Some(syn)) =
+            (is_epm, &c.stub, &c.resp, c.syntax)
+        {
             if let Some((kind, learned)) =
-                epm::interpret(req, *rdrep, resp, h.drep, c.opnum, h.call_id)
+                epm::interpret(req, *rdrep, resp, h.drep, syn, c.opnum, h.call_id)
             {
                 out.events.push((ts, kind));
                 out.learned
                     .extend(learned.into_iter().map(|l| (l, self.server)));
             }
         }
-        if let (Some(u), Some((req, rdrep))) = (iface, &c.stub) {
+        if let (Some(u), Some((req, rdrep)), Some(syn)) = (iface, &c.stub, c.syntax) {
             let facts = msrpc_audit::dcom::CallFacts {
                 call_id: h.call_id,
                 // A connect-level call carries no verifier: the bind's level.
@@ -762,7 +798,7 @@ impl Conversation {
             };
             let resp = c.resp.as_deref().map(|r| (r, h.drep));
             if let Some(kind) =
-                msrpc_audit::dcom::interpret_call(&u, c.opnum, req, *rdrep, resp, &facts)
+                msrpc_audit::dcom::interpret_call(&u, c.opnum, req, *rdrep, syn, resp, &facts)
             {
                 out.events.push((ts, kind));
             }
@@ -1308,5 +1344,138 @@ mod tests {
             c.close("peer_closed", &mut out);
             proptest::prop_assert_eq!(c.held(), 0);
         }
+    }
+
+    /// An EPM `ept_lookup` of every element on context 3, bound with `offered` transfer
+    /// syntaxes and, when `accepted` is given, answered with it; the request and its answer
+    /// encoded in `syntax`. Returns the tracker's output.
+    fn epm_lookup_in(
+        offered: Vec<SyntaxId>,
+        accepted: Option<SyntaxId>,
+        syntax: TransferSyntax,
+    ) -> Output {
+        use msrpc_epm::{EptLookupRequest, EptLookupResponse, RPC_C_EP_ALL_ELTS};
+        use msrpc_ndr::{ContextHandle, Unique};
+        let epm = SyntaxId::new(Uuid::from_u128(epm::EPM_UUID), 3, 0);
+        let mut c = Conversation::new(None, false);
+        let mut out = Output::default();
+        let bind = enc(
+            PacketType::BIND,
+            PfcFlags::FIRST_AND_LAST,
+            1,
+            Body::Bind(Bind {
+                max_xmit_frag: 4280,
+                max_recv_frag: 4280,
+                assoc_group_id: 0,
+                contexts: vec![ContextElement {
+                    context_id: 3,
+                    abstract_syntax: epm,
+                    transfer_syntaxes: offered,
+                }],
+            }),
+        );
+        c.data(Dir::ToServer, 1.0, &bind, &mut out);
+        if let Some(t) = accepted {
+            let ack = enc(
+                PacketType::BIND_ACK,
+                PfcFlags::FIRST_AND_LAST,
+                1,
+                Body::BindAck(BindAck {
+                    max_xmit_frag: 4280,
+                    max_recv_frag: 4280,
+                    assoc_group_id: 77,
+                    sec_addr: b"135\0".to_vec(),
+                    results: vec![ContextResultEntry {
+                        result: ContextResult::ACCEPTANCE,
+                        reason: ProviderReason::REASON_NOT_SPECIFIED,
+                        transfer_syntax: t,
+                    }],
+                }),
+            );
+            c.data(Dir::ToClient, 1.1, &ack, &mut out);
+        }
+        let req = EptLookupRequest {
+            inquiry_type: RPC_C_EP_ALL_ELTS,
+            object: Unique::null(),
+            interface_id: Unique::null(),
+            vers_option: 1,
+            entry_handle: ContextHandle::NULL,
+            max_ents: 500,
+        };
+        let resp = EptLookupResponse {
+            entry_handle: ContextHandle::NULL,
+            num_ents: 0,
+            entries: Vec::new(),
+            status: 0x16c9_a0d6,
+        };
+        let q = req.to_stub_in(DataRep::LITTLE_ENDIAN, syntax).unwrap();
+        let r = resp
+            .to_stub_in(&req, DataRep::LITTLE_ENDIAN, syntax)
+            .unwrap();
+        c.data(
+            Dir::ToServer,
+            2.0,
+            &request(2, PfcFlags::FIRST_AND_LAST, 2, &q),
+            &mut out,
+        );
+        c.data(Dir::ToClient, 2.1, &response(2, &r), &mut out);
+        out
+    }
+
+    fn lookups(out: &Output) -> Vec<&EventKind> {
+        out.events
+            .iter()
+            .map(|(_, k)| k)
+            .filter(|k| matches!(k, EventKind::EpmLookup { .. }))
+            .collect()
+    }
+
+    #[test]
+    fn stubs_are_read_in_the_accepted_transfer_syntax() {
+        let want = EventKind::EpmLookup {
+            call_id: 2,
+            inquiry: "all".into(),
+            interface: None,
+            entries: 0,
+            status: 0x16c9_a0d6,
+            resumed: false,
+            max_ents: 500,
+            end: true,
+        };
+        // Windows' answer: NDR64 accepted.
+        let out = epm_lookup_in(
+            vec![SyntaxId::NDR64],
+            Some(SyntaxId::NDR64),
+            TransferSyntax::Ndr64,
+        );
+        assert_eq!(lookups(&out), [&want]);
+        assert_eq!(out.unknown_syntax, 0);
+        let out = epm_lookup_in(
+            vec![SyntaxId::NDR20, SyntaxId::NDR64],
+            Some(SyntaxId::NDR20),
+            TransferSyntax::Ndr20,
+        );
+        assert_eq!(lookups(&out), [&want]);
+        // The answer missed, one syntax offered: that one.
+        let out = epm_lookup_in(vec![SyntaxId::NDR64], None, TransferSyntax::Ndr64);
+        assert_eq!(lookups(&out), [&want]);
+        // The answer missed, two offered: unknown, not decoded, counted; the call is still
+        // reported.
+        let out = epm_lookup_in(
+            vec![SyntaxId::NDR20, SyntaxId::NDR64],
+            None,
+            TransferSyntax::Ndr64,
+        );
+        assert!(lookups(&out).is_empty());
+        assert_eq!(out.unknown_syntax, 1);
+        assert!(out
+            .events
+            .iter()
+            .any(|(_, k)| matches!(k, EventKind::Call { opnum: 2, .. })));
+        // A syntax that is not NDR: not decoded, counted.
+        let other = SyntaxId::new(Uuid::from_u128(0x1234), 1, 0);
+        let out = epm_lookup_in(vec![other], Some(other), TransferSyntax::Ndr20);
+        assert!(lookups(&out).is_empty());
+        assert_eq!(out.unknown_syntax, 1);
     }
 }

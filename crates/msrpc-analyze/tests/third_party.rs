@@ -128,6 +128,65 @@ fn shared_captures_endpoint_mapper_answers_teach_ports() {
     assert_eq!(s.learned_endpoints, 1);
 }
 
+/// The `epm_map` events of a capture: (interface, endpoint, protocol, entries, status).
+fn epm_maps(ev: &[Event]) -> Vec<(String, String, String, u32, u32)> {
+    ev.iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::EpmMap {
+                interface,
+                endpoint,
+                protocol,
+                entries,
+                status,
+                ..
+            } => Some((
+                interface.clone().unwrap_or_default(),
+                endpoint.clone().unwrap_or_default(),
+                protocol.clone().unwrap_or_default(),
+                *entries,
+                *status,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn shared_captures_ndr64_endpoint_mapper_answers() {
+    // Windows' EPM accepts NDR64 (bind_ack: ctx0 NDR20 refused, ctx1 NDR64 accepted), so its
+    // ept_map stubs are NDR64. tshark -Y epm: frame 167, svcctl mapped to ncacn_ip_tcp port
+    // 49726 (floors 0x0d 0x0d 0x0b 0x07 0x09), then TCP stream 3 connects to 49726 and calls
+    // svcctl there.
+    let (s, ev) = run("otrf__empire_psexec_dcerpc_tcp_svcctl_WORKSTATION5.cap");
+    let svcctl = "367abb81-9844-35f1-ad32-98f038001003";
+    assert_eq!(
+        epm_maps(&ev),
+        vec![(
+            svcctl.to_string(),
+            "svcctl".to_string(),
+            "ncacn_ip_tcp".to_string(),
+            1,
+            0
+        )]
+    );
+    assert_eq!((s.epm_answers, s.learned_endpoints), (1, 1));
+    assert_eq!(s.unknown_syntax_calls, 0);
+    assert!(ev.iter().any(|e| e.conn.resp_p == Some(49726)
+        && matches!(&e.kind, EventKind::Call { interface: Some(i), .. } if i == svcctl)));
+    // Two ept_map calls for DRSUAPI (frames 7 and 23: port 49667), answered in NDR64.
+    let (s, ev) = run("scapy__dcerpc_privacy_krb.pcapng");
+    let drsuapi = (
+        "e3514235-4b06-11d1-ab04-00c04fc2dcd2".to_string(),
+        "drsuapi".to_string(),
+        "ncacn_ip_tcp".to_string(),
+        1,
+        0,
+    );
+    assert_eq!(epm_maps(&ev), vec![drsuapi.clone(), drsuapi]);
+    assert_eq!((s.epm_answers, s.learned_endpoints), (2, 1));
+    assert!(ev.iter().any(|e| e.conn.resp_p == Some(49667)));
+}
+
 #[test]
 fn shared_captures_gaps_are_counted_and_survived() {
     // Suricata's gap test: a segment is missing from the client's stream; the analyzer counts

@@ -10,6 +10,11 @@
 //! order, counts checked before anything is allocated); a stub that stops making sense ends the
 //! extraction, keeping the arguments read before it. Nothing here panics on peer data.
 //!
+//! Stubs are read in the transfer syntax of the call's presentation context: NDR20, or NDR64
+//! (Windows accepts it for SAMR, LSARPC, DRSUAPI, NETLOGON...), where pointers and counts are
+//! 8 bytes aligned to 8, a structure holding a pointer or an `__int3264` aligns to 8, a union's
+//! arm to the union's alignment, and an enum is 4 bytes (MS-RPCE 2.2.5).
+//!
 //! | interface | operations read | arguments |
 //! |---|---|---|
 //! | MS-RPRN spoolss | 1 RpcOpenPrinter, 69 RpcOpenPrinterEx | `pPrinterName`, `AccessRequired`; Ex level 1 client info: `pMachineName`, `pUserName` |
@@ -41,7 +46,7 @@
 //! The endpoint mapper's `ept_lookup` inquiry and DCOM activation CLSIDs are decoded into their
 //! own events ([`crate::epm`], [`crate::dcom`]).
 
-use msrpc_ndr::{string, DataRep, DecodeLimits, Ndr, Reader, Uuid};
+use msrpc_ndr::{string, DataRep, DecodeLimits, Ndr, Reader, TransferSyntax, Uuid};
 
 use crate::CallArg;
 
@@ -131,11 +136,17 @@ pub fn reads_op(interface: &Uuid, opnum: u16) -> bool {
 }
 
 /// The arguments of a request stub of operation `opnum` of `interface` in data representation
-/// `drep`, in parameter order; empty for operations not in the table above or stubs that do
-/// not decode from their first parameter.
-pub fn extract(interface: &Uuid, opnum: u16, stub: &[u8], drep: DataRep) -> Vec<CallArg> {
+/// `drep` and transfer syntax `syntax`, in parameter order; empty for operations not in the
+/// table above or stubs that do not decode from their first parameter.
+pub fn extract(
+    interface: &Uuid,
+    opnum: u16,
+    stub: &[u8],
+    drep: DataRep,
+    syntax: TransferSyntax,
+) -> Vec<CallArg> {
     let mut x = Args {
-        r: Reader::new(stub, drep, LIMITS),
+        r: Reader::with_syntax(stub, drep, syntax, LIMITS),
         out: Vec::new(),
     };
     if reads_op(interface, opnum) {
@@ -226,8 +237,9 @@ impl Args<'_> {
                 }
                 self.unique_wide()?;
                 // DEVMODE_CONTAINER { cbBuf; [unique, size_is(cbBuf)] BYTE* pDevMode }.
+                self.struct_start()?;
                 self.u32()?;
-                if self.u32()? != 0 {
+                if self.ptr()? != 0 {
                     self.byte_array()?;
                 }
                 let access = self.u32()?;
@@ -235,15 +247,17 @@ impl Args<'_> {
                 if opnum == 69 {
                     // SPLCLIENT_CONTAINER { Level; [switch_is(Level)] union { [unique]
                     // SPLCLIENT_INFO_1* ... } }: the union's tag, then the arm's pointer.
+                    self.struct_start()?;
                     let level = self.u32()?;
                     let _tag = self.u32()?;
-                    if level == 1 && self.u32()? != 0 {
+                    if level == 1 && self.ptr()? != 0 {
                         // SPLCLIENT_INFO_1 { dwSize; [string] pMachineName; [string]
                         // pUserName; dwBuildNum; dwMajorVersion; dwMinorVersion;
                         // wProcessorArchitecture }, then the two strings.
+                        self.struct_start()?;
                         self.u32()?;
-                        let machine = self.u32()?;
-                        let user = self.u32()?;
+                        let machine = self.ptr()?;
+                        let user = self.ptr()?;
                         self.u32()?;
                         self.u32()?;
                         self.u32()?;
@@ -277,17 +291,19 @@ impl Args<'_> {
                 if let Some(n) = self.unique_wide()? {
                     self.push("pName", n);
                 }
+                self.struct_start()?;
                 let level = self.u32()?;
                 let _tag = self.u32()?;
-                if level != 2 || self.u32()? == 0 {
+                if level != 2 || self.ptr()? == 0 {
                     return Some(());
                 }
                 // DRIVER_INFO_2 { cVersion; pName; pEnvironment; pDriverPath; pDataFile;
                 // pConfigFile }, then the strings present.
+                self.struct_start()?;
                 self.u32()?;
-                let mut ptrs = [0u32; 5];
+                let mut ptrs = [0u64; 5];
                 for p in &mut ptrs {
-                    *p = self.u32()?;
+                    *p = self.ptr()?;
                 }
                 for (p, name) in
                     ptrs.iter()
@@ -323,7 +339,7 @@ impl Args<'_> {
             15 => {
                 self.u32()?;
                 // A non-null EFS_RPC_BLOB would come first: not read.
-                if self.u32()? != 0 {
+                if self.ptr()? != 0 {
                     return None;
                 }
                 let s = self.wide()?;
@@ -365,7 +381,7 @@ impl Args<'_> {
             12 | 24 | 44 | 45 | 60 => {
                 let name = self.text(ascii)?;
                 self.push("lpServiceName", name);
-                if self.u32()? != 0 {
+                if self.ptr()? != 0 {
                     let d = self.text(ascii)?;
                     self.push("lpDisplayName", d);
                 }
@@ -391,7 +407,7 @@ impl Args<'_> {
                 let start = self.u32()?;
                 self.push("dwStartType", start.to_string());
                 self.u32()?;
-                if self.u32()? != 0 {
+                if self.ptr()? != 0 {
                     let path = self.text(ascii)?;
                     self.push("lpBinaryPathName", path);
                 }
@@ -427,14 +443,19 @@ impl Args<'_> {
     }
 
     /// MS-TSCH 3.2.5.2.1 NetrJobAdd: ServerName, AT_INFO { JobTime; DaysOfMonth; DaysOfWeek;
-    /// Flags; [string] Command }.
+    /// Flags; [string] Command } (`JobTime` a `DWORD_PTR`: 8 bytes in NDR64).
     fn netr_job_add(&mut self) -> Option<()> {
         self.unique_wide()?;
-        self.u32()?;
+        self.struct_start()?;
+        if self.r.is_ndr64() {
+            self.r.u64().ok()?;
+        } else {
+            self.u32()?;
+        }
         self.u32()?;
         self.r.u8().ok()?;
         self.r.u8().ok()?;
-        if self.u32()? != 0 {
+        if self.ptr()? != 0 {
             let c = self.wide()?;
             self.push("Command", c);
         }
@@ -453,7 +474,7 @@ impl Args<'_> {
         }
         let account = self.wide()?;
         self.push("AccountName", account);
-        let ty = self.r.u16().ok()?;
+        let ty = self.enum16()?;
         self.push("SecureChannelType", ty.to_string());
         let c = self.wide()?;
         self.push("ComputerName", c);
@@ -489,6 +510,26 @@ impl Args<'_> {
         self.r.u32().ok()
     }
 
+    /// A pointer's referent id (4 bytes in NDR20, 8 aligned to 8 in NDR64); 0 is null.
+    fn ptr(&mut self) -> Option<u64> {
+        self.r.ref_id().ok()
+    }
+
+    /// The alignment of a structure holding a pointer (or a union of pointers): 4 in NDR20, 8
+    /// in NDR64 (MS-RPCE 2.2.5.3.4.1).
+    fn struct_start(&mut self) -> Option<()> {
+        self.r.align_syntax(4, 8).ok()
+    }
+
+    /// An enum (MS-RPCE 2.2.5.2: 2 bytes in NDR20, 4 in NDR64).
+    fn enum16(&mut self) -> Option<u32> {
+        if self.r.is_ndr64() {
+            self.u32()
+        } else {
+            self.r.u16().ok().map(u32::from)
+        }
+    }
+
     /// A context handle (20 bytes, aligned to 4).
     fn handle(&mut self) -> Option<()> {
         self.r.align(4).ok()?;
@@ -511,7 +552,7 @@ impl Args<'_> {
 
     /// A `[string, unique] wchar_t*` parameter: its referent id, then the string when not null.
     fn unique_wide(&mut self) -> Option<Option<String>> {
-        if self.u32()? == 0 {
+        if self.ptr()? == 0 {
             return Some(None);
         }
         self.wide().map(Some)
@@ -519,8 +560,8 @@ impl Args<'_> {
 
     /// A conformant byte array (skipped).
     fn byte_array(&mut self) -> Option<()> {
-        let n = self.u32()?;
-        let n = self.r.reserve(u64::from(n), 1, 0).ok()?;
+        let n = self.r.count().ok()?;
+        let n = self.r.reserve(n, 1, 0).ok()?;
         self.r.take(n).ok().map(|_| ())
     }
 
@@ -528,18 +569,19 @@ impl Args<'_> {
     /// pointer to a conformant-varying array of UTF-16 units, not necessarily terminated) with
     /// its buffer, which follows the structure; a null buffer reads as empty.
     fn unicode_string(&mut self) -> Option<String> {
+        self.struct_start()?;
         self.r.u16().ok()?;
         self.r.u16().ok()?;
-        if self.u32()? == 0 {
+        if self.ptr()? == 0 {
             return Some(String::new());
         }
-        let max = self.u32()?;
-        let offset = self.u32()?;
-        let actual = self.u32()?;
+        let max = self.r.count().ok()?;
+        let offset = self.r.count().ok()?;
+        let actual = self.r.count().ok()?;
         if offset > max || actual > max - offset {
             return None;
         }
-        let n = self.r.reserve(u64::from(actual), 2, 2).ok()?;
+        let n = self.r.reserve(actual, 2, 2).ok()?;
         let mut units = Vec::with_capacity(n.min(MAX_VALUE * 2));
         for _ in 0..n {
             let u = self.r.u16().ok()?;

@@ -10,6 +10,10 @@
 //! Decoding is bounded ([`LIMITS`], `ActivationLimits::DEFAULT`, `BindingLimits::DEFAULT`);
 //! stubs that do not decode (sealed calls, other byte layouts) give `None` or leave the
 //! answer's fields empty, never a panic.
+//!
+//! Stubs are read in the transfer syntax of the call's presentation context (NDR20 or NDR64).
+//! What travels inside an `MInterfacePointer` (OBJREFs, the activation properties blob with
+//! its own NDR20 type serialization) is a byte array whatever the call's syntax.
 
 use msrpc_dcom::activation::{ActivationBlob, ActivationLimits};
 use msrpc_dcom::activator::{
@@ -23,7 +27,7 @@ use msrpc_dcom::resolver::{
     ServerAlive2Request, ServerAlive2Response,
 };
 use msrpc_dcom::{remunknown, remunknown2, Oxid};
-use msrpc_ndr::{DataRep, DecodeLimits, Unique, Uuid};
+use msrpc_ndr::{DataRep, DecodeLimits, TransferSyntax, Unique, Uuid};
 
 use crate::names::{IOBJECT_EXPORTER, IREMOTE_ACTIVATION, ISYSTEM_ACTIVATOR};
 use crate::EventKind;
@@ -101,7 +105,8 @@ pub struct CallFacts {
 }
 
 /// Interprets a DCOM call on `interface` (see the module docs) from its request stub and,
-/// when seen and not a fault, its response stub (each in its own data representation).
+/// when seen and not a fault, its response stub (each in its own data representation, both in
+/// transfer syntax `syntax`).
 /// `None` for other interfaces and opnums and for requests that do not decode; a response that
 /// does not decode leaves the answer's fields empty.
 pub fn interpret_call(
@@ -109,22 +114,25 @@ pub fn interpret_call(
     opnum: u16,
     request: &[u8],
     request_drep: DataRep,
+    syntax: TransferSyntax,
     response: Option<(&[u8], DataRep)>,
     facts: &CallFacts,
 ) -> Option<EventKind> {
     let i = *interface;
+    let enc = (request_drep, syntax);
+    let response = response.map(|(s, d)| (s, (d, syntax)));
     if i == ISYSTEM_ACTIVATOR && (opnum == 3 || opnum == 4) {
-        scm_activation(opnum, request, request_drep, response, facts)
+        scm_activation(opnum, request, enc, response, facts)
     } else if i == IREMOTE_ACTIVATION && opnum == 0 {
-        remote_activation(request, request_drep, response, facts)
+        remote_activation(request, enc, response, facts)
     } else if i == IOBJECT_EXPORTER {
-        resolver(opnum, request, request_drep, response, facts.call_id)
+        resolver(opnum, request, enc, response, facts.call_id)
     } else if i == IREM_UNKNOWN || i == IREM_UNKNOWN2 {
         rem_unknown(
             i == IREM_UNKNOWN2,
             opnum,
             request,
-            request_drep,
+            enc,
             response,
             facts.call_id,
         )
@@ -132,6 +140,9 @@ pub fn interpret_call(
         None
     }
 }
+
+/// A stub's data representation and transfer syntax.
+type Enc = (DataRep, TransferSyntax);
 
 fn hex_oxid(o: Oxid) -> String {
     format!("{:#018x}", o.0)
@@ -186,24 +197,28 @@ fn activation_event(
 fn scm_activation(
     opnum: u16,
     request: &[u8],
-    drep: DataRep,
-    response: Option<(&[u8], DataRep)>,
+    drep: Enc,
+    response: Option<(&[u8], Enc)>,
     facts: &CallFacts,
 ) -> Option<EventKind> {
     // Request: the activation properties' InstantiationInfo names the class and interfaces.
     let (props, hresult, out) = if opnum == 3 {
-        let req = RemoteGetClassObjectRequest::from_stub(request, drep, LIMITS).ok()?;
-        let resp = response
-            .and_then(|(s, d)| RemoteGetClassObjectResponse::from_stub(s, d, LIMITS, &req).ok());
+        let req =
+            RemoteGetClassObjectRequest::from_stub_in(request, drep.0, drep.1, LIMITS).ok()?;
+        let resp = response.and_then(|(s, d)| {
+            RemoteGetClassObjectResponse::from_stub_in(s, d.0, d.1, LIMITS, &req).ok()
+        });
         (
             req.act_properties,
             resp.as_ref().map(|r| r.result.0),
             resp.map(|r| r.act_properties_out),
         )
     } else {
-        let req = RemoteCreateInstanceRequest::from_stub(request, drep, LIMITS).ok()?;
-        let resp = response
-            .and_then(|(s, d)| RemoteCreateInstanceResponse::from_stub(s, d, LIMITS, &req).ok());
+        let req =
+            RemoteCreateInstanceRequest::from_stub_in(request, drep.0, drep.1, LIMITS).ok()?;
+        let resp = response.and_then(|(s, d)| {
+            RemoteCreateInstanceResponse::from_stub_in(s, d.0, d.1, LIMITS, &req).ok()
+        });
         (
             req.act_properties,
             resp.as_ref().map(|r| r.result.0),
@@ -240,13 +255,13 @@ fn scm_activation(
 
 fn remote_activation(
     request: &[u8],
-    drep: DataRep,
-    response: Option<(&[u8], DataRep)>,
+    drep: Enc,
+    response: Option<(&[u8], Enc)>,
     facts: &CallFacts,
 ) -> Option<EventKind> {
-    let req = RemoteActivationRequest::from_stub(request, drep, LIMITS).ok()?;
-    let resp =
-        response.and_then(|(s, d)| RemoteActivationResponse::from_stub(s, d, LIMITS, &req).ok());
+    let req = RemoteActivationRequest::from_stub_in(request, drep.0, drep.1, LIMITS).ok()?;
+    let resp = response
+        .and_then(|(s, d)| RemoteActivationResponse::from_stub_in(s, d.0, d.1, LIMITS, &req).ok());
     let iids = req
         .iids
         .as_ref()
@@ -270,15 +285,16 @@ fn remote_activation(
 fn resolver(
     opnum: u16,
     request: &[u8],
-    drep: DataRep,
-    response: Option<(&[u8], DataRep)>,
+    drep: Enc,
+    response: Option<(&[u8], Enc)>,
     call_id: u32,
 ) -> Option<EventKind> {
     let (operation, oxid, com_version, bindings, status) = match opnum {
         0 => {
-            let req = ResolveOxidRequest::from_stub(request, drep, LIMITS).ok()?;
-            let resp =
-                response.and_then(|(s, d)| ResolveOxidResponse::from_stub(s, d, LIMITS, &req).ok());
+            let req = ResolveOxidRequest::from_stub_in(request, drep.0, drep.1, LIMITS).ok()?;
+            let resp = response.and_then(|(s, d)| {
+                ResolveOxidResponse::from_stub_in(s, d.0, d.1, LIMITS, &req).ok()
+            });
             (
                 "ResolveOxid",
                 Some(req.oxid),
@@ -288,9 +304,10 @@ fn resolver(
             )
         }
         4 => {
-            let req = ResolveOxid2Request::from_stub(request, drep, LIMITS).ok()?;
-            let resp = response
-                .and_then(|(s, d)| ResolveOxid2Response::from_stub(s, d, LIMITS, &req).ok());
+            let req = ResolveOxid2Request::from_stub_in(request, drep.0, drep.1, LIMITS).ok()?;
+            let resp = response.and_then(|(s, d)| {
+                ResolveOxid2Response::from_stub_in(s, d.0, d.1, LIMITS, &req).ok()
+            });
             (
                 "ResolveOxid2",
                 Some(req.oxid),
@@ -301,8 +318,9 @@ fn resolver(
         }
         5 => {
             let req = ServerAlive2Request {};
-            let resp = response
-                .and_then(|(s, d)| ServerAlive2Response::from_stub(s, d, LIMITS, &req).ok());
+            let resp = response.and_then(|(s, d)| {
+                ServerAlive2Response::from_stub_in(s, d.0, d.1, LIMITS, &req).ok()
+            });
             (
                 "ServerAlive2",
                 None,
@@ -327,8 +345,8 @@ fn rem_unknown(
     two: bool,
     opnum: u16,
     request: &[u8],
-    drep: DataRep,
-    response: Option<(&[u8], DataRep)>,
+    drep: Enc,
+    response: Option<(&[u8], Enc)>,
     call_id: u32,
 ) -> Option<EventKind> {
     use remunknown::{
@@ -338,9 +356,11 @@ fn rem_unknown(
     let ids = |v: &[Uuid]| v.iter().map(Uuid::to_string).collect::<Vec<_>>();
     let (operation, ipids, iids, hresult) = match opnum {
         3 => {
-            let req = RemQueryInterfaceRequest::from_stub(request, drep, LIMITS).ok()?;
-            let resp = response
-                .and_then(|(s, d)| RemQueryInterfaceResponse::from_stub(s, d, LIMITS, &req).ok());
+            let req =
+                RemQueryInterfaceRequest::from_stub_in(request, drep.0, drep.1, LIMITS).ok()?;
+            let resp = response.and_then(|(s, d)| {
+                RemQueryInterfaceResponse::from_stub_in(s, d.0, d.1, LIMITS, &req).ok()
+            });
             (
                 "RemQueryInterface",
                 vec![req.ripid.0.to_string()],
@@ -350,14 +370,16 @@ fn rem_unknown(
         }
         4 | 5 => {
             let (refs, hresult) = if opnum == 4 {
-                let req = RemAddRefRequest::from_stub(request, drep, LIMITS).ok()?;
-                let resp = response
-                    .and_then(|(s, d)| RemAddRefResponse::from_stub(s, d, LIMITS, &req).ok());
+                let req = RemAddRefRequest::from_stub_in(request, drep.0, drep.1, LIMITS).ok()?;
+                let resp = response.and_then(|(s, d)| {
+                    RemAddRefResponse::from_stub_in(s, d.0, d.1, LIMITS, &req).ok()
+                });
                 (req.interface_refs, resp.map(|r| r.result.0))
             } else {
-                let req = RemReleaseRequest::from_stub(request, drep, LIMITS).ok()?;
-                let resp = response
-                    .and_then(|(s, d)| RemReleaseResponse::from_stub(s, d, LIMITS, &req).ok());
+                let req = RemReleaseRequest::from_stub_in(request, drep.0, drep.1, LIMITS).ok()?;
+                let resp = response.and_then(|(s, d)| {
+                    RemReleaseResponse::from_stub_in(s, d.0, d.1, LIMITS, &req).ok()
+                });
                 (req.interface_refs, resp.map(|r| r.result.0))
             };
             (
@@ -372,10 +394,13 @@ fn rem_unknown(
             )
         }
         6 if two => {
-            let req =
-                remunknown2::RemQueryInterface2Request::from_stub(request, drep, LIMITS).ok()?;
+            let req = remunknown2::RemQueryInterface2Request::from_stub_in(
+                request, drep.0, drep.1, LIMITS,
+            )
+            .ok()?;
             let resp = response.and_then(|(s, d)| {
-                remunknown2::RemQueryInterface2Response::from_stub(s, d, LIMITS, &req).ok()
+                remunknown2::RemQueryInterface2Response::from_stub_in(s, d.0, d.1, LIMITS, &req)
+                    .ok()
             });
             (
                 "RemQueryInterface2",

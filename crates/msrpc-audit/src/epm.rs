@@ -2,13 +2,18 @@
 //! response stubs, decoded with `msrpc-epm`'s generated types, become
 //! [`EventKind::EpmLookup`] / [`EventKind::EpmMap`] (what was asked, how many entries came
 //! back).
+//!
+//! Stubs are read in the transfer syntax of the call's presentation context: NDR20, or NDR64,
+//! which 64-bit Windows accepts for its endpoint mapper (and msrpcd prefers). A tower's
+//! `tower_octet_string` is a byte layout that does not depend on the syntax (MS-RPCE 2.2.1.1.7;
+//! its floors name NDR20 whatever the EPM was called in), only the `twr_t` holding it does.
 
 use msrpc_epm::{
     EptLookupRequest, EptLookupResponse, EptMapAuthRequest, EptMapAuthResponse, EptMapRequest,
     EptMapResponse, Tower, Twr, RPC_C_EP_ALL_ELTS, RPC_C_EP_MATCH_BY_BOTH, RPC_C_EP_MATCH_BY_IF,
     RPC_C_EP_MATCH_BY_OBJ, RPC_C_VERS_EXACT,
 };
-use msrpc_ndr::{DataRep, DecodeLimits, Unique};
+use msrpc_ndr::{DataRep, DecodeLimits, TransferSyntax, Unique};
 
 use crate::names::interface_name;
 use crate::EventKind;
@@ -32,7 +37,7 @@ pub struct Interpretation {
 }
 
 /// Interprets an endpoint mapper call (interface `ept`) from its request and response stubs
-/// in data representation `drep`: opnum 2 (`ept_lookup`) gives [`EventKind::EpmLookup`],
+/// in data representation `drep` and transfer syntax `syntax`: opnum 2 (`ept_lookup`) gives [`EventKind::EpmLookup`],
 /// opnums 3 and 7 (`ept_map`, `ept_map_auth`) give [`EventKind::EpmMap`]. Other opnums, and
 /// stubs that do not decode (a faulted call has no response stub), give `None`.
 ///
@@ -41,25 +46,27 @@ pub fn interpret(
     request_stub: &[u8],
     response_stub: &[u8],
     drep: DataRep,
+    syntax: TransferSyntax,
     opnum: u16,
 ) -> Option<EventKind> {
-    interpret_call(request_stub, drep, response_stub, drep, opnum).map(|i| i.event)
+    interpret_call(request_stub, drep, response_stub, drep, syntax, opnum).map(|i| i.event)
 }
 
-/// [`interpret`] with each stub in its own data representation (a capture shows both), also
-/// returning the towers answered.
+/// [`interpret`] with each stub in its own data representation (a capture shows both; both
+/// are in the one transfer syntax of the call's context), also returning the towers answered.
 pub fn interpret_call(
     request_stub: &[u8],
     request_drep: DataRep,
     response_stub: &[u8],
     response_drep: DataRep,
+    syntax: TransferSyntax,
     opnum: u16,
 ) -> Option<Interpretation> {
+    let (q, r, ts) = (request_drep, response_drep, syntax);
     match opnum {
         2 => {
-            let req = EptLookupRequest::from_stub(request_stub, request_drep, LIMITS).ok()?;
-            let resp =
-                EptLookupResponse::from_stub(response_stub, response_drep, LIMITS, &req).ok()?;
+            let req = EptLookupRequest::from_stub_in(request_stub, q, ts, LIMITS).ok()?;
+            let resp = EptLookupResponse::from_stub_in(response_stub, r, ts, LIMITS, &req).ok()?;
             let answer = Answer {
                 count: resp.num_ents,
                 status: resp.status,
@@ -77,15 +84,13 @@ pub fn interpret_call(
         3 | 7 => {
             // ept_map and ept_map_auth: the same answer; the map tower is what was asked.
             let (map_tower, num_towers, status, towers) = if opnum == 3 {
-                let req = EptMapRequest::from_stub(request_stub, request_drep, LIMITS).ok()?;
-                let resp =
-                    EptMapResponse::from_stub(response_stub, response_drep, LIMITS, &req).ok()?;
+                let req = EptMapRequest::from_stub_in(request_stub, q, ts, LIMITS).ok()?;
+                let resp = EptMapResponse::from_stub_in(response_stub, r, ts, LIMITS, &req).ok()?;
                 (req.map_tower, resp.num_towers, resp.status, resp.towers)
             } else {
-                let req = EptMapAuthRequest::from_stub(request_stub, request_drep, LIMITS).ok()?;
+                let req = EptMapAuthRequest::from_stub_in(request_stub, q, ts, LIMITS).ok()?;
                 let resp =
-                    EptMapAuthResponse::from_stub(response_stub, response_drep, LIMITS, &req)
-                        .ok()?;
+                    EptMapAuthResponse::from_stub_in(response_stub, r, ts, LIMITS, &req).ok()?;
                 (req.map_tower, resp.num_towers, resp.status, resp.towers)
             };
             Some(Interpretation {
@@ -112,7 +117,9 @@ pub struct Answer {
 /// the 20-byte entry handle; the status: the `unsigned32` that ends the stub; the end: the
 /// returned handle is all zero), read without decoding the entries. For answers known to be
 /// well formed: a server auditing its own (decoding every entry and tower of a full lookup
-/// cost msrpcd several times the call itself).
+/// cost msrpcd several times the call itself). The same offsets hold in NDR20 and NDR64: a
+/// context handle is 20 bytes aligned to 4 in both, the count an `unsigned32` right after it,
+/// and the status the last parameter (NDR64 pads a stub's parameters, not its end).
 pub fn answer_counts(response_stub: &[u8], drep: DataRep) -> Option<Answer> {
     let word = |at: usize| -> Option<u32> {
         let b: [u8; 4] = response_stub.get(at..at.checked_add(4)?)?.try_into().ok()?;
@@ -131,26 +138,27 @@ pub fn answer_counts(response_stub: &[u8], drep: DataRep) -> Option<Answer> {
     })
 }
 
-/// [`interpret`] from the request stub and the answer's counts ([`answer_counts`]), without
-/// the response stub.
+/// [`interpret`] from the request stub (in `drep` and `syntax`) and the answer's counts
+/// ([`answer_counts`]), without the response stub.
 pub fn interpret_answer(
     request_stub: &[u8],
     drep: DataRep,
+    syntax: TransferSyntax,
     opnum: u16,
     answer: Answer,
 ) -> Option<EventKind> {
     let Answer { count, status, .. } = answer;
     match opnum {
         2 => {
-            let req = EptLookupRequest::from_stub(request_stub, drep, LIMITS).ok()?;
+            let req = EptLookupRequest::from_stub_in(request_stub, drep, syntax, LIMITS).ok()?;
             Some(lookup_event(&req, answer))
         }
         3 => {
-            let req = EptMapRequest::from_stub(request_stub, drep, LIMITS).ok()?;
+            let req = EptMapRequest::from_stub_in(request_stub, drep, syntax, LIMITS).ok()?;
             Some(map_event(&req.map_tower, count, status))
         }
         7 => {
-            let req = EptMapAuthRequest::from_stub(request_stub, drep, LIMITS).ok()?;
+            let req = EptMapAuthRequest::from_stub_in(request_stub, drep, syntax, LIMITS).ok()?;
             Some(map_event(&req.map_tower, count, status))
         }
         _ => None,
@@ -239,9 +247,19 @@ mod tests {
         .unwrap()
     }
 
+    /// Both byte orders in both transfer syntaxes.
+    fn encodings() -> [(DataRep, TransferSyntax); 4] {
+        [
+            (DataRep::LITTLE_ENDIAN, TransferSyntax::Ndr20),
+            (DataRep::BIG_ENDIAN, TransferSyntax::Ndr20),
+            (DataRep::LITTLE_ENDIAN, TransferSyntax::Ndr64),
+            (DataRep::BIG_ENDIAN, TransferSyntax::Ndr64),
+        ]
+    }
+
     #[test]
     fn lookup_and_map_decode() {
-        for drep in [DataRep::LITTLE_ENDIAN, DataRep::BIG_ENDIAN] {
+        for (drep, ts) in encodings() {
             let req = EptLookupRequest {
                 inquiry_type: RPC_C_EP_MATCH_BY_IF,
                 object: Unique::default(),
@@ -265,9 +283,10 @@ mod tests {
                 status: 0,
             };
             let ev = interpret(
-                &req.to_stub(drep).unwrap(),
-                &resp.to_stub(&req, drep).unwrap(),
+                &req.to_stub_in(drep, ts).unwrap(),
+                &resp.to_stub_in(&req, drep, ts).unwrap(),
                 drep,
+                ts,
                 2,
             )
             .unwrap();
@@ -297,9 +316,10 @@ mod tests {
                 status: 0,
             };
             let ev = interpret(
-                &req.to_stub(drep).unwrap(),
-                &resp.to_stub(&req, drep).unwrap(),
+                &req.to_stub_in(drep, ts).unwrap(),
+                &resp.to_stub_in(&req, drep, ts).unwrap(),
                 drep,
+                ts,
                 3,
             )
             .unwrap();
@@ -322,12 +342,21 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
-        assert_eq!(interpret(&[1, 2, 3], &[], DataRep::LITTLE_ENDIAN, 2), None);
+        assert_eq!(
+            interpret(
+                &[1, 2, 3],
+                &[],
+                DataRep::LITTLE_ENDIAN,
+                TransferSyntax::Ndr20,
+                2
+            ),
+            None
+        );
     }
 
     #[test]
     fn answer_counts_give_what_the_full_decode_gives() {
-        for drep in [DataRep::LITTLE_ENDIAN, DataRep::BIG_ENDIAN] {
+        for (drep, ts) in encodings() {
             for (n, status) in [(0u32, 0x16c9a0d6u32), (1, 0), (3, 0), (7, 0)] {
                 let req = EptLookupRequest {
                     inquiry_type: RPC_C_EP_ALL_ELTS,
@@ -350,14 +379,14 @@ mod tests {
                     status,
                 };
                 let (q, r) = (
-                    req.to_stub(drep).unwrap(),
-                    resp.to_stub(&req, drep).unwrap(),
+                    req.to_stub_in(drep, ts).unwrap(),
+                    resp.to_stub_in(&req, drep, ts).unwrap(),
                 );
                 let counts = answer_counts(&r, drep).unwrap();
                 assert_eq!((counts.count, counts.status, counts.end), (n, status, true));
                 assert_eq!(
-                    interpret_answer(&q, drep, 2, counts),
-                    interpret(&q, &r, drep, 2)
+                    interpret_answer(&q, drep, ts, 2, counts),
+                    interpret(&q, &r, drep, ts, 2)
                 );
                 let req = EptMapRequest {
                     object: Unique::default(),
@@ -372,18 +401,62 @@ mod tests {
                     status,
                 };
                 let (q, r) = (
-                    req.to_stub(drep).unwrap(),
-                    resp.to_stub(&req, drep).unwrap(),
+                    req.to_stub_in(drep, ts).unwrap(),
+                    resp.to_stub_in(&req, drep, ts).unwrap(),
                 );
                 let counts = answer_counts(&r, drep).unwrap();
                 assert_eq!((counts.count, counts.status), (n, status));
                 assert_eq!(
-                    interpret_answer(&q, drep, 3, counts),
-                    interpret(&q, &r, drep, 3)
+                    interpret_answer(&q, drep, ts, 3, counts),
+                    interpret(&q, &r, drep, ts, 3)
                 );
             }
         }
         assert_eq!(answer_counts(&[0; 27], DataRep::LITTLE_ENDIAN), None);
-        assert_eq!(interpret(&[], &[], DataRep::LITTLE_ENDIAN, 5), None);
+        assert_eq!(
+            interpret(&[], &[], DataRep::LITTLE_ENDIAN, TransferSyntax::Ndr64, 5),
+            None
+        );
+    }
+
+    /// A fresh full walk in NDR64 (what `msrpc dump` sends msrpcd, whose EPM prefers NDR64):
+    /// read in NDR64 it is a fresh walk of `max_ents` 500; read as NDR20 (as the audit did)
+    /// the request's 8-byte pointers shift every field after the first.
+    #[test]
+    fn ndr64_lookup_is_not_read_as_ndr20() {
+        let req = EptLookupRequest {
+            inquiry_type: RPC_C_EP_ALL_ELTS,
+            object: Unique::default(),
+            interface_id: Unique::default(),
+            vers_option: 1,
+            entry_handle: ContextHandle::default(),
+            max_ents: 500,
+        };
+        let q = req
+            .to_stub_in(DataRep::LITTLE_ENDIAN, TransferSyntax::Ndr64)
+            .unwrap();
+        let answer = Answer {
+            count: 3,
+            status: 0,
+            end: true,
+        };
+        let want = EventKind::EpmLookup {
+            call_id: 0,
+            inquiry: "all".into(),
+            interface: None,
+            entries: 3,
+            status: 0,
+            resumed: false,
+            max_ents: 500,
+            end: true,
+        };
+        assert_eq!(
+            interpret_answer(&q, DataRep::LITTLE_ENDIAN, TransferSyntax::Ndr64, 2, answer),
+            Some(want.clone())
+        );
+        assert_ne!(
+            interpret_answer(&q, DataRep::LITTLE_ENDIAN, TransferSyntax::Ndr20, 2, answer),
+            Some(want)
+        );
     }
 }

@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
-use msrpc_ndr::DataRep;
+use msrpc_ndr::{DataRep, TransferSyntax};
 use msrpc_proto::pdu::{AuthLevel, AuthType, ContextResult, FaultStatus, SyntaxId};
 use msrpc_proto::server::{BindKind, ServerEvent};
 
@@ -81,6 +81,9 @@ pub enum Input {
         opnum: u16,
         /// Data representation of the stubs.
         drep: DataRep,
+        /// Transfer syntax of the stubs: the one the call's presentation context accepted
+        /// (the server's `IncomingCall::transfer_syntax`); every stub kept is read in it.
+        transfer_syntax: TransferSyntax,
         /// Request stub length.
         stub_in: u64,
         /// Response stub length (0 on a fault).
@@ -347,7 +350,8 @@ impl Input {
     }
 
     /// The input for a finished call: `request` is the request stub or its beginning,
-    /// `stub_in` the whole stub's length. The stubs are copied only when the audit interprets
+    /// `stub_in` the whole stub's length, both stubs in `drep` and `transfer_syntax` (the
+    /// call's presentation context's). The stubs are copied only when the audit interprets
     /// them: EPM calls (for [`crate::epm::interpret`]), DCOM activation requests (for
     /// [`crate::inspect::request`]), the DCOM calls [`crate::dcom::interpret_call`] reads
     /// (whose response stubs are kept too) and the operations whose arguments
@@ -360,6 +364,7 @@ impl Input {
         interface: SyntaxId,
         opnum: u16,
         drep: DataRep,
+        transfer_syntax: TransferSyntax,
         request: &[u8],
         stub_in: usize,
         response: Result<&[u8], FaultStatus>,
@@ -381,6 +386,7 @@ impl Input {
             interface,
             opnum,
             drep,
+            transfer_syntax,
             stub_in: stub_in as u64,
             stub_out: resp.len() as u64,
             stubs: keep_request.then(|| {
@@ -799,6 +805,7 @@ impl Live {
             interface,
             opnum,
             drep,
+            transfer_syntax: syntax,
             stub_in,
             stub_out,
             stubs,
@@ -863,7 +870,7 @@ impl Live {
             *e_call_id = call_id;
             // Requests are unsealed here: every stub kept is in the clear.
             if crate::args::reads_op(&uuid, opnum) {
-                *e_args = crate::args::extract(&uuid, opnum, request, drep);
+                *e_args = crate::args::extract(&uuid, opnum, request, drep, syntax);
             } else if !e_args.is_empty() {
                 e_args.clear();
             }
@@ -924,7 +931,7 @@ impl Live {
         if let Some(facts) = dcom_facts {
             let resp = (fault.is_none() && !response.is_empty()).then_some((response, drep));
             if let Some(mut k) =
-                crate::dcom::interpret_call(&uuid, opnum, request, drep, resp, &facts)
+                crate::dcom::interpret_call(&uuid, opnum, request, drep, syntax, resp, &facts)
             {
                 if let EventKind::DcomActivation {
                     clsid, class_name, ..
@@ -964,8 +971,8 @@ impl Live {
         if uuid == EPM && fault.is_none() {
             let answer = stubs.as_deref().and_then(|s| s.answer);
             let k = match answer {
-                Some(counts) => crate::epm::interpret_answer(request, drep, opnum, counts),
-                None => crate::epm::interpret(request, response, drep, opnum),
+                Some(counts) => crate::epm::interpret_answer(request, drep, syntax, opnum, counts),
+                None => crate::epm::interpret(request, response, drep, syntax, opnum),
             };
             if let Some(mut k) = k {
                 match &mut k {
@@ -979,7 +986,7 @@ impl Live {
         if !crate::inspect::inspects(&uuid) {
             return;
         }
-        if let Some(found) = crate::inspect::request(&uuid, opnum, request, drep) {
+        if let Some(found) = crate::inspect::request(&uuid, opnum, request, drep, syntax) {
             f(&ev(
                 ts,
                 &st.id,
@@ -1270,6 +1277,7 @@ mod tests {
                 epm,
                 2,
                 drep,
+                TransferSyntax::Ndr20,
                 &rq,
                 rq.len(),
                 Ok(&rs),
@@ -1284,6 +1292,7 @@ mod tests {
                 epm,
                 9,
                 drep,
+                TransferSyntax::Ndr20,
                 &[],
                 0,
                 Err(FaultStatus::NCA_S_OP_RNG_ERROR),
@@ -1386,6 +1395,7 @@ mod tests {
                 echo,
                 1,
                 DataRep::LITTLE_ENDIAN,
+                TransferSyntax::Ndr20,
                 &[],
                 8,
                 Ok(&[0; 4]),
@@ -1455,6 +1465,7 @@ mod tests {
                     mgmt,
                     2,
                     DataRep::LITTLE_ENDIAN,
+                    TransferSyntax::Ndr20,
                     &[],
                     0,
                     Ok(&[0; 8]),
@@ -1474,6 +1485,7 @@ mod tests {
                     unknown,
                     70,
                     DataRep::LITTLE_ENDIAN,
+                    TransferSyntax::Ndr20,
                     &[],
                     12,
                     Err(FaultStatus::NCA_S_OP_RNG_ERROR),
@@ -1497,6 +1509,7 @@ mod tests {
                     mgmt,
                     1,
                     DataRep::LITTLE_ENDIAN,
+                    TransferSyntax::Ndr20,
                     &[],
                     0,
                     Err(FaultStatus(0x1234_5678)),
@@ -1518,6 +1531,7 @@ mod tests {
                     mgmt,
                     2,
                     DataRep::LITTLE_ENDIAN,
+                    TransferSyntax::Ndr20,
                     &[],
                     0,
                     Ok(&[0; 8]),
@@ -1537,6 +1551,7 @@ mod tests {
                     mgmt,
                     2,
                     DataRep::LITTLE_ENDIAN,
+                    TransferSyntax::Ndr20,
                     &[],
                     0,
                     Ok(&[0; 8]),
@@ -1555,6 +1570,7 @@ mod tests {
                     mgmt,
                     2,
                     DataRep::LITTLE_ENDIAN,
+                    TransferSyntax::Ndr20,
                     &[],
                     0,
                     Err(FaultStatus::NCA_S_OP_RNG_ERROR),
@@ -1585,6 +1601,7 @@ mod tests {
             echo,
             1,
             DataRep::LITTLE_ENDIAN,
+            TransferSyntax::Ndr20,
             &[0; 100],
             100,
             Ok(&[0; 50]),

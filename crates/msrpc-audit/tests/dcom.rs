@@ -18,6 +18,7 @@ use msrpc_ndr::{DataRep, Unique, Uuid};
 use msrpc_proto::pdu::{FaultStatus, SyntaxId};
 
 const LE: DataRep = DataRep::LITTLE_ENDIAN;
+const NDR20: msrpc_ndr::TransferSyntax = msrpc_ndr::TransferSyntax::Ndr20;
 const MMC20: &str = "49b2791a-b1ae-4c90-9b8e-e860ba07f889";
 
 fn vector(name: &str) -> Vec<u8> {
@@ -71,8 +72,16 @@ fn impacket_activation_requests_name_class_and_interfaces() {
             "00000001-0000-0000-c000-000000000046",
         ),
     ] {
-        let k = dcom::interpret_call(&ISYSTEM_ACTIVATOR, opnum, &vector(vec), LE, None, &facts())
-            .unwrap_or_else(|| panic!("{vec}"));
+        let k = dcom::interpret_call(
+            &ISYSTEM_ACTIVATOR,
+            opnum,
+            &vector(vec),
+            LE,
+            NDR20,
+            None,
+            &facts(),
+        )
+        .unwrap_or_else(|| panic!("{vec}"));
         let EventKind::DcomActivation {
             call_id,
             operation,
@@ -101,6 +110,7 @@ fn impacket_activation_requests_name_class_and_interfaces() {
         0,
         &vector("remote_activation_request"),
         LE,
+        NDR20,
         None,
         &facts(),
     )
@@ -110,13 +120,23 @@ fn impacket_activation_requests_name_class_and_interfaces() {
         "{k:?}"
     );
     // Other interfaces, other opnums and garbage: nothing.
-    assert!(dcom::interpret_call(&ISYSTEM_ACTIVATOR, 2, &[], LE, None, &facts()).is_none());
-    assert!(dcom::interpret_call(&ISYSTEM_ACTIVATOR, 4, &[0xff; 40], LE, None, &facts()).is_none());
+    assert!(dcom::interpret_call(&ISYSTEM_ACTIVATOR, 2, &[], LE, NDR20, None, &facts()).is_none());
+    assert!(dcom::interpret_call(
+        &ISYSTEM_ACTIVATOR,
+        4,
+        &[0xff; 40],
+        LE,
+        NDR20,
+        None,
+        &facts()
+    )
+    .is_none());
     assert!(dcom::interpret_call(
         &Uuid::from_u128(7),
         4,
         &vector("remote_create_instance_request"),
         LE,
+        NDR20,
         None,
         &facts()
     )
@@ -130,6 +150,7 @@ fn impacket_resolver_and_remunknown_calls() {
         5,
         &vector("server_alive2_request"),
         LE,
+        NDR20,
         Some((&vector("server_alive2_response"), LE)),
         &facts(),
     )
@@ -161,6 +182,7 @@ fn impacket_resolver_and_remunknown_calls() {
         4,
         &vector("resolve_oxid2_request"),
         LE,
+        NDR20,
         Some((&vector("resolve_oxid2_response"), LE)),
         &facts(),
     )
@@ -182,6 +204,7 @@ fn impacket_resolver_and_remunknown_calls() {
         3,
         &vector("rem_query_interface_request"),
         LE,
+        NDR20,
         None,
         &facts(),
     )
@@ -203,6 +226,7 @@ fn impacket_resolver_and_remunknown_calls() {
         5,
         &vector("rem_release_request"),
         LE,
+        NDR20,
         None,
         &facts(),
     )
@@ -231,6 +255,7 @@ fn activation_of(clsid: &str) -> EventKind {
         4,
         &create_instance(clsid),
         LE,
+        NDR20,
         None,
         &facts(),
     )
@@ -357,6 +382,7 @@ fn live_calls_become_dcom_events() {
             SyntaxId::new(ISYSTEM_ACTIVATOR, 0, 0),
             4,
             LE,
+            NDR20,
             &stub,
             stub.len(),
             Err(FaultStatus::ACCESS_DENIED),
@@ -400,6 +426,7 @@ fn live_calls_become_dcom_events() {
             SyntaxId::new(IOBJECT_EXPORTER, 0, 0),
             5,
             LE,
+            NDR20,
             &[],
             0,
             Ok(&resp),
@@ -440,6 +467,7 @@ fn live_host_records_name_hosted_classes_calls_pings_and_collection() {
                 SyntaxId::new(ISYSTEM_ACTIVATOR, 0, 0),
                 4,
                 LE,
+                NDR20,
                 &stub,
                 stub.len(),
                 Err(FaultStatus::ACCESS_DENIED),

@@ -1038,10 +1038,16 @@ fn uuid(s: &str) -> Uuid {
 }
 
 fn extract(iface: &str, opnum: u16, stub: &[u8], drep: DataRep) -> Vec<(String, String)> {
-    msrpc_audit::args::extract(&uuid(iface), opnum, stub, drep)
-        .into_iter()
-        .map(|a| (a.name, a.value))
-        .collect()
+    msrpc_audit::args::extract(
+        &uuid(iface),
+        opnum,
+        stub,
+        drep,
+        msrpc_ndr::TransferSyntax::Ndr20,
+    )
+    .into_iter()
+    .map(|a| (a.name, a.value))
+    .collect()
 }
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -1313,6 +1319,7 @@ fn live_calls_carry_arguments_and_fire_rules() {
             SyntaxId::new(uuid(iface), 1, 0),
             opnum,
             BE,
+            msrpc_ndr::TransferSyntax::Ndr20,
             &stub,
             stub.len(),
             Ok(&[0, 0, 0, 0]),

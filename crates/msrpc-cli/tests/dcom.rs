@@ -283,6 +283,7 @@ fn live_audit_of_our_clients_dcom_calls() {
             interface,
             opnum,
             drep,
+            transfer_syntax,
             request,
             stub_in,
             response,
@@ -295,7 +296,15 @@ fn live_audit_of_our_clients_dcom_calls() {
         {
             sink.lock().unwrap().push(
                 Input::call_done(
-                    *conn_id, *call_id, *interface, *opnum, *drep, request, *stub_in, *response,
+                    *conn_id,
+                    *call_id,
+                    *interface,
+                    *opnum,
+                    *drep,
+                    *transfer_syntax,
+                    request,
+                    *stub_in,
+                    *response,
                     *duration,
                 )
                 .with_request_facts(*fragments, *auth_level, *user),

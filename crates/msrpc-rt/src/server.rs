@@ -104,6 +104,9 @@ pub enum ConnEvent<'a> {
         opnum: u16,
         /// Data representation of both stubs.
         drep: DataRep,
+        /// Transfer syntax of both stubs: the one the call's presentation context accepted
+        /// (NDR20 or NDR64, MS-RPCE 2.2.5).
+        transfer_syntax: msrpc_ndr::TransferSyntax,
         /// The request stub (reassembled, unsealed), cut at [`CALL_DONE_STUB_MAX`] bytes; empty
         /// unless the interface is one of [`ServerBuilder::call_done_stubs`].
         request: &'a [u8],

@@ -451,6 +451,7 @@ fn input_of(ev: &ConnEvent<'_>) -> Option<Input> {
             interface,
             opnum,
             drep,
+            transfer_syntax,
             request,
             stub_in,
             response,
@@ -461,7 +462,16 @@ fn input_of(ev: &ConnEvent<'_>) -> Option<Input> {
             error,
             ..
         } => Input::call_done(
-            *conn_id, *call_id, *interface, *opnum, *drep, request, *stub_in, *response, *duration,
+            *conn_id,
+            *call_id,
+            *interface,
+            *opnum,
+            *drep,
+            *transfer_syntax,
+            request,
+            *stub_in,
+            *response,
+            *duration,
         )
         .with_request_facts(*fragments, *auth_level, *user)
         .with_error(*error),

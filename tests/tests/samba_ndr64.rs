@@ -1,0 +1,170 @@
+//! A second opinion on our NDR64 bytes: samba-testsuite's `ndrdump --ndr64 --validate`
+//! (Samba's pidl-generated NDR64 marshalling, software we did not write) reads the stubs our
+//! generated code encodes in NDR64 for the EPM (`ept_lookup`'s request: a unique interface
+//! id, a context handle) and rpcecho (scalars, a conformant array, a string), pushes them back and compares, and prints the values
+//! it read: they must be ours.
+//!
+//! Little-endian only (ndrdump has no big-endian option). Where Samba's hand-written IDL is not
+//! what MIDL makes of the interface in NDR64 (the EPM's towers and annotations), the test says
+//! so instead of checking. The test fails loudly when ndrdump
+//! is missing (Debian `samba-testsuite`, which scripts/test.sh installs).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::path::Path;
+use std::process::Command;
+
+use msrpc_echo::{AddOneRequest, AddOneResponse, EchoDataRequest, TestCallRequest};
+use msrpc_epm::{
+    EptEntry, EptLookupRequest, EptLookupResponse, EptMapRequest, EptMapResponse, RpcIfId, Tower,
+    RPC_C_EP_MATCH_BY_IF,
+};
+use msrpc_ndr::{ContextHandle, DataRep, TransferSyntax, Unique, Uuid};
+use msrpc_proto::pdu::SyntaxId;
+
+const LE: DataRep = DataRep::LITTLE_ENDIAN;
+const NDR64: TransferSyntax = TransferSyntax::Ndr64;
+
+/// Runs `ndrdump --ndr64 --validate PIPE FUNCTION DIRECTION FILE` (with the request as the
+/// context of a response) and returns its output; fails unless it read our bytes.
+fn ndrdump(dir: &Path, pipe: &str, function: &str, stub: &[u8], request: Option<&[u8]>) -> String {
+    let which = if request.is_some() { "out" } else { "in" };
+    let file = dir.join(format!("{function}.{which}"));
+    std::fs::write(&file, stub).unwrap();
+    let mut cmd = Command::new("ndrdump");
+    cmd.arg("--ndr64").arg("--validate");
+    if let Some(q) = request {
+        let ctx = dir.join(format!("{function}.ctx"));
+        std::fs::write(&ctx, q).unwrap();
+        cmd.arg("-c").arg(ctx);
+    }
+    cmd.args([pipe, function, which]).arg(&file);
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("ndrdump did not run ({e}): apt-get install samba-testsuite"));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    // ndrdump's first pull is of our bytes; `--validate` then pushes what it read and pulls
+    // that again, which fails for Samba's own NDR64 push of some conformant arrays
+    // (echo_EchoData: "validate pull FAILED", Bad Array Size, after reading ours right).
+    assert!(
+        text.starts_with("pull returned Success") && !text.contains("ndr_pull_error"),
+        "{function} {which}: ndrdump refused our NDR64 bytes:\n{text}"
+    );
+    text
+}
+
+/// `text` has a line whose words are `field`, `:` and then start with `value`.
+fn has(text: &str, field: &str, value: &str) -> bool {
+    text.lines().any(|l| {
+        let mut w = l.split_whitespace();
+        w.next() == Some(field)
+            && w.next() == Some(":")
+            && w.collect::<Vec<_>>().join(" ").starts_with(value)
+    })
+}
+
+#[test]
+fn ndrdump_reads_our_ndr64_epm_and_rpcecho_stubs() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("samba_ndr64");
+    std::fs::create_dir_all(&dir).unwrap();
+    let echo = SyntaxId::new(
+        Uuid::from_u128(0x60a15ec5_4de8_11d7_a637_005056a20182),
+        1,
+        0,
+    );
+    let tower = || {
+        Tower::ncacn_ip_tcp(echo, SyntaxId::NDR20, "10.1.2.3".parse().unwrap(), 49726)
+            .to_twr()
+            .unwrap()
+    };
+
+    // ept_lookup: a unique interface id, a context handle, max_ents; the answer's
+    // conformant-varying array of entries, each with a full-pointer tower and a varying
+    // annotation.
+    let q = EptLookupRequest {
+        inquiry_type: RPC_C_EP_MATCH_BY_IF,
+        object: Unique::null(),
+        interface_id: Unique::new(RpcIfId {
+            uuid: echo.uuid,
+            vers_major: 1,
+            vers_minor: 0,
+        }),
+        vers_option: 1,
+        entry_handle: ContextHandle::NULL,
+        max_ents: 500,
+    };
+    let qb = q.to_stub_in(LE, NDR64).unwrap();
+    let t = ndrdump(&dir, "epmapper", "epm_Lookup", &qb, None);
+    assert!(has(&t, "max_ents", "0x000001f4 (500)"), "{t}");
+    assert!(has(&t, "inquiry_type", "RPC_C_EP_MATCH_BY_IF (1)"), "{t}");
+    assert!(
+        has(&t, "uuid", "60a15ec5-4de8-11d7-a637-005056a20182"),
+        "{t}"
+    );
+    let r = EptLookupResponse {
+        entry_handle: ContextHandle {
+            attributes: 0,
+            uuid: Uuid::from_u128(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10),
+        },
+        num_ents: 2,
+        entries: vec![
+            EptEntry {
+                object: Uuid::nil(),
+                tower: Unique::new(tower()),
+                annotation: "msrpc echo".into(),
+            },
+            EptEntry {
+                object: Uuid::from_u128(7),
+                tower: Unique::new(tower()),
+                annotation: String::new(),
+            },
+        ],
+        status: 0,
+    };
+    // Samba's ndrdump refuses our NDR64 ept_lookup answer ("Buffer Size Error"); Impacket's
+    // NDR64 reads it (tests/interop/impacket_ndr64.py) and Wireshark reads the entries'
+    // annotation counts as 4 bytes in NDR64: not checked here until someone settles which is
+    // Windows' layout (docs/ndr.md).
+    let _ = r.to_stub_in(&q, LE, NDR64).unwrap();
+
+    // ept_map: not checked here. Samba's `twr_t` (a `uint32` length, then the tower as a
+    // `subcontext(4)`) is not the conformant structure MIDL makes of it, whose conformance
+    // NDR64 hoists as 8 bytes (MS-RPCE 2.2.5.3.4.1): ndrdump reads the tower's first octets
+    // as the upper half of a 64-bit count and refuses ("non-zero upper 32 bits"). Windows'
+    // own NDR64 ept_map request (otrf__empire_psexec, frame 166) has our layout: the analyzer
+    // decodes it (tests/third_party.rs), as does tshark.
+
+    // rpcecho: scalars, a conformant array, a string.
+    let q = AddOneRequest { in_data: 41 };
+    let qb = q.to_stub_in(LE, NDR64).unwrap();
+    let t = ndrdump(&dir, "rpcecho", "echo_AddOne", &qb, None);
+    assert!(has(&t, "in_data", "0x00000029 (41)"), "{t}");
+    let rb = AddOneResponse { out_data: 42 }
+        .to_stub_in(&q, LE, NDR64)
+        .unwrap();
+    let t = ndrdump(&dir, "rpcecho", "echo_AddOne", &rb, Some(&qb));
+    assert!(has(&t, "out_data", "0x0000002a (42)"), "{t}");
+    let q = EchoDataRequest {
+        len: 5,
+        in_data: b"hello".to_vec(),
+    };
+    let t = ndrdump(
+        &dir,
+        "rpcecho",
+        "echo_EchoData",
+        &q.to_stub_in(LE, NDR64).unwrap(),
+        None,
+    );
+    assert!(has(&t, "len", "0x00000005 (5)"), "{t}");
+    let q = TestCallRequest {
+        s1: "ndr64 from msrpc".into(),
+    };
+    let t = ndrdump(
+        &dir,
+        "rpcecho",
+        "echo_TestCall",
+        &q.to_stub_in(LE, NDR64).unwrap(),
+        None,
+    );
+    assert!(t.contains("ndr64 from msrpc"), "{t}");
+}
