@@ -15,8 +15,7 @@ use std::process::Command;
 
 use msrpc_echo::{AddOneRequest, AddOneResponse, EchoDataRequest, TestCallRequest};
 use msrpc_epm::{
-    EptEntry, EptLookupRequest, EptLookupResponse, EptMapRequest, EptMapResponse, RpcIfId, Tower,
-    RPC_C_EP_MATCH_BY_IF,
+    EptEntry, EptLookupRequest, EptLookupResponse, RpcIfId, Tower, RPC_C_EP_MATCH_BY_IF,
 };
 use msrpc_ndr::{ContextHandle, DataRep, TransferSyntax, Unique, Uuid};
 use msrpc_proto::pdu::SyntaxId;
