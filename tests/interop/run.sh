@@ -999,15 +999,37 @@ else
     [ "$p" = 135 ] || DECODE+=(-d "tcp.port==$p,dcerpc")
   done
   frames=$(timeout 300 tshark -n -r "$PCAP" 2>/dev/null | wc -l)
-  if timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "_ws.malformed || _ws.expert.severity == error" \
-    >"$WORK/tshark-bad.out" 2>"$WORK/tshark-bad.err"; then
+  # One known Wireshark defect is set apart, narrowly: its EPM dissector reads an ept_entry_t's
+  # annotation offset and actual count with 32-bit reads whatever the transfer syntax, while
+  # NDR64 makes them 64-bit (MS-RPCE 2.2.5.3.4.2), so every NDR64 ept_lookup response with an
+  # entry is "malformed" to it. A flagged frame is set apart only when it is an EPM ept_lookup
+  # response (opnum 2) on a connection whose bind_ack accepted NDR64; Impacket's NDR64 decoder
+  # (section (i)) and Samba's ndrdump --ndr64 (tests/tests/samba_ndr64.rs) read the same bytes.
+  BAD_FILTER="_ws.malformed || _ws.expert.severity == error"
+  if timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "$BAD_FILTER" \
+    -T fields -e frame.number -e tcp.stream -e epm.opnum -e dcerpc.pkt_type \
+    >"$WORK/tshark-bad.tsv" 2>"$WORK/tshark-bad.err"; then
+    timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" \
+      -Y "dcerpc.cn_ack_trans_id == 71710533-beba-4937-8319-b5dbef9ccc36" \
+      -T fields -e tcp.stream 2>/dev/null | sort -u >"$WORK/ndr64-streams.txt"
+    : >"$WORK/tshark-bad.out"
+    known=0
+    while IFS=$'\t' read -r frame stream opnum ptype; do
+      if [ "$opnum" = 2 ] && [ "$ptype" = 2 ] && grep -qx "$stream" "$WORK/ndr64-streams.txt"; then
+        known=$((known + 1))
+      else
+        echo "$frame" >>"$WORK/tshark-bad.out"
+      fi
+    done <"$WORK/tshark-bad.tsv"
     if [ -s "$WORK/tshark-bad.out" ]; then
       fail "tshark flags $(wc -l <"$WORK/tshark-bad.out") of $frames frames as malformed or expert errors"
-      show "$WORK/tshark-bad.out" 30
-      timeout 120 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "_ws.malformed || _ws.expert.severity == error" \
+      timeout 120 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "$BAD_FILTER" 2>/dev/null |
+        head -30 | sed 's/^/    | /'
+      timeout 120 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "$BAD_FILTER" \
         -T fields -e frame.number -e _ws.expert.message 2>/dev/null | head -20 | sed 's/^/    | /'
     else
-      pass "tshark: no malformed packet or expert error in $frames frames"
+      pass "tshark: no malformed packet or expert error in $frames frames" \
+        "(besides $known NDR64 ept_lookup responses Wireshark's EPM dissector misreads)"
     fi
   else
     fail "tshark could not read the capture"
