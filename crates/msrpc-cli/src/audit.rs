@@ -716,28 +716,19 @@ async fn probe_one(c: &Client, s: SyntaxId) -> Access {
         .await
     {
         Ok(_) => Access::Reached("answered the no-op call".into()),
-        Err(CallError::Fault(f)) if is_access_fault(f) => {
-            Access::Denied(describe_call_error(&CallError::Fault(f)))
+        // Only "no such operation" proves the call got past the access checks: Samba answers
+        // a call after a refused logon with nca_s_proto_error, Windows and msrpcd with access
+        // denied; any other fault counts as refused, with its name as the evidence.
+        Err(CallError::Fault(f)) if f == FaultStatus::NCA_S_OP_RNG_ERROR => {
+            Access::Reached(describe_call_error(&CallError::Fault(f)))
         }
-        Err(CallError::Fault(f)) => Access::Reached(describe_call_error(&CallError::Fault(f))),
+        Err(CallError::Fault(f)) => Access::Denied(describe_call_error(&CallError::Fault(f))),
         Err(CallError::Timeout) => Access::Failed("no answer to the no-op call".into()),
         Err(CallError::Transport(t)) => {
             Access::Denied(format!("the server closed the connection ({t})"))
         }
         Err(e) => Access::Failed(describe_call_error(&e)),
     }
-}
-
-/// Faults that mean "refused for who you are", not "no such operation".
-fn is_access_fault(f: FaultStatus) -> bool {
-    const RPC_S_SEC_PKG_ERROR: u32 = 0x0000_0721;
-    const NCA_S_FAULT_ACCESS_DENIED: u32 = 0x1c00_0023;
-    const RPC_S_AUTH_ERROR: u32 = 0x1c00_0022;
-    f == FaultStatus::ACCESS_DENIED
-        || matches!(
-            f.0,
-            RPC_S_SEC_PKG_ERROR | NCA_S_FAULT_ACCESS_DENIED | RPC_S_AUTH_ERROR
-        )
 }
 
 #[cfg(test)]
