@@ -14,7 +14,8 @@
 //!   configured `ports` range) dropped, so a service that appears there unannounced is not
 //!   reachable.
 //!
-//! Other traffic is left alone (the chain's policy is accept): the rules slot into a host's
+//! Replies and established connections are let through first (a client's ephemeral ports may
+//! lie in the dynamic range). Other traffic is left alone (the chain's policy is accept): the rules slot into a host's
 //! existing firewall.
 
 use std::collections::BTreeSet;
@@ -332,7 +333,8 @@ pub async fn run(g: &Global, a: FirewallArgs) -> Result<(), Failure> {
             }
         }
         plan.sources.push(format!(
-            "the endpoint map of {h} ({} entries, {} TCP ports)",
+            "the endpoint map of {h} ({} entries, {} TCP ports; DCOM object exporters are not in \
+             it: add them with --port or --config's [dcom] exporter-port)",
             walk.entries.len(),
             plan.ports.len() - before
         ));
@@ -384,7 +386,8 @@ pub async fn run(g: &Global, a: FirewallArgs) -> Result<(), Failure> {
         None => config_range,
     };
     if let Some(r) = config_range {
-        if r != dynamic {
+        // A configured range outside the dynamic range is blocked too (except what is allowed).
+        if r.0 < dynamic.0 || r.1 > dynamic.1 {
             plan.block.push(r);
         }
     }
@@ -534,6 +537,9 @@ pub fn nft(plan: &Plan) -> String {
     let _ = writeln!(
         s,
         "\n    chain input {{\n        type filter hook input priority filter - 5; policy accept;\n\
+         \n        # Replies and established connections (a client's own ephemeral ports may lie in the\n\
+         \x20       # dynamic range) are not this table's business.\n\
+         \x20       ct state established,related accept\n\
          \n        # The endpoint mapper: at most {rate} new connections per second per source.\n\
          \x20       tcp dport {epm} ct state new add @epm_meter_v4 {{ ip saddr limit rate over {rate}/second burst {burst} packets }} counter drop\n\
          \x20       tcp dport {epm} ct state new add @epm_meter_v6 {{ ip6 saddr limit rate over {rate}/second burst {burst} packets }} counter drop"
@@ -572,7 +578,8 @@ pub fn iptables(plan: &Plan, v6: bool) -> String {
     let _ = writeln!(
         s,
         "# Load with `{cmd}-restore --noflush < FILE` (without --noflush the whole filter table is replaced);\n\
-         # loading twice adds a second jump from INPUT.\n*filter\n:MSRPC-INPUT - [0:0]\n-I INPUT 1 -p tcp -j MSRPC-INPUT"
+         # loading twice adds a second jump from INPUT.\n*filter\n:MSRPC-INPUT - [0:0]\n-I INPUT 1 -p tcp -j MSRPC-INPUT\n\
+         -A MSRPC-INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN"
     );
     let sources: &[String] = if v6 { &plan.v6 } else { &plan.v4 };
     let restricted = !plan.any_source();
