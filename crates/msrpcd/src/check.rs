@@ -202,7 +202,7 @@ pub fn check(cfg: &Config, effective: &str) -> Vec<Finding> {
             recommended: "the internal addresses only, where the host has several networks".into(),
         });
     }
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }
 
@@ -227,11 +227,12 @@ fn walk(t: &toml::Table, prefix: &str, out: &mut Vec<(String, String)>) {
         };
         let named = k.contains("connectionless") || k.contains("udp") || k.contains("ncadg");
         match v {
-            toml::Value::Table(inner) if named => {
-                if inner.get("enabled").and_then(toml::Value::as_bool) == Some(true) {
-                    out.push((format!("{path}.enabled"), "true".into()));
-                }
+            toml::Value::Table(inner)
+                if named && inner.get("enabled").and_then(toml::Value::as_bool) == Some(true) =>
+            {
+                out.push((format!("{path}.enabled"), "true".into()))
             }
+            toml::Value::Table(_) if named => {}
             toml::Value::Table(inner) => walk(inner, &path, out),
             toml::Value::Boolean(true) if named => out.push((path, "true".into())),
             toml::Value::String(s) if named && !s.is_empty() => {
