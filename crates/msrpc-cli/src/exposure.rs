@@ -185,7 +185,12 @@ const fn a(
 }
 
 const RRC: &str = "Group Policy \"Restrict Unauthenticated RPC clients\" = Authenticated \
-(HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows NT\\Rpc\\RestrictRemoteClients = 1)";
+(HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows NT\\Rpc\\RestrictRemoteClients = 1; not on domain controllers)";
+
+/// The Samba fix for an interface served by one of samba-dcerpcd's `rpcd_*` helpers.
+const RPCD: &str =
+    "start samba-dcerpcd with only the rpcd_* helpers needed (listed on its command line \
+instead of --libexec-rpcds)";
 
 /// The interfaces known to be abused.
 #[rustfmt::skip]
@@ -196,21 +201,21 @@ pub static ABUSED: &[AbusedInterface] = &[
       "block the EFSRPC UUIDs with an RPC filter (netsh rpc filter); stop the EFS service where unused", None),
     a(0x12345678_1234_abcd_ef00_0123456789ab, Abuse::Coercion, "PrinterBug, PrintNightmare (printerbug_rprn, printnightmare_rprn)",
       "stop and disable the Print Spooler service where no printing is served (always on domain controllers); Group Policy \"Allow Print Spooler to accept client connections\" = Disabled",
-      Some("disable spoolss = yes (and rpc_server:spoolss = disabled)")),
+      Some("disable spoolss = yes, or leave rpcd_spoolss out of samba-dcerpcd's helpers")),
     a(0x76f03f96_cdfd_44fc_a22c_64950a001209, Abuse::Coercion, "PrintNightmare over MS-PAR (printnightmare_par)",
       "stop and disable the Print Spooler service where no printing is served", None),
     a(0x4fc742e0_4a10_11cf_8273_00aa004ae673, Abuse::Coercion, "DFSCoerce (dfscoerce)",
       "block MS-DFSNM with an RPC filter (netsh rpc filter) on domain controllers",
-      Some("rpc_server:netdfs = disabled")),
+      Some("netdfs is served by rpcd_classic with srvsvc and wkssvc: leave rpcd_classic out of samba-dcerpcd's helpers where they are not needed, else allow its port only from trusted hosts")),
     a(0xa8e0653c_2744_4389_a61d_7373df8b2292, Abuse::Coercion, "ShadowCoerce (shadowcoerce)",
       "remove the File Server VSS Agent Service role service where unused",
-      Some("rpc_server:fssagentrpc = disabled (or leave \"registry shares\" off)")),
+      Some("leave rpcd_fsrvp out of samba-dcerpcd's helpers")),
     a(0x82273fdc_e32a_18c3_3f78_827929dc23ea, Abuse::Coercion, "event log backup coercion, remote log clearing (eventlog_backup_coerce, remote_eventlog_clear)",
       "block MS-EVEN with an RPC filter (netsh rpc filter) from non-management hosts",
-      Some("rpc_server:eventlog = disabled")),
+      Some(RPCD)),
     a(0x367abb81_9844_35f1_ad32_98f038001003, Abuse::RemoteControl, "service creation (PsExec, scm_service_create_start)",
       "allow the Service Control Manager's RPC only from management hosts (Windows Firewall rule on the dynamic RPC ports with remote address restrictions)",
-      Some("rpc_server:svcctl = disabled")),
+      Some(RPCD)),
     a(0x1ff70682_0a51_30e8_076d_740be8cee98b, Abuse::RemoteControl, "AT jobs (at_job_add)",
       "block ATSvc with an RPC filter (netsh rpc filter)", None),
     a(0x378e52b0_c0a9_11cf_822d_00aa0051e40f, Abuse::RemoteControl, "AT jobs via SASec (at_job_add)",
@@ -219,7 +224,7 @@ pub static ABUSED: &[AbusedInterface] = &[
       "restrict \"Remote Scheduled Tasks Management\" firewall rules to management hosts", None),
     a(0x338cd001_2244_31f1_aaaa_900038001003, Abuse::RemoteControl, "remote registry read/write, shutdown (remote_registry_write, remote_shutdown)",
       "stop and disable the RemoteRegistry service where unused",
-      Some("rpc_server:winreg = disabled")),
+      Some("leave rpcd_winreg out of samba-dcerpcd's helpers")),
     a(0xf6beaff7_1e19_4fbb_9f8f_b89e2018337c, Abuse::RemoteControl, "remote event log clearing (remote_eventlog_clear_even6)",
       "restrict \"Remote Event Log Management\" firewall rules to management hosts", None),
     a(0x894de0c0_0d55_11d3_a322_00c04fa321a1, Abuse::RemoteControl, "remote shutdown (remote_shutdown)",
@@ -230,15 +235,15 @@ pub static ABUSED: &[AbusedInterface] = &[
       "only domain controllers should reach DRSUAPI: restrict the dynamic RPC ports of DCs by source", None),
     a(0x12345678_1234_abcd_ef00_01234567cffb, Abuse::Credentials, "Zerologon (zerologon)",
       "enforce secure RPC for Netlogon (FullSecureChannelProtection = 1, CVE-2020-1472 updates)",
-      Some("server schannel = yes (the default since 4.12)")),
+      Some("server schannel = yes (the default)")),
     a(0x3dde7c30_165d_11d1_ab8f_00805f14db40, Abuse::Credentials, "DPAPI backup key retrieval (dpapi_backupkey_bkrp)",
       "restrict the dynamic RPC ports of domain controllers by source", None),
     a(0x12345778_1234_abcd_ef00_0123456789ac, Abuse::Credentials, "account and group enumeration (samr_domain_account_enum)",
       "Group Policy \"Network access: Restrict clients allowed to make remote calls to SAM\" (RestrictRemoteSAM)",
-      Some("restrict anonymous = 2")),
+      Some("restrict anonymous = 2 (refuses anonymous SAMR and LSA operations inside the service, which the no-op probe does not see)")),
     a(0x12345778_1234_abcd_ef00_0123456789ab, Abuse::Credentials, "SID/name lookups, RID cycling (lsa_sid_name_lookup)",
       "Group Policy \"Network access: Do not allow anonymous enumeration of SAM accounts and shares\" and \"Allow anonymous SID/Name translation\" = Disabled",
-      Some("restrict anonymous = 2")),
+      Some("restrict anonymous = 2 (refuses anonymous SAMR and LSA operations inside the service, which the no-op probe does not see)")),
     a(0x000001a0_0000_0000_c000_000000000046, Abuse::Activation, "WMI/MMC20/ShellWindows lateral movement (wmi_exec_method, dcom_mmc20_application)",
       "keep the DCOM hardening of CVE-2021-26414 (activation at packet integrity); restrict 135 and the dynamic ports to management hosts", None),
     a(0x4d9f4ab8_7d1c_11cf_861e_0020af6e7c57, Abuse::Legacy, "Blaster-era activation overflows (blaster_activation_overflow)",
@@ -636,7 +641,7 @@ pub fn grade(r: &mut HostReport) {
                                 s.uuid
                             )),
                             windows: Some(RRC.into()),
-                            samba: Some("disable the service (rpc_server:NAME = disabled) if it is not needed".into()),
+                            samba: Some(format!("{RPCD}, leaving out the one serving it")),
                         },
                     ));
                 }
@@ -787,7 +792,7 @@ pub fn grade(r: &mut HostReport) {
                         "HKLM\\SOFTWARE\\Microsoft\\Rpc\\Internet: Ports (REG_MULTI_SZ, e.g. 5000-5100), PortsInternetAvailable = \"Y\", UseInternetPorts = \"Y\", then restart; or pin services (e.g. NTDS \"TCP/IP Port\", Netlogon DCTcpipPort)"
                             .into(),
                     ),
-                    samba: Some("rpc server dynamic port range = LOW-HIGH, rpc server port = PORT (or rpc server port:SERVICE)".into()),
+                    samba: Some("rpc server dynamic port range = LOW-HIGH (rpc server port and rpc server port:SERVICE pin ports on an AD DC)".into()),
                 },
             });
         }

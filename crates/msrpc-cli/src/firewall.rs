@@ -470,7 +470,7 @@ fn header(plan: &Plan, comment: &str) -> String {
         let _ = writeln!(
             s,
             "{comment} Ports handed out from a dynamic range change at restart: pin them (msrpcd `ports`, \
-             `[dcom] exporter-port`; Windows Rpc\\Internet Ports; Samba `rpc server port`) or regenerate."
+             `[dcom] exporter-port`; Windows Rpc\\Internet Ports; Samba `rpc server dynamic port range`) or regenerate."
         );
     }
     s
