@@ -256,6 +256,44 @@ fn open_demo_reports_unauthenticated_access_and_probes_read_only() {
         );
     }
 
+    // The audit result feeds `msrpc firewall --audit`: the rpcecho port is allowed exactly.
+    let echo_port = host["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["interfaces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["interface"].as_str().unwrap().starts_with(RPCECHO))
+        })
+        .unwrap()["port"]
+        .as_u64()
+        .unwrap();
+    let doc = d.dir.path().join("audit-result.json");
+    std::fs::write(
+        &doc,
+        serde_json::json!({ "hosts": [host.clone()], "summary": {} }).to_string(),
+    )
+    .unwrap();
+    let out = Command::new(msrpc_bin())
+        .args([
+            "firewall",
+            "--audit",
+            doc.to_str().unwrap(),
+            "--format",
+            "iptables",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rules = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        rules.contains(&format!("--dports {},{echo_port} -j ACCEPT", d.epm.port())),
+        "{rules}"
+    );
+
     // SARIF: one result per finding.
     let out = Command::new(msrpc_bin())
         .args(["--timeout", "10", "audit", "--sarif", &d.epm.to_string()])
