@@ -857,7 +857,7 @@ pub fn sarif(reports: &[HostReport]) -> serde_json::Value {
                 "name": id,
                 "shortDescription": { "text": text },
                 "fullDescription": { "text": text },
-                "helpUri": "https://github.com/msrpc/msrpc/blob/main/docs/hardening.md",
+                "help": { "text": "See docs/hardening.md in the msrpc sources: each finding's settings for msrpcd, Windows and Samba." },
             })
         })
         .collect();
@@ -907,7 +907,6 @@ pub fn sarif(reports: &[HostReport]) -> serde_json::Value {
             "tool": { "driver": {
                 "name": "msrpc audit",
                 "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://github.com/msrpc/msrpc/blob/main/docs/hardening.md",
                 "rules": rules,
             }},
             "results": results,
