@@ -716,11 +716,13 @@ pub fn grade(r: &mut HostReport) {
     }
     if r.dcom.answered {
         let own = r.host.trim_start_matches('[').trim_end_matches(']');
+        // IP addresses other than the one audited: the host is on another network too (names
+        // are only names).
         let other: Vec<&String> = r
             .dcom
             .addresses
             .iter()
-            .filter(|a| !a.eq_ignore_ascii_case(own))
+            .filter(|a| a.parse::<std::net::IpAddr>().is_ok() && !a.eq_ignore_ascii_case(own))
             .collect();
         out.push(Finding {
             rule: "dcom-addresses-leaked",
@@ -949,7 +951,7 @@ mod tests {
         r.dcom = DcomReport {
             answered: true,
             com_version: Some("5.6".into()),
-            addresses: vec!["10.0.0.1".into(), "192.168.9.1".into()],
+            addresses: vec!["10.0.0.1".into(), "host1".into(), "192.168.9.1".into()],
             error: None,
         };
         let mut s = InterfaceAccess::new(spool, "epm");
@@ -995,6 +997,20 @@ mod tests {
             dcom.severity,
             Severity::Medium,
             "an address of another network"
+        );
+        let mut only_name = HostReport::new("10.0.0.1".into(), 135);
+        only_name.dcom = DcomReport {
+            answered: true,
+            com_version: Some("5.7".into()),
+            addresses: vec!["10.0.0.1".into(), "host1".into()],
+            error: None,
+        };
+        grade(&mut only_name);
+        assert_eq!(only_name.findings.len(), 1);
+        assert_eq!(
+            only_name.findings[0].severity,
+            Severity::Low,
+            "a name is no other network"
         );
         let s = sarif(&[r]);
         assert_eq!(s["version"], "2.1.0");

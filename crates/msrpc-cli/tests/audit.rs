@@ -227,6 +227,8 @@ fn open_demo_reports_unauthenticated_access_and_probes_read_only() {
     // DCOM is on by default: the resolver leaks the address, the activator answers.
     let leak = finding(&host, "dcom-addresses-leaked", None).expect("ServerAlive2");
     assert!(leak["evidence"].as_str().unwrap().contains("127.0.7.21"));
+    // msrpcd lists its listen address and its host name: no other network, low.
+    assert_eq!(leak["severity"], "low", "{leak:#}");
     assert!(finding(
         &host,
         "abused-interface-unauthenticated",
