@@ -75,6 +75,10 @@ pub struct AuditArgs {
     /// List hosts that did not answer on the endpoint mapper's port (text output).
     #[arg(long)]
     pub show_unreachable: bool,
+    /// Skip the logon with a made-up account and random password (it reads as password
+    /// guessing to the host's monitoring).
+    #[arg(long)]
+    pub no_bad_password: bool,
 }
 
 /// The JSON document.
@@ -195,10 +199,11 @@ pub async fn run(g: &Global, a: AuditArgs) -> Result<(), Failure> {
     for (i, (host, port)) in targets.iter().cloned().enumerate() {
         let g = g.clone();
         let sem = Arc::clone(&sem);
+        let bad_password = !a.no_bad_password;
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
             let mut r = HostReport::new(host.clone(), port);
-            match tokio::time::timeout(host_timeout, audit_host(&g, &mut r)).await {
+            match tokio::time::timeout(host_timeout, audit_host(&g, &mut r, bad_password)).await {
                 Ok(()) => {}
                 Err(_) => {
                     r.error = Some(format!(
@@ -436,7 +441,7 @@ fn dcom_on_135() -> [SyntaxId; 3] {
 }
 
 /// Audits one host into `r` (bounded by the caller's host timeout and each call's).
-async fn audit_host(g: &Global, r: &mut HostReport) {
+async fn audit_host(g: &Global, r: &mut HostReport, bad_password: bool) {
     let host = r.host.clone();
     let epm_port = r.epm_port;
     // 1. The endpoint map, with the weakest logon that walks it.
@@ -562,6 +567,9 @@ async fn audit_host(g: &Global, r: &mut HostReport) {
             }
         }
         for logon in Logon::ALL {
+            if logon == Logon::BadPassword && !bad_password {
+                continue;
+            }
             probe_logon(g, &host, port, logon, &mut ifaces).await;
         }
         // DCOM interfaces nobody serves are not part of the picture.

@@ -308,6 +308,25 @@ fn open_demo_reports_unauthenticated_access_and_probes_read_only() {
         sarif["runs"][0]["results"].as_array().unwrap().len(),
         host["findings"].as_array().unwrap().len()
     );
+    // --no-bad-password leaves that probe out.
+    let out = Command::new(msrpc_bin())
+        .args([
+            "--json",
+            "--timeout",
+            "10",
+            "audit",
+            "--no-bad-password",
+            &d.epm.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        iface(&doc["hosts"][0], RPCECHO)["bad_password"]["result"],
+        "not_probed"
+    );
+
     // --fail-on: exit 5 at the worst finding's severity (medium here), 0 above it.
     for (level, code) in [("medium", 5), ("high", 0)] {
         let out = Command::new(msrpc_bin())
