@@ -10,7 +10,7 @@
 //! [`NOOP_OPNUM`], which no interface defines: a server answers "no such operation" once the
 //! call passed its access checks (reached), access denied before; nothing can change state.
 //! Last, `ServerAlive2` on the DCOM resolver (the addresses it gives away). UDP is not probed
-//! by this build ([`UDP_NOT_PROBED`]); connectionless endpoints the map lists are reported.
+//! by this build ([`crate::exposure::UDP_NOT_PROBED`]); connectionless endpoints the map lists are reported.
 //!
 //! The calls made are exactly: bind/alter_context, `ept_lookup`, `ept_lookup_handle_free`,
 //! `mgmt inq_if_ids`, `ServerAlive2`, and the no-op opnum.
@@ -35,7 +35,7 @@ use serde::Serialize;
 use crate::dump::lookup_all;
 use crate::exposure::{
     grade, Access, EndpointReport, HostReport, InterfaceAccess, Logon, Severity, BAD_USER,
-    NOOP_OPNUM, UDP_NOT_PROBED,
+    NOOP_OPNUM,
 };
 use crate::fail::{describe_call_error, status_text, Exit, Failure};
 use crate::output::print_json;
@@ -600,7 +600,6 @@ async fn audit_host(g: &Global, r: &mut HostReport, bad_password: bool) {
         }
         Err(e) => r.dcom.error = Some(e.to_string()),
     }
-    debug_assert_eq!(r.connectionless.note, UDP_NOT_PROBED);
 }
 
 /// The port of `ncacn_ip_tcp:HOST[PORT]`.

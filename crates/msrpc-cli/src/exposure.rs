@@ -430,13 +430,18 @@ pub struct DcomReport {
     pub error: Option<String>,
 }
 
-/// The connectionless part (a hook: this build does not speak UDP).
+/// The connectionless part. This build does not speak UDP: `probed` stays false with the note
+/// [`UDP_NOT_PROBED`], and [`grade`] reports `connectionless-enabled` from the `ncadg_ip_udp`
+/// bindings the endpoint map lists. A build that probes UDP 135 sets `probed`, says what
+/// answered in `note`, and sets `answered`, which `grade` reports the same way.
 #[derive(Serialize, Debug, Clone)]
 pub struct ConnectionlessReport {
     /// Whether UDP 135 was probed.
     pub probed: bool,
-    /// Why not.
-    pub note: &'static str,
+    /// What the probe saw, or why there was none.
+    pub note: String,
+    /// Whether connectionless RPC answered on UDP (only when probed).
+    pub answered: Option<bool>,
 }
 
 /// The note of a build without UDP probing.
@@ -478,7 +483,8 @@ impl HostReport {
             dcom: DcomReport::default(),
             connectionless: ConnectionlessReport {
                 probed: false,
-                note: UDP_NOT_PROBED,
+                note: UDP_NOT_PROBED.to_string(),
+                answered: None,
             },
             findings: Vec::new(),
         }
@@ -799,15 +805,20 @@ pub fn grade(r: &mut HostReport) {
             });
         }
     }
-    if !r.epm.udp_bindings.is_empty() {
+    if !r.epm.udp_bindings.is_empty() || r.connectionless.answered == Some(true) {
         out.push(Finding {
             rule: "connectionless-enabled",
             severity: Severity::Medium,
             title: "connectionless RPC (ncadg_ip_udp) endpoints are registered".into(),
             evidence: format!(
-                "the endpoint map lists {} ncadg_ip_udp binding(s): {} ({UDP_NOT_PROBED})",
+                "the endpoint map lists {} ncadg_ip_udp binding(s){}; UDP 135: {}",
                 r.epm.udp_bindings.len(),
-                r.epm.udp_bindings.join(", ")
+                if r.epm.udp_bindings.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", r.epm.udp_bindings.join(", "))
+                },
+                r.connectionless.note
             ),
             port: None,
             interface: None,
@@ -1007,6 +1018,14 @@ mod tests {
         };
         grade(&mut only_name);
         assert_eq!(only_name.findings.len(), 1);
+        // The hook for a build that probes UDP: an answer on UDP 135 is a finding by itself.
+        let mut udp = HostReport::new("10.0.0.1".into(), 135);
+        udp.connectionless.probed = true;
+        udp.connectionless.answered = Some(true);
+        udp.connectionless.note = "answered on UDP 135".into();
+        grade(&mut udp);
+        assert_eq!(udp.findings[0].rule, "connectionless-enabled");
+        assert!(udp.findings[0].evidence.contains("answered on UDP 135"));
         assert_eq!(
             only_name.findings[0].severity,
             Severity::Low,
