@@ -46,13 +46,16 @@ step "peers the tests need: tshark, Samba (samba-dcerpcd, rpcclient, python3-sam
 # (python3-samba's samba.dcerpc, samba-testsuite's ndrdump) cross-checks ours
 # (tests/tests/samba_ndr.rs with tests/interop/samba_ndr_cross.py, run by cargo test).
 # libpcap-dev: msrpc-cli's default `live` feature links libpcap (crates/msrpc-cli/tests/sensor.rs
-# captures on lo as root).
+# captures on lo as root). nftables, iptables, iproute2: `msrpc firewall`'s rules are loaded in a network
+# namespace (crates/msrpc-cli/tests/firewall.rs).
 peers_missing() {
   command -v tshark >/dev/null 2>&1 || return 0
   [ -e /usr/include/pcap/pcap.h ] || return 0
   command -v rpcclient >/dev/null 2>&1 || return 0
   [ -x /usr/libexec/samba/samba-dcerpcd ] || return 0
   command -v ndrdump >/dev/null 2>&1 || return 0
+  command -v nft >/dev/null 2>&1 || return 0
+  command -v iptables-restore >/dev/null 2>&1 || return 0
   /usr/bin/python3 -c 'import samba.dcerpc.epmapper, samba.dcerpc.mgmt, samba.dcerpc.echo' \
     >/dev/null 2>&1 || return 0
   return 1
@@ -69,17 +72,18 @@ if peers_missing; then
     fi
     DEBIAN_FRONTEND=noninteractive apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      tshark samba samba-common-bin smbclient python3-samba samba-testsuite libpcap-dev >/dev/null
+      tshark samba samba-common-bin smbclient python3-samba samba-testsuite libpcap-dev \
+      nftables iptables iproute2 >/dev/null
     [ -z "$own_policy" ] || rm -f /usr/sbin/policy-rc.d
   else
     echo "FAIL: tshark, rpcclient, samba-dcerpcd, ndrdump or python3-samba is missing and this is" >&2
     echo "      not root; install them (apt-get install tshark samba samba-common-bin smbclient" >&2
-    echo "      python3-samba samba-testsuite libpcap-dev)" >&2
+    echo "      python3-samba samba-testsuite libpcap-dev nftables iptables iproute2)" >&2
     exit 1
   fi
 fi
 if peers_missing; then
-  echo "FAIL: tshark, rpcclient, /usr/libexec/samba/samba-dcerpcd, ndrdump, python3-samba and libpcap-dev are" >&2
+  echo "FAIL: tshark, rpcclient, /usr/libexec/samba/samba-dcerpcd, ndrdump, python3-samba, libpcap-dev, nft and iptables-restore are" >&2
   echo "      still not all installed" >&2
   exit 1
 fi

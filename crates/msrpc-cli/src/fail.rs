@@ -17,6 +17,8 @@ pub enum Exit {
     Refused,
     /// 4: nothing found.
     NotFound,
+    /// 5: `msrpc audit` found findings at or above `--fail-on`.
+    Findings,
 }
 
 impl Exit {
@@ -27,6 +29,7 @@ impl Exit {
             Exit::Connect => 2,
             Exit::Refused => 3,
             Exit::NotFound => 4,
+            Exit::Findings => 5,
         }
     }
 
@@ -36,6 +39,7 @@ impl Exit {
             Exit::Connect => "connect",
             Exit::Refused => "refused",
             Exit::NotFound => "not_found",
+            Exit::Findings => "findings",
         }
     }
 }

@@ -16,6 +16,8 @@
 //! | `msrpc dcom activate HOST[:PORT] CLSID [IID...]` | `IRemoteSCMActivator::RemoteCreateInstance` of CLSID for the IIDs (IUnknown by default; `--user` authenticates: Windows wants packet integrity or more): prints the object exporter's OXID, COM version, authnHint, IRemUnknown IPID, string bindings, the address a client would use (the first advertised `ncacn_ip_tcp` binding that accepts a connection within `--timeout`, else the dialled host with the advertised port) and each interface's HRESULT and IPID. Exit 3 for a fault, a failed HRESULT, or when no interface came back. |
 //! | `msrpc dcom call HOST[:PORT] add A B \| echo TEXT \| spawn OFFSET A B` | Activates msrpcd's demo calculator (`--clsid`/`--iid` for another), calls `ICalculator::Add`/`Echo`/`Spawn` (then `Add` on the child) on the object exporter through the generated ORPC client with the IPID as object UUID, prints the result and gives the references back with `RemRelease`. Exit 3 for a fault or a failed HRESULT (an activation below packet integrity: `0x80070005`). |
 //! | `msrpc dcom bench HOST[:PORT] --conns N --duration S [--op add\|echo:SIZE\|activate]` | Closed-loop DCOM load: N exporter connections calling `ICalculator::Add`/`Echo` on one activated calculator, or activate + release loops; reported like `bench`. |
+//! | `msrpc audit HOST... [--concurrency N] [--sarif] [--fail-on SEVERITY] [--no-bad-password]` | Audits what hosts (HOST, HOST:PORT, CIDR ranges) expose: endpoint map walk, `mgmt inq_if_ids` on every TCP endpoint, each interface probed under no logon, anonymous NTLM, a made-up account and `--user` with a no-op call (opnum 65535, which no interface defines), DCOM `ServerAlive2`; findings with severity, evidence and fixes (msrpcd, Windows, Samba); text, `--json` or SARIF. Read-only: bind, `ept_lookup`, `ept_lookup_handle_free`, `inq_if_ids`, `ServerAlive2` and the no-op call only. docs/hardening.md. |
+//! | `msrpc firewall [HOST] [--audit FILE] [--config FILE] [--format nft\|iptables\|netsh] [--allow-from CIDR]...` | Prints firewall rules (never applies them): TCP 135 rate-limited, and exactly the ports the endpoint map lists (live walk of HOST), the ports of an audit result, or an msrpcd config's `ports` range and `[dcom] exporter-port`; other ports of the dynamic range blocked; sources limited to `--allow-from`. |
 //! | `msrpc users add FILE USER [--domain D]` / `users del FILE USER` / `users list FILE` | Manages the NTLM user file `msrpcd --users` reads (`name:domain:NT-hash` lines, mode 0600, written atomically; never a plaintext password). `add` reads the password from stdin when stdin is not a terminal, otherwise prompts twice without echo. `del` of an unknown user exits 4; an unreadable, world-readable or malformed file exits 1. |
 //!
 //! A BINDING is a string binding (`ncacn_ip_tcp:127.0.0.1[49152]`, `ncacn_ip_tcp:[::1][135]`;
@@ -36,6 +38,7 @@
 //! | 2 | cannot resolve or connect, the connection failed or timed out, or the endpoint mapper has no endpoint for the interface |
 //! | 3 | the server refused: fault, bind rejected (bind_nak or presentation context rejected), protocol error, or an error status from the operation |
 //! | 4 | nothing found: no endpoints registered, no interface offered, `ept_map` found no tower |
+//! | 5 | `audit --fail-on SEVERITY`: a finding of that severity or more |
 //!
 //! # Bounds
 //! Every loop is bounded in count and time: `dump` stops after `--max-entries` (100 000) or
@@ -62,12 +65,15 @@ macro_rules! errln {
 }
 
 mod analyze;
+mod audit;
 mod bench;
 mod call;
 mod dcom;
 mod dcom_call;
 mod dump;
+mod exposure;
 mod fail;
+mod firewall;
 mod idl;
 mod idle;
 mod map;
@@ -92,7 +98,8 @@ const EXIT_CODES: &str = "Exit codes:
   2  cannot resolve or connect; the connection failed or timed out; the endpoint mapper has
      no endpoint for the interface
   3  the server refused: fault, bind rejected, protocol error, error status
-  4  nothing found: no endpoints, no interface offered, no tower";
+  4  nothing found: no endpoints, no interface offered, no tower
+  5  msrpc audit: a finding at or above --fail-on";
 
 /// Microsoft RPC (DCE/RPC over TCP) client, endpoint mapper inspector and load generator.
 #[derive(Parser, Debug)]
@@ -179,6 +186,14 @@ pub enum Command {
     /// Compile MIDL files into Rust (`#[derive(Ndr)]` types and `#[interface]` traits), one
     /// formatted `.rs` per file, for committing generated code (build scripts use msrpc-build).
     Idl(idl::IdlArgs),
+    /// Audit hosts' MS-RPC exposure (endpoint map, interfaces and the weakest logon each
+    /// accepts, DCOM resolver), graded with fixes; read-only probes. Text, --json or --sarif.
+    #[command(after_help = EXIT_CODES)]
+    Audit(audit::AuditArgs),
+    /// Print firewall rules (nftables, iptables, Windows netsh) that allow 135 and exactly the
+    /// RPC ports in use, from a live endpoint map, an msrpcd config or an audit result.
+    #[command(after_help = EXIT_CODES)]
+    Firewall(firewall::FirewallArgs),
     /// Manage the NTLM user file of `msrpcd --users` (add, del, list).
     #[command(subcommand, after_help = EXIT_CODES)]
     Users(users::UsersCommand),
@@ -238,5 +253,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Users(c) => users::run(&g, c),
         Command::Idl(a) => idl::run(&g, a),
         Command::Analyze(a) => analyze::run(&g, a),
+        Command::Audit(a) => audit::run(&g, a).await,
+        Command::Firewall(a) => firewall::run(&g, a).await,
     }
 }

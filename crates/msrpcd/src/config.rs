@@ -108,6 +108,16 @@ pub struct Cli {
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
     pub print_config: bool,
+
+    /// Report what in the effective configuration is weaker than the recommended baseline
+    /// (docs/hardening.md), with the key to change, and exit: 0 when no finding reaches
+    /// --check-threshold, 3 when one does. Nothing is started.
+    #[arg(long)]
+    pub check_config: bool,
+
+    /// The severity (info, low, medium, high) from which --check-config exits 3.
+    #[arg(long, value_name = "SEVERITY", default_value = "medium")]
+    pub check_threshold: String,
 }
 
 /// A `--listen` value: `ADDR`, `ADDR:PORT`, `[V6]`, `[V6]:PORT` or a bare IPv6 address.

@@ -41,10 +41,13 @@
 //!
 //! Configuration: built-in defaults (`src/default.toml`), then `--config FILE` (TOML, the
 //! long option names as keys, unknown keys refused), then the command line.
-//! `--print-config` prints the effective configuration. Logs go to stderr (`tracing`);
+//! `--print-config` prints the effective configuration; `--check-config` reports what in it is
+//! weaker than the recommended baseline (docs/hardening.md) with the key to change, and exits 3
+//! when a finding reaches `--check-threshold` (medium by default). Logs go to stderr (`tracing`);
 //! stdout gets one line per endpoint at start and one at stop.
 
 mod audit;
+mod check;
 mod config;
 mod daemon;
 mod dcom;
@@ -61,6 +64,8 @@ use config::{Cli, Config, Env};
 
 /// Exit status for a configuration or usage error.
 const EXIT_CONFIG: u8 = 2;
+/// Exit status of `--check-config` when a finding reaches `--check-threshold`.
+const EXIT_CHECK: u8 = 3;
 /// Exit status for a failure at run time (an endpoint that cannot be bound, ...).
 const EXIT_FAILURE: u8 = 1;
 
@@ -74,6 +79,23 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if cli.check_config {
+        let threshold = match check::Severity::parse(&cli.check_threshold) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("msrpcd: error: --check-threshold: {e}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        };
+        let effective = cfg.to_toml().unwrap_or_default();
+        let findings = check::check(&cfg, &effective);
+        print!("{}", check::report(&findings, threshold));
+        return if findings.iter().any(|f| f.severity >= threshold) {
+            ExitCode::from(EXIT_CHECK)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
     if cli.print_config {
         return match cfg.to_toml() {
             Ok(text) => {

@@ -1,0 +1,485 @@
+//! `msrpc audit` against msrpcd in several configurations and against Samba's samba-dcerpcd:
+//! the findings each really has, and a proof from msrpcd's audit log that the probes call no
+//! operation that changes state.
+//!
+//! Needs the built `msrpcd` next to `msrpc` (`cargo build -p msrpcd`; `cargo test --workspace`
+//! builds it) and, for the Samba case, root and the Debian packages samba and
+//! samba-common-bin: the tests fail, not skip, without them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+const PASSWORD: &str = "Audit-pw-1";
+const RPCECHO: &str = "60a15ec5-4de8-11d7-a637-005056a20182";
+
+fn msrpc_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_msrpc")
+}
+
+fn msrpcd_bin() -> PathBuf {
+    let p = Path::new(msrpc_bin()).with_file_name("msrpcd");
+    assert!(
+        p.exists(),
+        "{} is missing: build it first (cargo build -p msrpcd); cargo test --workspace does",
+        p.display()
+    );
+    p
+}
+
+/// A running msrpcd, killed when dropped.
+struct Daemon {
+    child: Child,
+    epm: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `msrpcd --demo` on `ip` with user alice, the configuration `config` and an audit log.
+fn start(ip: &str, config: &str) -> Daemon {
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users");
+    let mut add = Command::new(msrpc_bin())
+        .args(["users", "add", users.to_str().unwrap(), "alice"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    assert!(add.wait().unwrap().success());
+    let cfg = dir.path().join("msrpcd.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let mut child = Command::new(msrpcd_bin())
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "--listen",
+            &format!("{ip}:0"),
+            "--demo",
+            "--users",
+            users.to_str().unwrap(),
+            "--audit-log",
+            dir.path().join("audit.json").to_str().unwrap(),
+            "--registration-socket",
+            dir.path().join("epm.sock").to_str().unwrap(),
+        ])
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut epm = None;
+    let mut demo = false;
+    while epm.is_none() || !demo {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("msrpcd did not start within 20 s");
+        if let Some(a) = line.strip_prefix("EPM listening on ") {
+            epm = Some(a.trim().parse().unwrap());
+        }
+        demo |= line.starts_with("rpcecho demo on ");
+    }
+    Daemon {
+        child,
+        epm: epm.unwrap(),
+        dir,
+    }
+}
+
+/// `msrpc [--user alice] --json audit TARGET`: the host's report.
+fn audit(target: &str, user: bool) -> Value {
+    let mut cmd = Command::new(msrpc_bin());
+    cmd.args(["--json", "--timeout", "10"]);
+    if user {
+        cmd.args(["--user", "alice", "--auth-level", "privacy"])
+            .env("MSRPC_PASSWORD", PASSWORD);
+    }
+    let out = cmd.args(["audit", target]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(doc["summary"]["hosts"], 1);
+    doc["hosts"][0].clone()
+}
+
+fn rules(host: &Value) -> Vec<String> {
+    host["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The finding `rule` about interface `uuid`, if any.
+fn finding<'a>(host: &'a Value, rule: &str, uuid: Option<&str>) -> Option<&'a Value> {
+    host["findings"].as_array().unwrap().iter().find(|f| {
+        f["rule"] == rule
+            && uuid.is_none_or(|u| f["interface"].as_str().is_some_and(|i| i.starts_with(u)))
+    })
+}
+
+/// The probe record of interface `uuid` on any port.
+fn iface<'a>(host: &'a Value, uuid: &str) -> &'a Value {
+    host["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["interfaces"].as_array().unwrap())
+        .find(|i| i["interface"].as_str().unwrap().starts_with(uuid))
+        .unwrap_or_else(|| panic!("{uuid} not probed: {host:#}"))
+}
+
+/// Every call msrpcd's audit log recorded: (interface UUID, opnum).
+fn logged_calls(log: &Path) -> Vec<(String, u64)> {
+    let text = std::fs::read_to_string(log).unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["event"] == "call")
+        .map(|e| {
+            (
+                e["interface"].as_str().unwrap().to_string(),
+                e["opnum"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The read-only operations the audit may call, by interface; opnum 65535 (the no-op probe,
+/// which no interface defines) on any interface.
+fn allowed(uuid: &str, opnum: u64) -> bool {
+    opnum == 65535
+        || matches!(
+            (uuid, opnum),
+            // ept_lookup, ept_lookup_handle_free
+            ("e1af8308-5d1f-11c9-91a4-08002b14a0fa", 2 | 4)
+            // mgmt inq_if_ids
+            | ("afa8bd80-7d8a-11c9-bef4-08002b102989", 0)
+            // IObjectExporter ServerAlive2
+            | ("99fcfec4-5260-101b-bbcb-00aa0021347a", 5)
+        )
+}
+
+/// The audit log as written once the daemon has flushed (it writes as events come; polled,
+/// bounded).
+fn wait_for_calls(log: &Path, at_least: usize) -> Vec<(String, u64)> {
+    let t0 = std::time::Instant::now();
+    loop {
+        let calls = logged_calls(log);
+        if calls.len() >= at_least || t0.elapsed() > Duration::from_secs(10) {
+            return calls;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn open_demo_reports_unauthenticated_access_and_probes_read_only() {
+    let d = start("127.0.7.21", "");
+    let host = audit(&d.epm.to_string(), false);
+    let r = rules(&host);
+    assert_eq!(host["reachable"], true);
+    assert_eq!(host["epm"]["walked_with"], "none");
+    assert_eq!(host["connectionless"]["probed"], false);
+    assert_eq!(
+        host["connectionless"]["note"],
+        "not probed: UDP not supported by this build"
+    );
+    assert!(
+        finding(&host, "epm-anonymous-walk", None).is_some(),
+        "{r:?}"
+    );
+    let echo = finding(&host, "interface-unauthenticated", Some(RPCECHO)).expect("rpcecho");
+    assert_eq!(echo["severity"], "medium");
+    assert_eq!(
+        echo["interface_name"], "rpcecho",
+        "named by the well-known table"
+    );
+    assert!(
+        finding(&host, "mgmt-unauthenticated", None).is_some(),
+        "{r:?}"
+    );
+    // DCOM is on by default: the resolver leaks the address, the activator answers.
+    let leak = finding(&host, "dcom-addresses-leaked", None).expect("ServerAlive2");
+    assert!(leak["evidence"].as_str().unwrap().contains("127.0.7.21"));
+    // msrpcd lists its listen address and its host name: no other network, low.
+    assert_eq!(leak["severity"], "low", "{leak:#}");
+    assert!(finding(
+        &host,
+        "abused-interface-unauthenticated",
+        Some("000001a0-0000-0000-c000-000000000046")
+    )
+    .is_some());
+    // What it must not claim.
+    assert!(!r.contains(&"bad-password-accepted".to_string()), "{r:?}");
+    assert!(
+        !r.contains(&"anonymous-logon-accepted".to_string()),
+        "{r:?}"
+    );
+    assert!(!r.contains(&"old-com-version".to_string()), "{r:?}");
+    assert_eq!(iface(&host, RPCECHO)["lowest"], "none");
+    assert_eq!(iface(&host, RPCECHO)["bad_password"]["result"], "denied");
+
+    // Read-only: every call the daemon saw is an allowed one.
+    let calls = wait_for_calls(&d.dir.path().join("audit.json"), 10);
+    assert!(
+        calls.iter().filter(|(_, o)| *o == 65535).count() >= 5,
+        "the probes reached the daemon: {calls:?}"
+    );
+    for (uuid, opnum) in &calls {
+        assert!(
+            allowed(uuid, *opnum),
+            "the audit called {uuid} opnum {opnum}"
+        );
+    }
+
+    // The audit result feeds `msrpc firewall --audit`: the rpcecho port is allowed exactly.
+    let echo_port = host["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["interfaces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["interface"].as_str().unwrap().starts_with(RPCECHO))
+        })
+        .unwrap()["port"]
+        .as_u64()
+        .unwrap();
+    let doc = d.dir.path().join("audit-result.json");
+    std::fs::write(
+        &doc,
+        serde_json::json!({ "hosts": [host.clone()], "summary": {} }).to_string(),
+    )
+    .unwrap();
+    let out = Command::new(msrpc_bin())
+        .args([
+            "firewall",
+            "--audit",
+            doc.to_str().unwrap(),
+            "--format",
+            "iptables",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rules = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        rules.contains(&format!("--dports {},{echo_port} -j ACCEPT", d.epm.port())),
+        "{rules}"
+    );
+
+    // SARIF: one result per finding.
+    let out = Command::new(msrpc_bin())
+        .args(["--timeout", "10", "audit", "--sarif", &d.epm.to_string()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert_eq!(
+        sarif["runs"][0]["results"].as_array().unwrap().len(),
+        host["findings"].as_array().unwrap().len()
+    );
+    // --no-bad-password leaves that probe out.
+    let out = Command::new(msrpc_bin())
+        .args([
+            "--json",
+            "--timeout",
+            "10",
+            "audit",
+            "--no-bad-password",
+            &d.epm.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        iface(&doc["hosts"][0], RPCECHO)["bad_password"]["result"],
+        "not_probed"
+    );
+
+    // --fail-on: exit 5 at the worst finding's severity (medium here), 0 above it.
+    for (level, code) in [("medium", 5), ("high", 0)] {
+        let out = Command::new(msrpc_bin())
+            .args([
+                "--timeout",
+                "10",
+                "audit",
+                "--fail-on",
+                level,
+                &d.epm.to_string(),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "--fail-on {level}");
+    }
+}
+
+#[test]
+fn users_with_restrictive_policy_leave_only_the_endpoint_map() {
+    let d = start(
+        "127.0.7.22",
+        &format!(
+            "[policy]\nrestrict-remote-clients = \"authenticated\"\n\
+             [[policy.interface]]\nuuid = \"{RPCECHO}\"\nmin-auth-level = \"privacy\"\n"
+        ),
+    );
+    let host = audit(&d.epm.to_string(), true);
+    let r = rules(&host);
+    // The endpoint mapper stays open (as Windows' RestrictRemoteClients = 1 leaves it).
+    assert_eq!(host["epm"]["walked_with"], "none", "{host:#}");
+    assert!(r.contains(&"epm-anonymous-walk".to_string()), "{r:?}");
+    // Nothing else answers without a named user.
+    for absent in [
+        "interface-unauthenticated",
+        "mgmt-unauthenticated",
+        "anonymous-logon-accepted",
+        "bad-password-accepted",
+        "dcom-addresses-leaked",
+        "abused-interface-unauthenticated",
+    ] {
+        assert!(!r.contains(&absent.to_string()), "{absent} in {r:?}");
+    }
+    let echo = iface(&host, RPCECHO);
+    assert_eq!(echo["none"]["result"], "denied", "{echo:#}");
+    assert_eq!(echo["anonymous"]["result"], "denied", "{echo:#}");
+    assert_eq!(echo["bad_password"]["result"], "denied", "{echo:#}");
+    assert_eq!(echo["user"]["result"], "reached", "{echo:#}");
+    assert_eq!(echo["lowest"], "user");
+    assert!(
+        host["dcom"]["error"].as_str().is_some(),
+        "ServerAlive2 refused: {host:#}"
+    );
+}
+
+#[test]
+fn anonymous_logons_on_and_off() {
+    // rpcecho wants integrity: an unauthenticated call is refused, an anonymous logon (which
+    // keeps its level) is not, unless anonymous logons are off.
+    let policy =
+        format!("[[policy.interface]]\nuuid = \"{RPCECHO}\"\nmin-auth-level = \"integrity\"\n");
+    let on = start("127.0.7.23", &policy);
+    let host = audit(&on.epm.to_string(), false);
+    let f = finding(&host, "anonymous-logon-accepted", None).expect("anonymous finding");
+    assert!(f["evidence"].as_str().unwrap().contains("rpcecho"), "{f:#}");
+    assert_eq!(iface(&host, RPCECHO)["lowest"], "anonymous");
+    assert_eq!(iface(&host, RPCECHO)["none"]["result"], "denied");
+    drop(on);
+
+    let off = start(
+        "127.0.7.24",
+        &format!("[security]\nallow-anonymous = false\n{policy}"),
+    );
+    let host = audit(&off.epm.to_string(), true);
+    let r = rules(&host);
+    assert!(
+        !r.contains(&"anonymous-logon-accepted".to_string()),
+        "{r:?}"
+    );
+    let echo = iface(&host, RPCECHO);
+    assert_ne!(echo["anonymous"]["result"], "reached", "{echo:#}");
+    assert_eq!(echo["lowest"], "user", "{echo:#}");
+}
+
+/// Samba's samba-dcerpcd on an address of its own (stopped when dropped).
+struct Samba {
+    dir: PathBuf,
+}
+
+const SAMBA_ADDR: &str = "127.0.7.16";
+
+fn samba_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/samba-dcerpcd.sh")
+}
+
+impl Drop for Samba {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(samba_script())
+            .arg("stop")
+            .arg(&self.dir)
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn samba_dcerpcd_findings() {
+    let dcerpcd = "/usr/libexec/samba/samba-dcerpcd";
+    assert!(
+        Path::new(dcerpcd).exists(),
+        "{dcerpcd} is missing: this test needs Samba. Install it with \
+         `apt-get install -y samba samba-common-bin smbclient` (as root)"
+    );
+    let dir = std::env::temp_dir().join(format!("msrpc-audit-samba-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = Command::new("bash")
+        .arg(samba_script())
+        .arg("start")
+        .arg(&dir)
+        .arg(SAMBA_ADDR)
+        .output()
+        .unwrap();
+    let _samba = Samba { dir: dir.clone() };
+    assert!(
+        out.status.success(),
+        "samba-dcerpcd did not start on {SAMBA_ADDR}:135 (needs root):\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(dir.join("samba-dcerpcd.out")).unwrap_or_default()
+    );
+    let host = audit(SAMBA_ADDR, false);
+    let r = rules(&host);
+    assert_eq!(host["epm"]["walked_with"], "none");
+    assert!(r.contains(&"epm-anonymous-walk".to_string()), "{r:?}");
+    // Samba serves these without authentication on its dynamic ports (the runtime lets the
+    // call through; operations may still check the caller).
+    for (uuid, name) in [
+        ("338cd001-2244-31f1-aaaa-900038001003", "winreg"),
+        ("12345778-1234-abcd-ef00-0123456789ac", "samr"),
+        ("12345778-1234-abcd-ef00-0123456789ab", "lsarpc"),
+    ] {
+        let f = finding(&host, "abused-interface-unauthenticated", Some(uuid))
+            .unwrap_or_else(|| panic!("{name}: {r:?}"));
+        assert_eq!(f["interface_name"], name);
+        assert_eq!(f["severity"], "high");
+        assert!(f["fix"]["samba"].as_str().is_some(), "{f:#}");
+    }
+    // A made-up account is refused (Samba answers nca_s_proto_error after the failed logon).
+    assert!(!r.contains(&"bad-password-accepted".to_string()), "{r:?}");
+    assert_ne!(
+        iface(&host, "12345778-1234-abcd-ef00-0123456789ac")["bad_password"]["result"],
+        "reached"
+    );
+    // Samba has no DCOM resolver.
+    assert_eq!(host["dcom"]["answered"], false);
+    assert!(!r.contains(&"dcom-addresses-leaked".to_string()), "{r:?}");
+}
