@@ -19,3 +19,7 @@ pub mod netdfs {
 pub mod winreg {
     include!(concat!(env!("OUT_DIR"), "/winreg.rs"));
 }
+#[cfg(feature = "samr")]
+pub mod samr {
+    include!(concat!(env!("OUT_DIR"), "/samr.rs"));
+}
