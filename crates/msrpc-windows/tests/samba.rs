@@ -679,7 +679,7 @@ async fn check_samr(mode: Mode, user: &str, theirs: &Theirs) {
     // Domains: the names and order enumdomains prints.
     let r = c
         .samr_enumerate_domains_in_sam_server(samr::SamrEnumerateDomainsInSamServerRequest {
-            server_handle: server.clone(),
+            server_handle: server,
             enumeration_context: 0,
             prefered_maximum_length: 0xffff,
         })
@@ -703,7 +703,7 @@ async fn check_samr(mode: Mode, user: &str, theirs: &Theirs) {
     for (name, sid) in &theirs.sids {
         let r = c
             .samr_lookup_domain_in_sam_server(samr::SamrLookupDomainInSamServerRequest {
-                server_handle: server.clone(),
+                server_handle: server,
                 name: unicode(name),
             })
             .await
@@ -720,7 +720,7 @@ async fn check_samr(mode: Mode, user: &str, theirs: &Theirs) {
 
     let r = c
         .samr_open_domain(samr::SamrOpenDomainRequest {
-            server_handle: server.clone(),
+            server_handle: server,
             desired_access: MAXIMUM_ALLOWED,
             domain_id: account_domain,
         })
@@ -733,7 +733,7 @@ async fn check_samr(mode: Mode, user: &str, theirs: &Theirs) {
     // levels that must at least answer their own arm.
     let query = |class| {
         c.samr_query_information_domain(samr::SamrQueryInformationDomainRequest {
-            domain_handle: domain.clone(),
+            domain_handle: domain,
             domain_information_class: class,
         })
     };
@@ -839,7 +839,7 @@ async fn check_samr(mode: Mode, user: &str, theirs: &Theirs) {
     // Users: enumdomusers' names and RIDs.
     let r = c
         .samr_enumerate_users_in_domain(samr::SamrEnumerateUsersInDomainRequest {
-            domain_handle: domain.clone(),
+            domain_handle: domain,
             enumeration_context: 0,
             user_account_control: 0,
             prefered_maximum_length: 0xffff,
