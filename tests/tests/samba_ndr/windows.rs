@@ -1,0 +1,401 @@
+//! The values of the cross-check for the Windows interfaces of `msrpc-windows` (compiled from
+//! our own IDL): srvsvc, wkssvc, samr, winreg and netdfs operations its Samba test calls,
+//! request and response. `tests/interop/samba_ndr_cross.py` builds the same values under the
+//! same names with Samba's classes (whose operation names differ: `NetShareEnumAll` for
+//! `NetrShareEnum`, `Connect2` for `SamrConnect2`, `OpenHKLM` for `OpenLocalMachine`...).
+//!
+//! Where MS-SAMR and Samba's IDL declare a member differently but the bytes agree for the value
+//! chosen, the case says so: `UasCompatibilityRequired` (an `unsigned char`) is Samba's
+//! `uint32 unknown3`, the same bytes for 0.
+
+use msrpc_ndr::{ContextHandle, Unique, Uuid};
+use msrpc_windows::{netdfs, samr, srvsvc, winreg, wkssvc};
+
+use super::{call, Case};
+
+const HOST: &str = "\\\\server";
+/// The handles' UUID (`SAMR_HANDLE` in the script); `attributes` numbers them.
+const HANDLE_UUID: &str = "2b7e1d0c-5a46-4e3b-9c1f-0d2e3f405162";
+const MAXIMUM_ALLOWED: u32 = 0x0200_0000;
+
+fn whandle(n: u32) -> ContextHandle {
+    ContextHandle {
+        attributes: n,
+        uuid: Uuid::parse_str(HANDLE_UUID).unwrap(),
+    }
+}
+
+fn s(text: &str) -> Unique<String> {
+    Unique::new(text.to_string())
+}
+
+fn ustr(text: &str) -> samr::RpcUnicodeString {
+    let units: Vec<u16> = text.encode_utf16().collect();
+    let n = u16::try_from(units.len() * 2).unwrap();
+    samr::RpcUnicodeString {
+        length: n,
+        maximum_length: n,
+        buffer: Unique::new(units),
+    }
+}
+
+fn old(v: i64) -> samr::OldLargeInteger {
+    samr::OldLargeInteger {
+        low_part: v as u32,
+        high_part: (v >> 32) as i32,
+    }
+}
+
+/// S-1-5-21-403733543-1813410357-435086028.
+fn domain_sid() -> samr::RpcSid {
+    samr::RpcSid {
+        revision: 1,
+        sub_authority_count: 4,
+        identifier_authority: samr::SidIdentifierAuthority {
+            value: [0, 0, 0, 0, 0, 5],
+        },
+        sub_authority: vec![21, 403_733_543, 1_813_410_357, 435_086_028],
+    }
+}
+
+/// (name, type, remark), as `SHARES` in the script.
+const SHARES: [(&str, u32, &str); 3] = [
+    ("public", 0, "msrpc public share"),
+    ("data", 0, "Data for tests"),
+    ("IPC$", 0x8000_0003, "IPC Service"),
+];
+
+fn share_enum(level: u32, filled: bool) -> srvsvc::ShareEnumStruct {
+    let share_info = match (level, filled) {
+        (1, false) => srvsvc::ShareEnumUnion::Level1(Unique::new(Default::default())),
+        (_, false) => srvsvc::ShareEnumUnion::Level2(Unique::new(Default::default())),
+        (1, true) => srvsvc::ShareEnumUnion::Level1(Unique::new(srvsvc::ShareInfo1Container {
+            entries_read: 3,
+            buffer: Unique::new(
+                SHARES
+                    .iter()
+                    .map(|&(n, t, r)| srvsvc::ShareInfo1 {
+                        shi1_netname: s(n),
+                        shi1_type: t,
+                        shi1_remark: s(r),
+                    })
+                    .collect(),
+            ),
+        })),
+        (_, true) => srvsvc::ShareEnumUnion::Level2(Unique::new(srvsvc::ShareInfo2Container {
+            entries_read: 3,
+            buffer: Unique::new(
+                SHARES
+                    .iter()
+                    .map(|&(n, t, r)| srvsvc::ShareInfo2 {
+                        shi2_netname: s(n),
+                        shi2_type: t,
+                        shi2_remark: s(r),
+                        shi2_permissions: 0,
+                        shi2_max_uses: 0xffff_ffff,
+                        shi2_current_uses: 1,
+                        shi2_path: s(&format!("C:\\srv\\{n}")),
+                        shi2_passwd: Unique::default(),
+                    })
+                    .collect(),
+            ),
+        })),
+    };
+    srvsvc::ShareEnumStruct { level, share_info }
+}
+
+fn srvsvc_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    for (name, level) in [
+        ("srvsvc_NetrShareEnum_level1", 1),
+        ("srvsvc_NetrShareEnum_level2", 2),
+    ] {
+        v.push(call(
+            name,
+            srvsvc::NetrShareEnumRequest {
+                server_name: Some(HOST.into()),
+                info_struct: share_enum(level, false),
+                prefered_maximum_length: 0xffff_ffff,
+                resume_handle: Some(0),
+            },
+            srvsvc::NetrShareEnumResponse {
+                info_struct: share_enum(level, true),
+                total_entries: 3,
+                resume_handle: Some(0),
+                result: 0,
+            },
+        ));
+    }
+    v.push(call(
+        "srvsvc_NetrShareGetInfo_level502",
+        srvsvc::NetrShareGetInfoRequest {
+            server_name: Some(HOST.into()),
+            net_name: "public".into(),
+            level: 502,
+        },
+        srvsvc::NetrShareGetInfoResponse {
+            info_struct: srvsvc::ShareInfo::ShareInfo502(Unique::new(srvsvc::ShareInfo502I {
+                shi502_netname: s("public"),
+                shi502_type: 0,
+                shi502_remark: s("msrpc public share"),
+                shi502_permissions: 0,
+                shi502_max_uses: 0xffff_ffff,
+                shi502_current_uses: 1,
+                shi502_path: s("C:\\srv\\public"),
+                shi502_passwd: Unique::default(),
+                shi502_reserved: 0,
+                shi502_security_descriptor: Unique::default(),
+            })),
+            result: 0,
+        },
+    ));
+    v.push(call(
+        "srvsvc_NetrServerGetInfo_level101",
+        srvsvc::NetrServerGetInfoRequest {
+            server_name: Some(HOST.into()),
+            level: 101,
+        },
+        srvsvc::NetrServerGetInfoResponse {
+            info_struct: srvsvc::ServerInfo::ServerInfo101(Unique::new(srvsvc::ServerInfo101 {
+                sv101_platform_id: 500,
+                sv101_name: s("MSRPCSAMBA"),
+                sv101_version_major: 6,
+                sv101_version_minor: 1,
+                sv101_type: 0x0080_9a03,
+                sv101_comment: s("Samba 4.17"),
+            })),
+            result: 0,
+        },
+    ));
+    v.push(call(
+        "srvsvc_NetrRemoteTOD",
+        srvsvc::NetrRemoteTodRequest {
+            server_name: Some(HOST.into()),
+        },
+        srvsvc::NetrRemoteTodResponse {
+            buffer_ptr: Unique::new(srvsvc::TimeOfDayInfo {
+                tod_elapsedt: 1_796_577_178,
+                tod_msecs: 250,
+                tod_hours: 17,
+                tod_mins: 12,
+                tod_secs: 58,
+                tod_hunds: 25,
+                tod_timezone: -60,
+                tod_tinterval: 10_000,
+                tod_day: 6,
+                tod_month: 12,
+                tod_year: 2026,
+                tod_weekday: 0,
+            }),
+            result: 0,
+        },
+    ));
+    v
+}
+
+fn wkssvc_cases() -> Vec<Case> {
+    vec![call(
+        "wkssvc_NetrWkstaGetInfo_level100",
+        wkssvc::NetrWkstaGetInfoRequest {
+            server_name: Some(HOST.into()),
+            level: 100,
+        },
+        wkssvc::NetrWkstaGetInfoResponse {
+            wksta_info: wkssvc::WkstaInfo::WkstaInfo100(Unique::new(wkssvc::WkstaInfo100 {
+                wki100_platform_id: 500,
+                wki100_computername: s("MSRPCSAMBA"),
+                wki100_langroup: s("MSRPCTEST"),
+                wki100_ver_major: 6,
+                wki100_ver_minor: 1,
+            })),
+            result: 0,
+        },
+    )]
+}
+
+fn enumeration(entries: &[(u32, &str)]) -> Unique<samr::SamprEnumerationBuffer> {
+    Unique::new(samr::SamprEnumerationBuffer {
+        entries_read: entries.len() as u32,
+        buffer: Unique::new(
+            entries
+                .iter()
+                .map(|&(rid, n)| samr::SamprRidEnumeration {
+                    relative_id: rid,
+                    name: ustr(n),
+                })
+                .collect(),
+        ),
+    })
+}
+
+fn samr_cases() -> Vec<Case> {
+    use samr::DomainInformationClass as Class;
+    let general = samr::SamprDomainGeneralInformation {
+        force_logoff: old(0x7fff_ffff_ffff_ffff),
+        oem_information: ustr("Samba 4.17"),
+        domain_name: ustr("MSRPCTEST"),
+        replica_source_node_name: ustr("MSRPCSAMBA"),
+        domain_modified_count: old(1_796_577_171),
+        domain_server_state: 1,
+        domain_server_role: 3,
+        uas_compatibility_required: 0,
+        user_count: 1,
+        group_count: 0,
+        alias_count: 0,
+    };
+    let password = samr::DomainPasswordInformation {
+        min_password_length: 5,
+        password_history_length: 0,
+        password_properties: 1,
+        max_password_age: old(-37_108_517_437_440),
+        min_password_age: old(0),
+    };
+    vec![
+        call(
+            "samr_SamrConnect2",
+            samr::SamrConnect2Request {
+                server_name: Some(HOST.into()),
+                desired_access: MAXIMUM_ALLOWED,
+            },
+            samr::SamrConnect2Response {
+                server_handle: whandle(0),
+                result: 0,
+            },
+        ),
+        call(
+            "samr_SamrCloseHandle",
+            samr::SamrCloseHandleRequest {
+                sam_handle: whandle(1),
+            },
+            samr::SamrCloseHandleResponse {
+                sam_handle: ContextHandle::NULL,
+                result: 0,
+            },
+        ),
+        call(
+            "samr_SamrEnumerateDomainsInSamServer",
+            samr::SamrEnumerateDomainsInSamServerRequest {
+                server_handle: whandle(0),
+                enumeration_context: 0,
+                prefered_maximum_length: 0xffff,
+            },
+            samr::SamrEnumerateDomainsInSamServerResponse {
+                enumeration_context: 2,
+                buffer: enumeration(&[(0, "MSRPCSAMBA"), (1, "Builtin")]),
+                count_returned: 2,
+                result: 0,
+            },
+        ),
+        call(
+            "samr_SamrLookupDomainInSamServer",
+            samr::SamrLookupDomainInSamServerRequest {
+                server_handle: whandle(0),
+                name: ustr("MSRPCSAMBA"),
+            },
+            samr::SamrLookupDomainInSamServerResponse {
+                domain_id: Unique::new(domain_sid()),
+                result: 0,
+            },
+        ),
+        call(
+            "samr_SamrOpenDomain",
+            samr::SamrOpenDomainRequest {
+                server_handle: whandle(0),
+                desired_access: MAXIMUM_ALLOWED,
+                domain_id: domain_sid(),
+            },
+            samr::SamrOpenDomainResponse {
+                domain_handle: whandle(2),
+                result: 0,
+            },
+        ),
+        call(
+            "samr_SamrQueryInformationDomain_level2",
+            samr::SamrQueryInformationDomainRequest {
+                domain_handle: whandle(2),
+                domain_information_class: Class::DomainGeneralInformation,
+            },
+            samr::SamrQueryInformationDomainResponse {
+                buffer: Unique::new(samr::SamprDomainInfoBuffer::General(general)),
+                result: 0,
+            },
+        ),
+        call(
+            "samr_SamrQueryInformationDomain_level1",
+            samr::SamrQueryInformationDomainRequest {
+                domain_handle: whandle(2),
+                domain_information_class: Class::DomainPasswordInformation,
+            },
+            samr::SamrQueryInformationDomainResponse {
+                buffer: Unique::new(samr::SamprDomainInfoBuffer::Password(password)),
+                result: 0,
+            },
+        ),
+        call(
+            "samr_SamrEnumerateUsersInDomain",
+            samr::SamrEnumerateUsersInDomainRequest {
+                domain_handle: whandle(2),
+                enumeration_context: 0,
+                user_account_control: 0x10,
+                prefered_maximum_length: 0xffff,
+            },
+            samr::SamrEnumerateUsersInDomainResponse {
+                enumeration_context: 1,
+                buffer: enumeration(&[(1000, "daemon"), (1001, "alice")]),
+                count_returned: 2,
+                result: 0,
+            },
+        ),
+        call(
+            "samr_SamrGetDomainPasswordInformation",
+            samr::SamrGetDomainPasswordInformationRequest { unused: None },
+            samr::SamrGetDomainPasswordInformationResponse {
+                password_information: samr::UserDomainPasswordInformation {
+                    min_password_length: 5,
+                    password_properties: 0x11,
+                },
+                result: 0,
+            },
+        ),
+    ]
+}
+
+fn winreg_and_netdfs_cases() -> Vec<Case> {
+    vec![
+        call(
+            "winreg_OpenLocalMachine",
+            winreg::OpenLocalMachineRequest {
+                server_name: Some(u16::from(b'\\')),
+                sam_desired: MAXIMUM_ALLOWED,
+            },
+            winreg::OpenLocalMachineResponse {
+                ph_key: whandle(3),
+                result: 0,
+            },
+        ),
+        call(
+            "winreg_BaseRegCloseKey",
+            winreg::BaseRegCloseKeyRequest { h_key: whandle(3) },
+            winreg::BaseRegCloseKeyResponse {
+                h_key: ContextHandle::NULL,
+                result: 0,
+            },
+        ),
+        // Samba declares the version an [out] parameter of a void function; MS-DFSNM makes it
+        // the return value: the same four bytes.
+        call(
+            "netdfs_NetrDfsManagerGetVersion",
+            netdfs::NetrDfsManagerGetVersionRequest {},
+            netdfs::NetrDfsManagerGetVersionResponse { result: 1 },
+        ),
+    ]
+}
+
+/// Every Windows-interface case.
+pub(crate) fn windows_cases() -> Vec<Case> {
+    let mut v = srvsvc_cases();
+    v.extend(wkssvc_cases());
+    v.extend(samr_cases());
+    v.extend(winreg_and_netdfs_cases());
+    v
+}
