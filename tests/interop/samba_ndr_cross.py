@@ -904,6 +904,20 @@ call("samr_SamrQueryInformationDomain_level2", _samr("QueryDomainInfo"), windows
     _dominfo2)
 call("samr_SamrQueryInformationDomain_level1", _samr("QueryDomainInfo"), windows=True)(
     _dominfo1)
+def _dominfo7(be):
+    r = samr.DomInfo7()
+    r.role = 3
+    return new(_samr("QueryDomainInfo"), in_domain_handle=whandle(2), in_level=7, out_info=r,
+               result=0)
+
+
+call("samr_SamrQueryInformationDomain_level7", _samr("QueryDomainInfo"), windows=True, quirks={
+    "out": Quirk(
+        "samr_role_v1_enum",
+        "MS-SAMR 2.2.4.7 DOMAIN_SERVER_ROLE_INFORMATION holds a DOMAIN_SERVER_ROLE, a MIDL "
+        "enum (16 bits in NDR20, as our IDL declares it); Samba's samr_Role is a [v1_enum] "
+        "and takes 4 bytes, so each side reads the other's status out of place",
+        ours_rejected=True, theirs="none")})(_dominfo7)
 call("samr_SamrEnumerateUsersInDomain", _samr("EnumDomainUsers"), windows=True)(
     lambda be: new(_samr("EnumDomainUsers"), in_domain_handle=whandle(2), in_resume_handle=0,
                    in_acct_flags=0x10, in_max_size=0xFFFF, out_resume_handle=1,

@@ -6,7 +6,8 @@
 //!
 //! Where MS-SAMR and Samba's IDL declare a member differently but the bytes agree for the value
 //! chosen, the case says so: `UasCompatibilityRequired` (an `unsigned char`) is Samba's
-//! `uint32 unknown3`, the same bytes for 0.
+//! `uint32 unknown3`, the same bytes for 0. Where they disagree on the bytes (level 7 of
+//! QueryInformationDomain), the script carries a quirk that checks Samba still refuses ours.
 
 use msrpc_ndr::{ContextHandle, Unique, Uuid};
 use msrpc_windows::{netdfs, samr, srvsvc, winreg, wkssvc};
@@ -328,6 +329,23 @@ fn samr_cases() -> Vec<Case> {
             },
             samr::SamrQueryInformationDomainResponse {
                 buffer: Unique::new(samr::SamprDomainInfoBuffer::Password(password)),
+                result: 0,
+            },
+        ),
+        // Samba departs here (the script's quirk `samr_role_v1_enum`): MS-SAMR's member is a
+        // 16-bit enum, Samba's a 32-bit one; only our encoding and Samba's refusal of it run.
+        call(
+            "samr_SamrQueryInformationDomain_level7",
+            samr::SamrQueryInformationDomainRequest {
+                domain_handle: whandle(2),
+                domain_information_class: Class::DomainServerRoleInformation,
+            },
+            samr::SamrQueryInformationDomainResponse {
+                buffer: Unique::new(samr::SamprDomainInfoBuffer::Role(
+                    samr::DomainServerRoleInformation {
+                        domain_server_role: samr::DomainServerRole::DomainServerRolePrimary,
+                    },
+                )),
                 result: 0,
             },
         ),
