@@ -2,7 +2,9 @@
 //! feature.
 
 fn main() {
-    let protocols = ["srvsvc", "wkssvc", "samr", "dssetup", "netdfs", "winreg"];
+    let protocols = [
+        "srvsvc", "wkssvc", "samr", "lsarpc", "dssetup", "netdfs", "winreg",
+    ];
     let files: Vec<String> = protocols
         .iter()
         .filter(|p| std::env::var_os(format!("CARGO_FEATURE_{}", p.to_uppercase())).is_some())

@@ -948,6 +948,128 @@ call("netdfs_NetrDfsManagerGetVersion",
                    out_version=1))
 
 
+# lsarpc (MS-LSAD/MS-LSAT): Samba serves it over ncacn_ip_tcp only to schannel clients, so
+# msrpc-windows's Samba test cannot call it; the bytes are checked here.
+
+def _lsa(pyname):
+    return _win(lsa, pyname, "lsarpc", "lsa_" + pyname)
+
+
+DOMAIN_SID = "S-1-5-21-403733543-1813410357-435086028"
+
+
+def lstr_large(text):
+    # lsa_StringLarge: the size counts the terminating NUL, the length does not.
+    s = lsa.StringLarge()
+    s.string = text
+    s.length, s.size = 2 * len(text), 2 * len(text) + 2
+    return s
+
+
+def _open_policy(be):
+    attr = lsa.ObjectAttribute()
+    attr.len, attr.root_dir, attr.object_name, attr.attributes, attr.sec_desc = (24, None, None,
+                                                                                0, None)
+    qos = lsa.QosInfo()
+    qos.len, qos.impersonation_level, qos.context_mode, qos.effective_only = 12, 2, 1, 0
+    attr.sec_qos = qos
+    return new(_lsa("OpenPolicy"), in_system_name=0x5C, in_attr=attr, in_access_mask=0x02000000,
+               out_handle=whandle(4), result=0)
+
+
+def _query_policy5(be):
+    d = lsa.DomainInfo()
+    d.name, d.sid = lstr_large("MSRPCSAMBA"), security.dom_sid(DOMAIN_SID)
+    return new(_lsa("QueryInfoPolicy"), in_handle=whandle(4), in_level=5, out_info=d, result=0)
+
+
+def _query_policy12(be):
+    d = lsa.DnsDomainInfo()
+    d.name, d.dns_domain, d.dns_forest = (lstr_large("MSRPC"), lstr_large("msrpc.test"),
+                                          lstr_large("msrpc.test"))
+    d.domain_guid = guid(HANDLE_UUID)
+    d.sid = security.dom_sid(DOMAIN_SID)
+    return new(_lsa("QueryInfoPolicy"), in_handle=whandle(4), in_level=12, out_info=d, result=0)
+
+
+def ref_domains():
+    r = lsa.RefDomainList()
+    d = lsa.DomainInfo()
+    d.name, d.sid = lstr_large("MSRPCSAMBA"), security.dom_sid(DOMAIN_SID)
+    r.count, r.domains, r.max_size = 1, [d], 32
+    return r
+
+
+def trans_sids(entries):
+    a = lsa.TransSidArray()
+    out = []
+    for kind, rid, index in entries:
+        t = lsa.TranslatedSid()
+        t.sid_type, t.rid, t.sid_index = kind, rid, index
+        out.append(t)
+    a.count, a.sids = len(out), (out or None)
+    return a
+
+
+def _lookup_names(be):
+    return new(_lsa("LookupNames"), in_handle=whandle(4), in_num_names=2,
+               in_names=[lstr("daemon"), lstr("nobody-here")], in_sids=trans_sids([]),
+               in_level=1, in_count=0, out_domains=ref_domains(),
+               out_sids=trans_sids([(1, 1000, 0), (8, 0xFFFFFFFF, 0xFFFFFFFF)]), out_count=1,
+               result=0x00000107)
+
+
+def trans_names(entries):
+    a = lsa.TransNameArray()
+    out = []
+    for kind, name, index in entries:
+        t = lsa.TranslatedName()
+        t.sid_type, t.name, t.sid_index = kind, lstr(name), index
+        out.append(t)
+    a.count, a.names = len(out), (out or None)
+    return a
+
+
+def _lookup_sids(be):
+    sids = lsa.SidArray()
+    ptrs = []
+    for text in (DOMAIN_SID + "-1000", "S-1-5-32-544"):
+        p = lsa.SidPtr()
+        p.sid = security.dom_sid(text)
+        ptrs.append(p)
+    sids.num_sids, sids.sids = 2, ptrs
+    return new(_lsa("LookupSids"), in_handle=whandle(4), in_sids=sids, in_names=trans_names([]),
+               in_level=1, in_count=0, out_domains=ref_domains(),
+               out_names=trans_names([(1, "daemon", 0), (4, "Administrators", 0)]), out_count=2,
+               result=0)
+
+
+def _enum_privs(be):
+    a = lsa.PrivArray()
+    out = []
+    for name, low in (("SeMachineAccountPrivilege", 6), ("SeBackupPrivilege", 17)):
+        e = lsa.PrivEntry()
+        e.name = lstr_large(name)
+        e.luid = lsa.LUID()
+        e.luid.low, e.luid.high = low, 0
+        out.append(e)
+    a.count, a.privs = 2, out
+    return new(_lsa("EnumPrivs"), in_handle=whandle(4), in_resume_handle=0, in_max_count=0xFFFF,
+               out_resume_handle=2, out_privs=a, result=0)
+
+
+call("lsarpc_LsarOpenPolicy", _lsa("OpenPolicy"), windows=True)(_open_policy)
+call("lsarpc_LsarQueryInformationPolicy_level5", _lsa("QueryInfoPolicy"), windows=True)(
+    _query_policy5)
+call("lsarpc_LsarQueryInformationPolicy_level12", _lsa("QueryInfoPolicy"), windows=True)(
+    _query_policy12)
+call("lsarpc_LsarLookupNames", _lsa("LookupNames"), windows=True)(_lookup_names)
+call("lsarpc_LsarLookupSids", _lsa("LookupSids"), windows=True)(_lookup_sids)
+call("lsarpc_LsarEnumeratePrivileges", _lsa("EnumPrivs"), windows=True)(_enum_privs)
+call("lsarpc_LsarClose", _lsa("Close"), windows=True)(
+    lambda be: new(_lsa("Close"), in_handle=whandle(4), out_handle=handle(null=True), result=0))
+
+
 # ---- refusals (bytes from tests/tests/samba_ndr/cases.rs) ----------------------------------
 
 refusal("echo_TestEnum_in_unknown_discriminant", _echo("TestEnum"), "in",

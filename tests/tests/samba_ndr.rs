@@ -125,6 +125,12 @@ stubs!(
     msrpc_windows::winreg::OpenLocalMachineRequest => msrpc_windows::winreg::OpenLocalMachineResponse,
     msrpc_windows::winreg::BaseRegCloseKeyRequest => msrpc_windows::winreg::BaseRegCloseKeyResponse,
     msrpc_windows::netdfs::NetrDfsManagerGetVersionRequest => msrpc_windows::netdfs::NetrDfsManagerGetVersionResponse,
+    msrpc_windows::lsarpc::LsarOpenPolicyRequest => msrpc_windows::lsarpc::LsarOpenPolicyResponse,
+    msrpc_windows::lsarpc::LsarQueryInformationPolicyRequest => msrpc_windows::lsarpc::LsarQueryInformationPolicyResponse,
+    msrpc_windows::lsarpc::LsarLookupNamesRequest => msrpc_windows::lsarpc::LsarLookupNamesResponse,
+    msrpc_windows::lsarpc::LsarLookupSidsRequest => msrpc_windows::lsarpc::LsarLookupSidsResponse,
+    msrpc_windows::lsarpc::LsarEnumeratePrivilegesRequest => msrpc_windows::lsarpc::LsarEnumeratePrivilegesResponse,
+    msrpc_windows::lsarpc::LsarCloseRequest => msrpc_windows::lsarpc::LsarCloseResponse,
 );
 
 type EncodeFn = Box<dyn Fn(DataRep) -> Result<Vec<u8>, String>>;
@@ -548,7 +554,7 @@ fn check_samba(cases: &[Case], ours: &Path, samba: &Path) -> Vec<String> {
 fn summary(cases: &[Case]) -> String {
     let mut out = String::new();
     for prefix in [
-        "epm_", "mgmt_", "echo_", "srvsvc_", "wkssvc_", "samr_", "winreg_", "netdfs_",
+        "epm_", "mgmt_", "echo_", "srvsvc_", "wkssvc_", "samr_", "lsarpc_", "winreg_", "netdfs_",
     ] {
         let of: Vec<&Case> = cases
             .iter()
@@ -651,8 +657,8 @@ fn open_enum_values_cross_check() {
     cross_check("open_enums", cases::open_enum_cases());
 }
 
-/// The operations of msrpc-windows's Samba test (srvsvc, wkssvc, samr, winreg, netdfs), from
-/// our own IDL, against Samba's pidl-generated classes and ndrdump.
+/// The operations of msrpc-windows's Samba test (srvsvc, wkssvc, samr, winreg, netdfs) and
+/// lsarpc's, from our own IDL, against Samba's pidl-generated classes and ndrdump.
 #[test]
 fn windows_interfaces_cross_check() {
     cross_check("windows", windows::windows_cases());

@@ -9,6 +9,7 @@
 //! | [`srvsvc`] | MS-SRVS (server service) | opnums 0-28: connections, files, sessions, shares (levels 0, 1, 2, 501, 502, 1004-1006), server information (100, 101, 102, 1005), disks, statistics, transports, `NetrRemoteTOD` |
 //! | [`wkssvc`] | MS-WKST (workstation service) | opnum 0, `NetrWkstaGetInfo` (levels 100, 101, 102) |
 //! | [`samr`] | MS-SAMR (security account manager) | opnums 0-57 (`SamrConnect` .. `SamrConnect2`): domains, groups, aliases, users (small information levels), display information, password changes |
+//! | [`lsarpc`] | MS-LSAD, MS-LSAT (local security authority) | opnums 0-15: `LsarClose`, `LsarOpenPolicy`, policy information (levels 2, 3, 5, 7, 12, 13, 14), privileges, accounts, trusted domains, `LsarLookupNames`, `LsarLookupSids` |
 //! | [`dssetup`] | MS-DSSP (directory services setup) | opnum 0, `DsRolerGetPrimaryDomainInformation` |
 //! | [`netdfs`] | MS-DFSNM (DFS namespace management) | opnum 0, `NetrDfsManagerGetVersion` |
 //! | [`winreg`] | MS-RRP (remote registry) | opnums 0-5: the predefined keys and `BaseRegCloseKey` |
@@ -22,7 +23,8 @@
 //! # Where the IDL comes from
 //! The files in `idl/` are **our own transcription** of the wire definitions in the open
 //! specifications, written for this crate in MIDL syntax, with our own layout and comments:
-//! MS-SRVS sections 2.2 and 3.1.4, MS-WKST 2.2 and 3.2.4, MS-SAMR 2.2 and 3.1.5, MS-DSSP 2.2
+//! MS-SRVS sections 2.2 and 3.1.4, MS-WKST 2.2 and 3.2.4, MS-SAMR 2.2 and 3.1.5, MS-LSAD 2.2
+//! and 3.1.4, MS-LSAT 2.2 and 3.1.4, MS-DSSP 2.2
 //! and 3.2.5, MS-DFSNM 3.1.4 and MS-RRP 2.2 and 3.1.5. They are not the specifications' "Full
 //! IDL" appendices, which this project does not redistribute; and they are not Samba's `.idl`
 //! files. Names follow the specifications so each item can be looked up there. The base types
@@ -74,6 +76,13 @@ pub mod wkssvc {
 #[cfg(feature = "samr")]
 pub mod samr {
     include!(concat!(env!("OUT_DIR"), "/samr.rs"));
+}
+
+/// MS-LSAD and MS-LSAT's first sixteen operations (`lsarpc`,
+/// 12345778-1234-abcd-ef00-0123456789ab v0.0), from `idl/lsarpc.idl`.
+#[cfg(feature = "lsarpc")]
+pub mod lsarpc {
+    include!(concat!(env!("OUT_DIR"), "/lsarpc.rs"));
 }
 
 /// MS-DSSP's role query (`dssetup`, 3919286a-b10c-11d0-9ba8-00c04fd92ef5 v0.0), from

@@ -1,6 +1,6 @@
 //! The values of the cross-check for the Windows interfaces of `msrpc-windows` (compiled from
-//! our own IDL): srvsvc, wkssvc, samr, winreg and netdfs operations its Samba test calls,
-//! request and response. `tests/interop/samba_ndr_cross.py` builds the same values under the
+//! our own IDL): the srvsvc, wkssvc, samr, winreg and netdfs operations its Samba test calls,
+//! and lsarpc's policy and translation operations, request and response. `tests/interop/samba_ndr_cross.py` builds the same values under the
 //! same names with Samba's classes (whose operation names differ: `NetShareEnumAll` for
 //! `NetrShareEnum`, `Connect2` for `SamrConnect2`, `OpenHKLM` for `OpenLocalMachine`...).
 //!
@@ -10,7 +10,7 @@
 //! QueryInformationDomain), the script carries a quirk that checks Samba still refuses ours.
 
 use msrpc_ndr::{ContextHandle, Unique, Uuid};
-use msrpc_windows::{netdfs, samr, srvsvc, winreg, wkssvc};
+use msrpc_windows::{lsarpc, netdfs, samr, srvsvc, winreg, wkssvc};
 
 use super::{call, Case};
 
@@ -409,11 +409,248 @@ fn winreg_and_netdfs_cases() -> Vec<Case> {
     ]
 }
 
+fn lstr(text: &str, terminated: bool) -> lsarpc::RpcUnicodeString {
+    let units: Vec<u16> = text.encode_utf16().collect();
+    let n = u16::try_from(units.len() * 2).unwrap();
+    lsarpc::RpcUnicodeString {
+        length: n,
+        // Samba's lsa_StringLarge counts the terminating NUL in the size, lsa_String does not.
+        maximum_length: if terminated { n + 2 } else { n },
+        buffer: Unique::new(units),
+    }
+}
+
+fn lsid(text: &str) -> lsarpc::RpcSid {
+    let mut parts = text.split('-').skip(1);
+    let revision = parts.next().unwrap().parse().unwrap();
+    let auth: u64 = parts.next().unwrap().parse().unwrap();
+    let sub: Vec<u32> = parts.map(|p| p.parse().unwrap()).collect();
+    let a = auth.to_be_bytes();
+    lsarpc::RpcSid {
+        revision,
+        sub_authority_count: sub.len() as u8,
+        identifier_authority: lsarpc::SidIdentifierAuthority {
+            value: [a[2], a[3], a[4], a[5], a[6], a[7]],
+        },
+        sub_authority: sub,
+    }
+}
+
+const DOMAIN_SID: &str = "S-1-5-21-403733543-1813410357-435086028";
+
+fn ref_domains() -> Unique<lsarpc::LsaprReferencedDomainList> {
+    Unique::new(lsarpc::LsaprReferencedDomainList {
+        entries: 1,
+        domains: Unique::new(vec![lsarpc::LsaprTrustInformation {
+            name: lstr("MSRPCSAMBA", true),
+            sid: Unique::new(lsid(DOMAIN_SID)),
+        }]),
+        max_entries: 32,
+    })
+}
+
+fn trans_sids(entries: &[(lsarpc::SidNameUse, u32, i32)]) -> lsarpc::LsaprTranslatedSids {
+    lsarpc::LsaprTranslatedSids {
+        entries: entries.len() as u32,
+        sids: if entries.is_empty() {
+            Unique::default()
+        } else {
+            Unique::new(
+                entries
+                    .iter()
+                    .map(
+                        |&(r#use, relative_id, domain_index)| lsarpc::LsaTranslatedSid {
+                            r#use,
+                            relative_id,
+                            domain_index,
+                        },
+                    )
+                    .collect(),
+            )
+        },
+    }
+}
+
+fn trans_names(entries: &[(lsarpc::SidNameUse, &str, i32)]) -> lsarpc::LsaprTranslatedNames {
+    lsarpc::LsaprTranslatedNames {
+        entries: entries.len() as u32,
+        names: if entries.is_empty() {
+            Unique::default()
+        } else {
+            Unique::new(
+                entries
+                    .iter()
+                    .map(|&(r#use, name, domain_index)| lsarpc::LsaprTranslatedName {
+                        r#use,
+                        name: lstr(name, false),
+                        domain_index,
+                    })
+                    .collect(),
+            )
+        },
+    }
+}
+
+/// lsarpc: Samba serves it over `ncacn_ip_tcp` to schannel clients only, so msrpc-windows's
+/// Samba test cannot call it; its bytes are checked here.
+fn lsarpc_cases() -> Vec<Case> {
+    use lsarpc::PolicyInformationClass as Class;
+    use lsarpc::SidNameUse as Use;
+    let h = whandle(4);
+    let account_domain = lsarpc::LsaprPolicyAccountDomInfo {
+        domain_name: lstr("MSRPCSAMBA", true),
+        domain_sid: Unique::new(lsid(DOMAIN_SID)),
+    };
+    let dns = lsarpc::LsaprPolicyDnsDomainInfo {
+        name: lstr("MSRPC", true),
+        dns_domain_name: lstr("msrpc.test", true),
+        dns_forest_name: lstr("msrpc.test", true),
+        domain_guid: Uuid::parse_str("5c0b6d3e-9a2f-4f61-8e27-c1d2e3f40516").unwrap(),
+        sid: Unique::new(lsid(DOMAIN_SID)),
+    };
+    vec![
+        call(
+            "lsarpc_LsarOpenPolicy",
+            lsarpc::LsarOpenPolicyRequest {
+                system_name: Some(u16::from(b'\\')),
+                object_attributes: lsarpc::LsaprObjectAttributes {
+                    length: 24,
+                    security_quality_of_service: Unique::new(lsarpc::SecurityQualityOfService {
+                        length: 12,
+                        impersonation_level:
+                            lsarpc::SecurityImpersonationLevel::SecurityImpersonation,
+                        context_tracking_mode: 1,
+                        effective_only: 0,
+                    }),
+                    ..Default::default()
+                },
+                desired_access: MAXIMUM_ALLOWED,
+            },
+            lsarpc::LsarOpenPolicyResponse {
+                policy_handle: h,
+                result: 0,
+            },
+        ),
+        call(
+            "lsarpc_LsarQueryInformationPolicy_level5",
+            lsarpc::LsarQueryInformationPolicyRequest {
+                policy_handle: h,
+                information_class: Class::PolicyAccountDomainInformation,
+            },
+            lsarpc::LsarQueryInformationPolicyResponse {
+                policy_information: Unique::new(
+                    lsarpc::LsaprPolicyInformation::PolicyAccountDomainInfo(account_domain),
+                ),
+                result: 0,
+            },
+        ),
+        call(
+            "lsarpc_LsarQueryInformationPolicy_level12",
+            lsarpc::LsarQueryInformationPolicyRequest {
+                policy_handle: h,
+                information_class: Class::PolicyDnsDomainInformation,
+            },
+            lsarpc::LsarQueryInformationPolicyResponse {
+                policy_information: Unique::new(
+                    lsarpc::LsaprPolicyInformation::PolicyDnsDomainInfo(dns),
+                ),
+                result: 0,
+            },
+        ),
+        // One name found, one not: STATUS_SOME_NOT_MAPPED.
+        call(
+            "lsarpc_LsarLookupNames",
+            lsarpc::LsarLookupNamesRequest {
+                policy_handle: h,
+                count: 2,
+                names: vec![lstr("daemon", false), lstr("nobody-here", false)],
+                translated_sids: trans_sids(&[]),
+                lookup_level: lsarpc::LsapLookupLevel::LsapLookupWksta,
+                mapped_count: 0,
+            },
+            lsarpc::LsarLookupNamesResponse {
+                referenced_domains: ref_domains(),
+                translated_sids: trans_sids(&[
+                    (Use::SidTypeUser, 1000, 0),
+                    (Use::SidTypeUnknown, 0xffff_ffff, -1),
+                ]),
+                mapped_count: 1,
+                result: 0x107,
+            },
+        ),
+        call(
+            "lsarpc_LsarLookupSids",
+            lsarpc::LsarLookupSidsRequest {
+                policy_handle: h,
+                sid_enum_buffer: lsarpc::LsaprSidEnumBuffer {
+                    entries: 2,
+                    sid_info: Unique::new(vec![
+                        lsarpc::LsaprSidInformation {
+                            sid: Unique::new(lsid(&format!("{DOMAIN_SID}-1000"))),
+                        },
+                        lsarpc::LsaprSidInformation {
+                            sid: Unique::new(lsid("S-1-5-32-544")),
+                        },
+                    ]),
+                },
+                translated_names: trans_names(&[]),
+                lookup_level: lsarpc::LsapLookupLevel::LsapLookupWksta,
+                mapped_count: 0,
+            },
+            lsarpc::LsarLookupSidsResponse {
+                referenced_domains: ref_domains(),
+                translated_names: trans_names(&[
+                    (Use::SidTypeUser, "daemon", 0),
+                    (Use::SidTypeAlias, "Administrators", 0),
+                ]),
+                mapped_count: 2,
+                result: 0,
+            },
+        ),
+        call(
+            "lsarpc_LsarEnumeratePrivileges",
+            lsarpc::LsarEnumeratePrivilegesRequest {
+                policy_handle: h,
+                enumeration_context: 0,
+                prefered_maximum_length: 0xffff,
+            },
+            lsarpc::LsarEnumeratePrivilegesResponse {
+                enumeration_context: 2,
+                enumeration_buffer: lsarpc::LsaprPrivilegeEnumBuffer {
+                    entries: 2,
+                    privileges: Unique::new(
+                        [("SeMachineAccountPrivilege", 6), ("SeBackupPrivilege", 17)]
+                            .iter()
+                            .map(|&(name, low)| lsarpc::LsaprPolicyPrivilegeDef {
+                                name: lstr(name, true),
+                                local_value: lsarpc::Luid {
+                                    low_part: low,
+                                    high_part: 0,
+                                },
+                            })
+                            .collect(),
+                    ),
+                },
+                result: 0,
+            },
+        ),
+        call(
+            "lsarpc_LsarClose",
+            lsarpc::LsarCloseRequest { object_handle: h },
+            lsarpc::LsarCloseResponse {
+                object_handle: ContextHandle::NULL,
+                result: 0,
+            },
+        ),
+    ]
+}
+
 /// Every Windows-interface case.
 pub(crate) fn windows_cases() -> Vec<Case> {
     let mut v = srvsvc_cases();
     v.extend(wkssvc_cases());
     v.extend(samr_cases());
+    v.extend(lsarpc_cases());
     v.extend(winreg_and_netdfs_cases());
     v
 }
