@@ -16,11 +16,12 @@ use std::time::Duration;
 
 use msrpc_ndr::{ContextHandle, Unique};
 use msrpc_ntlm::NtlmClient;
+use msrpc_proto::dispatch::CallError;
 use msrpc_proto::dispatch::Interface;
-use msrpc_proto::pdu::{AuthLevel, SyntaxId};
+use msrpc_proto::pdu::{AuthLevel, FaultStatus, SyntaxId};
 use msrpc_proto::security::SecurityProvider;
 use msrpc_rt::{Client, ClientAuth, ClientOptions};
-use msrpc_windows::{dssetup, netdfs, samr, srvsvc, winreg, wkssvc};
+use msrpc_windows::{dssetup, lsarpc, netdfs, samr, srvsvc, winreg, wkssvc};
 
 const ADDR: &str = "127.0.5.1";
 const PASSWORD: &str = "Msrpc-test-pw1";
@@ -262,6 +263,7 @@ struct Theirs {
     dsrole: Vec<(String, String)>,
     dfs: String,
     hklm: Vec<(String, String)>,
+    lsaquery: String,
 }
 
 fn bracketed<'a>(line: &'a str, key: &str) -> Option<&'a str> {
@@ -348,6 +350,7 @@ impl Theirs {
                 "dssetup_DsRoleGetPrimaryDomainInformation",
             ),
             dfs: samba.rpcclient(u, "dfsversion", false),
+            lsaquery: samba.rpcclient_status(u, "lsaquery", true).1,
             hklm: dump_out(
                 &samba.rpcclient_status(u, "winreg_enumkey HKLM", true).1,
                 "winreg_OpenHKLM",
@@ -964,6 +967,34 @@ async fn check_winreg(mode: Mode, user: &str, theirs: &Theirs) {
     conn.close();
 }
 
+/// Samba serves lsarpc over `ncacn_ip_tcp` to schannel (netlogon) clients only: rpcclient's
+/// `lsaquery` gets a fault "access denied" on its first call, and so must our LsarOpenPolicy,
+/// at every level (the bytes of lsarpc are checked by tests/tests/samba_ndr.rs instead).
+async fn check_lsarpc_refused(mode: Mode, user: &str, theirs: &Theirs) {
+    assert!(
+        theirs.lsaquery.contains("DCERPC_FAULT_ACCESS_DENIED"),
+        "rpcclient lsaquery was not refused with access denied:\n{}",
+        theirs.lsaquery
+    );
+    let conn = connect(mode, user, lsarpc::LsarpcInterface::SYNTAX).await;
+    let c = lsarpc::LsarpcClient::new(conn.clone());
+    let r = c
+        .lsar_open_policy(lsarpc::LsarOpenPolicyRequest {
+            system_name: Some(u16::from(b'\\')),
+            object_attributes: lsarpc::LsaprObjectAttributes {
+                length: 24,
+                ..Default::default()
+            },
+            desired_access: 0x0200_0000,
+        })
+        .await;
+    match r {
+        Err(CallError::Fault(f)) => assert_eq!(f, FaultStatus::ACCESS_DENIED, "{mode:?}"),
+        other => panic!("{mode:?}: LsarOpenPolicy over TCP: {other:?}"),
+    }
+    conn.close();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_clients_against_samba_dcerpcd_and_rpcclient() {
     let samba = Samba::start();
@@ -984,6 +1015,7 @@ async fn generated_clients_against_samba_dcerpcd_and_rpcclient() {
         check_dssetup(mode, &user, &theirs).await;
         check_netdfs(mode, &user, &theirs).await;
         check_winreg(mode, &user, &theirs).await;
+        check_lsarpc_refused(mode, &user, &theirs).await;
         eprintln!("{mode:?}: every operation agrees with rpcclient");
     }
     drop(samba);
