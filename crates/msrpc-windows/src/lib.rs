@@ -39,9 +39,12 @@
 //! an empty `default` arm, decodes as that arm), never as a wrong value.
 //!
 //! The stubs are checked against Samba: `tests/samba.rs` calls every operation the crate is
-//! tested for on samba-dcerpcd and compares the results with `rpcclient`'s;
-//! `tests/tests/samba_ndr.rs` (the workspace's test crate) compares the bytes with Samba's NDR
-//! engine in both directions.
+//! tested for on samba-dcerpcd and compares the results with `rpcclient`'s (lsarpc aside:
+//! Samba serves it over TCP to schannel clients only, and refuses ours as it refuses
+//! rpcclient); `tests/served.rs` hosts the wkssvc, dssetup and netdfs server traits and has
+//! `rpcclient` call them; `tests/tests/samba_ndr.rs` and `samba_ndr64.rs` (the workspace's
+//! test crate) compare the bytes with Samba's NDR engine, NDR20 in both directions and NDR64;
+//! `tests/opnums.rs` holds the opnums to the specifications' tables.
 //!
 //! # Regenerating
 //! The code is generated at build time; edit `idl/*.idl` and build. To see (or commit) the
