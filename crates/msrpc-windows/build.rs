@@ -3,7 +3,7 @@
 
 fn main() {
     let protocols = [
-        "srvsvc", "wkssvc", "samr", "lsarpc", "dssetup", "netdfs", "winreg",
+        "srvsvc", "wkssvc", "samr", "lsarpc", "dssetup", "netdfs", "winreg", "drsuapi",
     ];
     let files: Vec<String> = protocols
         .iter()

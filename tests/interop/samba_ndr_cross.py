@@ -37,7 +37,7 @@ import types
 try:
     from samba.dcerpc import base, echo, misc, mgmt
     from samba.dcerpc import epmapper as epm
-    from samba.dcerpc import dfs, lsa, samr, security, srvsvc, winreg, wkssvc
+    from samba.dcerpc import dfs, drsuapi, lsa, samr, security, srvsvc, winreg, wkssvc
 except ImportError as e:  # a missing peer is a failure, never a skip
     print("FAIL: python3-samba is missing (%s); apt-get install python3-samba" % e)
     sys.exit(2)
@@ -1068,6 +1068,49 @@ call("lsarpc_LsarLookupSids", _lsa("LookupSids"), windows=True)(_lookup_sids)
 call("lsarpc_LsarEnumeratePrivileges", _lsa("EnumPrivs"), windows=True)(_enum_privs)
 call("lsarpc_LsarClose", _lsa("Close"), windows=True)(
     lambda be: new(_lsa("Close"), in_handle=whandle(4), out_handle=handle(null=True), result=0))
+
+
+# drsuapi bind: MS-DRSR keeps the extensions as bytes (DRS_EXTENSIONS { cb; rgb[cb] }), Samba
+# types them (drsuapi_DsBindInfo28 in a 4-byte-length subcontext), read in the stub's byte
+# order. The Rust side sends fixed bytes (BIND_INFO28 below, as little-endian fields); for the
+# big-endian vectors the fields are chosen so that their big-endian bytes are those same bytes.
+
+def _drs(pyname):
+    return _win(drsuapi, pyname, "drsuapi", "drsuapi_" + pyname)
+
+
+CLIENT_DSA = "e24d201a-4fd6-11d1-a3da-0000f875ae0d"
+# supported_extensions, site_guid, pid, repl_epoch as little-endian bytes (windows.rs twin).
+BIND_INFO28 = bytes.fromhex("7fffff1f" "3e6d0b5c2f9a614f8e27c1d2e3f40516" "d2040000" "05000000")
+
+
+def _guid_from(b, be):
+    order = "big" if be else "little"
+    d1, d2, d3 = (int.from_bytes(b[0:4], order), int.from_bytes(b[4:6], order),
+                  int.from_bytes(b[6:8], order))
+    return guid("%08x-%04x-%04x-%s-%s" % (d1, d2, d3, b[8:10].hex(), b[10:16].hex()))
+
+
+def bind_info(be, raw):
+    order = "big" if be else "little"
+    i = drsuapi.DsBindInfo28()
+    i.supported_extensions = int.from_bytes(raw[0:4], order)
+    i.site_guid = _guid_from(raw[4:20], be)
+    i.pid = int.from_bytes(raw[20:24], order)
+    i.repl_epoch = int.from_bytes(raw[24:28], order)
+    ctr = drsuapi.DsBindInfoCtr()
+    ctr.length, ctr.info = 28, i
+    return ctr
+
+
+call("drsuapi_IDL_DRSBind", _drs("DsBind"), windows=True)(
+    lambda be: new(_drs("DsBind"), in_bind_guid=guid(CLIENT_DSA),
+                   in_bind_info=bind_info(be, BIND_INFO28),
+                   out_bind_info=bind_info(be, BIND_INFO28[::-1]), out_bind_handle=whandle(5),
+                   result=0))
+call("drsuapi_IDL_DRSUnbind", _drs("DsUnbind"), windows=True)(
+    lambda be: new(_drs("DsUnbind"), in_bind_handle=whandle(5), out_bind_handle=handle(null=True),
+                   result=0))
 
 
 # ---- refusals (bytes from tests/tests/samba_ndr/cases.rs) ----------------------------------

@@ -131,6 +131,8 @@ stubs!(
     msrpc_windows::lsarpc::LsarLookupSidsRequest => msrpc_windows::lsarpc::LsarLookupSidsResponse,
     msrpc_windows::lsarpc::LsarEnumeratePrivilegesRequest => msrpc_windows::lsarpc::LsarEnumeratePrivilegesResponse,
     msrpc_windows::lsarpc::LsarCloseRequest => msrpc_windows::lsarpc::LsarCloseResponse,
+    msrpc_windows::drsuapi::IdlDrsBindRequest => msrpc_windows::drsuapi::IdlDrsBindResponse,
+    msrpc_windows::drsuapi::IdlDrsUnbindRequest => msrpc_windows::drsuapi::IdlDrsUnbindResponse,
 );
 
 type EncodeFn = Box<dyn Fn(DataRep) -> Result<Vec<u8>, String>>;
@@ -657,8 +659,9 @@ fn open_enum_values_cross_check() {
     cross_check("open_enums", cases::open_enum_cases());
 }
 
-/// The operations of msrpc-windows's Samba test (srvsvc, wkssvc, samr, winreg, netdfs) and
-/// lsarpc's, from our own IDL, against Samba's pidl-generated classes and ndrdump.
+/// The operations of msrpc-windows's Samba test (srvsvc, wkssvc, samr, winreg, netdfs),
+/// lsarpc's and drsuapi's bind, from our own IDL, against Samba's pidl-generated classes and
+/// ndrdump.
 #[test]
 fn windows_interfaces_cross_check() {
     cross_check("windows", windows::windows_cases());

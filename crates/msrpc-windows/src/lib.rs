@@ -13,6 +13,7 @@
 //! | [`dssetup`] | MS-DSSP (directory services setup) | opnum 0, `DsRolerGetPrimaryDomainInformation` |
 //! | [`netdfs`] | MS-DFSNM (DFS namespace management) | opnum 0, `NetrDfsManagerGetVersion` |
 //! | [`winreg`] | MS-RRP (remote registry) | opnums 0-5: the predefined keys and `BaseRegCloseKey` |
+//! | [`drsuapi`] | MS-DRSR (directory replication) | opnums 0-1: `IDL_DRSBind`, `IDL_DRSUnbind` |
 //!
 //! For interface `srvsvc` the module holds its types (`ShareInfo1`, `ShareEnumStruct`, ...),
 //! the service trait `Srvsvc`, the dispatcher `SrvsvcServer<S>`, the client `SrvsvcClient<C>`
@@ -24,12 +25,11 @@
 //! The files in `idl/` are **our own transcription** of the wire definitions in the open
 //! specifications, written for this crate in MIDL syntax, with our own layout and comments:
 //! MS-SRVS sections 2.2 and 3.1.4, MS-WKST 2.2 and 3.2.4, MS-SAMR 2.2 and 3.1.5, MS-LSAD 2.2
-//! and 3.1.4, MS-LSAT 2.2 and 3.1.4, MS-DSSP 2.2
-//! and 3.2.5, MS-DFSNM 3.1.4 and MS-RRP 2.2 and 3.1.5. They are not the specifications' "Full
-//! IDL" appendices, which this project does not redistribute; and they are not Samba's `.idl`
-//! files. Names follow the specifications so each item can be looked up there. The base types
-//! of MS-DTYP (`DWORD`, `RPC_UNICODE_STRING`, `RPC_SID`, `GUID`...) come from msrpc-idl's
-//! prelude.
+//! and 3.1.4, MS-LSAT 2.2 and 3.1.4, MS-DSSP 2.2 and 3.2.5, MS-DFSNM 3.1.4, MS-RRP 2.2 and
+//! 3.1.5, and MS-DRSR 4.1 and 5. They are not the specifications' "Full IDL"
+//! appendices, which this project does not redistribute; and they are not Samba's `.idl` files.
+//! Names follow the specifications so each item can be looked up there. The base types of
+//! MS-DTYP (`DWORD`, `RPC_UNICODE_STRING`, `RPC_SID`, `GUID`...) come from msrpc-idl's prelude.
 //!
 //! Only what the crate needs is declared: every operation up to the last one used, so opnums
 //! are right (msrpc-idl numbers operations in order of declaration; the few operations the
@@ -107,4 +107,11 @@ pub mod netdfs {
 #[cfg(feature = "winreg")]
 pub mod winreg {
     include!(concat!(env!("OUT_DIR"), "/winreg.rs"));
+}
+
+/// MS-DRSR's bind and unbind (`drsuapi`, e3514235-4b06-11d1-ab04-00c04fc2dcd2 v4.0), from
+/// `idl/drsuapi.idl`.
+#[cfg(feature = "drsuapi")]
+pub mod drsuapi {
+    include!(concat!(env!("OUT_DIR"), "/drsuapi.rs"));
 }

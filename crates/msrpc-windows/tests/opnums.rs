@@ -2,10 +2,10 @@
 //! numbers operations in declaration order, so a missing or extra declaration before one
 //! would shift it), and each interface has the UUID and version the specifications give.
 //! The numbers are from the operation tables of MS-SRVS 3.1.4, MS-WKST 3.2.4, MS-SAMR 3.1.5,
-//! MS-LSAD 3.1.4 and MS-LSAT 3.1.4, MS-DSSP 3.2.5, MS-DFSNM 3.1.4 and MS-RRP 3.1.5.
+//! MS-LSAD 3.1.4 and MS-LSAT 3.1.4, MS-DSSP 3.2.5, MS-DFSNM 3.1.4, MS-RRP 3.1.5 and MS-DRSR 4.1.
 
 use msrpc_proto::dispatch::Interface;
-use msrpc_windows::{dssetup, lsarpc, netdfs, samr, srvsvc, winreg, wkssvc};
+use msrpc_windows::{drsuapi, dssetup, lsarpc, netdfs, samr, srvsvc, winreg, wkssvc};
 
 #[test]
 fn opnums_match_the_specifications() {
@@ -108,6 +108,8 @@ fn opnums_match_the_specifications() {
         ),
         ("OpenUsers", winreg::OpenUsersRequest::OPNUM, 4),
         ("BaseRegCloseKey", winreg::BaseRegCloseKeyRequest::OPNUM, 5),
+        ("IDL_DRSBind", drsuapi::IdlDrsBindRequest::OPNUM, 0),
+        ("IDL_DRSUnbind", drsuapi::IdlDrsUnbindRequest::OPNUM, 1),
     ];
     for &(name, ours, spec) in table {
         assert_eq!(
@@ -124,6 +126,7 @@ fn opnums_match_the_specifications() {
         ("dssetup", dssetup::DssetupInterface::OPERATIONS, 0),
         ("netdfs", netdfs::NetdfsInterface::OPERATIONS, 0),
         ("winreg", winreg::WinregInterface::OPERATIONS, 5),
+        ("drsuapi", drsuapi::DrsuapiInterface::OPERATIONS, 1),
     ] {
         assert_eq!(ops.len(), last + 1, "{iface}: {ops:?}");
         assert!(ops.iter().all(Option::is_some), "{iface}: a gap in {ops:?}");

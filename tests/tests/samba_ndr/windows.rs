@@ -1,6 +1,7 @@
 //! The values of the cross-check for the Windows interfaces of `msrpc-windows` (compiled from
 //! our own IDL): the srvsvc, wkssvc, samr, winreg and netdfs operations its Samba test calls,
-//! and lsarpc's policy and translation operations, request and response. `tests/interop/samba_ndr_cross.py` builds the same values under the
+//! lsarpc's policy and translation operations and drsuapi's bind and unbind, request and
+//! response. `tests/interop/samba_ndr_cross.py` builds the same values under the
 //! same names with Samba's classes (whose operation names differ: `NetShareEnumAll` for
 //! `NetrShareEnum`, `Connect2` for `SamrConnect2`, `OpenHKLM` for `OpenLocalMachine`...).
 //!
@@ -10,7 +11,7 @@
 //! QueryInformationDomain), the script carries a quirk that checks Samba still refuses ours.
 
 use msrpc_ndr::{ContextHandle, Unique, Uuid};
-use msrpc_windows::{lsarpc, netdfs, samr, srvsvc, winreg, wkssvc};
+use msrpc_windows::{drsuapi, lsarpc, netdfs, samr, srvsvc, winreg, wkssvc};
 
 use super::{call, Case};
 
@@ -645,6 +646,45 @@ fn lsarpc_cases() -> Vec<Case> {
     ]
 }
 
+/// DRS_EXTENSIONS_INT's first 28 bytes (flags, site GUID, pid, replication epoch), which
+/// MS-DRSR keeps as bytes and Samba types (`BIND_INFO28` in the script).
+const BIND_INFO28: &str = "7fffff1f3e6d0b5c2f9a614f8e27c1d2e3f40516d204000005000000";
+
+/// drsuapi's bind and unbind (Samba's standalone server does not serve drsuapi).
+fn drsuapi_cases() -> Vec<Case> {
+    let ext = |bytes: Vec<u8>| drsuapi::DrsExtensions {
+        cb: bytes.len() as u32,
+        rgb: bytes,
+    };
+    let info = hex::decode(BIND_INFO28).unwrap();
+    let mut reversed = info.clone();
+    reversed.reverse();
+    vec![
+        call(
+            "drsuapi_IDL_DRSBind",
+            drsuapi::IdlDrsBindRequest {
+                puuid_client_dsa: Some(
+                    Uuid::parse_str("e24d201a-4fd6-11d1-a3da-0000f875ae0d").unwrap(),
+                ),
+                pext_client: Some(ext(info)),
+            },
+            drsuapi::IdlDrsBindResponse {
+                ppext_server: Unique::new(ext(reversed)),
+                ph_drs: whandle(5),
+                result: 0,
+            },
+        ),
+        call(
+            "drsuapi_IDL_DRSUnbind",
+            drsuapi::IdlDrsUnbindRequest { ph_drs: whandle(5) },
+            drsuapi::IdlDrsUnbindResponse {
+                ph_drs: ContextHandle::NULL,
+                result: 0,
+            },
+        ),
+    ]
+}
+
 /// Every Windows-interface case.
 pub(crate) fn windows_cases() -> Vec<Case> {
     let mut v = srvsvc_cases();
@@ -652,5 +692,6 @@ pub(crate) fn windows_cases() -> Vec<Case> {
     v.extend(samr_cases());
     v.extend(lsarpc_cases());
     v.extend(winreg_and_netdfs_cases());
+    v.extend(drsuapi_cases());
     v
 }
