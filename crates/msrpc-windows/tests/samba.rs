@@ -1,7 +1,7 @@
 //! The generated clients against Samba's samba-dcerpcd (a standalone server on 127.0.5.1,
 //! started with `tests/interop/samba-dcerpcd.sh`, two shares added), over `ncacn_ip_tcp`
-//! found through its endpoint mapper on port 135: unauthenticated, then under NTLM at packet
-//! privacy. Every operation's result is compared with what Samba's own client, `rpcclient`,
+//! found through its endpoint mapper on port 135: unauthenticated, under NTLM at packet
+//! privacy, and unauthenticated with big-endian PDUs (so every stub in both byte orders). Every operation's result is compared with what Samba's own client, `rpcclient`,
 //! prints for the same server (its plain output, or with `-d 10` the structures it decoded):
 //! server, share, domain and user names, SIDs, levels, counts and flags, not just success.
 //!
@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use msrpc_ndr::{ContextHandle, Unique};
 use msrpc_ntlm::NtlmClient;
-use msrpc_proto::dispatch::CallError;
 use msrpc_proto::dispatch::Interface;
+use msrpc_proto::dispatch::{CallError, Invoke};
 use msrpc_proto::pdu::{AuthLevel, FaultStatus, SyntaxId};
 use msrpc_proto::security::SecurityProvider;
 use msrpc_rt::{Client, ClientAuth, ClientOptions};
@@ -367,6 +367,8 @@ impl Theirs {
 enum Mode {
     Anonymous,
     Privacy,
+    /// Unauthenticated, big-endian PDUs (Samba answers in the request's byte order).
+    BigEndian,
 }
 
 fn opts(mode: Mode, user: &str) -> ClientOptions {
@@ -374,6 +376,9 @@ fn opts(mode: Mode, user: &str) -> ClientOptions {
         call_timeout: Some(Duration::from_secs(30)),
         ..Default::default()
     };
+    if let Mode::BigEndian = mode {
+        o.config.drep = msrpc_ndr::DataRep::BIG_ENDIAN;
+    }
     if let Mode::Privacy = mode {
         let user = user.to_string();
         o.auth = Some(ClientAuth::new(AuthLevel::PKT_PRIVACY, move || {
@@ -384,9 +389,13 @@ fn opts(mode: Mode, user: &str) -> ClientOptions {
 }
 
 async fn connect(mode: Mode, user: &str, syntax: SyntaxId) -> Client {
-    Client::connect_via_epm(ADDR, syntax, opts(mode, user))
+    let c = Client::connect_via_epm(ADDR, syntax, opts(mode, user))
         .await
-        .unwrap_or_else(|e| panic!("{mode:?}: connect to {syntax} through {ADDR}:135: {e}"))
+        .unwrap_or_else(|e| panic!("{mode:?}: connect to {syntax} through {ADDR}:135: {e}"));
+    // Our client offers NDR20 and NDR64; Samba accepts NDR20.
+    let t = c.transfer_syntax(syntax).await.unwrap();
+    assert_eq!(t, msrpc_ndr::TransferSyntax::Ndr20, "{mode:?}: {syntax}");
+    c
 }
 
 fn text(s: &Unique<String>) -> &str {
@@ -1008,7 +1017,7 @@ async fn generated_clients_against_samba_dcerpcd_and_rpcclient() {
     );
     assert!(theirs.users.iter().any(|u| u.0 == user));
 
-    for mode in [Mode::Anonymous, Mode::Privacy] {
+    for mode in [Mode::Anonymous, Mode::Privacy, Mode::BigEndian] {
         check_srvsvc(mode, &user, &theirs).await;
         check_wkssvc(mode, &user, &theirs).await;
         check_samr(mode, &user, &theirs).await;
