@@ -3,6 +3,7 @@
 # ports) on a loopback address of its own, with a private configuration under DIR.
 #   samba-dcerpcd.sh start DIR [ADDR]   -> prints the PID once port 135 answers
 #   samba-dcerpcd.sh stop DIR
+# With SAMBA_EXTRA_CONF=FILE, FILE is appended to the generated smb.conf (shares, options).
 # Needs the Debian packages samba, samba-common-bin (and smbclient for rpcclient).
 set -euo pipefail
 cmd=${1:?start|stop}
@@ -29,6 +30,9 @@ start)
   disable netbios = yes
   smb ports = 1445
 CONF
+  if [ -n "${SAMBA_EXTRA_CONF:-}" ]; then
+    cat "$SAMBA_EXTRA_CONF" >>"$dir/smb.conf"
+  fi
   /usr/libexec/samba/samba-dcerpcd -s "$dir/smb.conf" --libexec-rpcds -F --no-process-group \
     >"$dir/samba-dcerpcd.out" 2>&1 &
   echo $! >"$dir/samba-dcerpcd.pid"

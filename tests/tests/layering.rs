@@ -41,6 +41,11 @@ fn libraries_do_not_know_the_demo_or_what_is_above_them() {
         ("msrpc-proto", &["msrpc-ndr"]),
         ("msrpc-epm", &["msrpc-ndr", "msrpc-proto", "msrpc-macros"]),
         ("msrpc-echo", &["msrpc-ndr", "msrpc-proto", "msrpc-macros"]),
+        // Generated code only: the IDL is compiled by msrpc-build, a build-dependency.
+        (
+            "msrpc-windows",
+            &["msrpc-ndr", "msrpc-proto", "msrpc-macros"],
+        ),
         // msrpc-policy (the activation level) only behind the optional `server` feature,
         // msrpc-rt only behind `rt` (the client); neither ever depends on msrpc-dcom.
         (

@@ -24,6 +24,8 @@
 
 #[path = "samba_ndr/cases.rs"]
 mod cases;
+#[path = "samba_ndr/windows.rs"]
+mod windows;
 
 use std::collections::HashMap;
 use std::fmt::{Debug, Write as _};
@@ -103,6 +105,34 @@ stubs!(
     TestEnumRequest => TestEnumResponse,
     TestSurroundingRequest => TestSurroundingResponse,
     TestDoublePointerRequest => TestDoublePointerResponse,
+);
+
+// The Windows interfaces of msrpc-windows (our own IDL), `samba_ndr/windows.rs`.
+stubs!(
+    msrpc_windows::srvsvc::NetrShareEnumRequest => msrpc_windows::srvsvc::NetrShareEnumResponse,
+    msrpc_windows::srvsvc::NetrShareGetInfoRequest => msrpc_windows::srvsvc::NetrShareGetInfoResponse,
+    msrpc_windows::srvsvc::NetrServerGetInfoRequest => msrpc_windows::srvsvc::NetrServerGetInfoResponse,
+    msrpc_windows::srvsvc::NetrRemoteTodRequest => msrpc_windows::srvsvc::NetrRemoteTodResponse,
+    msrpc_windows::wkssvc::NetrWkstaGetInfoRequest => msrpc_windows::wkssvc::NetrWkstaGetInfoResponse,
+    msrpc_windows::samr::SamrConnect2Request => msrpc_windows::samr::SamrConnect2Response,
+    msrpc_windows::samr::SamrCloseHandleRequest => msrpc_windows::samr::SamrCloseHandleResponse,
+    msrpc_windows::samr::SamrEnumerateDomainsInSamServerRequest => msrpc_windows::samr::SamrEnumerateDomainsInSamServerResponse,
+    msrpc_windows::samr::SamrLookupDomainInSamServerRequest => msrpc_windows::samr::SamrLookupDomainInSamServerResponse,
+    msrpc_windows::samr::SamrOpenDomainRequest => msrpc_windows::samr::SamrOpenDomainResponse,
+    msrpc_windows::samr::SamrQueryInformationDomainRequest => msrpc_windows::samr::SamrQueryInformationDomainResponse,
+    msrpc_windows::samr::SamrEnumerateUsersInDomainRequest => msrpc_windows::samr::SamrEnumerateUsersInDomainResponse,
+    msrpc_windows::samr::SamrGetDomainPasswordInformationRequest => msrpc_windows::samr::SamrGetDomainPasswordInformationResponse,
+    msrpc_windows::winreg::OpenLocalMachineRequest => msrpc_windows::winreg::OpenLocalMachineResponse,
+    msrpc_windows::winreg::BaseRegCloseKeyRequest => msrpc_windows::winreg::BaseRegCloseKeyResponse,
+    msrpc_windows::netdfs::NetrDfsManagerGetVersionRequest => msrpc_windows::netdfs::NetrDfsManagerGetVersionResponse,
+    msrpc_windows::lsarpc::LsarOpenPolicyRequest => msrpc_windows::lsarpc::LsarOpenPolicyResponse,
+    msrpc_windows::lsarpc::LsarQueryInformationPolicyRequest => msrpc_windows::lsarpc::LsarQueryInformationPolicyResponse,
+    msrpc_windows::lsarpc::LsarLookupNamesRequest => msrpc_windows::lsarpc::LsarLookupNamesResponse,
+    msrpc_windows::lsarpc::LsarLookupSidsRequest => msrpc_windows::lsarpc::LsarLookupSidsResponse,
+    msrpc_windows::lsarpc::LsarEnumeratePrivilegesRequest => msrpc_windows::lsarpc::LsarEnumeratePrivilegesResponse,
+    msrpc_windows::lsarpc::LsarCloseRequest => msrpc_windows::lsarpc::LsarCloseResponse,
+    msrpc_windows::drsuapi::IdlDrsBindRequest => msrpc_windows::drsuapi::IdlDrsBindResponse,
+    msrpc_windows::drsuapi::IdlDrsUnbindRequest => msrpc_windows::drsuapi::IdlDrsUnbindResponse,
 );
 
 type EncodeFn = Box<dyn Fn(DataRep) -> Result<Vec<u8>, String>>;
@@ -522,14 +552,19 @@ fn check_samba(cases: &[Case], ours: &Path, samba: &Path) -> Vec<String> {
     failures
 }
 
-/// Per interface (`epm`, `mgmt`, `echo`): how many cases, and how many stubs per byte order.
+/// Per interface (`epm`, `mgmt`, `echo`, and the Windows ones): how many cases, and how many stubs per byte order.
 fn summary(cases: &[Case]) -> String {
     let mut out = String::new();
-    for prefix in ["epm_", "mgmt_", "echo_"] {
+    for prefix in [
+        "epm_", "mgmt_", "echo_", "srvsvc_", "wkssvc_", "samr_", "lsarpc_", "winreg_", "netdfs_",
+    ] {
         let of: Vec<&Case> = cases
             .iter()
             .filter(|c| c.name.starts_with(prefix))
             .collect();
+        if of.is_empty() {
+            continue;
+        }
         let calls = of
             .iter()
             .filter(|c| !matches!(c.kind, Kind::Refuse { .. }))
@@ -622,4 +657,12 @@ fn samba_ndr_cross_check() {
 #[test]
 fn open_enum_values_cross_check() {
     cross_check("open_enums", cases::open_enum_cases());
+}
+
+/// The operations of msrpc-windows's Samba test (srvsvc, wkssvc, samr, winreg, netdfs),
+/// lsarpc's and drsuapi's bind, from our own IDL, against Samba's pidl-generated classes and
+/// ndrdump.
+#[test]
+fn windows_interfaces_cross_check() {
+    cross_check("windows", windows::windows_cases());
 }
