@@ -300,9 +300,9 @@ impl FackBody {
     /// True when the body acknowledges fragment `n` through its selective-ack bits, given
     /// the header's `fragnum`.
     pub fn acknowledges(&self, fragnum: u16, n: u16) -> bool {
-        let Some(bit) = u32::from(n).checked_sub(u32::from(fragnum) + 1) else {
-            return false;
-        };
+        // Fragment numbers are modulo 2^16: `fragnum` 0xffff (nothing in order yet) makes bit
+        // 0 fragment 0.
+        let bit = u32::from(n.wrapping_sub(fragnum).wrapping_sub(1));
         self.selack
             .get((bit / 32) as usize)
             .is_some_and(|w| w & (1 << (bit % 32)) != 0)
