@@ -382,7 +382,8 @@ impl ClServer {
         self.reply_cache_total
     }
 
-    /// Bytes received from and sent to an IP address (as the budget counts them).
+    /// Bytes received from an IP address and bytes sent to its unverified addresses (the
+    /// amplification budget: the second never exceeds the first).
     pub fn budget(&self, ip: IpAddr) -> Option<(u64, u64)> {
         self.sources.get(&ip).map(|s| (s.bytes_in, s.bytes_out))
     }
@@ -436,7 +437,10 @@ impl ClServer {
             self.limit(now, peer, "amplification_budget");
             return false;
         }
-        src.bytes_out = src.bytes_out.saturating_add(len);
+        if !verified {
+            // Only what goes to unverified addresses spends the budget.
+            src.bytes_out = src.bytes_out.saturating_add(len);
+        }
         self.transmits.push_back(Transmit { peer, bytes });
         true
     }
