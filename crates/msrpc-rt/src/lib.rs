@@ -80,7 +80,7 @@ mod sleeper;
 mod udp;
 
 pub use addr::{LocalAddr, PeerAddr};
-pub use binding::{Binding, BindingError};
+pub use binding::{Binding, BindingError, Protseq};
 pub use client::{BindError, Client, ClientAuth, ClientOptions, ConnectError};
 pub use epm::EPM_PORT;
 pub use limits::{Limits, DEFAULT_DYNAMIC_PORTS};

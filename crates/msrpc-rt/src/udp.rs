@@ -225,6 +225,18 @@ impl std::fmt::Debug for UdpClient {
     }
 }
 
+async fn resolve(host: &str, port: u16) -> Result<SocketAddr, crate::ConnectError> {
+    let mut addrs = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|source| crate::ConnectError::Resolve {
+            host: host.to_string(),
+            source,
+        })?;
+    addrs
+        .next()
+        .ok_or_else(|| crate::ConnectError::NoAddress(host.to_string()))
+}
+
 /// An idle activity and its socket.
 type Idle = (ClActivity, Arc<UdpSocket>);
 
@@ -240,6 +252,48 @@ impl UdpClient {
             cas: Uuid::new_v4(),
             pool: Arc::new(Mutex::new(Vec::new())),
         }
+    }
+
+    /// Asks the endpoint mapper at `host`:`epm_port` over UDP (`ept_map`, idempotent) where
+    /// `interface` listens over `ncadg_ip_udp`, and returns a client of that port.
+    pub async fn connect_via_epm(
+        host: &str,
+        epm_port: u16,
+        interface: SyntaxId,
+        opts: UdpClientOptions,
+    ) -> Result<UdpClient, crate::ConnectError> {
+        let addr = resolve(host, epm_port).await?;
+        let epm = UdpClient::new(addr, opts.clone());
+        let port = crate::epm::map_port(epm, interface, true).await?;
+        tracing::debug!(host, port, %interface, "endpoint mapper answered over udp");
+        Ok(UdpClient::new(SocketAddr::new(addr.ip(), port), opts))
+    }
+
+    /// A client for an `ncadg_ip_udp` binding with a port (its `bigendian` option sets the
+    /// data representation).
+    pub async fn connect(
+        binding: &crate::Binding,
+        mut opts: UdpClientOptions,
+    ) -> Result<UdpClient, crate::ConnectError> {
+        if binding.protseq != crate::binding::Protseq::IpUdp {
+            return Err(crate::ConnectError::Protseq(binding.to_string()));
+        }
+        let port = binding
+            .port
+            .ok_or_else(|| crate::ConnectError::NoPort(binding.to_string()))?;
+        if let Some(d) = binding.data_representation() {
+            opts.config.drep = d;
+        }
+        Self::connect_host(&binding.host, port, opts).await
+    }
+
+    /// A client of `host`:`port` (the first address the name resolves to).
+    pub async fn connect_host(
+        host: &str,
+        port: u16,
+        opts: UdpClientOptions,
+    ) -> Result<UdpClient, crate::ConnectError> {
+        Ok(UdpClient::new(resolve(host, port).await?, opts))
     }
 
     /// The server's address.

@@ -282,3 +282,60 @@ async fn epm_lookup_and_map_over_udp() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_via_epm_over_udp() {
+    let (echo, calls) = echo_server("127.0.6.7").await;
+    let port = echo.udp_addrs()[0].port();
+    let db = Arc::new(Mutex::new(EndpointDb::new()));
+    db.lock()
+        .unwrap()
+        .register(
+            1,
+            vec![NewEntry::new(
+                Uuid::nil(),
+                Tower::ncadg_ip_udp(
+                    RpcechoInterface::SYNTAX,
+                    SyntaxId::NDR20,
+                    Ipv4Addr::new(127, 0, 6, 7),
+                    port,
+                ),
+                "echo",
+            )],
+            false,
+        )
+        .unwrap();
+    let epm = Server::builder()
+        .listen_udp("127.0.6.7:0".parse().unwrap())
+        .service(EptServer::new(EpmService::new(db)))
+        .start()
+        .await
+        .unwrap();
+    let binding = msrpc_rt::Binding::parse(&format!(
+        "ncadg_ip_udp:127.0.6.7[{}]",
+        epm.udp_addrs()[0].port()
+    ))
+    .unwrap();
+    assert_eq!(binding.protseq, msrpc_rt::Protseq::IpUdp);
+    let c = bounded(UdpClient::connect_via_epm(
+        "127.0.6.7",
+        binding.port.unwrap(),
+        RpcechoInterface::SYNTAX,
+        opts(DataRep::LITTLE_ENDIAN),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(c.server_addr().port(), port);
+    let r = bounded(RpcechoClient::new(c).add_one(AddOneRequest { in_data: 1 }))
+        .await
+        .unwrap();
+    assert_eq!(r.out_data, 2);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // A TCP client refuses a UDP binding.
+    assert!(matches!(
+        msrpc_rt::Client::connect(&binding, Default::default()).await,
+        Err(msrpc_rt::ConnectError::Protseq(_))
+    ));
+    epm.shutdown().await;
+    echo.shutdown().await;
+}
