@@ -859,7 +859,7 @@ impl Server {
 
     /// The bound UDP endpoints, in the order they were given to [`ServerBuilder::listen_udp`].
     pub fn udp_addrs(&self) -> Vec<SocketAddr> {
-        self.handle.shared.udp_addrs.clone()
+        self.handle.udp_addrs()
     }
 
     /// The interfaces served (on every endpoint), in the order the services were added.
@@ -905,6 +905,11 @@ impl std::fmt::Debug for ServerHandle {
 const ABORT_WAIT: Duration = Duration::from_secs(5);
 
 impl ServerHandle {
+    /// The bound UDP endpoints, in the order they were given to [`ServerBuilder::listen_udp`].
+    pub fn udp_addrs(&self) -> Vec<SocketAddr> {
+        self.shared.udp_addrs.clone()
+    }
+
     /// The bound TCP endpoints.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.shared.local_addrs.clone()

@@ -53,6 +53,15 @@ pub struct Cli {
     )]
     pub listen: Vec<ListenAddr>,
 
+    /// Where the endpoint mapper also listens over UDP (`ncadg_ip_udp`, connectionless;
+    /// repeatable). Off by default, as on Windows for years.
+    #[arg(
+        long,
+        value_name = "ADDR[:PORT]",
+        help = "Also serve the endpoint mapper (and, with --demo, rpcecho) over UDP                 (ncadg_ip_udp) on ADDR or ADDR:PORT (port 135 when omitted). Repeat for                 several. Off by default. Unverified sources never get more bytes than they                 sent (docs/connectionless.md). Config key: listen-udp (a list)"
+    )]
+    pub listen_udp: Vec<ListenAddr>,
+
     /// Dynamic port range for hosted services (the demo). Config key: ports.
     #[arg(long, value_name = "LOW-HIGH")]
     pub ports: Option<PortRange>,
@@ -150,6 +159,9 @@ pub struct Layer {
     /// `listen = ["0.0.0.0:135", "[::]:135"]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<Vec<String>>,
+    /// `listen-udp = ["0.0.0.0:135"]` (empty or absent: no UDP).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen_udp: Option<Vec<String>>,
     /// `ports = "49152-65535"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ports: Option<String>,
@@ -589,6 +601,8 @@ impl Layer {
         Layer {
             listen: (!cli.listen.is_empty())
                 .then(|| cli.listen.iter().map(ToString::to_string).collect()),
+            listen_udp: (!cli.listen_udp.is_empty())
+                .then(|| cli.listen_udp.iter().map(ToString::to_string).collect()),
             ports: cli.ports.map(|p| p.to_string()),
             demo: cli.demo.then_some(true),
             registration_socket: cli.registration_socket.clone(),
@@ -616,6 +630,7 @@ impl Layer {
     pub fn overlay(self, top: Layer) -> Layer {
         Layer {
             listen: top.listen.or(self.listen),
+            listen_udp: top.listen_udp.or(self.listen_udp),
             ports: top.ports.or(self.ports),
             demo: top.demo.or(self.demo),
             registration_socket: top.registration_socket.or(self.registration_socket),
@@ -653,6 +668,8 @@ impl Layer {
 pub struct Config {
     /// Where the endpoint mapper listens.
     pub listen: Vec<SocketAddr>,
+    /// Where the endpoint mapper also listens over UDP (empty: not at all).
+    pub listen_udp: Vec<SocketAddr>,
     /// The dynamic port range.
     pub ports: PortRange,
     /// Host the rpcecho demo.
@@ -744,6 +761,14 @@ impl Config {
             }
             None => env.default_listen(),
         };
+        let listen_udp = layer
+            .listen_udp
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s.parse::<ListenAddr>().map(|a| a.0))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)
+            .context("listen-udp")?;
         let ports = match layer.ports {
             Some(p) => p
                 .parse::<PortRange>()
@@ -816,6 +841,7 @@ impl Config {
             audit,
             limits,
             listen,
+            listen_udp,
             ports,
             demo: layer.demo.unwrap_or(false),
             registration_socket,
@@ -831,6 +857,7 @@ impl Config {
     pub fn to_layer(&self) -> Layer {
         Layer {
             listen: Some(self.listen.iter().map(ToString::to_string).collect()),
+            listen_udp: Some(self.listen_udp.iter().map(ToString::to_string).collect()),
             ports: Some(self.ports.to_string()),
             demo: Some(self.demo),
             registration_socket: Some(self.registration_socket.clone()),
@@ -894,6 +921,33 @@ mod tests {
     }
 
     #[test]
+    fn listen_udp_from_the_file_and_the_command_line() {
+        let e = env(0, None, false);
+        let mut layer = Layer::parse(DEFAULT_CONFIG, "defaults").unwrap();
+        layer = layer.overlay(Layer::parse("listen-udp = [\"127.0.6.31\"]\n", "file").unwrap());
+        let c = Config::from_layer(layer.clone(), &e).unwrap();
+        assert_eq!(
+            c.listen_udp,
+            vec!["127.0.6.31:135".parse::<SocketAddr>().unwrap()]
+        );
+        // --print-config round-trips it
+        let back =
+            Config::from_layer(Layer::parse(&c.to_toml().unwrap(), "print").unwrap(), &e).unwrap();
+        assert_eq!(back.listen_udp, c.listen_udp);
+        let cli = Cli {
+            listen_udp: vec!["127.0.6.32:1135".parse().unwrap()],
+            ..Cli::default()
+        };
+        let c = Config::from_layer(layer.overlay(Layer::from_cli(&cli)), &e).unwrap();
+        assert_eq!(
+            c.listen_udp,
+            vec!["127.0.6.32:1135".parse::<SocketAddr>().unwrap()]
+        );
+        let bad = Layer::parse("listen-udp = [\"nowhere\"]\n", "file").unwrap();
+        assert!(format!("{:#}", Config::from_layer(bad, &e).unwrap_err()).contains("listen-udp"));
+    }
+
+    #[test]
     fn port_ranges() {
         let r: PortRange = "50000-50010".parse().unwrap();
         assert_eq!(r.range(), 50000..=50010);
@@ -925,6 +979,7 @@ mod tests {
             ]
         );
         assert_eq!(c.ports.range(), 49152..=65535);
+        assert!(c.listen_udp.is_empty(), "UDP is off by default");
         assert!(!c.demo);
         assert_eq!(c.log_level, "info");
         let c = Config::load(&Cli::default(), &env(0, None, false)).unwrap();

@@ -269,6 +269,7 @@ pub fn reload(
             }
             let restart = [
                 ("listen", cfg.listen != current.listen),
+                ("listen-udp", cfg.listen_udp != current.listen_udp),
                 ("ports", cfg.ports != current.ports),
                 ("demo", cfg.demo != current.demo),
                 (
@@ -351,6 +352,9 @@ pub async fn run(
     for addr in &cfg.listen {
         builder = builder.listen(*addr);
     }
+    for addr in &cfg.listen_udp {
+        builder = builder.listen_udp(*addr);
+    }
     if let Some(f) = &security {
         builder = builder.security(f.clone());
     }
@@ -372,6 +376,9 @@ pub async fn run(
         .map_err(|e| anyhow::anyhow!(diagnose::explain(&e, "the endpoint mapper", &exe)))?;
     for addr in epm.local_addrs() {
         println!("EPM listening on {addr}");
+    }
+    for addr in epm.udp_addrs() {
+        println!("EPM (udp) listening on {addr}");
     }
     if let Some(d) = &dcom {
         if let Some(server) = &d.exporter {
@@ -401,6 +408,9 @@ pub async fn run(
         stop_flags.push(flag.clone());
         for addr in server.local_addrs() {
             println!("rpcecho demo on {addr}");
+        }
+        for addr in server.udp_addrs() {
+            println!("rpcecho demo (udp) on {addr}");
         }
     }
     audit.add_gauges(server_gauges(
@@ -527,6 +537,11 @@ async fn start_demo(
         .transfer_preference(cfg.transfer_syntax.to_rt());
     for addr in &cfg.listen {
         builder = builder.listen(std::net::SocketAddr::new(addr.ip(), 0));
+    }
+    // With UDP enabled, the demo serves rpcecho over UDP too (a port of the system's choice on
+    // each UDP address), and its ncadg_ip_udp towers go in the endpoint map.
+    for addr in &cfg.listen_udp {
+        builder = builder.listen_udp(std::net::SocketAddr::new(addr.ip(), 0));
     }
     if let Some(f) = security {
         builder = builder.security(f);
