@@ -20,7 +20,11 @@ py=target/venv/bin/python
 tmp=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
-target/release/msrpcd --listen "$addr:$port" --listen-udp "$addr:$port" --demo \
+# The default per-source rate limit (udp-rate-per-source = 2000 datagrams/s, two per call) would
+# cap one client address at ~1000 calls/s: raised here so the protocol's cost is measured
+# (UDP_RATE=2000 scripts/bench-cl.sh measures the default).
+printf '[limits]\nudp-rate-per-source = %s\nudp-rate-global = %s\n' "${UDP_RATE:-10000000}" "${UDP_RATE_GLOBAL:-10000000}" >"$tmp/msrpcd.toml"
+target/release/msrpcd --config "$tmp/msrpcd.toml" --listen "$addr:$port" --listen-udp "$addr:$port" --demo \
   --registration-socket "$tmp/epm.sock" --log-level warn >"$tmp/msrpcd.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 50); do grep -q "rpcecho demo (udp) on" "$tmp/msrpcd.log" && break; sleep 0.2; done
@@ -39,7 +43,7 @@ for _ in $(seq 1 "$rounds"); do
 done
 col() { tr ';' '\n' <<<"${r[$1]}" | grep . | awk -v n="$2" '{print $n}' | median; }
 each() { tr ';' '\n' <<<"${r[$1]}" | grep . | awk '{printf "%s%.0f", (NR>1 ? " " : ""), $1}'; }
-echo "Medians of $rounds interleaved rounds of $secs s, rpcecho AddOne unauthenticated, $(nproc) cores shared by msrpcd and the client; load average at the end: $(uptime | sed 's/.*load average: //')"
+echo "udp-rate-per-source ${UDP_RATE:-10000000}. Medians of $rounds interleaved rounds of $secs s, rpcecho AddOne unauthenticated, $(nproc) cores shared by msrpcd and the client; load average at the end: $(uptime | sed 's/.*load average: //')"
 echo
 echo "| conns / activities | TCP calls/s (p50 / p99 us) | UDP calls/s (p50 / p99 us) | UDP / TCP | rounds: TCP; UDP calls/s |"
 echo "|---|---|---|---|---|"

@@ -339,6 +339,14 @@ pub struct LimitsLayer {
     /// peer that stops reading), or the connection is closed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub send_timeout: Option<u64>,
+    /// `udp-rate-per-source = 2000`: connectionless datagrams per second accepted from one IP
+    /// address (token bucket, burst twice this).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub udp_rate_per_source: Option<u32>,
+    /// `udp-rate-global = 50000`: connectionless datagrams per second accepted from all
+    /// sources together (burst twice this).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub udp_rate_global: Option<u32>,
 }
 
 impl LimitsLayer {
@@ -348,6 +356,8 @@ impl LimitsLayer {
             idle_timeout: top.idle_timeout.or(self.idle_timeout),
             fragment_timeout: top.fragment_timeout.or(self.fragment_timeout),
             send_timeout: top.send_timeout.or(self.send_timeout),
+            udp_rate_per_source: top.udp_rate_per_source.or(self.udp_rate_per_source),
+            udp_rate_global: top.udp_rate_global.or(self.udp_rate_global),
         }
     }
 }
@@ -363,6 +373,10 @@ pub struct LimitsConfig {
     pub fragment_timeout: Duration,
     /// A batch of outgoing fragments must be written within this time.
     pub send_timeout: Duration,
+    /// Connectionless datagrams per second from one IP address.
+    pub udp_rate_per_source: u32,
+    /// Connectionless datagrams per second from all sources.
+    pub udp_rate_global: u32,
 }
 
 /// Largest `limits.max-connections` accepted (each connection holds a file descriptor).
@@ -378,6 +392,8 @@ impl Default for LimitsConfig {
             idle_timeout: l.idle_timeout,
             fragment_timeout: l.fragment_timeout,
             send_timeout: l.send_timeout,
+            udp_rate_per_source: msrpc_proto::cl::server::ClLimits::default().rate_per_source,
+            udp_rate_global: msrpc_proto::cl::server::ClLimits::default().rate_global,
         }
     }
 }
@@ -392,6 +408,15 @@ impl LimitsConfig {
             send_timeout: self.send_timeout,
             ..msrpc_rt::Limits::default()
         }
+    }
+
+    /// The connectionless server's configuration with these keys set (the rest at the
+    /// defaults; the runtime sets the boot time).
+    pub fn to_cl(self) -> msrpc_proto::cl::server::ClServerConfig {
+        let mut c = msrpc_proto::cl::server::ClServerConfig::default();
+        c.limits.rate_per_source = self.udp_rate_per_source;
+        c.limits.rate_global = self.udp_rate_global;
+        c
     }
 
     fn from_layer(l: LimitsLayer) -> anyhow::Result<LimitsConfig> {
@@ -412,6 +437,16 @@ impl LimitsConfig {
             idle_timeout: secs(l.idle_timeout, d.idle_timeout, "idle-timeout")?,
             fragment_timeout: secs(l.fragment_timeout, d.fragment_timeout, "fragment-timeout")?,
             send_timeout: secs(l.send_timeout, d.send_timeout, "send-timeout")?,
+            udp_rate_per_source: match l.udp_rate_per_source {
+                None => d.udp_rate_per_source,
+                Some(0) => bail!("limits.udp-rate-per-source: must be at least 1"),
+                Some(n) => n,
+            },
+            udp_rate_global: match l.udp_rate_global {
+                None => d.udp_rate_global,
+                Some(0) => bail!("limits.udp-rate-global: must be at least 1"),
+                Some(n) => n,
+            },
         })
     }
 
@@ -421,6 +456,8 @@ impl LimitsConfig {
             idle_timeout: Some(self.idle_timeout.as_secs()),
             fragment_timeout: Some(self.fragment_timeout.as_secs()),
             send_timeout: Some(self.send_timeout.as_secs()),
+            udp_rate_per_source: Some(self.udp_rate_per_source),
+            udp_rate_global: Some(self.udp_rate_global),
         }
     }
 }

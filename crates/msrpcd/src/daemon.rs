@@ -348,6 +348,7 @@ pub async fn run(
     };
     let mut builder = Server::builder()
         .limits(cfg.limits.to_rt())
+        .udp_config(cfg.limits.to_cl())
         .transfer_preference(cfg.transfer_syntax.to_rt());
     for addr in &cfg.listen {
         builder = builder.listen(*addr);
@@ -534,6 +535,7 @@ async fn start_demo(
     let mut builder = Server::builder()
         .dynamic_ports(cfg.ports.range())
         .limits(cfg.limits.to_rt())
+        .udp_config(cfg.limits.to_cl())
         .transfer_preference(cfg.transfer_syntax.to_rt());
     for addr in &cfg.listen {
         builder = builder.listen(std::net::SocketAddr::new(addr.ip(), 0));
