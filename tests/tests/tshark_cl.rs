@@ -1,7 +1,7 @@
 //! tshark (Wireshark's dissector, software we did not write) reads every connectionless PDU
 //! our client and server exchange over UDP port 135 — requests and responses in both byte
 //! orders, multi-fragment calls with facks, the conv_who_are_you2 callback, acks, pings,
-//! working, rejects, faults, cancels — without a malformed packet, and sees the packet types,
+//! working, rejects, faults, cancels, EPM lookup and map — without a malformed packet, and sees the packet types,
 //! opnums, sequence numbers and activities we sent. Fails loudly when tshark is missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
@@ -11,6 +11,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use msrpc_echo::*;
+use msrpc_epm::db::{EndpointDb, NewEntry};
+use msrpc_epm::{
+    EpmService, EptClient, EptInterface, EptLookupRequest, EptMapRequest, EptServer, Tower,
+};
+use msrpc_ndr::{ContextHandle, Unique};
 use msrpc_ndr::{DataRep, Uuid};
 use msrpc_proto::cl::client::{ClActivity, ClClientConfig, ClRequest};
 use msrpc_proto::cl::pdu::{ClHeader, ClPdu};
@@ -36,7 +41,7 @@ struct Loop {
 /// The CL client and server in memory, serving rpcecho.
 struct ClLoop {
     inner: Mutex<Loop>,
-    service: Arc<dyn Dispatch>,
+    services: Vec<Arc<dyn Dispatch>>,
     drep: DataRep,
 }
 
@@ -51,7 +56,7 @@ impl ClLoop {
                         window: 2,
                         ..Default::default()
                     },
-                    [RpcechoInterface::SYNTAX],
+                    [RpcechoInterface::SYNTAX, EptInterface::SYNTAX],
                 ),
                 client: ClActivity::new(
                     Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef),
@@ -68,7 +73,10 @@ impl ClLoop {
                 sent: 0,
                 cancel: false,
             }),
-            service: Arc::new(RpcechoServer::new(EchoService::new(TokioSleep))),
+            services: vec![
+                Arc::new(RpcechoServer::new(EchoService::new(TokioSleep))),
+                Arc::new(EptServer::new(EpmService::new(epm_db()))),
+            ],
             drep,
         }
     }
@@ -126,8 +134,12 @@ impl Invoke for ClLoop {
                             opnum: c.opnum,
                             ..Default::default()
                         };
-                        let r = self
-                            .service
+                        let service = self
+                            .services
+                            .iter()
+                            .find(|s| s.syntax().uuid == c.interface.uuid)
+                            .unwrap();
+                        let r = service
                             .dispatch(ctx, c.stub, c.drep, msrpc_ndr::DecodeLimits::DEFAULT)
                             .await;
                         let o = match r {
@@ -191,6 +203,32 @@ impl Invoke for ClLoop {
     fn drep(&self) -> DataRep {
         self.drep
     }
+}
+
+/// An endpoint map with rpcecho's UDP and TCP towers.
+fn epm_db() -> std::sync::Arc<std::sync::Mutex<EndpointDb>> {
+    let db = Arc::new(std::sync::Mutex::new(EndpointDb::new()));
+    let ip = std::net::Ipv4Addr::new(127, 0, 6, 1);
+    db.lock()
+        .unwrap()
+        .register(
+            1,
+            vec![
+                NewEntry::new(
+                    Uuid::nil(),
+                    Tower::ncadg_ip_udp(RpcechoInterface::SYNTAX, SyntaxId::NDR20, ip, 4000),
+                    "udp",
+                ),
+                NewEntry::new(
+                    Uuid::nil(),
+                    Tower::ncacn_ip_tcp(RpcechoInterface::SYNTAX, SyntaxId::NDR20, ip, 4001),
+                    "tcp",
+                ),
+            ],
+            false,
+        )
+        .unwrap();
+    db
 }
 
 /// A shared handle (the generated client takes its invoker by value).
@@ -262,6 +300,36 @@ async fn tshark_dissects_our_connectionless_pdus_without_malformed_packets() {
             .invoke(RpcechoInterface::SYNTAX, 42, None, vec![0; 4], drep)
             .await;
         assert_eq!(r, Err(CallError::Fault(FaultStatus::NCA_S_OP_RNG_ERROR)));
+        // EPM over CL: a lookup and a map (idempotent calls, as UdpClient sends them)
+        let ept = EptClient::new(Shared(lb.clone()));
+        let r = ept
+            .ept_lookup(EptLookupRequest {
+                inquiry_type: 0,
+                object: Unique::null(),
+                interface_id: Unique::null(),
+                vers_option: 1,
+                entry_handle: ContextHandle::default(),
+                max_ents: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(r.entries.len(), 2);
+        let asked = Tower::ncadg_ip_udp(
+            RpcechoInterface::SYNTAX,
+            SyntaxId::NDR20,
+            std::net::Ipv4Addr::UNSPECIFIED,
+            0,
+        );
+        let r = ept
+            .ept_map(EptMapRequest {
+                object: Unique::null(),
+                map_tower: Unique::new(asked.to_twr().unwrap()),
+                entry_handle: ContextHandle::default(),
+                max_towers: 4,
+            })
+            .await
+            .unwrap();
+        assert_eq!(r.towers.len(), 1);
         lb.inner.lock().await.cancel = true;
         let r = lb
             .invoke(RpcechoInterface::SYNTAX, 6, None, vec![0, 0, 0, 9], drep)
@@ -318,6 +386,13 @@ async fn tshark_dissects_our_connectionless_pdus_without_malformed_packets() {
                 "{drep:?}: no packet of type {t} in the exchange: {types:?}"
             );
         }
+        // tshark names the EPM calls over UDP (its epm dissector: lookup 2, map 3)
+        let epm = tshark(&path, &["dcerpc.opnum"], Some("epm"));
+        let epm_ops: BTreeSet<u16> = epm.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        assert!(
+            epm_ops.contains(&2) && epm_ops.contains(&3),
+            "{drep:?}: epm ops {epm_ops:?}"
+        );
         // Opnums of requests as tshark reads them.
         let ops = tshark(
             &path,
