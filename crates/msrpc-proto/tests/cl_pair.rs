@@ -512,3 +512,160 @@ fn reassembly_limits_refuse_and_free() {
     );
     assert_eq!(server.reassembly_bytes(), 600);
 }
+
+fn idem_request(act: u128, seq: u32, len: usize) -> Vec<u8> {
+    ClPdu {
+        header: ClHeader {
+            flags1: ClFlags1::IDEMPOTENT,
+            interface: IF.uuid,
+            if_vers: ClHeader::vers(1, 0),
+            activity: Uuid::from_u128(act),
+            seqnum: seq,
+            ..Default::default()
+        },
+        body: ClBody::Request(vec![0; len]),
+        auth: vec![],
+    }
+    .encode()
+    .unwrap()
+}
+
+fn limits_hit(server: &mut ClServer) -> Vec<&'static str> {
+    let mut v = vec![];
+    while let Some(e) = server.poll_event() {
+        if let ClServerEvent::Limit { reason, .. } = e {
+            v.push(reason);
+        }
+    }
+    v
+}
+
+fn at(ip: u8) -> SocketAddr {
+    SocketAddr::from(([127, 0, 6, ip], 5000))
+}
+
+/// Every other `ClLimits` bound: activities per source and in total, sources tracked, stub
+/// bytes per request, reassembly bytes in total, the reply cache, the global rate.
+#[test]
+fn the_other_limits_refuse_with_their_reasons() {
+    let now = Instant::now();
+    let cfg = |limits: ClLimits| ClServerConfig {
+        limits,
+        ..Default::default()
+    };
+
+    let mut s = ClServer::new(
+        cfg(ClLimits {
+            max_activities_per_source: 2,
+            max_activities: 3,
+            ..Default::default()
+        }),
+        [IF],
+    );
+    for act in 1..=3 {
+        s.handle_datagram(now, at(1), &idem_request(act, 1, 4));
+    }
+    assert!(limits_hit(&mut s).contains(&"activities_per_source"));
+    assert_eq!(s.activities(), 2);
+    s.handle_datagram(now, at(2), &idem_request(10, 1, 4));
+    s.handle_datagram(now, at(2), &idem_request(11, 1, 4));
+    assert!(limits_hit(&mut s).contains(&"activities"));
+    assert_eq!(s.activities(), 3);
+
+    let mut s = ClServer::new(
+        cfg(ClLimits {
+            max_sources: 2,
+            ..Default::default()
+        }),
+        [IF],
+    );
+    for ip in 1..=3 {
+        s.handle_datagram(now, at(ip), &idem_request(u128::from(ip), 1, 4));
+    }
+    assert!(limits_hit(&mut s).contains(&"sources"));
+    assert_eq!(s.sources(), 2);
+
+    let mut s = ClServer::new(
+        cfg(ClLimits {
+            max_request_bytes: 100,
+            ..Default::default()
+        }),
+        [IF],
+    );
+    s.handle_datagram(now, at(1), &idem_request(1, 1, 150));
+    assert!(limits_hit(&mut s).contains(&"request_bytes"));
+    assert_eq!(s.reassembly_bytes(), 0);
+
+    let frag = |act: u128, len: usize| {
+        ClPdu {
+            header: ClHeader {
+                flags1: ClFlags1::FRAG.with(ClFlags1::NOFACK),
+                interface: IF.uuid,
+                if_vers: ClHeader::vers(1, 0),
+                activity: Uuid::from_u128(act),
+                seqnum: 1,
+                ..Default::default()
+            },
+            body: ClBody::Request(vec![0; len]),
+            auth: vec![],
+        }
+        .encode()
+        .unwrap()
+    };
+    let mut s = ClServer::new(
+        cfg(ClLimits {
+            max_reassembly_total: 1000,
+            ..Default::default()
+        }),
+        [IF],
+    );
+    s.handle_datagram(now, at(1), &frag(1, 600));
+    s.handle_datagram(now, at(2), &frag(2, 600));
+    assert!(limits_hit(&mut s).contains(&"reassembly_total"));
+    assert_eq!(s.reassembly_bytes(), 600);
+
+    // The reply cache: the oldest reply goes when a new one would exceed the bound.
+    let mut s = ClServer::new(
+        cfg(ClLimits {
+            max_reply_cache_bytes: 1000,
+            ..Default::default()
+        }),
+        [IF],
+    );
+    let mut limited = vec![];
+    for act in 1..=2u128 {
+        s.handle_datagram(now, at(1), &idem_request(act, 1, 1000));
+        while let Some(e) = s.poll_event() {
+            match e {
+                ClServerEvent::Call(c) => s.complete(now, c.id, ClOutcome::Response(vec![7; 600])),
+                ClServerEvent::Limit { reason, .. } => limited.push(reason),
+                _ => {}
+            }
+        }
+    }
+    assert!(s.reply_cache_bytes() <= 1000, "{}", s.reply_cache_bytes());
+    assert!(limited.contains(&"reply_cache"), "{limited:?}");
+
+    // The global rate: a burst of twice the rate, then drops (one event per second).
+    let mut s = ClServer::new(
+        cfg(ClLimits {
+            rate_global: 5,
+            ..Default::default()
+        }),
+        [IF],
+    );
+    let mut calls = 0;
+    let mut limited = vec![];
+    for i in 0..30u8 {
+        s.handle_datagram(now, at(i), &idem_request(u128::from(i), 1, 4));
+        while let Some(e) = s.poll_event() {
+            match e {
+                ClServerEvent::Call(_) => calls += 1,
+                ClServerEvent::Limit { reason, .. } => limited.push(reason),
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(calls, 10);
+    assert_eq!(limited, vec!["rate_global"]);
+}

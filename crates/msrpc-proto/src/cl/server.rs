@@ -65,7 +65,8 @@ use crate::pdu::{FaultStatus, PacketType, SyntaxId};
 /// run.
 pub const NCA_S_WHO_ARE_YOU_FAILED: FaultStatus = FaultStatus(0x1c00_000b);
 
-/// Limits on what peers can make the server hold (every one has a hostile test).
+/// Limits on what peers can make the server hold (each but `max_verified` has a test in
+/// `tests/cl_pair.rs`; the scapy datagrams of `tests/hostile-udp` hit several against msrpcd).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClLimits {
     /// Activities held at once, all sources together.
@@ -206,12 +207,13 @@ pub enum ClServerEvent {
     /// The client cancelled a running call (cl_cancel): the runtime may stop it and complete
     /// it with a fault `nca_s_fault_cancel`.
     Cancel(ClCallId),
-    /// A limit was hit; `reason` is a stable code for the audit record.
+    /// A limit was hit; `reason` is a stable code for the audit record. At most one per
+    /// second for each source and reason (each reason alone for `rate_global` and `sources`).
     Limit {
         /// The source concerned.
         peer: SocketAddr,
         /// `rate_source`, `rate_global`, `broadcast`, `amplification_budget`, `sources`,
-        /// `activities`, `activities_per_source`, `fragments`, `request_bytes`,
+        /// `activities`, `activities_per_source`, `fragments`, `fragment_beyond_last`, `request_bytes`,
         /// `reassembly_source`, `reassembly_total`, `reply_cache`, `way_failed`.
         reason: &'static str,
     },
@@ -258,8 +260,8 @@ struct Source {
     last_seen: Instant,
     activities: usize,
     reassembly: usize,
-    /// When each throttled reason was last reported.
-    last_limit_event: [Option<Instant>; 2],
+    /// When each reason was last reported for this source.
+    last_limit_event: HashMap<&'static str, Instant>,
 }
 
 /// A call waiting for its WAY answer.
@@ -323,6 +325,7 @@ pub struct ClServer {
     way_seq: u32,
     global_tokens: f64,
     global_refilled: Option<Instant>,
+    global_limit_event: HashMap<&'static str, Instant>,
     reassembly_total: usize,
     reply_cache_total: usize,
     transmits: VecDeque<Transmit>,
@@ -345,6 +348,7 @@ impl ClServer {
             way_seq: 0,
             global_tokens: 0.0,
             global_refilled: None,
+            global_limit_event: HashMap::new(),
             reassembly_total: 0,
             reply_cache_total: 0,
             transmits: VecDeque::new(),
@@ -404,21 +408,20 @@ impl ClServer {
     }
 
     fn limit(&mut self, now: Instant, peer: SocketAddr, reason: &'static str) {
-        // One event per source per second and reason class, so a flood does not flood the
-        // audit log.
-        let slot = match reason {
-            "rate_source" => Some(0),
-            "amplification_budget" => Some(1),
-            _ => None,
+        // At most one event per second for each source and reason (each reason alone for the
+        // limits that concern no tracked source: the global rate, the source table), so a
+        // flood does not flood the audit log. Both maps hold at most one entry per reason.
+        let last = match self.sources.get_mut(&peer.ip()) {
+            Some(s) if !matches!(reason, "rate_global" | "sources") => &mut s.last_limit_event,
+            _ => &mut self.global_limit_event,
         };
-        if let (Some(i), Some(s)) = (slot, self.sources.get_mut(&peer.ip())) {
-            if let Some(t) = s.last_limit_event.get_mut(i) {
-                if t.is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1)) {
-                    return;
-                }
-                *t = Some(now);
-            }
+        if last
+            .get(reason)
+            .is_some_and(|t| now.saturating_duration_since(*t) < Duration::from_secs(1))
+        {
+            return;
         }
+        last.insert(reason, now);
         self.events.push_back(ClServerEvent::Limit { peer, reason });
     }
 
@@ -480,10 +483,7 @@ impl ClServer {
     pub fn handle_datagram(&mut self, now: Instant, peer: SocketAddr, datagram: &[u8]) {
         // Rate limits first: nothing else is done for a datagram over them.
         if !self.take_global_token(now) {
-            self.events.push_back(ClServerEvent::Limit {
-                peer,
-                reason: "rate_global",
-            });
+            self.limit(now, peer, "rate_global");
             return;
         }
         if !self.sources.contains_key(&peer.ip()) {
@@ -491,10 +491,7 @@ impl ClServer {
                 self.expire_sources(now);
             }
             if self.sources.len() >= self.config.limits.max_sources {
-                self.events.push_back(ClServerEvent::Limit {
-                    peer,
-                    reason: "sources",
-                });
+                self.limit(now, peer, "sources");
                 return;
             }
             let burst = f64::from(self.config.limits.rate_per_source) * 2.0;
@@ -508,7 +505,7 @@ impl ClServer {
                     last_seen: now,
                     activities: 0,
                     reassembly: 0,
-                    last_limit_event: [None; 2],
+                    last_limit_event: HashMap::new(),
                 },
             );
         }
