@@ -367,11 +367,19 @@ impl UdpClient {
                 (a, b) => a.or(b),
             };
             tokio::select! {
-                r = sock.recv(&mut buf) => {
-                    if let Ok(n) = r {
+                r = sock.recv(&mut buf) => match r {
+                    Ok(n) => {
                         act.handle_datagram(Instant::now().into_std(), buf.get(..n).unwrap_or_default());
                     }
-                }
+                    // ICMP port unreachable: nothing listens there.
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                        break Err(CallError::Transport(format!(
+                            "{}: nothing listens on this UDP port ({e})",
+                            self.server
+                        )));
+                    }
+                    Err(e) => tracing::debug!(error = %e, "udp receive failed"),
+                },
                 _ = async {
                     match wake {
                         Some(t) => tokio::time::sleep_until(t).await,

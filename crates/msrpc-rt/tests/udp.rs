@@ -339,3 +339,23 @@ async fn connect_via_epm_over_udp() {
     epm.shutdown().await;
     echo.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_udp_port_fails_the_call_at_once() {
+    // A port nothing listens on: bind one, note it, close it.
+    let port = std::net::UdpSocket::bind("127.0.6.8:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = RpcechoClient::new(UdpClient::new(
+        SocketAddr::from(([127, 0, 6, 8], port)),
+        opts(DataRep::LITTLE_ENDIAN),
+    ));
+    // ICMP port unreachable ends the call with a transport error (not a timeout).
+    let r = bounded(c.add_one(AddOneRequest { in_data: 1 })).await;
+    assert!(
+        matches!(r, Err(CallError::Transport(ref m)) if m.contains("nothing listens")),
+        "{r:?}"
+    );
+}
