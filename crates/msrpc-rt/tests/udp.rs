@@ -97,9 +97,15 @@ async fn rpcecho_conformance_over_udp_in_both_byte_orders() {
 struct Shim {
     addr: SocketAddr,
     to_server: Arc<AtomicUsize>,
+    to_client: Arc<AtomicUsize>,
 }
 
-async fn shim(server: SocketAddr, drop_to_server: Vec<usize>, dup_to_server: Vec<usize>) -> Shim {
+async fn shim(
+    server: SocketAddr,
+    drop_to_server: Vec<usize>,
+    dup_to_server: Vec<usize>,
+    drop_to_client: Vec<usize>,
+) -> Shim {
     let front = Arc::new(UdpSocket::bind("127.0.6.2:0").await.unwrap());
     let back = Arc::new(UdpSocket::bind("127.0.6.2:0").await.unwrap());
     back.connect(server).await.unwrap();
@@ -129,24 +135,34 @@ async fn shim(server: SocketAddr, drop_to_server: Vec<usize>, dup_to_server: Vec
             }
         });
     }
+    let to_client = Arc::new(AtomicUsize::new(0));
+    let n_back = to_client.clone();
     tokio::spawn(async move {
         let mut buf = vec![0u8; 65536];
         loop {
             let len = back.recv(&mut buf).await.unwrap();
+            if drop_to_client.contains(&n_back.fetch_add(1, Ordering::SeqCst)) {
+                continue;
+            }
             let to = *client.lock().unwrap();
             if let Some(to) = to {
                 front.send_to(&buf[..len], to).await.unwrap();
             }
         }
     });
-    Shim { addr, to_server }
+    Shim {
+        addr,
+        to_server,
+        to_client,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lost_request_fragment_is_recovered() {
+async fn lost_request_and_response_fragments_are_recovered() {
     let (server, calls) = echo_server("127.0.6.3").await;
-    // Datagram 1 is the second request fragment of the EchoData call.
-    let s = shim(server.udp_addrs()[0], vec![1], vec![]).await;
+    // Datagram 1 to the server is the second request fragment of the EchoData call; datagram
+    // 3 to the client is a response fragment (after the callback and the first ones).
+    let s = shim(server.udp_addrs()[0], vec![1], vec![], vec![3]).await;
     let c = RpcechoClient::new(UdpClient::new(s.addr, opts(DataRep::LITTLE_ENDIAN)));
     let data: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
     let r = bounded(c.echo_data(EchoDataRequest {
@@ -168,7 +184,7 @@ async fn a_lost_request_fragment_is_recovered() {
 async fn a_duplicated_request_is_executed_once() {
     let (server, calls) = echo_server("127.0.6.4").await;
     // Every one of the first datagrams to the server arrives twice.
-    let s = shim(server.udp_addrs()[0], vec![], (0..40).collect()).await;
+    let s = shim(server.udp_addrs()[0], vec![], (0..40).collect(), vec![]).await;
     let c = RpcechoClient::new(UdpClient::new(s.addr, opts(DataRep::LITTLE_ENDIAN)));
     for i in 0..3u32 {
         let r = bounded(c.add_one(AddOneRequest { in_data: i }))
