@@ -177,6 +177,8 @@ async fn lost_request_and_response_fragments_are_recovered() {
         s.to_server.load(Ordering::SeqCst) > 5,
         "the fragment went again"
     );
+    // the callback, four response fragments, and the lost one again
+    assert!(s.to_client.load(Ordering::SeqCst) >= 6);
     server.shutdown().await;
 }
 
