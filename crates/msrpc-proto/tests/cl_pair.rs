@@ -669,3 +669,34 @@ fn the_other_limits_refuse_with_their_reasons() {
     assert_eq!(calls, 10);
     assert_eq!(limited, vec!["rate_global"]);
 }
+
+/// A `maybe` call runs and is not answered; the client's outcome is immediate and empty.
+#[test]
+fn a_maybe_call_runs_and_sends_nothing_back() {
+    let mut p = Pair::new(ClServerConfig::default(), ClClientConfig::default());
+    p.client
+        .start_call(
+            p.now,
+            ClRequest {
+                interface: IF,
+                opnum: 2,
+                object: None,
+                stub: vec![1, 2, 3, 4],
+                idempotent: false,
+                maybe: true,
+                deadline: p.now + Duration::from_secs(5),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        p.client.poll_outcome().unwrap().unwrap().stub,
+        Vec::<u8>::new()
+    );
+    while p.pump_once() {}
+    assert_eq!(p.executed, vec![(2, vec![1, 2, 3, 4])]);
+    assert!(
+        p.wire.iter().all(|(to_server, _)| *to_server),
+        "the server answered a maybe call"
+    );
+    assert!(!p.client.busy());
+}
