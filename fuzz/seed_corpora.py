@@ -62,7 +62,7 @@ CO_PTYPES = {0, 2, 3, 11, 12, 13, 14, 15, 16, 17, 18, 19}
 PFC_FIRST, PFC_LAST, PFC_OBJECT = 0x01, 0x02, 0x80
 AUTH_LEVEL_PRIVACY = 6
 
-TARGETS = ("pdu_decode", "server_stream", "client_stream", "ndr_epm", "ndr_echo", "epm_tower", "epm_service", "analyze_stream",
+TARGETS = ("pdu_decode", "cl_server", "server_stream", "client_stream", "ndr_epm", "ndr_echo", "epm_tower", "epm_service", "analyze_stream",
            "verification_trailer", "audit_args", "audit_epm", "audit_inspect", "audit_dcom", "dcom_objref", "dcom_dualstringarray",
            "dcom_activation_blob", "dcom_orpcthis", "smb_stream")
 IREMOTE_ACTIVATION_UUID = "4d9f4ab8-7d1c-11cf-861e-0020af6e7c57"
@@ -967,6 +967,44 @@ def seed_from_vectors(writer, stats):
     stats.notes.append(f"{n} seeds from the Impacket vectors in tests/vectors/impacket")
 
 
+
+def cl_datagram(ptype, activity, seqnum, body=b"", flags1=0, fragnum=0, iface=ECHO_UUID, vers=1, opnum=1, le=True):
+    """A connectionless PDU (C706 12.5.3.1): the 80-byte header, then the body."""
+    import struct
+    import uuid as uuidlib
+    e = "<" if le else ">"
+    u = lambda s: (uuidlib.UUID(s).bytes_le if le else uuidlib.UUID(s).bytes)
+    h = bytes([4, ptype, flags1, 0, 0x10 if le else 0, 0, 0, 0])
+    h += bytes(16) + u(iface) + u(activity)
+    h += struct.pack(e + "IIIHHHHH", 0, vers, seqnum, opnum, 0xFFFF, 0xFFFF, len(body), fragnum)
+    h += bytes([0, 0])
+    return h + body
+
+
+def cl_seeds(writer, stats):
+    """Seeds cl_server with records [ctl, len u16 LE, datagram]: single and multi-fragment
+    requests in both byte orders, pings, acks, facks, cancels, a wrong boot time."""
+    act = "11111111-2222-3333-4444-555555555555"
+    act2 = "66666666-2222-3333-4444-555555555555"
+    rec = lambda ctl, d: bytes([ctl]) + len(d).to_bytes(2, "little") + d
+    n = 0
+    for le in (True, False):
+        one = rec(0x00, cl_datagram(0, act, 1, b"\x05\0\0\0", le=le))
+        ping = rec(0x0c, cl_datagram(1, act, 1, le=le))
+        ack = rec(0x00, cl_datagram(7, act, 1, le=le))
+        writer.write("cl_server", one + ping + ack)
+        frags = b"".join(rec(0x00, cl_datagram(0, act2, 1, bytes(300), flags1=0x04 | (0x02 if i == 3 else 0) | (0x08 if i % 2 == 0 else 0), fragnum=i, le=le)) for i in (0, 2, 1, 3))
+        writer.write("cl_server", frags + rec(0x14, cl_datagram(1, act2, 1, le=le)))
+        idem = rec(0x21, cl_datagram(0, act, 1, bytes(600), flags1=0x20, le=le))
+        fack = rec(0x00, cl_datagram(9, act, 1, bytes([1, 0]) + bytes(14), le=le))
+        cancel = rec(0x80, cl_datagram(0, act2, 2, bytes(8), le=le)) + rec(0x00, cl_datagram(8, act2, 2, bytes(8), le=le))
+        writer.write("cl_server", idem + fack + cancel)
+        n += 3
+    bad_boot = cl_datagram(0, act, 1, bytes(4))
+    bad_boot = bad_boot[:56] + (99).to_bytes(4, "little") + bad_boot[60:]
+    writer.write("cl_server", rec(0x02, bad_boot) + rec(0x03, cl_datagram(0, act, 1, bytes(4), iface="00000000-0000-0000-0000-000000000001")))
+    stats.notes.append(f"{n + 1} synthetic connectionless seeds for cl_server")
+
 def seed_from_dcom_vectors(writer, stats):
     """Seeds the dcom_* targets from tests/vectors/impacket-dcom (gen_dcom_vectors.py): OBJREFs,
     activation blobs, NDR DUALSTRINGARRAYs, and ORPCTHIS (alone and at the start of the ORPC
@@ -1043,6 +1081,7 @@ def main():
     from_captures = dict(writer.counts)
     seed_from_vectors(writer, stats)
     seed_from_dcom_vectors(writer, stats)
+    cl_seeds(writer, stats)
     synthetic_trailers(writer)
     print()
     for k, v in sorted(stats.counts.items()):

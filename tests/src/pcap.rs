@@ -145,3 +145,51 @@ pub fn tcp_session(client_port: u16, server_port: u16, segments: &[Segment]) -> 
     }
     out
 }
+
+/// One UDP datagram in an Ethernet/IPv4 frame (UDP checksum 0: none, as IPv4 allows).
+fn udp_packet(out: &mut Vec<u8>, t: u32, (src, dst): (Ep, Ep), payload: &[u8]) {
+    let udp_len = (8 + payload.len()) as u16;
+    let ip_len = 20 + udp_len;
+    let frame_len = 14 + u32::from(ip_len);
+    out.extend_from_slice(&t.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&frame_len.to_le_bytes());
+    out.extend_from_slice(&frame_len.to_le_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0x08, 0x00]);
+    let head = |sum: u16| {
+        let mut ip = vec![0x45, 0];
+        ip.extend_from_slice(&ip_len.to_be_bytes());
+        ip.extend_from_slice(&[0, 0, 0x40, 0, 64, 17]);
+        ip.extend_from_slice(&sum.to_be_bytes());
+        ip.extend_from_slice(&src.0);
+        ip.extend_from_slice(&dst.0);
+        ip
+    };
+    out.extend_from_slice(&head(checksum(&head(0))));
+    out.extend_from_slice(&src.1.to_be_bytes());
+    out.extend_from_slice(&dst.1.to_be_bytes());
+    out.extend_from_slice(&udp_len.to_be_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(payload);
+}
+
+/// A pcap file of UDP datagrams between 127.0.0.1:`client_port` and 127.0.0.1:`server_port`
+/// (one datagram per [`Segment`], in order).
+pub fn udp_datagrams(client_port: u16, server_port: u16, datagrams: &[Segment]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&4u16.to_le_bytes());
+    out.extend_from_slice(&0i32.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&262_144u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    let c = ([127, 0, 0, 1], client_port);
+    let s = ([127, 0, 0, 1], server_port);
+    for (i, d) in datagrams.iter().enumerate() {
+        let t = 1_700_000_000u32 + i as u32;
+        let ends = if d.to_server { (c, s) } else { (s, c) };
+        udp_packet(&mut out, t, ends, &d.data);
+    }
+    out
+}

@@ -5,12 +5,14 @@
 //!
 //! # What it does not do
 //! No sockets, no tokio, no clock: callers feed bytes and a `now` and take bytes and events.
-//! Connectionless (UDP) PDUs, NDR64 and authentication mechanisms themselves live elsewhere.
+//! Connectionless (UDP) DCE/RPC has its own module, [`cl`]; authentication mechanisms
+//! themselves live elsewhere.
 #![cfg_attr(
     test,
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod cl;
 pub mod client;
 pub mod dispatch;
 pub mod handles;

@@ -9,8 +9,30 @@ use msrpc_proto::client::ClientConfig;
 
 /// The only protocol sequence this runtime speaks.
 const PROTSEQ: &str = "ncacn_ip_tcp";
+const PROTSEQ_UDP: &str = "ncadg_ip_udp";
 
-/// A parsed `ncacn_ip_tcp` string binding.
+/// The protocol sequence of a [`Binding`] (C706 appendix I).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Protseq {
+    /// `ncacn_ip_tcp`: connection-oriented RPC over TCP ([`Client`](crate::Client)).
+    #[default]
+    IpTcp,
+    /// `ncadg_ip_udp`: connectionless RPC over UDP ([`UdpClient`](crate::UdpClient)).
+    IpUdp,
+}
+
+impl Protseq {
+    /// The protocol sequence's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protseq::IpTcp => PROTSEQ,
+            Protseq::IpUdp => PROTSEQ_UDP,
+        }
+    }
+}
+
+/// A parsed `ncacn_ip_tcp` or `ncadg_ip_udp` string binding (the same syntax; the port is a
+/// UDP port for the latter).
 ///
 /// # Syntax
 /// `[OBJECT-UUID@]ncacn_ip_tcp:HOST[[PORT[,OPTION=VALUE]...]]`
@@ -35,6 +57,8 @@ const PROTSEQ: &str = "ncacn_ip_tcp";
 /// [`Binding::apply_to`]). The others are left to the caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Binding {
+    /// The protocol sequence.
+    pub protseq: Protseq,
     /// Object UUID, when the binding starts with `UUID@` (connecting does not use it; pass it
     /// to a generated client's `with_object`).
     pub object: Option<Uuid>,
@@ -53,8 +77,8 @@ pub enum BindingError {
     /// No `protseq:` part.
     #[error("missing protocol sequence: expected `ncacn_ip_tcp:HOST[PORT]`, got `{0}`")]
     MissingProtseq(String),
-    /// A protocol sequence other than `ncacn_ip_tcp`.
-    #[error("unsupported protocol sequence `{0}` (only ncacn_ip_tcp is supported)")]
+    /// A protocol sequence other than `ncacn_ip_tcp` and `ncadg_ip_udp`.
+    #[error("unsupported protocol sequence `{0}` (ncacn_ip_tcp and ncadg_ip_udp are supported)")]
     UnsupportedProtseq(String),
     /// The text before `@` is not a UUID.
     #[error("invalid object UUID `{0}`")]
@@ -83,10 +107,19 @@ impl Binding {
     /// A binding to `host` (a name or an IP address) and `port`.
     pub fn tcp(host: impl Into<String>, port: Option<u16>) -> Self {
         Binding {
+            protseq: Protseq::IpTcp,
             object: None,
             host: host.into(),
             port,
             options: Vec::new(),
+        }
+    }
+
+    /// An `ncadg_ip_udp` binding to `host` and UDP `port`.
+    pub fn udp(host: impl Into<String>, port: Option<u16>) -> Self {
+        Binding {
+            protseq: Protseq::IpUdp,
+            ..Binding::tcp(host, port)
         }
     }
 
@@ -129,9 +162,13 @@ impl Binding {
         let Some((protseq, addr)) = rest.split_once(':') else {
             return Err(BindingError::MissingProtseq(s.into()));
         };
-        if !protseq.eq_ignore_ascii_case(PROTSEQ) {
+        let protseq = if protseq.eq_ignore_ascii_case(PROTSEQ) {
+            Protseq::IpTcp
+        } else if protseq.eq_ignore_ascii_case(PROTSEQ_UDP) {
+            Protseq::IpUdp
+        } else {
             return Err(BindingError::UnsupportedProtseq(protseq.into()));
-        }
+        };
         let (host, endpoint) = split_host(addr)?;
         if host.is_empty() {
             return Err(BindingError::MissingHost);
@@ -147,6 +184,7 @@ impl Binding {
             Some(e) => parse_endpoint(e)?,
         };
         Ok(Binding {
+            protseq,
             object,
             host: host.into(),
             port,
@@ -232,10 +270,11 @@ impl fmt::Display for Binding {
         if let Some(o) = &self.object {
             write!(f, "{o}@")?;
         }
+        let protseq = self.protseq.as_str();
         if self.host.contains(':') {
-            write!(f, "{PROTSEQ}:[{}]", self.host)?;
+            write!(f, "{protseq}:[{}]", self.host)?;
         } else {
-            write!(f, "{PROTSEQ}:{}", self.host)?;
+            write!(f, "{protseq}:{}", self.host)?;
         }
         if self.port.is_none() && self.options.is_empty() {
             return Ok(());
@@ -266,6 +305,15 @@ impl std::str::FromStr for Binding {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn udp_bindings_parse_and_print() {
+        let b = Binding::parse("ncadg_ip_udp:127.0.6.1[135,bigendian]").unwrap();
+        assert_eq!(b.protseq, Protseq::IpUdp);
+        assert_eq!(b.port, Some(135));
+        assert_eq!(b.to_string(), "ncadg_ip_udp:127.0.6.1[135,bigendian]");
+        assert_eq!(ok("ncacn_ip_tcp:h[1]").protseq, Protseq::IpTcp);
+    }
 
     fn ok(s: &str) -> Binding {
         Binding::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))

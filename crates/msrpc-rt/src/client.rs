@@ -139,6 +139,10 @@ pub enum ConnectError {
         /// The resolver's error.
         source: io::Error,
     },
+    /// The binding is not `ncacn_ip_tcp` (an `ncadg_ip_udp` binding goes to
+    /// [`UdpClient::connect`](crate::UdpClient::connect)).
+    #[error("binding `{0}` is not ncacn_ip_tcp (use UdpClient for ncadg_ip_udp)")]
+    Protseq(String),
     /// Resolution gave no address.
     #[error("`{0}` resolved to no address")]
     NoAddress(String),
@@ -354,6 +358,9 @@ impl Client {
         binding: &Binding,
         mut opts: ClientOptions,
     ) -> Result<Client, ConnectError> {
+        if binding.protseq != crate::binding::Protseq::IpTcp {
+            return Err(ConnectError::Protseq(binding.to_string()));
+        }
         let port = binding
             .port
             .ok_or_else(|| ConnectError::NoPort(binding.to_string()))?;

@@ -1,11 +1,12 @@
 //! Endpoint resolution through the endpoint mapper (`ept_map`, C706 appendix O, MS-RPCE
 //! 2.2.1.2.5).
 //!
-//! The `ncacn_ip_tcp` protocol tower (C706 appendix L, MS-RPCE 2.2.1.1.1-2.2.1.1.8) is built
-//! and read here with two small private functions until `msrpc-epm` offers a tower type.
+//! The `ncacn_ip_tcp` and `ncadg_ip_udp` protocol towers (C706 appendix L, MS-RPCE
+//! 2.2.1.1.1-2.2.1.1.8) are built and read here with small private functions.
 
 use msrpc_epm::{EptClient, EptMapRequest, Twr};
 use msrpc_ndr::{ContextHandle, Unique, Uuid};
+use msrpc_proto::dispatch::Invoke;
 use msrpc_proto::pdu::SyntaxId;
 
 use crate::client::{Client, ConnectError};
@@ -19,7 +20,9 @@ const MAX_TOWERS: u32 = 4;
 /// Floor protocol identifiers (C706 appendix I).
 const PROT_UUID: u8 = 0x0d;
 const PROT_RPC_CO: u8 = 0x0b;
+const PROT_RPC_CL: u8 = 0x0a;
 const PROT_TCP: u8 = 0x07;
+const PROT_UDP: u8 = 0x08;
 const PROT_IP: u8 = 0x09;
 
 fn push_floor(out: &mut Vec<u8>, lhs: &[u8], rhs: &[u8]) {
@@ -41,7 +44,19 @@ fn uuid_floor_lhs(s: &SyntaxId) -> Vec<u8> {
 /// The five floors of an `ncacn_ip_tcp` tower for `interface` over NDR 2.0: interface,
 /// transfer syntax, RPC connection-oriented protocol (minor version 0), TCP `port` and IPv4
 /// `ip` (both big-endian, as towers carry them).
+#[cfg(test)]
 fn ip_tcp_tower(interface: &SyntaxId, port: u16, ip: [u8; 4]) -> Vec<u8> {
+    ip_tower(interface, false, port, ip)
+}
+
+/// An `ncacn_ip_tcp` tower, or with `udp` the `ncadg_ip_udp` one (RPC connectionless, 0x0a,
+/// and UDP, 0x08).
+fn ip_tower(interface: &SyntaxId, udp: bool, port: u16, ip: [u8; 4]) -> Vec<u8> {
+    let (rpc, transport) = if udp {
+        (PROT_RPC_CL, PROT_UDP)
+    } else {
+        (PROT_RPC_CO, PROT_TCP)
+    };
     let mut t = Vec::with_capacity(75);
     t.extend_from_slice(&5u16.to_le_bytes());
     push_floor(
@@ -51,8 +66,8 @@ fn ip_tcp_tower(interface: &SyntaxId, port: u16, ip: [u8; 4]) -> Vec<u8> {
     );
     let ndr = SyntaxId::NDR20;
     push_floor(&mut t, &uuid_floor_lhs(&ndr), &ndr.minor.to_le_bytes());
-    push_floor(&mut t, &[PROT_RPC_CO], &0u16.to_le_bytes());
-    push_floor(&mut t, &[PROT_TCP], &port.to_be_bytes());
+    push_floor(&mut t, &[rpc], &0u16.to_le_bytes());
+    push_floor(&mut t, &[transport], &port.to_be_bytes());
     push_floor(&mut t, &[PROT_IP], &ip);
     t
 }
@@ -87,7 +102,18 @@ fn floors(tower: &[u8]) -> Option<Vec<(&[u8], &[u8])>> {
 
 /// The TCP port of an `ncacn_ip_tcp` tower for `interface` (same UUID and major version;
 /// connection-oriented RPC), or `None` when the tower is something else.
+#[cfg(test)]
 fn tower_tcp_port(tower: &[u8], interface: &SyntaxId) -> Option<u16> {
+    tower_port(tower, interface, false)
+}
+
+/// The port of an `ncacn_ip_tcp` (or with `udp`, `ncadg_ip_udp`) tower for `interface`.
+fn tower_port(tower: &[u8], interface: &SyntaxId, udp: bool) -> Option<u16> {
+    let (rpc, transport) = if udp {
+        (PROT_RPC_CL, PROT_UDP)
+    } else {
+        (PROT_RPC_CO, PROT_TCP)
+    };
     let f = floors(tower)?;
     let (if_lhs, _) = f.first()?;
     if if_lhs.first() != Some(&PROT_UUID) || if_lhs.get(1..17)? != interface.uuid.to_bytes_le() {
@@ -97,10 +123,10 @@ fn tower_tcp_port(tower: &[u8], interface: &SyntaxId) -> Option<u16> {
     if major != interface.major {
         return None;
     }
-    if !f.iter().any(|(lhs, _)| *lhs == [PROT_RPC_CO]) {
+    if !f.iter().any(|(lhs, _)| *lhs == [rpc]) {
         return None;
     }
-    let (_, port) = f.iter().find(|(lhs, _)| *lhs == [PROT_TCP])?;
+    let (_, port) = f.iter().find(|(lhs, _)| *lhs == [transport])?;
     match port {
         [hi, lo] => Some(u16::from_be_bytes([*hi, *lo])).filter(|p| *p != 0),
         _ => None,
@@ -109,10 +135,20 @@ fn tower_tcp_port(tower: &[u8], interface: &SyntaxId) -> Option<u16> {
 
 /// Asks the endpoint mapper behind `epm` for `interface`'s `ncacn_ip_tcp` port.
 pub(crate) async fn map_tcp_port(epm: &Client, interface: SyntaxId) -> Result<u16, ConnectError> {
-    let ept = EptClient::new(epm.clone());
+    map_port(epm.clone(), interface, false).await
+}
+
+/// Asks the endpoint mapper behind `epm` (over any transport) for `interface`'s
+/// `ncacn_ip_tcp` port, or with `udp` its `ncadg_ip_udp` port.
+pub(crate) async fn map_port<C: Invoke>(
+    epm: C,
+    interface: SyntaxId,
+    udp: bool,
+) -> Result<u16, ConnectError> {
+    let ept = EptClient::new(epm);
     let req = EptMapRequest {
         object: Unique::new(Uuid::nil()),
-        map_tower: Unique::new(Twr::new(ip_tcp_tower(&interface, 0, [0; 4]))),
+        map_tower: Unique::new(Twr::new(ip_tower(&interface, udp, 0, [0; 4]))),
         entry_handle: ContextHandle::NULL,
         max_towers: MAX_TOWERS,
     };
@@ -126,7 +162,7 @@ pub(crate) async fn map_tcp_port(epm: &Client, interface: SyntaxId) -> Result<u1
     resp.towers
         .iter()
         .filter_map(|t| t.get())
-        .find_map(|t| tower_tcp_port(&t.tower_octet_string, &interface))
+        .find_map(|t| tower_port(&t.tower_octet_string, &interface, udp))
         .ok_or(ConnectError::NotRegistered {
             interface,
             status: msrpc_epm::status::EPT_S_NOT_REGISTERED,
@@ -172,6 +208,11 @@ mod tests {
         for cut in 0..t.len() {
             assert_eq!(tower_tcp_port(&t[..cut], &ECHO), None, "cut at {cut}");
         }
+        // A UDP tower is not a TCP one, and the other way round.
+        let u = ip_tower(&ECHO, true, 135, [0; 4]);
+        assert_eq!(tower_port(&u, &ECHO, true), Some(135));
+        assert_eq!(tower_port(&u, &ECHO, false), None);
+        assert_eq!(tower_port(&t, &ECHO, true), None);
         // A huge floor count with no floors allocates nothing and fails.
         assert!(floors(&[0xff, 0xff]).is_none());
     }

@@ -53,8 +53,9 @@
 //! ([`Server::register_with`]).
 //!
 //! # What it does not do
-//! - Only `ncacn_ip_tcp` and the Unix domain socket channel: no named pipes (`ncacn_np`), no
-//!   HTTP, no UDP (`ncadg_ip_udp`), no Windows `ncalrpc`. Unix only.
+//! - `ncacn_ip_tcp`, the Unix domain socket channel and connectionless `ncadg_ip_udp`
+//!   ([`ServerBuilder::listen_udp`], [`UdpClient`]; unauthenticated): no named pipes
+//!   (`ncacn_np`), no HTTP, no Windows `ncalrpc`. Unix only.
 //! - No authentication mechanism of its own: a server may be given a factory of
 //!   [`SecurityProvider`](msrpc_proto::security::SecurityProvider)s
 //!   ([`ServerBuilder::security`]); the client binds unauthenticated.
@@ -76,9 +77,10 @@ pub mod registration;
 mod server;
 mod server_conn;
 mod sleeper;
+mod udp;
 
 pub use addr::{LocalAddr, PeerAddr};
-pub use binding::{Binding, BindingError};
+pub use binding::{Binding, BindingError, Protseq};
 pub use client::{BindError, Client, ClientAuth, ClientOptions, ConnectError};
 pub use epm::EPM_PORT;
 pub use limits::{Limits, DEFAULT_DYNAMIC_PORTS};
@@ -88,3 +90,4 @@ pub use server::{
     CALL_DONE_STUB_MAX, UNIX_SOCKET_MODE,
 };
 pub use sleeper::TokioSleeper;
+pub use udp::{default_idempotent, UdpClient, UdpClientOptions};

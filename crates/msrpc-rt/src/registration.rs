@@ -433,10 +433,37 @@ pub fn tcp_entries(
     out
 }
 
+/// The `ncadg_ip_udp` endpoint-map entries of a server with `interfaces` on the UDP
+/// endpoints `addrs` (floor 4: RPC connectionless, 0x0a; floor 5: UDP, 0x08), with the same
+/// rules as [`tcp_entries`].
+pub fn udp_entries(
+    interfaces: &[SyntaxId],
+    addrs: &[SocketAddr],
+    annotation: &str,
+) -> Vec<NewEntry> {
+    let mut out = Vec::new();
+    for interface in interfaces.iter().filter(|s| !unregistered_interface(s)) {
+        for addr in addrs {
+            let IpAddr::V4(ip) = addr.ip() else {
+                continue;
+            };
+            let tower = Tower::ncadg_ip_udp(*interface, SyntaxId::NDR20, ip, addr.port());
+            out.push(NewEntry::new(msrpc_ndr::Uuid::nil(), tower, annotation));
+        }
+    }
+    out
+}
+
 impl ServerHandle {
     /// The endpoint-map entries for this server: see [`Server::epm_entries`].
     pub fn epm_entries(&self, annotation: &str) -> Vec<NewEntry> {
-        tcp_entries(&self.interfaces(), &self.local_addrs(), annotation)
+        let mut e = tcp_entries(&self.interfaces(), &self.local_addrs(), annotation);
+        e.extend(udp_entries(
+            &self.interfaces(),
+            &self.udp_addrs(),
+            annotation,
+        ));
+        e
     }
 }
 
@@ -444,7 +471,8 @@ impl Server {
     /// The endpoint-map entries for this server: for every hosted interface, one
     /// `ncacn_ip_tcp` tower per IPv4 TCP endpoint (interface, NDR 2.0, RPC connection-oriented,
     /// the endpoint's port, its IP address, `0.0.0.0` for a wildcard endpoint), with the nil
-    /// object and `annotation`. Left out: the endpoint mapper and mgmt interfaces (every
+    /// object and `annotation`, and the same with an `ncadg_ip_udp` tower per IPv4 UDP
+    /// endpoint ([`ServerBuilder::listen_udp`](crate::ServerBuilder::listen_udp)). Left out: the endpoint mapper and mgmt interfaces (every
     /// endpoint serves mgmt; neither is registered, as on Windows) and IPv6 endpoints (a
     /// tower's address floor is IPv4; clients reach an IPv6 endpoint at the port an IPv4
     /// entry names).

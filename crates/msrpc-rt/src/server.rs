@@ -139,6 +139,12 @@ pub enum ConnEvent<'a> {
         /// PDUs queued for sending.
         sent: u64,
     },
+    /// The connectionless server reported an event on a UDP endpoint (a limit hit, a
+    /// datagram dropped, a reject, a verified address, a call).
+    Datagram {
+        /// The event.
+        event: &'a msrpc_proto::cl::server::ClServerEvent,
+    },
     /// A connection closed.
     Closed {
         /// Connection number, unique in the process (one sequence over all servers).
@@ -234,6 +240,7 @@ pub(crate) struct Shared {
     pub(crate) conns: watch::Sender<usize>,
     pub(crate) state: watch::Sender<RunState>,
     local_addrs: Vec<SocketAddr>,
+    udp_addrs: Vec<SocketAddr>,
     unix_paths: Vec<PathBuf>,
 }
 
@@ -368,6 +375,8 @@ pub struct ServerBuilder {
     security: Option<SecurityFactory>,
     policy: Option<PolicyHandle>,
     transfer_preference: TransferPreference,
+    udp_endpoints: Vec<SocketAddr>,
+    udp_config: msrpc_proto::cl::server::ClServerConfig,
 }
 
 impl std::fmt::Debug for ServerBuilder {
@@ -375,6 +384,7 @@ impl std::fmt::Debug for ServerBuilder {
         f.debug_struct("ServerBuilder")
             .field("endpoints", &self.endpoints)
             .field("unix_paths", &self.unix_paths)
+            .field("udp_endpoints", &self.udp_endpoints)
             .field(
                 "services",
                 &self.services.iter().map(|s| s.name()).collect::<Vec<_>>(),
@@ -416,6 +426,25 @@ impl ServerBuilder {
     #[must_use]
     pub fn listen_unix(mut self, path: impl Into<PathBuf>) -> Self {
         self.unix_paths.push(path.into());
+        self
+    }
+
+    /// Adds an `ncadg_ip_udp` (connectionless) endpoint serving the same services as the TCP
+    /// ones, in NDR20 (C706 chapter 10; `msrpc_proto::cl`). Port 0 takes a port the system
+    /// chooses. Until a source has answered the conversation callback, the server sends it no
+    /// more bytes than it received ([`ServerBuilder::udp_config`] sets the limits).
+    #[must_use]
+    pub fn listen_udp(mut self, addr: SocketAddr) -> Self {
+        self.udp_endpoints.push(addr);
+        self
+    }
+
+    /// The connectionless protocol's configuration (boot time, `ClLimits`, timers, broadcast).
+    /// The default's boot time is replaced by the time the server starts unless set here to
+    /// something other than 1.
+    #[must_use]
+    pub fn udp_config(mut self, config: msrpc_proto::cl::server::ClServerConfig) -> Self {
+        self.udp_config = config;
         self
     }
 
@@ -494,8 +523,23 @@ impl ServerBuilder {
 
     /// Binds every endpoint and starts accepting (within the current tokio runtime).
     pub async fn start(self) -> Result<Server, StartError> {
-        if self.endpoints.is_empty() && self.unix_paths.is_empty() {
+        if self.endpoints.is_empty() && self.unix_paths.is_empty() && self.udp_endpoints.is_empty()
+        {
             return Err(StartError::NoEndpoint);
+        }
+        let mut udp_sockets = Vec::with_capacity(self.udp_endpoints.len());
+        let mut udp_addrs = Vec::with_capacity(self.udp_endpoints.len());
+        for addr in &self.udp_endpoints {
+            let s = crate::udp::bind_udp(*addr).map_err(|source| StartError::Bind {
+                addr: *addr,
+                source,
+            })?;
+            let local = s.local_addr().map_err(|source| StartError::Bind {
+                addr: *addr,
+                source,
+            })?;
+            udp_addrs.push(local);
+            udp_sockets.push(s);
         }
         let mut listeners = Vec::with_capacity(self.endpoints.len() + self.unix_paths.len());
         let mut local_addrs = Vec::with_capacity(self.endpoints.len());
@@ -539,6 +583,7 @@ impl ServerBuilder {
             state: watch::Sender::new(RunState::Running),
             local_addrs,
             unix_paths: self.unix_paths,
+            udp_addrs,
         });
         let mut tasks = Vec::with_capacity(listeners.len());
         for (listener, local) in listeners {
@@ -547,6 +592,22 @@ impl ServerBuilder {
                 listener,
                 Arc::new(local),
                 shared.clone(),
+            )));
+        }
+        let mut udp_config = self.udp_config;
+        if udp_config.boot_time == 1 {
+            // C706: the boot time changes when the server restarts.
+            udp_config.boot_time = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_secs() as u32)
+                .max(2);
+        }
+        for s in udp_sockets {
+            tracing::info!(local = ?s.local_addr().ok(), "listening (udp)");
+            tasks.push(tokio::spawn(crate::udp::serve(
+                s,
+                shared.clone(),
+                udp_config.clone(),
             )));
         }
         Ok(Server {
@@ -780,6 +841,8 @@ impl Server {
             security: None,
             policy: None,
             transfer_preference: TransferPreference::default(),
+            udp_endpoints: Vec::new(),
+            udp_config: msrpc_proto::cl::server::ClServerConfig::default(),
         }
     }
 
@@ -792,6 +855,11 @@ impl Server {
     /// [`ServerBuilder::listen_unix`].
     pub fn unix_paths(&self) -> Vec<PathBuf> {
         self.handle.unix_paths()
+    }
+
+    /// The bound UDP endpoints, in the order they were given to [`ServerBuilder::listen_udp`].
+    pub fn udp_addrs(&self) -> Vec<SocketAddr> {
+        self.handle.udp_addrs()
     }
 
     /// The interfaces served (on every endpoint), in the order the services were added.
@@ -837,6 +905,11 @@ impl std::fmt::Debug for ServerHandle {
 const ABORT_WAIT: Duration = Duration::from_secs(5);
 
 impl ServerHandle {
+    /// The bound UDP endpoints, in the order they were given to [`ServerBuilder::listen_udp`].
+    pub fn udp_addrs(&self) -> Vec<SocketAddr> {
+        self.shared.udp_addrs.clone()
+    }
+
     /// The bound TCP endpoints.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
         self.shared.local_addrs.clone()

@@ -123,11 +123,13 @@ pub mod proto {
 pub mod client {
     //! Calling interfaces over `ncacn_ip_tcp`: a [`Client`] is one connection that generated
     //! clients (`FooClient::new(client)`) call through; [`Binding`] parses string bindings;
-    //! [`Client::connect_via_epm`] asks the endpoint mapper for the port.
+    //! [`Client::connect_via_epm`] asks the endpoint mapper for the port. Over connectionless
+    //! `ncadg_ip_udp`, a [`UdpClient`] plays the same part (unauthenticated, NDR20).
 
     pub use msrpc_proto::client::ClientConfig;
     pub use msrpc_rt::{
-        BindError, Binding, BindingError, Client, ClientAuth, ClientOptions, ConnectError, EPM_PORT,
+        BindError, Binding, BindingError, Client, ClientAuth, ClientOptions, ConnectError, Protseq,
+        UdpClient, UdpClientOptions, EPM_PORT,
     };
 }
 

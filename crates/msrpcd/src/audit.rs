@@ -420,6 +420,7 @@ fn policy_inputs(ev: &ConnEvent<'_>) -> Vec<Input> {
 
 /// The owned input for a connection event (`None` for events the audit does not use).
 fn input_of(ev: &ConnEvent<'_>) -> Option<Input> {
+    use msrpc_proto::cl::server::ClServerEvent;
     Some(match ev {
         ConnEvent::Opened {
             conn_id,
@@ -489,6 +490,15 @@ fn input_of(ev: &ConnEvent<'_>) -> Option<Input> {
         } => Input::Closed {
             conn_id: *conn_id,
             reason: (*reason).to_string(),
+        },
+        // Connectionless limits hit (rate, amplification budget, broadcast, reassembly...) and
+        // refused datagrams: a refused "connection" record with the reason, `udp_` first.
+        ConnEvent::Datagram {
+            event: ClServerEvent::Limit { peer, reason } | ClServerEvent::Dropped { peer, reason },
+        } => Input::Refused {
+            peer: Some(*peer),
+            local: None,
+            reason: format!("udp_{reason}"),
         },
         _ => return None,
     })

@@ -53,6 +53,15 @@ pub struct Cli {
     )]
     pub listen: Vec<ListenAddr>,
 
+    /// Where the endpoint mapper also listens over UDP (`ncadg_ip_udp`, connectionless;
+    /// repeatable). Off by default, as on Windows for years.
+    #[arg(
+        long,
+        value_name = "ADDR[:PORT]",
+        help = "Also serve the endpoint mapper (and, with --demo, rpcecho) over UDP                 (ncadg_ip_udp) on ADDR or ADDR:PORT (port 135 when omitted). Repeat for                 several. Off by default. Unverified sources never get more bytes than they                 sent (docs/connectionless.md). Config key: listen-udp (a list)"
+    )]
+    pub listen_udp: Vec<ListenAddr>,
+
     /// Dynamic port range for hosted services (the demo). Config key: ports.
     #[arg(long, value_name = "LOW-HIGH")]
     pub ports: Option<PortRange>,
@@ -160,6 +169,9 @@ pub struct Layer {
     /// `listen = ["0.0.0.0:135", "[::]:135"]`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listen: Option<Vec<String>>,
+    /// `listen-udp = ["0.0.0.0:135"]` (empty or absent: no UDP).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen_udp: Option<Vec<String>>,
     /// `ports = "49152-65535"`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ports: Option<String>,
@@ -337,6 +349,14 @@ pub struct LimitsLayer {
     /// peer that stops reading), or the connection is closed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub send_timeout: Option<u64>,
+    /// `udp-rate-per-source = 2000`: connectionless datagrams per second accepted from one IP
+    /// address (token bucket, burst twice this).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub udp_rate_per_source: Option<u32>,
+    /// `udp-rate-global = 50000`: connectionless datagrams per second accepted from all
+    /// sources together (burst twice this).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub udp_rate_global: Option<u32>,
 }
 
 impl LimitsLayer {
@@ -346,6 +366,8 @@ impl LimitsLayer {
             idle_timeout: top.idle_timeout.or(self.idle_timeout),
             fragment_timeout: top.fragment_timeout.or(self.fragment_timeout),
             send_timeout: top.send_timeout.or(self.send_timeout),
+            udp_rate_per_source: top.udp_rate_per_source.or(self.udp_rate_per_source),
+            udp_rate_global: top.udp_rate_global.or(self.udp_rate_global),
         }
     }
 }
@@ -361,6 +383,10 @@ pub struct LimitsConfig {
     pub fragment_timeout: Duration,
     /// A batch of outgoing fragments must be written within this time.
     pub send_timeout: Duration,
+    /// Connectionless datagrams per second from one IP address.
+    pub udp_rate_per_source: u32,
+    /// Connectionless datagrams per second from all sources.
+    pub udp_rate_global: u32,
 }
 
 /// Largest `limits.max-connections` accepted (each connection holds a file descriptor).
@@ -376,6 +402,8 @@ impl Default for LimitsConfig {
             idle_timeout: l.idle_timeout,
             fragment_timeout: l.fragment_timeout,
             send_timeout: l.send_timeout,
+            udp_rate_per_source: msrpc_proto::cl::server::ClLimits::default().rate_per_source,
+            udp_rate_global: msrpc_proto::cl::server::ClLimits::default().rate_global,
         }
     }
 }
@@ -390,6 +418,15 @@ impl LimitsConfig {
             send_timeout: self.send_timeout,
             ..msrpc_rt::Limits::default()
         }
+    }
+
+    /// The connectionless server's configuration with these keys set (the rest at the
+    /// defaults; the runtime sets the boot time).
+    pub fn to_cl(self) -> msrpc_proto::cl::server::ClServerConfig {
+        let mut c = msrpc_proto::cl::server::ClServerConfig::default();
+        c.limits.rate_per_source = self.udp_rate_per_source;
+        c.limits.rate_global = self.udp_rate_global;
+        c
     }
 
     fn from_layer(l: LimitsLayer) -> anyhow::Result<LimitsConfig> {
@@ -410,6 +447,16 @@ impl LimitsConfig {
             idle_timeout: secs(l.idle_timeout, d.idle_timeout, "idle-timeout")?,
             fragment_timeout: secs(l.fragment_timeout, d.fragment_timeout, "fragment-timeout")?,
             send_timeout: secs(l.send_timeout, d.send_timeout, "send-timeout")?,
+            udp_rate_per_source: match l.udp_rate_per_source {
+                None => d.udp_rate_per_source,
+                Some(0) => bail!("limits.udp-rate-per-source: must be at least 1"),
+                Some(n) => n,
+            },
+            udp_rate_global: match l.udp_rate_global {
+                None => d.udp_rate_global,
+                Some(0) => bail!("limits.udp-rate-global: must be at least 1"),
+                Some(n) => n,
+            },
         })
     }
 
@@ -419,6 +466,8 @@ impl LimitsConfig {
             idle_timeout: Some(self.idle_timeout.as_secs()),
             fragment_timeout: Some(self.fragment_timeout.as_secs()),
             send_timeout: Some(self.send_timeout.as_secs()),
+            udp_rate_per_source: Some(self.udp_rate_per_source),
+            udp_rate_global: Some(self.udp_rate_global),
         }
     }
 }
@@ -599,6 +648,8 @@ impl Layer {
         Layer {
             listen: (!cli.listen.is_empty())
                 .then(|| cli.listen.iter().map(ToString::to_string).collect()),
+            listen_udp: (!cli.listen_udp.is_empty())
+                .then(|| cli.listen_udp.iter().map(ToString::to_string).collect()),
             ports: cli.ports.map(|p| p.to_string()),
             demo: cli.demo.then_some(true),
             registration_socket: cli.registration_socket.clone(),
@@ -626,6 +677,7 @@ impl Layer {
     pub fn overlay(self, top: Layer) -> Layer {
         Layer {
             listen: top.listen.or(self.listen),
+            listen_udp: top.listen_udp.or(self.listen_udp),
             ports: top.ports.or(self.ports),
             demo: top.demo.or(self.demo),
             registration_socket: top.registration_socket.or(self.registration_socket),
@@ -663,6 +715,8 @@ impl Layer {
 pub struct Config {
     /// Where the endpoint mapper listens.
     pub listen: Vec<SocketAddr>,
+    /// Where the endpoint mapper also listens over UDP (empty: not at all).
+    pub listen_udp: Vec<SocketAddr>,
     /// The dynamic port range.
     pub ports: PortRange,
     /// Host the rpcecho demo.
@@ -754,6 +808,14 @@ impl Config {
             }
             None => env.default_listen(),
         };
+        let listen_udp = layer
+            .listen_udp
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s.parse::<ListenAddr>().map(|a| a.0))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(anyhow::Error::msg)
+            .context("listen-udp")?;
         let ports = match layer.ports {
             Some(p) => p
                 .parse::<PortRange>()
@@ -826,6 +888,7 @@ impl Config {
             audit,
             limits,
             listen,
+            listen_udp,
             ports,
             demo: layer.demo.unwrap_or(false),
             registration_socket,
@@ -841,6 +904,7 @@ impl Config {
     pub fn to_layer(&self) -> Layer {
         Layer {
             listen: Some(self.listen.iter().map(ToString::to_string).collect()),
+            listen_udp: Some(self.listen_udp.iter().map(ToString::to_string).collect()),
             ports: Some(self.ports.to_string()),
             demo: Some(self.demo),
             registration_socket: Some(self.registration_socket.clone()),
@@ -904,6 +968,33 @@ mod tests {
     }
 
     #[test]
+    fn listen_udp_from_the_file_and_the_command_line() {
+        let e = env(0, None, false);
+        let mut layer = Layer::parse(DEFAULT_CONFIG, "defaults").unwrap();
+        layer = layer.overlay(Layer::parse("listen-udp = [\"127.0.6.31\"]\n", "file").unwrap());
+        let c = Config::from_layer(layer.clone(), &e).unwrap();
+        assert_eq!(
+            c.listen_udp,
+            vec!["127.0.6.31:135".parse::<SocketAddr>().unwrap()]
+        );
+        // --print-config round-trips it
+        let back =
+            Config::from_layer(Layer::parse(&c.to_toml().unwrap(), "print").unwrap(), &e).unwrap();
+        assert_eq!(back.listen_udp, c.listen_udp);
+        let cli = Cli {
+            listen_udp: vec!["127.0.6.32:1135".parse().unwrap()],
+            ..Cli::default()
+        };
+        let c = Config::from_layer(layer.overlay(Layer::from_cli(&cli)), &e).unwrap();
+        assert_eq!(
+            c.listen_udp,
+            vec!["127.0.6.32:1135".parse::<SocketAddr>().unwrap()]
+        );
+        let bad = Layer::parse("listen-udp = [\"nowhere\"]\n", "file").unwrap();
+        assert!(format!("{:#}", Config::from_layer(bad, &e).unwrap_err()).contains("listen-udp"));
+    }
+
+    #[test]
     fn port_ranges() {
         let r: PortRange = "50000-50010".parse().unwrap();
         assert_eq!(r.range(), 50000..=50010);
@@ -935,6 +1026,7 @@ mod tests {
             ]
         );
         assert_eq!(c.ports.range(), 49152..=65535);
+        assert!(c.listen_udp.is_empty(), "UDP is off by default");
         assert!(!c.demo);
         assert_eq!(c.log_level, "info");
         let c = Config::load(&Cli::default(), &env(0, None, false)).unwrap();

@@ -269,6 +269,7 @@ pub fn reload(
             }
             let restart = [
                 ("listen", cfg.listen != current.listen),
+                ("listen-udp", cfg.listen_udp != current.listen_udp),
                 ("ports", cfg.ports != current.ports),
                 ("demo", cfg.demo != current.demo),
                 (
@@ -347,9 +348,13 @@ pub async fn run(
     };
     let mut builder = Server::builder()
         .limits(cfg.limits.to_rt())
+        .udp_config(cfg.limits.to_cl())
         .transfer_preference(cfg.transfer_syntax.to_rt());
     for addr in &cfg.listen {
         builder = builder.listen(*addr);
+    }
+    for addr in &cfg.listen_udp {
+        builder = builder.listen_udp(*addr);
     }
     if let Some(f) = &security {
         builder = builder.security(f.clone());
@@ -372,6 +377,9 @@ pub async fn run(
         .map_err(|e| anyhow::anyhow!(diagnose::explain(&e, "the endpoint mapper", &exe)))?;
     for addr in epm.local_addrs() {
         println!("EPM listening on {addr}");
+    }
+    for addr in epm.udp_addrs() {
+        println!("EPM (udp) listening on {addr}");
     }
     if let Some(d) = &dcom {
         if let Some(server) = &d.exporter {
@@ -401,6 +409,9 @@ pub async fn run(
         stop_flags.push(flag.clone());
         for addr in server.local_addrs() {
             println!("rpcecho demo on {addr}");
+        }
+        for addr in server.udp_addrs() {
+            println!("rpcecho demo (udp) on {addr}");
         }
     }
     audit.add_gauges(server_gauges(
@@ -524,9 +535,15 @@ async fn start_demo(
     let mut builder = Server::builder()
         .dynamic_ports(cfg.ports.range())
         .limits(cfg.limits.to_rt())
+        .udp_config(cfg.limits.to_cl())
         .transfer_preference(cfg.transfer_syntax.to_rt());
     for addr in &cfg.listen {
         builder = builder.listen(std::net::SocketAddr::new(addr.ip(), 0));
+    }
+    // With UDP enabled, the demo serves rpcecho over UDP too (a port of the system's choice on
+    // each UDP address), and its ncadg_ip_udp towers go in the endpoint map.
+    for addr in &cfg.listen_udp {
+        builder = builder.listen_udp(std::net::SocketAddr::new(addr.ip(), 0));
     }
     if let Some(f) = security {
         builder = builder.security(f);

@@ -39,6 +39,12 @@ struct Cli {
     #[arg(short, long, value_name = "ADDR[:PORT]", value_parser = parse_listen)]
     listen: Vec<SocketAddr>,
 
+    /// Also serve rpcecho over connectionless UDP (`ncadg_ip_udp`) on ADDR or ADDR:PORT (port
+    /// 0, the default, is the system's choice); its `ncadg_ip_udp` towers are registered too.
+    /// Repeatable. Off by default.
+    #[arg(long, value_name = "ADDR[:PORT]", value_parser = parse_listen)]
+    listen_udp: Vec<SocketAddr>,
+
     /// Dynamic port range.
     #[arg(long, value_name = "LOW-HIGH", default_value = "49152-65535")]
     ports: PortRange,
@@ -121,6 +127,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     for addr in listen {
         builder = builder.listen(addr);
     }
+    for addr in cli.listen_udp {
+        builder = builder.listen_udp(addr);
+    }
     let server = builder
         .service(RpcechoServer::new(EchoService::new(TokioSleeper)))
         .service(MgmtServer::new(mgmt))
@@ -130,6 +139,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .context("cannot start the rpcecho server")?;
     for addr in server.local_addrs() {
         println!("rpcecho on {addr}");
+    }
+    for addr in server.udp_addrs() {
+        println!("rpcecho (udp) on {addr}");
     }
     let registration = server
         .register_with(&socket, &cli.annotation)
