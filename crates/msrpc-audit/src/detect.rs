@@ -847,6 +847,7 @@ mod tests {
             user: None,
             args: Vec::new(),
             named_pipe: None,
+            transport: None,
         }
     }
 

@@ -5,6 +5,10 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+/// The `transport` of a connectionless call event (`EventKind::Call`): UDP, the only
+/// connectionless protocol sequence msrpc speaks.
+pub const CL_TRANSPORT: &str = "ncadg_ip_udp";
+
 /// The connection an event belongs to, as Zeek names its fields.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ConnId {
@@ -143,6 +147,12 @@ pub enum EventKind {
         /// The SMB named pipe the call came through (Zeek's named_pipe), e.g. \pipe\spoolss.
         #[serde(default)]
         named_pipe: Option<String>,
+        /// The protocol sequence when it is not the connection-oriented one the record's
+        /// connection implies: `ncadg_ip_udp` for a connectionless call (its `uid` names the
+        /// activity, the four-tuple the caller and the callee). Left out of the JSON record
+        /// when `None`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transport: Option<String>,
     },
     /// An `ept_lookup` answered (what was asked, how many entries returned).
     EpmLookup {

@@ -84,6 +84,7 @@ fn call(iface: &str, opnum: u16) -> EventKind {
         auth_level: None,
         user: None,
         named_pipe: None,
+        transport: None,
     }
 }
 
