@@ -8,7 +8,8 @@
 //! feeds them to [`tracker::Conversation`], which decodes PDUs with `msrpc-proto` and produces
 //! the same [`msrpc_audit::Event`]s the live daemon does. Those events go through a
 //! [`Detect`] implementation (the detectors) and into a [`summary::Summary`].
-//! Connectionless (UDP) DCE/RPC is recognised and counted ([`cl`]), not decoded further.
+//! Connectionless (UDP) DCE/RPC (`ncadg_ip_udp`) is decoded by [`cl`]: activities, fragments
+//! reassembled, the same `call` and EPM events (with `transport = "ncadg_ip_udp"`).
 //!
 //! With the `live` feature, [`live::LiveSource`] captures from a network interface through
 //! libpcap (a capture thread and a bounded queue) for `msrpc analyze --interface`; the same
@@ -38,7 +39,9 @@
 //! keeps at most 4 MiB of stubs being reassembled (as the server does), and only the endpoint
 //! mapper's stubs are kept once complete. An SMB connection holds at most one SMB message per
 //! direction ([`Config::smb`]: 1 MiB by default; file data is skipped without being held) and
-//! tracks at most 256 pipes, each a conversation bounded as above.
+//! tracks at most 256 pipes, each a conversation bounded as above. Connectionless activities
+//! are bounded by [`Config::cl`] (their number, fragments and stub bytes per call, stub bytes
+//! in all; only the stubs the audit reads are held).
 #![cfg_attr(
     test,
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
@@ -506,6 +509,17 @@ impl<D: Detect> Analyzer<D> {
     /// Connections currently tracked.
     pub fn flows(&self) -> usize {
         self.flows.len()
+    }
+
+    /// Connectionless activities currently tracked (at most [`cl::Limits::max_activities`]).
+    pub fn cl_activities(&self) -> usize {
+        self.cl.activities()
+    }
+
+    /// Stub bytes the connectionless activities hold (at most
+    /// [`cl::Limits::max_held_bytes`]).
+    pub fn cl_held_bytes(&self) -> usize {
+        self.cl.held_bytes()
     }
 
     /// Bytes all tracked connections hold.
