@@ -43,7 +43,7 @@ pub use msrpc_proto::cl::pdu::CL_HEADER_LEN;
 type Endpoint = (IpAddr, u16);
 
 /// The `fault` of a connectionless call that got no answer.
-pub const NO_RESPONSE: &str = "no_response";
+pub use msrpc_audit::CL_NO_RESPONSE as NO_RESPONSE;
 
 /// Bounds of the connectionless tracker. Kept stubs are those the audit reads (endpoint
 /// mapper, DCOM, decoded arguments, the conversation callback); other calls' fragments are

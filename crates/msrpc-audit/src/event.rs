@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 /// connectionless protocol sequence msrpc speaks.
 pub const CL_TRANSPORT: &str = "ncadg_ip_udp";
 
+/// The `fault` of a connectionless call that got no answer (a lost or spoofed request, a
+/// conversation callback the client never answered).
+pub const CL_NO_RESPONSE: &str = "no_response";
+
 /// The connection an event belongs to, as Zeek names its fields.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ConnId {
@@ -132,7 +136,9 @@ pub enum EventKind {
         fragments: u32,
         /// Seconds from the request's last fragment to the response's first (Zeek's `rtt`).
         rtt: Option<f64>,
-        /// Fault status name or hex (`nca_s_op_rng_error`, `0x00000005`) when the call faulted.
+        /// Fault status name or hex (`nca_s_op_rng_error`, `0x00000005`) when the call faulted
+        /// or was rejected; `no_response` ([`CL_NO_RESPONSE`]) for a connectionless call that
+        /// got no answer.
         fault: Option<String>,
         /// Arguments decoded from the request stub, when it was in the clear and the operation
         /// is one [`crate::args`] reads (a UNC path, a service binary path, a Netlogon
