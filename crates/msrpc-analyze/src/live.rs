@@ -76,9 +76,13 @@ impl Default for LiveConfig {
 
 /// The default BPF filter: every TCP segment (DCE/RPC runs on dynamic ports that only the
 /// endpoint mapper's answers in the same traffic reveal, and is found by content elsewhere, so
-/// a port list would miss calls) and UDP on the endpoint mapper's port 135 (connectionless
-/// DCE/RPC, counted).
-pub const DEFAULT_FILTER: &str = "tcp or udp port 135";
+/// a port list would miss calls), UDP on the endpoint mapper's port 135, and over IPv4 any UDP
+/// datagram that starts like a connectionless DCE/RPC header (version 4, a connectionless
+/// packet type, at least the 80 header bytes): connectionless calls on ports `ept_map`
+/// handed out, answers from another port than the one asked, conversation callbacks to a
+/// client's port. libpcap cannot index IPv6 UDP payloads, so over IPv6 only port 135 is seen.
+pub const DEFAULT_FILTER: &str =
+    "tcp or udp port 135 or (udp[8] = 4 and udp[9] < 11 and udp[4:2] >= 88)";
 
 /// One captured packet, owned.
 #[derive(Clone, Debug)]
