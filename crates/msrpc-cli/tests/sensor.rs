@@ -361,3 +361,95 @@ fn a_quiet_link_stops_on_time_with_its_counters_and_a_bad_filter_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// A connectionless request datagram (little-endian header, C706 12.5.3.1): `iface` as the
+/// interface UUID's little-endian bytes, the activity's last byte `act`.
+fn cl_request(iface: [u8; 16], opnum: u16, act: u8, stub: &[u8]) -> Vec<u8> {
+    let mut d = vec![4, 0, 0x20, 0, 0x10, 0, 0, 0];
+    d.extend([0; 16]); // object
+    d.extend(iface);
+    let mut a = [0x11; 16];
+    a[15] = act;
+    d.extend(a); // activity
+    d.extend(0u32.to_le_bytes()); // server boot
+    d.extend(1u32.to_le_bytes()); // interface version 1.0
+    d.extend(0u32.to_le_bytes()); // seqnum
+    d.extend(opnum.to_le_bytes());
+    d.extend([0xff, 0xff, 0xff, 0xff]); // ihint, ahint
+    d.extend((stub.len() as u16).to_le_bytes());
+    d.extend([0, 0, 0, 0]); // fragnum, auth_proto, serial_lo
+    d.extend_from_slice(stub);
+    d
+}
+
+/// The live sensor sees connectionless DCE/RPC with its default filter (here narrowed to
+/// 127.0.8.0/24, this test's addresses): Messenger `NetrSendMessage` requests sent over UDP
+/// from 127.0.8.30 to port 135 of five addresses (nobody answers), and a request to port
+/// 4000, which only the filter's header test lets through. The calls (`transport` =
+/// `ncadg_ip_udp`) and the Messenger rules' alerts are those the offline analysis of the
+/// sensor's own pcap finds.
+#[test]
+fn live_sensor_sees_connectionless_calls_as_the_offline_analysis_does() {
+    if !can_capture() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let own_pcap = dir.path().join("sensor-cl.pcap");
+    let live_log = dir.path().join("live-cl.jsonl");
+    let filter = format!(
+        "net 127.0.8.0/24 and ({})",
+        msrpc_analyze::live::DEFAULT_FILTER
+    );
+    let mut sensor = Proc(
+        Command::new(msrpc_bin())
+            .args(["--json", "analyze", "--interface", "lo", "--bpf", &filter])
+            .args(["--stats-interval", "0.5", "--write"])
+            .arg(&own_pcap)
+            .stdout(std::fs::File::create(&live_log).unwrap())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the sensor's first sensor_stats", || {
+        std::fs::read_to_string(&live_log).is_ok_and(|t| t.contains("sensor_stats"))
+    });
+    // msgsvcsend 5a7b91f8-ff00-11d0-a9b2-00c04fb6e6fc, little-endian.
+    let msgsvcsend = [
+        0xf8, 0x91, 0x7b, 0x5a, 0x00, 0xff, 0xd0, 0x11, 0xa9, 0xb2, 0x00, 0xc0, 0x4f, 0xb6, 0xe6,
+        0xfc,
+    ];
+    let sock = std::net::UdpSocket::bind("127.0.8.30:0").unwrap();
+    for i in 0..5u8 {
+        let d = cl_request(msgsvcsend, 0, i, &[0; 48]);
+        sock.send_to(&d, (format!("127.0.8.{}", 31 + i).as_str(), 135))
+            .unwrap();
+    }
+    sock.send_to(&cl_request(msgsvcsend, 0, 9, &[0; 8]), "127.0.8.36:4000")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    signal(&sensor, "-INT");
+    let st = wait_exit(&mut sensor, "the sensor");
+    assert!(st.success(), "sensor exit {st}");
+
+    let live: Vec<Value> = lines(&std::fs::read_to_string(&live_log).unwrap())
+        .into_iter()
+        .filter(|e| e["event"] != "sensor_stats")
+        .collect();
+    let offline = lines(&msrpc(&["--json", "analyze", own_pcap.to_str().unwrap()]));
+    assert_eq!(
+        live, offline,
+        "live events differ from the sensor's own pcap"
+    );
+    let calls: Vec<&Value> = live.iter().filter(|e| e["event"] == "call").collect();
+    assert_eq!(calls.len(), 6, "{live:?}");
+    for c in &calls {
+        assert_eq!(c["transport"], "ncadg_ip_udp", "{c}");
+        assert_eq!(c["operation"], "NetrSendMessage", "{c}");
+        assert_eq!(c["fault"], "no_response", "{c}");
+    }
+    let (_, _, alerts) = digest(&live);
+    assert!(
+        alerts.iter().any(|a| a == "messenger_netsend_spam"),
+        "{alerts:?}"
+    );
+}
