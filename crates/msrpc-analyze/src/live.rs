@@ -463,3 +463,32 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::DEFAULT_FILTER;
+    use crate::net::{build_tcp_v4, build_udp_v4};
+
+    #[test]
+    fn the_default_filter_takes_tcp_and_connectionless_udp_only() {
+        let cap = pcap::Capture::dead(pcap::Linktype::ETHERNET).unwrap();
+        let bpf = cap.compile(DEFAULT_FILTER, true).unwrap();
+        let (a, b) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+        let mut cl = vec![4u8, 0, 0x20, 0, 0x10, 0, 0, 0];
+        cl.resize(88, 0);
+        // TCP on any port, UDP on 135, a CL header on another port.
+        assert!(bpf.filter(&build_tcp_v4((a, 5000), (b, 49_700), 1, 1, 0x18, b"x")));
+        assert!(bpf.filter(&build_udp_v4((a, 5000), (b, 135), b"anything")));
+        assert!(bpf.filter(&build_udp_v4((a, 5000), (b, 4000), &cl)));
+        // Other UDP: not version 4, a CO packet type, shorter than a header.
+        let mut dns = cl.clone();
+        dns[0] = 0x12;
+        assert!(!bpf.filter(&build_udp_v4((a, 5000), (b, 53), &dns)));
+        let mut co = cl.clone();
+        co[1] = 11;
+        assert!(!bpf.filter(&build_udp_v4((a, 5000), (b, 4000), &co)));
+        assert!(!bpf.filter(&build_udp_v4((a, 5000), (b, 4000), &cl[..40])));
+    }
+}
