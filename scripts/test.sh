@@ -2,7 +2,7 @@
 # The one command that runs every test: formatting, lints, unit/integration/doc tests, the
 # Impacket cross-check of our vector files, the interop tests against Impacket, Samba and tshark
 # (tests/interop/run.sh), and a short fuzz smoke run.
-# It installs what it needs: Impacket into target/venv (PyPI), cargo-fuzz (crates.io), and as root
+# It installs what it needs: Impacket and scapy into target/venv (PyPI), cargo-fuzz (crates.io), and as root
 # the Debian packages tshark, samba, samba-common-bin, smbclient (tests/interop/run.sh's peers),
 # python3-samba and samba-testsuite (Samba's NDR engine and ndrdump, tests/tests/samba_ndr.rs),
 # and libpcap-dev (the live sensor, `msrpc analyze --interface`, links libpcap).
@@ -94,6 +94,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if ! "$VENV/bin/python" -c 'import impacket' 2>/dev/null; then
   "$VENV/bin/pip" install --quiet --disable-pip-version-check impacket==0.13.1
+fi
+step "scapy 2.6.1 into target/venv (the connectionless hostile datagrams, tests/hostile-udp)"
+if ! "$VENV/bin/python" -c 'import scapy.layers.dcerpc' 2>/dev/null; then
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check scapy==2.6.1
 fi
 
 step "cargo fmt --check"

@@ -21,17 +21,19 @@ use msrpc_epm::{
 use msrpc_ndr::{ContextHandle, Unique, Uuid};
 use msrpc_proto::dispatch::{CallError, Interface};
 use msrpc_proto::pdu::SyntaxId;
-use msrpc_rt::{Binding, Client};
+use msrpc_rt::{Binding, Client, Protseq, UdpClient};
 
 use crate::call::MAX_PAYLOAD;
 use crate::fail::{describe_call_error, status_text, Failure};
 use crate::stats::{self, CallOutcome, Plan, ReportHead};
-use crate::target::{client_options, display_addr, parse_target};
+use crate::target::{client_options, display_addr, parse_target, udp_options, Conn};
 use crate::Global;
 
 /// Request and response PDU header bytes of a connection-oriented request/response (C706
 /// 12.6.4.9-10: 16-byte common header plus 8 bytes), without an object UUID or auth.
 const PDU_HEADER: usize = 24;
+/// The connectionless header (C706 12.5.3.1), for `ncadg_ip_udp` bindings.
+const CL_HEADER: usize = 80;
 /// Sizes are reported only for calls that surely fit one fragment (C706's must-receive size).
 const ONE_FRAGMENT: usize = 1432;
 
@@ -136,10 +138,12 @@ impl BenchOp {
         }
     }
 
-    /// Request and response PDU sizes when each surely is one fragment.
-    fn pdu_sizes(self) -> Option<(usize, usize)> {
+    /// Request and response PDU sizes when each surely is one fragment (`udp`: the
+    /// connectionless header).
+    fn pdu_sizes(self, udp: bool) -> Option<(usize, usize)> {
         let (a, b) = self.stub_sizes()?;
-        let (a, b) = (PDU_HEADER + a, PDU_HEADER + b);
+        let h = if udp { CL_HEADER } else { PDU_HEADER };
+        let (a, b) = (h + a, h + b);
         (a <= ONE_FRAGMENT && b <= ONE_FRAGMENT).then_some((a, b))
     }
 }
@@ -147,13 +151,13 @@ impl BenchOp {
 /// Per-connection state of a benchmark loop.
 #[derive(Clone)]
 struct Caller {
-    client: Client,
+    client: Conn,
     op: BenchOp,
     map_tower: Twr,
     data: Arc<Vec<u8>>,
 }
 
-fn outcome_of(client: &Client, e: &CallError) -> CallOutcome {
+fn outcome_of(client: &Conn, e: &CallError) -> CallOutcome {
     CallOutcome::Err {
         message: describe_call_error(e),
         fatal: client.is_closed(),
@@ -260,7 +264,7 @@ impl stats::LoadOp for Caller {
     }
 }
 
-async fn free_handle(ept: &EptClient<Client>, handle: ContextHandle) {
+async fn free_handle(ept: &EptClient<Conn>, handle: ContextHandle) {
     if !handle.is_null() {
         let _ = ept
             .ept_lookup_handle_free(EptLookupHandleFreeRequest {
@@ -271,14 +275,32 @@ async fn free_handle(ept: &EptClient<Client>, handle: ContextHandle) {
 }
 
 /// Connects `n` clients to `b` (resolving `interface` through the endpoint mapper when the
-/// binding names no port, once).
+/// binding names no port, once). For an `ncadg_ip_udp` binding, `n` UDP clients (each its own
+/// activity and socket).
 async fn connect_all(
     g: &Global,
     b: &Binding,
     interface: SyntaxId,
     use_epm_port: bool,
     n: usize,
-) -> Result<(Vec<Client>, u16), Failure> {
+) -> Result<(Vec<Conn>, u16), Failure> {
+    if b.protseq == Protseq::IpUdp {
+        let o = udp_options(g, b);
+        let first = match (b.port, use_epm_port) {
+            (Some(p), _) => UdpClient::connect_host(&b.host, p, o.clone()).await,
+            (None, true) => UdpClient::connect_host(&b.host, g.epm_port, o.clone()).await,
+            (None, false) => {
+                UdpClient::connect_via_epm(&b.host, g.epm_port, interface, o.clone()).await
+            }
+        }
+        .map_err(Failure::connecting)?;
+        let addr = first.server_addr();
+        let mut clients = vec![Conn::Udp(first)];
+        for _ in 1..n {
+            clients.push(Conn::Udp(UdpClient::new(addr, o.clone())));
+        }
+        return Ok((clients, addr.port()));
+    }
     let mut opts = client_options(g);
     b.apply_to(&mut opts.config);
     let first = match (b.port, use_epm_port) {
@@ -288,7 +310,7 @@ async fn connect_all(
     }
     .map_err(Failure::connecting)?;
     let port = first.peer_addr().port();
-    let mut clients = vec![first];
+    let mut clients = vec![Conn::Tcp(first)];
     let mut pending = tokio::task::JoinSet::new();
     for _ in 1..n {
         let host = b.host.clone();
@@ -297,7 +319,7 @@ async fn connect_all(
     }
     while let Some(r) = pending.join_next().await {
         match r {
-            Ok(Ok(c)) => clients.push(c),
+            Ok(Ok(c)) => clients.push(Conn::Tcp(c)),
             Ok(Err(e)) => return Err(Failure::connecting(e)),
             Err(e) => return Err(Failure::connect(format!("connect task: {e}"))),
         }
@@ -380,7 +402,7 @@ pub async fn run(g: &Global, a: BenchArgs) -> Result<(), Failure> {
     for c in &clients {
         c.close();
     }
-    let sizes = a.op.pdu_sizes();
+    let sizes = a.op.pdu_sizes(b.protseq == Protseq::IpUdp);
     let report = stats::report(
         ReportHead {
             mode: "rpc",
@@ -417,8 +439,9 @@ mod tests {
         }
         assert!("echo-data:x".parse::<BenchOp>().is_err());
         assert!("nope".parse::<BenchOp>().is_err());
-        assert_eq!(BenchOp::MgmtIsListening.pdu_sizes(), Some((24, 32)));
-        assert_eq!(BenchOp::EchoData(64).pdu_sizes(), Some((96, 92)));
-        assert_eq!(BenchOp::EchoData(4096).pdu_sizes(), None);
+        assert_eq!(BenchOp::MgmtIsListening.pdu_sizes(false), Some((24, 32)));
+        assert_eq!(BenchOp::EchoAddOne.pdu_sizes(true), Some((84, 84)));
+        assert_eq!(BenchOp::EchoData(64).pdu_sizes(false), Some((96, 92)));
+        assert_eq!(BenchOp::EchoData(4096).pdu_sizes(false), None);
     }
 }

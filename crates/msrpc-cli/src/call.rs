@@ -19,13 +19,12 @@ use msrpc_epm::{EptClient, EptLookupHandleFreeRequest, EptMapRequest};
 use msrpc_ndr::{ContextHandle, Unique, Uuid};
 use msrpc_proto::dispatch::Interface;
 use msrpc_proto::pdu::SyntaxId;
-use msrpc_rt::Client;
 use serde_json::{json, Value};
 
 use crate::fail::{status_text, Failure};
 use crate::output::{hex_prefix, name_or_na, print_json, InterfaceJson};
 use crate::target::{
-    client_options, connect, connect_or_epm, parse_interface, parse_target, syntax_text,
+    client_options, connect, connect_or_epm, parse_interface, parse_target, syntax_text, Conn,
 };
 use crate::Global;
 
@@ -177,7 +176,7 @@ pub async fn run(g: &Global, a: CallArgs) -> Result<(), Failure> {
                 let extra = Duration::from_secs(u64::from(*seconds));
                 opts.call_timeout = opts.call_timeout.map(|t| t.saturating_add(extra));
             }
-            connect(&b, echo_syntax, opts).await?
+            connect(g, &b, echo_syntax, opts).await?
         }
     };
     let result = call(&client, a.op).await;
@@ -191,7 +190,7 @@ pub async fn run(g: &Global, a: CallArgs) -> Result<(), Failure> {
     }
 }
 
-async fn call(client: &Client, op: CallOp) -> Result<Outcome, Failure> {
+async fn call(client: &Conn, op: CallOp) -> Result<Outcome, Failure> {
     let echo = RpcechoClient::new(client.clone());
     let mgmt = MgmtClient::new(client.clone());
     match op {
@@ -500,7 +499,7 @@ async fn call(client: &Client, op: CallOp) -> Result<Outcome, Failure> {
 }
 
 /// `ept_map` for an interface's `ncacn_ip_tcp` towers, following the handle.
-async fn ept_map(client: &Client, interface: &str, max_towers: u32) -> Result<Outcome, Failure> {
+async fn ept_map(client: &Conn, interface: &str, max_towers: u32) -> Result<Outcome, Failure> {
     let iface = parse_interface(interface)?;
     if max_towers == 0 || max_towers > 4096 {
         return Err(Failure::usage("--max-towers must be 1 to 4096"));

@@ -16,7 +16,6 @@ use msrpc_epm::{
 };
 use msrpc_ndr::{ContextHandle, Unique, Uuid};
 use msrpc_proto::pdu::SyntaxId;
-use msrpc_rt::Client;
 use serde::Serialize;
 
 use crate::fail::{status_text, Failure};
@@ -68,7 +67,7 @@ pub struct Walk {
 }
 
 /// Walks the endpoint map of `client` (see the module docs).
-pub async fn lookup_all(client: &Client, max_entries: usize) -> Walk {
+pub async fn lookup_all(client: &crate::target::Conn, max_entries: usize) -> Walk {
     let deadline = std::time::Instant::now() + WALK_TIME_LIMIT;
     let ept = EptClient::new(client.clone());
     let mut handle = ContextHandle::NULL;

@@ -182,7 +182,7 @@ struct MapJson {
 }
 
 /// Asks `mgmt inq_if_ids`.
-async fn mgmt_if_ids(client: &Client) -> Result<Vec<SyntaxId>, String> {
+async fn mgmt_if_ids(client: &crate::target::Conn) -> Result<Vec<SyntaxId>, String> {
     let mgmt = MgmtClient::new(client.clone());
     let resp = mgmt
         .inq_if_ids(InqIfIdsRequest {})
@@ -214,6 +214,12 @@ pub async fn run(g: &Global, a: MapArgs) -> Result<(), Failure> {
     let port = b.port.unwrap_or(g.epm_port);
     let target = display_addr(&b.host, port);
     let client = connect_or_epm(g, &b).await?;
+    if client.is_udp() && a.brute {
+        return Err(Failure::usage(
+            "--brute probes interfaces with binds, which ncadg_ip_udp does not have: use an \
+             ncacn_ip_tcp binding",
+        ));
+    }
     let (method, mgmt_error, found, probed, probe_errors) = if a.brute {
         client.close();
         let p = probe(g, &b.host, port, &candidates()).await;
@@ -223,6 +229,10 @@ pub async fn run(g: &Global, a: MapArgs) -> Result<(), Failure> {
             Ok(ids) => {
                 client.close();
                 ("mgmt", None, ids, None, Vec::new())
+            }
+            Err(e) if client.is_udp() => {
+                // No bind probes over UDP (connectionless RPC has no binds).
+                return Err(Failure::refused(&e));
             }
             Err(e) => {
                 client.close();

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use msrpc_epm::known;
 use msrpc_ndr::Uuid;
+use msrpc_ndr::{DataRep, DecodeLimits, TransferSyntax};
+use msrpc_proto::dispatch::{BoxFuture, CallError, Invoke, ResponseStub};
 use msrpc_proto::pdu::{AuthLevel, SyntaxId};
-use msrpc_rt::{Binding, Client, ClientOptions};
+use msrpc_rt::{Binding, Client, ClientOptions, Protseq, UdpClient, UdpClientOptions};
 
 use crate::fail::Failure;
 use crate::Global;
@@ -108,29 +110,142 @@ fn client_auth(g: &Global) -> Option<msrpc_rt::ClientAuth> {
     }))
 }
 
+/// A connection-oriented client (`ncacn_ip_tcp`) or a connectionless one (`ncadg_ip_udp`):
+/// what `dump`, `map` and `call` use, by the binding's protocol sequence.
+#[derive(Clone)]
+pub enum Conn {
+    /// `ncacn_ip_tcp`.
+    Tcp(Client),
+    /// `ncadg_ip_udp` (unauthenticated; NDR20).
+    Udp(UdpClient),
+}
+
+impl Conn {
+    /// Closes a TCP connection (a UDP client holds no connection).
+    pub fn close(&self) {
+        if let Conn::Tcp(c) = self {
+            c.close();
+        }
+    }
+
+    /// True when a TCP connection closed (a UDP client never is).
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Conn::Tcp(c) if c.is_closed())
+    }
+
+    /// True for `ncadg_ip_udp`.
+    pub fn is_udp(&self) -> bool {
+        matches!(self, Conn::Udp(_))
+    }
+}
+
+impl Invoke for Conn {
+    fn invoke<'a>(
+        &'a self,
+        syntax: SyntaxId,
+        opnum: u16,
+        object: Option<Uuid>,
+        stub: Vec<u8>,
+        drep: DataRep,
+    ) -> BoxFuture<'a, Result<ResponseStub, CallError>> {
+        match self {
+            Conn::Tcp(c) => c.invoke(syntax, opnum, object, stub, drep),
+            Conn::Udp(c) => c.invoke(syntax, opnum, object, stub, drep),
+        }
+    }
+
+    fn transfer_syntax<'a>(
+        &'a self,
+        interface: SyntaxId,
+    ) -> BoxFuture<'a, Result<TransferSyntax, CallError>> {
+        match self {
+            Conn::Tcp(c) => c.transfer_syntax(interface),
+            Conn::Udp(c) => c.transfer_syntax(interface),
+        }
+    }
+
+    fn invoke_in<'a>(
+        &'a self,
+        syntax: SyntaxId,
+        opnum: u16,
+        object: Option<Uuid>,
+        stub: Vec<u8>,
+        drep: DataRep,
+        transfer: TransferSyntax,
+    ) -> BoxFuture<'a, Result<ResponseStub, CallError>> {
+        match self {
+            Conn::Tcp(c) => c.invoke_in(syntax, opnum, object, stub, drep, transfer),
+            Conn::Udp(c) => c.invoke_in(syntax, opnum, object, stub, drep, transfer),
+        }
+    }
+
+    fn drep(&self) -> DataRep {
+        match self {
+            Conn::Tcp(c) => c.drep(),
+            Conn::Udp(c) => c.drep(),
+        }
+    }
+
+    fn limits(&self) -> DecodeLimits {
+        match self {
+            Conn::Tcp(c) => c.limits(),
+            Conn::Udp(c) => c.limits(),
+        }
+    }
+}
+
+/// Connectionless client options from the global flags: `--timeout` bounds each call.
+pub fn udp_options(g: &Global, b: &Binding) -> UdpClientOptions {
+    let mut o = UdpClientOptions {
+        call_timeout: Duration::from_secs_f64(g.timeout),
+        ..UdpClientOptions::default()
+    };
+    if let Some(d) = b.data_representation() {
+        o.config.drep = d;
+    }
+    o
+}
+
 /// Connects to `b`'s port, or (without one) asks the endpoint mapper where `interface`
-/// listens; the binding's options apply (`bigendian`).
+/// listens (over UDP for an `ncadg_ip_udp` binding); the binding's options apply
+/// (`bigendian`).
 pub async fn connect(
+    g: &Global,
     b: &Binding,
     interface: SyntaxId,
     mut opts: ClientOptions,
-) -> Result<Client, Failure> {
+) -> Result<Conn, Failure> {
+    if b.protseq == Protseq::IpUdp {
+        let o = udp_options(g, b);
+        let r = match b.port {
+            Some(p) => UdpClient::connect_host(&b.host, p, o).await,
+            None => UdpClient::connect_via_epm(&b.host, g.epm_port, interface, o).await,
+        };
+        return r.map(Conn::Udp).map_err(Failure::connecting);
+    }
     b.apply_to(&mut opts.config);
     let r = match b.port {
         Some(p) => Client::connect_host(&b.host, p, opts).await,
         None => Client::connect_via_epm(&b.host, interface, opts).await,
     };
-    r.map_err(Failure::connecting)
+    r.map(Conn::Tcp).map_err(Failure::connecting)
 }
 
 /// Connects to `b`'s port, or the endpoint mapper's port when it names none; the binding's
 /// options apply (`bigendian`).
-pub async fn connect_or_epm(g: &Global, b: &Binding) -> Result<Client, Failure> {
+pub async fn connect_or_epm(g: &Global, b: &Binding) -> Result<Conn, Failure> {
     let port = b.port.unwrap_or(g.epm_port);
+    if b.protseq == Protseq::IpUdp {
+        return UdpClient::connect_host(&b.host, port, udp_options(g, b))
+            .await
+            .map(Conn::Udp)
+            .map_err(Failure::connecting);
+    }
     let mut opts = client_options(g);
     b.apply_to(&mut opts.config);
     Client::connect_host(&b.host, port, opts)
         .await
+        .map(Conn::Tcp)
         .map_err(Failure::connecting)
 }
 

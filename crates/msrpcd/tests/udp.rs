@@ -18,6 +18,7 @@ use support::*;
 async fn the_endpoint_mapper_and_the_demo_answer_over_udp_when_enabled() {
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("run").join("epm.sock");
+    let log = dir.path().join("audit.json");
     let mut d = Proc::spawn(
         MSRPCD,
         &[
@@ -28,6 +29,8 @@ async fn the_endpoint_mapper_and_the_demo_answer_over_udp_when_enabled() {
             "--demo",
             "--registration-socket",
             sock.to_str().unwrap(),
+            "--audit-log",
+            log.to_str().unwrap(),
         ],
     );
     let _tcp = d.addr_line("EPM listening on").await;
@@ -90,5 +93,37 @@ async fn the_endpoint_mapper_and_the_demo_answer_over_udp_when_enabled() {
     .unwrap()
     .unwrap();
     assert_eq!(r.out_data, 42);
+
+    // A broadcast request is dropped, and the audit log says why.
+    let s = std::net::UdpSocket::bind("127.0.6.31:0").unwrap();
+    let mut pdu = msrpc_proto::cl::pdu::ClPdu {
+        header: msrpc_proto::cl::pdu::ClHeader {
+            flags1: msrpc_proto::cl::pdu::ClFlags1::BROADCAST,
+            interface: RpcechoInterface::SYNTAX.uuid,
+            if_vers: 1,
+            activity: msrpc_ndr::Uuid::from_u128(99),
+            seqnum: 1,
+            ..Default::default()
+        },
+        body: msrpc_proto::cl::pdu::ClBody::Request(vec![1, 0, 0, 0]),
+        auth: vec![],
+    };
+    s.send_to(&pdu.encode().unwrap(), demo_udp).unwrap();
+    pdu.header.flags1 = msrpc_proto::cl::pdu::ClFlags1::default();
+    let mut found = false;
+    for _ in 0..100 {
+        found = audit_events(&log)
+            .iter()
+            .any(|e| e["event"] == "conn_close" && e["reason"] == "udp_broadcast");
+        if found {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        found,
+        "no udp_broadcast record in {:#?}",
+        audit_events(&log)
+    );
     d.terminate().await;
 }
