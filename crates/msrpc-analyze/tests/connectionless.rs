@@ -845,3 +845,85 @@ fn activities_and_held_bytes_stay_within_their_limits() {
         .count();
     assert_eq!(n, 500);
 }
+
+#[test]
+fn fragments_in_any_order_with_duplicates_make_one_call_and_faults_and_rejects_end_it() {
+    let (client, server) = (addr("10.2.0.5:1030"), addr("10.2.0.1:135"));
+    let iface = Uuid::parse_str(EPM).unwrap();
+    let frag = |n: u16, flags: ClFlags1, body: &[u8]| {
+        let mut p = ClPdu::decode(&request(0xabc, iface, 3, 4, body)).unwrap();
+        p.header.fragnum = n;
+        p.header.flags1 = flags;
+        Datagram {
+            from: client,
+            to: server,
+            data: p.encode().unwrap(),
+        }
+    };
+    let answer = |ptype: PacketType, status: FaultStatus, seqnum: u32| {
+        let body = if ptype == PacketType::FAULT {
+            ClBody::Fault(status)
+        } else {
+            ClBody::Reject(status)
+        };
+        Datagram {
+            from: server,
+            to: client,
+            data: ClPdu {
+                header: ClHeader {
+                    ptype,
+                    interface: iface,
+                    activity: Uuid::from_u128(0xabc),
+                    seqnum,
+                    opnum: 3,
+                    ..ClHeader::default()
+                },
+                body,
+                auth: Vec::new(),
+            }
+            .encode()
+            .unwrap(),
+        }
+    };
+    let last = ClFlags1::FRAG.with(ClFlags1::LASTFRAG);
+    let wire = vec![
+        frag(2, last, &[3; 10]),
+        frag(0, ClFlags1::FRAG, &[1; 100]),
+        frag(2, last, &[3; 10]),
+        frag(1, ClFlags1::FRAG, &[2; 100]),
+        frag(0, ClFlags1::FRAG, &[1; 100]),
+        answer(PacketType::FAULT, FaultStatus::NCA_S_FAULT_USER_DEFINED, 4),
+        // A retransmitted fragment of the finished call changes nothing.
+        frag(1, ClFlags1::FRAG, &[2; 100]),
+        // The next call on the activity is rejected.
+        Datagram {
+            from: client,
+            to: server,
+            data: request(0xabc, iface, 3, 5, &[0; 8]),
+        },
+        answer(PacketType::REJECT, FaultStatus::NCA_S_UNK_IF, 5),
+    ];
+    let (events, summary) = analyze(&wire);
+    let cs = calls(&events);
+    assert_eq!(cs.len(), 2);
+    let EventKind::Call {
+        call_id,
+        fragments,
+        stub_in,
+        stub_out,
+        fault,
+        ..
+    } = &cs[0].kind
+    else {
+        unreachable!()
+    };
+    assert_eq!((*call_id, *fragments, *stub_in, *stub_out), (4, 3, 210, 0));
+    assert_eq!(fault.as_deref(), Some("nca_s_fault_user_defined"));
+    let EventKind::Call { call_id, fault, .. } = &cs[1].kind else {
+        unreachable!()
+    };
+    assert_eq!(*call_id, 5);
+    assert_eq!(fault.as_deref(), Some("nca_s_unk_if"));
+    assert_eq!(summary.cl_activities, 1);
+    assert_eq!(summary.cl_pdus.get("request"), Some(&7));
+}
