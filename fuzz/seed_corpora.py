@@ -26,7 +26,8 @@ Seeds written (file name = sha1 of the content, so reruns are idempotent):
   ndr_echo/       [op, drep] + stub, for rpcecho (60a15ec5-...) calls
   epm_tower/      tower_octet_string contents found in ept stubs
   epm_service/    each connection's ept/mgmt calls as one call sequence (see the target)
-  analyze_stream/ [1] + each capture file of at most 69000 bytes (the analyzer's pcap mode)
+  analyze_stream/ [1] + each capture file of at most 69000 bytes (the analyzer's pcap mode), and
+                  a few connectionless datagram scripts (selector 2, see cl_scripts)
   smb_stream/     each SMB connection's two directions as records (see the target)
 and from the Impacket vectors the repository generates (tests/vectors/impacket/*.hex): pdu_* to
 pdu_decode (plus synthetic client and server streams built from them), echo_/epm_/mgmt_ call
@@ -1051,6 +1052,26 @@ def seed_from_dcom_vectors(writer, stats):
     stats.notes.append(f"{n} seeds from the Impacket DCOM vectors in tests/vectors/impacket-dcom")
 
 
+def cl_scripts(writer):
+    """analyze_stream's connectionless mode (selector 2): records [flags, ptype, flags1, seqnum,
+    fragnum, iface, opnum, len, body] (fuzz_targets/analyze_stream.rs)."""
+    def rec(f, ptype, flags1, seq, frag, iface, op, body):
+        return bytes([f, ptype, flags1, seq, frag, iface, op, len(body)]) + body
+    # an EPM lookup answered in two fragments; the callee's datagrams have flags bit 4
+    lookup = (rec(0, 0, 0x20, 1, 0, 0, 2, bytes(40)) + rec(0x10, 2, 0x04, 1, 0, 0, 2, bytes(100))
+              + rec(0, 9, 0, 1, 0, 0, 2, bytes(16)) + rec(0x10, 2, 0x06, 1, 1, 0, 2, bytes(30)))
+    # the WAY callback (server -> client on activity 1) and its answer, then the call
+    way = (rec(0, 0, 0, 1, 0, 3, 4, bytes(60)) + rec(0x11, 0, 0x20, 0, 0, 1, 1, bytes(20))
+           + rec(0x01, 2, 0, 0, 0, 1, 1, bytes(24)) + rec(0x10, 2, 0, 1, 0, 3, 4, bytes(8)))
+    # Messenger messages from spoofed callers, a fragmented request, a fault and a reject
+    spam = b"".join(rec(i << 2, 0, 0, 0, 0, 2, 0, b"A\0" * 20) for i in range(4))
+    frags = (rec(0x20, 0, 0x04, 5, 0, 7, 9, bytes(200)) + rec(0x20, 0, 0x06, 5, 2, 7, 9, bytes(10))
+             + rec(0x20, 0, 0x04, 5, 1, 7, 9, bytes(200)) + rec(0x30, 3, 0, 5, 0, 7, 9, bytes(4))
+             + rec(0x21, 0, 0, 6, 0, 0, 3, bytes(8)) + rec(0x31, 6, 0, 6, 0, 0, 3, bytes(4)))
+    for s in (lookup, way, spam, frags):
+        writer.write("analyze_stream", b"\x02" + s)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("captures", nargs="?", default=os.path.join(os.path.dirname(REPO), "shared", "captures"))
@@ -1065,6 +1086,7 @@ def main():
     stats = Stats()
     for t in TARGETS:
         os.makedirs(os.path.join(args.out, t), exist_ok=True)
+    cl_scripts(writer)
     for fn in captures:
         path = os.path.join(args.captures, fn)
         if not os.path.isfile(path):

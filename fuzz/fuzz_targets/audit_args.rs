@@ -59,6 +59,7 @@ fuzz_target!(|data: &[u8]| {
             auth_level: None,
             user: None,
             named_pipe: None,
+            transport: None,
         },
     };
     serde_json::to_string(&ev).expect("event serializes");

@@ -8,7 +8,8 @@
 //! feeds them to [`tracker::Conversation`], which decodes PDUs with `msrpc-proto` and produces
 //! the same [`msrpc_audit::Event`]s the live daemon does. Those events go through a
 //! [`Detect`] implementation (the detectors) and into a [`summary::Summary`].
-//! Connectionless (UDP) DCE/RPC is recognised and counted ([`cl`]), not decoded further.
+//! Connectionless (UDP) DCE/RPC (`ncadg_ip_udp`) is decoded by [`cl`]: activities, fragments
+//! reassembled, the same `call` and EPM events (with `transport = "ncadg_ip_udp"`).
 //!
 //! With the `live` feature, [`live::LiveSource`] captures from a network interface through
 //! libpcap (a capture thread and a bounded queue) for `msrpc analyze --interface`; the same
@@ -38,7 +39,9 @@
 //! keeps at most 4 MiB of stubs being reassembled (as the server does), and only the endpoint
 //! mapper's stubs are kept once complete. An SMB connection holds at most one SMB message per
 //! direction ([`Config::smb`]: 1 MiB by default; file data is skipped without being held) and
-//! tracks at most 256 pipes, each a conversation bounded as above.
+//! tracks at most 256 pipes, each a conversation bounded as above. Connectionless activities
+//! are bounded by [`Config::cl`] (their number, fragments and stub bytes per call, stub bytes
+//! in all; only the stubs the audit reads are held).
 #![cfg_attr(
     test,
     allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
@@ -115,6 +118,8 @@ pub struct Config {
     pub max_held_bytes: usize,
     /// Limits of each SMB connection's parser (message size, pipes, pending requests).
     pub smb: msrpc_smb::Limits,
+    /// Limits of the connectionless (UDP) activity tracker.
+    pub cl: cl::Limits,
 }
 
 impl Default for Config {
@@ -128,6 +133,7 @@ impl Default for Config {
             },
             max_held_bytes: 512 * 1024 * 1024,
             smb: msrpc_smb::Limits::default(),
+            cl: cl::Limits::default(),
         }
     }
 }
@@ -447,6 +453,7 @@ pub struct Analyzer<D: Detect = NoDetectors> {
     flows: HashMap<(Endpoint, Endpoint), Flow>,
     learned_tcp: HashSet<Endpoint>,
     learned_udp: HashSet<Endpoint>,
+    cl: cl::ClTracker,
     detectors: D,
     events: Vec<Event>,
     summary: Summary,
@@ -475,6 +482,7 @@ impl<D: Detect> Analyzer<D> {
             flows: HashMap::new(),
             learned_tcp: HashSet::new(),
             learned_udp: HashSet::new(),
+            cl: cl::ClTracker::new(cfg.cl),
             detectors,
             events: Vec::new(),
             summary: Summary::default(),
@@ -503,6 +511,17 @@ impl<D: Detect> Analyzer<D> {
         self.flows.len()
     }
 
+    /// Connectionless activities currently tracked (at most [`cl::Limits::max_activities`]).
+    pub fn cl_activities(&self) -> usize {
+        self.cl.activities()
+    }
+
+    /// Stub bytes the connectionless activities hold (at most
+    /// [`cl::Limits::max_held_bytes`]).
+    pub fn cl_held_bytes(&self) -> usize {
+        self.cl.held_bytes()
+    }
+
     /// Bytes all tracked connections hold.
     pub fn held_bytes(&self) -> usize {
         self.held
@@ -528,7 +547,7 @@ impl<D: Detect> Analyzer<D> {
                 sport,
                 dport,
                 payload,
-            }) => self.udp((src, sport), (dst, dport), payload),
+            }) => self.udp(ts, (src, sport), (dst, dport), payload),
             Err(_) => self.summary.packets_skipped += 1,
         }
         self.tick(ts);
@@ -555,31 +574,30 @@ impl<D: Detect> Analyzer<D> {
         for (_, _, k) in keys {
             self.close(k, "capture_end");
         }
+        let mut out = cl::ClOutput::default();
+        self.cl.finish_all(&mut out);
+        self.cl_output(out);
         for ev in self.detectors.finish() {
             self.summary.record(&ev);
             self.events.push(ev);
         }
     }
 
-    fn udp(&mut self, src: Endpoint, dst: Endpoint, payload: &[u8]) {
+    fn udp(&mut self, ts: f64, src: Endpoint, dst: Endpoint, payload: &[u8]) {
         let on_port = src.1 == 135
             || dst.1 == 135
             || self.learned_udp.contains(&src)
             || self.learned_udp.contains(&dst);
-        let Some(h) = cl::parse(payload) else {
+        // Off the known ports, require a body that exactly fits, to keep false positives down.
+        let Some(h) = cl::header(payload, !on_port) else {
             return;
         };
-        // Off the known ports, require a request/response/fault-like packet with a body that
-        // exactly fits, to keep false positives down.
-        if !on_port && 80 + usize::from(h.len) != payload.len() {
-            return;
-        }
         *self
             .summary
             .cl_pdus
-            .entry(cl::ptype_name(h.ptype).to_string())
+            .entry(cl::ptype_name(h.ptype.0).to_string())
             .or_default() += 1;
-        if h.ptype == 0 {
+        if h.ptype == msrpc_proto::pdu::PacketType::REQUEST {
             let key = summary::bounded_key(&self.summary.cl_requests, h.interface.to_string());
             *self
                 .summary
@@ -588,6 +606,43 @@ impl<D: Detect> Analyzer<D> {
                 .or_default()
                 .entry(h.opnum)
                 .or_default() += 1;
+        }
+        let mut out = cl::ClOutput::default();
+        let next_uid = &mut self.next_uid;
+        let mut new_uid = || {
+            let u = make_uid(*next_uid);
+            *next_uid += 1;
+            u
+        };
+        self.cl
+            .datagram(ts, src, dst, payload, &mut new_uid, &mut out);
+        self.cl_output(out);
+    }
+
+    /// Takes the connectionless tracker's events and learned endpoints.
+    fn cl_output(&mut self, mut out: cl::ClOutput) {
+        self.summary.cl_activities += out.activities;
+        for (l, server) in out.learned.drain(..) {
+            let Some(addr) = l.addr.or(server) else {
+                continue;
+            };
+            let set = if l.protocol == "ncacn_ip_tcp" {
+                &mut self.learned_tcp
+            } else {
+                &mut self.learned_udp
+            };
+            if set.len() < 65_536 && set.insert((addr, l.port)) {
+                self.summary.learned_endpoints += 1;
+            }
+        }
+        for ev in out.events {
+            self.summary.record(&ev);
+            let alerts = self.detectors.observe(&ev);
+            self.events.push(ev);
+            for a in alerts {
+                self.summary.record(&a);
+                self.events.push(a);
+            }
         }
     }
 
@@ -1011,6 +1066,9 @@ impl<D: Detect> Analyzer<D> {
     }
 
     fn sweep(&mut self, now: f64) {
+        let mut out = cl::ClOutput::default();
+        self.cl.sweep(now, &mut out);
+        self.cl_output(out);
         let idle: Vec<_> = self
             .flows
             .iter()
@@ -1086,6 +1144,7 @@ mod tests {
             },
             max_held_bytes: 100_000,
             smb: msrpc_smb::Limits::default(),
+            cl: cl::Limits::default(),
         };
         let mut a = Analyzer::new(cfg);
         let bytes = vec![0x05u8; 1000];

@@ -76,9 +76,13 @@ impl Default for LiveConfig {
 
 /// The default BPF filter: every TCP segment (DCE/RPC runs on dynamic ports that only the
 /// endpoint mapper's answers in the same traffic reveal, and is found by content elsewhere, so
-/// a port list would miss calls) and UDP on the endpoint mapper's port 135 (connectionless
-/// DCE/RPC, counted).
-pub const DEFAULT_FILTER: &str = "tcp or udp port 135";
+/// a port list would miss calls), UDP on the endpoint mapper's port 135, and over IPv4 any UDP
+/// datagram that starts like a connectionless DCE/RPC header (version 4, a connectionless
+/// packet type, at least the 80 header bytes): connectionless calls on ports `ept_map`
+/// handed out, answers from another port than the one asked, conversation callbacks to a
+/// client's port. libpcap cannot index IPv6 UDP payloads, so over IPv6 only port 135 is seen.
+pub const DEFAULT_FILTER: &str =
+    "tcp or udp port 135 or (udp[8] = 4 and udp[9] < 11 and udp[4:2] >= 88)";
 
 /// One captured packet, owned.
 #[derive(Clone, Debug)]
@@ -457,5 +461,34 @@ impl Worker {
                 *last = n;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::DEFAULT_FILTER;
+    use crate::net::{build_tcp_v4, build_udp_v4};
+
+    #[test]
+    fn the_default_filter_takes_tcp_and_connectionless_udp_only() {
+        let cap = pcap::Capture::dead(pcap::Linktype::ETHERNET).unwrap();
+        let bpf = cap.compile(DEFAULT_FILTER, true).unwrap();
+        let (a, b) = (Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2));
+        let mut cl = vec![4u8, 0, 0x20, 0, 0x10, 0, 0, 0];
+        cl.resize(88, 0);
+        // TCP on any port, UDP on 135, a CL header on another port.
+        assert!(bpf.filter(&build_tcp_v4((a, 5000), (b, 49_700), 1, 1, 0x18, b"x")));
+        assert!(bpf.filter(&build_udp_v4((a, 5000), (b, 135), b"anything")));
+        assert!(bpf.filter(&build_udp_v4((a, 5000), (b, 4000), &cl)));
+        // Other UDP: not version 4, a CO packet type, shorter than a header.
+        let mut dns = cl.clone();
+        dns[0] = 0x12;
+        assert!(!bpf.filter(&build_udp_v4((a, 5000), (b, 53), &dns)));
+        let mut co = cl.clone();
+        co[1] = 11;
+        assert!(!bpf.filter(&build_udp_v4((a, 5000), (b, 4000), &co)));
+        assert!(!bpf.filter(&build_udp_v4((a, 5000), (b, 4000), &cl[..40])));
     }
 }

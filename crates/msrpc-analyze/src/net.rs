@@ -251,6 +251,24 @@ pub fn build_tcp_v4(
     f
 }
 
+/// Builds an Ethernet + IPv4 + UDP frame (for tests and fuzzing; checksums left zero).
+pub fn build_udp_v4(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), payload: &[u8]) -> Vec<u8> {
+    let mut f = vec![0u8; 12];
+    f.extend([0x08, 0x00]);
+    let udp = (8 + payload.len()).min(usize::from(u16::MAX) - 20) as u16;
+    f.extend([0x45, 0]);
+    f.extend((udp + 20).to_be_bytes());
+    f.extend([0, 0, 0x40, 0, 64, 17, 0, 0]);
+    f.extend(src.0.octets());
+    f.extend(dst.0.octets());
+    f.extend(src.1.to_be_bytes());
+    f.extend(dst.1.to_be_bytes());
+    f.extend(udp.to_be_bytes());
+    f.extend([0, 0]);
+    f.extend_from_slice(payload);
+    f
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

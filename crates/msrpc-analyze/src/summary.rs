@@ -87,6 +87,8 @@ pub struct Summary {
     pub cl_pdus: BTreeMap<String, u64>,
     /// Connectionless requests by interface UUID and opnum.
     pub cl_requests: BTreeMap<String, BTreeMap<u16, u64>>,
+    /// Connectionless activities seen (an activity UUID from one caller address).
+    pub cl_activities: u64,
     /// Flows closed because the flow table was full or they idled out.
     pub evicted_flows: u64,
     /// SMB and the DCE/RPC over its named pipes (`ncacn_np`); the PDUs of the pipes are also
@@ -371,7 +373,11 @@ impl Summary {
             }
         }
         if !self.cl_pdus.is_empty() {
-            let _ = writeln!(s, "\nConnectionless (UDP) PDUs");
+            let _ = writeln!(
+                s,
+                "\nConnectionless (UDP) PDUs ({} activities)",
+                self.cl_activities
+            );
             for (t, n) in &self.cl_pdus {
                 let _ = writeln!(s, "  {t:<22} {n:>8}");
             }

@@ -775,6 +775,7 @@ impl Conversation {
                 auth_level: c.auth_level.clone(),
                 user: self.user.clone(),
                 named_pipe: self.named_pipe.clone(),
+                transport: None,
             },
         ));
         let is_epm = iface.is_some_and(|u| u.as_u128() == epm::EPM_UUID);

@@ -109,6 +109,81 @@ fn shared_captures_connectionless_packets_agree_with_tshark() {
     }
 }
 
+/// Connectionless calls: every distinct request tshark dissects (activity, caller, sequence
+/// number) is one `call` event of ours with `transport = "ncadg_ip_udp"` and the same
+/// interface and opnum; the shared captures with connectionless traffic are compared, and
+/// must hold calls.
+#[test]
+fn shared_captures_connectionless_calls_agree_with_tshark() {
+    let dir = common::captures_dir();
+    let mut total = 0usize;
+    for n in capture_names() {
+        let p = dir.join(&n);
+        let (_, events) = common::analyze(&p);
+        let mut ours = BTreeMap::<(String, u16), u64>::new();
+        for e in &events {
+            if let EventKind::Call {
+                interface: Some(i),
+                opnum,
+                transport: Some(t),
+                ..
+            } = &e.kind
+            {
+                assert_eq!(t, msrpc_audit::CL_TRANSPORT);
+                *ours.entry((i.clone(), *opnum)).or_default() += 1;
+            }
+        }
+        let out = std::process::Command::new("tshark")
+            .arg("-n")
+            .arg("-r")
+            .arg(&p)
+            .args([
+                "-Y",
+                "dcerpc && udp && dcerpc.pkt_type == 0",
+                "-T",
+                "fields",
+                "-E",
+                "separator=;",
+                "-e",
+                "dcerpc.dg_act_id",
+                "-e",
+                "ip.src",
+                "-e",
+                "udp.srcport",
+                "-e",
+                "dcerpc.dg_seqnum",
+                "-e",
+                "dcerpc.dg_if_id",
+                "-e",
+                "dcerpc.opnum",
+            ])
+            .output()
+            .expect("tshark is required for this test");
+        let mut seen = std::collections::BTreeSet::new();
+        let mut theirs = BTreeMap::<(String, u16), u64>::new();
+        for l in String::from_utf8_lossy(&out.stdout).lines() {
+            let f: Vec<&str> = l.split(';').collect();
+            if seen.insert((
+                f[0].to_string(),
+                f[1].to_string(),
+                f[2].to_string(),
+                f[3].to_string(),
+            )) {
+                *theirs
+                    .entry((f[4].to_string(), f[5].parse().unwrap()))
+                    .or_default() += 1;
+            }
+        }
+        assert_eq!(
+            ours, theirs,
+            "{n}: connectionless calls by interface and opnum"
+        );
+        total += ours.values().sum::<u64>() as usize;
+    }
+    // sv__dcerpc-udp-scapy.pcap: 5 requests; ndpi__dcerpc.pcap: 4 (each datagram twice).
+    assert!(total >= 9, "only {total} connectionless calls compared");
+}
+
 /// Calls tshark's service-response-time statistics count for one interface over SMB: opnum ->
 /// requests answered by a response (tshark counts no faults there).
 fn tshark_srt_np(path: &std::path::Path, uuid: &str, version: &str) -> BTreeMap<u16, u64> {

@@ -89,6 +89,15 @@ pub struct DetectorConfig {
     pub dcom_lateral_movement: bool,
     /// Window of those rules: one alert per (source, target) per window.
     pub dcom_window: u64,
+    /// Distinct callers one connectionless server answered with more stub bytes than they
+    /// sent, within `cl-window`, that make a reflection alert (`cl_reflection`; 0 disables it).
+    pub cl_reflection_sources: u32,
+    /// Distinct addresses whose conversation callback (`conv_who_are_you2`, the WAY callback)
+    /// went unanswered from one server within `cl-window` (`cl_way_unanswered`; 0 disables
+    /// it): requests with spoofed sources.
+    pub cl_way_unanswered: u32,
+    /// Window of the connectionless checks.
+    pub cl_window: u64,
 }
 
 impl Default for DetectorConfig {
@@ -116,6 +125,9 @@ impl Default for DetectorConfig {
             exploit_shapes: true,
             dcom_lateral_movement: true,
             dcom_window: 300,
+            cl_reflection_sources: 20,
+            cl_way_unanswered: 5,
+            cl_window: 60,
         }
     }
 }
@@ -250,6 +262,8 @@ pub struct Detectors {
     scan: Table,
     malformed: Table,
     exploit: Table,
+    cl_reflect: Table,
+    cl_way: Table,
     /// The technique library and its state.
     techniques: Techniques,
     /// The library as configured (to start over at [`Detectors::finish`]).
@@ -316,6 +330,8 @@ impl Detectors {
             &mut cfg.auth_failures_per_user,
             &mut cfg.scan_connections,
             &mut cfg.malformed,
+            &mut cfg.cl_reflection_sources,
+            &mut cfg.cl_way_unanswered,
         ] {
             *t = (*t).min(MAX_THRESHOLD);
         }
@@ -331,6 +347,8 @@ impl Detectors {
             scan: Table::default(),
             malformed: Table::default(),
             exploit: Table::default(),
+            cl_reflect: Table::default(),
+            cl_way: Table::default(),
             techniques,
             library,
             bind_tried: VecDeque::new(),
@@ -359,6 +377,8 @@ impl Detectors {
             &self.scan,
             &self.malformed,
             &self.exploit,
+            &self.cl_reflect,
+            &self.cl_way,
         ]
         .iter()
         .map(|t| t.map.len())
@@ -479,6 +499,74 @@ impl Detectors {
                                 c.opnum_faults
                             ),
                             evidence,
+                        ));
+                    }
+                }
+            }
+            EventKind::Call {
+                interface,
+                stub_in,
+                stub_out,
+                fault,
+                transport: Some(t),
+                ..
+            } if t == crate::CL_TRANSPORT => {
+                let is_way = interface.as_deref() == Some(CONV_UUID);
+                let w = secs(c.cl_window);
+                let (Some(caller), Some(callee)) = (ev.conn.orig_h, ev.conn.resp_h) else {
+                    return out;
+                };
+                if is_way && fault.as_deref() == Some(crate::CL_NO_RESPONSE) {
+                    // The server (the callback's caller) asked an address that never answered.
+                    let win = self.cl_way.get(caller.to_string(), cap);
+                    win.touch(ts, w, uid);
+                    if win.distinct(ts, callee.to_string(), c.cl_way_unanswered) {
+                        let evidence = win.fire(
+                            ts,
+                            w,
+                            c.cl_way_unanswered,
+                            "distinct addresses that never answered the callback",
+                        );
+                        out.push(with_source(
+                            alert(
+                                ev,
+                                "cl_way_unanswered",
+                                "medium",
+                                format!(
+                                    "{caller}'s conversation callbacks to {} distinct addresses \
+                                     went unanswered within {w} s (requests with spoofed sources)",
+                                    c.cl_way_unanswered
+                                ),
+                                evidence,
+                            ),
+                            caller,
+                        ));
+                    }
+                } else if !is_way && fault.is_none() && stub_out > stub_in {
+                    // The callee answered more than it was sent: reflection toward the caller.
+                    let win = self.cl_reflect.get(callee.to_string(), cap);
+                    win.touch(ts, w, uid);
+                    if win.distinct(ts, caller.to_string(), c.cl_reflection_sources) {
+                        let evidence = win.fire(
+                            ts,
+                            w,
+                            c.cl_reflection_sources,
+                            "distinct callers answered with more bytes than they sent",
+                        );
+                        out.push(with_source(
+                            alert(
+                                ev,
+                                "cl_reflection",
+                                "medium",
+                                format!(
+                                    "{callee} answered {} distinct addresses over UDP with more \
+                                     bytes than they sent within {w} s (reflection and \
+                                     amplification)",
+                                    c.cl_reflection_sources
+                                ),
+                                evidence,
+                            ),
+                            callee,
                         ));
                     }
                 }
@@ -678,6 +766,18 @@ fn set(evidence: &mut serde_json::Value, key: &str, value: serde_json::Value) {
     }
 }
 
+/// The conversation manager interface (`conv`), whose callbacks a connectionless server
+/// makes.
+const CONV_UUID: &str = "333a2276-0000-0000-0d00-00809c000000";
+
+/// An alert about `source` rather than the event's caller.
+fn with_source(mut a: Event, source: IpAddr) -> Event {
+    if let EventKind::Alert { source: s, .. } = &mut a.kind {
+        *s = Some(source);
+    }
+    a
+}
+
 fn secs(s: u64) -> f64 {
     s as f64
 }
@@ -709,6 +809,16 @@ fn builtin_meta(detector: &str) -> (Option<&'static str>, &'static str, &'static
             Some("T1046"),
             "medium",
             "a port monitor or load-balancer health check that connects and leaves",
+        ),
+        "cl_reflection" => (
+            Some("T1498.002"),
+            "low",
+            "a busy connectionless service (an endpoint mapper still asked over UDP by many clients): every answer to a lookup is larger than its question",
+        ),
+        "cl_way_unanswered" => (
+            Some("T1498.002"),
+            "medium",
+            "clients behind a firewall or NAT that drops the server's callback, or clients that crashed between their request and the callback",
         ),
         "malformed_burst" => (
             None,
@@ -847,6 +957,7 @@ mod tests {
             user: None,
             args: Vec::new(),
             named_pipe: None,
+            transport: None,
         }
     }
 
@@ -1189,6 +1300,143 @@ mod tests {
                     ),
                     ev(i as f64, "10.0.5.5", 1000 + i, close(0.01, false)),
                 ]
+            }))
+            .collect();
+        assert!(run(&mut d, &v).is_empty());
+    }
+
+    /// A connectionless call from `caller` to `callee`.
+    fn cl(ts: f64, caller: &str, callee: &str, n: u64, kind: EventKind) -> Event {
+        let mut e = ev(ts, caller, n, kind);
+        e.conn.resp_h = Some(callee.parse().unwrap());
+        if let EventKind::Call { transport, .. } = &mut e.kind {
+            *transport = Some(crate::CL_TRANSPORT.into());
+        }
+        e
+    }
+
+    fn sized(iface: &str, stub_in: u64, stub_out: u64, fault: Option<&str>) -> EventKind {
+        let mut k = call(2, fault);
+        if let EventKind::Call {
+            interface,
+            stub_in: i,
+            stub_out: o,
+            ..
+        } = &mut k
+        {
+            *interface = Some(iface.into());
+            (*i, *o) = (stub_in, stub_out);
+        }
+        k
+    }
+
+    const EPM: &str = "e1af8308-5d1f-11c9-91a4-08002b14a0fa";
+
+    #[test]
+    fn cl_reflection_fires_on_amplified_answers_to_many_sources() {
+        let mut d = Detectors::new(DetectorConfig::default());
+        // A reflector answering 20 spoofed victims with ten times what they "sent".
+        let v: Vec<Event> = (0..20u64)
+            .map(|i| {
+                let victim = format!("192.0.2.{}", i + 1);
+                cl(
+                    i as f64,
+                    &victim,
+                    "10.0.0.135",
+                    i,
+                    sized(EPM, 40, 400, None),
+                )
+            })
+            .collect();
+        let a = run(&mut d, &v);
+        assert_eq!(names(&a), ["cl_reflection"]);
+        let EventKind::Alert {
+            source, technique, ..
+        } = &a[0].kind
+        else {
+            unreachable!()
+        };
+        assert_eq!(*source, Some("10.0.0.135".parse().unwrap()));
+        assert_eq!(technique, "cl_reflection");
+        // Quiet: the same over TCP, answers no larger than requests, a few clients, faults.
+        let mut d = Detectors::new(DetectorConfig::default());
+        let v: Vec<Event> = (0..40u64)
+            .flat_map(|i| {
+                let c = format!("192.0.2.{}", i + 1);
+                [
+                    ev(i as f64, &c, i, sized(EPM, 40, 400, None)),
+                    cl(i as f64, &c, "10.0.0.136", i, sized(EPM, 400, 40, None)),
+                    cl(
+                        i as f64,
+                        &c,
+                        "10.0.0.137",
+                        i,
+                        sized(EPM, 40, 0, Some("no_response")),
+                    ),
+                ]
+            })
+            .chain((0..19u64).map(|i| {
+                let c = format!("198.51.100.{}", i + 1);
+                cl(i as f64, &c, "10.0.0.138", i, sized(EPM, 40, 400, None))
+            }))
+            .collect();
+        assert!(run(&mut d, &v).is_empty());
+    }
+
+    #[test]
+    fn cl_way_unanswered_fires_on_spoofed_sources_only() {
+        let mut d = Detectors::new(DetectorConfig::default());
+        // The server (10.0.0.135) calls back five addresses that never answer.
+        let v: Vec<Event> = (0..5u64)
+            .map(|i| {
+                let spoofed = format!("192.0.2.{}", i + 1);
+                cl(
+                    i as f64,
+                    "10.0.0.135",
+                    &spoofed,
+                    i,
+                    sized(CONV_UUID, 20, 0, Some("no_response")),
+                )
+            })
+            .collect();
+        let a = run(&mut d, &v);
+        assert_eq!(names(&a), ["cl_way_unanswered"]);
+        let EventKind::Alert { source, .. } = &a[0].kind else {
+            unreachable!()
+        };
+        assert_eq!(*source, Some("10.0.0.135".parse().unwrap()));
+        // Quiet: clients that answer, four that do not, and other calls without answers.
+        let mut d = Detectors::new(DetectorConfig::default());
+        let v: Vec<Event> = (0..30u64)
+            .map(|i| {
+                let c = format!("192.0.2.{}", i + 1);
+                cl(
+                    i as f64,
+                    "10.0.0.135",
+                    &c,
+                    i,
+                    sized(CONV_UUID, 20, 24, None),
+                )
+            })
+            .chain((0..4u64).map(|i| {
+                let c = format!("198.51.100.{}", i + 1);
+                cl(
+                    i as f64,
+                    "10.0.0.135",
+                    &c,
+                    i,
+                    sized(CONV_UUID, 20, 0, Some("no_response")),
+                )
+            }))
+            .chain((0..10u64).map(|i| {
+                let c = format!("203.0.113.{}", i + 1);
+                cl(
+                    i as f64,
+                    &c,
+                    "10.0.0.135",
+                    i,
+                    sized(EPM, 40, 0, Some("no_response")),
+                )
             }))
             .collect();
         assert!(run(&mut d, &v).is_empty());

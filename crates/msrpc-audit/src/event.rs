@@ -5,6 +5,14 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
+/// The `transport` of a connectionless call event (`EventKind::Call`): UDP, the only
+/// connectionless protocol sequence msrpc speaks.
+pub const CL_TRANSPORT: &str = "ncadg_ip_udp";
+
+/// The `fault` of a connectionless call that got no answer (a lost or spoofed request, a
+/// conversation callback the client never answered).
+pub const CL_NO_RESPONSE: &str = "no_response";
+
 /// The connection an event belongs to, as Zeek names its fields.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ConnId {
@@ -128,7 +136,9 @@ pub enum EventKind {
         fragments: u32,
         /// Seconds from the request's last fragment to the response's first (Zeek's `rtt`).
         rtt: Option<f64>,
-        /// Fault status name or hex (`nca_s_op_rng_error`, `0x00000005`) when the call faulted.
+        /// Fault status name or hex (`nca_s_op_rng_error`, `0x00000005`) when the call faulted
+        /// or was rejected; `no_response` ([`CL_NO_RESPONSE`]) for a connectionless call that
+        /// got no answer.
         fault: Option<String>,
         /// Arguments decoded from the request stub, when it was in the clear and the operation
         /// is one [`crate::args`] reads (a UNC path, a service binary path, a Netlogon
@@ -143,6 +153,12 @@ pub enum EventKind {
         /// The SMB named pipe the call came through (Zeek's named_pipe), e.g. \pipe\spoolss.
         #[serde(default)]
         named_pipe: Option<String>,
+        /// The protocol sequence when it is not the connection-oriented one the record's
+        /// connection implies: `ncadg_ip_udp` for a connectionless call (its `uid` names the
+        /// activity, the four-tuple the caller and the callee). Left out of the JSON record
+        /// when `None`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        transport: Option<String>,
     },
     /// An `ept_lookup` answered (what was asked, how many entries returned).
     EpmLookup {

@@ -89,6 +89,7 @@ impl<W: Write> JsonSink<W> {
             auth_level,
             user,
             named_pipe,
+            transport: None,
         } = &ev.kind
         else {
             return Ok(());
@@ -332,6 +333,7 @@ mod tests {
                             ]
                         },
                         named_pipe: u(8),
+                        transport: None,
                     },
                 };
                 sink.write(&ev).unwrap();
@@ -374,6 +376,7 @@ mod tests {
                     user: None,
                     args: Vec::new(),
                     named_pipe: None,
+                    transport: None,
                 },
             };
             sink.write(&ev).unwrap();
@@ -430,6 +433,7 @@ mod tests {
                 user: None,
                 args: Vec::new(),
                 named_pipe: None,
+                transport: None,
             },
         };
         let mut sink = JsonSink::new(Vec::new());

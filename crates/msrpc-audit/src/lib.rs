@@ -37,7 +37,9 @@ pub mod metrics;
 pub mod names;
 pub mod technique;
 
-pub use event::{AuthOutcome, BindContext, CallArg, ConnId, Event, EventKind};
+pub use event::{
+    AuthOutcome, BindContext, CallArg, ConnId, Event, EventKind, CL_NO_RESPONSE, CL_TRANSPORT,
+};
 
 /// `n` in decimal, written into `buf` (no allocation): the hot paths of the JSON sink and the
 /// metrics write numbers with it.

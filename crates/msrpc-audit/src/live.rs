@@ -1028,6 +1028,7 @@ fn blank_call() -> Event {
             auth_level: None,
             user: None,
             named_pipe: None,
+            transport: None,
         },
     }
 }

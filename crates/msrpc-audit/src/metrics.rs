@@ -663,6 +663,7 @@ mod tests {
                 user: None,
                 args: Vec::new(),
                 named_pipe: None,
+                transport: None,
             }));
         }
         m.observe(&ev(EventKind::Malformed {
@@ -749,6 +750,7 @@ mod tests {
                 user: None,
                 args: Vec::new(),
                 named_pipe: None,
+                transport: None,
             })
         };
         let count = |model: &mut BTreeMap<Vec<String>, i64>,

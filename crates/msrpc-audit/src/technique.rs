@@ -31,7 +31,7 @@ use std::net::IpAddr;
 use rustc_hash::FxHashMap;
 use serde_json::{json, Value};
 
-use crate::{CallArg, Event, EventKind};
+use crate::{CallArg, Event, EventKind, CL_TRANSPORT};
 
 /// The rules shipped with msrpc (`crates/msrpc-audit/rules/techniques.toml`).
 pub const BUILTIN: &str = include_str!("../rules/techniques.toml");
@@ -256,6 +256,7 @@ impl Kind {
 enum Transport {
     Pipe,
     Tcp,
+    Udp,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -470,6 +471,7 @@ fn describe_step(st: &Step) -> String {
         parts.push(match p {
             Transport::Pipe => "over a named pipe".into(),
             Transport::Tcp => "over TCP".into(),
+            Transport::Udp => "over UDP (connectionless)".into(),
         });
     }
     if !st.pipes.is_empty() {
@@ -982,7 +984,8 @@ fn parse_step(t: &toml::Table) -> Result<Step, (String, String)> {
                 st.transport = Some(match str_of(v).map_err(bad)?.as_str() {
                     "pipe" => Transport::Pipe,
                     "tcp" => Transport::Tcp,
-                    s => return Err(bad(format!("{s:?}: expected pipe or tcp"))),
+                    "udp" => Transport::Udp,
+                    s => return Err(bad(format!("{s:?}: expected pipe, tcp or udp"))),
                 });
             }
             "pipes" => {
@@ -1761,9 +1764,11 @@ impl Techniques {
             }
             _ => None,
         };
+        let udp = matches!(k, EventKind::Call { transport: Some(t), .. } if t == CL_TRANSPORT);
         match st.transport {
             Some(Transport::Pipe) if pipe.is_none() => return false,
-            Some(Transport::Tcp) if pipe.is_some() => return false,
+            Some(Transport::Tcp) if pipe.is_some() || udp => return false,
+            Some(Transport::Udp) if !udp => return false,
             _ => {}
         }
         if !st.pipes.is_empty() && !pipe.is_some_and(|p| st.pipes.contains(&pipe_name(p))) {
@@ -2562,6 +2567,7 @@ opnums = [26]
                 auth_level: None,
                 user: None,
                 named_pipe: None,
+                transport: None,
             },
         }
     }

@@ -40,6 +40,8 @@ const ATSVC: &str = "1ff70682-0a51-30e8-076d-740be8cee98b";
 const TSCH: &str = "86d35949-83c9-4044-b424-db363231fd0c";
 const WBEM: &str = "9556dc99-828c-11cf-a37e-00aa003240c7";
 const INITSHUTDOWN: &str = "894de0c0-0d55-11d3-a322-00c04fa321a1";
+const EPM: &str = "e1af8308-5d1f-11c9-91a4-08002b14a0fa";
+const MSGSVCSEND: &str = "5a7b91f8-ff00-11d0-a9b2-00c04fb6e6fc";
 
 const ATTACKER: &str = "10.0.0.66";
 const DC: &str = "10.0.0.10";
@@ -84,7 +86,16 @@ fn call(iface: &str, opnum: u16) -> EventKind {
         auth_level: None,
         user: None,
         named_pipe: None,
+        transport: None,
     }
+}
+
+/// A connectionless (UDP) call.
+fn udp(mut k: EventKind) -> EventKind {
+    if let EventKind::Call { transport, .. } = &mut k {
+        *transport = Some(msrpc_audit::CL_TRANSPORT.into());
+    }
+    k
 }
 
 fn args(mut k: EventKind, list: &[(&str, &str)]) -> EventKind {
@@ -285,6 +296,18 @@ fn cases() -> Vec<Case> {
                 )
             }),
             each(50, 0.0, |_| (s(WS), s(DC), map(SCMR, 0))),
+        ),
+        case(
+            "epm_udp_sweep",
+            // ept_lookup and ept_map over UDP on ten hosts.
+            each(10, 0.0, |i| {
+                (s(ATTACKER), host(i), udp(call(EPM, 2 + (i % 2) as u16)))
+            }),
+            // A few lookups over UDP, and the same sweep over TCP (the TCP rules' business).
+            each(3, 0.0, |i| (s(WS), host(i), udp(call(EPM, 2))))
+                .into_iter()
+                .chain(each(10, 10.0, |i| (s(WS), host(i), call(EPM, 3))))
+                .collect(),
         ),
         case(
             "epm_map_sensitive_interface",
@@ -857,6 +880,32 @@ fn cases() -> Vec<Case> {
             "remote_shutdown",
             one(ATTACKER, WS, call(INITSHUTDOWN, 0)),
             one(MGMT_HOST, WS, call(WINREG, 24)),
+        ),
+        case(
+            "messenger_netsend",
+            one(ATTACKER, WS, udp(call(MSGSVCSEND, 0))),
+            // The Messenger service's other interface (msgsvc, administration), and another
+            // opnum of msgsvcsend.
+            vec![
+                at(
+                    1.0,
+                    ATTACKER,
+                    WS,
+                    udp(call("17fdd703-1827-4e34-79d4-24a55c53bb37", 0)),
+                ),
+                at(2.0, ATTACKER, WS, udp(call(MSGSVCSEND, 1))),
+            ],
+        ),
+        case(
+            "messenger_netsend_spam",
+            each(5, 0.0, |i| (s(ATTACKER), host(i), udp(call(MSGSVCSEND, 0)))),
+            // Messages to four hosts, and many to one.
+            each(4, 0.0, |i| (s(ATTACKER), host(i), udp(call(MSGSVCSEND, 0))))
+                .into_iter()
+                .chain(each(20, 10.0, |_| {
+                    (s(WS), s(MEMBER), udp(call(MSGSVCSEND, 0)))
+                }))
+                .collect(),
         ),
         case(
             "remote_shutdown_fanout",

@@ -21,8 +21,8 @@ pub struct LiveArgs {
     /// the live sensor. Needs CAP_NET_RAW (and CAP_NET_ADMIN for --promisc).
     #[arg(long, value_name = "IFACE", conflicts_with = "file")]
     pub interface: Option<String>,
-    /// BPF filter (pcap-filter syntax). Default: `tcp or udp port 135` (DCE/RPC over TCP is
-    /// found on any port: learned from endpoint-mapper answers, or by content).
+    /// BPF filter (pcap-filter syntax). Default: `tcp or udp port 135 or (udp[8] = 4 and udp[9] < 11 and udp[4:2] >= 88)` (DCE/RPC over TCP is found on any port: learned from
+    /// endpoint-mapper answers, or by content; connectionless DCE/RPC by its header).
     #[arg(long, value_name = "FILTER", requires = "interface")]
     pub bpf: Option<String>,
     /// Bytes kept of each packet (64..262144).

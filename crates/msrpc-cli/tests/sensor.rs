@@ -361,3 +361,224 @@ fn a_quiet_link_stops_on_time_with_its_counters_and_a_bad_filter_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// A connectionless request datagram (little-endian header, C706 12.5.3.1): `iface` as the
+/// interface UUID's little-endian bytes, the activity's last byte `act`.
+fn cl_request(iface: [u8; 16], opnum: u16, act: u8, stub: &[u8]) -> Vec<u8> {
+    let mut d = vec![4, 0, 0x20, 0, 0x10, 0, 0, 0];
+    d.extend([0; 16]); // object
+    d.extend(iface);
+    let mut a = [0x11; 16];
+    a[15] = act;
+    d.extend(a); // activity
+    d.extend(0u32.to_le_bytes()); // server boot
+    d.extend(1u32.to_le_bytes()); // interface version 1.0
+    d.extend(0u32.to_le_bytes()); // seqnum
+    d.extend(opnum.to_le_bytes());
+    d.extend([0xff, 0xff, 0xff, 0xff]); // ihint, ahint
+    d.extend((stub.len() as u16).to_le_bytes());
+    d.extend([0, 0, 0, 0]); // fragnum, auth_proto, serial_lo
+    d.extend_from_slice(stub);
+    d
+}
+
+/// The live sensor sees connectionless DCE/RPC with its default filter (here narrowed to
+/// 127.0.8.30, this test's sender): Messenger `NetrSendMessage` requests sent over UDP
+/// from 127.0.8.30 to port 135 of five addresses (nobody answers), and a request to port
+/// 4000, which only the filter's header test lets through. The calls (`transport` =
+/// `ncadg_ip_udp`) and the Messenger rules' alerts are those the offline analysis of the
+/// sensor's own pcap finds.
+#[test]
+fn live_sensor_sees_connectionless_calls_as_the_offline_analysis_does() {
+    if !can_capture() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let own_pcap = dir.path().join("sensor-cl.pcap");
+    let live_log = dir.path().join("live-cl.jsonl");
+    let filter = format!(
+        "host 127.0.8.30 and ({})",
+        msrpc_analyze::live::DEFAULT_FILTER
+    );
+    let mut sensor = Proc(
+        Command::new(msrpc_bin())
+            .args(["--json", "analyze", "--interface", "lo", "--bpf", &filter])
+            .args(["--stats-interval", "0.5", "--write"])
+            .arg(&own_pcap)
+            .stdout(std::fs::File::create(&live_log).unwrap())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the sensor's first sensor_stats", || {
+        std::fs::read_to_string(&live_log).is_ok_and(|t| t.contains("sensor_stats"))
+    });
+    // msgsvcsend 5a7b91f8-ff00-11d0-a9b2-00c04fb6e6fc, little-endian.
+    let msgsvcsend = [
+        0xf8, 0x91, 0x7b, 0x5a, 0x00, 0xff, 0xd0, 0x11, 0xa9, 0xb2, 0x00, 0xc0, 0x4f, 0xb6, 0xe6,
+        0xfc,
+    ];
+    let sock = std::net::UdpSocket::bind("127.0.8.30:0").unwrap();
+    for i in 0..5u8 {
+        let d = cl_request(msgsvcsend, 0, i, &[0; 48]);
+        sock.send_to(&d, (format!("127.0.8.{}", 31 + i).as_str(), 135))
+            .unwrap();
+    }
+    sock.send_to(&cl_request(msgsvcsend, 0, 9, &[0; 8]), "127.0.8.36:4000")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    signal(&sensor, "-INT");
+    let st = wait_exit(&mut sensor, "the sensor");
+    assert!(st.success(), "sensor exit {st}");
+
+    let live: Vec<Value> = lines(&std::fs::read_to_string(&live_log).unwrap())
+        .into_iter()
+        .filter(|e| e["event"] != "sensor_stats")
+        .collect();
+    let offline = lines(&msrpc(&["--json", "analyze", own_pcap.to_str().unwrap()]));
+    assert_eq!(
+        live, offline,
+        "live events differ from the sensor's own pcap"
+    );
+    let calls: Vec<&Value> = live.iter().filter(|e| e["event"] == "call").collect();
+    assert_eq!(calls.len(), 6, "{live:?}");
+    for c in &calls {
+        assert_eq!(c["transport"], "ncadg_ip_udp", "{c}");
+        assert_eq!(c["operation"], "NetrSendMessage", "{c}");
+        assert_eq!(c["fault"], "no_response", "{c}");
+    }
+    let (_, _, alerts) = digest(&live);
+    assert!(
+        alerts.iter().any(|a| a == "messenger_netsend_spam"),
+        "{alerts:?}"
+    );
+}
+
+/// The live sensor with its default filter (narrowed to 127.0.8.40) against a real msrpcd
+/// serving the endpoint mapper and rpcecho over UDP (`--listen-udp`): `msrpc dump` and
+/// `msrpc call` over `ncadg_ip_udp` make connectionless calls whose answers the server only
+/// sends once the client has answered its conversation callback. The sensor's events are the
+/// offline analysis of its own pcap and of dumpcap's capture of the same datagrams: the
+/// lookups, the callbacks (answered), the `epm_lookup` events and the walk alert.
+#[test]
+fn live_sensor_decodes_a_real_connectionless_exchange_with_msrpcd() {
+    if !can_capture() {
+        return;
+    }
+    const UIP: &str = "127.0.8.40";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let _daemon = Proc(
+        Command::new(msrpcd_bin())
+            .args([
+                "--listen",
+                UIP,
+                "--listen-udp",
+                UIP,
+                "--demo",
+                "--registration-socket",
+            ])
+            .arg(d.join("epm-udp.sock"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("msrpcd on port 135", || {
+        std::net::TcpStream::connect((UIP, 135)).is_ok()
+    });
+    let filter = format!("host {UIP} and ({})", msrpc_analyze::live::DEFAULT_FILTER);
+    let dump_pcap = d.join("dumpcap-cl.pcapng");
+    let mut dumpcap = Proc(
+        Command::new("dumpcap")
+            .args(["-q", "-i", "lo", "-f", &format!("host {UIP}"), "-w"])
+            .arg(&dump_pcap)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("dumpcap's file", || dump_pcap.exists());
+    let own_pcap = d.join("sensor-udp.pcap");
+    let live_log = d.join("live-udp.jsonl");
+    let mut sensor = Proc(
+        Command::new(msrpc_bin())
+            .args(["--json", "analyze", "--interface", "lo", "--bpf", &filter])
+            .args(["--stats-interval", "0.5", "--write"])
+            .arg(&own_pcap)
+            .stdout(std::fs::File::create(&live_log).unwrap())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the sensor's first sensor_stats", || {
+        std::fs::read_to_string(&live_log).is_ok_and(|t| t.contains("sensor_stats"))
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let binding = format!("ncadg_ip_udp:{UIP}[135]");
+    let dump = msrpc(&["dump", &binding]);
+    assert!(
+        dump.contains("60a15ec5-4de8-11d7-a637-005056a20182"),
+        "{dump}"
+    );
+    msrpc(&["call", &format!("ncadg_ip_udp:{UIP}"), "echo-add-one", "41"]);
+    std::thread::sleep(Duration::from_millis(800));
+    signal(&sensor, "-INT");
+    let st = wait_exit(&mut sensor, "the sensor");
+    assert!(st.success(), "sensor exit {st}");
+    signal(&dumpcap, "-TERM");
+    wait_exit(&mut dumpcap, "dumpcap");
+
+    let live: Vec<Value> = lines(&std::fs::read_to_string(&live_log).unwrap())
+        .into_iter()
+        .filter(|e| e["event"] != "sensor_stats")
+        .collect();
+    let offline_own = lines(&msrpc(&["--json", "analyze", own_pcap.to_str().unwrap()]));
+    assert_eq!(
+        live, offline_own,
+        "live events differ from the sensor's own pcap"
+    );
+    let offline_dumpcap = lines(&msrpc(&["--json", "analyze", dump_pcap.to_str().unwrap()]));
+    let (calls, _, alerts) = digest(&live);
+    assert_eq!(
+        (&calls, &alerts),
+        (&digest(&offline_dumpcap).0, &digest(&offline_dumpcap).2),
+        "live events differ from dumpcap's capture"
+    );
+    let udp_calls: Vec<&Value> = live
+        .iter()
+        .filter(|e| e["event"] == "call" && e["transport"] == "ncadg_ip_udp")
+        .collect();
+    let epm = "e1af8308-5d1f-11c9-91a4-08002b14a0fa";
+    let conv = "333a2276-0000-0000-0d00-00809c000000";
+    let echo = "60a15ec5-4de8-11d7-a637-005056a20182";
+    assert!(
+        udp_calls
+            .iter()
+            .any(|c| c["interface"] == epm && c["opnum"] == 2),
+        "{udp_calls:?}"
+    );
+    assert!(
+        udp_calls
+            .iter()
+            .any(|c| c["interface"] == echo && c["opnum"] == 0),
+        "{udp_calls:?}"
+    );
+    // Every call was answered, the server's callbacks included.
+    assert!(
+        udp_calls.iter().all(|c| c["fault"].is_null()),
+        "{udp_calls:?}"
+    );
+    let callbacks: Vec<&&Value> = udp_calls
+        .iter()
+        .filter(|c| c["interface"] == conv)
+        .collect();
+    assert!(!callbacks.is_empty(), "{udp_calls:?}");
+    assert!(callbacks.iter().all(|c| c["id.orig_h"] == UIP));
+    assert!(live.iter().any(|e| e["event"] == "epm_lookup"), "{live:?}");
+    assert!(alerts.iter().any(|a| a == "epm_full_walk"), "{alerts:?}");
+    assert!(
+        !alerts.iter().any(|a| a.starts_with("cl_")),
+        "ordinary use raises no reflection alert: {alerts:?}"
+    );
+}

@@ -331,6 +331,11 @@ const OPERATIONS: &[(u128, Operations)] = &[
             Some("TestDoublePointer"),
         ]),
     ),
+    // [MS-MSRP] 3.2.4: the Messenger service's message-sending interface (connectionless).
+    (
+        0x5a7b91f8_ff00_11d0_a9b2_00c04fb6e6fc,
+        Operations::Sparse(&[(0, "NetrSendMessage")]),
+    ),
     // [MS-SCMR] 3.1.4.
     (
         0x367abb81_9844_35f1_ad32_98f038001003,
