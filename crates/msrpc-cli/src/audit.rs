@@ -454,7 +454,7 @@ async fn audit_host(g: &Global, r: &mut HostReport, bad_password: bool) {
             continue;
         };
         let client = match Client::connect_host(&host, epm_port, opts).await {
-            Ok(c) => c,
+            Ok(c) => crate::target::Conn::Tcp(c),
             Err(e) => {
                 if !r.reachable {
                     r.error = Some(format!("cannot connect: {e}"));
