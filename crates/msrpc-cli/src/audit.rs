@@ -465,7 +465,7 @@ async fn audit_host(g: &Global, r: &mut HostReport, bad_password: bool) {
         };
         r.reachable = true;
         r.error = None;
-        let walk = lookup_all(&client, MAX_ENTRIES).await;
+        let walk = lookup_all(&crate::target::Conn::Tcp(client.clone()), MAX_ENTRIES).await;
         client.close();
         let failed = match (&walk.end, &walk.failure) {
             (crate::dump::WalkEnd::Failed(m), _) => Some(m.clone()),
