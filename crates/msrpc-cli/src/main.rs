@@ -68,6 +68,7 @@ mod analyze;
 mod audit;
 mod bench;
 mod call;
+mod cl_probe;
 mod dcom;
 mod dcom_call;
 mod dump;
