@@ -9,11 +9,14 @@
 //! `--user` when given. A probe binds the interface and makes one call with opnum
 //! [`NOOP_OPNUM`], which no interface defines: a server answers "no such operation" once the
 //! call passed its access checks (reached), access denied before; nothing can change state.
-//! Last, `ServerAlive2` on the DCOM resolver (the addresses it gives away). UDP is not probed
-//! by this build ([`crate::exposure::UDP_NOT_PROBED`]); connectionless endpoints the map lists are reported.
+//! Last, `ServerAlive2` on the DCOM resolver (the addresses it gives away). Meanwhile, unless
+//! `--no-udp`, the endpoint mapper's port is probed over UDP ([`crate::cl_probe`]: `ept_lookup`
+//! in connectionless RPC, whether the server calls back to verify the source, the bytes each
+//! way); connectionless endpoints the map lists are reported too.
 //!
 //! The calls made are exactly: bind/alter_context, `ept_lookup`, `ept_lookup_handle_free`,
-//! `mgmt inq_if_ids`, `ServerAlive2`, and the no-op opnum.
+//! `mgmt inq_if_ids`, `ServerAlive2`, and the no-op opnum over TCP; `ept_lookup` and
+//! `ept_lookup_handle_free` over UDP ([`crate::cl_probe::UDP_PROBE_CALLS`]).
 
 use std::io::IsTerminal;
 use std::net::IpAddr;
@@ -34,8 +37,8 @@ use serde::Serialize;
 
 use crate::dump::lookup_all;
 use crate::exposure::{
-    grade, Access, EndpointReport, HostReport, InterfaceAccess, Logon, Severity, BAD_USER,
-    NOOP_OPNUM,
+    grade, Access, ConnectionlessReport, EndpointReport, HostReport, InterfaceAccess, Logon,
+    Severity, BAD_USER, NOOP_OPNUM,
 };
 use crate::fail::{describe_call_error, status_text, Exit, Failure};
 use crate::output::print_json;
@@ -79,6 +82,10 @@ pub struct AuditArgs {
     /// guessing to the host's monitoring).
     #[arg(long)]
     pub no_bad_password: bool,
+    /// Do not probe the endpoint mapper over UDP (connectionless RPC); the report then says
+    /// "not probed".
+    #[arg(long)]
+    pub no_udp: bool,
 }
 
 /// The JSON document.
@@ -200,11 +207,29 @@ pub async fn run(g: &Global, a: AuditArgs) -> Result<(), Failure> {
         let g = g.clone();
         let sem = Arc::clone(&sem);
         let bad_password = !a.no_bad_password;
+        let udp = !a.no_udp;
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
             let mut r = HostReport::new(host.clone(), port);
-            match tokio::time::timeout(host_timeout, audit_host(&g, &mut r, bad_password)).await {
-                Ok(()) => {}
+            // The UDP probe runs beside the TCP audit, each call bounded by --timeout.
+            let call_timeout = Duration::from_secs_f64(g.timeout);
+            let both = async {
+                let cl = async {
+                    if udp {
+                        Some(crate::cl_probe::probe(&host, port, call_timeout).await)
+                    } else {
+                        None
+                    }
+                };
+                let ((), cl) = tokio::join!(audit_host(&g, &mut r, bad_password), cl);
+                cl
+            };
+            match tokio::time::timeout(host_timeout, both).await {
+                Ok(cl) => {
+                    if let Some(p) = cl {
+                        r.connectionless = ConnectionlessReport::from_probe(&p, port);
+                    }
+                }
                 Err(_) => {
                     r.error = Some(format!(
                         "stopped after --host-timeout {} s; the report holds what was seen",
@@ -264,7 +289,10 @@ pub async fn run(g: &Global, a: AuditArgs) -> Result<(), Failure> {
             .json_printed());
         }
     }
-    if reports.iter().all(|r| !r.reachable) {
+    if reports
+        .iter()
+        .all(|r| !r.reachable && r.connectionless.answered != Some(true))
+    {
         let f = Failure::connect(format!(
             "no host answered on the endpoint mapper's port ({} tried)",
             reports.len()
@@ -281,7 +309,8 @@ pub async fn run(g: &Global, a: AuditArgs) -> Result<(), Failure> {
 fn print_text(reports: &[HostReport], show_unreachable: bool) {
     let mut unreachable = 0usize;
     for r in reports {
-        if !r.reachable {
+        let udp_answered = r.connectionless.answered == Some(true);
+        if !r.reachable && !udp_answered {
             unreachable += 1;
             if show_unreachable {
                 outln!(
@@ -297,6 +326,9 @@ fn print_text(reports: &[HostReport], show_unreachable: bool) {
             continue;
         }
         outln!("== {} ==", display_addr(&r.host, r.epm_port));
+        if !r.reachable {
+            outln!("  TCP {}: no answer (only UDP answered)", r.epm_port);
+        }
         if let Some(e) = &r.error {
             outln!("  note: {e}");
         }
@@ -465,7 +497,7 @@ async fn audit_host(g: &Global, r: &mut HostReport, bad_password: bool) {
         };
         r.reachable = true;
         r.error = None;
-        let walk = lookup_all(&client, MAX_ENTRIES).await;
+        let walk = lookup_all(&crate::target::Conn::Tcp(client.clone()), MAX_ENTRIES).await;
         client.close();
         let failed = match (&walk.end, &walk.failure) {
             (crate::dump::WalkEnd::Failed(m), _) => Some(m.clone()),

@@ -121,7 +121,7 @@ pub const RULES: &[(&str, &str)] = &[
     ("dcom-addresses-leaked", "The DCOM resolver answers ServerAlive2 without authentication and lists the host's addresses"),
     ("old-com-version", "The DCOM resolver reports a COM version older than 5.7"),
     ("dynamic-ports-spread", "RPC services listen on ports spread over a wide dynamic range"),
-    ("connectionless-enabled", "Connectionless RPC (ncadg_ip_udp) endpoints are registered"),
+    ("connectionless-enabled", "Connectionless RPC (ncadg_ip_udp) answers on UDP or is registered in the endpoint map"),
 ];
 
 /// Why an interface matters to an attacker (the technique families of
@@ -430,22 +430,72 @@ pub struct DcomReport {
     pub error: Option<String>,
 }
 
-/// The connectionless part. This build does not speak UDP: `probed` stays false with the note
-/// [`UDP_NOT_PROBED`], and [`grade`] reports `connectionless-enabled` from the `ncadg_ip_udp`
-/// bindings the endpoint map lists. A build that probes UDP 135 sets `probed`, says what
-/// answered in `note`, and sets `answered`, which `grade` reports the same way.
+/// The connectionless part: what `msrpc audit`'s UDP probe (`crate::cl_probe`: `ept_lookup`
+/// over UDP on the endpoint mapper's port) saw. `probed` is false only with `--no-udp`
+/// ([`UDP_NOT_PROBED`]); [`grade`] reports `connectionless-enabled` when it `answered`, or
+/// when the endpoint map lists `ncadg_ip_udp` bindings.
 #[derive(Serialize, Debug, Clone)]
 pub struct ConnectionlessReport {
-    /// Whether UDP 135 was probed.
+    /// Whether UDP was probed.
     pub probed: bool,
     /// What the probe saw, or why there was none.
     pub note: String,
-    /// Whether connectionless RPC answered on UDP (only when probed).
+    /// Whether connectionless RPC answered on UDP (`null` when not probed).
     pub answered: Option<bool>,
+    /// Whether the server called back (`conv_who_are_you2`) before answering, which proves
+    /// it verifies source addresses (`null` when nothing answered).
+    pub callback: Option<bool>,
+    /// Entries `ept_lookup` returned over UDP (`max_ents` 1).
+    pub entries: Option<usize>,
+    /// Bytes the probe sent.
+    pub bytes_sent: u64,
+    /// Bytes the probe received.
+    pub bytes_received: u64,
+    /// Bytes sent before the server called back (all when it never did).
+    pub unverified_sent: u64,
+    /// Bytes received before the server called back: what it gave an unverified source.
+    pub unverified_received: u64,
+    /// The calls the probe's request datagrams carried (`UUID vMAJOR.MINOR opnum N`), decoded
+    /// from the bytes sent.
+    pub sent_calls: Vec<String>,
 }
 
-/// The note of a build without UDP probing.
-pub const UDP_NOT_PROBED: &str = "not probed: UDP not supported by this build";
+impl ConnectionlessReport {
+    /// Not probed (`--no-udp`).
+    pub fn not_probed() -> ConnectionlessReport {
+        ConnectionlessReport {
+            probed: false,
+            note: UDP_NOT_PROBED.to_string(),
+            answered: None,
+            callback: None,
+            entries: None,
+            bytes_sent: 0,
+            bytes_received: 0,
+            unverified_sent: 0,
+            unverified_received: 0,
+            sent_calls: Vec::new(),
+        }
+    }
+
+    /// The report of a UDP probe of the endpoint mapper on `port`.
+    pub fn from_probe(p: &crate::cl_probe::ClProbe, port: u16) -> ConnectionlessReport {
+        ConnectionlessReport {
+            probed: true,
+            note: p.note(port),
+            answered: Some(p.answered),
+            callback: p.answered.then_some(p.callback),
+            entries: p.entries,
+            bytes_sent: p.bytes_sent,
+            bytes_received: p.bytes_received,
+            unverified_sent: p.unverified_sent,
+            unverified_received: p.unverified_received,
+            sent_calls: p.sent_calls.clone(),
+        }
+    }
+}
+
+/// The note when UDP was not probed (`msrpc audit --no-udp`).
+pub const UDP_NOT_PROBED: &str = "not probed (--no-udp)";
 
 /// Everything the probes saw of one host, and its findings.
 #[derive(Serialize, Debug, Clone)]
@@ -481,11 +531,7 @@ impl HostReport {
             epm: EpmReport::default(),
             endpoints: Vec::new(),
             dcom: DcomReport::default(),
-            connectionless: ConnectionlessReport {
-                probed: false,
-                note: UDP_NOT_PROBED.to_string(),
-                answered: None,
-            },
+            connectionless: ConnectionlessReport::not_probed(),
             findings: Vec::new(),
         }
     }
@@ -806,26 +852,42 @@ pub fn grade(r: &mut HostReport) {
         }
     }
     if !r.epm.udp_bindings.is_empty() || r.connectionless.answered == Some(true) {
+        let c = &r.connectionless;
+        let answered = c.answered == Some(true);
+        // An answer larger than the question, sent before the source was verified: a
+        // reflector anyone can aim by forging the victim's address.
+        let reflects =
+            answered && c.callback == Some(false) && c.unverified_received > c.unverified_sent;
         out.push(Finding {
             rule: "connectionless-enabled",
-            severity: Severity::Medium,
-            title: "connectionless RPC (ncadg_ip_udp) endpoints are registered".into(),
+            severity: if reflects { Severity::High } else { Severity::Medium },
+            title: if reflects {
+                format!(
+                    "connectionless RPC answers on UDP {} without verifying the source, with more bytes than it was sent",
+                    r.epm_port
+                )
+            } else if answered {
+                format!("connectionless RPC (ncadg_ip_udp) answers on UDP {}", r.epm_port)
+            } else {
+                "connectionless RPC (ncadg_ip_udp) endpoints are registered".into()
+            },
             evidence: format!(
-                "the endpoint map lists {} ncadg_ip_udp binding(s){}; UDP 135: {}",
+                "UDP {}: {}; the endpoint map lists {} ncadg_ip_udp binding(s){}",
+                r.epm_port,
+                c.note,
                 r.epm.udp_bindings.len(),
                 if r.epm.udp_bindings.is_empty() {
                     String::new()
                 } else {
                     format!(": {}", r.epm.udp_bindings.join(", "))
                 },
-                r.connectionless.note
             ),
             port: None,
             interface: None,
             interface_name: None,
             fix: Fix {
-                msrpcd: Some("leave connectionless transports off".into()),
-                windows: Some("block UDP 135 and the dynamic UDP ports at the firewall; connectionless RPC is legacy".into()),
+                msrpcd: Some("remove listen-udp (--listen-udp): connectionless RPC is off by default".into()),
+                windows: Some("block UDP 135 and the dynamic UDP ports at the firewall (msrpc firewall --audit writes the rules); connectionless RPC is legacy and spoofable".into()),
                 samba: None,
             },
         });
@@ -1018,14 +1080,6 @@ mod tests {
         };
         grade(&mut only_name);
         assert_eq!(only_name.findings.len(), 1);
-        // The hook for a build that probes UDP: an answer on UDP 135 is a finding by itself.
-        let mut udp = HostReport::new("10.0.0.1".into(), 135);
-        udp.connectionless.probed = true;
-        udp.connectionless.answered = Some(true);
-        udp.connectionless.note = "answered on UDP 135".into();
-        grade(&mut udp);
-        assert_eq!(udp.findings[0].rule, "connectionless-enabled");
-        assert!(udp.findings[0].evidence.contains("answered on UDP 135"));
         assert_eq!(
             only_name.findings[0].severity,
             Severity::Low,
@@ -1034,6 +1088,70 @@ mod tests {
         let s = sarif(&[r]);
         assert_eq!(s["version"], "2.1.0");
         assert_eq!(s["runs"][0]["results"].as_array().unwrap().len(), got.len());
+    }
+
+    #[test]
+    fn the_udp_probe_grades_connectionless() {
+        use crate::cl_probe::ClProbe;
+        // A server that verifies sources (it called back before answering).
+        let verified = ClProbe {
+            answered: true,
+            status: Some(0),
+            entries: Some(1),
+            callback: true,
+            bytes_sent: 330,
+            bytes_received: 380,
+            unverified_sent: 124,
+            unverified_received: 100,
+            sent_calls: vec!["e1af8308-5d1f-11c9-91a4-08002b14a0fa v3.0 opnum 2".into()],
+            ..ClProbe::default()
+        };
+        let mut udp = HostReport::new("10.0.0.1".into(), 135);
+        udp.connectionless = ConnectionlessReport::from_probe(&verified, 135);
+        assert_eq!(udp.connectionless.answered, Some(true));
+        assert_eq!(udp.connectionless.callback, Some(true));
+        grade(&mut udp);
+        assert_eq!(udp.findings.len(), 1);
+        let f = &udp.findings[0];
+        assert_eq!(f.rule, "connectionless-enabled");
+        assert_eq!(f.severity, Severity::Medium);
+        assert!(f.title.contains("answers on UDP 135"), "{}", f.title);
+        assert!(f.evidence.contains("verifies sources"), "{}", f.evidence);
+        assert!(
+            f.evidence.contains("100 bytes for our 124"),
+            "{}",
+            f.evidence
+        );
+        // One that answers more than it was sent without calling back: a reflector, high.
+        let open = ClProbe {
+            callback: false,
+            unverified_sent: 124,
+            unverified_received: 310,
+            ..verified
+        };
+        let mut udp = HostReport::new("10.0.0.1".into(), 135);
+        udp.connectionless = ConnectionlessReport::from_probe(&open, 135);
+        grade(&mut udp);
+        assert_eq!(udp.findings[0].severity, Severity::High);
+        assert!(udp.findings[0].evidence.contains("does not verify sources"));
+        // Nothing on UDP and no UDP binding: no finding, and the report says probed.
+        let mut off = HostReport::new("10.0.0.1".into(), 135);
+        off.connectionless = ConnectionlessReport::from_probe(
+            &ClProbe {
+                error: Some("nothing listens there".into()),
+                ..ClProbe::default()
+            },
+            135,
+        );
+        grade(&mut off);
+        assert!(off.findings.is_empty());
+        assert!(off.connectionless.probed);
+        assert_eq!(off.connectionless.answered, Some(false));
+        assert_eq!(off.connectionless.callback, None);
+        // --no-udp: not probed, said so.
+        let skipped = HostReport::new("10.0.0.1".into(), 135);
+        assert!(!skipped.connectionless.probed);
+        assert_eq!(skipped.connectionless.note, UDP_NOT_PROBED);
     }
 
     #[test]

@@ -14,6 +14,13 @@
 //!   configured `ports` range) dropped, so a service that appears there unannounced is not
 //!   reachable.
 //!
+//! - UDP (connectionless RPC, `ncadg_ip_udp`) only where it is in use: the endpoint mapper's
+//!   UDP port when the live host answers the audit's UDP probe ([`crate::cl_probe`]), when the
+//!   audit result says it `answered`, or when the configuration has `listen-udp`; the UDP ports
+//!   of `ncadg_ip_udp` bindings in the endpoint map or the audit result. The same rules as
+//!   TCP (new flows to the endpoint mapper rate-limited per source, `--allow-from`, the other
+//!   ports of the dynamic range dropped). Without any, no UDP rule is written.
+//!
 //! Replies and established connections are let through first (a client's ephemeral ports may
 //! lie in the dynamic range). Other traffic is left alone (the chain's policy is accept): the rules slot into a host's
 //! existing firewall.
@@ -83,6 +90,10 @@ pub struct Plan {
     pub ports: BTreeSet<u16>,
     /// Service port ranges allowed.
     pub ranges: Vec<(u16, u16)>,
+    /// The endpoint mapper's UDP ports (connectionless RPC seen or configured).
+    pub udp_epm_ports: BTreeSet<u16>,
+    /// UDP service ports (`ncadg_ip_udp` bindings).
+    pub udp_ports: BTreeSet<u16>,
     /// Ranges whose other ports are dropped.
     pub block: Vec<(u16, u16)>,
     /// IPv4 sources (empty with IPv6 empty too: everyone).
@@ -100,6 +111,11 @@ pub struct Plan {
 impl Plan {
     fn any_source(&self) -> bool {
         self.v4.is_empty() && self.v6.is_empty()
+    }
+
+    /// Whether any UDP rule is written.
+    fn udp(&self) -> bool {
+        !self.udp_epm_ports.is_empty() || !self.udp_ports.is_empty()
     }
 }
 
@@ -153,6 +169,22 @@ pub fn ports_from_audit(doc: &Value) -> Result<AuditPorts, String> {
             .and_then(|p| u16::try_from(p).ok());
         if let Some(p) = epm {
             out.epm.insert(p);
+            let cl = h.get("connectionless");
+            if cl.and_then(|c| c.get("answered")).and_then(Value::as_bool) == Some(true) {
+                out.udp_epm.insert(p);
+            }
+        }
+        for b in h
+            .get("epm")
+            .and_then(|e| e.get("udp_bindings"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if let Some(p) = port_of_binding(b) {
+                out.udp_ports.insert(p);
+            }
         }
         for ep in h
             .get("endpoints")
@@ -219,6 +251,10 @@ pub struct AuditPorts {
     pub ports: BTreeSet<u16>,
     /// Abused interfaces reached without a real logon.
     pub abused: Vec<(String, String)>,
+    /// Endpoint mapper ports that answered over UDP.
+    pub udp_epm: BTreeSet<u16>,
+    /// Ports of `ncadg_ip_udp` bindings the endpoint map listed.
+    pub udp_ports: BTreeSet<u16>,
 }
 
 /// What an msrpcd configuration file names.
@@ -232,6 +268,8 @@ pub struct ConfigPorts {
     pub exporter: Option<u16>,
     /// The ports of `listen` (135 when absent).
     pub listen: BTreeSet<u16>,
+    /// The ports of `listen-udp` (ADDR alone: 135); empty when connectionless RPC is off.
+    pub listen_udp: BTreeSet<u16>,
 }
 
 /// Reads the keys of an msrpcd configuration that place its listeners.
@@ -269,11 +307,32 @@ pub fn ports_from_config(text: &str) -> Result<ConfigPorts, String> {
     if listen.is_empty() {
         listen.insert(135);
     }
+    let mut listen_udp = BTreeSet::new();
+    for l in v
+        .get("listen-udp")
+        .and_then(toml::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let text = l
+            .as_str()
+            .ok_or("`listen-udp` holds something other than strings")?;
+        let port = match (
+            text.parse::<std::net::SocketAddr>(),
+            text.trim_matches(['[', ']']).parse::<IpAddr>(),
+        ) {
+            (Ok(a), _) => a.port(),
+            (_, Ok(_)) => 135,
+            _ => return Err("`listen-udp` holds something other than ADDR or ADDR:PORT".into()),
+        };
+        listen_udp.insert(port);
+    }
     Ok(ConfigPorts {
         range,
         range_set,
         exporter,
         listen,
+        listen_udp,
     })
 }
 
@@ -283,6 +342,8 @@ pub async fn run(g: &Global, a: FirewallArgs) -> Result<(), Failure> {
         epm_ports: BTreeSet::new(),
         ports: a.ports.iter().copied().filter(|p| *p != 0).collect(),
         ranges: Vec::new(),
+        udp_epm_ports: BTreeSet::new(),
+        udp_ports: BTreeSet::new(),
         block: Vec::new(),
         v4: Vec::new(),
         v6: Vec::new(),
@@ -325,13 +386,30 @@ pub async fn run(g: &Global, a: FirewallArgs) -> Result<(), Failure> {
             else {
                 continue;
             };
-            if t.protocol_sequence() != Some("ncacn_ip_tcp") {
-                continue;
-            }
-            if let Some(p) = t.binding_string().as_deref().and_then(port_of_binding) {
-                plan.ports.insert(p);
+            let port = t.binding_string().as_deref().and_then(port_of_binding);
+            match (t.protocol_sequence(), port) {
+                (Some("ncacn_ip_tcp"), Some(p)) => {
+                    plan.ports.insert(p);
+                }
+                (Some("ncadg_ip_udp"), Some(p)) => {
+                    plan.udp_ports.insert(p);
+                }
+                _ => {}
             }
         }
+        // Connectionless RPC on the endpoint mapper's port: the audit's UDP probe.
+        let epm_port = b.port.unwrap_or(g.epm_port);
+        let cl = crate::cl_probe::probe(
+            &b.host,
+            epm_port,
+            std::time::Duration::from_secs_f64(g.timeout),
+        )
+        .await;
+        if cl.answered {
+            plan.udp_epm_ports.insert(epm_port);
+        }
+        plan.sources
+            .push(format!("a UDP probe of {}: {}", b.host, cl.note(epm_port)));
         plan.sources.push(format!(
             "the endpoint map of {h} ({} entries, {} TCP ports; DCOM object exporters are not in \
              it: add them with --port or --config's [dcom] exporter-port)",
@@ -353,6 +431,8 @@ pub async fn run(g: &Global, a: FirewallArgs) -> Result<(), Failure> {
         ));
         plan.epm_ports.extend(ap.epm);
         plan.ports.extend(ap.ports);
+        plan.udp_epm_ports.extend(ap.udp_epm);
+        plan.udp_ports.extend(ap.udp_ports);
         plan.block_interfaces.extend(ap.abused);
     }
     let mut config_range = None;
@@ -365,6 +445,7 @@ pub async fn run(g: &Global, a: FirewallArgs) -> Result<(), Failure> {
             plan.epm_ports.extend(c.listen.iter().copied());
         }
         plan.ports.extend(c.exporter);
+        plan.udp_epm_ports.extend(c.listen_udp.iter().copied());
         config_range = Some(c.range);
         plan.sources.push(format!(
             "the msrpcd configuration {} (ports {}-{}{})",
@@ -394,6 +475,8 @@ pub async fn run(g: &Global, a: FirewallArgs) -> Result<(), Failure> {
     // The endpoint mapper's port is not a service port.
     let epm = plan.epm_ports.clone();
     plan.ports.retain(|p| !epm.contains(p));
+    let udp_epm = plan.udp_epm_ports.clone();
+    plan.udp_ports.retain(|p| !udp_epm.contains(p));
     if a.allow_range || (plan.ports.is_empty() && a.host.is_none() && a.audit.is_none()) {
         match range {
             Some(r) => plan.ranges.push(r),
@@ -453,6 +536,24 @@ fn header(plan: &Plan, comment: &str) -> String {
                 .join(", ")
         }
     );
+    if plan.udp() {
+        let mut udp: Vec<String> = plan
+            .udp_epm_ports
+            .iter()
+            .map(|p| format!("{p} (endpoint mapper)"))
+            .collect();
+        udp.extend(plan.udp_ports.iter().map(u16::to_string));
+        let _ = writeln!(
+            s,
+            "{comment} Connectionless RPC (UDP) is in use: UDP {}. Better: turn it off (msrpcd: no listen-udp) and drop these.",
+            udp.join(", ")
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "{comment} UDP: no rule (no connectionless RPC seen or configured)."
+        );
+    }
     let n = plan.ports.len()
         + plan
             .ranges
@@ -526,12 +627,21 @@ pub fn nft(plan: &Plan) -> String {
         s,
         "    set epm_meter_v4 {{\n        type ipv4_addr\n        size 65535\n        flags dynamic,timeout\n        timeout 1m\n    }}\n    set epm_meter_v6 {{\n        type ipv6_addr\n        size 65535\n        flags dynamic,timeout\n        timeout 1m\n    }}"
     );
-    let epm: Vec<String> = plan.epm_ports.iter().map(u16::to_string).collect();
-    let epm = if epm.len() == 1 {
-        epm.join("")
-    } else {
-        format!("{{ {} }}", epm.join(", "))
-    };
+    let udp_service: Vec<String> = plan.udp_ports.iter().map(u16::to_string).collect();
+    if plan.udp() {
+        let _ = writeln!(
+            s,
+            "    set epm_udp_meter_v4 {{\n        type ipv4_addr\n        size 65535\n        flags dynamic,timeout\n        timeout 1m\n    }}\n    set epm_udp_meter_v6 {{\n        type ipv6_addr\n        size 65535\n        flags dynamic,timeout\n        timeout 1m\n    }}"
+        );
+        if !udp_service.is_empty() {
+            let _ = writeln!(
+                s,
+                "    set rpc_udp_services {{\n        type inet_service\n        flags interval\n        elements = {{ {} }}\n    }}",
+                udp_service.join(", ")
+            );
+        }
+    }
+    let epm = nft_ports(&plan.epm_ports);
     let rate = plan.rate;
     let burst = rate.saturating_mul(2);
     let _ = writeln!(
@@ -544,30 +654,63 @@ pub fn nft(plan: &Plan) -> String {
          \x20       tcp dport {epm} ct state new add @epm_meter_v4 {{ ip saddr limit rate over {rate}/second burst {burst} packets }} counter drop\n\
          \x20       tcp dport {epm} ct state new add @epm_meter_v6 {{ ip6 saddr limit rate over {rate}/second burst {burst} packets }} counter drop"
     );
-    let accept = |s: &mut String, what: &str| {
+    let accept = |s: &mut String, proto: &str, what: &str| {
         if plan.any_source() {
-            let _ = writeln!(s, "        tcp dport {what} accept");
+            let _ = writeln!(s, "        {proto} dport {what} accept");
         } else {
             if !plan.v4.is_empty() {
-                let _ = writeln!(s, "        ip saddr @clients_v4 tcp dport {what} accept");
+                let _ = writeln!(
+                    s,
+                    "        ip saddr @clients_v4 {proto} dport {what} accept"
+                );
             }
             if !plan.v6.is_empty() {
-                let _ = writeln!(s, "        ip6 saddr @clients_v6 tcp dport {what} accept");
+                let _ = writeln!(
+                    s,
+                    "        ip6 saddr @clients_v6 {proto} dport {what} accept"
+                );
             }
-            let _ = writeln!(s, "        tcp dport {what} counter drop");
+            let _ = writeln!(s, "        {proto} dport {what} counter drop");
         }
     };
-    accept(&mut s, &epm);
+    accept(&mut s, "tcp", &epm);
     if !service.is_empty() {
         s.push_str("\n        # The RPC services in use.\n");
-        accept(&mut s, "@rpc_services");
+        accept(&mut s, "tcp", "@rpc_services");
     }
     s.push_str("\n        # Every other port of the dynamic RPC range.\n");
     for (l, h) in &plan.block {
         let _ = writeln!(s, "        tcp dport {l}-{h} counter drop");
     }
+    if plan.udp() {
+        s.push_str("\n        # Connectionless RPC (UDP), in use on this host.\n");
+        if !plan.udp_epm_ports.is_empty() {
+            let uepm = nft_ports(&plan.udp_epm_ports);
+            let _ = writeln!(
+                s,
+                "        # The endpoint mapper over UDP: at most {rate} new flows per second per source (a spoofed\n                 \x20       # source is a new flow: this also caps what a reflection attack gets out of it).\n                 \x20       udp dport {uepm} ct state new add @epm_udp_meter_v4 {{ ip saddr limit rate over {rate}/second burst {burst} packets }} counter drop\n                 \x20       udp dport {uepm} ct state new add @epm_udp_meter_v6 {{ ip6 saddr limit rate over {rate}/second burst {burst} packets }} counter drop"
+            );
+            accept(&mut s, "udp", &uepm);
+        }
+        if !udp_service.is_empty() {
+            accept(&mut s, "udp", "@rpc_udp_services");
+        }
+        for (l, h) in &plan.block {
+            let _ = writeln!(s, "        udp dport {l}-{h} counter drop");
+        }
+    }
     s.push_str("    }\n}\n");
     s
+}
+
+/// `135` or `{ 135, 1135 }`.
+fn nft_ports(p: &BTreeSet<u16>) -> String {
+    let v: Vec<String> = p.iter().map(u16::to_string).collect();
+    if v.len() == 1 {
+        v.join("")
+    } else {
+        format!("{{ {} }}", v.join(", "))
+    }
 }
 
 /// The `iptables-restore --noflush` (or ip6tables) input: a chain `MSRPC-INPUT` jumped to
@@ -578,24 +721,50 @@ pub fn iptables(plan: &Plan, v6: bool) -> String {
     let _ = writeln!(
         s,
         "# Load with `{cmd}-restore --noflush < FILE` (without --noflush the whole filter table is replaced);\n\
-         # loading twice adds a second jump from INPUT.\n*filter\n:MSRPC-INPUT - [0:0]\n-I INPUT 1 -p tcp -j MSRPC-INPUT\n\
-         -A MSRPC-INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN"
+         # loading twice adds a second jump from INPUT.\n*filter\n:MSRPC-INPUT - [0:0]\n-I INPUT 1 -p tcp -j MSRPC-INPUT"
     );
+    if plan.udp() {
+        let _ = writeln!(s, "-I INPUT 1 -p udp -j MSRPC-INPUT");
+    }
+    let _ = writeln!(
+        s,
+        "-A MSRPC-INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN"
+    );
+    let mut service: Vec<String> = plan.ports.iter().map(u16::to_string).collect();
+    service.extend(plan.ranges.iter().map(|(l, h)| format!("{l}:{h}")));
+    iptables_proto(&mut s, plan, v6, "tcp", &plan.epm_ports, service);
+    if plan.udp() {
+        let udp: Vec<String> = plan.udp_ports.iter().map(u16::to_string).collect();
+        iptables_proto(&mut s, plan, v6, "udp", &plan.udp_epm_ports, udp);
+    }
+    s.push_str("-A MSRPC-INPUT -j RETURN\nCOMMIT\n");
+    s
+}
+
+/// The rules of one protocol: the endpoint mapper's ports rate-limited, the endpoint mapper
+/// and the services accepted (from `--allow-from`), the rest of the dynamic range dropped.
+fn iptables_proto(
+    s: &mut String,
+    plan: &Plan,
+    v6: bool,
+    proto: &str,
+    epm_ports: &BTreeSet<u16>,
+    service: Vec<String>,
+) {
     let sources: &[String] = if v6 { &plan.v6 } else { &plan.v4 };
     let restricted = !plan.any_source();
     let rate = plan.rate;
     let burst = rate.saturating_mul(2);
     let mask = if v6 { 128 } else { 32 };
-    for p in &plan.epm_ports {
+    let tag = if proto == "tcp" { "" } else { "_udp" };
+    for p in epm_ports {
         let _ = writeln!(
             s,
-            "-A MSRPC-INPUT -p tcp --dport {p} -m conntrack --ctstate NEW -m hashlimit --hashlimit-above {rate}/sec \
-             --hashlimit-burst {burst} --hashlimit-mode srcip --hashlimit-srcmask {mask} --hashlimit-name msrpc_epm{p} -j DROP"
+            "-A MSRPC-INPUT -p {proto} --dport {p} -m conntrack --ctstate NEW -m hashlimit --hashlimit-above {rate}/sec \
+             --hashlimit-burst {burst} --hashlimit-mode srcip --hashlimit-srcmask {mask} --hashlimit-name msrpc_epm{tag}{p} -j DROP"
         );
     }
-    let mut targets: Vec<String> = plan.epm_ports.iter().map(u16::to_string).collect();
-    let mut service: Vec<String> = plan.ports.iter().map(u16::to_string).collect();
-    service.extend(plan.ranges.iter().map(|(l, h)| format!("{l}:{h}")));
+    let mut targets: Vec<String> = epm_ports.iter().map(u16::to_string).collect();
     targets.extend(service);
     // multiport takes 15 ports (a range counts two).
     let mut chunks: Vec<Vec<String>> = Vec::new();
@@ -619,25 +788,23 @@ pub fn iptables(plan: &Plan, v6: bool) -> String {
             for src in sources {
                 let _ = writeln!(
                     s,
-                    "-A MSRPC-INPUT -p tcp -s {src} -m multiport --dports {ports} -j ACCEPT"
+                    "-A MSRPC-INPUT -p {proto} -s {src} -m multiport --dports {ports} -j ACCEPT"
                 );
             }
             let _ = writeln!(
                 s,
-                "-A MSRPC-INPUT -p tcp -m multiport --dports {ports} -j DROP"
+                "-A MSRPC-INPUT -p {proto} -m multiport --dports {ports} -j DROP"
             );
         } else {
             let _ = writeln!(
                 s,
-                "-A MSRPC-INPUT -p tcp -m multiport --dports {ports} -j ACCEPT"
+                "-A MSRPC-INPUT -p {proto} -m multiport --dports {ports} -j ACCEPT"
             );
         }
     }
     for (l, h) in &plan.block {
-        let _ = writeln!(s, "-A MSRPC-INPUT -p tcp --dport {l}:{h} -j DROP");
+        let _ = writeln!(s, "-A MSRPC-INPUT -p {proto} --dport {l}:{h} -j DROP");
     }
-    s.push_str("-A MSRPC-INPUT -j RETURN\nCOMMIT\n");
-    s
 }
 
 /// A Windows batch file: Windows Defender Firewall rules and RPC filters.
@@ -676,6 +843,21 @@ pub fn netsh(plan: &Plan) -> String {
             &format!(
                 "netsh advfirewall firewall add rule name=\"msrpc: RPC services\" dir=in action=allow protocol=TCP localport={} remoteip={remote}",
                 service.join(",")
+            ),
+        );
+    }
+    if plan.udp() {
+        let mut udp: Vec<String> = plan.udp_epm_ports.iter().map(u16::to_string).collect();
+        udp.extend(plan.udp_ports.iter().map(u16::to_string));
+        push(
+            &mut s,
+            "rem Connectionless RPC (UDP) is in use; better to turn it off and leave these out.",
+        );
+        push(
+            &mut s,
+            &format!(
+                "netsh advfirewall firewall add rule name=\"msrpc: connectionless RPC (UDP)\" dir=in action=allow protocol=UDP localport={} remoteip={remote}",
+                udp.join(",")
             ),
         );
     }
@@ -720,6 +902,8 @@ mod tests {
             epm_ports: [135].into(),
             ports: [49664, 49665].into(),
             ranges: Vec::new(),
+            udp_epm_ports: BTreeSet::new(),
+            udp_ports: BTreeSet::new(),
             block: vec![(49152, 65535)],
             v4: vec!["10.0.0.0/8".into()],
             v6: vec!["fd00::/8".into()],
@@ -759,6 +943,76 @@ mod tests {
             w.contains("data=12345678-1234-abcd-ef00-0123456789ab"),
             "{w}"
         );
+    }
+
+    #[test]
+    fn udp_rules_only_when_connectionless_is_in_use() {
+        let p = plan();
+        for text in [nft(&p), iptables(&p, false), netsh(&p)] {
+            assert!(!text.contains("udp dport"), "{text}");
+            assert!(!text.contains("-p udp"), "{text}");
+            assert!(!text.contains("protocol=UDP"), "{text}");
+            assert!(text.contains("UDP: no rule"), "{text}");
+        }
+        let mut p = plan();
+        p.udp_epm_ports.insert(135);
+        p.udp_ports.insert(49700);
+        let n = nft(&p);
+        assert!(
+            n.contains("udp dport 135 ct state new add @epm_udp_meter_v4 { ip saddr limit rate over 20/second burst 40 packets } counter drop"),
+            "{n}"
+        );
+        assert!(
+            n.contains("ip saddr @clients_v4 udp dport 135 accept"),
+            "{n}"
+        );
+        assert!(n.contains("elements = { 49700 }"), "{n}");
+        assert!(
+            n.contains("ip saddr @clients_v4 udp dport @rpc_udp_services accept"),
+            "{n}"
+        );
+        assert!(n.contains("udp dport 49152-65535 counter drop"), "{n}");
+        let i = iptables(&p, false);
+        assert!(i.contains("-I INPUT 1 -p udp -j MSRPC-INPUT"), "{i}");
+        assert!(
+            i.contains("-A MSRPC-INPUT -p udp --dport 135 -m conntrack --ctstate NEW -m hashlimit --hashlimit-above 20/sec"),
+            "{i}"
+        );
+        assert!(
+            i.contains("--hashlimit-name msrpc_epm_udp135 -j DROP"),
+            "{i}"
+        );
+        assert!(
+            i.contains(
+                "-A MSRPC-INPUT -p udp -s 10.0.0.0/8 -m multiport --dports 135,49700 -j ACCEPT"
+            ),
+            "{i}"
+        );
+        assert!(
+            i.contains("-A MSRPC-INPUT -p udp --dport 49152:65535 -j DROP"),
+            "{i}"
+        );
+        let w = netsh(&p);
+        assert!(w.contains("protocol=UDP localport=135,49700"), "{w}");
+        let c =
+            ports_from_config("listen-udp = [\"10.0.0.5\", \"10.0.0.6:1135\", \"[::1]:136\"]\n")
+                .unwrap();
+        assert_eq!(c.listen_udp, [135, 136, 1135].into());
+        assert!(ports_from_config("").unwrap().listen_udp.is_empty());
+        assert!(ports_from_config("listen-udp = [\"nonsense\"]").is_err());
+        let doc: Value = serde_json::json!({"hosts": [{
+            "reachable": true, "epm_port": 135,
+            "epm": {"udp_bindings": ["ncadg_ip_udp:10.0.0.1[49700]"]},
+            "connectionless": {"probed": true, "answered": true},
+            "endpoints": []}]});
+        let a = ports_from_audit(&doc).unwrap();
+        assert_eq!(a.udp_epm, [135].into());
+        assert_eq!(a.udp_ports, [49700].into());
+        let doc: Value = serde_json::json!({"hosts": [{
+            "reachable": true, "epm_port": 135,
+            "connectionless": {"probed": true, "answered": false},
+            "endpoints": []}]});
+        assert!(ports_from_audit(&doc).unwrap().udp_epm.is_empty());
     }
 
     #[test]

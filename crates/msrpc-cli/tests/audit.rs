@@ -1,6 +1,8 @@
 //! `msrpc audit` against msrpcd in several configurations and against Samba's samba-dcerpcd:
 //! the findings each really has, and a proof from msrpcd's audit log that the probes call no
-//! operation that changes state.
+//! operation that changes state. The UDP probe against `msrpcd --listen-udp` (127.0.9.1:135)
+//! and without it (127.0.9.2:135); msrpcd does not log connectionless calls, so the UDP
+//! probe's calls are checked from what it reports it sent (decoded from its own datagrams).
 //!
 //! Needs the built `msrpcd` next to `msrpc` (`cargo build -p msrpcd`; `cargo test --workspace`
 //! builds it) and, for the Samba case, root and the Debian packages samba and
@@ -49,6 +51,11 @@ impl Drop for Daemon {
 
 /// Starts `msrpcd --demo` on `ip` with user alice, the configuration `config` and an audit log.
 fn start(ip: &str, config: &str) -> Daemon {
+    start_on(&format!("{ip}:0"), config, &[])
+}
+
+/// [`start`] listening on `listen` (ADDR:PORT), with more arguments.
+fn start_on(listen: &str, config: &str, extra: &[&str]) -> Daemon {
     let dir = tempfile::tempdir().unwrap();
     let users = dir.path().join("users");
     let mut add = Command::new(msrpc_bin())
@@ -66,7 +73,7 @@ fn start(ip: &str, config: &str) -> Daemon {
             "--config",
             cfg.to_str().unwrap(),
             "--listen",
-            &format!("{ip}:0"),
+            listen,
             "--demo",
             "--users",
             users.to_str().unwrap(),
@@ -75,6 +82,7 @@ fn start(ip: &str, config: &str) -> Daemon {
             "--registration-socket",
             dir.path().join("epm.sock").to_str().unwrap(),
         ])
+        .args(extra)
         .env_remove("XDG_RUNTIME_DIR")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -205,11 +213,9 @@ fn open_demo_reports_unauthenticated_access_and_probes_read_only() {
     let r = rules(&host);
     assert_eq!(host["reachable"], true);
     assert_eq!(host["epm"]["walked_with"], "none");
-    assert_eq!(host["connectionless"]["probed"], false);
-    assert_eq!(
-        host["connectionless"]["note"],
-        "not probed: UDP not supported by this build"
-    );
+    // No --listen-udp: probed, and nothing answered over UDP.
+    assert_eq!(host["connectionless"]["probed"], true);
+    assert_eq!(host["connectionless"]["answered"], false);
     assert!(
         finding(&host, "epm-anonymous-walk", None).is_some(),
         "{r:?}"
@@ -408,6 +414,189 @@ fn anonymous_logons_on_and_off() {
     let echo = iface(&host, RPCECHO);
     assert_ne!(echo["anonymous"]["result"], "reached", "{echo:#}");
     assert_eq!(echo["lowest"], "user", "{echo:#}");
+}
+
+/// The calls the UDP probe's request datagrams carried (`UUID vX.Y opnum N`), as
+/// (interface UUID, opnum). msrpcd's audit log does not record connectionless calls, so the
+/// probe reports what it put on the wire, decoded from the datagrams it sent.
+fn udp_calls(host: &Value) -> Vec<(String, u64)> {
+    host["connectionless"]["sent_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let c = c.as_str().unwrap();
+            let mut w = c.split_whitespace();
+            let uuid = w.next().unwrap().to_string();
+            let opnum = c.rsplit(' ').next().unwrap().parse().unwrap();
+            (uuid, opnum)
+        })
+        .collect()
+}
+
+/// `msrpc firewall --audit` of one host's report.
+fn firewall_from(dir: &Path, host: &Value, format: &str) -> String {
+    let doc = dir.join("audit-result.json");
+    std::fs::write(
+        &doc,
+        serde_json::json!({ "hosts": [host.clone()], "summary": {} }).to_string(),
+    )
+    .unwrap();
+    let out = Command::new(msrpc_bin())
+        .args([
+            "firewall",
+            "--audit",
+            doc.to_str().unwrap(),
+            "--format",
+            format,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn udp_on_is_probed_answered_and_firewalled() {
+    let d = start_on("127.0.9.1:135", "", &["--listen-udp", "127.0.9.1:135"]);
+    let host = audit("127.0.9.1", false);
+    let cl = &host["connectionless"];
+    assert_eq!(cl["probed"], true, "{cl:#}");
+    assert_eq!(cl["answered"], true, "{cl:#}");
+    assert_eq!(cl["entries"], 1, "max_ents 1: {cl:#}");
+    // msrpcd calls back before answering more than an unverified source sent, and never
+    // sends it more bytes than it received.
+    assert_eq!(cl["callback"], true, "{cl:#}");
+    let (sent, got) = (
+        cl["unverified_sent"].as_u64().unwrap(),
+        cl["unverified_received"].as_u64().unwrap(),
+    );
+    assert!(sent > 0 && got <= sent, "{cl:#}");
+    assert!(
+        cl["bytes_received"].as_u64().unwrap() > got,
+        "the answer came after: {cl:#}"
+    );
+    let note = cl["note"].as_str().unwrap();
+    assert!(note.contains("ept_lookup over UDP 135"), "{note}");
+    assert!(note.contains("verifies sources"), "{note}");
+    let f = finding(&host, "connectionless-enabled", None).expect("connectionless-enabled");
+    assert_eq!(f["severity"], "medium", "{f:#}");
+    assert!(
+        f["title"].as_str().unwrap().contains("answers on UDP 135"),
+        "{f:#}"
+    );
+    assert!(
+        f["evidence"].as_str().unwrap().contains("verifies sources"),
+        "{f:#}"
+    );
+    // The demo registers rpcecho's UDP tower.
+    let udp_bindings = host["epm"]["udp_bindings"].as_array().unwrap();
+    assert_eq!(udp_bindings.len(), 1, "{host:#}");
+    let echo_udp = udp_bindings[0].as_str().unwrap();
+    let echo_udp_port = echo_udp
+        .rsplit('[')
+        .next()
+        .unwrap()
+        .trim_end_matches(']')
+        .to_string();
+
+    // Read-only over UDP too: only the lookups went out.
+    let calls = udp_calls(&host);
+    assert!(
+        calls.contains(&("e1af8308-5d1f-11c9-91a4-08002b14a0fa".into(), 2)),
+        "{calls:?}"
+    );
+    for (uuid, opnum) in &calls {
+        assert!(
+            allowed(uuid, *opnum),
+            "the UDP probe called {uuid} opnum {opnum}"
+        );
+    }
+    // And over TCP, from msrpcd's audit log.
+    for (uuid, opnum) in wait_for_calls(&d.dir.path().join("audit.json"), 10) {
+        assert!(
+            allowed(&uuid, opnum),
+            "the audit called {uuid} opnum {opnum}"
+        );
+    }
+
+    // The firewall rules from this result open UDP 135 (rate-limited) and rpcecho's UDP port.
+    let nft = firewall_from(d.dir.path(), &host, "nft");
+    assert!(
+        nft.contains("udp dport 135 ct state new add @epm_udp_meter_v4"),
+        "{nft}"
+    );
+    assert!(nft.contains("udp dport 135 accept"), "{nft}");
+    assert!(
+        nft.contains(&format!("elements = {{ {echo_udp_port} }}")),
+        "{nft}"
+    );
+    assert!(nft.contains("udp dport @rpc_udp_services accept"), "{nft}");
+    let ipt = firewall_from(d.dir.path(), &host, "iptables");
+    assert!(ipt.contains("-I INPUT 1 -p udp -j MSRPC-INPUT"), "{ipt}");
+    assert!(
+        ipt.contains(&format!(
+            "-p udp -m multiport --dports 135,{echo_udp_port} -j ACCEPT"
+        )),
+        "{ipt}"
+    );
+
+    // --no-udp: not probed, said so; the registered UDP tower is still a finding.
+    let out = Command::new(msrpc_bin())
+        .args([
+            "--json",
+            "--timeout",
+            "10",
+            "audit",
+            "--no-udp",
+            "127.0.9.1",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let h = &doc["hosts"][0];
+    assert_eq!(h["connectionless"]["probed"], false);
+    assert_eq!(h["connectionless"]["answered"], Value::Null);
+    assert_eq!(h["connectionless"]["note"], "not probed (--no-udp)");
+    let f = finding(h, "connectionless-enabled", None).expect("from the endpoint map");
+    assert!(f["evidence"].as_str().unwrap().contains(echo_udp), "{f:#}");
+}
+
+#[test]
+fn udp_off_is_probed_and_not_answered() {
+    let d = start_on("127.0.9.2:135", "", &[]);
+    let host = audit("127.0.9.2", false);
+    let cl = &host["connectionless"];
+    assert_eq!(cl["probed"], true, "{cl:#}");
+    assert_eq!(cl["answered"], false, "{cl:#}");
+    assert_eq!(cl["callback"], Value::Null, "{cl:#}");
+    assert_eq!(cl["bytes_received"], 0, "{cl:#}");
+    assert!(
+        cl["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("no connectionless answer on UDP 135"),
+        "{cl:#}"
+    );
+    for (uuid, opnum) in udp_calls(&host) {
+        assert!(
+            allowed(&uuid, opnum),
+            "the UDP probe called {uuid} opnum {opnum}"
+        );
+    }
+    let r = rules(&host);
+    assert!(!r.contains(&"connectionless-enabled".to_string()), "{r:?}");
+    // No connectionless RPC: no UDP rule.
+    let nft = firewall_from(d.dir.path(), &host, "nft");
+    assert!(!nft.contains("udp dport"), "{nft}");
+    assert!(nft.contains("UDP: no rule"), "{nft}");
+    let ipt = firewall_from(d.dir.path(), &host, "iptables");
+    assert!(!ipt.contains("-p udp"), "{ipt}");
 }
 
 /// Samba's samba-dcerpcd on an address of its own (stopped when dropped).

@@ -4,7 +4,9 @@
 //! its services (endpoint mapper, rpcecho, the DCOM resolver and object exporter) goes
 //! through while a TCP listener on another port of the dynamic range is unreachable; rules
 //! restricted to other sources close 135. The iptables form passes `iptables-restore --test`
-//! in the same namespace.
+//! in the same namespace. A second namespace runs msrpcd with `listen-udp`: the rules then open
+//! UDP 135 and rpcecho's UDP port (connectionless calls go through) and drop a UDP listener on
+//! another port of the dynamic range.
 //!
 //! Needs root, `ip` (iproute2), `nft` (nftables), `iptables-restore` (iptables) and the built
 //! `msrpcd` next to `msrpc` (`cargo build -p msrpcd`): the test fails, not skips, without them.
@@ -55,8 +57,8 @@ struct Netns {
 }
 
 impl Netns {
-    fn new() -> Netns {
-        let name = format!("msrpcfw-{}", std::process::id());
+    fn new(tag: &str) -> Netns {
+        let name = format!("msrpcfw{tag}-{}", std::process::id());
         let _ = Command::new("ip").args(["netns", "del", &name]).status();
         let st = Command::new("ip")
             .args(["netns", "add", &name])
@@ -141,12 +143,17 @@ fn text(o: &Output) -> String {
 
 /// The packets counted by the drop rule of the dynamic range in the loaded table.
 fn dynamic_range_drops(ns: &Netns) -> u64 {
+    range_drops(ns, "tcp")
+}
+
+/// The packets counted by `proto`'s drop rule of the dynamic range.
+fn range_drops(ns: &Netns, proto: &str) -> u64 {
     let out = ns.run("nft", &["list", "table", "inet", "msrpc_firewall"]);
     assert!(out.status.success(), "{}", text(&out));
     let listing = String::from_utf8_lossy(&out.stdout).into_owned();
     let line = listing
         .lines()
-        .find(|l| l.contains("tcp dport 49152-65535 counter packets"))
+        .find(|l| l.contains(&format!("{proto} dport 49152-65535 counter packets")))
         .unwrap_or_else(|| panic!("no counter on the dynamic range drop:\n{listing}"));
     let after = line.split("counter packets ").nth(1).unwrap();
     after.split_whitespace().next().unwrap().parse().unwrap()
@@ -159,7 +166,7 @@ fn nftables_rules_let_rpc_through_and_block_other_ports() {
     require("iptables-restore", "iptables");
     let msrpcd = msrpcd_bin();
     let dir = tempfile::tempdir().unwrap();
-    let mut ns = Netns::new();
+    let mut ns = Netns::new("");
 
     // msrpcd in the namespace: EPM on 135, rpcecho pinned to 50100, the DCOM exporter to 50101.
     let users = dir.path().join("users");
@@ -361,4 +368,197 @@ fn nftables_rules_let_rpc_through_and_block_other_ports() {
         ],
     );
     assert!(!o.status.success(), "{}", text(&o));
+}
+
+const UDP_ADDR: &str = "127.0.9.5";
+const UDP_STRAY_PORT: &str = "50300";
+
+/// Whether a UDP echo server at UDP_ADDR:`port` answers a datagram within 2 s.
+fn udp_echoes(ns: &Netns, port: &str) -> bool {
+    ns.run(
+        "python3",
+        &[
+            "-c",
+            &format!(
+                "import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(2)\n\
+                 s.sendto(b'ping',('{UDP_ADDR}',{port}))\ntry:\n    s.recvfrom(64)\nexcept Exception:\n    sys.exit(1)\n"
+            ),
+        ],
+    )
+    .status
+    .success()
+}
+
+#[test]
+fn udp_rules_let_connectionless_rpc_through_and_block_other_udp_ports() {
+    require("ip", "iproute2");
+    require("nft", "nftables");
+    require("iptables-restore", "iptables");
+    require("python3", "python3");
+    let msrpcd = msrpcd_bin();
+    let dir = tempfile::tempdir().unwrap();
+    let mut ns = Netns::new("u");
+    let cfg = dir.path().join("msrpcd.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = [\"{UDP_ADDR}:135\"]\nlisten-udp = [\"{UDP_ADDR}:135\"]\nports = \"{DEMO_PORT}-{DEMO_PORT}\"\n\
+             demo = true\n[dcom]\nexporter-port = {EXPORTER_PORT}\n"
+        ),
+    )
+    .unwrap();
+    let mut daemon = ns
+        .cmd(
+            msrpcd.to_str().unwrap(),
+            &[
+                "--config",
+                cfg.to_str().unwrap(),
+                "--registration-socket",
+                dir.path().join("epm.sock").to_str().unwrap(),
+            ],
+        )
+        .env_remove("XDG_RUNTIME_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = daemon.stdout.take().unwrap();
+    ns.procs.push(daemon);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("msrpcd did not start in the namespace within 20 s");
+        if line.starts_with("rpcecho demo on ") {
+            break;
+        }
+    }
+    // A stray UDP echo server in the dynamic range, which no rule allows.
+    let stray = ns
+        .cmd(
+            "python3",
+            &[
+                "-c",
+                &format!(
+                    "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+                     s.bind(('{UDP_ADDR}',{UDP_STRAY_PORT}))\nwhile True:\n    d,a=s.recvfrom(64)\n    s.sendto(d,a)\n"
+                ),
+            ],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    ns.procs.push(stray);
+    let t0 = std::time::Instant::now();
+    while !udp_echoes(&ns, UDP_STRAY_PORT) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the stray UDP listener never answered"
+        );
+    }
+
+    // The rules, from the live endpoint map, the UDP probe and the configuration.
+    let rules_out = ns.msrpc(&[
+        "--timeout",
+        "5",
+        "firewall",
+        UDP_ADDR,
+        "--config",
+        cfg.to_str().unwrap(),
+        "--allow-from",
+        "127.0.0.0/8",
+    ]);
+    assert!(rules_out.status.success(), "{}", text(&rules_out));
+    let rules = String::from_utf8(rules_out.stdout).unwrap();
+    assert!(
+        rules.contains("udp dport 135 ct state new add @epm_udp_meter_v4"),
+        "{rules}"
+    );
+    assert!(
+        rules.contains("udp dport @rpc_udp_services accept"),
+        "{rules}"
+    );
+    let rules_file = dir.path().join("rules.nft");
+    std::fs::write(&rules_file, &rules).unwrap();
+    ns.nft_load(&rules_file);
+
+    // Connectionless RPC goes through: the audit's UDP probe, and an rpcecho call over UDP
+    // (ept_map over UDP 135, then rpcecho's UDP port).
+    let o = ns.msrpc(&[
+        "--json",
+        "--timeout",
+        "10",
+        "audit",
+        "--no-bad-password",
+        UDP_ADDR,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        doc["hosts"][0]["connectionless"]["answered"],
+        true,
+        "{}",
+        text(&o)
+    );
+    let o = ns.msrpc(&[
+        "--timeout",
+        "10",
+        "call",
+        &format!("ncadg_ip_udp:{UDP_ADDR}"),
+        "echo-add-one",
+        "41",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("42"),
+        "{}",
+        text(&o)
+    );
+
+    // The stray UDP port is blocked, by the dynamic range's UDP drop rule.
+    let before = range_drops(&ns, "udp");
+    assert!(
+        !udp_echoes(&ns, UDP_STRAY_PORT),
+        "UDP port {UDP_STRAY_PORT} still reachable"
+    );
+    assert!(
+        range_drops(&ns, "udp") > before,
+        "the UDP drop rule did not count the datagram"
+    );
+
+    // The iptables form from the configuration (listen-udp) parses and builds.
+    let ipt = ns.msrpc(&[
+        "firewall",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--port",
+        DEMO_PORT,
+        "--allow-from",
+        "127.0.0.0/8",
+        "--format",
+        "iptables",
+    ]);
+    assert!(ipt.status.success(), "{}", text(&ipt));
+    let ipt_text = String::from_utf8_lossy(&ipt.stdout).into_owned();
+    assert!(
+        ipt_text.contains("-I INPUT 1 -p udp -j MSRPC-INPUT"),
+        "{ipt_text}"
+    );
+    let ipt_file = dir.path().join("rules.ipt");
+    std::fs::write(&ipt_file, &ipt.stdout).unwrap();
+    let o = ns.run(
+        "sh",
+        &[
+            "-c",
+            &format!("iptables-restore --test --noflush < {}", ipt_file.display()),
+        ],
+    );
+    assert!(o.status.success(), "{}\n{ipt_text}", text(&o));
 }

@@ -208,7 +208,7 @@ pub fn check(cfg: &Config, effective: &str) -> Vec<Finding> {
 
 /// Keys of the effective configuration that turn connectionless RPC on (`connectionless`,
 /// `udp`, `listen-udp`..., at the top level or in a table; a table counts when its `enabled`
-/// is true): `(key path, value)`. This build has no such key; a later one may.
+/// is true): `(key path, value)`: `listen-udp` today; other names are matched too.
 pub fn connectionless_keys(effective: &str) -> Vec<(String, String)> {
     let Ok(table) = effective.parse::<toml::Table>() else {
         return Vec::new();
