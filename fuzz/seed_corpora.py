@@ -63,7 +63,7 @@ CO_PTYPES = {0, 2, 3, 11, 12, 13, 14, 15, 16, 17, 18, 19}
 PFC_FIRST, PFC_LAST, PFC_OBJECT = 0x01, 0x02, 0x80
 AUTH_LEVEL_PRIVACY = 6
 
-TARGETS = ("pdu_decode", "cl_server", "server_stream", "client_stream", "ndr_epm", "ndr_echo", "epm_tower", "epm_service", "analyze_stream",
+TARGETS = ("pdu_decode", "cl_server", "cl_client", "server_stream", "client_stream", "ndr_epm", "ndr_echo", "epm_tower", "epm_service", "analyze_stream",
            "verification_trailer", "audit_args", "audit_epm", "audit_inspect", "audit_dcom", "dcom_objref", "dcom_dualstringarray",
            "dcom_activation_blob", "dcom_orpcthis", "smb_stream")
 IREMOTE_ACTIVATION_UUID = "4d9f4ab8-7d1c-11cf-861e-0020af6e7c57"
@@ -1005,6 +1005,18 @@ def cl_seeds(writer, stats):
     bad_boot = bad_boot[:56] + (99).to_bytes(4, "little") + bad_boot[60:]
     writer.write("cl_server", rec(0x02, bad_boot) + rec(0x03, cl_datagram(0, act, 1, bytes(4), iface="00000000-0000-0000-0000-000000000001")))
     stats.notes.append(f"{n + 1} synthetic connectionless seeds for cl_server")
+    # cl_client: [selector] + records [ctl, len, datagram] as a server answers (ctl bit 3 puts
+    # the call's activity and seqnum in): fack, working, a two-fragment response, a fault, a
+    # WAY callback, nocall.
+    conv = "333a2276-0000-0000-0d00-00809c000000"
+    way = cl_datagram(0, "77777777-2222-3333-4444-555555555555", 1, bytes(16) + bytes(4), iface=conv, vers=3, opnum=1)
+    fack = cl_datagram(9, act, 1, bytes([1, 0, 8, 0]) + bytes(8) + bytes([0, 0, 1, 0]) + bytes([2, 0, 0, 0]))
+    resp = [cl_datagram(2, act, 1, bytes(120), flags1=0x04 | (0x02 if i else 0), fragnum=i) for i in (0, 1)]
+    for sel in (0x00, 0x01, 0x02, 0x06, 0x08):
+        body = rec(0x08, fack) + rec(0x08, cl_datagram(4, act, 1)) + rec(0x00, way)
+        body += b"".join(rec(0x08, r) for r in resp)
+        writer.write("cl_client", bytes([sel]) + body)
+        writer.write("cl_client", bytes([sel]) + rec(0x18, cl_datagram(5, act, 1)) + rec(0x08, cl_datagram(3, act, 1, bytes(4))))
 
 def seed_from_dcom_vectors(writer, stats):
     """Seeds the dcom_* targets from tests/vectors/impacket-dcom (gen_dcom_vectors.py): OBJREFs,

@@ -60,12 +60,14 @@ pub(crate) async fn serve(socket: UdpSocket, shared: Arc<Shared>, config: ClServ
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut state = shared.state.subscribe();
     loop {
-        while let Some(t) = core.poll_transmit() {
-            if let Err(e) = socket.send_to(&t.bytes, t.peer).await {
-                tracing::debug!(peer = %t.peer, error = %e, "udp send failed");
+        // Until quiet: a call answered inline queues datagrams and events of its own.
+        loop {
+            while let Some(t) = core.poll_transmit() {
+                if let Err(e) = socket.send_to(&t.bytes, t.peer).await {
+                    tracing::debug!(peer = %t.peer, error = %e, "udp send failed");
+                }
             }
-        }
-        while let Some(ev) = core.poll_event() {
+            let Some(ev) = core.poll_event() else { break };
             match &ev {
                 ClServerEvent::Call(call) => {
                     let call = call.clone();
@@ -101,12 +103,25 @@ pub(crate) async fn serve(socket: UdpSocket, shared: Arc<Shared>, config: ClServ
                         max_alloc_bytes: shared.limits.max_stub.saturating_mul(4),
                         ..DecodeLimits::DEFAULT
                     };
-                    let tx = done_tx.clone();
-                    let task = tokio::spawn(async move {
-                        let r = service.dispatch(ctx, call.stub, call.drep, limits).await;
-                        let _ = tx.send((id, outcome_of(r)));
+                    // Polled once here (most calls finish without waiting, as on TCP); a
+                    // call that waits becomes a task.
+                    let mut fut = Box::pin(async move {
+                        service.dispatch(ctx, call.stub, call.drep, limits).await
                     });
-                    tasks.insert(id, task.abort_handle());
+                    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                    match std::future::Future::poll(fut.as_mut(), &mut cx) {
+                        std::task::Poll::Ready(r) => {
+                            core.complete(Instant::now().into_std(), id, outcome_of(r));
+                        }
+                        std::task::Poll::Pending => {
+                            let tx = done_tx.clone();
+                            let task = tokio::spawn(async move {
+                                let r = fut.await;
+                                let _ = tx.send((id, outcome_of(r)));
+                            });
+                            tasks.insert(id, task.abort_handle());
+                        }
+                    }
                 }
                 ClServerEvent::Cancel(id) => {
                     // The call's task stops at its next await; the client gets a fault.

@@ -442,7 +442,7 @@ impl ClActivity {
             self.finish(Err(CallError::Timeout));
             return;
         }
-        c.backoff = (c.backoff * 2).min(max_retransmit);
+        c.backoff = c.backoff.saturating_mul(2).min(max_retransmit);
         c.timer = now + c.backoff;
         // C706 10.2: a late answer is asked for with a ping; the server's nocall (with the
         // fragments it holds) or fack says what to send again, its working that it runs.
