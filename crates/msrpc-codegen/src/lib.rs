@@ -66,8 +66,18 @@
 //! (-varying) array; `String` is a conformant-varying `[string]` (`string = "char"` for 8-bit,
 //! `size_is` for an explicit max_count). Each parameter is written in full before the next;
 //! the return value comes last in the response. Sizing expressions of `[out]` parameters
-//! resolve names to earlier `[out]` parameters first, then to `[in]` parameters, which the
-//! response's `encode`/`decode` then take as arguments. Opnums may have gaps.
+//! resolve names to `[out]` parameters first (an `[in, out]` one is its `[out]` value, what
+//! the server holds when it marshals), then to `[in]`-only parameters, which the response's
+//! `encode`/`decode` then take as arguments. Opnums may have gaps.
+//!
+//! A sizing expression (`size_is`, `length_is`, `switch_is`) may name a parameter the same
+//! message carries *after* the value (`[in, size_is(cb)] BYTE *p, [in] DWORD cb`): NDR puts
+//! the conformance with the array, in parameter order (C706 14.3.3.2, MS-RPCE 4.6), so
+//! encoding evaluates it from the later value as usual, and decoding reads the array with the
+//! wire's counts, keeps them, and compares them with the expression once the whole message is
+//! read — MIDL's `/robust` correlation check, and what Samba's pidl generates
+//! (`ndr_pull_array_size`, then `ndr_check_array_size` after the last parameter). A null
+//! pointer to such an array is not checked. A parameter naming itself is refused.
 //!
 //! Generated for trait `Foo` with operation `do_it`:
 //! - `DoItRequest` (`[in]` parameters as pub fields; `OPNUM`, `encode`, `decode`, `to_stub`,

@@ -547,6 +547,65 @@ fn interface_tokens() {
     }
 }
 
+/// A size naming a later parameter (`[in, size_is(cb)] BYTE *p, [in] DWORD cb`, SCMR's
+/// `lpDependencies`/`dwDependSize`; C706 conv's `out_data`/`*out_len` in a response): encoding
+/// evaluates it from the value as ever; decoding reads the array with the wire's counts,
+/// stores them and checks them once the later parameter is decoded (pidl's deferred
+/// `ndr_check_array_size`). Byte-level checks: msrpc-macros' tests/later_params.rs.
+#[test]
+fn sizes_naming_later_parameters_are_checked_after_them() {
+    let out = iface(
+        quote!(uuid = "60a15ec5-4de8-11d7-a637-005056a20182", version = "1.0"),
+        quote! {
+            pub trait T {
+                #[opnum(0)]
+                fn put(
+                    #[ndr(in, size_is = "cb")] p: Vec<u8>,
+                    #[ndr(in, unique, size_is = "cb2", length_is = "cb")] q: Option<Vec<u16>>,
+                    #[ndr(in, string, size_is = "cb2")] s: String,
+                    #[ndr(in)] cb: u32,
+                    #[ndr(in)] cb2: u32,
+                    #[ndr(out, size_is = "max", length_is = "*n")] data: Vec<u8>,
+                    #[ndr(in)] max: u32,
+                    #[ndr(out)] n: u32,
+                );
+            }
+        },
+    )
+    .unwrap();
+    for frag in [
+        // request: p read with its wire count, stored
+        "letmut__seen_size_0:::core::option::Option<u64>=::core::option::Option::None;",
+        "letp=__r.field(\"PutRequest\",\"p\",|__r|match::msrpc_ndr::array::decode_conformant::<u8>(__r,::core::option::Option::None)",
+        "__seen_size_0=::core::option::Option::Some(__x.len()asu64);",
+        // q: a unique pointer to a conformant-varying array, max_count and actual_count kept
+        "letmut__seen_size_1:",
+        "letmut__seen_len_1:",
+        "match__r.count(){::core::result::Result::Ok(__m)=>{__seen_size_1=::core::option::Option::Some(__m);",
+        // s: a [string] with its max_count
+        "::msrpc_ndr::string::decode_wide_counted(__r)",
+        // then, after cb and cb2, the checks
+        "letcb2=",
+        "__r.field(\"PutRequest\",\"p\",|__r|{ifletSome(__m)=__seen_size_0{::msrpc_ndr::array::check_count(__r,{letcb=&cb;::msrpc_ndr::ndr_count(cb)},__m)?;}",
+        "ifletSome(__n)=__seen_len_1{::msrpc_ndr::array::check_count(__r,{letcb=&cb;::msrpc_ndr::ndr_count(cb)},__n)?;}",
+        // encoding is unchanged: the value's own fields
+        "::msrpc_ndr::array::encode_conformant(&self.p,::core::option::Option::Some(__size_is),\"p\",__w)?;",
+        // response: data's length from the later [out] n (self.n when encoding), max from the request
+        "pubfnencode(&self,__w:&mut::msrpc_ndr::Writer,max:&u32)",
+        "letn=&self.n;",
+        "letmut__seen_len_5:",
+        "ifletSome(__n)=__seen_len_5{::msrpc_ndr::array::check_count(__r,{letn=&n;::msrpc_ndr::ndr_count(*n)},__n)?;}",
+    ] {
+        let frag: String = frag.split_whitespace().collect();
+        let frag = frag.replace("ifletSome(", "iflet::core::option::Option::Some(");
+        assert!(out.contains(&frag), "missing {frag}");
+    }
+    // the check comes after the later parameter's decode
+    let read_cb = out.find("letcb={__r.field(").unwrap();
+    let check = out.find("__seen_size_0{").unwrap();
+    assert!(check > read_cb);
+}
+
 #[test]
 fn orpc_interfaces_get_orpcthis_orpcthat_and_the_hresult() {
     let out = iface(
@@ -652,20 +711,21 @@ fn interface_errors() {
         }
     ))
     .contains("[out]-only"));
+    // a size naming a later parameter is a deferred check (below); one naming itself is not
     assert!(iface_err(quote!(
         trait T {
             #[opnum(0)]
-            fn f(#[ndr(in, size_is = "n")] a: Vec<u8>, #[ndr(in)] n: u32);
+            fn f(#[ndr(in, size_is = "a")] a: Vec<u8>);
         }
     ))
-    .contains("comes later in the request"));
+    .contains("`a` sizes or selects itself"));
     assert!(iface_err(quote!(
         trait T {
             #[opnum(0)]
-            fn f(#[ndr(out, size_is = "n")] a: Vec<u8>, #[ndr(out)] n: u32);
+            fn f(#[ndr(out, length_is = "a", size_is = "4")] a: Vec<u8>);
         }
     ))
-    .contains("comes later in the response"));
+    .contains("`a` sizes or selects itself"));
     assert!(iface_err(quote!(
         trait T {
             #[opnum(0)]
