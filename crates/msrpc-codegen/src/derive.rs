@@ -431,36 +431,50 @@ fn derive_union(
                 "each union arm needs exactly one of #[ndr(case = ...)] or #[ndr(default)]",
             ));
         }
-        let field = match &v.fields {
-            Fields::Unit => None,
-            Fields::Unnamed(u) if u.unnamed.len() == 1 => {
-                let f = u
-                    .unnamed
-                    .first()
-                    .ok_or_else(|| syn::Error::new(u.span(), "expected one field"))?;
-                let fa = attrs::field_attrs(&f.attrs, false)?;
-                let shape = shape::classify(&f.ty, &fa, Position::Member { last: false })?;
-                Some((f.ty.clone(), fa, shape))
-            }
-            other => {
+        let member = |f: &syn::Field| -> syn::Result<(Type, FieldAttrs, Shape)> {
+            let fa = attrs::field_attrs(&f.attrs, false)?;
+            let shape = shape::classify(&f.ty, &fa, Position::Member { last: false })?;
+            Ok((f.ty.clone(), fa, shape))
+        };
+        // A case arm: no field or one (its member). The default arm: the discriminant, then
+        // optionally its member (`[default] T x;`, MS-LSAD's LSA_FOREST_TRUST_RECORD).
+        let fields: Vec<&syn::Field> = match &v.fields {
+            Fields::Unit => Vec::new(),
+            Fields::Unnamed(u) => u.unnamed.iter().collect(),
+            Fields::Named(n) => {
                 return Err(syn::Error::new(
-                    other.span(),
-                    "a union arm is a unit variant or a tuple variant with one field",
+                    n.span(),
+                    "a union arm is a unit variant or a tuple variant",
                 ))
             }
         };
-        if va.default {
+        let field = if va.default {
             if seen_default {
                 return Err(syn::Error::new(v.ident.span(), "more than one default arm"));
             }
             seen_default = true;
-            if field.is_none() {
-                return Err(syn::Error::new(
-                    v.ident.span(),
-                    "the default arm carries the discriminant: write it as `Other(u16)` (the switch type)",
-                ));
+            match fields.as_slice() {
+                [d] if attrs::field_attrs(&d.attrs, false)?.is_plain() => None,
+                [d, m] if attrs::field_attrs(&d.attrs, false)?.is_plain() => Some(member(m)?),
+                _ => {
+                    return Err(syn::Error::new(
+                        v.ident.span(),
+                        "the default arm carries the discriminant, then its member if it has one: write it as `Other(u16)` or `Data(u16, T)` (the switch type first)",
+                    ))
+                }
             }
-        }
+        } else {
+            match fields.as_slice() {
+                [] => None,
+                [f] => Some(member(f)?),
+                _ => {
+                    return Err(syn::Error::new(
+                        v.fields.span(),
+                        "a union arm is a unit variant or a tuple variant with one field",
+                    ))
+                }
+            }
+        };
         arms.push(Arm {
             ident: v.ident.clone(),
             name: v.ident.to_string(),
@@ -481,10 +495,7 @@ fn derive_union(
         SwitchType::U16 => quote!(__r.u16()),
         SwitchType::U32 => quote!(__r.u32()),
     };
-    let data_arms: Vec<&Arm> = arms
-        .iter()
-        .filter(|a| !a.default && a.field.is_some())
-        .collect();
+    let data_arms: Vec<&Arm> = arms.iter().filter(|a| a.field.is_some()).collect();
     let arm_consts: Vec<shape::MemberConsts> = data_arms
         .iter()
         .filter_map(|a| a.field.as_ref())
@@ -542,6 +553,12 @@ fn derive_union(
         }
     }
 
+    let case_ids: Vec<Ident> = arms
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.case.is_some())
+        .map(|(i, _)| case_const(i))
+        .collect();
     let mut disc_arms = TokenStream::new();
     let mut enc_s_arms = TokenStream::new();
     let mut enc_b_arms = TokenStream::new();
@@ -555,9 +572,69 @@ fn derive_union(
         let name = &a.name;
         let cid = case_const(i);
         if a.default {
-            disc_arms.extend(quote! { Self::#vid(__d) => u64::from(*__d), });
-            enc_s_arms.extend(quote! { Self::#vid(__d) => { #write_d(*__d); #after_d64 } });
-            default_dec = quote! { ::core::result::Result::Ok(Self::#vid(__d)) };
+            // The discriminant it holds must name no case: the decoder would read that case's
+            // arm from these bytes.
+            let refuse = quote! {
+                if #(*__d == #case_ids)||* {
+                    return ::core::result::Result::Err(::msrpc_ndr::EncodeError::DefaultArmNamesACase {
+                        ty: #tyname,
+                        discriminant: u64::from(*__d),
+                    });
+                }
+            };
+            let refuse = if case_ids.is_empty() {
+                TokenStream::new()
+            } else {
+                refuse
+            };
+            match &a.field {
+                None => {
+                    disc_arms.extend(quote! { Self::#vid(__d) => u64::from(*__d), });
+                    enc_s_arms.extend(
+                        quote! { Self::#vid(__d) => { #refuse #write_d(*__d); #after_d64 } },
+                    );
+                    default_dec = quote! { ::core::result::Result::Ok(Self::#vid(__d)) };
+                }
+                Some((_, fa, shape)) => {
+                    let place = quote!((*__v));
+                    let pre = shape::prelude(fa, &NoBinder)?;
+                    let enc = shape::member_encode_scalars(shape, &place, name);
+                    let encb = shape::member_encode_buffers(shape, &place, name);
+                    disc_arms.extend(quote! { Self::#vid(__d, _) => u64::from(*__d), });
+                    enc_s_arms.extend(quote! {
+                        Self::#vid(__d, __v) => {
+                            #refuse
+                            #pre
+                            #write_d(*__d);
+                            #after_d
+                            #enc
+                        }
+                    });
+                    if !encb.is_empty() {
+                        enc_b_arms.extend(quote! { Self::#vid(_, __v) => { #pre #encb } });
+                    }
+                    let dec = scalars_fn(shape);
+                    let wrap = quote!(.in_field(#name).in_type(#tyname));
+                    let post = shape::member_post_checks(shape, &quote!(&__x), &wrap);
+                    default_dec = quote! {
+                        {
+                            #after_d_read
+                            let __x = __r.field(#tyname, #name, #dec)?;
+                            #pre
+                            #post
+                            ::core::result::Result::Ok(Self::#vid(__d, __x))
+                        }
+                    };
+                    if let Some(decb) = shape::member_decode_buffers(shape, &place) {
+                        dec_b_arms.extend(quote! {
+                            Self::#vid(_, __v) => {
+                                #pre
+                                __r.field(#tyname, #name, |__r| #decb)
+                            }
+                        });
+                    }
+                }
+            }
             continue;
         }
         match &a.field {

@@ -435,7 +435,9 @@ fn deferred_decode(
     let mut decls = TokenStream::new();
     for (on, id) in [(size, &seen.size), (len, &seen.len), (disc, &seen.disc)] {
         if on {
-            decls.extend(quote! { let mut #id: ::core::option::Option<u64> = ::core::option::Option::None; });
+            decls.extend(
+                quote! { let mut #id: ::core::option::Option<u64> = ::core::option::Option::None; },
+            );
         }
     }
     let id = &p.ident;

@@ -5,8 +5,11 @@
 //! - **Structures** (named or tuple fields): members in order, aligned to the largest member
 //!   alignment; the scalars of all members first, then their deferred referents.
 //! - **Unions**: enums whose variants carry `#[ndr(case = EXPR)]` (tuple variant with one field,
-//!   or a unit variant for an empty arm) and optionally one `#[ndr(default)] Other(u16)` arm
-//!   carrying an unknown discriminant. `#[ndr(switch_type = "u8" | "u16" | "u32")]` on the
+//!   or a unit variant for an empty arm) and optionally one `#[ndr(default)]` arm for any
+//!   discriminant no case names: `Other(u16)` holds the discriminant (an empty `[default]`),
+//!   `Data(u16, T)` the discriminant and the arm's member (`[default] T x;`), written and read
+//!   as a case arm's member. Encoding refuses a default arm holding a case's discriminant
+//!   (`EncodeError::DefaultArmNamesACase`: the peer would read that case's arm). `#[ndr(switch_type = "u8" | "u16" | "u32")]` on the
 //!   enum (default `u32`), `#[ndr(encapsulated)]` to align the arm to the largest arm
 //!   alignment after the discriminant. Implements `msrpc_ndr::NdrUnion` too.
 //! - **Enums**: `Name = value` variants and one `#[ndr(unknown)] Unknown(u32)` catch-all that

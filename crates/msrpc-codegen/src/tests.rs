@@ -331,6 +331,75 @@ fn union_and_enum_tokens() {
     assert!(out.contains("::core::result::Result::Ok(E::U("));
 }
 
+/// A union's default arm with a member (MS-LSAD's `[default] LSA_FOREST_TRUST_BINARY_DATA
+/// Data;`): `Data(u32, T)`, the discriminant then the member, written and read like a case
+/// arm's member for any discriminant no case names. Bytes: msrpc-macros' tests/union_default_arm.rs.
+#[test]
+fn union_default_arm_with_a_member() {
+    let out = derive(quote! {
+        enum Record {
+            #[ndr(case = 1)]
+            A(u16),
+            #[ndr(default)]
+            Data(u32, Binary),
+        }
+    })
+    .unwrap();
+    for frag in [
+        "Self::Data(__d,_)=>u64::from(*__d),",
+        // encode: the discriminant must name no case, then the member's scalars
+        "Self::Data(__d,__v)=>{if*__d==__CASE0{return::core::result::Result::Err(::msrpc_ndr::EncodeError::DefaultArmNamesACase{ty:\"Record\",discriminant:u64::from(*__d),});}__w.u32(*__d);",
+        "::msrpc_ndr::Ndr::encode_scalars(&(*__v),__w)?;",
+        "Self::Data(_,__v)=>{::msrpc_ndr::Ndr::encode_buffers(&(*__v),__w)?;}",
+        // decode: no case matched, the member with the discriminant read
+        "let__x=__r.field(\"Record\",\"Data\",<Binaryas::msrpc_ndr::Ndr>::decode_scalars)?;::core::result::Result::Ok(Self::Data(__d,__x))",
+        "Self::Data(_,__v)=>{__r.field(\"Record\",\"Data\",|__r|::msrpc_ndr::Ndr::decode_buffers(&mut(*__v),__r))}",
+        // the member counts for the arms' alignment
+        "<Binaryas::msrpc_ndr::Ndr>::ALIGN64",
+    ] {
+        assert!(out.contains(frag), "missing {frag}");
+    }
+    assert!(!out.contains("UnknownDiscriminant"));
+    // the empty default arm refuses a case's discriminant too
+    let out = derive(quote! {
+        enum E { #[ndr(case = 1)] A(u16), #[ndr(case = 2)] B, #[ndr(default)] Other(u32) }
+    })
+    .unwrap();
+    assert!(out.contains("if*__d==__CASE0||*__d==__CASE1{"));
+    // shapes the default arm does not take
+    for bad in [
+        quote!(
+            enum E {
+                #[ndr(case = 1)]
+                A(u16),
+                #[ndr(default)]
+                D,
+            }
+        ),
+        quote!(
+            enum E {
+                #[ndr(case = 1)]
+                A(u16),
+                #[ndr(default)]
+                D(u32, u8, u8),
+            }
+        ),
+        quote!(
+            enum E {
+                #[ndr(case = 1)]
+                A(u16),
+                #[ndr(default)]
+                D(#[ndr(range(0, 1))] u32, u8),
+            }
+        ),
+    ] {
+        assert!(
+            derive_err(bad).contains("`Other(u16)` or `Data(u16, T)`"),
+            "accepted"
+        );
+    }
+}
+
 #[test]
 fn derive_errors() {
     assert!(derive_err(quote!(
@@ -555,7 +624,10 @@ fn interface_tokens() {
 #[test]
 fn sizes_naming_later_parameters_are_checked_after_them() {
     let out = iface(
-        quote!(uuid = "60a15ec5-4de8-11d7-a637-005056a20182", version = "1.0"),
+        quote!(
+            uuid = "60a15ec5-4de8-11d7-a637-005056a20182",
+            version = "1.0"
+        ),
         quote! {
             pub trait T {
                 #[opnum(0)]

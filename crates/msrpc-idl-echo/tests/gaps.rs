@@ -197,3 +197,51 @@ fn scmr_display_name_sized_by_a_later_in_out() {
         "0300000000000000 0000000000000000 0300000000000000 6100 6200 0000 0000 02000000 00000000"
     );
 }
+
+// ------------------------------------------------------------- 2. a [default] arm with a member
+
+#[test]
+fn lsad_forest_trust_record_default_arm() {
+    let rec = |t: u32, data: LsaForestTrustRecordForestTrustData| SetForestTrustRecordRequest {
+        record: LsaForestTrustRecord {
+            flags: 1,
+            forest_trust_type: t,
+            forest_trust_data: data,
+        },
+    };
+    let binary = LsaForestTrustBinaryData {
+        length: 2,
+        buffer: Unique::new(vec![0xaa, 0xbb]),
+    };
+    let (b20, _) = request!(
+        SetForestTrustRecordRequest,
+        rec(
+            5,
+            LsaForestTrustRecordForestTrustData::Data(5, binary.clone())
+        ),
+        // Flags, ForestTrustType, the union (discriminant, Length, Buffer's referent id),
+        // then Buffer: max_count, bytes
+        "01000000 05000000 05000000 02000000 00000200 02000000 aabb",
+        // NDR64: the union aligned to 8 (its arm holds a pointer), the arm after the
+        // discriminant aligned to 8; the pointer aligned to 8
+        "01000000 05000000 05000000 00000000 02000000 00000000 0000020000000000 0200000000000000 aabb"
+    );
+    // a case beside it
+    request!(
+        SetForestTrustRecordRequest,
+        rec(2, LsaForestTrustRecordForestTrustData::DomainInfo(0x42)),
+        "01000000 02000000 02000000 42000000",
+        "01000000 02000000 02000000 00000000 42000000 00000000"
+    );
+    // ForestTrustType must still select the arm the discriminant names
+    let mut w = b20;
+    w[4] = 6;
+    let e = SetForestTrustRecordRequest::from_stub_in(&w, LE, N20, LIM).unwrap_err();
+    assert_eq!(
+        e.kind,
+        DecodeErrorKind::DiscriminantMismatch {
+            expected: 6,
+            found: 5
+        }
+    );
+}

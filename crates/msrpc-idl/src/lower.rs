@@ -1335,21 +1335,6 @@ impl<'p> Lowerer<'p> {
                     for c in &arm.cases {
                         vals.push(self.eval_located(c)? & mask);
                     }
-                    if arm.default {
-                        if arm.field.is_some() {
-                            return Err(self.unsupported(arm.span, "a union's [default] arm with a member (the code generator's default arm holds only the discriminant)"));
-                        }
-                        let mut vn = "Other".to_string();
-                        while seen.contains(&vn) {
-                            vn.push('_');
-                        }
-                        seen.insert(vn.clone());
-                        let vid = ident(&vn);
-                        variants.push(
-                            quote! { /// The `default` arm (empty): any other discriminant.
-                            #[ndr(default)] #vid(#swid) },
-                        );
-                    }
                     let lowered = match &arm.field {
                         Some(f) => {
                             let r = self.field_resolved(f)?;
@@ -1369,6 +1354,37 @@ impl<'p> Lowerer<'p> {
                         }
                         None => None,
                     };
+                    if arm.default {
+                        // The default arm holds the discriminant, then its member if it has one
+                        // (MS-LSAD's `[default] LSA_FOREST_TRUST_BINARY_DATA Data;`).
+                        let base = match &lowered {
+                            Some((n, _)) if !n.is_empty() => camel(n),
+                            _ => "Other".to_string(),
+                        };
+                        let mut vn = base;
+                        while seen.contains(&vn) {
+                            vn.push('_');
+                        }
+                        seen.insert(vn.clone());
+                        let vid = ident(&vn);
+                        match &lowered {
+                            Some((n, l)) => {
+                                let ty = &l.ty;
+                                let nd = &l.ndr;
+                                let fa = if nd.is_empty() {
+                                    quote!()
+                                } else {
+                                    quote!(#[ndr(#(#nd),*)])
+                                };
+                                let vd = doc(&format!("IDL `default`: `{n}`, for any other discriminant (held in the first field)."));
+                                variants.push(quote! { #vd #[ndr(default)] #vid(#swid, #fa #ty) });
+                            }
+                            None => variants.push(
+                                quote! { /// The `default` arm (empty): any other discriminant.
+                                #[ndr(default)] #vid(#swid) },
+                            ),
+                        }
+                    }
                     for v in &vals {
                         let base = match &lowered {
                             Some((n, _)) if !n.is_empty() => camel(n),

@@ -353,12 +353,26 @@ fn embedded_conformant_structure_is_refused() {
 }
 
 #[test]
-fn first_is_and_default_arm_are_refused() {
+fn first_is_is_refused() {
     let e =
         iface_err("typedef struct { DWORD f; DWORD n; [size_is(n), first_is(f)] DWORD *a; } F;");
     assert!(e.message.contains("first_is"), "{e}");
-    let e = iface_err("typedef [switch_type(long)] union { [case(1)] long a; [default] long b; } D;\ntypedef struct { long l; [switch_is(l)] D d; } E;");
-    assert!(e.message.contains("[default] arm with a member"), "{e}");
+}
+
+/// A union's `[default]` arm with a member (MS-LSAD's LSA_FOREST_TRUST_RECORD) lowers to a
+/// variant holding the discriminant, then the member (bytes: msrpc-idl-echo's tests/gaps.rs).
+#[test]
+fn default_arm_with_a_member_lowers() {
+    let out = lower(
+        "typedef struct { [range(0, 131072)] unsigned long Length; [size_is(Length)] unsigned char *Buffer; } BIN;\n\
+         typedef [switch_type(long)] union { [case(1)] long a; [default] BIN Data; } D;\n\
+         typedef struct { long l; [switch_is(l)] D d; } E;",
+    );
+    has(&out, "#[ndr(default)] Data(u32, Bin)");
+    has(&out, "#[ndr(case = 1)] A(i32)");
+    // an empty default arm keeps its form
+    let out = lower("typedef [switch_type(short)] union { [case(1)] long a; [default] ; } D;\ntypedef struct { short l; [switch_is(l)] D d; } E;");
+    has(&out, "#[ndr(default)] Other(u16)");
 }
 
 /// Sizes naming a later parameter (SCMR, RPRN, NRPC, BKRP, C706 conv) lower to the same

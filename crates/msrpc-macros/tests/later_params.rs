@@ -10,9 +10,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use msrpc_macros::interface;
-use msrpc_ndr::{
-    DataRep, DecodeErrorKind, DecodeLimits, EncodeError, Ndr, TransferSyntax, Unique,
-};
+use msrpc_ndr::{DataRep, DecodeErrorKind, DecodeLimits, EncodeError, Ndr, TransferSyntax, Unique};
 
 const LE: DataRep = DataRep::LITTLE_ENDIAN;
 const N20: TransferSyntax = TransferSyntax::Ndr20;
@@ -154,8 +152,14 @@ fn a_unique_pointer_to_an_array_sized_by_a_later_parameter() {
     let b64 = hex("0000020000000000 0300000000000000 070809 00 03000000");
     assert_eq!(req.to_stub_in(LE, N20).unwrap(), b20);
     assert_eq!(req.to_stub_in(LE, N64).unwrap(), b64);
-    assert_eq!(PutUniqueRequest::from_stub_in(&b20, LE, N20, LIM).unwrap(), req);
-    assert_eq!(PutUniqueRequest::from_stub_in(&b64, LE, N64, LIM).unwrap(), req);
+    assert_eq!(
+        PutUniqueRequest::from_stub_in(&b20, LE, N20, LIM).unwrap(),
+        req
+    );
+    assert_eq!(
+        PutUniqueRequest::from_stub_in(&b64, LE, N64, LIM).unwrap(),
+        req
+    );
 
     // a null pointer: no array, nothing to check cb against (pidl's `if (r->in.p)` guard)
     let null = PutUniqueRequest { p: None, cb: 5 };
@@ -163,8 +167,14 @@ fn a_unique_pointer_to_an_array_sized_by_a_later_parameter() {
     let n64 = hex("0000000000000000 05000000");
     assert_eq!(null.to_stub_in(LE, N20).unwrap(), n20);
     assert_eq!(null.to_stub_in(LE, N64).unwrap(), n64);
-    assert_eq!(PutUniqueRequest::from_stub_in(&n20, LE, N20, LIM).unwrap(), null);
-    assert_eq!(PutUniqueRequest::from_stub_in(&n64, LE, N64, LIM).unwrap(), null);
+    assert_eq!(
+        PutUniqueRequest::from_stub_in(&n20, LE, N20, LIM).unwrap(),
+        null
+    );
+    assert_eq!(
+        PutUniqueRequest::from_stub_in(&n64, LE, N64, LIM).unwrap(),
+        null
+    );
 
     let mut w = b64.clone();
     w[20] = 1;
@@ -203,8 +213,14 @@ fn c706_conv_request_and_response() {
     let r64 = hex("0800000000000000 0000000000000000 0300000000000000 090909 00 03000000");
     assert_eq!(resp.to_stub_in(&req, LE, N20).unwrap(), r20);
     assert_eq!(resp.to_stub_in(&req, LE, N64).unwrap(), r64);
-    assert_eq!(ConvResponse::from_stub_in(&r20, LE, N20, LIM, &req).unwrap(), resp);
-    assert_eq!(ConvResponse::from_stub_in(&r64, LE, N64, LIM, &req).unwrap(), resp);
+    assert_eq!(
+        ConvResponse::from_stub_in(&r20, LE, N20, LIM, &req).unwrap(),
+        resp
+    );
+    assert_eq!(
+        ConvResponse::from_stub_in(&r64, LE, N64, LIM, &req).unwrap(),
+        resp
+    );
 
     // out_len disagreeing with actual_count, and max_count with out_max_len
     let mut w = r20.clone();
@@ -249,8 +265,14 @@ fn bkrp_out_pointer_to_an_array_sized_by_a_later_out_parameter() {
     let r64 = hex("0000020000000000 0400000000000000 aabbccdd 04000000");
     assert_eq!(resp.to_stub_in(&req, LE, N20).unwrap(), r20);
     assert_eq!(resp.to_stub_in(&req, LE, N64).unwrap(), r64);
-    assert_eq!(BackupResponse::from_stub_in(&r20, LE, N20, LIM, &req).unwrap(), resp);
-    assert_eq!(BackupResponse::from_stub_in(&r64, LE, N64, LIM, &req).unwrap(), resp);
+    assert_eq!(
+        BackupResponse::from_stub_in(&r20, LE, N20, LIM, &req).unwrap(),
+        resp
+    );
+    assert_eq!(
+        BackupResponse::from_stub_in(&r64, LE, N64, LIM, &req).unwrap(),
+        resp
+    );
 
     let null = BackupResponse {
         pp_data_out: Unique::null(),
@@ -258,7 +280,10 @@ fn bkrp_out_pointer_to_an_array_sized_by_a_later_out_parameter() {
     };
     let n64 = hex("0000000000000000 00000000");
     assert_eq!(null.to_stub_in(&req, LE, N64).unwrap(), n64);
-    assert_eq!(BackupResponse::from_stub_in(&n64, LE, N64, LIM, &req).unwrap(), null);
+    assert_eq!(
+        BackupResponse::from_stub_in(&n64, LE, N64, LIM, &req).unwrap(),
+        null
+    );
 
     let mut w = r20.clone();
     w[12] = 3;
@@ -282,11 +307,18 @@ fn a_string_sized_by_a_later_in_out_parameter() {
         cch: 2,
     };
     let r20 = hex("03000000 00000000 03000000 6100 6200 0000 0000 02000000");
-    let r64 = hex("0300000000000000 0000000000000000 0300000000000000 6100 6200 0000 0000 02000000");
+    let r64 =
+        hex("0300000000000000 0000000000000000 0300000000000000 6100 6200 0000 0000 02000000");
     assert_eq!(resp.to_stub_in(&req, LE, N20).unwrap(), r20);
     assert_eq!(resp.to_stub_in(&req, LE, N64).unwrap(), r64);
-    assert_eq!(DisplayNameResponse::from_stub_in(&r20, LE, N20, LIM, &req).unwrap(), resp);
-    assert_eq!(DisplayNameResponse::from_stub_in(&r64, LE, N64, LIM, &req).unwrap(), resp);
+    assert_eq!(
+        DisplayNameResponse::from_stub_in(&r20, LE, N20, LIM, &req).unwrap(),
+        resp
+    );
+    assert_eq!(
+        DisplayNameResponse::from_stub_in(&r64, LE, N64, LIM, &req).unwrap(),
+        resp
+    );
 
     // a max_count other than cch + 1
     let mut w = r20.clone();
@@ -310,8 +342,14 @@ fn a_union_selected_by_a_later_parameter() {
     let b20 = hex("02000000 3412 0000 02000000");
     assert_eq!(req.to_stub_in(LE, N20).unwrap(), b20);
     assert_eq!(req.to_stub_in(LE, N64).unwrap(), b20);
-    assert_eq!(SelectRequest::from_stub_in(&b20, LE, N20, LIM).unwrap(), req);
-    assert_eq!(SelectRequest::from_stub_in(&b20, LE, N64, LIM).unwrap(), req);
+    assert_eq!(
+        SelectRequest::from_stub_in(&b20, LE, N20, LIM).unwrap(),
+        req
+    );
+    assert_eq!(
+        SelectRequest::from_stub_in(&b20, LE, N64, LIM).unwrap(),
+        req
+    );
     let mut w = b20.clone();
     w[8] = 1;
     assert_eq!(
