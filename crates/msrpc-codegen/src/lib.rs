@@ -36,8 +36,9 @@
 //! | `range(lo, hi)` | integer field | value checked on encode and decode (bounds are literals) |
 //!
 //! Sizing expressions are Rust expressions over sibling fields (bound as references, so
-//! `len`, `*len` and `len * 2` all work; enums derived with `Ndr` count as their wire value),
-//! evaluated as `u64`. Decoding checks every count against its expression; encoding refuses a
+//! `len`, `*len` and `len * 2` all work; enums derived with `Ndr` count as their wire value;
+//! a pointer, `Option` included, counts as its referent and as 0 when null), evaluated as
+//! `u64`. Decoding checks every count against its expression; encoding refuses a
 //! value whose lengths disagree with them (`EncodeError::CountMismatch`).
 //!
 //! Not supported: generic types; `Full<T>` pointers with attributes on the referent; a

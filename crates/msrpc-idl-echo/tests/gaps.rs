@@ -245,3 +245,126 @@ fn lsad_forest_trust_record_default_arm() {
         }
     );
 }
+
+// ------------------------------------------------- 3. sizes from a [unique] pointer's referent
+
+#[test]
+fn rrp_query_value_sized_by_unique_pointers() {
+    let q = QueryValueRequest {
+        lp_type: Some(1),
+        lp_data: Some(vec![1, 2, 3]),
+        lpcb_data: Some(8),
+        lpcb_len: Some(3),
+    };
+    let (b20, _) = request!(
+        QueryValueRequest,
+        q.clone(),
+        // lpType (referent id, value); lpData (referent id; max_count *lpcbData, offset,
+        // actual_count *lpcbLen, bytes, pad); lpcbData; lpcbLen
+        "00000200 01000000 \
+         04000200 08000000 00000000 03000000 010203 00 \
+         08000200 08000000 \
+         0c000200 03000000",
+        "0000020000000000 01000000 00000000 \
+         0400020000000000 0800000000000000 0000000000000000 0300000000000000 010203 0000000000 \
+         0800020000000000 08000000 00000000 \
+         0c00020000000000 03000000"
+    );
+    // lpcbData null: lpData's size is 0 (`lpcbData ? *lpcbData : 0`)
+    let empty = QueryValueRequest {
+        lp_type: None,
+        lp_data: Some(Vec::new()),
+        lpcb_data: None,
+        lpcb_len: None,
+    };
+    request!(
+        QueryValueRequest,
+        empty,
+        "00000000 00000200 00000000 00000000 00000000 00000000 00000000",
+        "0000000000000000 0000020000000000 0000000000000000 0000000000000000 0000000000000000 \
+         0000000000000000 0000000000000000"
+    );
+    // data with a null size pointer: refused both ways
+    let bad = QueryValueRequest {
+        lp_type: None,
+        lp_data: Some(vec![1]),
+        lpcb_data: None,
+        lpcb_len: Some(1),
+    };
+    assert!(bad.to_stub_in(LE, N20).is_err());
+    // max_count 8 on the wire with lpcbData null (its referent id zeroed, its value dropped)
+    let mut w = b20[..28].to_vec();
+    w.extend_from_slice(&hex("00000000 0c000200 03000000"));
+    let e = QueryValueRequest::from_stub_in(&w, LE, N20, LIM).unwrap_err();
+    assert_eq!(e.path(), "QueryValueRequest.lp_data");
+    assert_eq!(
+        e.kind,
+        DecodeErrorKind::CountMismatch {
+            expected: 0,
+            found: 8
+        }
+    );
+
+    // the response: the same layout, sized by the [out] values
+    let r = QueryValueResponse {
+        lp_type: Some(3),
+        lp_data: Some(vec![0x61, 0x62]),
+        lpcb_data: Some(2),
+        lpcb_len: Some(2),
+        result: 0,
+    };
+    response!(
+        QueryValueResponse,
+        q,
+        r,
+        "00000200 03000000 \
+         04000200 02000000 00000000 02000000 6162 0000 \
+         08000200 02000000 \
+         0c000200 02000000 00000000",
+        "0000020000000000 03000000 00000000 \
+         0400020000000000 0200000000000000 0000000000000000 0200000000000000 6162 000000000000 \
+         0800020000000000 02000000 00000000 \
+         0c00020000000000 02000000 00000000"
+    );
+}
+
+#[test]
+fn a_size_from_an_earlier_unique_pointer() {
+    request!(
+        SizedByUniqueRequest,
+        SizedByUniqueRequest {
+            pcb: Some(2),
+            data: Some(vec![7, 8]),
+        },
+        "00000200 02000000 04000200 02000000 0708",
+        "0000020000000000 02000000 00000000 0400020000000000 0200000000000000 0708"
+    );
+    // pcb null: size 0, so data is absent or empty
+    request!(
+        SizedByUniqueRequest,
+        SizedByUniqueRequest {
+            pcb: None,
+            data: Some(Vec::new()),
+        },
+        "00000000 00000200 00000000",
+        "0000000000000000 0000020000000000 0000000000000000"
+    );
+    request!(
+        SizedByUniqueRequest,
+        SizedByUniqueRequest {
+            pcb: None,
+            data: None,
+        },
+        "00000000 00000000",
+        "0000000000000000 0000000000000000"
+    );
+    let e = SizedByUniqueRequest::from_stub_in(&hex("00000000 00000200 01000000 07"), LE, N20, LIM)
+        .unwrap_err();
+    assert_eq!(
+        e.kind,
+        DecodeErrorKind::CountMismatch {
+            expected: 0,
+            found: 1
+        }
+    );
+}

@@ -627,6 +627,9 @@ impl<'p> Lowerer<'p> {
             if let Some(list) = a.exprs(name) {
                 for (i, e) in list.into_iter().enumerate() {
                     let Some(e) = e else { continue };
+                    if pos != Pos::Param {
+                        self.no_member_referent(e, sib)?;
+                    }
                     let mut s = self.sizing(e, sib)?;
                     if plus_one {
                         s = format!("::msrpc_ndr::ndr_count({s}).wrapping_add(1)");
@@ -1080,6 +1083,38 @@ impl<'p> Lowerer<'p> {
         }
     }
 
+    /// Refuses `*p` in a structure member's size when `p` is a pointer member: its referent is
+    /// read in the structure's deferred part, possibly after the value it sizes (a parameter's
+    /// is read in parameter order, and a later one is a deferred check). Not in the published
+    /// IDL, where every `*p` sizing names a parameter.
+    fn no_member_referent(&self, e: &Expr, sib: &Siblings) -> Result<()> {
+        match e {
+            Expr::Unary("*", inner, s) => {
+                if let Expr::Name(n, _) = &**inner {
+                    if let Some((_, r)) = sib.get(n) {
+                        if r.levels.first() == Some(&Level::Ptr) {
+                            return Err(self.unsupported(*s, format!("a structure member's size taken from the referent of the pointer member `{n}`")));
+                        }
+                    }
+                }
+                self.no_member_referent(inner, sib)
+            }
+            Expr::Unary(_, a, _) | Expr::Cast(_, a, _) | Expr::Member(a, _, _) => {
+                self.no_member_referent(a, sib)
+            }
+            Expr::Binary(_, a, b, _) => {
+                self.no_member_referent(a, sib)?;
+                self.no_member_referent(b, sib)
+            }
+            Expr::Cond(c, a, b, _) => {
+                self.no_member_referent(c, sib)?;
+                self.no_member_referent(a, sib)?;
+                self.no_member_referent(b, sib)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A sizing expression as the Rust expression string the code generator takes.
     fn sizing(&self, e: &Expr, sib: &Siblings) -> Result<String> {
         match e {
@@ -1093,13 +1128,11 @@ impl<'p> Lowerer<'p> {
                 },
             },
             Expr::Unary("*", inner, s) => match &**inner {
+                // `*p`: the referent's value. A `[unique]` or `[ptr]` `p` (an `Option`, a
+                // `Unique`, a `Full`) counts as 0 when null (msrpc_ndr::NdrCount): MS-RRP's
+                // `size_is(lpcbData ? *lpcbData : 0)` spells out the same value.
                 Expr::Name(n, _) => match sib.get(n) {
-                    Some((rust, r)) => {
-                        if r.levels.first() == Some(&Level::Ptr) && (r.attrs.has("unique") || r.attrs.has("ptr")) {
-                            return Err(self.unsupported(*s, format!("a size taken from the referent of the [unique] pointer `{n}`")));
-                        }
-                        Ok(rust.clone())
-                    }
+                    Some((rust, _)) => Ok(rust.clone()),
                     None => self.sizing(inner, sib),
                 },
                 _ => Err(self.unsupported(*s, "dereferencing a computed value in a sizing expression")),

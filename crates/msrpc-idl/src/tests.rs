@@ -403,6 +403,37 @@ fn sizes_naming_later_parameters_lower() {
     assert_eq!(e.line, 4);
 }
 
+/// A size taken from the referent of a `[unique]` pointer parameter (MS-RRP) lowers to the
+/// parameter's name: an `Option` counts as its value, 0 when null (msrpc_ndr::NdrCount). A
+/// structure member's size taken from a pointer member's referent is refused (its referent is
+/// decoded in the deferred part, perhaps after the value it sizes).
+#[test]
+fn sizes_from_unique_pointer_referents() {
+    let out = lower(
+        "typedef unsigned long DWORD;\n\
+         DWORD q([in, out, unique, size_is(lpcbData ? *lpcbData : 0), length_is(lpcbLen ? *lpcbLen : 0)] unsigned char *lpData,\n\
+                 [in, out, unique] DWORD *lpcbData, [in, out, unique] DWORD *lpcbLen,\n\
+                 [in, unique] DWORD *pcb, [in, unique, size_is(*pcb)] unsigned char *data);",
+    );
+    has(
+        &out,
+        "size_is = \"if ::msrpc_ndr::ndr_count(lpcb_data) != 0 { ::msrpc_ndr::ndr_count(lpcb_data) } else { ::msrpc_ndr::ndr_count(0u64) }\"",
+    );
+    has(&out, "lpcb_data: ::core::option::Option<u32>");
+    has(
+        &out,
+        "#[ndr(in, size_is = \"pcb\")] data: ::core::option::Option<::std::vec::Vec<u8>>",
+    );
+    let e = iface_err(
+        "typedef struct { [unique] unsigned long *pn; [size_is(*pn)] unsigned char *a; } S;",
+    );
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert!(
+        e.message.contains("referent of the pointer member `pn`"),
+        "{e}"
+    );
+}
+
 // ------------------------------------------------------------------ error messages
 
 #[test]
