@@ -368,3 +368,33 @@ fn a_size_from_an_earlier_unique_pointer() {
         }
     );
 }
+
+// ------------------------------------------------------------- an anonymous union member
+
+#[test]
+fn scmr_config_info_anonymous_union() {
+    request!(
+        ChangeServiceConfig2WRequest,
+        ChangeServiceConfig2WRequest {
+            info: ScRpcConfigInfow {
+                dw_info_level: 2,
+                u: ScRpcConfigInfowU::Psda(5),
+            },
+        },
+        // dwInfoLevel, the union's discriminant and arm; NDR64: the union (a pointer arm)
+        // aligned to 8, its arm to 8, the structure padded to 8
+        "02000000 02000000 05000000",
+        "02000000 00000000 02000000 00000000 05000000 00000000"
+    );
+    request!(
+        ChangeServiceConfig2WRequest,
+        ChangeServiceConfig2WRequest {
+            info: ScRpcConfigInfow {
+                dw_info_level: 1,
+                u: ScRpcConfigInfowU::Psd(Unique::new(7)),
+            },
+        },
+        "01000000 01000000 00000200 07000000",
+        "01000000 00000000 01000000 00000000 0000020000000000 07000000"
+    );
+}

@@ -185,6 +185,43 @@ pub fn camel(s: &str) -> String {
     out
 }
 
+/// Names a structure's anonymous union and structure members (MS-SCMR's
+/// `SC_RPC_CONFIG_INFOW`: `[switch_is(dwInfoLevel)] union { ... };`) as the Windows SDK
+/// does under `NONAMELESSUNION` (`DUMMYUNIONNAME` is `u`, then `u2`...; `DUMMYSTRUCTNAME` is
+/// `s`): the wire does not change, a member needs a name in Rust.
+fn name_anonymous_members(mut s: StructDef) -> StructDef {
+    let taken: BTreeSet<String> = s
+        .fields
+        .iter()
+        .flatten()
+        .map(|f| f.decl.name.clone())
+        .collect();
+    let (mut unions, mut structs) = (0, 0);
+    for f in s.fields.iter_mut().flatten() {
+        if !f.decl.name.is_empty() || f.decl.ptrs != 0 || !f.decl.dims.is_empty() {
+            continue;
+        }
+        let (base, n) = match &f.ty {
+            TypeSpec::Union(_) => ("u", &mut unions),
+            TypeSpec::Struct(_) => ("s", &mut structs),
+            _ => continue,
+        };
+        loop {
+            *n += 1;
+            let name = if *n == 1 {
+                base.to_string()
+            } else {
+                format!("{base}{n}")
+            };
+            if !taken.contains(&name) {
+                f.decl.name = name;
+                break;
+            }
+        }
+    }
+    s
+}
+
 fn doc(s: &str) -> TokenStream {
     let s = format!(" {s}");
     quote!(#[doc = #s])
@@ -276,7 +313,7 @@ impl<'p> Lowerer<'p> {
             TypeSpec::Struct(s) => (
                 s.tag.clone(),
                 s.span,
-                DefKind::Struct((**s).clone()),
+                DefKind::Struct(name_anonymous_members((**s).clone())),
                 s.fields.is_some(),
             ),
             TypeSpec::Union(u) => (
@@ -1059,6 +1096,15 @@ impl<'p> Lowerer<'p> {
                 Expr::Name(n, _) => n,
                 _ => return None,
             },
+            // an expression over a sibling (MS-RPRN's `switch_is(0x00FFFFFF & Level)`): the
+            // sibling's width, the widest when there are several
+            Expr::Binary(_, a, b, _) => {
+                return match (self.expr_bits(a, sib), self.expr_bits(b, sib)) {
+                    (Some(x), Some(y)) => Some(x.max(y)),
+                    (x, y) => x.or(y),
+                }
+            }
+            Expr::Unary(_, a, _) | Expr::Cast(_, a, _) => return self.expr_bits(a, sib),
             _ => return None,
         };
         let (_, r) = sib.get(name)?;
@@ -1139,6 +1185,8 @@ impl<'p> Lowerer<'p> {
             },
             Expr::Member(base, field, _) => Ok(format!("{}.{}", self.sizing(base, sib)?, ident(&snake(field)))),
             Expr::Int(v, _) => Ok(format!("{v}u64")),
+            // `sizeof(wchar_t)` (MS-RPRN's `size_is(cbValueName / sizeof(wchar_t))`)
+            Expr::Sizeof(Some(v), _) => Ok(format!("{v}u64")),
             Expr::Cast(_, inner, _) => self.sizing(inner, sib),
             Expr::Binary(op, a, b, s) => {
                 let (x, y) = (self.sizing(a, sib)?, self.sizing(b, sib)?);
@@ -1319,6 +1367,11 @@ impl<'p> Lowerer<'p> {
             }
             DefKind::Union(u) => {
                 let arms = u.arms.clone().unwrap_or_default();
+                if u.switch.is_none() && arms.iter().all(|a| a.cases.is_empty() && !a.default) {
+                    return Err(
+                        self.unsupported(d.span, "a C union without [case] labels (not remotable)")
+                    );
+                }
                 let (bits, encapsulated) = match &u.switch {
                     Some((t, _)) => {
                         let r = self.resolve(t, 0, &[], &Attrs::default(), 0)?;

@@ -398,6 +398,12 @@ fn sizes_naming_later_parameters_lower() {
         &out,
         "#[ndr(out, size_is = \"cb\", length_is = \"out_len\")] out_data: ::std::vec::Vec<u8>",
     );
+    // MS-RPRN's RpcEnumPrinterData: a byte count divided by sizeof(wchar_t), a later [in]
+    let out = lower("void f([out, size_is(cbValueName / sizeof(wchar_t))] wchar_t *pValueName, [in] unsigned long cbValueName);");
+    has(
+        &out,
+        "size_is = \"::msrpc_ndr::ndr_count(cb_value_name).checked_div(::msrpc_ndr::ndr_count(2u64)).unwrap_or(u64::MAX)\"",
+    );
     let e = iface_err("void f([in, size_is(n)] byte *n);");
     assert_eq!(e.kind, ErrorKind::Unsupported);
     assert_eq!(e.line, 4);
@@ -432,6 +438,33 @@ fn sizes_from_unique_pointer_referents() {
         e.message.contains("referent of the pointer member `pn`"),
         "{e}"
     );
+}
+
+/// A structure's anonymous union member (MS-SCMR's SC_RPC_CONFIG_INFOW) is named `u` (then
+/// `u2`, and `s` for a structure), as the Windows SDK's DUMMYUNIONNAME under NONAMELESSUNION.
+#[test]
+fn anonymous_union_members_are_named() {
+    let out = lower(
+        "typedef struct _CFG { unsigned long level; [switch_is(level)] union { [case(1)] unsigned long a; [case(2)] short b; }; \
+         unsigned long u; [switch_is(level)] union { [case(1)] unsigned long c; [case(2)] short d; }; } CFG;",
+    );
+    has(&out, "#[ndr(switch_is = \"level\")] pub u2: CfgU2");
+    has(&out, "#[ndr(switch_is = \"level\")] pub u3: CfgU3");
+    has(&out, "pub u: u32");
+}
+
+/// A union whose `switch_is` is an expression over a sibling (MS-RPRN's PORT_CONTAINER:
+/// `switch_is(0x00FFFFFF & Level)`) takes the sibling's width as its discriminant's; a C union
+/// without `[case]` labels (MS-DTYP's EVENT_HEADER, local-only) is refused as such.
+#[test]
+fn switch_type_from_an_expression_and_c_unions() {
+    let out = lower(
+        "typedef struct _PC { unsigned long Level; [switch_is(0x00FFFFFF & Level)] union { [case(1)] unsigned long *p1; [case(0x00FFFFFF)] short *pff; } PortInfo; } PC;",
+    );
+    has(&out, "#[ndr(switch_type = \"u32\")] pub enum PcPortInfo");
+    has(&out, "#[ndr(case = 16777215)] Pff(");
+    let e = iface_err("typedef struct _EH { unsigned long a; union { struct { unsigned long k; unsigned long u; }; unsigned hyper t; }; } EH;");
+    assert!(e.message.contains("a C union without [case] labels"), "{e}");
 }
 
 // ------------------------------------------------------------------ error messages
