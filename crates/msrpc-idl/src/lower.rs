@@ -1361,7 +1361,9 @@ impl<'p> Lowerer<'p> {
                 let assoc = if aliases.is_empty() {
                     quote!()
                 } else {
-                    quote! { impl #name { #(#aliases)* } }
+                    // named like the variants they alias (NRPC's
+                    // `ForestTrustRecordTypeLast = ForestTrustDomainInfo`)
+                    quote! { #[allow(non_upper_case_globals)] impl #name { #(#aliases)* } }
                 };
                 quote! { #[derive(::msrpc_ndr::Ndr, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)] #body #assoc }
             }

@@ -467,6 +467,17 @@ fn switch_type_from_an_expression_and_c_unions() {
     assert!(e.message.contains("a C union without [case] labels"), "{e}");
 }
 
+/// An enumerator aliasing another's value (MS-NRPC's `ForestTrustRecordTypeLast =
+/// ForestTrustDomainInfo`) is an associated constant named like the variants, allowed by name.
+#[test]
+fn enum_aliases_are_constants_named_like_variants() {
+    let out = lower("typedef enum _T { A = 0, B = 2, Last = B } T;\ntypedef struct { T t; } S;");
+    has(
+        &out,
+        "#[allow(non_upper_case_globals)] impl T { #[doc = \" IDL `Last` = 2.\"] pub const Last: u32 = 2; }",
+    );
+}
+
 // ------------------------------------------------------------------ error messages
 
 #[test]
