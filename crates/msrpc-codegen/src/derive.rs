@@ -485,15 +485,40 @@ fn derive_union(
     }
     let swty = st.ty();
     let swsize = st.size();
-    let write_d = match st {
-        SwitchType::U8 => quote!(__w.u8),
-        SwitchType::U16 => quote!(__w.u16),
-        SwitchType::U32 => quote!(__w.u32),
+    let swsize64 = st.size64();
+    // statements writing the discriminant `v`, and reading it into `__d`
+    let write_d = |v: TokenStream| match st {
+        SwitchType::U8 => quote! { __w.u8(#v); },
+        SwitchType::U16 => quote! { __w.u16(#v); },
+        SwitchType::U32 => quote! { __w.u32(#v); },
+        SwitchType::Enum16 => quote! {
+            if __w.is_ndr64() {
+                __w.u32(u32::from(#v));
+            } else {
+                __w.u16(#v);
+            }
+        },
     };
     let read_d = match st {
-        SwitchType::U8 => quote!(__r.u8()),
-        SwitchType::U16 => quote!(__r.u16()),
-        SwitchType::U32 => quote!(__r.u32()),
+        SwitchType::U8 => quote! { let __d: u8 = __r.u8()?; },
+        SwitchType::U16 => quote! { let __d: u16 = __r.u16()?; },
+        SwitchType::U32 => quote! { let __d: u32 = __r.u32()?; },
+        // a 16-bit enum is 4 bytes in NDR64; a value beyond 16 bits is refused, as for the
+        // enum itself
+        SwitchType::Enum16 => quote! {
+            let __d: u16 = if __r.is_ndr64() {
+                let __wide = __r.u32()?;
+                <u16 as ::core::convert::TryFrom<u32>>::try_from(__wide).map_err(|_| {
+                    __r.error(::msrpc_ndr::DecodeErrorKind::OutOfRange {
+                        value: i128::from(__wide),
+                        min: 0,
+                        max: i128::from(u16::MAX),
+                    })
+                })?
+            } else {
+                __r.u16()?
+            };
+        },
     };
     let data_arms: Vec<&Arm> = arms.iter().filter(|a| a.field.is_some()).collect();
     let arm_consts: Vec<shape::MemberConsts> = data_arms
@@ -510,7 +535,7 @@ fn derive_union(
     all_aligns.push(quote!(#swsize));
     let align = max_align_chain(&all_aligns);
     let mut all_aligns64 = arm_aligns64.clone();
-    all_aligns64.push(quote!(#swsize));
+    all_aligns64.push(quote!(#swsize64));
     let align64 = max_align_chain(&all_aligns64);
     let scalars_only = and_chain(&arm_onlys);
     // NDR20: an encapsulated union aligns its arm to the largest arm alignment (C706
@@ -590,9 +615,10 @@ fn derive_union(
             match &a.field {
                 None => {
                     disc_arms.extend(quote! { Self::#vid(__d) => u64::from(*__d), });
-                    enc_s_arms.extend(
-                        quote! { Self::#vid(__d) => { #refuse #write_d(*__d); #after_d64 } },
-                    );
+                    enc_s_arms.extend({
+                        let wd = write_d(quote!(*__d));
+                        quote! { Self::#vid(__d) => { #refuse #wd #after_d64 } }
+                    });
                     default_dec = quote! { ::core::result::Result::Ok(Self::#vid(__d)) };
                 }
                 Some((_, fa, shape)) => {
@@ -601,11 +627,12 @@ fn derive_union(
                     let enc = shape::member_encode_scalars(shape, &place, name);
                     let encb = shape::member_encode_buffers(shape, &place, name);
                     disc_arms.extend(quote! { Self::#vid(__d, _) => u64::from(*__d), });
+                    let wd = write_d(quote!(*__d));
                     enc_s_arms.extend(quote! {
                         Self::#vid(__d, __v) => {
                             #refuse
                             #pre
-                            #write_d(*__d);
+                            #wd
                             #after_d
                             #enc
                         }
@@ -640,7 +667,8 @@ fn derive_union(
         match &a.field {
             None => {
                 disc_arms.extend(quote! { Self::#vid => u64::from(#cid), });
-                enc_s_arms.extend(quote! { Self::#vid => { #write_d(#cid); #after_d64 } });
+                let wd = write_d(quote!(#cid));
+                enc_s_arms.extend(quote! { Self::#vid => { #wd #after_d64 } });
                 dec_chain.extend(quote! {
                     if __d == #cid {
                         return ::core::result::Result::Ok(Self::#vid);
@@ -653,10 +681,11 @@ fn derive_union(
                 let enc = shape::member_encode_scalars(shape, &place, name);
                 let encb = shape::member_encode_buffers(shape, &place, name);
                 disc_arms.extend(quote! { Self::#vid(_) => u64::from(#cid), });
+                let wd = write_d(quote!(#cid));
                 enc_s_arms.extend(quote! {
                     Self::#vid(__v) => {
                         #pre
-                        #write_d(#cid);
+                        #wd
                         #after_d
                         #enc
                     }
@@ -742,7 +771,7 @@ fn derive_union(
                     if __r.is_ndr64() {
                         __r.align(<Self as ::msrpc_ndr::Ndr>::ALIGN64)?;
                     }
-                    let __d: #swty = #read_d?;
+                    #read_d
                     if __r.is_ndr64() {
                         __r.align(#arms_align64)?;
                     }
@@ -931,6 +960,14 @@ fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream
                     #raw_arms
                     #ident::#uid(__x) => __x,
                 }
+            }
+        }
+
+        /// The value, for `range(lo, hi)` checks on a field of this type (MS-FASP's enums).
+        #[automatically_derived]
+        impl ::core::convert::From<#ident> for i128 {
+            fn from(__e: #ident) -> Self {
+                i128::from(<#fty as ::core::convert::From<#ident>>::from(__e))
             }
         }
     })

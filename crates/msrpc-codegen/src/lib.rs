@@ -9,9 +9,11 @@
 //!   discriminant no case names: `Other(u16)` holds the discriminant (an empty `[default]`),
 //!   `Data(u16, T)` the discriminant and the arm's member (`[default] T x;`), written and read
 //!   as a case arm's member. Encoding refuses a default arm holding a case's discriminant
-//!   (`EncodeError::DefaultArmNamesACase`: the peer would read that case's arm). `#[ndr(switch_type = "u8" | "u16" | "u32")]` on the
-//!   enum (default `u32`), `#[ndr(encapsulated)]` to align the arm to the largest arm
-//!   alignment after the discriminant. Implements `msrpc_ndr::NdrUnion` too.
+//!   (`EncodeError::DefaultArmNamesACase`: the peer would read that case's arm).
+//!   `#[ndr(switch_type = "u8" | "u16" | "u32" | "enum16")]` on the enum (default `u32`;
+//!   `enum16`, a discriminant that is a 16-bit NDR enum, is 2 bytes in NDR20 and 4 in NDR64,
+//!   where every enum is 4 octets, MS-RPCE 2.2.5.2), `#[ndr(encapsulated)]` to align the arm
+//!   to the largest arm alignment after the discriminant. Implements `msrpc_ndr::NdrUnion` too.
 //! - **Enums**: `Name = value` variants and one `#[ndr(unknown)] Unknown(u32)` catch-all that
 //!   holds any other value (open, as Windows' and Samba's stubs are: decoding never refuses a
 //!   value, encoding writes the held one back; one that does not fit the wire type fails with

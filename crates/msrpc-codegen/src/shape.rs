@@ -316,7 +316,11 @@ pub fn eval(expr: &Expr, binder: &dyn Binder) -> syn::Result<TokenStream> {
     let mut binds = TokenStream::new();
     for name in expr_names(expr) {
         if let Some(place) = binder.place(&name, expr.span())? {
-            let id = Ident::new(&name, expr.span());
+            // a field or parameter named by a keyword is a raw identifier (`r#type`)
+            let id = match name.strip_prefix("r#") {
+                Some(raw) => Ident::new_raw(raw, expr.span()),
+                None => Ident::new(&name, expr.span()),
+            };
             binds.extend(quote! { let #id = &#place; });
         }
     }

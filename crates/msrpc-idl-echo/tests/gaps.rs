@@ -398,3 +398,33 @@ fn scmr_config_info_anonymous_union() {
         "01000000 00000000 01000000 00000000 0000020000000000 07000000"
     );
 }
+
+// ------------------------------------------------------------- a union switched by an enum
+
+#[test]
+fn a_union_switched_by_an_enum() {
+    // Type (an enum: 2 bytes, 4 in NDR64), the discriminant (likewise), the short arm; NDR64
+    // pads the structure to 4
+    request!(
+        SetElementRequest,
+        SetElementRequest {
+            e: Element {
+                r#type: ElementType::ElementShort,
+                u: ElementU::S(0x0102),
+            },
+        },
+        "0100 0100 0201",
+        "01000000 01000000 0201 0000"
+    );
+    request!(
+        SetElementRequest,
+        SetElementRequest {
+            e: Element {
+                r#type: ElementType::ElementNone,
+                u: ElementU::Case2,
+            },
+        },
+        "0200 0200",
+        "02000000 02000000"
+    );
+}

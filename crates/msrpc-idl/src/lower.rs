@@ -48,6 +48,11 @@ const RESERVED_TYPES: &[&str] = &[
     "Fn",
 ];
 
+/// A union discriminant's width for a 16-bit NDR enum (a `switch_type(some_enum)`, or a
+/// `switch_is` naming an enum): 2 bytes in NDR20, 4 in NDR64, where every enum is 4 octets
+/// (MS-RPCE 2.2.5.2); the code generator's `switch_type = "enum16"`.
+const ENUM16: u8 = 0x90;
+
 /// Type names whose definition lowers to `msrpc_ndr::Uuid` (same wire layout as MS-DTYP's GUID).
 const GUID_NAMES: &[&str] = &["GUID", "UUID", "IID", "CLSID", "_GUID"];
 
@@ -749,8 +754,20 @@ impl<'p> Lowerer<'p> {
             None => None,
         };
         if let (Some(e), Leaf::Def(idx)) = (a.expr("switch_is"), &r.leaf) {
-            // remember the discriminant's width for a union without switch_type
-            let bits = self.expr_bits(e, sib);
+            // remember the discriminant's width for a union without switch_type: the member's
+            // own `switch_type(T)` (MS-DHCPM's DHCP_SUBNET_ELEMENT_DATA, MS-ADTS' CLAIM_ENTRY),
+            // else the switch_is expression's
+            let st = a.get("switch_type").and_then(|at| match at.args.first() {
+                Some(AttrArg::Type(t, 0)) => Some(t.clone()),
+                _ => None,
+            });
+            let bits = match st {
+                Some(t) => {
+                    let tr = self.resolve(&t, 0, &[], &Attrs::default(), 0)?;
+                    Some(self.switch_bits(&tr, span)?)
+                }
+                None => self.expr_bits(e, sib),
+            };
             if let Some(b) = bits {
                 self.switch_hint.entry(*idx).or_insert(b);
             }
@@ -1099,10 +1116,11 @@ impl<'p> Lowerer<'p> {
             // an expression over a sibling (MS-RPRN's `switch_is(0x00FFFFFF & Level)`): the
             // sibling's width, the widest when there are several
             Expr::Binary(_, a, b, _) => {
+                let width = |b: u8| if b == ENUM16 { 16 } else { b };
                 return match (self.expr_bits(a, sib), self.expr_bits(b, sib)) {
-                    (Some(x), Some(y)) => Some(x.max(y)),
+                    (Some(x), Some(y)) => Some(if width(y) > width(x) { y } else { x }),
                     (x, y) => x.or(y),
-                }
+                };
             }
             Expr::Unary(_, a, _) | Expr::Cast(_, a, _) => return self.expr_bits(a, sib),
             _ => return None,
@@ -1121,7 +1139,7 @@ impl<'p> Lowerer<'p> {
                 }) => Some(if attrs.has("v1_enum") || r.attrs.has("v1_enum") {
                     32
                 } else {
-                    16
+                    ENUM16
                 }),
                 _ => None,
             },
@@ -1165,7 +1183,8 @@ impl<'p> Lowerer<'p> {
     fn sizing(&self, e: &Expr, sib: &Siblings) -> Result<String> {
         match e {
             Expr::Name(n, s) => match sib.get(n) {
-                Some((rust, _)) => Ok(rust.clone()),
+                // `r#type` for a sibling named by a keyword (MS-ADTS' CLAIM_ENTRY `Type`)
+                Some((rust, _)) => Ok(ident(rust).to_string()),
                 None => match self.consts.get(n) {
                     Some(v) => Ok(format!("{v}u64")),
                     None => Err(self
@@ -1178,11 +1197,15 @@ impl<'p> Lowerer<'p> {
                 // `Unique`, a `Full`) counts as 0 when null (msrpc_ndr::NdrCount): MS-RRP's
                 // `size_is(lpcbData ? *lpcbData : 0)` spells out the same value.
                 Expr::Name(n, _) => match sib.get(n) {
-                    Some((rust, _)) => Ok(rust.clone()),
+                    Some((rust, _)) => Ok(ident(rust).to_string()),
                     None => self.sizing(inner, sib),
                 },
                 _ => Err(self.unsupported(*s, "dereferencing a computed value in a sizing expression")),
             },
+            Expr::Unary("!", inner, _) => Ok(format!(
+                "u64::from(::msrpc_ndr::ndr_count({}) == 0)",
+                self.sizing(inner, sib)?
+            )),
             Expr::Member(base, field, _) => Ok(format!("{}.{}", self.sizing(base, sib)?, ident(&snake(field)))),
             Expr::Int(v, _) => Ok(format!("{v}u64")),
             // `sizeof(wchar_t)` (MS-RPRN's `size_is(cbValueName / sizeof(wchar_t))`)
@@ -1203,6 +1226,13 @@ impl<'p> Lowerer<'p> {
                     "^" => format!("({x} ^ {y})"),
                     "<<" => format!("{x}.checked_shl(u32::try_from({y}).unwrap_or(u32::MAX)).unwrap_or(u64::MAX)"),
                     ">>" => format!("{x}.checked_shr(u32::try_from({y}).unwrap_or(u32::MAX)).unwrap_or(0)"),
+                    // comparisons and logic are 0 or 1, as in C (MS-DHCPM's switch_is of
+                    // DHCP_SUBNET_ELEMENT_DATA tests a range of element types)
+                    "<" | "<=" | ">" | ">=" | "==" | "!=" => {
+                        format!("u64::from({x} {op} {y})")
+                    }
+                    "&&" => format!("u64::from({x} != 0 && {y} != 0)"),
+                    "||" => format!("u64::from({x} != 0 || {y} != 0)"),
                     other => return Err(self.unsupported(*s, format!("the operator `{other}` in a sizing expression"))),
                 })
             }
@@ -1402,12 +1432,17 @@ impl<'p> Lowerer<'p> {
                 let swty = match bits {
                     8 => "u8",
                     16 => "u16",
+                    ENUM16 => "enum16",
                     _ => "u32",
                 };
-                let swid = format_ident!("{}", swty);
+                let swid = match bits {
+                    8 => format_ident!("u8"),
+                    16 | ENUM16 => format_ident!("u16"),
+                    _ => format_ident!("u32"),
+                };
                 let mask: i128 = match bits {
                     8 => 0xff,
-                    16 => 0xffff,
+                    16 | ENUM16 => 0xffff,
                     _ => 0xffff_ffff,
                 };
                 let mut variants = Vec::new();
@@ -1563,7 +1598,21 @@ impl<'p> Lowerer<'p> {
                 let Some((_, r)) = sib.get(&f.decl.name) else {
                     continue;
                 };
-                if let (Leaf::Def(idx), Some(b)) = (&r.leaf, self.expr_bits(e, &sib)) {
+                // the member's own switch_type (MS-DHCPM's DHCP_SUBNET_ELEMENT_DATA), else the
+                // switch_is expression's width
+                let declared = f
+                    .attrs
+                    .get("switch_type")
+                    .and_then(|at| match at.args.first() {
+                        Some(AttrArg::Type(t, 0)) => self
+                            .resolve(t, 0, &[], &Attrs::default(), 0)
+                            .ok()
+                            .and_then(|tr| self.switch_bits(&tr, f.decl.span).ok()),
+                        _ => None,
+                    });
+                if let (Leaf::Def(idx), Some(b)) =
+                    (&r.leaf, declared.or_else(|| self.expr_bits(e, &sib)))
+                {
                     self.switch_hint.entry(*idx).or_insert(b);
                 }
             }
@@ -1595,7 +1644,7 @@ impl<'p> Lowerer<'p> {
                     if attrs.has("v1_enum") || r.attrs.has("v1_enum") {
                         32
                     } else {
-                        16
+                        ENUM16
                     }
                 }
                 _ => {

@@ -478,6 +478,32 @@ fn enum_aliases_are_constants_named_like_variants() {
     );
 }
 
+/// A sibling named by a Rust keyword (MS-ADTS' CLAIM_ENTRY `Type`) is `r#type` in sizing and
+/// switch expressions; a member's own `switch_type` gives its union's discriminant (MS-DHCPM's
+/// DHCP_SUBNET_ELEMENT_DATA); comparisons and `&&`/`||`/`!` in a sizing or switch expression
+/// are 0 or 1, as in C.
+#[test]
+fn keyword_siblings_member_switch_types_and_comparisons() {
+    let out = lower(
+        "typedef enum _CT { CA = 1, CB = 2 } CT;\n\
+         typedef struct _CE { CT Type; [switch_is(Type), switch_type(CT)] union { [case(1)] long a; [case(2)] short b; } Values; } CE;",
+    );
+    has(&out, "#[ndr(switch_is = \"r#type\")] pub values: CeValues");
+    // an enum discriminant: 2 bytes in NDR20, 4 in NDR64 (MS-RPCE 2.2.5.2)
+    has(&out, "#[ndr(switch_type = \"enum16\")] pub enum CeValues");
+    has(&out, "pub r#type: Ct");
+    let out = lower(
+        "typedef struct _D { unsigned long T; [switch_is(((T <= 2) && !(T == 0)) ? 0 : T), switch_type(unsigned long)] \
+         union { [case(0)] long a; [case(5)] short b; } E; } D;",
+    );
+    has(&out, "#[ndr(switch_type = \"u32\")] pub enum DE");
+    has(
+        &out,
+        "u64::from(::msrpc_ndr::ndr_count(u64::from(::msrpc_ndr::ndr_count(t) <= ::msrpc_ndr::ndr_count(2u64))) != 0 && \
+         ::msrpc_ndr::ndr_count(u64::from(::msrpc_ndr::ndr_count(u64::from(::msrpc_ndr::ndr_count(t) == ::msrpc_ndr::ndr_count(0u64))) == 0)) != 0)",
+    );
+}
+
 // ------------------------------------------------------------------ error messages
 
 #[test]
