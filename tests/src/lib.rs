@@ -6,6 +6,7 @@
 
 pub mod pcap;
 mod sleeper;
+pub mod values;
 
 pub use sleeper::TokioSleep;
 
