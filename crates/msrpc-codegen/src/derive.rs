@@ -809,6 +809,22 @@ fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream
     let mut raw_arms = TokenStream::new();
     let mut count_arms = TokenStream::new();
     let mut unknown: Option<(Ident, Type)> = None;
+    // The declared values are constants of the catch-all's type (u32 in generated code): a
+    // 16-bit enum may declare a value beyond 16 bits (MIDL accepts it, MS-FASP's
+    // FW_RULE_STATUS_CLASS); encoding it fails at run time, as MIDL's stubs raise
+    // RPC_X_ENUM_VALUE_OUT_OF_RANGE.
+    let catch_all_ty = e
+        .variants
+        .iter()
+        .find(|v| attrs::variant_attrs(&v.attrs).is_ok_and(|a| a.unknown))
+        .and_then(|v| match &v.fields {
+            Fields::Unnamed(u) if u.unnamed.len() == 1 => u.unnamed.first().map(|f| f.ty.clone()),
+            _ => None,
+        });
+    let cty = match &catch_all_ty {
+        Some(t) => quote!(#t),
+        None => ty.clone(),
+    };
     for (i, v) in e.variants.iter().enumerate() {
         let va = attrs::variant_attrs(&v.attrs)?;
         let vid = &v.ident;
@@ -857,12 +873,12 @@ fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream
             ));
         };
         let cid = format_ident!("__V{}", i);
-        consts.extend(quote! { const #cid: #ty = #d; });
-        enc_arms.extend(quote! { #ident::#vid => #cid, });
+        consts.extend(quote! { const #cid: #cty = #d; });
+        enc_arms.extend(quote! { #ident::#vid => u64::from(#cid), });
         count_arms.extend(quote! { #ident::#vid => u64::from(#cid), });
-        raw_arms.extend(quote! { #ident::#vid => ::core::convert::From::from(#cid), });
+        raw_arms.extend(quote! { #ident::#vid => #cid, });
         dec_chain.extend(quote! {
-            if __v == #cid {
+            if __x == #cid {
                 return ::core::result::Result::Ok(#ident::#vid);
             }
         });
@@ -887,19 +903,17 @@ fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream
             const SCALARS_ONLY: bool = true;
             fn encode_scalars(&self, __w: &mut ::msrpc_ndr::Writer) -> ::msrpc_ndr::EncodeResult {
                 #consts
-                let __v: #ty = match self {
+                let __wide: u64 = match self {
                     #enc_arms
-                    #ident::#uid(__x) => {
-                        let __wide = <u64 as ::core::convert::From<#fty>>::from(*__x);
-                        <#ty as ::core::convert::TryFrom<u64>>::try_from(__wide).map_err(|_| {
-                            ::msrpc_ndr::EncodeError::EnumValueOutOfRange {
-                                ty: #tyname,
-                                value: __wide,
-                                max: u64::from(#ty::MAX),
-                            }
-                        })?
-                    }
+                    #ident::#uid(__x) => <u64 as ::core::convert::From<#fty>>::from(*__x),
                 };
+                let __v: #ty = <#ty as ::core::convert::TryFrom<u64>>::try_from(__wide).map_err(|_| {
+                    ::msrpc_ndr::EncodeError::EnumValueOutOfRange {
+                        ty: #tyname,
+                        value: __wide,
+                        max: u64::from(#ty::MAX),
+                    }
+                })?;
                 // MS-RPCE 2.2.5.2: NDR64 carries every enum as a 4-byte integer.
                 if __w.is_ndr64() {
                     __w.u32(::core::convert::From::from(__v));
@@ -923,8 +937,9 @@ fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream
                 } else {
                     #read.map_err(|__e| __e.in_type(#tyname))?
                 };
+                let __x = <#fty as ::core::convert::From<#ty>>::from(__v);
                 #dec_chain
-                ::core::result::Result::Ok(#ident::#uid(<#fty as ::core::convert::From<#ty>>::from(__v)))
+                ::core::result::Result::Ok(#ident::#uid(__x))
             }
         }
 

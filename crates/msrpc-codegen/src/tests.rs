@@ -293,17 +293,17 @@ fn union_and_enum_tokens() {
     .unwrap();
     assert!(out.contains("constALIGN:usize=4usize"));
     assert!(out.contains("const__V0:u32=1;const__V1:u32=0x10000;"));
-    assert!(out.contains("let__v:u32=matchself{E::A=>__V0,E::B=>__V1,E::Unknown(__x)=>{"));
+    // the declared values are constants of the catch-all's type, narrowed to the wire's on encode
+    assert!(out.contains("let__wide:u64=matchself{E::A=>u64::from(__V0),E::B=>u64::from(__V1),E::Unknown(__x)=><u64as::core::convert::From<u32>>::from(*__x),};"));
     assert!(out.contains("<u32as::core::convert::TryFrom<u64>>::try_from(__wide)"));
     assert!(out.contains(
         "EncodeError::EnumValueOutOfRange{ty:\"E\",value:__wide,max:u64::from(u32::MAX),}"
     ));
     assert!(out.contains("__w.u32(__v);"));
     // decoding never refuses a value: a declared one is its variant, any other the catch-all
-    assert!(out.contains("if__v==__V1{return::core::result::Result::Ok(E::B);}"));
-    assert!(out.contains(
-        "::core::result::Result::Ok(E::Unknown(<u32as::core::convert::From<u32>>::from(__v)))"
-    ));
+    assert!(out.contains("if__x==__V1{return::core::result::Result::Ok(E::B);}"));
+    assert!(out.contains("let__x=<u32as::core::convert::From<u32>>::from(__v);"));
+    assert!(out.contains("::core::result::Result::Ok(E::Unknown(__x))"));
     assert!(!out.contains("Err(__r.error"));
     assert!(out.contains("impl::msrpc_ndr::NdrCountforE"));
     assert!(out.contains("E::Unknown(__x)=><u64as::core::convert::From<u32>>::from(*__x),"));
@@ -321,11 +321,12 @@ fn union_and_enum_tokens() {
     assert!(out.contains("<u16as::core::convert::TryFrom<u32>>::try_from(__wide)"));
     assert!(out.contains("constALIGN64:usize=4;"));
     assert!(out.contains("<u16as::core::convert::TryFrom<u64>>::try_from(__wide)"));
-    assert!(out.contains("E::Other(<u16as::core::convert::From<u16>>::from(__v))"));
+    assert!(out.contains("let__x=<u16as::core::convert::From<u16>>::from(__v);"));
+    assert!(out.contains("const__V0:u16=1;"));
     assert!(out.contains("impl::core::convert::From<u16>forE"));
     let out = derive(quote! { #[repr(u16)] enum E { A = 1, #[ndr(unknown)] U(u32) } }).unwrap();
     assert!(out.contains("max:u64::from(u16::MAX)"));
-    assert!(out.contains("E::U(<u32as::core::convert::From<u16>>::from(__v))"));
+    assert!(out.contains("let__x=<u32as::core::convert::From<u16>>::from(__v);"));
     // a catch-all alone is an enum too
     let out = derive(quote! { enum E { #[ndr(unknown)] U(u32) } }).unwrap();
     assert!(out.contains("::core::result::Result::Ok(E::U("));

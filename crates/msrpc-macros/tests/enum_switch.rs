@@ -80,3 +80,36 @@ fn a_u16_discriminant_stays_two_bytes() {
     check(&v, BE, N64, "0001 0102");
     check(&ByU16::Empty, BE, N64, "0002");
 }
+
+/// A 16-bit enum declaring a value beyond 16 bits (MS-FASP's FW_RULE_STATUS_CLASS, a set of
+/// flag constants): it compiles, its other values encode, and encoding the wide one fails at
+/// run time, as MIDL's stubs raise RPC_X_ENUM_VALUE_OUT_OF_RANGE for it.
+#[derive(Ndr, Clone, Copy, Debug, PartialEq)]
+#[repr(u32)]
+pub enum StatusClass {
+    /// In range.
+    Small = 1,
+    /// Beyond 16 bits.
+    Big = 0x10000,
+    /// Any other value.
+    #[ndr(unknown)]
+    Unknown(u32),
+}
+
+#[test]
+fn a_16_bit_enum_may_declare_a_value_it_cannot_send() {
+    check(&StatusClass::Small, LE, N20, "0100");
+    check(&StatusClass::Small, BE, N64, "00000001");
+    for ts in [N20, N64] {
+        assert_eq!(
+            msrpc_ndr::to_bytes_in(&StatusClass::Big, LE, ts),
+            Err(msrpc_ndr::EncodeError::EnumValueOutOfRange {
+                ty: "StatusClass",
+                value: 0x10000,
+                max: 0xffff
+            })
+        );
+    }
+    assert_eq!(msrpc_ndr::ndr_count(StatusClass::Big), 0x10000);
+    assert_eq!(u32::from(StatusClass::Big), 0x10000);
+}
