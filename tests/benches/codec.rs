@@ -14,13 +14,17 @@ use std::hint::black_box;
 use std::net::Ipv4Addr;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use msrpc_echo::{EchoDataRequest, RpcechoInterface};
+use msrpc_echo::{
+    EchoDataRequest, RpcechoInterface, TestCall2Response, TestCallRequest, TestEnumRequest,
+    TestSurroundingRequest,
+};
 use msrpc_epm::tower::Tower;
 use msrpc_epm::{EptEntry, EptLookupRequest, EptLookupResponse};
-use msrpc_ndr::{ContextHandle, DataRep, DecodeLimits, Unique, Uuid};
+use msrpc_ndr::{ContextHandle, DataRep, DecodeLimits, TransferSyntax, Unique, Uuid};
 use msrpc_proto::dispatch::Interface;
 use msrpc_proto::pdu::{Body, Header, PacketType, Pdu, PfcFlags, Request, SyntaxId};
 use msrpc_proto::server::{ServerConfig, ServerConnection, ServerEnv, ServerEvent};
+use msrpc_tests::values;
 
 const LE: DataRep = DataRep::LITTLE_ENDIAN;
 
@@ -162,6 +166,111 @@ fn ndr(c: &mut Criterion) {
     g.finish();
 }
 
+const SYNTAXES: [(&str, TransferSyntax); 2] = [
+    ("ndr20", TransferSyntax::Ndr20),
+    ("ndr64", TransferSyntax::Ndr64),
+];
+
+/// The same values encoded and decoded in NDR20 and in NDR64 (MS-RPCE 2.2.5), in one group per
+/// value so the two syntaxes are measured in the same run: `ndr64_encode / ndr20_encode` is
+/// the figure to read. NDR64 writes 8-byte pointers and counts, aligns structures with
+/// pointers to 8 and widens enums to 4 bytes, so its stubs are longer. The values are
+/// `msrpc_tests::values`'; `scripts/bench-ndr64.sh` counts the instructions of the same
+/// operations (figures that do not move with the machine's load).
+fn ndr64_vs_ndr20(c: &mut Criterion) {
+    let (lreq, resp) = values::ept_lookup(50);
+    let mut g = c.benchmark_group("ndr64_vs_ndr20_ept_lookup_50_entries");
+    for (name, ts) in SYNTAXES {
+        let bytes = resp.to_stub_in(&lreq, LE, ts).unwrap();
+        g.bench_function(format!("{name}_encode"), |b| {
+            b.iter(|| black_box(&resp).to_stub_in(&lreq, LE, ts).unwrap())
+        });
+        g.bench_function(format!("{name}_decode"), |b| {
+            b.iter(|| {
+                EptLookupResponse::from_stub_in(
+                    black_box(&bytes),
+                    LE,
+                    ts,
+                    DecodeLimits::DEFAULT,
+                    &lreq,
+                )
+                .unwrap()
+            })
+        });
+    }
+    g.finish();
+
+    // rpcecho, struct-heavy: TestCall2's answer at level 7, TestEnum's request, TestSurrounding's
+    // request (256 elements) and TestCall's (64 characters). Each value's four members are
+    // adjacent (NDR20 then NDR64), so a load change on the machine shifts a pair less than it
+    // would the two halves of the group.
+    let (call2_req, call2) = values::test_call2_info7();
+    let enum_req = values::test_enum();
+    let surround = values::test_surrounding_256();
+    let call = values::test_call_64();
+    let mut g = c.benchmark_group("ndr64_vs_ndr20_rpcecho");
+    for (name, ts) in SYNTAXES {
+        let bytes = call2.to_stub_in(&call2_req, LE, ts).unwrap();
+        g.bench_function(format!("test_call2_info7_{name}_encode"), |b| {
+            b.iter(|| black_box(&call2).to_stub_in(&call2_req, LE, ts).unwrap())
+        });
+        g.bench_function(format!("test_call2_info7_{name}_decode"), |b| {
+            b.iter(|| {
+                TestCall2Response::from_stub_in(
+                    black_box(&bytes),
+                    LE,
+                    ts,
+                    DecodeLimits::DEFAULT,
+                    &call2_req,
+                )
+                .unwrap()
+            })
+        });
+    }
+    for (name, ts) in SYNTAXES {
+        let bytes = enum_req.to_stub_in(LE, ts).unwrap();
+        g.bench_function(format!("test_enum_{name}_encode"), |b| {
+            b.iter(|| black_box(&enum_req).to_stub_in(LE, ts).unwrap())
+        });
+        g.bench_function(format!("test_enum_{name}_decode"), |b| {
+            b.iter(|| {
+                TestEnumRequest::from_stub_in(black_box(&bytes), LE, ts, DecodeLimits::DEFAULT)
+                    .unwrap()
+            })
+        });
+    }
+    for (name, ts) in SYNTAXES {
+        let bytes = surround.to_stub_in(LE, ts).unwrap();
+        g.bench_function(format!("test_surrounding_256_{name}_encode"), |b| {
+            b.iter(|| black_box(&surround).to_stub_in(LE, ts).unwrap())
+        });
+        g.bench_function(format!("test_surrounding_256_{name}_decode"), |b| {
+            b.iter(|| {
+                TestSurroundingRequest::from_stub_in(
+                    black_box(&bytes),
+                    LE,
+                    ts,
+                    DecodeLimits::DEFAULT,
+                )
+                .unwrap()
+            })
+        });
+    }
+    for (name, ts) in SYNTAXES {
+        let bytes = call.to_stub_in(LE, ts).unwrap();
+        g.bench_function(format!("test_call_64_chars_{name}_encode"), |b| {
+            b.iter(|| black_box(&call).to_stub_in(LE, ts).unwrap())
+        });
+        g.bench_function(format!("test_call_64_chars_{name}_decode"), |b| {
+            b.iter(|| {
+                TestCallRequest::from_stub_in(black_box(&bytes), LE, ts, DecodeLimits::DEFAULT)
+                    .unwrap()
+            })
+        });
+    }
+    g.finish();
+}
+
 /// NTLM sealing of a 4 KiB request (`PKT_PRIVACY`): HMAC-MD5 over the PDU and RC4 over its
 /// stub, against the two primitives alone over the same bytes (the floor any NTLM
 /// implementation pays).
@@ -187,5 +296,5 @@ fn ntlm_seal(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, pdu, association, ndr, ntlm_seal);
+criterion_group!(benches, pdu, association, ndr, ndr64_vs_ndr20, ntlm_seal);
 criterion_main!(benches);

@@ -16,6 +16,9 @@ Each subcommand prints what it compared and exits 0 when the check holds, 1 when
   if-ids-cover IFIDS_OUT JSON PORT          mgmt inq_if_ids lists the dump's UUIDs on PORT
   text-lists JSON TEXT_OUT                  `msrpc dump` (text) shows what --json shows
   tshark PDUS_TSV SERVER_IP...              every server saw bind/bind_ack/request/response
+  tshark-malformed BAD_TSV CTX_TSV          no frame tshark flags malformed or as an expert error,
+                                            except NDR64 ept_lookup answers (Wireshark's EPM
+                                            dissector reads their annotation counts as 32-bit)
   audit-alerts LOG FROM none|[only] DETECTOR...  msrpcd's JSON-lines audit log from line FROM (1-based):
                                             every line is an event with the Zeek fields; `none`:
                                             no alert; `only`: exactly these DETECTORs alerted;
@@ -421,6 +424,67 @@ def cmd_tshark(tsv, *servers):
     return 0 if ok else 1
 
 
+NDR64 = "71710533-beba-4937-8319-b5dbef9ccc36"
+
+
+def cmd_tshark_malformed(bad_tsv, ctx_tsv):
+    """Every frame tshark flags (malformed, or an expert error) fails the check, but for one
+    case: the answer to an EPM ept_lookup (opnum 2) on a presentation context accepted in
+    NDR64. Wireshark's EPM dissector (epan/dissectors/packet-dcerpc-epm.c,
+    epm_dissect_ept_entry_t) reads each entry's annotation offset and actual count with
+    dissect_ndr_uint32, where NDR64 carries them in 8 bytes (MS-RPCE 2.2.5.3.3; its NDR engine's
+    dissect_ndr_uint3264 would): it reads the annotation as empty, then the next fields out
+    of place, and flags the packet, whoever answers (Windows' NDR64 answers too). Those frames
+    are counted and named; any other flagged frame is a failure.
+
+    bad_tsv: frame.number, tcp.stream, dcerpc.pkt_type, dcerpc.cn_ctx_id, epm.opnum,
+             _ws.expert.message per flagged frame.
+    ctx_tsv: tcp.stream, dcerpc.pkt_type, dcerpc.cn_call_id, dcerpc.cn_ctx_id,
+             dcerpc.cn_bind_to_uuid, dcerpc.cn_ack_result, dcerpc.cn_ack_trans_id per bind,
+             alter_context and their answers."""
+    offered = {}  # (stream, call_id) -> [(ctx_id, interface)] in order
+    answers = []  # (stream, call_id, [(result, transfer)])
+    with open(ctx_tsv, encoding="utf-8") as f:
+        for line in f:
+            p = (line.rstrip("\n").split("\t") + [""] * 7)[:7]
+            stream, ptype, call = p[0], p[1].split(","), p[2].split(",")
+            if not stream or not ptype[0]:
+                continue
+            if ptype[0] in ("11", "14"):
+                items = list(zip(p[3].split(","), p[4].lower().split(",")))
+                offered[(stream, call[0])] = items
+            elif ptype[0] in ("12", "15"):
+                answers.append((stream, call[0], list(zip(p[5].split(","), p[6].lower().split(",")))))
+    ndr64_epm = set()
+    for stream, call, results in answers:
+        for (ctx, iface), (result, transfer) in zip(offered.get((stream, call), []), results):
+            if result == "0" and transfer == NDR64 and iface == EPM:
+                ndr64_epm.add((stream, ctx))
+    allowed, failing = [], []
+    with open(bad_tsv, encoding="utf-8") as f:
+        for line in f:
+            p = (line.rstrip("\n").split("\t") + [""] * 6)[:6]
+            if not p[0]:
+                continue
+            frame, stream = p[0], p[1]
+            ptypes, ctxs, opnums = p[2].split(","), p[3].split(","), p[4].split(",")
+            lookup_answer = (
+                ptypes == ["2"] and opnums == ["2"] and len(ctxs) == 1
+                and (stream, ctxs[0]) in ndr64_epm
+            )
+            (allowed if lookup_answer else failing).append((frame, stream, p[2], p[4], p[5]))
+    if allowed:
+        print("note: %d NDR64 ept_lookup answer(s) flagged by Wireshark's EPM dissector "
+              "(32-bit annotation counts in NDR64), allowed: frames %s"
+              % (len(allowed), " ".join(a[0] for a in allowed)))
+    for frame, stream, ptype, opnum, msg in failing:
+        print("frame %s (tcp.stream %s, pkt_type %s, epm opnum %s): %s"
+              % (frame, stream, ptype or "-", opnum or "-", msg))
+    print("%d NDR64 EPM contexts; %d flagged frames allowed (NDR64 ept_lookup answers), %d not"
+          % (len(ndr64_epm), len(allowed), len(failing)))
+    return 0 if not failing else 1
+
+
 ZEEK_FIELDS = ("ts", "uid", "id.orig_h", "id.orig_p", "id.resp_h", "id.resp_p", "event")
 
 
@@ -511,6 +575,7 @@ def main():
         "if-ids-cover": cmd_if_ids_cover,
         "text-lists": cmd_text_lists,
         "tshark": cmd_tshark,
+        "tshark-malformed": cmd_tshark_malformed,
     }
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         print(__doc__, file=sys.stderr)

@@ -9,7 +9,8 @@
 #   Impacket's anonymous NTLM (rpcmap.py's defaults and impacket_anonymous.py) against msrpcd with
 #   and without --users, switched off and under a policy; our `msrpc` tool against Samba's
 #   samba-dcerpcd (named and anonymous, also big-endian, every level), with Samba's own
-#   rpcclient as the reference; tshark (Wireshark's dissectors) over everything on the wire.
+#   rpcclient as the reference; Impacket binding msrpcd's EPM and rpcecho with NDR64 only
+#   (impacket_ndr64.py); tshark (Wireshark's dissectors) over everything on the wire.
 #
 #   tests/interop/run.sh            (from anywhere; builds the release binaries first)
 #
@@ -387,6 +388,22 @@ if [ -n "$ECHO_PORT" ]; then
   impacket_against_msrpcd
 else
   fail "Impacket checks not run: msrpcd is not serving rpcecho (see (c))"
+fi
+
+# ---------------------------------------------------------------------------------------------
+section "(d2) Impacket binding msrpcd's EPM with NDR64 only (getArch.py's probe), ept_lookup and rpcecho AddOne in NDR64"
+# The msrpcd of (c): its EPM on $MSRPCD_IP:$EPM_PORT, its rpcecho demo found in the lookup.
+# The NDR64 ept_lookup answers are in the capture; (f) explains what tshark makes of them.
+if [ -n "$ECHO_PORT" ]; then
+  if timeout 120 "$PY" tests/interop/impacket_ndr64.py "$MSRPCD_IP" "$EPM_PORT" >"$WORK/impacket-ndr64.out" 2>&1; then
+    grep -vE '^entry ' "$WORK/impacket-ndr64.out" | sed 's/^/    /'
+    pass "impacket_ndr64.py $MSRPCD_IP $EPM_PORT: $(tail -n 1 "$WORK/impacket-ndr64.out")"
+  else
+    fail "impacket_ndr64.py $MSRPCD_IP $EPM_PORT: $(tail -n 1 "$WORK/impacket-ndr64.out")"
+    show "$WORK/impacket-ndr64.out" 30
+  fi
+else
+  fail "Impacket NDR64 checks not run: msrpcd is not serving rpcecho (see (c))"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -999,37 +1016,25 @@ else
     [ "$p" = 135 ] || DECODE+=(-d "tcp.port==$p,dcerpc")
   done
   frames=$(timeout 300 tshark -n -r "$PCAP" 2>/dev/null | wc -l)
-  # One known Wireshark defect is set apart, narrowly: its EPM dissector reads an ept_entry_t's
-  # annotation offset and actual count with 32-bit reads whatever the transfer syntax, while
-  # NDR64 makes them 64-bit (MS-RPCE 2.2.5.3.4.2), so every NDR64 ept_lookup response with an
-  # entry is "malformed" to it. A flagged frame is set apart only when it is an EPM ept_lookup
-  # response (opnum 2) on a connection whose bind_ack accepted NDR64; Impacket's NDR64 decoder
-  # (section (i)) and Samba's ndrdump --ndr64 (tests/tests/samba_ndr64.rs) read the same bytes.
-  BAD_FILTER="_ws.malformed || _ws.expert.severity == error"
-  if timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "$BAD_FILTER" \
-    -T fields -e frame.number -e tcp.stream -e epm.opnum -e dcerpc.pkt_type \
-    >"$WORK/tshark-bad.tsv" 2>"$WORK/tshark-bad.err"; then
-    timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" \
-      -Y "dcerpc.cn_ack_trans_id == 71710533-beba-4937-8319-b5dbef9ccc36" \
-      -T fields -e tcp.stream 2>/dev/null | sort -u >"$WORK/ndr64-streams.txt"
-    : >"$WORK/tshark-bad.out"
-    known=0
-    while IFS=$'\t' read -r frame stream opnum ptype; do
-      if [ "$opnum" = 2 ] && [ "$ptype" = 2 ] && grep -qx "$stream" "$WORK/ndr64-streams.txt"; then
-        known=$((known + 1))
-      else
-        echo "$frame" >>"$WORK/tshark-bad.out"
-      fi
-    done <"$WORK/tshark-bad.tsv"
-    if [ -s "$WORK/tshark-bad.out" ]; then
-      fail "tshark flags $(wc -l <"$WORK/tshark-bad.out") of $frames frames as malformed or expert errors"
-      timeout 120 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "$BAD_FILTER" 2>/dev/null |
-        head -30 | sed 's/^/    | /'
-      timeout 120 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "$BAD_FILTER" \
-        -T fields -e frame.number -e _ws.expert.message 2>/dev/null | head -20 | sed 's/^/    | /'
+  # One exception, and only it: an ept_lookup answer on an EPM context accepted in NDR64
+  # (section (d2)'s Impacket, and our own client, which offers NDR64 as 64-bit Windows does).
+  # Wireshark's EPM dissector reads an entry's annotation offset and actual count as 32-bit
+  # (epm_dissect_ept_entry_t calls dissect_ndr_uint32; NDR64 carries them in 8 bytes, MS-RPCE
+  # 2.2.5.3.3), so it flags every such answer, Windows' too; Impacket reads ours right (d2).
+  # interop.py tshark-malformed pairs binds and bind_acks to find those contexts.
+  if timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "_ws.malformed || _ws.expert.severity == error" \
+    -T fields -e frame.number -e tcp.stream -e dcerpc.pkt_type -e dcerpc.cn_ctx_id -e epm.opnum \
+    -e _ws.expert.message >"$WORK/tshark-bad.tsv" 2>"$WORK/tshark-bad.err" &&
+    timeout 300 tshark -n -r "$PCAP" "${DECODE[@]}" -Y "dcerpc.pkt_type >= 11 && dcerpc.pkt_type <= 15" \
+      -T fields -e tcp.stream -e dcerpc.pkt_type -e dcerpc.cn_call_id -e dcerpc.cn_ctx_id \
+      -e dcerpc.cn_bind_to_uuid -e dcerpc.cn_ack_result -e dcerpc.cn_ack_trans_id \
+      >"$WORK/tshark-ctx.tsv" 2>>"$WORK/tshark-bad.err"; then
+    if python3 "$HELP" tshark-malformed "$WORK/tshark-bad.tsv" "$WORK/tshark-ctx.tsv" >"$WORK/tshark-bad.out" 2>&1; then
+      grep '^note:' "$WORK/tshark-bad.out" | sed 's/^/    /'
+      pass "tshark: no malformed packet or expert error in $frames frames but NDR64 ept_lookup answers ($(tail -n 1 "$WORK/tshark-bad.out"))"
     else
-      pass "tshark: no malformed packet or expert error in $frames frames" \
-        "(besides $known NDR64 ept_lookup responses Wireshark's EPM dissector misreads)"
+      fail "tshark flags frames of $frames as malformed or expert errors: $(tail -n 1 "$WORK/tshark-bad.out")"
+      show "$WORK/tshark-bad.out" 30
     fi
   else
     fail "tshark could not read the capture"

@@ -6,13 +6,14 @@
 
 pub mod pcap;
 mod sleeper;
+pub mod values;
 
 pub use sleeper::TokioSleep;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use msrpc_ndr::{DataRep, Uuid};
+use msrpc_ndr::{DataRep, TransferSyntax, Uuid};
 use msrpc_proto::client::{ClientConfig, ClientConnection, ClientEvent};
 use msrpc_proto::dispatch::{BoxFuture, CallContext, CallError, Dispatch, Invoke, ResponseStub};
 use msrpc_proto::pdu::{AuthType, SyntaxId};
@@ -26,12 +27,20 @@ pub struct Registry {
     services: Vec<Arc<dyn Dispatch>>,
     next_group: u32,
     groups: Vec<u32>,
+    ndr64: bool,
 }
 
 impl Registry {
     /// Adds a service.
     pub fn with(mut self, svc: impl Dispatch) -> Self {
         self.services.push(Arc::new(svc));
+        self
+    }
+
+    /// Accepts NDR64 for the services that support it (`Dispatch::supports_ndr64`), as msrpcd
+    /// does; by default the in-memory server answers NDR20 only.
+    pub fn with_ndr64(mut self) -> Self {
+        self.ndr64 = true;
         self
     }
 
@@ -49,6 +58,9 @@ impl ServerEnv for Registry {
             .iter()
             .map(|s| s.syntax())
             .find(|s| s.uuid == a.uuid && s.major == a.major && s.minor >= a.minor)
+    }
+    fn supports_ndr64(&self, interface: &SyntaxId) -> bool {
+        self.ndr64 && self.find(interface).is_some_and(|s| s.supports_ndr64())
     }
     fn assoc_group(&mut self, requested: u32) -> Option<u32> {
         if requested == 0 {
@@ -211,9 +223,15 @@ impl Loopback {
                                 peer: Some("loopback".into()),
                                 local: false,
                             };
-                            svc.dispatch(ctx, call.stub, call.drep, Default::default())
-                                .await
-                                .map_err(|e| e.status())
+                            svc.dispatch_in(
+                                ctx,
+                                call.stub,
+                                call.drep,
+                                call.transfer_syntax,
+                                Default::default(),
+                            )
+                            .await
+                            .map_err(|e| e.status())
                         }
                         None => Err(msrpc_proto::pdu::FaultStatus::NCA_S_UNK_IF),
                     };
@@ -299,5 +317,39 @@ impl Invoke for Loopback {
 
     fn drep(&self) -> DataRep {
         self.drep
+    }
+
+    fn transfer_syntax<'a>(
+        &'a self,
+        interface: SyntaxId,
+    ) -> BoxFuture<'a, Result<TransferSyntax, CallError>> {
+        Box::pin(async move {
+            if self.lock().client.context_for(&interface).is_none() {
+                self.bind(&[interface]).await?;
+            }
+            self.lock()
+                .client
+                .transfer_for(&interface)
+                .ok_or(CallError::NotBound(interface))
+        })
+    }
+
+    fn invoke_in<'a>(
+        &'a self,
+        syntax: SyntaxId,
+        opnum: u16,
+        object: Option<Uuid>,
+        stub: Vec<u8>,
+        drep: DataRep,
+        transfer: TransferSyntax,
+    ) -> BoxFuture<'a, Result<ResponseStub, CallError>> {
+        Box::pin(async move {
+            // the stub goes on the context that accepted its syntax, or not at all
+            let bound = self.lock().client.transfer_for(&syntax);
+            if bound.is_some_and(|t| t != transfer) {
+                return Err(CallError::NotBound(syntax));
+            }
+            self.invoke(syntax, opnum, object, stub, drep).await
+        })
     }
 }

@@ -176,6 +176,21 @@ fn ndrdump_reads_our_ndr64_epm_and_rpcecho_stubs() {
         None,
     );
     assert!(t.contains("ndr64 from msrpc"), "{t}");
+    // TestEnum: 16-bit enums and a 32-bit one (4 bytes each in NDR64, MS-RPCE 2.2.5.2), and
+    // echo_Enum3, a `[switch_type(uint16)]` union (a 2-byte discriminant, then its arm
+    // aligned to 4).
+    let q = msrpc_tests::values::test_enum();
+    let t = ndrdump(
+        &dir,
+        "rpcecho",
+        "echo_TestEnum",
+        &q.to_stub_in(LE, NDR64).unwrap(),
+        None,
+    );
+    assert!(has(&t, "foo1", "ECHO_ENUM2 (2)"), "{t}");
+    assert!(has(&t, "e1", "ECHO_ENUM2 (2)"), "{t}");
+    assert!(has(&t, "e2", "ECHO_ENUM1_32 (1)"), "{t}");
+    assert!(t.contains("union echo_Enum3(case 2)"), "{t}");
 }
 
 /// The stubs of msrpc-windows (compiled from our own IDL) in NDR64, read by ndrdump with the

@@ -174,6 +174,9 @@ pub enum SwitchType {
     U16,
     /// `u32` (the default).
     U32,
+    /// An NDR enum (`switch_type(some_enum)` without `v1_enum`): 16 bits in NDR20, 32 in
+    /// NDR64, where every enum is 4 octets (MS-RPCE 2.2.5.2); held as a `u16`.
+    Enum16,
 }
 
 impl SwitchType {
@@ -181,17 +184,25 @@ impl SwitchType {
     pub fn ty(self) -> TokenStream {
         match self {
             SwitchType::U8 => quote::quote!(u8),
-            SwitchType::U16 => quote::quote!(u16),
+            SwitchType::U16 | SwitchType::Enum16 => quote::quote!(u16),
             SwitchType::U32 => quote::quote!(u32),
         }
     }
 
-    /// Size (= alignment) in bytes.
+    /// Size (= alignment) in bytes, in NDR20.
     pub fn size(self) -> usize {
         match self {
             SwitchType::U8 => 1,
-            SwitchType::U16 => 2,
+            SwitchType::U16 | SwitchType::Enum16 => 2,
             SwitchType::U32 => 4,
+        }
+    }
+
+    /// Size (= alignment) in bytes, in NDR64.
+    pub fn size64(self) -> usize {
+        match self {
+            SwitchType::Enum16 => 4,
+            other => other.size(),
         }
     }
 }
@@ -218,10 +229,11 @@ pub fn container_attrs(attrs: &[Attribute]) -> syn::Result<ContainerAttrs> {
                     "u8" | "uint8" => SwitchType::U8,
                     "u16" | "uint16" => SwitchType::U16,
                     "u32" | "uint32" => SwitchType::U32,
+                    "enum16" | "enum" => SwitchType::Enum16,
                     other => {
                         return Err(syn::Error::new(
                             lit.span(),
-                            format!("unsupported switch_type `{other}` (expected \"u8\", \"u16\" or \"u32\")"),
+                            format!("unsupported switch_type `{other}` (expected \"u8\", \"u16\", \"u32\" or \"enum16\")"),
                         ))
                     }
                 };

@@ -431,36 +431,50 @@ fn derive_union(
                 "each union arm needs exactly one of #[ndr(case = ...)] or #[ndr(default)]",
             ));
         }
-        let field = match &v.fields {
-            Fields::Unit => None,
-            Fields::Unnamed(u) if u.unnamed.len() == 1 => {
-                let f = u
-                    .unnamed
-                    .first()
-                    .ok_or_else(|| syn::Error::new(u.span(), "expected one field"))?;
-                let fa = attrs::field_attrs(&f.attrs, false)?;
-                let shape = shape::classify(&f.ty, &fa, Position::Member { last: false })?;
-                Some((f.ty.clone(), fa, shape))
-            }
-            other => {
+        let member = |f: &syn::Field| -> syn::Result<(Type, FieldAttrs, Shape)> {
+            let fa = attrs::field_attrs(&f.attrs, false)?;
+            let shape = shape::classify(&f.ty, &fa, Position::Member { last: false })?;
+            Ok((f.ty.clone(), fa, shape))
+        };
+        // A case arm: no field or one (its member). The default arm: the discriminant, then
+        // optionally its member (`[default] T x;`, MS-LSAD's LSA_FOREST_TRUST_RECORD).
+        let fields: Vec<&syn::Field> = match &v.fields {
+            Fields::Unit => Vec::new(),
+            Fields::Unnamed(u) => u.unnamed.iter().collect(),
+            Fields::Named(n) => {
                 return Err(syn::Error::new(
-                    other.span(),
-                    "a union arm is a unit variant or a tuple variant with one field",
+                    n.span(),
+                    "a union arm is a unit variant or a tuple variant",
                 ))
             }
         };
-        if va.default {
+        let field = if va.default {
             if seen_default {
                 return Err(syn::Error::new(v.ident.span(), "more than one default arm"));
             }
             seen_default = true;
-            if field.is_none() {
-                return Err(syn::Error::new(
-                    v.ident.span(),
-                    "the default arm carries the discriminant: write it as `Other(u16)` (the switch type)",
-                ));
+            match fields.as_slice() {
+                [d] if attrs::field_attrs(&d.attrs, false)?.is_plain() => None,
+                [d, m] if attrs::field_attrs(&d.attrs, false)?.is_plain() => Some(member(m)?),
+                _ => {
+                    return Err(syn::Error::new(
+                        v.ident.span(),
+                        "the default arm carries the discriminant, then its member if it has one: write it as `Other(u16)` or `Data(u16, T)` (the switch type first)",
+                    ))
+                }
             }
-        }
+        } else {
+            match fields.as_slice() {
+                [] => None,
+                [f] => Some(member(f)?),
+                _ => {
+                    return Err(syn::Error::new(
+                        v.fields.span(),
+                        "a union arm is a unit variant or a tuple variant with one field",
+                    ))
+                }
+            }
+        };
         arms.push(Arm {
             ident: v.ident.clone(),
             name: v.ident.to_string(),
@@ -471,20 +485,42 @@ fn derive_union(
     }
     let swty = st.ty();
     let swsize = st.size();
-    let write_d = match st {
-        SwitchType::U8 => quote!(__w.u8),
-        SwitchType::U16 => quote!(__w.u16),
-        SwitchType::U32 => quote!(__w.u32),
+    let swsize64 = st.size64();
+    // statements writing the discriminant `v`, and reading it into `__d`
+    let write_d = |v: TokenStream| match st {
+        SwitchType::U8 => quote! { __w.u8(#v); },
+        SwitchType::U16 => quote! { __w.u16(#v); },
+        SwitchType::U32 => quote! { __w.u32(#v); },
+        SwitchType::Enum16 => quote! {
+            if __w.is_ndr64() {
+                __w.u32(u32::from(#v));
+            } else {
+                __w.u16(#v);
+            }
+        },
     };
     let read_d = match st {
-        SwitchType::U8 => quote!(__r.u8()),
-        SwitchType::U16 => quote!(__r.u16()),
-        SwitchType::U32 => quote!(__r.u32()),
+        SwitchType::U8 => quote! { let __d: u8 = __r.u8()?; },
+        SwitchType::U16 => quote! { let __d: u16 = __r.u16()?; },
+        SwitchType::U32 => quote! { let __d: u32 = __r.u32()?; },
+        // a 16-bit enum is 4 bytes in NDR64; a value beyond 16 bits is refused, as for the
+        // enum itself
+        SwitchType::Enum16 => quote! {
+            let __d: u16 = if __r.is_ndr64() {
+                let __wide = __r.u32()?;
+                <u16 as ::core::convert::TryFrom<u32>>::try_from(__wide).map_err(|_| {
+                    __r.error(::msrpc_ndr::DecodeErrorKind::OutOfRange {
+                        value: i128::from(__wide),
+                        min: 0,
+                        max: i128::from(u16::MAX),
+                    })
+                })?
+            } else {
+                __r.u16()?
+            };
+        },
     };
-    let data_arms: Vec<&Arm> = arms
-        .iter()
-        .filter(|a| !a.default && a.field.is_some())
-        .collect();
+    let data_arms: Vec<&Arm> = arms.iter().filter(|a| a.field.is_some()).collect();
     let arm_consts: Vec<shape::MemberConsts> = data_arms
         .iter()
         .filter_map(|a| a.field.as_ref())
@@ -499,7 +535,7 @@ fn derive_union(
     all_aligns.push(quote!(#swsize));
     let align = max_align_chain(&all_aligns);
     let mut all_aligns64 = arm_aligns64.clone();
-    all_aligns64.push(quote!(#swsize));
+    all_aligns64.push(quote!(#swsize64));
     let align64 = max_align_chain(&all_aligns64);
     let scalars_only = and_chain(&arm_onlys);
     // NDR20: an encapsulated union aligns its arm to the largest arm alignment (C706
@@ -542,6 +578,12 @@ fn derive_union(
         }
     }
 
+    let case_ids: Vec<Ident> = arms
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.case.is_some())
+        .map(|(i, _)| case_const(i))
+        .collect();
     let mut disc_arms = TokenStream::new();
     let mut enc_s_arms = TokenStream::new();
     let mut enc_b_arms = TokenStream::new();
@@ -555,15 +597,78 @@ fn derive_union(
         let name = &a.name;
         let cid = case_const(i);
         if a.default {
-            disc_arms.extend(quote! { Self::#vid(__d) => u64::from(*__d), });
-            enc_s_arms.extend(quote! { Self::#vid(__d) => { #write_d(*__d); #after_d64 } });
-            default_dec = quote! { ::core::result::Result::Ok(Self::#vid(__d)) };
+            // The discriminant it holds must name no case: the decoder would read that case's
+            // arm from these bytes.
+            let refuse = quote! {
+                if #(*__d == #case_ids)||* {
+                    return ::core::result::Result::Err(::msrpc_ndr::EncodeError::DefaultArmNamesACase {
+                        ty: #tyname,
+                        discriminant: u64::from(*__d),
+                    });
+                }
+            };
+            let refuse = if case_ids.is_empty() {
+                TokenStream::new()
+            } else {
+                refuse
+            };
+            match &a.field {
+                None => {
+                    disc_arms.extend(quote! { Self::#vid(__d) => u64::from(*__d), });
+                    enc_s_arms.extend({
+                        let wd = write_d(quote!(*__d));
+                        quote! { Self::#vid(__d) => { #refuse #wd #after_d64 } }
+                    });
+                    default_dec = quote! { ::core::result::Result::Ok(Self::#vid(__d)) };
+                }
+                Some((_, fa, shape)) => {
+                    let place = quote!((*__v));
+                    let pre = shape::prelude(fa, &NoBinder)?;
+                    let enc = shape::member_encode_scalars(shape, &place, name);
+                    let encb = shape::member_encode_buffers(shape, &place, name);
+                    disc_arms.extend(quote! { Self::#vid(__d, _) => u64::from(*__d), });
+                    let wd = write_d(quote!(*__d));
+                    enc_s_arms.extend(quote! {
+                        Self::#vid(__d, __v) => {
+                            #refuse
+                            #pre
+                            #wd
+                            #after_d
+                            #enc
+                        }
+                    });
+                    if !encb.is_empty() {
+                        enc_b_arms.extend(quote! { Self::#vid(_, __v) => { #pre #encb } });
+                    }
+                    let dec = scalars_fn(shape);
+                    let wrap = quote!(.in_field(#name).in_type(#tyname));
+                    let post = shape::member_post_checks(shape, &quote!(&__x), &wrap);
+                    default_dec = quote! {
+                        {
+                            #after_d_read
+                            let __x = __r.field(#tyname, #name, #dec)?;
+                            #pre
+                            #post
+                            ::core::result::Result::Ok(Self::#vid(__d, __x))
+                        }
+                    };
+                    if let Some(decb) = shape::member_decode_buffers(shape, &place) {
+                        dec_b_arms.extend(quote! {
+                            Self::#vid(_, __v) => {
+                                #pre
+                                __r.field(#tyname, #name, |__r| #decb)
+                            }
+                        });
+                    }
+                }
+            }
             continue;
         }
         match &a.field {
             None => {
                 disc_arms.extend(quote! { Self::#vid => u64::from(#cid), });
-                enc_s_arms.extend(quote! { Self::#vid => { #write_d(#cid); #after_d64 } });
+                let wd = write_d(quote!(#cid));
+                enc_s_arms.extend(quote! { Self::#vid => { #wd #after_d64 } });
                 dec_chain.extend(quote! {
                     if __d == #cid {
                         return ::core::result::Result::Ok(Self::#vid);
@@ -576,10 +681,11 @@ fn derive_union(
                 let enc = shape::member_encode_scalars(shape, &place, name);
                 let encb = shape::member_encode_buffers(shape, &place, name);
                 disc_arms.extend(quote! { Self::#vid(_) => u64::from(#cid), });
+                let wd = write_d(quote!(#cid));
                 enc_s_arms.extend(quote! {
                     Self::#vid(__v) => {
                         #pre
-                        #write_d(#cid);
+                        #wd
                         #after_d
                         #enc
                     }
@@ -665,7 +771,7 @@ fn derive_union(
                     if __r.is_ndr64() {
                         __r.align(<Self as ::msrpc_ndr::Ndr>::ALIGN64)?;
                     }
-                    let __d: #swty = #read_d?;
+                    #read_d
                     if __r.is_ndr64() {
                         __r.align(#arms_align64)?;
                     }
@@ -703,6 +809,22 @@ fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream
     let mut raw_arms = TokenStream::new();
     let mut count_arms = TokenStream::new();
     let mut unknown: Option<(Ident, Type)> = None;
+    // The declared values are constants of the catch-all's type (u32 in generated code): a
+    // 16-bit enum may declare a value beyond 16 bits (MIDL accepts it, MS-FASP's
+    // FW_RULE_STATUS_CLASS); encoding it fails at run time, as MIDL's stubs raise
+    // RPC_X_ENUM_VALUE_OUT_OF_RANGE.
+    let catch_all_ty = e
+        .variants
+        .iter()
+        .find(|v| attrs::variant_attrs(&v.attrs).is_ok_and(|a| a.unknown))
+        .and_then(|v| match &v.fields {
+            Fields::Unnamed(u) if u.unnamed.len() == 1 => u.unnamed.first().map(|f| f.ty.clone()),
+            _ => None,
+        });
+    let cty = match &catch_all_ty {
+        Some(t) => quote!(#t),
+        None => ty.clone(),
+    };
     for (i, v) in e.variants.iter().enumerate() {
         let va = attrs::variant_attrs(&v.attrs)?;
         let vid = &v.ident;
@@ -751,12 +873,12 @@ fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream
             ));
         };
         let cid = format_ident!("__V{}", i);
-        consts.extend(quote! { const #cid: #ty = #d; });
-        enc_arms.extend(quote! { #ident::#vid => #cid, });
+        consts.extend(quote! { const #cid: #cty = #d; });
+        enc_arms.extend(quote! { #ident::#vid => u64::from(#cid), });
         count_arms.extend(quote! { #ident::#vid => u64::from(#cid), });
-        raw_arms.extend(quote! { #ident::#vid => ::core::convert::From::from(#cid), });
+        raw_arms.extend(quote! { #ident::#vid => #cid, });
         dec_chain.extend(quote! {
-            if __v == #cid {
+            if __x == #cid {
                 return ::core::result::Result::Ok(#ident::#vid);
             }
         });
@@ -781,19 +903,17 @@ fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream
             const SCALARS_ONLY: bool = true;
             fn encode_scalars(&self, __w: &mut ::msrpc_ndr::Writer) -> ::msrpc_ndr::EncodeResult {
                 #consts
-                let __v: #ty = match self {
+                let __wide: u64 = match self {
                     #enc_arms
-                    #ident::#uid(__x) => {
-                        let __wide = <u64 as ::core::convert::From<#fty>>::from(*__x);
-                        <#ty as ::core::convert::TryFrom<u64>>::try_from(__wide).map_err(|_| {
-                            ::msrpc_ndr::EncodeError::EnumValueOutOfRange {
-                                ty: #tyname,
-                                value: __wide,
-                                max: u64::from(#ty::MAX),
-                            }
-                        })?
-                    }
+                    #ident::#uid(__x) => <u64 as ::core::convert::From<#fty>>::from(*__x),
                 };
+                let __v: #ty = <#ty as ::core::convert::TryFrom<u64>>::try_from(__wide).map_err(|_| {
+                    ::msrpc_ndr::EncodeError::EnumValueOutOfRange {
+                        ty: #tyname,
+                        value: __wide,
+                        max: u64::from(#ty::MAX),
+                    }
+                })?;
                 // MS-RPCE 2.2.5.2: NDR64 carries every enum as a 4-byte integer.
                 if __w.is_ndr64() {
                     __w.u32(::core::convert::From::from(__v));
@@ -817,8 +937,9 @@ fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream
                 } else {
                     #read.map_err(|__e| __e.in_type(#tyname))?
                 };
+                let __x = <#fty as ::core::convert::From<#ty>>::from(__v);
                 #dec_chain
-                ::core::result::Result::Ok(#ident::#uid(<#fty as ::core::convert::From<#ty>>::from(__v)))
+                ::core::result::Result::Ok(#ident::#uid(__x))
             }
         }
 
@@ -854,6 +975,14 @@ fn derive_enum(ident: &Ident, e: &DataEnum, v1: bool) -> syn::Result<TokenStream
                     #raw_arms
                     #ident::#uid(__x) => __x,
                 }
+            }
+        }
+
+        /// The value, for `range(lo, hi)` checks on a field of this type (MS-FASP's enums).
+        #[automatically_derived]
+        impl ::core::convert::From<#ident> for i128 {
+            fn from(__e: #ident) -> Self {
+                i128::from(<#fty as ::core::convert::From<#ident>>::from(__e))
             }
         }
     })

@@ -319,8 +319,11 @@ impl Binder for ReqDecodeBinder<'_> {
     }
 }
 
-/// Response: names are earlier response fields first (`self.x` when encoding, locals when
-/// decoding), then request values passed as arguments (references named like the parameter).
+/// Response: names are `[out]` parameters first (`self.x` when encoding; locals when decoding,
+/// where a later one is only reachable from a deferred check, `upto` = all), then request
+/// values passed as arguments (references named like the parameter). An `[in, out]`
+/// parameter is its `[out]` value here: what the server holds when it marshals the response,
+/// as MIDL's stubs evaluate a correlation at marshalling time.
 struct RespBinder<'a> {
     op: &'a Op,
     decoding: bool,
@@ -339,47 +342,123 @@ impl Binder for RespBinder<'_> {
             return Ok(None);
         };
         let id = &p.ident;
-        if p.attrs.is_out && i < self.upto {
-            return Ok(Some(if self.decoding {
-                quote!(#id)
-            } else {
-                quote!(self.#id)
-            }));
+        if p.attrs.is_out {
+            if !self.decoding {
+                return Ok(Some(quote!(self.#id)));
+            }
+            if i < self.upto {
+                return Ok(Some(quote!(#id)));
+            }
+            return Err(syn::Error::new(
+                span,
+                format!("`{name}` comes later in the response and is not decoded yet"),
+            ));
         }
         if p.attrs.is_in {
             return Ok(Some(quote!(*#id)));
         }
-        Err(syn::Error::new(
-            span,
-            format!("`{name}` comes later in the response; sizing expressions may only name earlier [out] parameters or [in] parameters"),
-        ))
+        Ok(None)
     }
 }
 
-/// The [in] parameters a response's sizing expressions need, in parameter order.
+/// Whether parameter `i`'s sizing expressions (`size_is`, `length_is`, `switch_is`) name a
+/// parameter the same message carries after it (`[in]` ones for the request, `[out]` ones
+/// for the response): NDR puts the conformance with the array, in parameter order, so the
+/// decoder meets the array before the value that sizes it and checks the two once both are
+/// read (a deferred decode). A parameter sizing itself is refused.
+fn names_later(op: &Op, i: usize, response: bool) -> syn::Result<bool> {
+    let Some(p) = op.params.get(i) else {
+        return Ok(false);
+    };
+    let mut later = false;
+    for e in [&p.attrs.size_is, &p.attrs.length_is, &p.attrs.switch_is]
+        .into_iter()
+        .flatten()
+    {
+        for n in shape::expr_names(e) {
+            let Some((j, q)) = op.params.iter().enumerate().find(|(_, q)| q.name == n) else {
+                continue;
+            };
+            let same_message = if response {
+                q.attrs.is_out
+            } else {
+                q.attrs.is_in
+            };
+            if !same_message {
+                continue;
+            }
+            if j == i {
+                return Err(syn::Error::new(
+                    e.span(),
+                    format!("`{n}` sizes or selects itself"),
+                ));
+            }
+            later |= j > i;
+        }
+    }
+    Ok(later)
+}
+
+/// The [in] parameters a response's sizing expressions need, in parameter order: the
+/// `[in]`-only ones its `[out]` parameters name (an `[in, out]` one is read from the response).
 fn response_args(op: &Op) -> Vec<&Param> {
     let mut names = std::collections::BTreeSet::new();
-    for (i, p) in op.params.iter().enumerate().filter(|(_, p)| p.attrs.is_out) {
+    for p in op.params.iter().filter(|p| p.attrs.is_out) {
         for e in [&p.attrs.size_is, &p.attrs.length_is, &p.attrs.switch_is]
             .into_iter()
             .flatten()
         {
-            for n in shape::expr_names(e) {
-                let earlier_out = op
-                    .params
-                    .iter()
-                    .enumerate()
-                    .any(|(j, q)| q.name == n && q.attrs.is_out && j < i);
-                if !earlier_out {
-                    names.insert(n);
-                }
-            }
+            names.extend(shape::expr_names(e));
         }
     }
     op.params
         .iter()
-        .filter(|p| p.attrs.is_in && names.contains(&p.name))
+        .filter(|p| p.attrs.is_in && !p.attrs.is_out && names.contains(&p.name))
         .collect()
+}
+
+/// The decode of a deferred parameter (see [`names_later`]): the `Seen` locals it declares,
+/// the statement reading it into its local, and the checks to run once the whole message is
+/// read (pidl runs its `ndr_check_array_size` there too).
+fn deferred_decode(
+    p: &Param,
+    i: usize,
+    ty_name: &str,
+    final_binder: &dyn Binder,
+) -> syn::Result<(TokenStream, TokenStream)> {
+    let seen = shape::Seen {
+        size: format_ident!("__seen_size_{}", i),
+        len: format_ident!("__seen_len_{}", i),
+        disc: format_ident!("__seen_disc_{}", i),
+    };
+    let (size, len, disc) = shape::seen_kinds(&p.shape);
+    let mut decls = TokenStream::new();
+    for (on, id) in [(size, &seen.size), (len, &seen.len), (disc, &seen.disc)] {
+        if on {
+            decls.extend(
+                quote! { let mut #id: ::core::option::Option<u64> = ::core::option::Option::None; },
+            );
+        }
+    }
+    let id = &p.ident;
+    let name = &p.name;
+    let dec = shape::full_decode_deferred(&p.shape, &seen);
+    let read = quote! {
+        #decls
+        let #id = __r.field(#ty_name, #name, |__r| #dec)?;
+    };
+    let checks = shape::deferred_checks(&p.attrs, &p.shape, &seen, final_binder)?;
+    let check = if checks.is_empty() {
+        TokenStream::new()
+    } else {
+        quote! {
+            __r.field(#ty_name, #name, |__r| {
+                #checks
+                ::core::result::Result::Ok(())
+            })?;
+        }
+    };
+    Ok((read, check))
 }
 
 fn doc(text: String) -> TokenStream {
@@ -439,6 +518,7 @@ fn gen_op(op: &Op, vis: &syn::Visibility) -> syn::Result<TokenStream> {
     // Request encode/decode.
     let mut req_enc = TokenStream::new();
     let mut req_dec = TokenStream::new();
+    let mut req_checks = TokenStream::new();
     for (i, p) in op.params.iter().enumerate() {
         if !p.attrs.is_in {
             continue;
@@ -448,6 +528,20 @@ fn gen_op(op: &Op, vis: &syn::Visibility) -> syn::Result<TokenStream> {
         let pre = shape::prelude(&p.attrs, &ReqEncodeBinder(op))?;
         let enc = shape::full_encode(&p.shape, &quote!(&self.#id), name);
         req_enc.extend(quote! { { #pre #enc } });
+        if names_later(op, i, false)? {
+            let (read, check) = deferred_decode(
+                p,
+                i,
+                &req_name,
+                &ReqDecodeBinder {
+                    op,
+                    upto: op.params.len(),
+                },
+            )?;
+            req_dec.extend(read);
+            req_checks.extend(check);
+            continue;
+        }
         let pre = shape::prelude(&p.attrs, &ReqDecodeBinder { op, upto: i })?;
         let dec = decode_fn(&p.shape);
         req_dec.extend(quote! {
@@ -457,6 +551,7 @@ fn gen_op(op: &Op, vis: &syn::Visibility) -> syn::Result<TokenStream> {
             };
         });
     }
+    req_dec.extend(req_checks);
     let in_ids: Vec<&Ident> = in_params.iter().map(|p| &p.ident).collect();
 
     // Response encode/decode.
@@ -478,6 +573,7 @@ fn gen_op(op: &Op, vis: &syn::Visibility) -> syn::Result<TokenStream> {
         .collect();
     let mut resp_enc = TokenStream::new();
     let mut resp_dec = TokenStream::new();
+    let mut resp_checks = TokenStream::new();
     for (i, p) in op.params.iter().enumerate() {
         if !p.attrs.is_out {
             continue;
@@ -494,6 +590,21 @@ fn gen_op(op: &Op, vis: &syn::Visibility) -> syn::Result<TokenStream> {
         )?;
         let enc = shape::full_encode(&p.shape, &quote!(&self.#id), name);
         resp_enc.extend(quote! { { #pre #enc } });
+        if names_later(op, i, true)? {
+            let (read, check) = deferred_decode(
+                p,
+                i,
+                &resp_name,
+                &RespBinder {
+                    op,
+                    decoding: true,
+                    upto: op.params.len(),
+                },
+            )?;
+            resp_dec.extend(read);
+            resp_checks.extend(check);
+            continue;
+        }
         let pre = shape::prelude(
             &p.attrs,
             &RespBinder {
@@ -517,6 +628,7 @@ fn gen_op(op: &Op, vis: &syn::Visibility) -> syn::Result<TokenStream> {
             quote!(#id)
         })
         .collect();
+    resp_dec.extend(resp_checks);
     if let Some(r) = &op.ret {
         resp_enc.extend(quote! { ::msrpc_ndr::Ndr::encode(&self.result, __w)?; });
         resp_dec.extend(quote! {

@@ -5,10 +5,15 @@
 //! - **Structures** (named or tuple fields): members in order, aligned to the largest member
 //!   alignment; the scalars of all members first, then their deferred referents.
 //! - **Unions**: enums whose variants carry `#[ndr(case = EXPR)]` (tuple variant with one field,
-//!   or a unit variant for an empty arm) and optionally one `#[ndr(default)] Other(u16)` arm
-//!   carrying an unknown discriminant. `#[ndr(switch_type = "u8" | "u16" | "u32")]` on the
-//!   enum (default `u32`), `#[ndr(encapsulated)]` to align the arm to the largest arm
-//!   alignment after the discriminant. Implements `msrpc_ndr::NdrUnion` too.
+//!   or a unit variant for an empty arm) and optionally one `#[ndr(default)]` arm for any
+//!   discriminant no case names: `Other(u16)` holds the discriminant (an empty `[default]`),
+//!   `Data(u16, T)` the discriminant and the arm's member (`[default] T x;`), written and read
+//!   as a case arm's member. Encoding refuses a default arm holding a case's discriminant
+//!   (`EncodeError::DefaultArmNamesACase`: the peer would read that case's arm).
+//!   `#[ndr(switch_type = "u8" | "u16" | "u32" | "enum16")]` on the enum (default `u32`;
+//!   `enum16`, a discriminant that is a 16-bit NDR enum, is 2 bytes in NDR20 and 4 in NDR64,
+//!   where every enum is 4 octets, MS-RPCE 2.2.5.2), `#[ndr(encapsulated)]` to align the arm
+//!   to the largest arm alignment after the discriminant. Implements `msrpc_ndr::NdrUnion` too.
 //! - **Enums**: `Name = value` variants and one `#[ndr(unknown)] Unknown(u32)` catch-all that
 //!   holds any other value (open, as Windows' and Samba's stubs are: decoding never refuses a
 //!   value, encoding writes the held one back; one that does not fit the wire type fails with
@@ -33,8 +38,9 @@
 //! | `range(lo, hi)` | integer field | value checked on encode and decode (bounds are literals) |
 //!
 //! Sizing expressions are Rust expressions over sibling fields (bound as references, so
-//! `len`, `*len` and `len * 2` all work; enums derived with `Ndr` count as their wire value),
-//! evaluated as `u64`. Decoding checks every count against its expression; encoding refuses a
+//! `len`, `*len` and `len * 2` all work; enums derived with `Ndr` count as their wire value;
+//! a pointer, `Option` included, counts as its referent and as 0 when null), evaluated as
+//! `u64`. Decoding checks every count against its expression; encoding refuses a
 //! value whose lengths disagree with them (`EncodeError::CountMismatch`).
 //!
 //! Not supported: generic types; `Full<T>` pointers with attributes on the referent; a
@@ -66,8 +72,18 @@
 //! (-varying) array; `String` is a conformant-varying `[string]` (`string = "char"` for 8-bit,
 //! `size_is` for an explicit max_count). Each parameter is written in full before the next;
 //! the return value comes last in the response. Sizing expressions of `[out]` parameters
-//! resolve names to earlier `[out]` parameters first, then to `[in]` parameters, which the
-//! response's `encode`/`decode` then take as arguments. Opnums may have gaps.
+//! resolve names to `[out]` parameters first (an `[in, out]` one is its `[out]` value, what
+//! the server holds when it marshals), then to `[in]`-only parameters, which the response's
+//! `encode`/`decode` then take as arguments. Opnums may have gaps.
+//!
+//! A sizing expression (`size_is`, `length_is`, `switch_is`) may name a parameter the same
+//! message carries *after* the value (`[in, size_is(cb)] BYTE *p, [in] DWORD cb`): NDR puts
+//! the conformance with the array, in parameter order (C706 14.3.3.2, MS-RPCE 4.6), so
+//! encoding evaluates it from the later value as usual, and decoding reads the array with the
+//! wire's counts, keeps them, and compares them with the expression once the whole message is
+//! read — MIDL's `/robust` correlation check, and what Samba's pidl generates
+//! (`ndr_pull_array_size`, then `ndr_check_array_size` after the last parameter). A null
+//! pointer to such an array is not checked. A parameter naming itself is refused.
 //!
 //! Generated for trait `Foo` with operation `do_it`:
 //! - `DoItRequest` (`[in]` parameters as pub fields; `OPNUM`, `encode`, `decode`, `to_stub`,

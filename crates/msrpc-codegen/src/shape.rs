@@ -316,7 +316,11 @@ pub fn eval(expr: &Expr, binder: &dyn Binder) -> syn::Result<TokenStream> {
     let mut binds = TokenStream::new();
     for name in expr_names(expr) {
         if let Some(place) = binder.place(&name, expr.span())? {
-            let id = Ident::new(&name, expr.span());
+            // a field or parameter named by a keyword is a raw identifier (`r#type`)
+            let id = match name.strip_prefix("r#") {
+                Some(raw) => Ident::new_raw(raw, expr.span()),
+                None => Ident::new(&name, expr.span()),
+            };
             binds.extend(quote! { let #id = &#place; });
         }
     }
@@ -612,6 +616,241 @@ pub fn full_decode(shape: &Shape) -> TokenStream {
             }
         }
     }
+}
+
+/// The locals a deferred decode (see [`full_decode_deferred`]) stores the wire's counts in,
+/// each an `Option<u64>` that stays `None` when the value is absent (a null pointer).
+pub struct Seen {
+    /// max_count of a conformant (or conformant-varying) array or `[string]` with `size_is`.
+    pub size: Ident,
+    /// actual_count (elements transmitted) of an array with `length_is`.
+    pub len: Ident,
+    /// Discriminant of a union with `switch_is`.
+    pub disc: Ident,
+}
+
+/// Which of [`Seen`]'s locals a deferred decode of `shape` sets (size, len, disc): those
+/// whose attribute is present, so each set local is checked and each checked one set.
+pub fn seen_kinds(shape: &Shape) -> (bool, bool, bool) {
+    match shape {
+        Shape::Plain { checks, .. } => (false, false, checks.switch_is),
+        Shape::Conformant {
+            size_is, length_is, ..
+        } => (*size_is, *length_is, false),
+        Shape::Varying { length_is, .. } => (false, *length_is, false),
+        Shape::Str { max, size_is, .. } => (max.is_none() && *size_is, false, false),
+        Shape::Ptr { inner, .. } | Shape::Opt { inner, .. } => seen_kinds(inner),
+    }
+}
+
+/// Like [`full_decode`], for a value whose sizing expressions name values decoded after it
+/// (a parameter sized by a later one: NDR puts the conformance with the array, so the
+/// decoder meets the array first). The counts are read from the wire unchecked, as Samba's
+/// pidl reads them (`ndr_pull_array_size`, then `ndr_check_array_size` once the whole
+/// function is pulled), and stored in the [`Seen`] locals for the check the caller runs once
+/// the named values are decoded. A null pointer leaves them `None` (no check, as pidl's
+/// `if (r->in.data)` guard). `range` is checked at once (it names no other value).
+pub fn full_decode_deferred(shape: &Shape, seen: &Seen) -> TokenStream {
+    match shape {
+        Shape::Plain { ty, checks } => {
+            let now = Checks {
+                switch_is: false,
+                range: checks.range.clone(),
+            };
+            let c = decode_checks(&now, &quote!(&__x), &TokenStream::new());
+            let disc = &seen.disc;
+            let record = if checks.switch_is {
+                quote! { #disc = ::core::option::Option::Some(::msrpc_ndr::NdrUnion::discriminant(&__x)); }
+            } else {
+                TokenStream::new()
+            };
+            quote! {
+                match <#ty as ::msrpc_ndr::Ndr>::decode(__r) {
+                    ::core::result::Result::Ok(__x) => {
+                        #c
+                        #record
+                        ::core::result::Result::Ok(__x)
+                    }
+                    ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
+                }
+            }
+        }
+        Shape::Conformant {
+            elem,
+            size_is,
+            length_is,
+        } => {
+            let size = &seen.size;
+            let len = &seen.len;
+            let rec_size = |v: TokenStream| {
+                if *size_is {
+                    quote! { #size = ::core::option::Option::Some(#v); }
+                } else {
+                    TokenStream::new()
+                }
+            };
+            let rec_len = if *length_is {
+                quote! { #len = ::core::option::Option::Some(__x.len() as u64); }
+            } else {
+                TokenStream::new()
+            };
+            if *length_is {
+                // max_count, then the varying part bounded by it: decode_conformant_varying
+                // without its checks, keeping max_count.
+                let rs = rec_size(quote!(__m));
+                quote! {
+                    match __r.count() {
+                        ::core::result::Result::Ok(__m) => {
+                            #rs
+                            match ::msrpc_ndr::array::decode_varying::<#elem>(__r, __m, ::core::option::Option::None) {
+                                ::core::result::Result::Ok(mut __x) => {
+                                    #rec_len
+                                    ::msrpc_ndr::array::decode_elements_buffers(&mut __x, __r).map(|()| __x)
+                                }
+                                ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
+                            }
+                        }
+                        ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
+                    }
+                }
+            } else {
+                let rs = rec_size(quote!(__x.len() as u64));
+                quote! {
+                    match ::msrpc_ndr::array::decode_conformant::<#elem>(__r, ::core::option::Option::None) {
+                        ::core::result::Result::Ok(mut __x) => {
+                            #rs
+                            ::msrpc_ndr::array::decode_elements_buffers(&mut __x, __r).map(|()| __x)
+                        }
+                        ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
+                    }
+                }
+            }
+        }
+        Shape::Varying {
+            elem,
+            max,
+            length_is,
+        } => {
+            let len = &seen.len;
+            let max = max_value(max);
+            let rec_len = if *length_is {
+                quote! { #len = ::core::option::Option::Some(__x.len() as u64); }
+            } else {
+                TokenStream::new()
+            };
+            quote! {
+                match ::msrpc_ndr::array::decode_varying::<#elem>(__r, #max, ::core::option::Option::None) {
+                    ::core::result::Result::Ok(mut __x) => {
+                        #rec_len
+                        ::msrpc_ndr::array::decode_elements_buffers(&mut __x, __r).map(|()| __x)
+                    }
+                    ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
+                }
+            }
+        }
+        Shape::Str { cs, max, size_is } => {
+            if max.is_none() && *size_is {
+                let size = &seen.size;
+                let f = match cs {
+                    Charset::Wide => quote!(::msrpc_ndr::string::decode_wide_counted),
+                    Charset::Char => quote!(::msrpc_ndr::string::decode_char_counted),
+                };
+                quote! {
+                    match #f(__r) {
+                        ::core::result::Result::Ok((__s, __m)) => {
+                            #size = ::core::option::Option::Some(__m);
+                            ::core::result::Result::Ok(__s)
+                        }
+                        ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
+                    }
+                }
+            } else {
+                str_decode(*cs, max.as_ref(), false)
+            }
+        }
+        Shape::Ptr {
+            kind,
+            inner_ty,
+            inner,
+        } => {
+            let inner_dec = full_decode_deferred(inner, seen);
+            match kind {
+                PtrKind::Unique => quote! {
+                    match ::msrpc_ndr::Unique::<#inner_ty>::decode_pointer(__r) {
+                        ::core::result::Result::Ok(mut __p) => __p
+                            .decode_referent_with(__r, |__r| #inner_dec)
+                            .map(|()| __p),
+                        ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
+                    }
+                },
+                PtrKind::Ref => quote! {
+                    match __r.ref_id() {
+                        ::core::result::Result::Ok(_) => __r
+                            .nested(|__r| #inner_dec)
+                            .map(::msrpc_ndr::Ref::new),
+                        ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
+                    }
+                },
+            }
+        }
+        Shape::Opt { inner_ty, inner } => {
+            let inner_dec = full_decode_deferred(inner, seen);
+            quote! {
+                match ::msrpc_ndr::Unique::<#inner_ty>::decode_pointer(__r) {
+                    ::core::result::Result::Ok(mut __p) => __p
+                        .decode_referent_with(__r, |__r| #inner_dec)
+                        .map(|()| __p.into_inner()),
+                    ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
+                }
+            }
+        }
+    }
+}
+
+/// The check a deferred decode owes once every value its sizing expressions name is known:
+/// statements comparing the stored wire counts (see [`Seen`]) with `attrs`' expressions
+/// (evaluated with `binder`); a mismatch is the error a check at the array would give.
+pub fn deferred_checks(
+    attrs: &FieldAttrs,
+    shape: &Shape,
+    seen: &Seen,
+    binder: &dyn Binder,
+) -> syn::Result<TokenStream> {
+    let (size, len, disc) = seen_kinds(shape);
+    let mut out = TokenStream::new();
+    if let (true, Some(e)) = (size, &attrs.size_is) {
+        let v = eval(e, binder)?;
+        let s = &seen.size;
+        out.extend(quote! {
+            if let ::core::option::Option::Some(__m) = #s {
+                ::msrpc_ndr::array::check_count(__r, #v, __m)?;
+            }
+        });
+    }
+    if let (true, Some(e)) = (len, &attrs.length_is) {
+        let v = eval(e, binder)?;
+        let s = &seen.len;
+        out.extend(quote! {
+            if let ::core::option::Option::Some(__n) = #s {
+                ::msrpc_ndr::array::check_count(__r, #v, __n)?;
+            }
+        });
+    }
+    if let (true, Some(e)) = (disc, &attrs.switch_is) {
+        let v = eval(e, binder)?;
+        let s = &seen.disc;
+        out.extend(quote! {
+            if let ::core::option::Option::Some(__found) = #s {
+                let __switch_is: u64 = #v;
+                if __found != __switch_is {
+                    return ::core::result::Result::Err(__r.error(
+                        ::msrpc_ndr::DecodeErrorKind::DiscriminantMismatch { expected: __switch_is, found: __found },
+                    ));
+                }
+            }
+        });
+    }
+    Ok(out)
 }
 
 fn elements_with_buffers(head: TokenStream) -> TokenStream {

@@ -293,17 +293,17 @@ fn union_and_enum_tokens() {
     .unwrap();
     assert!(out.contains("constALIGN:usize=4usize"));
     assert!(out.contains("const__V0:u32=1;const__V1:u32=0x10000;"));
-    assert!(out.contains("let__v:u32=matchself{E::A=>__V0,E::B=>__V1,E::Unknown(__x)=>{"));
+    // the declared values are constants of the catch-all's type, narrowed to the wire's on encode
+    assert!(out.contains("let__wide:u64=matchself{E::A=>u64::from(__V0),E::B=>u64::from(__V1),E::Unknown(__x)=><u64as::core::convert::From<u32>>::from(*__x),};"));
     assert!(out.contains("<u32as::core::convert::TryFrom<u64>>::try_from(__wide)"));
     assert!(out.contains(
         "EncodeError::EnumValueOutOfRange{ty:\"E\",value:__wide,max:u64::from(u32::MAX),}"
     ));
     assert!(out.contains("__w.u32(__v);"));
     // decoding never refuses a value: a declared one is its variant, any other the catch-all
-    assert!(out.contains("if__v==__V1{return::core::result::Result::Ok(E::B);}"));
-    assert!(out.contains(
-        "::core::result::Result::Ok(E::Unknown(<u32as::core::convert::From<u32>>::from(__v)))"
-    ));
+    assert!(out.contains("if__x==__V1{return::core::result::Result::Ok(E::B);}"));
+    assert!(out.contains("let__x=<u32as::core::convert::From<u32>>::from(__v);"));
+    assert!(out.contains("::core::result::Result::Ok(E::Unknown(__x))"));
     assert!(!out.contains("Err(__r.error"));
     assert!(out.contains("impl::msrpc_ndr::NdrCountforE"));
     assert!(out.contains("E::Unknown(__x)=><u64as::core::convert::From<u32>>::from(*__x),"));
@@ -321,14 +321,84 @@ fn union_and_enum_tokens() {
     assert!(out.contains("<u16as::core::convert::TryFrom<u32>>::try_from(__wide)"));
     assert!(out.contains("constALIGN64:usize=4;"));
     assert!(out.contains("<u16as::core::convert::TryFrom<u64>>::try_from(__wide)"));
-    assert!(out.contains("E::Other(<u16as::core::convert::From<u16>>::from(__v))"));
+    assert!(out.contains("let__x=<u16as::core::convert::From<u16>>::from(__v);"));
+    assert!(out.contains("const__V0:u16=1;"));
     assert!(out.contains("impl::core::convert::From<u16>forE"));
     let out = derive(quote! { #[repr(u16)] enum E { A = 1, #[ndr(unknown)] U(u32) } }).unwrap();
     assert!(out.contains("max:u64::from(u16::MAX)"));
-    assert!(out.contains("E::U(<u32as::core::convert::From<u16>>::from(__v))"));
+    assert!(out.contains("let__x=<u32as::core::convert::From<u16>>::from(__v);"));
     // a catch-all alone is an enum too
     let out = derive(quote! { enum E { #[ndr(unknown)] U(u32) } }).unwrap();
     assert!(out.contains("::core::result::Result::Ok(E::U("));
+}
+
+/// A union's default arm with a member (MS-LSAD's `[default] LSA_FOREST_TRUST_BINARY_DATA
+/// Data;`): `Data(u32, T)`, the discriminant then the member, written and read like a case
+/// arm's member for any discriminant no case names. Bytes: msrpc-macros' tests/union_default_arm.rs.
+#[test]
+fn union_default_arm_with_a_member() {
+    let out = derive(quote! {
+        enum Record {
+            #[ndr(case = 1)]
+            A(u16),
+            #[ndr(default)]
+            Data(u32, Binary),
+        }
+    })
+    .unwrap();
+    for frag in [
+        "Self::Data(__d,_)=>u64::from(*__d),",
+        // encode: the discriminant must name no case, then the member's scalars
+        "Self::Data(__d,__v)=>{if*__d==__CASE0{return::core::result::Result::Err(::msrpc_ndr::EncodeError::DefaultArmNamesACase{ty:\"Record\",discriminant:u64::from(*__d),});}__w.u32(*__d);",
+        "::msrpc_ndr::Ndr::encode_scalars(&(*__v),__w)?;",
+        "Self::Data(_,__v)=>{::msrpc_ndr::Ndr::encode_buffers(&(*__v),__w)?;}",
+        // decode: no case matched, the member with the discriminant read
+        "let__x=__r.field(\"Record\",\"Data\",<Binaryas::msrpc_ndr::Ndr>::decode_scalars)?;::core::result::Result::Ok(Self::Data(__d,__x))",
+        "Self::Data(_,__v)=>{__r.field(\"Record\",\"Data\",|__r|::msrpc_ndr::Ndr::decode_buffers(&mut(*__v),__r))}",
+        // the member counts for the arms' alignment
+        "<Binaryas::msrpc_ndr::Ndr>::ALIGN64",
+    ] {
+        assert!(out.contains(frag), "missing {frag}");
+    }
+    assert!(!out.contains("UnknownDiscriminant"));
+    // the empty default arm refuses a case's discriminant too
+    let out = derive(quote! {
+        enum E { #[ndr(case = 1)] A(u16), #[ndr(case = 2)] B, #[ndr(default)] Other(u32) }
+    })
+    .unwrap();
+    assert!(out.contains("if*__d==__CASE0||*__d==__CASE1{"));
+    // shapes the default arm does not take
+    for bad in [
+        quote!(
+            enum E {
+                #[ndr(case = 1)]
+                A(u16),
+                #[ndr(default)]
+                D,
+            }
+        ),
+        quote!(
+            enum E {
+                #[ndr(case = 1)]
+                A(u16),
+                #[ndr(default)]
+                D(u32, u8, u8),
+            }
+        ),
+        quote!(
+            enum E {
+                #[ndr(case = 1)]
+                A(u16),
+                #[ndr(default)]
+                D(#[ndr(range(0, 1))] u32, u8),
+            }
+        ),
+    ] {
+        assert!(
+            derive_err(bad).contains("`Other(u16)` or `Data(u16, T)`"),
+            "accepted"
+        );
+    }
 }
 
 #[test]
@@ -547,6 +617,68 @@ fn interface_tokens() {
     }
 }
 
+/// A size naming a later parameter (`[in, size_is(cb)] BYTE *p, [in] DWORD cb`, SCMR's
+/// `lpDependencies`/`dwDependSize`; C706 conv's `out_data`/`*out_len` in a response): encoding
+/// evaluates it from the value as ever; decoding reads the array with the wire's counts,
+/// stores them and checks them once the later parameter is decoded (pidl's deferred
+/// `ndr_check_array_size`). Byte-level checks: msrpc-macros' tests/later_params.rs.
+#[test]
+fn sizes_naming_later_parameters_are_checked_after_them() {
+    let out = iface(
+        quote!(
+            uuid = "60a15ec5-4de8-11d7-a637-005056a20182",
+            version = "1.0"
+        ),
+        quote! {
+            pub trait T {
+                #[opnum(0)]
+                fn put(
+                    #[ndr(in, size_is = "cb")] p: Vec<u8>,
+                    #[ndr(in, unique, size_is = "cb2", length_is = "cb")] q: Option<Vec<u16>>,
+                    #[ndr(in, string, size_is = "cb2")] s: String,
+                    #[ndr(in)] cb: u32,
+                    #[ndr(in)] cb2: u32,
+                    #[ndr(out, size_is = "max", length_is = "*n")] data: Vec<u8>,
+                    #[ndr(in)] max: u32,
+                    #[ndr(out)] n: u32,
+                );
+            }
+        },
+    )
+    .unwrap();
+    for frag in [
+        // request: p read with its wire count, stored
+        "letmut__seen_size_0:::core::option::Option<u64>=::core::option::Option::None;",
+        "letp=__r.field(\"PutRequest\",\"p\",|__r|match::msrpc_ndr::array::decode_conformant::<u8>(__r,::core::option::Option::None)",
+        "__seen_size_0=::core::option::Option::Some(__x.len()asu64);",
+        // q: a unique pointer to a conformant-varying array, max_count and actual_count kept
+        "letmut__seen_size_1:",
+        "letmut__seen_len_1:",
+        "match__r.count(){::core::result::Result::Ok(__m)=>{__seen_size_1=::core::option::Option::Some(__m);",
+        // s: a [string] with its max_count
+        "::msrpc_ndr::string::decode_wide_counted(__r)",
+        // then, after cb and cb2, the checks
+        "letcb2=",
+        "__r.field(\"PutRequest\",\"p\",|__r|{ifletSome(__m)=__seen_size_0{::msrpc_ndr::array::check_count(__r,{letcb=&cb;::msrpc_ndr::ndr_count(cb)},__m)?;}",
+        "ifletSome(__n)=__seen_len_1{::msrpc_ndr::array::check_count(__r,{letcb=&cb;::msrpc_ndr::ndr_count(cb)},__n)?;}",
+        // encoding is unchanged: the value's own fields
+        "::msrpc_ndr::array::encode_conformant(&self.p,::core::option::Option::Some(__size_is),\"p\",__w)?;",
+        // response: data's length from the later [out] n (self.n when encoding), max from the request
+        "pubfnencode(&self,__w:&mut::msrpc_ndr::Writer,max:&u32)",
+        "letn=&self.n;",
+        "letmut__seen_len_5:",
+        "ifletSome(__n)=__seen_len_5{::msrpc_ndr::array::check_count(__r,{letn=&n;::msrpc_ndr::ndr_count(*n)},__n)?;}",
+    ] {
+        let frag: String = frag.split_whitespace().collect();
+        let frag = frag.replace("ifletSome(", "iflet::core::option::Option::Some(");
+        assert!(out.contains(&frag), "missing {frag}");
+    }
+    // the check comes after the later parameter's decode
+    let read_cb = out.find("letcb={__r.field(").unwrap();
+    let check = out.find("__seen_size_0{").unwrap();
+    assert!(check > read_cb);
+}
+
 #[test]
 fn orpc_interfaces_get_orpcthis_orpcthat_and_the_hresult() {
     let out = iface(
@@ -652,20 +784,21 @@ fn interface_errors() {
         }
     ))
     .contains("[out]-only"));
+    // a size naming a later parameter is a deferred check (below); one naming itself is not
     assert!(iface_err(quote!(
         trait T {
             #[opnum(0)]
-            fn f(#[ndr(in, size_is = "n")] a: Vec<u8>, #[ndr(in)] n: u32);
+            fn f(#[ndr(in, size_is = "a")] a: Vec<u8>);
         }
     ))
-    .contains("comes later in the request"));
+    .contains("`a` sizes or selects itself"));
     assert!(iface_err(quote!(
         trait T {
             #[opnum(0)]
-            fn f(#[ndr(out, size_is = "n")] a: Vec<u8>, #[ndr(out)] n: u32);
+            fn f(#[ndr(out, length_is = "a", size_is = "4")] a: Vec<u8>);
         }
     ))
-    .contains("comes later in the response"));
+    .contains("`a` sizes or selects itself"));
     assert!(iface_err(quote!(
         trait T {
             #[opnum(0)]

@@ -48,6 +48,11 @@ const RESERVED_TYPES: &[&str] = &[
     "Fn",
 ];
 
+/// A union discriminant's width for a 16-bit NDR enum (a `switch_type(some_enum)`, or a
+/// `switch_is` naming an enum): 2 bytes in NDR20, 4 in NDR64, where every enum is 4 octets
+/// (MS-RPCE 2.2.5.2); the code generator's `switch_type = "enum16"`.
+const ENUM16: u8 = 0x90;
+
 /// Type names whose definition lowers to `msrpc_ndr::Uuid` (same wire layout as MS-DTYP's GUID).
 const GUID_NAMES: &[&str] = &["GUID", "UUID", "IID", "CLSID", "_GUID"];
 
@@ -185,6 +190,43 @@ pub fn camel(s: &str) -> String {
     out
 }
 
+/// Names a structure's anonymous union and structure members (MS-SCMR's
+/// `SC_RPC_CONFIG_INFOW`: `[switch_is(dwInfoLevel)] union { ... };`) as the Windows SDK
+/// does under `NONAMELESSUNION` (`DUMMYUNIONNAME` is `u`, then `u2`...; `DUMMYSTRUCTNAME` is
+/// `s`): the wire does not change, a member needs a name in Rust.
+fn name_anonymous_members(mut s: StructDef) -> StructDef {
+    let taken: BTreeSet<String> = s
+        .fields
+        .iter()
+        .flatten()
+        .map(|f| f.decl.name.clone())
+        .collect();
+    let (mut unions, mut structs) = (0, 0);
+    for f in s.fields.iter_mut().flatten() {
+        if !f.decl.name.is_empty() || f.decl.ptrs != 0 || !f.decl.dims.is_empty() {
+            continue;
+        }
+        let (base, n) = match &f.ty {
+            TypeSpec::Union(_) => ("u", &mut unions),
+            TypeSpec::Struct(_) => ("s", &mut structs),
+            _ => continue,
+        };
+        loop {
+            *n += 1;
+            let name = if *n == 1 {
+                base.to_string()
+            } else {
+                format!("{base}{n}")
+            };
+            if !taken.contains(&name) {
+                f.decl.name = name;
+                break;
+            }
+        }
+    }
+    s
+}
+
 fn doc(s: &str) -> TokenStream {
     let s = format!(" {s}");
     quote!(#[doc = #s])
@@ -276,7 +318,7 @@ impl<'p> Lowerer<'p> {
             TypeSpec::Struct(s) => (
                 s.tag.clone(),
                 s.span,
-                DefKind::Struct((**s).clone()),
+                DefKind::Struct(name_anonymous_members((**s).clone())),
                 s.fields.is_some(),
             ),
             TypeSpec::Union(u) => (
@@ -627,6 +669,9 @@ impl<'p> Lowerer<'p> {
             if let Some(list) = a.exprs(name) {
                 for (i, e) in list.into_iter().enumerate() {
                     let Some(e) = e else { continue };
+                    if pos != Pos::Param {
+                        self.no_member_referent(e, sib)?;
+                    }
                     let mut s = self.sizing(e, sib)?;
                     if plus_one {
                         s = format!("::msrpc_ndr::ndr_count({s}).wrapping_add(1)");
@@ -709,8 +754,20 @@ impl<'p> Lowerer<'p> {
             None => None,
         };
         if let (Some(e), Leaf::Def(idx)) = (a.expr("switch_is"), &r.leaf) {
-            // remember the discriminant's width for a union without switch_type
-            let bits = self.expr_bits(e, sib);
+            // remember the discriminant's width for a union without switch_type: the member's
+            // own `switch_type(T)` (MS-DHCPM's DHCP_SUBNET_ELEMENT_DATA, MS-ADTS' CLAIM_ENTRY),
+            // else the switch_is expression's
+            let st = a.get("switch_type").and_then(|at| match at.args.first() {
+                Some(AttrArg::Type(t, 0)) => Some(t.clone()),
+                _ => None,
+            });
+            let bits = match st {
+                Some(t) => {
+                    let tr = self.resolve(&t, 0, &[], &Attrs::default(), 0)?;
+                    Some(self.switch_bits(&tr, span)?)
+                }
+                None => self.expr_bits(e, sib),
+            };
             if let Some(b) = bits {
                 self.switch_hint.entry(*idx).or_insert(b);
             }
@@ -1056,6 +1113,16 @@ impl<'p> Lowerer<'p> {
                 Expr::Name(n, _) => n,
                 _ => return None,
             },
+            // an expression over a sibling (MS-RPRN's `switch_is(0x00FFFFFF & Level)`): the
+            // sibling's width, the widest when there are several
+            Expr::Binary(_, a, b, _) => {
+                let width = |b: u8| if b == ENUM16 { 16 } else { b };
+                return match (self.expr_bits(a, sib), self.expr_bits(b, sib)) {
+                    (Some(x), Some(y)) => Some(if width(y) > width(x) { y } else { x }),
+                    (x, y) => x.or(y),
+                };
+            }
+            Expr::Unary(_, a, _) | Expr::Cast(_, a, _) => return self.expr_bits(a, sib),
             _ => return None,
         };
         let (_, r) = sib.get(name)?;
@@ -1072,7 +1139,7 @@ impl<'p> Lowerer<'p> {
                 }) => Some(if attrs.has("v1_enum") || r.attrs.has("v1_enum") {
                     32
                 } else {
-                    16
+                    ENUM16
                 }),
                 _ => None,
             },
@@ -1080,11 +1147,44 @@ impl<'p> Lowerer<'p> {
         }
     }
 
+    /// Refuses `*p` in a structure member's size when `p` is a pointer member: its referent is
+    /// read in the structure's deferred part, possibly after the value it sizes (a parameter's
+    /// is read in parameter order, and a later one is a deferred check). Not in the published
+    /// IDL, where every `*p` sizing names a parameter.
+    fn no_member_referent(&self, e: &Expr, sib: &Siblings) -> Result<()> {
+        match e {
+            Expr::Unary("*", inner, s) => {
+                if let Expr::Name(n, _) = &**inner {
+                    if let Some((_, r)) = sib.get(n) {
+                        if r.levels.first() == Some(&Level::Ptr) {
+                            return Err(self.unsupported(*s, format!("a structure member's size taken from the referent of the pointer member `{n}`")));
+                        }
+                    }
+                }
+                self.no_member_referent(inner, sib)
+            }
+            Expr::Unary(_, a, _) | Expr::Cast(_, a, _) | Expr::Member(a, _, _) => {
+                self.no_member_referent(a, sib)
+            }
+            Expr::Binary(_, a, b, _) => {
+                self.no_member_referent(a, sib)?;
+                self.no_member_referent(b, sib)
+            }
+            Expr::Cond(c, a, b, _) => {
+                self.no_member_referent(c, sib)?;
+                self.no_member_referent(a, sib)?;
+                self.no_member_referent(b, sib)
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// A sizing expression as the Rust expression string the code generator takes.
     fn sizing(&self, e: &Expr, sib: &Siblings) -> Result<String> {
         match e {
             Expr::Name(n, s) => match sib.get(n) {
-                Some((rust, _)) => Ok(rust.clone()),
+                // `r#type` for a sibling named by a keyword (MS-ADTS' CLAIM_ENTRY `Type`)
+                Some((rust, _)) => Ok(ident(rust).to_string()),
                 None => match self.consts.get(n) {
                     Some(v) => Ok(format!("{v}u64")),
                     None => Err(self
@@ -1093,19 +1193,23 @@ impl<'p> Lowerer<'p> {
                 },
             },
             Expr::Unary("*", inner, s) => match &**inner {
+                // `*p`: the referent's value. A `[unique]` or `[ptr]` `p` (an `Option`, a
+                // `Unique`, a `Full`) counts as 0 when null (msrpc_ndr::NdrCount): MS-RRP's
+                // `size_is(lpcbData ? *lpcbData : 0)` spells out the same value.
                 Expr::Name(n, _) => match sib.get(n) {
-                    Some((rust, r)) => {
-                        if r.levels.first() == Some(&Level::Ptr) && (r.attrs.has("unique") || r.attrs.has("ptr")) {
-                            return Err(self.unsupported(*s, format!("a size taken from the referent of the [unique] pointer `{n}`")));
-                        }
-                        Ok(rust.clone())
-                    }
+                    Some((rust, _)) => Ok(ident(rust).to_string()),
                     None => self.sizing(inner, sib),
                 },
                 _ => Err(self.unsupported(*s, "dereferencing a computed value in a sizing expression")),
             },
+            Expr::Unary("!", inner, _) => Ok(format!(
+                "u64::from(::msrpc_ndr::ndr_count({}) == 0)",
+                self.sizing(inner, sib)?
+            )),
             Expr::Member(base, field, _) => Ok(format!("{}.{}", self.sizing(base, sib)?, ident(&snake(field)))),
             Expr::Int(v, _) => Ok(format!("{v}u64")),
+            // `sizeof(wchar_t)` (MS-RPRN's `size_is(cbValueName / sizeof(wchar_t))`)
+            Expr::Sizeof(Some(v), _) => Ok(format!("{v}u64")),
             Expr::Cast(_, inner, _) => self.sizing(inner, sib),
             Expr::Binary(op, a, b, s) => {
                 let (x, y) = (self.sizing(a, sib)?, self.sizing(b, sib)?);
@@ -1122,6 +1226,13 @@ impl<'p> Lowerer<'p> {
                     "^" => format!("({x} ^ {y})"),
                     "<<" => format!("{x}.checked_shl(u32::try_from({y}).unwrap_or(u32::MAX)).unwrap_or(u64::MAX)"),
                     ">>" => format!("{x}.checked_shr(u32::try_from({y}).unwrap_or(u32::MAX)).unwrap_or(0)"),
+                    // comparisons and logic are 0 or 1, as in C (MS-DHCPM's switch_is of
+                    // DHCP_SUBNET_ELEMENT_DATA tests a range of element types)
+                    "<" | "<=" | ">" | ">=" | "==" | "!=" => {
+                        format!("u64::from({x} {op} {y})")
+                    }
+                    "&&" => format!("u64::from({x} != 0 && {y} != 0)"),
+                    "||" => format!("u64::from({x} != 0 || {y} != 0)"),
                     other => return Err(self.unsupported(*s, format!("the operator `{other}` in a sizing expression"))),
                 })
             }
@@ -1280,12 +1391,19 @@ impl<'p> Lowerer<'p> {
                 let assoc = if aliases.is_empty() {
                     quote!()
                 } else {
-                    quote! { impl #name { #(#aliases)* } }
+                    // named like the variants they alias (NRPC's
+                    // `ForestTrustRecordTypeLast = ForestTrustDomainInfo`)
+                    quote! { #[allow(non_upper_case_globals)] impl #name { #(#aliases)* } }
                 };
                 quote! { #[derive(::msrpc_ndr::Ndr, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)] #body #assoc }
             }
             DefKind::Union(u) => {
                 let arms = u.arms.clone().unwrap_or_default();
+                if u.switch.is_none() && arms.iter().all(|a| a.cases.is_empty() && !a.default) {
+                    return Err(
+                        self.unsupported(d.span, "a C union without [case] labels (not remotable)")
+                    );
+                }
                 let (bits, encapsulated) = match &u.switch {
                     Some((t, _)) => {
                         let r = self.resolve(t, 0, &[], &Attrs::default(), 0)?;
@@ -1314,12 +1432,17 @@ impl<'p> Lowerer<'p> {
                 let swty = match bits {
                     8 => "u8",
                     16 => "u16",
+                    ENUM16 => "enum16",
                     _ => "u32",
                 };
-                let swid = format_ident!("{}", swty);
+                let swid = match bits {
+                    8 => format_ident!("u8"),
+                    16 | ENUM16 => format_ident!("u16"),
+                    _ => format_ident!("u32"),
+                };
                 let mask: i128 = match bits {
                     8 => 0xff,
-                    16 => 0xffff,
+                    16 | ENUM16 => 0xffff,
                     _ => 0xffff_ffff,
                 };
                 let mut variants = Vec::new();
@@ -1334,21 +1457,6 @@ impl<'p> Lowerer<'p> {
                     let mut vals = Vec::new();
                     for c in &arm.cases {
                         vals.push(self.eval_located(c)? & mask);
-                    }
-                    if arm.default {
-                        if arm.field.is_some() {
-                            return Err(self.unsupported(arm.span, "a union's [default] arm with a member (the code generator's default arm holds only the discriminant)"));
-                        }
-                        let mut vn = "Other".to_string();
-                        while seen.contains(&vn) {
-                            vn.push('_');
-                        }
-                        seen.insert(vn.clone());
-                        let vid = ident(&vn);
-                        variants.push(
-                            quote! { /// The `default` arm (empty): any other discriminant.
-                            #[ndr(default)] #vid(#swid) },
-                        );
                     }
                     let lowered = match &arm.field {
                         Some(f) => {
@@ -1369,6 +1477,37 @@ impl<'p> Lowerer<'p> {
                         }
                         None => None,
                     };
+                    if arm.default {
+                        // The default arm holds the discriminant, then its member if it has one
+                        // (MS-LSAD's `[default] LSA_FOREST_TRUST_BINARY_DATA Data;`).
+                        let base = match &lowered {
+                            Some((n, _)) if !n.is_empty() => camel(n),
+                            _ => "Other".to_string(),
+                        };
+                        let mut vn = base;
+                        while seen.contains(&vn) {
+                            vn.push('_');
+                        }
+                        seen.insert(vn.clone());
+                        let vid = ident(&vn);
+                        match &lowered {
+                            Some((n, l)) => {
+                                let ty = &l.ty;
+                                let nd = &l.ndr;
+                                let fa = if nd.is_empty() {
+                                    quote!()
+                                } else {
+                                    quote!(#[ndr(#(#nd),*)])
+                                };
+                                let vd = doc(&format!("IDL `default`: `{n}`, for any other discriminant (held in the first field)."));
+                                variants.push(quote! { #vd #[ndr(default)] #vid(#swid, #fa #ty) });
+                            }
+                            None => variants.push(
+                                quote! { /// The `default` arm (empty): any other discriminant.
+                                #[ndr(default)] #vid(#swid) },
+                            ),
+                        }
+                    }
                     for v in &vals {
                         let base = match &lowered {
                             Some((n, _)) if !n.is_empty() => camel(n),
@@ -1459,7 +1598,21 @@ impl<'p> Lowerer<'p> {
                 let Some((_, r)) = sib.get(&f.decl.name) else {
                     continue;
                 };
-                if let (Leaf::Def(idx), Some(b)) = (&r.leaf, self.expr_bits(e, &sib)) {
+                // the member's own switch_type (MS-DHCPM's DHCP_SUBNET_ELEMENT_DATA), else the
+                // switch_is expression's width
+                let declared = f
+                    .attrs
+                    .get("switch_type")
+                    .and_then(|at| match at.args.first() {
+                        Some(AttrArg::Type(t, 0)) => self
+                            .resolve(t, 0, &[], &Attrs::default(), 0)
+                            .ok()
+                            .and_then(|tr| self.switch_bits(&tr, f.decl.span).ok()),
+                        _ => None,
+                    });
+                if let (Leaf::Def(idx), Some(b)) =
+                    (&r.leaf, declared.or_else(|| self.expr_bits(e, &sib)))
+                {
                     self.switch_hint.entry(*idx).or_insert(b);
                 }
             }
@@ -1491,7 +1644,7 @@ impl<'p> Lowerer<'p> {
                     if attrs.has("v1_enum") || r.attrs.has("v1_enum") {
                         32
                     } else {
-                        16
+                        ENUM16
                     }
                 }
                 _ => {

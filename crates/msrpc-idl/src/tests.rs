@@ -353,16 +353,155 @@ fn embedded_conformant_structure_is_refused() {
 }
 
 #[test]
-fn first_is_default_arm_and_later_sizes_are_refused() {
+fn first_is_is_refused() {
     let e =
         iface_err("typedef struct { DWORD f; DWORD n; [size_is(n), first_is(f)] DWORD *a; } F;");
     assert!(e.message.contains("first_is"), "{e}");
-    let e = iface_err("typedef [switch_type(long)] union { [case(1)] long a; [default] long b; } D;\ntypedef struct { long l; [switch_is(l)] D d; } E;");
-    assert!(e.message.contains("[default] arm with a member"), "{e}");
-    let e = iface_err("void f([in, size_is(n)] byte *buf, [in] DWORD n);");
+}
+
+/// A union's `[default]` arm with a member (MS-LSAD's LSA_FOREST_TRUST_RECORD) lowers to a
+/// variant holding the discriminant, then the member (bytes: msrpc-idl-echo's tests/gaps.rs).
+#[test]
+fn default_arm_with_a_member_lowers() {
+    let out = lower(
+        "typedef struct { [range(0, 131072)] unsigned long Length; [size_is(Length)] unsigned char *Buffer; } BIN;\n\
+         typedef [switch_type(long)] union { [case(1)] long a; [default] BIN Data; } D;\n\
+         typedef struct { long l; [switch_is(l)] D d; } E;",
+    );
+    has(&out, "#[ndr(default)] Data(u32, Bin)");
+    has(&out, "#[ndr(case = 1)] A(i32)");
+    // an empty default arm keeps its form
+    let out = lower("typedef [switch_type(short)] union { [case(1)] long a; [default] ; } D;\ntypedef struct { short l; [switch_is(l)] D d; } E;");
+    has(&out, "#[ndr(default)] Other(u16)");
+}
+
+/// Sizes naming a later parameter (SCMR, RPRN, NRPC, BKRP, C706 conv) lower to the same
+/// attributes as earlier ones; the code generator defers their check on decode (the bytes:
+/// msrpc-idl-echo's tests/gaps.rs). A parameter sizing itself is refused.
+#[test]
+fn sizes_naming_later_parameters_lower() {
+    let out = lower(
+        "typedef unsigned long DWORD;\n\
+         DWORD f([in, unique, size_is(dwDependSize)] byte *lpDependencies, [in] DWORD dwDependSize,\n\
+                 [out, size_is(, *pcbDataOut)] byte **ppDataOut, [out] DWORD *pcbDataOut,\n\
+                 [out, length_is(*out_len), size_is(cb)] byte out_data[], [out] long *out_len, [in] DWORD cb);",
+    );
+    has(
+        &out,
+        "#[ndr(in, size_is = \"dw_depend_size\")] lp_dependencies: ::core::option::Option<::std::vec::Vec<u8>>",
+    );
+    has(
+        &out,
+        "#[ndr(out, size_is = \"pcb_data_out\")] pp_data_out: ::msrpc_ndr::Unique<::std::vec::Vec<u8>>",
+    );
+    has(
+        &out,
+        "#[ndr(out, size_is = \"cb\", length_is = \"out_len\")] out_data: ::std::vec::Vec<u8>",
+    );
+    // MS-RPRN's RpcEnumPrinterData: a byte count divided by sizeof(wchar_t), a later [in]
+    let out = lower("void f([out, size_is(cbValueName / sizeof(wchar_t))] wchar_t *pValueName, [in] unsigned long cbValueName);");
+    has(
+        &out,
+        "size_is = \"::msrpc_ndr::ndr_count(cb_value_name).checked_div(::msrpc_ndr::ndr_count(2u64)).unwrap_or(u64::MAX)\"",
+    );
+    let e = iface_err("void f([in, size_is(n)] byte *n);");
     assert_eq!(e.kind, ErrorKind::Unsupported);
-    assert!(e.message.contains("comes later in the request"), "{e}");
     assert_eq!(e.line, 4);
+}
+
+/// A size taken from the referent of a `[unique]` pointer parameter (MS-RRP) lowers to the
+/// parameter's name: an `Option` counts as its value, 0 when null (msrpc_ndr::NdrCount). A
+/// structure member's size taken from a pointer member's referent is refused (its referent is
+/// decoded in the deferred part, perhaps after the value it sizes).
+#[test]
+fn sizes_from_unique_pointer_referents() {
+    let out = lower(
+        "typedef unsigned long DWORD;\n\
+         DWORD q([in, out, unique, size_is(lpcbData ? *lpcbData : 0), length_is(lpcbLen ? *lpcbLen : 0)] unsigned char *lpData,\n\
+                 [in, out, unique] DWORD *lpcbData, [in, out, unique] DWORD *lpcbLen,\n\
+                 [in, unique] DWORD *pcb, [in, unique, size_is(*pcb)] unsigned char *data);",
+    );
+    has(
+        &out,
+        "size_is = \"if ::msrpc_ndr::ndr_count(lpcb_data) != 0 { ::msrpc_ndr::ndr_count(lpcb_data) } else { ::msrpc_ndr::ndr_count(0u64) }\"",
+    );
+    has(&out, "lpcb_data: ::core::option::Option<u32>");
+    has(
+        &out,
+        "#[ndr(in, size_is = \"pcb\")] data: ::core::option::Option<::std::vec::Vec<u8>>",
+    );
+    let e = iface_err(
+        "typedef struct { [unique] unsigned long *pn; [size_is(*pn)] unsigned char *a; } S;",
+    );
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert!(
+        e.message.contains("referent of the pointer member `pn`"),
+        "{e}"
+    );
+}
+
+/// A structure's anonymous union member (MS-SCMR's SC_RPC_CONFIG_INFOW) is named `u` (then
+/// `u2`, and `s` for a structure), as the Windows SDK's DUMMYUNIONNAME under NONAMELESSUNION.
+#[test]
+fn anonymous_union_members_are_named() {
+    let out = lower(
+        "typedef struct _CFG { unsigned long level; [switch_is(level)] union { [case(1)] unsigned long a; [case(2)] short b; }; \
+         unsigned long u; [switch_is(level)] union { [case(1)] unsigned long c; [case(2)] short d; }; } CFG;",
+    );
+    has(&out, "#[ndr(switch_is = \"level\")] pub u2: CfgU2");
+    has(&out, "#[ndr(switch_is = \"level\")] pub u3: CfgU3");
+    has(&out, "pub u: u32");
+}
+
+/// A union whose `switch_is` is an expression over a sibling (MS-RPRN's PORT_CONTAINER:
+/// `switch_is(0x00FFFFFF & Level)`) takes the sibling's width as its discriminant's; a C union
+/// without `[case]` labels (MS-DTYP's EVENT_HEADER, local-only) is refused as such.
+#[test]
+fn switch_type_from_an_expression_and_c_unions() {
+    let out = lower(
+        "typedef struct _PC { unsigned long Level; [switch_is(0x00FFFFFF & Level)] union { [case(1)] unsigned long *p1; [case(0x00FFFFFF)] short *pff; } PortInfo; } PC;",
+    );
+    has(&out, "#[ndr(switch_type = \"u32\")] pub enum PcPortInfo");
+    has(&out, "#[ndr(case = 16777215)] Pff(");
+    let e = iface_err("typedef struct _EH { unsigned long a; union { struct { unsigned long k; unsigned long u; }; unsigned hyper t; }; } EH;");
+    assert!(e.message.contains("a C union without [case] labels"), "{e}");
+}
+
+/// An enumerator aliasing another's value (MS-NRPC's `ForestTrustRecordTypeLast =
+/// ForestTrustDomainInfo`) is an associated constant named like the variants, allowed by name.
+#[test]
+fn enum_aliases_are_constants_named_like_variants() {
+    let out = lower("typedef enum _T { A = 0, B = 2, Last = B } T;\ntypedef struct { T t; } S;");
+    has(
+        &out,
+        "#[allow(non_upper_case_globals)] impl T { #[doc = \" IDL `Last` = 2.\"] pub const Last: u32 = 2; }",
+    );
+}
+
+/// A sibling named by a Rust keyword (MS-ADTS' CLAIM_ENTRY `Type`) is `r#type` in sizing and
+/// switch expressions; a member's own `switch_type` gives its union's discriminant (MS-DHCPM's
+/// DHCP_SUBNET_ELEMENT_DATA); comparisons and `&&`/`||`/`!` in a sizing or switch expression
+/// are 0 or 1, as in C.
+#[test]
+fn keyword_siblings_member_switch_types_and_comparisons() {
+    let out = lower(
+        "typedef enum _CT { CA = 1, CB = 2 } CT;\n\
+         typedef struct _CE { CT Type; [switch_is(Type), switch_type(CT)] union { [case(1)] long a; [case(2)] short b; } Values; } CE;",
+    );
+    has(&out, "#[ndr(switch_is = \"r#type\")] pub values: CeValues");
+    // an enum discriminant: 2 bytes in NDR20, 4 in NDR64 (MS-RPCE 2.2.5.2)
+    has(&out, "#[ndr(switch_type = \"enum16\")] pub enum CeValues");
+    has(&out, "pub r#type: Ct");
+    let out = lower(
+        "typedef struct _D { unsigned long T; [switch_is(((T <= 2) && !(T == 0)) ? 0 : T), switch_type(unsigned long)] \
+         union { [case(0)] long a; [case(5)] short b; } E; } D;",
+    );
+    has(&out, "#[ndr(switch_type = \"u32\")] pub enum DE");
+    has(
+        &out,
+        "u64::from(::msrpc_ndr::ndr_count(u64::from(::msrpc_ndr::ndr_count(t) <= ::msrpc_ndr::ndr_count(2u64))) != 0 && \
+         ::msrpc_ndr::ndr_count(u64::from(::msrpc_ndr::ndr_count(u64::from(::msrpc_ndr::ndr_count(t) == ::msrpc_ndr::ndr_count(0u64))) == 0)) != 0)",
+    );
 }
 
 // ------------------------------------------------------------------ error messages

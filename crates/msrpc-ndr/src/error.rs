@@ -260,6 +260,15 @@ pub enum EncodeError {
     /// A `[ref]` pointer given no value.
     #[error("{0}: null [ref] pointer")]
     NullRefPointer(&'static str),
+    /// A union's default arm holds a discriminant one of its cases names: the peer would read
+    /// that case's arm from the bytes (build the case's variant instead).
+    #[error("{ty}: the default arm holds discriminant {discriminant:#x}, which names a case")]
+    DefaultArmNamesACase {
+        /// The union type.
+        ty: &'static str,
+        /// The discriminant held.
+        discriminant: u64,
+    },
     /// An NDR enum's catch-all holds a value wider than the enum's wire type (16 bits, or 32
     /// with `v1_enum`); the fault for it is `RPC_X_ENUM_VALUE_OUT_OF_RANGE`, as Windows raises
     /// when it cannot marshal an enum value.

@@ -209,6 +209,37 @@ impl<T: NdrCount + ?Sized> NdrCount for &T {
     }
 }
 
+/// A pointer counts as its referent, and a null one as 0: `size_is(*pcb)` with `pcb` a
+/// `[unique]` pointer is `*pcb`, or 0 (no elements) when the pointer is null — the value the
+/// published IDL spells out where it guards the dereference (MS-RRP's
+/// `size_is(lpcbData ? *lpcbData : 0)`). A top-level `[unique]` parameter is an `Option`.
+impl<T: NdrCount> NdrCount for Option<T> {
+    fn ndr_count(&self) -> u64 {
+        self.as_ref().map_or(0, NdrCount::ndr_count)
+    }
+}
+
+/// See the `Option` impl: the referent's value, 0 when null.
+impl<T: NdrCount> NdrCount for Unique<T> {
+    fn ndr_count(&self) -> u64 {
+        self.get().map_or(0, NdrCount::ndr_count)
+    }
+}
+
+/// See the `Option` impl: the referent's value, 0 when null.
+impl<T: NdrCount> NdrCount for Full<T> {
+    fn ndr_count(&self) -> u64 {
+        self.get().map_or(0, |v| v.as_ref().ndr_count())
+    }
+}
+
+/// A `[ref]` pointer counts as its referent.
+impl<T: NdrCount> NdrCount for Ref<T> {
+    fn ndr_count(&self) -> u64 {
+        self.0.as_ref().ndr_count()
+    }
+}
+
 /// Evaluates a sizing expression's value as a count (what generated code calls).
 pub fn ndr_count<T: NdrCount>(value: T) -> u64 {
     value.ndr_count()

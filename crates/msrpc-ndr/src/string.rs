@@ -235,6 +235,23 @@ pub fn decode_wide_sized(r: &mut Reader<'_>, size_is: Option<u64>) -> DecodeResu
     read_wide(r, actual)
 }
 
+/// Reads a conformant-varying `wchar_t` string and returns its max_count beside it, unchecked:
+/// for a `[string, size_is(n)]` whose `n` is decoded after it (a later parameter), which the
+/// caller compares with max_count once `n` is known. Reads what [`decode_wide_sized`] reads.
+pub fn decode_wide_counted(r: &mut Reader<'_>) -> DecodeResult<(String, u64)> {
+    let max = r.count()?;
+    let actual = read_string_variance(r, max)?;
+    Ok((read_wide(r, actual)?, max))
+}
+
+/// Reads a conformant-varying `char` string and returns its max_count beside it, unchecked
+/// (see [`decode_wide_counted`]). Reads what [`decode_char_sized`] reads.
+pub fn decode_char_counted(r: &mut Reader<'_>) -> DecodeResult<(String, u64)> {
+    let max = r.count()?;
+    let actual = read_string_variance(r, max)?;
+    Ok((read_char(r, actual)?, max))
+}
+
 /// Writes a conformant-varying `char` string whose max_count is `size_is`; `None` is
 /// [`encode_char`].
 pub fn encode_char_sized(
