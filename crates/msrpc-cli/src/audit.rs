@@ -486,7 +486,7 @@ async fn audit_host(g: &Global, r: &mut HostReport, bad_password: bool) {
             continue;
         };
         let client = match Client::connect_host(&host, epm_port, opts).await {
-            Ok(c) => crate::target::Conn::Tcp(c),
+            Ok(c) => c,
             Err(e) => {
                 if !r.reachable {
                     r.error = Some(format!("cannot connect: {e}"));
