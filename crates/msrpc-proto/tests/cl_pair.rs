@@ -337,6 +337,54 @@ fn rejects_wrong_boot_time_unknown_interface_and_opnum() {
     assert_eq!(p.run(), Err(CallError::Fault(FaultStatus::NCA_S_UNK_IF)));
 }
 
+/// A request with a verifier (`auth_proto` NTLM) is refused with `nca_s_unsupported_authn_level`:
+/// connectionless authentication is not implemented, and the call must not run unauthenticated.
+#[test]
+fn an_authenticated_request_is_rejected_not_run_unauthenticated() {
+    let mut server = ClServer::new(ClServerConfig::default(), [IF]);
+    let client: SocketAddr = "127.0.6.67:1050".parse().unwrap();
+    let now = Instant::now();
+    let pdu = ClPdu {
+        header: ClHeader {
+            interface: IF.uuid,
+            if_vers: ClHeader::vers(1, 0),
+            activity: Uuid::from_u128(0x77),
+            seqnum: 1,
+            opnum: 1,
+            auth_proto: msrpc_proto::pdu::AuthType::WINNT,
+            flags1: ClFlags1::IDEMPOTENT,
+            ..Default::default()
+        },
+        body: ClBody::Request(vec![0; 40]),
+        auth: vec![0; 16],
+    };
+    server.handle_datagram(now, client, &pdu.encode().unwrap());
+    let mut rejects = vec![];
+    while let Some(t) = server.poll_transmit() {
+        let answer = ClPdu::decode(&t.bytes).unwrap();
+        assert_eq!(t.peer, client);
+        rejects.push(answer.body);
+    }
+    assert_eq!(
+        rejects,
+        [ClBody::Reject(FaultStatus::NCA_S_UNSUPPORTED_AUTHN_LEVEL)]
+    );
+    while let Some(e) = server.poll_event() {
+        assert!(!matches!(e, ClServerEvent::Call(_)), "the call ran: {e:?}");
+    }
+    // The same request without a verifier runs (idempotent: no callback first).
+    let mut plain = pdu.clone();
+    plain.header.auth_proto = msrpc_proto::pdu::AuthType::NONE;
+    plain.header.activity = Uuid::from_u128(0x78);
+    plain.auth.clear();
+    server.handle_datagram(now, client, &plain.encode().unwrap());
+    let mut ran = false;
+    while let Some(e) = server.poll_event() {
+        ran |= matches!(e, ClServerEvent::Call(_));
+    }
+    assert!(ran);
+}
+
 /// A spoofed source: requests arrive from an address whose owner never answers the WAY
 /// callback. The server sends at most as many bytes as it received, and rejects the call with
 /// `nca_s_who_are_you_failed` when the callback fails.

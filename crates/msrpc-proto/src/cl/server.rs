@@ -606,6 +606,13 @@ impl ClServer {
             self.reject(now, peer, &h, FaultStatus::NCA_S_UNK_IF);
             return;
         }
+        if h.auth_proto != crate::pdu::AuthType::NONE {
+            // Connectionless authentication (MS-RPCE 3.2.1.5.1) is not implemented: a call that
+            // asks for it is refused, never run as if it were unauthenticated (its client would
+            // believe it authenticated, and the verifier would go unchecked).
+            self.reject(now, peer, &h, FaultStatus::NCA_S_UNSUPPORTED_AUTHN_LEVEL);
+            return;
+        }
         // The activity: known (same source) or new.
         let known = self.activities.get(&h.activity).map(|a| (a.peer, a.seqnum));
         match known {
