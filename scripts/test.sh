@@ -110,6 +110,9 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "cargo doc (broken or ambiguous doc links are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
 step "cargo test --workspace"
 # Includes the hostile-input corpus (tests/hostile/*.toml) against a live msrpcd:
 # crates/msrpcd/tests/hostile.rs builds msrpcd (CARGO_BIN_EXE_msrpcd) and fails on any case;

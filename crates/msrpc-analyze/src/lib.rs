@@ -11,7 +11,7 @@
 //! Connectionless (UDP) DCE/RPC (`ncadg_ip_udp`) is decoded by [`cl`]: activities, fragments
 //! reassembled, the same `call` and EPM events (with `transport = "ncadg_ip_udp"`).
 //!
-//! With the `live` feature, [`live::LiveSource`] captures from a network interface through
+//! With the `live` feature, `live::LiveSource` captures from a network interface through
 //! libpcap (a capture thread and a bounded queue) for `msrpc analyze --interface`; the same
 //! [`Analyzer`] takes its packets with their capture timestamps, and [`Analyzer::tick`] moves
 //! its clock on when no packet arrives, so idle connections are still closed.

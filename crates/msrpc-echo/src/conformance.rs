@@ -1,6 +1,6 @@
 //! A conformance run of the rpcecho interface: calls every operation through a generated
 //! [`RpcechoClient`] and checks each answer against Samba's semantics (the table on
-//! [`EchoService`](crate::EchoService)). Tests over every transport use it, so "every operation
+//! [`EchoService`]). Tests over every transport use it, so "every operation
 //! works" means the same thing everywhere, and so does the loopback example.
 
 use msrpc_ndr::Unique;
