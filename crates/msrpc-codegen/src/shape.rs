@@ -581,39 +581,44 @@ pub fn full_decode(shape: &Shape) -> TokenStream {
             kind,
             inner_ty,
             inner,
-        } => {
-            let inner_dec = full_decode(inner);
-            match kind {
-                PtrKind::Unique => quote! {
-                    match ::msrpc_ndr::Unique::<#inner_ty>::decode_pointer(__r) {
-                        ::core::result::Result::Ok(mut __p) => __p
-                            .decode_referent_with(__r, |__r| #inner_dec)
-                            .map(|()| __p),
-                        ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
-                    }
-                },
-                // The referent id's value is ignored, zero included (as Windows, Samba and
-                // Wine do): a [ref] pointer's referent always follows.
-                PtrKind::Ref => quote! {
-                    match __r.ref_id() {
-                        ::core::result::Result::Ok(_) => __r
-                            .nested(|__r| #inner_dec)
-                            .map(::msrpc_ndr::Ref::new),
-                        ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
-                    }
-                },
+        } => ptr_decode(*kind, inner_ty, &full_decode(inner)),
+        Shape::Opt { inner_ty, inner } => opt_decode(inner_ty, &full_decode(inner)),
+    }
+}
+
+/// Decoding a `[unique]` or `[ref]` pointer whose referent `inner_dec` decodes (the same for
+/// [`full_decode`] and [`full_decode_deferred`]).
+fn ptr_decode(kind: PtrKind, inner_ty: &Type, inner_dec: &TokenStream) -> TokenStream {
+    match kind {
+        PtrKind::Unique => quote! {
+            match ::msrpc_ndr::Unique::<#inner_ty>::decode_pointer(__r) {
+                ::core::result::Result::Ok(mut __p) => __p
+                    .decode_referent_with(__r, |__r| #inner_dec)
+                    .map(|()| __p),
+                ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
             }
-        }
-        Shape::Opt { inner_ty, inner } => {
-            let inner_dec = full_decode(inner);
-            quote! {
-                match ::msrpc_ndr::Unique::<#inner_ty>::decode_pointer(__r) {
-                    ::core::result::Result::Ok(mut __p) => __p
-                        .decode_referent_with(__r, |__r| #inner_dec)
-                        .map(|()| __p.into_inner()),
-                    ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
-                }
+        },
+        // The referent id's value is ignored, zero included (as Windows, Samba and Wine do):
+        // a [ref] pointer's referent always follows.
+        PtrKind::Ref => quote! {
+            match __r.ref_id() {
+                ::core::result::Result::Ok(_) => __r
+                    .nested(|__r| #inner_dec)
+                    .map(::msrpc_ndr::Ref::new),
+                ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
             }
+        },
+    }
+}
+
+/// Decoding an `Option<T>` (a `[unique]` pointer read into its referent or `None`).
+fn opt_decode(inner_ty: &Type, inner_dec: &TokenStream) -> TokenStream {
+    quote! {
+        match ::msrpc_ndr::Unique::<#inner_ty>::decode_pointer(__r) {
+            ::core::result::Result::Ok(mut __p) => __p
+                .decode_referent_with(__r, |__r| #inner_dec)
+                .map(|()| __p.into_inner()),
+            ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
         }
     }
 }
@@ -772,38 +777,8 @@ pub fn full_decode_deferred(shape: &Shape, seen: &Seen) -> TokenStream {
             kind,
             inner_ty,
             inner,
-        } => {
-            let inner_dec = full_decode_deferred(inner, seen);
-            match kind {
-                PtrKind::Unique => quote! {
-                    match ::msrpc_ndr::Unique::<#inner_ty>::decode_pointer(__r) {
-                        ::core::result::Result::Ok(mut __p) => __p
-                            .decode_referent_with(__r, |__r| #inner_dec)
-                            .map(|()| __p),
-                        ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
-                    }
-                },
-                PtrKind::Ref => quote! {
-                    match __r.ref_id() {
-                        ::core::result::Result::Ok(_) => __r
-                            .nested(|__r| #inner_dec)
-                            .map(::msrpc_ndr::Ref::new),
-                        ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
-                    }
-                },
-            }
-        }
-        Shape::Opt { inner_ty, inner } => {
-            let inner_dec = full_decode_deferred(inner, seen);
-            quote! {
-                match ::msrpc_ndr::Unique::<#inner_ty>::decode_pointer(__r) {
-                    ::core::result::Result::Ok(mut __p) => __p
-                        .decode_referent_with(__r, |__r| #inner_dec)
-                        .map(|()| __p.into_inner()),
-                    ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
-                }
-            }
-        }
+        } => ptr_decode(*kind, inner_ty, &full_decode_deferred(inner, seen)),
+        Shape::Opt { inner_ty, inner } => opt_decode(inner_ty, &full_decode_deferred(inner, seen)),
     }
 }
 
