@@ -1,6 +1,6 @@
-//! What both binaries (`msrpcd` and `msrpc-echo-service`) share: the default registration
-//! socket, the dynamic port range syntax, and mgmt wiring. Included by each binary as a
-//! module.
+//! What the binaries (`msrpcd`, `msrpc-echo-service`, `msrpc-calc-service`) share: the default
+//! registration socket, the dynamic port range syntax, mgmt wiring, and the service processes'
+//! `main` ([`service_main`]). Included by each binary as a module.
 
 use std::fmt;
 use std::ops::RangeInclusive;
@@ -95,4 +95,37 @@ pub fn mgmt_for(interfaces: &[SyntaxId], stats: MgmtStats) -> MgmtService {
         })
         .collect();
     MgmtService::new(Arc::new(RwLock::new(ids)), stats)
+}
+
+/// The `main` of a service process: logging to stderr at `log_level` (else `RUST_LOG`, else
+/// `info`), a multi-threaded tokio runtime running `run`, and the exit code, with an error
+/// printed as `NAME: error: ...`.
+#[allow(dead_code)] // msrpcd has its own main
+pub fn service_main<F>(name: &str, log_level: Option<&str>, run: F) -> std::process::ExitCode
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    use anyhow::Context;
+    use std::io::IsTerminal;
+    let filter = log_level
+        .and_then(|l| tracing_subscriber::EnvFilter::try_new(l).ok())
+        .or_else(|| tracing_subscriber::EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .and_then(|rt| rt.block_on(run));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

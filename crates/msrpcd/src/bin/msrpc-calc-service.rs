@@ -13,7 +13,6 @@
 #[allow(dead_code)]
 mod shared;
 
-use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,7 +29,6 @@ use msrpc_policy::Level;
 use msrpc_proto::pdu::AuthType;
 use msrpc_proto::security::SecurityProvider;
 use msrpc_rt::{SecurityFactory, Server};
-use tracing_subscriber::EnvFilter;
 
 use shared::{default_registration_socket, PortRange};
 
@@ -110,29 +108,8 @@ fn parse_level(s: &str) -> Result<Level, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = cli
-        .log_level
-        .as_deref()
-        .and_then(|l| EnvFilter::try_new(l).ok())
-        .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .and_then(|rt| rt.block_on(run(cli)));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("msrpc-calc-service: error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let level = cli.log_level.clone();
+    shared::service_main("msrpc-calc-service", level.as_deref(), run(cli))
 }
 
 /// NTLMv2 and SPNEGO for the `users` accounts (none without a file) and anonymous logons.

@@ -10,7 +10,6 @@
 #[path = "../shared.rs"]
 mod shared;
 
-use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,7 +21,6 @@ use msrpc_epm::mgmt::{MgmtInterface, MgmtServer};
 use msrpc_epm::MgmtStats;
 use msrpc_proto::dispatch::Interface;
 use msrpc_rt::{RegistrationState, Server, TokioSleeper};
-use tracing_subscriber::EnvFilter;
 
 use shared::{default_registration_socket, mgmt_for, stats_observer, PortRange};
 
@@ -77,29 +75,8 @@ fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = cli
-        .log_level
-        .as_deref()
-        .and_then(|l| EnvFilter::try_new(l).ok())
-        .or_else(|| EnvFilter::try_from_default_env().ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-        .and_then(|rt| rt.block_on(run(cli)));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("msrpc-echo-service: error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    let level = cli.log_level.clone();
+    shared::service_main("msrpc-echo-service", level.as_deref(), run(cli))
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
