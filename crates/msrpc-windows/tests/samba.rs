@@ -9,237 +9,23 @@
 //! samba-common-bin and smbclient (rpcclient); fails loudly when they are missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
 use msrpc_ndr::{ContextHandle, Unique};
-use msrpc_ntlm::NtlmClient;
+use msrpc_proto::dispatch::CallError;
 use msrpc_proto::dispatch::Interface;
-use msrpc_proto::dispatch::{CallError, Invoke};
-use msrpc_proto::pdu::{AuthLevel, FaultStatus, SyntaxId};
-use msrpc_proto::security::SecurityProvider;
-use msrpc_rt::{Client, ClientAuth, ClientOptions};
+use msrpc_proto::pdu::{FaultStatus, SyntaxId};
+use msrpc_rt::Client;
 use msrpc_windows::{dssetup, lsarpc, netdfs, samr, srvsvc, winreg, wkssvc};
 
+mod common;
+use common::{after, dump_out, field, num, unix_user, Mode, Samba, NETBIOS, WORKGROUP};
+
 const ADDR: &str = "127.0.5.1";
-const PASSWORD: &str = "Msrpc-test-pw1";
-/// The smb.conf `netbios name` and `workgroup` of tests/interop/samba-dcerpcd.sh.
-const NETBIOS: &str = "MSRPCSAMBA";
-const WORKGROUP: &str = "MSRPCTEST";
-const SAMBA_DCERPCD: &str = "/usr/libexec/samba/samba-dcerpcd";
 
-// ---------------------------------------------------------------------------------------------
-// Samba
-// ---------------------------------------------------------------------------------------------
+/// The shares `Theirs` and our srvsvc checks look at.
+const SHARES_CONF: &str = "[public]\n  path = SHARES\n  comment = msrpc public share\n  read only = yes\n[data]\n  path = SHARES\n  comment = Data for tests\n";
 
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/samba-dcerpcd.sh")
-}
-
-/// samba-dcerpcd with two shares; stopped when dropped (also on panic).
-struct Samba {
-    dir: PathBuf,
-}
-
-impl Samba {
-    fn start() -> Samba {
-        assert!(
-            Path::new(SAMBA_DCERPCD).exists(),
-            "{SAMBA_DCERPCD} is missing: install the Debian packages samba samba-common-bin \
-             smbclient"
-        );
-        let dir = std::env::temp_dir().join(format!("msrpc-windows-samba-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("public")).unwrap();
-        std::fs::create_dir_all(dir.join("data")).unwrap();
-        let extra = dir.join("shares.conf");
-        std::fs::write(
-            &extra,
-            format!(
-                "[public]\n  path = {}\n  comment = msrpc public share\n  read only = yes\n\
-                 [data]\n  path = {}\n  comment = Data for tests\n",
-                dir.join("public").display(),
-                dir.join("data").display()
-            ),
-        )
-        .unwrap();
-        let samba = Samba { dir };
-        let out = Command::new("bash")
-            .arg(script())
-            .arg("start")
-            .arg(samba.dir.join("samba"))
-            .arg(ADDR)
-            .env("SAMBA_EXTRA_CONF", &extra)
-            .output()
-            .expect("run samba-dcerpcd.sh");
-        assert!(
-            out.status.success(),
-            "samba-dcerpcd did not start on {ADDR}:135 (needs root): {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            std::fs::read_to_string(samba.dir.join("samba/samba-dcerpcd.out")).unwrap_or_default()
-        );
-        samba
-    }
-
-    fn conf(&self) -> PathBuf {
-        self.dir.join("samba/smb.conf")
-    }
-
-    /// Adds `user` (an existing Unix account) to Samba's passdb.
-    fn add_user(&self, user: &str) {
-        let mut child = Command::new("pdbedit")
-            .arg("-s")
-            .arg(self.conf())
-            .args(["-a", "-u", user, "-t"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run pdbedit (package samba-common-bin)");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{PASSWORD}\n{PASSWORD}\n").as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "pdbedit -a -u {user}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    /// `rpcclient -c COMMAND` as `user` (anonymous when `None`), stdout and stderr together;
-    /// `debug` adds `-d 10`, under which rpcclient prints every structure it decoded.
-    fn rpcclient(&self, user: Option<&str>, command: &str, debug: bool) -> String {
-        let (ok, text) = self.rpcclient_status(user, command, debug);
-        assert!(ok, "rpcclient -c '{command}' failed: {text}");
-        text
-    }
-
-    /// [`Samba::rpcclient`] for a command whose exit status says nothing about the part read
-    /// (`winreg_enumkey` fails after opening the key when the key has no such subkey).
-    fn rpcclient_status(&self, user: Option<&str>, command: &str, debug: bool) -> (bool, String) {
-        let creds = match user {
-            Some(u) => format!("-U{u}%{PASSWORD}"),
-            None => "-U%".to_string(),
-        };
-        let mut cmd = Command::new("timeout");
-        cmd.args(["60", "rpcclient", "-s"]).arg(self.conf());
-        if debug {
-            cmd.args(["-d", "10"]);
-        }
-        let out = cmd
-            .args([&creds, &format!("ncacn_ip_tcp:{ADDR}"), "-c", command])
-            .output()
-            .expect("run rpcclient (Debian package smbclient)");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
-    }
-}
-
-impl Drop for Samba {
-    fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .arg(script())
-            .arg("stop")
-            .arg(self.dir.join("samba"))
-            .status();
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-}
-
-/// A Unix account for the Samba user: `daemon` (present on Debian), else one created.
-fn unix_user() -> String {
-    let exists = |u: &str| {
-        Command::new("id")
-            .arg(u)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if exists("daemon") {
-        return "daemon".into();
-    }
-    if !exists("msrpctest") {
-        let st = Command::new("useradd")
-            .args(["-M", "-N", "-s", "/usr/sbin/nologin", "msrpctest"])
-            .status()
-            .expect("run useradd");
-        assert!(st.success(), "useradd msrpctest failed");
-    }
-    "msrpctest".into()
-}
-
-// ---------------------------------------------------------------------------------------------
-// What rpcclient prints
-// ---------------------------------------------------------------------------------------------
-
-/// The `name : value` lines of the `out:` structure `name` in rpcclient's `-d 10` output,
-/// in order, pointers (`*`) left out; quoted strings unquoted, `0x.. (n)` and `NAME (n)` as
-/// `n`.
-fn dump_out(text: &str, name: &str) -> Vec<(String, String)> {
-    let anchor = format!("out: struct {name}");
-    let start = text
-        .find(&anchor)
-        .unwrap_or_else(|| panic!("rpcclient printed no {anchor}:\n{text}"));
-    let mut fields = Vec::new();
-    for line in text[start + anchor.len()..].lines().skip(1) {
-        let Some((k, v)) = line.split_once(" : ") else {
-            if line.trim_start().starts_with("out: struct") {
-                break;
-            }
-            continue;
-        };
-        let (k, v) = (k.trim().to_string(), v.trim());
-        if v == "*" {
-            continue;
-        }
-        let v = if let Some(s) = v.strip_prefix('\'') {
-            s.trim_end_matches('\'').to_string()
-        } else if let (Some(open), true) = (v.rfind('('), v.ends_with(')')) {
-            v[open + 1..v.len() - 1].to_string()
-        } else {
-            v.to_string()
-        };
-        let last = k == "result";
-        fields.push((k, v));
-        if last {
-            break;
-        }
-    }
-    fields
-}
-
-fn field<'a>(fields: &'a [(String, String)], key: &str) -> &'a str {
-    fields
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_else(|| panic!("no {key} in {fields:?}"))
-}
-
-fn num(fields: &[(String, String)], key: &str) -> i64 {
-    let v = field(fields, key);
-    v.parse()
-        .unwrap_or_else(|_| panic!("{key} = {v:?} is not a number"))
-}
-
-/// The value after `label` on the first line that has it (`label` included the separator).
-fn after<'a>(text: &'a str, label: &str) -> &'a str {
-    text.lines()
-        .find_map(|l| l.split_once(label).map(|(_, v)| v.trim()))
-        .unwrap_or_else(|| panic!("rpcclient printed no {label:?}:\n{text}"))
+async fn connect(mode: Mode, user: &str, syntax: SyntaxId) -> Client {
+    common::connect(ADDR, mode, user, syntax).await
 }
 
 /// Everything rpcclient says about the server, gathered once as the authenticated user.
@@ -357,45 +143,6 @@ impl Theirs {
             ),
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Our side
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Clone, Copy, Debug)]
-enum Mode {
-    Anonymous,
-    Privacy,
-    /// Unauthenticated, big-endian PDUs (Samba answers in the request's byte order).
-    BigEndian,
-}
-
-fn opts(mode: Mode, user: &str) -> ClientOptions {
-    let mut o = ClientOptions {
-        call_timeout: Some(Duration::from_secs(30)),
-        ..Default::default()
-    };
-    if let Mode::BigEndian = mode {
-        o.config.drep = msrpc_ndr::DataRep::BIG_ENDIAN;
-    }
-    if let Mode::Privacy = mode {
-        let user = user.to_string();
-        o.auth = Some(ClientAuth::new(AuthLevel::PKT_PRIVACY, move || {
-            Box::new(NtlmClient::new(&user, NETBIOS, PASSWORD)) as Box<dyn SecurityProvider>
-        }));
-    }
-    o
-}
-
-async fn connect(mode: Mode, user: &str, syntax: SyntaxId) -> Client {
-    let c = Client::connect_via_epm(ADDR, syntax, opts(mode, user))
-        .await
-        .unwrap_or_else(|e| panic!("{mode:?}: connect to {syntax} through {ADDR}:135: {e}"));
-    // Our client offers NDR20 and NDR64; Samba accepts NDR20.
-    let t = c.transfer_syntax(syntax).await.unwrap();
-    assert_eq!(t, msrpc_ndr::TransferSyntax::Ndr20, "{mode:?}: {syntax}");
-    c
 }
 
 fn text(s: &Unique<String>) -> &str {
@@ -1006,7 +753,7 @@ async fn check_lsarpc_refused(mode: Mode, user: &str, theirs: &Theirs) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_clients_against_samba_dcerpcd_and_rpcclient() {
-    let samba = Samba::start();
+    let samba = Samba::start(ADDR, SHARES_CONF);
     let user = unix_user();
     samba.add_user(&user);
     let theirs = Theirs::gather(&samba, &user);
