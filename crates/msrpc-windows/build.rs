@@ -4,6 +4,7 @@
 fn main() {
     let protocols = [
         "srvsvc", "wkssvc", "samr", "lsarpc", "dssetup", "netdfs", "winreg", "drsuapi",
+        "spoolss", // MS-RPRN
     ];
     let files: Vec<String> = protocols
         .iter()

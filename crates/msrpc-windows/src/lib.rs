@@ -115,3 +115,15 @@ pub mod winreg {
 pub mod drsuapi {
     include!(concat!(env!("OUT_DIR"), "/drsuapi.rs"));
 }
+
+/// MS-RPRN, the print system (`spoolss`, interface `winspool`,
+/// 12345678-1234-abcd-ef00-0123456789ab v1.0), from `idl/spoolss.idl`: opnums 0-89
+/// (`RpcEnumPrinters` .. `RpcAddPrinterDriverEx`). The Get/Enum operations return MS-RPRN
+/// 2.2.2's custom-marshaled structures as a flat byte buffer (`[in, out, unique,
+/// size_is(cbBuf)] BYTE *`), which the caller parses; the containers sent to the server
+/// (`PrinterContainer`, `DriverContainer`, `SplclientContainer`, `RpcV2NotifyOptions`...) are
+/// NDR types with every level MS-RPRN gives them.
+#[cfg(feature = "spoolss")]
+pub mod spoolss {
+    include!(concat!(env!("OUT_DIR"), "/spoolss.rs"));
+}
