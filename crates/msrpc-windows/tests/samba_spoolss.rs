@@ -713,7 +713,7 @@ async fn check(socket: &Path, mode: Mode, user: &str, theirs: &Theirs) {
                 reserved1: 0,
                 reserved2: 0,
                 count: 2,
-                p_fields: Unique::new(vec![0x0e, 0x12]), // status, cjobs
+                p_fields: Unique::new(vec![0x0e, 0x12]), // priority, status
             },
             sp::RpcV2NotifyOptionsType {
                 r#type: 1, // JOB_NOTIFY_TYPE
@@ -721,7 +721,7 @@ async fn check(socket: &Path, mode: Mode, user: &str, theirs: &Theirs) {
                 reserved1: 0,
                 reserved2: 0,
                 count: 1,
-                p_fields: Unique::new(vec![0x0a]), // status
+                p_fields: Unique::new(vec![0x0a]), // the job's status
             },
         ]),
     };
