@@ -17,7 +17,9 @@
 //!
 //! Where Samba departs from MS-RPRN the script says so per case and direction (a `.quirk` file
 //! tells this side what not to read): Samba marshals the DEVMODE and the custom-marshaled INFO
-//! structures, which MS-RPRN defines as little-endian bytes, in the PDU's byte order.
+//! structures, which MS-RPRN defines as little-endian bytes, in the PDU's byte order; and its
+//! SPLCLIENT_INFO_3 ends in a 4-byte-aligned `udlong` where MS-RPRN's `hSplPrinter` is an
+//! 8-byte-aligned hyper.
 //!
 //! NDR64: `ndrdump --ndr64` reads our NDR64 stubs of the same operations (ndrdump has no
 //! NDR64 packing to compare with). Three places do not agree, each asserted as it stands so
@@ -131,6 +133,26 @@ fn client_info1() -> sp::SplclientContainer {
                 w_processor_architecture: 9,
             },
         )),
+    }
+}
+
+/// SPLCLIENT_INFO_3 (MS-RPRN 2.2.1.3.3): its last member, `unsigned __int64 hSplPrinter`, is
+/// an NDR hyper, aligned to 8.
+fn client_info3() -> sp::SplclientContainer {
+    sp::SplclientContainer {
+        level: 3,
+        client_info: sp::SplclientContainerClientInfo::PNotUsed2(Unique::new(sp::SplclientInfo3 {
+            cb_size: 48,
+            dw_flags: 0,
+            dw_size: 28,
+            p_machine_name: s("\\\\client"),
+            p_user_name: s("alice"),
+            dw_build_num: 9200,
+            dw_major_version: 6,
+            dw_minor_version: 2,
+            w_processor_architecture: 9,
+            h_spl_printer: 0x0102_0304_0506_0708,
+        })),
     }
 }
 
@@ -361,6 +383,16 @@ fn cases() -> Vec<Case> {
             sp::RpcOpenPrinterExRequest => sp::RpcOpenPrinterExResponse,
             oq,
             or
+        ),
+        call!(
+            "spoolss_RpcOpenPrinterEx_level3",
+            BOTH,
+            sp::RpcOpenPrinterExRequest => sp::RpcOpenPrinterExResponse,
+            sp::RpcOpenPrinterExRequest {
+                p_client_info: client_info3(),
+                ..open_printer_ex().0
+            },
+            open_printer_ex().1
         ),
         call!(
             "spoolss_RpcRemoteFindFirstPrinterChangeNotificationEx",
