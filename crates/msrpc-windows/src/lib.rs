@@ -14,6 +14,7 @@
 //! | [`netdfs`] | MS-DFSNM (DFS namespace management) | opnum 0, `NetrDfsManagerGetVersion` |
 //! | [`winreg`] | MS-RRP (remote registry) | opnums 0-5: the predefined keys and `BaseRegCloseKey` |
 //! | [`drsuapi`] | MS-DRSR (directory replication) | opnums 0-1: `IDL_DRSBind`, `IDL_DRSUnbind` |
+//! | [`spoolss`] | MS-RPRN (print system, interface `winspool`) | opnums 0-89 (`RpcEnumPrinters` .. `RpcAddPrinterDriverEx`): printers, jobs, drivers, forms, ports, monitors, printer data, change notifications; every container level MS-RPRN gives; the Get/Enum results as flat byte buffers (MS-RPRN 2.2.2's custom marshaling, parsed by the caller) |
 //!
 //! For interface `srvsvc` the module holds its types (`ShareInfo1`, `ShareEnumStruct`, ...),
 //! the service trait `Srvsvc`, the dispatcher `SrvsvcServer<S>`, the client `SrvsvcClient<C>`
@@ -45,6 +46,13 @@
 //! `rpcclient` call them; `tests/tests/samba_ndr.rs` and `samba_ndr64.rs` (the workspace's
 //! test crate) compare the bytes with Samba's NDR engine, NDR20 in both directions and NDR64;
 //! `tests/opnums.rs` holds the opnums to the specifications' tables.
+//!
+//! spoolss's IDL is our transcription of MS-RPRN sections 2.2 and 3.1.4. Samba serves spoolss
+//! on `ncacn_np` and `ncalrpc` only, so `tests/samba_spoolss.rs` finds its `ncalrpc` socket
+//! through the endpoint mapper and compares our results with `rpcclient`'s on the same
+//! endpoint; `tests/tests/samba_ndr_spoolss.rs` compares the containers' bytes with Samba's NDR
+//! engine. `ULONG_PTR` members (PRINTER_INFO_2, JOB_INFO_2/4, SPLCLIENT_INFO_2, RpcDeletePort)
+//! are 32 bits in NDR64 too, a limit of msrpc-idl (`docs/idl.md`).
 //!
 //! # Regenerating
 //! The code is generated at build time; edit `idl/*.idl` and build. To see (or commit) the
