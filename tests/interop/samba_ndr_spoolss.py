@@ -219,6 +219,34 @@ def _(be):
     return X.new(fn("AddPrinterDriver"), in_servername=HOST, in_info_ctr=ctr, result=0x0d)
 
 
+@case("spoolss_RpcAddPrinterDriverEx_level8", fn("AddPrinterDriverEx"))
+def _(be):
+    i = spoolss.AddDriverInfo8()
+    i.version, i.driver_name, i.architecture = 3, "Generic / Text Only", "Windows x64"
+    i.driver_path, i.data_file, i.config_file = DRIVER_FILES
+    i.help_file, i.monitor_name, i.default_datatype = "\\\\server\\print$\\x64\\UNIDRV.HLP", \
+        None, "RAW"
+    i.dependent_files = multisz(["TTYRES.DLL", "TTY.INI"])
+    i.previous_names = multisz(["Old Text Driver"])
+    # NTTIME: Samba's FILETIME, a 64-bit value aligned to 4 (low DWORD first), as MS-DTYP's.
+    i.driver_date = 0x01D0000012345678
+    i.driver_version = 0x000A00004A610001
+    i.manufacturer_name, i.manufacturer_url = "Generic", "http://printers.example/"
+    i.hardware_id, i.provider, i.print_processor = "generic_text", "msrpc", "winprint"
+    i.vendor_setup = None
+    i.color_profiles = multisz(["sRGB Color Space Profile.icm"])
+    i.inf_path = "C:\\Windows\\INF\\ntprint.inf"
+    i.printer_driver_attributes = 0x1
+    i.core_driver_dependencies = multisz(["{D20EA372-DD35-4950-9ED8-A6335AFE79F0}"])
+    i.min_inbox_driver_ver_date = 0x01C0000087654321
+    i.min_inbox_driver_ver_version = 0x00060001_1DB10000
+    ctr = spoolss.AddDriverInfoCtr()
+    ctr.level = 8
+    ctr.info = i
+    return X.new(fn("AddPrinterDriverEx"), in_servername=HOST, in_info_ctr=ctr, in_flags=0x20,
+                 result=0)
+
+
 @case("spoolss_RpcEnumPrinters_sizing", fn("EnumPrinters"))
 def _(be):
     return X.new(fn("EnumPrinters"), in_flags=2, in_server=HOST, in_level=1, in_buffer=None,

@@ -3,7 +3,7 @@
 //! operations that carry MS-RPRN's containers: RpcOpenPrinterEx (SPLCLIENT_CONTAINER level 1),
 //! RpcRemoteFindFirstPrinterChangeNotificationEx (RPC_V2_NOTIFY_OPTIONS), RpcAddPrinter
 //! (PRINTER_CONTAINER level 2 and a DEVMODE), RpcAddPrinterDriver (DRIVER_CONTAINER levels 2
-//! and 3, a multisz) and RpcEnumPrinters (the sizing call, and a buffer of custom-marshaled
+//! and 3, a multisz), RpcAddPrinterDriverEx (level 8) and RpcEnumPrinters (the sizing call, and a buffer of custom-marshaled
 //! PRINTER_INFO_1), requests and responses.
 //!
 //! NDR20, both byte orders, both directions, as `samba_ndr.rs` does (with its procedure,
@@ -324,6 +324,64 @@ fn add_driver(level: u32) -> sp::RpcAddPrinterDriverRequest {
     }
 }
 
+/// RpcAddPrinterDriverEx (opnum 89) with DRIVER_CONTAINER level 8: four multisz, two
+/// FILETIMEs (two DWORDs, aligned to 4) and two DWORDLONGs (hypers, aligned to 8).
+fn add_driver_ex8() -> sp::RpcAddPrinterDriverExRequest {
+    let msz = |names: &[&str]| {
+        let v = multisz(names);
+        (v.len() as u32, Unique::new(v))
+    };
+    let (cch_dep, dep) = msz(&["TTYRES.DLL", "TTY.INI"]);
+    let (cch_prev, prev) = msz(&["Old Text Driver"]);
+    let (cch_color, color) = msz(&["sRGB Color Space Profile.icm"]);
+    let (cch_core, core) = msz(&["{D20EA372-DD35-4950-9ED8-A6335AFE79F0}"]);
+    let info = sp::RpcDriverInfo8 {
+        c_version: 3,
+        p_name: s("Generic / Text Only"),
+        p_environment: s("Windows x64"),
+        p_driver_path: s(DRIVER_FILES[0]),
+        p_data_file: s(DRIVER_FILES[1]),
+        p_config_file: s(DRIVER_FILES[2]),
+        p_help_file: s("\\\\server\\print$\\x64\\UNIDRV.HLP"),
+        p_monitor_name: Unique::null(),
+        p_default_data_type: s("RAW"),
+        cch_dependent_files: cch_dep,
+        p_dependent_files: dep,
+        cch_previous_names: cch_prev,
+        pszz_previous_names: prev,
+        ft_driver_date: sp::Filetime {
+            dw_low_date_time: 0x1234_5678,
+            dw_high_date_time: 0x01d0_0000,
+        },
+        dwl_driver_version: 0x000a_0000_4a61_0001,
+        p_mfg_name: s("Generic"),
+        p_oem_url: s("http://printers.example/"),
+        p_hardware_id: s("generic_text"),
+        p_provider: s("msrpc"),
+        p_print_processor: s("winprint"),
+        p_vendor_setup: Unique::null(),
+        cch_color_profiles: cch_color,
+        pszz_color_profiles: color,
+        p_inf_path: s("C:\\Windows\\INF\\ntprint.inf"),
+        dw_printer_driver_attributes: 0x1,
+        cch_core_dependencies: cch_core,
+        pszz_core_driver_dependencies: core,
+        ft_min_inbox_driver_ver_date: sp::Filetime {
+            dw_low_date_time: 0x8765_4321,
+            dw_high_date_time: 0x01c0_0000,
+        },
+        dwl_min_inbox_driver_ver_version: 0x0006_0001_1db1_0000,
+    };
+    sp::RpcAddPrinterDriverExRequest {
+        p_name: Some(HOST.into()),
+        p_driver_container: sp::DriverContainer {
+            level: 8,
+            driver_info: sp::DriverContainerDriverInfo::Level8(Unique::new(info)),
+        },
+        dw_file_copy_flags: 0x20,
+    }
+}
+
 /// PRINTER_INFO_1 entries custom-marshaled (MS-RPRN 2.2.2.9.1) into a buffer of `size`
 /// bytes: the fixed parts (Flags and three offsets, 16 bytes each) first, the strings packed
 /// from the end of the buffer down, in field order, each offset counted from the start of its
@@ -425,6 +483,13 @@ fn cases() -> Vec<Case> {
             sp::RpcAddPrinterDriverRequest => sp::RpcAddPrinterDriverResponse,
             add_driver(3),
             sp::RpcAddPrinterDriverResponse { result: 0x0d }
+        ),
+        call!(
+            "spoolss_RpcAddPrinterDriverEx_level8",
+            BOTH,
+            sp::RpcAddPrinterDriverExRequest => sp::RpcAddPrinterDriverExResponse,
+            add_driver_ex8(),
+            sp::RpcAddPrinterDriverExResponse { result: 0 }
         ),
         call!(
             "spoolss_RpcEnumPrinters_sizing",
