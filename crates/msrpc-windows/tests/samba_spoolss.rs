@@ -157,6 +157,22 @@ struct Theirs {
     major_version: String,
     spool_dir: String,
     getprinter: String,
+    /// `enummonitors 2`: (name, environment, DLL).
+    monitors: Vec<(String, String, String)>,
+    /// `enumprocs`: the print processors of "Windows NT x86".
+    processors: Vec<String>,
+    /// `getprintprocdir [ENV]` for "Windows NT x86" and "Windows x64".
+    procdirs: [String; 2],
+    /// `enumprocdatatypes winprint`.
+    datatypes: Vec<String>,
+}
+
+/// The values of the `key: value` lines rpcclient prints, in order.
+fn colon_values(text: &str, key: &str) -> Vec<String> {
+    let prefix = format!("{key}: ");
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix(&prefix).map(str::to_string))
+        .collect()
 }
 
 impl Theirs {
@@ -195,6 +211,25 @@ impl Theirs {
                 .unwrap_or_else(|| panic!("getdata {name} printed {t}"))
         };
         let (_, getprinter) = rpcclient(samba, port, Some(user), "getprinter msrpcprn1 2");
+        let t = run("enummonitors 2");
+        let monitors: Vec<(String, String, String)> = colon_values(&t, "monitor_name")
+            .into_iter()
+            .zip(colon_values(&t, "environment"))
+            .zip(colon_values(&t, "dll_name"))
+            .map(|((n, e), d)| (n, e, d))
+            .collect();
+        assert_eq!(
+            colon_values(&run("enummonitors 1"), "monitor_name"),
+            monitors.iter().map(|m| m.0.clone()).collect::<Vec<_>>()
+        );
+        let procdir = |env: &str| {
+            let t = run(&format!("getprintprocdir \"{env}\""));
+            t.lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("C:\\"))
+                .unwrap_or_else(|| panic!("getprintprocdir printed {t}"))
+                .to_string()
+        };
         Theirs {
             printers1,
             printers2,
@@ -207,6 +242,10 @@ impl Theirs {
             major_version: data("MajorVersion"),
             spool_dir: data("DefaultSpoolDirectory"),
             getprinter,
+            monitors,
+            processors: colon_values(&run("enumprocs"), "print_processor_name"),
+            procdirs: [procdir("Windows NT x86"), procdir("Windows x64")],
+            datatypes: colon_values(&run("enumprocdatatypes winprint"), "name_array"),
         }
     }
 }
@@ -545,6 +584,93 @@ async fn check(socket: &Path, mode: Mode, user: &str, theirs: &Theirs) {
         assert_eq!(tail(&dir), tail(want), "{mode:?}: {env}: {dir} vs {want}");
         assert!(dir.starts_with(SERVER), "{mode:?}: {dir}");
     }
+
+    // RpcEnumMonitors at 1 and 2 (MONITOR_INFO_1: one offset; _2: three): enummonitors'.
+    let r = sized!(mode, "RpcEnumMonitors 2", |buf, cb| c.rpc_enum_monitors(
+        sp::RpcEnumMonitorsRequest {
+            p_name: Some(SERVER.into()),
+            level: 2,
+            p_monitor: buf,
+            cb_buf: cb,
+        }
+    ));
+    let buf = r.p_monitor.unwrap();
+    let f = Flat {
+        buf: &buf,
+        size: 12,
+    };
+    let monitors: Vec<(String, String, String)> = (0..r.pc_returned as usize)
+        .map(|i| (s(f.string(i, 0)), s(f.string(i, 1)), s(f.string(i, 2))))
+        .collect();
+    assert_eq!(monitors, theirs.monitors, "{mode:?}: RpcEnumMonitors 2");
+    let r = sized!(mode, "RpcEnumMonitors 1", |buf, cb| c.rpc_enum_monitors(
+        sp::RpcEnumMonitorsRequest {
+            p_name: Some(SERVER.into()),
+            level: 1,
+            p_monitor: buf,
+            cb_buf: cb,
+        }
+    ));
+    let buf = r.p_monitor.unwrap();
+    let f = Flat { buf: &buf, size: 4 };
+    let names: Vec<String> = (0..r.pc_returned as usize)
+        .map(|i| s(f.string(i, 0)))
+        .collect();
+    let want: Vec<String> = theirs.monitors.iter().map(|m| m.0.clone()).collect();
+    assert_eq!(names, want, "{mode:?}: RpcEnumMonitors 1");
+
+    // RpcEnumPrintProcessors (PRINTPROCESSOR_INFO_1), RpcGetPrintProcessorDirectory (the
+    // buffer is the directory) and RpcEnumPrintProcessorDatatypes (DATATYPES_INFO_1).
+    let r = sized!(mode, "RpcEnumPrintProcessors", |buf, cb| c
+        .rpc_enum_print_processors(sp::RpcEnumPrintProcessorsRequest {
+            p_name: Some(SERVER.into()),
+            p_environment: Some("Windows NT x86".into()),
+            level: 1,
+            p_print_processor_info: buf,
+            cb_buf: cb,
+        }));
+    let buf = r.p_print_processor_info.unwrap();
+    let f = Flat { buf: &buf, size: 4 };
+    let procs: Vec<String> = (0..r.pc_returned as usize)
+        .map(|i| s(f.string(i, 0)))
+        .collect();
+    assert_eq!(procs, theirs.processors, "{mode:?}: RpcEnumPrintProcessors");
+    for (env, want) in ["Windows NT x86", "Windows x64"]
+        .iter()
+        .zip(&theirs.procdirs)
+    {
+        let r = sized!(mode, "RpcGetPrintProcessorDirectory", |buf, cb| c
+            .rpc_get_print_processor_directory(
+                sp::RpcGetPrintProcessorDirectoryRequest {
+                    p_name: Some(SERVER.into()),
+                    p_environment: Some((*env).into()),
+                    level: 1,
+                    p_print_processor_directory: buf,
+                    cb_buf: cb,
+                }
+            ));
+        let dir = utf16z(&r.p_print_processor_directory.unwrap());
+        assert_eq!(&dir, want, "{mode:?}: {env}");
+    }
+    let r = sized!(mode, "RpcEnumPrintProcessorDatatypes", |buf, cb| c
+        .rpc_enum_print_processor_datatypes(
+            sp::RpcEnumPrintProcessorDatatypesRequest {
+                p_name: Some(SERVER.into()),
+                p_print_processor_name: Some("winprint".into()),
+                level: 1,
+                p_datatypes: buf,
+                cb_buf: cb,
+            }
+        ));
+    let buf = r.p_datatypes.unwrap();
+    let f = Flat { buf: &buf, size: 4 };
+    let types: Vec<String> = (0..r.pc_returned as usize)
+        .map(|i| s(f.string(i, 0)))
+        .collect();
+    assert_eq!(
+        types, theirs.datatypes,
+        "{mode:?}: RpcEnumPrintProcessorDatatypes"
+    );
 
     // RpcEnumPrinterDrivers: no driver installed; enumdrivers prints none either.
     for level in [1, 3] {
