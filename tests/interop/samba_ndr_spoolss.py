@@ -247,6 +247,35 @@ def _(be):
                  result=0)
 
 
+# Samba's spoolss_SetPortInfoContainer switches spoolss_SetPrinterInfo (the printer union:
+# level 1 is SetPrinterInfo1, four members), not its own port union; and its AddPortEx marks
+# the monitor name [unique]. MS-RPRN 2.2.1.2.7 and its RpcAddPortEx: PORT_CONTAINER's
+# level 1 is PORT_INFO_1 (one string), and pMonitorName is [in, string] wchar_t*, a [ref]
+# pointer with no referent id.
+PORT_CONTAINER = X.Quirk(
+    "port_container_union",
+    "Samba's spoolss_SetPortInfoContainer carries the printer information union "
+    "(spoolss_SetPrinterInfo) instead of the port one, and spoolss_AddPortEx's monitor_name is "
+    "[unique] where MS-RPRN's pMonitorName is a [ref] string: Samba cannot read MS-RPRN's "
+    "RpcAddPortEx (nor pack it)",
+    ours_rejected=True, theirs="none")
+
+
+@case("spoolss_RpcAddPortEx_level1", fn("AddPortEx"),
+      quirks={("in", "le"): PORT_CONTAINER, ("in", "be"): PORT_CONTAINER})
+def _(be):
+    # The nearest value Samba's types hold: what it would read our PORT_INFO_1 as.
+    c = spoolss.SetPortInfoContainer()
+    c.level = 1
+    i = spoolss.SetPrinterInfo1()
+    i.flags, i.description, i.name, i.comment = 0, "LPT9:", None, None
+    c.info = i
+    v = spoolss.PortVarContainer()
+    v.monitor_data_size, v.monitor_data = 0, None
+    return X.new(fn("AddPortEx"), in_servername=HOST, in_port_ctr=c, in_port_var_ctr=v,
+                 in_monitor_name="Local Port", result=0)
+
+
 @case("spoolss_RpcEnumPrinters_sizing", fn("EnumPrinters"))
 def _(be):
     return X.new(fn("EnumPrinters"), in_flags=2, in_server=HOST, in_level=1, in_buffer=None,

@@ -17,9 +17,11 @@
 //!
 //! Where Samba departs from MS-RPRN the script says so per case and direction (a `.quirk` file
 //! tells this side what not to read): Samba marshals the DEVMODE and the custom-marshaled INFO
-//! structures, which MS-RPRN defines as little-endian bytes, in the PDU's byte order; and its
+//! structures, which MS-RPRN defines as little-endian bytes, in the PDU's byte order; its
 //! SPLCLIENT_INFO_3 ends in a 4-byte-aligned `udlong` where MS-RPRN's `hSplPrinter` is an
-//! 8-byte-aligned hyper.
+//! 8-byte-aligned hyper; and its RpcAddPortEx carries the printer union in the port container
+//! and a `[unique]` monitor name (our bytes for it are checked by hand in
+//! `crates/msrpc-windows/tests/spoolss_wire.rs` instead).
 //!
 //! NDR64: `ndrdump --ndr64` reads our NDR64 stubs of the same operations (ndrdump has no
 //! NDR64 packing to compare with). Three places do not agree, each asserted as it stands so
@@ -490,6 +492,25 @@ fn cases() -> Vec<Case> {
             sp::RpcAddPrinterDriverExRequest => sp::RpcAddPrinterDriverExResponse,
             add_driver_ex8(),
             sp::RpcAddPrinterDriverExResponse { result: 0 }
+        ),
+        call!(
+            "spoolss_RpcAddPortEx_level1",
+            BOTH,
+            sp::RpcAddPortExRequest => sp::RpcAddPortExResponse,
+            sp::RpcAddPortExRequest {
+                p_name: Some(HOST.into()),
+                p_port_container: sp::PortContainer {
+                    level: 1,
+                    port_info: sp::PortContainerPortInfo::PPortInfo1(Unique::new(
+                        sp::PortInfo1 {
+                            p_port_name: s("LPT9:"),
+                        },
+                    )),
+                },
+                p_port_var_container: sp::PortVarContainer::default(),
+                p_monitor_name: "Local Port".into(),
+            },
+            sp::RpcAddPortExResponse { result: 0 }
         ),
         call!(
             "spoolss_RpcEnumPrinters_sizing",
