@@ -1,7 +1,7 @@
 //! The generated clients against Samba's samba-dcerpcd (a standalone server on 127.0.5.1,
 //! started with `tests/interop/samba-dcerpcd.sh`, two shares added), over `ncacn_ip_tcp`
 //! found through its endpoint mapper on port 135: unauthenticated, under NTLM at packet
-//! privacy, and unauthenticated with big-endian PDUs (so every stub in both byte orders). Every operation's result is compared with what Samba's own client, `rpcclient`,
+//! privacy, and unauthenticated with big-endian PDUs (so every request stub in both byte orders; Samba answers little-endian whatever the request). Every operation's result is compared with what Samba's own client, `rpcclient`,
 //! prints for the same server (its plain output, or with `-d 10` the structures it decoded):
 //! server, share, domain and user names, SIDs, levels, counts and flags, not just success.
 //!

@@ -262,7 +262,8 @@ pub fn after<'a>(text: &'a str, label: &str) -> &'a str {
 pub enum Mode {
     Anonymous,
     Privacy,
-    /// Unauthenticated, big-endian PDUs (Samba answers in the request's byte order).
+    /// Unauthenticated, big-endian requests (Samba reads them; its answers stay little-endian:
+    /// our big-endian decoding is checked against Samba's NDR engine in tests/tests/samba_ndr.rs).
     BigEndian,
 }
 
