@@ -3,7 +3,7 @@
 
 fn main() {
     let protocols = [
-        "srvsvc", "wkssvc", "samr", "lsarpc", "dssetup", "netdfs", "winreg", "drsuapi",
+        "srvsvc", "wkssvc", "samr", "lsarpc", "dssetup", "netdfs", "winreg", "drsuapi", "netlogon",
     ];
     let files: Vec<String> = protocols
         .iter()

@@ -24,6 +24,8 @@
 
 #[path = "samba_ndr/cases.rs"]
 mod cases;
+#[path = "samba_ndr/netlogon.rs"]
+mod netlogon;
 #[path = "samba_ndr/windows.rs"]
 mod windows;
 
@@ -133,6 +135,19 @@ stubs!(
     msrpc_windows::lsarpc::LsarCloseRequest => msrpc_windows::lsarpc::LsarCloseResponse,
     msrpc_windows::drsuapi::IdlDrsBindRequest => msrpc_windows::drsuapi::IdlDrsBindResponse,
     msrpc_windows::drsuapi::IdlDrsUnbindRequest => msrpc_windows::drsuapi::IdlDrsUnbindResponse,
+);
+
+// netlogon (MS-NRPC), `samba_ndr/netlogon.rs`.
+stubs!(
+    msrpc_windows::netlogon::NetrServerReqChallengeRequest => msrpc_windows::netlogon::NetrServerReqChallengeResponse,
+    msrpc_windows::netlogon::NetrServerAuthenticate3Request => msrpc_windows::netlogon::NetrServerAuthenticate3Response,
+    msrpc_windows::netlogon::NetrServerPasswordSet2Request => msrpc_windows::netlogon::NetrServerPasswordSet2Response,
+    msrpc_windows::netlogon::NetrLogonGetCapabilitiesRequest => msrpc_windows::netlogon::NetrLogonGetCapabilitiesResponse,
+    msrpc_windows::netlogon::NetrLogonSamLogonRequest => msrpc_windows::netlogon::NetrLogonSamLogonResponse,
+    msrpc_windows::netlogon::NetrLogonSamLogonWithFlagsRequest => msrpc_windows::netlogon::NetrLogonSamLogonWithFlagsResponse,
+    msrpc_windows::netlogon::NetrLogonSamLogonExRequest => msrpc_windows::netlogon::NetrLogonSamLogonExResponse,
+    msrpc_windows::netlogon::DsrGetDcNameEx2Request => msrpc_windows::netlogon::DsrGetDcNameEx2Response,
+    msrpc_windows::netlogon::DsrEnumerateDomainTrustsRequest => msrpc_windows::netlogon::DsrEnumerateDomainTrustsResponse,
 );
 
 type EncodeFn = Box<dyn Fn(DataRep) -> Result<Vec<u8>, String>>;
@@ -557,6 +572,7 @@ fn summary(cases: &[Case]) -> String {
     let mut out = String::new();
     for prefix in [
         "epm_", "mgmt_", "echo_", "srvsvc_", "wkssvc_", "samr_", "lsarpc_", "winreg_", "netdfs_",
+        "drsuapi_", "netlogon_",
     ] {
         let of: Vec<&Case> = cases
             .iter()
@@ -660,9 +676,11 @@ fn open_enum_values_cross_check() {
 }
 
 /// The operations of msrpc-windows's Samba test (srvsvc, wkssvc, samr, winreg, netdfs),
-/// lsarpc's and drsuapi's bind, from our own IDL, against Samba's pidl-generated classes and
-/// ndrdump.
+/// lsarpc's and drsuapi's bind and netlogon's secure channel, logon and DC location calls,
+/// from our own IDL, against Samba's pidl-generated classes and ndrdump.
 #[test]
 fn windows_interfaces_cross_check() {
-    cross_check("windows", windows::windows_cases());
+    let mut cases = windows::windows_cases();
+    cases.extend(netlogon::netlogon_cases());
+    cross_check("windows", cases);
 }

@@ -115,3 +115,10 @@ pub mod winreg {
 pub mod drsuapi {
     include!(concat!(env!("OUT_DIR"), "/drsuapi.rs"));
 }
+
+/// MS-NRPC, Netlogon (`logon`, 12345678-1234-abcd-ef00-01234567cffb v1.0), from
+/// `idl/netlogon.idl`.
+#[cfg(feature = "netlogon")]
+pub mod netlogon {
+    include!(concat!(env!("OUT_DIR"), "/netlogon.rs"));
+}
