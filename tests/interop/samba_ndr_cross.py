@@ -1381,6 +1381,47 @@ call("netlogon_DsrEnumerateDomainTrusts", _nl("netr_DsrEnumerateDomainTrusts"), 
                    in_trust_flags=0x23, out_trusts=nl_trusts(), result=0))
 
 
+# Where MS-NRPC and Samba disagree on the bytes (docs/idl.md): MS-NRPC wins; Samba must still
+# refuse ours (a fix on either side makes the entry fail until it is updated).
+# MS-NRPC's level 2 (RequestedFlags), which Samba added in its 4.17 security releases.
+call("netlogon_NetrLogonGetCapabilities_level2", _nl("netr_LogonGetCapabilities"),
+     windows=True)(
+    lambda be: new(_nl("netr_LogonGetCapabilities"), in_server_name=NL_DC,
+                   in_computer_name=NL_COMPUTER, in_credential=nl_auth(0x81, 1796577210),
+                   in_return_authenticator=nl_auth(0, 0), in_query_level=2,
+                   out_return_authenticator=nl_auth(0x91, 0), out_capabilities=0x6127FFFF,
+                   result=0))
+
+
+def _validation4(be):
+    level, info = nl_network()
+    return new(_nl("netr_LogonSamLogon"), in_server_name=NL_DC, in_computer_name=NL_COMPUTER,
+               in_credential=nl_auth(0x10, 1796577171), in_return_authenticator=nl_auth(0, 0),
+               in_logon_level=level, in_logon=info, in_validation_level=4,
+               out_return_authenticator=nl_auth(0x20, 0), out_authoritative=1, result=0)
+
+
+call("netlogon_NetrLogonSamLogon_validation4_empty", _nl("netr_LogonSamLogon"), windows=True,
+     quirks={"out": Quirk(
+         "netr_validation_level4",
+         "MS-NRPC 2.2.1.4.14 NETLOGON_VALIDATION has no arm for NetlogonValidationGenericInfo "
+         "(4): the union is empty ([default]); Samba's netr_Validation has [case(4)] "
+         "netr_PacInfo *pac, so it reads our authoritative byte and status as a pointer",
+         ours_rejected=True, theirs="none")})(_validation4)
+
+
+call("netlogon_DsrDeregisterDnsHostRecords", _nl("netr_DsrDeregisterDNSHostRecords"),
+     windows=True, quirks={"in": Quirk(
+         "netr_deregister_dns_host_ref",
+         "MS-NRPC 3.5.4.3.11 DsrDeregisterDnsHostRecords declares DnsHostName [in, unique, "
+         "string]: a referent id precedes the string; Samba declares dns_host [in, ref] and "
+         "reads our referent id as the string's maximum count",
+         ours_rejected=True, theirs="none")})(
+    lambda be: new(_nl("netr_DsrDeregisterDNSHostRecords"), in_server_name=NL_DC,
+                   in_domain="msrpc.test", in_domain_guid=guid(NL_GUID), in_dsa_guid=None,
+                   in_dns_host="wks1.msrpc.test", result=0))
+
+
 # ---- refusals (bytes from tests/tests/samba_ndr/cases.rs) ----------------------------------
 
 refusal("echo_TestEnum_in_unknown_discriminant", _echo("TestEnum"), "in",

@@ -148,6 +148,7 @@ stubs!(
     msrpc_windows::netlogon::NetrLogonSamLogonExRequest => msrpc_windows::netlogon::NetrLogonSamLogonExResponse,
     msrpc_windows::netlogon::DsrGetDcNameEx2Request => msrpc_windows::netlogon::DsrGetDcNameEx2Response,
     msrpc_windows::netlogon::DsrEnumerateDomainTrustsRequest => msrpc_windows::netlogon::DsrEnumerateDomainTrustsResponse,
+    msrpc_windows::netlogon::DsrDeregisterDnsHostRecordsRequest => msrpc_windows::netlogon::DsrDeregisterDnsHostRecordsResponse,
 );
 
 type EncodeFn = Box<dyn Fn(DataRep) -> Result<Vec<u8>, String>>;
@@ -571,8 +572,17 @@ fn check_samba(cases: &[Case], ours: &Path, samba: &Path) -> Vec<String> {
 fn summary(cases: &[Case]) -> String {
     let mut out = String::new();
     for prefix in [
-        "epm_", "mgmt_", "echo_", "srvsvc_", "wkssvc_", "samr_", "lsarpc_", "winreg_", "netdfs_",
-        "drsuapi_", "netlogon_",
+        "epm_",
+        "mgmt_",
+        "echo_",
+        "srvsvc_",
+        "wkssvc_",
+        "samr_",
+        "lsarpc_",
+        "winreg_",
+        "netdfs_",
+        "drsuapi_",
+        "netlogon_",
     ] {
         let of: Vec<&Case> = cases
             .iter()

@@ -543,5 +543,66 @@ pub(crate) fn netlogon_cases() -> Vec<Case> {
             result: 0,
         },
     ));
+    v.extend(disagreements());
     v
+}
+
+/// Where MS-NRPC and Samba 4.17's IDL disagree on the bytes (MS-NRPC is what we follow): the
+/// script's quirks check that Samba still refuses ours, and this side does not read Samba's.
+fn disagreements() -> Vec<Case> {
+    use nl::NetlogonValidation as V;
+    use nl::NetlogonValidationInfoClass as VClass;
+    let (logon_level, logon_information) = network();
+    vec![
+        // MS-NRPC 2.2.1.4.14: NETLOGON_CAPABILITIES level 2 is RequestedFlags (Samba's
+        // netr_Capabilities has it since its 4.17 security releases: no disagreement left).
+        call(
+            "netlogon_NetrLogonGetCapabilities_level2",
+            nl::NetrLogonGetCapabilitiesRequest {
+                server_name: DC.into(),
+                computer_name: Some(COMPUTER.into()),
+                authenticator: auth(0x81, 1_796_577_210),
+                return_authenticator: auth(0, 0),
+                query_level: 2,
+            },
+            nl::NetrLogonGetCapabilitiesResponse {
+                return_authenticator: auth(0x91, 0),
+                capabilities: nl::NetlogonCapabilities::RequestedFlags(0x6127_ffff),
+                result: 0,
+            },
+        ),
+        // MS-NRPC 2.2.1.4.14: NETLOGON_VALIDATION has no arm for NetlogonValidationGenericInfo
+        // (4): the union is empty; Samba's netr_Validation reads a netr_PacInfo pointer there.
+        call(
+            "netlogon_NetrLogonSamLogon_validation4_empty",
+            nl::NetrLogonSamLogonRequest {
+                logon_server: Some(DC.into()),
+                computer_name: Some(COMPUTER.into()),
+                authenticator: Some(auth(0x10, 1_796_577_171)),
+                return_authenticator: Some(auth(0, 0)),
+                logon_level,
+                logon_information,
+                validation_level: VClass::NetlogonValidationGenericInfo,
+            },
+            nl::NetrLogonSamLogonResponse {
+                return_authenticator: Some(auth(0x20, 0)),
+                validation_information: V::Other(4),
+                authoritative: 1,
+                result: 0,
+            },
+        ),
+        // MS-NRPC 3.5.4.3.11: DsrDeregisterDnsHostRecords' DnsHostName is [in, unique, string];
+        // Samba's netr_DsrDeregisterDNSHostRecords declares dns_host [in, ref].
+        call(
+            "netlogon_DsrDeregisterDnsHostRecords",
+            nl::DsrDeregisterDnsHostRecordsRequest {
+                server_name: Some(DC.into()),
+                dns_domain_name: Some("msrpc.test".into()),
+                domain_guid: Some(Uuid::parse_str(DOMAIN_GUID).unwrap()),
+                dsa_guid: None,
+                dns_host_name: Some("wks1.msrpc.test".into()),
+            },
+            nl::DsrDeregisterDnsHostRecordsResponse { result: 0 },
+        ),
+    ]
 }
