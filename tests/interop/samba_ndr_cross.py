@@ -845,6 +845,16 @@ def _samr(pyname):
 call("samr_SamrConnect2", _samr("Connect2"), windows=True)(
     lambda be: new(_samr("Connect2"), in_system_name=HOST, in_access_mask=0x02000000,
                    out_connect_handle=whandle(0), result=0))
+def connect_info(revision, features):
+    i = samr.ConnectInfo1()
+    i.client_version, i.supported_features = revision, features
+    return i
+
+
+call("samr_SamrConnect5", _samr("Connect5"), windows=True)(
+    lambda be: new(_samr("Connect5"), in_system_name=HOST, in_access_mask=0x02000000,
+                   in_level_in=1, in_info_in=connect_info(2, 0), out_level_out=1,
+                   out_info_out=connect_info(3, 0x10), out_connect_handle=whandle(0), result=0))
 call("samr_SamrCloseHandle", _samr("Close"), windows=True)(
     lambda be: new(_samr("Close"), in_handle=whandle(1), out_handle=handle(null=True), result=0))
 
@@ -946,6 +956,73 @@ call("netdfs_NetrDfsManagerGetVersion",
      _win(dfs, "GetManagerVersion", "netdfs", "dfs_GetManagerVersion"), windows=True)(
     lambda be: new(_win(dfs, "GetManagerVersion", "netdfs", "dfs_GetManagerVersion"),
                    out_version=1))
+
+
+# winreg's registry reads (mirrors winreg_cases in windows.rs). Samba's winreg_String,
+# winreg_StringBuf and winreg_ValNameBuf count the terminating null in their lengths, as
+# MS-RRP's RRP_UNICODE_STRING does; the lengths are [value()]s, set here for the comparison.
+
+def _wr(pyname):
+    return _win(winreg, pyname, "winreg", "winreg_" + pyname)
+
+
+WR_KEY = "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"
+WR_TIME = 0x01DB1E2FD3C01234
+WR_VERSION = list("6.1\0".encode("utf-16-le"))
+
+
+def wstr(text):
+    s = winreg.String()
+    if text is not None:
+        s.name = text
+        s.name_len = s.name_size = 2 * (len(text) + 1)
+    return s
+
+
+def wbuf(cls, text, size):
+    b = cls()
+    if text is not None:
+        b.name = text
+        # winreg_StringBuf counts no terminator in an empty name (strlen_m_term_null),
+        # winreg_ValNameBuf does (strlen_m_term).
+        b.length = 0 if text == "" and cls is winreg.StringBuf else 2 * (len(text) + 1)
+        b.size = max(size, b.length)
+    return b
+
+
+call("winreg_BaseRegOpenKey", _wr("OpenKey"), windows=True)(
+    lambda be: new(_wr("OpenKey"), in_parent_handle=whandle(3), in_keyname=wstr(WR_KEY),
+                   in_options=0, in_access_mask=0x02000000, out_handle=whandle(6), result=0))
+call("winreg_BaseRegQueryInfoKey", _wr("QueryInfoKey"), windows=True)(
+    lambda be: new(_wr("QueryInfoKey"), in_handle=whandle(6), in_classname=wstr(None),
+                   out_classname=wstr(None), out_num_subkeys=5, out_max_subkeylen=24,
+                   out_max_classlen=0, out_num_values=2, out_max_valnamelen=30,
+                   out_max_valbufsize=22, out_secdescsize=120, out_last_changed_time=WR_TIME,
+                   result=0))
+call("winreg_BaseRegEnumKey", _wr("EnumKey"), windows=True)(
+    lambda be: new(_wr("EnumKey"), in_handle=whandle(6), in_enum_index=0,
+                   in_name=wbuf(winreg.StringBuf, "", 50),
+                   in_keyclass=wbuf(winreg.StringBuf, None, 0), in_last_changed_time=0,
+                   out_name=wbuf(winreg.StringBuf, "Print", 50),
+                   out_keyclass=wbuf(winreg.StringBuf, None, 0),
+                   out_last_changed_time=WR_TIME, result=0))
+call("winreg_BaseRegEnumValue", _wr("EnumValue"), windows=True)(
+    lambda be: new(_wr("EnumValue"), in_handle=whandle(6), in_enum_index=1,
+                   in_name=wbuf(winreg.ValNameBuf, "", 32), in_type=0, in_value=[], in_size=22,
+                   in_length=0, out_name=wbuf(winreg.ValNameBuf, "CurrentVersion", 32),
+                   out_type=1, out_value=WR_VERSION, out_size=22, out_length=len(WR_VERSION),
+                   result=0))
+call("winreg_BaseRegQueryValue", _wr("QueryValue"), windows=True)(
+    lambda be: new(_wr("QueryValue"), in_handle=whandle(6), in_value_name=wstr("CurrentVersion"),
+                   in_type=0, in_data=[], in_data_size=8, in_data_length=0, out_type=1,
+                   out_data=WR_VERSION, out_data_size=8, out_data_length=len(WR_VERSION),
+                   result=0))
+call("winreg_BaseRegQueryValue_more_data", _wr("QueryValue"), windows=True)(
+    lambda be: new(_wr("QueryValue"), in_handle=whandle(6), in_value_name=wstr("CurrentVersion"),
+                   in_type=0, in_data=None, in_data_size=0, in_data_length=0, out_type=1,
+                   out_data=None, out_data_size=8, out_data_length=0, result=234))
+call("winreg_BaseRegGetVersion", _wr("GetVersion"), windows=True)(
+    lambda be: new(_wr("GetVersion"), in_handle=whandle(3), out_version=5, result=0))
 
 
 # lsarpc (MS-LSAD/MS-LSAT): Samba serves it over ncacn_ip_tcp only to schannel clients, so
