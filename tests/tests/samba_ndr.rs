@@ -26,6 +26,8 @@
 mod cases;
 #[path = "samba_ndr/netlogon.rs"]
 mod netlogon;
+#[path = "samba_ndr/netlogon_values.rs"]
+mod netlogon_values;
 #[path = "samba_ndr/windows.rs"]
 mod windows;
 
