@@ -11,7 +11,10 @@
 //!   `SOFTWARE\Microsoft\Windows NT\CurrentVersion`, `BaseRegQueryInfoKey`, every
 //!   `BaseRegEnumKey` and `BaseRegEnumValue`, `BaseRegQueryValue` of `CurrentVersion`, against
 //!   `net rpc registry enumerate` / `getvalue` (and `net -d 10`'s decoded
-//!   `winreg_QueryInfoKey`); `BaseRegGetVersion` against python3-samba's `winreg.GetVersion`.
+//!   `winreg_QueryInfoKey`); `BaseRegGetVersion` against python3-samba's `winreg.GetVersion`;
+//! - netlogon: a standalone Samba does not register it with its endpoint mapper; rpcclient's
+//!   netlogon commands fail to find it, and so must our client (the netlogon stubs are checked
+//!   against Samba's NDR engine by `tests/tests/samba_ndr.rs` instead).
 //!
 //! Needs root (a loopback address, port 135) and the Debian packages samba,
 //! samba-common-bin, smbclient and python3-samba; fails loudly when they are missing.
@@ -25,7 +28,7 @@ use msrpc_ndr::{ContextHandle, Unique};
 use msrpc_proto::dispatch::Interface;
 use msrpc_proto::pdu::SyntaxId;
 use msrpc_rt::Client;
-use msrpc_windows::{samr, winreg};
+use msrpc_windows::{netlogon, samr, winreg};
 
 mod common;
 use common::{dump_out, field, num, unix_user, Mode, Samba};
@@ -517,6 +520,23 @@ async fn connect5_and_registry_against_samba_rpcclient_and_net() {
         value,
         version: samba_python_get_version(&conf),
     };
+
+    // netlogon: not registered by a standalone server, for rpcclient and for us.
+    let (ok, text) = samba.rpcclient_status(None, "dsenumdomtrusts", false);
+    assert!(
+        !ok && text.contains("NT_STATUS_NOT_FOUND"),
+        "rpcclient found netlogon on a standalone Samba: {text}"
+    );
+    let r = Client::connect_via_epm(
+        ADDR,
+        netlogon::LogonInterface::SYNTAX,
+        common::opts(Mode::Anonymous, &user),
+    )
+    .await;
+    assert!(
+        r.is_err(),
+        "our client found a netlogon endpoint rpcclient does not"
+    );
 
     for mode in [Mode::Anonymous, Mode::Privacy, Mode::BigEndian] {
         check_connect5(mode, &user, &connect5, &domains).await;
