@@ -1487,6 +1487,24 @@ call("netlogon_NetrLogonSamLogon_validation4_empty", _nl("netr_LogonSamLogon"), 
          ours_rejected=True, theirs="none")})(_validation4)
 
 
+def _expansion_string(be):
+    level, info = nl_interactive()
+    # out_validation is not set: Samba's netr_SamInfo6 has no strings where MS-NRPC has them.
+    return new(_nl("netr_LogonSamLogonEx"), in_server_name=None, in_computer_name=NL_COMPUTER,
+               in_logon_level=level, in_logon=info, in_validation_level=6, in_flags=0,
+               out_authoritative=1, out_flags=0, result=0)
+
+
+call("netlogon_NetrLogonSamLogonEx_saminfo4_expansion_string", _nl("netr_LogonSamLogonEx"),
+     windows=True, quirks={"out": Quirk(
+         "netr_saminfo6_unknown4",
+         "MS-NRPC 2.2.1.4.13 NETLOGON_VALIDATION_SAM_INFO4 ends with ExpansionString1..10, "
+         "RPC_UNICODE_STRINGs; Samba's netr_SamInfo6 declares uint32 unknown4[20] there: the "
+         "same 80 bytes while the strings are empty, but a non-empty string's characters are "
+         "deferred after the structure and Samba leaves them unread",
+         ours_rejected=True, theirs="none")})(_expansion_string)
+
+
 call("netlogon_DsrDeregisterDnsHostRecords", _nl("netr_DsrDeregisterDNSHostRecords"),
      windows=True, quirks={"in": Quirk(
          "netr_deregister_dns_host_ref",

@@ -315,6 +315,31 @@ fn disagreements() -> Vec<Case> {
                 result: 0,
             },
         ),
+        // MS-NRPC 2.2.1.4.13: SAM_INFO4 ends with ten RPC_UNICODE_STRINGs; Samba's
+        // netr_SamInfo6 has `uint32 unknown4[20]` there, the same bytes only while every
+        // string is empty: a non-empty one's characters are deferred, and Samba leaves them.
+        call(
+            "netlogon_NetrLogonSamLogonEx_saminfo4_expansion_string",
+            nl::NetrLogonSamLogonExRequest {
+                logon_server: None,
+                computer_name: Some(COMPUTER.into()),
+                logon_level: interactive().0,
+                logon_information: interactive().1,
+                validation_level: VClass::NetlogonValidationSamInfo4,
+                extra_flags: 0,
+            },
+            nl::NetrLogonSamLogonExResponse {
+                validation_information: V::ValidationSam4(Unique::new(
+                    nl::NetlogonValidationSamInfo4 {
+                        expansion_string1: ustr("expansion", false),
+                        ..sam_info4()
+                    },
+                )),
+                authoritative: 1,
+                extra_flags: 0,
+                result: 0,
+            },
+        ),
         // MS-NRPC 3.5.4.3.11: DsrDeregisterDnsHostRecords' DnsHostName is [in, unique, string];
         // Samba's netr_DsrDeregisterDNSHostRecords declares dns_host [in, ref].
         call(
