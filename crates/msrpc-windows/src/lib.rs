@@ -47,8 +47,9 @@
 //! them with `rpcclient`, Samba's `net rpc registry` and python3-samba; `tests/served.rs`
 //! hosts the wkssvc, dssetup and netdfs server traits and has `rpcclient` call them;
 //! `tests/tests/samba_ndr.rs` and `samba_ndr64.rs` (the workspace's test crate) compare the
-//! bytes with Samba's NDR engine, NDR20 in both directions and NDR64 (netlogon's included: a
-//! standalone Samba does not serve netlogon, so its stubs are checked there only);
+//! bytes with Samba's NDR engine, NDR20 in both directions and NDR64, netlogon's included;
+//! `tests/samba_netlogon.rs` calls netlogon on Samba as a classic domain controller (the
+//! role in which it serves netlogon) and compares with `rpcclient` and python3-samba;
 //! `tests/opnums.rs` holds the opnums to the specifications' tables. Where a specification and
 //! Samba disagree on the wire, the specification is followed; `docs/idl.md` lists the places.
 //!
