@@ -220,6 +220,16 @@ fn opnums_match_the_specifications() {
             netlogon::DsrUpdateReadOnlyServerDnsRecordsRequest::OPNUM,
             48,
         ),
+        (
+            "NetrChainSetClientAttributes",
+            netlogon::NetrChainSetClientAttributesRequest::OPNUM,
+            49,
+        ),
+        (
+            "NetrServerAuthenticateKerberos",
+            netlogon::NetrServerAuthenticateKerberosRequest::OPNUM,
+            59,
+        ),
         ("IDL_DRSBind", drsuapi::IdlDrsBindRequest::OPNUM, 0),
         ("IDL_DRSUnbind", drsuapi::IdlDrsUnbindRequest::OPNUM, 1),
     ];
@@ -239,7 +249,7 @@ fn opnums_match_the_specifications() {
         ("netdfs", netdfs::NetdfsInterface::OPERATIONS, 0),
         ("winreg", winreg::WinregInterface::OPERATIONS, 35),
         ("drsuapi", drsuapi::DrsuapiInterface::OPERATIONS, 1),
-        ("netlogon", netlogon::LogonInterface::OPERATIONS, 48),
+        ("netlogon", netlogon::LogonInterface::OPERATIONS, 59),
     ] {
         assert_eq!(ops.len(), last + 1, "{iface}: {ops:?}");
         assert!(ops.iter().all(Option::is_some), "{iface}: a gap in {ops:?}");
