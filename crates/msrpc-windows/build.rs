@@ -4,7 +4,8 @@
 fn main() {
     let protocols = [
         "srvsvc", "wkssvc", "samr", "lsarpc", "dssetup", "netdfs", "winreg", "drsuapi",
-        "spoolss", // MS-RPRN
+        "netlogon", // MS-NRPC
+        "spoolss",  // MS-RPRN
     ];
     let files: Vec<String> = protocols
         .iter()

@@ -37,7 +37,7 @@ import types
 try:
     from samba.dcerpc import base, echo, misc, mgmt
     from samba.dcerpc import epmapper as epm
-    from samba.dcerpc import dfs, drsuapi, lsa, samr, security, srvsvc, winreg, wkssvc
+    from samba.dcerpc import dfs, drsuapi, lsa, netlogon, samr, security, srvsvc, winreg, wkssvc
 except ImportError as e:  # a missing peer is a failure, never a skip
     print("FAIL: python3-samba is missing (%s); apt-get install python3-samba" % e)
     sys.exit(2)
@@ -845,6 +845,16 @@ def _samr(pyname):
 call("samr_SamrConnect2", _samr("Connect2"), windows=True)(
     lambda be: new(_samr("Connect2"), in_system_name=HOST, in_access_mask=0x02000000,
                    out_connect_handle=whandle(0), result=0))
+def connect_info(revision, features):
+    i = samr.ConnectInfo1()
+    i.client_version, i.supported_features = revision, features
+    return i
+
+
+call("samr_SamrConnect5", _samr("Connect5"), windows=True)(
+    lambda be: new(_samr("Connect5"), in_system_name=HOST, in_access_mask=0x02000000,
+                   in_level_in=1, in_info_in=connect_info(2, 0), out_level_out=1,
+                   out_info_out=connect_info(3, 0x10), out_connect_handle=whandle(0), result=0))
 call("samr_SamrCloseHandle", _samr("Close"), windows=True)(
     lambda be: new(_samr("Close"), in_handle=whandle(1), out_handle=handle(null=True), result=0))
 
@@ -946,6 +956,73 @@ call("netdfs_NetrDfsManagerGetVersion",
      _win(dfs, "GetManagerVersion", "netdfs", "dfs_GetManagerVersion"), windows=True)(
     lambda be: new(_win(dfs, "GetManagerVersion", "netdfs", "dfs_GetManagerVersion"),
                    out_version=1))
+
+
+# winreg's registry reads (mirrors winreg_cases in windows.rs). Samba's winreg_String,
+# winreg_StringBuf and winreg_ValNameBuf count the terminating null in their lengths, as
+# MS-RRP's RRP_UNICODE_STRING does; the lengths are [value()]s, set here for the comparison.
+
+def _wr(pyname):
+    return _win(winreg, pyname, "winreg", "winreg_" + pyname)
+
+
+WR_KEY = "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"
+WR_TIME = 0x01DB1E2FD3C01234
+WR_VERSION = list("6.1\0".encode("utf-16-le"))
+
+
+def wstr(text):
+    s = winreg.String()
+    if text is not None:
+        s.name = text
+        s.name_len = s.name_size = 2 * (len(text) + 1)
+    return s
+
+
+def wbuf(cls, text, size):
+    b = cls()
+    if text is not None:
+        b.name = text
+        # winreg_StringBuf counts no terminator in an empty name (strlen_m_term_null),
+        # winreg_ValNameBuf does (strlen_m_term).
+        b.length = 0 if text == "" and cls is winreg.StringBuf else 2 * (len(text) + 1)
+        b.size = max(size, b.length)
+    return b
+
+
+call("winreg_BaseRegOpenKey", _wr("OpenKey"), windows=True)(
+    lambda be: new(_wr("OpenKey"), in_parent_handle=whandle(3), in_keyname=wstr(WR_KEY),
+                   in_options=0, in_access_mask=0x02000000, out_handle=whandle(6), result=0))
+call("winreg_BaseRegQueryInfoKey", _wr("QueryInfoKey"), windows=True)(
+    lambda be: new(_wr("QueryInfoKey"), in_handle=whandle(6), in_classname=wstr(None),
+                   out_classname=wstr(None), out_num_subkeys=5, out_max_subkeylen=24,
+                   out_max_classlen=0, out_num_values=2, out_max_valnamelen=30,
+                   out_max_valbufsize=22, out_secdescsize=120, out_last_changed_time=WR_TIME,
+                   result=0))
+call("winreg_BaseRegEnumKey", _wr("EnumKey"), windows=True)(
+    lambda be: new(_wr("EnumKey"), in_handle=whandle(6), in_enum_index=0,
+                   in_name=wbuf(winreg.StringBuf, "", 50),
+                   in_keyclass=wbuf(winreg.StringBuf, None, 0), in_last_changed_time=0,
+                   out_name=wbuf(winreg.StringBuf, "Print", 50),
+                   out_keyclass=wbuf(winreg.StringBuf, None, 0),
+                   out_last_changed_time=WR_TIME, result=0))
+call("winreg_BaseRegEnumValue", _wr("EnumValue"), windows=True)(
+    lambda be: new(_wr("EnumValue"), in_handle=whandle(6), in_enum_index=1,
+                   in_name=wbuf(winreg.ValNameBuf, "", 32), in_type=0, in_value=[], in_size=22,
+                   in_length=0, out_name=wbuf(winreg.ValNameBuf, "CurrentVersion", 32),
+                   out_type=1, out_value=WR_VERSION, out_size=22, out_length=len(WR_VERSION),
+                   result=0))
+call("winreg_BaseRegQueryValue", _wr("QueryValue"), windows=True)(
+    lambda be: new(_wr("QueryValue"), in_handle=whandle(6), in_value_name=wstr("CurrentVersion"),
+                   in_type=0, in_data=[], in_data_size=8, in_data_length=0, out_type=1,
+                   out_data=WR_VERSION, out_data_size=8, out_data_length=len(WR_VERSION),
+                   result=0))
+call("winreg_BaseRegQueryValue_more_data", _wr("QueryValue"), windows=True)(
+    lambda be: new(_wr("QueryValue"), in_handle=whandle(6), in_value_name=wstr("CurrentVersion"),
+                   in_type=0, in_data=None, in_data_size=0, in_data_length=0, out_type=1,
+                   out_data=None, out_data_size=8, out_data_length=0, result=234))
+call("winreg_BaseRegGetVersion", _wr("GetVersion"), windows=True)(
+    lambda be: new(_wr("GetVersion"), in_handle=whandle(3), out_version=5, result=0))
 
 
 # lsarpc (MS-LSAD/MS-LSAT): Samba serves it over ncacn_ip_tcp only to schannel clients, so
@@ -1111,6 +1188,333 @@ call("drsuapi_IDL_DRSBind", _drs("DsBind"), windows=True)(
 call("drsuapi_IDL_DRSUnbind", _drs("DsUnbind"), windows=True)(
     lambda be: new(_drs("DsUnbind"), in_bind_handle=whandle(5), out_bind_handle=handle(null=True),
                    result=0))
+
+
+# ---- netlogon (MS-NRPC; mirrors tests/tests/samba_ndr/netlogon.rs) ---------------------------
+# MS-NRPC's names against Samba's: NetrServerReqChallenge is netr_ServerReqChallenge,
+# DsrGetDcNameEx2 netr_DsRGetDCNameEx2, NETLOGON_VALIDATION_SAM_INFO2 netr_SamInfo3,
+# SAM_INFO4 netr_SamInfo6, and so on.
+
+def _nl(pyname):
+    return _win(netlogon, pyname, "netlogon", pyname)
+
+
+NL_DC = "\\\\DC1"
+NL_COMPUTER = "WKS1"
+NL_ACCOUNT = "WKS1$"
+NL_DOMAIN = "MSRPCTEST"
+NL_GUID = "5c0b6d3e-9a2f-4f61-8e27-c1d2e3f40516"
+NEVER = 0x7FFFFFFFFFFFFFFF
+
+
+def nl_cred(first):
+    c = netlogon.netr_Credential()
+    c.data = [(first + i) & 0xFF for i in range(8)]
+    return c
+
+
+def nl_auth(first, timestamp):
+    a = netlogon.netr_Authenticator()
+    a.cred, a.timestamp = nl_cred(first), timestamp
+    return a
+
+
+def nl_blocks(first):
+    return [(first + i) & 0xFF for i in range(16)]
+
+
+def nl_password(first):
+    p = samr.Password()
+    p.hash = nl_blocks(first)
+    return p
+
+
+def nl_identity():
+    i = netlogon.netr_IdentityInfo()
+    i.domain_name, i.parameter_control = lstr(NL_DOMAIN), 0x820
+    i.logon_id = 0x12345  # MS-NRPC: Reserved, an OLD_LARGE_INTEGER
+    i.account_name, i.workstation = lstr("alice"), lstr("\\\\WKS1")
+    return i
+
+
+def nl_challenge_response(data):
+    r = netlogon.netr_ChallengeResponse()
+    r.length = r.size = len(data)
+    r.data = list(data)
+    return r
+
+
+def nl_interactive():
+    p = netlogon.netr_PasswordInfo()
+    p.identity_info = nl_identity()
+    p.lmpassword, p.ntpassword = nl_password(0x40), nl_password(0x80)
+    return 1, p
+
+
+def nl_network():
+    n = netlogon.netr_NetworkInfo()
+    n.identity_info = nl_identity()
+    n.challenge = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88]
+    n.nt = nl_challenge_response([(i * 7) & 0xFF for i in range(40)])
+    n.lm = nl_challenge_response([0xAA] * 24)
+    return 2, n
+
+
+def nl_generic():
+    g = netlogon.netr_GenericInfo()
+    g.identity_info = nl_identity()
+    g.package_name = lstr("Kerberos")
+    data = b"kerberos PAC to validate"
+    g.length, g.data = len(data), list(data)
+    return 4, g
+
+
+def nl_sid_attrs():
+    out = []
+    for text in ("S-1-5-21-1-2-3-1106", "S-1-18-1"):
+        a = netlogon.netr_SidAttr()
+        a.sid, a.attributes = security.dom_sid(text), 7
+        out.append(a)
+    return out
+
+
+def nl_base(lm_key):
+    b = netlogon.netr_SamBaseInfo()
+    b.logon_time = 0x01DB1E2FD3C01234
+    b.logoff_time = b.kickoff_time = b.force_password_change = NEVER
+    b.last_password_change = b.allow_password_change = 0x01DB000011112222
+    b.account_name, b.full_name = lstr("alice"), lstr("Alice Liddell")
+    b.logon_script, b.home_directory, b.home_drive = lsa.String(), lsa.String(), lsa.String()
+    b.profile_path = lstr("\\\\DC1\\profiles\\alice")
+    b.logon_count, b.bad_password_count, b.rid, b.primary_gid = 12, 1, 1104, 513
+    g = samr.RidWithAttributeArray()
+    rids = []
+    for rid in (513, 1105):
+        r = samr.RidWithAttribute()
+        r.rid, r.attributes = rid, 7
+        rids.append(r)
+    g.count, g.rids = 2, rids
+    b.groups = g
+    b.user_flags = 0x20
+    b.key = netlogon.netr_UserSessionKey()
+    b.key.key = nl_blocks(0xC0)
+    b.logon_server, b.logon_domain = lstr_large("DC1"), lstr_large(NL_DOMAIN)
+    b.domain_sid = security.dom_sid(DOMAIN_SID)
+    b.LMSessKey = netlogon.netr_LMSessionKey()
+    b.LMSessKey.key = lm_key
+    # MS-NRPC's ExpansionRoom[2..10] (SAM_INFO4 names them): UserAccountControl,
+    # SubAuthStatus, LastSuccessfulILogon, LastFailedILogon, FailedILogonCount, Reserved4.
+    b.acct_flags, b.sub_auth_status = 0x10, 0
+    b.last_successful_logon, b.last_failed_logon = 0x01DB1E2FD3C01234, 0
+    b.failed_logon_count, b.reserved = 2, 0
+    return b
+
+
+def nl_sam_info():
+    i = netlogon.netr_SamInfo2()
+    i.base = nl_base([0] * 8)
+    return 2, i
+
+
+def nl_sam_info2():
+    i = netlogon.netr_SamInfo3()
+    i.base = nl_base([0] * 8)
+    sids = nl_sid_attrs()
+    i.sidcount, i.sids = len(sids), sids
+    return 3, i
+
+
+def nl_sam_info4():
+    i = netlogon.netr_SamInfo6()
+    i.base = nl_base([1, 2, 3, 4, 5, 6, 7, 8])
+    sids = nl_sid_attrs()
+    i.sidcount, i.sids = len(sids), sids
+    i.dns_domainname, i.principal_name = lstr("msrpc.test"), lstr("alice@msrpc.test")
+    # MS-NRPC's ExpansionString1..10, empty: twenty zero words.
+    i.unknown4 = [0] * 20
+    return 6, i
+
+
+def nl_sam_logon(logon, authenticators, validation):
+    def build(be):
+        level, info = logon()
+        vlevel, vinfo = validation()
+        return new(_nl("netr_LogonSamLogon"), in_server_name=NL_DC, in_computer_name=NL_COMPUTER,
+                   in_credential=nl_auth(0x10, 1796577171) if authenticators else None,
+                   in_return_authenticator=nl_auth(0, 0) if authenticators else None,
+                   in_logon_level=level, in_logon=info, in_validation_level=vlevel,
+                   out_return_authenticator=nl_auth(0x20, 0) if authenticators else None,
+                   out_validation=vinfo, out_authoritative=1, result=0)
+    return build
+
+
+def nl_trust_password(be):
+    # NL_TRUST_PASSWORD's WCHAR Buffer[256] is Samba's uint8 data[512]: each WCHAR's two
+    # bytes in the stub's byte order.
+    p = netlogon.netr_CryptPassword()
+    data = []
+    for i in range(256):
+        w = ((i * 0x0101) & 0xFFFF) ^ 0x5A3C
+        data += [w >> 8, w & 0xFF] if be else [w & 0xFF, w >> 8]
+    p.data, p.length = data, 28
+    return p
+
+
+def nl_dc_info():
+    d = netlogon.netr_DsRGetDCNameInfo()
+    d.dc_unc, d.dc_address, d.dc_address_type = "\\\\dc1.msrpc.test", "\\\\127.0.10.1", 1
+    d.domain_guid = guid(NL_GUID)
+    d.domain_name = d.forest_name = "msrpc.test"
+    d.dc_flags = 0xE000F3FD
+    d.dc_site_name, d.client_site_name = "Default-First-Site-Name", None
+    return d
+
+
+def nl_trusts():
+    out = []
+    for nb, dns, flags, ttype, attrs, sid, g in (
+            ("MSRPC", "msrpc.test", 0x1D, 2, 0, DOMAIN_SID, NL_GUID),
+            ("OTHER", None, 0x22, 1, 4, "S-1-5-21-7-8-9", NIL_UUID)):
+        t = netlogon.netr_DomainTrust()
+        t.netbios_name, t.dns_name, t.trust_flags, t.parent_index = nb, dns, flags, 0
+        t.trust_type, t.trust_attributes = ttype, attrs
+        t.sid, t.guid = security.dom_sid(sid), guid(g)
+        out.append(t)
+    l = netlogon.netr_DomainTrustList()
+    l.count, l.array = len(out), out
+    return l
+
+
+call("netlogon_NetrServerReqChallenge", _nl("netr_ServerReqChallenge"), windows=True)(
+    lambda be: new(_nl("netr_ServerReqChallenge"), in_server_name=NL_DC,
+                   in_computer_name=NL_COMPUTER, in_credentials=nl_cred(0x01),
+                   out_return_credentials=nl_cred(0xF0), result=0))
+call("netlogon_NetrServerAuthenticate3", _nl("netr_ServerAuthenticate3"), windows=True)(
+    lambda be: new(_nl("netr_ServerAuthenticate3"), in_server_name=NL_DC,
+                   in_account_name=NL_ACCOUNT, in_secure_channel_type=2,
+                   in_computer_name=NL_COMPUTER, in_credentials=nl_cred(0x31),
+                   in_negotiate_flags=0x6127FFFF, out_return_credentials=nl_cred(0x51),
+                   out_negotiate_flags=0x6127FFFF, out_rid=1104, result=0))
+call("netlogon_NetrServerPasswordSet2", _nl("netr_ServerPasswordSet2"), windows=True)(
+    lambda be: new(_nl("netr_ServerPasswordSet2"), in_server_name=NL_DC,
+                   in_account_name=NL_ACCOUNT, in_secure_channel_type=2,
+                   in_computer_name=NL_COMPUTER, in_credential=nl_auth(0x61, 1796577200),
+                   in_new_password=nl_trust_password(be),
+                   out_return_authenticator=nl_auth(0x71, 0), result=0))
+call("netlogon_NetrLogonGetCapabilities_level1", _nl("netr_LogonGetCapabilities"),
+     windows=True)(
+    lambda be: new(_nl("netr_LogonGetCapabilities"), in_server_name=NL_DC,
+                   in_computer_name=NL_COMPUTER, in_credential=nl_auth(0x81, 1796577210),
+                   in_return_authenticator=nl_auth(0, 0), in_query_level=1,
+                   out_return_authenticator=nl_auth(0x91, 0), out_capabilities=0x6127FFFF,
+                   result=0))
+call("netlogon_NetrLogonSamLogon_interactive_saminfo2", _nl("netr_LogonSamLogon"),
+     windows=True)(nl_sam_logon(nl_interactive, True, nl_sam_info2))
+call("netlogon_NetrLogonSamLogon_network_saminfo_noauth", _nl("netr_LogonSamLogon"),
+     windows=True)(nl_sam_logon(nl_network, False, nl_sam_info))
+
+
+def _with_flags(be):
+    level, info = nl_network()
+    vlevel, vinfo = nl_sam_info4()
+    return new(_nl("netr_LogonSamLogonWithFlags"), in_server_name=NL_DC,
+               in_computer_name=NL_COMPUTER, in_credential=nl_auth(0xA1, 1796577220),
+               in_return_authenticator=nl_auth(0, 0), in_logon_level=level, in_logon=info,
+               in_validation_level=vlevel, in_flags=0,
+               out_return_authenticator=nl_auth(0xB1, 0), out_validation=vinfo,
+               out_authoritative=1, out_flags=0, result=0)
+
+
+def _ex_generic(be):
+    level, info = nl_generic()
+    g = netlogon.netr_GenericInfo2()
+    data = b"generic validation data"
+    g.length, g.data = len(data), list(data)
+    return new(_nl("netr_LogonSamLogonEx"), in_server_name=NL_DC, in_computer_name=NL_COMPUTER,
+               in_logon_level=level, in_logon=info, in_validation_level=5, in_flags=2,
+               out_validation=g, out_authoritative=1, out_flags=2, result=0)
+
+
+def _ex_interactive(be):
+    level, info = nl_interactive()
+    vlevel, vinfo = nl_sam_info4()
+    return new(_nl("netr_LogonSamLogonEx"), in_server_name=None, in_computer_name=NL_COMPUTER,
+               in_logon_level=level, in_logon=info, in_validation_level=vlevel, in_flags=0,
+               out_validation=vinfo, out_authoritative=1, out_flags=0, result=0)
+
+
+call("netlogon_NetrLogonSamLogonWithFlags_network_saminfo4",
+     _nl("netr_LogonSamLogonWithFlags"), windows=True)(_with_flags)
+call("netlogon_NetrLogonSamLogonEx_generic", _nl("netr_LogonSamLogonEx"), windows=True)(
+    _ex_generic)
+call("netlogon_NetrLogonSamLogonEx_interactive_saminfo4", _nl("netr_LogonSamLogonEx"),
+     windows=True)(_ex_interactive)
+call("netlogon_DsrGetDcNameEx2", _nl("netr_DsRGetDCNameEx2"), windows=True)(
+    lambda be: new(_nl("netr_DsRGetDCNameEx2"), in_server_unc=NL_DC, in_client_account=NL_ACCOUNT,
+                   in_mask=0x80, in_domain_name="msrpc.test", in_domain_guid=guid(NL_GUID),
+                   in_site_name=None, in_flags=0x40000010, out_info=nl_dc_info(), result=0))
+call("netlogon_DsrEnumerateDomainTrusts", _nl("netr_DsrEnumerateDomainTrusts"), windows=True)(
+    lambda be: new(_nl("netr_DsrEnumerateDomainTrusts"), in_server_name=NL_DC,
+                   in_trust_flags=0x23, out_trusts=nl_trusts(), result=0))
+
+
+# Where MS-NRPC and Samba disagree on the bytes (docs/idl.md): MS-NRPC wins; Samba must still
+# refuse ours (a fix on either side makes the entry fail until it is updated).
+# MS-NRPC's level 2 (RequestedFlags), which Samba added in its 4.17 security releases.
+call("netlogon_NetrLogonGetCapabilities_level2", _nl("netr_LogonGetCapabilities"),
+     windows=True)(
+    lambda be: new(_nl("netr_LogonGetCapabilities"), in_server_name=NL_DC,
+                   in_computer_name=NL_COMPUTER, in_credential=nl_auth(0x81, 1796577210),
+                   in_return_authenticator=nl_auth(0, 0), in_query_level=2,
+                   out_return_authenticator=nl_auth(0x91, 0), out_capabilities=0x6127FFFF,
+                   result=0))
+
+
+def _validation4(be):
+    level, info = nl_network()
+    return new(_nl("netr_LogonSamLogon"), in_server_name=NL_DC, in_computer_name=NL_COMPUTER,
+               in_credential=nl_auth(0x10, 1796577171), in_return_authenticator=nl_auth(0, 0),
+               in_logon_level=level, in_logon=info, in_validation_level=4,
+               out_return_authenticator=nl_auth(0x20, 0), out_authoritative=1, result=0)
+
+
+call("netlogon_NetrLogonSamLogon_validation4_empty", _nl("netr_LogonSamLogon"), windows=True,
+     quirks={"out": Quirk(
+         "netr_validation_level4",
+         "MS-NRPC 2.2.1.4.14 NETLOGON_VALIDATION has no arm for NetlogonValidationGenericInfo "
+         "(4): the union is empty ([default]); Samba's netr_Validation has [case(4)] "
+         "netr_PacInfo *pac, so it reads our authoritative byte and status as a pointer",
+         ours_rejected=True, theirs="none")})(_validation4)
+
+
+def _expansion_string(be):
+    level, info = nl_interactive()
+    # out_validation is not set: Samba's netr_SamInfo6 has no strings where MS-NRPC has them.
+    return new(_nl("netr_LogonSamLogonEx"), in_server_name=None, in_computer_name=NL_COMPUTER,
+               in_logon_level=level, in_logon=info, in_validation_level=6, in_flags=0,
+               out_authoritative=1, out_flags=0, result=0)
+
+
+call("netlogon_NetrLogonSamLogonEx_saminfo4_expansion_string", _nl("netr_LogonSamLogonEx"),
+     windows=True, quirks={"out": Quirk(
+         "netr_saminfo6_unknown4",
+         "MS-NRPC 2.2.1.4.13 NETLOGON_VALIDATION_SAM_INFO4 ends with ExpansionString1..10, "
+         "RPC_UNICODE_STRINGs; Samba's netr_SamInfo6 declares uint32 unknown4[20] there: the "
+         "same 80 bytes while the strings are empty, but a non-empty string's characters are "
+         "deferred after the structure and Samba leaves them unread",
+         ours_rejected=True, theirs="none")})(_expansion_string)
+
+
+call("netlogon_DsrDeregisterDnsHostRecords", _nl("netr_DsrDeregisterDNSHostRecords"),
+     windows=True, quirks={"in": Quirk(
+         "netr_deregister_dns_host_ref",
+         "MS-NRPC 3.5.4.3.11 DsrDeregisterDnsHostRecords declares DnsHostName [in, unique, "
+         "string]: a referent id precedes the string; Samba declares dns_host [in, ref] and "
+         "reads our referent id as the string's maximum count",
+         ours_rejected=True, theirs="none")})(
+    lambda be: new(_nl("netr_DsrDeregisterDNSHostRecords"), in_server_name=NL_DC,
+                   in_domain="msrpc.test", in_domain_guid=guid(NL_GUID), in_dsa_guid=None,
+                   in_dns_host="wks1.msrpc.test", result=0))
 
 
 # ---- refusals (bytes from tests/tests/samba_ndr/cases.rs) ----------------------------------

@@ -24,6 +24,10 @@
 
 #[path = "samba_ndr/cases.rs"]
 mod cases;
+#[path = "samba_ndr/netlogon.rs"]
+mod netlogon;
+#[path = "samba_ndr/netlogon_values.rs"]
+mod netlogon_values;
 #[path = "samba_ndr/windows.rs"]
 mod windows;
 
@@ -115,6 +119,7 @@ stubs!(
     msrpc_windows::srvsvc::NetrRemoteTodRequest => msrpc_windows::srvsvc::NetrRemoteTodResponse,
     msrpc_windows::wkssvc::NetrWkstaGetInfoRequest => msrpc_windows::wkssvc::NetrWkstaGetInfoResponse,
     msrpc_windows::samr::SamrConnect2Request => msrpc_windows::samr::SamrConnect2Response,
+    msrpc_windows::samr::SamrConnect5Request => msrpc_windows::samr::SamrConnect5Response,
     msrpc_windows::samr::SamrCloseHandleRequest => msrpc_windows::samr::SamrCloseHandleResponse,
     msrpc_windows::samr::SamrEnumerateDomainsInSamServerRequest => msrpc_windows::samr::SamrEnumerateDomainsInSamServerResponse,
     msrpc_windows::samr::SamrLookupDomainInSamServerRequest => msrpc_windows::samr::SamrLookupDomainInSamServerResponse,
@@ -124,6 +129,12 @@ stubs!(
     msrpc_windows::samr::SamrGetDomainPasswordInformationRequest => msrpc_windows::samr::SamrGetDomainPasswordInformationResponse,
     msrpc_windows::winreg::OpenLocalMachineRequest => msrpc_windows::winreg::OpenLocalMachineResponse,
     msrpc_windows::winreg::BaseRegCloseKeyRequest => msrpc_windows::winreg::BaseRegCloseKeyResponse,
+    msrpc_windows::winreg::BaseRegOpenKeyRequest => msrpc_windows::winreg::BaseRegOpenKeyResponse,
+    msrpc_windows::winreg::BaseRegQueryInfoKeyRequest => msrpc_windows::winreg::BaseRegQueryInfoKeyResponse,
+    msrpc_windows::winreg::BaseRegEnumKeyRequest => msrpc_windows::winreg::BaseRegEnumKeyResponse,
+    msrpc_windows::winreg::BaseRegEnumValueRequest => msrpc_windows::winreg::BaseRegEnumValueResponse,
+    msrpc_windows::winreg::BaseRegQueryValueRequest => msrpc_windows::winreg::BaseRegQueryValueResponse,
+    msrpc_windows::winreg::BaseRegGetVersionRequest => msrpc_windows::winreg::BaseRegGetVersionResponse,
     msrpc_windows::netdfs::NetrDfsManagerGetVersionRequest => msrpc_windows::netdfs::NetrDfsManagerGetVersionResponse,
     msrpc_windows::lsarpc::LsarOpenPolicyRequest => msrpc_windows::lsarpc::LsarOpenPolicyResponse,
     msrpc_windows::lsarpc::LsarQueryInformationPolicyRequest => msrpc_windows::lsarpc::LsarQueryInformationPolicyResponse,
@@ -133,6 +144,20 @@ stubs!(
     msrpc_windows::lsarpc::LsarCloseRequest => msrpc_windows::lsarpc::LsarCloseResponse,
     msrpc_windows::drsuapi::IdlDrsBindRequest => msrpc_windows::drsuapi::IdlDrsBindResponse,
     msrpc_windows::drsuapi::IdlDrsUnbindRequest => msrpc_windows::drsuapi::IdlDrsUnbindResponse,
+);
+
+// netlogon (MS-NRPC), `samba_ndr/netlogon.rs`.
+stubs!(
+    msrpc_windows::netlogon::NetrServerReqChallengeRequest => msrpc_windows::netlogon::NetrServerReqChallengeResponse,
+    msrpc_windows::netlogon::NetrServerAuthenticate3Request => msrpc_windows::netlogon::NetrServerAuthenticate3Response,
+    msrpc_windows::netlogon::NetrServerPasswordSet2Request => msrpc_windows::netlogon::NetrServerPasswordSet2Response,
+    msrpc_windows::netlogon::NetrLogonGetCapabilitiesRequest => msrpc_windows::netlogon::NetrLogonGetCapabilitiesResponse,
+    msrpc_windows::netlogon::NetrLogonSamLogonRequest => msrpc_windows::netlogon::NetrLogonSamLogonResponse,
+    msrpc_windows::netlogon::NetrLogonSamLogonWithFlagsRequest => msrpc_windows::netlogon::NetrLogonSamLogonWithFlagsResponse,
+    msrpc_windows::netlogon::NetrLogonSamLogonExRequest => msrpc_windows::netlogon::NetrLogonSamLogonExResponse,
+    msrpc_windows::netlogon::DsrGetDcNameEx2Request => msrpc_windows::netlogon::DsrGetDcNameEx2Response,
+    msrpc_windows::netlogon::DsrEnumerateDomainTrustsRequest => msrpc_windows::netlogon::DsrEnumerateDomainTrustsResponse,
+    msrpc_windows::netlogon::DsrDeregisterDnsHostRecordsRequest => msrpc_windows::netlogon::DsrDeregisterDnsHostRecordsResponse,
 );
 
 type EncodeFn = Box<dyn Fn(DataRep) -> Result<Vec<u8>, String>>;
@@ -556,7 +581,17 @@ fn check_samba(cases: &[Case], ours: &Path, samba: &Path) -> Vec<String> {
 fn summary(cases: &[Case]) -> String {
     let mut out = String::new();
     for prefix in [
-        "epm_", "mgmt_", "echo_", "srvsvc_", "wkssvc_", "samr_", "lsarpc_", "winreg_", "netdfs_",
+        "epm_",
+        "mgmt_",
+        "echo_",
+        "srvsvc_",
+        "wkssvc_",
+        "samr_",
+        "lsarpc_",
+        "winreg_",
+        "netdfs_",
+        "drsuapi_",
+        "netlogon_",
     ] {
         let of: Vec<&Case> = cases
             .iter()
@@ -660,9 +695,11 @@ fn open_enum_values_cross_check() {
 }
 
 /// The operations of msrpc-windows's Samba test (srvsvc, wkssvc, samr, winreg, netdfs),
-/// lsarpc's and drsuapi's bind, from our own IDL, against Samba's pidl-generated classes and
-/// ndrdump.
+/// lsarpc's and drsuapi's bind and netlogon's secure channel, logon and DC location calls,
+/// from our own IDL, against Samba's pidl-generated classes and ndrdump.
 #[test]
 fn windows_interfaces_cross_check() {
-    cross_check("windows", windows::windows_cases());
+    let mut cases = windows::windows_cases();
+    cases.extend(netlogon::netlogon_cases());
+    cross_check("windows", cases);
 }

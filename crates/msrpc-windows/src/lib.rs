@@ -8,13 +8,14 @@
 //! |---|---|---|
 //! | [`srvsvc`] | MS-SRVS (server service) | opnums 0-28: connections, files, sessions, shares (levels 0, 1, 2, 501, 502, 1004-1006), server information (100, 101, 102, 1005), disks, statistics, transports, `NetrRemoteTOD` |
 //! | [`wkssvc`] | MS-WKST (workstation service) | opnum 0, `NetrWkstaGetInfo` (levels 100, 101, 102) |
-//! | [`samr`] | MS-SAMR (security account manager) | opnums 0-57 (`SamrConnect` .. `SamrConnect2`): domains, groups, aliases, users (small information levels), display information, password changes |
+//! | [`samr`] | MS-SAMR (security account manager) | opnums 0-64 (`SamrConnect` .. `SamrConnect5`): domains, groups, aliases, users (small information levels), display information, password changes, the revision exchange of `SamrConnect5` |
 //! | [`lsarpc`] | MS-LSAD, MS-LSAT (local security authority) | opnums 0-15: `LsarClose`, `LsarOpenPolicy`, policy information (levels 2, 3, 5, 7, 12, 13, 14), privileges, accounts, trusted domains, `LsarLookupNames`, `LsarLookupSids` |
 //! | [`dssetup`] | MS-DSSP (directory services setup) | opnum 0, `DsRolerGetPrimaryDomainInformation` |
 //! | [`netdfs`] | MS-DFSNM (DFS namespace management) | opnum 0, `NetrDfsManagerGetVersion` |
-//! | [`winreg`] | MS-RRP (remote registry) | opnums 0-5: the predefined keys and `BaseRegCloseKey` |
+//! | [`winreg`] | MS-RRP (remote registry) | every operation, opnums 0-35: the predefined keys, open/create/delete keys, enumerate and query keys and values, set values, security, load/save, `BaseRegGetVersion`, `BaseRegQueryMultipleValues(2)` |
 //! | [`drsuapi`] | MS-DRSR (directory replication) | opnums 0-1: `IDL_DRSBind`, `IDL_DRSUnbind` |
 //! | [`spoolss`] | MS-RPRN (print system, interface `winspool`) | opnums 0-89 (`RpcEnumPrinters` .. `RpcAddPrinterDriverEx`): printers, jobs, drivers, forms, ports, monitors, printer data, change notifications; every container level MS-RPRN gives; the Get/Enum results as flat byte buffers (MS-RPRN 2.2.2's custom marshaling, parsed by the caller) |
+//! | [`netlogon`] | MS-NRPC (Netlogon, interface `logon`) | every operation, opnums 0-59: the secure channel (`NetrServerReqChallenge`, `NetrServerAuthenticate3`, `NetrServerPasswordSet2`, `NetrLogonGetCapabilities`), the logon calls (`NetrLogonSamLogon`, `NetrLogonSamLogonEx`, `NetrLogonSamLogonWithFlags`: interactive, network, service, generic and ticket logons; SAM_INFO, SAM_INFO2, SAM_INFO4, GENERIC_INFO2 and ticket validation), DC location (`DsrGetDcName*`), trusts (`DsrEnumerateDomainTrusts`), sites, forest trust information, the NT4 replication calls, read-only DC chaining, `NetrServerAuthenticateKerberos` |
 //!
 //! For interface `srvsvc` the module holds its types (`ShareInfo1`, `ShareEnumStruct`, ...),
 //! the service trait `Srvsvc`, the dispatcher `SrvsvcServer<S>`, the client `SrvsvcClient<C>`
@@ -27,7 +28,7 @@
 //! specifications, written for this crate in MIDL syntax, with our own layout and comments:
 //! MS-SRVS sections 2.2 and 3.1.4, MS-WKST 2.2 and 3.2.4, MS-SAMR 2.2 and 3.1.5, MS-LSAD 2.2
 //! and 3.1.4, MS-LSAT 2.2 and 3.1.4, MS-DSSP 2.2 and 3.2.5, MS-DFSNM 3.1.4, MS-RRP 2.2 and
-//! 3.1.5, and MS-DRSR 4.1 and 5. They are not the specifications' "Full IDL"
+//! 3.1.5, MS-DRSR 4.1 and 5, and MS-NRPC 2.2.1 and 3.5.4. They are not the specifications' "Full IDL"
 //! appendices, which this project does not redistribute; and they are not Samba's `.idl` files.
 //! Names follow the specifications so each item can be looked up there. The base types of
 //! MS-DTYP (`DWORD`, `RPC_UNICODE_STRING`, `RPC_SID`, `GUID`...) come from msrpc-idl's prelude.
@@ -42,10 +43,16 @@
 //! The stubs are checked against Samba: `tests/samba.rs` calls every operation the crate is
 //! tested for on samba-dcerpcd and compares the results with `rpcclient`'s (lsarpc aside:
 //! Samba serves it over TCP to schannel clients only, and refuses ours as it refuses
-//! rpcclient); `tests/served.rs` hosts the wkssvc, dssetup and netdfs server traits and has
-//! `rpcclient` call them; `tests/tests/samba_ndr.rs` and `samba_ndr64.rs` (the workspace's
-//! test crate) compare the bytes with Samba's NDR engine, NDR20 in both directions and NDR64;
-//! `tests/opnums.rs` holds the opnums to the specifications' tables.
+//! rpcclient); `tests/samba_connect5_winreg.rs` calls `SamrConnect5` and the registry reads
+//! (open, query information, enumerate subkeys and values, query a value, version) and compares
+//! them with `rpcclient`, Samba's `net rpc registry` and python3-samba; `tests/served.rs`
+//! hosts the wkssvc, dssetup and netdfs server traits and has `rpcclient` call them;
+//! `tests/tests/samba_ndr.rs` and `samba_ndr64.rs` (the workspace's test crate) compare the
+//! bytes with Samba's NDR engine, NDR20 in both directions and NDR64, netlogon's included;
+//! `tests/samba_netlogon.rs` calls netlogon on Samba as a classic domain controller (the
+//! role in which it serves netlogon) and compares with `rpcclient` and python3-samba;
+//! `tests/opnums.rs` holds the opnums to the specifications' tables. Where a specification and
+//! Samba disagree on the wire, the specification is followed; `docs/idl.md` lists the places.
 //!
 //! spoolss's IDL is our transcription of MS-RPRN sections 2.2 and 3.1.4. Samba serves spoolss
 //! on `ncacn_np` and `ncalrpc` only, so `tests/samba_spoolss.rs` finds its `ncalrpc` socket
@@ -60,9 +67,10 @@
 //! crates/msrpc-windows/idl`.
 //!
 //! # What it does not do
-//! No transport and no authentication (use `msrpc-rt` and `msrpc-ntlm`), no server
-//! implementations (only the traits), and no helpers above the generated calls (SID
-//! formatting, paging loops): the types are the wire types.
+//! No transport and no authentication (use `msrpc-rt` and `msrpc-ntlm`; no Netlogon secure
+//! channel or schannel either), no server implementations (only the traits), and no helpers
+//! above the generated calls (SID formatting, paging loops, registry value decoding): the
+//! types are the wire types.
 //!
 //! # Example
 //! `examples/srvsvc_shares.rs` lists a host's shares:
@@ -110,7 +118,7 @@ pub mod netdfs {
     include!(concat!(env!("OUT_DIR"), "/netdfs.rs"));
 }
 
-/// MS-RRP's predefined keys (`winreg`, 338cd001-2244-31f1-aaaa-900038001003 v1.0), from
+/// MS-RRP, the remote registry (`winreg`, 338cd001-2244-31f1-aaaa-900038001003 v1.0), from
 /// `idl/winreg.idl`.
 #[cfg(feature = "winreg")]
 pub mod winreg {
@@ -134,4 +142,13 @@ pub mod drsuapi {
 #[cfg(feature = "spoolss")]
 pub mod spoolss {
     include!(concat!(env!("OUT_DIR"), "/spoolss.rs"));
+}
+
+/// MS-NRPC, Netlogon (interface `logon`, 12345678-1234-abcd-ef00-01234567cffb v1.0), from
+/// `idl/netlogon.idl`: the client is `LogonClient`, the service trait `Logon`. The secure
+/// channel's cryptography (session key, credentials, authenticators, Netlogon's own RPC
+/// security for `NetrLogonSamLogonEx`) is not here: the types are the wire types.
+#[cfg(feature = "netlogon")]
+pub mod netlogon {
+    include!(concat!(env!("OUT_DIR"), "/netlogon.rs"));
 }

@@ -265,6 +265,27 @@ fn samr_cases() -> Vec<Case> {
             },
         ),
         call(
+            "samr_SamrConnect5",
+            samr::SamrConnect5Request {
+                server_name: Some(HOST.into()),
+                desired_access: MAXIMUM_ALLOWED,
+                in_version: 1,
+                in_revision_info: samr::SamprRevisionInfo::V1(samr::SamprRevisionInfoV1 {
+                    revision: 2,
+                    supported_features: 0,
+                }),
+            },
+            samr::SamrConnect5Response {
+                out_version: 1,
+                out_revision_info: samr::SamprRevisionInfo::V1(samr::SamprRevisionInfoV1 {
+                    revision: 3,
+                    supported_features: 0x10,
+                }),
+                server_handle: whandle(0),
+                result: 0,
+            },
+        ),
+        call(
             "samr_SamrCloseHandle",
             samr::SamrCloseHandleRequest {
                 sam_handle: whandle(1),
@@ -406,6 +427,157 @@ fn winreg_and_netdfs_cases() -> Vec<Case> {
             "netdfs_NetrDfsManagerGetVersion",
             netdfs::NetrDfsManagerGetVersionRequest {},
             netdfs::NetrDfsManagerGetVersionResponse { result: 1 },
+        ),
+    ]
+}
+
+/// An RRP_UNICODE_STRING (MS-RRP 2.2.4): the terminating null in the buffer and counted;
+/// `size` bytes offered (at least the length).
+fn rrp(text: &str, size: u16) -> winreg::RpcUnicodeString {
+    let mut units: Vec<u16> = text.encode_utf16().collect();
+    units.push(0);
+    let n = u16::try_from(units.len() * 2).unwrap();
+    winreg::RpcUnicodeString {
+        length: n,
+        maximum_length: size.max(n),
+        buffer: Unique::new(units),
+    }
+}
+
+fn filetime(v: u64) -> winreg::Filetime {
+    winreg::Filetime {
+        dw_low_date_time: v as u32,
+        dw_high_date_time: (v >> 32) as u32,
+    }
+}
+
+/// The registry reads of msrpc-windows's winreg test: open a key, its information, a subkey
+/// and a value by index, a value by name, the version. The names offered are what
+/// `net rpc registry` sends (for a value name, an empty null-terminated name in a buffer of
+/// the size offered; for a key name, no characters at all).
+fn winreg_cases() -> Vec<Case> {
+    const KEY: &str = "SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion";
+    let (hklm, key) = (whandle(3), whandle(6));
+    let version: Vec<u8> = "6.1\0".encode_utf16().flat_map(u16::to_le_bytes).collect();
+    vec![
+        call(
+            "winreg_BaseRegOpenKey",
+            winreg::BaseRegOpenKeyRequest {
+                h_key: hklm,
+                lp_sub_key: rrp(KEY, 0),
+                dw_options: 0,
+                sam_desired: MAXIMUM_ALLOWED,
+            },
+            winreg::BaseRegOpenKeyResponse {
+                phk_result: key,
+                result: 0,
+            },
+        ),
+        call(
+            "winreg_BaseRegQueryInfoKey",
+            winreg::BaseRegQueryInfoKeyRequest {
+                h_key: key,
+                lp_class_in: winreg::RpcUnicodeString::default(),
+            },
+            winreg::BaseRegQueryInfoKeyResponse {
+                lp_class_out: winreg::RpcUnicodeString::default(),
+                lpc_sub_keys: 5,
+                lpcb_max_sub_key_len: 24,
+                lpcb_max_class_len: 0,
+                lpc_values: 2,
+                lpcb_max_value_name_len: 30,
+                lpcb_max_value_len: 22,
+                lpcb_security_descriptor: 120,
+                lpft_last_write_time: filetime(0x01db_1e2f_d3c0_1234),
+                result: 0,
+            },
+        ),
+        call(
+            "winreg_BaseRegEnumKey",
+            winreg::BaseRegEnumKeyRequest {
+                h_key: key,
+                dw_index: 0,
+                // What Samba's client offers: no characters (Samba's winreg_StringBuf counts
+                // no terminator in an empty name), 50 bytes of room.
+                lp_name_in: winreg::RpcUnicodeString {
+                    length: 0,
+                    maximum_length: 50,
+                    buffer: Unique::new(Vec::new()),
+                },
+                lp_class_in: Some(winreg::RpcUnicodeString::default()),
+                lpft_last_write_time: Some(filetime(0)),
+            },
+            winreg::BaseRegEnumKeyResponse {
+                lp_name_out: rrp("Print", 50),
+                lplp_class_out: Unique::new(winreg::RpcUnicodeString::default()),
+                lpft_last_write_time: Some(filetime(0x01db_1e2f_d3c0_1234)),
+                result: 0,
+            },
+        ),
+        call(
+            "winreg_BaseRegEnumValue",
+            winreg::BaseRegEnumValueRequest {
+                h_key: key,
+                dw_index: 1,
+                lp_value_name_in: rrp("", 32),
+                lp_type: Some(0),
+                lp_data: Some(Vec::new()),
+                lpcb_data: Some(22),
+                lpcb_len: Some(0),
+            },
+            winreg::BaseRegEnumValueResponse {
+                lp_value_name_out: rrp("CurrentVersion", 32),
+                lp_type: Some(1),
+                lp_data: Some(version.clone()),
+                lpcb_data: Some(22),
+                lpcb_len: Some(version.len() as u32),
+                result: 0,
+            },
+        ),
+        call(
+            "winreg_BaseRegQueryValue",
+            winreg::BaseRegQueryValueRequest {
+                h_key: key,
+                lp_value_name: rrp("CurrentVersion", 0),
+                lp_type: Some(0),
+                lp_data: Some(Vec::new()),
+                lpcb_data: Some(8),
+                lpcb_len: Some(0),
+            },
+            winreg::BaseRegQueryValueResponse {
+                lp_type: Some(1),
+                lp_data: Some(version.clone()),
+                lpcb_data: Some(8),
+                lpcb_len: Some(version.len() as u32),
+                result: 0,
+            },
+        ),
+        // A value too large for the buffer offered: ERROR_MORE_DATA, the size needed, no data.
+        call(
+            "winreg_BaseRegQueryValue_more_data",
+            winreg::BaseRegQueryValueRequest {
+                h_key: key,
+                lp_value_name: rrp("CurrentVersion", 0),
+                lp_type: Some(0),
+                lp_data: None,
+                lpcb_data: Some(0),
+                lpcb_len: Some(0),
+            },
+            winreg::BaseRegQueryValueResponse {
+                lp_type: Some(1),
+                lp_data: None,
+                lpcb_data: Some(8),
+                lpcb_len: Some(0),
+                result: 234,
+            },
+        ),
+        call(
+            "winreg_BaseRegGetVersion",
+            winreg::BaseRegGetVersionRequest { h_key: hklm },
+            winreg::BaseRegGetVersionResponse {
+                lpdw_version: 5,
+                result: 0,
+            },
         ),
     ]
 }
@@ -692,6 +864,7 @@ pub(crate) fn windows_cases() -> Vec<Case> {
     v.extend(samr_cases());
     v.extend(lsarpc_cases());
     v.extend(winreg_and_netdfs_cases());
+    v.extend(winreg_cases());
     v.extend(drsuapi_cases());
     v
 }
