@@ -16,3 +16,15 @@ pub mod rpcecho {
 pub mod gaps {
     include!(concat!(env!("OUT_DIR"), "/gaps.rs"));
 }
+
+/// C706 appendix O's endpoint mapper (`ept`) from `ep.idl`, compared in `tests/c706.rs` with
+/// msrpc-epm's hand-written interface.
+pub mod ept {
+    include!(concat!(env!("OUT_DIR"), "/ep.rs"));
+}
+
+/// C706 appendix Q's management interface (`mgmt`) from `mgmt.idl`, compared in
+/// `tests/c706.rs` with msrpc-epm's hand-written interface.
+pub mod mgmt {
+    include!(concat!(env!("OUT_DIR"), "/mgmt.rs"));
+}
