@@ -3,7 +3,18 @@
 
 fn main() {
     let protocols = [
-        "srvsvc", "wkssvc", "samr", "lsarpc", "dssetup", "netdfs", "winreg", "drsuapi",
+        "srvsvc",
+        "wkssvc",
+        "samr",
+        "lsarpc",
+        "dssetup",
+        "netdfs",
+        "winreg",
+        "drsuapi",
+        "svcctl",
+        "eventlog",
+        "atsvc",
+        "backupkey",
     ];
     let files: Vec<String> = protocols
         .iter()

@@ -115,3 +115,33 @@ pub mod winreg {
 pub mod drsuapi {
     include!(concat!(env!("OUT_DIR"), "/drsuapi.rs"));
 }
+
+/// MS-SCMR, the service control manager (`svcctl`, 367abb81-9844-35f1-ad32-98f038001003
+/// v2.0), opnums 0-40, from `idl/svcctl.idl`.
+#[cfg(feature = "svcctl")]
+pub mod svcctl {
+    include!(concat!(env!("OUT_DIR"), "/svcctl.rs"));
+}
+
+/// MS-EVEN, the event log (`eventlog`, 82273fdc-e32a-18c3-3f78-827929dc23ea v0.0), opnums
+/// 0-24, from `idl/eventlog.idl`.
+#[cfg(feature = "eventlog")]
+pub mod eventlog {
+    include!(concat!(env!("OUT_DIR"), "/eventlog.rs"));
+}
+
+/// MS-TSCH's AT service (`atsvc`, 1ff70682-0a51-30e8-076d-740be8cee98b v1.0), opnums 0-3,
+/// from `idl/atsvc.idl`. NDR20 only for now: `AT_INFO`'s and `AT_ENUM`'s `JobTime` (a
+/// `DWORD_PTR`) is 8 bytes in NDR64, and msrpc-idl lowers it to 4; bind with
+/// `offer_ndr64` off.
+#[cfg(feature = "atsvc")]
+pub mod atsvc {
+    include!(concat!(env!("OUT_DIR"), "/atsvc.rs"));
+}
+
+/// MS-BKRP, the BackupKey protocol (`backupkey`, 3dde7c30-165d-11d1-ab8f-00805f14db40
+/// v1.0), its one operation `BackuprKey`, from `idl/backupkey.idl`.
+#[cfg(feature = "backupkey")]
+pub mod backupkey {
+    include!(concat!(env!("OUT_DIR"), "/backupkey.rs"));
+}
