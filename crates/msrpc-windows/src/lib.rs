@@ -14,19 +14,25 @@
 //! | [`netdfs`] | MS-DFSNM (DFS namespace management) | opnum 0, `NetrDfsManagerGetVersion` |
 //! | [`winreg`] | MS-RRP (remote registry) | opnums 0-5: the predefined keys and `BaseRegCloseKey` |
 //! | [`drsuapi`] | MS-DRSR (directory replication) | opnums 0-1: `IDL_DRSBind`, `IDL_DRSUnbind` |
+//! | [`svcctl`] | MS-SCMR (service control manager) | opnums 0-40: handles, status, control, create, delete, configuration (`QUERY_SERVICE_CONFIGW`, `SC_RPC_CONFIG_INFOW` levels 1-9), enumeration, start, display and key names, `RQueryServiceConfig2W`, `RQueryServiceStatusEx` (wide and 8-bit forms) |
+//! | [`eventlog`] | MS-EVEN (event log) | opnums 0-24: open, count, oldest, read, report, clear, back up, log information (wide and 8-bit forms) |
+//! | [`atsvc`] | MS-TSCH's ATSvc (AT jobs) | opnums 0-3: `NetrJobAdd`, `NetrJobDel`, `NetrJobEnum`, `NetrJobGetInfo` (NDR20 only: see the module) |
+//! | [`backupkey`] | MS-BKRP (BackupKey) | opnum 0, `BackuprKey` |
 //!
 //! For interface `srvsvc` the module holds its types (`ShareInfo1`, `ShareEnumStruct`, ...),
 //! the service trait `Srvsvc`, the dispatcher `SrvsvcServer<S>`, the client `SrvsvcClient<C>`
 //! (over any [`Invoke`](msrpc_proto::dispatch::Invoke), such as `msrpc_rt::Client`), and a
 //! request/response pair per operation (`NetrShareEnumRequest`/`NetrShareEnumResponse`);
-//! `docs/idl.md` describes the mapping. Every stub works in NDR20 and NDR64.
+//! `docs/idl.md` describes the mapping. Every stub works in NDR20 and NDR64, except atsvc's in
+//! NDR64 (its `DWORD_PTR`, see [`atsvc`]).
 //!
 //! # Where the IDL comes from
 //! The files in `idl/` are **our own transcription** of the wire definitions in the open
 //! specifications, written for this crate in MIDL syntax, with our own layout and comments:
 //! MS-SRVS sections 2.2 and 3.1.4, MS-WKST 2.2 and 3.2.4, MS-SAMR 2.2 and 3.1.5, MS-LSAD 2.2
 //! and 3.1.4, MS-LSAT 2.2 and 3.1.4, MS-DSSP 2.2 and 3.2.5, MS-DFSNM 3.1.4, MS-RRP 2.2 and
-//! 3.1.5, and MS-DRSR 4.1 and 5. They are not the specifications' "Full IDL"
+//! 3.1.5, MS-DRSR 4.1 and 5, MS-SCMR 2.2 and 3.1.4, MS-EVEN 2.2 and 3.1.4, MS-TSCH 2.3 and
+//! 3.2.5.2, and MS-BKRP 3.1.4.1. They are not the specifications' "Full IDL"
 //! appendices, which this project does not redistribute; and they are not Samba's `.idl` files.
 //! Names follow the specifications so each item can be looked up there. The base types of
 //! MS-DTYP (`DWORD`, `RPC_UNICODE_STRING`, `RPC_SID`, `GUID`...) come from msrpc-idl's prelude.
@@ -44,7 +50,16 @@
 //! rpcclient); `tests/served.rs` hosts the wkssvc, dssetup and netdfs server traits and has
 //! `rpcclient` call them; `tests/tests/samba_ndr.rs` and `samba_ndr64.rs` (the workspace's
 //! test crate) compare the bytes with Samba's NDR engine, NDR20 in both directions and NDR64;
-//! `tests/opnums.rs` holds the opnums to the specifications' tables.
+//! `tests/opnums.rs` holds the opnums to the specifications' tables. For svcctl, eventlog, atsvc
+//! and backupkey: `tests/samba_services.rs` calls svcctl on samba-dcerpcd (its `ncalrpc`
+//! socket: Samba registers svcctl on named pipes and `ncalrpc` only) and compares with `net rpc
+//! service list/status`; `tests/served_services.rs` hosts all four server traits and has our
+//! clients, `rpcclient`'s eventlog commands and python3-samba's svcctl and atsvc clients call
+//! them, and holds their opnums; `tests/tests/samba_ndr_services.rs` compares the stubs with
+//! Samba's NDR engine. Samba does not serve eventlog over a transport our client has, nor atsvc
+//! or backupkey. Bytes in an operation's buffer that the specifications define as a
+//! self-relative layout (`REnumServicesStatusW`'s entries, `ElfrReadELW`'s records,
+//! `BackuprKey`'s blobs) are left to the caller as bytes.
 //!
 //! # Regenerating
 //! The code is generated at build time; edit `idl/*.idl` and build. To see (or commit) the
