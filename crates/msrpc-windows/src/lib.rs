@@ -51,12 +51,13 @@
 //! `rpcclient` call them; `tests/tests/samba_ndr.rs` and `samba_ndr64.rs` (the workspace's
 //! test crate) compare the bytes with Samba's NDR engine, NDR20 in both directions and NDR64;
 //! `tests/opnums.rs` holds the opnums to the specifications' tables. For svcctl, eventlog, atsvc
-//! and backupkey: `tests/samba_services.rs` calls svcctl on samba-dcerpcd (its `ncalrpc`
-//! socket: Samba registers svcctl on named pipes and `ncalrpc` only) and compares with `net rpc
-//! service list/status`; `tests/served_services.rs` hosts all four server traits and has our
-//! clients, `rpcclient`'s eventlog commands and python3-samba's svcctl and atsvc clients call
-//! them, and holds their opnums; `tests/tests/samba_ndr_services.rs` compares the stubs with
-//! Samba's NDR engine. Samba does not serve eventlog over a transport our client has, nor atsvc
+//! and backupkey: `tests/samba_services.rs` calls svcctl and eventlog on samba-dcerpcd (svcctl on
+//! its `ncalrpc` socket, eventlog through a relay to its named pipe: Samba registers neither on
+//! TCP) and compares with `net rpc service list/status` and `rpcclient`'s eventlog commands;
+//! `tests/served_services.rs` hosts all four server traits and has our clients, `rpcclient`'s
+//! eventlog commands and python3-samba's svcctl and atsvc clients call them, and holds their
+//! opnums; `tests/tests/samba_ndr_services.rs` compares the stubs with Samba's NDR engine. Samba
+//! does not serve atsvc
 //! or backupkey. Bytes in an operation's buffer that the specifications define as a
 //! self-relative layout (`REnumServicesStatusW`'s entries, `ElfrReadELW`'s records,
 //! `BackuprKey`'s blobs) are left to the caller as bytes.

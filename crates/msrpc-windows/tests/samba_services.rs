@@ -1,26 +1,33 @@
-//! The generated svcctl client (MS-SCMR) against Samba's samba-dcerpcd on 127.0.11.1, compared
-//! with what Samba's own `net rpc service list` and `net rpc service status` print for the
-//! same server: unauthenticated, under NTLM at packet privacy, and unauthenticated with
-//! big-endian PDUs.
+//! The generated svcctl (MS-SCMR) and eventlog (MS-EVEN) clients against Samba's samba-dcerpcd
+//! on 127.0.11.1, compared with what Samba's own clients print for the same server: `net rpc
+//! service list` and `net rpc service status` for svcctl, rpcclient's `eventlog_numrecord`,
+//! `eventlog_oldestrecord` and `eventlog_readlog` for eventlog (two records written into the log
+//! "Application" with `eventlogadm` first). Unauthenticated, under NTLM at packet privacy, and
+//! unauthenticated with big-endian PDUs.
 //!
 //! Where each side connects: samba-dcerpcd registers svcctl on `ncacn_np` (`\pipe\svcctl`) and
-//! `ncalrpc` only, not on `ncacn_ip_tcp`, so our client binds on rpcd_classic's `ncalrpc`
-//! Unix socket (msrpc-rt has no `ncacn_np` client), and `net` goes through smbd's named pipe
-//! (this test starts smbd beside samba-dcerpcd on port 1445), which forwards to the same
-//! rpcd_classic. eventlog is registered on `ncacn_np` alone and refuses a bind on the
-//! `ncalrpc` socket (checked below), and Samba does not serve atsvc or backupkey: those are
-//! checked against Samba's NDR engine (tests/tests/samba_ndr_services.rs), and eventlog also
-//! against rpcclient as a client of our server (tests/served_services.rs).
+//! `ncalrpc` only, and eventlog on `ncacn_np` alone, never on `ncacn_ip_tcp`; msrpc-rt has no
+//! `ncacn_np` client. So our svcctl client binds on rpcd_classic's `ncalrpc` Unix socket, and
+//! our eventlog client (refused there, which is checked) on a Unix socket that
+//! `tests/interop/smb_pipe_relay.py` relays, PDU for PDU, to `\pipe\eventlog` through smbd with
+//! Samba's own SMB client library. `net` and `rpcclient` go through smbd's named pipes (this
+//! test starts smbd beside samba-dcerpcd, on port 445 of 127.0.11.1) to the same rpcd_classic.
+//! Samba lets only root read its event logs, so the eventlog side (the relay's SMB session,
+//! our NTLM identity and rpcclient's) is the Samba account of root. Samba does not serve atsvc
+//! or backupkey: those are checked against Samba's NDR engine
+//! (tests/tests/samba_ndr_services.rs) and against python3-samba as a client of our server
+//! (tests/served_services.rs).
 //!
-//! Needs root (a loopback address) and the Debian packages samba, samba-common-bin (net,
-//! smbd) and smbclient; fails loudly when they are missing.
+//! Needs root (a loopback address, port 445, the root account) and the Debian packages samba,
+//! samba-common-bin (net, eventlogadm), smbclient (rpcclient) and python3-samba; fails loudly
+//! when they are missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use msrpc_ndr::ContextHandle;
+use msrpc_ndr::{ContextHandle, Unique};
 use msrpc_proto::dispatch::{CallError, Interface, Invoke};
 use msrpc_proto::pdu::{FaultStatus, SyntaxId};
 use msrpc_rt::Client;
@@ -30,7 +37,10 @@ mod common;
 use common::{opts, unix_user, Mode, Samba};
 
 const ADDR: &str = "127.0.11.1";
-const SMB_PORT: &str = "1445";
+/// smbd's port on [`ADDR`] (set in the instance's configuration: libsmb's Python client,
+/// which the relay uses, knows no other).
+const SMB_PORT: &str = "445";
+const EXTRA_CONF: &str = "  smb ports = 445\n  eventlog list = Application\n";
 
 // MS-SCMR 2.2.15, 3.1.4: access rights, service types, states, errors.
 const SC_MANAGER_CONNECT: u32 = 0x0001;
@@ -43,8 +53,8 @@ const SERVICE_RUNNING: u32 = 4;
 const ERROR_INSUFFICIENT_BUFFER: u32 = 122;
 const ERROR_MORE_DATA: u32 = 234;
 
-/// smbd on the instance's configuration (port 1445), for `net`'s named pipes; killed when
-/// dropped.
+/// smbd on the instance's configuration (port 445), for the named pipes of `net`,
+/// `rpcclient` and the relay; killed when dropped.
 struct Smbd(Child);
 
 impl Smbd {
@@ -83,7 +93,7 @@ fn net(samba: &Samba, args: &[&str]) -> String {
         .args(args)
         .arg("-s")
         .arg(samba.conf())
-        .args(["-I", ADDR, "-p", SMB_PORT, "-U%"])
+        .args(["-I", ADDR, "-U%"])
         .stdin(Stdio::null())
         .output()
         .expect("run net (Debian package samba-common-bin)");
@@ -354,7 +364,7 @@ async fn check_svcctl(samba: &Samba, mode: Mode, user: &str, theirs: &[(String, 
 }
 
 /// eventlog is registered on `\pipe\eventlog` alone: a bind on rpcd_classic's ncalrpc socket is
-/// refused (so it is not tested against samba-dcerpcd; see the module docs).
+/// refused, so our client reaches it through the relay.
 async fn check_eventlog_not_on_ncalrpc(samba: &Samba) {
     let c = Client::connect_unix(socket(samba), opts(Mode::Anonymous, ""))
         .await
@@ -362,24 +372,313 @@ async fn check_eventlog_not_on_ncalrpc(samba: &Samba) {
     let r = c.transfer_syntax(eventlog::EventlogInterface::SYNTAX).await;
     assert!(
         r.is_err(),
-        "samba-dcerpcd now binds eventlog on ncalrpc ({r:?}): test it here"
+        "samba-dcerpcd now binds eventlog on ncalrpc ({r:?}): call it there"
     );
     c.close();
 }
 
+// ---------------------------------------------------------------------------------------------
+// eventlog, through tests/interop/smb_pipe_relay.py
+// ---------------------------------------------------------------------------------------------
+
+/// Samba grants its event logs to root only (its access check swaps in the system token when
+/// the call runs as uid 0): the Samba account that reads them is root's.
+const LOG_USER: &str = "root";
+
+/// Two records, in eventlogadm's input format, written into the log "Application".
+const EVENTS: &str = "LEN: 0\nRS1: 1699505152\nRCN: 0\nTMG: 1796577178\nTMW: 1796577179\nEID: 1000\nETP: INFO\nECT: 2\nRS2: 0\nCRN: 0\nUSL: 0\nSRC: msrpc\nSRN: MSRPCHOST\nSTR: first string\nSTR: second string\nDAT:\n\nLEN: 0\nRS1: 1699505152\nRCN: 0\nTMG: 1796577300\nTMW: 1796577301\nEID: 1001\nETP: WARNING\nECT: 0\nRS2: 0\nCRN: 0\nUSL: 0\nSRC: msrpc\nSRN: MSRPCHOST\nSTR: disk almost full\nDAT:\n\n";
+
+fn write_events(samba: &Samba) {
+    use std::io::Write;
+    let mut child = Command::new("eventlogadm")
+        .arg("-s")
+        .arg(samba.conf())
+        .args(["-o", "write", "Application"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("run eventlogadm (Debian package samba)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(EVENTS.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "eventlogadm -o write");
+}
+
+/// tests/interop/smb_pipe_relay.py relaying a Unix socket to `\pipe\eventlog` through smbd as
+/// [`LOG_USER`]; killed when dropped.
+struct Relay {
+    child: Child,
+    path: PathBuf,
+}
+
+impl Relay {
+    fn start(samba: &Samba) -> Relay {
+        use std::io::BufRead;
+        let path = samba.conf().with_file_name("eventlog-relay.sock");
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop/smb_pipe_relay.py");
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(samba.conf())
+            .args([ADDR, LOG_USER, common::PASSWORD, "eventlog"])
+            .arg(&path)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run /usr/bin/python3 (python3-samba)");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line.trim(), "ready", "smb_pipe_relay.py did not start");
+        Relay { child, path }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One record as rpcclient prints it and as we read it: number, event id, source, computer,
+/// strings.
+type Event = (u32, u32, String, String, Vec<String>);
+
+/// What rpcclient says about the log "Application" (through smbd, as [`LOG_USER`]).
+struct LogTheirs {
+    count: u32,
+    oldest: u32,
+    /// The records `eventlog_readlog` decoded and printed (once each).
+    records: Vec<Event>,
+}
+
+fn rpcclient_np(samba: &Samba, command: &str) -> String {
+    let out = Command::new("timeout")
+        .args(["60", "rpcclient", "-d", "10", "-s"])
+        .arg(samba.conf())
+        .args([
+            &format!("-U{LOG_USER}%{}", common::PASSWORD),
+            ADDR,
+            "-c",
+            command,
+        ])
+        .output()
+        .expect("run rpcclient (Debian package smbclient)");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+fn quoted(v: &str) -> String {
+    v.trim()
+        .trim_start_matches('\'')
+        .trim_end_matches('\'')
+        .to_string()
+}
+
+fn paren_number(v: &str) -> u32 {
+    let open = v.rfind('(').unwrap();
+    v[open + 1..v.len() - 1].parse().unwrap()
+}
+
+impl LogTheirs {
+    fn gather(samba: &Samba) -> LogTheirs {
+        let count = common::after(
+            &rpcclient_np(samba, "eventlog_numrecord Application"),
+            "number of records:",
+        )
+        .parse()
+        .unwrap();
+        let oldest = common::after(
+            &rpcclient_np(samba, "eventlog_oldestrecord Application"),
+            "oldest entry:",
+        )
+        .parse()
+        .unwrap();
+        let text = rpcclient_np(samba, "eventlog_readlog Application");
+        let mut records: Vec<Event> = Vec::new();
+        let mut in_record = false;
+        for line in text.lines() {
+            let Some((k, v)) = line.split_once(" : ") else {
+                continue;
+            };
+            match k.trim() {
+                "RecordNumber" => {
+                    records.push((
+                        paren_number(v.trim()),
+                        0,
+                        String::new(),
+                        String::new(),
+                        vec![],
+                    ));
+                    in_record = true;
+                }
+                _ if !in_record => {}
+                "EventID" => records.last_mut().unwrap().1 = paren_number(v.trim()),
+                "SourceName" => records.last_mut().unwrap().2 = quoted(v),
+                "Computername" => records.last_mut().unwrap().3 = quoted(v),
+                "Strings" => records.last_mut().unwrap().4.push(quoted(v)),
+                "Length2" => in_record = false,
+                _ => {}
+            }
+        }
+        records.dedup();
+        records.sort();
+        records.dedup();
+        LogTheirs {
+            count,
+            oldest,
+            records,
+        }
+    }
+}
+
+fn unicode(text: &str) -> eventlog::RpcUnicodeString {
+    let units: Vec<u16> = text.encode_utf16().collect();
+    let n = u16::try_from(units.len() * 2).unwrap();
+    eventlog::RpcUnicodeString {
+        length: n,
+        maximum_length: n,
+        buffer: Unique::new(units),
+    }
+}
+
+/// The EVENTLOGRECORD (MS-EVEN 2.2.3) at the start of `b`: its length and what [`Event`] holds.
+fn parse_record(b: &[u8]) -> (usize, Event) {
+    let len = dword(b, 0) as usize;
+    assert_eq!(&b[4..8], b"LfLe", "EVENTLOGRECORD signature");
+    assert_eq!(
+        dword(b, len - 4) as usize,
+        len,
+        "the record's closing length"
+    );
+    let num_strings = u16::from_le_bytes([b[26], b[27]]);
+    let source = utf16_at(b, 56);
+    let computer = utf16_at(b, 56 + 2 * (source.encode_utf16().count() as u32 + 1));
+    let mut at = dword(b, 36);
+    let mut strings = Vec::new();
+    for _ in 0..num_strings {
+        let s = utf16_at(b, at);
+        at += 2 * (s.encode_utf16().count() as u32 + 1);
+        strings.push(s);
+    }
+    (len, (dword(b, 8), dword(b, 20), source, computer, strings))
+}
+
+const STATUS_BUFFER_TOO_SMALL: i32 = 0xC000_0023_u32 as i32;
+const STATUS_END_OF_FILE: i32 = 0xC000_0011_u32 as i32;
+
+async fn check_eventlog(relay: &Relay, mode: Mode, theirs: &LogTheirs) {
+    let conn = Client::connect_unix(&relay.path, opts(mode, LOG_USER))
+        .await
+        .unwrap_or_else(|e| panic!("{mode:?}: connect to the relay: {e}"));
+    let c = eventlog::EventlogClient::new(conn.clone());
+    let r = c
+        .elfr_open_elw(eventlog::ElfrOpenElwRequest {
+            unc_server_name: Some(u16::from(b'\\')),
+            module_name: unicode("Application"),
+            reg_module_name: unicode(""),
+            major_version: 1,
+            minor_version: 1,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{mode:?}: ElfrOpenELW: {e}"));
+    assert_eq!(r.result, 0, "{mode:?}: ElfrOpenELW");
+    let log = r.log_handle;
+    assert_eq!(
+        conn.transfer_for(&eventlog::EventlogInterface::SYNTAX),
+        Some(msrpc_ndr::TransferSyntax::Ndr20)
+    );
+    let n = c
+        .elfr_number_of_records(eventlog::ElfrNumberOfRecordsRequest { log_handle: log })
+        .await
+        .unwrap();
+    assert_eq!(
+        (n.result, n.number_of_records),
+        (0, theirs.count),
+        "{mode:?}"
+    );
+    let o = c
+        .elfr_oldest_record(eventlog::ElfrOldestRecordRequest { log_handle: log })
+        .await
+        .unwrap();
+    assert_eq!(
+        (o.result, o.oldest_record_number),
+        (0, theirs.oldest),
+        "{mode:?}"
+    );
+
+    // Sequential forwards reads: each asks with an empty buffer first, then with the size
+    // needed, until the end of the log.
+    let mut ours: Vec<Event> = Vec::new();
+    loop {
+        let read = |size| {
+            c.elfr_read_elw(eventlog::ElfrReadElwRequest {
+                log_handle: log,
+                read_flags: 0x5,
+                record_offset: 0,
+                number_of_bytes_to_read: size,
+            })
+        };
+        let r = read(0).await.unwrap();
+        if r.result == STATUS_END_OF_FILE {
+            break;
+        }
+        assert_eq!(r.result, STATUS_BUFFER_TOO_SMALL, "{mode:?}: read 0 bytes");
+        let need = r.min_number_of_bytes_needed;
+        let r = read(need).await.unwrap();
+        assert_eq!(r.result, 0, "{mode:?}: read {need} bytes");
+        assert_eq!(r.buffer.len(), need as usize);
+        let mut at = 0usize;
+        while at < r.number_of_bytes_read as usize {
+            let (len, event) = parse_record(&r.buffer[at..]);
+            ours.push(event);
+            at += len;
+        }
+        assert!(ours.len() <= 16, "{mode:?}: the log never ends");
+    }
+    assert_eq!(ours.len() as u32, theirs.count, "{mode:?}: {ours:?}");
+    assert_eq!(ours[0].0, theirs.oldest, "{mode:?}");
+    assert!(!theirs.records.is_empty(), "rpcclient read no record");
+    for t in &theirs.records {
+        assert!(
+            ours.contains(t),
+            "{mode:?}: rpcclient read {t:?}, we {ours:?}"
+        );
+    }
+    let r = c
+        .elfr_close_el(eventlog::ElfrCloseElRequest { log_handle: log })
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.result, r.log_handle),
+        (0, ContextHandle::NULL),
+        "{mode:?}"
+    );
+    conn.close();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn svcctl_against_samba_dcerpcd_and_net() {
-    let samba = Samba::start(ADDR, "");
+async fn svcctl_and_eventlog_against_samba_dcerpcd_net_and_rpcclient() {
+    let samba = Samba::start(ADDR, EXTRA_CONF);
     let user = unix_user();
     samba.add_user(&user);
+    samba.add_user(LOG_USER);
+    write_events(&samba);
     let smbd = Smbd::start(&samba);
     let theirs = net_list(&samba);
     assert!(theirs.len() >= 3, "net rpc service list printed {theirs:?}");
+    let log = LogTheirs::gather(&samba);
+    assert_eq!(log.count, 2, "eventlog_numrecord");
+    check_eventlog_not_on_ncalrpc(&samba).await;
+    let relay = Relay::start(&samba);
     for mode in [Mode::Anonymous, Mode::Privacy, Mode::BigEndian] {
         check_svcctl(&samba, mode, &user, &theirs).await;
-        eprintln!("{mode:?}: svcctl agrees with net rpc service");
+        check_eventlog(&relay, mode, &log).await;
+        eprintln!("{mode:?}: svcctl agrees with net rpc service, eventlog with rpcclient");
     }
-    check_eventlog_not_on_ncalrpc(&samba).await;
+    drop(relay);
     drop(smbd);
     drop(samba);
 }
