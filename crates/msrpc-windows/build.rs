@@ -2,19 +2,10 @@
 //! feature.
 
 fn main() {
+    #[rustfmt::skip]
     let protocols = [
-        "srvsvc",
-        "wkssvc",
-        "samr",
-        "lsarpc",
-        "dssetup",
-        "netdfs",
-        "winreg",
-        "drsuapi",
-        "svcctl",
-        "eventlog",
-        "atsvc",
-        "backupkey",
+        "srvsvc", "wkssvc", "samr", "lsarpc", "dssetup", "netdfs", "winreg", "drsuapi",
+        "svcctl", "eventlog", "atsvc", "backupkey", "tsch",
     ];
     let files: Vec<String> = protocols
         .iter()

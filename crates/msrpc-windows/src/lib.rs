@@ -18,6 +18,7 @@
 //! | [`eventlog`] | MS-EVEN (event log) | opnums 0-24: open, count, oldest, read, report, clear, back up, log information (wide and 8-bit forms) |
 //! | [`atsvc`] | MS-TSCH's ATSvc (AT jobs) | opnums 0-3: `NetrJobAdd`, `NetrJobDel`, `NetrJobEnum`, `NetrJobGetInfo` (NDR20 only: see the module) |
 //! | [`backupkey`] | MS-BKRP (BackupKey) | opnum 0, `BackuprKey` |
+//! | [`tsch`] | MS-TSCH's ITaskSchedulerService (tasks) | opnums 0-19: version, register, retrieve, folders, security, enumeration, instances, run, stop, delete, rename, run times and task information |
 //!
 //! For interface `srvsvc` the module holds its types (`ShareInfo1`, `ShareEnumStruct`, ...),
 //! the service trait `Srvsvc`, the dispatcher `SrvsvcServer<S>`, the client `SrvsvcClient<C>`
@@ -31,8 +32,8 @@
 //! specifications, written for this crate in MIDL syntax, with our own layout and comments:
 //! MS-SRVS sections 2.2 and 3.1.4, MS-WKST 2.2 and 3.2.4, MS-SAMR 2.2 and 3.1.5, MS-LSAD 2.2
 //! and 3.1.4, MS-LSAT 2.2 and 3.1.4, MS-DSSP 2.2 and 3.2.5, MS-DFSNM 3.1.4, MS-RRP 2.2 and
-//! 3.1.5, MS-DRSR 4.1 and 5, MS-SCMR 2.2 and 3.1.4, MS-EVEN 2.2 and 3.1.4, MS-TSCH 2.3 and
-//! 3.2.5.2, and MS-BKRP 3.1.4.1. They are not the specifications' "Full IDL"
+//! 3.1.5, MS-DRSR 4.1 and 5, MS-SCMR 2.2 and 3.1.4, MS-EVEN 2.2 and 3.1.4, MS-TSCH 2.3,
+//! 3.2.5.2 and 3.2.5.4, and MS-BKRP 3.1.4.1. They are not the specifications' "Full IDL"
 //! appendices, which this project does not redistribute; and they are not Samba's `.idl` files.
 //! Names follow the specifications so each item can be looked up there. The base types of
 //! MS-DTYP (`DWORD`, `RPC_UNICODE_STRING`, `RPC_SID`, `GUID`...) come from msrpc-idl's prelude.
@@ -50,15 +51,16 @@
 //! rpcclient); `tests/served.rs` hosts the wkssvc, dssetup and netdfs server traits and has
 //! `rpcclient` call them; `tests/tests/samba_ndr.rs` and `samba_ndr64.rs` (the workspace's
 //! test crate) compare the bytes with Samba's NDR engine, NDR20 in both directions and NDR64;
-//! `tests/opnums.rs` holds the opnums to the specifications' tables. For svcctl, eventlog, atsvc
-//! and backupkey: `tests/samba_services.rs` calls svcctl and eventlog on samba-dcerpcd (svcctl on
-//! its `ncalrpc` socket, eventlog through a relay to its named pipe: Samba registers neither on
-//! TCP) and compares with `net rpc service list/status` and `rpcclient`'s eventlog commands;
-//! `tests/served_services.rs` hosts all four server traits and has our clients, `rpcclient`'s
-//! eventlog commands and python3-samba's svcctl and atsvc clients call them, and holds their
-//! opnums; `tests/tests/samba_ndr_services.rs` compares the stubs with Samba's NDR engine. Samba
-//! does not serve atsvc
-//! or backupkey. Bytes in an operation's buffer that the specifications define as a
+//! `tests/opnums.rs` holds the opnums to the specifications' tables. For svcctl, eventlog,
+//! atsvc, backupkey and tsch: `tests/samba_services.rs` calls svcctl and eventlog on
+//! samba-dcerpcd (svcctl on its `ncalrpc` socket, eventlog through a relay to its named pipe:
+//! Samba registers neither on TCP) and compares with `net rpc service list/status` and
+//! `rpcclient`'s eventlog commands; `tests/served_services.rs` hosts the five server traits and
+//! has our clients, `rpcclient`'s eventlog commands, python3-samba's svcctl and atsvc clients and
+//! Impacket's clients of all five call them, and holds their opnums;
+//! `tests/tests/samba_ndr_services.rs` compares the svcctl, atsvc, eventlog and backupkey stubs
+//! with Samba's NDR engine. Samba does not serve atsvc or backupkey, and has no
+//! ITaskSchedulerService. Bytes in an operation's buffer that the specifications define as a
 //! self-relative layout (`REnumServicesStatusW`'s entries, `ElfrReadELW`'s records,
 //! `BackuprKey`'s blobs) are left to the caller as bytes.
 //!
@@ -160,4 +162,11 @@ pub mod atsvc {
 #[cfg(feature = "backupkey")]
 pub mod backupkey {
     include!(concat!(env!("OUT_DIR"), "/backupkey.rs"));
+}
+
+/// MS-TSCH's ITaskSchedulerService (`tsch`, 86d35949-83c9-4044-b424-db363231fd0c v1.0),
+/// opnums 0-19, from `idl/tsch.idl`.
+#[cfg(feature = "tsch")]
+pub mod tsch {
+    include!(concat!(env!("OUT_DIR"), "/tsch.rs"));
 }

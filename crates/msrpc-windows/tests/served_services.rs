@@ -1,14 +1,17 @@
-//! The generated svcctl, eventlog, atsvc and backupkey server traits, implemented and hosted on
-//! `msrpc-rt` (127.0.11.2:135, beside an endpoint mapper listing them), called by our generated
-//! clients (NDR64, which our server prefers; atsvc in NDR20, see `msrpc_windows::atsvc`) and by
-//! Samba's clients in NDR20: rpcclient's `eventlog_numrecord`, `eventlog_oldestrecord` and
-//! `eventlog_readlog` (which decodes the EVENTLOGRECORDs our server returns and prints them
-//! with `-d 10`), and python3-samba's svcctl and atsvc classes
-//! (tests/interop/samba_services_client.py). Every value they print must be the service's.
-//! Also holds the opnums of the four interfaces to the specifications' tables.
+//! The generated svcctl, eventlog, atsvc, backupkey and ITaskSchedulerService (tsch) server
+//! traits, implemented and hosted on `msrpc-rt` (127.0.11.2:135, beside an endpoint mapper
+//! listing them), called by our generated clients (NDR64, which our server prefers; atsvc in
+//! NDR20, see `msrpc_windows::atsvc`), by Samba's clients in NDR20: rpcclient's
+//! `eventlog_numrecord`, `eventlog_oldestrecord` and `eventlog_readlog` (which decodes the
+//! EVENTLOGRECORDs our server returns and prints them with `-d 10`), python3-samba's svcctl and
+//! atsvc classes (tests/interop/samba_services_client.py), and by Impacket's clients of all five
+//! (tests/interop/impacket_services.py: scmr, even, atsvc, bkrp, tsch; Impacket's NDR is a third
+//! engine, and the only peer here for backupkey and tsch, which Samba does not have). Every
+//! value they print must be the service's. Also holds the opnums and identities of the five
+//! interfaces to the specifications' tables.
 //!
-//! Needs rpcclient (Debian package smbclient) and python3-samba; fails loudly when they are
-//! missing.
+//! Needs rpcclient (Debian package smbclient), python3-samba and the Impacket venv
+//! (target/venv); fails loudly when they are missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::HashMap;
@@ -22,7 +25,7 @@ use msrpc_ndr::{ContextHandle, TransferSyntax, Unique, Uuid};
 use msrpc_proto::dispatch::{CallContext, Interface, Invoke, RpcFault};
 use msrpc_proto::pdu::{FaultStatus, SyntaxId};
 use msrpc_rt::{Binding, Client, ClientOptions, Server};
-use msrpc_windows::{atsvc, backupkey, eventlog, svcctl};
+use msrpc_windows::{atsvc, backupkey, eventlog, svcctl, tsch};
 
 const ADDR: &str = "127.0.11.2";
 const ERROR_INSUFFICIENT_BUFFER: u32 = 122;
@@ -659,6 +662,122 @@ impl backupkey::BackupKey for Keys {
 }
 
 // ---------------------------------------------------------------------------------------------
+// ITaskSchedulerService
+// ---------------------------------------------------------------------------------------------
+
+/// The root folder's subfolders and its one task, `\msrpc`.
+const FOLDERS: [&str; 2] = ["Microsoft", "msrpc-folder"];
+const TASK_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-16\"?>\n<Task version=\"1.2\" xmlns=\"http://schemas.microsoft.com/windows/2004/02/mit/task\"><Actions><Exec><Command>cmd.exe</Command></Exec></Actions></Task>";
+/// MS-TSCH 1.6 (major version in the high word).
+const TSCH_VERSION: u32 = 0x0001_0006;
+/// HRESULT_FROM_WIN32(ERROR_FILE_NOT_FOUND).
+const E_FILE_NOT_FOUND: i32 = 0x8007_0002_u32 as i32;
+
+struct Scheduler;
+
+fn names<T>(all: &[&str], start: u32, wrap: fn(Unique<String>) -> T) -> (u32, Unique<Vec<T>>) {
+    let rest: Vec<T> = all
+        .iter()
+        .skip(start as usize)
+        .map(|n| wrap(Unique::new(n.to_string())))
+        .collect();
+    (rest.len() as u32, Unique::new(rest))
+}
+
+impl tsch::ITaskSchedulerService for Scheduler {
+    async fn sch_rpc_highest_version(
+        &self,
+        _: &CallContext,
+        _: tsch::SchRpcHighestVersionRequest,
+    ) -> Result<tsch::SchRpcHighestVersionResponse, RpcFault> {
+        Ok(tsch::SchRpcHighestVersionResponse {
+            p_version: TSCH_VERSION,
+            result: 0,
+        })
+    }
+
+    async fn sch_rpc_enum_folders(
+        &self,
+        _: &CallContext,
+        req: tsch::SchRpcEnumFoldersRequest,
+    ) -> Result<tsch::SchRpcEnumFoldersResponse, RpcFault> {
+        let (n, list) = names(
+            &FOLDERS,
+            req.p_start_index,
+            tsch::SchRpcEnumFoldersPNamesItem,
+        );
+        Ok(tsch::SchRpcEnumFoldersResponse {
+            p_start_index: req.p_start_index + n,
+            pc_names: n,
+            p_names: list,
+            result: 0,
+        })
+    }
+
+    async fn sch_rpc_enum_tasks(
+        &self,
+        _: &CallContext,
+        req: tsch::SchRpcEnumTasksRequest,
+    ) -> Result<tsch::SchRpcEnumTasksResponse, RpcFault> {
+        let (n, list) = names(&["msrpc"], req.start_index, tsch::SchRpcEnumTasksPNamesItem);
+        Ok(tsch::SchRpcEnumTasksResponse {
+            start_index: req.start_index + n,
+            pc_names: n,
+            p_names: list,
+            result: 0,
+        })
+    }
+
+    async fn sch_rpc_retrieve_task(
+        &self,
+        _: &CallContext,
+        req: tsch::SchRpcRetrieveTaskRequest,
+    ) -> Result<tsch::SchRpcRetrieveTaskResponse, RpcFault> {
+        let found = req.path == "\\msrpc";
+        Ok(tsch::SchRpcRetrieveTaskResponse {
+            p_xml: if found {
+                Unique::new(TASK_XML.into())
+            } else {
+                Unique::default()
+            },
+            result: if found { 0 } else { E_FILE_NOT_FOUND },
+        })
+    }
+
+    async fn sch_rpc_get_task_info(
+        &self,
+        _: &CallContext,
+        req: tsch::SchRpcGetTaskInfoRequest,
+    ) -> Result<tsch::SchRpcGetTaskInfoResponse, RpcFault> {
+        let found = req.path == "\\msrpc";
+        // TASK_STATE_READY (3).
+        Ok(tsch::SchRpcGetTaskInfoResponse {
+            p_enabled: u32::from(found),
+            p_state: if found { 3 } else { 0 },
+            result: if found { 0 } else { E_FILE_NOT_FOUND },
+        })
+    }
+
+    unserved! {
+        sch_rpc_register_task: tsch::SchRpcRegisterTaskRequest => tsch::SchRpcRegisterTaskResponse,
+        sch_rpc_create_folder: tsch::SchRpcCreateFolderRequest => tsch::SchRpcCreateFolderResponse,
+        sch_rpc_set_security: tsch::SchRpcSetSecurityRequest => tsch::SchRpcSetSecurityResponse,
+        sch_rpc_get_security: tsch::SchRpcGetSecurityRequest => tsch::SchRpcGetSecurityResponse,
+        sch_rpc_enum_instances: tsch::SchRpcEnumInstancesRequest => tsch::SchRpcEnumInstancesResponse,
+        sch_rpc_get_instance_info: tsch::SchRpcGetInstanceInfoRequest => tsch::SchRpcGetInstanceInfoResponse,
+        sch_rpc_stop_instance: tsch::SchRpcStopInstanceRequest => tsch::SchRpcStopInstanceResponse,
+        sch_rpc_stop: tsch::SchRpcStopRequest => tsch::SchRpcStopResponse,
+        sch_rpc_run: tsch::SchRpcRunRequest => tsch::SchRpcRunResponse,
+        sch_rpc_delete: tsch::SchRpcDeleteRequest => tsch::SchRpcDeleteResponse,
+        sch_rpc_rename: tsch::SchRpcRenameRequest => tsch::SchRpcRenameResponse,
+        sch_rpc_scheduled_runtimes: tsch::SchRpcScheduledRuntimesRequest => tsch::SchRpcScheduledRuntimesResponse,
+        sch_rpc_get_last_run_info: tsch::SchRpcGetLastRunInfoRequest => tsch::SchRpcGetLastRunInfoResponse,
+        sch_rpc_get_number_of_missed_runs: tsch::SchRpcGetNumberOfMissedRunsRequest => tsch::SchRpcGetNumberOfMissedRunsResponse,
+        sch_rpc_enable_task: tsch::SchRpcEnableTaskRequest => tsch::SchRpcEnableTaskResponse,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The test
 // ---------------------------------------------------------------------------------------------
 
@@ -881,7 +1000,7 @@ async fn check_our_eventlog(conn: &Client) {
     assert_eq!((r.result, r.log_handle), (0, ContextHandle::NULL));
 }
 
-async fn check_our_atsvc_and_backupkey(binding: &Binding) {
+async fn check_our_atsvc_tsch_and_backupkey(binding: &Binding) {
     // atsvc in NDR20 (its JobTime is not yet right in NDR64).
     let mut o = ClientOptions {
         call_timeout: Some(Duration::from_secs(30)),
@@ -936,6 +1055,62 @@ async fn check_our_atsvc_and_backupkey(binding: &Binding) {
             .await
             .unwrap(),
         TransferSyntax::Ndr20
+    );
+    conn.close();
+
+    // ITaskSchedulerService, NDR64.
+    let conn = Client::connect(binding, ClientOptions::default())
+        .await
+        .unwrap();
+    let t = tsch::ITaskSchedulerServiceClient::new(conn.clone());
+    let r = t
+        .sch_rpc_highest_version(tsch::SchRpcHighestVersionRequest {})
+        .await
+        .unwrap();
+    assert_eq!((r.result, r.p_version), (0, TSCH_VERSION));
+    let r = t
+        .sch_rpc_enum_folders(tsch::SchRpcEnumFoldersRequest {
+            path: "\\".into(),
+            flags: 1,
+            p_start_index: 1,
+            c_requested: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!((r.result, r.pc_names, r.p_start_index), (0, 1, 2));
+    let listed: Vec<String> = r
+        .p_names
+        .get()
+        .unwrap()
+        .iter()
+        .map(|n| n.0.get().unwrap().clone())
+        .collect();
+    assert_eq!(listed, ["msrpc-folder"]);
+    let r = t
+        .sch_rpc_retrieve_task(tsch::SchRpcRetrieveTaskRequest {
+            path: "\\msrpc".into(),
+            lpcwsz_languages_buffer: String::new(),
+            pul_num_languages: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.result, r.p_xml.get().map(String::as_str)),
+        (0, Some(TASK_XML))
+    );
+    let r = t
+        .sch_rpc_get_task_info(tsch::SchRpcGetTaskInfoRequest {
+            path: "\\nothing".into(),
+            flags: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!((r.result, r.p_enabled), (E_FILE_NOT_FOUND, 0));
+    assert_eq!(
+        conn.transfer_syntax(tsch::ITaskSchedulerServiceInterface::SYNTAX)
+            .await
+            .unwrap(),
+        TransferSyntax::Ndr64
     );
     conn.close();
 
@@ -1037,8 +1212,72 @@ fn check_samba_python_clients() {
     }
 }
 
+/// Impacket's clients (tests/interop/impacket_services.py, run with target/venv's Python)
+/// against our five services; the jobs are the two our client added, then one Impacket adds.
+fn check_impacket() {
+    let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/venv/bin/python");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/interop/impacket_services.py"
+    );
+    assert!(
+        std::path::Path::new(python).exists(),
+        "{python} is missing: the Impacket venv (scripts/test.sh sets it up)"
+    );
+    let (ok, t) = run(
+        Command::new(python)
+            .arg(script)
+            .arg(ADDR)
+            .args(SERVICES.iter().map(|s| s.0)),
+        "target/venv/bin/python (Impacket)",
+    );
+    assert!(ok, "impacket_services.py failed:\n{t}");
+    let got: Vec<&str> = t.lines().collect();
+    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let all = enum_buffer();
+    let mut want = vec![
+        format!("enum-small {ERROR_MORE_DATA} {}", all.len()),
+        format!("enum 2 {}", hex(&all)),
+        "records 2".to_string(),
+        "oldest 7".to_string(),
+        "end".to_string(),
+        "jobs 2".to_string(),
+        "job 1 36000000 2147483649 21 17 backup.cmd".to_string(),
+        "job 2 3600000 2147483649 21 17 cmd /c dir".to_string(),
+        "added 3".to_string(),
+        "info 3 7200000 64 impacket.cmd".to_string(),
+        // The data reversed, then dwParam.
+        "backupkey 6 050403020107".to_string(),
+        format!("version {TSCH_VERSION:08x}"),
+        format!("folders 2 {}", FOLDERS.join(",")),
+        "tasks 1 msrpc".to_string(),
+        format!("xml {}", TASK_XML.replace('\n', " ")),
+        "taskinfo 1 3".to_string(),
+        format!("missing {:08x}", E_FILE_NOT_FOUND as u32),
+    ];
+    for r in &RECORDS {
+        want.push(format!("record {}", hex(&record_bytes(r))));
+    }
+    for (i, (name, display, state, accepted, path)) in SERVICES.iter().enumerate() {
+        want.extend([
+            format!("status {name} 16 {state} {accepted}"),
+            format!("config {name} 16 3 1 {}", config_size(i)),
+            format!("path {name} {path}"),
+            format!("account {name} LocalSystem"),
+            format!("display {name} {} {display}", display.len()),
+            format!("key {name} {name}"),
+        ]);
+    }
+    for w in &want {
+        assert!(
+            got.contains(&w.as_str()),
+            "{w} not in Impacket's output:\n{t}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn generated_services_answer_our_clients_rpcclient_and_samba_python() {
+async fn generated_services_answer_our_clients_samba_and_impacket() {
     let mut db = EndpointDb::new();
     let ip = ADDR.parse().unwrap();
     db.register(
@@ -1048,6 +1287,7 @@ async fn generated_services_answer_our_clients_rpcclient_and_samba_python() {
             eventlog::EventlogInterface::SYNTAX,
             atsvc::AtsvcInterface::SYNTAX,
             backupkey::BackupKeyInterface::SYNTAX,
+            tsch::ITaskSchedulerServiceInterface::SYNTAX,
         ]
         .into_iter()
         .map(|i: SyntaxId| {
@@ -1068,6 +1308,7 @@ async fn generated_services_answer_our_clients_rpcclient_and_samba_python() {
         .service(eventlog::EventlogServer::new(EventLog::default()))
         .service(atsvc::AtsvcServer::new(Jobs::default()))
         .service(backupkey::BackupKeyServer::new(Keys))
+        .service(tsch::ITaskSchedulerServiceServer::new(Scheduler))
         .start()
         .await
         .unwrap_or_else(|e| panic!("listen on {ADDR}:135 (needs root): {e}"));
@@ -1086,17 +1327,18 @@ async fn generated_services_answer_our_clients_rpcclient_and_samba_python() {
         "our server prefers NDR64 when the client offers it"
     );
     conn.close();
-    check_our_atsvc_and_backupkey(&binding).await;
+    check_our_atsvc_tsch_and_backupkey(&binding).await;
 
     // Samba's clients, NDR20 (the jobs are the two added above).
     check_rpcclient_eventlog();
     check_samba_python_clients();
+    check_impacket();
     server.shutdown().await;
 }
 
 #[test]
 fn opnums_match_the_specifications() {
-    // MS-SCMR 3.1.4, MS-EVEN 3.1.4, MS-TSCH 3.2.5.2, MS-BKRP 3.1.4.
+    // MS-SCMR 3.1.4, MS-EVEN 3.1.4, MS-TSCH 3.2.5.2 and 3.2.5.4, MS-BKRP 3.1.4.
     let table: &[(&str, u16, u16)] = &[
         (
             "RCloseServiceHandle",
@@ -1190,6 +1432,29 @@ fn opnums_match_the_specifications() {
         ("NetrJobEnum", atsvc::NetrJobEnumRequest::OPNUM, 2),
         ("NetrJobGetInfo", atsvc::NetrJobGetInfoRequest::OPNUM, 3),
         ("BackuprKey", backupkey::BackuprKeyRequest::OPNUM, 0),
+        (
+            "SchRpcHighestVersion",
+            tsch::SchRpcHighestVersionRequest::OPNUM,
+            0,
+        ),
+        (
+            "SchRpcRetrieveTask",
+            tsch::SchRpcRetrieveTaskRequest::OPNUM,
+            2,
+        ),
+        (
+            "SchRpcEnumFolders",
+            tsch::SchRpcEnumFoldersRequest::OPNUM,
+            6,
+        ),
+        ("SchRpcEnumTasks", tsch::SchRpcEnumTasksRequest::OPNUM, 7),
+        ("SchRpcRun", tsch::SchRpcRunRequest::OPNUM, 12),
+        (
+            "SchRpcGetTaskInfo",
+            tsch::SchRpcGetTaskInfoRequest::OPNUM,
+            17,
+        ),
+        ("SchRpcEnableTask", tsch::SchRpcEnableTaskRequest::OPNUM, 19),
     ];
     for &(name, got, want) in table {
         assert_eq!(got, want, "{name}");
@@ -1213,6 +1478,11 @@ fn opnums_match_the_specifications() {
         (
             backupkey::BackupKeyInterface::SYNTAX,
             "3dde7c30-165d-11d1-ab8f-00805f14db40",
+            1,
+        ),
+        (
+            tsch::ITaskSchedulerServiceInterface::SYNTAX,
+            "86d35949-83c9-4044-b424-db363231fd0c",
             1,
         ),
     ];
