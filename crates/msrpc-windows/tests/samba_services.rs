@@ -2,7 +2,8 @@
 //! on 127.0.11.1, compared with what Samba's own clients print for the same server: `net rpc
 //! service list` and `net rpc service status` for svcctl, rpcclient's `eventlog_numrecord`,
 //! `eventlog_oldestrecord` and `eventlog_readlog` for eventlog (two records written into the log
-//! "Application" with `eventlogadm` first). Unauthenticated, under NTLM at packet privacy, and
+//! "Application" with `eventlogadm` first; then each mode reports one with `ElfrReportEventW`,
+//! which rpcclient must count). Unauthenticated, under NTLM at packet privacy, and
 //! unauthenticated with big-endian PDUs.
 //!
 //! Where each side connects: samba-dcerpcd registers svcctl on `ncacn_np` (`\pipe\svcctl`) and
@@ -569,7 +570,18 @@ fn parse_record(b: &[u8]) -> (usize, Event) {
 const STATUS_BUFFER_TOO_SMALL: i32 = 0xC000_0023_u32 as i32;
 const STATUS_END_OF_FILE: i32 = 0xC000_0011_u32 as i32;
 
-async fn check_eventlog(relay: &Relay, mode: Mode, theirs: &LogTheirs) {
+/// What `eventlog_numrecord` says now (each mode adds a record).
+fn rpcclient_count(samba: &Samba) -> u32 {
+    common::after(
+        &rpcclient_np(samba, "eventlog_numrecord Application"),
+        "number of records:",
+    )
+    .parse()
+    .unwrap()
+}
+
+async fn check_eventlog(samba: &Samba, relay: &Relay, mode: Mode, theirs: &LogTheirs) {
+    let count = rpcclient_count(samba);
     let conn = Client::connect_unix(&relay.path, opts(mode, LOG_USER))
         .await
         .unwrap_or_else(|e| panic!("{mode:?}: connect to the relay: {e}"));
@@ -594,11 +606,7 @@ async fn check_eventlog(relay: &Relay, mode: Mode, theirs: &LogTheirs) {
         .elfr_number_of_records(eventlog::ElfrNumberOfRecordsRequest { log_handle: log })
         .await
         .unwrap();
-    assert_eq!(
-        (n.result, n.number_of_records),
-        (0, theirs.count),
-        "{mode:?}"
-    );
+    assert_eq!((n.result, n.number_of_records), (0, count), "{mode:?}");
     let o = c
         .elfr_oldest_record(eventlog::ElfrOldestRecordRequest { log_handle: log })
         .await
@@ -611,16 +619,16 @@ async fn check_eventlog(relay: &Relay, mode: Mode, theirs: &LogTheirs) {
 
     // Sequential forwards reads: each asks with an empty buffer first, then with the size
     // needed, until the end of the log.
+    let read = |size| {
+        c.elfr_read_elw(eventlog::ElfrReadElwRequest {
+            log_handle: log,
+            read_flags: 0x5,
+            record_offset: 0,
+            number_of_bytes_to_read: size,
+        })
+    };
     let mut ours: Vec<Event> = Vec::new();
     loop {
-        let read = |size| {
-            c.elfr_read_elw(eventlog::ElfrReadElwRequest {
-                log_handle: log,
-                read_flags: 0x5,
-                record_offset: 0,
-                number_of_bytes_to_read: size,
-            })
-        };
         let r = read(0).await.unwrap();
         if r.result == STATUS_END_OF_FILE {
             break;
@@ -638,7 +646,7 @@ async fn check_eventlog(relay: &Relay, mode: Mode, theirs: &LogTheirs) {
         }
         assert!(ours.len() <= 16, "{mode:?}: the log never ends");
     }
-    assert_eq!(ours.len() as u32, theirs.count, "{mode:?}: {ours:?}");
+    assert_eq!(ours.len() as u32, count, "{mode:?}: {ours:?}");
     assert_eq!(ours[0].0, theirs.oldest, "{mode:?}");
     assert!(!theirs.records.is_empty(), "rpcclient read no record");
     for t in &theirs.records {
@@ -647,6 +655,86 @@ async fn check_eventlog(relay: &Relay, mode: Mode, theirs: &LogTheirs) {
             "{mode:?}: rpcclient read {t:?}, we {ours:?}"
         );
     }
+
+    // ElfrReportEventW (one string and no SID: the request Samba's IDL reads as MS-EVEN
+    // writes it), then the log has one record more, for rpcclient too, and it is ours.
+    let text = format!("msrpc {mode:?}");
+    let r = c
+        .elfr_report_event_w(eventlog::ElfrReportEventWRequest {
+            log_handle: log,
+            time: 1_796_578_000,
+            event_type: 4,
+            event_category: 0,
+            event_id: 4242,
+            num_strings: 1,
+            data_size: 0,
+            computer_name: unicode("MSRPCHOST"),
+            user_sid: None,
+            strings: Some(vec![Unique::new(unicode(&text))]),
+            data: None,
+            flags: 0,
+            record_number: Some(0),
+            time_written: Some(0),
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.result, 0, "{mode:?}: ElfrReportEventW");
+    assert_eq!(r.record_number, Some(count + 1), "{mode:?}");
+    assert_eq!(rpcclient_count(samba), count + 1, "{mode:?}");
+    let n = c
+        .elfr_number_of_records(eventlog::ElfrNumberOfRecordsRequest { log_handle: log })
+        .await
+        .unwrap();
+    assert_eq!(n.number_of_records, count + 1, "{mode:?}");
+    let r = read(0).await.unwrap();
+    assert_eq!(
+        r.result, STATUS_BUFFER_TOO_SMALL,
+        "{mode:?}: the new record"
+    );
+    let r = read(r.min_number_of_bytes_needed).await.unwrap();
+    let (_, new) = parse_record(&r.buffer);
+    assert_eq!(
+        (new.0, new.1, new.4),
+        (count + 1, 4242, vec![text]),
+        "{mode:?}: the record reported"
+    );
+
+    // Two strings: Samba's code reads an array of pointers otherwise than NDR lays it out
+    // (docs/idl.md), so it cannot read MS-EVEN's request.
+    let two = c
+        .elfr_report_event_w(eventlog::ElfrReportEventWRequest {
+            log_handle: log,
+            time: 1_796_578_000,
+            event_type: 4,
+            event_category: 0,
+            event_id: 4243,
+            num_strings: 2,
+            data_size: 0,
+            computer_name: unicode("MSRPCHOST"),
+            user_sid: None,
+            strings: Some(vec![
+                Unique::new(unicode("one")),
+                Unique::new(unicode("two")),
+            ]),
+            data: None,
+            flags: 0,
+            record_number: Some(0),
+            time_written: Some(0),
+        })
+        .await;
+    match two {
+        Err(CallError::Fault(f)) => assert_eq!(f, FaultStatus::RPC_X_BAD_STUB_DATA, "{mode:?}"),
+        other => panic!(
+            "{mode:?}: samba-dcerpcd answered ElfrReportEventW with two strings {other:?}: \
+             its array-of-pointers quirk is gone, update docs/idl.md and this test"
+        ),
+    }
+    assert_eq!(
+        rpcclient_count(samba),
+        count + 1,
+        "{mode:?}: nothing written"
+    );
+
     let r = c
         .elfr_close_el(eventlog::ElfrCloseElRequest { log_handle: log })
         .await
@@ -675,7 +763,7 @@ async fn svcctl_and_eventlog_against_samba_dcerpcd_net_and_rpcclient() {
     let relay = Relay::start(&samba);
     for mode in [Mode::Anonymous, Mode::Privacy, Mode::BigEndian] {
         check_svcctl(&samba, mode, &user, &theirs).await;
-        check_eventlog(&relay, mode, &log).await;
+        check_eventlog(&samba, &relay, mode, &log).await;
         eprintln!("{mode:?}: svcctl agrees with net rpc service, eventlog with rpcclient");
     }
     drop(relay);
