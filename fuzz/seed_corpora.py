@@ -906,7 +906,8 @@ SERVICES_CASES = {
     "svcctl_ROpenSCManagerW": (0, 15), "svcctl_ROpenServiceW": (0, 16),
     "svcctl_RQueryServiceConfigW": (0, 17), "svcctl_RStartServiceW": (0, 19),
     "svcctl_RGetServiceDisplayNameW": (0, 20), "svcctl_RQueryServiceConfig2W": (0, 39),
-    "svcctl_RQueryServiceStatusEx": (0, 40),
+    "svcctl_RQueryServiceStatusEx": (0, 40), "svcctl_RChangeServiceConfigW": (0, 11),
+    "svcctl_RChangeServiceConfigW_dependencies": (0, 11),
     "atsvc_NetrJobAdd": (2, 0), "atsvc_NetrJobDel": (2, 1), "atsvc_NetrJobEnum": (2, 2),
     "atsvc_NetrJobGetInfo": (2, 3),
 }

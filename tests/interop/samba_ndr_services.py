@@ -127,6 +127,28 @@ case("svcctl_RCloseServiceHandle", _svc("CloseServiceHandle"))(
     lambda be: x.new(_svc("CloseServiceHandle"), in_handle=x.whandle(2),
                      out_handle=x.handle(null=True), result=0))
 
+def _change(deps):
+    return lambda be: x.new(
+        _svc("ChangeServiceConfigW"), in_handle=x.whandle(2), in_type=0xFFFFFFFF, in_start_type=4,
+        in_error_control=0xFFFFFFFF, in_binary_path=None, in_load_order_group=None, in_tag_id=None,
+        in_dependencies=deps, in_dwDependSize=14 if deps else 0, in_service_start_name=None,
+        in_password=None, in_dwPwSize=0, in_display_name="Print Spooler (disabled)",
+        out_tag_id=None, result=0)
+
+
+# SERVICE_NO_CHANGE for the type and error control, SERVICE_DISABLED, a new display name.
+case("svcctl_RChangeServiceConfigW", _svc("ChangeServiceConfigW"))(_change(None))
+# MS-SCMR 3.1.4.11: [in, unique, size_is(dwDependSize)] LPBYTE lpDependencies (a conformant
+# byte array: its size, then the bytes); Samba's IDL adds [string,charset(UTF16)] to it, a
+# conformant-varying string (size, offset, length), so it reads our first bytes as the offset.
+case("svcctl_RChangeServiceConfigW_dependencies", _svc("ChangeServiceConfigW"), quirks={
+    "in": x.Quirk(
+        "svcctl_change_config_dependencies",
+        "MS-SCMR 3.1.4.11 declares lpDependencies (and lpPassword) a unique pointer to a "
+        "conformant byte array sized by dwDependSize; Samba's IDL makes it a [string] UTF-16 "
+        "array with that size, conformant and varying, and reads the first bytes of our list "
+        "as an offset", ours_rejected=True, theirs="none")})(_change("RPCSS"))
+
 # MS-SCMR 3.1.4.20: [in, string] wchar_t *lpServiceName (a top-level reference pointer, no
 # referent id), [out, string, size_is(*lpcchBuffer + 1)] wchar_t *lpDisplayName (the same),
 # [in, out] DWORD *lpcchBuffer (no referent id). Samba's svcctl.idl has [in,unique] for the

@@ -91,6 +91,7 @@ stubs!(
     svcctl::RQueryServiceConfig2WRequest => svcctl::RQueryServiceConfig2WResponse,
     svcctl::RCloseServiceHandleRequest => svcctl::RCloseServiceHandleResponse,
     svcctl::RGetServiceDisplayNameWRequest => svcctl::RGetServiceDisplayNameWResponse,
+    svcctl::RChangeServiceConfigWRequest => svcctl::RChangeServiceConfigWResponse,
     atsvc::NetrJobAddRequest => atsvc::NetrJobAddResponse,
     atsvc::NetrJobDelRequest => atsvc::NetrJobDelResponse,
     atsvc::NetrJobEnumRequest => atsvc::NetrJobEnumResponse,
@@ -172,6 +173,24 @@ fn status(state: u32, accepted: u32) -> svcctl::ServiceStatus {
         dw_current_state: state,
         dw_controls_accepted: accepted,
         ..Default::default()
+    }
+}
+
+fn change_config(dependencies: Option<Vec<u8>>) -> svcctl::RChangeServiceConfigWRequest {
+    svcctl::RChangeServiceConfigWRequest {
+        h_service: handle(2),
+        dw_service_type: 0xffff_ffff,
+        dw_start_type: 4,
+        dw_error_control: 0xffff_ffff,
+        lp_binary_path_name: None,
+        lp_load_order_group: None,
+        lpdw_tag_id: None,
+        dw_depend_size: dependencies.as_ref().map_or(0, |d| d.len() as u32),
+        lp_dependencies: dependencies,
+        lp_service_start_name: None,
+        lp_password: None,
+        dw_pw_size: 0,
+        lp_display_name: Some("Print Spooler (disabled)".into()),
     }
 }
 
@@ -348,6 +367,24 @@ fn svcctl_cases() -> Vec<Case> {
             },
             RCloseServiceHandleResponse {
                 h_sc_object: ContextHandle::NULL,
+                result: 0,
+            },
+        ),
+        // SERVICE_NO_CHANGE for the type and error control, SERVICE_DISABLED, a display name;
+        // then with a dependency list, which Samba's IDL reads otherwise (the script's quirk).
+        call(
+            "svcctl_RChangeServiceConfigW",
+            change_config(None),
+            RChangeServiceConfigWResponse {
+                lpdw_tag_id: None,
+                result: 0,
+            },
+        ),
+        call(
+            "svcctl_RChangeServiceConfigW_dependencies",
+            change_config(Some(b"R\0P\0C\0S\0S\0\0\0\0\0".to_vec())),
+            RChangeServiceConfigWResponse {
+                lpdw_tag_id: None,
                 result: 0,
             },
         ),
@@ -588,8 +625,9 @@ fn svcctl_and_atsvc_against_samba_classes_and_ndrdump() {
         failures.len(),
         failures.join("\n  ")
     );
-    // 17 cases, 2 directions, 2 orders, less RGetServiceDisplayNameW's 4 (Samba's quirk).
-    assert_eq!(compared, 17 * 4 - 4);
+    // 19 cases, 2 directions, 2 orders, less RGetServiceDisplayNameW's 4 and
+    // RChangeServiceConfigW_dependencies' 2 requests (Samba's quirks).
+    assert_eq!(compared, 19 * 4 - 6);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -906,7 +944,7 @@ fn eventlog_and_backupkey_against_ndrdump() {
 fn ndrdump_reads_our_ndr64_services_stubs() {
     let le = DataRep::LITTLE_ENDIAN;
     let t = TransferSyntax::Ndr64;
-    // svcctl: every call of the cross-check but the two Samba's IDL reads otherwise.
+    // svcctl: every call of the cross-check but those Samba's IDL reads otherwise.
     let functions = [
         ("svcctl_ROpenSCManagerW", "svcctl_OpenSCManagerW"),
         ("svcctl_REnumServicesStatusW", "svcctl_EnumServicesStatusW"),
@@ -926,6 +964,10 @@ fn ndrdump_reads_our_ndr64_services_stubs() {
             "svcctl_QueryServiceConfig2W",
         ),
         ("svcctl_RCloseServiceHandle", "svcctl_CloseServiceHandle"),
+        (
+            "svcctl_RChangeServiceConfigW",
+            "svcctl_ChangeServiceConfigW",
+        ),
     ];
     let cases = svcctl_cases();
     for (name, function) in functions {
