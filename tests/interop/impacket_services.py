@@ -3,7 +3,10 @@
 ITaskSchedulerService (tsch), run against msrpc-windows's generated servers by
 crates/msrpc-windows/tests/served_services.rs (with target/venv's Python).
 
-    target/venv/bin/python tests/interop/impacket_services.py ADDR SERVICE...
+    target/venv/bin/python tests/interop/impacket_services.py [--ndr64] ADDR SERVICE...
+
+With --ndr64 every bind offers NDR64 only (as Impacket's getArch.py does) and atsvc is left out
+(its JobTime, a DWORD_PTR, is 8 bytes in NDR64; msrpc-windows's atsvc is NDR20 only for now).
 
 Impacket's NDR engine is its own (pure Python, not Samba's, not ours). Prints one line per
 fact read, `key value...`, for the Rust side to compare with what its services hold.
@@ -21,15 +24,23 @@ except ImportError as e:
     print("FAIL: Impacket is missing (%s)" % e)
     sys.exit(2)
 
-ADDR = sys.argv[1]
-SERVICES = sys.argv[2:]
+ARGS = sys.argv[1:]
+NDR64 = ARGS[:1] == ["--ndr64"]
+if NDR64:
+    ARGS = ARGS[1:]
+ADDR = ARGS[0]
+SERVICES = ARGS[1:]
+NDR64_SYNTAX = ("71710533-beba-4937-8319-b5dbef9ccc36", "1.0")
 
 
 def connect(uuid):
     t = transport.DCERPCTransportFactory("ncacn_ip_tcp:%s[135]" % ADDR)
     dce = t.get_dce_rpc()
     dce.connect()
-    dce.bind(uuid)
+    if NDR64:
+        dce.bind(uuid, transfer_syntax=NDR64_SYNTAX)
+    else:
+        dce.bind(uuid)
     return dce
 
 
@@ -94,20 +105,25 @@ while True:
 even.hElfrCloseEL(dce, log)
 dce.disconnect()
 
-# ---- atsvc ----
-dce = connect(atsvc.MSRPC_UUID_ATSVC)
-r = atsvc.hNetrJobEnum(dce)
-print("jobs", r["pTotalEntries"])
-for j in r["pEnumContainer"]["Buffer"] or []:
-    print("job", j["JobId"], j["JobTime"], j["DaysOfMonth"], j["DaysOfWeek"], j["Flags"],
-          j["Command"][:-1])
-info = atsvc.AT_INFO()
-info["JobTime"], info["DaysOfMonth"], info["DaysOfWeek"], info["Flags"] = 7200000, 0, 0x40, 0
-info["Command"] = "impacket.cmd\x00"
-print("added", atsvc.hNetrJobAdd(dce, NULL, info)["pJobId"])
-i = atsvc.hNetrJobGetInfo(dce, NULL, 3)["ppAtInfo"]
-print("info", 3, i["JobTime"], i["DaysOfWeek"], i["Command"][:-1])
-dce.disconnect()
+# ---- atsvc (NDR20 only) ----
+def atsvc_calls():
+    dce = connect(atsvc.MSRPC_UUID_ATSVC)
+    r = atsvc.hNetrJobEnum(dce)
+    print("jobs", r["pTotalEntries"])
+    for j in r["pEnumContainer"]["Buffer"] or []:
+        print("job", j["JobId"], j["JobTime"], j["DaysOfMonth"], j["DaysOfWeek"], j["Flags"],
+              j["Command"][:-1])
+    info = atsvc.AT_INFO()
+    info["JobTime"], info["DaysOfMonth"], info["DaysOfWeek"], info["Flags"] = 7200000, 0, 0x40, 0
+    info["Command"] = "impacket.cmd\x00"
+    print("added", atsvc.hNetrJobAdd(dce, NULL, info)["pJobId"])
+    i = atsvc.hNetrJobGetInfo(dce, NULL, 3)["ppAtInfo"]
+    print("info", 3, i["JobTime"], i["DaysOfWeek"], i["Command"][:-1])
+    dce.disconnect()
+
+
+if not NDR64:
+    atsvc_calls()
 
 # ---- backupkey ----
 dce = connect(bkrp.MSRPC_UUID_BKRP)

@@ -6,7 +6,8 @@
 //! EVENTLOGRECORDs our server returns and prints them with `-d 10`), python3-samba's svcctl and
 //! atsvc classes (tests/interop/samba_services_client.py), and by Impacket's clients of all five
 //! (tests/interop/impacket_services.py: scmr, even, atsvc, bkrp, tsch; Impacket's NDR is a third
-//! engine, and the only peer here for backupkey and tsch, which Samba does not have). Every
+//! engine, and the only peer here for backupkey and tsch, which Samba does not have), once in
+//! NDR20 and once binding NDR64 only (atsvc aside). Every
 //! value they print must be the service's. Also holds the opnums and identities of the five
 //! interfaces to the specifications' tables.
 //!
@@ -1213,8 +1214,9 @@ fn check_samba_python_clients() {
 }
 
 /// Impacket's clients (tests/interop/impacket_services.py, run with target/venv's Python)
-/// against our five services; the jobs are the two our client added, then one Impacket adds.
-fn check_impacket() {
+/// against our five services, in NDR20 and then (`ndr64`: binds offering NDR64 only, atsvc
+/// left out) in NDR64; the jobs are the two our client added, then one Impacket adds.
+fn check_impacket(ndr64: bool) {
     let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/venv/bin/python");
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -1224,11 +1226,13 @@ fn check_impacket() {
         std::path::Path::new(python).exists(),
         "{python} is missing: the Impacket venv (scripts/test.sh sets it up)"
     );
+    let mut cmd = Command::new(python);
+    cmd.arg(script);
+    if ndr64 {
+        cmd.arg("--ndr64");
+    }
     let (ok, t) = run(
-        Command::new(python)
-            .arg(script)
-            .arg(ADDR)
-            .args(SERVICES.iter().map(|s| s.0)),
+        cmd.arg(ADDR).args(SERVICES.iter().map(|s| s.0)),
         "target/venv/bin/python (Impacket)",
     );
     assert!(ok, "impacket_services.py failed:\n{t}");
@@ -1241,11 +1245,6 @@ fn check_impacket() {
         "records 2".to_string(),
         "oldest 7".to_string(),
         "end".to_string(),
-        "jobs 2".to_string(),
-        "job 1 36000000 2147483649 21 17 backup.cmd".to_string(),
-        "job 2 3600000 2147483649 21 17 cmd /c dir".to_string(),
-        "added 3".to_string(),
-        "info 3 7200000 64 impacket.cmd".to_string(),
         // The data reversed, then dwParam.
         "backupkey 6 050403020107".to_string(),
         format!("version {TSCH_VERSION:08x}"),
@@ -1255,6 +1254,18 @@ fn check_impacket() {
         "taskinfo 1 3".to_string(),
         format!("missing {:08x}", E_FILE_NOT_FOUND as u32),
     ];
+    let jobs = [
+        "jobs 2",
+        "job 1 36000000 2147483649 21 17 backup.cmd",
+        "job 2 3600000 2147483649 21 17 cmd /c dir",
+        "added 3",
+        "info 3 7200000 64 impacket.cmd",
+    ];
+    if ndr64 {
+        assert!(!t.contains("jobs "), "atsvc called in NDR64:\n{t}");
+    } else {
+        want.extend(jobs.iter().map(|j| j.to_string()));
+    }
     for r in &RECORDS {
         want.push(format!("record {}", hex(&record_bytes(r))));
     }
@@ -1332,7 +1343,8 @@ async fn generated_services_answer_our_clients_samba_and_impacket() {
     // Samba's clients, NDR20 (the jobs are the two added above).
     check_rpcclient_eventlog();
     check_samba_python_clients();
-    check_impacket();
+    check_impacket(false);
+    check_impacket(true);
     server.shutdown().await;
 }
 
