@@ -10,7 +10,8 @@ on SOCKET (one at a time), opens PIPE and moves whole PDUs: each PDU the client 
 SMB write; after a request's last fragment, a bind or an alter-context, the answer is read
 until its last fragment. Nothing is interpreted beyond the common header (C706 12.6.3: type,
 flags, data representation, fragment length). Prints "ready" once listening; runs until
-killed. Exit status 2 when python3-samba is missing.
+killed. Errors go to stderr (stdout is read only up to "ready"). Exit status 2 when
+python3-samba is missing.
 """
 
 import os
@@ -98,7 +99,7 @@ def main():
             serve(sock, conn, fnum)
             conn.close(fnum)
         except Exception as e:  # the client sees its connection close
-            print("relay: %s" % (e,), flush=True)
+            print("relay: %s" % (e,), file=sys.stderr, flush=True)
         finally:
             sock.close()
 
