@@ -31,7 +31,8 @@ Seeds written (file name = sha1 of the content, so reruns are idempotent):
   smb_stream/     each SMB connection's two directions as records (see the target)
 and from the Impacket vectors the repository generates (tests/vectors/impacket/*.hex): pdu_* to
 pdu_decode (plus synthetic client and server streams built from them), echo_/epm_/mgmt_ call
-stubs to ndr_echo / ndr_epm.
+stubs to ndr_echo / ndr_epm; and ndr_windows_services from the svcctl and atsvc vectors
+tests/tests/samba_ndr_services.rs leaves in target/tmp/samba_ndr_services/ours.
 
 The NDR seed prefix is the one the ndr_* targets read (see fuzz/README.md):
   op byte:   bits 0-4 opnum, bit 5 interface (ndr_epm: 0 = ept, 1 = mgmt), bit 6 response
@@ -65,7 +66,7 @@ AUTH_LEVEL_PRIVACY = 6
 
 TARGETS = ("pdu_decode", "cl_server", "cl_client", "server_stream", "client_stream", "ndr_epm", "ndr_echo", "epm_tower", "epm_service", "analyze_stream",
            "verification_trailer", "audit_args", "audit_epm", "audit_inspect", "audit_dcom", "dcom_objref", "dcom_dualstringarray",
-           "dcom_activation_blob", "dcom_orpcthis", "smb_stream")
+           "dcom_activation_blob", "dcom_orpcthis", "smb_stream", "ndr_windows_services")
 IREMOTE_ACTIVATION_UUID = "4d9f4ab8-7d1c-11cf-861e-0020af6e7c57"
 ISYSTEM_ACTIVATOR_UUID = "000001a0-0000-0000-c000-000000000046"
 # audit_args's interface selectors: the order of msrpc_audit::args::INTERFACES.
@@ -895,6 +896,44 @@ def read_hex(path):
         return None
 
 
+# The call cases of tests/tests/samba_ndr_services.rs (its vectors stay in the test's work
+# directory, target/tmp/samba_ndr_services/ours, after a run): interface index and opnum in
+# ndr_windows_services' layout.
+SERVICES_CASES = {
+    "svcctl_RCloseServiceHandle": (0, 0), "svcctl_RControlService": (0, 1),
+    "svcctl_RDeleteService": (0, 2), "svcctl_RQueryServiceStatus": (0, 6),
+    "svcctl_RCreateServiceW": (0, 12), "svcctl_REnumServicesStatusW": (0, 14),
+    "svcctl_ROpenSCManagerW": (0, 15), "svcctl_ROpenServiceW": (0, 16),
+    "svcctl_RQueryServiceConfigW": (0, 17), "svcctl_RStartServiceW": (0, 19),
+    "svcctl_RGetServiceDisplayNameW": (0, 20), "svcctl_RQueryServiceConfig2W": (0, 39),
+    "svcctl_RQueryServiceStatusEx": (0, 40), "svcctl_RChangeServiceConfigW": (0, 11),
+    "svcctl_RChangeServiceConfigW_dependencies": (0, 11),
+    "atsvc_NetrJobAdd": (2, 0), "atsvc_NetrJobDel": (2, 1), "atsvc_NetrJobEnum": (2, 2),
+    "atsvc_NetrJobGetInfo": (2, 3),
+}
+
+
+def seed_from_services_vectors(writer, stats):
+    """[iface, opnum, drep, len u16 LE] + request + response for ndr_windows_services, from
+    the svcctl/atsvc vectors samba_ndr_services.rs leaves behind (none when it has not run)."""
+    d = os.path.join(REPO, "target", "tmp", "samba_ndr_services", "ours")
+    if not os.path.isdir(d):
+        stats.notes.append("ndr_windows_services: no vectors in %s (run the samba_ndr_services test)" % d)
+        return
+    for name, (iface, opnum) in sorted(SERVICES_CASES.items()):
+        for order, drep in (("le", 0), ("be", 1)):
+            try:
+                with open(os.path.join(d, "%s.in.%s.hex" % (name, order))) as fh:
+                    req = bytes.fromhex(fh.read().strip())
+                with open(os.path.join(d, "%s.out.%s.hex" % (name, order))) as fh:
+                    resp = bytes.fromhex(fh.read().strip())
+            except OSError:
+                continue
+            if len(req) <= 0xFFFF:
+                writer.write("ndr_windows_services",
+                             bytes([iface, opnum, drep]) + struct.pack("<H", len(req)) + req + resp)
+
+
 def seed_from_vectors(writer, stats):
     """Seeds from the Impacket vectors in tests/vectors/impacket (generated, in the repo):
     pdu_*.hex -> pdu_decode (and two synthetic streams); echo_/epm_/mgmt_ call stubs ->
@@ -1115,6 +1154,7 @@ def main():
     from_captures = dict(writer.counts)
     seed_from_vectors(writer, stats)
     seed_from_dcom_vectors(writer, stats)
+    seed_from_services_vectors(writer, stats)
     cl_seeds(writer, stats)
     synthetic_trailers(writer)
     print()

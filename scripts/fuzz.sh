@@ -24,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 
-ALL_TARGETS="pdu_decode cl_server cl_client server_stream client_stream ndr_epm ndr_echo epm_tower epm_service ntlm analyze_stream verification_trailer audit_args audit_epm audit_inspect audit_dcom dcom_objref dcom_dualstringarray dcom_activation_blob dcom_orpcthis smb_stream dcom_local_service idl_parse"
+ALL_TARGETS="pdu_decode cl_server cl_client server_stream client_stream ndr_epm ndr_echo epm_tower epm_service ntlm analyze_stream verification_trailer audit_args audit_epm audit_inspect audit_dcom dcom_objref dcom_dualstringarray dcom_activation_blob dcom_orpcthis smb_stream dcom_local_service idl_parse ndr_windows_services"
 TARGETS=${FUZZ_TARGETS:-$ALL_TARGETS}
 JOBS=${FUZZ_JOBS:-1}
 NICE=${FUZZ_NICE:-10}

@@ -2,10 +2,12 @@
 //! feature.
 
 fn main() {
+    #[rustfmt::skip]
     let protocols = [
         "srvsvc", "wkssvc", "samr", "lsarpc", "dssetup", "netdfs", "winreg", "drsuapi",
         "netlogon", // MS-NRPC
         "spoolss",  // MS-RPRN
+        "svcctl", "eventlog", "atsvc", "backupkey", "tsch",
     ];
     let files: Vec<String> = protocols
         .iter()

@@ -19,7 +19,11 @@ fn decode_like<T: Decodable>(like: &T, stub: &[u8], drep: DataRep, syntax: Trans
 
 /// The generated request types' `from_stub_in`, for `decode_like`.
 trait Decodable: Sized {
-    fn from_stub_in(stub: &[u8], drep: DataRep, syntax: TransferSyntax) -> msrpc_ndr::DecodeResult<Self>;
+    fn from_stub_in(
+        stub: &[u8],
+        drep: DataRep,
+        syntax: TransferSyntax,
+    ) -> msrpc_ndr::DecodeResult<Self>;
 }
 
 macro_rules! decodable {
@@ -68,9 +72,7 @@ macro_rules! same {
                 let back = greq.clone();
                 assert_eq!(
                     back,
-                    std::convert::identity(
-                        decode_like(&greq, &b, drep, syntax)
-                    ),
+                    std::convert::identity(decode_like(&greq, &b, drep, syntax)),
                     "the generated type decoding the hand-written stub"
                 );
                 let a = gresp.to_stub_in(&greq, drep, syntax).unwrap();
@@ -174,8 +176,12 @@ fn ept_stubs_are_byte_identical() {
             num_ents: 1,
             entries: vec![hand_entry(4, true, "gone")],
         },
-        gen::EptDeleteResponse { status: 0x16c9_a0d6 },
-        hand::EptDeleteResponse { status: 0x16c9_a0d6 }
+        gen::EptDeleteResponse {
+            status: 0x16c9_a0d6
+        },
+        hand::EptDeleteResponse {
+            status: 0x16c9_a0d6
+        }
     );
     let if_id = |n| (uuid(n), 3u16, 1u16);
     for (object, iface) in [(Some(uuid(9)), Some(if_id(8))), (None, None)] {
@@ -250,7 +256,9 @@ fn ept_stubs_are_byte_identical() {
         hand::EptMapResponse {
             entry_handle: ContextHandle::NULL,
             num_towers: 2,
-            towers: (10..12).map(|n| Unique::new(hand::Twr::new(tower(n)))).collect(),
+            towers: (10..12)
+                .map(|n| Unique::new(hand::Twr::new(tower(n))))
+                .collect(),
             status: 0,
         }
     );
@@ -309,11 +317,13 @@ fn mgmt_stubs_are_byte_identical() {
                 count: 2,
                 if_id: ids
                     .iter()
-                    .map(|&(uuid, vers_major, vers_minor)| Unique::new(gmgmt::RpcIfIdT {
-                        uuid,
-                        vers_major,
-                        vers_minor
-                    }))
+                    .map(
+                        |&(uuid, vers_major, vers_minor)| Unique::new(gmgmt::RpcIfIdT {
+                            uuid,
+                            vers_major,
+                            vers_minor
+                        })
+                    )
                     .collect(),
             })),
             status: 0,
@@ -323,11 +333,13 @@ fn mgmt_stubs_are_byte_identical() {
                 count: 2,
                 if_id: ids
                     .iter()
-                    .map(|&(uuid, vers_major, vers_minor)| Unique::new(hand::RpcIfId {
-                        uuid,
-                        vers_major,
-                        vers_minor
-                    }))
+                    .map(
+                        |&(uuid, vers_major, vers_minor)| Unique::new(hand::RpcIfId {
+                            uuid,
+                            vers_major,
+                            vers_minor
+                        })
+                    )
                     .collect(),
             }),
             status: 0,

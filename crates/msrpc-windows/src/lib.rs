@@ -16,19 +16,26 @@
 //! | [`drsuapi`] | MS-DRSR (directory replication) | opnums 0-1: `IDL_DRSBind`, `IDL_DRSUnbind` |
 //! | [`spoolss`] | MS-RPRN (print system, interface `winspool`) | opnums 0-89 (`RpcEnumPrinters` .. `RpcAddPrinterDriverEx`): printers, jobs, drivers, forms, ports, monitors, printer data, change notifications; every container level MS-RPRN gives; the Get/Enum results as flat byte buffers (MS-RPRN 2.2.2's custom marshaling, parsed by the caller) |
 //! | [`netlogon`] | MS-NRPC (Netlogon, interface `logon`) | every operation, opnums 0-59: the secure channel (`NetrServerReqChallenge`, `NetrServerAuthenticate3`, `NetrServerPasswordSet2`, `NetrLogonGetCapabilities`), the logon calls (`NetrLogonSamLogon`, `NetrLogonSamLogonEx`, `NetrLogonSamLogonWithFlags`: interactive, network, service, generic and ticket logons; SAM_INFO, SAM_INFO2, SAM_INFO4, GENERIC_INFO2 and ticket validation), DC location (`DsrGetDcName*`), trusts (`DsrEnumerateDomainTrusts`), sites, forest trust information, the NT4 replication calls, read-only DC chaining, `NetrServerAuthenticateKerberos` |
+//! | [`svcctl`] | MS-SCMR (service control manager) | opnums 0-40: handles, status, control, create, delete, configuration (`QUERY_SERVICE_CONFIGW`, `SC_RPC_CONFIG_INFOW` levels 1-9), enumeration, start, display and key names, `RQueryServiceConfig2W`, `RQueryServiceStatusEx` (wide and 8-bit forms) |
+//! | [`eventlog`] | MS-EVEN (event log) | opnums 0-24: open, count, oldest, read, report, clear, back up, log information (wide and 8-bit forms) |
+//! | [`atsvc`] | MS-TSCH's ATSvc (AT jobs) | opnums 0-3: `NetrJobAdd`, `NetrJobDel`, `NetrJobEnum`, `NetrJobGetInfo` (NDR20 only: see the module) |
+//! | [`backupkey`] | MS-BKRP (BackupKey) | opnum 0, `BackuprKey` |
+//! | [`tsch`] | MS-TSCH's ITaskSchedulerService (tasks) | opnums 0-19: version, register, retrieve, folders, security, enumeration, instances, run, stop, delete, rename, run times and task information |
 //!
 //! For interface `srvsvc` the module holds its types (`ShareInfo1`, `ShareEnumStruct`, ...),
 //! the service trait `Srvsvc`, the dispatcher `SrvsvcServer<S>`, the client `SrvsvcClient<C>`
 //! (over any [`Invoke`](msrpc_proto::dispatch::Invoke), such as `msrpc_rt::Client`), and a
 //! request/response pair per operation (`NetrShareEnumRequest`/`NetrShareEnumResponse`);
-//! `docs/idl.md` describes the mapping. Every stub works in NDR20 and NDR64.
+//! `docs/idl.md` describes the mapping. Every stub works in NDR20 and NDR64, except atsvc's in
+//! NDR64 (its `DWORD_PTR`, see [`atsvc`]).
 //!
 //! # Where the IDL comes from
 //! The files in `idl/` are **our own transcription** of the wire definitions in the open
 //! specifications, written for this crate in MIDL syntax, with our own layout and comments:
 //! MS-SRVS sections 2.2 and 3.1.4, MS-WKST 2.2 and 3.2.4, MS-SAMR 2.2 and 3.1.5, MS-LSAD 2.2
 //! and 3.1.4, MS-LSAT 2.2 and 3.1.4, MS-DSSP 2.2 and 3.2.5, MS-DFSNM 3.1.4, MS-RRP 2.2 and
-//! 3.1.5, MS-DRSR 4.1 and 5, and MS-NRPC 2.2.1 and 3.5.4. They are not the specifications' "Full IDL"
+//! 3.1.5, MS-DRSR 4.1 and 5, MS-NRPC 2.2.1 and 3.5.4, MS-SCMR 2.2 and 3.1.4, MS-EVEN 2.2 and 3.1.4, MS-TSCH 2.3,
+//! 3.2.5.2 and 3.2.5.4, and MS-BKRP 3.1.4.1. They are not the specifications' "Full IDL"
 //! appendices, which this project does not redistribute; and they are not Samba's `.idl` files.
 //! Names follow the specifications so each item can be looked up there. The base types of
 //! MS-DTYP (`DWORD`, `RPC_UNICODE_STRING`, `RPC_SID`, `GUID`...) come from msrpc-idl's prelude.
@@ -60,6 +67,19 @@
 //! endpoint; `tests/tests/samba_ndr_spoolss.rs` compares the containers' bytes with Samba's NDR
 //! engine. `ULONG_PTR` members (PRINTER_INFO_2, JOB_INFO_2/4, SPLCLIENT_INFO_2, RpcDeletePort)
 //! are 32 bits in NDR64 too, a limit of msrpc-idl (`docs/idl.md`).
+//!
+//! For svcctl, eventlog,
+//! atsvc, backupkey and tsch: `tests/samba_services.rs` calls svcctl and eventlog on
+//! samba-dcerpcd (svcctl on its `ncalrpc` socket, eventlog through a relay to its named pipe:
+//! Samba registers neither on TCP) and compares with `net rpc service list/status` and
+//! `rpcclient`'s eventlog commands; `tests/served_services.rs` hosts the five server traits and
+//! has our clients, `rpcclient`'s eventlog commands, python3-samba's svcctl and atsvc clients and
+//! Impacket's clients of all five call them, and holds their opnums;
+//! `tests/tests/samba_ndr_services.rs` compares the svcctl, atsvc, eventlog and backupkey stubs
+//! with Samba's NDR engine. Samba does not serve atsvc or backupkey, and has no
+//! ITaskSchedulerService. Bytes in an operation's buffer that the specifications define as a
+//! self-relative layout (`REnumServicesStatusW`'s entries, `ElfrReadELW`'s records,
+//! `BackuprKey`'s blobs) are left to the caller as bytes.
 //!
 //! # Regenerating
 //! The code is generated at build time; edit `idl/*.idl` and build. To see (or commit) the
@@ -151,4 +171,41 @@ pub mod spoolss {
 #[cfg(feature = "netlogon")]
 pub mod netlogon {
     include!(concat!(env!("OUT_DIR"), "/netlogon.rs"));
+}
+
+/// MS-SCMR, the service control manager (`svcctl`, 367abb81-9844-35f1-ad32-98f038001003
+/// v2.0), opnums 0-40, from `idl/svcctl.idl`.
+#[cfg(feature = "svcctl")]
+pub mod svcctl {
+    include!(concat!(env!("OUT_DIR"), "/svcctl.rs"));
+}
+
+/// MS-EVEN, the event log (`eventlog`, 82273fdc-e32a-18c3-3f78-827929dc23ea v0.0), opnums
+/// 0-24, from `idl/eventlog.idl`.
+#[cfg(feature = "eventlog")]
+pub mod eventlog {
+    include!(concat!(env!("OUT_DIR"), "/eventlog.rs"));
+}
+
+/// MS-TSCH's AT service (`atsvc`, 1ff70682-0a51-30e8-076d-740be8cee98b v1.0), opnums 0-3,
+/// from `idl/atsvc.idl`. NDR20 only for now: `AT_INFO`'s and `AT_ENUM`'s `JobTime` (a
+/// `DWORD_PTR`) is 8 bytes in NDR64, and msrpc-idl lowers it to 4; bind with
+/// `offer_ndr64` off.
+#[cfg(feature = "atsvc")]
+pub mod atsvc {
+    include!(concat!(env!("OUT_DIR"), "/atsvc.rs"));
+}
+
+/// MS-BKRP, the BackupKey protocol (`backupkey`, 3dde7c30-165d-11d1-ab8f-00805f14db40
+/// v1.0), its one operation `BackuprKey`, from `idl/backupkey.idl`.
+#[cfg(feature = "backupkey")]
+pub mod backupkey {
+    include!(concat!(env!("OUT_DIR"), "/backupkey.rs"));
+}
+
+/// MS-TSCH's ITaskSchedulerService (`tsch`, 86d35949-83c9-4044-b424-db363231fd0c v1.0),
+/// opnums 0-19, from `idl/tsch.idl`.
+#[cfg(feature = "tsch")]
+pub mod tsch {
+    include!(concat!(env!("OUT_DIR"), "/tsch.rs"));
 }
