@@ -36,6 +36,7 @@
 //! | `string, size_is = "expr"` | parameter `String` | conformant-varying string with max_count `expr` |
 //! | `switch_is = "expr"` | union field, `Unique<U>` | the discriminant must equal `expr` |
 //! | `range(lo, hi)` | integer field | value checked on encode and decode (bounds are literals) |
+//! | `pipe` | parameter `msrpc_ndr::Pipe<T>` (or an alias) | a pipe: written after the other `[in]` parameters, before the other `[out]` ones |
 //!
 //! Sizing expressions are Rust expressions over sibling fields (bound as references, so
 //! `len`, `*len` and `len * 2` all work; enums derived with `Ndr` count as their wire value;
@@ -71,7 +72,11 @@
 //! `Ref<T>` keep their referent id; `Vec<T>` with `size_is`/`length_is` is a conformant
 //! (-varying) array; `String` is a conformant-varying `[string]` (`string = "char"` for 8-bit,
 //! `size_is` for an explicit max_count). Each parameter is written in full before the next;
-//! the return value comes last in the response. Sizing expressions of `[out]` parameters
+//! the return value comes last in the response. A `#[ndr(pipe)]` parameter (`Pipe<T>`) moves:
+//! `[in]` pipes follow every other `[in]` parameter in the request and `[out]` pipes precede
+//! every other `[out]` parameter in the response (C706 chapter 14's pipes; the request and
+//! response types list their fields in that wire order); the pipe is buffered whole, not
+//! streamed. Sizing expressions of `[out]` parameters
 //! resolve names to `[out]` parameters first (an `[in, out]` one is its `[out]` value, what
 //! the server holds when it marshals), then to `[in]`-only parameters, which the response's
 //! `encode`/`decode` then take as arguments. Opnums may have gaps.

@@ -95,7 +95,8 @@ enum Leaf {
     Def(usize),
     ContextHandle,
     Uuid,
-    Pipe,
+    /// `pipe T`: the element type.
+    Pipe(Box<TypeSpec>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -408,7 +409,72 @@ impl<'p> Lowerer<'p> {
     }
 
     fn eval(&self, e: &Expr) -> std::result::Result<i128, (Span, String)> {
-        eval::eval(e, &|n| self.consts.get(n).copied())
+        eval::eval(e, &|n| self.consts.get(n).copied(), &|n| self.type_size(n))
+    }
+
+    /// `sizeof(NAME)` for a typedef name, as a C compiler lays the type out with NDR20's
+    /// sizes (the ones `sizeof` of a base type gives): base types, enums (4), GUIDs (16),
+    /// pointers (4), fixed arrays and structures of those (members at their natural
+    /// alignment, the size a multiple of the largest). `None` for anything else.
+    fn type_size(&self, name: &str) -> Option<i128> {
+        let r = self
+            .resolve(
+                &TypeSpec::Named(name.to_string(), Span::default()),
+                0,
+                &[],
+                &Attrs::default(),
+                0,
+            )
+            .ok()?;
+        self.size_align(&r, 0, 0).map(|(size, _)| size)
+    }
+
+    /// Size and alignment of `r.levels[i..]` over its leaf (see [`Lowerer::type_size`]).
+    fn size_align(&self, r: &Resolved, i: usize, depth: usize) -> Option<(i128, i128)> {
+        if depth > 16 {
+            return None;
+        }
+        match r.levels.get(i) {
+            Some(Level::Ptr) => return Some((4, 4)),
+            Some(Level::Array(Dim::Fixed(e))) => {
+                let n = self.eval(e).ok()?;
+                let (size, align) = self.size_align(r, i + 1, depth)?;
+                return Some((n.checked_mul(size)?, align));
+            }
+            Some(Level::Array(Dim::Open)) => return None,
+            None => {}
+        }
+        match &r.leaf {
+            Leaf::Base(Base::Void | Base::HandleT) => None,
+            Leaf::Base(b) => {
+                let n = i128::from(crate::parse::base_size(*b));
+                Some((n, n))
+            }
+            Leaf::Uuid => Some((16, 4)),
+            Leaf::ContextHandle | Leaf::Pipe(_) => None,
+            Leaf::Def(idx) => match self.defs.get(*idx).map(|d| &d.kind) {
+                Some(DefKind::Enum(_)) => Some((4, 4)),
+                Some(DefKind::Struct(st)) => {
+                    let (mut size, mut align) = (0i128, 1i128);
+                    for f in st.fields.as_ref()? {
+                        let fr = self.field_resolved(f).ok()?;
+                        if ["size_is", "length_is", "max_is", "last_is"]
+                            .iter()
+                            .any(|a| fr.attrs.has(a))
+                            && !matches!(fr.levels.first(), Some(Level::Ptr))
+                        {
+                            return None;
+                        }
+                        let (fs, fa) = self.size_align(&fr, 0, depth + 1)?;
+                        size = size.checked_add(fa - 1)? / fa * fa;
+                        size = size.checked_add(fs)?;
+                        align = align.max(fa);
+                    }
+                    Some((size.checked_add(align - 1)? / align * align, align))
+                }
+                _ => None,
+            },
+        }
     }
 
     fn eval_located(&self, e: &Expr) -> Result<i128> {
@@ -442,9 +508,9 @@ impl<'p> Lowerer<'p> {
                 leaf: Leaf::Base(*b),
                 attrs: Attrs::default(),
             },
-            TypeSpec::Pipe(..) => Resolved {
+            TypeSpec::Pipe(elem, _) => Resolved {
                 levels: Vec::new(),
-                leaf: Leaf::Pipe,
+                leaf: Leaf::Pipe(elem.clone()),
                 attrs: Attrs::default(),
             },
             TypeSpec::Struct(_) | TypeSpec::Union(_) | TypeSpec::Enum(_) => {
@@ -570,7 +636,14 @@ impl<'p> Lowerer<'p> {
             },
             Leaf::Uuid => plain(quote!(::msrpc_ndr::Uuid), None),
             Leaf::ContextHandle => plain(quote!(::msrpc_ndr::ContextHandle), None),
-            Leaf::Pipe => return Err(self.unsupported(span, "pipes (`pipe T`): the code generator has no pipe support; the parser reads them")),
+            Leaf::Pipe(elem) => {
+                let er = self.resolve(elem, 0, &[], &Attrs::default(), 0)?;
+                if !er.levels.is_empty() || matches!(er.leaf, Leaf::Pipe(_) | Leaf::ContextHandle) || self.has_pointer_or_array(&er, 0) {
+                    return Err(self.err(ErrorKind::Type, span, "a pipe's elements are neither pipes, pointers, context handles nor conformant or varying arrays, nor structures holding them (C706, MS-RPCE 2.2.5.3.4.5)"));
+                }
+                let et = self.leaf_type(&er.leaf, span, &er.attrs)?.ty;
+                Lowered { ty: quote!(::msrpc_ndr::Pipe<#et>), ndr: vec![quote!(pipe)], default_ok: true, bits: None }
+            }
             Leaf::Def(idx) => {
                 let idx = *idx;
                 if !self.done.contains(&idx) && !self.needed.contains(&idx) {
@@ -621,6 +694,39 @@ impl<'p> Lowerer<'p> {
             }),
             _ => false,
         }
+    }
+
+    /// Whether a value of type `r` holds a pointer or a conformant or varying array (what a
+    /// pipe's elements may not), looking through structures and unions.
+    fn has_pointer_or_array(&self, r: &Resolved, depth: usize) -> bool {
+        if depth > 16 {
+            return true;
+        }
+        let varying = ["size_is", "length_is", "max_is", "last_is", "string"]
+            .iter()
+            .any(|a| r.attrs.has(a));
+        if varying
+            || r.levels
+                .iter()
+                .any(|l| matches!(l, Level::Ptr | Level::Array(Dim::Open)))
+        {
+            return true;
+        }
+        let Leaf::Def(idx) = r.leaf else { return false };
+        let fields: Vec<&Field> = match self.defs.get(idx).map(|d| &d.kind) {
+            Some(DefKind::Struct(s)) => s.fields.iter().flatten().collect(),
+            Some(DefKind::Union(u)) => u
+                .arms
+                .iter()
+                .flatten()
+                .filter_map(|a| a.field.as_ref())
+                .collect(),
+            _ => Vec::new(),
+        };
+        fields.into_iter().any(|f| {
+            self.field_resolved(f)
+                .map_or(true, |fr| self.has_pointer_or_array(&fr, depth + 1))
+        })
     }
 
     fn is_conformant(&self, idx: usize, depth: usize) -> bool {
@@ -838,6 +944,9 @@ impl<'p> Lowerer<'p> {
                     l.ndr.push(quote!(range(#lo, #hi)));
                 }
             }
+            if matches!(r.leaf, Leaf::Pipe(_)) && pos != Pos::Param {
+                return Err(self.err(ErrorKind::Type, span, "a pipe is a parameter (or a [ref] pointer parameter's referent), never inside another type"));
+            }
             if let Leaf::Def(idx) = r.leaf {
                 if matches!(pos, Pos::Member { .. } | Pos::Arm | Pos::Element)
                     && i == 0
@@ -928,6 +1037,13 @@ impl<'p> Lowerer<'p> {
                         l
                     })?
                 };
+                if matches!(r.leaf, Leaf::Pipe(_)) && kind != PtrKind::Ref {
+                    return Err(self.err(
+                        ErrorKind::Type,
+                        span,
+                        "a pointer to a pipe is a [ref] pointer",
+                    ));
+                }
                 let inner_ty = &inner.ty;
                 let has_attrs = !inner.ndr.is_empty();
                 let ty = if top_param {
@@ -1210,6 +1326,10 @@ impl<'p> Lowerer<'p> {
             Expr::Int(v, _) => Ok(format!("{v}u64")),
             // `sizeof(wchar_t)` (MS-RPRN's `size_is(cbValueName / sizeof(wchar_t))`)
             Expr::Sizeof(Some(v), _) => Ok(format!("{v}u64")),
+            Expr::SizeofType(n, s) => match self.type_size(n) {
+                Some(v) => Ok(format!("{v}u64")),
+                None => Err(self.unsupported(*s, format!("`sizeof({n})` of a type without a fixed size"))),
+            },
             Expr::Cast(_, inner, _) => self.sizing(inner, sib),
             Expr::Binary(op, a, b, s) => {
                 let (x, y) = (self.sizing(a, sib)?, self.sizing(b, sib)?);

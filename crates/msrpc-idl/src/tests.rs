@@ -83,7 +83,10 @@ fn preprocessor_defines_and_conditionals() {
         .items
         .iter()
         .filter_map(|i| match i {
-            Item::Const(_, n, e, _) => Some((n.clone(), crate::eval::eval(e, &|_| None).unwrap())),
+            Item::Const(_, n, e, _) => Some((
+                n.clone(),
+                crate::eval::eval(e, &|_| None, &|_| None).unwrap(),
+            )),
             _ => None,
         })
         .collect();
