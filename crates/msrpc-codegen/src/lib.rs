@@ -30,7 +30,7 @@
 //! | `size_is = "expr"` | `Vec<T>` last field | conformant array; max_count hoisted to the structure's front |
 //! | `size_is = "expr", length_is = "expr"` | `Vec<T>` last field | conformant-varying array |
 //! | `length_is = "expr", max = N` / `max = N` | `Vec<T>` | varying array of fixed maximum N |
-//! | `size_is`/`length_is` | `Unique<Vec<T>>`, `Ref<Vec<T>>`, parameter `Vec<T>` | pointer to / top-level conformant(-varying) array |
+//! | `size_is`/`length_is` | `Unique<Vec<T>>`, `Ref<Vec<T>>`, `Full<Vec<T>>`, parameter `Vec<T>` | pointer to / top-level conformant(-varying) array |
 //! | `string` / `string = "char"` | `Unique<String>`, `Ref<String>`, parameter `String` | conformant-varying wide / 8-bit string |
 //! | `string, max = N` | embedded `String` | fixed-size varying string (`[string] char x[N]`) |
 //! | `string, size_is = "expr"` | parameter `String` | conformant-varying string with max_count `expr` |
@@ -44,7 +44,10 @@
 //! `u64`. Decoding checks every count against its expression; encoding refuses a
 //! value whose lengths disagree with them (`EncodeError::CountMismatch`).
 //!
-//! Not supported: generic types; `Full<T>` pointers with attributes on the referent; a
+//! `Full<T>` takes attributes on its referent as `Unique<T>` does (`[ptr, size_is(n)] BYTE *p`);
+//! an alias's referent is written once and sized by the first pointer that writes it.
+//!
+//! Not supported: generic types; a
 //! conformant structure embedded in another structure (its max_count is written where the
 //! member starts instead of being hoisted to the outer structure's front).
 //!

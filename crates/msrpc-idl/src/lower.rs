@@ -148,6 +148,10 @@ struct Lowerer<'p> {
     used_rust: BTreeSet<String>,
     interfaces: Vec<(Interface, bool, PtrKind)>,
     pdefault: PtrKind,
+    /// Definitions that are not remotable (a C union without `[case]` labels, a structure
+    /// with an unsized conformant array, or a type holding one): left out unless something
+    /// on the wire reaches them, which is then an error at the use.
+    local_only: BTreeSet<usize>,
 }
 
 fn ident(s: &str) -> Ident {
@@ -646,6 +650,12 @@ impl<'p> Lowerer<'p> {
             }
             Leaf::Def(idx) => {
                 let idx = *idx;
+                if self.local_only.contains(&idx) {
+                    let what = self.defs.get(idx).map_or_else(String::new, |d| {
+                        format!("`{}` (defined at {})", d.idl, self.map.locate(d.span))
+                    });
+                    return Err(self.unsupported(span, format!("a type that is not remotable on the wire: {what} is or holds a C union without [case] labels or a conformant array without a size (local-only types)")));
+                }
                 if !self.done.contains(&idx) && !self.needed.contains(&idx) {
                     self.needed.push(idx);
                 }
@@ -1045,7 +1055,6 @@ impl<'p> Lowerer<'p> {
                     ));
                 }
                 let inner_ty = &inner.ty;
-                let has_attrs = !inner.ndr.is_empty();
                 let ty = if top_param {
                     match kind {
                         PtrKind::Ref => inner.ty.clone(),
@@ -1057,9 +1066,6 @@ impl<'p> Lowerer<'p> {
                     match kind {
                         PtrKind::Ref => quote!(::msrpc_ndr::Ref<#inner_ty>),
                         PtrKind::Unique => quote!(::msrpc_ndr::Unique<#inner_ty>),
-                        PtrKind::Full if has_attrs => {
-                            return Err(self.unsupported(span, "a full ([ptr]) pointer whose referent has attributes (size_is, string, switch_is)"))
-                        }
                         PtrKind::Full => quote!(::msrpc_ndr::Full<#inner_ty>),
                     }
                 };
@@ -1387,6 +1393,76 @@ impl<'p> Lowerer<'p> {
         r.map_err(|e| self.unsupported(span, format!("{what}: {e}")))
     }
 
+    /// Fills `local_only`: C unions without `[case]` labels and structures with a conformant
+    /// array member no size attribute sizes, then, to a fixed point, the structures and unions
+    /// holding one (by value, pointer or array).
+    fn find_local_only(&mut self) {
+        let mut seeds = Vec::new();
+        for (i, d) in self.defs.iter().enumerate() {
+            match &d.kind {
+                DefKind::Union(u) => {
+                    let arms = u.arms.as_deref().unwrap_or_default();
+                    if u.switch.is_none()
+                        && !arms.is_empty()
+                        && arms.iter().all(|a| a.cases.is_empty() && !a.default)
+                    {
+                        seeds.push(i);
+                    }
+                }
+                DefKind::Struct(s) => {
+                    // a member `T x[]` (or `[size_is(*)]`) whose max_count nothing gives: a
+                    // packet layout, not an NDR type (MS-DRSR's ENCRYPTED_PAYLOAD, 4.1.10.2.20)
+                    let open_unsized = s.fields.iter().flatten().any(|f| {
+                        self.field_resolved(f).is_ok_and(|r| {
+                            matches!(r.levels.first(), Some(Level::Array(Dim::Open)))
+                                && ["size_is", "max_is"].iter().all(|a| {
+                                    r.attrs
+                                        .exprs(a)
+                                        .is_none_or(|v| v.first().is_none_or(Option::is_none))
+                                })
+                                && !r.attrs.has("string")
+                        })
+                    });
+                    if open_unsized {
+                        seeds.push(i);
+                    }
+                }
+                DefKind::Enum(_) => {}
+            }
+        }
+        self.local_only.extend(seeds);
+        loop {
+            let mut grew = Vec::new();
+            for (i, d) in self.defs.iter().enumerate() {
+                if self.local_only.contains(&i) {
+                    continue;
+                }
+                let fields: Vec<&Field> = match &d.kind {
+                    DefKind::Struct(s) => s.fields.iter().flatten().collect(),
+                    DefKind::Union(u) => u
+                        .arms
+                        .iter()
+                        .flatten()
+                        .filter_map(|a| a.field.as_ref())
+                        .collect(),
+                    DefKind::Enum(_) => Vec::new(),
+                };
+                let holds = fields.into_iter().any(|f| {
+                    self.field_resolved(f).is_ok_and(
+                        |r| matches!(r.leaf, Leaf::Def(j) if self.local_only.contains(&j)),
+                    )
+                });
+                if holds {
+                    grew.push(i);
+                }
+            }
+            if grew.is_empty() {
+                break;
+            }
+            self.local_only.extend(grew);
+        }
+    }
+
     fn lower_def(&mut self, idx: usize) -> Result<()> {
         let Some(d) = self.defs.get(idx).cloned() else {
             return Ok(());
@@ -1489,8 +1565,21 @@ impl<'p> Lowerer<'p> {
                     }
                     let def = if first { quote!(#[default]) } else { quote!() };
                     first = false;
-                    variants.push(quote! { #vdoc #def #vid = #lit });
+                    variants.push((v, quote! { #vdoc #def #vid = #lit }));
                 }
+                // the catch-all's Rust tag is the last variant's plus one: keep it clear of
+                // every value (MS-DRSR's DS_NAME_FORMAT descends from 0xFFFFFFF7) and of
+                // overflow (its DS_NAME_ERROR reaches 0xFFFFFFFF)
+                let max = variants.iter().map(|(v, _)| *v).max().unwrap_or(0);
+                if variants.last().is_some_and(|(v, _)| *v != max) {
+                    variants.sort_by_key(|(v, _)| *v);
+                }
+                let repr = if max >= 0xffff_ffff {
+                    quote!(#[repr(u64)])
+                } else {
+                    quote!(#[repr(u32)])
+                };
+                let variants: Vec<TokenStream> = variants.into_iter().map(|(_, t)| t).collect();
                 let v1a = if v1 {
                     quote!(#[ndr(v1_enum)])
                 } else {
@@ -1499,7 +1588,7 @@ impl<'p> Lowerer<'p> {
                 let body = quote! {
                     #idl_doc
                     #v1a
-                    #[repr(u32)]
+                    #repr
                     pub enum #name {
                         #(#variants,)*
                         /// Any value the IDL does not name.
@@ -2055,12 +2144,14 @@ pub fn lower(p: &Program) -> Result<TokenStream> {
         used_rust: BTreeSet::new(),
         interfaces: Vec::new(),
         pdefault: PtrKind::Unique,
+        local_only: BTreeSet::new(),
     };
     for f in &p.files {
         let pd = l.pdefault;
         l.collect(&f.ast.items, f.main, pd)?;
     }
     l.switch_hints();
+    l.find_local_only();
     // interfaces, then types
     let ifaces = l.interfaces.clone();
     let mut iface_out = TokenStream::new();
@@ -2097,6 +2188,11 @@ pub fn lower(p: &Program) -> Result<TokenStream> {
     // lower in dependency order by retrying users after what they need
     while let Some(i) = l.needed.first().copied() {
         l.needed.remove(0);
+        if l.local_only.contains(&i) {
+            // a main file's local-only type nothing on the wire uses (MS-DTYP's EVENT_HEADER):
+            // left out; a use reports it (`leaf_type`)
+            continue;
+        }
         if !l.done.insert(i) {
             continue;
         }
