@@ -447,7 +447,7 @@ fn deferred_decode(
         }
     }
     let id = &p.ident;
-    let name = &p.name;
+    let name = p.name.trim_start_matches("r#");
     let dec = shape::full_decode_deferred(&p.shape, &seen);
     let read = quote! {
         #decls
@@ -538,7 +538,7 @@ fn gen_op(op: &Op, vis: &syn::Visibility) -> syn::Result<TokenStream> {
     let mut req_checks = TokenStream::new();
     for &(i, p) in &req_order {
         let id = &p.ident;
-        let name = &p.name;
+        let name = p.name.trim_start_matches("r#");
         let pre = shape::prelude(&p.attrs, &ReqEncodeBinder(op))?;
         let enc = shape::full_encode(&p.shape, &quote!(&self.#id), name);
         req_enc.extend(quote! { { #pre #enc } });
@@ -590,7 +590,7 @@ fn gen_op(op: &Op, vis: &syn::Visibility) -> syn::Result<TokenStream> {
     let mut resp_checks = TokenStream::new();
     for &(i, p) in &resp_order {
         let id = &p.ident;
-        let name = &p.name;
+        let name = p.name.trim_start_matches("r#");
         let pre = shape::prelude(
             &p.attrs,
             &RespBinder {

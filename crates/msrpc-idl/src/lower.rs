@@ -278,17 +278,19 @@ impl<'p> Lowerer<'p> {
                 Item::TypeDecl(ty, _) => {
                     self.register_spec(ty, None, &Attrs::default(), main, pdefault)?;
                 }
-                Item::Const(_, name, e, span) => {
-                    if let Ok(v) = self.eval(e) {
+                Item::Const(_, name, e, span) => match self.eval(e) {
+                    Ok(v) => {
                         self.consts.insert(name.clone(), v);
-                    } else if !matches!(e, Expr::Str(..)) {
+                    }
+                    Err(_) if matches!(e, Expr::Str(..)) => {}
+                    Err((_, why)) => {
                         return Err(self.err(
                             ErrorKind::Type,
                             *span,
-                            format!("`{name}` is not an integer constant"),
+                            format!("`{name}` is not an integer constant: {why}"),
                         ));
                     }
-                }
+                },
                 Item::Interface(i) => {
                     let pd = match i.attrs.expr("pointer_default") {
                         Some(Expr::Name(n, _)) if n == "ref" => PtrKind::Ref,
@@ -1463,6 +1465,40 @@ impl<'p> Lowerer<'p> {
         }
     }
 
+    /// The structures and unions defined inline in a local-only type (the anonymous
+    /// `struct { ULONG KernelTime; ULONG UserTime; }` of MS-DTYP's EVENT_HEADER), at any
+    /// depth: not lowered for the file's sake, only if something reaches them.
+    fn defined_inside_local_only(&self) -> BTreeSet<usize> {
+        let mut out = BTreeSet::new();
+        let mut todo: Vec<usize> = self.local_only.iter().copied().collect();
+        while let Some(i) = todo.pop() {
+            let fields: Vec<&Field> = match self.defs.get(i).map(|d| &d.kind) {
+                Some(DefKind::Struct(s)) => s.fields.iter().flatten().collect(),
+                Some(DefKind::Union(u)) => u
+                    .arms
+                    .iter()
+                    .flatten()
+                    .filter_map(|a| a.field.as_ref())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for f in fields {
+                let inline = match &f.ty {
+                    TypeSpec::Struct(s) => s.fields.is_some(),
+                    TypeSpec::Union(u) => u.arms.is_some(),
+                    TypeSpec::Enum(e) => e.items.is_some(),
+                    _ => false,
+                };
+                if let Some(j) = self.def_of(&f.ty).filter(|_| inline) {
+                    if out.insert(j) {
+                        todo.push(j);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     fn lower_def(&mut self, idx: usize) -> Result<()> {
         let Some(d) = self.defs.get(idx).cloned() else {
             return Ok(());
@@ -2176,8 +2212,9 @@ pub fn lower(p: &Program) -> Result<TokenStream> {
             iface_out.extend(std::mem::replace(&mut l.out, before));
         }
     }
+    let inside_local = l.defined_inside_local_only();
     let mains: Vec<usize> = (0..l.defs.len())
-        .filter(|i| l.defs.get(*i).is_some_and(|d| d.main))
+        .filter(|i| l.defs.get(*i).is_some_and(|d| d.main) && !inside_local.contains(i))
         .collect();
     for i in mains.into_iter().rev() {
         if !l.needed.contains(&i) {

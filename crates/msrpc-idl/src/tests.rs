@@ -324,8 +324,11 @@ fn prelude_types_are_available() {
 
 // ------------------------------------------------------------------ unsupported constructs
 
+/// Pipes (MS-EFSR's EFS_EXIM_PIPE) lower to `msrpc_ndr::Pipe<T>` parameters marked
+/// `#[ndr(pipe)]`, by value or behind a [ref] pointer; anywhere else, behind a unique
+/// pointer, or over elements a pipe may not carry, they are located errors.
 #[test]
-fn pipes_parse_but_do_not_lower() {
+fn pipes_lower_to_pipe_parameters() {
     let f = parse_str("t.idl", "interface p { typedef pipe byte BYTE_PIPE; }", &[]).unwrap();
     let Item::Interface(i) = &f.items[0] else {
         panic!()
@@ -337,14 +340,38 @@ fn pipes_parse_but_do_not_lower() {
             ..
         })
     ));
-    let e = iface_err("typedef pipe byte BYTE_PIPE;\nvoid f([in] BYTE_PIPE p);");
-    assert_eq!(e.kind, ErrorKind::Unsupported);
-    assert_eq!((e.line, e.col), (5, 23));
-    assert!(
-        e.to_string()
-            .starts_with("t.idl:5:23: not supported by the code generator: pipes"),
-        "{e}"
+    let out = lower(
+        "typedef pipe unsigned char EFS_EXIM_PIPE;\ntypedef struct { short a; } S;\ntypedef pipe S S_PIPE;\n\
+         long r([in] long h, [out] EFS_EXIM_PIPE *o);\nlong w([in] S_PIPE i, [in] long h);",
     );
+    has(&out, "#[ndr(out, pipe)] o: ::msrpc_ndr::Pipe<u8>");
+    has(&out, "#[ndr(in, pipe)] i: ::msrpc_ndr::Pipe<S>");
+    for (body, col, msg) in [
+        (
+            "typedef pipe byte P;\ntypedef struct { P p; } T;",
+            20,
+            "never inside another type",
+        ),
+        (
+            "typedef pipe byte P;\nvoid f([in, unique] P *p);",
+            24,
+            "[ref] pointer",
+        ),
+        (
+            "typedef long *LP;\ntypedef pipe LP P;\nvoid f([in] P p);",
+            15,
+            "pipe's elements",
+        ),
+        (
+            "typedef struct { [string] wchar_t *s; } E;\ntypedef pipe E P;\nvoid f([in] P p);",
+            15,
+            "pipe's elements",
+        ),
+    ] {
+        let e = iface_err(body);
+        assert!(e.message.contains(msg), "{body}: {e}");
+        assert_eq!(e.col, col, "{body}: {e}");
+    }
 }
 
 #[test]
@@ -466,8 +493,63 @@ fn switch_type_from_an_expression_and_c_unions() {
     );
     has(&out, "#[ndr(switch_type = \"u32\")] pub enum PcPortInfo");
     has(&out, "#[ndr(case = 16777215)] Pff(");
-    let e = iface_err("typedef struct _EH { unsigned long a; union { struct { unsigned long k; unsigned long u; }; unsigned hyper t; }; } EH;");
-    assert!(e.message.contains("a C union without [case] labels"), "{e}");
+    // a C union without [case] labels no operation reaches: left out, with what it holds
+    let eh = "typedef struct _EH { unsigned long a; union { struct { unsigned long k; unsigned long u; }; unsigned hyper t; }; } EH;";
+    let out = lower(&format!(
+        "{eh}\ntypedef struct _K {{ unsigned long k; }} K;"
+    ));
+    has(&out, "pub struct K");
+    assert!(!out.contains("Eh"), "{out}");
+    // reached by an operation (through a pointer): an error at the parameter naming the type
+    let e = iface_err(&format!("{eh}\nvoid f([in] EH *p);"));
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert_eq!((e.line, e.col), (5, 17));
+    assert!(e.message.contains("`EH` (defined at t.idl:4:9)"), "{e}");
+    assert!(e.message.contains("C union without [case] labels"), "{e}");
+}
+
+/// A structure with a conformant array no size attribute sizes (MS-DRSR's ENCRYPTED_PAYLOAD,
+/// `[size_is(*)] UCHAR EncryptedData[]`; MS-DTYP's `BYTE OctetString[]`) is a packet layout:
+/// left out like a C union, an error where an operation reaches it.
+#[test]
+fn unsized_conformant_members_are_local_only() {
+    let p = "typedef struct { unsigned char Salt[16]; unsigned long CheckSum; [size_is(*)] unsigned char EncryptedData[]; } EP;\n\
+             typedef struct { unsigned long n; unsigned char Octets[]; } OS;\n\
+             typedef struct { EP *p; } HOLDS;";
+    let out = lower(&format!("{p}\nvoid g([in] long x);"));
+    assert!(
+        !out.contains("pubstructEp") && !out.contains("pubstructOs") && !out.contains("Holds"),
+        "{out}"
+    );
+    let e = iface_err(&format!("{p}\nvoid f([in] HOLDS h);"));
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert_eq!(e.line, 7);
+    assert!(e.message.contains("`HOLDS`"), "{e}");
+}
+
+/// `sizeof` of a typedef name in a `#define` or constant (MS-WKST's MAX_PASSWORDBLOB_SIZE):
+/// base types and aliases of them, enums, GUIDs, pointers, fixed arrays and structures laid
+/// out as C does; a type without a fixed size is an error at the `sizeof`.
+#[test]
+fn sizeof_typedef_names() {
+    let out = lower(
+        "typedef unsigned short WCHAR;\ntypedef struct { unsigned short a; hyper b; } P;\n\
+         typedef struct { unsigned char c[3]; unsigned long *p; } Q;\n\
+         typedef enum { E0 = 0 } E;\n\
+         const unsigned long A = 8 + 256 * sizeof(WCHAR) + sizeof(unsigned long);\n\
+         const unsigned long B = sizeof(P) * 100 + sizeof(Q) * 10 + sizeof(E);\n\
+         const unsigned long C = sizeof(GUID) + sizeof(P *);\n\
+         typedef struct { [range(0, A)] unsigned long n; [range(0, B)] unsigned long m; [range(0, C)] unsigned long k; } R;",
+    );
+    // 8 + 256 * 2 + 4; 16 * 100 + 8 * 10 + 4 (P: a short padded to 8, a hyper; Q: 3 bytes
+    // padded to 4, a pointer); 16 + 4
+    has(&out, "#[ndr(range(0, 524))] pub n: u32");
+    has(&out, "#[ndr(range(0, 1684))] pub m: u32");
+    has(&out, "#[ndr(range(0, 20))] pub k: u32");
+    let e = iface_err("typedef struct { unsigned long n; [size_is(n)] unsigned char a[]; } V;\nconst long X = sizeof(V);");
+    assert_eq!(e.kind, ErrorKind::Type);
+    assert_eq!((e.line, e.col), (5, 12));
+    assert!(e.message.contains("`sizeof(V)`"), "{e}");
 }
 
 /// An enumerator aliasing another's value (MS-NRPC's `ForestTrustRecordTypeLast =
