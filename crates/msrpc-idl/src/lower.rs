@@ -1330,6 +1330,17 @@ impl<'p> Lowerer<'p> {
                 "u64::from(::msrpc_ndr::ndr_count({}) == 0)",
                 self.sizing(inner, sib)?
             )),
+            // `~` on the 64-bit count: MS-DCOM's ORPC_EXTENT `size_is((size+7)&~7)` rounds up
+            // to 8 as C does for every 32-bit `size` that does not wrap
+            Expr::Unary("~", inner, _) => Ok(format!(
+                "(!::msrpc_ndr::ndr_count({}))",
+                self.sizing(inner, sib)?
+            )),
+            Expr::Unary("-", inner, _) => Ok(format!(
+                "::msrpc_ndr::ndr_count({}).wrapping_neg()",
+                self.sizing(inner, sib)?
+            )),
+            Expr::Unary("+", inner, _) => self.sizing(inner, sib),
             Expr::Member(base, field, _) => Ok(format!("{}.{}", self.sizing(base, sib)?, ident(&snake(field)))),
             Expr::Int(v, _) => Ok(format!("{v}u64")),
             // `sizeof(wchar_t)` (MS-RPRN's `size_is(cbValueName / sizeof(wchar_t))`)
@@ -2205,11 +2216,46 @@ pub fn lower(p: &Program) -> Result<TokenStream> {
             }
         }
     }
+    // two interfaces of a file naming an operation alike (MS-CMRP's clusapi2 and clusapi3)
+    // would define the same request and response types: each plain interface then gets a
+    // module of its own
+    let mut seen_ops: HashMap<String, usize> = HashMap::new();
+    for (i, _, _) in ifaces.iter().filter(|(i, _, _)| wanted.contains(&i.name)) {
+        let ops: BTreeSet<String> = i
+            .items
+            .iter()
+            .filter_map(|it| match it {
+                Item::Operation(op) if !op.attrs.has("local") => Some(snake(&op.name)),
+                _ => None,
+            })
+            .collect();
+        for op in ops {
+            *seen_ops.entry(op).or_default() += 1;
+        }
+    }
+    let collide = seen_ops.values().any(|n| *n > 1);
     for (i, _, pd) in &ifaces {
         if wanted.contains(&i.name) {
             let before = std::mem::take(&mut l.out);
             l.lower_interface(i, *pd)?;
-            iface_out.extend(std::mem::replace(&mut l.out, before));
+            let items = std::mem::replace(&mut l.out, before);
+            if collide && i.base.is_none() && !i.attrs.has("object") && !items.is_empty() {
+                let m = ident(&snake(&i.name));
+                let d = doc(&format!(
+                    "IDL interface `{}`, in a module of its own: another interface of the file names the same operations.",
+                    i.name
+                ));
+                iface_out.extend(quote! {
+                    #d
+                    pub mod #m {
+                        #[allow(unused_imports)]
+                        use super::*;
+                        #items
+                    }
+                });
+            } else {
+                iface_out.extend(items);
+            }
         }
     }
     let inside_local = l.defined_inside_local_only();

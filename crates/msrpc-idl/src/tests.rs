@@ -656,3 +656,24 @@ fn nesting_is_bounded() {
         "{e}"
     );
 }
+
+/// Two interfaces of one file naming an operation alike (MS-CMRP's clusapi2 and clusapi3) get
+/// a module each, so their request and response types do not collide; without a shared name
+/// they stay at the top.
+#[test]
+fn colliding_interfaces_get_a_module_each() {
+    let two = |second_op: &str| {
+        let src = format!(
+            "[uuid(12345678-1234-1234-1234-123456789abc), version(2.0)] interface clusapi2 {{ long ApiOpenCluster([in] long a); }}\n\
+             [uuid(12345678-1234-1234-1234-123456789abd), version(3.0)] interface clusapi3 {{ long {second_op}([in] long a); }}\n"
+        );
+        let ts = compile_str("t.idl", &src, &Options::default()).unwrap_or_else(|e| panic!("{e}"));
+        syn::parse2::<syn::File>(ts.clone()).unwrap();
+        squash(&ts.to_string())
+    };
+    let out = two("ApiOpenCluster");
+    has(&out, "pub mod clusapi2 { #[allow(unused_imports)] use super::*;");
+    has(&out, "pub mod clusapi3 { #[allow(unused_imports)] use super::*;");
+    let out = two("ApiCloseCluster");
+    assert!(!out.contains("pubmod"), "{out}");
+}
