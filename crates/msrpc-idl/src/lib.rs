@@ -53,17 +53,22 @@
 //! | `strict_context_handle`, `type_strict_context_handle`, `ms_union` | accepted; no effect on NDR20 stubs (`ms_union` matters for NDR64) |
 //! | `[handle]` type | its underlying type (a customized binding handle is marshalled like any parameter) |
 //! | `wire_marshal`/`transmit_as`/`user_marshal` typedef | the wire type |
+//! | `typedef pipe T NAME` parameter (by value or `[ref]` pointer) | `msrpc_ndr::Pipe<T>`, `#[ndr(pipe)]`: after the other `[in]`, before the other `[out]` parameters |
+//! | `[size_is(n), ptr] T *p` member | `Full<Vec<T>>` with `size_is` |
+//! | `sizeof(NAME)` of a typedef name in a constant or size | its C size with NDR20's sizes (base types, enums 4, GUID 16, pointers 4, fixed arrays, structures) |
+//! | local-only type (a C union without `[case]`, a structure with an unsized `[]` / `[size_is(*)]` member, a type holding one) | left out; an operation reaching one is a located error |
+//! | two interfaces of a file sharing operation names | a `pub mod` per interface (`use super::*`) |
 //!
 //! # Not supported by the code generator (reported, never mis-generated)
 //! - a conformant structure embedded in another structure, a union arm or an array;
+//! - a conformant array that is not a structure's last member; `size_is` on a fixed array;
 //! - `first_is`/`min_is` other than 0;
 //! - sizes on two levels at once (`size_is(a, b)` with both given);
-//! - a union `[default]` arm with a member;
-//! - full (`[ptr]`) pointers with attributes on the referent;
-//! - pipes (parsed; lowering stops at the first use);
+//! - interface pointers as types (`IUnknown *`, `ITypeInfo **`); `void *` that is not a
+//!   context handle;
+//! - streaming pipes (a `Pipe` holds every element: the call is encoded and decoded whole);
 //! - `[callback]` operations; inheritance between non-`[object]` interfaces;
-//! - sizing expressions that name a later parameter (the code generator decodes in order),
-//!   or the referent of a `[unique]` pointer;
+//! - a structure member's size taken from a pointer member's referent;
 //! - 64-bit union discriminants; structures, unions or enums without members.
 //!
 //! Two expected differences from MIDL: an embedded `[ref]` pointer needs a referent with a

@@ -672,8 +672,14 @@ fn colliding_interfaces_get_a_module_each() {
         squash(&ts.to_string())
     };
     let out = two("ApiOpenCluster");
-    has(&out, "pub mod clusapi2 { #[allow(unused_imports)] use super::*;");
-    has(&out, "pub mod clusapi3 { #[allow(unused_imports)] use super::*;");
+    has(
+        &out,
+        "pub mod clusapi2 { #[allow(unused_imports)] use super::*;",
+    );
+    has(
+        &out,
+        "pub mod clusapi3 { #[allow(unused_imports)] use super::*;",
+    );
     let out = two("ApiCloseCluster");
     assert!(!out.contains("pubmod"), "{out}");
 }
