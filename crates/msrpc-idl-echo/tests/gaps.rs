@@ -608,23 +608,44 @@ fn drsr_full_pointer_to_a_sized_array() {
     );
 }
 
-// ------------------------------------------- 8. an enum with values up to 0xFFFFFFFF
+// ------------------------------------------- 8. enums with values up to 0xFFFFFFFF
 
 #[test]
 fn enum_values_up_to_u32_max() {
-    for (f, b) in [
-        (NameFormat::IsFpo, "ffffffff"),
-        (NameFormat::ListDomains, "f7ffffff"),
-        (NameFormat::ListNcs, "f6ffffff"),
-        (NameFormat::Unknown_, "00000000"),
-        (NameFormat::Unknown(5), "05000000"),
+    for (error, format, b) in [
+        (
+            NameError::IsFpo,
+            NameFormat::ListDomains,
+            "ffffffff f7ffffff",
+        ),
+        (
+            NameError::IsSidUser,
+            NameFormat::ListNcs,
+            "f9ffffff f6ffffff",
+        ),
+        (
+            NameError::NoError,
+            NameFormat::ForLogon,
+            "00000000 f5ffffff",
+        ),
+        (
+            NameError::Unknown(5),
+            NameFormat::Unknown_,
+            "05000000 00000000",
+        ),
+        (
+            NameError::NoError,
+            NameFormat::Unknown(0xffff_fff8),
+            "00000000 f8ffffff",
+        ),
     ] {
         request!(
             SetNameFormatRequest,
-            SetNameFormatRequest { format: f },
+            SetNameFormatRequest { error, format },
             b,
             b
         );
     }
-    assert_eq!(u32::from(NameFormat::IsFpo), 0xffff_ffff);
+    assert_eq!(u32::from(NameError::IsFpo), 0xffff_ffff);
+    assert_eq!(u32::from(NameFormat::ForLogon), 0xffff_fff5);
 }

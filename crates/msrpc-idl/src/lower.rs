@@ -1618,10 +1618,13 @@ impl<'p> Lowerer<'p> {
                 // every value (MS-DRSR's DS_NAME_FORMAT descends from 0xFFFFFFF7) and of
                 // overflow (its DS_NAME_ERROR reaches 0xFFFFFFFF)
                 let max = variants.iter().map(|(v, _)| *v).max().unwrap_or(0);
-                if variants.last().is_some_and(|(v, _)| *v != max) {
+                let clash = variants.last().is_some_and(|(last, _)| {
+                    *last >= 0xffff_ffff || variants.iter().any(|(v, _)| *v == last + 1)
+                });
+                if clash {
                     variants.sort_by_key(|(v, _)| *v);
                 }
-                let repr = if max >= 0xffff_ffff {
+                let repr = if clash && max >= 0xffff_ffff {
                     quote!(#[repr(u64)])
                 } else {
                     quote!(#[repr(u32)])
