@@ -45,6 +45,9 @@
 //!   alignments, and the arm, after the discriminant, to the largest arm alignment, encapsulated
 //!   or not; the discriminant keeps its declared type. `ms_union` does not apply to NDR64
 //!   (2.2.4.5).
+//! - 2.2.5.3.4.5 (pipes): a chunk's count is 8 bytes aligned to 8 and the chunk ends with the
+//!   count negated (8 bytes); the final chunk is two zero counts; a chunk holds at most
+//!   2^31 - 1 elements ([`Pipe`]).
 //! - Context handles stay 20 bytes aligned to 4 ([`ContextHandle`]): the handle is a
 //!   structure of a `long` and a GUID, with no pointer or count in it.
 //! - These rules are the ones Samba's NDR64 engine applies (`LIBNDR_FLAG_NDR64`:

@@ -31,7 +31,7 @@ use crate::{DecodeErrorKind, DecodeResult, EncodeResult, Ndr, Reader, Writer};
 
 /// The elements of a pipe of `T`, written as chunks of at most [`Pipe::CHUNK_ELEMENTS`]
 /// elements and an empty final chunk; decoding joins the chunks it reads, of any size.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pipe<T> {
     /// Every element the pipe carries, in order.
     pub elements: Vec<T>,
@@ -52,6 +52,15 @@ impl<T> Pipe<T> {
     /// The elements, consuming the pipe.
     pub fn into_inner(self) -> Vec<T> {
         self.elements
+    }
+}
+
+impl<T> Default for Pipe<T> {
+    /// The empty pipe (its final chunk alone).
+    fn default() -> Self {
+        Self {
+            elements: Vec::new(),
+        }
     }
 }
 
