@@ -216,7 +216,8 @@ fn parse_op(f: &syn::TraitItemFn) -> syn::Result<Op> {
         ReturnType::Default => None,
         ReturnType::Type(_, t) => Some((**t).clone()),
     };
-    let base = pascal(&f.sig.ident.to_string());
+    // `r#type` names the types `TypeRequest`, `TypeResponse`
+    let base = pascal(&syn::ext::IdentExt::unraw(&f.sig.ident).to_string());
     Ok(Op {
         method: f.sig.ident.clone(),
         name: f.sig.ident.to_string(),

@@ -993,3 +993,21 @@ fn pipe_parameters_take_their_wire_places() {
     });
     assert!(e.contains("takes no sizing"), "{e}");
 }
+
+/// An operation named by a keyword (`r#type`, lowered from MS-DCOM files' `Type` methods)
+/// names its types without the `r#`.
+#[test]
+fn raw_identifier_operations() {
+    let out = iface(
+        quote!(uuid = "12345678-1234-1234-1234-123456789abc"),
+        quote! {
+            pub trait K {
+                #[opnum(0)]
+                fn r#type(#[ndr(in)] r#in: u32) -> u32;
+            }
+        },
+    )
+    .unwrap();
+    assert!(out.contains("pubstructTypeRequest"), "{out}");
+    assert!(out.contains("pubstructTypeResponse"), "{out}");
+}

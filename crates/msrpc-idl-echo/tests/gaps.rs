@@ -649,3 +649,46 @@ fn enum_values_up_to_u32_max() {
     assert_eq!(u32::from(NameError::IsFpo), 0xffff_ffff);
     assert_eq!(u32::from(NameFormat::ForLogon), 0xffff_fff5);
 }
+
+// ------------------------------------------------------------------ 9. interface pointers
+
+#[test]
+fn interface_pointers_are_unique_minterfacepointers() {
+    use msrpc_dcom::MInterfacePointer;
+    let q = GetTypeInfoRequest {
+        punk: Unique::new(MInterfacePointer {
+            cnt_data: 3,
+            data: vec![1, 2, 3],
+        }),
+    };
+    // referent id; the MInterfacePointer: max_count (hoisted), ulCntData, abData; in NDR64
+    // the structure ends on a multiple of its alignment, 4 (MS-RPCE 2.2.5.3.4.1)
+    request!(
+        GetTypeInfoRequest,
+        q.clone(),
+        "00000200 03000000 03000000 010203",
+        "0000020000000000 0300000000000000 03000000 010203 00"
+    );
+    request!(
+        GetTypeInfoRequest,
+        GetTypeInfoRequest {
+            punk: Unique::null()
+        },
+        "00000000",
+        "0000000000000000"
+    );
+    response!(
+        GetTypeInfoResponse,
+        q,
+        GetTypeInfoResponse {
+            pp_t_info: Unique::new(MInterfacePointer {
+                cnt_data: 2,
+                data: vec![0xaa, 0xbb],
+            }),
+            result: 0,
+        },
+        // *ppTInfo's referent id, the MInterfacePointer, padding to 4, the return value
+        "00000200 02000000 02000000 aabb 0000 00000000",
+        "0000020000000000 0200000000000000 02000000 aabb 0000 00000000"
+    );
+}

@@ -310,7 +310,10 @@ pub enum Item {
     Interface(Interface),
     /// An operation.
     Operation(Operation),
-    /// A construct read and skipped (`cpp_quote`, `coclass`, `library`, forward declarations).
+    /// `interface NAME;`: a forward declaration (the name may then be used as a type, an
+    /// interface pointer).
+    ForwardInterface(String, Span),
+    /// A construct read and skipped (`cpp_quote`, `coclass`, `library`...).
     Skipped(&'static str, Span),
 }
 

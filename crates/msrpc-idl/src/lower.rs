@@ -95,6 +95,11 @@ enum Leaf {
     Def(usize),
     ContextHandle,
     Uuid,
+    /// An interface named as a type (`ITypeInfo` in `ITypeInfo **pp`), before its pointer.
+    Interface,
+    /// An interface pointer (`IUnknown *`, `[iid_is(riid)] void *`): a unique pointer to an
+    /// `MInterfacePointer` (MS-DCOM 2.2.14) on the wire.
+    InterfacePtr,
     /// `pipe T`: the element type.
     Pipe(Box<TypeSpec>),
 }
@@ -148,6 +153,9 @@ struct Lowerer<'p> {
     used_rust: BTreeSet<String>,
     interfaces: Vec<(Interface, bool, PtrKind)>,
     pdefault: PtrKind,
+    /// Interface names (declared, defined, or `IUnknown`): as types they are interface
+    /// pointers.
+    iface_names: BTreeSet<String>,
     /// Definitions that are not remotable (a C union without `[case]` labels, a structure
     /// with an unsized conformant array, or a type holding one): left out unless something
     /// on the wire reaches them, which is then an error at the use.
@@ -298,12 +306,16 @@ impl<'p> Lowerer<'p> {
                         _ => PtrKind::Unique,
                     };
                     self.collect(&i.items, main, pd)?;
+                    self.iface_names.insert(i.name.clone());
                     self.interfaces.push((i.clone(), main, pd));
                 }
                 Item::Operation(op) => {
                     for p in &op.params {
                         self.register_spec(&p.ty, None, &Attrs::default(), main, pdefault)?;
                     }
+                }
+                Item::ForwardInterface(n, _) => {
+                    self.iface_names.insert(n.clone());
                 }
                 Item::Import(_) | Item::Skipped(..) => {}
             }
@@ -457,7 +469,8 @@ impl<'p> Lowerer<'p> {
                 Some((n, n))
             }
             Leaf::Uuid => Some((16, 4)),
-            Leaf::ContextHandle | Leaf::Pipe(_) => None,
+            Leaf::InterfacePtr => Some((4, 4)),
+            Leaf::ContextHandle | Leaf::Pipe(_) | Leaf::Interface => None,
             Leaf::Def(idx) => match self.defs.get(*idx).map(|d| &d.kind) {
                 Some(DefKind::Enum(_)) => Some((4, 4)),
                 Some(DefKind::Struct(st)) => {
@@ -533,6 +546,15 @@ impl<'p> Lowerer<'p> {
                     attrs: Attrs::default(),
                 }
             }
+            TypeSpec::Named(n, _)
+                if !self.types.contains_key(n) && self.iface_names.contains(n) =>
+            {
+                Resolved {
+                    levels: Vec::new(),
+                    leaf: Leaf::Interface,
+                    attrs: Attrs::default(),
+                }
+            }
             TypeSpec::Named(n, nspan) => {
                 let Some((alias, def)) = self.types.get(n) else {
                     return Err(self
@@ -584,6 +606,13 @@ impl<'p> Lowerer<'p> {
         {
             levels.pop();
             leaf = Leaf::ContextHandle;
+        }
+        // the pointer to an interface (or, with iid_is, a `void *`) is the interface pointer
+        if (leaf == Leaf::Interface || (leaf == Leaf::Base(Base::Void) && attrs.has("iid_is")))
+            && levels.last() == Some(&Level::Ptr)
+        {
+            levels.pop();
+            leaf = Leaf::InterfacePtr;
         }
         Ok(Resolved {
             levels,
@@ -642,6 +671,8 @@ impl<'p> Lowerer<'p> {
             },
             Leaf::Uuid => plain(quote!(::msrpc_ndr::Uuid), None),
             Leaf::ContextHandle => plain(quote!(::msrpc_ndr::ContextHandle), None),
+            Leaf::InterfacePtr => plain(quote!(::msrpc_ndr::Unique<::msrpc_dcom::MInterfacePointer>), None),
+            Leaf::Interface => return Err(self.err(ErrorKind::Type, span, "an interface by value (only a pointer to one, an interface pointer, is a wire type)")),
             Leaf::Pipe(elem) => {
                 let er = self.resolve(elem, 0, &[], &Attrs::default(), 0)?;
                 if !er.levels.is_empty() || matches!(er.leaf, Leaf::Pipe(_) | Leaf::ContextHandle) || self.has_pointer_or_array(&er, 0) {
@@ -718,6 +749,7 @@ impl<'p> Lowerer<'p> {
             .iter()
             .any(|a| r.attrs.has(a));
         if varying
+            || r.leaf == Leaf::InterfacePtr
             || r.levels
                 .iter()
                 .any(|l| matches!(l, Level::Ptr | Level::Array(Dim::Open)))
@@ -1949,7 +1981,13 @@ impl<'p> Lowerer<'p> {
         if iface.attrs.has("local") || iface.name == "IUnknown" {
             return Ok(());
         }
-        let object = iface.attrs.has("object");
+        // an interface that inherits is a COM interface (DCE IDL has no inheritance): MIDL wants
+        // [object], which ODL files spell [odl] or [dual] and some published files (MS-ADTG,
+        // MS-COMEV's IEventSystemInitialize : IUnknown) leave out
+        let object = iface.attrs.has("object")
+            || iface.attrs.has("odl")
+            || iface.attrs.has("dual")
+            || iface.base.is_some();
         let uuid = match iface.attrs.get("uuid").and_then(|a| a.args.first()) {
             Some(AttrArg::Text(t)) => t.clone(),
             _ => {
@@ -1987,10 +2025,7 @@ impl<'p> Lowerer<'p> {
                 quote!(: #b)
             }
         };
-        let orpc = object || iface.base.is_some();
-        if orpc && !object {
-            return Err(self.unsupported(iface.span, "inheritance between non-[object] interfaces"));
-        }
+        let orpc = object;
         let mut opnum = base_ops;
         let mut ops = Vec::new();
         let trait_name = ident(&camel(&iface.name));
@@ -2062,7 +2097,10 @@ impl<'p> Lowerer<'p> {
                 quote!()
             } else {
                 let r = self.resolve(&op.ret, op.ret_ptrs, &[], &Attrs::default(), 0)?;
-                if orpc {
+                if r.levels.is_empty() && r.leaf == Leaf::Base(Base::Void) {
+                    // a typedef of void (MS-TSTS' `VOID Opnum13NotUsedOnWire();`)
+                    quote!()
+                } else if orpc {
                     if !(r.levels.is_empty()
                         && r.leaf
                             == Leaf::Base(Base::Int {
@@ -2195,6 +2233,7 @@ pub fn lower(p: &Program) -> Result<TokenStream> {
         interfaces: Vec::new(),
         pdefault: PtrKind::Unique,
         local_only: BTreeSet::new(),
+        iface_names: BTreeSet::from(["IUnknown".to_string()]),
     };
     for f in &p.files {
         let pd = l.pdefault;

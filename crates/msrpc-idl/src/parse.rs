@@ -354,7 +354,7 @@ impl<'m> Parser<'m> {
     fn interface(&mut self, attrs: Attrs) -> Result<Item> {
         let (name, span) = self.ident("the interface name")?;
         if self.eat_punct(";") {
-            return Ok(Item::Skipped("interface forward declaration", span));
+            return Ok(Item::ForwardInterface(name, span));
         }
         let base = if self.eat_punct(":") {
             Some(self.ident("the base interface")?.0)

@@ -683,3 +683,38 @@ fn colliding_interfaces_get_a_module_each() {
     let out = two("ApiCloseCluster");
     assert!(!out.contains("pubmod"), "{out}");
 }
+
+/// An interface named as a type is an interface pointer (`ITypeInfo **ppTInfo`, a forward
+/// declaration's name, `IUnknown *`, `[iid_is(riid)] void **`): a unique pointer to an
+/// MInterfacePointer (MS-DCOM 2.2.14). An interface that inherits is a COM interface even
+/// without `[object]` (MS-COMEV's `IEventSystemInitialize : IUnknown`); a `VOID` return (a
+/// typedef of void) returns nothing.
+#[test]
+fn interface_pointers_and_inherited_com_interfaces() {
+    let src = "typedef void VOID;\ninterface ITypeInfo;\n\
+        [object, uuid(12345678-1234-1234-1234-123456789abc)] interface IDisp : IUnknown {\n\
+          long GetTypeInfo([in] unsigned long i, [out] ITypeInfo **ppTInfo);\n\
+          long Put([in] IUnknown *punk, [in] GUID *riid, [out, iid_is(riid)] void **ppv);\n\
+        }\n\
+        [uuid(12345678-1234-1234-1234-123456789abd)] interface IInit : IUnknown { long Init(); }\n\
+        [uuid(12345678-1234-1234-1234-123456789abe), version(1.0)] interface plain { VOID NotUsed(); }\n";
+    let ts = compile_str("t.idl", src, &Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    let out = squash(&ts.to_string());
+    has(
+        &out,
+        "#[ndr(out)] pp_t_info: ::msrpc_ndr::Unique<::msrpc_dcom::MInterfacePointer>",
+    );
+    has(
+        &out,
+        "#[ndr(in)] punk: ::msrpc_ndr::Unique<::msrpc_dcom::MInterfacePointer>",
+    );
+    has(
+        &out,
+        "#[ndr(out)] ppv: ::msrpc_ndr::Unique<::msrpc_dcom::MInterfacePointer>",
+    );
+    has(&out, "version = \"0.0\", orpc)] pub trait IInit");
+    has(&out, "#[opnum(0)] fn not_used();");
+    let e = iface_err("interface ITypeInfo;\nvoid f([in] ITypeInfo t);");
+    assert_eq!(e.kind, ErrorKind::Type);
+    assert!(e.message.contains("an interface by value"), "{e}");
+}
