@@ -156,6 +156,8 @@ struct Lowerer<'p> {
     /// Interface names (declared, defined, or `IUnknown`): as types they are interface
     /// pointers.
     iface_names: BTreeSet<String>,
+    /// Each interface in a module of its own (two of them share operation names).
+    iface_modules: bool,
     /// Definitions that are not remotable (a C union without `[case]` labels, a structure
     /// with an unsized conformant array, or a type holding one): left out unless something
     /// on the wire reaches them, which is then an error at the use.
@@ -238,6 +240,23 @@ fn name_anonymous_members(mut s: StructDef) -> StructDef {
         }
     }
     s
+}
+
+/// The Rust method name of an operation: its snake_case name, prefixed `get_`, `put_` or
+/// `putref_` for a `[propget]`, `[propput]` or `[propputref]` property accessor (as MIDL names
+/// them in C: an ODL property's accessors share its name).
+fn op_method(op: &Operation) -> String {
+    let name = snake(&op.name);
+    for (attr, prefix) in [
+        ("propget", "get_"),
+        ("propput", "put_"),
+        ("propputref", "putref_"),
+    ] {
+        if op.attrs.has(attr) {
+            return format!("{prefix}{name}");
+        }
+    }
+    name
 }
 
 fn doc(s: &str) -> TokenStream {
@@ -2021,12 +2040,19 @@ impl<'p> Lowerer<'p> {
                         format!("undefined base interface `{b}`"),
                     ));
                 }
-                let b = ident(&camel(b));
-                quote!(: #b)
+                let bt = ident(&camel(b));
+                if self.iface_modules {
+                    // every interface of the file has its module (see `lower`)
+                    let m = ident(&snake(b));
+                    quote!(: super::#m::#bt)
+                } else {
+                    quote!(: #bt)
+                }
             }
         };
         let orpc = object;
         let mut opnum = base_ops;
+        let mut methods = BTreeSet::new();
         let mut ops = Vec::new();
         let trait_name = ident(&camel(&iface.name));
         let uuid_s = uuid.to_ascii_lowercase();
@@ -2127,13 +2153,29 @@ impl<'p> Lowerer<'p> {
             for a in &op.attrs.0 {
                 if matches!(
                     a.name.as_str(),
-                    "idempotent" | "maybe" | "broadcast" | "call_as" | "async"
+                    "idempotent"
+                        | "maybe"
+                        | "broadcast"
+                        | "call_as"
+                        | "async"
+                        | "propget"
+                        | "propput"
+                        | "propputref"
                 ) {
                     notes.push(format!("IDL attribute `[{}]`.", a.name));
                 }
             }
             let docs: Vec<TokenStream> = notes.iter().map(|n| doc(n)).collect();
-            let mname = ident(&snake(&op.name));
+            // names that meet after snake_case (MS-COMEV's `_NewEnum` and `NewEnum`
+            // properties) get a number: the code generator's type names drop underscores
+            let mut m = op_method(op);
+            let mut n = 2;
+            while methods.contains(&m) {
+                m = format!("{}{n}", op_method(op));
+                n += 1;
+            }
+            methods.insert(m.clone());
+            let mname = ident(&m);
             let n = Literal::usize_unsuffixed(this);
             let one = quote! { #(#docs)* #[opnum(#n)] fn #mname(#(#params),*) #ret; };
             let check = quote! { pub trait #trait_name #supertrait { #one } };
@@ -2234,6 +2276,7 @@ pub fn lower(p: &Program) -> Result<TokenStream> {
         pdefault: PtrKind::Unique,
         local_only: BTreeSet::new(),
         iface_names: BTreeSet::from(["IUnknown".to_string()]),
+        iface_modules: false,
     };
     for f in &p.files {
         let pd = l.pdefault;
@@ -2258,16 +2301,17 @@ pub fn lower(p: &Program) -> Result<TokenStream> {
             }
         }
     }
-    // two interfaces of a file naming an operation alike (MS-CMRP's clusapi2 and clusapi3)
-    // would define the same request and response types: each plain interface then gets a
-    // module of its own
+    // two interfaces of a file naming an operation alike (MS-CMRP's clusapi2 and clusapi3,
+    // DCOM files' `Next`, `Clone`, `Opnum4NotUsedOnWire`) would define the same request and
+    // response types: each interface then gets a module of its own, and an inheriting one
+    // names its base as `super::base_module::Base`
     let mut seen_ops: HashMap<String, usize> = HashMap::new();
     for (i, _, _) in ifaces.iter().filter(|(i, _, _)| wanted.contains(&i.name)) {
         let ops: BTreeSet<String> = i
             .items
             .iter()
             .filter_map(|it| match it {
-                Item::Operation(op) if !op.attrs.has("local") => Some(snake(&op.name)),
+                Item::Operation(op) if !op.attrs.has("local") => Some(op_method(op)),
                 _ => None,
             })
             .collect();
@@ -2276,12 +2320,13 @@ pub fn lower(p: &Program) -> Result<TokenStream> {
         }
     }
     let collide = seen_ops.values().any(|n| *n > 1);
+    l.iface_modules = collide;
     for (i, _, pd) in &ifaces {
         if wanted.contains(&i.name) {
             let before = std::mem::take(&mut l.out);
             l.lower_interface(i, *pd)?;
             let items = std::mem::replace(&mut l.out, before);
-            if collide && i.base.is_none() && !i.attrs.has("object") && !items.is_empty() {
+            if collide && !items.is_empty() {
                 let m = ident(&snake(&i.name));
                 let d = doc(&format!(
                     "IDL interface `{}`, in a module of its own: another interface of the file names the same operations.",

@@ -718,3 +718,23 @@ fn interface_pointers_and_inherited_com_interfaces() {
     assert_eq!(e.kind, ErrorKind::Type);
     assert!(e.message.contains("an interface by value"), "{e}");
 }
+
+/// ODL properties: `[propget]`/`[propput]`/`[propputref]` accessors share the property's
+/// name, so their methods are `get_x`, `put_x`, `putref_x` (MIDL's C names); names that still
+/// meet after snake_case (`_NewEnum` and `NewEnum`) get a number.
+#[test]
+fn property_accessors_and_names_that_meet() {
+    let src =
+        "[object, uuid(12345678-1234-1234-1234-123456789abc)] interface IProps : IUnknown {\n\
+          [propget] long Name([out, retval] long *p);\n\
+          [propput] long Name([in] long v);\n\
+          [propget] long _NewEnum([out, retval] IUnknown **pp);\n\
+          [propget] long NewEnum([out, retval] IUnknown **pp);\n\
+        }\n";
+    let ts = compile_str("t.idl", src, &Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    let out = squash(&ts.to_string());
+    has(&out, "#[opnum(3)] fn get_name(");
+    has(&out, "#[opnum(4)] fn put_name(");
+    has(&out, "#[opnum(5)] fn get_new_enum(");
+    has(&out, "#[opnum(6)] fn get_new_enum2(");
+}
