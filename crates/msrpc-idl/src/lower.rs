@@ -706,7 +706,7 @@ impl<'p> Lowerer<'p> {
                     let what = self.defs.get(idx).map_or_else(String::new, |d| {
                         format!("`{}` (defined at {})", d.idl, self.map.locate(d.span))
                     });
-                    return Err(self.unsupported(span, format!("a type that is not remotable on the wire: {what} is or holds a C union without [case] labels or a conformant array without a size (local-only types)")));
+                    return Err(self.unsupported(span, format!("a type that is not remotable on the wire: {what} is or holds a C union without [case] labels, a conformant array without a size or a `void *` (local-only types)")));
                 }
                 if !self.done.contains(&idx) && !self.needed.contains(&idx) {
                     self.needed.push(idx);
@@ -1457,18 +1457,31 @@ impl<'p> Lowerer<'p> {
         r.map_err(|e| self.unsupported(span, format!("{what}: {e}")))
     }
 
-    /// Fills `local_only`: C unions without `[case]` labels and structures with a conformant
-    /// array member no size attribute sizes, then, to a fixed point, the structures and unions
-    /// holding one (by value, pointer or array).
+    /// Whether one of `fields` is a `void *` that is neither a context handle nor an
+    /// `[iid_is]` interface pointer (`PVOID pvReserved`: MIDL marshals no `void *`), outside
+    /// `[ignore]`.
+    fn holds_void_pointer<'f>(&self, mut fields: impl Iterator<Item = &'f Field>) -> bool {
+        fields.any(|f| {
+            self.field_resolved(f).is_ok_and(|r| {
+                r.leaf == Leaf::Base(Base::Void) && !r.levels.is_empty() && !r.attrs.has("ignore")
+            })
+        })
+    }
+
+    /// Fills `local_only`: C unions without `[case]` labels, structures with a conformant
+    /// array member no size attribute sizes and structures or unions with a `void *` member,
+    /// then, to a fixed point, the structures and unions holding one (by value, pointer or
+    /// array).
     fn find_local_only(&mut self) {
         let mut seeds = Vec::new();
         for (i, d) in self.defs.iter().enumerate() {
             match &d.kind {
                 DefKind::Union(u) => {
                     let arms = u.arms.as_deref().unwrap_or_default();
-                    if u.switch.is_none()
+                    if (u.switch.is_none()
                         && !arms.is_empty()
-                        && arms.iter().all(|a| a.cases.is_empty() && !a.default)
+                        && arms.iter().all(|a| a.cases.is_empty() && !a.default))
+                        || self.holds_void_pointer(arms.iter().filter_map(|a| a.field.as_ref()))
                     {
                         seeds.push(i);
                     }
@@ -1487,7 +1500,7 @@ impl<'p> Lowerer<'p> {
                                 && !r.attrs.has("string")
                         })
                     });
-                    if open_unsized {
+                    if open_unsized || self.holds_void_pointer(s.fields.iter().flatten()) {
                         seeds.push(i);
                     }
                 }

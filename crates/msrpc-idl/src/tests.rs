@@ -738,3 +738,21 @@ fn property_accessors_and_names_that_meet() {
     has(&out, "#[opnum(5)] fn get_new_enum(");
     has(&out, "#[opnum(6)] fn get_new_enum2(");
 }
+
+/// A structure with a `void *` member that is neither a context handle nor an `[iid_is]`
+/// interface pointer (MS-TSTS' `PVOID ProcessSid`, MS-RAIW's `LPVOID pPnr`) is local-only:
+/// left out, and an error where an operation reaches it.
+#[test]
+fn void_pointer_members_are_local_only() {
+    let t =
+        "typedef void *PVOID;\ntypedef struct _PI { unsigned long Magic; PVOID ProcessSid; } PI;";
+    let out = lower(&format!("{t}\nlong g([in] long x);"));
+    assert!(!out.contains("pubstructPi"), "{out}");
+    let e = iface_err(&format!("{t}\nlong f([in] PI *p);"));
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert_eq!(e.line, 6);
+    assert!(
+        e.message.contains("`PI`") && e.message.contains("`void *`"),
+        "{e}"
+    );
+}
