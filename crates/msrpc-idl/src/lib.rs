@@ -56,7 +56,7 @@
 //! | `typedef pipe T NAME` parameter (by value or `[ref]` pointer) | `msrpc_ndr::Pipe<T>`, `#[ndr(pipe)]`: after the other `[in]`, before the other `[out]` parameters |
 //! | `[size_is(n), ptr] T *p` member | `Full<Vec<T>>` with `size_is` |
 //! | `sizeof(NAME)` of a typedef name in a constant or size | its C size with NDR20's sizes (base types, enums 4, GUID 16, pointers 4, fixed arrays, structures) |
-//! | local-only type (a C union without `[case]`, a structure with an unsized `[]` / `[size_is(*)]` member, a type holding one) | left out; an operation reaching one is a located error |
+//! | local-only type (a C union without `[case]`, a structure with an unsized `[]` / `[size_is(*)]` member or a `void *` member, a type holding one) | left out; an operation reaching one is a located error |
 //! | two interfaces of a file sharing operation names | a `pub mod` per interface (`use super::*`; bases as `super::i_base::IBase`) |
 //! | an interface as a type (`IUnknown *`, `[out] ITypeInfo **`, `[iid_is(riid)] void **`) | `Unique<msrpc_dcom::MInterfacePointer>` (the pointer to the interface is the interface pointer) |
 //! | `interface B : A` without `[object]` (`[odl]`, `[dual]`, or nothing) | a COM interface, as with `[object]` |
@@ -67,7 +67,8 @@
 //! - a conformant array that is not a structure's last member; `size_is` on a fixed array;
 //! - `first_is`/`min_is` other than 0;
 //! - sizes on two levels at once (`size_is(a, b)` with both given);
-//! - `void *` that is neither a context handle nor `[iid_is]`; an interface without a uuid;
+//! - a `void *` parameter that is neither a context handle nor `[iid_is]`; `[ignore]`
+//!   pointers; an interface without a uuid;
 //! - streaming pipes (a `Pipe` holds every element: the call is encoded and decoded whole);
 //! - `[callback]` operations;
 //! - a structure member's size taken from a pointer member's referent;
