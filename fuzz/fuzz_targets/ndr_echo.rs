@@ -11,6 +11,11 @@
 //! TestEnum (opnum 7), whose stubs are only enums, a union discriminant and padding: a stub
 //! that decodes re-encodes to its own bytes (padding zeroed), so an enum value the IDL does not
 //! name comes back exactly as it came (checked in NDR20, whose padding offsets it lists).
+//! Opnum 31, which rpcecho lacks, feeds msrpc-ndr's pipes instead (`msrpc_ndr::Pipe`, as the
+//! code generated for MS-EFSR's `EFS_EXIM_PIPE` reads them): the stub is a pipe of bytes then
+//! a pipe of `{ u16, i64 }` structures, read in the input's syntax and byte order under the
+//! fuzzing limits; what decodes re-encodes (chunks of `Pipe::CHUNK_ELEMENTS`) and decodes to
+//! the same pipes, and that encoding is stable.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -49,6 +54,40 @@ fn test_enum_bytes(input: &NdrInput<'_>) {
     }
 }
 
+/// A pipe element with padding inside (a 16-bit member, then a 64-bit one), as MS-RPCE
+/// 2.2.5.3.4.5 allows a structure without pointers or conformant arrays.
+#[derive(msrpc_ndr::Ndr, Clone, Debug, PartialEq)]
+struct PipeElem {
+    tag: u16,
+    value: i64,
+}
+
+/// A stub of two pipes (bytes, then `PipeElem`s), as generated code reads `[in]` pipes.
+fn decode_pipes(
+    stub: &[u8],
+    input: &NdrInput<'_>,
+) -> msrpc_ndr::DecodeResult<(msrpc_ndr::Pipe<u8>, msrpc_ndr::Pipe<PipeElem>)> {
+    let mut r = msrpc_ndr::Reader::with_syntax(stub, input.drep, input.syntax, msrpc_fuzz::NDR_LIMITS);
+    let bytes = <msrpc_ndr::Pipe<u8> as msrpc_ndr::Ndr>::decode(&mut r)?;
+    let elems = <msrpc_ndr::Pipe<PipeElem> as msrpc_ndr::Ndr>::decode(&mut r)?;
+    Ok((bytes, elems))
+}
+
+fn encode_pipes(v: &(msrpc_ndr::Pipe<u8>, msrpc_ndr::Pipe<PipeElem>), input: &NdrInput<'_>) -> Vec<u8> {
+    let mut w = msrpc_ndr::Writer::with_syntax(input.drep, input.syntax);
+    msrpc_ndr::Ndr::encode(&v.0, &mut w).expect("a decoded pipe encodes");
+    msrpc_ndr::Ndr::encode(&v.1, &mut w).expect("a decoded pipe encodes");
+    w.into_bytes()
+}
+
+fn pipes(input: &NdrInput<'_>) {
+    let Ok(v) = decode_pipes(input.request, input) else { return };
+    let enc = encode_pipes(&v, input);
+    let again = decode_pipes(&enc, input).expect("our pipes decode");
+    assert_eq!(again, v, "pipes round-trip");
+    assert_eq!(encode_pipes(&again, input), enc, "pipe encoding is stable");
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some(input) = NdrInput::parse(data) else {
         return;
@@ -68,6 +107,7 @@ fuzz_target!(|data: &[u8]| {
         }
         8 => check_op!(&server, &input, TestSurroundingRequest, TestSurroundingResponse),
         9 => check_op!(&server, &input, TestDoublePointerRequest, TestDoublePointerResponse),
+        31 => pipes(&input),
         op => {
             let r = msrpc_fuzz::dispatch_ctx_in(
                 &server,

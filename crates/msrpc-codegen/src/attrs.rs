@@ -34,6 +34,9 @@ pub struct FieldAttrs {
     pub is_out: bool,
     /// `unique` (parameters of type `Option<T>` only).
     pub unique: bool,
+    /// `pipe` (parameters only): the parameter is a pipe (`msrpc_ndr::Pipe<T>` or an alias of
+    /// one), written after the other `[in]` parameters and before the other `[out]` ones.
+    pub pipe: bool,
     /// Span of the attribute set (for errors).
     pub span: Option<Span>,
 }
@@ -149,12 +152,15 @@ pub fn field_attrs(attrs: &[Attribute], param: bool) -> syn::Result<FieldAttrs> 
             } else if param && path_is(&meta, "unique") {
                 out.unique = true;
                 Ok(())
+            } else if param && path_is(&meta, "pipe") {
+                out.pipe = true;
+                Ok(())
             } else {
                 Err(meta.error(format!(
                     "unknown ndr attribute `{}`{}",
                     path_name(&meta),
                     if param {
-                        " (expected in, out, in_out, unique, size_is, length_is, max, string, switch_is or range)"
+                        " (expected in, out, in_out, unique, pipe, size_is, length_is, max, string, switch_is or range)"
                     } else {
                         " (expected size_is, length_is, max, string, switch_is or range)"
                     }

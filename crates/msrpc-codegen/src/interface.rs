@@ -190,6 +190,12 @@ fn parse_op(f: &syn::TraitItemFn) -> syn::Result<Op> {
                 "#[ndr(unique)] applies to Option<T> parameters",
             ));
         }
+        if fattrs.pipe && !fattrs.is_plain() {
+            return Err(syn::Error::new(
+                ident.span(),
+                "a #[ndr(pipe)] parameter takes no sizing, string, switch or range attribute",
+            ));
+        }
         let shape = shape::classify(&pt.ty, &fattrs, Position::TopLevel)?;
         let docs = pt
             .attrs
@@ -210,7 +216,8 @@ fn parse_op(f: &syn::TraitItemFn) -> syn::Result<Op> {
         ReturnType::Default => None,
         ReturnType::Type(_, t) => Some((**t).clone()),
     };
-    let base = pascal(&f.sig.ident.to_string());
+    // `r#type` names the types `TypeRequest`, `TypeResponse`
+    let base = pascal(&syn::ext::IdentExt::unraw(&f.sig.ident).to_string());
     Ok(Op {
         method: f.sig.ident.clone(),
         name: f.sig.ident.to_string(),
@@ -441,7 +448,7 @@ fn deferred_decode(
         }
     }
     let id = &p.ident;
-    let name = &p.name;
+    let name = p.name.trim_start_matches("r#");
     let dec = shape::full_decode_deferred(&p.shape, &seen);
     let read = quote! {
         #decls
@@ -504,8 +511,19 @@ fn gen_op(op: &Op, vis: &syn::Visibility) -> syn::Result<TokenStream> {
         };
         quote! { #(#docs)* pub #id: #ty, }
     };
-    let in_params: Vec<&Param> = op.params.iter().filter(|p| p.attrs.is_in).collect();
-    let out_params: Vec<&Param> = op.params.iter().filter(|p| p.attrs.is_out).collect();
+    // Wire order: `[in]` pipes after every other `[in]` parameter, `[out]` pipes before every
+    // other `[out]` parameter (C706's pipes; MIDL's "combining pipe and nonpipe parameters").
+    let indexed = || op.params.iter().enumerate();
+    let req_order: Vec<(usize, &Param)> = indexed()
+        .filter(|(_, p)| p.attrs.is_in && !p.attrs.pipe)
+        .chain(indexed().filter(|(_, p)| p.attrs.is_in && p.attrs.pipe))
+        .collect();
+    let resp_order: Vec<(usize, &Param)> = indexed()
+        .filter(|(_, p)| p.attrs.is_out && p.attrs.pipe)
+        .chain(indexed().filter(|(_, p)| p.attrs.is_out && !p.attrs.pipe))
+        .collect();
+    let in_params: Vec<&Param> = req_order.iter().map(|&(_, p)| p).collect();
+    let out_params: Vec<&Param> = resp_order.iter().map(|&(_, p)| p).collect();
     let req_fields: Vec<TokenStream> = in_params.iter().map(|p| field(p)).collect();
     let mut resp_fields: Vec<TokenStream> = out_params.iter().map(|p| field(p)).collect();
     if let Some(r) = &op.ret {
@@ -519,12 +537,9 @@ fn gen_op(op: &Op, vis: &syn::Visibility) -> syn::Result<TokenStream> {
     let mut req_enc = TokenStream::new();
     let mut req_dec = TokenStream::new();
     let mut req_checks = TokenStream::new();
-    for (i, p) in op.params.iter().enumerate() {
-        if !p.attrs.is_in {
-            continue;
-        }
+    for &(i, p) in &req_order {
         let id = &p.ident;
-        let name = &p.name;
+        let name = p.name.trim_start_matches("r#");
         let pre = shape::prelude(&p.attrs, &ReqEncodeBinder(op))?;
         let enc = shape::full_encode(&p.shape, &quote!(&self.#id), name);
         req_enc.extend(quote! { { #pre #enc } });
@@ -574,12 +589,9 @@ fn gen_op(op: &Op, vis: &syn::Visibility) -> syn::Result<TokenStream> {
     let mut resp_enc = TokenStream::new();
     let mut resp_dec = TokenStream::new();
     let mut resp_checks = TokenStream::new();
-    for (i, p) in op.params.iter().enumerate() {
-        if !p.attrs.is_out {
-            continue;
-        }
+    for &(i, p) in &resp_order {
         let id = &p.ident;
-        let name = &p.name;
+        let name = p.name.trim_start_matches("r#");
         let pre = shape::prelude(
             &p.attrs,
             &RespBinder {

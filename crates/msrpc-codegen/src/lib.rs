@@ -30,12 +30,13 @@
 //! | `size_is = "expr"` | `Vec<T>` last field | conformant array; max_count hoisted to the structure's front |
 //! | `size_is = "expr", length_is = "expr"` | `Vec<T>` last field | conformant-varying array |
 //! | `length_is = "expr", max = N` / `max = N` | `Vec<T>` | varying array of fixed maximum N |
-//! | `size_is`/`length_is` | `Unique<Vec<T>>`, `Ref<Vec<T>>`, parameter `Vec<T>` | pointer to / top-level conformant(-varying) array |
+//! | `size_is`/`length_is` | `Unique<Vec<T>>`, `Ref<Vec<T>>`, `Full<Vec<T>>`, parameter `Vec<T>` | pointer to / top-level conformant(-varying) array |
 //! | `string` / `string = "char"` | `Unique<String>`, `Ref<String>`, parameter `String` | conformant-varying wide / 8-bit string |
 //! | `string, max = N` | embedded `String` | fixed-size varying string (`[string] char x[N]`) |
 //! | `string, size_is = "expr"` | parameter `String` | conformant-varying string with max_count `expr` |
 //! | `switch_is = "expr"` | union field, `Unique<U>` | the discriminant must equal `expr` |
 //! | `range(lo, hi)` | integer field | value checked on encode and decode (bounds are literals) |
+//! | `pipe` | parameter `msrpc_ndr::Pipe<T>` (or an alias) | a pipe: written after the other `[in]` parameters, before the other `[out]` ones |
 //!
 //! Sizing expressions are Rust expressions over sibling fields (bound as references, so
 //! `len`, `*len` and `len * 2` all work; enums derived with `Ndr` count as their wire value;
@@ -43,7 +44,10 @@
 //! `u64`. Decoding checks every count against its expression; encoding refuses a
 //! value whose lengths disagree with them (`EncodeError::CountMismatch`).
 //!
-//! Not supported: generic types; `Full<T>` pointers with attributes on the referent; a
+//! `Full<T>` takes attributes on its referent as `Unique<T>` does (`[ptr, size_is(n)] BYTE *p`);
+//! an alias's referent is written once and sized by the first pointer that writes it.
+//!
+//! Not supported: generic types; a
 //! conformant structure embedded in another structure (its max_count is written where the
 //! member starts instead of being hoisted to the outer structure's front).
 //!
@@ -71,7 +75,11 @@
 //! `Ref<T>` keep their referent id; `Vec<T>` with `size_is`/`length_is` is a conformant
 //! (-varying) array; `String` is a conformant-varying `[string]` (`string = "char"` for 8-bit,
 //! `size_is` for an explicit max_count). Each parameter is written in full before the next;
-//! the return value comes last in the response. Sizing expressions of `[out]` parameters
+//! the return value comes last in the response. A `#[ndr(pipe)]` parameter (`Pipe<T>`) moves:
+//! `[in]` pipes follow every other `[in]` parameter in the request and `[out]` pipes precede
+//! every other `[out]` parameter in the response (C706 chapter 14's pipes; the request and
+//! response types list their fields in that wire order); the pipe is buffered whole, not
+//! streamed. Sizing expressions of `[out]` parameters
 //! resolve names to `[out]` parameters first (an `[in, out]` one is its `[out]` value, what
 //! the server holds when it marshals), then to `[in]`-only parameters, which the response's
 //! `encode`/`decode` then take as arguments. Opnums may have gaps.

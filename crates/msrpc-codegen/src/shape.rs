@@ -36,6 +36,8 @@ pub enum PtrKind {
     Unique,
     /// `Ref<T>`.
     Ref,
+    /// `Full<T>` (`[ptr]`): the referent written once however many aliases name it.
+    Full,
 }
 
 /// Checks applied to a plain value.
@@ -155,11 +157,11 @@ pub fn classify(ty: &Type, attrs: &FieldAttrs, pos: Position) -> syn::Result<Sha
                 inner: Box::new(shape),
             })
         }
-        ("Unique" | "Ref", Some(inner)) if !attrs.is_plain() => {
-            let kind = if name == "Unique" {
-                PtrKind::Unique
-            } else {
-                PtrKind::Ref
+        ("Unique" | "Ref" | "Full", Some(inner)) if !attrs.is_plain() => {
+            let kind = match name {
+                "Unique" => PtrKind::Unique,
+                "Full" => PtrKind::Full,
+                _ => PtrKind::Ref,
             };
             let shape = classify(inner, attrs, Position::Referent)?;
             Ok(Shape::Ptr {
@@ -168,10 +170,6 @@ pub fn classify(ty: &Type, attrs: &FieldAttrs, pos: Position) -> syn::Result<Sha
                 inner: Box::new(shape),
             })
         }
-        ("Full", Some(_)) if !attrs.is_plain() => Err(err(
-            span,
-            "ndr attributes on the referent of a Full<T> pointer are not supported; use Unique<T>",
-        )),
         ("Vec", Some(elem)) => {
             no_checks("arrays")?;
             if attrs.string.is_some() {
@@ -463,6 +461,13 @@ pub fn full_encode(shape: &Shape, v: &TokenStream, field: &str) -> TokenStream {
                         ::core::result::Result::Ok(())
                     })?;
                 },
+                PtrKind::Full => quote! {
+                    ::msrpc_ndr::Full::encode_pointer(#v, __w)?;
+                    ::msrpc_ndr::Full::encode_referent_with(#v, __w, |__v, __w| {
+                        #body
+                        ::core::result::Result::Ok(())
+                    })?;
+                },
                 PtrKind::Ref => quote! {
                     ::msrpc_ndr::Ref::encode_pointer(#v, __w)?;
                     {
@@ -592,6 +597,14 @@ fn ptr_decode(kind: PtrKind, inner_ty: &Type, inner_dec: &TokenStream) -> TokenS
     match kind {
         PtrKind::Unique => quote! {
             match ::msrpc_ndr::Unique::<#inner_ty>::decode_pointer(__r) {
+                ::core::result::Result::Ok(mut __p) => __p
+                    .decode_referent_with(__r, |__r| #inner_dec)
+                    .map(|()| __p),
+                ::core::result::Result::Err(__e) => ::core::result::Result::Err(__e),
+            }
+        },
+        PtrKind::Full => quote! {
+            match ::msrpc_ndr::Full::<#inner_ty>::decode_pointer(__r) {
                 ::core::result::Result::Ok(mut __p) => __p
                     .decode_referent_with(__r, |__r| #inner_dec)
                     .map(|()| __p),
@@ -918,6 +931,7 @@ pub fn member_encode_scalars(shape: &Shape, place: &TokenStream, field: &str) ->
         Shape::Str { cs, max, size_is } => str_encode(*cs, max.as_ref(), *size_is, &v, field),
         Shape::Ptr { kind, .. } => match kind {
             PtrKind::Unique => quote! { ::msrpc_ndr::Unique::encode_pointer(#v, __w)?; },
+            PtrKind::Full => quote! { ::msrpc_ndr::Full::encode_pointer(#v, __w)?; },
             PtrKind::Ref => quote! { ::msrpc_ndr::Ref::encode_pointer(#v, __w)?; },
         },
         Shape::Opt { .. } => quote! {},
@@ -939,6 +953,12 @@ pub fn member_encode_buffers(shape: &Shape, place: &TokenStream, field: &str) ->
             match kind {
                 PtrKind::Unique => quote! {
                     ::msrpc_ndr::Unique::encode_referent_with(#v, __w, |__v, __w| {
+                        #body
+                        ::core::result::Result::Ok(())
+                    })?;
+                },
+                PtrKind::Full => quote! {
+                    ::msrpc_ndr::Full::encode_referent_with(#v, __w, |__v, __w| {
                         #body
                         ::core::result::Result::Ok(())
                     })?;
@@ -975,6 +995,7 @@ pub fn member_decode_scalars(shape: &Shape) -> TokenStream {
         Shape::Str { cs, max, size_is } => str_decode(*cs, max.as_ref(), *size_is),
         Shape::Ptr { kind, inner_ty, .. } => match kind {
             PtrKind::Unique => quote! { ::msrpc_ndr::Unique::<#inner_ty>::decode_pointer(__r) },
+            PtrKind::Full => quote! { ::msrpc_ndr::Full::<#inner_ty>::decode_pointer(__r) },
             PtrKind::Ref => quote! { ::msrpc_ndr::Ref::<#inner_ty>::decode_pointer(__r) },
         },
         Shape::Opt { inner_ty, .. } => {

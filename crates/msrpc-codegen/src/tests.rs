@@ -196,7 +196,11 @@ fn classifies_shapes() {
     assert!(err(quote!(Option<u8>), &plain, mid).contains("Option<T> is only a top-level"));
     assert!(err(quote!(Vec<u8>), &string, Position::TopLevel).contains("`string` applies"));
     assert!(err(quote!(u32), &sized, mid).contains("apply to Vec<T>"));
-    assert!(err(quote!(Full<Vec<u8>>), &sized, mid).contains("Full<T>"));
+    // a full pointer's referent takes attributes as a unique pointer's does
+    assert!(matches!(
+        shape::classify(&ty(quote!(Full<Vec<u8>>)), &sized, mid).unwrap(),
+        Shape::Ptr { kind: shape::PtrKind::Full, inner, .. } if matches!(*inner, Shape::Conformant { .. })
+    ));
 }
 
 #[test]
@@ -939,4 +943,71 @@ fn inheriting_interfaces() {
         let e = iface_err(item);
         assert!(e.contains(why), "{e}");
     }
+}
+
+/// `#[ndr(pipe)]` parameters move: `[in]` pipes after the other `[in]` parameters, `[out]`
+/// pipes before the other `[out]` ones (C706 chapter 14's pipes), in the encode order and the
+/// request and response fields alike; a pipe takes no sizing attribute.
+#[test]
+fn pipe_parameters_take_their_wire_places() {
+    let out = iface(
+        quote!(uuid = "12345678-1234-1234-1234-123456789abc"),
+        quote! {
+            pub trait P {
+                #[opnum(0)]
+                fn f(
+                    #[ndr(in, pipe)] a: ::msrpc_ndr::Pipe<u8>,
+                    #[ndr(in)] b: u32,
+                    #[ndr(out)] c: u32,
+                    #[ndr(out, pipe)] d: ::msrpc_ndr::Pipe<u16>,
+                ) -> u32;
+            }
+        },
+    )
+    .unwrap();
+    let req = out.find("pubstructFRequest").unwrap();
+    let (b, a) = (
+        out[req..].find("pubb:").unwrap(),
+        out[req..].find("puba:").unwrap(),
+    );
+    assert!(b < a, "{out}");
+    let resp = out.find("pubstructFResponse").unwrap();
+    let (d, c) = (
+        out[resp..].find("pubd:").unwrap(),
+        out[resp..].find("pubc:").unwrap(),
+    );
+    assert!(d < c, "{out}");
+    let enc = out
+        .find("fnencode(&self,__w:&mut::msrpc_ndr::Writer)")
+        .unwrap();
+    let (eb, ea) = (
+        out[enc..].find("self.b").unwrap(),
+        out[enc..].find("self.a").unwrap(),
+    );
+    assert!(eb < ea, "{out}");
+    let e = iface_err(quote! {
+        pub trait P {
+            #[opnum(0)]
+            fn f(#[ndr(in, pipe, size_is = "n")] a: ::msrpc_ndr::Pipe<u8>, #[ndr(in)] n: u32);
+        }
+    });
+    assert!(e.contains("takes no sizing"), "{e}");
+}
+
+/// An operation named by a keyword (`r#type`, lowered from MS-DCOM files' `Type` methods)
+/// names its types without the `r#`.
+#[test]
+fn raw_identifier_operations() {
+    let out = iface(
+        quote!(uuid = "12345678-1234-1234-1234-123456789abc"),
+        quote! {
+            pub trait K {
+                #[opnum(0)]
+                fn r#type(#[ndr(in)] r#in: u32) -> u32;
+            }
+        },
+    )
+    .unwrap();
+    assert!(out.contains("pubstructTypeRequest"), "{out}");
+    assert!(out.contains("pubstructTypeResponse"), "{out}");
 }

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use msrpc_idl_echo::gaps::*;
-use msrpc_ndr::{DataRep, DecodeErrorKind, DecodeLimits, TransferSyntax, Unique};
+use msrpc_ndr::{
+    DataRep, DecodeErrorKind, DecodeLimits, EncodeError, Full, Pipe, TransferSyntax, Unique,
+};
 
 const LE: DataRep = DataRep::LITTLE_ENDIAN;
 const N20: TransferSyntax = TransferSyntax::Ndr20;
@@ -426,5 +428,267 @@ fn a_union_switched_by_an_enum() {
         },
         "0200 0200",
         "02000000 02000000"
+    );
+}
+
+// ------------------------------------------------------------------------------------ 4. pipes
+
+#[test]
+fn efsr_read_file_raw_out_pipe_before_the_return_value() {
+    let q = ReadFileRawRequest { h_context: 7 };
+    request!(ReadFileRawRequest, q.clone(), "07000000", "07000000");
+    response!(
+        ReadFileRawResponse,
+        q.clone(),
+        ReadFileRawResponse {
+            efs_out_pipe: Pipe::new(vec![0xaa, 0xbb, 0xcc]),
+            result: 0,
+        },
+        // NDR20: chunk count, elements, pad to 4; the empty chunk; the return value
+        "03000000 aabbcc 00 00000000 00000000",
+        // NDR64: 64-bit count, elements, pad to 8, -3; the final chunk (0, 0); the return value
+        "0300000000000000 aabbcc 0000000000 fdffffffffffffff
+         0000000000000000 0000000000000000 00000000"
+    );
+    // an empty pipe is the final chunk alone
+    response!(
+        ReadFileRawResponse,
+        q,
+        ReadFileRawResponse {
+            efs_out_pipe: Pipe::default(),
+            result: 5,
+        },
+        "00000000 05000000",
+        "0000000000000000 0000000000000000 05000000"
+    );
+}
+
+#[test]
+fn efsr_write_file_raw_in_pipe_after_the_other_in_parameters() {
+    // EfsInPipe is declared first but travels after hContext
+    request!(
+        WriteFileRawRequest,
+        WriteFileRawRequest {
+            efs_in_pipe: Pipe::new(vec![1, 2]),
+            h_context: 7,
+        },
+        "07000000 02000000 0102 0000 00000000",
+        "07000000 00000000 0200000000000000 0102 000000000000 feffffffffffffff
+         0000000000000000 0000000000000000"
+    );
+}
+
+#[test]
+fn pipes_of_structures_in_both_directions() {
+    let q = PairPipesRequest {
+        r#in: Pipe::new(vec![PipePair {
+            tag: 1,
+            value: 0x1122_3344_5566_7788,
+        }]),
+        before: 9,
+    };
+    let (b20, b64) = request!(
+        PairPipesRequest,
+        q.clone(),
+        // Before; pad; chunk of 1; the element (aligned to 8: tag, pad, hyper); final chunk
+        "0900 0000 01000000 0100 000000000000 8877665544332211 00000000",
+        "0900 000000000000 0100000000000000 0100 000000000000 8877665544332211
+         ffffffffffffffff 0000000000000000 0000000000000000"
+    );
+    let out = Pipe::new(vec![
+        PipePair {
+            tag: 2,
+            value: 0x0102_0304_0506_0708,
+        },
+        PipePair { tag: 3, value: -1 },
+    ]);
+    response!(
+        PairPipesResponse,
+        q.clone(),
+        PairPipesResponse {
+            count: 2,
+            out,
+            result: 0,
+        },
+        // Out first (chunk of 2, pad to 8, two elements, final chunk), then Count, the result
+        "02000000 00000000 0200 000000000000 0807060504030201 0300 000000000000 ffffffffffffffff
+         00000000 02000000 00000000",
+        "0200000000000000 0200 000000000000 0807060504030201 0300 000000000000 ffffffffffffffff
+         feffffffffffffff 0000000000000000 0000000000000000 02000000 00000000"
+    );
+    // hostile chunks: a count beyond the message, and an NDR64 chunk whose closing count is
+    // not its negation
+    let mut bad20 = b20.clone();
+    bad20[4] = 0xff;
+    let e = PairPipesRequest::from_stub_in(&bad20, LE, N20, LIM).unwrap_err();
+    assert_eq!(e.path(), "PairPipesRequest.in.pipe chunk");
+    assert!(
+        matches!(e.kind, DecodeErrorKind::CountBeyondData { .. }),
+        "{e}"
+    );
+    let mut bad64 = b64.clone();
+    bad64[32] = 0xfe;
+    let e = PairPipesRequest::from_stub_in(&bad64, LE, N64, LIM).unwrap_err();
+    assert_eq!(e.path(), "PairPipesRequest.in");
+    assert!(matches!(e.kind, DecodeErrorKind::Invalid(_)), "{e}");
+    // no final chunk
+    let e = PairPipesRequest::from_stub_in(&b20[..24], LE, N20, LIM).unwrap_err();
+    assert!(matches!(e.kind, DecodeErrorKind::Truncated { .. }), "{e}");
+}
+
+// ----------------------------------------------------------------- 5. sizeof of typedef names
+
+#[test]
+fn sizeof_typedef_names_in_constants_and_sizes() {
+    // BLOB_SIZE = 8 + 4 * sizeof(WCHAR) + sizeof(ULONG) = 20; range(0, sizeof(GUID)) = 0..16;
+    // size_is(sizeof(PIPE_PAIR)) = 16 (a u16 padded to 8, then a hyper)
+    let data: [u8; 20] = std::array::from_fn(|i| i as u8 + 1);
+    let v = SizedBlobRequest {
+        blob: SizedBlob { data, cb: 16 },
+        raw: vec![0xee; 16],
+    };
+    request!(
+        SizedBlobRequest,
+        v.clone(),
+        "0102030405060708090a0b0c0d0e0f1011121314 10000000
+         10000000 eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
+        "0102030405060708090a0b0c0d0e0f1011121314 10000000
+         1000000000000000 eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
+    );
+    let mut over = v.clone();
+    over.blob.cb = 17;
+    assert!(matches!(
+        over.to_stub_in(LE, N20),
+        Err(EncodeError::OutOfRange(_))
+    ));
+    let mut short = v;
+    short.raw.pop();
+    assert!(matches!(
+        short.to_stub_in(LE, N20),
+        Err(EncodeError::CountMismatch { expected: 16, .. })
+    ));
+}
+
+// --------------------------------------------------- 7. a full pointer to a sized referent
+
+#[test]
+fn drsr_full_pointer_to_a_sized_array() {
+    request!(
+        SetValueMetaRequest,
+        SetValueMetaRequest {
+            meta: ValueMeta {
+                cb_data: 3,
+                pb_data: Full::new(vec![9, 8, 7]),
+            },
+        },
+        // cbData, referent id; deferred: max_count, elements
+        "03000000 00000200 03000000 090807",
+        "03000000 00000000 0000020000000000 0300000000000000 090807"
+    );
+    request!(
+        SetValueMetaRequest,
+        SetValueMetaRequest {
+            meta: ValueMeta {
+                cb_data: 0,
+                pb_data: Full::null(),
+            },
+        },
+        "00000000 00000000",
+        "00000000 00000000 0000000000000000"
+    );
+    // max_count disagreeing with cbData
+    let b = hex("04000000 00000200 03000000 090807");
+    let e = SetValueMetaRequest::from_stub_in(&b, LE, N20, LIM).unwrap_err();
+    assert_eq!(
+        e.kind,
+        DecodeErrorKind::CountMismatch {
+            expected: 4,
+            found: 3
+        }
+    );
+}
+
+// ------------------------------------------- 8. enums with values up to 0xFFFFFFFF
+
+#[test]
+fn enum_values_up_to_u32_max() {
+    for (error, format, b) in [
+        (
+            NameError::IsFpo,
+            NameFormat::ListDomains,
+            "ffffffff f7ffffff",
+        ),
+        (
+            NameError::IsSidUser,
+            NameFormat::ListNcs,
+            "f9ffffff f6ffffff",
+        ),
+        (
+            NameError::NoError,
+            NameFormat::ForLogon,
+            "00000000 f5ffffff",
+        ),
+        (
+            NameError::Unknown(5),
+            NameFormat::Unknown_,
+            "05000000 00000000",
+        ),
+        (
+            NameError::NoError,
+            NameFormat::Unknown(0xffff_fff8),
+            "00000000 f8ffffff",
+        ),
+    ] {
+        request!(
+            SetNameFormatRequest,
+            SetNameFormatRequest { error, format },
+            b,
+            b
+        );
+    }
+    assert_eq!(u32::from(NameError::IsFpo), 0xffff_ffff);
+    assert_eq!(u32::from(NameFormat::ForLogon), 0xffff_fff5);
+}
+
+// ------------------------------------------------------------------ 9. interface pointers
+
+#[test]
+fn interface_pointers_are_unique_minterfacepointers() {
+    use msrpc_dcom::MInterfacePointer;
+    let q = GetTypeInfoRequest {
+        punk: Unique::new(MInterfacePointer {
+            cnt_data: 3,
+            data: vec![1, 2, 3],
+        }),
+    };
+    // referent id; the MInterfacePointer: max_count (hoisted), ulCntData, abData; in NDR64
+    // the structure ends on a multiple of its alignment, 4 (MS-RPCE 2.2.5.3.4.1)
+    request!(
+        GetTypeInfoRequest,
+        q.clone(),
+        "00000200 03000000 03000000 010203",
+        "0000020000000000 0300000000000000 03000000 010203 00"
+    );
+    request!(
+        GetTypeInfoRequest,
+        GetTypeInfoRequest {
+            punk: Unique::null()
+        },
+        "00000000",
+        "0000000000000000"
+    );
+    response!(
+        GetTypeInfoResponse,
+        q,
+        GetTypeInfoResponse {
+            pp_t_info: Unique::new(MInterfacePointer {
+                cnt_data: 2,
+                data: vec![0xaa, 0xbb],
+            }),
+            result: 0,
+        },
+        // *ppTInfo's referent id, the MInterfacePointer, padding to 4, the return value
+        "00000200 02000000 02000000 aabb 0000 00000000",
+        "0000020000000000 0200000000000000 02000000 aabb 0000 00000000"
     );
 }

@@ -25,6 +25,9 @@ pub enum Expr {
     Cast(Box<TypeSpec>, Box<Expr>, Span),
     /// `sizeof(type)`: its NDR20 size for a base type or a pointer, else not a constant.
     Sizeof(Option<u64>, Span),
+    /// `sizeof(NAME)` of a typedef name: its size is the lowering's to compute (a base type,
+    /// an enum, a fixed-size structure or array).
+    SizeofType(String, Span),
 }
 
 impl Expr {
@@ -40,7 +43,8 @@ impl Expr {
             | Expr::Member(_, _, s)
             | Expr::Index(_, _, s)
             | Expr::Cast(_, _, s)
-            | Expr::Sizeof(_, s) => *s,
+            | Expr::Sizeof(_, s)
+            | Expr::SizeofType(_, s) => *s,
         }
     }
 }
@@ -306,7 +310,10 @@ pub enum Item {
     Interface(Interface),
     /// An operation.
     Operation(Operation),
-    /// A construct read and skipped (`cpp_quote`, `coclass`, `library`, forward declarations).
+    /// `interface NAME;`: a forward declaration (the name may then be used as a type, an
+    /// interface pointer).
+    ForwardInterface(String, Span),
+    /// A construct read and skipped (`cpp_quote`, `coclass`, `library`...).
     Skipped(&'static str, Span),
 }
 

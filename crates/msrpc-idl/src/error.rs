@@ -122,6 +122,16 @@ impl SourceMap {
             .unwrap_or_else(|| PathBuf::from("<unknown>"))
     }
 
+    /// `file:line:col` of `span`, for messages naming a second place.
+    pub fn locate(&self, span: Span) -> String {
+        format!(
+            "{}:{}:{}",
+            self.path(span.file).display(),
+            span.line,
+            span.col
+        )
+    }
+
     /// An error at `span`.
     pub fn error(&self, kind: ErrorKind, span: Span, message: impl Into<String>) -> Error {
         Error::new(ErrorInfo {

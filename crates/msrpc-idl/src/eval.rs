@@ -4,9 +4,14 @@
 use crate::ast::Expr;
 use crate::error::Span;
 
-/// Evaluates `e`; `lookup` gives the value of a name (`None`: not a constant).
-pub fn eval(e: &Expr, lookup: &dyn Fn(&str) -> Option<i128>) -> Result<i128, (Span, String)> {
-    let ev = |x: &Expr| eval(x, lookup);
+/// Evaluates `e`; `lookup` gives the value of a name (`None`: not a constant), `size_of` the
+/// size of a typedef name in `sizeof(NAME)` (`None`: no fixed size).
+pub fn eval(
+    e: &Expr,
+    lookup: &dyn Fn(&str) -> Option<i128>,
+    size_of: &dyn Fn(&str) -> Option<i128>,
+) -> Result<i128, (Span, String)> {
+    let ev = |x: &Expr| eval(x, lookup, size_of);
     Ok(match e {
         Expr::Int(v, _) => i128::from(*v),
         Expr::Name(n, s) => lookup(n).ok_or_else(|| (*s, format!("`{n}` is not a constant")))?,
@@ -67,6 +72,12 @@ pub fn eval(e: &Expr, lookup: &dyn Fn(&str) -> Option<i128>) -> Result<i128, (Sp
         }
         Expr::Cast(_, a, _) => ev(a)?,
         Expr::Sizeof(Some(v), _) => i128::from(*v),
+        Expr::SizeofType(n, s) => size_of(n).ok_or_else(|| {
+            (
+                *s,
+                format!("`sizeof({n})`: `{n}` is not a type of fixed size known here"),
+            )
+        })?,
         Expr::Member(_, _, s) | Expr::Index(_, _, s) | Expr::Sizeof(None, s) => {
             return Err((*s, "not a constant expression".into()))
         }

@@ -47,23 +47,31 @@
 //! | `[switch_is(x)]` | `#[ndr(switch_is = "x")]` |
 //! | `[v1_enum]` | 32-bit enum; others are 16-bit |
 //! | `[object]` interface, `: IUnknown` | `#[interface(orpc)]`, opnums from 3, HRESULT dropped (the generator adds it) |
-//! | `interface B : A` (both `[object]`) | trait `B: A` (inheritance) |
+//! | `interface B : A` | trait `B: A` (inheritance) |
 //! | `[local]` operation / interface | left out (not on the wire); its `[call_as]` partner keeps its own opnum |
 //! | `[idempotent]`, `[maybe]`, `[broadcast]`, `[call_as]` | noted in the operation's docs (no effect on the stubs) |
 //! | `strict_context_handle`, `type_strict_context_handle`, `ms_union` | accepted; no effect on NDR20 stubs (`ms_union` matters for NDR64) |
 //! | `[handle]` type | its underlying type (a customized binding handle is marshalled like any parameter) |
 //! | `wire_marshal`/`transmit_as`/`user_marshal` typedef | the wire type |
+//! | `typedef pipe T NAME` parameter (by value or `[ref]` pointer) | `msrpc_ndr::Pipe<T>`, `#[ndr(pipe)]`: after the other `[in]`, before the other `[out]` parameters |
+//! | `[size_is(n), ptr] T *p` member | `Full<Vec<T>>` with `size_is` |
+//! | `sizeof(NAME)` of a typedef name in a constant or size | its C size with NDR20's sizes (base types, enums 4, GUID 16, pointers 4, fixed arrays, structures) |
+//! | local-only type (a C union without `[case]`, a structure with an unsized `[]` / `[size_is(*)]` member or a `void *` member, a type holding one) | left out; an operation reaching one is a located error |
+//! | two interfaces of a file sharing operation names | a `pub mod` per interface (`use super::*`; bases as `super::i_base::IBase`) |
+//! | an interface as a type (`IUnknown *`, `[out] ITypeInfo **`, `[iid_is(riid)] void **`) | `Unique<msrpc_dcom::MInterfacePointer>` (the pointer to the interface is the interface pointer) |
+//! | `interface B : A` without `[object]` (`[odl]`, `[dual]`, or nothing) | a COM interface, as with `[object]` |
+//! | `[propget]`/`[propput]`/`[propputref]` operation `X` | method `get_x`/`put_x`/`putref_x` |
 //!
 //! # Not supported by the code generator (reported, never mis-generated)
 //! - a conformant structure embedded in another structure, a union arm or an array;
+//! - a conformant array that is not a structure's last member; `size_is` on a fixed array;
 //! - `first_is`/`min_is` other than 0;
 //! - sizes on two levels at once (`size_is(a, b)` with both given);
-//! - a union `[default]` arm with a member;
-//! - full (`[ptr]`) pointers with attributes on the referent;
-//! - pipes (parsed; lowering stops at the first use);
-//! - `[callback]` operations; inheritance between non-`[object]` interfaces;
-//! - sizing expressions that name a later parameter (the code generator decodes in order),
-//!   or the referent of a `[unique]` pointer;
+//! - a `void *` parameter that is neither a context handle nor `[iid_is]`; `[ignore]`
+//!   pointers; an interface without a uuid;
+//! - streaming pipes (a `Pipe` holds every element: the call is encoded and decoded whole);
+//! - `[callback]` operations;
+//! - a structure member's size taken from a pointer member's referent;
 //! - 64-bit union discriminants; structures, unions or enums without members.
 //!
 //! Two expected differences from MIDL: an embedded `[ref]` pointer needs a referent with a

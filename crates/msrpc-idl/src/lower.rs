@@ -95,7 +95,13 @@ enum Leaf {
     Def(usize),
     ContextHandle,
     Uuid,
-    Pipe,
+    /// An interface named as a type (`ITypeInfo` in `ITypeInfo **pp`), before its pointer.
+    Interface,
+    /// An interface pointer (`IUnknown *`, `[iid_is(riid)] void *`): a unique pointer to an
+    /// `MInterfacePointer` (MS-DCOM 2.2.14) on the wire.
+    InterfacePtr,
+    /// `pipe T`: the element type.
+    Pipe(Box<TypeSpec>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -147,6 +153,15 @@ struct Lowerer<'p> {
     used_rust: BTreeSet<String>,
     interfaces: Vec<(Interface, bool, PtrKind)>,
     pdefault: PtrKind,
+    /// Interface names (declared, defined, or `IUnknown`): as types they are interface
+    /// pointers.
+    iface_names: BTreeSet<String>,
+    /// Each interface in a module of its own (two of them share operation names).
+    iface_modules: bool,
+    /// Definitions that are not remotable (a C union without `[case]` labels, a structure
+    /// with an unsized conformant array, or a type holding one): left out unless something
+    /// on the wire reaches them, which is then an error at the use.
+    local_only: BTreeSet<usize>,
 }
 
 fn ident(s: &str) -> Ident {
@@ -227,6 +242,23 @@ fn name_anonymous_members(mut s: StructDef) -> StructDef {
     s
 }
 
+/// The Rust method name of an operation: its snake_case name, prefixed `get_`, `put_` or
+/// `putref_` for a `[propget]`, `[propput]` or `[propputref]` property accessor (as MIDL names
+/// them in C: an ODL property's accessors share its name).
+fn op_method(op: &Operation) -> String {
+    let name = snake(&op.name);
+    for (attr, prefix) in [
+        ("propget", "get_"),
+        ("propput", "put_"),
+        ("propputref", "putref_"),
+    ] {
+        if op.attrs.has(attr) {
+            return format!("{prefix}{name}");
+        }
+    }
+    name
+}
+
 fn doc(s: &str) -> TokenStream {
     let s = format!(" {s}");
     quote!(#[doc = #s])
@@ -273,17 +305,19 @@ impl<'p> Lowerer<'p> {
                 Item::TypeDecl(ty, _) => {
                     self.register_spec(ty, None, &Attrs::default(), main, pdefault)?;
                 }
-                Item::Const(_, name, e, span) => {
-                    if let Ok(v) = self.eval(e) {
+                Item::Const(_, name, e, span) => match self.eval(e) {
+                    Ok(v) => {
                         self.consts.insert(name.clone(), v);
-                    } else if !matches!(e, Expr::Str(..)) {
+                    }
+                    Err(_) if matches!(e, Expr::Str(..)) => {}
+                    Err((_, why)) => {
                         return Err(self.err(
                             ErrorKind::Type,
                             *span,
-                            format!("`{name}` is not an integer constant"),
+                            format!("`{name}` is not an integer constant: {why}"),
                         ));
                     }
-                }
+                },
                 Item::Interface(i) => {
                     let pd = match i.attrs.expr("pointer_default") {
                         Some(Expr::Name(n, _)) if n == "ref" => PtrKind::Ref,
@@ -291,12 +325,16 @@ impl<'p> Lowerer<'p> {
                         _ => PtrKind::Unique,
                     };
                     self.collect(&i.items, main, pd)?;
+                    self.iface_names.insert(i.name.clone());
                     self.interfaces.push((i.clone(), main, pd));
                 }
                 Item::Operation(op) => {
                     for p in &op.params {
                         self.register_spec(&p.ty, None, &Attrs::default(), main, pdefault)?;
                     }
+                }
+                Item::ForwardInterface(n, _) => {
+                    self.iface_names.insert(n.clone());
                 }
                 Item::Import(_) | Item::Skipped(..) => {}
             }
@@ -408,7 +446,73 @@ impl<'p> Lowerer<'p> {
     }
 
     fn eval(&self, e: &Expr) -> std::result::Result<i128, (Span, String)> {
-        eval::eval(e, &|n| self.consts.get(n).copied())
+        eval::eval(e, &|n| self.consts.get(n).copied(), &|n| self.type_size(n))
+    }
+
+    /// `sizeof(NAME)` for a typedef name, as a C compiler lays the type out with NDR20's
+    /// sizes (the ones `sizeof` of a base type gives): base types, enums (4), GUIDs (16),
+    /// pointers (4), fixed arrays and structures of those (members at their natural
+    /// alignment, the size a multiple of the largest). `None` for anything else.
+    fn type_size(&self, name: &str) -> Option<i128> {
+        let r = self
+            .resolve(
+                &TypeSpec::Named(name.to_string(), Span::default()),
+                0,
+                &[],
+                &Attrs::default(),
+                0,
+            )
+            .ok()?;
+        self.size_align(&r, 0, 0).map(|(size, _)| size)
+    }
+
+    /// Size and alignment of `r.levels[i..]` over its leaf (see [`Lowerer::type_size`]).
+    fn size_align(&self, r: &Resolved, i: usize, depth: usize) -> Option<(i128, i128)> {
+        if depth > 16 {
+            return None;
+        }
+        match r.levels.get(i) {
+            Some(Level::Ptr) => return Some((4, 4)),
+            Some(Level::Array(Dim::Fixed(e))) => {
+                let n = self.eval(e).ok()?;
+                let (size, align) = self.size_align(r, i + 1, depth)?;
+                return Some((n.checked_mul(size)?, align));
+            }
+            Some(Level::Array(Dim::Open)) => return None,
+            None => {}
+        }
+        match &r.leaf {
+            Leaf::Base(Base::Void | Base::HandleT) => None,
+            Leaf::Base(b) => {
+                let n = i128::from(crate::parse::base_size(*b));
+                Some((n, n))
+            }
+            Leaf::Uuid => Some((16, 4)),
+            Leaf::InterfacePtr => Some((4, 4)),
+            Leaf::ContextHandle | Leaf::Pipe(_) | Leaf::Interface => None,
+            Leaf::Def(idx) => match self.defs.get(*idx).map(|d| &d.kind) {
+                Some(DefKind::Enum(_)) => Some((4, 4)),
+                Some(DefKind::Struct(st)) => {
+                    let (mut size, mut align) = (0i128, 1i128);
+                    for f in st.fields.as_ref()? {
+                        let fr = self.field_resolved(f).ok()?;
+                        if ["size_is", "length_is", "max_is", "last_is"]
+                            .iter()
+                            .any(|a| fr.attrs.has(a))
+                            && !matches!(fr.levels.first(), Some(Level::Ptr))
+                        {
+                            return None;
+                        }
+                        let (fs, fa) = self.size_align(&fr, 0, depth + 1)?;
+                        size = size.checked_add(fa - 1)? / fa * fa;
+                        size = size.checked_add(fs)?;
+                        align = align.max(fa);
+                    }
+                    Some((size.checked_add(align - 1)? / align * align, align))
+                }
+                _ => None,
+            },
+        }
     }
 
     fn eval_located(&self, e: &Expr) -> Result<i128> {
@@ -442,9 +546,9 @@ impl<'p> Lowerer<'p> {
                 leaf: Leaf::Base(*b),
                 attrs: Attrs::default(),
             },
-            TypeSpec::Pipe(..) => Resolved {
+            TypeSpec::Pipe(elem, _) => Resolved {
                 levels: Vec::new(),
-                leaf: Leaf::Pipe,
+                leaf: Leaf::Pipe(elem.clone()),
                 attrs: Attrs::default(),
             },
             TypeSpec::Struct(_) | TypeSpec::Union(_) | TypeSpec::Enum(_) => {
@@ -458,6 +562,15 @@ impl<'p> Lowerer<'p> {
                 Resolved {
                     levels: Vec::new(),
                     leaf: self.def_leaf(idx),
+                    attrs: Attrs::default(),
+                }
+            }
+            TypeSpec::Named(n, _)
+                if !self.types.contains_key(n) && self.iface_names.contains(n) =>
+            {
+                Resolved {
+                    levels: Vec::new(),
+                    leaf: Leaf::Interface,
                     attrs: Attrs::default(),
                 }
             }
@@ -512,6 +625,13 @@ impl<'p> Lowerer<'p> {
         {
             levels.pop();
             leaf = Leaf::ContextHandle;
+        }
+        // the pointer to an interface (or, with iid_is, a `void *`) is the interface pointer
+        if (leaf == Leaf::Interface || (leaf == Leaf::Base(Base::Void) && attrs.has("iid_is")))
+            && levels.last() == Some(&Level::Ptr)
+        {
+            levels.pop();
+            leaf = Leaf::InterfacePtr;
         }
         Ok(Resolved {
             levels,
@@ -570,9 +690,24 @@ impl<'p> Lowerer<'p> {
             },
             Leaf::Uuid => plain(quote!(::msrpc_ndr::Uuid), None),
             Leaf::ContextHandle => plain(quote!(::msrpc_ndr::ContextHandle), None),
-            Leaf::Pipe => return Err(self.unsupported(span, "pipes (`pipe T`): the code generator has no pipe support; the parser reads them")),
+            Leaf::InterfacePtr => plain(quote!(::msrpc_ndr::Unique<::msrpc_dcom::MInterfacePointer>), None),
+            Leaf::Interface => return Err(self.err(ErrorKind::Type, span, "an interface by value (only a pointer to one, an interface pointer, is a wire type)")),
+            Leaf::Pipe(elem) => {
+                let er = self.resolve(elem, 0, &[], &Attrs::default(), 0)?;
+                if !er.levels.is_empty() || matches!(er.leaf, Leaf::Pipe(_) | Leaf::ContextHandle) || self.has_pointer_or_array(&er, 0) {
+                    return Err(self.err(ErrorKind::Type, span, "a pipe's elements are neither pipes, pointers, context handles nor conformant or varying arrays, nor structures holding them (C706, MS-RPCE 2.2.5.3.4.5)"));
+                }
+                let et = self.leaf_type(&er.leaf, span, &er.attrs)?.ty;
+                Lowered { ty: quote!(::msrpc_ndr::Pipe<#et>), ndr: vec![quote!(pipe)], default_ok: true, bits: None }
+            }
             Leaf::Def(idx) => {
                 let idx = *idx;
+                if self.local_only.contains(&idx) {
+                    let what = self.defs.get(idx).map_or_else(String::new, |d| {
+                        format!("`{}` (defined at {})", d.idl, self.map.locate(d.span))
+                    });
+                    return Err(self.unsupported(span, format!("a type that is not remotable on the wire: {what} is or holds a C union without [case] labels, a conformant array without a size or a `void *` (local-only types)")));
+                }
                 if !self.done.contains(&idx) && !self.needed.contains(&idx) {
                     self.needed.push(idx);
                 }
@@ -621,6 +756,40 @@ impl<'p> Lowerer<'p> {
             }),
             _ => false,
         }
+    }
+
+    /// Whether a value of type `r` holds a pointer or a conformant or varying array (what a
+    /// pipe's elements may not), looking through structures and unions.
+    fn has_pointer_or_array(&self, r: &Resolved, depth: usize) -> bool {
+        if depth > 16 {
+            return true;
+        }
+        let varying = ["size_is", "length_is", "max_is", "last_is", "string"]
+            .iter()
+            .any(|a| r.attrs.has(a));
+        if varying
+            || r.leaf == Leaf::InterfacePtr
+            || r.levels
+                .iter()
+                .any(|l| matches!(l, Level::Ptr | Level::Array(Dim::Open)))
+        {
+            return true;
+        }
+        let Leaf::Def(idx) = r.leaf else { return false };
+        let fields: Vec<&Field> = match self.defs.get(idx).map(|d| &d.kind) {
+            Some(DefKind::Struct(s)) => s.fields.iter().flatten().collect(),
+            Some(DefKind::Union(u)) => u
+                .arms
+                .iter()
+                .flatten()
+                .filter_map(|a| a.field.as_ref())
+                .collect(),
+            _ => Vec::new(),
+        };
+        fields.into_iter().any(|f| {
+            self.field_resolved(f)
+                .map_or(true, |fr| self.has_pointer_or_array(&fr, depth + 1))
+        })
     }
 
     fn is_conformant(&self, idx: usize, depth: usize) -> bool {
@@ -838,6 +1007,9 @@ impl<'p> Lowerer<'p> {
                     l.ndr.push(quote!(range(#lo, #hi)));
                 }
             }
+            if matches!(r.leaf, Leaf::Pipe(_)) && pos != Pos::Param {
+                return Err(self.err(ErrorKind::Type, span, "a pipe is a parameter (or a [ref] pointer parameter's referent), never inside another type"));
+            }
             if let Leaf::Def(idx) = r.leaf {
                 if matches!(pos, Pos::Member { .. } | Pos::Arm | Pos::Element)
                     && i == 0
@@ -928,8 +1100,14 @@ impl<'p> Lowerer<'p> {
                         l
                     })?
                 };
+                if matches!(r.leaf, Leaf::Pipe(_)) && kind != PtrKind::Ref {
+                    return Err(self.err(
+                        ErrorKind::Type,
+                        span,
+                        "a pointer to a pipe is a [ref] pointer",
+                    ));
+                }
                 let inner_ty = &inner.ty;
-                let has_attrs = !inner.ndr.is_empty();
                 let ty = if top_param {
                     match kind {
                         PtrKind::Ref => inner.ty.clone(),
@@ -941,9 +1119,6 @@ impl<'p> Lowerer<'p> {
                     match kind {
                         PtrKind::Ref => quote!(::msrpc_ndr::Ref<#inner_ty>),
                         PtrKind::Unique => quote!(::msrpc_ndr::Unique<#inner_ty>),
-                        PtrKind::Full if has_attrs => {
-                            return Err(self.unsupported(span, "a full ([ptr]) pointer whose referent has attributes (size_is, string, switch_is)"))
-                        }
                         PtrKind::Full => quote!(::msrpc_ndr::Full<#inner_ty>),
                     }
                 };
@@ -1206,10 +1381,25 @@ impl<'p> Lowerer<'p> {
                 "u64::from(::msrpc_ndr::ndr_count({}) == 0)",
                 self.sizing(inner, sib)?
             )),
+            // `~` on the 64-bit count: MS-DCOM's ORPC_EXTENT `size_is((size+7)&~7)` rounds up
+            // to 8 as C does for every 32-bit `size` that does not wrap
+            Expr::Unary("~", inner, _) => Ok(format!(
+                "(!::msrpc_ndr::ndr_count({}))",
+                self.sizing(inner, sib)?
+            )),
+            Expr::Unary("-", inner, _) => Ok(format!(
+                "::msrpc_ndr::ndr_count({}).wrapping_neg()",
+                self.sizing(inner, sib)?
+            )),
+            Expr::Unary("+", inner, _) => self.sizing(inner, sib),
             Expr::Member(base, field, _) => Ok(format!("{}.{}", self.sizing(base, sib)?, ident(&snake(field)))),
             Expr::Int(v, _) => Ok(format!("{v}u64")),
             // `sizeof(wchar_t)` (MS-RPRN's `size_is(cbValueName / sizeof(wchar_t))`)
             Expr::Sizeof(Some(v), _) => Ok(format!("{v}u64")),
+            Expr::SizeofType(n, s) => match self.type_size(n) {
+                Some(v) => Ok(format!("{v}u64")),
+                None => Err(self.unsupported(*s, format!("`sizeof({n})` of a type without a fixed size"))),
+            },
             Expr::Cast(_, inner, _) => self.sizing(inner, sib),
             Expr::Binary(op, a, b, s) => {
                 let (x, y) = (self.sizing(a, sib)?, self.sizing(b, sib)?);
@@ -1265,6 +1455,123 @@ impl<'p> Lowerer<'p> {
             Some(args) => msrpc_codegen::interface(args.clone(), tokens.clone()).map(|_| ()),
         };
         r.map_err(|e| self.unsupported(span, format!("{what}: {e}")))
+    }
+
+    /// Whether one of `fields` is a `void *` that is neither a context handle nor an
+    /// `[iid_is]` interface pointer (`PVOID pvReserved`: MIDL marshals no `void *`), outside
+    /// `[ignore]`.
+    fn holds_void_pointer<'f>(&self, mut fields: impl Iterator<Item = &'f Field>) -> bool {
+        fields.any(|f| {
+            self.field_resolved(f).is_ok_and(|r| {
+                r.leaf == Leaf::Base(Base::Void) && !r.levels.is_empty() && !r.attrs.has("ignore")
+            })
+        })
+    }
+
+    /// Fills `local_only`: C unions without `[case]` labels, structures with a conformant
+    /// array member no size attribute sizes and structures or unions with a `void *` member,
+    /// then, to a fixed point, the structures and unions holding one (by value, pointer or
+    /// array).
+    fn find_local_only(&mut self) {
+        let mut seeds = Vec::new();
+        for (i, d) in self.defs.iter().enumerate() {
+            match &d.kind {
+                DefKind::Union(u) => {
+                    let arms = u.arms.as_deref().unwrap_or_default();
+                    if (u.switch.is_none()
+                        && !arms.is_empty()
+                        && arms.iter().all(|a| a.cases.is_empty() && !a.default))
+                        || self.holds_void_pointer(arms.iter().filter_map(|a| a.field.as_ref()))
+                    {
+                        seeds.push(i);
+                    }
+                }
+                DefKind::Struct(s) => {
+                    // a member `T x[]` (or `[size_is(*)]`) whose max_count nothing gives: a
+                    // packet layout, not an NDR type (MS-DRSR's ENCRYPTED_PAYLOAD, 4.1.10.2.20)
+                    let open_unsized = s.fields.iter().flatten().any(|f| {
+                        self.field_resolved(f).is_ok_and(|r| {
+                            matches!(r.levels.first(), Some(Level::Array(Dim::Open)))
+                                && ["size_is", "max_is"].iter().all(|a| {
+                                    r.attrs
+                                        .exprs(a)
+                                        .is_none_or(|v| v.first().is_none_or(Option::is_none))
+                                })
+                                && !r.attrs.has("string")
+                        })
+                    });
+                    if open_unsized || self.holds_void_pointer(s.fields.iter().flatten()) {
+                        seeds.push(i);
+                    }
+                }
+                DefKind::Enum(_) => {}
+            }
+        }
+        self.local_only.extend(seeds);
+        loop {
+            let mut grew = Vec::new();
+            for (i, d) in self.defs.iter().enumerate() {
+                if self.local_only.contains(&i) {
+                    continue;
+                }
+                let fields: Vec<&Field> = match &d.kind {
+                    DefKind::Struct(s) => s.fields.iter().flatten().collect(),
+                    DefKind::Union(u) => u
+                        .arms
+                        .iter()
+                        .flatten()
+                        .filter_map(|a| a.field.as_ref())
+                        .collect(),
+                    DefKind::Enum(_) => Vec::new(),
+                };
+                let holds = fields.into_iter().any(|f| {
+                    self.field_resolved(f).is_ok_and(
+                        |r| matches!(r.leaf, Leaf::Def(j) if self.local_only.contains(&j)),
+                    )
+                });
+                if holds {
+                    grew.push(i);
+                }
+            }
+            if grew.is_empty() {
+                break;
+            }
+            self.local_only.extend(grew);
+        }
+    }
+
+    /// The structures and unions defined inline in a local-only type (the anonymous
+    /// `struct { ULONG KernelTime; ULONG UserTime; }` of MS-DTYP's EVENT_HEADER), at any
+    /// depth: not lowered for the file's sake, only if something reaches them.
+    fn defined_inside_local_only(&self) -> BTreeSet<usize> {
+        let mut out = BTreeSet::new();
+        let mut todo: Vec<usize> = self.local_only.iter().copied().collect();
+        while let Some(i) = todo.pop() {
+            let fields: Vec<&Field> = match self.defs.get(i).map(|d| &d.kind) {
+                Some(DefKind::Struct(s)) => s.fields.iter().flatten().collect(),
+                Some(DefKind::Union(u)) => u
+                    .arms
+                    .iter()
+                    .flatten()
+                    .filter_map(|a| a.field.as_ref())
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for f in fields {
+                let inline = match &f.ty {
+                    TypeSpec::Struct(s) => s.fields.is_some(),
+                    TypeSpec::Union(u) => u.arms.is_some(),
+                    TypeSpec::Enum(e) => e.items.is_some(),
+                    _ => false,
+                };
+                if let Some(j) = self.def_of(&f.ty).filter(|_| inline) {
+                    if out.insert(j) {
+                        todo.push(j);
+                    }
+                }
+            }
+        }
+        out
     }
 
     fn lower_def(&mut self, idx: usize) -> Result<()> {
@@ -1369,8 +1676,24 @@ impl<'p> Lowerer<'p> {
                     }
                     let def = if first { quote!(#[default]) } else { quote!() };
                     first = false;
-                    variants.push(quote! { #vdoc #def #vid = #lit });
+                    variants.push((v, quote! { #vdoc #def #vid = #lit }));
                 }
+                // the catch-all's Rust tag is the last variant's plus one: keep it clear of
+                // every value (MS-DRSR's DS_NAME_FORMAT descends from 0xFFFFFFF7) and of
+                // overflow (its DS_NAME_ERROR reaches 0xFFFFFFFF)
+                let max = variants.iter().map(|(v, _)| *v).max().unwrap_or(0);
+                let clash = variants.last().is_some_and(|(last, _)| {
+                    *last >= 0xffff_ffff || variants.iter().any(|(v, _)| *v == last + 1)
+                });
+                if clash {
+                    variants.sort_by_key(|(v, _)| *v);
+                }
+                let repr = if clash && max >= 0xffff_ffff {
+                    quote!(#[repr(u64)])
+                } else {
+                    quote!(#[repr(u32)])
+                };
+                let variants: Vec<TokenStream> = variants.into_iter().map(|(_, t)| t).collect();
                 let v1a = if v1 {
                     quote!(#[ndr(v1_enum)])
                 } else {
@@ -1379,7 +1702,7 @@ impl<'p> Lowerer<'p> {
                 let body = quote! {
                     #idl_doc
                     #v1a
-                    #[repr(u32)]
+                    #repr
                     pub enum #name {
                         #(#variants,)*
                         /// Any value the IDL does not name.
@@ -1690,7 +2013,13 @@ impl<'p> Lowerer<'p> {
         if iface.attrs.has("local") || iface.name == "IUnknown" {
             return Ok(());
         }
-        let object = iface.attrs.has("object");
+        // an interface that inherits is a COM interface (DCE IDL has no inheritance): MIDL wants
+        // [object], which ODL files spell [odl] or [dual] and some published files (MS-ADTG,
+        // MS-COMEV's IEventSystemInitialize : IUnknown) leave out
+        let object = iface.attrs.has("object")
+            || iface.attrs.has("odl")
+            || iface.attrs.has("dual")
+            || iface.base.is_some();
         let uuid = match iface.attrs.get("uuid").and_then(|a| a.args.first()) {
             Some(AttrArg::Text(t)) => t.clone(),
             _ => {
@@ -1724,15 +2053,19 @@ impl<'p> Lowerer<'p> {
                         format!("undefined base interface `{b}`"),
                     ));
                 }
-                let b = ident(&camel(b));
-                quote!(: #b)
+                let bt = ident(&camel(b));
+                if self.iface_modules {
+                    // every interface of the file has its module (see `lower`)
+                    let m = ident(&snake(b));
+                    quote!(: super::#m::#bt)
+                } else {
+                    quote!(: #bt)
+                }
             }
         };
-        let orpc = object || iface.base.is_some();
-        if orpc && !object {
-            return Err(self.unsupported(iface.span, "inheritance between non-[object] interfaces"));
-        }
+        let orpc = object;
         let mut opnum = base_ops;
+        let mut methods = BTreeSet::new();
         let mut ops = Vec::new();
         let trait_name = ident(&camel(&iface.name));
         let uuid_s = uuid.to_ascii_lowercase();
@@ -1803,7 +2136,10 @@ impl<'p> Lowerer<'p> {
                 quote!()
             } else {
                 let r = self.resolve(&op.ret, op.ret_ptrs, &[], &Attrs::default(), 0)?;
-                if orpc {
+                if r.levels.is_empty() && r.leaf == Leaf::Base(Base::Void) {
+                    // a typedef of void (MS-TSTS' `VOID Opnum13NotUsedOnWire();`)
+                    quote!()
+                } else if orpc {
                     if !(r.levels.is_empty()
                         && r.leaf
                             == Leaf::Base(Base::Int {
@@ -1830,13 +2166,29 @@ impl<'p> Lowerer<'p> {
             for a in &op.attrs.0 {
                 if matches!(
                     a.name.as_str(),
-                    "idempotent" | "maybe" | "broadcast" | "call_as" | "async"
+                    "idempotent"
+                        | "maybe"
+                        | "broadcast"
+                        | "call_as"
+                        | "async"
+                        | "propget"
+                        | "propput"
+                        | "propputref"
                 ) {
                     notes.push(format!("IDL attribute `[{}]`.", a.name));
                 }
             }
             let docs: Vec<TokenStream> = notes.iter().map(|n| doc(n)).collect();
-            let mname = ident(&snake(&op.name));
+            // names that meet after snake_case (MS-COMEV's `_NewEnum` and `NewEnum`
+            // properties) get a number: the code generator's type names drop underscores
+            let mut m = op_method(op);
+            let mut n = 2;
+            while methods.contains(&m) {
+                m = format!("{}{n}", op_method(op));
+                n += 1;
+            }
+            methods.insert(m.clone());
+            let mname = ident(&m);
             let n = Literal::usize_unsuffixed(this);
             let one = quote! { #(#docs)* #[opnum(#n)] fn #mname(#(#params),*) #ret; };
             let check = quote! { pub trait #trait_name #supertrait { #one } };
@@ -1935,12 +2287,16 @@ pub fn lower(p: &Program) -> Result<TokenStream> {
         used_rust: BTreeSet::new(),
         interfaces: Vec::new(),
         pdefault: PtrKind::Unique,
+        local_only: BTreeSet::new(),
+        iface_names: BTreeSet::from(["IUnknown".to_string()]),
+        iface_modules: false,
     };
     for f in &p.files {
         let pd = l.pdefault;
         l.collect(&f.ast.items, f.main, pd)?;
     }
     l.switch_hints();
+    l.find_local_only();
     // interfaces, then types
     let ifaces = l.interfaces.clone();
     let mut iface_out = TokenStream::new();
@@ -1958,15 +2314,53 @@ pub fn lower(p: &Program) -> Result<TokenStream> {
             }
         }
     }
+    // two interfaces of a file naming an operation alike (MS-CMRP's clusapi2 and clusapi3,
+    // DCOM files' `Next`, `Clone`, `Opnum4NotUsedOnWire`) would define the same request and
+    // response types: each interface then gets a module of its own, and an inheriting one
+    // names its base as `super::base_module::Base`
+    let mut seen_ops: HashMap<String, usize> = HashMap::new();
+    for (i, _, _) in ifaces.iter().filter(|(i, _, _)| wanted.contains(&i.name)) {
+        let ops: BTreeSet<String> = i
+            .items
+            .iter()
+            .filter_map(|it| match it {
+                Item::Operation(op) if !op.attrs.has("local") => Some(op_method(op)),
+                _ => None,
+            })
+            .collect();
+        for op in ops {
+            *seen_ops.entry(op).or_default() += 1;
+        }
+    }
+    let collide = seen_ops.values().any(|n| *n > 1);
+    l.iface_modules = collide;
     for (i, _, pd) in &ifaces {
         if wanted.contains(&i.name) {
             let before = std::mem::take(&mut l.out);
             l.lower_interface(i, *pd)?;
-            iface_out.extend(std::mem::replace(&mut l.out, before));
+            let items = std::mem::replace(&mut l.out, before);
+            if collide && !items.is_empty() {
+                let m = ident(&snake(&i.name));
+                let d = doc(&format!(
+                    "IDL interface `{}`, in a module of its own: another interface of the file names the same operations.",
+                    i.name
+                ));
+                iface_out.extend(quote! {
+                    #d
+                    pub mod #m {
+                        #[allow(unused_imports)]
+                        use super::*;
+                        #items
+                    }
+                });
+            } else {
+                iface_out.extend(items);
+            }
         }
     }
+    let inside_local = l.defined_inside_local_only();
     let mains: Vec<usize> = (0..l.defs.len())
-        .filter(|i| l.defs.get(*i).is_some_and(|d| d.main))
+        .filter(|i| l.defs.get(*i).is_some_and(|d| d.main) && !inside_local.contains(i))
         .collect();
     for i in mains.into_iter().rev() {
         if !l.needed.contains(&i) {
@@ -1977,6 +2371,11 @@ pub fn lower(p: &Program) -> Result<TokenStream> {
     // lower in dependency order by retrying users after what they need
     while let Some(i) = l.needed.first().copied() {
         l.needed.remove(0);
+        if l.local_only.contains(&i) {
+            // a main file's local-only type nothing on the wire uses (MS-DTYP's EVENT_HEADER):
+            // left out; a use reports it (`leaf_type`)
+            continue;
+        }
         if !l.done.insert(i) {
             continue;
         }

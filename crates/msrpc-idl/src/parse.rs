@@ -354,7 +354,7 @@ impl<'m> Parser<'m> {
     fn interface(&mut self, attrs: Attrs) -> Result<Item> {
         let (name, span) = self.ident("the interface name")?;
         if self.eat_punct(";") {
-            return Ok(Item::Skipped("interface forward declaration", span));
+            return Ok(Item::ForwardInterface(name, span));
         }
         let base = if self.eat_punct(":") {
             Some(self.ident("the base interface")?.0)
@@ -920,6 +920,25 @@ impl<'m> Parser<'m> {
                         }
                     }
                 }
+                self.pos = save + 1;
+                // `sizeof(NAME)` / `sizeof(NAME *)`: a typedef name
+                if let Some(Tok::Ident(n)) = self.peek() {
+                    let n = n.clone();
+                    if !starts_keyword(&n) {
+                        self.pos += 1;
+                        let mut ptr = false;
+                        while self.eat_punct("*") {
+                            ptr = true;
+                        }
+                        if self.eat_punct(")") {
+                            return Ok(if ptr {
+                                Expr::Sizeof(Some(4), span)
+                            } else {
+                                Expr::SizeofType(n, span)
+                            });
+                        }
+                    }
+                }
                 self.pos = save;
                 self.skip_group()?;
                 Ok(Expr::Sizeof(None, span))
@@ -990,8 +1009,16 @@ fn binop(p: &str) -> Option<(&'static str, u8)> {
     })
 }
 
+/// Whether `w` is a word a typedef name cannot be (a base type word, a qualifier, a tag
+/// keyword).
+fn starts_keyword(w: &str) -> bool {
+    BASE_WORDS.contains(&w)
+        || QUALIFIERS.contains(&w)
+        || matches!(w, "struct" | "union" | "enum" | "pipe")
+}
+
 /// The NDR20 size of a base type (what `sizeof` gives in a constant expression).
-fn base_size(b: Base) -> u64 {
+pub fn base_size(b: Base) -> u64 {
     match b {
         Base::Int { bits, .. } => u64::from(bits / 8),
         Base::Char | Base::Byte | Base::Boolean | Base::Void => 1,

@@ -350,7 +350,7 @@ impl<'a> Preprocessor<'a> {
         let mut p = Parser::new(toks, self.map);
         let e = p.expr()?;
         p.expect_end("end of the `#if` line")?;
-        let v = crate::eval::eval(&e, &|_| Some(0)).map_err(|(s, m)| {
+        let v = crate::eval::eval(&e, &|_| Some(0), &|_| Some(0)).map_err(|(s, m)| {
             let s = if s == Span::default() { span } else { s };
             self.map.error(ErrorKind::Preprocessor, s, m)
         })?;

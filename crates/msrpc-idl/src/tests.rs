@@ -83,7 +83,10 @@ fn preprocessor_defines_and_conditionals() {
         .items
         .iter()
         .filter_map(|i| match i {
-            Item::Const(_, n, e, _) => Some((n.clone(), crate::eval::eval(e, &|_| None).unwrap())),
+            Item::Const(_, n, e, _) => Some((
+                n.clone(),
+                crate::eval::eval(e, &|_| None, &|_| None).unwrap(),
+            )),
             _ => None,
         })
         .collect();
@@ -321,8 +324,11 @@ fn prelude_types_are_available() {
 
 // ------------------------------------------------------------------ unsupported constructs
 
+/// Pipes (MS-EFSR's EFS_EXIM_PIPE) lower to `msrpc_ndr::Pipe<T>` parameters marked
+/// `#[ndr(pipe)]`, by value or behind a [ref] pointer; anywhere else, behind a unique
+/// pointer, or over elements a pipe may not carry, they are located errors.
 #[test]
-fn pipes_parse_but_do_not_lower() {
+fn pipes_lower_to_pipe_parameters() {
     let f = parse_str("t.idl", "interface p { typedef pipe byte BYTE_PIPE; }", &[]).unwrap();
     let Item::Interface(i) = &f.items[0] else {
         panic!()
@@ -334,14 +340,38 @@ fn pipes_parse_but_do_not_lower() {
             ..
         })
     ));
-    let e = iface_err("typedef pipe byte BYTE_PIPE;\nvoid f([in] BYTE_PIPE p);");
-    assert_eq!(e.kind, ErrorKind::Unsupported);
-    assert_eq!((e.line, e.col), (5, 23));
-    assert!(
-        e.to_string()
-            .starts_with("t.idl:5:23: not supported by the code generator: pipes"),
-        "{e}"
+    let out = lower(
+        "typedef pipe unsigned char EFS_EXIM_PIPE;\ntypedef struct { short a; } S;\ntypedef pipe S S_PIPE;\n\
+         long r([in] long h, [out] EFS_EXIM_PIPE *o);\nlong w([in] S_PIPE i, [in] long h);",
     );
+    has(&out, "#[ndr(out, pipe)] o: ::msrpc_ndr::Pipe<u8>");
+    has(&out, "#[ndr(in, pipe)] i: ::msrpc_ndr::Pipe<S>");
+    for (body, col, msg) in [
+        (
+            "typedef pipe byte P;\ntypedef struct { P p; } T;",
+            20,
+            "never inside another type",
+        ),
+        (
+            "typedef pipe byte P;\nvoid f([in, unique] P *p);",
+            24,
+            "[ref] pointer",
+        ),
+        (
+            "typedef long *LP;\ntypedef pipe LP P;\nvoid f([in] P p);",
+            15,
+            "pipe's elements",
+        ),
+        (
+            "typedef struct { [string] wchar_t *s; } E;\ntypedef pipe E P;\nvoid f([in] P p);",
+            15,
+            "pipe's elements",
+        ),
+    ] {
+        let e = iface_err(body);
+        assert!(e.message.contains(msg), "{body}: {e}");
+        assert_eq!(e.col, col, "{body}: {e}");
+    }
 }
 
 #[test]
@@ -463,8 +493,63 @@ fn switch_type_from_an_expression_and_c_unions() {
     );
     has(&out, "#[ndr(switch_type = \"u32\")] pub enum PcPortInfo");
     has(&out, "#[ndr(case = 16777215)] Pff(");
-    let e = iface_err("typedef struct _EH { unsigned long a; union { struct { unsigned long k; unsigned long u; }; unsigned hyper t; }; } EH;");
-    assert!(e.message.contains("a C union without [case] labels"), "{e}");
+    // a C union without [case] labels no operation reaches: left out, with what it holds
+    let eh = "typedef struct _EH { unsigned long a; union { struct { unsigned long k; unsigned long u; }; unsigned hyper t; }; } EH;";
+    let out = lower(&format!(
+        "{eh}\ntypedef struct _K {{ unsigned long k; }} K;"
+    ));
+    has(&out, "pub struct K");
+    assert!(!out.contains("Eh"), "{out}");
+    // reached by an operation (through a pointer): an error at the parameter naming the type
+    let e = iface_err(&format!("{eh}\nvoid f([in] EH *p);"));
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert_eq!((e.line, e.col), (5, 17));
+    assert!(e.message.contains("`EH` (defined at t.idl:4:9)"), "{e}");
+    assert!(e.message.contains("C union without [case] labels"), "{e}");
+}
+
+/// A structure with a conformant array no size attribute sizes (MS-DRSR's ENCRYPTED_PAYLOAD,
+/// `[size_is(*)] UCHAR EncryptedData[]`; MS-DTYP's `BYTE OctetString[]`) is a packet layout:
+/// left out like a C union, an error where an operation reaches it.
+#[test]
+fn unsized_conformant_members_are_local_only() {
+    let p = "typedef struct { unsigned char Salt[16]; unsigned long CheckSum; [size_is(*)] unsigned char EncryptedData[]; } EP;\n\
+             typedef struct { unsigned long n; unsigned char Octets[]; } OS;\n\
+             typedef struct { EP *p; } HOLDS;";
+    let out = lower(&format!("{p}\nvoid g([in] long x);"));
+    assert!(
+        !out.contains("pubstructEp") && !out.contains("pubstructOs") && !out.contains("Holds"),
+        "{out}"
+    );
+    let e = iface_err(&format!("{p}\nvoid f([in] HOLDS h);"));
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert_eq!(e.line, 7);
+    assert!(e.message.contains("`HOLDS`"), "{e}");
+}
+
+/// `sizeof` of a typedef name in a `#define` or constant (MS-WKST's MAX_PASSWORDBLOB_SIZE):
+/// base types and aliases of them, enums, GUIDs, pointers, fixed arrays and structures laid
+/// out as C does; a type without a fixed size is an error at the `sizeof`.
+#[test]
+fn sizeof_typedef_names() {
+    let out = lower(
+        "typedef unsigned short WCHAR;\ntypedef struct { unsigned short a; hyper b; } P;\n\
+         typedef struct { unsigned char c[3]; unsigned long *p; } Q;\n\
+         typedef enum { E0 = 0 } E;\n\
+         const unsigned long A = 8 + 256 * sizeof(WCHAR) + sizeof(unsigned long);\n\
+         const unsigned long B = sizeof(P) * 100 + sizeof(Q) * 10 + sizeof(E);\n\
+         const unsigned long C = sizeof(GUID) + sizeof(P *);\n\
+         typedef struct { [range(0, A)] unsigned long n; [range(0, B)] unsigned long m; [range(0, C)] unsigned long k; } R;",
+    );
+    // 8 + 256 * 2 + 4; 16 * 100 + 8 * 10 + 4 (P: a short padded to 8, a hyper; Q: 3 bytes
+    // padded to 4, a pointer); 16 + 4
+    has(&out, "#[ndr(range(0, 524))] pub n: u32");
+    has(&out, "#[ndr(range(0, 1684))] pub m: u32");
+    has(&out, "#[ndr(range(0, 20))] pub k: u32");
+    let e = iface_err("typedef struct { unsigned long n; [size_is(n)] unsigned char a[]; } V;\nconst long X = sizeof(V);");
+    assert_eq!(e.kind, ErrorKind::Type);
+    assert_eq!((e.line, e.col), (5, 12));
+    assert!(e.message.contains("`sizeof(V)`"), "{e}");
 }
 
 /// An enumerator aliasing another's value (MS-NRPC's `ForestTrustRecordTypeLast =
@@ -568,6 +653,106 @@ fn nesting_is_bounded() {
     let e = err(&src);
     assert!(
         e.message.contains("expands more than") || e.kind == ErrorKind::Type,
+        "{e}"
+    );
+}
+
+/// Two interfaces of one file naming an operation alike (MS-CMRP's clusapi2 and clusapi3) get
+/// a module each, so their request and response types do not collide; without a shared name
+/// they stay at the top.
+#[test]
+fn colliding_interfaces_get_a_module_each() {
+    let two = |second_op: &str| {
+        let src = format!(
+            "[uuid(12345678-1234-1234-1234-123456789abc), version(2.0)] interface clusapi2 {{ long ApiOpenCluster([in] long a); }}\n\
+             [uuid(12345678-1234-1234-1234-123456789abd), version(3.0)] interface clusapi3 {{ long {second_op}([in] long a); }}\n"
+        );
+        let ts = compile_str("t.idl", &src, &Options::default()).unwrap_or_else(|e| panic!("{e}"));
+        syn::parse2::<syn::File>(ts.clone()).unwrap();
+        squash(&ts.to_string())
+    };
+    let out = two("ApiOpenCluster");
+    has(
+        &out,
+        "pub mod clusapi2 { #[allow(unused_imports)] use super::*;",
+    );
+    has(
+        &out,
+        "pub mod clusapi3 { #[allow(unused_imports)] use super::*;",
+    );
+    let out = two("ApiCloseCluster");
+    assert!(!out.contains("pubmod"), "{out}");
+}
+
+/// An interface named as a type is an interface pointer (`ITypeInfo **ppTInfo`, a forward
+/// declaration's name, `IUnknown *`, `[iid_is(riid)] void **`): a unique pointer to an
+/// MInterfacePointer (MS-DCOM 2.2.14). An interface that inherits is a COM interface even
+/// without `[object]` (MS-COMEV's `IEventSystemInitialize : IUnknown`); a `VOID` return (a
+/// typedef of void) returns nothing.
+#[test]
+fn interface_pointers_and_inherited_com_interfaces() {
+    let src = "typedef void VOID;\ninterface ITypeInfo;\n\
+        [object, uuid(12345678-1234-1234-1234-123456789abc)] interface IDisp : IUnknown {\n\
+          long GetTypeInfo([in] unsigned long i, [out] ITypeInfo **ppTInfo);\n\
+          long Put([in] IUnknown *punk, [in] GUID *riid, [out, iid_is(riid)] void **ppv);\n\
+        }\n\
+        [uuid(12345678-1234-1234-1234-123456789abd)] interface IInit : IUnknown { long Init(); }\n\
+        [uuid(12345678-1234-1234-1234-123456789abe), version(1.0)] interface plain { VOID NotUsed(); }\n";
+    let ts = compile_str("t.idl", src, &Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    let out = squash(&ts.to_string());
+    has(
+        &out,
+        "#[ndr(out)] pp_t_info: ::msrpc_ndr::Unique<::msrpc_dcom::MInterfacePointer>",
+    );
+    has(
+        &out,
+        "#[ndr(in)] punk: ::msrpc_ndr::Unique<::msrpc_dcom::MInterfacePointer>",
+    );
+    has(
+        &out,
+        "#[ndr(out)] ppv: ::msrpc_ndr::Unique<::msrpc_dcom::MInterfacePointer>",
+    );
+    has(&out, "version = \"0.0\", orpc)] pub trait IInit");
+    has(&out, "#[opnum(0)] fn not_used();");
+    let e = iface_err("interface ITypeInfo;\nvoid f([in] ITypeInfo t);");
+    assert_eq!(e.kind, ErrorKind::Type);
+    assert!(e.message.contains("an interface by value"), "{e}");
+}
+
+/// ODL properties: `[propget]`/`[propput]`/`[propputref]` accessors share the property's
+/// name, so their methods are `get_x`, `put_x`, `putref_x` (MIDL's C names); names that still
+/// meet after snake_case (`_NewEnum` and `NewEnum`) get a number.
+#[test]
+fn property_accessors_and_names_that_meet() {
+    let src =
+        "[object, uuid(12345678-1234-1234-1234-123456789abc)] interface IProps : IUnknown {\n\
+          [propget] long Name([out, retval] long *p);\n\
+          [propput] long Name([in] long v);\n\
+          [propget] long _NewEnum([out, retval] IUnknown **pp);\n\
+          [propget] long NewEnum([out, retval] IUnknown **pp);\n\
+        }\n";
+    let ts = compile_str("t.idl", src, &Options::default()).unwrap_or_else(|e| panic!("{e}"));
+    let out = squash(&ts.to_string());
+    has(&out, "#[opnum(3)] fn get_name(");
+    has(&out, "#[opnum(4)] fn put_name(");
+    has(&out, "#[opnum(5)] fn get_new_enum(");
+    has(&out, "#[opnum(6)] fn get_new_enum2(");
+}
+
+/// A structure with a `void *` member that is neither a context handle nor an `[iid_is]`
+/// interface pointer (MS-TSTS' `PVOID ProcessSid`, MS-RAIW's `LPVOID pPnr`) is local-only:
+/// left out, and an error where an operation reaches it.
+#[test]
+fn void_pointer_members_are_local_only() {
+    let t =
+        "typedef void *PVOID;\ntypedef struct _PI { unsigned long Magic; PVOID ProcessSid; } PI;";
+    let out = lower(&format!("{t}\nlong g([in] long x);"));
+    assert!(!out.contains("pubstructPi"), "{out}");
+    let e = iface_err(&format!("{t}\nlong f([in] PI *p);"));
+    assert_eq!(e.kind, ErrorKind::Unsupported);
+    assert_eq!(e.line, 6);
+    assert!(
+        e.message.contains("`PI`") && e.message.contains("`void *`"),
         "{e}"
     );
 }

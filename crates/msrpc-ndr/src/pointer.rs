@@ -284,6 +284,69 @@ impl<T> Full<T> {
     }
 }
 
+impl<T: Any + Send + Sync> Full<T> {
+    /// Writes the referent id (0 for null; an alias of a referent already in the stream
+    /// writes that referent's id).
+    pub fn encode_pointer(&self, w: &mut Writer) -> EncodeResult {
+        let id = match &self.value {
+            Some(v) => w.full_pointer_id(Arc::as_ptr(v) as usize),
+            None => 0,
+        };
+        w.ref_id(id);
+        Ok(())
+    }
+
+    /// Writes the referent with `f` the first time the stream meets it (generated code uses
+    /// this for a referent with attributes of its own, `[ptr, size_is(n)] BYTE *p`).
+    pub fn encode_referent_with(
+        &self,
+        w: &mut Writer,
+        f: impl FnOnce(&T, &mut Writer) -> EncodeResult,
+    ) -> EncodeResult {
+        match &self.value {
+            Some(v) if w.full_pointer_first_write(Arc::as_ptr(v) as usize) => f(v, w),
+            _ => Ok(()),
+        }
+    }
+
+    /// Reads the referent id; a non-zero id leaves the pointer pending.
+    pub fn decode_pointer(r: &mut Reader<'_>) -> DecodeResult<Self> {
+        Ok(Full {
+            value: None,
+            pending: r.ref_id()?,
+        })
+    }
+
+    /// Resolves a pending pointer: an id the stream already gave a referent aliases it (of
+    /// the same type), otherwise `f` reads the referent in full.
+    pub fn decode_referent_with(
+        &mut self,
+        r: &mut Reader<'_>,
+        f: impl FnOnce(&mut Reader<'_>) -> DecodeResult<T>,
+    ) -> DecodeResult<()> {
+        let id = self.pending;
+        if id == 0 {
+            return Ok(());
+        }
+        if let Some(any) = r.full_pointer(id) {
+            let v = any
+                .downcast::<T>()
+                .map_err(|_| r.error(DecodeErrorKind::FullPointerTypeMismatch(id)))?;
+            self.value = Some(v);
+        } else {
+            charge_box::<T>(r)?;
+            r.enter()?;
+            let v = f(r);
+            r.leave();
+            let v = Arc::new(v?);
+            r.set_full_pointer(id, v.clone());
+            self.value = Some(v);
+        }
+        self.pending = 0;
+        Ok(())
+    }
+}
+
 impl<T> Default for Full<T> {
     fn default() -> Self {
         Self::null()
@@ -311,45 +374,15 @@ impl<T: Ndr + Any + Send + Sync> Ndr for Full<T> {
     const ALIGN64: usize = 8;
     const WIRE_MIN: usize = 4;
     fn encode_scalars(&self, w: &mut Writer) -> EncodeResult {
-        let id = match &self.value {
-            Some(v) => w.full_pointer_id(Arc::as_ptr(v) as usize),
-            None => 0,
-        };
-        w.ref_id(id);
-        Ok(())
+        self.encode_pointer(w)
     }
     fn encode_buffers(&self, w: &mut Writer) -> EncodeResult {
-        match &self.value {
-            Some(v) if w.full_pointer_first_write(Arc::as_ptr(v) as usize) => v.encode(w),
-            _ => Ok(()),
-        }
+        self.encode_referent_with(w, |v, w| v.encode(w))
     }
     fn decode_scalars(r: &mut Reader<'_>) -> DecodeResult<Self> {
-        Ok(Full {
-            value: None,
-            pending: r.ref_id()?,
-        })
+        Self::decode_pointer(r)
     }
     fn decode_buffers(&mut self, r: &mut Reader<'_>) -> DecodeResult<()> {
-        let id = self.pending;
-        if id == 0 {
-            return Ok(());
-        }
-        if let Some(any) = r.full_pointer(id) {
-            let v = any
-                .downcast::<T>()
-                .map_err(|_| r.error(DecodeErrorKind::FullPointerTypeMismatch(id)))?;
-            self.value = Some(v);
-        } else {
-            charge_box::<T>(r)?;
-            r.enter()?;
-            let v = T::decode(r);
-            r.leave();
-            let v = Arc::new(v?);
-            r.set_full_pointer(id, v.clone());
-            self.value = Some(v);
-        }
-        self.pending = 0;
-        Ok(())
+        self.decode_referent_with(r, T::decode)
     }
 }
