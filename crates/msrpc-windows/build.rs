@@ -8,6 +8,7 @@ fn main() {
         "netlogon", // MS-NRPC
         "spoolss",  // MS-RPRN
         "svcctl", "eventlog", "atsvc", "backupkey", "tsch",
+        "efsrpc", // MS-EFSR
     ];
     let files: Vec<String> = protocols
         .iter()

@@ -20,6 +20,7 @@
 //! | [`eventlog`] | MS-EVEN (event log) | opnums 0-24: open, count, oldest, read, report, clear, back up, log information (wide and 8-bit forms) |
 //! | [`atsvc`] | MS-TSCH's ATSvc (AT jobs) | opnums 0-3: `NetrJobAdd`, `NetrJobDel`, `NetrJobEnum`, `NetrJobGetInfo` (NDR20 only: see the module) |
 //! | [`backupkey`] | MS-BKRP (BackupKey) | opnum 0, `BackuprKey` |
+//! | [`efsrpc`] | MS-EFSR (Encrypting File System) | opnums 0-22: raw export and import (`EfsRpcReadFileRaw`/`EfsRpcWriteFileRaw` carry the file as an NDR pipe of bytes), encrypt, decrypt, users and recovery agents, key information, metadata, protectors |
 //! | [`tsch`] | MS-TSCH's ITaskSchedulerService (tasks) | opnums 0-19: version, register, retrieve, folders, security, enumeration, instances, run, stop, delete, rename, run times and task information |
 //!
 //! For interface `srvsvc` the module holds its types (`ShareInfo1`, `ShareEnumStruct`, ...),
@@ -208,4 +209,27 @@ pub mod backupkey {
 #[cfg(feature = "tsch")]
 pub mod tsch {
     include!(concat!(env!("OUT_DIR"), "/tsch.rs"));
+}
+
+/// MS-EFSR, the Encrypting File System Remote Protocol (`efsrpc`,
+/// c681d488-d850-11d0-8c52-00c04fd90f7e v1.0, reached through `\pipe\lsarpc`), opnums
+/// 0-22, from `idl/efsrpc.idl`. `EfsRpcReadFileRaw` and `EfsRpcWriteFileRaw` carry the raw file
+/// as a pipe ([`msrpc_ndr::Pipe`], buffered whole). Windows also serves the same operations
+/// under a second interface identifier through `\pipe\efsrpc`:
+/// [`efsrpc::EFSRPC_PIPE_SYNTAX`]. `tests/efsrpc.rs` hosts the generated server and calls it
+/// with our client (NDR20 and NDR64, both pipes) and with Impacket's NDR engine.
+#[cfg(feature = "efsrpc")]
+pub mod efsrpc {
+    include!(concat!(env!("OUT_DIR"), "/efsrpc.rs"));
+
+    /// The second interface MS-EFSR 2.1 defines for these operations
+    /// (df1941c5-fe89-4e79-bf10-463657acf44d v1.0), the one bound through `\pipe\efsrpc`.
+    /// The stubs are the same; [`EfsrpcClient`] and [`EfsrpcServer`] name
+    /// [`EfsrpcInterface`]'s syntax, so reaching this one means sending the request types'
+    /// stubs through [`Invoke`](msrpc_proto::dispatch::Invoke) under it.
+    pub const EFSRPC_PIPE_SYNTAX: msrpc_proto::pdu::SyntaxId = msrpc_proto::pdu::SyntaxId {
+        uuid: msrpc_ndr::Uuid::from_u128(0xdf1941c5_fe89_4e79_bf10_463657acf44d),
+        major: 1,
+        minor: 0,
+    };
 }
