@@ -94,7 +94,7 @@ impl Efsrpc for Efs {
         s.calls
             .push(format!("open({}, {})", req.file_name, req.flags));
         let uuid =
-            Uuid::from_u128(0x0123_4567_89ab_cdef_0000_0000_0000_0000 | s.open.len() as u128 + 1);
+            Uuid::from_u128(0x0123_4567_89ab_cdef_0000_0000_0000_0000 | (s.open.len() as u128 + 1));
         s.open.insert(uuid, (req.file_name, req.flags == 1));
         Ok(efsrpc::EfsRpcOpenFileRawResponse {
             h_context: ContextHandle {
@@ -606,9 +606,12 @@ async fn impacket_calls_the_generated_server() {
     );
     assert!(json.contains("\"hash\": \"112233\""), "{json}");
     // What the server decoded from Impacket's requests.
-    let seen = efs.0.lock().unwrap();
+    let (calls, added) = {
+        let seen = efs.0.lock().unwrap();
+        (seen.calls.clone(), seen.added.clone())
+    };
     assert_eq!(
-        seen.calls,
+        calls,
         [
             format!("open({FILE}, 0)"),
             "close(true)".into(),
@@ -620,9 +623,8 @@ async fn impacket_calls_the_generated_server() {
         ]
     );
     assert_eq!(
-        seen.added,
+        added,
         [(vec![21, 1, 2, 3, 1104], (0..40).collect::<Vec<u8>>())]
     );
-    drop(seen);
     server.shutdown().await;
 }
