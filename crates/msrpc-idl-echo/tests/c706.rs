@@ -313,7 +313,7 @@ fn mgmt_stubs_are_byte_identical() {
         gmgmt::RpcMgmtInqIfIdsRequest {},
         hand::mgmt::InqIfIdsRequest {},
         gmgmt::RpcMgmtInqIfIdsResponse {
-            if_id_vector: Some(Unique::new(gmgmt::RpcIfIdVectorT {
+            if_id_vector: Unique::new(gmgmt::RpcIfIdVectorT {
                 count: 2,
                 if_id: ids
                     .iter()
@@ -325,7 +325,7 @@ fn mgmt_stubs_are_byte_identical() {
                         })
                     )
                     .collect(),
-            })),
+            }),
             status: 0,
         },
         hand::mgmt::InqIfIdsResponse {

@@ -122,8 +122,14 @@ impl Attrs {
 pub enum Base {
     /// An integer of `bits` bits.
     Int {
-        /// 8, 16, 32, 64; `__int3264` is 32 on NDR20.
+        /// 8, 16, 32, 64.
         bits: u8,
+        /// Signed.
+        signed: bool,
+    },
+    /// `__int3264` (MS-RPCE 2.2.5.2.1): 4 bytes in NDR20, 8 in NDR64; MS-DTYP's `ULONG_PTR`,
+    /// `DWORD_PTR`, `SIZE_T`, `LONG_PTR`...
+    Int3264 {
         /// Signed.
         signed: bool,
     },

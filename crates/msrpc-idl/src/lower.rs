@@ -115,6 +115,10 @@ struct Resolved {
     levels: Vec<Level>,
     leaf: Leaf,
     attrs: Attrs,
+    /// Pointer attributes of typedefs whose first pointer is not the value's first level
+    /// (`typedef [unique] V *PV;` used as `[out] PV *p`: the `[unique]` is level 1's, and
+    /// level 0, the parameter's own pointer, stays `[ref]`), by level.
+    level_ptr: Vec<(usize, PtrKind)>,
 }
 
 /// Where a value sits.
@@ -545,11 +549,13 @@ impl<'p> Lowerer<'p> {
                 levels: Vec::new(),
                 leaf: Leaf::Base(*b),
                 attrs: Attrs::default(),
+                level_ptr: Vec::new(),
             },
             TypeSpec::Pipe(elem, _) => Resolved {
                 levels: Vec::new(),
                 leaf: Leaf::Pipe(elem.clone()),
                 attrs: Attrs::default(),
+                level_ptr: Vec::new(),
             },
             TypeSpec::Struct(_) | TypeSpec::Union(_) | TypeSpec::Enum(_) => {
                 let idx = self.def_of(ty).ok_or_else(|| {
@@ -563,6 +569,7 @@ impl<'p> Lowerer<'p> {
                     levels: Vec::new(),
                     leaf: self.def_leaf(idx),
                     attrs: Attrs::default(),
+                    level_ptr: Vec::new(),
                 }
             }
             TypeSpec::Named(n, _)
@@ -572,6 +579,7 @@ impl<'p> Lowerer<'p> {
                     levels: Vec::new(),
                     leaf: Leaf::Interface,
                     attrs: Attrs::default(),
+                    level_ptr: Vec::new(),
                 }
             }
             TypeSpec::Named(n, nspan) => {
@@ -588,6 +596,7 @@ impl<'p> Lowerer<'p> {
                         levels: Vec::new(),
                         leaf: self.def_leaf(*idx),
                         attrs: alias.attrs.clone(),
+                        level_ptr: Vec::new(),
                     }
                 } else {
                     let wire = ["wire_marshal", "transmit_as", "user_marshal"]
@@ -610,8 +619,31 @@ impl<'p> Lowerer<'p> {
                 }
             }
         };
+        // A typedef's pointer attribute belongs to its own first pointer: when the use adds
+        // levels in front of it, that pointer is not the value's first level.
+        let outer = levels.len();
+        let mut level_ptr: Vec<(usize, PtrKind)> =
+            r.level_ptr.iter().map(|&(i, k)| (i + outer, k)).collect();
+        let mut inner_attrs = r.attrs.clone();
+        if outer > 0 && r.levels.first() == Some(&Level::Ptr) {
+            let kind = if inner_attrs.has("ref") {
+                Some(PtrKind::Ref)
+            } else if inner_attrs.has("unique") {
+                Some(PtrKind::Unique)
+            } else if inner_attrs.has("ptr") {
+                Some(PtrKind::Full)
+            } else {
+                None
+            };
+            if let Some(k) = kind {
+                level_ptr.push((outer, k));
+                inner_attrs
+                    .0
+                    .retain(|a| !matches!(a.name.as_str(), "ref" | "unique" | "ptr"));
+            }
+        }
         levels.append(&mut r.levels);
-        let mut attrs = attrs.merged(&r.attrs);
+        let mut attrs = attrs.merged(&inner_attrs);
         attrs.0.retain(|a| {
             !matches!(
                 a.name.as_str(),
@@ -637,6 +669,7 @@ impl<'p> Lowerer<'p> {
             levels,
             leaf,
             attrs,
+            level_ptr,
         })
     }
 
@@ -679,6 +712,8 @@ impl<'p> Lowerer<'p> {
                     let t = format_ident!("{}{}", if *signed { "i" } else { "u" }, bits);
                     plain(quote!(#t), Some(*bits))
                 }
+                Base::Int3264 { signed: true } => plain(quote!(::msrpc_ndr::Int3264), None),
+                Base::Int3264 { signed: false } => plain(quote!(::msrpc_ndr::UInt3264), None),
                 Base::Char | Base::Byte => plain(quote!(u8), Some(8)),
                 Base::Boolean => plain(quote!(bool), Some(8)),
                 Base::WChar => plain(quote!(u16), Some(16)),
@@ -1025,6 +1060,9 @@ impl<'p> Lowerer<'p> {
         let size = st.sizes.get(i).cloned().flatten();
         let length = st.lengths.get(i).cloned().flatten();
         let ptr_kind = |st: &Walk| {
+            if let Some(&(_, k)) = r.level_ptr.iter().find(|&&(j, _)| j == i) {
+                return k;
+            }
             if i == 0 {
                 st.ptr_attr.unwrap_or(if pos == Pos::Param {
                     PtrKind::Ref

@@ -1021,6 +1021,7 @@ fn starts_keyword(w: &str) -> bool {
 pub fn base_size(b: Base) -> u64 {
     match b {
         Base::Int { bits, .. } => u64::from(bits / 8),
+        Base::Int3264 { .. } => 4,
         Base::Char | Base::Byte | Base::Boolean | Base::Void => 1,
         Base::WChar => 2,
         Base::Float | Base::HandleT | Base::ErrorStatus => 4,
@@ -1074,6 +1075,9 @@ fn base_type(words: &[String]) -> Option<Base> {
     if unsigned && signed {
         return None;
     }
+    if has("__int3264") {
+        return Some(Base::Int3264 { signed: !unsigned });
+    }
     let longs = words.iter().filter(|w| *w == "long").count();
     let bits = if has("char") || has("small") || has("__int8") || has("int8") || has("uint8") {
         if has("char") && !signed {
@@ -1085,7 +1089,7 @@ fn base_type(words: &[String]) -> Option<Base> {
     } else if has("hyper") || has("__int64") || longs >= 2 {
         64
     } else {
-        // long, int, __int32, __int3264 (4 bytes in NDR20), or a lone signed/unsigned
+        // long, int, __int32, or a lone signed/unsigned
         32
     };
     Some(Base::Int {

@@ -121,8 +121,9 @@ fn base_types() {
     has(&out, "pub f: u32");
     has(&out, "pub g: i64");
     has(&out, "pub h: u64");
-    has(&out, "pub i: i32");
-    has(&out, "pub j: u32");
+    // MS-RPCE 2.2.5.2.1: 4 bytes in NDR20, 8 in NDR64.
+    has(&out, "pub i: ::msrpc_ndr::Int3264");
+    has(&out, "pub j: ::msrpc_ndr::UInt3264");
     has(&out, "pub k: u16");
     has(&out, "pub l: u8");
     has(&out, "pub m: bool");
@@ -755,4 +756,29 @@ fn void_pointer_members_are_local_only() {
         e.message.contains("`PI`") && e.message.contains("`void *`"),
         "{e}"
     );
+}
+
+#[test]
+fn a_typedefs_pointer_attribute_stays_on_its_own_pointer() {
+    // C706's `[out] rpc_if_id_vector_p_t *if_id_vector`: the parameter's own pointer is [ref]
+    // (no wire form), the typedef's [unique] pointer one referent id.
+    let out = lower(
+        "[uuid(12345678-1234-1234-1234-123456789abc), version(1.0), pointer_default(ptr)]\n\
+         interface t {\n\
+         typedef struct { long n; } V;\n\
+         typedef [unique] V *PV;\n\
+         typedef [ref] V *RV;\n\
+         void a([out] PV *v);\n\
+         void b([in] PV v);\n\
+         void c([in, out] PV *v);\n\
+         void d([out] V **v);\n\
+         void e([in] RV *v);\n\
+         }\n",
+    );
+    has(&out, "#[ndr(out)] v: ::msrpc_ndr::Unique<V>)");
+    has(&out, "#[ndr(in)] v: ::core::option::Option<V>)");
+    has(&out, "#[ndr(in, out)] v: ::msrpc_ndr::Unique<V>)");
+    // without an attribute the inner pointer takes pointer_default
+    has(&out, "#[ndr(out)] v: ::msrpc_ndr::Full<V>)");
+    has(&out, "#[ndr(in)] v: ::msrpc_ndr::Ref<V>)");
 }

@@ -210,6 +210,19 @@ macro_rules! count_unsigned {
 }
 count_unsigned!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
 
+impl NdrCount for UInt3264 {
+    fn ndr_count(&self) -> u64 {
+        self.0
+    }
+}
+
+impl NdrCount for Int3264 {
+    /// A negative count is no count: as large as can be, so every size check fails.
+    fn ndr_count(&self) -> u64 {
+        u64::try_from(self.0).unwrap_or(u64::MAX)
+    }
+}
+
 impl<T: NdrCount + ?Sized> NdrCount for &T {
     fn ndr_count(&self) -> u64 {
         (**self).ndr_count()
