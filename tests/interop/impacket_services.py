@@ -5,8 +5,8 @@ crates/msrpc-windows/tests/served_services.rs (with target/venv's Python).
 
     target/venv/bin/python tests/interop/impacket_services.py [--ndr64] ADDR SERVICE...
 
-With --ndr64 every bind offers NDR64 only (as Impacket's getArch.py does) and atsvc is left out
-(its JobTime, a DWORD_PTR, is 8 bytes in NDR64; msrpc-windows's atsvc is NDR20 only for now).
+With --ndr64 every bind offers NDR64 only (as Impacket's getArch.py does) and atsvc is left out:
+Impacket 0.13.1 declares AT_INFO's JobTime a DWORD, where MS-TSCH has a DWORD_PTR, 8 bytes in NDR64.
 
 Impacket's NDR engine is its own (pure Python, not Samba's, not ours). Prints one line per
 fact read, `key value...`, for the Rust side to compare with what its services hold.
@@ -105,7 +105,7 @@ while True:
 even.hElfrCloseEL(dce, log)
 dce.disconnect()
 
-# ---- atsvc (NDR20 only) ----
+# ---- atsvc (NDR20 only: Impacket's JobTime is a DWORD) ----
 def atsvc_calls():
     dce = connect(atsvc.MSRPC_UUID_ATSVC)
     r = atsvc.hNetrJobEnum(dce)

@@ -406,7 +406,7 @@ fn svcctl_cases() -> Vec<Case> {
 
 fn at_info() -> atsvc::AtInfo {
     atsvc::AtInfo {
-        job_time: 36_000_000,
+        job_time: msrpc_ndr::UInt3264(36_000_000),
         days_of_month: 1,
         days_of_week: 0x15,
         flags: 0x11,
@@ -417,7 +417,7 @@ fn at_info() -> atsvc::AtInfo {
 fn at_enum(job_id: u32, command: &str) -> atsvc::AtEnum {
     atsvc::AtEnum {
         job_id,
-        job_time: 3_600_000,
+        job_time: msrpc_ndr::UInt3264(3_600_000),
         days_of_month: 0,
         days_of_week: 0x40,
         flags: 1,

@@ -24,10 +24,9 @@
 //! `crates/msrpc-windows/tests/spoolss_wire.rs` instead).
 //!
 //! NDR64: `ndrdump --ndr64` reads our NDR64 stubs of the same operations (ndrdump has no
-//! NDR64 packing to compare with). Three places do not agree, each asserted as it stands so
-//! that a fix on either side shows: msrpc-idl lowers `ULONG_PTR` (`__int3264`) to 32 bits,
-//! so our NDR64 PRINTER_INFO_2 is short (our gap); Samba's multisz (`spoolss_StringArray`)
-//! has a 4-byte count where MS-RPRN's conformant array has NDR64's 8-byte conformance; and
+//! NDR64 packing to compare with), PRINTER_INFO_2's `ULONG_PTR` members (`__int3264`, 8 bytes
+//! in NDR64) included. Two places do not agree, each asserted as it stands so that a fix on
+//! either side shows: Samba's multisz (`spoolss_StringArray`) has a 4-byte count where MS-RPRN's conformant array has NDR64's 8-byte conformance; and
 //! Samba reads the custom-marshaled INFO buffer of RpcEnumPrinters with NDR64's 64-bit
 //! relative pointers where MS-RPRN 2.2.2 has 32-bit offsets (Samba's departures).
 //!
@@ -239,12 +238,12 @@ fn printer_info2() -> sp::PrinterInfo2 {
         p_driver_name: s("Generic / Text Only"),
         p_comment: s("msrpc test printer"),
         p_location: s("lab"),
-        p_dev_mode: 0,
+        p_dev_mode: msrpc_ndr::UInt3264(0),
         p_sep_file: Unique::null(),
         p_print_processor: s("winprint"),
         p_datatype: s("RAW"),
         p_parameters: Unique::null(),
-        p_security_descriptor: 0,
+        p_security_descriptor: msrpc_ndr::UInt3264(0),
         attributes: 0x48,
         priority: 1,
         default_priority: 1,
@@ -874,9 +873,9 @@ fn ndrdump_reads_our_ndr64_spoolss_stubs() {
     );
 
     // PRINTER_INFO_2's pDevMode and pSecurityDescriptor are ULONG_PTR, 8 bytes in NDR64
-    // (Samba's uint3264 devmode_ptr/secdesc_ptr agree); msrpc-idl lowers __int3264 to 32 bits,
-    // so our NDR64 stub is 8 bytes short there and ndrdump misreads it. Our gap (docs/idl.md):
-    // this fails once msrpc-idl emits `UInt3264`, and then becomes a `must`.
+    // (MS-RPCE 2.2.5.2.1; Samba's uint3264 devmode_ptr/secdesc_ptr agree): ndrdump reads every
+    // byte and our values. (Before msrpc-idl lowered __int3264 to msrpc_ndr::UInt3264 the stub
+    // was 8 bytes short here and ndrdump misread it.)
     let mut q = add_printer();
     q.p_dev_mode_container = sp::DevmodeContainer::default();
     let (ok, t) = ndrdump64(
@@ -885,10 +884,8 @@ fn ndrdump_reads_our_ndr64_spoolss_stubs() {
         &q.to_stub_in(LE, NDR64).unwrap(),
         None,
     );
-    assert!(
-        !ok || !t.contains("'msrpc test printer'"),
-        "ndrdump now reads our NDR64 PRINTER_INFO_2: __int3264 is fixed; make this a `must`\n{t}"
-    );
+    assert!(ok, "ndrdump --ndr64 did not read our PRINTER_INFO_2 whole:\n{t}");
+    assert!(t.contains("'msrpc test printer'"), "{t}");
     // Level 1 has no ULONG_PTR: read right.
     let mut q = add_printer();
     q.p_dev_mode_container = sp::DevmodeContainer::default();

@@ -28,7 +28,8 @@
 //! # Mapping
 //! | IDL | Rust |
 //! |---|---|
-//! | `small`/`short`/`long`/`hyper` (`signed`/`unsigned`), `__int3264` | `i8`.. `u64`; `__int3264` is 32-bit (NDR20) |
+//! | `small`/`short`/`long`/`hyper` (`signed`/`unsigned`) | `i8`.. `u64` |
+//! | `__int3264` (`ULONG_PTR`, `SIZE_T`...) | `msrpc_ndr::Int3264`/`UInt3264`: 4 bytes in NDR20, 8 in NDR64 |
 //! | `char`, `unsigned char`, `byte` / `boolean` / `wchar_t` | `u8` / `bool` / `u16` |
 //! | `error_status_t` | `u32` |
 //! | `GUID` (and `UUID`, `IID`, `CLSID`) | `msrpc_ndr::Uuid` |

@@ -18,7 +18,7 @@
 //! | [`netlogon`] | MS-NRPC (Netlogon, interface `logon`) | every operation, opnums 0-59: the secure channel (`NetrServerReqChallenge`, `NetrServerAuthenticate3`, `NetrServerPasswordSet2`, `NetrLogonGetCapabilities`), the logon calls (`NetrLogonSamLogon`, `NetrLogonSamLogonEx`, `NetrLogonSamLogonWithFlags`: interactive, network, service, generic and ticket logons; SAM_INFO, SAM_INFO2, SAM_INFO4, GENERIC_INFO2 and ticket validation), DC location (`DsrGetDcName*`), trusts (`DsrEnumerateDomainTrusts`), sites, forest trust information, the NT4 replication calls, read-only DC chaining, `NetrServerAuthenticateKerberos` |
 //! | [`svcctl`] | MS-SCMR (service control manager) | opnums 0-40: handles, status, control, create, delete, configuration (`QUERY_SERVICE_CONFIGW`, `SC_RPC_CONFIG_INFOW` levels 1-9), enumeration, start, display and key names, `RQueryServiceConfig2W`, `RQueryServiceStatusEx` (wide and 8-bit forms) |
 //! | [`eventlog`] | MS-EVEN (event log) | opnums 0-24: open, count, oldest, read, report, clear, back up, log information (wide and 8-bit forms) |
-//! | [`atsvc`] | MS-TSCH's ATSvc (AT jobs) | opnums 0-3: `NetrJobAdd`, `NetrJobDel`, `NetrJobEnum`, `NetrJobGetInfo` (NDR20 only: see the module) |
+//! | [`atsvc`] | MS-TSCH's ATSvc (AT jobs) | opnums 0-3: `NetrJobAdd`, `NetrJobDel`, `NetrJobEnum`, `NetrJobGetInfo` |
 //! | [`backupkey`] | MS-BKRP (BackupKey) | opnum 0, `BackuprKey` |
 //! | [`efsrpc`] | MS-EFSR (Encrypting File System) | opnums 0-22: raw export and import (`EfsRpcReadFileRaw`/`EfsRpcWriteFileRaw` carry the file as an NDR pipe of bytes), encrypt, decrypt, users and recovery agents, key information, metadata, protectors |
 //! | [`tsch`] | MS-TSCH's ITaskSchedulerService (tasks) | opnums 0-19: version, register, retrieve, folders, security, enumeration, instances, run, stop, delete, rename, run times and task information |
@@ -189,9 +189,9 @@ pub mod eventlog {
 }
 
 /// MS-TSCH's AT service (`atsvc`, 1ff70682-0a51-30e8-076d-740be8cee98b v1.0), opnums 0-3,
-/// from `idl/atsvc.idl`. NDR20 only for now: `AT_INFO`'s and `AT_ENUM`'s `JobTime` (a
-/// `DWORD_PTR`) is 8 bytes in NDR64, and msrpc-idl lowers it to 4; bind with
-/// `offer_ndr64` off.
+/// from `idl/atsvc.idl`. `AT_INFO`'s and `AT_ENUM`'s `JobTime` is a `DWORD_PTR`
+/// ([`msrpc_ndr::UInt3264`]): 8 bytes in NDR64, where Samba's and Impacket's definitions
+/// (32 bits) are right in NDR20 only.
 #[cfg(feature = "atsvc")]
 pub mod atsvc {
     include!(concat!(env!("OUT_DIR"), "/atsvc.rs"));

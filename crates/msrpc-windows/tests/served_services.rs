@@ -1,7 +1,7 @@
 //! The generated svcctl, eventlog, atsvc, backupkey and ITaskSchedulerService (tsch) server
 //! traits, implemented and hosted on `msrpc-rt` (127.0.11.2:135, beside an endpoint mapper
 //! listing them), called by our generated clients (NDR64, which our server prefers; atsvc in
-//! NDR20, see `msrpc_windows::atsvc`), by Samba's clients in NDR20: rpcclient's
+//! NDR20 and NDR64), by Samba's clients in NDR20: rpcclient's
 //! `eventlog_numrecord`, `eventlog_oldestrecord` and `eventlog_readlog` (which decodes the
 //! EVENTLOGRECORDs our server returns and prints them with `-d 10`), python3-samba's svcctl and
 //! atsvc classes (tests/interop/samba_services_client.py), and by Impacket's clients of all five
@@ -1002,7 +1002,7 @@ async fn check_our_eventlog(conn: &Client) {
 }
 
 async fn check_our_atsvc_tsch_and_backupkey(binding: &Binding) {
-    // atsvc in NDR20 (its JobTime is not yet right in NDR64).
+    // atsvc in NDR20 first.
     let mut o = ClientOptions {
         call_timeout: Some(Duration::from_secs(30)),
         ..Default::default()
@@ -1015,7 +1015,7 @@ async fn check_our_atsvc_tsch_and_backupkey(binding: &Binding) {
             .netr_job_add(atsvc::NetrJobAddRequest {
                 server_name: Some(format!("\\\\{ADDR}")),
                 p_at_info: atsvc::AtInfo {
-                    job_time: time,
+                    job_time: msrpc_ndr::UInt3264(time),
                     days_of_month: 0x8000_0001,
                     days_of_week: 0x15,
                     flags: 0x11,
@@ -1039,7 +1039,7 @@ async fn check_our_atsvc_tsch_and_backupkey(binding: &Binding) {
     let jobs = r.p_enum_container.buffer.get().unwrap();
     assert_eq!(
         jobs.iter()
-            .map(|j| (j.job_id, j.job_time, j.command.get().unwrap().as_str()))
+            .map(|j| (j.job_id, j.job_time.0, j.command.get().unwrap().as_str()))
             .collect::<Vec<_>>(),
         [(1, 36_000_000, "backup.cmd"), (2, 3_600_000, "cmd /c dir")]
     );
@@ -1056,6 +1056,30 @@ async fn check_our_atsvc_tsch_and_backupkey(binding: &Binding) {
             .await
             .unwrap(),
         TransferSyntax::Ndr20
+    );
+    conn.close();
+    // And in NDR64, where JobTime (a DWORD_PTR) is 8 bytes: the jobs added in NDR20 read back.
+    let conn = Client::connect(binding, ClientOptions::default())
+        .await
+        .unwrap();
+    let a = atsvc::AtsvcClient::new(conn.clone());
+    let r = a
+        .netr_job_get_info(atsvc::NetrJobGetInfoRequest {
+            server_name: None,
+            job_id: 1,
+        })
+        .await
+        .unwrap();
+    let info = r.pp_at_info.get().unwrap();
+    assert_eq!(
+        (info.job_time.0, info.days_of_month, info.days_of_week),
+        (36_000_000, 0x8000_0001, 0x15)
+    );
+    assert_eq!(
+        conn.transfer_syntax(atsvc::AtsvcInterface::SYNTAX)
+            .await
+            .unwrap(),
+        TransferSyntax::Ndr64
     );
     conn.close();
 
