@@ -1,9 +1,11 @@
 //! The generated stubs of msrpc-windows's svcctl (MS-SCMR), eventlog (MS-EVEN), atsvc and
-//! ITaskSchedulerService (MS-TSCH) and backupkey (MS-BKRP), compiled from its own IDL, on
+//! ITaskSchedulerService (MS-TSCH), backupkey (MS-BKRP) and efsrpc (MS-EFSR, whose raw
+//! export/import carry NDR pipes), compiled from its own IDL, on
 //! arbitrary stubs: every operation's request, and its response decoded against that request.
 //!
 //! Input: `[iface, opnum, drep, len u16 LE, request (len bytes), response...]`; iface bits 0-2
-//! pick the interface (0 svcctl, 1 eventlog, 2 atsvc, 3 backupkey, 4 tsch; others ignored), bit
+//! pick the interface (0 svcctl, 1 eventlog, 2 atsvc, 3 backupkey, 4 tsch, 5 efsrpc; others
+//! ignored), bit
 //! 7 NDR64 (else NDR20); drep: even little-endian, odd big-endian. Requests and responses decode
 //! within `msrpc_fuzz::NDR_LIMITS`.
 //! Invariants: no panic; a request that decodes re-encodes, and decodes back to itself; a
@@ -14,7 +16,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use msrpc_fuzz::{hex, NDR_LIMITS};
-use msrpc_windows::{atsvc, backupkey, eventlog, svcctl, tsch};
+use msrpc_windows::{atsvc, backupkey, efsrpc, eventlog, svcctl, tsch};
 
 struct Input<'a> {
     iface: u8,
@@ -174,6 +176,32 @@ fuzz_target!(|data: &[u8]| {
             17 => roundtrip!(input, tsch::SchRpcGetTaskInfoRequest, tsch::SchRpcGetTaskInfoResponse),
             18 => roundtrip!(input, tsch::SchRpcGetNumberOfMissedRunsRequest, tsch::SchRpcGetNumberOfMissedRunsResponse),
             19 => roundtrip!(input, tsch::SchRpcEnableTaskRequest, tsch::SchRpcEnableTaskResponse),
+            _ => {}
+        },
+        (5, op) => match op {
+            0 => roundtrip!(input, efsrpc::EfsRpcOpenFileRawRequest, efsrpc::EfsRpcOpenFileRawResponse),
+            1 => roundtrip!(input, efsrpc::EfsRpcReadFileRawRequest, efsrpc::EfsRpcReadFileRawResponse),
+            2 => roundtrip!(input, efsrpc::EfsRpcWriteFileRawRequest, efsrpc::EfsRpcWriteFileRawResponse),
+            3 => roundtrip!(input, efsrpc::EfsRpcCloseRawRequest, efsrpc::EfsRpcCloseRawResponse),
+            4 => roundtrip!(input, efsrpc::EfsRpcEncryptFileSrvRequest, efsrpc::EfsRpcEncryptFileSrvResponse),
+            5 => roundtrip!(input, efsrpc::EfsRpcDecryptFileSrvRequest, efsrpc::EfsRpcDecryptFileSrvResponse),
+            6 => roundtrip!(input, efsrpc::EfsRpcQueryUsersOnFileRequest, efsrpc::EfsRpcQueryUsersOnFileResponse),
+            7 => roundtrip!(input, efsrpc::EfsRpcQueryRecoveryAgentsRequest, efsrpc::EfsRpcQueryRecoveryAgentsResponse),
+            8 => roundtrip!(input, efsrpc::EfsRpcRemoveUsersFromFileRequest, efsrpc::EfsRpcRemoveUsersFromFileResponse),
+            9 => roundtrip!(input, efsrpc::EfsRpcAddUsersToFileRequest, efsrpc::EfsRpcAddUsersToFileResponse),
+            10 => roundtrip!(input, efsrpc::Opnum10NotUsedOnWireRequest, efsrpc::Opnum10NotUsedOnWireResponse),
+            11 => roundtrip!(input, efsrpc::EfsRpcNotSupportedRequest, efsrpc::EfsRpcNotSupportedResponse),
+            12 => roundtrip!(input, efsrpc::EfsRpcFileKeyInfoRequest, efsrpc::EfsRpcFileKeyInfoResponse),
+            13 => roundtrip!(input, efsrpc::EfsRpcDuplicateEncryptionInfoFileRequest, efsrpc::EfsRpcDuplicateEncryptionInfoFileResponse),
+            14 => roundtrip!(input, efsrpc::Opnum14NotUsedOnWireRequest, efsrpc::Opnum14NotUsedOnWireResponse),
+            15 => roundtrip!(input, efsrpc::EfsRpcAddUsersToFileExRequest, efsrpc::EfsRpcAddUsersToFileExResponse),
+            16 => roundtrip!(input, efsrpc::EfsRpcFileKeyInfoExRequest, efsrpc::EfsRpcFileKeyInfoExResponse),
+            17 => roundtrip!(input, efsrpc::Opnum17NotUsedOnWireRequest, efsrpc::Opnum17NotUsedOnWireResponse),
+            18 => roundtrip!(input, efsrpc::EfsRpcGetEncryptedFileMetadataRequest, efsrpc::EfsRpcGetEncryptedFileMetadataResponse),
+            19 => roundtrip!(input, efsrpc::EfsRpcSetEncryptedFileMetadataRequest, efsrpc::EfsRpcSetEncryptedFileMetadataResponse),
+            20 => roundtrip!(input, efsrpc::EfsRpcFlushEfsCacheRequest, efsrpc::EfsRpcFlushEfsCacheResponse),
+            21 => roundtrip!(input, efsrpc::EfsRpcEncryptFileExSrvRequest, efsrpc::EfsRpcEncryptFileExSrvResponse),
+            22 => roundtrip!(input, efsrpc::EfsRpcQueryProtectorsRequest, efsrpc::EfsRpcQueryProtectorsResponse),
             _ => {}
         },
         _ => {}
