@@ -884,7 +884,10 @@ fn ndrdump_reads_our_ndr64_spoolss_stubs() {
         &q.to_stub_in(LE, NDR64).unwrap(),
         None,
     );
-    assert!(ok, "ndrdump --ndr64 did not read our PRINTER_INFO_2 whole:\n{t}");
+    assert!(
+        ok,
+        "ndrdump --ndr64 did not read our PRINTER_INFO_2 whole:\n{t}"
+    );
     assert!(t.contains("'msrpc test printer'"), "{t}");
     // Level 1 has no ULONG_PTR: read right.
     let mut q = add_printer();
