@@ -34,13 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         RpcechoInterface::SYNTAX,
     ];
     let if_ids = Arc::new(RwLock::new(
-        ids.iter()
-            .map(|s| RpcIfId {
-                uuid: s.uuid,
-                vers_major: s.major,
-                vers_minor: s.minor,
-            })
-            .collect::<Vec<_>>(),
+        ids.iter().map(|&s| RpcIfId::from(s)).collect::<Vec<_>>(),
     ));
     let server = Server::builder()
         .listen(addr)

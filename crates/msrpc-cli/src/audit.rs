@@ -668,13 +668,7 @@ async fn discover_mgmt(
                 let ids = resp
                     .if_id_vector
                     .get()
-                    .map(|v| {
-                        v.if_id
-                            .iter()
-                            .filter_map(|p| p.get())
-                            .map(|i| SyntaxId::new(i.uuid, i.vers_major, i.vers_minor))
-                            .collect()
-                    })
+                    .map(msrpc_epm::RpcIfIdVector::syntaxes)
                     .unwrap_or_default();
                 return Ok((ids, logon));
             }

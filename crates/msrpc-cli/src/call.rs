@@ -424,13 +424,7 @@ async fn call(client: &Conn, op: CallOp) -> Result<Outcome, Failure> {
             let ids: Vec<SyntaxId> = r
                 .if_id_vector
                 .get()
-                .map(|v| {
-                    v.if_id
-                        .iter()
-                        .filter_map(|p| p.get())
-                        .map(|i| SyntaxId::new(i.uuid, i.vers_major, i.vers_minor))
-                        .collect()
-                })
+                .map(msrpc_epm::RpcIfIdVector::syntaxes)
                 .unwrap_or_default();
             if ids.is_empty() {
                 return Err(Failure::not_found("mgmt inq_if_ids listed no interface"));

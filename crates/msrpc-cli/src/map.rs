@@ -197,13 +197,7 @@ async fn mgmt_if_ids(client: &crate::target::Conn) -> Result<Vec<SyntaxId>, Stri
     let ids = resp
         .if_id_vector
         .get()
-        .map(|v| {
-            v.if_id
-                .iter()
-                .filter_map(|p| p.get())
-                .map(|i| SyntaxId::new(i.uuid, i.vers_major, i.vers_minor))
-                .collect()
-        })
+        .map(msrpc_epm::RpcIfIdVector::syntaxes)
         .unwrap_or_default();
     Ok(ids)
 }

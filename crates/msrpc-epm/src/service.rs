@@ -329,10 +329,7 @@ fn advance<T>(
 /// The [`Lookup`] an `ept_lookup` request asks for, or the status refusing it.
 fn lookup_query(req: &EptLookupRequest) -> Result<Lookup, u32> {
     let object = req.object.get().copied().unwrap_or_else(Uuid::nil);
-    let interface = req
-        .interface_id
-        .get()
-        .map(|i| SyntaxId::new(i.uuid, i.vers_major, i.vers_minor));
+    let interface = req.interface_id.get().map(|&i| SyntaxId::from(i));
     let with_interface = || -> Result<(SyntaxId, VersOption), u32> {
         let interface = interface.ok_or(status::EPT_S_CANT_PERFORM_OP_MS)?;
         let vers =

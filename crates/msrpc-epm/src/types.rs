@@ -50,6 +50,22 @@ pub struct RpcIfId {
     pub vers_minor: u16,
 }
 
+impl From<RpcIfId> for msrpc_proto::SyntaxId {
+    fn from(i: RpcIfId) -> Self {
+        msrpc_proto::SyntaxId::new(i.uuid, i.vers_major, i.vers_minor)
+    }
+}
+
+impl From<msrpc_proto::SyntaxId> for RpcIfId {
+    fn from(s: msrpc_proto::SyntaxId) -> Self {
+        RpcIfId {
+            uuid: s.uuid,
+            vers_major: s.major,
+            vers_minor: s.minor,
+        }
+    }
+}
+
 /// `rpc_if_id_vector_t`: a conformant structure of interface id pointers.
 #[derive(Ndr, Clone, Debug, Default, PartialEq, Eq)]
 pub struct RpcIfIdVector {
@@ -58,4 +74,14 @@ pub struct RpcIfIdVector {
     /// `[size_is(count)] rpc_if_id_p_t if_id[*]`.
     #[ndr(size_is = "count")]
     pub if_id: Vec<Unique<RpcIfId>>,
+}
+
+impl RpcIfIdVector {
+    /// The interfaces listed, as syntax identifiers (null entries skipped).
+    pub fn syntaxes(&self) -> Vec<msrpc_proto::SyntaxId> {
+        self.if_id
+            .iter()
+            .filter_map(|p| p.get().copied().map(Into::into))
+            .collect()
+    }
 }

@@ -86,14 +86,7 @@ pub fn stats_observer(stats: MgmtStats) -> Observer {
 /// A mgmt service whose `inq_if_ids` lists `interfaces` (what its endpoint serves, mgmt
 /// included) and whose `inq_stats` reports `stats`.
 pub fn mgmt_for(interfaces: &[SyntaxId], stats: MgmtStats) -> MgmtService {
-    let ids: Vec<RpcIfId> = interfaces
-        .iter()
-        .map(|s| RpcIfId {
-            uuid: s.uuid,
-            vers_major: s.major,
-            vers_minor: s.minor,
-        })
-        .collect();
+    let ids: Vec<RpcIfId> = interfaces.iter().map(|&s| RpcIfId::from(s)).collect();
     MgmtService::new(Arc::new(RwLock::new(ids)), stats)
 }
 

@@ -32,13 +32,11 @@ async fn if_ids(addr: SocketAddr) -> Vec<SyntaxId> {
     assert_eq!(r.status, 0);
     let v = r.if_id_vector.get().unwrap();
     c.close();
-    v.if_id
-        .iter()
-        .map(|i| {
-            let i = i.get().unwrap();
-            SyntaxId::new(i.uuid, i.vers_major, i.vers_minor)
-        })
-        .collect()
+    assert!(
+        v.if_id.iter().all(|p| p.get().is_some()),
+        "a null interface id"
+    );
+    v.syntaxes()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
