@@ -63,6 +63,22 @@ enum DefKind {
     Enum(EnumDef),
 }
 
+impl DefKind {
+    /// A structure's members or a union's arm members (none for an enum).
+    fn fields(&self) -> Vec<&Field> {
+        match self {
+            DefKind::Struct(s) => s.fields.iter().flatten().collect(),
+            DefKind::Union(u) => u
+                .arms
+                .iter()
+                .flatten()
+                .filter_map(|a| a.field.as_ref())
+                .collect(),
+            DefKind::Enum(_) => Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Def {
     idl: String,
@@ -811,16 +827,11 @@ impl<'p> Lowerer<'p> {
             return true;
         }
         let Leaf::Def(idx) = r.leaf else { return false };
-        let fields: Vec<&Field> = match self.defs.get(idx).map(|d| &d.kind) {
-            Some(DefKind::Struct(s)) => s.fields.iter().flatten().collect(),
-            Some(DefKind::Union(u)) => u
-                .arms
-                .iter()
-                .flatten()
-                .filter_map(|a| a.field.as_ref())
-                .collect(),
-            _ => Vec::new(),
-        };
+        let fields = self
+            .defs
+            .get(idx)
+            .map(|d| d.kind.fields())
+            .unwrap_or_default();
         fields.into_iter().any(|f| {
             self.field_resolved(f)
                 .map_or(true, |fr| self.has_pointer_or_array(&fr, depth + 1))
@@ -1552,16 +1563,7 @@ impl<'p> Lowerer<'p> {
                 if self.local_only.contains(&i) {
                     continue;
                 }
-                let fields: Vec<&Field> = match &d.kind {
-                    DefKind::Struct(s) => s.fields.iter().flatten().collect(),
-                    DefKind::Union(u) => u
-                        .arms
-                        .iter()
-                        .flatten()
-                        .filter_map(|a| a.field.as_ref())
-                        .collect(),
-                    DefKind::Enum(_) => Vec::new(),
-                };
+                let fields = d.kind.fields();
                 let holds = fields.into_iter().any(|f| {
                     self.field_resolved(f).is_ok_and(
                         |r| matches!(r.leaf, Leaf::Def(j) if self.local_only.contains(&j)),
@@ -1585,16 +1587,11 @@ impl<'p> Lowerer<'p> {
         let mut out = BTreeSet::new();
         let mut todo: Vec<usize> = self.local_only.iter().copied().collect();
         while let Some(i) = todo.pop() {
-            let fields: Vec<&Field> = match self.defs.get(i).map(|d| &d.kind) {
-                Some(DefKind::Struct(s)) => s.fields.iter().flatten().collect(),
-                Some(DefKind::Union(u)) => u
-                    .arms
-                    .iter()
-                    .flatten()
-                    .filter_map(|a| a.field.as_ref())
-                    .collect(),
-                _ => Vec::new(),
-            };
+            let fields = self
+                .defs
+                .get(i)
+                .map(|d| d.kind.fields())
+                .unwrap_or_default();
             for f in fields {
                 let inline = match &f.ty {
                     TypeSpec::Struct(s) => s.fields.is_some(),
@@ -1657,12 +1654,7 @@ impl<'p> Lowerer<'p> {
                     let fname = ident(&snake(&f.decl.name));
                     let fdoc = doc(&format!("IDL `{}`.", f.decl.name));
                     let ty = l.ty;
-                    let attrs = if l.ndr.is_empty() {
-                        quote!()
-                    } else {
-                        let nd = l.ndr;
-                        quote!(#[ndr(#(#nd),*)])
-                    };
+                    let attrs = ndr_attr(&l.ndr);
                     out.push(quote! { #fdoc #attrs pub #fname: #ty });
                 }
                 self.default_ok.insert(idx, all_default);
@@ -1845,21 +1837,11 @@ impl<'p> Lowerer<'p> {
                             Some((n, _)) if !n.is_empty() => camel(n),
                             _ => "Other".to_string(),
                         };
-                        let mut vn = base;
-                        while seen.contains(&vn) {
-                            vn.push('_');
-                        }
-                        seen.insert(vn.clone());
-                        let vid = ident(&vn);
+                        let vid = ident(&unique_name(&mut seen, base));
                         match &lowered {
                             Some((n, l)) => {
                                 let ty = &l.ty;
-                                let nd = &l.ndr;
-                                let fa = if nd.is_empty() {
-                                    quote!()
-                                } else {
-                                    quote!(#[ndr(#(#nd),*)])
-                                };
+                                let fa = ndr_attr(&l.ndr);
                                 let vd = doc(&format!("IDL `default`: `{n}`, for any other discriminant (held in the first field)."));
                                 variants.push(quote! { #vd #[ndr(default)] #vid(#swid, #fa #ty) });
                             }
@@ -1874,27 +1856,18 @@ impl<'p> Lowerer<'p> {
                             Some((n, _)) if !n.is_empty() => camel(n),
                             _ => format!("Case{v}"),
                         };
-                        let mut vn = if vals.len() > 1 {
+                        let vn = if vals.len() > 1 {
                             format!("{base}{v}")
                         } else {
                             base
                         };
-                        while seen.contains(&vn) {
-                            vn.push('_');
-                        }
-                        seen.insert(vn.clone());
-                        let vid = ident(&vn);
+                        let vid = ident(&unique_name(&mut seen, vn));
                         let lit = Literal::u32_unsuffixed(u32::try_from(*v).unwrap_or(0));
                         let lit = quote!(#lit);
                         match &lowered {
                             Some((n, l)) => {
                                 let ty = &l.ty;
-                                let nd = &l.ndr;
-                                let fa = if nd.is_empty() {
-                                    quote!()
-                                } else {
-                                    quote!(#[ndr(#(#nd),*)])
-                                };
+                                let fa = ndr_attr(&l.ndr);
                                 let vd = doc(&format!("IDL `case({v})`: `{n}`."));
                                 variants.push(quote! { #vd #[ndr(case = #lit)] #vid(#fa #ty) });
                             }
@@ -2422,4 +2395,23 @@ pub fn lower(p: &Program) -> Result<TokenStream> {
     let mut out = l.out;
     out.extend(iface_out);
     Ok(out)
+}
+
+/// `vn`, with `_` appended until it is not in `seen`, recorded there: a variant name unique in
+/// its enum.
+fn unique_name(seen: &mut BTreeSet<String>, mut vn: String) -> String {
+    while seen.contains(&vn) {
+        vn.push('_');
+    }
+    seen.insert(vn.clone());
+    vn
+}
+
+/// `#[ndr(...)]` over `nd`, or nothing when there are no items.
+fn ndr_attr(nd: &[TokenStream]) -> TokenStream {
+    if nd.is_empty() {
+        quote!()
+    } else {
+        quote!(#[ndr(#(#nd),*)])
+    }
 }
