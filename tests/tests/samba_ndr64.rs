@@ -532,19 +532,11 @@ fn ndrdump_reads_our_ndr64_netlogon_stubs() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("samba_ndr64_netlogon");
     std::fs::create_dir_all(&dir).unwrap();
 
-    let q = nl::NetrServerReqChallengeRequest {
-        primary_name: Some(DC.into()),
-        computer_name: COMPUTER.into(),
-        client_challenge: cred(0x01),
-    };
+    let (q, r) = req_challenge();
     let qb = q.to_stub_in(LE, NDR64).unwrap();
     let t = ndrdump(&dir, "netlogon", "netr_ServerReqChallenge", &qb, None);
     assert!(t.contains("'\\\\DC1'") && t.contains("'WKS1'"), "{t}");
     assert!(t.contains("0102030405060708"), "{t}");
-    let r = nl::NetrServerReqChallengeResponse {
-        server_challenge: cred(0xf0),
-        result: 0,
-    };
     let t = ndrdump(
         &dir,
         "netlogon",
@@ -555,24 +547,11 @@ fn ndrdump_reads_our_ndr64_netlogon_stubs() {
     assert!(t.contains("f0f1f2f3f4f5f6f7"), "{t}");
     assert!(has(&t, "result", "NT_STATUS_OK"), "{t}");
 
-    let q = nl::NetrServerAuthenticate3Request {
-        primary_name: Some(DC.into()),
-        account_name: ACCOUNT.into(),
-        secure_channel_type: nl::NetlogonSecureChannelType::WorkstationSecureChannel,
-        computer_name: COMPUTER.into(),
-        client_credential: cred(0x31),
-        negotiate_flags: 0x6127_ffff,
-    };
+    let (q, r) = authenticate3();
     let qb = q.to_stub_in(LE, NDR64).unwrap();
     let t = ndrdump(&dir, "netlogon", "netr_ServerAuthenticate3", &qb, None);
     assert!(has(&t, "secure_channel_type", "SEC_CHAN_WKSTA (2)"), "{t}");
     assert!(has(&t, "negotiate_flags", "0x6127ffff"), "{t}");
-    let r = nl::NetrServerAuthenticate3Response {
-        server_credential: cred(0x51),
-        negotiate_flags: 0x6127_ffff,
-        account_rid: 1104,
-        result: 0,
-    };
     let t = ndrdump(
         &dir,
         "netlogon",
@@ -582,17 +561,7 @@ fn ndrdump_reads_our_ndr64_netlogon_stubs() {
     );
     assert!(has(&t, "rid", "0x00000450 (1104)"), "{t}");
 
-    let q = nl::NetrServerPasswordSet2Request {
-        primary_name: Some(DC.into()),
-        account_name: ACCOUNT.into(),
-        secure_channel_type: nl::NetlogonSecureChannelType::WorkstationSecureChannel,
-        computer_name: COMPUTER.into(),
-        authenticator: auth(0x61, 1_796_577_200),
-        clear_new_password: nl::NlTrustPassword {
-            buffer: std::array::from_fn(|i| (i as u16).wrapping_mul(0x0101) ^ 0x5a3c),
-            length: 28,
-        },
-    };
+    let (q, _) = password_set2();
     let t = ndrdump(
         &dir,
         "netlogon",
@@ -604,24 +573,10 @@ fn ndrdump_reads_our_ndr64_netlogon_stubs() {
     // The first WCHARs, 0x5a3c and 0x5b3d, as little-endian bytes.
     assert!(t.contains("[0000] 3C 5A 3D 5B"), "{t}");
 
-    for (level, caps) in [
-        (1, nl::NetlogonCapabilities::ServerCapabilities(0x6127_ffff)),
-        (2, nl::NetlogonCapabilities::RequestedFlags(0x6127_ffff)),
-    ] {
-        let q = nl::NetrLogonGetCapabilitiesRequest {
-            server_name: DC.into(),
-            computer_name: Some(COMPUTER.into()),
-            authenticator: auth(0x81, 1_796_577_210),
-            return_authenticator: auth(0, 0),
-            query_level: level,
-        };
+    for level in [1, 2] {
+        let (q, r) = get_capabilities(level);
         let qb = q.to_stub_in(LE, NDR64).unwrap();
         ndrdump(&dir, "netlogon", "netr_LogonGetCapabilities", &qb, None);
-        let r = nl::NetrLogonGetCapabilitiesResponse {
-            return_authenticator: auth(0x91, 0),
-            capabilities: caps,
-            result: 0,
-        };
         let t = ndrdump(
             &dir,
             "netlogon",
@@ -773,33 +728,10 @@ fn ndrdump_reads_our_ndr64_netlogon_stubs() {
     assert!(has(&t, "length", "0x00000017 (23)"), "{t}");
 
     // DsrGetDcNameEx2 and DsrEnumerateDomainTrusts.
-    let guid = msrpc_ndr::Uuid::parse_str(DOMAIN_GUID).unwrap();
-    let q = nl::DsrGetDcNameEx2Request {
-        computer_name: Some(DC.into()),
-        account_name: Some(ACCOUNT.into()),
-        allowable_account_control_bits: 0x80,
-        domain_name: Some("msrpc.test".into()),
-        domain_guid: Some(guid),
-        site_name: None,
-        flags: 0x4000_0010,
-    };
+    let (q, r) = dc_name_ex2();
     let qb = q.to_stub_in(LE, NDR64).unwrap();
     let t = ndrdump(&dir, "netlogon", "netr_DsRGetDCNameEx2", &qb, None);
     assert!(t.contains(DOMAIN_GUID) && t.contains("'WKS1$'"), "{t}");
-    let r = nl::DsrGetDcNameEx2Response {
-        domain_controller_info: Unique::new(nl::DomainControllerInfow {
-            domain_controller_name: Unique::new("\\\\dc1.msrpc.test".into()),
-            domain_controller_address: Unique::new("\\\\127.0.10.1".into()),
-            domain_controller_address_type: 1,
-            domain_guid: guid,
-            domain_name: Unique::new("msrpc.test".into()),
-            dns_forest_name: Unique::new("msrpc.test".into()),
-            flags: 0xe000_f3fd,
-            dc_site_name: Unique::new("Default-First-Site-Name".into()),
-            client_site_name: Unique::default(),
-        }),
-        result: 0,
-    };
     let t = ndrdump(
         &dir,
         "netlogon",
@@ -816,32 +748,9 @@ fn ndrdump_reads_our_ndr64_netlogon_stubs() {
         "{t}"
     );
 
-    let q = nl::DsrEnumerateDomainTrustsRequest {
-        server_name: Some(DC.into()),
-        flags: 0x23,
-    };
+    let (q, r) = enumerate_trusts();
     let qb = q.to_stub_in(LE, NDR64).unwrap();
     ndrdump(&dir, "netlogon", "netr_DsrEnumerateDomainTrusts", &qb, None);
-    let trust = |nb: &str, dns: Option<&str>, sid_text: &str| nl::DsDomainTrustsw {
-        netbios_domain_name: Unique::new(nb.into()),
-        dns_domain_name: dns.map(|d| Unique::new(d.into())).unwrap_or_default(),
-        flags: 0x1d,
-        parent_index: 0,
-        trust_type: 2,
-        trust_attributes: 0,
-        domain_sid: Unique::new(sid(sid_text)),
-        domain_guid: guid,
-    };
-    let r = nl::DsrEnumerateDomainTrustsResponse {
-        domains: nl::NetlogonTrustedDomainArray {
-            domain_count: 2,
-            domains: Unique::new(vec![
-                trust("MSRPC", Some("msrpc.test"), DOMAIN_SID),
-                trust("OTHER", None, "S-1-5-21-7-8-9"),
-            ]),
-        },
-        result: 0,
-    };
     let t = ndrdump(
         &dir,
         "netlogon",

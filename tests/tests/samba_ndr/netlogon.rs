@@ -59,68 +59,22 @@ pub(crate) fn netlogon_cases() -> Vec<Case> {
     use nl::NetlogonValidation as V;
     use nl::NetlogonValidationInfoClass as VClass;
     let mut v = vec![
-        call(
-            "netlogon_NetrServerReqChallenge",
-            nl::NetrServerReqChallengeRequest {
-                primary_name: Some(DC.into()),
-                computer_name: COMPUTER.into(),
-                client_challenge: cred(0x01),
-            },
-            nl::NetrServerReqChallengeResponse {
-                server_challenge: cred(0xf0),
-                result: 0,
-            },
-        ),
-        call(
-            "netlogon_NetrServerAuthenticate3",
-            nl::NetrServerAuthenticate3Request {
-                primary_name: Some(DC.into()),
-                account_name: ACCOUNT.into(),
-                secure_channel_type: nl::NetlogonSecureChannelType::WorkstationSecureChannel,
-                computer_name: COMPUTER.into(),
-                client_credential: cred(0x31),
-                negotiate_flags: 0x6127_ffff,
-            },
-            nl::NetrServerAuthenticate3Response {
-                server_credential: cred(0x51),
-                negotiate_flags: 0x6127_ffff,
-                account_rid: 1104,
-                result: 0,
-            },
-        ),
-        call(
-            "netlogon_NetrServerPasswordSet2",
-            nl::NetrServerPasswordSet2Request {
-                primary_name: Some(DC.into()),
-                account_name: ACCOUNT.into(),
-                secure_channel_type: nl::NetlogonSecureChannelType::WorkstationSecureChannel,
-                computer_name: COMPUTER.into(),
-                authenticator: auth(0x61, 1_796_577_200),
-                clear_new_password: nl::NlTrustPassword {
-                    buffer: std::array::from_fn(|i| (i as u16).wrapping_mul(0x0101) ^ 0x5a3c),
-                    length: 28,
-                },
-            },
-            nl::NetrServerPasswordSet2Response {
-                return_authenticator: auth(0x71, 0),
-                result: 0,
-            },
-        ),
-        call(
-            "netlogon_NetrLogonGetCapabilities_level1",
-            nl::NetrLogonGetCapabilitiesRequest {
-                server_name: DC.into(),
-                computer_name: Some(COMPUTER.into()),
-                authenticator: auth(0x81, 1_796_577_210),
-                return_authenticator: auth(0, 0),
-                query_level: 1,
-            },
-            nl::NetrLogonGetCapabilitiesResponse {
-                return_authenticator: auth(0x91, 0),
-                capabilities: nl::NetlogonCapabilities::ServerCapabilities(0x6127_ffff),
-                result: 0,
-            },
-        ),
+        {
+            let (q, r) = req_challenge();
+            call("netlogon_NetrServerReqChallenge", q, r)
+        },
+        {
+            let (q, r) = authenticate3();
+            call("netlogon_NetrServerAuthenticate3", q, r)
+        },
+        {
+            let (q, r) = password_set2();
+            call("netlogon_NetrServerPasswordSet2", q, r)
+        },
+        {
+            let (q, r) = get_capabilities(1);
+            call("netlogon_NetrLogonGetCapabilities_level1", q, r)
+        },
         sam_logon(
             "netlogon_NetrLogonSamLogon_interactive_saminfo2",
             interactive(),
@@ -203,70 +157,14 @@ pub(crate) fn netlogon_cases() -> Vec<Case> {
             result: 0,
         },
     ));
-    let guid = Uuid::parse_str(DOMAIN_GUID).unwrap();
-    v.push(call(
-        "netlogon_DsrGetDcNameEx2",
-        nl::DsrGetDcNameEx2Request {
-            computer_name: Some(DC.into()),
-            account_name: Some(ACCOUNT.into()),
-            allowable_account_control_bits: 0x80,
-            domain_name: Some("msrpc.test".into()),
-            domain_guid: Some(guid),
-            site_name: None,
-            // DS_DIRECTORY_SERVICE_REQUIRED | DS_RETURN_DNS_NAME
-            flags: 0x4000_0010,
-        },
-        nl::DsrGetDcNameEx2Response {
-            domain_controller_info: Unique::new(nl::DomainControllerInfow {
-                domain_controller_name: Unique::new("\\\\dc1.msrpc.test".into()),
-                domain_controller_address: Unique::new("\\\\127.0.10.1".into()),
-                domain_controller_address_type: 1,
-                domain_guid: guid,
-                domain_name: Unique::new("msrpc.test".into()),
-                dns_forest_name: Unique::new("msrpc.test".into()),
-                flags: 0xe000_f3fd,
-                dc_site_name: Unique::new("Default-First-Site-Name".into()),
-                client_site_name: Unique::default(),
-            }),
-            result: 0,
-        },
-    ));
-    v.push(call(
-        "netlogon_DsrEnumerateDomainTrusts",
-        nl::DsrEnumerateDomainTrustsRequest {
-            server_name: Some(DC.into()),
-            // DS_DOMAIN_IN_FOREST | DS_DOMAIN_DIRECT_OUTBOUND | DS_DOMAIN_DIRECT_INBOUND
-            flags: 0x23,
-        },
-        nl::DsrEnumerateDomainTrustsResponse {
-            domains: nl::NetlogonTrustedDomainArray {
-                domain_count: 2,
-                domains: Unique::new(vec![
-                    nl::DsDomainTrustsw {
-                        netbios_domain_name: Unique::new("MSRPC".into()),
-                        dns_domain_name: Unique::new("msrpc.test".into()),
-                        flags: 0x1d,
-                        parent_index: 0,
-                        trust_type: 2,
-                        trust_attributes: 0,
-                        domain_sid: Unique::new(sid(DOMAIN_SID)),
-                        domain_guid: guid,
-                    },
-                    nl::DsDomainTrustsw {
-                        netbios_domain_name: Unique::new("OTHER".into()),
-                        dns_domain_name: Unique::default(),
-                        flags: 0x22,
-                        parent_index: 0,
-                        trust_type: 1,
-                        trust_attributes: 0x4,
-                        domain_sid: Unique::new(sid("S-1-5-21-7-8-9")),
-                        domain_guid: Uuid::nil(),
-                    },
-                ]),
-            },
-            result: 0,
-        },
-    ));
+    v.push({
+        let (q, r) = dc_name_ex2();
+        call("netlogon_DsrGetDcNameEx2", q, r)
+    });
+    v.push({
+        let (q, r) = enumerate_trusts();
+        call("netlogon_DsrEnumerateDomainTrusts", q, r)
+    });
     v.extend(disagreements());
     v
 }
@@ -280,21 +178,10 @@ fn disagreements() -> Vec<Case> {
     vec![
         // MS-NRPC 2.2.1.4.14: NETLOGON_CAPABILITIES level 2 is RequestedFlags (Samba's
         // netr_Capabilities has it since its 4.17 security releases: no disagreement left).
-        call(
-            "netlogon_NetrLogonGetCapabilities_level2",
-            nl::NetrLogonGetCapabilitiesRequest {
-                server_name: DC.into(),
-                computer_name: Some(COMPUTER.into()),
-                authenticator: auth(0x81, 1_796_577_210),
-                return_authenticator: auth(0, 0),
-                query_level: 2,
-            },
-            nl::NetrLogonGetCapabilitiesResponse {
-                return_authenticator: auth(0x91, 0),
-                capabilities: nl::NetlogonCapabilities::RequestedFlags(0x6127_ffff),
-                result: 0,
-            },
-        ),
+        {
+            let (q, r) = get_capabilities(2);
+            call("netlogon_NetrLogonGetCapabilities_level2", q, r)
+        },
         // MS-NRPC 2.2.1.4.14: NETLOGON_VALIDATION has no arm for NetlogonValidationGenericInfo
         // (4): the union is empty; Samba's netr_Validation reads a netr_PacInfo pointer there.
         call(

@@ -3,7 +3,7 @@
 //! --ndr64`). The value choices are explained in `samba_ndr/netlogon.rs`.
 #![allow(dead_code)]
 
-use msrpc_ndr::Unique;
+use msrpc_ndr::{Unique, Uuid};
 use msrpc_windows::netlogon as nl;
 
 pub(crate) const DC: &str = "\\\\DC1";
@@ -281,4 +281,171 @@ pub(crate) fn sam_info4() -> nl::NetlogonValidationSamInfo4 {
         upn: ustr("alice@msrpc.test", false),
         ..Default::default()
     }
+}
+
+/// NetrServerReqChallenge: the client's challenge and the server's.
+pub(crate) fn req_challenge() -> (
+    nl::NetrServerReqChallengeRequest,
+    nl::NetrServerReqChallengeResponse,
+) {
+    (
+        nl::NetrServerReqChallengeRequest {
+            primary_name: Some(DC.into()),
+            computer_name: COMPUTER.into(),
+            client_challenge: cred(0x01),
+        },
+        nl::NetrServerReqChallengeResponse {
+            server_challenge: cred(0xf0),
+            result: 0,
+        },
+    )
+}
+
+/// NetrServerAuthenticate3 for the workstation account.
+pub(crate) fn authenticate3() -> (
+    nl::NetrServerAuthenticate3Request,
+    nl::NetrServerAuthenticate3Response,
+) {
+    (
+        nl::NetrServerAuthenticate3Request {
+            primary_name: Some(DC.into()),
+            account_name: ACCOUNT.into(),
+            secure_channel_type: nl::NetlogonSecureChannelType::WorkstationSecureChannel,
+            computer_name: COMPUTER.into(),
+            client_credential: cred(0x31),
+            negotiate_flags: 0x6127_ffff,
+        },
+        nl::NetrServerAuthenticate3Response {
+            server_credential: cred(0x51),
+            negotiate_flags: 0x6127_ffff,
+            account_rid: 1104,
+            result: 0,
+        },
+    )
+}
+
+/// NetrServerPasswordSet2 with a 28-byte password (the WCHARs 0x5a3c, 0x5b3d, ...).
+pub(crate) fn password_set2() -> (
+    nl::NetrServerPasswordSet2Request,
+    nl::NetrServerPasswordSet2Response,
+) {
+    (
+        nl::NetrServerPasswordSet2Request {
+            primary_name: Some(DC.into()),
+            account_name: ACCOUNT.into(),
+            secure_channel_type: nl::NetlogonSecureChannelType::WorkstationSecureChannel,
+            computer_name: COMPUTER.into(),
+            authenticator: auth(0x61, 1_796_577_200),
+            clear_new_password: nl::NlTrustPassword {
+                buffer: std::array::from_fn(|i| (i as u16).wrapping_mul(0x0101) ^ 0x5a3c),
+                length: 28,
+            },
+        },
+        nl::NetrServerPasswordSet2Response {
+            return_authenticator: auth(0x71, 0),
+            result: 0,
+        },
+    )
+}
+
+/// NetrLogonGetCapabilities at `level` (1: ServerCapabilities, 2: RequestedFlags).
+pub(crate) fn get_capabilities(
+    level: u32,
+) -> (
+    nl::NetrLogonGetCapabilitiesRequest,
+    nl::NetrLogonGetCapabilitiesResponse,
+) {
+    let capabilities = if level == 1 {
+        nl::NetlogonCapabilities::ServerCapabilities(0x6127_ffff)
+    } else {
+        nl::NetlogonCapabilities::RequestedFlags(0x6127_ffff)
+    };
+    (
+        nl::NetrLogonGetCapabilitiesRequest {
+            server_name: DC.into(),
+            computer_name: Some(COMPUTER.into()),
+            authenticator: auth(0x81, 1_796_577_210),
+            return_authenticator: auth(0, 0),
+            query_level: level,
+        },
+        nl::NetrLogonGetCapabilitiesResponse {
+            return_authenticator: auth(0x91, 0),
+            capabilities,
+            result: 0,
+        },
+    )
+}
+
+/// DsrGetDcNameEx2 asking for a directory-service DC by DNS name, and its answer.
+pub(crate) fn dc_name_ex2() -> (nl::DsrGetDcNameEx2Request, nl::DsrGetDcNameEx2Response) {
+    let guid = Uuid::parse_str(DOMAIN_GUID).unwrap();
+    (
+        nl::DsrGetDcNameEx2Request {
+            computer_name: Some(DC.into()),
+            account_name: Some(ACCOUNT.into()),
+            allowable_account_control_bits: 0x80,
+            domain_name: Some("msrpc.test".into()),
+            domain_guid: Some(guid),
+            site_name: None,
+            // DS_DIRECTORY_SERVICE_REQUIRED | DS_RETURN_DNS_NAME
+            flags: 0x4000_0010,
+        },
+        nl::DsrGetDcNameEx2Response {
+            domain_controller_info: Unique::new(nl::DomainControllerInfow {
+                domain_controller_name: Unique::new("\\\\dc1.msrpc.test".into()),
+                domain_controller_address: Unique::new("\\\\127.0.10.1".into()),
+                domain_controller_address_type: 1,
+                domain_guid: guid,
+                domain_name: Unique::new("msrpc.test".into()),
+                dns_forest_name: Unique::new("msrpc.test".into()),
+                flags: 0xe000_f3fd,
+                dc_site_name: Unique::new("Default-First-Site-Name".into()),
+                client_site_name: Unique::default(),
+            }),
+            result: 0,
+        },
+    )
+}
+
+/// DsrEnumerateDomainTrusts: the forest's own domain and a direct outbound trust.
+pub(crate) fn enumerate_trusts() -> (
+    nl::DsrEnumerateDomainTrustsRequest,
+    nl::DsrEnumerateDomainTrustsResponse,
+) {
+    let guid = Uuid::parse_str(DOMAIN_GUID).unwrap();
+    (
+        nl::DsrEnumerateDomainTrustsRequest {
+            server_name: Some(DC.into()),
+            // DS_DOMAIN_IN_FOREST | DS_DOMAIN_DIRECT_OUTBOUND | DS_DOMAIN_DIRECT_INBOUND
+            flags: 0x23,
+        },
+        nl::DsrEnumerateDomainTrustsResponse {
+            domains: nl::NetlogonTrustedDomainArray {
+                domain_count: 2,
+                domains: Unique::new(vec![
+                    nl::DsDomainTrustsw {
+                        netbios_domain_name: Unique::new("MSRPC".into()),
+                        dns_domain_name: Unique::new("msrpc.test".into()),
+                        flags: 0x1d,
+                        parent_index: 0,
+                        trust_type: 2,
+                        trust_attributes: 0,
+                        domain_sid: Unique::new(sid(DOMAIN_SID)),
+                        domain_guid: guid,
+                    },
+                    nl::DsDomainTrustsw {
+                        netbios_domain_name: Unique::new("OTHER".into()),
+                        dns_domain_name: Unique::default(),
+                        flags: 0x22,
+                        parent_index: 0,
+                        trust_type: 1,
+                        trust_attributes: 0x4,
+                        domain_sid: Unique::new(sid("S-1-5-21-7-8-9")),
+                        domain_guid: Uuid::nil(),
+                    },
+                ]),
+            },
+            result: 0,
+        },
+    )
 }
