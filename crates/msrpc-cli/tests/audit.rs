@@ -9,11 +9,12 @@
 //! samba-common-bin: the tests fail, not skip, without them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::io::{BufRead, BufReader, Write};
+mod daemon;
+use daemon::{add_user, msrpc_bin, msrpcd_bin, stdout_lines, wait_lines, Proc};
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -21,32 +22,11 @@ use serde_json::Value;
 const PASSWORD: &str = "Audit-pw-1";
 const RPCECHO: &str = "60a15ec5-4de8-11d7-a637-005056a20182";
 
-fn msrpc_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_msrpc")
-}
-
-fn msrpcd_bin() -> PathBuf {
-    let p = Path::new(msrpc_bin()).with_file_name("msrpcd");
-    assert!(
-        p.exists(),
-        "{} is missing: build it first (cargo build -p msrpcd); cargo test --workspace does",
-        p.display()
-    );
-    p
-}
-
 /// A running msrpcd, killed when dropped.
 struct Daemon {
-    child: Child,
+    _proc: Proc,
     epm: SocketAddr,
     dir: tempfile::TempDir,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Starts `msrpcd --demo` on `ip` with user alice, the configuration `config` and an audit log.
@@ -58,14 +38,7 @@ fn start(ip: &str, config: &str) -> Daemon {
 fn start_on(listen: &str, config: &str, extra: &[&str]) -> Daemon {
     let dir = tempfile::tempdir().unwrap();
     let users = dir.path().join("users");
-    let mut add = Command::new(msrpc_bin())
-        .args(["users", "add", users.to_str().unwrap(), "alice"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    assert!(add.wait().unwrap().success());
+    add_user(&users, "alice", PASSWORD);
     let cfg = dir.path().join("msrpcd.toml");
     std::fs::write(&cfg, config).unwrap();
     let mut child = Command::new(msrpcd_bin())
@@ -89,26 +62,18 @@ fn start_on(listen: &str, config: &str, extra: &[&str]) -> Daemon {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = stdout_lines(&mut child);
     let mut epm = None;
     let mut demo = false;
-    while epm.is_none() || !demo {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("msrpcd did not start within 20 s");
+    wait_lines(&rx, "msrpcd did not start", |line| {
         if let Some(a) = line.strip_prefix("EPM listening on ") {
             epm = Some(a.trim().parse().unwrap());
         }
         demo |= line.starts_with("rpcecho demo on ");
-    }
+        epm.is_some() && demo
+    });
     Daemon {
-        child,
+        _proc: Proc(child),
         epm: epm.unwrap(),
         dir,
     }

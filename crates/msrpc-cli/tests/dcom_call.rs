@@ -8,44 +8,24 @@
 //! object and the spawned child.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::io::{BufRead, BufReader, Write};
+mod daemon;
+use daemon::{add_user, msrpc_bin, msrpcd_bin, stdout_lines, wait_lines, Proc};
+
+use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
 const PASSWORD: &str = "S3cret!pw";
 
-fn msrpc_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_msrpc")
-}
-
-fn msrpcd_bin() -> PathBuf {
-    let p = std::path::Path::new(msrpc_bin()).with_file_name("msrpcd");
-    assert!(
-        p.exists(),
-        "{} is missing: build it first (cargo build -p msrpcd); cargo test --workspace does",
-        p.display()
-    );
-    p
-}
-
 /// A running msrpcd, killed when dropped.
 struct Daemon {
-    child: Child,
+    _proc: Proc,
     epm: SocketAddr,
     metrics: SocketAddr,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Daemon {
@@ -78,14 +58,7 @@ impl Daemon {
 fn start(ip: &str) -> Daemon {
     let dir = tempfile::tempdir().unwrap();
     let users = dir.path().join("users");
-    let mut add = Command::new(msrpc_bin())
-        .args(["users", "add", users.to_str().unwrap(), "alice"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    assert!(add.wait().unwrap().success());
+    add_user(&users, "alice", PASSWORD);
     let mut child = Command::new(msrpcd_bin())
         .args([
             "--listen",
@@ -104,22 +77,11 @@ fn start(ip: &str) -> Daemon {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        // Read to the end even once nobody listens: a closed pipe would kill the daemon at
-        // its next line (it prints more after the ones `start` waits for).
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let rx = stdout_lines(&mut child);
     let mut epm = None;
     let mut metrics = None;
     let mut exporter = false;
-    while epm.is_none() || metrics.is_none() || !exporter {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("msrpcd did not start within 20 s");
+    wait_lines(&rx, "msrpcd did not start", |line| {
         if let Some(a) = line.strip_prefix("EPM listening on ") {
             epm = Some(a.trim().parse().unwrap());
         }
@@ -130,9 +92,10 @@ fn start(ip: &str) -> Daemon {
             metrics = Some(a.trim().parse().unwrap());
         }
         exporter |= line.starts_with("DCOM object exporter on ");
-    }
+        epm.is_some() && metrics.is_some() && exporter
+    });
     Daemon {
-        child,
+        _proc: Proc(child),
         epm: epm.unwrap(),
         metrics: metrics.unwrap(),
         _dir: dir,

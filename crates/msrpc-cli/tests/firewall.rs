@@ -12,10 +12,11 @@
 //! `msrpcd` next to `msrpc` (`cargo build -p msrpcd`): the test fails, not skips, without them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+mod daemon;
+use daemon::{add_user, msrpc_bin, msrpcd_bin, stdout_lines, wait_lines};
+
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 const ADDR: &str = "127.0.7.1";
@@ -23,20 +24,6 @@ const DEMO_PORT: &str = "50100";
 const EXPORTER_PORT: &str = "50101";
 const STRAY_PORT: &str = "50200";
 const PASSWORD: &str = "Fw-pw-1";
-
-fn msrpc_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_msrpc")
-}
-
-fn msrpcd_bin() -> PathBuf {
-    let p = Path::new(msrpc_bin()).with_file_name("msrpcd");
-    assert!(
-        p.exists(),
-        "{} is missing: build it first (cargo build -p msrpcd); cargo test --workspace does",
-        p.display()
-    );
-    p
-}
 
 fn require(tool: &str, package: &str) {
     let found = Command::new("sh")
@@ -170,14 +157,7 @@ fn nftables_rules_let_rpc_through_and_block_other_ports() {
 
     // msrpcd in the namespace: EPM on 135, rpcecho pinned to 50100, the DCOM exporter to 50101.
     let users = dir.path().join("users");
-    let mut add = Command::new(msrpc_bin())
-        .args(["users", "add", users.to_str().unwrap(), "alice"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    writeln!(add.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    assert!(add.wait().unwrap().success());
+    add_user(&users, "alice", PASSWORD);
     let cfg = dir.path().join("msrpcd.toml");
     std::fs::write(
         &cfg,
@@ -205,22 +185,14 @@ fn nftables_rules_let_rpc_through_and_block_other_ports() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let out = daemon.stdout.take().unwrap();
+    let rx = stdout_lines(&mut daemon);
     ns.procs.push(daemon);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
     let mut ready = (false, false);
-    while !(ready.0 && ready.1) {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("msrpcd did not start in the namespace within 20 s");
+    wait_lines(&rx, "msrpcd did not start in the namespace", |line| {
         ready.0 |= line.starts_with("rpcecho demo on ");
         ready.1 |= line.starts_with("DCOM object exporter on ");
-    }
+        ready.0 && ready.1
+    });
     // A stray listener in the dynamic range, which no rule allows.
     let stray = ns
         .cmd(
@@ -423,22 +395,11 @@ fn udp_rules_let_connectionless_rpc_through_and_block_other_udp_ports() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let out = daemon.stdout.take().unwrap();
+    let rx = stdout_lines(&mut daemon);
     ns.procs.push(daemon);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
+    wait_lines(&rx, "msrpcd did not start in the namespace", |line| {
+        line.starts_with("rpcecho demo on ")
     });
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("msrpcd did not start in the namespace within 20 s");
-        if line.starts_with("rpcecho demo on ") {
-            break;
-        }
-    }
     // A stray UDP echo server in the dynamic range, which no rule allows.
     let stray = ns
         .cmd(

@@ -12,29 +12,17 @@
 #![cfg(feature = "live")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod daemon;
+use daemon::{msrpc_bin, msrpcd_bin, Proc};
+
 use std::collections::BTreeMap;
 use std::io::{Read as _, Write as _};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 const IP: &str = "127.0.0.141";
-
-fn msrpc_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_msrpc")
-}
-
-fn msrpcd_bin() -> PathBuf {
-    let p = Path::new(msrpc_bin()).with_file_name("msrpcd");
-    assert!(
-        p.exists(),
-        "{} is missing: build it first (cargo build -p msrpcd); cargo test --workspace does",
-        p.display()
-    );
-    p
-}
 
 /// Whether the test can capture; panics (fails) when it cannot, unless skipping was asked.
 fn can_capture() -> bool {
@@ -56,16 +44,6 @@ fn can_capture() -> bool {
         return false;
     }
     panic!("{why}; set MSRPC_SKIP_LIVE_CAPTURE=1 to skip this test explicitly");
-}
-
-/// A child process killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn signal(p: &Proc, sig: &str) {
