@@ -7,16 +7,14 @@
 //! Needs rpcclient (Debian package smbclient); fails loudly when it is missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::process::Command;
 use std::time::Duration;
 
 use msrpc_ndr::{Unique, Uuid};
 use msrpc_proto::dispatch::{CallContext, Interface, Invoke, RpcFault};
-use std::sync::{Arc, Mutex};
 
-use msrpc_epm::db::{EndpointDb, NewEntry};
-use msrpc_epm::{EpmService, EptServer, Tower};
-use msrpc_proto::pdu::SyntaxId;
 use msrpc_rt::{Binding, Client, ClientOptions, Server};
 use msrpc_windows::{dssetup, netdfs, wkssvc};
 
@@ -131,30 +129,17 @@ fn rpcclient(port: u16, command: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_servers_answer_our_clients_and_rpcclient() {
     // Every interface on port 135, listed in the endpoint map there.
-    let mut db = EndpointDb::new();
-    let ip = ADDR.parse().unwrap();
-    db.register(
-        1,
-        [
+    let epm = common::epm_listing(
+        ADDR,
+        &[
             wkssvc::WkssvcInterface::SYNTAX,
             dssetup::DssetupInterface::SYNTAX,
             netdfs::NetdfsInterface::SYNTAX,
-        ]
-        .into_iter()
-        .map(|i| {
-            NewEntry::new(
-                Uuid::nil(),
-                Tower::ncacn_ip_tcp(i, SyntaxId::NDR20, ip, 135),
-                "msrpc-windows test",
-            )
-        })
-        .collect(),
-        false,
-    )
-    .unwrap();
+        ],
+    );
     let server = Server::builder()
         .listen(format!("{ADDR}:135").parse().unwrap())
-        .service(EptServer::new(EpmService::new(Arc::new(Mutex::new(db)))))
+        .service(epm)
         .service(wkssvc::WkssvcServer::new(Workstation))
         .service(dssetup::DssetupServer::new(Roles))
         .service(netdfs::NetdfsServer::new(Dfs))

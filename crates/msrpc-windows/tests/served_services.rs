@@ -15,16 +15,16 @@
 //! (target/venv); fails loudly when they are missing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use msrpc_epm::db::{EndpointDb, NewEntry};
-use msrpc_epm::{EpmService, EptServer, Tower};
 use msrpc_ndr::{ContextHandle, TransferSyntax, Unique, Uuid};
 use msrpc_proto::dispatch::{CallContext, Interface, Invoke, RpcFault};
-use msrpc_proto::pdu::{FaultStatus, SyntaxId};
+use msrpc_proto::pdu::FaultStatus;
 use msrpc_rt::{Binding, Client, ClientOptions, Server};
 use msrpc_windows::{atsvc, backupkey, eventlog, svcctl, tsch};
 
@@ -1313,32 +1313,19 @@ fn check_impacket(ndr64: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_services_answer_our_clients_samba_and_impacket() {
-    let mut db = EndpointDb::new();
-    let ip = ADDR.parse().unwrap();
-    db.register(
-        1,
-        [
+    let epm = common::epm_listing(
+        ADDR,
+        &[
             svcctl::SvcctlInterface::SYNTAX,
             eventlog::EventlogInterface::SYNTAX,
             atsvc::AtsvcInterface::SYNTAX,
             backupkey::BackupKeyInterface::SYNTAX,
             tsch::ITaskSchedulerServiceInterface::SYNTAX,
-        ]
-        .into_iter()
-        .map(|i: SyntaxId| {
-            NewEntry::new(
-                Uuid::nil(),
-                Tower::ncacn_ip_tcp(i, SyntaxId::NDR20, ip, 135),
-                "msrpc-windows test",
-            )
-        })
-        .collect(),
-        false,
-    )
-    .unwrap();
+        ],
+    );
     let server = Server::builder()
         .listen(format!("{ADDR}:135").parse().unwrap())
-        .service(EptServer::new(EpmService::new(Arc::new(Mutex::new(db)))))
+        .service(epm)
         .service(svcctl::SvcctlServer::new(Scm))
         .service(eventlog::EventlogServer::new(EventLog::default()))
         .service(atsvc::AtsvcServer::new(Jobs::default()))

@@ -1,6 +1,7 @@
-//! The Samba harness shared by the tests against samba-dcerpcd: start and stop an instance on a
+//! The harness shared by the tests against Samba: start and stop a samba-dcerpcd instance on a
 //! loopback address (tests/interop/samba-dcerpcd.sh), add a user, run `rpcclient` and read what
-//! it prints, and connect our clients to it unauthenticated, under NTLM privacy or big-endian.
+//! it prints, and connect our clients to it unauthenticated, under NTLM privacy or big-endian;
+//! and, for the tests hosting our generated servers, the endpoint mapper that lists them.
 //!
 //! Needs root (a loopback address, port 135) and the Debian packages samba,
 //! samba-common-bin and smbclient (rpcclient); fails loudly when they are missing.
@@ -16,6 +17,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use msrpc_epm::db::{EndpointDb, NewEntry};
+use msrpc_epm::{EpmService, EptServer, Tower};
+use msrpc_ndr::Uuid;
 use msrpc_ntlm::NtlmClient;
 use msrpc_proto::dispatch::Invoke;
 use msrpc_proto::pdu::{AuthLevel, SyntaxId};
@@ -294,4 +298,29 @@ pub async fn connect(addr: &str, mode: Mode, user: &str, syntax: SyntaxId) -> Cl
     let t = c.transfer_syntax(syntax).await.unwrap();
     assert_eq!(t, msrpc_ndr::TransferSyntax::Ndr20, "{mode:?}: {syntax}");
     c
+}
+
+/// An endpoint mapper for a test server on `addr`:135 listing `interfaces` there over
+/// `ncacn_ip_tcp` (rpcclient, python3-samba and Impacket look interfaces up in it).
+pub fn epm_listing(addr: &str, interfaces: &[SyntaxId]) -> EptServer<EpmService> {
+    let ip = addr.parse().unwrap();
+    let mut db = EndpointDb::new();
+    db.register(
+        1,
+        interfaces
+            .iter()
+            .map(|&i| {
+                NewEntry::new(
+                    Uuid::nil(),
+                    Tower::ncacn_ip_tcp(i, SyntaxId::NDR20, ip, 135),
+                    "msrpc-windows test",
+                )
+            })
+            .collect(),
+        false,
+    )
+    .unwrap();
+    EptServer::new(EpmService::new(std::sync::Arc::new(std::sync::Mutex::new(
+        db,
+    ))))
 }
