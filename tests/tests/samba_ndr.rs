@@ -31,12 +31,15 @@ mod netlogon_values;
 #[path = "samba_ndr/windows.rs"]
 mod windows;
 
-use std::collections::HashMap;
+#[path = "samba_ndr/bytes.rs"]
+mod bytes;
+use bytes::{read_hex, same_but_referent_ids};
+
 use std::fmt::{Debug, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use msrpc_ndr::{DataRep, DecodeLimits, DecodeResult, EncodeResult, Endian, FIRST_REF_ID};
+use msrpc_ndr::{DataRep, DecodeLimits, DecodeResult, EncodeResult};
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/samba_ndr_cross.py");
 const PYTHON: &str = "/usr/bin/python3";
@@ -317,69 +320,6 @@ pub(crate) fn refuse_out<Q: ReqStub, R: RespStub<Q>>(
 // Comparing bytes
 // ---------------------------------------------------------------------------------------------
 
-fn hex_window(b: &[u8], at: usize) -> String {
-    let from = at.saturating_sub(16) & !3;
-    let to = (at + 16).min(b.len());
-    b.get(from..to)
-        .map(|s| format!("@{from:#x}: {}", hex::encode(s)))
-        .unwrap_or_default()
-}
-
-/// True when the 4-byte word `w` is a referent id our writer hands out: `FIRST_REF_ID`, then
-/// steps of 4, no more of them than words in a stub of `len` bytes.
-fn our_referent_id(w: &[u8], drep: DataRep, len: usize) -> bool {
-    let Ok(a) = <[u8; 4]>::try_from(w) else {
-        return false;
-    };
-    let v = match drep.endian() {
-        Endian::Little => u32::from_le_bytes(a),
-        Endian::Big => u32::from_be_bytes(a),
-    };
-    v.checked_sub(FIRST_REF_ID)
-        .is_some_and(|d| d % 4 == 0 && (d / 4) as usize <= len / 4)
-}
-
-/// `Ok(n)` when `theirs` equals `ours` except for `n` referent ids: 4-byte-aligned words that
-/// hold one of our referent ids and a non-zero word on Samba's side, renumbered one to one
-/// (C706 14.3.10: a referent id is any non-zero value, unique per referent in a stub).
-fn same_but_referent_ids(ours: &[u8], theirs: &[u8], drep: DataRep) -> Result<usize, String> {
-    if ours.len() != theirs.len() {
-        let at = ours
-            .iter()
-            .zip(theirs)
-            .position(|(a, b)| a != b)
-            .unwrap_or(ours.len().min(theirs.len()));
-        return Err(format!(
-            "{} bytes, ours {}; first difference at {at:#x}\n      ours   {}\n      theirs {}",
-            theirs.len(),
-            ours.len(),
-            hex_window(ours, at),
-            hex_window(theirs, at)
-        ));
-    }
-    let mut forward: HashMap<&[u8], &[u8]> = HashMap::new();
-    let mut backward: HashMap<&[u8], &[u8]> = HashMap::new();
-    for (i, (o, t)) in ours.chunks(4).zip(theirs.chunks(4)).enumerate() {
-        if o == t {
-            continue;
-        }
-        let nonzero = |w: &[u8]| w.iter().any(|&b| b != 0);
-        let consistent = our_referent_id(o, drep, ours.len())
-            && nonzero(t)
-            && *forward.entry(o).or_insert(t) == t
-            && *backward.entry(t).or_insert(o) == o;
-        if !consistent {
-            let at = i * 4;
-            return Err(format!(
-                "bytes differ at {at:#x} (not a referent id)\n      ours   {}\n      theirs {}",
-                hex_window(ours, at),
-                hex_window(theirs, at)
-            ));
-        }
-    }
-    Ok(forward.len())
-}
-
 // ---------------------------------------------------------------------------------------------
 // The run
 // ---------------------------------------------------------------------------------------------
@@ -392,12 +332,6 @@ fn write_hex(path: &Path, bytes: &[u8]) {
     let mut s = hex::encode(bytes);
     s.push('\n');
     std::fs::write(path, s).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-}
-
-fn read_hex(path: &Path) -> Result<Vec<u8>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let clean: String = text.split_whitespace().collect();
-    hex::decode(clean).map_err(|e| format!("{}: not hex: {e}", path.display()))
 }
 
 /// What the script left next to a vector: `none: QUIRK` (no vector), `bytes: QUIRK` (compare

@@ -16,6 +16,10 @@
 #[path = "samba_ndr/netlogon_values.rs"]
 mod netlogon_values;
 
+#[path = "samba_ndr/bytes.rs"]
+mod bytes;
+use bytes::has;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -118,16 +122,6 @@ fn ndrdump_refuses(
          departure changed; update the test):\n{text}"
     );
     text
-}
-
-/// `text` has a line whose words are `field`, `:` and then start with `value`.
-fn has(text: &str, field: &str, value: &str) -> bool {
-    text.lines().any(|l| {
-        let mut w = l.split_whitespace();
-        w.next() == Some(field)
-            && w.next() == Some(":")
-            && w.collect::<Vec<_>>().join(" ").starts_with(value)
-    })
 }
 
 #[test]

@@ -23,14 +23,16 @@
 //! samba-testsuite). `MSRPC_NDR_CROSS_KEEP=1` keeps the work directory.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::collections::HashMap;
+#[path = "samba_ndr/bytes.rs"]
+mod bytes;
+use bytes::{has, read_hex, same_but_referent_ids};
+
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use msrpc_ndr::{
-    ContextHandle, DataRep, DecodeLimits, DecodeResult, EncodeResult, Endian, TransferSyntax,
-    Unique, Uuid, FIRST_REF_ID,
+    ContextHandle, DataRep, DecodeLimits, DecodeResult, EncodeResult, TransferSyntax, Unique, Uuid,
 };
 use msrpc_windows::{atsvc, backupkey, eventlog, svcctl};
 
@@ -484,57 +486,8 @@ fn atsvc_cases() -> Vec<Case> {
 // Comparing bytes (as samba_ndr.rs)
 // ---------------------------------------------------------------------------------------------
 
-/// `Ok(n)` when `theirs` equals `ours` except for `n` referent ids renumbered one to one
-/// (C706 14.3.10: any non-zero value, unique per referent).
-fn same_but_referent_ids(ours: &[u8], theirs: &[u8], drep: DataRep) -> Result<usize, String> {
-    if ours.len() != theirs.len() {
-        return Err(format!(
-            "Samba packs {} bytes, we {}:\n      ours   {}\n      theirs {}",
-            theirs.len(),
-            ours.len(),
-            hex::encode(ours),
-            hex::encode(theirs)
-        ));
-    }
-    let word = |w: &[u8]| {
-        let a = <[u8; 4]>::try_from(w).unwrap_or_default();
-        match drep.endian() {
-            Endian::Little => u32::from_le_bytes(a),
-            Endian::Big => u32::from_be_bytes(a),
-        }
-    };
-    let mut fwd: HashMap<&[u8], &[u8]> = HashMap::new();
-    let mut bwd: HashMap<&[u8], &[u8]> = HashMap::new();
-    for (i, (o, t)) in ours.chunks(4).zip(theirs.chunks(4)).enumerate() {
-        if o == t {
-            continue;
-        }
-        let ours_is_id = word(o)
-            .checked_sub(FIRST_REF_ID)
-            .is_some_and(|d| d % 4 == 0 && (d / 4) as usize <= ours.len() / 4);
-        if !(ours_is_id
-            && word(t) != 0
-            && *fwd.entry(o).or_insert(t) == t
-            && *bwd.entry(t).or_insert(o) == o)
-        {
-            return Err(format!(
-                "bytes differ at {:#x}:\n      ours   {}\n      theirs {}",
-                i * 4,
-                hex::encode(ours),
-                hex::encode(theirs)
-            ));
-        }
-    }
-    Ok(fwd.len())
-}
-
 fn hex_path(dir: &Path, name: &str, part: &str, order: &str) -> PathBuf {
     dir.join(format!("{name}.{part}.{order}.hex"))
-}
-
-fn read_hex(path: &Path) -> Result<Vec<u8>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    hex::decode(text.split_whitespace().collect::<String>()).map_err(|e| e.to_string())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -682,16 +635,6 @@ fn ndrdump_run(
         .output()
         .unwrap_or_else(|e| panic!("ndrdump did not run ({e}): apt-get install samba-testsuite"));
     String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
-}
-
-/// `text` has a line whose words are `field`, `:` and then start with `value`.
-fn has(text: &str, field: &str, value: &str) -> bool {
-    text.lines().any(|l| {
-        let mut w = l.split_whitespace();
-        w.next() == Some(field)
-            && w.next() == Some(":")
-            && w.collect::<Vec<_>>().join(" ").starts_with(value)
-    })
 }
 
 /// ndrdump reads our NDR20 stub, shows `expect` and pushes back exactly our bytes

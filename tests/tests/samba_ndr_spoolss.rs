@@ -34,14 +34,15 @@
 //! python3-samba samba-testsuite). `MSRPC_NDR_CROSS_KEEP=1` keeps the work directory.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::collections::HashMap;
+#[path = "samba_ndr/bytes.rs"]
+mod bytes;
+use bytes::{has, read_hex, same_but_referent_ids};
+
 use std::fmt::{Debug, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use msrpc_ndr::{
-    ContextHandle, DataRep, DecodeLimits, Endian, TransferSyntax, Unique, Uuid, FIRST_REF_ID,
-};
+use msrpc_ndr::{ContextHandle, DataRep, DecodeLimits, TransferSyntax, Unique, Uuid};
 use msrpc_windows::spoolss as sp;
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/samba_ndr_spoolss.py");
@@ -543,64 +544,6 @@ fn cases() -> Vec<Case> {
 // Comparing bytes (as samba_ndr.rs)
 // ---------------------------------------------------------------------------------------------
 
-fn hex_window(b: &[u8], at: usize) -> String {
-    let from = at.saturating_sub(16) & !3;
-    let to = (at + 16).min(b.len());
-    b.get(from..to)
-        .map(|s| format!("@{from:#x}: {}", hex::encode(s)))
-        .unwrap_or_default()
-}
-
-fn our_referent_id(w: &[u8], drep: DataRep, len: usize) -> bool {
-    let Ok(a) = <[u8; 4]>::try_from(w) else {
-        return false;
-    };
-    let v = match drep.endian() {
-        Endian::Little => u32::from_le_bytes(a),
-        Endian::Big => u32::from_be_bytes(a),
-    };
-    v.checked_sub(FIRST_REF_ID)
-        .is_some_and(|d| d % 4 == 0 && (d / 4) as usize <= len / 4)
-}
-
-/// `Ok(n)` when `theirs` equals `ours` but for `n` referent ids renumbered one to one.
-fn same_but_referent_ids(ours: &[u8], theirs: &[u8], drep: DataRep) -> Result<usize, String> {
-    if ours.len() != theirs.len() {
-        let at = ours
-            .iter()
-            .zip(theirs)
-            .position(|(a, b)| a != b)
-            .unwrap_or(ours.len().min(theirs.len()));
-        return Err(format!(
-            "{} bytes, ours {}; first difference at {at:#x}\n      ours   {}\n      theirs {}",
-            theirs.len(),
-            ours.len(),
-            hex_window(ours, at),
-            hex_window(theirs, at)
-        ));
-    }
-    let mut forward: HashMap<&[u8], &[u8]> = HashMap::new();
-    let mut backward: HashMap<&[u8], &[u8]> = HashMap::new();
-    for (i, (o, t)) in ours.chunks(4).zip(theirs.chunks(4)).enumerate() {
-        if o == t {
-            continue;
-        }
-        let consistent = our_referent_id(o, drep, ours.len())
-            && t.iter().any(|&b| b != 0)
-            && *forward.entry(o).or_insert(t) == t
-            && *backward.entry(t).or_insert(o) == o;
-        if !consistent {
-            let at = i * 4;
-            return Err(format!(
-                "bytes differ at {at:#x} (not a referent id)\n      ours   {}\n      theirs {}",
-                hex_window(ours, at),
-                hex_window(theirs, at)
-            ));
-        }
-    }
-    Ok(forward.len())
-}
-
 // ---------------------------------------------------------------------------------------------
 // The run
 // ---------------------------------------------------------------------------------------------
@@ -615,12 +558,6 @@ fn drep(order: &str) -> DataRep {
 
 fn hex_file(dir: &Path, name: &str, part: &str, order: &str) -> PathBuf {
     dir.join(format!("{name}.{part}.{order}.hex"))
-}
-
-fn read_hex(path: &Path) -> Result<Vec<u8>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let clean: String = text.split_whitespace().collect();
-    hex::decode(clean).map_err(|e| format!("{}: not hex: {e}", path.display()))
 }
 
 fn quirk(dir: &Path, name: &str, part: &str, order: &str) -> Option<(String, String)> {
@@ -785,16 +722,6 @@ fn ndrdump64(dir: &Path, function: &str, stub: &[u8], request: Option<&[u8]>) ->
             .lines()
             .any(|l| l.starts_with("WARNING!") && l.ends_with(" unread bytes"));
     (read_all, text)
-}
-
-/// `text` has a line whose words are `field`, `:` and then start with `value`.
-fn has(text: &str, field: &str, value: &str) -> bool {
-    text.lines().any(|l| {
-        let mut w = l.split_whitespace();
-        w.next() == Some(field)
-            && w.next() == Some(":")
-            && w.collect::<Vec<_>>().join(" ").starts_with(value)
-    })
 }
 
 /// Our NDR64 stubs of the same operations, read by ndrdump with the values they must show.
