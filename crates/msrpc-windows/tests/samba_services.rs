@@ -457,18 +457,8 @@ struct LogTheirs {
 }
 
 fn rpcclient_np(samba: &Samba, command: &str) -> String {
-    let out = Command::new("timeout")
-        .args(["60", "rpcclient", "-d", "10", "-s"])
-        .arg(samba.conf())
-        .args([
-            &format!("-U{LOG_USER}%{}", common::PASSWORD),
-            ADDR,
-            "-c",
-            command,
-        ])
-        .output()
-        .expect("run rpcclient (Debian package smbclient)");
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    let creds = format!("-U{LOG_USER}%{}", common::PASSWORD);
+    common::run_rpcclient(Some(&samba.conf()), &creds, ADDR, command, true).1
 }
 
 fn quoted(v: &str) -> String {

@@ -26,7 +26,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use msrpc_epm::tower::{Floor, Tower};
 use msrpc_epm::{EptClient, EptLookupRequest, RPC_C_EP_ALL_ELTS, RPC_C_VERS_ALL};
@@ -90,18 +89,13 @@ fn rpcclient(samba: &Samba, port: &str, user: Option<&str>, command: &str) -> (b
         Some(u) => format!("-U{u}%{PASSWORD}"),
         None => "-U%".to_string(),
     };
-    let out = Command::new("timeout")
-        .args(["60", "rpcclient", "-s"])
-        .arg(samba.conf())
-        .args([&creds, &format!("ncalrpc:[{port}]"), "-c", command])
-        .output()
-        .expect("run rpcclient (Debian package smbclient)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    common::run_rpcclient(
+        Some(&samba.conf()),
+        &creds,
+        &format!("ncalrpc:[{port}]"),
+        command,
+        false,
+    )
 }
 
 /// The `key:[value]` pairs rpcclient prints, grouped in blocks separated by blank lines.

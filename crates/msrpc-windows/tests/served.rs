@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use msrpc_ndr::{Unique, Uuid};
@@ -114,15 +113,9 @@ fn dump(text: &str, name: &str) -> Vec<String> {
 }
 
 fn rpcclient(port: u16, command: &str) -> String {
-    let out = Command::new("timeout")
-        .args(["60", "rpcclient", "-d", "10", "-U%"])
-        .arg(format!("ncacn_ip_tcp:{ADDR}[{port}]"))
-        .args(["-c", command])
-        .output()
-        .expect("run rpcclient (Debian package smbclient)");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "rpcclient -c {command}: {text}");
+    let binding = format!("ncacn_ip_tcp:{ADDR}[{port}]");
+    let (ok, text) = common::run_rpcclient(None, "-U%", &binding, command, true);
+    assert!(ok, "rpcclient -c {command}: {text}");
     text
 }
 

@@ -793,12 +793,12 @@ fn run(cmd: &mut Command, what: &str) -> (bool, String) {
 }
 
 fn rpcclient(command: &str) -> (bool, String) {
-    run(
-        Command::new("timeout")
-            .args(["60", "rpcclient", "-d", "10", "-U%"])
-            .arg(format!("ncacn_ip_tcp:{ADDR}[135]"))
-            .args(["-c", command]),
-        "rpcclient (Debian package smbclient)",
+    common::run_rpcclient(
+        None,
+        "-U%",
+        &format!("ncacn_ip_tcp:{ADDR}[135]"),
+        command,
+        true,
     )
 }
 

@@ -138,26 +138,13 @@ impl Samba {
             Some(u) => format!("-U{u}%{PASSWORD}"),
             None => "-U%".to_string(),
         };
-        let mut cmd = Command::new("timeout");
-        cmd.args(["60", "rpcclient", "-s"]).arg(self.conf());
-        if debug {
-            cmd.args(["-d", "10"]);
-        }
-        let out = cmd
-            .args([
-                &creds,
-                &format!("ncacn_ip_tcp:{}", self.addr),
-                "-c",
-                command,
-            ])
-            .output()
-            .expect("run rpcclient (Debian package smbclient)");
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
+        run_rpcclient(
+            Some(&self.conf()),
+            &creds,
+            &format!("ncacn_ip_tcp:{}", self.addr),
+            command,
+            debug,
+        )
     }
 }
 
@@ -323,4 +310,34 @@ pub fn epm_listing(addr: &str, interfaces: &[SyntaxId]) -> EptServer<EpmService>
     EptServer::new(EpmService::new(std::sync::Arc::new(std::sync::Mutex::new(
         db,
     ))))
+}
+
+/// `rpcclient BINDING -c COMMAND` (Samba's client; `-s CONF` when given, `creds` as `-UUSER%PW`
+/// or `-U%`, `-d 10` when `debug`, under which it prints every structure it decoded), within
+/// 60 s: whether it exited 0, and its stdout then stderr.
+pub fn run_rpcclient(
+    conf: Option<&Path>,
+    creds: &str,
+    binding: &str,
+    command: &str,
+    debug: bool,
+) -> (bool, String) {
+    let mut cmd = Command::new("timeout");
+    cmd.args(["60", "rpcclient"]);
+    if let Some(conf) = conf {
+        cmd.arg("-s").arg(conf);
+    }
+    if debug {
+        cmd.args(["-d", "10"]);
+    }
+    let out = cmd
+        .args([creds, binding, "-c", command])
+        .output()
+        .expect("run rpcclient (Debian package smbclient)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }
