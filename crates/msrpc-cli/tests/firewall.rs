@@ -17,6 +17,7 @@ use daemon::{add_user, msrpc_bin, msrpcd_bin, stdout_lines, wait_lines};
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::Duration;
 
 const ADDR: &str = "127.0.7.1";
@@ -70,6 +71,21 @@ impl Netns {
 
     fn run(&self, program: &str, args: &[&str]) -> Output {
         self.cmd(program, args).output().unwrap()
+    }
+
+    /// `msrpcd ARGS` started inside the namespace (stopped with it): its stdout lines.
+    fn spawn_msrpcd(&mut self, args: &[&str]) -> mpsc::Receiver<String> {
+        let mut daemon = self
+            .cmd(msrpcd_bin().to_str().unwrap(), args)
+            .env_remove("XDG_RUNTIME_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let rx = stdout_lines(&mut daemon);
+        self.procs.push(daemon);
+        rx
     }
 
     /// `msrpc ARGS` inside the namespace.
@@ -151,7 +167,7 @@ fn nftables_rules_let_rpc_through_and_block_other_ports() {
     require("ip", "iproute2");
     require("nft", "nftables");
     require("iptables-restore", "iptables");
-    let msrpcd = msrpcd_bin();
+    msrpcd_bin(); // fails loudly before any namespace is made when msrpcd is not built
     let dir = tempfile::tempdir().unwrap();
     let mut ns = Netns::new("");
 
@@ -167,26 +183,14 @@ fn nftables_rules_let_rpc_through_and_block_other_ports() {
         ),
     )
     .unwrap();
-    let mut daemon = ns
-        .cmd(
-            msrpcd.to_str().unwrap(),
-            &[
-                "--config",
-                cfg.to_str().unwrap(),
-                "--users",
-                users.to_str().unwrap(),
-                "--registration-socket",
-                dir.path().join("epm.sock").to_str().unwrap(),
-            ],
-        )
-        .env_remove("XDG_RUNTIME_DIR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let rx = stdout_lines(&mut daemon);
-    ns.procs.push(daemon);
+    let rx = ns.spawn_msrpcd(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--users",
+        users.to_str().unwrap(),
+        "--registration-socket",
+        dir.path().join("epm.sock").to_str().unwrap(),
+    ]);
     let mut ready = (false, false);
     wait_lines(&rx, "msrpcd did not start in the namespace", |line| {
         ready.0 |= line.starts_with("rpcecho demo on ");
@@ -367,7 +371,7 @@ fn udp_rules_let_connectionless_rpc_through_and_block_other_udp_ports() {
     require("nft", "nftables");
     require("iptables-restore", "iptables");
     require("python3", "python3");
-    let msrpcd = msrpcd_bin();
+    msrpcd_bin(); // fails loudly before any namespace is made when msrpcd is not built
     let dir = tempfile::tempdir().unwrap();
     let mut ns = Netns::new("u");
     let cfg = dir.path().join("msrpcd.toml");
@@ -379,24 +383,12 @@ fn udp_rules_let_connectionless_rpc_through_and_block_other_udp_ports() {
         ),
     )
     .unwrap();
-    let mut daemon = ns
-        .cmd(
-            msrpcd.to_str().unwrap(),
-            &[
-                "--config",
-                cfg.to_str().unwrap(),
-                "--registration-socket",
-                dir.path().join("epm.sock").to_str().unwrap(),
-            ],
-        )
-        .env_remove("XDG_RUNTIME_DIR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let rx = stdout_lines(&mut daemon);
-    ns.procs.push(daemon);
+    let rx = ns.spawn_msrpcd(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--registration-socket",
+        dir.path().join("epm.sock").to_str().unwrap(),
+    ]);
     wait_lines(&rx, "msrpcd did not start in the namespace", |line| {
         line.starts_with("rpcecho demo on ")
     });
